@@ -1,0 +1,95 @@
+"""Configuration: one pydantic-settings model, validated once at cold start.
+
+Nothing else in the package reads ``os.environ``; code takes a ``Settings`` (or the values it needs).
+Every variable is prefixed ``SYNC_GUARD_``; the template sets them in its Globals.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    """``observe`` decides and records but writes nothing to Zoho; ``enforce`` also acts."""
+
+    OBSERVE = "observe"
+    ENFORCE = "enforce"
+
+
+class DataCentre(StrEnum):
+    """Zoho data centres, by the top-level domain of their accounts/API hosts."""
+
+    US = "com"
+    EU = "eu"
+    IN = "in"
+    AU = "com.au"
+    JP = "jp"
+    CN = "com.cn"
+    CA = "ca"
+    SA = "sa"
+    UK = "uk"  # unconfirmed by Zoho's public docs; kept configurable
+
+
+class BooksSignatureScheme(StrEnum):
+    """How Books webhooks are authenticated beyond the shared-secret header (pluggable, off by default)."""
+
+    NONE = "none"
+    HMAC_SHA256 = "hmac-sha256"
+
+
+class Settings(BaseSettings):
+    """Everything the guard needs to know about its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SYNC_GUARD_", extra="ignore", frozen=True)
+
+    mode: Mode = Mode.OBSERVE
+    service_name: str = "zoho-sync-guard"
+
+    # DynamoDB tables and the processing queue.
+    events_table: str = "sync-guard-events"
+    shadow_table: str = "sync-guard-shadow"
+    audit_table: str = "sync-guard-audit"
+    queue_url: str = ""
+    dlq_url: str = ""
+    outbox_queue_url: str = ""
+    finance_topic_arn: str = ""
+    aws_region: str = Field(default="eu-west-2", validation_alias="AWS_REGION")
+    # Points boto3 at a local DynamoDB/SQS/SNS server (the local stack, integration tests). Empty on AWS.
+    aws_endpoint_url: str = ""
+
+    # Webhook authentication. Locally the secret comes from the environment; on AWS from Secrets Manager
+    # (``webhook_secret_name``) or SSM (``webhook_secret_parameter``), resolved once per container.
+    webhook_secret: SecretStr | None = None
+    webhook_secret_name: str = ""
+    webhook_secret_parameter: str = ""
+    books_signature_scheme: BooksSignatureScheme = BooksSignatureScheme.NONE
+    books_signature_header: str = "X-Zoho-Webhook-Signature"
+    books_signature_secret: SecretStr | None = None
+
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # Raw events are kept this long for replay and investigation.
+    event_retention_days: int = Field(default=30, gt=0)
+
+    # Zoho.
+    zoho_data_centre: DataCentre = DataCentre.EU
+    zoho_secret_name: str = ""
+    zoho_client_id: str = ""
+    zoho_client_secret: SecretStr | None = None
+    zoho_refresh_token: SecretStr | None = None
+    zoho_books_organization_id: str = ""
+    zoho_crm_org_id: str = ""
+    # Overrides for the simulator/local stack; on AWS they are derived from the data centre.
+    zoho_accounts_url: str = ""
+    zoho_api_url: str = ""
+    # Matching defaults.
+    default_phone_region: str = "GB"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

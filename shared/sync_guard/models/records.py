@@ -1,0 +1,65 @@
+"""The domain record: one CRM account/contact or one Books customer, as the guard understands it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class System(StrEnum):
+    CRM = "crm"
+    BOOKS = "books"
+
+
+class Module(StrEnum):
+    """What kind of record it is in its own system."""
+
+    CRM_ACCOUNTS = "Accounts"
+    CRM_CONTACTS = "Contacts"
+    BOOKS_CUSTOMERS = "Customers"
+
+
+class RecordKind(StrEnum):
+    """A business (matched on company names) or an individual (matched on person names and email)."""
+
+    COMPANY = "company"
+    PERSON = "person"
+
+
+class PartyRecord(BaseModel):
+    """A customer-like record on either side of the sync, with only what matching and rules need."""
+
+    model_config = ConfigDict(frozen=True)
+
+    system: System
+    module: Module
+    record_id: str
+    name: str = ""
+    kind: RecordKind = RecordKind.COMPANY
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    # Further addresses that identify the party: Books contact persons, CRM secondary email.
+    other_emails: tuple[str, ...] = ()
+    phone: str | None = None
+    website: str | None = None
+    vat: str | None = None
+    street: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    active: bool = True
+    # Books: the CRM record this customer is linked to (zcrm_account_id / zcrm_contact_id).
+    linked_crm_id: str | None = None
+    has_transactions: bool | None = None
+    outstanding: Decimal | None = None
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        """``crm:<id>`` or ``books:<id>``: how the audit trail and the CLI name a record."""
+        return f"{self.system.value}:{self.record_id}"

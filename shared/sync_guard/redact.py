@@ -1,0 +1,22 @@
+"""Keep customers' emails and secrets out of log lines."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def mask_email(email: str | None) -> str:
+    """``jane.doe@acme.co.uk`` -> ``j***@acme.co.uk#1a2b3c``: enough to correlate, not enough to read."""
+    if not email:
+        return ""
+    local, _, domain = email.strip().partition("@")
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:6]
+    return f"{local[:1]}***@{domain}#{digest}"
+
+
+def mask_emails_in(text: str) -> str:
+    """Mask every email address inside free text (evidence strings, error messages) before logging."""
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
