@@ -1,0 +1,128 @@
+"""Zoho JSON -> PartyRecord converters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sync_guard.errors import InvalidPayload
+from sync_guard.models.records import Module, RecordKind, System
+from sync_guard.zoho.convert import (
+    books_contact_to_party,
+    crm_account_id_of_contact,
+    crm_record_to_party,
+    parse_zoho_time,
+)
+
+
+def test_crm_account_maps_name_address_and_times() -> None:
+    record = crm_record_to_party(
+        "Accounts",
+        {
+            "id": "5725767000003000010",
+            "Account_Name": "  ACME GmbH ",
+            "Phone": "+44 20 7946 0000",
+            "Website": "",
+            "Billing_Street": "1 High St",
+            "Billing_City": "London",
+            "Billing_Code": "EC1A 1BB",
+            "Billing_Country": "UK",
+            "VAT_Number": "GB123456789",
+            "Modified_Time": "2026-03-01T10:00:00+00:00",
+        },
+    )
+    assert record.system is System.CRM
+    assert record.module is Module.CRM_ACCOUNTS
+    assert record.name == "ACME GmbH"
+    assert record.kind is RecordKind.COMPANY
+    assert record.website is None  # "" from Zoho is absent, not an empty website
+    assert record.postcode == "EC1A 1BB"
+    assert record.vat == "GB123456789"
+    assert record.modified_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert record.ref == "crm:5725767000003000010"
+
+
+def test_crm_contact_is_a_person_and_its_account_lookup_is_not_its_name() -> None:
+    data = {
+        "id": "1",
+        "First_Name": "Jane",
+        "Last_Name": "Doe",
+        "Email": "jane@acme.co.uk",
+        "Secondary_Email": "jd@example.org",
+        "Mobile": "07700 900000",
+        "Account_Name": {"name": "Acme Ltd", "id": "42"},
+    }
+    record = crm_record_to_party(Module.CRM_CONTACTS, data)
+    assert record.kind is RecordKind.PERSON
+    assert record.name == "Jane Doe"
+    assert (record.first_name, record.last_name) == ("Jane", "Doe")
+    assert record.other_emails == ("jd@example.org",)
+    assert record.phone == "07700 900000"
+    assert crm_account_id_of_contact(data) == "42"
+
+
+def test_crm_record_without_id_or_with_unknown_module_is_invalid() -> None:
+    with pytest.raises(InvalidPayload):
+        crm_record_to_party("Accounts", {"Account_Name": "x"})
+    with pytest.raises(InvalidPayload):
+        crm_record_to_party("Leads", {"id": "1"})
+
+
+def test_books_contact_maps_link_status_money_and_persons() -> None:
+    record = books_contact_to_party(
+        {
+            "contact_id": "460000000026049",
+            "contact_name": "ACME GmbH",
+            "company_name": "ACME GmbH",
+            "customer_sub_type": "business",
+            "status": "inactive",
+            "zcrm_account_id": "5725767000003000010",
+            "zcrm_contact_id": "",
+            "has_transaction": True,
+            "outstanding_receivable_amount": 120.5,
+            "vat_reg_no": "GB999",
+            "billing_address": {"address": "1 High St", "street2": "Unit 4", "city": "Leeds", "zip": "LS1"},
+            "contact_persons": [
+                {"first_name": "A", "email": "a@acme.de", "is_primary_contact": False},
+                {"first_name": "B", "email": "b@acme.de", "is_primary_contact": True},
+            ],
+            "created_time": "2025-01-01T10:00:00+0100",
+        }
+    )
+    assert record.system is System.BOOKS
+    assert record.module is Module.BOOKS_CUSTOMERS
+    assert record.active is False
+    assert record.linked_crm_id == "5725767000003000010"
+    assert record.has_transactions is True
+    assert record.outstanding == Decimal("120.5")
+    assert record.email == "b@acme.de"  # the primary person's, the contact itself has none
+    assert record.other_emails == ("a@acme.de",)
+    assert record.street == "1 High St, Unit 4"
+    assert record.first_name is None  # a business has no person names
+    assert record.created_at == datetime(2025, 1, 1, 10, tzinfo=timezone(timedelta(hours=1)))
+
+
+def test_books_individual_takes_names_from_primary_person() -> None:
+    record = books_contact_to_party(
+        {
+            "contact_id": "7",
+            "contact_name": "Jane Doe",
+            "customer_sub_type": "individual",
+            "email": "jane@x.org",
+            "contact_persons": [{"first_name": "Jane", "last_name": "Doe", "is_primary_contact": True}],
+        }
+    )
+    assert record.kind is RecordKind.PERSON
+    assert (record.first_name, record.last_name) == ("Jane", "Doe")
+    assert record.active is True
+
+
+def test_books_contact_without_id_is_invalid() -> None:
+    with pytest.raises(InvalidPayload):
+        books_contact_to_party({"contact_name": "x"})
+
+
+@pytest.mark.parametrize("value", [None, "", "not a date"])
+def test_unparseable_times_are_absent(value: object) -> None:
+    assert parse_zoho_time(value) is None
