@@ -58,8 +58,11 @@ class Settings(BaseSettings):
     outbox_queue_url: str = ""
     finance_topic_arn: str = ""
     aws_region: str = Field(default="eu-west-2", validation_alias="AWS_REGION")
-    # Points boto3 at a local DynamoDB/SQS/SNS server (the local stack, integration tests). Empty on AWS.
+    # Point boto3 at local servers (the local stack, integration tests). Empty on AWS.
+    # ``aws_endpoint_url`` serves every service (moto's server); ``dynamodb_endpoint_url`` overrides it for
+    # DynamoDB (e.g. DynamoDB Local beside moto's server for SQS/SNS).
     aws_endpoint_url: str = ""
+    dynamodb_endpoint_url: str = ""
 
     # Webhook authentication. Locally the secret comes from the environment; on AWS from Secrets Manager
     # (``webhook_secret_name``) or SSM (``webhook_secret_parameter``), resolved once per container.

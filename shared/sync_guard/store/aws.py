@@ -1,0 +1,44 @@
+"""boto3 clients built from Settings, cached per process so warm invocations reuse connections."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from sync_guard.config import Settings
+
+_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"max_attempts": 4, "mode": "standard"},
+)
+
+
+def endpoint_for(service: str, settings: Settings) -> str | None:
+    """The endpoint override for a service, or None on AWS."""
+    if service == "dynamodb" and settings.dynamodb_endpoint_url:
+        return settings.dynamodb_endpoint_url
+    return settings.aws_endpoint_url or None
+
+
+@lru_cache(maxsize=32)
+def _cached_client(service: str, region: str, endpoint_url: str | None) -> Any:
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=_CLIENT_CONFIG,
+    )
+
+
+def client(service: str, settings: Settings) -> Any:
+    """A boto3 client for ``service`` pointed at AWS or at the configured local endpoint."""
+    return _cached_client(service, settings.aws_region, endpoint_for(service, settings))
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch endpoints and mocks between cases)."""
+    _cached_client.cache_clear()

@@ -1,0 +1,68 @@
+"""Fixtures shared by every suite. Handlers are imported inside fixtures, after mocks and environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from sync_guard.config import get_settings
+from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
+from sync_guard.store.aws import reset_clients
+from tests.support.aws import AwsResources, fake_credentials, provisioned
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS_DIR = ROOT / "events"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts from the same environment: fake AWS credentials, no stray SYNC_GUARD_* values."""
+    for name in list(os.environ):
+        if name.startswith("SYNC_GUARD_"):
+            monkeypatch.delenv(name)
+    fake_credentials(monkeypatch)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ZohoSyncGuardTests")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    get_settings.cache_clear()
+    reset_clients()
+    yield
+    get_settings.cache_clear()
+    reset_clients()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    """The template's tables, the queue with its DLQ and the finance topic, in moto (in-process)."""
+    with mock_aws(), provisioned(monkeypatch) as resources:
+        yield resources
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[RunningServer]:
+    """A real DynamoDB-API server over HTTP (DynamoDB Local on Java, else moto's server), one per session."""
+    with dynamodb_server(ROOT / ".local" / "dynamodb") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[RunningServer]:
+    """moto's server over HTTP, for SQS and SNS beside the real DynamoDB server."""
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def aws_server(
+    monkeypatch: pytest.MonkeyPatch, dynamodb_endpoint: RunningServer, moto_endpoint: RunningServer
+) -> Iterator[AwsResources]:
+    """Like ``aws`` but over HTTP: tables on the real DynamoDB server, queues and topics on moto's server."""
+    with provisioned(
+        monkeypatch,
+        aws_endpoint_url=moto_endpoint.endpoint_url,
+        dynamodb_endpoint_url=dynamodb_endpoint.endpoint_url,
+    ) as resources:
+        yield resources

@@ -1,0 +1,87 @@
+"""The SAM template: what the guard's safety depends on is declared, not left to defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Settings
+from sync_guard.local.template import load_template, table_definitions
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_functions_run_python312_on_arm64(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] in {"python3.12", "python3.13"}
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_every_table_has_pitr_and_encryption(template: dict[str, Any]) -> None:
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    assert tables
+    for name, table in tables.items():
+        props = table["Properties"]
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+        assert table.get("DeletionPolicy") == "Retain", name
+
+
+def test_every_queue_is_encrypted_and_every_work_queue_has_a_dlq(template: dict[str, Any]) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+    dead_letter_targets = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert dead_letter_targets
+    for name, queue in queues.items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
+        assert name in dead_letter_targets or "RedrivePolicy" in queue["Properties"], name
+
+
+def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    log_groups = resources_of(template, "AWS::Logs::LogGroup")
+    covered = {
+        str(group["Properties"].get("LogGroupName", {}).get("Fn::Sub", "")).rsplit("${", 1)[-1].rstrip("}")
+        for group in log_groups.values()
+    }
+    for name in functions:
+        assert name in covered, f"{name} has no explicit log group"
+    for group in log_groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_template_table_is_named_for_the_code_through_settings(template: dict[str, Any]) -> None:
+    settings_fields = {f"SYNC_GUARD_{name.upper()}" for name in Settings.model_fields}
+    for table in table_definitions():
+        assert table.env_var in settings_fields, table.env_var
+
+
+def test_every_globals_variable_is_a_setting(template: dict[str, Any]) -> None:
+    settings_fields = {f"SYNC_GUARD_{name.upper()}" for name in Settings.model_fields}
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    unknown = {n for n in variables if n.startswith("SYNC_GUARD_") and n not in settings_fields}
+    assert not unknown
+
+
+def test_mode_parameter_offers_observe_and_enforce(template: dict[str, Any]) -> None:
+    assert set(template["Parameters"]["Mode"]["AllowedValues"]) == {"observe", "enforce"}
+    assert template["Parameters"]["Mode"]["Default"] == "observe"
+
+
+def test_alarms_notify_the_alarm_topic(template: dict[str, Any]) -> None:
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 3
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
