@@ -1,4 +1,4 @@
-"""Test wiring for AWS: moto-backed or real-server-backed tables, queues and topics built from template.yaml."""
+"""Test wiring for AWS: tables, queues and topics built from template.yaml, on moto or real servers."""
 
 from __future__ import annotations
 

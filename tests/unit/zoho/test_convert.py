@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+
 from sync_guard.errors import InvalidPayload
 from sync_guard.models.records import Module, RecordKind, System
 from sync_guard.zoho.convert import (
