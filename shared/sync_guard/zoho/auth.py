@@ -1,0 +1,357 @@
+"""OAuth for Zoho: mint access tokens from a refresh token, per data centre, and share them.
+
+Zoho lets one refresh token mint at most 10 access tokens per 10 minutes, and a Lambda fleet has many
+containers, so the access token lives in a :class:`TokenCache` shared by all of them (DynamoDB on AWS, an
+in-memory one locally and in tests) and is minted only when the shared copy is missing or near expiry.
+
+Coordination across containers is optimistic, through :meth:`TokenCache.put`'s version check:
+
+1. ``get()``; if the cached token is fresh, use it (the common path: no call to Zoho).
+2. Otherwise mint one, then ``put(new, expected_version=old.version or None)``.
+3. If the put loses (another container stored a token first), re-read and use the winner's token when it
+   is fresh; the token this container minted is valid as well and is used for this call only.
+
+At worst every container that saw the same stale token mints once; a local :class:`MintBudget` also stops
+one container from ever asking for more than the window allows, failing fast with
+:class:`ZohoTokenRateLimited` instead of getting the refresh token locked by Zoho.
+
+The token endpoint's ``api_domain`` (``https://www.zohoapis.eu``...) is where the APIs are called.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from sync_guard.config import DataCentre, Settings
+from sync_guard.errors import ConfigurationError
+from sync_guard.zoho.errors import (
+    ZohoAuthError,
+    ZohoServerError,
+    ZohoTimeout,
+    ZohoTokenRateLimited,
+    ZohoUnavailable,
+)
+from sync_guard.zoho.http import Dialect, RetryPolicy, error_for_response
+
+logger = logging.getLogger(__name__)
+
+# Zoho's documented limit per refresh token.
+TOKENS_PER_WINDOW = 10
+TOKEN_WINDOW_SECONDS = 600.0
+# Refresh this long before expiry so a token never dies in the middle of a retried call.
+DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
+
+_ACCOUNTS_HOSTS: dict[DataCentre, str] = {
+    DataCentre.CA: "https://accounts.zohocloud.ca",
+}
+
+
+def accounts_url_for(data_centre: DataCentre) -> str:
+    """The accounts (OAuth) server of a data centre: ``https://accounts.zoho.<tld>``, Canada aside."""
+    return _ACCOUNTS_HOSTS.get(data_centre, f"https://accounts.zoho.{data_centre.value}")
+
+
+def api_url_for(data_centre: DataCentre) -> str:
+    """The API domain of a data centre; only a fallback, the token response's ``api_domain`` wins."""
+    return f"https://www.zohoapis.{data_centre.value}"
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    """An access token, where to use it, when it dies, and the cache version it was stored under."""
+
+    access_token: str
+    api_domain: str
+    expires_at: float  # epoch seconds
+    version: int = 0
+
+    def is_fresh(self, now: float, margin: float = DEFAULT_REFRESH_MARGIN_SECONDS) -> bool:
+        """Still usable for at least ``margin`` seconds."""
+        return now + margin < self.expires_at
+
+    def __repr__(self) -> str:  # never print the token itself
+        return f"CachedToken(api_domain={self.api_domain!r}, expires_at={self.expires_at}, v={self.version})"
+
+
+class TokenCache(Protocol):
+    """Where the current access token is shared between invocations and containers.
+
+    ``get`` returns the stored token (fresh or not) or None. ``put`` stores ``token`` (whose ``version``
+    the caller has already set to the new version) only if the stored version is still
+    ``expected_version`` (None: only if nothing is stored) and returns whether it did. A DynamoDB
+    implementation is one item with a conditional write on its ``version`` attribute.
+    """
+
+    def get(self) -> CachedToken | None: ...
+
+    def put(self, token: CachedToken, *, expected_version: int | None) -> bool: ...
+
+
+class InMemoryTokenCache:
+    """A process-local :class:`TokenCache` (local runs, tests); thread-safe."""
+
+    def __init__(self) -> None:
+        self._token: CachedToken | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> CachedToken | None:
+        with self._lock:
+            return self._token
+
+    def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
+        with self._lock:
+            current = self._token.version if self._token else None
+            if current != expected_version:
+                return False
+            self._token = token
+            return True
+
+
+class AccessTokenSource(Protocol):
+    """What :class:`~sync_guard.zoho.http.ZohoHttp` needs from the auth side."""
+
+    def token(self) -> CachedToken: ...
+
+    def invalidate(self, token: CachedToken) -> None: ...
+
+
+@dataclass(frozen=True)
+class ZohoCredentials:
+    """The self-client credentials. ``repr`` never shows the secrets."""
+
+    client_id: str
+    client_secret: SecretStr
+    refresh_token: SecretStr
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ZohoCredentials:
+        """Credentials from the environment (``SYNC_GUARD_ZOHO_*``); local runs and tests."""
+        if not (settings.zoho_client_id and settings.zoho_client_secret and settings.zoho_refresh_token):
+            raise ConfigurationError(
+                "Zoho credentials missing: set SYNC_GUARD_ZOHO_CLIENT_ID, _CLIENT_SECRET and _REFRESH_TOKEN "
+                "or SYNC_GUARD_ZOHO_SECRET_NAME"
+            )
+        return cls(settings.zoho_client_id, settings.zoho_client_secret, settings.zoho_refresh_token)
+
+    @classmethod
+    def from_secret_json(cls, text: str) -> ZohoCredentials:
+        """Credentials from a JSON secret ``{"client_id":..,"client_secret":..,"refresh_token":..}``."""
+        try:
+            data = json.loads(text)
+            return cls(
+                str(data["client_id"]), SecretStr(data["client_secret"]), SecretStr(data["refresh_token"])
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            # The message names the keys, never the content.
+            raise ConfigurationError(
+                "Zoho secret must be JSON with client_id, client_secret, refresh_token"
+            ) from exc
+
+
+class SecretsManagerCredentials:
+    """Reads :class:`ZohoCredentials` from AWS Secrets Manager once per container."""
+
+    def __init__(self, secret_name: str, client: Any) -> None:
+        """``client`` is a boto3 ``secretsmanager`` client (built by the caller, so tests can use moto)."""
+        self._secret_name = secret_name
+        self._client = client
+        self._cached: ZohoCredentials | None = None
+
+    def load(self) -> ZohoCredentials:
+        """Fetch and parse the secret (cached after the first call)."""
+        if self._cached is None:
+            response = self._client.get_secret_value(SecretId=self._secret_name)
+            self._cached = ZohoCredentials.from_secret_json(response["SecretString"])
+        return self._cached
+
+
+def load_credentials(settings: Settings, secrets_client: Any | None = None) -> ZohoCredentials:
+    """Secrets Manager when ``zoho_secret_name`` is set (AWS), else the environment (local)."""
+    if settings.zoho_secret_name:
+        if secrets_client is None:
+            import boto3  # only needed on AWS
+
+            secrets_client = boto3.client(
+                "secretsmanager",
+                region_name=settings.aws_region,
+                endpoint_url=settings.aws_endpoint_url or None,
+            )
+        return SecretsManagerCredentials(settings.zoho_secret_name, secrets_client).load()
+    return ZohoCredentials.from_settings(settings)
+
+
+class MintBudget:
+    """A sliding-window count of tokens minted by this process, to stay under Zoho's limit."""
+
+    def __init__(
+        self,
+        limit: int = TOKENS_PER_WINDOW,
+        window: float = TOKEN_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._minted: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        """Record one mint, or raise :class:`ZohoTokenRateLimited` when the window is full."""
+        with self._lock:
+            now = self._clock()
+            while self._minted and self._minted[0] <= now - self._window:
+                self._minted.popleft()
+            if len(self._minted) >= self._limit:
+                wait = self._minted[0] + self._window - now
+                raise ZohoTokenRateLimited(
+                    f"{self._limit} Zoho access tokens minted in {self._window:.0f}s; not asking for more",
+                    retry_after=wait,
+                )
+            self._minted.append(now)
+
+    @property
+    def used(self) -> int:
+        with self._lock:
+            now = self._clock()
+            return sum(1 for t in self._minted if t > now - self._window)
+
+
+class ZohoOAuth:
+    """An :class:`AccessTokenSource` backed by the Zoho accounts server and a shared :class:`TokenCache`."""
+
+    def __init__(
+        self,
+        *,
+        accounts_url: str,
+        credentials: ZohoCredentials,
+        cache: TokenCache,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        budget: MintBudget | None = None,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN_SECONDS,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._token_url = accounts_url.rstrip("/") + "/oauth/v2/token"
+        self._credentials = credentials
+        self._cache = cache
+        self._timeout = httpx.Timeout(timeout)
+        self._retry = retry or RetryPolicy()
+        self._client = client or httpx.Client(timeout=self._timeout)
+        self._owns_client = client is None
+        self._clock = clock
+        self._sleep = sleep
+        self._budget = budget or MintBudget()
+        self._margin = refresh_margin
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # One refresh at a time inside a container: threads waiting on it then read the cache.
+        self._refresh_lock = threading.Lock()
+        self.minted = 0
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def token(self) -> CachedToken:
+        """A fresh access token, from the cache when possible (see the module docstring)."""
+        cached = self._cache.get()
+        if cached is not None and cached.is_fresh(self._clock(), self._margin):
+            return cached
+        with self._refresh_lock:
+            cached = self._cache.get()
+            if cached is not None and cached.is_fresh(self._clock(), self._margin):
+                return cached
+            minted = self._mint()
+            expected = cached.version if cached is not None else None
+            stored = replace(minted, version=(expected or 0) + 1)
+            if self._cache.put(stored, expected_version=expected):
+                return stored
+            winner = self._cache.get()
+            if winner is not None and winner.is_fresh(self._clock(), self._margin):
+                return winner
+            return stored
+
+    def invalidate(self, token: CachedToken) -> None:
+        """Forget ``token`` (Zoho refused it) so the next :meth:`token` mints, unless already replaced."""
+        current = self._cache.get()
+        if current is not None and current.access_token == token.access_token:
+            expired = replace(current, expires_at=0.0, version=current.version + 1)
+            self._cache.put(expired, expected_version=current.version)
+
+    def _mint(self) -> CachedToken:
+        self._budget.take()
+        started = self._clock()
+        body = self._retry.run(
+            self._post_refresh,
+            idempotent=True,
+            sleep=self._sleep,
+            rng=self._rng,
+            describe="POST /oauth/v2/token",
+        )
+        self.minted += 1
+        try:
+            access_token = str(body["access_token"])
+            expires_in = float(body.get("expires_in", 3600))
+            api_domain = str(body["api_domain"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ZohoAuthError("Zoho token response lacks access_token or api_domain") from exc
+        logger.info("zoho access token minted", extra={"api_domain": api_domain, "expires_in": expires_in})
+        return CachedToken(access_token=access_token, api_domain=api_domain, expires_at=started + expires_in)
+
+    def _post_refresh(self) -> dict[str, Any]:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self._credentials.client_id,
+            "client_secret": self._credentials.client_secret.get_secret_value(),
+            "refresh_token": self._credentials.refresh_token.get_secret_value(),
+        }
+        try:
+            response = self._client.post(self._token_url, data=form, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            raise ZohoTimeout("Zoho accounts server did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
+        return _token_body(response)
+
+
+def _token_body(response: httpx.Response) -> dict[str, Any]:
+    """Interpret the accounts server's answer.
+
+    Success and most failures come as HTTP 200: ``{"access_token":..}`` or ``{"error":"invalid_code"}``.
+    Too many mints come as HTTP 400 ``{"error":"Access Denied","error_description":"You have made too many
+    requests continuously..."}``. 429 and 5xx are mapped like any Zoho answer.
+    """
+    if response.status_code == 429 or response.status_code >= 500:
+        error = error_for_response(response, Dialect.BOOKS)
+        raise error if error is not None else ZohoServerError("token endpoint failed", http_status=502)
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ZohoServerError(
+            f"Zoho accounts server sent a non-JSON answer (HTTP {response.status_code})",
+            http_status=response.status_code,
+        ) from exc
+    if not isinstance(body, dict):
+        raise ZohoServerError(
+            "Zoho accounts server sent an unexpected answer", http_status=response.status_code
+        )
+    if "access_token" in body and "error" not in body:
+        return body
+    error_text = str(body.get("error", f"HTTP {response.status_code}"))
+    description = str(body.get("error_description", ""))
+    if "too many requests" in description.lower() or error_text.lower() == "access denied":
+        raise ZohoTokenRateLimited(f"Zoho refused to mint a token: {description or error_text}")
+    raise ZohoAuthError(f"Zoho refused the refresh token: {error_text}")
