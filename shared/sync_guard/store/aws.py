@@ -26,11 +26,17 @@ def endpoint_for(service: str, settings: Settings) -> str | None:
 
 @lru_cache(maxsize=32)
 def _cached_client(service: str, region: str, endpoint_url: str | None) -> Any:
-    return boto3.session.Session().client(
+    session = boto3.session.Session()
+    credentials: dict[str, str] = {}
+    if endpoint_url and session.get_credentials() is None:
+        # Local servers accept any credentials; an operator's shell may have none configured.
+        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return session.client(
         service,  # type: ignore[call-overload]
         region_name=region,
         endpoint_url=endpoint_url,
         config=_CLIENT_CONFIG,
+        **credentials,
     )
 
 
