@@ -1,0 +1,69 @@
+"""Which guard an admin command talks to: a deployed stack, explicit tables, or the running local stack.
+
+Order of precedence: explicit flags (``--stack-name``/``--region`` resolve names from the CloudFormation
+outputs), then ``SYNC_GUARD_*`` variables in the environment, then a running ``sync-guard serve`` (found
+through its ``stack.json``), then the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from sync_guard.config import Settings
+from sync_guard.local.stack import LocalStackState, settings_overrides
+
+DEFAULT_STATE_DIR = Path(".local") / "stack"
+
+# CloudFormation output -> Settings field.
+_STACK_OUTPUTS = {
+    "EventsTableName": "events_table",
+    "ShadowTableName": "shadow_table",
+    "AuditTableName": "audit_table",
+    "OutboxTableName": "outbox_table",
+    "ProcessingQueueUrl": "queue_url",
+    "ProcessingDeadLetterQueueUrl": "dlq_url",
+    "OutboxQueueUrl": "outbox_queue_url",
+    "FinanceTopicArn": "finance_topic_arn",
+}
+
+
+def stack_output_overrides(stack_name: str, region: str | None) -> dict[str, Any]:
+    """Settings values read from a deployed stack's outputs."""
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    overrides: dict[str, Any] = {}
+    for output in stack.get("Outputs", []):
+        field = _STACK_OUTPUTS.get(output["OutputKey"])
+        if field and field in Settings.model_fields:
+            overrides[field] = output["OutputValue"]
+    if region:
+        overrides["aws_region"] = region
+    return overrides
+
+
+def _environment_configures_tables(settings: Settings) -> bool:
+    return bool(settings.model_fields_set & {"events_table", "shadow_table", "audit_table"})
+
+
+def resolve_settings(
+    *,
+    stack_name: str | None = None,
+    region: str | None = None,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    **overrides: Any,
+) -> Settings:
+    """The Settings an admin command should use (see the module docstring for the precedence)."""
+    explicit: dict[str, Any] = {name: value for name, value in overrides.items() if value not in (None, "")}
+    if stack_name:
+        return Settings(**(stack_output_overrides(stack_name, region) | explicit))
+    from_environment = Settings()
+    if explicit or _environment_configures_tables(from_environment):
+        return Settings(**explicit) if explicit else from_environment
+    local = LocalStackState.read(state_dir)
+    if local is not None:
+        local_values: dict[str, Any] = dict(settings_overrides(local))
+        return Settings(**local_values)
+    return from_environment
