@@ -1,0 +1,364 @@
+"""The whole guard on one machine, built from ``template.yaml``.
+
+The local stack reads the template for its functions, their HTTP routes and SQS event sources, its queues
+(with their redrive policies), topics, tables and the environment the functions get, and stands each up
+against real local servers: DynamoDB Local (persisted to a directory) and moto's server for SQS and SNS.
+Handlers are the real ``functions/<name>/app.py`` modules, invoked as Lambda would invoke them.
+
+A running stack writes ``<state dir>/stack.json`` so that the admin commands find it with no flags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from sync_guard.config import get_settings
+from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
+from sync_guard.local.runtime import HttpApiServer, LambdaHandler, Route, SqsEventSource
+from sync_guard.local.template import DEFAULT_TEMPLATE, create_tables, load_template
+from sync_guard.store.aws import reset_clients
+
+REGION = "eu-west-2"
+STACK_FILE = "stack.json"
+# Never written to stack.json: the serve command prints the webhook secret once, for the person running it.
+_SECRET_VARIABLES = frozenset(
+    {
+        "SYNC_GUARD_WEBHOOK_SECRET",
+        "SYNC_GUARD_ZOHO_CLIENT_SECRET",
+        "SYNC_GUARD_ZOHO_REFRESH_TOKEN",
+        "SYNC_GUARD_BOOKS_SIGNATURE_SECRET",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One ``AWS::Serverless::Function`` of the template, as the local stack needs it."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    http_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    sqs_sources: list[tuple[str, int]] = field(default_factory=list)  # (queue logical id, batch size)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def function_specs(template: Mapping[str, Any], root: Path) -> list[FunctionSpec]:
+    """The template's functions with their routes and queue triggers."""
+    specs: list[FunctionSpec] = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        spec = FunctionSpec(
+            logical_id=logical_id,
+            code_dir=root / str(props["CodeUri"]),
+            handler=str(props["Handler"]),
+            environment=dict((props.get("Environment") or {}).get("Variables") or {}),
+        )
+        for event in (props.get("Events") or {}).values():
+            event_props = event.get("Properties", {})
+            if event["Type"] == "HttpApi":
+                spec.http_routes.append((str(event_props["Method"]).upper(), str(event_props["Path"])))
+            elif event["Type"] == "SQS":
+                queue = event_props["Queue"]["Fn::GetAtt"][0]
+                spec.sqs_sources.append((str(queue), int(event_props.get("BatchSize", 10))))
+        specs.append(spec)
+    return specs
+
+
+def load_handler(spec: FunctionSpec) -> LambdaHandler:
+    """Import ``<CodeUri>/<module>.py`` under a unique module name and return its handler function."""
+    module_name, _, function_name = spec.handler.rpartition(".")
+    path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
+    unique = f"sync_guard_local_{spec.logical_id}"
+    module_spec = importlib.util.spec_from_file_location(unique, path)
+    if module_spec is None or module_spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(module_spec)
+    sys.modules[unique] = module
+    module_spec.loader.exec_module(module)
+    handler: LambdaHandler = getattr(module, function_name)
+    return handler
+
+
+@dataclass
+class LocalStackState:
+    """What a running stack publishes for the admin commands (``stack.json``)."""
+
+    api_url: str
+    aws_endpoint_url: str
+    dynamodb_endpoint_url: str
+    environment: dict[str, str]
+    pid: int
+    zoho_url: str = ""
+    notifications_file: str = ""
+
+    def write(self, state_dir: Path) -> Path:
+        path = state_dir / STACK_FILE
+        path.write_text(json.dumps(self.__dict__, indent=2))
+        return path
+
+    @classmethod
+    def read(cls, state_dir: Path) -> LocalStackState | None:
+        path = state_dir / STACK_FILE
+        if not path.exists():
+            return None
+        state = cls(**json.loads(path.read_text()))
+        try:
+            os.kill(state.pid, 0)
+        except OSError:
+            return None  # the stack that wrote it is gone
+        return state
+
+
+class LocalStack:
+    """Start everything the template declares, locally; stop it all cleanly."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        port: int = 3000,
+        template_path: Path = DEFAULT_TEMPLATE,
+        parameters: Mapping[str, str] | None = None,
+        extra_environment: Mapping[str, str] | None = None,
+        persist: bool = True,
+        prefix: str = "local",
+    ) -> None:
+        self.state_dir = state_dir
+        self.port = port
+        self.template_path = template_path
+        self.template = load_template(template_path)
+        self.parameters = dict(parameters or {})
+        self.extra_environment = dict(extra_environment or {})
+        self.persist = persist
+        self.prefix = prefix
+        self.webhook_secret = self.extra_environment.get(
+            "SYNC_GUARD_WEBHOOK_SECRET"
+        ) or secrets.token_urlsafe(24)
+        self.event_sources: list[SqsEventSource] = []
+        self.http: HttpApiServer | None = None
+        self.environment: dict[str, str] = {}
+        self.dynamodb: RunningServer | None = None
+        self.moto: RunningServer | None = None
+        self._exit = contextlib.ExitStack()
+        self._saved_environ: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalStack:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dynamodb = self._exit.enter_context(
+                dynamodb_server(
+                    self.state_dir / "dynamodb",
+                    data_dir=self.state_dir / "data" if self.persist else None,
+                )
+            )
+            self.moto = self._exit.enter_context(moto_server())
+            self._provision()
+            self._apply_environment()
+            self._start_functions()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for source in self.event_sources:
+            source.stop()
+        self.event_sources.clear()
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+        self._exit.close()
+        for name, value in self._saved_environ.items():
+            if value == "\0":
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
+        get_settings.cache_clear()
+        reset_clients()
+        with contextlib.suppress(FileNotFoundError):
+            (self.state_dir / STACK_FILE).unlink()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ pieces
+    def _servers(self) -> tuple[RunningServer, RunningServer]:
+        if self.dynamodb is None or self.moto is None:
+            raise RuntimeError("the local stack is not started")
+        return self.dynamodb, self.moto
+
+    def _client(self, service: str) -> Any:
+        dynamodb, moto = self._servers()
+        endpoint = dynamodb.endpoint_url if service == "dynamodb" else moto.endpoint_url
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=REGION,
+            endpoint_url=endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - local servers ignore credentials
+        )
+
+    def _provision(self) -> None:
+        """Create tables, queues and topics; resolve every ``!Ref`` the functions' environment uses."""
+        resources = self.template["Resources"]
+        refs: dict[str, str] = {}
+        table_env = create_tables(self._client("dynamodb"), self.prefix, self.template_path)
+        for table_logical_id in (r for r, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"):
+            refs[table_logical_id] = f"{self.prefix}-{table_logical_id}"
+        sqs = self._client("sqs")
+        queue_arns: dict[str, str] = {}
+        # Dead-letter queues first, so that redrive policies can point at them.
+        queues = sorted(
+            ((name, r) for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"),
+            key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}),
+        )
+        for logical_id, resource in queues:
+            attributes: dict[str, str] = {}
+            redrive = resource.get("Properties", {}).get("RedrivePolicy")
+            if redrive:
+                target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                attributes["RedrivePolicy"] = json.dumps(
+                    {
+                        "deadLetterTargetArn": queue_arns[target],
+                        "maxReceiveCount": str(redrive["maxReceiveCount"]),
+                    }
+                )
+            url = sqs.create_queue(QueueName=f"{self.prefix}-{logical_id}", Attributes=attributes)["QueueUrl"]
+            refs[logical_id] = url
+            queue_arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+        sns = self._client("sns")
+        for logical_id in (r for r, v in resources.items() if v["Type"] == "AWS::SNS::Topic"):
+            refs[logical_id] = sns.create_topic(Name=f"{self.prefix}-{logical_id}")["TopicArn"]
+        for name, parameter in self.template.get("Parameters", {}).items():
+            refs[name] = str(self.parameters.get(name, parameter.get("Default", "")))
+        self._refs = refs
+        self._queue_arns = queue_arns
+        self.environment = {name: self._resolve(value) for name, value in self._global_variables().items()}
+        self.environment |= table_env
+        dynamodb, moto = self._servers()
+        self.environment |= {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "SYNC_GUARD_AWS_ENDPOINT_URL": moto.endpoint_url,
+            "SYNC_GUARD_DYNAMODB_ENDPOINT_URL": dynamodb.endpoint_url,
+            # Locally the secret comes from the environment, not Secrets Manager.
+            "SYNC_GUARD_WEBHOOK_SECRET_NAME": "",
+            "SYNC_GUARD_ZOHO_SECRET_NAME": "",
+            "SYNC_GUARD_WEBHOOK_SECRET": self.webhook_secret,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+        self.environment |= self.extra_environment
+
+    def _global_variables(self) -> dict[str, Any]:
+        function_globals = self.template.get("Globals", {}).get("Function", {})
+        return dict(function_globals.get("Environment", {}).get("Variables", {}))
+
+    def _resolve(self, value: Any) -> str:
+        if isinstance(value, dict) and "Ref" in value:
+            return self._refs.get(str(value["Ref"]), "")
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            if attribute == "Arn" and logical_id in self._queue_arns:
+                return self._queue_arns[logical_id]
+            return self._refs.get(str(logical_id), "")
+        return str(value)
+
+    def _apply_environment(self) -> None:
+        """The local 'Lambda environment' is this process's environment: handlers read it at import."""
+        for name, value in self.environment.items():
+            self._saved_environ.setdefault(name, os.environ.get(name, "\0"))
+            os.environ[name] = value
+        get_settings.cache_clear()
+        reset_clients()
+
+    def _start_functions(self) -> None:
+        root = self.template_path.parent
+        routes: list[Route] = []
+        sqs = self._client("sqs")
+        for spec in function_specs(self.template, root):
+            for name, value in spec.environment.items():
+                self._saved_environ.setdefault(name, os.environ.get(name, "\0"))
+                os.environ[name] = self._resolve(value)
+            handler = load_handler(spec)
+            for method, path in spec.http_routes:
+                routes.append(Route(method, path, spec.logical_id, handler))
+            for queue_logical_id, batch_size in spec.sqs_sources:
+                source = SqsEventSource(
+                    sqs,
+                    self._refs[queue_logical_id],
+                    self._queue_arns[queue_logical_id],
+                    handler,
+                    spec.logical_id,
+                    batch_size=batch_size,
+                )
+                self.event_sources.append(source.start())
+        self.http = HttpApiServer(routes, port=self.port).start()
+
+    # ------------------------------------------------------------------ for callers
+    @property
+    def api_url(self) -> str:
+        if self.http is None:
+            raise RuntimeError("the local stack is not started")
+        return self.http.url
+
+    def state(self, **extra: str) -> LocalStackState:
+        dynamodb, moto = self._servers()
+        return LocalStackState(
+            api_url=self.api_url,
+            aws_endpoint_url=moto.endpoint_url,
+            dynamodb_endpoint_url=dynamodb.endpoint_url,
+            environment={
+                name: value
+                for name, value in self.environment.items()
+                if name.startswith("SYNC_GUARD_") and name not in _SECRET_VARIABLES
+            },
+            pid=os.getpid(),
+            **extra,
+        )
+
+
+def settings_overrides(state: LocalStackState) -> dict[str, str]:
+    """``Settings`` keyword arguments that point a command at the running local stack."""
+    overrides = {
+        name.removeprefix("SYNC_GUARD_").lower(): value
+        for name, value in state.environment.items()
+        if name.startswith("SYNC_GUARD_")
+    }
+    overrides["aws_endpoint_url"] = state.aws_endpoint_url
+    overrides["dynamodb_endpoint_url"] = state.dynamodb_endpoint_url
+    return overrides
+
+
+@contextlib.contextmanager
+def running_stack(state_dir: Path, **kwargs: Any) -> Iterator[LocalStack]:
+    """A started :class:`LocalStack` for the duration of the block."""
+    stack = LocalStack(state_dir, **kwargs).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
