@@ -1,0 +1,401 @@
+"""Wire models for the three webhook kinds Zoho sends, and their normalisation into ``GuardEvent``.
+
+Zoho CRM workflow webhook (Setup > Automation > Actions > Webhooks, body type ``raw`` JSON, or
+``form_data`` with the same keys). One rule per trigger, so ``event`` is a constant in the template.
+The recommended templates (each stays under the 500-character cap of the CRM API) are:
+
+Accounts::
+
+    {"event":"edit","module":"Accounts","id":"${!Accounts.Id}","name":"${!Accounts.Account_Name}",
+     "modified":"${!Accounts.Modified_Time}","phone":"${!Accounts.Phone}","website":"${!Accounts.Website}",
+     "postcode":"${!Accounts.Billing_Code}","city":"${!Accounts.Billing_City}",
+     "country":"${!Accounts.Billing_Country}"}
+
+Contacts::
+
+    {"event":"edit","module":"Contacts","id":"${!Contacts.Id}","first_name":"${!Contacts.First_Name}",
+     "last_name":"${!Contacts.Last_Name}","email":"${!Contacts.Email}","phone":"${!Contacts.Phone}",
+     "modified":"${!Contacts.Modified_Time}","postcode":"${!Contacts.Mailing_Zip}",
+     "city":"${!Contacts.Mailing_City}","account_id":"${!Contacts.Account_Name.id}"}
+
+``event`` is ``create``, ``edit`` (``update`` is accepted), ``delete`` or ``create_or_edit`` (treated as an
+update: the guard cannot tell which, so it checks the record as a possibly new one either way). Keys the
+guard does not know are kept in ``GuardEvent.fields``. The lookup merge field ``Account_Name.id`` is not
+confirmed by Zoho's documentation; when it does not resolve, enrichment fetches the contact.
+
+Zoho CRM Notification API callback (``POST /crm/v8/actions/watch``): ``ids`` (several per call), ``operation``
+``insert|update|delete``, ``server_time`` (epoch ms), ``channel_id``, the echoed ``token`` and, with
+``return_affected_field_values``, ``affected_values``. One ``GuardEvent`` per id; the record itself must be
+fetched (``record=None``), deletes excepted, which the shadow's last known state answers.
+
+Zoho Books workflow webhook on the Customers entity. Books offers a "Default Payload" (``{"contact": {...}}``
+as JSON), ``x-www-form-urlencoded`` key/value pairs the admin chooses (placeholders such as
+``${contact.contact_id}``), or a user-defined raw body. Accepted here: the default payload; the same JSON
+in a ``JSONString`` form field (the Books API's own convention for form bodies); flat fields named like the
+contact's (``contact_id=..&contact_name=..``) as form or JSON; and a delete carrying only the id (Zoho does
+not document the delete body, so ``{"contact_id": ..}`` and ``{"contact": {"contact_id": ..}}`` both work).
+Books does not say in the default payload which trigger fired, so configure each webhook with the query
+parameter ``event=create|edit|delete`` (or an ``event`` form field); without one the guard infers it: an id
+with nothing else is a delete, equal created/modified times a create, anything else an update.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from sync_guard.errors import InvalidPayload
+from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
+from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.zoho.convert import books_contact_to_party, crm_module, crm_record_to_party, parse_zoho_time
+
+# Keys never copied into an event's fields: the shared secret some deployments put in the body.
+_SECRET_KEYS = frozenset({"token"})
+
+
+def _scalar_text(value: Any) -> Any:
+    """Zoho ids arrive as strings or, from an unquoted template, as numbers: accept both as text."""
+    if isinstance(value, bool):
+        return value  # let the str validator reject it
+    if isinstance(value, int | float):
+        return str(value) if not isinstance(value, float) or not value.is_integer() else str(int(value))
+    return value
+
+
+def _optional_text(value: Any) -> Any:
+    """Empty strings and nulls mean "absent" in Zoho payloads; an unfilled merge field is empty too."""
+    value = _scalar_text(value)
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_scalar_text), Field(min_length=1)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+
+
+def _id_list(value: Any) -> Any:
+    """``ids`` is a JSON array; a comma-separated string (form bodies, hand-made tests) is accepted too."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return [_scalar_text(item) for item in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- wire models
+class CrmWorkflowPayload(BaseModel):
+    """The body a CRM workflow webhook sends with the recommended template (raw JSON or form data)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event: Text
+    module: Text
+    id: Text
+    name: OptionalText = None
+    modified: OptionalText = None
+    email: OptionalText = None
+    phone: OptionalText = None
+    website: OptionalText = None
+    postcode: OptionalText = None
+    city: OptionalText = None
+    country: OptionalText = None
+    first_name: OptionalText = None
+    last_name: OptionalText = None
+    account_id: OptionalText = None
+
+
+class AffectedValues(BaseModel):
+    """One entry of ``affected_values``: the changed fields of one record (with the channel's flag set)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    record_id: Text
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class CrmNotificationPayload(BaseModel):
+    """A Notification API callback: several record ids, one operation, the echoed channel token."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    # Epoch milliseconds; bounded so that a hostile value cannot overflow the datetime conversion.
+    server_time: int = Field(ge=0, le=253_402_300_799_999)
+    module: Text
+    ids: Annotated[list[Text], BeforeValidator(_id_list), Field(min_length=1)]
+    operation: Text
+    channel_id: Text
+    token: OptionalText = None
+    resource_uri: OptionalText = None
+    affected_fields: list[dict[str, Any]] | None = None
+    affected_values: list[AffectedValues] | None = None
+    query_params: dict[str, Any] | None = None
+
+
+class BooksContactPayload(BaseModel):
+    """The ``contact`` of a Books webhook: only the id is required; the rest is whatever Books sent."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    contact_id: Text
+    contact_name: OptionalText = None
+    created_time: OptionalText = None
+    last_modified_time: OptionalText = None
+    # Typed here so that a malformed body fails with the field named, not inside the converter.
+    contact_persons: list[dict[str, Any]] | None = None
+    billing_address: dict[str, Any] | None = None
+    custom_fields: list[Any] | None = None
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _field_path(error: ValidationError, prefix: str = "") -> str:
+    """The dotted path of the first failing field (``contact.contact_id``, ``ids.2``)."""
+    first = error.errors()[0]
+    path = ".".join(str(part) for part in first["loc"])
+    return ".".join(part for part in (prefix, path) if part) or prefix or "body"
+
+
+def _validate(model: type[ModelT], data: Mapping[str, Any], prefix: str = "") -> ModelT:
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as error:
+        field = _field_path(error, prefix)
+        detail = error.errors()[0]["msg"]
+        raise InvalidPayload(f"{field}: {detail}", field=field) from None
+
+
+def _canonical_body(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The body without secrets: what a content-derived event key may hash when nothing better exists."""
+    return {key: value for key, value in data.items() if key not in _SECRET_KEYS}
+
+
+_CRM_OPERATIONS = {
+    "create": Operation.CREATE,
+    "insert": Operation.CREATE,
+    "edit": Operation.UPDATE,
+    "update": Operation.UPDATE,
+    # One rule fires for both; the guard treats it as an update of a possibly new record.
+    "create_or_edit": Operation.UPDATE,
+    "delete": Operation.DELETE,
+}
+
+
+def _operation(value: str, field: str) -> Operation:
+    operation = _CRM_OPERATIONS.get(value.strip().lower())
+    if operation is None:
+        raise InvalidPayload(f"unsupported operation {value!r}", field=field)
+    return operation
+
+
+# Wire keys of the recommended CRM templates -> CRM API field names, so one converter builds every record.
+_CRM_ACCOUNT_FIELDS = {
+    "name": "Account_Name",
+    "email": "Email",
+    "phone": "Phone",
+    "website": "Website",
+    "postcode": "Billing_Code",
+    "city": "Billing_City",
+    "country": "Billing_Country",
+    "modified": "Modified_Time",
+}
+_CRM_CONTACT_FIELDS = {
+    "name": "Full_Name",
+    "first_name": "First_Name",
+    "last_name": "Last_Name",
+    "email": "Email",
+    "phone": "Phone",
+    "website": "Website",
+    "postcode": "Mailing_Zip",
+    "city": "Mailing_City",
+    "country": "Mailing_Country",
+    "modified": "Modified_Time",
+}
+# Fields that identify a party; a payload with none of them has too little to match on without a fetch.
+_CRM_IDENTIFYING = ("name", "first_name", "last_name", "email", "phone", "website", "postcode")
+
+
+def _crm_workflow_record(module: Module, payload: CrmWorkflowPayload) -> PartyRecord | None:
+    if not any(getattr(payload, key) for key in _CRM_IDENTIFYING):
+        return None
+    mapping = _CRM_ACCOUNT_FIELDS if module is Module.CRM_ACCOUNTS else _CRM_CONTACT_FIELDS
+    data: dict[str, Any] = {"id": payload.id}
+    for wire_key, crm_key in mapping.items():
+        value = getattr(payload, wire_key)
+        if value is not None:
+            data[crm_key] = value
+    return crm_record_to_party(module, data)
+
+
+# ---------------------------------------------------------------------------------------------- parsers
+def parse_crm_workflow(data: Mapping[str, Any], *, received_at: datetime) -> GuardEvent:
+    """Normalise a CRM workflow webhook body (JSON object or form fields) into one ``GuardEvent``.
+
+    The event id hashes source, module, operation, record id and ``modified``; without ``modified`` it
+    hashes the whole body (the token excepted), so a re-delivery of the same body is still recognised.
+    """
+    payload = _validate(CrmWorkflowPayload, data)
+    module = crm_module(payload.module)
+    operation = _operation(payload.event, "event")
+    if payload.modified:
+        key = event_key(System.CRM, module, operation, payload.id, payload.modified)
+    else:
+        key = event_key(System.CRM, module, operation, payload.id, _canonical_body(data))
+    return GuardEvent(
+        event_id=key,
+        source=System.CRM,
+        channel=Channel.CRM_WORKFLOW,
+        module=module,
+        operation=operation,
+        record_id=payload.id,
+        fields=_canonical_body(data),
+        record=_crm_workflow_record(module, payload),
+        modified_at=parse_zoho_time(payload.modified),
+        received_at=received_at,
+    )
+
+
+def _affected_values_by_id(payload: CrmNotificationPayload) -> dict[str, dict[str, Any]]:
+    return {entry.record_id: dict(entry.values) for entry in payload.affected_values or []}
+
+
+def parse_crm_notification(data: Mapping[str, Any], *, received_at: datetime) -> list[GuardEvent]:
+    """Normalise a Notification API callback into one ``GuardEvent`` per id (duplicate ids collapse).
+
+    Each event's id hashes module, operation, record id, ``server_time`` and ``channel_id``; its fields are
+    the affected values Zoho sent for that record (empty without ``return_affected_field_values``).
+    """
+    payload = _validate(CrmNotificationPayload, data)
+    module = crm_module(payload.module)
+    operation = _operation(payload.operation, "operation")
+    server_time = datetime.fromtimestamp(payload.server_time / 1000, tz=UTC)
+    values = _affected_values_by_id(payload)
+    events: list[GuardEvent] = []
+    for record_id in dict.fromkeys(payload.ids):
+        events.append(
+            GuardEvent(
+                event_id=event_key(
+                    System.CRM,
+                    Channel.CRM_NOTIFICATION,
+                    module,
+                    operation,
+                    record_id,
+                    payload.server_time,
+                    payload.channel_id,
+                ),
+                source=System.CRM,
+                channel=Channel.CRM_NOTIFICATION,
+                module=module,
+                operation=operation,
+                record_id=record_id,
+                fields=values.get(record_id, {}),
+                record=None,
+                modified_at=server_time,
+                received_at=received_at,
+            )
+        )
+    return events
+
+
+def _books_contact_data(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """Find the contact in any accepted Books body shape; returns it and the path prefix for errors."""
+    if "JSONString" in data:
+        raw = data["JSONString"]
+        try:
+            decoded = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        except ValueError:
+            raise InvalidPayload("JSONString is not valid JSON", field="JSONString") from None
+        if not isinstance(decoded, Mapping):
+            raise InvalidPayload("JSONString must hold a JSON object", field="JSONString")
+        data = decoded
+    contact = data.get("contact")
+    if isinstance(contact, Mapping):
+        return contact, "contact"
+    if contact is not None:
+        raise InvalidPayload("contact must be an object", field="contact")
+    if "contact_id" in data:
+        # Flat fields (form body or user-defined raw JSON) named like the contact's own.
+        return {key: value for key, value in data.items() if key not in {"event", "operation"}}, ""
+    raise InvalidPayload("contact.contact_id: field required", field="contact.contact_id")
+
+
+_BOOKS_OPERATIONS = {
+    "create": Operation.CREATE,
+    "created": Operation.CREATE,
+    "edit": Operation.UPDATE,
+    "edited": Operation.UPDATE,
+    "update": Operation.UPDATE,
+    "updated": Operation.UPDATE,
+    "create_or_edit": Operation.UPDATE,
+    "delete": Operation.DELETE,
+    "deleted": Operation.DELETE,
+}
+
+
+def _books_operation(hint: str | None, contact: BooksContactPayload, raw: Mapping[str, Any]) -> Operation:
+    if hint:
+        operation = _BOOKS_OPERATIONS.get(hint.strip().lower())
+        if operation is None:
+            raise InvalidPayload(f"unsupported event {hint!r}", field="event")
+        return operation
+    if not any(_optional_text(value) for key, value in raw.items() if key != "contact_id"):
+        return Operation.DELETE
+    if contact.created_time and contact.created_time == contact.last_modified_time:
+        return Operation.CREATE
+    return Operation.UPDATE
+
+
+def parse_books_webhook(
+    data: Mapping[str, Any], *, received_at: datetime, operation: str | None = None
+) -> GuardEvent:
+    """Normalise a Books Customers webhook body into one ``GuardEvent``.
+
+    ``operation`` is the trigger named by the webhook's ``event`` query parameter, if configured; an
+    ``event``/``operation`` field in the body serves too, else it is inferred (see the module docstring).
+    The event id hashes contact id, operation and ``last_modified_time`` (else the whole contact).
+    """
+    contact_data, prefix = _books_contact_data(data)
+    contact = _validate(BooksContactPayload, contact_data, prefix)
+    hint = operation or _optional_text(data.get("event")) or _optional_text(data.get("operation"))
+    if hint is not None and not isinstance(hint, str):
+        raise InvalidPayload("event must be text", field="event")
+    op = _books_operation(hint, contact, contact_data)
+    fields = _canonical_body(contact_data)
+    if contact.last_modified_time:
+        key = event_key(
+            System.BOOKS, Module.BOOKS_CUSTOMERS, op, contact.contact_id, contact.last_modified_time
+        )
+    else:
+        key = event_key(System.BOOKS, Module.BOOKS_CUSTOMERS, op, contact.contact_id, fields)
+    id_only = not any(_optional_text(value) for key_, value in contact_data.items() if key_ != "contact_id")
+    record = None if id_only else books_contact_to_party({**contact_data, "contact_id": contact.contact_id})
+    return GuardEvent(
+        event_id=key,
+        source=System.BOOKS,
+        channel=Channel.BOOKS_WORKFLOW,
+        module=Module.BOOKS_CUSTOMERS,
+        operation=op,
+        record_id=contact.contact_id,
+        fields=fields,
+        record=record,
+        modified_at=parse_zoho_time(contact.last_modified_time),
+        received_at=received_at,
+    )
+
+
+__all__: Sequence[str] = (
+    "AffectedValues",
+    "BooksContactPayload",
+    "CrmNotificationPayload",
+    "CrmWorkflowPayload",
+    "parse_books_webhook",
+    "parse_crm_notification",
+    "parse_crm_workflow",
+)
