@@ -212,10 +212,12 @@ def test_books_jsonstring_form_and_flat_fields() -> None:
     wrapped = parse_books_webhook(payload("books-create-jsonstring.form"), received_at=RECEIVED)
     assert wrapped.record_id == "460000000026090"
     assert wrapped.operation is Operation.CREATE
-    assert wrapped.record is not None and wrapped.record.name == "Bright Sparks LLP"
+    assert wrapped.record is not None
+    assert wrapped.record.name == "Bright Sparks LLP"
     flat = parse_books_webhook(payload("books-edit-fields.form"), received_at=RECEIVED)
     assert flat.operation is Operation.UPDATE  # from the event field
-    assert flat.record is not None and flat.record.email == "accounts@acme.example.de"
+    assert flat.record is not None
+    assert flat.record.email == "accounts@acme.example.de"
     assert "event" not in flat.fields
 
 
