@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     events_table: str = "sync-guard-events"
     shadow_table: str = "sync-guard-shadow"
     audit_table: str = "sync-guard-audit"
+    # Actions the guard decided on (tag, mark inactive, notify), written with the audit entry; the executor
+    # consumes them by stream or by querying the status index.
+    outbox_table: str = "sync-guard-outbox"
     queue_url: str = ""
     dlq_url: str = ""
     outbox_queue_url: str = ""
@@ -88,8 +91,28 @@ class Settings(BaseSettings):
     # Overrides for the simulator/local stack; on AWS they are derived from the data centre.
     zoho_accounts_url: str = ""
     zoho_api_url: str = ""
+    # Links to records in Zoho's web UI in finance notifications. Empty: derived from the data centre. The URL
+    # shapes are not in Zoho's API docs, hence overridable; placeholders {domain} {org_id} {module} {record_id}.
+    zoho_crm_record_url: str = ""
+    zoho_books_contact_url: str = ""
     # Matching defaults.
     default_phone_region: str = "GB"
+
+    # Finance notifications: a batch with more notices than this becomes one digest.
+    notify_max_individual: int = Field(default=5, ge=1)
+    # Local stack: also append every notification to this file (readable text). Empty: off.
+    notify_file: str = ""
+
+    # Decisions (see docs/rules.md). ``rule_policy`` overrides the per-rule outcome, as JSON in the
+    # environment: SYNC_GUARD_RULE_POLICY='{"NAME_DRIFT": "flag"}'. Unknown codes are rejected at start-up.
+    rule_policy: dict[str, str] = Field(default_factory=dict)
+    # The CRM tag whose presence takes a record out of the CRM view the native sync uses.
+    crm_hold_tag: str = "sync-guard-hold"
+    # A burst of this many creates matching existing customers within the window trips the storm breaker.
+    storm_threshold: int = Field(default=10, gt=1)
+    storm_window_seconds: int = Field(default=600, gt=0)
+    # Records created on both sides within this many hours of each other count as "both sides created".
+    both_sides_window_hours: int = Field(default=72, gt=0)
 
 
 @lru_cache(maxsize=1)
