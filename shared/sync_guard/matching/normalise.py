@@ -1,0 +1,277 @@
+"""Normalisation: turn what people typed into forms that can be compared.
+
+Company names keep what distinguishes two companies ("Acme (UK)" vs "Acme (US)") and fold what does not
+(case, accents, punctuation, ``&``/``and``, a leading or trailing "The", legal forms from
+``data/legal_forms.json``). Everything here is pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+
+from sync_guard.matching.tables import LegalForm, fold_text, tables, tokenise
+
+DEFAULT_PHONE_REGION = "GB"
+
+
+@dataclass(frozen=True, slots=True)
+class LegalFormHit:
+    """A legal form found in a name: as written there, and what it folds to."""
+
+    written: str
+    form: LegalForm
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyName:
+    """A company name taken apart for comparison."""
+
+    raw: str
+    # The name's own words, legal forms and a leading/trailing article removed: what tells companies apart.
+    core: tuple[str, ...]
+    # Words after the last legal form ("Unilever N.V., Rotterdam"): usually a place or an address.
+    tail: tuple[str, ...]
+    legal_forms: tuple[LegalFormHit, ...]
+    # The article dropped from either end, if any ("The Design Lab", "Design Lab, The").
+    dropped_article: str | None
+
+    @property
+    def key(self) -> str:
+        """The exact normalised name: core words, then the canonical legal forms, then the tail."""
+        forms = [hit.form.canonical.lower() for hit in self.legal_forms]
+        return " ".join([*self.core, *forms, *self.tail])
+
+    @property
+    def core_key(self) -> str:
+        """Core words only (legal forms and tail left out): the name blocking key."""
+        return " ".join(self.core)
+
+    @property
+    def families(self) -> frozenset[str]:
+        """The kinds of entity the name's legal forms say (``limited``, ``corporation``, ...)."""
+        return frozenset(hit.form.family for hit in self.legal_forms)
+
+
+def _match_legal_form(tokens: tuple[str, ...], start: int) -> tuple[int, LegalForm] | None:
+    """The longest legal form starting at ``tokens[start]``, as (length, form)."""
+    table = tables()
+    for length in range(min(table.legal_form_max_len, len(tokens) - start), 0, -1):
+        form = table.legal_forms.get(tokens[start : start + length])
+        if form is not None:
+            return length, form
+    return None
+
+
+@lru_cache(maxsize=200_000)
+def normalise_company_name(text: str) -> CompanyName:
+    """Take a company name apart: core words, legal forms (folded), a trailing place or address.
+
+    Legal forms are recognised after at least one word of the name (anywhere after it, since
+    "Hitachi ... Technologies, Inc. Netherlands B.V." has two), and at the very start only for forms the
+    table marks ``leading`` ("N.V. Philips"). Words after the last legal form go to ``tail``.
+    """
+    table = tables()
+    tokens = tokenise(text)
+    abbreviations = table.abbreviations
+    tokens = tuple(abbreviations.get(t, t) for t in tokens)
+    words: list[str] = []
+    hits: list[tuple[int, LegalFormHit]] = []  # (index into words where the form stood, hit)
+    i = 0
+    while i < len(tokens):
+        found = _match_legal_form(tokens, i)
+        if found is not None:
+            length, form = found
+            if words or form.leading:
+                hits.append((len(words), LegalFormHit(" ".join(tokens[i : i + length]), form)))
+                i += length
+                continue
+        words.append(tokens[i])
+        i += 1
+    if not words and hits:
+        # A name made only of legal-form words ("The Company"): keep them as the name.
+        return CompanyName(text, tokens, (), (), None)
+    tail: tuple[str, ...] = ()
+    if hits:
+        last_at = hits[-1][0]
+        # A form at the start ("N.V. Philips") is not followed by a tail: the whole name follows it.
+        if last_at > 0 and last_at < len(words):
+            tail = tuple(words[last_at:])
+            words = words[:last_at]
+    # "Smith & Co" leaves a dangling "and" once "Co" is folded away.
+    while len(words) > 1 and words[-1] in table.connectors and words[-1] not in table.articles:
+        words.pop()
+    dropped: str | None = None
+    if len(words) > 1 and words[0] in table.articles:
+        dropped = words.pop(0)
+    elif len(words) > 1 and words[-1] in table.articles and not tail:
+        dropped = words.pop()
+    return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    """A person's name as folded tokens, given names first when known."""
+
+    tokens: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """Exact normalised name (``jane smith``)."""
+        return " ".join(self.tokens)
+
+    @property
+    def sorted_key(self) -> str:
+        """Tokens in alphabetical order, so that "Smith, Jane" and "Jane Smith" meet."""
+        return " ".join(sorted(self.tokens))
+
+
+def normalise_person_name(first: str | None, last: str | None, full: str | None = None) -> PersonName:
+    """Fold a person's name; uses first/last when given, else the full name."""
+    parts = [p for p in (first, last) if p and p.strip()]
+    text = " ".join(parts) if parts else (full or "")
+    # Titles and honorifics say nothing about who it is.
+    return PersonName(tuple(t for t in tokenise(text) if t not in _TITLES))
+
+
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mx", "jr", "sr"})
+
+
+def normalise_email(email: str | None) -> str | None:
+    """Trim and lower-case an email address; ``None`` unless it looks like ``local@domain.tld``."""
+    if not email:
+        return None
+    value = email.strip().strip("<>").strip().lower()
+    if value.startswith("mailto:"):
+        value = value[len("mailto:") :]
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or " " in value:
+        return None
+    return value
+
+
+def is_free_mail(domain: str) -> bool:
+    """True for gmail.com, hotmail.co.uk and the like (subdomains included)."""
+    free = tables().free_mail
+    parts = domain.lower().split(".")
+    return any(".".join(parts[i:]) in free for i in range(len(parts) - 1))
+
+
+def email_domain(email: str | None) -> str | None:
+    """The company domain of an email address, or ``None`` for free-mail providers and bad addresses."""
+    value = normalise_email(email)
+    if value is None:
+        return None
+    domain = value.rpartition("@")[2]
+    return None if is_free_mail(domain) else domain
+
+
+_URL_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+def website_domain(url: str | None) -> str | None:
+    """``https://www.Acme.co.uk/about`` -> ``acme.co.uk``; ``None`` for empty or free-mail-like hosts."""
+    if not url:
+        return None
+    value = _URL_PREFIX.sub("", url.strip().lower())
+    host = re.split(r"[/?#:\s]", value, maxsplit=1)[0].strip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    if "." not in host or not re.fullmatch(r"[a-z0-9.-]+", host):
+        return None
+    return host
+
+
+@lru_cache(maxsize=200_000)
+def normalise_phone(raw: str | None, default_region: str = DEFAULT_PHONE_REGION) -> str | None:
+    """E.164 (``+442079460000``) via libphonenumber, reading national numbers in ``default_region``.
+
+    Returns ``None`` when the number cannot be a phone number there (too short, letters, ...).
+    """
+    if not raw or not any(ch.isdigit() for ch in raw):
+        return None
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    # A local-only number (no area code) is "possible" to libphonenumber but is not a full E.164 number.
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_digits(raw: str | None) -> str:
+    """Only the digits of a phone number, for comparing numbers written without an area code."""
+    return "".join(ch for ch in raw or "" if ch.isdigit())
+
+
+def format_phone(e164: str) -> str:
+    """How evidence shows a phone number: international format (``+44 20 7946 0000``)."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def normalise_vat(raw: str | None) -> str | None:
+    """VAT or company number: upper-case letters and digits only (``gb 123 4567 89`` -> ``GB123456789``)."""
+    if not raw:
+        return None
+    value = re.sub(r"[^0-9A-Z]", "", fold_text(raw).upper())
+    return value if len(value) >= 4 and any(ch.isdigit() for ch in value) else None
+
+
+def vat_core(vat: str) -> str:
+    """The number without a two-letter country prefix, so ``GB123456789`` meets ``123456789``."""
+    return vat[2:] if len(vat) > 2 and vat[:2].isalpha() else vat
+
+
+def normalise_postcode(raw: str | None) -> str | None:
+    """Upper-case without spaces (``sw1a 1aa`` -> ``SW1A1AA``); US ZIP+4 cut to five digits."""
+    if not raw:
+        return None
+    value = re.sub(r"[^0-9A-Z]", "", fold_text(raw).upper())
+    if re.fullmatch(r"\d{9}", value) or re.fullmatch(r"\d{5}", value):
+        return value[:5]
+    return value or None
+
+
+@dataclass(frozen=True, slots=True)
+class StreetAddress:
+    """A street line: the house number (if any) and the folded words of the street."""
+
+    number: str | None
+    words: tuple[str, ...]
+
+    @property
+    def name_words(self) -> tuple[str, ...]:
+        """The street's own words, without its type (``st``, ``ave``): "79th St" and "79th" agree."""
+        types = tables().street_types
+        return tuple(w for w in self.words if w not in types)
+
+
+def normalise_street(raw: str | None) -> StreetAddress | None:
+    """Fold a street line: ``1845 East 79th Street`` -> number ``1845``, words ``e 79th st``."""
+    if not raw or not raw.strip():
+        return None
+    fold = tables().street_fold
+    tokens = [fold.get(t, t) for t in tokenise(raw)]
+    number = None
+    if tokens and tokens[0].isdigit():
+        number = tokens.pop(0)
+    if not tokens and number is None:
+        return None
+    return StreetAddress(number, tuple(tokens))
+
+
+def normalise_city(raw: str | None) -> str | None:
+    """Folded city words (``St. Albans`` -> ``st albans``)."""
+    if not raw:
+        return None
+    value = " ".join(tokenise(raw))
+    return value or None

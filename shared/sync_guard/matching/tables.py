@@ -1,0 +1,111 @@
+"""The matcher's data tables (legal forms, word lists, free-mail domains), loaded once from package data.
+
+Keeping them as data files means a bookkeeper's missing legal form is a one-line change to a JSON file
+and the variants benchmark can check that its generated names are not drawn from these tables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+_DATA = "sync_guard.matching.data"
+
+# Anything that is not a letter or digit separates tokens; apostrophes are dropped instead so that
+# "Philips'" and "Philip's" both read "philips".
+_APOSTROPHES = re.compile(r"['’`´‘]")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def fold_text(text: str) -> str:
+    """Lower-case, accents removed (``Müller`` -> ``muller``), ``ß`` -> ``ss``; other characters kept."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokenise(text: str) -> tuple[str, ...]:
+    """Folded alphanumeric tokens; runs of single letters join (``N. V.`` -> ``nv``, ``U.S.`` -> ``us``).
+
+    ``&`` and ``+`` are read as ``and`` so that "Smith & Co" and "Smith and Co" give the same tokens.
+    """
+    folded = fold_text(text).replace("&", " and ").replace("+", " and ")
+    folded = _APOSTROPHES.sub("", folded)
+    raw = [t for t in _NON_ALNUM.split(folded) if t]
+    tokens: list[str] = []
+    run: list[str] = []
+    for token in raw:
+        if len(token) == 1 and token.isalpha():
+            run.append(token)
+            continue
+        if run:
+            tokens.append("".join(run))
+            run = []
+        tokens.append(token)
+    if run:
+        tokens.append("".join(run))
+    return tuple(tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class LegalForm:
+    """One legal form: how it is shown in evidence, and which kind of entity it names."""
+
+    canonical: str
+    family: str
+    leading: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """Everything the normaliser looks up, built once."""
+
+    # token sequence -> legal form; the longest sequence wins when several start at one token.
+    legal_forms: dict[tuple[str, ...], LegalForm]
+    legal_form_max_len: int
+    articles: frozenset[str]
+    connectors: frozenset[str]
+    generic: frozenset[str]
+    abbreviations: dict[str, str]
+    free_mail: frozenset[str]
+    street_fold: dict[str, str]
+    street_types: frozenset[str]
+
+
+def _read_json(name: str) -> Any:
+    return json.loads(resources.files(_DATA).joinpath(name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def tables() -> Tables:
+    """The tables, read from the package's data files on first use and cached for the process."""
+    legal: dict[tuple[str, ...], LegalForm] = {}
+    for entry in _read_json("legal_forms.json")["forms"]:
+        form = LegalForm(
+            canonical=entry["canonical"], family=entry["family"], leading=bool(entry.get("leading", False))
+        )
+        for variant in [entry["canonical"], *entry["variants"]]:
+            legal.setdefault(tokenise(variant), form)
+    words = _read_json("words.json")
+    street = _read_json("street_words.json")
+    free_mail_text = resources.files(_DATA).joinpath("free_mail_domains.txt").read_text(encoding="utf-8")
+    free_mail = frozenset(
+        line.strip().lower()
+        for line in free_mail_text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    return Tables(
+        legal_forms=legal,
+        legal_form_max_len=max(len(k) for k in legal),
+        articles=frozenset(words["articles"]),
+        connectors=frozenset(words["connectors"]),
+        generic=frozenset(words["generic"]),
+        abbreviations={tokenise(k)[0]: v for k, v in words["abbreviations"].items()},
+        free_mail=free_mail,
+        street_fold=dict(street["fold"]),
+        street_types=frozenset(street["types"]),
+    )

@@ -1,0 +1,188 @@
+"""One test per normalisation rule: what is folded, and what must survive folding."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_guard.matching.normalise import (
+    email_domain,
+    format_phone,
+    is_free_mail,
+    normalise_company_name,
+    normalise_email,
+    normalise_person_name,
+    normalise_phone,
+    normalise_postcode,
+    normalise_street,
+    normalise_vat,
+    vat_core,
+    website_domain,
+)
+from sync_guard.matching.tables import fold_text, tables, tokenise
+
+
+def key(name: str) -> str:
+    return normalise_company_name(name).key
+
+
+def core(name: str) -> tuple[str, ...]:
+    return normalise_company_name(name).core
+
+
+class TestText:
+    def test_case_and_accents_are_folded(self) -> None:
+        assert fold_text("MÜLLER Café Straße") == "muller cafe strasse"
+
+    def test_punctuation_and_whitespace_collapse(self) -> None:
+        assert tokenise("  Acme,   Widgets -- (Bristol)  ") == ("acme", "widgets", "bristol")
+
+    def test_apostrophes_are_dropped_not_split(self) -> None:
+        assert tokenise("Philips' Lamps") == tokenise("Philip's Lamps") == ("philips", "lamps")
+
+    def test_runs_of_single_letters_join(self) -> None:
+        assert tokenise("N. V. Philips") == ("nv", "philips")
+        assert tokenise("U.S. Steel") == ("us", "steel")
+
+    def test_ampersand_reads_as_and(self) -> None:
+        assert tokenise("Smith & Jones") == tokenise("Smith and Jones")
+
+
+class TestCompanyNames:
+    @pytest.mark.parametrize(
+        ("left", "right"),
+        [
+            ("Acme Ltd", "ACME LIMITED"),
+            ("Acme Ltd.", "acme ltd"),
+            ("Acme PLC", "Acme p.l.c."),
+            ("Acme LLP", "Acme L.L.P."),
+            ("Acme LLC", "Acme Limited Liability Company"),
+            ("Acme Inc", "Acme Incorporated"),
+            ("Acme Corp", "Acme Corporation"),
+            ("Acme Co", "Acme Company"),
+            ("Acme GmbH", "ACME G.m.b.H."),
+            ("Acme AG", "Acme Aktiengesellschaft"),
+            ("Acme N.V.", "Acme NV"),
+            ("Acme B.V.", "Acme BV"),
+            ("Acme S.A.", "Acme SA"),
+            ("Acme SARL", "Acme S.A.R.L."),
+            ("Acme Pty Ltd", "Acme Pty. Limited"),
+        ],
+    )
+    def test_legal_forms_fold_to_one_spelling(self, left: str, right: str) -> None:
+        assert key(left) == key(right)
+
+    def test_legal_forms_of_different_kinds_stay_apart_in_the_key(self) -> None:
+        assert key("Acme Ltd") != key("Acme Inc")
+        assert core("Acme Ltd") == core("Acme Inc") == ("acme",)
+
+    def test_what_distinguishes_companies_survives(self) -> None:
+        assert core("Acme (UK) Ltd") == ("acme", "uk")
+        assert core("Acme (US) Inc") == ("acme", "us")
+
+    def test_leading_the_is_dropped(self) -> None:
+        assert key("The Design Lab") == key("Design Lab") == "design lab"
+
+    def test_trailing_the_is_dropped(self) -> None:
+        assert key("Design Lab, The") == "design lab"
+
+    def test_the_inside_a_name_is_kept(self) -> None:
+        assert core("Bank of the West") == ("bank", "of", "the", "west")
+
+    def test_ampersand_and_and_give_one_key(self) -> None:
+        assert key("Smith & Co") == key("Smith and Co.") == key("SMITH AND COMPANY")
+
+    def test_trailing_space_and_case_do_not_matter(self) -> None:
+        assert key("Acme Widgets Ltd ") == key("ACME WIDGETS LTD")
+
+    def test_a_form_at_the_start_is_recognised_only_where_the_table_says(self) -> None:
+        assert core("N.V. Philips Gloeilampenfabrieken") == ("philips", "gloeilampenfabrieken")
+        # "SE" is a legal form after a name, but at the start it is the name.
+        assert core("SE Electrical Ltd") == ("se", "electrical")
+
+    def test_words_after_the_last_legal_form_are_a_tail(self) -> None:
+        name = normalise_company_name("Unilever N.V., Rotterdam")
+        assert name.core == ("unilever",)
+        assert name.tail == ("rotterdam",)
+
+    def test_two_legal_forms_fold_and_the_name_between_them_stays(self) -> None:
+        name = normalise_company_name("Hitachi Storage, Inc. Netherlands B.V.")
+        assert name.core == ("hitachi", "storage", "netherlands")
+        assert [h.form.canonical for h in name.legal_forms] == ["Inc", "BV"]
+
+    def test_a_name_made_only_of_legal_form_words_keeps_them(self) -> None:
+        assert normalise_company_name("Limited").core == ("limited",)
+
+    def test_every_legal_form_in_the_table_is_recognised(self) -> None:
+        for variant, form in tables().legal_forms.items():
+            name = normalise_company_name("Zyxwv " + " ".join(variant))
+            assert name.core == ("zyxwv",), variant
+            assert name.legal_forms[-1].form == form
+
+
+class TestPersonNames:
+    def test_first_and_last_are_folded(self) -> None:
+        assert normalise_person_name(" José ", "O'Neill").key == "jose oneill"
+
+    def test_full_name_is_used_when_parts_are_missing(self) -> None:
+        assert normalise_person_name(None, None, "Dr Jane Smith").key == "jane smith"
+
+    def test_sorted_key_ignores_order(self) -> None:
+        assert (
+            normalise_person_name("Jane", "Smith").sorted_key
+            == normalise_person_name("Smith", "Jane").sorted_key
+        )
+
+
+class TestContactDetails:
+    def test_email_case_and_whitespace(self) -> None:
+        assert normalise_email("  Jane.Doe@Acme.CO.UK ") == "jane.doe@acme.co.uk"
+
+    @pytest.mark.parametrize("bad", ["", "jane", "jane@", "@acme.com", "jane@acme", "jane doe@acme.com"])
+    def test_malformed_emails_are_dropped(self, bad: str) -> None:
+        assert normalise_email(bad) is None
+
+    def test_email_domain_ignores_free_mail(self) -> None:
+        assert email_domain("jane@acme.co.uk") == "acme.co.uk"
+        assert email_domain("jane@gmail.com") is None
+        assert email_domain("jane@HOTMAIL.co.uk") is None
+
+    def test_free_mail_covers_subdomains(self) -> None:
+        assert is_free_mail("mail.yahoo.co.uk")
+        assert not is_free_mail("yahoo-widgets.co.uk")
+
+    def test_uk_phone_in_national_form_becomes_e164(self) -> None:
+        assert normalise_phone("020 7946 0000", "GB") == "+442079460000"
+        assert normalise_phone("+44 (0)20 7946 0000", "US") == "+442079460000"
+
+    def test_default_region_reads_national_numbers(self) -> None:
+        assert normalise_phone("(773) 386-5286", "US") == "+17733865286"
+
+    @pytest.mark.parametrize("bad", [None, "", "n/a", "123", "3865286"])
+    def test_numbers_that_cannot_be_e164_are_none(self, bad: str | None) -> None:
+        assert normalise_phone(bad, "US") is None
+
+    def test_phone_shows_in_international_format(self) -> None:
+        assert format_phone("+442079460000") == "+44 20 7946 0000"
+
+    def test_vat_keeps_letters_and_digits(self) -> None:
+        assert normalise_vat("gb 123 4567 89") == "GB123456789"
+        assert vat_core("GB123456789") == "123456789"
+        assert normalise_vat("n/a") is None
+
+    def test_postcodes(self) -> None:
+        assert normalise_postcode("sw1a 1aa") == "SW1A1AA"
+        assert normalise_postcode("60649-1234") == "60649"
+
+    def test_websites_become_domains(self) -> None:
+        assert website_domain("https://www.Acme.co.uk/about?x=1") == "acme.co.uk"
+        assert website_domain("acme.co.uk") == "acme.co.uk"
+        assert website_domain("http://shop.acme.com:8080") == "shop.acme.com"
+        assert website_domain("not a site") is None
+
+    def test_street_words_are_folded(self) -> None:
+        street = normalise_street("1845 East 79th Street")
+        assert street is not None
+        assert street.number == "1845"
+        assert street.words == ("e", "79th", "st")
+        assert street.name_words == ("e", "79th")
+        assert normalise_street("1845 E. 79th St.") == street
