@@ -1,0 +1,277 @@
+"""CRM v8 routes of the simulator: records, search, deleted records, tags, merge, webhook failures.
+
+Envelopes follow Zoho's: reads answer ``{"data":[...],"info":{...}}`` (or 204 when nothing matches),
+writes answer ``{"data":[{"code":"SUCCESS","details":{...},"message":...,"status":"success"}]}`` with
+per-record errors inside ``data`` (HTTP 400 when all failed, 207 when some did), and request-level errors
+are ``{"code":...,"details":{...},"message":...,"status":"error"}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sync_guard.local.zoho_simulator.criteria import CriteriaError
+from sync_guard.local.zoho_simulator.routing import Api, BadQuery, Request, Response, Router, paginate
+from sync_guard.local.zoho_simulator.state import SimulatorError, SimulatorState, Source
+
+PREFIX = "/crm/v8"
+MAX_PER_PAGE = 200
+MAX_RECORDS_PER_WRITE = 100
+
+
+def crm_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    return Response(status, {"code": code, "details": details or {}, "message": message, "status": "error"})
+
+
+def _success(details: dict[str, Any], message: str) -> dict[str, Any]:
+    return {"code": "SUCCESS", "details": details, "message": message, "status": "success"}
+
+
+def _item_error(error: SimulatorError) -> dict[str, Any]:
+    return {"code": str(error.code), "details": error.details, "message": error.message, "status": "error"}
+
+
+def _write_status(items: list[dict[str, Any]], ok_status: int) -> int:
+    failed = sum(1 for item in items if item["status"] == "error")
+    if failed == 0:
+        return ok_status
+    return 400 if failed == len(items) else 207
+
+
+def _page(request: Request, items: list[dict[str, Any]]) -> Response:
+    page = request.int_query("page", 1)
+    per_page = request.int_query("per_page", MAX_PER_PAGE, high=MAX_PER_PAGE)
+    chunk, more = paginate(items, page, per_page)
+    if not chunk:
+        return Response(204)
+    return Response(
+        200,
+        {
+            "data": chunk,
+            "info": {"per_page": per_page, "count": len(chunk), "page": page, "more_records": more},
+        },
+    )
+
+
+def _records_body(request: Request) -> list[dict[str, Any]]:
+    body = request.json()
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not body["data"]:
+        raise SimulatorError(400, "INVALID_DATA", 'body must be {"data": [ ... ]}', {"json_path": "$.data"})
+    if len(body["data"]) > MAX_RECORDS_PER_WRITE:
+        raise SimulatorError(400, "LIMIT_EXCEEDED", "too many records", {"limit": MAX_RECORDS_PER_WRITE})
+    return [dict(item) for item in body["data"]]
+
+
+def _trigger(request: Request) -> list[str] | None:
+    body = request.json()
+    if isinstance(body, dict) and "trigger" in body:
+        value = body["trigger"]
+        return [str(v) for v in value] if isinstance(value, list) else []
+    return None
+
+
+def _check_id(record_id: str) -> None:
+    if not record_id.isdigit():
+        raise SimulatorError(
+            400, "INVALID_DATA", "the related id given seems to be invalid", {"resource_path_index": 1}
+        )
+
+
+def register(router: Router, state: SimulatorState) -> None:
+    """Add the CRM routes to ``router``."""
+
+    def webhook_failures(request: Request) -> Response:
+        entries = list(reversed(state.crm_webhook_failures))
+        page = request.int_query("page", 1)
+        per_page = request.int_query("per_page", MAX_PER_PAGE, high=MAX_PER_PAGE)
+        chunk, more = paginate(entries, page, per_page)
+        if not chunk:
+            return Response(204)
+        info = {"per_page": per_page, "count": len(chunk), "page": page, "more_records": more}
+        return Response(200, {"webhook_failures": chunk, "info": info})
+
+    def list_records(request: Request) -> Response:
+        fields = request.query.get("fields")
+        if not fields:
+            return crm_error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                {"param_name": "fields"},
+            )
+        wanted = {f.strip() for f in fields.split(",")} | {"id"}
+        records = [
+            {k: v for k, v in r.items() if k in wanted} for r in state.crm_list(request.params["module"])
+        ]
+        return _page(request, records)
+
+    def create_records(request: Request) -> Response:
+        module = request.params["module"]
+        state.require_crm_module(module)  # INVALID_MODULE before reading the body
+        trigger = _trigger(request)
+        items = []
+        for index, fields in enumerate(_records_body(request)):
+            try:
+                record = state.crm_create(module, fields, source=Source.API, trigger=trigger)
+                details = {k: record[k] for k in ("id", "Created_Time", "Modified_Time")}
+                items.append(_success(details, "record added"))
+            except SimulatorError as error:
+                if "json_path" in error.details:
+                    error.details["json_path"] = str(error.details["json_path"]).replace("[0]", f"[{index}]")
+                items.append(_item_error(error))
+        return Response(_write_status(items, 201), {"data": items})
+
+    def search(request: Request) -> Response:
+        module = request.params["module"]
+        kinds = {k: request.query[k] for k in ("criteria", "email", "phone", "word") if request.query.get(k)}
+        if len(kinds) != 1:
+            return crm_error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                {"param_name": "criteria, email, phone, word"},
+            )
+        try:
+            found = state.crm_search(module, **kinds)
+        except CriteriaError as error:
+            return crm_error(400, "INVALID_QUERY", "invalid query formed", {"reason": str(error)})
+        return _page(request, found)
+
+    def deleted(request: Request) -> Response:
+        kind = request.query.get("type", "all")
+        if kind not in {"all", "recycle", "permanent"}:
+            return crm_error(400, "INVALID_DATA", "invalid data", {"param_name": "type"})
+        since = None
+        header = request.headers.get("If-Modified-Since")
+        if header:
+            try:
+                since = datetime.fromisoformat(header)
+            except ValueError:
+                since = parsedate_to_datetime(header)
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+        return _page(request, state.crm_deleted_list(request.params["module"], kind=kind, since=since))
+
+    def get_record(request: Request) -> Response:
+        record_id = request.params["id"]
+        _check_id(record_id)
+        record = state.crm_get(request.params["module"], record_id)
+        if record is None:
+            status = state.assumptions.crm_missing_record_status
+            if status == 204:
+                return Response(204)
+            return crm_error(
+                status, "INVALID_DATA", "the related id given seems to be invalid", {"resource_path_index": 1}
+            )
+        return Response(200, {"data": [record]})
+
+    def update_record(request: Request) -> Response:
+        module, record_id = request.params["module"], request.params["id"]
+        _check_id(record_id)
+        fields = _records_body(request)[0]
+        trigger = _trigger(request)
+        try:
+            record = state.crm_update(module, record_id, fields, source=Source.API, trigger=trigger)
+        except SimulatorError as error:
+            if error.code == "INVALID_MODULE":
+                raise
+            return Response(400, {"data": [_item_error(error)]})
+        details = {k: record[k] for k in ("id", "Created_Time", "Modified_Time")}
+        return Response(200, {"data": [_success(details, "record updated")]})
+
+    def delete_record(request: Request) -> Response:
+        module, record_id = request.params["module"], request.params["id"]
+        _check_id(record_id)
+        try:
+            state.crm_delete(module, record_id, source=Source.API)
+        except SimulatorError as error:
+            if error.code == "INVALID_MODULE":
+                raise
+            return Response(400, {"data": [_item_error(error)]})
+        return Response(200, {"data": [_success({"id": record_id}, "record deleted")]})
+
+    def tags(adding: bool) -> Any:
+        def handler(request: Request) -> Response:
+            module, record_id = request.params["module"], request.params["id"]
+            _check_id(record_id)
+            body = request.json()
+            raw = body.get("tags") if isinstance(body, dict) else None
+            if not isinstance(raw, list) or not raw:
+                return crm_error(400, "MANDATORY_NOT_FOUND", "required field not found", {"api_name": "tags"})
+            names = [str(t.get("name", "")).strip() for t in raw if isinstance(t, dict)]
+            if not all(names):
+                return crm_error(400, "INVALID_DATA", "invalid data", {"api_name": "name"})
+            try:
+                result = state.crm_set_tags(
+                    module, record_id, add=names if adding else (), remove=() if adding else names
+                )
+            except SimulatorError as error:
+                if error.code == "INVALID_MODULE":
+                    raise
+                return Response(400, {"data": [_item_error(error)]})
+            message = "tags updated successfully" if adding else "tags removed successfully"
+            return Response(200, {"data": [_success({"id": record_id, "tags": result}, message)]})
+
+        return handler
+
+    def merge(request: Request) -> Response:
+        # Body (Zoho's shape, as far as documented): {"merge":[{"ids":[{"id":".."}], "data": {...}}]}.
+        # Zoho runs merges as a job; the simulator applies them at once (an assumption).
+        module, master_id = request.params["module"], request.params["id"]
+        _check_id(master_id)
+        body = request.json()
+        entries = body.get("merge") if isinstance(body, dict) else None
+        if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
+            return crm_error(400, "MANDATORY_NOT_FOUND", "required field not found", {"api_name": "merge"})
+        ids = [str(i.get("id")) for i in entries[0].get("ids") or [] if isinstance(i, dict)]
+        if not ids:
+            return crm_error(400, "MANDATORY_NOT_FOUND", "required field not found", {"api_name": "ids"})
+        fields = entries[0].get("data") if isinstance(entries[0].get("data"), dict) else None
+        try:
+            state.crm_merge(module, master_id, ids, fields=fields, source=Source.API)
+        except SimulatorError as error:
+            if error.code == "INVALID_MODULE":
+                raise
+            return Response(400, {"data": [_item_error(error)]})
+        merged = [i for i in ids if i != master_id]
+        return Response(200, {"data": [_success({"id": master_id, "merged_ids": merged}, "records merged")]})
+
+    module = r"(?P<module>[A-Za-z_]+)"
+    record = r"(?P<id>[^/]+)"
+    router.add(
+        "GET",
+        f"{PREFIX}/settings/automation/webhook_failures",
+        "crm.webhook_failures",
+        Api.CRM,
+        webhook_failures,
+    )
+    router.add("GET", f"{PREFIX}/{module}/search", "crm.search", Api.CRM, search)
+    router.add("GET", f"{PREFIX}/{module}/deleted", "crm.deleted", Api.CRM, deleted)
+    router.add(
+        "POST", f"{PREFIX}/{module}/{record}/actions/add_tags", "crm.add_tags", Api.CRM, tags(True), "id"
+    )
+    router.add(
+        "POST",
+        f"{PREFIX}/{module}/{record}/actions/remove_tags",
+        "crm.remove_tags",
+        Api.CRM,
+        tags(False),
+        "id",
+    )
+    router.add("POST", f"{PREFIX}/{module}/{record}/actions/merge", "crm.merge", Api.CRM, merge, "id")
+    router.add("GET", f"{PREFIX}/{module}", "crm.list_records", Api.CRM, list_records)
+    router.add("POST", f"{PREFIX}/{module}", "crm.create_records", Api.CRM, create_records)
+    router.add("GET", f"{PREFIX}/{module}/{record}", "crm.get_record", Api.CRM, get_record, "id")
+    router.add("PUT", f"{PREFIX}/{module}/{record}", "crm.update_record", Api.CRM, update_record, "id")
+    router.add("DELETE", f"{PREFIX}/{module}/{record}", "crm.delete_record", Api.CRM, delete_record, "id")
+
+
+def render_error(error: SimulatorError) -> Response:
+    """A request-level CRM error."""
+    return crm_error(error.http_status, str(error.code), error.message, error.details)
+
+
+def render_bad_query(error: BadQuery) -> Response:
+    return crm_error(400, "INVALID_DATA", "invalid data", {"param_name": error.name})

@@ -1,0 +1,334 @@
+"""The Zoho simulator's HTTP server: accounts (OAuth), CRM v8 and Books v3 on one local port.
+
+Start it in a thread, point the clients at ``sim.url`` (it is both the accounts server and the
+``api_domain`` it hands out), and drive or inspect it through ``sim.state`` / ``sim.faults`` /
+``sim.requests`` from Python, or ``/_sim/...`` over HTTP:
+
+- ``GET /_sim/state``: every record; ``GET /_sim/requests``: counts per route and status;
+- ``POST /_sim/faults``: fault config fields as JSON (``{"rate": 0.3, "seed": 7}``);
+- ``POST /_sim/requests/reset``; ``POST /_sim/crm/{Module}`` and ``POST /_sim/books/contacts``: seed a
+  record without auth, faults or workflows.
+
+Every API request needs ``Authorization: Zoho-oauthtoken <token>`` with a token the simulator minted and
+that has not expired; Books requests also need ``organization_id`` naming the simulated organisation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sync_guard.local.zoho_simulator import books_api, crm_api
+from sync_guard.local.zoho_simulator.faults import Fault, FaultConfig, FaultInjector, FaultKind, RequestLog
+from sync_guard.local.zoho_simulator.oauth import TokenAuthority
+from sync_guard.local.zoho_simulator.routing import Api, BadQuery, Request, Response, Route, Router
+from sync_guard.local.zoho_simulator.state import Assumptions, SimulatorError, SimulatorState, Source
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_ID = "1000.SIMULATORCLIENT"
+DEFAULT_CLIENT_SECRET = "simulator-client-secret"  # noqa: S105 - a fake credential for the local fake Zoho
+DEFAULT_REFRESH_TOKEN = "1000.simulator.refresh-token"  # noqa: S105
+
+
+class ZohoSimulator:
+    """A local fake of Zoho's accounts server, CRM and Books APIs. Use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        books_organization_id: str = "20000000001",
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        refresh_token: str = DEFAULT_REFRESH_TOKEN,
+        faults: FaultConfig | None = None,
+        assumptions: Assumptions | None = None,
+        clock: Callable[[], datetime] | None = None,
+        token_clock: Callable[[], float] | None = None,
+    ) -> None:
+        """``clock`` stamps records (Modified_Time...); ``token_clock`` (monotonic seconds) drives token
+        expiry and the mint window, so tests can move time forward without sleeping."""
+        self.host = host
+        self._port = port
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
+        self.state = SimulatorState(
+            books_organization_id=books_organization_id, clock=clock, assumptions=assumptions
+        )
+        authority_kwargs: dict[str, Any] = {"seed": seed}
+        if token_clock is not None:
+            authority_kwargs["clock"] = token_clock
+        self.authority = TokenAuthority(**authority_kwargs)
+        self.authority.register(client_id, client_secret, refresh_token)
+        self.faults = FaultInjector(faults or FaultConfig(seed=seed))
+        self.requests = RequestLog()
+        self.router = Router()
+        crm_api.register(self.router, self.state)
+        books_api.register(self.router, self.state)
+        self._register_control_routes()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    @property
+    def books_organization_id(self) -> str:
+        return self.state.books_organization_id
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL: the accounts server and the API domain at once."""
+        return f"http://{self.host}:{self.port}"
+
+    accounts_url = url
+    api_url = url
+
+    def start(self) -> ZohoSimulator:
+        """Listen (on a free port unless one was given) and serve in a daemon thread."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = ThreadingHTTPServer((self.host, self._port), _handler_class(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="zoho-simulator", daemon=True)
+        self._thread.start()
+        logger.info("zoho simulator listening", extra={"url": self.url})
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; requests held by a TIMEOUT fault are released at once."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> ZohoSimulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def settings_env(self) -> dict[str, str]:
+        """``SYNC_GUARD_*`` variables that point the guard's Zoho clients at this simulator."""
+        return {
+            "SYNC_GUARD_ZOHO_ACCOUNTS_URL": self.url,
+            "SYNC_GUARD_ZOHO_API_URL": self.url,
+            "SYNC_GUARD_ZOHO_CLIENT_ID": self.client_id,
+            "SYNC_GUARD_ZOHO_CLIENT_SECRET": self.client_secret,
+            "SYNC_GUARD_ZOHO_REFRESH_TOKEN": self.refresh_token,
+            "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID": self.books_organization_id,
+        }
+
+    # ------------------------------------------------------------------------------------ dispatch
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[Response, Fault | None]:
+        """Answer one request (the HTTP handler's only job is moving bytes). Also records it."""
+        split = urlsplit(raw_path)
+        query = {key: values[0] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        request = Request(method, split.path, query, headers, body)
+        if split.path == "/oauth/v2/token" and method == "POST":
+            route_name, api, record_id = "oauth.token", Api.OAUTH, None
+            matched: Route | None = None
+        else:
+            found = self.router.match(method, split.path)
+            if found is None:
+                response = self._not_found(split.path)
+                self.requests.add(method, "unmatched", split.path, response.status, None, None)
+                return response, None
+            matched, request.params = found
+            route_name, api = matched.name, matched.api
+            record_id = request.params.get(matched.record_param) if matched.record_param else None
+        fault = self.faults.decide(route_name)
+        if fault is not None and fault.kind is not FaultKind.TIMEOUT:
+            response = _fault_response(fault, api)
+        else:
+            if fault is not None:  # TIMEOUT: hold the request past the client's timeout
+                self._stopping.wait(fault.delay)
+            if fault is not None and not fault.applies_effect:
+                response = Response(504, {"message": "simulated timeout"})
+            else:
+                response = self._dispatch(request, matched, api)
+        self.requests.add(
+            method, route_name, split.path, response.status, fault.kind if fault else None, record_id
+        )
+        return response, fault
+
+    def _dispatch(self, request: Request, route: Route | None, api: Api) -> Response:
+        if route is None:
+            return self._token(request)
+        try:
+            denied = self._check_access(request, api)
+            if denied is not None:
+                return denied
+            return route.handler(request)
+        except SimulatorError as error:
+            return books_api.render_error(error) if api is Api.BOOKS else crm_api.render_error(error)
+        except BadQuery as error:
+            return books_api.render_bad_query(error) if api is Api.BOOKS else crm_api.render_bad_query(error)
+        except ValueError:
+            if api is Api.BOOKS:
+                return books_api.books_error(400, 4, "Invalid JSON")
+            return crm_api.crm_error(400, "INVALID_DATA", "body is not valid JSON")
+
+    def _token(self, request: Request) -> Response:
+        status, body = self.authority.refresh(request.form(), api_domain=self.url)
+        return Response(status, body)
+
+    def _check_access(self, request: Request, api: Api) -> Response | None:
+        if api is Api.SIM:
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme != "Zoho-oauthtoken" or not token.strip():
+            if api is Api.BOOKS:
+                return books_api.books_error(401, 57, "You are not authorized to perform this operation")
+            return crm_api.crm_error(401, "AUTHENTICATION_FAILURE", "Authentication failed")
+        if not self.authority.is_valid(token.strip()):
+            if api is Api.BOOKS:
+                return books_api.books_error(401, 57, "You are not authorized to perform this operation")
+            return crm_api.crm_error(401, "INVALID_TOKEN", "invalid oauth token")
+        if api is Api.BOOKS:
+            org = request.query.get("organization_id")
+            if not org:
+                return books_api.books_error(
+                    400,
+                    self.state.assumptions.books_missing_org_code,
+                    "Invalid value passed for organization_id",
+                )
+            if org != self.books_organization_id:
+                return books_api.books_error(
+                    401,
+                    self.state.assumptions.books_unknown_org_code,
+                    f"This user is not associated with the CompanyID/CompanyName:{org}.",
+                )
+        return None
+
+    def _not_found(self, path: str) -> Response:
+        if path.startswith("/books/"):
+            return books_api.books_error(404, 5, "Invalid URL Passed")
+        return crm_api.crm_error(
+            404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
+        )
+
+    # ------------------------------------------------------------------------------- control routes
+
+    def _register_control_routes(self) -> None:
+        def state_route(_: Request) -> Response:
+            return Response(200, self.state.snapshot())
+
+        def requests_route(_: Request) -> Response:
+            counts = [
+                {"route": route, "status": status, "count": n}
+                for (route, status), n in sorted(self.requests.by_route_and_status().items())
+            ]
+            return Response(200, {"requests": counts, "faults": dict(self.faults.injected)})
+
+        def reset_requests(_: Request) -> Response:
+            self.requests.reset()
+            return Response(200, {"ok": True})
+
+        def faults_route(request: Request) -> Response:
+            body = request.json() or {}
+            allowed = {f.name for f in fields(FaultConfig)}
+            unknown = set(body) - allowed
+            if unknown:
+                return Response(400, {"error": f"unknown fault settings: {sorted(unknown)}"})
+            if "weights" in body:
+                body["weights"] = {FaultKind(k): float(v) for k, v in body["weights"].items()}
+            config = self.faults.configure(**body)
+            data = asdict(config)
+            data["weights"] = {k.value: v for k, v in config.weights.items()}
+            return Response(200, data)
+
+        def seed_crm(request: Request) -> Response:
+            record = self.state.crm_create(
+                request.params["module"], request.json() or {}, source=Source.ADMIN
+            )
+            return Response(201, record)
+
+        def seed_books(request: Request) -> Response:
+            return Response(201, self.state.books_create_contact(request.json() or {}, source=Source.ADMIN))
+
+        self.router.add("GET", "/_sim/state", "sim.state", Api.SIM, state_route)
+        self.router.add("GET", "/_sim/requests", "sim.requests", Api.SIM, requests_route)
+        self.router.add("POST", "/_sim/requests/reset", "sim.requests_reset", Api.SIM, reset_requests)
+        self.router.add("POST", "/_sim/faults", "sim.faults", Api.SIM, faults_route)
+        self.router.add("POST", "/_sim/crm/(?P<module>[A-Za-z_]+)", "sim.seed_crm", Api.SIM, seed_crm)
+        self.router.add("POST", "/_sim/books/contacts", "sim.seed_books", Api.SIM, seed_books)
+
+
+def _fault_response(fault: Fault, api: Api) -> Response:
+    if fault.kind is FaultKind.RATE_LIMIT:
+        headers = {"Retry-After": f"{fault.retry_after:g}"}
+        if api is Api.BOOKS:
+            body: Any = {"code": 45, "message": "You have made too many requests. Please try again later."}
+        elif api is Api.OAUTH:
+            body = {"error": "too_many_requests"}
+        else:
+            body = {
+                "code": "TOO_MANY_REQUESTS",
+                "details": {},
+                "message": "The API request limit has exceeded",
+                "status": "error",
+            }
+        return Response(429, body, headers)
+    if api is Api.BOOKS:
+        return Response(500, {"code": 1000, "message": "Internal error"})
+    return Response(
+        500, {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
+    )
+
+
+def _handler_class(sim: ZohoSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "ZohoSimulator/1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            response, _ = sim.handle(self.command, self.path, dict(self.headers.items()), body)
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            try:
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                if response.body is not None:
+                    self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if payload:
+                    self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a TIMEOUT fault): nothing to answer
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # request lines can carry emails; the RequestLog keeps what tests need
+
+    return Handler
