@@ -92,12 +92,8 @@ def tables() -> Tables:
             legal.setdefault(tokenise(variant), form)
     words = _read_json("words.json")
     street = _read_json("street_words.json")
-    free_mail_text = resources.files(_DATA).joinpath("free_mail_domains.txt").read_text(encoding="utf-8")
-    free_mail = frozenset(
-        line.strip().lower()
-        for line in free_mail_text.splitlines()
-        if line.strip() and not line.startswith("#")
-    )
+    # JSON rather than a text list: the package ships *.json data files (see pyproject package-data).
+    free_mail = frozenset(d.strip().lower() for d in _read_json("free_mail_domains.json")["domains"])
     return Tables(
         legal_forms=legal,
         legal_form_max_len=max(len(k) for k in legal),

@@ -1,0 +1,342 @@
+"""Scoring a pair of records, with the reasons behind the score.
+
+Each piece of evidence adds or takes away points (log-odds, as in Fellegi-Sunter record linkage); the
+score is the logistic of the sum, so it lies in (0, 1). Weights and thresholds are fixed here, set by
+reasoning about how much each fact says (a shared VAT number says far more than a shared city) and then
+checked on every labelled set at once (``benchmarks/match_quality.py``), never fitted to one set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rapidfuzz.distance import OSA
+
+from sync_guard.matching.features import RecordFeatures, features_of
+from sync_guard.matching.names import NameComparison, NameRelation, compare_words
+from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, CompanyName, format_phone, vat_core
+from sync_guard.models.records import PartyRecord, RecordKind
+
+# A pair at or above DUPLICATE_THRESHOLD is the same party with confidence; at or above
+# POSSIBLE_THRESHOLD it is worth a person's look. Fixed in advance, the same for every data set.
+DUPLICATE_THRESHOLD = 0.9
+POSSIBLE_THRESHOLD = 0.5
+
+# Points before any evidence: two records drawn at random are almost never the same party.
+_PRIOR = -4.0
+
+
+class Verdict(StrEnum):
+    """What the guard concludes about a pair."""
+
+    DUPLICATE = "duplicate"
+    POSSIBLE = "possible"
+    DISTINCT = "distinct"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """Score in [0, 1], the verdict it gives under the shipped thresholds, and reasons a person can read."""
+
+    score: float
+    verdict: Verdict
+    evidence: tuple[str, ...]
+
+
+def verdict_for(score: float) -> Verdict:
+    """The verdict a score earns under the shipped thresholds."""
+    if score >= DUPLICATE_THRESHOLD:
+        return Verdict.DUPLICATE
+    if score >= POSSIBLE_THRESHOLD:
+        return Verdict.POSSIBLE
+    return Verdict.DISTINCT
+
+
+@dataclass(frozen=True, slots=True)
+class _NameWeights:
+    same: float
+    reordered: float
+    typo_base: float
+    per_typo: float
+    subset: float
+    overlap_slope: float  # points per unit of shared share, added to overlap_base
+    overlap_base: float
+    different: float
+
+
+_COMPANY_NAME = _NameWeights(
+    same=8.5,
+    reordered=7.5,
+    typo_base=8.0,
+    per_typo=0.75,
+    subset=4.0,
+    overlap_slope=5.0,
+    overlap_base=-3.5,
+    different=-4.0,
+)
+# People's names are shared by strangers far more often than company names: a same name alone is a
+# "possible", and needs an email, phone or city to become a duplicate.
+_PERSON_NAME = _NameWeights(
+    same=5.5,
+    reordered=5.0,
+    typo_base=5.0,
+    per_typo=0.75,
+    subset=2.0,
+    overlap_slope=3.0,
+    overlap_base=-4.0,
+    different=-4.0,
+)
+
+
+def _show(words: list[str] | tuple[str, ...]) -> str:
+    return " ".join(w.capitalize() for w in words)
+
+
+def _quote(words: list[str] | tuple[str, ...]) -> str:
+    return f"'{_show(words)}'"
+
+
+def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
+    """What was folded to make two company names equal, in a bookkeeper's words."""
+    folds: list[str] = []
+    left_forms = {h.form.canonical: h.written for h in left.legal_forms}
+    right_forms = {h.form.canonical: h.written for h in right.legal_forms}
+    for canonical in sorted(set(left_forms) & set(right_forms)):
+        for written in {left_forms[canonical], right_forms[canonical]}:
+            if written.replace(" ", "") != canonical.lower().replace(" ", ""):
+                folds.append(f"'{written.title()}' is folded to '{canonical}'")
+    only = sorted(set(left_forms) ^ set(right_forms))
+    if only and (not left_forms or not right_forms):
+        folds.append("the legal form " + " / ".join(f"'{c}'" for c in only) + " is set aside")
+    if left.dropped_article or right.dropped_article:
+        folds.append("the leading or trailing 'The' is dropped")
+    if ("&" in left.raw) != ("&" in right.raw):
+        folds.append("'&' is read as 'and'")
+    return folds
+
+
+def _name_evidence(
+    comparison: NameComparison, left: RecordFeatures, right: RecordFeatures, person: bool
+) -> list[str]:
+    a = comparison.alignment
+    relation = comparison.relation
+    left_raw = left.company.raw if left.company else _show(left.name_words)
+    right_raw = right.company.raw if right.company else _show(right.name_words)
+    reasons: list[str] = []
+    if relation is NameRelation.SAME:
+        if left_raw.strip() == right_raw.strip():
+            reasons.append(f"same name '{left_raw.strip()}'")
+        else:
+            folds = (
+                _company_folds(left.company, right.company)
+                if not person and left.company and right.company
+                else []
+            )
+            if folds:
+                reasons.append("same name once " + " and ".join(folds))
+            else:
+                reasons.append(
+                    f"same name ignoring case, spaces and punctuation: '{left_raw}' / '{right_raw}'"
+                )
+    elif relation is NameRelation.REORDERED:
+        reasons.append(f"same words in a different order: '{left_raw}' / '{right_raw}'")
+    elif relation is NameRelation.TYPO:
+        shown = ", ".join(f"'{x.capitalize()}' vs '{y.capitalize()}'" for x, y, _ in a.fuzzy)
+        hows = sorted({how for _, _, how in a.fuzzy})
+        kinds = {"typo": "a typo", "abbreviation": "an abbreviation", "split": "a word written apart"}
+        reasons.append(f"same name allowing for {' / '.join(kinds[h] for h in hows)}: {shown}")
+    elif relation is NameRelation.SUBSET:
+        extra = a.left_only or a.right_only
+        reasons.append(f"one name has extra words {_quote(extra)}: '{left_raw}' / '{right_raw}'")
+    elif relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT):
+        reasons.append(f"names differ: {_quote(a.left_only)} vs {_quote(a.right_only)}")
+    if comparison.ignored_tail:
+        reasons.append(f"ignoring {_quote(comparison.ignored_tail)} written after the legal form")
+    if not person and left.company and right.company and relation is not NameRelation.MISSING:
+        # "Co"/"Company" goes with any form ("Smith & Co" / "Smith & Co Ltd").
+        left_families = left.company.families - {"company"}
+        right_families = right.company.families - {"company"}
+        if left_families and right_families and not left_families & right_families:
+            left_forms = "/".join(h.form.canonical for h in left.company.legal_forms)
+            right_forms = "/".join(h.form.canonical for h in right.company.legal_forms)
+            reasons.append(f"legal forms differ: '{left_forms}' vs '{right_forms}'")
+    return reasons
+
+
+def _name_points(comparison: NameComparison, weights: _NameWeights) -> float:
+    relation = comparison.relation
+    if relation is NameRelation.SAME:
+        return weights.same
+    if relation is NameRelation.REORDERED:
+        return weights.reordered
+    if relation is NameRelation.TYPO:
+        return weights.typo_base - weights.per_typo * comparison.typos
+    if relation is NameRelation.SUBSET:
+        return weights.subset
+    if relation is NameRelation.OVERLAP:
+        return weights.overlap_base + weights.overlap_slope * comparison.shared_share
+    if relation is NameRelation.DIFFERENT:
+        return weights.different
+    return 0.0
+
+
+def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) -> NameComparison:
+    if person or left.company is None or right.company is None:
+        return compare_words(left.name_words, right.name_words, person=person)
+    return compare_words(
+        left.company.core,
+        right.company.core,
+        left_tail=left.company.tail,
+        right_tail=right.company.tail,
+    )
+
+
+def _local_phone_match(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """Same number when one side was written without an area code (the last seven digits agree)."""
+    a, b = left.phone_digits, right.phone_digits
+    if len(a) < 7 or len(b) < 7 or (left.phone and right.phone):
+        return False
+    return a[-7:] == b[-7:]
+
+
+def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult:
+    """Score two already-normalised records (the match report's hot path)."""
+    person = left.kind is RecordKind.PERSON or right.kind is RecordKind.PERSON
+    weights = _PERSON_NAME if person else _COMPANY_NAME
+    points = _PRIOR
+    evidence: list[str] = []
+    against: list[str] = []
+
+    names = _compare_names(left, right, person)
+    name_points = _name_points(names, weights)
+    if names.ignored_tail and left.company and right.company and left.company.tail and right.company.tail:
+        name_points -= 0.5  # both name a place after the legal form, and the places differ
+    points += name_points
+    (evidence if name_points >= 0 else against).extend(_name_evidence(names, left, right, person))
+    if any(r.startswith("legal forms differ") for r in evidence + against):
+        # Acme Ltd and Acme Inc are usually two legal entities (a UK company and its US sister): a person
+        # should look, so the same name with different legal forms is at most a "possible" on its own.
+        points -= 3.0
+
+    strong = False  # an identifier that two different parties practically never share
+    shared_emails = set(left.emails) & set(right.emails)
+    if shared_emails:
+        points += 6.0
+        strong = True
+        evidence.append(f"same email {sorted(shared_emails)[0]}")
+    elif left.emails and right.emails:
+        near = _near_email(left.emails[0], right.emails[0])
+        if near:
+            points += 3.0 if person else 2.0
+            evidence.append(f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
+        else:
+            points -= 0.5 if person else 1.0
+            against.append(f"different emails: {left.emails[0]} / {right.emails[0]}")
+        shared_domains = left.email_domains & right.email_domains
+        if shared_domains and not near:
+            points += 1.0 if person else 2.5
+            evidence.append(f"same email domain {sorted(shared_domains)[0]}")
+
+    if left.web_domain and right.web_domain:
+        if left.web_domain == right.web_domain:
+            points += 3.0
+            strong = True
+            evidence.append(f"same website {left.web_domain}")
+        else:
+            points -= 1.0
+            against.append(f"different websites: {left.web_domain} / {right.web_domain}")
+    elif left.web_domain and left.web_domain in right.email_domains:
+        points += 2.5
+        evidence.append(f"email domain matches the website {left.web_domain}")
+    elif right.web_domain and right.web_domain in left.email_domains:
+        points += 2.5
+        evidence.append(f"email domain matches the website {right.web_domain}")
+
+    if left.vat and right.vat:
+        if left.vat == right.vat or vat_core(left.vat) == vat_core(right.vat):
+            points += 8.0
+            strong = True
+            evidence.append(f"same VAT/company number {left.vat}")
+        else:
+            points -= 8.0
+            against.append(f"different VAT/company numbers: {left.vat} / {right.vat}")
+
+    if left.phone and right.phone:
+        if left.phone == right.phone:
+            points += 4.0
+            evidence.append(f"same phone {format_phone(left.phone)}")
+        else:
+            points -= 1.0
+            against.append(f"different phones: {format_phone(left.phone)} / {format_phone(right.phone)}")
+    elif _local_phone_match(left, right):
+        points += 3.5
+        evidence.append(f"same phone number ending {right.phone_digits[-7:]}")
+    elif len(left.phone_digits) >= 7 and len(right.phone_digits) >= 7:
+        points -= 1.0
+        against.append("different phone numbers")
+
+    points += _address_points(left, right, person, evidence, against)
+
+    score = 1.0 / (1.0 + math.exp(-points))
+    # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
+    # the same company on shared premises or a shared switchboard alone: only a strong identifier can
+    # make such a pair a duplicate.
+    if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong:
+        score = min(score, DUPLICATE_THRESHOLD - 0.01)
+    return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against))
+
+
+def _near_email(a: str, b: str) -> bool:
+    """One typo apart in a long address (``jane.smith@acme.com`` / ``jane.smtih@acme.com``)."""
+    longest = max(len(a), len(b))
+    if longest < 12:
+        return False
+    budget = 1 if longest < 20 else 2
+    return OSA.distance(a, b, score_cutoff=budget) <= budget
+
+
+def _address_points(
+    left: RecordFeatures, right: RecordFeatures, person: bool, evidence: list[str], against: list[str]
+) -> float:
+    points = 0.0
+    if left.postcode and right.postcode:
+        if left.postcode == right.postcode:
+            points += 1.0 if person else 1.5
+            evidence.append(f"same postcode {left.postcode}")
+        else:
+            points -= 1.0
+            against.append(f"different postcodes: {left.postcode} / {right.postcode}")
+    if left.street and right.street:
+        same_street = left.street.name_words == right.street.name_words and bool(left.street.name_words)
+        if same_street and left.street.number == right.street.number:
+            points += 3.0
+            shown = " ".join(filter(None, [left.street.number, _show(left.street.words)]))
+            evidence.append(f"same street address {shown}")
+        elif same_street:
+            points -= 0.5
+            against.append(f"same street, different numbers: {left.street.number} / {right.street.number}")
+        else:
+            points -= 1.5
+            against.append("different street addresses")
+    if left.city and right.city:
+        if left.city == right.city:
+            points += 1.0 if person else 0.5
+            evidence.append(f"same city {_show(left.city.split())}")
+        else:
+            if max(len(left.city), len(right.city)) >= 5 and OSA.distance(left.city, right.city) <= 1:
+                points += 0.5
+                evidence.append(f"nearly the same city: {left.city} / {right.city}")
+            else:
+                points -= 1.0 if person else 0.5
+                against.append(f"different cities: {_show(left.city.split())} / {_show(right.city.split())}")
+    return points
+
+
+def compare(a: PartyRecord, b: PartyRecord, *, default_region: str = DEFAULT_PHONE_REGION) -> MatchResult:
+    """Score two records: a score in [0, 1], a verdict under the shipped thresholds, and the reasons.
+
+    ``default_region`` reads phone numbers written without a country code (ISO 3166 alpha-2).
+    """
+    return compare_features(features_of(a, default_region), features_of(b, default_region))

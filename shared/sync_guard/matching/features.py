@@ -1,0 +1,98 @@
+"""A record's normalised view, computed once per record and reused by blocking and scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sync_guard.matching.normalise import (
+    DEFAULT_PHONE_REGION,
+    CompanyName,
+    PersonName,
+    StreetAddress,
+    email_domain,
+    normalise_city,
+    normalise_company_name,
+    normalise_email,
+    normalise_person_name,
+    normalise_phone,
+    normalise_postcode,
+    normalise_street,
+    normalise_vat,
+    phone_digits,
+    website_domain,
+)
+from sync_guard.models.records import PartyRecord, RecordKind
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFeatures:
+    """Everything the matcher compares, already normalised."""
+
+    kind: RecordKind
+    company: CompanyName | None  # set for companies (and for people's records that carry a company name)
+    person: PersonName | None  # set for people
+    emails: tuple[str, ...]  # primary first
+    email_domains: frozenset[str]  # not free-mail
+    web_domain: str | None
+    phone: str | None  # E.164
+    phone_digits: str
+    vat: str | None
+    postcode: str | None
+    street: StreetAddress | None
+    city: str | None
+    country: str | None
+
+    @property
+    def name_words(self) -> tuple[str, ...]:
+        """The words compared as the name: a person's name tokens, else the company's core words."""
+        if self.kind is RecordKind.PERSON and self.person is not None:
+            return self.person.tokens
+        return self.company.core if self.company is not None else ()
+
+    @property
+    def domains(self) -> frozenset[str]:
+        """Company domains from email addresses and the website."""
+        return self.email_domains | ({self.web_domain} if self.web_domain else set())
+
+
+def _emails(record: PartyRecord) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for raw in (record.email, *record.other_emails):
+        value = normalise_email(raw)
+        if value is not None:
+            seen.setdefault(value, None)
+    return tuple(seen)
+
+
+def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_REGION) -> RecordFeatures:
+    """Normalise every field the matcher uses (no caching; see :func:`features_of`)."""
+    person: PersonName | None = None
+    if record.kind is RecordKind.PERSON:
+        person = normalise_person_name(record.first_name, record.last_name, record.name)
+    company = normalise_company_name(record.name) if record.name and record.name.strip() else None
+    emails = _emails(record)
+    domains = frozenset(d for d in (email_domain(e) for e in emails) if d)
+    country = record.country.strip().upper() if record.country and record.country.strip() else None
+    region = country if country and len(country) == 2 else default_region
+    return RecordFeatures(
+        kind=record.kind,
+        company=company,
+        person=person,
+        emails=emails,
+        email_domains=domains,
+        web_domain=website_domain(record.website),
+        phone=normalise_phone(record.phone, region),
+        phone_digits=phone_digits(record.phone),
+        vat=normalise_vat(record.vat),
+        postcode=normalise_postcode(record.postcode),
+        street=normalise_street(record.street),
+        city=normalise_city(record.city),
+        country=country,
+    )
+
+
+@lru_cache(maxsize=65_536)
+def features_of(record: PartyRecord, default_region: str = DEFAULT_PHONE_REGION) -> RecordFeatures:
+    """:func:`extract_features`, cached: a record is compared with several candidates in a row."""
+    return extract_features(record, default_region)

@@ -1,0 +1,198 @@
+"""Comparing two names word by word, with the reasons a person can check.
+
+Words are paired exactly first, then allowing a typo (the longer the word, the more edits; never in a
+short word, so "West"/"East" and "Ramesh"/"Ganesh" stay different), an abbreviation ("Koninkl" for
+"Koninklijke") or a split word ("Day Care" for "Daycare"). Whatever is left unpaired decides the
+relation: nothing left (same name), extra words on one side only (subset), or different words on both
+sides (the names differ).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rapidfuzz.distance import OSA
+
+from sync_guard.matching.normalise import CompanyName
+from sync_guard.matching.tables import tables
+
+
+class NameRelation(StrEnum):
+    """How two names relate once their words are paired."""
+
+    SAME = "same"  # same words, same order, after folding
+    REORDERED = "reordered"  # same words in another order
+    TYPO = "typo"  # every word paired, some with a typo, an abbreviation or a split
+    SUBSET = "subset"  # one name is the other plus extra words ("Acme" / "Acme Logistics")
+    OVERLAP = "overlap"  # some words shared, others different on both sides
+    DIFFERENT = "different"  # nothing distinguishing shared
+    MISSING = "missing"  # one side has no name
+
+
+@dataclass(slots=True)
+class Alignment:
+    """The outcome of pairing the words of two names."""
+
+    exact: list[str] = field(default_factory=list)
+    fuzzy: list[tuple[str, str, str]] = field(default_factory=list)  # (left, right, how)
+    left_only: list[str] = field(default_factory=list)
+    right_only: list[str] = field(default_factory=list)
+
+
+def typo_budget(length: int, *, person: bool) -> int:
+    """How many edits a word of this length may carry and still be the same word.
+
+    Company words: none up to 6 letters, 1 up to 10, 2 beyond. Person names are short and misspelt
+    often, and other evidence (email, city) must back them up anyway: 1 edit from 4 letters, 2 from 8.
+    """
+    if person:
+        return 0 if length < 4 else 1 if length < 8 else 2
+    return 0 if length < 7 else 1 if length < 11 else 2
+
+
+def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | None:
+    """(cost, how) if two different words may be the same word, else ``None``."""
+    longest = max(len(left), len(right))
+    budget = typo_budget(longest, person=person)
+    if budget and not left.isdigit() and not right.isdigit():
+        distance = OSA.distance(left, right, score_cutoff=budget)
+        if distance <= budget:
+            return distance, "typo"
+    short, long_ = (left, right) if len(left) < len(right) else (right, left)
+    # An abbreviation by truncation ("koninkl" for "koninklijke"); short stems are too ambiguous.
+    if not person and len(short) >= 5 and len(long_) >= len(short) + 2 and long_.startswith(short):
+        return 1, "abbreviation"
+    return None
+
+
+def _pair_split_words(alignment: Alignment, left: list[str], right: list[str]) -> None:
+    """Pair a word on one side with two adjacent words on the other ("daycare" / "day care")."""
+    for one, two, swap in ((alignment.left_only, right, False), (alignment.right_only, left, True)):
+        for word in list(one):
+            for first, second in itertools.pairwise(two):
+                other = alignment.left_only if swap else alignment.right_only
+                if first in other and second in other and first + second == word:
+                    one.remove(word)
+                    other.remove(first)
+                    other.remove(second)
+                    joined = f"{first} {second}"
+                    alignment.fuzzy.append((joined, word, "split") if swap else (word, joined, "split"))
+                    break
+
+
+def align(left: list[str], right: list[str], *, person: bool = False) -> Alignment:
+    """Pair the words of two names: exactly, then as typos/abbreviations, then split words."""
+    alignment = Alignment()
+    left_counts = Counter(left)
+    right_counts = Counter(right)
+    common = left_counts & right_counts
+    alignment.exact = list(common.elements())
+    alignment.left_only = list((left_counts - common).elements())
+    alignment.right_only = list((right_counts - common).elements())
+    if alignment.left_only and alignment.right_only:
+        _pair_split_words(alignment, left, right)
+    if alignment.left_only and alignment.right_only:
+        options = []
+        for a in alignment.left_only:
+            for b in alignment.right_only:
+                found = _fuzzy_pair(a, b, person=person)
+                if found is not None:
+                    options.append((found[0], a, b, found[1]))
+        options.sort()
+        for _, a, b, how in options:
+            if a in alignment.left_only and b in alignment.right_only:
+                alignment.left_only.remove(a)
+                alignment.right_only.remove(b)
+                alignment.fuzzy.append((a, b, how))
+    return alignment
+
+
+def word_weight(word: str) -> float:
+    """How much a word says about identity: connectors little, business descriptors some, others full."""
+    table = tables()
+    if word in table.connectors:
+        return 0.1
+    if word in table.generic:
+        return 0.3
+    return 1.0
+
+
+def distinguishing(words: list[str]) -> list[str]:
+    """The words that would make two names different companies (not connectors)."""
+    connectors = tables().connectors
+    return [w for w in words if w not in connectors]
+
+
+@dataclass(frozen=True, slots=True)
+class NameComparison:
+    """Relation between two names, the words behind it, and the share of weight the names have in common."""
+
+    relation: NameRelation
+    alignment: Alignment
+    shared_share: float  # matched weight / weight of the shorter name, in [0, 1]
+    typos: int
+    # Unpaired words that only stood after a legal form ("..., Rotterdam"): shown, barely counted.
+    ignored_tail: tuple[str, ...] = ()
+
+
+def compare_words(
+    left: tuple[str, ...],
+    right: tuple[str, ...],
+    *,
+    person: bool = False,
+    left_tail: tuple[str, ...] = (),
+    right_tail: tuple[str, ...] = (),
+) -> NameComparison:
+    """Relate two names given as folded words (core words, plus optional tails that count only weakly)."""
+    if (not left and not left_tail) or (not right and not right_tail):
+        return NameComparison(NameRelation.MISSING, Alignment(), 0.0, 0)
+    left_all = [*left, *left_tail]
+    right_all = [*right, *right_tail]
+    alignment = align(left_all, right_all, person=person)
+    # Tail words left unpaired are set aside: a place appended after the legal form is not a new name.
+    tail_words = Counter(left_tail) + Counter(right_tail)
+    ignored: list[str] = []
+    for side in (alignment.left_only, alignment.right_only):
+        for word in list(side):
+            if tail_words[word] and not (word in left and word in right):
+                side.remove(word)
+                ignored.append(word)
+    left_extra = distinguishing(alignment.left_only)
+    right_extra = distinguishing(alignment.right_only)
+    typos = len(alignment.fuzzy)
+    matched_words = alignment.exact + [a for a, _, _ in alignment.fuzzy]
+    matched = sum(word_weight(w) for w in matched_words)
+    total_left = sum(word_weight(w) for w in left_all if w not in ignored) or 1.0
+    total_right = sum(word_weight(w) for w in right_all if w not in ignored) or 1.0
+    share = min(1.0, matched / min(total_left, total_right))
+    if not left_extra and not right_extra:
+        if typos:
+            relation = NameRelation.TYPO
+        elif _same_order(left, right):
+            relation = NameRelation.SAME
+        else:
+            relation = NameRelation.REORDERED
+    elif not left_extra or not right_extra:
+        # Extra words on one side only: the shorter name must still say something of its own.
+        relation = NameRelation.SUBSET if _has_substance(matched_words) else NameRelation.DIFFERENT
+    else:
+        relation = NameRelation.OVERLAP if _has_substance(matched_words) else NameRelation.DIFFERENT
+    return NameComparison(relation, alignment, share, typos, tuple(ignored))
+
+
+def _same_order(left: tuple[str, ...], right: tuple[str, ...]) -> bool:
+    connectors = tables().connectors
+    return [w for w in left if w not in connectors] == [w for w in right if w not in connectors]
+
+
+def _has_substance(words: list[str]) -> bool:
+    """True if the shared words include one that is not a connector or a business descriptor."""
+    return any(word_weight(w) >= 1.0 for w in words)
+
+
+def company_words(name: CompanyName) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(core words, tail words) of a company name, as compared."""
+    return name.core, name.tail

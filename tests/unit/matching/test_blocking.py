@@ -1,0 +1,93 @@
+"""Blocking keys: short, deterministic, few, shared by the variants that must meet; and the index."""
+
+from __future__ import annotations
+
+from sync_guard.matching import MAX_KEYS, CandidateIndex, blocking_keys, name_key
+from sync_guard.matching.blocking import MAX_KEY_BYTES
+from sync_guard.models.records import Module, System
+from tests.unit.matching.conftest import MakeRecord
+
+
+def test_keys_carry_a_type_prefix_and_the_normalised_values(company: MakeRecord) -> None:
+    record = company(
+        "Acme Widgets Ltd",
+        email="Jane@Acme.co.uk",
+        phone="020 7946 0000",
+        vat="GB 123 4567 89",
+        website="https://www.acme.co.uk",
+        street="1 High Street",
+    )
+    keys = blocking_keys(record)
+    assert {"n:acme widgets", "t:acme|widgets", "e:jane@acme.co.uk", "d:acme.co.uk"} <= keys
+    assert {"p:+442079460000", "v:123456789"} <= keys
+    assert len(keys) <= MAX_KEYS
+
+
+def test_keys_are_deterministic_and_short(company: MakeRecord) -> None:
+    long_name = "Very " * 100 + "Long Name Ltd"
+    first = blocking_keys(company(long_name, email="a@b.co"))
+    second = blocking_keys(company(long_name, email="a@b.co"))
+    assert first == second
+    assert all(len(k.encode()) <= MAX_KEY_BYTES for k in first)
+
+
+def test_free_mail_gives_no_domain_key(company: MakeRecord) -> None:
+    keys = blocking_keys(company("Acme", email="acme.orders@gmail.com"))
+    assert not any(k.startswith("d:") for k in keys)
+    assert "e:acme.orders@gmail.com" in keys
+
+
+def test_seed_variants_share_the_name_key(company: MakeRecord) -> None:
+    names = ["Acme Widgets Ltd", "ACME WIDGETS LIMITED ", "The Acme Widgets", "Acme Widgets, The"]
+    keys = [blocking_keys(company(n)) for n in names]
+    assert all("n:acme widgets" in k for k in keys)
+
+
+def test_reordered_words_share_the_sorted_key(company: MakeRecord) -> None:
+    assert blocking_keys(company("Robert Bosch GmbH")) & blocking_keys(company("Bosch Robert GmbH"))
+
+
+def test_a_typo_after_the_third_letter_still_shares_a_prefix_key(company: MakeRecord) -> None:
+    left = blocking_keys(company("Koninklijke Philips Electronics"))
+    right = blocking_keys(company("Koninklijke Phillips Electronics"))
+    assert {k for k in left & right if k.startswith("q:")}
+
+
+def test_people_in_either_order_share_a_key(person: MakeRecord) -> None:
+    assert blocking_keys(person("Noah", "Watson")) & blocking_keys(person("Watson", "Noah"))
+
+
+def test_name_key_folds_legal_forms_but_keeps_their_kind(company: MakeRecord, person: MakeRecord) -> None:
+    assert name_key(company("ACME LIMITED")) == name_key(company("Acme Ltd.")) == "acme ltd"
+    assert name_key(company("Acme Inc")) == "acme inc"
+    assert name_key(company("")) == ""
+    assert name_key(person("José", "Smith")) == "jose smith"
+
+
+def test_index_finds_candidates_by_any_shared_key(company: MakeRecord) -> None:
+    index = CandidateIndex()
+    by_name = company("Acme Widgets Ltd")
+    by_phone = company("Totally Different", phone="020 7946 0000")
+    unrelated = company("Zenith Bakery")
+    index.add_all([by_name, by_phone, unrelated])
+    probe = company(
+        "ACME WIDGETS LIMITED", phone="+44 20 7946 0000", system=System.BOOKS, module=Module.BOOKS_CUSTOMERS
+    )
+    assert {r.record_id for r in index.candidates(probe)} == {by_name.record_id, by_phone.record_id}
+
+
+def test_index_never_returns_the_record_itself(company: MakeRecord) -> None:
+    index = CandidateIndex()
+    record = company("Acme Ltd")
+    index.add(record)
+    assert index.candidates(record) == []
+
+
+def test_over_common_keys_are_skipped(company: MakeRecord) -> None:
+    # 6 records share one domain; with a cap of 5 the domain key saturates and is ignored for lookups.
+    index = CandidateIndex(max_postings=5)
+    for i in range(6):
+        index.add(company(f"Branch {chr(65 + i)}{i} Unique{i}", website="bigcorp.com"))
+    probe = company("Someone Else", website="bigcorp.com")
+    assert "d:bigcorp.com" in index.saturated_keys
+    assert index.candidates(probe) == []

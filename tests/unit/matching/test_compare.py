@@ -1,0 +1,108 @@
+"""Scoring: each kind of evidence moves the score the right way, and the reasons say why."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_guard.matching import DUPLICATE_THRESHOLD, POSSIBLE_THRESHOLD, MatchResult, Verdict, compare
+from sync_guard.matching.compare import verdict_for
+from sync_guard.models.records import Module, System
+from tests.unit.matching.conftest import MakeRecord
+
+
+def test_thresholds_are_ordered_inside_the_unit_interval() -> None:
+    assert 0 < POSSIBLE_THRESHOLD < DUPLICATE_THRESHOLD < 1
+    assert verdict_for(DUPLICATE_THRESHOLD) is Verdict.DUPLICATE
+    assert verdict_for(POSSIBLE_THRESHOLD) is Verdict.POSSIBLE
+    assert verdict_for(POSSIBLE_THRESHOLD - 0.001) is Verdict.DISTINCT
+
+
+def test_result_is_frozen_and_in_range(company: MakeRecord) -> None:
+    result = compare(company("Acme"), company("Zenith"))
+    assert isinstance(result, MatchResult)
+    assert 0.0 <= result.score <= 1.0
+    with pytest.raises(AttributeError):
+        result.score = 1.0  # type: ignore[misc]
+
+
+def test_compare_is_symmetric_in_score(company: MakeRecord) -> None:
+    left = company("Acme Widgets Ltd", phone="020 7946 0000", city="Bristol")
+    right = company("ACME WIDGET LIMITED", phone="020 7946 0001", city="Bath")
+    assert compare(left, right).score == compare(right, left).score
+
+
+@pytest.mark.parametrize(
+    ("field", "left_value", "right_value", "reason"),
+    [
+        ("phone", "020 7946 0000", "+44 20 7946 0000", "same phone +44 20 7946 0000"),
+        ("email", "ap@acme.co.uk", "AP@ACME.CO.UK", "same email ap@acme.co.uk"),
+        ("website", "www.acme.co.uk", "https://acme.co.uk/", "same website acme.co.uk"),
+        ("vat", "GB123456789", "123 456 789", "same VAT/company number GB123456789"),
+        ("postcode", "bs1 4dj", "BS1 4DJ", "same postcode BS14DJ"),
+    ],
+)
+def test_a_shared_identifier_raises_the_score_and_is_named(
+    company: MakeRecord, field: str, left_value: str, right_value: str, reason: str
+) -> None:
+    # given two records with overlapping names (a "possible" on the name alone)
+    base = compare(company("Acme"), company("Acme Logistics"))
+    # when they also share an identifier
+    result = compare(
+        company("Acme", **{field: left_value}), company("Acme Logistics", **{field: right_value})
+    )
+    # then the score rises and the evidence says why
+    assert result.score > base.score
+    assert reason in result.evidence
+
+
+def test_an_exact_email_across_systems_links_a_renamed_customer(company: MakeRecord) -> None:
+    crm = company("Acme Widgets", email="accounts@acme.co.uk", phone="020 7946 0000")
+    books = company(
+        "Acme Widget Co (Bristol)",
+        email="accounts@acme.co.uk",
+        phone="020 7946 0000",
+        system=System.BOOKS,
+        module=Module.BOOKS_CUSTOMERS,
+    )
+    assert compare(crm, books).verdict is Verdict.DUPLICATE
+
+
+def test_different_phones_lower_the_score(company: MakeRecord) -> None:
+    same = compare(company("Acme Ltd"), company("Acme Limited"))
+    different = compare(
+        company("Acme Ltd", phone="020 7946 0000"), company("Acme Limited", phone="0117 496 0000")
+    )
+    assert different.score < same.score
+    assert any(r.startswith("different phones") for r in different.evidence)
+
+
+def test_local_numbers_without_area_code_match_the_last_seven_digits(company: MakeRecord) -> None:
+    result = compare(
+        company("Linne", phone="5345262", street="3221 N. Sacramento"),
+        company("Chicago Public Schools Linne, Carl Von", phone="5345262", street="3221 N Sacramento"),
+        default_region="US",
+    )
+    assert result.verdict is Verdict.DUPLICATE
+    assert "same phone number ending 5345262" in result.evidence
+    assert "same street address 3221 N Sacramento" in result.evidence
+
+
+def test_words_after_the_legal_form_are_set_aside_and_said(company: MakeRecord) -> None:
+    result = compare(company("Unilever N.V., Rotterdam"), company("UNILEVER NV"))
+    assert result.verdict is Verdict.DUPLICATE
+    assert "ignoring 'Rotterdam' written after the legal form" in result.evidence
+
+
+def test_person_names_swapped_with_the_same_email_are_a_duplicate(person: MakeRecord) -> None:
+    left = person("Noah", "Watson", email="matthew78@ballard.net", city="Bolton")
+    right = person("Watson", "Noah", email="matthew78@ballard.net", city="Bolton")
+    result = compare(left, right)
+    assert result.verdict is Verdict.DUPLICATE
+    assert any(r.startswith("same words in a different order") for r in result.evidence)
+
+
+def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord) -> None:
+    # An email alone is shared by bookkeepers across clients: worth a look, not a confident duplicate.
+    result = compare(company("", email="ap@acme.co.uk"), company("Acme Ltd", email="ap@acme.co.uk"))
+    assert result.verdict is Verdict.POSSIBLE
+    assert result.evidence == ("same email ap@acme.co.uk",)

@@ -1,0 +1,91 @@
+"""The classic false positives: names that look alike but are different companies, and the seed's variants
+that look different but are the same company."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_guard.matching import DUPLICATE_THRESHOLD, Verdict, compare
+from tests.unit.matching.conftest import MakeRecord
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "differing"),
+    [
+        ("Bank of the West", "Bank of the East", "'West' vs 'East'"),
+        ("Ramesh Traders", "Ganesh Traders", "'Ramesh' vs 'Ganesh'"),
+        ("North Star Ltd", "South Star Ltd", "'North' vs 'South'"),
+        ("Acme (UK) Ltd", "Acme (US) Inc", "'Uk' vs 'Us'"),
+        ("Rajesh Traders", "Ramesh Traders", "'Rajesh' vs 'Ramesh'"),
+        ("Shell Canada Limited", "Shell Oil Company", "'Canada' vs 'Oil'"),
+    ],
+)
+def test_names_that_differ_in_a_distinguishing_word_are_distinct(
+    company: MakeRecord, left: str, right: str, differing: str
+) -> None:
+    result = compare(company(left), company(right))
+    assert result.verdict is Verdict.DISTINCT
+    assert any(differing in reason for reason in result.evidence), result.evidence
+
+
+def test_a_name_inside_a_longer_name_is_not_a_duplicate(company: MakeRecord) -> None:
+    # "Acme" may be "Acme Logistics", or a different Acme: a person should look, the guard must not act.
+    result = compare(company("Acme"), company("Acme Logistics"))
+    assert result.verdict is Verdict.POSSIBLE
+    assert any("extra words 'Logistics'" in reason for reason in result.evidence)
+
+
+def test_different_words_on_shared_premises_are_never_a_confident_duplicate(company: MakeRecord) -> None:
+    left = company("Bank of the West", phone="020 7946 0000", street="1 High Street", postcode="SW1A 1AA")
+    right = company("Bank of the East", phone="020 7946 0000", street="1 High Street", postcode="SW1A 1AA")
+    result = compare(left, right)
+    assert result.score < DUPLICATE_THRESHOLD
+    assert result.verdict is not Verdict.DUPLICATE
+
+
+def test_same_name_different_vat_numbers_is_distinct(company: MakeRecord) -> None:
+    result = compare(company("Acme Ltd", vat="GB123456789"), company("Acme Limited", vat="GB987654321"))
+    assert result.verdict is Verdict.DISTINCT
+    assert any("different VAT" in reason for reason in result.evidence)
+
+
+def test_same_name_different_legal_entity_kinds_needs_a_look(company: MakeRecord) -> None:
+    result = compare(company("Acme Ltd"), company("Acme Inc"))
+    assert result.verdict is Verdict.POSSIBLE
+    assert "legal forms differ: 'Ltd' vs 'Inc'" in result.evidence
+
+
+def test_same_surname_different_people_sharing_a_company_domain_are_not_duplicates(
+    person: MakeRecord,
+) -> None:
+    left = person("Jane", "Smith", email="jane.smith@acme.co.uk")
+    right = person("John", "Smith", email="john.smith@acme.co.uk")
+    assert compare(left, right).verdict is Verdict.DISTINCT
+
+
+def test_same_person_name_alone_is_only_possible(person: MakeRecord) -> None:
+    assert compare(person("Jane", "Smith"), person("Jane", "Smith")).verdict is Verdict.POSSIBLE
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "reason"),
+    [
+        ("Acme Ltd", "Acme Limited", "same name once 'Limited' is folded to 'Ltd'"),
+        ("Smith & Co", "Smith and Co", "same name once '&' is read as 'and'"),
+        ("The Design Lab", "Design Lab, The", "'The' is dropped"),
+        ("Design Lab Ltd ", "design lab ltd", "same name"),
+        ("Acme Widgets Ltd", "Acme Widgets", "the legal form 'Ltd' is set aside"),
+        ("Fairbourne Engineering", "Fairborne Engineering", "'Fairbourne' vs 'Fairborne'"),
+    ],
+)
+def test_the_seed_variants_are_duplicates(company: MakeRecord, left: str, right: str, reason: str) -> None:
+    result = compare(company(left), company(right))
+    assert result.verdict is Verdict.DUPLICATE
+    assert any(reason in r for r in result.evidence), result.evidence
+
+
+def test_evidence_names_the_shared_phone(company: MakeRecord) -> None:
+    result = compare(
+        company("Acme Ltd", phone="020 7946 0000"), company("ACME LIMITED", phone="+442079460000")
+    )
+    assert "same phone +44 20 7946 0000" in result.evidence
