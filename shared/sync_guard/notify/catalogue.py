@@ -1,0 +1,312 @@
+"""Plain-English texts for each rule: what happened, why it costs money, and the next step.
+
+The next steps follow the field playbook (``shared/seed/crm-books-sync-duplicates.txt``): pause the contact
+sync but never disconnect the integration; on the Books side the copy with invoices survives; Zoho support
+repairs mappings (quote both organisation ids) before anything is merged; losers are deactivated in Books,
+never deleted while they hold transactions or the mapping; CRM merges come last.
+
+Texts may use ``{crm_org_id}`` and ``{books_org_id}``; the renderer fills them from the configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync_guard.notify.model import Decision
+
+# Said in every message: the one action that turns dozens of duplicates into hundreds.
+DO_NOT_DISCONNECT = (
+    "Do not disconnect and reconnect the CRM-Books integration to 'reset' it: disconnecting throws away the "
+    "record mapping and reconnecting creates the duplicates again. To stop the sync, pause it instead "
+    "(in CRM: Setup > Marketplace > Zoho > Zoho Finance Suite, switch the contact and account sync off)."
+)
+
+SUPPORT_TICKET = (
+    "Raise a Zoho support ticket to repair the mapping: quote both organisation IDs (CRM {crm_org_id}, "
+    "Books {books_org_id}), name the pattern and give these records as examples. Only Zoho support can "
+    "re-point a mapping; there is no screen for it."
+)
+
+KEEP_THE_INVOICED_COPY = (
+    "On the Books side, keep the copy that holds invoices. Do not raise new invoices against the other copy."
+)
+
+DEACTIVATE_NOT_DELETE = (
+    "Deactivate the losing copy in Books (mark it inactive) once its transactions, if any, are moved. Never "
+    "delete a copy that holds transactions or the CRM link: the next CRM edit would recreate it."
+)
+
+MERGE_CRM_LAST = "Merge duplicates in CRM last, after Zoho support has confirmed the mappings."
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """The words for one rule. ``title`` is short enough for an email subject."""
+
+    title: str
+    what: str
+    why: str
+    steps: tuple[str, ...]
+    # Extra sentence on what the guard did, by mode (e.g. the storm's circuit breaker).
+    enforce_note: str = ""
+    observe_note: str = ""
+
+
+CATALOGUE: dict[str, RuleText] = {
+    "NAME_DRIFT": RuleText(
+        title="Same customer, slightly different name",
+        what=(
+            "A customer was created whose name differs from an existing customer only in spelling, "
+            "punctuation or legal form (for example 'Ltd' and 'Limited'). The sync pairs names exactly, so "
+            "it treats them as two different companies and keeps both."
+        ),
+        why=(
+            "If both copies get invoiced, the customer's balance, statements and payment chasing are split "
+            "across two records, and moving invoices from one customer to another afterwards is slow work."
+        ),
+        steps=(
+            "Check that the records below are the same company.",
+            KEEP_THE_INVOICED_COPY,
+            DEACTIVATE_NOT_DELETE,
+            "If the new copy is already linked to CRM, " + SUPPORT_TICKET[0].lower() + SUPPORT_TICKET[1:],
+        ),
+    ),
+    "BOTH_SIDES_CREATED": RuleText(
+        title="Customer created in both CRM and Books",
+        what=(
+            "The same customer was created separately in CRM (by sales) and in Books (by finance) at about "
+            "the same time. With two-way sync each copy is pushed to the other side, so both systems end up "
+            "with two records for one customer."
+        ),
+        why=(
+            "Invoices, payments and the credit limit get split between the two Books customers, and sales "
+            "see only part of the customer's invoices in CRM."
+        ),
+        steps=(
+            "Check that the records below are the same customer.",
+            KEEP_THE_INVOICED_COPY,
+            DEACTIVATE_NOT_DELETE,
+            SUPPORT_TICKET,
+            "Agree who creates customers: CRM owns the customer, Books owns the money. Restricting customer "
+            "creation in Books (roles) stops this from happening again.",
+        ),
+    ),
+    "PARTNER_DELETED": RuleText(
+        title="Linked record deleted, partner still live",
+        what=(
+            "One record of a linked CRM-Books pair was deleted while its partner lives on. The sync does not "
+            "pass deletions across, so the surviving record is now unlinked. If the Books customer was the "
+            "one deleted, the next edit of the CRM record creates a new Books customer without any history."
+        ),
+        why=(
+            "A recreated Books customer starts with no invoices, payments or credit notes: statements and "
+            "outstanding balances no longer match, and the customer may be chased for money already paid."
+        ),
+        steps=(
+            "Do not edit the surviving CRM record until this is sorted out: each edit can create a new Books "
+            "customer.",
+            "If the deleted record was a Books customer with transactions, restore it or note its balance "
+            "before anything else.",
+            SUPPORT_TICKET,
+            "In future, mark Books customers inactive instead of deleting them.",
+        ),
+    ),
+    "RECREATED_AFTER_DELETE": RuleText(
+        title="Deleted customer recreated without history",
+        what=(
+            "A Books customer was created for a CRM record whose previous Books customer had been deleted. "
+            "The new copy has none of the old one's invoices, payments or notes."
+        ),
+        why=(
+            "Invoices raised on the new copy sit apart from the customer's history: aged debt, statements "
+            "and credit control for this customer are wrong until the two are reconciled."
+        ),
+        steps=(
+            "Do not raise invoices on the new copy until this is checked.",
+            "Find where the old customer's transactions are (the deleted copy, or another existing customer) "
+            "and decide which Books customer survives: the one with invoices.",
+            SUPPORT_TICKET,
+            DEACTIVATE_NOT_DELETE,
+        ),
+    ),
+    "CRM_MERGE_ORPHAN": RuleText(
+        title="CRM merge left a Books customer orphaned",
+        what=(
+            "Two CRM records were merged. Each had its own Books customer, but Books knows nothing of "
+            "merges: the merged-away record's Books customer is now linked to nothing and may be duplicated "
+            "again later."
+        ),
+        why=(
+            "The orphaned customer's invoices and balance drop out of sight in CRM, and a later edit can "
+            "create yet another copy in Books."
+        ),
+        steps=(
+            "Do not merge any more CRM records for now: each merge can orphan another Books customer.",
+            "Keep the orphaned Books customer if it holds invoices; its transactions need moving to the "
+            "surviving customer before it can be deactivated.",
+            SUPPORT_TICKET,
+            DEACTIVATE_NOT_DELETE,
+        ),
+    ),
+    "EMAIL_MISMATCH": RuleText(
+        title="Contact email differs between CRM and Books",
+        what=(
+            "A CRM contact and a Books contact person look like the same person but have different email "
+            "addresses. The sync pairs contacts on email, so it will not pair them and creates a second one."
+        ),
+        why=(
+            "Invoices and payment reminders may go to an old address, and the customer ends up with a "
+            "duplicate record that can be invoiced separately."
+        ),
+        steps=(
+            "Find out which email address is correct and make CRM and Books agree before the next sync run.",
+            "Then an admin can release the hold so the record syncs again.",
+            KEEP_THE_INVOICED_COPY,
+        ),
+    ),
+    "DISPLAY_NAME_COLLISION": RuleText(
+        title="Books name clash: sync will fail silently",
+        what=(
+            "A customer is about to be created in Books with a display name that already exists there. Books "
+            "refuses duplicate display names (error 3062), so the sync will fail for this record and then "
+            "stop syncing it, with no banner and no email: the sync history only shows a failure count."
+        ),
+        why=(
+            "Changes made in CRM (address, billing contact, payment terms) stop reaching Books, so invoices "
+            "go out with stale details and nobody is told."
+        ),
+        steps=(
+            "Check whether the two are the same customer.",
+            "If they are, keep the existing Books customer (it holds the history) and do not create another; "
+            + SUPPORT_TICKET[0].lower()
+            + SUPPORT_TICKET[1:],
+            "If they are different customers, give one of them a distinguishing name in CRM (for example add "
+            "the town), then an admin can release the hold.",
+        ),
+    ),
+    "BROKEN_MAPPING": RuleText(
+        title="Sync lost its link: identical duplicate",
+        what=(
+            "A new record appeared with exactly the same name as a customer that was already linked. "
+            "Identical names mean the sync lost its internal link for this pair and created a fresh copy."
+        ),
+        why=(
+            "New invoices may land on the copy with no history while the old balance stays on the other; "
+            "statements and credit control are split."
+        ),
+        steps=(
+            "Do not delete either copy: deleting the one that holds the link makes the next CRM edit "
+            "recreate it.",
+            SUPPORT_TICKET,
+            KEEP_THE_INVOICED_COPY,
+            DEACTIVATE_NOT_DELETE,
+            MERGE_CRM_LAST,
+        ),
+    ),
+    "DOUBLE_LINK": RuleText(
+        title="Two Books customers linked to one CRM record",
+        what="Two Books customers are linked to the same CRM record.",
+        why=(
+            "The customer's invoices are split across two Books records, statements are incomplete, and CRM "
+            "shows only one side's invoices."
+        ),
+        steps=(
+            KEEP_THE_INVOICED_COPY,
+            SUPPORT_TICKET,
+            DEACTIVATE_NOT_DELETE,
+        ),
+    ),
+    "MULTIPLICATION_STORM": RuleText(
+        title="Duplicate storm: many new customers at once",
+        what=(
+            "In a short time, many new customers were created that match customers who already exist. "
+            "That is the pattern of the integration being disconnected and reconnected (which wipes the "
+            "mapping), or of a bulk import."
+        ),
+        why=(
+            "Each copy that gets invoiced splits a customer's balance. At this rate dozens of duplicates "
+            "become hundreds within hours, and each one is manual work to unpick."
+        ),
+        steps=(
+            "Pause the contact sync now (in CRM: Setup > Marketplace > Zoho > Zoho Finance Suite, switch the "
+            "contact and account sync off). Do not disconnect the integration; if it has been disconnected, "
+            "do not reconnect it yet.",
+            "Find out who changed the integration or imported records, and when.",
+            "Build the match list (the guard's match report) and pick survivors: the Books copy with "
+            "invoices.",
+            SUPPORT_TICKET,
+            "Only then ask an admin to reset the guard's circuit breaker.",
+        ),
+        enforce_note=(
+            "The guard's circuit breaker has tripped: every further new customer is held back from the sync "
+            "until an admin resets it."
+        ),
+        observe_note=(
+            "In enforce mode the guard's circuit breaker would now hold every further new customer back from "
+            "the sync until an admin reset it."
+        ),
+    ),
+    "CROSSED_MAPPING": RuleText(
+        title="Books customer linked to the wrong CRM record",
+        what=(
+            "A Books customer's CRM link points at a different CRM record than the one it belongs with. "
+            "The mapping is crossed."
+        ),
+        why=(
+            "Edits to one CRM company can overwrite another customer's billing details in Books, and "
+            "invoices can go to the wrong company."
+        ),
+        steps=(
+            "Do not edit either CRM record until this is fixed.",
+            SUPPORT_TICKET,
+            MERGE_CRM_LAST,
+        ),
+    ),
+}
+
+GENERIC = RuleText(
+    title="Possible duplicate customer",
+    what=(
+        "The guard noticed a change that may lead to a duplicate or unlinked customer between Zoho CRM and "
+        "Zoho Books."
+    ),
+    why=(
+        "A duplicate customer that gets invoiced splits the customer's balance and history across two "
+        "records, which is slow to unpick."
+    ),
+    steps=(
+        "Check the records below.",
+        KEEP_THE_INVOICED_COPY,
+        SUPPORT_TICKET,
+        DEACTIVATE_NOT_DELETE,
+    ),
+)
+
+# The next step of a digest that covers several kinds of problem (a backfill, a bulk change): the playbook.
+PLAYBOOK_STEPS: tuple[str, ...] = (
+    "Pause the contact sync (in CRM: Setup > Marketplace > Zoho > Zoho Finance Suite, switch the contact and "
+    "account sync off); leave the integration connected.",
+    "Work through the match list (the guard's match report): it shows which copy holds transactions.",
+    "Pick survivors: in Books the copy with invoices, in CRM the copy with the pipeline history.",
+    SUPPORT_TICKET,
+    DEACTIVATE_NOT_DELETE,
+    MERGE_CRM_LAST,
+    "Re-enable the sync and watch its history screen for a week.",
+)
+
+# What the guard did, by decision. Observe mode is worded separately by the renderer.
+DECISION_WORDS: dict[Decision, str] = {
+    Decision.QUARANTINE: "held",
+    Decision.FLAG: "flagged for review",
+    Decision.ALLOW: "let through",
+}
+
+
+def text_for(rule: str) -> RuleText:
+    """The texts for a rule code; an unknown code gets the generic texts (never an error)."""
+    return CATALOGUE.get(rule.strip().upper(), GENERIC)
+
+
+def is_known(rule: str) -> bool:
+    """Whether the catalogue has texts written for this rule code."""
+    return rule.strip().upper() in CATALOGUE

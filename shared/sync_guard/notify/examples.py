@@ -1,0 +1,431 @@
+"""Fixed example notices, one per rule plus a storm and a backfill, rendered into ``events/notifications/``.
+
+``scripts/render_notification_examples.py`` writes the files and a test re-renders them, so the checked-in
+examples always show what the code really sends. Names, ids, amounts and addresses are invented.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sync_guard.config import DataCentre, Mode
+from sync_guard.models.records import Module, System
+from sync_guard.notify.aggregate import aggregate
+from sync_guard.notify.links import ZohoLinks
+from sync_guard.notify.model import Decision, FinanceNotice, NoticeRecord, RenderedMessage, Role, Severity
+from sync_guard.notify.render import render_notice
+
+EXAMPLE_LINKS = ZohoLinks(
+    data_centre=DataCentre.EU, crm_org_id="20071234567", books_organization_id="20081234567"
+)
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def _crm(record_id: str, name: str, role: str, **kwargs: object) -> NoticeRecord:
+    return NoticeRecord.model_validate(
+        {"system": System.CRM, "record_id": record_id, "display_name": name, "role": role} | kwargs
+    )
+
+
+def _books(record_id: str, name: str, role: str, **kwargs: object) -> NoticeRecord:
+    return NoticeRecord.model_validate(
+        {
+            "system": System.BOOKS,
+            "record_id": record_id,
+            "display_name": name,
+            "role": role,
+            "currency": "GBP",
+        }
+        | kwargs
+    )
+
+
+def _notice(
+    rule: str, severity: Severity, decision: Decision, mode: Mode, n: int, **kwargs: object
+) -> FinanceNotice:
+    return FinanceNotice.model_validate(
+        {
+            "rule": rule,
+            "severity": severity,
+            "decision": decision,
+            "mode": mode,
+            "event_id": f"evt_example{n:04d}",
+            "audit_ref": f"audit#2026-03-02#evt_example{n:04d}",
+            "occurred_at": T0 + timedelta(minutes=n),
+        }
+        | kwargs
+    )
+
+
+def example_notices() -> dict[str, FinanceNotice]:
+    """One realistic notice per rule of the catalogue, plus ``UNKNOWN_RULE`` for the generic texts."""
+    return {
+        "NAME_DRIFT": _notice(
+            "NAME_DRIFT",
+            Severity.WARNING,
+            Decision.QUARANTINE,
+            Mode.ENFORCE,
+            1,
+            records=(
+                _books(
+                    "460000000026101",
+                    "Acme Limited",
+                    Role.NEW_COPY,
+                    has_transactions=False,
+                    outstanding=Decimal("0"),
+                    active=False,
+                    held=True,
+                ),
+                _books(
+                    "460000000011002",
+                    "Acme Ltd",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("12500.00"),
+                    active=True,
+                    email="accounts@acme.co.uk",
+                ),
+                _crm("5725767000003000064", "Acme Limited", Role.PARTNER),
+            ),
+            evidence=(
+                "same name after removing 'Limited'/'Ltd'",
+                "same email domain acme.co.uk",
+                "same postcode SW1A 1AA",
+            ),
+        ),
+        "BOTH_SIDES_CREATED": _notice(
+            "BOTH_SIDES_CREATED",
+            Severity.WARNING,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            2,
+            records=(
+                _crm("5725767000003000201", "Bramble & Hart LLP", "created in CRM"),
+                _books(
+                    "460000000026202",
+                    "Bramble and Hart LLP",
+                    "created in Books",
+                    has_transactions=True,
+                    outstanding=Decimal("840.00"),
+                    active=True,
+                    email="finance@bramblehart.co.uk",
+                ),
+            ),
+            evidence=(
+                "same name after treating '&' as 'and'",
+                "created 14 minutes apart",
+                "same VAT number GB123456789",
+            ),
+        ),
+        "PARTNER_DELETED": _notice(
+            "PARTNER_DELETED",
+            Severity.WARNING,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            3,
+            records=(
+                _books(
+                    "460000000011303",
+                    "Copperfield Studios Ltd",
+                    Role.DELETED,
+                    has_transactions=True,
+                    outstanding=Decimal("2310.50"),
+                    active=False,
+                ),
+                _crm("5725767000003000303", "Copperfield Studios Ltd", "surviving CRM account"),
+            ),
+            evidence=("Books customer deleted at 2026-03-02 09:31 UTC", "CRM account still linked to it"),
+        ),
+        "RECREATED_AFTER_DELETE": _notice(
+            "RECREATED_AFTER_DELETE",
+            Severity.CRITICAL,
+            Decision.QUARANTINE,
+            Mode.ENFORCE,
+            4,
+            records=(
+                _books(
+                    "460000000026404",
+                    "Delta Freight Ltd",
+                    Role.NEW_COPY,
+                    has_transactions=False,
+                    active=False,
+                    held=True,
+                ),
+                _books(
+                    "460000000011404",
+                    "Delta Freight Ltd",
+                    Role.DELETED,
+                    has_transactions=True,
+                    outstanding=Decimal("5120.00"),
+                    active=False,
+                ),
+                _crm("5725767000003000404", "Delta Freight Ltd", Role.PARTNER),
+            ),
+            evidence=(
+                "the CRM account's previous Books customer was deleted on 2026-02-27",
+                "new Books customer created by the sync for the same CRM account",
+            ),
+        ),
+        "CRM_MERGE_ORPHAN": _notice(
+            "CRM_MERGE_ORPHAN",
+            Severity.WARNING,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            5,
+            records=(
+                _books(
+                    "460000000011505",
+                    "Evergreen Dental (Leeds)",
+                    Role.ORPHAN,
+                    has_transactions=True,
+                    outstanding=Decimal("430.00"),
+                    active=True,
+                ),
+                _books(
+                    "460000000011506",
+                    "Evergreen Dental",
+                    Role.SURVIVOR,
+                    has_transactions=True,
+                    outstanding=Decimal("1975.00"),
+                    active=True,
+                ),
+                _crm("5725767000003000505", "Evergreen Dental", Role.MERGED_INTO),
+            ),
+            evidence=(
+                "CRM account 5725767000003000507 was merged into 5725767000003000505",
+                "its Books customer 460000000011505 is now linked to a deleted CRM record",
+            ),
+        ),
+        "EMAIL_MISMATCH": _notice(
+            "EMAIL_MISMATCH",
+            Severity.INFO,
+            Decision.QUARANTINE,
+            Mode.OBSERVE,
+            6,
+            records=(
+                _crm(
+                    "5725767000003000606",
+                    "Fiona Grant",
+                    "CRM contact",
+                    module=Module.CRM_CONTACTS,
+                    email="fiona.grant@grant-design.co.uk",
+                    held=True,
+                ),
+                _books(
+                    "460000000011606",
+                    "Fiona Grant",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("0.00"),
+                    active=True,
+                    email="fiona@grantdesign.com",
+                ),
+            ),
+            evidence=("same person name", "same phone +44 20 7946 0018", "different email addresses"),
+        ),
+        "DISPLAY_NAME_COLLISION": _notice(
+            "DISPLAY_NAME_COLLISION",
+            Severity.WARNING,
+            Decision.QUARANTINE,
+            Mode.ENFORCE,
+            7,
+            records=(
+                _crm("5725767000003000707", "Greenway Services", Role.NEW_COPY, held=True),
+                _books(
+                    "460000000011707",
+                    "Greenway Services",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("660.00"),
+                    active=True,
+                ),
+            ),
+            evidence=(
+                "Books already has a customer named 'Greenway Services' (error 3062 on create)",
+                "different postcode: LS1 4AP vs M1 2AB",
+            ),
+        ),
+        "BROKEN_MAPPING": _notice(
+            "BROKEN_MAPPING",
+            Severity.CRITICAL,
+            Decision.QUARANTINE,
+            Mode.ENFORCE,
+            8,
+            records=(
+                _books(
+                    "460000000026808",
+                    "Harbour Lights Ltd",
+                    Role.NEW_COPY,
+                    has_transactions=False,
+                    active=False,
+                    held=True,
+                ),
+                _books(
+                    "460000000011808",
+                    "Harbour Lights Ltd",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("3400.00"),
+                    active=True,
+                ),
+                _crm("5725767000003000808", "Harbour Lights Ltd", Role.PARTNER),
+            ),
+            evidence=(
+                "identical name",
+                "the existing customer was linked to the same CRM account until today",
+            ),
+        ),
+        "DOUBLE_LINK": _notice(
+            "DOUBLE_LINK",
+            Severity.CRITICAL,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            9,
+            records=(
+                _crm("5725767000003000909", "Ivy Lane Bakery", "CRM account"),
+                _books(
+                    "460000000011909",
+                    "Ivy Lane Bakery",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("98.40"),
+                    active=True,
+                ),
+                _books(
+                    "460000000026909",
+                    "Ivy Lane Bakery Ltd",
+                    "second linked customer",
+                    has_transactions=True,
+                    outstanding=Decimal("215.00"),
+                    active=True,
+                ),
+            ),
+            evidence=("both Books customers carry zcrm_account_id 5725767000003000909",),
+        ),
+        "MULTIPLICATION_STORM": _notice(
+            "MULTIPLICATION_STORM",
+            Severity.CRITICAL,
+            Decision.QUARANTINE,
+            Mode.ENFORCE,
+            10,
+            records=(
+                _books(
+                    "460000000027010",
+                    "Juniper Legal LLP",
+                    Role.NEW_COPY,
+                    has_transactions=False,
+                    active=False,
+                    held=True,
+                ),
+                _books(
+                    "460000000011010",
+                    "Juniper Legal LLP",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("7200.00"),
+                    active=True,
+                ),
+            ),
+            evidence=(
+                "42 new Books customers in 6 minutes matched existing customers (threshold 10 in 10 minutes)",
+                "circuit breaker tripped at 2026-03-02 09:40 UTC",
+            ),
+        ),
+        "CROSSED_MAPPING": _notice(
+            "CROSSED_MAPPING",
+            Severity.CRITICAL,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            11,
+            records=(
+                _books(
+                    "460000000011111",
+                    "Kestrel Engineering Ltd",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("15300.00"),
+                    active=True,
+                ),
+                _crm("5725767000003001111", "Kestrel Engineering Ltd", "CRM record the guard paired it with"),
+                _crm("5725767000003001112", "Kestrel Electrical Ltd", "CRM record its link points at"),
+            ),
+            evidence=("zcrm_account_id is 5725767000003001112, the guard's pairing is 5725767000003001111",),
+        ),
+        "UNKNOWN_RULE": _notice(
+            "SOME_FUTURE_RULE",
+            Severity.INFO,
+            Decision.FLAG,
+            Mode.OBSERVE,
+            12,
+            records=(
+                _books("460000000011212", "Lumen Opticians", Role.EXISTING),
+                _crm("5725767000003001212", "Lumen Opticians", Role.PARTNER),
+            ),
+            evidence=("a rule the notifier has no texts for yet",),
+        ),
+    }
+
+
+def storm_batch() -> list[FinanceNotice]:
+    """A storm notice and the creates the breaker held while it lasted (40 of them)."""
+    notices = [example_notices()["MULTIPLICATION_STORM"]]
+    for n in range(40):
+        name = f"Customer {n + 1:02d} Ltd"
+        notices.append(
+            _notice(
+                "BROKEN_MAPPING" if n % 4 else "NAME_DRIFT",
+                Severity.WARNING,
+                Decision.QUARANTINE,
+                Mode.ENFORCE,
+                20 + n,
+                records=(
+                    _books(f"4600000000280{n:02d}", name, Role.NEW_COPY, has_transactions=False, held=True),
+                    _books(f"4600000000120{n:02d}", name, Role.EXISTING, has_transactions=True),
+                ),
+            )
+        )
+    return notices
+
+
+def backfill_batch() -> list[FinanceNotice]:
+    """What a backfill over an old, messy organisation finds: several kinds, in observe mode."""
+    examples = example_notices()
+    notices: list[FinanceNotice] = []
+    kinds = (("NAME_DRIFT", 9), ("BOTH_SIDES_CREATED", 4), ("DOUBLE_LINK", 2), ("EMAIL_MISMATCH", 3))
+    for kind, (rule, count) in enumerate(kinds, start=1):
+        base = examples[rule]
+        for n in range(count):
+            serial = 100 * kind + n
+            records = tuple(
+                record.model_copy(update={"record_id": f"{record.record_id[:-4]}{serial:04d}"})
+                for record in base.records
+            )
+            notices.append(
+                FinanceNotice.model_validate(
+                    base.model_dump()
+                    | {
+                        "records": records,
+                        "mode": Mode.OBSERVE,
+                        "event_id": f"evt_backfill{serial:04d}",
+                        "audit_ref": f"audit#2026-03-02#evt_backfill{serial:04d}",
+                        "occurred_at": T0 + timedelta(hours=1, seconds=serial),
+                    }
+                )
+            )
+    return notices
+
+
+def rendered_examples() -> dict[str, RenderedMessage]:
+    """File stem -> message: every example notice, the storm digest and the backfill digest."""
+    rendered = {stem: render_notice(notice, EXAMPLE_LINKS) for stem, notice in example_notices().items()}
+    (storm,) = aggregate(storm_batch(), max_individual=5, links=EXAMPLE_LINKS)
+    (backfill,) = aggregate(backfill_batch(), max_individual=5, links=EXAMPLE_LINKS)
+    rendered["DIGEST_STORM"] = storm
+    rendered["DIGEST_BACKFILL"] = backfill
+    return rendered
+
+
+def example_files() -> dict[str, str]:
+    """File name -> exact content of every checked-in example under ``events/notifications/``."""
+    return {f"{stem}.txt": message.as_text().rstrip() + "\n" for stem, message in rendered_examples().items()}

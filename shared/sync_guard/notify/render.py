@@ -1,0 +1,504 @@
+"""Turn notices into messages a bookkeeper can act on: a short subject and a plain-text body.
+
+The body says what happened, shows every record with a link to it in Zoho, says which copy holds
+transactions, what the guard did (or, in observe mode, would have done) and the next step. Customers' emails
+may appear in the body, because finance needs them, but never in the subject (it travels into mail-client
+previews and logs).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sync_guard.config import Mode
+from sync_guard.models.records import Module, System
+from sync_guard.notify.catalogue import DO_NOT_DISCONNECT, PLAYBOOK_STEPS, RuleText, is_known, text_for
+from sync_guard.notify.links import ZohoLinks
+from sync_guard.notify.model import (
+    Decision,
+    FinanceNotice,
+    MessageKind,
+    NoticeRecord,
+    RenderedMessage,
+    Severity,
+)
+
+SUBJECT_MAX = 99  # SNS: "less than 100 characters"
+SUBJECT_PREFIX = "Sync Guard"
+MULTIPLE = "MULTIPLE"
+# SNS refuses messages over 256 KB; digests are bounded by design, this is the backstop.
+BODY_MAX_BYTES = 240_000
+WIDTH = 100
+
+_EMAIL = re.compile(r"[^\s@<>()\"']+@[^\s@<>()\"']+\.[A-Za-z]{2,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+INTRO = (
+    "This message comes from Zoho Sync Guard, which watches the customer sync between Zoho CRM and "
+    "Zoho Books for duplicates."
+)
+
+
+# --------------------------------------------------------------------------------------------- small words
+def subject_safe(text: str) -> str:
+    """Text fit for an SNS subject: no emails, no control characters, plain ASCII, single spaces.
+
+    Accents are folded ("Müller" -> "Muller") because some mail paths mangle non-ASCII subjects; the body
+    keeps the exact names.
+    """
+    text = _EMAIL.sub("(email hidden)", text)
+    text = _CONTROL.sub(" ", text)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return " ".join(text.split())
+
+
+def fit_subject(head: str, tail: str = "", separator: str = " - ") -> str:
+    """``head``, ``separator``, ``tail`` cut to the SNS limit; the head (severity, title) wins over a tail."""
+    head, tail = subject_safe(head), subject_safe(tail)
+    if not tail:
+        return head if len(head) <= SUBJECT_MAX else head[: SUBJECT_MAX - 3].rstrip() + "..."
+    head += separator
+    subject = head + tail
+    if len(subject) <= SUBJECT_MAX:
+        return subject
+    room = SUBJECT_MAX - len(head)
+    if room >= 8:
+        return head + tail[: room - 3].rstrip() + "..."
+    return head.rstrip(" -")[: SUBJECT_MAX - 3].rstrip() + "..."
+
+
+def money(amount: Decimal, currency: str | None) -> str:
+    """``GBP 1,250.00``; the currency code first, as Books shows it in lists."""
+    figure = f"{amount:,.2f}"
+    return f"{currency} {figure}" if currency else figure
+
+
+def describe_kind(record: NoticeRecord) -> str:
+    """``Zoho Books customer``, ``Zoho CRM account``, ``Zoho CRM contact``."""
+    if record.system is System.BOOKS:
+        return "Zoho Books customer"
+    return "Zoho CRM contact" if record.effective_module is Module.CRM_CONTACTS else "Zoho CRM account"
+
+
+def short_system(record: NoticeRecord) -> str:
+    return "Books" if record.system is System.BOOKS else "CRM"
+
+
+def quoted_name(record: NoticeRecord) -> str:
+    return f'"{record.display_name}"' if record.display_name else f"(no name, id {record.record_id})"
+
+
+def when(moment: datetime) -> str:
+    """``2026-11-25 09:14 UTC``: one time zone for everyone reading the message."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
+    """Wrap a paragraph for plain-text email; ``first`` replaces the indent of the first line."""
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
+
+
+def fill(step: str, links: ZohoLinks) -> str:
+    """Put the configured organisation ids into a catalogue text."""
+    return step.format(
+        crm_org_id=links.crm_org_id or "(CRM org id not configured)",
+        books_org_id=links.books_organization_id or "(Books organization id not configured)",
+    )
+
+
+def rule_label(rule: str) -> str:
+    """``NAME_DRIFT (Same customer, slightly different name)``; unknown codes just show the code."""
+    if is_known(rule):
+        return f"{rule} ({text_for(rule).title})"
+    return rule
+
+
+# ----------------------------------------------------------------------------------------- record blocks
+def transactions_line(record: NoticeRecord) -> str:
+    """What is known about the record's transactions and balance."""
+    if record.has_transactions is None:
+        if record.system is System.CRM:
+            return "Transactions: kept in Books, not in CRM"
+        words = "Transactions: not known, check the customer's Transactions tab in Books"
+    elif record.has_transactions:
+        words = "Transactions: YES, invoices or payments are recorded against this customer"
+    else:
+        words = "Transactions: none recorded"
+    if record.outstanding is not None:
+        words += f"; outstanding {money(record.outstanding, record.currency)}"
+    return words
+
+
+def status_line(record: NoticeRecord, mode: Mode) -> str:
+    """Active/inactive in Zoho, and the guard's hold."""
+    parts = []
+    if record.active is not None:
+        parts.append(f"{'active' if record.active else 'inactive'} in {short_system(record)}")
+    if record.held:
+        parts.append("held by the guard" if mode is Mode.ENFORCE else "would be held (observe mode)")
+    return "Status: " + (", ".join(parts) if parts else "not known")
+
+
+def record_block(index: int, record: NoticeRecord, mode: Mode, links: ZohoLinks) -> list[str]:
+    """One record, several short lines, with its link."""
+    role = f"{record.role[:1].upper()}{record.role[1:]}: " if record.role else ""
+    lines = [f"  [{index}] {role}{describe_kind(record)} {quoted_name(record)}"]
+    lines.append(f"      Id: {record.record_id}")
+    if record.system is System.BOOKS or record.has_transactions is not None:
+        lines.append(f"      {transactions_line(record)}")
+    lines.append(f"      {status_line(record, mode)}")
+    if record.email:
+        lines.append(f"      Email: {record.email}")
+    url = links.link(record)
+    if url:
+        lines.append(f"      Open in Zoho: {url}")
+    else:
+        lines.append(f"      Open in Zoho: no link (set {links.missing_setting(record.system)})")
+    return lines
+
+
+def transactions_summary(records: Sequence[NoticeRecord]) -> str:
+    """Which copy holds transactions, and what that means for the choice of survivor."""
+    books = [record for record in records if record.system is System.BOOKS]
+    with_money = [record for record in books if record.has_transactions]
+    unknown = [record for record in books if record.has_transactions is None]
+    if len(with_money) == 1:
+        keeper = with_money[0]
+        balance = (
+            f" ({money(keeper.outstanding, keeper.currency)} outstanding)"
+            if keeper.outstanding is not None
+            else ""
+        )
+        text = (
+            f"Only the Books customer {quoted_name(keeper)} (id {keeper.record_id}) holds transactions"
+            f"{balance}. It is the copy to keep."
+        )
+        if unknown:
+            text += " For " + ", ".join(quoted_name(r) for r in unknown) + " it is not known: check in Books."
+        return text
+    if len(with_money) > 1:
+        names = " and ".join(f"{quoted_name(r)} (id {r.record_id})" for r in with_money)
+        return (
+            f"More than one copy holds transactions: {names}. Books cannot cleanly merge two customers that "
+            "both carry transactions: the transactions of one must be moved before it is deactivated. This "
+            "is fiddly work; consider handing it to someone who has done it before."
+        )
+    if unknown:
+        return (
+            "Not known whether the Books copies hold transactions: open each one and check its Transactions "
+            "tab before deciding which to keep."
+        )
+    if books:
+        return (
+            "None of the Books copies holds transactions yet, so nothing has been invoiced against the "
+            "duplicate: this is the cheapest moment to fix it."
+        )
+    return "No Books customer is involved yet; nothing has been invoiced against these records."
+
+
+# ------------------------------------------------------------------------------------- what the guard did
+def _held_words(held: Sequence[NoticeRecord]) -> str:
+    sides = []
+    if any(record.system is System.CRM for record in held):
+        sides.append("in CRM the record is tagged so it leaves the view the sync uses")
+    if any(record.system is System.BOOKS for record in held):
+        sides.append("in Books the customer is marked inactive")
+    names = ", ".join(f"{quoted_name(r)} ({short_system(r)})" for r in held) if held else "the new copy"
+    return names + " back from the sync" + (": " + "; ".join(sides) if sides else "")
+
+
+def guard_action(notice: FinanceNotice, text: RuleText) -> str:
+    """What the guard did, or in observe mode what it would have done. Never deletes, never merges."""
+    held = notice.held_records
+    if notice.decision is Decision.QUARANTINE:
+        if notice.mode is Mode.ENFORCE:
+            words = (
+                f"The guard held {_held_words(held)}. Nothing was deleted or merged, and an admin can "
+                "release the hold once you have decided."
+            )
+        else:
+            words = (
+                "The guard is in observe mode, so it changed nothing in Zoho. In enforce mode it would have "
+                f"held {_held_words(held)}."
+            )
+    elif notice.decision is Decision.FLAG:
+        words = "The guard flagged this for your review and changed nothing in Zoho."
+    else:
+        words = (
+            "The guard let this change through and changed nothing in Zoho; this message is for information."
+        )
+    note = text.enforce_note if notice.mode is Mode.ENFORCE else text.observe_note
+    return f"{words} {note}".strip()
+
+
+# ----------------------------------------------------------------------------------------- single notice
+def _section(title: str, lines: Iterable[str]) -> list[str]:
+    return [title, *lines, ""]
+
+
+def _steps(steps: Sequence[str], links: ZohoLinks) -> list[str]:
+    lines: list[str] = []
+    for number, step in enumerate([*steps, DO_NOT_DISCONNECT], start=1):
+        lines.extend(wrap(fill(step, links), indent="     ", first=f"  {number}. "))
+    return lines
+
+
+def _cap(body: str) -> str:
+    encoded = body.encode()
+    if len(encoded) <= BODY_MAX_BYTES:
+        return body
+    cut = encoded[:BODY_MAX_BYTES].decode(errors="ignore")
+    return cut + "\n\n(Message shortened; the audit trail has everything.)\n"
+
+
+def notice_subject(notice: FinanceNotice, text: RuleText) -> str:
+    """``Sync Guard WARNING: Same customer, slightly different name - "Acme Limited" held``."""
+    title = text.title if is_known(notice.rule) else notice.rule
+    head = f"{SUBJECT_PREFIX} {notice.severity.value.upper()}: {title}"
+    primary = notice.held_records[:1] or notice.records[:1]
+    name = (primary[0].display_name or primary[0].ref) if primary else ""
+    if notice.decision is Decision.QUARANTINE:
+        action = "held" if notice.mode is Mode.ENFORCE else "would hold (observe)"
+    elif notice.decision is Decision.FLAG:
+        action = "to review"
+    else:
+        action = "for information"
+    # The action goes before the name so that a long name, not the action, is what gets cut.
+    return fit_subject(head, f"{action}: {name}" if name else action)
+
+
+def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:
+    """One notice as one message."""
+    text = text_for(notice.rule)
+    body: list[str] = [*wrap(INTRO, indent=""), ""]
+    body += [
+        f"Rule: {rule_label(notice.rule)}",
+        f"Severity: {notice.severity.value}    Decision: {notice.decision.value}    "
+        f"Mode: {notice.mode.value}",
+        f"When: {when(notice.occurred_at)}",
+        "",
+    ]
+    body += _section("WHAT HAPPENED", wrap(text.what))
+    body += _section("WHY IT MATTERS", wrap(text.why))
+    records: list[str] = []
+    for index, record in enumerate(notice.records, start=1):
+        records += record_block(index, record, notice.mode, links)
+    body += _section("THE RECORDS", records or ["  (no records were named)"])
+    body += _section("WHICH COPY HOLDS TRANSACTIONS", wrap(transactions_summary(notice.records)))
+    body += _section("WHAT THE GUARD DID", wrap(guard_action(notice, text)))
+    body += _section("NEXT STEP", _steps(text.steps, links))
+    if notice.evidence:
+        body += _section(
+            "EVIDENCE", [line for item in notice.evidence for line in wrap(item, "    ", "  - ")]
+        )
+    body += _section("REFERENCE", _reference_lines(notice))
+    return RenderedMessage(
+        kind=MessageKind.NOTICE,
+        subject=notice_subject(notice, text),
+        body=_cap("\n".join(body).rstrip() + "\n"),
+        severity=notice.severity,
+        rule=notice.rule,
+        rules=(notice.rule,),
+        dedup_keys=(notice.dedup_key,),
+    )
+
+
+def _reference_lines(notice: FinanceNotice) -> list[str]:
+    lines = []
+    if notice.event_id:
+        lines.append(f"  Event: {notice.event_id}")
+    if notice.audit_ref:
+        lines.append(f"  Audit: {notice.audit_ref}")
+    lines.append(f"  Notification key: {notice.dedup_key}")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------- digests
+def highest_severity(notices: Iterable[FinanceNotice]) -> Severity:
+    """The most urgent severity among the notices (info when there are none)."""
+    return max(
+        (notice.severity for notice in notices), key=lambda severity: severity.rank, default=Severity.INFO
+    )
+
+
+def digest_rule(notices: Sequence[FinanceNotice], storm_rules: frozenset[str]) -> str:
+    """The ``rule`` attribute of a digest: the storm's rule, else the single rule, else ``MULTIPLE``."""
+    rules = {notice.rule for notice in notices}
+    storms = sorted(rules & storm_rules)
+    if storms:
+        return storms[0]
+    return rules.pop() if len(rules) == 1 else MULTIPLE
+
+
+def _example_line(number: int, notice: FinanceNotice, links: ZohoLinks) -> list[str]:
+    lines = [f"    {number}. {when(notice.occurred_at)}, {notice.decision.value}"]
+    for record in notice.records:
+        facts = [short_system(record)]
+        if record.role:
+            facts.append(record.role)
+        if record.held:
+            facts.append("held" if notice.mode is Mode.ENFORCE else "would be held")
+        if record.has_transactions:
+            facts.append("HOLDS TRANSACTIONS")
+        elif record.has_transactions is False:
+            facts.append("no transactions")
+        url = links.link(record) or f"no link (set {links.missing_setting(record.system)})"
+        lines.append(f"       {quoted_name(record)} [{', '.join(facts)}]")
+        lines.append(f"         {url}")
+    return lines
+
+
+def _digest_action(notices: Sequence[FinanceNotice], storm_text: RuleText | None) -> str:
+    decisions = Counter(notice.decision for notice in notices)
+    held = sum(len(notice.held_records) for notice in notices if notice.decision is Decision.QUARANTINE)
+    modes = {notice.mode for notice in notices}
+    flagged, allowed = decisions[Decision.FLAG], decisions[Decision.ALLOW]
+    if modes == {Mode.OBSERVE}:
+        words = (
+            "The guard is in observe mode, so it changed nothing in Zoho. In enforce mode it would have held "
+            f"{held} record(s) back from the sync."
+        )
+    else:
+        words = f"The guard held {held} record(s) back from the sync (CRM: tagged out of the synced view; "
+        words += "Books: marked inactive). Nothing was deleted or merged."
+        if Mode.OBSERVE in modes:
+            words += " Some of these decisions were made in observe mode and changed nothing in Zoho."
+    if flagged:
+        words += f" {flagged} alert(s) were flagged for review without changing anything."
+    if allowed:
+        words += f" {allowed} change(s) were let through and are listed for information."
+    if storm_text is not None:
+        note = storm_text.observe_note if modes == {Mode.OBSERVE} else storm_text.enforce_note
+        words += f" {note}"
+    return words
+
+
+def render_digest(
+    notices: Sequence[FinanceNotice],
+    links: ZohoLinks,
+    *,
+    storm_rules: frozenset[str] = frozenset({"MULTIPLICATION_STORM"}),
+    max_examples: int = 3,
+) -> RenderedMessage:
+    """Several notices as one message: counts per rule, the first few examples with links, one next step.
+
+    ``notices`` are expected in the order they should be listed (``aggregate`` sorts them).
+    """
+    if not notices:
+        raise ValueError("a digest needs at least one notice")
+    rule = digest_rule(notices, storm_rules)
+    severity = highest_severity(notices)
+    by_rule: dict[str, list[FinanceNotice]] = {}
+    for notice in notices:
+        by_rule.setdefault(notice.rule, []).append(notice)
+    # Most urgent kind first, then the biggest, then by code: stable for the same input.
+    order = sorted(
+        by_rule, key=lambda code: (-highest_severity(by_rule[code]).rank, -len(by_rule[code]), code)
+    )
+    storm_text = text_for(rule) if rule in storm_rules else None
+    single = len(by_rule) == 1
+    lead = storm_text or (text_for(rule) if single else None)
+
+    body: list[str] = [*wrap(INTRO, indent=""), ""]
+    modes = sorted({notice.mode.value for notice in notices})
+    first, last = min(n.occurred_at for n in notices), max(n.occurred_at for n in notices)
+    body += [
+        f"Digest of {len(notices)} alerts: {rule_label(order[0])}"
+        if single
+        else f"Digest of {len(notices)} alerts of {len(order)} kinds",
+        f"Highest severity: {severity.value}    Mode: {'/'.join(modes)}",
+        f"Between: {when(first)} and {when(last)}",
+        "",
+    ]
+    if lead is not None:
+        happened = lead.what
+        if not single:
+            happened += (
+                " The alerts raised while it was going on are collected here rather than sent one by one."
+            )
+        body += _section("WHAT HAPPENED", wrap(happened))
+        body += _section("WHY IT MATTERS", wrap(lead.why))
+    else:
+        body += _section(
+            "WHAT HAPPENED",
+            wrap(
+                f"The guard raised {len(notices)} alerts in one go, which usually means a backfill or a bulk "
+                "change in CRM or Books. They are collected in this one message instead of being sent one "
+                "by one."
+            ),
+        )
+        body += _section(
+            "WHY IT MATTERS",
+            wrap(
+                "Every duplicate that gets invoiced splits a customer's balance and history across two "
+                "records. Sorting them out in the right order, before more invoices are raised, keeps the "
+                "work small."
+            ),
+        )
+    counts = [
+        f"  {code:<24} {len(by_rule[code]):>5}  {highest_severity(by_rule[code]).value:<8}  "
+        f"{text_for(code).title if is_known(code) else 'unknown rule'}"
+        for code in order
+    ]
+    body += _section("COUNTS BY RULE", counts)
+    examples: list[str] = []
+    for code in order:
+        group = by_rule[code]
+        examples.append(f"  {rule_label(code)}: {len(group)}")
+        for number, notice in enumerate(group[:max_examples], start=1):
+            examples += _example_line(number, notice, links)
+        if len(group) > max_examples:
+            examples.append(
+                f"    ... and {len(group) - max_examples} more "
+                f"(audit trail: query by rule {code} and time range)."
+            )
+    body += _section(f"EXAMPLES (the first {max_examples} of each kind)", examples)
+    body += _section("WHAT THE GUARD DID", wrap(_digest_action(notices, storm_text)))
+    steps = lead.steps if lead is not None else PLAYBOOK_STEPS
+    body += _section("NEXT STEP", _steps(steps, links))
+    refs = [
+        f"  {notice.audit_ref or notice.event_id or notice.dedup_key}" for notice in notices[:max_examples]
+    ]
+    body += _section("REFERENCE (first alerts)", refs)
+
+    return RenderedMessage(
+        kind=MessageKind.DIGEST,
+        subject=digest_subject(notices, rule, severity, storm_text, lead),
+        body=_cap("\n".join(body).rstrip() + "\n"),
+        severity=severity,
+        rule=rule,
+        rules=tuple(sorted(by_rule)),
+        dedup_keys=tuple(notice.dedup_key for notice in notices),
+    )
+
+
+def digest_subject(
+    notices: Sequence[FinanceNotice],
+    rule: str,
+    severity: Severity,
+    storm_text: RuleText | None,
+    lead: RuleText | None,
+) -> str:
+    """``Sync Guard CRITICAL: Duplicate storm... (240 alerts)`` or ``... 57 possible duplicates, 4 kinds``."""
+    head = f"{SUBJECT_PREFIX} {severity.value.upper()}: "
+    kinds = len({notice.rule for notice in notices})
+    if storm_text is not None:
+        return fit_subject(head + storm_text.title, f"{len(notices)} alerts in one digest")
+    if lead is not None:
+        return fit_subject(head + f"{len(notices)} x {lead.title}")
+    if rule != MULTIPLE:
+        return fit_subject(head + f"{len(notices)} x {rule}")
+    return fit_subject(head + f"{len(notices)} possible duplicates, {kinds} kinds, in one digest")
