@@ -1,0 +1,63 @@
+"""Processor function: consumes the processing queue, one ``GuardEvent`` per message.
+
+Powertools batch processing reports each failed message in ``batchItemFailures``, so SQS retries only
+those; after the queue's ``maxReceiveCount`` (5) a message moves to the dead-letter queue. The domain work
+is ``sync_guard.processing.process_event``; plugging in the decision engine means passing its handler to
+``ProcessingDeps`` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sync_guard.config import get_settings
+from sync_guard.ingest.messages import decode_message
+from sync_guard.processing import ProcessingDeps, process_event, record_receipt
+from sync_guard.store.events import DynamoEventStore, EventRecordMissing
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+# Cold start: configuration and clients, reused by warm invocations.
+settings = get_settings()
+event_store = DynamoEventStore.from_settings(settings)
+deps = ProcessingDeps(events=event_store, handler=record_receipt)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    """Process one message; raising marks it failed so that SQS redelivers it (then dead-letters it)."""
+    message = decode_message(record.body)
+    event = message.event or event_store.load_event(message.event_id)
+    if event is None:
+        raise EventRecordMissing(f"event {message.event_id} is not stored")
+    outcome = process_event(event, deps)
+    metrics.add_metric(
+        name="EventsAlreadyProcessed" if outcome.already_done else "EventsProcessed",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    logger.info(
+        "event processed",
+        extra={"event_id": outcome.event_id, "status": outcome.status.value, "repeat": outcome.already_done},
+    )
+    return {"event_id": outcome.event_id, "status": outcome.status.value}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """SQS event source entry point (``ReportBatchItemFailures``)."""
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

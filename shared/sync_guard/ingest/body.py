@@ -1,0 +1,157 @@
+"""Turn a request body into a flat mapping of fields, whatever encoding Zoho chose.
+
+Accepted: ``application/json`` (also ``text/json``, ``application/*+json`` and ``text/plain`` holding JSON,
+which is what a CRM raw "Text" body is), ``application/x-www-form-urlencoded`` and ``multipart/form-data``
+(text parts only). Without a Content-Type the body is sniffed: an object-looking body is JSON, else a form.
+Charsets come from the header (UTF-8 by default); an unknown charset or media type is a 415, a body that
+does not decode or parse is a 400 naming ``body``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sync_guard.errors import InvalidPayload, UnsupportedMediaType
+
+JSON_TYPES = frozenset({"application/json", "text/json", "text/plain"})
+FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
+SUPPORTED_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
+# More fields than any Zoho template can produce; bounds the work a hostile form can cause.
+MAX_FORM_FIELDS = 1000
+
+
+@dataclass(frozen=True)
+class ContentType:
+    media_type: str
+    params: dict[str, str]
+
+    @property
+    def charset(self) -> str:
+        return self.params.get("charset", "utf-8").lower()
+
+
+@dataclass(frozen=True)
+class DecodedBody:
+    """The body's fields and the media type they were read as."""
+
+    fields: dict[str, Any]
+    media_type: str
+
+
+def parse_content_type(header: str | None) -> ContentType | None:
+    """``application/json; charset=UTF-8`` -> ``ContentType("application/json", {"charset": "utf-8"})``."""
+    if header is None or not header.strip():
+        return None
+    if any(ord(char) < 32 for char in header):
+        raise UnsupportedMediaType("malformed Content-Type header")
+    media_type, *raw_params = header.split(";")
+    params: dict[str, str] = {}
+    for raw in raw_params:
+        name, sep, value = raw.partition("=")
+        if sep:
+            params[name.strip().lower()] = value.strip().strip('"')
+    return ContentType(media_type.strip().lower(), params)
+
+
+def _codec(charset: str) -> str:
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        raise UnsupportedMediaType(f"unsupported charset {charset!r}") from None
+    # A JSON body may start with a BOM; utf-8-sig drops it and is otherwise plain UTF-8.
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _text(body: bytes, charset: str) -> str:
+    codec = _codec(charset)
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidPayload(f"body is not valid {charset}", field="body") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_fields(body: bytes, charset: str) -> dict[str, Any]:
+    text = _text(body, charset)
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise InvalidPayload("body is not valid JSON", field="body") from None
+    if not isinstance(value, dict):
+        raise InvalidPayload("body must be a JSON object", field="body")
+    return value
+
+
+def _form_fields(body: bytes, charset: str) -> dict[str, Any]:
+    text = _text(body, charset)
+    try:
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            encoding=_codec(charset),
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidPayload("body is not a valid form", field="body") from None
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)  # the first of repeated keys wins, as most frameworks do
+    return fields
+
+
+def _multipart_fields(body: bytes, content_type: str, charset: str) -> dict[str, Any]:
+    envelope = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body
+    message = BytesParser(policy=HTTP).parsebytes(envelope)
+    if not message.is_multipart():
+        raise InvalidPayload("body is not valid multipart/form-data", field="body")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        if not isinstance(part, Message):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename() is not None:
+            continue  # files are not webhook fields
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        fields.setdefault(name, _text(payload, part.get_content_charset() or charset))
+        if len(fields) > MAX_FORM_FIELDS:
+            raise InvalidPayload("too many form fields", field="body")
+    return fields
+
+
+def decode_body(body: bytes, content_type_header: str | None) -> DecodedBody:
+    """Decode ``body`` according to its Content-Type (see the module docstring)."""
+    content_type = parse_content_type(content_type_header)
+    if content_type is None:
+        sniffed = "application/json" if body.lstrip()[:1] == b"{" else FORM_TYPE
+        content_type = ContentType(sniffed, {})
+    media_type = content_type.media_type
+    is_json = media_type in JSON_TYPES or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+    if not (is_json or media_type in {FORM_TYPE, MULTIPART_TYPE}):
+        raise UnsupportedMediaType(f"unsupported content type {media_type!r}; use {SUPPORTED_TYPES}")
+    _codec(content_type.charset)  # an unknown charset is a 415 whatever the body holds
+    if not body.strip():
+        raise InvalidPayload("body is empty", field="body")
+    if is_json:
+        return DecodedBody(_json_fields(body, content_type.charset), "application/json")
+    if media_type == FORM_TYPE:
+        return DecodedBody(_form_fields(body, content_type.charset), FORM_TYPE)
+    if "boundary" not in content_type.params:
+        raise InvalidPayload("multipart/form-data without a boundary", field="body")
+    fields = _multipart_fields(body, content_type_header or "", content_type.charset)
+    return DecodedBody(fields, MULTIPART_TYPE)

@@ -1,0 +1,91 @@
+"""The small interfaces ingestion and processing talk to; ``sync_guard.store`` implements them on AWS.
+
+Kept free of boto3 so that the domain logic, its tests and the benchmarks' baselines can use fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Protocol
+
+from sync_guard.errors import UpstreamError
+from sync_guard.models.events import GuardEvent
+
+
+class EventStatus(StrEnum):
+    """Where a stored event is in its life.
+
+    ``received`` means stored but not (known to be) queued: the state a failed enqueue leaves behind, and
+    the one a re-delivery or a sweep re-queues. ``queued`` is set after the queue accepted the message.
+    The processor ends it in ``processed`` or ``awaiting_enrichment`` (Notification API ids).
+    """
+
+    RECEIVED = "received"
+    QUEUED = "queued"
+    PROCESSED = "processed"
+    AWAITING_ENRICHMENT = "awaiting_enrichment"
+
+    @property
+    def is_final(self) -> bool:
+        """The processor has handled it: a redelivered message has nothing left to do."""
+        return self in {EventStatus.PROCESSED, EventStatus.AWAITING_ENRICHMENT}
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What the events table keeps for one accepted event: the raw request beside the parsed event."""
+
+    event: GuardEvent
+    raw_body: bytes
+    content_type: str
+    route: str
+    received_at: datetime
+    expires_at: datetime
+    status: EventStatus = EventStatus.RECEIVED
+
+
+@dataclass(frozen=True)
+class PutOutcome:
+    """The result of the conditional put: a new event, or a repeat with the status it already has."""
+
+    created: bool
+    existing_status: EventStatus | None = None
+
+    @property
+    def needs_enqueue(self) -> bool:
+        """New events are queued; so are repeats of events whose first enqueue never succeeded."""
+        return self.created or self.existing_status is EventStatus.RECEIVED
+
+
+class EventStore(Protocol):
+    """Durable storage of accepted events, keyed by the content-derived event id."""
+
+    def put_new(self, stored: StoredEvent) -> PutOutcome:
+        """Store the event unless its id exists (``attribute_not_exists``); report which happened."""
+        ...
+
+    def mark_queued(self, event_id: str, at: datetime) -> None:
+        """Record that the queue accepted the event (only moves ``received`` forward)."""
+        ...
+
+    def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
+        """Leave the event ``received`` and note why queueing failed, for the sweep and for people."""
+        ...
+
+
+class EventQueue(Protocol):
+    """The processing queue."""
+
+    def send(self, event: GuardEvent) -> None:
+        """Queue one event for processing; raises on failure."""
+        ...
+
+
+class EventNotStored(UpstreamError):
+    """The events table did not take the event: the only reason ingestion answers 5xx."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "event_not_stored"

@@ -1,0 +1,74 @@
+"""The webhook request as ingestion sees it, independent of API Gateway's event shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sync_guard.errors import InvalidPayload, PayloadTooLarge
+
+
+class Route(StrEnum):
+    """The three webhook endpoints (every one answers POST only)."""
+
+    CRM_WORKFLOW = "/webhooks/crm"
+    CRM_NOTIFICATIONS = "/webhooks/crm/notifications"
+    BOOKS = "/webhooks/books"
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One POST to a webhook route: header names lower-cased, the body as API Gateway delivered it."""
+
+    route: Route
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None
+    is_base64_encoded: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        route: Route,
+        headers: Mapping[str, str] | None,
+        query: Mapping[str, str] | None,
+        body: str | None,
+        is_base64_encoded: bool = False,
+    ) -> WebhookRequest:
+        """Normalise header names to lower case (HTTP APIs already do; other callers may not)."""
+        return cls(
+            route=route,
+            headers={str(name).lower(): str(value) for name, value in (headers or {}).items()},
+            query={str(name): str(value) for name, value in (query or {}).items()},
+            body=body,
+            is_base64_encoded=is_base64_encoded,
+        )
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+def body_bytes(request: WebhookRequest, max_bytes: int) -> bytes:
+    """The body's bytes, refusing anything over ``max_bytes`` before decoding or parsing it (413)."""
+    if not request.body:
+        return b""
+    text = request.body
+    if request.is_base64_encoded:
+        # Base64 grows data by 4/3: refuse an oversized body before spending time decoding it.
+        if len(text) > (max_bytes + 2) // 3 * 4 + 4:
+            raise PayloadTooLarge(f"body exceeds {max_bytes} bytes")
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidPayload("body is not valid base64", field="body") from None
+    else:
+        if len(text) > max_bytes:  # a character is at least one byte
+            raise PayloadTooLarge(f"body exceeds {max_bytes} bytes")
+        data = text.encode("utf-8", "surrogatepass")
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"body exceeds {max_bytes} bytes")
+    return data

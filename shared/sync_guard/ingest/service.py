@@ -1,0 +1,188 @@
+"""Storage-first ingestion: authenticate, decode, validate, store, then queue.
+
+The order is the guarantee. An event is acknowledged (202) only once the events table holds it; it is
+queued only after that write, so the queue never carries an event the table lacks. If queueing fails the
+stored item stays ``received`` (with ``enqueue_error``) and the request still succeeds: the event is safe,
+and ``received`` is what reconciliation looks for. Two paths re-queue such an event:
+
+* a re-delivery of the same event (same content-derived id) finds it still ``received`` and queues it;
+* a sweep over ``status = received`` items older than a few minutes (``EventStore`` implementations expose
+  ``unqueued``) re-sends them; the processor is idempotent, so a late double send is harmless.
+
+A duplicate delivery of an event already queued or processed is acknowledged with the same id and is not
+queued again. Only a failure to store answers 5xx: nothing else the guard does can lose an event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sync_guard.config import Settings
+from sync_guard.errors import SyncGuardError
+from sync_guard.ingest.auth import (
+    SignatureVerifier,
+    books_signature_verifier,
+    presented_token,
+    require_token,
+)
+from sync_guard.ingest.body import decode_body
+from sync_guard.ingest.ports import EventNotStored, EventQueue, EventStore, PutOutcome, StoredEvent
+from sync_guard.ingest.request import Route, WebhookRequest, body_bytes
+from sync_guard.models.events import GuardEvent
+from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_notification, parse_crm_workflow
+
+logger = logging.getLogger(__name__)
+
+REDACTED = b"[redacted]"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one request produced: every event id it carried, new or repeated."""
+
+    event_ids: list[str]
+    duplicates: int = 0
+    unqueued: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return len(self.event_ids)
+
+    def to_body(self) -> dict[str, Any]:
+        """The 202 response document."""
+        return {"accepted": self.accepted, "event_ids": self.event_ids, "duplicates": self.duplicates}
+
+
+class IngestService:
+    """Turns one authenticated webhook request into stored, queued ``GuardEvent`` s."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        queue: EventQueue,
+        *,
+        secret: Callable[[], str],
+        verifier_for: Callable[[str], SignatureVerifier],
+        max_body_bytes: int,
+        retention: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._secret = secret
+        self._verifier_for = verifier_for
+        self._max_body_bytes = max_body_bytes
+        self._retention = retention
+        self._clock = clock
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        store: EventStore,
+        queue: EventQueue,
+        secret: Callable[[], str],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> IngestService:
+        """The service as configured: body limit, retention and Books signature scheme from ``settings``."""
+        return cls(
+            store,
+            queue,
+            secret=secret,
+            verifier_for=lambda webhook_secret: books_signature_verifier(settings, webhook_secret),
+            max_body_bytes=settings.max_body_bytes,
+            retention=timedelta(days=settings.event_retention_days),
+            clock=clock,
+        )
+
+    def ingest(self, request: WebhookRequest) -> IngestResult:
+        """Authenticate, validate, store and queue; raises a ``ClientError`` for the caller's mistakes."""
+        body = body_bytes(request, self._max_body_bytes)
+        secret = self._secret()
+        presented = presented_token(request.headers, request.query)
+        # Notification API callbacks cannot carry headers: their token is echoed inside the body.
+        if request.route is not Route.CRM_NOTIFICATIONS or presented is not None:
+            require_token(presented, secret)
+        if request.route is Route.BOOKS:
+            self._verifier_for(secret).verify(request.headers, body)
+        decoded = decode_body(body, request.content_type)
+        if request.route is Route.CRM_NOTIFICATIONS and presented is None:
+            require_token(decoded.fields.get("token"), secret)
+
+        received_at = self._clock()
+        events = self._parse(request, decoded.fields, received_at)
+        raw = body.replace(secret.encode(), REDACTED) if secret else body
+        stored = [
+            StoredEvent(
+                event=event,
+                raw_body=raw,
+                content_type=decoded.media_type,
+                route=request.route.value,
+                received_at=received_at,
+                expires_at=received_at + self._retention,
+            )
+            for event in events
+        ]
+        outcomes = [self._put(item) for item in stored]
+        unqueued = [
+            item.event.event_id
+            for item, outcome in zip(stored, outcomes, strict=True)
+            if outcome.needs_enqueue and not self._enqueue(item.event)
+        ]
+        return IngestResult(
+            event_ids=[item.event.event_id for item in stored],
+            duplicates=sum(1 for outcome in outcomes if not outcome.created),
+            unqueued=unqueued,
+        )
+
+    @staticmethod
+    def _parse(request: WebhookRequest, fields: Mapping[str, Any], received_at: datetime) -> list[GuardEvent]:
+        if request.route is Route.CRM_WORKFLOW:
+            return [parse_crm_workflow(fields, received_at=received_at)]
+        if request.route is Route.CRM_NOTIFICATIONS:
+            return parse_crm_notification(fields, received_at=received_at)
+        hint = request.query.get("event") or request.query.get("operation")
+        return [parse_books_webhook(fields, received_at=received_at, operation=hint)]
+
+    def _put(self, item: StoredEvent) -> PutOutcome:
+        try:
+            return self._store.put_new(item)
+        except SyncGuardError:
+            raise
+        except Exception as error:
+            raise EventNotStored("the event could not be stored; please retry") from error
+
+    def _enqueue(self, event: GuardEvent) -> bool:
+        """Queue a stored event; on failure leave it ``received`` for reconciliation and say so."""
+        try:
+            self._queue.send(event)
+        except Exception as error:
+            logger.warning(
+                "event stored but not queued; it stays 'received' for reconciliation",
+                extra={"event_id": event.event_id, "error": type(error).__name__},
+            )
+            try:
+                self._store.mark_enqueue_failed(event.event_id, self._clock(), type(error).__name__)
+            except Exception as mark_error:
+                logger.warning(
+                    "could not note the enqueue failure on the stored event",
+                    extra={"event_id": event.event_id, "error": type(mark_error).__name__},
+                )
+            return False
+        try:
+            self._store.mark_queued(event.event_id, self._clock())
+        except Exception as error:
+            # Queued but still marked 'received': a sweep may queue it again, which the processor absorbs.
+            logger.warning(
+                "event queued but its status could not be updated",
+                extra={"event_id": event.event_id, "error": type(error).__name__},
+            )
+        return True

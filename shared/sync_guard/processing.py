@@ -1,0 +1,88 @@
+"""The processor's domain entry point: one queued ``GuardEvent`` in, one ``ProcessingOutcome`` out.
+
+In this issue the processor records that an event was received and parsed: ``processed``, or
+``awaiting_enrichment`` for Notification API ids whose record must still be fetched. The decision engine
+(shadow mapping, rules, audit) plugs in as the ``EventHandler`` of ``ProcessingDeps``: handing the processor
+a different handler is the one-line change, nothing here moves.
+
+Processing is idempotent per event id: SQS delivers at least once, and a message whose event is already
+``processed`` (or ``awaiting_enrichment``) is acknowledged without running the handler again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sync_guard.ingest.ports import EventStatus
+from sync_guard.models.events import GuardEvent
+
+
+@dataclass(frozen=True)
+class HandlerResult:
+    """What a handler did with an event: the status to record and a short, log-safe detail."""
+
+    status: EventStatus
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+class EventHandler(Protocol):
+    """Decides what an event means (the decision engine implements this)."""
+
+    def __call__(self, event: GuardEvent) -> HandlerResult:
+        """Handle one event; raise to have the message retried (and dead-lettered after five attempts)."""
+        ...
+
+
+class EventStatusStore(Protocol):
+    """The events table as the processor sees it."""
+
+    def status_of(self, event_id: str) -> EventStatus | None:
+        """The stored event's status, None if it is not stored."""
+        ...
+
+    def mark_processed(self, event_id: str, status: EventStatus, at: datetime) -> None:
+        """Record the final status and when it was reached."""
+        ...
+
+
+def record_receipt(event: GuardEvent) -> HandlerResult:
+    """This issue's handler: nothing to decide yet, only note whether the record must still be fetched."""
+    if event.needs_enrichment:
+        return HandlerResult(EventStatus.AWAITING_ENRICHMENT, {"reason": "notification carries ids only"})
+    return HandlerResult(EventStatus.PROCESSED)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ProcessingDeps:
+    """Everything ``process_event`` needs, so tests and the local stack can hand it fakes or servers."""
+
+    events: EventStatusStore
+    handler: EventHandler = record_receipt
+    clock: Callable[[], datetime] = _utc_now
+
+
+@dataclass(frozen=True)
+class ProcessingOutcome:
+    """The result for one event: its final status, and whether this delivery did the work."""
+
+    event_id: str
+    status: EventStatus
+    already_done: bool = False
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+def process_event(event: GuardEvent, deps: ProcessingDeps) -> ProcessingOutcome:
+    """Handle one queued event once, and record its outcome on the stored event."""
+    current = deps.events.status_of(event.event_id)
+    if current is not None and current.is_final:
+        return ProcessingOutcome(event.event_id, current, already_done=True)
+    result = deps.handler(event)
+    deps.events.mark_processed(event.event_id, result.status, deps.clock())
+    return ProcessingOutcome(event.event_id, result.status, detail=result.detail)

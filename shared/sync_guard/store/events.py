@@ -1,0 +1,236 @@
+"""The events table: every accepted webhook event, written before it is acknowledged.
+
+Item layout (``pk`` is the content-derived event id, so a repeated delivery meets the conditional put)::
+
+    pk            evt_...                        status        received|queued|processed|awaiting_enrichment
+    source        crm|books                      channel       crm_workflow|crm_notification|books_workflow
+    module        Accounts|Contacts|Customers    operation     create|update|delete
+    record_ref    crm:<id> / books:<id>          route         /webhooks/...
+    event         the GuardEvent as JSON         raw_body      the request body (secret redacted)
+    content_type  how the body was read          received_at   ISO-8601 UTC
+    expires_at    epoch seconds (table TTL)      queued_at / enqueue_error / processed_at   as they happen
+
+Large bodies are stored zlib-compressed (``raw_body_z``, ``event_z``) to stay under DynamoDB's 400 KB items.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sync_guard.config import Settings
+from sync_guard.errors import PayloadTooLarge, SyncGuardError
+from sync_guard.ingest.ports import EventNotStored, EventStatus, PutOutcome, StoredEvent
+from sync_guard.models.events import GuardEvent
+from sync_guard.store.aws import client
+
+# Compress once an item would pass this; DynamoDB's hard limit is 400 KB including attribute names.
+_COMPRESS_ABOVE_BYTES = 300 * 1024
+_MAX_ITEM_BYTES = 390 * 1024
+
+
+class EventRecordMissing(SyncGuardError):
+    """A queued event has no stored item (expired or never written): processing cannot record it."""
+
+    code = "event_record_missing"
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class DynamoEventStore:
+    """``EventStore`` (ingest side) and the status updates the processor makes, on the events table."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoEventStore:
+        return cls(client("dynamodb", settings), settings.events_table)
+
+    # ------------------------------------------------------------------------------------ ingest side
+    def item_for(self, stored: StoredEvent) -> dict[str, Any]:
+        """The DynamoDB item for ``stored`` (compressed if large); ``PayloadTooLarge`` if it cannot fit."""
+        event = stored.event
+        event_json = event.model_dump_json().encode()
+        item: dict[str, Any] = {
+            "pk": {"S": event.event_id},
+            "status": {"S": stored.status.value},
+            "source": {"S": event.source.value},
+            "channel": {"S": event.channel.value},
+            "module": {"S": event.module.value},
+            "operation": {"S": event.operation.value},
+            "record_ref": {"S": event.record_ref},
+            "route": {"S": stored.route},
+            "content_type": {"S": stored.content_type},
+            "received_at": {"S": _iso(stored.received_at)},
+            "expires_at": {"N": str(int(stored.expires_at.timestamp()))},
+        }
+        if len(event_json) + len(stored.raw_body) <= _COMPRESS_ABOVE_BYTES:
+            item["event"] = {"S": event_json.decode()}
+            try:
+                item["raw_body"] = {"S": stored.raw_body.decode("utf-8")}
+            except UnicodeDecodeError:
+                item["raw_body_z"] = {"B": zlib.compress(stored.raw_body)}
+            return item
+        compressed_event = zlib.compress(event_json)
+        compressed_raw = zlib.compress(stored.raw_body)
+        if len(compressed_event) + len(compressed_raw) > _MAX_ITEM_BYTES:
+            raise PayloadTooLarge("the event is too large to store")
+        item["event_z"] = {"B": compressed_event}
+        item["raw_body_z"] = {"B": compressed_raw}
+        return item
+
+    def put_new(self, stored: StoredEvent) -> PutOutcome:
+        """Conditional put on ``pk``; a repeat reports the status the stored event already has."""
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=self.item_for(stored),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return PutOutcome(created=True)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise EventNotStored("the events table refused the event") from error
+            existing: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+        except BotoCoreError as error:
+            raise EventNotStored("the events table is unreachable") from error
+        if existing and "status" in existing:
+            return PutOutcome(created=False, existing_status=EventStatus(existing["status"]["S"]))
+        # Servers that do not return the old item (older DynamoDB Local): ask with a write, since the
+        # ingest function may only write. The probe succeeds only while the event is still 'received'.
+        return PutOutcome(created=False, existing_status=self._probe_received(stored))
+
+    def _probe_received(self, stored: StoredEvent) -> EventStatus | None:
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": stored.event.event_id}},
+                UpdateExpression="SET redelivered_at = :at",
+                ConditionExpression="#status = :received",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":at": {"S": _iso(stored.received_at)},
+                    ":received": {"S": EventStatus.RECEIVED.value},
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None  # queued or further along: nothing to re-queue
+            raise EventNotStored("the events table refused the event") from error
+        except BotoCoreError as error:
+            raise EventNotStored("the events table is unreachable") from error
+        return EventStatus.RECEIVED
+
+    def _update_if_status(
+        self, event_id: str, expected: EventStatus, update: str, values: dict[str, Any]
+    ) -> bool:
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": event_id}},
+                UpdateExpression=update,
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":expected": {"S": expected.value}, **values},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def mark_queued(self, event_id: str, at: datetime) -> None:
+        """``received`` -> ``queued``; a no-op if the processor already moved the event further."""
+        self._update_if_status(
+            event_id,
+            EventStatus.RECEIVED,
+            "SET #status = :queued, queued_at = :at REMOVE enqueue_error",
+            {":queued": {"S": EventStatus.QUEUED.value}, ":at": {"S": _iso(at)}},
+        )
+
+    def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
+        """Keep the event ``received`` and note the failure for the sweep and for people."""
+        self._update_if_status(
+            event_id,
+            EventStatus.RECEIVED,
+            "SET enqueue_error = :reason, enqueue_failed_at = :at",
+            {":reason": {"S": reason[:200]}, ":at": {"S": _iso(at)}},
+        )
+
+    def unqueued(self, received_before: datetime, limit: int = 100) -> Iterator[GuardEvent]:
+        """Events still ``received`` (stored, never queued) that arrived before ``received_before``.
+
+        A scan with a filter: fine for a sweep every few minutes over a table that TTL keeps small. A
+        sparse index on ``status`` would make it cheaper if the table grows large.
+        """
+        paginator = self._dynamodb.get_paginator("scan")
+        found = 0
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="#status = :received AND received_at < :before",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":received": {"S": EventStatus.RECEIVED.value},
+                ":before": {"S": _iso(received_before)},
+            },
+        ):
+            for item in page.get("Items", []):
+                yield _event_of(item)
+                found += 1
+                if found >= limit:
+                    return
+
+    # ------------------------------------------------------------------------------------ processor side
+    def load_event(self, event_id: str) -> GuardEvent | None:
+        """The stored event (for queue messages that carried only its id)."""
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key={"pk": {"S": event_id}}, ConsistentRead=True
+        )
+        found = item.get("Item")
+        return _event_of(found) if found else None
+
+    def status_of(self, event_id: str) -> EventStatus | None:
+        """The event's current status, or None if no such event is stored."""
+        item = self._dynamodb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": event_id}},
+            ProjectionExpression="#status",
+            ExpressionAttributeNames={"#status": "status"},
+            ConsistentRead=True,
+        ).get("Item")
+        return EventStatus(item["status"]["S"]) if item and "status" in item else None
+
+    def mark_processed(self, event_id: str, status: EventStatus, at: datetime) -> None:
+        """Record the processor's outcome; ``EventRecordMissing`` if the event is not stored."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": event_id}},
+                UpdateExpression="SET #status = :status, processed_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":status": {"S": status.value}, ":at": {"S": _iso(at)}},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise EventRecordMissing(f"event {event_id} is not stored") from error
+            raise
+
+
+def _event_of(item: dict[str, Any]) -> GuardEvent:
+    if "event" in item:
+        return GuardEvent.model_validate_json(item["event"]["S"])
+    return GuardEvent.model_validate_json(zlib.decompress(bytes(item["event_z"]["B"])))

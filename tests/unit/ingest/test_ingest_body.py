@@ -1,0 +1,112 @@
+"""Request body decoding: content types, charsets, forms, multipart, and what is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sync_guard.errors import InvalidPayload, UnsupportedMediaType
+from sync_guard.ingest.body import decode_body, parse_content_type
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_json_object_with_charset_parameter() -> None:
+    decoded = decode_body(b'{"id": "1", "name": "Caf\xc3\xa9"}', "application/json; charset=UTF-8")
+    assert decoded.fields == {"id": "1", "name": "Café"}
+    assert decoded.media_type == "application/json"
+
+
+def test_latin1_json_is_decoded_with_its_declared_charset() -> None:
+    decoded = decode_body('{"name": "Café"}'.encode("latin-1"), "application/json; charset=ISO-8859-1")
+    assert decoded.fields == {"name": "Café"}
+
+
+def test_text_plain_and_utf8_bom_are_read_as_json() -> None:
+    assert decode_body(b'\xef\xbb\xbf{"a": 1}', "text/plain").fields == {"a": 1}
+
+
+def test_form_body_first_of_repeated_keys_wins_and_blanks_are_kept() -> None:
+    decoded = decode_body(b"id=1&id=2&name=Acme+Ltd&email=&city=M%C3%BCnchen", FORM)
+    assert decoded.fields == {"id": "1", "name": "Acme Ltd", "email": "", "city": "München"}
+    assert decoded.media_type == FORM
+
+
+def test_multipart_form_data_text_fields_are_read_and_files_ignored() -> None:
+    body = (
+        b"--XyZ\r\n"
+        b'Content-Disposition: form-data; name="id"\r\n\r\n'
+        b"5725767000003000064\r\n"
+        b"--XyZ\r\n"
+        b'Content-Disposition: form-data; name="name"\r\n\r\n'
+        b"Acme Ltd\r\n"
+        b"--XyZ\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n'
+        b"ignored\r\n"
+        b"--XyZ--\r\n"
+    )
+    decoded = decode_body(body, "multipart/form-data; boundary=XyZ")
+    assert decoded.fields == {"id": "5725767000003000064", "name": "Acme Ltd"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b'{"a": 1}', None), (b"  {\n}", None)],
+)
+def test_missing_content_type_sniffs_json(body: bytes, content_type: str | None) -> None:
+    assert decode_body(body, content_type).media_type == "application/json"
+
+
+def test_missing_content_type_falls_back_to_form() -> None:
+    assert decode_body(b"a=1", None).fields == {"a": "1"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/xml", "text/html", "image/png", "application/json; charset=klingon", "bad\x00type"],
+)
+def test_unsupported_media_types_and_charsets_are_415(content_type: str) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        decode_body(b"{}", content_type)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"", "application/json"),
+        (b"   ", FORM),
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'"text"', "application/json"),
+        (b'{"a": NaN}', "application/json"),
+        (b"\xff\xfe{}", "application/json"),
+        (b"a=%ff", FORM),
+        (("[" * 100_000).encode(), "application/json"),
+        (b"no parts", "multipart/form-data; boundary=XyZ"),
+        (b"x", "multipart/form-data"),
+    ],
+)
+def test_malformed_bodies_are_400_naming_the_body(body: bytes, content_type: str) -> None:
+    with pytest.raises(InvalidPayload) as raised:
+        decode_body(body, content_type)
+    assert raised.value.field == "body"
+
+
+def test_too_many_form_fields_is_a_400() -> None:
+    body = "&".join(f"f{i}=1" for i in range(2000)).encode()
+    with pytest.raises(InvalidPayload):
+        decode_body(body, FORM)
+
+
+def test_content_type_parameters_keep_case_of_values_but_not_names() -> None:
+    parsed = parse_content_type('Multipart/Form-Data; Boundary="AbC"; charset=UTF-8')
+    assert parsed is not None
+    assert parsed.media_type == "multipart/form-data"
+    assert parsed.params["boundary"] == "AbC"
+    assert parsed.charset == "utf-8"
+
+
+def test_json_round_trip_of_a_realistic_books_payload() -> None:
+    payload = {"contact": {"contact_id": "460000000026049", "contact_persons": [{"email": "a@b.example"}]}}
+    assert decode_body(json.dumps(payload).encode(), "application/json").fields == payload

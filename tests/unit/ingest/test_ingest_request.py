@@ -1,0 +1,46 @@
+"""Reading the body out of the API Gateway request, with the size limit applied first."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from sync_guard.errors import InvalidPayload, PayloadTooLarge
+from sync_guard.ingest.request import Route, WebhookRequest, body_bytes
+
+
+def request(body: str | None, *, b64: bool = False) -> WebhookRequest:
+    return WebhookRequest.build(Route.CRM_WORKFLOW, {"Content-Type": "application/json"}, None, body, b64)
+
+
+def test_header_names_are_lower_cased() -> None:
+    assert request("{}").content_type == "application/json"
+
+
+def test_plain_and_base64_bodies() -> None:
+    assert body_bytes(request("{}"), 10) == b"{}"
+    assert body_bytes(request(base64.b64encode(b"a=1").decode(), b64=True), 10) == b"a=1"
+    assert body_bytes(request(None), 10) == b""
+
+
+def test_limit_is_inclusive_and_counts_bytes_not_characters() -> None:
+    assert body_bytes(request("x" * 10), 10) == b"x" * 10
+    with pytest.raises(PayloadTooLarge):
+        body_bytes(request("x" * 11), 10)
+    with pytest.raises(PayloadTooLarge):
+        body_bytes(request("é" * 6), 10)  # 12 bytes of UTF-8
+
+
+def test_base64_bodies_are_measured_before_and_after_decoding() -> None:
+    encoded = base64.b64encode(b"y" * 11).decode()
+    with pytest.raises(PayloadTooLarge):
+        body_bytes(request(encoded, b64=True), 10)
+    with pytest.raises(PayloadTooLarge):
+        body_bytes(request("A" * 10_000, b64=True), 10)  # refused without decoding
+
+
+def test_invalid_base64_is_a_400() -> None:
+    with pytest.raises(InvalidPayload) as raised:
+        body_bytes(request("not base64!", b64=True), 100)
+    assert raised.value.field == "body"

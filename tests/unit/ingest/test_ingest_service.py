@@ -1,0 +1,265 @@
+"""The storage-first ingest service, with in-memory fakes for the table and the queue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync_guard.config import BooksSignatureScheme, Settings
+from sync_guard.errors import (
+    InvalidPayload,
+    PayloadTooLarge,
+    SyncGuardError,
+    Unauthorised,
+    UnsupportedMediaType,
+)
+from sync_guard.ingest import (
+    EventNotStored,
+    EventStatus,
+    IngestService,
+    PutOutcome,
+    Route,
+    StoredEvent,
+    WebhookRequest,
+)
+from sync_guard.ingest.auth import HmacSha256Signature
+from sync_guard.models.events import GuardEvent
+
+PAYLOADS = Path(__file__).resolve().parents[3] / "events" / "payloads"
+SECRET = "sync-guard-test-secret"
+NOW = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
+
+
+@dataclass
+class MemoryStore:
+    items: dict[str, StoredEvent] = field(default_factory=dict)
+    statuses: dict[str, EventStatus] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    fail_puts: bool = False
+
+    def put_new(self, stored: StoredEvent) -> PutOutcome:
+        if self.fail_puts:
+            raise ConnectionError("table unreachable")
+        event_id = stored.event.event_id
+        if event_id in self.items:
+            return PutOutcome(created=False, existing_status=self.statuses[event_id])
+        self.items[event_id] = stored
+        self.statuses[event_id] = stored.status
+        return PutOutcome(created=True)
+
+    def mark_queued(self, event_id: str, at: datetime) -> None:
+        if self.statuses[event_id] is EventStatus.RECEIVED:
+            self.statuses[event_id] = EventStatus.QUEUED
+
+    def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
+        self.errors[event_id] = reason
+
+
+@dataclass
+class MemoryQueue:
+    sent: list[GuardEvent] = field(default_factory=list)
+    failing: bool = False
+
+    def send(self, event: GuardEvent) -> None:
+        if self.failing:
+            raise TimeoutError("queue unreachable")
+        self.sent.append(event)
+
+
+def make_service(
+    store: MemoryStore, queue: MemoryQueue, settings: Settings | None = None, max_body_bytes: int = 4096
+) -> IngestService:
+    settings = settings or Settings(max_body_bytes=max_body_bytes)
+    return IngestService.from_settings(settings, store, queue, secret=lambda: SECRET, clock=lambda: NOW)
+
+
+def payload_text(name: str) -> str:
+    return (PAYLOADS / name).read_text()
+
+
+def request(
+    route: Route,
+    body: str,
+    *,
+    token: str | None = SECRET,
+    content_type: str = "application/json",
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> WebhookRequest:
+    all_headers = {"content-type": content_type, **(headers or {})}
+    if token is not None:
+        all_headers["X-Sync-Guard-Token"] = token
+    return WebhookRequest.build(route, all_headers, query, body)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def queue() -> MemoryQueue:
+    return MemoryQueue()
+
+
+def test_new_event_is_stored_then_queued(store: MemoryStore, queue: MemoryQueue) -> None:
+    # given a CRM workflow webhook
+    body = payload_text("crm-workflow-account-create.json")
+    # when it is ingested
+    result = make_service(store, queue).ingest(request(Route.CRM_WORKFLOW, body))
+    # then it is stored with its raw body and TTL, queued once, and reported
+    assert result.accepted == 1
+    assert result.duplicates == 0
+    [event_id] = result.event_ids
+    stored = store.items[event_id]
+    assert stored.raw_body == body.encode()
+    assert stored.route == "/webhooks/crm"
+    assert stored.expires_at == NOW + timedelta(days=30)
+    assert store.statuses[event_id] is EventStatus.QUEUED
+    assert [event.event_id for event in queue.sent] == [event_id]
+    assert result.to_body() == {"accepted": 1, "event_ids": [event_id], "duplicates": 0}
+
+
+def test_duplicate_delivery_is_acknowledged_with_the_same_id_but_not_queued_again(
+    store: MemoryStore, queue: MemoryQueue
+) -> None:
+    service = make_service(store, queue)
+    body = payload_text("crm-workflow-account-create.json")
+    first = service.ingest(request(Route.CRM_WORKFLOW, body))
+    second = service.ingest(request(Route.CRM_WORKFLOW, body))
+    assert second.event_ids == first.event_ids
+    assert second.duplicates == 1
+    assert len(queue.sent) == 1
+    assert len(store.items) == 1
+
+
+def test_enqueue_failure_keeps_the_event_received_and_still_acknowledges(
+    store: MemoryStore, queue: MemoryQueue
+) -> None:
+    # given a queue that is down
+    queue.failing = True
+    service = make_service(store, queue)
+    body = payload_text("books-edit.json")
+    # when a webhook arrives, it is still accepted: the event is stored
+    result = service.ingest(request(Route.BOOKS, body))
+    [event_id] = result.event_ids
+    assert result.unqueued == [event_id]
+    assert store.statuses[event_id] is EventStatus.RECEIVED
+    assert store.errors[event_id] == "TimeoutError"
+    # and when Zoho (or an admin replay) delivers it again with the queue back, it is queued then
+    queue.failing = False
+    again = service.ingest(request(Route.BOOKS, body))
+    assert again.event_ids == [event_id]
+    assert again.duplicates == 1
+    assert [event.event_id for event in queue.sent] == [event_id]
+    assert store.statuses[event_id] is EventStatus.QUEUED
+
+
+def test_store_failure_is_the_only_5xx_and_nothing_is_queued(store: MemoryStore, queue: MemoryQueue) -> None:
+    store.fail_puts = True
+    with pytest.raises(EventNotStored) as raised:
+        make_service(store, queue).ingest(
+            request(Route.CRM_WORKFLOW, payload_text("crm-workflow-account-edit.json"))
+        )
+    assert raised.value.status == 503
+    assert queue.sent == []
+
+
+def test_notification_with_three_ids_stores_and_queues_three_events_authenticated_by_body_token(
+    store: MemoryStore, queue: MemoryQueue
+) -> None:
+    body = payload_text("crm-notification-insert.json")
+    result = make_service(store, queue).ingest(request(Route.CRM_NOTIFICATIONS, body, token=None))
+    assert result.accepted == 3
+    assert len(queue.sent) == 3
+    assert {event.record_id for event in queue.sent} == {
+        "5725767000003000301",
+        "5725767000003000302",
+        "5725767000003000303",
+    }
+    # the echoed secret never reaches the table
+    for stored in store.items.values():
+        assert SECRET.encode() not in stored.raw_body
+        assert b"[redacted]" in stored.raw_body
+
+
+def test_notification_with_a_wrong_body_token_is_unauthorised(store: MemoryStore, queue: MemoryQueue) -> None:
+    body = json.loads(payload_text("crm-notification-insert.json"))
+    body["token"] = "guess"
+    with pytest.raises(Unauthorised):
+        make_service(store, queue).ingest(request(Route.CRM_NOTIFICATIONS, json.dumps(body), token=None))
+    assert store.items == {}
+
+
+def test_notification_header_token_is_checked_when_present(store: MemoryStore, queue: MemoryQueue) -> None:
+    body = payload_text("crm-notification-insert.json")  # body token is right, header is wrong
+    with pytest.raises(Unauthorised):
+        make_service(store, queue).ingest(request(Route.CRM_NOTIFICATIONS, body, token="wrong"))
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", SECRET.upper()])
+def test_wrong_or_missing_token_is_unauthorised_before_the_body_is_read(
+    store: MemoryStore, queue: MemoryQueue, token: str | None
+) -> None:
+    with pytest.raises(Unauthorised):
+        make_service(store, queue).ingest(request(Route.CRM_WORKFLOW, "{not even json", token=token))
+
+
+def test_query_token_authenticates(store: MemoryStore, queue: MemoryQueue) -> None:
+    body = payload_text("books-delete-id-only.json")
+    result = make_service(store, queue).ingest(
+        request(Route.BOOKS, body, token=None, query={"token": SECRET})
+    )
+    assert result.accepted == 1
+
+
+def test_size_limit_comes_before_authentication(store: MemoryStore, queue: MemoryQueue) -> None:
+    with pytest.raises(PayloadTooLarge):
+        make_service(store, queue, max_body_bytes=10).ingest(
+            request(Route.CRM_WORKFLOW, "x" * 11, token=None)
+        )
+
+
+def test_content_type_and_validation_errors(store: MemoryStore, queue: MemoryQueue) -> None:
+    service = make_service(store, queue)
+    with pytest.raises(UnsupportedMediaType):
+        service.ingest(request(Route.CRM_WORKFLOW, "<xml/>", content_type="application/xml"))
+    with pytest.raises(InvalidPayload) as raised:
+        service.ingest(request(Route.BOOKS, '{"contact": {"contact_name": "Acme"}}'))
+    assert raised.value.field == "contact.contact_id"
+    assert store.items == {}
+
+
+def test_books_event_query_parameter_names_the_operation(store: MemoryStore, queue: MemoryQueue) -> None:
+    body = payload_text("books-delete.json")
+    make_service(store, queue).ingest(request(Route.BOOKS, body, query={"event": "delete"}))
+    assert queue.sent[0].operation.value == "delete"
+
+
+def test_books_hmac_scheme_requires_a_valid_signature(store: MemoryStore, queue: MemoryQueue) -> None:
+    settings = Settings(books_signature_scheme=BooksSignatureScheme.HMAC_SHA256)
+    service = make_service(store, queue, settings)
+    body = payload_text("books-create.json")
+    with pytest.raises(Unauthorised):
+        service.ingest(request(Route.BOOKS, body))
+    signature = HmacSha256Signature(SECRET).sign("1772359200", body.encode())
+    result = service.ingest(request(Route.BOOKS, body, headers={"X-Zoho-Webhook-Signature": signature}))
+    assert result.accepted == 1
+
+
+def test_every_client_mistake_is_a_4xx_domain_error(store: MemoryStore, queue: MemoryQueue) -> None:
+    service = make_service(store, queue)
+    cases: list[dict[str, Any]] = [
+        {"route": Route.CRM_WORKFLOW, "body": '{"event": "create"}'},
+        {"route": Route.CRM_NOTIFICATIONS, "body": '{"token": "sync-guard-test-secret", "ids": "x"}'},
+        {"route": Route.BOOKS, "body": "contact_id=", "content_type": "application/x-www-form-urlencoded"},
+    ]
+    for case in cases:
+        with pytest.raises(SyncGuardError) as raised:
+            service.ingest(request(**case))
+        assert 400 <= raised.value.status < 500
