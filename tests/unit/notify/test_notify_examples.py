@@ -1,0 +1,60 @@
+"""The checked-in examples under events/notifications/ are exactly what the code renders today."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sync_guard.notify import CATALOGUE
+from sync_guard.notify.examples import example_files, example_notices
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "events" / "notifications"
+SCRIPT = ROOT / "scripts" / "render_notification_examples.py"
+
+
+def test_there_is_one_example_per_rule_plus_the_digests() -> None:
+    names = set(example_files())
+    assert {f"{rule}.txt" for rule in CATALOGUE} <= names
+    assert {"DIGEST_STORM.txt", "DIGEST_BACKFILL.txt", "UNKNOWN_RULE.txt"} <= names
+    # Each rule's example really is about that rule.
+    for rule in CATALOGUE:
+        assert example_notices()[rule].rule == rule
+
+
+def test_checked_in_examples_match_the_renderer() -> None:
+    expected = example_files()
+    present = {path.name for path in EXAMPLES.glob("*.txt")}
+    assert present == set(expected), "run scripts/render_notification_examples.py"
+    for name, text in expected.items():
+        assert (EXAMPLES / name).read_text(encoding="utf-8") == text, f"{name} is stale: re-run the script"
+
+
+def test_the_digest_examples_carry_the_right_attributes() -> None:
+    files = example_files()
+    assert "Attribute rule (String): MULTIPLICATION_STORM" in files["DIGEST_STORM.txt"]
+    assert "Attribute kind (String): digest" in files["DIGEST_STORM.txt"]
+    assert "Attribute rule (String): MULTIPLE" in files["DIGEST_BACKFILL.txt"]
+    assert "Attribute severity (String): critical" in files["DIGEST_BACKFILL.txt"]
+
+
+def test_the_script_detects_and_repairs_a_stale_example(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), "--out", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert run().returncode == 0
+    (tmp_path / "NAME_DRIFT.txt").write_text("edited by hand\n")
+    (tmp_path / "OLD_RULE.txt").write_text("left over\n")
+    check = run("--check")
+    assert check.returncode == 1
+    assert "NAME_DRIFT.txt" in check.stderr
+    assert "OLD_RULE.txt" in check.stderr
+    assert run().returncode == 0
+    assert run("--check").returncode == 0
+    assert not (tmp_path / "OLD_RULE.txt").exists()
