@@ -1,0 +1,150 @@
+"""The small interfaces the decision engine depends on, so tests hand it fakes and Lambda hands it DynamoDB.
+
+- ``Matcher``: blocking keys, pairwise comparison and the exact normalised name (``sync_guard.matching``).
+- ``ShadowRepository``: read a consistent snapshot around one event, commit one plan atomically.
+- ``RecordFetcher``: fetch a full record by id (Notification API events carry ids only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sync_guard.errors import SyncGuardError
+from sync_guard.guard.model import AuditEntry, BreakerState, OutboxAction, RecordState
+from sync_guard.models.records import PartyRecord, System
+
+
+class EventAlreadyProcessed(SyncGuardError):
+    """The event's (or admin operation's) audit entry already exists: this delivery has no further effect."""
+
+    code = "already_processed"
+
+
+DUPLICATE = "duplicate"
+POSSIBLE = "possible"
+DISTINCT = "distinct"
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """The matcher's verdict on one pair, in the engine's terms (verdict is one of the strings above)."""
+
+    score: float
+    verdict: str
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.verdict == DUPLICATE
+
+
+class Matcher(Protocol):
+    def blocking_keys(self, record: PartyRecord) -> frozenset[str]:
+        """A handful of short keys; records sharing one are candidates for each other."""
+        ...
+
+    def compare(self, a: PartyRecord, b: PartyRecord) -> MatchView:
+        """Score a pair with readable evidence."""
+        ...
+
+    def name_key(self, record: PartyRecord) -> str:
+        """The exact normalised name ("Acme Limited" and "ACME Ltd." give the same key)."""
+        ...
+
+
+class RecordFetcher(Protocol):
+    """Fetches a CRM or Books record by id; None when it does not exist (any more)."""
+
+    def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None: ...
+
+
+@dataclass(frozen=True)
+class SnapshotRequest:
+    """What the engine needs read around one event."""
+
+    event_id: str
+    entry_id: str
+    ref: str
+    #: Keys the record will be indexed under; their items are read (with their revisions) and written.
+    keys: frozenset[str] = frozenset()
+    #: Keys read only to find records (``link:crm:<id>``: the Books customers linking to a CRM record).
+    lookup_keys: frozenset[str] = frozenset()
+    #: Further records to read whatever the keys say (the CRM record a Books customer links to).
+    extra_refs: frozenset[str] = frozenset()
+    #: Candidates read per event at most, whatever the size of the mapping (constant work).
+    max_candidates: int = 50
+    storm_bucket: int = 0
+
+
+@dataclass(frozen=True)
+class KeyItem:
+    """One key index item: who is indexed under a key, who owns it (first writer), its revision."""
+
+    key: str
+    members: frozenset[str] = frozenset()
+    owner: str | None = None
+    #: None when the item does not exist yet (a write must then create it, conditionally).
+    rev: int | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent-enough read: every write of the plan is conditional on the revisions seen here."""
+
+    already_processed: bool
+    own: RecordState | None
+    keys: dict[str, KeyItem]
+    others: dict[str, RecordState]
+    breaker: BreakerState
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    """Replace one record state; ``expected_rev`` None means the item must not exist yet."""
+
+    state: RecordState
+    expected_rev: int | None
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    key: str
+    add: frozenset[str] = frozenset()
+    remove: frozenset[str] = frozenset()
+    #: The revision read, or None if absent; ``checked`` False for removals from keys that were not read.
+    expected_rev: int | None = None
+    checked: bool = True
+
+
+@dataclass(frozen=True)
+class BreakerChange:
+    epoch: int
+    bucket: int
+    count_hit: bool = False
+    trip: bool = False
+    require_open: bool = False
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CommitPlan:
+    """Everything one event changes, written in one transaction (or not at all)."""
+
+    entry: AuditEntry
+    state_writes: tuple[StateWrite, ...] = ()
+    key_changes: tuple[KeyChange, ...] = ()
+    actions: tuple[OutboxAction, ...] = ()
+    breaker: BreakerChange | None = None
+    holds: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ShadowRepository(Protocol):
+    def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
+        """Read the event's marker, the record, its key items, candidates, partner and breaker."""
+        ...
+
+    def commit(self, plan: CommitPlan) -> None:
+        """Write the plan atomically. Raises ``EventAlreadyProcessed`` or ``ConcurrentUpdate``."""
+        ...

@@ -1,0 +1,1 @@
+"""The rules catalogue: one module per failure pattern of the seed, each with a stable code."""

@@ -1,0 +1,562 @@
+"""The shadow mapping in DynamoDB: last known state of every record, key index items, pairs, the breaker.
+
+Items of the shadow table (``pk``/``sk``):
+
+- record state, ``REC#crm:123`` / ``S``: the record (JSON), ``version`` (Zoho's modified time, epoch ms),
+  ``deleted``, ``partner``/``pair_source``/``former_partner``, the ``keys`` it is indexed under, ``rev``,
+  ``echo_expected`` (changes the guard's own queued actions will cause), ``held_by``.
+- key index, ``KEY#n:acme`` / ``K``: ``members`` (string set of refs), ``owner`` (first writer), ``rev``.
+  Blocking keys from the matcher, plus ``link:crm:<id>``, whose members are the Books customers whose Zoho
+  link (``zcrm_account_id``/``zcrm_contact_id``) names that CRM record.
+- breaker state, ``BREAKER`` / ``S``: ``open``, ``epoch`` (bumped by every reset), ``opened_at``.
+- breaker window, ``BREAKER`` / ``W#<epoch>#<bucket>``: ``hits``, creates that matched existing records.
+- hold, ``HOLD`` / ``<ref>``: a record the guard quarantined (the open quarantines list is one Query).
+
+Why this shape:
+
+- **No scans, constant work.** Every key is one item, so the candidates of an event come from one
+  ``BatchGetItem`` (the record, its key items, the breaker, the event's audit marker) and a second one (the
+  candidates' states, capped at ``max_candidates``, the partner, the breaker windows). A commit is one
+  ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes read one more
+  round, for the keys of the record's last known state).
+- **Optimistic concurrency, no locks.** Every state and key item carries ``rev``; every write is conditional
+  on the revision read (``attribute_not_exists(pk)`` when the item was absent). Two creates of the same
+  company both write the same name key item: exactly one transaction commits and becomes the key's
+  ``owner``; the other is cancelled, the engine re-reads and re-decides against the state that now holds
+  the winner.
+- **One transaction per event.** Record state, pair changes on both sides, key items, the audit entry (whose
+  primary item is the event's idempotency marker), outbox actions, breaker counters and holds are written
+  together, or nothing is.
+- Deleted records stay in their key items (with ``deleted`` on their state), so a re-created customer still
+  finds the deleted one it replaces.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sync_guard.config import Settings
+from sync_guard.errors import ConcurrentUpdate, UpstreamError
+from sync_guard.guard.model import AuditEntry, BreakerState, PairSource, RecordState
+from sync_guard.guard.ports import (
+    CommitPlan,
+    EventAlreadyProcessed,
+    KeyChange,
+    KeyItem,
+    Snapshot,
+    SnapshotRequest,
+    StateWrite,
+)
+from sync_guard.models.records import PartyRecord
+from sync_guard.store import aws
+from sync_guard.store.audit import audit_transact_items, primary_key
+from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
+from sync_guard.store.outbox import outbox_put
+
+STATE_SK = "S"
+KEY_SK = "K"
+BREAKER_PK = "BREAKER"
+HOLD_PK = "HOLD"
+_BATCH_GET_LIMIT = 100
+_BATCH_WRITE_LIMIT = 25
+#: Breaker window items expire after a day: they only matter for the current and the previous window.
+_WINDOW_TTL_SECONDS = 86_400
+
+
+def state_key(ref: str) -> dict[str, Any]:
+    return {"pk": {"S": f"REC#{ref}"}, "sk": {"S": STATE_SK}}
+
+
+def key_item_key(key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"KEY#{key}"}, "sk": {"S": KEY_SK}}
+
+
+def breaker_state_key() -> dict[str, Any]:
+    return {"pk": {"S": BREAKER_PK}, "sk": {"S": "S"}}
+
+
+def window_key(epoch: int, bucket: int) -> dict[str, Any]:
+    return {"pk": {"S": BREAKER_PK}, "sk": {"S": f"W#{epoch}#{bucket}"}}
+
+
+def link_key(crm_record_id: str) -> str:
+    """The key under which Books customers linked (by Zoho) to a CRM record are indexed."""
+    return f"link:crm:{crm_record_id}"
+
+
+# ---------------------------------------------------------------------------------------------- codecs
+def state_item(state: RecordState) -> dict[str, Any]:
+    record = state.record
+    return to_item(
+        {
+            "pk": f"REC#{record.ref}",
+            "sk": STATE_SK,
+            "ref": record.ref,
+            "system": record.system.value,
+            "module": record.module.value,
+            "name": record.name,
+            "record": record.model_dump_json(),
+            "version": state.version,
+            "deleted": state.deleted,
+            "deleted_at": iso(state.deleted_at) if state.deleted_at else None,
+            "partner": state.partner,
+            "pair_source": state.pair_source.value if state.pair_source else None,
+            "former_partner": state.former_partner,
+            "keys": sorted(state.keys),
+            "rev": state.rev,
+            "first_seen": iso(state.first_seen) if state.first_seen else None,
+            "echo_expected": json.dumps(state.echo_expected, sort_keys=True) if state.echo_expected else None,
+            "held_by": state.held_by,
+        }
+    )
+
+
+def state_from_item(item: dict[str, Any]) -> RecordState:
+    values = from_item(item)
+    return RecordState(
+        record=PartyRecord.model_validate_json(values["record"]),
+        version=int(values["version"]),
+        deleted=bool(values.get("deleted", False)),
+        deleted_at=parse_iso(values["deleted_at"]) if values.get("deleted_at") else None,
+        partner=values.get("partner"),
+        pair_source=PairSource(values["pair_source"]) if values.get("pair_source") else None,
+        former_partner=values.get("former_partner"),
+        keys=frozenset(values.get("keys", [])),
+        rev=int(values.get("rev", 0)),
+        first_seen=parse_iso(values["first_seen"]) if values.get("first_seen") else None,
+        echo_expected=json.loads(values["echo_expected"]) if values.get("echo_expected") else {},
+        held_by=values.get("held_by"),
+    )
+
+
+def key_from_item(key: str, item: dict[str, Any] | None) -> KeyItem:
+    if item is None:
+        return KeyItem(key=key)
+    values = from_item(item)
+    return KeyItem(
+        key=key,
+        members=frozenset(values.get("members", set())),
+        owner=values.get("owner"),
+        rev=int(values.get("rev", 0)),
+    )
+
+
+def breaker_from_items(state: dict[str, Any] | None, windows: Iterable[dict[str, Any]]) -> BreakerState:
+    hits = sum(int(from_item(window).get("hits", 0)) for window in windows)
+    if state is None:
+        return BreakerState(recent_hits=hits)
+    values = from_item(state)
+    return BreakerState(
+        open=bool(values.get("open", False)),
+        epoch=int(values.get("epoch", 0)),
+        opened_at=parse_iso(values["opened_at"]) if values.get("opened_at") else None,
+        opened_by_event=values.get("opened_by_event"),
+        recent_hits=hits,
+        exists=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- transactions
+def _cancellation_codes(error: ClientError) -> list[str]:
+    reasons = error.response.get("CancellationReasons") or []
+    return [str(reason.get("Code") or "None") for reason in reasons]
+
+
+def run_transaction(client: Any, operations: Sequence[dict[str, Any]]) -> None:
+    """``TransactWriteItems`` with cancellations mapped to domain errors.
+
+    The first operation of every guard transaction is the audit entry's primary item: its condition failing
+    means the event (or admin operation) was already recorded -> ``EventAlreadyProcessed``. Any other
+    condition failure or a transaction conflict means somebody wrote first -> ``ConcurrentUpdate``.
+    """
+    try:
+        client.transact_write_items(TransactItems=list(operations))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code != "TransactionCanceledException":
+            if code in {"TransactionConflictException", "ConditionalCheckFailedException"}:
+                raise ConcurrentUpdate(f"transaction conflict: {code}") from error
+            raise UpstreamError(f"DynamoDB transaction failed: {code}") from error
+        reasons = _cancellation_codes(error)
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise EventAlreadyProcessed("already recorded") from error
+        if not reasons:
+            # Some emulators omit the reasons; the message still names them in order.
+            message = str(error.response.get("Error", {}).get("Message", ""))
+            if message.split("[", 1)[-1].startswith("ConditionalCheckFailed"):
+                raise EventAlreadyProcessed("already recorded") from error
+        raise ConcurrentUpdate(f"transaction cancelled: {reasons or code}") from error
+
+
+def _state_put(table: str, write: StateWrite) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": table, "Item": state_item(write.state)}
+    if write.expected_rev is None:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "rev = :rev"
+        put["ExpressionAttributeValues"] = {":rev": to_value(write.expected_rev)}
+    return {"Put": put}
+
+
+def _key_update(table: str, change: KeyChange) -> dict[str, Any]:
+    if change.add and change.remove:
+        raise ValueError(f"key {change.key}: add and remove in one change")
+    values: dict[str, Any] = {":one": to_value(1)}
+    if change.add:
+        expression = "ADD members :members, rev :one SET #owner = if_not_exists(#owner, :owner)"
+        values[":members"] = {"SS": sorted(change.add)}
+        values[":owner"] = to_value(sorted(change.add)[0])
+        names = {"#owner": "owner"}
+    else:
+        expression = "DELETE members :members ADD rev :one"
+        values[":members"] = {"SS": sorted(change.remove)}
+        names = {}
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": key_item_key(change.key),
+        "UpdateExpression": expression,
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    if change.checked:
+        if change.expected_rev is None:
+            update["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            update["ConditionExpression"] = "rev = :rev"
+            values[":rev"] = to_value(change.expected_rev)
+    return {"Update": update}
+
+
+class DynamoShadowRepository:
+    """The engine's ``ShadowRepository`` over DynamoDB (shadow, audit and outbox tables)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        shadow_table: str,
+        audit_table: str,
+        outbox_table: str,
+        storm_window_seconds: int = 600,
+    ) -> None:
+        self._client = client
+        self.shadow_table = shadow_table
+        self.audit_table = audit_table
+        self.outbox_table = outbox_table
+        self.storm_window_seconds = storm_window_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoShadowRepository:
+        return cls(
+            aws.client("dynamodb", settings),
+            shadow_table=settings.shadow_table,
+            audit_table=settings.audit_table,
+            outbox_table=settings.outbox_table,
+            storm_window_seconds=settings.storm_window_seconds,
+        )
+
+    # ------------------------------------------------------------------------------------------ reads
+    def _batch_get(self, requests: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        """BatchGetItem over several tables, following ``UnprocessedKeys``; strongly consistent reads."""
+        results: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
+        pending = [(table, key) for table, keys in requests.items() for key in keys]
+        while pending:
+            chunk, pending = pending[:_BATCH_GET_LIMIT], pending[_BATCH_GET_LIMIT:]
+            request_items: dict[str, Any] = {}
+            for table, key in chunk:
+                request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            while request_items:
+                response = self._client.batch_get_item(RequestItems=request_items)
+                for table, items in response.get("Responses", {}).items():
+                    results[table].extend(items)
+                request_items = response.get("UnprocessedKeys") or {}
+        return results
+
+    def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
+        """Two (deletes: three) ``BatchGetItem`` rounds; see the module docstring."""
+        first_keys = set(request.keys | request.lookup_keys)
+        shadow_keys = [state_key(request.ref), breaker_state_key()]
+        shadow_keys += [key_item_key(key) for key in sorted(first_keys)]
+        shadow_keys += [state_key(ref) for ref in sorted(request.extra_refs - {request.ref})]
+        first = self._batch_get(
+            {self.shadow_table: shadow_keys, self.audit_table: [primary_key(request.entry_id)]}
+        )
+        if first[self.audit_table]:
+            return Snapshot(True, None, {}, {}, BreakerState())
+        items = {(i["pk"]["S"], i["sk"]["S"]): i for i in first[self.shadow_table]}
+        own_item = items.get((f"REC#{request.ref}", STATE_SK))
+        own = state_from_item(own_item) if own_item else None
+        keys = {key: key_from_item(key, items.get((f"KEY#{key}", KEY_SK))) for key in first_keys}
+        others = {
+            ref: state_from_item(items[(f"REC#{ref}", STATE_SK)])
+            for ref in request.extra_refs - {request.ref}
+            if (f"REC#{ref}", STATE_SK) in items
+        }
+        breaker_item = items.get((BREAKER_PK, "S"))
+
+        # A delete carries no record: the keys to look under are those of the last known state.
+        missing_keys = sorted((own.keys if own else frozenset()) - set(keys)) if not request.keys else []
+        if missing_keys:
+            more = self._batch_get({self.shadow_table: [key_item_key(k) for k in missing_keys]})
+            found = {i["pk"]["S"][len("KEY#") :]: i for i in more[self.shadow_table]}
+            keys |= {key: key_from_item(key, found.get(key)) for key in missing_keys}
+
+        wanted = self._candidate_refs(request, own, keys) - set(others) - {request.ref}
+        epoch = int(from_item(breaker_item).get("epoch", 0)) if breaker_item else 0
+        window_keys = [window_key(epoch, request.storm_bucket), window_key(epoch, request.storm_bucket - 1)]
+        second = self._batch_get(
+            {self.shadow_table: [state_key(ref) for ref in sorted(wanted)] + window_keys}
+        )
+        windows: list[dict[str, Any]] = []
+        for item in second[self.shadow_table]:
+            if item["pk"]["S"] == BREAKER_PK:
+                windows.append(item)
+            else:
+                state = state_from_item(item)
+                others[state.ref] = state
+        return Snapshot(False, own, keys, others, breaker_from_items(breaker_item, windows))
+
+    @staticmethod
+    def _candidate_refs(
+        request: SnapshotRequest, own: RecordState | None, keys: dict[str, KeyItem]
+    ) -> set[str]:
+        """Refs worth reading: the most-shared key members (capped), every link member, the partners."""
+        shared: Counter[str] = Counter()
+        linked: set[str] = set()
+        for key, item in keys.items():
+            if key in request.lookup_keys or key.startswith("link:"):
+                linked |= item.members
+            else:
+                shared.update(item.members)
+        shared.pop(request.ref, None)
+        # Most shared keys first, then ref order: deterministic, so re-evaluation reads the same candidates.
+        ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))
+        wanted = {ref for ref, _ in ranked[: request.max_candidates]}
+        wanted |= set(sorted(linked)[: request.max_candidates])
+        if own is not None:
+            wanted |= {ref for ref in (own.partner, own.former_partner) if ref}
+        return wanted
+
+    # ------------------------------------------------------------------------------------------ writes
+    def commit(self, plan: CommitPlan) -> None:
+        """Write one plan in one ``TransactWriteItems`` (audit primary item first: the idempotency mark)."""
+        operations = audit_transact_items(self.audit_table, plan.entry)
+        operations += [_state_put(self.shadow_table, write) for write in plan.state_writes]
+        operations += [_key_update(self.shadow_table, change) for change in plan.key_changes]
+        operations += [outbox_put(self.outbox_table, action) for action in plan.actions]
+        operations += self._breaker_operations(plan)
+        operations += [self._hold_put(ref, plan.entry) for ref in plan.holds]
+        run_transaction(self._client, operations)
+
+    def _breaker_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
+        change = plan.breaker
+        if change is None:
+            return []
+        operations: list[dict[str, Any]] = []
+        if change.count_hit:
+            expires = int(plan.entry.at.timestamp()) + _WINDOW_TTL_SECONDS
+            operations.append(
+                {
+                    "Update": {
+                        "TableName": self.shadow_table,
+                        "Key": window_key(change.epoch, change.bucket),
+                        "UpdateExpression": "ADD hits :one SET expires_at = :expires",
+                        "ExpressionAttributeValues": {":one": to_value(1), ":expires": to_value(expires)},
+                    }
+                }
+            )
+        if change.trip:
+            operations.append(
+                {
+                    "Update": {
+                        "TableName": self.shadow_table,
+                        "Key": breaker_state_key(),
+                        "UpdateExpression": (
+                            "SET #open = :true, epoch = :epoch, opened_at = :at, opened_by_event = :event"
+                        ),
+                        "ConditionExpression": (
+                            "attribute_not_exists(pk) OR (#open = :false AND epoch = :epoch)"
+                        ),
+                        "ExpressionAttributeNames": {"#open": "open"},
+                        "ExpressionAttributeValues": {
+                            ":true": to_value(True),
+                            ":false": to_value(False),
+                            ":epoch": to_value(change.epoch),
+                            ":at": to_value(iso(plan.entry.at)),
+                            ":event": to_value(change.event_id or ""),
+                        },
+                    }
+                }
+            )
+        elif change.require_open:
+            operations.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.shadow_table,
+                        "Key": breaker_state_key(),
+                        "ConditionExpression": "#open = :true AND epoch = :epoch",
+                        "ExpressionAttributeNames": {"#open": "open"},
+                        "ExpressionAttributeValues": {
+                            ":true": to_value(True),
+                            ":epoch": to_value(change.epoch),
+                        },
+                    }
+                }
+            )
+        return operations
+
+    def _hold_put(self, ref: str, entry: AuditEntry) -> dict[str, Any]:
+        item = to_item(
+            {
+                "pk": HOLD_PK,
+                "sk": ref,
+                "entry_id": entry.entry_id,
+                "rules": list(entry.rules),
+                "at": iso(entry.at),
+                "mode": entry.mode.value,
+            }
+        )
+        return {"Put": {"TableName": self.shadow_table, "Item": item}}
+
+    # ------------------------------------------------------------------------------------------ admin, tools
+    def get_state(self, ref: str) -> RecordState | None:
+        item = self._client.get_item(TableName=self.shadow_table, Key=state_key(ref), ConsistentRead=True)
+        return state_from_item(item["Item"]) if "Item" in item else None
+
+    def get_key(self, key: str) -> KeyItem:
+        item = self._client.get_item(TableName=self.shadow_table, Key=key_item_key(key), ConsistentRead=True)
+        return key_from_item(key, item.get("Item"))
+
+    def breaker(self) -> BreakerState:
+        item = self._client.get_item(
+            TableName=self.shadow_table, Key=breaker_state_key(), ConsistentRead=True
+        )
+        return breaker_from_items(item.get("Item"), [])
+
+    def holds(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Records the guard holds (quarantined), by ref: one ``Query`` on the ``HOLD`` partition per page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.shadow_table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": to_value(HOLD_PK)},
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            for item in response.get("Items", []):
+                values = from_item(item)
+                yield str(values["sk"]), values
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def reset_breaker(self, entry: AuditEntry) -> None:
+        """Close an open storm breaker (admin operation), recorded by ``entry`` in the same transaction.
+
+        The epoch moves on, so hits counted before the reset no longer count. Raises ``ConcurrentUpdate`` if
+        the breaker is not open (nothing to reset) and ``EventAlreadyProcessed`` if the entry exists.
+        """
+        operations = audit_transact_items(self.audit_table, entry)
+        operations.append(
+            {
+                "Update": {
+                    "TableName": self.shadow_table,
+                    "Key": breaker_state_key(),
+                    "UpdateExpression": (
+                        "SET #open = :false, reset_at = :at, reset_by = :actor ADD epoch :one"
+                    ),
+                    "ConditionExpression": "#open = :true",
+                    "ExpressionAttributeNames": {"#open": "open"},
+                    "ExpressionAttributeValues": {
+                        ":false": to_value(False),
+                        ":true": to_value(True),
+                        ":at": to_value(iso(entry.at)),
+                        ":actor": to_value(entry.actor),
+                        ":one": to_value(1),
+                    },
+                }
+            }
+        )
+        run_transaction(self._client, operations)
+
+
+# ---------------------------------------------------------------------------------------------- bulk loading
+class ShadowSeeder:
+    """Loads many record states at once (``sync-guard seed``, benchmarks) with batch reads and writes.
+
+    Idempotent: a state is written only if absent or older than the one loaded (same version: untouched);
+    key items are read, merged with the new members and written back. Meant for loading before webhooks
+    flow (a concurrent event's key change could be overwritten by the merge); states it writes start at
+    ``rev`` + 1 like any other write, so an engine transaction that read them before will retry.
+    """
+
+    def __init__(self, client: Any, shadow_table: str) -> None:
+        self._client = client
+        self.shadow_table = shadow_table
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {self.shadow_table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found += response.get("Responses", {}).get(self.shadow_table, [])
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _write_many(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), _BATCH_WRITE_LIMIT):
+            request: dict[str, Any] = {
+                self.shadow_table: [
+                    {"PutRequest": {"Item": item}} for item in items[start : start + _BATCH_WRITE_LIMIT]
+                ]
+            }
+            while request:
+                response = self._client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+
+    def load(self, states: Sequence[RecordState], *, check_existing: bool = True) -> int:
+        """Write ``states`` (and their key memberships); returns how many states were new or newer."""
+        existing: dict[str, RecordState] = {}
+        if check_existing:
+            for item in self._get_many([state_key(state.ref) for state in states]):
+                state = state_from_item(item)
+                existing[state.ref] = state
+        to_write: list[RecordState] = []
+        for state in states:
+            old = existing.get(state.ref)
+            if old is not None and old.version >= state.version:
+                continue
+            rev = (old.rev + 1) if old else max(state.rev, 1)
+            to_write.append(state.model_copy(update={"rev": rev}))
+        members: dict[str, set[str]] = {}
+        for state in to_write:
+            for key in state.keys:
+                members.setdefault(key, set()).add(state.ref)
+        key_items: dict[str, KeyItem] = {}
+        if check_existing:
+            for item in self._get_many([key_item_key(key) for key in sorted(members)]):
+                key = item["pk"]["S"][len("KEY#") :]
+                key_items[key] = key_from_item(key, item)
+        merged: list[dict[str, Any]] = []
+        for key, refs in sorted(members.items()):
+            old_key = key_items.get(key, KeyItem(key=key))
+            all_members = sorted(old_key.members | refs)
+            merged.append(
+                to_item(
+                    {
+                        "pk": f"KEY#{key}",
+                        "sk": KEY_SK,
+                        "members": set(all_members),
+                        "owner": old_key.owner or all_members[0],
+                        "rev": (old_key.rev or 0) + 1,
+                    }
+                )
+            )
+        self._write_many([state_item(state) for state in to_write] + merged)
+        return len(to_write)

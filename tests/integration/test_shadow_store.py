@@ -1,0 +1,238 @@
+"""The shadow repository on moto's DynamoDB, tables built from template.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Mode, get_settings
+from sync_guard.errors import ConcurrentUpdate
+from sync_guard.guard.model import (
+    ActionKind,
+    AuditEntry,
+    Decision,
+    EntryKind,
+    OutboxAction,
+    PairSource,
+    action_id_for,
+)
+from sync_guard.guard.ports import (
+    BreakerChange,
+    CommitPlan,
+    EventAlreadyProcessed,
+    KeyChange,
+    SnapshotRequest,
+    StateWrite,
+)
+from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
+from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
+from tests.support.aws import AwsResources
+from tests.unit.guard.builders import T0, at, books_customer, crm_account, state
+
+
+@pytest.fixture
+def repo(aws: AwsResources) -> DynamoShadowRepository:
+    return DynamoShadowRepository.from_settings(get_settings())
+
+
+def entry(entry_id: str, *, records: tuple[str, ...] = (), minutes: float = 0, **fields: Any) -> AuditEntry:
+    values: dict[str, Any] = {
+        "entry_id": entry_id,
+        "at": at(minutes),
+        "kind": EntryKind.DECISION,
+        "decision": Decision.ALLOW,
+        "mode": Mode.OBSERVE,
+        "event_id": entry_id,
+        "records": records,
+    }
+    return AuditEntry(**(values | fields))
+
+
+def create_plan(entry_id: str, record_state: Any, *, keys: dict[str, int | None]) -> CommitPlan:
+    return CommitPlan(
+        entry=entry(entry_id, records=(record_state.ref,)),
+        state_writes=(StateWrite(record_state.model_copy(update={"rev": 1}), None),),
+        key_changes=tuple(
+            KeyChange(key, add=frozenset({record_state.ref}), expected_rev=rev) for key, rev in keys.items()
+        ),
+    )
+
+
+def test_commit_then_snapshot_finds_the_record_through_its_keys(repo: DynamoShadowRepository) -> None:
+    # given a CRM account indexed under two keys
+    acme = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme", "p:+442079460000"}))
+    repo.commit(create_plan("evt_1", acme, keys={"n:acme": None, "p:+442079460000": None}))
+
+    # when a Books customer sharing one key is looked up
+    snapshot = repo.read_snapshot(
+        SnapshotRequest(event_id="evt_2", entry_id="evt_2", ref="books:9", keys=frozenset({"n:acme"}))
+    )
+
+    # then the account is a candidate, read in full, and the key knows its owner and revision
+    assert not snapshot.already_processed
+    assert snapshot.own is None
+    assert snapshot.others["crm:1"].record.name == "Acme Ltd"
+    assert snapshot.others["crm:1"].rev == 1
+    assert snapshot.keys["n:acme"].members == {"crm:1"}
+    assert snapshot.keys["n:acme"].owner == "crm:1"
+    assert snapshot.keys["n:acme"].rev == 1
+
+
+def test_a_recorded_event_is_reported_as_processed_and_cannot_commit_twice(
+    repo: DynamoShadowRepository,
+) -> None:
+    acme = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
+    repo.commit(create_plan("evt_1", acme, keys={"n:acme": None}))
+
+    snapshot = repo.read_snapshot(SnapshotRequest(event_id="evt_1", entry_id="evt_1", ref="crm:1"))
+    assert snapshot.already_processed
+
+    renamed = acme.model_copy(update={"record": crm_account("1", "Acme Renamed"), "rev": 2})
+    with pytest.raises(EventAlreadyProcessed):
+        repo.commit(
+            CommitPlan(entry=entry("evt_1", records=("crm:1",)), state_writes=(StateWrite(renamed, 1),))
+        )
+    current = repo.get_state("crm:1")
+    assert current is not None
+    assert current.record.name == "Acme Ltd"  # the whole transaction was cancelled
+
+
+def test_a_write_against_a_stale_revision_is_a_concurrent_update(repo: DynamoShadowRepository) -> None:
+    acme = state(crm_account("1", "Acme Ltd"))
+    repo.commit(create_plan("evt_1", acme, keys={}))
+    stale = acme.model_copy(update={"record": crm_account("1", "Acme X", minutes=5), "rev": 5})
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(CommitPlan(entry=entry("evt_2"), state_writes=(StateWrite(stale, 4),)))
+    # and nothing of the cancelled transaction was written, its audit entry included
+    assert AuditLog.from_settings(get_settings()).get("evt_2") is None
+
+
+def test_two_creates_of_one_key_have_one_owner(repo: DynamoShadowRepository) -> None:
+    first = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
+    second = state(crm_account("2", "Acme Ltd"), keys=frozenset({"n:acme"}))
+    # both read the key as absent
+    repo.commit(create_plan("evt_1", first, keys={"n:acme": None}))
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(create_plan("evt_2", second, keys={"n:acme": None}))
+    # the loser re-reads and commits against the revision it now sees
+    key = repo.get_key("n:acme")
+    repo.commit(create_plan("evt_2", second, keys={"n:acme": key.rev}))
+    key = repo.get_key("n:acme")
+    assert key.owner == "crm:1"
+    assert key.members == {"crm:1", "crm:2"}
+
+
+def test_a_delete_snapshot_reads_the_keys_of_the_last_known_state(repo: DynamoShadowRepository) -> None:
+    acme = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
+    other = state(crm_account("2", "Acme Limited"), keys=frozenset({"n:acme"}))
+    repo.commit(create_plan("evt_1", acme, keys={"n:acme": None}))
+    repo.commit(create_plan("evt_2", other, keys={"n:acme": 1}))
+
+    snapshot = repo.read_snapshot(SnapshotRequest(event_id="evt_3", entry_id="evt_3", ref="crm:1"))
+
+    assert snapshot.own is not None
+    assert snapshot.keys["n:acme"].members == {"crm:1", "crm:2"}
+    assert set(snapshot.others) == {"crm:2"}
+
+
+def test_partner_and_link_members_are_read_with_the_candidates(repo: DynamoShadowRepository) -> None:
+    books = state(
+        books_customer("9", "Acme Ltd", linked="1"),
+        keys=frozenset({"link:crm:1"}),
+        partner="crm:1",
+        pair_source=PairSource.ZOHO_LINK,
+    )
+    repo.commit(create_plan("evt_1", books, keys={"link:crm:1": None}))
+
+    snapshot = repo.read_snapshot(
+        SnapshotRequest(
+            event_id="evt_2", entry_id="evt_2", ref="crm:1", lookup_keys=frozenset({"link:crm:1"})
+        )
+    )
+    assert snapshot.others["books:9"].partner == "crm:1"
+
+
+def test_outbox_actions_are_queued_once_with_their_status(repo: DynamoShadowRepository) -> None:
+    acme = state(books_customer("9", "Acme Limited"))
+    actions = tuple(
+        OutboxAction(
+            action_id=action_id_for("evt_1", kind, "books:9"),
+            kind=kind,
+            target="books:9",
+            event_id="evt_1",
+            entry_id="evt_1",
+            rules=("NAME_DRIFT",),
+            decision=Decision.QUARANTINE,
+            mode=Mode.OBSERVE,
+            execute=kind is ActionKind.NOTIFY_FINANCE,
+            queued_at=T0,
+        )
+        for kind in (ActionKind.MARK_BOOKS_INACTIVE, ActionKind.NOTIFY_FINANCE)
+    )
+    plan = create_plan("evt_1", acme, keys={})
+    repo.commit(CommitPlan(entry=plan.entry, state_writes=plan.state_writes, actions=actions))
+
+    outbox = Outbox.from_settings(get_settings())
+    pending = outbox.by_status(PENDING)
+    assert [queued.action.kind for queued in pending] == [ActionKind.NOTIFY_FINANCE]
+    not_executed = outbox.by_status(NOT_EXECUTED)
+    assert [queued.action.kind for queued in not_executed] == [ActionKind.MARK_BOOKS_INACTIVE]
+    with pytest.raises(EventAlreadyProcessed):
+        repo.commit(CommitPlan(entry=plan.entry, actions=actions))
+    assert len(outbox.by_status(PENDING)) == 1
+
+
+def test_breaker_trips_once_and_an_admin_reset_is_audited_with_its_actor(
+    repo: DynamoShadowRepository,
+) -> None:
+    repo.commit(CommitPlan(entry=entry("evt_1"), breaker=BreakerChange(epoch=0, bucket=7, count_hit=True)))
+    repo.commit(
+        CommitPlan(
+            entry=entry("evt_2"),
+            breaker=BreakerChange(epoch=0, bucket=7, count_hit=True, trip=True, event_id="evt_2"),
+        )
+    )
+    snapshot = repo.read_snapshot(SnapshotRequest(event_id="e3", entry_id="e3", ref="crm:1", storm_bucket=8))
+    assert snapshot.breaker.open
+    assert snapshot.breaker.opened_by_event == "evt_2"
+    assert snapshot.breaker.recent_hits == 2  # the previous window still counts
+
+    # a second trip by a racing event is refused
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(CommitPlan(entry=entry("evt_3"), breaker=BreakerChange(epoch=0, bucket=7, trip=True)))
+
+    reset = entry("adm_1", kind=EntryKind.ADMIN, decision=Decision.ADMIN, actor="alice", event_id=None)
+    repo.reset_breaker(reset)
+    breaker = repo.breaker()
+    assert not breaker.open
+    assert breaker.epoch == 1
+    # the hits of the old epoch no longer count
+    after = repo.read_snapshot(SnapshotRequest(event_id="e4", entry_id="e4", ref="crm:1", storm_bucket=8))
+    assert after.breaker.recent_hits == 0
+    audited = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin"))
+    assert [(e.entry_id, e.actor) for e in audited.entries] == [("adm_1", "alice")]
+    # resetting a closed breaker is refused
+    with pytest.raises(ConcurrentUpdate):
+        repo.reset_breaker(entry("adm_2", kind=EntryKind.ADMIN, decision=Decision.ADMIN, actor="bob"))
+
+
+def test_holds_are_listed(repo: DynamoShadowRepository) -> None:
+    repo.commit(CommitPlan(entry=entry("evt_1", rules=("NAME_DRIFT",)), holds=("books:9",)))
+    assert [(ref, values["entry_id"]) for ref, values in repo.holds()] == [("books:9", "evt_1")]
+
+
+def test_seeder_is_idempotent_and_merges_key_members(aws: AwsResources, repo: DynamoShadowRepository) -> None:
+    seeder = ShadowSeeder(aws.dynamodb, get_settings().shadow_table)
+    states = [
+        state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"})),
+        state(books_customer("9", "Acme Ltd", linked="1"), keys=frozenset({"n:acme", "link:crm:1"})),
+    ]
+    assert seeder.load(states) == 2
+    assert seeder.load(states) == 0
+    newer = state(crm_account("3", "Acme Trading", minutes=3), keys=frozenset({"n:acme"}))
+    assert seeder.load([newer]) == 1
+    assert repo.get_key("n:acme").members == {"crm:1", "books:9", "crm:3"}
+    assert repo.get_key("n:acme").owner == "books:9"  # first in ref order when loaded together
+    assert repo.get_key("link:crm:1").members == {"books:9"}
