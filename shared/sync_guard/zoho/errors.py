@@ -83,6 +83,12 @@ class ZohoAuthError(ZohoError):
     retryable = False
 
 
+class ZohoTokenRejected(ZohoAuthError):
+    """The API refused the access token itself (expired early, revoked): a new token may help, once."""
+
+    code = "zoho_token_rejected"
+
+
 class ZohoApiError(ZohoError):
     """Zoho understood the request and refused it (4xx other than 429): retrying the same call won't help."""
 

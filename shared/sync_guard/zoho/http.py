@@ -36,6 +36,7 @@ from sync_guard.zoho.errors import (
     ZohoServerError,
     ZohoTimeout,
     ZohoTokenRateLimited,
+    ZohoTokenRejected,
     ZohoUnavailable,
     books_error,
 )
@@ -49,8 +50,10 @@ T = TypeVar("T")
 
 # Books answers an unusable token with HTTP 401 and one of these codes (57: not authorised / invalid
 # token; 14: invalid value passed for authtoken). CRM says INVALID_TOKEN / AUTHENTICATION_FAILURE.
-_BOOKS_AUTH_CODES = frozenset({14, 57})
-_CRM_AUTH_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "OAUTH_SCOPE_MISMATCH"})
+# Only these are worth one fresh token; any other 401/403 (wrong organisation, missing scope) is not.
+_BOOKS_TOKEN_CODES = frozenset({14, 57})
+_CRM_TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
+_CRM_SCOPE_CODES = frozenset({"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"})
 
 
 class Dialect(StrEnum):
@@ -165,16 +168,18 @@ def error_for_response(response: httpx.Response, dialect: Dialect) -> ZohoError 
     if dialect is Dialect.BOOKS:
         if isinstance(body, Mapping) and isinstance(body.get("code"), int) and body["code"] != 0:
             code, message = int(body["code"]), str(body.get("message", ""))
-            if status == 401 or code in _BOOKS_AUTH_CODES:
-                return ZohoAuthError(f"Books rejected the access token ({code})")
+            if code in _BOOKS_TOKEN_CODES:
+                return ZohoTokenRejected(f"Books rejected the access token ({code})")
             return books_error(code, message, http_status=status)
     elif isinstance(body, Mapping) and body.get("status") == "error" and "code" in body:
         code_text = str(body["code"])
-        if status == 401 or code_text in _CRM_AUTH_CODES:
-            return ZohoAuthError(f"CRM rejected the access token ({code_text})")
+        if code_text in _CRM_TOKEN_CODES:
+            return ZohoTokenRejected(f"CRM rejected the access token ({code_text})")
+        if code_text in _CRM_SCOPE_CODES:
+            return ZohoAuthError(f"CRM refused the call for lack of scope or permission ({code_text})")
         return CrmApiError(status, code_text, str(body.get("message", "")), body.get("details") or {})
     if status == 401:
-        return ZohoAuthError(f"Zoho {dialect.value} answered HTTP 401")
+        return ZohoTokenRejected(f"Zoho {dialect.value} answered HTTP 401")
     if status >= 400:
         if dialect is Dialect.CRM and isinstance(body, Mapping) and isinstance(body.get("data"), list):
             return None  # per-record errors; the CRM client turns them into CrmApiError with context
@@ -258,7 +263,7 @@ class ZohoHttp:
         token = self._auth.token()
         response = self._send(method, path, token.access_token, token.api_domain, params, json, headers)
         error = error_for_response(response, dialect)
-        if isinstance(error, ZohoAuthError):
+        if isinstance(error, ZohoTokenRejected):
             # The token may have been revoked or expired early: one fresh token, then give up.
             self._auth.invalidate(token)
             token = self._auth.token()

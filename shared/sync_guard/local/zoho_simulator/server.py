@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sync_guard.config import Settings
 from sync_guard.local.zoho_simulator import books_api, crm_api
 from sync_guard.local.zoho_simulator.faults import Fault, FaultConfig, FaultInjector, FaultKind, RequestLog
 from sync_guard.local.zoho_simulator.oauth import TokenAuthority
@@ -108,7 +109,11 @@ class ZohoSimulator:
         self._stopping.clear()
         self._server = ThreadingHTTPServer((self.host, self._port), _handler_class(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="zoho-simulator", daemon=True)
+        server = self._server
+        # A short poll interval makes stop() quick (tests start and stop a simulator each).
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.02), name="zoho-simulator", daemon=True
+        )
         self._thread.start()
         logger.info("zoho simulator listening", extra={"url": self.url})
         return self
@@ -140,6 +145,19 @@ class ZohoSimulator:
             "SYNC_GUARD_ZOHO_REFRESH_TOKEN": self.refresh_token,
             "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID": self.books_organization_id,
         }
+
+    def settings(self, **overrides: Any) -> Settings:
+        """A ``Settings`` whose Zoho values point at this simulator (plus any ``overrides``)."""
+        values: dict[str, Any] = {
+            "zoho_accounts_url": self.url,
+            "zoho_api_url": self.url,
+            "zoho_client_id": self.client_id,
+            "zoho_client_secret": self.client_secret,
+            "zoho_refresh_token": self.refresh_token,
+            "zoho_books_organization_id": self.books_organization_id,
+        }
+        values.update(overrides)
+        return Settings(**values)
 
     # ------------------------------------------------------------------------------------ dispatch
 
@@ -221,7 +239,7 @@ class ZohoSimulator:
                 )
             if org != self.books_organization_id:
                 return books_api.books_error(
-                    401,
+                    400,
                     self.state.assumptions.books_unknown_org_code,
                     f"This user is not associated with the CompanyID/CompanyName:{org}.",
                 )

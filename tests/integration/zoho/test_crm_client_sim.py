@@ -1,0 +1,165 @@
+"""CrmClient against the Zoho simulator over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_guard.local.zoho_simulator import ChangeKind, Source, ZohoSimulator
+from sync_guard.models.records import Module, RecordKind, System
+from sync_guard.zoho.errors import CrmApiError
+from sync_guard.zoho.factory import ZohoClients
+from sync_guard.zoho.http import Dialect
+
+
+def _account(sim: ZohoSimulator, name: str, **fields: object) -> str:
+    return str(sim.state.crm_create("Accounts", {"Account_Name": name, **fields}, source=Source.ADMIN)["id"])
+
+
+def test_get_record_returns_a_party_record(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    account_id = _account(sim, "Acme Ltd", Phone="+44 20 7946 0000", Billing_Code="EC1A 1BB")
+
+    record = zoho.crm.get_record(Module.CRM_ACCOUNTS, account_id)
+
+    assert record is not None
+    assert (record.system, record.record_id, record.name) == (System.CRM, account_id, "Acme Ltd")
+    assert record.postcode == "EC1A 1BB"
+    assert record.modified_at is not None
+
+
+def test_get_record_of_missing_deleted_or_malformed_id_is_none(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    account_id = _account(sim, "Gone Ltd")
+    sim.state.crm_delete("Accounts", account_id, source=Source.ADMIN)
+
+    assert zoho.crm.get_record("Accounts", account_id) is None  # 204 No Content
+    assert zoho.crm.get_record("Accounts", "5725767999999999999") is None
+    assert zoho.crm.get_record("Accounts", "not-an-id") is None  # INVALID_DATA on the id segment
+
+
+def test_contacts_are_people(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    account_id = _account(sim, "Acme Ltd")
+    contact = sim.state.crm_create(
+        "Contacts",
+        {
+            "First_Name": "Jane",
+            "Last_Name": "Doe",
+            "Email": "jane@acme.example",
+            "Account_Name": {"name": "Acme Ltd", "id": account_id},
+        },
+        source=Source.ADMIN,
+    )
+
+    record = zoho.crm.get_record(Module.CRM_CONTACTS, contact["id"])
+
+    assert record is not None
+    assert record.kind is RecordKind.PERSON
+    assert record.name == "Jane Doe"
+
+
+def test_search_by_name_escapes_parentheses_and_commas(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    wanted = _account(sim, "Smith, Jones & Co (UK) Ltd")
+    _account(sim, "Smith Jones & Co UK Ltd")
+
+    found = zoho.crm.search_by_name(Module.CRM_ACCOUNTS, "smith, jones & co (uk) ltd")
+
+    assert [r.record_id for r in found] == [wanted]
+
+
+def test_search_by_email_phone_and_word(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    by_email = _account(sim, "Acme Ltd", Email="accounts@acme.example")
+    by_phone = _account(sim, "Beta Ltd", Phone="+44 (0)20 7946 0001")
+    _account(sim, "Gamma Ltd")
+
+    assert [r.record_id for r in zoho.crm.search("Accounts", email="ACCOUNTS@acme.example")] == [by_email]
+    assert [r.record_id for r in zoho.crm.search("Accounts", phone="+44 (0)20 7946 0001")] == [by_phone]
+    assert {r.record_id for r in zoho.crm.search("Accounts", word="ltd")} >= {by_email, by_phone}
+    assert zoho.crm.search("Accounts", email="nobody@nowhere.example") == []  # 204
+
+
+def test_search_needs_exactly_one_kind(zoho: ZohoClients) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        zoho.crm.search("Accounts", email="a@b.example", word="x")
+
+
+def test_search_follows_pages(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    ids = [_account(sim, f"Paged {n} Ltd") for n in range(5)]
+    paged = type(zoho.crm)(zoho.http, per_page=2)
+
+    found = paged.search("Accounts", word="Paged")
+
+    assert [r.record_id for r in found] == ids
+    assert sim.requests.count("crm.search") == 3  # 2 + 2 + 1
+
+
+def test_tags_are_added_and_removed_idempotently(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    account_id = _account(sim, "Acme Ltd")
+
+    zoho.crm.add_tags("Accounts", account_id, ["sync-guard-hold"])
+    zoho.crm.add_tags("Accounts", account_id, ["sync-guard-hold"])
+    data = zoho.crm.get_record_data("Accounts", account_id)
+    assert data is not None
+    assert [t["name"] for t in data["Tag"]] == ["sync-guard-hold"]
+    # The second add changed nothing, so only one change happened.
+    assert len(sim.state.changes_for(account_id, ChangeKind.TAGS)) == 1
+
+    zoho.crm.remove_tags("Accounts", account_id, ["sync-guard-hold"])
+    data = zoho.crm.get_record_data("Accounts", account_id)
+    assert data is not None
+    assert data["Tag"] == []
+
+
+def test_update_with_empty_trigger_fires_no_workflows(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    account_id = _account(sim, "Acme Ltd")
+
+    zoho.crm.update_record("Accounts", account_id, {"Sync_Hold": True}, trigger=[])
+    zoho.crm.update_record("Accounts", account_id, {"Sync_Hold": False})
+
+    quiet, loud = sim.state.changes_for(account_id, ChangeKind.UPDATE)
+    assert quiet.fires_workflows is False
+    assert loud.fires_workflows is True
+    assert quiet.changed_fields == ("Sync_Hold",)
+
+
+def test_update_of_missing_record_is_a_crm_error_from_data(zoho: ZohoClients) -> None:
+    with pytest.raises(CrmApiError) as caught:
+        zoho.crm.update_record("Accounts", "5725767999999999999", {"Phone": "1"})
+    assert caught.value.zoho_code == "INVALID_DATA"
+    assert caught.value.retryable is False
+
+
+def test_request_level_crm_error_envelope(zoho: ZohoClients) -> None:
+    with pytest.raises(CrmApiError) as caught:
+        zoho.http.request("GET", "/crm/v8/Leads/1", dialect=Dialect.CRM)
+    error = caught.value
+    assert (error.http_status, error.zoho_code) == (400, "INVALID_MODULE")
+    assert error.details == {"resource_path_index": 0}
+
+
+def test_list_deleted_includes_merged_away_records_and_filters_by_time(
+    sim: ZohoSimulator, zoho: ZohoClients
+) -> None:
+    master = _account(sim, "Acme Ltd")
+    merged = _account(sim, "Acme Limited")
+    deleted = _account(sim, "Old Ltd")
+    sim.state.crm_delete("Accounts", deleted, source=Source.UI)
+    sim.state.crm_merge("Accounts", master, [merged], source=Source.UI)
+
+    entries = zoho.crm.list_deleted(Module.CRM_ACCOUNTS)
+
+    assert [e.record_id for e in entries] == [merged, deleted]  # newest first
+    assert entries[0].display_name == "Acme Limited"
+    assert entries[0].kind == "recycle"
+    assert zoho.crm.list_deleted("Accounts", since=datetime.now(UTC) + timedelta(hours=1)) == []
+
+
+def test_webhook_failures_are_listed(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    assert zoho.crm.webhook_failures() == []
+    account_id = _account(sim, "Acme Ltd")
+    sim.state.add_webhook_failure(module="Accounts", record_id=account_id)
+
+    failures = zoho.crm.webhook_failures()
+
+    assert len(failures) == 1
+    assert (failures[0].module, failures[0].record_id) == ("Accounts", account_id)
+    assert failures[0].failed_at is not None
