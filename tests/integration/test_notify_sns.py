@@ -65,6 +65,8 @@ def test_filter_policies_on_severity_and_rule_pick_their_messages(aws: AwsResour
     critical_only = subscribe_queue(aws, "finance-critical", {"severity": ["critical"]})
     storms_only = subscribe_queue(aws, "finance-storms", {"rule": ["MULTIPLICATION_STORM"]})
     not_info = subscribe_queue(aws, "finance-not-info", {"severity": [{"anything-but": ["info"]}]})
+    # ``rules`` lists every rule of a digest: a policy on it also catches a rule that arrives inside one.
+    name_drift_anywhere = subscribe_queue(aws, "finance-name-drift", {"rules": ["NAME_DRIFT"]})
     examples = rendered_examples()
     notifier = SnsNotifier(get_settings())
     for stem in ("NAME_DRIFT", "BROKEN_MAPPING", "EMAIL_MISMATCH", "DIGEST_STORM"):
@@ -77,6 +79,7 @@ def test_filter_policies_on_severity_and_rule_pick_their_messages(aws: AwsResour
     assert rules(critical_only) == ["BROKEN_MAPPING", "MULTIPLICATION_STORM"]
     assert rules(storms_only) == ["MULTIPLICATION_STORM"]
     assert rules(not_info) == ["BROKEN_MAPPING", "MULTIPLICATION_STORM", "NAME_DRIFT"]
+    assert rules(name_drift_anywhere) == ["MULTIPLICATION_STORM", "NAME_DRIFT"]
 
 
 def test_a_storm_batch_is_published_as_one_message(aws: AwsResources) -> None:

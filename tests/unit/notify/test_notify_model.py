@@ -30,12 +30,12 @@ def test_a_time_without_timezone_is_refused() -> None:
 
 def test_unknown_severity_is_refused() -> None:
     with pytest.raises(ValidationError):
-        notice(severity="urgent")  # type: ignore[arg-type]
+        notice(severity="urgent")
 
 
 def test_notices_are_frozen() -> None:
     with pytest.raises(ValidationError):
-        notice().rule = "OTHER"  # type: ignore[misc]
+        notice().rule = "OTHER"
 
 
 def test_same_rule_and_records_give_the_same_key_whatever_else_differs() -> None:
