@@ -20,12 +20,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sync_guard.config import get_settings
 from sync_guard.ingest.messages import decode_message
 from sync_guard.processing import ProcessingDeps, process_event, record_receipt
+from sync_guard.redact import mask_emails_in
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failure item by item, even when the whole batch fails: SQS then retries exactly those
+# messages and dead-letters them after maxReceiveCount, the same path as a partial failure.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # Cold start: configuration and clients, reused by warm invocations.
 settings = get_settings()
@@ -36,6 +39,23 @@ deps = ProcessingDeps(events=event_store, handler=record_receipt)
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     """Process one message; raising marks it failed so that SQS redelivers it (then dead-letters it)."""
+    try:
+        return _process(record)
+    except Exception as error:
+        logger.warning(
+            "event processing failed; SQS will retry it, then dead-letter it",
+            extra={
+                "message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                "error": type(error).__name__,
+                "detail": mask_emails_in(str(error))[:500],
+            },
+        )
+        metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+        raise
+
+
+def _process(record: SQSRecord) -> dict[str, Any]:
     message = decode_message(record.body)
     event = message.event or event_store.load_event(message.event_id)
     if event is None:

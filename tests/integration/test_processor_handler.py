@@ -1,0 +1,200 @@
+"""The processor handler on moto: statuses, idempotency, partial batch failures, retries and the DLQ."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from sync_guard.ingest.messages import encode_message
+from sync_guard.models.events import GuardEvent
+from tests.support.aws import AwsResources
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
+
+MAX_RECEIVE_COUNT = 5  # the template's (and the fixture's) redrive policy
+
+
+@pytest.fixture
+def apps(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    return fresh_module("functions.ingest.app"), fresh_module("functions.processor.app")
+
+
+def ingest(ingest_app: ModuleType, name: str) -> list[str]:
+    response = ingest_app.lambda_handler(sample_event(name), FakeLambdaContext())
+    assert response["statusCode"] == 202
+    event_ids: list[str] = json.loads(response["body"])["event_ids"]
+    return event_ids
+
+
+def receive(aws: AwsResources, url: str | None = None, visibility: int = 0) -> list[dict[str, Any]]:
+    response = aws.sqs.receive_message(
+        QueueUrl=url or aws.queue_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=visibility,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    messages: list[dict[str, Any]] = response.get("Messages", [])
+    return messages
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The event Lambda's SQS event source builds from received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:processing",
+                "awsRegion": "eu-west-2",
+            }
+            for message in messages
+        ]
+    }
+
+
+def run_like_the_event_source(
+    aws: AwsResources, processor: ModuleType, messages: list[dict[str, Any]]
+) -> Any:
+    """Invoke the processor, then delete what succeeded, as Lambda does with ReportBatchItemFailures."""
+    response = processor.lambda_handler(sqs_event(messages), FakeLambdaContext())
+    failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return response
+
+
+def status(aws: AwsResources, event_id: str) -> str:
+    item = aws.dynamodb.get_item(
+        TableName=aws.environment["SYNC_GUARD_EVENTS_TABLE"], Key={"pk": {"S": event_id}}
+    )["Item"]
+    assert "processed_at" in item
+    value: str = item["status"]["S"]
+    return value
+
+
+def test_queued_events_are_recorded_processed_or_awaiting_enrichment(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    ingest_app, processor = apps
+    # given a workflow event (full record) and a notification (ids only) on the queue
+    [workflow_id] = ingest(ingest_app, "crm-workflow-create")
+    notification_ids = ingest(ingest_app, "crm-notification-insert")
+    messages = receive(aws)
+    assert len(messages) == 4
+    # when the processor consumes the batch
+    response = run_like_the_event_source(aws, processor, messages)
+    # then nothing failed and each stored event shows what happened
+    assert response == {"batchItemFailures": []}
+    assert status(aws, workflow_id) == "processed"
+    assert {status(aws, event_id) for event_id in notification_ids} == {"awaiting_enrichment"}
+    assert receive(aws) == []
+
+
+def test_a_redelivered_message_is_acknowledged_without_reprocessing(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    ingest_app, processor = apps
+    ingest(ingest_app, "books-edit")
+    messages = receive(aws)
+    processor.lambda_handler(sqs_event(messages), FakeLambdaContext())
+    handled: list[GuardEvent] = []
+    original = processor.deps.handler
+    processor.deps = type(processor.deps)(
+        events=processor.deps.events, handler=lambda event: handled.append(event) or original(event)
+    )
+    response = processor.lambda_handler(sqs_event(messages), FakeLambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert handled == []  # the second delivery found the event already processed
+
+
+def test_partial_batch_failure_reports_only_the_bad_message(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    ingest_app, processor = apps
+    ingest(ingest_app, "crm-workflow-edit")
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody='{"not": "an event"}')
+    messages = receive(aws)
+    assert len(messages) == 2
+    poison = next(m for m in messages if "not" in json.loads(m["Body"]))
+    response = run_like_the_event_source(aws, processor, messages)
+    assert response == {"batchItemFailures": [{"itemIdentifier": poison["MessageId"]}]}
+    # the good one was deleted, the bad one comes back for a retry
+    again = receive(aws)
+    assert [m["MessageId"] for m in again] == [poison["MessageId"]]
+    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_message_failing_every_time_lands_in_the_dead_letter_queue(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    _, processor = apps
+    # given an event id that was never stored (the processor cannot record it)
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps({"event_id": "evt_missing"}))
+    # when the event source retries it up to maxReceiveCount
+    for attempt in range(1, MAX_RECEIVE_COUNT + 1):
+        messages = receive(aws)
+        assert len(messages) == 1
+        assert messages[0]["Attributes"]["ApproximateReceiveCount"] == str(attempt)
+        response = run_like_the_event_source(aws, processor, messages)
+        assert len(response["batchItemFailures"]) == 1
+    # then SQS moves it to the dead-letter queue instead of delivering it again
+    assert receive(aws) == []
+    dead = receive(aws, aws.dlq_url, visibility=30)
+    assert [json.loads(m["Body"]) for m in dead] == [{"event_id": "evt_missing"}]
+
+
+def test_a_message_carrying_only_the_id_is_loaded_from_the_table(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    ingest_app, processor = apps
+    [event_id] = ingest(ingest_app, "books-create")
+    [message] = receive(aws)
+    full = json.loads(message["Body"])
+    assert full["event"]["event_id"] == event_id
+    message["Body"] = json.dumps({"event_id": event_id})  # as for events too large to inline
+    response = processor.lambda_handler(sqs_event([message]), FakeLambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert status(aws, event_id) == "processed"
+
+
+def test_the_sample_sqs_event_processes_once_its_events_are_stored(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    ingest_app, processor = apps
+    stored = ingest(ingest_app, "crm-workflow-create") + ingest(ingest_app, "books-create")
+    batch = sample_event("sqs-processing-batch")
+    assert [json.loads(r["body"])["event_id"] for r in batch["Records"]] == stored
+    assert processor.lambda_handler(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+
+
+def test_encode_message_inlines_small_events() -> None:
+    from datetime import UTC, datetime
+
+    from sync_guard.ingest.messages import decode_message
+    from sync_guard.models.events import Channel, Operation
+    from sync_guard.models.records import Module, System
+
+    event = GuardEvent(
+        event_id="evt_1",
+        source=System.CRM,
+        channel=Channel.CRM_WORKFLOW,
+        module=Module.CRM_ACCOUNTS,
+        operation=Operation.CREATE,
+        record_id="1",
+        received_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    assert decode_message(encode_message(event)).event == event
+    big = event.model_copy(update={"fields": {"padding": "x" * 300_000}})
+    decoded = decode_message(encode_message(big))
+    assert decoded.event is None
+    assert decoded.event_id == "evt_1"
