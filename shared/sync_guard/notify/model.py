@@ -76,6 +76,8 @@ class NoticeRecord(BaseModel):
     active: bool | None = None
     # The guard holds (enforce) or would hold (observe) this record back from the sync.
     held: bool = False
+    # Already deleted in its own system (partner deleted, recreated after delete): known from the shadow.
+    deleted: bool = False
 
     @property
     def ref(self) -> str:

@@ -142,14 +142,16 @@ def transactions_line(record: NoticeRecord) -> str:
     return words
 
 
-def status_line(record: NoticeRecord, mode: Mode) -> str:
-    """Active/inactive in Zoho, and the guard's hold."""
+def status_line(record: NoticeRecord, mode: Mode) -> str | None:
+    """Deleted, active/inactive in Zoho, and the guard's hold; None when nothing is known."""
     parts = []
-    if record.active is not None:
+    if record.deleted:
+        parts.append(f"deleted in {short_system(record)}")
+    elif record.active is not None:
         parts.append(f"{'active' if record.active else 'inactive'} in {short_system(record)}")
     if record.held:
         parts.append("held by the guard" if mode is Mode.ENFORCE else "would be held (observe mode)")
-    return "Status: " + (", ".join(parts) if parts else "not known")
+    return "Status: " + ", ".join(parts) if parts else None
 
 
 def record_block(index: int, record: NoticeRecord, mode: Mode, links: ZohoLinks) -> list[str]:
@@ -159,54 +161,81 @@ def record_block(index: int, record: NoticeRecord, mode: Mode, links: ZohoLinks)
     lines.append(f"      Id: {record.record_id}")
     if record.system is System.BOOKS or record.has_transactions is not None:
         lines.append(f"      {transactions_line(record)}")
-    lines.append(f"      {status_line(record, mode)}")
+    status = status_line(record, mode)
+    if status:
+        lines.append(f"      {status}")
     if record.email:
         lines.append(f"      Email: {record.email}")
     url = links.link(record)
     if url:
-        lines.append(f"      Open in Zoho: {url}")
+        note = " (deleted, the page may no longer open)" if record.deleted else ""
+        lines.append(f"      Open in Zoho{note}: {url}")
     else:
         lines.append(f"      Open in Zoho: no link (set {links.missing_setting(record.system)})")
     return lines
 
 
+def _balance(record: NoticeRecord) -> str:
+    if record.outstanding is None:
+        return ""
+    return f" ({money(record.outstanding, record.currency)} outstanding)"
+
+
+def _named(record: NoticeRecord) -> str:
+    return f"{quoted_name(record)} (id {record.record_id})"
+
+
 def transactions_summary(records: Sequence[NoticeRecord]) -> str:
     """Which copy holds transactions, and what that means for the choice of survivor."""
     books = [record for record in records if record.system is System.BOOKS]
-    with_money = [record for record in books if record.has_transactions]
-    unknown = [record for record in books if record.has_transactions is None]
+    live = [record for record in books if not record.deleted]
+    with_money = [record for record in live if record.has_transactions]
+    unknown = [record for record in live if record.has_transactions is None]
+    sentences: list[str] = []
+    for record in books:
+        if record.deleted and record.has_transactions:
+            sentences.append(
+                f"The deleted Books customer {_named(record)} held transactions{_balance(record)}: that "
+                "history is not on any live copy, so restore it or record its balance before anything else."
+            )
     if len(with_money) == 1:
         keeper = with_money[0]
-        balance = (
-            f" ({money(keeper.outstanding, keeper.currency)} outstanding)"
-            if keeper.outstanding is not None
-            else ""
-        )
-        text = (
-            f"Only the Books customer {quoted_name(keeper)} (id {keeper.record_id}) holds transactions"
-            f"{balance}. It is the copy to keep."
-        )
+        if len(live) > 1:
+            sentences.append(
+                f"Only the Books customer {_named(keeper)} holds transactions{_balance(keeper)}. "
+                "It is the copy to keep."
+            )
+        else:
+            sentences.append(
+                f"The Books customer {_named(keeper)} holds transactions{_balance(keeper)}: "
+                "keep it, and never delete it."
+            )
         if unknown:
-            text += " For " + ", ".join(quoted_name(r) for r in unknown) + " it is not known: check in Books."
-        return text
-    if len(with_money) > 1:
-        names = " and ".join(f"{quoted_name(r)} (id {r.record_id})" for r in with_money)
-        return (
+            sentences.append(
+                "For " + ", ".join(quoted_name(r) for r in unknown) + " it is not known: check in Books."
+            )
+    elif len(with_money) > 1:
+        names = " and ".join(_named(record) for record in with_money)
+        sentences.append(
             f"More than one copy holds transactions: {names}. Books cannot cleanly merge two customers that "
             "both carry transactions: the transactions of one must be moved before it is deactivated. This "
             "is fiddly work; consider handing it to someone who has done it before."
         )
-    if unknown:
-        return (
+    elif unknown:
+        sentences.append(
             "Not known whether the Books copies hold transactions: open each one and check its Transactions "
             "tab before deciding which to keep."
         )
-    if books:
-        return (
-            "None of the Books copies holds transactions yet, so nothing has been invoiced against the "
+    elif live:
+        sentences.append(
+            "None of the live Books copies holds transactions yet, so nothing has been invoiced against the "
             "duplicate: this is the cheapest moment to fix it."
         )
-    return "No Books customer is involved yet; nothing has been invoiced against these records."
+    if not sentences:
+        sentences.append(
+            "No Books customer is involved yet; nothing has been invoiced against these records."
+        )
+    return " ".join(sentences)
 
 
 # ------------------------------------------------------------------------------------- what the guard did
@@ -349,6 +378,8 @@ def _example_line(number: int, notice: FinanceNotice, links: ZohoLinks) -> list[
         facts = [short_system(record)]
         if record.role:
             facts.append(record.role)
+        if record.deleted:
+            facts.append("deleted")
         if record.held:
             facts.append("held" if notice.mode is Mode.ENFORCE else "would be held")
         if record.has_transactions:

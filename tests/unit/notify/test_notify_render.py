@@ -118,7 +118,33 @@ def test_unknown_transactions_are_not_guessed(links: ZohoLinks) -> None:
 def test_no_transactions_anywhere_is_the_cheap_moment(links: ZohoLinks) -> None:
     records = (books("1", "A", has_transactions=False), books("2", "B", has_transactions=False))
     body = one_line(render_notice(notice(records=records), links).body)
-    assert "None of the Books copies holds transactions yet" in body
+    assert "None of the live Books copies holds transactions yet" in body
+
+
+def test_a_single_books_customer_with_transactions_is_kept_not_compared(links: ZohoLinks) -> None:
+    records = (
+        books("1", "Kestrel Ltd", has_transactions=True),
+        crm("2", "Kestrel Ltd"),
+        crm("3", "Kestrel Co"),
+    )
+    body = one_line(render_notice(notice("CROSSED_MAPPING", records=records), links).body)
+    assert 'The Books customer "Kestrel Ltd" (id 1) holds transactions: keep it, and never delete it.' in body
+    assert "copy to keep" not in body
+
+
+def test_a_deleted_customer_with_transactions_is_called_out(links: ZohoLinks) -> None:
+    records = (
+        books("1", "Delta Ltd", has_transactions=False, held=True),
+        books("2", "Delta Ltd", has_transactions=True, outstanding=Decimal("5120"), deleted=True),
+    )
+    body = one_line(render_notice(notice("RECREATED_AFTER_DELETE", records=records), links).body)
+    assert (
+        'The deleted Books customer "Delta Ltd" (id 2) held transactions (GBP 5,120.00 outstanding)' in body
+    )
+    assert "restore it or record its balance" in body
+    assert "Status: deleted in Books" in body
+    assert "Open in Zoho (deleted, the page may no longer open): https://books.zoho.eu/" in body
+    assert "It is the copy to keep" not in body
 
 
 def test_enforce_says_what_was_held_and_how(links: ZohoLinks) -> None:
