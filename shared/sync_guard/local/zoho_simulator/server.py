@@ -81,6 +81,8 @@ class ZohoSimulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._idle = threading.Condition()
+        self._in_flight = 0
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -181,19 +183,35 @@ class ZohoSimulator:
             route_name, api = matched.name, matched.api
             record_id = request.params.get(matched.record_param) if matched.record_param else None
         fault = self.faults.decide(route_name)
-        if fault is not None and fault.kind is not FaultKind.TIMEOUT:
+        if fault is None:
+            response = self._dispatch(request, matched, api)
+        elif fault.kind is not FaultKind.TIMEOUT:
             response = _fault_response(fault, api)
         else:
-            if fault is not None:  # TIMEOUT: hold the request past the client's timeout
-                self._stopping.wait(fault.delay)
-            if fault is not None and not fault.applies_effect:
-                response = Response(504, {"message": "simulated timeout"})
-            else:
-                response = self._dispatch(request, matched, api)
+            # Logged now, with status 0: the client gets no answer in time whatever happens next.
+            self.requests.add(method, route_name, split.path, 0, fault.kind, record_id)
+            self._stopping.wait(fault.delay)
+            if fault.applies_effect:
+                return self._dispatch(request, matched, api), fault
+            return Response(504, {"message": "simulated timeout"}), fault
         self.requests.add(
             method, route_name, split.path, response.status, fault.kind if fault else None, record_id
         )
         return response, fault
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being handled (e.g. one held by a TIMEOUT fault); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def _enter(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
 
     def _dispatch(self, request: Request, route: Route | None, api: Api) -> Response:
         if route is None:
@@ -324,12 +342,18 @@ def _fault_response(fault: Fault, api: Api) -> Response:
 def _handler_class(sim: ZohoSimulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; without this, Nagle + delayed ACK add ~40 ms per call.
+        disable_nagle_algorithm = True
         server_version = "ZohoSimulator/1"
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            response, _ = sim.handle(self.command, self.path, dict(self.headers.items()), body)
+            sim._enter()
+            try:
+                response, _ = sim.handle(self.command, self.path, dict(self.headers.items()), body)
+            finally:
+                sim._leave()
             payload = b"" if response.body is None else json.dumps(response.body).encode()
             try:
                 self.send_response(response.status)

@@ -1,0 +1,169 @@
+"""Retries, Retry-After, 5xx, timeouts and fault injection, clients against the simulator over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_guard.local.zoho_simulator import ChangeKind, FaultConfig, FaultKind, Source, ZohoSimulator
+from sync_guard.zoho.auth import InMemoryTokenCache
+from sync_guard.zoho.errors import ZohoRateLimited, ZohoServerError, ZohoTimeout
+from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
+from sync_guard.zoho.http import RetryPolicy
+from tests.integration.zoho.zoho_support import FAST_RETRY, SleepRecorder
+
+
+def _customer(sim: ZohoSimulator, name: str = "Acme Ltd") -> str:
+    return str(sim.state.books_create_contact({"contact_name": name}, source=Source.ADMIN)["contact_id"])
+
+
+def _account(sim: ZohoSimulator, name: str = "Acme Ltd") -> str:
+    return str(sim.state.crm_create("Accounts", {"Account_Name": name}, source=Source.ADMIN)["id"])
+
+
+def test_429_waits_as_long_as_retry_after_says(
+    sim: ZohoSimulator, zoho: ZohoClients, sleeps: SleepRecorder
+) -> None:
+    customer = _customer(sim)
+    sim.faults.configure(retry_after=7)
+    sim.faults.script([FaultKind.RATE_LIMIT, FaultKind.RATE_LIMIT])
+
+    zoho.books.mark_inactive(customer)
+
+    assert sim.requests.count("books.mark_inactive", status=429) == 2
+    assert sim.requests.count("books.mark_inactive", status=200) == 1
+    # Two waits of Retry-After (plus at most half the base delay of jitter), not the short backoff.
+    assert len(sleeps.waits) == 2
+    assert all(7 <= w <= 7 + FAST_RETRY.base_delay for w in sleeps.waits)
+
+
+def test_retry_after_beyond_the_budget_is_raised_not_slept(
+    sim: ZohoSimulator, zoho: ZohoClients, sleeps: SleepRecorder
+) -> None:
+    account = _account(sim)
+    sim.faults.configure(retry_after=3600)
+    sim.faults.script([FaultKind.RATE_LIMIT])
+
+    with pytest.raises(ZohoRateLimited) as caught:
+        zoho.crm.add_tags("Accounts", account, ["held"])
+
+    assert caught.value.retry_after == 3600
+    assert caught.value.retryable is True  # for the outbox: later, not now
+    assert sleeps.waits == []
+    assert sim.requests.count("crm.add_tags") == 1
+
+
+def test_5xx_is_retried_with_growing_backoff_then_succeeds(
+    sim: ZohoSimulator, zoho: ZohoClients, sleeps: SleepRecorder
+) -> None:
+    account = _account(sim)
+    sim.faults.script([FaultKind.SERVER_ERROR] * 3)
+
+    record = zoho.crm.get_record("Accounts", account)
+
+    assert record is not None
+    assert sim.requests.count("crm.get_record", status=500) == 3
+    assert len(sleeps.waits) == 3
+    # Equal jitter: each wait is between half and all of its exponential step.
+    for attempt, wait in enumerate(sleeps.waits, start=1):
+        step = min(FAST_RETRY.max_delay, FAST_RETRY.base_delay * 2 ** (attempt - 1))
+        assert step / 2 <= wait <= step
+
+
+def test_5xx_gives_up_after_max_attempts_with_a_typed_error(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    customer = _customer(sim)
+    sim.faults.script([FaultKind.SERVER_ERROR] * 10)
+
+    with pytest.raises(ZohoServerError) as caught:
+        zoho.books.get_contact(customer)
+
+    assert caught.value.http_status == 500
+    assert caught.value.retryable is True
+    assert sim.requests.count("books.get_contact") == FAST_RETRY.max_attempts
+
+
+def test_timeout_is_retried_for_idempotent_calls(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    customer = _customer(sim)
+    sim.faults.configure(delay=0.5)  # the clients time out after 0.3 s
+    sim.faults.script([FaultKind.TIMEOUT])
+
+    zoho.books.mark_inactive(customer)
+    assert sim.wait_idle()  # the held request is released without effect
+
+    contact = sim.state.books_get(customer)
+    assert contact is not None
+    assert contact["status"] == "inactive"
+    assert sim.requests.count("books.mark_inactive", faulted=True) == 1
+    assert len(sim.state.changes_for(customer, ChangeKind.STATUS)) == 1
+
+
+def test_timeouts_give_up_with_zoho_timeout(sim: ZohoSimulator, sleeps: SleepRecorder) -> None:
+    customer = _customer(sim)
+    sim.faults.configure(delay=0.5)
+    sim.faults.script([FaultKind.TIMEOUT] * 2)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
+    settings = sim.settings(zoho_timeout_seconds=0.1)
+    with (
+        build_zoho_clients(settings, InMemoryTokenCache(), retry=policy, sleep=sleeps) as zoho,
+        pytest.raises(ZohoTimeout) as caught,
+    ):
+        zoho.books.get_contact(customer)
+    assert caught.value.retryable is True
+
+
+def test_create_is_not_retried_after_a_timeout_or_5xx(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    # Books may have created the customer before the answer was lost: a retry could create it twice.
+    sim.faults.configure(delay=0.5, timeout_applies_effect=True)
+    sim.faults.script([FaultKind.TIMEOUT])
+    with pytest.raises(ZohoTimeout):
+        zoho.books.create_contact({"contact_name": "Acme Ltd"})
+
+    sim.faults.script([FaultKind.SERVER_ERROR])
+    with pytest.raises(ZohoServerError):
+        zoho.books.create_contact({"contact_name": "Beta Ltd"})
+    assert sim.wait_idle()  # the timed-out create still lands, later, as it can on Zoho
+
+    assert sim.requests.count("books.create_contact") == 2
+    assert [c["contact_name"] for c in sim.state.books_contacts.values()] == ["Acme Ltd"]
+
+
+def test_create_is_retried_after_429(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    sim.faults.script([FaultKind.RATE_LIMIT])
+
+    created = zoho.books.create_contact({"contact_name": "Acme Ltd"})
+
+    assert created.name == "Acme Ltd"
+    assert sim.requests.count("books.create_contact") == 2
+    assert len(sim.state.books_contacts) == 1
+
+
+def test_thirty_percent_faults_every_idempotent_action_lands_once(
+    sim: ZohoSimulator, sleeps: SleepRecorder
+) -> None:
+    customers = [_customer(sim, f"Customer {n}") for n in range(60)]
+    accounts = [_account(sim, f"Account {n}") for n in range(60)]
+    sim.faults.configure(FaultConfig(rate=0.3, seed=11, retry_after=0.5, delay=0.3))
+    patient = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05)
+    settings = sim.settings(zoho_timeout_seconds=0.1)
+    with build_zoho_clients(settings, InMemoryTokenCache(), retry=patient, sleep=sleeps) as zoho:
+        for customer in customers:
+            zoho.books.mark_inactive(customer)
+        for account in accounts:
+            zoho.crm.add_tags("Accounts", account, ["sync-guard-hold"])
+    assert sim.wait_idle()
+
+    injected = sim.faults.injected
+    assert set(injected) == set(FaultKind)  # all three kinds happened
+    assert sum(injected.values()) == sim.requests.count(faulted=True)
+    # Every action applied, and applied exactly once whatever the number of attempts.
+    for customer in customers:
+        assert len(sim.state.changes_for(customer, ChangeKind.STATUS)) == 1
+    for account in accounts:
+        assert len(sim.state.changes_for(account, ChangeKind.TAGS)) == 1
+
+
+def test_same_seed_same_faults(sim: ZohoSimulator) -> None:
+    def run() -> list[FaultKind | None]:
+        sim.faults.configure(FaultConfig(rate=0.3, seed=5))
+        return [f.kind if f else None for f in (sim.faults.decide("books.get_contact") for _ in range(50))]
+
+    assert run() == run()
