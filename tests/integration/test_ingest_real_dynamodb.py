@@ -1,0 +1,73 @@
+"""Storage-first ingestion against a real DynamoDB-API server over HTTP (DynamoDB Local if Java exists)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sync_guard.config import get_settings
+from sync_guard.ingest.ports import EventStatus
+from sync_guard.store.events import DynamoEventStore
+from tests.support.aws import AwsResources
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
+
+pytestmark = pytest.mark.integration
+
+
+def drain(aws: AwsResources) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while batch := aws.sqs.receive_message(
+        QueueUrl=aws.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+    ).get("Messages"):
+        messages.extend(batch)
+    return messages
+
+
+def test_storage_first_and_duplicate_delivery_over_http(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    app = fresh_module("functions.ingest.app")
+    # when the same notification (three ids) is delivered twice
+    first = app.lambda_handler(sample_event("crm-notification-delete"), FakeLambdaContext())
+    second = app.lambda_handler(sample_event("crm-notification-delete"), FakeLambdaContext())
+    # then both are acknowledged with the same ids, the second as duplicates
+    assert first["statusCode"] == second["statusCode"] == 202
+    ids = json.loads(first["body"])["event_ids"]
+    assert json.loads(second["body"]) == {"accepted": 3, "event_ids": ids, "duplicates": 3}
+    # and the real server holds each event once, queued once
+    table = aws_server.environment["SYNC_GUARD_EVENTS_TABLE"]
+    for event_id in ids:
+        item = aws_server.dynamodb.get_item(TableName=table, Key={"pk": {"S": event_id}})["Item"]
+        assert item["status"]["S"] == "queued"
+        assert "[redacted]" in item["raw_body"]["S"]
+    assert sorted(json.loads(m["Body"])["event_id"] for m in drain(aws_server)) == sorted(ids)
+
+
+def test_unqueued_event_is_requeued_by_redelivery_and_found_by_the_sweep(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the queue unreachable while a webhook arrives
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    monkeypatch.setenv("SYNC_GUARD_QUEUE_URL", aws_server.queue_url + "-gone")
+    broken = fresh_module("functions.ingest.app")
+    response = broken.lambda_handler(sample_event("books-edit"), FakeLambdaContext())
+    assert response["statusCode"] == 202
+    [event_id] = json.loads(response["body"])["event_ids"]
+    # then the stored event is visible to the reconciliation sweep
+    store = DynamoEventStore.from_settings(get_settings())
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert [event.event_id for event in store.unqueued(received_before=later)] == [event_id]
+    # and a redelivery once the queue is back queues it (the server may not return the old item, in
+    # which case the store's conditional-update probe decides)
+    monkeypatch.setenv("SYNC_GUARD_QUEUE_URL", aws_server.queue_url)
+    healthy = fresh_module("functions.ingest.app")
+    again = healthy.lambda_handler(sample_event("books-edit"), FakeLambdaContext())
+    assert json.loads(again["body"])["duplicates"] == 1
+    assert [json.loads(m["Body"])["event_id"] for m in drain(aws_server)] == [event_id]
+    store = DynamoEventStore.from_settings(get_settings())
+    assert store.status_of(event_id) is EventStatus.QUEUED
+    assert list(store.unqueued(received_before=later)) == []
