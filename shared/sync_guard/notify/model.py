@@ -107,6 +107,12 @@ class FinanceNotice(BaseModel):
     audit_ref: str = ""
     occurred_at: datetime
 
+    @field_validator("severity", "decision", "mode", mode="before")
+    @classmethod
+    def _lower_case_words(cls, value: object) -> object:
+        # The rules engine may spell outcomes in capitals ("QUARANTINE"); the meaning is the same.
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("rule")
     @classmethod
     def _normalise_rule(cls, value: str) -> str:

@@ -128,17 +128,28 @@ class FileNotifier:
 
 
 class FanOutNotifier:
-    """Publishes to several notifiers (SNS and a file, locally); the first one's id is returned."""
+    """Publishes to a primary notifier and copies to secondary ones (locally: SNS, then a file).
 
-    def __init__(self, *notifiers: Notifier) -> None:
-        if not notifiers:
-            raise ValueError("FanOutNotifier needs at least one notifier")
-        self.notifiers = notifiers
+    Only the primary's failure fails the publish: a secondary failing after the primary succeeded must not
+    make the outbox retry, which would send finance the same message twice. It is logged instead.
+    """
+
+    def __init__(self, primary: Notifier, *secondary: Notifier) -> None:
+        self.notifiers: tuple[Notifier, ...] = (primary, *secondary)
 
     def publish(self, message: RenderedMessage) -> str:
-        """Publish to each notifier in turn."""
-        ids = [notifier.publish(message) for notifier in self.notifiers]
-        return ids[0]
+        """Publish to the primary (its id is returned), then to each secondary."""
+        primary, *secondary = self.notifiers
+        message_id = primary.publish(message)
+        for notifier in secondary:
+            try:
+                notifier.publish(message)
+            except NotificationFailed as error:
+                logger.warning(
+                    "secondary finance channel failed",
+                    extra=_log_fields(message) | {"channel": type(notifier).__name__, "error": error.code},
+                )
+        return message_id
 
 
 def finance_notifier(settings: Settings) -> Notifier:

@@ -93,3 +93,20 @@ def test_a_subject_over_the_sns_limit_cannot_be_built() -> None:
             rules=("R",),
             dedup_keys=("k",),
         )
+
+
+def test_a_notice_survives_the_json_round_trip_the_outbox_makes() -> None:
+    original = notice(evidence=("same VAT number",))
+    copy = FinanceNotice.model_validate_json(original.model_dump_json())
+    assert copy == original
+    assert copy.dedup_key == original.dedup_key
+    assert copy.records[1].outstanding == original.records[1].outstanding
+
+
+def test_outcomes_spelt_in_capitals_are_accepted() -> None:
+    shouted = notice(severity="CRITICAL", decision="QUARANTINE", mode="Enforce")
+    assert (shouted.severity, shouted.decision, shouted.mode) == (
+        Severity.CRITICAL,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+    )

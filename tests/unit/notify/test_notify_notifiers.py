@@ -59,6 +59,24 @@ def test_fan_out_publishes_everywhere(links: ZohoLinks) -> None:
     assert a.messages == b.messages == [message]
 
 
+def test_a_failing_secondary_does_not_fail_the_publish(tmp_path: Path, links: ZohoLinks) -> None:
+    primary = InMemoryNotifier()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    message = render_notice(pair(1), links)
+    assert FanOutNotifier(primary, FileNotifier(blocker / "n.txt")).publish(message) == "memory-1"
+    assert primary.messages == [message]
+
+
+def test_a_failing_primary_fails_the_publish(links: ZohoLinks) -> None:
+    failing, copy = FailsOnSecond(), InMemoryNotifier()
+    fan_out = FanOutNotifier(failing, copy)
+    fan_out.publish(render_notice(pair(1), links))
+    with pytest.raises(NotificationFailed):
+        fan_out.publish(render_notice(pair(2), links))
+    assert len(copy.messages) == 1
+
+
 def test_sns_needs_a_topic() -> None:
     with pytest.raises(NotificationFailed, match="SYNC_GUARD_FINANCE_TOPIC_ARN"):
         SnsNotifier(Settings())
