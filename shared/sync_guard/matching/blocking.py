@@ -4,21 +4,22 @@ A record yields a handful of short keys; two records are compared only if they s
 keys index the DynamoDB shadow mapping (as partition-key suffixes), so each key is a short ASCII-ish
 string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` bytes:
 
-=========  ===============================================================  ==========================
-prefix     what                                                             catches
-=========  ===============================================================  ==========================
-``v:``     VAT/company number without country prefix (``v:123456789``)     same legal entity
-``e:``     email address (primary, then one more)                           same contact
-``p:``     phone in E.164 (``p:+442079460000``)                              same switchboard
-``l:``     last 7 digits of a phone that has no area code                   local numbers (US lists)
-``n:``     core name: folded, legal forms and "The" removed (``n:acme``)    Ltd/Limited, &/and, case
-``t:``     distinct name words sorted (``t:acme|widgets``), 2+ words         words in another order
-``q:``     3-letter prefixes of two name words, sorted (``q:kon|phi``)       typos after the 3rd letter
-``d:``     company email domain or website, not free-mail (``d:acme.co.uk``)  same organisation
-``a:``     house number and street words (``a:1845|e 79th``)                same premises
-=========  ===============================================================  ==========================
+- ``v:`` VAT/company number without country prefix (``v:123456789``): same legal entity.
+- ``e:`` email address, primary (and one more, last) (``e:jane@acme.co.uk``): same contact.
+- ``p:`` phone in E.164 (``p:+442079460000``); ``l:`` last 7 digits of a phone written without an
+  area code (US lists): same switchboard.
+- ``n:`` core name, folded, legal forms and "The" removed, without spaces (``n:acmewidgets``):
+  Ltd/Limited, &/and, case, "Gist-Brocades"/"GISTBROCADES".
+- ``t:`` distinct name words sorted, for names of 2+ words (``t:acme|widgets``): another word order.
+- ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
+- ``a:`` house number and street words (``a:1845|e 79th``): same premises.
+- ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
+  (``q:acme|w*`` and ``q:a*|widgets``); of a one-word name, its first and its last four letters
+  (``q:unil*``, ``q:*ever``): a single typo that spares the first letter keeps one of them.
+- ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 
-At most :data:`MAX_KEYS` keys per record, in the order above (the most selective first).
+At most :data:`MAX_KEYS` keys per record, in the order above (the most selective first); a second
+email or domain comes last.
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ from dataclasses import dataclass, field
 from sync_guard.matching.features import RecordFeatures, features_of
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, vat_core
 from sync_guard.matching.tables import tables
-from sync_guard.models.records import PartyRecord
+from sync_guard.models.records import PartyRecord, RecordKind
 
 MAX_KEYS = 8
 MAX_KEY_BYTES = 200
-# A key shared by more records than this says little (a common word, a big company's domain): the
-# in-memory index stops filling it and ignores it for lookups, so candidate search stays bounded.
+# A key shared by more records than this says little on its own (a common word, a big company's domain):
+# the in-memory index stops filling it, so a lookup through it returns at most this many records (the
+# first ones indexed) and candidate search stays bounded at MAX_KEYS * DEFAULT_MAX_POSTINGS records.
+# Keeping the first ones rather than dropping the key keeps a very large cluster of identical names
+# connected: each later copy still meets the earlier ones.
 DEFAULT_MAX_POSTINGS = 200
 
 
@@ -51,18 +55,23 @@ def _name_keys(features: RecordFeatures) -> list[str]:
     words = [w for w in features.name_words if w not in connectors] or list(features.name_words)
     if not words:
         return []
-    keys = [f"n:{' '.join(features.name_words)}"]
+    # Without spaces, so that "Gist-Brocades", "Gist Brocades" and "GISTBROCADES" meet.
+    keys = [f"n:{''.join(features.name_words)}"]
     distinct = sorted(set(words))
     if len(distinct) >= 2:
         keys.append(f"t:{'|'.join(distinct)}")
-    prefixes: list[str] = []
+    fuzzy: list[str] = []
     if len(words) >= 2:
-        prefixes.append("|".join(sorted((words[0][:3], words[1][:3]))))
-        if len(words) >= 3:
-            prefixes.append("|".join(sorted((words[-2][:3], words[-1][:3]))))
-    elif len(words[0]) >= 5:
-        prefixes.append(words[0][:4])
-    keys.extend(f"q:{p}" for p in dict.fromkeys(prefixes))
+        # One word whole, the other by its first letter: a typo anywhere but a first letter keeps one.
+        first, second = words[0], words[1]
+        fuzzy.extend(["|".join(sorted((first, second[0] + "*"))), "|".join(sorted((first[0] + "*", second)))])
+    elif len(words[0]) >= 6:
+        # One word: its first four and its last four letters; a single slip leaves one of them intact.
+        fuzzy.extend([words[0][:4] + "*", "*" + words[0][-4:]])
+    keys.extend(f"q:{k}" for k in dict.fromkeys(fuzzy))
+    if features.kind is RecordKind.PERSON and len(words) >= 2:
+        # People's records often carry only a given name or only a surname: each word is a key too.
+        keys.extend(f"w:{w}" for w in sorted(set(words))[:2] if len(w) >= 3)
     return keys
 
 
@@ -71,19 +80,20 @@ def keys_from_features(features: RecordFeatures) -> tuple[str, ...]:
     keys: list[str] = []
     if features.vat:
         keys.append(f"v:{vat_core(features.vat)}")
-    keys.extend(f"e:{email}" for email in features.emails[:2])
+    keys.extend(f"e:{email}" for email in features.emails[:1])
     if features.phone:
         keys.append(f"p:{features.phone}")
     elif len(features.phone_digits) >= 7:
         keys.append(f"l:{features.phone_digits[-7:]}")
     name_keys = _name_keys(features)
-    keys.extend(name_keys[:2])
+    keys.extend(k for k in name_keys if k[0] in "nt")
     domains = sorted(features.domains)
     keys.extend(f"d:{d}" for d in domains[:1])
     street = features.street
     if street is not None and street.number and street.name_words:
         keys.append(f"a:{street.number}|{' '.join(street.name_words)}")
-    keys.extend(name_keys[2:])
+    keys.extend(k for k in name_keys if k[0] not in "nt")
+    keys.extend(f"e:{email}" for email in features.emails[1:2])
     keys.extend(f"d:{d}" for d in domains[1:2])
     unique = list(dict.fromkeys(_clip(k) for k in keys))
     return tuple(unique[:MAX_KEYS])
@@ -105,9 +115,10 @@ class _Entry:
 class CandidateIndex:
     """Records by blocking key, in memory: ``add`` records, then ask for a record's ``candidates``.
 
-    Keys shared by more than ``max_postings`` records are *saturated*: the index stops filling them and
-    lookups skip them (their records are still found through their other keys). ``saturated_keys``
-    lists them so a report can say which keys were too common to use.
+    Keys shared by more than ``max_postings`` records are *saturated*: the index stops filling them, so a
+    lookup through such a key yields only the first ``max_postings`` records indexed under it (the
+    others are still found through their other keys). ``saturated_keys`` lists them so a report can
+    say which keys were too common to search in full.
     """
 
     max_postings: int = DEFAULT_MAX_POSTINGS
@@ -140,12 +151,9 @@ class CandidateIndex:
         self._entries.append(_Entry(record, features, keys))
         self._refs[record.ref] = position
         for key in keys:
-            if key in self._saturated:
-                continue
             postings = self._postings.setdefault(key, [])
             if len(postings) >= self.max_postings:
                 self._saturated.add(key)
-                del self._postings[key]
                 continue
             postings.append(position)
 
@@ -170,6 +178,6 @@ class CandidateIndex:
         return found.record, found.features
 
     def candidates(self, record: PartyRecord) -> list[PartyRecord]:
-        """Indexed records that share a usable blocking key with ``record`` (never the record itself)."""
+        """Indexed records that share a blocking key with ``record`` (never the record itself)."""
         keys = keys_from_features(features_of(record, self.default_region))
         return [self._entries[p].record for p in self.candidate_positions(keys, exclude_ref=record.ref)]

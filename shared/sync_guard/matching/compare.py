@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import RecordFeatures, features_of
 from sync_guard.matching.names import NameComparison, NameRelation, compare_words
@@ -145,7 +145,13 @@ def _name_evidence(
     elif relation is NameRelation.TYPO:
         shown = ", ".join(f"'{x.capitalize()}' vs '{y.capitalize()}'" for x, y, _ in a.fuzzy)
         hows = sorted({how for _, _, how in a.fuzzy})
-        kinds = {"typo": "a typo", "abbreviation": "an abbreviation", "split": "a word written apart"}
+        kinds = {
+            "typo": "a typo",
+            "abbreviation": "an abbreviation",
+            "split": "a word written apart",
+            "plural": "a plural",
+            "scrambled": "scrambled letters",
+        }
         reasons.append(f"same name allowing for {' / '.join(kinds[h] for h in hows)}: {shown}")
     elif relation is NameRelation.SUBSET:
         extra = a.left_only or a.right_only
@@ -211,6 +217,9 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
 
     names = _compare_names(left, right, person)
     name_points = _name_points(names, weights)
+    if person and min(len(left.name_words), len(right.name_words)) == 1:
+        # "Alfie" and "Alfie": a lone given name or surname is shared by too many people to count as a name.
+        name_points = min(name_points, weights.subset)
     if names.ignored_tail and left.company and right.company and left.company.tail and right.company.tail:
         name_points -= 0.5  # both name a place after the legal form, and the places differ
     points += name_points
@@ -227,7 +236,7 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
         strong = True
         evidence.append(f"same email {sorted(shared_emails)[0]}")
     elif left.emails and right.emails:
-        near = _near_email(left.emails[0], right.emails[0])
+        near = _near_email(left.emails[0], right.emails[0], person=person)
         if near:
             points += 3.0 if person else 2.0
             evidence.append(f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
@@ -288,11 +297,18 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
     return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against))
 
 
-def _near_email(a: str, b: str) -> bool:
-    """One typo apart in a long address (``jane.smith@acme.com`` / ``jane.smtih@acme.com``)."""
+def _near_email(a: str, b: str, *, person: bool) -> bool:
+    """The same address give or take typing slips.
+
+    Company mailboxes differ by one letter for real (``info@acme.com`` / ``info@acne.com``), so for
+    companies only one or two edits in a long address count; a person's address mistyped in a few places
+    (``hensondrbbie@gaeia.com`` / ``hensondebbie@garcia.com``) still counts when most of it agrees.
+    """
     longest = max(len(a), len(b))
     if longest < 12:
         return False
+    if person:
+        return Indel.normalized_similarity(a, b) >= 0.85
     budget = 1 if longest < 20 else 2
     return OSA.distance(a, b, score_cutoff=budget) <= budget
 
@@ -318,7 +334,8 @@ def _address_points(
             points -= 0.5
             against.append(f"same street, different numbers: {left.street.number} / {right.street.number}")
         else:
-            points -= 1.5
+            # Both sides give an address and they are different premises: another site, or another firm.
+            points -= 2.5
             against.append("different street addresses")
     if left.city and right.city:
         if left.city == right.city:

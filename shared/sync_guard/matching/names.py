@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from sync_guard.matching.normalise import CompanyName
 from sync_guard.matching.tables import tables
@@ -42,28 +42,70 @@ class Alignment:
     right_only: list[str] = field(default_factory=list)
 
 
-def typo_budget(length: int, *, person: bool) -> int:
-    """How many edits a word of this length may carry and still be the same word.
+def typo_budget(length: int) -> int:
+    """How many edits a company-name word of this length may carry and still be the same word.
 
-    Company words: none up to 6 letters, 1 up to 10, 2 beyond. Person names are short and misspelt
-    often, and other evidence (email, city) must back them up anyway: 1 edit from 4 letters, 2 from 8.
+    None up to 6 letters (so "West"/"East", "Paint"/"Print" and "Rajesh"/"Ramesh" stay different words),
+    1 up to 10 letters, 2 beyond.
     """
-    if person:
-        return 0 if length < 4 else 1 if length < 8 else 2
     return 0 if length < 7 else 1 if length < 11 else 2
+
+
+def _benign_edit(left: str, right: str) -> bool:
+    """Two letters swapped ("Nobel"/"Noble") or a letter doubled ("Philips"/"Phillips").
+
+    These are typing slips rather than different words, so they are accepted in shorter words too.
+    """
+    if len(left) == len(right):
+        diff = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and left[diff[0]] == right[diff[1]]
+            and left[diff[1]] == right[diff[0]]
+        )
+    short, long_ = (left, right) if len(left) < len(right) else (right, left)
+    if len(long_) != len(short) + 1:
+        return False
+    return any(long_[i] == long_[i - 1] and long_[:i] + long_[i + 1 :] == short for i in range(1, len(long_)))
+
+
+def _singular(word: str) -> str:
+    if len(word) > 5 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
 
 
 def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | None:
     """(cost, how) if two different words may be the same word, else ``None``."""
-    longest = max(len(left), len(right))
-    budget = typo_budget(longest, person=person)
-    if budget and not left.isdigit() and not right.isdigit():
+    if left.isdigit() or right.isdigit():
+        return None
+    if person:
+        # People's names are short and misspelt often; other evidence (email, city) has to back a
+        # person's name up anyway. Jaro-Winkler suits short names; scrambled letters count too.
+        if min(len(left), len(right)) < 3:
+            return None
+        if JaroWinkler.similarity(left, right) >= 0.85:
+            return 1, "typo"
+        if len(left) >= 4 and sorted(left) == sorted(right):
+            return 1, "scrambled"
+        return None
+    if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
+        return 1, "typo"
+    if _singular(left) == _singular(right):
+        return 1, "plural"
+    budget = typo_budget(max(len(left), len(right)))
+    # Typos keep the first letter: first letters are rarely mistyped, and a different first letter is
+    # how "Ramesh"/"Ganesh" and "Mainstream"/"Rainstream" differ.
+    if budget and left[0] == right[0]:
         distance = OSA.distance(left, right, score_cutoff=budget)
         if distance <= budget:
             return distance, "typo"
     short, long_ = (left, right) if len(left) < len(right) else (right, left)
     # An abbreviation by truncation ("koninkl" for "koninklijke"); short stems are too ambiguous.
-    if not person and len(short) >= 5 and len(long_) >= len(short) + 2 and long_.startswith(short):
+    if len(short) >= 5 and len(long_) >= len(short) + 2 and long_.startswith(short):
         return 1, "abbreviation"
     return None
 
@@ -162,6 +204,9 @@ def compare_words(
                 ignored.append(word)
     left_extra = distinguishing(alignment.left_only)
     right_extra = distinguishing(alignment.right_only)
+    generic = tables().generic
+    left_own = [w for w in left_extra if w not in generic]
+    right_own = [w for w in right_extra if w not in generic]
     typos = len(alignment.fuzzy)
     matched_words = alignment.exact + [a for a, _, _ in alignment.fuzzy]
     matched = sum(word_weight(w) for w in matched_words)
@@ -175,12 +220,23 @@ def compare_words(
             relation = NameRelation.SAME
         else:
             relation = NameRelation.REORDERED
-    elif not left_extra or not right_extra:
-        # Extra words on one side only: the shorter name must still say something of its own.
+    elif _numbered(left_own) or _numbered(right_own):
+        # "Home of Life" / "Home of Life II", "Acme" / "Acme 2": a number marks another branch or entity.
+        relation = NameRelation.OVERLAP if _has_substance(matched_words) else NameRelation.DIFFERENT
+    elif not left_own or not right_own:
+        # Extra words of its own on one side only (the other side may add a descriptor such as "Centre"):
+        # one name contains the other. The shared part must still say something of its own.
         relation = NameRelation.SUBSET if _has_substance(matched_words) else NameRelation.DIFFERENT
     else:
         relation = NameRelation.OVERLAP if _has_substance(matched_words) else NameRelation.DIFFERENT
     return NameComparison(relation, alignment, share, typos, tuple(ignored))
+
+
+_ROMAN = frozenset({"ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"})
+
+
+def _numbered(words: list[str]) -> bool:
+    return any(w.isdigit() or w in _ROMAN for w in words)
 
 
 def _same_order(left: tuple[str, ...], right: tuple[str, ...]) -> bool:

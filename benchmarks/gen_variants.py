@@ -1,0 +1,262 @@
+"""Generated test data: the seed's name variants with hard negatives, and synthetic Zoho exports.
+
+    .venv/bin/python benchmarks/gen_variants.py --exports 10000 --out /tmp/exports   # CSVs for match-report
+
+Base names are invented words built from syllables and checked against the normaliser's own tables
+(legal forms, word lists, abbreviations), so the matcher cannot pass by recognising them. Variants are
+the ones the seed describes (Ltd/Limited, ``&``/and, a leading or trailing "The", trailing spaces,
+case) plus typing slips. Hard negatives are other companies whose names differ by one word
+("North"/"South"), by a first letter ("Ramesh"/"Ganesh"), or by an extra word ("Acme"/"Acme
+Logistics", which must not be called a duplicate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from sync_guard.matching.tables import tables, tokenise  # noqa: E402
+from sync_guard.models.records import Module, PartyRecord, System  # noqa: E402
+
+_ONSETS = ["b", "br", "c", "cl", "d", "dr", "f", "fl", "g", "gr", "h", "j", "k", "l", "m", "n", "p", "pr",
+           "qu", "r", "s", "st", "t", "tr", "v", "w", "z", "th", "sh", "ch"]  # fmt: skip
+_VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"]
+_CODAS = ["", "n", "r", "l", "s", "t", "m", "nd", "rk", "st", "x", "ck", "ll", "ng"]
+
+# (with "&", with "and") word pairs and legal forms in their written variants, as the seed lists them.
+_FORMS = [
+    ("Ltd", "Limited", "Ltd."),
+    ("PLC", "plc", "P.L.C."),
+    ("LLP", "L.L.P.", "Llp"),
+    ("Inc", "Inc.", "Incorporated"),
+]
+
+
+def _reserved() -> frozenset[str]:
+    table = tables()
+    words: set[str] = set(table.articles | table.connectors | table.generic)
+    words.update(table.abbreviations)
+    words.update(table.abbreviations.values())
+    for variant in table.legal_forms:
+        words.update(variant)
+    return frozenset(words)
+
+
+class NameMaker:
+    """Invented words, never one of the normaliser's table words, never repeated."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.reserved = _reserved()
+        self.used: set[str] = set()
+
+    def word(self, syllables: int | None = None) -> str:
+        while True:
+            count = syllables or self.rng.choice([2, 2, 2, 3])
+            word = "".join(
+                self.rng.choice(_ONSETS) + self.rng.choice(_VOWELS) + self.rng.choice(_CODAS)
+                for _ in range(count)
+            )
+            if 4 <= len(word) <= 11 and word not in self.reserved and word not in self.used:
+                self.used.add(word)
+                return word.capitalize()
+
+    def name(self) -> list[str]:
+        return [self.word() for _ in range(self.rng.choice([1, 2, 2, 3]))]
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One typing slip: two letters swapped, a letter doubled, dropped or mistyped (not the first)."""
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(["swap", "double", "drop", "substitute"])
+    if kind == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == "double":
+        return word[: i + 1] + word[i] + word[i + 1 :]
+    if kind == "drop":
+        return word[:i] + word[i + 1 :]
+    letter = rng.choice([c for c in "aeiourstnl" if c != word[i].lower()])
+    return word[:i] + letter + word[i + 1 :]
+
+
+def variant(words: list[str], form: tuple[str, ...], rng: random.Random, *, and_word: bool) -> str:
+    """One way a person might type the company's name."""
+    parts = list(words)
+    if and_word and len(parts) >= 2:
+        parts.insert(1, rng.choice(["&", "and", "And", "AND"]))
+    change = rng.choice(["form", "the", "the_end", "space", "case", "typo", "form", "typo"])
+    suffix = rng.choice(form)
+    if change == "typo":
+        long_words = [i for i, w in enumerate(parts) if len(w) >= 5 and w.isalpha()]
+        if long_words:
+            i = rng.choice(long_words)
+            parts[i] = typo(parts[i], rng)
+    text = " ".join(parts)
+    if change == "the":
+        text = "The " + text
+    if change == "the_end":
+        text = text + ", The"
+    text = f"{text} {suffix}"
+    if change == "space":
+        text = text + rng.choice(["  ", " ", "   "])
+    if change == "case":
+        text = rng.choice([text.upper(), text.lower(), text.title()])
+    return text
+
+
+def generate_labelled(seed: int = 1, entities: int = 600) -> tuple[list[PartyRecord], dict[str, str]]:
+    """Records and their true entity: 2-4 variants per company, plus hard-negative sibling companies."""
+    rng = random.Random(seed)
+    maker = NameMaker(rng)
+    records: list[PartyRecord] = []
+    labels: dict[str, str] = {}
+
+    def add(entity: str, text: str) -> None:
+        record = PartyRecord(
+            system=rng.choice([System.CRM, System.BOOKS]),
+            module=Module.CRM_ACCOUNTS,
+            record_id=f"v{len(records)}",
+            name=text,
+        )
+        records.append(record)
+        labels[record.ref] = entity
+
+    for e in range(entities):
+        words = maker.name()
+        form = rng.choice(_FORMS)
+        and_word = len(words) >= 2 and rng.random() < 0.3
+        entity = f"e{e}"
+        add(entity, " ".join([*words[:1], *(["&"] if and_word else []), *words[1:], form[0]]))
+        for _ in range(rng.choice([1, 2, 3])):
+            add(entity, variant(words, form, rng, and_word=and_word))
+        # Hard negatives: a sibling company whose name differs in a way that matters.
+        kind = rng.choice(["swap_word", "first_letter", "extra_word", "none"])
+        sibling = list(words)
+        if kind == "swap_word":
+            sibling[rng.randrange(len(sibling))] = maker.word(2)
+        elif kind == "first_letter":
+            i = rng.randrange(len(sibling))
+            first = rng.choice([c for c in "BDGHKLMPRSTW" if c != sibling[i][0]])
+            sibling[i] = first + sibling[i][1:]
+        elif kind == "extra_word":
+            sibling.append(maker.word(2))
+        if kind != "none":
+            sibling_entity = f"e{e}-{kind}"
+            add(sibling_entity, " ".join([*sibling, form[0]]))
+            if rng.random() < 0.5:
+                add(sibling_entity, variant(sibling, form, rng, and_word=False))
+    return records, labels
+
+
+def _phone(rng: random.Random) -> str:
+    return f"020 7{rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"
+
+
+def export_rows(count: int, seed: int) -> Iterator[tuple[dict[str, str], dict[str, str] | None]]:
+    """(CRM account row, matching Books customer row or None) for ``count`` synthetic companies.
+
+    Books copies carry the seed's drift (Ltd/Limited, case, "The", typos); about 5% of companies get a
+    second Books copy (a duplicate), and 20% have no Books copy at all.
+    """
+    rng = random.Random(seed)
+    maker = NameMaker(rng)
+    cities = [maker.word(2) for _ in range(200)]
+    for i in range(count):
+        words = maker.name()
+        form = rng.choice(_FORMS)
+        domain = f"{''.join(words).lower()[:20]}.co.uk"
+        phone = _phone(rng)
+        city = rng.choice(cities)
+        postcode = (
+            f"{rng.choice('BCELMNSW')}{rng.choice('ACEHNRSW')}{rng.randrange(1, 20)} {rng.randrange(1, 9)}AA"
+        )
+        crm = {
+            "Record Id": f"zcrm_{5725767000000000000 + i}",
+            "Account Name": " ".join([*words, form[0]]),
+            "Phone": phone if rng.random() < 0.7 else "",
+            "Website": f"www.{domain}" if rng.random() < 0.5 else "",
+            "Billing Street": f"{rng.randrange(1, 300)} {maker.word(2)} Road",
+            "Billing City": city,
+            "Billing Code": postcode,
+            "Billing Country": "United Kingdom",
+            "Modified Time": f"2026-0{rng.randrange(1, 10)}-1{rng.randrange(0, 10)} 10:00:00",
+        }
+        books: dict[str, str] | None = None
+        if rng.random() < 0.8:
+            books = {
+                "Contact ID": f"{460000000000000 + i}",
+                "Display Name": variant(words, form, rng, and_word=False).strip(),
+                "Company Name": "",
+                "EmailID": f"accounts@{domain}" if rng.random() < 0.6 else "",
+                "Phone": crm["Phone"] if rng.random() < 0.8 else "",
+                "Billing Address": crm["Billing Street"],
+                "Billing City": city,
+                "Billing Code": postcode,
+                "Billing Country": "United Kingdom",
+                "Status": "Active",
+                "Outstanding Receivable Amount": f"{rng.choice([0, 0, 0, 120.5, 990])}",
+                "CRM Account ID": crm["Record Id"] if rng.random() < 0.5 else "",
+            }
+        yield crm, books
+
+
+def write_exports(count: int, out: Path, seed: int = 7) -> tuple[Path, Path]:
+    """Write ``accounts.csv`` (CRM) and ``customers.csv`` (Books) with Zoho's export headers."""
+    out.mkdir(parents=True, exist_ok=True)
+    crm_path, books_path = out / "accounts.csv", out / "customers.csv"
+    rng = random.Random(seed + 1)
+    with (
+        crm_path.open("w", newline="", encoding="utf-8") as crm_file,
+        books_path.open("w", newline="", encoding="utf-8") as books_file,
+    ):
+        crm_writer: csv.DictWriter[str] | None = None
+        books_writer: csv.DictWriter[str] | None = None
+        for crm, books in export_rows(count, seed):
+            if crm_writer is None:
+                crm_writer = csv.DictWriter(crm_file, fieldnames=list(crm))
+                crm_writer.writeheader()
+            crm_writer.writerow(crm)
+            copies = [books] if books else []
+            if books and rng.random() < 0.06:
+                copy = dict(books, **{"Contact ID": books["Contact ID"] + "9", "CRM Account ID": ""})
+                copy["Display Name"] = books["Display Name"].upper()
+                copies.append(copy)
+            for row in copies:
+                if books_writer is None:
+                    books_writer = csv.DictWriter(books_file, fieldnames=list(row))
+                    books_writer.writeheader()
+                books_writer.writerow(row)
+    return crm_path, books_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--exports", type=int, default=0, help="write synthetic exports of this many accounts"
+    )
+    parser.add_argument("--out", type=Path, default=Path("exports"), help="folder for the exports")
+    parser.add_argument("--show", type=int, default=0, help="print this many labelled variant records")
+    args = parser.parse_args(argv)
+    if args.exports:
+        crm, books = write_exports(args.exports, args.out)
+        print(f"wrote {crm} and {books}")
+    if args.show:
+        records, labels = generate_labelled()
+        for record in records[: args.show]:
+            print(f"{labels[record.ref]:<22} {record.name!r}  {tokenise(record.name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
