@@ -1,0 +1,276 @@
+"""ZohoHttp, RetryPolicy and the mapping of Zoho's error envelopes to typed errors (no network)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from sync_guard.errors import http_status_for
+from sync_guard.zoho.auth import CachedToken
+from sync_guard.zoho.errors import (
+    BooksApiError,
+    CrmApiError,
+    DisplayNameTaken,
+    ZohoApiError,
+    ZohoAuthError,
+    ZohoRateLimited,
+    ZohoServerError,
+    ZohoTimeout,
+    ZohoTokenRateLimited,
+    ZohoTokenRejected,
+    ZohoUnavailable,
+)
+from sync_guard.zoho.http import Dialect, RetryPolicy, ZohoHttp, error_for_response, parse_retry_after
+
+
+def _response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    if body is None:
+        return httpx.Response(status, headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+class StaticToken:
+    """An AccessTokenSource handing out numbered tokens; counts invalidations."""
+
+    def __init__(self) -> None:
+        self.n = 1
+        self.invalidated = 0
+
+    def token(self) -> CachedToken:
+        return CachedToken(
+            access_token=f"tok-{self.n}", api_domain="https://www.zohoapis.eu", expires_at=1e12
+        )
+
+    def invalidate(self, token: CachedToken) -> None:
+        self.invalidated += 1
+        self.n += 1
+
+
+def _http(
+    handler: Callable[[httpx.Request], httpx.Response], **kwargs: object
+) -> tuple[ZohoHttp, list[float]]:
+    waits: list[float] = []
+    policy = RetryPolicy(max_attempts=3, base_delay=0.1, max_delay=1.0, max_retry_after=10)
+    http = ZohoHttp(
+        StaticToken(),
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        retry=policy,
+        sleep=waits.append,
+        rng=random.Random(1),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return http, waits
+
+
+# ------------------------------------------------------------------------------------ envelopes
+
+
+def test_books_3062_is_display_name_taken() -> None:
+    error = error_for_response(
+        _response(400, {"code": 3062, "message": 'The customer "X" exists'}), Dialect.BOOKS
+    )
+    assert isinstance(error, DisplayNameTaken)
+    assert (error.zoho_code, error.http_status, error.retryable) == (3062, 400, False)
+
+
+def test_books_other_codes_and_code_zero() -> None:
+    error = error_for_response(
+        _response(404, {"code": 1002, "message": "Contact does not exist."}), Dialect.BOOKS
+    )
+    assert type(error) is BooksApiError
+    assert error.zoho_code == 1002
+    assert error_for_response(_response(200, {"code": 0, "message": "success"}), Dialect.BOOKS) is None
+    # Books sometimes reports a failure with HTTP 200.
+    assert isinstance(
+        error_for_response(_response(200, {"code": 4, "message": "bad"}), Dialect.BOOKS), BooksApiError
+    )
+
+
+def test_crm_flat_error_envelope() -> None:
+    body = {
+        "code": "INVALID_MODULE",
+        "details": {"resource_path_index": 0},
+        "message": "bad",
+        "status": "error",
+    }
+    error = error_for_response(_response(400, body), Dialect.CRM)
+    assert isinstance(error, CrmApiError)
+    assert (error.http_status, error.zoho_code, error.details) == (
+        400,
+        "INVALID_MODULE",
+        {"resource_path_index": 0},
+    )
+    assert error.retryable is False
+
+
+def test_crm_per_record_errors_are_left_to_the_client() -> None:
+    body = {"data": [{"code": "INVALID_DATA", "details": {}, "message": "x", "status": "error"}]}
+    assert error_for_response(_response(400, body), Dialect.CRM) is None
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_429_and_5xx_whatever_the_body(dialect: Dialect) -> None:
+    limited = error_for_response(_response(429, {"x": 1}, {"Retry-After": "12"}), dialect)
+    assert isinstance(limited, ZohoRateLimited)
+    assert limited.retry_after == 12
+    server = error_for_response(httpx.Response(502, text="<html>bad gateway</html>"), dialect)
+    assert isinstance(server, ZohoServerError)
+    assert server.http_status == 502
+
+
+def test_token_rejections_are_distinguished_from_permission_errors() -> None:
+    crm_token = {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}
+    crm_scope = {"code": "OAUTH_SCOPE_MISMATCH", "details": {}, "message": "scope", "status": "error"}
+    assert isinstance(error_for_response(_response(401, crm_token), Dialect.CRM), ZohoTokenRejected)
+    scope = error_for_response(_response(401, crm_scope), Dialect.CRM)
+    assert isinstance(scope, ZohoAuthError)
+    assert not isinstance(scope, ZohoTokenRejected)
+    assert isinstance(
+        error_for_response(_response(401, {"code": 57, "message": "no"}), Dialect.BOOKS), ZohoTokenRejected
+    )
+    # Wrong organisation is a configuration problem, not a token problem.
+    wrong_org = error_for_response(_response(401, {"code": 6041, "message": "not associated"}), Dialect.BOOKS)
+    assert isinstance(wrong_org, BooksApiError)
+
+
+def test_parse_retry_after_seconds_and_dates() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_retry_after("30") == 30
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=90), usegmt=True), now=now) == 90
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+
+
+def test_retryable_flags_and_http_statuses() -> None:
+    retryable = [
+        ZohoRateLimited("x"),
+        ZohoServerError("x", http_status=500),
+        ZohoTimeout("x"),
+        ZohoUnavailable("x"),
+    ]
+    final = [ZohoAuthError("x"), ZohoApiError("x", http_status=400), DisplayNameTaken(3062, "x")]
+    assert all(e.retryable for e in retryable)
+    assert not any(e.retryable for e in final)
+    assert http_status_for(ZohoTimeout("x")) == 504
+    assert http_status_for(ZohoRateLimited("x")) == 503
+    assert http_status_for(DisplayNameTaken(3062, "x")) == 502
+
+
+# --------------------------------------------------------------------------------------- policy
+
+
+@pytest.mark.parametrize(
+    ("error", "idempotent", "expected"),
+    [
+        (ZohoRateLimited("x", retry_after=5), False, True),
+        (ZohoRateLimited("x", retry_after=60), True, False),  # beyond the budget: raise, the outbox retries
+        (ZohoRateLimited("x"), True, True),
+        (ZohoTokenRateLimited("x"), True, False),
+        (ZohoUnavailable("x"), False, True),  # never sent: safe even for creates
+        (ZohoTimeout("x"), True, True),
+        (ZohoTimeout("x"), False, False),
+        (ZohoServerError("x", http_status=500), True, True),
+        (ZohoServerError("x", http_status=500), False, False),
+        (DisplayNameTaken(3062, "x"), True, False),
+        (ZohoAuthError("x"), True, False),
+    ],
+)
+def test_should_retry(error: Exception, idempotent: bool, expected: bool) -> None:
+    policy = RetryPolicy(max_retry_after=10)
+    assert policy.should_retry(error, idempotent=idempotent) is expected
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=4.0)
+    rng = random.Random(3)
+    for attempt, step in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 4.0)]:
+        delays = {policy.delay(attempt, None, rng) for _ in range(20)}
+        assert all(step / 2 <= d <= step for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+# ------------------------------------------------------------------------------------ the wrapper
+
+
+def test_sends_the_oauth_header_and_uses_the_token_api_domain() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return _response(200, {"data": [{"id": "1"}]})
+
+    http, _ = _http(handler)
+    assert http.request("GET", "/crm/v8/Accounts/1", dialect=Dialect.CRM) == {"data": [{"id": "1"}]}
+    assert seen[0].headers["Authorization"] == "Zoho-oauthtoken tok-1"
+    assert str(seen[0].url) == "https://www.zohoapis.eu/crm/v8/Accounts/1"
+
+
+def test_api_url_override_wins_over_api_domain() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(204)
+
+    http, _ = _http(handler, api_url="http://127.0.0.1:9/")
+    assert http.request("GET", "/crm/v8/Accounts/1", dialect=Dialect.CRM) is None  # 204
+    assert seen == ["http://127.0.0.1:9/crm/v8/Accounts/1"]
+
+
+def test_server_errors_are_retried_then_raised() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return _response(503, {"code": 1000, "message": "Internal error"})
+
+    http, waits = _http(handler)
+    with pytest.raises(ZohoServerError):
+        http.request("GET", "/books/v3/contacts/1", dialect=Dialect.BOOKS)
+    assert len(calls) == 3
+    assert len(waits) == 2
+
+
+def test_timeouts_become_zoho_timeout_and_connect_errors_zoho_unavailable() -> None:
+    def read_timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    http, _ = _http(read_timeout)
+    with pytest.raises(ZohoTimeout):
+        http.request("POST", "/books/v3/contacts", dialect=Dialect.BOOKS, json={}, idempotent=False)
+    http, waits = _http(refused)
+    with pytest.raises(ZohoUnavailable):
+        http.request("POST", "/books/v3/contacts", dialect=Dialect.BOOKS, json={}, idempotent=False)
+    assert len(waits) == 2  # connection refused is retried even for a create
+
+
+def test_token_rejection_gets_one_fresh_token() -> None:
+    tokens: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tokens.append(request.headers["Authorization"])
+        if request.headers["Authorization"].endswith("tok-1"):
+            return _response(401, {"code": "INVALID_TOKEN", "details": {}, "message": "x", "status": "error"})
+        return _response(200, {"data": []})
+
+    http, _ = _http(handler)
+    http.request("GET", "/crm/v8/Accounts/1", dialect=Dialect.CRM)
+    assert tokens == ["Zoho-oauthtoken tok-1", "Zoho-oauthtoken tok-2"]
+
+
+def test_repeated_token_rejection_is_final() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return _response(401, {"code": 57, "message": "You are not authorized"})
+
+    http, waits = _http(handler)
+    with pytest.raises(ZohoTokenRejected):
+        http.request("GET", "/books/v3/contacts/1", dialect=Dialect.BOOKS)
+    assert waits == []
