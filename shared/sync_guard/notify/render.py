@@ -392,29 +392,39 @@ def _example_line(number: int, notice: FinanceNotice, links: ZohoLinks) -> list[
     return lines
 
 
+def _held_count(notices: Sequence[FinanceNotice], mode: Mode) -> int:
+    return sum(
+        len(notice.held_records)
+        for notice in notices
+        if notice.decision is Decision.QUARANTINE and notice.mode is mode
+    )
+
+
 def _digest_action(notices: Sequence[FinanceNotice], storm_text: RuleText | None) -> str:
     decisions = Counter(notice.decision for notice in notices)
-    held = sum(len(notice.held_records) for notice in notices if notice.decision is Decision.QUARANTINE)
-    modes = {notice.mode for notice in notices}
-    flagged, allowed = decisions[Decision.FLAG], decisions[Decision.ALLOW]
-    if modes == {Mode.OBSERVE}:
-        words = (
-            "The guard is in observe mode, so it changed nothing in Zoho. In enforce mode it would have held "
-            f"{held} record(s) back from the sync."
+    held, would_hold = _held_count(notices, Mode.ENFORCE), _held_count(notices, Mode.OBSERVE)
+    observe_only = all(notice.mode is Mode.OBSERVE for notice in notices)
+    sentences: list[str] = []
+    if held:
+        sentences.append(
+            f"The guard held {held} record(s) back from the sync (CRM: tagged out of the synced view; Books: "
+            "marked inactive). Nothing was deleted or merged."
         )
-    else:
-        words = f"The guard held {held} record(s) back from the sync (CRM: tagged out of the synced view; "
-        words += "Books: marked inactive). Nothing was deleted or merged."
-        if Mode.OBSERVE in modes:
-            words += " Some of these decisions were made in observe mode and changed nothing in Zoho."
-    if flagged:
-        words += f" {flagged} alert(s) were flagged for review without changing anything."
-    if allowed:
-        words += f" {allowed} change(s) were let through and are listed for information."
+    if observe_only:
+        sentences.append("The guard is in observe mode, so it changed nothing in Zoho.")
+    if would_hold:
+        sentences.append(f"In enforce mode it would have held {would_hold} record(s) back from the sync.")
+    if decisions[Decision.FLAG]:
+        sentences.append(
+            f"{decisions[Decision.FLAG]} alert(s) were flagged for review without changing anything in Zoho."
+        )
+    if decisions[Decision.ALLOW]:
+        sentences.append(
+            f"{decisions[Decision.ALLOW]} change(s) were let through and are listed for information."
+        )
     if storm_text is not None:
-        note = storm_text.observe_note if modes == {Mode.OBSERVE} else storm_text.enforce_note
-        words += f" {note}"
-    return words
+        sentences.append(storm_text.observe_note if observe_only else storm_text.enforce_note)
+    return " ".join(sentence for sentence in sentences if sentence)
 
 
 def render_digest(

@@ -160,3 +160,20 @@ def test_the_threshold_defaults_to_the_setting(monkeypatch: pytest.MonkeyPatch) 
 def test_a_threshold_below_one_is_refused(links: ZohoLinks) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         aggregate([pair(1)], max_individual=0, links=links)
+
+
+def test_a_digest_of_flags_does_not_claim_holds(links: ZohoLinks) -> None:
+    batch = [pair(n, decision=Decision.FLAG) for n in range(6)]
+    (digest,) = aggregate(batch, max_individual=5, links=links)
+    body = " ".join(digest.body.split())
+    assert "6 alert(s) were flagged for review without changing anything in Zoho." in body
+    assert "held" not in body.split("WHAT THE GUARD DID", 1)[1].split("NEXT STEP", 1)[0]
+
+
+def test_a_digest_separates_what_was_held_from_what_would_have_been(links: ZohoLinks) -> None:
+    batch = [pair(n, mode=Mode.ENFORCE if n < 4 else Mode.OBSERVE) for n in range(6)]
+    (digest,) = aggregate(batch, max_individual=5, links=links)
+    body = " ".join(digest.body.split())
+    assert "The guard held 4 record(s) back from the sync" in body
+    assert "In enforce mode it would have held 2 record(s)" in body
+    assert "Mode: enforce/observe" in body
