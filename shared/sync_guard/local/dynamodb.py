@@ -132,8 +132,12 @@ def dynamodb_local(
 @contextlib.contextmanager
 def moto_server(*, port: int | None = None) -> Iterator[RunningServer]:
     """Run moto's server (DynamoDB, SQS, SNS, ...) in a thread for the duration of the block."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # moto's server logs every request through werkzeug; the local stack's own logs say what matters.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
