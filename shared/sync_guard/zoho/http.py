@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from sync_guard.zoho.errors import (
     CrmApiError,
@@ -72,6 +72,9 @@ class RetryPolicy:
     max_delay: float = 8.0
     # A Retry-After above this is not slept through here (see the module docstring).
     max_retry_after: float = 20.0
+    # Give up rather than start a wait that would end more than this many seconds (time spent in attempts
+    # plus waits) after the first attempt: a Lambda's budget. None: attempts alone limit the retries.
+    deadline: float | None = 25.0
 
     def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether ``error`` is worth another attempt of the same call, now."""
@@ -105,23 +108,48 @@ class RetryPolicy:
     ) -> T:
         """Run ``call`` until it succeeds, fails for good, or attempts run out; re-raise the last error."""
 
+        # Budget spent so far: time inside attempts plus the waits asked for. Counting waits as asked (not
+        # wall time) keeps the deadline meaningful when tests inject a sleep that returns at once.
+        spent = [0.0]
+
+        def timed_call() -> T:
+            started = time.monotonic()
+            try:
+                return call()
+            finally:
+                spent[0] += time.monotonic() - started
+
+        def counted_sleep(seconds: float) -> None:
+            spent[0] += seconds
+            sleep(seconds)
+
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
-            seconds = self.delay(state.attempt_number, error, rng)
-            logger.info(
-                "zoho retry",
-                extra={"call": describe, "attempt": state.attempt_number, "wait_s": round(seconds, 3)},
-            )
-            return seconds
+            return self.delay(state.attempt_number, error, rng)
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                return True
+            out_of_time = self.deadline is not None and spent[0] + state.upcoming_sleep > self.deadline
+            if not out_of_time:
+                logger.info(
+                    "zoho retry",
+                    extra={
+                        "call": describe,
+                        "attempt": state.attempt_number,
+                        "wait_s": round(state.upcoming_sleep, 3),
+                    },
+                )
+            return out_of_time
 
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop,
             wait=wait,
             retry=retry_if_exception(lambda error: self.should_retry(error, idempotent=idempotent)),
-            sleep=sleep,
+            sleep=counted_sleep,
             reraise=True,
         )
-        return retrying(call)
+        return retrying(timed_call)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -274,3 +274,19 @@ def test_repeated_token_rejection_is_final() -> None:
     with pytest.raises(ZohoTokenRejected):
         http.request("GET", "/books/v3/contacts/1", dialect=Dialect.BOOKS)
     assert waits == []
+
+
+def test_deadline_stops_retries_that_would_overrun_the_budget() -> None:
+    calls: list[int] = []
+    waits: list[float] = []
+
+    def failing() -> None:
+        calls.append(1)
+        raise ZohoRateLimited("busy", retry_after=4)
+
+    policy = RetryPolicy(max_attempts=10, max_retry_after=10, deadline=10, base_delay=0.0)
+    with pytest.raises(ZohoRateLimited):
+        policy.run(failing, idempotent=True, sleep=waits.append, rng=random.Random(0))
+    # 4 + 4 fits in 10 s, a third wait of 4 would not.
+    assert waits == [4, 4]
+    assert len(calls) == 3
