@@ -1,0 +1,104 @@
+"""What a rule sees: the event, the record, its previous state, its partner, scored candidates, the breaker.
+
+Built by the engine from one ``Snapshot`` (see ``sync_guard.store.shadow``); rules are pure functions of it,
+which is what lets a cancelled transaction be re-decided against fresh state without side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync_guard.guard.model import RecordState
+from sync_guard.guard.ports import MatchView
+from sync_guard.models.events import GuardEvent, Operation
+from sync_guard.models.records import PartyRecord, RecordKind, System
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Another record found through a shared key, with the matcher's verdict against the event's record."""
+
+    state: RecordState
+    match: MatchView
+
+    @property
+    def ref(self) -> str:
+        return self.state.ref
+
+    @property
+    def record(self) -> PartyRecord:
+        return self.state.record
+
+
+@dataclass(frozen=True)
+class StormStatus:
+    """The multiplication-storm breaker as this event found (and maybe changed) it."""
+
+    open_before: bool = False
+    tripped_now: bool = False
+    hits: int = 0
+    threshold: int = 10
+    window_seconds: int = 600
+    opened_at: datetime | None = None
+    opened_by_event: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    event: GuardEvent
+    #: The record as it now is (for a delete: as the shadow last knew it).
+    record: PartyRecord
+    previous: RecordState | None
+    #: The partner after pairing (for a delete: the partner the record had before it was deleted).
+    partner: RecordState | None
+    #: Books: the CRM record its Zoho link (zcrm_account_id/zcrm_contact_id) names, if the shadow knows it.
+    link_target: RecordState | None
+    #: Other Books customers whose Zoho link names the same CRM record (Books event) or this one (CRM event).
+    linked_books: tuple[RecordState, ...]
+    #: Everything found through shared keys, best match first; the partner and link target excluded.
+    candidates: tuple[Candidate, ...]
+    storm: StormStatus
+    name_key: Callable[[PartyRecord], str]
+    now: datetime
+    both_sides_window: timedelta = timedelta(hours=72)
+
+    @property
+    def ref(self) -> str:
+        return self.record.ref
+
+    @property
+    def is_delete(self) -> bool:
+        return self.event.operation is Operation.DELETE
+
+    @property
+    def is_new(self) -> bool:
+        """First time the shadow sees this record alive (a create, or an update of an unknown record)."""
+        return not self.is_delete and (self.previous is None or self.previous.deleted)
+
+    @property
+    def renamed(self) -> bool:
+        return self.previous is not None and self.previous.record.name != self.record.name
+
+    def duplicates(
+        self, *, system: System | None = None, live: bool | None = True, possible_too: bool = False
+    ) -> list[Candidate]:
+        """Candidates the matcher calls duplicates (or possible duplicates), filtered by side and liveness."""
+        verdicts = {"duplicate", "possible"} if possible_too else {"duplicate"}
+        return [
+            candidate
+            for candidate in self.candidates
+            if candidate.match.verdict in verdicts
+            and (system is None or candidate.record.system is system)
+            and (live is None or candidate.state.live is live)
+        ]
+
+    def created_at(self, state: RecordState | None = None) -> datetime:
+        """When a record came to be: Zoho's created time, else when the guard first saw it."""
+        if state is None:
+            return self.record.created_at or self.event.received_at
+        return state.record.created_at or state.first_seen or self.event.received_at
+
+    def is_person(self) -> bool:
+        return self.record.kind is RecordKind.PERSON

@@ -1,0 +1,698 @@
+"""The decision engine: one event in, one atomic commit of state, pairs, audit entry and outbox actions out.
+
+``Guard.process(event)``:
+
+1. Enrich: a Notification API event carries ids only; with a ``RecordFetcher`` the record is fetched,
+   without one the event is audited as ``awaiting_enrichment`` (decision ``pending``) and nothing is guessed.
+2. Read a ``Snapshot`` (``ShadowRepository.read_snapshot``): the event's audit marker, the record's previous
+   state, its key items with their revisions, the candidates found through them, partner and breaker.
+3. ``plan_event`` (pure): version guard (stale events change nothing), self-echo detection, pairing, key
+   changes, breaker accounting, the rules, the policy's decision, outbox actions and the audit entry.
+4. Commit it in one transaction. ``EventAlreadyProcessed``: a redelivery, nothing more to do.
+   ``ConcurrentUpdate``: someone wrote a key or state this plan depends on; read again and re-decide (the
+   loser of two racing creates is re-evaluated against the winner and flagged). Bounded; after
+   ``max_attempts`` the error propagates and the queue redelivers the event later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sync_guard.config import Mode, Settings
+from sync_guard.errors import ConcurrentUpdate
+from sync_guard.guard.context import Candidate, RuleContext, StormStatus
+from sync_guard.guard.loops import echoed_actions, expected_state
+from sync_guard.guard.model import (
+    ActionKind,
+    AuditEntry,
+    Decision,
+    EntryKind,
+    Finding,
+    OutboxAction,
+    PairSource,
+    RecordState,
+    action_id_for,
+    epoch_ms,
+    utc_now,
+)
+from sync_guard.guard.policy import Policy
+from sync_guard.guard.ports import (
+    BreakerChange,
+    CommitPlan,
+    EventAlreadyProcessed,
+    KeyChange,
+    Matcher,
+    RecordFetcher,
+    ShadowRepository,
+    Snapshot,
+    SnapshotRequest,
+    StateWrite,
+)
+from sync_guard.models.events import GuardEvent, Operation
+from sync_guard.models.records import PartyRecord, System
+from sync_guard.rules.base import Rule
+from sync_guard.rules.catalogue import RULES
+from sync_guard.store.shadow import link_key
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """The decision settings, validated once (``GuardConfig.from_settings`` at cold start)."""
+
+    mode: Mode = Mode.OBSERVE
+    policy: Policy = field(default_factory=Policy.build)
+    crm_hold_tag: str = "sync-guard-hold"
+    storm_threshold: int = 10
+    storm_window_seconds: int = 600
+    both_sides_window: timedelta = timedelta(hours=72)
+    max_candidates: int = 50
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GuardConfig:
+        return cls(
+            mode=settings.mode,
+            policy=Policy.build(settings.rule_policy),
+            crm_hold_tag=settings.crm_hold_tag,
+            storm_threshold=settings.storm_threshold,
+            storm_window_seconds=settings.storm_window_seconds,
+            both_sides_window=timedelta(hours=settings.both_sides_window_hours),
+        )
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    event_id: str
+    entry: AuditEntry | None
+    already_processed: bool = False
+    attempts: int = 1
+
+    @property
+    def decision(self) -> Decision | None:
+        return self.entry.decision if self.entry else None
+
+
+def shadow_keys(record: PartyRecord, matcher: Matcher) -> frozenset[str]:
+    """The keys a record is indexed under: the matcher's blocking keys plus its Zoho link, if any."""
+    keys = set(matcher.blocking_keys(record))
+    if record.system is System.BOOKS and record.linked_crm_id:
+        keys.add(link_key(record.linked_crm_id))
+    return frozenset(keys)
+
+
+def storm_bucket(event: GuardEvent, window_seconds: int) -> int:
+    # Event time, not processing time: a redelivery or a retry counts in the same window.
+    return int(event.received_at.timestamp()) // window_seconds
+
+
+def _version(event: GuardEvent, record: PartyRecord | None) -> int:
+    moment = (record.modified_at if record else None) or event.modified_at or event.received_at
+    return epoch_ms(moment)
+
+
+class _Builder:
+    """Accumulates the states a plan rewrites, each conditional on the revision it was read at."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.read: dict[str, RecordState] = dict(snapshot.others)
+        if snapshot.own is not None:
+            self.read[snapshot.own.ref] = snapshot.own
+        self.changed: dict[str, RecordState] = {}
+
+    def current(self, ref: str | None) -> RecordState | None:
+        if ref is None:
+            return None
+        return self.changed.get(ref) or self.read.get(ref)
+
+    def put(self, state: RecordState) -> None:
+        self.changed[state.ref] = state
+
+    def update(self, ref: str, **changes: Any) -> None:
+        state = self.current(ref)
+        if state is not None:
+            self.put(state.model_copy(update=changes))
+
+    def writes(self) -> tuple[StateWrite, ...]:
+        writes = []
+        for ref, state in sorted(self.changed.items()):
+            before = self.read.get(ref)
+            expected = before.rev if before is not None else None
+            writes.append(StateWrite(state.model_copy(update={"rev": (expected or 0) + 1}), expected))
+        return tuple(writes)
+
+
+def _entry(
+    event: GuardEvent,
+    config: GuardConfig,
+    now: datetime,
+    kind: EntryKind,
+    decision: Decision,
+    *,
+    entry_id: str | None = None,
+    records: Iterable[str] = (),
+    names: dict[str, str] | None = None,
+    findings: tuple[Finding, ...] = (),
+    actions: tuple[OutboxAction, ...] = (),
+    note: str = "",
+) -> AuditEntry:
+    refs = tuple(dict.fromkeys([event.record_ref, *[r for r in records if r]]))
+    return AuditEntry(
+        entry_id=entry_id or event.event_id,
+        at=now,
+        kind=kind,
+        decision=decision,
+        mode=config.mode,
+        event_id=event.event_id,
+        operation=event.operation.value,
+        records=refs,
+        rules=tuple(dict.fromkeys(f.code for f in findings)),
+        findings=findings,
+        evidence=tuple(f"{f.code}: {line}" for f in findings for line in f.evidence),
+        actions=actions,
+        note=note,
+        names={ref: name for ref, name in (names or {}).items() if ref in refs},
+    )
+
+
+def awaiting_enrichment_plan(event: GuardEvent, config: GuardConfig, now: datetime) -> CommitPlan:
+    """Ids only and no way to fetch the record: recorded honestly, decided later (entry ``<id>#awaiting``)."""
+    entry = _entry(
+        event,
+        config,
+        now,
+        EntryKind.AWAITING_ENRICHMENT,
+        Decision.PENDING,
+        entry_id=awaiting_entry_id(event.event_id),
+        note="the event carries ids only and no record fetcher is configured; not decided yet",
+    )
+    return CommitPlan(entry=entry)
+
+
+def awaiting_entry_id(event_id: str) -> str:
+    return f"{event_id}#awaiting"
+
+
+def plan_event(
+    event: GuardEvent,
+    record: PartyRecord | None,
+    snapshot: Snapshot,
+    *,
+    matcher: Matcher,
+    config: GuardConfig,
+    now: datetime,
+    rules: Iterable[Rule] = RULES,
+) -> CommitPlan:
+    """Everything ``event`` changes, given what the shadow held when it was read. Pure: no I/O."""
+    builder = _Builder(snapshot)
+    previous = snapshot.own
+    version = _version(event, record)
+
+    if event.operation is Operation.DELETE:
+        return _plan_delete(event, snapshot, builder, version, matcher, config, now, rules)
+    if record is None:
+        return awaiting_enrichment_plan(event, config, now)
+    if previous is not None and previous.version >= version:
+        return CommitPlan(
+            entry=_entry(
+                event,
+                config,
+                now,
+                EntryKind.STALE,
+                Decision.ALLOW,
+                names={record.ref: record.name},
+                note=f"older than the shadow's state (version {version} <= {previous.version}); ignored",
+            )
+        )
+
+    keys = shadow_keys(record, matcher)
+    echoes = echoed_actions(previous, record)
+    if previous is not None and echoes:
+        remaining = {k: v for k, v in previous.echo_expected.items() if k not in echoes}
+        builder.put(
+            previous.model_copy(update={"record": record, "version": version, "echo_expected": remaining})
+        )
+        return CommitPlan(
+            entry=_entry(
+                event,
+                config,
+                now,
+                EntryKind.SELF_ECHO,
+                Decision.ALLOW,
+                names={record.ref: record.name},
+                note="the guard's own change coming back: " + ", ".join(echoes),
+            ),
+            state_writes=builder.writes(),
+        )
+
+    alive_before = previous is not None and not previous.deleted
+    own = RecordState(
+        record=record,
+        version=version,
+        partner=previous.partner if (previous and alive_before) else None,
+        pair_source=previous.pair_source if (previous and alive_before) else None,
+        former_partner=previous.former_partner if previous else None,
+        keys=keys,
+        first_seen=(previous.first_seen if previous else None) or now,
+        echo_expected=previous.echo_expected if previous else {},
+        held_by=previous.held_by if previous else None,
+    )
+    builder.put(own)
+    _pair(builder, own.ref, snapshot)
+    own = builder.current(own.ref) or own
+
+    link_target = builder.current(f"crm:{record.linked_crm_id}") if record.linked_crm_id else None
+    linked_books = _linked_books(snapshot, builder, record)
+    candidates = _candidates(
+        record,
+        snapshot,
+        builder,
+        matcher,
+        exclude={own.partner, own.ref} | ({link_target.ref} if link_target else set()),
+    )
+    breaker = snapshot.breaker
+    is_new = previous is None or previous.deleted
+    bucket = storm_bucket(event, config.storm_window_seconds)
+    counts = is_new and not breaker.open and any(c.match.is_duplicate and c.state.live for c in candidates)
+    hits = breaker.recent_hits + (1 if counts else 0)
+    tripped = counts and hits >= config.storm_threshold
+    storm = StormStatus(
+        open_before=breaker.open,
+        tripped_now=tripped,
+        hits=hits,
+        threshold=config.storm_threshold,
+        window_seconds=config.storm_window_seconds,
+        opened_at=breaker.opened_at,
+        opened_by_event=breaker.opened_by_event,
+    )
+    ctx = RuleContext(
+        event=event,
+        record=record,
+        previous=previous,
+        partner=builder.current(own.partner),
+        link_target=link_target,
+        linked_books=linked_books,
+        candidates=candidates,
+        storm=storm,
+        name_key=matcher.name_key,
+        now=now,
+        both_sides_window=config.both_sides_window,
+    )
+    breaker_change = None
+    if counts or (breaker.open and is_new):
+        breaker_change = BreakerChange(
+            epoch=breaker.epoch,
+            bucket=bucket,
+            count_hit=counts,
+            trip=tripped,
+            require_open=breaker.open and is_new,
+            event_id=event.event_id,
+        )
+    return _decide(
+        event, ctx, builder, snapshot, config, now, rules, keys=keys, breaker_change=breaker_change
+    )
+
+
+def _plan_delete(
+    event: GuardEvent,
+    snapshot: Snapshot,
+    builder: _Builder,
+    version: int,
+    matcher: Matcher,
+    config: GuardConfig,
+    now: datetime,
+    rules: Iterable[Rule],
+) -> CommitPlan:
+    previous = snapshot.own
+    if previous is None:
+        # A tombstone, so that a create delivered after its delete cannot bring the record back to life.
+        tombstone = PartyRecord(
+            system=event.source,
+            module=event.module,
+            record_id=event.record_id,
+            name=(event.record.name if event.record else ""),
+        )
+        builder.put(
+            RecordState(
+                record=tombstone, version=version, deleted=True, deleted_at=event.received_at, first_seen=now
+            )
+        )
+        entry = _entry(
+            event,
+            config,
+            now,
+            EntryKind.UNKNOWN_RECORD,
+            Decision.ALLOW,
+            note="delete of a record the shadow never saw",
+        )
+        return CommitPlan(entry=entry, state_writes=builder.writes())
+    if previous.deleted or previous.version > version:
+        return CommitPlan(
+            entry=_entry(
+                event,
+                config,
+                now,
+                EntryKind.STALE,
+                Decision.ALLOW,
+                names={previous.ref: previous.record.name},
+                note="already deleted, or modified after this delete; ignored",
+            )
+        )
+    partner_ref = previous.partner
+    partner_before = builder.current(partner_ref)
+    builder.put(
+        previous.model_copy(
+            update={
+                "deleted": True,
+                "deleted_at": event.received_at,
+                "version": max(version, previous.version),
+                "partner": None,
+                "pair_source": None,
+                "former_partner": partner_ref or previous.former_partner,
+            }
+        )
+    )
+    if partner_before is not None and partner_before.partner == previous.ref:
+        builder.update(partner_before.ref, partner=None, pair_source=None, former_partner=previous.ref)
+    candidates = _candidates(previous.record, snapshot, builder, matcher, exclude={previous.ref, partner_ref})
+    ctx = RuleContext(
+        event=event,
+        record=previous.record,
+        previous=previous,
+        partner=partner_before,
+        link_target=None,
+        linked_books=(),
+        candidates=candidates,
+        storm=StormStatus(threshold=config.storm_threshold, window_seconds=config.storm_window_seconds),
+        name_key=matcher.name_key,
+        now=now,
+        both_sides_window=config.both_sides_window,
+    )
+    return _decide(event, ctx, builder, snapshot, config, now, rules, keys=previous.keys, breaker_change=None)
+
+
+def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> None:
+    """Follow Zoho's own link (Books ``zcrm_*_id``): the shadow's pairs mirror what the sync uses."""
+    own = builder.current(ref)
+    if own is None:
+        return
+    record = own.record
+    if record.system is System.BOOKS:
+        if record.linked_crm_id:
+            target_ref = f"crm:{record.linked_crm_id}"
+            if own.partner and own.partner != target_ref:
+                old = builder.current(own.partner)
+                if old is not None and old.partner == ref:
+                    builder.update(old.ref, partner=None, pair_source=None, former_partner=ref)
+            builder.update(ref, partner=target_ref, pair_source=PairSource.ZOHO_LINK)
+            target = builder.current(target_ref)
+            if target is not None and target.live and target.partner != ref:
+                holder = builder.current(target.partner)
+                holder_still_linked = (
+                    holder is not None and holder.live and holder.record.linked_crm_id == record.linked_crm_id
+                )
+                if not holder_still_linked:
+                    builder.update(
+                        target_ref,
+                        partner=ref,
+                        pair_source=PairSource.ZOHO_LINK,
+                        former_partner=target.partner or target.former_partner,
+                    )
+        elif own.partner and own.pair_source is PairSource.ZOHO_LINK:
+            # Zoho's link is gone: so is the pair (what BROKEN_MAPPING later recognises).
+            old = builder.current(own.partner)
+            builder.update(ref, partner=None, pair_source=None, former_partner=own.partner)
+            if old is not None and old.partner == ref:
+                builder.update(old.ref, partner=None, pair_source=None, former_partner=ref)
+        return
+    if own.partner is None:
+        item = snapshot.keys.get(link_key(record.record_id))
+        linked = [
+            state
+            for member in sorted(item.members if item else ())
+            if (state := builder.current(member)) is not None
+            and state.live
+            and state.record.linked_crm_id == record.record_id
+        ]
+        if linked:
+            chosen = next((s for s in linked if item and s.ref == item.owner), linked[0])
+            builder.update(ref, partner=chosen.ref, pair_source=PairSource.ZOHO_LINK)
+            if chosen.partner != ref:
+                builder.update(chosen.ref, partner=ref, pair_source=PairSource.ZOHO_LINK)
+
+
+def _linked_books(snapshot: Snapshot, builder: _Builder, record: PartyRecord) -> tuple[RecordState, ...]:
+    crm_id = record.linked_crm_id if record.system is System.BOOKS else record.record_id
+    if not crm_id:
+        return ()
+    item = snapshot.keys.get(link_key(crm_id))
+    states = [builder.current(member) for member in sorted(item.members if item else ())]
+    return tuple(s for s in states if s is not None and s.ref != record.ref)
+
+
+def _candidates(
+    record: PartyRecord, snapshot: Snapshot, builder: _Builder, matcher: Matcher, *, exclude: set[str | None]
+) -> tuple[Candidate, ...]:
+    found = []
+    for ref in sorted(snapshot.others):
+        if ref in exclude:
+            continue
+        state = builder.current(ref)
+        if state is None:
+            continue
+        match = matcher.compare(record, state.record)
+        if match.verdict != "distinct":
+            found.append(Candidate(state, match))
+    found.sort(key=lambda c: (-c.match.score, c.ref))
+    return tuple(found)
+
+
+def _decide(
+    event: GuardEvent,
+    ctx: RuleContext,
+    builder: _Builder,
+    snapshot: Snapshot,
+    config: GuardConfig,
+    now: datetime,
+    rules: Iterable[Rule],
+    *,
+    keys: frozenset[str],
+    breaker_change: BreakerChange | None,
+) -> CommitPlan:
+    findings = tuple(f for rule in rules if (f := rule.evaluate(ctx)) is not None)
+    decision = config.policy.decide(findings)
+    entry_id = event.event_id
+    actions: list[OutboxAction] = []
+    holds: list[str] = []
+    notes: list[str] = []
+    for finding in findings:
+        if config.policy.outcome(finding.code) is not Decision.QUARANTINE:
+            continue
+        target = builder.current(finding.subject)
+        if finding.subject in holds:
+            continue
+        if target is not None and target.deleted:
+            continue
+        if target is not None and target.held_by and target.held_by != entry_id:
+            # Already held: never act twice on one record (this also bounds any unrecognised echo).
+            notes.append(f"{finding.subject} already held by {target.held_by}")
+            continue
+        kind = (
+            ActionKind.TAG_CRM_RECORD
+            if finding.subject.startswith("crm:")
+            else ActionKind.MARK_BOOKS_INACTIVE
+        )
+        action = _action(event, kind, finding.subject, findings, decision, config, now)
+        actions.append(action)
+        holds.append(finding.subject)
+        if target is not None:
+            echo = dict(target.echo_expected)
+            if action.execute:
+                echo[action.action_id] = action.expected_state
+            builder.update(finding.subject, held_by=entry_id, echo_expected=echo)
+    storm_held = ctx.storm.open_before and any(f.code == "MULTIPLICATION_STORM" for f in findings)
+    if decision in (Decision.FLAG, Decision.QUARANTINE) and not storm_held:
+        # While the breaker is open, held creates are not announced one by one: the trip was the alert.
+        subject = findings[0].subject if findings else ctx.ref
+        actions.append(_action(event, ActionKind.NOTIFY_FINANCE, subject, findings, decision, config, now))
+
+    related = [ctx.ref] + ([ctx.partner.ref] if ctx.partner else [])
+    for finding in findings:
+        related += [finding.subject, *finding.related]
+    names = {ctx.ref: ctx.record.name}
+    for ref in related:
+        state = builder.current(ref)
+        if state is not None:
+            names.setdefault(ref, state.record.name)
+    entry = _entry(
+        event,
+        config,
+        now,
+        EntryKind.DECISION,
+        decision,
+        records=related,
+        names=names,
+        findings=findings,
+        actions=tuple(actions),
+        note="; ".join(notes),
+    )
+    own_ref = ctx.ref
+    previous_keys = (
+        snapshot.own.keys if (snapshot.own is not None and event.operation is not Operation.DELETE) else keys
+    )
+    key_changes = [
+        KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
+        for key in sorted(keys - previous_keys)
+        if key in snapshot.keys
+    ]
+    if snapshot.own is None or snapshot.own.deleted:
+        # First write of this record: also join keys whose item does not list it yet.
+        key_changes += [
+            KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
+            for key in sorted(keys & previous_keys)
+            if key in snapshot.keys and own_ref not in snapshot.keys[key].members
+        ]
+    key_changes += [
+        KeyChange(key, remove=frozenset({own_ref}), checked=False) for key in sorted(previous_keys - keys)
+    ]
+    return CommitPlan(
+        entry=entry,
+        state_writes=builder.writes(),
+        key_changes=tuple(key_changes),
+        actions=tuple(actions),
+        breaker=breaker_change,
+        holds=tuple(holds),
+    )
+
+
+def _action(
+    event: GuardEvent,
+    kind: ActionKind,
+    target: str,
+    findings: tuple[Finding, ...],
+    decision: Decision,
+    config: GuardConfig,
+    now: datetime,
+) -> OutboxAction:
+    params: dict[str, Any] = {"tag": config.crm_hold_tag} if kind is ActionKind.TAG_CRM_RECORD else {}
+    if kind is ActionKind.NOTIFY_FINANCE:
+        params = {
+            "severity": max((f.severity for f in findings), key=_severity_rank).value if findings else "low",
+            "rules": [f.code for f in findings],
+            "explanations": [f.explanation for f in findings],
+        }
+    return OutboxAction(
+        action_id=action_id_for(event.event_id, kind, target),
+        kind=kind,
+        target=target,
+        event_id=event.event_id,
+        entry_id=event.event_id,
+        rules=tuple(f.code for f in findings),
+        decision=decision,
+        mode=config.mode,
+        execute=not (config.mode is Mode.OBSERVE and kind.writes_to_zoho),
+        params=params,
+        expected_state=expected_state(kind, config.crm_hold_tag),
+        queued_at=now,
+    )
+
+
+def _severity_rank(severity: Any) -> int:
+    return ["low", "medium", "high", "critical"].index(str(severity.value))
+
+
+class Guard:
+    """Processes events against the shadow through the repository port, retrying on conflicts."""
+
+    def __init__(
+        self,
+        repository: ShadowRepository,
+        matcher: Matcher,
+        config: GuardConfig,
+        *,
+        fetcher: RecordFetcher | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rules: Iterable[Rule] = RULES,
+        max_attempts: int = 40,
+    ) -> None:
+        self.repository = repository
+        self.matcher = matcher
+        self.config = config
+        self.fetcher = fetcher
+        self.clock = clock
+        self.rules = tuple(rules)
+        self.max_attempts = max_attempts
+
+    def _record(self, event: GuardEvent) -> PartyRecord | None:
+        if event.record is not None or event.operation is Operation.DELETE or self.fetcher is None:
+            return event.record
+        return self.fetcher.fetch(event.source, event.module.value, event.record_id)
+
+    def process(self, event: GuardEvent) -> GuardResult:
+        """Decide on one event and commit the outcome once, however often the event is delivered."""
+        record = self._record(event)
+        if record is None and event.operation is not Operation.DELETE and self.fetcher is None:
+            plan = awaiting_enrichment_plan(event, self.config, self.clock())
+            try:
+                self.repository.commit(plan)
+            except EventAlreadyProcessed:
+                return GuardResult(event.event_id, None, already_processed=True)
+            return GuardResult(event.event_id, plan.entry)
+        if record is None and event.operation is not Operation.DELETE:
+            # The fetcher says the record no longer exists: a delete we have not heard of yet.
+            event = event.model_copy(update={"operation": Operation.DELETE})
+        keys = shadow_keys(record, self.matcher) if record is not None else frozenset()
+        lookup = frozenset({link_key(event.record_id)}) if event.source is System.CRM else frozenset()
+        extra = (
+            frozenset({f"crm:{record.linked_crm_id}"})
+            if record is not None and record.linked_crm_id
+            else frozenset()
+        )
+        request = SnapshotRequest(
+            event_id=event.event_id,
+            entry_id=event.event_id,
+            ref=event.record_ref,
+            keys=keys,
+            lookup_keys=lookup,
+            extra_refs=extra,
+            max_candidates=self.config.max_candidates,
+            storm_bucket=storm_bucket(event, self.config.storm_window_seconds),
+        )
+        for attempt in range(1, self.max_attempts + 1):
+            snapshot = self.repository.read_snapshot(request)
+            if snapshot.already_processed:
+                return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
+            plan = plan_event(
+                event,
+                record,
+                snapshot,
+                matcher=self.matcher,
+                config=self.config,
+                now=self.clock(),
+                rules=self.rules,
+            )
+            try:
+                self.repository.commit(plan)
+            except EventAlreadyProcessed:
+                return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
+            except ConcurrentUpdate:
+                continue
+            return GuardResult(event.event_id, plan.entry, attempts=attempt)
+        raise ConcurrentUpdate(
+            f"event {event.event_id}: still conflicting after {self.max_attempts} attempts"
+        )
+
+
+def with_config(guard: Guard, **changes: Any) -> Guard:
+    """A copy of ``guard`` with some configuration changed (tests, the local stack)."""
+    return Guard(
+        guard.repository,
+        guard.matcher,
+        replace(guard.config, **changes),
+        fetcher=guard.fetcher,
+        clock=guard.clock,
+        rules=guard.rules,
+        max_attempts=guard.max_attempts,
+    )

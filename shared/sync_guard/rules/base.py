@@ -1,0 +1,53 @@
+"""What every rule is: a stable code, a severity, words for admins, a default outcome, and ``evaluate``.
+
+A rule is a pure function of a ``RuleContext``; it returns a ``Finding`` (the code, severity, a plain-English
+explanation specific to the records involved, the evidence it saw, and the *subject*: the record an action
+would hold back) or None. Outcomes (allow/flag/quarantine) are not the rule's business: ``guard.policy``
+maps codes to outcomes from configuration, with each rule's ``default_decision`` as the default.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sync_guard.guard.context import RuleContext
+from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.models.records import PartyRecord
+
+
+def describe(record: PartyRecord) -> str:
+    """``crm:123 'Acme Ltd'``: how evidence names a record."""
+    return f"{record.ref} '{record.name}'"
+
+
+class Rule:
+    """Base class: subclasses set the class attributes and implement ``evaluate``."""
+
+    code: ClassVar[str]
+    severity: ClassVar[Severity]
+    title: ClassVar[str]
+    #: What the pattern is, in words a bookkeeper understands (docs/rules.md is built from the same text).
+    summary: ClassVar[str]
+    #: What to do about it.
+    advice: ClassVar[str]
+    default_decision: ClassVar[Decision]
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        raise NotImplementedError
+
+    def finding(
+        self,
+        *,
+        subject: str,
+        explanation: str,
+        evidence: list[str] | tuple[str, ...],
+        related: list[str] | tuple[str, ...] = (),
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            severity=self.severity,
+            explanation=explanation,
+            evidence=tuple(dict.fromkeys(evidence)),
+            subject=subject,
+            related=tuple(dict.fromkeys(ref for ref in related if ref != subject)),
+        )

@@ -1,0 +1,50 @@
+"""MULTIPLICATION_STORM: a burst of creates matching existing customers trips a circuit breaker.
+
+The seed's worst case: disconnect and reconnect re-run exact-name matching over data that already has
+duplicates, and "dozens of duplicates turn into hundreds". The breaker lives in DynamoDB (see
+``store.shadow``): creates that match an existing live record are counted per time window (the current and
+the previous one); reaching ``storm_threshold`` trips it. While it is open every create is held until an
+admin resets it (an audited operation, with its actor). Finance gets one alert: the trip.
+"""
+
+from __future__ import annotations
+
+from sync_guard.guard.context import RuleContext
+from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.rules.base import Rule, describe
+
+
+class MultiplicationStorm(Rule):
+    code = "MULTIPLICATION_STORM"
+    severity = Severity.CRITICAL
+    title = "Duplicate storm: circuit breaker open"
+    summary = (
+        "Many new records matching existing customers arrived in a short time, the signature of a "
+        "disconnect/reconnect re-running Zoho's name matching. The guard holds every new record until an "
+        "admin has looked and reset the breaker."
+    )
+    advice = (
+        "Pause the contact sync in CRM (Setup > Marketplace > Zoho > Zoho Finance Suite), do not reconnect "
+        "again, review the held records, then reset the breaker with the admin command."
+    )
+    default_decision = Decision.QUARANTINE
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        storm = ctx.storm
+        if not ctx.is_new or not (storm.open_before or storm.tripped_now):
+            return None
+        if storm.tripped_now:
+            explanation = (
+                f"{describe(ctx.record)} is create number {storm.hits} matching an existing record within "
+                f"{storm.window_seconds // 60} to {2 * storm.window_seconds // 60} minutes (threshold "
+                f"{storm.threshold}): the circuit breaker is now open and every new record is held."
+            )
+            evidence = [f"{storm.hits} creates matching existing records in the window", "breaker tripped"]
+        else:
+            since = storm.opened_at.isoformat() if storm.opened_at else "earlier"
+            explanation = (
+                f"{describe(ctx.record)} was created while the duplicate-storm breaker is open (since "
+                f"{since}); it is held until an admin resets the breaker."
+            )
+            evidence = [f"breaker open since {since}, tripped by {storm.opened_by_event}"]
+        return self.finding(subject=ctx.ref, explanation=explanation, evidence=evidence)

@@ -1,0 +1,62 @@
+"""NAME_DRIFT: the same company under a slightly different name (seed pattern 1: Ltd vs Limited, "The").
+
+Zoho's first sync pairs only exact names, so "Acme Ltd" in CRM never meets "Acme Limited" in Books and the
+sync creates a second Books customer next to the one being invoiced. Fires when a record new to the guard
+is a confident duplicate of a live Books customer (not its partner) whose name is not exactly the same:
+either the Books duplicate the sync just made, or a CRM record the sync is about to duplicate.
+"""
+
+from __future__ import annotations
+
+from sync_guard.guard.context import RuleContext
+from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.models.records import System
+from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.both_sides_created import created_on_both_sides
+
+
+class NameDrift(Rule):
+    code = "NAME_DRIFT"
+    severity = Severity.HIGH
+    title = "Same company, name spelt differently"
+    summary = (
+        "A new record is the same company as an existing Books customer, but the names differ slightly "
+        "(Ltd/Limited, '&'/'and', a leading 'The', spacing). Zoho pairs records by exact name only, so the "
+        "sync treats them as different companies and creates a duplicate customer in Books."
+    )
+    advice = (
+        "Keep the Books customer that holds the invoices. Make the names identical in both apps, then ask "
+        "Zoho support to pair the CRM record with that customer. Do not disconnect the integration."
+    )
+    default_decision = Decision.QUARANTINE
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        if not ctx.is_new:
+            return None
+        link_target = ctx.link_target.ref if ctx.link_target else None
+        for candidate in ctx.duplicates(system=System.BOOKS):
+            if candidate.record.name == ctx.record.name:
+                continue  # identical names are a collision or a broken mapping, not drift
+            was_pair_of_link = link_target in {candidate.state.partner, candidate.state.former_partner}
+            if (
+                link_target
+                and was_pair_of_link
+                and ctx.name_key(candidate.record) == ctx.name_key(ctx.record)
+            ):
+                continue  # identical name, and it was the pair of this record's CRM record: BROKEN_MAPPING
+            if created_on_both_sides(ctx, candidate.state):
+                continue  # two people created it at about the same time: BOTH_SIDES_CREATED's case
+            explanation = (
+                f"{describe(ctx.record)} is the same company as Books customer {describe(candidate.record)}, "
+                "but the names are not identical, so Zoho's exact-name pairing will not (or did not) link "
+                "them and the sync creates a duplicate customer in Books."
+            )
+            evidence = [
+                f"names differ: '{ctx.record.name}' vs '{candidate.record.name}'",
+                *candidate.match.evidence,
+                f"match score {candidate.match.score:.2f}",
+            ]
+            return self.finding(
+                subject=ctx.ref, explanation=explanation, evidence=evidence, related=[candidate.ref]
+            )
+        return None

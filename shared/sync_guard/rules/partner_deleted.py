@@ -1,0 +1,55 @@
+"""PARTNER_DELETED: one side of a pair was deleted while its partner lives on (seed pattern 3).
+
+A Books customer deleted while its CRM account lives: the next edit of the account recreates the customer,
+minus its transaction history. A CRM account deleted: the sync does not propagate deletes, so the Books
+customer stays, unmapped. (A CRM delete that looks like a merge is CRM_MERGE_ORPHAN instead.)
+"""
+
+from __future__ import annotations
+
+from sync_guard.guard.context import RuleContext
+from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.models.records import System
+from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.crm_merge_orphan import merge_survivor
+
+
+class PartnerDeleted(Rule):
+    code = "PARTNER_DELETED"
+    severity = Severity.HIGH
+    title = "Partner record deleted"
+    summary = (
+        "A record was deleted while its partner on the other side still exists. If a Books customer was "
+        "deleted, the next edit of its CRM account silently recreates it without its invoices; if a CRM "
+        "account was deleted, its Books customer stays behind, no longer synced."
+    )
+    advice = (
+        "If the Books customer was deleted by mistake, hold the CRM account back from the sync (the guard's "
+        "tag) and ask Zoho support to restore the mapping before anyone edits the account."
+    )
+    default_decision = Decision.FLAG
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        if not ctx.is_delete or ctx.partner is None or ctx.partner.deleted:
+            return None
+        if ctx.record.system is System.CRM and merge_survivor(ctx) is not None:
+            return None
+        partner = ctx.partner.record
+        if ctx.record.system is System.BOOKS:
+            explanation = (
+                f"Books customer {describe(ctx.record)} was deleted but its CRM partner {describe(partner)} "
+                "still exists: the next edit of that account makes the sync create a new customer without "
+                "the old one's transaction history."
+            )
+        else:
+            explanation = (
+                f"CRM record {describe(ctx.record)} was deleted; its Books customer {describe(partner)} "
+                "stays in Books, no longer mapped (Zoho does not sync deletions)."
+            )
+        evidence = [
+            f"{ctx.ref} deleted at {ctx.event.received_at.isoformat()}",
+            f"was paired with {partner.ref}",
+        ]
+        return self.finding(
+            subject=partner.ref, explanation=explanation, evidence=evidence, related=[ctx.ref]
+        )

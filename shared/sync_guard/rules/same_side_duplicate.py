@@ -1,0 +1,44 @@
+"""SAME_SIDE_DUPLICATE (added): a new CRM record duplicates a live CRM record of the same module.
+
+The seed's checklist asks "are duplicates appearing in Books, in CRM or both? The direction tells you which
+side is creating them." Books-side duplicates have their own codes (NAME_DRIFT, BROKEN_MAPPING, DOUBLE_LINK,
+RECREATED_AFTER_DELETE); this one names the CRM side, where each duplicate becomes one more Books customer
+once synced. It is also what the loser of two racing creates of one company is flagged with.
+"""
+
+from __future__ import annotations
+
+from sync_guard.guard.context import RuleContext
+from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.models.records import System
+from sync_guard.rules.base import Rule, describe
+
+
+class SameSideDuplicate(Rule):
+    code = "SAME_SIDE_DUPLICATE"
+    severity = Severity.MEDIUM
+    title = "Duplicate created in CRM"
+    summary = (
+        "A new CRM record is the same company or person as an existing CRM record. Once synced, each CRM "
+        "duplicate becomes another Books customer."
+    )
+    advice = (
+        "Merge the CRM duplicates (after checking which one is mapped to the Books customer with invoices)."
+    )
+    default_decision = Decision.FLAG
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        if not ctx.is_new or ctx.record.system is not System.CRM:
+            return None
+        for candidate in ctx.duplicates(system=System.CRM):
+            if candidate.record.module is not ctx.record.module:
+                continue
+            explanation = (
+                f"{describe(ctx.record)} duplicates the existing CRM record {describe(candidate.record)}; "
+                "once synced it becomes a second Books customer."
+            )
+            evidence = [*candidate.match.evidence, f"match score {candidate.match.score:.2f}"]
+            return self.finding(
+                subject=ctx.ref, explanation=explanation, evidence=evidence, related=[candidate.ref]
+            )
+        return None

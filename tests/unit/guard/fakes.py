@@ -1,0 +1,127 @@
+"""In-memory stand-ins for the engine's ports: the same conditional semantics as DynamoDB, no I/O."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sync_guard.errors import ConcurrentUpdate
+from sync_guard.guard.model import AuditEntry, BreakerState, OutboxAction, RecordState
+from sync_guard.guard.ports import (
+    CommitPlan,
+    EventAlreadyProcessed,
+    KeyItem,
+    MatchView,
+    Snapshot,
+    SnapshotRequest,
+)
+from sync_guard.models.records import PartyRecord
+
+
+class ExactMatcher:
+    """A deliberately dumb matcher for engine mechanics: same lower-cased name or same email = duplicate."""
+
+    def blocking_keys(self, record: PartyRecord) -> frozenset[str]:
+        keys = {f"n:{record.name.strip().lower()}"} if record.name else set()
+        if record.email:
+            keys.add(f"e:{record.email.lower()}")
+        return frozenset(keys)
+
+    def compare(self, a: PartyRecord, b: PartyRecord) -> MatchView:
+        if a.name and a.name.strip().lower() == b.name.strip().lower():
+            return MatchView(1.0, "duplicate", ("same name",))
+        if a.email and b.email and a.email.lower() == b.email.lower():
+            return MatchView(0.95, "duplicate", ("same email",))
+        return MatchView(0.0, "distinct", ())
+
+    def name_key(self, record: PartyRecord) -> str:
+        return record.name.strip().lower()
+
+
+@dataclass
+class InMemoryShadow:
+    """A ``ShadowRepository`` in dictionaries, with revision checks like the DynamoDB one."""
+
+    states: dict[str, RecordState] = field(default_factory=dict)
+    keys: dict[str, KeyItem] = field(default_factory=dict)
+    entries: dict[str, AuditEntry] = field(default_factory=dict)
+    outbox: dict[str, OutboxAction] = field(default_factory=dict)
+    holds: dict[str, str] = field(default_factory=dict)
+    breaker: BreakerState = field(default_factory=BreakerState)
+    windows: Counter[tuple[int, int]] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    #: Called between a snapshot and its commit, to simulate a racing writer.
+    interleave: list[object] = field(default_factory=list)
+
+    def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
+        self.calls["read"] += 1
+        if request.entry_id in self.entries:
+            return Snapshot(True, None, {}, {}, BreakerState())
+        own = self.states.get(request.ref)
+        wanted_keys = set(request.keys | request.lookup_keys)
+        if not request.keys and own is not None:
+            wanted_keys |= own.keys
+        keys = {key: self.keys.get(key, KeyItem(key=key)) for key in wanted_keys}
+        refs: set[str] = set(request.extra_refs)
+        for item in keys.values():
+            refs |= item.members
+        if own is not None:
+            refs |= {r for r in (own.partner, own.former_partner) if r}
+        refs.discard(request.ref)
+        others = {ref: self.states[ref] for ref in refs if ref in self.states}
+        hits = (
+            self.windows[(self.breaker.epoch, request.storm_bucket)]
+            + self.windows[(self.breaker.epoch, request.storm_bucket - 1)]
+        )
+        return Snapshot(False, own, keys, others, self.breaker.model_copy(update={"recent_hits": hits}))
+
+    def commit(self, plan: CommitPlan) -> None:
+        self.calls["commit"] += 1
+        if self.interleave:
+            racer = self.interleave.pop(0)
+            racer()  # type: ignore[operator]
+        if plan.entry.entry_id in self.entries:
+            raise EventAlreadyProcessed("already recorded")
+        for write in plan.state_writes:
+            current = self.states.get(write.state.ref)
+            if (current.rev if current else None) != write.expected_rev:
+                raise ConcurrentUpdate(f"state {write.state.ref}")
+        for change in plan.key_changes:
+            current_key = self.keys.get(change.key)
+            if change.checked and (current_key.rev if current_key else None) != change.expected_rev:
+                raise ConcurrentUpdate(f"key {change.key}")
+        if (
+            plan.breaker
+            and plan.breaker.trip
+            and (self.breaker.open or self.breaker.epoch != plan.breaker.epoch)
+        ):
+            raise ConcurrentUpdate("breaker")
+        if plan.breaker and plan.breaker.require_open and not self.breaker.open:
+            raise ConcurrentUpdate("breaker closed")
+        # all conditions hold: apply
+        self.entries[plan.entry.entry_id] = plan.entry
+        for write in plan.state_writes:
+            self.states[write.state.ref] = write.state
+        for change in plan.key_changes:
+            old = self.keys.get(change.key, KeyItem(key=change.key))
+            members = (old.members | change.add) - change.remove
+            owner = old.owner or (sorted(change.add)[0] if change.add else None)
+            self.keys[change.key] = KeyItem(change.key, frozenset(members), owner, (old.rev or 0) + 1)
+        for action in plan.actions:
+            self.outbox.setdefault(action.action_id, action)
+        if plan.breaker:
+            if plan.breaker.count_hit:
+                self.windows[(plan.breaker.epoch, plan.breaker.bucket)] += 1
+            if plan.breaker.trip:
+                self.breaker = BreakerState(
+                    open=True,
+                    epoch=plan.breaker.epoch,
+                    opened_at=plan.entry.at,
+                    opened_by_event=plan.breaker.event_id,
+                    exists=True,
+                )
+        for ref in plan.holds:
+            self.holds[ref] = plan.entry.entry_id
+
+    def reset_breaker(self) -> None:
+        self.breaker = BreakerState(open=False, epoch=self.breaker.epoch + 1, exists=True)

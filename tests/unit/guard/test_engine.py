@@ -1,0 +1,251 @@
+"""The decision engine's mechanics over in-memory fakes: idempotency, versions, echoes, retries, modes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sync_guard.config import Mode, Settings
+from sync_guard.errors import ConfigurationError
+from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
+from sync_guard.guard.model import ActionKind, Decision, EntryKind
+from sync_guard.guard.policy import Policy
+from sync_guard.models.events import Operation
+from sync_guard.models.records import PartyRecord, System
+from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for
+from tests.unit.guard.fakes import ExactMatcher, InMemoryShadow
+
+
+def make_guard(shadow: InMemoryShadow, **config: object) -> Guard:
+    settings = {"mode": Mode.ENFORCE} | config
+    return Guard(shadow, ExactMatcher(), GuardConfig(**settings), clock=lambda: T0)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def shadow() -> InMemoryShadow:
+    return InMemoryShadow()
+
+
+def test_a_new_company_is_allowed_indexed_and_audited_once(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    event = event_for(crm_account("1", "Acme Ltd"))
+
+    first = guard.process(event)
+    again = guard.process(event)
+
+    assert first.decision is Decision.ALLOW
+    assert first.entry is not None
+    assert first.entry.records == ("crm:1",)
+    assert again.already_processed
+    assert list(shadow.entries) == [event.event_id]
+    assert shadow.keys["n:acme ltd"].members == {"crm:1"}
+    assert shadow.keys["n:acme ltd"].owner == "crm:1"
+
+
+def test_an_older_update_never_regresses_the_state(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    newer = crm_account("1", "Acme Trading Ltd", minutes=10)
+    older = crm_account("1", "Acme Ltd", minutes=5)
+    guard.process(event_for(newer, Operation.UPDATE))
+
+    result = guard.process(event_for(older, Operation.UPDATE))
+
+    assert result.entry is not None
+    assert result.entry.kind is EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Acme Trading Ltd"
+    assert "n:acme ltd" not in shadow.keys
+
+
+def test_a_rename_moves_the_record_between_keys(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(crm_account("1", "Apex Ltd", minutes=1), Operation.UPDATE))
+    assert shadow.keys["n:acme ltd"].members == frozenset()
+    assert shadow.keys["n:apex ltd"].members == {"crm:1"}
+    assert shadow.states["crm:1"].keys == {"n:apex ltd"}
+
+
+def test_a_delete_before_its_create_leaves_a_tombstone(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    record = crm_account("1", "Acme Ltd")
+    delete = event_for(record, Operation.DELETE, received=at(30))
+    assert guard.process(delete).entry.kind is EntryKind.UNKNOWN_RECORD  # type: ignore[union-attr]
+
+    late_create = guard.process(event_for(record))
+
+    assert late_create.entry is not None
+    assert late_create.entry.kind is EntryKind.STALE
+    assert shadow.states["crm:1"].deleted
+
+
+def test_books_link_pairs_both_sides_in_either_order(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    assert shadow.states["books:9"].partner == "crm:1"
+    assert shadow.states["crm:1"].partner == "books:9"
+
+    other = InMemoryShadow()
+    guard = make_guard(other)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    result = guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    assert result.decision is Decision.ALLOW  # the sync creating the partner is normal
+    assert other.states["crm:1"].partner == "books:9"
+    assert other.states["books:9"].partner == "crm:1"
+
+
+def test_a_lost_race_is_re_decided_against_the_winner(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    winner = event_for(crm_account("1", "Acme Ltd"))
+    loser = event_for(crm_account("2", "Acme Ltd"))
+    # the winner commits between the loser's read and its commit
+    shadow.interleave.append(lambda: make_guard(shadow).process(winner))
+
+    result = guard.process(loser)
+
+    assert result.attempts == 2
+    assert result.decision is Decision.FLAG
+    assert result.entry is not None
+    assert result.entry.rules == ("SAME_SIDE_DUPLICATE",)
+    assert shadow.entries[winner.event_id].decision is Decision.ALLOW
+    assert shadow.keys["n:acme ltd"].owner == "crm:1"
+
+
+def test_quarantine_queues_actions_once_and_the_echo_is_not_re_decided(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd", has_transactions=True)))
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    # the sync links a second Books customer to crm:1 and so does the first: a double link
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2), Operation.UPDATE))
+    dup = books_customer("10", "Acme Ltd.", linked="1", minutes=3)
+    decided = guard.process(event_for(dup))
+
+    assert decided.decision is Decision.QUARANTINE
+    assert decided.entry is not None
+    assert "DOUBLE_LINK" in decided.entry.rules
+    kinds = sorted(a.kind for a in decided.entry.actions)
+    assert kinds == [ActionKind.MARK_BOOKS_INACTIVE, ActionKind.NOTIFY_FINANCE]
+    inactive = next(a for a in decided.entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE)
+    assert inactive.target == "books:10"
+    assert inactive.execute
+    assert shadow.states["books:10"].echo_expected == {inactive.action_id: {"active": False}}
+    assert shadow.holds == {"books:10": decided.event_id}
+
+    # when Books sends the guard's own change back
+    queued = len(shadow.outbox)
+    echo = dup.model_copy(update={"active": False, "modified_at": at(4)})
+    result = guard.process(event_for(echo, Operation.UPDATE))
+
+    # then it is audited as a self echo, allowed, and queues nothing
+    assert result.entry is not None
+    assert result.entry.kind is EntryKind.SELF_ECHO
+    assert result.decision is Decision.ALLOW
+    assert result.entry.actions == ()
+    assert shadow.states["books:10"].echo_expected == {}
+    assert len(shadow.outbox) == queued
+
+
+def test_a_held_record_is_never_acted_on_twice(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1")))
+    guard.process(event_for(books_customer("10", "Acme Ltd.", linked="1", minutes=1)))
+    # an edit of the held record that is not the echo (a field changed) re-runs the rules
+    edited = books_customer("10", "Acme Ltd.", linked="1", minutes=5, phone="+44 20 7946 0000")
+    result = guard.process(event_for(edited, Operation.UPDATE))
+    assert result.entry is not None
+    assert not [a for a in result.entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+
+
+def test_observe_mode_records_zoho_actions_as_not_to_be_executed(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow, mode=Mode.OBSERVE)
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1")))
+    result = guard.process(event_for(books_customer("10", "Acme Ltd.", linked="1", minutes=1)))
+    assert result.entry is not None
+    assert result.entry.mode is Mode.OBSERVE
+    executes = {a.kind: a.execute for a in result.entry.actions}
+    assert executes == {ActionKind.MARK_BOOKS_INACTIVE: False, ActionKind.NOTIFY_FINANCE: True}
+    assert shadow.states["books:10"].echo_expected == {}  # nothing will come back
+
+
+def test_policy_overrides_change_the_outcome_but_not_the_finding(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow, policy=Policy.build({"DOUBLE_LINK": "allow"}))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1")))
+    result = guard.process(event_for(books_customer("10", "Other name", linked="1", minutes=1)))
+    assert result.entry is not None
+    assert result.entry.rules == ("DOUBLE_LINK",)
+    assert result.decision is Decision.ALLOW
+    assert result.entry.actions == ()
+
+
+@pytest.mark.parametrize(
+    "policy", [{"NO_SUCH_RULE": "flag"}, {"NAME_DRIFT": "delete"}, {"NAME_DRIFT": "admin"}]
+)
+def test_bad_policy_is_a_configuration_error(policy: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        Policy.build(policy)
+
+
+def test_policy_comes_from_settings_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_GUARD_RULE_POLICY", '{"NAME_DRIFT": "flag"}')
+    config = GuardConfig.from_settings(Settings())
+    assert config.policy.outcome("NAME_DRIFT") is Decision.FLAG
+    assert config.policy.outcome("DOUBLE_LINK") is Decision.QUARANTINE
+
+
+def test_notification_events_wait_for_enrichment_without_a_fetcher(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    event = event_for(crm_account("1", "Acme Ltd"), Operation.UPDATE, with_record=False)
+    result = guard.process(event)
+    assert result.decision is Decision.PENDING
+    assert result.entry is not None
+    assert result.entry.entry_id == awaiting_entry_id(event.event_id)
+    assert shadow.states == {}  # nothing guessed
+
+
+def test_notification_events_are_enriched_through_the_fetcher(shadow: InMemoryShadow) -> None:
+    class Fetcher:
+        def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
+            return crm_account(record_id, "Fetched Ltd")
+
+    guard = Guard(shadow, ExactMatcher(), GuardConfig(), fetcher=Fetcher(), clock=lambda: T0)
+    result = guard.process(event_for(crm_account("1", "x"), Operation.UPDATE, with_record=False))
+    assert result.decision is Decision.ALLOW
+    assert shadow.states["crm:1"].record.name == "Fetched Ltd"
+
+
+def test_storm_trips_once_holds_creates_until_reset(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow, storm_threshold=3, storm_window_seconds=600)
+    for number in range(3):
+        guard.process(event_for(books_customer(f"{number}", f"Company {number}")))
+    # a reconnect: CRM records matching the existing customers pour in
+    results = [
+        guard.process(
+            event_for(crm_account(f"c{n}", f"Company {n}", minutes=1 + n / 10), received=at(1 + n / 10))
+        )
+        for n in range(3)
+    ]
+    assert [r.decision for r in results] == [Decision.FLAG, Decision.FLAG, Decision.QUARANTINE]
+    assert results[2].entry is not None
+    assert "MULTIPLICATION_STORM" in results[2].entry.rules
+    assert shadow.breaker.open
+
+    # while open, any create is held, without one notification each
+    unrelated = guard.process(event_for(crm_account("z", "Zeta Ltd", minutes=2), received=at(2)))
+    assert unrelated.decision is Decision.QUARANTINE
+    assert unrelated.entry is not None
+    assert [a.kind for a in unrelated.entry.actions] == [ActionKind.TAG_CRM_RECORD]
+
+    shadow.reset_breaker()
+    after = guard.process(event_for(crm_account("y", "Ypsilon Ltd", minutes=3), received=at(3)))
+    assert after.decision is Decision.ALLOW
+
+
+def test_storm_hits_outside_the_window_do_not_add_up(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow, storm_threshold=3, storm_window_seconds=60)
+    for number in range(3):
+        guard.process(event_for(books_customer(f"{number}", f"Company {number}")))
+    for n in range(3):
+        later = T0 + timedelta(hours=n)
+        guard.process(event_for(crm_account(f"c{n}", f"Company {n}", modified_at=later), received=later))
+    assert not shadow.breaker.open
