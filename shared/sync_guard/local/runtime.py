@@ -2,6 +2,8 @@
 
 - :class:`HttpApiServer` answers HTTP requests by building the API Gateway HTTP API (v2) event that
   AWS would send, calling the handler, and writing back its ``statusCode``/``headers``/``body``.
+- :class:`ScheduleEventSource` invokes a handler with the EventBridge "Scheduled Event" a ``Schedule``
+  event would deliver, every interval.
 - :class:`SqsEventSource` is the local equivalent of an SQS event-source mapping: it long-polls a queue,
   hands batches to the handler as an SQS event, deletes the messages the handler did not report in
   ``batchItemFailures``, and leaves the rest to become visible again. SQS's redrive policy then moves a
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 import uuid
@@ -307,3 +310,62 @@ class SqsEventSource:
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.queue_arn.split(":")[3] if self.queue_arn.count(":") >= 3 else "local",
         }
+
+
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float:
+    """Seconds between runs of an EventBridge ``rate(...)`` expression (cron is not supported locally)."""
+    match = _RATE.match(expression.strip())
+    if match is None:
+        raise ValueError(f"unsupported schedule expression {expression!r}: use rate(N minutes|hours|days)")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+@dataclass
+class ScheduleEventSource:
+    """Invoke ``handler`` every ``interval_seconds`` with an EventBridge scheduled event."""
+
+    handler: LambdaHandler
+    function_name: str
+    interval_seconds: float
+    rule_name: str = "schedule"
+    invocations: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> ScheduleEventSource:
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{self.function_name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_seconds):
+            self.fire()
+
+    def fire(self) -> Any:
+        """One scheduled invocation, now."""
+        self.invocations += 1
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "000000000000",
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "local",
+            "resources": [f"arn:aws:events:local:000000000000:rule/{self.rule_name}"],
+            "detail": {},
+        }
+        try:
+            return self.handler(event, LocalLambdaContext(self.function_name))
+        except Exception:  # a failed scheduled run is logged; the next one comes at the next interval
+            logger.exception("scheduled invocation failed", extra={"function": self.function_name})
+            return None

@@ -26,7 +26,14 @@ import boto3
 
 from sync_guard.config import get_settings
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
-from sync_guard.local.runtime import HttpApiServer, LambdaHandler, Route, SqsEventSource
+from sync_guard.local.runtime import (
+    HttpApiServer,
+    LambdaHandler,
+    Route,
+    ScheduleEventSource,
+    SqsEventSource,
+    rate_seconds,
+)
 from sync_guard.local.template import DEFAULT_TEMPLATE, create_tables, load_template
 from sync_guard.store.aws import reset_clients
 
@@ -52,6 +59,7 @@ class FunctionSpec:
     handler: str
     http_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     sqs_sources: list[tuple[str, int]] = field(default_factory=list)  # (queue logical id, batch size)
+    schedules: list[str] = field(default_factory=list)  # rate(...) expressions
     environment: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,6 +83,10 @@ def function_specs(template: Mapping[str, Any], root: Path) -> list[FunctionSpec
             elif event["Type"] == "SQS":
                 queue = event_props["Queue"]["Fn::GetAtt"][0]
                 spec.sqs_sources.append((str(queue), int(event_props.get("BatchSize", 10))))
+            elif event["Type"] in ("Schedule", "ScheduleV2"):
+                spec.schedules.append(
+                    str(event_props["Schedule" if event["Type"] == "Schedule" else "ScheduleExpression"])
+                )
         specs.append(spec)
     return specs
 
@@ -137,6 +149,7 @@ class LocalStack:
         extra_environment: Mapping[str, str] | None = None,
         persist: bool = True,
         prefix: str = "local",
+        schedule_interval_seconds: float | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.port = port
@@ -149,7 +162,10 @@ class LocalStack:
         self.webhook_secret = self.extra_environment.get(
             "SYNC_GUARD_WEBHOOK_SECRET"
         ) or secrets.token_urlsafe(24)
+        # Locally, scheduled functions may run more often than their rate() so that a demo sees them work.
+        self.schedule_interval_seconds = schedule_interval_seconds
         self.event_sources: list[SqsEventSource] = []
+        self.schedules: list[ScheduleEventSource] = []
         self.http: HttpApiServer | None = None
         self.environment: dict[str, str] = {}
         self.dynamodb: RunningServer | None = None
@@ -177,6 +193,9 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        for schedule in self.schedules:
+            schedule.stop()
+        self.schedules.clear()
         for source in self.event_sources:
             source.stop()
         self.event_sources.clear()
@@ -317,6 +336,9 @@ class LocalStack:
                     batch_size=batch_size,
                 )
                 self.event_sources.append(source.start())
+            for expression in spec.schedules:
+                interval = self.schedule_interval_seconds or rate_seconds(expression)
+                self.schedules.append(ScheduleEventSource(handler, spec.logical_id, interval).start())
         self.http = HttpApiServer(routes, port=self.port).start()
 
     # ------------------------------------------------------------------ for callers

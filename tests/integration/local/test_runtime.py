@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from sync_guard.local.runtime import HttpApiServer, Route, SqsEventSource, http_api_event
+from sync_guard.local.runtime import (
+    HttpApiServer,
+    Route,
+    ScheduleEventSource,
+    SqsEventSource,
+    http_api_event,
+    rate_seconds,
+)
 from tests.support.aws import AwsResources
 
 
@@ -148,3 +155,24 @@ def test_plain_dict_and_status_responses(status: int) -> None:
         assert httpx.post(f"{server.url}/y").status_code == status
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"), [("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(2 hours)", 7200)]
+)
+def test_rate_expressions(expression: str, seconds: int) -> None:
+    assert rate_seconds(expression) == seconds
+
+
+def test_cron_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        rate_seconds("cron(0 * * * ? *)")
+
+
+def test_scheduled_event_has_the_eventbridge_shape() -> None:
+    received: list[dict[str, Any]] = []
+    source = ScheduleEventSource(lambda event, context: received.append(event), "sweep", 3600)
+    source.fire()
+    assert received[0]["detail-type"] == "Scheduled Event"
+    assert received[0]["source"] == "aws.events"
+    assert source.invocations == 1
