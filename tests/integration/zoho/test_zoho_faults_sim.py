@@ -9,7 +9,7 @@ from sync_guard.zoho.auth import InMemoryTokenCache
 from sync_guard.zoho.errors import ZohoRateLimited, ZohoServerError, ZohoTimeout
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import RetryPolicy
-from tests.integration.zoho.zoho_support import FAST_RETRY, SleepRecorder
+from tests.integration.zoho.zoho_support import FAST_RETRY, FakeMonotonic, SleepRecorder
 
 
 def _customer(sim: ZohoSimulator, name: str = "Acme Ltd") -> str:
@@ -167,3 +167,29 @@ def test_same_seed_same_faults(sim: ZohoSimulator) -> None:
         return [f.kind if f else None for f in (sim.faults.decide("books.get_contact") for _ in range(50))]
 
     assert run() == run()
+
+
+def test_books_rate_limit_per_minute_answers_429_with_retry_after(token_clock: FakeMonotonic) -> None:
+    with ZohoSimulator(token_clock=token_clock, rate_limits={"books": 3}, crm_credits=100) as limited:
+        customer = _customer(limited)
+        sleeps = SleepRecorder()
+        patient = RetryPolicy(max_attempts=2, base_delay=0.01, max_retry_after=120, deadline=None)
+        with build_zoho_clients(
+            limited.settings(), InMemoryTokenCache(), retry=patient, sleep=sleeps
+        ) as zoho:
+            for _ in range(3):
+                zoho.books.get_contact(customer)
+            token_clock.advance(30)
+            with pytest.raises(ZohoRateLimited):
+                zoho.books.get_contact(customer)
+            # The window frees up 60 s after the first call: 30 s from now.
+            assert sleeps.waits[0] == pytest.approx(30, abs=FAST_RETRY.base_delay)
+            token_clock.advance(31)
+            assert zoho.books.get_contact(customer) is not None
+            response = zoho.http._client.get(
+                f"{limited.url}/crm/v8/Accounts",
+                params={"fields": "id"},
+                headers={"Authorization": f"Zoho-oauthtoken {zoho.auth.token().access_token}"},
+            )
+    assert response.headers["X-API-CREDITS-REMAINING"] == "99"
+    assert limited.requests.count("books.get_contact", status=429) == 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, fields
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from sync_guard.config import Settings
 from sync_guard.local.zoho_simulator import books_api, crm_api
 from sync_guard.local.zoho_simulator.faults import Fault, FaultConfig, FaultInjector, FaultKind, RequestLog
+from sync_guard.local.zoho_simulator.limits import ApiLimiter
 from sync_guard.local.zoho_simulator.oauth import TokenAuthority
 from sync_guard.local.zoho_simulator.routing import Api, BadQuery, Request, Response, Route, Router
 from sync_guard.local.zoho_simulator.state import Assumptions, SimulatorError, SimulatorState, Source
@@ -56,9 +58,13 @@ class ZohoSimulator:
         assumptions: Assumptions | None = None,
         clock: Callable[[], datetime] | None = None,
         token_clock: Callable[[], float] | None = None,
+        rate_limits: dict[str, int] | None = None,
+        crm_credits: int | None = None,
     ) -> None:
         """``clock`` stamps records (Modified_Time...); ``token_clock`` (monotonic seconds) drives token
-        expiry and the mint window, so tests can move time forward without sleeping."""
+        expiry, the mint window and the rate limits, so tests can move time forward without sleeping.
+        ``rate_limits`` are requests per minute per API (``{"books": 100}``: Zoho's Books limit);
+        ``crm_credits`` starts a CRM credit count reported in ``X-API-CREDITS-REMAINING``."""
         self.host = host
         self._port = port
         self.client_id = client_id
@@ -73,6 +79,10 @@ class ZohoSimulator:
         self.authority = TokenAuthority(**authority_kwargs)
         self.authority.register(client_id, client_secret, refresh_token)
         self.faults = FaultInjector(faults or FaultConfig(seed=seed))
+        limiter_kwargs: dict[str, Any] = {"per_minute": rate_limits, "crm_credits": crm_credits}
+        if token_clock is not None:
+            limiter_kwargs["clock"] = token_clock
+        self.limits = ApiLimiter(**limiter_kwargs)
         self.requests = RequestLog()
         self.router = Router()
         crm_api.register(self.router, self.state)
@@ -220,7 +230,16 @@ class ZohoSimulator:
             denied = self._check_access(request, api)
             if denied is not None:
                 return denied
-            return route.handler(request)
+            if api is not Api.SIM:
+                wait = self.limits.admit(api.value)
+                if wait is not None:
+                    return _fault_response(Fault(FaultKind.RATE_LIMIT, wait, 0.0, False), api)
+            response = route.handler(request)
+            if api is Api.CRM:
+                credits = self.limits.spend_crm_credit()
+                if credits is not None:
+                    response.headers["X-API-CREDITS-REMAINING"] = str(credits)
+            return response
         except SimulatorError as error:
             return books_api.render_error(error) if api is Api.BOOKS else crm_api.render_error(error)
         except BadQuery as error:
@@ -319,7 +338,9 @@ class ZohoSimulator:
 
 def _fault_response(fault: Fault, api: Api) -> Response:
     if fault.kind is FaultKind.RATE_LIMIT:
-        headers = {"Retry-After": f"{fault.retry_after:g}"}
+        # Whole seconds, rounded up, as HTTP has it; sub-second values (tests) are sent as they are.
+        seconds = math.ceil(fault.retry_after) if fault.retry_after >= 1 else fault.retry_after
+        headers = {"Retry-After": f"{seconds:g}"}
         if api is Api.BOOKS:
             body: Any = {"code": 45, "message": "You have made too many requests. Please try again later."}
         elif api is Api.OAUTH:
