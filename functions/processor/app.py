@@ -18,8 +18,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_guard.config import get_settings
+from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.ingest.messages import decode_message
-from sync_guard.processing import ProcessingDeps, process_event, record_receipt
+from sync_guard.processing import ProcessingDeps, process_event
 from sync_guard.redact import mask_emails_in
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
 
@@ -33,7 +34,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # Cold start: configuration and clients, reused by warm invocations.
 settings = get_settings()
 event_store = DynamoEventStore.from_settings(settings)
-deps = ProcessingDeps(events=event_store, handler=record_receipt)
+deps = ProcessingDeps(events=event_store, handler=GuardEventHandler.from_settings(settings))
 
 
 @tracer.capture_method
