@@ -89,8 +89,14 @@ class TokenCache(Protocol):
 
     ``get`` returns the stored token (fresh or not) or None. ``put`` stores ``token`` (whose ``version``
     the caller has already set to the new version) only if the stored version is still
-    ``expected_version`` (None: only if nothing is stored) and returns whether it did. A DynamoDB
-    implementation is one item with a conditional write on its ``version`` attribute.
+    ``expected_version`` (None: only if nothing is stored) and returns whether it did; losing is not an
+    error, :class:`ZohoOAuth` then re-reads.
+
+    A DynamoDB implementation is one item per refresh token (key it by the client id, never by the token)
+    holding ``access_token``, ``api_domain``, ``expires_at`` (epoch seconds, wall clock: it is compared
+    across containers) and ``version``; ``put`` is a ``PutItem`` with ``attribute_not_exists(pk)`` when
+    ``expected_version`` is None, else ``#version = :expected``, and ``ConditionalCheckFailedException``
+    returns False. ``expires_at`` doubles as the item's TTL. Use a consistent read in ``get``.
     """
 
     def get(self) -> CachedToken | None: ...
