@@ -1,10 +1,12 @@
 """The simulator's in-memory Zoho: CRM accounts/contacts, Books contacts and invoices, and change hooks.
 
 Everything that changes a record goes through a method of :class:`SimulatorState` (the HTTP routes, the
-test/admin surface, and later the native-sync engine and the webhook emitter all use the same methods), and
-every applied change is published as a :class:`ChangeEvent` to the subscribers, *after* the state lock is
-released so a subscriber may call back into the state (the sync engine will). ``changes`` keeps every event
-so tests can assert how many times something really happened.
+test/admin surface, and later the native-sync engine and the webhook emitter all use the same methods;
+never mutate the dicts directly, indexes depend on it), and every applied change is published as a
+:class:`ChangeEvent` to the subscribers, *after* the state lock is released so a subscriber may call back
+into the state (the sync engine will). Subscribers run synchronously in the writer's thread (an HTTP
+request's, for API writes): hand slow work such as posting webhooks to a thread of your own. ``changes``
+keeps every event so tests can assert how many times something really happened.
 
 Ids are deterministic: counters from fixed bases, so the same sequence of operations gives the same ids.
 
@@ -167,6 +169,7 @@ class SimulatorState:
         self.crm_tags: dict[str, str] = {}  # tag name -> tag id (org-wide, like Zoho)
         self.crm_webhook_failures: list[dict[str, Any]] = []
         self.books_contacts: dict[str, dict[str, Any]] = {}
+        self._books_names: dict[str, str] = {}  # display-name key -> contact id (3062)
         self.books_deleted: list[dict[str, Any]] = []
         self.books_invoices: dict[str, dict[str, Any]] = {}
         self.changes: list[ChangeEvent] = []
@@ -540,15 +543,13 @@ class SimulatorState:
 
     # --------------------------------------------------------------------------------------------- Books
 
+    def _name_key(self, name: str) -> str:
+        return _name_key(name, self.assumptions.display_name_case_insensitive)
+
     def _display_name_owner(self, name: str, *, except_id: str | None = None) -> str | None:
-        key = _name_key(name, self.assumptions.display_name_case_insensitive)
-        for contact_id, contact in self.books_contacts.items():
-            if (
-                contact_id != except_id
-                and _name_key(contact["contact_name"], self.assumptions.display_name_case_insensitive) == key
-            ):
-                return contact_id
-        return None
+        # An index keeps create/update O(1) on big organisations (backfills, reconnect scenarios).
+        owner = self._books_names.get(self._name_key(name))
+        return owner if owner is not None and owner != except_id else None
 
     def _name_taken(self, name: str) -> SimulatorError:
         return SimulatorError(
@@ -608,6 +609,7 @@ class SimulatorState:
                 "last_modified_time": now,
             }
             self.books_contacts[contact_id] = contact
+            self._books_names[self._name_key(name)] = contact_id
             self._record_change(
                 system="books",
                 module="Customers",
@@ -647,6 +649,9 @@ class SimulatorState:
                 if self._display_name_owner(name, except_id=contact_id) is not None:
                     raise self._name_taken(name)
             before = copy.deepcopy(contact)
+            if "contact_name" in fields:
+                self._books_names.pop(self._name_key(contact["contact_name"]), None)
+                self._books_names[self._name_key(str(fields["contact_name"]))] = contact_id
             changed = []
             for key, value in fields.items():
                 if key in self._BOOKS_READ_ONLY:
@@ -712,6 +717,7 @@ class SimulatorState:
                     "The contact cannot be deleted as it has transactions associated with it.",
                 )
             del self.books_contacts[contact_id]
+            self._books_names.pop(self._name_key(contact["contact_name"]), None)
             self.books_deleted.append({**copy.deepcopy(contact), "deleted_time": books_time(self.now())})
             self._record_change(
                 system="books",
