@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sync_guard.errors import UpstreamError
+from sync_guard.redact import mask_emails_in
 
 # Books error code for "a customer with this display name already exists" (create and update).
 BOOKS_DISPLAY_NAME_TAKEN = 3062
@@ -106,6 +107,7 @@ class BooksApiError(ZohoApiError):
     code = "books_api_error"
 
     def __init__(self, zoho_code: int, message: str, *, http_status: int = 400) -> None:
+        message = mask_emails_in(message)  # error texts end up in logs and the audit trail
         super().__init__(f"Books error {zoho_code}: {message}", http_status=http_status)
         self.zoho_code = zoho_code
         self.zoho_message = message
@@ -132,6 +134,7 @@ class CrmApiError(ZohoApiError):
         message: str,
         details: Mapping[str, Any] | None = None,
     ) -> None:
+        message = mask_emails_in(message)  # error texts end up in logs and the audit trail
         super().__init__(f"CRM error {zoho_code}: {message}", http_status=http_status)
         self.zoho_code = zoho_code
         self.zoho_message = message

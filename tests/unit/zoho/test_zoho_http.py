@@ -290,3 +290,14 @@ def test_deadline_stops_retries_that_would_overrun_the_budget() -> None:
     # 4 + 4 fits in 10 s, a third wait of 4 would not.
     assert waits == [4, 4]
     assert len(calls) == 3
+
+
+def test_error_messages_never_carry_emails_in_clear() -> None:
+    books = error_for_response(
+        _response(400, {"code": 3090, "message": "jane.doe@acme.example exists"}), Dialect.BOOKS
+    )
+    crm = CrmApiError(400, "DUPLICATE_DATA", "duplicate jane.doe@acme.example", {})
+    for error in (books, crm):
+        assert error is not None
+        assert "jane.doe@acme.example" not in str(error)
+        assert "@acme.example" in str(error)
