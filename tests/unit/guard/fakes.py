@@ -123,5 +123,9 @@ class InMemoryShadow:
         for ref in plan.holds:
             self.holds[ref] = plan.entry.entry_id
 
-    def reset_breaker(self) -> None:
+    def reset_breaker(self, entry: AuditEntry | None = None) -> None:
+        if entry is not None:
+            if not self.breaker.open:
+                raise ConcurrentUpdate("breaker is not open")
+            self.entries[entry.entry_id] = entry
         self.breaker = BreakerState(open=False, epoch=self.breaker.epoch + 1, exists=True)

@@ -1,0 +1,46 @@
+"""Admin operations owned by the decision engine; each one is audited with its actor.
+
+Only the storm breaker's reset lives here; the quarantine operations (release, confirm, link by hand) are
+the next issue's and follow the same shape: one transaction that changes state and appends the entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Protocol
+
+from sync_guard.config import Mode
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind
+
+
+class BreakerAdmin(Protocol):
+    def reset_breaker(self, entry: AuditEntry) -> None:
+        """Close the open breaker and append ``entry`` in one transaction (``ConcurrentUpdate`` if closed)."""
+        ...
+
+
+def admin_entry_id(operation: str, actor: str, at: datetime) -> str:
+    digest = hashlib.sha256(f"{operation}|{actor}|{at.isoformat()}".encode()).hexdigest()[:24]
+    return f"adm_{digest}"
+
+
+def reset_storm_breaker(
+    repository: BreakerAdmin, *, actor: str, reason: str, mode: Mode, now: datetime
+) -> AuditEntry:
+    """Close the multiplication-storm breaker; new creates are decided normally again."""
+    if not actor.strip():
+        raise ValueError("an admin operation needs an actor")
+    entry = AuditEntry(
+        entry_id=admin_entry_id("reset_storm_breaker", actor, now),
+        at=now,
+        kind=EntryKind.ADMIN,
+        decision=Decision.ADMIN,
+        mode=mode,
+        actor=actor,
+        operation="reset_storm_breaker",
+        rules=("MULTIPLICATION_STORM",),
+        note=reason,
+    )
+    repository.reset_breaker(entry)
+    return entry

@@ -1,0 +1,78 @@
+"""Replays the seed's patterns as Zoho webhook bodies, parsed by the real parsers, through the engine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sync_guard.config import Mode
+from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.model import AuditEntry, Decision
+from sync_guard.models.events import GuardEvent
+from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
+from tests.unit.guard.fakes import InMemoryShadow
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LONG_AGO = "2019-05-01T10:00:00+0000"
+
+
+class Replay:
+    """A guard over an in-memory shadow, fed webhook bodies one after another, a minute apart."""
+
+    def __init__(self, *, mode: Mode = Mode.ENFORCE, **config: Any) -> None:
+        self.shadow = InMemoryShadow()
+        self.now = START
+        self.guard = Guard(
+            self.shadow, LibraryMatcher(), GuardConfig(mode=mode, **config), clock=lambda: self.now
+        )
+
+    def _tick(self, minutes: float) -> str:
+        self.now += timedelta(minutes=minutes)
+        return self.now.isoformat()
+
+    def send(self, event: GuardEvent) -> AuditEntry:
+        result = self.guard.process(event)
+        assert result.entry is not None, "expected a new audit entry"
+        assert self.shadow.entries[result.entry.entry_id] == result.entry
+        return result.entry
+
+    def crm(
+        self, event: str, record_id: str, *, module: str = "Accounts", minutes: float = 1, **fields: Any
+    ) -> AuditEntry:
+        """A CRM workflow webhook with the recommended raw JSON template."""
+        modified = self._tick(minutes)
+        body = {"event": event, "module": module, "id": record_id, "modified": modified, **fields}
+        return self.send(parse_crm_workflow(body, received_at=self.now))
+
+    def books(
+        self, event: str, contact_id: str, *, minutes: float = 1, created: str | None = None, **fields: Any
+    ) -> AuditEntry:
+        """A Books webhook with the default payload (``{"contact": {...}}``); a delete carries the id only."""
+        modified = self._tick(minutes)
+        if event == "delete":
+            return self.send(
+                parse_books_webhook({"contact_id": contact_id}, received_at=self.now, operation=event)
+            )
+        contact = {
+            "contact_id": contact_id,
+            "contact_type": "customer",
+            "customer_sub_type": "business",
+            "status": "active",
+            "created_time": created or modified,
+            "last_modified_time": modified,
+            **fields,
+        }
+        contact.setdefault("company_name", contact.get("contact_name"))
+        return self.send(parse_books_webhook({"contact": contact}, received_at=self.now, operation=event))
+
+
+def assert_decided(entry: AuditEntry, code: str, decision: Decision, *evidence: str) -> None:
+    """The entry names the rule, the decision, and every expected fragment of evidence."""
+    assert code in entry.rules, (entry.rules, entry.note)
+    assert entry.decision is decision
+    finding = next(f for f in entry.findings if f.code == code)
+    text = " | ".join(finding.evidence)
+    for fragment in evidence:
+        assert fragment in text, f"{fragment!r} not in {text!r}"
+    assert all(line.startswith(tuple(entry.rules)) for line in entry.evidence)

@@ -1,0 +1,37 @@
+"""Identical name, new record: the pair was lost (a disconnect wiped the map) and the sync made another."""
+
+from __future__ import annotations
+
+from sync_guard.guard.model import Decision
+from tests.unit.rules.replay import Replay, assert_decided
+
+
+def test_broken_mapping_after_the_link_was_lost() -> None:
+    replay = Replay()
+    replay.crm("create", "5725700", name="Linden Architects LLP")
+    replay.books(
+        "create",
+        "460700",
+        contact_name="Linden Architects LLP",
+        zcrm_account_id="5725700",
+        has_transaction=True,
+    )
+    # the integration is disconnected: Books no longer shows the link
+    replay.books(
+        "edit", "460700", contact_name="Linden Architects LLP", zcrm_account_id="", has_transaction=True
+    )
+
+    # the sync treats the account as new and creates the customer again
+    again = replay.books("create", "460799", contact_name="Linden Architects LLP.", zcrm_account_id="5725700")
+
+    assert_decided(
+        again,
+        "BROKEN_MAPPING",
+        Decision.QUARANTINE,
+        "books:460700 was paired with crm:5725700",
+        "no longer carries Zoho's link",
+        "identical normalised name",
+    )
+    assert "NAME_DRIFT" not in again.rules
+    assert replay.shadow.states["crm:5725700"].partner == "books:460799"
+    assert replay.shadow.states["crm:5725700"].former_partner == "books:460700"

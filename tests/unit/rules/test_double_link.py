@@ -1,0 +1,39 @@
+"""Two Books customers linked to one CRM record: only one can be its real partner."""
+
+from __future__ import annotations
+
+from sync_guard.guard.model import ActionKind, Decision
+from tests.unit.rules.replay import Replay, assert_decided
+
+
+def test_double_link_holds_the_copy_without_transactions() -> None:
+    replay = Replay()
+    replay.crm("create", "5725800", name="Marlow Engineering Ltd")
+    replay.books(
+        "create",
+        "460800",
+        contact_name="Marlow Engineering Ltd",
+        zcrm_account_id="5725800",
+        has_transaction=True,
+    )
+
+    second = replay.books(
+        "create",
+        "460801",
+        contact_name="Marlow Engineering (UK) Ltd",
+        zcrm_account_id="5725800",
+        has_transaction=False,
+    )
+
+    assert_decided(
+        second,
+        "DOUBLE_LINK",
+        Decision.QUARANTINE,
+        "books:460801 zcrm link: 5725800",
+        "books:460800 zcrm link: 5725800",
+    )
+    finding = next(f for f in second.findings if f.code == "DOUBLE_LINK")
+    assert finding.subject == "books:460801"
+    assert [a.target for a in second.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE] == ["books:460801"]
+    # the CRM record keeps its first partner
+    assert replay.shadow.states["crm:5725800"].partner == "books:460800"

@@ -1,0 +1,33 @@
+"""Seed pattern 1: "Acme Ltd" in CRM never pairs with "Acme Limited" in Books."""
+
+from __future__ import annotations
+
+from sync_guard.config import Mode
+from sync_guard.guard.model import ActionKind, Decision
+from tests.unit.rules.replay import LONG_AGO, Replay, assert_decided
+
+
+def test_name_drift_at_initial_sync() -> None:
+    replay = Replay(mode=Mode.OBSERVE)
+    # given the customer the bookkeeper has invoiced for years
+    replay.books("create", "460001", contact_name="Acme Limited", created=LONG_AGO, has_transaction=True)
+
+    # when the CRM account, spelt differently, arrives
+    crm = replay.crm("create", "5725001", name="Acme Ltd")
+
+    # then the guard predicts the duplicate before the sync makes it, and would hold the account back
+    assert_decided(
+        crm, "NAME_DRIFT", Decision.QUARANTINE, "names differ: 'Acme Ltd' vs 'Acme Limited'", "'Limited'"
+    )
+    assert crm.records[:2] == ("crm:5725001", "books:460001")
+    assert {(a.kind, a.execute) for a in crm.actions} == {
+        (ActionKind.TAG_CRM_RECORD, False),  # observe: recorded, never sent to Zoho
+        (ActionKind.NOTIFY_FINANCE, True),
+    }
+
+    # and when the sync (unguarded, in observe mode) creates "Acme Ltd" in Books linked to the account
+    dup = replay.books("create", "460002", contact_name="Acme Ltd", zcrm_account_id="5725001")
+    assert_decided(dup, "NAME_DRIFT", Decision.QUARANTINE, "names differ: 'Acme Ltd' vs 'Acme Limited'")
+    assert next(f for f in dup.findings if f.code == "NAME_DRIFT").subject == "books:460002"
+    assert "books:460001" in dup.records
+    assert replay.shadow.states["books:460002"].partner == "crm:5725001"
