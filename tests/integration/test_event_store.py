@@ -1,0 +1,89 @@
+"""DynamoEventStore on moto: conditional put, statuses, compression of large events, the sweep."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_guard.config import get_settings
+from sync_guard.errors import PayloadTooLarge
+from sync_guard.ingest.ports import EventStatus, StoredEvent
+from sync_guard.models.events import Channel, GuardEvent, Operation
+from sync_guard.models.records import Module, System
+from sync_guard.store.events import DynamoEventStore, EventRecordMissing
+from tests.support.aws import AwsResources
+
+NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def stored(event_id: str, *, raw: bytes = b"{}", fields: dict[str, str] | None = None) -> StoredEvent:
+    event = GuardEvent(
+        event_id=event_id,
+        source=System.BOOKS,
+        channel=Channel.BOOKS_WORKFLOW,
+        module=Module.BOOKS_CUSTOMERS,
+        operation=Operation.UPDATE,
+        record_id="460000000026049",
+        fields=fields or {},
+        received_at=NOW,
+    )
+    return StoredEvent(event, raw, "application/json", "/webhooks/books", NOW, NOW + timedelta(days=30))
+
+
+@pytest.fixture
+def store(aws: AwsResources) -> DynamoEventStore:
+    return DynamoEventStore.from_settings(get_settings())
+
+
+def test_put_is_conditional_and_reports_the_existing_status(store: DynamoEventStore) -> None:
+    assert store.put_new(stored("evt_a")).created
+    repeat = store.put_new(stored("evt_a"))
+    assert not repeat.created
+    assert repeat.existing_status is EventStatus.RECEIVED
+    assert repeat.needs_enqueue
+    store.mark_queued("evt_a", NOW)
+    after_queue = store.put_new(stored("evt_a"))
+    assert after_queue.existing_status is EventStatus.QUEUED
+    assert not after_queue.needs_enqueue
+
+
+def test_mark_queued_never_moves_a_processed_event_back(store: DynamoEventStore) -> None:
+    store.put_new(stored("evt_b"))
+    store.mark_processed("evt_b", EventStatus.PROCESSED, NOW)
+    store.mark_queued("evt_b", NOW)  # the processor was faster than the ingest function's update
+    assert store.status_of("evt_b") is EventStatus.PROCESSED
+
+
+def test_mark_processed_of_an_unknown_event_raises(store: DynamoEventStore) -> None:
+    with pytest.raises(EventRecordMissing):
+        store.mark_processed("evt_nope", EventStatus.PROCESSED, NOW)
+
+
+def test_large_events_are_compressed_and_read_back(aws: AwsResources, store: DynamoEventStore) -> None:
+    big = {"notes": "Acme Limited " * 20_000}  # ~260 KB, very compressible
+    assert store.put_new(stored("evt_big", raw=b"x" * 200_000, fields=big)).created
+    item = aws.dynamodb.get_item(
+        TableName=aws.environment["SYNC_GUARD_EVENTS_TABLE"], Key={"pk": {"S": "evt_big"}}
+    )["Item"]
+    assert "event_z" in item
+    assert "raw_body_z" in item
+    loaded = store.load_event("evt_big")
+    assert loaded is not None
+    assert loaded.fields == big
+
+
+def test_an_incompressible_oversized_event_is_refused_as_too_large(store: DynamoEventStore) -> None:
+    noise = os.urandom(300_000)
+    with pytest.raises(PayloadTooLarge):
+        store.put_new(stored("evt_noise", raw=noise, fields={"noise": noise.hex()[:300_000]}))
+
+
+def test_sweep_finds_only_old_unqueued_events(store: DynamoEventStore) -> None:
+    store.put_new(stored("evt_old"))
+    store.put_new(stored("evt_queued"))
+    store.mark_queued("evt_queued", NOW)
+    found = [event.event_id for event in store.unqueued(received_before=NOW + timedelta(minutes=1))]
+    assert found == ["evt_old"]
+    assert list(store.unqueued(received_before=NOW - timedelta(minutes=1))) == []
