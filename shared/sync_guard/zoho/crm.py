@@ -209,6 +209,54 @@ class CrmClient:
             if not (body.get("info") or {}).get("more_records"):
                 return
 
+    # ----------------------------------------------------------------------- Notification API
+
+    def enable_notifications(
+        self,
+        channel_id: str,
+        events: Sequence[str],
+        notify_url: str,
+        token: str,
+        *,
+        expiry: datetime | None = None,
+        return_affected_field_values: bool = True,
+    ) -> datetime | None:
+        """Enable or renew a Notification API channel (``POST /actions/watch``); returns its expiry.
+
+        ``events`` like ``Accounts.all``; ``token`` (<= 50 characters) is echoed in every callback and is
+        how the guard authenticates them, so it is a secret: never logged. ``expiry`` at most a week ahead
+        (Zoho's default is one hour).
+        """
+        entry: dict[str, Any] = {
+            "channel_id": channel_id,
+            "events": list(events),
+            "notify_url": notify_url,
+            "token": token,
+            "return_affected_field_values": return_affected_field_values,
+        }
+        if expiry is not None:
+            moment = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
+            entry["channel_expiry"] = moment.isoformat(timespec="seconds")
+        body = self._call("POST", "/actions/watch", json={"watch": [entry]})
+        items = body.get("watch") if isinstance(body, Mapping) else None
+        first = items[0] if isinstance(items, list) and items else {}
+        if first.get("status") == "error":
+            raise CrmApiError(
+                400, str(first.get("code")), str(first.get("message", "")), first.get("details")
+            )
+        events_out = (first.get("details") or {}).get("events") or [{}]
+        return parse_zoho_time(events_out[0].get("channel_expiry"))
+
+    def disable_notifications(self, channel_ids: Sequence[str]) -> None:
+        """Disable Notification API channels (``DELETE /actions/watch``)."""
+        self._call("DELETE", "/actions/watch", params={"channel_ids": ",".join(channel_ids)})
+
+    def notification_channels(self) -> list[dict[str, Any]]:
+        """The enabled channels as Zoho lists them (for renewal checks)."""
+        body = self._call("GET", "/actions/watch")
+        items = body.get("watch") if isinstance(body, Mapping) else None
+        return [dict(i) for i in items or []]
+
     # ----------------------------------------------------------------------------------- writes
 
     def add_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None:

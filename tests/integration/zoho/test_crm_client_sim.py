@@ -163,3 +163,41 @@ def test_webhook_failures_are_listed(sim: ZohoSimulator, zoho: ZohoClients) -> N
     assert len(failures) == 1
     assert (failures[0].module, failures[0].record_id) == ("Accounts", account_id)
     assert failures[0].failed_at is not None
+
+
+def test_notification_channels_enable_renew_target_and_disable(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(days=6)
+
+    returned = zoho.crm.enable_notifications(
+        "1000000068001",
+        ["Accounts.all", "Contacts.edit"],
+        "https://guard.example/crm/notify",
+        "t0k3n",
+        expiry=expiry,
+    )
+
+    assert returned == expiry
+    assert [c["channel_id"] for c in zoho.crm.notification_channels()] == ["1000000068001"]
+    assert len(sim.state.crm_watch_targets("Accounts", ChangeKind.CREATE)) == 1
+    assert len(sim.state.crm_watch_targets("Contacts", ChangeKind.UPDATE)) == 1
+    assert sim.state.crm_watch_targets("Contacts", ChangeKind.CREATE) == []
+    # Renewing the same channel replaces it rather than adding one.
+    zoho.crm.enable_notifications(
+        "1000000068001", ["Accounts.all"], "https://guard.example/crm/notify", "t0k3n"
+    )
+    assert len(zoho.crm.notification_channels()) == 1
+
+    zoho.crm.disable_notifications(["1000000068001"])
+    assert zoho.crm.notification_channels() == []
+
+
+def test_notification_channel_expiry_beyond_a_week_is_refused(zoho: ZohoClients) -> None:
+    with pytest.raises(CrmApiError) as caught:
+        zoho.crm.enable_notifications(
+            "1000000068002",
+            ["Accounts.all"],
+            "https://guard.example/crm/notify",
+            "t",
+            expiry=datetime.now(UTC) + timedelta(days=8),
+        )
+    assert caught.value.details["api_name"] == "channel_expiry"

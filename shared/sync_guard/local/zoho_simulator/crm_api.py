@@ -238,6 +238,45 @@ def register(router: Router, state: SimulatorState) -> None:
         merged = [i for i in ids if i != master_id]
         return Response(200, {"data": [_success({"id": master_id, "merged_ids": merged}, "records merged")]})
 
+    def watch_enable(request: Request) -> Response:
+        body = request.json()
+        entries = body.get("watch") if isinstance(body, dict) else None
+        if not isinstance(entries, list) or not entries:
+            return crm_error(400, "MANDATORY_NOT_FOUND", "required field not found", {"api_name": "watch"})
+        details = state.crm_watch_enable(entries)
+        message = "Successfully subscribed for actions-watch of the given module"
+        return Response(200, {"watch": [_success({"events": details}, message)]})
+
+    def watch_list(request: Request) -> Response:
+        channels = state.crm_watch_list()
+        if not channels:
+            return Response(204)
+        return Response(
+            200,
+            {
+                "watch": channels,
+                "info": {"per_page": 200, "count": len(channels), "page": 1, "more_records": False},
+            },
+        )
+
+    def watch_disable(request: Request) -> Response:
+        ids = [i for i in request.query.get("channel_ids", "").split(",") if i]
+        if not ids:
+            return crm_error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                {"param_name": "channel_ids"},
+            )
+        disabled = state.crm_watch_disable(ids)
+        message = "Successfully unsubscribed from actions-watch"
+        return Response(200, {"watch": [_success({"channel_id": cid}, message) for cid in disabled]})
+
+    router.add("POST", f"{PREFIX}/actions/watch", "crm.watch_enable", Api.CRM, watch_enable)
+    router.add("PUT", f"{PREFIX}/actions/watch", "crm.watch_enable", Api.CRM, watch_enable)
+    router.add("GET", f"{PREFIX}/actions/watch", "crm.watch_list", Api.CRM, watch_list)
+    router.add("DELETE", f"{PREFIX}/actions/watch", "crm.watch_disable", Api.CRM, watch_disable)
+
     module = r"(?P<module>[A-Za-z_]+)"
     record = r"(?P<id>[^/]+)"
     router.add(

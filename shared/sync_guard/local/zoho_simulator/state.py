@@ -19,7 +19,7 @@ import copy
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -168,6 +168,7 @@ class SimulatorState:
         self.crm_merged_into: dict[str, dict[str, str]] = {module: {} for module in CRM_MODULES}
         self.crm_tags: dict[str, str] = {}  # tag name -> tag id (org-wide, like Zoho)
         self.crm_webhook_failures: list[dict[str, Any]] = []
+        self.crm_watch_channels: dict[str, dict[str, Any]] = {}  # Notification API, by channel id
         self.books_contacts: dict[str, dict[str, Any]] = {}
         self._books_names: dict[str, str] = {}  # display-name key -> contact id (3062)
         self.books_deleted: list[dict[str, Any]] = []
@@ -517,6 +518,97 @@ class SimulatorState:
         with self._lock:
             self._crm_module(module)
         return module
+
+    # ------------------------------------------------------------------------- CRM Notification API
+
+    def crm_watch_enable(self, entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Enable (or renew: same ``channel_id``) Notification API channels; returns one detail per event.
+
+        ``channel_expiry`` defaults to one hour from now and may be at most one week ahead; ``token`` is at
+        most 50 characters; events are ``<Module>.<create|edit|delete|all>``.
+        """
+        now = self.now()
+        prepared: list[dict[str, Any]] = []
+        for entry in entries:
+            channel_id = str(entry.get("channel_id") or "")
+            events = [str(e) for e in entry.get("events") or []]
+            notify_url = str(entry.get("notify_url") or "")
+            token = entry.get("token")
+            if not channel_id.isdigit() or not events or not notify_url:
+                missing = (
+                    "channel_id" if not channel_id.isdigit() else ("events" if not events else "notify_url")
+                )
+                raise SimulatorError(
+                    400, "MANDATORY_NOT_FOUND", "required field not found", {"api_name": missing}
+                )
+            if token is not None and len(str(token)) > 50:
+                raise SimulatorError(
+                    400, "INVALID_DATA", "invalid data", {"api_name": "token", "maximum_length": 50}
+                )
+            for event in events:
+                module, _, operation = event.partition(".")
+                if module not in CRM_MODULES or operation not in {"create", "edit", "delete", "all"}:
+                    raise SimulatorError(400, "INVALID_DATA", "invalid data", {"api_name": "events"})
+            expiry = now + timedelta(hours=1)
+            if entry.get("channel_expiry"):
+                expiry = datetime.fromisoformat(str(entry["channel_expiry"]))
+                if expiry.tzinfo is None or expiry > now + timedelta(days=7) or expiry <= now:
+                    raise SimulatorError(400, "INVALID_DATA", "invalid data", {"api_name": "channel_expiry"})
+            prepared.append(
+                {
+                    "channel_id": channel_id,
+                    "events": events,
+                    "notify_url": notify_url,
+                    "token": None if token is None else str(token),
+                    "channel_expiry": crm_time(expiry),
+                    "return_affected_field_values": bool(entry.get("return_affected_field_values", False)),
+                    "notify_on_related_action": bool(entry.get("notify_on_related_action", False)),
+                }
+            )
+        details = []
+        with self._lock:
+            for channel in prepared:
+                self.crm_watch_channels[channel["channel_id"]] = channel
+                for event in channel["events"]:
+                    module = event.partition(".")[0]
+                    details.append(
+                        {
+                            "channel_expiry": channel["channel_expiry"],
+                            "resource_uri": f"/crm/v8/{module}",
+                            "resource_id": "5725767000000002175"
+                            if module == "Accounts"
+                            else "5725767000000002179",
+                            "resource_name": module,
+                            "channel_id": channel["channel_id"],
+                        }
+                    )
+        return details
+
+    def crm_watch_disable(self, channel_ids: Iterable[str]) -> list[str]:
+        """Disable channels; returns the ids that existed."""
+        with self._lock:
+            return [cid for cid in channel_ids if self.crm_watch_channels.pop(str(cid), None) is not None]
+
+    def crm_watch_list(self) -> list[dict[str, Any]]:
+        """Every channel, including expired ones (Zoho lists a channel until it is disabled or purged)."""
+        with self._lock:
+            return [copy.deepcopy(c) for c in self.crm_watch_channels.values()]
+
+    def crm_watch_targets(self, module: str, kind: ChangeKind) -> list[dict[str, Any]]:
+        """The live channels that should be called back for a change (for the notification emitter).
+
+        CREATE maps to ``create``, UPDATE/TAGS/MERGE to ``edit``, DELETE to ``delete``; ``all`` matches every
+        operation. Expired channels are skipped.
+        """
+        operation = {ChangeKind.CREATE: "create", ChangeKind.DELETE: "delete"}.get(kind, "edit")
+        wanted = {f"{module}.{operation}", f"{module}.all"}
+        now = self.now()
+        with self._lock:
+            return [
+                copy.deepcopy(c)
+                for c in self.crm_watch_channels.values()
+                if wanted & set(c["events"]) and datetime.fromisoformat(c["channel_expiry"]) > now
+            ]
 
     def add_webhook_failure(
         self,
