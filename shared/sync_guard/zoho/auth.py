@@ -37,6 +37,7 @@ from sync_guard.config import DataCentre, Settings
 from sync_guard.errors import ConfigurationError
 from sync_guard.zoho.errors import (
     ZohoAuthError,
+    ZohoError,
     ZohoServerError,
     ZohoTimeout,
     ZohoTokenRateLimited,
@@ -51,6 +52,8 @@ TOKENS_PER_WINDOW = 10
 TOKEN_WINDOW_SECONDS = 600.0
 # Refresh this long before expiry so a token never dies in the middle of a retried call.
 DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
+# When a refresh fails, a token with at least this long to live is still handed out.
+_LAST_RESORT_MARGIN = 30.0
 
 _ACCOUNTS_HOSTS: dict[DataCentre, str] = {
     DataCentre.CA: "https://accounts.zohocloud.ca",
@@ -280,7 +283,21 @@ class ZohoOAuth:
             cached = self._cache.get()
             if cached is not None and cached.is_fresh(self._clock(), self._margin):
                 return cached
-            minted = self._mint()
+            try:
+                minted = self._mint()
+            except ZohoError as error:
+                # Inside the refresh margin the old token still works: better than failing the call.
+                if (
+                    error.retryable
+                    and cached is not None
+                    and cached.is_fresh(self._clock(), _LAST_RESORT_MARGIN)
+                ):
+                    logger.warning(
+                        "zoho token refresh failed; using the current token until it expires",
+                        extra={"error": error.code},
+                    )
+                    return cached
+                raise
             expected = cached.version if cached is not None else None
             stored = replace(minted, version=(expected or 0) + 1)
             if self._cache.put(stored, expected_version=expected):

@@ -243,3 +243,25 @@ def test_credentials_from_secrets_manager() -> None:
     assert credentials.client_secret.get_secret_value() == "aws-secret"
     assert credentials.refresh_token.get_secret_value() == "1000.aws-refresh"
     assert "aws-secret" not in repr(credentials)
+
+
+def test_a_failed_refresh_falls_back_to_the_still_valid_token() -> None:
+    answers = iter(
+        [
+            httpx.Response(
+                200, json={"access_token": "1000.first", "api_domain": "https://x", "expires_in": 3600}
+            )
+        ]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, httpx.Response(503, text="down"))
+
+    clock = Clock()
+    oauth = _oauth(handler, clock=clock)
+    first = oauth.token()
+    clock.now += 3600 - 200  # inside the refresh margin, not expired
+    assert oauth.token() == first
+    clock.now += 190  # 10 s left: too close to hand out
+    with pytest.raises(ZohoServerError):
+        oauth.token()
