@@ -17,8 +17,10 @@ from sync_guard.matching.compare import (
     Verdict,
     compare,
     compare_features,
+    name_relation,
     verdict_for,
 )
+from sync_guard.matching.names import NameRelation
 from sync_guard.matching.features import RecordFeatures, extract_features, features_of
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, RecordKind
@@ -43,6 +45,7 @@ __all__ = [
     "POSSIBLE_THRESHOLD",
     "CandidateIndex",
     "MatchResult",
+    "NameRelation",
     "RecordFeatures",
     "Verdict",
     "blocking_keys",
@@ -52,5 +55,6 @@ __all__ = [
     "features_of",
     "keys_from_features",
     "name_key",
+    "name_relation",
     "verdict_for",
 ]

@@ -199,6 +199,12 @@ def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) ->
     )
 
 
+def name_relation(left: RecordFeatures, right: RecordFeatures) -> NameRelation:
+    """How two records' names relate (same, reordered, typo, subset, ...): the match report's patterns."""
+    person = left.kind is RecordKind.PERSON or right.kind is RecordKind.PERSON
+    return _compare_names(left, right, person).relation
+
+
 def _local_phone_match(left: RecordFeatures, right: RecordFeatures) -> bool:
     """Same number when one side was written without an area code (the last seven digits agree)."""
     a, b = left.phone_digits, right.phone_digits

@@ -1,0 +1,137 @@
+"""``sync-guard match-report``: the duplicate match list from Zoho exports, without touching Zoho."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sync_guard.config import get_settings
+from sync_guard.errors import ClientError
+from sync_guard.exports.reader import CANONICAL_FIELDS, ExportFile, count_rows, iter_export
+from sync_guard.exports.report import build_report, write_report
+from sync_guard.models.records import PartyRecord, System
+
+# Paragraphs are single lines: the help renderer wraps them to the terminal itself.
+_HELP = "\n\n".join(
+    [
+        "Find duplicate customers in Zoho exports and write a match report.",
+        "Give a CRM export (Accounts or Contacts), a Books export (Customers), or both: one file alone "
+        "finds the duplicates within it; both also pair CRM records with Books customers.",
+        "Writes into OUT: pairs.csv (every duplicate/possible pair with its score and evidence), "
+        "clusters.csv (groups of duplicates with suggested survivors), summary.md (counts per pattern, "
+        "which copy holds transactions) and support-ticket.md (a draft ticket for Zoho support). OUT is "
+        "written all at once: nothing is written if anything fails.",
+        "Headers are recognised from Zoho's own exports (e.g. 'Record Id', 'Account Name', 'Display Name', "
+        "'EmailID', 'Billing Code') or the canonical set id, name, email, phone, street, city, postcode, "
+        "country, website, vat (plus has_transactions, outstanding, modified, linked_crm_id). Use --map to "
+        "point any other column at a field. See docs/match-report.md.",
+    ]
+)
+
+
+def _parse_maps(values: list[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for value in values:
+        column, sep, target = value.rpartition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise typer.BadParameter(f"expected COLUMN=FIELD, got {value!r}", param_hint="--map")
+        if target.strip() not in CANONICAL_FIELDS:
+            raise typer.BadParameter(
+                f"unknown field {target.strip()!r}; fields: {', '.join(CANONICAL_FIELDS)}", param_hint="--map"
+            )
+        overrides[column.strip()] = target.strip()
+    return overrides
+
+
+def _read(
+    path: Path, system: System, overrides: dict[str, str], progress: Progress, console: Console
+) -> list[PartyRecord]:
+    export = ExportFile(path, system)
+    task = progress.add_task(f"reading {path.name}", total=count_rows(path) or None)
+    records = []
+    for record in iter_export(path, system, overrides, export):
+        records.append(record)
+        progress.advance(task)
+    progress.update(task, completed=len(records), total=len(records))
+    for warning in export.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    return records
+
+
+def match_report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the report into.")],
+    crm: Annotated[
+        Path | None, typer.Option("--crm", help="CRM export CSV (Accounts or Contacts).", dir_okay=False)
+    ] = None,
+    books: Annotated[
+        Path | None, typer.Option("--books", help="Books Customers export CSV.", dir_okay=False)
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="COLUMN=FIELD",
+            help="Read COLUMN as FIELD (e.g. --map 'Trading Name=name'); repeatable.",
+        ),
+    ] = None,
+    crm_org: Annotated[
+        str | None, typer.Option("--crm-org", help="CRM organisation id, for the ticket.")
+    ] = None,
+    books_org: Annotated[
+        str | None, typer.Option("--books-org", help="Books organisation id, for the ticket.")
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="Country (ISO code) for phone numbers written without one; default GB."
+        ),
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an existing report in OUT.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary line.")] = False,
+) -> None:
+    console = Console(stderr=True)
+    if crm is None and books is None:
+        raise typer.BadParameter("give --crm, --books or both", param_hint="--crm/--books")
+    overrides = _parse_maps(mapping or [])
+    default_region = (region or get_settings().default_phone_region).upper()
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
+    try:
+        with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
+            crm_records = _read(crm, System.CRM, overrides, progress, console) if crm else []
+            books_records = _read(books, System.BOOKS, overrides, progress, console) if books else []
+            task = progress.add_task("matching", total=len(crm_records) + len(books_records))
+            report = build_report(
+                crm_records,
+                books_records,
+                default_region=default_region,
+                on_record=lambda: progress.advance(task),
+            )
+        report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
+        write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
+    except ClientError as error:
+        console.print(f"[red]error:[/red] {error.message}", highlight=False)
+        raise typer.Exit(code=2) from error
+    if not quiet:
+        duplicates = len(report.duplicates)
+        console.print(
+            f"{report.crm_count} CRM + {report.books_count} Books records: {duplicates} duplicate pairs, "
+            f"{len(report.pairs) - duplicates} possible, {len(report.clusters)} clusters -> {out}",
+            highlight=False,
+        )
+
+
+match_report.__doc__ = _HELP
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``match-report`` to the ``sync-guard`` command line."""
+    app.command(name="match-report", help=_HELP, no_args_is_help=True)(match_report)

@@ -1,0 +1,347 @@
+"""Reading Zoho export CSVs (CRM Accounts/Contacts, Books Customers) into PartyRecords.
+
+Headers are recognised whatever their case, spacing or punctuation (``Account Name``, ``account_name``
+and ``ACCOUNT NAME`` are one header). A column can be pointed at a field explicitly with an override
+(``{"Trading Name": "name"}``), which is what ``sync-guard match-report --map`` passes. Every error
+names the file and the line, and nothing is guessed silently: a row with the wrong number of fields, a
+missing or repeated id, or a file without an id or name column stops the read.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import BinaryIO
+
+from sync_guard.errors import ClientError
+from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+
+
+class ExportError(ClientError):
+    """An export file that cannot be read as it stands; the message names the file and the line."""
+
+    code = "invalid_export"
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        where = f"{path}" if line is None else f"{path}, line {line}"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+# The canonical header set (documented in docs/match-report.md) and what each field means.
+CANONICAL_FIELDS: dict[str, str] = {
+    "id": "the record's id in its system (required)",
+    "name": "account, customer or display name (required unless first_name/last_name)",
+    "first_name": "a person's given name (CRM Contacts, Books individuals)",
+    "last_name": "a person's family name",
+    "email": "primary email",
+    "other_emails": "further emails, separated by ';' or ','",
+    "phone": "phone number (a mobile is used when there is no phone)",
+    "mobile": "mobile number",
+    "street": "billing street",
+    "city": "billing city",
+    "postcode": "billing postcode / ZIP",
+    "country": "billing country (ISO code or name)",
+    "website": "website",
+    "vat": "VAT or company registration number",
+    "has_transactions": "Books: true/false, whether the customer has transactions",
+    "outstanding": "Books: outstanding receivable amount",
+    "modified": "last modified time",
+    "created": "created time",
+    "linked_crm_id": "Books: the CRM account/contact id the customer is linked to",
+    "kind": "company/business or person/individual (Books 'Customer Sub Type')",
+    "status": "active/inactive",
+}
+
+# Zoho's usual export headers (CRM Accounts, CRM Contacts, Books Customers), by normalised header.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "record id", "account id", "contact id", "customer id", "zcrm id", "recordid"),
+    # In order of preference: Books exports carry both "Display Name" and "Company Name".
+    "name": (
+        "name", "display name", "account name", "customer name", "contact name", "full name", "company name",
+    ),
+    "first_name": ("first name", "firstname", "given name"),
+    "last_name": ("last name", "lastname", "surname", "family name"),
+    "email": ("email", "email id", "emailid", "email address", "primary email", "e-mail"),
+    "other_emails": ("secondary email", "other emails", "additional emails"),
+    "phone": ("phone", "phone number", "work phone", "primary phone", "telephone"),
+    "mobile": ("mobile", "mobile phone", "mobilephone", "mobile number"),
+    "street": (
+        "street", "billing street", "billing address", "mailing street", "address", "billing address1",
+    ),
+    "city": ("city", "billing city", "mailing city", "town"),
+    "postcode": (
+        "postcode", "post code", "zip", "zip code", "billing code", "billing zip", "mailing zip",
+        "billing postal code", "postal code", "mailing code",
+    ),
+    "country": ("country", "billing country", "mailing country"),
+    "website": ("website", "web site", "url"),
+    "vat": (
+        "vat", "vat number", "vat reg no", "vat registration number", "tax registration number", "tax id",
+        "company number", "company registration number", "trn",
+    ),
+    "has_transactions": ("has transactions", "has transaction"),
+    "outstanding": (
+        "outstanding", "outstanding receivable amount", "outstanding receivable amount bcy",
+        "outstanding receivables", "receivables", "balance",
+    ),
+    "modified": ("modified", "modified time", "last modified time", "last modified", "updated time"),
+    "created": ("created", "created time", "created date"),
+    "linked_crm_id": (
+        "linked crm id", "crm account id", "zcrm account id", "crm contact id", "zcrm contact id",
+        "crm reference id",
+    ),
+    "kind": ("kind", "customer sub type", "customer type", "contact sub type"),
+    "status": ("status", "contact status", "customer status"),
+}  # fmt: skip
+
+
+def normalise_header(header: str) -> str:
+    """Case, spacing and punctuation folded: ``Billing_Code`` -> ``billing code``."""
+    return " ".join(re.split(r"[^0-9a-z]+", header.strip().lstrip("\ufeff").lower())).strip()
+
+
+# normalised header -> (field, preference: lower wins when several headers name one field)
+_BY_HEADER: dict[str, tuple[str, int]] = {
+    normalise_header(alias): (f, rank)
+    for f, aliases in _ALIASES.items()
+    for rank, alias in enumerate(aliases)
+}
+
+
+@dataclass
+class ExportFile:
+    """What was read from one export: the records and anything a person should know about."""
+
+    path: Path
+    system: System
+    records: list[PartyRecord] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # field -> header used
+    warnings: list[str] = field(default_factory=list)
+
+
+def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) -> dict[str, int]:
+    """Field -> column index for a header row, overrides first; ExportError when id or name is missing."""
+    unknown = sorted(set(overrides.values()) - set(CANONICAL_FIELDS))
+    if unknown:
+        raise ExportError(path, None, f"--map names unknown field(s) {', '.join(unknown)}")
+    by_normalised_override = {normalise_header(k): v for k, v in overrides.items()}
+    missing = sorted(set(by_normalised_override) - {normalise_header(h) for h in headers})
+    if missing:
+        raise ExportError(path, 1, f"--map names column(s) not in the header: {', '.join(missing)}")
+    chosen: dict[str, tuple[int, int]] = {}  # field -> (preference, column index); overrides rank -1
+    for index, header in enumerate(headers):
+        key = normalise_header(header)
+        if key in by_normalised_override:
+            target, rank = by_normalised_override[key], -1
+        elif key in _BY_HEADER:
+            target, rank = _BY_HEADER[key]
+        else:
+            continue
+        if target not in chosen or rank < chosen[target][0]:
+            chosen[target] = (rank, index)
+    columns = {target: index for target, (_, index) in chosen.items()}
+    # A CRM Contacts export names the contact's account in "Account Name": that is not the person's name.
+    if (
+        {"first_name", "last_name"} & set(columns)
+        and "name" in columns
+        and normalise_header(headers[columns["name"]]) == "account name"
+        and chosen["name"][0] >= 0
+    ):
+        del columns["name"]
+    if "id" not in columns:
+        raise ExportError(
+            path,
+            1,
+            f"no id column (looked for e.g. 'Record Id', 'Contact ID', 'id'); headers: {headers[:12]}",
+        )
+    if "name" not in columns and not {"first_name", "last_name"} & set(columns):
+        raise ExportError(
+            path, 1, "no name column (e.g. 'Account Name', 'Display Name', 'name', 'First Name')"
+        )
+    return columns
+
+
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f", ""}
+_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d %b %Y %I:%M %p",
+    "%b %d, %Y %I:%M %p",
+    "%d-%m-%Y",
+)
+
+
+def _parse_time(value: str) -> datetime | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)  # exports carry the organisation's local time
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_amount(value: str) -> Decimal | None:
+    text = re.sub(r"[^0-9.\-]", "", value.replace(",", ""))
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _row_record(
+    export: ExportFile, line: int, row: list[str], columns: dict[str, int], module: Module
+) -> PartyRecord:
+    def get(name: str) -> str:
+        index = columns.get(name)
+        return row[index].strip() if index is not None else ""
+
+    record_id = get("id")
+    if not record_id:
+        raise ExportError(export.path, line, "empty id")
+    first, last = get("first_name") or None, get("last_name") or None
+    name = get("name") or " ".join(p for p in (first, last) if p)
+    kind_text = get("kind").lower()
+    person = kind_text in {"individual", "person"} or (module is Module.CRM_CONTACTS)
+    has_transactions: bool | None = None
+    flag = get("has_transactions").lower()
+    if flag in _TRUE:
+        has_transactions = True
+    elif flag and flag in _FALSE:
+        has_transactions = False
+    outstanding = _parse_amount(get("outstanding")) if get("outstanding") else None
+    if has_transactions is None and outstanding is not None and outstanding != 0:
+        has_transactions = True  # money owed means invoices exist
+    modified_text, created_text = get("modified"), get("created")
+    modified, created = _parse_time(modified_text), _parse_time(created_text)
+    for label, text, parsed in (("modified", modified_text, modified), ("created", created_text, created)):
+        if text and parsed is None and len(export.warnings) < 20:
+            export.warnings.append(
+                f"{export.path}, line {line}: {label} time {text!r} not understood, ignored"
+            )
+    others = tuple(e.strip() for e in re.split(r"[;,]", get("other_emails")) if e.strip())
+    status = get("status").lower()
+    return PartyRecord(
+        system=export.system,
+        module=module,
+        record_id=record_id,
+        name=name,
+        kind=RecordKind.PERSON if person else RecordKind.COMPANY,
+        first_name=first,
+        last_name=last,
+        email=get("email") or None,
+        other_emails=others,
+        phone=get("phone") or get("mobile") or None,
+        website=get("website") or None,
+        vat=get("vat") or None,
+        street=get("street") or None,
+        city=get("city") or None,
+        postcode=get("postcode") or None,
+        country=get("country") or None,
+        active=status not in {"inactive", "deleted"},
+        linked_crm_id=get("linked_crm_id") or None,
+        has_transactions=has_transactions,
+        outstanding=outstanding,
+        created_at=created,
+        modified_at=modified,
+    )
+
+
+def _module_for(system: System, columns: dict[str, int]) -> Module:
+    if system is System.BOOKS:
+        return Module.BOOKS_CUSTOMERS
+    # A CRM export with person-name columns and no account name column is a Contacts export.
+    if {"first_name", "last_name"} & set(columns) and "name" not in columns:
+        return Module.CRM_CONTACTS
+    return Module.CRM_ACCOUNTS
+
+
+def _decoded_lines(path: Path, handle: BinaryIO) -> Iterator[str]:
+    """Lines decoded one by one, so that a byte that is not UTF-8 is reported with its line number."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise ExportError(path, number, "not UTF-8 text (save the file as CSV UTF-8)") from error
+
+
+def iter_export(
+    path: Path, system: System, overrides: Mapping[str, str] | None = None, export: ExportFile | None = None
+) -> Iterator[PartyRecord]:
+    """Records of one export file, in file order; raises ExportError naming the file and line."""
+    export = export or ExportFile(path, system)
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
+    with handle:
+        reader = csv.reader(_decoded_lines(path, handle), strict=True)
+        try:
+            headers = next(reader)
+        except StopIteration:
+            raise ExportError(path, None, "the file is empty (no header row)") from None
+        except csv.Error as error:
+            raise ExportError(path, 1, f"header row is not valid CSV: {error}") from error
+        columns = map_columns(path, headers, overrides or {})
+        export.columns = {f: headers[i] for f, i in columns.items()}
+        module = _module_for(system, columns)
+        seen: dict[str, int] = {}
+        line = 1
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise ExportError(path, start, f"not valid CSV: {error}") from error
+            line = start
+            if not any(cell.strip() for cell in row):
+                continue  # blank lines at the end of hand-edited exports
+            if len(row) != len(headers):
+                raise ExportError(path, line, f"row has {len(row)} fields, the header has {len(headers)}")
+            record = _row_record(export, line, row, columns, module)
+            if record.record_id in seen:
+                raise ExportError(
+                    path,
+                    line,
+                    f"id {record.record_id!r} appears again (first at line {seen[record.record_id]})",
+                )
+            seen[record.record_id] = line
+            yield record
+
+
+def read_export(path: Path, system: System, overrides: Mapping[str, str] | None = None) -> ExportFile:
+    """Read a whole export file (see :func:`iter_export`)."""
+    export = ExportFile(path, system)
+    export.records = list(iter_export(path, system, overrides, export))
+    return export
+
+
+def count_rows(path: Path) -> int:
+    """Physical lines after the header: the total for a progress bar (cheap, no CSV parsing)."""
+    try:
+        with path.open("rb") as handle:
+            return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
+    except OSError:
+        return 0

@@ -1,0 +1,543 @@
+"""The match report: pairs, clusters, suggested survivors and a draft support ticket, from Zoho exports.
+
+This is step 2 of the seed's fix ("build a match list") done by the matcher instead of a spreadsheet.
+Everything is computed in memory from the two exports (:func:`build_report`) and written as a whole or
+not at all (:func:`write_report`: a temporary folder beside the output, renamed into place).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sync_guard.errors import ClientError
+from sync_guard.matching import (
+    DUPLICATE_THRESHOLD,
+    POSSIBLE_THRESHOLD,
+    CandidateIndex,
+    MatchResult,
+    NameRelation,
+    Verdict,
+    compare_features,
+    keys_from_features,
+    name_relation,
+)
+from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
+from sync_guard.models.records import PartyRecord, System
+
+PAIRS_HEADER = ("left_system", "left_id", "right_system", "right_id", "score", "verdict", "evidence")
+CLUSTERS_HEADER = (
+    "cluster",
+    "system",
+    "id",
+    "name",
+    "has_transactions",
+    "outstanding",
+    "created",
+    "modified",
+    "linked_crm_id",
+    "suggested_survivor",
+    "pattern",
+)
+
+_SCOPES = {
+    (System.CRM, System.BOOKS): "CRM ↔ Books",
+    (System.CRM, System.CRM): "within CRM",
+    (System.BOOKS, System.BOOKS): "within Books",
+}
+_NAME_PATTERNS = {
+    "identical": "identical names",
+    NameRelation.SAME: "name drift (Ltd/Limited, &/and, The, case, spaces)",
+    NameRelation.REORDERED: "name drift (words in another order)",
+    NameRelation.TYPO: "typos or abbreviations in the name",
+}
+
+
+_SYSTEM_NAMES = {"crm": "CRM", "books": "Books"}
+
+
+class OutputExists(ClientError):
+    """The output folder already holds files and replacing them was not asked for."""
+
+    code = "output_exists"
+
+
+@dataclass(frozen=True)
+class ReportPair:
+    """Two records the matcher links, left being the CRM one (or the earlier one on the same side)."""
+
+    left: PartyRecord
+    right: PartyRecord
+    result: MatchResult
+    relation: NameRelation
+
+    @property
+    def linked(self) -> bool:
+        """True when the Books record already carries this CRM record's id: the sync's own pair."""
+        crm, books = self.left, self.right
+        return (
+            crm.system is System.CRM and books.system is System.BOOKS and books.linked_crm_id == crm.record_id
+        )
+
+    @property
+    def pattern(self) -> str:
+        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``."""
+        scope = _SCOPES[(self.left.system, self.right.system)]
+        if self.linked:
+            return f"{scope}: already linked by the sync"
+        if self.relation is NameRelation.SAME and self.left.name.strip() == self.right.name.strip():
+            kind = _NAME_PATTERNS["identical"]
+        else:
+            kind = _NAME_PATTERNS.get(self.relation, "different names, shared contact details")
+        return f"{scope}: {kind}"
+
+
+def _holds_transactions(record: PartyRecord) -> bool:
+    return bool(record.has_transactions) or bool(record.outstanding and record.outstanding != Decimal(0))
+
+
+def _sort_time(value: datetime | None) -> float:
+    if value is None:
+        return float("inf")
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass
+class Cluster:
+    """Records joined by ``duplicate`` pairs (connected components), with suggested survivors."""
+
+    number: int
+    members: list[PartyRecord]
+    books_survivor: PartyRecord | None = None
+    books_reason: str = ""
+    crm_survivor: PartyRecord | None = None
+    crm_reason: str = ""
+    patterns: list[str] = field(default_factory=list)
+
+    @property
+    def crm(self) -> list[PartyRecord]:
+        """CRM members."""
+        return [r for r in self.members if r.system is System.CRM]
+
+    @property
+    def books(self) -> list[PartyRecord]:
+        """Books members."""
+        return [r for r in self.members if r.system is System.BOOKS]
+
+    def choose_survivors(self) -> None:
+        """The Books copy with transactions; the CRM copy with the longer history (earliest created)."""
+        crm_ids = {r.record_id for r in self.crm}
+        books = self.books
+        if len(books) > 1:
+            with_money = [r for r in books if _holds_transactions(r)]
+            pool = with_money or books
+            linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in crm_ids]
+            pool = linked or pool
+            self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
+            if len(with_money) == 1:
+                self.books_reason = "the only copy with transactions"
+            elif len(with_money) > 1:
+                self.books_reason = (
+                    f"{len(with_money)} copies hold transactions: re-point them here before deactivating"
+                )
+            else:
+                self.books_reason = "no copy holds transactions; " + (
+                    "this one is linked to CRM" if linked else "the oldest (or first listed)"
+                )
+        crm = self.crm
+        if len(crm) > 1:
+            dated = [r for r in crm if r.created_at is not None]
+            if dated:
+                self.crm_survivor = min(dated, key=lambda r: _sort_time(r.created_at))
+                self.crm_reason = "created first: the longer history"
+            else:
+                linked_from_books = {r.linked_crm_id for r in books if r.linked_crm_id}
+                linked = [r for r in crm if r.record_id in linked_from_books]
+                self.crm_survivor = (linked or crm)[0]
+                self.crm_reason = (
+                    "the one Books is linked to" if linked else "first listed (no created times)"
+                )
+
+    def describe_patterns(self, *, links_known: bool) -> None:
+        """Which failure patterns this cluster shows (none for a CRM record and its one Books copy)."""
+        books, crm = self.books, self.crm
+        crm_ids = {r.record_id for r in crm}
+        links = Counter(r.linked_crm_id for r in books if r.linked_crm_id)
+        if len(books) > 1:
+            self.patterns.append("several Books customers")
+        if len(crm) > 1:
+            self.patterns.append("several CRM records")
+        if any(count > 1 for count in links.values()):
+            self.patterns.append("two Books customers linked to one CRM record")
+        if links_known and crm and books and not any(link in crm_ids for link in links):
+            self.patterns.append("CRM and Books copies not linked")
+
+
+@dataclass
+class MatchReport:
+    """Everything the report files are written from."""
+
+    crm_count: int
+    books_count: int
+    pairs: list[ReportPair]
+    clusters: list[Cluster]
+    comparisons: int
+    saturated_keys: frozenset[str]
+    sources: dict[str, str] = field(default_factory=dict)  # "crm"/"books" -> file name
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> list[ReportPair]:
+        """Pairs with verdict duplicate."""
+        return [p for p in self.pairs if p.result.verdict is Verdict.DUPLICATE]
+
+
+def build_report(
+    crm: Sequence[PartyRecord],
+    books: Sequence[PartyRecord],
+    *,
+    default_region: str = DEFAULT_PHONE_REGION,
+    on_record: Callable[[], None] | None = None,
+) -> MatchReport:
+    """Match every record against the earlier ones that share a blocking key, then cluster and choose.
+
+    Work grows with the number of records times the (capped) candidates per record, not with the
+    number of pairs of records.
+    """
+    index = CandidateIndex(default_region=default_region)
+    pairs: list[ReportPair] = []
+    comparisons = 0
+    for record in [*crm, *books]:
+        features = index.features(record)
+        for position in index.candidate_positions(keys_from_features(features), exclude_ref=record.ref):
+            other, other_features = index.entry(position)
+            comparisons += 1
+            result = compare_features(other_features, features)
+            if result.verdict is Verdict.DISTINCT:
+                continue
+            relation = name_relation(other_features, features)
+            # Left is the CRM record when there is one, else the earlier record.
+            crm_first = other.system is System.CRM or record.system is System.BOOKS
+            left, right = (other, record) if crm_first else (record, other)
+            pairs.append(ReportPair(left, right, result, relation))
+        index.add(record)
+        if on_record is not None:
+            on_record()
+    pairs.sort(
+        key=lambda p: (
+            p.result.verdict is not Verdict.DUPLICATE,
+            -p.result.score,
+            p.left.system is not System.CRM,
+            p.left.ref,
+            p.right.ref,
+        )
+    )
+    return MatchReport(
+        crm_count=len(crm),
+        books_count=len(books),
+        pairs=pairs,
+        # Without any CRM id in the Books export, whether a pair is linked cannot be told.
+        clusters=_clusters(
+            [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
+            links_known=any(b.linked_crm_id for b in books),
+        ),
+        comparisons=comparisons,
+        saturated_keys=index.saturated_keys,
+    )
+
+
+def _clusters(duplicates: list[ReportPair], *, links_known: bool) -> list[Cluster]:
+    """Connected components of the duplicate pairs that show a problem, largest first."""
+    parent: dict[str, str] = {}
+    records: dict[str, PartyRecord] = {}
+
+    def find(ref: str) -> str:
+        while parent[ref] != ref:
+            parent[ref] = parent[parent[ref]]
+            ref = parent[ref]
+        return ref
+
+    for pair in duplicates:
+        for record in (pair.left, pair.right):
+            parent.setdefault(record.ref, record.ref)
+            records[record.ref] = record
+        a, b = find(pair.left.ref), find(pair.right.ref)
+        if a != b:
+            parent[a] = b
+    groups: dict[str, list[PartyRecord]] = defaultdict(list)
+    for ref in parent:
+        groups[find(ref)].append(records[ref])
+    ordered = sorted(groups.values(), key=lambda g: (-len(g), min(r.ref for r in g)))
+    clusters: list[Cluster] = []
+    for members in ordered:
+        members.sort(key=lambda r: (r.system is not System.CRM, r.ref))
+        cluster = Cluster(len(clusters) + 1, members)
+        cluster.describe_patterns(links_known=links_known)
+        if cluster.patterns:
+            cluster.choose_survivors()
+            clusters.append(cluster)
+    return clusters
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def pairs_csv(report: MatchReport) -> str:
+    """``pairs.csv``: one row per duplicate or possible pair, evidence joined by ``; ``."""
+    rows = [
+        (
+            p.left.system.value,
+            p.left.record_id,
+            p.right.system.value,
+            p.right.record_id,
+            f"{p.result.score:.4f}",
+            p.result.verdict.value,
+            "; ".join(p.result.evidence),
+        )
+        for p in report.pairs
+    ]
+    return _csv_text(PAIRS_HEADER, rows)
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def clusters_csv(report: MatchReport) -> str:
+    """``clusters.csv``: one row per record in a cluster of duplicates, with the suggested survivors."""
+    rows = []
+    for cluster in report.clusters:
+        for record in cluster.members:
+            survivor = ""
+            if record is cluster.books_survivor:
+                survivor = f"keep in Books: {cluster.books_reason}"
+            elif record is cluster.crm_survivor:
+                survivor = f"keep in CRM: {cluster.crm_reason}"
+            rows.append(
+                (
+                    cluster.number,
+                    record.system.value,
+                    record.record_id,
+                    record.name,
+                    "" if record.has_transactions is None else str(record.has_transactions).lower(),
+                    "" if record.outstanding is None else str(record.outstanding),
+                    _iso(record.created_at),
+                    _iso(record.modified_at),
+                    record.linked_crm_id or "",
+                    survivor,
+                    "; ".join(cluster.patterns),
+                )
+            )
+    return _csv_text(CLUSTERS_HEADER, rows)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _record_line(record: PartyRecord) -> str:
+    money = ""
+    if record.system is System.BOOKS:
+        money = ", holds transactions" if _holds_transactions(record) else ", no transactions"
+        if record.outstanding:
+            money += f" ({record.outstanding} outstanding)"
+    return f'{_SYSTEM_NAMES[record.system.value]} "{_md(record.name)}" (id {record.record_id}{money})'
+
+
+def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
+    """``summary.md``: counts per pattern, clusters, which copy holds transactions, suggested survivors."""
+    verdicts = Counter(p.result.verdict for p in report.pairs)
+    patterns: dict[str, Counter[Verdict]] = defaultdict(Counter)
+    for pair in report.pairs:
+        patterns[pair.pattern][pair.result.verdict] += 1
+    cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
+    lines = [
+        "# Match report",
+        "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from "
+        + ", ".join(f"{_SYSTEM_NAMES[k]} export `{v}`" for k, v in report.sources.items())
+        + f": {report.crm_count} CRM records, {report.books_count} Books customers, "
+        f"{report.comparisons} comparisons.",
+        "",
+        f"Verdicts use the shipped thresholds: **duplicate** at a score of {DUPLICATE_THRESHOLD} or more "
+        f"(confident), **possible** from {POSSIBLE_THRESHOLD} (worth a person's look). Each pair in "
+        "`pairs.csv` lists the evidence behind its score.",
+        "",
+        "## Pairs",
+        "",
+        "| pattern | duplicate | possible |",
+        "| --- | ---: | ---: |",
+    ]
+    for pattern in sorted(patterns):
+        counts = patterns[pattern]
+        lines.append(f"| {_md(pattern)} | {counts[Verdict.DUPLICATE]} | {counts[Verdict.POSSIBLE]} |")
+    lines.append(f"| **all** | **{verdicts[Verdict.DUPLICATE]}** | **{verdicts[Verdict.POSSIBLE]}** |")
+    lines += [
+        "",
+        "Pairs *already linked by the sync* are a CRM record and the Books customer that carries its id: the",
+        "expected pairing, listed to confirm it. Every other duplicate pair is a copy to clean up.",
+        "",
+        "## Clusters of duplicates",
+        "",
+        f"{len(report.clusters)} clusters of records joined by duplicate pairs that need cleaning up "
+        "(a CRM record and its one linked Books copy is not listed). Patterns:",
+        "",
+    ]
+    for pattern, count in cluster_patterns.most_common():
+        lines.append(f"- {pattern}: {count}")
+    if not cluster_patterns:
+        lines.append("- none")
+    lines += [
+        "",
+        "Suggested survivors follow the usual clean-up rule: in Books, the copy with transactions (invoices)",
+        "against it; in CRM, the copy with the longer history. Check them before acting: merge in CRM only",
+        "after Zoho support has repaired the mappings.",
+        "",
+        "| cluster | records | holds transactions | keep in Books | keep in CRM | patterns |",
+        "| ---: | --- | --- | --- | --- | --- |",
+    ]
+    for cluster in report.clusters[:max_clusters]:
+        members = "<br>".join(_record_line(r) for r in cluster.members)
+        holders = [r.record_id for r in cluster.books if _holds_transactions(r)]
+        books_keep = (
+            f"{cluster.books_survivor.record_id} ({cluster.books_reason})" if cluster.books_survivor else ""
+        )
+        crm_keep = f"{cluster.crm_survivor.record_id} ({cluster.crm_reason})" if cluster.crm_survivor else ""
+        lines.append(
+            f"| {cluster.number} | {members} | {', '.join(holders) or 'none'} | {_md(books_keep)} | "
+            f"{_md(crm_keep)} | {_md('; '.join(cluster.patterns))} |"
+        )
+    if len(report.clusters) > max_clusters:
+        lines.append(f"\n{len(report.clusters) - max_clusters} more clusters in `clusters.csv`.")
+    if report.saturated_keys:
+        shown = ", ".join(f"`{k}`" for k in sorted(report.saturated_keys)[:10])
+        lines += [
+            "",
+            f"Note: {len(report.saturated_keys)} blocking keys were shared by too many records to search "
+            "in full "
+            f"(e.g. {shown}); records sharing only those keys were compared with the first ones listed.",
+        ]
+    if report.warnings:
+        lines += ["", "## Warnings", "", *[f"- {_md(w)}" for w in report.warnings]]
+    return "\n".join(lines) + "\n"
+
+
+def _ticket_examples(report: MatchReport, count: int = 3) -> list[Cluster]:
+    cross = [c for c in report.clusters if c.crm and c.books and len(c.members) > 2]
+    cross += [c for c in report.clusters if c.crm and c.books and len(c.members) == 2]
+    rest = [c for c in report.clusters if c not in cross]
+    return (cross + rest)[:count]
+
+
+def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: str | None) -> str:
+    """``support-ticket.md``: a draft ticket asking Zoho to repair the mappings, with three examples."""
+    cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
+    pair_patterns = Counter(p.pattern for p in report.duplicates if not p.linked)
+    main_pattern = pair_patterns.most_common(1)[0][0] if pair_patterns else "no duplicate pattern found"
+    lines = [
+        "# Draft Zoho support ticket",
+        "",
+        "**Subject:** Zoho Finance (CRM ↔ Books) customer sync: duplicate customers and broken mappings",
+        "",
+        "Hello Zoho support,",
+        "",
+        f"- Zoho CRM organisation ID: {crm_org or '<CRM org id: Setup > Company Details>'}",
+        f"- Zoho Books organisation ID: {books_org or '<Books org id: Settings > Organisation Profile>'}",
+        "",
+        "The CRM ↔ Books customer sync has created duplicate customers. We have paused the contact sync "
+        "(without disconnecting) and will not merge or delete anything until the mappings are repaired.",
+        "",
+        f"Pattern: {main_pattern}. In our exports: {report.crm_count} CRM records and {report.books_count} "
+        f"Books customers; {len(report.clusters)} groups of duplicates"
+        + (
+            " (" + ", ".join(f"{p}: {n}" for p, n in cluster_patterns.most_common()) + ")"
+            if cluster_patterns
+            else ""
+        )
+        + ".",
+        "",
+        "Examples:",
+        "",
+    ]
+    examples = _ticket_examples(report)
+    for number, cluster in enumerate(examples, start=1):
+        lines.append(f"{number}. " + "; ".join(_record_line(r) for r in cluster.members) + ".")
+        wanted = []
+        if cluster.books_survivor:
+            wanted.append(f"Books customer {cluster.books_survivor.record_id} should be the one kept")
+        if cluster.crm_survivor:
+            wanted.append(f"CRM record {cluster.crm_survivor.record_id} should be the one kept")
+        if wanted:
+            lines.append(f"   Request: {'; '.join(wanted)}.")
+    if not examples:
+        lines.append("(no duplicates found in these exports)")
+    lines += [
+        "",
+        "Please re-point the mappings so that each CRM record is linked to the surviving Books customer, "
+        "and confirm, so that we can deactivate the duplicates in Books and merge in CRM afterwards.",
+        "",
+        "Thank you.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(
+    report: MatchReport,
+    out: Path,
+    *,
+    crm_org: str | None = None,
+    books_org: str | None = None,
+    replace: bool = False,
+) -> None:
+    """Write the four report files into ``out`` all at once: a temporary folder, then a rename.
+
+    On any failure nothing is left behind and an existing ``out`` is untouched. An existing non-empty
+    ``out`` is replaced only when ``replace`` is true.
+    """
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise OutputExists(f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not replace:
+        raise OutputExists(f"{out} already holds files; choose another --out or pass --replace")
+    files = {
+        "pairs.csv": pairs_csv(report),
+        "clusters.csv": clusters_csv(report),
+        "summary.md": summary_md(report),
+        "support-ticket.md": support_ticket_md(report, crm_org=crm_org, books_org=books_org),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, retired / out.name)
+            try:
+                os.replace(staging, out)
+            except OSError:
+                os.replace(retired / out.name, out)  # put the previous report back
+                raise
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

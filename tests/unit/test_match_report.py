@@ -1,0 +1,210 @@
+"""``sync-guard match-report`` end to end on small Zoho-shaped exports (tests/fixtures/exports)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sync_guard.cli import app
+from sync_guard.exports.report import PAIRS_HEADER
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["match-report", *args])
+    return result.exit_code, result.output
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def report_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "report"
+    code, output = run(
+        "--crm",
+        str(FIXTURES / "crm_accounts.csv"),
+        "--books",
+        str(FIXTURES / "books_customers.csv"),
+        "--out",
+        str(out),
+        "--crm-org",
+        "20012345",
+        "--books-org",
+        "700123456",
+    )
+    assert code == 0, output
+    return out
+
+
+def pair_set(out: Path, verdict: str = "duplicate") -> set[tuple[str, str]]:
+    return {(r["left_id"], r["right_id"]) for r in read_csv(out / "pairs.csv") if r["verdict"] == verdict}
+
+
+def test_writes_the_four_files(report_dir: Path) -> None:
+    assert sorted(p.name for p in report_dir.iterdir()) == [
+        "clusters.csv",
+        "pairs.csv",
+        "summary.md",
+        "support-ticket.md",
+    ]
+    with (report_dir / "pairs.csv").open(encoding="utf-8") as handle:
+        assert handle.readline().strip() == ",".join(PAIRS_HEADER)
+
+
+def test_links_name_drift_across_systems_and_within_each(report_dir: Path) -> None:
+    duplicates = pair_set(report_dir)
+    assert ("zcrm_1001", "46000002") in duplicates  # Ltd / Limited across systems
+    assert ("zcrm_1001", "zcrm_1002") in duplicates  # within CRM
+    assert ("46000001", "46000002") in duplicates  # within Books
+    assert ("zcrm_1003", "46000003") in duplicates  # & / and
+    assert ("zcrm_1004", "46000004") in duplicates  # "The Design Lab" / "Design Lab, The"
+
+
+def test_classic_false_positives_are_not_paired(report_dir: Path) -> None:
+    every = pair_set(report_dir) | pair_set(report_dir, "possible")
+    assert ("zcrm_1005", "46000005") not in every  # Bank of the West / Bank of the East
+    assert ("zcrm_1006", "46000006") not in every  # Ramesh / Ganesh Traders
+
+
+def test_evidence_is_readable(report_dir: Path) -> None:
+    rows = {(r["left_id"], r["right_id"]): r for r in read_csv(report_dir / "pairs.csv")}
+    evidence = rows[("zcrm_1001", "46000002")]["evidence"]
+    assert "same name once 'Limited' is folded to 'Ltd'" in evidence
+    assert "same phone +44 20 7946 0000" in evidence
+    assert rows[("zcrm_1001", "46000002")]["left_system"] == "crm"
+    assert rows[("zcrm_1001", "46000002")]["right_system"] == "books"
+
+
+def test_clusters_suggest_the_books_copy_with_transactions_and_the_oldest_crm_record(
+    report_dir: Path,
+) -> None:
+    rows = read_csv(report_dir / "clusters.csv")
+    acme = [r for r in rows if r["cluster"] == "1"]
+    assert {r["id"] for r in acme} == {"zcrm_1001", "zcrm_1002", "46000001", "46000002"}
+    survivors = {r["id"]: r["suggested_survivor"] for r in acme if r["suggested_survivor"]}
+    assert survivors == {
+        "46000001": "keep in Books: the only copy with transactions",
+        "zcrm_1001": "keep in CRM: created first: the longer history",
+    }
+    # The linked Smith & Co pair is healthy: it is a pair, but not a cluster to clean up.
+    assert "zcrm_1003" not in {r["id"] for r in rows}
+
+
+def test_summary_counts_patterns(report_dir: Path) -> None:
+    summary = (report_dir / "summary.md").read_text(encoding="utf-8")
+    assert "| CRM ↔ Books: name drift (Ltd/Limited, &/and, The, case, spaces) |" in summary
+    assert "| CRM ↔ Books: already linked by the sync | 2 | 0 |" in summary
+    assert "several Books customers: 1" in summary
+
+
+def test_support_ticket_quotes_both_org_ids_and_examples(report_dir: Path) -> None:
+    ticket = (report_dir / "support-ticket.md").read_text(encoding="utf-8")
+    assert "Zoho CRM organisation ID: 20012345" in ticket
+    assert "Zoho Books organisation ID: 700123456" in ticket
+    assert 'Books "Acme Widgets Limited" (id 46000002, no transactions)' in ticket
+    assert "Books customer 46000001 should be the one kept" in ticket
+
+
+def test_one_export_alone_finds_duplicates_within_it(tmp_path: Path) -> None:
+    out = tmp_path / "books-only"
+    code, output = run("--books", str(FIXTURES / "books_customers.csv"), "--out", str(out))
+    assert code == 0, output
+    assert pair_set(out) == {("46000001", "46000002")}
+
+
+def test_canonical_headers_with_a_map_override(tmp_path: Path) -> None:
+    out = tmp_path / "canonical"
+    args = [
+        "--books",
+        str(FIXTURES / "canonical_customers.csv"),
+        "--out",
+        str(out),
+        "--map",
+        "Trading Name=name",
+    ]
+    code, output = run(*args)
+    assert code == 0, output
+    rows = read_csv(out / "pairs.csv")
+    assert [(r["left_id"], r["right_id"], r["verdict"]) for r in rows] == [("b1", "b2", "duplicate")]
+    assert "same VAT/company number GB123456789" in rows[0]["evidence"]
+
+
+def test_crm_contacts_are_matched_as_people(tmp_path: Path) -> None:
+    out = tmp_path / "contacts"
+    code, output = run("--crm", str(FIXTURES / "crm_contacts.csv"), "--out", str(out))
+    assert code == 0, output
+    # Jane Smith / Smith, Jane with the same email; John Smith at the same company is someone else.
+    assert pair_set(out) == {("c1", "c2")}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        (
+            "malformed_extra_field.csv",
+            "malformed_extra_field.csv, line 4: row has 4 fields, the header has 3",
+        ),
+        ("malformed_quote.csv", "malformed_quote.csv, line 4: not valid CSV"),
+    ],
+)
+def test_malformed_csv_names_file_and_line_and_writes_nothing(
+    tmp_path: Path, fixture: str, message: str
+) -> None:
+    out = tmp_path / "never"
+    code, output = run("--crm", str(FIXTURES / fixture), "--out", str(out))
+    assert code == 2
+    assert message in " ".join(output.split())
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no staging folder left behind either
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    code, output = run("--crm", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "nope.csv: cannot open" in " ".join(output.split())
+
+
+def test_an_existing_report_is_kept_unless_replace(tmp_path: Path, report_dir: Path) -> None:
+    before = (report_dir / "pairs.csv").read_text(encoding="utf-8")
+    args = ["--books", str(FIXTURES / "books_customers.csv"), "--out", str(report_dir)]
+    code, output = run(*args)
+    assert code == 2
+    assert "--replace" in output
+    assert (report_dir / "pairs.csv").read_text(encoding="utf-8") == before
+    code, output = run(*args, "--replace")
+    assert code == 0, output
+    assert pair_set(report_dir) == {("46000001", "46000002")}
+
+
+def test_unknown_map_field_is_rejected(tmp_path: Path) -> None:
+    code, output = run(
+        "--books",
+        str(FIXTURES / "canonical_customers.csv"),
+        "--out",
+        str(tmp_path / "o"),
+        "--map",
+        "X=nickname",
+    )
+    assert code == 2
+    assert "unknown field 'nickname'" in output
+
+
+def test_needs_at_least_one_export(tmp_path: Path) -> None:
+    code, output = run("--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "--crm" in output
+
+
+def test_help_documents_inputs_and_outputs() -> None:
+    code, output = run("--help")
+    assert code == 0
+    for words in ("--crm", "--books", "--map", "pairs.csv", "support-ticket.md", "Display Name"):
+        assert words in output

@@ -1,0 +1,143 @@
+"""Reading Zoho exports, and writing the report all at once or not at all."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from sync_guard.exports import report as report_module
+from sync_guard.exports.reader import ExportError, normalise_header, read_export
+from sync_guard.exports.report import OutputExists, build_report, write_report
+from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+
+
+def write(tmp_path: Path, text: str, name: str = "export.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_headers_are_matched_whatever_their_case_and_punctuation() -> None:
+    assert normalise_header("Billing_Code") == normalise_header(" billing code ") == "billing code"
+    assert normalise_header("\ufeffRecord Id") == "record id"
+
+
+def test_books_display_name_wins_over_company_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "Company Name,Contact ID,Display Name\nAcme Ltd,1,Acme Widgets (Bristol)\n")
+    [record] = read_export(path, System.BOOKS).records
+    assert record.name == "Acme Widgets (Bristol)"
+    assert record.module is Module.BOOKS_CUSTOMERS
+
+
+def test_books_individuals_are_people_and_money_means_transactions(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Contact ID,Display Name,First Name,Last Name,Customer Sub Type,Outstanding Receivable Amount\n"
+        '7,Jane Smith,Jane,Smith,individual,"1,250.50"\n',
+    )
+    [record] = read_export(path, System.BOOKS).records
+    assert record.kind is RecordKind.PERSON
+    assert record.outstanding == Decimal("1250.50")
+    assert record.has_transactions is True
+
+
+def test_crm_contacts_export_is_read_as_people_not_as_their_account(tmp_path: Path) -> None:
+    path = write(tmp_path, "Record Id,First Name,Last Name,Account Name\nc1,Jane,Smith,Acme Ltd\n")
+    [record] = read_export(path, System.CRM).records
+    assert record.module is Module.CRM_CONTACTS
+    assert record.kind is RecordKind.PERSON
+    assert record.name == "Jane Smith"
+
+
+def test_a_byte_order_mark_and_blank_lines_are_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffRecord Id,Account Name\r\nz1,Acme Ltd\r\n\r\n".encode())
+    export = read_export(path, System.CRM)
+    assert [r.record_id for r in export.records] == ["z1"]
+    assert export.columns == {"id": "Record Id", "name": "Account Name"}
+
+
+def test_a_multi_line_field_keeps_line_numbers_right(tmp_path: Path) -> None:
+    path = write(tmp_path, 'Record Id,Account Name\nz1,"Acme\nWidgets"\nz1,Beta Ltd\n')
+    with pytest.raises(ExportError, match=r"line 4: id 'z1' appears again \(first at line 2\)"):
+        read_export(path, System.CRM)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("Account Name,Phone\nAcme,1\n", "line 1: no id column"),
+        ("Record Id,Phone\nz1,1\n", "line 1: no name column"),
+        ("Record Id,Account Name\n,Acme\n", "line 2: empty id"),
+    ],
+)
+def test_unreadable_exports_say_where(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ExportError, match=message) as caught:
+        read_export(write(tmp_path, text), System.CRM)
+    assert "export.csv" in caught.value.message
+
+
+def test_not_utf8_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"Record Id,Account Name\nz1,Acme\nz2,Caf\xe9 Ltd\n")
+    with pytest.raises(ExportError, match="line 3: not UTF-8 text"):
+        read_export(path, System.CRM)
+
+
+def test_map_names_a_column_that_is_not_there(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,name\n1,Acme\n")
+    with pytest.raises(ExportError, match="not in the header: trading name"):
+        read_export(path, System.CRM, {"Trading Name": "name"})
+
+
+def _records() -> tuple[list[PartyRecord], list[PartyRecord]]:
+    crm = [PartyRecord(system=System.CRM, module=Module.CRM_ACCOUNTS, record_id="z1", name="Acme Ltd")]
+    books = [
+        PartyRecord(system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, record_id="b1", name="Acme Limited"),
+        PartyRecord(system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, record_id="b2", name="ACME LTD"),
+    ]
+    return crm, books
+
+
+def test_a_failure_while_writing_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = build_report(*_records())
+
+    def broken(*_: object, **__: object) -> str:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_module, "support_ticket_md", broken)
+    with pytest.raises(RuntimeError):
+        write_report(report, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_rename_keeps_the_previous_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    write_report(build_report(*_records()), out)
+    before = (out / "pairs.csv").read_text(encoding="utf-8")
+    real_replace = report_module.os.replace
+    calls = []
+
+    def flaky(src: str | Path, dst: str | Path) -> None:
+        calls.append((src, dst))
+        if len(calls) == 2:  # the staging folder moving into place
+            raise OSError("device busy")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(report_module.os, "replace", flaky)
+    with pytest.raises(OSError, match="device busy"):
+        write_report(build_report([], []), out, replace=True)
+    assert (out / "pairs.csv").read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".out.old")) == ["out"]
+
+
+def test_an_existing_non_empty_folder_needs_replace(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputExists):
+        write_report(build_report([], []), tmp_path)
+    assert (tmp_path / "keep.txt").read_text(encoding="utf-8") == "mine"
