@@ -20,8 +20,8 @@ from sync_guard.matching.compare import (
     name_relation,
     verdict_for,
 )
-from sync_guard.matching.names import NameRelation
 from sync_guard.matching.features import RecordFeatures, extract_features, features_of
+from sync_guard.matching.names import NameRelation
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, RecordKind
 
