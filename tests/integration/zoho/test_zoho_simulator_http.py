@@ -68,3 +68,18 @@ def test_control_routes_seed_configure_and_count(sim: ZohoSimulator) -> None:
     assert bad.status_code == 400
     # Seeding is not an API change: it fires no workflows.
     assert all(not c.fires_workflows for c in sim.state.changes)
+
+
+def test_records_of_a_custom_view_over_http(sim: ZohoSimulator) -> None:
+    view = sim.state.crm_define_view("Accounts", "Synced", "(Tag:not_equal:held)")
+    kept = sim.state.crm_create("Accounts", {"Account_Name": "Kept Ltd"})["id"]
+    held = sim.state.crm_create("Accounts", {"Account_Name": "Held Ltd"})["id"]
+    sim.state.crm_set_tags("Accounts", held, add=["held"])
+
+    listed = httpx.get(
+        f"{sim.url}/crm/v8/Accounts", params={"fields": "Account_Name", "cvid": view}, headers=_token(sim)
+    )
+    no_fields = httpx.get(f"{sim.url}/crm/v8/Accounts", headers=_token(sim))
+
+    assert listed.json()["data"] == [{"id": kept, "Account_Name": "Kept Ltd"}]
+    assert (no_fields.status_code, no_fields.json()["code"]) == (400, "REQUIRED_PARAM_MISSING")

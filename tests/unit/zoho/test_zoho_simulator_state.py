@@ -228,3 +228,22 @@ def test_scripted_faults_come_first_in_order() -> None:
         None,
     ]
     assert injector.injected == {FaultKind.SERVER_ERROR: 1, FaultKind.RATE_LIMIT: 1}
+
+
+def test_a_hold_tag_or_checkbox_takes_a_record_out_of_the_sync_view(state: SimulatorState) -> None:
+    view = state.crm_define_view(
+        "Accounts", "Synced to Books", "((Tag:not_equal:sync-guard-hold)and(Sync_Hold:not_equal:true))"
+    )
+    tagged = state.crm_create("Accounts", {"Account_Name": "Tagged Ltd"})["id"]
+    ticked = state.crm_create("Accounts", {"Account_Name": "Ticked Ltd", "Sync_Hold": True})["id"]
+    free = state.crm_create("Accounts", {"Account_Name": "Free Ltd"})["id"]
+    state.crm_set_tags("Accounts", tagged, add=["sync-guard-hold", "vip"])
+
+    assert [r["id"] for r in state.crm_view_records(view)] == [free]
+    state.crm_set_tags("Accounts", tagged, remove=["sync-guard-hold"])
+    record = state.crm_get("Accounts", tagged)
+    assert record is not None
+    assert state.crm_in_view(view, record) is True
+    assert ticked not in [r["id"] for r in state.crm_view_records(view)]
+    with pytest.raises(CriteriaError):
+        state.crm_define_view("Accounts", "broken", "Tag:equals:x")

@@ -102,6 +102,11 @@ def register(router: Router, state: SimulatorState) -> None:
                 {"param_name": "fields"},
             )
         wanted = {f.strip() for f in fields.split(",")} | {"id"}
+        cvid = request.query.get("cvid")
+        if cvid:
+            source = state.crm_view_records(cvid)
+            records = [{k: v for k, v in r.items() if k in wanted} for r in source]
+            return _page(request, records)
         records = [
             {k: v for k, v in r.items() if k in wanted} for r in state.crm_list(request.params["module"])
         ]

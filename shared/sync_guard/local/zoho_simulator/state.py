@@ -120,6 +120,7 @@ class _Ids:
             "invoice": 460000000500001,
             "person": 460000000900001,
             "webhook_failure": 5725767000005000001,
+            "view": 5725767000007000001,
         }
 
     def take(self, kind: str) -> str:
@@ -169,6 +170,7 @@ class SimulatorState:
         self.crm_tags: dict[str, str] = {}  # tag name -> tag id (org-wide, like Zoho)
         self.crm_webhook_failures: list[dict[str, Any]] = []
         self.crm_watch_channels: dict[str, dict[str, Any]] = {}  # Notification API, by channel id
+        self.crm_views: dict[str, dict[str, Any]] = {}  # custom views (the sync scope), by id
         self.books_contacts: dict[str, dict[str, Any]] = {}
         self._books_names: dict[str, str] = {}  # display-name key -> contact id (3062)
         self.books_deleted: list[dict[str, Any]] = []
@@ -518,6 +520,42 @@ class SimulatorState:
         with self._lock:
             self._crm_module(module)
         return module
+
+    # ------------------------------------------------------------------------------ CRM custom views
+
+    def crm_define_view(self, module: str, name: str, criteria: str) -> str:
+        """A custom view (saved filter) over a module; the native sync's scope is one. Returns its id.
+
+        ``criteria`` uses the search syntax, e.g. ``(Tag:not_equal:sync-guard-hold)``: a tag or a checkbox
+        that takes a record out of the view takes it out of the sync.
+        """
+        parse_criteria(criteria)  # refuse a view that could never be evaluated
+        with self._lock:
+            self.require_crm_module(module)
+            view_id = self._ids.take("view")
+            self.crm_views[view_id] = {"id": view_id, "module": module, "name": name, "criteria": criteria}
+            return view_id
+
+    def crm_in_view(self, view_id: str, record: Mapping[str, Any]) -> bool:
+        """Whether a record (as returned by ``crm_get``) satisfies a view's criteria."""
+        with self._lock:
+            view = self.crm_views.get(view_id)
+        if view is None:
+            raise SimulatorError(
+                400, "INVALID_DATA", "the given cvid seems to be invalid", {"param_name": "cvid"}
+            )
+        return parse_criteria(view["criteria"]).matches(record)
+
+    def crm_view_records(self, view_id: str) -> list[dict[str, Any]]:
+        """The live records in a view, oldest first."""
+        with self._lock:
+            view = self.crm_views.get(view_id)
+        if view is None:
+            raise SimulatorError(
+                400, "INVALID_DATA", "the given cvid seems to be invalid", {"param_name": "cvid"}
+            )
+        criteria = parse_criteria(view["criteria"])
+        return [r for r in self.crm_list(view["module"]) if criteria.matches(r)]
 
     # ------------------------------------------------------------------------- CRM Notification API
 
