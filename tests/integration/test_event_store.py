@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -9,10 +10,12 @@ import pytest
 
 from sync_guard.config import get_settings
 from sync_guard.errors import PayloadTooLarge
+from sync_guard.ingest import requeue_unqueued
 from sync_guard.ingest.ports import EventStatus, StoredEvent
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, System
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
+from sync_guard.store.queue import SqsEventQueue
 from tests.support.aws import AwsResources
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -87,3 +90,24 @@ def test_sweep_finds_only_old_unqueued_events(store: DynamoEventStore) -> None:
     found = [event.event_id for event in store.unqueued(received_before=NOW + timedelta(minutes=1))]
     assert found == ["evt_old"]
     assert list(store.unqueued(received_before=NOW - timedelta(minutes=1))) == []
+
+
+def test_requeue_sweep_queues_stored_but_unqueued_events(aws: AwsResources, store: DynamoEventStore) -> None:
+    # given one event whose enqueue failed long enough ago, and one that arrived just now
+    store.put_new(stored("evt_stuck"))
+    store.mark_enqueue_failed("evt_stuck", NOW, "TimeoutError")
+    recent = stored("evt_recent")
+    store.put_new(
+        StoredEvent(
+            recent.event, b"{}", "application/json", "/webhooks/books", NOW + timedelta(minutes=9), NOW
+        )
+    )
+    # when the sweep runs ten minutes later
+    queue = SqsEventQueue.from_settings(get_settings())
+    requeued = requeue_unqueued(store, queue, now=NOW + timedelta(minutes=10), min_age=timedelta(minutes=5))
+    # then only the stuck one is queued, and it is marked so
+    assert requeued == ["evt_stuck"]
+    assert store.status_of("evt_stuck") is EventStatus.QUEUED
+    assert store.status_of("evt_recent") is EventStatus.RECEIVED
+    messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["event_id"] for m in messages] == ["evt_stuck"]

@@ -190,7 +190,9 @@ def test_wrong_method_is_405_with_allow_post(invoke: Invoke, method: str, path: 
     assert body_of(response)["error"] == "method_not_allowed"
 
 
-@pytest.mark.parametrize("path", ["/", "/webhooks", "/webhooks/zoho", "/webhooks/crm/other"])
+@pytest.mark.parametrize(
+    "path", ["/", "/webhooks", "/webhooks/zoho", "/webhooks/crm/other", "/webhooks/crm/"]
+)
 def test_unknown_path_is_404(invoke: Invoke, path: str) -> None:
     response = invoke(http_event(path, "{}", headers={"x-sync-guard-token": TEST_SECRET}))
     assert response["statusCode"] == 404

@@ -9,7 +9,7 @@ from sync_guard.ingest.ports import (
     StoredEvent,
 )
 from sync_guard.ingest.request import Route, WebhookRequest
-from sync_guard.ingest.service import IngestResult, IngestService
+from sync_guard.ingest.service import IngestResult, IngestService, requeue_unqueued
 
 __all__ = [
     "EventNotStored",
@@ -22,4 +22,5 @@ __all__ = [
     "Route",
     "StoredEvent",
     "WebhookRequest",
+    "requeue_unqueued",
 ]

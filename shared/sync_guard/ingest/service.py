@@ -6,8 +6,8 @@ stored item stays ``received`` (with ``enqueue_error``) and the request still su
 and ``received`` is what reconciliation looks for. Two paths re-queue such an event:
 
 * a re-delivery of the same event (same content-derived id) finds it still ``received`` and queues it;
-* a sweep over ``status = received`` items older than a few minutes (``EventStore`` implementations expose
-  ``unqueued``) re-sends them; the processor is idempotent, so a late double send is harmless.
+* ``requeue_unqueued`` (below), a sweep over ``status = received`` items older than a few minutes, re-sends
+  them; the processor is idempotent, so a late double send is harmless.
 
 A duplicate delivery of an event already queued or processed is acknowledged with the same id and is not
 queued again. Only a failure to store answers 5xx: nothing else the guard does can lose an event.
@@ -16,10 +16,10 @@ queued again. Only a failure to store answers 5xx: nothing else the guard does c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sync_guard.config import Settings
 from sync_guard.errors import SyncGuardError
@@ -186,3 +186,39 @@ class IngestService:
                 extra={"event_id": event.event_id, "error": type(error).__name__},
             )
         return True
+
+
+class SweepableEventStore(EventStore, Protocol):
+    """An event store that can list events stored but never queued."""
+
+    def unqueued(self, received_before: datetime, limit: int = 100) -> Iterable[GuardEvent]:
+        """Events still ``received`` that arrived before ``received_before``."""
+        ...
+
+
+def requeue_unqueued(
+    store: SweepableEventStore,
+    queue: EventQueue,
+    *,
+    now: datetime,
+    min_age: timedelta = timedelta(minutes=5),
+    limit: int = 100,
+) -> list[str]:
+    """The reconciliation sweep: queue stored events whose enqueue failed; returns the ids queued.
+
+    ``min_age`` leaves alone events an ingest function may be queueing right now. A schedule (or an
+    operator) calls this; the processor's idempotency absorbs the rare event that is sent twice.
+    """
+    requeued: list[str] = []
+    for event in store.unqueued(received_before=now - min_age, limit=limit):
+        try:
+            queue.send(event)
+        except Exception as error:
+            logger.warning(
+                "sweep could not queue a stored event",
+                extra={"event_id": event.event_id, "error": type(error).__name__},
+            )
+            continue
+        store.mark_queued(event.event_id, now)
+        requeued.append(event.event_id)
+    return requeued
