@@ -176,6 +176,7 @@ class SimulatorState:
         self.books_deleted: list[dict[str, Any]] = []
         self.books_invoices: dict[str, dict[str, Any]] = {}
         self.changes: list[ChangeEvent] = []
+        self._changes_by_record: dict[str, list[ChangeEvent]] = {}
         self._subscribers: list[Subscriber] = []
         self._pending: list[ChangeEvent] = []
 
@@ -201,6 +202,7 @@ class SimulatorState:
         self._seq += 1
         event = ChangeEvent(seq=self._seq, at=self.now(), **kwargs)
         self.changes.append(event)
+        self._changes_by_record.setdefault(event.record_id, []).append(event)
         self._pending.append(event)
         return event
 
@@ -225,7 +227,8 @@ class SimulatorState:
     def changes_for(self, record_id: str, kind: ChangeKind | None = None) -> list[ChangeEvent]:
         """Applied changes to one record (optionally of one kind): how tests prove 'exactly once'."""
         with self._lock:
-            return [c for c in self.changes if c.record_id == record_id and (kind is None or c.kind is kind)]
+            changes = self._changes_by_record.get(record_id, [])
+            return [c for c in changes if kind is None or c.kind is kind]
 
     # ----------------------------------------------------------------------------------------------- CRM
 
