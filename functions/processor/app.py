@@ -37,7 +37,8 @@ event_store = DynamoEventStore.from_settings(settings)
 deps = ProcessingDeps(events=event_store, handler=GuardEventHandler.from_settings(settings))
 
 
-@tracer.capture_method
+# Errors and responses stay out of the trace: a malformed message's error text can quote customer data.
+@tracer.capture_method(capture_response=False, capture_error=False)
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     """Process one message; raising marks it failed so that SQS redelivers it (then dead-letters it)."""
     try:
