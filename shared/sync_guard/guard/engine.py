@@ -547,8 +547,9 @@ def _decide(
         for key in sorted(keys - previous_keys)
         if key in snapshot.keys
     ]
-    if snapshot.own is None or snapshot.own.deleted:
-        # First write of this record: also join keys whose item does not list it yet.
+    if event.operation is not Operation.DELETE:
+        # Also (re)join keys whose item does not list the record: a first write after a tombstone, or a
+        # membership a development server's split transaction lost (see DynamoShadowRepository.commit).
         key_changes += [
             KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
             for key in sorted(keys & previous_keys)

@@ -34,6 +34,7 @@ Why this shape:
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -167,6 +168,17 @@ def _cancellation_codes(error: ClientError) -> list[str]:
     return [str(reason.get("Code") or "None") for reason in reasons]
 
 
+class TransactionTooLarge(UpstreamError):
+    """The server refused the transaction's size (DynamoDB Local's old 10-item limit); nothing was written."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the server accepts at most {limit} items per transaction")
+        self.limit = limit
+
+
+_SIZE_LIMIT = re.compile(r"less than or equal to (\d+)")
+
+
 def run_transaction(client: Any, operations: Sequence[dict[str, Any]]) -> None:
     """``TransactWriteItems`` with cancellations mapped to domain errors.
 
@@ -178,18 +190,19 @@ def run_transaction(client: Any, operations: Sequence[dict[str, Any]]) -> None:
         client.transact_write_items(TransactItems=list(operations))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
+        message = str(error.response.get("Error", {}).get("Message", ""))
         if code != "TransactionCanceledException":
             if code in {"TransactionConflictException", "ConditionalCheckFailedException"}:
                 raise ConcurrentUpdate(f"transaction conflict: {code}") from error
+            if code == "ValidationException" and (limit := _SIZE_LIMIT.search(message)):
+                raise TransactionTooLarge(int(limit.group(1))) from error
             raise UpstreamError(f"DynamoDB transaction failed: {code}") from error
         reasons = _cancellation_codes(error)
         if reasons and reasons[0] == "ConditionalCheckFailed":
             raise EventAlreadyProcessed("already recorded") from error
-        if not reasons:
+        if not reasons and message.split("[", 1)[-1].startswith("ConditionalCheckFailed"):
             # Some emulators omit the reasons; the message still names them in order.
-            message = str(error.response.get("Error", {}).get("Message", ""))
-            if message.split("[", 1)[-1].startswith("ConditionalCheckFailed"):
-                raise EventAlreadyProcessed("already recorded") from error
+            raise EventAlreadyProcessed("already recorded") from error
         raise ConcurrentUpdate(f"transaction cancelled: {reasons or code}") from error
 
 
@@ -244,8 +257,10 @@ class DynamoShadowRepository:
         audit_table: str,
         outbox_table: str,
         storm_window_seconds: int = 600,
+        max_transaction_items: int = 100,
     ) -> None:
         self._client = client
+        self.max_transaction_items = max_transaction_items
         self.shadow_table = shadow_table
         self.audit_table = audit_table
         self.outbox_table = outbox_table
@@ -345,14 +360,71 @@ class DynamoShadowRepository:
 
     # ------------------------------------------------------------------------------------------ writes
     def commit(self, plan: CommitPlan) -> None:
-        """Write one plan in one ``TransactWriteItems`` (audit primary item first: the idempotency mark)."""
-        operations = audit_transact_items(self.audit_table, plan.entry)
-        operations += [_state_put(self.shadow_table, write) for write in plan.state_writes]
-        operations += [_key_update(self.shadow_table, change) for change in plan.key_changes]
-        operations += [outbox_put(self.outbox_table, action) for action in plan.actions]
-        operations += self._breaker_operations(plan)
-        operations += [self._hold_put(ref, plan.entry) for ref in plan.holds]
-        run_transaction(self._client, operations)
+        """Write one plan in one ``TransactWriteItems`` (audit primary item first: the idempotency mark).
+
+        On AWS (100 items per transaction) the whole plan is one transaction. A server with a smaller limit
+        (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
+        of importance (audit marker, record states, breaker condition, the first key claim, outbox actions,
+        breaker counter, further key claims, key removals, holds, audit views) and what does not fit is
+        written right after the transaction, unconditionally and idempotently. The engine re-adds missing
+        key memberships on the record's next event, so the only cost of a crash in between is a missing
+        audit view or hold on a development server.
+        """
+        operations = self._ordered_operations(plan)
+        while True:
+            core = operations[: self.max_transaction_items]
+            try:
+                run_transaction(self._client, core)
+            except TransactionTooLarge as error:
+                if error.limit >= len(core):
+                    raise
+                self.max_transaction_items = error.limit
+                continue
+            break
+        self._write_follow_ups(operations[len(core) :])
+
+    def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
+        audit = audit_transact_items(self.audit_table, plan.entry)
+        breaker = self._breaker_operations(plan)
+        breaker_checks = [op for op in breaker if "ConditionCheck" in op or _is_trip(op)]
+        breaker_counts = [op for op in breaker if op not in breaker_checks]
+        claims = [_key_update(self.shadow_table, c) for c in plan.key_changes if c.add]
+        removals = [_key_update(self.shadow_table, c) for c in plan.key_changes if not c.add]
+        return [
+            audit[0],
+            *(_state_put(self.shadow_table, write) for write in plan.state_writes),
+            *breaker_checks,
+            *claims[:1],
+            *(outbox_put(self.outbox_table, action) for action in plan.actions),
+            *breaker_counts,
+            *claims[1:],
+            *removals,
+            *(self._hold_put(ref, plan.entry) for ref in plan.holds),
+            *audit[1:],
+        ]
+
+    def _write_follow_ups(self, operations: list[dict[str, Any]]) -> None:
+        """Operations that did not fit in the transaction, made unconditional where that is safe."""
+        puts: dict[str, list[dict[str, Any]]] = {}
+        for operation in operations:
+            if "Put" in operation:
+                put = operation["Put"]
+                if "ConditionExpression" in put:  # an outbox action: once only
+                    try:
+                        self._client.put_item(**put)
+                    except ClientError as error:
+                        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                            raise
+                else:
+                    puts.setdefault(put["TableName"], []).append(put["Item"])
+            elif "Update" in operation:
+                update = dict(operation["Update"])
+                update.pop("ConditionExpression", None)
+                values = {k: v for k, v in update["ExpressionAttributeValues"].items() if k != ":rev"}
+                update["ExpressionAttributeValues"] = values
+                self._client.update_item(**update)
+        for table, items in puts.items():
+            _batch_put(self._client, table, items)
 
     def _breaker_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         change = plan.breaker
@@ -483,6 +555,20 @@ class DynamoShadowRepository:
             }
         )
         run_transaction(self._client, operations)
+
+
+def _is_trip(operation: dict[str, Any]) -> bool:
+    update = operation.get("Update") or {}
+    return "#open = :true" in str(update.get("UpdateExpression", ""))
+
+
+def _batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), _BATCH_WRITE_LIMIT):
+        chunk = items[start : start + _BATCH_WRITE_LIMIT]
+        request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in chunk]}
+        while request:
+            response = client.batch_write_item(RequestItems=request)
+            request = response.get("UnprocessedItems") or {}
 
 
 # ---------------------------------------------------------------------------------------------- bulk loading
