@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from sync_guard.zoho.auth import AccessTokenSource
 
 logger = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO, query string included, and Zoho searches put customers'
+# names and emails there (?email=...). Keep its lines out of our logs unless they are warnings.
+for _noisy in ("httpx", "httpcore"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 T = TypeVar("T")
 
