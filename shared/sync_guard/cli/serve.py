@@ -1,0 +1,125 @@
+"""``sync-guard serve``: the whole guard on this machine, with no AWS account and no Zoho account."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sync_guard.cli._context import DEFAULT_STATE_DIR
+from sync_guard.config import Mode, Settings
+
+if TYPE_CHECKING:
+    from sync_guard.local.stack import LocalStack
+
+
+class ZohoTarget(StrEnum):
+    SIMULATOR = "simulator"
+    LIVE = "live"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+
+
+def serve(
+    port: Annotated[
+        int, typer.Option(help="Port of the webhook and admin endpoints (0 picks a free one).")
+    ] = 3000,
+    zoho: Annotated[
+        ZohoTarget, typer.Option(help="simulator: a local Zoho; live: the Zoho data centre configured.")
+    ] = ZohoTarget.SIMULATOR,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="Guard mode. Default: enforce with the simulator, observe with live Zoho."),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the local data and stack.json live.")
+    ] = DEFAULT_STATE_DIR,
+    fresh: Annotated[
+        bool, typer.Option(help="Start from empty tables instead of the persisted ones.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the Zoho simulator (ids, injected faults).")] = 0,
+) -> None:
+    """Run the guard locally: the template's handlers, DynamoDB Local, SQS/SNS and a Zoho simulator.
+
+    Stops cleanly on Ctrl-C or SIGTERM. While it runs, `sync-guard audit`, the quarantine commands and
+    `replay-dlq` reach it with no extra flags.
+    """
+    from sync_guard.local.stack import LocalStack
+
+    console = Console()
+    if fresh:
+        shutil.rmtree(state_dir / "data", ignore_errors=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    notifications_file = (state_dir / "notifications.txt").resolve()
+    environment = {"SYNC_GUARD_NOTIFY_FILE": str(notifications_file)}
+    configured = Settings()
+    if configured.webhook_secret is not None:
+        environment["SYNC_GUARD_WEBHOOK_SECRET"] = configured.webhook_secret.get_secret_value()
+    mode = mode or (Mode.ENFORCE if zoho is ZohoTarget.SIMULATOR else Mode.OBSERVE)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    simulator = None
+    zoho_url = "live Zoho (" + configured.zoho_data_centre.value + ")"
+    if zoho is ZohoTarget.SIMULATOR:
+        from sync_guard.local.zoho_simulator import ZohoSimulator
+
+        simulator = ZohoSimulator(seed=seed, port=0).start()
+        environment |= simulator.settings_env()
+        zoho_url = simulator.url
+    stack = LocalStack(
+        state_dir,
+        port=port,
+        parameters={"Mode": mode.value},
+        extra_environment=environment,
+    )
+    try:
+        with console.status("Starting DynamoDB Local, moto and the functions..."):
+            stack.start()
+        stack.state(zoho_url=zoho_url, notifications_file=str(notifications_file)).write(state_dir)
+        console.print(_summary(stack, mode, zoho_url, notifications_file, state_dir))
+        console.print(f"Webhook secret (header X-Sync-Guard-Token): [bold]{stack.webhook_secret}[/bold]")
+        console.print("Press Ctrl-C to stop.", style="dim")
+        stop.wait()
+    finally:
+        console.print("Stopping...", style="dim")
+        stack.stop()
+        if simulator is not None:
+            simulator.stop()
+    console.print("Stopped.")
+
+
+def _summary(
+    stack: LocalStack, mode: Mode, zoho_url: str, notifications_file: Path, state_dir: Path
+) -> Table:
+    state = stack.state()
+    table = Table(title=f"Zoho Sync Guard, local ({mode.value} mode)", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("CRM workflow webhooks", f"POST {stack.api_url}/webhooks/crm")
+    table.add_row("CRM notifications", f"POST {stack.api_url}/webhooks/crm/notifications")
+    table.add_row("Books webhooks", f"POST {stack.api_url}/webhooks/books")
+    if stack.http is not None and any(route.path.startswith("/admin") for route in stack.http.routes):
+        table.add_row("Admin API", f"{stack.api_url}/admin/...")
+    table.add_row("Zoho", zoho_url)
+    table.add_row("DynamoDB", state.dynamodb_endpoint_url)
+    table.add_row("SQS / SNS (moto)", state.aws_endpoint_url)
+    table.add_row("Finance notifications", str(notifications_file))
+    table.add_row("State", str(state_dir.resolve()))
+    return table

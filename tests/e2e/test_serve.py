@@ -1,0 +1,84 @@
+"""`sync-guard serve` as a person runs it: a separate process, real HTTP, stopped by a signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    state_dir: Path
+    api_url: str
+    secret: str
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    state_dir = tmp_path / "stack"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
+    environment |= {"SYNC_GUARD_WEBHOOK_SECRET": "e2e-secret", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sync_guard.cli", "serve", "--port", "0", "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack_file = state_dir / "stack.json"
+    deadline = time.monotonic() + 120
+    while not stack_file.exists():  # readiness: the stack writes this once everything listens
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"serve did not start: {process.stdout.read() if process.stdout else ''}")
+        time.sleep(0.2)
+    state = json.loads(stack_file.read_text())
+    yield Served(process, state_dir, state["api_url"], "e2e-secret")
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_serve_accepts_webhooks_and_stops_cleanly_on_sigterm(served: Served) -> None:
+    # given a running local stack
+    body = (ROOT / "events" / "payloads" / "crm-workflow-account-create.json").read_text()
+    # when Zoho (here: us) posts a workflow webhook with the secret, and once without
+    accepted = httpx.post(
+        f"{served.api_url}/webhooks/crm",
+        content=body,
+        headers={"content-type": "application/json", "x-sync-guard-token": served.secret},
+    )
+    refused = httpx.post(
+        f"{served.api_url}/webhooks/crm", content=body, headers={"content-type": "application/json"}
+    )
+    # then the first is accepted and the second refused
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["accepted"] == 1
+    assert refused.status_code == 401
+    # and SIGTERM stops everything with exit code 0 and removes stack.json
+    served.process.send_signal(signal.SIGTERM)
+    output, _ = served.process.communicate(timeout=60)
+    assert served.process.returncode == 0, output
+    assert "Stopped." in output
+    assert (
+        "e2e-secret" not in (served.state_dir / "notifications.txt").read_text()
+        if (served.state_dir / "notifications.txt").exists()
+        else True
+    )
+    assert not (served.state_dir / "stack.json").exists()
