@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     queue_url: str = ""
     dlq_url: str = ""
     outbox_queue_url: str = ""
+    outbox_dlq_url: str = ""
+    # Must equal the OutboxQueue's maxReceiveCount: the executor marks an action dead-lettered on the
+    # failure of its last receive, since SQS then moves the message to the dead-letter queue.
+    outbox_max_receives: int = Field(default=5, ge=1)
+    # A claimed action whose executor vanished (timeout, crash) may be claimed again after this long.
+    outbox_lease_seconds: int = Field(default=120, gt=0)
+    # The sweep re-queues actions still pending (or waiting to retry) this long after they were queued.
+    outbox_sweep_after_seconds: int = Field(default=120, ge=0)
     finance_topic_arn: str = ""
     aws_region: str = Field(default="eu-west-2", validation_alias="AWS_REGION")
     # Point boto3 at local servers (the local stack, integration tests). Empty on AWS.
@@ -111,6 +119,8 @@ class Settings(BaseSettings):
     rule_policy: dict[str, str] = Field(default_factory=dict)
     # The CRM tag whose presence takes a record out of the CRM view the native sync uses.
     crm_hold_tag: str = "sync-guard-hold"
+    # Optionally also set this CRM checkbox field (API name) on hold and clear it on release. Empty: off.
+    crm_hold_field: str = ""
     # A burst of this many creates matching existing customers within the window trips the storm breaker.
     storm_threshold: int = Field(default=10, gt=1)
     storm_window_seconds: int = Field(default=600, gt=0)

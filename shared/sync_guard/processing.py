@@ -11,13 +11,16 @@ Processing is idempotent per event id: SQS delivers at least once, and a message
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,16 @@ class HandlerResult:
 
     status: EventStatus
     detail: Mapping[str, str] = field(default_factory=dict)
+    #: Outbox actions the handler committed for execution (the executor's queue is told about them).
+    action_ids: tuple[str, ...] = ()
+
+
+class ActionQueue(Protocol):
+    """The outbox queue: tells the executor which committed actions to run (``sync_guard.executor``)."""
+
+    def send(self, action_ids: Sequence[str]) -> None:
+        """Queue the ids; raise on failure (the actions stay ``pending`` and the sweep re-queues them)."""
+        ...
 
 
 class EventHandler(Protocol):
@@ -66,6 +79,7 @@ class ProcessingDeps:
     events: EventStatusStore
     handler: EventHandler = record_receipt
     clock: Callable[[], datetime] = _utc_now
+    actions: ActionQueue | None = None
 
 
 @dataclass(frozen=True)
@@ -84,5 +98,17 @@ def process_event(event: GuardEvent, deps: ProcessingDeps) -> ProcessingOutcome:
     if current is not None and current.is_final:
         return ProcessingOutcome(event.event_id, current, already_done=True)
     result = deps.handler(event)
+    if result.action_ids and deps.actions is not None:
+        try:
+            deps.actions.send(result.action_ids)
+        except Exception as error:  # the actions are committed as pending: the outbox sweep re-queues them
+            logger.warning(
+                "outbox enqueue failed; the sweep will re-queue the actions",
+                extra={
+                    "event_id": event.event_id,
+                    "actions": len(result.action_ids),
+                    "error": type(error).__name__,
+                },
+            )
     deps.events.mark_processed(event.event_id, result.status, deps.clock())
     return ProcessingOutcome(event.event_id, result.status, detail=result.detail)

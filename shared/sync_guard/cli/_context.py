@@ -26,6 +26,7 @@ _STACK_OUTPUTS = {
     "ProcessingQueueUrl": "queue_url",
     "ProcessingDeadLetterQueueUrl": "dlq_url",
     "OutboxQueueUrl": "outbox_queue_url",
+    "OutboxDeadLetterQueueUrl": "outbox_dlq_url",
     "FinanceTopicArn": "finance_topic_arn",
 }
 

@@ -49,4 +49,5 @@ class GuardEventHandler:
                 "actions": str(len(entry.actions)),
                 "attempts": str(result.attempts),
             },
+            action_ids=tuple(action.action_id for action in entry.actions if action.execute),
         )

@@ -48,6 +48,7 @@ class EntryKind(StrEnum):
     AWAITING_ENRICHMENT = "awaiting_enrichment"  # ids only (Notification API) and no fetcher configured
     UNKNOWN_RECORD = "unknown_record"  # delete of a record the shadow never saw
     ADMIN = "admin"  # an admin operation (breaker reset, manual link, ...), with its actor
+    ACTION = "action"  # the executor's outcome of one outbox action (done, failed, dead-lettered...)
 
 
 class PairSource(StrEnum):
@@ -62,6 +63,9 @@ class ActionKind(StrEnum):
     TAG_CRM_RECORD = "tag_crm_record"
     MARK_BOOKS_INACTIVE = "mark_books_inactive"
     NOTIFY_FINANCE = "notify_finance"
+    # Releases (admin operation): the inverse of the two holds.
+    UNTAG_CRM_RECORD = "untag_crm_record"
+    MARK_BOOKS_ACTIVE = "mark_books_active"
 
     @property
     def writes_to_zoho(self) -> bool:

@@ -1,0 +1,340 @@
+"""The executor's ports on DynamoDB: outbox claims and outcomes, sent-notice keys, decision context.
+
+Claims are conditional updates on the outbox item (``pk`` = action id):
+
+- claim: ``status IN (pending, retrying, dead_lettered) OR (status = running AND lease_until < now)``
+  sets ``running``, a fresh ``claim`` token, ``lease_until`` and ``attempts + 1``.
+- finish / retry: conditional on ``status = running AND claim = <token>``: an executor whose lease ran out
+  and whose action was taken over cannot overwrite the newer outcome. ``finish`` appends the audit entry in
+  the same transaction, so an outcome is on the item and in the trail, or in neither.
+
+Sent-notice keys live in the shadow table (``NOTICE#<key>`` / ``N``) with a TTL, beside the shadow states the
+notices are written from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sync_guard.config import Settings
+from sync_guard.errors import ConcurrentUpdate
+from sync_guard.executor.model import ActionStatus, Claim, Refusal
+from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
+from sync_guard.guard.ports import EventAlreadyProcessed
+from sync_guard.store import aws
+from sync_guard.store.audit import AuditLog, audit_transact_items
+from sync_guard.store.items import from_item, iso, to_value
+from sync_guard.store.outbox import STATUS_INDEX
+from sync_guard.store.shadow import run_transaction, state_from_item, state_key
+
+#: Delivered notices are remembered this long; the same pair reported again later is news again.
+NOTICE_MEMORY = timedelta(days=30)
+_NOTICE_SK = "N"
+_BATCH_GET_LIMIT = 100
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class DynamoActionStore:
+    """``ActionStore`` on the outbox table (and the audit table for outcomes)."""
+
+    def __init__(self, client: Any, *, outbox_table: str, audit_table: str) -> None:
+        self._client = client
+        self.outbox_table = outbox_table
+        self.audit_table = audit_table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoActionStore:
+        return cls(
+            aws.client("dynamodb", settings),
+            outbox_table=settings.outbox_table,
+            audit_table=settings.audit_table,
+        )
+
+    def _status(self, action_id: str) -> ActionStatus | None:
+        item = self._client.get_item(
+            TableName=self.outbox_table,
+            Key={"pk": {"S": action_id}},
+            ProjectionExpression="#status",
+            ExpressionAttributeNames={"#status": "status"},
+            ConsistentRead=True,
+        ).get("Item")
+        return ActionStatus(item["status"]["S"]) if item else None
+
+    def get(self, action_id: str) -> dict[str, Any] | None:
+        """The whole outbox item as Python values (tests, admin)."""
+        item = self._client.get_item(
+            TableName=self.outbox_table, Key={"pk": {"S": action_id}}, ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def claim(self, action_id: str, *, now: datetime, lease_seconds: int) -> Claim | Refusal:
+        token = uuid.uuid4().hex
+        try:
+            response = self._client.update_item(
+                TableName=self.outbox_table,
+                Key={"pk": {"S": action_id}},
+                UpdateExpression=(
+                    "SET #status = :running, claim = :token, lease_until = :lease, claimed_at = :now, "
+                    "updated_at = :now, attempts = if_not_exists(attempts, :zero) + :one"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (#status IN (:pending, :retrying, :dead) "
+                    "OR (#status = :running AND lease_until < :now))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": to_value(ActionStatus.RUNNING.value),
+                    ":pending": to_value(ActionStatus.PENDING.value),
+                    ":retrying": to_value(ActionStatus.RETRYING.value),
+                    ":dead": to_value(ActionStatus.DEAD_LETTERED.value),
+                    ":token": to_value(token),
+                    ":lease": to_value(iso(now + timedelta(seconds=lease_seconds))),
+                    ":now": to_value(iso(now)),
+                    ":zero": to_value(0),
+                    ":one": to_value(1),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return Refusal(action_id, self._status(action_id))
+        values = from_item(response["Attributes"])
+        return Claim(OutboxAction.model_validate(values["action"]), int(values["attempts"]), token)
+
+    def _owned(self, claim: Claim) -> dict[str, Any]:
+        return {
+            "ConditionExpression": "#status = :running AND claim = :token",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":running": to_value(ActionStatus.RUNNING.value),
+                ":token": to_value(claim.token),
+            },
+        }
+
+    def finish(
+        self, claim: Claim, status: ActionStatus, *, detail: str, entry: AuditEntry, now: datetime
+    ) -> bool:
+        owned = self._owned(claim)
+        update = {
+            "TableName": self.outbox_table,
+            "Key": {"pk": {"S": claim.action_id}},
+            "UpdateExpression": (
+                "SET #status = :status, outcome = :detail, finished_at = :now, updated_at = :now, "
+                "outcome_entry = :entry REMOVE claim, lease_until"
+            ),
+            **owned,
+        }
+        update["ExpressionAttributeValues"] = owned["ExpressionAttributeValues"] | {
+            ":status": to_value(status.value),
+            ":detail": to_value(detail[:1000]),
+            ":now": to_value(iso(now)),
+            ":entry": to_value(entry.entry_id),
+        }
+        # The audit entry first: run_transaction reads a failure of the first condition as "recorded".
+        operations = [*audit_transact_items(self.audit_table, entry), {"Update": update}]
+        try:
+            run_transaction(self._client, operations)
+        except (EventAlreadyProcessed, ConcurrentUpdate):
+            return False
+        return True
+
+    def retry_later(self, claim: Claim, *, error: str, detail: str, now: datetime) -> bool:
+        owned = self._owned(claim)
+        try:
+            self._client.update_item(
+                TableName=self.outbox_table,
+                Key={"pk": {"S": claim.action_id}},
+                UpdateExpression=(
+                    "SET #status = :retrying, last_error = :error, last_error_detail = :detail, "
+                    "updated_at = :now REMOVE claim, lease_until"
+                ),
+                ConditionExpression=owned["ConditionExpression"],
+                ExpressionAttributeNames=owned["ExpressionAttributeNames"],
+                ExpressionAttributeValues=owned["ExpressionAttributeValues"]
+                | {
+                    ":retrying": to_value(ActionStatus.RETRYING.value),
+                    ":error": to_value(error[:100]),
+                    ":detail": to_value(detail[:500]),
+                    ":now": to_value(iso(now)),
+                },
+            )
+        except ClientError as failure:
+            if _condition_failed(failure):
+                return False
+            raise
+        return True
+
+    def _query_status(
+        self, status: ActionStatus, *, limit: int, filter_expression: str | None = None, **values: Any
+    ) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.outbox_table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": to_value(status.value)}
+            | {f":{name}": to_value(value) for name, value in values.items()},
+            "ProjectionExpression": "pk",
+        }
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        while len(ids) < limit:
+            response = self._client.query(**kwargs)
+            ids += [item["pk"]["S"] for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return ids[:limit]
+
+    def due(self, *, queued_before: datetime, stale_before: datetime, now: datetime, limit: int) -> list[str]:
+        pending = self._query_status(
+            ActionStatus.PENDING,
+            limit=limit,
+            filter_expression="queued_sk < :before",
+            before=iso(queued_before),
+        )
+        retrying = self._query_status(
+            ActionStatus.RETRYING,
+            limit=limit,
+            filter_expression="updated_at < :before",
+            before=iso(stale_before),
+        )
+        running = self._query_status(
+            ActionStatus.RUNNING, limit=limit, filter_expression="lease_until < :now", now=iso(now)
+        )
+        return list(dict.fromkeys(pending + retrying + running))[:limit]
+
+    def cancel(self, action_id: str, *, reason: str, now: datetime) -> ActionStatus | None:
+        try:
+            response = self._client.update_item(
+                TableName=self.outbox_table,
+                Key={"pk": {"S": action_id}},
+                UpdateExpression="SET #status = :cancelled, outcome = :reason, updated_at = :now",
+                ConditionExpression="#status IN (:pending, :retrying, :dead)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":cancelled": to_value(ActionStatus.CANCELLED.value),
+                    ":pending": to_value(ActionStatus.PENDING.value),
+                    ":retrying": to_value(ActionStatus.RETRYING.value),
+                    ":dead": to_value(ActionStatus.DEAD_LETTERED.value),
+                    ":reason": to_value(reason[:500]),
+                    ":now": to_value(iso(now)),
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return self._status(action_id)
+            raise
+        return ActionStatus(response["Attributes"]["status"]["S"])
+
+    def actions_of_entry(self, action_ids: Sequence[str]) -> dict[str, tuple[ActionStatus, int]]:
+        """Status and attempts of each action (admin release decides what to undo)."""
+        found: dict[str, tuple[ActionStatus, int]] = {}
+        for action_id in action_ids:
+            values = self.get(action_id)
+            if values is not None:
+                found[action_id] = (ActionStatus(values["status"]), int(values.get("attempts", 0)))
+        return found
+
+
+class DynamoSentNotices:
+    """``SentNotices`` in the shadow table, expiring after ``NOTICE_MEMORY``."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoSentNotices:
+        return cls(aws.client("dynamodb", settings), settings.shadow_table)
+
+    def already_sent(self, keys: Iterable[str]) -> set[str]:
+        wanted = sorted(set(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [
+                        {"pk": {"S": f"NOTICE#{key}"}, "sk": {"S": _NOTICE_SK}}
+                        for key in wanted[start : start + _BATCH_GET_LIMIT]
+                    ],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk",
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found |= {
+                    i["pk"]["S"].removeprefix("NOTICE#") for i in response["Responses"].get(self.table, [])
+                }
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def remember(self, keys: Iterable[str], *, now: datetime) -> None:
+        expires = int((now + NOTICE_MEMORY).timestamp())
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": f"NOTICE#{key}"},
+                        "sk": {"S": _NOTICE_SK},
+                        "sent_at": {"S": iso(now)},
+                        "expires_at": {"N": str(expires)},
+                    }
+                }
+            }
+            for key in sorted(set(keys))
+        ]
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self.table: items[start : start + 25]}
+            while request:
+                response = self._client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+
+
+class DynamoDecisionContext:
+    """``DecisionContext``: audit entries by id, shadow states by ref (one BatchGetItem)."""
+
+    def __init__(self, client: Any, *, audit: AuditLog, shadow_table: str) -> None:
+        self._client = client
+        self._audit = audit
+        self.shadow_table = shadow_table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoDecisionContext:
+        return cls(
+            aws.client("dynamodb", settings),
+            audit=AuditLog.from_settings(settings),
+            shadow_table=settings.shadow_table,
+        )
+
+    def entry(self, entry_id: str) -> AuditEntry | None:
+        return self._audit.get(entry_id)
+
+    def states(self, refs: Sequence[str]) -> Mapping[str, RecordState]:
+        wanted = sorted(set(refs))
+        states: dict[str, RecordState] = {}
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.shadow_table: {
+                    "Keys": [state_key(ref) for ref in wanted[start : start + _BATCH_GET_LIMIT]]
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.shadow_table, []):
+                    state = state_from_item(item)
+                    states[state.ref] = state
+                request = response.get("UnprocessedKeys") or {}
+        return states

@@ -1,0 +1,151 @@
+"""Enrichment: Notification API events carry ids only; the full record comes from Zoho's API.
+
+- ``ZohoRecordFetcher`` is the decision engine's ``RecordFetcher`` over the CRM and Books clients: the
+  processor hands it to the engine, which fetches the record of an id-only event before deciding (None when
+  the record no longer exists: the engine then treats the event as the delete it implies). Zoho errors
+  propagate; a retryable one makes SQS redeliver the event.
+- ``requeue_awaiting_enrichment`` re-queues events stored as ``awaiting_enrichment`` (they arrived while no
+  fetcher was configured): each is moved back to ``queued`` (conditionally, so two sweeps cannot both take
+  it) and sent to the processing queue, where the engine now fetches and decides. Their earlier audit entry
+  (``<event>#awaiting``) stays; the decision gets the event's own entry id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from sync_guard.config import Settings
+from sync_guard.ingest.ports import EventStatus
+from sync_guard.models.events import GuardEvent
+from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.store import aws
+from sync_guard.store.queue import SqsEventQueue
+from sync_guard.zoho.factory import ZohoClients
+
+logger = logging.getLogger(__name__)
+
+
+class ZohoRecordFetcher:
+    """``RecordFetcher`` over the Zoho clients (built lazily by ``clients``)."""
+
+    def __init__(self, clients: Callable[[], ZohoClients]) -> None:
+        self._clients = clients
+        self.fetched = 0
+
+    def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
+        """The record as Zoho has it now, or None when Zoho says it does not exist."""
+        clients = self._clients()
+        self.fetched += 1
+        if system is System.CRM:
+            return clients.crm.get_record(Module(module), record_id)
+        return clients.books.get_contact(record_id)
+
+
+class EventRequeue(Protocol):
+    def send(self, event: GuardEvent) -> None: ...
+
+
+@dataclass
+class AwaitingEnrichment:
+    """The events table's ``awaiting_enrichment`` events, and the move back to the processing queue."""
+
+    client: Any
+    table: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AwaitingEnrichment:
+        return cls(aws.client("dynamodb", settings), settings.events_table)
+
+    def events(self, limit: int = 100) -> Iterator[GuardEvent]:
+        """A scan with a filter: the sweep's occasional job over a table TTL keeps small."""
+        from sync_guard.store.events import _event_of  # the one decoder of stored events
+
+        paginator = self.client.get_paginator("scan")
+        found = 0
+        for page in paginator.paginate(
+            TableName=self.table,
+            FilterExpression="#status = :awaiting",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":awaiting": {"S": EventStatus.AWAITING_ENRICHMENT.value}},
+        ):
+            for item in page.get("Items", []):
+                yield _event_of(item)
+                found += 1
+                if found >= limit:
+                    return
+
+    def take(self, event_id: str, now: datetime) -> bool:
+        """``awaiting_enrichment`` -> ``queued``; False if someone else took it first."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": event_id}},
+                UpdateExpression="SET #status = :queued, requeued_at = :at",
+                ConditionExpression="#status = :awaiting",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":queued": {"S": EventStatus.QUEUED.value},
+                    ":awaiting": {"S": EventStatus.AWAITING_ENRICHMENT.value},
+                    ":at": {"S": now.isoformat()},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def give_back(self, event_id: str) -> None:
+        """The queue refused the event: leave it awaiting, for the next sweep."""
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": event_id}},
+            UpdateExpression="SET #status = :awaiting",
+            ConditionExpression="#status = :queued",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":queued": {"S": EventStatus.QUEUED.value},
+                ":awaiting": {"S": EventStatus.AWAITING_ENRICHMENT.value},
+            },
+        )
+
+
+def requeue_awaiting_enrichment(
+    store: AwaitingEnrichment, queue: EventRequeue, *, now: datetime, limit: int = 100, dry_run: bool = False
+) -> list[str]:
+    """Send events awaiting enrichment back to the processor; returns their ids.
+
+    Only worth calling when the processor has a record fetcher (Zoho configured): without one the engine
+    would record them as awaiting again.
+    """
+    moved: list[str] = []
+    for event in store.events(limit=limit):
+        if dry_run:
+            moved.append(event.event_id)
+            continue
+        if not store.take(event.event_id, now):
+            continue
+        try:
+            queue.send(event)
+        except Exception:
+            store.give_back(event.event_id)
+            raise
+        moved.append(event.event_id)
+    if moved and not dry_run:
+        logger.info("events awaiting enrichment re-queued", extra={"count": len(moved)})
+    return moved
+
+
+def requeue_from_settings(settings: Settings, *, now: datetime, dry_run: bool = False) -> list[str]:
+    return requeue_awaiting_enrichment(
+        AwaitingEnrichment.from_settings(settings),
+        SqsEventQueue.from_settings(settings),
+        now=now,
+        dry_run=dry_run,
+    )

@@ -1,0 +1,100 @@
+"""Turn a ``notify_finance`` outbox action into the notices finance reads (``sync_guard.notify``).
+
+The action names the decision (its audit entry) and the rules; the entry has the findings (which record
+each rule is about, which others are involved) and the shadow has what is known of each record (name,
+transactions, active, deleted). One notice per finding, so each rule keeps its own wording, links and
+de-duplication key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sync_guard.guard.model import (
+    ActionKind,
+    AuditEntry,
+    Finding,
+    OutboxAction,
+    RecordState,
+)
+from sync_guard.guard.model import Severity as GuardSeverity
+from sync_guard.models.records import System
+from sync_guard.notify import FinanceNotice, NoticeRecord, Role, Severity
+
+#: The rules' four levels onto finance's three (what would a bookkeeper do with it today?).
+SEVERITY_FOR_FINANCE = {
+    GuardSeverity.LOW: Severity.INFO,
+    GuardSeverity.MEDIUM: Severity.WARNING,
+    GuardSeverity.HIGH: Severity.WARNING,
+    GuardSeverity.CRITICAL: Severity.CRITICAL,
+}
+_HOLD_KINDS = (ActionKind.TAG_CRM_RECORD, ActionKind.MARK_BOOKS_INACTIVE)
+
+
+def refs_of(entry: AuditEntry) -> list[str]:
+    """Every record a notice for ``entry`` may mention (read from the shadow in one go)."""
+    refs = list(entry.records)
+    for finding in entry.findings:
+        refs += [finding.subject, *finding.related]
+    return list(dict.fromkeys(refs))
+
+
+def _role(ref: str, finding: Finding, entry: AuditEntry, states: Mapping[str, RecordState]) -> str:
+    own = entry.records[0] if entry.records else None
+    if ref == finding.subject:
+        return Role.NEW_COPY if ref == own else Role.ORPHAN
+    state = states.get(ref)
+    if state is not None and state.deleted:
+        return Role.DELETED
+    subject_state = states.get(finding.subject)
+    if subject_state is not None and ref in (subject_state.partner, subject_state.former_partner):
+        return Role.PARTNER
+    return Role.EXISTING
+
+
+def _record(
+    ref: str, role: str, held: bool, entry: AuditEntry, states: Mapping[str, RecordState]
+) -> NoticeRecord:
+    system_name, _, record_id = ref.partition(":")
+    state = states.get(ref)
+    record = state.record if state is not None else None
+    return NoticeRecord(
+        system=System(system_name),
+        record_id=record_id,
+        display_name=(record.name if record else entry.names.get(ref, "")),
+        module=record.module if record else None,
+        role=role,
+        email=record.email if record else None,
+        has_transactions=record.has_transactions if record else None,
+        outstanding=record.outstanding if record else None,
+        active=record.active if record else None,
+        held=held,
+        deleted=bool(state.deleted) if state else False,
+    )
+
+
+def notices_for(
+    action: OutboxAction, entry: AuditEntry, states: Mapping[str, RecordState]
+) -> list[FinanceNotice]:
+    """The notices one ``notify_finance`` action stands for (one per finding of its decision)."""
+    held = {a.target for a in entry.actions if a.kind in _HOLD_KINDS}
+    notices: list[FinanceNotice] = []
+    for finding in entry.findings:
+        refs = list(dict.fromkeys([finding.subject, *finding.related]))
+        records = tuple(
+            _record(ref, _role(ref, finding, entry, states), ref in held, entry, states) for ref in refs
+        )
+        notices.append(
+            FinanceNotice(
+                rule=finding.code,
+                severity=SEVERITY_FOR_FINANCE[finding.severity],
+                decision=action.decision.value,
+                mode=action.mode,
+                records=records,
+                evidence=finding.evidence + ((finding.explanation,) if not finding.evidence else ()),
+                event_id=action.event_id or "",
+                audit_ref=entry.entry_id,
+                occurred_at=entry.at,
+            )
+        )
+    return notices

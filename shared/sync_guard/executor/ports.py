@@ -1,0 +1,94 @@
+"""What the executor talks to, as small interfaces: tests hand it fakes, Lambda hands it DynamoDB and Zoho."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sync_guard.executor.model import ActionStatus, Claim, Refusal
+from sync_guard.guard.model import AuditEntry, RecordState
+from sync_guard.models.records import Module
+
+
+class ActionStore(Protocol):
+    """The outbox table, with the conditional writes that make every action run at most once at a time."""
+
+    def claim(self, action_id: str, *, now: datetime, lease_seconds: int) -> Claim | Refusal:
+        """``pending``/``retrying``/``dead_lettered`` (or ``running`` past its lease) -> ``running``."""
+        ...
+
+    def finish(
+        self, claim: Claim, status: ActionStatus, *, detail: str, entry: AuditEntry, now: datetime
+    ) -> bool:
+        """Record a final (or dead-lettered) outcome and its audit entry in one transaction.
+
+        False when the claim was lost meanwhile (another executor took over after the lease ran out).
+        """
+        ...
+
+    def retry_later(self, claim: Claim, *, error: str, detail: str, now: datetime) -> bool:
+        """``running`` -> ``retrying``: SQS will deliver the message again."""
+        ...
+
+    def due(self, *, queued_before: datetime, stale_before: datetime, now: datetime, limit: int) -> list[str]:
+        """Ids the sweep re-queues: ``pending`` queued before ``queued_before``, ``retrying`` untouched since
+        ``stale_before``, ``running`` whose lease has run out."""
+        ...
+
+    def cancel(self, action_id: str, *, reason: str, now: datetime) -> ActionStatus | None:
+        """``pending``/``retrying``/``dead_lettered`` -> ``cancelled``; returns the status it found."""
+        ...
+
+
+class SentNotices(Protocol):
+    """De-duplication keys of finance notices already delivered (a retried batch must not notify twice)."""
+
+    def already_sent(self, keys: Iterable[str]) -> set[str]: ...
+
+    def remember(self, keys: Iterable[str], *, now: datetime) -> None: ...
+
+
+class DecisionContext(Protocol):
+    """What a notice is written from: the decision's audit entry and the shadow's view of each record."""
+
+    def entry(self, entry_id: str) -> AuditEntry | None: ...
+
+    def states(self, refs: Sequence[str]) -> Mapping[str, RecordState]: ...
+
+
+class CrmWriter(Protocol):
+    def add_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None: ...
+
+    def remove_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None: ...
+
+    def update_record(
+        self,
+        module: Module | str,
+        record_id: str,
+        fields: Mapping[str, Any],
+        *,
+        trigger: Sequence[str] | None = None,
+    ) -> None: ...
+
+
+class BooksWriter(Protocol):
+    def mark_inactive(self, contact_id: str) -> None: ...
+
+    def mark_active(self, contact_id: str) -> None: ...
+
+
+class ZohoWriters(Protocol):
+    """The two clients the executor writes through (``sync_guard.zoho.factory.ZohoClients`` fits)."""
+
+    @property
+    def crm(self) -> CrmWriter: ...
+
+    @property
+    def books(self) -> BooksWriter: ...
+
+
+class ActionQueue(Protocol):
+    def send(self, action_ids: Sequence[str]) -> None:
+        """Queue action ids for the executor; raises if the queue did not take them all."""
+        ...

@@ -1,0 +1,278 @@
+"""The outbox executor: claim each queued action once, carry it out, record the outcome, let SQS retry.
+
+``Executor.run_batch(messages)`` handles one SQS batch:
+
+1. **Claim** every action (conditional update ``pending|retrying|dead_lettered -> running``, attempt + 1).
+   A message for an action that is ``done`` (a duplicate delivery, a sweep that raced the queue) or that
+   another executor is running is acknowledged and does nothing: nothing runs twice.
+2. **Zoho holds and releases** run one by one (``zoho_actions``). Success: ``done``. A retryable Zoho error
+   (429, 5xx, timeout, token budget): ``retrying`` and the message is reported failed, so SQS delivers it
+   again; on the last receive the action is ``dead_lettered`` instead, SQS moves the message to the DLQ and
+   ``sync-guard replay-dlq`` brings it back. A refusal (404 record gone, validation): ``failed``, no retry.
+   In ``observe`` mode nothing is written to Zoho: the action ends ``not_executed`` and the audit entry says
+   what would have been done (the engine already marks observe-mode actions so; this is the safety net for
+   actions queued before a switch back to observe).
+3. **Finance notifications** of the batch are aggregated (a storm becomes one digest); keys of notices
+   already delivered are skipped, and the keys of every delivery are stored before the actions are marked
+   ``done``, so a retried batch never notifies twice.
+
+Every outcome lands on the outbox item and, as an append-only audit entry (actor ``executor``), in the
+audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sync_guard.config import Mode
+from sync_guard.executor.model import (
+    ActionMessage,
+    ActionStatus,
+    BatchResult,
+    Claim,
+    MessageResult,
+    Refusal,
+)
+from sync_guard.executor.notices import notices_for, refs_of
+from sync_guard.executor.ports import ActionQueue, ActionStore, DecisionContext, SentNotices, ZohoWriters
+from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoho_action, describe
+from sync_guard.guard.model import ActionKind, AuditEntry, EntryKind, OutboxAction
+from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
+from sync_guard.notify.links import ZohoLinks
+
+logger = logging.getLogger(__name__)
+
+EXECUTOR_ACTOR = "executor"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Zoho's typed errors say; bad data never heals; anything else (an AWS hiccup) is retried."""
+    if isinstance(error, ValueError | LookupError):
+        return False
+    return bool(getattr(error, "retryable", True))
+
+
+def outcome_entry(
+    claim: Claim, status: ActionStatus, note: str, now: datetime, *, mode: Mode | None = None
+) -> AuditEntry:
+    """The audit entry of one outcome; its id is per attempt, so every outcome is appended exactly once."""
+    action = claim.action
+    return AuditEntry(
+        entry_id=f"{action.action_id}#{claim.attempt}#{status.value}",
+        at=now,
+        kind=EntryKind.ACTION,
+        decision=action.decision,
+        mode=mode or action.mode,
+        actor=EXECUTOR_ACTOR,
+        event_id=action.event_id,
+        operation=f"{action.kind.value}:{status.value}",
+        records=(action.target,),
+        rules=action.rules,
+        actions=(action,),
+        note=note,
+    )
+
+
+@dataclass
+class ExecutorConfig:
+    mode: Mode = Mode.OBSERVE
+    hold: HoldSettings = field(default_factory=HoldSettings)
+    #: The outbox queue's maxReceiveCount: a failure on this receive means the message goes to the DLQ.
+    max_receives: int = 5
+    lease_seconds: int = 120
+    notify_max_individual: int | None = None
+    links: ZohoLinks | None = None
+
+
+@dataclass
+class Executor:
+    """Runs outbox actions; every collaborator is a port (see ``executor.ports``)."""
+
+    store: ActionStore
+    context: DecisionContext
+    sent_notices: SentNotices
+    #: Built on first use: a batch of notifications, or observe mode, never needs Zoho credentials.
+    zoho: Callable[[], ZohoWriters]
+    notifier: Callable[[], Notifier]
+    config: ExecutorConfig = field(default_factory=ExecutorConfig)
+    clock: Callable[[], datetime] = _utc_now
+
+    # ------------------------------------------------------------------------------------------ batch
+    def run_batch(self, messages: Sequence[ActionMessage]) -> BatchResult:
+        """Handle one batch; the result says which messages SQS should deliver again."""
+        results: list[MessageResult] = []
+        notify: list[tuple[ActionMessage, Claim]] = []
+        for message in messages:
+            claimed = self.store.claim(
+                message.action_id, now=self.clock(), lease_seconds=self.config.lease_seconds
+            )
+            if isinstance(claimed, Refusal):
+                logger.info(
+                    "outbox action not claimed", extra={"action_id": message.action_id, "why": claimed.reason}
+                )
+                results.append(
+                    MessageResult(
+                        message.message_id, message.action_id, claimed.status, detail=claimed.reason
+                    )
+                )
+                continue
+            if claimed.action.kind is ActionKind.NOTIFY_FINANCE:
+                notify.append((message, claimed))
+            else:
+                results.append(self._run_zoho(message, claimed))
+        if notify:
+            results += self._run_notifications(notify)
+        return BatchResult(tuple(results))
+
+    # ------------------------------------------------------------------------------------------ zoho
+    def _run_zoho(self, message: ActionMessage, claim: Claim) -> MessageResult:
+        action = claim.action
+        hold = self.config.hold
+        if action.kind not in ZOHO_KINDS:
+            return self._finish(message, claim, ActionStatus.FAILED, f"unknown action kind {action.kind}")
+        if self.config.mode is Mode.OBSERVE or not action.execute:
+            note = f"observe mode: would have done: {describe(action, hold)}; nothing was written to Zoho"
+            return self._finish(message, claim, ActionStatus.NOT_EXECUTED, note, mode=Mode.OBSERVE)
+        try:
+            state = self.context.states([action.target]).get(action.target)
+            done = apply_zoho_action(action, self.zoho(), hold, state)
+        except Exception as error:
+            return self._failed(message, claim, error)
+        return self._finish(message, claim, ActionStatus.DONE, done)
+
+    def _failed(self, message: ActionMessage, claim: Claim, error: BaseException) -> MessageResult:
+        code = str(getattr(error, "code", type(error).__name__))
+        detail = f"{type(error).__name__}: {str(error)[:300]}"
+        if not is_retryable(error):
+            return self._finish(message, claim, ActionStatus.FAILED, f"Zoho refused, not retried: {detail}")
+        if message.receive_count >= self.config.max_receives:
+            note = (
+                f"failed on delivery {message.receive_count} of {self.config.max_receives} ({detail}); "
+                "the message is in the dead-letter queue: sync-guard replay-dlq --queue outbox"
+            )
+            result = self._finish(message, claim, ActionStatus.DEAD_LETTERED, note)
+            return MessageResult(
+                result.message_id, result.action_id, ActionStatus.DEAD_LETTERED, retry=True, detail=note
+            )
+        self.store.retry_later(claim, error=code, detail=detail, now=self.clock())
+        logger.info(
+            "outbox action will be retried",
+            extra={"action_id": claim.action_id, "attempt": claim.attempt, "error": code},
+        )
+        return MessageResult(
+            message.message_id, claim.action_id, ActionStatus.RETRYING, retry=True, detail=code
+        )
+
+    def _finish(
+        self,
+        message: ActionMessage,
+        claim: Claim,
+        status: ActionStatus,
+        note: str,
+        *,
+        mode: Mode | None = None,
+    ) -> MessageResult:
+        now = self.clock()
+        entry = outcome_entry(claim, status, note, now, mode=mode)
+        recorded = self.store.finish(claim, status, detail=note, entry=entry, now=now)
+        if not recorded:
+            logger.warning(
+                "outbox claim lost before the outcome was recorded", extra={"action_id": claim.action_id}
+            )
+        logger.info(
+            "outbox action finished",
+            extra={"action_id": claim.action_id, "kind": claim.action.kind.value, "status": status.value},
+        )
+        return MessageResult(message.message_id, claim.action_id, status, detail=note)
+
+    # ------------------------------------------------------------------------------------------ notify
+    def _run_notifications(self, claims: list[tuple[ActionMessage, Claim]]) -> list[MessageResult]:
+        results: list[MessageResult] = []
+        keys_of: dict[str, set[str]] = {}
+        notices: list[FinanceNotice] = []
+        ready: list[tuple[ActionMessage, Claim]] = []
+        for message, claim in claims:
+            entry = self.context.entry(claim.action.entry_id)
+            if entry is None:
+                results.append(
+                    self._finish(message, claim, ActionStatus.FAILED, "the decision's audit entry is missing")
+                )
+                continue
+            action_notices = notices_for(claim.action, entry, self.context.states(refs_of(entry)))
+            keys_of[claim.action_id] = {n.dedup_key for n in action_notices}
+            notices += action_notices
+            ready.append((message, claim))
+        if not ready:
+            return results
+        already = self.sent_notices.already_sent({k for keys in keys_of.values() for k in keys})
+        delivered: set[str] = set()
+        failure: BaseException | None = None
+        try:
+            deliveries = notify_finance(
+                notices,
+                self.notifier(),
+                sent_keys=already,
+                max_individual=self.config.notify_max_individual,
+                links=self.config.links,
+            )
+            delivered = {key for d in deliveries for key in d.message.dedup_keys}
+        except NotificationFailed as error:
+            delivered = {key for d in error.delivered for key in d.message.dedup_keys}
+            failure = error
+        except Exception as error:  # e.g. no channel configured: retried, then dead-lettered
+            failure = error
+        if delivered:
+            # Stored before anything is marked done: a crash in between re-sends nothing.
+            self.sent_notices.remember(delivered, now=self.clock())
+        sent = already | delivered
+        for message, claim in ready:
+            keys = keys_of[claim.action_id]
+            if keys <= sent:
+                fresh = len(keys & delivered)
+                note = (
+                    f"finance notified ({fresh} notice(s) sent, {len(keys) - fresh} already sent before)"
+                    if keys
+                    else "nothing to notify"
+                )
+                results.append(self._finish(message, claim, ActionStatus.DONE, note))
+            else:
+                results.append(self._failed(message, claim, failure or RuntimeError("notice not sent")))
+        return results
+
+    # ------------------------------------------------------------------------------------------ sweep
+    def sweep(
+        self,
+        queue: ActionQueue,
+        *,
+        pending_after: timedelta = timedelta(minutes=2),
+        retrying_after: timedelta = timedelta(minutes=15),
+        limit: int = 500,
+    ) -> list[str]:
+        """Re-queue actions a lost message or a failed enqueue left behind; returns their ids.
+
+        ``pending`` actions older than ``pending_after`` were never (or no longer) queued; ``retrying`` ones
+        untouched for ``retrying_after`` lost their message; ``running`` ones past their lease lost their
+        executor. A duplicate message is harmless: the claim lets only one of them run the action.
+        """
+        now = self.clock()
+        due = self.store.due(
+            queued_before=now - pending_after, stale_before=now - retrying_after, now=now, limit=limit
+        )
+        if due:
+            queue.send(due)
+            logger.info("outbox sweep re-queued actions", extra={"count": len(due)})
+        return due
+
+
+def hold_settings(tag: str, checkbox_field: str = "") -> HoldSettings:
+    return HoldSettings(tag=tag, checkbox_field=checkbox_field)
+
+
+__all__ = ["EXECUTOR_ACTOR", "Executor", "ExecutorConfig", "OutboxAction", "hold_settings", "outcome_entry"]

@@ -1,0 +1,80 @@
+"""Build the executor, the sweep and the record fetcher from ``Settings`` (cold start of each function)."""
+
+from __future__ import annotations
+
+import threading
+
+from sync_guard.config import Settings
+from sync_guard.executor.dynamo import DynamoActionStore, DynamoDecisionContext, DynamoSentNotices
+from sync_guard.executor.service import Executor, ExecutorConfig
+from sync_guard.executor.zoho_actions import HoldSettings
+from sync_guard.notify import Notifier, finance_notifier
+from sync_guard.notify.links import ZohoLinks
+from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
+from sync_guard.zoho.token_cache import DynamoTokenCache
+
+
+class LazyZohoClients:
+    """Zoho clients built on first use (credentials from Secrets Manager or the environment), then reused.
+
+    The token is shared through the shadow table (``DynamoTokenCache``), keyed by the client id.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._clients: ZohoClients | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> ZohoClients:
+        with self._lock:
+            if self._clients is None:
+                from sync_guard.zoho.auth import load_credentials
+
+                credentials = load_credentials(self._settings)
+                cache = DynamoTokenCache.from_settings(self._settings, credentials.client_id)
+                self._clients = build_zoho_clients(self._settings, cache, credentials=credentials)
+            return self._clients
+
+    def close(self) -> None:
+        with self._lock:
+            if self._clients is not None:
+                self._clients.close()
+                self._clients = None
+
+
+def zoho_configured(settings: Settings) -> bool:
+    """Whether this deployment can call Zoho at all (credentials and the Books organisation)."""
+    has_credentials = bool(settings.zoho_secret_name) or bool(
+        settings.zoho_client_id and settings.zoho_client_secret and settings.zoho_refresh_token
+    )
+    return has_credentials and bool(settings.zoho_books_organization_id)
+
+
+def executor_config(settings: Settings) -> ExecutorConfig:
+    return ExecutorConfig(
+        mode=settings.mode,
+        hold=HoldSettings(tag=settings.crm_hold_tag, checkbox_field=settings.crm_hold_field),
+        max_receives=settings.outbox_max_receives,
+        lease_seconds=settings.outbox_lease_seconds,
+        notify_max_individual=settings.notify_max_individual,
+        links=ZohoLinks.from_settings(settings),
+    )
+
+
+def build_executor(settings: Settings, *, zoho: LazyZohoClients | None = None) -> Executor:
+    """The executor over DynamoDB, SQS-fed; Zoho clients and the notifier are built when first needed."""
+    notifier: list[Notifier] = []
+
+    def get_notifier() -> Notifier:
+        if not notifier:
+            notifier.append(finance_notifier(settings))
+        return notifier[0]
+
+    return Executor(
+        store=DynamoActionStore.from_settings(settings),
+        context=DynamoDecisionContext.from_settings(settings),
+        sent_notices=DynamoSentNotices.from_settings(settings),
+        zoho=zoho or LazyZohoClients(settings),
+        notifier=get_notifier,
+        config=executor_config(settings),
+    )

@@ -1,0 +1,96 @@
+"""The four Zoho writes behind quarantine and release. Never a delete, never a merge.
+
+- hold a CRM record: add the hold tag (and tick the hold checkbox when one is configured). The CRM view the
+  native sync uses excludes tagged records, so the record stops syncing; its data is untouched.
+- hold a Books customer: mark it inactive. It keeps its history but cannot be invoiced by mistake.
+- release: remove the tag (untick the box) / mark the customer active again.
+
+All four are idempotent in Zoho (adding a tag twice, marking an inactive customer inactive), so a call that
+timed out after Zoho applied it can safely run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync_guard.executor.ports import ZohoWriters
+from sync_guard.guard.model import ActionKind, OutboxAction, RecordState
+from sync_guard.models.records import Module, System
+
+ZOHO_KINDS = frozenset(
+    {
+        ActionKind.TAG_CRM_RECORD,
+        ActionKind.UNTAG_CRM_RECORD,
+        ActionKind.MARK_BOOKS_INACTIVE,
+        ActionKind.MARK_BOOKS_ACTIVE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class HoldSettings:
+    tag: str = "sync-guard-hold"
+    #: API name of an optional CRM checkbox set on hold (empty: tag only).
+    checkbox_field: str = ""
+
+
+def split_ref(ref: str) -> tuple[System, str]:
+    """``crm:123`` -> (CRM, "123")."""
+    system, _, record_id = ref.partition(":")
+    if not record_id:
+        raise ValueError(f"not a record reference: {ref!r}")
+    return System(system), record_id
+
+
+def crm_module_of(action: OutboxAction, state: RecordState | None) -> Module:
+    """Accounts or Contacts: from the action when it says, else the shadow's record, else Accounts."""
+    if action.params.get("module"):
+        return Module(str(action.params["module"]))
+    if state is not None and state.record.system is System.CRM:
+        return state.record.module
+    return Module.CRM_ACCOUNTS
+
+
+def describe(action: OutboxAction, hold: HoldSettings) -> str:
+    """What the action does, in words (audit notes; observe mode says it would have done this)."""
+    tag = str(action.params.get("tag") or hold.tag)
+    _, record_id = split_ref(action.target)
+    checkbox = f" and tick {hold.checkbox_field}" if hold.checkbox_field else ""
+    untick = f" and untick {hold.checkbox_field}" if hold.checkbox_field else ""
+    return {
+        ActionKind.TAG_CRM_RECORD: f"add tag {tag!r}{checkbox} to CRM record {record_id}",
+        ActionKind.UNTAG_CRM_RECORD: f"remove tag {tag!r}{untick} from CRM record {record_id}",
+        ActionKind.MARK_BOOKS_INACTIVE: f"mark Books customer {record_id} inactive",
+        ActionKind.MARK_BOOKS_ACTIVE: f"mark Books customer {record_id} active",
+        ActionKind.NOTIFY_FINANCE: "notify finance",
+    }[action.kind]
+
+
+def apply_zoho_action(
+    action: OutboxAction, zoho: ZohoWriters, hold: HoldSettings, state: RecordState | None = None
+) -> str:
+    """Carry out one hold/release in Zoho; returns a short description. Zoho errors propagate (typed)."""
+    system, record_id = split_ref(action.target)
+    tag = str(action.params.get("tag") or hold.tag)
+    if action.kind in (ActionKind.TAG_CRM_RECORD, ActionKind.UNTAG_CRM_RECORD):
+        if system is not System.CRM:
+            raise ValueError(f"{action.kind.value} needs a CRM target, got {action.target}")
+        module = crm_module_of(action, state)
+        holding = action.kind is ActionKind.TAG_CRM_RECORD
+        if holding:
+            zoho.crm.add_tags(module, record_id, [tag])
+        else:
+            zoho.crm.remove_tags(module, record_id, [tag])
+        if hold.checkbox_field:
+            # trigger=[] asks CRM not to run workflows for the guard's own write (the echo is also filtered).
+            zoho.crm.update_record(module, record_id, {hold.checkbox_field: holding}, trigger=[])
+    elif action.kind in (ActionKind.MARK_BOOKS_INACTIVE, ActionKind.MARK_BOOKS_ACTIVE):
+        if system is not System.BOOKS:
+            raise ValueError(f"{action.kind.value} needs a Books target, got {action.target}")
+        if action.kind is ActionKind.MARK_BOOKS_INACTIVE:
+            zoho.books.mark_inactive(record_id)
+        else:
+            zoho.books.mark_active(record_id)
+    else:
+        raise ValueError(f"{action.kind.value} is not a Zoho write")
+    return describe(action, hold)
