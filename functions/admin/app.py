@@ -1,0 +1,117 @@
+"""Admin API function (IAM-authorised HTTP API): quarantines, manual links, storm breaker, audit queries.
+
+Thin: route, parse the body into a pydantic model, call ``AdminService``, map its result or its error. The
+actor of every operation is the IAM caller's ARN from the request context.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sync_guard.admin import AdminService, HoldStatus
+from sync_guard.admin.http import (
+    AuditParams,
+    BreakerResetRequest,
+    ConfirmRequest,
+    LinkRequest,
+    ReleaseRequest,
+    audit_json,
+    caller_actor,
+    hold_json,
+    parse_body,
+    result_json,
+)
+from sync_guard.config import get_settings
+from sync_guard.errors import InvalidPayload, SyncGuardError, http_status_for
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver()
+
+settings = get_settings()
+service = AdminService.from_settings(settings)
+LOCAL = bool(settings.aws_endpoint_url or settings.dynamodb_endpoint_url)
+
+
+def _actor() -> str:
+    return caller_actor(app.current_event.raw_event, local=LOCAL)
+
+
+def _body() -> Any:
+    try:
+        return app.current_event.json_body
+    except ValueError as error:
+        raise InvalidPayload("the body is not JSON", field="body") from error
+
+
+def _done(result: Any) -> dict[str, Any]:
+    metrics.add_metric(name=f"Admin_{result.operation}", unit=MetricUnit.Count, value=1)
+    logger.info("admin operation", extra={"operation": result.operation, "entry_id": result.entry.entry_id})
+    return result_json(result)
+
+
+@app.get("/admin/quarantines")
+def list_quarantines() -> dict[str, Any]:
+    _actor()
+    status = app.current_event.get_query_string_value("status", "") or ""
+    if status and status not in ("held", "confirmed"):
+        raise InvalidPayload("status must be held or confirmed", field="status")
+    holds = service.list_holds(HoldStatus(status) if status else None)
+    return {"quarantines": [hold_json(h) for h in holds], "count": len(holds)}
+
+
+@app.post("/admin/quarantines/release")
+def release() -> dict[str, Any]:
+    request = parse_body(ReleaseRequest, _body())
+    return _done(service.release(request.hold_id, actor=_actor(), reason=request.reason))
+
+
+@app.post("/admin/quarantines/confirm")
+def confirm() -> dict[str, Any]:
+    request = parse_body(ConfirmRequest, _body())
+    return _done(
+        service.confirm(request.hold_id, survivor=request.survivor, actor=_actor(), reason=request.reason)
+    )
+
+
+@app.post("/admin/links")
+def link() -> dict[str, Any]:
+    request = parse_body(LinkRequest, _body())
+    return _done(service.link(request.crm, request.books, actor=_actor(), reason=request.reason))
+
+
+@app.post("/admin/breaker/reset")
+def reset_breaker() -> dict[str, Any]:
+    request = parse_body(BreakerResetRequest, _body())
+    return _done(service.reset_breaker(actor=_actor(), reason=request.reason))
+
+
+@app.get("/admin/audit")
+def audit() -> dict[str, Any]:
+    _actor()
+    params = parse_body(AuditParams, app.current_event.query_string_parameters or {})
+    return audit_json(service.audit(params.query(), limit=params.limit, cursor=params.cursor))
+
+
+@app.exception_handler(SyncGuardError)
+def domain_error(error: SyncGuardError) -> Response[str]:
+    if http_status_for(error) >= 500:
+        logger.warning("admin operation failed", extra={"error": error.code})
+    return Response(
+        status_code=http_status_for(error), content_type="application/json", body=json.dumps(error.to_body())
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """HTTP API (payload 2.0) entry point."""
+    return app.resolve(event, context)

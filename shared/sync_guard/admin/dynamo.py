@@ -1,0 +1,153 @@
+"""The admin operations' DynamoDB side: holds in the shadow table, one transaction per operation.
+
+Every operation writes its audit entry (actor included) in the same ``TransactWriteItems`` as the change
+it makes, so the trail never shows an operation that did not happen, nor misses one that did. Record states
+are rewritten conditionally on the revision read (as the engine does): an operation that races an event
+fails with ``ConcurrentUpdate`` and is simply run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sync_guard.admin.model import Hold, HoldStatus
+from sync_guard.config import Settings
+from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
+from sync_guard.store import aws
+from sync_guard.store.audit import audit_transact_items
+from sync_guard.store.items import from_item, iso, parse_iso, to_value
+from sync_guard.store.outbox import outbox_put
+from sync_guard.store.shadow import HOLD_PK, DynamoShadowRepository, run_transaction, state_item
+
+
+def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
+    return Hold(
+        hold_id=str(values["sk"]),
+        entry_id=str(values.get("entry_id", "")),
+        rules=tuple(values.get("rules", [])),
+        at=parse_iso(values["at"]) if values.get("at") else None,
+        mode=str(values.get("mode", "")),
+        status=HoldStatus(values.get("status", HoldStatus.HELD.value)),
+        name=name,
+        survivor=values.get("survivor"),
+        confirmed_by=values.get("confirmed_by"),
+        confirmed_at=parse_iso(values["confirmed_at"]) if values.get("confirmed_at") else None,
+    )
+
+
+def _hold_key(ref: str) -> dict[str, Any]:
+    return {"pk": {"S": HOLD_PK}, "sk": {"S": ref}}
+
+
+def state_put(table: str, state: RecordState, expected_rev: int) -> dict[str, Any]:
+    """Replace a state read at ``expected_rev`` (the new one carries ``expected_rev + 1``)."""
+    new = state.model_copy(update={"rev": expected_rev + 1})
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": state_item(new),
+            "ConditionExpression": "rev = :rev",
+            "ExpressionAttributeValues": {":rev": to_value(expected_rev)},
+        }
+    }
+
+
+class DynamoAdminRepository:
+    """Holds, states and the admin transactions (the shadow repository does the breaker reset)."""
+
+    def __init__(self, client: Any, *, shadow_table: str, audit_table: str, outbox_table: str) -> None:
+        self._client = client
+        self.shadow_table = shadow_table
+        self.audit_table = audit_table
+        self.outbox_table = outbox_table
+        self.shadow = DynamoShadowRepository(
+            client, shadow_table=shadow_table, audit_table=audit_table, outbox_table=outbox_table
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoAdminRepository:
+        return cls(
+            aws.client("dynamodb", settings),
+            shadow_table=settings.shadow_table,
+            audit_table=settings.audit_table,
+            outbox_table=settings.outbox_table,
+        )
+
+    # ------------------------------------------------------------------------------------ reads
+    def holds(self) -> list[Hold]:
+        return [hold_from_item(values) for _, values in self.shadow.holds()]
+
+    def hold(self, ref: str) -> Hold | None:
+        item = self._client.get_item(TableName=self.shadow_table, Key=_hold_key(ref), ConsistentRead=True)
+        return hold_from_item(from_item(item["Item"])) if "Item" in item else None
+
+    def state(self, ref: str) -> RecordState | None:
+        return self.shadow.get_state(ref)
+
+    # ------------------------------------------------------------------------------------ writes
+    def release(
+        self,
+        hold: Hold,
+        state: RecordState | None,
+        entry: AuditEntry,
+        actions: Sequence[OutboxAction],
+    ) -> None:
+        """Remove the hold, clear ``held_by`` on the state, queue the undo actions; one transaction."""
+        operations = audit_transact_items(self.audit_table, entry)
+        operations.append(
+            {
+                "Delete": {
+                    "TableName": self.shadow_table,
+                    "Key": _hold_key(hold.hold_id),
+                    "ConditionExpression": "entry_id = :entry",
+                    "ExpressionAttributeValues": {":entry": to_value(hold.entry_id)},
+                }
+            }
+        )
+        if state is not None:
+            echo = dict(state.echo_expected)
+            echo.update({a.action_id: a.expected_state for a in actions if a.execute and a.expected_state})
+            released = state.model_copy(update={"held_by": None, "echo_expected": echo})
+            operations.append(state_put(self.shadow_table, released, state.rev))
+        operations += [outbox_put(self.outbox_table, action) for action in actions]
+        run_transaction(self._client, operations)
+
+    def confirm(self, hold: Hold, survivor: str, entry: AuditEntry) -> None:
+        """Mark the hold confirmed with its survivor (it stays held); condition: still held, not confirmed."""
+        operations = audit_transact_items(self.audit_table, entry)
+        operations.append(
+            {
+                "Update": {
+                    "TableName": self.shadow_table,
+                    "Key": _hold_key(hold.hold_id),
+                    "UpdateExpression": (
+                        "SET #status = :confirmed, survivor = :survivor, confirmed_by = :actor, "
+                        "confirmed_at = :at, confirm_entry = :entry"
+                    ),
+                    "ConditionExpression": (
+                        "entry_id = :held_by AND (attribute_not_exists(#status) OR #status = :held)"
+                    ),
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":confirmed": to_value(HoldStatus.CONFIRMED.value),
+                        ":held": to_value(HoldStatus.HELD.value),
+                        ":survivor": to_value(survivor),
+                        ":actor": to_value(entry.actor),
+                        ":at": to_value(iso(entry.at)),
+                        ":entry": to_value(entry.entry_id),
+                        ":held_by": to_value(hold.entry_id),
+                    },
+                }
+            }
+        )
+        run_transaction(self._client, operations)
+
+    def write_states(self, entry: AuditEntry, changes: Sequence[tuple[RecordState, int]]) -> None:
+        """Append ``entry`` and replace each state read at the given revision; one transaction."""
+        operations = audit_transact_items(self.audit_table, entry)
+        operations += [state_put(self.shadow_table, state, rev) for state, rev in changes]
+        run_transaction(self._client, operations)
+
+    def reset_breaker(self, entry: AuditEntry) -> None:
+        self.shadow.reset_breaker(entry)

@@ -1,0 +1,110 @@
+"""The admin API's request and response shapes (pydantic), and who is calling.
+
+The API is IAM-authorised (``AWS_IAM`` on the HTTP API): API Gateway only lets SigV4-signed requests of
+principals allowed ``execute-api:Invoke`` through, and puts the caller's ARN in the request context. That ARN
+is the actor of the audit entry. Locally (no API Gateway) the caller names itself in ``X-Sync-Guard-Actor``
+and is recorded as ``local:<name>``; on AWS that header is ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sync_guard.admin.model import Hold, OperationResult
+from sync_guard.errors import Forbidden, InvalidPayload
+from sync_guard.store.audit import AuditPage, AuditQuery
+
+LOCAL_ACTOR_HEADER = "x-sync-guard-actor"
+T = TypeVar("T", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReleaseRequest(_Body):
+    hold_id: str = Field(min_length=3, max_length=80)
+    reason: str = Field(default="", max_length=500)
+
+
+class ConfirmRequest(_Body):
+    hold_id: str = Field(min_length=3, max_length=80)
+    survivor: str = Field(min_length=3, max_length=80)
+    reason: str = Field(default="", max_length=500)
+
+
+class LinkRequest(_Body):
+    crm: str = Field(min_length=1, max_length=80)
+    books: str = Field(min_length=1, max_length=80)
+    reason: str = Field(default="", max_length=500)
+
+
+class BreakerResetRequest(_Body):
+    reason: str = Field(default="", max_length=500)
+
+
+class AuditParams(_Body):
+    record: str | None = None
+    rule: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = None
+
+    def query(self) -> AuditQuery:
+        return AuditQuery(
+            record=self.record, rule=self.rule, decision=self.decision, since=self.since, until=self.until
+        )
+
+
+def parse_body(model: type[T], body: Any) -> T:
+    """Validate a JSON body; the first error becomes a 400 naming its field."""
+    try:
+        return model.model_validate(body if body is not None else {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise InvalidPayload(f"{field}: {first.get('msg', 'invalid')}", field=field) from error
+
+
+def caller_actor(event: dict[str, Any], *, local: bool) -> str:
+    """The IAM caller's ARN from the request context; locally, the name the caller gives."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    iam = authorizer.get("iam") or {}
+    arn = iam.get("userArn") or iam.get("callerId")
+    if arn:
+        return str(arn)
+    if local:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        return f"local:{headers.get(LOCAL_ACTOR_HEADER) or 'admin'}"[:200]
+    # API Gateway with AWS_IAM never forwards an unsigned request; no identity means a misconfiguration.
+    raise Forbidden("no IAM identity on the request")
+
+
+def hold_json(hold: Hold) -> dict[str, Any]:
+    return hold.model_dump(mode="json")
+
+
+def result_json(result: OperationResult) -> dict[str, Any]:
+    entry = result.entry
+    return {
+        "operation": result.operation,
+        "entry_id": entry.entry_id,
+        "actor": entry.actor,
+        "at": entry.at.isoformat(),
+        "records": list(entry.records),
+        "note": entry.note,
+        "queued_actions": list(result.queued_actions),
+        "detail": result.detail,
+    }
+
+
+def audit_json(page: AuditPage) -> dict[str, Any]:
+    return {
+        "entries": [entry.model_dump(mode="json") for entry in page.entries],
+        "cursor": page.cursor,
+    }

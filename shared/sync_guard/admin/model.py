@@ -1,0 +1,63 @@
+"""What admins see and ask for: holds (open quarantines) and the results of their operations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sync_guard.errors import InvalidPayload
+from sync_guard.guard.model import AuditEntry
+
+
+class HoldStatus(StrEnum):
+    HELD = "held"  # quarantined, waiting for someone to decide
+    CONFIRMED = "confirmed"  # a duplicate, confirmed by an admin: stays held, the survivor is recorded
+
+
+class Hold(BaseModel):
+    """One record the guard holds back from the sync (the shadow's ``HOLD`` item, with the record's name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hold_id: str  # the held record's ref: crm:<id> / books:<id>
+    entry_id: str  # the decision that held it
+    rules: tuple[str, ...] = ()
+    at: datetime | None = None
+    mode: str = ""
+    status: HoldStatus = HoldStatus.HELD
+    name: str = ""
+    survivor: str | None = None
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+
+    @property
+    def applied_in_zoho(self) -> bool:
+        """Held in enforce mode: the hold was (meant to be) written to Zoho."""
+        return self.mode == "enforce"
+
+
+class OperationResult(BaseModel):
+    """What an admin operation did: its audit entry, and any actions it queued for the executor."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: str
+    entry: AuditEntry
+    queued_actions: tuple[str, ...] = ()
+    detail: dict[str, Any] = {}
+
+
+def parse_ref(value: str, *, default_system: str | None = None, field: str = "record") -> str:
+    """``crm:123`` / ``books:456`` (or a bare id with ``default_system``) -> a checked ref."""
+    text = value.strip()
+    system, sep, record_id = text.partition(":")
+    if not sep and default_system:
+        system, record_id = default_system, text
+    if system not in ("crm", "books") or not record_id.strip() or not record_id.replace("_", "").isalnum():
+        raise InvalidPayload(f"{field} must look like crm:<id> or books:<id>", field=field)
+    if default_system and system != default_system:
+        raise InvalidPayload(f"{field} must be a {default_system} record", field=field)
+    return f"{system}:{record_id}"

@@ -1,0 +1,346 @@
+"""Admin operations, shared by the CLI (``sync-guard quarantines|link|breaker``) and the admin HTTP API.
+
+Each operation is one audited transaction with its actor (CLI: ``--actor``, default the OS user; HTTP: the
+IAM caller's ARN):
+
+- ``list_holds``: open quarantines, newest first, with the record's name and the rules that held it.
+- ``release``: undo a hold. Hold actions that never ran are cancelled; those that ran (or may have: a
+  timeout) get their inverse queued through the outbox (remove the CRM tag, mark the Books customer active).
+  Holds decided in ``observe`` mode never touched Zoho, so there is nothing to undo there.
+- ``confirm``: the held record is a duplicate; it stays held and the survivor is recorded.
+- ``link``: pair a CRM record and a Books customer by hand (provenance ``admin``), unpairing their former
+  partners; repairs the shadow mapping after a CRM merge or a wrong inference.
+- ``reset_breaker``: close the multiplication-storm circuit breaker.
+- ``audit``: the audit queries (by record, rule, decision, time range), one page at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sync_guard.admin.dynamo import DynamoAdminRepository
+from sync_guard.admin.model import Hold, HoldStatus, OperationResult, parse_ref
+from sync_guard.config import Mode, Settings
+from sync_guard.errors import ConcurrentUpdate, Conflict, InvalidPayload, NotFound
+from sync_guard.executor.dynamo import DynamoActionStore
+from sync_guard.executor.model import ActionStatus
+from sync_guard.executor.ports import ActionQueue
+from sync_guard.executor.queue import outbox_queue
+from sync_guard.guard.admin import admin_entry_id, reset_storm_breaker
+from sync_guard.guard.model import (
+    ActionKind,
+    AuditEntry,
+    Decision,
+    EntryKind,
+    OutboxAction,
+    PairSource,
+    RecordState,
+    action_id_for,
+)
+from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
+
+logger = logging.getLogger(__name__)
+
+#: Each hold action and the action that undoes it.
+UNDO = {
+    ActionKind.TAG_CRM_RECORD: ActionKind.UNTAG_CRM_RECORD,
+    ActionKind.MARK_BOOKS_INACTIVE: ActionKind.MARK_BOOKS_ACTIVE,
+}
+#: Statuses of a hold action after which Zoho may hold the record: undo them.
+_MAY_HAVE_RUN = {ActionStatus.DONE, ActionStatus.RUNNING, ActionStatus.FAILED, ActionStatus.DEAD_LETTERED}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def release_expected_state(kind: ActionKind, tag: str) -> dict[str, object]:
+    """What the record looks like once the release ran (its webhook echo is then recognised)."""
+    if kind is ActionKind.MARK_BOOKS_ACTIVE:
+        return {"active": True}
+    return {"crm_tag_removed": tag}
+
+
+@dataclass
+class AdminService:
+    """The admin operations over the repository, the audit log, the outbox and its queue."""
+
+    repository: DynamoAdminRepository
+    audit_log: AuditLog
+    actions: DynamoActionStore
+    queue: ActionQueue | None
+    mode: Mode
+    hold_tag: str = "sync-guard-hold"
+    clock: Callable[[], datetime] = _utc_now
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AdminService:
+        return cls(
+            repository=DynamoAdminRepository.from_settings(settings),
+            audit_log=AuditLog.from_settings(settings),
+            actions=DynamoActionStore.from_settings(settings),
+            queue=outbox_queue(settings),
+            mode=settings.mode,
+            hold_tag=settings.crm_hold_tag,
+        )
+
+    # ------------------------------------------------------------------------------------ helpers
+    @staticmethod
+    def _actor(actor: str) -> str:
+        if not actor or not actor.strip():
+            raise InvalidPayload("every admin operation needs an actor", field="actor")
+        return actor.strip()[:200]
+
+    def _entry(
+        self,
+        operation: str,
+        actor: str,
+        records: tuple[str, ...],
+        note: str,
+        *,
+        actions: tuple[OutboxAction, ...] = (),
+        rules: tuple[str, ...] = (),
+        names: dict[str, str] | None = None,
+    ) -> AuditEntry:
+        now = self.clock()
+        return AuditEntry(
+            entry_id=admin_entry_id(f"{operation}|{'|'.join(records)}", actor, now),
+            at=now,
+            kind=EntryKind.ADMIN,
+            decision=Decision.ADMIN,
+            mode=self.mode,
+            actor=actor,
+            operation=operation,
+            records=records,
+            rules=rules,
+            actions=actions,
+            note=note,
+            names=names or {},
+        )
+
+    def _enqueue(self, action_ids: list[str]) -> None:
+        if not action_ids or self.queue is None:
+            return
+        try:
+            self.queue.send(action_ids)
+        except Exception as error:  # committed as pending: the sweep re-queues them
+            logger.warning("admin: outbox enqueue failed", extra={"error": type(error).__name__})
+
+    # ------------------------------------------------------------------------------------ holds
+    def list_holds(self, status: HoldStatus | None = None) -> list[Hold]:
+        """Open quarantines (held and confirmed, or one of them), newest first, with the record's name."""
+        holds = [h for h in self.repository.holds() if status is None or h.status is status]
+        named = []
+        for hold in holds:
+            state = self.repository.state(hold.hold_id)
+            named.append(hold.model_copy(update={"name": state.record.name if state else ""}))
+        return sorted(
+            named, key=lambda h: (h.at or datetime.min.replace(tzinfo=UTC), h.hold_id), reverse=True
+        )
+
+    def _hold(self, hold_id: str) -> Hold:
+        ref = parse_ref(hold_id, field="hold_id")
+        hold = self.repository.hold(ref)
+        if hold is None:
+            raise NotFound(f"{ref} is not held", field="hold_id")
+        return hold
+
+    def release(self, hold_id: str, *, actor: str, reason: str = "") -> OperationResult:
+        """Undo a hold (see the module docstring); the record syncs again once the undo actions ran."""
+        actor = self._actor(actor)
+        hold = self._hold(hold_id)
+        decision = self.audit_log.get(hold.entry_id)
+        hold_actions = [
+            a for a in (decision.actions if decision else ()) if a.target == hold.hold_id and a.kind in UNDO
+        ]
+        to_undo: list[OutboxAction] = []
+        cancelled: list[str] = []
+        for action in hold_actions:
+            found = self.actions.actions_of_entry([action.action_id]).get(action.action_id)
+            if found is None:
+                continue
+            status, attempts = found
+            if status is ActionStatus.RUNNING:
+                raise Conflict("the hold is being written to Zoho right now; release it again in a minute")
+            if status.claimable:
+                before = self.actions.cancel(
+                    action.action_id, reason=f"released by {actor}", now=self.clock()
+                )
+                if before is not None and before.claimable:
+                    cancelled.append(action.action_id)
+                    if attempts == 0:
+                        continue  # never sent to Zoho: nothing to undo
+                elif before is ActionStatus.RUNNING:
+                    raise Conflict(
+                        "the hold is being written to Zoho right now; release it again in a minute"
+                    )
+            elif status not in _MAY_HAVE_RUN:
+                continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
+            to_undo.append(action)
+        state = self.repository.state(hold.hold_id)
+        module = state.record.module.value if state else None
+        now = self.clock()
+        entry_seed = admin_entry_id(f"release|{hold.hold_id}", actor, now)
+        undo_actions = tuple(
+            OutboxAction(
+                action_id=action_id_for(entry_seed, UNDO[action.kind], hold.hold_id),
+                kind=UNDO[action.kind],
+                target=hold.hold_id,
+                event_id=None,
+                entry_id=entry_seed,
+                rules=hold.rules,
+                decision=Decision.ADMIN,
+                mode=self.mode,
+                execute=self.mode is Mode.ENFORCE,
+                params={"tag": action.params.get("tag", self.hold_tag)}
+                | ({"module": module} if module else {}),
+                expected_state=release_expected_state(UNDO[action.kind], self.hold_tag),
+                queued_at=now,
+            )
+            for action in to_undo
+        )
+        note = reason or "released by an admin"
+        if cancelled:
+            note += f"; {len(cancelled)} hold action(s) that had not completed were cancelled"
+        if not undo_actions:
+            note += "; nothing had been written to Zoho, nothing to undo"
+        entry = AuditEntry(
+            entry_id=entry_seed,
+            at=now,
+            kind=EntryKind.ADMIN,
+            decision=Decision.ADMIN,
+            mode=self.mode,
+            actor=actor,
+            operation="release",
+            records=(hold.hold_id,),
+            rules=hold.rules,
+            actions=undo_actions,
+            note=note,
+            names={hold.hold_id: state.record.name} if state else {},
+        )
+        self.repository.release(hold, state, entry, undo_actions)
+        queued = [a.action_id for a in undo_actions if a.execute]
+        self._enqueue(queued)
+        return OperationResult(
+            operation="release",
+            entry=entry,
+            queued_actions=tuple(queued),
+            detail={"cancelled": cancelled, "undo": [a.kind.value for a in undo_actions]},
+        )
+
+    def confirm(self, hold_id: str, *, survivor: str, actor: str, reason: str = "") -> OperationResult:
+        """Confirm the held record as a duplicate of ``survivor``: it stays held; the survivor is recorded."""
+        actor = self._actor(actor)
+        hold = self._hold(hold_id)
+        survivor_ref = parse_ref(survivor, field="survivor")
+        if survivor_ref == hold.hold_id:
+            raise InvalidPayload("the survivor must be another record than the held one", field="survivor")
+        if hold.status is HoldStatus.CONFIRMED:
+            raise Conflict(f"{hold.hold_id} is already confirmed (survivor {hold.survivor})")
+        survivor_state = self.repository.state(survivor_ref)
+        if survivor_state is None:
+            raise NotFound(f"the guard does not know {survivor_ref}", field="survivor")
+        held_state = self.repository.state(hold.hold_id)
+        names = {survivor_ref: survivor_state.record.name}
+        if held_state is not None:
+            names[hold.hold_id] = held_state.record.name
+        entry = self._entry(
+            "confirm",
+            actor,
+            (hold.hold_id, survivor_ref),
+            reason or f"confirmed as a duplicate of {survivor_ref}; stays held",
+            rules=hold.rules,
+            names=names,
+        )
+        try:
+            self.repository.confirm(hold, survivor_ref, entry)
+        except ConcurrentUpdate as error:
+            raise Conflict(f"{hold.hold_id} changed meanwhile (released or confirmed); look again") from error
+        return OperationResult(operation="confirm", entry=entry, detail={"survivor": survivor_ref})
+
+    # ------------------------------------------------------------------------------------ links
+    def link(self, crm: str, books: str, *, actor: str, reason: str = "") -> OperationResult:
+        """Pair a CRM record with a Books customer by hand; their former partners are unpaired."""
+        actor = self._actor(actor)
+        crm_ref = parse_ref(crm, default_system="crm", field="crm")
+        books_ref = parse_ref(books, default_system="books", field="books")
+        crm_state = self.repository.state(crm_ref)
+        books_state = self.repository.state(books_ref)
+        if crm_state is None or books_state is None:
+            missing = crm_ref if crm_state is None else books_ref
+            raise NotFound(
+                f"the guard does not know {missing}; seed or sync it first", field=missing[:4].rstrip(":")
+            )
+        for state in (crm_state, books_state):
+            if state.deleted:
+                raise Conflict(f"{state.ref} is deleted in Zoho; link a live record")
+        already = crm_state.partner == books_ref and books_state.partner == crm_ref
+        if (
+            already
+            and crm_state.pair_source is PairSource.ADMIN
+            and books_state.pair_source is PairSource.ADMIN
+        ):
+            raise Conflict(f"{crm_ref} and {books_ref} are already linked by an admin")
+        changes: dict[str, tuple[RecordState, int]] = {}
+        unpaired: list[str] = []
+        for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref)):
+            old = own.partner
+            if old and old != other_ref:
+                old_state = self.repository.state(old)
+                if old_state is not None and old_state.partner == own.ref:
+                    changes[old] = (
+                        old_state.model_copy(
+                            update={"partner": None, "pair_source": None, "former_partner": own.ref}
+                        ),
+                        old_state.rev,
+                    )
+                    unpaired.append(old)
+            changes[own.ref] = (
+                own.model_copy(
+                    update={
+                        "partner": other_ref,
+                        "pair_source": PairSource.ADMIN,
+                        "former_partner": old if old and old != other_ref else own.former_partner,
+                    }
+                ),
+                own.rev,
+            )
+        names = {crm_ref: crm_state.record.name, books_ref: books_state.record.name}
+        entry = self._entry(
+            "link",
+            actor,
+            (crm_ref, books_ref, *unpaired),
+            reason
+            or f"linked {crm_ref} and {books_ref} by hand"
+            + (f"; unpaired {', '.join(unpaired)}" if unpaired else ""),
+            names=names,
+        )
+        try:
+            self.repository.write_states(entry, list(changes.values()))
+        except ConcurrentUpdate as error:
+            raise Conflict("a record changed while linking (an event was processed); run it again") from error
+        return OperationResult(operation="link", entry=entry, detail={"unpaired": unpaired})
+
+    # ------------------------------------------------------------------------------------ breaker
+    def reset_breaker(self, *, actor: str, reason: str = "") -> OperationResult:
+        """Close the storm breaker: new creates are decided normally again."""
+        actor = self._actor(actor)
+        try:
+            entry = reset_storm_breaker(
+                self.repository,
+                actor=actor,
+                reason=reason or "storm breaker reset by an admin",
+                mode=self.mode,
+                now=self.clock(),
+            )
+        except ConcurrentUpdate as error:
+            raise Conflict("the storm breaker is not open") from error
+        return OperationResult(operation="reset_storm_breaker", entry=entry)
+
+    # ------------------------------------------------------------------------------------ audit
+    def audit(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
+        """One page of the audit trail, newest first (the audit store's query)."""
+        return self.audit_log.query(query, limit=limit, cursor=cursor)
