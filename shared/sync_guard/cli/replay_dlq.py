@@ -1,0 +1,89 @@
+"""``sync-guard replay-dlq``: move dead-lettered messages back to their queue, after the cause is fixed.
+
+``--queue processing`` (events the processor gave up on), ``outbox`` (actions Zoho kept refusing with
+429/5xx/timeouts), or ``all``. ``--dry-run`` lists what would move. ``sync-guard requeue-awaiting`` sends
+events that arrived before Zoho was configured (``awaiting_enrichment``) back to the processor.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sync_guard.admin.dlq import replay_dlq
+from sync_guard.cli._context import DEFAULT_STATE_DIR, resolve_settings
+from sync_guard.config import Settings
+from sync_guard.store import aws
+
+
+class QueueChoice(StrEnum):
+    PROCESSING = "processing"
+    OUTBOX = "outbox"
+    ALL = "all"
+
+
+StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
+StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]
+
+
+def _pairs(settings: Settings, choice: QueueChoice) -> list[tuple[str, str, str]]:
+    pairs = []
+    if choice in (QueueChoice.PROCESSING, QueueChoice.ALL):
+        pairs.append(("processing", settings.dlq_url, settings.queue_url))
+    if choice in (QueueChoice.OUTBOX, QueueChoice.ALL):
+        pairs.append(("outbox", settings.outbox_dlq_url, settings.outbox_queue_url))
+    return pairs
+
+
+def replay(settings: Settings, choice: QueueChoice, *, dry_run: bool) -> dict[str, int]:
+    """Replay the chosen dead-letter queues; prints each message moved; returns counts per queue."""
+    sqs = aws.client("sqs", settings)
+    counts: dict[str, int] = {}
+    for name, dlq_url, queue_url in _pairs(settings, choice):
+        if not dlq_url or not queue_url:
+            typer.echo(f"{name}: not configured (no queue URL), skipped", err=True)
+            continue
+        moved = replay_dlq(sqs, dlq_url=dlq_url, queue_url=queue_url, dry_run=dry_run)
+        verb = "would move" if dry_run else "moved"
+        for message in moved:
+            typer.echo(f"{name}: {verb} {message.message_id} ({message.subject})")
+        typer.echo(f"{name}: {verb} {len(moved)} message(s) from the dead-letter queue back to the queue")
+        counts[name] = len(moved)
+    return counts
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay-dlq")
+    def replay_dlq_command(
+        queue: Annotated[
+            QueueChoice, typer.Option("--queue", help="Which dead-letter queue.")
+        ] = QueueChoice.ALL,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not move.")] = False,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Move dead-lettered messages back to their source queue (processing, outbox or all)."""
+        settings = resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
+        replay(settings, queue, dry_run=dry_run)
+
+    @app.command("requeue-awaiting")
+    def requeue_awaiting_command(
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not re-queue.")] = False,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Send events stored as awaiting_enrichment back to the processor (once Zoho is configured)."""
+        from sync_guard.executor.enrichment import requeue_from_settings
+
+        settings = resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
+        ids = requeue_from_settings(settings, now=datetime.now(UTC), dry_run=dry_run)
+        for event_id in ids:
+            typer.echo(("would re-queue " if dry_run else "re-queued ") + event_id)
+        typer.echo(f"{len(ids)} event(s) {'would be ' if dry_run else ''}re-queued for enrichment")

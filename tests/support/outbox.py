@@ -1,0 +1,217 @@
+"""Test wiring for the outbox executor: its queue and DLQ, companies in the Zoho simulator, the pipeline.
+
+The pipeline is the real one minus HTTP ingest: events built from records that exist in the simulator go
+through ``process_event`` with the decision engine (enforce mode) over the test tables, the processor's seam
+sends the committed action ids to the outbox queue, and the real outbox handler drains it through the local
+SQS event source (``SqsEventSource.poll_once``), honouring batch item failures and the DLQ redrive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Mode, get_settings
+from sync_guard.executor.queue import SqsActionQueue
+from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.handler import GuardEventHandler
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.ingest.ports import EventStatus
+from sync_guard.local.runtime import SqsEventSource
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
+from sync_guard.models.records import PartyRecord
+from sync_guard.processing import ProcessingDeps, process_event
+from sync_guard.store.aws import reset_clients
+from sync_guard.store.shadow import DynamoShadowRepository
+from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
+from tests.support.aws import AwsResources
+from tests.support.handlers import fresh_module
+
+HOLD_TAG = "sync-guard-hold"
+WORDS = [
+    "Harbour", "Pixel", "Granite", "Willow", "Copper", "Meadow", "Falcon", "Juniper", "Saffron", "Tundra",
+    "Orchid", "Beacon", "Cobalt", "Ember", "Lantern", "Marble", "Nimbus", "Quarry", "Russet", "Summit",
+]  # fmt: skip
+
+
+@dataclass
+class OutboxQueues:
+    url: str
+    arn: str
+    dlq_url: str
+
+    def depth(self, sqs: Any, url: str | None = None) -> int:
+        """Visible plus in-flight messages."""
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url or self.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+
+def create_outbox_queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> OutboxQueues:
+    """The template's OutboxQueue and its DLQ (maxReceiveCount 5), bound to the settings."""
+    prefix = aws.queue_url.rsplit("/", 1)[-1].removesuffix("-queue")
+    dlq_url = aws.sqs.create_queue(QueueName=f"{prefix}-outbox-dlq")["QueueUrl"]
+    dlq_arn = aws.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
+    url = aws.sqs.create_queue(QueueName=f"{prefix}-outbox", Attributes={"RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    monkeypatch.setenv("SYNC_GUARD_OUTBOX_QUEUE_URL", url)
+    monkeypatch.setenv("SYNC_GUARD_OUTBOX_DLQ_URL", dlq_url)
+    get_settings.cache_clear()
+    reset_clients()
+    return OutboxQueues(url, arn, dlq_url)
+
+
+def point_at_simulator(
+    sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch, *, mode: Mode = Mode.ENFORCE, **extra: str
+) -> None:
+    """Settings for the guard's Zoho clients: the simulator, one attempt per call, short timeouts."""
+    values = sim.settings_env() | {
+        "SYNC_GUARD_MODE": mode.value,
+        "SYNC_GUARD_CRM_HOLD_TAG": HOLD_TAG,
+        # Retries come from SQS redelivery here, so that the dead-letter path is exercised.
+        "SYNC_GUARD_ZOHO_MAX_ATTEMPTS": "1",
+        "SYNC_GUARD_ZOHO_TIMEOUT_SECONDS": "0.3",
+        "SYNC_GUARD_NOTIFY_MAX_INDIVIDUAL": "5",
+    }
+    for name, value in (values | extra).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    reset_clients()
+
+
+@dataclass
+class Company:
+    """An existing Books customer (with invoices) and, in ``duplicate``, the copy that drifts from it."""
+
+    customer: PartyRecord
+    duplicate: PartyRecord
+
+
+def _name(i: int) -> str:
+    return f"{WORDS[i % 20]} {WORDS[(i // 20 + 7 * i + 3) % 20]} Trading {i}"
+
+
+def create_companies(sim: ZohoSimulator, count: int, *, books_duplicates_every: int = 2) -> list[Company]:
+    """``count`` companies in the simulator: a Books customer "<name> Ltd", and a drifted duplicate
+    "<name> Limited", a CRM account for most, a Books customer for every ``books_duplicates_every``-th."""
+    companies = []
+    old = (datetime.now(UTC) - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    for i in range(count):
+        name = _name(i)
+        domain = f"{WORDS[i % 20].lower()}{i}.co.uk"
+        contact = sim.state.books_create_contact(
+            {"contact_name": f"{name} Ltd", "company_name": f"{name} Ltd", "email": f"accounts@{domain}"},
+            source=Source.ADMIN,
+        )
+        contact = dict(contact) | {"created_time": old, "last_modified_time": old, "has_transaction": True}
+        customer = books_contact_to_party(contact)
+        if (i + 1) % books_duplicates_every == 0:
+            dup = sim.state.books_create_contact(
+                {"contact_name": f"{name} Limited", "email": f"sales@{domain}"}, source=Source.ADMIN
+            )
+            duplicate = books_contact_to_party(dup)
+        else:
+            account = sim.state.crm_create(
+                "Accounts",
+                {"Account_Name": f"{name} Limited", "Website": f"https://{domain}"},
+                source=Source.ADMIN,
+            )
+            duplicate = crm_record_to_party("Accounts", account)
+        companies.append(Company(customer, duplicate))
+    return companies
+
+
+def event_for(record: PartyRecord, received: datetime | None = None) -> GuardEvent:
+    """A create event carrying the record, as a workflow webhook would deliver it."""
+    channel = Channel.BOOKS_WORKFLOW if record.system.value == "books" else Channel.CRM_WORKFLOW
+    return GuardEvent(
+        event_id=event_key(record.system, record.module, Operation.CREATE, record.record_id, record.name),
+        source=record.system,
+        channel=channel,
+        module=record.module,
+        operation=Operation.CREATE,
+        record_id=record.record_id,
+        record=record,
+        modified_at=record.modified_at,
+        received_at=received or datetime.now(UTC),
+    )
+
+
+class MemoryEventStatuses:
+    """The events table as the processor sees it, in memory (ingest is not under test here)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, EventStatus] = {}
+
+    def status_of(self, event_id: str) -> EventStatus | None:
+        return self.statuses.get(event_id)
+
+    def mark_processed(self, event_id: str, status: EventStatus, at: datetime) -> None:
+        self.statuses[event_id] = status
+
+
+@dataclass
+class Pipeline:
+    """Decide events (engine + processor seam) and drain the outbox queue with the real handler."""
+
+    aws: AwsResources
+    queues: OutboxQueues
+    source: SqsEventSource
+    deps: ProcessingDeps
+    batches: list[int] = field(default_factory=list)
+
+    def decide(self, events: list[GuardEvent]) -> None:
+        for event in events:
+            process_event(event, self.deps)
+
+    def drain(self, *, max_polls: int = 2000, until: Callable[[], bool] | None = None) -> int:
+        """Poll until the outbox queue is empty (no visible, no in-flight message); returns the polls."""
+        for polls in range(1, max_polls + 1):
+            received = self.source.poll_once()
+            if received:
+                self.batches.append(received)
+            elif self.queues.depth(self.aws.sqs) == 0 and (until is None or until()):
+                return polls
+        raise AssertionError(f"the outbox queue did not drain in {max_polls} polls")
+
+
+def build_pipeline(aws: AwsResources, queues: OutboxQueues, *, storm_threshold: int = 1_000_000) -> Pipeline:
+    """The processor seam with the engine (enforce, per the settings) and the outbox handler on SQS."""
+    settings = get_settings()
+    guard = Guard(
+        DynamoShadowRepository.from_settings(settings),
+        LibraryMatcher(),
+        GuardConfig(mode=settings.mode, crm_hold_tag=settings.crm_hold_tag, storm_threshold=storm_threshold),
+    )
+    deps = ProcessingDeps(
+        events=MemoryEventStatuses(),
+        handler=GuardEventHandler(guard),
+        actions=SqsActionQueue.from_settings(settings),
+    )
+    handler_module = fresh_module("functions.outbox.app")
+    source = SqsEventSource(
+        aws.sqs,
+        queues.url,
+        queues.arn,
+        handler_module.lambda_handler,
+        "OutboxFunction",
+        batch_size=10,
+        wait_seconds=0,
+        retry_visibility_seconds=0,
+    )
+    return Pipeline(aws, queues, source, deps)
