@@ -171,6 +171,32 @@ class ZohoSimulator:
         values.update(overrides)
         return Settings(**values)
 
+    def reset(
+        self,
+        *,
+        id_block: int = 0,
+        assumptions: Assumptions | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> SimulatorState:
+        """Replace the data with an empty organisation (same URL, credentials and tokens); returns it.
+
+        The demo runs one scenario after another against one running guard; ``id_block`` keeps each
+        scenario's ids apart so the guard's shadow never confuses two scenarios' records.
+        """
+        self.state = SimulatorState(
+            books_organization_id=self.state.books_organization_id,
+            clock=clock,
+            assumptions=assumptions,
+            id_block=id_block,
+        )
+        router = Router()
+        crm_api.register(router, self.state)
+        books_api.register(router, self.state)
+        self.router = router
+        self._register_control_routes()
+        self.requests.reset()
+        return self.state
+
     # ------------------------------------------------------------------------------------ dispatch
 
     def handle(

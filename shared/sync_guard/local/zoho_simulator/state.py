@@ -112,7 +112,11 @@ class Assumptions:
 class _Ids:
     """Deterministic id sequences shaped like Zoho's (long numeric strings)."""
 
-    def __init__(self) -> None:
+    # Each block shifts every sequence by this much, so that several simulated organisations (one per demo
+    # scenario) never hand out the same id: the guard's shadow can hold all of them at once.
+    BLOCK = 20_000
+
+    def __init__(self, block: int = 0) -> None:
         self._next = {
             "crm": 5725767000003000001,
             "tag": 5725767000004000001,
@@ -122,6 +126,7 @@ class _Ids:
             "webhook_failure": 5725767000005000001,
             "view": 5725767000007000001,
         }
+        self._next = {kind: value + block * self.BLOCK for kind, value in self._next.items()}
 
     def take(self, kind: str) -> str:
         value = self._next[kind]
@@ -156,12 +161,14 @@ class SimulatorState:
         books_organization_id: str = "20000000001",
         clock: Callable[[], datetime] | None = None,
         assumptions: Assumptions | None = None,
+        id_block: int = 0,
     ) -> None:
+        """``id_block`` (0-20) shifts every id sequence, so that two states never share an id."""
         self.books_organization_id = books_organization_id
         self.assumptions = assumptions or Assumptions()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
-        self._ids = _Ids()
+        self._ids = _Ids(id_block)
         self._seq = 0
         self.crm: dict[str, dict[str, dict[str, Any]]] = {module: {} for module in CRM_MODULES}
         self.crm_deleted: dict[str, list[dict[str, Any]]] = {module: [] for module in CRM_MODULES}
