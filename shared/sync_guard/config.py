@@ -102,8 +102,9 @@ class Settings(BaseSettings):
     # Every Zoho call has this timeout; failed calls are tried this many times in all (see zoho.http).
     zoho_timeout_seconds: float = Field(default=10.0, gt=0)
     zoho_max_attempts: int = Field(default=4, ge=1)
-    # Links to records in Zoho's web UI in finance notifications. Empty: derived from the data centre. The URL
-    # shapes are not in Zoho's API docs, hence overridable; placeholders {domain} {org_id} {module} {record_id}.
+    # Links to records in Zoho's web UI in finance notifications. Empty: derived from the data centre.
+    # The URL shapes are not in Zoho's API docs, hence overridable;
+    # placeholders {domain} {org_id} {module} {record_id}.
     zoho_crm_record_url: str = ""
     zoho_books_contact_url: str = ""
     # Matching defaults.
