@@ -25,6 +25,7 @@ THREADS = 20
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_twenty_racing_creates_give_one_owner_and_nineteen_flagged(aws_server: AwsResources) -> None:
     settings = get_settings()
     matcher = LibraryMatcher()

@@ -558,6 +558,14 @@ def _decide(
     key_changes += [
         KeyChange(key, remove=frozenset({own_ref}), checked=False) for key in sorted(previous_keys - keys)
     ]
+    # A CRM record's pairing depends on the Books customers linking to it: if one is being created right
+    # now, one of the two transactions must see the other (no write skew between disjoint writes).
+    written = {change.key for change in key_changes}
+    key_checks = tuple(
+        (key, item.rev)
+        for key, item in sorted(snapshot.keys.items())
+        if key.startswith("link:") and key not in written and event.operation is not Operation.DELETE
+    )
     return CommitPlan(
         entry=entry,
         state_writes=builder.writes(),
@@ -565,6 +573,7 @@ def _decide(
         actions=tuple(actions),
         breaker=breaker_change,
         holds=tuple(holds),
+        key_checks=key_checks,
     )
 
 

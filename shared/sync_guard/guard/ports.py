@@ -137,6 +137,8 @@ class CommitPlan:
     actions: tuple[OutboxAction, ...] = ()
     breaker: BreakerChange | None = None
     holds: tuple[str, ...] = ()
+    #: Keys read but not written whose revision the decision depends on: ``(key, rev read or None)``.
+    key_checks: tuple[tuple[str, int | None], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 

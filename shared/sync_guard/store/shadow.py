@@ -216,6 +216,16 @@ def _state_put(table: str, write: StateWrite) -> dict[str, Any]:
     return {"Put": put}
 
 
+def _key_check(table: str, key: str, rev: int | None) -> dict[str, Any]:
+    check: dict[str, Any] = {"TableName": table, "Key": key_item_key(key)}
+    if rev is None:
+        check["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        check["ConditionExpression"] = "rev = :rev"
+        check["ExpressionAttributeValues"] = {":rev": to_value(rev)}
+    return {"ConditionCheck": check}
+
+
 def _key_update(table: str, change: KeyChange) -> dict[str, Any]:
     if change.add and change.remove:
         raise ValueError(f"key {change.key}: add and remove in one change")
@@ -394,6 +404,7 @@ class DynamoShadowRepository:
             audit[0],
             *(_state_put(self.shadow_table, write) for write in plan.state_writes),
             *breaker_checks,
+            *(_key_check(self.shadow_table, key, rev) for key, rev in plan.key_checks),
             *claims[:1],
             *(outbox_put(self.outbox_table, action) for action in plan.actions),
             *breaker_counts,
@@ -417,6 +428,8 @@ class DynamoShadowRepository:
                             raise
                 else:
                     puts.setdefault(put["TableName"], []).append(put["Item"])
+            elif "ConditionCheck" in operation:
+                continue  # only meaningful inside the transaction
             elif "Update" in operation:
                 update = dict(operation["Update"])
                 update.pop("ConditionExpression", None)
