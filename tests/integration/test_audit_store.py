@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import InvalidPayload
 from sync_guard.guard.model import AuditEntry, Decision, EntryKind, Finding, Severity
 from sync_guard.guard.ports import EventAlreadyProcessed
-from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.audit import AuditLog, AuditQuery, audit_items
 from tests.support.aws import AwsResources
 
 START = datetime(2026, 1, 30, 12, 0, tzinfo=UTC)
@@ -58,9 +63,13 @@ def populated(log: AuditLog) -> list[AuditEntry]:
             if number % 4 == 1
             else ()
         )
-        entry = make_entry(number, days=number * 1.5, records=records, rules=rules)
-        log.append(entry)
-        entries.append(entry)
+        entries.append(make_entry(number, days=number * 1.5, records=records, rules=rules))
+    # Batch writes of the same items append() writes in a transaction: moto copies every table per
+    # transaction, and these tests are about reading.
+    items = [item for entry in entries for item in audit_items(entry)]
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        log._client.batch_write_item(RequestItems={log.table: requests})
     return entries
 
 
@@ -129,3 +138,50 @@ def test_criteria_combine(log: AuditLog, populated: list[AuditEntry]) -> None:
 def test_a_forged_cursor_is_a_client_error(log: AuditLog) -> None:
     with pytest.raises(InvalidPayload):
         log.query(AuditQuery(), cursor="not-a-cursor")
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+def run_cli(*args: str) -> Result:
+    from sync_guard.cli import app
+
+    return CliRunner().invoke(app, ["audit", *args])
+
+
+def test_cli_json_by_record_newest_first(populated: list[AuditEntry]) -> None:
+    result = run_cli("--record", "books:2", "--since", "2026-01-01", "--until", "2026-03-31", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    expected = newest_first([e for e in populated if "books:2" in e.records])
+    assert [entry["entry_id"] for entry in document["entries"]] == expected
+    assert document["next_cursor"] is None
+
+
+def test_cli_csv_by_rule_and_decision_with_paging(populated: list[AuditEntry]) -> None:
+    result = run_cli(
+        "--rule", "name_drift", "--decision", "quarantine", "--since", "2026-01-01", "--csv", "--limit", "3"
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    expected = newest_first([e for e in populated if "NAME_DRIFT" in e.rules])
+    assert [row["entry_id"] for row in rows] == expected[:3]
+    assert all(row["decision"] == "quarantine" and "NAME_DRIFT" in row["evidence"] for row in rows)
+    assert "--cursor" in result.stderr
+    cursor = result.stderr.split("--cursor", 1)[1].strip()
+    more = run_cli(
+        "--rule", "NAME_DRIFT", "--since", "2026-01-01", "--csv", "--limit", "3", "--cursor", cursor
+    )
+    assert [row["entry_id"] for row in csv.DictReader(io.StringIO(more.stdout))] == expected[3:6]
+
+
+def test_cli_table_and_bad_input(populated: list[AuditEntry]) -> None:
+    table = run_cli("--since", "2026-02-01", "--until", "2026-02-03T00:00:00Z")
+    assert table.exit_code == 0, table.output
+    inside = [
+        e for e in populated if datetime(2026, 2, 1, tzinfo=UTC) <= e.at <= datetime(2026, 2, 3, tzinfo=UTC)
+    ]
+    assert inside
+    assert all(e.at.strftime("%Y-%m-%d %H:%M:%S") in table.stdout for e in inside)
+    assert run_cli("--record", "acme").exit_code == 2
+    assert run_cli("--rule", "NOT_A_RULE").exit_code == 2
+    assert run_cli("--since", "yesterday").exit_code == 2
+    assert run_cli("--json", "--csv").exit_code == 2

@@ -1,0 +1,183 @@
+"""``sync-guard audit``: query the audit trail, newest first, as a table, JSON or CSV.
+
+Which trail: ``--stack-name``/``--region`` (table names from the CloudFormation outputs), or
+``--audit-table``, or the ``SYNC_GUARD_*`` environment, or a running local stack (see ``cli._context``).
+Output is audit data for admins, so it is not masked; nothing here is logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sync_guard.cli._context import resolve_settings
+from sync_guard.errors import SyncGuardError
+from sync_guard.guard.model import AuditEntry, Decision
+from sync_guard.rules.catalogue import BY_CODE
+from sync_guard.store.audit import AuditLog, AuditQuery
+
+_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_RECORD = re.compile(r"^(crm|books):\S+$")
+CSV_COLUMNS = (
+    "at",
+    "entry_id",
+    "kind",
+    "decision",
+    "mode",
+    "actor",
+    "event_id",
+    "operation",
+    "records",
+    "rules",
+    "evidence",
+    "actions",
+    "note",
+)
+
+
+def parse_moment(value: str | None, *, now: datetime, option: str) -> datetime | None:
+    """``2026-03-01``, ``2026-03-01T10:00``, ``2026-03-01T10:00:00+01:00`` (naive = UTC) or ``7d``/``12h``."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"not a date/time or a duration like 7d: {value!r}", param_hint=option
+        ) from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _csv_row(entry: AuditEntry) -> dict[str, str]:
+    return {
+        "at": entry.at.isoformat(),
+        "entry_id": entry.entry_id,
+        "kind": entry.kind.value,
+        "decision": entry.decision.value,
+        "mode": entry.mode.value,
+        "actor": entry.actor,
+        "event_id": entry.event_id or "",
+        "operation": entry.operation or "",
+        "records": " ".join(entry.records),
+        "rules": " ".join(entry.rules),
+        "evidence": " | ".join(entry.evidence),
+        "actions": " ".join(
+            f"{a.kind.value}:{a.target}{'' if a.execute else '(not executed)'}" for a in entry.actions
+        ),
+        "note": entry.note,
+    }
+
+
+def _print_table(entries: list[AuditEntry], console: Console) -> None:
+    table = Table(show_lines=False)
+    for column in ("time (UTC)", "decision", "rules", "records", "actor", "evidence"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        records = ", ".join(
+            f"{ref} '{entry.names[ref]}'" if ref in entry.names else ref for ref in entry.records
+        )
+        table.add_row(
+            entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            entry.decision.value
+            if entry.kind.value == "decision"
+            else f"{entry.decision.value} ({entry.kind.value})",
+            " ".join(entry.rules) or "-",
+            records,
+            entry.actor,
+            "\n".join(entry.evidence[:6]) or entry.note,
+        )
+    console.print(table)
+
+
+def audit(
+    record: Annotated[
+        str | None, typer.Option(help="Only entries about this record: crm:ID or books:ID.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this time (ISO date/time, or 7d, 12h, 30m, 2w ago).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this time (same forms as --since).")] = None,
+    rule: Annotated[
+        str | None, typer.Option(help="Only entries naming this rule code, e.g. NAME_DRIFT.")
+    ] = None,
+    decision: Annotated[
+        str | None, typer.Option(help="Only this decision: allow, flag, quarantine, pending or admin.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many entries (newest first).")] = 50,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after a previous page (printed on stderr).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    stack_name: Annotated[str | None, typer.Option(help="Deployed stack to read table names from.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
+    audit_table: Annotated[str | None, typer.Option(help="Audit table name (overrides the stack's).")] = None,
+) -> None:
+    """Show audit entries: decisions on events and admin operations, newest first."""
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json and --csv", param_hint="--json/--csv")
+    if record and not _RECORD.match(record):
+        raise typer.BadParameter("expected crm:ID or books:ID", param_hint="--record")
+    if rule:
+        rule = rule.strip().upper()
+        if rule not in BY_CODE:
+            raise typer.BadParameter(
+                f"unknown rule; codes: {', '.join(sorted(BY_CODE))}", param_hint="--rule"
+            )
+    if decision:
+        decision = decision.strip().lower()
+        if decision not in {d.value for d in Decision}:
+            raise typer.BadParameter(
+                f"expected one of {', '.join(d.value for d in Decision)}", param_hint="--decision"
+            )
+    now = datetime.now(UTC)
+    query = AuditQuery(
+        record=record,
+        rule=rule,
+        decision=decision,
+        since=parse_moment(since, now=now, option="--since"),
+        until=parse_moment(until, now=now, option="--until"),
+    )
+    settings = resolve_settings(stack_name=stack_name, region=region, audit_table=audit_table)
+    log = AuditLog.from_settings(settings)
+    try:
+        page = log.query(query, limit=limit, cursor=cursor)
+    except SyncGuardError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from error
+    if as_json:
+        document = {
+            "entries": [entry.model_dump(mode="json") for entry in page.entries],
+            "next_cursor": page.cursor,
+        }
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(_csv_row(entry) for entry in page.entries)
+    else:
+        if page.entries:
+            # Wide when piped, so that a captured table is not folded into 80 columns.
+            _print_table(page.entries, Console(width=None if sys.stdout.isatty() else 200))
+        else:
+            typer.echo("no audit entries match")
+    if page.cursor and not as_json:
+        typer.echo(f"more entries: --cursor {page.cursor}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``audit`` to the ``sync-guard`` command line."""
+    app.command(name="audit")(audit)
