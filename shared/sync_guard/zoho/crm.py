@@ -148,6 +148,16 @@ class CrmClient:
         mod = crm_module(module)
         return list(self._pages(f"/{mod.value}/search", kinds, "data"))
 
+    def list_records_data(
+        self, module: Module | str, *, fields: Sequence[str], cvid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record of a module, or of a custom view (``cvid``), raw, page after page (preflight)."""
+        mod = crm_module(module)
+        params = {"fields": ",".join(fields)}
+        if cvid:
+            params["cvid"] = cvid
+        return list(self._pages(f"/{mod.value}", params, "data"))
+
     def search_by_name(self, module: Module | str, name: str) -> list[PartyRecord]:
         """Records whose name equals ``name`` (Zoho compares without case)."""
         mod = crm_module(module)

@@ -1,0 +1,300 @@
+"""``sync-guard preflight``: before a first sync or a reconnect, hold back what Zoho would duplicate.
+
+Zoho's first run (and every reconnect) pairs CRM records with Books customers by *exact* name and clones
+the rest. The seed's advice is to clean first and connect with a tight scope; preflight does the checking
+part of that: for every CRM record in the sync's scope it works out whether the sync would pair it, and
+when it would not but the matcher finds its Books customer anyway ("Acme Ltd" vs "Acme Limited"), it
+
+- lists the rename that would make the pair line up (the CRM record takes the Books name, since the Books
+  copy holds the invoices), and
+- in enforce mode, holds the CRM record back: adds the guard's hold tag, which takes it out of the CRM
+  view the sync uses, so the sync skips it instead of cloning it.
+
+CRM records with no Books customer at all are left alone (the sync should create those), as are records
+that would pair exactly. A CRM record that duplicates another CRM record which already pairs is held too:
+its clone would be a duplicate (or a 3062 failure). Input: the live (or simulated) APIs, or Zoho exports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sync_guard.config import Mode, Settings
+from sync_guard.matching import Verdict, blocking_keys, compare
+from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
+
+CRM_FIELDS = {
+    "Accounts": (
+        "Account_Name",
+        "Phone",
+        "Website",
+        "Billing_Code",
+        "Billing_City",
+        "Billing_Country",
+        "Tag",
+    ),
+    "Contacts": (
+        "First_Name",
+        "Last_Name",
+        "Full_Name",
+        "Email",
+        "Phone",
+        "Mailing_Zip",
+        "Account_Name",
+        "Tag",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SideRecord:
+    """A record as preflight needs it: the domain record plus the names exactly as Zoho stores them."""
+
+    party: PartyRecord
+    #: Exact names the sync compares: CRM's record name; Books' display name and company name.
+    names: tuple[str, ...]
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class PreflightHold:
+    """A CRM record the sync would not pair with the Books customer it belongs to."""
+
+    crm: PartyRecord
+    partner: PartyRecord | None
+    reason: str
+    rename: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass
+class PreflightPlan:
+    """What preflight found: the holds (with renames) and how the rest would fare."""
+
+    holds: list[PreflightHold] = field(default_factory=list)
+    pairs_exactly: int = 0
+    new_customers: int = 0
+    already_held: int = 0
+    applied: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "holds": [
+                {
+                    "crm": hold.crm.ref,
+                    "crm_name": hold.crm.name,
+                    "books": hold.partner.ref if hold.partner else None,
+                    "books_name": hold.partner.name if hold.partner else None,
+                    "reason": hold.reason,
+                    "rename": hold.rename,
+                    "evidence": list(hold.evidence),
+                }
+                for hold in self.holds
+            ],
+            "pairs_exactly": self.pairs_exactly,
+            "new_customers": self.new_customers,
+            "already_held": self.already_held,
+            "applied": self.applied,
+        }
+
+
+def _email_of(record: PartyRecord) -> set[str]:
+    emails = {record.email or "", *record.other_emails}
+    return {e.casefold() for e in emails if e}
+
+
+def plan_preflight(
+    crm: Sequence[SideRecord], books: Sequence[SideRecord], *, pair_contacts_by_email: bool = True
+) -> PreflightPlan:
+    """Which in-scope CRM records the sync would fail to pair with their Books customer, and the renames.
+
+    Mirrors the native sync's first run: exact names (as stored: case and spaces count) for accounts,
+    email for contacts; a Books customer pairs once; CRM records are taken oldest first.
+    """
+    plan = PreflightPlan()
+    by_name: dict[str, list[SideRecord]] = {}
+    by_email: dict[str, list[SideRecord]] = {}
+    by_key: dict[str, list[SideRecord]] = {}
+    for record in books:
+        if not record.party.active:
+            continue  # the sync does not offer inactive customers for pairing
+        for name in dict.fromkeys(record.names):
+            by_name.setdefault(name, []).append(record)
+        for email in _email_of(record.party):
+            by_email.setdefault(email, []).append(record)
+        for key in blocking_keys(record.party):
+            by_key.setdefault(key, []).append(record)
+    taken: dict[str, PartyRecord] = {}  # Books ref -> the CRM record that pairs with it exactly
+    pending: list[SideRecord] = []
+    for record in crm:
+        if record.held:
+            plan.already_held += 1
+            continue
+        if record.party.module is Module.CRM_CONTACTS and pair_contacts_by_email:
+            exact = [b for e in _email_of(record.party) for b in by_email.get(e, [])]
+        else:
+            exact = [b for n in record.names[:1] for b in by_name.get(n, [])]
+        exact = [b for b in exact if b.party.ref not in taken]
+        if exact:
+            taken[exact[0].party.ref] = record.party
+            plan.pairs_exactly += 1
+        else:
+            pending.append(record)
+    for record in pending:
+        candidates: dict[str, SideRecord] = {}
+        for key in blocking_keys(record.party):
+            for books_record in by_key.get(key, []):
+                candidates.setdefault(books_record.party.ref, books_record)
+        best: tuple[float, SideRecord, Any] | None = None
+        for books_record in candidates.values():
+            result = compare(record.party, books_record.party)
+            if result.verdict is Verdict.DUPLICATE and (best is None or result.score > best[0]):
+                best = (result.score, books_record, result)
+        if best is None:
+            plan.new_customers += 1
+            continue
+        _, partner, result = best
+        owner = taken.get(partner.party.ref)
+        if owner is not None:
+            plan.holds.append(
+                PreflightHold(
+                    crm=record.party,
+                    partner=partner.party,
+                    reason=f"duplicates CRM record {owner.ref} '{owner.name}', which pairs with "
+                    f"{partner.party.ref}: the sync would clone it",
+                    rename=f"merge {record.party.ref} into {owner.ref} in CRM (after the sync is paired)",
+                    evidence=tuple(result.evidence),
+                )
+            )
+            continue
+        taken[partner.party.ref] = record.party
+        plan.holds.append(
+            PreflightHold(
+                crm=record.party,
+                partner=partner.party,
+                reason=f"same customer as Books {partner.party.ref} '{partner.party.name}' but the names "
+                "differ, so Zoho's exact-name pairing would clone it",
+                rename=f"rename CRM {record.party.ref} {record.names[0]!r} to {partner.names[0]!r}",
+                evidence=tuple(result.evidence),
+            )
+        )
+    return plan
+
+
+# ------------------------------------------------------------------------------------------- sources
+
+
+def _has_tag(data: Mapping[str, Any], tag: str) -> bool:
+    return any(isinstance(t, Mapping) and t.get("name") == tag for t in data.get("Tag") or [])
+
+
+def crm_side(module: Module, data: Mapping[str, Any], hold_tag: str) -> SideRecord:
+    """A raw CRM record (API shape) as preflight input; its stored name is kept exactly."""
+    party = crm_record_to_party(module, data)
+    raw = data.get("Account_Name") if module is Module.CRM_ACCOUNTS else data.get("Full_Name")
+    name = str(raw) if raw is not None and not isinstance(raw, Mapping) else party.name
+    return SideRecord(party, (name,), held=_has_tag(data, hold_tag))
+
+
+def books_side(data: Mapping[str, Any]) -> SideRecord:
+    """A raw Books contact (API shape) as preflight input: display name, then company name."""
+    names = tuple(str(n) for n in (data.get("contact_name"), data.get("company_name")) if n)
+    return SideRecord(books_contact_to_party(data), names)
+
+
+def load_from_zoho(
+    zoho: Any, module: Module, *, hold_tag: str, view_id: str | None = None
+) -> tuple[list[SideRecord], list[SideRecord]]:
+    """CRM records (of the sync's view when given) and Books customers, through the Zoho clients."""
+    crm_data = zoho.crm.list_records_data(module, fields=CRM_FIELDS[module.value], cvid=view_id)
+    crm = [crm_side(module, data, hold_tag) for data in crm_data]
+    books: list[SideRecord] = []
+    page = 1
+    while True:
+        result = zoho.books.list_contacts(page=page)
+        for party in result.items:
+            books.append(SideRecord(party, (party.name,)))
+        if not result.has_more:
+            break
+        page += 1
+    return crm, books
+
+
+def load_from_exports(crm_export: Path, books_export: Path) -> tuple[list[SideRecord], list[SideRecord]]:
+    """The same from Zoho's CSV exports (names as exported)."""
+    from sync_guard.exports.reader import read_export
+
+    crm = [SideRecord(r, (r.name,)) for r in read_export(crm_export, System.CRM).records]
+    books = [SideRecord(r, (r.name,)) for r in read_export(books_export, System.BOOKS).records]
+    return crm, books
+
+
+def apply_holds(plan: PreflightPlan, zoho: Any, module: Module, hold_tag: str) -> int:
+    """Add the hold tag to every CRM record the plan holds (enforce mode); returns how many were tagged."""
+    for hold in plan.holds:
+        zoho.crm.add_tags(module, hold.crm.record_id, [hold_tag])
+        plan.applied += 1
+    return plan.applied
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(preflight)
+
+
+def preflight(
+    module: Annotated[str, typer.Option(help="CRM module the sync maps to customers.")] = "Accounts",
+    view: Annotated[str | None, typer.Option(help="Id of the CRM view used as the sync scope.")] = None,
+    crm_export: Annotated[Path | None, typer.Option(help="CRM export CSV instead of the API.")] = None,
+    books_export: Annotated[Path | None, typer.Option(help="Books customers CSV instead of the API.")] = None,
+    apply: Annotated[
+        bool | None,
+        typer.Option("--apply/--dry-run", help="Tag the records (default: only in enforce mode)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Before a first sync or a reconnect: hold back CRM records Zoho would clone, list the renames."""
+    settings = Settings()
+    crm_module_ = Module(module)
+    console = Console()
+    zoho_clients = None
+    if crm_export is not None and books_export is not None:
+        crm, books = load_from_exports(crm_export, books_export)
+    else:
+        from sync_guard.zoho.auth import InMemoryTokenCache
+        from sync_guard.zoho.factory import build_zoho_clients
+
+        zoho_clients = build_zoho_clients(settings, InMemoryTokenCache())
+        crm, books = load_from_zoho(zoho_clients, crm_module_, hold_tag=settings.crm_hold_tag, view_id=view)
+    plan = plan_preflight(crm, books)
+    wants_apply = apply if apply is not None else settings.mode is Mode.ENFORCE
+    if wants_apply and zoho_clients is not None:
+        apply_holds(plan, zoho_clients, crm_module_, settings.crm_hold_tag)
+    if zoho_clients is not None:
+        zoho_clients.close()
+    if as_json:
+        typer.echo(json.dumps(plan.to_json(), indent=2))
+        return
+    table = Table(title="Preflight: records Zoho's exact-name pairing would clone")
+    for column in ("CRM record", "Books customer", "Rename to pair them"):
+        table.add_column(column)
+    for hold in plan.holds:
+        partner = f"{hold.partner.ref} {hold.partner.name}" if hold.partner else "-"
+        table.add_row(f"{hold.crm.ref} {hold.crm.name}", partner, hold.rename)
+    console.print(table)
+    state = "held (tag added)" if plan.applied else "to hold (dry run)"
+    console.print(
+        f"{len(plan.holds)} {state}; {plan.pairs_exactly} pair exactly; {plan.new_customers} new customers; "
+        f"{plan.already_held} already held. Clean first, then connect with a tight scope."
+    )
