@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import ConcurrentUpdate
@@ -236,3 +238,52 @@ def test_seeder_is_idempotent_and_merges_key_members(aws: AwsResources, repo: Dy
     assert repo.get_key("n:acme").members == {"crm:1", "books:9", "crm:3"}
     assert repo.get_key("n:acme").owner == "books:9"  # first in ref order when loaded together
     assert repo.get_key("link:crm:1").members == {"books:9"}
+
+
+# ------------------------------------------------------------------------------------ sync-guard seed
+EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
+
+
+def test_seed_cli_loads_pairs_and_is_idempotent(aws: AwsResources, repo: DynamoShadowRepository) -> None:
+    from sync_guard.cli import app
+
+    args = [
+        "seed",
+        "--crm",
+        str(EXPORTS / "crm_accounts.csv"),
+        "--books",
+        str(EXPORTS / "books_customers.csv"),
+    ]
+    first = CliRunner().invoke(app, [*args, "--actor", "alice"])
+    assert first.exit_code == 0, first.output
+    assert "paired 2 by Books' CRM link and 2 by the matcher" in first.stdout
+    assert "12 new or newer" in first.stdout
+    assert "crm:zcrm_1005 'Bank of the West'" in first.stdout  # a classic false positive left unpaired
+    assert "books:46000006 'Ganesh Traders'" in first.stdout
+
+    linked = repo.get_state("books:46000001")
+    assert linked is not None
+    assert (linked.partner, linked.pair_source) == ("crm:zcrm_1001", PairSource.ZOHO_LINK)
+    crm = repo.get_state("crm:zcrm_1001")
+    assert crm is not None
+    assert crm.partner == "books:46000001"
+    inferred = repo.get_state("books:46000002")
+    assert inferred is not None
+    assert (inferred.partner, inferred.pair_source) == ("crm:zcrm_1002", PairSource.INFERRED)
+    # candidates are findable through the key index, not by scanning
+    assert any("books:46000002" in repo.get_key(key).members for key in inferred.keys)
+
+    again = CliRunner().invoke(app, [*args, "--actor", "alice"])
+    assert again.exit_code == 0, again.output
+    assert "0 new or newer, 12 already up to date" in again.stdout
+    assert "seeded before" in again.stdout
+    seeds = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    assert [(e.operation, e.actor) for e in seeds] == [("seed", "alice")]
+
+
+def test_seed_cli_names_the_bad_file_and_line(aws: AwsResources) -> None:
+    from sync_guard.cli import app
+
+    result = CliRunner().invoke(app, ["seed", "--crm", str(EXPORTS / "malformed_extra_field.csv")])
+    assert result.exit_code == 2
+    assert "malformed_extra_field.csv" in result.stderr

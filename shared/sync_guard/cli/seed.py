@@ -1,0 +1,146 @@
+"""``sync-guard seed``: load the shadow mapping from the same Zoho exports the match report reads.
+
+Idempotent: a record already in the shadow at the same or a newer version is left alone, key memberships
+are merged, and the audit entry of a seed is keyed by the files' content, so running it twice loads and
+records once. Prints what it loaded and what it could not pair (names, never emails).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sync_guard.cli._context import resolve_settings
+from sync_guard.errors import ClientError
+from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind
+from sync_guard.guard.ports import EventAlreadyProcessed
+from sync_guard.guard.seeding import SeedPlan, plan_seed
+from sync_guard.models.records import PartyRecord, System
+from sync_guard.store import aws
+from sync_guard.store.audit import AuditLog
+from sync_guard.store.shadow import ShadowSeeder
+
+_SHOWN = 20
+
+
+def _overrides(values: list[str]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for value in values:
+        column, sep, target = value.rpartition("=")
+        if not sep or not column.strip() or target.strip() not in CANONICAL_FIELDS:
+            raise typer.BadParameter(
+                f"expected COLUMN=FIELD with FIELD one of {', '.join(CANONICAL_FIELDS)}", param_hint="--map"
+            )
+        overrides[column.strip()] = target.strip()
+    return overrides
+
+
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _names(records: list[PartyRecord]) -> list[str]:
+    lines = [f"  {record.ref} '{record.name}'" for record in records[:_SHOWN]]
+    if len(records) > _SHOWN:
+        lines.append(f"  ... and {len(records) - _SHOWN} more")
+    return lines
+
+
+def report_lines(
+    plan: SeedPlan, written: int, crm_count: int, books_count: int, *, dry_run: bool = False
+) -> list[str]:
+    """What the seed did, for a person."""
+    loaded = (
+        f"would load {len(plan.states)} records (dry run: nothing written)"
+        if dry_run
+        else f"loaded {len(plan.states)} records: {written} new or newer, "
+        f"{len(plan.states) - written} already up to date"
+    )
+    lines = [
+        f"read {crm_count} CRM records and {books_count} Books customers",
+        f"paired {len(plan.linked_pairs)} by Books' CRM link and {len(plan.inferred_pairs)} by the matcher",
+        loaded,
+    ]
+    if plan.unpaired_crm or plan.unpaired_books:
+        lines.append(
+            f"could not pair {len(plan.unpaired_crm)} CRM records "
+            f"and {len(plan.unpaired_books)} Books customers:"
+        )
+        lines += _names(plan.unpaired_crm) + _names(plan.unpaired_books)
+    if plan.dangling_links:
+        lines.append(
+            f"{len(plan.dangling_links)} Books customers link to CRM records missing from the CRM export:"
+        )
+        lines += _names(plan.dangling_links)
+    for crm_ref, books_refs in sorted(plan.double_links.items()):
+        lines.append(f"{crm_ref} is linked by several Books customers: {', '.join(books_refs)} (DOUBLE_LINK)")
+    return lines
+
+
+def seed(
+    crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV).")] = None,
+    books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV).")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=FIELD header override.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who is seeding (for the audit trail).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and pair, write nothing.")] = False,
+    stack_name: Annotated[str | None, typer.Option(help="Deployed stack to read table names from.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
+    shadow_table: Annotated[str | None, typer.Option(help="Shadow table name.")] = None,
+    audit_table: Annotated[str | None, typer.Option(help="Audit table name.")] = None,
+) -> None:
+    """Load the shadow mapping from Zoho exports (the match report's inputs)."""
+    if crm is None and books is None:
+        raise typer.BadParameter("give --crm, --books or both", param_hint="--crm/--books")
+    overrides = _overrides(map_ or [])
+    try:
+        crm_records = read_export(crm, System.CRM, overrides).records if crm else []
+        books_records = read_export(books, System.BOOKS, overrides).records if books else []
+    except ClientError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from error
+    now = datetime.now(UTC)
+    plan = plan_seed(crm_records, books_records, LibraryMatcher(), now=now)
+    written = 0
+    if not dry_run:
+        settings = resolve_settings(
+            stack_name=stack_name, region=region, shadow_table=shadow_table, audit_table=audit_table
+        )
+        client = aws.client("dynamodb", settings)
+        written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
+        who = actor or getpass.getuser()
+        entry = AuditEntry(
+            entry_id=f"seed_{_digest([p for p in (crm, books) if p])}",
+            at=now,
+            kind=EntryKind.ADMIN,
+            decision=Decision.ADMIN,
+            mode=settings.mode,
+            actor=who,
+            operation="seed",
+            note=(
+                f"seeded {len(plan.states)} records ({written} new or newer); pairs: "
+                f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
+                f"{len(plan.unpaired_crm)} CRM, {len(plan.unpaired_books)} Books"
+            ),
+        )
+        try:
+            AuditLog(client, settings.audit_table).append(entry)
+        except EventAlreadyProcessed:
+            typer.echo("these exports were seeded before (audit entry exists)")
+    for line in report_lines(plan, written, len(crm_records), len(books_records), dry_run=dry_run):
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``seed`` to the ``sync-guard`` command line."""
+    app.command(name="seed", no_args_is_help=True)(seed)
