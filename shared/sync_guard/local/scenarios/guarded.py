@@ -1,0 +1,306 @@
+"""Scenarios with the guard: the local stack over HTTP, webhooks flowing, the executor acting on Zoho.
+
+One :class:`GuardedEnvironment` (a local stack in enforce mode plus one Zoho simulator server) serves every
+guarded run: before each scenario the simulator is reset to an empty organisation whose ids no other
+scenario uses, so the guard's shadow and audit trail keep every scenario side by side (and
+``sync-guard audit`` can show them afterwards).
+
+A guarded run:
+
+1. builds the world (history from before the guard: no webhooks);
+2. seeds the guard's shadow mapping from that world (a backfill: the engine records and pairs every record,
+   with no rules, as a deployment does from the match report before going live);
+3. connects the webhook emitter and plays the act; between steps, and before every sync run, it waits for
+   the guard to be idle (every acknowledged event processed, the outbox drained), a bounded readiness
+   poll, never a fixed sleep;
+4. counts from the simulator's ground truth, plus the notifications file and the audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sync_guard.cli.preflight import PreflightPlan, apply_holds, load_from_zoho, plan_preflight
+from sync_guard.config import Settings
+from sync_guard.local.scenarios.base import Scenario
+from sync_guard.local.scenarios.counting import Baseline, Counts, count_outcome
+from sync_guard.local.scenarios.world import HOLD_TAG, TickingClock, World
+from sync_guard.local.stack import LocalStack
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator.state import CRM_MODULES, SimulatorState
+from sync_guard.local.zoho_simulator.webhooks import GuardEndpoints, WebhookEmitter, crm_workflow_body
+from sync_guard.models.events import GuardEvent
+from sync_guard.models.records import Module
+from sync_guard.notify.notifiers import FileNotifier
+
+#: The demo replays a day of edits in seconds, so every event lands in one storm window: the breaker's
+#: threshold is raised accordingly (production default: 10 per 10 minutes) so that it trips on a storm,
+#: not on the compressed timeline of ordinary scenarios.
+DEMO_STORM_THRESHOLD = 25
+#: Backfilled history is dated this far back, so it never counts as a burst of creates now.
+_BACKFILL_AGE = timedelta(days=2)
+
+#: Outbox statuses that mean the executor still has work (see ``executor.model.ActionStatus``).
+_BUSY_ACTION_STATUSES = ("pending", "running", "retrying")
+
+
+class GuardNotIdle(TimeoutError):
+    """The guard did not finish within the readiness deadline (events or actions still in flight)."""
+
+
+@dataclass
+class GuardedRun:
+    counts: Counts
+    seconds: float
+    preflight: list[PreflightPlan] = field(default_factory=list)
+    events: int = 0
+
+
+class GuardedEnvironment:
+    """A local stack in enforce mode and a Zoho simulator, shared by every guarded scenario run."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        port: int = 0,
+        persist: bool = False,
+        idle_timeout_seconds: float = 120.0,
+        webhook_workers: int = 4,
+    ) -> None:
+        self.state_dir = state_dir
+        self.port = port
+        self.persist = persist
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self.webhook_workers = webhook_workers
+        self.notifications_file = (state_dir / "notifications.txt").resolve()
+        self.simulator: ZohoSimulator | None = None
+        self.stack: LocalStack | None = None
+        self._zoho: Any = None
+        self._settings: Settings | None = None
+        self._emitter: WebhookEmitter | None = None
+        self._final_events: set[str] = set()
+        self._next_block = 1
+
+    # ---------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> GuardedEnvironment:
+        from sync_guard.zoho.auth import InMemoryTokenCache
+        from sync_guard.zoho.factory import build_zoho_clients
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.simulator = ZohoSimulator(seed=0).start()
+        environment = self.simulator.settings_env() | {
+            "SYNC_GUARD_NOTIFY_FILE": str(self.notifications_file),
+            "SYNC_GUARD_CRM_HOLD_TAG": HOLD_TAG,
+            "SYNC_GUARD_STORM_THRESHOLD": str(DEMO_STORM_THRESHOLD),
+        }
+        self.stack = LocalStack(
+            self.state_dir,
+            port=self.port,
+            persist=self.persist,
+            parameters={"Mode": "enforce"},
+            extra_environment=environment,
+        )
+        try:
+            self.stack.start()
+            self.stack.state(
+                zoho_url=self.simulator.url, notifications_file=str(self.notifications_file)
+            ).write(self.state_dir)
+            self._settings = Settings()  # the stack's environment is this process's now
+            self._zoho = build_zoho_clients(self.simulator.settings(), InMemoryTokenCache())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._emitter is not None:
+            self._emitter.close()
+            self._emitter = None
+        if self._zoho is not None:
+            self._zoho.close()
+            self._zoho = None
+        if self.stack is not None:
+            self.stack.stop()
+            self.stack = None
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+
+    def __enter__(self) -> GuardedEnvironment:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            raise RuntimeError("the guarded environment is not started")
+        return self._settings
+
+    def _require(self) -> tuple[ZohoSimulator, LocalStack]:
+        if self.simulator is None or self.stack is None:
+            raise RuntimeError("the guarded environment is not started")
+        return self.simulator, self.stack
+
+    # ------------------------------------------------------------------------------------ a run
+
+    def run(self, scenario: Scenario) -> GuardedRun:
+        """Build, backfill, act with webhooks flowing, wait for the guard, count."""
+        simulator, stack = self._require()
+        started = time.monotonic()
+        state = simulator.reset(id_block=self._next_block, clock=TickingClock())
+        self._next_block += 1
+        plans: list[PreflightPlan] = []
+
+        def preflight(world: World) -> None:
+            if scenario.uses_preflight:
+                plans.append(self.preflight(world))
+
+        world = World(state, checkpoint=self.wait_idle, before_connect=preflight)
+        scenario.build(world)
+        self.backfill(state)
+        # Each scenario is another organisation: an admin closes a breaker an earlier one left open.
+        self.reset_breaker(f"before scenario {scenario.name}")
+        endpoints = GuardEndpoints.from_api_url(stack.api_url, stack.webhook_secret)
+        self._emitter = WebhookEmitter(state, endpoints, workers=self.webhook_workers)
+        self._final_events = set()
+        notifications_before = self.notification_count()
+        try:
+            baseline = Baseline.of(world)
+            scenario.act(world)
+            self.wait_idle()
+            counts = count_outcome(world, baseline)
+            counts.notifications = self.notification_count() - notifications_before
+            counts.rules_fired = dict(sorted(self.rules_fired(self._emitter.event_ids).items()))
+            events = len(self._emitter.event_ids)
+        finally:
+            self._emitter.close()
+            self._emitter = None
+            if world.sync is not None:
+                world.sync.close()
+        return GuardedRun(counts, time.monotonic() - started, plans, events)
+
+    # ------------------------------------------------------------------------------- the pieces
+
+    def preflight(self, world: World) -> PreflightPlan:
+        """``sync-guard preflight`` in enforce mode, through the Zoho API, on the sync's scope."""
+        if world.sync is None:
+            raise RuntimeError("preflight needs the scenario's native sync")
+        module = Module(world.sync.crm_module)
+        crm, books = load_from_zoho(self._zoho, module, hold_tag=HOLD_TAG, view_id=world.sync.view_id)
+        plan = plan_preflight(crm, books)
+        apply_holds(plan, self._zoho, module, HOLD_TAG)
+        return plan
+
+    def backfill(self, state: SimulatorState, *, workers: int = 4) -> int:
+        """Seed the shadow mapping with every record (the engine with no rules: record and pair only)."""
+        from sync_guard.guard.engine import Guard, GuardConfig
+        from sync_guard.guard.matcher import LibraryMatcher
+        from sync_guard.store.shadow import DynamoShadowRepository
+        from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
+
+        settings = self.settings
+        guard = Guard(
+            DynamoShadowRepository.from_settings(settings),
+            LibraryMatcher(),
+            GuardConfig.from_settings(settings),
+            rules=(),
+        )
+        now = datetime.now(UTC) - _BACKFILL_AGE
+        crm_events: list[GuardEvent] = [
+            parse_crm_workflow(crm_workflow_body("create", module, record), received_at=now)
+            for module in CRM_MODULES
+            for record in state.crm_list(module)
+        ]
+        books_events = [
+            parse_books_webhook({"contact": contact}, received_at=now, operation="create")
+            for contact in state.books_list_contacts()
+        ]
+        # CRM first, so that each Books customer's Zoho link finds its CRM record and pairs.
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(guard.process, crm_events))
+            list(pool.map(guard.process, books_events))
+        return len(crm_events) + len(books_events)
+
+    def reset_breaker(self, reason: str) -> bool:
+        """Close the storm breaker if it is open (the audited admin operation); True if it was open."""
+        from sync_guard.errors import ConcurrentUpdate
+        from sync_guard.guard.admin import reset_storm_breaker
+        from sync_guard.store.shadow import DynamoShadowRepository
+
+        try:
+            reset_storm_breaker(
+                DynamoShadowRepository.from_settings(self.settings),
+                actor="sync-guard demo",
+                reason=reason,
+                mode=self.settings.mode,
+                now=datetime.now(UTC),
+            )
+        except ConcurrentUpdate:
+            return False  # not open: nothing to reset
+        return True
+
+    def wait_idle(self) -> None:
+        """Wait until the guard has handled everything Zoho sent and done everything it decided.
+
+        Idle means: every queued webhook posted, every acknowledged event processed, no outbox action
+        pending, running or retrying, and no new webhook since the last look (the executor's writes to
+        Zoho come back as webhooks, which must be processed too). Raises :class:`GuardNotIdle` after
+        ``idle_timeout_seconds``.
+        """
+        from sync_guard.store.events import DynamoEventStore
+        from sync_guard.store.outbox import Outbox
+
+        emitter = self._emitter
+        if emitter is None:
+            return
+        settings = self.settings
+        events = DynamoEventStore.from_settings(settings)
+        outbox = Outbox.from_settings(settings)
+        deadline = time.monotonic() + self.idle_timeout_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not emitter.flush(timeout=remaining):
+                raise GuardNotIdle("webhooks still being delivered")
+            seen = len(emitter.results)
+            for event_id in emitter.event_ids:
+                if event_id in self._final_events:
+                    continue
+                status = events.status_of(event_id)
+                if status is not None and status.is_final:
+                    self._final_events.add(event_id)
+            waiting = [e for e in emitter.event_ids if e not in self._final_events]
+            busy = any(outbox.by_status(status, limit=1) for status in _BUSY_ACTION_STATUSES)
+            if not waiting and not busy and emitter.flush(timeout=0) and len(emitter.results) == seen:
+                return
+            if time.monotonic() > deadline:
+                raise GuardNotIdle(f"{len(waiting)} events unprocessed, outbox busy: {busy}")
+            time.sleep(0.05)  # the poll interval of a bounded readiness check
+
+    def notification_count(self) -> int:
+        """Messages in the finance notifications file so far."""
+        if not self.notifications_file.exists():
+            return 0
+        text = self.notifications_file.read_text(encoding="utf-8")
+        return sum(1 for line in text.splitlines() if line == FileNotifier.SEPARATOR)
+
+    def rules_fired(self, event_ids: list[str]) -> Counter[str]:
+        """Rule codes in the audit entries of these events (one entry per event: its decision)."""
+        from sync_guard.store.audit import AuditLog
+
+        audit = AuditLog.from_settings(self.settings)
+        fired: Counter[str] = Counter()
+        for event_id in dict.fromkeys(event_ids):
+            entry = audit.get(event_id)
+            if entry is not None:
+                fired.update(entry.rules)
+        return fired
