@@ -27,7 +27,7 @@ REQUIRED = {
 def test_codes_are_unique_stable_identifiers() -> None:
     codes = [rule.code for rule in RULES]
     assert len(codes) == len(set(codes)) == len(BY_CODE)
-    assert REQUIRED <= set(codes)
+    assert set(codes) >= REQUIRED
     assert all(re.fullmatch(r"[A-Z][A-Z_]+", code) for code in codes)
 
 
