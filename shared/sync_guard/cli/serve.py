@@ -48,6 +48,10 @@ def serve(
         bool, typer.Option(help="Start from empty tables instead of the persisted ones.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the Zoho simulator (ids, injected faults).")] = 0,
+    sync_interval: Annotated[
+        float,
+        typer.Option(help="Seconds between the simulated native sync's runs (0: no native sync)."),
+    ] = 15.0,
 ) -> None:
     """Run the guard locally: the template's handlers, DynamoDB Local, SQS/SNS and a Zoho simulator.
 
@@ -89,9 +93,26 @@ def serve(
         parameters={"Mode": mode.value},
         extra_environment=environment,
     )
+    emitter = None
+    native_sync = None
     try:
         with console.status("Starting DynamoDB Local, moto and the functions..."):
             stack.start()
+        if simulator is not None:
+            # The simulator's Zoho sends its webhooks to this guard, and its native sync runs on an interval.
+            from sync_guard.local.zoho_simulator.native_sync import NativeSync, SyncAssumptions
+            from sync_guard.local.zoho_simulator.webhooks import GuardEndpoints, WebhookEmitter
+
+            endpoints = GuardEndpoints.from_api_url(stack.api_url, stack.webhook_secret)
+            emitter = WebhookEmitter(simulator.state, endpoints)
+            if sync_interval > 0:
+                native_sync = NativeSync(
+                    simulator.state,
+                    hold_tag=configured.crm_hold_tag,
+                    assumptions=SyncAssumptions(cycle_interval_seconds=sync_interval),
+                )
+                native_sync.connect()
+                native_sync.start()
         stack.state(zoho_url=zoho_url, notifications_file=str(notifications_file)).write(state_dir)
         console.print(_summary(stack, mode, zoho_url, notifications_file, state_dir))
         console.print(f"Webhook secret (header X-Sync-Guard-Token): [bold]{stack.webhook_secret}[/bold]")
@@ -99,6 +120,10 @@ def serve(
         stop.wait()
     finally:
         console.print("Stopping...", style="dim")
+        if native_sync is not None:
+            native_sync.close()
+        if emitter is not None:
+            emitter.close()
         stack.stop()
         if simulator is not None:
             simulator.stop()

@@ -27,6 +27,7 @@ a named field of :class:`SyncAssumptions` (docs/simulator.md lists them).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from sync_guard.local.zoho_simulator.state import (
     SimulatorState,
     Source,
 )
+
+logger = logging.getLogger(__name__)
 
 #: The view every scenario uses as the sync scope: records carrying the guard's hold tag are out.
 DEFAULT_HOLD_TAG = "sync-guard-hold"
@@ -224,8 +227,12 @@ class NativeSync:
 
         def loop() -> None:
             while not self._timer_stop.wait(interval):
-                if self.connected:
+                if not self.connected:
+                    continue
+                try:
                     self.run_cycle()
+                except Exception:  # a failed run is logged; the next interval tries again, as Zoho's does
+                    logger.exception("native sync run failed")
 
         self._timer = threading.Thread(target=loop, name="native-sync", daemon=True)
         self._timer.start()
