@@ -507,10 +507,10 @@ def _decide(
         action = _action(event, kind, finding.subject, findings, decision, config, now)
         actions.append(action)
         holds.append(finding.subject)
-        if target is not None:
-            echo = dict(target.echo_expected)
-            if action.execute:
-                echo[action.action_id] = action.expected_state
+        if target is not None and action.execute:
+            # Only a hold that will really happen marks the record (observe mode holds nothing in Zoho, so
+            # switching to enforce later still acts on it); the HOLD item lists it either way, with its mode.
+            echo = {**target.echo_expected, action.action_id: action.expected_state}
             builder.update(finding.subject, held_by=entry_id, echo_expected=echo)
     storm_held = ctx.storm.open_before and any(f.code == "MULTIPLICATION_STORM" for f in findings)
     if decision in (Decision.FLAG, Decision.QUARANTINE) and not storm_held:

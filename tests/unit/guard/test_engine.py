@@ -166,6 +166,8 @@ def test_observe_mode_records_zoho_actions_as_not_to_be_executed(shadow: InMemor
     executes = {a.kind: a.execute for a in result.entry.actions}
     assert executes == {ActionKind.MARK_BOOKS_INACTIVE: False, ActionKind.NOTIFY_FINANCE: True}
     assert shadow.states["books:10"].echo_expected == {}  # nothing will come back
+    assert shadow.states["books:10"].held_by is None  # nothing is held in Zoho
+    assert shadow.holds == {"books:10": result.entry.entry_id}  # but admins see the would-be hold
 
 
 def test_policy_overrides_change_the_outcome_but_not_the_finding(shadow: InMemoryShadow) -> None:
