@@ -189,7 +189,8 @@ class AdminService:
                 action_id=action_id_for(entry_seed, UNDO[action.kind], hold.hold_id),
                 kind=UNDO[action.kind],
                 target=hold.hold_id,
-                event_id=None,
+                # No webhook event caused it: the admin operation's entry id stands in for one.
+                event_id=entry_seed,
                 entry_id=entry_seed,
                 rules=hold.rules,
                 decision=Decision.ADMIN,

@@ -108,7 +108,9 @@ class DynamoActionStore:
                 raise
             return Refusal(action_id, self._status(action_id))
         values = from_item(response["Attributes"])
-        return Claim(OutboxAction.model_validate(values["action"]), int(values["attempts"]), token)
+        # Items drop None values: an action without an event id comes back without the key.
+        action = OutboxAction.model_validate({"event_id": None, **values["action"]})
+        return Claim(action, int(values["attempts"]), token)
 
     def _owned(self, claim: Claim) -> dict[str, Any]:
         return {
@@ -174,13 +176,21 @@ class DynamoActionStore:
         return True
 
     def _query_status(
-        self, status: ActionStatus, *, limit: int, filter_expression: str | None = None, **values: Any
+        self,
+        status: ActionStatus,
+        *,
+        limit: int,
+        filter_expression: str | None = None,
+        key_range: str | None = None,
+        **values: Any,
     ) -> list[str]:
         ids: list[str] = []
+        # The index's sort key may only be used in the key condition, never in a filter.
+        key_condition = "#status = :status" + (f" AND {key_range}" if key_range else "")
         kwargs: dict[str, Any] = {
             "TableName": self.outbox_table,
             "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#status = :status",
+            "KeyConditionExpression": key_condition,
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":status": to_value(status.value)}
             | {f":{name}": to_value(value) for name, value in values.items()},
@@ -200,7 +210,7 @@ class DynamoActionStore:
         pending = self._query_status(
             ActionStatus.PENDING,
             limit=limit,
-            filter_expression="queued_sk < :before",
+            key_range="queued_sk < :before",
             before=iso(queued_before),
         )
         retrying = self._query_status(

@@ -1,0 +1,162 @@
+"""Admin commands: ``sync-guard quarantines list|release|confirm``, ``link``, ``breaker reset``.
+
+Every operation is audited with its actor: ``--actor`` (default: the OS user running the command). The
+target guard is resolved like every admin command (``--stack-name``, ``SYNC_GUARD_*``, or the running local
+stack).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sync_guard.admin import AdminService, HoldStatus, OperationResult
+from sync_guard.cli._context import DEFAULT_STATE_DIR, resolve_settings
+from sync_guard.errors import SyncGuardError
+
+StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
+StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]
+ActorOption = Annotated[str | None, typer.Option("--actor", help="Who does this (default: your OS user).")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit trail.")]
+
+
+def default_actor() -> str:
+    """The OS user, as ``user:<name>`` (the audit trail says who, not which machine)."""
+    try:
+        return f"user:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "user:unknown"
+
+
+def _service(stack_name: str | None, region: str | None, state_dir: Path) -> AdminService:
+    return AdminService.from_settings(
+        resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
+    )
+
+
+def _report(result: OperationResult) -> None:
+    entry = result.entry
+    typer.echo(f"{result.operation}: {', '.join(entry.records) or '-'} by {entry.actor}")
+    typer.echo(f"  {entry.note}")
+    if result.queued_actions:
+        typer.echo(f"  queued {len(result.queued_actions)} action(s) for the executor")
+    typer.echo(f"  audit entry {entry.entry_id}")
+
+
+def _fail(error: SyncGuardError) -> None:
+    typer.echo(f"error: {error.message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    quarantines = typer.Typer(
+        help="Open quarantines (held records): list, release, confirm.", no_args_is_help=True
+    )
+    breaker = typer.Typer(help="The multiplication-storm circuit breaker.", no_args_is_help=True)
+    app.add_typer(quarantines, name="quarantines")
+    app.add_typer(breaker, name="breaker")
+
+    @quarantines.command("list")
+    def list_command(
+        status: Annotated[str, typer.Option("--status", help="held, confirmed or all.")] = "all",
+        as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Records the guard holds back from the sync, newest first."""
+        if status not in ("held", "confirmed", "all"):
+            typer.echo("error: --status must be held, confirmed or all", err=True)
+            raise typer.Exit(code=2)
+        service = _service(stack_name, region, state_dir)
+        holds = service.list_holds(None if status == "all" else HoldStatus(status))
+        for hold in holds:
+            if as_json:
+                typer.echo(json.dumps(hold.model_dump(mode="json")))
+                continue
+            when = hold.at.strftime("%Y-%m-%d %H:%M") if hold.at else "?"
+            extra = f" survivor={hold.survivor}" if hold.survivor else ""
+            typer.echo(
+                f"{hold.hold_id:<28} {hold.status.value:<9} {when} {hold.mode:<7} "
+                f"{','.join(hold.rules):<30} {hold.name}{extra}"
+            )
+        if not as_json:
+            typer.echo(f"{len(holds)} open quarantine(s)")
+
+    @quarantines.command("release")
+    def release_command(
+        hold_id: Annotated[str, typer.Argument(help="The held record: crm:<id> or books:<id>.")],
+        reason: ReasonOption = "",
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Release a hold: undo its tag / inactive status in Zoho (through the outbox)."""
+        try:
+            result = _service(stack_name, region, state_dir).release(
+                hold_id, actor=actor or default_actor(), reason=reason
+            )
+        except SyncGuardError as error:
+            _fail(error)
+        _report(result)
+
+    @quarantines.command("confirm")
+    def confirm_command(
+        hold_id: Annotated[str, typer.Argument(help="The held record: crm:<id> or books:<id>.")],
+        survivor: Annotated[str, typer.Option("--survivor", help="The surviving copy (crm:/books:<id>).")],
+        reason: ReasonOption = "",
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Confirm a held record is a duplicate: it stays held and the survivor is recorded."""
+        try:
+            result = _service(stack_name, region, state_dir).confirm(
+                hold_id, survivor=survivor, actor=actor or default_actor(), reason=reason
+            )
+        except SyncGuardError as error:
+            _fail(error)
+        _report(result)
+
+    @app.command("link")
+    def link_command(
+        crm: Annotated[str, typer.Option("--crm", help="CRM record id (or crm:<id>).")],
+        books: Annotated[str, typer.Option("--books", help="Books customer id (or books:<id>).")],
+        reason: ReasonOption = "",
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Pair a CRM record and a Books customer by hand in the shadow mapping (provenance: admin)."""
+        try:
+            result = _service(stack_name, region, state_dir).link(
+                crm, books, actor=actor or default_actor(), reason=reason
+            )
+        except SyncGuardError as error:
+            _fail(error)
+        _report(result)
+
+    @breaker.command("reset")
+    def reset_command(
+        reason: ReasonOption = "",
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Close the storm breaker: new creates are decided normally again."""
+        try:
+            result = _service(stack_name, region, state_dir).reset_breaker(
+                actor=actor or default_actor(), reason=reason
+            )
+        except SyncGuardError as error:
+            _fail(error)
+        _report(result)

@@ -1,0 +1,254 @@
+"""Admin operations over moto (and the Zoho simulator where a release must undo a hold in Zoho).
+
+Each operation must land in the audit trail with its actor, in the same transaction as its change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sync_guard.admin import AdminService, HoldStatus
+from sync_guard.config import Mode, get_settings
+from sync_guard.errors import Conflict, InvalidPayload, NotFound
+from sync_guard.executor.dynamo import DynamoActionStore
+from sync_guard.guard.model import ActionKind, EntryKind, PairSource
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.shadow import DynamoShadowRepository
+from tests.support.aws import AwsResources
+from tests.support.outbox import (
+    HOLD_TAG,
+    Company,
+    OutboxQueues,
+    Pipeline,
+    build_pipeline,
+    create_companies,
+    create_outbox_queues,
+    event_for,
+    point_at_simulator,
+)
+
+WRITE_ROUTES = ("crm.add_tags", "crm.remove_tags", "books.mark_inactive", "books.mark_active")
+
+
+@pytest.fixture
+def sim() -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=5) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> OutboxQueues:
+    return create_outbox_queues(aws, monkeypatch)
+
+
+def _held(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch, **kw: object
+) -> tuple[Pipeline, list[Company]]:
+    mode = kw.pop("mode", Mode.ENFORCE)
+    point_at_simulator(sim, monkeypatch, mode=mode)  # type: ignore[arg-type]
+    companies = create_companies(sim, 2, books_duplicates_every=2)  # company 0: CRM dup, company 1: Books dup
+    pipeline = build_pipeline(aws, queues)
+    pipeline.decide([event_for(c.customer) for c in companies])
+    pipeline.decide([event_for(c.duplicate) for c in companies])
+    return pipeline, companies
+
+
+def _service() -> AdminService:
+    return AdminService.from_settings(get_settings())
+
+
+def _admin_entries(ref: str) -> list[object]:
+    audit = AuditLog.from_settings(get_settings())
+    return [e for e in audit.iterate(AuditQuery(record=ref)) if e.kind is EntryKind.ADMIN]
+
+
+def test_list_shows_every_hold_with_its_name_and_rules(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+
+    holds = _service().list_holds()
+
+    assert {h.hold_id for h in holds} == {c.duplicate.ref for c in companies}
+    assert all(h.status is HoldStatus.HELD and h.rules == ("NAME_DRIFT",) for h in holds)
+    assert {h.name for h in holds} == {c.duplicate.name for c in companies}
+    assert _service().list_holds(HoldStatus.CONFIRMED) == []
+
+
+def test_release_of_an_applied_hold_undoes_it_in_zoho_once(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given both holds applied in Zoho by the executor
+    pipeline, companies = _held(aws, queues, sim, monkeypatch)
+    pipeline.drain()
+    crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
+    assert sim.state.books_get(books_dup.record_id)["status"] == "inactive"
+
+    # when an admin releases both
+    service = _service()
+    crm_result = service.release(crm_dup.ref, actor="user:alice", reason="not a duplicate")
+    books_result = service.release(books_dup.ref, actor="user:alice")
+    pipeline.drain()
+
+    # then Zoho is back as it was: the tag is gone, the customer is active, each undo written once
+    assert sim.state.crm_get("Accounts", crm_dup.record_id)["Tag"] == []
+    assert sim.state.books_get(books_dup.record_id)["status"] == "active"
+    assert sim.requests.count("crm.remove_tags", status=200) == 1
+    assert sim.requests.count("books.mark_active", status=200) == 1
+    assert len(crm_result.queued_actions) == len(books_result.queued_actions) == 1
+    store = DynamoActionStore.from_settings(get_settings())
+    for action_id in crm_result.queued_actions + books_result.queued_actions:
+        assert (store.get(action_id) or {})["status"] == "done"
+    # and the holds are gone, the shadow no longer marks the records held, and it expects their echo
+    assert service.list_holds() == []
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    state = shadow.get_state(books_dup.ref)
+    assert state is not None
+    assert state.held_by is None
+    assert {"active": True} in state.echo_expected.values()
+    # and the audit trail says who released what, and why
+    [entry] = _admin_entries(crm_dup.ref)
+    assert entry.actor == "user:alice"  # type: ignore[attr-defined]
+    assert entry.operation == "release"  # type: ignore[attr-defined]
+    assert "not a duplicate" in entry.note  # type: ignore[attr-defined]
+    assert [a.kind for a in entry.actions] == [ActionKind.UNTAG_CRM_RECORD]  # type: ignore[attr-defined]
+
+
+def test_release_before_the_hold_ran_cancels_it_and_writes_nothing(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, companies = _held(aws, queues, sim, monkeypatch)
+
+    result = _service().release(companies[1].duplicate.ref, actor="user:bob")
+    pipeline.drain()
+
+    assert result.queued_actions == ()
+    assert len(result.detail["cancelled"]) == 1
+    assert sim.requests.count("books.mark_inactive") == 0
+    assert sim.requests.count("books.mark_active") == 0
+    assert sim.state.books_get(companies[1].duplicate.record_id)["status"] == "active"
+    # the other hold was not touched and ran
+    assert HOLD_TAG in {
+        t["name"] for t in sim.state.crm_get("Accounts", companies[0].duplicate.record_id)["Tag"]
+    }
+
+
+def test_release_in_observe_mode_has_nothing_to_undo(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    pipeline.drain()
+
+    result = _service().release(companies[0].duplicate.ref, actor="user:carol")
+    pipeline.drain()
+
+    assert result.queued_actions == ()
+    assert "nothing to undo" in result.entry.note
+    assert sum(sim.requests.count(route) for route in WRITE_ROUTES) == 0
+
+
+def test_release_of_a_record_that_is_not_held_is_not_found(aws: AwsResources, queues: OutboxQueues) -> None:
+    with pytest.raises(NotFound):
+        _service().release("crm:999", actor="user:alice")
+    with pytest.raises(InvalidPayload):
+        _service().release("nonsense", actor="user:alice")
+    with pytest.raises(InvalidPayload):
+        _service().release("crm:1", actor="  ")
+
+
+def test_confirm_keeps_the_hold_and_records_the_survivor(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    held, survivor = companies[1].duplicate, companies[1].customer
+    service = _service()
+
+    result = service.confirm(held.ref, survivor=survivor.ref, actor="arn:aws:iam::123456789012:user/dora")
+
+    [hold] = service.list_holds(HoldStatus.CONFIRMED)
+    assert hold.hold_id == held.ref
+    assert hold.survivor == survivor.ref
+    assert hold.confirmed_by == "arn:aws:iam::123456789012:user/dora"
+    assert result.entry.records == (held.ref, survivor.ref)
+    [entry] = _admin_entries(survivor.ref)
+    assert entry.operation == "confirm"  # type: ignore[attr-defined]
+    assert entry.actor == "arn:aws:iam::123456789012:user/dora"  # type: ignore[attr-defined]
+    with pytest.raises(Conflict):
+        service.confirm(held.ref, survivor=survivor.ref, actor="user:alice")
+    with pytest.raises(NotFound):
+        service.confirm(companies[0].duplicate.ref, survivor="books:424242", actor="user:alice")
+    with pytest.raises(InvalidPayload):
+        service.confirm(companies[0].duplicate.ref, survivor=companies[0].duplicate.ref, actor="user:alice")
+
+
+def test_link_pairs_by_hand_and_unpairs_former_partners(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    crm = companies[0].duplicate
+    first, second = companies[0].customer, companies[1].customer
+    service = _service()
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+
+    service.link(crm.record_id, first.record_id, actor="user:erin")
+    # relinking the CRM record to another customer unpairs the first one
+    result = service.link(crm.ref, second.ref, actor="user:erin", reason="CRM merge moved the account")
+
+    crm_state, first_state, second_state = (shadow.get_state(r) for r in (crm.ref, first.ref, second.ref))
+    assert crm_state is not None
+    assert first_state is not None
+    assert second_state is not None
+    assert crm_state.partner == second.ref
+    assert crm_state.pair_source is PairSource.ADMIN
+    assert second_state.partner == crm.ref
+    assert second_state.pair_source is PairSource.ADMIN
+    assert first_state.partner is None
+    assert first_state.former_partner == crm.ref
+    assert result.detail["unpaired"] == [first.ref]
+    entries = _admin_entries(first.ref)
+    assert [e.operation for e in entries] == ["link", "link"]  # type: ignore[attr-defined]
+    assert {e.actor for e in entries} == {"user:erin"}  # type: ignore[attr-defined]
+    with pytest.raises(Conflict):
+        service.link(crm.ref, second.ref, actor="user:erin")
+    with pytest.raises(NotFound):
+        service.link("crm:404", second.ref, actor="user:erin")
+    with pytest.raises(InvalidPayload):
+        service.link(second.ref, crm.ref, actor="user:erin")
+
+
+def test_breaker_reset_is_audited_with_its_actor(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at_simulator(sim, monkeypatch)
+    companies = create_companies(sim, 4, books_duplicates_every=1)
+    pipeline = build_pipeline(aws, queues, storm_threshold=2)
+    pipeline.decide([event_for(c.customer) for c in companies])
+    pipeline.decide([event_for(c.duplicate) for c in companies])
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    assert shadow.breaker().open
+
+    result = _service().reset_breaker(actor="user:frank", reason="reconnect finished")
+
+    assert not shadow.breaker().open
+    assert result.entry.actor == "user:frank"
+    assert AuditLog.from_settings(get_settings()).get(result.entry.entry_id) == result.entry
+    with pytest.raises(Conflict):
+        _service().reset_breaker(actor="user:frank")
+
+
+def test_audit_queries_find_admin_operations_by_record(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    service = _service()
+    service.release(companies[0].duplicate.ref, actor="user:gina")
+
+    page = service.audit(AuditQuery(record=companies[0].duplicate.ref), limit=10)
+    kinds = [e.kind for e in page.entries]
+    assert kinds[0] is EntryKind.ADMIN  # newest first: the release, then the decision
+    assert EntryKind.DECISION in kinds
+    by_decision = service.audit(AuditQuery(decision="admin"), limit=10)
+    assert [e.actor for e in by_decision.entries] == ["user:gina"]
