@@ -155,24 +155,10 @@ class GuardedEnvironment:
 
     def run(self, scenario: Scenario) -> GuardedRun:
         """Build, backfill, act with webhooks flowing, wait for the guard, count."""
-        simulator, stack = self._require()
         started = time.monotonic()
-        state = simulator.reset(id_block=self._next_block, clock=TickingClock())
-        self._next_block += 1
-        plans: list[PreflightPlan] = []
-
-        def preflight(world: World) -> None:
-            if scenario.uses_preflight:
-                plans.append(self.preflight(world))
-
-        world = World(state, checkpoint=self.wait_idle, before_connect=preflight)
+        world, plans = self.new_world(preflight=scenario.uses_preflight)
         scenario.build(world)
-        self.backfill(state)
-        # Each scenario is another organisation: an admin closes a breaker an earlier one left open.
-        self.reset_breaker(f"before scenario {scenario.name}")
-        endpoints = GuardEndpoints.from_api_url(stack.api_url, stack.webhook_secret)
-        self._emitter = WebhookEmitter(state, endpoints, workers=self.webhook_workers)
-        self._final_events = set()
+        emitter = self.go_live(world, label=scenario.name)
         notifications_before = self.notification_count()
         try:
             baseline = Baseline.of(world)
@@ -180,14 +166,49 @@ class GuardedEnvironment:
             self.wait_idle()
             counts = count_outcome(world, baseline)
             counts.notifications = self.notification_count() - notifications_before
-            counts.rules_fired = dict(sorted(self.rules_fired(self._emitter.event_ids).items()))
-            events = len(self._emitter.event_ids)
+            counts.rules_fired = dict(sorted(self.rules_fired(emitter.event_ids).items()))
+            events = len(emitter.event_ids)
         finally:
+            self.finish(world)
+        return GuardedRun(counts, time.monotonic() - started, plans, events)
+
+    def new_world(self, *, preflight: bool = False) -> tuple[World, list[PreflightPlan]]:
+        """An empty simulated organisation (ids no earlier world used) wired to this guard's hooks.
+
+        Build its history, then call :meth:`go_live`. With ``preflight``, every connect/reconnect first runs
+        ``sync-guard preflight`` in enforce mode; its plans are appended to the returned list.
+        """
+        simulator, _ = self._require()
+        state = simulator.reset(id_block=self._next_block, clock=TickingClock())
+        self._next_block += 1
+        plans: list[PreflightPlan] = []
+
+        def before_connect(world: World) -> None:
+            if preflight:
+                plans.append(self.preflight(world))
+
+        return World(state, checkpoint=self.wait_idle, before_connect=before_connect), plans
+
+    def go_live(self, world: World, *, label: str = "scenario") -> WebhookEmitter:
+        """Seed the guard's shadow from the world, then let Zoho's webhooks flow to the guard."""
+        _, stack = self._require()
+        if self._emitter is not None:
+            raise RuntimeError("another world is live; call finish() first")
+        self.backfill(world.state)
+        # Each world is another organisation: an admin closes a breaker an earlier one left open.
+        self.reset_breaker(f"before {label}")
+        endpoints = GuardEndpoints.from_api_url(stack.api_url, stack.webhook_secret)
+        self._emitter = WebhookEmitter(world.state, endpoints, workers=self.webhook_workers)
+        self._final_events = set()
+        return self._emitter
+
+    def finish(self, world: World) -> None:
+        """Stop the world's webhooks and its sync (after waiting for the guard is the caller's choice)."""
+        if self._emitter is not None:
             self._emitter.close()
             self._emitter = None
-            if world.sync is not None:
-                world.sync.close()
-        return GuardedRun(counts, time.monotonic() - started, plans, events)
+        if world.sync is not None:
+            world.sync.close()
 
     # ------------------------------------------------------------------------------- the pieces
 
