@@ -513,7 +513,13 @@ def _decide(
             echo = {**target.echo_expected, action.action_id: action.expected_state}
             builder.update(finding.subject, held_by=entry_id, echo_expected=echo)
     storm_held = ctx.storm.open_before and any(f.code == "MULTIPLICATION_STORM" for f in findings)
-    if decision in (Decision.FLAG, Decision.QUARANTINE) and not storm_held:
+    # Findings only about records the guard already holds were announced when the hold was made (an edit of
+    # a held record, or an echo that was not recognised, does not tell finance the same thing again).
+    already_announced = bool(findings) and all(
+        (state := builder.read.get(f.subject)) is not None and state.held_by not in (None, entry_id)
+        for f in findings
+    )
+    if decision in (Decision.FLAG, Decision.QUARANTINE) and not storm_held and not already_announced:
         # While the breaker is open, held creates are not announced one by one: the trip was the alert.
         subject = findings[0].subject if findings else ctx.ref
         actions.append(_action(event, ActionKind.NOTIFY_FINANCE, subject, findings, decision, config, now))

@@ -149,12 +149,16 @@ def test_quarantine_queues_actions_once_and_the_echo_is_not_re_decided(shadow: I
 def test_a_held_record_is_never_acted_on_twice(shadow: InMemoryShadow) -> None:
     guard = make_guard(shadow)
     guard.process(event_for(books_customer("9", "Acme Ltd", linked="1")))
-    guard.process(event_for(books_customer("10", "Acme Ltd.", linked="1", minutes=1)))
-    # an edit of the held record that is not the echo (a field changed) re-runs the rules
-    edited = books_customer("10", "Acme Ltd.", linked="1", minutes=5, phone="+44 20 7946 0000")
-    result = guard.process(event_for(edited, Operation.UPDATE))
+    first = guard.process(event_for(books_customer("10", "Acme Ltd.", linked="1", minutes=1)))
+    assert first.decision is Decision.QUARANTINE
+    guard.process(event_for(books_customer("11", "Zeta Ltd", linked="2", minutes=2)))
+    # the held record is re-linked onto another CRM record that is linked already: the rules fire again
+    moved = books_customer("10", "Acme Ltd.", linked="2", minutes=5)
+    result = guard.process(event_for(moved, Operation.UPDATE))
     assert result.entry is not None
-    assert not [a for a in result.entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+    assert {"DOUBLE_LINK", "CROSSED_MAPPING"} <= set(result.entry.rules)
+    assert result.entry.note.startswith("books:10 already held by")
+    assert result.entry.actions == ()  # no second hold, and finance heard about it the first time
 
 
 def test_observe_mode_records_zoho_actions_as_not_to_be_executed(shadow: InMemoryShadow) -> None:
