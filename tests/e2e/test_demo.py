@@ -1,0 +1,65 @@
+"""`sync-guard demo` as a person runs it: a separate process, its JSON, its table, its files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_demo(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
+    environment["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "sync_guard.cli", "demo", "--state-dir", str(state_dir), *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_demo_json_has_the_documented_keys_and_the_guard_wins(tmp_path: Path) -> None:
+    completed = run_demo(
+        tmp_path / "demo", "--json", "--scenario", "name_drift", "--scenario", "deleted_partner"
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    # stdout is the JSON document only: the handlers' log lines went to the log file
+    report = json.loads(completed.stdout)
+    by_name = {s["name"]: s for s in report["scenarios"]}
+    assert list(by_name) == ["name_drift", "deleted_partner"]
+    for scenario in report["scenarios"]:
+        assert {"duplicates"} <= set(scenario["without_guard"])
+        assert {"duplicates", "live_duplicates", "invoiced_duplicates"} <= set(scenario["with_guard"])
+        assert isinstance(scenario["rules_fired"], dict)
+        assert scenario["with_guard"]["live_duplicates"] == 0
+        assert scenario["with_guard"]["invoiced_duplicates"] == 0
+    assert by_name["name_drift"]["without_guard"]["duplicates"] == 8
+    assert "RECREATED_AFTER_DELETE" in by_name["deleted_partner"]["rules_fired"]
+    assert report["targets"]["live_ratio_met"] is True
+    # where to look next exists: the notifications file and the log
+    assert Path(report["notifications_file"]).read_text().count("=" * 100) >= 1
+    assert "webhook accepted" in Path(report["log_file"]).read_text()
+
+
+def test_demo_without_the_guard_prints_a_table(tmp_path: Path) -> None:
+    completed = run_demo(tmp_path / "demo", "--without-guard-only")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "Disconnect + reconnect (200)" in completed.stdout
+    assert "62 duplicate customers" in completed.stdout
+
+
+def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    completed = run_demo(tmp_path / "demo", "--scenario", "nope", "--without-guard-only")
+    assert completed.returncode != 0
+    assert "unknown scenario" in completed.stderr
