@@ -114,4 +114,5 @@ def domain_error(error: SyncGuardError) -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """HTTP API (payload 2.0) entry point."""
+    metrics.add_metric(name="AdminRequests", unit=MetricUnit.Count, value=1)
     return app.resolve(event, context)

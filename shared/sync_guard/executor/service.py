@@ -141,7 +141,9 @@ class Executor:
             note = f"observe mode: would have done: {describe(action, hold)}; nothing was written to Zoho"
             return self._finish(message, claim, ActionStatus.NOT_EXECUTED, note, mode=Mode.OBSERVE)
         try:
-            state = self.context.states([action.target]).get(action.target)
+            # Only a CRM write needs the record's module (Accounts/Contacts), when the action does not say.
+            needs_state = action.target.startswith("crm:") and not action.params.get("module")
+            state = self.context.states([action.target]).get(action.target) if needs_state else None
             done = apply_zoho_action(action, self.zoho(), hold, state)
         except Exception as error:
             return self._failed(message, claim, error)

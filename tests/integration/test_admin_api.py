@@ -1,0 +1,137 @@
+"""The admin HTTP API handler on moto: IAM caller as actor, JSON errors, every route."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sync_guard.config import get_settings
+from sync_guard.guard.model import EntryKind
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.store.audit import AuditLog, AuditQuery
+from tests.support.aws import AwsResources
+from tests.support.handlers import FakeLambdaContext, fresh_module, http_event
+from tests.support.outbox import (
+    Company,
+    build_pipeline,
+    create_companies,
+    create_outbox_queues,
+    event_for,
+    point_at_simulator,
+)
+
+CALLER = "arn:aws:iam::123456789012:user/finance-admin"
+Invoke = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def companies(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Company]]:
+    """Two held duplicates (one CRM account, one Books customer), decided in enforce mode."""
+    queues = create_outbox_queues(aws, monkeypatch)
+    with ZohoSimulator(seed=3) as sim:
+        point_at_simulator(sim, monkeypatch)
+        found = create_companies(sim, 2, books_duplicates_every=2)
+        pipeline = build_pipeline(aws, queues)
+        pipeline.decide([event_for(c.customer) for c in found])
+        pipeline.decide([event_for(c.duplicate) for c in found])
+        yield found
+
+
+@pytest.fixture
+def invoke(companies: list[Company]) -> Invoke:
+    handler = fresh_module("functions.admin.app").lambda_handler
+
+    def call(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, str] | None = None,
+        caller: str | None = CALLER,
+    ) -> tuple[int, dict[str, Any]]:
+        event = http_event(path, None if body is None else json.dumps(body), method=method, query=query)
+        event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+        event["headers"]["content-type"] = "application/json"
+        if caller:
+            event["requestContext"]["authorizer"] = {
+                "iam": {"userArn": caller, "accountId": "123456789012", "callerId": "AIDAEXAMPLE"}
+            }
+        response = handler(event, FakeLambdaContext())
+        return int(response["statusCode"]), json.loads(response["body"] or "{}")
+
+    return call
+
+
+def test_list_quarantines(invoke: Invoke, companies: list[Company]) -> None:
+    status, body = invoke("GET", "/admin/quarantines")
+    assert status == 200
+    assert body["count"] == 2
+    assert {q["hold_id"] for q in body["quarantines"]} == {c.duplicate.ref for c in companies}
+    assert {q["status"] for q in body["quarantines"]} == {"held"}
+    status, body = invoke("GET", "/admin/quarantines", query={"status": "nonsense"})
+    assert status == 400
+    assert body["field"] == "status"
+
+
+def test_release_records_the_iam_caller_as_actor(invoke: Invoke, companies: list[Company]) -> None:
+    held = companies[0].duplicate.ref
+    status, body = invoke(
+        "POST", "/admin/quarantines/release", {"hold_id": held, "reason": "checked by hand"}
+    )
+
+    assert status == 200
+    assert body["actor"] == CALLER
+    assert body["operation"] == "release"
+    entry = AuditLog.from_settings(get_settings()).get(body["entry_id"])
+    assert entry is not None
+    assert entry.actor == CALLER
+    assert entry.kind is EntryKind.ADMIN
+    assert entry.note.startswith("checked by hand")
+    status, body = invoke("GET", "/admin/quarantines")
+    assert body["count"] == 1
+
+
+def test_confirm_link_and_audit_routes(invoke: Invoke, companies: list[Company]) -> None:
+    held, survivor = companies[1].duplicate.ref, companies[1].customer.ref
+    status, body = invoke("POST", "/admin/quarantines/confirm", {"hold_id": held, "survivor": survivor})
+    assert status == 200
+    assert body["records"] == [held, survivor]
+
+    crm = companies[0].duplicate.record_id
+    status, body = invoke("POST", "/admin/links", {"crm": crm, "books": companies[0].customer.record_id})
+    assert status == 200
+    assert body["operation"] == "link"
+
+    status, body = invoke("GET", "/admin/audit", query={"record": survivor, "limit": "5"})
+    assert status == 200
+    assert body["entries"][0]["operation"] == "confirm"
+    assert body["entries"][0]["actor"] == CALLER
+    assert AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+
+
+def test_errors_are_json_with_the_right_status(invoke: Invoke, companies: list[Company]) -> None:
+    status, body = invoke("POST", "/admin/quarantines/release", {"reason": "no id"})
+    assert status == 400
+    assert body["field"] == "hold_id"
+    status, body = invoke("POST", "/admin/quarantines/release", {"hold_id": "crm:1", "extra": True})
+    assert status == 400
+    assert body["field"] == "extra"
+    status, body = invoke("POST", "/admin/quarantines/release", {"hold_id": "crm:123456"})
+    assert status == 404
+    status, body = invoke("POST", "/admin/breaker/reset", {"reason": "nothing to reset"})
+    assert status == 409
+    assert body["error"] == "conflict"
+    status, body = invoke("GET", "/admin/audit", query={"limit": "0"})
+    assert status == 400
+    assert body["field"] == "limit"
+
+
+def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies: list[Company]) -> None:
+    status, body = invoke("POST", "/admin/breaker/reset", {}, caller=None)
+    assert status == 403
+    assert body["error"] == "forbidden"
+    status, _ = invoke("GET", "/admin/quarantines", caller=None)
+    assert status == 403
