@@ -57,6 +57,10 @@ from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.store.shadow import link_key
 
+#: A key shared by this many records identifies nobody (a shared switchboard number, a typo'd placeholder);
+#: it stops growing, which also keeps its item far below DynamoDB's 400 KB (refs are ~20 bytes).
+MAX_KEY_MEMBERS = 5_000
+
 
 @dataclass(frozen=True)
 class GuardConfig:
@@ -551,7 +555,7 @@ def _decide(
     key_changes = [
         KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
         for key in sorted(keys - previous_keys)
-        if key in snapshot.keys
+        if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
     ]
     if event.operation is not Operation.DELETE:
         # Also (re)join keys whose item does not list the record: a first write after a tombstone, or a
@@ -559,7 +563,9 @@ def _decide(
         key_changes += [
             KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
             for key in sorted(keys & previous_keys)
-            if key in snapshot.keys and own_ref not in snapshot.keys[key].members
+            if key in snapshot.keys
+            and own_ref not in snapshot.keys[key].members
+            and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
         ]
     key_changes += [
         KeyChange(key, remove=frozenset({own_ref}), checked=False) for key in sorted(previous_keys - keys)

@@ -255,3 +255,14 @@ def test_storm_hits_outside_the_window_do_not_add_up(shadow: InMemoryShadow) -> 
         later = T0 + timedelta(hours=n)
         guard.process(event_for(crm_account(f"c{n}", f"Company {n}", modified_at=later), received=later))
     assert not shadow.breaker.open
+
+
+def test_an_over_common_key_stops_growing(shadow: InMemoryShadow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync_guard.guard import engine
+
+    monkeypatch.setattr(engine, "MAX_KEY_MEMBERS", 2)
+    guard = make_guard(shadow)
+    for number in range(4):
+        guard.process(event_for(crm_account(str(number), "Same Name Ltd", minutes=number)))
+    assert shadow.keys["n:same name ltd"].members == {"crm:0", "crm:1"}
+    assert shadow.states["crm:3"].keys == {"n:same name ltd"}  # the state still says what it would be under
