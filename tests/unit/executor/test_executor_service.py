@@ -1,0 +1,236 @@
+"""The executor's decisions over fakes: claim once, retry, dead-letter, refuse, observe, notify once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sync_guard.config import Mode
+from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
+from sync_guard.executor.zoho_actions import HoldSettings
+from sync_guard.guard.model import ActionKind, EntryKind
+from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
+from sync_guard.zoho.errors import BooksApiError, ZohoRateLimited, ZohoServerError, ZohoTimeout
+from tests.unit.executor.fakes_executor import (
+    T0,
+    FakeContext,
+    FakeSent,
+    FakeStore,
+    FakeZoho,
+    action,
+    books_state,
+    decision_entry,
+)
+
+
+class FailingNotifier:
+    """Publishes the first ``succeed`` messages, then fails (SNS throttled mid-batch)."""
+
+    def __init__(self, succeed: int) -> None:
+        self.succeed = succeed
+        self.messages: list[RenderedMessage] = []
+
+    def publish(self, message: RenderedMessage) -> str:
+        if len(self.messages) >= self.succeed:
+            raise NotificationFailed("SNS throttled")
+        self.messages.append(message)
+        return f"m{len(self.messages)}"
+
+
+def make(
+    store: FakeStore,
+    *,
+    zoho: FakeZoho | None = None,
+    context: FakeContext | None = None,
+    notifier: object | None = None,
+    sent: FakeSent | None = None,
+    mode: Mode = Mode.ENFORCE,
+    checkbox: str = "",
+) -> Executor:
+    zoho = zoho or FakeZoho()
+    chosen = notifier or InMemoryNotifier()
+    return Executor(
+        store=store,
+        context=context or FakeContext(),
+        sent_notices=sent or FakeSent(),
+        zoho=lambda: zoho,  # type: ignore[arg-type,return-value]
+        notifier=lambda: chosen,  # type: ignore[arg-type,return-value]
+        config=ExecutorConfig(mode=mode, hold=HoldSettings("hold-tag", checkbox), max_receives=5),
+        clock=lambda: T0,
+    )
+
+
+def msg(action_id: str, receives: int = 1, message_id: str = "m1") -> ActionMessage:
+    return ActionMessage(message_id, action_id, receives)
+
+
+def test_a_hold_runs_once_and_a_second_delivery_does_nothing() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    tag = action(ActionKind.TAG_CRM_RECORD, "crm:1", tag="hold-tag", module="Contacts")
+    store.add(tag)
+    executor = make(store, zoho=zoho)
+
+    first = executor.run_batch([msg(tag.action_id)])
+    second = executor.run_batch([msg(tag.action_id, message_id="m2")])
+
+    assert zoho.crm.calls == [("add_tags", "1", ("Contacts", ("hold-tag",)))]
+    assert first.results[0].status is ActionStatus.DONE
+    assert second.results[0].status is ActionStatus.DONE  # refused: already done, acknowledged
+    assert second.failed_message_ids == []
+    [entry] = store.entries
+    assert entry.kind is EntryKind.ACTION
+    assert entry.actor == "executor"
+    assert entry.operation == "tag_crm_record:done"
+
+
+def test_a_checkbox_field_is_ticked_with_workflows_suppressed() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    tag = action(ActionKind.TAG_CRM_RECORD, "crm:7")
+    store.add(tag)
+
+    make(store, zoho=zoho, checkbox="Sync_Hold").run_batch([msg(tag.action_id)])
+
+    assert zoho.crm.calls[1] == ("update_record", "7", ({"Sync_Hold": True}, []))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ZohoRateLimited("429", retry_after=1), ZohoServerError("500", http_status=500), ZohoTimeout("t")],
+)
+def test_retryable_errors_are_left_for_sqs(error: Exception) -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold)
+    zoho.books.errors.append(error)
+
+    result = make(store, zoho=zoho).run_batch([msg(hold.action_id, receives=2)])
+
+    assert result.failed_message_ids == ["m1"]
+    assert store.items[hold.action_id].status is ActionStatus.RETRYING
+    assert store.entries == []  # only outcomes are audited, not every attempt
+
+
+def test_the_last_receive_dead_letters_and_audits_it() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold)
+    zoho.books.errors.append(ZohoServerError("500", http_status=503))
+
+    result = make(store, zoho=zoho).run_batch([msg(hold.action_id, receives=5)])
+
+    assert result.failed_message_ids == ["m1"]  # SQS moves it to the DLQ on its next receive
+    assert store.items[hold.action_id].status is ActionStatus.DEAD_LETTERED
+    assert store.entries[0].operation == "mark_books_inactive:dead_lettered"
+    assert "replay-dlq" in store.entries[0].note
+    # a replayed message runs it again, once
+    make(store, zoho=zoho).run_batch([msg(hold.action_id, receives=1)])
+    assert zoho.books.calls == [("mark_inactive", "9")]
+    assert store.items[hold.action_id].status is ActionStatus.DONE
+
+
+def test_a_refusal_fails_the_action_without_retry() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:404")
+    store.add(hold)
+    zoho.books.errors.append(BooksApiError(1002, "Contact does not exist", http_status=404))
+
+    result = make(store, zoho=zoho).run_batch([msg(hold.action_id)])
+
+    assert result.failed_message_ids == []
+    assert store.items[hold.action_id].status is ActionStatus.FAILED
+    assert "not retried" in store.entries[0].note
+
+
+def test_observe_mode_writes_nothing_and_says_what_it_would_have_done() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold)
+
+    make(store, zoho=zoho, mode=Mode.OBSERVE).run_batch([msg(hold.action_id)])
+
+    assert zoho.books.calls == []
+    assert store.items[hold.action_id].status is ActionStatus.NOT_EXECUTED
+    assert "would have done: mark Books customer 9 inactive" in store.entries[0].note
+    assert store.entries[0].mode is Mode.OBSERVE
+
+
+RULES = ["NAME_DRIFT", "EMAIL_MISMATCH", "DOUBLE_LINK", "BROKEN_MAPPING"]
+
+
+def _notify_setup(count: int, *, distinct_rules: bool = False) -> tuple[FakeStore, FakeContext, list[str]]:
+    store, context = FakeStore(), FakeContext()
+    ids = []
+    for i in range(count):
+        event = f"evt_{i}"
+        hold = action(ActionKind.MARK_BOOKS_INACTIVE, f"books:new{i}", event=event)
+        note = action(ActionKind.NOTIFY_FINANCE, f"books:new{i}", event=event)
+        store.add(note)
+        code = RULES[i % len(RULES)] if distinct_rules else "NAME_DRIFT"
+        context.entries[event] = decision_entry(event, f"books:new{i}", f"books:old{i}", (hold, note), code)
+        context.state_by_ref[f"books:old{i}"] = books_state(f"old{i}", "Acme Ltd", has_transactions=True)
+        ids.append(note.action_id)
+    return store, context, ids
+
+
+def test_a_batch_of_notices_becomes_one_digest() -> None:
+    store, context, ids = _notify_setup(8)
+    notifier = InMemoryNotifier()
+
+    make(store, context=context, notifier=notifier).run_batch([msg(i, message_id=i) for i in ids])
+
+    [message] = notifier.messages
+    assert message.kind.value == "digest"
+    assert message.notice_count == 8
+    assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
+
+
+def test_a_retried_batch_never_notifies_twice() -> None:
+    store, context, ids = _notify_setup(3, distinct_rules=True)  # three rules: three messages
+    sent = FakeSent()
+    flaky = FailingNotifier(succeed=1)
+    messages = [msg(i, message_id=i) for i in ids]
+
+    # SNS fails after the first message: that notice is remembered, the others are retried
+    first = make(store, context=context, notifier=flaky, sent=sent).run_batch(messages)
+    assert len(first.failed_message_ids) == 2
+    assert len(sent.keys) == 1
+    # SQS delivers the whole batch again (the done one is refused); SNS works now
+    healthy = InMemoryNotifier()
+    make(store, context=context, notifier=healthy, sent=sent).run_batch(messages)
+
+    assert len(flaky.messages) == 1
+    assert sum(m.notice_count for m in healthy.messages) == 2
+    delivered = {k for m in flaky.messages + healthy.messages for k in m.dedup_keys}
+    assert len(delivered) == 3
+    assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
+
+
+def test_a_notice_already_sent_is_not_sent_again() -> None:
+    store, context, ids = _notify_setup(1)
+    sent = FakeSent()
+    notifier = InMemoryNotifier()
+    make(store, context=context, notifier=notifier, sent=sent).run_batch([msg(ids[0])])
+    # the same pair decided again later (another event): same rule, same records -> same key
+    again_store, again_context, again_ids = _notify_setup(1)
+
+    make(again_store, context=again_context, notifier=notifier, sent=sent).run_batch([msg(again_ids[0])])
+
+    assert len(notifier.messages) == 1
+    assert "already sent" in again_store.items[again_ids[0]].outcome
+
+
+def test_the_sweep_requeues_pending_actions() -> None:
+    store = FakeStore()
+    lost = action(ActionKind.MARK_BOOKS_INACTIVE, "books:1")
+    done = action(ActionKind.MARK_BOOKS_INACTIVE, "books:2")
+    store.add(lost)
+    store.add(done, ActionStatus.DONE)
+    sent: list[str] = []
+
+    class Queue:
+        def send(self, ids: list[str]) -> None:
+            sent.extend(ids)
+
+    assert make(store).sweep(Queue(), pending_after=timedelta(0)) == [lost.action_id]
+    assert sent == [lost.action_id]
