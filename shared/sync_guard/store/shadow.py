@@ -176,6 +176,7 @@ class TransactionTooLarge(UpstreamError):
         self.limit = limit
 
 
+_CONFLICT_CODES = {"TransactionCanceledException", "TransactionConflictException"}
 _SIZE_LIMIT = re.compile(r"less than or equal to (\d+)")
 
 
@@ -417,6 +418,7 @@ class DynamoShadowRepository:
     def _write_follow_ups(self, operations: list[dict[str, Any]]) -> None:
         """Operations that did not fit in the transaction, made unconditional where that is safe."""
         puts: dict[str, list[dict[str, Any]]] = {}
+        updates: list[dict[str, Any]] = []
         for operation in operations:
             if "Put" in operation:
                 put = operation["Put"]
@@ -435,7 +437,19 @@ class DynamoShadowRepository:
                 update.pop("ConditionExpression", None)
                 values = {k: v for k, v in update["ExpressionAttributeValues"].items() if k != ":rev"}
                 update["ExpressionAttributeValues"] = values
-                self._client.update_item(**update)
+                updates.append(update)
+        # Unconditional updates (key memberships, counters) go together, a transaction at a time: fewer
+        # round trips than one UpdateItem each. A conflict with a concurrent writer falls back to single
+        # updates, which DynamoDB serialises per item.
+        for start in range(0, len(updates), self.max_transaction_items):
+            chunk = updates[start : start + self.max_transaction_items]
+            try:
+                self._client.transact_write_items(TransactItems=[{"Update": u} for u in chunk])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in _CONFLICT_CODES:
+                    raise
+                for update in chunk:
+                    self._client.update_item(**update)
         for table, items in puts.items():
             _batch_put(self._client, table, items)
 
