@@ -16,7 +16,6 @@ import argparse
 import csv
 import random
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,81 +160,94 @@ def _phone(rng: random.Random) -> str:
     return f"020 7{rng.randrange(100, 999)} {rng.randrange(1000, 9999)}"
 
 
-def export_rows(count: int, seed: int) -> Iterator[tuple[dict[str, str], dict[str, str] | None]]:
-    """(CRM account row, matching Books customer row or None) for ``count`` synthetic companies.
+def _company(maker: NameMaker, rng: random.Random, cities: list[str]) -> dict[str, str]:
+    words = maker.name()
+    form = rng.choice(_FORMS)
+    domain = f"{''.join(words).lower()[:20]}.co.uk"
+    area = rng.choice("BCELMNSW") + rng.choice("ACEHNRSW")
+    return {
+        "words": " ".join(words),
+        "form": "|".join(form),
+        "name": " ".join([*words, form[0]]),
+        "domain": domain,
+        "phone": _phone(rng),
+        "street": f"{rng.randrange(1, 300)} {maker.word(2)} Road",
+        "city": rng.choice(cities),
+        "postcode": f"{area}{rng.randrange(1, 20)} {rng.randrange(1, 9)}AA",
+    }
 
-    Books copies carry the seed's drift (Ltd/Limited, case, "The", typos); about 5% of companies get a
-    second Books copy (a duplicate), and 20% have no Books copy at all.
+
+def _created(rng: random.Random) -> str:
+    return f"20{rng.randrange(15, 26)}-0{rng.randrange(1, 10)}-{rng.randrange(10, 28)} 10:00"
+
+
+def _books_row(company: dict[str, str], number: int, rng: random.Random, crm_id: str) -> dict[str, str]:
+    name = variant(company["words"].split(), tuple(company["form"].split("|")), rng, and_word=False)
+    return {
+        "Contact ID": f"{460000000000000 + number}",
+        "Display Name": name.strip(),
+        "Company Name": "",
+        "EmailID": f"accounts@{company['domain']}" if rng.random() < 0.6 else "",
+        "Phone": company["phone"] if rng.random() < 0.8 else "",
+        "Billing Address": company["street"],
+        "Billing City": company["city"],
+        "Billing Code": company["postcode"],
+        "Billing Country": "United Kingdom",
+        "Status": "Active",
+        "Outstanding Receivable Amount": f"{rng.choice([0, 0, 0, 120.5, 990])}",
+        "CRM Account ID": crm_id if crm_id and rng.random() < 0.5 else "",
+    }
+
+
+def export_rows(count: int, seed: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """``count`` CRM accounts and ``count`` Books customers, Zoho export headers.
+
+    85% of accounts have a Books copy carrying the seed's drift (Ltd/Limited, case, "The", typos), 6% of
+    those copies have a second Books copy (a duplicate), and Books-only customers fill the rest.
     """
     rng = random.Random(seed)
     maker = NameMaker(rng)
     cities = [maker.word(2) for _ in range(200)]
+    crm_rows: list[dict[str, str]] = []
+    books_rows: list[dict[str, str]] = []
     for i in range(count):
-        words = maker.name()
-        form = rng.choice(_FORMS)
-        domain = f"{''.join(words).lower()[:20]}.co.uk"
-        phone = _phone(rng)
-        city = rng.choice(cities)
-        postcode = (
-            f"{rng.choice('BCELMNSW')}{rng.choice('ACEHNRSW')}{rng.randrange(1, 20)} {rng.randrange(1, 9)}AA"
-        )
-        crm = {
-            "Record Id": f"zcrm_{5725767000000000000 + i}",
-            "Account Name": " ".join([*words, form[0]]),
-            "Phone": phone if rng.random() < 0.7 else "",
-            "Website": f"www.{domain}" if rng.random() < 0.5 else "",
-            "Billing Street": f"{rng.randrange(1, 300)} {maker.word(2)} Road",
-            "Billing City": city,
-            "Billing Code": postcode,
-            "Billing Country": "United Kingdom",
-            "Modified Time": f"2026-0{rng.randrange(1, 10)}-1{rng.randrange(0, 10)} 10:00:00",
-        }
-        books: dict[str, str] | None = None
-        if rng.random() < 0.8:
-            books = {
-                "Contact ID": f"{460000000000000 + i}",
-                "Display Name": variant(words, form, rng, and_word=False).strip(),
-                "Company Name": "",
-                "EmailID": f"accounts@{domain}" if rng.random() < 0.6 else "",
-                "Phone": crm["Phone"] if rng.random() < 0.8 else "",
-                "Billing Address": crm["Billing Street"],
-                "Billing City": city,
-                "Billing Code": postcode,
+        company = _company(maker, rng, cities)
+        crm_id = f"zcrm_{5725767000000000000 + i}"
+        crm_rows.append(
+            {
+                "Record Id": crm_id,
+                "Account Name": company["name"],
+                "Phone": company["phone"] if rng.random() < 0.7 else "",
+                "Website": f"www.{company['domain']}" if rng.random() < 0.5 else "",
+                "Billing Street": company["street"],
+                "Billing City": company["city"],
+                "Billing Code": company["postcode"],
                 "Billing Country": "United Kingdom",
-                "Status": "Active",
-                "Outstanding Receivable Amount": f"{rng.choice([0, 0, 0, 120.5, 990])}",
-                "CRM Account ID": crm["Record Id"] if rng.random() < 0.5 else "",
+                "Created Time": _created(rng),
             }
-        yield crm, books
+        )
+        if rng.random() < 0.85 and len(books_rows) < count:
+            books_rows.append(_books_row(company, len(books_rows), rng, crm_id))
+            if rng.random() < 0.06 and len(books_rows) < count:
+                books_rows.append(_books_row(company, len(books_rows), rng, ""))
+    while len(books_rows) < count:
+        books_rows.append(_books_row(_company(maker, rng, cities), len(books_rows), rng, ""))
+    return crm_rows, books_rows
 
 
 def write_exports(count: int, out: Path, seed: int = 7) -> tuple[Path, Path]:
-    """Write ``accounts.csv`` (CRM) and ``customers.csv`` (Books) with Zoho's export headers."""
+    """Write ``accounts.csv`` (CRM) and ``customers.csv`` (Books), ``count`` rows each."""
     out.mkdir(parents=True, exist_ok=True)
-    crm_path, books_path = out / "accounts.csv", out / "customers.csv"
-    rng = random.Random(seed + 1)
-    with (
-        crm_path.open("w", newline="", encoding="utf-8") as crm_file,
-        books_path.open("w", newline="", encoding="utf-8") as books_file,
-    ):
-        crm_writer: csv.DictWriter[str] | None = None
-        books_writer: csv.DictWriter[str] | None = None
-        for crm, books in export_rows(count, seed):
-            if crm_writer is None:
-                crm_writer = csv.DictWriter(crm_file, fieldnames=list(crm))
-                crm_writer.writeheader()
-            crm_writer.writerow(crm)
-            copies = [books] if books else []
-            if books and rng.random() < 0.06:
-                copy = dict(books, **{"Contact ID": books["Contact ID"] + "9", "CRM Account ID": ""})
-                copy["Display Name"] = books["Display Name"].upper()
-                copies.append(copy)
-            for row in copies:
-                if books_writer is None:
-                    books_writer = csv.DictWriter(books_file, fieldnames=list(row))
-                    books_writer.writeheader()
-                books_writer.writerow(row)
-    return crm_path, books_path
+    crm_rows, books_rows = export_rows(count, seed)
+    paths = []
+    for name, rows in (("accounts.csv", crm_rows), ("customers.csv", books_rows)):
+        path = out / name
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,6 +168,8 @@ def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) ->
     return columns
 
 
+_NOT_AMOUNT = re.compile(r"[^0-9.\-]")
+_LIST_SEPARATORS = re.compile(r"[;,]")
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f", ""}
 _DATE_FORMATS = (
@@ -200,7 +202,7 @@ def _parse_time(value: str) -> datetime | None:
 
 
 def _parse_amount(value: str) -> Decimal | None:
-    text = re.sub(r"[^0-9.\-]", "", value.replace(",", ""))
+    text = _NOT_AMOUNT.sub("", value.replace(",", ""))
     if not text:
         return None
     try:
@@ -239,7 +241,7 @@ def _row_record(
             export.warnings.append(
                 f"{export.path}, line {line}: {label} time {text!r} not understood, ignored"
             )
-    others = tuple(e.strip() for e in re.split(r"[;,]", get("other_emails")) if e.strip())
+    others = tuple(e.strip() for e in _LIST_SEPARATORS.split(get("other_emails")) if e.strip())
     status = get("status").lower()
     return PartyRecord(
         system=export.system,

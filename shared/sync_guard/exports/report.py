@@ -27,9 +27,9 @@ from sync_guard.matching import (
     MatchResult,
     NameRelation,
     Verdict,
-    compare_features,
+    extract_features,
     keys_from_features,
-    name_relation,
+    score_pair,
 )
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, System
@@ -217,19 +217,21 @@ def build_report(
     pairs: list[ReportPair] = []
     comparisons = 0
     for record in [*crm, *books]:
-        features = index.features(record)
-        for position in index.candidate_positions(keys_from_features(features), exclude_ref=record.ref):
+        # Each record is normalised once here; the index keeps its features for later comparisons.
+        features = extract_features(record, default_region)
+        keys = keys_from_features(features)
+        # The record is not indexed yet, so it cannot be its own candidate.
+        for position in index.candidate_positions(keys):
             other, other_features = index.entry(position)
             comparisons += 1
-            result = compare_features(other_features, features)
+            result, relation = score_pair(other_features, features)
             if result.verdict is Verdict.DISTINCT:
                 continue
-            relation = name_relation(other_features, features)
             # Left is the CRM record when there is one, else the earlier record.
             crm_first = other.system is System.CRM or record.system is System.BOOKS
             left, right = (other, record) if crm_first else (record, other)
             pairs.append(ReportPair(left, right, result, relation))
-        index.add(record)
+        index.add(record, features=features, keys=keys)
         if on_record is not None:
             on_record()
     pairs.sort(
@@ -440,10 +442,13 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
 
 
 def _ticket_examples(report: MatchReport, count: int = 3) -> list[Cluster]:
-    cross = [c for c in report.clusters if c.crm and c.books and len(c.members) > 2]
-    cross += [c for c in report.clusters if c.crm and c.books and len(c.members) == 2]
-    rest = [c for c in report.clusters if c not in cross]
-    return (cross + rest)[:count]
+    """Clusters with copies on both sides first (the biggest first), then the others."""
+
+    def rank(cluster: Cluster) -> tuple[int, int]:
+        both_sides = bool(cluster.crm) and bool(cluster.books)
+        return (0 if both_sides and len(cluster.members) > 2 else 1 if both_sides else 2, cluster.number)
+
+    return sorted(report.clusters, key=rank)[:count]
 
 
 def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: str | None) -> str:

@@ -18,6 +18,7 @@ from sync_guard.matching.compare import (
     compare,
     compare_features,
     name_relation,
+    score_pair,
     verdict_for,
 )
 from sync_guard.matching.features import RecordFeatures, extract_features, features_of
@@ -56,5 +57,6 @@ __all__ = [
     "keys_from_features",
     "name_key",
     "name_relation",
+    "score_pair",
     "verdict_for",
 ]

@@ -14,8 +14,9 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
 - ``a:`` house number and street words (``a:1845|e 79th``): same premises.
 - ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
-  (``q:acme|w*`` and ``q:a*|widgets``); of a one-word name, its first and its last four letters
-  (``q:unil*``, ``q:*ever``): a single typo that spares the first letter keeps one of them.
+  (``q:acme|w*`` and ``q:a*|widgets``); of a one-word name, its first four and last letters and its
+  first and last four letters (``q:unil*r``, ``q:u*ever``): a single typo that spares the first (and,
+  in one-word names, the last) letter keeps one of them.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 
 At most :data:`MAX_KEYS` keys per record, in the order above (the most selective first); a second
@@ -66,8 +67,11 @@ def _name_keys(features: RecordFeatures) -> list[str]:
         first, second = words[0], words[1]
         fuzzy.extend(["|".join(sorted((first, second[0] + "*"))), "|".join(sorted((first[0] + "*", second)))])
     elif len(words[0]) >= 6:
-        # One word: its first four and its last four letters; a single slip leaves one of them intact.
-        fuzzy.extend([words[0][:4] + "*", "*" + words[0][-4:]])
+        # One word: its first four letters and its last letter, and its first letter and its last four;
+        # a single slip that spares the first and last letters leaves one of them intact. (Four letters
+        # alone would be shared by far too many names to be worth comparing.)
+        word = words[0]
+        fuzzy.extend([f"{word[:4]}*{word[-1]}", f"{word[0]}*{word[-4:]}"])
     keys.extend(f"q:{k}" for k in dict.fromkeys(fuzzy))
     if features.kind is RecordKind.PERSON and len(words) >= 2:
         # People's records often carry only a given name or only a surname: each word is a key too.
@@ -143,10 +147,21 @@ class CandidateIndex:
             return self._entries[index].features
         return features_of(record, self.default_region)
 
-    def add(self, record: PartyRecord) -> None:
-        """Index a record under its blocking keys (a record with the same ``ref`` is indexed again)."""
-        features = features_of(record, self.default_region)
-        keys = keys_from_features(features)
+    def add(
+        self,
+        record: PartyRecord,
+        *,
+        features: RecordFeatures | None = None,
+        keys: tuple[str, ...] | None = None,
+    ) -> None:
+        """Index a record under its blocking keys (a record with the same ``ref`` is indexed again).
+
+        ``features`` and ``keys`` may be passed when the caller already computed them (bulk runs).
+        """
+        if features is None:
+            features = features_of(record, self.default_region)
+        if keys is None:
+            keys = keys_from_features(features)
         position = len(self._entries)
         self._entries.append(_Entry(record, features, keys))
         self._refs[record.ref] = position

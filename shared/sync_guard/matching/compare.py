@@ -214,7 +214,12 @@ def _local_phone_match(left: RecordFeatures, right: RecordFeatures) -> bool:
 
 
 def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult:
-    """Score two already-normalised records (the match report's hot path)."""
+    """Score two already-normalised records."""
+    return score_pair(left, right)[0]
+
+
+def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult, NameRelation]:
+    """Score two already-normalised records, and say how their names relate (the report's hot path)."""
     person = left.kind is RecordKind.PERSON or right.kind is RecordKind.PERSON
     weights = _PERSON_NAME if person else _COMPANY_NAME
     points = _PRIOR
@@ -300,7 +305,7 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
     # make such a pair a duplicate.
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
-    return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against))
+    return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against)), names.relation
 
 
 def _near_email(a: str, b: str, *, person: bool) -> bool:

@@ -193,6 +193,9 @@ def compare_words(
         return NameComparison(NameRelation.MISSING, Alignment(), 0.0, 0)
     left_all = [*left, *left_tail]
     right_all = [*right, *right_tail]
+    if left_all == right_all:
+        # The common case in bulk runs (the sync's own copies): nothing to pair word by word.
+        return NameComparison(NameRelation.SAME, Alignment(exact=left_all), 1.0, 0)
     alignment = align(left_all, right_all, person=person)
     # Tail words left unpaired are set aside: a place appended after the legal form is not a new name.
     tail_words = Counter(left_tail) + Counter(right_tail)

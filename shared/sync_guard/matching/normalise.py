@@ -8,6 +8,7 @@ Company names keep what distinguishes two companies ("Acme (UK)" vs "Acme (US)")
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -170,6 +171,10 @@ def email_domain(email: str | None) -> str | None:
 
 
 _URL_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_URL_END = re.compile(r"[/?#:\s]")
+_HOST = re.compile(r"[a-z0-9.-]+")
+_NOT_ALNUM_UPPER = re.compile(r"[^0-9A-Z]")
+_ZIP = re.compile(r"\d{5}|\d{9}")
 
 
 def website_domain(url: str | None) -> str | None:
@@ -177,15 +182,17 @@ def website_domain(url: str | None) -> str | None:
     if not url:
         return None
     value = _URL_PREFIX.sub("", url.strip().lower())
-    host = re.split(r"[/?#:\s]", value, maxsplit=1)[0].strip(".")
+    host = _URL_END.split(value, maxsplit=1)[0].strip(".")
     if host.startswith("www."):
         host = host[4:]
-    if "." not in host or not re.fullmatch(r"[a-z0-9.-]+", host):
+    if "." not in host or not _HOST.fullmatch(host):
         return None
     return host
 
 
-@lru_cache(maxsize=200_000)
+_PHONE_NOISE = re.compile(r"[\s().\-/]")
+
+
 def normalise_phone(raw: str | None, default_region: str = DEFAULT_PHONE_REGION) -> str | None:
     """E.164 (``+442079460000``) via libphonenumber, reading national numbers in ``default_region``.
 
@@ -193,6 +200,13 @@ def normalise_phone(raw: str | None, default_region: str = DEFAULT_PHONE_REGION)
     """
     if not raw or not any(ch.isdigit() for ch in raw):
         return None
+    # Spacing and brackets never change the number: strip them so that differently written copies of
+    # one number share a cache entry (libphonenumber is the slowest step of normalising a record).
+    return _parse_phone(_PHONE_NOISE.sub("", raw), default_region)
+
+
+@lru_cache(maxsize=200_000)
+def _parse_phone(raw: str, default_region: str) -> str | None:
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
@@ -201,7 +215,16 @@ def normalise_phone(raw: str | None, default_region: str = DEFAULT_PHONE_REGION)
     reason = phonenumbers.is_possible_number_with_reason(parsed)
     if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    # Kept so that showing the number in evidence need not parse it again (half the cost of a pair).
+    _PARSED_NUMBERS[e164] = parsed
+    if len(_PARSED_NUMBERS) > _PARSED_NUMBERS_MAX:
+        _PARSED_NUMBERS.popitem(last=False)
+    return e164
+
+
+_PARSED_NUMBERS: OrderedDict[str, phonenumbers.PhoneNumber] = OrderedDict()
+_PARSED_NUMBERS_MAX = 200_000
 
 
 def phone_digits(raw: str | None) -> str:
@@ -209,12 +232,15 @@ def phone_digits(raw: str | None) -> str:
     return "".join(ch for ch in raw or "" if ch.isdigit())
 
 
+@lru_cache(maxsize=65_536)
 def format_phone(e164: str) -> str:
     """How evidence shows a phone number: international format (``+44 20 7946 0000``)."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
+    parsed = _PARSED_NUMBERS.get(e164)
+    if parsed is None:
+        try:
+            parsed = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            return e164
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
@@ -222,7 +248,7 @@ def normalise_vat(raw: str | None) -> str | None:
     """VAT or company number: upper-case letters and digits only (``gb 123 4567 89`` -> ``GB123456789``)."""
     if not raw:
         return None
-    value = re.sub(r"[^0-9A-Z]", "", fold_text(raw).upper())
+    value = _NOT_ALNUM_UPPER.sub("", fold_text(raw).upper())
     return value if len(value) >= 4 and any(ch.isdigit() for ch in value) else None
 
 
@@ -235,26 +261,25 @@ def normalise_postcode(raw: str | None) -> str | None:
     """Upper-case without spaces (``sw1a 1aa`` -> ``SW1A1AA``); US ZIP+4 cut to five digits."""
     if not raw:
         return None
-    value = re.sub(r"[^0-9A-Z]", "", fold_text(raw).upper())
-    if re.fullmatch(r"\d{9}", value) or re.fullmatch(r"\d{5}", value):
+    value = _NOT_ALNUM_UPPER.sub("", fold_text(raw).upper())
+    if _ZIP.fullmatch(value):
         return value[:5]
     return value or None
 
 
 @dataclass(frozen=True, slots=True)
 class StreetAddress:
-    """A street line: the house number (if any) and the folded words of the street."""
+    """A street line: the house number (if any), its folded words, and those words without the type.
+
+    ``name_words`` leaves out the street type (``st``, ``ave``) so that "79th St" and "79th" agree.
+    """
 
     number: str | None
     words: tuple[str, ...]
-
-    @property
-    def name_words(self) -> tuple[str, ...]:
-        """The street's own words, without its type (``st``, ``ave``): "79th St" and "79th" agree."""
-        types = tables().street_types
-        return tuple(w for w in self.words if w not in types)
+    name_words: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=100_000)
 def normalise_street(raw: str | None) -> StreetAddress | None:
     """Fold a street line: ``1845 East 79th Street`` -> number ``1845``, words ``e 79th st``."""
     if not raw or not raw.strip():
@@ -266,7 +291,8 @@ def normalise_street(raw: str | None) -> StreetAddress | None:
         number = tokens.pop(0)
     if not tokens and number is None:
         return None
-    return StreetAddress(number, tuple(tokens))
+    types = tables().street_types
+    return StreetAddress(number, tuple(tokens), tuple(w for w in tokens if w not in types))
 
 
 def normalise_city(raw: str | None) -> str | None:

@@ -24,6 +24,8 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 def fold_text(text: str) -> str:
     """Lower-case, accents removed (``Müller`` -> ``muller``), ``ß`` -> ``ss``; other characters kept."""
+    if text.isascii():
+        return text.lower()  # nothing to decompose: the common case, and much faster
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

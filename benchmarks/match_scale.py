@@ -1,0 +1,206 @@
+"""How the match report scales: synthetic exports of 10k x 10k and 100k x 100k records, next to splink.
+
+    .venv/bin/python benchmarks/match_scale.py [--sizes 10000,100000] [--no-splink] [--work DIR]
+
+For each size N it writes N CRM accounts and N Books customers with Zoho's export headers
+(``benchmarks/gen_variants.py``: the seed's name drift, duplicates, Books-only customers), then runs
+
+- ``sync-guard match-report`` (the real command, in its own process: reading, matching, writing), and
+- splink 5 (DuckDB backend, link-and-dedupe over the same two files, blocking on exact name, phone
+  and postcode, u by random sampling, m by EM, predictions at match probability >= 0.9), also in its
+  own process, reading the same CSVs.
+
+It prints wall-clock seconds and peak memory (max RSS of each process), the growth ratio between the
+smallest and largest size (target: 10x the records in <= 12x the time), whether peak memory stays under
+2 GiB, and whether the match report beats splink on the largest size. splink is a benchmark-only
+dependency: ``.venv/bin/pip install -e '.[bench]'`` (or ``pip install splink``); without it the
+splink column is skipped and said so. Not part of ``make test``: the 100k run takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_bytes: int
+    detail: str
+
+
+def measure(command: list[str]) -> Run:
+    """Run a command in its own process; wall time and that process's peak RSS (Linux ``wait4``)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stdout = process.stdout.read() if process.stdout else ""
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:3])} ... failed ({process.returncode}):\n{stderr[-2000:]}")
+    return Run(seconds, usage.ru_maxrss * 1024, (stdout.strip().splitlines() or [""])[-1])
+
+
+def sync_guard_command() -> list[str]:
+    script = Path(sys.executable).parent / "sync-guard"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from sync_guard.cli import main; main()"]
+
+
+def run_match_report(crm: Path, books: Path, out: Path) -> Run:
+    return measure(
+        [*sync_guard_command(), "match-report", "--crm", str(crm), "--books", str(books), "--out", str(out),
+         "--replace"]
+    )  # fmt: skip
+
+
+def splink_available() -> bool:
+    try:
+        import splink  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_splink(crm: Path, books: Path) -> Run:
+    return measure([sys.executable, __file__, "--splink-worker", str(crm), str(books)])
+
+
+def _splink_rows(path: Path, system: str) -> list[dict[str, str | None]]:
+    """The same columns from either export, lightly cleaned as a splink user would (lower case, trimmed)."""
+    columns = {
+        "crm": ("Record Id", "Account Name", "Phone", "Billing Code", "Billing City"),
+        "books": ("Contact ID", "Display Name", "Phone", "Billing Code", "Billing City"),
+    }[system]
+    rows: list[dict[str, str | None]] = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            ident, name, phone, postcode, city = (row[c].strip() for c in columns)
+            rows.append(
+                {
+                    "unique_id": f"{system}:{ident}",
+                    "name": " ".join(name.lower().replace(",", " ").replace(".", " ").split()) or None,
+                    "phone": "".join(ch for ch in phone if ch.isdigit()) or None,
+                    "postcode": postcode.replace(" ", "").upper() or None,
+                    "city": city.lower() or None,
+                }
+            )
+    return rows
+
+
+def splink_worker(crm: Path, books: Path) -> None:
+    """Link and dedupe the two exports with splink; prints the number of predicted pairs."""
+    import logging
+
+    import pyarrow as pa
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    db_api = DuckDBAPI()
+    tables = [
+        db_api.register(pa.Table.from_pylist(_splink_rows(path, system)), table_name=system)
+        for path, system in ((crm, "crm"), (books, "books"))
+    ]
+    settings = SettingsCreator(
+        link_type="link_and_dedupe",
+        comparisons=[
+            cl.JaroWinklerAtThresholds("name", [0.95, 0.88]),
+            cl.ExactMatch("phone"),
+            cl.ExactMatch("postcode"),
+            cl.ExactMatch("city"),
+        ],
+        blocking_rules_to_generate_predictions=[block_on("name"), block_on("phone"), block_on("postcode")],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+    linker = Linker(tables, settings)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("name"), block_on("phone")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+    predictions = linker.inference.predict(threshold_match_probability=0.9)
+    count = predictions.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
+    print(f"{count} predicted pairs")
+
+
+def _mib(value: int) -> str:
+    return f"{value / 1024**2:,.0f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10000,100000", help="records per side, comma-separated")
+    parser.add_argument("--no-splink", action="store_true", help="do not run splink")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the exports (default: temporary)")
+    parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.splink_worker:
+        splink_worker(*args.splink_worker)
+        return 0
+
+    from benchmarks.gen_variants import write_exports
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    use_splink = not args.no_splink and splink_available()
+    if not args.no_splink and not use_splink:
+        print("splink is not installed: skipping it (install with: .venv/bin/pip install -e '.[bench]')\n")
+    work = args.work or Path(tempfile.mkdtemp(prefix="match-scale-"))
+    results: dict[int, tuple[Run, Run | None]] = {}
+    for size in sizes:
+        folder = work / f"{size}"
+        crm, books = write_exports(size, folder)
+        ours = run_match_report(crm, books, folder / "report")
+        theirs = run_splink(crm, books) if use_splink else None
+        results[size] = (ours, theirs)
+        line = f"{size:>7} x {size:<7} match-report {ours.seconds:7.1f} s  peak {_mib(ours.peak_bytes):>10}"
+        if theirs:
+            line += (
+                f"   | splink {theirs.seconds:7.1f} s  peak {_mib(theirs.peak_bytes):>10} ({theirs.detail})"
+            )
+        print(line, flush=True)
+        print(f"{'':>17} {ours.detail}")
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        growth = results[large][0].seconds / results[small][0].seconds
+        # "10x the records costs <= 12x the time": 1.2x per 1x of growth in the number of records.
+        allowed = 1.2 * large / small
+        print(
+            f"\ngrowth: {large / small:.0f}x the records took {growth:.1f}x the time "
+            f"(target <= {allowed:.0f}x): {'met' if growth <= allowed else 'MISSED'}"
+        )
+    peak = max(r[0].peak_bytes for r in results.values())
+    print(f"peak memory {_mib(peak)} (target < 2 GiB): {'met' if peak < 2 * GIB else 'MISSED'}")
+    largest = results[sizes[-1]]
+    if largest[1] is not None:
+        verdict = "met" if largest[0].seconds < largest[1].seconds else "MISSED"
+        print(
+            f"faster than splink at {sizes[-1]} x {sizes[-1]}: {largest[0].seconds:.1f} s vs "
+            f"{largest[1].seconds:.1f} s: {verdict}"
+        )
+    print(f"\nexports and reports in {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
