@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -705,16 +705,3 @@ class Guard:
         raise ConcurrentUpdate(
             f"event {event.event_id}: still conflicting after {self.max_attempts} attempts"
         )
-
-
-def with_config(guard: Guard, **changes: Any) -> Guard:
-    """A copy of ``guard`` with some configuration changed (tests, the local stack)."""
-    return Guard(
-        guard.repository,
-        guard.matcher,
-        replace(guard.config, **changes),
-        fetcher=guard.fetcher,
-        clock=guard.clock,
-        rules=guard.rules,
-        max_attempts=guard.max_attempts,
-    )
