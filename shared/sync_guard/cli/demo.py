@@ -164,13 +164,18 @@ def _next_steps(state_dir: Path, notifications: Path | None, log_path: Path, res
     if notifications is not None:
         lines.append(f"  Finance notifications:  {notifications}")
         lines.append(
-            f"  Audit trail:            sync-guard serve --state-dir {state_dir}  (reopens the demo's data),"
-            " then in another shell: sync-guard audit --help"
+            f"  Audit trail:            sync-guard serve --state-dir {state_dir}  (reopens the demo's data)"
         )
-    renames = [rename for result in results for rename in result.renames][:3]
+        lines.append(
+            "                          then: sync-guard audit --rule NAME_DRIFT   (or --record crm:ID)"
+        )
+    renames = [rename for result in results for rename in result.renames][:2]
     if renames:
-        lines.append("  Preflight renames, e.g.: " + "; ".join(renames))
-        lines.append("  On your own data:       sync-guard preflight --dry-run   (or from exports)")
+        lines.append("  Preflight's renames:    " + renames[0])
+        lines += [f"                          {rename}" for rename in renames[1:]]
+        lines.append(
+            "  On your own data:       sync-guard preflight --dry-run   (or --crm-export/--books-export)"
+        )
     lines.append(f"  Handler logs:           {log_path}")
     lines.append("  Simulator assumptions:  docs/simulator.md")
     return "\n".join(lines)

@@ -8,8 +8,8 @@ scenario uses, so the guard's shadow and audit trail keep every scenario side by
 A guarded run:
 
 1. builds the world (history from before the guard: no webhooks);
-2. seeds the guard's shadow mapping from that world (a backfill: the engine records and pairs every record,
-   with no rules, as a deployment does from the match report before going live);
+2. seeds the guard's shadow mapping from that world, as a deployment does with ``sync-guard seed`` before
+   the webhooks go live (Books' CRM links first, then mutual best matches);
 3. connects the webhook emitter and plays the act; between steps, and before every sync run, it waits for
    the guard to be idle (every acknowledged event processed, the outbox drained), a bounded readiness
    poll, never a fixed sleep;
@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,7 @@ from sync_guard.local.scenarios.world import HOLD_TAG, TickingClock, World
 from sync_guard.local.stack import LocalStack
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.state import CRM_MODULES, SimulatorState
-from sync_guard.local.zoho_simulator.webhooks import GuardEndpoints, WebhookEmitter, crm_workflow_body
-from sync_guard.models.events import GuardEvent
+from sync_guard.local.zoho_simulator.webhooks import GuardEndpoints, WebhookEmitter
 from sync_guard.models.records import Module
 from sync_guard.notify.notifiers import FileNotifier
 
@@ -43,8 +41,6 @@ from sync_guard.notify.notifiers import FileNotifier
 #: threshold is raised accordingly (production default: 10 per 10 minutes) so that it trips on a storm,
 #: not on the compressed timeline of ordinary scenarios.
 DEMO_STORM_THRESHOLD = 25
-#: Backfilled history is dated this far back, so it never counts as a burst of creates now.
-_BACKFILL_AGE = timedelta(days=2)
 
 #: Outbox statuses that mean the executor still has work (see ``executor.model.ActionStatus``).
 _BUSY_ACTION_STATUSES = ("pending", "running", "retrying")
@@ -222,35 +218,40 @@ class GuardedEnvironment:
         apply_holds(plan, self._zoho, module, HOLD_TAG)
         return plan
 
-    def backfill(self, state: SimulatorState, *, workers: int = 4) -> int:
-        """Seed the shadow mapping with every record (the engine with no rules: record and pair only)."""
-        from sync_guard.guard.engine import Guard, GuardConfig
+    def backfill(self, state: SimulatorState) -> int:
+        """Seed the shadow mapping from every record, as ``sync-guard seed`` does from exports.
+
+        The same pairing (Books' own CRM links first, then mutual best matches) and the same batch loader,
+        fed from the simulated APIs' records instead of CSV files; audited as an admin ``seed``.
+        """
         from sync_guard.guard.matcher import LibraryMatcher
-        from sync_guard.store.shadow import DynamoShadowRepository
-        from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
+        from sync_guard.guard.model import AuditEntry, Decision, EntryKind
+        from sync_guard.guard.seeding import plan_seed
+        from sync_guard.store import aws
+        from sync_guard.store.audit import AuditLog
+        from sync_guard.store.shadow import ShadowSeeder
+        from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 
         settings = self.settings
-        guard = Guard(
-            DynamoShadowRepository.from_settings(settings),
-            LibraryMatcher(),
-            GuardConfig.from_settings(settings),
-            rules=(),
+        crm = [crm_record_to_party(module, r) for module in CRM_MODULES for r in state.crm_list(module)]
+        books = [books_contact_to_party(c) for c in state.books_list_contacts()]
+        now = datetime.now(UTC)
+        plan = plan_seed(crm, books, LibraryMatcher(), now=now)
+        client = aws.client("dynamodb", settings)
+        written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
+        AuditLog(client, settings.audit_table).append(
+            AuditEntry(
+                entry_id=f"seed_demo_{self._next_block - 1}_{now.strftime('%Y%m%d%H%M%S%f')}",
+                at=now,
+                kind=EntryKind.ADMIN,
+                decision=Decision.ADMIN,
+                mode=settings.mode,
+                actor="sync-guard demo",
+                operation="seed",
+                note=f"seeded {len(plan.states)} records from the simulated organisation ({written} written)",
+            )
         )
-        now = datetime.now(UTC) - _BACKFILL_AGE
-        crm_events: list[GuardEvent] = [
-            parse_crm_workflow(crm_workflow_body("create", module, record), received_at=now)
-            for module in CRM_MODULES
-            for record in state.crm_list(module)
-        ]
-        books_events = [
-            parse_books_webhook({"contact": contact}, received_at=now, operation="create")
-            for contact in state.books_list_contacts()
-        ]
-        # CRM first, so that each Books customer's Zoho link finds its CRM record and pairs.
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(guard.process, crm_events))
-            list(pool.map(guard.process, books_events))
-        return len(crm_events) + len(books_events)
+        return len(plan.states)
 
     def reset_breaker(self, reason: str) -> bool:
         """Close the storm breaker if it is open (the audited admin operation); True if it was open."""
