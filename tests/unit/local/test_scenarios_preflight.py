@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sync_guard.cli.preflight import SideRecord, books_side, crm_side, load_from_exports, plan_preflight
@@ -94,3 +95,21 @@ def test_from_exports(tmp_path: Path) -> None:
     plan = plan_preflight(*load_from_exports(crm_csv, books_csv))
     assert [hold.crm.record_id for hold in plan.holds] == ["1"]
     assert plan.pairs_exactly == 1
+
+
+def test_cli_from_exports_prints_the_plan_as_json(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync_guard.cli import app
+
+    crm_csv = tmp_path / "accounts.csv"
+    crm_csv.write_text("Record Id,Account Name\n1,Acme Ltd\n2,Smith & Co\n")
+    books_csv = tmp_path / "customers.csv"
+    books_csv.write_text("Contact ID,Display Name\n10,Acme Limited\n11,Smith & Co\n")
+    result = CliRunner().invoke(
+        app, ["preflight", "--crm-export", str(crm_csv), "--books-export", str(books_csv), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [(h["crm"], h["books"]) for h in report["holds"]] == [("crm:1", "books:10")]
+    assert report["applied"] == 0  # exports cannot be tagged: a plan only
