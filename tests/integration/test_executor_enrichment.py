@@ -1,0 +1,129 @@
+"""Enrichment: id-only Notification API events get their record from Zoho; awaiting ones are re-queued."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_guard.config import Mode, get_settings
+from sync_guard.executor.enrichment import AwaitingEnrichment, ZohoRecordFetcher, requeue_awaiting_enrichment
+from sync_guard.executor.wiring import LazyZohoClients
+from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
+from sync_guard.guard.handler import GuardEventHandler
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.model import EntryKind
+from sync_guard.ingest.messages import decode_message
+from sync_guard.ingest.ports import EventStatus, StoredEvent
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
+from sync_guard.models.records import Module, System
+from sync_guard.processing import ProcessingDeps, process_event
+from sync_guard.store.audit import AuditLog
+from sync_guard.store.events import DynamoEventStore
+from sync_guard.store.queue import SqsEventQueue
+from sync_guard.store.shadow import DynamoShadowRepository
+from tests.support.aws import AwsResources
+from tests.support.outbox import point_at_simulator
+
+
+@pytest.fixture
+def sim(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=9) as simulator:
+        point_at_simulator(simulator, monkeypatch, mode=Mode.ENFORCE)
+        yield simulator
+
+
+def _notification(record_id: str) -> GuardEvent:
+    now = datetime.now(UTC)
+    return GuardEvent(
+        event_id=event_key("notification", record_id, now),
+        source=System.CRM,
+        channel=Channel.CRM_NOTIFICATION,
+        module=Module.CRM_ACCOUNTS,
+        operation=Operation.UPDATE,
+        record_id=record_id,
+        record=None,
+        received_at=now,
+    )
+
+
+def _store(event: GuardEvent) -> DynamoEventStore:
+    store = DynamoEventStore.from_settings(get_settings())
+    now = datetime.now(UTC)
+    store.put_new(
+        StoredEvent(
+            event, b"{}", "application/json", "/webhooks/crm/notifications", now, now + timedelta(days=1)
+        )
+    )
+    return store
+
+
+def _handler(fetcher: ZohoRecordFetcher | None) -> GuardEventHandler:
+    settings = get_settings()
+    guard = Guard(
+        DynamoShadowRepository.from_settings(settings),
+        LibraryMatcher(),
+        GuardConfig(mode=settings.mode),
+        fetcher=fetcher,
+    )
+    return GuardEventHandler(guard)
+
+
+def test_a_notification_is_decided_on_the_record_fetched_from_crm(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Juniper Ember Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    store = _store(event)
+    fetcher = ZohoRecordFetcher(LazyZohoClients(get_settings()))
+
+    outcome = process_event(event, ProcessingDeps(events=store, handler=_handler(fetcher)))
+
+    assert outcome.status is EventStatus.PROCESSED
+    assert fetcher.fetched == 1
+    assert sim.requests.count("crm.get_record", status=200, record_id=str(account["id"])) == 1
+    entry = AuditLog.from_settings(get_settings()).get(event.event_id)
+    assert entry is not None
+    assert entry.kind is EntryKind.DECISION
+    assert entry.names[f"crm:{account['id']}"] == "Juniper Ember Ltd"
+    state = DynamoShadowRepository.from_settings(get_settings()).get_state(f"crm:{account['id']}")
+    assert state is not None
+    assert state.record.name == "Juniper Ember Ltd"
+
+
+def test_events_awaiting_enrichment_are_requeued_and_then_decided(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given a notification processed while no fetcher was configured: recorded as awaiting enrichment
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Quarry Lantern Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    store = _store(event)
+    first = process_event(event, ProcessingDeps(events=store, handler=_handler(None)))
+    assert first.status is EventStatus.AWAITING_ENRICHMENT
+
+    # when the sweep re-queues it (a dry run first changes nothing)
+    awaiting = AwaitingEnrichment.from_settings(get_settings())
+    queue = SqsEventQueue.from_settings(get_settings())
+    now = datetime.now(UTC)
+    assert requeue_awaiting_enrichment(awaiting, queue, now=now, dry_run=True) == [event.event_id]
+    assert store.status_of(event.event_id) is EventStatus.AWAITING_ENRICHMENT
+    assert requeue_awaiting_enrichment(awaiting, queue, now=now) == [event.event_id]
+    assert requeue_awaiting_enrichment(awaiting, queue, now=now) == []  # taken once
+
+    # then the processor, now with Zoho, decides it on the fetched record
+    [message] = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    queued = decode_message(json.loads(json.dumps(message["Body"])))
+    assert queued.event_id == event.event_id
+    assert queued.event is not None
+    fetcher = ZohoRecordFetcher(LazyZohoClients(get_settings()))
+    second = process_event(queued.event, ProcessingDeps(events=store, handler=_handler(fetcher)))
+
+    assert second.status is EventStatus.PROCESSED
+    audit = AuditLog.from_settings(get_settings())
+    assert audit.get(awaiting_entry_id(event.event_id)) is not None  # the earlier entry stays
+    decided = audit.get(event.event_id)
+    assert decided is not None
+    assert decided.kind is EntryKind.DECISION

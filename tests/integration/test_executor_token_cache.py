@@ -1,0 +1,66 @@
+"""The DynamoDB token cache: one Zoho access token shared by every container (moto + the simulator)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sync_guard.config import get_settings
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.store.aws import client
+from sync_guard.zoho.auth import CachedToken, ZohoCredentials, ZohoOAuth
+from sync_guard.zoho.token_cache import DynamoTokenCache
+from tests.support.aws import AwsResources
+
+
+@pytest.fixture
+def sim() -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=1) as simulator:
+        yield simulator
+
+
+def _cache(client_id: str = "1000.CLIENT") -> DynamoTokenCache:
+    settings = get_settings()
+    return DynamoTokenCache(client("dynamodb", settings), settings.shadow_table, client_id)
+
+
+def test_put_is_conditional_on_the_version_read(aws: AwsResources) -> None:
+    cache = _cache()
+    assert cache.get() is None
+    first = CachedToken("tok-1", "https://www.zohoapis.eu", 2_000_000_000.0, version=1)
+
+    assert cache.put(first, expected_version=None) is True
+    assert cache.put(CachedToken("tok-x", "d", 1.0, version=1), expected_version=None) is False
+    assert cache.put(CachedToken("tok-2", "d", 2_000_000_100.0, version=2), expected_version=1) is True
+    assert cache.put(CachedToken("tok-y", "d", 1.0, version=2), expected_version=1) is False  # lost the race
+
+    stored = cache.get()
+    assert stored is not None
+    assert (stored.access_token, stored.version, stored.expires_at) == ("tok-2", 2, 2_000_000_100.0)
+    item = aws.dynamodb.get_item(
+        TableName=get_settings().shadow_table, Key={"pk": {"S": "TOKEN#1000.CLIENT"}, "sk": {"S": "T"}}
+    )["Item"]
+    assert int(item["expires_at"]["N"]) == 2_000_000_100 + 86_400  # the table's TTL attribute
+    assert "tok-2" not in repr(cache)
+    assert _cache("another-client").get() is None  # one item per OAuth client
+
+
+def test_containers_share_one_minted_token(aws: AwsResources, sim: ZohoSimulator) -> None:
+    credentials = ZohoCredentials.from_settings(sim.settings())
+
+    def container() -> ZohoOAuth:
+        return ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=_cache(credentials.client_id))
+
+    first, second, third = container(), container(), container()
+    tokens = {c.token().access_token for c in (first, second, third)}
+
+    assert len(tokens) == 1
+    assert sim.requests.count("oauth.token") == 1
+    assert first.minted + second.minted + third.minted == 1
+
+    # a token Zoho refused is invalidated for everyone: the next container mints exactly one new one
+    first.invalidate(first.token())
+    assert second.token().access_token not in tokens
+    assert third.token().access_token == second.token().access_token
+    assert sim.requests.count("oauth.token") == 2
