@@ -208,6 +208,9 @@ class AdminService:
             note += f"; {len(cancelled)} hold action(s) that had not completed were cancelled"
         if not undo_actions:
             note += "; nothing had been written to Zoho, nothing to undo"
+        elif self.mode is Mode.OBSERVE:
+            # Observe mode writes nothing to Zoho, not even an undo: say so where the admin will look.
+            note += "; observe mode: the undo is recorded but NOT written to Zoho (undo it there by hand)"
         entry = AuditEntry(
             entry_id=entry_seed,
             at=now,
