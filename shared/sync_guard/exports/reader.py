@@ -243,30 +243,33 @@ def _row_record(
             )
     others = tuple(e.strip() for e in _LIST_SEPARATORS.split(get("other_emails")) if e.strip())
     status = get("status").lower()
-    return PartyRecord(
-        system=export.system,
-        module=module,
-        record_id=record_id,
-        name=name,
-        kind=RecordKind.PERSON if person else RecordKind.COMPANY,
-        first_name=first,
-        last_name=last,
-        email=get("email") or None,
-        other_emails=others,
-        phone=get("phone") or get("mobile") or None,
-        website=get("website") or None,
-        vat=get("vat") or None,
-        street=get("street") or None,
-        city=get("city") or None,
-        postcode=get("postcode") or None,
-        country=get("country") or None,
-        active=status not in {"inactive", "deleted"},
-        linked_crm_id=get("linked_crm_id") or None,
-        has_transactions=has_transactions,
-        outstanding=outstanding,
-        created_at=created,
-        modified_at=modified,
-    )
+    values: dict[str, object] = {
+        "system": export.system,
+        "module": module,
+        "record_id": record_id,
+        "name": name,
+        "kind": RecordKind.PERSON if person else RecordKind.COMPANY,
+        "first_name": first,
+        "last_name": last,
+        "email": get("email") or None,
+        "other_emails": others or None,
+        "phone": get("phone") or get("mobile") or None,
+        "website": get("website") or None,
+        "vat": get("vat") or None,
+        "street": get("street") or None,
+        "city": get("city") or None,
+        "postcode": get("postcode") or None,
+        "country": get("country") or None,
+        "active": False if status in {"inactive", "deleted"} else None,
+        "linked_crm_id": get("linked_crm_id") or None,
+        "has_transactions": has_transactions,
+        "outstanding": outstanding,
+        "created_at": created,
+        "modified_at": modified,
+    }
+    # Only the fields that carry a value: pydantic keeps a set of the fields given per record, and with
+    # all 22 of them that set alone costs 2 KB a record (400 MB over a 100k x 100k run).
+    return PartyRecord.model_validate({k: v for k, v in values.items() if v is not None})
 
 
 def _module_for(system: System, columns: dict[str, int]) -> Module:

@@ -149,7 +149,35 @@ def align(left: list[str], right: list[str], *, person: bool = False) -> Alignme
                 alignment.left_only.remove(a)
                 alignment.right_only.remove(b)
                 alignment.fuzzy.append((a, b, how))
+    if not person and alignment.left_only and alignment.right_only:
+        _pair_slips_in_context(alignment)
     return alignment
+
+
+def _pair_slips_in_context(alignment: Alignment) -> None:
+    """One slip in a 5-6 letter word, accepted only when two other words of substance agree exactly.
+
+    "Stamford Fithoull Wetu" / "Stamford Fithoull Wertu" is one company mistyped; "Acme Paints" /
+    "Acme Prints" (one word in common) and "Rajesh Traders" / "Ramesh Traders" (a descriptor in common)
+    stay two. The first letter must agree, as for every typo.
+    """
+    anchors = sum(1 for w in alignment.exact if len(w) >= 3 and word_weight(w) >= 1.0)
+    if anchors < 2:
+        return
+    for a in list(alignment.left_only):
+        for b in alignment.right_only:
+            if (
+                min(len(a), len(b)) >= 4
+                and max(len(a), len(b)) >= 5
+                and a[0] == b[0]
+                and not a.isdigit()
+                and not b.isdigit()
+                and OSA.distance(a, b, score_cutoff=1) <= 1
+            ):
+                alignment.left_only.remove(a)
+                alignment.right_only.remove(b)
+                alignment.fuzzy.append((a, b, "typo"))
+                break
 
 
 def word_weight(word: str) -> float:

@@ -18,6 +18,7 @@ from tests.unit.matching.conftest import MakeRecord
         ("Acme (UK) Ltd", "Acme (US) Inc", "'Uk' vs 'Us'"),
         ("Rajesh Traders", "Ramesh Traders", "'Rajesh' vs 'Ramesh'"),
         ("Shell Canada Limited", "Shell Oil Company", "'Canada' vs 'Oil'"),
+        ("Acme Paints Ltd", "Acme Prints Ltd", "'Paints' vs 'Prints'"),
     ],
 )
 def test_names_that_differ_in_a_distinguishing_word_are_distinct(
@@ -76,6 +77,8 @@ def test_same_person_name_alone_is_only_possible(person: MakeRecord) -> None:
         ("Design Lab Ltd ", "design lab ltd", "same name"),
         ("Acme Widgets Ltd", "Acme Widgets", "the legal form 'Ltd' is set aside"),
         ("Fairbourne Engineering", "Fairborne Engineering", "'Fairbourne' vs 'Fairborne'"),
+        # A slip in a short word counts only when two other words of substance agree exactly.
+        ("Harwood Kestrel Wetu LLP", "Harwood Kestrel Wertu LLP", "'Wetu' vs 'Wertu'"),
     ],
 )
 def test_the_seed_variants_are_duplicates(company: MakeRecord, left: str, right: str, reason: str) -> None:
