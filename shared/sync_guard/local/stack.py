@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
@@ -297,7 +298,34 @@ class LocalStack:
         function_globals = self.template.get("Globals", {}).get("Function", {})
         return dict(function_globals.get("Environment", {}).get("Variables", {}))
 
+    def _condition(self, name: str) -> bool:
+        """Evaluate one of the template's Conditions (Fn::Equals/Not/And/Or over Refs and literals)."""
+
+        def evaluate(node: Any) -> Any:
+            if isinstance(node, dict) and len(node) == 1:
+                ((function, argument),) = node.items()
+                if function == "Ref":
+                    return self._refs.get(str(argument), "")
+                if function == "Condition":
+                    return self._condition(str(argument))
+                if function == "Fn::Equals":
+                    return evaluate(argument[0]) == evaluate(argument[1])
+                if function == "Fn::Not":
+                    return not evaluate(argument[0])
+                if function == "Fn::And":
+                    return all(evaluate(item) for item in argument)
+                if function == "Fn::Or":
+                    return any(evaluate(item) for item in argument)
+            return node
+
+        return bool(evaluate(self.template.get("Conditions", {})[name]))
+
     def _resolve(self, value: Any) -> str:
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self._resolve(when_true if self._condition(str(condition)) else when_false)
+        if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            return re.sub(r"\$\{([^}!.]+)\}", lambda m: self._refs.get(m.group(1), ""), value["Fn::Sub"])
         if isinstance(value, dict) and "Ref" in value:
             return self._refs.get(str(value["Ref"]), "")
         if isinstance(value, dict) and "Fn::GetAtt" in value:

@@ -176,3 +176,16 @@ def test_scheduled_event_has_the_eventbridge_shape() -> None:
     assert received[0]["detail-type"] == "Scheduled Event"
     assert received[0]["source"] == "aws.events"
     assert source.invocations == 1
+
+
+def test_local_stack_resolves_conditions_like_cloudformation(tmp_path: Any) -> None:
+    from sync_guard.local.stack import LocalStack
+
+    stack = LocalStack(tmp_path)
+    variable = stack.template["Globals"]["Function"]["Environment"]["Variables"][
+        "SYNC_GUARD_WEBHOOK_SECRET_PARAMETER"
+    ]
+    stack._refs = {"WebhookSecretParameterName": ""}
+    assert stack._resolve(variable) == ""
+    stack._refs = {"WebhookSecretParameterName": "guard/token"}
+    assert stack._resolve(variable) == "/guard/token"
