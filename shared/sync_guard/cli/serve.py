@@ -61,6 +61,8 @@ def serve(
     from sync_guard.local.stack import LocalStack
 
     console = Console()
+    # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
+    state_dir = state_dir.resolve()
     if fresh:
         shutil.rmtree(state_dir / "data", ignore_errors=True)
     state_dir.mkdir(parents=True, exist_ok=True)

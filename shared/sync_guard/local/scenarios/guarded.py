@@ -70,7 +70,8 @@ class GuardedEnvironment:
         idle_timeout_seconds: float = 120.0,
         webhook_workers: int = 4,
     ) -> None:
-        self.state_dir = state_dir
+        # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
+        self.state_dir = state_dir.resolve()
         self.port = port
         self.persist = persist
         self.idle_timeout_seconds = idle_timeout_seconds
