@@ -9,9 +9,12 @@ SQS event source (``SqsEventSource.poll_once``), honouring batch item failures a
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,6 +168,16 @@ class MemoryEventStatuses:
         self.statuses[event_id] = status
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_outbox_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
+    """A separately imported outbox handler module: one per concurrent 'Lambda container'."""
+    from sync_guard.local.stack import FunctionSpec, load_handler
+
+    return load_handler(FunctionSpec(name, ROOT / "functions" / "outbox", "app.lambda_handler"))
+
+
 @dataclass
 class Pipeline:
     """Decide events (engine + processor seam) and drain the outbox queue with the real handler."""
@@ -174,20 +187,69 @@ class Pipeline:
     source: SqsEventSource
     deps: ProcessingDeps
     batches: list[int] = field(default_factory=list)
+    extra_sources: list[SqsEventSource] = field(default_factory=list)
 
-    def decide(self, events: list[GuardEvent]) -> None:
-        for event in events:
-            process_event(event, self.deps)
+    def decide(self, events: list[GuardEvent], *, workers: int = 1) -> None:
+        """Process the events; with ``workers`` > 1, concurrently (the engine retries its conflicts)."""
+        if workers == 1:
+            for event in events:
+                process_event(event, self.deps)
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda event: process_event(event, self.deps), events))
 
-    def drain(self, *, max_polls: int = 2000, until: Callable[[], bool] | None = None) -> int:
-        """Poll until the outbox queue is empty (no visible, no in-flight message); returns the polls."""
-        for polls in range(1, max_polls + 1):
-            received = self.source.poll_once()
-            if received:
-                self.batches.append(received)
-            elif self.queues.depth(self.aws.sqs) == 0 and (until is None or until()):
-                return polls
-        raise AssertionError(f"the outbox queue did not drain in {max_polls} polls")
+    def drain(self, *, max_polls: int = 2000, workers: int = 1) -> int:
+        """Poll until the outbox queue is empty (no visible, no in-flight message); returns the polls.
+
+        With ``workers`` > 1, that many event sources poll at once, each with its own handler module (as
+        concurrent Lambda containers would), so claims race for real.
+        """
+        while len(self.extra_sources) < workers - 1:
+            handler = load_outbox_handler(f"OutboxTest{len(self.extra_sources)}")
+            source = self.source
+            self.extra_sources.append(
+                SqsEventSource(
+                    source.sqs,
+                    source.queue_url,
+                    source.queue_arn,
+                    handler,
+                    f"OutboxFunction{len(self.extra_sources)}",
+                    batch_size=source.batch_size,
+                    wait_seconds=0,
+                    retry_visibility_seconds=0,
+                )
+            )
+        sources = [self.source, *self.extra_sources[: workers - 1]]
+        polls = [0]
+        lock = threading.Lock()
+        failures: list[BaseException] = []
+
+        def run(source: SqsEventSource) -> None:
+            try:
+                while True:
+                    with lock:
+                        polls[0] += 1
+                        if polls[0] > max_polls:
+                            return
+                    received = source.poll_once()
+                    if received:
+                        with lock:
+                            self.batches.append(received)
+                    elif self.queues.depth(self.aws.sqs) == 0:
+                        return
+            except BaseException as error:  # surfaced below
+                failures.append(error)
+
+        threads = [threading.Thread(target=run, args=(source,)) for source in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        if polls[0] > max_polls or self.queues.depth(self.aws.sqs):
+            raise AssertionError(f"the outbox queue did not drain in {max_polls} polls")
+        return polls[0]
 
 
 def build_pipeline(aws: AwsResources, queues: OutboxQueues, *, storm_threshold: int = 1_000_000) -> Pipeline:
