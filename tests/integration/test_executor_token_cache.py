@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from sync_guard.config import get_settings
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.store.aws import client
 from sync_guard.zoho.auth import CachedToken, ZohoCredentials, ZohoOAuth
+from sync_guard.zoho.errors import ZohoTokenRateLimited
 from sync_guard.zoho.token_cache import DynamoTokenCache
 from tests.support.aws import AwsResources
 
@@ -64,3 +66,54 @@ def test_containers_share_one_minted_token(aws: AwsResources, sim: ZohoSimulator
     assert second.token().access_token not in tokens
     assert third.token().access_token == second.token().access_token
     assert sim.requests.count("oauth.token") == 2
+
+
+def test_concurrent_containers_wait_for_one_mint(aws: AwsResources, sim: ZohoSimulator) -> None:
+    credentials = ZohoCredentials.from_settings(sim.settings())
+    settings = get_settings()
+    start = threading.Barrier(4)
+    tokens: list[str] = []
+
+    def container() -> None:
+        cache = DynamoTokenCache(
+            client("dynamodb", settings), settings.shadow_table, credentials.client_id, poll_seconds=0.02
+        )
+        oauth = ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache)
+        start.wait()
+        tokens.append(oauth.token().access_token)
+
+    threads = [threading.Thread(target=container) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(tokens) == 4
+    assert len(set(tokens)) == 1
+    assert sim.requests.count("oauth.token") == 1
+
+
+def test_the_fleet_never_mints_more_than_ten_tokens_in_ten_minutes(aws: AwsResources) -> None:
+    now = [1_900_000_000.0]
+    settings = get_settings()
+    table = settings.shadow_table
+    cache = DynamoTokenCache(
+        client("dynamodb", settings), table, "1000.BUDGET", clock=lambda: now[0], sleep=lambda _: None
+    )
+    # ten tokens stored within two minutes (each one a mint), then the last one revoked (not a mint)
+    for version in range(1, 11):
+        token = CachedToken(f"t{version}", "d", now[0] + 3600, version)
+        assert cache.put(token, expected_version=(version - 1) or None)
+        now[0] += 10
+    assert cache.put(CachedToken("t10", "d", 0.0, 11), expected_version=10)
+    item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": "TOKEN#1000.BUDGET"}, "sk": {"S": "T"}})
+    assert len(item["Item"]["mints"]["L"]) == 10
+
+    with pytest.raises(ZohoTokenRateLimited) as caught:
+        cache.get()
+    assert caught.value.retry_after is not None
+    assert 0 < caught.value.retry_after <= 600
+    now[0] += 600  # the window has moved on: this container may mint (it gets the stale token back)
+    stale = cache.get()
+    assert stale is not None
+    assert stale.expires_at == 0.0

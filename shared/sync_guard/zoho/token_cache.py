@@ -1,49 +1,96 @@
 """The Zoho access token shared by every Lambda container: one item in the shadow table.
 
-Implements :class:`sync_guard.zoho.auth.TokenCache` as its docstring describes: the item is keyed by the
-OAuth client id (never by a token), holds ``access_token``, ``api_domain``, ``token_expires_at`` (epoch
-seconds, wall clock) and ``version``; ``put`` is conditional on the version read (``attribute_not_exists``
-for the first token), so when several containers find the token stale at once only one stores its token and
-the others adopt it (``ZohoOAuth.token``). ``expires_at`` is the table's TTL attribute: an expired token is
-removed by DynamoDB in due course.
+Implements :class:`sync_guard.zoho.auth.TokenCache`. The item (``TOKEN#<client id>`` / ``T``; keyed by the
+OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` (epoch seconds,
+wall clock), ``version``, and the fleet's mint bookkeeping: ``mints`` (when tokens were minted, last 10
+minutes) and a short ``lease`` on the next mint.
 
-The shared item is what keeps a fleet under Zoho's 10-tokens-per-10-minutes limit: a fresh token minted by
-any container is used by all of them for its hour. The access token is a credential: it is stored in the
-(KMS-encrypted) table and never logged.
+- ``put`` is conditional on the version read (``attribute_not_exists(version)`` for the first token): when
+  containers race, one token is stored and the others adopt it (``ZohoOAuth.token``).
+- ``get`` also keeps containers from each minting. When the stored token is stale, only the container that
+  takes the mint lease (a conditional update) gets the stale token back and mints; the others wait a few
+  seconds for its token and use that. And when the fleet has minted 10 tokens in the last 10 minutes
+  (Zoho's limit per refresh token), ``get`` raises :class:`ZohoTokenRateLimited` instead of letting anyone
+  mint an eleventh (the caller's retry comes later: the outbox, the queue).
+
+``expires_at`` is the table's TTL attribute (a day after the token's expiry). The access token is a
+credential: it stays in the (KMS-encrypted) table and is never logged.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
 from sync_guard.store import aws
-from sync_guard.zoho.auth import CachedToken
+from sync_guard.zoho.auth import (
+    DEFAULT_REFRESH_MARGIN_SECONDS,
+    TOKEN_WINDOW_SECONDS,
+    TOKENS_PER_WINDOW,
+    CachedToken,
+)
+from sync_guard.zoho.errors import ZohoTokenRateLimited
 
 _SK = "T"
 
 
-class DynamoTokenCache:
-    """A ``TokenCache`` in DynamoDB (strongly consistent reads, conditional writes)."""
+def _condition_failed(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
-    def __init__(self, client: Any, table: str, client_id: str) -> None:
+
+class DynamoTokenCache:
+    """A ``TokenCache`` in DynamoDB (strongly consistent reads, conditional writes, a mint lease)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        client_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN_SECONDS,
+        lease_seconds: float = 15.0,
+        wait_seconds: float = 5.0,
+        poll_seconds: float = 0.2,
+        mint_limit: int = TOKENS_PER_WINDOW,
+        window_seconds: float = TOKEN_WINDOW_SECONDS,
+    ) -> None:
         if not client_id:
             raise ValueError("the token cache is keyed by the Zoho client id; none configured")
         self._client = client
         self.table = table
         self._key = {"pk": {"S": f"TOKEN#{client_id}"}, "sk": {"S": _SK}}
+        self._clock = clock
+        self._sleep = sleep
+        self._margin = refresh_margin
+        self._lease_seconds = lease_seconds
+        self._wait_seconds = wait_seconds
+        self._poll_seconds = poll_seconds
+        self._mint_limit = mint_limit
+        self._window = window_seconds
+        # Identifies this container's lease.
+        self.owner = uuid.uuid4().hex
 
     @classmethod
     def from_settings(cls, settings: Settings, client_id: str | None = None) -> DynamoTokenCache:
-        return cls(
-            aws.client("dynamodb", settings), settings.shadow_table, client_id or settings.zoho_client_id
+        table = settings.shadow_table
+        return cls(aws.client("dynamodb", settings), table, client_id or settings.zoho_client_id)
+
+    # ------------------------------------------------------------------------------------ reads
+    def _item(self) -> dict[str, Any]:
+        return dict(
+            self._client.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item") or {}
         )
 
-    def get(self) -> CachedToken | None:
-        item = self._client.get_item(TableName=self.table, Key=self._key, ConsistentRead=True).get("Item")
-        if not item or "access_token" not in item:
+    @staticmethod
+    def _token(item: dict[str, Any]) -> CachedToken | None:
+        if "access_token" not in item:
             return None
         return CachedToken(
             access_token=item["access_token"]["S"],
@@ -52,32 +99,99 @@ class DynamoTokenCache:
             version=int(item["version"]["N"]),
         )
 
-    def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
-        item = {
-            **self._key,
-            "access_token": {"S": token.access_token},
-            "api_domain": {"S": token.api_domain},
-            "token_expires_at": {"N": repr(float(token.expires_at))},
-            # TTL: a day after expiry (an invalidated token has expires_at 0: keep the item, drop the token).
-            "expires_at": {"N": str(int(max(token.expires_at, 0)) + 86_400)}
-            if token.expires_at > 0
-            else None,
-            "version": {"N": str(token.version)},
+    def get(self) -> CachedToken | None:
+        """The stored token; when it is stale, wait for a peer's mint unless this container may mint."""
+        deadline = self._clock() + self._wait_seconds
+        while True:
+            item = self._item()
+            token = self._token(item)
+            now = self._clock()
+            if token is not None and token.is_fresh(now, self._margin):
+                return token
+            lease_until = float(item.get("lease_until", {}).get("N", "0"))
+            lease_owner = item.get("lease_owner", {}).get("S")
+            may_mint = lease_owner == self.owner or lease_until <= now
+            if may_mint and self._take_lease(item, now):
+                return token  # stale or None: the caller mints, and put() releases the lease
+            if now >= deadline:
+                # The peer holding the lease is slow or gone: mint anyway, within the fleet's budget.
+                self._check_budget(item, now)
+                return token
+            self._sleep(self._poll_seconds)
+
+    def _check_budget(self, item: dict[str, Any], now: float) -> list[float]:
+        """Mint times within the window; raises when the fleet may not mint another token yet."""
+        recent = sorted(
+            float(t["N"]) for t in item.get("mints", {}).get("L", []) if float(t["N"]) > now - self._window
+        )
+        if len(recent) >= self._mint_limit:
+            raise ZohoTokenRateLimited(
+                f"{len(recent)} Zoho access tokens minted in {self._window:.0f}s by the fleet; not minting",
+                retry_after=recent[0] + self._window - now,
+            )
+        return recent
+
+    def _take_lease(self, item: dict[str, Any], now: float) -> bool:
+        recent = self._check_budget(item, now)
+        values: dict[str, Any] = {
+            ":owner": {"S": self.owner},
+            ":until": {"N": repr(now + self._lease_seconds)},
+            ":now": {"N": repr(now)},
+            ":recent": {"L": [{"N": repr(t)} for t in recent]},
         }
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "Item": {name: value for name, value in item.items() if value is not None},
-        }
-        if expected_version is None:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            kwargs["ConditionExpression"] = "#version = :expected"
-            kwargs["ExpressionAttributeNames"] = {"#version": "version"}
-            kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
         try:
-            self._client.put_item(**kwargs)
+            self._client.update_item(
+                TableName=self.table,
+                Key=self._key,
+                UpdateExpression="SET lease_owner = :owner, lease_until = :until, mints = :recent",
+                ConditionExpression=(
+                    "attribute_not_exists(lease_until) OR lease_until <= :now OR lease_owner = :owner"
+                ),
+                ExpressionAttributeValues=values,
+            )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------------------------ writes
+    def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
+        """Store ``token`` if the version is still the one read; a real new token counts as a mint."""
+        minted = token.expires_at > 0  # an invalidation stores expires_at 0: not a mint
+        names = {"#version": "version"}
+        values: dict[str, Any] = {
+            ":token": {"S": token.access_token},
+            ":domain": {"S": token.api_domain},
+            ":expires": {"N": repr(float(token.expires_at))},
+            ":ttl": {"N": str(int(max(token.expires_at, self._clock())) + 86_400)},
+            ":version": {"N": str(token.version)},
+        }
+        update = (
+            "SET access_token = :token, api_domain = :domain, token_expires_at = :expires, "
+            "expires_at = :ttl, #version = :version"
+        )
+        if minted:
+            update += ", mints = list_append(if_not_exists(mints, :empty), :mint)"
+            values[":empty"] = {"L": []}
+            values[":mint"] = {"L": [{"N": repr(self._clock())}]}
+        update += " REMOVE lease_owner, lease_until"
+        if expected_version is None:
+            condition = "attribute_not_exists(#version)"
+        else:
+            condition = "#version = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key=self._key,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _condition_failed(error):
                 return False
             raise
         return True
