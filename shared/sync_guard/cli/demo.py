@@ -20,9 +20,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sync_guard.cli._context import DEFAULT_STATE_DIR
 from sync_guard.local.scenarios import SCENARIOS
 
-DEFAULT_DEMO_DIR = Path(".local") / "demo"
+#: The directory `sync-guard serve` uses, so that after the demo `sync-guard serve` reopens its data and the
+#: admin commands (`sync-guard audit`...) find it with no flags.
+DEFAULT_DEMO_DIR = DEFAULT_STATE_DIR
 #: What the demo sets out to show (issue: the guard on one machine).
 TARGET_LIVE_RATIO = 0.05
 
@@ -53,6 +56,13 @@ def demo(
         raise typer.BadParameter(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
     console = Console(file=sys.stdout, stderr=False)
     err = Console(file=sys.stderr)
+    from sync_guard.local.stack import LocalStackState
+
+    if LocalStackState.read(state_dir) is not None:
+        err.print(
+            f"sync-guard serve is running on {state_dir}: stop it first (the demo starts from empty tables)."
+        )
+        raise typer.Exit(1)
     # Every demo starts from empty tables; the persisted data then stays for `sync-guard serve` to reopen.
     shutil.rmtree(state_dir / "data", ignore_errors=True)
     (state_dir / "notifications.txt").unlink(missing_ok=True)
@@ -163,12 +173,9 @@ def _next_steps(state_dir: Path, notifications: Path | None, log_path: Path, res
     lines = ["", "[bold]Where to look next[/bold]"]
     if notifications is not None:
         lines.append(f"  Finance notifications:  {notifications}")
-        lines.append(
-            f"  Audit trail:            sync-guard serve --state-dir {state_dir}  (reopens the demo's data)"
-        )
-        lines.append(
-            "                          then: sync-guard audit --rule NAME_DRIFT   (or --record crm:ID)"
-        )
+        serve = "sync-guard serve" + ("" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
+        lines.append(f"  Audit trail:            {serve}   (reopens the demo's data), then in another shell:")
+        lines.append("                          sync-guard audit --rule NAME_DRIFT   (or --record crm:ID)")
     renames = [rename for result in results for rename in result.renames][:2]
     if renames:
         lines.append("  Preflight's renames:    " + renames[0])
