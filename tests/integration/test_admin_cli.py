@@ -1,0 +1,118 @@
+"""Admin commands end to end on moto: quarantines, link, breaker, replay-dlq; actors in the audit trail."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from sync_guard.cli import app
+from sync_guard.config import get_settings
+from sync_guard.executor.queue import encode_action
+from sync_guard.guard.model import EntryKind
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.store.audit import AuditLog, AuditQuery
+from tests.support.aws import AwsResources
+from tests.support.outbox import (
+    Company,
+    OutboxQueues,
+    build_pipeline,
+    create_companies,
+    create_outbox_queues,
+    event_for,
+    point_at_simulator,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> OutboxQueues:
+    return create_outbox_queues(aws, monkeypatch)
+
+
+@pytest.fixture
+def companies(
+    aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[Company]]:
+    with ZohoSimulator(seed=4) as sim:
+        point_at_simulator(sim, monkeypatch)
+        found = create_companies(sim, 2, books_duplicates_every=2)
+        pipeline = build_pipeline(aws, queues)
+        pipeline.decide([event_for(c.customer) for c in found])
+        pipeline.decide([event_for(c.duplicate) for c in found])
+        yield found
+
+
+def _admin_entries(ref: str) -> list[object]:
+    entries = AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=ref))
+    return [e for e in entries if e.kind is EntryKind.ADMIN]
+
+
+def test_list_then_release_with_the_os_user_as_actor(companies: list[Company]) -> None:
+    listed = runner.invoke(app, ["quarantines", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "2 open quarantine(s)" in listed.output
+    for company in companies:
+        assert company.duplicate.ref in listed.output
+    as_json = runner.invoke(app, ["quarantines", "list", "--json"])
+    assert {json.loads(line)["hold_id"] for line in as_json.output.splitlines()} == {
+        c.duplicate.ref for c in companies
+    }
+
+    held = companies[0].duplicate.ref
+    released = runner.invoke(app, ["quarantines", "release", held, "--reason", "false alarm"])
+
+    assert released.exit_code == 0, released.output
+    assert f"release: {held} by user:{getpass.getuser()}" in released.output
+    [entry] = _admin_entries(held)
+    assert entry.actor == f"user:{getpass.getuser()}"  # type: ignore[attr-defined]
+    assert "1 open quarantine(s)" in runner.invoke(app, ["quarantines", "list"]).output
+
+
+def test_confirm_link_and_breaker_with_an_explicit_actor(companies: list[Company]) -> None:
+    held, survivor = companies[1].duplicate.ref, companies[1].customer.ref
+    confirmed = runner.invoke(
+        app, ["quarantines", "confirm", held, "--survivor", survivor, "--actor", "user:ivy"]
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "confirmed" in runner.invoke(app, ["quarantines", "list", "--status", "confirmed"]).output
+
+    crm, books = companies[0].duplicate.record_id, companies[0].customer.record_id
+    linked = runner.invoke(app, ["link", "--crm", crm, "--books", books, "--actor", "user:ivy"])
+    assert linked.exit_code == 0, linked.output
+    assert {e.actor for e in _admin_entries(survivor)} == {"user:ivy"}  # type: ignore[attr-defined]
+
+    closed = runner.invoke(app, ["breaker", "reset", "--actor", "user:ivy"])
+    assert closed.exit_code == 1
+    assert "not open" in closed.output
+    unknown = runner.invoke(app, ["quarantines", "release", "crm:999999", "--actor", "user:ivy"])
+    assert unknown.exit_code == 1
+    assert "not held" in unknown.output
+
+
+def test_replay_dlq_dry_run_then_move(aws: AwsResources, queues: OutboxQueues) -> None:
+    for action_id in ("act_1", "act_2", "act_3"):
+        aws.sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=encode_action(action_id))
+
+    dry = runner.invoke(app, ["replay-dlq", "--queue", "outbox", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "outbox: would move 3 message(s)" in dry.output
+    assert queues.depth(aws.sqs, queues.dlq_url) == 3
+    assert queues.depth(aws.sqs) == 0
+
+    moved = runner.invoke(app, ["replay-dlq", "--queue", "outbox"])
+    assert moved.exit_code == 0, moved.output
+    assert "outbox: moved 3 message(s)" in moved.output
+    assert "action_id=act_2" in moved.output
+    assert queues.depth(aws.sqs, queues.dlq_url) == 0
+    bodies = [
+        m["Body"] for m in aws.sqs.receive_message(QueueUrl=queues.url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert sorted(json.loads(b)["action_id"] for b in bodies) == ["act_1", "act_2", "act_3"]
+    # the processing DLQ is empty: "all" moves nothing there and says so
+    both = runner.invoke(app, ["replay-dlq"])
+    assert "processing: moved 0 message(s)" in both.output
