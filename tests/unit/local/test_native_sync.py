@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from sync_guard.local.zoho_simulator.native_sync import (
@@ -236,3 +238,66 @@ def test_inactive_customers_are_not_offered_for_pairing_by_default() -> None:
 def test_cycles_need_a_connection() -> None:
     with pytest.raises(RuntimeError):
         NativeSync(SimulatorState()).run_cycle()
+
+
+def test_accounts_and_their_contacts_become_contact_persons() -> None:
+    state = SimulatorState()
+    acme = account(state, "Acme Ltd")
+    state.crm_create(
+        "Contacts",
+        {"First_Name": "Ann", "Last_Name": "Lee", "Email": "ann@acme.example", "Account_Name": {"id": acme}},
+        source=Source.ADMIN,
+    )
+    sync = NativeSync(state, modules=SyncModules.ACCOUNTS_AND_CONTACTS)
+    sync.connect()
+    customer_id = sync.mapped_customer(acme)
+    assert customer_id is not None
+    persons = state.books_get(customer_id)["contact_persons"]  # type: ignore[index]
+    assert [(p["first_name"], p["email"], p["is_primary_contact"]) for p in persons] == [
+        ("Ann", "ann@acme.example", True)
+    ]
+    # a new contact under the account reaches the customer at the next run
+    state.crm_create(
+        "Contacts",
+        {"First_Name": "Bo", "Last_Name": "Ray", "Email": "bo@acme.example", "Account_Name": {"id": acme}},
+        source=Source.UI,
+    )
+    assert sync.run_cycle().updated == 1
+    assert len(state.books_get(customer_id)["contact_persons"]) == 2  # type: ignore[index]
+    assert sync.run_cycle().updated == 0  # nothing changed since: no rewrite
+
+
+def test_disconnect_can_clear_the_books_links_per_assumption() -> None:
+    state = SimulatorState()
+    acme = account(state, "Acme Ltd")
+    sync = NativeSync(state, assumptions=SyncAssumptions(disconnect_clears_links=True))
+    sync.connect()
+    customer_id = sync.mapped_customer(acme)
+    sync.disconnect()
+    contact = state.books_get(customer_id or "")
+    assert contact is not None
+    assert (contact["zcrm_account_id"], contact["is_linked_with_zohocrm"]) == ("", False)
+    # by default the links stay
+    state2 = SimulatorState()
+    acme2 = account(state2, "Acme Ltd")
+    kept = NativeSync(state2)
+    kept.connect()
+    kept_id = kept.mapped_customer(acme2)
+    kept.disconnect()
+    assert state2.books_get(kept_id or "")["zcrm_account_id"] == acme2  # type: ignore[index]
+
+
+def test_an_interval_runs_cycles_on_its_own() -> None:
+    state = SimulatorState()
+    sync = NativeSync(state, assumptions=SyncAssumptions(cycle_interval_seconds=0.01))
+    sync.connect()
+    done = threading.Event()
+    state.subscribe(lambda event: done.set() if event.system == "books" else None)
+    sync.start()
+    try:
+        account(state, "Acme Ltd")
+        state.crm_update("Accounts", state.crm_list("Accounts")[0]["id"], {"Phone": "1"}, source=Source.UI)
+        assert done.wait(timeout=5)  # the interval thread created the customer, nobody called run_cycle
+    finally:
+        sync.close()
+    assert len(state.books_list_contacts()) == 1
