@@ -5,6 +5,7 @@ from __future__ import annotations
 from sync_guard.local.scenarios.base import Scenario
 from sync_guard.local.scenarios.world import World
 from sync_guard.local.zoho_simulator.native_sync import SyncModules
+from sync_guard.local.zoho_simulator.state import Source
 
 # (first, last, CRM email, Books display name, Books email): the Books copy was set up by the bookkeeper
 # from an old invoice, with the person's private address.
@@ -13,6 +14,8 @@ _PEOPLE = (
     ("Tom", "Okafor", "tom@okafor-design.example", "Tom Okafor - Design", "tokafor@mail.example"),
     ("Priya", "Nair", "priya@nairdental.example", "Priya Nair (Dental)", "priya.nair@inbox.example"),
 )
+# A customer the bookkeeper already invoices, whom sales add to CRM later with their work address.
+_LATER = ("Kim", "Wu", "kim@wucatering.example", "Kim Wu (Wu Catering)", "kim.wu@mail.example")
 _MATCHING = (
     ("Alan", "Reeve", "alan@reeve.example"),
     ("Mona", "Hale", "mona@hale.example"),
@@ -27,9 +30,10 @@ class EmailMismatch(Scenario):
 
     def build(self, world: World) -> None:
         world.native_sync(modules=SyncModules.CONTACTS)
-        for i, (first, last, crm_email, books_name, books_email) in enumerate(_PEOPLE):
+        for i, (first, last, crm_email, books_name, books_email) in enumerate((*_PEOPLE, _LATER)):
             entity = f"person-{i}"
-            world.contact(entity, first, last, crm_email, Phone=f"07700 900{i:03d}")
+            if (first, last) != _LATER[:2]:
+                world.contact(entity, first, last, crm_email, Phone=f"07700 900{i:03d}")
             books_id = world.customer(
                 entity,
                 books_name,
@@ -56,6 +60,10 @@ class EmailMismatch(Scenario):
 
     def act(self, world: World) -> None:
         world.connect()
-        world.checkpoint()
-        for first, last, *_ in _PEOPLE:
+        first, last, email, *_ = _LATER
+        # Same person, same mobile: only the email differs, which is the whole of pattern 5.
+        phone = f"07700 900{len(_PEOPLE):03d}"
+        world.contact(f"person-{len(_PEOPLE)}", first, last, email, source=Source.UI, Phone=phone)
+        world.sync_cycle()
+        for first, last, *_ in (*_PEOPLE, _LATER):
             world.raise_invoice(f"{first} {last}", 95.0)
