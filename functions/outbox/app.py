@@ -58,7 +58,10 @@ def _messages(records: list[dict[str, Any]]) -> list[ActionMessage]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event source entry point (``ReportBatchItemFailures``)."""
-    result = executor.run_batch(_messages(event.get("Records", [])))
+    result = executor.run_batch(
+        _messages(event.get("Records", [])),
+        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
     outcomes: dict[str, MessageResult] = {r.message_id: r for r in result.results}
     for outcome in result.results:
         status = outcome.status.value if outcome.status else "unknown"

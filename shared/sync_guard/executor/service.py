@@ -89,6 +89,8 @@ class ExecutorConfig:
     lease_seconds: int = 120
     notify_max_individual: int | None = None
     links: ZohoLinks | None = None
+    #: Do not start an action with less time than this left in the invocation (one slow Zoho call).
+    reserve_seconds: float = 12.0
 
 
 @dataclass
@@ -105,11 +107,25 @@ class Executor:
     clock: Callable[[], datetime] = _utc_now
 
     # ------------------------------------------------------------------------------------------ batch
-    def run_batch(self, messages: Sequence[ActionMessage]) -> BatchResult:
-        """Handle one batch; the result says which messages SQS should deliver again."""
+    def run_batch(
+        self, messages: Sequence[ActionMessage], *, remaining_seconds: Callable[[], float] | None = None
+    ) -> BatchResult:
+        """Handle one batch; the result says which messages SQS should deliver again.
+
+        ``remaining_seconds`` is the invocation's time left: an action is only started while at least
+        ``reserve_seconds`` remain, the rest of the batch is handed back to SQS unclaimed (a Lambda timeout
+        would fail the whole batch and leave claimed actions waiting for their lease to run out).
+        """
         results: list[MessageResult] = []
         notify: list[tuple[ActionMessage, Claim]] = []
         for message in messages:
+            if remaining_seconds is not None and remaining_seconds() < self.config.reserve_seconds:
+                results.append(
+                    MessageResult(
+                        message.message_id, message.action_id, None, retry=True, detail="out of time"
+                    )
+                )
+                continue
             claimed = self.store.claim(
                 message.action_id, now=self.clock(), lease_seconds=self.config.lease_seconds
             )

@@ -58,6 +58,8 @@ def executor_config(settings: Settings) -> ExecutorConfig:
         lease_seconds=settings.outbox_lease_seconds,
         notify_max_individual=settings.notify_max_individual,
         links=ZohoLinks.from_settings(settings),
+        # One Zoho call with its in-call retries fits in about the timeout plus a little backoff.
+        reserve_seconds=min(20.0, settings.zoho_timeout_seconds + 2.0),
     )
 
 

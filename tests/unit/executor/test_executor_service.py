@@ -234,3 +234,21 @@ def test_the_sweep_requeues_pending_actions() -> None:
 
     assert make(store).sweep(Queue(), pending_after=timedelta(0)) == [lost.action_id]
     assert sent == [lost.action_id]
+
+
+def test_actions_are_not_started_without_time_left_in_the_invocation() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    first = action(ActionKind.MARK_BOOKS_INACTIVE, "books:1")
+    second = action(ActionKind.MARK_BOOKS_INACTIVE, "books:2")
+    store.add(first)
+    store.add(second)
+    left = iter([30.0, 5.0])
+
+    result = make(store, zoho=zoho).run_batch(
+        [msg(first.action_id, message_id="a"), msg(second.action_id, message_id="b")],
+        remaining_seconds=lambda: next(left),
+    )
+
+    assert zoho.books.calls == [("mark_inactive", "1")]
+    assert result.failed_message_ids == ["b"]
+    assert store.items[second.action_id].status is ActionStatus.PENDING  # never claimed
