@@ -68,7 +68,9 @@ class GuardedEnvironment:
         port: int = 0,
         persist: bool = False,
         idle_timeout_seconds: float = 120.0,
-        webhook_workers: int = 4,
+        # One delivery thread: webhooks reach the guard in the order Zoho made the changes, so the rules that
+        # fire are the same on every run (four threads are a little faster but order varies).
+        webhook_workers: int = 1,
     ) -> None:
         # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
         self.state_dir = state_dir.resolve()
