@@ -157,6 +157,7 @@ class GuardedEnvironment:
         started = time.monotonic()
         world, plans = self.new_world(preflight=scenario.uses_preflight)
         scenario.build(world)
+        world.time_passes()
         emitter = self.go_live(world, label=scenario.name)
         notifications_before = self.notification_count()
         try:
@@ -178,7 +179,8 @@ class GuardedEnvironment:
         ``sync-guard preflight`` in enforce mode; its plans are appended to the returned list.
         """
         simulator, _ = self._require()
-        state = simulator.reset(id_block=self._next_block, clock=TickingClock())
+        clock = TickingClock()
+        state = simulator.reset(id_block=self._next_block, clock=clock)
         self._next_block += 1
         plans: list[PreflightPlan] = []
 
@@ -186,7 +188,8 @@ class GuardedEnvironment:
             if preflight:
                 plans.append(self.preflight(world))
 
-        return World(state, checkpoint=self.wait_idle, before_connect=before_connect), plans
+        world = World(state, checkpoint=self.wait_idle, before_connect=before_connect, clock=clock)
+        return world, plans
 
     def go_live(self, world: World, *, label: str = "scenario") -> WebhookEmitter:
         """Seed the guard's shadow from the world, then let Zoho's webhooks flow to the guard."""

@@ -96,8 +96,10 @@ def all_rules(results: Iterable[ScenarioResult]) -> dict[str, int]:
 def run_without_guard(scenario: Scenario) -> tuple[Counts, float]:
     """The scenario on the simulator and the native sync alone (in process, no HTTP)."""
     started = time.monotonic()
-    world = World(SimulatorState(clock=TickingClock()))
+    clock = TickingClock()
+    world = World(SimulatorState(clock=clock), clock=clock)
     scenario.build(world)
+    world.time_passes()
     baseline = Baseline.of(world)
     scenario.act(world)
     counts = count_outcome(world, baseline)

@@ -29,6 +29,9 @@ from sync_guard.local.zoho_simulator.native_sync import (
 from sync_guard.local.zoho_simulator.state import SimulatorError, SimulatorState, Source
 
 HOLD_TAG = "sync-guard-hold"
+#: How long before the act a scenario's history happened (records the bookkeeper "has invoiced for years"
+#: must not look freshly created to the guard's both-sides window).
+HISTORY_AGE = timedelta(days=30)
 
 
 class TickingClock:
@@ -39,7 +42,8 @@ class TickingClock:
     """
 
     def __init__(self, start: datetime | None = None, step: timedelta = timedelta(seconds=1)) -> None:
-        base = start or (datetime.now(UTC) - timedelta(days=1))
+        # History starts a month back; the act happens "a month later" (see ``advance``), yesterday.
+        base = start or (datetime.now(UTC) - HISTORY_AGE - timedelta(days=1))
         self._now = base.replace(microsecond=0)
         self._step = step
         self._lock = threading.Lock()
@@ -48,6 +52,11 @@ class TickingClock:
         with self._lock:
             self._now += self._step
             return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        """Jump forward (time passing between a scenario's history and its act)."""
+        with self._lock:
+            self._now += delta
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,12 @@ class World:
     labels: dict[str, str] = field(default_factory=dict)  # "crm:<id>" / "books:<id>" -> entity
     invoices: list[Invoice] = field(default_factory=list)
     merged: dict[str, str] = field(default_factory=dict)  # merged-away CRM id -> master id (during the act)
+    clock: TickingClock | None = None
+
+    def time_passes(self, delta: timedelta = HISTORY_AGE) -> None:
+        """Move the simulated clock on (between the history and the act)."""
+        if self.clock is not None:
+            self.clock.advance(delta)
 
     # ----------------------------------------------------------------------------- the integration
 
