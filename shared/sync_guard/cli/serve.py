@@ -117,6 +117,8 @@ def serve(
                 native_sync.start()
         stack.state(zoho_url=zoho_url, notifications_file=str(notifications_file)).write(state_dir)
         console.print(_summary(stack, mode, zoho_url, notifications_file, state_dir))
+        if native_sync is not None:
+            console.print(f"Simulated native sync: one run every {sync_interval:g} s (docs/simulator.md)")
         console.print(f"Webhook secret (header X-Sync-Guard-Token): [bold]{stack.webhook_secret}[/bold]")
         console.print("Press Ctrl-C to stop.", style="dim")
         stop.wait()
