@@ -54,7 +54,8 @@ def demo(
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise typer.BadParameter(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
-    console = Console(file=sys.stdout, stderr=False)
+    # Piped output (CI logs, `| tee`) gets a width that fits the table instead of rich's 80 columns.
+    console = Console(file=sys.stdout, stderr=False, width=None if sys.stdout.isatty() else 160)
     err = Console(file=sys.stderr)
     from sync_guard.local.stack import LocalStackState
 
