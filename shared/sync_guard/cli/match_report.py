@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
 from sync_guard.exports.reader import CANONICAL_FIELDS, ExportFile, count_rows, iter_export
-from sync_guard.exports.report import build_report, write_report
+from sync_guard.exports.report import build_report, bulk_allocation, write_report
 from sync_guard.models.records import PartyRecord, System
 
 # Paragraphs are single lines: the help renderer wraps them to the terminal itself.
@@ -105,7 +105,10 @@ def match_report(
         TimeElapsedColumn(),
     ]
     try:
-        with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
+        with (
+            Progress(*columns, console=console, transient=True, disable=quiet) as progress,
+            bulk_allocation(),
+        ):
             crm_records = _read(crm, System.CRM, overrides, progress, console) if crm else []
             books_records = _read(books, System.BOOKS, overrides, progress, console) if books else []
             task = progress.add_task("matching", total=len(crm_records) + len(books_records))

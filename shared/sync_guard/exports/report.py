@@ -8,12 +8,14 @@ not at all (:func:`write_report`: a temporary folder beside the output, renamed 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -201,6 +203,22 @@ class MatchReport:
         return [p for p in self.pairs if p.result.verdict is Verdict.DUPLICATE]
 
 
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of objects are built.
+
+    Reading and matching create no reference cycles, but every collection walks all the records kept
+    so far: a quarter of the time of a 100k x 100k run went there. The previous state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build_report(
     crm: Sequence[PartyRecord],
     books: Sequence[PartyRecord],
@@ -213,6 +231,17 @@ def build_report(
     Work grows with the number of records times the (capped) candidates per record, not with the
     number of pairs of records.
     """
+    with bulk_allocation():
+        return _build_report(crm, books, default_region=default_region, on_record=on_record)
+
+
+def _build_report(
+    crm: Sequence[PartyRecord],
+    books: Sequence[PartyRecord],
+    *,
+    default_region: str,
+    on_record: Callable[[], None] | None,
+) -> MatchReport:
     index = CandidateIndex(default_region=default_region)
     pairs: list[ReportPair] = []
     comparisons = 0
