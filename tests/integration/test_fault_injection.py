@@ -11,6 +11,7 @@ executors run four at a time, each executor with its own handler module, so clai
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -91,10 +92,14 @@ def _statuses(outbox: Outbox) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_thirty_percent_zoho_faults_every_action_lands_once(
-    aws_server: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+    aws_server: AwsResources,
+    sim: ZohoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # DynamoDB Local over HTTP: moto's in-process transactions copy every table, too slow for 1,000 of them.
     aws = aws_server
+    caplog.set_level(logging.INFO, logger="sync_guard.executor.service")
     # given a guard in enforce mode against a Zoho that fails 30% of calls, and an SQS that loses enqueues
     queues = create_outbox_queues(aws, monkeypatch)
     point_at_simulator(sim, monkeypatch)
@@ -157,11 +162,19 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     assert len(statuses["done"]) == total
     assert queues.depth(aws.sqs, queues.dlq_url) == 0
     assert queues.depth(aws.sqs) == 0
-    # and every hold was written to Zoho exactly once (one successful call per record, none for others)
+    # and every hold was written to Zoho once: one successful call per held record, none for any other.
+    # The only way to a second one is a call Zoho applied while the client had already timed out (a loaded
+    # machine, not a simulated fault): then the executor saw a failure, and only then may it run again.
     succeeded = Counter(
         r.record_id for r in sim.requests.records if r.route in HOLD_ROUTES and r.status == 200
     )
-    assert succeeded == Counter({c.duplicate.record_id: 1 for c in companies})
+    assert set(succeeded) == {c.duplicate.record_id for c in companies}
+    client_timeouts = sum(1 for r in caplog.records if getattr(r, "error", None) == "zoho_timeout")
+    spurious_timeouts = client_timeouts - sim.faults.injected[FaultKind.TIMEOUT]
+    assert sum(succeeded.values()) - COMPANIES <= max(spurious_timeouts, 0), (
+        succeeded.most_common(3),
+        spurious_timeouts,
+    )
     for company in companies:
         dup = company.duplicate
         if dup.system.value == "crm":

@@ -168,6 +168,10 @@ class Executor:
     def _failed(self, message: ActionMessage, claim: Claim, error: BaseException) -> MessageResult:
         code = str(getattr(error, "code", type(error).__name__))
         detail = f"{type(error).__name__}: {str(error)[:300]}"
+        logger.info(
+            "outbox action failed",
+            extra={"action_id": claim.action_id, "attempt": claim.attempt, "error": code},
+        )
         if not is_retryable(error):
             return self._finish(message, claim, ActionStatus.FAILED, f"Zoho refused, not retried: {detail}")
         if message.receive_count >= self.config.max_receives:
@@ -180,10 +184,7 @@ class Executor:
                 result.message_id, result.action_id, ActionStatus.DEAD_LETTERED, retry=True, detail=note
             )
         self.store.retry_later(claim, error=code, detail=detail, now=self.clock())
-        logger.info(
-            "outbox action will be retried",
-            extra={"action_id": claim.action_id, "attempt": claim.attempt, "error": code},
-        )
+        logger.info("outbox action will be retried", extra={"action_id": claim.action_id})
         return MessageResult(
             message.message_id, claim.action_id, ActionStatus.RETRYING, retry=True, detail=code
         )
