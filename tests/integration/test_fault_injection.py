@@ -102,7 +102,7 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     caplog.set_level(logging.INFO, logger="sync_guard.executor.service")
     # given a guard in enforce mode against a Zoho that fails 30% of calls, and an SQS that loses enqueues
     queues = create_outbox_queues(aws, monkeypatch)
-    point_at_simulator(sim, monkeypatch)
+    point_at_simulator(sim, monkeypatch, timeout=0.6)
     companies = create_companies(sim, COMPANIES, books_duplicates_every=2)
     pipeline = build_pipeline(aws, queues)
     flaky = FlakyQueue(SqsActionQueue.from_settings(get_settings()))
@@ -111,7 +111,7 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
         rate=0.3,
         weights={FaultKind.RATE_LIMIT: 1.0, FaultKind.SERVER_ERROR: 1.0, FaultKind.TIMEOUT: 1.0},
         retry_after=0,
-        delay=0.4,  # longer than the clients' 0.3 s timeout
+        delay=0.8,  # longer than the clients' 0.6 s timeout
         seed=2026,
     )
 

@@ -80,15 +80,24 @@ def create_outbox_queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def point_at_simulator(
-    sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch, *, mode: Mode = Mode.ENFORCE, **extra: str
+    sim: ZohoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    mode: Mode = Mode.ENFORCE,
+    timeout: float = 1.0,
+    **extra: str,
 ) -> None:
-    """Settings for the guard's Zoho clients: the simulator, one attempt per call, short timeouts."""
+    """Settings for the guard's Zoho clients: the simulator, one attempt per call, short timeouts.
+
+    ``timeout`` must stay well above the simulator's answer time on a loaded machine: a call that Zoho
+    applied after the client gave up is tried again, a double write no test should have to explain.
+    """
     values = sim.settings_env() | {
         "SYNC_GUARD_MODE": mode.value,
         "SYNC_GUARD_CRM_HOLD_TAG": HOLD_TAG,
         # Retries come from SQS redelivery here, so that the dead-letter path is exercised.
         "SYNC_GUARD_ZOHO_MAX_ATTEMPTS": "1",
-        "SYNC_GUARD_ZOHO_TIMEOUT_SECONDS": "0.3",
+        "SYNC_GUARD_ZOHO_TIMEOUT_SECONDS": str(timeout),
         "SYNC_GUARD_NOTIFY_MAX_INDIVIDUAL": "5",
     }
     for name, value in (values | extra).items():
