@@ -12,6 +12,7 @@ executors run four at a time, each executor with its own handler module, so clai
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.executor.queue import SqsActionQueue
 from sync_guard.executor.wiring import build_executor
 from sync_guard.guard.model import ActionKind, EntryKind
+from sync_guard.local.dynamodb import RunningServer
 from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.outbox import Outbox
@@ -40,6 +42,9 @@ from tests.support.outbox import (
 )
 
 COMPANIES = 250
+# moto's DynamoDB copies every table in each transaction: without DynamoDB Local (Java) the run is scaled
+# down to 50 events so that it stays a test, not a soak.
+COMPANIES_WITHOUT_DYNAMODB_LOCAL = 25
 HOLD_ROUTES = frozenset({"crm.add_tags", "books.mark_inactive"})
 # Concurrent processors and executors, as Lambda would run them (the executor function's MaximumConcurrency).
 WORKERS = 4
@@ -93,6 +98,7 @@ def _statuses(outbox: Outbox) -> dict[str, list[str]]:
 @pytest.mark.slow
 def test_thirty_percent_zoho_faults_every_action_lands_once(
     aws_server: AwsResources,
+    dynamodb_endpoint: RunningServer,
     sim: ZohoSimulator,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -103,7 +109,8 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     # given a guard in enforce mode against a Zoho that fails 30% of calls, and an SQS that loses enqueues
     queues = create_outbox_queues(aws, monkeypatch)
     point_at_simulator(sim, monkeypatch, timeout=0.6)
-    companies = create_companies(sim, COMPANIES, books_duplicates_every=2)
+    count = COMPANIES if dynamodb_endpoint.kind == "dynamodb-local" else COMPANIES_WITHOUT_DYNAMODB_LOCAL
+    companies = create_companies(sim, count, books_duplicates_every=2)
     pipeline = build_pipeline(aws, queues)
     flaky = FlakyQueue(SqsActionQueue.from_settings(get_settings()))
     pipeline.deps = replace(pipeline.deps, actions=flaky)
@@ -123,7 +130,9 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     # then Zoho failed about 30% of the calls, of every kind
     writes = [r for r in sim.requests.records if r.route in HOLD_ROUTES]
     faulted = sum(1 for r in writes if r.fault is not None)
-    assert 0.2 <= faulted / len(writes) <= 0.4, (faulted, len(writes))
+    # within four standard deviations of 30% (about +-0.1 for the full run)
+    spread = 4 * math.sqrt(0.3 * 0.7 / len(writes))
+    assert abs(faulted / len(writes) - 0.3) <= spread, (faulted, len(writes))
     assert all(sim.faults.injected[kind] > 0 for kind in FaultKind)
     # and the actions whose enqueue was lost are still pending
     outbox = Outbox.from_settings(get_settings())
@@ -140,7 +149,7 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
 
     # then every action either succeeded or waits in the dead-letter queue, nothing else
     statuses = _statuses(outbox)
-    total = 2 * COMPANIES  # one hold and one finance notice per duplicate
+    total = 2 * count  # one hold and one finance notice per duplicate
     counts = {status: len(ids) for status, ids in statuses.items() if ids}
     assert counts.keys() <= {"done", "dead_lettered"}, counts
     # the outage dead-lettered each swept hold after five deliveries; swept notices did not need Zoho
@@ -171,7 +180,7 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     assert set(succeeded) == {c.duplicate.record_id for c in companies}
     client_timeouts = sum(1 for r in caplog.records if getattr(r, "error", None) == "zoho_timeout")
     spurious_timeouts = client_timeouts - sim.faults.injected[FaultKind.TIMEOUT]
-    assert sum(succeeded.values()) - COMPANIES <= max(spurious_timeouts, 0), (
+    assert sum(succeeded.values()) - count <= max(spurious_timeouts, 0), (
         succeeded.most_common(3),
         spurious_timeouts,
     )
@@ -194,4 +203,4 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     assert {e.actor for e in done_entries} == {"executor"}
     # and finance heard about each duplicate once: one remembered notice key per duplicate
     notice_keys = _notice_keys(aws)
-    assert len(notice_keys) == COMPANIES
+    assert len(notice_keys) == count
