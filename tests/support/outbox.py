@@ -26,6 +26,7 @@ from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.local.runtime import SqsEventSource
+from sync_guard.local.template import load_template
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
 from sync_guard.models.records import PartyRecord
@@ -68,9 +69,12 @@ def create_outbox_queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> 
         "QueueArn"
     ]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})
-    url = aws.sqs.create_queue(QueueName=f"{prefix}-outbox", Attributes={"RedrivePolicy": redrive})[
-        "QueueUrl"
-    ]
+    # The template's visibility timeout: a slow batch must not see its own messages delivered again.
+    visibility = str(load_template()["Resources"]["OutboxQueue"]["Properties"]["VisibilityTimeout"])
+    url = aws.sqs.create_queue(
+        QueueName=f"{prefix}-outbox",
+        Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": visibility},
+    )["QueueUrl"]
     arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     monkeypatch.setenv("SYNC_GUARD_OUTBOX_QUEUE_URL", url)
     monkeypatch.setenv("SYNC_GUARD_OUTBOX_DLQ_URL", dlq_url)

@@ -133,9 +133,16 @@ class Executor:
                 logger.info(
                     "outbox action not claimed", extra={"action_id": message.action_id, "why": claimed.reason}
                 )
+                # Another executor holds the action (this message came back while a slow batch still runs
+                # it): hand the message back rather than deleting it, or the holder's failure would leave a
+                # retrying action with no message left to retry it. Finished or unknown actions are dropped.
                 results.append(
                     MessageResult(
-                        message.message_id, message.action_id, claimed.status, detail=claimed.reason
+                        message.message_id,
+                        message.action_id,
+                        claimed.status,
+                        retry=claimed.status is ActionStatus.RUNNING,
+                        detail=claimed.reason,
                     )
                 )
                 continue

@@ -233,6 +233,8 @@ class SqsEventSource:
     wait_seconds: int = 1
     # Locally a failed message becomes visible again quickly, so retries happen in seconds, not minutes.
     retry_visibility_seconds: int = 1
+    # The function's Timeout: handlers read the time left from the context, as on Lambda.
+    timeout_seconds: float = 30.0
     invocations: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -269,7 +271,8 @@ class SqsEventSource:
         event = {"Records": [self._record(message) for message in received]}
         self.invocations += 1
         try:
-            result = self.handler(event, LocalLambdaContext(self.function_name))
+            context = LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds)
+            result = self.handler(event, context)
             failed_ids = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         except Exception:
             logger.exception("batch failed as a whole", extra={"function": self.function_name})

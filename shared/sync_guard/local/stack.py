@@ -61,12 +61,14 @@ class FunctionSpec:
     http_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     sqs_sources: list[tuple[str, int]] = field(default_factory=list)  # (queue logical id, batch size)
     schedules: list[str] = field(default_factory=list)  # rate(...) expressions
+    timeout_seconds: float = 3.0
     environment: dict[str, Any] = field(default_factory=dict)
 
 
 def function_specs(template: Mapping[str, Any], root: Path) -> list[FunctionSpec]:
     """The template's functions with their routes and queue triggers."""
     specs: list[FunctionSpec] = []
+    default_timeout = float(template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
@@ -76,6 +78,7 @@ def function_specs(template: Mapping[str, Any], root: Path) -> list[FunctionSpec
             code_dir=root / str(props["CodeUri"]),
             handler=str(props["Handler"]),
             environment=dict((props.get("Environment") or {}).get("Variables") or {}),
+            timeout_seconds=float(props.get("Timeout", default_timeout)),
         )
         for event in (props.get("Events") or {}).values():
             event_props = event.get("Properties", {})
@@ -253,8 +256,13 @@ class LocalStack:
             key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}),
         )
         for logical_id, resource in queues:
-            attributes: dict[str, str] = {}
-            redrive = resource.get("Properties", {}).get("RedrivePolicy")
+            properties = resource.get("Properties", {})
+            attributes = {
+                name: str(properties[name])
+                for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+                if name in properties
+            }
+            redrive = properties.get("RedrivePolicy")
             if redrive:
                 target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
                 attributes["RedrivePolicy"] = json.dumps(
@@ -362,6 +370,7 @@ class LocalStack:
                     handler,
                     spec.logical_id,
                     batch_size=batch_size,
+                    timeout_seconds=spec.timeout_seconds,
                 )
                 self.event_sources.append(source.start())
             for expression in spec.schedules:
