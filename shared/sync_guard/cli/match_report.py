@@ -58,7 +58,7 @@ def _read(
         progress.advance(task)
     progress.update(task, completed=len(records), total=len(records))
     for warning in export.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     return records
 
 
@@ -121,7 +121,7 @@ def match_report(
         report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
         write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
     except ClientError as error:
-        console.print(f"[red]error:[/red] {error.message}", highlight=False)
+        console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from error
     if not quiet:
         duplicates = len(report.duplicates)
@@ -129,6 +129,7 @@ def match_report(
             f"{report.crm_count} CRM + {report.books_count} Books records: {duplicates} duplicate pairs, "
             f"{len(report.pairs) - duplicates} possible, {len(report.clusters)} clusters -> {out}",
             highlight=False,
+            soft_wrap=True,
         )
 
 
