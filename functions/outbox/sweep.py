@@ -1,7 +1,8 @@
-"""Outbox sweep (scheduled): nothing decided is ever lost.
+"""The scheduled sweep: nothing acknowledged or decided is ever lost.
 
-Re-queues outbox actions whose message never reached (or fell out of) the outbox queue, and, when Zoho is
-configured, events stored as ``awaiting_enrichment`` so the processor can now fetch their record.
+Re-queues webhook events that were stored but whose enqueue failed (Zoho got its 202, so they must be
+processed), outbox actions whose message never reached (or fell out of) the outbox queue, and, when Zoho
+is configured, events stored as ``awaiting_enrichment`` so the processor can now fetch their record.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from sync_guard.config import get_settings
 from sync_guard.executor.enrichment import requeue_from_settings
 from sync_guard.executor.queue import SqsActionQueue
 from sync_guard.executor.wiring import build_executor, zoho_configured
+from sync_guard.ingest.service import requeue_unqueued
+from sync_guard.store.events import DynamoEventStore
+from sync_guard.store.queue import SqsEventQueue
 
 logger = Logger()
 tracer = Tracer()
@@ -25,6 +29,8 @@ metrics = Metrics()
 settings = get_settings()
 executor = build_executor(settings)
 queue = SqsActionQueue.from_settings(settings)
+events = DynamoEventStore.from_settings(settings)
+processing_queue = SqsEventQueue.from_settings(settings)
 
 
 @logger.inject_lambda_context
@@ -32,11 +38,24 @@ queue = SqsActionQueue.from_settings(settings)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """EventBridge schedule entry point."""
+    unqueued = requeue_unqueued(events, processing_queue, now=datetime.now(UTC))
     requeued = executor.sweep(queue, pending_after=timedelta(seconds=settings.outbox_sweep_after_seconds))
     enriched: list[str] = []
     if zoho_configured(settings):
         enriched = requeue_from_settings(settings, now=datetime.now(UTC))
+    metrics.add_metric(name="StoredEventsRequeued", unit=MetricUnit.Count, value=len(unqueued))
     metrics.add_metric(name="OutboxActionsRequeued", unit=MetricUnit.Count, value=len(requeued))
     metrics.add_metric(name="EventsRequeuedForEnrichment", unit=MetricUnit.Count, value=len(enriched))
-    logger.info("sweep done", extra={"actions": len(requeued), "awaiting_enrichment": len(enriched)})
-    return {"actions_requeued": len(requeued), "events_requeued": len(enriched)}
+    logger.info(
+        "sweep done",
+        extra={
+            "unqueued_events": len(unqueued),
+            "actions": len(requeued),
+            "awaiting_enrichment": len(enriched),
+        },
+    )
+    return {
+        "unqueued_events_requeued": len(unqueued),
+        "actions_requeued": len(requeued),
+        "events_requeued": len(enriched),
+    }
