@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from sync_guard.cli._context import resolve_settings
+from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
 from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
 from sync_guard.guard.matcher import LibraryMatcher
@@ -110,7 +111,7 @@ def seed(
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from error
     now = datetime.now(UTC)
-    plan = plan_seed(crm_records, books_records, LibraryMatcher(), now=now)
+    plan = plan_seed(crm_records, books_records, LibraryMatcher(get_settings().default_phone_region), now=now)
     written = 0
     if not dry_run:
         settings = resolve_settings(

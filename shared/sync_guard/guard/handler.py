@@ -27,7 +27,7 @@ class GuardEventHandler:
     def from_settings(cls, settings: Settings, fetcher: RecordFetcher | None = None) -> GuardEventHandler:
         guard = Guard(
             DynamoShadowRepository.from_settings(settings),
-            LibraryMatcher(),
+            LibraryMatcher(settings.default_phone_region),
             GuardConfig.from_settings(settings),
             fetcher=fetcher,
         )

@@ -15,16 +15,18 @@ def _verdict_text(verdict: Any) -> str:
 class LibraryMatcher:
     """The real matcher. Imported lazily so the engine's modules load without it (and fakes stand in)."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_region: str = "GB") -> None:
         from sync_guard import matching
 
         self._matching = matching
+        # Region assumed for phone numbers written without a country code (Settings.default_phone_region).
+        self._region = default_region
 
     def blocking_keys(self, record: PartyRecord) -> frozenset[str]:
-        return frozenset(self._matching.blocking_keys(record))
+        return frozenset(self._matching.blocking_keys(record, default_region=self._region))
 
     def compare(self, a: PartyRecord, b: PartyRecord) -> MatchView:
-        result = self._matching.compare(a, b)
+        result = self._matching.compare(a, b, default_region=self._region)
         return MatchView(
             score=float(result.score), verdict=_verdict_text(result.verdict), evidence=tuple(result.evidence)
         )

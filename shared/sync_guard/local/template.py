@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode_str
-
 #: The repository's template, when the package runs from a checkout (the local stack and the tests do).
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
@@ -44,6 +42,9 @@ class TableDefinition:
 
 def load_template(path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
     """Parse a CloudFormation/SAM template, short-form intrinsics (``!Ref``...) included."""
+    # Imported here: cfn-lint costs ~0.4 s to import, and every sync-guard command would pay it.
+    from cfnlint.decode import decode_str
+
     template, matches = decode_str(path.read_text())
     if matches or template is None:
         raise ValueError(f"{path}: cannot parse template: {[str(m) for m in matches]}")
