@@ -85,3 +85,20 @@ def test_alarms_notify_the_alarm_topic(template: dict[str, Any]) -> None:
     assert len(alarms) >= 3
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_queue_visibility_is_six_times_its_consumers_timeout(template: dict[str, Any]) -> None:
+    # A message must not come back while the batch that received it still runs: the executor and the
+    # processor treat a second copy of a message as a duplicate.
+    default_timeout = template["Globals"]["Function"]["Timeout"]
+    queues = resources_of(template, "AWS::SQS::Queue")
+    consumers = 0
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        timeout = function["Properties"].get("Timeout", default_timeout)
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            consumers += 1
+            queue = queues[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
+            assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout, name
+    assert consumers >= 2

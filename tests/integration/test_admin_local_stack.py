@@ -47,4 +47,4 @@ def test_the_local_stack_serves_the_admin_api_and_runs_the_outbox_functions(stac
     assert audit.json()["entries"] == []
     # the sweep runs as the schedule would invoke it, against the stack's tables and queues
     [sweep] = [s for s in stack.schedules if s.function_name == "SweepFunction"]
-    assert sweep.fire() == {"actions_requeued": 0, "events_requeued": 0}
+    assert sweep.fire() == {"unqueued_events_requeued": 0, "actions_requeued": 0, "events_requeued": 0}

@@ -133,16 +133,12 @@ class Executor:
                 logger.info(
                     "outbox action not claimed", extra={"action_id": message.action_id, "why": claimed.reason}
                 )
-                # Another executor holds the action (this message came back while a slow batch still runs
-                # it): hand the message back rather than deleting it, or the holder's failure would leave a
-                # retrying action with no message left to retry it. Finished or unknown actions are dropped.
+                # Finished, unknown, or held by another executor: this copy is a duplicate (a sweep or a
+                # replay sent it), so it is acknowledged. A message cannot come back while its own batch
+                # still runs: the queue's visibility timeout is six times the function's timeout.
                 results.append(
                     MessageResult(
-                        message.message_id,
-                        message.action_id,
-                        claimed.status,
-                        retry=claimed.status is ActionStatus.RUNNING,
-                        detail=claimed.reason,
+                        message.message_id, message.action_id, claimed.status, detail=claimed.reason
                     )
                 )
                 continue

@@ -8,7 +8,6 @@ import pytest
 
 from sync_guard.config import Mode
 from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
-from sync_guard.executor.model import Claim
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
@@ -253,17 +252,3 @@ def test_actions_are_not_started_without_time_left_in_the_invocation() -> None:
     assert zoho.books.calls == [("mark_inactive", "1")]
     assert result.failed_message_ids == ["b"]
     assert store.items[second.action_id].status is ActionStatus.PENDING  # never claimed
-
-
-def test_a_message_for_an_action_another_executor_runs_is_handed_back_not_dropped() -> None:
-    # given an action a slow batch elsewhere has claimed (its message came back after the visibility timeout)
-    store = FakeStore()
-    tag = action(ActionKind.TAG_CRM_RECORD, "crm:5", tag="hold-tag", module="Accounts")
-    store.add(tag)
-    holder = store.claim(tag.action_id, now=T0, lease_seconds=300)
-    assert isinstance(holder, Claim)
-    # when the redelivered copy reaches another executor
-    result = make(store).run_batch([msg(tag.action_id, receives=2, message_id="m2")])
-    # then SQS keeps the message, so that if the holder fails there is still a message to retry it
-    assert result.failed_message_ids == ["m2"]
-    assert result.results[0].status is ActionStatus.RUNNING
