@@ -170,19 +170,30 @@ def _bottom_line(total: Any, targets: dict[str, Any], guarded: bool, seconds: fl
     )
 
 
+def _command() -> str:
+    """How the person who ran the demo can run ``sync-guard`` (after ``make demo`` it is not on PATH)."""
+    installed = Path(sys.executable).parent / "sync-guard"
+    if shutil.which("sync-guard") == str(installed) or not installed.exists():
+        return "sync-guard"
+    with contextlib.suppress(ValueError):
+        return str(installed.relative_to(Path.cwd()))
+    return str(installed)
+
+
 def _next_steps(state_dir: Path, notifications: Path | None, log_path: Path, results: list[Any]) -> str:
     lines = ["", "[bold]Where to look next[/bold]"]
+    cli = _command()
     if notifications is not None:
         lines.append(f"  Finance notifications:  {notifications}")
-        serve = "sync-guard serve" + ("" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
+        serve = f"{cli} serve" + ("" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
         lines.append(f"  Audit trail:            {serve}   (reopens the demo's data), then in another shell:")
-        lines.append("                          sync-guard audit --rule NAME_DRIFT   (or --record crm:ID)")
+        lines.append(f"                          {cli} audit --rule NAME_DRIFT   (or --record crm:ID)")
     renames = [rename for result in results for rename in result.renames][:2]
     if renames:
         lines.append("  Preflight's renames:    " + renames[0])
         lines += [f"                          {rename}" for rename in renames[1:]]
         lines.append(
-            "  On your own data:       sync-guard preflight --dry-run   (or --crm-export/--books-export)"
+            f"  On your own data:       {cli} preflight --dry-run   (or --crm-export/--books-export)"
         )
     lines.append(f"  Handler logs:           {log_path}")
     lines.append("  Simulator assumptions:  docs/simulator.md")
