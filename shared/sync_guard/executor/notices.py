@@ -2,8 +2,11 @@
 
 The action names the decision (its audit entry) and the rules; the entry has the findings (which record
 each rule is about, which others are involved) and the shadow has what is known of each record (name,
-transactions, active, deleted). One notice per finding, so each rule keeps its own wording, links and
-de-duplication key.
+transactions, active, deleted). One notice per decision: a bookkeeper gets one message about one event,
+headed by its most severe finding (whose wording, next step and de-duplication key it takes), listing every
+record involved and what the other rules recognised. One decision often carries several findings (a
+customer created on both sides is usually name drift too), and a message per finding told finance the same
+story three times.
 """
 
 from __future__ import annotations
@@ -73,28 +76,38 @@ def _record(
     )
 
 
+_SEVERITY_ORDER = (GuardSeverity.LOW, GuardSeverity.MEDIUM, GuardSeverity.HIGH, GuardSeverity.CRITICAL)
+
+
 def notices_for(
     action: OutboxAction, entry: AuditEntry, states: Mapping[str, RecordState]
 ) -> list[FinanceNotice]:
-    """The notices one ``notify_finance`` action stands for (one per finding of its decision)."""
+    """The one notice a ``notify_finance`` action stands for (none when its decision found nothing)."""
+    if not entry.findings:
+        return []
     held = {a.target for a in entry.actions if a.kind in _HOLD_KINDS}
-    notices: list[FinanceNotice] = []
-    for finding in entry.findings:
-        refs = list(dict.fromkeys([finding.subject, *finding.related]))
-        records = tuple(
-            _record(ref, _role(ref, finding, entry, states), ref in held, entry, states) for ref in refs
+    # The most severe finding heads the notice; on a tie, the first the engine reported.
+    primary = max(entry.findings, key=lambda finding: _SEVERITY_ORDER.index(finding.severity))
+    ordered = [primary, *(finding for finding in entry.findings if finding is not primary)]
+    roles: dict[str, str] = {}
+    for finding in ordered:
+        for ref in (finding.subject, *finding.related):
+            roles.setdefault(ref, _role(ref, finding, entry, states))
+    records = tuple(_record(ref, role, ref in held, entry, states) for ref, role in roles.items())
+    evidence = list(primary.evidence or (primary.explanation,))
+    for finding in ordered[1:]:
+        detail = "; ".join(finding.evidence) if finding.evidence else finding.explanation
+        evidence.append(f"also {finding.code}: {detail}")
+    return [
+        FinanceNotice(
+            rule=primary.code,
+            severity=SEVERITY_FOR_FINANCE[primary.severity],
+            decision=action.decision.value,
+            mode=action.mode,
+            records=records,
+            evidence=tuple(dict.fromkeys(evidence)),
+            event_id=action.event_id or "",
+            audit_ref=entry.entry_id,
+            occurred_at=entry.at,
         )
-        notices.append(
-            FinanceNotice(
-                rule=finding.code,
-                severity=SEVERITY_FOR_FINANCE[finding.severity],
-                decision=action.decision.value,
-                mode=action.mode,
-                records=records,
-                evidence=finding.evidence + ((finding.explanation,) if not finding.evidence else ()),
-                event_id=action.event_id or "",
-                audit_ref=entry.entry_id,
-                occurred_at=entry.at,
-            )
-        )
-    return notices
+    ]
