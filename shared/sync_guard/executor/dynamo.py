@@ -28,6 +28,7 @@ from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, audit_transact_items
+from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.items import from_item, iso, to_value
 from sync_guard.store.outbox import STATUS_INDEX
 from sync_guard.store.shadow import run_transaction, state_from_item, state_key
@@ -36,10 +37,6 @@ from sync_guard.store.shadow import run_transaction, state_from_item, state_key
 NOTICE_MEMORY = timedelta(days=30)
 _NOTICE_SK = "N"
 _BATCH_GET_LIMIT = 100
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 class DynamoActionStore:
@@ -104,7 +101,7 @@ class DynamoActionStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not is_conditional_check_failure(error):
                 raise
             return Refusal(action_id, self._status(action_id))
         values = from_item(response["Attributes"])
@@ -170,7 +167,7 @@ class DynamoActionStore:
                 },
             )
         except ClientError as failure:
-            if _condition_failed(failure):
+            if is_conditional_check_failure(failure):
                 return False
             raise
         return True
@@ -243,7 +240,7 @@ class DynamoActionStore:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if is_conditional_check_failure(error):
                 return self._status(action_id)
             raise
         return ActionStatus(response["Attributes"]["status"]["S"])

@@ -25,6 +25,7 @@ from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.store import aws
+from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.queue import SqsEventQueue
 from sync_guard.zoho.factory import ZohoClients
 
@@ -96,7 +97,7 @@ class AwaitingEnrichment:
                 },
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True

@@ -45,6 +45,14 @@ def client(service: str, settings: Settings) -> Any:
     return _cached_client(service, settings.aws_region, endpoint_for(service, settings))
 
 
+def is_conditional_check_failure(error: BaseException) -> bool:
+    """True when DynamoDB refused a write because its condition did not hold (not a fault: a fact)."""
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == (
+        "ConditionalCheckFailedException"
+    )
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and mocks between cases)."""
     _cached_client.cache_clear()

@@ -26,7 +26,7 @@ from sync_guard.config import Settings
 from sync_guard.errors import PayloadTooLarge, SyncGuardError
 from sync_guard.ingest.ports import EventNotStored, EventStatus, PutOutcome, StoredEvent
 from sync_guard.models.events import GuardEvent
-from sync_guard.store.aws import client
+from sync_guard.store.aws import client, is_conditional_check_failure
 
 # Compress once an item would pass this; DynamoDB's hard limit is 400 KB including attribute names.
 _COMPRESS_ABOVE_BYTES = 300 * 1024
@@ -37,10 +37,6 @@ class EventRecordMissing(SyncGuardError):
     """A queued event has no stored item (expired or never written): processing cannot record it."""
 
     code = "event_record_missing"
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def _iso(moment: datetime) -> str:
@@ -102,7 +98,7 @@ class DynamoEventStore:
             )
             return PutOutcome(created=True)
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_conditional_check_failure(error):
                 raise EventNotStored("the events table refused the event") from error
             existing: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
         except BotoCoreError as error:
@@ -127,7 +123,7 @@ class DynamoEventStore:
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_conditional_check_failure(error):
                 return None  # queued or further along: nothing to re-queue
             raise EventNotStored("the events table refused the event") from error
         except BotoCoreError as error:
@@ -147,7 +143,7 @@ class DynamoEventStore:
                 ExpressionAttributeValues={":expected": {"S": expected.value}, **values},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True
@@ -225,7 +221,7 @@ class DynamoEventStore:
                 ExpressionAttributeValues={":status": {"S": status.value}, ":at": {"S": _iso(at)}},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_conditional_check_failure(error):
                 raise EventRecordMissing(f"event {event_id} is not stored") from error
             raise
 

@@ -56,6 +56,7 @@ from sync_guard.guard.ports import (
 from sync_guard.models.records import PartyRecord
 from sync_guard.store import aws
 from sync_guard.store.audit import audit_transact_items, primary_key
+from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
 from sync_guard.store.outbox import outbox_put
 
@@ -426,7 +427,7 @@ class DynamoShadowRepository:
                     try:
                         self._client.put_item(**put)
                     except ClientError as error:
-                        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                        if not is_conditional_check_failure(error):
                             raise
                 else:
                     puts.setdefault(put["TableName"], []).append(put["Item"])

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
 from sync_guard.store import aws
+from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.zoho.auth import (
     DEFAULT_REFRESH_MARGIN_SECONDS,
     TOKEN_WINDOW_SECONDS,
@@ -37,10 +38,6 @@ from sync_guard.zoho.auth import (
 from sync_guard.zoho.errors import ZohoTokenRateLimited
 
 _SK = "T"
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 class DynamoTokenCache:
@@ -150,7 +147,7 @@ class DynamoTokenCache:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True
@@ -191,7 +188,7 @@ class DynamoTokenCache:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True
