@@ -48,16 +48,3 @@ def test_explicit_flags_win_over_everything(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("SYNC_GUARD_AUDIT_TABLE", "prod-audit")
     settings = resolve_settings(state_dir=tmp_path / "stack", audit_table="flag-audit", shadow_table=None)
     assert settings.audit_table == "flag-audit"
-
-
-def test_conditional_check_failures_are_recognised_and_nothing_else() -> None:
-    from botocore.exceptions import ClientError
-
-    from sync_guard.store.aws import is_conditional_check_failure
-
-    def error(code: str) -> ClientError:
-        return ClientError({"Error": {"Code": code, "Message": "m"}}, "PutItem")
-
-    assert is_conditional_check_failure(error("ConditionalCheckFailedException"))
-    assert not is_conditional_check_failure(error("ProvisionedThroughputExceededException"))
-    assert not is_conditional_check_failure(RuntimeError("no response"))
