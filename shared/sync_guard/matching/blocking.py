@@ -14,9 +14,10 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
 - ``a:`` house number and street words (``a:1845|e 79th``): same premises.
 - ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
-  (``q:acme|w*`` and ``q:a*|widgets``); of a one-word name, its first four and last letters and its
-  first and last four letters (``q:unil*r``, ``q:u*ever``): a single typo that spares the first (and,
-  in one-word names, the last) letter keeps one of them.
+  (``q:acme|w*``, ``q:a*|widgets``), then both by their first three letters or both by their last three
+  (``q:acm*|wid*``, ``q:*cme|*ets``); of a one-word name, its first four and last letters, first and
+  last four, first two and last two, and its letters sorted (``q:unil*r``, ``q:u*ever``, ``q:un*er``,
+  ``q:~eeilnruv``): a slip in one word, or in each word at the same end, still leaves one shared.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 
 At most :data:`MAX_KEYS` keys per record, in the order above (the most selective first); a second
@@ -63,19 +64,36 @@ def _name_keys(features: RecordFeatures) -> list[str]:
         keys.append(f"t:{'|'.join(distinct)}")
     fuzzy: list[str] = []
     if len(words) >= 2:
-        # One word whole, the other by its first letter: a typo anywhere but a first letter keeps one.
+        # Of the first two words, one whole and the other by its first letter (a slip in one word keeps
+        # one of these), then each by its first three letters, then each by its last three (a slip in
+        # each word, both near the start or both near the end, keeps one of those).
         first, second = words[0], words[1]
-        fuzzy.extend(["|".join(sorted((first, second[0] + "*"))), "|".join(sorted((first[0] + "*", second)))])
-    elif len(words[0]) >= 6:
-        # One word: its first four letters and its last letter, and its first letter and its last four;
-        # a single slip that spares the first and last letters leaves one of them intact. (Four letters
-        # alone would be shared by far too many names to be worth comparing.)
+        fuzzy.extend(
+            [
+                f"{first}|{second[0]}*",
+                f"{first[0]}*|{second}",
+                f"{first[:3]}*|{second[:3]}*",
+                f"*{first[-3:]}|*{second[-3:]}",
+            ]
+        )
+    elif len(words[0]) >= 5:
+        # One word: its first four letters and last one, its first one and last four, its first two and
+        # last two, and its letters sorted; a single slip anywhere but the first and last letters leaves
+        # one of them intact, and letters swapped anywhere keep the last. (Four letters alone would be
+        # shared by far too many names to be worth comparing.)
         word = words[0]
-        fuzzy.extend([f"{word[:4]}*{word[-1]}", f"{word[0]}*{word[-4:]}"])
-    keys.extend(f"q:{k}" for k in dict.fromkeys(fuzzy))
+        fuzzy.extend(
+            [
+                f"{word[:4]}*{word[-1]}",
+                f"{word[0]}*{word[-4:]}",
+                f"{word[:2]}*{word[-2:]}",
+                "~" + "".join(sorted(word)),
+            ]
+        )
     if features.kind is RecordKind.PERSON and len(words) >= 2:
         # People's records often carry only a given name or only a surname: each word is a key too.
         keys.extend(f"w:{w}" for w in sorted(set(words))[:2] if len(w) >= 3)
+    keys.extend(f"q:{k}" for k in dict.fromkeys(fuzzy))
     return keys
 
 

@@ -70,6 +70,23 @@ def _benign_edit(left: str, right: str) -> bool:
     return any(long_[i] == long_[i - 1] and long_[:i] + long_[i + 1 :] == short for i in range(1, len(long_)))
 
 
+def _dropped_inside(left: str, right: str) -> bool:
+    """One letter dropped inside a word of six letters or more ("Pailer" / "Paier", "Pulron" / "Puron").
+
+    The first and last letters must agree: a letter lost or added at either end makes another word
+    more often than a slip does ("Neala" / "Nealad").
+    """
+    short, long_ = (left, right) if len(left) < len(right) else (right, left)
+    if len(long_) < 6 or len(long_) != len(short) + 1 or short[0] != long_[0] or short[-1] != long_[-1]:
+        return False
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(1, len(long_) - 1))
+
+
+def _undoubled(word: str) -> str:
+    """The word with every run of one letter written once ("wollbrrur" -> "wolbrur")."""
+    return "".join(letter for letter, _ in itertools.groupby(word))
+
+
 def _singular(word: str) -> str:
     if len(word) > 5 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -96,6 +113,8 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         return 1, "typo"
     if _singular(left) == _singular(right):
         return 1, "plural"
+    if _dropped_inside(left, right):
+        return 1, "typo"
     budget = typo_budget(max(len(left), len(right)))
     # Typos keep the first letter: first letters are rarely mistyped, and a different first letter is
     # how "Ramesh"/"Ganesh" and "Mainstream"/"Rainstream" differ.
@@ -103,6 +122,11 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         distance = OSA.distance(left, right, score_cutoff=budget)
         if distance <= budget:
             return distance, "typo"
+        # A doubled or undoubled letter is the commonest slip of all, and two copies of a name often
+        # carry one each besides another slip ("Wollrbur" / "Wollbrrur"): compare with runs collapsed.
+        collapsed = OSA.distance(_undoubled(left), _undoubled(right), score_cutoff=budget)
+        if collapsed <= budget and (left != _undoubled(left) or right != _undoubled(right)):
+            return collapsed + 1, "typo"
     short, long_ = (left, right) if len(left) < len(right) else (right, left)
     # An abbreviation by truncation ("koninkl" for "koninklijke"); short stems are too ambiguous.
     if len(short) >= 5 and len(long_) >= len(short) + 2 and long_.startswith(short):

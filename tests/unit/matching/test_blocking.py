@@ -66,6 +66,24 @@ def test_a_typo_that_spares_the_first_letter_still_shares_a_typo_key(
     assert {k for k in shared if k.startswith("q:")}, shared
 
 
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Prenthoum Toulchitix PLC", "Prnthoum Toulchimtix PLC"),  # a slip in each word, both near the end
+        ("Clatvvourk Kylloungdy Ltd", "Clatvourk Kylloundy Ltd"),
+        ("Sithsour PLC", "Sitshour PLC"),  # letters swapped in a one-word name
+        ("Loshir PLC", "Lonhir PLC"),  # a slip in the middle of a short one-word name
+    ],
+)
+def test_slips_in_every_word_still_share_a_typo_key(company: MakeRecord, left: str, right: str) -> None:
+    shared = blocking_keys(company(left)) & blocking_keys(company(right))
+    assert {k for k in shared if k.startswith("q:")}, shared
+
+
+def test_typo_keys_of_unrelated_names_differ(company: MakeRecord) -> None:
+    assert not blocking_keys(company("Acme Widgets Ltd")) & blocking_keys(company("Zenith Bakery Ltd"))
+
+
 def test_people_in_either_order_share_a_key(person: MakeRecord) -> None:
     assert blocking_keys(person("Noah", "Watson")) & blocking_keys(person("Watson", "Noah"))
 

@@ -106,3 +106,30 @@ def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord
     result = compare(company("", email="ap@acme.co.uk"), company("Acme Ltd", email="ap@acme.co.uk"))
     assert result.verdict is Verdict.POSSIBLE
     assert result.evidence == ("same email ap@acme.co.uk",)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Wollrbur Ltd", "Wollbrrur Ltd"),  # letters swapped on one copy, a letter doubled on the other
+        ("Treaarknot PLC", "Trearkknot PLC"),
+        ("Pailer Ltd", "Paier Limited"),  # a letter dropped inside a six-letter word
+        ("Pulron PLC", "Puron plc"),
+    ],
+)
+def test_common_slips_in_a_name_are_still_a_duplicate(company: MakeRecord, left: str, right: str) -> None:
+    result = compare(company(left), company(right))
+    assert result.verdict is Verdict.DUPLICATE, result
+    assert any("typo" in reason for reason in result.evidence)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Neala Ltd", "Nealad Ltd"),  # a letter added at the end makes another word more often than a slip
+        ("Brand Ltd", "Band Ltd"),  # a letter dropped from a five-letter word
+        ("Rajesh Traders", "Ramesh Traders"),  # one letter changed in a six-letter word
+    ],
+)
+def test_short_words_one_letter_apart_are_not_a_duplicate(company: MakeRecord, left: str, right: str) -> None:
+    assert compare(company(left), company(right)).verdict is not Verdict.DUPLICATE
