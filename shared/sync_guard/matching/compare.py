@@ -112,6 +112,9 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
         folds.append("the legal form " + " / ".join(f"'{c}'" for c in only) + " is set aside")
     if left.dropped_article or right.dropped_article:
         folds.append("the leading or trailing 'The' is dropped")
+    honorific = left.dropped_honorific or right.dropped_honorific
+    if honorific and left.dropped_honorific != right.dropped_honorific:
+        folds.append(f"the royal predicate '{honorific.capitalize()}' is set aside")
     if ("&" in left.raw) != ("&" in right.raw):
         folds.append("'&' is read as 'and'")
     return folds
@@ -167,7 +170,17 @@ def _name_evidence(
         if left_families and right_families and not left_families & right_families:
             left_forms = "/".join(h.form.canonical for h in left.company.legal_forms)
             right_forms = "/".join(h.form.canonical for h in right.company.legal_forms)
-            reasons.append(f"legal forms differ: '{left_forms}' vs '{right_forms}'")
+            shared_countries = left.company.form_countries & right.company.form_countries
+            if shared_countries:
+                # A company register refuses a name that differs from another only by its legal form
+                # (Companies House, the Dutch and German registers): within one country a different form
+                # is the same company before and after it changed form (Ltd -> PLC, BV -> NV).
+                reasons.append(
+                    f"legal forms '{left_forms}' / '{right_forms}' are both used in "
+                    f"{'/'.join(sorted(shared_countries))}, where a register tells names apart without them"
+                )
+            else:
+                reasons.append(f"legal forms differ: '{left_forms}' vs '{right_forms}'")
     return reasons
 
 

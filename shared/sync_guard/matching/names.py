@@ -249,12 +249,13 @@ def compare_words(
         # The common case in bulk runs (the sync's own copies): nothing to pair word by word.
         return NameComparison(NameRelation.SAME, Alignment(exact=left_all), 1.0, 0)
     alignment = align(left_all, right_all, person=person)
-    # Tail words left unpaired are set aside: a place appended after the legal form is not a new name.
+    # Tail words left unpaired are set aside: a place appended after the legal form is not a new name
+    # (nor is a place repeated there: "SCA Hygiene Zeist B.V., Zeist"); a number marks another branch.
     tail_words = Counter(left_tail) + Counter(right_tail)
     ignored: list[str] = []
     for side in (alignment.left_only, alignment.right_only):
         for word in list(side):
-            if tail_words[word] and not (word in left and word in right):
+            if tail_words[word] and not _numbered([word]):
                 side.remove(word)
                 ignored.append(word)
     left_extra = distinguishing(alignment.left_only)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+from rapidfuzz.distance import OSA
 
 from sync_guard.matching.tables import LegalForm, fold_text, tables, tokenise
 
@@ -39,6 +40,8 @@ class CompanyName:
     legal_forms: tuple[LegalFormHit, ...]
     # The article dropped from either end, if any ("The Design Lab", "Design Lab, The").
     dropped_article: str | None
+    # A royal predicate dropped from the start ("Koninklijke Philips"), if any: a title, not a name.
+    dropped_honorific: str | None = None
 
     @property
     def key(self) -> str:
@@ -55,6 +58,11 @@ class CompanyName:
     def families(self) -> frozenset[str]:
         """The kinds of entity the name's legal forms say (``limited``, ``corporation``, ...)."""
         return frozenset(hit.form.family for hit in self.legal_forms)
+
+    @property
+    def form_countries(self) -> frozenset[str]:
+        """The countries whose registers use the name's legal forms."""
+        return frozenset(country for hit in self.legal_forms for country in hit.form.countries)
 
 
 def _match_legal_form(tokens: tuple[str, ...], start: int) -> tuple[int, LegalForm] | None:
@@ -99,7 +107,7 @@ def normalise_company_name(text: str) -> CompanyName:
     if hits:
         last_at = hits[-1][0]
         # A form at the start ("N.V. Philips") is not followed by a tail: the whole name follows it.
-        if last_at > 0 and last_at < len(words):
+        if last_at > 0 and last_at < len(words) and _reads_as_place(text, words[last_at:]):
             tail = tuple(words[last_at:])
             words = words[:last_at]
     # "Smith & Co" leaves a dangling "and" once "Co" is folded away.
@@ -110,7 +118,38 @@ def normalise_company_name(text: str) -> CompanyName:
         dropped = words.pop(0)
     elif len(words) > 1 and words[-1] in table.articles and not tail:
         dropped = words.pop()
-    return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped)
+    honorific: str | None = None
+    if len(words) > 2 and _is_honorific(words[0] + words[1]):
+        words[:2] = [words[0] + words[1]]  # "Konin-klijke Philips"
+    if len(words) > 1 and _is_honorific(words[0]):
+        honorific = words.pop(0)
+    return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped, honorific)
+
+
+# The most words a place takes when written after the legal form without a comma ("... B.V. Zeist").
+_PLACE_WORDS = 3
+
+
+def _reads_as_place(text: str, words: list[str]) -> bool:
+    """Whether words after the last legal form read as a place or an address rather than a second name.
+
+    After a comma they do ("Shell ... B.V., Den Haag/'s-Gravenhage, NL"); otherwise only a few words do:
+    "Home of Life Community Dev. Corp. - Home of Life Just For You" carries a second name.
+    """
+    if len(words) <= _PLACE_WORDS:
+        return True
+    _, comma, after = text.partition(",")
+    return bool(comma) and set(words) <= set(tokenise(after))
+
+
+def _is_honorific(word: str) -> bool:
+    """A royal predicate as written, or mistyped in up to two places ("Koninklike", "Kinonklijke")."""
+    honorifics = tables().honorifics
+    if word in honorifics:
+        return True
+    return len(word) >= 8 and any(
+        word[0] == h[0] and OSA.distance(word, h, score_cutoff=2) <= 2 for h in honorifics
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,9 @@ class LegalForm:
     canonical: str
     family: str
     leading: bool = False
+    # Where the form is used (ISO 3166 alpha-2): a register tells names apart regardless of legal form,
+    # so two forms of one country on one name are one company that changed form, not two companies.
+    countries: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Tables:
     legal_forms: dict[tuple[str, ...], LegalForm]
     legal_form_max_len: int
     articles: frozenset[str]
+    honorifics: frozenset[str]
     connectors: frozenset[str]
     generic: frozenset[str]
     abbreviations: dict[str, str]
@@ -88,7 +92,10 @@ def tables() -> Tables:
     legal: dict[tuple[str, ...], LegalForm] = {}
     for entry in _read_json("legal_forms.json")["forms"]:
         form = LegalForm(
-            canonical=entry["canonical"], family=entry["family"], leading=bool(entry.get("leading", False))
+            canonical=entry["canonical"],
+            family=entry["family"],
+            leading=bool(entry.get("leading", False)),
+            countries=frozenset(entry.get("countries", ())),
         )
         for variant in [entry["canonical"], *entry["variants"]]:
             legal.setdefault(tokenise(variant), form)
@@ -100,6 +107,7 @@ def tables() -> Tables:
         legal_forms=legal,
         legal_form_max_len=max(len(k) for k in legal),
         articles=frozenset(words["articles"]),
+        honorifics=frozenset(words["honorifics"]),
         connectors=frozenset(words["connectors"]),
         generic=frozenset(words["generic"]),
         abbreviations={tokenise(k)[0]: v for k, v in words["abbreviations"].items()},

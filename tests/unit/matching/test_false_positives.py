@@ -56,6 +56,40 @@ def test_same_name_different_legal_entity_kinds_needs_a_look(company: MakeRecord
     assert "legal forms differ: 'Ltd' vs 'Inc'" in result.evidence
 
 
+def test_one_country_s_legal_forms_on_one_name_are_one_company(company: MakeRecord) -> None:
+    # A register refuses a name that differs from another only by its legal form: Cargill BV and Cargill
+    # NV are one Dutch company before and after it changed form.
+    result = compare(company("Cargill B.V."), company("CARGILL N.V."))
+    assert result.verdict is Verdict.DUPLICATE
+    assert any("both used in BE/NL" in reason for reason in result.evidence), result.evidence
+
+
+def test_a_royal_predicate_is_set_aside_but_royal_is_not(company: MakeRecord) -> None:
+    result = compare(company("Koninklijke Philips Electronics N.V."), company("Philips Electronics NV"))
+    assert result.verdict is Verdict.DUPLICATE
+    assert any("royal predicate 'Koninklijke'" in reason for reason in result.evidence), result.evidence
+    mistyped = compare(company("KONINKLIKE PHILIPS ELECTRONICS N.V."), company("Philips Electronics NV"))
+    assert mistyped.verdict is Verdict.DUPLICATE
+    # "Royal" is part of English names: the Royal Bank of Scotland is not the Bank of Scotland.
+    assert (
+        compare(company("Royal Bank of Scotland"), company("Bank of Scotland")).verdict
+        is not Verdict.DUPLICATE
+    )
+
+
+def test_a_place_after_the_legal_form_is_set_aside_but_a_second_name_is_not(company: MakeRecord) -> None:
+    placed = compare(
+        company("Shell Research Maatschappij B.V."),
+        company("SHELL RESEARCH MAATSCHAPPIJ B.V., DEN HAAG/'S-GRAVENHAGE, NL"),
+    )
+    assert placed.verdict is Verdict.DUPLICATE
+    second_name = compare(
+        company("Home of Life Community Dev. Corp. - Home of Life Just For You"),
+        company("HOME OF LIFE COMMUNITY DEV. CORP. HLCDC DEV. II"),
+    )
+    assert second_name.verdict is not Verdict.DUPLICATE
+
+
 def test_same_surname_different_people_sharing_a_company_domain_are_not_duplicates(
     person: MakeRecord,
 ) -> None:
