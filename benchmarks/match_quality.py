@@ -105,6 +105,7 @@ def load_people(data: Path) -> LabelledSet:
             last_name=last,
             email=row["email"] or None,
             city=row["city"] or None,
+            date_of_birth=row["dob"] or None,
         )
         records.append(record)
         labels[record.ref] = row["cluster"]

@@ -44,11 +44,15 @@ def test_books_individuals_are_people_and_money_means_transactions(tmp_path: Pat
 
 
 def test_crm_contacts_export_is_read_as_people_not_as_their_account(tmp_path: Path) -> None:
-    path = write(tmp_path, "Record Id,First Name,Last Name,Account Name\nc1,Jane,Smith,Acme Ltd\n")
+    path = write(
+        tmp_path,
+        "Record Id,First Name,Last Name,Account Name,Date of Birth\nc1,Jane,Smith,Acme Ltd,19/05/1983\n",
+    )
     [record] = read_export(path, System.CRM).records
     assert record.module is Module.CRM_CONTACTS
     assert record.kind is RecordKind.PERSON
     assert record.name == "Jane Smith"
+    assert record.date_of_birth == "19/05/1983"
 
 
 def test_a_byte_order_mark_and_blank_lines_are_tolerated(tmp_path: Path) -> None:

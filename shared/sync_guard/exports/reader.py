@@ -48,6 +48,7 @@ CANONICAL_FIELDS: dict[str, str] = {
     "city": "billing city",
     "postcode": "billing postcode / ZIP",
     "country": "billing country (ISO code or name)",
+    "date_of_birth": "a person's date of birth (YYYY-MM-DD, or DD/MM/YYYY)",
     "website": "website",
     "vat": "VAT or company registration number",
     "has_transactions": "Books: true/false, whether the customer has transactions",
@@ -81,6 +82,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "billing postal code", "postal code", "mailing code",
     ),
     "country": ("country", "billing country", "mailing country"),
+    "date_of_birth": ("date of birth", "dob", "birth date", "birthdate", "date of birth dob"),
     "website": ("website", "web site", "url"),
     "vat": (
         "vat", "vat number", "vat reg no", "vat registration number", "tax registration number", "tax id",
@@ -260,6 +262,7 @@ def _row_record(
         "city": get("city") or None,
         "postcode": get("postcode") or None,
         "country": get("country") or None,
+        "date_of_birth": get("date_of_birth") or None,
         "active": False if status in {"inactive", "deleted"} else None,
         "linked_crm_id": get("linked_crm_id") or None,
         "has_transactions": has_transactions,

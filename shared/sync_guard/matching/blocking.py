@@ -19,6 +19,7 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
   last four, first two and last two, and its letters sorted (``q:unil*r``, ``q:u*ever``, ``q:un*er``,
   ``q:~eeilnruv``): a slip in one word, or in each word at the same end, still leaves one shared.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
+- ``b:`` people only, the date of birth (``b:1983-05-19``): a person whose name is garbled.
 
 At most :data:`MAX_KEYS` keys per record, in the order above (the most selective first); a second
 email or domain comes last.
@@ -93,6 +94,10 @@ def _name_keys(features: RecordFeatures) -> list[str]:
     if features.kind is RecordKind.PERSON and len(words) >= 2:
         # People's records often carry only a given name or only a surname: each word is a key too.
         keys.extend(f"w:{w}" for w in sorted(set(words))[:2] if len(w) >= 3)
+    if features.kind is RecordKind.PERSON and features.date_of_birth:
+        # A date of birth is shared by few people (one in ~20,000 in an adult list), however their
+        # names were typed: it finds the person whose name is garbled.
+        keys.append(f"b:{features.date_of_birth}")
     keys.extend(f"q:{k}" for k in dict.fromkeys(fuzzy))
     return keys
 

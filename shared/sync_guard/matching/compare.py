@@ -80,7 +80,7 @@ _COMPANY_NAME = _NameWeights(
 # "possible", and needs an email, phone or city to become a duplicate.
 _PERSON_NAME = _NameWeights(
     same=5.5,
-    reordered=5.0,
+    reordered=5.5,  # given name and surname swapped is how people's names are most often mis-entered
     typo_base=5.0,
     per_typo=0.75,
     subset=2.0,
@@ -311,6 +311,8 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
         against.append("different phone numbers")
 
     points += _address_points(left, right, person, evidence, against)
+    if person:
+        points += _birth_points(left.date_of_birth, right.date_of_birth, evidence, against)
 
     score = 1.0 / (1.0 + math.exp(-points))
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
@@ -335,6 +337,34 @@ def _near_email(a: str, b: str, *, person: bool) -> bool:
         return Indel.normalized_similarity(a, b) >= 0.85
     budget = 1 if longest < 20 else 2
     return OSA.distance(a, b, score_cutoff=budget) <= budget
+
+
+def _near_city(left: str, right: str) -> bool:
+    """The same town typed with a slip or two ("Sunderland" / "Sudderlnn", "Bolton" / "Botlon")."""
+    if max(len(left), len(right)) < 5:
+        return False
+    if OSA.distance(left, right, score_cutoff=1) <= 1:
+        return True
+    # Letters mostly the same, in roughly the same order or scrambled: a garbled spelling of one name.
+    return Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85 and left[0] == right[0]
+
+
+def _birth_points(left: str | None, right: str | None, evidence: list[str], against: list[str]) -> float:
+    """A shared date of birth says much about a person; one slip in it (a digit, day and month swapped)
+    still says something; a different one counts against, but mildly, since dates are mistyped often."""
+    if not left or not right:
+        return 0.0
+    if left == right:
+        evidence.append(f"same date of birth {left}")
+        return 5.0
+    left_parts, right_parts = left.split("-"), right.split("-")
+    same_parts = sum(a == b for a, b in zip(left_parts, right_parts, strict=True))
+    swapped = left_parts[0] == right_parts[0] and left_parts[1:] == right_parts[:0:-1]
+    if same_parts == 2 or swapped:
+        evidence.append(f"nearly the same date of birth: {left} / {right}")
+        return 1.5
+    against.append(f"different dates of birth: {left} / {right}")
+    return -1.5
 
 
 def _address_points(
@@ -366,7 +396,7 @@ def _address_points(
             points += 1.0 if person else 0.5
             evidence.append(f"same city {_show(left.city.split())}")
         else:
-            if max(len(left.city), len(right.city)) >= 5 and OSA.distance(left.city, right.city) <= 1:
+            if _near_city(left.city, right.city):
                 points += 0.5
                 evidence.append(f"nearly the same city: {left.city} / {right.city}")
             else:

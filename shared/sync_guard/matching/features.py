@@ -13,6 +13,7 @@ from sync_guard.matching.normalise import (
     email_domain,
     normalise_city,
     normalise_company_name,
+    normalise_date,
     normalise_email,
     normalise_person_name,
     normalise_phone,
@@ -42,6 +43,7 @@ class RecordFeatures:
     street: StreetAddress | None
     city: str | None
     country: str | None
+    date_of_birth: str | None = None  # YYYY-MM-DD
 
     @property
     def name_words(self) -> tuple[str, ...]:
@@ -89,6 +91,7 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         street=normalise_street(record.street),
         city=normalise_city(record.city),
         country=country,
+        date_of_birth=normalise_date(record.date_of_birth),
     )
 
 

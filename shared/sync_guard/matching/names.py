@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from sync_guard.matching.normalise import CompanyName
 from sync_guard.matching.tables import tables
@@ -104,10 +104,17 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         # person's name up anyway. Jaro-Winkler suits short names; scrambled letters count too.
         if min(len(left), len(right)) < 3:
             return None
-        if JaroWinkler.similarity(left, right) >= 0.85:
+        # Short given names one letter apart are often two names ("Mary" / "Mark"): they need more.
+        if JaroWinkler.similarity(left, right) >= (0.9 if max(len(left), len(right)) <= 4 else 0.85):
             return 1, "typo"
         if len(left) >= 4 and sorted(left) == sorted(right):
             return 1, "scrambled"
+        if (
+            max(len(left), len(right)) >= 4
+            and Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85
+        ):
+            # Scrambled and a letter lost or gained ("Jackson" / "Nacsoj"): less sure, so it costs more.
+            return 2, "scrambled"
         return None
     if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
         return 1, "typo"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 import phonenumbers
@@ -340,3 +341,31 @@ def normalise_city(raw: str | None) -> str | None:
         return None
     value = " ".join(tokenise(raw))
     return value or None
+
+
+_DATE_PARTS = re.compile(r"\d+")
+
+
+def normalise_date(raw: str | None) -> str | None:
+    """A date of birth as ``YYYY-MM-DD``: ISO order (``1983-05-19``), else day first (``19/05/1983``).
+
+    ``None`` when it is not a calendar date. Day first is the reading outside the US; a US-style
+    ``05/19/1983`` is still read, since 19 cannot be a month.
+    """
+    if not raw:
+        return None
+    parts = _DATE_PARTS.findall(raw)
+    if len(parts) < 3:
+        return None
+    if len(parts[0]) == 4:
+        year, month, day = parts[0], parts[1], parts[2]
+    elif len(parts[2]) == 4:
+        day, month, year = parts[0], parts[1], parts[2]
+        if int(month) > 12 >= int(day):
+            day, month = month, day
+    else:
+        return None
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None

@@ -51,6 +51,8 @@ class PartyRecord(BaseModel):
     city: str | None = None
     postcode: str | None = None
     country: str | None = None
+    # A person's date of birth as written (CRM Contacts' Date_of_Birth); the matcher reads common formats.
+    date_of_birth: str | None = None
     active: bool = True
     # Books: the CRM record this customer is linked to (zcrm_account_id / zcrm_contact_id).
     linked_crm_id: str | None = None

@@ -149,6 +149,7 @@ def crm_record_to_party(module: str | Module, data: Mapping[str, Any]) -> PartyR
         city=_text(data.get("Mailing_City")),
         postcode=_text(data.get("Mailing_Zip")),
         country=_text(data.get("Mailing_Country")),
+        date_of_birth=_text(data.get("Date_of_Birth")),
     )
 
 

@@ -84,6 +84,12 @@ def test_typo_keys_of_unrelated_names_differ(company: MakeRecord) -> None:
     assert not blocking_keys(company("Acme Widgets Ltd")) & blocking_keys(company("Zenith Bakery Ltd"))
 
 
+def test_people_with_one_date_of_birth_share_a_key_whatever_their_names(person: MakeRecord) -> None:
+    left = blocking_keys(person("Hn", "yr", date_of_birth="2012-11-30"))
+    right = blocking_keys(person("Henry", "Ali", date_of_birth="30/11/2012"))
+    assert left & right == {"b:2012-11-30"}
+
+
 def test_people_in_either_order_share_a_key(person: MakeRecord) -> None:
     assert blocking_keys(person("Noah", "Watson")) & blocking_keys(person("Watson", "Noah"))
 

@@ -133,3 +133,34 @@ def test_common_slips_in_a_name_are_still_a_duplicate(company: MakeRecord, left:
 )
 def test_short_words_one_letter_apart_are_not_a_duplicate(company: MakeRecord, left: str, right: str) -> None:
     assert compare(company(left), company(right)).verdict is not Verdict.DUPLICATE
+
+
+def test_a_shared_date_of_birth_makes_a_garbled_name_the_same_person(person: MakeRecord) -> None:
+    left = person("Noah", "Watson", city="Bolton", date_of_birth="2008-03-23")
+    right = person("Watson", "oNah", city="Botlon", date_of_birth="23/03/2008")
+    result = compare(left, right)
+    assert result.verdict is Verdict.DUPLICATE, result
+    assert "same date of birth 2008-03-23" in result.evidence
+    assert "nearly the same city: bolton / botlon" in result.evidence
+
+
+def test_different_dates_of_birth_count_against_the_same_name(person: MakeRecord) -> None:
+    same = compare(person("Jessica", "Carr", date_of_birth="1990-01-02"), person("Jessica", "Carr"))
+    apart = compare(
+        person("Jessica", "Carr", date_of_birth="1990-01-02"),
+        person("Jessica", "Carr", date_of_birth="1971-08-30"),
+    )
+    slip = compare(
+        person("Jessica", "Carr", date_of_birth="1990-01-02"),
+        person("Jessica", "Carr", date_of_birth="1990-02-01"),
+    )
+    assert apart.score < same.score < slip.score
+    assert "different dates of birth: 1990-01-02 / 1971-08-30" in apart.evidence
+    assert "nearly the same date of birth: 1990-01-02 / 1990-02-01" in slip.evidence
+
+
+def test_people_with_clearly_different_given_names_are_not_one_person(person: MakeRecord) -> None:
+    # Family members share a surname, a household email and a town: "Mary" is not a slip for "Mark".
+    left = person("Mary", "Smith", email="smiths@example.com", city="Leeds")
+    right = person("Mark", "Smith", email="smiths@example.com", city="Leeds")
+    assert compare(left, right).verdict is not Verdict.DUPLICATE

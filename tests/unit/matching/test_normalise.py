@@ -9,6 +9,7 @@ from sync_guard.matching.normalise import (
     format_phone,
     is_free_mail,
     normalise_company_name,
+    normalise_date,
     normalise_email,
     normalise_person_name,
     normalise_phone,
@@ -186,3 +187,20 @@ class TestContactDetails:
         assert street.words == ("e", "79th", "st")
         assert street.name_words == ("e", "79th")
         assert normalise_street("1845 E. 79th St.") == street
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1983-05-19", "1983-05-19"),
+        ("19/05/1983", "1983-05-19"),
+        ("05/19/1983", "1983-05-19"),  # 19 cannot be a month: read US-style
+        ("19.5.1983", "1983-05-19"),
+        ("1983-02-30", None),
+        ("next Tuesday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expected: str | None) -> None:
+    assert normalise_date(raw) == expected

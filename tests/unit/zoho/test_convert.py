@@ -52,6 +52,7 @@ def test_crm_contact_is_a_person_and_its_account_lookup_is_not_its_name() -> Non
         "Email": "jane@acme.co.uk",
         "Secondary_Email": "jd@example.org",
         "Mobile": "07700 900000",
+        "Date_of_Birth": "1983-05-19",
         "Account_Name": {"name": "Acme Ltd", "id": "42"},
     }
     record = crm_record_to_party(Module.CRM_CONTACTS, data)
@@ -60,6 +61,7 @@ def test_crm_contact_is_a_person_and_its_account_lookup_is_not_its_name() -> Non
     assert (record.first_name, record.last_name) == ("Jane", "Doe")
     assert record.other_emails == ("jd@example.org",)
     assert record.phone == "07700 900000"
+    assert record.date_of_birth == "1983-05-19"
     assert crm_account_id_of_contact(data) == "42"
 
 
