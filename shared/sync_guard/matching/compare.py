@@ -15,7 +15,7 @@ from enum import StrEnum
 from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import RecordFeatures, features_of
-from sync_guard.matching.names import NameComparison, NameRelation, compare_words
+from sync_guard.matching.names import NameComparison, NameRelation, compare_words, word_weight
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, CompanyName, format_phone, vat_core
 from sync_guard.models.records import PartyRecord, RecordKind
 
@@ -296,29 +296,41 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
             points -= 8.0
             against.append(f"different VAT/company numbers: {left.vat} / {right.vat}")
 
+    phones_differ = same_phone = False
     if left.phone and right.phone:
         if left.phone == right.phone:
+            same_phone = True
             points += 4.0
             evidence.append(f"same phone {format_phone(left.phone)}")
         else:
+            phones_differ = True
             points -= 1.0
             against.append(f"different phones: {format_phone(left.phone)} / {format_phone(right.phone)}")
     elif _local_phone_match(left, right):
+        same_phone = True
         points += 3.5
         evidence.append(f"same phone number ending {right.phone_digits[-7:]}")
     elif len(left.phone_digits) >= 7 and len(right.phone_digits) >= 7:
+        phones_differ = True
         points -= 1.0
         against.append("different phone numbers")
 
-    points += _address_points(left, right, person, evidence, against)
+    address_points, premises = _address_points(left, right, person, evidence, against)
+    points += address_points
     if person:
         points += _birth_points(left.date_of_birth, right.date_of_birth, evidence, against)
 
     score = 1.0 / (1.0 + math.exp(-points))
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
-    # the same company on shared premises or a shared switchboard alone: only a strong identifier can
-    # make such a pair a duplicate.
-    if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong:
+    # the same company on shared premises or a shared switchboard alone: only a strong identifier, or
+    # both the premises and the phone together with two words of substance in common ("Gads Hill Center
+    # GH Sinai" / "Gads Hill Child Care Center"), can make such a pair a duplicate.
+    one_site = premises is _Premises.SAME and same_phone and _substantive_shared(names) >= 2
+    if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
+        score = min(score, DUPLICATE_THRESHOLD - 0.01)
+    # Another street and another phone under one name is how a second branch or site looks (a chain's
+    # shops, a charity's centres): a person should decide, unless an identifier says it is one party.
+    if premises is _Premises.DIFFERENT and phones_differ and not strong:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against)), names.relation
 
@@ -337,6 +349,18 @@ def _near_email(a: str, b: str, *, person: bool) -> bool:
         return Indel.normalized_similarity(a, b) >= 0.85
     budget = 1 if longest < 20 else 2
     return OSA.distance(a, b, score_cutoff=budget) <= budget
+
+
+class _Premises(StrEnum):
+    SAME = "same"
+    DIFFERENT = "different"
+    UNKNOWN = "unknown"
+
+
+def _substantive_shared(names: NameComparison) -> int:
+    """How many words of substance (not connectors, not business descriptors) two names share."""
+    shared = [*names.alignment.exact, *(a for a, _, _ in names.alignment.fuzzy)]
+    return sum(1 for word in shared if word_weight(word) >= 1.0)
 
 
 def _near_city(left: str, right: str) -> bool:
@@ -369,8 +393,10 @@ def _birth_points(left: str | None, right: str | None, evidence: list[str], agai
 
 def _address_points(
     left: RecordFeatures, right: RecordFeatures, person: bool, evidence: list[str], against: list[str]
-) -> float:
+) -> tuple[float, _Premises]:
+    """Points for postcode, street and town, and whether the two records give the same premises."""
     points = 0.0
+    premises = _Premises.UNKNOWN
     if left.postcode and right.postcode:
         if left.postcode == right.postcode:
             points += 1.0 if person else 1.5
@@ -381,6 +407,7 @@ def _address_points(
     if left.street and right.street:
         same_street = left.street.name_words == right.street.name_words and bool(left.street.name_words)
         if same_street and left.street.number == right.street.number:
+            premises = _Premises.SAME
             points += 3.0
             shown = " ".join(filter(None, [left.street.number, _show(left.street.words)]))
             evidence.append(f"same street address {shown}")
@@ -389,6 +416,7 @@ def _address_points(
             against.append(f"same street, different numbers: {left.street.number} / {right.street.number}")
         else:
             # Both sides give an address and they are different premises: another site, or another firm.
+            premises = _Premises.DIFFERENT
             points -= 2.5
             against.append("different street addresses")
     if left.city and right.city:
@@ -402,7 +430,7 @@ def _address_points(
             else:
                 points -= 1.0 if person else 0.5
                 against.append(f"different cities: {_show(left.city.split())} / {_show(right.city.split())}")
-    return points
+    return points, premises
 
 
 def compare(a: PartyRecord, b: PartyRecord, *, default_region: str = DEFAULT_PHONE_REGION) -> MatchResult:

@@ -164,3 +164,22 @@ def test_people_with_clearly_different_given_names_are_not_one_person(person: Ma
     left = person("Mary", "Smith", email="smiths@example.com", city="Leeds")
     right = person("Mark", "Smith", email="smiths@example.com", city="Leeds")
     assert compare(left, right).verdict is not Verdict.DUPLICATE
+
+
+def test_one_name_at_another_street_with_another_phone_is_a_branch_to_look_at(company: MakeRecord) -> None:
+    left = company("Bethel New Life", street="1120 N Lamon Ave", phone="312 626 7760", city="Chicago")
+    right = company("Bethel New Life", street="4950 W Thomas St", phone="312 473 7870", city="Chicago")
+    result = compare(left, right)
+    assert result.verdict is Verdict.POSSIBLE
+    assert "different street addresses" in result.evidence
+    # An identifier both share still settles it.
+    same_vat = compare(
+        left.model_copy(update={"vat": "US12-3456789"}), right.model_copy(update={"vat": "US12-3456789"})
+    )
+    assert same_vat.verdict is Verdict.DUPLICATE
+
+
+def test_names_sharing_two_words_at_one_address_and_phone_are_one_site(company: MakeRecord) -> None:
+    left = company("Gads Hill Center GH Sinai Community Ogden", street="2653 W. Ogden", phone="312 521 1196")
+    right = company("Gads Hill Child Care Center", street="2653 W Ogden", phone="(312) 521-1196")
+    assert compare(left, right).verdict is Verdict.DUPLICATE
