@@ -329,8 +329,10 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     # Another street and another phone under one name is how a second branch or site looks (a chain's
-    # shops, a charity's centres): a person should decide, unless an identifier says it is one party.
-    if premises is _Premises.DIFFERENT and phones_differ and not strong:
+    # shops, a charity's centres), and so is a longer name at another street ("Acme" / "Acme Logistics"
+    # sharing a switchboard): a person should decide, unless an identifier says it is one party.
+    branch_like = phones_differ or names.relation is NameRelation.SUBSET
+    if premises is _Premises.DIFFERENT and branch_like and not strong:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against)), names.relation
 

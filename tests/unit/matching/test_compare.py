@@ -183,3 +183,11 @@ def test_names_sharing_two_words_at_one_address_and_phone_are_one_site(company: 
     left = company("Gads Hill Center GH Sinai Community Ogden", street="2653 W. Ogden", phone="312 521 1196")
     right = company("Gads Hill Child Care Center", street="2653 W Ogden", phone="(312) 521-1196")
     assert compare(left, right).verdict is Verdict.DUPLICATE
+
+
+def test_a_longer_name_at_another_street_is_a_branch_even_on_one_switchboard(company: MakeRecord) -> None:
+    left = company("Christopher House", street="2610 N Francisco Ave", phone="312 235 4073", postcode="60647")
+    right = company("Christopher House Logan Square", street="3255 W Altgeld St", phone="312 235 4073")
+    assert compare(left, right).verdict is Verdict.POSSIBLE
+    same_street = right.model_copy(update={"street": "2610 N. Francisco"})
+    assert compare(left, same_street).verdict is Verdict.DUPLICATE
