@@ -25,14 +25,14 @@ from sync_guard.errors import ClientError
 from sync_guard.matching import (
     DUPLICATE_THRESHOLD,
     POSSIBLE_THRESHOLD,
-    CandidateIndex,
     MatchResult,
     NameRelation,
+    RecordFeatures,
     Verdict,
     extract_features,
     keys_from_features,
-    score_pair,
 )
+from sync_guard.matching.bulk import candidate_pairs, score_candidates
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, System
 
@@ -225,14 +225,31 @@ def build_report(
     *,
     default_region: str = DEFAULT_PHONE_REGION,
     on_record: Callable[[], None] | None = None,
+    on_progress: StageProgress | None = None,
+    workers: int | None = None,
 ) -> MatchReport:
     """Match every record against the earlier ones that share a blocking key, then cluster and choose.
 
     Work grows with the number of records times the (capped) candidates per record, not with the
-    number of pairs of records.
+    number of pairs of records. The comparisons run in ``workers`` processes (``None``: one per CPU;
+    see :func:`sync_guard.matching.bulk.score_candidates`); the report does not depend on how many.
+    ``on_record`` is called once per record normalised; ``on_progress`` with (stage, done, total) for
+    the stages ``normalising`` (records) and ``comparing`` (candidate pairs), in batches.
     """
     with bulk_allocation():
-        return _build_report(crm, books, default_region=default_region, on_record=on_record)
+        return _build_report(
+            crm,
+            books,
+            default_region=default_region,
+            on_record=on_record,
+            on_progress=on_progress,
+            workers=workers,
+        )
+
+
+# (stage, done, total): "normalising" counts records, "comparing" counts candidate pairs.
+StageProgress = Callable[[str, int, int], None]
+_PROGRESS_STEP = 5_000
 
 
 def _build_report(
@@ -241,37 +258,62 @@ def _build_report(
     *,
     default_region: str,
     on_record: Callable[[], None] | None,
+    on_progress: StageProgress | None,
+    workers: int | None,
 ) -> MatchReport:
-    index = CandidateIndex(default_region=default_region)
-    pairs: list[ReportPair] = []
-    comparisons = 0
-    for record in [*crm, *books]:
-        # Each record is normalised once here; the index keeps its features for later comparisons.
-        features = extract_features(record, default_region)
-        keys = keys_from_features(features)
-        # The record is not indexed yet, so it cannot be its own candidate.
-        for position in index.candidate_positions(keys):
-            other, other_features = index.entry(position)
-            comparisons += 1
-            result, relation = score_pair(other_features, features)
-            if result.verdict is Verdict.DISTINCT:
-                continue
-            # Left is the CRM record when there is one, else the earlier record.
-            crm_first = other.system is System.CRM or record.system is System.BOOKS
-            left, right = (other, record) if crm_first else (record, other)
-            pairs.append(ReportPair(left, right, result, relation))
-        index.add(record, features=features, keys=keys)
+    records = [*crm, *books]
+    total = len(records)
+    # Each record is normalised once; blocking and every comparison reuse its features.
+    features: list[RecordFeatures] = []
+    keys: list[tuple[str, ...]] = []
+    for done, record in enumerate(records, start=1):
+        record_features = extract_features(record, default_region)
+        features.append(record_features)
+        keys.append(keys_from_features(record_features))
         if on_record is not None:
             on_record()
-    pairs.sort(
-        key=lambda p: (
-            p.result.verdict is not Verdict.DUPLICATE,
-            -p.result.score,
-            p.left.system is not System.CRM,
-            p.left.ref,
-            p.right.ref,
-        )
+        if on_progress is not None and (done % _PROGRESS_STEP == 0 or done == total):
+            on_progress("normalising", done, total)
+    # Each record meets the earlier records that share a key (so never itself).
+    candidates = candidate_pairs(keys)
+    scored = score_candidates(
+        features,
+        candidates,
+        workers=workers,
+        on_progress=None if on_progress is None else lambda done, all_: on_progress("comparing", done, all_),
     )
+    systems = [r.system for r in records]
+    crm_system, books_system = System.CRM, System.BOOKS
+    duplicate = Verdict.DUPLICATE
+    refs: dict[int, str] = {}
+    found: list[tuple[bool, float, bool, str, str, int, int, MatchResult, NameRelation]] = []
+    for k, result, relation in scored:
+        other, position = candidates.earlier[k], candidates.later[k]
+        # Left is the CRM record when there is one, else the earlier record.
+        crm_first = systems[other] is crm_system or systems[position] is books_system
+        left, right = (other, position) if crm_first else (position, other)
+        for at in (left, right):
+            if at not in refs:
+                refs[at] = records[at].ref
+        found.append(
+            (
+                result.verdict is not duplicate,
+                -result.score,
+                systems[left] is not crm_system,
+                refs[left],
+                refs[right],
+                left,
+                right,
+                result,
+                relation,
+            )
+        )
+    # Refs are unique, so the order is total and does not depend on the order the pairs were found in.
+    found.sort(key=lambda row: row[:5])
+    pairs = [
+        ReportPair(records[left], records[right], result, relation)
+        for _, _, _, _, _, left, right, result, relation in found
+    ]
     return MatchReport(
         crm_count=len(crm),
         books_count=len(books),
@@ -281,8 +323,8 @@ def _build_report(
             [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
             links_known=any(b.linked_crm_id for b in books),
         ),
-        comparisons=comparisons,
-        saturated_keys=index.saturated_keys,
+        comparisons=len(candidates),
+        saturated_keys=candidates.saturated_keys,
     )
 
 
