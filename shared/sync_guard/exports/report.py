@@ -27,12 +27,9 @@ from sync_guard.matching import (
     POSSIBLE_THRESHOLD,
     MatchResult,
     NameRelation,
-    RecordFeatures,
     Verdict,
-    extract_features,
-    keys_from_features,
 )
-from sync_guard.matching.bulk import candidate_pairs, score_candidates
+from sync_guard.matching.bulk import candidate_pairs, normalise_records, score_candidates
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, System
 
@@ -224,32 +221,25 @@ def build_report(
     books: Sequence[PartyRecord],
     *,
     default_region: str = DEFAULT_PHONE_REGION,
-    on_record: Callable[[], None] | None = None,
     on_progress: StageProgress | None = None,
     workers: int | None = None,
 ) -> MatchReport:
     """Match every record against the earlier ones that share a blocking key, then cluster and choose.
 
     Work grows with the number of records times the (capped) candidates per record, not with the
-    number of pairs of records. The comparisons run in ``workers`` processes (``None``: one per CPU;
-    see :func:`sync_guard.matching.bulk.score_candidates`); the report does not depend on how many.
-    ``on_record`` is called once per record normalised; ``on_progress`` with (stage, done, total) for
-    the stages ``normalising`` (records) and ``comparing`` (candidate pairs), in batches.
+    number of pairs of records. Normalising and comparing run in ``workers`` processes (``None``: one
+    per CPU; see :mod:`sync_guard.matching.bulk`); the report does not depend on how many.
+    ``on_progress`` is called with (stage, done, total) for the stages ``normalising`` (records) and
+    ``comparing`` (candidate pairs), in steps.
     """
     with bulk_allocation():
         return _build_report(
-            crm,
-            books,
-            default_region=default_region,
-            on_record=on_record,
-            on_progress=on_progress,
-            workers=workers,
+            crm, books, default_region=default_region, on_progress=on_progress, workers=workers
         )
 
 
 # (stage, done, total): "normalising" counts records, "comparing" counts candidate pairs.
 StageProgress = Callable[[str, int, int], None]
-_PROGRESS_STEP = 5_000
 
 
 def _build_report(
@@ -257,30 +247,27 @@ def _build_report(
     books: Sequence[PartyRecord],
     *,
     default_region: str,
-    on_record: Callable[[], None] | None,
     on_progress: StageProgress | None,
     workers: int | None,
 ) -> MatchReport:
     records = [*crm, *books]
-    total = len(records)
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        if on_progress is None:
+            return None
+        return lambda done, total: on_progress(name, done, total)
+
     # Each record is normalised once; blocking and every comparison reuse its features.
-    features: list[RecordFeatures] = []
-    keys: list[tuple[str, ...]] = []
-    for done, record in enumerate(records, start=1):
-        record_features = extract_features(record, default_region)
-        features.append(record_features)
-        keys.append(keys_from_features(record_features))
-        if on_record is not None:
-            on_record()
-        if on_progress is not None and (done % _PROGRESS_STEP == 0 or done == total):
-            on_progress("normalising", done, total)
+    features, keys = normalise_records(
+        records, default_region, workers=workers, on_progress=stage("normalising")
+    )
     # Each record meets the earlier records that share a key (so never itself).
     candidates = candidate_pairs(keys)
     scored = score_candidates(
         features,
         candidates,
         workers=workers,
-        on_progress=None if on_progress is None else lambda done, all_: on_progress("comparing", done, all_),
+        on_progress=stage("comparing"),
     )
     systems = [r.system for r in records]
     crm_system, books_system = System.CRM, System.BOOKS

@@ -5,27 +5,38 @@ through :class:`~sync_guard.matching.blocking.CandidateIndex` gives (same candid
 scores), computed with less overhead:
 
 - candidate search runs on integer positions and key tuples only (no records, no refs);
-- the comparisons, which are independent of one another, are split across worker processes when there
-  are enough of them and the platform can ``fork`` (the workers inherit the normalised records instead
-  of receiving copies; only the pairs that are not ``distinct`` come back).
+- normalising the records and the comparisons, each independent of the others, are split across
+  worker processes when there is enough work and the platform can ``fork``: the workers inherit the
+  records (and, for the comparisons, their features) instead of receiving copies. Normalised features
+  come back in a compact form (:func:`dumps_features`); of the comparisons, only the pairs that are not
+  ``distinct`` come back.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import pickle
 from array import array
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from itertools import chain
+from operator import attrgetter
+from typing import Any
 
-from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS
+from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_features
 from sync_guard.matching.compare import MatchResult, Verdict, score_pair
-from sync_guard.matching.features import RecordFeatures
+from sync_guard.matching.features import RecordFeatures, extract_features
 from sync_guard.matching.names import NameRelation
+from sync_guard.matching.normalise import CompanyName, LegalFormHit, PersonName, StreetAddress
+from sync_guard.matching.tables import LegalForm
+from sync_guard.models.records import PartyRecord
 
-# Below this many comparisons a second process costs more (fork, pickling the results) than it saves.
+# Below this much work a second process costs more (fork, sending results back) than it saves.
 MIN_PARALLEL_COMPARISONS = 20_000
+MIN_PARALLEL_RECORDS = 20_000
 # Work is handed out in this many slices per worker so that a worker slowed down by other load on a
 # shared machine does not hold the others up at the end.
 _SLICES_PER_WORKER = 8
@@ -85,7 +96,108 @@ Scored = tuple[int, MatchResult, NameRelation]
 Progress = Callable[[int, int], None]
 
 # What a forked worker reads: set just before the workers are started, cleared afterwards.
-_SHARED: tuple[Sequence[RecordFeatures], Candidates] | None = None
+_SHARED: Any = None
+
+
+@contextmanager
+def _forked_pool(workers: int, shared: object) -> Iterator[Any]:
+    """A pool of forked workers that see ``shared`` as this module's ``_SHARED``."""
+    global _SHARED  # read by the forked workers, which inherit this process's memory
+    _SHARED = shared
+    try:
+        with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
+            yield pool
+    finally:
+        _SHARED = None
+
+
+def _slices(total: int, workers: int) -> list[tuple[int, int]]:
+    size = max(1, -(-total // (workers * _SLICES_PER_WORKER)))
+    return [(start, min(total, start + size)) for start in range(0, total, size)]
+
+
+# --- normalising -----------------------------------------------------------------------------------
+
+# The frozen dataclasses a RecordFeatures is made of, pickled as (class, field values): several times
+# faster to write and read than the generic protocol for slotted frozen dataclasses. A class missing
+# here is still pickled correctly, only more slowly.
+_FEATURE_CLASSES: tuple[type, ...] = (
+    RecordFeatures,
+    CompanyName,
+    LegalFormHit,
+    LegalForm,
+    PersonName,
+    StreetAddress,
+)
+
+
+def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    names = [f.name for f in fields(cls)]
+    if len(names) == 1:
+        name = names[0]
+        return lambda obj: (cls, (getattr(obj, name),))
+    values = attrgetter(*names)
+    return lambda obj: (cls, values(obj))
+
+
+_DISPATCH = {cls: _reducer(cls) for cls in _FEATURE_CLASSES}
+
+
+def dumps_features(value: object) -> bytes:
+    """Pickle records' features (or anything holding them) compactly; read back with ``pickle.loads``."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+Normalised = tuple[list[RecordFeatures], list[tuple[str, ...]]]
+
+
+def _normalise_range(records: Sequence[PartyRecord], region: str, start: int, stop: int) -> Normalised:
+    features = [extract_features(records[i], region) for i in range(start, stop)]
+    return features, [keys_from_features(f) for f in features]
+
+
+def _normalise_slice(bounds: tuple[int, int]) -> bytes:
+    """Worker side: features and keys of one slice of the records, compactly pickled."""
+    records, region = _SHARED
+    return dumps_features(_normalise_range(records, region, *bounds))
+
+
+def normalise_records(
+    records: Sequence[PartyRecord],
+    default_region: str,
+    *,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+) -> Normalised:
+    """Every record's features and blocking keys, in record order (the same for any ``workers``)."""
+    total = len(records)
+    count = default_workers() if workers is None else max(1, workers)
+    features: list[RecordFeatures] = []
+    keys: list[tuple[str, ...]] = []
+    if count == 1 or total < MIN_PARALLEL_RECORDS or not _can_fork():
+        for start, stop in _slices(total, 1):
+            more_features, more_keys = _normalise_range(records, default_region, start, stop)
+            features.extend(more_features)
+            keys.extend(more_keys)
+            if on_progress is not None:
+                on_progress(stop, total)
+        return features, keys
+    bounds = _slices(total, count)
+    with _forked_pool(count, (records, default_region)) as pool:
+        for (_, stop), data in zip(bounds, pool.imap(_normalise_slice, bounds), strict=True):
+            more_features, more_keys = pickle.loads(data)  # noqa: S301 - bytes from our own worker
+            features.extend(more_features)
+            keys.extend(more_keys)
+            if on_progress is not None:
+                on_progress(stop, total)
+    return features, keys
+
+
+# --- comparing -------------------------------------------------------------------------------------
 
 
 def _score_range(
@@ -103,7 +215,6 @@ def _score_range(
 
 def _score_slice(bounds: tuple[int, int]) -> list[tuple[int, float, str, tuple[str, ...], str]]:
     """Worker side: score one slice; results as plain tuples (cheaper to send than dataclasses)."""
-    assert _SHARED is not None, "worker started without the shared records"
     features, candidates = _SHARED
     return [
         (k, r.score, r.verdict.value, r.evidence, relation.value)
@@ -160,26 +271,18 @@ def _score_serially(
 def _score_in_workers(
     features: Sequence[RecordFeatures], candidates: Candidates, workers: int, on_progress: Progress | None
 ) -> list[Scored]:
-    global _SHARED  # read by the forked workers, which inherit this process's memory
     total = len(candidates)
-    size = -(-total // (workers * _SLICES_PER_WORKER))
-    bounds = [(start, min(total, start + size)) for start in range(0, total, size)]
+    bounds = _slices(total, workers)
     verdicts = {v.value: v for v in Verdict}
     relations = {r.value: r for r in NameRelation}
     scored: list[Scored] = []
-    done = 0
-    _SHARED = (features, candidates)
-    try:
-        with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
-            # imap keeps the slices in order, so the pairs come back in candidate order.
-            for (start, stop), rows in zip(bounds, pool.imap(_score_slice, bounds), strict=True):
-                scored.extend(
-                    (k, MatchResult(score, verdicts[verdict], evidence), relations[relation])
-                    for k, score, verdict, evidence, relation in rows
-                )
-                done += stop - start
-                if on_progress is not None:
-                    on_progress(done, total)
-    finally:
-        _SHARED = None
+    with _forked_pool(workers, (features, candidates)) as pool:
+        # imap keeps the slices in order, so the pairs come back in candidate order.
+        for (_, stop), rows in zip(bounds, pool.imap(_score_slice, bounds), strict=True):
+            scored.extend(
+                (k, MatchResult(score, verdicts[verdict], evidence), relations[relation])
+                for k, score, verdict, evidence, relation in rows
+            )
+            if on_progress is not None:
+                on_progress(stop, total)
     return scored
