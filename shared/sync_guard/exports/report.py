@@ -309,14 +309,28 @@ def _build_report(
         clusters=_clusters(
             [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
             links_known=any(b.linked_crm_id for b in books),
+            refs={id(records[position]): ref for position, ref in refs.items()},
         ),
         comparisons=len(candidates),
         saturated_keys=candidates.saturated_keys,
     )
 
 
-def _clusters(duplicates: list[ReportPair], *, links_known: bool) -> list[Cluster]:
-    """Connected components of the duplicate pairs that show a problem, largest first."""
+def _clusters(
+    duplicates: list[ReportPair], *, links_known: bool, refs: dict[int, str] | None = None
+) -> list[Cluster]:
+    """Connected components of the duplicate pairs that show a problem, largest first.
+
+    ``refs`` may give records' refs by ``id(record)``, already computed (bulk runs).
+    """
+    known = refs if refs is not None else {}
+
+    def ref_of(record: PartyRecord) -> str:
+        ref = known.get(id(record))
+        if ref is None:
+            ref = known[id(record)] = record.ref
+        return ref
+
     parent: dict[str, str] = {}
     records: dict[str, PartyRecord] = {}
 
@@ -327,20 +341,24 @@ def _clusters(duplicates: list[ReportPair], *, links_known: bool) -> list[Cluste
         return ref
 
     for pair in duplicates:
-        for record in (pair.left, pair.right):
-            parent.setdefault(record.ref, record.ref)
-            records[record.ref] = record
-        a, b = find(pair.left.ref), find(pair.right.ref)
+        left, right = ref_of(pair.left), ref_of(pair.right)
+        for ref, record in ((left, pair.left), (right, pair.right)):
+            if ref not in parent:
+                parent[ref] = ref
+                records[ref] = record
+        a, b = find(left), find(right)
         if a != b:
             parent[a] = b
-    groups: dict[str, list[PartyRecord]] = defaultdict(list)
+    groups: dict[str, list[str]] = defaultdict(list)
     for ref in parent:
-        groups[find(ref)].append(records[ref])
-    ordered = sorted(groups.values(), key=lambda g: (-len(g), min(r.ref for r in g)))
+        groups[find(ref)].append(ref)
+    # Refs are unique, so both orders are total.
+    ordered = sorted(groups.values(), key=lambda g: (-len(g), min(g)))
+    crm = System.CRM
     clusters: list[Cluster] = []
-    for members in ordered:
-        members.sort(key=lambda r: (r.system is not System.CRM, r.ref))
-        cluster = Cluster(len(clusters) + 1, members)
+    for member_refs in ordered:
+        member_refs.sort(key=lambda ref: (records[ref].system is not crm, ref))
+        cluster = Cluster(len(clusters) + 1, [records[ref] for ref in member_refs])
         cluster.describe_patterns(links_known=links_known)
         if cluster.patterns:
             cluster.choose_survivors()
