@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,34 +215,34 @@ def _parse_amount(value: str) -> Decimal | None:
 def _row_record(
     export: ExportFile, line: int, row: list[str], columns: dict[str, int], module: Module
 ) -> PartyRecord:
-    # Every mapped cell stripped once; an unmapped field reads as "" (a C-level dict lookup per field).
-    cell = {name: row[index].strip() for name, index in columns.items()}.get
+    # Every mapped cell stripped once; an unmapped field reads as "" (a C-level lookup, not a closure).
+    get = defaultdict(str, {name: row[index].strip() for name, index in columns.items()}).__getitem__
 
-    record_id = cell("id", "")
+    record_id = get("id")
     if not record_id:
         raise ExportError(export.path, line, "empty id")
-    first, last = cell("first_name", "") or None, cell("last_name", "") or None
-    name = cell("name", "") or " ".join(p for p in (first, last) if p)
-    kind_text = cell("kind", "").lower()
+    first, last = get("first_name") or None, get("last_name") or None
+    name = get("name") or " ".join(p for p in (first, last) if p)
+    kind_text = get("kind").lower()
     person = kind_text in {"individual", "person"} or (module is Module.CRM_CONTACTS)
     has_transactions: bool | None = None
-    flag = cell("has_transactions", "").lower()
+    flag = get("has_transactions").lower()
     if flag in _TRUE:
         has_transactions = True
     elif flag and flag in _FALSE:
         has_transactions = False
-    outstanding = _parse_amount(cell("outstanding", "")) if cell("outstanding", "") else None
+    outstanding = _parse_amount(get("outstanding")) if get("outstanding") else None
     if has_transactions is None and outstanding is not None and outstanding != 0:
         has_transactions = True  # money owed means invoices exist
-    modified_text, created_text = cell("modified", ""), cell("created", "")
+    modified_text, created_text = get("modified"), get("created")
     modified, created = _parse_time(modified_text), _parse_time(created_text)
     for label, text, parsed in (("modified", modified_text, modified), ("created", created_text, created)):
         if text and parsed is None and len(export.warnings) < 20:
             export.warnings.append(
                 f"{export.path}, line {line}: {label} time {text!r} not understood, ignored"
             )
-    others = tuple(e.strip() for e in _LIST_SEPARATORS.split(cell("other_emails", "")) if e.strip())
-    status = cell("status", "").lower()
+    others = tuple(e.strip() for e in _LIST_SEPARATORS.split(get("other_emails")) if e.strip())
+    status = get("status").lower()
     values: dict[str, object] = {
         "system": export.system,
         "module": module,
@@ -250,17 +251,17 @@ def _row_record(
         "kind": RecordKind.PERSON if person else RecordKind.COMPANY,
         "first_name": first,
         "last_name": last,
-        "email": cell("email", "") or None,
+        "email": get("email") or None,
         "other_emails": others or None,
-        "phone": cell("phone", "") or cell("mobile", "") or None,
-        "website": cell("website", "") or None,
-        "vat": cell("vat", "") or None,
-        "street": cell("street", "") or None,
-        "city": cell("city", "") or None,
-        "postcode": cell("postcode", "") or None,
-        "country": cell("country", "") or None,
+        "phone": get("phone") or get("mobile") or None,
+        "website": get("website") or None,
+        "vat": get("vat") or None,
+        "street": get("street") or None,
+        "city": get("city") or None,
+        "postcode": get("postcode") or None,
+        "country": get("country") or None,
         "active": False if status in {"inactive", "deleted"} else None,
-        "linked_crm_id": cell("linked_crm_id", "") or None,
+        "linked_crm_id": get("linked_crm_id") or None,
         "has_transactions": has_transactions,
         "outstanding": outstanding,
         "created_at": created,

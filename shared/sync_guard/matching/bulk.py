@@ -172,13 +172,20 @@ def normalise_records(
     *,
     workers: int | None = None,
     on_progress: Progress | None = None,
+    min_parallel: int | None = None,
 ) -> Normalised:
-    """Every record's features and blocking keys, in record order (the same for any ``workers``)."""
+    """Every record's features and blocking keys, in record order (the same for any ``workers``).
+
+    Runs in ``workers`` forked processes (``None``: one per CPU) when there are at least
+    ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can fork;
+    otherwise here.
+    """
     total = len(records)
     count = default_workers() if workers is None else max(1, workers)
     features: list[RecordFeatures] = []
     keys: list[tuple[str, ...]] = []
-    if count == 1 or total < MIN_PARALLEL_RECORDS or not _can_fork():
+    threshold = MIN_PARALLEL_RECORDS if min_parallel is None else min_parallel
+    if count == 1 or total < threshold or not _can_fork():
         for start, stop in _slices(total, 1):
             more_features, more_keys = _normalise_range(records, default_region, start, stop)
             features.extend(more_features)
@@ -240,16 +247,18 @@ def score_candidates(
     *,
     workers: int | None = None,
     on_progress: Progress | None = None,
+    min_parallel: int | None = None,
 ) -> list[Scored]:
     """Score every candidate pair; the pairs that are not distinct, in candidate order.
 
-    ``workers`` processes share the work when there are at least :data:`MIN_PARALLEL_COMPARISONS`
-    comparisons and the platform can fork (``None``: one per CPU); otherwise it runs here. The result
-    does not depend on the number of workers.
+    ``workers`` processes share the work when there are at least ``min_parallel`` comparisons (default
+    :data:`MIN_PARALLEL_COMPARISONS`) and the platform can fork (``None``: one per CPU); otherwise it
+    runs here. The result does not depend on the number of workers.
     """
     total = len(candidates)
     count = default_workers() if workers is None else max(1, workers)
-    if count == 1 or total < MIN_PARALLEL_COMPARISONS or not _can_fork():
+    threshold = MIN_PARALLEL_COMPARISONS if min_parallel is None else min_parallel
+    if count == 1 or total < threshold or not _can_fork():
         return _score_serially(features, candidates, on_progress)
     return _score_in_workers(features, candidates, count, on_progress)
 
