@@ -27,9 +27,10 @@ from sync_guard.matching import (
     POSSIBLE_THRESHOLD,
     MatchResult,
     NameRelation,
+    RecordFeatures,
     Verdict,
 )
-from sync_guard.matching.bulk import candidate_pairs, normalise_records, score_candidates
+from sync_guard.matching.bulk import CandidateSearch, iter_normalised, score_candidates
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, System
 
@@ -257,12 +258,18 @@ def _build_report(
             return None
         return lambda done, total: on_progress(name, done, total)
 
-    # Each record is normalised once; blocking and every comparison reuse its features.
-    features, keys = normalise_records(
-        records, default_region, workers=workers, on_progress=stage("normalising")
-    )
-    # Each record meets the earlier records that share a key (so never itself).
-    candidates = candidate_pairs(keys)
+    # Each record is normalised once; blocking and every comparison reuse its features. Each record
+    # meets the earlier records that share a key (so never itself): that search runs here while the
+    # workers normalise the next records.
+    features: list[RecordFeatures] = []
+    search = CandidateSearch()
+    normalising = stage("normalising")
+    for more_features, more_keys in iter_normalised(records, default_region, workers=workers):
+        features.extend(more_features)
+        search.extend(more_keys)
+        if normalising is not None:
+            normalising(len(features), len(records))
+    candidates = search.result()
     scored = score_candidates(
         features,
         candidates,

@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import pickle
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from itertools import chain
@@ -58,36 +58,60 @@ class Candidates:
         return len(self.later)
 
 
-def candidate_pairs(keys: Sequence[Sequence[str]], *, max_postings: int = DEFAULT_MAX_POSTINGS) -> Candidates:
-    """For each record, the earlier records sharing one of its keys (the CandidateIndex rule).
+class CandidateSearch:
+    """For each record in turn, the earlier records sharing one of its keys (the CandidateIndex rule).
 
-    A key's postings stop growing at ``max_postings`` (the first records indexed stay): the key is then
-    *saturated*, exactly as :meth:`CandidateIndex.add` does it.
+    Records are given in order, in as many batches as convenient (:meth:`extend`), so that the search
+    can run while later records are still being normalised. A key's postings stop growing at
+    ``max_postings`` (the first records indexed stay): the key is then *saturated*, exactly as
+    :meth:`CandidateIndex.add` does it.
     """
-    postings: dict[str, list[int]] = {}
-    saturated: set[str] = set()
-    earlier: array[int] = array("q")
-    later: array[int] = array("q")
-    lookup = postings.get
-    empty: list[int] = []
-    for position, record_keys in enumerate(keys):
-        if len(record_keys) == 1:
-            found: Sequence[int] = lookup(record_keys[0], empty)
-        else:
-            # First-seen order without repeats, as CandidateIndex.candidate_positions gives them.
-            found = list(dict.fromkeys(chain.from_iterable(lookup(k, empty) for k in record_keys)))
-        if found:
-            earlier.extend(found)
-            later.extend([position] * len(found))
-        for key in record_keys:
-            bucket = lookup(key)
-            if bucket is None:
-                postings[key] = [position]
-            elif len(bucket) >= max_postings:
-                saturated.add(key)
+
+    def __init__(self, *, max_postings: int = DEFAULT_MAX_POSTINGS) -> None:
+        self.max_postings = max_postings
+        self._postings: dict[str, list[int]] = {}
+        self._saturated: set[str] = set()
+        self._earlier: array[int] = array("q")
+        self._later: array[int] = array("q")
+        self._count = 0
+
+    def extend(self, keys: Iterable[Sequence[str]]) -> None:
+        """The next records' keys, in record order."""
+        postings, saturated, cap = self._postings, self._saturated, self.max_postings
+        earlier, later = self._earlier, self._later
+        lookup = postings.get
+        empty: list[int] = []
+        position = self._count
+        for record_keys in keys:
+            if len(record_keys) == 1:
+                found: Sequence[int] = lookup(record_keys[0], empty)
             else:
-                bucket.append(position)
-    return Candidates(earlier, later, frozenset(saturated))
+                # First-seen order without repeats, as CandidateIndex.candidate_positions gives them.
+                found = list(dict.fromkeys(chain.from_iterable(lookup(k, empty) for k in record_keys)))
+            if found:
+                earlier.extend(found)
+                later.extend([position] * len(found))
+            for key in record_keys:
+                bucket = lookup(key)
+                if bucket is None:
+                    postings[key] = [position]
+                elif len(bucket) >= cap:
+                    saturated.add(key)
+                else:
+                    bucket.append(position)
+            position += 1
+        self._count = position
+
+    def result(self) -> Candidates:
+        """Every comparison found so far."""
+        return Candidates(self._earlier, self._later, frozenset(self._saturated))
+
+
+def candidate_pairs(keys: Iterable[Sequence[str]], *, max_postings: int = DEFAULT_MAX_POSTINGS) -> Candidates:
+    """:class:`CandidateSearch` over all the records' keys at once."""
+    search = CandidateSearch(max_postings=max_postings)
+    search.extend(keys)
+    return search.result()
 
 
 # One scored pair that is not distinct: (index into the candidates, result, how the names relate).
@@ -166,6 +190,32 @@ def _normalise_slice(bounds: tuple[int, int]) -> bytes:
     return dumps_features(_normalise_range(records, region, *bounds))
 
 
+def iter_normalised(
+    records: Sequence[PartyRecord],
+    default_region: str,
+    *,
+    workers: int | None = None,
+    min_parallel: int | None = None,
+) -> Iterator[Normalised]:
+    """Features and blocking keys of the records, in record order, a slice at a time.
+
+    Runs in ``workers`` forked processes (``None``: one per CPU) when there are at least
+    ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can fork;
+    otherwise here. Concatenated, the slices are the same whatever ``workers`` is.
+    """
+    total = len(records)
+    count = default_workers() if workers is None else max(1, workers)
+    threshold = MIN_PARALLEL_RECORDS if min_parallel is None else min_parallel
+    if count == 1 or total < threshold or not _can_fork():
+        for start, stop in _slices(total, 1):
+            yield _normalise_range(records, default_region, start, stop)
+        return
+    bounds = _slices(total, count)
+    with _forked_pool(count, (records, default_region)) as pool:
+        for data in pool.imap(_normalise_slice, bounds):
+            yield pickle.loads(data)  # noqa: S301 - bytes from our own worker
+
+
 def normalise_records(
     records: Sequence[PartyRecord],
     default_region: str,
@@ -174,33 +224,16 @@ def normalise_records(
     on_progress: Progress | None = None,
     min_parallel: int | None = None,
 ) -> Normalised:
-    """Every record's features and blocking keys, in record order (the same for any ``workers``).
-
-    Runs in ``workers`` forked processes (``None``: one per CPU) when there are at least
-    ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can fork;
-    otherwise here.
-    """
-    total = len(records)
-    count = default_workers() if workers is None else max(1, workers)
+    """Every record's features and blocking keys, in record order (see :func:`iter_normalised`)."""
     features: list[RecordFeatures] = []
     keys: list[tuple[str, ...]] = []
-    threshold = MIN_PARALLEL_RECORDS if min_parallel is None else min_parallel
-    if count == 1 or total < threshold or not _can_fork():
-        for start, stop in _slices(total, 1):
-            more_features, more_keys = _normalise_range(records, default_region, start, stop)
-            features.extend(more_features)
-            keys.extend(more_keys)
-            if on_progress is not None:
-                on_progress(stop, total)
-        return features, keys
-    bounds = _slices(total, count)
-    with _forked_pool(count, (records, default_region)) as pool:
-        for (_, stop), data in zip(bounds, pool.imap(_normalise_slice, bounds), strict=True):
-            more_features, more_keys = pickle.loads(data)  # noqa: S301 - bytes from our own worker
-            features.extend(more_features)
-            keys.extend(more_keys)
-            if on_progress is not None:
-                on_progress(stop, total)
+    for more_features, more_keys in iter_normalised(
+        records, default_region, workers=workers, min_parallel=min_parallel
+    ):
+        features.extend(more_features)
+        keys.extend(more_keys)
+        if on_progress is not None:
+            on_progress(len(features), len(records))
     return features, keys
 
 

@@ -11,6 +11,7 @@ from sync_guard.exports import report as report_module
 from sync_guard.exports.report import build_report, clusters_csv, pairs_csv
 from sync_guard.matching import CandidateIndex, bulk, extract_features, keys_from_features, score_pair
 from sync_guard.matching.bulk import (
+    CandidateSearch,
     candidate_pairs,
     dumps_features,
     normalise_records,
@@ -86,6 +87,21 @@ def test_candidates_are_the_index_candidates_in_the_same_order() -> None:
     assert list(zip(candidates.earlier, candidates.later, strict=True)) == expected
     assert candidates.saturated_keys == index.saturated_keys
     assert candidates.saturated_keys  # the cap was reached, so saturation was exercised
+
+
+def test_a_search_fed_in_batches_finds_what_one_pass_finds() -> None:
+    rng = random.Random(12)
+    keys = [(f"k{rng.randrange(30)}", f"j{rng.randrange(30)}") for _ in range(500)]
+    whole = candidate_pairs(keys, max_postings=9)
+    search = CandidateSearch(max_postings=9)
+    for start in range(0, len(keys), 37):
+        search.extend(keys[start : start + 37])
+    batched = search.result()
+    assert (batched.earlier, batched.later, batched.saturated_keys) == (
+        whole.earlier,
+        whole.later,
+        whole.saturated_keys,
+    )
 
 
 def test_features_survive_the_compact_pickle() -> None:
