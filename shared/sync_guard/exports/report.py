@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 
 from sync_guard.errors import ClientError
@@ -88,9 +89,12 @@ class ReportPair:
             crm.system is System.CRM and books.system is System.BOOKS and books.linked_crm_id == crm.record_id
         )
 
-    @property
+    @cached_property
     def pattern(self) -> str:
-        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``."""
+        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``.
+
+        Cached: the summary and the ticket both count pairs by pattern.
+        """
         scope = _SCOPES[(self.left.system, self.right.system)]
         if self.linked:
             return f"{scope}: already linked by the sync"
@@ -386,11 +390,12 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def pairs_csv(report: MatchReport) -> str:
     """``pairs.csv``: one row per duplicate or possible pair, evidence joined by ``; ``."""
+    system = {s: s.value for s in System}  # a dict lookup: an enum's .value is a slow descriptor
     rows = [
         (
-            p.left.system.value,
+            system[p.left.system],
             p.left.record_id,
-            p.right.system.value,
+            system[p.right.system],
             p.right.record_id,
             f"{p.result.score:.4f}",
             p.result.verdict.value,

@@ -6,10 +6,11 @@ scores), computed with less overhead:
 
 - candidate search runs on integer positions and key tuples only (no records, no refs);
 - normalising the records and the comparisons, each independent of the others, are split across
-  worker processes when there is enough work and the platform can ``fork``: the workers inherit the
-  records (and, for the comparisons, their features) instead of receiving copies. Normalised features
-  come back in a compact form (:func:`dumps_features`); of the comparisons, only the pairs that are not
-  ``distinct`` come back.
+  worker processes when there is enough work and the platform can ``fork`` safely (Linux): the
+  workers inherit the records (and, for the comparisons, their features) instead of receiving
+  copies. Normalised features come back in a compact form (:func:`dumps_features`); of the
+  comparisons, only the pairs that are not ``distinct`` come back.
+- the candidate search runs in this process while the workers normalise the next records.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -271,7 +273,9 @@ def default_workers() -> int:
 
 
 def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    # Linux only: macOS offers fork but its system libraries are not safe in a forked child (which is
+    # why Python starts processes there by spawning), and Windows has no fork at all.
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def score_candidates(
