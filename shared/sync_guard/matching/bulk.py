@@ -41,7 +41,7 @@ MIN_PARALLEL_COMPARISONS = 20_000
 MIN_PARALLEL_RECORDS = 20_000
 # Work is handed out in this many slices per worker so that a worker slowed down by other load on a
 # shared machine does not hold the others up at the end.
-_SLICES_PER_WORKER = 8
+_SLICES_PER_WORKER = 16
 
 
 @dataclass(frozen=True, slots=True)
