@@ -274,6 +274,7 @@ def _build_report(
         if normalising is not None:
             normalising(len(features), len(records))
     candidates = search.result()
+    del search  # its postings (every key of every record) are not needed for the comparisons
     scored = score_candidates(
         features,
         candidates,
