@@ -13,8 +13,8 @@ For each size N it writes N CRM accounts and N Books customers with Zoho's expor
 It prints wall-clock and CPU seconds (CPU includes the worker processes each command starts), peak
 memory, the growth ratio between the smallest and largest size (target: 10x the records in <= 12x the
 time), whether peak memory stays under 2 GiB, and whether the match report beats splink on the largest
-size. Peak memory is the larger of the biggest single process's max RSS and, sampled every 50 ms on
-Linux, the summed PSS of the command's whole process tree: the match report forks workers that share
+size. Peak memory is the larger of the biggest single process's max RSS and, sampled every half second
+on Linux, the summed PSS of the command's whole process tree: the match report forks workers that share
 the parent's pages, so neither the largest RSS alone (misses the workers) nor summed RSS (counts shared
 pages once per process) is the memory the machine needs. splink is a benchmark-only
 dependency: ``.venv/bin/pip install -e '.[bench]'`` (or ``pip install splink``); without it the
@@ -81,7 +81,11 @@ def _tree_pss(pid: int) -> int:
 
 
 class _PssSampler(threading.Thread):
-    """Samples the process tree's summed PSS every 50 ms until stopped; keeps the peak."""
+    """Samples the process tree's summed PSS every half second until stopped; keeps the peak.
+
+    Reading PSS walks the processes' page tables (some 25 ms for a 1 GiB tree): sampled more often,
+    the measuring would take a noticeable share of a CPU from the command being measured.
+    """
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -90,7 +94,7 @@ class _PssSampler(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.wait(0.05):
+        while not self.done.wait(0.5):
             self.peak = max(self.peak, _tree_pss(self.pid))
 
 
