@@ -99,7 +99,7 @@ def match_report(
             "--jobs",
             "-j",
             min=1,
-            help="Processes comparing records (default: one per CPU); the report is the same for any number.",
+            help="Processes normalising and comparing records (default: one per CPU); same report for any N.",
         ),
     ] = None,
 ) -> None:
