@@ -208,3 +208,22 @@ def test_help_documents_inputs_and_outputs() -> None:
     assert code == 0
     for words in ("--crm", "--books", "--map", "pairs.csv", "support-ticket.md", "Display Name"):
         assert words in output
+
+
+def test_jobs_sets_the_worker_count_and_changes_nothing(
+    tmp_path: Path, report_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_guard.matching import bulk
+
+    # Even the small fixtures go through the worker processes here.
+    monkeypatch.setattr(bulk, "MIN_PARALLEL_RECORDS", 1)
+    monkeypatch.setattr(bulk, "MIN_PARALLEL_COMPARISONS", 1)
+    out = tmp_path / "parallel"
+    crm, books = str(FIXTURES / "crm_accounts.csv"), str(FIXTURES / "books_customers.csv")
+    code, output = run("--crm", crm, "--books", books, "--out", str(out), "--jobs", "2")
+    assert code == 0, output
+    for name in ("pairs.csv", "clusters.csv"):
+        assert (out / name).read_bytes() == (report_dir / name).read_bytes()
+    code, output = run("--crm", crm, "--books", books, "--out", str(tmp_path / "none"), "--jobs", "0")
+    assert code != 0
+    assert "--jobs" in output

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
@@ -55,7 +55,8 @@ def _read(
     records = []
     for record in iter_export(path, system, overrides, export):
         records.append(record)
-        progress.advance(task)
+        if len(records) % 1000 == 0:  # the bar in steps: advancing it costs more than reading a row
+            progress.update(task, completed=len(records))
     progress.update(task, completed=len(records), total=len(records))
     for warning in export.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
@@ -92,6 +93,15 @@ def match_report(
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an existing report in OUT.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary line.")] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes normalising and comparing records (default: one per CPU); same report for any N.",
+        ),
+    ] = None,
 ) -> None:
     console = Console(stderr=True)
     if crm is None and books is None:
@@ -111,12 +121,19 @@ def match_report(
         ):
             crm_records = _read(crm, System.CRM, overrides, progress, console) if crm else []
             books_records = _read(books, System.BOOKS, overrides, progress, console) if books else []
-            task = progress.add_task("matching", total=len(crm_records) + len(books_records))
+            tasks: dict[str, TaskID] = {}
+
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done, total=total)
+
             report = build_report(
                 crm_records,
                 books_records,
                 default_region=default_region,
-                on_record=lambda: progress.advance(task),
+                on_progress=advance,
+                workers=jobs,
             )
         report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
         write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)

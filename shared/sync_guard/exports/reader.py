@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -216,9 +217,8 @@ def _parse_amount(value: str) -> Decimal | None:
 def _row_record(
     export: ExportFile, line: int, row: list[str], columns: dict[str, int], module: Module
 ) -> PartyRecord:
-    def get(name: str) -> str:
-        index = columns.get(name)
-        return row[index].strip() if index is not None else ""
+    # Every mapped cell stripped once; an unmapped field reads as "" (a C-level lookup, not a closure).
+    get = defaultdict(str, {name: row[index].strip() for name, index in columns.items()}).__getitem__
 
     record_id = get("id")
     if not record_id:

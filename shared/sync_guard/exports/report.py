@@ -19,20 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 
 from sync_guard.errors import ClientError
 from sync_guard.matching import (
     DUPLICATE_THRESHOLD,
     POSSIBLE_THRESHOLD,
-    CandidateIndex,
     MatchResult,
     NameRelation,
+    RecordFeatures,
     Verdict,
-    extract_features,
-    keys_from_features,
-    score_pair,
 )
+from sync_guard.matching.bulk import CandidateSearch, iter_normalised, score_candidates
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, System
 
@@ -90,9 +89,12 @@ class ReportPair:
             crm.system is System.CRM and books.system is System.BOOKS and books.linked_crm_id == crm.record_id
         )
 
-    @property
+    @cached_property
     def pattern(self) -> str:
-        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``."""
+        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``.
+
+        Cached: the summary and the ticket both count pairs by pattern.
+        """
         scope = _SCOPES[(self.left.system, self.right.system)]
         if self.linked:
             return f"{scope}: already linked by the sync"
@@ -224,15 +226,25 @@ def build_report(
     books: Sequence[PartyRecord],
     *,
     default_region: str = DEFAULT_PHONE_REGION,
-    on_record: Callable[[], None] | None = None,
+    on_progress: StageProgress | None = None,
+    workers: int | None = None,
 ) -> MatchReport:
     """Match every record against the earlier ones that share a blocking key, then cluster and choose.
 
     Work grows with the number of records times the (capped) candidates per record, not with the
-    number of pairs of records.
+    number of pairs of records. Normalising and comparing run in ``workers`` processes (``None``: one
+    per CPU; see :mod:`sync_guard.matching.bulk`); the report does not depend on how many.
+    ``on_progress`` is called with (stage, done, total) for the stages ``normalising`` (records) and
+    ``comparing`` (candidate pairs), in steps.
     """
     with bulk_allocation():
-        return _build_report(crm, books, default_region=default_region, on_record=on_record)
+        return _build_report(
+            crm, books, default_region=default_region, on_progress=on_progress, workers=workers
+        )
+
+
+# (stage, done, total): "normalising" counts records, "comparing" counts candidate pairs.
+StageProgress = Callable[[str, int, int], None]
 
 
 def _build_report(
@@ -240,38 +252,67 @@ def _build_report(
     books: Sequence[PartyRecord],
     *,
     default_region: str,
-    on_record: Callable[[], None] | None,
+    on_progress: StageProgress | None,
+    workers: int | None,
 ) -> MatchReport:
-    index = CandidateIndex(default_region=default_region)
-    pairs: list[ReportPair] = []
-    comparisons = 0
-    for record in [*crm, *books]:
-        # Each record is normalised once here; the index keeps its features for later comparisons.
-        features = extract_features(record, default_region)
-        keys = keys_from_features(features)
-        # The record is not indexed yet, so it cannot be its own candidate.
-        for position in index.candidate_positions(keys):
-            other, other_features = index.entry(position)
-            comparisons += 1
-            result, relation = score_pair(other_features, features)
-            if result.verdict is Verdict.DISTINCT:
-                continue
-            # Left is the CRM record when there is one, else the earlier record.
-            crm_first = other.system is System.CRM or record.system is System.BOOKS
-            left, right = (other, record) if crm_first else (record, other)
-            pairs.append(ReportPair(left, right, result, relation))
-        index.add(record, features=features, keys=keys)
-        if on_record is not None:
-            on_record()
-    pairs.sort(
-        key=lambda p: (
-            p.result.verdict is not Verdict.DUPLICATE,
-            -p.result.score,
-            p.left.system is not System.CRM,
-            p.left.ref,
-            p.right.ref,
-        )
+    records = [*crm, *books]
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        if on_progress is None:
+            return None
+        return lambda done, total: on_progress(name, done, total)
+
+    # Each record is normalised once; blocking and every comparison reuse its features. Each record
+    # meets the earlier records that share a key (so never itself): that search runs here while the
+    # workers normalise the next records.
+    features: list[RecordFeatures] = []
+    search = CandidateSearch()
+    normalising = stage("normalising")
+    for more_features, more_keys in iter_normalised(records, default_region, workers=workers):
+        features.extend(more_features)
+        search.extend(more_keys)
+        if normalising is not None:
+            normalising(len(features), len(records))
+    candidates = search.result()
+    del search  # its postings (every key of every record) are not needed for the comparisons
+    scored = score_candidates(
+        features,
+        candidates,
+        workers=workers,
+        on_progress=stage("comparing"),
     )
+    systems = [r.system for r in records]
+    crm_system, books_system = System.CRM, System.BOOKS
+    duplicate = Verdict.DUPLICATE
+    refs: dict[int, str] = {}
+    found: list[tuple[bool, float, bool, str, str, int, int, MatchResult, NameRelation]] = []
+    for k, result, relation in scored:
+        other, position = candidates.earlier[k], candidates.later[k]
+        # Left is the CRM record when there is one, else the earlier record.
+        crm_first = systems[other] is crm_system or systems[position] is books_system
+        left, right = (other, position) if crm_first else (position, other)
+        for at in (left, right):
+            if at not in refs:
+                refs[at] = records[at].ref
+        found.append(
+            (
+                result.verdict is not duplicate,
+                -result.score,
+                systems[left] is not crm_system,
+                refs[left],
+                refs[right],
+                left,
+                right,
+                result,
+                relation,
+            )
+        )
+    # Refs are unique, so the order is total and does not depend on the order the pairs were found in.
+    found.sort(key=lambda row: row[:5])
+    pairs = [
+        ReportPair(records[left], records[right], result, relation)
+        for _, _, _, _, _, left, right, result, relation in found
+    ]
     return MatchReport(
         crm_count=len(crm),
         books_count=len(books),
@@ -280,14 +321,28 @@ def _build_report(
         clusters=_clusters(
             [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
             links_known=any(b.linked_crm_id for b in books),
+            refs={id(records[position]): ref for position, ref in refs.items()},
         ),
-        comparisons=comparisons,
-        saturated_keys=index.saturated_keys,
+        comparisons=len(candidates),
+        saturated_keys=candidates.saturated_keys,
     )
 
 
-def _clusters(duplicates: list[ReportPair], *, links_known: bool) -> list[Cluster]:
-    """Connected components of the duplicate pairs that show a problem, largest first."""
+def _clusters(
+    duplicates: list[ReportPair], *, links_known: bool, refs: dict[int, str] | None = None
+) -> list[Cluster]:
+    """Connected components of the duplicate pairs that show a problem, largest first.
+
+    ``refs`` may give records' refs by ``id(record)``, already computed (bulk runs).
+    """
+    known = refs if refs is not None else {}
+
+    def ref_of(record: PartyRecord) -> str:
+        ref = known.get(id(record))
+        if ref is None:
+            ref = known[id(record)] = record.ref
+        return ref
+
     parent: dict[str, str] = {}
     records: dict[str, PartyRecord] = {}
 
@@ -298,20 +353,24 @@ def _clusters(duplicates: list[ReportPair], *, links_known: bool) -> list[Cluste
         return ref
 
     for pair in duplicates:
-        for record in (pair.left, pair.right):
-            parent.setdefault(record.ref, record.ref)
-            records[record.ref] = record
-        a, b = find(pair.left.ref), find(pair.right.ref)
+        left, right = ref_of(pair.left), ref_of(pair.right)
+        for ref, record in ((left, pair.left), (right, pair.right)):
+            if ref not in parent:
+                parent[ref] = ref
+                records[ref] = record
+        a, b = find(left), find(right)
         if a != b:
             parent[a] = b
-    groups: dict[str, list[PartyRecord]] = defaultdict(list)
+    groups: dict[str, list[str]] = defaultdict(list)
     for ref in parent:
-        groups[find(ref)].append(records[ref])
-    ordered = sorted(groups.values(), key=lambda g: (-len(g), min(r.ref for r in g)))
+        groups[find(ref)].append(ref)
+    # Refs are unique, so both orders are total.
+    ordered = sorted(groups.values(), key=lambda g: (-len(g), min(g)))
+    crm = System.CRM
     clusters: list[Cluster] = []
-    for members in ordered:
-        members.sort(key=lambda r: (r.system is not System.CRM, r.ref))
-        cluster = Cluster(len(clusters) + 1, members)
+    for member_refs in ordered:
+        member_refs.sort(key=lambda ref: (records[ref].system is not crm, ref))
+        cluster = Cluster(len(clusters) + 1, [records[ref] for ref in member_refs])
         cluster.describe_patterns(links_known=links_known)
         if cluster.patterns:
             cluster.choose_survivors()
@@ -332,11 +391,12 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def pairs_csv(report: MatchReport) -> str:
     """``pairs.csv``: one row per duplicate or possible pair, evidence joined by ``; ``."""
+    system = {s: s.value for s in System}  # a dict lookup: an enum's .value is a slow descriptor
     rows = [
         (
-            p.left.system.value,
+            system[p.left.system],
             p.left.record_id,
-            p.right.system.value,
+            system[p.right.system],
             p.right.record_id,
             f"{p.result.score:.4f}",
             p.result.verdict.value,

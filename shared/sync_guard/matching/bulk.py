@@ -1,0 +1,334 @@
+"""Matching many records at once: the match report's bulk path.
+
+The result is exactly what comparing each record with the earlier ones that share a blocking key
+through :class:`~sync_guard.matching.blocking.CandidateIndex` gives (same candidates, same order, same
+scores), computed with less overhead:
+
+- candidate search runs on integer positions and key tuples only (no records, no refs);
+- normalising the records and the comparisons, each independent of the others, are split across
+  worker processes when there is enough work and the platform can ``fork`` safely (Linux): the
+  workers inherit the records (and, for the comparisons, their features) instead of receiving
+  copies. Normalised features come back in a compact form (:func:`dumps_features`); of the
+  comparisons, only the pairs that are not ``distinct`` come back.
+- the candidate search runs in this process while the workers normalise the next records.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import pickle
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from itertools import chain
+from operator import attrgetter
+from typing import Any
+
+from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_features
+from sync_guard.matching.compare import MatchResult, Verdict, score_pair
+from sync_guard.matching.features import RecordFeatures, extract_features
+from sync_guard.matching.names import NameRelation
+from sync_guard.matching.normalise import CompanyName, LegalFormHit, PersonName, StreetAddress
+from sync_guard.matching.tables import LegalForm
+from sync_guard.models.records import PartyRecord
+
+# Below this much work a second process costs more (fork, sending results back) than it saves.
+MIN_PARALLEL_COMPARISONS = 20_000
+MIN_PARALLEL_RECORDS = 20_000
+# Work is handed out in this many slices per worker so that a worker slowed down by other load on a
+# shared machine does not hold the others up at the end.
+_SLICES_PER_WORKER = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Every comparison to make, as parallel arrays of positions: ``earlier[k]`` with ``later[k]``.
+
+    In the order the serial search makes them: by the later record, then by the order of the earlier
+    records first seen through the later record's keys.
+    """
+
+    earlier: array[int]
+    later: array[int]
+    saturated_keys: frozenset[str]
+
+    def __len__(self) -> int:
+        return len(self.later)
+
+
+class CandidateSearch:
+    """For each record in turn, the earlier records sharing one of its keys (the CandidateIndex rule).
+
+    Records are given in order, in as many batches as convenient (:meth:`extend`), so that the search
+    can run while later records are still being normalised. A key's postings stop growing at
+    ``max_postings`` (the first records indexed stay): the key is then *saturated*, exactly as
+    :meth:`CandidateIndex.add` does it.
+    """
+
+    def __init__(self, *, max_postings: int = DEFAULT_MAX_POSTINGS) -> None:
+        self.max_postings = max_postings
+        self._postings: dict[str, list[int]] = {}
+        self._saturated: set[str] = set()
+        self._earlier: array[int] = array("q")
+        self._later: array[int] = array("q")
+        self._count = 0
+
+    def extend(self, keys: Iterable[Sequence[str]]) -> None:
+        """The next records' keys, in record order."""
+        postings, saturated, cap = self._postings, self._saturated, self.max_postings
+        earlier, later = self._earlier, self._later
+        lookup = postings.get
+        empty: list[int] = []
+        position = self._count
+        for record_keys in keys:
+            if len(record_keys) == 1:
+                found: Sequence[int] = lookup(record_keys[0], empty)
+            else:
+                # First-seen order without repeats, as CandidateIndex.candidate_positions gives them.
+                found = list(dict.fromkeys(chain.from_iterable(lookup(k, empty) for k in record_keys)))
+            if found:
+                earlier.extend(found)
+                later.extend([position] * len(found))
+            for key in record_keys:
+                bucket = lookup(key)
+                if bucket is None:
+                    postings[key] = [position]
+                elif len(bucket) >= cap:
+                    saturated.add(key)
+                else:
+                    bucket.append(position)
+            position += 1
+        self._count = position
+
+    def result(self) -> Candidates:
+        """Every comparison found so far."""
+        return Candidates(self._earlier, self._later, frozenset(self._saturated))
+
+
+def candidate_pairs(keys: Iterable[Sequence[str]], *, max_postings: int = DEFAULT_MAX_POSTINGS) -> Candidates:
+    """:class:`CandidateSearch` over all the records' keys at once."""
+    search = CandidateSearch(max_postings=max_postings)
+    search.extend(keys)
+    return search.result()
+
+
+# One scored pair that is not distinct: (index into the candidates, result, how the names relate).
+Scored = tuple[int, MatchResult, NameRelation]
+# Called with (comparisons done, comparisons in all) as the work progresses.
+Progress = Callable[[int, int], None]
+
+# What a forked worker reads: set just before the workers are started, cleared afterwards.
+_SHARED: Any = None
+
+
+@contextmanager
+def _forked_pool(workers: int, shared: object) -> Iterator[Any]:
+    """A pool of forked workers that see ``shared`` as this module's ``_SHARED``."""
+    global _SHARED  # read by the forked workers, which inherit this process's memory
+    _SHARED = shared
+    try:
+        with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
+            yield pool
+    finally:
+        _SHARED = None
+
+
+def _slices(total: int, workers: int) -> list[tuple[int, int]]:
+    size = max(1, -(-total // (workers * _SLICES_PER_WORKER)))
+    return [(start, min(total, start + size)) for start in range(0, total, size)]
+
+
+# --- normalising -----------------------------------------------------------------------------------
+
+# The frozen dataclasses a RecordFeatures is made of, pickled as (class, field values): several times
+# faster to write and read than the generic protocol for slotted frozen dataclasses. A class missing
+# here is still pickled correctly, only more slowly.
+_FEATURE_CLASSES: tuple[type, ...] = (
+    RecordFeatures,
+    CompanyName,
+    LegalFormHit,
+    LegalForm,
+    PersonName,
+    StreetAddress,
+)
+
+
+def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    names = [f.name for f in fields(cls)]
+    if len(names) == 1:
+        name = names[0]
+        return lambda obj: (cls, (getattr(obj, name),))
+    values = attrgetter(*names)
+    return lambda obj: (cls, values(obj))
+
+
+_DISPATCH = {cls: _reducer(cls) for cls in _FEATURE_CLASSES}
+
+
+def dumps_features(value: object) -> bytes:
+    """Pickle records' features (or anything holding them) compactly; read back with ``pickle.loads``."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+Normalised = tuple[list[RecordFeatures], list[tuple[str, ...]]]
+
+
+def _normalise_range(records: Sequence[PartyRecord], region: str, start: int, stop: int) -> Normalised:
+    features = [extract_features(records[i], region) for i in range(start, stop)]
+    return features, [keys_from_features(f) for f in features]
+
+
+def _normalise_slice(bounds: tuple[int, int]) -> bytes:
+    """Worker side: features and keys of one slice of the records, compactly pickled."""
+    records, region = _SHARED
+    return dumps_features(_normalise_range(records, region, *bounds))
+
+
+def iter_normalised(
+    records: Sequence[PartyRecord],
+    default_region: str,
+    *,
+    workers: int | None = None,
+    min_parallel: int | None = None,
+) -> Iterator[Normalised]:
+    """Features and blocking keys of the records, in record order, a slice at a time.
+
+    Runs in ``workers`` forked processes (``None``: one per CPU) when there are at least
+    ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can fork;
+    otherwise here. Concatenated, the slices are the same whatever ``workers`` is.
+    """
+    total = len(records)
+    count = default_workers() if workers is None else max(1, workers)
+    threshold = MIN_PARALLEL_RECORDS if min_parallel is None else min_parallel
+    if count == 1 or total < threshold or not _can_fork():
+        for start, stop in _slices(total, 1):
+            yield _normalise_range(records, default_region, start, stop)
+        return
+    bounds = _slices(total, count)
+    with _forked_pool(count, (records, default_region)) as pool:
+        for data in pool.imap(_normalise_slice, bounds):
+            yield pickle.loads(data)  # noqa: S301 - bytes from our own worker
+
+
+def normalise_records(
+    records: Sequence[PartyRecord],
+    default_region: str,
+    *,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+    min_parallel: int | None = None,
+) -> Normalised:
+    """Every record's features and blocking keys, in record order (see :func:`iter_normalised`)."""
+    features: list[RecordFeatures] = []
+    keys: list[tuple[str, ...]] = []
+    for more_features, more_keys in iter_normalised(
+        records, default_region, workers=workers, min_parallel=min_parallel
+    ):
+        features.extend(more_features)
+        keys.extend(more_keys)
+        if on_progress is not None:
+            on_progress(len(features), len(records))
+    return features, keys
+
+
+# --- comparing -------------------------------------------------------------------------------------
+
+
+def _score_range(
+    features: Sequence[RecordFeatures], candidates: Candidates, start: int, stop: int
+) -> list[Scored]:
+    scored: list[Scored] = []
+    distinct = Verdict.DISTINCT
+    earlier, later = candidates.earlier, candidates.later
+    for k in range(start, stop):
+        result, relation = score_pair(features[earlier[k]], features[later[k]])
+        if result.verdict is not distinct:
+            scored.append((k, result, relation))
+    return scored
+
+
+def _score_slice(bounds: tuple[int, int]) -> list[tuple[int, float, str, tuple[str, ...], str]]:
+    """Worker side: score one slice; results as plain tuples (cheaper to send than dataclasses)."""
+    features, candidates = _SHARED
+    return [
+        (k, r.score, r.verdict.value, r.evidence, relation.value)
+        for k, r, relation in _score_range(features, candidates, *bounds)
+    ]
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _can_fork() -> bool:
+    # Linux only: macOS offers fork but its system libraries are not safe in a forked child (which is
+    # why Python starts processes there by spawning), and Windows has no fork at all.
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def score_candidates(
+    features: Sequence[RecordFeatures],
+    candidates: Candidates,
+    *,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+    min_parallel: int | None = None,
+) -> list[Scored]:
+    """Score every candidate pair; the pairs that are not distinct, in candidate order.
+
+    ``workers`` processes share the work when there are at least ``min_parallel`` comparisons (default
+    :data:`MIN_PARALLEL_COMPARISONS`) and the platform can fork (``None``: one per CPU); otherwise it
+    runs here. The result does not depend on the number of workers.
+    """
+    total = len(candidates)
+    count = default_workers() if workers is None else max(1, workers)
+    threshold = MIN_PARALLEL_COMPARISONS if min_parallel is None else min_parallel
+    if count == 1 or total < threshold or not _can_fork():
+        return _score_serially(features, candidates, on_progress)
+    return _score_in_workers(features, candidates, count, on_progress)
+
+
+def _score_serially(
+    features: Sequence[RecordFeatures], candidates: Candidates, on_progress: Progress | None
+) -> list[Scored]:
+    total = len(candidates)
+    step = max(1, min(total, 10_000))
+    scored: list[Scored] = []
+    for start in range(0, total, step):
+        stop = min(total, start + step)
+        scored.extend(_score_range(features, candidates, start, stop))
+        if on_progress is not None:
+            on_progress(stop, total)
+    return scored
+
+
+def _score_in_workers(
+    features: Sequence[RecordFeatures], candidates: Candidates, workers: int, on_progress: Progress | None
+) -> list[Scored]:
+    total = len(candidates)
+    bounds = _slices(total, workers)
+    verdicts = {v.value: v for v in Verdict}
+    relations = {r.value: r for r in NameRelation}
+    scored: list[Scored] = []
+    with _forked_pool(workers, (features, candidates)) as pool:
+        # imap keeps the slices in order, so the pairs come back in candidate order.
+        for (_, stop), rows in zip(bounds, pool.imap(_score_slice, bounds), strict=True):
+            scored.extend(
+                (k, MatchResult(score, verdicts[verdict], evidence), relations[relation])
+                for k, score, verdict, evidence, relation in rows
+            )
+            if on_progress is not None:
+                on_progress(stop, total)
+    return scored

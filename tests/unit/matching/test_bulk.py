@@ -1,0 +1,163 @@
+"""The bulk path gives what the record-by-record path gives, with one worker or several."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+
+from sync_guard.exports import report as report_module
+from sync_guard.exports.report import build_report, clusters_csv, pairs_csv
+from sync_guard.matching import CandidateIndex, bulk, extract_features, keys_from_features, score_pair
+from sync_guard.matching.bulk import (
+    CandidateSearch,
+    candidate_pairs,
+    dumps_features,
+    normalise_records,
+    score_candidates,
+)
+from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+
+needs_fork = pytest.mark.skipif(not bulk._can_fork(), reason="the parallel path needs fork")
+
+_WORDS = ["acme", "north", "south", "widgets", "harbour", "lumen", "brightwater", "ramesh", "ganesh",
+          "traders", "design", "lab", "fairbourne", "engineering", "koninklijke", "philips"]  # fmt: skip
+_FORMS = ["Ltd", "Limited", "LTD.", "plc", "Inc", "GmbH", ""]
+
+
+def _records(count: int, seed: int = 5) -> tuple[list[PartyRecord], list[PartyRecord]]:
+    """CRM accounts and Books customers with shared names, phones, emails and streets, and slips."""
+    rng = random.Random(seed)
+    crm: list[PartyRecord] = []
+    books: list[PartyRecord] = []
+    for i in range(count):
+        words = rng.sample(_WORDS, rng.choice([1, 2, 2, 3]))
+        if rng.random() < 0.2:
+            j = rng.randrange(len(words))
+            w = words[j]
+            words[j] = w[:2] + w[3:] if len(w) > 6 else w  # a dropped letter
+        name = " ".join(w.capitalize() for w in words) + " " + rng.choice(_FORMS)
+        phone = f"020 7{rng.randrange(100, 130)} {rng.randrange(1000, 1010)}" if rng.random() < 0.7 else None
+        email = f"info@{words[0]}.co.uk" if rng.random() < 0.4 else None
+        street = (
+            f"{rng.randrange(1, 6)} {rng.choice(_WORDS).capitalize()} Road" if rng.random() < 0.6 else None
+        )
+        person = rng.random() < 0.1
+        fields: dict[str, object] = {
+            "name": name.upper() if rng.random() < 0.2 else name,
+            "phone": phone,
+            "email": email,
+            "street": street,
+            "city": rng.choice(["London", "Leeds", None]),
+            "postcode": rng.choice(["SW1A 1AA", "LS1 4AP", None]),
+            "kind": RecordKind.PERSON if person else RecordKind.COMPANY,
+        }
+        if rng.random() < 0.5:
+            crm.append(
+                PartyRecord(system=System.CRM, module=Module.CRM_ACCOUNTS, record_id=f"c{i}", **fields)
+            )
+        else:
+            linked = rng.choice(crm).record_id if crm and rng.random() < 0.3 else None
+            books.append(
+                PartyRecord(
+                    system=System.BOOKS,
+                    module=Module.BOOKS_CUSTOMERS,
+                    record_id=f"b{i}",
+                    linked_crm_id=linked,
+                    has_transactions=rng.random() < 0.3,
+                    **fields,
+                )
+            )
+    return crm, books
+
+
+def test_candidates_are_the_index_candidates_in_the_same_order() -> None:
+    rng = random.Random(11)
+    keys = [
+        tuple(dict.fromkeys(f"k{rng.randrange(40)}" for _ in range(rng.randrange(1, 4)))) for _ in range(600)
+    ]
+    candidates = candidate_pairs(keys, max_postings=7)
+    index = CandidateIndex(max_postings=7)
+    expected: list[tuple[int, int]] = []
+    for position, record_keys in enumerate(keys):
+        expected.extend((earlier, position) for earlier in index.candidate_positions(record_keys))
+        record = PartyRecord(system=System.CRM, module=Module.CRM_ACCOUNTS, record_id=str(position))
+        index.add(record, features=extract_features(record), keys=record_keys)
+    assert list(zip(candidates.earlier, candidates.later, strict=True)) == expected
+    assert candidates.saturated_keys == index.saturated_keys
+    assert candidates.saturated_keys  # the cap was reached, so saturation was exercised
+
+
+def test_a_search_fed_in_batches_finds_what_one_pass_finds() -> None:
+    rng = random.Random(12)
+    keys = [(f"k{rng.randrange(30)}", f"j{rng.randrange(30)}") for _ in range(500)]
+    whole = candidate_pairs(keys, max_postings=9)
+    search = CandidateSearch(max_postings=9)
+    for start in range(0, len(keys), 37):
+        search.extend(keys[start : start + 37])
+    batched = search.result()
+    assert (batched.earlier, batched.later, batched.saturated_keys) == (
+        whole.earlier,
+        whole.later,
+        whole.saturated_keys,
+    )
+
+
+def test_features_survive_the_compact_pickle() -> None:
+    crm, books = _records(300)
+    features = [extract_features(r) for r in [*crm, *books]]
+    assert any(f.company and f.company.legal_forms for f in features)
+    assert any(f.street for f in features)
+    assert pickle.loads(dumps_features(features)) == features  # noqa: S301 - our own bytes
+
+
+@needs_fork
+def test_normalising_in_workers_gives_the_same_features_and_keys() -> None:
+    crm, books = _records(400)
+    records = [*crm, *books]
+    serial = normalise_records(records, "GB", workers=1)
+    parallel = normalise_records(records, "GB", workers=2, min_parallel=1)
+    assert parallel == serial
+    assert serial[1] == [keys_from_features(extract_features(r)) for r in records]
+
+
+@needs_fork
+def test_scoring_in_workers_gives_the_serial_pairs() -> None:
+    crm, books = _records(400)
+    features, keys = normalise_records([*crm, *books], "GB", workers=1)
+    candidates = candidate_pairs(keys)
+    serial = score_candidates(features, candidates, workers=1)
+    progress: list[tuple[int, int]] = []
+    parallel = score_candidates(
+        features, candidates, workers=2, min_parallel=1, on_progress=lambda d, t: progress.append((d, t))
+    )
+    assert serial  # the records do hold duplicates
+    assert parallel == serial
+    assert progress[-1] == (len(candidates), len(candidates))
+    # And each is what scoring the pair on its own gives.
+    for k, result, relation in serial[:50]:
+        assert score_pair(features[candidates.earlier[k]], features[candidates.later[k]]) == (
+            result,
+            relation,
+        )
+
+
+@needs_fork
+def test_the_report_is_the_same_with_one_worker_or_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    crm, books = _records(500)
+    serial = build_report(crm, books, workers=1)
+    monkeypatch.setattr(bulk, "MIN_PARALLEL_RECORDS", 1)
+    monkeypatch.setattr(bulk, "MIN_PARALLEL_COMPARISONS", 1)
+    stages: set[str] = set()
+    parallel = build_report(crm, books, workers=2, on_progress=lambda stage, _d, _t: stages.add(stage))
+    assert stages == {"normalising", "comparing"}
+    assert serial.duplicates
+    assert serial.clusters
+    assert pairs_csv(parallel) == pairs_csv(serial)
+    assert clusters_csv(parallel) == clusters_csv(serial)
+    assert parallel.comparisons == serial.comparisons
+    assert (
+        report_module.summary_md(parallel).split("\n", 3)[3]
+        == report_module.summary_md(serial).split("\n", 3)[3]
+    )
