@@ -14,10 +14,10 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
 - ``a:`` house number and street words (``a:1845|e 79th``): same premises.
 - ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
-  (``q:acme|w*``, ``q:a*|widgets``), then both by their first three letters or both by their last three
-  (``q:acm*|wid*``, ``q:*cme|*ets``); of a one-word name, its first four and last letters, first and
-  last four, first two and last two, and its letters sorted (``q:unil*r``, ``q:u*ever``, ``q:un*er``,
-  ``q:~eeilnruv``): a slip in one word, or in each word at the same end, still leaves one shared.
+  (``q:acme|w*``, ``q:a*|widgets``), then both by their first four letters or both by their last four
+  (``q:acme*|widg*``, ``q:*acme|*gets``); of a one-word name, its first four and last letters, first
+  and last four, and its letters sorted (``q:unil*r``, ``q:u*ever``, ``q:~eeilnruv``): a slip in one
+  word, or in each word at the same end, still leaves one shared.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 - ``b:`` people only, the date of birth (``b:1983-05-19``): a person whose name is garbled.
 
@@ -66,28 +66,28 @@ def _name_keys(features: RecordFeatures) -> list[str]:
     fuzzy: list[str] = []
     if len(words) >= 2:
         # Of the first two words, one whole and the other by its first letter (a slip in one word keeps
-        # one of these), then each by its first three letters, then each by its last three (a slip in
-        # each word, both near the start or both near the end, keeps one of those).
+        # one of these), then each by its first four letters, then each by its last four (a slip in
+        # each word, both near the end or both near the start, keeps one of those). Three letters
+        # would be shared by too many names: a 100k-record run compares several times more pairs.
         first, second = words[0], words[1]
         fuzzy.extend(
             [
                 f"{first}|{second[0]}*",
                 f"{first[0]}*|{second}",
-                f"{first[:3]}*|{second[:3]}*",
-                f"*{first[-3:]}|*{second[-3:]}",
+                f"{first[:4]}*|{second[:4]}*",
+                f"*{first[-4:]}|*{second[-4:]}",
             ]
         )
     elif len(words[0]) >= 5:
-        # One word: its first four letters and last one, its first one and last four, its first two and
-        # last two, and its letters sorted; a single slip anywhere but the first and last letters leaves
-        # one of them intact, and letters swapped anywhere keep the last. (Four letters alone would be
-        # shared by far too many names to be worth comparing.)
+        # One word: its first four letters and last one, its first one and last four, and its letters
+        # sorted; a slip near either end leaves one of the first two intact, and letters swapped
+        # anywhere keep the last. (Shorter pieces, such as the first two and last two letters, would
+        # be shared by far too many names: they cost more than they find.)
         word = words[0]
         fuzzy.extend(
             [
                 f"{word[:4]}*{word[-1]}",
                 f"{word[0]}*{word[-4:]}",
-                f"{word[:2]}*{word[-2:]}",
                 "~" + "".join(sorted(word)),
             ]
         )
