@@ -15,7 +15,13 @@ from enum import StrEnum
 from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import RecordFeatures, features_of
-from sync_guard.matching.names import NameComparison, NameRelation, compare_words, word_weight
+from sync_guard.matching.names import (
+    NameComparison,
+    NameRelation,
+    compare_words,
+    letters_alike,
+    word_weight,
+)
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, CompanyName, format_phone, vat_core
 from sync_guard.models.records import PartyRecord, RecordKind
 
@@ -371,8 +377,7 @@ def _near_city(left: str, right: str) -> bool:
         return False
     if OSA.distance(left, right, score_cutoff=1) <= 1:
         return True
-    # Letters mostly the same, in roughly the same order or scrambled: a garbled spelling of one name.
-    return Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85 and left[0] == right[0]
+    return left[0] == right[0] and letters_alike(left, right)
 
 
 def _birth_points(left: str | None, right: str | None, evidence: list[str], against: list[str]) -> float:

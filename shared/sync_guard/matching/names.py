@@ -82,6 +82,11 @@ def _dropped_inside(left: str, right: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(1, len(long_) - 1))
 
 
+def letters_alike(left: str, right: str) -> bool:
+    """Mostly the same letters, in whatever order: a garbled spelling ("Sunderland" / "Rndesland")."""
+    return Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85
+
+
 def _undoubled(word: str) -> str:
     """The word with every run of one letter written once ("wollbrrur" -> "wolbrur")."""
     return "".join(letter for letter, _ in itertools.groupby(word))
@@ -109,10 +114,7 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
             return 1, "typo"
         if len(left) >= 4 and sorted(left) == sorted(right):
             return 1, "scrambled"
-        if (
-            max(len(left), len(right)) >= 4
-            and Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85
-        ):
+        if max(len(left), len(right)) >= 4 and letters_alike(left, right):
             # Scrambled and a letter lost or gained ("Jackson" / "Nacsoj"): less sure, so it costs more.
             return 2, "scrambled"
         return None
@@ -131,8 +133,9 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
             return distance, "typo"
         # A doubled or undoubled letter is the commonest slip of all, and two copies of a name often
         # carry one each besides another slip ("Wollrbur" / "Wollbrrur"): compare with runs collapsed.
-        collapsed = OSA.distance(_undoubled(left), _undoubled(right), score_cutoff=budget)
-        if collapsed <= budget and (left != _undoubled(left) or right != _undoubled(right)):
+        left_single, right_single = _undoubled(left), _undoubled(right)
+        collapsed = OSA.distance(left_single, right_single, score_cutoff=budget)
+        if collapsed <= budget and (left != left_single or right != right_single):
             return collapsed + 1, "typo"
     short, long_ = (left, right) if len(left) < len(right) else (right, left)
     # An abbreviation by truncation ("koninkl" for "koninklijke"); short stems are too ambiguous.
