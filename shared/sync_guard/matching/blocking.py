@@ -12,7 +12,7 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
   Ltd/Limited, &/and, case, "Gist-Brocades"/"GISTBROCADES".
 - ``t:`` distinct name words sorted, for names of 2+ words (``t:acme|widgets``): another word order.
 - ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
-- ``a:`` house number and street words (``a:1845|e 79th``): same premises.
+- ``a:`` house number and street name without spaces or type (``a:1845|e79th``): same premises.
 - ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
   (``q:acme|w*``, ``q:a*|widgets``), then both by their first four letters or both by their last four
   (``q:acme*|widg*``, ``q:*acme|*gets``); of a one-word name, its first four and last letters, first
@@ -118,7 +118,7 @@ def keys_from_features(features: RecordFeatures) -> tuple[str, ...]:
     keys.extend(f"d:{d}" for d in domains[:1])
     street = features.street
     if street is not None and street.number and street.name_words:
-        keys.append(f"a:{street.number}|{' '.join(street.name_words)}")
+        keys.append(f"a:{street.number}|{street.name_key}")
     keys.extend(k for k in name_keys if k[0] not in "nt")
     keys.extend(f"e:{email}" for email in features.emails[1:2])
     keys.extend(f"d:{d}" for d in domains[1:2])

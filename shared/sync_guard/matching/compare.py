@@ -9,6 +9,7 @@ checked on every labelled set at once (``benchmarks/match_quality.py``), never f
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -302,14 +303,13 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
             points -= 8.0
             against.append(f"different VAT/company numbers: {left.vat} / {right.vat}")
 
-    phones_differ = same_phone = False
+    same_phone = False
     if left.phone and right.phone:
         if left.phone == right.phone:
             same_phone = True
             points += 4.0
             evidence.append(f"same phone {format_phone(left.phone)}")
         else:
-            phones_differ = True
             points -= 1.0
             against.append(f"different phones: {format_phone(left.phone)} / {format_phone(right.phone)}")
     elif _local_phone_match(left, right):
@@ -317,7 +317,6 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
         points += 3.5
         evidence.append(f"same phone number ending {right.phone_digits[-7:]}")
     elif len(left.phone_digits) >= 7 and len(right.phone_digits) >= 7:
-        phones_differ = True
         points -= 1.0
         against.append("different phone numbers")
 
@@ -331,14 +330,16 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
     # the same company on shared premises or a shared switchboard alone: only a strong identifier, or
     # both the premises and the phone together with two words of substance in common ("Gads Hill Center
     # GH Sinai" / "Gads Hill Child Care Center"), can make such a pair a duplicate.
-    one_site = premises is _Premises.SAME and same_phone and _substantive_shared(names) >= 2
+    one_site = premises is _Premises.SAME and same_phone and _substantive_shared(names) >= 1
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
-    # Another street and another phone under one name is how a second branch or site looks (a chain's
-    # shops, a charity's centres), and so is a longer name at another street ("Acme" / "Acme Logistics"
-    # sharing a switchboard): a person should decide, unless an identifier says it is one party.
-    branch_like = phones_differ or names.relation is NameRelation.SUBSET
-    if premises is _Premises.DIFFERENT and branch_like and not strong:
+    # Records that give different premises are two sites until an identifier says otherwise: a chain's
+    # shops and a charity's centres share a name and often one central phone line, and "Acme" next door
+    # to "Acme Logistics" is a sister company. A person should decide.
+    elsewhere = premises is _Premises.DIFFERENT or (
+        premises is _Premises.NEIGHBOURING and names.relation is NameRelation.SUBSET
+    )
+    if elsewhere and not strong:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against)), names.relation
 
@@ -361,6 +362,7 @@ def _near_email(a: str, b: str, *, person: bool) -> bool:
 
 class _Premises(StrEnum):
     SAME = "same"
+    NEIGHBOURING = "neighbouring"  # same street, another number
     DIFFERENT = "different"
     UNKNOWN = "unknown"
 
@@ -369,6 +371,24 @@ def _substantive_shared(names: NameComparison) -> int:
     """How many words of substance (not connectors, not business descriptors) two names share."""
     shared = [*names.alignment.exact, *(a for a, _, _ in names.alignment.fuzzy)]
     return sum(1 for word in shared if word_weight(word) >= 1.0)
+
+
+def _same_street_name(left: str, right: str) -> bool:
+    """One street name, allowing a slip in a long one ("Maplewood" / "Mapplewood"), never in a number
+    ("79th" / "78th" are two streets)."""
+    if not left or not right:
+        return False
+    if left == right:
+        return True
+    return (
+        min(len(left), len(right)) >= 6
+        and left[0] == right[0]
+        and _NON_DIGITS.sub("", left) == _NON_DIGITS.sub("", right)
+        and OSA.distance(left, right, score_cutoff=1) <= 1
+    )
+
+
+_NON_DIGITS = re.compile(r"\D")
 
 
 def _near_city(left: str, right: str) -> bool:
@@ -412,13 +432,14 @@ def _address_points(
             points -= 1.0
             against.append(f"different postcodes: {left.postcode} / {right.postcode}")
     if left.street and right.street:
-        same_street = left.street.name_words == right.street.name_words and bool(left.street.name_words)
+        same_street = _same_street_name(left.street.name_key, right.street.name_key)
         if same_street and left.street.number == right.street.number:
             premises = _Premises.SAME
             points += 3.0
             shown = " ".join(filter(None, [left.street.number, _show(left.street.words)]))
             evidence.append(f"same street address {shown}")
         elif same_street:
+            premises = _Premises.NEIGHBOURING
             points -= 0.5
             against.append(f"same street, different numbers: {left.street.number} / {right.street.number}")
         else:

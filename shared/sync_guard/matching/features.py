@@ -77,6 +77,7 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
     domains = frozenset(d for d in (email_domain(e) for e in emails) if d)
     country = record.country.strip().upper() if record.country and record.country.strip() else None
     region = country if country and len(country) == 2 else default_region
+    city = normalise_city(record.city)
     return RecordFeatures(
         kind=record.kind,
         company=company,
@@ -88,8 +89,8 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         phone_digits=phone_digits(record.phone),
         vat=normalise_vat(record.vat),
         postcode=normalise_postcode(record.postcode),
-        street=normalise_street(record.street),
-        city=normalise_city(record.city),
+        street=normalise_street(record.street, tuple(city.split()) if city else ()),
+        city=city,
         country=country,
         date_of_birth=normalise_date(record.date_of_birth),
     )

@@ -318,21 +318,44 @@ class StreetAddress:
     words: tuple[str, ...]
     name_words: tuple[str, ...] = ()
 
+    @property
+    def name_key(self) -> str:
+        """The street's name without spaces or type: "W Van Buren St" and "W VanBuren" agree."""
+        return "".join(self.name_words)
+
+
+_ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
+
 
 @lru_cache(maxsize=100_000)
-def normalise_street(raw: str | None) -> StreetAddress | None:
-    """Fold a street line: ``1845 East 79th Street`` -> number ``1845``, words ``e 79th st``."""
+def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddress | None:
+    """Fold a street line: ``1845 East 79th Street`` -> number ``1845``, words ``e 79th st``.
+
+    ``city`` (folded words) is taken off the end when the town was written into the street line.
+    """
     if not raw or not raw.strip():
         return None
-    fold = tables().street_fold
-    tokens = [fold.get(t, t) for t in tokenise(raw)]
+    table = tables()
+    tokens = [table.street_fold.get(t, t) for t in tokenise(raw)]
     number = None
     if tokens and tokens[0].isdigit():
         number = tokens.pop(0)
+        # "4753-59 W Washington": the end of a range of house numbers is not a street word.
+        while tokens and tokens[0].isdigit():
+            tokens.pop(0)
+    # "2929 S Wabash Suite 200", "1653 W 43rd St Building", "... 1st Floor": a unit inside the premises,
+    # not the street (nor is a floor's ordinal, nor a bare number after the street: "Broadway St 10").
+    for i, token in enumerate(tokens):
+        if token in table.street_units:
+            del tokens[i - 1 if i > 1 and _ORDINAL.fullmatch(tokens[i - 1]) else i :]
+            break
+    while len(tokens) > 1 and tokens[-1].isdigit():
+        tokens.pop()
+    if city and len(tokens) > len(city) and tuple(tokens[-len(city) :]) == city:
+        del tokens[-len(city) :]  # "1248 West 69th Street Chicago": the town written into the street line
     if not tokens and number is None:
         return None
-    types = tables().street_types
-    return StreetAddress(number, tuple(tokens), tuple(w for w in tokens if w not in types))
+    return StreetAddress(number, tuple(tokens), tuple(w for w in tokens if w not in table.street_types))
 
 
 def normalise_city(raw: str | None) -> str | None:

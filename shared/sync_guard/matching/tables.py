@@ -80,6 +80,7 @@ class Tables:
     free_mail: frozenset[str]
     street_fold: dict[str, str]
     street_types: frozenset[str]
+    street_units: frozenset[str]
 
 
 def _read_json(name: str) -> Any:
@@ -114,4 +115,5 @@ def tables() -> Tables:
         free_mail=free_mail,
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),
+        street_units=frozenset(street["units"]),
     )

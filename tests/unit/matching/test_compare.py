@@ -191,3 +191,18 @@ def test_a_longer_name_at_another_street_is_a_branch_even_on_one_switchboard(com
     assert compare(left, right).verdict is Verdict.POSSIBLE
     same_street = right.model_copy(update={"street": "2610 N. Francisco"})
     assert compare(left, same_street).verdict is Verdict.DUPLICATE
+
+
+def test_one_name_and_phone_at_another_street_is_a_second_site_to_look_at(company: MakeRecord) -> None:
+    # A charity's centres, a chain's shops: one name, one central line, two premises.
+    left = company("Christopher House", street="2610 N Francisco Ave", phone="312 235 4073")
+    right = company("Christopher House", street="3255 W Altgeld St", phone="312 235 4073")
+    assert compare(left, right).verdict is Verdict.POSSIBLE
+
+
+def test_a_slip_in_a_street_name_is_the_same_street_but_not_in_its_number(company: MakeRecord) -> None:
+    left = company("Bradwell School", street="7736 S Burnham Ave", phone="773 535 6600")
+    right = company("Bradwell School", street="7736 S. Burnhan", phone="773 535 6600")
+    assert "same street address 7736 S Burnham Ave" in compare(left, right).evidence
+    other_street = compare(company("Acme", street="249 E 39th St"), company("Acme", street="249 E 37th St"))
+    assert "different street addresses" in other_street.evidence

@@ -204,3 +204,29 @@ class TestContactDetails:
 )
 def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expected: str | None) -> None:
     assert normalise_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("4753 W. Washington Blvd", "4753-59 W Washington"),  # a range of house numbers
+        ("2929 S Wabash", "2929 S Wabash Suite 200"),  # a unit inside the premises
+        ("10001 S. Woodlawn", "10001 South Woodlawn Avenue First Floor"),
+        ("4208 N Broadway Street 10", "4208 N. Broadway"),
+        ("1631 W. Jonquil Terrace", "1631 W Jonquil Tr."),
+        ("1900 W VAN BUREN", "1900 W. VanBuren"),  # a street name written as one word
+    ],
+)
+def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None:
+    a, b = normalise_street(left), normalise_street(right)
+    assert a is not None
+    assert b is not None
+    assert (a.number, a.name_key) == (b.number, b.name_key)
+
+
+def test_the_town_written_into_the_street_line_is_taken_off() -> None:
+    with_town = normalise_street("1248 West 69th Street Chicago", ("chicago",))
+    without = normalise_street("1248 W 69th St")
+    assert with_town is not None
+    assert without is not None
+    assert with_town.name_key == without.name_key == "w69th"
