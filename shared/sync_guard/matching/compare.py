@@ -16,13 +16,7 @@ from enum import StrEnum
 from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import RecordFeatures, features_of
-from sync_guard.matching.names import (
-    NameComparison,
-    NameRelation,
-    compare_words,
-    letters_alike,
-    word_weight,
-)
+from sync_guard.matching.names import NameComparison, NameRelation, compare_words, letters_alike
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, CompanyName, format_phone, vat_core
 from sync_guard.models.records import PartyRecord, RecordKind
 
@@ -328,9 +322,10 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
     score = 1.0 / (1.0 + math.exp(-points))
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
     # the same company on shared premises or a shared switchboard alone: only a strong identifier, or
-    # both the premises and the phone together with two words of substance in common ("Gads Hill Center
-    # GH Sinai" / "Gads Hill Child Care Center"), can make such a pair a duplicate.
-    one_site = premises is _Premises.SAME and same_phone and _substantive_shared(names) >= 1
+    # both the premises and the phone with a word of substance in common (an OVERLAP, not merely a
+    # descriptor such as "Bank": "Gads Hill Center GH Sinai" / "Gads Hill Child Care Center"), can
+    # make such a pair a duplicate.
+    one_site = premises is _Premises.SAME and same_phone and names.relation is NameRelation.OVERLAP
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     # Records that give different premises are two sites until an identifier says otherwise: a chain's
@@ -365,12 +360,6 @@ class _Premises(StrEnum):
     NEIGHBOURING = "neighbouring"  # same street, another number
     DIFFERENT = "different"
     UNKNOWN = "unknown"
-
-
-def _substantive_shared(names: NameComparison) -> int:
-    """How many words of substance (not connectors, not business descriptors) two names share."""
-    shared = [*names.alignment.exact, *(a for a, _, _ in names.alignment.fuzzy)]
-    return sum(1 for word in shared if word_weight(word) >= 1.0)
 
 
 def _same_street_name(left: str, right: str) -> bool:

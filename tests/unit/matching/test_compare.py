@@ -179,7 +179,7 @@ def test_one_name_at_another_street_with_another_phone_is_a_branch_to_look_at(co
     assert same_vat.verdict is Verdict.DUPLICATE
 
 
-def test_names_sharing_two_words_at_one_address_and_phone_are_one_site(company: MakeRecord) -> None:
+def test_names_sharing_a_word_of_substance_at_one_address_and_phone_are_one_site(company: MakeRecord) -> None:
     left = company("Gads Hill Center GH Sinai Community Ogden", street="2653 W. Ogden", phone="312 521 1196")
     right = company("Gads Hill Child Care Center", street="2653 W Ogden", phone="(312) 521-1196")
     assert compare(left, right).verdict is Verdict.DUPLICATE
