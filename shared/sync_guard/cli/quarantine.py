@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -48,9 +49,23 @@ def _report(result: OperationResult) -> None:
     typer.echo(f"  audit entry {entry.entry_id}")
 
 
-def _fail(error: SyncGuardError) -> None:
+def _fail(error: SyncGuardError) -> NoReturn:
     typer.echo(f"error: {error.message}", err=True)
     raise typer.Exit(code=1)
+
+
+def _operate(
+    stack_name: str | None,
+    region: str | None,
+    state_dir: Path,
+    operation: Callable[[AdminService], OperationResult],
+) -> None:
+    """Run one admin operation against the resolved stack and print its audit entry (or the error)."""
+    try:
+        result = operation(_service(stack_name, region, state_dir))
+    except SyncGuardError as error:
+        _fail(error)
+    _report(result)
 
 
 def register(app: typer.Typer) -> None:
@@ -98,13 +113,10 @@ def register(app: typer.Typer) -> None:
         state_dir: StateDirOption = DEFAULT_STATE_DIR,
     ) -> None:
         """Release a hold: undo its tag / inactive status in Zoho (through the outbox)."""
-        try:
-            result = _service(stack_name, region, state_dir).release(
-                hold_id, actor=actor or default_actor(), reason=reason
-            )
-        except SyncGuardError as error:
-            _fail(error)
-        _report(result)
+        who = actor or default_actor()
+        _operate(
+            stack_name, region, state_dir, lambda admin: admin.release(hold_id, actor=who, reason=reason)
+        )
 
     @quarantines.command("confirm")
     def confirm_command(
@@ -117,13 +129,13 @@ def register(app: typer.Typer) -> None:
         state_dir: StateDirOption = DEFAULT_STATE_DIR,
     ) -> None:
         """Confirm a held record is a duplicate: it stays held and the survivor is recorded."""
-        try:
-            result = _service(stack_name, region, state_dir).confirm(
-                hold_id, survivor=survivor, actor=actor or default_actor(), reason=reason
-            )
-        except SyncGuardError as error:
-            _fail(error)
-        _report(result)
+        who = actor or default_actor()
+        _operate(
+            stack_name,
+            region,
+            state_dir,
+            lambda admin: admin.confirm(hold_id, survivor=survivor, actor=who, reason=reason),
+        )
 
     @app.command("link")
     def link_command(
@@ -136,13 +148,10 @@ def register(app: typer.Typer) -> None:
         state_dir: StateDirOption = DEFAULT_STATE_DIR,
     ) -> None:
         """Pair a CRM record and a Books customer by hand in the shadow mapping (provenance: admin)."""
-        try:
-            result = _service(stack_name, region, state_dir).link(
-                crm, books, actor=actor or default_actor(), reason=reason
-            )
-        except SyncGuardError as error:
-            _fail(error)
-        _report(result)
+        who = actor or default_actor()
+        _operate(
+            stack_name, region, state_dir, lambda admin: admin.link(crm, books, actor=who, reason=reason)
+        )
 
     @breaker.command("reset")
     def reset_command(
@@ -153,10 +162,5 @@ def register(app: typer.Typer) -> None:
         state_dir: StateDirOption = DEFAULT_STATE_DIR,
     ) -> None:
         """Close the storm breaker: new creates are decided normally again."""
-        try:
-            result = _service(stack_name, region, state_dir).reset_breaker(
-                actor=actor or default_actor(), reason=reason
-            )
-        except SyncGuardError as error:
-            _fail(error)
-        _report(result)
+        who = actor or default_actor()
+        _operate(stack_name, region, state_dir, lambda admin: admin.reset_breaker(actor=who, reason=reason))
