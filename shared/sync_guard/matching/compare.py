@@ -18,6 +18,7 @@ from rapidfuzz.distance import OSA, Indel
 from sync_guard.matching.features import RecordFeatures, features_of
 from sync_guard.matching.names import NameComparison, NameRelation, compare_words, letters_alike
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, CompanyName, format_phone, vat_core
+from sync_guard.matching.tables import tables, tokenise
 from sync_guard.models.records import PartyRecord, RecordKind
 
 # A pair at or above DUPLICATE_THRESHOLD is the same party with confidence; at or above
@@ -109,6 +110,11 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
             if written.replace(" ", "") != canonical.lower().replace(" ", ""):
                 folds.append(f"'{written.title()}' is folded to '{canonical}'")
     only = sorted(set(left_forms) ^ set(right_forms))
+    for name, other in ((left, right), (right, left)):
+        cut = _cut_off_form(name, other)
+        if cut:
+            folds.append(f"'{name.core[-1].upper()}' is read as '{cut}' cut short")
+            only = []
     if only and (not left_forms or not right_forms):
         folds.append("the legal form " + " / ".join(f"'{c}'" for c in only) + " is set aside")
     if left.dropped_article or right.dropped_article:
@@ -116,6 +122,9 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
     honorific = left.dropped_honorific or right.dropped_honorific
     if honorific and left.dropped_honorific != right.dropped_honorific:
         folds.append(f"the royal predicate '{honorific.capitalize()}' is set aside")
+    synonyms = tables().synonyms
+    read_as = sorted({t for t in tokenise(left.raw) + tokenise(right.raw) if t in synonyms})
+    folds.extend(f"'{word.capitalize()}' is read as '{synonyms[word].capitalize()}'" for word in read_as)
     if ("&" in left.raw) != ("&" in right.raw):
         folds.append("'&' is read as 'and'")
     return folds
@@ -202,12 +211,28 @@ def _name_points(comparison: NameComparison, weights: _NameWeights) -> float:
     return 0.0
 
 
+def _cut_off_form(name: CompanyName, other: CompanyName) -> str | None:
+    """The other name's legal form when this name ends in its first letter and has no form of its own:
+    an export or a form field cut "Akzo Nobel N.V." to "AKZO NOBEL N"."""
+    if name.legal_forms or name.tail or len(name.core) < 2 or len(name.core[-1]) != 1:
+        return None
+    letter = name.core[-1]
+    for hit in other.legal_forms:
+        if hit.form.canonical.lower().startswith(letter):
+            return hit.form.canonical
+    return None
+
+
+def _compared_core(name: CompanyName, other: CompanyName) -> tuple[str, ...]:
+    return name.core[:-1] if _cut_off_form(name, other) else name.core
+
+
 def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) -> NameComparison:
     if person or left.company is None or right.company is None:
         return compare_words(left.name_words, right.name_words, person=person)
     return compare_words(
-        left.company.core,
-        right.company.core,
+        _compared_core(left.company, right.company),
+        _compared_core(right.company, left.company),
         left_tail=left.company.tail,
         right_tail=right.company.tail,
     )

@@ -7,8 +7,10 @@ Company names keep what distinguishes two companies ("Acme (UK)" vs "Acme (US)")
 
 from __future__ import annotations
 
+import html
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -76,18 +78,37 @@ def _match_legal_form(tokens: tuple[str, ...], start: int) -> tuple[int, LegalFo
     return None
 
 
+def _name_tokens(text: str) -> tuple[str, ...]:
+    """A company name's tokens with abbreviations and synonyms read as their long form."""
+    table = tables()
+    if "&" in text:
+        text = html.unescape(text)  # "Smith &amp; Sons" from a web form or an HTML export
+    if "." in text:
+        text = _GLUED_FORM.sub(_unglue_form, text)
+    abbreviations = table.abbreviations
+    return tuple(abbreviations.get(t, t) for t in tokenise(text, run_endings=table.initialisms))
+
+
+# A word run into a dotted legal form ("ELECTRONICSN.V."): three letters of the word, then the form.
+_GLUED_FORM = re.compile(r"(?<=[^\W\d_]{3})([^\W\d_])\.\s?([^\W\d_])\b")
+
+
+def _unglue_form(match: re.Match[str]) -> str:
+    form = (match[1] + match[2]).lower()
+    return f" {match[0]}" if form in tables().initialisms else match[0]
+
+
 @lru_cache(maxsize=200_000)
 def normalise_company_name(text: str) -> CompanyName:
     """Take a company name apart: core words, legal forms (folded), a trailing place or address.
 
     Legal forms are recognised after at least one word of the name (anywhere after it, since
     "Hitachi ... Technologies, Inc. Netherlands B.V." has two), and at the very start only for forms the
-    table marks ``leading`` ("N.V. Philips"). Words after the last legal form go to ``tail``.
+    table marks ``leading`` ("N.V. Philips"). Words after the last legal form go to ``tail``, and so do
+    words after a comma in a name whose only legal form leads it ("N.V. Nutricia, Zoetermeer").
     """
     table = tables()
-    tokens = tokenise(text)
-    abbreviations = table.abbreviations
-    tokens = tuple(abbreviations.get(t, t) for t in tokens)
+    tokens = _name_tokens(text)
     words: list[str] = []
     hits: list[tuple[int, LegalFormHit]] = []  # (index into words where the form stood, hit)
     i = 0
@@ -107,10 +128,18 @@ def normalise_company_name(text: str) -> CompanyName:
     tail: tuple[str, ...] = ()
     if hits:
         last_at = hits[-1][0]
-        # A form at the start ("N.V. Philips") is not followed by a tail: the whole name follows it.
-        if last_at > 0 and last_at < len(words) and _reads_as_place(text, words[last_at:]):
+        if 0 < last_at < len(words) and _reads_as_place(text, words[last_at:]):
             tail = tuple(words[last_at:])
             words = words[:last_at]
+        elif last_at == 0:
+            # A form at the start ("N.V. Philips") is followed by the whole name; a place may still
+            # follow a comma.
+            place = _after_comma(text, words)
+            if place:
+                tail, words = tuple(words[-place:]), words[:-place]
+        if _reads_as_address(tail):
+            # "... N.V. Groenewoudseweg 1": the house number is the address's, not a branch's.
+            tail = tuple(w for w in tail if not w.isdigit())
     # "Smith & Co" leaves a dangling "and" once "Co" is folded away.
     while len(words) > 1 and words[-1] in table.connectors and words[-1] not in table.articles:
         words.pop()
@@ -122,6 +151,10 @@ def normalise_company_name(text: str) -> CompanyName:
     honorific: str | None = None
     if len(words) > 2 and _is_honorific(words[0] + words[1]):
         words[:2] = [words[0] + words[1]]  # "Konin-klijke Philips"
+    elif words and not _is_honorific(words[0]):
+        glued = _glued_honorific(words[0])  # "KoninklijkePhilips"
+        if glued:
+            words[:1] = [glued, words[0][len(glued) :]]
     if len(words) > 1 and _is_honorific(words[0]):
         honorific = words.pop(0)
     return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped, honorific)
@@ -134,13 +167,50 @@ _PLACE_WORDS = 3
 def _reads_as_place(text: str, words: list[str]) -> bool:
     """Whether words after the last legal form read as a place or an address rather than a second name.
 
-    After a comma they do ("Shell ... B.V., Den Haag/'s-Gravenhage, NL"); otherwise only a few words do:
-    "Home of Life Community Dev. Corp. - Home of Life Just For You" carries a second name.
+    After a comma they do ("Shell ... B.V., Den Haag/'s-Gravenhage, NL"), and so does a street address
+    ("... B.V. Carel van Bylandtlaan 30, NL"); otherwise only a few words do: "Home of Life Community
+    Dev. Corp. - Home of Life Just For You" carries a second name.
     """
-    if len(words) <= _PLACE_WORDS:
+    if len(words) <= _PLACE_WORDS or _reads_as_address(words):
         return True
     _, comma, after = text.partition(",")
-    return bool(comma) and set(words) <= set(tokenise(after))
+    return bool(comma) and set(words) <= set(_name_tokens(after))
+
+
+def _after_comma(text: str, words: list[str]) -> int:
+    """How many of the last words were written after the name's first comma, when they read as a place
+    (at most a few words, or an address) and leave a name before them; else 0."""
+    _, comma, after = text.partition(",")
+    if not comma:
+        return 0
+    place = _name_tokens(after)
+    count = len(place)
+    if not 0 < count < len(words) or tuple(words[-count:]) != place:
+        return 0
+    return count if count <= _PLACE_WORDS or _reads_as_address(place) else 0
+
+
+def _reads_as_address(words: Sequence[str]) -> bool:
+    """A street word next to a house number: "Groenewoudseweg 1", "12 High Street"."""
+    table = tables()
+    for i, word in enumerate(words):
+        if not word.isdigit():
+            continue
+        for near in (*words[max(0, i - 1) : i], *words[i + 1 : i + 2]):
+            street = table.street_fold.get(near, near)
+            if street in table.street_types or any(
+                len(near) > len(suffix) + 2 and near.endswith(suffix) for suffix in table.street_suffixes
+            ):
+                return True
+    return False
+
+
+def _glued_honorific(word: str) -> str | None:
+    """The royal predicate a word starts with when the name was run into it ("koninklijkephilips")."""
+    for honorific in sorted(tables().honorifics, key=len, reverse=True):
+        if len(word) >= len(honorific) + 3 and word.startswith(honorific):
+            return honorific
+    return None
 
 
 def _is_honorific(word: str) -> bool:

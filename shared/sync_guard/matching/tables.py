@@ -30,27 +30,41 @@ def fold_text(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def tokenise(text: str) -> tuple[str, ...]:
+def tokenise(text: str, *, run_endings: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Folded alphanumeric tokens; runs of single letters join (``N. V.`` -> ``nv``, ``U.S.`` -> ``us``).
 
     ``&`` and ``+`` are read as ``and`` so that "Smith & Co" and "Smith and Co" give the same tokens.
+    A run stops at a comma or semicolon ("... B.V., D" is not "bvd"). A run that ends in one of
+    ``run_endings`` after at least two other letters is split before it: "D S M N. V." is "dsm nv".
     """
     folded = fold_text(text).replace("&", " and ").replace("+", " and ")
     folded = _APOSTROPHES.sub("", folded)
-    raw = [t for t in _NON_ALNUM.split(folded) if t]
     tokens: list[str] = []
-    run: list[str] = []
-    for token in raw:
-        if len(token) == 1 and token.isalpha():
-            run.append(token)
-            continue
+    for clause in _CLAUSES.split(folded):
+        run: list[str] = []
+        for token in _NON_ALNUM.split(clause):
+            if not token:
+                continue
+            if len(token) == 1 and token.isalpha():
+                run.append(token)
+                continue
+            if run:
+                tokens.extend(_split_run("".join(run), run_endings))
+                run = []
+            tokens.append(token)
         if run:
-            tokens.append("".join(run))
-            run = []
-        tokens.append(token)
-    if run:
-        tokens.append("".join(run))
+            tokens.extend(_split_run("".join(run), run_endings))
     return tuple(tokens)
+
+
+_CLAUSES = re.compile(r"[,;]")
+
+
+def _split_run(run: str, endings: frozenset[str]) -> tuple[str, ...]:
+    for ending in endings:
+        if len(run) >= len(ending) + 2 and run.endswith(ending):
+            return run[: -len(ending)], ending
+    return (run,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +86,19 @@ class Tables:
     # token sequence -> legal form; the longest sequence wins when several start at one token.
     legal_forms: dict[tuple[str, ...], LegalForm]
     legal_form_max_len: int
+    # Legal forms written as dotted initials ("N.V.", "S.A."), as one token ("nv", "sa").
+    initialisms: frozenset[str]
     articles: frozenset[str]
     honorifics: frozenset[str]
     connectors: frozenset[str]
     generic: frozenset[str]
-    abbreviations: dict[str, str]
+    abbreviations: dict[str, str]  # synonyms included
+    synonyms: dict[str, str]
     free_mail: frozenset[str]
     street_fold: dict[str, str]
     street_types: frozenset[str]
     street_units: frozenset[str]
+    street_suffixes: tuple[str, ...]
 
 
 def _read_json(name: str) -> Any:
@@ -91,6 +109,7 @@ def _read_json(name: str) -> Any:
 def tables() -> Tables:
     """The tables, read from the package's data files on first use and cached for the process."""
     legal: dict[tuple[str, ...], LegalForm] = {}
+    initialisms: set[str] = set()
     for entry in _read_json("legal_forms.json")["forms"]:
         form = LegalForm(
             canonical=entry["canonical"],
@@ -99,7 +118,10 @@ def tables() -> Tables:
             countries=frozenset(entry.get("countries", ())),
         )
         for variant in [entry["canonical"], *entry["variants"]]:
-            legal.setdefault(tokenise(variant), form)
+            tokens = tokenise(variant)
+            legal.setdefault(tokens, form)
+            if "." in variant and len(tokens) == 1 and len(tokens[0]) <= 3:
+                initialisms.add(tokens[0])
     words = _read_json("words.json")
     street = _read_json("street_words.json")
     # JSON rather than a text list: the package ships *.json data files (see pyproject package-data).
@@ -107,13 +129,17 @@ def tables() -> Tables:
     return Tables(
         legal_forms=legal,
         legal_form_max_len=max(len(k) for k in legal),
+        initialisms=frozenset(initialisms),
         articles=frozenset(words["articles"]),
         honorifics=frozenset(words["honorifics"]),
         connectors=frozenset(words["connectors"]),
         generic=frozenset(words["generic"]),
-        abbreviations={tokenise(k)[0]: v for k, v in words["abbreviations"].items()},
+        # Synonyms (a country's name in its own language) are read the same way as abbreviations.
+        abbreviations={tokenise(k)[0]: v for k, v in (words["abbreviations"] | words["synonyms"]).items()},
+        synonyms={tokenise(k)[0]: v for k, v in words["synonyms"].items()},
         free_mail=free_mail,
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),
         street_units=frozenset(street["units"]),
+        street_suffixes=tuple(street["suffixes"]),
     )

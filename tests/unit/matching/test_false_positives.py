@@ -126,3 +126,12 @@ def test_evidence_names_the_shared_phone(company: MakeRecord) -> None:
         company("Acme Ltd", phone="020 7946 0000"), company("ACME LIMITED", phone="+442079460000")
     )
     assert "same phone +44 20 7946 0000" in result.evidence
+
+
+def test_a_legal_form_cut_short_is_read_as_the_other_name_s_form(company: MakeRecord) -> None:
+    result = compare(company("AKZO NOBEL N"), company("Akzo Nobel N.V."))
+    assert result.verdict is Verdict.DUPLICATE
+    assert "same name once 'N' is read as 'NV' cut short" in result.evidence
+    # A last letter that starts no legal form of the other name is part of the name: Plan B is not Plan.
+    assert compare(company("Plan B"), company("Plan Ltd")).verdict is not Verdict.DUPLICATE
+    assert compare(company("Plan B"), company("Plan")).verdict is not Verdict.DUPLICATE

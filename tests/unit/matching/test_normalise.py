@@ -47,6 +47,15 @@ class TestText:
     def test_ampersand_reads_as_and(self) -> None:
         assert tokenise("Smith & Jones") == tokenise("Smith and Jones")
 
+    def test_a_run_of_single_letters_stops_at_a_comma(self) -> None:
+        assert tokenise("Shell B.V., D") == ("shell", "bv", "d")
+
+    def test_a_run_ending_in_a_dotted_legal_form_is_split_from_it(self) -> None:
+        endings = tables().initialisms
+        assert tokenise("D S M N. V.", run_endings=endings) == ("dsm", "nv")
+        # Too short to hold a name before the form: "U.S.A." stays one run.
+        assert tokenise("U.S.A. Trading", run_endings=endings) == ("usa", "trading")
+
 
 class TestCompanyNames:
     @pytest.mark.parametrize(
@@ -104,6 +113,36 @@ class TestCompanyNames:
         name = normalise_company_name("Unilever N.V., Rotterdam")
         assert name.core == ("unilever",)
         assert name.tail == ("rotterdam",)
+
+    def test_a_place_after_a_comma_is_a_tail_when_the_form_leads(self) -> None:
+        name = normalise_company_name("Naamloze Vennootschap Nutricia, Zoetermeer, NL")
+        assert (name.core, name.tail) == (("nutricia",), ("zoetermeer", "nl"))
+        assert normalise_company_name("N.V. Nutricia").core == ("nutricia",)
+
+    def test_an_address_after_the_legal_form_is_a_tail_without_its_house_number(self) -> None:
+        name = normalise_company_name("Koninklijke Philips Electronics N.V. Groenewoudseweg 1")
+        assert (name.core, name.tail) == (("philips", "electronics"), ("groenewoudseweg",))
+        long = normalise_company_name("Shell Research B. V. Carel van Bylandtlaan 30, NL")
+        assert long.core == ("shell", "research")
+        # Without a street beside it, a number after the form still marks another branch.
+        assert normalise_company_name("Acme Ltd 2").tail == ("2",)
+
+    def test_a_legal_form_run_into_the_last_word_is_taken_off(self) -> None:
+        assert core("KONINKLIJKE PHILIPS ELECTRONICSN.V.") == ("philips", "electronics")
+        assert core("HUNTERDOUGLASINDUSTRIESB.V.") == ("hunterdouglasindustries",)
+        assert core("e.g. Foods Ltd") == ("eg", "foods")
+
+    def test_the_royal_predicate_is_dropped_abbreviated_or_run_into_the_name(self) -> None:
+        assert core("KONINKL PHILIPS ELECTRONICS NV") == ("philips", "electronics")
+        assert core("KoninklijkePhilips Electronics") == ("philips", "electronics")
+        assert core("Koninklijke Philips") == ("philips",)
+
+    def test_a_country_in_its_own_language_reads_as_its_english_name(self) -> None:
+        assert core("ASML Holland B.V.") == core("ASML Nederland BV") == ("asml", "netherlands")
+        assert core("Sony Europa B.V.") == ("sony", "europe")
+
+    def test_html_escapes_are_read(self) -> None:
+        assert key("Smith &amp; Sons Ltd") == key("Smith & Sons Ltd")
 
     def test_two_legal_forms_fold_and_the_name_between_them_stays(self) -> None:
         name = normalise_company_name("Hitachi Storage, Inc. Netherlands B.V.")
