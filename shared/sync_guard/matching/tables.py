@@ -34,8 +34,9 @@ def tokenise(text: str, *, run_endings: frozenset[str] = frozenset()) -> tuple[s
     """Folded alphanumeric tokens; runs of single letters join (``N. V.`` -> ``nv``, ``U.S.`` -> ``us``).
 
     ``&`` and ``+`` are read as ``and`` so that "Smith & Co" and "Smith and Co" give the same tokens.
-    A run stops at a comma or semicolon ("... B.V., D" is not "bvd"). A run that ends in one of
-    ``run_endings`` after at least two other letters is split before it: "D S M N. V." is "dsm nv".
+    A run stops at a semicolon or a comma before a space ("... B.V., D" is not "bvd"; "N,V," is "nv").
+    A run that ends in one of ``run_endings`` after at least two other letters is split before it:
+    "D S M N. V." is "dsm nv".
     """
     folded = fold_text(text).replace("&", " and ").replace("+", " and ")
     folded = _APOSTROPHES.sub("", folded)
@@ -57,7 +58,7 @@ def tokenise(text: str, *, run_endings: frozenset[str] = frozenset()) -> tuple[s
     return tuple(tokens)
 
 
-_CLAUSES = re.compile(r"[,;]")
+_CLAUSES = re.compile(r";|,\s")
 
 
 def _split_run(run: str, endings: frozenset[str]) -> tuple[str, ...]:

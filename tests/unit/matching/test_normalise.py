@@ -47,8 +47,9 @@ class TestText:
     def test_ampersand_reads_as_and(self) -> None:
         assert tokenise("Smith & Jones") == tokenise("Smith and Jones")
 
-    def test_a_run_of_single_letters_stops_at_a_comma(self) -> None:
+    def test_a_run_of_single_letters_stops_at_a_comma_before_a_space(self) -> None:
         assert tokenise("Shell B.V., D") == ("shell", "bv", "d")
+        assert tokenise("Maasland N,V,") == ("maasland", "nv")
 
     def test_a_run_ending_in_a_dotted_legal_form_is_split_from_it(self) -> None:
         endings = tables().initialisms
