@@ -14,10 +14,11 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
 - ``a:`` house number and street name without spaces or type (``a:1845|e79th``): same premises.
 - ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
-  (``q:acme|w*``, ``q:a*|widgets``), then both by their first four letters or both by their last four
-  (``q:acme*|widg*``, ``q:*acme|*gets``); of a one-word name, its first four and last letters, first
-  and last four, and its letters sorted (``q:unil*r``, ``q:u*ever``, ``q:~eeilnruv``): a slip in one
-  word, or in each word at the same end, still leaves one shared.
+  (``q:acme|w*``, ``q:a*|widgets``), then each by its first or last four letters in all four ways
+  (``q:acme*|widg*``, ``q:*acme|*gets``, ``q:acme*|*gets``, ``q:*acme|widg*``); of a one-word name,
+  its first four and last letters, first and last four, its letters sorted with doubled letters
+  written once, and its first three and last three (``q:unil*r``, ``q:u*ever``, ``q:~eilnruv``,
+  ``q:uni*ver``): a slip in one word, or one in each word, still leaves one shared.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 - ``b:`` people only, the date of birth (``b:1983-05-19``): a person whose name is garbled.
 
@@ -31,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sync_guard.matching.features import RecordFeatures, features_of
+from sync_guard.matching.names import undoubled as _undoubled
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, vat_core
 from sync_guard.matching.tables import tables
 from sync_guard.models.records import PartyRecord, RecordKind
@@ -76,6 +78,8 @@ def _name_keys(features: RecordFeatures) -> list[str]:
                 f"{first[0]}*|{second}",
                 f"{first[:4]}*|{second[:4]}*",
                 f"*{first[-4:]}|*{second[-4:]}",
+                f"{first[:4]}*|*{second[-4:]}",
+                f"*{first[-4:]}|{second[:4]}*",
             ]
         )
     elif len(words[0]) >= 5:
@@ -88,9 +92,11 @@ def _name_keys(features: RecordFeatures) -> list[str]:
             [
                 f"{word[:4]}*{word[-1]}",
                 f"{word[0]}*{word[-4:]}",
-                "~" + "".join(sorted(word)),
+                "~" + "".join(sorted(_undoubled(word))),
             ]
         )
+        if len(word) >= 6:
+            fuzzy.append(f"{word[:3]}*{word[-3:]}")
     if features.kind is RecordKind.PERSON and len(words) >= 2:
         # People's records often carry only a given name or only a surname: each word is a key too.
         keys.extend(f"w:{w}" for w in sorted(set(words))[:2] if len(w) >= 3)

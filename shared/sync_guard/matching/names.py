@@ -87,7 +87,7 @@ def letters_alike(left: str, right: str) -> bool:
     return Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85
 
 
-def _undoubled(word: str) -> str:
+def undoubled(word: str) -> str:
     """The word with every run of one letter written once ("wollbrrur" -> "wolbrur")."""
     return "".join(letter for letter, _ in itertools.groupby(word))
 
@@ -133,7 +133,7 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
             return distance, "typo"
         # A doubled or undoubled letter is the commonest slip of all, and two copies of a name often
         # carry one each besides another slip ("Wollrbur" / "Wollbrrur"): compare with runs collapsed.
-        left_single, right_single = _undoubled(left), _undoubled(right)
+        left_single, right_single = undoubled(left), undoubled(right)
         collapsed = OSA.distance(left_single, right_single, score_cutoff=budget)
         if collapsed <= budget and (left != left_single or right != right_single):
             return collapsed + 1, "typo"

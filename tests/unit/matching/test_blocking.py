@@ -73,6 +73,10 @@ def test_a_typo_that_spares_the_first_letter_still_shares_a_typo_key(
         ("Clatvvourk Kylloungdy Ltd", "Clatvourk Kylloundy Ltd"),
         ("Prnthoum Tolchitix PLC", "Prenthoum Toulchitix PLC"),  # both near the start
         ("Sithsour PLC", "Sitshour PLC"),  # letters swapped in a one-word name
+        ("Fynbung Forkchnog Inc.", "Fynnbung Forkchong Inc."),  # near the start of one, the end of the other
+        ("Paitkelrril & Cheastnai Inc.", "Paitkelril and Chastnai Inc."),  # near the end, then the start
+        ("Briwel Inc", "Brirwel Inc"),  # a letter added in the middle of a one-word name
+        ("Varkboox Inc", "Vrakbox Inc"),  # letters swapped and one doubled
     ],
 )
 def test_slips_in_every_word_still_share_a_typo_key(company: MakeRecord, left: str, right: str) -> None:
