@@ -11,6 +11,8 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``n:`` core name, folded, legal forms and "The" removed, without spaces (``n:acmewidgets``):
   Ltd/Limited, &/and, case, "Gist-Brocades"/"GISTBROCADES".
 - ``t:`` distinct name words sorted, for names of 2+ words (``t:acme|widgets``): another word order.
+  A name with words after its legal form ("Bosch GmbH Robert") keys its whole name in ``n:`` and ``t:``
+  as well; a name ending in a lone letter ("MAASLAND N") keys its name without it (a form cut short).
 - ``d:`` company email domain or website, never free-mail (``d:acme.co.uk``): same organisation.
 - ``a:`` house number and street name without spaces or type (``a:1845|e79th``): same premises.
 - ``q:`` typo keys: of the first two name words, one whole and the other by its first letter
@@ -62,7 +64,20 @@ def _name_keys(features: RecordFeatures) -> list[str]:
         return []
     # Without spaces, so that "Gist-Brocades", "Gist Brocades" and "GISTBROCADES" meet.
     keys = [f"n:{''.join(features.name_words)}"]
-    distinct = sorted(set(words))
+    sorted_words = words
+    company = features.company
+    if company is not None and features.kind is not RecordKind.PERSON:
+        if company.tail:
+            # Words after a legal form compare as the name's own when the other name has them
+            # ("Philips' (N.V.) Gloeilampenfabrieken" / "N.V. Philips' Gloeilampenfabrieken",
+            # "Bosch GmbH Robert" / "Robert Bosch GmbH"): key the whole name too.
+            whole = [*features.name_words, *company.tail]
+            keys.append(f"n:{''.join(whole)}")
+            sorted_words = [w for w in whole if w not in connectors] or whole
+        elif len(words) >= 2 and len(words[-1]) == 1 and not company.legal_forms:
+            # A legal form cut short to its first letter ("MAASLAND N" for "Maasland N.V.").
+            keys.append(f"n:{''.join(features.name_words[:-1])}")
+    distinct = sorted(set(sorted_words))
     if len(distinct) >= 2:
         keys.append(f"t:{'|'.join(distinct)}")
     fuzzy: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_guard.matching import MAX_KEYS, CandidateIndex, blocking_keys, name_key
+from sync_guard.matching import MAX_KEYS, CandidateIndex, Verdict, blocking_keys, compare, name_key
 from sync_guard.matching.blocking import MAX_KEY_BYTES
 from sync_guard.models.records import Module, System
 from tests.unit.matching.conftest import MakeRecord
@@ -82,6 +82,24 @@ def test_a_typo_that_spares_the_first_letter_still_shares_a_typo_key(
 def test_slips_in_every_word_still_share_a_typo_key(company: MakeRecord, left: str, right: str) -> None:
     shared = blocking_keys(company(left)) & blocking_keys(company(right))
     assert {k for k in shared if k.startswith("q:")}, shared
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        # Words after the legal form are compared as the name's own where the other name has them.
+        ("PHILIPS' (N.V.) GLOEILAMPENFABRIEKEN", "N.V. Philips' Gloeilampenfabrieken"),
+        ("BOSCH GMBH ROBERT", "Robert Bosch GmbH"),
+        # A legal form cut short to its first letter.
+        ("MAASLAND N", "Maasland N.V."),
+    ],
+)
+def test_names_the_comparison_calls_the_same_share_a_name_key(
+    company: MakeRecord, left: str, right: str
+) -> None:
+    shared = blocking_keys(company(left)) & blocking_keys(company(right))
+    assert {k for k in shared if k[0] in "nt"}, shared
+    assert compare(company(left), company(right)).verdict is Verdict.DUPLICATE
 
 
 def test_typo_keys_of_unrelated_names_differ(company: MakeRecord) -> None:
