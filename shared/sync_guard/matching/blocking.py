@@ -8,8 +8,8 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``e:`` email address, primary (and one more, last) (``e:jane@acme.co.uk``): same contact.
 - ``p:`` phone in E.164 (``p:+442079460000``); ``l:`` last 7 digits of a phone written without an
   area code (US lists): same switchboard.
-- ``n:`` core name, folded, legal forms and "The" removed, without spaces (``n:acmewidgets``):
-  Ltd/Limited, &/and, case, "Gist-Brocades"/"GISTBROCADES".
+- ``n:`` core name, folded, legal forms and "The" removed, without spaces, its last word singular
+  (``n:acmewidget``): Ltd/Limited, &/and, case, "Gist-Brocades"/"GISTBROCADES", "Widget"/"Widgets".
 - ``t:`` distinct name words sorted, for names of 2+ words (``t:acme|widgets``): another word order.
   A name with words after its legal form ("Bosch GmbH Robert") keys its whole name in ``n:`` and ``t:``
   as well; a name ending in a lone letter ("MAASLAND N") keys its name without it (a form cut short).
@@ -30,10 +30,11 @@ email or domain comes last.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sync_guard.matching.features import RecordFeatures, features_of
+from sync_guard.matching.names import singular
 from sync_guard.matching.names import undoubled as _undoubled
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, vat_core
 from sync_guard.matching.tables import tables
@@ -57,13 +58,19 @@ def _clip(key: str) -> str:
     return encoded[:MAX_KEY_BYTES].decode("utf-8", errors="ignore")
 
 
+def _joined(words: Sequence[str]) -> str:
+    """Words run together, the last one singular: the ``n:`` key of a name."""
+    return "".join(words[:-1]) + singular(words[-1])
+
+
 def _name_keys(features: RecordFeatures) -> list[str]:
     connectors = tables().connectors
     words = [w for w in features.name_words if w not in connectors] or list(features.name_words)
     if not words:
         return []
-    # Without spaces, so that "Gist-Brocades", "Gist Brocades" and "GISTBROCADES" meet.
-    keys = [f"n:{''.join(features.name_words)}"]
+    # Without spaces, so that "Gist-Brocades", "Gist Brocades" and "GISTBROCADES" meet, and with the
+    # last word singular, as the comparison reads it ("Microelectronic" / "Microelectronics").
+    keys = [f"n:{_joined(features.name_words)}"]
     sorted_words = words
     company = features.company
     if company is not None and features.kind is not RecordKind.PERSON:
@@ -72,11 +79,11 @@ def _name_keys(features: RecordFeatures) -> list[str]:
             # ("Philips' (N.V.) Gloeilampenfabrieken" / "N.V. Philips' Gloeilampenfabrieken",
             # "Bosch GmbH Robert" / "Robert Bosch GmbH"): key the whole name too.
             whole = [*features.name_words, *company.tail]
-            keys.append(f"n:{''.join(whole)}")
+            keys.append(f"n:{_joined(whole)}")
             sorted_words = [w for w in whole if w not in connectors] or whole
         elif len(words) >= 2 and len(words[-1]) == 1 and not company.legal_forms:
             # A legal form cut short to its first letter ("MAASLAND N" for "Maasland N.V.").
-            keys.append(f"n:{''.join(features.name_words[:-1])}")
+            keys.append(f"n:{_joined(features.name_words[:-1])}")
     distinct = sorted(set(sorted_words))
     if len(distinct) >= 2:
         keys.append(f"t:{'|'.join(distinct)}")

@@ -92,7 +92,8 @@ def undoubled(word: str) -> str:
     return "".join(letter for letter, _ in itertools.groupby(word))
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
+    """The word without a plural ending ("industries" -> "industry", "electronics" -> "electronic")."""
     if len(word) > 5 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
@@ -120,7 +121,7 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         return None
     if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
         return 1, "typo"
-    if _singular(left) == _singular(right):
+    if singular(left) == singular(right):
         return 1, "plural"
     if _dropped_inside(left, right):
         return 1, "typo"

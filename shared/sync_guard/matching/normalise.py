@@ -140,6 +140,11 @@ def normalise_company_name(text: str) -> CompanyName:
         if _reads_as_address(tail):
             # "... N.V. Groenewoudseweg 1": the house number is the address's, not a branch's.
             tail = tuple(w for w in tail if not w.isdigit())
+    half = len(words) // 2
+    if len(hits) >= 2 and half and len(words) == 2 * half and words[:half] == words[half:]:
+        # One name written twice, once with each legal form ("Unilever PLC; Unilever N.V."): a
+        # dual-listed company or joint applicants of one group, not a name of two words.
+        words = words[:half]
     # "Smith & Co" leaves a dangling "and" once "Co" is folded away.
     while len(words) > 1 and words[-1] in table.connectors and words[-1] not in table.articles:
         words.pop()

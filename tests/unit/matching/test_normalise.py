@@ -150,6 +150,11 @@ class TestCompanyNames:
         assert name.core == ("hitachi", "storage", "netherlands")
         assert [h.form.canonical for h in name.legal_forms] == ["Inc", "BV"]
 
+    def test_one_name_written_twice_with_two_legal_forms_is_one_name(self) -> None:
+        assert normalise_company_name("UNILEVER PLC; UNILEVER NV").core == ("unilever",)
+        assert normalise_company_name("Reed Elsevier PLC Reed Elsevier N.V.").core == ("reed", "elsevier")
+        assert normalise_company_name("Duran Duran Ltd").core == ("duran", "duran")  # one form: a name
+
     def test_a_name_made_only_of_legal_form_words_keeps_them(self) -> None:
         assert normalise_company_name("Limited").core == ("limited",)
 
