@@ -145,19 +145,35 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
     return None
 
 
+_MAX_SPLIT = 4  # words a run-together word may stand for ("hunterdouglasindustries")
+
+
 def _pair_split_words(alignment: Alignment, left: list[str], right: list[str]) -> None:
-    """Pair a word on one side with two adjacent words on the other ("daycare" / "day care")."""
+    """Pair a word on one side with adjacent words on the other ("daycare" / "day care")."""
     for one, two, swap in ((alignment.left_only, right, False), (alignment.right_only, left, True)):
+        other = alignment.left_only if swap else alignment.right_only
         for word in list(one):
-            for first, second in itertools.pairwise(two):
-                other = alignment.left_only if swap else alignment.right_only
-                if first in other and second in other and first + second == word:
-                    one.remove(word)
-                    other.remove(first)
-                    other.remove(second)
-                    joined = f"{first} {second}"
-                    alignment.fuzzy.append((joined, word, "split") if swap else (word, joined, "split"))
-                    break
+            run = _split_run(word, two, other)
+            if run:
+                one.remove(word)
+                for part in run:
+                    other.remove(part)
+                joined = " ".join(run)
+                alignment.fuzzy.append((joined, word, "split") if swap else (word, joined, "split"))
+
+
+def _split_run(word: str, words: list[str], unpaired: list[str]) -> list[str] | None:
+    """Two to four adjacent unpaired ``words`` that, run together, spell ``word``."""
+    for start in range(len(words) - 1):
+        spelled = words[start]
+        for stop in range(start + 1, min(start + _MAX_SPLIT, len(words))):
+            spelled += words[stop]
+            if not word.startswith(spelled):
+                break
+            run = words[start : stop + 1]
+            if spelled == word and all(run.count(w) <= unpaired.count(w) for w in run):
+                return run
+    return None
 
 
 def align(left: list[str], right: list[str], *, person: bool = False) -> Alignment:

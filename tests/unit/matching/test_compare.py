@@ -111,6 +111,19 @@ def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord
 @pytest.mark.parametrize(
     ("left", "right"),
     [
+        ("Sunshine Daycare Ltd", "Sunshine Day Care Ltd"),
+        ("HUNTERDOUGLASINDUSTRIESB.V.", "Hunter Douglas Industries B.V."),
+    ],
+)
+def test_words_run_together_are_the_same_name(company: MakeRecord, left: str, right: str) -> None:
+    result = compare(company(left), company(right))
+    assert result.verdict is Verdict.DUPLICATE, result
+    assert any("written apart" in reason for reason in result.evidence)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
         ("Wollrbur Ltd", "Wollbrrur Ltd"),  # letters swapped on one copy, a letter doubled on the other
         ("Treaarknot PLC", "Trearkknot PLC"),
         ("Pailer Ltd", "Paier Limited"),  # a letter dropped inside a six-letter word
