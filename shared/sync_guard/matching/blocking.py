@@ -19,8 +19,9 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
   (``q:acme|w*``, ``q:a*|widgets``), then each by its first or last four letters in all four ways
   (``q:acme*|widg*``, ``q:*acme|*gets``, ``q:acme*|*gets``, ``q:*acme|widg*``); of a one-word name,
   its first four and last letters, first and last four, its letters sorted with doubled letters
-  written once, and its first three and last three (``q:unil*r``, ``q:u*ever``, ``q:~eilnruv``,
-  ``q:uni*ver``): a slip in one word, or one in each word, still leaves one shared.
+  written once, its first three and last three, and its first six (``q:unil*r``, ``q:u*ever``,
+  ``q:~eilnruv``, ``q:uni*ver``, ``q:unilev+``): a slip in one word, or one in each word, or a word
+  cut short or run on, still leaves one shared.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 - ``b:`` people only, the date of birth (``b:1983-05-19``): a person whose name is garbled.
 
@@ -118,7 +119,9 @@ def _name_keys(features: RecordFeatures) -> list[str]:
             ]
         )
         if len(word) >= 6:
-            fuzzy.append(f"{word[:3]}*{word[-3:]}")
+            # A slip in the middle; and the first six letters, for a word cut short or run on
+            # ("Unilever" / "UNILEVERNV"), which the comparison reads as an abbreviation.
+            fuzzy.extend([f"{word[:3]}*{word[-3:]}", f"{word[:6]}+"])
     if features.kind is RecordKind.PERSON and len(words) >= 2:
         # People's records often carry only a given name or only a surname: each word is a key too.
         keys.extend(f"w:{w}" for w in sorted(set(words))[:2] if len(w) >= 3)

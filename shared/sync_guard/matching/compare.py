@@ -164,6 +164,7 @@ def _name_evidence(
             "split": "a word written apart",
             "plural": "a plural",
             "scrambled": "scrambled letters",
+            "spelling": "a spelling that sounds the same",
         }
         reasons.append(f"same name allowing for {' / '.join(kinds[h] for h in hows)}: {shown}")
     elif relation is NameRelation.SUBSET:

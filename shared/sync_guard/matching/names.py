@@ -82,6 +82,18 @@ def _dropped_inside(left: str, right: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(1, len(long_) - 1))
 
 
+def _sounds_alike(left: str, right: str) -> bool:
+    """One letter inside a word of five or more spelt with another of the same sound ("Nobel"/"Novel").
+
+    Only the letter pairs of the ``sound_alike`` table: "Paints"/"Prints" and "Rajesh"/"Ramesh" differ
+    by letters that sound nothing alike, and stay different words.
+    """
+    if len(left) != len(right) or len(left) < 5:
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
+    return len(diff) == 1 and diff[0] > 0 and (left[diff[0]], right[diff[0]]) in tables().sound_alike
+
+
 def letters_alike(left: str, right: str) -> bool:
     """Mostly the same letters, in whatever order: a garbled spelling ("Sunderland" / "Rndesland")."""
     return Indel.normalized_similarity(sorted(left), sorted(right)) >= 0.85
@@ -121,6 +133,8 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         return None
     if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
         return 1, "typo"
+    if _sounds_alike(left, right):
+        return 1, "spelling"
     if singular(left) == singular(right):
         return 1, "plural"
     if _dropped_inside(left, right):

@@ -95,6 +95,8 @@ class Tables:
     generic: frozenset[str]
     abbreviations: dict[str, str]  # synonyms included
     synonyms: dict[str, str]
+    # Letter pairs, both ways round, that one sound may be spelt with ("b"/"v": "Nobel" / "Novel").
+    sound_alike: frozenset[tuple[str, str]]
     free_mail: frozenset[str]
     street_fold: dict[str, str]
     street_types: frozenset[str]
@@ -138,6 +140,7 @@ def tables() -> Tables:
         # Synonyms (a country's name in its own language) are read the same way as abbreviations.
         abbreviations={tokenise(k)[0]: v for k, v in (words["abbreviations"] | words["synonyms"]).items()},
         synonyms={tokenise(k)[0]: v for k, v in words["synonyms"].items()},
+        sound_alike=frozenset((a, b) for x, y in words["sound_alike"] for a, b in ((x, y), (y, x))),
         free_mail=free_mail,
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),

@@ -108,6 +108,15 @@ def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord
     assert result.evidence == ("same email ap@acme.co.uk",)
 
 
+def test_a_letter_spelt_as_another_of_the_same_sound_is_the_same_word(company: MakeRecord) -> None:
+    result = compare(company("AKZO NOVEL N.V."), company("Akzo Nobel N.V."))
+    assert result.verdict is Verdict.DUPLICATE, result
+    assert result.evidence == ("same name allowing for a spelling that sounds the same: 'Novel' vs 'Nobel'",)
+    # Letters that do not sound alike keep two words apart, and so does the first letter.
+    assert compare(company("Akzo Notel N.V."), company("Akzo Nobel N.V.")).verdict is Verdict.DISTINCT
+    assert compare(company("Zenith Bakery"), company("Senith Bakery")).verdict is not Verdict.DUPLICATE
+
+
 @pytest.mark.parametrize(
     ("left", "right"),
     [
