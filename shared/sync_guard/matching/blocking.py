@@ -8,8 +8,9 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
 - ``e:`` email address, primary (and one more, last) (``e:jane@acme.co.uk``): same contact.
 - ``p:`` phone in E.164 (``p:+442079460000``); ``l:`` last 7 digits of a phone written without an
   area code (US lists): same switchboard.
-- ``n:`` core name, folded, legal forms and "The" removed, without spaces, its last word singular
-  (``n:acmewidget``): Ltd/Limited, &/and, case, "Gist-Brocades"/"GISTBROCADES", "Widget"/"Widgets".
+- ``n:`` core name, folded, legal forms and "The" removed, without spaces, its last word singular,
+  spelt as it sounds (``n:acmewidget``, ``n:filipselectronic``): Ltd/Limited, &/and, case,
+  "Gist-Brocades"/"GISTBROCADES", "Widget"/"Widgets", "Philips"/"Filips".
 - ``t:`` distinct name words sorted, for names of 2+ words (``t:acme|widgets``): another word order.
   A name with words after its legal form ("Bosch GmbH Robert") keys its whole name in ``n:`` and ``t:``
   as well; a name ending in a lone letter ("MAASLAND N") keys its name without it (a form cut short).
@@ -35,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sync_guard.matching.features import RecordFeatures, features_of
-from sync_guard.matching.names import singular
+from sync_guard.matching.names import singular, spelt
 from sync_guard.matching.names import undoubled as _undoubled
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, vat_core
 from sync_guard.matching.tables import tables
@@ -60,8 +61,8 @@ def _clip(key: str) -> str:
 
 
 def _joined(words: Sequence[str]) -> str:
-    """Words run together, the last one singular: the ``n:`` key of a name."""
-    return "".join(words[:-1]) + singular(words[-1])
+    """Words run together, the last one singular, spelt as they sound: the ``n:`` key of a name."""
+    return spelt("".join(words[:-1]) + singular(words[-1]))
 
 
 def _name_keys(features: RecordFeatures) -> list[str]:

@@ -10,6 +10,7 @@ sides (the names differ).
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -82,16 +83,39 @@ def _dropped_inside(left: str, right: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(1, len(long_) - 1))
 
 
-def _sounds_alike(left: str, right: str) -> bool:
-    """One letter inside a word of five or more spelt with another of the same sound ("Nobel"/"Novel").
+_SILENT_H = re.compile(r"(?<=[aeiou])h(?=[^aeiou])")
 
-    Only the letter pairs of the ``sound_alike`` table: "Paints"/"Prints" and "Rajesh"/"Ramesh" differ
-    by letters that sound nothing alike, and stay different words.
+
+def spelt(word: str) -> str:
+    """The word as it sounds, for spellings of one sound ("Philips" / "Filips" -> "filips").
+
+    Digraphs of the ``spelling`` table read as one letter, a vowel's "h" before a consonant is dropped
+    ("Ehlektroniks"), then letters of the table's pairs read as the first of their pair ("Novel" ->
+    "nobel", "Elektroniks" -> "electronics"). Vowels are kept: "Gordon" and "Garden" stay apart.
     """
-    if len(left) != len(right) or len(left) < 5:
+    table = tables()
+    for digraph, letter in table.spelling_digraphs:
+        word = word.replace(digraph, letter)
+    return _SILENT_H.sub("", word).translate(table.spelling_letters)
+
+
+def _spelt_alike(left: str, right: str) -> bool:
+    """Two words of five letters or more that sound the same once spelt alike ("Nobel" / "Novel").
+
+    The letters must begin alike (a digraph aside): "Zenith" / "Senith" may be two names. Letters
+    outside the table's pairs keep words apart: "Paints" / "Prints", "Rajesh" / "Ramesh".
+    """
+    if min(len(left), len(right)) < 5:
         return False
-    diff = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
-    return len(diff) == 1 and diff[0] > 0 and (left[diff[0]], right[diff[0]]) in tables().sound_alike
+    sound = spelt(left)
+    return sound == spelt(right) and _first_sound(left) == _first_sound(right)
+
+
+def _first_sound(word: str) -> str:
+    for digraph, letter in tables().spelling_digraphs:
+        if word.startswith(digraph):
+            return letter
+    return word[0]
 
 
 def letters_alike(left: str, right: str) -> bool:
@@ -133,7 +157,7 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         return None
     if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
         return 1, "typo"
-    if _sounds_alike(left, right):
+    if _spelt_alike(left, right):
         return 1, "spelling"
     if singular(left) == singular(right):
         return 1, "plural"

@@ -95,8 +95,10 @@ class Tables:
     generic: frozenset[str]
     abbreviations: dict[str, str]  # synonyms included
     synonyms: dict[str, str]
-    # Letter pairs, both ways round, that one sound may be spelt with ("b"/"v": "Nobel" / "Novel").
-    sound_alike: frozenset[tuple[str, str]]
+    # How one sound is written in other spellings: digraphs read as one letter ("ph" -> "f"), then
+    # letters read as another ("v" -> "b", "k" -> "c"), as a str.translate table.
+    spelling_digraphs: tuple[tuple[str, str], ...]
+    spelling_letters: dict[int, str]
     free_mail: frozenset[str]
     street_fold: dict[str, str]
     street_types: frozenset[str]
@@ -140,7 +142,8 @@ def tables() -> Tables:
         # Synonyms (a country's name in its own language) are read the same way as abbreviations.
         abbreviations={tokenise(k)[0]: v for k, v in (words["abbreviations"] | words["synonyms"]).items()},
         synonyms={tokenise(k)[0]: v for k, v in words["synonyms"].items()},
-        sound_alike=frozenset((a, b) for x, y in words["sound_alike"] for a, b in ((x, y), (y, x))),
+        spelling_digraphs=tuple(words["spelling"]["digraphs"].items()),
+        spelling_letters={ord(second): first for first, second in words["spelling"]["letters"]},
         free_mail=free_mail,
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),

@@ -96,6 +96,8 @@ def test_slips_in_every_word_still_share_a_typo_key(company: MakeRecord, left: s
         ("UNILEVERNV", "Unilever N.V."),
         # A plural, which the comparison reads as the singular.
         ("STMICROELECTRONIC N.V.", "STMicroelectronics N.V."),
+        # Another spelling of the same sounds, in every word.
+        ("Delfi Ehlektroniks B.V.", "Delphi Electronics B.V."),
     ],
 )
 def test_names_the_comparison_calls_the_same_share_a_name_key(

@@ -109,12 +109,24 @@ def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord
 
 
 def test_a_letter_spelt_as_another_of_the_same_sound_is_the_same_word(company: MakeRecord) -> None:
-    result = compare(company("AKZO NOVEL N.V."), company("Akzo Nobel N.V."))
+    result = compare(company("Lucas Motors Ltd"), company("Lukas Motors Ltd"))
     assert result.verdict is Verdict.DUPLICATE, result
-    assert result.evidence == ("same name allowing for a spelling that sounds the same: 'Novel' vs 'Nobel'",)
+    assert result.evidence == ("same name allowing for a spelling that sounds the same: 'Lucas' vs 'Lukas'",)
     # Letters that do not sound alike keep two words apart, and so does the first letter.
-    assert compare(company("Akzo Notel N.V."), company("Akzo Nobel N.V.")).verdict is Verdict.DISTINCT
+    assert compare(company("Lunas Motors Ltd"), company("Lucas Motors Ltd")).verdict is Verdict.DISTINCT
     assert compare(company("Zenith Bakery"), company("Senith Bakery")).verdict is not Verdict.DUPLICATE
+
+
+def test_a_transliterated_spelling_is_the_same_name(company: MakeRecord) -> None:
+    # "ph" read as "f", "c" as "k", a vowel's silent "h": how names come back from another alphabet.
+    result = compare(company("Delfi Ehlektroniks B.V."), company("Delphi Electronics B.V."))
+    assert result.verdict is Verdict.DUPLICATE, result
+    assert result.evidence == (
+        "same name allowing for a spelling that sounds the same: "
+        "'Delfi' vs 'Delphi', 'Ehlektroniks' vs 'Electronics'",
+    )
+    # Vowels are kept: another vowel is another word.
+    assert compare(company("Gordon Shoes"), company("Garden Shoes")).verdict is Verdict.DISTINCT
 
 
 @pytest.mark.parametrize(
