@@ -191,6 +191,32 @@ def load_outbox_handler(name: str) -> Callable[[dict[str, Any], Any], Any]:
     return load_handler(FunctionSpec(name, ROOT / "functions" / "outbox", "app.lambda_handler"))
 
 
+class SerialReceives:
+    """An SQS client whose ``receive_message`` calls take turns; every other call passes straight through.
+
+    moto's SQS receive is not thread-safe (moto 5.2): two receives at once can both pick a message that has
+    reached maxReceiveCount for the DLQ, and the second fails with a server error. The messages it had already
+    marked received then stay invisible for the queue's visibility timeout, so the drain runs out of polls.
+    Real SQS has no such race. Only the receives take turns: handlers, claims and deletes still run at once.
+    """
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self._lock = threading.Lock()
+
+    @classmethod
+    def around(cls, sqs: Any) -> Any:
+        return sqs if isinstance(sqs, cls) else cls(sqs)
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            response: dict[str, Any] = self._sqs.receive_message(**kwargs)
+            return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+
 @dataclass
 class Pipeline:
     """Decide events (engine + processor seam) and drain the outbox queue with the real handler."""
@@ -220,6 +246,7 @@ class Pipeline:
         while len(self.extra_sources) < workers - 1:
             handler = load_outbox_handler(f"OutboxTest{len(self.extra_sources)}")
             source = self.source
+            source.sqs = SerialReceives.around(source.sqs)
             self.extra_sources.append(
                 SqsEventSource(
                     source.sqs,
