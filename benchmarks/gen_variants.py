@@ -16,6 +16,8 @@ import argparse
 import csv
 import random
 import sys
+from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +201,24 @@ def _books_row(company: dict[str, str], number: int, rng: random.Random, crm_id:
     }
 
 
-def export_rows(count: int, seed: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+@dataclass(frozen=True)
+class Exports:
+    """Synthetic exports, and which company each row was made from (the truth the match is scored on)."""
+
+    crm_rows: list[dict[str, str]]
+    books_rows: list[dict[str, str]]
+    # "crm:<Record Id>" / "books:<Contact ID>" -> the number of the company the row was made from
+    companies: dict[str, int]
+
+    def true_pairs(self) -> set[tuple[str, str]]:
+        """Every two rows made from the same company, each pair ordered."""
+        members: dict[int, list[str]] = {}
+        for ref, company in self.companies.items():
+            members.setdefault(company, []).append(ref)
+        return {(min(a, b), max(a, b)) for refs in members.values() for a, b in combinations(refs, 2)}
+
+
+def export_rows(count: int, seed: int) -> Exports:
     """``count`` CRM accounts and ``count`` Books customers, Zoho export headers.
 
     85% of accounts have a Books copy carrying the seed's drift (Ltd/Limited, case, "The", typos), 6% of
@@ -210,6 +229,13 @@ def export_rows(count: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
     cities = [maker.word(2) for _ in range(200)]
     crm_rows: list[dict[str, str]] = []
     books_rows: list[dict[str, str]] = []
+    companies: dict[str, int] = {}
+
+    def add_books(company: dict[str, str], number: int, crm_id: str) -> None:
+        row = _books_row(company, len(books_rows), rng, crm_id)
+        books_rows.append(row)
+        companies[f"books:{row['Contact ID']}"] = number
+
     for i in range(count):
         company = _company(maker, rng, cities)
         crm_id = f"zcrm_{5725767000000000000 + i}"
@@ -226,28 +252,47 @@ def export_rows(count: int, seed: int) -> tuple[list[dict[str, str]], list[dict[
                 "Created Time": _created(rng),
             }
         )
+        companies[f"crm:{crm_id}"] = i
         if rng.random() < 0.85 and len(books_rows) < count:
-            books_rows.append(_books_row(company, len(books_rows), rng, crm_id))
+            add_books(company, i, crm_id)
             if rng.random() < 0.06 and len(books_rows) < count:
-                books_rows.append(_books_row(company, len(books_rows), rng, ""))
+                add_books(company, i, "")
     while len(books_rows) < count:
-        books_rows.append(_books_row(_company(maker, rng, cities), len(books_rows), rng, ""))
-    return crm_rows, books_rows
+        add_books(_company(maker, rng, cities), count + len(books_rows), "")
+    return Exports(crm_rows, books_rows, companies)
+
+
+TRUTH_FILE = "truth.csv"
 
 
 def write_exports(count: int, out: Path, seed: int = 7) -> tuple[Path, Path]:
-    """Write ``accounts.csv`` (CRM) and ``customers.csv`` (Books), ``count`` rows each."""
+    """Write ``accounts.csv`` (CRM), ``customers.csv`` (Books) and ``truth.csv``, ``count`` rows each.
+
+    ``truth.csv`` (``ref,company``: ``crm:<Record Id>`` or ``books:<Contact ID>``, and the number of
+    the company the row was made from) is not an export: :func:`read_true_pairs` reads it back.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    crm_rows, books_rows = export_rows(count, seed)
+    exports = export_rows(count, seed)
     paths = []
-    for name, rows in (("accounts.csv", crm_rows), ("customers.csv", books_rows)):
+    for name, rows in (("accounts.csv", exports.crm_rows), ("customers.csv", exports.books_rows)):
         path = out / name
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
         paths.append(path)
+    with (out / TRUTH_FILE).open("w", newline="", encoding="utf-8") as handle:
+        truth = csv.writer(handle)
+        truth.writerow(["ref", "company"])
+        truth.writerows(exports.companies.items())
     return paths[0], paths[1]
+
+
+def read_true_pairs(folder: Path) -> set[tuple[str, str]]:
+    """The pairs of rows made from the same company, from a folder :func:`write_exports` wrote."""
+    with (folder / TRUTH_FILE).open(newline="", encoding="utf-8") as handle:
+        companies = {row["ref"]: int(row["company"]) for row in csv.DictReader(handle)}
+    return Exports([], [], companies).true_pairs()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,9 @@ For each size N it writes N CRM accounts and N Books customers with Zoho's expor
   own process, reading the same CSVs.
 
 It prints wall-clock and CPU seconds (CPU includes the worker processes each command starts), peak
-memory, the growth ratio between the smallest and largest size (target: 10x the records in <= 12x the
+memory, what each tool found (pairwise precision and recall against the rows the generator made from
+one company, its ``truth.csv``: the report's ``duplicate`` pairs, then with its ``possible`` ones, and
+splink's predictions), the growth ratio between the smallest and largest size (target: 10x the records in <= 12x the
 time), whether peak memory stays under 2 GiB, and whether the match report beats splink on the largest
 size. Peak memory is the larger of the biggest single process's max RSS and, sampled every half second
 on Linux, the summed PSS of the command's whole process tree: the match report forks workers that share
@@ -141,8 +143,8 @@ def splink_available() -> bool:
     return True
 
 
-def run_splink(crm: Path, books: Path) -> Run:
-    return measure([sys.executable, __file__, "--splink-worker", str(crm), str(books)])
+def run_splink(crm: Path, books: Path, pairs_out: Path) -> Run:
+    return measure([sys.executable, __file__, "--splink-worker", str(crm), str(books), str(pairs_out)])
 
 
 def _splink_rows(path: Path, system: str) -> list[dict[str, str | None]]:
@@ -167,8 +169,8 @@ def _splink_rows(path: Path, system: str) -> list[dict[str, str | None]]:
     return rows
 
 
-def splink_worker(crm: Path, books: Path) -> None:
-    """Link and dedupe the two exports with splink; prints the number of predicted pairs."""
+def splink_worker(crm: Path, books: Path, pairs_out: Path) -> None:
+    """Link and dedupe the two exports with splink; writes the predicted pairs, prints their number."""
     import logging
 
     import pyarrow as pa
@@ -200,9 +202,48 @@ def splink_worker(crm: Path, books: Path) -> None:
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
-    predictions = linker.inference.predict(threshold_match_probability=0.9)
-    count = predictions.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
+    predictions = linker.inference.predict(threshold_match_probability=0.9).as_duckdbpyrelation()
+    predictions.project("unique_id_l, unique_id_r").write_csv(str(pairs_out))
+    count = predictions.aggregate("count(*)").fetchall()[0][0]
     print(f"{count} predicted pairs")
+
+
+def _ordered(left: str, right: str) -> tuple[str, str]:
+    return (left, right) if left <= right else (right, left)
+
+
+def _report_pairs(pairs_csv: Path, verdicts: frozenset[str]) -> set[tuple[str, str]]:
+    with pairs_csv.open(newline="", encoding="utf-8") as handle:
+        return {
+            _ordered(f"{row['left_system']}:{row['left_id']}", f"{row['right_system']}:{row['right_id']}")
+            for row in csv.DictReader(handle)
+            if row["verdict"] in verdicts
+        }
+
+
+def _splink_pairs(pairs_csv: Path) -> set[tuple[str, str]]:
+    with pairs_csv.open(newline="", encoding="utf-8") as handle:
+        return {_ordered(row["unique_id_l"], row["unique_id_r"]) for row in csv.DictReader(handle)}
+
+
+def _precision_recall(found: set[tuple[str, str]], truth: set[tuple[str, str]]) -> str:
+    right = len(found & truth)
+    precision = right / len(found) if found else 1.0
+    return f"P {precision:.3f} R {right / len(truth):.3f}"
+
+
+def _found(truth: set[tuple[str, str]], folder: Path, *, splink: bool) -> str:
+    """Pairwise precision and recall of each tool's pairs against the rows made from the same company."""
+    pairs_csv = folder / "report" / "pairs.csv"
+    duplicates = _report_pairs(pairs_csv, frozenset({"duplicate"}))
+    worth_a_look = _report_pairs(pairs_csv, frozenset({"duplicate", "possible"}))
+    line = (
+        f"of {len(truth):,} true pairs: match-report duplicate {_precision_recall(duplicates, truth)}, "
+        f"with possible {_precision_recall(worth_a_look, truth)}"
+    )
+    if splink:
+        line += f" | splink {_precision_recall(_splink_pairs(folder / 'splink-pairs.csv'), truth)}"
+    return line
 
 
 def _mib(value: int) -> str:
@@ -220,13 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="records per side, comma-separated")
     parser.add_argument("--no-splink", action="store_true", help="do not run splink")
     parser.add_argument("--work", type=Path, default=None, help="folder for the exports (default: temporary)")
-    parser.add_argument("--splink-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--splink-worker", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.splink_worker:
         splink_worker(*args.splink_worker)
         return 0
 
-    from benchmarks.gen_variants import write_exports
+    from benchmarks.gen_variants import read_true_pairs, write_exports
 
     sizes = [int(s) for s in args.sizes.split(",")]
     use_splink = not args.no_splink and splink_available()
@@ -248,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             (run_match_report(crm, books, folder / "report") for _ in range(repeats)),
             key=lambda r: r.cpu_seconds,
         )
-        theirs = run_splink(crm, books) if use_splink else None
+        theirs = run_splink(crm, books, folder / "splink-pairs.csv") if use_splink else None
         results[size] = (ours, theirs)
         line = (
             f"{size:>7} x {size:<7} match-report {ours.seconds:6.1f} s (cpu {ours.cpu_seconds:6.1f} s) "
@@ -261,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(line, flush=True)
         print(f"{'':>17} {ours.detail}")
+        print(f"{'':>17} {_found(read_true_pairs(folder), folder, splink=theirs is not None)}")
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
         # "10x the records costs <= 12x the time": 1.2x per 1x of growth in the number of records.
