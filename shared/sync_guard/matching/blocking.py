@@ -22,7 +22,8 @@ string with a type prefix, deterministic, and at most :data:`MAX_KEY_BYTES` byte
   its first four and last letters, first and last four, its letters sorted with doubled letters
   written once, its first three and last three, and its first six (``q:unil*r``, ``q:u*ever``,
   ``q:~eilnruv``, ``q:uni*ver``, ``q:unilev+``): a slip in one word, or one in each word, or a word
-  cut short or run on, still leaves one shared.
+  cut short or run on, still leaves one shared. A letter typed twice counts once in these keys
+  ("Brryhon" keys as "bryhon"), so a doubled letter and another slip in one word leave one shared too.
 - ``w:`` people only, each of two name words (``w:smith``): records with only a given name or surname.
 - ``b:`` people only, the date of birth (``b:1983-05-19``): a person whose name is garbled.
 
@@ -95,7 +96,8 @@ def _name_keys(features: RecordFeatures) -> list[str]:
         # one of these), then each by its first four letters, then each by its last four (a slip in
         # each word, both near the end or both near the start, keeps one of those). Three letters
         # would be shared by too many names: a 100k-record run compares several times more pairs.
-        first, second = words[0], words[1]
+        # A run of one letter counts once ("Brryhon" / "Bryrhon": a doubled letter is one more slip).
+        first, second = _undoubled(words[0]), _undoubled(words[1])
         fuzzy.extend(
             [
                 f"{first}|{second[0]}*",
@@ -111,7 +113,7 @@ def _name_keys(features: RecordFeatures) -> list[str]:
         # sorted; a slip near either end leaves one of the first two intact, and letters swapped
         # anywhere keep the last. (Shorter pieces, such as the first two and last two letters, would
         # be shared by far too many names: they cost more than they find.)
-        word = words[0]
+        word = _undoubled(words[0])
         fuzzy.extend(
             [
                 f"{word[:4]}*{word[-1]}",

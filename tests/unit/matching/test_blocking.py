@@ -77,6 +77,10 @@ def test_a_typo_that_spares_the_first_letter_still_shares_a_typo_key(
         ("Paitkelrril & Cheastnai Inc.", "Paitkelril and Chastnai Inc."),  # near the end, then the start
         ("Briwel Inc", "Brirwel Inc"),  # a letter added in the middle of a one-word name
         ("Varkboox Inc", "Vrakbox Inc"),  # letters swapped and one doubled
+        # A letter typed twice counts once, so another slip in the same word still leaves a key shared.
+        ("Brryhon Ltd", "Bryrhon Ltd"),
+        ("Jixjeat plc", "Juxjeaat plc"),
+        ("Zisttrack PLC", "Ziisttraick PLC"),
     ],
 )
 def test_slips_in_every_word_still_share_a_typo_key(company: MakeRecord, left: str, right: str) -> None:
