@@ -11,14 +11,14 @@ For each size N it writes N CRM accounts and N Books customers with Zoho's expor
   own process, reading the same CSVs.
 
 It prints wall-clock and CPU seconds (CPU includes the worker processes each command starts), peak
-memory, what each tool found (pairwise precision and recall against the rows the generator made from
-one company, its ``truth.csv``: the report's ``duplicate`` pairs, then with its ``possible`` ones, and
-splink's predictions), the growth ratio between the smallest and largest size (target: 10x the records in <= 12x the
-time), whether peak memory stays under 2 GiB, and whether the match report beats splink on the largest
-size. Peak memory is the larger of the biggest single process's max RSS and, sampled every half second
-on Linux, the summed PSS of the command's whole process tree: the match report forks workers that share
-the parent's pages, so neither the largest RSS alone (misses the workers) nor summed RSS (counts shared
-pages once per process) is the memory the machine needs. splink is a benchmark-only
+memory, what each tool found (pairwise precision and recall against the rows the generator made from one
+company, its ``truth.csv``: the report's ``duplicate`` pairs, then with its ``possible`` ones, and
+splink's predictions), the growth ratio between the smallest and largest size (target: 10x the records
+in <= 12x the time), whether peak memory stays under 2 GiB, and whether the match report beats splink on
+the largest size. Peak memory is the larger of the biggest single process's max RSS and, sampled every
+half second on Linux, the summed PSS of the command's whole process tree: the match report forks workers
+that share the parent's pages, so neither the largest RSS alone (misses the workers) nor summed RSS
+(counts shared pages once per process) is the memory the machine needs. splink is a benchmark-only
 dependency: ``.venv/bin/pip install -e '.[bench]'`` (or ``pip install splink``); without it the
 splink column is skipped and said so. Not part of ``make test``: the 100k run takes minutes.
 """

@@ -19,8 +19,8 @@ from sync_guard.cli._context import resolve_settings
 from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
 from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
+from sync_guard.guard.admin import admin_entry
 from sync_guard.guard.matcher import LibraryMatcher
-from sync_guard.guard.model import AuditEntry, Decision, EntryKind
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.guard.seeding import SeedPlan, plan_seed
 from sync_guard.models.records import PartyRecord, System
@@ -120,20 +120,13 @@ def seed(
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
         who = actor or getpass.getuser()
-        entry = AuditEntry(
-            entry_id=f"seed_{_digest([p for p in (crm, books) if p])}",
-            at=now,
-            kind=EntryKind.ADMIN,
-            decision=Decision.ADMIN,
-            mode=settings.mode,
-            actor=who,
-            operation="seed",
-            note=(
-                f"seeded {len(plan.states)} records ({written} new or newer); pairs: "
-                f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
-                f"{len(plan.unpaired_crm)} CRM, {len(plan.unpaired_books)} Books"
-            ),
+        note = (
+            f"seeded {len(plan.states)} records ({written} new or newer); pairs: "
+            f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
+            f"{len(plan.unpaired_crm)} CRM, {len(plan.unpaired_books)} Books"
         )
+        entry_id = f"seed_{_digest([p for p in (crm, books) if p])}"
+        entry = admin_entry("seed", actor=who, at=now, mode=settings.mode, note=note, entry_id=entry_id)
         try:
             AuditLog(client, settings.audit_table).append(entry)
         except EventAlreadyProcessed:

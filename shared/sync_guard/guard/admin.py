@@ -25,6 +25,22 @@ def admin_entry_id(operation: str, actor: str, at: datetime) -> str:
     return f"adm_{digest}"
 
 
+def admin_entry(
+    operation: str, *, actor: str, at: datetime, mode: Mode, note: str, entry_id: str | None = None
+) -> AuditEntry:
+    """The audit entry of an admin operation (by default, keyed by operation, actor and time)."""
+    return AuditEntry(
+        entry_id=entry_id or admin_entry_id(operation, actor, at),
+        at=at,
+        kind=EntryKind.ADMIN,
+        decision=Decision.ADMIN,
+        mode=mode,
+        actor=actor,
+        operation=operation,
+        note=note,
+    )
+
+
 def reset_storm_breaker(
     repository: BreakerAdmin, *, actor: str, reason: str, mode: Mode, now: datetime
 ) -> AuditEntry:

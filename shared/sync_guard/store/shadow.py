@@ -36,7 +36,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -674,3 +675,126 @@ class ShadowSeeder:
             )
         self._write_many([state_item(state) for state in to_write] + merged)
         return len(to_write)
+
+
+# ---------------------------------------------------------------------------------------------- re-keying
+@dataclass(frozen=True)
+class RekeyResult:
+    """What a re-keying pass found and did."""
+
+    records: int = 0  # record states read (deleted ones too: they stay findable by their keys)
+    rekeyed: int = 0  # whose keys this version cuts differently, rewritten (or, dry run, to rewrite)
+    changed_meanwhile: int = 0  # written by an event during the pass, which keyed them itself
+    added: Counter[str] = field(default_factory=Counter)  # key memberships added, by key prefix
+    removed: Counter[str] = field(default_factory=Counter)  # and removed
+
+
+_REKEY_ATTEMPTS = 10
+
+
+def _prefix(key: str) -> str:
+    return key.split(":", 1)[0] + ":"
+
+
+class ShadowRekeyer:
+    """Re-index every record state under the keys this version of the matcher cuts (``sync-guard rekey``).
+
+    A release that changes how blocking keys are cut leaves stored records under the old keys until their
+    next event, so a new record cannot find them through a changed key. This pass reads every state
+    (one Scan, the one place the guard scans), computes its keys with ``keys_of`` and, where they differ,
+    moves the record in one transaction: its state with the new ``keys`` (conditional on the ``rev`` read:
+    a state an event rewrote meanwhile is left to that event, which keyed it with this version), the new
+    key items joined, the old ones left. Key memberships are added unconditionally, as the seeder does
+    (a key item's ``rev`` still increments, so an engine transaction that read it retries). Safe to run
+    while webhooks flow and to run again: a second pass finds nothing to do.
+
+    On a server whose transactions are smaller than the move (DynamoDB Local's old 10), the new keys are
+    joined first, then the state written conditionally, then the old keys left: stopped part way, a run
+    again completes it, and the worst left behind is an old membership, which costs one comparison.
+    """
+
+    def __init__(self, client: Any, shadow_table: str, *, max_transaction_items: int = 100) -> None:
+        self._client = client
+        self.shadow_table = shadow_table
+        self.max_transaction_items = max_transaction_items
+
+    def states(self) -> Iterator[RecordState]:
+        """Every record state in the table, deleted ones included, a page at a time."""
+        request: dict[str, Any] = {
+            "TableName": self.shadow_table,
+            "FilterExpression": "sk = :state AND begins_with(pk, :record)",
+            "ExpressionAttributeValues": {":state": to_value(STATE_SK), ":record": to_value("REC#")},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.scan(**request)
+            for item in page.get("Items", []):
+                yield state_from_item(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def run(self, keys_of: Callable[[RecordState], frozenset[str]], *, dry_run: bool = False) -> RekeyResult:
+        """Re-key every state whose keys differ from ``keys_of(state)``; with ``dry_run``, only count them."""
+        records = rekeyed = changed_meanwhile = 0
+        added: Counter[str] = Counter()
+        removed: Counter[str] = Counter()
+        for state in self.states():
+            records += 1
+            keys = keys_of(state)
+            if keys == state.keys:
+                continue
+            if not dry_run and not self._rekey(state, keys):
+                changed_meanwhile += 1
+                continue
+            rekeyed += 1
+            added.update(_prefix(key) for key in keys - state.keys)
+            removed.update(_prefix(key) for key in state.keys - keys)
+        return RekeyResult(records, rekeyed, changed_meanwhile, added, removed)
+
+    def _rekey(self, state: RecordState, keys: frozenset[str]) -> bool:
+        """Move the state to ``keys``; False if an event rewrote it meanwhile. Retries conflicts."""
+        for _ in range(_REKEY_ATTEMPTS):
+            try:
+                return self._move(state, keys)
+            except ConcurrentUpdate:
+                # Cancelled by another transaction on one of the items: retry unless it was on the state.
+                item = self._client.get_item(
+                    TableName=self.shadow_table, Key=state_key(state.ref), ConsistentRead=True
+                )
+                if "Item" not in item or state_from_item(item["Item"]).rev != state.rev:
+                    return False
+        raise ConcurrentUpdate(f"{state.ref}: re-keying still conflicted after {_REKEY_ATTEMPTS} attempts")
+
+    def _move(self, state: RecordState, keys: frozenset[str]) -> bool:
+        """Write the state under ``keys`` and move its memberships; False if its ``rev`` changed meanwhile."""
+        ref = state.ref
+        write = StateWrite(state.model_copy(update={"keys": keys, "rev": state.rev + 1}), state.rev)
+        joins = [
+            _key_update(self.shadow_table, KeyChange(k, add=frozenset({ref}), checked=False))
+            for k in sorted(keys - state.keys)
+        ]
+        leaves = [
+            _key_update(self.shadow_table, KeyChange(k, remove=frozenset({ref}), checked=False))
+            for k in sorted(state.keys - keys)
+        ]
+        operations = [_state_put(self.shadow_table, write), *joins, *leaves]
+        if len(operations) <= self.max_transaction_items:
+            try:
+                run_transaction(self._client, operations)
+                return True
+            except EventAlreadyProcessed:
+                return False  # the state put's condition (the first operation) failed
+            except TransactionTooLarge as error:
+                self.max_transaction_items = error.limit
+        for join in joins:
+            self._client.update_item(**join["Update"])
+        try:
+            self._client.put_item(**_state_put(self.shadow_table, write)["Put"])
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        for leave in leaves:
+            self._client.update_item(**leave["Update"])
+        return True

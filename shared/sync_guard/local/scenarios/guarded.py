@@ -230,8 +230,8 @@ class GuardedEnvironment:
         The same pairing (Books' own CRM links first, then mutual best matches) and the same batch loader,
         fed from the simulated APIs' records instead of CSV files; audited as an admin ``seed``.
         """
+        from sync_guard.guard.admin import admin_entry
         from sync_guard.guard.matcher import LibraryMatcher
-        from sync_guard.guard.model import AuditEntry, Decision, EntryKind
         from sync_guard.guard.seeding import plan_seed
         from sync_guard.store import aws
         from sync_guard.store.audit import AuditLog
@@ -245,18 +245,15 @@ class GuardedEnvironment:
         plan = plan_seed(crm, books, LibraryMatcher(), now=now)
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
-        AuditLog(client, settings.audit_table).append(
-            AuditEntry(
-                entry_id=f"seed_demo_{self._next_block - 1}_{now.strftime('%Y%m%d%H%M%S%f')}",
-                at=now,
-                kind=EntryKind.ADMIN,
-                decision=Decision.ADMIN,
-                mode=settings.mode,
-                actor="sync-guard demo",
-                operation="seed",
-                note=f"seeded {len(plan.states)} records from the simulated organisation ({written} written)",
-            )
+        entry = admin_entry(
+            "seed",
+            actor="sync-guard demo",
+            at=now,
+            mode=settings.mode,
+            note=f"seeded {len(plan.states)} records from the simulated organisation ({written} written)",
+            entry_id=f"seed_demo_{self._next_block - 1}_{now.strftime('%Y%m%d%H%M%S%f')}",
         )
+        AuditLog(client, settings.audit_table).append(entry)
         return len(plan.states)
 
     def reset_breaker(self, reason: str) -> bool:

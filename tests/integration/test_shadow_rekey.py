@@ -1,0 +1,153 @@
+"""Re-keying the shadow mapping after an upgrade cuts blocking keys differently (``sync-guard rekey``)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from sync_guard.config import get_settings
+from sync_guard.guard.engine import shadow_keys
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.model import RecordState
+from sync_guard.guard.ports import SnapshotRequest
+from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.shadow import DynamoShadowRepository, ShadowRekeyer, ShadowSeeder, state_item
+from tests.support.aws import AwsResources
+from tests.unit.guard.builders import books_customer, crm_account, state
+
+MATCHER = LibraryMatcher()
+# What an older release stored: the exact-name key only, and a typo key this version no longer cuts.
+OLD_KEYS = frozenset({"n:brryhon", "q:brry*n"})
+
+
+def keys_of(record_state: RecordState) -> frozenset[str]:
+    return shadow_keys(record_state.record, MATCHER)
+
+
+@pytest.fixture
+def repo(aws: AwsResources) -> DynamoShadowRepository:
+    return DynamoShadowRepository.from_settings(get_settings())
+
+
+@pytest.fixture
+def rekeyer(aws: AwsResources) -> ShadowRekeyer:
+    return ShadowRekeyer(aws.dynamodb, get_settings().shadow_table)
+
+
+def load_old_mapping(aws: AwsResources) -> list[RecordState]:
+    """A CRM account stored under an older release's keys, a deleted customer, one already up to date."""
+    current = crm_account("3", "Zenith Bakery Ltd")
+    states = [
+        state(crm_account("1", "Brryhon Ltd"), keys=OLD_KEYS),
+        state(books_customer("7", "Brryhon Ltd", linked="1"), keys=OLD_KEYS, deleted=True),
+        state(current, keys=shadow_keys(current, MATCHER)),
+    ]
+    ShadowSeeder(aws.dynamodb, get_settings().shadow_table).load(states)
+    return states
+
+
+def finds(repo: DynamoShadowRepository, name: str) -> set[str]:
+    """The records a new Books customer of that name would be compared with (the engine's own read)."""
+    new = books_customer("99", name)
+    request = SnapshotRequest(
+        event_id="evt_new", entry_id="evt_new", ref=new.ref, keys=shadow_keys(new, MATCHER)
+    )
+    return set(repo.read_snapshot(request).others)
+
+
+def test_rekey_moves_stored_records_to_this_versions_keys(
+    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+) -> None:
+    load_old_mapping(aws)
+    # a copy typed with another slip shares none of the old keys: the stored account is out of reach
+    assert "crm:1" not in finds(repo, "Bryrhon Ltd")
+    up_to_date_rev = repo.get_state("crm:3").rev  # type: ignore[union-attr]
+
+    result = rekeyer.run(keys_of)
+
+    assert (result.records, result.rekeyed, result.changed_meanwhile) == (3, 2, 0)
+    assert result.removed == {"n:": 2, "q:": 2}
+    for ref in ("crm:1", "books:7"):
+        moved = repo.get_state(ref)
+        assert moved is not None
+        assert moved.keys == keys_of(moved)
+        assert all(ref in repo.get_key(key).members for key in moved.keys)
+        assert all(ref not in repo.get_key(key).members for key in OLD_KEYS - moved.keys)
+    assert repo.get_state("books:7").deleted  # type: ignore[union-attr]  # a tombstone stays findable
+    assert repo.get_state("crm:3").rev == up_to_date_rev  # type: ignore[union-attr]  # untouched
+    assert {"crm:1", "books:7"} <= finds(repo, "Bryrhon Ltd")
+
+    again = rekeyer.run(keys_of)
+    assert (again.records, again.rekeyed) == (3, 0)
+
+
+def test_a_dry_run_counts_and_writes_nothing(
+    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+) -> None:
+    load_old_mapping(aws)
+
+    result = rekeyer.run(keys_of, dry_run=True)
+
+    assert result.rekeyed == 2
+    assert repo.get_state("crm:1").keys == OLD_KEYS  # type: ignore[union-attr]
+
+
+def test_a_record_an_event_rewrites_during_the_pass_is_left_to_that_event(
+    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+) -> None:
+    load_old_mapping(aws)
+    event_keys = frozenset({"n:brryhon", "p:+442079460000"})
+
+    def keys_while_an_event_writes(record_state: RecordState) -> frozenset[str]:
+        if record_state.ref == "crm:1":
+            # between the pass's read and its write, an event stores the record (as the engine would)
+            newer = record_state.model_copy(update={"keys": event_keys, "rev": record_state.rev + 1})
+            aws.dynamodb.put_item(TableName=get_settings().shadow_table, Item=state_item(newer))
+        return keys_of(record_state)
+
+    result = rekeyer.run(keys_while_an_event_writes)
+
+    assert (result.rekeyed, result.changed_meanwhile) == (1, 1)
+    assert repo.get_state("crm:1").keys == event_keys  # type: ignore[union-attr]  # the event's write stands
+
+
+def test_a_server_with_small_transactions_gets_the_same_result(
+    aws: AwsResources, repo: DynamoShadowRepository
+) -> None:
+    load_old_mapping(aws)
+    rekeyer = ShadowRekeyer(aws.dynamodb, get_settings().shadow_table, max_transaction_items=2)
+
+    result = rekeyer.run(keys_of)
+
+    assert result.rekeyed == 2
+    moved = repo.get_state("crm:1")
+    assert moved is not None
+    assert moved.keys == keys_of(moved)
+    assert all("crm:1" in repo.get_key(key).members for key in moved.keys)
+    assert all("crm:1" not in repo.get_key(key).members for key in OLD_KEYS - moved.keys)
+
+
+def test_rekey_cli_reports_counts_by_key_kind_and_is_audited(
+    aws: AwsResources, repo: DynamoShadowRepository
+) -> None:
+    from sync_guard.cli import app
+
+    load_old_mapping(aws)
+
+    dry = CliRunner().invoke(app, ["rekey", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "read 3 record states: 2 keyed differently by this version" in dry.stdout
+    assert "would move (dry run: nothing written)" in dry.stdout
+    assert "brryhon" not in dry.stdout  # counts by kind, never the keys (names, emails)
+
+    done = CliRunner().invoke(app, ["rekey", "--actor", "alice"])
+    assert done.exit_code == 0, done.output
+    assert "moved: key memberships added" in done.stdout
+    assert "removed n: 2, q: 2" in done.stdout
+    assert "crm:1" in finds(repo, "Bryrhon Ltd")
+    entries = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    assert [(e.operation, e.actor) for e in entries] == [("rekey", "alice")]
+
+    again = CliRunner().invoke(app, ["rekey", "--actor", "alice"])
+    assert "read 3 record states: 0 keyed differently" in again.stdout
+    assert len(AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries) == 1
