@@ -700,13 +700,13 @@ class ShadowRekeyer:
     """Re-index every record state under the keys this version of the matcher cuts (``sync-guard rekey``).
 
     A release that changes how blocking keys are cut leaves stored records under the old keys until their
-    next event, so a new record cannot find them through a changed key. This pass reads every state
-    (one Scan, the one place the guard scans), computes its keys with ``keys_of`` and, where they differ,
-    moves the record in one transaction: its state with the new ``keys`` (conditional on the ``rev`` read:
-    a state an event rewrote meanwhile is left to that event, which keyed it with this version), the new
-    key items joined, the old ones left. Key memberships are added unconditionally, as the seeder does
-    (a key item's ``rev`` still increments, so an engine transaction that read it retries). Safe to run
-    while webhooks flow and to run again: a second pass finds nothing to do.
+    next event, so a new record cannot find them through a changed key. This pass reads every state (one
+    Scan of the shadow table, which events never do), computes its keys with ``keys_of`` and, where they
+    differ, moves the record in one transaction: its state with the new ``keys`` (conditional on the
+    ``rev`` read: a state an event rewrote meanwhile is left to that event, which keyed it with this
+    version), the new key items joined, the old ones left. Key memberships are added unconditionally, as
+    the seeder does (a key item's ``rev`` still increments, so an engine transaction that read it
+    retries). Safe to run while webhooks flow and to run again: a second pass finds nothing to do.
 
     On a server whose transactions are smaller than the move (DynamoDB Local's old 10), the new keys are
     joined first, then the state written conditionally, then the old keys left: stopped part way, a run
