@@ -46,5 +46,23 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a guard that cannot be reached is an error message, not a traceback."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    try:
+        app()
+    except NoCredentialsError as error:
+        typer.echo(
+            "error: no AWS credentials, and no running 'sync-guard serve' to talk to. Configure AWS "
+            "credentials and give --stack-name/--region (or SYNC_GUARD_* table names), or start "
+            "'sync-guard serve' in another shell.",
+            err=True,
+        )
+        raise SystemExit(2) from error
+    except EndpointConnectionError as error:
+        typer.echo(
+            f"error: cannot reach {error.kwargs.get('endpoint_url', 'the endpoint')}. If that is a "
+            "local stack, is 'sync-guard serve' still running?",
+            err=True,
+        )
+        raise SystemExit(2) from error

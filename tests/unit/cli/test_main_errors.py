@@ -1,0 +1,52 @@
+"""The console script turns an unreachable guard into a message and exit code 2, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+import sync_guard.cli as cli
+
+
+def failing_app(error: Exception) -> object:
+    def app() -> None:
+        raise error
+
+    return app
+
+
+def test_no_credentials_says_how_to_name_a_guard(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "app", failing_app(NoCredentialsError()))
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "no AWS credentials" in err
+    assert "--stack-name" in err
+    assert "sync-guard serve" in err
+    assert "Traceback" not in err
+
+
+def test_an_unreachable_endpoint_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        cli, "app", failing_app(EndpointConnectionError(endpoint_url="http://127.0.0.1:8123/"))
+    )
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+
+    assert exit_info.value.code == 2
+    assert "cannot reach http://127.0.0.1:8123/" in capsys.readouterr().err
+
+
+def test_other_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "app", failing_app(ValueError("a bug")))
+
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main()
