@@ -136,7 +136,8 @@ def match_report(
                 workers=jobs,
             )
         report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
-        write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
+        with bulk_allocation():  # the rows written make no cycles either; a collection would walk them all
+            write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
     except ClientError as error:
         console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from error
