@@ -212,12 +212,14 @@ def _ordered(left: str, right: str) -> tuple[str, str]:
     return (left, right) if left <= right else (right, left)
 
 
-def _report_pairs(pairs_csv: Path, verdicts: frozenset[str]) -> set[tuple[str, str]]:
+def _report_pairs(pairs_csv: Path) -> dict[tuple[str, str], str]:
+    """The report's pairs and their verdicts."""
     with pairs_csv.open(newline="", encoding="utf-8") as handle:
         return {
-            _ordered(f"{row['left_system']}:{row['left_id']}", f"{row['right_system']}:{row['right_id']}")
+            _ordered(
+                f"{row['left_system']}:{row['left_id']}", f"{row['right_system']}:{row['right_id']}"
+            ): row["verdict"]
             for row in csv.DictReader(handle)
-            if row["verdict"] in verdicts
         }
 
 
@@ -234,9 +236,9 @@ def _precision_recall(found: set[tuple[str, str]], truth: set[tuple[str, str]]) 
 
 def _found(truth: set[tuple[str, str]], folder: Path, *, splink: bool) -> str:
     """Pairwise precision and recall of each tool's pairs against the rows made from the same company."""
-    pairs_csv = folder / "report" / "pairs.csv"
-    duplicates = _report_pairs(pairs_csv, frozenset({"duplicate"}))
-    worth_a_look = _report_pairs(pairs_csv, frozenset({"duplicate", "possible"}))
+    verdicts = _report_pairs(folder / "report" / "pairs.csv")
+    duplicates = {pair for pair, verdict in verdicts.items() if verdict == "duplicate"}
+    worth_a_look = set(verdicts)  # duplicate or possible: pairs.csv holds nothing else
     line = (
         f"of {len(truth):,} true pairs: match-report duplicate {_precision_recall(duplicates, truth)}, "
         f"with possible {_precision_recall(worth_a_look, truth)}"

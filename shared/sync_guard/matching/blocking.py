@@ -118,7 +118,7 @@ def _name_keys(features: RecordFeatures) -> list[str]:
             [
                 f"{word[:4]}*{word[-1]}",
                 f"{word[0]}*{word[-4:]}",
-                "~" + "".join(sorted(_undoubled(word))),
+                "~" + "".join(sorted(word)),  # the word has its doubled letters written once already
             ]
         )
         if len(word) >= 6:
