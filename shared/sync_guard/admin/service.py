@@ -29,12 +29,11 @@ from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.executor.model import ActionStatus
 from sync_guard.executor.ports import ActionQueue
 from sync_guard.executor.queue import outbox_queue
-from sync_guard.guard.admin import admin_entry_id, reset_storm_breaker
+from sync_guard.guard.admin import admin_entry, admin_entry_id, reset_storm_breaker
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
     Decision,
-    EntryKind,
     OutboxAction,
     PairSource,
     RecordState,
@@ -106,18 +105,16 @@ class AdminService:
         names: dict[str, str] | None = None,
     ) -> AuditEntry:
         now = self.clock()
-        return AuditEntry(
-            entry_id=admin_entry_id(f"{operation}|{'|'.join(records)}", actor, now),
-            at=now,
-            kind=EntryKind.ADMIN,
-            decision=Decision.ADMIN,
-            mode=self.mode,
+        return admin_entry(
+            operation,
             actor=actor,
-            operation=operation,
+            at=now,
+            mode=self.mode,
+            note=note,
+            entry_id=admin_entry_id(f"{operation}|{'|'.join(records)}", actor, now),
             records=records,
             rules=rules,
             actions=actions,
-            note=note,
             names=names or {},
         )
 
@@ -211,18 +208,16 @@ class AdminService:
         elif self.mode is Mode.OBSERVE:
             # Observe mode writes nothing to Zoho, not even an undo: say so where the admin will look.
             note += "; observe mode: the undo is recorded but NOT written to Zoho (undo it there by hand)"
-        entry = AuditEntry(
-            entry_id=entry_seed,
-            at=now,
-            kind=EntryKind.ADMIN,
-            decision=Decision.ADMIN,
-            mode=self.mode,
+        entry = admin_entry(
+            "release",
             actor=actor,
-            operation="release",
+            at=now,
+            mode=self.mode,
+            note=note,
+            entry_id=entry_seed,
             records=(hold.hold_id,),
             rules=hold.rules,
             actions=undo_actions,
-            note=note,
             names={hold.hold_id: state.record.name} if state else {},
         )
         self.repository.release(hold, state, entry, undo_actions)

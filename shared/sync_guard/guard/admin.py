@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sync_guard.config import Mode
 from sync_guard.guard.model import AuditEntry, Decision, EntryKind
@@ -26,9 +26,20 @@ def admin_entry_id(operation: str, actor: str, at: datetime) -> str:
 
 
 def admin_entry(
-    operation: str, *, actor: str, at: datetime, mode: Mode, note: str, entry_id: str | None = None
+    operation: str,
+    *,
+    actor: str,
+    at: datetime,
+    mode: Mode,
+    note: str,
+    entry_id: str | None = None,
+    **fields: Any,
 ) -> AuditEntry:
-    """The audit entry of an admin operation (by default, keyed by operation, actor and time)."""
+    """The audit entry of an admin operation (by default, keyed by operation, actor and time).
+
+    ``fields`` are the entry's other fields where the operation has them (``records``, ``rules``,
+    ``actions``, ``names``).
+    """
     return AuditEntry(
         entry_id=entry_id or admin_entry_id(operation, actor, at),
         at=at,
@@ -38,6 +49,7 @@ def admin_entry(
         actor=actor,
         operation=operation,
         note=note,
+        **fields,
     )
 
 
@@ -47,16 +59,8 @@ def reset_storm_breaker(
     """Close the multiplication-storm breaker; new creates are decided normally again."""
     if not actor.strip():
         raise ValueError("an admin operation needs an actor")
-    entry = AuditEntry(
-        entry_id=admin_entry_id("reset_storm_breaker", actor, now),
-        at=now,
-        kind=EntryKind.ADMIN,
-        decision=Decision.ADMIN,
-        mode=mode,
-        actor=actor,
-        operation="reset_storm_breaker",
-        rules=("MULTIPLICATION_STORM",),
-        note=reason,
+    entry = admin_entry(
+        "reset_storm_breaker", actor=actor, at=now, mode=mode, note=reason, rules=("MULTIPLICATION_STORM",)
     )
     repository.reset_breaker(entry)
     return entry
