@@ -8,14 +8,29 @@ through its ``stack.json``), then the defaults.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import boto3
+import typer
 
 from sync_guard.config import Settings
 from sync_guard.local.stack import LocalStackState, settings_overrides
 
 DEFAULT_STATE_DIR = Path(".local") / "stack"
+
+# The options every admin command takes to name its guard (see resolve_settings), and its actor.
+StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
+StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]
+ShadowTableOption = Annotated[
+    str | None, typer.Option("--shadow-table", help="Shadow table name (overrides the stack's).")
+]
+AuditTableOption = Annotated[
+    str | None, typer.Option("--audit-table", help="Audit table name (overrides the stack's).")
+]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Who does this, for the audit trail (default: your OS user).")
+]
 
 # CloudFormation output -> Settings field.
 _STACK_OUTPUTS = {

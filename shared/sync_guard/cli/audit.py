@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync_guard.cli._context import resolve_settings
+from sync_guard.cli._context import AuditTableOption, RegionOption, StackOption, resolve_settings
 from sync_guard.errors import SyncGuardError
 from sync_guard.guard.model import AuditEntry, Decision
 from sync_guard.rules.catalogue import BY_CODE
@@ -122,9 +122,9 @@ def audit(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-    stack_name: Annotated[str | None, typer.Option(help="Deployed stack to read table names from.")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
-    audit_table: Annotated[str | None, typer.Option(help="Audit table name (overrides the stack's).")] = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    audit_table: AuditTableOption = None,
 ) -> None:
     """Show audit entries: decisions on events and admin operations, newest first."""
     if as_json and as_csv:

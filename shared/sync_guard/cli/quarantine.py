@@ -16,13 +16,16 @@ from typing import Annotated, NoReturn
 import typer
 
 from sync_guard.admin import AdminService, HoldStatus, OperationResult
-from sync_guard.cli._context import DEFAULT_STATE_DIR, resolve_settings
+from sync_guard.cli._context import (
+    DEFAULT_STATE_DIR,
+    ActorOption,
+    RegionOption,
+    StackOption,
+    StateDirOption,
+    resolve_settings,
+)
 from sync_guard.errors import SyncGuardError
 
-StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
-StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]
-ActorOption = Annotated[str | None, typer.Option("--actor", help="Who does this (default: your OS user).")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit trail.")]
 
 

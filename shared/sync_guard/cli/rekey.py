@@ -15,7 +15,14 @@ from typing import Annotated
 
 import typer
 
-from sync_guard.cli._context import resolve_settings
+from sync_guard.cli._context import (
+    ActorOption,
+    AuditTableOption,
+    RegionOption,
+    ShadowTableOption,
+    StackOption,
+    resolve_settings,
+)
 from sync_guard.guard.admin import admin_entry
 from sync_guard.guard.engine import shadow_keys
 from sync_guard.guard.matcher import LibraryMatcher
@@ -43,12 +50,12 @@ def report_lines(result: RekeyResult, *, dry_run: bool) -> list[str]:
 
 
 def rekey(
-    actor: Annotated[str | None, typer.Option(help="Who is re-keying (for the audit trail).")] = None,
+    actor: ActorOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would move, write nothing.")] = False,
-    stack_name: Annotated[str | None, typer.Option(help="Deployed stack to read table names from.")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
-    shadow_table: Annotated[str | None, typer.Option(help="Shadow table name.")] = None,
-    audit_table: Annotated[str | None, typer.Option(help="Audit table name.")] = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    shadow_table: ShadowTableOption = None,
+    audit_table: AuditTableOption = None,
 ) -> None:
     """Move every record in the shadow mapping to the blocking keys this version cuts."""
     settings = resolve_settings(

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sync_guard.admin.dlq import replay_dlq
-from sync_guard.cli._context import DEFAULT_STATE_DIR, resolve_settings
+from sync_guard.cli._context import (
+    DEFAULT_STATE_DIR,
+    RegionOption,
+    StackOption,
+    StateDirOption,
+    resolve_settings,
+)
 from sync_guard.config import Settings
 from sync_guard.store import aws
 
@@ -24,11 +29,6 @@ class QueueChoice(StrEnum):
     PROCESSING = "processing"
     OUTBOX = "outbox"
     ALL = "all"
-
-
-StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
-StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]
 
 
 def _pairs(settings: Settings, choice: QueueChoice) -> list[tuple[str, str, str]]:

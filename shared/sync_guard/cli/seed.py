@@ -15,7 +15,14 @@ from typing import Annotated
 
 import typer
 
-from sync_guard.cli._context import resolve_settings
+from sync_guard.cli._context import (
+    ActorOption,
+    AuditTableOption,
+    RegionOption,
+    ShadowTableOption,
+    StackOption,
+    resolve_settings,
+)
 from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
 from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
@@ -93,12 +100,12 @@ def seed(
     crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV).")] = None,
     books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV).")] = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=FIELD header override.")] = None,
-    actor: Annotated[str | None, typer.Option(help="Who is seeding (for the audit trail).")] = None,
+    actor: ActorOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and pair, write nothing.")] = False,
-    stack_name: Annotated[str | None, typer.Option(help="Deployed stack to read table names from.")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack.")] = None,
-    shadow_table: Annotated[str | None, typer.Option(help="Shadow table name.")] = None,
-    audit_table: Annotated[str | None, typer.Option(help="Audit table name.")] = None,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    shadow_table: ShadowTableOption = None,
+    audit_table: AuditTableOption = None,
 ) -> None:
     """Load the shadow mapping from Zoho exports (the match report's inputs)."""
     if crm is None and books is None:
