@@ -137,6 +137,12 @@ def state_from_item(item: dict[str, Any]) -> RecordState:
     )
 
 
+def read_state(client: Any, shadow_table: str, ref: str) -> RecordState | None:
+    """One record's state, strongly consistent; None if the shadow has never seen the record."""
+    item = client.get_item(TableName=shadow_table, Key=state_key(ref), ConsistentRead=True)
+    return state_from_item(item["Item"]) if "Item" in item else None
+
+
 def key_from_item(key: str, item: dict[str, Any] | None) -> KeyItem:
     if item is None:
         return KeyItem(key=key)
@@ -527,8 +533,7 @@ class DynamoShadowRepository:
 
     # ------------------------------------------------------------------------------------------ admin, tools
     def get_state(self, ref: str) -> RecordState | None:
-        item = self._client.get_item(TableName=self.shadow_table, Key=state_key(ref), ConsistentRead=True)
-        return state_from_item(item["Item"]) if "Item" in item else None
+        return read_state(self._client, self.shadow_table, ref)
 
     def get_key(self, key: str) -> KeyItem:
         item = self._client.get_item(TableName=self.shadow_table, Key=key_item_key(key), ConsistentRead=True)
@@ -759,10 +764,8 @@ class ShadowRekeyer:
                 return self._move(state, keys)
             except ConcurrentUpdate:
                 # Cancelled by another transaction on one of the items: retry unless it was on the state.
-                item = self._client.get_item(
-                    TableName=self.shadow_table, Key=state_key(state.ref), ConsistentRead=True
-                )
-                if "Item" not in item or state_from_item(item["Item"]).rev != state.rev:
+                current = read_state(self._client, self.shadow_table, state.ref)
+                if current is None or current.rev != state.rev:
                     return False
         raise ConcurrentUpdate(f"{state.ref}: re-keying still conflicted after {_REKEY_ATTEMPTS} attempts")
 
