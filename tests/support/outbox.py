@@ -243,10 +243,11 @@ class Pipeline:
         With ``workers`` > 1, that many event sources poll at once, each with its own handler module (as
         concurrent Lambda containers would), so claims race for real.
         """
+        source = self.source
+        if workers > 1:
+            source.sqs = SerialReceives.around(source.sqs)
         while len(self.extra_sources) < workers - 1:
             handler = load_outbox_handler(f"OutboxTest{len(self.extra_sources)}")
-            source = self.source
-            source.sqs = SerialReceives.around(source.sqs)
             self.extra_sources.append(
                 SqsEventSource(
                     source.sqs,
