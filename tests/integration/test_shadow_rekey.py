@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from typer.testing import CliRunner
 
@@ -11,7 +13,15 @@ from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import RecordState
 from sync_guard.guard.ports import SnapshotRequest
 from sync_guard.store.audit import AuditLog, AuditQuery
-from sync_guard.store.shadow import DynamoShadowRepository, ShadowRekeyer, ShadowSeeder, state_item
+from sync_guard.store.items import to_item
+from sync_guard.store.shadow import (
+    KEY_SK,
+    DynamoShadowRepository,
+    RekeyResult,
+    ShadowRekeyer,
+    ShadowSeeder,
+    state_item,
+)
 from tests.support.aws import AwsResources
 from tests.unit.guard.builders import books_customer, crm_account, state
 
@@ -151,3 +161,37 @@ def test_rekey_cli_reports_counts_by_key_kind_and_is_audited(
     again = CliRunner().invoke(app, ["rekey", "--actor", "alice"])
     assert "read 3 record states: 0 keyed differently" in again.stdout
     assert len(AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries) == 1
+
+
+def test_a_full_key_is_not_joined_and_the_pass_says_so(
+    aws: AwsResources, repo: DynamoShadowRepository
+) -> None:
+    load_old_mapping(aws)
+    # a key this version cuts for the moved account is already shared by as many records as a key may hold
+    full_key = next(key for key in keys_of(repo.get_state("crm:1")) if key.startswith("q:"))  # type: ignore[arg-type]
+    crowd = {"crm:100", "crm:101", "crm:102"}
+    aws.dynamodb.put_item(
+        TableName=get_settings().shadow_table,
+        Item=to_item({"pk": f"KEY#{full_key}", "sk": KEY_SK, "members": crowd, "owner": "crm:100", "rev": 1}),
+    )
+    rekeyer = ShadowRekeyer(aws.dynamodb, get_settings().shadow_table, max_key_members=3)
+
+    result = rekeyer.run(keys_of)
+
+    assert result.full == {"q:": 2}  # the account and the deleted customer of the same name
+    assert repo.get_key(full_key).members == crowd  # no fourth member
+    for ref in ("crm:1", "books:7"):
+        moved = repo.get_state(ref)
+        assert moved is not None
+        assert full_key in moved.keys  # listed, as the engine lists a key it could not join
+        assert all(ref in repo.get_key(key).members for key in moved.keys - {full_key})
+
+
+def test_the_report_names_memberships_left_out_of_full_keys() -> None:
+    from sync_guard.cli.rekey import report_lines
+
+    result = RekeyResult(records=4, rekeyed=2, added=Counter({"n:": 2}), full=Counter({"q:": 2}))
+
+    lines = report_lines(result, dry_run=False)
+
+    assert lines[-1] == "not joined, already shared by 5,000 records (a key that identifies nobody): q: 2"

@@ -240,6 +240,18 @@ def test_seeder_is_idempotent_and_merges_key_members(aws: AwsResources, repo: Dy
     assert repo.get_key("link:crm:1").members == {"books:9"}
 
 
+def test_seeder_stops_filling_a_key_at_its_cap(aws: AwsResources, repo: DynamoShadowRepository) -> None:
+    seeder = ShadowSeeder(aws.dynamodb, get_settings().shadow_table, max_key_members=3)
+    placeholder = frozenset({"p:+440000000000"})
+    first = [state(crm_account(str(n), f"Firm {n} Ltd"), keys=placeholder) for n in (1, 2)]
+    assert seeder.load(first) == 2
+    later = [state(crm_account(str(n), f"Firm {n} Ltd"), keys=placeholder) for n in (3, 4, 5)]
+    assert seeder.load(later) == 3  # every state is written, keys and all
+
+    assert repo.get_key("p:+440000000000").members == {"crm:1", "crm:2", "crm:3"}
+    assert repo.get_state("crm:5").keys == placeholder  # type: ignore[union-attr]
+
+
 # ------------------------------------------------------------------------------------ sync-guard seed
 EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 

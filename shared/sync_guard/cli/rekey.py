@@ -29,7 +29,7 @@ from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import RecordState
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
-from sync_guard.store.shadow import RekeyResult, ShadowRekeyer
+from sync_guard.store.shadow import MAX_KEY_MEMBERS, RekeyResult, ShadowRekeyer
 
 
 def _by_kind(counts: Counter[str]) -> str:
@@ -43,6 +43,11 @@ def report_lines(result: RekeyResult, *, dry_run: bool) -> list[str]:
         verb = "would move (dry run: nothing written)" if dry_run else "moved"
         lines.append(
             f"{verb}: key memberships added {_by_kind(result.added)}; removed {_by_kind(result.removed)}"
+        )
+    if result.full:
+        lines.append(
+            f"not joined, already shared by {MAX_KEY_MEMBERS:,} records (a key that identifies nobody): "
+            f"{_by_kind(result.full)}"
         )
     if result.changed_meanwhile:
         lines.append(f"{result.changed_meanwhile} rewritten by an event meanwhile, which keyed them itself")

@@ -55,11 +55,7 @@ from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.models.records import PartyRecord, System
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
-from sync_guard.store.shadow import link_key
-
-#: A key shared by this many records identifies nobody (a shared switchboard number, a typo'd placeholder);
-#: it stops growing, which also keeps its item far below DynamoDB's 400 KB (refs are ~20 bytes).
-MAX_KEY_MEMBERS = 5_000
+from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,10 @@ BREAKER_PK = "BREAKER"
 HOLD_PK = "HOLD"
 _BATCH_GET_LIMIT = 100
 _BATCH_WRITE_LIMIT = 25
+#: A key shared by this many records identifies nobody (a shared switchboard number, a typo'd placeholder):
+#: it stops growing. That keeps its item far below DynamoDB's 400 KB (refs are ~20 bytes) and the read of
+#: it that every event under that key makes cheap. The engine, the seeder and the re-keyer all keep to it.
+MAX_KEY_MEMBERS = 5_000
 #: Breaker window items expire after a day: they only matter for the current and the previous window.
 _WINDOW_TTL_SECONDS = 86_400
 
@@ -77,6 +81,32 @@ def state_key(ref: str) -> dict[str, Any]:
 
 def key_item_key(key: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key}"}, "sk": {"S": KEY_SK}}
+
+
+def batch_get(client: Any, requests: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem over several tables, following ``UnprocessedKeys``; strongly consistent reads."""
+    results: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
+    pending = [(table, key) for table, keys in requests.items() for key in keys]
+    while pending:
+        chunk, pending = pending[:_BATCH_GET_LIMIT], pending[_BATCH_GET_LIMIT:]
+        request_items: dict[str, Any] = {}
+        for table, key in chunk:
+            request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        while request_items:
+            response = client.batch_get_item(RequestItems=request_items)
+            for table, items in response.get("Responses", {}).items():
+                results[table].extend(items)
+            request_items = response.get("UnprocessedKeys") or {}
+    return results
+
+
+def get_key_items(client: Any, table: str, keys: Iterable[str]) -> dict[str, KeyItem]:
+    """The key items of ``keys`` that exist, by key."""
+    items: dict[str, KeyItem] = {}
+    for item in batch_get(client, {table: [key_item_key(key) for key in sorted(keys)]})[table]:
+        key = item["pk"]["S"].removeprefix("KEY#")
+        items[key] = key_from_item(key, item)
+    return items
 
 
 def breaker_state_key() -> dict[str, Any]:
@@ -297,20 +327,7 @@ class DynamoShadowRepository:
 
     # ------------------------------------------------------------------------------------------ reads
     def _batch_get(self, requests: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-        """BatchGetItem over several tables, following ``UnprocessedKeys``; strongly consistent reads."""
-        results: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
-        pending = [(table, key) for table, keys in requests.items() for key in keys]
-        while pending:
-            chunk, pending = pending[:_BATCH_GET_LIMIT], pending[_BATCH_GET_LIMIT:]
-            request_items: dict[str, Any] = {}
-            for table, key in chunk:
-                request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-            while request_items:
-                response = self._client.batch_get_item(RequestItems=request_items)
-                for table, items in response.get("Responses", {}).items():
-                    results[table].extend(items)
-                request_items = response.get("UnprocessedKeys") or {}
-        return results
+        return batch_get(self._client, requests)
 
     def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
         """Two (deletes: three) ``BatchGetItem`` rounds; see the module docstring."""
@@ -610,24 +627,20 @@ class ShadowSeeder:
     """Loads many record states at once (``sync-guard seed``, benchmarks) with batch reads and writes.
 
     Idempotent: a state is written only if absent or older than the one loaded (same version: untouched);
-    key items are read, merged with the new members and written back. Meant for loading before webhooks
-    flow (a concurrent event's key change could be overwritten by the merge); states it writes start at
-    ``rev`` + 1 like any other write, so an engine transaction that read them before will retry.
+    key items are read, merged with the new members and written back, up to ``max_key_members`` members
+    (a state whose key is full keeps the key in its ``keys``, as the engine leaves it). Meant for loading
+    before webhooks flow (a concurrent event's key change could be overwritten by the merge); states it
+    writes start at ``rev`` + 1 like any other write, so an engine transaction that read them before will
+    retry.
     """
 
-    def __init__(self, client: Any, shadow_table: str) -> None:
+    def __init__(self, client: Any, shadow_table: str, *, max_key_members: int = MAX_KEY_MEMBERS) -> None:
         self._client = client
         self.shadow_table = shadow_table
+        self.max_key_members = max_key_members
 
     def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {self.shadow_table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}}
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                found += response.get("Responses", {}).get(self.shadow_table, [])
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return batch_get(self._client, {self.shadow_table: keys})[self.shadow_table]
 
     def _write_many(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), _BATCH_WRITE_LIMIT):
@@ -658,15 +671,15 @@ class ShadowSeeder:
         for state in to_write:
             for key in state.keys:
                 members.setdefault(key, set()).add(state.ref)
-        key_items: dict[str, KeyItem] = {}
-        if check_existing:
-            for item in self._get_many([key_item_key(key) for key in sorted(members)]):
-                key = item["pk"]["S"][len("KEY#") :]
-                key_items[key] = key_from_item(key, item)
+        key_items = get_key_items(self._client, self.shadow_table, members) if check_existing else {}
         merged: list[dict[str, Any]] = []
         for key, refs in sorted(members.items()):
             old_key = key_items.get(key, KeyItem(key=key))
-            all_members = sorted(old_key.members | refs)
+            room = max(0, self.max_key_members - len(old_key.members))
+            joining = sorted(refs - old_key.members)[:room]
+            if not joining:
+                continue  # every one a member already, or the key is full
+            all_members = sorted(old_key.members.union(joining))
             merged.append(
                 to_item(
                     {
@@ -692,6 +705,7 @@ class RekeyResult:
     changed_meanwhile: int = 0  # written by an event during the pass, which keyed them itself
     added: Counter[str] = field(default_factory=Counter)  # key memberships added, by key prefix
     removed: Counter[str] = field(default_factory=Counter)  # and removed
+    full: Counter[str] = field(default_factory=Counter)  # new keys not joined: MAX_KEY_MEMBERS already
 
 
 _REKEY_ATTEMPTS = 10
@@ -711,17 +725,28 @@ class ShadowRekeyer:
     ``rev`` read: a state an event rewrote meanwhile is left to that event, which keyed it with this
     version), the new key items joined, the old ones left. Key memberships are added unconditionally, as
     the seeder does (a key item's ``rev`` still increments, so an engine transaction that read it
-    retries). Safe to run while webhooks flow and to run again: a second pass finds nothing to do.
+    retries), to the new keys that have fewer than ``max_key_members`` members when the pass reads them
+    (the state still lists a full key, as the engine leaves it; two writers racing for a key's last places
+    can take it a few members past the cap, which is harmless). Safe to run while webhooks flow and to run
+    again: a second pass finds nothing to do.
 
     On a server whose transactions are smaller than the move (DynamoDB Local's old 10), the new keys are
     joined first, then the state written conditionally, then the old keys left: stopped part way, a run
     again completes it, and the worst left behind is an old membership, which costs one comparison.
     """
 
-    def __init__(self, client: Any, shadow_table: str, *, max_transaction_items: int = 100) -> None:
+    def __init__(
+        self,
+        client: Any,
+        shadow_table: str,
+        *,
+        max_transaction_items: int = 100,
+        max_key_members: int = MAX_KEY_MEMBERS,
+    ) -> None:
         self._client = client
         self.shadow_table = shadow_table
         self.max_transaction_items = max_transaction_items
+        self.max_key_members = max_key_members
 
     def states(self) -> Iterator[RecordState]:
         """Every record state in the table, deleted ones included, a page at a time."""
@@ -744,24 +769,37 @@ class ShadowRekeyer:
         records = rekeyed = changed_meanwhile = 0
         added: Counter[str] = Counter()
         removed: Counter[str] = Counter()
+        full: Counter[str] = Counter()
         for state in self.states():
             records += 1
             keys = keys_of(state)
             if keys == state.keys:
                 continue
-            if not dry_run and not self._rekey(state, keys):
+            joining = self._with_room(keys - state.keys)
+            if not dry_run and not self._rekey(state, keys, joining):
                 changed_meanwhile += 1
                 continue
             rekeyed += 1
-            added.update(_prefix(key) for key in keys - state.keys)
+            added.update(_prefix(key) for key in joining)
+            full.update(_prefix(key) for key in keys - state.keys - joining)
             removed.update(_prefix(key) for key in state.keys - keys)
-        return RekeyResult(records, rekeyed, changed_meanwhile, added, removed)
+        return RekeyResult(records, rekeyed, changed_meanwhile, added, removed, full)
 
-    def _rekey(self, state: RecordState, keys: frozenset[str]) -> bool:
-        """Move the state to ``keys``; False if an event rewrote it meanwhile. Retries conflicts."""
+    def _with_room(self, keys: frozenset[str]) -> frozenset[str]:
+        """Those of ``keys`` whose items have room for one more member (absent items have)."""
+        if not keys:
+            return keys
+        items = get_key_items(self._client, self.shadow_table, keys)
+        return frozenset(
+            key for key in keys if key not in items or len(items[key].members) < self.max_key_members
+        )
+
+    def _rekey(self, state: RecordState, keys: frozenset[str], joining: frozenset[str]) -> bool:
+        """Move the state to ``keys``, joining the ``joining`` ones; False if an event rewrote it meanwhile.
+        Retries conflicts."""
         for _ in range(_REKEY_ATTEMPTS):
             try:
-                return self._move(state, keys)
+                return self._move(state, keys, joining)
             except ConcurrentUpdate:
                 # Cancelled by another transaction on one of the items: retry unless it was on the state.
                 current = read_state(self._client, self.shadow_table, state.ref)
@@ -769,13 +807,13 @@ class ShadowRekeyer:
                     return False
         raise ConcurrentUpdate(f"{state.ref}: re-keying still conflicted after {_REKEY_ATTEMPTS} attempts")
 
-    def _move(self, state: RecordState, keys: frozenset[str]) -> bool:
+    def _move(self, state: RecordState, keys: frozenset[str], joining: frozenset[str]) -> bool:
         """Write the state under ``keys`` and move its memberships; False if its ``rev`` changed meanwhile."""
         ref = state.ref
         write = StateWrite(state.model_copy(update={"keys": keys, "rev": state.rev + 1}), state.rev)
         joins = [
             _key_update(self.shadow_table, KeyChange(k, add=frozenset({ref}), checked=False))
-            for k in sorted(keys - state.keys)
+            for k in sorted(joining)
         ]
         leaves = [
             _key_update(self.shadow_table, KeyChange(k, remove=frozenset({ref}), checked=False))
