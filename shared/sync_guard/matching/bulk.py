@@ -29,7 +29,7 @@ from operator import attrgetter
 from typing import Any
 
 from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_features
-from sync_guard.matching.compare import MatchResult, Verdict, score_pair
+from sync_guard.matching.compare import MatchResult, Verdict, score_unless_distinct
 from sync_guard.matching.features import RecordFeatures, extract_features
 from sync_guard.matching.names import NameRelation
 from sync_guard.matching.normalise import CompanyName, LegalFormHit, PersonName, StreetAddress
@@ -246,12 +246,11 @@ def _score_range(
     features: Sequence[RecordFeatures], candidates: Candidates, start: int, stop: int
 ) -> list[Scored]:
     scored: list[Scored] = []
-    distinct = Verdict.DISTINCT
     earlier, later = candidates.earlier, candidates.later
     for k in range(start, stop):
-        result, relation = score_pair(features[earlier[k]], features[later[k]])
-        if result.verdict is not distinct:
-            scored.append((k, result, relation))
+        found = score_unless_distinct(features[earlier[k]], features[later[k]])
+        if found is not None:
+            scored.append((k, *found))
     return scored
 
 

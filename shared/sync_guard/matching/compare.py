@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rapidfuzz.distance import OSA, Indel
@@ -66,6 +66,18 @@ class _NameWeights:
     overlap_slope: float  # points per unit of shared share, added to overlap_base
     overlap_base: float
     different: float
+
+    @property
+    def most(self) -> float:
+        """The most points any name comparison earns (a missing name earns none)."""
+        return max(
+            self.same,
+            self.reordered,
+            self.typo_base,
+            self.subset,
+            self.overlap_base + self.overlap_slope,
+            0.0,
+        )
 
 
 _COMPANY_NAME = _NameWeights(
@@ -241,8 +253,7 @@ def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) ->
 
 def name_relation(left: RecordFeatures, right: RecordFeatures) -> NameRelation:
     """How two records' names relate (same, reordered, typo, subset, ...): the match report's patterns."""
-    person = left.kind is RecordKind.PERSON or right.kind is RecordKind.PERSON
-    return _compare_names(left, right, person).relation
+    return _compare_names(left, right, _either_person(left, right)).relation
 
 
 def _local_phone_match(left: RecordFeatures, right: RecordFeatures) -> bool:
@@ -259,13 +270,43 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
 
 
 def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult, NameRelation]:
-    """Score two already-normalised records, and say how their names relate (the report's hot path)."""
-    person = left.kind is RecordKind.PERSON or right.kind is RecordKind.PERSON
-    weights = _PERSON_NAME if person else _COMPANY_NAME
-    points = _PRIOR
-    evidence: list[str] = []
-    against: list[str] = []
+    """Score two already-normalised records, and say how their names relate."""
+    person = _either_person(left, right)
+    return _score(left, right, person, _facts(left, right, person))
 
+
+def score_unless_distinct(
+    left: RecordFeatures, right: RecordFeatures
+) -> tuple[MatchResult, NameRelation] | None:
+    """:func:`score_pair` when its verdict is not ``distinct``, else None: the match report's hot path.
+
+    Most candidate pairs of a large export are strangers that share a typo key, and their emails, phones
+    and addresses already rule them out: when even the same name could not lift a pair to ``possible``,
+    the names are not compared at all.
+    """
+    person = _either_person(left, right)
+    facts = _facts(left, right, person)
+    # No name earns more than ``most``, and what the name brings next (a legal form that differs, a place
+    # after the form) and the caps on the score only ever take points away.
+    if _PRIOR + _weights(person).most + sum(facts.points) < 0:
+        return None
+    scored = _score(left, right, person, facts)
+    return None if scored[0].verdict is Verdict.DISTINCT else scored
+
+
+def _either_person(left: RecordFeatures, right: RecordFeatures) -> bool:
+    return left.kind is RecordKind.PERSON or right.kind is RecordKind.PERSON
+
+
+def _weights(person: bool) -> _NameWeights:
+    return _PERSON_NAME if person else _COMPANY_NAME
+
+
+def _score(
+    left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Facts
+) -> tuple[MatchResult, NameRelation]:
+    weights = _weights(person)
+    points = _PRIOR
     names = _compare_names(left, right, person)
     name_points = _name_points(names, weights)
     if person and min(len(left.name_words), len(right.name_words)) == 1:
@@ -274,76 +315,17 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
     if names.ignored_tail and left.company and right.company and left.company.tail and right.company.tail:
         name_points -= 0.5  # both name a place after the legal form, and the places differ
     points += name_points
-    (evidence if name_points >= 0 else against).extend(_name_evidence(names, left, right, person))
-    if any(r.startswith("legal forms differ") for r in evidence + against):
+    name_reasons = _name_evidence(names, left, right, person)
+    if any(r.startswith("legal forms differ") for r in name_reasons):
         # Acme Ltd and Acme Inc are usually two legal entities (a UK company and its US sister): a person
         # should look, so the same name with different legal forms is at most a "possible" on its own.
         points -= 3.0
-
-    strong = False  # an identifier that two different parties practically never share
-    shared_emails = set(left.emails) & set(right.emails)
-    if shared_emails:
-        points += 6.0
-        strong = True
-        evidence.append(f"same email {sorted(shared_emails)[0]}")
-    elif left.emails and right.emails:
-        near = _near_email(left.emails[0], right.emails[0], person=person)
-        if near:
-            points += 3.0 if person else 2.0
-            evidence.append(f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
-        else:
-            points -= 0.5 if person else 1.0
-            against.append(f"different emails: {left.emails[0]} / {right.emails[0]}")
-        shared_domains = left.email_domains & right.email_domains
-        if shared_domains and not near:
-            points += 1.0 if person else 2.5
-            evidence.append(f"same email domain {sorted(shared_domains)[0]}")
-
-    if left.web_domain and right.web_domain:
-        if left.web_domain == right.web_domain:
-            points += 3.0
-            strong = True
-            evidence.append(f"same website {left.web_domain}")
-        else:
-            points -= 1.0
-            against.append(f"different websites: {left.web_domain} / {right.web_domain}")
-    elif left.web_domain and left.web_domain in right.email_domains:
-        points += 2.5
-        evidence.append(f"email domain matches the website {left.web_domain}")
-    elif right.web_domain and right.web_domain in left.email_domains:
-        points += 2.5
-        evidence.append(f"email domain matches the website {right.web_domain}")
-
-    if left.vat and right.vat:
-        if left.vat == right.vat or vat_core(left.vat) == vat_core(right.vat):
-            points += 8.0
-            strong = True
-            evidence.append(f"same VAT/company number {left.vat}")
-        else:
-            points -= 8.0
-            against.append(f"different VAT/company numbers: {left.vat} / {right.vat}")
-
-    same_phone = False
-    if left.phone and right.phone:
-        if left.phone == right.phone:
-            same_phone = True
-            points += 4.0
-            evidence.append(f"same phone {format_phone(left.phone)}")
-        else:
-            points -= 1.0
-            against.append(f"different phones: {format_phone(left.phone)} / {format_phone(right.phone)}")
-    elif _local_phone_match(left, right):
-        same_phone = True
-        points += 3.5
-        evidence.append(f"same phone number ending {right.phone_digits[-7:]}")
-    elif len(left.phone_digits) >= 7 and len(right.phone_digits) >= 7:
-        points -= 1.0
-        against.append("different phone numbers")
-
-    address_points, premises = _address_points(left, right, person, evidence, against)
-    points += address_points
-    if person:
-        points += _birth_points(left.date_of_birth, right.date_of_birth, evidence, against)
+    for more in facts.points:
+        points += more
+    if name_points >= 0:
+        evidence, against = name_reasons + facts.evidence, facts.against
+    else:
+        evidence, against = facts.evidence, name_reasons + facts.against
 
     score = 1.0 / (1.0 + math.exp(-points))
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
@@ -351,7 +333,8 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
     # both the premises and the phone with a word of substance in common (an OVERLAP, not merely a
     # descriptor such as "Bank": "Gads Hill Center GH Sinai" / "Gads Hill Child Care Center"), can
     # make such a pair a duplicate.
-    one_site = premises is _Premises.SAME and same_phone and names.relation is NameRelation.OVERLAP
+    premises, strong = facts.premises, facts.strong
+    one_site = premises is _Premises.SAME and facts.same_phone and names.relation is NameRelation.OVERLAP
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     # Records that give different premises are two sites until an identifier says otherwise: a chain's
@@ -363,6 +346,61 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult
     if elsewhere and not strong:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against)), names.relation
+
+
+def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
+    facts = _Facts()
+    shared_emails = set(left.emails) & set(right.emails)
+    if shared_emails:
+        facts.strong = True
+        facts.add(6.0, f"same email {sorted(shared_emails)[0]}")
+    elif left.emails and right.emails:
+        near = _near_email(left.emails[0], right.emails[0], person=person)
+        if near:
+            facts.add(3.0 if person else 2.0, f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
+        else:
+            facts.add(-0.5 if person else -1.0, f"different emails: {left.emails[0]} / {right.emails[0]}")
+        shared_domains = left.email_domains & right.email_domains
+        if shared_domains and not near:
+            facts.add(1.0 if person else 2.5, f"same email domain {sorted(shared_domains)[0]}")
+
+    if left.web_domain and right.web_domain:
+        if left.web_domain == right.web_domain:
+            facts.strong = True
+            facts.add(3.0, f"same website {left.web_domain}")
+        else:
+            facts.add(-1.0, f"different websites: {left.web_domain} / {right.web_domain}")
+    elif left.web_domain and left.web_domain in right.email_domains:
+        facts.add(2.5, f"email domain matches the website {left.web_domain}")
+    elif right.web_domain and right.web_domain in left.email_domains:
+        facts.add(2.5, f"email domain matches the website {right.web_domain}")
+
+    if left.vat and right.vat:
+        if left.vat == right.vat or vat_core(left.vat) == vat_core(right.vat):
+            facts.strong = True
+            facts.add(8.0, f"same VAT/company number {left.vat}")
+        else:
+            facts.add(-8.0, f"different VAT/company numbers: {left.vat} / {right.vat}")
+
+    if left.phone and right.phone:
+        if left.phone == right.phone:
+            facts.same_phone = True
+            facts.add(4.0, f"same phone {format_phone(left.phone)}")
+        else:
+            facts.add(-1.0, f"different phones: {format_phone(left.phone)} / {format_phone(right.phone)}")
+    elif _local_phone_match(left, right):
+        facts.same_phone = True
+        facts.add(3.5, f"same phone number ending {right.phone_digits[-7:]}")
+    elif len(left.phone_digits) >= 7 and len(right.phone_digits) >= 7:
+        facts.add(-1.0, "different phone numbers")
+
+    address_points, facts.premises = _address_points(left, right, person, facts.evidence, facts.against)
+    facts.points.append(address_points)
+    if person:
+        facts.points.append(
+            _birth_points(left.date_of_birth, right.date_of_birth, facts.evidence, facts.against)
+        )
+    return facts
 
 
 def _near_email(a: str, b: str, *, person: bool) -> bool:
@@ -386,6 +424,22 @@ class _Premises(StrEnum):
     NEIGHBOURING = "neighbouring"  # same street, another number
     DIFFERENT = "different"
     UNKNOWN = "unknown"
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What two records' identifiers and addresses say, apart from their names."""
+
+    points: list[float] = field(default_factory=list)  # in the order they are added to the score
+    evidence: list[str] = field(default_factory=list)
+    against: list[str] = field(default_factory=list)
+    strong: bool = False  # an identifier that two different parties practically never share
+    same_phone: bool = False
+    premises: _Premises = _Premises.UNKNOWN
+
+    def add(self, points: float, reason: str) -> None:
+        self.points.append(points)
+        (self.evidence if points >= 0 else self.against).append(reason)
 
 
 def _same_street_name(left: str, right: str) -> bool:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pickle
 import random
+from importlib import import_module
 
 import pytest
 
 from sync_guard.exports import report as report_module
 from sync_guard.exports.report import build_report, clusters_csv, pairs_csv
-from sync_guard.matching import CandidateIndex, bulk, extract_features, keys_from_features, score_pair
+from sync_guard.matching import (
+    CandidateIndex,
+    Verdict,
+    bulk,
+    extract_features,
+    keys_from_features,
+    score_pair,
+)
 from sync_guard.matching.bulk import (
     CandidateSearch,
     candidate_pairs,
@@ -17,7 +25,11 @@ from sync_guard.matching.bulk import (
     normalise_records,
     score_candidates,
 )
+from sync_guard.matching.compare import score_unless_distinct
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+
+# The module, not the function of the same name that the package exports.
+compare_module = import_module("sync_guard.matching.compare")
 
 needs_fork = pytest.mark.skipif(not bulk._can_fork(), reason="the parallel path needs fork")
 
@@ -161,3 +173,22 @@ def test_the_report_is_the_same_with_one_worker_or_two(monkeypatch: pytest.Monke
         report_module.summary_md(parallel).split("\n", 3)[3]
         == report_module.summary_md(serial).split("\n", 3)[3]
     )
+
+
+def test_the_screen_drops_only_distinct_pairs_and_skips_their_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    crm, books = _records(400)
+    features, keys = normalise_records([*crm, *books], "GB", workers=1)
+    candidates = candidate_pairs(keys)
+    pairs = [(features[candidates.earlier[k]], features[candidates.later[k]]) for k in range(len(candidates))]
+    full = [score_pair(a, b) for a, b in pairs]
+    compared: list[object] = []
+    real_compare_names = compare_module._compare_names
+    monkeypatch.setattr(
+        compare_module, "_compare_names", lambda *args: compared.append(args) or real_compare_names(*args)
+    )
+
+    screened = [score_unless_distinct(a, b) for a, b in pairs]
+
+    assert screened == [None if s[0].verdict is Verdict.DISTINCT else s for s in full]
+    distinct = sum(s[0].verdict is Verdict.DISTINCT for s in full)
+    assert 0 < len(pairs) - len(compared) <= distinct  # some distinct pairs were settled without names
