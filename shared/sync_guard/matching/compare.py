@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -17,7 +18,13 @@ from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import RecordFeatures, features_of
 from sync_guard.matching.names import NameComparison, NameRelation, compare_words, letters_alike
-from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, CompanyName, format_phone, vat_core
+from sync_guard.matching.normalise import (
+    DEFAULT_PHONE_REGION,
+    CompanyName,
+    StreetAddress,
+    format_phone,
+    vat_core,
+)
 from sync_guard.matching.tables import tables, tokenise
 from sync_guard.models.records import PartyRecord, RecordKind
 
@@ -142,8 +149,50 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
     return folds
 
 
+class _FormDifference(StrEnum):
+    """How two company names' legal forms differ, when they do."""
+
+    NONE = "none"
+    ONE_COUNTRY = "one country"  # Ltd / PLC, BV / NV: forms one register uses, so one company
+    COUNTRIES = "countries"  # Ltd / Inc: usually two legal entities (a UK company and its US sister)
+
+
+def _form_difference(
+    left: RecordFeatures, right: RecordFeatures, person: bool, relation: NameRelation
+) -> _FormDifference:
+    if person or left.company is None or right.company is None or relation is NameRelation.MISSING:
+        return _FormDifference.NONE
+    # "Co"/"Company" goes with any form ("Smith & Co" / "Smith & Co Ltd").
+    left_families = left.company.families - {"company"}
+    right_families = right.company.families - {"company"}
+    if not left_families or not right_families or left_families & right_families:
+        return _FormDifference.NONE
+    if left.company.form_countries & right.company.form_countries:
+        return _FormDifference.ONE_COUNTRY
+    return _FormDifference.COUNTRIES
+
+
+def _form_reason(forms: _FormDifference, left: CompanyName, right: CompanyName) -> str:
+    left_forms = "/".join(h.form.canonical for h in left.legal_forms)
+    right_forms = "/".join(h.form.canonical for h in right.legal_forms)
+    if forms is _FormDifference.ONE_COUNTRY:
+        countries = left.form_countries & right.form_countries
+        # A company register refuses a name that differs from another only by its legal form (Companies
+        # House, the Dutch and German registers): within one country a different form is the same
+        # company before and after it changed form (Ltd -> PLC, BV -> NV).
+        return (
+            f"legal forms '{left_forms}' / '{right_forms}' are both used in "
+            f"{'/'.join(sorted(countries))}, where a register tells names apart without them"
+        )
+    return f"legal forms differ: '{left_forms}' vs '{right_forms}'"
+
+
 def _name_evidence(
-    comparison: NameComparison, left: RecordFeatures, right: RecordFeatures, person: bool
+    comparison: NameComparison,
+    forms: _FormDifference,
+    left: RecordFeatures,
+    right: RecordFeatures,
+    person: bool,
 ) -> list[str]:
     a = comparison.alignment
     relation = comparison.relation
@@ -186,24 +235,8 @@ def _name_evidence(
         reasons.append(f"names differ: {_quote(a.left_only)} vs {_quote(a.right_only)}")
     if comparison.ignored_tail:
         reasons.append(f"ignoring {_quote(comparison.ignored_tail)} written after the legal form")
-    if not person and left.company and right.company and relation is not NameRelation.MISSING:
-        # "Co"/"Company" goes with any form ("Smith & Co" / "Smith & Co Ltd").
-        left_families = left.company.families - {"company"}
-        right_families = right.company.families - {"company"}
-        if left_families and right_families and not left_families & right_families:
-            left_forms = "/".join(h.form.canonical for h in left.company.legal_forms)
-            right_forms = "/".join(h.form.canonical for h in right.company.legal_forms)
-            shared_countries = left.company.form_countries & right.company.form_countries
-            if shared_countries:
-                # A company register refuses a name that differs from another only by its legal form
-                # (Companies House, the Dutch and German registers): within one country a different form
-                # is the same company before and after it changed form (Ltd -> PLC, BV -> NV).
-                reasons.append(
-                    f"legal forms '{left_forms}' / '{right_forms}' are both used in "
-                    f"{'/'.join(sorted(shared_countries))}, where a register tells names apart without them"
-                )
-            else:
-                reasons.append(f"legal forms differ: '{left_forms}' vs '{right_forms}'")
+    if forms is not _FormDifference.NONE and left.company and right.company:
+        reasons.append(_form_reason(forms, left.company, right.company))
     return reasons
 
 
@@ -272,7 +305,8 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
 def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult, NameRelation]:
     """Score two already-normalised records, and say how their names relate."""
     person = _either_person(left, right)
-    return _score(left, right, person, _facts(left, right, person))
+    judgement = _judge(left, right, person, _facts(left, right, person))
+    return _explain(judgement, left, right, person), judgement.names.relation
 
 
 def score_unless_distinct(
@@ -282,7 +316,7 @@ def score_unless_distinct(
 
     Most candidate pairs of a large export are strangers that share a typo key, and their emails, phones
     and addresses already rule them out: when even the same name could not lift a pair to ``possible``,
-    the names are not compared at all.
+    the names are not compared at all. Nor are reasons written for a pair that turns out distinct.
     """
     person = _either_person(left, right)
     facts = _facts(left, right, person)
@@ -290,8 +324,10 @@ def score_unless_distinct(
     # after the form) and the caps on the score only ever take points away.
     if _PRIOR + _weights(person).most + sum(facts.points) < 0:
         return None
-    scored = _score(left, right, person, facts)
-    return None if scored[0].verdict is Verdict.DISTINCT else scored
+    judgement = _judge(left, right, person, facts)
+    if judgement.verdict is Verdict.DISTINCT:
+        return None
+    return _explain(judgement, left, right, person), judgement.names.relation
 
 
 def _either_person(left: RecordFeatures, right: RecordFeatures) -> bool:
@@ -302,9 +338,19 @@ def _weights(person: bool) -> _NameWeights:
     return _PERSON_NAME if person else _COMPANY_NAME
 
 
-def _score(
-    left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Facts
-) -> tuple[MatchResult, NameRelation]:
+@dataclass(frozen=True, slots=True)
+class _Judgement:
+    """A pair's score and what it rests on, before any reason is written out."""
+
+    score: float
+    verdict: Verdict
+    names: NameComparison
+    name_points: float
+    forms: _FormDifference
+    facts: _Facts
+
+
+def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Facts) -> _Judgement:
     weights = _weights(person)
     points = _PRIOR
     names = _compare_names(left, right, person)
@@ -315,17 +361,13 @@ def _score(
     if names.ignored_tail and left.company and right.company and left.company.tail and right.company.tail:
         name_points -= 0.5  # both name a place after the legal form, and the places differ
     points += name_points
-    name_reasons = _name_evidence(names, left, right, person)
-    if any(r.startswith("legal forms differ") for r in name_reasons):
+    forms = _form_difference(left, right, person, names.relation)
+    if forms is _FormDifference.COUNTRIES:
         # Acme Ltd and Acme Inc are usually two legal entities (a UK company and its US sister): a person
         # should look, so the same name with different legal forms is at most a "possible" on its own.
         points -= 3.0
     for more in facts.points:
         points += more
-    if name_points >= 0:
-        evidence, against = name_reasons + facts.evidence, facts.against
-    else:
-        evidence, against = facts.evidence, name_reasons + facts.against
 
     score = 1.0 / (1.0 + math.exp(-points))
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
@@ -345,7 +387,18 @@ def _score(
     )
     if elsewhere and not strong:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
-    return MatchResult(round(score, 4), verdict_for(score), tuple(evidence + against)), names.relation
+    return _Judgement(score, verdict_for(score), names, name_points, forms, facts)
+
+
+def _explain(judgement: _Judgement, left: RecordFeatures, right: RecordFeatures, person: bool) -> MatchResult:
+    """The result with its reasons: what the names say for or against, then the other facts."""
+    name_reasons = _name_evidence(judgement.names, judgement.forms, left, right, person)
+    evidence, against = judgement.facts.written()
+    if judgement.name_points >= 0:
+        evidence = name_reasons + evidence
+    else:
+        against = name_reasons + against
+    return MatchResult(round(judgement.score, 4), judgement.verdict, tuple(evidence + against))
 
 
 def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
@@ -382,24 +435,22 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         else:
             facts.add(-8.0, f"different VAT/company numbers: {left.vat} / {right.vat}")
 
-    if left.phone and right.phone:
-        if left.phone == right.phone:
+    phone, other_phone = left.phone, right.phone
+    if phone and other_phone:
+        if phone == other_phone:
             facts.same_phone = True
-            facts.add(4.0, f"same phone {format_phone(left.phone)}")
+            facts.add(4.0, lambda: f"same phone {format_phone(phone)}")
         else:
-            facts.add(-1.0, f"different phones: {format_phone(left.phone)} / {format_phone(right.phone)}")
+            facts.add(-1.0, lambda: f"different phones: {format_phone(phone)} / {format_phone(other_phone)}")
     elif _local_phone_match(left, right):
         facts.same_phone = True
         facts.add(3.5, f"same phone number ending {right.phone_digits[-7:]}")
     elif len(left.phone_digits) >= 7 and len(right.phone_digits) >= 7:
         facts.add(-1.0, "different phone numbers")
 
-    address_points, facts.premises = _address_points(left, right, person, facts.evidence, facts.against)
-    facts.points.append(address_points)
+    _address_facts(facts, left, right, person)
     if person:
-        facts.points.append(
-            _birth_points(left.date_of_birth, right.date_of_birth, facts.evidence, facts.against)
-        )
+        _birth_facts(facts, left.date_of_birth, right.date_of_birth)
     return facts
 
 
@@ -431,15 +482,28 @@ class _Facts:
     """What two records' identifiers and addresses say, apart from their names."""
 
     points: list[float] = field(default_factory=list)  # in the order they are added to the score
-    evidence: list[str] = field(default_factory=list)
-    against: list[str] = field(default_factory=list)
+    evidence: list[Reason] = field(default_factory=list)
+    against: list[Reason] = field(default_factory=list)
     strong: bool = False  # an identifier that two different parties practically never share
     same_phone: bool = False
     premises: _Premises = _Premises.UNKNOWN
 
-    def add(self, points: float, reason: str) -> None:
+    def add(self, points: float, reason: Reason) -> None:
         self.points.append(points)
         (self.evidence if points >= 0 else self.against).append(reason)
+
+    def written(self) -> tuple[list[str], list[str]]:
+        """The reasons for and against, written out."""
+        return _written(self.evidence), _written(self.against)
+
+
+# A reason, or a function that writes it when it costs more to write (a phone number in international
+# format, names in title case): most pairs compared are strangers whose reasons are never shown.
+Reason = str | Callable[[], str]
+
+
+def _written(reasons: list[Reason]) -> list[str]:
+    return [reason if isinstance(reason, str) else reason() for reason in reasons]
 
 
 def _same_street_name(left: str, right: str) -> bool:
@@ -469,65 +533,58 @@ def _near_city(left: str, right: str) -> bool:
     return left[0] == right[0] and letters_alike(left, right)
 
 
-def _birth_points(left: str | None, right: str | None, evidence: list[str], against: list[str]) -> float:
+def _birth_facts(facts: _Facts, left: str | None, right: str | None) -> None:
     """A shared date of birth says much about a person; one slip in it (a digit, day and month swapped)
     still says something; a different one counts against, but mildly, since dates are mistyped often."""
     if not left or not right:
-        return 0.0
+        return
     if left == right:
-        evidence.append(f"same date of birth {left}")
-        return 5.0
+        facts.add(5.0, f"same date of birth {left}")
+        return
     left_parts, right_parts = left.split("-"), right.split("-")
     same_parts = sum(a == b for a, b in zip(left_parts, right_parts, strict=True))
     swapped = left_parts[0] == right_parts[0] and left_parts[1:] == right_parts[:0:-1]
     if same_parts == 2 or swapped:
-        evidence.append(f"nearly the same date of birth: {left} / {right}")
-        return 1.5
-    against.append(f"different dates of birth: {left} / {right}")
-    return -1.5
+        facts.add(1.5, f"nearly the same date of birth: {left} / {right}")
+    else:
+        facts.add(-1.5, f"different dates of birth: {left} / {right}")
 
 
-def _address_points(
-    left: RecordFeatures, right: RecordFeatures, person: bool, evidence: list[str], against: list[str]
-) -> tuple[float, _Premises]:
-    """Points for postcode, street and town, and whether the two records give the same premises."""
-    points = 0.0
-    premises = _Premises.UNKNOWN
+def _street_shown(street: StreetAddress) -> str:
+    return " ".join(filter(None, [street.number, _show(street.words)]))
+
+
+def _address_facts(facts: _Facts, left: RecordFeatures, right: RecordFeatures, person: bool) -> None:
+    """Postcode, street and town, and whether the two records give the same premises."""
     if left.postcode and right.postcode:
         if left.postcode == right.postcode:
-            points += 1.0 if person else 1.5
-            evidence.append(f"same postcode {left.postcode}")
+            facts.add(1.0 if person else 1.5, f"same postcode {left.postcode}")
         else:
-            points -= 1.0
-            against.append(f"different postcodes: {left.postcode} / {right.postcode}")
+            facts.add(-1.0, f"different postcodes: {left.postcode} / {right.postcode}")
     if left.street and right.street:
-        same_street = _same_street_name(left.street.name_key, right.street.name_key)
-        if same_street and left.street.number == right.street.number:
-            premises = _Premises.SAME
-            points += 3.0
-            shown = " ".join(filter(None, [left.street.number, _show(left.street.words)]))
-            evidence.append(f"same street address {shown}")
+        street, other = left.street, right.street
+        same_street = _same_street_name(street.name_key, other.name_key)
+        if same_street and street.number == other.number:
+            facts.premises = _Premises.SAME
+            facts.add(3.0, lambda: f"same street address {_street_shown(street)}")
         elif same_street:
-            premises = _Premises.NEIGHBOURING
-            points -= 0.5
-            against.append(f"same street, different numbers: {left.street.number} / {right.street.number}")
+            facts.premises = _Premises.NEIGHBOURING
+            facts.add(-0.5, f"same street, different numbers: {street.number} / {other.number}")
         else:
             # Both sides give an address and they are different premises: another site, or another firm.
-            premises = _Premises.DIFFERENT
-            points -= 2.5
-            against.append("different street addresses")
+            facts.premises = _Premises.DIFFERENT
+            facts.add(-2.5, "different street addresses")
     if left.city and right.city:
-        if left.city == right.city:
-            points += 1.0 if person else 0.5
-            evidence.append(f"same city {_show(left.city.split())}")
+        city, other_city = left.city, right.city
+        if city == other_city:
+            facts.add(1.0 if person else 0.5, lambda: f"same city {_show(city.split())}")
+        elif _near_city(city, other_city):
+            facts.add(0.5, f"nearly the same city: {city} / {other_city}")
         else:
-            if _near_city(left.city, right.city):
-                points += 0.5
-                evidence.append(f"nearly the same city: {left.city} / {right.city}")
-            else:
-                points -= 1.0 if person else 0.5
-                against.append(f"different cities: {_show(left.city.split())} / {_show(right.city.split())}")
-    return points, premises
+            facts.add(
+                -1.0 if person else -0.5,
+                lambda: f"different cities: {_show(city.split())} / {_show(other_city.split())}",
+            )
 
 
 def compare(a: PartyRecord, b: PartyRecord, *, default_region: str = DEFAULT_PHONE_REGION) -> MatchResult:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
 from sync_guard.matching.normalise import (
+    _from_e164,
     email_domain,
     format_phone,
     is_free_mail,
@@ -209,6 +211,24 @@ class TestContactDetails:
 
     def test_phone_shows_in_international_format(self) -> None:
         assert format_phone("+442079460000") == "+44 20 7946 0000"
+        assert format_phone("+17733865286") == "+1 773-386-5286"
+        assert format_phone("not a number") == "not a number"
+
+    def test_shown_phone_is_what_libphonenumber_reads_from_e164(self) -> None:
+        # format_phone takes E.164 apart itself instead of parsing it again: for every region's example
+        # numbers of every type (Italy's leading zeros among them) it must read what parse() reads.
+        checked = 0
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+            for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+                example = phonenumbers.example_number_for_type(region, kind)
+                if example is None:
+                    continue
+                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                assert _from_e164(e164) == phonenumbers.parse(e164, None), e164
+                checked += 1
+        for e164 in ("+390612345678", "+3900012345", "+2250700000000"):
+            assert _from_e164(e164) == phonenumbers.parse(e164, None), e164
+        assert checked > 400
 
     def test_vat_keeps_letters_and_digits(self) -> None:
         assert normalise_vat("gb 123 4567 89") == "GB123456789"
