@@ -55,6 +55,8 @@ DEFAULT_MAX_POSTINGS = 200
 
 def _clip(key: str) -> str:
     """Keep a key under MAX_KEY_BYTES in UTF-8 without splitting a character."""
+    if len(key) * 4 <= MAX_KEY_BYTES:
+        return key  # no character takes more than four bytes: short keys need no encoding to tell
     encoded = key.encode("utf-8")
     if len(encoded) <= MAX_KEY_BYTES:
         return key

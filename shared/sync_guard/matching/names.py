@@ -9,7 +9,6 @@ sides (the names differ).
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -125,7 +124,11 @@ def letters_alike(left: str, right: str) -> bool:
 
 def undoubled(word: str) -> str:
     """The word with every run of one letter written once ("wollbrrur" -> "wolbrur")."""
-    return "".join(letter for letter, _ in itertools.groupby(word))
+    letters = [word[0]] if word else []
+    for letter in word[1:]:
+        if letter != letters[-1]:
+            letters.append(letter)
+    return "".join(letters)
 
 
 def singular(word: str) -> str:

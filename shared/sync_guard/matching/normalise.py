@@ -70,6 +70,8 @@ class CompanyName:
 def _match_legal_form(tokens: tuple[str, ...], start: int) -> tuple[int, LegalForm] | None:
     """The longest legal form starting at ``tokens[start]``, as (length, form)."""
     table = tables()
+    if tokens[start] not in table.legal_form_starts:
+        return None
     for length in range(min(table.legal_form_max_len, len(tokens) - start), 0, -1):
         form = table.legal_forms.get(tokens[start : start + length])
         if form is not None:
@@ -211,7 +213,7 @@ def _reads_as_address(words: Sequence[str]) -> bool:
 
 def _glued_honorific(word: str) -> str | None:
     """The royal predicate a word starts with when the name was run into it ("koninklijkephilips")."""
-    for honorific in sorted(tables().honorifics, key=len, reverse=True):
+    for honorific in tables().honorifics_longest_first:
         if len(word) >= len(honorific) + 3 and word.startswith(honorific):
             return honorific
     return None
@@ -392,6 +394,7 @@ def vat_core(vat: str) -> str:
     return vat[2:] if len(vat) > 2 and vat[:2].isalpha() else vat
 
 
+@lru_cache(maxsize=65_536)  # a list holds few postcodes and towns, each many times
 def normalise_postcode(raw: str | None) -> str | None:
     """Upper-case without spaces (``sw1a 1aa`` -> ``SW1A1AA``); US ZIP+4 cut to five digits."""
     if not raw:
@@ -453,6 +456,7 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     return StreetAddress(number, tuple(tokens), tuple(w for w in tokens if w not in table.street_types))
 
 
+@lru_cache(maxsize=65_536)
 def normalise_city(raw: str | None) -> str | None:
     """Folded city words (``St. Albans`` -> ``st albans``)."""
     if not raw:

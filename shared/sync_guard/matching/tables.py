@@ -87,10 +87,12 @@ class Tables:
     # token sequence -> legal form; the longest sequence wins when several start at one token.
     legal_forms: dict[tuple[str, ...], LegalForm]
     legal_form_max_len: int
+    legal_form_starts: frozenset[str]  # the tokens a legal form can begin with
     # Legal forms written as dotted initials ("N.V.", "S.A."), as one token ("nv", "sa").
     initialisms: frozenset[str]
     articles: frozenset[str]
     honorifics: frozenset[str]
+    honorifics_longest_first: tuple[str, ...]
     connectors: frozenset[str]
     generic: frozenset[str]
     abbreviations: dict[str, str]  # synonyms included
@@ -134,9 +136,11 @@ def tables() -> Tables:
     return Tables(
         legal_forms=legal,
         legal_form_max_len=max(len(k) for k in legal),
+        legal_form_starts=frozenset(k[0] for k in legal),
         initialisms=frozenset(initialisms),
         articles=frozenset(words["articles"]),
         honorifics=frozenset(words["honorifics"]),
+        honorifics_longest_first=tuple(sorted(words["honorifics"], key=len, reverse=True)),
         connectors=frozenset(words["connectors"]),
         generic=frozenset(words["generic"]),
         # Synonyms (a country's name in its own language) are read the same way as abbreviations.
