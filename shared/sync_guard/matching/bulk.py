@@ -6,11 +6,12 @@ scores), computed with less overhead:
 
 - candidate search runs on integer positions and key tuples only (no records, no refs);
 - normalising the records and the comparisons, each independent of the others, are split across
-  worker processes when there is enough work and the platform can ``fork`` safely (Linux): the
-  workers inherit the records (and, for the comparisons, their features) instead of receiving
-  copies. Normalised features come back in a compact form (:func:`dumps_features`); of the
-  comparisons, only the pairs that are not ``distinct`` come back.
-- the candidate search runs in this process while the workers normalise the next records.
+  processes when there is enough work and the platform can ``fork`` safely (Linux): this process
+  takes every ``workers``-th slice of the work itself and forked workers take the others, so
+  ``workers`` processes run in all. The workers inherit the records (and, for the comparisons,
+  their features) instead of receiving copies. Normalised features come back in a compact form
+  (:func:`dumps_features`); of the comparisons, only the pairs that are not ``distinct`` come back.
+- the candidate search runs in this process between its own slices, on the slices done so far.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_features
 from sync_guard.matching.compare import MatchResult, Verdict, score_unless_distinct
@@ -121,6 +122,8 @@ Scored = tuple[int, MatchResult, NameRelation]
 # Called with (comparisons done, comparisons in all) as the work progresses.
 Progress = Callable[[int, int], None]
 
+R = TypeVar("R")
+
 # What a forked worker reads: set just before the workers are started, cleared afterwards.
 _SHARED: Any = None
 
@@ -140,6 +143,27 @@ def _forked_pool(workers: int, shared: object) -> Iterator[Any]:
 def _slices(total: int, workers: int) -> list[tuple[int, int]]:
     size = max(1, -(-total // (workers * _SLICES_PER_WORKER)))
     return [(start, min(total, start + size)) for start in range(0, total, size)]
+
+
+def _in_turns(
+    bounds: list[tuple[int, int]],
+    workers: int,
+    shared: object,
+    here: Callable[[tuple[int, int]], R],
+    there: Callable[[tuple[int, int]], Any],
+    received: Callable[[Any], R],
+) -> Iterator[R]:
+    """Each slice's result, in slice order: every ``workers``-th slice done here, the others by
+    ``workers - 1`` forked processes (``there``, whose results ``received`` reads back).
+
+    This process is one of the workers rather than a dispatcher waiting on them: the machine runs
+    ``workers`` processes, not one more, and the slices done here are never sent back and forth.
+    """
+    own = [k % workers == 0 for k in range(len(bounds))]
+    with _forked_pool(workers - 1, shared) as pool:
+        theirs = pool.imap(there, [b for b, mine in zip(bounds, own, strict=True) if not mine])
+        for bound, mine in zip(bounds, own, strict=True):
+            yield here(bound) if mine else received(next(theirs))
 
 
 # --- normalising -----------------------------------------------------------------------------------
@@ -201,9 +225,9 @@ def iter_normalised(
 ) -> Iterator[Normalised]:
     """Features and blocking keys of the records, in record order, a slice at a time.
 
-    Runs in ``workers`` forked processes (``None``: one per CPU) when there are at least
-    ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can fork;
-    otherwise here. Concatenated, the slices are the same whatever ``workers`` is.
+    Runs in ``workers`` processes, this one and forked ones (``None``: one per CPU), when there are
+    at least ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can
+    fork; otherwise here alone. Concatenated, the slices are the same whatever ``workers`` is.
     """
     total = len(records)
     count = default_workers() if workers is None else max(1, workers)
@@ -212,10 +236,18 @@ def iter_normalised(
         for start, stop in _slices(total, 1):
             yield _normalise_range(records, default_region, start, stop)
         return
-    bounds = _slices(total, count)
-    with _forked_pool(count, (records, default_region)) as pool:
-        for data in pool.imap(_normalise_slice, bounds):
-            yield pickle.loads(data)  # noqa: S301 - bytes from our own worker
+    yield from _in_turns(
+        _slices(total, count),
+        count,
+        (records, default_region),
+        here=lambda bounds: _normalise_range(records, default_region, *bounds),
+        there=_normalise_slice,
+        received=_loads,
+    )
+
+
+def _loads(data: bytes) -> Any:
+    return pickle.loads(data)  # noqa: S301 - bytes from our own worker
 
 
 def normalise_records(
@@ -320,14 +352,25 @@ def _score_in_workers(
     bounds = _slices(total, workers)
     verdicts = {v.value: v for v in Verdict}
     relations = {r.value: r for r in NameRelation}
+
+    def received(rows: list[tuple[int, float, str, tuple[str, ...], str]]) -> list[Scored]:
+        return [
+            (k, MatchResult(score, verdicts[verdict], evidence), relations[relation])
+            for k, score, verdict, evidence, relation in rows
+        ]
+
     scored: list[Scored] = []
-    with _forked_pool(workers, (features, candidates)) as pool:
-        # imap keeps the slices in order, so the pairs come back in candidate order.
-        for (_, stop), rows in zip(bounds, pool.imap(_score_slice, bounds), strict=True):
-            scored.extend(
-                (k, MatchResult(score, verdicts[verdict], evidence), relations[relation])
-                for k, score, verdict, evidence, relation in rows
-            )
-            if on_progress is not None:
-                on_progress(stop, total)
+    results = _in_turns(
+        bounds,
+        workers,
+        (features, candidates),
+        here=lambda bound: _score_range(features, candidates, *bound),
+        there=_score_slice,
+        received=received,
+    )
+    # The slices come back in order, so the pairs are in candidate order.
+    for (_, stop), more in zip(bounds, results, strict=True):
+        scored.extend(more)
+        if on_progress is not None:
+            on_progress(stop, total)
     return scored
