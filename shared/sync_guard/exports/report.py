@@ -31,7 +31,7 @@ from sync_guard.matching import (
     RecordFeatures,
     Verdict,
 )
-from sync_guard.matching.bulk import CandidateSearch, iter_normalised, score_candidates
+from sync_guard.matching.bulk import Candidates, CandidateSearch, Scored, iter_normalised, score_candidates
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
 from sync_guard.models.records import PartyRecord, System
 
@@ -281,6 +281,18 @@ def _build_report(
         workers=workers,
         on_progress=stage("comparing"),
     )
+    return assemble_report(crm, books, candidates, scored)
+
+
+def assemble_report(
+    crm: Sequence[PartyRecord], books: Sequence[PartyRecord], candidates: Candidates, scored: list[Scored]
+) -> MatchReport:
+    """The report from the comparisons made: pairs in a stable order, clusters and survivors.
+
+    ``candidates`` and ``scored`` are over the CRM records followed by the Books records, as
+    :func:`build_report` makes them.
+    """
+    records = [*crm, *books]
     systems = [r.system for r in records]
     crm_system, books_system = System.CRM, System.BOOKS
     duplicate = Verdict.DUPLICATE
