@@ -17,7 +17,14 @@ from enum import StrEnum
 from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import RecordFeatures, features_of
-from sync_guard.matching.names import NameComparison, NameRelation, compare_words, letters_alike
+from sync_guard.matching.names import (
+    ComparedWords,
+    NameComparison,
+    NameRelation,
+    compare_words,
+    letters_alike,
+    same_words_possible,
+)
 from sync_guard.matching.normalise import (
     DEFAULT_PHONE_REGION,
     CompanyName,
@@ -77,10 +84,14 @@ class _NameWeights:
     @property
     def most(self) -> float:
         """The most points any name comparison earns (a missing name earns none)."""
+        return max(self.same, self.reordered, self.most_unless_same_words)
+
+    @property
+    def most_unless_same_words(self) -> float:
+        """The most points a name comparison earns when the names' words are not the same words: a
+        typo (one at least), extra words, some words shared, or no name."""
         return max(
-            self.same,
-            self.reordered,
-            self.typo_base,
+            self.typo_base - self.per_typo,
             self.subset,
             self.overlap_base + self.overlap_slope,
             0.0,
@@ -273,15 +284,21 @@ def _compared_core(name: CompanyName, other: CompanyName) -> tuple[str, ...]:
     return name.core[:-1] if _cut_off_form(name, other) else name.core
 
 
-def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) -> NameComparison:
+def _compared_words(left: RecordFeatures, right: RecordFeatures, person: bool) -> ComparedWords:
+    """The words of the two names as they are compared: core words, then words after the legal form."""
     if person or left.company is None or right.company is None:
-        return compare_words(left.name_words, right.name_words, person=person)
-    return compare_words(
+        return left.name_words, right.name_words, (), ()
+    return (
         _compared_core(left.company, right.company),
         _compared_core(right.company, left.company),
-        left_tail=left.company.tail,
-        right_tail=right.company.tail,
+        left.company.tail,
+        right.company.tail,
     )
+
+
+def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) -> NameComparison:
+    left_words, right_words, left_tail, right_tail = _compared_words(left, right, person)
+    return compare_words(left_words, right_words, person=person, left_tail=left_tail, right_tail=right_tail)
 
 
 def name_relation(left: RecordFeatures, right: RecordFeatures) -> NameRelation:
@@ -322,7 +339,14 @@ def score_unless_distinct(
     facts = _facts(left, right, person)
     # No name earns more than ``most``, and what the name brings next (a legal form that differs, a place
     # after the form) and the caps on the score only ever take points away.
-    if _PRIOR + _weights(person).most + sum(facts.points) < 0:
+    weights, points = _weights(person), _PRIOR + sum(facts.points)
+    if points + weights.most < 0:
+        return None
+    # Only the same words (in any order) earn more than ``most_unless_same_words``, and a glance at the
+    # words tells when they cannot be the same: then the full comparison could not lift the pair either.
+    if points + weights.most_unless_same_words < 0 and not same_words_possible(
+        *_compared_words(left, right, person)
+    ):
         return None
     judgement = _judge(left, right, person, facts)
     if judgement.verdict is Verdict.DISTINCT:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -362,6 +363,38 @@ def compare_words(
     else:
         relation = NameRelation.OVERLAP if _has_substance(matched_words) else NameRelation.DIFFERENT
     return NameComparison(relation, alignment, share, typos, tuple(ignored))
+
+
+# Two names' words as compared: (left core, right core, left tail, right tail).
+ComparedWords = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def same_words_possible(
+    left: tuple[str, ...],
+    right: tuple[str, ...],
+    left_tail: tuple[str, ...] = (),
+    right_tail: tuple[str, ...] = (),
+) -> bool:
+    """False only when :func:`compare_words` cannot find the same name or the same words reordered.
+
+    Both need every word left over once the words met on both sides are paired to be a connector or
+    a word after a legal form (which is set aside unless it is a number): a typo, a split word or any
+    other word makes the relation another. A cheap look, without pairing words by their letters.
+    """
+    left_all = (*left, *left_tail)
+    right_all = (*right, *right_tail)
+    if left_all == right_all:
+        return True
+    left_set, right_set = set(left_all), set(right_all)
+    if len(left_set) == len(left_all) and len(right_set) == len(right_all):
+        left_over: Iterable[str] = left_set ^ right_set  # no word repeated: what the counts below give
+    else:
+        counts = Counter(left_all)
+        counts.subtract(right_all)
+        left_over = [word for word, count in counts.items() if count]
+    connectors = tables().connectors
+    tails = (*left_tail, *right_tail)
+    return all(word in connectors or (word in tails and not _numbered([word])) for word in left_over)
 
 
 _ROMAN = frozenset({"ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"})
