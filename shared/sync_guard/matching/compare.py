@@ -80,22 +80,17 @@ class _NameWeights:
     overlap_slope: float  # points per unit of shared share, added to overlap_base
     overlap_base: float
     different: float
+    # The most points a name comparison earns when the names' words are not the same words (a typo,
+    # one at least; extra words; some words shared; no name), and the most any comparison earns.
+    most_unless_same_words: float = field(init=False)
+    most: float = field(init=False)
 
-    @property
-    def most(self) -> float:
-        """The most points any name comparison earns (a missing name earns none)."""
-        return max(self.same, self.reordered, self.most_unless_same_words)
-
-    @property
-    def most_unless_same_words(self) -> float:
-        """The most points a name comparison earns when the names' words are not the same words: a
-        typo (one at least), extra words, some words shared, or no name."""
-        return max(
-            self.typo_base - self.per_typo,
-            self.subset,
-            self.overlap_base + self.overlap_slope,
-            0.0,
+    def __post_init__(self) -> None:
+        unless_same = max(
+            self.typo_base - self.per_typo, self.subset, self.overlap_base + self.overlap_slope, 0.0
         )
+        object.__setattr__(self, "most_unless_same_words", unless_same)
+        object.__setattr__(self, "most", max(self.same, self.reordered, unless_same))
 
 
 _COMPANY_NAME = _NameWeights(
@@ -152,9 +147,13 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
     honorific = left.dropped_honorific or right.dropped_honorific
     if honorific and left.dropped_honorific != right.dropped_honorific:
         folds.append(f"the royal predicate '{honorific.capitalize()}' is set aside")
-    synonyms = tables().synonyms
-    read_as = sorted({t for t in tokenise(left.raw) + tokenise(right.raw) if t in synonyms})
-    folds.extend(f"'{word.capitalize()}' is read as '{synonyms[word].capitalize()}'" for word in read_as)
+    table = tables()
+    # A word read as a synonym leaves what it is read as among the name's words: only then is it
+    # worth reading the names again to say which word it was.
+    if not table.synonym_targets.isdisjoint((*left.core, *left.tail, *right.core, *right.tail)):
+        synonyms = table.synonyms
+        read_as = sorted({t for t in tokenise(left.raw) + tokenise(right.raw) if t in synonyms})
+        folds.extend(f"'{word.capitalize()}' is read as '{synonyms[word].capitalize()}'" for word in read_as)
     if ("&" in left.raw) != ("&" in right.raw):
         folds.append("'&' is read as 'and'")
     return folds

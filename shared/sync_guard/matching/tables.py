@@ -97,6 +97,7 @@ class Tables:
     generic: frozenset[str]
     abbreviations: dict[str, str]  # synonyms included
     synonyms: dict[str, str]
+    synonym_targets: frozenset[str]  # what synonyms are read as
     # How one sound is written in other spellings: digraphs read as one letter ("ph" -> "f"), then
     # letters read as another ("v" -> "b", "k" -> "c"), as a str.translate table.
     spelling_digraphs: tuple[tuple[str, str], ...]
@@ -146,6 +147,7 @@ def tables() -> Tables:
         # Synonyms (a country's name in its own language) are read the same way as abbreviations.
         abbreviations={tokenise(k)[0]: v for k, v in (words["abbreviations"] | words["synonyms"]).items()},
         synonyms={tokenise(k)[0]: v for k, v in words["synonyms"].items()},
+        synonym_targets=frozenset(words["synonyms"].values()),
         spelling_digraphs=tuple(words["spelling"]["digraphs"].items()),
         spelling_letters={ord(second): first for first, second in words["spelling"]["letters"]},
         free_mail=free_mail,

@@ -110,6 +110,7 @@ def test_same_person_name_alone_is_only_possible(person: MakeRecord) -> None:
         ("The Design Lab", "Design Lab, The", "'The' is dropped"),
         ("Design Lab Ltd ", "design lab ltd", "same name"),
         ("Acme Widgets Ltd", "Acme Widgets", "the legal form 'Ltd' is set aside"),
+        ("ASML Holland B.V.", "ASML Netherlands B.V.", "'Holland' is read as 'Netherlands'"),
         ("Fairbourne Engineering", "Fairborne Engineering", "'Fairbourne' vs 'Fairborne'"),
         # A slip in a short word counts only when two other words of substance agree exactly.
         ("Harwood Kestrel Wetu LLP", "Harwood Kestrel Wertu LLP", "'Wetu' vs 'Wertu'"),
