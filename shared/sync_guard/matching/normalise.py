@@ -373,12 +373,9 @@ def _from_e164(e164: str) -> phonenumbers.PhoneNumber | None:
     return None
 
 
-_NON_DIGITS = re.compile(r"\D+")
-
-
 def phone_digits(raw: str | None) -> str:
     """Only the digits of a phone number, for comparing numbers written without an area code."""
-    return _NON_DIGITS.sub("", raw) if raw else ""
+    return "".join(filter(str.isdigit, raw)) if raw else ""
 
 
 def normalise_vat(raw: str | None) -> str | None:
