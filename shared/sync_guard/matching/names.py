@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -332,7 +332,7 @@ def compare_words(
     ignored: list[str] = []
     for side in (alignment.left_only, alignment.right_only):
         for word in list(side):
-            if tail_words[word] and not _numbered([word]):
+            if _set_aside(word, tail_words):
                 side.remove(word)
                 ignored.append(word)
     left_extra = distinguishing(alignment.left_only)
@@ -394,7 +394,12 @@ def same_words_possible(
         left_over = [word for word, count in counts.items() if count]
     connectors = tables().connectors
     tails = (*left_tail, *right_tail)
-    return all(word in connectors or (word in tails and not _numbered([word])) for word in left_over)
+    return all(word in connectors or _set_aside(word, tails) for word in left_over)
+
+
+def _set_aside(word: str, tail_words: Container[str]) -> bool:
+    """An unpaired word that stood after a legal form is a place, set aside; a number there is a branch."""
+    return word in tail_words and not _numbered([word])
 
 
 _ROMAN = frozenset({"ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"})
