@@ -2,67 +2,101 @@
 
 Each subcommand lives in its own module in this package and exposes ``register(app)``; modules are
 discovered at start-up so that adding a command never means editing a central list.
+
+Importing every module costs more than half a second (boto3, the local stack, the scenarios), which
+``match-report`` on a small export or ``version`` would wait through for nothing. So the console script
+loads only the module named like the command it runs (``match-report`` -> ``match_report.py``) when
+there is one (none for ``version``), and all of them otherwise (``--help``, or a module registering
+other names, such as ``quarantine.py`` with ``quarantines`` and ``breaker``). ``app`` is the whole
+command line, built when first asked for.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+from collections.abc import Sequence
 
 import typer
 
 from sync_guard import __version__
 
-app = typer.Typer(
-    name="sync-guard",
-    help="Zoho Sync Guard: find, hold back and report the duplicates the Zoho CRM <-> Books sync creates.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+_HELP = "Zoho Sync Guard: find, hold back and report the duplicates the Zoho CRM <-> Books sync creates."
 
 
-@app.callback()
 def _root() -> None:
     """Zoho Sync Guard operator CLI."""
 
 
-@app.command()
 def version() -> None:
     """Print the guard's version."""
     typer.echo(__version__)
 
 
-def _register_subcommands() -> None:
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
+def _subcommand_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def build_app(modules: Sequence[str] | None = None) -> typer.Typer:
+    """The command line with the subcommands of ``modules`` (``None``: every module in this package)."""
+    app = typer.Typer(name="sync-guard", help=_HELP, no_args_is_help=True, add_completion=False)
+    app.callback()(_root)
+    app.command()(version)
+    for name in _subcommand_modules() if modules is None else modules:
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if callable(register):
             register(app)
+    return app
 
 
-_register_subcommands()
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The command line that ``args`` needs: only the module named like the command, when there is one."""
+    if args and args[0] == "version":
+        return build_app([])
+    if args and not args[0].startswith("-"):
+        module = args[0].replace("-", "_")
+        if module in _subcommand_modules():
+            return build_app([module])
+    return build_app()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        app = build_app()
+        globals()["app"] = app  # built once
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point: a guard that cannot be reached is an error message, not a traceback."""
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
-
     try:
-        app()
-    except NoCredentialsError as error:
-        typer.echo(
-            "error: no AWS credentials, and no running 'sync-guard serve' to talk to. Configure AWS "
+        app_for(sys.argv[1:])()
+    except Exception as error:
+        message = _unreachable_guard(error)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        raise SystemExit(2) from error
+
+
+def _unreachable_guard(error: Exception) -> str | None:
+    """What to tell the operator when ``error`` means the guard's AWS side cannot be reached."""
+    # botocore costs a fifth of a second to import: a command that never loaded it cannot raise its errors.
+    exceptions = sys.modules.get("botocore.exceptions")
+    if exceptions is None:
+        return None
+    if isinstance(error, exceptions.NoCredentialsError):
+        return (
+            "no AWS credentials, and no running 'sync-guard serve' to talk to. Configure AWS "
             "credentials and give --stack-name/--region (or SYNC_GUARD_* table names), or start "
-            "'sync-guard serve' in another shell.",
-            err=True,
+            "'sync-guard serve' in another shell."
         )
-        raise SystemExit(2) from error
-    except EndpointConnectionError as error:
-        typer.echo(
-            f"error: cannot reach {error.kwargs.get('endpoint_url', 'the endpoint')}. If that is a "
-            "local stack, is 'sync-guard serve' still running?",
-            err=True,
+    if isinstance(error, exceptions.EndpointConnectionError):
+        return (
+            f"cannot reach {error.kwargs.get('endpoint_url', 'the endpoint')}. If that is a "
+            "local stack, is 'sync-guard serve' still running?"
         )
-        raise SystemExit(2) from error
+    return None

@@ -12,13 +12,13 @@ def failing_app(error: Exception) -> object:
     def app() -> None:
         raise error
 
-    return app
+    return lambda args: app
 
 
 def test_no_credentials_says_how_to_name_a_guard(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "app", failing_app(NoCredentialsError()))
+    monkeypatch.setattr(cli, "app_for", failing_app(NoCredentialsError()))
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
@@ -35,7 +35,7 @@ def test_an_unreachable_endpoint_is_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(
-        cli, "app", failing_app(EndpointConnectionError(endpoint_url="http://127.0.0.1:8123/"))
+        cli, "app_for", failing_app(EndpointConnectionError(endpoint_url="http://127.0.0.1:8123/"))
     )
 
     with pytest.raises(SystemExit) as exit_info:
@@ -46,7 +46,7 @@ def test_an_unreachable_endpoint_is_named(
 
 
 def test_other_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "app", failing_app(ValueError("a bug")))
+    monkeypatch.setattr(cli, "app_for", failing_app(ValueError("a bug")))
 
     with pytest.raises(ValueError, match="a bug"):
         cli.main()
