@@ -5,20 +5,20 @@
 Writes synthetic exports of N CRM accounts and N Books customers (``benchmarks/gen_variants.py``, the
 same files ``match_scale.py`` uses), then times, in a fresh process each round so that no cache is
 warm, the stages ``sync-guard match-report --jobs 1`` runs: starting Python and importing, reading
-the two exports into records, normalising them, cutting their blocking keys, pickling the features and
-keys as a worker sends them back (what ``--jobs 2`` and up adds; half of it at ``--jobs 2``), the
-candidate search, the comparisons, assembling the report (pairs in order, clusters, survivors) and
-writing its files. Each stage's figure is the least CPU time over the rounds (the machine is shared:
-the least is the cost, the rest is other load). The comparisons are also split by what became of
-each pair: ruled out by its emails, phones and addresses before the names are compared, compared and
-found distinct, or kept (with its reasons written). The same stages run in workers with ``--jobs``.
+the two exports into records, normalising them, cutting their blocking keys, writing the features and
+keys as a worker sends them back and reading them again ("transfer": what ``--jobs 2`` and up adds,
+for the workers' share), the candidate search, the comparisons, assembling the report (pairs in
+order, clusters, survivors) and writing its files. Each stage's figure is the least CPU time over
+the rounds (the machine is shared: the least is the cost, the rest is other load). The comparisons
+are also split by what became of each pair: ruled out by its emails, phones and addresses before
+the names are compared, compared and found distinct, or kept (with its reasons written).
+The same stages run in workers with ``--jobs``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import shutil
 import subprocess
 import sys
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-STAGES = ("import", "read", "normalise", "keys", "pickle", "search", "compare", "assemble", "write")
+STAGES = ("import", "read", "normalise", "keys", "transfer", "search", "compare", "assemble", "write")
 
 
 def _count_calls(module: object, name: str) -> list[int]:
@@ -57,7 +57,7 @@ def one_round(crm_path: Path, books_path: Path) -> dict[str, float]:
     from sync_guard.exports.reader import iter_export
     from sync_guard.exports.report import assemble_report, write_report
     from sync_guard.matching.blocking import keys_from_features
-    from sync_guard.matching.bulk import candidate_pairs, dumps_features, score_candidates
+    from sync_guard.matching.bulk import candidate_pairs, dumps_features, loads_features, score_candidates
     from sync_guard.matching.features import extract_features
     from sync_guard.models.records import System
 
@@ -77,8 +77,8 @@ def one_round(crm_path: Path, books_path: Path) -> dict[str, float]:
     mark = lap("normalise", mark)
     keys = [keys_from_features(f) for f in features]
     mark = lap("keys", mark)
-    pickle.loads(dumps_features((features, keys)))  # noqa: S301 - our own bytes
-    mark = lap("pickle", mark)
+    loads_features(dumps_features(features, keys))
+    mark = lap("transfer", mark)
     candidates = candidate_pairs(keys)
     mark = lap("search", mark)
     judged = _count_calls(import_module("sync_guard.matching.compare"), "_judge")
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.records} x {args.records} records, one process, least CPU seconds of {args.repeat} rounds:")
     for stage in STAGES:
         print(f"  {stage:<10} {least[stage]:6.2f} s")
-    print(f"  {'all':<10} {sum(least[s] for s in STAGES if s != 'pickle'):6.2f} s (without pickle)")
+    print(f"  {'all':<10} {sum(least[s] for s in STAGES if s != 'transfer'):6.2f} s (without transfer)")
     outcomes = {k.removeprefix("pairs "): int(v) for k, v in rounds[0].items() if k.startswith("pairs ")}
     total = sum(outcomes.values())
     shown = ", ".join(f"{count:,} {outcome}" for outcome, count in outcomes.items())

@@ -7,7 +7,7 @@ scores), computed with less overhead:
 - candidate search runs on integer positions and key tuples only (no records, no refs);
 - normalising the records and the comparisons, each independent of the others, are split across
   processes when there is enough work and the platform can ``fork`` safely (Linux): this process
-  takes every ``workers``-th slice of the work itself and forked workers take the others, so
+  and the forked workers each take the next slice of the work whenever they are free, so
   ``workers`` processes run in all. The workers inherit the records (and, for the comparisons,
   their features) instead of receiving copies. Normalised features come back in a compact form
   (:func:`dumps_features`); of the comparisons, only the pairs that are not ``distinct`` come back.
@@ -16,17 +16,15 @@ scores), computed with less overhead:
 
 from __future__ import annotations
 
-import io
+import marshal
 import multiprocessing
 import os
-import pickle
+import queue
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import chain
-from operator import attrgetter
 from typing import Any, TypeVar
 
 from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_features
@@ -35,7 +33,7 @@ from sync_guard.matching.features import RecordFeatures, extract_features
 from sync_guard.matching.names import NameRelation
 from sync_guard.matching.normalise import CompanyName, LegalFormHit, PersonName, StreetAddress
 from sync_guard.matching.tables import LegalForm
-from sync_guard.models.records import PartyRecord
+from sync_guard.models.records import PartyRecord, RecordKind
 
 # Below this much work a second process costs more (fork, sending results back) than it saves.
 MIN_PARALLEL_COMPARISONS = 20_000
@@ -128,16 +126,33 @@ R = TypeVar("R")
 _SHARED: Any = None
 
 
-@contextmanager
-def _forked_pool(workers: int, shared: object) -> Iterator[Any]:
-    """A pool of forked workers that see ``shared`` as this module's ``_SHARED``."""
-    global _SHARED  # read by the forked workers, which inherit this process's memory
-    _SHARED = shared
-    try:
-        with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
-            yield pool
-    finally:
-        _SHARED = None
+@dataclass(frozen=True)
+class _Turns:
+    """Slices of work handed out in order, to whichever process asks first: this one or a worker."""
+
+    bounds: list[tuple[int, int]]
+    claimed: Any  # multiprocessing.Value: how many slices have been taken
+    done: Any  # multiprocessing.Queue: (slice, result) from the workers
+
+    def claim(self) -> int | None:
+        """The next slice nobody has taken (``None`` once all are taken)."""
+        with self.claimed.get_lock():
+            k = int(self.claimed.value)
+            if k >= len(self.bounds):
+                return None
+            self.claimed.value = k + 1
+        return k
+
+
+_TURNS: _Turns | None = None
+
+
+def _take_turns(there: Callable[[tuple[int, int]], Any]) -> None:
+    """Worker side: do slices until none is left, sending each result back as it is done."""
+    turns = _TURNS
+    assert turns is not None  # set by _in_turns before the workers were forked
+    while (k := turns.claim()) is not None:
+        turns.done.put((k, there(turns.bounds[k])))
 
 
 def _slices(total: int, workers: int) -> list[tuple[int, int]]:
@@ -153,56 +168,149 @@ def _in_turns(
     there: Callable[[tuple[int, int]], Any],
     received: Callable[[Any], R],
 ) -> Iterator[R]:
-    """Each slice's result, in slice order: every ``workers``-th slice done here, the others by
-    ``workers - 1`` forked processes (``there``, whose results ``received`` reads back).
+    """Each slice's result, in slice order, from this process and ``workers - 1`` forked ones.
 
-    This process is one of the workers rather than a dispatcher waiting on them: the machine runs
+    Every process takes the next slice nobody has taken whenever it is free, so that the share each
+    does follows how fast it goes: this one also reads the workers' results back (``received``) and
+    runs what the caller does with each result, and another program may be using a CPU. This
+    process is one of the workers rather than a dispatcher waiting on them: the machine runs
     ``workers`` processes, not one more, and the slices done here are never sent back and forth.
+    The workers run ``there`` on a slice and see ``shared`` as this module's ``_SHARED``.
     """
-    own = [k % workers == 0 for k in range(len(bounds))]
-    with _forked_pool(workers - 1, shared) as pool:
-        theirs = pool.imap(there, [b for b, mine in zip(bounds, own, strict=True) if not mine])
-        for bound, mine in zip(bounds, own, strict=True):
-            yield here(bound) if mine else received(next(theirs))
+    global _SHARED, _TURNS  # read by the forked workers, which inherit this process's memory
+    context = multiprocessing.get_context("fork")
+    turns = _Turns(bounds, context.Value("q", 0), context.Queue())
+    _SHARED, _TURNS = shared, turns
+    try:
+        with context.Pool(processes=workers - 1) as pool:
+            running = [pool.apply_async(_take_turns, (there,)) for _ in range(workers - 1)]
+            ready: dict[int, R] = {}
+            for k in range(len(bounds)):
+                while k not in ready:
+                    arrived = _arrival(turns, running, wait=False)
+                    if arrived is None and (mine := turns.claim()) is not None:
+                        ready[mine] = here(bounds[mine])
+                        continue
+                    if arrived is None:  # every slice is taken: wait for the workers'
+                        arrived = _arrival(turns, running, wait=True)
+                    if arrived is not None:
+                        ready[arrived[0]] = received(arrived[1])
+                yield ready.pop(k)
+            for result in running:
+                result.get()
+    finally:
+        _SHARED = _TURNS = None
+
+
+def _arrival(turns: _Turns, running: list[Any], *, wait: bool) -> tuple[int, Any] | None:
+    """A worker's next result; ``None`` if there is none yet and ``wait`` is false.
+
+    A worker that failed raises its error here instead of leaving this process waiting for a
+    result that will never come.
+    """
+    while True:
+        try:
+            arrived: tuple[int, Any] = turns.done.get(block=wait, timeout=0.2 if wait else None)
+            return arrived
+        except queue.Empty:
+            for result in running:
+                if result.ready():
+                    result.get()  # raises what the worker raised; a worker that is done has sent all
+            if not wait:
+                return None
 
 
 # --- normalising -----------------------------------------------------------------------------------
 
-# The frozen dataclasses a RecordFeatures is made of, pickled as (class, field values): several times
-# faster to write and read than the generic protocol for slotted frozen dataclasses. A class missing
-# here is still pickled correctly, only more slowly.
-_FEATURE_CLASSES: tuple[type, ...] = (
-    RecordFeatures,
-    CompanyName,
-    LegalFormHit,
-    LegalForm,
-    PersonName,
-    StreetAddress,
-)
-
-
-def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
-    names = [f.name for f in fields(cls)]
-    if len(names) == 1:
-        name = names[0]
-        return lambda obj: (cls, (getattr(obj, name),))
-    values = attrgetter(*names)
-    return lambda obj: (cls, values(obj))
-
-
-_DISPATCH = {cls: _reducer(cls) for cls in _FEATURE_CLASSES}
-
-
-def dumps_features(value: object) -> bytes:
-    """Pickle records' features (or anything holding them) compactly; read back with ``pickle.loads``."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _DISPATCH
-    pickler.dump(value)
-    return buffer.getvalue()
-
-
+# Features travel back from a worker as plain tuples of strings, frozensets and None, written with
+# marshal: several times cheaper to write and to read than pickling the dataclasses (pickle's memo alone
+# costs more than marshal's whole pass), and a worker's output is read back by this same interpreter.
+# The layout follows each class's fields in order; tests/unit/matching/test_bulk.py holds it to them.
+_Row = tuple[Any, ...]
 Normalised = tuple[list[RecordFeatures], list[tuple[str, ...]]]
+
+
+def _form_row(form: LegalForm) -> _Row:
+    return (form.canonical, form.family, form.leading, form.countries)
+
+
+def _feature_row(f: RecordFeatures) -> _Row:
+    company, person, street = f.company, f.person, f.street
+    return (
+        f.kind.value,
+        None
+        if company is None
+        else (
+            company.raw,
+            company.core,
+            company.tail,
+            tuple((hit.written, _form_row(hit.form)) for hit in company.legal_forms),
+            company.dropped_article,
+            company.dropped_honorific,
+        ),
+        None if person is None else person.tokens,
+        f.emails,
+        f.email_domains,
+        f.web_domain,
+        f.phone,
+        f.phone_digits,
+        f.vat,
+        f.postcode,
+        None if street is None else (street.number, street.words, street.name_words),
+        f.city,
+        f.country,
+        f.date_of_birth,
+    )
+
+
+class _FeatureReader:
+    """Rebuilds features from :func:`_feature_row`'s tuples; each legal form is built once."""
+
+    def __init__(self) -> None:
+        self._kinds = {kind.value: kind for kind in RecordKind}
+        self._forms: dict[_Row, LegalForm] = {}
+
+    def _form(self, row: _Row) -> LegalForm:
+        form = self._forms.get(row)
+        if form is None:
+            form = self._forms[row] = LegalForm(*row)
+        return form
+
+    def features(self, row: _Row) -> RecordFeatures:
+        (kind, company, person, emails, email_domains, web_domain, phone, digits, vat, postcode, street,
+         city, country, date_of_birth) = row  # fmt: skip
+        if company is not None:
+            raw, core, tail, hits, article, honorific = company
+            legal_forms = tuple(LegalFormHit(written, self._form(form)) for written, form in hits)
+            company = CompanyName(raw, core, tail, legal_forms, article, honorific)
+        return RecordFeatures(
+            self._kinds[kind],
+            company,
+            None if person is None else PersonName(person),
+            emails,
+            email_domains,
+            web_domain,
+            phone,
+            digits,
+            vat,
+            postcode,
+            None if street is None else StreetAddress(*street),
+            city,
+            country,
+            date_of_birth,
+        )
+
+
+def dumps_features(features: Sequence[RecordFeatures], keys: Sequence[tuple[str, ...]]) -> bytes:
+    """Records' features and blocking keys as compact bytes; read back with :func:`loads_features`."""
+    return marshal.dumps(([_feature_row(f) for f in features], list(keys)))
+
+
+def loads_features(data: bytes) -> Normalised:
+    """What :func:`dumps_features` wrote."""
+    rows, keys = marshal.loads(data)  # noqa: S302 - bytes from our own worker
+    reader = _FeatureReader()
+    return [reader.features(row) for row in rows], keys
 
 
 def _normalise_range(records: Sequence[PartyRecord], region: str, start: int, stop: int) -> Normalised:
@@ -211,9 +319,9 @@ def _normalise_range(records: Sequence[PartyRecord], region: str, start: int, st
 
 
 def _normalise_slice(bounds: tuple[int, int]) -> bytes:
-    """Worker side: features and keys of one slice of the records, compactly pickled."""
+    """Worker side: features and keys of one slice of the records, as compact bytes."""
     records, region = _SHARED
-    return dumps_features(_normalise_range(records, region, *bounds))
+    return dumps_features(*_normalise_range(records, region, *bounds))
 
 
 def iter_normalised(
@@ -242,12 +350,8 @@ def iter_normalised(
         (records, default_region),
         here=lambda bounds: _normalise_range(records, default_region, *bounds),
         there=_normalise_slice,
-        received=_loads,
+        received=loads_features,
     )
-
-
-def _loads(data: bytes) -> Any:
-    return pickle.loads(data)  # noqa: S301 - bytes from our own worker
 
 
 def normalise_records(

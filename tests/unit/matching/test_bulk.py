@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pickle
 import random
+import time
+from dataclasses import fields
 from importlib import import_module
 
 import pytest
@@ -22,10 +23,12 @@ from sync_guard.matching.bulk import (
     CandidateSearch,
     candidate_pairs,
     dumps_features,
+    loads_features,
     normalise_records,
     score_candidates,
 )
 from sync_guard.matching.compare import score_unless_distinct
+from sync_guard.matching.features import RecordFeatures
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
 # The module, not the function of the same name that the package exports.
@@ -116,12 +119,47 @@ def test_a_search_fed_in_batches_finds_what_one_pass_finds() -> None:
     )
 
 
-def test_features_survive_the_compact_pickle() -> None:
+def test_features_and_keys_survive_the_compact_form() -> None:
     crm, books = _records(300)
     features = [extract_features(r) for r in [*crm, *books]]
+    keys = [keys_from_features(f) for f in features]
     assert any(f.company and f.company.legal_forms for f in features)
     assert any(f.street for f in features)
-    assert pickle.loads(dumps_features(features)) == features  # noqa: S301 - our own bytes
+    assert loads_features(dumps_features(features, keys)) == (features, keys)
+
+
+def test_every_field_survives_the_compact_form() -> None:
+    person = PartyRecord(
+        system=System.CRM,
+        record_id="c1",
+        module=Module.CRM_CONTACTS,
+        kind=RecordKind.PERSON,
+        name="The Koninklijke Acme (UK) Ltd, Rotterdam",
+        first_name="Jane",
+        last_name="Smith",
+        email="Jane@Acme.example",
+        other_emails=("jane.smith@acme-holdings.example",),
+        phone="+44 20 7946 0000",
+        street="12-14 High Street, Unit 4",
+        city="London",
+        postcode="sw1a 1aa",
+        country="GB",
+        website="https://www.acme.example/about",
+        vat="GB 123 4567 89",
+        date_of_birth="1980-02-29",
+    )
+    features = extract_features(person)
+    # Each field is set, so that one left out of the compact form would be missed.
+    assert all(getattr(features, f.name) not in (None, (), frozenset()) for f in fields(RecordFeatures))
+    company = features.company
+    assert company is not None
+    assert company.tail
+    assert company.legal_forms
+    assert company.dropped_honorific
+    assert features.street is not None
+    assert features.street.number
+    assert features.street.name_words
+    assert loads_features(dumps_features([features], [("k",)])) == ([features], [("k",)])
 
 
 @needs_fork
@@ -153,6 +191,38 @@ def test_scoring_in_workers_gives_the_serial_pairs() -> None:
             result,
             relation,
         )
+
+
+def _done_there(bounds: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    return "there", bounds
+
+
+def _fails_there(bounds: tuple[int, int]) -> None:
+    raise RuntimeError(f"worker failed on {bounds}")
+
+
+def _here_once_a_worker_took_a_slice(bounds: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    """This process's share, done only once a worker has taken a slice too (so both take part)."""
+    turns = bulk._TURNS
+    assert turns is not None
+    while turns.claimed.value < 2:  # this process took one slice; wait for a worker to take another
+        time.sleep(0.001)
+    return "here", bounds
+
+
+@needs_fork
+def test_slices_come_back_in_order_whoever_did_them() -> None:
+    bounds = bulk._slices(1000, 2)
+    done = list(bulk._in_turns(bounds, 2, None, _here_once_a_worker_took_a_slice, _done_there, tuple))
+    assert [b for _, b in done] == bounds
+    assert {who for who, _ in done} == {"here", "there"}
+
+
+@needs_fork
+def test_a_failing_worker_raises_here_instead_of_leaving_this_process_waiting() -> None:
+    bounds = bulk._slices(1000, 2)
+    with pytest.raises(RuntimeError, match="worker failed on"):
+        list(bulk._in_turns(bounds, 2, None, _here_once_a_worker_took_a_slice, _fails_there, tuple))
 
 
 @needs_fork
