@@ -420,6 +420,26 @@ class StreetAddress:
 
 
 _ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
+# What names a unit after its word: a number, maybe with a letter ("4", "4a"), or a letter ("B", "b2").
+_UNIT_NAME = re.compile(r"\d+[a-z]?|[a-z]\d*")
+_FLOOR_NAMES = frozenset({"ground", "lower", "upper", "top", "basement"})
+
+
+def _without_leading_units(tokens: list[str]) -> list[str]:
+    """A street line with the units written before the street taken off: "Unit 4, 12-14 High Street",
+    "Flat 3 10 Downing St", "2nd Floor, 1 Main St" and "Ground Floor Suite 5, ..." all start at their
+    street. A unit word without a unit's name after it ("Flat Rock Road") is the street's own.
+    """
+    units = tables().street_leading_units
+    start = 0
+    while start + 1 < len(tokens):
+        word, after = tokens[start], tokens[start + 1]
+        unit = word in units and _UNIT_NAME.fullmatch(after)
+        floor = after == "fl" and (word in _FLOOR_NAMES or _ORDINAL.fullmatch(word))
+        if not (unit or floor):
+            break
+        start += 2
+    return tokens[start:] if start else tokens
 
 
 @lru_cache(maxsize=100_000)
@@ -431,7 +451,7 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     if not raw or not raw.strip():
         return None
     table = tables()
-    tokens = [table.street_fold.get(t, t) for t in tokenise(raw)]
+    tokens = _without_leading_units([table.street_fold.get(t, t) for t in tokenise(raw)])
     number = None
     if tokens and tokens[0].isdigit():
         number = tokens.pop(0)

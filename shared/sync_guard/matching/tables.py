@@ -106,6 +106,7 @@ class Tables:
     street_fold: dict[str, str]
     street_types: frozenset[str]
     street_units: frozenset[str]
+    street_leading_units: frozenset[str]  # units, and the words that are units only before the street
     street_suffixes: tuple[str, ...]
 
 
@@ -154,5 +155,6 @@ def tables() -> Tables:
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),
         street_units=frozenset(street["units"]),
+        street_leading_units=frozenset(street["units"]) | frozenset(street["leading_units"]),
         street_suffixes=tuple(street["suffixes"]),
     )

@@ -280,6 +280,13 @@ def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expe
         ("4208 N Broadway Street 10", "4208 N. Broadway"),
         ("1631 W. Jonquil Terrace", "1631 W Jonquil Tr."),
         ("1900 W VAN BUREN", "1900 W. VanBuren"),  # a street name written as one word
+        # A unit written before the street, as UK addresses have it.
+        ("Unit 4, 12-14 High Street", "12 High St"),
+        ("Flat 3, 10 Downing Street", "10 Downing St"),
+        ("Apartment 7b 3 Kings Road", "3 Kings Rd"),
+        ("Building B, 7 Mill Lane", "7 Mill Ln"),
+        ("2nd Floor, 1 Main St", "1 Main Street"),
+        ("Ground Floor Suite 5, 20 Queen Street", "20 Queen St"),
     ],
 )
 def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None:
@@ -287,6 +294,26 @@ def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None
     assert a is not None
     assert b is not None
     assert (a.number, a.name_key) == (b.number, b.name_key)
+
+
+@pytest.mark.parametrize(
+    ("raw", "number", "words"),
+    [
+        ("123 Flat Rock Rd", "123", ("flat", "rock", "rd")),  # no unit's name after the word: a street
+        ("Flat Rock Road", None, ("flat", "rock", "rd")),
+        ("Unit 4 Riverside Estate", None, ("riverside", "estate")),
+    ],
+)
+def test_a_unit_word_before_the_street_needs_a_units_name(
+    raw: str, number: str | None, words: tuple[str, ...]
+) -> None:
+    street = normalise_street(raw)
+    assert street is not None
+    assert (street.number, street.words) == (number, words)
+
+
+def test_a_unit_alone_is_no_street() -> None:
+    assert normalise_street("Unit 4") is None
 
 
 def test_the_town_written_into_the_street_line_is_taken_off() -> None:
