@@ -425,6 +425,35 @@ _UNIT_NAME = re.compile(r"\d+[a-z]?|[a-z]\d*")
 _FLOOR_NAMES = frozenset({"ground", "lower", "upper", "top", "basement"})
 
 
+# A house number: digits, maybe with a letter ("12", "12a").
+_HOUSE_NUMBER = re.compile(r"\d+[a-z]?")
+# What separates the parts of an address written on one line.
+_ADDRESS_BREAKS = re.compile(r"[,;\n]")
+
+
+def _street_tokens(raw: str) -> list[str]:
+    fold = tables().street_fold
+    return [fold.get(t, t) for t in tokenise(raw)]
+
+
+def _from_the_numbered_part(raw: str) -> str:
+    """The line from its first part that starts with a house number, when the parts before it only
+    name the premises or a unit: "Acme House, 12 Kings Road", "c/o Acme Ltd, 5 Mill Rd", "Hayes
+    Center" on the line above "4859 S. Wabash", "Flat 3, Acme House, 12 Kings Rd". A part before it
+    with a number of its own ("PO Box 44, Leeds") keeps the whole line.
+    """
+    parts = _ADDRESS_BREAKS.split(raw)
+    if len(parts) == 1:
+        return raw
+    for i, part in enumerate(parts):
+        tokens = _without_leading_units(_street_tokens(part))
+        if tokens and _HOUSE_NUMBER.fullmatch(tokens[0]):
+            return ",".join(parts[i:]) if i else raw
+        if any(ch.isdigit() for token in tokens for ch in token):
+            return raw
+    return raw
+
+
 def _without_leading_units(tokens: list[str]) -> list[str]:
     """A street line with the units written before the street taken off: "Unit 4, 12-14 High Street",
     "Flat 3 10 Downing St", "2nd Floor, 1 Main St" and "Ground Floor Suite 5, ..." all start at their
@@ -451,9 +480,9 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     if not raw or not raw.strip():
         return None
     table = tables()
-    tokens = _without_leading_units([table.street_fold.get(t, t) for t in tokenise(raw)])
+    tokens = _without_leading_units(_street_tokens(_from_the_numbered_part(raw)))
     number = None
-    if tokens and tokens[0].isdigit():
+    if tokens and _HOUSE_NUMBER.fullmatch(tokens[0]):
         number = tokens.pop(0)
         # "4753-59 W Washington": the end of a range of house numbers is not a street word.
         while tokens and tokens[0].isdigit():
@@ -464,8 +493,13 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
         if token in table.street_units:
             del tokens[i - 1 if i > 1 and _ORDINAL.fullmatch(tokens[i - 1]) else i :]
             break
+    # Without a number before the street, the first of the numbers after it is the house number
+    # ("Hauptstrasse 5", "Kalverstraat 92-1", "PO Box 123").
+    number_after = number is None
     while len(tokens) > 1 and tokens[-1].isdigit():
-        tokens.pop()
+        last = tokens.pop()
+        if number_after:
+            number = last
     if city and len(tokens) > len(city) and tuple(tokens[-len(city) :]) == city:
         del tokens[-len(city) :]  # "1248 West 69th Street Chicago": the town written into the street line
     if not tokens and number is None:

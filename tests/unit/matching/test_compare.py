@@ -242,10 +242,12 @@ def test_a_slip_in_a_street_name_is_the_same_street_but_not_in_its_number(compan
     assert "different street addresses" in other_street.evidence
 
 
-def test_a_unit_written_before_the_street_is_the_same_premises(company: MakeRecord) -> None:
+def test_a_unit_or_a_building_written_before_the_street_is_the_same_premises(company: MakeRecord) -> None:
     # UK address lines often start with the unit: the street is still read, and agrees.
     left = company("Harbour Lumen Ltd", street="Unit 4, 12 Wellington Street", city="Leeds")
     right = company("Harbour Lumen Limited", street="12 Wellington St", city="Leeds")
     assert "same street address 12 Wellington St" in compare(left, right).evidence
     elsewhere = company("Harbour Lumen Limited", street="Flat 2, 40 Wellington St", city="Leeds")
     assert "same street, different numbers: 12 / 40" in compare(left, elsewhere).evidence
+    named = company("Harbour Lumen Limited", street="Lumen House, 12 Wellington St", city="Leeds")
+    assert "same street address 12 Wellington St" in compare(left, named).evidence

@@ -287,6 +287,15 @@ def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expe
         ("Building B, 7 Mill Lane", "7 Mill Ln"),
         ("2nd Floor, 1 Main St", "1 Main Street"),
         ("Ground Floor Suite 5, 20 Queen Street", "20 Queen St"),
+        ("Level 3, 100 George St", "100 George Street"),
+        # The premises named before the number, on the same line or the line above.
+        ("Acme House, 12 Kings Road", "12 Kings Rd"),
+        ("Flat 3, Acme House, 12 Kings Rd", "12 Kings Road"),
+        ("c/o Acme Ltd, 5 Mill Rd", "5 Mill Road"),
+        ("Hayes Center\n4859 S. Wabash\n", "4859 S Wabash"),
+        # The number after the street, as much of Europe writes it.
+        ("Kalverstraat 92-1", "Kalverstraat 92"),
+        ("12a High Street", "12A High St"),
     ],
 )
 def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None:
@@ -310,6 +319,28 @@ def test_a_unit_word_before_the_street_needs_a_units_name(
     street = normalise_street(raw)
     assert street is not None
     assert (street.number, street.words) == (number, words)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("12A High Street", "12 High Street"),  # 12A is a door of its own
+        ("Hauptstrasse 5", "Hauptstrasse 7"),
+        ("PO Box 123", "PO Box 124"),
+    ],
+)
+def test_one_street_with_other_numbers_is_other_premises(left: str, right: str) -> None:
+    a, b = normalise_street(left), normalise_street(right)
+    assert a is not None
+    assert b is not None
+    assert a.name_key == b.name_key
+    assert a.number != b.number
+
+
+def test_a_part_before_the_street_with_a_number_of_its_own_is_kept() -> None:
+    street = normalise_street("P.O. Box 44, Leeds")
+    assert street is not None
+    assert street.words == ("po", "box", "44", "leeds")
 
 
 def test_a_unit_alone_is_no_street() -> None:
