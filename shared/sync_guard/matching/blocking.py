@@ -76,6 +76,9 @@ def _name_keys(features: RecordFeatures) -> list[str]:
     # Without spaces, so that "Gist-Brocades", "Gist Brocades" and "GISTBROCADES" meet, and with the
     # last word singular, as the comparison reads it ("Microelectronic" / "Microelectronics").
     keys = [f"n:{_joined(features.name_words)}"]
+    if features.trading_name is not None and features.trading_name.core:
+        # "Acme Inc dba Widgetworld" meets "Widgetworld".
+        keys.append(f"n:{_joined(features.trading_name.core)}")
     sorted_words = words
     company = features.company
     if company is not None and features.kind is not RecordKind.PERSON:

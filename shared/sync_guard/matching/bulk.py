@@ -234,20 +234,24 @@ def _form_row(form: LegalForm) -> _Row:
     return (form.canonical, form.family, form.leading, form.countries)
 
 
+def _company_row(company: CompanyName | None) -> _Row | None:
+    if company is None:
+        return None
+    return (
+        company.raw,
+        company.core,
+        company.tail,
+        tuple((hit.written, _form_row(hit.form)) for hit in company.legal_forms),
+        company.dropped_article,
+        company.dropped_honorific,
+    )
+
+
 def _feature_row(f: RecordFeatures) -> _Row:
-    company, person, street = f.company, f.person, f.street
+    person, street = f.person, f.street
     return (
         f.kind.value,
-        None
-        if company is None
-        else (
-            company.raw,
-            company.core,
-            company.tail,
-            tuple((hit.written, _form_row(hit.form)) for hit in company.legal_forms),
-            company.dropped_article,
-            company.dropped_honorific,
-        ),
+        _company_row(f.company),
         None if person is None else person.tokens,
         f.emails,
         f.email_domains,
@@ -260,6 +264,7 @@ def _feature_row(f: RecordFeatures) -> _Row:
         f.city,
         f.country,
         f.date_of_birth,
+        _company_row(f.trading_name),
     )
 
 
@@ -278,14 +283,10 @@ class _FeatureReader:
 
     def features(self, row: _Row) -> RecordFeatures:
         (kind, company, person, emails, email_domains, web_domain, phone, digits, vat, postcode, street,
-         city, country, date_of_birth) = row  # fmt: skip
-        if company is not None:
-            raw, core, tail, hits, article, honorific = company
-            legal_forms = tuple(LegalFormHit(written, self._form(form)) for written, form in hits)
-            company = CompanyName(raw, core, tail, legal_forms, article, honorific)
+         city, country, date_of_birth, trading_name) = row  # fmt: skip
         return RecordFeatures(
             self._kinds[kind],
-            company,
+            self._company(company),
             None if person is None else PersonName(person),
             emails,
             email_domains,
@@ -298,7 +299,15 @@ class _FeatureReader:
             city,
             country,
             date_of_birth,
+            self._company(trading_name),
         )
+
+    def _company(self, row: _Row | None) -> CompanyName | None:
+        if row is None:
+            return None
+        raw, core, tail, hits, article, honorific = row
+        legal_forms = tuple(LegalFormHit(written, self._form(form)) for written, form in hits)
+        return CompanyName(raw, core, tail, legal_forms, article, honorific)
 
 
 def dumps_features(features: Sequence[RecordFeatures], keys: Sequence[tuple[str, ...]]) -> bytes:

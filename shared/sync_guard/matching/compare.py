@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from rapidfuzz.distance import OSA, Indel
@@ -301,8 +301,11 @@ def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) ->
 
 
 def name_relation(left: RecordFeatures, right: RecordFeatures) -> NameRelation:
-    """How two records' names relate (same, reordered, typo, subset, ...): the match report's patterns."""
-    return _compare_names(left, right, _either_person(left, right)).relation
+    """How two records' names relate (same, reordered, typo, subset, ...): the match report's patterns.
+
+    Between the names the records are scored by (a trading name, when it scores higher).
+    """
+    return score_pair(left, right)[1]
 
 
 def _local_phone_match(left: RecordFeatures, right: RecordFeatures) -> bool:
@@ -318,22 +321,81 @@ def compare_features(left: RecordFeatures, right: RecordFeatures) -> MatchResult
     return score_pair(left, right)[0]
 
 
-def score_pair(left: RecordFeatures, right: RecordFeatures) -> tuple[MatchResult, NameRelation]:
-    """Score two already-normalised records, and say how their names relate."""
+Scored = tuple[MatchResult, NameRelation]
+
+
+def score_pair(left: RecordFeatures, right: RecordFeatures) -> Scored:
+    """Score two already-normalised records, and say how their names relate.
+
+    A record that gives the name it trades under ("Acme Ltd t/a Acme Widgets") is scored by each of
+    its names, and the pair by the names that agree best.
+    """
+    if left.trading_name is None and right.trading_name is None:
+        return _score_pair(left, right)
+    scored = _by_the_best_names(left, right, _score_pair)
+    assert scored is not None  # every pair of names is scored
+    return scored
+
+
+def _score_pair(left: RecordFeatures, right: RecordFeatures) -> Scored:
     person = _either_person(left, right)
     judgement = _judge(left, right, person, _facts(left, right, person))
     return _explain(judgement, left, right, person), judgement.names.relation
 
 
-def score_unless_distinct(
-    left: RecordFeatures, right: RecordFeatures
-) -> tuple[MatchResult, NameRelation] | None:
+def score_unless_distinct(left: RecordFeatures, right: RecordFeatures) -> Scored | None:
     """:func:`score_pair` when its verdict is not ``distinct``, else None: the match report's hot path.
 
     Most candidate pairs of a large export are strangers that share a typo key, and their emails, phones
     and addresses already rule them out: when even the same name could not lift a pair to ``possible``,
     the names are not compared at all. Nor are reasons written for a pair that turns out distinct.
     """
+    if left.trading_name is None and right.trading_name is None:
+        return _score_unless_distinct(left, right)
+    return _by_the_best_names(left, right, _score_unless_distinct)
+
+
+def _as_named(features: RecordFeatures) -> tuple[RecordFeatures, ...]:
+    """The record under each of its names: its own, then the name it trades under, if it gives one."""
+    if features.trading_name is None:
+        return (features,)
+    return (features, replace(features, company=features.trading_name, trading_name=None))
+
+
+def _by_the_best_names(
+    left: RecordFeatures,
+    right: RecordFeatures,
+    score: Callable[[RecordFeatures, RecordFeatures], Scored | None],
+) -> Scored | None:
+    """The best of ``score`` over the records' names (the first of equals), saying which trading name
+    it was scored by. ``score`` may return None for a pair that is distinct; so is the result then.
+
+    Two trading names are not compared with each other: two businesses can trade under one name (a
+    franchise's shops), so the pair must agree by at least one of its own names.
+    """
+    best: Scored | None = None
+    named: tuple[RecordFeatures, RecordFeatures] = (left, right)
+    for a in _as_named(left):
+        for b in _as_named(right):
+            if a is not left and b is not right:
+                continue
+            found = score(a, b)
+            if found is not None and (best is None or found[0].score > best[0].score):
+                best, named = found, (a, b)
+    if best is None:
+        return None
+    trading = [
+        f"'{whole.company.raw}' trades as '{view.company.raw}'"
+        for whole, view in zip((left, right), named, strict=True)
+        if view is not whole and whole.company is not None and view.company is not None
+    ]
+    result, relation = best
+    if trading:
+        result = MatchResult(result.score, result.verdict, (*trading, *result.evidence))
+    return result, relation
+
+
+def _score_unless_distinct(left: RecordFeatures, right: RecordFeatures) -> Scored | None:
     person = _either_person(left, right)
     facts = _facts(left, right, person)
     # No name earns more than ``most``, and what the name brings next (a legal form that differs, a place

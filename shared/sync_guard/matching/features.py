@@ -21,6 +21,7 @@ from sync_guard.matching.normalise import (
     normalise_street,
     normalise_vat,
     phone_digits,
+    split_trading_name,
     website_domain,
 )
 from sync_guard.models.records import PartyRecord, RecordKind
@@ -44,6 +45,9 @@ class RecordFeatures:
     city: str | None
     country: str | None
     date_of_birth: str | None = None  # YYYY-MM-DD
+    # The name the business trades under, when the name field gives both ("Acme Ltd t/a Acme Widgets":
+    # ``company`` is Acme Ltd): the other record may know it by either.
+    trading_name: CompanyName | None = None
 
     @property
     def name_words(self) -> tuple[str, ...]:
@@ -72,7 +76,11 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
     person: PersonName | None = None
     if record.kind is RecordKind.PERSON:
         person = normalise_person_name(record.first_name, record.last_name, record.name)
-    company = normalise_company_name(record.name) if record.name and record.name.strip() else None
+    company = trading_name = None
+    if record.name and record.name.strip():
+        name, trading = split_trading_name(record.name)
+        company = normalise_company_name(name)
+        trading_name = normalise_company_name(trading) if trading else None
     emails = _emails(record)
     domains = frozenset(d for d in (email_domain(e) for e in emails) if d)
     country = record.country.strip().upper() if record.country and record.country.strip() else None
@@ -93,6 +101,7 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         city=city,
         country=country,
         date_of_birth=normalise_date(record.date_of_birth),
+        trading_name=trading_name,
     )
 
 

@@ -99,6 +99,24 @@ def _unglue_form(match: re.Match[str]) -> str:
     return f" {match[0]}" if form in tables().initialisms else match[0]
 
 
+# "Acme Ltd t/a Acme Widgets", "Acme Inc d/b/a Widgetworld", "Acme Widgets (trading as Acme)": a
+# business and the name it trades under, written in one field.
+_TRADING_AS = re.compile(
+    r"[\s(\[,;-]+(?:t/as?|t\.a\.|d/b/a|d\.b\.a\.?|dba|trading\s+as)[\s:]+", re.IGNORECASE
+)
+
+
+def split_trading_name(text: str) -> tuple[str, str | None]:
+    """A name written with the name it trades under: (the name, the trading name), else (text, None)."""
+    found = _TRADING_AS.search(text)
+    if found is None:
+        return text, None
+    name, trading = text[: found.start()].strip(), text[found.end() :].strip(" \t()[]-,;:")
+    if not name or not trading:
+        return text, None
+    return name, trading
+
+
 @lru_cache(maxsize=200_000)
 def normalise_company_name(text: str) -> CompanyName:
     """Take a company name apart: core words, legal forms (folded), a trailing place or address.

@@ -160,3 +160,10 @@ def test_over_common_keys_are_capped(company: MakeRecord) -> None:
     probe = company("Someone Else", website="bigcorp.com")
     assert "d:bigcorp.com" in index.saturated_keys
     assert [r.record_id for r in index.candidates(probe)] == [b.record_id for b in branches[:5]]
+
+
+def test_a_trading_name_is_a_key_of_its_own(company: MakeRecord) -> None:
+    index = CandidateIndex()
+    index.add(company("Acme Inc dba Widgetworld"))
+    found = index.candidates(company("Widgetworld"))
+    assert [c.name for c in found] == ["Acme Inc dba Widgetworld"]

@@ -134,7 +134,7 @@ def test_every_field_survives_the_compact_form() -> None:
         record_id="c1",
         module=Module.CRM_CONTACTS,
         kind=RecordKind.PERSON,
-        name="The Koninklijke Acme (UK) Ltd, Rotterdam",
+        name="The Koninklijke Acme (UK) Ltd, Rotterdam t/a Acme Widgets",
         first_name="Jane",
         last_name="Smith",
         email="Jane@Acme.example",

@@ -251,3 +251,17 @@ def test_a_unit_or_a_building_written_before_the_street_is_the_same_premises(com
     assert "same street, different numbers: 12 / 40" in compare(left, elsewhere).evidence
     named = company("Harbour Lumen Limited", street="Lumen House, 12 Wellington St", city="Leeds")
     assert "same street address 12 Wellington St" in compare(left, named).evidence
+
+
+def test_a_record_known_by_its_trading_name_is_the_same_business(company: MakeRecord) -> None:
+    legal = company("Acme Inc dba Widgetworld")
+    result = compare(legal, company("Widgetworld"))
+    assert result.verdict is Verdict.DUPLICATE
+    assert result.evidence[:2] == ("'Acme Inc' trades as 'Widgetworld'", "same name 'Widgetworld'")
+    assert compare(legal, company("ACME INC.")).verdict is Verdict.DUPLICATE
+
+
+def test_two_businesses_trading_under_one_name_are_not_duplicates(company: MakeRecord) -> None:
+    # A franchise's shops: each its own company, all trading as the brand.
+    result = compare(company("Smith Foods Ltd t/a Subway"), company("Jones Catering Ltd t/a Subway"))
+    assert result.verdict is Verdict.DISTINCT

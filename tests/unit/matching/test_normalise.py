@@ -18,6 +18,7 @@ from sync_guard.matching.normalise import (
     normalise_postcode,
     normalise_street,
     normalise_vat,
+    split_trading_name,
     vat_core,
     website_domain,
 )
@@ -353,3 +354,22 @@ def test_the_town_written_into_the_street_line_is_taken_off() -> None:
     assert with_town is not None
     assert without is not None
     assert with_town.name_key == without.name_key == "w69th"
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "trading"),
+    [
+        ("Acme Ltd t/a Acme Widgets", "Acme Ltd", "Acme Widgets"),
+        ("ACME LTD T/A: ACME WIDGETS", "ACME LTD", "ACME WIDGETS"),
+        ("Acme Inc dba Widgetworld", "Acme Inc", "Widgetworld"),
+        ("Acme Inc d/b/a Widgetworld", "Acme Inc", "Widgetworld"),
+        ("Smith Holdings Ltd trading as Smith Plumbing", "Smith Holdings Ltd", "Smith Plumbing"),
+        ("Acme Widgets (trading as Acme)", "Acme Widgets", "Acme"),
+        # No trading name: the marker is part of a word, or nothing follows it.
+        ("Trading Associates Ltd", "Trading Associates Ltd", None),
+        ("Dbase Systems Ltd", "Dbase Systems Ltd", None),
+        ("Acme t/a", "Acme t/a", None),
+    ],
+)
+def test_a_trading_name_is_told_from_the_name(raw: str, name: str, trading: str | None) -> None:
+    assert split_trading_name(raw) == (name, trading)
