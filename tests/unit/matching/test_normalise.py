@@ -80,10 +80,17 @@ class TestCompanyNames:
             ("Acme S.A.", "Acme SA"),
             ("Acme SARL", "Acme S.A.R.L."),
             ("Acme Pty Ltd", "Acme Pty. Limited"),
+            ("Acme Kft.", "ACME KFT"),
+            ("Acme d.o.o.", "Acme DOO"),
+            ("Acme PLLC", "Acme P.L.L.C."),
         ],
     )
     def test_legal_forms_fold_to_one_spelling(self, left: str, right: str) -> None:
         assert key(left) == key(right)
+
+    @pytest.mark.parametrize("name", ["Acme Kft.", "Acme Zrt.", "Acme d.o.o.", "Acme PLLC", "Acme gGmbH"])
+    def test_more_countries_legal_forms_leave_the_name(self, name: str) -> None:
+        assert core(name) == ("acme",)
 
     def test_legal_forms_of_different_kinds_stay_apart_in_the_key(self) -> None:
         assert key("Acme Ltd") != key("Acme Inc")
