@@ -32,7 +32,7 @@ from sync_guard.matching import (
     Verdict,
 )
 from sync_guard.matching.bulk import Candidates, CandidateSearch, Scored, iter_normalised, score_candidates
-from sync_guard.matching.normalise import DEFAULT_PHONE_REGION
+from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, without_mark
 from sync_guard.models.records import PartyRecord, System
 
 PAIRS_HEADER = ("left_system", "left_id", "right_system", "right_id", "score", "verdict", "evidence")
@@ -109,10 +109,23 @@ def _holds_transactions(record: PartyRecord) -> bool:
     return bool(record.has_transactions) or bool(record.outstanding and record.outstanding != Decimal(0))
 
 
+def _unmarked_first(records: list[PartyRecord]) -> tuple[list[PartyRecord], bool]:
+    """The records whose names carry no administrator's mark ("DUPLICATE - Acme", "ZZ Acme"), if any
+    remain, else all of them; and whether a marked one was set aside."""
+    unmarked = [r for r in records if without_mark(r.name)[0] is None]
+    if unmarked and len(unmarked) < len(records):
+        return unmarked, True
+    return records, False
+
+
 def _sort_time(value: datetime | None) -> float:
     if value is None:
         return float("inf")
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+# Said of a survivor chosen over copies whose names an administrator marked to retire.
+_MARKED_ASIDE = " (copies marked 'DUPLICATE', 'DO NOT USE', 'ZZ', ... set aside)"
 
 
 @dataclass
@@ -143,7 +156,8 @@ class Cluster:
         books = self.books
         if len(books) > 1:
             with_money = [r for r in books if _holds_transactions(r)]
-            pool = with_money or books
+            # Transactions decide first (moving them is the costly part), then a copy nobody marked.
+            pool, marked_aside = _unmarked_first(with_money or books)
             linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in crm_ids]
             pool = linked or pool
             self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
@@ -157,8 +171,10 @@ class Cluster:
                 self.books_reason = "no copy holds transactions; " + (
                     "this one is linked to CRM" if linked else "the oldest (or first listed)"
                 )
-        crm = self.crm
-        if len(crm) > 1:
+            if marked_aside:
+                self.books_reason += _MARKED_ASIDE
+        crm, crm_marked_aside = _unmarked_first(self.crm)
+        if len(self.crm) > 1:
             dated = [r for r in crm if r.created_at is not None]
             if dated:
                 self.crm_survivor = min(dated, key=lambda r: _sort_time(r.created_at))
@@ -170,6 +186,8 @@ class Cluster:
                 self.crm_reason = (
                     "the one Books is linked to" if linked else "first listed (no created times)"
                 )
+            if crm_marked_aside:
+                self.crm_reason += _MARKED_ASIDE
 
     def describe_patterns(self, *, links_known: bool) -> None:
         """Which failure patterns this cluster shows (none for a CRM record and its one Books copy)."""

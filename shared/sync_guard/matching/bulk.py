@@ -244,6 +244,7 @@ def _company_row(company: CompanyName | None) -> _Row | None:
         tuple((hit.written, _form_row(hit.form)) for hit in company.legal_forms),
         company.dropped_article,
         company.dropped_honorific,
+        company.dropped_mark,
     )
 
 
@@ -305,9 +306,9 @@ class _FeatureReader:
     def _company(self, row: _Row | None) -> CompanyName | None:
         if row is None:
             return None
-        raw, core, tail, hits, article, honorific = row
+        raw, core, tail, hits, article, honorific, mark = row
         legal_forms = tuple(LegalFormHit(written, self._form(form)) for written, form in hits)
-        return CompanyName(raw, core, tail, legal_forms, article, honorific)
+        return CompanyName(raw, core, tail, legal_forms, article, honorific, mark)
 
 
 def dumps_features(features: Sequence[RecordFeatures], keys: Sequence[tuple[str, ...]]) -> bytes:

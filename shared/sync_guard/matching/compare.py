@@ -147,6 +147,9 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
     honorific = left.dropped_honorific or right.dropped_honorific
     if honorific and left.dropped_honorific != right.dropped_honorific:
         folds.append(f"the royal predicate '{honorific.capitalize()}' is set aside")
+    marks = sorted({m for m in (left.dropped_mark, right.dropped_mark) if m})
+    if marks:
+        folds.append("the record's mark " + " and ".join(f"'{m}'" for m in marks) + " is set aside")
     table = tables()
     # A word read as a synonym leaves what it is read as among the name's words: only then is it
     # worth reading the names again to say which word it was.

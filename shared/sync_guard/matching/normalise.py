@@ -44,6 +44,9 @@ class CompanyName:
     dropped_article: str | None
     # A royal predicate dropped from the start ("Koninklijke Philips"), if any: a title, not a name.
     dropped_honorific: str | None = None
+    # A mark an administrator put on the record, set aside ("DUPLICATE - Acme Ltd", "ZZ Acme", "Acme
+    # (old)"): it says what became of the record, not whose it is.
+    dropped_mark: str | None = None
 
     @property
     def key(self) -> str:
@@ -117,6 +120,34 @@ def split_trading_name(text: str) -> tuple[str, str | None]:
     return name, trading
 
 
+# Marks administrators put on a record they mean to retire. Most are also words of names ("Old Mill
+# Bakery", "Archive Solutions"), so they count only when set off ("OLD - Acme", "[Duplicate] Acme",
+# "Acme (old)"); a few never start a name ("ZZ Acme", "DNU Acme").
+_MARKS_BARE = r"do\s+not\s+use|dnu|zz+|xx+"
+_MARKS = rf"{_MARKS_BARE}|duplicate|dupe?|inactive|archived?|deleted?|obsolete|unused|old|closed"
+_LEADING_MARK = re.compile(
+    rf"^\W*(?:(?P<bare>{_MARKS_BARE})\b[\W_]*|(?P<mark>{_MARKS})\s*[-:)\]*]+\W*)(?=\w)",
+    re.IGNORECASE,
+)
+_TRAILING_MARK = re.compile(
+    rf"\s*(?:[(\[*]\s*(?P<mark>{_MARKS})\s*[)\]*]+|\s-+\s*(?P<dashed>{_MARKS}))\W*$",
+    re.IGNORECASE,
+)
+
+
+def without_mark(text: str) -> tuple[str | None, str]:
+    """An administrator's mark on a name, and the name without it: "DUPLICATE - Acme Ltd", "[Do not
+    use] Acme", "ZZ Acme Ltd", "Acme (old)", "Acme Ltd - DO NOT USE"; else (None, text)."""
+    found = _LEADING_MARK.match(text)
+    if found is not None:
+        return (found["bare"] or found["mark"]).upper(), text[found.end() :]
+    if text.rstrip()[-1:] in (")", "]", "*") or text.rstrip()[-3:].isalpha():
+        found = _TRAILING_MARK.search(text)
+        if found is not None and found.start() > 0:
+            return (found["mark"] or found["dashed"]).upper(), text[: found.start()]
+    return None, text
+
+
 @lru_cache(maxsize=200_000)
 def normalise_company_name(text: str) -> CompanyName:
     """Take a company name apart: core words, legal forms (folded), a trailing place or address.
@@ -127,7 +158,8 @@ def normalise_company_name(text: str) -> CompanyName:
     words after a comma in a name whose only legal form leads it ("N.V. Nutricia, Zoetermeer").
     """
     table = tables()
-    tokens = _name_tokens(text)
+    mark, name = without_mark(text)
+    tokens = _name_tokens(name)
     words: list[str] = []
     hits: list[tuple[int, LegalFormHit]] = []  # (index into words where the form stood, hit)
     i = 0
@@ -181,7 +213,7 @@ def normalise_company_name(text: str) -> CompanyName:
             words[:1] = [glued, words[0][len(glued) :]]
     if len(words) > 1 and _is_honorific(words[0]):
         honorific = words.pop(0)
-    return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped, honorific)
+    return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped, honorific, mark)
 
 
 # The most words a place takes when written after the legal form without a comma ("... B.V. Zeist").

@@ -134,7 +134,7 @@ def test_every_field_survives_the_compact_form() -> None:
         record_id="c1",
         module=Module.CRM_CONTACTS,
         kind=RecordKind.PERSON,
-        name="The Koninklijke Acme (UK) Ltd, Rotterdam t/a Acme Widgets",
+        name="DUPLICATE - The Koninklijke Acme (UK) Ltd, Rotterdam t/a Acme Widgets",
         first_name="Jane",
         last_name="Smith",
         email="Jane@Acme.example",
@@ -156,6 +156,7 @@ def test_every_field_survives_the_compact_form() -> None:
     assert company.tail
     assert company.legal_forms
     assert company.dropped_honorific
+    assert company.dropped_mark
     assert features.street is not None
     assert features.street.number
     assert features.street.name_words

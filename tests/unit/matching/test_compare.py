@@ -265,3 +265,11 @@ def test_two_businesses_trading_under_one_name_are_not_duplicates(company: MakeR
     # A franchise's shops: each its own company, all trading as the brand.
     result = compare(company("Smith Foods Ltd t/a Subway"), company("Jones Catering Ltd t/a Subway"))
     assert result.verdict is Verdict.DISTINCT
+
+
+def test_a_record_marked_as_a_duplicate_is_still_the_same_company(company: MakeRecord) -> None:
+    result = compare(company("DUPLICATE - Acme Widgets Ltd"), company("Acme Widgets Limited"))
+    assert result.verdict is Verdict.DUPLICATE
+    assert result.evidence[0] == (
+        "same name once 'Limited' is folded to 'Ltd' and the record's mark 'DUPLICATE' is set aside"
+    )

@@ -380,3 +380,35 @@ def test_the_town_written_into_the_street_line_is_taken_off() -> None:
 )
 def test_a_trading_name_is_told_from_the_name(raw: str, name: str, trading: str | None) -> None:
     assert split_trading_name(raw) == (name, trading)
+
+
+@pytest.mark.parametrize(
+    ("raw", "mark"),
+    [
+        ("DUPLICATE - Acme Ltd", "DUPLICATE"),
+        ("[Do not use] Acme Ltd", "DO NOT USE"),
+        ("DNU Acme Ltd", "DNU"),
+        ("ZZ Acme Ltd", "ZZ"),
+        ("zz-Acme Ltd", "ZZ"),
+        ("OLD - Acme Ltd", "OLD"),
+        ("Acme Ltd (old)", "OLD"),
+        ("Acme Ltd [Archived]", "ARCHIVED"),
+        ("Acme Ltd - DO NOT USE", "DO NOT USE"),
+        ("ACME LTD *DUPLICATE*", "DUPLICATE"),
+    ],
+)
+def test_an_administrators_mark_is_set_aside(raw: str, mark: str) -> None:
+    name = normalise_company_name(raw)
+    assert name.core == ("acme",)
+    assert name.dropped_mark == mark
+    assert name.raw == raw  # shown as written
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Old Mill Bakery", "Closed Loop Systems", "Archive Solutions Ltd", "XXL Clothing", "Duplicate Keys Ltd"],
+)
+def test_a_mark_that_is_a_word_of_the_name_stays(raw: str) -> None:
+    name = normalise_company_name(raw)
+    assert name.dropped_mark is None
+    assert len(name.core) >= 2

@@ -1,0 +1,67 @@
+"""Which copy the match report suggests keeping when an administrator has marked the others."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sync_guard.exports.report import Cluster
+from sync_guard.models.records import Module, PartyRecord, System
+
+
+def crm(record_id: str, name: str, created: str) -> PartyRecord:
+    return record(System.CRM, Module.CRM_ACCOUNTS, record_id, name, created)
+
+
+def books(record_id: str, name: str, created: str, outstanding: str = "0") -> PartyRecord:
+    return record(System.BOOKS, Module.BOOKS_CUSTOMERS, record_id, name, created, Decimal(outstanding))
+
+
+def record(
+    system: System,
+    module: Module,
+    record_id: str,
+    name: str,
+    created: str,
+    outstanding: Decimal | None = None,
+) -> PartyRecord:
+    return PartyRecord(
+        system=system,
+        record_id=record_id,
+        module=module,
+        name=name,
+        created_at=datetime.fromisoformat(created),
+        outstanding=outstanding,
+    )
+
+
+def test_a_copy_marked_to_retire_is_not_the_one_to_keep_though_older() -> None:
+    cluster = Cluster(
+        1,
+        [
+            crm("c1", "DUPLICATE - Acme Widgets Ltd", "2019-01-01"),
+            crm("c2", "Acme Widgets Ltd", "2021-06-01"),
+            books("b1", "ZZ Acme Widgets Ltd", "2019-01-02"),
+            books("b2", "Acme Widgets Limited", "2021-06-02"),
+        ],
+    )
+    cluster.choose_survivors()
+    assert cluster.crm_survivor is not None
+    assert cluster.books_survivor is not None
+    assert (cluster.crm_survivor.record_id, cluster.books_survivor.record_id) == ("c2", "b2")
+    assert cluster.crm_reason.startswith("created first: the longer history (copies marked")
+
+
+def test_transactions_outweigh_a_mark() -> None:
+    # Moving invoices is the costly part of a clean-up: the copy holding them stays, marked or not.
+    cluster = Cluster(
+        1,
+        [
+            books("b1", "DO NOT USE Acme Ltd", "2019-01-02", outstanding="120.00"),
+            books("b2", "Acme Ltd", "2021-01-01"),
+        ],
+    )
+    cluster.choose_survivors()
+    assert cluster.books_survivor is not None
+    assert cluster.books_survivor.record_id == "b1"
+    assert cluster.books_reason == "the only copy with transactions"
