@@ -11,10 +11,10 @@ from sync_guard.matching.normalise import (
     PersonName,
     StreetAddress,
     email_domain,
+    emails_in,
     normalise_city,
     normalise_company_name,
     normalise_date,
-    normalise_email,
     normalise_person_name,
     normalise_phone,
     normalise_postcode,
@@ -65,8 +65,7 @@ class RecordFeatures:
 def _emails(record: PartyRecord) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for raw in (record.email, *record.other_emails):
-        value = normalise_email(raw)
-        if value is not None:
+        for value in emails_in(raw):
             seen.setdefault(value, None)
     return tuple(seen)
 

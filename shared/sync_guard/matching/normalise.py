@@ -307,6 +307,20 @@ def normalise_person_name(first: str | None, last: str | None, full: str | None 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mx", "jr", "sr"})
 
 
+# An address inside other text: "Jane Smith <jane@acme.co.uk>", "jane@acme.co.uk; accounts@acme.co.uk".
+_EMAIL_IN_TEXT = re.compile(r"[^\s<>;,:()\[\]\"']+@[^\s<>;,:()\[\]\"']+")
+
+
+def emails_in(text: str | None) -> list[str]:
+    """Every address a field gives, normalised, in order: a name around an address, or several."""
+    if not text:
+        return []
+    if text.count("@") == 1 and "<" not in text:
+        one = normalise_email(text)
+        return [one] if one else []
+    return [e for e in map(normalise_email, _EMAIL_IN_TEXT.findall(text)) if e]
+
+
 def normalise_email(email: str | None) -> str | None:
     """Trim and lower-case an email address; ``None`` unless it looks like ``local@domain.tld``."""
     if not email:
@@ -344,15 +358,25 @@ _ZIP = re.compile(r"\d{5}|\d{9}")
 
 
 def website_domain(url: str | None) -> str | None:
-    """``https://www.Acme.co.uk/about`` -> ``acme.co.uk``; ``None`` for empty or free-mail-like hosts."""
+    """``https://www.Acme.co.uk/about`` -> ``acme.co.uk``; ``None`` for empty or free-mail-like hosts.
+
+    A page on a site that hosts many businesses' pages keeps the page's name
+    (``facebook.com/AcmeWidgets`` -> ``facebook.com/acmewidgets``): the host alone is nobody's.
+    """
     if not url:
         return None
     value = _URL_PREFIX.sub("", url.strip().lower())
-    host = _URL_END.split(value, maxsplit=1)[0].strip(".")
+    host, _, path = value.partition("/")
+    host = _URL_END.split(host, maxsplit=1)[0].strip(".")
     if host.startswith("www."):
         host = host[4:]
     if "." not in host or not _HOST.fullmatch(host):
         return None
+    table = tables()
+    if host in table.platform_hosts:
+        folders = table.platform_path_words
+        page = next((p for p in _URL_END.split(path) if p and p not in folders), None)
+        return f"{host}/{page}" if page else None
     return host
 
 
@@ -428,6 +452,14 @@ def phone_digits(raw: str | None) -> str:
     return "".join(filter(str.isdigit, raw)) if raw else ""
 
 
+_NOT_ALNUM_LOWER = re.compile(r"[^a-z0-9]+")
+
+
+def is_placeholder(raw: str) -> bool:
+    """True for what people type into a field they have nothing for: "n/a", "-", "TBC", "unknown"."""
+    return len(raw) <= 24 and _NOT_ALNUM_LOWER.sub("", raw.lower()) in tables().placeholders
+
+
 def normalise_vat(raw: str | None) -> str | None:
     """VAT or company number: upper-case letters and digits only (``gb 123 4567 89`` -> ``GB123456789``)."""
     if not raw:
@@ -444,7 +476,7 @@ def vat_core(vat: str) -> str:
 @lru_cache(maxsize=65_536)  # a list holds few postcodes and towns, each many times
 def normalise_postcode(raw: str | None) -> str | None:
     """Upper-case without spaces (``sw1a 1aa`` -> ``SW1A1AA``); US ZIP+4 cut to five digits."""
-    if not raw:
+    if not raw or is_placeholder(raw):
         return None
     value = _NOT_ALNUM_UPPER.sub("", fold_text(raw).upper())
     if _ZIP.fullmatch(value):
@@ -527,7 +559,7 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
 
     ``city`` (folded words) is taken off the end when the town was written into the street line.
     """
-    if not raw or not raw.strip():
+    if not raw or not raw.strip() or is_placeholder(raw):
         return None
     table = tables()
     tokens = _without_leading_units(_street_tokens(_from_the_numbered_part(raw)))
@@ -560,7 +592,7 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
 @lru_cache(maxsize=65_536)
 def normalise_city(raw: str | None) -> str | None:
     """Folded city words (``St. Albans`` -> ``st albans``)."""
-    if not raw:
+    if not raw or is_placeholder(raw):
         return None
     value = " ".join(tokenise(raw))
     return value or None

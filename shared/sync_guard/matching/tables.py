@@ -103,6 +103,9 @@ class Tables:
     spelling_digraphs: tuple[tuple[str, str], ...]
     spelling_letters: dict[int, str]
     free_mail: frozenset[str]
+    placeholders: frozenset[str]  # letters and digits only, lower case
+    platform_hosts: frozenset[str]
+    platform_path_words: frozenset[str]
     street_fold: dict[str, str]
     street_types: frozenset[str]
     street_units: frozenset[str]
@@ -135,6 +138,7 @@ def tables() -> Tables:
     street = _read_json("street_words.json")
     # JSON rather than a text list: the package ships *.json data files (see pyproject package-data).
     free_mail = frozenset(d.strip().lower() for d in _read_json("free_mail_domains.json")["domains"])
+    contact = _read_json("contact_values.json")
     return Tables(
         legal_forms=legal,
         legal_form_max_len=max(len(k) for k in legal),
@@ -152,6 +156,9 @@ def tables() -> Tables:
         spelling_digraphs=tuple(words["spelling"]["digraphs"].items()),
         spelling_letters={ord(second): first for first, second in words["spelling"]["letters"]},
         free_mail=free_mail,
+        placeholders=frozenset(contact["placeholders"]),
+        platform_hosts=frozenset(contact["platform_hosts"]),
+        platform_path_words=frozenset(contact["platform_path_words"]),
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),
         street_units=frozenset(street["units"]),

@@ -273,3 +273,13 @@ def test_a_record_marked_as_a_duplicate_is_still_the_same_company(company: MakeR
     assert result.evidence[0] == (
         "same name once 'Limited' is folded to 'Ltd' and the record's mark 'DUPLICATE' is set aside"
     )
+
+
+def test_pages_on_one_platform_and_placeholders_are_not_shared_details(company: MakeRecord) -> None:
+    # Two small businesses that give their Facebook pages as websites, and nothing for a postcode.
+    left = company("Harbour Bakery", website="https://www.facebook.com/harbourbakery", postcode="n/a")
+    right = company("Lumen Florists", website="facebook.com/lumenflorists", postcode="N/A")
+    result = compare(left, right)
+    assert not any(r.startswith(("same website", "same postcode")) for r in result.evidence)
+    same_page = compare(left, company("Harbour Bakery Ltd", website="facebook.com/HarbourBakery"))
+    assert "same website facebook.com/harbourbakery" in same_page.evidence

@@ -8,8 +8,10 @@ import pytest
 from sync_guard.matching.normalise import (
     _from_e164,
     email_domain,
+    emails_in,
     format_phone,
     is_free_mail,
+    normalise_city,
     normalise_company_name,
     normalise_date,
     normalise_email,
@@ -412,3 +414,39 @@ def test_a_mark_that_is_a_word_of_the_name_stays(raw: str) -> None:
     name = normalise_company_name(raw)
     assert name.dropped_mark is None
     assert len(name.core) >= 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "emails"),
+    [
+        ("Jane Smith <Jane@Acme.co.uk>", ["jane@acme.co.uk"]),
+        ("jane@acme.co.uk; accounts@acme.co.uk", ["jane@acme.co.uk", "accounts@acme.co.uk"]),
+        ('"Smith, Jane" <jane@acme.co.uk>, accounts@acme.co.uk', ["jane@acme.co.uk", "accounts@acme.co.uk"]),
+        ("mailto:jane@acme.co.uk", ["jane@acme.co.uk"]),
+        ("n/a", []),
+        (None, []),
+    ],
+)
+def test_every_address_a_field_gives_is_read(raw: str | None, emails: list[str]) -> None:
+    assert emails_in(raw) == emails
+
+
+@pytest.mark.parametrize(
+    ("url", "site"),
+    [
+        ("https://www.facebook.com/AcmeWidgets/", "facebook.com/acmewidgets"),
+        ("https://www.linkedin.com/company/acme-widgets/about", "linkedin.com/acme-widgets"),
+        ("https://www.facebook.com/pages/Acme/12345", "facebook.com/acme"),
+        ("instagram.com/acme?hl=en", "instagram.com/acme"),
+        ("facebook.com", None),  # the platform alone is nobody's site
+    ],
+)
+def test_a_page_on_a_platform_is_the_pages_own_site(url: str, site: str | None) -> None:
+    assert website_domain(url) == site
+
+
+@pytest.mark.parametrize("raw", ["n/a", "N/A", "-", "TBC", "unknown", "0"])
+def test_a_placeholder_is_no_address(raw: str) -> None:
+    assert normalise_postcode(raw) is None
+    assert normalise_city(raw) is None
+    assert normalise_street(raw) is None
