@@ -381,18 +381,35 @@ def website_domain(url: str | None) -> str | None:
 
 
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
+# What a phone field may hold besides one number: labels, words, several numbers.
+_PHONE_EXTRAS = re.compile(r"[A-Za-z;,|&]|\s/\s")
+_PHONE_LABEL = re.compile(r"\([^()]*[A-Za-z][^()]*\)|\[[^\]]*\]")  # "(main)", "[office]"
+_PHONE_LIST = re.compile(r"\s+/\s+|[;,|&]|\s+(?:or|and)\s+", re.IGNORECASE)
+# Words after the number ("... main", "... mobile"), but not an extension, which libphonenumber reads.
+_PHONE_TRAILING_WORDS = re.compile(r"(?:\s+(?!(?:ext|extn|extension|x)\b)[A-Za-z]+\.?:?)+\s*$", re.IGNORECASE)
+
+
+def first_number(raw: str) -> str:
+    """The first phone number a field gives, without labels: "020 7946 0000 / 07700 900123",
+    "+44 20 7946 0000 (main)", "Office, 020 7946 0000" all give the 020 number as written."""
+    if not _PHONE_EXTRAS.search(raw):
+        return raw
+    parts = _PHONE_LIST.split(_PHONE_LABEL.sub(" ", raw))
+    written = next((part for part in parts if any(ch.isdigit() for ch in part)), "")
+    return _PHONE_TRAILING_WORDS.sub("", written)
 
 
 def normalise_phone(raw: str | None, default_region: str = DEFAULT_PHONE_REGION) -> str | None:
     """E.164 (``+442079460000``) via libphonenumber, reading national numbers in ``default_region``.
 
-    Returns ``None`` when the number cannot be a phone number there (too short, letters, ...).
+    Reads the field's first number (:func:`first_number`). Returns ``None`` when it cannot be a phone
+    number there (too short, letters, ...).
     """
     if not raw or not any(ch.isdigit() for ch in raw):
         return None
     # Spacing and brackets never change the number: strip them so that differently written copies of
     # one number share a cache entry (libphonenumber is the slowest step of normalising a record).
-    return _parse_phone(_PHONE_NOISE.sub("", raw), default_region)
+    return _parse_phone(_PHONE_NOISE.sub("", first_number(raw)), default_region)
 
 
 @lru_cache(maxsize=200_000)
@@ -448,8 +465,8 @@ def _from_e164(e164: str) -> phonenumbers.PhoneNumber | None:
 
 
 def phone_digits(raw: str | None) -> str:
-    """Only the digits of a phone number, for comparing numbers written without an area code."""
-    return "".join(filter(str.isdigit, raw)) if raw else ""
+    """Only the digits of the field's first number, for comparing numbers written without an area code."""
+    return "".join(filter(str.isdigit, first_number(raw))) if raw else ""
 
 
 _NOT_ALNUM_LOWER = re.compile(r"[^a-z0-9]+")

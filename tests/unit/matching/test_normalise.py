@@ -20,6 +20,7 @@ from sync_guard.matching.normalise import (
     normalise_postcode,
     normalise_street,
     normalise_vat,
+    phone_digits,
     split_trading_name,
     vat_core,
     website_domain,
@@ -450,3 +451,23 @@ def test_a_placeholder_is_no_address(raw: str) -> None:
     assert normalise_postcode(raw) is None
     assert normalise_city(raw) is None
     assert normalise_street(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "020 7946 0000 / 07700 900123",
+        "020 7946 0000; 07700 900123",
+        "020 7946 0000 or 07700 900123",
+        "+44 20 7946 0000 (main)",
+        "020 7946 0000 main",
+        "Office, 020 7946 0000",
+        "Tel: 020 7946 0000",
+        "020 7946 0000 ext. 12",  # an extension is the same line
+    ],
+)
+def test_the_first_number_of_a_field_is_read_without_labels(raw: str) -> None:
+    assert normalise_phone(raw, "GB") == "+442079460000"
+    digits = phone_digits(raw)
+    assert "2079460000" in digits
+    assert "900123" not in digits  # nothing of the second number
