@@ -528,6 +528,11 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         if phone == other_phone:
             facts.same_phone = True
             facts.add(4.0, lambda: f"same phone {format_phone(phone)}")
+        elif left.phone_digits == right.phone_digits:
+            # One number written without its country code, read in each record's own country (one
+            # record gives the country, the other does not): the digits as written are the same.
+            facts.same_phone = True
+            facts.add(4.0, f"same phone number {left.phone_digits} (read in two countries)")
         else:
             facts.add(-1.0, lambda: f"different phones: {format_phone(phone)} / {format_phone(other_phone)}")
     elif _local_phone_match(left, right):

@@ -10,6 +10,7 @@ from sync_guard.matching.normalise import (
     CompanyName,
     PersonName,
     StreetAddress,
+    country_code,
     email_domain,
     emails_in,
     normalise_city,
@@ -83,7 +84,8 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
     emails = _emails(record)
     domains = frozenset(d for d in (email_domain(e) for e in emails) if d)
     country = record.country.strip().upper() if record.country and record.country.strip() else None
-    region = country if country and len(country) == 2 else default_region
+    # National numbers are read in the record's own country ("United Kingdom", "UK", "USA", "DE").
+    region = country_code(record.country) or default_region
     city = normalise_city(record.city)
     return RecordFeatures(
         kind=record.kind,

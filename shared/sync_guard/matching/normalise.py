@@ -472,6 +472,22 @@ def phone_digits(raw: str | None) -> str:
 _NOT_ALNUM_LOWER = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=4_096)
+def country_code(raw: str | None) -> str | None:
+    """A country as its ISO 3166 alpha-2 code: "United Kingdom", "UK", "U.K." and "gb" are ``GB``.
+
+    ``None`` when it is not recognised (data/countries.json lists the names read; any two-letter code
+    that libphonenumber knows is read as itself).
+    """
+    if not raw or not raw.strip():
+        return None
+    code = tables().countries.get(_NOT_ALNUM_LOWER.sub("", fold_text(raw)))
+    if code is not None:
+        return code
+    letters = raw.strip().upper()
+    return letters if letters in phonenumbers.SUPPORTED_REGIONS else None
+
+
 def is_placeholder(raw: str) -> bool:
     """True for what people type into a field they have nothing for: "n/a", "-", "TBC", "unknown"."""
     return len(raw) <= 24 and _NOT_ALNUM_LOWER.sub("", raw.lower()) in tables().placeholders

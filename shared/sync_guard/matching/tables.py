@@ -106,6 +106,7 @@ class Tables:
     placeholders: frozenset[str]  # letters and digits only, lower case
     platform_hosts: frozenset[str]
     platform_path_words: frozenset[str]
+    countries: dict[str, str]  # a country's name, letters and digits only, lower case -> ISO alpha-2
     street_fold: dict[str, str]
     street_types: frozenset[str]
     street_units: frozenset[str]
@@ -139,6 +140,11 @@ def tables() -> Tables:
     # JSON rather than a text list: the package ships *.json data files (see pyproject package-data).
     free_mail = frozenset(d.strip().lower() for d in _read_json("free_mail_domains.json")["domains"])
     contact = _read_json("contact_values.json")
+    countries = {
+        _NON_ALNUM.sub("", fold_text(name)): code
+        for code, names in _read_json("countries.json")["countries"].items()
+        for name in names
+    }
     return Tables(
         legal_forms=legal,
         legal_form_max_len=max(len(k) for k in legal),
@@ -159,6 +165,7 @@ def tables() -> Tables:
         placeholders=frozenset(contact["placeholders"]),
         platform_hosts=frozenset(contact["platform_hosts"]),
         platform_path_words=frozenset(contact["platform_path_words"]),
+        countries=countries,
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),
         street_units=frozenset(street["units"]),

@@ -283,3 +283,17 @@ def test_pages_on_one_platform_and_placeholders_are_not_shared_details(company: 
     assert not any(r.startswith(("same website", "same postcode")) for r in result.evidence)
     same_page = compare(left, company("Harbour Bakery Ltd", website="facebook.com/HarbourBakery"))
     assert "same website facebook.com/harbourbakery" in same_page.evidence
+
+
+def test_a_national_number_is_read_in_the_records_own_country(company: MakeRecord) -> None:
+    # "UK" is no ISO code: the number used to be read nowhere, and so was lost.
+    uk = company("Harbour Lumen Ltd", phone="020 7946 0000", country="UK")
+    international = company("Harbour Lumen Limited", phone="+44 20 7946 0000")
+    assert "same phone +44 20 7946 0000" in compare(uk, international, default_region="US").evidence
+
+
+def test_one_number_read_in_two_countries_is_still_one_number(company: MakeRecord) -> None:
+    # The CRM record gives its country, the Books copy does not (and the default region is GB).
+    us = company("Lakeside Dental PLLC", phone="312-555-0100", country="United States")
+    bare = company("Lakeside Dental", phone="(312) 555-0100")
+    assert "same phone number 3125550100 (read in two countries)" in compare(us, bare).evidence

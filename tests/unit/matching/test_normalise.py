@@ -7,6 +7,7 @@ import pytest
 
 from sync_guard.matching.normalise import (
     _from_e164,
+    country_code,
     email_domain,
     emails_in,
     format_phone,
@@ -471,3 +472,27 @@ def test_the_first_number_of_a_field_is_read_without_labels(raw: str) -> None:
     digits = phone_digits(raw)
     assert "2079460000" in digits
     assert "900123" not in digits  # nothing of the second number
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("United Kingdom", "GB"),
+        ("UK", "GB"),
+        ("U.K.", "GB"),
+        ("England", "GB"),
+        ("gb", "GB"),
+        ("United States of America", "US"),
+        ("USA", "US"),
+        ("Deutschland", "DE"),
+        ("Österreich", "AT"),
+        ("The Netherlands", "NL"),
+        ("UAE", "AE"),
+        ("FR", "FR"),  # any code libphonenumber knows
+        ("Narnia", None),
+        ("XX", None),
+        ("", None),
+    ],
+)
+def test_countries_are_read_as_their_codes(raw: str, code: str | None) -> None:
+    assert country_code(raw) == code
