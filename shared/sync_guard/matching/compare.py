@@ -239,6 +239,8 @@ def _name_evidence(
             "plural": "a plural",
             "scrambled": "scrambled letters",
             "spelling": "a spelling that sounds the same",
+            "nickname": "a short form of a given name",
+            "initial": "an initial",
         }
         reasons.append(f"same name allowing for {' / '.join(kinds[h] for h in hows)}: {shown}")
     elif relation is NameRelation.SUBSET:

@@ -146,6 +146,12 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
     if left.isdigit() or right.isdigit():
         return None
     if person:
+        # "Bob" for "Robert", "Liz" for "Elizabeth": the name a person goes by.
+        if ((left, right) if left < right else (right, left)) in tables().nicknames:
+            return 1, "nickname"
+        # "J." for "Jane": an initial, less sure (it may be Mark's "M." for Mary's family email).
+        if min(len(left), len(right)) == 1 and left[0] == right[0]:
+            return 2, "initial"
         # People's names are short and misspelt often; other evidence (email, city) has to back a
         # person's name up anyway. Jaro-Winkler suits short names; scrambled letters count too.
         if min(len(left), len(right)) < 3:

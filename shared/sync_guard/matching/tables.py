@@ -106,12 +106,23 @@ class Tables:
     placeholders: frozenset[str]  # letters and digits only, lower case
     platform_hosts: frozenset[str]
     platform_path_words: frozenset[str]
+    # Pairs of given names that one person goes by (a name and a short form, or two short forms of
+    # one name), each pair in alphabetical order.
+    nicknames: frozenset[tuple[str, str]]
     countries: dict[str, str]  # a country's name, letters and digits only, lower case -> ISO alpha-2
     street_fold: dict[str, str]
     street_types: frozenset[str]
     street_units: frozenset[str]
     street_leading_units: frozenset[str]  # units, and the words that are units only before the street
     street_suffixes: tuple[str, ...]
+
+
+def _nickname_pairs(nicknames: dict[str, list[str]]) -> frozenset[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for full, short_forms in nicknames.items():
+        names = [full, *short_forms]
+        pairs.update((a, b) if a < b else (b, a) for i, a in enumerate(names) for b in names[i + 1 :])
+    return frozenset(pairs)
 
 
 def _read_json(name: str) -> Any:
@@ -166,6 +177,7 @@ def tables() -> Tables:
         platform_hosts=frozenset(contact["platform_hosts"]),
         platform_path_words=frozenset(contact["platform_path_words"]),
         countries=countries,
+        nicknames=_nickname_pairs(words["nicknames"]),
         street_fold=dict(street["fold"]),
         street_types=frozenset(street["types"]),
         street_units=frozenset(street["units"]),

@@ -297,3 +297,25 @@ def test_one_number_read_in_two_countries_is_still_one_number(company: MakeRecor
     us = company("Lakeside Dental PLLC", phone="312-555-0100", country="United States")
     bare = company("Lakeside Dental", phone="(312) 555-0100")
     assert "same phone number 3125550100 (read in two countries)" in compare(us, bare).evidence
+
+
+@pytest.mark.parametrize(
+    ("given", "other"), [("Robert", "Bob"), ("Elizabeth", "Liz"), ("Bob", "Rob"), ("Jane", "J.")]
+)
+def test_a_short_form_or_an_initial_of_a_given_name_is_the_same_person(
+    person: MakeRecord, given: str, other: str
+) -> None:
+    left = person(given, "Smith", email="r.smith@acme.co.uk", city="Leeds")
+    right = person(other, "Smith", email="r.smith@acme.co.uk", city="Leeds")
+    result = compare(left, right)
+    assert result.verdict is Verdict.DUPLICATE
+    assert result.evidence[0].startswith("same name allowing for")
+
+
+@pytest.mark.parametrize(("given", "other"), [("Jane", "John"), ("Mary", "M. J."), ("Robert", "Will")])
+def test_other_given_names_on_a_household_email_stay_apart(
+    person: MakeRecord, given: str, other: str
+) -> None:
+    left = person(given, "Smith", email="smiths@example.com", city="Leeds")
+    right = person(other, "Smith", email="smiths@example.com", city="Leeds")
+    assert compare(left, right).verdict is not Verdict.DUPLICATE
