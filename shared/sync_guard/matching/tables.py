@@ -19,15 +19,23 @@ _DATA = "sync_guard.matching.data"
 # Anything that is not a letter or digit separates tokens; apostrophes are dropped instead so that
 # "Philips'" and "Philip's" both read "philips".
 _APOSTROPHES = re.compile(r"['’`´‘]")
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# Letters and digits of every script make tokens ("Ресурс", "Κωνσταντίνος", "北京科技"), not only a-z.
+_NON_ALNUM = re.compile(r"[\W_]+")
+# Letters that are not a base letter with an accent, so decomposing leaves them whole: written as
+# people without them on their keyboard write them ("Møller" / "Moller", "Łódź" / "Lodz").
+_UNACCENTED = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h", "ı": "i", "ŧ": "t"}
+)
 
 
 def fold_text(text: str) -> str:
-    """Lower-case, accents removed (``Müller`` -> ``muller``), ``ß`` -> ``ss``; other characters kept."""
+    """Lower-case, accents removed (``Müller`` -> ``muller``, ``Møller`` -> ``moller``), ``ß`` -> ``ss``;
+    other characters kept."""
     if text.isascii():
         return text.lower()  # nothing to decompose: the common case, and much faster
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Lower case again: decomposing can give capitals ("™" is "TM").
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().translate(_UNACCENTED)
 
 
 def tokenise(text: str, *, run_endings: frozenset[str] = frozenset()) -> tuple[str, ...]:

@@ -319,3 +319,10 @@ def test_other_given_names_on_a_household_email_stay_apart(
     left = person(given, "Smith", email="smiths@example.com", city="Leeds")
     right = person(other, "Smith", email="smiths@example.com", city="Leeds")
     assert compare(left, right).verdict is not Verdict.DUPLICATE
+
+
+def test_names_in_other_scripts_are_compared_not_dropped(company: MakeRecord) -> None:
+    # Before, letters outside a-z were dropped: two Cyrillic names were both empty and never matched.
+    assert compare(company("ООО «Ресурс»"), company("Ресурс ООО")).verdict is Verdict.DUPLICATE
+    assert compare(company("ООО «Ресурс»"), company("ООО «Вектор»")).verdict is Verdict.DISTINCT
+    assert compare(company("北京科技有限公司"), company("上海贸易有限公司")).verdict is Verdict.DISTINCT

@@ -496,3 +496,35 @@ def test_the_first_number_of_a_field_is_read_without_labels(raw: str) -> None:
 )
 def test_countries_are_read_as_their_codes(raw: str, code: str | None) -> None:
     assert country_code(raw) == code
+
+
+@pytest.mark.parametrize(
+    ("written", "plain"),
+    [
+        ("Møller A/S", "Moller AS"),
+        ("Łódź Sp. z o.o.", "Lodz Sp. z o.o."),
+        ("Ærø Cykler", "Aero Cykler"),
+        ("Þór ehf", "Thor ehf"),
+    ],
+)
+def test_letters_without_a_base_letter_fold_as_typed_without_them(written: str, plain: str) -> None:
+    assert tokenise(written) == tokenise(plain)
+
+
+@pytest.mark.parametrize(
+    ("name", "core"),
+    [
+        ("ООО «Ресурс»", ("ресурс",)),  # a leading Russian form
+        ("Ресурс ООО", ("ресурс",)),
+        ("Κωνσταντίνος ΑΕ", ("κωνσταντινοσ", "αε")),
+        ("北京科技 有限公司", ("北京科技",)),
+        ("Acme 株式会社", ("acme",)),
+        ("شركة الأمل", ("شركة", "الامل")),
+    ],
+)
+def test_names_in_other_scripts_keep_their_words(name: str, core: tuple[str, ...]) -> None:
+    assert normalise_company_name(name).core == core
+
+
+def test_a_symbol_that_decomposes_to_capitals_is_folded_too() -> None:
+    assert tokenise("Acme™ Ltd") == ("acmetm", "ltd")
