@@ -24,11 +24,21 @@ def test_headers_are_matched_whatever_their_case_and_punctuation() -> None:
     assert normalise_header("\ufeffRecord Id") == "record id"
 
 
-def test_books_display_name_wins_over_company_name(tmp_path: Path) -> None:
-    path = write(tmp_path, "Company Name,Contact ID,Display Name\nAcme Ltd,1,Acme Widgets (Bristol)\n")
-    [record] = read_export(path, System.BOOKS).records
-    assert record.name == "Acme Widgets (Bristol)"
-    assert record.module is Module.BOOKS_CUSTOMERS
+def test_books_display_name_is_the_name_and_a_different_company_name_another(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Company Name,Contact ID,Display Name\nAcme Ltd,1,Acme Widgets (Bristol)\nBeta Ltd,2,BETA LTD\n",
+    )
+    first, second = read_export(path, System.BOOKS).records
+    assert first.name == "Acme Widgets (Bristol)"
+    assert first.other_names == ("Acme Ltd",)
+    assert first.module is Module.BOOKS_CUSTOMERS
+    assert (second.name, second.other_names) == ("BETA LTD", ())  # the same name, differently cased
+
+
+def test_a_company_name_alone_is_the_name(tmp_path: Path) -> None:
+    [record] = read_export(write(tmp_path, "Contact ID,Company Name\n1,Acme Ltd\n"), System.BOOKS).records
+    assert (record.name, record.other_names) == ("Acme Ltd", ())
 
 
 def test_books_individuals_are_people_and_money_means_transactions(tmp_path: Path) -> None:

@@ -76,9 +76,8 @@ def _name_keys(features: RecordFeatures) -> list[str]:
     # Without spaces, so that "Gist-Brocades", "Gist Brocades" and "GISTBROCADES" meet, and with the
     # last word singular, as the comparison reads it ("Microelectronic" / "Microelectronics").
     keys = [f"n:{_joined(features.name_words)}"]
-    if features.trading_name is not None and features.trading_name.core:
-        # "Acme Inc dba Widgetworld" meets "Widgetworld".
-        keys.append(f"n:{_joined(features.trading_name.core)}")
+    # "Acme Inc dba Widgetworld" meets "Widgetworld", a Books display name meets its company name.
+    keys.extend(f"n:{_joined(other.name.core)}" for other in features.other_names)
     sorted_words = words
     company = features.company
     if company is not None and features.kind is not RecordKind.PERSON:

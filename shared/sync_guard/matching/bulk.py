@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_features
 from sync_guard.matching.compare import MatchResult, Verdict, score_unless_distinct
-from sync_guard.matching.features import RecordFeatures, extract_features
+from sync_guard.matching.features import OtherName, RecordFeatures, extract_features
 from sync_guard.matching.names import NameRelation
 from sync_guard.matching.normalise import CompanyName, LegalFormHit, PersonName, StreetAddress
 from sync_guard.matching.tables import LegalForm
@@ -265,7 +265,7 @@ def _feature_row(f: RecordFeatures) -> _Row:
         f.city,
         f.country,
         f.date_of_birth,
-        _company_row(f.trading_name),
+        tuple((_company_row(other.name), other.trading) for other in f.other_names),
     )
 
 
@@ -284,7 +284,7 @@ class _FeatureReader:
 
     def features(self, row: _Row) -> RecordFeatures:
         (kind, company, person, emails, email_domains, web_domain, phone, digits, vat, postcode, street,
-         city, country, date_of_birth, trading_name) = row  # fmt: skip
+         city, country, date_of_birth, other_names) = row  # fmt: skip
         return RecordFeatures(
             self._kinds[kind],
             self._company(company),
@@ -300,12 +300,13 @@ class _FeatureReader:
             city,
             country,
             date_of_birth,
-            self._company(trading_name),
+            tuple(OtherName(self._name(name), trading) for name, trading in other_names),
         )
 
     def _company(self, row: _Row | None) -> CompanyName | None:
-        if row is None:
-            return None
+        return None if row is None else self._name(row)
+
+    def _name(self, row: _Row) -> CompanyName:
         raw, core, tail, hits, article, honorific, mark = row
         legal_forms = tuple(LegalFormHit(written, self._form(form)) for written, form in hits)
         return CompanyName(raw, core, tail, legal_forms, article, honorific, mark)

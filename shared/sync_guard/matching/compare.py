@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from rapidfuzz.distance import OSA, Indel
 
-from sync_guard.matching.features import RecordFeatures, features_of
+from sync_guard.matching.features import OtherName, RecordFeatures, features_of
 from sync_guard.matching.names import (
     ComparedWords,
     NameComparison,
@@ -332,10 +332,11 @@ Scored = tuple[MatchResult, NameRelation]
 def score_pair(left: RecordFeatures, right: RecordFeatures) -> Scored:
     """Score two already-normalised records, and say how their names relate.
 
-    A record that gives the name it trades under ("Acme Ltd t/a Acme Widgets") is scored by each of
-    its names, and the pair by the names that agree best.
+    A record that gives other names for the party (one it trades under, "Acme Ltd t/a Acme Widgets",
+    or Books' company name beside the display name) is scored by each of its names, and the pair by
+    the names that agree best.
     """
-    if left.trading_name is None and right.trading_name is None:
+    if not left.other_names and not right.other_names:
         return _score_pair(left, right)
     scored = _by_the_best_names(left, right, _score_pair)
     assert scored is not None  # every pair of names is scored
@@ -355,16 +356,23 @@ def score_unless_distinct(left: RecordFeatures, right: RecordFeatures) -> Scored
     and addresses already rule them out: when even the same name could not lift a pair to ``possible``,
     the names are not compared at all. Nor are reasons written for a pair that turns out distinct.
     """
-    if left.trading_name is None and right.trading_name is None:
+    if not left.other_names and not right.other_names:
         return _score_unless_distinct(left, right)
     return _by_the_best_names(left, right, _score_unless_distinct)
 
 
-def _as_named(features: RecordFeatures) -> tuple[RecordFeatures, ...]:
-    """The record under each of its names: its own, then the name it trades under, if it gives one."""
-    if features.trading_name is None:
-        return (features,)
-    return (features, replace(features, company=features.trading_name, trading_name=None))
+# A record under one of its names: the features with that name first, and the other name it is
+# (``None`` for the record's first name).
+_Named = tuple[RecordFeatures, OtherName | None]
+
+
+def _as_named(features: RecordFeatures) -> list[_Named]:
+    """The record under each of its names: its first name, then each other name it gives."""
+    named: list[_Named] = [(features, None)]
+    named.extend(
+        (replace(features, company=other.name, other_names=()), other) for other in features.other_names
+    )
+    return named
 
 
 def _by_the_best_names(
@@ -372,32 +380,36 @@ def _by_the_best_names(
     right: RecordFeatures,
     score: Callable[[RecordFeatures, RecordFeatures], Scored | None],
 ) -> Scored | None:
-    """The best of ``score`` over the records' names (the first of equals), saying which trading name
+    """The best of ``score`` over the records' names (the first of equals), saying which other name
     it was scored by. ``score`` may return None for a pair that is distinct; so is the result then.
 
     Two trading names are not compared with each other: two businesses can trade under one name (a
-    franchise's shops), so the pair must agree by at least one of its own names.
+    franchise's shops), so the pair must agree by at least one name that is not a trading name.
     """
     best: Scored | None = None
-    named: tuple[RecordFeatures, RecordFeatures] = (left, right)
+    chosen: tuple[_Named, _Named] = ((left, None), (right, None))
     for a in _as_named(left):
         for b in _as_named(right):
-            if a is not left and b is not right:
+            if a[1] is not None and b[1] is not None and a[1].trading and b[1].trading:
                 continue
-            found = score(a, b)
+            found = score(a[0], b[0])
             if found is not None and (best is None or found[0].score > best[0].score):
-                best, named = found, (a, b)
+                best, chosen = found, (a, b)
     if best is None:
         return None
-    trading = [
-        f"'{whole.company.raw}' trades as '{view.company.raw}'"
-        for whole, view in zip((left, right), named, strict=True)
-        if view is not whole and whole.company is not None and view.company is not None
-    ]
+    said = [_other_name_said(whole, other) for whole, (_, other) in zip((left, right), chosen, strict=True)]
     result, relation = best
-    if trading:
-        result = MatchResult(result.score, result.verdict, (*trading, *result.evidence))
+    if any(said):
+        result = MatchResult(result.score, result.verdict, (*filter(None, said), *result.evidence))
     return result, relation
+
+
+def _other_name_said(record: RecordFeatures, other: OtherName | None) -> str | None:
+    if other is None or record.company is None:
+        return None
+    if other.trading:
+        return f"'{record.company.raw}' trades as '{other.name.raw}'"
+    return f"'{record.company.raw}' has the company name '{other.name.raw}'"
 
 
 def _score_unless_distinct(left: RecordFeatures, right: RecordFeatures) -> Scored | None:

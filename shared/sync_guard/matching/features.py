@@ -29,6 +29,16 @@ from sync_guard.models.records import PartyRecord, RecordKind
 
 
 @dataclass(frozen=True, slots=True)
+class OtherName:
+    """Another name a record gives for the same party: one it trades under ("Acme Ltd t/a Acme
+    Widgets"), or Books' company name beside a display name."""
+
+    name: CompanyName
+    # Two records that agree only by trading names may be two businesses under one brand (a franchise).
+    trading: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RecordFeatures:
     """Everything the matcher compares, already normalised."""
 
@@ -46,9 +56,9 @@ class RecordFeatures:
     city: str | None
     country: str | None
     date_of_birth: str | None = None  # YYYY-MM-DD
-    # The name the business trades under, when the name field gives both ("Acme Ltd t/a Acme Widgets":
-    # ``company`` is Acme Ltd): the other record may know it by either.
-    trading_name: CompanyName | None = None
+    # Further names of the party (``company`` is the first name given, without a trading name): the
+    # other record may know it by any of them.
+    other_names: tuple[OtherName, ...] = ()
 
     @property
     def name_words(self) -> tuple[str, ...]:
@@ -76,11 +86,18 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
     person: PersonName | None = None
     if record.kind is RecordKind.PERSON:
         person = normalise_person_name(record.first_name, record.last_name, record.name)
-    company = trading_name = None
+    company = None
+    other_names: list[OtherName] = []
     if record.name and record.name.strip():
         name, trading = split_trading_name(record.name)
         company = normalise_company_name(name)
-        trading_name = normalise_company_name(trading) if trading else None
+        if trading:
+            other_names.append(OtherName(normalise_company_name(trading), trading=True))
+    for other in record.other_names:
+        other_name, trading = split_trading_name(other)
+        other_names.append(OtherName(normalise_company_name(other_name), trading=False))
+        if trading:
+            other_names.append(OtherName(normalise_company_name(trading), trading=True))
     emails = _emails(record)
     domains = frozenset(d for d in (email_domain(e) for e in emails) if d)
     country = record.country.strip().upper() if record.country and record.country.strip() else None
@@ -102,8 +119,19 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         city=city,
         country=country,
         date_of_birth=normalise_date(record.date_of_birth),
-        trading_name=trading_name,
+        other_names=_distinct_names(company, other_names),
     )
+
+
+def _distinct_names(company: CompanyName | None, others: list[OtherName]) -> tuple[OtherName, ...]:
+    """The other names that are not the first name again, nor one another, and have words."""
+    seen = {company.core} if company is not None else set()
+    kept: list[OtherName] = []
+    for other in others:
+        if other.name.core and other.name.core not in seen:
+            seen.add(other.name.core)
+            kept.append(other)
+    return tuple(kept)
 
 
 @lru_cache(maxsize=65_536)

@@ -38,6 +38,8 @@ class PartyRecord(BaseModel):
     module: Module
     record_id: str
     name: str = ""
+    # Other names the party has in its own system: Books' company name, when the display name is another.
+    other_names: tuple[str, ...] = ()
     kind: RecordKind = RecordKind.COMPANY
     first_name: str | None = None
     last_name: str | None = None

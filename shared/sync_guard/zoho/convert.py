@@ -195,11 +195,14 @@ def books_contact_to_party(data: Mapping[str, Any]) -> PartyRecord:
 
     linked = _text(data.get("zcrm_account_id")) or _text(data.get("zcrm_contact_id"))
     status = _text(data.get("status"))
+    # The display name is unique in Books; the company name is the party's other name when it differs.
+    display, company = _text(data.get("contact_name")), _text(data.get("company_name"))
     return PartyRecord(
         system=System.BOOKS,
         module=Module.BOOKS_CUSTOMERS,
         record_id=record_id,
-        name=_text(data.get("contact_name")) or _text(data.get("company_name")) or "",
+        name=display or company or "",
+        other_names=(company,) if display and company and company.casefold() != display.casefold() else (),
         kind=RecordKind.PERSON if is_person else RecordKind.COMPANY,
         first_name=first,
         last_name=last,

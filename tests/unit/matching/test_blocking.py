@@ -167,3 +167,13 @@ def test_a_trading_name_is_a_key_of_its_own(company: MakeRecord) -> None:
     index.add(company("Acme Inc dba Widgetworld"))
     found = index.candidates(company("Widgetworld"))
     assert [c.name for c in found] == ["Acme Inc dba Widgetworld"]
+
+
+def test_a_books_company_name_is_a_key_too(company: MakeRecord) -> None:
+    index = CandidateIndex()
+    index.add(
+        company(
+            "Jane Doe", system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, other_names=("Doe Design Ltd",)
+        )
+    )
+    assert [c.name for c in index.candidates(company("Doe Design Limited"))] == ["Jane Doe"]

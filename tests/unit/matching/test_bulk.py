@@ -135,6 +135,7 @@ def test_every_field_survives_the_compact_form() -> None:
         module=Module.CRM_CONTACTS,
         kind=RecordKind.PERSON,
         name="DUPLICATE - The Koninklijke Acme (UK) Ltd, Rotterdam t/a Acme Widgets",
+        other_names=("Acme Holdings Ltd",),
         first_name="Jane",
         last_name="Smith",
         email="Jane@Acme.example",
@@ -160,6 +161,10 @@ def test_every_field_survives_the_compact_form() -> None:
     assert features.street is not None
     assert features.street.number
     assert features.street.name_words
+    assert [(o.name.raw, o.trading) for o in features.other_names] == [
+        ("Acme Widgets", True),
+        ("Acme Holdings Ltd", False),
+    ]
     assert loads_features(dumps_features([features], [("k",)])) == ([features], [("k",)])
 
 

@@ -326,3 +326,13 @@ def test_names_in_other_scripts_are_compared_not_dropped(company: MakeRecord) ->
     assert compare(company("ООО «Ресурс»"), company("Ресурс ООО")).verdict is Verdict.DUPLICATE
     assert compare(company("ООО «Ресурс»"), company("ООО «Вектор»")).verdict is Verdict.DISTINCT
     assert compare(company("北京科技有限公司"), company("上海贸易有限公司")).verdict is Verdict.DISTINCT
+
+
+def test_a_books_customer_is_found_by_its_company_name_too(company: MakeRecord) -> None:
+    # The display name is the contact's; the CRM account carries the company's name.
+    books = company(
+        "Jane Doe", system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, other_names=("Doe Design Ltd",)
+    )
+    result = compare(company("Doe Design Limited"), books)
+    assert result.verdict is Verdict.DUPLICATE
+    assert result.evidence[0] == "'Jane Doe' has the company name 'Doe Design Ltd'"

@@ -129,3 +129,14 @@ def test_books_contact_without_id_is_invalid() -> None:
 @pytest.mark.parametrize("value", [None, "", "not a date"])
 def test_unparseable_times_are_absent(value: object) -> None:
     assert parse_zoho_time(value) is None
+
+
+def test_books_company_name_is_another_name_when_the_display_name_differs() -> None:
+    record = books_contact_to_party(
+        {"contact_id": "8", "contact_name": "Jane Doe", "company_name": "Doe Design Ltd"}
+    )
+    assert (record.name, record.other_names) == ("Jane Doe", ("Doe Design Ltd",))
+    same = books_contact_to_party(
+        {"contact_id": "9", "contact_name": "ACME GmbH", "company_name": "ACME GmbH"}
+    )
+    assert same.other_names == ()
