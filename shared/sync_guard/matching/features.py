@@ -119,7 +119,7 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         city=city,
         country=country,
         date_of_birth=normalise_date(record.date_of_birth),
-        other_names=_distinct_names(company, other_names),
+        other_names=_distinct_names(company, other_names) if other_names else (),
     )
 
 

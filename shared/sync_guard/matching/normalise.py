@@ -109,8 +109,13 @@ _TRADING_AS = re.compile(
 )
 
 
+_TRADING_HINT = re.compile(r"dba|trading", re.IGNORECASE)
+
+
 def split_trading_name(text: str) -> tuple[str, str | None]:
     """A name written with the name it trades under: (the name, the trading name), else (text, None)."""
+    if "/" not in text and "." not in text and not _TRADING_HINT.search(text):
+        return text, None  # the cheap look: every marker has a slash, a dot, "dba" or "trading"
     found = _TRADING_AS.search(text)
     if found is None:
         return text, None
@@ -129,6 +134,10 @@ _LEADING_MARK = re.compile(
     rf"^\W*(?:(?P<bare>{_MARKS_BARE})\b[\W_]*|(?P<mark>{_MARKS})\s*[-:)\]*]+\W*)(?=\w)",
     re.IGNORECASE,
 )
+# How a name with a mark before it can start: a mark's first letter, or what sets a mark off.
+_MARK_FIRST = frozenset("dDzZxXiIaAoOcCuU([*#!-_ \t")
+_MARK_ENDINGS = ("use", "dnu", "zz", "xx", "duplicate", "dup", "dupe", "inactive", "archived", "archive",
+                 "deleted", "delete", "obsolete", "unused", "old", "closed")  # fmt: skip
 _TRAILING_MARK = re.compile(
     rf"\s*(?:[(\[*]\s*(?P<mark>{_MARKS})\s*[)\]*]+|\s-+\s*(?P<dashed>{_MARKS}))\W*$",
     re.IGNORECASE,
@@ -138,10 +147,11 @@ _TRAILING_MARK = re.compile(
 def without_mark(text: str) -> tuple[str | None, str]:
     """An administrator's mark on a name, and the name without it: "DUPLICATE - Acme Ltd", "[Do not
     use] Acme", "ZZ Acme Ltd", "Acme (old)", "Acme Ltd - DO NOT USE"; else (None, text)."""
-    found = _LEADING_MARK.match(text)
+    found = _LEADING_MARK.match(text) if text[:1] in _MARK_FIRST else None
     if found is not None:
         return (found["bare"] or found["mark"]).upper(), text[found.end() :]
-    if text.rstrip()[-1:] in (")", "]", "*") or text.rstrip()[-3:].isalpha():
+    # Only a name that ends in a mark's word is searched for one (a search costs more than this look).
+    if text.rstrip(" )]*.").lower().endswith(_MARK_ENDINGS):
         found = _TRAILING_MARK.search(text)
         if found is not None and found.start() > 0:
             return (found["mark"] or found["dashed"]).upper(), text[: found.start()]
@@ -382,7 +392,7 @@ def website_domain(url: str | None) -> str | None:
 
 _PHONE_NOISE = re.compile(r"[\s().\-/]")
 # What a phone field may hold besides one number: labels, words, several numbers.
-_PHONE_EXTRAS = re.compile(r"[A-Za-z;,|&]|\s/\s")
+_PLAIN_PHONE = str.maketrans("", "", "0123456789 +()-.\t")
 _PHONE_LABEL = re.compile(r"\([^()]*[A-Za-z][^()]*\)|\[[^\]]*\]")  # "(main)", "[office]"
 _PHONE_LIST = re.compile(r"\s+/\s+|[;,|&]|\s+(?:or|and)\s+", re.IGNORECASE)
 # Words after the number ("... main", "... mobile"), but not an extension, which libphonenumber reads.
@@ -392,8 +402,8 @@ _PHONE_TRAILING_WORDS = re.compile(r"(?:\s+(?!(?:ext|extn|extension|x)\b)[A-Za-z
 def first_number(raw: str) -> str:
     """The first phone number a field gives, without labels: "020 7946 0000 / 07700 900123",
     "+44 20 7946 0000 (main)", "Office, 020 7946 0000" all give the 020 number as written."""
-    if not _PHONE_EXTRAS.search(raw):
-        return raw
+    if not raw.translate(_PLAIN_PHONE):
+        return raw  # digits, spaces, brackets, dashes, dots and a plus only: the common case
     parts = _PHONE_LIST.split(_PHONE_LABEL.sub(" ", raw))
     written = next((part for part in parts if any(ch.isdigit() for ch in part)), "")
     return _PHONE_TRAILING_WORDS.sub("", written)
@@ -488,11 +498,6 @@ def country_code(raw: str | None) -> str | None:
     return letters if letters in phonenumbers.SUPPORTED_REGIONS else None
 
 
-def is_placeholder(raw: str) -> bool:
-    """True for what people type into a field they have nothing for: "n/a", "-", "TBC", "unknown"."""
-    return len(raw) <= 24 and _NOT_ALNUM_LOWER.sub("", raw.lower()) in tables().placeholders
-
-
 def normalise_vat(raw: str | None) -> str | None:
     """VAT or company number: upper-case letters and digits only (``gb 123 4567 89`` -> ``GB123456789``)."""
     if not raw:
@@ -509,12 +514,12 @@ def vat_core(vat: str) -> str:
 @lru_cache(maxsize=65_536)  # a list holds few postcodes and towns, each many times
 def normalise_postcode(raw: str | None) -> str | None:
     """Upper-case without spaces (``sw1a 1aa`` -> ``SW1A1AA``); US ZIP+4 cut to five digits."""
-    if not raw or is_placeholder(raw):
+    if not raw:
         return None
     value = _NOT_ALNUM_UPPER.sub("", fold_text(raw).upper())
     if _ZIP.fullmatch(value):
         return value[:5]
-    return value or None
+    return value if value and value.lower() not in tables().placeholders else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,9 +562,9 @@ def _from_the_numbered_part(raw: str) -> str:
     Center" on the line above "4859 S. Wabash", "Flat 3, Acme House, 12 Kings Rd". A part before it
     with a number of its own ("PO Box 44, Leeds") keeps the whole line.
     """
-    parts = _ADDRESS_BREAKS.split(raw)
-    if len(parts) == 1:
+    if "," not in raw and "\n" not in raw and ";" not in raw:
         return raw
+    parts = _ADDRESS_BREAKS.split(raw)
     for i, part in enumerate(parts):
         tokens = _without_leading_units(_street_tokens(part))
         if tokens and _HOUSE_NUMBER.fullmatch(tokens[0]):
@@ -592,10 +597,15 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
 
     ``city`` (folded words) is taken off the end when the town was written into the street line.
     """
-    if not raw or not raw.strip() or is_placeholder(raw):
+    if not raw or not raw.strip():
         return None
     table = tables()
-    tokens = _without_leading_units(_street_tokens(_from_the_numbered_part(raw)))
+    fold = table.street_fold
+    tokens = [fold.get(t, t) for t in tokenise(_from_the_numbered_part(raw))]
+    if tokens and (tokens[0] in table.street_leading_units or tokens[1:2] == ["fl"]):
+        tokens = _without_leading_units(tokens)
+    if "".join(tokens) in table.placeholders:
+        return None  # "n/a", "-", "TBC"
     number = None
     if tokens and _HOUSE_NUMBER.fullmatch(tokens[0]):
         number = tokens.pop(0)
@@ -625,10 +635,10 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
 @lru_cache(maxsize=65_536)
 def normalise_city(raw: str | None) -> str | None:
     """Folded city words (``St. Albans`` -> ``st albans``)."""
-    if not raw or is_placeholder(raw):
+    if not raw:
         return None
-    value = " ".join(tokenise(raw))
-    return value or None
+    words = tokenise(raw)
+    return " ".join(words) if words and "".join(words) not in tables().placeholders else None
 
 
 _DATE_PARTS = re.compile(r"\d+")
