@@ -155,3 +155,15 @@ def test_an_existing_non_empty_folder_needs_replace(tmp_path: Path) -> None:
     with pytest.raises(OutputExists):
         write_report(build_report([], []), tmp_path)
     assert (tmp_path / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_second_street_line_is_joined_to_the_first(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Contact ID,Display Name,Billing Address,Billing Street2\n"
+        "1,Acme Ltd,Acme House,12 Kings Road\n"
+        "2,Beta,,5 Mill Rd\n",
+    )
+    first, second = read_export(path, System.BOOKS).records
+    assert first.street == "Acme House, 12 Kings Road"
+    assert second.street == "5 Mill Rd"

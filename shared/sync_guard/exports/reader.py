@@ -46,6 +46,7 @@ CANONICAL_FIELDS: dict[str, str] = {
     "phone": "phone number (a mobile is used when there is no phone)",
     "mobile": "mobile number",
     "street": "billing street",
+    "street2": "second line of the billing street (Books 'Billing Street2'); joined to the street",
     "city": "billing city",
     "postcode": "billing postcode / ZIP",
     "country": "billing country (ISO code or name)",
@@ -75,6 +76,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "mobile": ("mobile", "mobile phone", "mobilephone", "mobile number"),
     "street": (
         "street", "billing street", "billing address", "mailing street", "address", "billing address1",
+    ),
+    "street2": (
+        "street2", "street 2", "billing street2", "billing street 2", "billing address2", "billing address 2",
+        "address line 2", "billing address line 2",
     ),
     "city": ("city", "billing city", "mailing city", "town"),
     "postcode": (
@@ -275,6 +280,8 @@ def _row_record(
         others = tuple(e.strip() for e in _LIST_SEPARATORS.split(cells["other_emails"]) if e.strip())
         if others:
             values["other_emails"] = others
+    if "street2" in cells:  # "Acme House" / "12 Kings Road": the street reader takes the line apart
+        values["street"] = ", ".join(filter(None, (get("street"), cells["street2"])))
     phone = get("phone") or get("mobile")
     if phone:
         values["phone"] = phone
