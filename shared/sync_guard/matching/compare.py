@@ -308,7 +308,7 @@ def _compare_names(left: RecordFeatures, right: RecordFeatures, person: bool) ->
 def name_relation(left: RecordFeatures, right: RecordFeatures) -> NameRelation:
     """How two records' names relate (same, reordered, typo, subset, ...): the match report's patterns.
 
-    Between the names the records are scored by (a trading name, when it scores higher).
+    Between the names the records are scored by (another name they give, when it scores higher).
     """
     return score_pair(left, right)[1]
 
@@ -367,10 +367,12 @@ _Named = tuple[RecordFeatures, OtherName | None]
 
 
 def _as_named(features: RecordFeatures) -> list[_Named]:
-    """The record under each of its names: its first name, then each other name it gives."""
+    """The record under each of its names: its first name, then each other name it gives (a business's
+    name, even on a Books individual's record: "Jane Doe" of "Doe Design Ltd")."""
     named: list[_Named] = [(features, None)]
     named.extend(
-        (replace(features, company=other.name, other_names=()), other) for other in features.other_names
+        (replace(features, kind=RecordKind.COMPANY, company=other.name, person=None, other_names=()), other)
+        for other in features.other_names
     )
     return named
 

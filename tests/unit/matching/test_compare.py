@@ -336,3 +336,12 @@ def test_a_books_customer_is_found_by_its_company_name_too(company: MakeRecord) 
     result = compare(company("Doe Design Limited"), books)
     assert result.verdict is Verdict.DUPLICATE
     assert result.evidence[0] == "'Jane Doe' has the company name 'Doe Design Ltd'"
+
+
+def test_a_books_individual_is_found_by_its_company_name(company: MakeRecord, person: MakeRecord) -> None:
+    books = person(
+        "Jane", "Doe", system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, other_names=("Doe Design Ltd",)
+    )
+    result = compare(company("Doe Design Limited", city="Leeds"), books.model_copy(update={"city": "Leeds"}))
+    assert result.verdict is Verdict.DUPLICATE
+    assert result.evidence[0] == "'Jane Doe' has the company name 'Doe Design Ltd'"
