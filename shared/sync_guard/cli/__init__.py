@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import typer
 
 from sync_guard import __version__
+from sync_guard.cli import _teardown
 
 _HELP = "Zoho Sync Guard: find, hold back and report the duplicates the Zoho CRM <-> Books sync creates."
 
@@ -72,14 +73,20 @@ def __getattr__(name: str) -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point: a guard that cannot be reached is an error message, not a traceback."""
+    _teardown.console_started()
     try:
         app_for(sys.argv[1:])()
+    except SystemExit as done:
+        _teardown.exit_now_if_skipped(done.code)
+        raise
     except Exception as error:
         message = _unreachable_guard(error)
         if message is None:
             raise
         typer.echo(f"error: {message}", err=True)
         raise SystemExit(2) from error
+    finally:
+        _teardown.console_ended()  # reached only when this process goes on (main called by a test)
 
 
 def _unreachable_guard(error: Exception) -> str | None:

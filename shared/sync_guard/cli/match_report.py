@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from sync_guard.cli._teardown import skip_teardown
 from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
 from sync_guard.exports.reader import CANONICAL_FIELDS, ExportFile, count_rows, iter_export
@@ -149,6 +150,8 @@ def match_report(
             highlight=False,
             soft_wrap=True,
         )
+    # The report is written: freeing the records and the report object by object would only delay exit.
+    skip_teardown(crm_records, books_records, report)
 
 
 match_report.__doc__ = _HELP
