@@ -31,7 +31,14 @@ from sync_guard.matching import (
     RecordFeatures,
     Verdict,
 )
-from sync_guard.matching.bulk import Candidates, CandidateSearch, Scored, iter_normalised, score_candidates
+from sync_guard.matching.bulk import (
+    Candidates,
+    CandidateSearch,
+    Scored,
+    can_fork,
+    iter_normalised,
+    score_candidates,
+)
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, without_mark
 from sync_guard.models.records import PartyRecord, System
 
@@ -622,6 +629,36 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
     return "\n".join(lines) + "\n"
 
 
+# Below this many pairs, writing pairs.csv takes less than forking a process to write it.
+MIN_FORKED_PAIRS = 20_000
+
+
+@contextmanager
+def _meanwhile(work: Callable[[], object], *, fork: bool) -> Iterator[None]:
+    """Run ``work`` in a forked process while the block runs here (here, after the block, if not ``fork``).
+
+    A forked process that fails leaves its work to be done again here, where the error is raised.
+    """
+    if not fork:
+        yield
+        work()
+        return
+    pid = os.fork()
+    if pid == 0:  # the forked process: do the work and end, without this process's clean-up
+        status = 1
+        try:
+            work()
+            status = 0
+        finally:
+            os._exit(status)
+    try:
+        yield
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        work()
+
+
 def write_report(
     report: MatchReport,
     out: Path,
@@ -640,17 +677,18 @@ def write_report(
         raise OutputExists(f"{out} exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not replace:
         raise OutputExists(f"{out} already holds files; choose another --out or pass --replace")
-    files = {
-        "pairs.csv": pairs_csv(report),
-        "clusters.csv": clusters_csv(report),
-        "summary.md": summary_md(report),
-        "support-ticket.md": support_ticket_md(report, crm_org=crm_org, books_org=books_org),
-    }
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8")
+        # pairs.csv, the largest file, is written by a forked process while this one writes the rest.
+        with _meanwhile(
+            lambda: (staging / "pairs.csv").write_text(pairs_csv(report), encoding="utf-8"),
+            fork=len(report.pairs) >= MIN_FORKED_PAIRS and can_fork(),
+        ):
+            (staging / "clusters.csv").write_text(clusters_csv(report), encoding="utf-8")
+            (staging / "summary.md").write_text(summary_md(report), encoding="utf-8")
+            ticket = support_ticket_md(report, crm_org=crm_org, books_org=books_org)
+            (staging / "support-ticket.md").write_text(ticket, encoding="utf-8")
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, retired / out.name)

@@ -351,7 +351,7 @@ def iter_normalised(
     total = len(records)
     count = default_workers() if workers is None else max(1, workers)
     threshold = MIN_PARALLEL_RECORDS if min_parallel is None else min_parallel
-    if count == 1 or total < threshold or not _can_fork():
+    if count == 1 or total < threshold or not can_fork():
         for start, stop in _slices(total, 1):
             yield _normalise_range(records, default_region, start, stop)
         return
@@ -418,7 +418,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     # Linux only: macOS offers fork but its system libraries are not safe in a forked child (which is
     # why Python starts processes there by spawning), and Windows has no fork at all.
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
@@ -441,7 +441,7 @@ def score_candidates(
     total = len(candidates)
     count = default_workers() if workers is None else max(1, workers)
     threshold = MIN_PARALLEL_COMPARISONS if min_parallel is None else min_parallel
-    if count == 1 or total < threshold or not _can_fork():
+    if count == 1 or total < threshold or not can_fork():
         return _score_serially(features, candidates, on_progress)
     return _score_in_workers(features, candidates, count, on_progress)
 

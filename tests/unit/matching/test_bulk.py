@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import fields
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +36,7 @@ from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 # The module, not the function of the same name that the package exports.
 compare_module = import_module("sync_guard.matching.compare")
 
-needs_fork = pytest.mark.skipif(not bulk._can_fork(), reason="the parallel path needs fork")
+needs_fork = pytest.mark.skipif(not bulk.can_fork(), reason="the parallel path needs fork")
 
 _WORDS = ["acme", "north", "south", "widgets", "harbour", "lumen", "brightwater", "ramesh", "ganesh",
           "traders", "design", "lab", "fairbourne", "engineering", "koninklijke", "philips"]  # fmt: skip
@@ -249,6 +251,43 @@ def test_the_report_is_the_same_with_one_worker_or_two(monkeypatch: pytest.Monke
         report_module.summary_md(parallel).split("\n", 3)[3]
         == report_module.summary_md(serial).split("\n", 3)[3]
     )
+
+
+@needs_fork
+def test_pairs_written_by_a_forked_process_are_the_same_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    crm, books = _records(300)
+    report = build_report(crm, books, workers=1)
+    report_module.write_report(report, tmp_path / "here")
+    monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
+    forked = os.getpid()
+    report_module.write_report(report, tmp_path / "forked")
+    assert os.getpid() == forked  # the forked process ended on its own
+    for name in ("pairs.csv", "clusters.csv", "support-ticket.md"):
+        assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    # The summary says when it was generated: the rest must agree.
+    summaries = [
+        (tmp_path / side / "summary.md").read_text().split("\n", 3)[3] for side in ("forked", "here")
+    ]
+    assert summaries[0] == summaries[1]
+
+
+@needs_fork
+def test_a_forked_writer_that_fails_leaves_nothing_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    crm, books = _records(100)
+    report = build_report(crm, books, workers=1)
+    monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
+
+    def broken(_: object) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(report_module, "pairs_csv", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        report_module.write_report(report, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_screen_drops_only_distinct_pairs_and_skips_their_names(monkeypatch: pytest.MonkeyPatch) -> None:
