@@ -253,16 +253,20 @@ def test_the_report_is_the_same_with_one_worker_or_two(monkeypatch: pytest.Monke
     )
 
 
+@pytest.fixture
+def small_report() -> report_module.MatchReport:
+    crm, books = _records(300)
+    return build_report(crm, books, workers=1)
+
+
 @needs_fork
 def test_pairs_written_by_a_forked_process_are_the_same_files(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_report: report_module.MatchReport
 ) -> None:
-    crm, books = _records(300)
-    report = build_report(crm, books, workers=1)
-    report_module.write_report(report, tmp_path / "here")
+    report_module.write_report(small_report, tmp_path / "here")
     monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
     forked = os.getpid()
-    report_module.write_report(report, tmp_path / "forked")
+    report_module.write_report(small_report, tmp_path / "forked")
     assert os.getpid() == forked  # the forked process ended on its own
     for name in ("pairs.csv", "clusters.csv", "support-ticket.md"):
         assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
@@ -275,18 +279,15 @@ def test_pairs_written_by_a_forked_process_are_the_same_files(
 
 @needs_fork
 def test_a_forked_writer_that_fails_leaves_nothing_and_says_why(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_report: report_module.MatchReport
 ) -> None:
-    crm, books = _records(100)
-    report = build_report(crm, books, workers=1)
-    monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
-
     def broken(_: object) -> str:
         raise RuntimeError("disk on fire")
 
+    monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
     monkeypatch.setattr(report_module, "pairs_csv", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        report_module.write_report(report, tmp_path / "out")
+        report_module.write_report(small_report, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
 
 
