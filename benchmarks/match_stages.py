@@ -54,6 +54,7 @@ def one_round(crm_path: Path, books_path: Path) -> dict[str, float]:
 
     gc.disable()  # as the match report runs
 
+    from sync_guard.exports import report as report_module
     from sync_guard.exports.reader import iter_export
     from sync_guard.exports.report import assemble_report, write_report
     from sync_guard.matching.blocking import keys_from_features
@@ -91,6 +92,7 @@ def one_round(crm_path: Path, books_path: Path) -> dict[str, float]:
     }
     report = assemble_report(crm, books, candidates, scored)
     mark = lap("assemble", mark)
+    report_module.MIN_FORKED_PAIRS = sys.maxsize  # every file written here, as one process does
     out = Path(tempfile.mkdtemp(prefix="match-stages-")) / "report"
     try:
         write_report(report, out)
