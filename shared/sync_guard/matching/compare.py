@@ -151,12 +151,16 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
     if marks:
         folds.append("the record's mark " + " and ".join(f"'{m}'" for m in marks) + " is set aside")
     table = tables()
-    # A word read as a synonym leaves what it is read as among the name's words: only then is it
-    # worth reading the names again to say which word it was.
-    if not table.synonym_targets.isdisjoint((*left.core, *left.tail, *right.core, *right.tail)):
-        synonyms = table.synonyms
-        read_as = sorted({t for t in tokenise(left.raw) + tokenise(right.raw) if t in synonyms})
-        folds.extend(f"'{word.capitalize()}' is read as '{synonyms[word].capitalize()}'" for word in read_as)
+    # A word read as another (an abbreviation or a synonym) leaves what it is read as among the
+    # name's words: only then is it worth reading the names again to say which word it was, on the
+    # side that wrote it one way and not the other.
+    if not table.abbreviation_targets.isdisjoint((*left.core, *left.tail, *right.core, *right.tail)):
+        abbreviations = table.abbreviations
+        one_side_only = set(tokenise(left.raw)) ^ set(tokenise(right.raw))
+        read_as = sorted(word for word in one_side_only if word in abbreviations)
+        folds.extend(
+            f"'{word.capitalize()}' is read as '{abbreviations[word].capitalize()}'" for word in read_as
+        )
     if ("&" in left.raw) != ("&" in right.raw):
         folds.append("'&' is read as 'and'")
     return folds

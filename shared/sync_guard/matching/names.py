@@ -165,6 +165,8 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
             # Scrambled and a letter lost or gained ("Jackson" / "Nacsoj"): less sure, so it costs more.
             return 2, "scrambled"
         return None
+    if (left, right) in tables().paired_abbreviations:
+        return 1, "abbreviation"  # "St" / "Saint"
     if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
         return 1, "typo"
     if _spelt_alike(left, right):

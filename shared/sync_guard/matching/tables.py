@@ -104,8 +104,8 @@ class Tables:
     connectors: frozenset[str]
     generic: frozenset[str]
     abbreviations: dict[str, str]  # synonyms included
-    synonyms: dict[str, str]
-    synonym_targets: frozenset[str]  # what synonyms are read as
+    abbreviation_targets: frozenset[str]  # what abbreviations and synonyms are read as
+    paired_abbreviations: frozenset[tuple[str, str]]  # (short, long) and (long, short)
     # How one sound is written in other spellings: digraphs read as one letter ("ph" -> "f"), then
     # letters read as another ("v" -> "b", "k" -> "c"), as a str.translate table.
     spelling_digraphs: tuple[tuple[str, str], ...]
@@ -176,8 +176,12 @@ def tables() -> Tables:
         generic=frozenset(words["generic"]),
         # Synonyms (a country's name in its own language) are read the same way as abbreviations.
         abbreviations={tokenise(k)[0]: v for k, v in (words["abbreviations"] | words["synonyms"]).items()},
-        synonyms={tokenise(k)[0]: v for k, v in words["synonyms"].items()},
-        synonym_targets=frozenset(words["synonyms"].values()),
+        abbreviation_targets=frozenset((words["abbreviations"] | words["synonyms"]).values()),
+        paired_abbreviations=frozenset(
+            pair
+            for short, long_ in words["paired_abbreviations"].items()
+            for pair in ((short, long_), (long_, short))
+        ),
         spelling_digraphs=tuple(words["spelling"]["digraphs"].items()),
         spelling_letters={ord(second): first for first, second in words["spelling"]["letters"]},
         free_mail=free_mail,

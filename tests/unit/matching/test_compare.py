@@ -345,3 +345,33 @@ def test_a_books_individual_is_found_by_its_company_name(company: MakeRecord, pe
     result = compare(company("Doe Design Limited", city="Leeds"), books.model_copy(update={"city": "Leeds"}))
     assert result.verdict is Verdict.DUPLICATE
     assert result.evidence[0] == "'Jane Doe' has the company name 'Doe Design Ltd'"
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "said"),
+    [
+        (
+            "St. John's Bakery",
+            "Saint Johns Bakery",
+            "same name allowing for an abbreviation: 'St' vs 'Saint'",
+        ),
+        (
+            "Smith & Sons Ltd",
+            "Smith and Son Ltd",
+            "same name once 'Son' is read as 'Sons' and '&' is read as 'and'",
+        ),
+        ("Acme International Ltd", "Acme Intl Ltd", "same name once 'Intl' is read as 'International'"),
+    ],
+)
+def test_a_short_form_in_a_company_name_is_read_and_said(
+    company: MakeRecord, left: str, right: str, said: str
+) -> None:
+    result = compare(company(left), company(right))
+    assert result.verdict is Verdict.DUPLICATE
+    assert result.evidence[0] == said
+
+
+def test_st_is_read_as_saint_only_beside_saint(company: MakeRecord) -> None:
+    # "ST" is also an initialism: STMicroelectronics must still meet "ST Microelectronics".
+    result = compare(company("STMicroelectronics N.V."), company("ST Microelectronics NV"))
+    assert result.verdict is Verdict.DUPLICATE
