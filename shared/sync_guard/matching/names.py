@@ -167,6 +167,8 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         return None
     if (left, right) in tables().paired_abbreviations:
         return 1, "abbreviation"  # "St" / "Saint"
+    if min(len(left), len(right)) == 1 and left[0] == right[0] and max(len(left), len(right)) > 2:
+        return 2, "initial"  # a sole trader's given name: "J Smith Plumbing" / "John Smith Plumbing"
     if min(len(left), len(right)) >= 4 and _benign_edit(left, right):
         return 1, "typo"
     if _spelt_alike(left, right):

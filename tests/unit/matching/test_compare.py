@@ -375,3 +375,14 @@ def test_st_is_read_as_saint_only_beside_saint(company: MakeRecord) -> None:
     # "ST" is also an initialism: STMicroelectronics must still meet "ST Microelectronics".
     result = compare(company("STMicroelectronics N.V."), company("ST Microelectronics NV"))
     assert result.verdict is Verdict.DUPLICATE
+
+
+def test_a_sole_traders_initial_pairs_with_the_given_name(company: MakeRecord) -> None:
+    assert (
+        compare(company("J Smith Plumbing"), company("John Smith Plumbing Ltd")).verdict is Verdict.DUPLICATE
+    )
+    # Another initial is another name.
+    assert (
+        compare(company("J Smith Plumbing"), company("Mark Smith Plumbing Ltd")).verdict
+        is not Verdict.DUPLICATE
+    )
