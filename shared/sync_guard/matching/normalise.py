@@ -600,10 +600,7 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     if not raw or not raw.strip():
         return None
     table = tables()
-    fold = table.street_fold
-    tokens = [fold.get(t, t) for t in tokenise(_from_the_numbered_part(raw))]
-    if tokens and (tokens[0] in table.street_leading_units or tokens[1:2] == ["fl"]):
-        tokens = _without_leading_units(tokens)
+    tokens = _without_leading_units(_street_tokens(_from_the_numbered_part(raw)))
     if "".join(tokens) in table.placeholders:
         return None  # "n/a", "-", "TBC"
     number = None
