@@ -314,7 +314,12 @@ def normalise_person_name(first: str | None, last: str | None, full: str | None 
     return PersonName(tuple(t for t in tokenise(text) if t not in _TITLES))
 
 
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mx", "jr", "sr"})
+# Titles, generations and letters after a name ("Dr. John Smith PhD", "John Smith III"), and the
+# "and" of a couple ("Mr & Mrs Smith"). Letters that are also two initials ("M. D.", "J. D.") are not here.
+_TITLES = frozenset(
+    {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mx", "jr", "sr", "rev", "revd", "ii", "iii",
+     "phd", "mba", "cpa", "esq", "obe", "mbe", "cbe", "kbe", "frcs", "dds", "and"}
+)  # fmt: skip
 
 
 # An address inside other text: "Jane Smith <jane@acme.co.uk>", "jane@acme.co.uk; accounts@acme.co.uk".

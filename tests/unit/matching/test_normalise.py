@@ -528,3 +528,16 @@ def test_names_in_other_scripts_keep_their_words(name: str, core: tuple[str, ...
 
 def test_a_symbol_that_decomposes_to_capitals_is_folded_too() -> None:
     assert tokenise("Acme™ Ltd") == ("acmetm", "ltd")
+
+
+@pytest.mark.parametrize(
+    ("full", "tokens"),
+    [
+        ("Dr. John Smith PhD", ("john", "smith")),
+        ("Rev. John Smith III", ("john", "smith")),
+        ("Mr & Mrs Smith", ("smith",)),
+        ("M. D. Smith", ("md", "smith")),  # two initials, not a doctor's letters
+    ],
+)
+def test_titles_and_letters_after_a_name_are_not_the_name(full: str, tokens: tuple[str, ...]) -> None:
+    assert normalise_person_name(None, None, full).tokens == tokens
