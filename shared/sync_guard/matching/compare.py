@@ -537,11 +537,14 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         facts.add(2.5, f"email domain matches the website {right.web_domain}")
 
     if left.vat and right.vat:
-        if left.vat == right.vat or vat_core(left.vat) == vat_core(right.vat):
+        left_core, right_core = vat_core(left.vat), vat_core(right.vat)
+        if left.vat == right.vat or left_core == right_core:
             facts.strong = True
             facts.add(8.0, f"same VAT/company number {left.vat}")
-        else:
+        elif len(left_core) == len(right_core):
             facts.add(-8.0, f"different VAT/company numbers: {left.vat} / {right.vat}")
+        # Otherwise they are numbers of two kinds (a VAT number, 9 digits in the UK, and a company
+        # registration number, 8): one field holds either, and neither says anything of the other.
 
     phone, other_phone = left.phone, right.phone
     if phone and other_phone:

@@ -386,3 +386,16 @@ def test_a_sole_traders_initial_pairs_with_the_given_name(company: MakeRecord) -
         compare(company("J Smith Plumbing"), company("Mark Smith Plumbing Ltd")).verdict
         is not Verdict.DUPLICATE
     )
+
+
+def test_a_vat_number_and_a_company_number_are_not_compared(company: MakeRecord) -> None:
+    # One field holds either: a UK VAT number has 9 digits, a company registration number 8.
+    result = compare(
+        company("Acme Widgets Ltd", vat="GB 123 4567 89"), company("Acme Widgets Limited", vat="01234567")
+    )
+    assert result.verdict is Verdict.DUPLICATE
+    assert not any("VAT" in reason for reason in result.evidence)
+    other = compare(
+        company("Acme Widgets Ltd", vat="GB123456789"), company("Acme Widgets Ltd", vat="GB987654321")
+    )
+    assert "different VAT/company numbers: GB123456789 / GB987654321" in other.evidence
