@@ -337,7 +337,12 @@ def emails_in(text: str | None) -> list[str]:
 
 
 def normalise_email(email: str | None) -> str | None:
-    """Trim and lower-case an email address; ``None`` unless it looks like ``local@domain.tld``."""
+    """Trim and lower-case an email address, as the mailbox it reaches; ``None`` unless it looks like
+    ``local@domain.tld``.
+
+    A tag after ``+`` reaches the same mailbox (``jane+invoices@acme.co.uk`` is ``jane@acme.co.uk``),
+    and Gmail ignores dots and answers at googlemail.com too.
+    """
     if not email:
         return None
     value = email.strip().strip("<>").strip().lower()
@@ -346,7 +351,15 @@ def normalise_email(email: str | None) -> str | None:
     local, at, domain = value.rpartition("@")
     if not at or not local or "." not in domain or " " in value:
         return None
+    if "+" in local[1:]:
+        local = local[: local.index("+", 1)]
+        value = f"{local}@{domain}"
+    if domain in _GMAIL:
+        value = f"{local.replace('.', '')}@gmail.com"
     return value
+
+
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
 
 
 def is_free_mail(domain: str) -> bool:

@@ -36,7 +36,7 @@ def test_keys_are_deterministic_and_short(company: MakeRecord) -> None:
 def test_free_mail_gives_no_domain_key(company: MakeRecord) -> None:
     keys = blocking_keys(company("Acme", email="acme.orders@gmail.com"))
     assert not any(k.startswith("d:") for k in keys)
-    assert "e:acme.orders@gmail.com" in keys
+    assert "e:acmeorders@gmail.com" in keys  # the mailbox: Gmail ignores the dots
 
 
 def test_seed_variants_share_the_name_key(company: MakeRecord) -> None:

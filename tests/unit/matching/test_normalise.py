@@ -541,3 +541,17 @@ def test_a_symbol_that_decomposes_to_capitals_is_folded_too() -> None:
 )
 def test_titles_and_letters_after_a_name_are_not_the_name(full: str, tokens: tuple[str, ...]) -> None:
     assert normalise_person_name(None, None, full).tokens == tokens
+
+
+@pytest.mark.parametrize(
+    ("raw", "mailbox"),
+    [
+        ("jane+invoices@acme.co.uk", "jane@acme.co.uk"),
+        ("Jane.Smith+Orders@Gmail.com", "janesmith@gmail.com"),
+        ("jane.smith@googlemail.com", "janesmith@gmail.com"),
+        ("jane.smith@acme.co.uk", "jane.smith@acme.co.uk"),  # dots count elsewhere
+        ("+447700900123@sms.example.com", "+447700900123@sms.example.com"),  # a leading plus is the name
+    ],
+)
+def test_an_email_is_read_as_the_mailbox_it_reaches(raw: str, mailbox: str) -> None:
+    assert normalise_email(raw) == mailbox
