@@ -509,6 +509,14 @@ def _explain(judgement: _Judgement, left: RecordFeatures, right: RecordFeatures,
     return MatchResult(round(judgement.score, 4), judgement.verdict, tuple(evidence + against))
 
 
+def _one_site(domain: str, other: str) -> bool:
+    """One domain, or one inside the other: "shop.acme.co.uk" and "mail.acme.co.uk" are acme.co.uk's."""
+    if domain == other:
+        return True
+    shorter, longer = (domain, other) if len(domain) < len(other) else (other, domain)
+    return longer.endswith("." + shorter) and "/" not in shorter
+
+
 def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
     facts = _Facts()
     shared_emails = set(left.emails) & set(right.emails)
@@ -526,14 +534,14 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
             facts.add(1.0 if person else 2.5, f"same email domain {sorted(shared_domains)[0]}")
 
     if left.web_domain and right.web_domain:
-        if left.web_domain == right.web_domain:
+        if _one_site(left.web_domain, right.web_domain):
             facts.strong = True
-            facts.add(3.0, f"same website {left.web_domain}")
+            facts.add(3.0, f"same website {min(left.web_domain, right.web_domain, key=len)}")
         else:
             facts.add(-1.0, f"different websites: {left.web_domain} / {right.web_domain}")
-    elif left.web_domain and left.web_domain in right.email_domains:
+    elif left.web_domain and any(_one_site(left.web_domain, d) for d in right.email_domains):
         facts.add(2.5, f"email domain matches the website {left.web_domain}")
-    elif right.web_domain and right.web_domain in left.email_domains:
+    elif right.web_domain and any(_one_site(right.web_domain, d) for d in left.email_domains):
         facts.add(2.5, f"email domain matches the website {right.web_domain}")
 
     if left.vat and right.vat:

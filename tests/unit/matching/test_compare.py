@@ -399,3 +399,16 @@ def test_a_vat_number_and_a_company_number_are_not_compared(company: MakeRecord)
         company("Acme Widgets Ltd", vat="GB123456789"), company("Acme Widgets Ltd", vat="GB987654321")
     )
     assert "different VAT/company numbers: GB123456789 / GB987654321" in other.evidence
+
+
+def test_a_company_site_and_its_subdomains_are_one_site(company: MakeRecord) -> None:
+    with_site = company("Acme Widgets Ltd", website="https://www.acme.co.uk")
+    assert (
+        "same website acme.co.uk"
+        in compare(with_site, company("Acme Widgets", website="shop.acme.co.uk")).evidence
+    )
+    mailed = compare(with_site, company("Acme Widgets", email="jane@mail.acme.co.uk"))
+    assert "email domain matches the website acme.co.uk" in mailed.evidence
+    # Sites on one host are not one site: a bare host is nobody's.
+    hosted = compare(company("Acme", website="wixsite.com"), company("Beta", website="beta.wixsite.com"))
+    assert not any(reason.startswith("same website") for reason in hosted.evidence)
