@@ -17,7 +17,7 @@ from functools import lru_cache
 import phonenumbers
 from rapidfuzz.distance import OSA
 
-from sync_guard.matching.tables import LegalForm, fold_text, tables, tokenise
+from sync_guard.matching.tables import LegalForm, fold_text, plain_key, tables, tokenise
 
 DEFAULT_PHONE_REGION = "GB"
 
@@ -497,9 +497,6 @@ def phone_digits(raw: str | None) -> str:
     return "".join(filter(str.isdigit, first_number(raw))) if raw else ""
 
 
-_NOT_ALNUM_LOWER = re.compile(r"[^a-z0-9]+")
-
-
 @lru_cache(maxsize=4_096)
 def country_code(raw: str | None) -> str | None:
     """A country as its ISO 3166 alpha-2 code: "United Kingdom", "UK", "U.K." and "gb" are ``GB``.
@@ -509,7 +506,7 @@ def country_code(raw: str | None) -> str | None:
     """
     if not raw or not raw.strip():
         return None
-    code = tables().countries.get(_NOT_ALNUM_LOWER.sub("", fold_text(raw)))
+    code = tables().countries.get(plain_key(raw))
     if code is not None:
         return code
     letters = raw.strip().upper()

@@ -38,6 +38,11 @@ def fold_text(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().translate(_UNACCENTED)
 
 
+def plain_key(text: str) -> str:
+    """Letters and digits only, folded (``U.K.`` -> ``uk``): how names in a lookup table are matched."""
+    return _NON_ALNUM.sub("", fold_text(text))
+
+
 def tokenise(text: str, *, run_endings: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Folded alphanumeric tokens; runs of single letters join (``N. V.`` -> ``nv``, ``U.S.`` -> ``us``).
 
@@ -160,7 +165,7 @@ def tables() -> Tables:
     free_mail = frozenset(d.strip().lower() for d in _read_json("free_mail_domains.json")["domains"])
     contact = _read_json("contact_values.json")
     countries = {
-        _NON_ALNUM.sub("", fold_text(name)): code
+        plain_key(name): code
         for code, names in _read_json("countries.json")["countries"].items()
         for name in names
     }
