@@ -555,20 +555,49 @@ class StreetAddress:
 
 
 _ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
-# What names a unit after its word: a number, maybe with a letter ("4", "4a"), or a letter ("B", "b2").
-_UNIT_NAME = re.compile(r"\d+[a-z]?|[a-z]\d*")
+# What names a unit after its word: a number, maybe with a letter ("4", "4a"), a range ("12-14"), a
+# Glasgow flat ("1/2": floor 1, door 2), or a letter ("B", "b2").
+_UNIT_NAME = re.compile(r"\d+[a-z]?(?:[-/]\d+[a-z]?)?|[a-z]\d*")
 _FLOOR_NAMES = frozenset({"ground", "lower", "upper", "top", "basement"})
 
 
 # A house number: digits, maybe with a letter ("12", "12a").
 _HOUSE_NUMBER = re.compile(r"\d+[a-z]?")
+# Two numbers joined by a dash or a slash, kept as one token: a range of house numbers ("4753-59",
+# "12 - 14"), or a unit and the number of its building ("4/12 High St", as Australia writes it).
+_NUMBER_PAIR = re.compile(r"\b(\d+[a-z]?)\s*([-/])\s*(\d+[a-z]?)\b", re.IGNORECASE)
+_NUMBERED = re.compile(r"(\d+[a-z]?)(?:([-/])(\d+[a-z]?))?")
 # What separates the parts of an address written on one line.
 _ADDRESS_BREAKS = re.compile(r"[,;\n]")
 
 
 def _street_tokens(raw: str) -> list[str]:
+    """Folded street words; a pair of numbers joined by a dash or a slash stays one token ("12-14")."""
     fold = tables().street_fold
-    return [fold.get(t, t) for t in tokenise(raw)]
+    if "-" not in raw and "/" not in raw:
+        return [fold.get(t, t) for t in tokenise(raw)]
+    tokens: list[str] = []
+    start = 0
+    for pair in _NUMBER_PAIR.finditer(raw):
+        tokens.extend(fold.get(t, t) for t in tokenise(raw[start : pair.start()]))
+        tokens.append(f"{pair[1]}{pair[2]}{pair[3]}".lower())
+        start = pair.end()
+    tokens.extend(fold.get(t, t) for t in tokenise(raw[start:]))
+    return tokens
+
+
+def _house_number(token: str, *, before_the_street: bool) -> str | None:
+    """The house number a token gives: "12", "12a"; a range gives its first number ("12-14": 12).
+
+    A unit and its building's number ("4/12 High St") gives the building's number when written
+    before the street; after it ("Hauptstrasse 12/14") a slash is a range.
+    """
+    numbered = _NUMBERED.fullmatch(token)
+    if numbered is None:
+        return None
+    if before_the_street and numbered[2] == "/":
+        return numbered[3]
+    return numbered[1]
 
 
 def _from_the_numbered_part(raw: str) -> str:
@@ -582,7 +611,7 @@ def _from_the_numbered_part(raw: str) -> str:
     parts = _ADDRESS_BREAKS.split(raw)
     for i, part in enumerate(parts):
         tokens = _without_leading_units(_street_tokens(part))
-        if tokens and _HOUSE_NUMBER.fullmatch(tokens[0]):
+        if tokens and _NUMBERED.fullmatch(tokens[0]):
             return ",".join(parts[i:]) if i else raw
         if any(ch.isdigit() for token in tokens for ch in token):
             return raw
@@ -598,6 +627,9 @@ def _without_leading_units(tokens: list[str]) -> list[str]:
     start = 0
     while start + 1 < len(tokens):
         word, after = tokens[start], tokens[start + 1]
+        if "/" in word and _NUMBERED.fullmatch(word) and _HOUSE_NUMBER.fullmatch(after):
+            start += 1  # "1/2 12 Kings Road": a Glasgow flat, then the house number
+            continue
         unit = word in units and _UNIT_NAME.fullmatch(after)
         floor = after == "fl" and (word in _FLOOR_NAMES or _ORDINAL.fullmatch(word))
         if not (unit or floor):
@@ -618,10 +650,10 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     tokens = _without_leading_units(_street_tokens(_from_the_numbered_part(raw)))
     if "".join(tokens) in table.placeholders:
         return None  # "n/a", "-", "TBC"
-    number = None
-    if tokens and _HOUSE_NUMBER.fullmatch(tokens[0]):
-        number = tokens.pop(0)
-        # "4753-59 W Washington": the end of a range of house numbers is not a street word.
+    number = _house_number(tokens[0], before_the_street=True) if tokens else None
+    if number is not None:
+        del tokens[0]
+        # "4753 59 W Washington": the end of a range of house numbers is not a street word.
         while tokens and tokens[0].isdigit():
             tokens.pop(0)
     # "2929 S Wabash Suite 200", "1653 W 43rd St Building", "... 1st Floor": a unit inside the premises,
@@ -633,8 +665,8 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     # Without a number before the street, the first of the numbers after it is the house number
     # ("Hauptstrasse 5", "Kalverstraat 92-1", "PO Box 123").
     number_after = number is None
-    while len(tokens) > 1 and tokens[-1].isdigit():
-        last = tokens.pop()
+    while len(tokens) > 1 and (last := _house_number(tokens[-1], before_the_street=False)) and last.isdigit():
+        tokens.pop()
         if number_after:
             number = last
     if city and len(tokens) > len(city) and tuple(tokens[-len(city) :]) == city:

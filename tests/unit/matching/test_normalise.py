@@ -308,6 +308,13 @@ def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expe
         # The number after the street, as much of Europe writes it.
         ("Kalverstraat 92-1", "Kalverstraat 92"),
         ("12a High Street", "12A High St"),
+        # Flats and units named by two numbers: a Glasgow flat (floor/door), a range of units, and
+        # a unit and its building's number written with a slash, as Australia writes them.
+        ("Flat 1/2, 12 Kings Road", "12 Kings Rd"),
+        ("1/2, 12 Kings Road", "12 Kings Rd"),
+        ("Units 12-14, 5 Mill Lane", "5 Mill Ln"),
+        ("4/12 High St", "Unit 4, 12 High Street"),
+        ("4753 - 59 W Washington", "4753 W Washington Blvd"),
     ],
 )
 def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None:
@@ -323,6 +330,8 @@ def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None
         ("123 Flat Rock Rd", "123", ("flat", "rock", "rd")),  # no unit's name after the word: a street
         ("Flat Rock Road", None, ("flat", "rock", "rd")),
         ("Unit 4 Riverside Estate", None, ("riverside", "estate")),
+        ("Unit 12-14, Riverside Park", None, ("riverside", "park")),  # the range names the units
+        ("Hauptstrasse 12/14", "12", ("hauptstrasse",)),  # after the street, a slash is a range
     ],
 )
 def test_a_unit_word_before_the_street_needs_a_units_name(
