@@ -191,8 +191,10 @@ def _fuzzy_pair(left: str, right: str, *, person: bool) -> tuple[int, str] | Non
         if collapsed <= budget and (left != left_single or right != right_single):
             return collapsed + 1, "typo"
     short, long_ = (left, right) if len(left) < len(right) else (right, left)
-    # An abbreviation by truncation ("koninkl" for "koninklijke"); short stems are too ambiguous.
-    if len(short) >= 5 and len(long_) >= len(short) + 2 and long_.startswith(short):
+    # An abbreviation by truncation ("koninkl" for "koninklijke"); short stems are too ambiguous, but
+    # for the words that names are known to carry cut short ("Dist" for "Distribution").
+    cut_short = len(long_) >= len(short) + 2 and long_.startswith(short)
+    if cut_short and (len(short) >= 5 or (len(short) >= 3 and long_ in tables().cut_short)):
         return 1, "abbreviation"
     return None
 

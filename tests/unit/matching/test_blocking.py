@@ -89,6 +89,14 @@ def test_slips_in_every_word_still_share_a_typo_key(company: MakeRecord, left: s
 
 
 @pytest.mark.parametrize(
+    ("left", "right"), [("Acme Dist Ltd", "Acme Distribution Ltd"), ("Acme Eng", "Acme Engineers")]
+)
+def test_a_word_cut_short_still_shares_a_typo_key(company: MakeRecord, left: str, right: str) -> None:
+    shared = blocking_keys(company(left)) & blocking_keys(company(right))
+    assert {k for k in shared if k.startswith("q:")}, shared
+
+
+@pytest.mark.parametrize(
     ("left", "right"),
     [
         # Words after the legal form are compared as the name's own where the other name has them.

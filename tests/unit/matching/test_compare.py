@@ -361,6 +361,27 @@ def test_a_books_individual_is_found_by_its_company_name(company: MakeRecord, pe
             "same name once 'Son' is read as 'Sons' and '&' is read as 'and'",
         ),
         ("Acme International Ltd", "Acme Intl Ltd", "same name once 'Intl' is read as 'International'"),
+        # Short forms that stand for several words: read as the word the other name has.
+        (
+            "Acme Dist Ltd",
+            "Acme Distribution Ltd",
+            "same name allowing for an abbreviation: 'Dist' vs 'Distribution'",
+        ),
+        (
+            "Acme Dist Ltd",
+            "Acme Distributors Ltd",
+            "same name allowing for an abbreviation: 'Dist' vs 'Distributors'",
+        ),
+        (
+            "Acme Eng Ltd",
+            "Acme Engineering Ltd",
+            "same name allowing for an abbreviation: 'Eng' vs 'Engineering'",
+        ),
+        (
+            "Smith & Assoc",
+            "Smith and Associates",
+            "same name once 'Assoc' is read as 'Associates' and '&' is read as 'and'",
+        ),
     ],
 )
 def test_a_short_form_in_a_company_name_is_read_and_said(
@@ -369,6 +390,20 @@ def test_a_short_form_in_a_company_name_is_read_and_said(
     result = compare(company(left), company(right))
     assert result.verdict is Verdict.DUPLICATE
     assert result.evidence[0] == said
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Acme Eng Ltd", "Acme English Ltd"),  # a word not known to be cut short is a word
+        ("Acme Di Ltd", "Acme Distribution Ltd"),  # two letters stand for too many words
+        ("Acme Distribution Ltd", "Acme District Ltd"),  # two long forms of one short form
+    ],
+)
+def test_a_word_is_cut_short_only_to_three_letters_of_a_known_word(
+    company: MakeRecord, left: str, right: str
+) -> None:
+    assert compare(company(left), company(right)).verdict is not Verdict.DUPLICATE
 
 
 def test_st_is_read_as_saint_only_beside_saint(company: MakeRecord) -> None:
