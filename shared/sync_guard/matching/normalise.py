@@ -349,6 +349,9 @@ def normalise_email(email: str | None) -> str | None:
     if value.startswith("mailto:"):
         value = value[len("mailto:") :]
     local, at, domain = value.rpartition("@")
+    # A sentence's full stop after the address, or spaces typed around the "@" ("jane @ acme.co.uk").
+    local, domain = local.rstrip(), domain.lstrip().rstrip(".")
+    value = f"{local}@{domain}"
     if not at or not local or "." not in domain or " " in value:
         return None
     if "+" in local[1:]:

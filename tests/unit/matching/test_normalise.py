@@ -196,6 +196,10 @@ class TestPersonNames:
 class TestContactDetails:
     def test_email_case_and_whitespace(self) -> None:
         assert normalise_email("  Jane.Doe@Acme.CO.UK ") == "jane.doe@acme.co.uk"
+        assert normalise_email("jane.doe @ acme.co.uk") == "jane.doe@acme.co.uk"
+
+    def test_a_full_stop_after_an_email_is_not_the_address(self) -> None:
+        assert normalise_email("jane.doe@acme.co.uk.") == "jane.doe@acme.co.uk"
 
     @pytest.mark.parametrize("bad", ["", "jane", "jane@", "@acme.com", "jane@acme", "jane doe@acme.com"])
     def test_malformed_emails_are_dropped(self, bad: str) -> None:
