@@ -73,6 +73,39 @@ def test_a_byte_order_mark_and_blank_lines_are_tolerated(tmp_path: Path) -> None
     assert export.columns == {"id": "Record Id", "name": "Account Name"}
 
 
+def test_a_spreadsheet_saved_with_semicolons_and_decimal_commas_is_read(tmp_path: Path) -> None:
+    # Opened in a spreadsheet and saved again in a European locale.
+    path = write(
+        tmp_path, 'Contact ID;Display Name;Outstanding Receivable Amount\n1;"Acme; Widgets Ltd";1.250,50\n'
+    )
+    [record] = read_export(path, System.BOOKS).records
+    assert (record.name, record.outstanding) == ("Acme; Widgets Ltd", Decimal("1250.50"))
+
+
+def test_tab_separated_text_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "Record Id\tAccount Name\tPhone\nz1\tAcme, Widgets Ltd\t020 7946 0000\n")
+    [record] = read_export(path, System.CRM).records
+    assert (record.name, record.phone) == ("Acme, Widgets Ltd", "020 7946 0000")
+
+
+@pytest.mark.parametrize(
+    ("written", "amount"),
+    [
+        ("1,250.50", "1250.50"),
+        ("£1,234,567.89", "1234567.89"),
+        ("1.250,50", "1250.50"),
+        ("12,50", "12.50"),
+        ("1,250", "1250"),  # a comma before three digits separates thousands
+        ("1.250.000", "1250000"),
+        ("0,00", "0.00"),
+    ],
+)
+def test_amounts_are_read_with_either_decimal_mark(tmp_path: Path, written: str, amount: str) -> None:
+    path = write(tmp_path, f'Contact ID,Display Name,Outstanding Receivable Amount\n1,Acme,"{written}"\n')
+    [record] = read_export(path, System.BOOKS).records
+    assert record.outstanding == Decimal(amount)
+
+
 def test_a_multi_line_field_keeps_line_numbers_right(tmp_path: Path) -> None:
     path = write(tmp_path, 'Record Id,Account Name\nz1,"Acme\nWidgets"\nz1,Beta Ltd\n')
     with pytest.raises(ExportError, match=r"line 4: id 'z1' appears again \(first at line 2\)"):

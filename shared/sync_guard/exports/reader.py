@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
@@ -177,7 +178,7 @@ def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) ->
     return columns
 
 
-_NOT_AMOUNT = re.compile(r"[^0-9.\-]")
+_NOT_AMOUNT = re.compile(r"[^0-9.,\-]")
 _LIST_SEPARATORS = re.compile(r"[;,]")
 _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f", ""}
@@ -211,7 +212,17 @@ def _parse_time(value: str) -> datetime | None:
 
 
 def _parse_amount(value: str) -> Decimal | None:
-    text = _NOT_AMOUNT.sub("", value.replace(",", ""))
+    """An amount as an export writes it: "1,250.50", or with a decimal comma, as a spreadsheet saved
+    in much of Europe writes it: "1.250,50", "12,50". A lone comma before three digits ("1,250")
+    separates thousands; so do several dots ("1.250.000")."""
+    text = _NOT_AMOUNT.sub("", value)
+    comma, dot = text.rfind(","), text.rfind(".")
+    if comma > dot and (dot >= 0 or (text.count(",") == 1 and len(text) - comma - 1 != 3)):
+        text = text.replace(".", "").replace(",", ".")  # "1.250,50", "12,50"
+    elif text.count(".") > 1 and comma < 0:
+        text = text.replace(".", "")  # "1.250.000"
+    else:
+        text = text.replace(",", "")
     if not text:
         return None
     try:
@@ -319,17 +330,33 @@ def _decoded_lines(path: Path, handle: BinaryIO) -> Iterator[str]:
             raise ExportError(path, number, "not UTF-8 text (save the file as CSV UTF-8)") from error
 
 
+# What separates the fields: Zoho exports use commas; a spreadsheet saved again in a European locale
+# uses semicolons, and text copied out of one uses tabs.
+_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter the header row uses most (a comma when it uses none: a one-column file)."""
+    return max(_DELIMITERS, key=header.count) if header else ","
+
+
 def iter_export(
     path: Path, system: System, overrides: Mapping[str, str] | None = None, export: ExportFile | None = None
 ) -> Iterator[PartyRecord]:
-    """Records of one export file, in file order; raises ExportError naming the file and line."""
+    """Records of one export file, in file order; raises ExportError naming the file and line.
+
+    The fields may be separated by commas, semicolons or tabs, as the header row shows.
+    """
     export = export or ExportFile(path, system)
     try:
         handle = path.open("rb")
     except OSError as error:
         raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
     with handle:
-        reader = csv.reader(_decoded_lines(path, handle), strict=True)
+        lines = _decoded_lines(path, handle)
+        first = next(lines, None)
+        rows = chain((first,), lines) if first is not None else lines
+        reader = csv.reader(rows, delimiter=_delimiter(first or ""), strict=True)
         try:
             headers = next(reader)
         except StopIteration:
