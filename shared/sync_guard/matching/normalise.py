@@ -665,6 +665,9 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
         if token in table.street_units:
             del tokens[i - 1 if i > 1 and _ORDINAL.fullmatch(tokens[i - 1]) else i :]
             break
+    # "3038 West 59th Street 1st": an ordinal after the street's type is the floor.
+    while len(tokens) > 2 and _ORDINAL.fullmatch(tokens[-1]) and tokens[-2] in table.street_types:
+        tokens.pop()
     # Without a number before the street, the first of the numbers after it is the house number
     # ("Hauptstrasse 5", "Kalverstraat 92-1", "PO Box 123").
     number_after = number is None

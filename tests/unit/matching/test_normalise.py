@@ -293,6 +293,7 @@ def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expe
         ("4753 W. Washington Blvd", "4753-59 W Washington"),  # a range of house numbers
         ("2929 S Wabash", "2929 S Wabash Suite 200"),  # a unit inside the premises
         ("10001 S. Woodlawn", "10001 South Woodlawn Avenue First Floor"),
+        ("3038 West 59th Street 1st", "3038 W. 59th St."),  # an ordinal after the street: the floor
         ("4208 N Broadway Street 10", "4208 N. Broadway"),
         ("1631 W. Jonquil Terrace", "1631 W Jonquil Tr."),
         ("1900 W VAN BUREN", "1900 W. VanBuren"),  # a street name written as one word
