@@ -641,6 +641,16 @@ def _without_leading_units(tokens: list[str]) -> list[str]:
     return tokens[start:] if start else tokens
 
 
+def _unit_after_the_street(tokens: list[str], i: int) -> bool:
+    """A word that names a unit only before the street does so after it too when a unit's name
+    follows or a floor's name goes before it: "... Road Flat 3", "... Place Lower Level" (but "Old
+    Flat Lane")."""
+    if tokens[i] not in tables().street_leading_units:
+        return False
+    named = i + 1 < len(tokens) and _UNIT_NAME.fullmatch(tokens[i + 1]) is not None
+    return named or tokens[i - 1] in _FLOOR_NAMES
+
+
 @lru_cache(maxsize=100_000)
 def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddress | None:
     """Fold a street line: ``1845 East 79th Street`` -> number ``1845``, words ``e 79th st``.
@@ -662,8 +672,11 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     # "2929 S Wabash Suite 200", "1653 W 43rd St Building", "... 1st Floor": a unit inside the premises,
     # not the street (nor is a floor's ordinal, nor a bare number after the street: "Broadway St 10").
     for i, token in enumerate(tokens):
-        if token in table.street_units:
-            del tokens[i - 1 if i > 1 and _ORDINAL.fullmatch(tokens[i - 1]) else i :]
+        if token in table.street_units or (i and _unit_after_the_street(tokens, i)):
+            start = i
+            while start > 1 and (tokens[start - 1] in _FLOOR_NAMES or _ORDINAL.fullmatch(tokens[start - 1])):
+                start -= 1  # "... Lower Ground Floor", "... 2nd Floor"
+            del tokens[start:]
             break
     # "3038 West 59th Street 1st": an ordinal after the street's type is the floor.
     while len(tokens) > 2 and _ORDINAL.fullmatch(tokens[-1]) and tokens[-2] in table.street_types:

@@ -294,6 +294,9 @@ def test_dates_of_birth_are_read_in_iso_or_day_first_order(raw: str | None, expe
         ("2929 S Wabash", "2929 S Wabash Suite 200"),  # a unit inside the premises
         ("10001 S. Woodlawn", "10001 South Woodlawn Avenue First Floor"),
         ("3038 West 59th Street 1st", "3038 W. 59th St."),  # an ordinal after the street: the floor
+        ("2610 West 25th Place Lower level", "2610 W 25th Pl"),  # units after the street
+        ("12 Kings Road Flat 3", "12 Kings Rd"),
+        ("12 Kings Road, Lower Ground Floor", "12 Kings Rd"),
         ("4208 N Broadway Street 10", "4208 N. Broadway"),
         ("1631 W. Jonquil Terrace", "1631 W Jonquil Tr."),
         ("1900 W VAN BUREN", "1900 W. VanBuren"),  # a street name written as one word
@@ -333,6 +336,7 @@ def test_street_lines_that_name_one_address_agree(left: str, right: str) -> None
     ("raw", "number", "words"),
     [
         ("123 Flat Rock Rd", "123", ("flat", "rock", "rd")),  # no unit's name after the word: a street
+        ("12 Old Flat Lane", "12", ("old", "flat", "ln")),
         ("Flat Rock Road", None, ("flat", "rock", "rd")),
         ("Unit 4 Riverside Estate", None, ("riverside", "estate")),
         ("Unit 12-14, Riverside Park", None, ("riverside", "park")),  # the range names the units
