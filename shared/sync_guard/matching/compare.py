@@ -525,13 +525,21 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         facts.add(6.0, f"same email {sorted(shared_emails)[0]}")
     elif left.emails and right.emails:
         near = _near_email(left.emails[0], right.emails[0], person=person)
+        shared_domains = left.email_domains & right.email_domains
         if near:
             facts.add(3.0 if person else 2.0, f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
+        elif person and shared_domains and _written_from_name(left) and _written_from_name(right):
+            # "jane@acme.co.uk" / "j.smith@acme.co.uk": one person's two mailboxes at her company,
+            # as a contact person's email in Books and in CRM often are.
+            domain = sorted(shared_domains)[0]
+            facts.add(
+                2.0,
+                f"both emails at {domain} are written from the name: {left.emails[0]} / {right.emails[0]}",
+            )
         else:
             facts.add(-0.5 if person else -1.0, f"different emails: {left.emails[0]} / {right.emails[0]}")
-        shared_domains = left.email_domains & right.email_domains
-        if shared_domains and not near:
-            facts.add(1.0 if person else 2.5, f"same email domain {sorted(shared_domains)[0]}")
+            if shared_domains:
+                facts.add(1.0 if person else 2.5, f"same email domain {sorted(shared_domains)[0]}")
 
     if left.web_domain and right.web_domain:
         if _one_site(left.web_domain, right.web_domain):
@@ -576,6 +584,28 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
     if person:
         _birth_facts(facts, left.date_of_birth, right.date_of_birth)
     return facts
+
+
+_NOT_LETTERS = re.compile(r"[^a-z]")
+
+
+def _written_from_name(features: RecordFeatures) -> bool:
+    """The record's first email has a mailbox made of the person's name: "jane", "smith",
+    "jane.smith", "j.smith", "smithj", "jane_s" for Jane Smith."""
+    name = features.person
+    if name is None or len(name.tokens) < 2:
+        return False
+    given, family = name.tokens[0], name.tokens[-1]
+    mailbox = _NOT_LETTERS.sub("", features.emails[0].rpartition("@")[0])
+    return mailbox in {
+        given,
+        family,
+        given + family,
+        family + given,
+        given[0] + family,
+        given + family[0],
+        family + given[0],
+    }
 
 
 def _near_email(a: str, b: str, *, person: bool) -> bool:

@@ -101,6 +101,35 @@ def test_person_names_swapped_with_the_same_email_are_a_duplicate(person: MakeRe
     assert any(r.startswith("same words in a different order") for r in result.evidence)
 
 
+def test_one_persons_two_mailboxes_at_her_company_are_one_contact(person: MakeRecord) -> None:
+    # The seed's fifth pattern: the Books contact person and the CRM contact differ only by email.
+    crm = person("Jane", "Smith", email="jane@acme.co.uk")
+    books = person(
+        "Jane", "Smith", email="J.Smith@acme.co.uk", system=System.BOOKS, module=Module.BOOKS_CUSTOMERS
+    )
+    result = compare(crm, books)
+    assert result.verdict is Verdict.DUPLICATE
+    assert "both emails at acme.co.uk are written from the name: jane@acme.co.uk / j.smith@acme.co.uk" in (
+        result.evidence
+    )
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (("Jane", "Smith", "accounts@acme.co.uk"), ("Jane", "Smith", "jane@acme.co.uk")),  # a shared mailbox
+        (("Jane", "Smith", "jane@gmail.com"), ("Jane", "Smith", "j.smith@hotmail.com")),  # no company
+        (("Jane", "Smith", "jane@acme.co.uk"), ("Jane", "Smith", "jane@beta.co.uk")),  # two companies
+        (("Jane", "Smith", "j.smith@acme.co.uk"), ("John", "Smith", "jsmith@acme.co.uk")),  # two people
+    ],
+)
+def test_other_mailboxes_stay_a_question(
+    person: MakeRecord, left: tuple[str, str, str], right: tuple[str, str, str]
+) -> None:
+    result = compare(person(*left[:2], email=left[2]), person(*right[:2], email=right[2]))
+    assert result.verdict is not Verdict.DUPLICATE
+
+
 def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord) -> None:
     # An email alone is shared by bookkeepers across clients: worth a look, not a confident duplicate.
     result = compare(company("", email="ap@acme.co.uk"), company("Acme Ltd", email="ap@acme.co.uk"))
