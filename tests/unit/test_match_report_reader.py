@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -125,6 +126,32 @@ def test_unreadable_exports_say_where(tmp_path: Path, text: str, message: str) -
     with pytest.raises(ExportError, match=message) as caught:
         read_export(write(tmp_path, text), System.CRM)
     assert "export.csv" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "system", "message"),
+    [
+        (
+            "Contact ID,Display Name\n1,Acme Ltd\n",
+            System.CRM,
+            "line 1: this is a Zoho Books customers export ('Contact ID', 'Display Name'): "
+            "pass it with --books",
+        ),
+        (
+            "Record Id,Account Name\nz1,Acme Ltd\n",
+            System.BOOKS,
+            "line 1: this is a Zoho CRM export ('Record Id'): pass it with --crm",
+        ),
+    ],
+)
+def test_the_other_systems_export_is_refused(tmp_path: Path, text: str, system: System, message: str) -> None:
+    with pytest.raises(ExportError, match=re.escape(message)):
+        read_export(write(tmp_path, text), system)
+
+
+def test_files_in_the_canonical_headers_are_either_systems(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,name\n1,Acme Ltd\n")
+    assert len(read_export(path, System.CRM).records) == len(read_export(path, System.BOOKS).records) == 1
 
 
 def test_not_utf8_is_reported_with_its_line(tmp_path: Path) -> None:

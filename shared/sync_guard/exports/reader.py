@@ -312,6 +312,26 @@ def _row_record(
     return PartyRecord.model_validate(values)
 
 
+# Headers only one system's exports have: CRM names its ids "Record Id", Books its customers
+# "Contact ID" beside a "Display Name". Swapping --crm and --books would mislabel every record.
+_SIGNATURES: dict[System, tuple[frozenset[str], str]] = {
+    System.CRM: (frozenset({"record id"}), "a Zoho CRM export"),
+    System.BOOKS: (frozenset({"contact id", "display name"}), "a Zoho Books customers export"),
+}
+_OPTIONS = {System.CRM: "--crm", System.BOOKS: "--books"}
+
+
+def _check_system(path: Path, system: System, headers: list[str]) -> None:
+    """ExportError when the file is plainly the other system's export."""
+    present = {normalise_header(h) for h in headers}
+    own, _ = _SIGNATURES[system]
+    other = System.BOOKS if system is System.CRM else System.CRM
+    theirs, kind = _SIGNATURES[other]
+    if theirs <= present and not own & present:
+        shown = ", ".join(f"'{h.strip()}'" for h in headers if normalise_header(h) in theirs)
+        raise ExportError(path, 1, f"this is {kind} ({shown}): pass it with {_OPTIONS[other]}")
+
+
 def _module_for(system: System, columns: dict[str, int]) -> Module:
     if system is System.BOOKS:
         return Module.BOOKS_CUSTOMERS
@@ -363,6 +383,7 @@ def iter_export(
             raise ExportError(path, None, "the file is empty (no header row)") from None
         except csv.Error as error:
             raise ExportError(path, 1, f"header row is not valid CSV: {error}") from error
+        _check_system(path, system, headers)
         columns = map_columns(path, headers, overrides or {})
         export.columns = {f: headers[i] for f, i in columns.items()}
         module = _module_for(system, columns)
