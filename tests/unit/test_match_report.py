@@ -227,3 +227,28 @@ def test_jobs_sets_the_worker_count_and_changes_nothing(
     code, output = run("--crm", crm, "--books", books, "--out", str(tmp_path / "none"), "--jobs", "0")
     assert code != 0
     assert "--jobs" in output
+
+
+def test_customers_in_other_currencies_are_not_cleaned_up(tmp_path: Path) -> None:
+    crm = tmp_path / "accounts.csv"
+    crm.write_text("Record Id,Account Name,Phone\nz1,Acme Ltd,020 7946 0000\nz2,Beta Ltd,020 7946 1111\n")
+    books = tmp_path / "customers.csv"
+    books.write_text(
+        "Contact ID,Display Name,Phone,Currency Code,CRM Account ID,Outstanding Receivable Amount\n"
+        "b1,Acme Ltd,020 7946 0000,GBP,z1,100\n"
+        "b2,Acme Ltd (USD),020 7946 0000,USD,,50\n"  # one customer per currency: intended
+        "b3,Beta Ltd,020 7946 1111,GBP,z2,0\n"
+        "b4,Beta Limited,020 7946 1111,GBP,,0\n"  # a duplicate in the same currency
+        "b5,Beta Ltd - EUR,020 7946 1111,,,10\n"
+    )
+    out = tmp_path / "report"
+    code, output = run("--crm", str(crm), "--books", str(books), "--out", str(out), "--quiet")
+    assert code == 0, output
+    assert ("b1", "b2") in pair_set(out, "possible")
+    clusters = read_csv(out / "clusters.csv")
+    assert {r["id"] for r in clusters} == {"z2", "b3", "b4", "b5"}  # Acme's twins are no cluster
+    keep = next(r for r in clusters if r["suggested_survivor"])
+    assert keep["id"] == "b3"  # not b5, the only one with money: it is the euro customer
+    summary = (out / "summary.md").read_text()
+    assert 'Books "Beta Ltd - EUR" (id b5, billed in EUR, holds transactions (10 outstanding))' in summary
+    assert "| none | b3 (no copy holds transactions; this one is linked to CRM) |" in summary

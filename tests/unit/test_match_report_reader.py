@@ -83,6 +83,11 @@ def test_a_spreadsheet_saved_with_semicolons_and_decimal_commas_is_read(tmp_path
     assert (record.name, record.outstanding) == ("Acme; Widgets Ltd", Decimal("1250.50"))
 
 
+def test_books_currency_code_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "Contact ID,Display Name,Currency Code\n1,Acme Ltd (USD),USD\n2,Acme Ltd,\n")
+    assert [r.currency for r in read_export(path, System.BOOKS).records] == ["USD", None]
+
+
 def test_tab_separated_text_is_read(tmp_path: Path) -> None:
     path = write(tmp_path, "Record Id\tAccount Name\tPhone\nz1\tAcme, Widgets Ltd\t020 7946 0000\n")
     [record] = read_export(path, System.CRM).records

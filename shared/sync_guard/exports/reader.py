@@ -56,6 +56,7 @@ CANONICAL_FIELDS: dict[str, str] = {
     "vat": "VAT or company registration number",
     "has_transactions": "Books: true/false, whether the customer has transactions",
     "outstanding": "Books: outstanding receivable amount",
+    "currency": "Books: the customer's currency code (USD, GBP); one customer per currency is intended",
     "modified": "last modified time",
     "created": "created time",
     "linked_crm_id": "Books: the CRM account/contact id the customer is linked to",
@@ -105,6 +106,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "linked crm id", "crm account id", "zcrm account id", "crm contact id", "zcrm contact id",
         "crm reference id",
     ),
+    "currency": ("currency", "currency code", "customer currency"),
     "kind": ("kind", "customer sub type", "customer type", "contact sub type"),
     "status": ("status", "contact status", "customer status"),
 }  # fmt: skip
@@ -245,6 +247,7 @@ _AS_WRITTEN = frozenset(
         "country",
         "date_of_birth",
         "linked_crm_id",
+        "currency",
     }
 )
 

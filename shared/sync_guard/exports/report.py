@@ -39,6 +39,7 @@ from sync_guard.matching.bulk import (
     iter_normalised,
     score_candidates,
 )
+from sync_guard.matching.features import record_currency
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, without_mark
 from sync_guard.models.records import PartyRecord, System
 
@@ -157,10 +158,19 @@ class Cluster:
         """Books members."""
         return [r for r in self.members if r.system is System.BOOKS]
 
+    @property
+    def duplicate_books(self) -> list[PartyRecord]:
+        """The Books members that duplicate one another: the largest group billed in one currency
+        (all of them when no currency is known)."""
+        by_currency: dict[str | None, list[PartyRecord]] = defaultdict(list)
+        for record in self.books:
+            by_currency[record_currency(record)].append(record)
+        return max(by_currency.values(), key=len, default=[])
+
     def choose_survivors(self) -> None:
         """The Books copy with transactions; the CRM copy with the longer history (earliest created)."""
         crm_ids = {r.record_id for r in self.crm}
-        books = self.books
+        books = self.duplicate_books
         if len(books) > 1:
             with_money = [r for r in books if _holds_transactions(r)]
             # Transactions decide first (moving them is the costly part), then a copy nobody marked.
@@ -187,7 +197,7 @@ class Cluster:
                 self.crm_survivor = min(dated, key=lambda r: _sort_time(r.created_at))
                 self.crm_reason = "created first: the longer history"
             else:
-                linked_from_books = {r.linked_crm_id for r in books if r.linked_crm_id}
+                linked_from_books = {r.linked_crm_id for r in self.books if r.linked_crm_id}
                 linked = [r for r in crm if r.record_id in linked_from_books]
                 self.crm_survivor = (linked or crm)[0]
                 self.crm_reason = (
@@ -197,11 +207,15 @@ class Cluster:
                 self.crm_reason += _MARKED_ASIDE
 
     def describe_patterns(self, *, links_known: bool) -> None:
-        """Which failure patterns this cluster shows (none for a CRM record and its one Books copy)."""
+        """Which failure patterns this cluster shows (none for a CRM record and its one Books copy).
+
+        Books keeps one currency per customer, so one customer per currency ("Acme Ltd" in GBP, "Acme
+        Ltd (USD)") is intended: only two customers in one currency are "several Books customers".
+        """
         books, crm = self.books, self.crm
         crm_ids = {r.record_id for r in crm}
         links = Counter(r.linked_crm_id for r in books if r.linked_crm_id)
-        if len(books) > 1:
+        if len(self.duplicate_books) > 1:
             self.patterns.append("several Books customers")
         if len(crm) > 1:
             self.patterns.append("several CRM records")
@@ -483,7 +497,9 @@ def _md(text: str) -> str:
 def _record_line(record: PartyRecord) -> str:
     money = ""
     if record.system is System.BOOKS:
-        money = ", holds transactions" if _holds_transactions(record) else ", no transactions"
+        currency = record_currency(record)
+        money = f", billed in {currency}" if currency else ""
+        money += ", holds transactions" if _holds_transactions(record) else ", no transactions"
         if record.outstanding:
             money += f" ({record.outstanding} outstanding)"
     return f'{_SYSTEM_NAMES[record.system.value]} "{_md(record.name)}" (id {record.record_id}{money})'
@@ -536,14 +552,15 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "",
         "Suggested survivors follow the usual clean-up rule: in Books, the copy with transactions (invoices)",
         "against it; in CRM, the copy with the longer history. Check them before acting: merge in CRM only",
-        "after Zoho support has repaired the mappings.",
+        "after Zoho support has repaired the mappings. Books keeps one currency per customer, so a",
+        "company's customers in other currencies are intended: they are not counted as duplicates.",
         "",
         "| cluster | records | holds transactions | keep in Books | keep in CRM | patterns |",
         "| ---: | --- | --- | --- | --- | --- |",
     ]
     for cluster in report.clusters[:max_clusters]:
         members = "<br>".join(_record_line(r) for r in cluster.members)
-        holders = [r.record_id for r in cluster.books if _holds_transactions(r)]
+        holders = [r.record_id for r in cluster.duplicate_books if _holds_transactions(r)]
         books_keep = (
             f"{cluster.books_survivor.record_id} ({cluster.books_reason})" if cluster.books_survivor else ""
         )

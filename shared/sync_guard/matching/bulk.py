@@ -266,6 +266,7 @@ def _feature_row(f: RecordFeatures) -> _Row:
         f.country,
         f.date_of_birth,
         tuple((_company_row(other.name), other.trading) for other in f.other_names),
+        f.currency,
     )
 
 
@@ -284,7 +285,7 @@ class _FeatureReader:
 
     def features(self, row: _Row) -> RecordFeatures:
         (kind, company, person, emails, email_domains, web_domain, phone, digits, vat, postcode, street,
-         city, country, date_of_birth, other_names) = row  # fmt: skip
+         city, country, date_of_birth, other_names, currency) = row  # fmt: skip
         return RecordFeatures(
             self._kinds[kind],
             self._company(company),
@@ -301,6 +302,7 @@ class _FeatureReader:
             country,
             date_of_birth,
             tuple(OtherName(self._name(name), trading) for name, trading in other_names),
+            currency,
         )
 
     def _company(self, row: _Row | None) -> CompanyName | None:

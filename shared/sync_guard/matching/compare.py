@@ -493,7 +493,7 @@ def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Fa
     elsewhere = premises is _Premises.DIFFERENT or (
         premises is _Premises.NEIGHBOURING and names.relation is NameRelation.SUBSET
     )
-    if elsewhere and not strong:
+    if (elsewhere and not strong) or facts.other_currencies:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return _Judgement(score, verdict_for(score), names, name_points, forms, facts)
 
@@ -561,6 +561,16 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
             facts.add(-8.0, f"different VAT/company numbers: {left.vat} / {right.vat}")
         # Otherwise they are numbers of two kinds (a VAT number, 9 digits in the UK, and a company
         # registration number, 8): one field holds either, and neither says anything of the other.
+
+    if left.currency and right.currency and left.currency != right.currency:
+        # Books keeps one currency per customer: a company billed in two has a customer in each, and
+        # they share every identifier. A person should decide; the guard must not merge them.
+        facts.other_currencies = True
+        facts.add(
+            -1.0,
+            f"different currencies: {left.currency} / {right.currency} (Books keeps one currency per "
+            "customer: a company billed in two has a customer in each)",
+        )
 
     phone, other_phone = left.phone, right.phone
     if phone and other_phone:
@@ -640,6 +650,7 @@ class _Facts:
     against: list[Reason] = field(default_factory=list)
     strong: bool = False  # an identifier that two different parties practically never share
     same_phone: bool = False
+    other_currencies: bool = False  # billed in two currencies: two customers, on purpose
     premises: _Premises = _Premises.UNKNOWN
 
     def add(self, points: float, reason: Reason) -> None:

@@ -24,6 +24,7 @@ from sync_guard.matching.normalise import (
     phone_digits,
     split_trading_name,
     website_domain,
+    without_currency,
 )
 from sync_guard.models.records import PartyRecord, RecordKind
 
@@ -59,6 +60,8 @@ class RecordFeatures:
     # Further names of the party (``company`` is the first name given, without a trading name): the
     # other record may know it by any of them.
     other_names: tuple[OtherName, ...] = ()
+    # The currency the customer is billed in (ISO code): Books' currency code, or one its name ends with.
+    currency: str | None = None
 
     @property
     def name_words(self) -> tuple[str, ...]:
@@ -79,6 +82,14 @@ def _emails(record: PartyRecord) -> tuple[str, ...]:
         for value in emails_in(raw):
             seen.setdefault(value, None)
     return tuple(seen)
+
+
+def record_currency(record: PartyRecord) -> str | None:
+    """The currency a customer is billed in: Books' currency code, else one its name ends with
+    ("Acme Ltd (USD)"); ``None`` when neither says."""
+    if record.currency and record.currency.strip():
+        return record.currency.strip().upper()
+    return without_currency(split_trading_name(record.name)[0])[0] if record.name else None
 
 
 def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_REGION) -> RecordFeatures:
@@ -120,6 +131,7 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         country=country,
         date_of_birth=normalise_date(record.date_of_birth),
         other_names=_distinct_names(company, other_names) if other_names else (),
+        currency=record_currency(record),
     )
 
 

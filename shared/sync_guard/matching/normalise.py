@@ -158,18 +158,36 @@ def without_mark(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+# A currency code set off at the end of a name: "Acme Ltd (USD)", "Acme Ltd [EUR]", "Acme Ltd - GBP".
+_CURRENCY_SUFFIX = re.compile(r"\s*(?:[(\[]\s*([A-Za-z]{3})\s*[)\]]|\s[-\u2013|/:]\s*([A-Za-z]{3}))\s*$")
+
+
+def without_currency(text: str) -> tuple[str | None, str]:
+    """The currency code a name ends with, set off by brackets or a dash, and the name without it:
+    "Acme Ltd (USD)" -> ("USD", "Acme Ltd"); else (None, text). Books keeps one currency per
+    customer, so a company billed in two currencies has a customer in each, named so."""
+    if text.rstrip(" )]")[-3:].upper() not in tables().currencies:
+        return None, text  # the cheap look first: most names end in no currency's code
+    found = _CURRENCY_SUFFIX.search(text)
+    if found is None or found.start() == 0:
+        return None, text
+    return (found[1] or found[2]).upper(), text[: found.start()]
+
+
 @lru_cache(maxsize=200_000)
 def normalise_company_name(text: str) -> CompanyName:
     """Take a company name apart: core words, legal forms (folded), a trailing place or address.
 
-    Legal forms are recognised after at least one word of the name (anywhere after it, since
-    "Hitachi ... Technologies, Inc. Netherlands B.V." has two), and at the very start only for forms the
-    table marks ``leading`` ("N.V. Philips"). Words after the last legal form go to ``tail``, and so do
-    words after a comma in a name whose only legal form leads it ("N.V. Nutricia, Zoetermeer").
+    An administrator's mark (:func:`without_mark`) and a currency code at the end
+    (:func:`without_currency`) are set aside. Legal forms are recognised after at least one word of
+    the name (anywhere after it, since "Hitachi ... Technologies, Inc. Netherlands B.V." has two), and
+    at the very start only for forms the table marks ``leading`` ("N.V. Philips"). Words after the
+    last legal form go to ``tail``, and so do words after a comma in a name whose only legal form
+    leads it ("N.V. Nutricia, Zoetermeer").
     """
     table = tables()
     mark, name = without_mark(text)
-    tokens = _name_tokens(name)
+    tokens = _name_tokens(without_currency(name)[1])
     words: list[str] = []
     hits: list[tuple[int, LegalFormHit]] = []  # (index into words where the form stood, hit)
     i = 0

@@ -112,6 +112,7 @@ class Tables:
     abbreviation_targets: frozenset[str]  # what abbreviations and synonyms are read as
     paired_abbreviations: frozenset[tuple[str, str]]  # (short, long) and (long, short)
     cut_short: frozenset[str]  # words that an abbreviation of three letters or more may stand for
+    currencies: frozenset[str]  # ISO 4217 codes, upper case
     # How one sound is written in other spellings: digraphs read as one letter ("ph" -> "f"), then
     # letters read as another ("v" -> "b", "k" -> "c"), as a str.translate table.
     spelling_digraphs: tuple[tuple[str, str], ...]
@@ -189,6 +190,7 @@ def tables() -> Tables:
             for pair in ((short, long_), (long_, short))
         ),
         cut_short=frozenset(words["cut_short"]),
+        currencies=frozenset(words["currencies"]),
         spelling_digraphs=tuple(words["spelling"]["digraphs"].items()),
         spelling_letters={ord(second): first for first, second in words["spelling"]["letters"]},
         free_mail=free_mail,

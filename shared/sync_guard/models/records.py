@@ -60,6 +60,8 @@ class PartyRecord(BaseModel):
     linked_crm_id: str | None = None
     has_transactions: bool | None = None
     outstanding: Decimal | None = None
+    # Books: the customer's currency (ISO code); Books keeps one per customer.
+    currency: str | None = None
     created_at: datetime | None = None
     modified_at: datetime | None = None
 

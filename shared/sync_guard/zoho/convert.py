@@ -219,6 +219,7 @@ def books_contact_to_party(data: Mapping[str, Any]) -> PartyRecord:
         linked_crm_id=linked,
         has_transactions=_bool(data.get("has_transaction")),
         outstanding=_decimal(data.get("outstanding_receivable_amount")),
+        currency=_text(data.get("currency_code")),
         created_at=parse_zoho_time(data.get("created_time")),
         modified_at=parse_zoho_time(data.get("last_modified_time")),
     )

@@ -150,6 +150,7 @@ def test_every_field_survives_the_compact_form() -> None:
         website="https://www.acme.example/about",
         vat="GB 123 4567 89",
         date_of_birth="1980-02-29",
+        currency="GBP",
     )
     features = extract_features(person)
     # Each field is set, so that one left out of the compact form would be missed.

@@ -476,3 +476,17 @@ def test_a_company_site_and_its_subdomains_are_one_site(company: MakeRecord) -> 
     # Sites on one host are not one site: a bare host is nobody's.
     hosted = compare(company("Acme", website="wixsite.com"), company("Beta", website="beta.wixsite.com"))
     assert not any(reason.startswith("same website") for reason in hosted.evidence)
+
+
+def test_one_companys_customers_in_two_currencies_are_at_most_possible(company: MakeRecord) -> None:
+    # Books keeps one currency per customer, so the twins share every identifier on purpose.
+    shared = {"email": "accounts@acme.co.uk", "vat": "GB123456789", "system": System.BOOKS}
+    shared["module"] = Module.BOOKS_CUSTOMERS
+    result = compare(company("Acme Ltd", currency="GBP", **shared), company("Acme Ltd (USD)", **shared))
+    assert result.verdict is Verdict.POSSIBLE
+    assert result.evidence[-1].startswith("different currencies: GBP / USD")
+    # The same currency, or one side that does not say, leaves the pair as it was.
+    assert (
+        compare(company("Acme Ltd", currency="usd"), company("Acme Ltd (USD)")).verdict is Verdict.DUPLICATE
+    )
+    assert compare(company("Acme Ltd"), company("Acme Ltd - USD")).verdict is Verdict.DUPLICATE

@@ -25,6 +25,7 @@ from sync_guard.matching.normalise import (
     split_trading_name,
     vat_core,
     website_domain,
+    without_currency,
 )
 from sync_guard.matching.tables import fold_text, tables, tokenise
 
@@ -573,3 +574,22 @@ def test_titles_and_letters_after_a_name_are_not_the_name(full: str, tokens: tup
 )
 def test_an_email_is_read_as_the_mailbox_it_reaches(raw: str, mailbox: str) -> None:
     assert normalise_email(raw) == mailbox
+
+
+@pytest.mark.parametrize(
+    ("name", "currency", "rest"),
+    [
+        ("Acme Ltd (USD)", "USD", "Acme Ltd"),
+        ("Acme Ltd [eur]", "EUR", "Acme Ltd"),
+        ("Acme Ltd - GBP", "GBP", "Acme Ltd"),
+        ("Acme Ltd", None, "Acme Ltd"),
+        ("Acme USD", None, "Acme USD"),  # not set off: a word of the name
+        ("Acme Ltd (ABC)", None, "Acme Ltd (ABC)"),  # no currency's code
+        ("(USD)", None, "(USD)"),  # nothing but the code
+    ],
+)
+def test_a_currency_set_off_at_the_end_of_a_name_is_read_apart(
+    name: str, currency: str | None, rest: str
+) -> None:
+    assert without_currency(name) == (currency, rest)
+    assert key(name) == key(rest)

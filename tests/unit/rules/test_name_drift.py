@@ -31,3 +31,18 @@ def test_name_drift_at_initial_sync() -> None:
     assert next(f for f in dup.findings if f.code == "NAME_DRIFT").subject == "books:460002"
     assert "books:460001" in dup.records
     assert replay.shadow.states["books:460002"].partner == "crm:5725001"
+
+
+def test_a_customer_in_another_currency_is_intended() -> None:
+    # Books keeps one currency per customer: a company billed in dollars too has a second customer.
+    replay = Replay()
+    replay.crm("create", "5725001", name="Acme Ltd")
+    replay.books(
+        "create", "460001", contact_name="Acme Ltd", zcrm_account_id="5725001", currency_code="GBP",
+        created=LONG_AGO, has_transaction=True,
+    )  # fmt: skip
+    dollars = replay.books("create", "460002", contact_name="Acme Ltd (USD)", currency_code="USD")
+    assert dollars.decision is Decision.ALLOW, dollars.evidence
+    # A second customer in the same currency is still drift.
+    again = replay.books("create", "460003", contact_name="Acme Limited", currency_code="GBP")
+    assert_decided(again, "NAME_DRIFT", Decision.QUARANTINE, "names differ: 'Acme Limited' vs 'Acme Ltd'")

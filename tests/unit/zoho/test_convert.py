@@ -121,6 +121,13 @@ def test_books_individual_takes_names_from_primary_person() -> None:
     assert record.active is True
 
 
+def test_books_contact_keeps_its_currency() -> None:
+    record = books_contact_to_party(
+        {"contact_id": "7", "contact_name": "Acme Ltd (USD)", "currency_code": "USD"}
+    )
+    assert record.currency == "USD"
+
+
 def test_books_contact_without_id_is_invalid() -> None:
     with pytest.raises(InvalidPayload):
         books_contact_to_party({"contact_name": "x"})
