@@ -158,12 +158,15 @@ class Cluster:
         """Books members."""
         return [r for r in self.members if r.system is System.BOOKS]
 
-    @property
+    @cached_property
     def duplicate_books(self) -> list[PartyRecord]:
         """The Books members that duplicate one another: the largest group billed in one currency
         (all of them when no currency is known)."""
+        books = self.books
+        if len(books) < 2:
+            return books  # most clusters: a CRM record and its Books copy
         by_currency: dict[str | None, list[PartyRecord]] = defaultdict(list)
-        for record in self.books:
+        for record in books:
             by_currency[record_currency(record)].append(record)
         return max(by_currency.values(), key=len, default=[])
 

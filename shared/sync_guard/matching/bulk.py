@@ -245,6 +245,7 @@ def _company_row(company: CompanyName | None) -> _Row | None:
         company.dropped_article,
         company.dropped_honorific,
         company.dropped_mark,
+        company.currency,
     )
 
 
@@ -309,9 +310,9 @@ class _FeatureReader:
         return None if row is None else self._name(row)
 
     def _name(self, row: _Row) -> CompanyName:
-        raw, core, tail, hits, article, honorific, mark = row
+        raw, core, tail, hits, article, honorific, mark, currency = row
         legal_forms = tuple(LegalFormHit(written, self._form(form)) for written, form in hits)
-        return CompanyName(raw, core, tail, legal_forms, article, honorific, mark)
+        return CompanyName(raw, core, tail, legal_forms, article, honorific, mark, currency)
 
 
 def dumps_features(features: Sequence[RecordFeatures], keys: Sequence[tuple[str, ...]]) -> bytes:

@@ -87,9 +87,12 @@ def _emails(record: PartyRecord) -> tuple[str, ...]:
 def record_currency(record: PartyRecord) -> str | None:
     """The currency a customer is billed in: Books' currency code, else one its name ends with
     ("Acme Ltd (USD)"); ``None`` when neither says."""
-    if record.currency and record.currency.strip():
-        return record.currency.strip().upper()
-    return without_currency(split_trading_name(record.name)[0])[0] if record.name else None
+    named = without_currency(split_trading_name(record.name)[0])[0] if record.name else None
+    return _currency_code(record) or named
+
+
+def _currency_code(record: PartyRecord) -> str | None:
+    return record.currency.strip().upper() if record.currency and record.currency.strip() else None
 
 
 def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_REGION) -> RecordFeatures:
@@ -131,7 +134,8 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         country=country,
         date_of_birth=normalise_date(record.date_of_birth),
         other_names=_distinct_names(company, other_names) if other_names else (),
-        currency=record_currency(record),
+        # As record_currency() has it; the name's code was found when the name was taken apart.
+        currency=_currency_code(record) or (company.currency if company is not None else None),
     )
 
 

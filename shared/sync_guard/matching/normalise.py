@@ -47,6 +47,8 @@ class CompanyName:
     # A mark an administrator put on the record, set aside ("DUPLICATE - Acme Ltd", "ZZ Acme", "Acme
     # (old)"): it says what became of the record, not whose it is.
     dropped_mark: str | None = None
+    # A currency code set off at the end ("Acme Ltd (USD)"): which of a company's Books customers it is.
+    currency: str | None = None
 
     @property
     def key(self) -> str:
@@ -187,7 +189,8 @@ def normalise_company_name(text: str) -> CompanyName:
     """
     table = tables()
     mark, name = without_mark(text)
-    tokens = _name_tokens(without_currency(name)[1])
+    currency, name = without_currency(name)
+    tokens = _name_tokens(name)
     words: list[str] = []
     hits: list[tuple[int, LegalFormHit]] = []  # (index into words where the form stood, hit)
     i = 0
@@ -203,7 +206,7 @@ def normalise_company_name(text: str) -> CompanyName:
         i += 1
     if not words and hits:
         # A name made only of legal-form words ("The Company"): keep them as the name.
-        return CompanyName(text, tokens, (), (), None)
+        return CompanyName(text, tokens, (), (), None, currency=currency)
     tail: tuple[str, ...] = ()
     if hits:
         last_at = hits[-1][0]
@@ -241,7 +244,8 @@ def normalise_company_name(text: str) -> CompanyName:
             words[:1] = [glued, words[0][len(glued) :]]
     if len(words) > 1 and _is_honorific(words[0]):
         honorific = words.pop(0)
-    return CompanyName(text, tuple(words), tail, tuple(hit for _, hit in hits), dropped, honorific, mark)
+    forms = tuple(hit for _, hit in hits)
+    return CompanyName(text, tuple(words), tail, forms, dropped, honorific, mark, currency)
 
 
 # The most words a place takes when written after the legal form without a comma ("... B.V. Zeist").
@@ -660,11 +664,9 @@ def _without_leading_units(tokens: list[str]) -> list[str]:
 
 
 def _unit_after_the_street(tokens: list[str], i: int) -> bool:
-    """A word that names a unit only before the street does so after it too when a unit's name
+    """Whether a word that names a unit only before the street does so after it too: when a unit's name
     follows or a floor's name goes before it: "... Road Flat 3", "... Place Lower Level" (but "Old
     Flat Lane")."""
-    if tokens[i] not in tables().street_leading_units:
-        return False
     named = i + 1 < len(tokens) and _UNIT_NAME.fullmatch(tokens[i + 1]) is not None
     return named or tokens[i - 1] in _FLOOR_NAMES
 
@@ -690,7 +692,9 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     # "2929 S Wabash Suite 200", "1653 W 43rd St Building", "... 1st Floor": a unit inside the premises,
     # not the street (nor is a floor's ordinal, nor a bare number after the street: "Broadway St 10").
     for i, token in enumerate(tokens):
-        if token in table.street_units or (i and _unit_after_the_street(tokens, i)):
+        if token in table.street_units or (
+            i and token in table.street_leading_units and _unit_after_the_street(tokens, i)
+        ):
             start = i
             while start > 1 and (tokens[start - 1] in _FLOOR_NAMES or _ORDINAL.fullmatch(tokens[start - 1])):
                 start -= 1  # "... Lower Ground Floor", "... 2nd Floor"
@@ -702,7 +706,10 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
     # Without a number before the street, the first of the numbers after it is the house number
     # ("Hauptstrasse 5", "Kalverstraat 92-1", "PO Box 123").
     number_after = number is None
-    while len(tokens) > 1 and (last := _house_number(tokens[-1], before_the_street=False)) and last.isdigit():
+    while len(tokens) > 1 and tokens[-1][0].isdigit():
+        last = _house_number(tokens[-1], before_the_street=False)
+        if last is None or not last.isdigit():
+            break
         tokens.pop()
         if number_after:
             number = last

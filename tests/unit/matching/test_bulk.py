@@ -136,7 +136,7 @@ def test_every_field_survives_the_compact_form() -> None:
         record_id="c1",
         module=Module.CRM_CONTACTS,
         kind=RecordKind.PERSON,
-        name="DUPLICATE - The Koninklijke Acme (UK) Ltd, Rotterdam t/a Acme Widgets",
+        name="DUPLICATE - The Koninklijke Acme (UK) Ltd, Rotterdam (USD) t/a Acme Widgets",
         other_names=("Acme Holdings Ltd",),
         first_name="Jane",
         last_name="Smith",
@@ -161,6 +161,7 @@ def test_every_field_survives_the_compact_form() -> None:
     assert company.legal_forms
     assert company.dropped_honorific
     assert company.dropped_mark
+    assert company.currency == "USD"
     assert features.street is not None
     assert features.street.number
     assert features.street.name_words
