@@ -146,12 +146,21 @@ _TRAILING_MARK = re.compile(
 )
 
 
+# A copy's number in brackets at the end: "Acme Ltd (2)". Books refuses a second customer of one
+# display name, so a person who creates one anyway numbers it. "#2" is left alone: it numbers sites.
+_COPY_NUMBER = re.compile(r"\s*[(\[]\s*(\d{1,2})\s*[)\]]\s*$")
+
+
 def without_mark(text: str) -> tuple[str | None, str]:
     """An administrator's mark on a name, and the name without it: "DUPLICATE - Acme Ltd", "[Do not
-    use] Acme", "ZZ Acme Ltd", "Acme (old)", "Acme Ltd - DO NOT USE"; else (None, text)."""
+    use] Acme", "ZZ Acme Ltd", "Acme (old)", "Acme Ltd - DO NOT USE", "Acme Ltd (2)"; else (None, text)."""
     found = _LEADING_MARK.match(text) if text[:1] in _MARK_FIRST else None
     if found is not None:
         return (found["bare"] or found["mark"]).upper(), text[found.end() :]
+    if text.rstrip()[-1:] in (")", "]"):
+        copy = _COPY_NUMBER.search(text)
+        if copy is not None and copy.start() > 0:
+            return f"({copy[1]})", text[: copy.start()]
     # Only a name that ends in a mark's word is searched for one (a search costs more than this look).
     if text.rstrip(" )]*.").lower().endswith(_MARK_ENDINGS):
         found = _TRAILING_MARK.search(text)

@@ -418,6 +418,9 @@ def test_a_trading_name_is_told_from_the_name(raw: str, name: str, trading: str 
         ("Acme Ltd [Archived]", "ARCHIVED"),
         ("Acme Ltd - DO NOT USE", "DO NOT USE"),
         ("ACME LTD *DUPLICATE*", "DUPLICATE"),
+        # A copy numbered to get past Books' unique display names.
+        ("Acme Ltd (2)", "(2)"),
+        ("Acme Ltd [ 3 ]", "(3)"),
     ],
 )
 def test_an_administrators_mark_is_set_aside(raw: str, mark: str) -> None:
@@ -435,6 +438,13 @@ def test_a_mark_that_is_a_word_of_the_name_stays(raw: str) -> None:
     name = normalise_company_name(raw)
     assert name.dropped_mark is None
     assert len(name.core) >= 2
+
+
+@pytest.mark.parametrize(
+    "raw", ["Rachel's Learning Center #2", "Acme Ltd 2", "Acme Ltd (UK)", "Acme Ltd (123)"]
+)
+def test_a_number_that_tells_sites_or_entities_apart_stays(raw: str) -> None:
+    assert normalise_company_name(raw).dropped_mark is None
 
 
 @pytest.mark.parametrize(
