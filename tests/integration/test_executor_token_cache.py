@@ -68,7 +68,9 @@ def test_containers_share_one_minted_token(aws: AwsResources, sim: ZohoSimulator
     assert sim.requests.count("oauth.token") == 2
 
 
-def test_concurrent_containers_wait_for_one_mint(aws: AwsResources, sim: ZohoSimulator) -> None:
+def test_concurrent_containers_wait_for_one_mint(aws_server: AwsResources, sim: ZohoSimulator) -> None:
+    # Against the real DynamoDB-API server: the lease is a conditional update, and moto in-process checks
+    # a condition and applies the update without a lock, so two threads can both take the lease there.
     credentials = ZohoCredentials.from_settings(sim.settings())
     settings = get_settings()
     start = threading.Barrier(4)
