@@ -127,6 +127,7 @@ def _quote(words: list[str] | tuple[str, ...]) -> str:
 
 def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
     """What was folded to make two company names equal, in a bookkeeper's words."""
+    table = tables()
     folds: list[str] = []
     left_forms = {h.form.canonical: h.written for h in left.legal_forms}
     right_forms = {h.form.canonical: h.written for h in right.legal_forms}
@@ -146,11 +147,11 @@ def _company_folds(left: CompanyName, right: CompanyName) -> list[str]:
         folds.append("the leading or trailing 'The' is dropped")
     honorific = left.dropped_honorific or right.dropped_honorific
     if honorific and left.dropped_honorific != right.dropped_honorific:
-        folds.append(f"the royal predicate '{honorific.capitalize()}' is set aside")
+        kind = "royal predicate" if honorific in table.honorifics or len(honorific) > 5 else "title"
+        folds.append(f"the {kind} '{honorific.capitalize()}' is set aside")
     marks = sorted({m for m in (left.dropped_mark, right.dropped_mark) if m})
     if marks:
         folds.append("the record's mark " + " and ".join(f"'{m}'" for m in marks) + " is set aside")
-    table = tables()
     # A word read as another (an abbreviation or a synonym) leaves what it is read as among the
     # name's words: only then is it worth reading the names again to say which word it was, on the
     # side that wrote it one way and not the other.

@@ -42,7 +42,8 @@ class CompanyName:
     legal_forms: tuple[LegalFormHit, ...]
     # The article dropped from either end, if any ("The Design Lab", "Design Lab, The").
     dropped_article: str | None
-    # A royal predicate dropped from the start ("Koninklijke Philips"), if any: a title, not a name.
+    # A royal predicate dropped from the start ("Koninklijke Philips"), or a person's title before a
+    # sole trader's name ("Mr John Smith"), if any: a title, not a name.
     dropped_honorific: str | None = None
     # A mark an administrator put on the record, set aside ("DUPLICATE - Acme Ltd", "ZZ Acme", "Acme
     # (old)"): it says what became of the record, not whose it is.
@@ -253,6 +254,8 @@ def normalise_company_name(text: str) -> CompanyName:
             words[:1] = [glued, words[0][len(glued) :]]
     if len(words) > 1 and _is_honorific(words[0]):
         honorific = words.pop(0)
+    elif len(words) > 2 and not hits and words[0] in _LEADING_TITLES:
+        honorific = words.pop(0)  # "Mr John Smith": a sole trader's account, named as a person is
     forms = tuple(hit for _, hit in hits)
     return CompanyName(text, tuple(words), tail, forms, dropped, honorific, mark, currency)
 
@@ -347,6 +350,8 @@ def normalise_person_name(first: str | None, last: str | None, full: str | None 
 
 # Titles, generations and letters after a name ("Dr. John Smith PhD", "John Smith III"), and the
 # "and" of a couple ("Mr & Mrs Smith"). Letters that are also two initials ("M. D.", "J. D.") are not here.
+# Titles that come before a person's name, as a sole trader's account may be named ("Mr J Smith").
+_LEADING_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "revd"})
 _TITLES = frozenset(
     {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mx", "jr", "sr", "rev", "revd", "ii", "iii",
      "phd", "mba", "cpa", "esq", "obe", "mbe", "cbe", "kbe", "frcs", "dds", "and"}

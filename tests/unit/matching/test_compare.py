@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sync_guard.matching import DUPLICATE_THRESHOLD, POSSIBLE_THRESHOLD, MatchResult, Verdict, compare
+from sync_guard.matching import (
+    DUPLICATE_THRESHOLD,
+    POSSIBLE_THRESHOLD,
+    MatchResult,
+    Verdict,
+    blocking_keys,
+    compare,
+)
 from sync_guard.matching.compare import verdict_for
 from sync_guard.models.records import Module, System
 from tests.unit.matching.conftest import MakeRecord
@@ -490,3 +497,15 @@ def test_one_companys_customers_in_two_currencies_are_at_most_possible(company: 
         compare(company("Acme Ltd", currency="usd"), company("Acme Ltd (USD)")).verdict is Verdict.DUPLICATE
     )
     assert compare(company("Acme Ltd"), company("Acme Ltd - USD")).verdict is Verdict.DUPLICATE
+
+
+def test_a_sole_traders_account_named_with_a_title_meets_the_person(
+    company: MakeRecord, person: MakeRecord
+) -> None:
+    assert compare(company("Mr John Smith"), company("John Smith")).evidence[0] == (
+        "same name once the title 'Mr' is set aside"
+    )
+    books = person("John", "Smith", system=System.BOOKS, module=Module.BOOKS_CUSTOMERS)
+    # A person's name alone is shared by many people: worth a look, not a duplicate.
+    assert compare(company("Mr John Smith"), books).verdict is Verdict.POSSIBLE
+    assert blocking_keys(company("Mr John Smith")) & blocking_keys(books)

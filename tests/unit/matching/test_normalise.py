@@ -603,3 +603,10 @@ def test_a_currency_set_off_at_the_end_of_a_name_is_read_apart(
 ) -> None:
     assert without_currency(name) == (currency, rest)
     assert key(name) == key(rest)
+
+
+def test_a_persons_title_before_a_sole_traders_name_is_set_aside() -> None:
+    name = normalise_company_name("Mr John Smith")
+    assert (name.core, name.dropped_honorific) == (("john", "smith"), "mr")
+    assert core("Dr Martens") == ("dr", "martens")  # a title and one word: a brand's name
+    assert core("Dr. Ing. h.c. F. Porsche AG")[0] == "dr"  # a company's registered name
