@@ -186,19 +186,26 @@ def without_currency(text: str) -> tuple[str | None, str]:
     return (found[1] or found[2]).upper(), text[: found.start()]
 
 
+# "Acme Ltd c/o Jane Smith": the person the post goes to, not a word of the name.
+# ("care of" in words is left alone: "Sunrise Care of Surrey Ltd" is a care home's name.)
+_CARE_OF = re.compile(r"[\s,]+(?:c/o|c\.o\.)\s.*$", re.IGNORECASE | re.DOTALL)
+
+
 @lru_cache(maxsize=200_000)
 def normalise_company_name(text: str) -> CompanyName:
     """Take a company name apart: core words, legal forms (folded), a trailing place or address.
 
-    An administrator's mark (:func:`without_mark`) and a currency code at the end
-    (:func:`without_currency`) are set aside. Legal forms are recognised after at least one word of
-    the name (anywhere after it, since "Hitachi ... Technologies, Inc. Netherlands B.V." has two), and
-    at the very start only for forms the table marks ``leading`` ("N.V. Philips"). Words after the
-    last legal form go to ``tail``, and so do words after a comma in a name whose only legal form
-    leads it ("N.V. Nutricia, Zoetermeer").
+    An administrator's mark (:func:`without_mark`), a currency code at the end
+    (:func:`without_currency`) and whoever the post goes to ("c/o Jane Smith") are set aside. Legal
+    forms are recognised after at least one word of the name (anywhere after it, since "Hitachi ...
+    Technologies, Inc. Netherlands B.V." has two), and at the very start only for forms the table
+    marks ``leading`` ("N.V. Philips"). Words after the last legal form go to ``tail``, and so do
+    words after a comma in a name whose only legal form leads it ("N.V. Nutricia, Zoetermeer").
     """
     table = tables()
     mark, name = without_mark(text)
+    if "/" in name or "." in name:
+        name = _CARE_OF.sub("", name)
     currency, name = without_currency(name)
     tokens = _name_tokens(name)
     words: list[str] = []

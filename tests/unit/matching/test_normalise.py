@@ -610,3 +610,13 @@ def test_a_persons_title_before_a_sole_traders_name_is_set_aside() -> None:
     assert (name.core, name.dropped_honorific) == (("john", "smith"), "mr")
     assert core("Dr Martens") == ("dr", "martens")  # a title and one word: a brand's name
     assert core("Dr. Ing. h.c. F. Porsche AG")[0] == "dr"  # a company's registered name
+
+
+def test_whoever_the_post_goes_to_is_not_the_name() -> None:
+    name = normalise_company_name("Acme Widgets Ltd c/o Jane Smith")
+    assert (name.core, name.tail, [h.form.canonical for h in name.legal_forms]) == (
+        ("acme", "widgets"),
+        (),
+        ["Ltd"],
+    )
+    assert core("Sunrise Care of Surrey Ltd") == ("sunrise", "care", "of", "surrey")  # words of a name
