@@ -54,6 +54,17 @@ def test_books_individuals_are_people_and_money_means_transactions(tmp_path: Pat
     assert record.has_transactions is True
 
 
+def test_vendor_rows_of_a_contacts_export_are_left_out_and_counted(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Contact ID,Display Name,Contact Type\n"
+        "1,Acme Ltd,customer\n2,Acme Ltd (supplier),Vendor\n3,Beta Ltd,\n",
+    )
+    export = read_export(path, System.BOOKS)
+    assert [r.record_id for r in export.records] == ["1", "3"]
+    assert any("1 vendor row(s) left out" in w for w in export.warnings)
+
+
 def test_crm_contacts_export_is_read_as_people_not_as_their_account(tmp_path: Path) -> None:
     path = write(
         tmp_path,

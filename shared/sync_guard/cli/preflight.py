@@ -127,6 +127,8 @@ def plan_preflight(
     for record in books:
         if not record.party.active:
             continue  # the sync does not offer inactive customers for pairing
+        if record.party.module is Module.BOOKS_VENDORS:
+            continue  # accounts and contacts pair with customers; a supplier is another record
         for name in dict.fromkeys(record.names):
             by_name.setdefault(name, []).append(record)
         for email in _email_of(record.party):

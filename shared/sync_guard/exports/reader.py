@@ -62,6 +62,7 @@ CANONICAL_FIELDS: dict[str, str] = {
     "linked_crm_id": "Books: the CRM account/contact id the customer is linked to",
     "kind": "company/business or person/individual (Books 'Customer Sub Type')",
     "status": "active/inactive",
+    "contact_type": "Books: customer or vendor; vendors (suppliers) are left out",
 }
 
 # Zoho's usual export headers (CRM Accounts, CRM Contacts, Books Customers), by normalised header.
@@ -109,6 +110,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "currency": ("currency", "currency code", "customer currency"),
     "kind": ("kind", "customer sub type", "customer type", "contact sub type"),
     "status": ("status", "contact status", "customer status"),
+    "contact_type": ("contact type",),
 }  # fmt: skip
 
 
@@ -390,6 +392,8 @@ def iter_export(
         columns = map_columns(path, headers, overrides or {})
         export.columns = {f: headers[i] for f, i in columns.items()}
         module = _module_for(system, columns)
+        type_column = columns.get("contact_type")
+        vendors = 0
         seen: dict[str, int] = {}
         line = 1
         while True:
@@ -397,6 +401,10 @@ def iter_export(
             try:
                 row = next(reader)
             except StopIteration:
+                if vendors:
+                    export.warnings.append(
+                        f"{path}: {vendors} vendor row(s) left out: suppliers are not the sync's customers"
+                    )
                 return
             except csv.Error as error:
                 raise ExportError(path, start, f"not valid CSV: {error}") from error
@@ -405,6 +413,9 @@ def iter_export(
                 continue  # blank lines at the end of hand-edited exports
             if len(row) != len(headers):
                 raise ExportError(path, line, f"row has {len(row)} fields, the header has {len(headers)}")
+            if type_column is not None and row[type_column].strip().lower() == "vendor":
+                vendors += 1
+                continue
             record = _row_record(export, line, row, columns, module)
             if record.record_id in seen:
                 raise ExportError(

@@ -52,7 +52,7 @@ from sync_guard.guard.ports import (
     StateWrite,
 )
 from sync_guard.models.events import GuardEvent, Operation
-from sync_guard.models.records import PartyRecord, System
+from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
@@ -191,6 +191,23 @@ def awaiting_enrichment_plan(event: GuardEvent, config: GuardConfig, now: dateti
     return CommitPlan(entry=entry)
 
 
+def not_guarded_plan(
+    event: GuardEvent, record: PartyRecord, config: GuardConfig, now: datetime
+) -> CommitPlan:
+    """A Books vendor: suppliers are not what the sync creates, so the event is recorded and allowed,
+    and the record is neither kept in the shadow nor matched (a customer of the same name is normal)."""
+    entry = _entry(
+        event,
+        config,
+        now,
+        EntryKind.NOT_GUARDED,
+        Decision.ALLOW,
+        names={record.ref: record.name},
+        note="a Books vendor: the guard watches customers only",
+    )
+    return CommitPlan(entry=entry)
+
+
 def awaiting_entry_id(event_id: str) -> str:
     return f"{event_id}#awaiting"
 
@@ -214,6 +231,8 @@ def plan_event(
         return _plan_delete(event, snapshot, builder, version, matcher, config, now, rules)
     if record is None:
         return awaiting_enrichment_plan(event, config, now)
+    if record.module is Module.BOOKS_VENDORS:
+        return not_guarded_plan(event, record, config, now)
     if previous is not None and previous.version >= version:
         return CommitPlan(
             entry=_entry(

@@ -47,6 +47,7 @@ class EntryKind(StrEnum):
     STALE = "stale"  # older than what the shadow already holds (out-of-order delivery); no state change
     AWAITING_ENRICHMENT = "awaiting_enrichment"  # ids only (Notification API) and no fetcher configured
     UNKNOWN_RECORD = "unknown_record"  # delete of a record the shadow never saw
+    NOT_GUARDED = "not_guarded"  # a record outside the guard's scope (a Books vendor); allowed, not kept
     ADMIN = "admin"  # an admin operation (breaker reset, manual link, ...), with its actor
     ACTION = "action"  # the executor's outcome of one outbox action (done, failed, dead-lettered...)
 

@@ -20,6 +20,9 @@ class Module(StrEnum):
     CRM_ACCOUNTS = "Accounts"
     CRM_CONTACTS = "Contacts"
     BOOKS_CUSTOMERS = "Customers"
+    # Books keeps suppliers among its contacts too (``contact_type: vendor``). The guard watches the
+    # customers the sync creates; a vendor is recorded as outside its scope and never matched.
+    BOOKS_VENDORS = "Vendors"
 
 
 class RecordKind(StrEnum):

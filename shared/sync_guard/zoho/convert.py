@@ -171,6 +171,7 @@ def books_contact_to_party(data: Mapping[str, Any]) -> PartyRecord:
     ``contact_name`` is the display name (unique per organisation); ``customer_sub_type=individual`` makes a
     person, whose first/last names come from the primary contact person. The contact's own email (or the
     primary person's) is ``email``; every other contact person's address goes to ``other_emails``.
+    ``contact_type=vendor`` (a supplier) gives module ``Vendors``, which the guard leaves alone.
     """
     record_id = _record_id(data, "contact_id", "Books contact")
     raw_persons = data.get("contact_persons") or []
@@ -195,11 +196,12 @@ def books_contact_to_party(data: Mapping[str, Any]) -> PartyRecord:
 
     linked = _text(data.get("zcrm_account_id")) or _text(data.get("zcrm_contact_id"))
     status = _text(data.get("status"))
+    vendor = (_text(data.get("contact_type")) or "").lower() == "vendor"
     # The display name is unique in Books; the company name is the party's other name when it differs.
     display, company = _text(data.get("contact_name")), _text(data.get("company_name"))
     return PartyRecord(
         system=System.BOOKS,
-        module=Module.BOOKS_CUSTOMERS,
+        module=Module.BOOKS_VENDORS if vendor else Module.BOOKS_CUSTOMERS,
         record_id=record_id,
         name=display or company or "",
         other_names=(company,) if display and company and company.casefold() != display.casefold() else (),

@@ -12,7 +12,7 @@ from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.model import ActionKind, Decision, EntryKind
 from sync_guard.guard.policy import Policy
 from sync_guard.models.events import Operation
-from sync_guard.models.records import PartyRecord, System
+from sync_guard.models.records import Module, PartyRecord, System
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for
 from tests.unit.guard.fakes import ExactMatcher, InMemoryShadow
 
@@ -144,6 +144,24 @@ def test_quarantine_queues_actions_once_and_the_echo_is_not_re_decided(shadow: I
     assert result.entry.actions == ()
     assert shadow.states["books:10"].echo_expected == {}
     assert len(shadow.outbox) == queued
+
+
+def test_a_books_vendor_is_audited_as_not_guarded_and_never_matched(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd", has_transactions=True)))
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    # the customer's supplier side: Books keeps it as a vendor of the same name
+    vendor = books_customer("20", "Acme Ltd").model_copy(update={"module": Module.BOOKS_VENDORS})
+
+    result = guard.process(event_for(vendor))
+
+    assert result.decision is Decision.ALLOW
+    assert result.entry is not None
+    assert result.entry.kind is EntryKind.NOT_GUARDED
+    assert "vendor" in result.entry.note
+    assert result.entry.actions == ()
+    assert "books:20" not in shadow.states
+    assert shadow.keys["n:acme ltd"].members == {"crm:1", "books:9"}
 
 
 def test_a_held_record_is_never_acted_on_twice(shadow: InMemoryShadow) -> None:

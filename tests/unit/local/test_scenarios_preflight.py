@@ -87,6 +87,18 @@ def test_inactive_books_customers_are_not_offered() -> None:
     assert plan.pairs_exactly == 0
 
 
+def test_a_books_vendor_is_not_the_customer_of_the_same_name() -> None:
+    # given a customer who is also a supplier: Books holds the supplier as a vendor, under a drifted name
+    state = SimulatorState()
+    state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)
+    vendor = {"contact_name": "Acme Limited", "contact_type": "vendor"}
+    state.books_create_contact(vendor, source=Source.ADMIN)
+    plan = plan_preflight(*sides(state))
+    # then the account is not held back: the sync should create its customer
+    assert plan.holds == []
+    assert plan.new_customers == 1
+
+
 def test_from_exports(tmp_path: Path) -> None:
     crm_csv = tmp_path / "accounts.csv"
     crm_csv.write_text("Record Id,Account Name\n1,Acme Ltd\n2,Smith & Co\n")

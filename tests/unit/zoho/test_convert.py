@@ -147,3 +147,19 @@ def test_books_company_name_is_another_name_when_the_display_name_differs() -> N
         {"contact_id": "9", "contact_name": "ACME GmbH", "company_name": "ACME GmbH"}
     )
     assert same.other_names == ()
+
+
+@pytest.mark.parametrize(
+    ("contact_type", "module"),
+    [
+        ("customer", Module.BOOKS_CUSTOMERS),
+        (None, Module.BOOKS_CUSTOMERS),  # webhooks configured with a field list may leave it out
+        ("vendor", Module.BOOKS_VENDORS),
+        ("Vendor", Module.BOOKS_VENDORS),
+    ],
+)
+def test_books_contact_type_says_customer_or_vendor(contact_type: str | None, module: Module) -> None:
+    data = {"contact_id": "7", "contact_name": "Acme Ltd"}
+    if contact_type is not None:
+        data["contact_type"] = contact_type
+    assert books_contact_to_party(data).module is module
