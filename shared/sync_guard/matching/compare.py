@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+import msgspec
 from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import OtherName, RecordFeatures, features_of
@@ -376,7 +377,12 @@ def _as_named(features: RecordFeatures) -> list[_Named]:
     name, even on a Books individual's record: "Jane Doe" of "Doe Design Ltd")."""
     named: list[_Named] = [(features, None)]
     named.extend(
-        (replace(features, kind=RecordKind.COMPANY, company=other.name, person=None, other_names=()), other)
+        (
+            msgspec.structs.replace(
+                features, kind=RecordKind.COMPANY, company=other.name, person=None, other_names=()
+            ),
+            other,
+        )
         for other in features.other_names
     )
     return named

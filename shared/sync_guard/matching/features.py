@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+
+import msgspec
 
 from sync_guard.matching.normalise import (
     DEFAULT_PHONE_REGION,
@@ -29,8 +30,7 @@ from sync_guard.matching.normalise import (
 from sync_guard.models.records import PartyRecord, RecordKind
 
 
-@dataclass(frozen=True, slots=True)
-class OtherName:
+class OtherName(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """Another name a record gives for the same party: one it trades under ("Acme Ltd t/a Acme
     Widgets"), or Books' company name beside a display name."""
 
@@ -39,8 +39,7 @@ class OtherName:
     trading: bool
 
 
-@dataclass(frozen=True, slots=True)
-class RecordFeatures:
+class RecordFeatures(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """Everything the matcher compares, already normalised."""
 
     kind: RecordKind

@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+import msgspec
 import phonenumbers
 from rapidfuzz.distance import OSA
 
@@ -22,16 +22,14 @@ from sync_guard.matching.tables import LegalForm, fold_text, plain_key, tables, 
 DEFAULT_PHONE_REGION = "GB"
 
 
-@dataclass(frozen=True, slots=True)
-class LegalFormHit:
+class LegalFormHit(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """A legal form found in a name: as written there, and what it folds to."""
 
     written: str
     form: LegalForm
 
 
-@dataclass(frozen=True, slots=True)
-class CompanyName:
+class CompanyName(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """A company name taken apart for comparison."""
 
     raw: str
@@ -330,8 +328,7 @@ def _is_honorific(word: str) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class PersonName:
+class PersonName(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """A person's name as folded tokens, given names first when known."""
 
     tokens: tuple[str, ...]
@@ -583,8 +580,7 @@ def normalise_postcode(raw: str | None) -> str | None:
     return value if value and value.lower() not in tables().placeholders else None
 
 
-@dataclass(frozen=True, slots=True)
-class StreetAddress:
+class StreetAddress(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """A street line: the house number (if any), its folded words, and those words without the type.
 
     ``name_words`` leaves out the street type (``st``, ``ave``) so that "79th St" and "79th" agree.

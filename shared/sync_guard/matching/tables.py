@@ -14,6 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import msgspec
+
 _DATA = "sync_guard.matching.data"
 
 # Anything that is not a letter or digit separates tokens; apostrophes are dropped instead so that
@@ -81,8 +83,7 @@ def _split_run(run: str, endings: frozenset[str]) -> tuple[str, ...]:
     return (run,)
 
 
-@dataclass(frozen=True, slots=True)
-class LegalForm:
+class LegalForm(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """One legal form: how it is shown in evidence, and which kind of entity it names."""
 
     canonical: str

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import fields
 from importlib import import_module
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from sync_guard.exports import report as report_module
@@ -154,7 +154,10 @@ def test_every_field_survives_the_compact_form() -> None:
     )
     features = extract_features(person)
     # Each field is set, so that one left out of the compact form would be missed.
-    assert all(getattr(features, f.name) not in (None, (), frozenset()) for f in fields(RecordFeatures))
+    assert all(
+        getattr(features, f.name) not in (None, (), frozenset())
+        for f in msgspec.structs.fields(RecordFeatures)
+    )
     company = features.company
     assert company is not None
     assert company.tail
