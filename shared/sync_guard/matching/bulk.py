@@ -32,6 +32,7 @@ from sync_guard.matching.blocking import DEFAULT_MAX_POSTINGS, keys_from_feature
 from sync_guard.matching.compare import MatchResult, Verdict, score_unless_distinct
 from sync_guard.matching.features import RecordFeatures, extract_features
 from sync_guard.matching.names import NameRelation
+from sync_guard.matching.tables import LegalForm
 from sync_guard.models.records import PartyRecord
 
 # Below this much work a second process costs more (fork, sending results back) than it saves.
@@ -236,7 +237,22 @@ def dumps_features(features: Sequence[RecordFeatures], keys: Sequence[tuple[str,
 
 def loads_features(data: bytes) -> Normalised:
     """What :func:`dumps_features` wrote."""
-    return _DECODER.decode(data)
+    features, keys = _DECODER.decode(data)
+    _share_legal_forms(features)
+    return features, keys
+
+
+def _share_legal_forms(features: list[RecordFeatures]) -> None:
+    """One object per legal form again, as the normaliser's tables have it: decoding writes a new form
+    (with its set of countries) for every name that has one, 55 MB more per 100k records."""
+    shared: dict[LegalForm, LegalForm] = {}
+    for f in features:
+        names = [f.company] if f.company is not None else []
+        names.extend(other.name for other in f.other_names)
+        for name in names:
+            for hit in name.legal_forms:
+                # Just decoded: nothing else holds the hit, and nothing has hashed it yet.
+                msgspec.structs.force_setattr(hit, "form", shared.setdefault(hit.form, hit.form))
 
 
 def _normalise_range(records: Sequence[PartyRecord], region: str, start: int, stop: int) -> Normalised:

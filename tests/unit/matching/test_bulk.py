@@ -130,6 +130,14 @@ def test_features_and_keys_survive_the_compact_form() -> None:
     assert loads_features(dumps_features(features, keys)) == (features, keys)
 
 
+def test_read_back_features_share_one_object_per_legal_form() -> None:
+    crm, books = _records(50)
+    features, _ = loads_features(dumps_features([extract_features(r) for r in [*crm, *books]], []))
+    forms = [hit.form for f in features if f.company for hit in f.company.legal_forms]
+    assert len(forms) > len(set(forms)) > 1
+    assert len({id(form) for form in forms}) == len(set(forms))
+
+
 def test_every_field_survives_the_compact_form() -> None:
     person = PartyRecord(
         system=System.CRM,
