@@ -87,6 +87,16 @@ def test_alarms_notify_the_alarm_topic(template: dict[str, Any]) -> None:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
 
 
+def test_alarms_can_publish_to_their_encrypted_topic(template: dict[str, Any]) -> None:
+    # The AWS-managed SNS key does not let CloudWatch encrypt: alarms would fire and reach no one.
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    statements = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"])
+
+
 def test_queue_visibility_is_six_times_its_consumers_timeout(template: dict[str, Any]) -> None:
     # A message must not come back while the batch that received it still runs: the executor and the
     # processor treat a second copy of a message as a duplicate.

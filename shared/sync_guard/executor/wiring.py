@@ -11,6 +11,7 @@ from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.notify import Notifier, finance_notifier
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
+from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 
 
@@ -58,8 +59,9 @@ def executor_config(settings: Settings) -> ExecutorConfig:
         lease_seconds=settings.outbox_lease_seconds,
         notify_max_individual=settings.notify_max_individual,
         links=ZohoLinks.from_settings(settings),
-        # One Zoho call with its in-call retries fits in about the timeout plus a little backoff.
-        reserve_seconds=min(20.0, settings.zoho_timeout_seconds + 2.0),
+        # Enough for one more action: at most two Zoho calls (a tag and a checkbox) and a token mint, each
+        # ending within the retry deadline. template.yaml gives the outbox function more than this.
+        reserve_seconds=3 * (RetryPolicy().deadline or settings.zoho_timeout_seconds),
     )
 
 

@@ -60,7 +60,7 @@ def build_zoho_clients(
         raise ConfigurationError("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID is not set")
     creds = credentials or load_credentials(settings)
     timeout = settings.zoho_timeout_seconds
-    policy = retry or RetryPolicy(max_attempts=settings.zoho_max_attempts)
+    policy = retry or RetryPolicy(max_attempts=settings.zoho_max_attempts, attempt_seconds=timeout)
     shared = client or httpx.Client(timeout=httpx.Timeout(timeout))
     auth = ZohoOAuth(
         accounts_url=settings.zoho_accounts_url or accounts_url_for(settings.zoho_data_centre),

@@ -79,6 +79,9 @@ class RetryPolicy:
     # Give up rather than start a wait that would end more than this many seconds (time spent in attempts
     # plus waits) after the first attempt: a Lambda's budget. None: attempts alone limit the retries.
     deadline: float | None = 25.0
+    # How long one attempt may take (the client's timeout): no attempt is started that could run past the
+    # deadline, so that a whole call, retries included, ends within it.
+    attempt_seconds: float = 0.0
 
     def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether ``error`` is worth another attempt of the same call, now."""
@@ -134,7 +137,10 @@ class RetryPolicy:
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number >= self.max_attempts:
                 return True
-            out_of_time = self.deadline is not None and spent[0] + state.upcoming_sleep > self.deadline
+            out_of_time = (
+                self.deadline is not None
+                and spent[0] + state.upcoming_sleep + self.attempt_seconds > self.deadline
+            )
             if not out_of_time:
                 logger.info(
                     "zoho retry",

@@ -292,6 +292,23 @@ def test_deadline_stops_retries_that_would_overrun_the_budget() -> None:
     assert len(calls) == 3
 
 
+def test_no_attempt_is_started_that_could_run_past_the_deadline() -> None:
+    calls: list[int] = []
+    waits: list[float] = []
+
+    def failing() -> None:
+        calls.append(1)
+        raise ZohoRateLimited("busy", retry_after=4)
+
+    # Each attempt may take up to 3 s (the client's timeout): after 4 s of waiting, a second attempt
+    # could end at 7 s, a third at 14 s, past the 10 s deadline.
+    policy = RetryPolicy(max_attempts=10, max_retry_after=10, deadline=10, base_delay=0.0, attempt_seconds=3)
+    with pytest.raises(ZohoRateLimited):
+        policy.run(failing, idempotent=True, sleep=waits.append, rng=random.Random(0))
+    assert waits == [4]
+    assert len(calls) == 2
+
+
 def test_error_messages_never_carry_emails_in_clear() -> None:
     books = error_for_response(
         _response(400, {"code": 3090, "message": "jane.doe@acme.example exists"}), Dialect.BOOKS
