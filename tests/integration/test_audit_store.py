@@ -99,6 +99,19 @@ def test_appending_twice_is_refused(log: AuditLog) -> None:
     assert log.get("evt_001") == entry
 
 
+def test_an_entry_is_read_strongly_consistent(aws: AwsResources) -> None:
+    # The outbox reads a decision's entry moments after the processor's transaction wrote it.
+    calls: list[dict[str, object]] = []
+
+    class Recording:
+        def get_item(self, **kwargs: object) -> dict[str, object]:
+            calls.append(kwargs)
+            return aws.dynamodb.get_item(**kwargs)  # type: ignore[no-any-return]
+
+    assert AuditLog(Recording(), get_settings().audit_table).get("evt_404") is None
+    assert calls[0]["ConsistentRead"] is True
+
+
 def test_time_range_newest_first_across_month_partitions(log: AuditLog, populated: list[AuditEntry]) -> None:
     ids, pages = collect(log, AuditQuery(since=START, until=START + timedelta(days=60)), limit=7)
     assert ids == newest_first(populated)

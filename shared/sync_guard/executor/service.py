@@ -42,6 +42,7 @@ from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoh
 from sync_guard.guard.model import ActionKind, AuditEntry, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
+from sync_guard.zoho.errors import ZohoAuthError
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,14 @@ def _utc_now() -> datetime:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Zoho's typed errors say; bad data never heals; anything else (an AWS hiccup) is retried."""
+    """Zoho's typed errors say; bad data never heals; anything else (an AWS hiccup) is retried.
+
+    Rejected credentials (a revoked refresh token, a changed client secret) are not worth retrying
+    within one call, but they are an operator's fix, not a verdict on the action: the action is retried
+    by SQS and then waits in the dead-letter queue for ``sync-guard replay-dlq`` once they are mended.
+    """
+    if isinstance(error, ZohoAuthError):
+        return True
     if isinstance(error, ValueError | LookupError):
         return False
     return bool(getattr(error, "retryable", True))
@@ -175,6 +183,11 @@ class Executor:
             "outbox action failed",
             extra={"action_id": claim.action_id, "attempt": claim.attempt, "error": code},
         )
+        if isinstance(error, ZohoAuthError):
+            # Build the clients again next time, so that mended credentials are read without a cold start.
+            close = getattr(self.zoho, "close", None)
+            if callable(close):
+                close()
         if not is_retryable(error):
             return self._finish(message, claim, ActionStatus.FAILED, f"Zoho refused, not retried: {detail}")
         if message.receive_count >= self.config.max_receives:
@@ -223,8 +236,10 @@ class Executor:
         for message, claim in claims:
             entry = self.context.entry(claim.action.entry_id)
             if entry is None:
+                # Written in the same transaction as the action, so it should be there: retried, and
+                # dead-lettered (not dropped) if it never turns up.
                 results.append(
-                    self._finish(message, claim, ActionStatus.FAILED, "the decision's audit entry is missing")
+                    self._failed(message, claim, RuntimeError("the decision's audit entry is missing"))
                 )
                 continue
             action_notices = notices_for(claim.action, entry, self.context.states(refs_of(entry)))
@@ -252,7 +267,12 @@ class Executor:
             failure = error
         if delivered:
             # Stored before anything is marked done: a crash in between re-sends nothing.
-            self.sent_notices.remember(delivered, now=self.clock())
+            try:
+                self.sent_notices.remember(delivered, now=self.clock())
+            except Exception:
+                # Published all the same: the actions are still marked done below, so a retry of this
+                # batch cannot publish them again (only a later decision on the same pair could).
+                logger.warning("sent notices not remembered", extra={"count": len(delivered)}, exc_info=True)
         sent = already | delivered
         for message, claim in ready:
             keys = keys_of[claim.action_id]

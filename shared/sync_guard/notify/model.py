@@ -138,13 +138,19 @@ class FinanceNotice(BaseModel):
 
 
 def dedup_key(notice: FinanceNotice) -> str:
-    """The de-duplication key of a notice: a hash of its rule and the set of its record refs.
+    """The de-duplication key of a notice: a hash of its rule, the set of its record refs, and the
+    records the guard really holds back (enforce mode).
 
-    Decision, mode, evidence and time are left out on purpose: a retry of the same batch, or the same pair
-    seen again by a redelivered webhook, is the same news for finance. The caller stores the keys it has sent.
+    Evidence, time and the wording of the decision are left out on purpose: a retry of the same batch, or
+    the same pair seen again by a redelivered webhook, is the same news for finance. A real hold is news
+    of its own, though: after a switch from observe to enforce, or a flag that became a quarantine, finance
+    hears that the guard now holds a record, even though the pair was reported before. The caller stores
+    the keys it has sent.
     """
     refs = sorted({record.ref for record in notice.records})
-    canonical = json.dumps([notice.rule, refs], separators=(",", ":"))
+    held = sorted(r.ref for r in notice.held_records) if notice.mode is Mode.ENFORCE else []
+    parts: list[object] = [notice.rule, refs, held] if held else [notice.rule, refs]
+    canonical = json.dumps(parts, separators=(",", ":"))
     return "ntf_" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

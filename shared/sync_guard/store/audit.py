@@ -171,7 +171,10 @@ class AuditLog:
         run_transaction(self._client, audit_transact_items(self.table, entry))
 
     def get(self, entry_id: str) -> AuditEntry | None:
-        item = self._client.get_item(TableName=self.table, Key=primary_key(entry_id)).get("Item")
+        # Strongly consistent: the outbox reads an entry moments after the processor's transaction wrote it.
+        item = self._client.get_item(
+            TableName=self.table, Key=primary_key(entry_id), ConsistentRead=True
+        ).get("Item")
         return entry_from_item(item) if item else None
 
     def _partitions(self, query: AuditQuery, since: datetime, until: datetime) -> list[str]:

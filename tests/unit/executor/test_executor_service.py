@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorC
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
-from sync_guard.zoho.errors import BooksApiError, ZohoRateLimited, ZohoServerError, ZohoTimeout
+from sync_guard.zoho.errors import BooksApiError, ZohoAuthError, ZohoRateLimited, ZohoServerError, ZohoTimeout
 from tests.unit.executor.fakes_executor import (
     T0,
     FakeContext,
@@ -142,6 +143,32 @@ def test_a_refusal_fails_the_action_without_retry() -> None:
     assert "not retried" in store.entries[0].note
 
 
+def test_rejected_credentials_are_retried_then_dead_lettered_with_the_clients_rebuilt() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold)
+    zoho.books.errors += [ZohoAuthError("invalid_code"), ZohoAuthError("invalid_code")]
+    rebuilt: list[str] = []
+
+    class Clients:
+        def __call__(self) -> FakeZoho:
+            return zoho
+
+        def close(self) -> None:
+            rebuilt.append("closed")
+
+    executor = make(store, zoho=zoho)
+    executor.zoho = Clients()  # type: ignore[assignment]
+    first = executor.run_batch([msg(hold.action_id, receives=1)])
+    last = executor.run_batch([msg(hold.action_id, receives=5)])
+
+    # an operator's fix, not a verdict: back to SQS, then the dead-letter queue for replay-dlq
+    assert first.failed_message_ids == ["m1"]
+    assert last.failed_message_ids == ["m1"]
+    assert store.items[hold.action_id].status is ActionStatus.DEAD_LETTERED
+    assert rebuilt == ["closed", "closed"]  # the next use reads the credentials again
+
+
 def test_observe_mode_writes_nothing_and_says_what_it_would_have_done() -> None:
     store, zoho = FakeStore(), FakeZoho()
     hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
@@ -203,6 +230,34 @@ def test_a_retried_batch_never_notifies_twice() -> None:
     assert sum(m.notice_count for m in healthy.messages) == 2
     delivered = {k for m in flaky.messages + healthy.messages for k in m.dedup_keys}
     assert len(delivered) == 3
+    assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
+
+
+def test_a_notice_whose_entry_cannot_be_read_yet_is_retried_not_failed() -> None:
+    store, context, ids = _notify_setup(1)
+    context.entries.clear()
+
+    result = make(store, context=context).run_batch([msg(ids[0])])
+
+    assert result.failed_message_ids == ["m1"]
+    assert store.items[ids[0]].status is ActionStatus.RETRYING
+
+
+def test_published_notices_are_done_even_if_their_keys_cannot_be_stored() -> None:
+    store, context, ids = _notify_setup(2)
+    notifier = InMemoryNotifier()
+
+    class Throttled(FakeSent):
+        def remember(self, keys: Iterable[str], *, now: datetime) -> None:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+
+    result = make(store, context=context, notifier=notifier, sent=Throttled()).run_batch(
+        [msg(i, message_id=i) for i in ids]
+    )
+
+    # the batch is not handed back to SQS, so nothing is published twice
+    assert result.failed_message_ids == []
+    assert len(notifier.messages) == 1
     assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
 
 

@@ -46,6 +46,19 @@ def test_same_rule_and_records_give_the_same_key_whatever_else_differs() -> None
     assert first.dedup_key.startswith("ntf_")
 
 
+def test_a_real_hold_is_news_even_after_the_pair_was_reported() -> None:
+    flagged = (books("1", "A"), crm("2", "B"))
+    held = (books("1", "A", held=True), crm("2", "B"))
+    reported = notice(records=flagged, decision=Decision.FLAG)
+    would_hold = notice(records=held, mode=Mode.OBSERVE)
+    holds = notice(records=held, mode=Mode.ENFORCE)
+    # observe mode's "would hold" is the same news as the flag; enforce mode's hold is not
+    assert would_hold.dedup_key == reported.dedup_key
+    assert holds.dedup_key != reported.dedup_key
+    # and holding the same record again, on a later event, is not news either
+    assert notice(records=(crm("2", "B"), books("1", "A", held=True)), minute=9).dedup_key == holds.dedup_key
+
+
 def test_a_different_rule_or_record_gives_a_different_key() -> None:
     a, b = books("1", "A"), crm("2", "B")
     base = notice(records=(a, b))
