@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# Letters of any script: "jürgen@bäckerei-müller.de" is as much a customer's address as an ASCII one.
+_EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
 
 
 def mask_email(email: str | None) -> str:

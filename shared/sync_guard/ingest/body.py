@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
@@ -90,7 +91,22 @@ def _json_fields(body: bytes, charset: str) -> dict[str, Any]:
         raise InvalidPayload("body is not valid JSON", field="body") from None
     if not isinstance(value, dict):
         raise InvalidPayload("body must be a JSON object", field="body")
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(value):
+        # "\ud800" alone is valid JSON but no character: it could be neither stored nor queued.
+        raise InvalidPayload("body has an escaped half of a character pair (\\ud800-\\udfff)", field="body")
     return value
+
+
+# The escape of a UTF-16 surrogate, which JSON allows only in pairs that make one character.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _form_fields(body: bytes, charset: str) -> dict[str, Any]:

@@ -26,9 +26,13 @@ class QueueMessage(BaseModel):
     event: GuardEvent | None = None
 
 
+_SQS_REFUSED = {0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"}
+
+
 def encode_message(event: GuardEvent) -> str:
     """The message body for ``event``."""
-    event_json = event.model_dump_json()
+    # SQS refuses the two non-characters U+FFFE and U+FFFF in a message; JSON may escape them instead.
+    event_json = event.model_dump_json().translate(_SQS_REFUSED)
     if len(event_json.encode()) <= MAX_INLINE_EVENT_BYTES:
         return f'{{"event_id":{json.dumps(event.event_id)},"event":{event_json}}}'
     return json.dumps({"event_id": event.event_id})

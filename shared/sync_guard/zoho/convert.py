@@ -60,9 +60,10 @@ def _decimal(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
         return None
+    return amount if amount.is_finite() else None  # "NaN", "Infinity" or 1e400 are no amount
 
 
 def _bool(value: Any) -> bool | None:

@@ -66,6 +66,17 @@ def _scalar_text(value: Any) -> Any:
     return value
 
 
+def _required_text(value: Any) -> Any:
+    """Text that must be there: spaces around it dropped (a padded id is the same record), and blank
+    refused (an id of spaces is no id)."""
+    value = _scalar_text(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+    return value
+
+
 def _optional_text(value: Any) -> Any:
     """Empty strings and nulls mean "absent" in Zoho payloads; an unfilled merge field is empty too."""
     value = _scalar_text(value)
@@ -75,7 +86,7 @@ def _optional_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_scalar_text), Field(min_length=1)]
+Text = Annotated[str, BeforeValidator(_required_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
 
 
@@ -168,7 +179,7 @@ def _validate(model: type[ModelT], data: Mapping[str, Any], prefix: str = "") ->
         return model.model_validate(dict(data))
     except ValidationError as error:
         field = _field_path(error, prefix)
-        detail = error.errors()[0]["msg"]
+        detail = error.errors()[0]["msg"].removeprefix("Value error, ")  # our own validators' words
         raise InvalidPayload(f"{field}: {detail}", field=field) from None
 
 
@@ -366,16 +377,17 @@ def parse_books_webhook(
     hint = operation or _optional_text(data.get("event")) or _optional_text(data.get("operation"))
     if hint is not None and not isinstance(hint, str):
         raise InvalidPayload("event must be text", field="event")
-    op = _books_operation(hint, contact, contact_data)
+    # The shared token may come as a body field too: it says nothing about the contact.
     fields = _canonical_body(contact_data)
+    op = _books_operation(hint, contact, fields)
     if contact.last_modified_time:
         key = event_key(
             System.BOOKS, Module.BOOKS_CUSTOMERS, op, contact.contact_id, contact.last_modified_time
         )
     else:
         key = event_key(System.BOOKS, Module.BOOKS_CUSTOMERS, op, contact.contact_id, fields)
-    id_only = not any(_optional_text(value) for key_, value in contact_data.items() if key_ != "contact_id")
-    record = None if id_only else books_contact_to_party({**contact_data, "contact_id": contact.contact_id})
+    id_only = not any(_optional_text(value) for key_, value in fields.items() if key_ != "contact_id")
+    record = None if id_only else books_contact_to_party({**fields, "contact_id": contact.contact_id})
     return GuardEvent(
         event_id=key,
         source=System.BOOKS,

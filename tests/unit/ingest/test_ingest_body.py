@@ -80,6 +80,7 @@ def test_unsupported_media_types_and_charsets_are_415(content_type: str) -> None
         (b"[1, 2]", "application/json"),
         (b'"text"', "application/json"),
         (b'{"a": NaN}', "application/json"),
+        (b'{"name": "Acme \\ud800 Ltd"}', "application/json"),  # half a character: cannot be stored
         (b"\xff\xfe{}", "application/json"),
         (b"a=%ff", FORM),
         (("[" * 100_000).encode(), "application/json"),
@@ -91,6 +92,14 @@ def test_malformed_bodies_are_400_naming_the_body(body: bytes, content_type: str
     with pytest.raises(InvalidPayload) as raised:
         decode_body(body, content_type)
     assert raised.value.field == "body"
+
+
+def test_escaped_character_pairs_and_escaped_backslashes_are_fine() -> None:
+    body = b'{"name": "Acme \\ud83d\\ude00 Ltd", "note": "C:\\\\ud800"}'
+    assert decode_body(body, "application/json").fields == {
+        "name": "Acme \U0001f600 Ltd",
+        "note": "C:\\ud800",
+    }
 
 
 def test_too_many_form_fields_is_a_400() -> None:

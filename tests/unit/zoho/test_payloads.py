@@ -110,6 +110,7 @@ def test_crm_workflow_delete_keeps_the_last_known_fields() -> None:
         ({"event": "create", "id": "1"}, "module"),
         ({"event": "create", "module": "Accounts"}, "id"),
         ({"event": "create", "module": "Accounts", "id": ""}, "id"),
+        ({"event": "delete", "module": "Accounts", "id": "   "}, "id"),
         ({"event": "create", "module": "Deals", "id": "1"}, "module"),
         ({"event": "merge", "module": "Accounts", "id": "1"}, "event"),
         ({"event": "create", "module": "Accounts", "id": {"x": 1}}, "id"),
@@ -174,6 +175,7 @@ def test_notification_repeated_ids_collapse() -> None:
     [
         ({"ids": []}, "ids"),
         ({"ids": ["1", None]}, "ids.1"),
+        ({"ids": [" "]}, "ids.0"),
         ({"operation": "merge"}, "operation"),
         ({"server_time": "soon"}, "server_time"),
         ({"server_time": 10**20}, "server_time"),
@@ -231,6 +233,29 @@ def test_books_delete_with_only_an_id() -> None:
     assert wrapped.event_id == event.event_id
 
 
+def test_books_delete_with_only_an_id_and_the_shared_token() -> None:
+    # The token is the webhook's secret, not a field of the contact: the body is still an id only.
+    event = parse_books_webhook({"contact_id": "460000000026088", "token": "s3cret"}, received_at=RECEIVED)
+    assert event.operation is Operation.DELETE
+    assert event.record is None
+
+
+def test_a_padded_id_is_the_same_record_and_event() -> None:
+    body = payload("books-edit.json")
+    padded = {"contact": {**body["contact"], "contact_id": f" {body['contact']['contact_id']} "}}
+    plain = parse_books_webhook(body, received_at=RECEIVED)
+    assert parse_books_webhook(padded, received_at=RECEIVED).event_id == plain.event_id
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", 1e400, "-inf"])
+def test_an_amount_that_is_no_number_is_left_out(amount: object) -> None:
+    body = payload("books-edit.json")
+    odd = {"contact": {**body["contact"], "outstanding_receivable_amount": amount}}
+    event = parse_books_webhook(odd, received_at=RECEIVED)
+    assert event.record is not None
+    assert event.record.outstanding is None
+
+
 def test_books_event_id_follows_last_modified_time() -> None:
     body = payload("books-edit.json")
     first = parse_books_webhook(body, received_at=RECEIVED).event_id
@@ -245,6 +270,8 @@ def test_books_event_id_follows_last_modified_time() -> None:
         ({}, "contact.contact_id"),
         ({"contact": {}}, "contact.contact_id"),
         ({"contact": {"contact_id": ""}}, "contact.contact_id"),
+        ({"contact": {"contact_id": "  "}}, "contact.contact_id"),
+        ({"contact_id": " "}, "contact_id"),
         ({"contact": "x"}, "contact"),
         ({"contact": {"contact_id": "1", "contact_persons": 5}}, "contact.contact_persons"),
         ({"contact": {"contact_id": "1", "billing_address": "x"}}, "contact.billing_address"),
