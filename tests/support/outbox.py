@@ -26,6 +26,7 @@ from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.local.runtime import SqsEventSource
+from sync_guard.local.stack import function_specs
 from sync_guard.local.template import load_template
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
@@ -81,6 +82,12 @@ def create_outbox_queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> 
     get_settings.cache_clear()
     reset_clients()
     return OutboxQueues(url, arn, dlq_url)
+
+
+def _outbox_timeout() -> float:
+    """The outbox function's Timeout in template.yaml: the time a fresh invocation has."""
+    [spec] = [s for s in function_specs(load_template(), ROOT) if s.logical_id == "OutboxFunction"]
+    return spec.timeout_seconds
 
 
 def point_at_simulator(
@@ -276,6 +283,7 @@ class Pipeline:
                     batch_size=source.batch_size,
                     wait_seconds=0,
                     retry_visibility_seconds=0,
+                    timeout_seconds=source.timeout_seconds,
                 )
             )
         sources = [self.source, *self.extra_sources[: workers - 1]]
@@ -334,5 +342,6 @@ def build_pipeline(aws: AwsResources, queues: OutboxQueues, *, storm_threshold: 
         batch_size=10,
         wait_seconds=0,
         retry_visibility_seconds=0,
+        timeout_seconds=_outbox_timeout(),
     )
     return Pipeline(aws, queues, source, deps)

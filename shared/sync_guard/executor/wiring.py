@@ -10,8 +10,7 @@ from sync_guard.executor.service import Executor, ExecutorConfig
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.notify import Notifier, finance_notifier
 from sync_guard.notify.links import ZohoLinks
-from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
-from sync_guard.zoho.http import RetryPolicy
+from sync_guard.zoho.factory import ZohoClients, build_zoho_clients, zoho_retry_policy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 
 
@@ -59,9 +58,9 @@ def executor_config(settings: Settings) -> ExecutorConfig:
         lease_seconds=settings.outbox_lease_seconds,
         notify_max_individual=settings.notify_max_individual,
         links=ZohoLinks.from_settings(settings),
-        # Enough for one more action: at most two Zoho calls (a tag and a checkbox) and a token mint, each
-        # ending within the retry deadline. template.yaml gives the outbox function more than this.
-        reserve_seconds=3 * (RetryPolicy().deadline or settings.zoho_timeout_seconds),
+        # Enough for one more action: at most two Zoho calls (a tag and a checkbox) and a token mint.
+        # template.yaml gives the outbox function more than this (75 s with the default settings).
+        reserve_seconds=3 * zoho_retry_policy(settings).longest_call_seconds(),
     )
 
 

@@ -42,6 +42,11 @@ class ZohoClients:
         self.close()
 
 
+def zoho_retry_policy(settings: Settings) -> RetryPolicy:
+    """How hard each Zoho call is tried: the settings' attempts, no attempt started past the deadline."""
+    return RetryPolicy(max_attempts=settings.zoho_max_attempts, attempt_seconds=settings.zoho_timeout_seconds)
+
+
 def build_zoho_clients(
     settings: Settings,
     token_cache: TokenCache,
@@ -60,7 +65,7 @@ def build_zoho_clients(
         raise ConfigurationError("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID is not set")
     creds = credentials or load_credentials(settings)
     timeout = settings.zoho_timeout_seconds
-    policy = retry or RetryPolicy(max_attempts=settings.zoho_max_attempts, attempt_seconds=timeout)
+    policy = retry or zoho_retry_policy(settings)
     shared = client or httpx.Client(timeout=httpx.Timeout(timeout))
     auth = ZohoOAuth(
         accounts_url=settings.zoho_accounts_url or accounts_url_for(settings.zoho_data_centre),

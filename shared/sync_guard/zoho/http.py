@@ -83,6 +83,12 @@ class RetryPolicy:
     # deadline, so that a whole call, retries included, ends within it.
     attempt_seconds: float = 0.0
 
+    def longest_call_seconds(self) -> float:
+        """How long one call can take, retries and waits included (the deadline, when it binds)."""
+        waits = sum(min(self.max_delay, self.base_delay * 2 ** (n - 1)) for n in range(1, self.max_attempts))
+        longest = self.max_attempts * self.attempt_seconds + max(waits, self.max_retry_after)
+        return min(longest, self.deadline) if self.deadline is not None else longest
+
     def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether ``error`` is worth another attempt of the same call, now."""
         if isinstance(error, ZohoTokenRateLimited):
