@@ -29,6 +29,7 @@ from sync_guard.matching.names import (
 from sync_guard.matching.normalise import (
     DEFAULT_PHONE_REGION,
     CompanyName,
+    PersonName,
     StreetAddress,
     format_phone,
     vat_core,
@@ -490,9 +491,21 @@ def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Fa
     # both the premises and the phone with a word of substance in common (an OVERLAP, not merely a
     # descriptor such as "Bank": "Gads Hill Center GH Sinai" / "Gads Hill Child Care Center"), can
     # make such a pair a duplicate.
+    # People are another matter: colleagues share their office and its switchboard as a rule.
     premises, strong = facts.premises, facts.strong
-    one_site = premises is _Premises.SAME and facts.same_phone and names.relation is NameRelation.OVERLAP
+    one_site = (
+        not person
+        and premises is _Premises.SAME
+        and facts.same_phone
+        and names.relation is NameRelation.OVERLAP
+    )
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
+        score = min(score, DUPLICATE_THRESHOLD - 0.01)
+    # Two registered names, one the other with words added at its end ("Acme Ltd" / "Acme Logistics
+    # Ltd"), are a group's two companies, which share an office and a phone: only an identifier of the
+    # company itself makes them one. (Words put in front name an operator: "Henry Booth House - Kids
+    # Place II, Inc" is Kids Place II, Inc.)
+    if names.relation is NameRelation.SUBSET and not strong and _sister_companies(left, right):
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     # Records that give different premises are two sites until an identifier says otherwise: a chain's
     # shops and a charity's centres share a name and often one central phone line, and "Acme" next door
@@ -503,6 +516,15 @@ def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Fa
     if (elsewhere and not strong) or facts.other_currencies:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return _Judgement(score, verdict_for(score), names, name_points, forms, facts)
+
+
+def _sister_companies(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """Both names are registered names (each has a legal form), and the longer one is the shorter with
+    words added at its end."""
+    if not (left.company and left.company.legal_forms and right.company and right.company.legal_forms):
+        return False
+    shorter, longer = sorted((left.company.core, right.company.core), key=len)
+    return len(longer) > len(shorter) > 0 and longer[: len(shorter)] == shorter
 
 
 def _explain(judgement: _Judgement, left: RecordFeatures, right: RecordFeatures, person: bool) -> MatchResult:
@@ -535,7 +557,7 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         shared_domains = left.email_domains & right.email_domains
         if near:
             facts.add(3.0 if person else 2.0, f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
-        elif person and shared_domains and _written_from_name(left) and _written_from_name(right):
+        elif person and shared_domains and _from_one_name(left, right):
             # "jane@acme.co.uk" / "j.smith@acme.co.uk": one person's two mailboxes at her company,
             # as a contact person's email in Books and in CRM often are.
             domain = sorted(shared_domains)[0]
@@ -606,14 +628,21 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
 _NOT_LETTERS = re.compile(r"[^a-z]")
 
 
-def _written_from_name(features: RecordFeatures) -> bool:
-    """The record's first email has a mailbox made of the person's name: "jane", "smith",
-    "jane.smith", "j.smith", "smithj", "jane_s" for Jane Smith."""
-    name = features.person
+def _from_one_name(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """Both records' first mailboxes are made of either record's person name: one person's two
+    mailboxes ("jane@" / "j.smith@" for Jane Smith), not two colleagues' ("jane@" / "peter@")."""
+    return all(
+        _written_from(record.emails[0], named.person) for record in (left, right) for named in (left, right)
+    )
+
+
+def _written_from(email: str, name: PersonName | None) -> bool:
+    """The mailbox is made of the person's name: "jane", "smith", "jane.smith", "j.smith", "smithj",
+    "jane_s" for Jane Smith."""
     if name is None or len(name.tokens) < 2:
         return False
     given, family = name.tokens[0], name.tokens[-1]
-    mailbox = _NOT_LETTERS.sub("", features.emails[0].rpartition("@")[0])
+    mailbox = _NOT_LETTERS.sub("", email.rpartition("@")[0])
     return mailbox in {
         given,
         family,
@@ -636,6 +665,13 @@ def _near_email(a: str, b: str, *, person: bool) -> bool:
     if longest < 12:
         return False
     if person:
+        mailbox, at, domain = a.rpartition("@")
+        other_mailbox, _, other_domain = b.rpartition("@")
+        if at and domain == other_domain:
+            # A shared domain is most of the two addresses and says nothing of the mailboxes: those must
+            # mostly agree by themselves ("nicholasbutler" / "nicobaslutler"), so "jane@" and "john@"
+            # (half their letters) are two people's.
+            return Indel.normalized_similarity(mailbox, other_mailbox) >= 0.7
         return Indel.normalized_similarity(a, b) >= 0.85
     budget = 1 if longest < 20 else 2
     return OSA.distance(a, b, score_cutoff=budget) <= budget
@@ -726,6 +762,14 @@ def _street_shown(street: StreetAddress) -> str:
     return " ".join(filter(None, [street.number, _show(street.words)]))
 
 
+def _other_towns(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """The two records name different towns and no postcode says they are one place (a district may
+    stand for the town: "Chelsea" / "London" with one postcode is one address)."""
+    if not left.city or not right.city or left.city == right.city or _near_city(left.city, right.city):
+        return False
+    return not (left.postcode and left.postcode == right.postcode)
+
+
 def _address_facts(facts: _Facts, left: RecordFeatures, right: RecordFeatures, person: bool) -> None:
     """Postcode, street and town, and whether the two records give the same premises."""
     if left.postcode and right.postcode:
@@ -736,7 +780,11 @@ def _address_facts(facts: _Facts, left: RecordFeatures, right: RecordFeatures, p
     if left.street and right.street:
         street, other = left.street, right.street
         same_street = _same_street_name(street.name_key, other.name_key)
-        if same_street and street.number == other.number:
+        if same_street and street.number == other.number and _other_towns(left, right):
+            # "1 High Street" in Oxford and in Bath: every town has one.
+            facts.premises = _Premises.DIFFERENT
+            facts.add(-1.0, lambda: f"same street address {_street_shown(street)} in different towns")
+        elif same_street and street.number == other.number:
             facts.premises = _Premises.SAME
             facts.add(3.0, lambda: f"same street address {_street_shown(street)}")
         elif same_street:

@@ -615,17 +615,32 @@ _ADDRESS_BREAKS = re.compile(r"[,;\n]")
 
 def _street_tokens(raw: str) -> list[str]:
     """Folded street words; a pair of numbers joined by a dash or a slash stays one token ("12-14")."""
-    fold = tables().street_fold
     if "-" not in raw and "/" not in raw:
-        return [fold.get(t, t) for t in tokenise(raw)]
+        return _folded_street_words(tokenise(raw))
     tokens: list[str] = []
     start = 0
     for pair in _NUMBER_PAIR.finditer(raw):
-        tokens.extend(fold.get(t, t) for t in tokenise(raw[start : pair.start()]))
+        tokens.extend(_folded_street_words(tokenise(raw[start : pair.start()])))
         tokens.append(f"{pair[1]}{pair[2]}{pair[3]}".lower())
         start = pair.end()
-    tokens.extend(fold.get(t, t) for t in tokenise(raw[start:]))
+    tokens.extend(_folded_street_words(tokenise(raw[start:])))
     return tokens
+
+
+def _folded_street_words(words: Sequence[str]) -> list[str]:
+    """Each word in its one spelling; a street's type glued to its name is split off ("hauptstr":
+    "haupt st"), so that "Hauptstrasse", "Hauptstr." and "Haupt Strasse" are one street."""
+    table = tables()
+    fold = table.street_fold
+    folded: list[str] = []
+    for word in words:
+        for ending, street_type in table.street_glued_types:
+            if len(word) > len(ending) + 2 and word.endswith(ending):
+                folded += [word[: -len(ending)], street_type]
+                break
+        else:
+            folded.append(fold.get(word, word))
+    return folded
 
 
 def _house_number(token: str, *, before_the_street: bool) -> str | None:
@@ -643,18 +658,29 @@ def _house_number(token: str, *, before_the_street: bool) -> str | None:
 
 
 def _from_the_numbered_part(raw: str) -> str:
-    """The line from its first part that starts with a house number, when the parts before it only
+    """The part of the line that gives the street and its house number, when the parts before it only
     name the premises or a unit: "Acme House, 12 Kings Road", "c/o Acme Ltd, 5 Mill Rd", "Hayes
-    Center" on the line above "4859 S. Wabash", "Flat 3, Acme House, 12 Kings Rd". A part before it
-    with a number of its own ("PO Box 44, Leeds") keeps the whole line.
+    Center" on the line above "4859 S. Wabash", "Flat 3, Acme House, 12 Kings Rd", "Hauptstrasse 5"
+    above "Hinterhaus". The parts after it name a district, a town or a unit ("12 Kings Road,
+    Chelsea"), not the street. A part before it with a number of its own ("PO Box 44, Leeds") keeps
+    the whole line.
     """
     if "," not in raw and "\n" not in raw and ";" not in raw:
         return raw
     parts = _ADDRESS_BREAKS.split(raw)
-    for i, part in enumerate(parts):
+    for part in parts:
         tokens = _without_leading_units(_street_tokens(part))
-        if tokens and _NUMBERED.fullmatch(tokens[0]):
-            return ",".join(parts[i:]) if i else raw
+        numbered_first = len(tokens) > 1 and _NUMBERED.fullmatch(tokens[0])
+        # "Hauptstrasse 5", "Kalverstraat 92-1": the number after the street, as much of Europe writes it
+        # (a street's word, not "PO Box 44").
+        numbered_last = (
+            len(tokens) > 1
+            and not tokens[0][0].isdigit()
+            and _NUMBERED.fullmatch(tokens[-1])
+            and _reads_as_address(tokens[-2:])
+        )
+        if numbered_first or numbered_last:
+            return part
         if any(ch.isdigit() for token in tokens for ch in token):
             return raw
     return raw

@@ -131,6 +131,8 @@ class Tables:
     street_units: frozenset[str]
     street_leading_units: frozenset[str]  # units, and the words that are units only before the street
     street_suffixes: tuple[str, ...]
+    # Endings that are the street's type glued to its name, and the type they fold to, longest first.
+    street_glued_types: tuple[tuple[str, str], ...]
 
 
 def _nickname_pairs(nicknames: dict[str, list[str]]) -> frozenset[tuple[str, str]]:
@@ -205,4 +207,5 @@ def tables() -> Tables:
         street_units=frozenset(street["units"]),
         street_leading_units=frozenset(street["units"]) | frozenset(street["leading_units"]),
         street_suffixes=tuple(street["suffixes"]),
+        street_glued_types=tuple(sorted(street["glued_types"].items(), key=lambda kv: -len(kv[0]))),
     )

@@ -137,6 +137,95 @@ def test_other_mailboxes_stay_a_question(
     assert result.verdict is not Verdict.DUPLICATE
 
 
+OFFICE = {"phone": "020 7946 0000", "street": "12 Kings Road", "city": "London", "postcode": "SW3 4RP"}
+
+
+@pytest.mark.parametrize(
+    ("given", "email", "other_given", "other_email"),
+    [
+        ("Jane", "jane@acme.co.uk", "Peter", "peter@acme.co.uk"),  # each mailbox made of its own name
+        ("Jane", "jane@acme.co.uk", "John", "john@acme.co.uk"),  # one domain, half the letters of a mailbox
+        ("Jane", "j.smith@acme.co.uk", "Peter", "p.smith@acme.co.uk"),
+    ],
+)
+def test_colleagues_at_one_office_are_not_one_contact(
+    person: MakeRecord, given: str, email: str, other_given: str, other_email: str
+) -> None:
+    # Two people of one company share its address, its switchboard and its email domain.
+    result = compare(
+        person(given, "Smith", email=email, **OFFICE),
+        person(other_given, "Smith", email=other_email, **OFFICE),
+    )
+    assert result.verdict is Verdict.POSSIBLE
+    if not email.startswith("j."):  # "j.smith" / "p.smith" is one slip apart, as two people's may be
+        assert not any("written from the name" in r or "nearly the same email" in r for r in result.evidence)
+
+
+def test_a_mistyped_mailbox_at_one_domain_is_still_nearly_the_same(person: MakeRecord) -> None:
+    result = compare(
+        person("Henry", "Owen", email="nicholasbutler@jackson.net"),
+        person("Henry", "Owen", email="nicobaslutler@jackson.net"),
+    )
+    assert "nearly the same email: nicholasbutler@jackson.net / nicobaslutler@jackson.net" in result.evidence
+
+
+def test_a_groups_companies_at_one_office_are_a_question(company: MakeRecord) -> None:
+    # "Acme" vs "Acme Logistics", the issue's own example, even with the office and phone in common
+    result = compare(company("Acme Ltd", **OFFICE), company("Acme Logistics Ltd", **OFFICE))
+    assert result.verdict is Verdict.POSSIBLE
+    # an identifier of the company itself still makes them one
+    same_vat = compare(
+        company("Acme Ltd", vat="GB123456789", **OFFICE),
+        company("Acme Logistics Ltd", vat="GB123456789", **OFFICE),
+    )
+    assert same_vat.verdict is Verdict.DUPLICATE
+
+
+def test_an_operators_name_in_front_of_a_site_name_is_one_site(company: MakeRecord) -> None:
+    site = {"phone": "(773) 846-7396", "street": "7419 S Cottage Grove Ave", "city": "Chicago"}
+    result = compare(
+        company("Itsy Bitsy People Palace, Inc.", **site),
+        company("Henry Booth House - Itsy Bitsy People Palace, Inc", **site),
+    )
+    assert result.verdict is Verdict.DUPLICATE
+
+
+def test_one_street_address_in_two_towns_is_two_places(company: MakeRecord) -> None:
+    oxford = company(
+        "The Red Lion", phone="01865 000001", street="1 High Street", city="Oxford", postcode="OX1 4AA"
+    )
+    bath = company(
+        "The Red Lion", phone="01225 000002", street="1 High Street", city="Bath", postcode="BA1 5AA"
+    )
+    result = compare(oxford, bath)
+    assert result.verdict is Verdict.POSSIBLE
+    assert "same street address 1 High St in different towns" in result.evidence
+    # a district for the town, with one postcode, is still one address
+    chelsea = company("The Red Lion", street="1 High Street", city="Chelsea", postcode="OX1 4AA")
+    assert compare(oxford, chelsea).verdict is Verdict.DUPLICATE
+
+
+@pytest.mark.parametrize(
+    ("street", "other"),
+    [
+        ("Hauptstraße 5", "Hauptstr. 5"),
+        ("Hauptstrasse 5", "Haupt-Strasse 5"),
+        ("Kalverstraat 92", "Kalverstr. 92"),
+        ("12 Kings Road, Chelsea", "12 Kings Road"),  # a district after the street
+        ("Hauptstraße 5\nHinterhaus", "Hauptstraße 5"),  # the building at the back, on a line of its own
+    ],
+)
+def test_one_street_address_written_two_ways_is_one_place(
+    company: MakeRecord, street: str, other: str
+) -> None:
+    ids = {"phone": "+49 30 123456", "postcode": "10115", "city": "Berlin"}
+    result = compare(
+        company("Müller GmbH", street=street, **ids), company("Müller GmbH", street=other, **ids)
+    )
+    assert result.verdict is Verdict.DUPLICATE
+    assert not any(r.startswith("different street") for r in result.evidence)
+
+
 def test_a_missing_name_leaves_a_shared_email_to_speak_alone(company: MakeRecord) -> None:
     # An email alone is shared by bookkeepers across clients: worth a look, not a confident duplicate.
     result = compare(company("", email="ap@acme.co.uk"), company("Acme Ltd", email="ap@acme.co.uk"))
