@@ -252,3 +252,104 @@ def test_customers_in_other_currencies_are_not_cleaned_up(tmp_path: Path) -> Non
     summary = (out / "summary.md").read_text()
     assert 'Books "Beta Ltd - EUR" (id b5, billed in EUR, holds transactions (10 outstanding))' in summary
     assert "| none | b3 (no copy holds transactions; this one is linked to CRM) |" in summary
+
+
+def test_a_map_for_a_column_of_one_export_leaves_the_other_alone(tmp_path: Path) -> None:
+    out = tmp_path / "mapped"
+    code, output = run(
+        "--crm", str(FIXTURES / "crm_accounts.csv"),
+        "--books", str(FIXTURES / "canonical_customers.csv"),
+        "--out", str(out),
+        "--map", "Trading Name=name",
+    )  # fmt: skip
+    assert code == 0, output
+    assert ("b1", "b2") in pair_set(out)
+    code, output = run(
+        "--crm", str(FIXTURES / "crm_accounts.csv"),
+        "--books", str(FIXTURES / "canonical_customers.csv"),
+        "--out", str(tmp_path / "never"),
+        "--map", "Nick Name=name",
+    )  # fmt: skip
+    assert code == 2
+    assert "'Nick Name' in neither export's header" in " ".join(output.split())
+
+
+def test_a_taken_output_folder_is_refused_before_the_exports_are_read(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine", encoding="utf-8")
+    # the export is malformed: refusing the folder first means it is never read
+    code, output = run("--crm", str(FIXTURES / "malformed_quote.csv"), "--out", str(taken))
+    assert code == 2
+    assert "already holds files" in " ".join(output.split())
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    code, output = run("--crm", str(FIXTURES / "crm_accounts.csv"), "--out", str(blocker / "sub"))
+    assert code == 2
+    assert "cannot write a report in" in " ".join(output.split())
+
+
+def test_names_that_read_as_formulas_stay_text_in_the_csv_files(tmp_path: Path) -> None:
+    export = tmp_path / "books.csv"
+    export.write_text(
+        "Contact ID,Display Name,Phone\n"
+        '1,"=HYPERLINK(""http://evil.example"",""Click"")",020 7946 0000\n'
+        '2,"=HYPERLINK(""http://evil.example"",""Click"")",020 7946 0000\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, output = run("--books", str(export), "--out", str(out))
+    assert code == 0, output
+    names = {row["name"] for row in read_csv(out / "clusters.csv")}
+    assert names == {'\'=HYPERLINK("http://evil.example","Click")'}
+
+
+def test_read_warnings_reach_the_summary(tmp_path: Path) -> None:
+    export = tmp_path / "crm.csv"
+    export.write_text(
+        "Record Id,Account Name,Created Time\nz1,Acme Ltd,sometime last spring\nz2,Acme Limited,2020-01-01\n",
+        encoding="utf-8",
+    )
+    empty = tmp_path / "books.csv"
+    empty.write_text("Contact ID,Display Name\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, output = run("--crm", str(export), "--books", str(empty), "--out", str(out))
+    assert code == 0, output
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## Warnings" in summary
+    assert "created time 'sometime last spring' not understood" in summary
+    assert "books.csv holds no records, only its header" in summary
+
+
+def test_without_crm_ids_in_books_the_summary_says_links_cannot_be_told(tmp_path: Path) -> None:
+    books = tmp_path / "books.csv"
+    books.write_text("Contact ID,Display Name\n46000001,Acme Widgets Ltd\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, output = run("--crm", str(FIXTURES / "crm_accounts.csv"), "--books", str(books), "--out", str(out))
+    assert code == 0, output
+    assert "The Books export gives no CRM Account ID" in (out / "summary.md").read_text(encoding="utf-8")
+    # the fixtures' Books export gives them: no such note
+    linked = tmp_path / "linked"
+    run(
+        "--crm",
+        str(FIXTURES / "crm_accounts.csv"),
+        "--books",
+        str(FIXTURES / "books_customers.csv"),
+        "--out",
+        str(linked),
+    )
+    assert "gives no CRM Account ID" not in (linked / "summary.md").read_text(encoding="utf-8")
+
+
+def test_no_duplicates_make_no_ticket_to_send(tmp_path: Path) -> None:
+    books = tmp_path / "books.csv"
+    books.write_text("Contact ID,Display Name\n1,Acme Widgets Ltd\n2,Harbour Lights Cafe\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, output = run("--books", str(books), "--out", str(out))
+    assert code == 0, output
+    ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
+    assert "nothing to ask Zoho support to repair" in ticket
+    assert "Hello Zoho support" not in ticket

@@ -179,7 +179,7 @@ def test_not_utf8_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_map_names_a_column_that_is_not_there(tmp_path: Path) -> None:
     path = write(tmp_path, "id,name\n1,Acme\n")
-    with pytest.raises(ExportError, match="not in the header: trading name"):
+    with pytest.raises(ExportError, match="not in the header: 'Trading Name'"):
         read_export(path, System.CRM, {"Trading Name": "name"})
 
 

@@ -12,8 +12,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sync_guard.cli._teardown import skip_teardown
 from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
-from sync_guard.exports.reader import CANONICAL_FIELDS, ExportFile, count_rows, iter_export
-from sync_guard.exports.report import build_report, bulk_allocation, write_report
+from sync_guard.exports.reader import (
+    CANONICAL_FIELDS,
+    ExportFile,
+    count_rows,
+    iter_export,
+    overrides_for,
+    read_header,
+)
+from sync_guard.exports.report import build_report, bulk_allocation, check_output, write_report
 from sync_guard.models.records import PartyRecord, System
 
 # Paragraphs are single lines: the help renderer wraps them to the terminal itself.
@@ -48,19 +55,42 @@ def _parse_maps(values: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _overrides_per_file(paths: list[Path], overrides: dict[str, str]) -> dict[Path, dict[str, str]]:
+    """Each file's share of the ``--map`` entries: a column one export has and the other lacks is
+    mapped where it is. With one file, every entry is its own (a column it lacks is an error there)."""
+    if len(paths) < 2 or not overrides:
+        return dict.fromkeys(paths, overrides)
+    headers = {path: read_header(path) for path in paths}
+    nowhere = [
+        column for column in overrides if not any(overrides_for(h, {column: ""}) for h in headers.values())
+    ]
+    if nowhere:
+        shown = ", ".join(f"'{c}'" for c in nowhere)
+        raise typer.BadParameter(f"column(s) {shown} in neither export's header", param_hint="--map")
+    return {path: overrides_for(headers[path], overrides) for path in paths}
+
+
 def _read(
-    path: Path, system: System, overrides: dict[str, str], progress: Progress, console: Console
+    path: Path,
+    system: System,
+    overrides: dict[Path, dict[str, str]],
+    progress: Progress,
+    console: Console,
+    warnings: list[str],
 ) -> list[PartyRecord]:
     export = ExportFile(path, system)
     task = progress.add_task(f"reading {path.name}", total=count_rows(path) or None)
     records = []
-    for record in iter_export(path, system, overrides, export):
+    for record in iter_export(path, system, overrides[path], export):
         records.append(record)
         if len(records) % 1000 == 0:  # the bar in steps: advancing it costs more than reading a row
             progress.update(task, completed=len(records))
     progress.update(task, completed=len(records), total=len(records))
+    if not records:
+        export.warnings.append(f"{path.name} holds no records, only its header")
     for warning in export.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    warnings.extend(export.warnings)
     return records
 
 
@@ -108,6 +138,7 @@ def match_report(
     if crm is None and books is None:
         raise typer.BadParameter("give --crm, --books or both", param_hint="--crm/--books")
     overrides = _parse_maps(mapping or [])
+    warnings: list[str] = []
     default_region = (region or get_settings().default_phone_region).upper()
     columns = [
         TextColumn("{task.description}"),
@@ -116,12 +147,14 @@ def match_report(
         TimeElapsedColumn(),
     ]
     try:
+        check_output(out, replace=replace)
+        per_file = _overrides_per_file([p for p in (crm, books) if p is not None], overrides)
         with (
             Progress(*columns, console=console, transient=True, disable=quiet) as progress,
             bulk_allocation(),
         ):
-            crm_records = _read(crm, System.CRM, overrides, progress, console) if crm else []
-            books_records = _read(books, System.BOOKS, overrides, progress, console) if books else []
+            crm_records = _read(crm, System.CRM, per_file, progress, console, warnings) if crm else []
+            books_records = _read(books, System.BOOKS, per_file, progress, console, warnings) if books else []
             tasks: dict[str, TaskID] = {}
 
             def advance(stage: str, done: int, total: int) -> None:
@@ -137,6 +170,7 @@ def match_report(
                 workers=jobs,
             )
         report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
+        report.warnings = warnings
         with bulk_allocation():  # the rows written make no cycles either; a collection would walk them all
             write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
     except ClientError as error:

@@ -144,7 +144,8 @@ def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) ->
     if unknown:
         raise ExportError(path, None, f"--map names unknown field(s) {', '.join(unknown)}")
     by_normalised_override = {normalise_header(k): v for k, v in overrides.items()}
-    missing = sorted(set(by_normalised_override) - {normalise_header(h) for h in headers})
+    present = {normalise_header(h) for h in headers}
+    missing = [f"'{k}'" for k in overrides if normalise_header(k) not in present]
     if missing:
         raise ExportError(path, 1, f"--map names column(s) not in the header: {', '.join(missing)}")
     chosen: dict[str, tuple[int, int]] = {}  # field -> (preference, column index); overrides rank -1
@@ -425,6 +426,25 @@ def iter_export(
                 )
             seen[record.record_id] = line
             yield record
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of an export (its first row); ExportError when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            first = next(_decoded_lines(path, handle), "")
+    except OSError as error:
+        raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
+    try:
+        return next(csv.reader([first], delimiter=_delimiter(first)), [])
+    except csv.Error as error:
+        raise ExportError(path, 1, f"header row is not valid CSV: {error}") from error
+
+
+def overrides_for(headers: list[str], overrides: Mapping[str, str]) -> dict[str, str]:
+    """The ``--map`` entries whose column this header row has (one --map serves two exports)."""
+    present = {normalise_header(h) for h in headers}
+    return {column: field for column, field in overrides.items() if normalise_header(column) in present}
 
 
 def read_export(path: Path, system: System, overrides: Mapping[str, str] | None = None) -> ExportFile:

@@ -75,7 +75,8 @@ _SYSTEM_NAMES = {"crm": "CRM", "books": "Books"}
 
 
 class OutputExists(ClientError):
-    """The output folder already holds files and replacing them was not asked for."""
+    """The output folder cannot take the report: it holds files (and replacing them was not asked for),
+    or it cannot be made."""
 
     code = "output_exists"
 
@@ -240,6 +241,8 @@ class MatchReport:
     saturated_keys: frozenset[str]
     sources: dict[str, str] = field(default_factory=dict)  # "crm"/"books" -> file name
     warnings: list[str] = field(default_factory=list)
+    # Whether the Books export says which CRM record each customer is linked to (its CRM Account ID).
+    links_known: bool = True
 
     @property
     def duplicates(self) -> list[ReportPair]:
@@ -367,14 +370,16 @@ def assemble_report(
         ReportPair(records[left], records[right], result, relation)
         for _, _, _, _, _, left, right, result, relation in found
     ]
+    # Without any CRM id in the Books export, whether a pair is linked cannot be told.
+    links_known = any(b.linked_crm_id for b in books)
     return MatchReport(
         crm_count=len(crm),
         books_count=len(books),
+        links_known=links_known or not (crm and books),
         pairs=pairs,
-        # Without any CRM id in the Books export, whether a pair is linked cannot be told.
         clusters=_clusters(
             [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
-            links_known=any(b.linked_crm_id for b in books),
+            links_known=links_known,
             refs={id(records[position]): ref for position, ref in refs.items()},
         ),
         comparisons=len(candidates),
@@ -443,18 +448,27 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
+# A cell a spreadsheet would run as a formula: "=HYPERLINK(...)" as a customer's name must stay text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: str) -> str:
+    """Text as a spreadsheet shows it, never as a formula (OWASP's advice: a leading apostrophe)."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def pairs_csv(report: MatchReport) -> str:
     """``pairs.csv``: one row per duplicate or possible pair, evidence joined by ``; ``."""
     system = {s: s.value for s in System}  # a dict lookup: an enum's .value is a slow descriptor
     rows = [
         (
             system[p.left.system],
-            p.left.record_id,
+            _text_cell(p.left.record_id),
             system[p.right.system],
-            p.right.record_id,
+            _text_cell(p.right.record_id),
             f"{p.result.score:.4f}",
             p.result.verdict.value,
-            "; ".join(p.result.evidence),
+            _text_cell("; ".join(p.result.evidence)),
         )
         for p in report.pairs
     ]
@@ -479,13 +493,13 @@ def clusters_csv(report: MatchReport) -> str:
                 (
                     cluster.number,
                     record.system.value,
-                    record.record_id,
-                    record.name,
+                    _text_cell(record.record_id),
+                    _text_cell(record.name),
                     "" if record.has_transactions is None else str(record.has_transactions).lower(),
                     "" if record.outstanding is None else str(record.outstanding),
                     _iso(record.created_at),
                     _iso(record.modified_at),
-                    record.linked_crm_id or "",
+                    _text_cell(record.linked_crm_id or ""),
                     survivor,
                     "; ".join(cluster.patterns),
                 )
@@ -541,6 +555,15 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "Pairs *already linked by the sync* are a CRM record and the Books customer that carries its id: the",
         "expected pairing, listed to confirm it. Every other duplicate pair is a copy to clean up.",
         "",
+    ]
+    if not report.links_known:
+        lines += [
+            "**The Books export gives no CRM Account ID**, so the sync's own pairs (a CRM record and the",
+            "Books customer linked to it) cannot be told from copies here: a CRM ↔ Books pair may be the",
+            "expected pairing. Export the Books customers with their CRM Account ID to tell them apart.",
+            "",
+        ]
+    lines += [
         "## Clusters of duplicates",
         "",
         f"{len(report.clusters)} clusters of records joined by duplicate pairs that need cleaning up "
@@ -638,7 +661,10 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
         if wanted:
             lines.append(f"   Request: {'; '.join(wanted)}.")
     if not examples:
-        lines.append("(no duplicates found in these exports)")
+        return (
+            "# Draft Zoho support ticket\n\nNo duplicates were found in these exports: there is nothing to "
+            "ask Zoho support to repair.\n"
+        )
     lines += [
         "",
         "Please re-point the mappings so that each CRM record is linked to the surviving Books customer, "
@@ -679,6 +705,20 @@ def _meanwhile(work: Callable[[], object], *, fork: bool) -> Iterator[None]:
         work()
 
 
+def check_output(out: Path, *, replace: bool) -> Path:
+    """The output folder, resolved; OutputExists when the report may not be written there (checked
+    before the work as well as after it, so that a long run is not wasted on a taken folder)."""
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise OutputExists(f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not replace:
+        raise OutputExists(f"{out} already holds files; choose another --out or pass --replace")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputExists(f"cannot write a report in {out}: {parent} is a file")
+    return out
+
+
 def write_report(
     report: MatchReport,
     out: Path,
@@ -692,13 +732,12 @@ def write_report(
     On any failure nothing is left behind and an existing ``out`` is untouched. An existing non-empty
     ``out`` is replaced only when ``replace`` is true.
     """
-    out = out.resolve()
-    if out.exists() and not out.is_dir():
-        raise OutputExists(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not replace:
-        raise OutputExists(f"{out} already holds files; choose another --out or pass --replace")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    out = check_output(out, replace=replace)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as error:
+        raise OutputExists(f"cannot write a report in {out}: {error.strerror or error}") from error
     try:
         # pairs.csv, the largest file, is written by a forked process while this one writes the rest.
         with _meanwhile(
