@@ -55,7 +55,7 @@ class DynamoActionStore:
             audit_table=settings.audit_table,
         )
 
-    def _status(self, action_id: str) -> ActionStatus | None:
+    def status(self, action_id: str) -> ActionStatus | None:
         item = self._client.get_item(
             TableName=self.outbox_table,
             Key={"pk": {"S": action_id}},
@@ -103,7 +103,7 @@ class DynamoActionStore:
         except ClientError as error:
             if not is_conditional_check_failure(error):
                 raise
-            return Refusal(action_id, self._status(action_id))
+            return Refusal(action_id, self.status(action_id))
         values = from_item(response["Attributes"])
         # Items drop None values: an action without an event id comes back without the key.
         action = OutboxAction.model_validate({"event_id": None, **values["action"]})
@@ -241,7 +241,7 @@ class DynamoActionStore:
             )
         except ClientError as error:
             if is_conditional_check_failure(error):
-                return self._status(action_id)
+                return self.status(action_id)
             raise
         return ActionStatus(response["Attributes"]["status"]["S"])
 

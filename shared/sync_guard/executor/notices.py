@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sync_guard.executor.model import ActionStatus
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
@@ -56,7 +57,13 @@ def _role(ref: str, finding: Finding, entry: AuditEntry, states: Mapping[str, Re
 
 
 def _record(
-    ref: str, role: str, held: bool, entry: AuditEntry, states: Mapping[str, RecordState]
+    ref: str,
+    role: str,
+    entry: AuditEntry,
+    states: Mapping[str, RecordState],
+    *,
+    held: bool,
+    hold_failed: bool,
 ) -> NoticeRecord:
     system_name, _, record_id = ref.partition(":")
     state = states.get(ref)
@@ -72,6 +79,7 @@ def _record(
         outstanding=record.outstanding if record else None,
         active=record.active if record else None,
         held=held,
+        hold_failed=hold_failed,
         deleted=bool(state.deleted) if state else False,
     )
 
@@ -79,13 +87,36 @@ def _record(
 _SEVERITY_ORDER = (GuardSeverity.LOW, GuardSeverity.MEDIUM, GuardSeverity.HIGH, GuardSeverity.CRITICAL)
 
 
+def hold_actions(entry: AuditEntry) -> list[OutboxAction]:
+    """The holds a decision asked for that write to Zoho (not observe mode's)."""
+    return [a for a in entry.actions if a.kind in _HOLD_KINDS and a.execute]
+
+
+# What became of a hold, as finance is told: still being tried counts as held; refused, or given up
+# after every retry, is a hold that did not happen.
+_HOLD_FAILED = frozenset({ActionStatus.FAILED, ActionStatus.DEAD_LETTERED})
+_NOT_HELD = _HOLD_FAILED | {ActionStatus.CANCELLED, ActionStatus.NOT_EXECUTED}
+
+
 def notices_for(
-    action: OutboxAction, entry: AuditEntry, states: Mapping[str, RecordState]
+    action: OutboxAction,
+    entry: AuditEntry,
+    states: Mapping[str, RecordState],
+    hold_outcomes: Mapping[str, ActionStatus | None] | None = None,
 ) -> list[FinanceNotice]:
-    """The one notice a ``notify_finance`` action stands for (none when its decision found nothing)."""
+    """The one notice a ``notify_finance`` action stands for (none when its decision found nothing).
+
+    ``hold_outcomes`` (hold action id -> status) says what became of the decision's holds: a record is
+    said to be held only if its hold is done or still being tried, and one whose hold failed is named
+    as not held, so that finance does not rely on a hold that never happened.
+    """
     if not entry.findings:
         return []
-    held = {a.target for a in entry.actions if a.kind in _HOLD_KINDS}
+    outcomes = hold_outcomes or {}
+    planned = {a.target for a in entry.actions if a.kind in _HOLD_KINDS}
+    failed = {a.target for a in hold_actions(entry) if outcomes.get(a.action_id) in _HOLD_FAILED}
+    not_held = {a.target for a in hold_actions(entry) if outcomes.get(a.action_id) in _NOT_HELD}
+    held = planned - not_held
     # The most severe finding heads the notice; on a tie, the first the engine reported.
     primary = max(entry.findings, key=lambda finding: _SEVERITY_ORDER.index(finding.severity))
     ordered = [primary, *(finding for finding in entry.findings if finding is not primary)]
@@ -93,7 +124,10 @@ def notices_for(
     for finding in ordered:
         for ref in (finding.subject, *finding.related):
             roles.setdefault(ref, _role(ref, finding, entry, states))
-    records = tuple(_record(ref, role, ref in held, entry, states) for ref, role in roles.items())
+    records = tuple(
+        _record(ref, role, entry, states, held=ref in held, hold_failed=ref in failed)
+        for ref, role in roles.items()
+    )
     evidence = list(primary.evidence or (primary.explanation,))
     for finding in ordered[1:]:
         detail = "; ".join(finding.evidence) if finding.evidence else finding.explanation

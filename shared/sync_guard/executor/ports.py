@@ -36,6 +36,10 @@ class ActionStore(Protocol):
         ``stale_before``, ``running`` whose lease has run out."""
         ...
 
+    def status(self, action_id: str) -> ActionStatus | None:
+        """The action's status now (``None`` if there is no such action)."""
+        ...
+
     def cancel(self, action_id: str, *, reason: str, now: datetime) -> ActionStatus | None:
         """``pending``/``retrying``/``dead_lettered`` -> ``cancelled``; returns the status it found."""
         ...

@@ -36,7 +36,7 @@ from sync_guard.executor.model import (
     MessageResult,
     Refusal,
 )
-from sync_guard.executor.notices import notices_for, refs_of
+from sync_guard.executor.notices import hold_actions, notices_for, refs_of
 from sync_guard.executor.ports import ActionQueue, ActionStore, DecisionContext, SentNotices, ZohoWriters
 from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoho_action, describe
 from sync_guard.guard.model import ActionKind, AuditEntry, EntryKind, OutboxAction
@@ -51,6 +51,20 @@ EXECUTOR_ACTOR = "executor"
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# A hold in one of these may still happen; dead-lettered is as good as failed until someone replays it.
+_UNDER_WAY = frozenset({ActionStatus.PENDING, ActionStatus.RUNNING, ActionStatus.RETRYING})
+
+
+class HoldNotFinished(RuntimeError):
+    """A notice waits for its decision's holds to end (retried through SQS; sent as it stands on the
+    last delivery)."""
+
+    code = "hold_not_finished"
+
+    def __init__(self, action_ids: list[str]) -> None:
+        super().__init__(f"waiting for the hold(s) {', '.join(action_ids)} to finish")
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -242,7 +256,14 @@ class Executor:
                     self._failed(message, claim, RuntimeError("the decision's audit entry is missing"))
                 )
                 continue
-            action_notices = notices_for(claim.action, entry, self.context.states(refs_of(entry)))
+            outcomes = {hold.action_id: self.store.status(hold.action_id) for hold in hold_actions(entry)}
+            pending = [i for i, status in outcomes.items() if status in _UNDER_WAY]
+            if pending and message.receive_count < self.config.max_receives:
+                # Tell finance what became of the hold, not what was planned: ask again later (holds
+                # queued with their notice usually run first, in the same batch).
+                results.append(self._failed(message, claim, HoldNotFinished(pending)))
+                continue
+            action_notices = notices_for(claim.action, entry, self.context.states(refs_of(entry)), outcomes)
             keys_of[claim.action_id] = {n.dedup_key for n in action_notices}
             notices += action_notices
             ready.append((message, claim))

@@ -76,6 +76,8 @@ class NoticeRecord(BaseModel):
     active: bool | None = None
     # The guard holds (enforce) or would hold (observe) this record back from the sync.
     held: bool = False
+    # The guard tried to hold it and Zoho refused (or kept failing): it is not held; someone must act.
+    hold_failed: bool = False
     # Already deleted in its own system (partner deleted, recreated after delete): known from the shadow.
     deleted: bool = False
 
@@ -135,6 +137,11 @@ class FinanceNotice(BaseModel):
     def held_records(self) -> tuple[NoticeRecord, ...]:
         """The records the guard holds (or would hold) back from the sync."""
         return tuple(record for record in self.records if record.held)
+
+    @property
+    def failed_holds(self) -> tuple[NoticeRecord, ...]:
+        """The records the guard tried to hold and could not: nothing keeps them from the sync."""
+        return tuple(record for record in self.records if record.hold_failed)
 
 
 def dedup_key(notice: FinanceNotice) -> str:

@@ -151,6 +151,8 @@ def status_line(record: NoticeRecord, mode: Mode) -> str | None:
         parts.append(f"{'active' if record.active else 'inactive'} in {short_system(record)}")
     if record.held:
         parts.append("held by the guard" if mode is Mode.ENFORCE else "would be held (observe mode)")
+    elif record.hold_failed:
+        parts.append("NOT held: the guard's hold failed")
     return "Status: " + ", ".join(parts) if parts else None
 
 
@@ -251,9 +253,18 @@ def _held_words(held: Sequence[NoticeRecord]) -> str:
 
 def guard_action(notice: FinanceNotice, text: RuleText) -> str:
     """What the guard did, or in observe mode what it would have done. Never deletes, never merges."""
-    held = notice.held_records
+    held, failed = notice.held_records, notice.failed_holds
     if notice.decision is Decision.QUARANTINE:
-        if notice.mode is Mode.ENFORCE:
+        if notice.mode is Mode.ENFORCE and failed:
+            names = ", ".join(f"{quoted_name(r)} ({short_system(r)})" for r in failed)
+            words = (
+                f"The guard tried to hold {names} back from the sync, and Zoho refused or kept failing, so "
+                "nothing holds it back: hold it by hand (CRM: take it out of the synced view; Books: mark "
+                "the customer inactive), or ask an admin to retry the hold (sync-guard replay-dlq)."
+            )
+            if held:
+                words += f" The guard did hold {_held_words(held)}."
+        elif notice.mode is Mode.ENFORCE:
             words = (
                 f"The guard held {_held_words(held)}. Nothing was deleted or merged, and an admin can "
                 "release the hold once you have decided."
@@ -297,9 +308,11 @@ def notice_subject(notice: FinanceNotice, text: RuleText) -> str:
     """``Sync Guard WARNING: Same customer, slightly different name - "Acme Limited" held``."""
     title = text.title if is_known(notice.rule) else notice.rule
     head = f"{SUBJECT_PREFIX} {notice.severity.value.upper()}: {title}"
-    primary = notice.held_records[:1] or notice.records[:1]
+    primary = notice.failed_holds[:1] or notice.held_records[:1] or notice.records[:1]
     name = (primary[0].display_name or primary[0].ref) if primary else ""
-    if notice.decision is Decision.QUARANTINE:
+    if notice.decision is Decision.QUARANTINE and notice.mode is Mode.ENFORCE and notice.failed_holds:
+        action = "NOT held, act by hand"
+    elif notice.decision is Decision.QUARANTINE:
         action = "held" if notice.mode is Mode.ENFORCE else "would hold (observe)"
     elif notice.decision is Decision.FLAG:
         action = "to review"
@@ -382,6 +395,8 @@ def _example_line(number: int, notice: FinanceNotice, links: ZohoLinks) -> list[
             facts.append("deleted")
         if record.held:
             facts.append("held" if notice.mode is Mode.ENFORCE else "would be held")
+        elif record.hold_failed:
+            facts.append("NOT held: hold failed")
         if record.has_transactions:
             facts.append("HOLDS TRANSACTIONS")
         elif record.has_transactions is False:

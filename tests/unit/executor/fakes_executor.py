@@ -69,6 +69,10 @@ class FakeStore:
     def due(self, *, queued_before: datetime, stale_before: datetime, now: datetime, limit: int) -> list[str]:
         return [i for i, item in self.items.items() if item.status is ActionStatus.PENDING][:limit]
 
+    def status(self, action_id: str) -> ActionStatus | None:
+        item = self.items.get(action_id)
+        return item.status if item else None
+
     def cancel(self, action_id: str, *, reason: str, now: datetime) -> ActionStatus | None:
         item = self.items[action_id]
         before = item.status

@@ -261,6 +261,65 @@ def test_published_notices_are_done_even_if_their_keys_cannot_be_stored() -> Non
     assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
 
 
+def _hold_and_notice() -> tuple[FakeStore, FakeContext, str, str]:
+    store, context = FakeStore(), FakeContext()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:new", event="evt_h")
+    note = action(ActionKind.NOTIFY_FINANCE, "books:new", event="evt_h")
+    store.add(hold)
+    store.add(note)
+    context.entries["evt_h"] = decision_entry("evt_h", "books:new", "books:old", (hold, note))
+    return store, context, hold.action_id, note.action_id
+
+
+def test_finance_hears_that_a_refused_hold_did_not_happen() -> None:
+    store, context, hold, note = _hold_and_notice()
+    zoho, notifier = FakeZoho(), InMemoryNotifier()
+    zoho.books.errors.append(BooksApiError(1002, "Contact does not exist", http_status=404))
+
+    make(store, zoho=zoho, context=context, notifier=notifier).run_batch(
+        [msg(hold, message_id="h"), msg(note, message_id="n")]
+    )
+
+    assert store.items[hold].status is ActionStatus.FAILED
+    [message] = notifier.messages
+    assert "NOT held, act by hand" in message.subject
+    assert "The guard tried to hold" in message.body
+    assert "The guard held" not in message.body
+
+
+def test_a_notice_waits_for_its_hold_then_says_what_became_of_it() -> None:
+    store, context, hold, note = _hold_and_notice()
+    zoho, notifier = FakeZoho(), InMemoryNotifier()
+    zoho.books.errors.append(ZohoServerError("500", http_status=503))
+
+    first = make(store, zoho=zoho, context=context, notifier=notifier).run_batch(
+        [msg(hold, message_id="h"), msg(note, message_id="n")]
+    )
+    # the hold is being retried: the notice waits rather than promise a hold
+    assert set(first.failed_message_ids) == {"h", "n"}
+    assert notifier.messages == []
+    # next delivery: the hold goes through, and finance hears it is held
+    make(store, zoho=zoho, context=context, notifier=notifier).run_batch(
+        [msg(hold, receives=2, message_id="h"), msg(note, receives=2, message_id="n")]
+    )
+    [message] = notifier.messages
+    assert "held:" in message.subject
+    assert "The guard held" in message.body
+
+
+def test_a_notice_whose_hold_never_ends_is_sent_on_its_last_delivery() -> None:
+    store, context, hold, note = _hold_and_notice()
+    notifier = InMemoryNotifier()
+    store.items[hold].status = ActionStatus.RETRYING
+
+    result = make(store, context=context, notifier=notifier).run_batch(
+        [msg(note, receives=5, message_id="n")]
+    )
+
+    assert result.failed_message_ids == []
+    assert len(notifier.messages) == 1
+
+
 def test_a_notice_already_sent_is_not_sent_again() -> None:
     store, context, ids = _notify_setup(1)
     sent = FakeSent()
