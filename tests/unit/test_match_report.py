@@ -353,3 +353,16 @@ def test_no_duplicates_make_no_ticket_to_send(tmp_path: Path) -> None:
     ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
     assert "nothing to ask Zoho support to repair" in ticket
     assert "Hello Zoho support" not in ticket
+
+
+def test_region_is_read_as_a_country_and_an_unknown_one_is_refused(tmp_path: Path) -> None:
+    code, output = run(
+        "--crm", str(FIXTURES / "crm_accounts.csv"), "--out", str(tmp_path / "uk"), "--region", "UK"
+    )
+    assert code == 0, output
+    code, output = run(
+        "--crm", str(FIXTURES / "crm_accounts.csv"), "--out", str(tmp_path / "xx"), "--region", "XX"
+    )
+    assert code == 2
+    assert "'XX' is not a country code" in " ".join(output.split())
+    assert not (tmp_path / "xx").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -243,3 +244,23 @@ def test_a_second_street_line_is_joined_to_the_first(tmp_path: Path) -> None:
     first, second = read_export(path, System.BOOKS).records
     assert first.street == "Acme House, 12 Kings Road"
     assert second.street == "5 Mill Rd"
+
+
+@pytest.mark.parametrize(
+    ("written", "moment"),
+    [
+        ("2019-03-01 09:00:00", datetime(2019, 3, 1, 9, 0)),
+        ("03/15/2017 09:00 AM", datetime(2017, 3, 15, 9, 0)),  # a 12-hour clock: the US order, month first
+        ("01/02/2018 10:00 PM", datetime(2018, 1, 2, 22, 0)),
+        ("12/01/2018", datetime(2018, 1, 12)),  # day first, as outside the US
+        ("05/15/2018", datetime(2018, 5, 15)),  # 15 cannot be a month
+        ("15.03.2016", datetime(2016, 3, 15)),
+        ("15 Mar 2019", datetime(2019, 3, 15)),
+        ("Mar 15, 2017", datetime(2017, 3, 15)),
+    ],
+)
+def test_created_times_in_the_formats_exports_use(tmp_path: Path, written: str, moment: datetime) -> None:
+    path = write(tmp_path, f'Record Id,Account Name,Created Time\nz1,Acme Ltd,"{written}"\n')
+    export = read_export(path, System.CRM)
+    assert export.records[0].created_at == moment
+    assert export.warnings == []

@@ -55,6 +55,18 @@ def _parse_maps(values: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _phone_region(value: str) -> str:
+    """An ISO 3166 code libphonenumber knows; "UK" or a country's name are read as the country."""
+    import phonenumbers
+
+    from sync_guard.matching.normalise import country_code
+
+    code = country_code(value)
+    if code is None or code not in phonenumbers.SUPPORTED_REGIONS:
+        raise typer.BadParameter(f"{value!r} is not a country code (e.g. GB, US, DE)", param_hint="--region")
+    return code
+
+
 def _overrides_per_file(paths: list[Path], overrides: dict[str, str]) -> dict[Path, dict[str, str]]:
     """Each file's share of the ``--map`` entries: a column one export has and the other lacks is
     mapped where it is. With one file, every entry is its own (a column it lacks is an error there)."""
@@ -139,7 +151,7 @@ def match_report(
         raise typer.BadParameter("give --crm, --books or both", param_hint="--crm/--books")
     overrides = _parse_maps(mapping or [])
     warnings: list[str] = []
-    default_region = (region or get_settings().default_phone_region).upper()
+    default_region = _phone_region(region or get_settings().default_phone_region)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),

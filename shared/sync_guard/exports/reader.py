@@ -191,11 +191,25 @@ _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y-%m-%d",
+    # A 12-hour clock is the US way of writing a time, and so is putting the month first: Zoho's
+    # "03/15/2017 09:00 AM" for a US user.
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
     "%d/%m/%Y",
+    # Day first is the reading outside the US; a date that cannot be day first (05/15/2018) is month first.
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
     "%d %b %Y %I:%M %p",
+    "%d %b %Y %H:%M",
+    "%d %b %Y",
     "%b %d, %Y %I:%M %p",
+    "%b %d, %Y",
     "%d-%m-%Y",
 )
 
