@@ -366,3 +366,29 @@ def test_region_is_read_as_a_country_and_an_unknown_one_is_refused(tmp_path: Pat
     assert code == 2
     assert "'XX' is not a country code" in " ".join(output.split())
     assert not (tmp_path / "xx").exists()
+
+
+def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path: Path) -> None:
+    # the seed's CRM merge: the merged-away account's Books customer still carries its id
+    crm = tmp_path / "crm.csv"
+    crm.write_text("Record Id,Account Name\nzcrm_1,Acme Widgets Ltd\n", encoding="utf-8")
+    books = tmp_path / "books.csv"
+    books.write_text(
+        "Contact ID,Display Name,Outstanding Receivable Amount,CRM Account ID\n"
+        "46000001,Acme Widgets Ltd,0,zcrm_1\n"
+        "46000002,Beta Supplies Ltd,120.00,zcrm_2\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, output = run("--crm", str(crm), "--books", str(books), "--out", str(out))
+    assert code == 0, output
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## Books customers whose CRM record is gone" in summary
+    assert "1 Books customers are linked to a CRM record that is not in the CRM export" in summary
+    assert "| zcrm_2 | yes |" in summary
+    ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
+    assert "Books customer 46000002 linked to CRM id zcrm_2" in ticket
+    # without a CRM export nothing can be said of the links
+    alone = tmp_path / "alone"
+    run("--books", str(books), "--out", str(alone))
+    assert "whose CRM record is gone" not in (alone / "summary.md").read_text(encoding="utf-8")

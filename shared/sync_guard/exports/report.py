@@ -243,6 +243,8 @@ class MatchReport:
     warnings: list[str] = field(default_factory=list)
     # Whether the Books export says which CRM record each customer is linked to (its CRM Account ID).
     links_known: bool = True
+    # Books customers linked to a CRM record the CRM export does not have: merged or deleted in CRM.
+    orphans: list[PartyRecord] = field(default_factory=list)
 
     @property
     def duplicates(self) -> list[ReportPair]:
@@ -372,10 +374,12 @@ def assemble_report(
     ]
     # Without any CRM id in the Books export, whether a pair is linked cannot be told.
     links_known = any(b.linked_crm_id for b in books)
+    crm_ids = {r.record_id for r in crm}
     return MatchReport(
         crm_count=len(crm),
         books_count=len(books),
         links_known=links_known or not (crm and books),
+        orphans=[b for b in books if b.linked_crm_id and b.linked_crm_id not in crm_ids] if crm else [],
         pairs=pairs,
         clusters=_clusters(
             [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
@@ -597,6 +601,25 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         )
     if len(report.clusters) > max_clusters:
         lines.append(f"\n{len(report.clusters) - max_clusters} more clusters in `clusters.csv`.")
+    if report.orphans:
+        lines += [
+            "",
+            "## Books customers whose CRM record is gone",
+            "",
+            f"{len(report.orphans)} Books customers are linked to a CRM record that is not in the CRM "
+            "export: merged or deleted in CRM (or a record of a module that was not exported). The sync "
+            "has lost their partner, and an edit of the surviving CRM record may create yet another Books "
+            "customer. Ask Zoho support to re-point each to the CRM record that survived, before merging "
+            "anything else.",
+            "",
+            "| Books customer | linked CRM id | holds transactions |",
+            "| --- | --- | --- |",
+        ]
+        for record in report.orphans[:max_clusters]:
+            holds = "yes" if _holds_transactions(record) else "no"
+            lines.append(f"| {_md(_record_line(record))} | {_md(record.linked_crm_id or '')} | {holds} |")
+        if len(report.orphans) > max_clusters:
+            lines.append(f"\n{len(report.orphans) - max_clusters} more not listed.")
     if report.saturated_keys:
         shown = ", ".join(f"`{k}`" for k in sorted(report.saturated_keys)[:10])
         lines += [
@@ -625,6 +648,12 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
     cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
     pair_patterns = Counter(p.pattern for p in report.duplicates if not p.linked)
     main_pattern = pair_patterns.most_common(1)[0][0] if pair_patterns else "no duplicate pattern found"
+    examples = _ticket_examples(report)
+    if not examples and not report.orphans:
+        return (
+            "# Draft Zoho support ticket\n\nNo duplicates were found in these exports: there is nothing to "
+            "ask Zoho support to repair.\n"
+        )
     lines = [
         "# Draft Zoho support ticket",
         "",
@@ -635,8 +664,38 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
         f"- Zoho CRM organisation ID: {crm_org or '<CRM org id: Setup > Company Details>'}",
         f"- Zoho Books organisation ID: {books_org or '<Books org id: Settings > Organisation Profile>'}",
         "",
-        "The CRM ↔ Books customer sync has created duplicate customers. We have paused the contact sync "
-        "(without disconnecting) and will not merge or delete anything until the mappings are repaired.",
+        ("The CRM ↔ Books customer sync has created duplicate customers." if examples else "The CRM ↔ Books "
+         "customer sync has lost the CRM partners of some Books customers.")
+        + " We have paused the contact sync (without disconnecting) and will not merge or delete anything "
+        "until the mappings are repaired.",
+    ]  # fmt: skip
+    if examples:
+        lines += _ticket_duplicates(report, examples, main_pattern, cluster_patterns)
+    if report.orphans:
+        shown = "; ".join(
+            f"Books customer {r.record_id} linked to CRM id {r.linked_crm_id}" for r in report.orphans[:3]
+        )
+        lines += [
+            "",
+            f"{'Also, ' if examples else ''}{len(report.orphans)} Books customers are linked to CRM records "
+            f"that no longer exist (merged or deleted in CRM), e.g. {shown}. Please re-point them to the "
+            "surviving CRM records.",
+        ]
+    lines += [
+        "",
+        "Please re-point the mappings so that each CRM record is linked to the surviving Books customer, "
+        "and confirm, so that we can deactivate the duplicates in Books and merge in CRM afterwards.",
+        "",
+        "Thank you.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _ticket_duplicates(
+    report: MatchReport, examples: list[Cluster], main_pattern: str, cluster_patterns: Counter[str]
+) -> list[str]:
+    """The ticket's account of the duplicates: the pattern, the counts and the examples."""
+    lines = [
         "",
         f"Pattern: {main_pattern}. In our exports: {report.crm_count} CRM records and {report.books_count} "
         f"Books customers; {len(report.clusters)} groups of duplicates"
@@ -650,7 +709,6 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
         "Examples:",
         "",
     ]
-    examples = _ticket_examples(report)
     for number, cluster in enumerate(examples, start=1):
         lines.append(f"{number}. " + "; ".join(_record_line(r) for r in cluster.members) + ".")
         wanted = []
@@ -660,19 +718,7 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
             wanted.append(f"CRM record {cluster.crm_survivor.record_id} should be the one kept")
         if wanted:
             lines.append(f"   Request: {'; '.join(wanted)}.")
-    if not examples:
-        return (
-            "# Draft Zoho support ticket\n\nNo duplicates were found in these exports: there is nothing to "
-            "ask Zoho support to repair.\n"
-        )
-    lines += [
-        "",
-        "Please re-point the mappings so that each CRM record is linked to the surviving Books customer, "
-        "and confirm, so that we can deactivate the duplicates in Books and merge in CRM afterwards.",
-        "",
-        "Thank you.",
-    ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 # Below this many pairs, writing pairs.csv takes less than forking a process to write it.
