@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
 from sync_guard.errors import ConcurrentUpdate
-from sync_guard.executor.model import ActionStatus, Claim, Refusal
+from sync_guard.executor.model import ActionStatus, Claim, NoticeClaim, Refusal
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.store import aws
@@ -266,27 +266,51 @@ class DynamoSentNotices:
     def from_settings(cls, settings: Settings) -> DynamoSentNotices:
         return cls(aws.client("dynamodb", settings), settings.shadow_table)
 
-    def already_sent(self, keys: Iterable[str]) -> set[str]:
-        wanted = sorted(set(keys))
-        found: set[str] = set()
-        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [
-                        {"pk": {"S": f"NOTICE#{key}"}, "sk": {"S": _NOTICE_SK}}
-                        for key in wanted[start : start + _BATCH_GET_LIMIT]
-                    ],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "pk",
-                }
-            }
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                found |= {
-                    i["pk"]["S"].removeprefix("NOTICE#") for i in response["Responses"].get(self.table, [])
-                }
-                request = response.get("UnprocessedKeys") or {}
-        return found
+    def claim(self, keys: Iterable[str], *, now: datetime, lease_seconds: int) -> NoticeClaim:
+        # One conditional put per key: a key is taken when there is no item for it (never sent), or
+        # when it is an earlier claim whose lease has run out. An item without a status is a key stored
+        # as sent by a release before claims existed.
+        token = uuid.uuid4().hex
+        taken: set[str] = set()
+        for key in sorted(set(keys)):
+            try:
+                self._client.put_item(
+                    TableName=self.table,
+                    Item={
+                        "pk": {"S": f"NOTICE#{key}"},
+                        "sk": {"S": _NOTICE_SK},
+                        "status": {"S": "sending"},
+                        "token": {"S": token},
+                        "lease_until": {"N": str(int(now.timestamp()) + lease_seconds)},
+                        "expires_at": {"N": str(int((now + NOTICE_MEMORY).timestamp()))},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR (#s = :sending AND lease_until < :now)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":sending": {"S": "sending"},
+                        ":now": {"N": str(int(now.timestamp()))},
+                    },
+                )
+            except ClientError as error:
+                if not is_conditional_check_failure(error):
+                    raise
+                continue
+            taken.add(key)
+        return NoticeClaim(frozenset(taken), token)
+
+    def release(self, claim: NoticeClaim, keys: Iterable[str]) -> None:
+        for key in sorted(set(keys) & claim.keys):
+            try:
+                self._client.delete_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": f"NOTICE#{key}"}, "sk": {"S": _NOTICE_SK}},
+                    ConditionExpression="#s = :sending AND #t = :token",
+                    ExpressionAttributeNames={"#s": "status", "#t": "token"},
+                    ExpressionAttributeValues={":sending": {"S": "sending"}, ":token": {"S": claim.token}},
+                )
+            except ClientError as error:
+                if not is_conditional_check_failure(error):
+                    raise
 
     def remember(self, keys: Iterable[str], *, now: datetime) -> None:
         expires = int((now + NOTICE_MEMORY).timestamp())
@@ -296,6 +320,7 @@ class DynamoSentNotices:
                     "Item": {
                         "pk": {"S": f"NOTICE#{key}"},
                         "sk": {"S": _NOTICE_SK},
+                        "status": {"S": "sent"},
                         "sent_at": {"S": iso(now)},
                         "expires_at": {"N": str(expires)},
                     }

@@ -48,6 +48,14 @@ FINAL = frozenset({ActionStatus.DONE, ActionStatus.FAILED, ActionStatus.NOT_EXEC
 
 
 @dataclass(frozen=True)
+class NoticeClaim:
+    """The notice keys this executor may send: neither sent before nor being sent by another."""
+
+    keys: frozenset[str]
+    token: str
+
+
+@dataclass(frozen=True)
 class Claim:
     """This executor owns the action until ``finish`` or ``retry_later`` (or its lease runs out)."""
 

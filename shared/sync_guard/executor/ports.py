@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sync_guard.executor.model import ActionStatus, Claim, Refusal
+from sync_guard.executor.model import ActionStatus, Claim, NoticeClaim, Refusal
 from sync_guard.guard.model import AuditEntry, RecordState
 from sync_guard.models.records import Module
 
@@ -46,11 +46,21 @@ class ActionStore(Protocol):
 
 
 class SentNotices(Protocol):
-    """De-duplication keys of finance notices already delivered (a retried batch must not notify twice)."""
+    """De-duplication keys of finance notices delivered, or being delivered: a retried batch, or two
+    executors with decisions on the same pair, must not notify twice."""
 
-    def already_sent(self, keys: Iterable[str]) -> set[str]: ...
+    def claim(self, keys: Iterable[str], *, now: datetime, lease_seconds: int) -> NoticeClaim:
+        """Take the keys nobody has sent and nobody is sending (a claim left by an executor that died
+        lapses after ``lease_seconds``); the others are someone else's."""
+        ...
 
-    def remember(self, keys: Iterable[str], *, now: datetime) -> None: ...
+    def remember(self, keys: Iterable[str], *, now: datetime) -> None:
+        """The keys were delivered: never send them again (within the memory's lifetime)."""
+        ...
+
+    def release(self, claim: NoticeClaim, keys: Iterable[str]) -> None:
+        """Give back claimed keys that were not delivered, so that a retry can send them."""
+        ...
 
 
 class DecisionContext(Protocol):

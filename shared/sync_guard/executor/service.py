@@ -12,9 +12,11 @@
    In ``observe`` mode nothing is written to Zoho: the action ends ``not_executed`` and the audit entry says
    what would have been done (the engine already marks observe-mode actions so; this is the safety net for
    actions queued before a switch back to observe).
-3. **Finance notifications** of the batch are aggregated (a storm becomes one digest); keys of notices
-   already delivered are skipped, and the keys of every delivery are stored before the actions are marked
-   ``done``, so a retried batch never notifies twice.
+3. **Finance notifications** of the batch are aggregated (a storm becomes one digest). Each notice's key
+   is claimed before anything is published (a conditional write): keys already delivered, or being
+   delivered by another executor at this moment, are skipped; the keys of every delivery are stored
+   before the actions are marked ``done``, and the claims of the rest are given back, so neither a
+   retried batch nor two executors with decisions on the same pair notify twice.
 
 Every outcome lands on the outbox item and, as an append-only audit entry (actor ``executor``), in the
 audit trail.
@@ -269,7 +271,10 @@ class Executor:
             ready.append((message, claim))
         if not ready:
             return results
-        already = self.sent_notices.already_sent({k for keys in keys_of.values() for k in keys})
+        wanted = {k for keys in keys_of.values() for k in keys}
+        mine = self.sent_notices.claim(wanted, now=self.clock(), lease_seconds=self.config.lease_seconds)
+        # Sent before, or being sent right now by another executor (whose action is retried if it fails).
+        already = wanted - mine.keys
         delivered: set[str] = set()
         failure: BaseException | None = None
         try:
@@ -294,13 +299,20 @@ class Executor:
                 # Published all the same: the actions are still marked done below, so a retry of this
                 # batch cannot publish them again (only a later decision on the same pair could).
                 logger.warning("sent notices not remembered", extra={"count": len(delivered)}, exc_info=True)
+        if mine.keys - delivered:
+            try:
+                self.sent_notices.release(mine, mine.keys - delivered)
+            except Exception:
+                # The claim lapses after its lease: the retry sends them then.
+                logger.warning("notice claims not released", exc_info=True)
         sent = already | delivered
         for message, claim in ready:
             keys = keys_of[claim.action_id]
             if keys <= sent:
                 fresh = len(keys & delivered)
                 note = (
-                    f"finance notified ({fresh} notice(s) sent, {len(keys) - fresh} already sent before)"
+                    f"finance notified ({fresh} notice(s) sent, "
+                    f"{len(keys) - fresh} already sent or being sent)"
                     if keys
                     else "nothing to notify"
                 )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sync_guard.config import Mode
-from sync_guard.executor.model import ActionStatus, Claim, Refusal
+from sync_guard.executor.model import ActionStatus, Claim, NoticeClaim, Refusal
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
@@ -97,11 +97,23 @@ class FakeContext:
 class FakeSent:
     keys: set[str] = field(default_factory=set)
 
-    def already_sent(self, keys: Iterable[str]) -> set[str]:
-        return set(keys) & self.keys
+    sending: dict[str, str] = field(default_factory=dict)  # key -> token of the claim sending it
+
+    def claim(self, keys: Iterable[str], *, now: datetime, lease_seconds: int) -> NoticeClaim:
+        token = f"n{len(self.sending) + len(self.keys)}"
+        taken = {k for k in keys if k not in self.keys and k not in self.sending}
+        self.sending.update(dict.fromkeys(taken, token))
+        return NoticeClaim(frozenset(taken), token)
 
     def remember(self, keys: Iterable[str], *, now: datetime) -> None:
         self.keys |= set(keys)
+        for key in keys:
+            self.sending.pop(key, None)
+
+    def release(self, claim: NoticeClaim, keys: Iterable[str]) -> None:
+        for key in set(keys) & claim.keys:
+            if self.sending.get(key) == claim.token:
+                del self.sending[key]
 
 
 @dataclass

@@ -320,6 +320,32 @@ def test_a_notice_whose_hold_never_ends_is_sent_on_its_last_delivery() -> None:
     assert len(notifier.messages) == 1
 
 
+def test_two_executors_with_decisions_on_one_pair_notify_once() -> None:
+    # The CRM and the Books event of one duplicate, decided apart, reach two executors at once.
+    store, context, sent = FakeStore(), FakeContext(), FakeSent()
+    crm_side = action(ActionKind.NOTIFY_FINANCE, "crm:1", event="evt_crm")
+    books_side = action(ActionKind.NOTIFY_FINANCE, "books:2", event="evt_books")
+    store.add(crm_side)
+    store.add(books_side)
+    context.entries["evt_crm"] = decision_entry("evt_crm", "crm:1", "books:2", (crm_side,))
+    context.entries["evt_books"] = decision_entry("evt_books", "books:2", "crm:1", (books_side,))
+    inbox = InMemoryNotifier()
+    other = make(store, context=context, notifier=inbox, sent=sent)
+
+    class WhileThisOnePublishes:
+        def publish(self, message: RenderedMessage) -> str:
+            other.run_batch([msg(books_side.action_id, message_id="mb")])  # the second executor runs now
+            return inbox.publish(message)
+
+    make(store, context=context, notifier=WhileThisOnePublishes(), sent=sent).run_batch(
+        [msg(crm_side.action_id, message_id="ma")]
+    )
+
+    assert len(inbox.messages) == 1
+    assert store.items[books_side.action_id].status is ActionStatus.DONE
+    assert "being sent" in store.items[books_side.action_id].outcome
+
+
 def test_a_notice_already_sent_is_not_sent_again() -> None:
     store, context, ids = _notify_setup(1)
     sent = FakeSent()
