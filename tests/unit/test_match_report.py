@@ -392,3 +392,23 @@ def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path
     alone = tmp_path / "alone"
     run("--books", str(books), "--out", str(alone))
     assert "whose CRM record is gone" not in (alone / "summary.md").read_text(encoding="utf-8")
+
+
+def test_with_region_us_a_slash_date_is_read_month_first(tmp_path: Path) -> None:
+    # Two copies: the older one was created on December 1 2018 (US order), the other in May 2018.
+    crm = tmp_path / "crm.csv"
+    crm.write_text(
+        "Record Id,Account Name,Phone,Created Time\n"
+        "z1,Acme Widgets Inc,(415) 555-0100,12/01/2018\n"
+        "z2,ACME WIDGETS INC.,(415) 555-0100,05/15/2018\n",
+        encoding="utf-8",
+    )
+    us, gb = tmp_path / "us", tmp_path / "gb"
+    assert run("--crm", str(crm), "--out", str(us), "--region", "US")[0] == 0
+    assert run("--crm", str(crm), "--out", str(gb), "--region", "GB")[0] == 0
+
+    def kept(out: Path) -> str:
+        return next(r["id"] for r in read_csv(out / "clusters.csv") if r["suggested_survivor"])
+
+    assert kept(us) == "z2"  # May 2018 is the longer history
+    assert kept(gb) == "z1"  # read day first: 12 January 2018

@@ -55,6 +55,10 @@ def _parse_maps(values: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _phone_region(value: str) -> str:
     """An ISO 3166 code libphonenumber knows; "UK" or a country's name are read as the country."""
     import phonenumbers
@@ -89,8 +93,10 @@ def _read(
     progress: Progress,
     console: Console,
     warnings: list[str],
+    *,
+    month_first: bool,
 ) -> list[PartyRecord]:
-    export = ExportFile(path, system)
+    export = ExportFile(path, system, month_first=month_first)
     task = progress.add_task(f"reading {path.name}", total=count_rows(path) or None)
     records = []
     for record in iter_export(path, system, overrides[path], export):
@@ -165,8 +171,18 @@ def match_report(
             Progress(*columns, console=console, transient=True, disable=quiet) as progress,
             bulk_allocation(),
         ):
-            crm_records = _read(crm, System.CRM, per_file, progress, console, warnings) if crm else []
-            books_records = _read(books, System.BOOKS, per_file, progress, console, warnings) if books else []
+            # A US user's export writes its dates month first (12/01/2018 is December 1).
+            month_first = default_region == "US"
+            crm_records = (
+                _read(crm, System.CRM, per_file, progress, console, warnings, month_first=month_first)
+                if crm
+                else []
+            )
+            books_records = (
+                _read(books, System.BOOKS, per_file, progress, console, warnings, month_first=month_first)
+                if books
+                else []
+            )
             tasks: dict[str, TaskID] = {}
 
             def advance(stage: str, done: int, total: int) -> None:
@@ -191,8 +207,9 @@ def match_report(
     if not quiet:
         duplicates = len(report.duplicates)
         console.print(
-            f"{report.crm_count} CRM + {report.books_count} Books records: {duplicates} duplicate pairs, "
-            f"{len(report.pairs) - duplicates} possible, {len(report.clusters)} clusters -> {out}",
+            f"{report.crm_count} CRM + {report.books_count} Books records: "
+            f"{_count(duplicates, 'duplicate pair')}, {len(report.pairs) - duplicates} possible, "
+            f"{_count(len(report.clusters), 'cluster')} -> {out}",
             highlight=False,
             soft_wrap=True,
         )

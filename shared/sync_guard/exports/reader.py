@@ -136,6 +136,8 @@ class ExportFile:
     records: list[PartyRecord] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # field -> header used
     warnings: list[str] = field(default_factory=list)
+    # Read a date such as 12/01/2018 month first (the US way) rather than day first.
+    month_first: bool = False
 
 
 def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) -> dict[str, int]:
@@ -214,7 +216,11 @@ _DATE_FORMATS = (
 )
 
 
-def _parse_time(value: str) -> datetime | None:
+# A US export writes 12/01/2018 for December 1: the month-first formats go first there.
+_MONTH_FIRST_FORMATS = tuple(sorted(_DATE_FORMATS, key=lambda fmt: not fmt.startswith("%m/%d/")))
+
+
+def _parse_time(value: str, *, month_first: bool = False) -> datetime | None:
     text = value.strip()
     if not text:
         return None
@@ -222,7 +228,7 @@ def _parse_time(value: str) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         pass
-    for fmt in _DATE_FORMATS:
+    for fmt in _MONTH_FIRST_FORMATS if month_first else _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt)  # exports carry the organisation's local time
         except ValueError:
@@ -300,7 +306,7 @@ def _row_record(
         text = get(label)
         if not text:
             continue
-        moment = _parse_time(text)
+        moment = _parse_time(text, month_first=export.month_first)
         if moment is not None:
             values[field_name] = moment
         elif len(export.warnings) < 20:
