@@ -112,3 +112,25 @@ def test_queue_visibility_is_six_times_its_consumers_timeout(template: dict[str,
             queue = queues[event["Properties"]["Queue"]["Fn::GetAtt"][0]]
             assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout, name
     assert consumers >= 2
+
+
+def test_an_ssm_parameter_for_the_webhook_token_replaces_the_secret(template: dict[str, Any]) -> None:
+    # The code reads the secret first when both are set: with a parameter named, the secret's name
+    # must be empty, or every webhook fails on a secret the user never created.
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SYNC_GUARD_WEBHOOK_SECRET_NAME"] == {
+        "Fn::If": ["HasWebhookSecretParameter", "", {"Ref": "WebhookSecretName"}]
+    }
+    assert variables["SYNC_GUARD_WEBHOOK_SECRET_PARAMETER"]["Fn::If"][0] == "HasWebhookSecretParameter"
+
+
+def test_the_layer_brings_what_the_handlers_import() -> None:
+    # Every handler builds a powertools Tracer at import; it needs aws-xray-sdk, which only powertools'
+    # tracer extra brings (the dev tools bring it too, which is how a missing one hides in tests).
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    layer = (root / "shared" / "requirements.txt").read_text(encoding="utf-8").split()
+    assert "aws-lambda-powertools[tracer]>=3.0" in layer
+    handlers = [p for p in (root / "functions").rglob("*.py") if "Tracer()" in p.read_text(encoding="utf-8")]
+    assert handlers

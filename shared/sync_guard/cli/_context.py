@@ -46,11 +46,25 @@ _STACK_OUTPUTS = {
 }
 
 
+# The stack's parameters the functions read as settings: an admin command acts as the functions do
+# (a release in an enforce-mode stack undoes the hold in Zoho, with the stack's Zoho credentials).
+_STACK_PARAMETERS = {
+    "Mode": "mode",
+    "ZohoSecretName": "zoho_secret_name",
+    "ZohoDataCentre": "zoho_data_centre",
+    "ZohoBooksOrganizationId": "zoho_books_organization_id",
+}
+
+
 def stack_output_overrides(stack_name: str, region: str | None) -> dict[str, Any]:
-    """Settings values read from a deployed stack's outputs."""
+    """Settings values read from a deployed stack's outputs and parameters."""
     cloudformation = boto3.client("cloudformation", region_name=region)
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     overrides: dict[str, Any] = {}
+    for parameter in stack.get("Parameters", []):
+        field = _STACK_PARAMETERS.get(parameter["ParameterKey"])
+        if field and field in Settings.model_fields and parameter.get("ParameterValue"):
+            overrides[field] = parameter["ParameterValue"]
     for output in stack.get("Outputs", []):
         field = _STACK_OUTPUTS.get(output["OutputKey"])
         if field and field in Settings.model_fields:

@@ -48,3 +48,32 @@ def test_explicit_flags_win_over_everything(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("SYNC_GUARD_AUDIT_TABLE", "prod-audit")
     settings = resolve_settings(state_dir=tmp_path / "stack", audit_table="flag-audit", shadow_table=None)
     assert settings.audit_table == "flag-audit"
+
+
+def test_a_deployed_stack_gives_its_tables_and_the_mode_it_runs_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An admin command acts as the functions do: a release in an enforce-mode stack must undo in Zoho.
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    template = {
+        "Parameters": {
+            "Mode": {"Type": "String", "Default": "observe"},
+            "ZohoBooksOrganizationId": {"Type": "String", "Default": ""},
+        },
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"AuditTableName": {"Value": "prod-AuditTable"}},
+    }
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-2").create_stack(
+            StackName="sync-guard",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "Mode", "ParameterValue": "enforce"}],
+        )
+        settings = resolve_settings(stack_name="sync-guard", region="eu-west-2")
+    assert settings.audit_table == "prod-AuditTable"
+    assert settings.mode == "enforce"
+    assert settings.zoho_books_organization_id in ("", None)
