@@ -502,10 +502,14 @@ def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Fa
     if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     # Two registered names, one the other with words added at its end ("Acme Ltd" / "Acme Logistics
-    # Ltd"), are a group's two companies, which share an office and a phone: only an identifier of the
-    # company itself makes them one. (Words put in front name an operator: "Henry Booth House - Kids
-    # Place II, Inc" is Kids Place II, Inc.)
-    if names.relation is NameRelation.SUBSET and not strong and _sister_companies(left, right):
+    # Ltd"), are a group's two companies, which share an office, a phone, often a website and a finance
+    # mailbox: only the company's own registration number makes them one. (Words put in front name an
+    # operator: "Henry Booth House - Kids Place II, Inc" is Kids Place II, Inc.)
+    if (
+        names.relation is NameRelation.SUBSET
+        and not facts.same_registration
+        and _sister_companies(left, right)
+    ):
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     # Records that give different premises are two sites until an identifier says otherwise: a chain's
     # shops and a charity's centres share a name and often one central phone line, and "Acme" next door
@@ -585,6 +589,7 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         left_core, right_core = vat_core(left.vat), vat_core(right.vat)
         if left.vat == right.vat or left_core == right_core:
             facts.strong = True
+            facts.same_registration = True
             facts.add(8.0, f"same VAT/company number {left.vat}")
         elif len(left_core) == len(right_core):
             facts.add(-8.0, f"different VAT/company numbers: {left.vat} / {right.vat}")
@@ -692,6 +697,7 @@ class _Facts:
     evidence: list[Reason] = field(default_factory=list)
     against: list[Reason] = field(default_factory=list)
     strong: bool = False  # an identifier that two different parties practically never share
+    same_registration: bool = False  # the same VAT or company number: one legal entity
     same_phone: bool = False
     other_currencies: bool = False  # billed in two currencies: two customers, on purpose
     premises: _Premises = _Premises.UNKNOWN

@@ -173,6 +173,12 @@ def test_a_groups_companies_at_one_office_are_a_question(company: MakeRecord) ->
     # "Acme" vs "Acme Logistics", the issue's own example, even with the office and phone in common
     result = compare(company("Acme Ltd", **OFFICE), company("Acme Logistics Ltd", **OFFICE))
     assert result.verdict is Verdict.POSSIBLE
+    # a group's website and finance mailbox are shared too
+    for shared in ({"website": "acme-group.com"}, {"email": "accounts@acme-group.com"}):
+        group = compare(
+            company("Acme Ltd", **shared, **OFFICE), company("Acme Logistics Ltd", **shared, **OFFICE)
+        )
+        assert group.verdict is Verdict.POSSIBLE
     # an identifier of the company itself still makes them one
     same_vat = compare(
         company("Acme Ltd", vat="GB123456789", **OFFICE),
