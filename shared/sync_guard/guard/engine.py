@@ -52,7 +52,7 @@ from sync_guard.guard.ports import (
     StateWrite,
 )
 from sync_guard.models.events import GuardEvent, Operation
-from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
@@ -294,7 +294,14 @@ def plan_event(
     breaker = snapshot.breaker
     is_new = previous is None or previous.deleted
     bucket = storm_bucket(event, config.storm_window_seconds)
-    counts = is_new and not breaker.open and any(c.match.is_duplicate and c.state.live for c in candidates)
+    counts = (
+        is_new
+        and not breaker.open
+        and any(
+            c.match.is_duplicate and c.state.live and _could_be_copies(record, c.state.record)
+            for c in candidates
+        )
+    )
     hits = breaker.recent_hits + (1 if counts else 0)
     tripped = counts and hits >= config.storm_threshold
     storm = StormStatus(
@@ -469,6 +476,22 @@ def _linked_books(snapshot: Snapshot, builder: _Builder, record: PartyRecord) ->
     item = snapshot.keys.get(link_key(crm_id))
     states = [builder.current(member) for member in sorted(item.members if item else ())]
     return tuple(s for s in states if s is not None and s.ref != record.ref)
+
+
+def _could_be_copies(record: PartyRecord, other: PartyRecord) -> bool:
+    """Whether the sync could have made one of the two records from the other, or a duplicate of it.
+
+    A CRM contact is a person at an account, not a copy of it ("Jane Smith" at "Jane Smith Design",
+    with one email), and a business's Books customer is made from an account, whose contact person the
+    contact becomes: neither pair is a copy, however alike, so neither counts towards a storm.
+    """
+    modules = {record.module, other.module}
+    if modules == {Module.CRM_ACCOUNTS, Module.CRM_CONTACTS}:
+        return False
+    if Module.CRM_CONTACTS in modules and Module.BOOKS_CUSTOMERS in modules:
+        books = record if record.module is Module.BOOKS_CUSTOMERS else other
+        return books.kind is RecordKind.PERSON
+    return True
 
 
 def _candidates(

@@ -9,11 +9,12 @@ import pytest
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError
 from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
+from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, Decision, EntryKind
 from sync_guard.guard.policy import Policy
 from sync_guard.models.events import Operation
 from sync_guard.models.records import Module, PartyRecord, System
-from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for
+from tests.unit.guard.builders import T0, at, books_customer, crm_account, crm_contact, event_for
 from tests.unit.guard.fakes import ExactMatcher, InMemoryShadow
 
 
@@ -263,6 +264,27 @@ def test_storm_trips_once_holds_creates_until_reset(shadow: InMemoryShadow) -> N
     shadow.reset_breaker()
     after = guard.process(event_for(crm_account("y", "Ypsilon Ltd", minutes=3), received=at(3)))
     assert after.decision is Decision.ALLOW
+
+
+def test_onboarding_sole_traders_with_their_contacts_is_no_storm(shadow: InMemoryShadow) -> None:
+    # "Accounts & their Contacts": each client is an account, its contact (the same person, the same
+    # email) and the Books customer the sync makes for the account. Alike, but nothing is a copy.
+    config = GuardConfig(mode=Mode.ENFORCE, storm_threshold=3, storm_window_seconds=600)
+    guard = Guard(shadow, LibraryMatcher(), config, clock=lambda: T0)
+    people = [("Jane", "Smith"), ("Omar", "Haddad"), ("Priya", "Shah"), ("Tom", "Baker"), ("Lena", "Novak")]
+    decisions = []
+    for n, (first, last) in enumerate(people):
+        email = f"{first.lower()}@{last.lower()}design.co.uk"
+        company = f"{first} {last} Design"
+        at_minute = n + 0.1
+        for record in (
+            crm_account(f"a{n}", company, email=email, minutes=at_minute),
+            crm_contact(f"c{n}", first, last, email, minutes=at_minute),
+            books_customer(f"b{n}", company, linked=f"a{n}", email=email, minutes=at_minute),
+        ):
+            decisions.append(guard.process(event_for(record, received=at(at_minute))).decision)
+    assert not shadow.breaker.open
+    assert Decision.QUARANTINE not in decisions
 
 
 def test_storm_hits_outside_the_window_do_not_add_up(shadow: InMemoryShadow) -> None:
