@@ -517,7 +517,7 @@ def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Fa
     elsewhere = premises is _Premises.DIFFERENT or (
         premises is _Premises.NEIGHBOURING and names.relation is NameRelation.SUBSET
     )
-    if (elsewhere and not strong) or facts.other_currencies:
+    if (elsewhere and not strong) or facts.other_currencies or facts.own_mailboxes:
         score = min(score, DUPLICATE_THRESHOLD - 0.01)
     return _Judgement(score, verdict_for(score), names, name_points, forms, facts)
 
@@ -557,8 +557,11 @@ def _facts(left: RecordFeatures, right: RecordFeatures, person: bool) -> _Facts:
         facts.strong = True
         facts.add(6.0, f"same email {sorted(shared_emails)[0]}")
     elif left.emails and right.emails:
-        near = _near_email(left.emails[0], right.emails[0], person=person)
         shared_domains = left.email_domains & right.email_domains
+        # Two mailboxes at one company, each made of its own name ("chris.evans@" / "christine.evans@"):
+        # made on purpose, for two people as a rule (colleagues called alike), so at most a question.
+        facts.own_mailboxes = bool(person and shared_domains and _each_from_its_own_name(left, right))
+        near = not facts.own_mailboxes and _near_email(left.emails[0], right.emails[0], person=person)
         if near:
             facts.add(3.0 if person else 2.0, f"nearly the same email: {left.emails[0]} / {right.emails[0]}")
         elif person and shared_domains and _from_one_name(left, right):
@@ -641,6 +644,15 @@ def _from_one_name(left: RecordFeatures, right: RecordFeatures) -> bool:
     )
 
 
+def _each_from_its_own_name(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """Each record's first mailbox is made of its own person's name, and the names differ: two
+    mailboxes made on purpose ("chris.evans@" for Chris Evans, "christine.evans@" for Christine Evans),
+    not one address with a slip in it."""
+    if left.person is None or right.person is None or left.person.tokens == right.person.tokens:
+        return False
+    return _written_from(left.emails[0], left.person) and _written_from(right.emails[0], right.person)
+
+
 def _written_from(email: str, name: PersonName | None) -> bool:
     """The mailbox is made of the person's name: "jane", "smith", "jane.smith", "j.smith", "smithj",
     "jane_s" for Jane Smith."""
@@ -698,6 +710,7 @@ class _Facts:
     against: list[Reason] = field(default_factory=list)
     strong: bool = False  # an identifier that two different parties practically never share
     same_registration: bool = False  # the same VAT or company number: one legal entity
+    own_mailboxes: bool = False  # people's mailboxes at one company, each made of its own name
     same_phone: bool = False
     other_currencies: bool = False  # billed in two currencies: two customers, on purpose
     premises: _Premises = _Premises.UNKNOWN

@@ -161,6 +161,18 @@ def test_colleagues_at_one_office_are_not_one_contact(
         assert not any("written from the name" in r or "nearly the same email" in r for r in result.evidence)
 
 
+@pytest.mark.parametrize(("given", "other_given"), [("Christine", "Chris"), ("Samantha", "Sam")])
+def test_colleagues_called_alike_with_their_own_mailboxes_are_a_question(
+    person: MakeRecord, given: str, other_given: str
+) -> None:
+    # A short form of the given name, but each mailbox is made of its own name: two people, as a rule.
+    left = person(given, "Evans", email=f"{given.lower()}.evans@acme.co.uk", **OFFICE)
+    right = person(other_given, "Evans", email=f"{other_given.lower()}.evans@acme.co.uk", **OFFICE)
+    result = compare(left, right)
+    assert result.verdict is Verdict.POSSIBLE
+    assert not any(r.startswith("nearly the same email") for r in result.evidence)
+
+
 def test_a_mistyped_mailbox_at_one_domain_is_still_nearly_the_same(person: MakeRecord) -> None:
     result = compare(
         person("Henry", "Owen", email="nicholasbutler@jackson.net"),
