@@ -32,6 +32,10 @@ class PartnerDeleted(Rule):
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         if not ctx.is_delete or ctx.partner is None or ctx.partner.deleted:
             return None
+        if ctx.partner.partner != ctx.ref:
+            # The partner is paired with another record: this one was a second copy linked to it (the
+            # duplicate a bookkeeper deletes while cleaning up), and the pair that matters lives on.
+            return None
         if ctx.record.system is System.CRM and merge_survivor(ctx) is not None:
             return None
         partner = ctx.partner.record

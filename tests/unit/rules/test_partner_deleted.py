@@ -31,3 +31,18 @@ def test_crm_account_deleted_leaves_the_books_customer_unmapped() -> None:
     deleted = replay.crm("delete", "5725201")
     assert_decided(deleted, "PARTNER_DELETED", Decision.FLAG, "crm:5725201 deleted")
     assert deleted.findings[0].subject == "books:460201"
+
+
+def test_deleting_a_second_customer_linked_to_the_account_is_the_clean_up_not_a_loss() -> None:
+    # The seed's fix, step 5: the duplicate the guard held (a second customer linked to the account)
+    # is deleted; the account's own pair lives on.
+    replay = Replay()
+    replay.crm("create", "5725202", name="Lapwing Ltd")
+    replay.books("create", "460202", contact_name="Lapwing Ltd", zcrm_account_id="5725202")
+    replay.books("create", "460203", contact_name="Lapwing Ltd (2)", zcrm_account_id="5725202")
+
+    deleted = replay.books("delete", "460203")
+
+    assert deleted.decision is Decision.ALLOW
+    assert "PARTNER_DELETED" not in deleted.rules
+    assert replay.shadow.states["crm:5725202"].partner == "books:460202"
