@@ -213,8 +213,12 @@ def test_link_pairs_by_hand_and_unpairs_former_partners(
     assert {e.actor for e in entries} == {"user:erin"}  # type: ignore[attr-defined]
     with pytest.raises(Conflict):
         service.link(crm.ref, second.ref, actor="user:erin")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         service.link("crm:404", second.ref, actor="user:erin")
+    assert missing.value.field == "crm"
+    with pytest.raises(NotFound) as missing:
+        service.link(crm.ref, "books:404", actor="user:erin")
+    assert missing.value.field == "books"  # the request's field, not "book"
     with pytest.raises(InvalidPayload):
         service.link(second.ref, crm.ref, actor="user:erin")
 

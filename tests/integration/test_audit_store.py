@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from click.testing import Result
@@ -148,9 +148,33 @@ def test_criteria_combine(log: AuditLog, populated: list[AuditEntry]) -> None:
     assert ids == newest_first(expected)
 
 
-def test_a_forged_cursor_is_a_client_error(log: AuditLog) -> None:
-    with pytest.raises(InvalidPayload):
+@pytest.mark.parametrize(
+    "position",
+    [{"i": 0, "k": "x"}, {"i": 0, "k": None, "u": "yesterday"}, {"i": 0, "k": {"pk": 5}}],
+)
+def test_a_forged_cursor_is_a_client_error(log: AuditLog, position: dict[str, object]) -> None:
+    import base64
+
+    with pytest.raises(InvalidPayload) as raised:
         log.query(AuditQuery(), cursor="not-a-cursor")
+    assert raised.value.field == "cursor"
+    forged = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+    with pytest.raises(InvalidPayload) as raised:
+        log.query(AuditQuery(), cursor=forged)
+    assert raised.value.field == "cursor"
+
+
+def test_times_without_an_offset_are_utc_and_offsets_find_the_right_month(log: AuditLog) -> None:
+    # An entry at 23:30 UTC on January 31 is 00:30 on February 1 in Paris.
+    entry = make_entry(900, days=1.4791667, records=("crm:9",))  # START + 1.48 days: 2026-01-31 23:30 UTC
+    log.append(entry)
+    paris = timezone(timedelta(hours=1))
+    window = AuditQuery(
+        since=datetime(2026, 2, 1, 0, 0, tzinfo=paris), until=datetime(2026, 2, 1, 1, 0, tzinfo=paris)
+    )
+    assert [e.entry_id for e in log.query(window).entries] == ["evt_900"]
+    naive = AuditQuery(since=datetime(2026, 1, 31, 23, 0), until=datetime(2026, 2, 1, 0, 0))
+    assert [e.entry_id for e in log.query(naive).entries] == ["evt_900"]
 
 
 # ---------------------------------------------------------------------------------------------- the CLI

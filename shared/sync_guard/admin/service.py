@@ -271,7 +271,8 @@ class AdminService:
         if crm_state is None or books_state is None:
             missing = crm_ref if crm_state is None else books_ref
             raise NotFound(
-                f"the guard does not know {missing}; seed or sync it first", field=missing[:4].rstrip(":")
+                f"the guard does not know {missing}; seed or sync it first",
+                field="crm" if crm_state is None else "books",
             )
         for state in (crm_state, books_state):
             if state.deleted:

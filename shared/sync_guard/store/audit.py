@@ -149,7 +149,31 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
         raise InvalidPayload("cursor is not one this command produced", field="cursor") from error
     if not isinstance(position, dict) or not isinstance(position.get("i"), int):
         raise InvalidPayload("cursor is not one this command produced", field="cursor")
+    pinned, start_key = position.get("u"), position.get("k")
+    if pinned is not None and not (isinstance(pinned, str) and _is_time(pinned)):
+        raise InvalidPayload("cursor is not one this command produced", field="cursor")
+    if start_key is not None and not (
+        isinstance(start_key, dict)
+        and set(start_key) <= {"pk", "sk"}
+        and all(
+            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in start_key.values()
+        )
+    ):
+        raise InvalidPayload("cursor is not one this command produced", field="cursor")
     return position
+
+
+def _is_time(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _utc(moment: datetime) -> datetime:
+    """A query's time in UTC, the partitions' and sort keys' time (no offset given: UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class AuditLog:
@@ -212,8 +236,8 @@ class AuditLog:
         position = _decode_cursor(cursor) if cursor else {"i": 0, "k": None}
         # A cursor pins the time range of its first page, so "now" moving on cannot shift the partitions.
         pinned = position.get("u")
-        until = query.until or (datetime.fromisoformat(str(pinned)) if pinned else self._now())
-        since = query.since or (until - DEFAULT_LOOKBACK)
+        until = _utc(query.until or (datetime.fromisoformat(str(pinned)) if pinned else self._now()))
+        since = _utc(query.since or (until - DEFAULT_LOOKBACK))
         if since > until:
             raise InvalidPayload("since is after until", field="since")
         partitions = self._partitions(query, since, until)
