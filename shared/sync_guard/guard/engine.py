@@ -698,7 +698,9 @@ class Guard:
             try:
                 self.repository.commit(plan)
             except EventAlreadyProcessed:
-                return GuardResult(event.event_id, None, already_processed=True)
+                # Recorded as awaiting by an earlier delivery: it is still waiting, not decided (the
+                # stored event must stay where requeue-awaiting finds it).
+                return GuardResult(event.event_id, plan.entry, already_processed=True)
             return GuardResult(event.event_id, plan.entry)
         if record is None and event.operation is not Operation.DELETE:
             # The fetcher says the record no longer exists: a delete we have not heard of yet.

@@ -35,11 +35,13 @@ class GuardEventHandler:
 
     def __call__(self, event: GuardEvent) -> HandlerResult:
         result = self.guard.process(event)
-        if result.already_processed or result.entry is None:
+        if result.entry is None:
             return HandlerResult(EventStatus.PROCESSED, {"repeat": "true"})
         entry = result.entry
         pending = entry.decision is Decision.PENDING
         status = EventStatus.AWAITING_ENRICHMENT if pending else EventStatus.PROCESSED
+        if result.already_processed:  # a redelivery of an event still awaiting its record
+            return HandlerResult(status, {"repeat": "true", "decision": entry.decision.value})
         return HandlerResult(
             status,
             {

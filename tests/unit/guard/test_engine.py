@@ -228,6 +228,22 @@ def test_notification_events_wait_for_enrichment_without_a_fetcher(shadow: InMem
     assert shadow.states == {}  # nothing guessed
 
 
+def test_a_redelivered_event_still_awaiting_its_record_stays_awaiting(shadow: InMemoryShadow) -> None:
+    # The first delivery recorded it as awaiting, but marking the stored event failed, so SQS delivers it
+    # again: it must stay where requeue-awaiting finds it, not be marked processed.
+    from sync_guard.guard.handler import GuardEventHandler
+    from sync_guard.ingest.ports import EventStatus
+
+    handler = GuardEventHandler(make_guard(shadow))
+    event = event_for(crm_account("1", "Acme Ltd"), Operation.UPDATE, with_record=False)
+
+    first, again = handler(event), handler(event)
+
+    assert first.status is EventStatus.AWAITING_ENRICHMENT
+    assert again.status is EventStatus.AWAITING_ENRICHMENT
+    assert again.detail["repeat"] == "true"
+
+
 def test_notification_events_are_enriched_through_the_fetcher(shadow: InMemoryShadow) -> None:
     class Fetcher:
         def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
