@@ -256,3 +256,49 @@ def test_audit_queries_find_admin_operations_by_record(
     assert EntryKind.DECISION in kinds
     by_decision = service.audit(AuditQuery(decision="admin"), limit=10)
     assert [e.actor for e in by_decision.entries] == ["user:gina"]
+
+
+def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_tried(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_guard.admin.service import UNDO
+    from sync_guard.errors import ConcurrentUpdate
+    from sync_guard.store.shadow import STATE_SK
+
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    settings = get_settings()
+    held = companies[1].duplicate
+    service = _service()
+    hold = service.repository.hold(held.ref)
+    assert hold is not None
+    decision = service.audit_log.get(hold.entry_id)
+    assert decision is not None
+    [action] = [a for a in decision.actions if a.target == held.ref and a.kind in UNDO]
+    # The hold timed out five times against Zoho, which may have applied it, and was dead-lettered.
+    aws.dynamodb.update_item(
+        TableName=settings.outbox_table,
+        Key={"pk": {"S": action.action_id}},
+        UpdateExpression="SET #s = :d, attempts = :a",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":d": {"S": "dead_lettered"}, ":a": {"N": "5"}},
+    )
+    release = service.repository.release
+
+    def lose_a_race_once(*args: object) -> object:
+        monkeypatch.setattr(service.repository, "release", release)
+        # an event for the record is committed meanwhile: its revision moves on
+        aws.dynamodb.update_item(
+            TableName=settings.shadow_table,
+            Key={"pk": {"S": f"REC#{held.ref}"}, "sk": {"S": STATE_SK}},
+            UpdateExpression="SET rev = rev + :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        return release(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.repository, "release", lose_a_race_once)
+    with pytest.raises(ConcurrentUpdate):
+        service.release(held.ref, actor="user:alice")
+
+    # the first attempt cancelled the dead-lettered hold; the admin's retry must still undo it in Zoho
+    result = service.release(held.ref, actor="user:alice")
+    assert [a.kind for a in result.entry.actions] == [UNDO[action.kind]]

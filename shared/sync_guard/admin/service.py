@@ -174,6 +174,8 @@ class AdminService:
                     raise Conflict(
                         "the hold is being written to Zoho right now; release it again in a minute"
                     )
+            elif status is ActionStatus.CANCELLED and attempts > 0:
+                pass  # cancelled by a release that then failed: it was tried, so Zoho may hold the record
             elif status not in _MAY_HAVE_RUN:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
             to_undo.append(action)
