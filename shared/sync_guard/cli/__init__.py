@@ -106,4 +106,16 @@ def _unreachable_guard(error: Exception) -> str | None:
             f"cannot reach {error.kwargs.get('endpoint_url', 'the endpoint')}. If that is a "
             "local stack, is 'sync-guard serve' still running?"
         )
+    if isinstance(error, exceptions.ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        text = error.response.get("Error", {}).get("Message", "")
+        if code == "ResourceNotFoundException":
+            return (
+                f"{text or 'a table or queue the guard uses does not exist'}. Give the stack that holds "
+                "them (--stack-name/--region), or start 'sync-guard serve' for the local one."
+            )
+        if code == "ValidationError" and "does not exist" in text:
+            return f"{text}: check --stack-name and --region."  # CloudFormation: no such stack
+        if code in {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}:
+            return f"AWS refused the request ({code}): {text}"
     return None

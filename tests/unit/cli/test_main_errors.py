@@ -50,3 +50,28 @@ def test_other_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         cli.main()
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "said"),
+    [
+        ("ResourceNotFoundException", "Requested resource not found", "--stack-name"),
+        ("ValidationError", "Stack with id no-such-stack does not exist", "check --stack-name and --region"),
+        ("AccessDeniedException", "not authorized to perform dynamodb:Query", "AWS refused the request"),
+    ],
+)
+def test_ordinary_aws_refusals_are_named_not_traced(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], code: str, message: str, said: str
+) -> None:
+    from botocore.exceptions import ClientError
+
+    error = ClientError({"Error": {"Code": code, "Message": message}}, "Query")
+    monkeypatch.setattr(cli, "app_for", failing_app(error))
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert "Traceback" not in err
