@@ -116,3 +116,37 @@ def test_replay_dlq_dry_run_then_move(aws: AwsResources, queues: OutboxQueues) -
     # the processing DLQ is empty: "all" moves nothing there and says so
     both = runner.invoke(app, ["replay-dlq"])
     assert "processing: moved 0 message(s)" in both.output
+
+
+def test_replay_dlq_says_what_moved_when_sqs_refuses_some(
+    aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_guard.cli import replay_dlq as command
+
+    for action_id in ("act_1", "act_2", "act_bad"):
+        aws.sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=encode_action(action_id))
+
+    class Refusing:
+        """SQS that refuses to send the message for act_bad."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(aws.sqs, name)
+
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, object]]) -> dict[str, object]:
+            good = [e for e in Entries if "act_bad" not in str(e["MessageBody"])]
+            sent = aws.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=good) if good else {"Successful": []}
+            failed = [
+                {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"}
+                for e in Entries
+                if e not in good
+            ]
+            return {**sent, "Failed": failed}
+
+    monkeypatch.setattr(command.aws, "client", lambda service, settings: Refusing())
+    result = runner.invoke(app, ["replay-dlq", "--queue", "outbox"])
+
+    assert result.exit_code == 1
+    assert "outbox: moved 2 message(s)" in result.output
+    assert "SQS refused 1 message(s)" in result.output
+    assert "Traceback" not in result.output
+    assert queues.depth(aws.sqs, queues.dlq_url) == 1  # the refused one waits in the dead-letter queue

@@ -45,6 +45,15 @@ def _attributes(message: dict[str, Any]) -> dict[str, Any]:
     return attributes
 
 
+class ReplayIncomplete(RuntimeError):
+    """SQS refused some messages: they stay in the dead-letter queue; ``moved`` went back to the queue."""
+
+    def __init__(self, moved: list[ReplayedMessage], refused: int) -> None:
+        super().__init__(f"SQS refused {refused} message(s); they stay in the dead-letter queue")
+        self.moved = moved
+        self.refused = refused
+
+
 def replay_dlq(
     sqs: Any, *, dlq_url: str, queue_url: str, dry_run: bool = False, max_messages: int = 10_000
 ) -> list[ReplayedMessage]:
@@ -86,7 +95,7 @@ def replay_dlq(
         if len(done) < len(received):
             failed = {m["MessageId"] for i, m in enumerate(received) if i not in sent}
             moved = [m for m in moved if m.message_id not in failed]
-            raise RuntimeError(f"SQS refused {len(failed)} message(s); they stay in the dead-letter queue")
+            raise ReplayIncomplete(moved, len(failed))
     for start in range(0, len(listed), _BATCH):
         # Dry run: make the listed messages visible again at once.
         sqs.change_message_visibility_batch(

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from sync_guard.admin.dlq import replay_dlq
+from sync_guard.admin.dlq import ReplayIncomplete, replay_dlq
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
     RegionOption,
@@ -48,12 +48,19 @@ def replay(settings: Settings, choice: QueueChoice, *, dry_run: bool) -> dict[st
         if not dlq_url or not queue_url:
             typer.echo(f"{name}: not configured (no queue URL), skipped", err=True)
             continue
-        moved = replay_dlq(sqs, dlq_url=dlq_url, queue_url=queue_url, dry_run=dry_run)
+        refused: ReplayIncomplete | None = None
+        try:
+            moved = replay_dlq(sqs, dlq_url=dlq_url, queue_url=queue_url, dry_run=dry_run)
+        except ReplayIncomplete as error:
+            moved, refused = error.moved, error
         verb = "would move" if dry_run else "moved"
         for message in moved:
             typer.echo(f"{name}: {verb} {message.message_id} ({message.subject})")
         typer.echo(f"{name}: {verb} {len(moved)} message(s) from the dead-letter queue back to the queue")
         counts[name] = len(moved)
+        if refused is not None:
+            typer.echo(f"error: {name}: {refused}; run replay-dlq again", err=True)
+            raise typer.Exit(code=1)
     return counts
 
 
