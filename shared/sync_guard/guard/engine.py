@@ -494,15 +494,35 @@ def _could_be_copies(record: PartyRecord, other: PartyRecord) -> bool:
     return True
 
 
+def _own_organisation(record: PartyRecord, builder: _Builder) -> set[str]:
+    """A CRM contact's account and that account's Books customer: the contact belongs to them, so they
+    are not duplicates of it however alike (a sole trader's contact has the account's name and email)."""
+    if record.module is not Module.CRM_CONTACTS or not record.account_id:
+        return set()
+    account = builder.current(f"crm:{record.account_id}")
+    return {f"crm:{record.account_id}", *([account.partner] if account and account.partner else [])}
+
+
+def _contact_of(other: PartyRecord, record: PartyRecord) -> bool:
+    """``other`` is a contact of ``record``'s organisation: of the account itself, or of the account a
+    Books customer is linked to."""
+    if other.module is not Module.CRM_CONTACTS or not other.account_id:
+        return False
+    if record.module is Module.CRM_ACCOUNTS:
+        return other.account_id == record.record_id
+    return record.system is System.BOOKS and other.account_id == record.linked_crm_id
+
+
 def _candidates(
     record: PartyRecord, snapshot: Snapshot, builder: _Builder, matcher: Matcher, *, exclude: set[str | None]
 ) -> tuple[Candidate, ...]:
     found = []
+    organisation = _own_organisation(record, builder)
     for ref in sorted(snapshot.others):
-        if ref in exclude:
+        if ref in exclude or ref in organisation:
             continue
         state = builder.current(ref)
-        if state is None:
+        if state is None or _contact_of(state.record, record):
             continue
         match = matcher.compare(record, state.record)
         if match.verdict != "distinct":

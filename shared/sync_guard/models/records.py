@@ -61,6 +61,8 @@ class PartyRecord(BaseModel):
     active: bool = True
     # Books: the CRM record this customer is linked to (zcrm_account_id / zcrm_contact_id).
     linked_crm_id: str | None = None
+    # CRM Contacts: the account the contact belongs to (its Account_Name lookup's id).
+    account_id: str | None = None
     has_transactions: bool | None = None
     outstanding: Decimal | None = None
     # Books: the customer's currency (ISO code); Books keeps one per customer.

@@ -151,6 +151,7 @@ def crm_record_to_party(module: str | Module, data: Mapping[str, Any]) -> PartyR
         postcode=_text(data.get("Mailing_Zip")),
         country=_text(data.get("Mailing_Country")),
         date_of_birth=_text(data.get("Date_of_Birth")),
+        account_id=crm_account_id_of_contact(data),
     )
 
 

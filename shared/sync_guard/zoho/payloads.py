@@ -242,6 +242,8 @@ def _crm_workflow_record(module: Module, payload: CrmWorkflowPayload) -> PartyRe
         value = getattr(payload, wire_key)
         if value is not None:
             data[crm_key] = value
+    if module is Module.CRM_CONTACTS and payload.account_id:
+        data["Account_Name"] = {"id": payload.account_id}  # the lookup, as the API gives it
     return crm_record_to_party(module, data)
 
 

@@ -303,6 +303,27 @@ def test_onboarding_sole_traders_with_their_contacts_is_no_storm(shadow: InMemor
     assert Decision.QUARANTINE not in decisions
 
 
+def test_a_contact_is_not_a_duplicate_of_its_own_account_or_its_books_customer(
+    shadow: InMemoryShadow,
+) -> None:
+    # A sole trader: account "Jane Smith Design", the Books customer the sync made for it, and then the
+    # contact Jane Smith, with the account's email, added to that account.
+    guard = Guard(shadow, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+    email = "jane@smithdesign.co.uk"
+    guard.process(event_for(crm_account("a1", "Jane Smith Design", email=email)))
+    guard.process(event_for(books_customer("b1", "Jane Smith Design", linked="a1", email=email, minutes=1)))
+
+    own = crm_contact("c1", "Jane", "Smith", email, minutes=2).model_copy(update={"account_id": "a1"})
+    decided = guard.process(event_for(own, received=at(2)))
+
+    assert decided.decision is Decision.ALLOW
+    assert decided.entry is not None
+    assert decided.entry.rules == ()
+    # the same person filed under no account is still compared with the company's records
+    stray = crm_contact("c2", "Jane", "Smith", email, minutes=3)
+    assert guard.process(event_for(stray, received=at(3))).decision is not Decision.ALLOW
+
+
 def test_storm_hits_outside_the_window_do_not_add_up(shadow: InMemoryShadow) -> None:
     guard = make_guard(shadow, storm_threshold=3, storm_window_seconds=60)
     for number in range(3):

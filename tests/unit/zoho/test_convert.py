@@ -163,3 +163,19 @@ def test_books_contact_type_says_customer_or_vendor(contact_type: str | None, mo
     if contact_type is not None:
         data["contact_type"] = contact_type
     assert books_contact_to_party(data).module is module
+
+
+def test_a_crm_contact_keeps_the_account_it_belongs_to() -> None:
+    record = crm_record_to_party(
+        "Contacts",
+        {
+            "id": "c1",
+            "First_Name": "Jane",
+            "Last_Name": "Smith",
+            "Account_Name": {"name": "Jane Smith Design", "id": "a1"},
+        },
+    )
+    assert record.account_id == "a1"
+    assert (
+        crm_record_to_party("Accounts", {"id": "a1", "Account_Name": "Jane Smith Design"}).account_id is None
+    )

@@ -96,6 +96,14 @@ def test_crm_workflow_numeric_id_and_blank_merge_fields() -> None:
     assert event.needs_enrichment
 
 
+def test_crm_workflow_contact_carries_its_account() -> None:
+    body = {"event": "create", "module": "Contacts", "id": "c1", "first_name": "Jane", "last_name": "Smith",
+            "account_id": "5725767000003000064"}  # fmt: skip
+    event = parse_crm_workflow(body, received_at=RECEIVED)
+    assert event.record is not None
+    assert event.record.account_id == "5725767000003000064"
+
+
 def test_crm_workflow_delete_keeps_the_last_known_fields() -> None:
     event = parse_crm_workflow(payload("crm-workflow-contact-delete.json"), received_at=RECEIVED)
     assert event.operation is Operation.DELETE
