@@ -112,11 +112,11 @@ def notices_for(
     """
     if not entry.findings:
         return []
-    outcomes = hold_outcomes or {}
-    planned = {a.target for a in entry.actions if a.kind in _HOLD_KINDS}
-    failed = {a.target for a in hold_actions(entry) if outcomes.get(a.action_id) in _HOLD_FAILED}
-    not_held = {a.target for a in hold_actions(entry) if outcomes.get(a.action_id) in _NOT_HELD}
-    held = planned - not_held
+    outcomes = {a.target: (hold_outcomes or {}).get(a.action_id) for a in hold_actions(entry)}
+    failed = {target for target, status in outcomes.items() if status in _HOLD_FAILED}
+    held = {a.target for a in entry.actions if a.kind in _HOLD_KINDS} - {
+        target for target, status in outcomes.items() if status in _NOT_HELD
+    }
     # The most severe finding heads the notice; on a tie, the first the engine reported.
     primary = max(entry.findings, key=lambda finding: _SEVERITY_ORDER.index(finding.severity))
     ordered = [primary, *(finding for finding in entry.findings if finding is not primary)]

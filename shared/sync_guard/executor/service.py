@@ -271,9 +271,30 @@ class Executor:
             ready.append((message, claim))
         if not ready:
             return results
-        wanted = {k for keys in keys_of.values() for k in keys}
+        already, delivered, failure = self._publish(notices, {k for keys in keys_of.values() for k in keys})
+        sent = already | delivered
+        for message, claim in ready:
+            keys = keys_of[claim.action_id]
+            if keys <= sent:
+                fresh = len(keys & delivered)
+                note = (
+                    f"finance notified ({fresh} notice(s) sent, "
+                    f"{len(keys) - fresh} already sent or being sent)"
+                    if keys
+                    else "nothing to notify"
+                )
+                results.append(self._finish(message, claim, ActionStatus.DONE, note))
+            else:
+                results.append(self._failed(message, claim, failure or RuntimeError("notice not sent")))
+        return results
+
+    def _publish(
+        self, notices: list[FinanceNotice], wanted: set[str]
+    ) -> tuple[set[str], set[str], BaseException | None]:
+        """Publish the notices whose keys this executor can claim; returns the keys sent before (or being
+        sent by another executor, whose action is retried if it fails), the keys delivered now, and the
+        error that stopped the rest, if any."""
         mine = self.sent_notices.claim(wanted, now=self.clock(), lease_seconds=self.config.lease_seconds)
-        # Sent before, or being sent right now by another executor (whose action is retried if it fails).
         already = wanted - mine.keys
         delivered: set[str] = set()
         failure: BaseException | None = None
@@ -305,21 +326,7 @@ class Executor:
             except Exception:
                 # The claim lapses after its lease: the retry sends them then.
                 logger.warning("notice claims not released", exc_info=True)
-        sent = already | delivered
-        for message, claim in ready:
-            keys = keys_of[claim.action_id]
-            if keys <= sent:
-                fresh = len(keys & delivered)
-                note = (
-                    f"finance notified ({fresh} notice(s) sent, "
-                    f"{len(keys) - fresh} already sent or being sent)"
-                    if keys
-                    else "nothing to notify"
-                )
-                results.append(self._finish(message, claim, ActionStatus.DONE, note))
-            else:
-                results.append(self._failed(message, claim, failure or RuntimeError("notice not sent")))
-        return results
+        return already, delivered, failure
 
     # ------------------------------------------------------------------------------------------ sweep
     def sweep(
