@@ -486,40 +486,42 @@ def _judge(left: RecordFeatures, right: RecordFeatures, person: bool, facts: _Fa
         points += more
 
     score = 1.0 / (1.0 + math.exp(-points))
+    if _at_most_possible(left, right, person, names.relation, facts):
+        score = min(score, DUPLICATE_THRESHOLD - 0.01)
+    return _Judgement(score, verdict_for(score), names, name_points, forms, facts)
+
+
+def _at_most_possible(
+    left: RecordFeatures, right: RecordFeatures, person: bool, relation: NameRelation, facts: _Facts
+) -> bool:
+    """Whether the pair is a question for a person however high its points: what a shared phone,
+    office or mailbox cannot settle."""
+    premises, strong = facts.premises, facts.strong
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
     # the same company on shared premises or a shared switchboard alone: only a strong identifier, or
     # both the premises and the phone with a word of substance in common (an OVERLAP, not merely a
     # descriptor such as "Bank": "Gads Hill Center GH Sinai" / "Gads Hill Child Care Center"), can
-    # make such a pair a duplicate.
-    # People are another matter: colleagues share their office and its switchboard as a rule.
-    premises, strong = facts.premises, facts.strong
+    # make such a pair a duplicate. People are another matter: colleagues share their office and its
+    # switchboard as a rule.
     one_site = (
-        not person
-        and premises is _Premises.SAME
-        and facts.same_phone
-        and names.relation is NameRelation.OVERLAP
+        not person and premises is _Premises.SAME and facts.same_phone and relation is NameRelation.OVERLAP
     )
-    if names.relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
-        score = min(score, DUPLICATE_THRESHOLD - 0.01)
+    if relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and not strong and not one_site:
+        return True
     # Two registered names, one the other with words added at its end ("Acme Ltd" / "Acme Logistics
     # Ltd"), are a group's two companies, which share an office, a phone, often a website and a finance
     # mailbox: only the company's own registration number makes them one. (Words put in front name an
     # operator: "Henry Booth House - Kids Place II, Inc" is Kids Place II, Inc.)
-    if (
-        names.relation is NameRelation.SUBSET
-        and not facts.same_registration
-        and _sister_companies(left, right)
-    ):
-        score = min(score, DUPLICATE_THRESHOLD - 0.01)
+    if relation is NameRelation.SUBSET and not facts.same_registration and _sister_companies(left, right):
+        return True
     # Records that give different premises are two sites until an identifier says otherwise: a chain's
     # shops and a charity's centres share a name and often one central phone line, and "Acme" next door
     # to "Acme Logistics" is a sister company. A person should decide.
     elsewhere = premises is _Premises.DIFFERENT or (
-        premises is _Premises.NEIGHBOURING and names.relation is NameRelation.SUBSET
+        premises is _Premises.NEIGHBOURING and relation is NameRelation.SUBSET
     )
-    if (elsewhere and not strong) or facts.other_currencies or facts.own_mailboxes:
-        score = min(score, DUPLICATE_THRESHOLD - 0.01)
-    return _Judgement(score, verdict_for(score), names, name_points, forms, facts)
+    # Customers billed in two currencies, and two people's own mailboxes at one company, are on purpose.
+    return (elsewhere and not strong) or facts.other_currencies or facts.own_mailboxes
 
 
 def _sister_companies(left: RecordFeatures, right: RecordFeatures) -> bool:
