@@ -3,7 +3,9 @@
 Zoho's first sync pairs only exact names, so "Acme Ltd" in CRM never meets "Acme Limited" in Books and the
 sync creates a second Books customer next to the one being invoiced. Fires when a record new to the guard
 is a confident duplicate of a live Books customer (not its partner) whose name is not exactly the same:
-either the Books duplicate the sync just made, or a CRM record the sync is about to duplicate.
+either the Books duplicate the sync just made, or a CRM record the sync is about to duplicate. A new Books
+customer whose trimmed name is an existing customer's counts too: Books refuses two identical display names,
+so they differ by spaces at an end ("Acme Ltd " in the seed), which the webhook parsers trim.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class NameDrift(Rule):
             return None
         link_target = ctx.link_target.ref if ctx.link_target else None
         for candidate in ctx.duplicates(system=System.BOOKS):
-            if candidate.record.name == ctx.record.name:
-                continue  # identical names are a collision or a broken mapping, not drift
+            same_name = candidate.record.name == ctx.record.name
+            if same_name and ctx.record.system is System.CRM:
+                continue  # a CRM record of a Books customer's exact name: a collision or a pairing, not drift
             was_pair_of_link = link_target in {candidate.state.partner, candidate.state.former_partner}
             if (
                 link_target
@@ -51,8 +54,15 @@ class NameDrift(Rule):
                 "but the names are not identical, so Zoho's exact-name pairing will not (or did not) link "
                 "them and the sync creates a duplicate customer in Books."
             )
+            # Books refuses a second customer of one display name, so two that read the same differ in
+            # what the webhook trims: a space at either end ("Acme Ltd " in the seed), or a no-break space.
+            differ = (
+                f"names differ only by spaces: '{ctx.record.name}' (Books refuses two identical names)"
+                if same_name
+                else f"names differ: '{ctx.record.name}' vs '{candidate.record.name}'"
+            )
             evidence = [
-                f"names differ: '{ctx.record.name}' vs '{candidate.record.name}'",
+                differ,
                 *candidate.match.evidence,
                 f"match score {candidate.match.score:.2f}",
             ]

@@ -46,3 +46,18 @@ def test_a_customer_in_another_currency_is_intended() -> None:
     # A second customer in the same currency is still drift.
     again = replay.books("create", "460003", contact_name="Acme Limited", currency_code="GBP")
     assert_decided(again, "NAME_DRIFT", Decision.QUARANTINE, "names differ: 'Acme Limited' vs 'Acme Ltd'")
+
+
+def test_a_trailing_space_is_drift_too() -> None:
+    # The seed's "a trailing space": Books holds "Acme Ltd " (years of invoices), CRM "Acme Ltd". The
+    # first sync's exact match fails and it creates a second customer, "Acme Ltd", linked to the account.
+    replay = Replay()
+    replay.books("create", "460010", contact_name="Acme Ltd ", created=LONG_AGO, has_transaction=True)
+    # the CRM account reads the same once trimmed: that is an exact pairing as far as the guard can see
+    assert replay.crm("create", "5725010", name="Acme Ltd").decision is not Decision.QUARANTINE
+
+    dup = replay.books("create", "460011", contact_name="Acme Ltd", zcrm_account_id="5725010")
+
+    # Books refuses two identical display names, so the two must differ by what the webhook trims
+    assert_decided(dup, "NAME_DRIFT", Decision.QUARANTINE, "names differ only by spaces: 'Acme Ltd'")
+    assert "books:460010" in dup.records
