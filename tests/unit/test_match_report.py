@@ -20,6 +20,13 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def write_export(folder: Path, name: str, text: str) -> Path:
+    """An export file written by hand."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -230,8 +237,11 @@ def test_jobs_sets_the_worker_count_and_changes_nothing(
 
 
 def test_customers_in_other_currencies_are_not_cleaned_up(tmp_path: Path) -> None:
-    crm = tmp_path / "accounts.csv"
-    crm.write_text("Record Id,Account Name,Phone\nz1,Acme Ltd,020 7946 0000\nz2,Beta Ltd,020 7946 1111\n")
+    crm = write_export(
+        tmp_path,
+        "accounts.csv",
+        "Record Id,Account Name,Phone\nz1,Acme Ltd,020 7946 0000\nz2,Beta Ltd,020 7946 1111\n",
+    )
     books = tmp_path / "customers.csv"
     books.write_text(
         "Contact ID,Display Name,Phone,Currency Code,CRM Account ID,Outstanding Receivable Amount\n"
@@ -277,7 +287,7 @@ def test_a_map_for_a_column_of_one_export_leaves_the_other_alone(tmp_path: Path)
 def test_a_taken_output_folder_is_refused_before_the_exports_are_read(tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.mkdir()
-    (taken / "notes.txt").write_text("mine", encoding="utf-8")
+    (taken / "notes.txt").write_text("mine")
     # the export is malformed: refusing the folder first means it is never read
     code, output = run("--crm", str(FIXTURES / "malformed_quote.csv"), "--out", str(taken))
     assert code == 2
@@ -285,20 +295,19 @@ def test_a_taken_output_folder_is_refused_before_the_exports_are_read(tmp_path: 
 
 
 def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("x", encoding="utf-8")
+    blocker = write_export(tmp_path, "a-file", "x")
     code, output = run("--crm", str(FIXTURES / "crm_accounts.csv"), "--out", str(blocker / "sub"))
     assert code == 2
     assert "cannot write a report in" in " ".join(output.split())
 
 
 def test_names_that_read_as_formulas_stay_text_in_the_csv_files(tmp_path: Path) -> None:
-    export = tmp_path / "books.csv"
-    export.write_text(
+    export = write_export(
+        tmp_path,
+        "books.csv",
         "Contact ID,Display Name,Phone\n"
         '1,"=HYPERLINK(""http://evil.example"",""Click"")",020 7946 0000\n'
         '2,"=HYPERLINK(""http://evil.example"",""Click"")",020 7946 0000\n',
-        encoding="utf-8",
     )
     out = tmp_path / "out"
     code, output = run("--books", str(export), "--out", str(out))
@@ -308,13 +317,12 @@ def test_names_that_read_as_formulas_stay_text_in_the_csv_files(tmp_path: Path) 
 
 
 def test_read_warnings_reach_the_summary(tmp_path: Path) -> None:
-    export = tmp_path / "crm.csv"
-    export.write_text(
+    export = write_export(
+        tmp_path,
+        "crm.csv",
         "Record Id,Account Name,Created Time\nz1,Acme Ltd,sometime last spring\nz2,Acme Limited,2020-01-01\n",
-        encoding="utf-8",
     )
-    empty = tmp_path / "books.csv"
-    empty.write_text("Contact ID,Display Name\n", encoding="utf-8")
+    empty = write_export(tmp_path, "books.csv", "Contact ID,Display Name\n")
     out = tmp_path / "out"
     code, output = run("--crm", str(export), "--books", str(empty), "--out", str(out))
     assert code == 0, output
@@ -325,8 +333,7 @@ def test_read_warnings_reach_the_summary(tmp_path: Path) -> None:
 
 
 def test_without_crm_ids_in_books_the_summary_says_links_cannot_be_told(tmp_path: Path) -> None:
-    books = tmp_path / "books.csv"
-    books.write_text("Contact ID,Display Name\n46000001,Acme Widgets Ltd\n", encoding="utf-8")
+    books = write_export(tmp_path, "books.csv", "Contact ID,Display Name\n46000001,Acme Widgets Ltd\n")
     out = tmp_path / "out"
     code, output = run("--crm", str(FIXTURES / "crm_accounts.csv"), "--books", str(books), "--out", str(out))
     assert code == 0, output
@@ -345,8 +352,9 @@ def test_without_crm_ids_in_books_the_summary_says_links_cannot_be_told(tmp_path
 
 
 def test_no_duplicates_make_no_ticket_to_send(tmp_path: Path) -> None:
-    books = tmp_path / "books.csv"
-    books.write_text("Contact ID,Display Name\n1,Acme Widgets Ltd\n2,Harbour Lights Cafe\n", encoding="utf-8")
+    books = write_export(
+        tmp_path, "books.csv", "Contact ID,Display Name\n1,Acme Widgets Ltd\n2,Harbour Lights Cafe\n"
+    )
     out = tmp_path / "out"
     code, output = run("--books", str(books), "--out", str(out))
     assert code == 0, output
@@ -370,14 +378,13 @@ def test_region_is_read_as_a_country_and_an_unknown_one_is_refused(tmp_path: Pat
 
 def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path: Path) -> None:
     # the seed's CRM merge: the merged-away account's Books customer still carries its id
-    crm = tmp_path / "crm.csv"
-    crm.write_text("Record Id,Account Name\nzcrm_1,Acme Widgets Ltd\n", encoding="utf-8")
-    books = tmp_path / "books.csv"
-    books.write_text(
+    crm = write_export(tmp_path, "crm.csv", "Record Id,Account Name\nzcrm_1,Acme Widgets Ltd\n")
+    books = write_export(
+        tmp_path,
+        "books.csv",
         "Contact ID,Display Name,Outstanding Receivable Amount,CRM Account ID\n"
         "46000001,Acme Widgets Ltd,0,zcrm_1\n"
         "46000002,Beta Supplies Ltd,120.00,zcrm_2\n",
-        encoding="utf-8",
     )
     out = tmp_path / "out"
     code, output = run("--crm", str(crm), "--books", str(books), "--out", str(out))
@@ -396,12 +403,12 @@ def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path
 
 def test_with_region_us_a_slash_date_is_read_month_first(tmp_path: Path) -> None:
     # Two copies: the older one was created on December 1 2018 (US order), the other in May 2018.
-    crm = tmp_path / "crm.csv"
-    crm.write_text(
+    crm = write_export(
+        tmp_path,
+        "crm.csv",
         "Record Id,Account Name,Phone,Created Time\n"
         "z1,Acme Widgets Inc,(415) 555-0100,12/01/2018\n"
         "z2,ACME WIDGETS INC.,(415) 555-0100,05/15/2018\n",
-        encoding="utf-8",
     )
     us, gb = tmp_path / "us", tmp_path / "gb"
     assert run("--crm", str(crm), "--out", str(us), "--region", "US")[0] == 0
