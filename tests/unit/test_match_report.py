@@ -27,6 +27,13 @@ def write_export(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def report(out: Path, *args: str) -> Path:
+    """The report folder of a run that must succeed."""
+    code, output = run(*args, "--out", str(out))
+    assert code == 0, output
+    return out
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -121,9 +128,7 @@ def test_support_ticket_quotes_both_org_ids_and_examples(report_dir: Path) -> No
 
 
 def test_one_export_alone_finds_duplicates_within_it(tmp_path: Path) -> None:
-    out = tmp_path / "books-only"
-    code, output = run("--books", str(FIXTURES / "books_customers.csv"), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "books-only", "--books", str(FIXTURES / "books_customers.csv"))
     assert pair_set(out) == {("46000001", "46000002")}
 
 
@@ -145,9 +150,7 @@ def test_canonical_headers_with_a_map_override(tmp_path: Path) -> None:
 
 
 def test_crm_contacts_are_matched_as_people(tmp_path: Path) -> None:
-    out = tmp_path / "contacts"
-    code, output = run("--crm", str(FIXTURES / "crm_contacts.csv"), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "contacts", "--crm", str(FIXTURES / "crm_contacts.csv"))
     # Jane Smith / Smith, Jane with the same email; John Smith at the same company is someone else.
     assert pair_set(out) == {("c1", "c2")}
 
@@ -309,9 +312,7 @@ def test_names_that_read_as_formulas_stay_text_in_the_csv_files(tmp_path: Path) 
         '1,"=HYPERLINK(""http://evil.example"",""Click"")",020 7946 0000\n'
         '2,"=HYPERLINK(""http://evil.example"",""Click"")",020 7946 0000\n',
     )
-    out = tmp_path / "out"
-    code, output = run("--books", str(export), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "out", "--books", str(export))
     names = {row["name"] for row in read_csv(out / "clusters.csv")}
     assert names == {'\'=HYPERLINK("http://evil.example","Click")'}
 
@@ -323,9 +324,7 @@ def test_read_warnings_reach_the_summary(tmp_path: Path) -> None:
         "Record Id,Account Name,Created Time\nz1,Acme Ltd,sometime last spring\nz2,Acme Limited,2020-01-01\n",
     )
     empty = write_export(tmp_path, "books.csv", "Contact ID,Display Name\n")
-    out = tmp_path / "out"
-    code, output = run("--crm", str(export), "--books", str(empty), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "out", "--crm", str(export), "--books", str(empty))
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "## Warnings" in summary
     assert "created time 'sometime last spring' not understood" in summary
@@ -334,9 +333,7 @@ def test_read_warnings_reach_the_summary(tmp_path: Path) -> None:
 
 def test_without_crm_ids_in_books_the_summary_says_links_cannot_be_told(tmp_path: Path) -> None:
     books = write_export(tmp_path, "books.csv", "Contact ID,Display Name\n46000001,Acme Widgets Ltd\n")
-    out = tmp_path / "out"
-    code, output = run("--crm", str(FIXTURES / "crm_accounts.csv"), "--books", str(books), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "out", "--crm", str(FIXTURES / "crm_accounts.csv"), "--books", str(books))
     assert "The Books export gives no CRM Account ID" in (out / "summary.md").read_text(encoding="utf-8")
     # the fixtures' Books export gives them: no such note
     linked = tmp_path / "linked"
@@ -355,9 +352,7 @@ def test_no_duplicates_make_no_ticket_to_send(tmp_path: Path) -> None:
     books = write_export(
         tmp_path, "books.csv", "Contact ID,Display Name\n1,Acme Widgets Ltd\n2,Harbour Lights Cafe\n"
     )
-    out = tmp_path / "out"
-    code, output = run("--books", str(books), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "out", "--books", str(books))
     ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
     assert "nothing to ask Zoho support to repair" in ticket
     assert "Hello Zoho support" not in ticket
@@ -386,9 +381,7 @@ def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path
         "46000001,Acme Widgets Ltd,0,zcrm_1\n"
         "46000002,Beta Supplies Ltd,120.00,zcrm_2\n",
     )
-    out = tmp_path / "out"
-    code, output = run("--crm", str(crm), "--books", str(books), "--out", str(out))
-    assert code == 0, output
+    out = report(tmp_path / "out", "--crm", str(crm), "--books", str(books))
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "## Books customers whose CRM record is gone" in summary
     assert "1 Books customers are linked to a CRM record that is not in the CRM export" in summary
