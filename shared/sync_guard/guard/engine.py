@@ -112,6 +112,26 @@ def _version(event: GuardEvent, record: PartyRecord | None) -> int:
     return epoch_ms(moment)
 
 
+# What a change to a record is compared on: not the times, which is what it is ordered by.
+_TIMES = {"created_at", "modified_at"}
+
+
+def same_second_change(previous: RecordState | None, record: PartyRecord, version: int) -> bool:
+    """Whether ``record`` is another change within the second the shadow's state was written at.
+
+    Zoho's modified times have whole seconds, so two edits within one second carry the same time. Such a
+    change is not stale: it has a value the shadow's record of that moment does not. (Values the record
+    does not carry, such as fields a workflow webhook was not set up to send, are not a change.)
+    """
+    if previous is None or previous.deleted or version % 1000:
+        return False
+    if not version <= previous.version < version + 1000:
+        return False
+    before = previous.record.model_dump(exclude=_TIMES)
+    after = record.model_dump(exclude=_TIMES)
+    return any(value is not None and before.get(name) != value for name, value in after.items())
+
+
 class _Builder:
     """Accumulates the states a plan rewrites, each conditional on the revision it was read at."""
 
@@ -233,6 +253,11 @@ def plan_event(
         return awaiting_enrichment_plan(event, config, now)
     if record.module is Module.BOOKS_VENDORS:
         return not_guarded_plan(event, record, config, now)
+    if same_second_change(previous, record, version):
+        # Ordered after the state it follows: the second is all Zoho tells, so the later arrival (or,
+        # with a fetcher, what Zoho holds now: see Guard.process) is taken as the later change.
+        assert previous is not None
+        version = previous.version + 1
     if previous is not None and previous.version >= version:
         return CommitPlan(
             entry=_entry(
@@ -710,6 +735,26 @@ class Guard:
             return event.record
         return self.fetcher.fetch(event.source, event.module.value, event.record_id)
 
+    def _request(self, event: GuardEvent, record: PartyRecord | None) -> SnapshotRequest:
+        """What to read for ``event``: its record's state, keys and candidates, its partner, the breaker."""
+        keys = shadow_keys(record, self.matcher) if record is not None else frozenset()
+        lookup = frozenset({link_key(event.record_id)}) if event.source is System.CRM else frozenset()
+        extra = (
+            frozenset({f"crm:{record.linked_crm_id}"})
+            if record is not None and record.linked_crm_id
+            else frozenset()
+        )
+        return SnapshotRequest(
+            event_id=event.event_id,
+            entry_id=event.event_id,
+            ref=event.record_ref,
+            keys=keys,
+            lookup_keys=lookup,
+            extra_refs=extra,
+            max_candidates=self.config.max_candidates,
+            storm_bucket=storm_bucket(event, self.config.storm_window_seconds),
+        )
+
     def process(self, event: GuardEvent) -> GuardResult:
         """Decide on one event and commit the outcome once, however often the event is delivered."""
         record = self._record(event)
@@ -725,27 +770,26 @@ class Guard:
         if record is None and event.operation is not Operation.DELETE:
             # The fetcher says the record no longer exists: a delete we have not heard of yet.
             event = event.model_copy(update={"operation": Operation.DELETE})
-        keys = shadow_keys(record, self.matcher) if record is not None else frozenset()
-        lookup = frozenset({link_key(event.record_id)}) if event.source is System.CRM else frozenset()
-        extra = (
-            frozenset({f"crm:{record.linked_crm_id}"})
-            if record is not None and record.linked_crm_id
-            else frozenset()
-        )
-        request = SnapshotRequest(
-            event_id=event.event_id,
-            entry_id=event.event_id,
-            ref=event.record_ref,
-            keys=keys,
-            lookup_keys=lookup,
-            extra_refs=extra,
-            max_candidates=self.config.max_candidates,
-            storm_bucket=storm_bucket(event, self.config.storm_window_seconds),
-        )
+        request = self._request(event, record)
+        fetched = event.record is None
         for attempt in range(1, self.max_attempts + 1):
             snapshot = self.repository.read_snapshot(request)
             if snapshot.already_processed:
                 return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
+            if (
+                not fetched
+                and record is not None
+                and self.fetcher is not None
+                and same_second_change(snapshot.own, record, _version(event, record))
+            ):
+                # Two changes within one second: which came last, only Zoho knows. What it holds now
+                # is decided on instead of the webhook's copy (and None is the delete it implies).
+                fetched = True
+                record = self.fetcher.fetch(event.source, event.module.value, event.record_id)
+                if record is None:
+                    event = event.model_copy(update={"operation": Operation.DELETE})
+                request = self._request(event, record)
+                continue
             plan = plan_event(
                 event,
                 record,

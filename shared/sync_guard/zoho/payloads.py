@@ -184,7 +184,7 @@ def _validate(model: type[ModelT], data: Mapping[str, Any], prefix: str = "") ->
 
 
 def _canonical_body(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The body without secrets: what a content-derived event key may hash when nothing better exists."""
+    """The body without secrets: what a content-derived event key hashes."""
     return {key: value for key, value in data.items() if key not in _SECRET_KEYS}
 
 
@@ -251,18 +251,15 @@ def _crm_workflow_record(module: Module, payload: CrmWorkflowPayload) -> PartyRe
 def parse_crm_workflow(data: Mapping[str, Any], *, received_at: datetime) -> GuardEvent:
     """Normalise a CRM workflow webhook body (JSON object or form fields) into one ``GuardEvent``.
 
-    The event id hashes source, module, operation, record id and ``modified``; without ``modified`` it
-    hashes the whole body (the token excepted), so a re-delivery of the same body is still recognised.
+    The event id hashes source, module, operation, record id and the whole body (the token excepted): a
+    re-delivery of the same body is recognised, and two edits within the second of ``modified`` (Zoho's
+    times have whole seconds) are two events.
     """
     payload = _validate(CrmWorkflowPayload, data)
     module = crm_module(payload.module)
     operation = _operation(payload.event, "event")
-    if payload.modified:
-        key = event_key(System.CRM, module, operation, payload.id, payload.modified)
-    else:
-        key = event_key(System.CRM, module, operation, payload.id, _canonical_body(data))
     return GuardEvent(
-        event_id=key,
+        event_id=event_key(System.CRM, module, operation, {**_canonical_body(data), "id": payload.id}),
         source=System.CRM,
         channel=Channel.CRM_WORKFLOW,
         module=module,
@@ -372,7 +369,7 @@ def parse_books_webhook(
 
     ``operation`` is the trigger named by the webhook's ``event`` query parameter, if configured; an
     ``event``/``operation`` field in the body serves too, else it is inferred (see the module docstring).
-    The event id hashes contact id, operation and ``last_modified_time`` (else the whole contact).
+    The event id hashes contact id, operation and the whole contact (the token excepted).
     """
     contact_data, prefix = _books_contact_data(data)
     contact = _validate(BooksContactPayload, contact_data, prefix)
@@ -382,12 +379,8 @@ def parse_books_webhook(
     # The shared token may come as a body field too: it says nothing about the contact.
     fields = _canonical_body(contact_data)
     op = _books_operation(hint, contact, fields)
-    if contact.last_modified_time:
-        key = event_key(
-            System.BOOKS, Module.BOOKS_CUSTOMERS, op, contact.contact_id, contact.last_modified_time
-        )
-    else:
-        key = event_key(System.BOOKS, Module.BOOKS_CUSTOMERS, op, contact.contact_id, fields)
+    # The whole contact, not only last_modified_time: two edits within one second are two events.
+    key = event_key(System.BOOKS, Module.BOOKS_CUSTOMERS, op, {**fields, "contact_id": contact.contact_id})
     id_only = not any(_optional_text(value) for key_, value in fields.items() if key_ != "contact_id")
     record = None if id_only else books_contact_to_party({**fields, "contact_id": contact.contact_id})
     return GuardEvent(

@@ -58,6 +58,63 @@ def test_an_older_update_never_regresses_the_state(shadow: InMemoryShadow) -> No
     assert "n:acme ltd" not in shadow.keys
 
 
+def test_a_second_change_within_the_same_second_is_applied_not_dropped(shadow: InMemoryShadow) -> None:
+    # Zoho's modified times have whole seconds: a save and a rename at 10:00:00 carry the same time.
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+
+    renamed = guard.process(event_for(crm_account("1", "Apex Ltd"), Operation.UPDATE))
+    again = guard.process(event_for(crm_account("1", "Apex Trading Ltd"), Operation.UPDATE))
+
+    assert renamed.entry is not None
+    assert renamed.entry.kind is not EntryKind.STALE
+    assert again.entry is not None
+    assert again.entry.kind is not EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Trading Ltd"
+    assert shadow.keys["n:acme ltd"].members == frozenset()
+    assert shadow.keys["n:apex trading ltd"].members == {"crm:1"}
+    # ... and a change from the next second still follows them.
+    later = guard.process(event_for(crm_account("1", "Apex Ltd", minutes=1 / 60), Operation.UPDATE))
+    assert later.entry is not None
+    assert later.entry.kind is not EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Ltd"
+
+
+def test_the_same_values_again_within_the_second_are_stale(shadow: InMemoryShadow) -> None:
+    # Another channel's copy of one change (a workflow webhook sending fewer fields): nothing new.
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd", phone="+44 20 7946 0000")))
+
+    echo = guard.process(event_for(crm_account("1", "Acme Ltd"), Operation.UPDATE))
+
+    assert echo.entry is not None
+    assert echo.entry.kind is EntryKind.STALE
+    assert shadow.states["crm:1"].record.phone == "+44 20 7946 0000"
+
+
+def test_a_change_within_the_same_second_is_decided_on_what_zoho_holds_now(shadow: InMemoryShadow) -> None:
+    class Fetcher:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
+            self.asked.append(record_id)
+            return crm_account(record_id, "Apex Trading Ltd")
+
+    fetcher = Fetcher()
+    guard = Guard(shadow, ExactMatcher(), GuardConfig(), fetcher=fetcher, clock=lambda: T0)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    assert fetcher.asked == []
+
+    # Which of two same-second edits came last only Zoho knows: this copy may be the older one.
+    result = guard.process(event_for(crm_account("1", "Apex Ltd"), Operation.UPDATE))
+
+    assert fetcher.asked == ["1"]
+    assert result.entry is not None
+    assert result.entry.kind is not EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Trading Ltd"
+
+
 def test_a_rename_moves_the_record_between_keys(shadow: InMemoryShadow) -> None:
     guard = make_guard(shadow)
     guard.process(event_for(crm_account("1", "Acme Ltd")))

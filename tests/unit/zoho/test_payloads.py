@@ -68,6 +68,16 @@ def test_crm_workflow_event_id_is_stable_and_depends_on_modified() -> None:
     assert later.event_id != first.event_id
 
 
+def test_two_crm_edits_within_one_second_are_two_events() -> None:
+    # Zoho's modified time has whole seconds: a rename right after a save carries the same one.
+    body = payload("crm-workflow-account-create.json")
+    renamed = {**body, "name": f"{body['name']} Holdings"}
+    first = parse_crm_workflow(body, received_at=RECEIVED)
+    second = parse_crm_workflow(renamed, received_at=RECEIVED)
+    assert first.modified_at == second.modified_at
+    assert second.event_id != first.event_id
+
+
 def test_crm_workflow_without_modified_hashes_the_body_but_not_the_token() -> None:
     body = {"event": "edit", "module": "Accounts", "id": "1", "name": "Acme"}
     one = parse_crm_workflow({**body, "token": "a"}, received_at=RECEIVED)
@@ -270,6 +280,15 @@ def test_books_event_id_follows_last_modified_time() -> None:
     assert parse_books_webhook(payload("books-edit.json"), received_at=RECEIVED).event_id == first
     changed = {"contact": {**body["contact"], "last_modified_time": "2026-03-05T00:00:00+0100"}}
     assert parse_books_webhook(changed, received_at=RECEIVED).event_id != first
+
+
+def test_two_books_edits_within_one_second_are_two_events() -> None:
+    body = payload("books-edit.json")
+    renamed = {"contact": {**body["contact"], "contact_name": "Renamed Ltd"}}
+    first = parse_books_webhook(body, received_at=RECEIVED)
+    second = parse_books_webhook(renamed, received_at=RECEIVED)
+    assert first.modified_at == second.modified_at
+    assert second.event_id != first.event_id
 
 
 @pytest.mark.parametrize(
