@@ -116,6 +116,21 @@ def _version(event: GuardEvent, record: PartyRecord | None) -> int:
 _TIMES = {"created_at", "modified_at"}
 
 
+def completed(
+    record: PartyRecord, previous: RecordState | None, carries: tuple[str, ...] | None
+) -> PartyRecord:
+    """``record`` with what the shadow knows of the fields its payload did not carry.
+
+    A CRM workflow webhook sends the fields its template names (no VAT number, no street with the
+    recommended one): an edit must not erase what a seed or a fetch stored, nor drop the record from
+    the keys those fields give. Its modification time is always the payload's own.
+    """
+    if carries is None or previous is None or previous.deleted:
+        return record
+    update = {name: getattr(record, name) for name in (*carries, "modified_at")}
+    return previous.record.model_copy(update=update)
+
+
 def same_second_change(previous: RecordState | None, record: PartyRecord, version: int) -> bool:
     """Whether ``record`` is another change within the second the shadow's state was written at.
 
@@ -245,6 +260,8 @@ def plan_event(
     """Everything ``event`` changes, given what the shadow held when it was read. Pure: no I/O."""
     builder = _Builder(snapshot)
     previous = snapshot.own
+    if record is not None:
+        record = completed(record, previous, event.carries)
     version = _version(event, record)
 
     if event.operation is Operation.DELETE:
@@ -780,12 +797,15 @@ class Guard:
                 not fetched
                 and record is not None
                 and self.fetcher is not None
-                and same_second_change(snapshot.own, record, _version(event, record))
+                and same_second_change(
+                    snapshot.own, completed(record, snapshot.own, event.carries), _version(event, record)
+                )
             ):
                 # Two changes within one second: which came last, only Zoho knows. What it holds now
                 # is decided on instead of the webhook's copy (and None is the delete it implies).
                 fetched = True
                 record = self.fetcher.fetch(event.source, event.module.value, event.record_id)
+                event = event.model_copy(update={"carries": None})  # the whole record now
                 if record is None:
                     event = event.model_copy(update={"operation": Operation.DELETE})
                 request = self._request(event, record)

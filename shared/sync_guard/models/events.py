@@ -47,6 +47,9 @@ class GuardEvent(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict)
     # The record built from the payload, when it carried enough to build one; None means "fetch it".
     record: PartyRecord | None = None
+    # The record's fields the payload carried, when it carries only some (a CRM workflow webhook sends
+    # the fields its template names): the others are not known to have changed. None: the whole record.
+    carries: tuple[str, ...] | None = None
     modified_at: datetime | None = None
     received_at: datetime
 

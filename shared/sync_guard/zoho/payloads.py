@@ -229,6 +229,27 @@ _CRM_CONTACT_FIELDS = {
     "country": "Mailing_Country",
     "modified": "Modified_Time",
 }
+# The record's fields each wire key fills. A person's name and its parts change together.
+_CRM_CARRIED = {
+    "name": ("name", "first_name", "last_name"),
+    "first_name": ("name", "first_name", "last_name"),
+    "last_name": ("name", "first_name", "last_name"),
+    "email": ("email",),
+    "phone": ("phone",),
+    "website": ("website",),
+    "postcode": ("postcode",),
+    "city": ("city",),
+    "country": ("country",),
+    "account_id": ("account_id",),
+    "modified": ("modified_at",),
+}
+
+
+def _crm_workflow_carries(payload: CrmWorkflowPayload) -> tuple[str, ...]:
+    """The record's fields the payload sent, blank ones included (a blank merge field is a cleared value)."""
+    return tuple(sorted({field for key in payload.model_fields_set for field in _CRM_CARRIED.get(key, ())}))
+
+
 # Fields that identify a party; a payload with none of them has too little to match on without a fetch.
 _CRM_IDENTIFYING = ("name", "first_name", "last_name", "email", "phone", "website", "postcode")
 
@@ -267,6 +288,7 @@ def parse_crm_workflow(data: Mapping[str, Any], *, received_at: datetime) -> Gua
         record_id=payload.id,
         fields=_canonical_body(data),
         record=_crm_workflow_record(module, payload),
+        carries=_crm_workflow_carries(payload),
         modified_at=parse_zoho_time(payload.modified),
         received_at=received_at,
     )

@@ -12,8 +12,9 @@ from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, Decision, EntryKind
 from sync_guard.guard.policy import Policy
-from sync_guard.models.events import Operation
+from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, crm_contact, event_for
 from tests.unit.guard.fakes import ExactMatcher, InMemoryShadow
 
@@ -113,6 +114,36 @@ def test_a_change_within_the_same_second_is_decided_on_what_zoho_holds_now(shado
     assert result.entry is not None
     assert result.entry.kind is not EntryKind.STALE
     assert shadow.states["crm:1"].record.name == "Apex Trading Ltd"
+
+
+def _workflow_edit(record_id: str, minutes: float, **fields: str) -> GuardEvent:
+    """A CRM Accounts workflow webhook with the recommended template: no VAT number, no street."""
+    body = {"event": "edit", "module": "Accounts", "id": record_id, "modified": at(minutes).isoformat()}
+    return parse_crm_workflow(body | fields, received_at=at(minutes))
+
+
+def test_a_workflow_edit_keeps_what_its_template_does_not_send(shadow: InMemoryShadow) -> None:
+    guard = Guard(shadow, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+    seeded = crm_account(
+        "1", "Quartz Analytics Ltd", vat="GB123456789", street="12 Harbour Road", email="ap@quartz.example"
+    )
+    guard.process(event_for(seeded))
+
+    # Someone fixes the city; the email merge field is blank: that value was cleared.
+    guard.process(_workflow_edit("1", 10, name="Quartz Analytics Ltd", city="Bristol", email=""))
+
+    stored = shadow.states["crm:1"].record
+    assert (stored.vat, stored.street, stored.city, stored.email) == (
+        "GB123456789",
+        "12 Harbour Road",
+        "Bristol",
+        None,
+    )
+    assert stored.modified_at == at(10)
+    # Still found by its VAT number and its address (a Books copy under another name shares those).
+    keys = shadow.states["crm:1"].keys
+    assert "v:123456789" in keys
+    assert any(key.startswith("a:12|harbour") for key in keys)
 
 
 def test_a_rename_moves_the_record_between_keys(shadow: InMemoryShadow) -> None:
