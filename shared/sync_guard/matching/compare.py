@@ -250,6 +250,9 @@ def _name_evidence(
             "initial": "an initial",
         }
         reasons.append(f"same name allowing for {' / '.join(kinds[h] for h in hows)}: {shown}")
+    elif relation is NameRelation.SUBSET and a.left_only and a.right_only:
+        # Each keeps descriptive words of its own ("Group Holdings" / "Hire Services").
+        reasons.append(f"names differ in descriptive words: {_quote(a.left_only)} vs {_quote(a.right_only)}")
     elif relation is NameRelation.SUBSET:
         extra = a.left_only or a.right_only
         reasons.append(f"one name has extra words {_quote(extra)}: '{left_raw}' / '{right_raw}'")
@@ -497,6 +500,13 @@ def _at_most_possible(
     """Whether the pair is a question for a person however high its points: what a shared phone,
     office or mailbox cannot settle."""
     premises, strong = facts.premises, facts.strong
+    # Company names with nothing in common, not even most of their letters ("Oak Tree Cafe Ltd" /
+    # "Birch Florists Ltd"), are two parties whatever they share: a bookkeeper's mailbox and office
+    # serve all its clients, a VAT group has one number, and a renamed company is for a person to
+    # confirm. ("Muvoul" / "Mutoul" is one name mistyped; so is a person's name, still one person's
+    # with the same email and date of birth.)
+    if relation is NameRelation.DIFFERENT and not person and not _spelt_alike(left, right):
+        return True
     # Two names that each keep words of their own ("Bank of the West" / "Bank of the East") are not
     # the same company on shared premises or a shared switchboard alone: only a strong identifier, or
     # both the premises and the phone with a word of substance in common (an OVERLAP, not merely a
@@ -513,6 +523,12 @@ def _at_most_possible(
     # mailbox: only the company's own registration number makes them one. (Words put in front name an
     # operator: "Henry Booth House - Kids Place II, Inc" is Kids Place II, Inc.)
     if relation is NameRelation.SUBSET and not facts.same_registration and _sister_companies(left, right):
+        return True
+    # Two registered names that start alike and then each go their own way ("Crane Group Holdings Ltd"
+    # / "Crane Hire Services Ltd") are two companies of one group, even with one VAT number: a VAT group
+    # files under one.
+    group = relation in (NameRelation.SUBSET, NameRelation.OVERLAP)
+    if group and _group_companies(left.company, right.company):
         return True
     # Records that give different premises are two sites until an identifier says otherwise: a chain's
     # shops and a charity's centres share a name and often one central phone line, and "Acme" next door
@@ -531,6 +547,33 @@ def _sister_companies(left: RecordFeatures, right: RecordFeatures) -> bool:
         return False
     shorter, longer = sorted((left.company.core, right.company.core), key=len)
     return len(longer) > len(shorter) > 0 and longer[: len(shorter)] == shorter
+
+
+def _spelt_alike(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """Most of the two names' letters, in order, are the same: one name with slips in it."""
+    return _alike(*_compared_words(left, right, person=False)[:2])
+
+
+def _alike(left: tuple[str, ...], right: tuple[str, ...]) -> bool:
+    return Indel.normalized_similarity(" ".join(left), " ".join(right)) >= 0.7
+
+
+def _registered(name: CompanyName) -> bool:
+    """A name that ends in its legal form, as a registered name does ("Crane Hire Services Ltd")."""
+    return bool(name.legal_forms) and not name.tail
+
+
+def _group_companies(left: CompanyName | None, right: CompanyName | None) -> bool:
+    """Both names are registered names (each ends in its legal form) with their first word in common,
+    and each has words of its own after the words they share (not one word mistyped: "Nyrkflyll
+    Collur Inc" / "Nyrkflyll Collgtr Incorporated")."""
+    if left is None or right is None or not (_registered(left) and _registered(right)):
+        return False
+    one, other = left.core, right.core
+    shared = 0
+    while shared < min(len(one), len(other)) and one[shared] == other[shared]:
+        shared += 1
+    return 0 < shared < min(len(one), len(other)) and not _alike(one[shared:], other[shared:])
 
 
 def _explain(judgement: _Judgement, left: RecordFeatures, right: RecordFeatures, person: bool) -> MatchResult:
@@ -815,6 +858,10 @@ def _address_facts(facts: _Facts, left: RecordFeatures, right: RecordFeatures, p
             # Both sides give an address and they are different premises: another site, or another firm.
             facts.premises = _Premises.DIFFERENT
             facts.add(-2.5, "different street addresses")
+    if not person and facts.premises is _Premises.UNKNOWN and _other_towns(left, right):
+        # No street on one side or both, but two towns: "Premier Cleaning" in Manchester and in Leeds are
+        # two branches or two firms. (People move, and their towns are mistyped more than a firm's.)
+        facts.premises = _Premises.DIFFERENT
     if left.city and right.city:
         city, other_city = left.city, right.city
         if city == other_city:

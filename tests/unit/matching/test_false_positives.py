@@ -136,3 +136,45 @@ def test_a_legal_form_cut_short_is_read_as_the_other_name_s_form(company: MakeRe
     # A last letter that starts no legal form of the other name is part of the name: Plan B is not Plan.
     assert compare(company("Plan B"), company("Plan Ltd")).verdict is not Verdict.DUPLICATE
     assert compare(company("Plan B"), company("Plan")).verdict is not Verdict.DUPLICATE
+
+
+def test_clients_of_one_bookkeeper_are_not_one_company(company: MakeRecord) -> None:
+    # Small firms give their accountant's mailbox, phone and office: names with nothing in common stay apart.
+    agent = {"email": "clients@hillbookkeeping.co.uk", "phone": "01223 496000", "street": "8 Station Road"}
+    result = compare(company("Oak Tree Cafe Ltd", **agent), company("Birch Florists Ltd", **agent))
+    assert result.verdict is Verdict.POSSIBLE
+    assert any("names differ" in reason for reason in result.evidence), result.evidence
+
+
+@pytest.mark.parametrize("shared", [{}, {"email": "ap@cranegroup.co.uk", "street": "1 Colmore Row"}])
+def test_companies_of_one_vat_group_are_a_question(company: MakeRecord, shared: dict[str, str]) -> None:
+    # UK VAT group members file under one number: their registered names each go their own way.
+    left = company("Crane Group Holdings Ltd", vat="GB123456789", **shared)
+    right = company("Crane Hire Services Ltd", vat="GB 123 4567 89", **shared)
+    result = compare(left, right)
+    assert result.verdict is Verdict.POSSIBLE
+    assert "names differ in descriptive words: 'Group Holdings' vs 'Hire Services'" in result.evidence
+
+
+def test_one_name_in_two_towns_is_two_branches(company: MakeRecord) -> None:
+    left = company("Premier Cleaning Services Ltd", phone="0161 496 0001", city="Manchester")
+    right = company("Premier Cleaning Services Ltd", phone="0113 496 0002", city="Leeds")
+    assert compare(left, right).verdict is Verdict.POSSIBLE
+
+
+def test_one_person_name_with_two_mobiles_is_a_question(person: MakeRecord) -> None:
+    left = person("John", "Smith", phone="07700 900111")
+    right = person("John", "Smith", phone="07700 900222")
+    assert compare(left, right).verdict is Verdict.POSSIBLE
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [("Muvoul Ltd", "Mutoul Ltd"), ("Nyrkflyll Collur Inc", "Nyrkflyll Collgtr Incorporated")],
+)
+def test_a_name_mistyped_past_its_words_is_still_one_company_at_one_office(
+    company: MakeRecord, left: str, right: str
+) -> None:
+    # The slips are too many for the words to pair, but the letters are mostly the same.
+    office = {"email": "accounts@muvoul.co.uk", "phone": "020 7259 2406", "street": "119 Theanstend Road"}
+    assert compare(company(left, **office), company(right, **office)).verdict is Verdict.DUPLICATE
