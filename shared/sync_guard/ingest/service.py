@@ -16,7 +16,7 @@ queued again. Only a failure to store answers 5xx: nothing else the guard does c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -131,17 +131,7 @@ class IngestService:
             )
             for event in events
         ]
-        outcomes = [self._put(item) for item in stored]
-        unqueued = [
-            item.event.event_id
-            for item, outcome in zip(stored, outcomes, strict=True)
-            if outcome.needs_enqueue and not self._enqueue(item.event)
-        ]
-        return IngestResult(
-            event_ids=[item.event.event_id for item in stored],
-            duplicates=sum(1 for outcome in outcomes if not outcome.created),
-            unqueued=unqueued,
-        )
+        return store_and_queue(self._store, self._queue, stored, clock=self._clock)
 
     @staticmethod
     def _parse(request: WebhookRequest, fields: Mapping[str, Any], received_at: datetime) -> list[GuardEvent]:
@@ -152,40 +142,68 @@ class IngestService:
         hint = request.query.get("event") or request.query.get("operation")
         return [parse_books_webhook(fields, received_at=received_at, operation=hint)]
 
-    def _put(self, item: StoredEvent) -> PutOutcome:
-        try:
-            return self._store.put_new(item)
-        except SyncGuardError:
-            raise
-        except Exception as error:
-            raise EventNotStored("the event could not be stored; please retry") from error
 
-    def _enqueue(self, event: GuardEvent) -> bool:
-        """Queue a stored event; on failure leave it ``received`` for reconciliation and say so."""
+def store_and_queue(
+    store: EventStore,
+    queue: EventQueue,
+    stored: Sequence[StoredEvent],
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> IngestResult:
+    """Put each event with the conditional put, then queue the new ones (and repeats never queued).
+
+    The one path every event enters by, whether a webhook delivered it or a scheduled check against Zoho
+    found it: a repeat is recognised by its content-derived id, and an event whose enqueue fails stays
+    ``received`` for :func:`requeue_unqueued`. Raises ``EventNotStored`` when the table refuses an event.
+    """
+    outcomes = [_put(store, item) for item in stored]
+    unqueued = [
+        item.event.event_id
+        for item, outcome in zip(stored, outcomes, strict=True)
+        if outcome.needs_enqueue and not _enqueue(store, queue, item.event, clock)
+    ]
+    return IngestResult(
+        event_ids=[item.event.event_id for item in stored],
+        duplicates=sum(1 for outcome in outcomes if not outcome.created),
+        unqueued=unqueued,
+    )
+
+
+def _put(store: EventStore, item: StoredEvent) -> PutOutcome:
+    try:
+        return store.put_new(item)
+    except SyncGuardError:
+        raise
+    except Exception as error:
+        raise EventNotStored("the event could not be stored; please retry") from error
+
+
+def _enqueue(store: EventStore, queue: EventQueue, event: GuardEvent, clock: Callable[[], datetime]) -> bool:
+    """Queue a stored event; on failure leave it ``received`` for reconciliation and say so."""
+    try:
+        queue.send(event)
+    except Exception as error:
+        logger.warning(
+            "event stored but not queued; it stays 'received' for reconciliation",
+            extra={"event_id": event.event_id, "error": type(error).__name__},
+        )
         try:
-            self._queue.send(event)
-        except Exception as error:
+            store.mark_enqueue_failed(event.event_id, clock(), type(error).__name__)
+        except Exception as mark_error:
             logger.warning(
-                "event stored but not queued; it stays 'received' for reconciliation",
-                extra={"event_id": event.event_id, "error": type(error).__name__},
+                "could not note the enqueue failure on the stored event",
+                extra={"event_id": event.event_id, "error": type(mark_error).__name__},
             )
-            try:
-                self._store.mark_enqueue_failed(event.event_id, self._clock(), type(error).__name__)
-            except Exception as mark_error:
-                logger.warning(
-                    "could not note the enqueue failure on the stored event",
-                    extra={"event_id": event.event_id, "error": type(mark_error).__name__},
-                )
-            return False
-        try:
-            self._store.mark_queued(event.event_id, self._clock())
-        except Exception as error:
-            # Queued but still marked 'received': a sweep may queue it again, which the processor absorbs.
-            logger.warning(
-                "event queued but its status could not be updated",
-                extra={"event_id": event.event_id, "error": type(error).__name__},
-            )
-        return True
+        return False
+    try:
+        store.mark_queued(event.event_id, clock())
+    except Exception as error:
+        # Queued but still marked 'received': a sweep may queue it again, which the processor absorbs.
+        logger.warning(
+            "event queued but its status could not be updated",
+            extra={"event_id": event.event_id, "error": type(error).__name__},
+        )
+    return True
 
 
 class SweepableEventStore(EventStore, Protocol):

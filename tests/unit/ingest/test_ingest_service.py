@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,53 +21,15 @@ from sync_guard.ingest import (
     EventNotStored,
     EventStatus,
     IngestService,
-    PutOutcome,
     Route,
-    StoredEvent,
     WebhookRequest,
 )
 from sync_guard.ingest.auth import HmacSha256Signature
-from sync_guard.models.events import GuardEvent
+from tests.support.events import MemoryQueue, MemoryStore
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "events" / "payloads"
 SECRET = "sync-guard-test-secret"
 NOW = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
-
-
-@dataclass
-class MemoryStore:
-    items: dict[str, StoredEvent] = field(default_factory=dict)
-    statuses: dict[str, EventStatus] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    fail_puts: bool = False
-
-    def put_new(self, stored: StoredEvent) -> PutOutcome:
-        if self.fail_puts:
-            raise ConnectionError("table unreachable")
-        event_id = stored.event.event_id
-        if event_id in self.items:
-            return PutOutcome(created=False, existing_status=self.statuses[event_id])
-        self.items[event_id] = stored
-        self.statuses[event_id] = stored.status
-        return PutOutcome(created=True)
-
-    def mark_queued(self, event_id: str, at: datetime) -> None:
-        if self.statuses[event_id] is EventStatus.RECEIVED:
-            self.statuses[event_id] = EventStatus.QUEUED
-
-    def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
-        self.errors[event_id] = reason
-
-
-@dataclass
-class MemoryQueue:
-    sent: list[GuardEvent] = field(default_factory=list)
-    failing: bool = False
-
-    def send(self, event: GuardEvent) -> None:
-        if self.failing:
-            raise TimeoutError("queue unreachable")
-        self.sent.append(event)
 
 
 def make_service(
