@@ -107,6 +107,22 @@ class Settings(BaseSettings):
     # placeholders {domain} {org_id} {module} {record_id}.
     zoho_crm_record_url: str = ""
     zoho_books_contact_url: str = ""
+    # Scheduled checks against Zoho (see docs/operations.md, "Scheduled Zoho checks").
+    # The Notification API channel the guard keeps alive: its id (empty: no channel is renewed), the URL
+    # Zoho calls back (the stack's CrmNotificationUrl) and the events it watches. The channel's token is
+    # the webhook secret, which the ingest function checks callbacks against.
+    crm_notification_channel_id: str = Field(default="", pattern=r"^\d*$")
+    crm_notify_url: str = ""
+    crm_notification_events: str = "Accounts.all,Contacts.all"
+    # Each renewal asks Zoho for this lifetime (Zoho allows at most a week); a channel with less than
+    # ``crm_notification_renew_hours`` left is renewed.
+    crm_notification_channel_hours: int = Field(default=144, ge=2, le=168)
+    crm_notification_renew_hours: int = Field(default=48, ge=1, le=166)
+    # Webhook failures and deleted records: a check's first run looks back this far; every run reads
+    # from its watermark minus the overlap (clock skew, late writes: repeats are recognised, not redone).
+    zoho_checks_first_lookback_hours: int = Field(default=24, ge=1, le=2160)
+    zoho_checks_overlap_seconds: int = Field(default=300, ge=0)
+
     # Matching defaults.
     default_phone_region: str = "GB"
 

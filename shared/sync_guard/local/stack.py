@@ -40,6 +40,8 @@ from sync_guard.store.aws import reset_clients
 
 REGION = "eu-west-2"
 STACK_FILE = "stack.json"
+# ``!Sub https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}``: an HTTP API's URL on AWS.
+_API_URL = re.compile(r"https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
 # Never written to stack.json: the serve command prints the webhook secret once, for the person running it.
 _SECRET_VARIABLES = frozenset(
     {
@@ -283,6 +285,7 @@ class LocalStack:
             refs[name] = str(self.parameters.get(name, parameter.get("Default", "")))
         self._refs = refs
         self._queue_arns = queue_arns
+        self._http_apis = {r for r, v in resources.items() if v["Type"] == "AWS::Serverless::HttpApi"}
         self.environment = {name: self._resolve(value) for name, value in self._global_variables().items()}
         self.environment |= table_env
         dynamodb, moto = self._servers()
@@ -333,7 +336,12 @@ class LocalStack:
             condition, when_true, when_false = value["Fn::If"]
             return self._resolve(when_true if self._condition(str(condition)) else when_false)
         if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
-            return re.sub(r"\$\{([^}!.]+)\}", lambda m: self._refs.get(m.group(1), ""), value["Fn::Sub"])
+            # An HTTP API's URL is this stack's HTTP server (e.g. the notify URL the Zoho checks register).
+            text = _API_URL.sub(
+                lambda m: f"http://127.0.0.1:{self.port}" if m.group(1) in self._http_apis else m.group(0),
+                value["Fn::Sub"],
+            )
+            return re.sub(r"\$\{([^}!.]+)\}", lambda m: self._refs.get(m.group(1), ""), text)
         if isinstance(value, dict) and "Ref" in value:
             return self._refs.get(str(value["Ref"]), "")
         if isinstance(value, dict) and "Fn::GetAtt" in value:

@@ -268,6 +268,27 @@ def _crm_workflow_record(module: Module, payload: CrmWorkflowPayload) -> PartyRe
     return crm_record_to_party(module, data)
 
 
+def crm_workflow_body(module: Module | str, data: Mapping[str, Any], *, event: str) -> dict[str, Any]:
+    """The body the recommended workflow-webhook template sends, built from a record as the CRM API gives it.
+
+    What a webhook Zoho failed to deliver would have carried (the scheduled checks replay such failures):
+    ``parse_crm_workflow`` turns it into the same ``GuardEvent``, with the same id when the record has not
+    changed since. Empty values and nested objects (owner, lookups) are left out, as the template leaves
+    them; a contact's account lookup becomes ``account_id``.
+    """
+    mod = crm_module(module)
+    mapping = _CRM_ACCOUNT_FIELDS if mod is Module.CRM_ACCOUNTS else _CRM_CONTACT_FIELDS
+    body: dict[str, Any] = {"event": event, "module": mod.value, "id": str(data.get("id", ""))}
+    for wire_key, crm_key in mapping.items():
+        value = data.get(crm_key)
+        if value is not None and value != "" and not isinstance(value, Mapping | list | bool):
+            body[wire_key] = value
+    lookup = data.get("Account_Name")
+    if mod is Module.CRM_CONTACTS and isinstance(lookup, Mapping) and lookup.get("id"):
+        body["account_id"] = str(lookup["id"])
+    return body
+
+
 # ---------------------------------------------------------------------------------------------- parsers
 def parse_crm_workflow(data: Mapping[str, Any], *, received_at: datetime) -> GuardEvent:
     """Normalise a CRM workflow webhook body (JSON object or form fields) into one ``GuardEvent``.
@@ -424,6 +445,7 @@ __all__: Sequence[str] = (
     "BooksContactPayload",
     "CrmNotificationPayload",
     "CrmWorkflowPayload",
+    "crm_workflow_body",
     "parse_books_webhook",
     "parse_crm_notification",
     "parse_crm_workflow",

@@ -1,0 +1,1 @@
+"""Scheduled checks against Zoho: renew the Notification API channel, replay missed webhooks and deletes."""

@@ -1,0 +1,494 @@
+"""Scheduled checks against Zoho: keep the Notification API channel alive, replay what webhooks missed.
+
+Zoho CRM delivers workflow webhooks at most once and Notification API channels expire (a week at most, an
+hour by default), so an event that is lost is a duplicate nobody sees. Every scheduled run does four checks,
+each on its own (one failing does not stop the others; the run then ends in an error, which alarms):
+
+``notification_channel``
+    Renews the channel (``POST /actions/watch`` with the configured id: Zoho replaces the channel, so a
+    renewal is idempotent) when the guard has no record of renewing it, when its id, notify URL, events or
+    token (the webhook secret) changed, when Zoho no longer lists it, or when less than the renewal margin
+    is left. Each renewal is an audit entry (``operation: renew_notification_channel``).
+``webhook_failures``
+    Reads CRM's failed workflow-webhook deliveries since the watermark, fetches each record once and feeds
+    the body the README's template would have sent through ``parse_crm_workflow``: the same event a
+    delivered webhook makes, with the same id while the record is unchanged. A record that no longer exists
+    is left to the deleted-records check.
+``deleted:Accounts`` / ``deleted:Contacts``
+    Reads CRM's deleted records (recycle bin and permanent, merged-away records included) since the
+    watermark and feeds each as the workflow webhook's delete event.
+
+Events go through :func:`~sync_guard.ingest.service.store_and_queue`, the webhooks' own path: the events
+table's conditional put recognises a repeat (an overlap between runs, a webhook that did arrive), and an
+event the queue refused stays ``received`` for the sweep. Their channel is ``reconcile`` and their route
+names the check. A check that fed new events leaves one audit entry with the counts.
+
+Watermarks: a check reads from its watermark (the first run from ``first_lookback`` ago) minus ``overlap``,
+and only a run that fed everything moves the watermark, to the moment it started. A run that raises
+(Zoho failing after its retries, DynamoDB refusing) leaves it where it was, so the next run starts from the
+same point. A run about to outlast its Lambda stops between records, and moves the watermark to the last
+record it fed (records are fed oldest first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+from sync_guard.config import Mode, Settings
+from sync_guard.errors import ConfigurationError, InvalidPayload, SyncGuardError
+from sync_guard.guard.admin import admin_entry
+from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
+from sync_guard.ingest.service import store_and_queue
+from sync_guard.models.events import Channel
+from sync_guard.models.records import Module
+from sync_guard.reconcile.ports import AuditAppender, ChannelState, CheckState, CrmChecksClient
+from sync_guard.redact import mask_emails_in
+from sync_guard.zoho.convert import parse_zoho_time
+from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
+from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_CHECK = "notification_channel"
+FAILURES_CHECK = "webhook_failures"
+DELETED_MODULES = (Module.CRM_ACCOUNTS, Module.CRM_CONTACTS)
+#: Who the checks' audit entries name as actor.
+ACTOR = "scheduler:zoho-checks"
+#: Zoho's limit on a channel's echoed token.
+MAX_CHANNEL_TOKEN = 50
+
+
+def deleted_check(module: Module) -> str:
+    return f"deleted:{module.value}"
+
+
+def token_fingerprint(token: str) -> str:
+    """A short hash that tells a rotated secret apart without revealing it."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CheckStatus(StrEnum):
+    OK = "ok"
+    SKIPPED = "skipped"  # not configured (no channel id)
+    INCOMPLETE = "incomplete"  # stopped for time; the watermark moved to the last record fed
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check did in one run (counts only: safe to log)."""
+
+    check: str
+    status: CheckStatus
+    found: int = 0  # entries Zoho listed since the watermark
+    new_events: int = 0  # stored for the first time and queued
+    repeats: int = 0  # already in the events table
+    unqueued: int = 0  # stored but not queued: the sweep queues them
+    skipped: int = 0  # not for the guard (other modules) or no longer there
+    note: str = ""
+
+
+class ZohoChecksFailed(SyncGuardError):
+    """At least one check failed; the others ran. Raised so that the function's error alarm fires."""
+
+    code = "zoho_checks_failed"
+
+
+@dataclass(frozen=True)
+class ChecksReport:
+    outcomes: tuple[CheckOutcome, ...]
+
+    @property
+    def failed(self) -> list[CheckOutcome]:
+        return [o for o in self.outcomes if o.status is CheckStatus.FAILED]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per check, for the log line and the function's result."""
+        return {
+            o.check: {
+                "status": o.status.value,
+                "found": o.found,
+                "new_events": o.new_events,
+                "repeats": o.repeats,
+                "unqueued": o.unqueued,
+                "skipped": o.skipped,
+                "note": o.note,
+            }
+            for o in self.outcomes
+        }
+
+    def raise_for_failures(self) -> None:
+        if self.failed:
+            detail = "; ".join(f"{o.check}: {o.note}" for o in self.failed)
+            raise ZohoChecksFailed(f"scheduled Zoho checks failed: {detail}")
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    mode: Mode
+    channel_id: str
+    notify_url: str
+    events: tuple[str, ...]
+    channel_lifetime: timedelta
+    renew_before: timedelta
+    first_lookback: timedelta
+    overlap: timedelta
+    event_retention: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChecksConfig:
+        if settings.crm_notification_renew_hours >= settings.crm_notification_channel_hours:
+            raise ConfigurationError(
+                "SYNC_GUARD_CRM_NOTIFICATION_RENEW_HOURS must be below "
+                "SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_HOURS"
+            )
+        return cls(
+            mode=settings.mode,
+            channel_id=settings.crm_notification_channel_id,
+            notify_url=settings.crm_notify_url,
+            events=tuple(e.strip() for e in settings.crm_notification_events.split(",") if e.strip()),
+            channel_lifetime=timedelta(hours=settings.crm_notification_channel_hours),
+            renew_before=timedelta(hours=settings.crm_notification_renew_hours),
+            first_lookback=timedelta(hours=settings.zoho_checks_first_lookback_hours),
+            overlap=timedelta(seconds=settings.zoho_checks_overlap_seconds),
+            event_retention=timedelta(days=settings.event_retention_days),
+        )
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One entry Zoho listed, to be fed as an event: when it happened, and how to build its body."""
+
+    at: datetime | None
+    body: Callable[[], dict[str, Any] | None]  # None: nothing to feed (the record is gone)
+
+
+@dataclass
+class _Tally:
+    found: int = 0
+    new_events: int = 0
+    repeats: int = 0
+    unqueued: int = 0
+    skipped: int = 0
+    last_fed_at: datetime | None = None
+    complete: bool = True
+
+
+def _order(at: datetime | None) -> datetime:
+    return at if at is not None else datetime.min.replace(tzinfo=UTC)
+
+
+def _crm_module(name: str | None) -> Module | None:
+    if name and name.strip().lower() == "accounts":
+        return Module.CRM_ACCOUNTS
+    if name and name.strip().lower() == "contacts":
+        return Module.CRM_CONTACTS
+    return None
+
+
+def _replayed_operation(data: dict[str, Any]) -> str:
+    """``create`` while the record is as it was created, else ``edit`` (which the engine also checks as a
+    possibly new record)."""
+    created, modified = data.get("Created_Time"), data.get("Modified_Time")
+    return "create" if created and created == modified else "edit"
+
+
+class ZohoChecks:
+    """The scheduled checks over the CRM client, the check state, the events table and queue, the audit."""
+
+    def __init__(
+        self,
+        crm: Callable[[], CrmChecksClient],
+        state: CheckState,
+        events: EventStore,
+        queue: EventQueue,
+        audit: AuditAppender,
+        *,
+        token: Callable[[], str],
+        config: ChecksConfig,
+        clock: Callable[[], datetime] = utc_now,
+        reserve_seconds: float = 30.0,
+    ) -> None:
+        self._crm = crm
+        self._state = state
+        self._events = events
+        self._queue = queue
+        self._audit = audit
+        self._token = token
+        self._config = config
+        self._clock = clock
+        self._reserve_seconds = reserve_seconds
+        self._remaining: Callable[[], float] | None = None
+
+    # ------------------------------------------------------------------------------------ the run
+    def run(self, *, remaining_seconds: Callable[[], float] | None = None) -> ChecksReport:
+        """Every check once; ``remaining_seconds`` (the Lambda's) makes a long check stop in time."""
+        self._remaining = remaining_seconds
+        checks: list[tuple[str, Callable[[], CheckOutcome]]] = [
+            (CHANNEL_CHECK, self.renew_notification_channel),
+            (FAILURES_CHECK, self.replay_webhook_failures),
+        ]
+        checks += [(deleted_check(m), partial(self.feed_deleted_records, m)) for m in DELETED_MODULES]
+        return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
+
+    @staticmethod
+    def _guarded(name: str, check: Callable[[], CheckOutcome]) -> CheckOutcome:
+        try:
+            return check()
+        except Exception as error:
+            # Zoho's messages can quote what they refused: masked, and cut short.
+            note = f"{type(error).__name__}: {mask_emails_in(str(error))[:300]}"
+            logger.error("scheduled Zoho check failed", extra={"check": name, "error": note})
+            return CheckOutcome(name, CheckStatus.FAILED, note=note)
+
+    def _out_of_time(self) -> bool:
+        return self._remaining is not None and self._remaining() < self._reserve_seconds
+
+    # ------------------------------------------------------------------- the Notification API channel
+    def renew_notification_channel(self) -> CheckOutcome:
+        """Renew the channel if it needs it (see the module docstring); audited when it is renewed."""
+        config = self._config
+        if not config.channel_id:
+            return CheckOutcome(CHANNEL_CHECK, CheckStatus.SKIPPED, note="no channel id configured")
+        if not config.notify_url:
+            raise ConfigurationError("SYNC_GUARD_CRM_NOTIFY_URL is not set: Zoho would have nowhere to call")
+        if not config.events:
+            raise ConfigurationError("SYNC_GUARD_CRM_NOTIFICATION_EVENTS names no event")
+        token = self._token()
+        if len(token) > MAX_CHANNEL_TOKEN:
+            raise ConfigurationError(
+                f"the webhook secret is longer than the {MAX_CHANNEL_TOKEN} characters Zoho allows for a "
+                "channel token: use a shorter secret"
+            )
+        now = self._clock()
+        fingerprint = token_fingerprint(token)
+        crm = self._crm()
+        reason = self._renewal_reason(crm, now, fingerprint)
+        if reason is None:
+            stored = self._state.channel()
+            until = stored.expires_at.isoformat() if stored else "?"
+            return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"valid until {until}")
+        asked = now + config.channel_lifetime
+        granted = crm.enable_notifications(
+            config.channel_id, config.events, config.notify_url, token, expiry=asked
+        )
+        expires_at = granted or asked
+        note = (
+            f"Notification API channel {config.channel_id} ({', '.join(config.events)} to "
+            f"{config.notify_url}) renewed until {expires_at.isoformat()}: {reason}"
+        )
+        # Audited before it is remembered: if the audit fails, the next run renews (harmlessly) and audits.
+        self._audit.append(
+            admin_entry("renew_notification_channel", actor=ACTOR, at=now, mode=config.mode, note=note)
+        )
+        self._state.save_channel(
+            ChannelState(
+                channel_id=config.channel_id,
+                expires_at=expires_at,
+                notify_url=config.notify_url,
+                events=config.events,
+                token_fingerprint=fingerprint,
+                renewed_at=now,
+            )
+        )
+        logger.info(
+            "notification channel renewed",
+            extra={"channel_id": config.channel_id, "expires_at": expires_at.isoformat(), "reason": reason},
+        )
+        return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"renewed until {expires_at.isoformat()}")
+
+    def _renewal_reason(self, crm: CrmChecksClient, now: datetime, fingerprint: str) -> str | None:
+        """Why the channel must be renewed now, or None while it is fine."""
+        config = self._config
+        stored = self._state.channel()
+        if stored is None:
+            return "no renewal recorded yet"
+        changed = [
+            what
+            for what, differs in (
+                ("channel id", stored.channel_id != config.channel_id),
+                ("notify URL", stored.notify_url != config.notify_url),
+                ("events", stored.events != config.events),
+                ("token (the webhook secret)", stored.token_fingerprint != fingerprint),
+            )
+            if differs
+        ]
+        if changed:
+            return "the " + ", ".join(changed) + " changed"
+        # Zoho lists a channel once per module it watches.
+        listed = [c for c in crm.notification_channels() if str(c.get("channel_id")) == config.channel_id]
+        if not listed:
+            return "Zoho does not list the channel (expired, disabled or purged)"
+        expiries = [e for e in (parse_zoho_time(c.get("channel_expiry")) for c in listed) if e is not None]
+        expires_at = min(expiries) if expiries else stored.expires_at
+        if expires_at - now < config.renew_before:
+            return f"it expires at {expires_at.isoformat()}"
+        return None
+
+    # --------------------------------------------------------------------------- missed webhooks
+    def replay_webhook_failures(self) -> CheckOutcome:
+        """Feed the current state of every Accounts/Contacts record whose workflow webhook Zoho failed."""
+        started = self._clock()
+        since = self._since(FAILURES_CHECK, started)
+        crm = self._crm()
+        failures = [f for f in crm.webhook_failures() if f.failed_at is None or f.failed_at >= since]
+        # One fetch per record, placed at its latest failure: its state now covers every earlier one.
+        latest: dict[tuple[Module, str], WebhookFailure] = {}
+        ignored = 0
+        for failure in sorted(failures, key=lambda f: _order(f.failed_at)):
+            module = _crm_module(failure.module)
+            if module is None or not failure.record_id:
+                ignored += 1  # another module's webhook: not the guard's business
+                continue
+            latest.pop((module, failure.record_id), None)
+            latest[(module, failure.record_id)] = failure
+        items = [
+            _Item(failure.failed_at, partial(self._failure_body, crm, module, record_id, failure))
+            for (module, record_id), failure in latest.items()
+        ]
+        tally = self._feed(items, route="schedule:crm-webhook-failures")
+        tally.found, tally.skipped = len(failures), tally.skipped + ignored
+        return self._finish(
+            FAILURES_CHECK,
+            started,
+            tally,
+            operation="replay_crm_webhook_failures",
+            what="CRM records whose workflow webhook Zoho failed to deliver",
+        )
+
+    @staticmethod
+    def _failure_body(
+        crm: CrmChecksClient, module: Module, record_id: str, failure: WebhookFailure
+    ) -> dict[str, Any] | None:
+        data = crm.get_record_data(module, record_id)
+        if data is None:
+            return None  # deleted since: the deleted-records check feeds that
+        body = crm_workflow_body(module, data, event=_replayed_operation(data))
+        body["replayed"] = "webhook_failure"
+        body["webhook_failure_id"] = failure.failure_id
+        return body
+
+    # --------------------------------------------------------------------------- missed deletes
+    def feed_deleted_records(self, module: Module) -> CheckOutcome:
+        """Feed every record of ``module`` deleted in CRM since the watermark as a delete event."""
+        check = deleted_check(module)
+        started = self._clock()
+        since = self._since(check, started)
+        deleted = self._crm().list_deleted(module, since=since)
+        items = [
+            _Item(record.deleted_at, partial(_deleted_body, module, record))
+            for record in sorted(deleted, key=lambda r: _order(r.deleted_at))
+        ]
+        tally = self._feed(items, route="schedule:crm-deleted")
+        tally.found = len(deleted)
+        return self._finish(
+            check, started, tally, operation="feed_crm_deleted_records", what=f"{module.value} deleted in CRM"
+        )
+
+    # --------------------------------------------------------------------------- shared steps
+    def _since(self, check: str, now: datetime) -> datetime:
+        watermark = self._state.watermark(check)
+        return (watermark or now - self._config.first_lookback) - self._config.overlap
+
+    def _feed(self, items: Sequence[_Item], *, route: str) -> _Tally:
+        """Build, store and queue each item in order; stop between items when time runs out."""
+        tally = _Tally()
+        for item in items:
+            if self._out_of_time():
+                tally.complete = False
+                break
+            body = item.body()
+            received_at = self._clock()
+            try:
+                event = parse_crm_workflow(body, received_at=received_at) if body is not None else None
+            except InvalidPayload as error:
+                # An entry Zoho listed oddly must not hold every later one back: logged and passed over.
+                logger.warning("a listed entry could not be read as an event", extra={"error": str(error)})
+                event = None
+            if body is None or event is None:
+                tally.skipped += 1
+            else:
+                event = event.model_copy(update={"channel": Channel.RECONCILE})
+                stored = StoredEvent(
+                    event=event,
+                    raw_body=json.dumps(body, separators=(",", ":")).encode(),
+                    content_type="application/json",
+                    route=route,
+                    received_at=received_at,
+                    expires_at=received_at + self._config.event_retention,
+                )
+                result = store_and_queue(self._events, self._queue, [stored], clock=self._clock)
+                tally.new_events += result.accepted - result.duplicates
+                tally.repeats += result.duplicates
+                tally.unqueued += len(result.unqueued)
+            if item.at is not None:
+                tally.last_fed_at = item.at
+        return tally
+
+    def _finish(
+        self, check: str, started: datetime, tally: _Tally, *, operation: str, what: str
+    ) -> CheckOutcome:
+        if tally.new_events:
+            note = (
+                f"{tally.new_events} new events from {what} (listed {tally.found}, already known "
+                f"{tally.repeats}, not for the guard or gone {tally.skipped})"
+            )
+            self._audit.append(
+                admin_entry(
+                    operation,
+                    actor=ACTOR,
+                    at=started,
+                    mode=self._config.mode,
+                    note=note,
+                )
+            )
+        if tally.complete:
+            self._state.advance(check, started, at=self._clock())
+        elif tally.last_fed_at is not None:
+            self._state.advance(check, tally.last_fed_at, at=self._clock())
+        status = CheckStatus.OK if tally.complete else CheckStatus.INCOMPLETE
+        return CheckOutcome(
+            check,
+            status,
+            found=tally.found,
+            new_events=tally.new_events,
+            repeats=tally.repeats,
+            unqueued=tally.unqueued,
+            skipped=tally.skipped,
+            note="" if tally.complete else "stopped for time; the next run goes on from here",
+        )
+
+
+def _deleted_body(module: Module, record: DeletedRecord) -> dict[str, Any]:
+    """The workflow webhook's delete body; ``modified`` is the deletion time (after every edit)."""
+    body: dict[str, Any] = {"event": "delete", "module": module.value, "id": record.record_id}
+    if record.display_name:
+        body["name"] = record.display_name
+    if record.deleted_at is not None:
+        body["modified"] = record.deleted_at.isoformat()
+    body["deleted_kind"] = record.kind
+    return body
+
+
+__all__: Sequence[str] = (
+    "ACTOR",
+    "CheckOutcome",
+    "CheckStatus",
+    "ChecksConfig",
+    "ChecksReport",
+    "ZohoChecks",
+    "ZohoChecksFailed",
+    "deleted_check",
+)

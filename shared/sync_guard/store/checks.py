@@ -1,0 +1,103 @@
+"""What the scheduled Zoho checks remember between runs: one item per check in the shadow table.
+
+Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
+
+- ``ZOHO_CHECK`` / ``webhook_failures``, ``deleted:Accounts``, ``deleted:Contacts``: ``swept_until``, the
+  watermark (fixed-width UTC ISO, so string order is time order) up to which the check has fed everything
+  Zoho listed, and ``updated_at``. It only ever moves forward (a conditional update), so two overlapping
+  runs cannot move it back.
+- ``ZOHO_CHECK`` / ``notification_channel``: the Notification API channel as last renewed: ``channel_id``,
+  ``expires_at``, ``notify_url``, ``events``, ``token_fingerprint`` (a short hash that tells a rotated
+  webhook secret apart, never the token) and ``renewed_at``.
+
+The shadow table already holds the shared Zoho token; rekey and the engine read ``REC#``/``KEY#`` items only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sync_guard.config import Settings
+from sync_guard.reconcile.ports import ChannelState
+from sync_guard.store import aws
+from sync_guard.store.aws import is_conditional_check_failure
+from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
+
+PARTITION = "ZOHO_CHECK"
+CHANNEL_SK = "notification_channel"
+
+
+class DynamoCheckState:
+    """``CheckState`` on the shadow table."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoCheckState:
+        return cls(aws.client("dynamodb", settings), settings.shadow_table)
+
+    def _get(self, sk: str) -> dict[str, Any] | None:
+        item = self._client.get_item(
+            TableName=self.table,
+            Key={"pk": to_value(PARTITION), "sk": to_value(sk)},
+            ConsistentRead=True,
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def watermark(self, check: str) -> datetime | None:
+        """Where ``check`` stopped last time, or None before its first successful run."""
+        item = self._get(check)
+        return parse_iso(item["swept_until"]) if item and "swept_until" in item else None
+
+    def advance(self, check: str, to: datetime, *, at: datetime) -> bool:
+        """Move the watermark forward to ``to``; False (nothing written) if it is already there or past."""
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key={"pk": to_value(PARTITION), "sk": to_value(check)},
+                UpdateExpression="SET swept_until = :to, updated_at = :at",
+                ConditionExpression="attribute_not_exists(swept_until) OR swept_until < :to",
+                ExpressionAttributeValues={":to": to_value(iso(to)), ":at": to_value(iso(at))},
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def channel(self) -> ChannelState | None:
+        """The channel as the guard last renewed it."""
+        item = self._get(CHANNEL_SK)
+        if item is None:
+            return None
+        return ChannelState(
+            channel_id=str(item["channel_id"]),
+            expires_at=parse_iso(item["expires_at"]),
+            notify_url=str(item["notify_url"]),
+            events=tuple(str(e) for e in item.get("events") or ()),
+            token_fingerprint=str(item.get("token_fingerprint", "")),
+            renewed_at=parse_iso(item["renewed_at"]),
+        )
+
+    def save_channel(self, state: ChannelState) -> None:
+        """Remember a renewal (the last one wins: renewing is idempotent on Zoho's side too)."""
+        self._client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": PARTITION,
+                    "sk": CHANNEL_SK,
+                    "channel_id": state.channel_id,
+                    "expires_at": iso(state.expires_at),
+                    "notify_url": state.notify_url,
+                    "events": list(state.events),
+                    "token_fingerprint": state.token_fingerprint,
+                    "renewed_at": iso(state.renewed_at),
+                }
+            ),
+        )

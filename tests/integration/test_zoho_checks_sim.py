@@ -1,0 +1,182 @@
+"""The scheduled Zoho checks handler against the Zoho simulator (HTTP) and a real DynamoDB-API server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from sync_guard.config import get_settings
+from sync_guard.ingest.ports import EventStatus
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.local.zoho_simulator.faults import FaultKind
+from sync_guard.models.events import Channel, Operation
+from sync_guard.models.records import Module
+from sync_guard.reconcile.checks import FAILURES_CHECK, ZohoChecksFailed, deleted_check
+from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.checks import DynamoCheckState
+from sync_guard.store.events import DynamoEventStore
+from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
+from tests.support.aws import AwsResources
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module
+from tests.support.outbox import point_at_simulator
+
+pytestmark = pytest.mark.integration
+
+CHANNEL_ID = "1000000068001"
+NOTIFY_URL = "https://guard.example/webhooks/crm/notifications"
+
+
+@pytest.fixture
+def sim(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=11) as simulator:
+        point_at_simulator(
+            simulator,
+            monkeypatch,
+            SYNC_GUARD_WEBHOOK_SECRET=TEST_SECRET,
+            SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_ID=CHANNEL_ID,
+            SYNC_GUARD_CRM_NOTIFY_URL=NOTIFY_URL,
+            SYNC_GUARD_ZOHO_MAX_ATTEMPTS="3",
+        )
+        yield simulator
+
+
+@pytest.fixture
+def handler(sim: ZohoSimulator) -> ModuleType:
+    return fresh_module("functions.reconcile.app")
+
+
+def run(handler: ModuleType) -> dict[str, Any]:
+    result: dict[str, Any] = handler.lambda_handler({"detail-type": "Scheduled Event"}, FakeLambdaContext())
+    return result
+
+
+def drain(aws: AwsResources) -> list[dict[str, Any]]:
+    bodies = []
+    while True:
+        messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def audit_operations() -> list[str]:
+    page = AuditLog.from_settings(get_settings()).query(AuditQuery(), limit=50)
+    return [entry.operation or "" for entry in page.entries]
+
+
+def test_the_channel_is_registered_once_renewed_when_gone_and_each_renewal_audited(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    # when the schedule fires for the first time
+    result = run(handler)
+
+    # then Zoho holds the channel, calling the guard back with the webhook secret, for about six days
+    [channel] = sim.state.crm_watch_list()
+    assert channel["channel_id"] == CHANNEL_ID
+    assert channel["notify_url"] == NOTIFY_URL
+    assert channel["token"] == TEST_SECRET
+    assert sorted(channel["events"]) == ["Accounts.all", "Contacts.all"]
+    expiry = datetime.fromisoformat(channel["channel_expiry"])
+    assert timedelta(hours=143) < expiry - datetime.now(UTC) <= timedelta(hours=144)
+    assert result["notification_channel"]["status"] == "ok"
+    assert audit_operations().count("renew_notification_channel") == 1
+
+    # a run while the channel has days left changes nothing
+    run(handler)
+    assert sim.requests.count("crm.watch_enable") == 1
+
+    # a channel disabled in Zoho is enabled again by the next run
+    sim.state.crm_watch_disable([CHANNEL_ID])
+    run(handler)
+    assert [c["channel_id"] for c in sim.state.crm_watch_list()] == [CHANNEL_ID]
+    assert audit_operations().count("renew_notification_channel") == 2
+
+
+def test_a_webhook_zoho_failed_to_deliver_is_fed_once_as_the_delivered_event(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    # given an account whose edit webhook Zoho could not deliver
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Lantern Quarry Ltd"}, source=Source.ADMIN)
+    account = sim.state.crm_update("Accounts", account["id"], {"Phone": "020 7946 0001"}, source=Source.ADMIN)
+    sim.state.add_webhook_failure(module="Accounts", record_id=account["id"])
+    sim.state.add_webhook_failure(module="Deals", record_id="5725767000009000001")
+
+    # when the schedule fires, twice
+    first = run(handler)
+    second = run(handler)
+
+    # then one event is queued: the one the webhook would have made, recognised as a repeat the second time
+    [message] = drain(aws_server)
+    record = sim.state.crm_get("Accounts", account["id"])
+    assert record is not None
+    # both writes may fall in the same second, when CRM's times say the record is as created
+    operation = "create" if record["Created_Time"] == record["Modified_Time"] else "edit"
+    expected = parse_crm_workflow(
+        crm_workflow_body("Accounts", record, event=operation), received_at=datetime.now(UTC)
+    )
+    assert message["event_id"] == expected.event_id
+    assert message["event"]["channel"] == Channel.RECONCILE.value
+    assert message["event"]["record"]["name"] == "Lantern Quarry Ltd"
+    store = DynamoEventStore.from_settings(get_settings())
+    assert store.status_of(expected.event_id) is EventStatus.QUEUED
+    assert first[FAILURES_CHECK]["new_events"] == 1
+    assert first[FAILURES_CHECK]["skipped"] == 1  # the Deals webhook is not the guard's
+    assert second[FAILURES_CHECK]["new_events"] == 0
+    assert "replay_crm_webhook_failures" in audit_operations()
+
+
+def test_records_deleted_in_crm_are_fed_as_delete_events(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    # given an account and a contact deleted in CRM, whose delete webhooks never arrived
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Russet Beacon Ltd"}, source=Source.ADMIN)
+    contact = sim.state.crm_create("Contacts", {"Last_Name": "Okafor"}, source=Source.ADMIN)
+    sim.state.crm_delete("Accounts", account["id"], source=Source.ADMIN)
+    sim.state.crm_delete("Contacts", contact["id"], source=Source.ADMIN)
+
+    # when the schedule fires
+    result = run(handler)
+
+    # then both are on the processing queue as deletes
+    events = {m["event"]["record_id"]: m["event"] for m in drain(aws_server)}
+    assert set(events) == {account["id"], contact["id"]}
+    assert {e["operation"] for e in events.values()} == {Operation.DELETE.value}
+    assert events[account["id"]]["module"] == Module.CRM_ACCOUNTS.value
+    assert result[deleted_check(Module.CRM_ACCOUNTS)]["new_events"] == 1
+    assert result[deleted_check(Module.CRM_CONTACTS)]["new_events"] == 1
+
+
+def test_zoho_failing_after_retries_raises_and_that_check_starts_again_from_the_same_point(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    state = DynamoCheckState.from_settings(get_settings())
+    run(handler)
+    watermark = state.watermark(FAILURES_CHECK)
+    assert watermark is not None
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Cobalt Orchid Ltd"}, source=Source.ADMIN)
+    sim.state.add_webhook_failure(module="Accounts", record_id=account["id"])
+
+    # Zoho answers 500 to every attempt at listing the failures
+    sim.faults.configure(route_pattern=r"^crm\.webhook_failures$")
+    sim.faults.script([FaultKind.SERVER_ERROR] * 3)
+    with pytest.raises(ZohoChecksFailed, match="webhook_failures"):
+        run(handler)
+
+    assert sim.requests.count("crm.webhook_failures", status=500) == 3
+    assert state.watermark(FAILURES_CHECK) == watermark
+    later = state.watermark(deleted_check(Module.CRM_ACCOUNTS))
+    assert later is not None
+    assert later > watermark  # the other checks ran and moved on
+    assert drain(aws_server) == []
+
+    # once Zoho answers again, the next run feeds what the failed one could not
+    run(handler)
+    [message] = drain(aws_server)
+    assert message["event"]["record_id"] == account["id"]

@@ -1,0 +1,454 @@
+"""The scheduled Zoho checks, with fakes for CRM, the check state, the events table, queue and audit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Settings
+from sync_guard.errors import ConfigurationError
+from sync_guard.guard.model import AuditEntry
+from sync_guard.ingest import EventStatus
+from sync_guard.models.events import Channel, Operation
+from sync_guard.models.records import Module
+from sync_guard.reconcile.checks import (
+    CHANNEL_CHECK,
+    FAILURES_CHECK,
+    ChecksConfig,
+    ZohoChecks,
+    ZohoChecksFailed,
+    deleted_check,
+)
+from sync_guard.reconcile.ports import ChannelState
+from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
+from sync_guard.zoho.errors import ZohoServerError
+from sync_guard.zoho.payloads import parse_crm_workflow
+from tests.support.events import MemoryQueue, MemoryStore
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+SECRET = "sync-guard-test-secret"
+NOTIFY_URL = "https://guard.example/webhooks/crm/notifications"
+
+
+class Clock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakeCrm:
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[WebhookFailure] = field(default_factory=list)
+    deleted: dict[Module, list[DeletedRecord]] = field(default_factory=dict)
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    enabled: list[dict[str, Any]] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    deleted_since: list[datetime | None] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
+
+    def _maybe_fail(self, call: str) -> None:
+        if call in self.failing:
+            raise ZohoServerError("Zoho answered 503 after every retry", http_status=503)
+
+    def enable_notifications(
+        self, channel_id: str, events: Sequence[str], notify_url: str, token: str, *, expiry: datetime | None
+    ) -> datetime | None:
+        self._maybe_fail("enable")
+        self.enabled.append(
+            {"channel_id": channel_id, "events": list(events), "url": notify_url, "token": token}
+        )
+        assert expiry is not None
+        self.channels = [
+            {"channel_id": channel_id, "events": list(events), "channel_expiry": expiry.isoformat()}
+        ]
+        return expiry
+
+    def notification_channels(self) -> list[dict[str, Any]]:
+        self._maybe_fail("channels")
+        return list(self.channels)
+
+    def webhook_failures(self) -> list[WebhookFailure]:
+        self._maybe_fail("failures")
+        return list(self.failures)
+
+    def list_deleted(
+        self, module: Module | str, *, since: datetime | None = None, kind: str = "all"
+    ) -> list[DeletedRecord]:
+        self._maybe_fail("deleted")
+        self.deleted_since.append(since)
+        entries = self.deleted.get(Module(module), [])
+        return [e for e in entries if since is None or (e.deleted_at and e.deleted_at >= since)]
+
+    def get_record_data(self, module: Module | str, record_id: str) -> dict[str, Any] | None:
+        self.fetched.append(record_id)
+        return self.records.get(record_id)
+
+
+@dataclass
+class MemoryCheckState:
+    watermarks: dict[str, datetime] = field(default_factory=dict)
+    saved_channel: ChannelState | None = None
+
+    def watermark(self, check: str) -> datetime | None:
+        return self.watermarks.get(check)
+
+    def advance(self, check: str, to: datetime, *, at: datetime) -> bool:
+        if check in self.watermarks and self.watermarks[check] >= to:
+            return False
+        self.watermarks[check] = to
+        return True
+
+    def channel(self) -> ChannelState | None:
+        return self.saved_channel
+
+    def save_channel(self, state: ChannelState) -> None:
+        self.saved_channel = state
+
+
+@dataclass
+class MemoryAudit:
+    entries: list[AuditEntry] = field(default_factory=list)
+
+    def append(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+
+@dataclass
+class World:
+    crm: FakeCrm
+    state: MemoryCheckState
+    store: MemoryStore
+    queue: MemoryQueue
+    audit: MemoryAudit
+    clock: Clock
+    checks: ZohoChecks
+
+
+def make_world(channel_id: str = "1000000068001", secret: str = SECRET, **settings: Any) -> World:
+    crm, state, store, queue, audit, clock = (
+        FakeCrm(),
+        MemoryCheckState(),
+        MemoryStore(),
+        MemoryQueue(),
+        MemoryAudit(),
+        Clock(),
+    )
+    config = ChecksConfig.from_settings(
+        Settings(crm_notification_channel_id=channel_id, crm_notify_url=NOTIFY_URL, **settings)
+    )
+    checks = ZohoChecks(
+        lambda: crm, state, store, queue, audit, token=lambda: secret, config=config, clock=clock
+    )
+    return World(crm, state, store, queue, audit, clock, checks)
+
+
+@pytest.fixture
+def world() -> World:
+    return make_world()
+
+
+def account(record_id: str, name: str, *, created: str, modified: str) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "Account_Name": name,
+        "Phone": "+44 20 7946 0000",
+        "Billing_Code": "SW1A 1AA",
+        "Created_Time": created,
+        "Modified_Time": modified,
+        "Owner": {"name": "Ann", "id": "1"},
+    }
+
+
+def failure(failure_id: str, record_id: str, at: datetime, module: str = "Accounts") -> WebhookFailure:
+    return WebhookFailure(failure_id, module, record_id, at, "sync-guard edit")
+
+
+def deleted(record_id: str, at: datetime, name: str = "Old Co Ltd") -> DeletedRecord:
+    return DeletedRecord(Module.CRM_ACCOUNTS, record_id, name, "recycle", at, "Ann")
+
+
+# ------------------------------------------------------------------------------ notification channel
+def test_the_first_run_registers_the_channel_with_the_secret_and_audits_it(world: World) -> None:
+    report = world.checks.run()
+
+    [enabled] = world.crm.enabled
+    assert enabled == {
+        "channel_id": "1000000068001",
+        "events": ["Accounts.all", "Contacts.all"],
+        "url": NOTIFY_URL,
+        "token": SECRET,
+    }
+    assert world.state.saved_channel is not None
+    assert world.state.saved_channel.expires_at == NOW + timedelta(hours=144)
+    [entry] = [e for e in world.audit.entries if e.operation == "renew_notification_channel"]
+    assert entry.actor == "scheduler:zoho-checks"
+    assert "no renewal recorded yet" in entry.note
+    assert SECRET not in entry.note
+    assert report.summary()[CHANNEL_CHECK]["status"] == "ok"
+
+
+def test_a_channel_with_time_left_is_not_renewed_again(world: World) -> None:
+    world.checks.run()
+    world.clock.now = NOW + timedelta(hours=24)
+
+    world.checks.run()
+
+    assert len(world.crm.enabled) == 1
+    assert len([e for e in world.audit.entries if e.operation == "renew_notification_channel"]) == 1
+
+
+def test_a_channel_near_its_expiry_is_renewed_well_before_it(world: World) -> None:
+    world.checks.run()
+    # 144 h asked, renewed once less than 48 h remain: at 97 h, not at 95 h
+    world.clock.now = NOW + timedelta(hours=95)
+    world.checks.run()
+    assert len(world.crm.enabled) == 1
+    world.clock.now = NOW + timedelta(hours=97)
+
+    world.checks.run()
+
+    assert len(world.crm.enabled) == 2
+    assert world.state.saved_channel is not None
+    assert world.state.saved_channel.expires_at == NOW + timedelta(hours=97 + 144)
+
+
+def test_a_channel_zoho_no_longer_lists_is_enabled_again(world: World) -> None:
+    world.checks.run()
+    world.crm.channels = []  # disabled by someone, or purged
+    world.clock.now = NOW + timedelta(minutes=15)
+
+    world.checks.run()
+
+    assert len(world.crm.enabled) == 2
+    assert "does not list" in world.audit.entries[-1].note
+
+
+def test_a_rotated_webhook_secret_renews_the_channel_with_the_new_token() -> None:
+    world = make_world()
+    world.checks.run()
+    rotated = make_world(secret="a-new-secret")
+    rotated.crm, rotated.state = world.crm, world.state
+    rotated.checks._crm = lambda: world.crm  # the same Zoho and state, a new container with the new secret
+    rotated.checks._state = world.state
+
+    rotated.checks.run()
+
+    assert [e["token"] for e in world.crm.enabled] == [SECRET, "a-new-secret"]
+
+
+def test_without_a_channel_id_the_channel_check_is_skipped() -> None:
+    world = make_world(channel_id="")
+
+    report = world.checks.run()
+
+    assert world.crm.enabled == []
+    assert report.summary()[CHANNEL_CHECK]["status"] == "skipped"
+    assert not report.failed
+
+
+def test_a_secret_too_long_for_a_channel_token_fails_that_check_only() -> None:
+    world = make_world(secret="x" * 51)
+
+    report = world.checks.run()
+
+    assert [o.check for o in report.failed] == [CHANNEL_CHECK]
+    assert "50 characters" in report.failed[0].note
+    assert "x" * 51 not in report.failed[0].note
+    assert world.state.watermarks  # the other checks ran and moved on
+
+
+def test_renewal_margin_must_be_shorter_than_the_channel_lifetime() -> None:
+    with pytest.raises(ConfigurationError):
+        ChecksConfig.from_settings(
+            Settings(crm_notification_channel_hours=24, crm_notification_renew_hours=24)
+        )
+
+
+# ------------------------------------------------------------------------------ webhook failures
+def test_a_failed_webhook_is_fed_as_the_event_the_delivered_webhook_makes(world: World) -> None:
+    world.crm.records["5725767000003000064"] = account(
+        "5725767000003000064",
+        "Acme Ltd",
+        created="2026-03-10T11:00:00+00:00",
+        modified="2026-03-10T11:30:00+00:00",
+    )
+    world.crm.failures = [failure("9001", "5725767000003000064", NOW - timedelta(minutes=20))]
+
+    report = world.checks.run()
+
+    [event] = world.queue.sent
+    delivered = parse_crm_workflow(
+        {
+            "event": "edit",
+            "module": "Accounts",
+            "id": "5725767000003000064",
+            "name": "Acme Ltd",
+            "modified": "2026-03-10T11:30:00+00:00",
+        },
+        received_at=NOW,
+    )
+    assert event.event_id == delivered.event_id  # a webhook that did arrive is recognised as a repeat
+    assert event.channel is Channel.RECONCILE
+    assert event.operation is Operation.UPDATE
+    assert event.record is not None
+    assert event.record.name == "Acme Ltd"
+    assert world.store.items[event.event_id].route == "schedule:crm-webhook-failures"
+    assert world.store.statuses[event.event_id] is EventStatus.QUEUED
+    assert report.summary()[FAILURES_CHECK]["new_events"] == 1
+    assert [e.operation for e in world.audit.entries if e.operation != "renew_notification_channel"] == [
+        "replay_crm_webhook_failures"
+    ]
+    assert world.state.watermarks[FAILURES_CHECK] == NOW
+
+
+def test_a_record_unchanged_since_creation_is_replayed_as_a_create(world: World) -> None:
+    world.crm.records["1"] = account(
+        "1", "New Co", created="2026-03-10T11:00:00+00:00", modified="2026-03-10T11:00:00+00:00"
+    )
+    world.crm.failures = [failure("9001", "1", NOW - timedelta(minutes=5))]
+
+    world.checks.run()
+
+    assert [e.operation for e in world.queue.sent] == [Operation.CREATE]
+
+
+def test_failures_are_read_from_the_watermark_and_repeats_are_recognised(world: World) -> None:
+    world.crm.records["1"] = account(
+        "1", "Acme Ltd", created="2026-03-01T00:00:00+00:00", modified="2026-03-09T00:00:00+00:00"
+    )
+    world.crm.failures = [
+        failure("old", "2", NOW - timedelta(days=3)),  # before the first run's look-back: not fetched
+        failure("9001", "1", NOW - timedelta(minutes=20)),
+        failure("9002", "1", NOW - timedelta(minutes=10)),  # the same record: one fetch
+    ]
+    world.checks.run()
+    assert world.crm.fetched == ["1"]
+
+    # the next run, 15 minutes on, sees the last failure again within the overlap: stored once only
+    world.clock.now = NOW + timedelta(minutes=15)
+    world.crm.failures.append(failure("9003", "1", NOW + timedelta(minutes=1)))
+    report = world.checks.run()
+
+    assert len(world.queue.sent) == 1
+    assert report.summary()[FAILURES_CHECK]["repeats"] == 1
+    assert report.summary()[FAILURES_CHECK]["new_events"] == 0
+
+
+def test_failures_of_other_modules_and_of_records_gone_are_passed_over(world: World) -> None:
+    world.crm.failures = [
+        failure("1", "77", NOW - timedelta(minutes=5), module="Deals"),
+        failure("2", "404", NOW - timedelta(minutes=5)),  # deleted since: the deleted check feeds it
+    ]
+
+    report = world.checks.run()
+
+    assert world.queue.sent == []
+    assert report.summary()[FAILURES_CHECK]["skipped"] == 2
+    assert world.crm.fetched == ["404"]
+
+
+# ------------------------------------------------------------------------------ deleted records
+def test_deleted_records_are_fed_as_delete_events_oldest_first(world: World) -> None:
+    world.crm.deleted[Module.CRM_ACCOUNTS] = [
+        deleted("5725767000003000010", NOW - timedelta(minutes=5), "Newer Ltd"),
+        deleted("5725767000003000011", NOW - timedelta(hours=2), "Older Ltd"),
+    ]
+
+    world.checks.run()
+
+    assert [(e.record_id, e.operation) for e in world.queue.sent] == [
+        ("5725767000003000011", Operation.DELETE),
+        ("5725767000003000010", Operation.DELETE),
+    ]
+    assert world.queue.sent[0].modified_at == NOW - timedelta(hours=2)
+    assert world.queue.sent[0].channel is Channel.RECONCILE
+    assert world.state.watermarks[deleted_check(Module.CRM_ACCOUNTS)] == NOW
+    assert world.state.watermarks[deleted_check(Module.CRM_CONTACTS)] == NOW
+
+
+def test_deleted_records_are_asked_for_since_the_watermark_less_the_overlap(world: World) -> None:
+    world.checks.run()
+    world.clock.now = NOW + timedelta(minutes=15)
+
+    world.checks.run()
+
+    # the first run looks back a day; the second from the first run's start, less five minutes
+    assert world.crm.deleted_since[0] == NOW - timedelta(hours=24, minutes=5)
+    assert world.crm.deleted_since[2] == NOW - timedelta(minutes=5)
+
+
+def test_a_delete_seen_twice_is_stored_once(world: World) -> None:
+    world.crm.deleted[Module.CRM_ACCOUNTS] = [deleted("10", NOW - timedelta(minutes=1))]
+    world.checks.run()
+    world.clock.now = NOW + timedelta(minutes=2)
+
+    world.checks.run()
+
+    assert len(world.queue.sent) == 1
+    assert len(world.store.items) == 1
+
+
+# ------------------------------------------------------------------------------ faults
+def test_a_zoho_fault_fails_its_check_keeps_its_watermark_and_the_run_raises(world: World) -> None:
+    world.checks.run()
+    first = dict(world.state.watermarks)
+    world.clock.now = NOW + timedelta(minutes=15)
+    world.crm.failing = {"failures"}
+
+    report = world.checks.run()
+
+    assert [o.check for o in report.failed] == [FAILURES_CHECK]
+    assert "ZohoServerError" in report.failed[0].note
+    assert world.state.watermarks[FAILURES_CHECK] == first[FAILURES_CHECK]
+    assert world.state.watermarks[deleted_check(Module.CRM_ACCOUNTS)] == NOW + timedelta(minutes=15)
+    with pytest.raises(ZohoChecksFailed, match="webhook_failures"):
+        report.raise_for_failures()
+
+
+def test_a_store_failure_mid_run_leaves_the_watermark_for_a_retry_from_the_same_point(world: World) -> None:
+    world.crm.deleted[Module.CRM_ACCOUNTS] = [deleted("10", NOW - timedelta(minutes=1))]
+    world.store.fail_puts = True
+
+    report = world.checks.run()
+
+    assert deleted_check(Module.CRM_ACCOUNTS) in [o.check for o in report.failed]
+    assert deleted_check(Module.CRM_ACCOUNTS) not in world.state.watermarks
+
+    world.store.fail_puts = False
+    world.clock.now = NOW + timedelta(minutes=15)
+    world.checks.run()
+    assert [e.record_id for e in world.queue.sent] == ["10"]
+
+
+def test_an_event_the_queue_refuses_stays_received_for_the_sweep_and_the_run_moves_on(world: World) -> None:
+    world.crm.deleted[Module.CRM_ACCOUNTS] = [deleted("10", NOW - timedelta(minutes=1))]
+    world.queue.failing = True
+
+    report = world.checks.run()
+
+    [stored_id] = world.store.items
+    assert world.store.statuses[stored_id] is EventStatus.RECEIVED
+    assert report.summary()[deleted_check(Module.CRM_ACCOUNTS)]["unqueued"] == 1
+    assert not report.failed
+
+
+def test_a_run_short_of_time_stops_between_records_and_resumes_after_the_last_fed() -> None:
+    world = make_world()
+    world.crm.deleted[Module.CRM_ACCOUNTS] = [
+        deleted(str(n), NOW - timedelta(minutes=50 - n)) for n in range(5)
+    ]
+    budget = iter([100.0, 100.0, 100.0, 1.0] + [100.0] * 50)
+
+    world.checks.run(remaining_seconds=lambda: next(budget))
+
+    fed = [e.record_id for e in world.queue.sent]
+    check = deleted_check(Module.CRM_ACCOUNTS)
+    assert len(fed) < 5
+    assert world.state.watermarks[check] == NOW - timedelta(minutes=50 - int(fed[-1]))
