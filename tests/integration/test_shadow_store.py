@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import ConcurrentUpdate
+from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
@@ -30,6 +32,7 @@ from sync_guard.guard.ports import (
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
 from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
+from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, state
 
@@ -299,3 +302,20 @@ def test_seed_cli_names_the_bad_file_and_line(aws: AwsResources) -> None:
     result = CliRunner().invoke(app, ["seed", "--crm", str(EXPORTS / "malformed_extra_field.csv")])
     assert result.exit_code == 2
     assert "malformed_extra_field.csv" in result.stderr
+
+
+def test_an_id_only_delete_of_an_unseen_customer_is_stored_on_the_real_server(
+    aws_server: AwsResources,
+) -> None:
+    # Its tombstone has no name: DynamoDB Local, like DynamoDB before 2020, refuses an empty string.
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    guard = Guard(repo, LibraryMatcher(), GuardConfig(), clock=lambda: T0)
+    delete = parse_books_webhook({"contact_id": "460000000026077"}, received_at=at(1), operation="delete")
+
+    result = guard.process(delete)
+
+    assert result.entry is not None
+    assert result.entry.kind is EntryKind.UNKNOWN_RECORD
+    tombstone = repo.get_state("books:460000000026077")
+    assert tombstone is not None
+    assert tombstone.deleted

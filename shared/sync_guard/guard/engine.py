@@ -396,15 +396,20 @@ def _plan_delete(
     previous = snapshot.own
     if previous is None:
         # A tombstone, so that a create delivered after its delete cannot bring the record back to life.
-        tombstone = PartyRecord(
-            system=event.source,
-            module=event.module,
-            record_id=event.record_id,
-            name=(event.record.name if event.record else ""),
+        # What the delete carried of the record is kept and indexed, as every deleted record stays in
+        # the index (and as `rekey` keys it): a customer re-created later still finds it.
+        tombstone = event.record or PartyRecord(
+            system=event.source, module=event.module, record_id=event.record_id
         )
+        keys = shadow_keys(tombstone, matcher) if event.record is not None else frozenset()
         builder.put(
             RecordState(
-                record=tombstone, version=version, deleted=True, deleted_at=event.received_at, first_seen=now
+                record=tombstone,
+                version=version,
+                keys=keys,
+                deleted=True,
+                deleted_at=event.received_at,
+                first_seen=now,
             )
         )
         entry = _entry(
@@ -415,7 +420,12 @@ def _plan_delete(
             Decision.ALLOW,
             note="delete of a record the shadow never saw",
         )
-        return CommitPlan(entry=entry, state_writes=builder.writes())
+        key_changes = tuple(
+            KeyChange(key, add=frozenset({tombstone.ref}), expected_rev=snapshot.keys[key].rev)
+            for key in sorted(keys)
+            if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
+        )
+        return CommitPlan(entry=entry, state_writes=builder.writes(), key_changes=key_changes)
     if previous.deleted or previous.version > version:
         return CommitPlan(
             entry=_entry(

@@ -132,7 +132,7 @@ def state_item(state: RecordState) -> dict[str, Any]:
             "ref": record.ref,
             "system": record.system.value,
             "module": record.module.value,
-            "name": record.name,
+            "name": record.name or None,  # DynamoDB Local refuses an empty string (a nameless tombstone)
             "record": record.model_dump_json(),
             "version": state.version,
             "deleted": state.deleted,

@@ -168,6 +168,23 @@ def test_a_delete_before_its_create_leaves_a_tombstone(shadow: InMemoryShadow) -
     assert shadow.states["crm:1"].deleted
 
 
+def test_a_deleted_customer_the_guard_never_saw_is_still_found_when_it_is_recreated(
+    shadow: InMemoryShadow,
+) -> None:
+    # Deleted records stay in the index: so must one whose delete was the first the guard heard of it.
+    guard = make_guard(shadow)
+    customer = books_customer("1", "Zeta Foods Ltd")
+    # Books sends the deleted contact whole.
+    delete = event_for(customer, Operation.DELETE, received=at(1)).model_copy(update={"record": customer})
+    guard.process(delete)
+    assert shadow.keys["n:zeta foods ltd"].members == {"books:1"}
+
+    recreated = guard.process(event_for(books_customer("2", "Zeta Foods Ltd", minutes=2), received=at(2)))
+
+    assert recreated.entry is not None
+    assert "RECREATED_AFTER_DELETE" in recreated.entry.rules
+
+
 def test_books_link_pairs_both_sides_in_either_order(shadow: InMemoryShadow) -> None:
     guard = make_guard(shadow)
     guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
