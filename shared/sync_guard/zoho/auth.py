@@ -201,7 +201,10 @@ def load_credentials(settings: Settings, secrets_client: Any | None = None) -> Z
 
 
 class MintBudget:
-    """A sliding-window count of tokens minted by this process, to stay under Zoho's limit."""
+    """A sliding-window count of refresh requests sent by this process, to stay under Zoho's limit.
+
+    Each request counts as a token minted, answered or not: a retried refresh can mint one per attempt.
+    """
 
     def __init__(
         self,
@@ -216,7 +219,7 @@ class MintBudget:
         self._lock = threading.Lock()
 
     def take(self) -> None:
-        """Record one mint, or raise :class:`ZohoTokenRateLimited` when the window is full."""
+        """Record one refresh request, or raise :class:`ZohoTokenRateLimited` when the window is full."""
         with self._lock:
             now = self._clock()
             while self._minted and self._minted[0] <= now - self._window:
@@ -315,7 +318,6 @@ class ZohoOAuth:
             self._cache.put(expired, expected_version=current.version)
 
     def _mint(self) -> CachedToken:
-        self._budget.take()
         started = self._clock()
         body = self._retry.run(
             self._post_refresh,
@@ -335,6 +337,9 @@ class ZohoOAuth:
         return CachedToken(access_token=access_token, api_domain=api_domain, expires_at=started + expires_in)
 
     def _post_refresh(self) -> dict[str, Any]:
+        # Every POST counts, retries included: a refresh that timed out or answered 5xx may still have
+        # minted a token on Zoho's side, and Zoho's limit counts what it minted, not what we received.
+        self._budget.take()
         form = {
             "grant_type": "refresh_token",
             "client_id": self._credentials.client_id,

@@ -38,7 +38,12 @@ class Clock:
         return self.now
 
 
-def _oauth(handler: object, cache: InMemoryTokenCache | None = None, clock: Clock | None = None) -> ZohoOAuth:
+def _oauth(
+    handler: object,
+    cache: InMemoryTokenCache | None = None,
+    clock: Clock | None = None,
+    budget: MintBudget | None = None,
+) -> ZohoOAuth:
     return ZohoOAuth(
         accounts_url="https://accounts.zoho.eu",
         credentials=CREDS,
@@ -48,6 +53,7 @@ def _oauth(handler: object, cache: InMemoryTokenCache | None = None, clock: Cloc
         retry=RetryPolicy(max_attempts=3, base_delay=0.01),
         sleep=lambda _: None,
         rng=random.Random(0),
+        budget=budget,
     )
 
 
@@ -187,6 +193,44 @@ def test_mint_budget_slides() -> None:
     clock.now += 301
     budget.take()
     assert budget.used == 3
+
+
+def test_every_refresh_post_counts_against_the_mint_budget() -> None:
+    # given: the accounts server times out twice (it may have minted each time), then answers
+    posts: list[httpx.Request] = []
+
+    def slow_then_fine(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        if len(posts) < 3:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(
+            200, json={"access_token": "1000.t", "api_domain": "https://x", "expires_in": 3600}
+        )
+
+    clock = Clock()
+    budget = MintBudget(limit=10, window=600, clock=clock)
+
+    # when
+    _oauth(slow_then_fine, clock=clock, budget=budget).token()
+
+    # then: three POSTs sent, three counted
+    assert len(posts) == 3
+    assert budget.used == 3
+
+
+def test_a_retried_refresh_stops_when_the_budget_is_spent() -> None:
+    posts: list[httpx.Request] = []
+
+    def always_slow(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        raise httpx.ReadTimeout("slow", request=request)
+
+    clock = Clock()
+    oauth = _oauth(always_slow, clock=clock, budget=MintBudget(limit=2, window=600, clock=clock))
+
+    with pytest.raises(ZohoTokenRateLimited):
+        oauth.token()
+    assert len(posts) == 2  # the retry policy allows 3; the budget allowed 2
 
 
 @pytest.mark.parametrize(
