@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from sync_guard.config import get_settings
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.store.aws import client
 from sync_guard.zoho.auth import CachedToken, ZohoCredentials, ZohoOAuth
 from sync_guard.zoho.errors import ZohoTokenRateLimited
+from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 from tests.support.aws import AwsResources
 
@@ -102,8 +105,10 @@ def test_the_fleet_never_mints_more_than_ten_tokens_in_ten_minutes(aws: AwsResou
     cache = DynamoTokenCache(
         client("dynamodb", settings), table, "1000.BUDGET", clock=lambda: now[0], sleep=lambda _: None
     )
-    # ten tokens stored within two minutes (each one a mint), then the last one revoked (not a mint)
+    # ten refresh requests sent within two minutes, each storing a token, then the last one revoked (storing
+    # is not what counts: the request is)
     for version in range(1, 11):
+        cache.count_mint_request()
         token = CachedToken(f"t{version}", "d", now[0] + 3600, version)
         assert cache.put(token, expected_version=(version - 1) or None)
         now[0] += 10
@@ -111,6 +116,8 @@ def test_the_fleet_never_mints_more_than_ten_tokens_in_ten_minutes(aws: AwsResou
     item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": "TOKEN#1000.BUDGET"}, "sk": {"S": "T"}})
     assert len(item["Item"]["mints"]["L"]) == 10
 
+    with pytest.raises(ZohoTokenRateLimited):
+        cache.count_mint_request()
     with pytest.raises(ZohoTokenRateLimited) as caught:
         cache.get()
     assert caught.value.retry_after is not None
@@ -119,3 +126,34 @@ def test_the_fleet_never_mints_more_than_ten_tokens_in_ten_minutes(aws: AwsResou
     stale = cache.get()
     assert stale is not None
     assert stale.expires_at == 0.0
+
+
+def test_every_refresh_request_counts_in_the_fleet_budget(aws: AwsResources) -> None:
+    # given: an accounts server that fails twice (it may have minted each time) before answering
+    posts: list[httpx.Request] = []
+
+    def accounts(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        if len(posts) < 3:
+            return httpx.Response(500, text="busy")
+        return httpx.Response(200, json={"access_token": "t", "api_domain": "https://d", "expires_in": 3600})
+
+    settings = get_settings()
+    oauth = ZohoOAuth(
+        accounts_url="https://accounts.zoho.eu",
+        credentials=ZohoCredentials("1000.RETRIES", SecretStr("s"), SecretStr("r")),
+        cache=_cache("1000.RETRIES"),
+        client=httpx.Client(transport=httpx.MockTransport(accounts)),
+        retry=RetryPolicy(base_delay=0.001, max_delay=0.002),
+        sleep=lambda _: None,
+    )
+
+    # when
+    oauth.token()
+
+    # then: the fleet counted three requests, not one token
+    item = aws.dynamodb.get_item(
+        TableName=settings.shadow_table, Key={"pk": {"S": "TOKEN#1000.RETRIES"}, "sk": {"S": "T"}}
+    )["Item"]
+    assert len(posts) == 3
+    assert len(item["mints"]["L"]) == 3

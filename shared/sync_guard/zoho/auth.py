@@ -93,7 +93,9 @@ class TokenCache(Protocol):
     ``get`` returns the stored token (fresh or not) or None. ``put`` stores ``token`` (whose ``version``
     the caller has already set to the new version) only if the stored version is still
     ``expected_version`` (None: only if nothing is stored) and returns whether it did; losing is not an
-    error, :class:`ZohoOAuth` then re-reads.
+    error, :class:`ZohoOAuth` then re-reads. ``count_mint_request`` is called before every refresh POST
+    (retries included: Zoho may mint for a request whose answer is lost); a cache shared by a fleet counts
+    them against Zoho's limit and raises :class:`ZohoTokenRateLimited` when the window is full.
 
     A DynamoDB implementation is one item per refresh token (key it by the client id, never by the token)
     holding ``access_token``, ``api_domain``, ``expires_at`` (epoch seconds, wall clock: it is compared
@@ -105,6 +107,8 @@ class TokenCache(Protocol):
     def get(self) -> CachedToken | None: ...
 
     def put(self, token: CachedToken, *, expected_version: int | None) -> bool: ...
+
+    def count_mint_request(self) -> None: ...
 
 
 class InMemoryTokenCache:
@@ -125,6 +129,9 @@ class InMemoryTokenCache:
                 return False
             self._token = token
             return True
+
+    def count_mint_request(self) -> None:
+        """Nothing to share: one process's requests are counted by its :class:`MintBudget`."""
 
 
 class AccessTokenSource(Protocol):
@@ -340,6 +347,7 @@ class ZohoOAuth:
         # Every POST counts, retries included: a refresh that timed out or answered 5xx may still have
         # minted a token on Zoho's side, and Zoho's limit counts what it minted, not what we received.
         self._budget.take()
+        self._cache.count_mint_request()
         form = {
             "grant_type": "refresh_token",
             "client_id": self._credentials.client_id,

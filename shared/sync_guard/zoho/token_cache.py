@@ -2,16 +2,17 @@
 
 Implements :class:`sync_guard.zoho.auth.TokenCache`. The item (``TOKEN#<client id>`` / ``T``; keyed by the
 OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` (epoch seconds,
-wall clock), ``version``, and the fleet's mint bookkeeping: ``mints`` (when tokens were minted, last 10
-minutes) and a short ``lease`` on the next mint.
+wall clock), ``version``, and the fleet's mint bookkeeping: ``mints`` (when refresh requests were sent,
+last 10 minutes: each may have minted a token, answered or not) and a short ``lease`` on the next mint.
 
 - ``put`` is conditional on the version read (``attribute_not_exists(version)`` for the first token): when
   containers race, one token is stored and the others adopt it (``ZohoOAuth.token``).
 - ``get`` also keeps containers from each minting. When the stored token is stale, only the container that
   takes the mint lease (a conditional update) gets the stale token back and mints; the others wait a few
-  seconds for its token and use that. And when the fleet has minted 10 tokens in the last 10 minutes
-  (Zoho's limit per refresh token), ``get`` raises :class:`ZohoTokenRateLimited` instead of letting anyone
-  mint an eleventh (the caller's retry comes later: the outbox, the queue).
+  seconds for its token and use that. And when the fleet has sent 10 refresh requests in the last 10
+  minutes (Zoho's limit per refresh token counts tokens, and each request may mint one), ``get`` and
+  ``count_mint_request`` raise :class:`ZohoTokenRateLimited` instead of letting anyone send an eleventh
+  (the caller's retry comes later: the outbox, the queue).
 
 ``expires_at`` is the table's TTL attribute (a day after the token's expiry). The access token is a
 credential: it stays in the (KMS-encrypted) table and is never logged.
@@ -123,7 +124,7 @@ class DynamoTokenCache:
         )
         if len(recent) >= self._mint_limit:
             raise ZohoTokenRateLimited(
-                f"{len(recent)} Zoho access tokens minted in {self._window:.0f}s by the fleet; not minting",
+                f"{len(recent)} Zoho token requests sent in {self._window:.0f}s by the fleet; not minting",
                 retry_after=recent[0] + self._window - now,
             )
         return recent
@@ -153,9 +154,19 @@ class DynamoTokenCache:
         return True
 
     # ------------------------------------------------------------------------------------ writes
+    def count_mint_request(self) -> None:
+        """Count a refresh POST about to be sent; raises when the fleet may not send another yet."""
+        now = self._clock()
+        self._check_budget(self._item(), now)
+        self._client.update_item(
+            TableName=self.table,
+            Key=self._key,
+            UpdateExpression="SET mints = list_append(if_not_exists(mints, :empty), :mint)",
+            ExpressionAttributeValues={":empty": {"L": []}, ":mint": {"L": [{"N": repr(now)}]}},
+        )
+
     def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
-        """Store ``token`` if the version is still the one read; a real new token counts as a mint."""
-        minted = token.expires_at > 0  # an invalidation stores expires_at 0: not a mint
+        """Store ``token`` if the version is still the one read (mints are counted per request sent)."""
         names = {"#version": "version"}
         values: dict[str, Any] = {
             ":token": {"S": token.access_token},
@@ -168,10 +179,6 @@ class DynamoTokenCache:
             "SET access_token = :token, api_domain = :domain, token_expires_at = :expires, "
             "expires_at = :ttl, #version = :version"
         )
-        if minted:
-            update += ", mints = list_append(if_not_exists(mints, :empty), :mint)"
-            values[":empty"] = {"L": []}
-            values[":mint"] = {"L": [{"N": repr(self._clock())}]}
         update += " REMOVE lease_owner, lease_until"
         if expected_version is None:
             condition = "attribute_not_exists(#version)"
