@@ -37,12 +37,13 @@ def test_put_is_conditional_on_the_version_read(aws: AwsResources) -> None:
 
     assert cache.put(first, expected_version=None) is True
     assert cache.put(CachedToken("tok-x", "d", 1.0, version=1), expected_version=None) is False
-    assert cache.put(CachedToken("tok-2", "d", 2_000_000_100.0, version=2), expected_version=1) is True
+    second = CachedToken("tok-2", "d", 2_000_000_100.0, version=2, issued_at=1_999_996_500.0)
+    assert cache.put(second, expected_version=1) is True
     assert cache.put(CachedToken("tok-y", "d", 1.0, version=2), expected_version=1) is False  # lost the race
 
     stored = cache.get()
     assert stored is not None
-    assert (stored.access_token, stored.version, stored.expires_at) == ("tok-2", 2, 2_000_000_100.0)
+    assert stored == second  # issued_at included: it tells a young token from one that may have died
     item = aws.dynamodb.get_item(
         TableName=get_settings().shadow_table, Key={"pk": {"S": "TOKEN#1000.CLIENT"}, "sk": {"S": "T"}}
     )["Item"]

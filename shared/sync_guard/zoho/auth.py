@@ -54,6 +54,9 @@ TOKEN_WINDOW_SECONDS = 600.0
 DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
 # When a refresh fails, a token with at least this long to live is still handed out.
 _LAST_RESORT_MARGIN = 30.0
+# A token issued less than this long ago has not expired: a 401 with it is about scope or permission, and
+# minting another would only spend the budget (Zoho's window, so at most one such mint per window).
+YOUNG_TOKEN_SECONDS = TOKEN_WINDOW_SECONDS
 
 _ACCOUNTS_HOSTS: dict[DataCentre, str] = {
     DataCentre.CA: "https://accounts.zohocloud.ca",
@@ -78,6 +81,7 @@ class CachedToken:
     api_domain: str
     expires_at: float  # epoch seconds
     version: int = 0
+    issued_at: float = 0.0  # epoch seconds; 0 when unknown (then it counts as old)
 
     def is_fresh(self, now: float, margin: float = DEFAULT_REFRESH_MARGIN_SECONDS) -> bool:
         """Still usable for at least ``margin`` seconds."""
@@ -140,6 +144,10 @@ class AccessTokenSource(Protocol):
     def token(self) -> CachedToken: ...
 
     def invalidate(self, token: CachedToken) -> None: ...
+
+    def just_issued(self, token: CachedToken) -> bool:
+        """Whether ``token`` was issued too recently to have expired."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -263,6 +271,7 @@ class ZohoOAuth:
         budget: MintBudget | None = None,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN_SECONDS,
         rng: random.Random | None = None,
+        young_token_seconds: float = YOUNG_TOKEN_SECONDS,
     ) -> None:
         self._token_url = accounts_url.rstrip("/") + "/oauth/v2/token"
         self._credentials = credentials
@@ -275,6 +284,7 @@ class ZohoOAuth:
         self._sleep = sleep
         self._budget = budget or MintBudget()
         self._margin = refresh_margin
+        self._young = young_token_seconds
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         # One refresh at a time inside a container: threads waiting on it then read the cache.
         self._refresh_lock = threading.Lock()
@@ -324,6 +334,11 @@ class ZohoOAuth:
             expired = replace(current, expires_at=0.0, version=current.version + 1)
             self._cache.put(expired, expected_version=current.version)
 
+    def just_issued(self, token: CachedToken) -> bool:
+        """Whether ``token`` was minted (by any container) too recently to have expired: a refusal of
+        it that no acceptance preceded is about scope or permission, and a new token would not help."""
+        return self._clock() - token.issued_at < self._young
+
     def _mint(self) -> CachedToken:
         started = self._clock()
         body = self._retry.run(
@@ -341,7 +356,12 @@ class ZohoOAuth:
         except (KeyError, TypeError, ValueError) as exc:
             raise ZohoAuthError("Zoho token response lacks access_token or api_domain") from exc
         logger.info("zoho access token minted", extra={"api_domain": api_domain, "expires_in": expires_in})
-        return CachedToken(access_token=access_token, api_domain=api_domain, expires_at=started + expires_in)
+        return CachedToken(
+            access_token=access_token,
+            api_domain=api_domain,
+            expires_at=started + expires_in,
+            issued_at=started,
+        )
 
     def _post_refresh(self) -> dict[str, Any]:
         # Every POST counts, retries included: a refresh that timed out or answered 5xx may still have

@@ -90,6 +90,13 @@ class ZohoTokenRejected(ZohoAuthError):
     code = "zoho_token_rejected"
 
 
+class ZohoPermissionDenied(ZohoAuthError):
+    """Zoho refused a call with a token that is valid (just minted, or accepted by the other API): a scope
+    the refresh token was not granted, or a permission the Zoho user lacks. A new token would not help."""
+
+    code = "zoho_permission_denied"
+
+
 class ZohoApiError(ZohoError):
     """Zoho understood the request and refused it (4xx other than 429): retrying the same call won't help."""
 

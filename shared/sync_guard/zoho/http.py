@@ -6,8 +6,13 @@ waited out here but raised, so the caller (outbox, queue redelivery) tries again
 a Lambda open. Calls that are not idempotent (creates) are retried only when Zoho cannot have acted on them
 (429, connection refused), never after a timeout or a 5xx, so a retry never creates a second customer.
 
-A 401 is answered once by dropping the cached access token and minting a new one (tokens can be revoked
-before their expiry); a second 401 is a :class:`ZohoAuthError`.
+A 401 that says the token is unusable (Books 57/14 or none, CRM INVALID_TOKEN) is answered at most once
+by dropping the cached access token and minting a new one (tokens can be revoked before their expiry), and
+only when the token may really be dead: the same kind of call accepted it before, or nothing says it is
+alive. A token minted moments ago, or accepted by another kind of call (the other API, another scope), is
+alive: its refusal, like a 401 with the fresh token, is a :class:`ZohoPermissionDenied` naming the scope
+likely missing, because a new token would be refused as well and minting it would spend the 10 tokens
+per 10 minutes that CRM and Books share.
 
 Nothing here logs query strings or bodies: they carry names and email addresses.
 """
@@ -32,6 +37,7 @@ from sync_guard.zoho.errors import (
     ZohoApiError,
     ZohoAuthError,
     ZohoError,
+    ZohoPermissionDenied,
     ZohoRateLimited,
     ZohoServerError,
     ZohoTimeout,
@@ -42,7 +48,7 @@ from sync_guard.zoho.errors import (
 )
 
 if TYPE_CHECKING:
-    from sync_guard.zoho.auth import AccessTokenSource
+    from sync_guard.zoho.auth import AccessTokenSource, CachedToken
 
 logger = logging.getLogger(__name__)
 # httpx logs every request's full URL at INFO, query string included, and Zoho searches put customers'
@@ -231,6 +237,40 @@ def error_for_response(response: httpx.Response, dialect: Dialect) -> ZohoError 
     return None
 
 
+_SCOPE_OPERATIONS = {"GET": "READ", "PUT": "UPDATE", "DELETE": "DELETE"}
+# CRM paths that are not modules, and the scope family that covers them.
+_CRM_SCOPE_FAMILIES = {"settings": "settings", "actions": "notifications"}
+
+
+def likely_scope(method: str, path: str) -> str:
+    """The OAuth scope a call most likely needs (``ZohoBooks.contacts.UPDATE``).
+
+    A best guess from the path (``ZohoCRM.modules.accounts.READ`` for a CRM read), for error messages and
+    for telling kinds of calls apart.
+    """
+    # /books/v3/<entity>[/<id>[/<action>]], /crm/v8/<Module>[/<id>[/...]]: a POST to the collection
+    # creates, to a record (an action on it) updates it.
+    parts = [p for p in path.split("/") if p]
+    entity = parts[2] if len(parts) > 2 else "all"
+    operation = _SCOPE_OPERATIONS.get(method.upper(), "CREATE" if len(parts) <= 3 else "UPDATE")
+    if parts and parts[0] == "books":
+        return f"ZohoBooks.{entity}.{operation}"
+    family = _CRM_SCOPE_FAMILIES.get(entity)
+    if family:  # /crm/v8/actions/watch is the collection of channels: a POST creates one
+        return f"ZohoCRM.{family}.{_SCOPE_OPERATIONS.get(method.upper(), 'CREATE')}"
+    return f"ZohoCRM.modules.{entity.lower()}.{operation}"
+
+
+def permission_denied(method: str, path: str, dialect: Dialect, refusal: ZohoError) -> ZohoPermissionDenied:
+    """The error for a 401 with a token known to be valid: what was refused and what is likely missing."""
+    product = "Books" if dialect is Dialect.BOOKS else "CRM"
+    return ZohoPermissionDenied(
+        f"Zoho {product} refused {method} {path} with a valid access token ({refusal}); the refresh token "
+        f"likely lacks the scope {likely_scope(method, path)}, or the Zoho user's "
+        f"{product} role lacks the permission. Not minting another token."
+    )
+
+
 class ZohoHttp:
     """Authorised, timed, retried JSON calls to one Zoho API domain."""
 
@@ -254,6 +294,10 @@ class ZohoHttp:
         self._owns_client = client is None
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # What each kind of call (keyed by its likely scope) last said about a token, to tell a dead token
+        # from a refused permission: the last token it accepted, the last one it refused although valid.
+        self._accepted: dict[str, str] = {}
+        self._refused_valid: dict[str, str] = {}
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -304,15 +348,26 @@ class ZohoHttp:
         json: Any,
         headers: Mapping[str, str] | None,
     ) -> Any:
+        def send(token: CachedToken) -> httpx.Response:
+            return self._send(method, path, token.access_token, token.api_domain, params, json, headers)
+
+        kind = likely_scope(method, path)
         token = self._auth.token()
-        response = self._send(method, path, token.access_token, token.api_domain, params, json, headers)
+        response = send(token)
         error = error_for_response(response, dialect)
         if isinstance(error, ZohoTokenRejected):
-            # The token may have been revoked or expired early: one fresh token, then give up.
-            self._auth.invalidate(token)
-            token = self._auth.token()
-            response = self._send(method, path, token.access_token, token.api_domain, params, json, headers)
-            error = error_for_response(response, dialect)
+            if self._refusal_is_about_permission(token, kind):
+                error = self._refused_although_valid(token, kind, method, path, dialect, error)
+            else:
+                # The token may have been revoked or expired early: one fresh token, then give up.
+                self._auth.invalidate(token)
+                token = self._auth.token()
+                response = send(token)
+                error = error_for_response(response, dialect)
+                if isinstance(error, ZohoTokenRejected):
+                    error = self._refused_although_valid(token, kind, method, path, dialect, error)
+        if error is None:
+            self._accepted[kind] = token.access_token
         logger.debug("zoho call", extra={"call": f"{method} {path}", "status": response.status_code})
         if error is not None:
             raise error
@@ -322,6 +377,29 @@ class ZohoHttp:
         if body is None:
             raise ZohoApiError(f"Zoho {dialect.value} sent a body that is not JSON", http_status=502)
         return body
+
+    def _refusal_is_about_permission(self, token: CachedToken, kind: str) -> bool:
+        """Whether a 401 for ``token`` from this kind of call says "not allowed" rather than "dead token".
+
+        The same kind of call accepting a token and then refusing it means the token died (revoked,
+        evicted). A token this kind of call already refused although valid, one another kind of call (the
+        other API, another scope) accepted, or one minted moments ago is alive: the refusal is about scope
+        or permission.
+        """
+        access_token = token.access_token
+        if self._accepted.get(kind) == access_token:
+            return False
+        if self._refused_valid.get(kind) == access_token:
+            return True
+        if any(accepted == access_token for other, accepted in self._accepted.items() if other != kind):
+            return True
+        return self._auth.just_issued(token)
+
+    def _refused_although_valid(
+        self, token: CachedToken, kind: str, method: str, path: str, dialect: Dialect, refusal: ZohoError
+    ) -> ZohoPermissionDenied:
+        self._refused_valid[kind] = token.access_token
+        return permission_denied(method, path, dialect, refusal)
 
     def _send(
         self,

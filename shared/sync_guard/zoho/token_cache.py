@@ -1,9 +1,10 @@
 """The Zoho access token shared by every Lambda container: one item in the shadow table.
 
 Implements :class:`sync_guard.zoho.auth.TokenCache`. The item (``TOKEN#<client id>`` / ``T``; keyed by the
-OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` (epoch seconds,
-wall clock), ``version``, and the fleet's mint bookkeeping: ``mints`` (when refresh requests were sent,
-last 10 minutes: each may have minted a token, answered or not) and a short ``lease`` on the next mint.
+OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` and
+``token_issued_at`` (epoch seconds, wall clock), ``version``, and the fleet's mint bookkeeping: ``mints``
+(when refresh requests were sent, last 10 minutes: each may have minted a token, answered or not) and a
+short ``lease`` on the next mint.
 
 - ``put`` is conditional on the version read (``attribute_not_exists(version)`` for the first token): when
   containers race, one token is stored and the others adopt it (``ZohoOAuth.token``).
@@ -95,6 +96,7 @@ class DynamoTokenCache:
             api_domain=item["api_domain"]["S"],
             expires_at=float(item["token_expires_at"]["N"]),
             version=int(item["version"]["N"]),
+            issued_at=float(item.get("token_issued_at", {}).get("N", "0")),
         )
 
     def get(self) -> CachedToken | None:
@@ -172,12 +174,13 @@ class DynamoTokenCache:
             ":token": {"S": token.access_token},
             ":domain": {"S": token.api_domain},
             ":expires": {"N": repr(float(token.expires_at))},
+            ":issued": {"N": repr(float(token.issued_at))},
             ":ttl": {"N": str(int(max(token.expires_at, self._clock())) + 86_400)},
             ":version": {"N": str(token.version)},
         }
         update = (
             "SET access_token = :token, api_domain = :domain, token_expires_at = :expires, "
-            "expires_at = :ttl, #version = :version"
+            "token_issued_at = :issued, expires_at = :ttl, #version = :version"
         )
         update += " REMOVE lease_owner, lease_until"
         if expected_version is None:

@@ -181,6 +181,19 @@ def test_invalidate_forces_a_new_mint_only_for_the_current_token() -> None:
     assert oauth.token().access_token == "1000.tok2"
 
 
+def test_a_token_counts_as_just_issued_for_the_mint_window() -> None:
+    clock = Clock()
+    oauth = _oauth(_minting([]), clock=clock)
+    token = oauth.token()
+    assert token.issued_at == clock.now
+    assert oauth.just_issued(token)
+    clock.now += 599
+    assert oauth.just_issued(token)
+    clock.now += 1
+    assert not oauth.just_issued(token)
+    assert not oauth.just_issued(CachedToken("1000.unknown-age", "https://x", clock.now + 3000))
+
+
 def test_mint_budget_slides() -> None:
     clock = Clock()
     budget = MintBudget(limit=3, window=600, clock=clock)

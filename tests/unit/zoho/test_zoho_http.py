@@ -9,15 +9,17 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from sync_guard.errors import http_status_for
-from sync_guard.zoho.auth import CachedToken
+from sync_guard.zoho.auth import CachedToken, InMemoryTokenCache, ZohoCredentials, ZohoOAuth
 from sync_guard.zoho.errors import (
     BooksApiError,
     CrmApiError,
     DisplayNameTaken,
     ZohoApiError,
     ZohoAuthError,
+    ZohoPermissionDenied,
     ZohoRateLimited,
     ZohoServerError,
     ZohoTimeout,
@@ -25,13 +27,24 @@ from sync_guard.zoho.errors import (
     ZohoTokenRejected,
     ZohoUnavailable,
 )
-from sync_guard.zoho.http import Dialect, RetryPolicy, ZohoHttp, error_for_response, parse_retry_after
+from sync_guard.zoho.http import (
+    Dialect,
+    RetryPolicy,
+    ZohoHttp,
+    error_for_response,
+    likely_scope,
+    parse_retry_after,
+)
 
 
 def _response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
     if body is None:
         return httpx.Response(status, headers=headers)
     return httpx.Response(status, json=body, headers=headers)
+
+
+# Books' answer to a call the token's scopes or the user's role do not allow (and to a dead token).
+NOT_AUTHORIZED = {"code": 57, "message": "You are not authorized to perform this operation"}
 
 
 class StaticToken:
@@ -49,6 +62,9 @@ class StaticToken:
     def invalidate(self, token: CachedToken) -> None:
         self.invalidated += 1
         self.n += 1
+
+    def just_issued(self, token: CachedToken) -> bool:
+        return False  # every token looks old enough to have died
 
 
 def _http(
@@ -266,14 +282,143 @@ def test_token_rejection_gets_one_fresh_token() -> None:
     assert tokens == ["Zoho-oauthtoken tok-1", "Zoho-oauthtoken tok-2"]
 
 
-def test_repeated_token_rejection_is_final() -> None:
+def test_a_fresh_token_refused_again_is_a_permission_error_and_is_kept() -> None:
+    tokens: list[str] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
-        return _response(401, {"code": 57, "message": "You are not authorized"})
+        tokens.append(request.headers["Authorization"].rsplit(" ", 1)[1])
+        return _response(401, NOT_AUTHORIZED)
 
     http, waits = _http(handler)
-    with pytest.raises(ZohoTokenRejected):
+    with pytest.raises(ZohoPermissionDenied) as caught:
         http.request("GET", "/books/v3/contacts/1", dialect=Dialect.BOOKS)
     assert waits == []
+    assert not isinstance(caught.value, ZohoTokenRejected)
+    assert caught.value.retryable is False
+    assert "ZohoBooks.contacts.READ" in str(caught.value)
+    assert tokens == ["tok-1", "tok-2"]
+
+    # the next call does not drop the token that was refused although valid
+    with pytest.raises(ZohoPermissionDenied):
+        http.request("GET", "/books/v3/contacts/2", dialect=Dialect.BOOKS)
+    assert tokens == ["tok-1", "tok-2", "tok-2"]
+
+
+class _Zoho:
+    """A real ZohoOAuth and ZohoHttp over a mock transport; Books refuses every call with 401 code 57."""
+
+    def __init__(self, clock: list[float], books_reads_allowed: bool = False) -> None:
+        self.mints = 0
+        self.clock = clock
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/oauth/v2/token":
+                self.mints += 1
+                token = {"access_token": f"t{self.mints}", "expires_in": 3600, "api_domain": "https://z.eu"}
+                return _response(200, token)
+            if request.url.path.startswith("/books/"):
+                if books_reads_allowed and request.method == "GET":
+                    return _response(200, {"code": 0, "contact": {}})
+                return _response(
+                    401, {"code": 57, "message": "You are not authorized to perform this operation"}
+                )
+            return _response(200, {"data": [{"id": "1"}]})
+
+        client = httpx.Client(transport=httpx.MockTransport(handler))
+        policy = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
+        self.auth = ZohoOAuth(
+            accounts_url="https://accounts.zoho.eu",
+            credentials=ZohoCredentials("c", SecretStr("s"), SecretStr("r")),
+            cache=InMemoryTokenCache(),
+            client=client,
+            retry=policy,
+            sleep=lambda _: None,
+            clock=lambda: clock[0],
+        )
+        self.http = ZohoHttp(self.auth, client=client, retry=policy, sleep=lambda _: None)
+
+    def crm_read(self) -> None:
+        self.http.request("GET", "/crm/v8/Accounts/1", dialect=Dialect.CRM)
+
+    def books_write(self, contact_id: str) -> None:
+        self.http.request("POST", f"/books/v3/contacts/{contact_id}/inactive", dialect=Dialect.BOOKS)
+
+
+def test_books_401_does_not_starve_crm_of_tokens() -> None:
+    # given: a refresh token without a Books scope; the first token is minted for the first Books call
+    zoho = _Zoho(clock=[1_700_000_000.0])
+
+    # when: ten Books calls are refused
+    for n in range(10):
+        with pytest.raises(ZohoPermissionDenied) as caught:
+            zoho.books_write(str(n))
+
+    # then: the token minted moments ago was never dropped, and CRM still works
+    assert zoho.mints == 1
+    assert "ZohoBooks.contacts.UPDATE" in str(caught.value)
+    zoho.crm_read()
+    assert zoho.mints == 1
+
+
+def test_an_old_token_refused_by_books_is_replaced_once_then_kept() -> None:
+    clock = [1_700_000_000.0]
+    zoho = _Zoho(clock)
+    zoho.auth.token()
+    clock[0] += 1200  # twenty minutes on: the token may have been revoked since
+
+    for n in range(5):
+        with pytest.raises(ZohoPermissionDenied):
+            zoho.books_write(str(n))
+        clock[0] += 300  # the replacement ages too; Books refusing it is known by now
+
+    assert zoho.mints == 2
+
+
+def test_a_token_crm_accepted_is_not_replaced_because_books_refuses_it() -> None:
+    clock = [1_700_000_000.0]
+    zoho = _Zoho(clock)
+    zoho.auth.token()
+    clock[0] += 1200
+    zoho.crm_read()
+
+    with pytest.raises(ZohoPermissionDenied):
+        zoho.books_write("1")
+
+    assert zoho.mints == 1
+
+
+def test_a_token_books_reads_accept_is_not_replaced_because_a_write_is_refused() -> None:
+    # a refresh token granted ZohoBooks.contacts.READ only
+    clock = [1_700_000_000.0]
+    zoho = _Zoho(clock, books_reads_allowed=True)
+    zoho.auth.token()
+    clock[0] += 1200
+    for n in range(3):
+        zoho.http.request("GET", f"/books/v3/contacts/{n}", dialect=Dialect.BOOKS)
+        with pytest.raises(ZohoPermissionDenied) as caught:
+            zoho.books_write(str(n))
+
+    assert zoho.mints == 1
+    assert "ZohoBooks.contacts.UPDATE" in str(caught.value)
+
+
+# What a call needs, as the permission error names it: "METHOD path" -> scope.
+SCOPES_OF_CALLS = {
+    "GET /books/v3/contacts": "ZohoBooks.contacts.READ",
+    "POST /books/v3/contacts": "ZohoBooks.contacts.CREATE",
+    "POST /books/v3/contacts/1/inactive": "ZohoBooks.contacts.UPDATE",
+    "PUT /books/v3/contacts/1": "ZohoBooks.contacts.UPDATE",
+    "GET /books/v3/invoices": "ZohoBooks.invoices.READ",
+    "GET /crm/v8/Accounts/search": "ZohoCRM.modules.accounts.READ",
+    "POST /crm/v8/Accounts/1/actions/add_tags": "ZohoCRM.modules.accounts.UPDATE",
+    "GET /crm/v8/settings/automation/webhook_failures": "ZohoCRM.settings.READ",
+    "POST /crm/v8/actions/watch": "ZohoCRM.notifications.CREATE",
+}
+
+
+def test_likely_scope_of_each_call() -> None:
+    found = {call: likely_scope(*call.split(" ")) for call in SCOPES_OF_CALLS}
+    assert found == SCOPES_OF_CALLS
 
 
 def test_deadline_stops_retries_that_would_overrun_the_budget() -> None:
