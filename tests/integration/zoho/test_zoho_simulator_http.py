@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
+from sync_guard.local.zoho_simulator import FaultKind, Source, ZohoSimulator
 
 
 def _token(sim: ZohoSimulator) -> dict[str, str]:
@@ -83,3 +83,37 @@ def test_records_of_a_custom_view_over_http(sim: ZohoSimulator) -> None:
 
     assert listed.json()["data"] == [{"id": kept, "Account_Name": "Kept Ltd"}]
     assert (no_fields.status_code, no_fields.json()["code"]) == (400, "REQUIRED_PARAM_MISSING")
+
+
+def _seed_accounts(sim: ZohoSimulator, count: int) -> None:
+    for n in range(count):
+        sim.state.crm_create("Accounts", {"Account_Name": f"Co {n}"}, source=Source.ADMIN)
+
+
+def test_records_beyond_2000_need_the_page_token(sim: ZohoSimulator) -> None:
+    # given: 2,001 accounts, listed 200 a page
+    _seed_accounts(sim, 2001)
+    query = {"fields": "Account_Name", "per_page": "200"}
+
+    def listing(**params: str) -> httpx.Response:
+        return httpx.get(f"{sim.url}/crm/v8/Accounts", params={**query, **params}, headers=_token(sim))
+
+    # when / then: page 10 is the last one page numbers reach, and it hands out a token for the rest
+    tenth = listing(page="10").json()
+    refused = listing(page="11")
+    rest = listing(page_token=tenth["info"]["next_page_token"]).json()
+    both = listing(page="1", page_token=tenth["info"]["next_page_token"])
+    other_fields = httpx.get(
+        f"{sim.url}/crm/v8/Accounts",
+        params={"fields": "Phone", "page_token": tenth["info"]["next_page_token"]},
+        headers=_token(sim),
+    )
+
+    assert tenth["info"]["more_records"] is True
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "DISCRETE_PAGINATION_LIMIT_EXCEEDED"
+    assert refused.json()["details"] == {"limit": 2000}
+    assert [r["Account_Name"] for r in rest["data"]] == ["Co 2000"]
+    assert (rest["info"]["more_records"], rest["info"]["next_page_token"]) == (False, None)
+    assert (both.status_code, both.json()["code"]) == (400, "AMBIGUITY_DURING_PROCESSING")
+    assert (other_fields.status_code, other_fields.json()["code"]) == (400, "TOKEN_BOUND_DATA_MISMATCH")

@@ -8,6 +8,8 @@ are ``{"code":...,"details":{...},"message":...,"status":"error"}``.
 
 from __future__ import annotations
 
+import secrets
+import threading
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -19,6 +21,10 @@ from sync_guard.local.zoho_simulator.state import SimulatorError, SimulatorState
 PREFIX = "/crm/v8"
 MAX_PER_PAGE = 200
 MAX_RECORDS_PER_WRITE = 100
+# From Zoho's API spec (crm-oas v8, getRecords): page numbers reach the first 2,000 records of a list,
+# page tokens (info.next_page_token) reach up to 100,000.
+DISCRETE_PAGINATION_LIMIT = 2000
+PAGE_TOKEN_LIMIT = 100_000
 
 
 def crm_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
@@ -55,6 +61,83 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
     )
 
 
+class PageTokens:
+    """The page tokens the records list hands out: each names an offset into one listing (its module,
+    view and fields), so that a token used with other parameters can be refused as Zoho does."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, listing: str, offset: int) -> str:
+        token = secrets.token_hex(16)
+        with self._lock:
+            self._tokens[token] = (listing, offset)
+        return token
+
+    def offset(self, token: str, listing: str) -> int:
+        """Where ``token`` resumes ``listing``; a request error when it is unknown or bound to another."""
+        with self._lock:
+            found = self._tokens.get(token)
+        if found is None or found[0] != listing:
+            raise SimulatorError(
+                400,
+                "TOKEN_BOUND_DATA_MISMATCH",
+                "page_token unknown, or given with other parameters than the request that issued it",
+                {"param_name": "page_token"},
+            )
+        return found[1]
+
+
+def _records_page(
+    request: Request, items: list[dict[str, Any]], listing: str, tokens: PageTokens
+) -> Response:
+    """A page of the records list: by ``page`` within the first 2,000 records, else by ``page_token``."""
+    per_page = request.int_query("per_page", MAX_PER_PAGE, high=MAX_PER_PAGE)
+    token = request.query.get("page_token")
+    if token and request.query.get("page"):
+        return crm_error(
+            400,
+            "AMBIGUITY_DURING_PROCESSING",
+            "page and page_token cannot be used together",
+            {"ambiguity_due_to": [{"param_name": "page"}, {"param_name": "page_token"}]},
+        )
+    if token:
+        start = tokens.offset(token, listing)
+        if start + per_page > PAGE_TOKEN_LIMIT:
+            return crm_error(
+                400,
+                "PAGINATION_LIMIT_EXCEEDED",
+                f"page_token reaches the first {PAGE_TOKEN_LIMIT} records only",
+                {"param_name": "page_token"},
+            )
+        page = start // per_page + 1
+    else:
+        page = request.int_query("page", 1)
+        start = (page - 1) * per_page
+        if page * per_page > DISCRETE_PAGINATION_LIMIT:
+            return crm_error(
+                400,
+                "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
+                f"page reaches the first {DISCRETE_PAGINATION_LIMIT} records only; page_token goes further",
+                {"limit": DISCRETE_PAGINATION_LIMIT},
+            )
+    chunk = items[start : start + per_page]
+    if not chunk:
+        return Response(204)
+    more = start + per_page < len(items)
+    info = {
+        "per_page": per_page,
+        "count": len(chunk),
+        "page": page,
+        "more_records": more,
+        "next_page_token": tokens.issue(listing, start + per_page) if more else None,
+        "previous_page_token": None,
+        "page_token_expiry": None,
+    }
+    return Response(200, {"data": chunk, "info": info})
+
+
 def _records_body(request: Request) -> list[dict[str, Any]]:
     body = request.json()
     if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not body["data"]:
@@ -81,6 +164,7 @@ def _check_id(record_id: str) -> None:
 
 def register(router: Router, state: SimulatorState) -> None:
     """Add the CRM routes to ``router``."""
+    page_tokens = PageTokens()
 
     def webhook_failures(request: Request) -> Response:
         entries = list(reversed(state.crm_webhook_failures))
@@ -102,15 +186,12 @@ def register(router: Router, state: SimulatorState) -> None:
                 {"param_name": "fields"},
             )
         wanted = {f.strip() for f in fields.split(",")} | {"id"}
+        module = request.params["module"]
         cvid = request.query.get("cvid")
-        if cvid:
-            source = state.crm_view_records(cvid)
-            records = [{k: v for k, v in r.items() if k in wanted} for r in source]
-            return _page(request, records)
-        records = [
-            {k: v for k, v in r.items() if k in wanted} for r in state.crm_list(request.params["module"])
-        ]
-        return _page(request, records)
+        source = state.crm_view_records(cvid) if cvid else state.crm_list(module)
+        records = [{k: v for k, v in r.items() if k in wanted} for r in source]
+        listing = f"{module}|{cvid or ''}|{fields}"
+        return _records_page(request, records, listing, page_tokens)
 
     def create_records(request: Request) -> Response:
         module = request.params["module"]
