@@ -18,6 +18,8 @@ from sync_guard.zoho.convert import crm_module, crm_record_to_party, parse_zoho_
 from sync_guard.zoho.errors import CrmApiError
 from sync_guard.zoho.http import Dialect, ZohoHttp
 
+# CRM lists records by page number up to this many; beyond, only by ``page_token`` (Zoho's API spec).
+DISCRETE_PAGINATION_LIMIT = 2000
 # Characters Zoho asks to escape with a backslash inside a criteria value.
 _CRITERIA_SPECIALS = ("\\", "(", ")", ",")
 NAME_FIELDS = {Module.CRM_ACCOUNTS: "Account_Name", Module.CRM_CONTACTS: "Full_Name"}
@@ -69,7 +71,12 @@ def _first_error(body: Any) -> Mapping[str, Any] | None:
 
 
 class CrmClient:
-    """CRM calls over a shared :class:`ZohoHttp`."""
+    """CRM calls over a shared :class:`ZohoHttp`.
+
+    Lists follow CRM's pages: by ``page`` number within the first 2,000 records (all CRM serves that way),
+    then by the ``info.next_page_token`` of the last answer. Searches and the like stop
+    at ``max_pages``; whole-module listings (:meth:`list_records_data`) read every page.
+    """
 
     def __init__(self, http: ZohoHttp, *, api_version: str = "v8", per_page: int = 200, max_pages: int = 50):
         self._http = http
@@ -151,12 +158,15 @@ class CrmClient:
     def list_records_data(
         self, module: Module | str, *, fields: Sequence[str], cvid: str | None = None
     ) -> list[dict[str, Any]]:
-        """Every record of a module, or of a custom view (``cvid``), raw, page after page (preflight)."""
+        """Every record of a module, or of a custom view (``cvid``), raw, page after page (preflight).
+
+        No page cap: a preflight that saw part of an organisation would hold back too little.
+        """
         mod = crm_module(module)
         params = {"fields": ",".join(fields)}
         if cvid:
             params["cvid"] = cvid
-        return list(self._pages(f"/{mod.value}", params, "data"))
+        return list(self._pages(f"/{mod.value}", params, "data", capped=False))
 
     def search_by_name(self, module: Module | str, name: str) -> list[PartyRecord]:
         """Records whose name equals ``name`` (Zoho compares without case)."""
@@ -207,17 +217,38 @@ class CrmClient:
         return out
 
     def _pages(
-        self, path: str, params: Mapping[str, str], key: str, headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        params: Mapping[str, str],
+        key: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        capped: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        for page in range(1, self._max_pages + 1):
+        """Every item of a list; when ``capped``, of its first ``max_pages`` pages."""
+        cursor: dict[str, str | int] = {"page": 1}
+        pages = 0
+        while True:
+            if capped and pages >= self._max_pages:
+                return
             body = self._call(
-                "GET", path, params={**params, "page": page, "per_page": self._per_page}, headers=headers
+                "GET", path, params={**params, **cursor, "per_page": self._per_page}, headers=headers
             )
             if not isinstance(body, Mapping):  # 204: nothing (more)
                 return
-            yield from (dict(item) for item in body.get(key) or [])
-            if not (body.get("info") or {}).get("more_records"):
+            items = body.get(key) or []
+            pages += 1
+            yield from (dict(item) for item in items)
+            info = body.get("info") or {}
+            if not info.get("more_records"):
                 return
+            # Page numbers while they stay within the first 2,000 records (every CRM list takes them; a
+            # token expires), the page token beyond (CRM refuses page numbers there, and both at once).
+            token = info.get("next_page_token")
+            if token and (pages + 1) * self._per_page > DISCRETE_PAGINATION_LIMIT:
+                cursor = {"page_token": str(token)}
+            else:
+                cursor = {"page": pages + 1}
 
     # ----------------------------------------------------------------------- Notification API
 

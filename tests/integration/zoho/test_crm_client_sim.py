@@ -8,9 +8,11 @@ import pytest
 
 from sync_guard.local.zoho_simulator import ChangeKind, Source, ZohoSimulator
 from sync_guard.models.records import Module, RecordKind, System
+from sync_guard.zoho.auth import InMemoryTokenCache
 from sync_guard.zoho.errors import CrmApiError
-from sync_guard.zoho.factory import ZohoClients
+from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import Dialect
+from tests.integration.zoho.zoho_support import FAST_RETRY, SleepRecorder
 
 
 def _account(sim: ZohoSimulator, name: str, **fields: object) -> str:
@@ -201,3 +203,17 @@ def test_notification_channel_expiry_beyond_a_week_is_refused(zoho: ZohoClients)
             expiry=datetime.now(UTC) + timedelta(days=8),
         )
     assert caught.value.details["api_name"] == "channel_expiry"
+
+
+def test_listing_an_organisation_of_more_than_2000_accounts_uses_page_tokens(sim: ZohoSimulator) -> None:
+    ids = [_account(sim, f"Co {n}") for n in range(2201)]
+    # pages of 200 records take longer than the fixture's short timeout on a busy machine
+    settings = sim.settings(zoho_timeout_seconds=10)
+    with build_zoho_clients(settings, InMemoryTokenCache(), retry=FAST_RETRY, sleep=SleepRecorder()) as zoho:
+        capped = type(zoho.crm)(zoho.http, max_pages=3)  # the cap is for searches, not whole listings
+
+        listed = capped.list_records_data("Accounts", fields=["Account_Name"])
+
+    assert [r["id"] for r in listed] == ids
+    assert sim.requests.count("crm.list_records") == 12  # ten pages by number, two by token
+    assert sim.requests.count("crm.list_records", status=400) == 0
