@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from sync_guard.models.records import PartyRecord
 from sync_guard.zoho.convert import books_contact_to_party
-from sync_guard.zoho.errors import BOOKS_NOT_FOUND, BooksApiError
+from sync_guard.zoho.errors import BOOKS_NOT_FOUND, BooksApiError, ZohoListingIncomplete
 from sync_guard.zoho.http import Dialect, ZohoHttp
 
 T = TypeVar("T")
@@ -140,7 +140,9 @@ class BooksClient:
         zcrm_account_id: str | None = None,
         filter_by: str | None = None,
     ) -> Iterator[PartyRecord]:
-        """Every matching contact, page after page (up to ``max_pages``)."""
+        """Every matching contact, page after page; more than ``max_pages`` pages raise
+        :class:`ZohoListingIncomplete` (after the items already yielded)."""
+        records = 0
         for page in range(1, self._max_pages + 1):
             result = self.list_contacts(
                 contact_name=contact_name,
@@ -149,16 +151,18 @@ class BooksClient:
                 filter_by=filter_by,
                 page=page,
             )
+            records += len(result.items)
             yield from result.items
             if not result.has_more:
                 return
+        raise ZohoListingIncomplete("Books GET /contacts", pages=self._max_pages, records=records)
 
     def find_contacts(self, **filters: str | None) -> list[PartyRecord]:
         """:meth:`iter_contacts` as a list."""
         return list(self.iter_contacts(**filters))
 
     def list_invoices(self, customer_id: str) -> list[BooksInvoice]:
-        """Every invoice of one customer (all pages)."""
+        """Every invoice of one customer (all pages; more than ``max_pages`` raise)."""
         out: list[BooksInvoice] = []
         for page in range(1, self._max_pages + 1):
             body = self._call(
@@ -168,8 +172,8 @@ class BooksClient:
             )
             out.extend(invoice_from_json(i) for i in (body or {}).get("invoices") or [])
             if not ((body or {}).get("page_context") or {}).get("has_more_page"):
-                break
-        return out
+                return out
+        raise ZohoListingIncomplete("Books GET /invoices", pages=self._max_pages, records=len(out))
 
     # ----------------------------------------------------------------------------------- writes
 

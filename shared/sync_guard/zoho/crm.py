@@ -15,7 +15,7 @@ from typing import Any
 
 from sync_guard.models.records import Module, PartyRecord
 from sync_guard.zoho.convert import crm_module, crm_record_to_party, parse_zoho_time
-from sync_guard.zoho.errors import CrmApiError
+from sync_guard.zoho.errors import CrmApiError, ZohoListingIncomplete
 from sync_guard.zoho.http import Dialect, ZohoHttp
 
 # CRM lists records by page number up to this many; beyond, only by ``page_token`` (Zoho's API spec).
@@ -75,7 +75,8 @@ class CrmClient:
 
     Lists follow CRM's pages: by ``page`` number within the first 2,000 records (all CRM serves that way),
     then by the ``info.next_page_token`` of the last answer. Searches and the like stop
-    at ``max_pages``; whole-module listings (:meth:`list_records_data`) read every page.
+    at ``max_pages`` and raise :class:`ZohoListingIncomplete` if records remain; whole-module listings
+    (:meth:`list_records_data`) read every page.
     """
 
     def __init__(self, http: ZohoHttp, *, api_version: str = "v8", per_page: int = 200, max_pages: int = 50):
@@ -146,7 +147,7 @@ class CrmClient:
         phone: str | None = None,
         word: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Like :meth:`search`, raw records (every page, up to ``max_pages``)."""
+        """Like :meth:`search`, raw records (every page; more than ``max_pages`` raises)."""
         kinds = {
             k: v for k, v in {"criteria": criteria, "email": email, "phone": phone, "word": word}.items() if v
         }
@@ -225,19 +226,19 @@ class CrmClient:
         *,
         capped: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a list; when ``capped``, of its first ``max_pages`` pages."""
+        """Every item of a list; when ``capped``, more than ``max_pages`` pages raise."""
         cursor: dict[str, str | int] = {"page": 1}
-        pages = 0
+        pages = records = 0
         while True:
             if capped and pages >= self._max_pages:
-                return
+                raise ZohoListingIncomplete(f"CRM GET {path}", pages=pages, records=records)
             body = self._call(
                 "GET", path, params={**params, **cursor, "per_page": self._per_page}, headers=headers
             )
             if not isinstance(body, Mapping):  # 204: nothing (more)
                 return
             items = body.get(key) or []
-            pages += 1
+            pages, records = pages + 1, records + len(items)
             yield from (dict(item) for item in items)
             info = body.get("info") or {}
             if not info.get("more_records"):

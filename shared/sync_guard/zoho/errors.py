@@ -97,6 +97,22 @@ class ZohoPermissionDenied(ZohoAuthError):
     code = "zoho_permission_denied"
 
 
+class ZohoListingIncomplete(ZohoError):
+    """A listing reached its page cap with records still to come: the caller must not act on part of it."""
+
+    status = HTTPStatus.BAD_GATEWAY
+    code = "zoho_listing_incomplete"
+    retryable = False
+
+    def __init__(self, what: str, *, pages: int, records: int) -> None:
+        super().__init__(
+            f"{what}: stopped after {pages} pages ({records} records) with more to come; "
+            "narrow the query or raise max_pages"
+        )
+        self.pages = pages
+        self.records = records
+
+
 class ZohoApiError(ZohoError):
     """Zoho understood the request and refused it (4xx other than 429): retrying the same call won't help."""
 

@@ -9,7 +9,7 @@ import pytest
 from sync_guard.local.zoho_simulator import ChangeKind, Source, ZohoSimulator
 from sync_guard.models.records import Module, System
 from sync_guard.zoho.books import FILTER_CRM, FILTER_INACTIVE, BooksApiError
-from sync_guard.zoho.errors import DisplayNameTaken
+from sync_guard.zoho.errors import DisplayNameTaken, ZohoListingIncomplete
 from sync_guard.zoho.factory import ZohoClients
 from sync_guard.zoho.http import Dialect
 
@@ -87,6 +87,24 @@ def test_list_contacts_pages(sim: ZohoSimulator, zoho: ZohoClients) -> None:
     assert first.has_more is True
     assert ([c.record_id for c in last.items], last.has_more) == (ids[4:], False)
     assert [c.record_id for c in everything] == ids
+
+
+def test_listings_longer_than_the_page_cap_raise(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    customer_id = _customer(sim, "Customer 0")
+    for n in range(1, 5):
+        _customer(sim, f"Customer {n}")
+    for _ in range(5):
+        zoho.books.create_invoice(customer_id, [{"name": "Audit", "rate": 100, "quantity": 1}])
+    capped = type(zoho.books)(zoho.http, sim.books_organization_id, per_page=2, max_pages=2)
+
+    with pytest.raises(ZohoListingIncomplete) as contacts:
+        capped.find_contacts()
+    with pytest.raises(ZohoListingIncomplete) as invoices:
+        capped.list_invoices(customer_id)
+
+    assert (contacts.value.pages, contacts.value.records) == (2, 4)
+    assert (invoices.value.pages, invoices.value.records) == (2, 4)
+    assert len(capped.find_contacts(contact_name="Customer 3")) == 1
 
 
 def test_mark_inactive_and_active(sim: ZohoSimulator, zoho: ZohoClients) -> None:

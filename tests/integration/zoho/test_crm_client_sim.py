@@ -9,7 +9,7 @@ import pytest
 from sync_guard.local.zoho_simulator import ChangeKind, Source, ZohoSimulator
 from sync_guard.models.records import Module, RecordKind, System
 from sync_guard.zoho.auth import InMemoryTokenCache
-from sync_guard.zoho.errors import CrmApiError
+from sync_guard.zoho.errors import CrmApiError, ZohoListingIncomplete
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import Dialect
 from tests.integration.zoho.zoho_support import FAST_RETRY, SleepRecorder
@@ -217,3 +217,15 @@ def test_listing_an_organisation_of_more_than_2000_accounts_uses_page_tokens(sim
     assert [r["id"] for r in listed] == ids
     assert sim.requests.count("crm.list_records") == 12  # ten pages by number, two by token
     assert sim.requests.count("crm.list_records", status=400) == 0
+
+
+def test_a_search_with_more_pages_than_the_cap_raises(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    for n in range(5):
+        _account(sim, f"Paged {n} Ltd")
+    capped = type(zoho.crm)(zoho.http, per_page=2, max_pages=2)
+
+    with pytest.raises(ZohoListingIncomplete) as caught:
+        capped.search("Accounts", word="Paged")
+
+    assert (caught.value.pages, caught.value.records) == (2, 4)
+    assert len(capped.search("Accounts", word="Paged 4")) == 1  # within the cap: no error
