@@ -105,7 +105,8 @@ def test_clusters_suggest_the_books_copy_with_transactions_and_the_oldest_crm_re
     assert {r["id"] for r in acme} == {"zcrm_1001", "zcrm_1002", "46000001", "46000002"}
     survivors = {r["id"]: r["suggested_survivor"] for r in acme if r["suggested_survivor"]}
     assert survivors == {
-        "46000001": "keep in Books: the only copy with transactions",
+        "46000001": "keep in Books: the only copy with an outstanding balance; transactions of 46000002 "
+        "unknown: check them in Books before deactivating",
         "zcrm_1001": "keep in CRM: created first: the longer history",
     }
     # The linked Smith & Co pair is healthy: it is a pair, but not a cluster to clean up.
@@ -123,7 +124,7 @@ def test_support_ticket_quotes_both_org_ids_and_examples(report_dir: Path) -> No
     ticket = (report_dir / "support-ticket.md").read_text(encoding="utf-8")
     assert "Zoho CRM organisation ID: 20012345" in ticket
     assert "Zoho Books organisation ID: 700123456" in ticket
-    assert 'Books "Acme Widgets Limited" (id 46000002, no transactions)' in ticket
+    assert 'Books "Acme Widgets Limited" (id 46000002, nothing outstanding, transactions unknown)' in ticket
     assert "Books customer 46000001 should be the one kept" in ticket
 
 
@@ -263,8 +264,11 @@ def test_customers_in_other_currencies_are_not_cleaned_up(tmp_path: Path) -> Non
     keep = next(r for r in clusters if r["suggested_survivor"])
     assert keep["id"] == "b3"  # not b5, the only one with money: it is the euro customer
     summary = (out / "summary.md").read_text()
-    assert 'Books "Beta Ltd - EUR" (id b5, billed in EUR, holds transactions (10 outstanding))' in summary
-    assert "| none | b3 (no copy holds transactions; this one is linked to CRM) |" in summary
+    assert 'Books "Beta Ltd - EUR" (id b5, billed in EUR, holds an outstanding balance (10))' in summary
+    assert (
+        "| none known (unknown: b3, b4) | b3 (no copy is known to hold transactions; this one is linked to "
+        "CRM; transactions of b4 unknown: check them in Books before deactivating) |"
+    ) in summary
 
 
 def test_a_map_for_a_column_of_one_export_leaves_the_other_alone(tmp_path: Path) -> None:
@@ -412,3 +416,21 @@ def test_with_region_us_a_slash_date_is_read_month_first(tmp_path: Path) -> None
 
     assert kept(us) == "z2"  # May 2018 is the longer history
     assert kept(gb) == "z1"  # read day first: 12 January 2018
+
+
+def test_a_paid_up_customer_is_not_called_one_without_transactions(tmp_path: Path) -> None:
+    books = write_export(
+        tmp_path,
+        "customers.csv",
+        "Contact ID,Display Name,Phone,Created Time,Outstanding Receivable Amount\n"
+        "8001,Greenway Landscapes Ltd,01904 496 100,2015-02-01 09:00:00,0.00\n"
+        "8002,Greenway Landscapes Ltd (2),01904 496 100,2025-06-10 14:00:00,120.00\n",
+    )
+    out = report(tmp_path / "report", "--books", str(books), "--quiet")
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
+    assert "no transactions" not in summary + ticket
+    assert '"Greenway Landscapes Ltd" (id 8001, nothing outstanding, transactions unknown)' in ticket
+    assert '"Greenway Landscapes Ltd (2)" (id 8002, holds an outstanding balance (120.00))' in summary
+    assert "| 8002 (unknown: 8001) |" in summary
+    assert "We will check the transactions of 8001 before deactivating." in ticket

@@ -64,4 +64,29 @@ def test_transactions_outweigh_a_mark() -> None:
     cluster.choose_survivors()
     assert cluster.books_survivor is not None
     assert cluster.books_survivor.record_id == "b1"
-    assert cluster.books_reason == "the only copy with transactions"
+    assert cluster.books_reason.startswith("the only copy with an outstanding balance")
+
+
+def test_nothing_outstanding_leaves_transactions_unknown_and_says_so() -> None:
+    # A customer who paid every invoice owes nothing: zero outstanding is no proof of no transactions.
+    cluster = Cluster(
+        1,
+        [
+            books("b1", "Greenway Landscapes Ltd", "2015-02-01", outstanding="0.00"),
+            books("b2", "Greenway Landscapes Ltd (2)", "2025-06-10", outstanding="120.00"),
+        ],
+    )
+    cluster.choose_survivors()
+    assert cluster.books_survivor is not None
+    assert cluster.books_survivor.record_id == "b2"
+    assert cluster.books_reason == (
+        "the only copy with an outstanding balance; transactions of b1 unknown: check them in Books "
+        "before deactivating"
+    )
+
+
+def test_a_copy_the_export_says_has_no_transactions_is_no_unknown() -> None:
+    paid_up = books("b1", "Acme Ltd", "2015-02-01").model_copy(update={"has_transactions": False})
+    cluster = Cluster(1, [paid_up, books("b2", "Acme Ltd (2)", "2025-06-10", outstanding="120.00")])
+    cluster.choose_survivors()
+    assert cluster.books_reason == "the only copy with an outstanding balance"

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -114,8 +113,34 @@ class ReportPair:
         return f"{scope}: {kind}"
 
 
-def _holds_transactions(record: PartyRecord) -> bool:
-    return bool(record.has_transactions) or bool(record.outstanding and record.outstanding != Decimal(0))
+def _holds_transactions(record: PartyRecord) -> bool | None:
+    """Whether a Books customer holds transactions: yes when the export says so or money is outstanding,
+    no only when the export says so, None when it cannot tell (nothing outstanding only means nothing
+    is owed: a customer who paid every invoice owes nothing)."""
+    if record.outstanding:
+        return True
+    return record.has_transactions
+
+
+def _transactions_in_words(record: PartyRecord) -> str:
+    """A Books customer's transactions as the summary and the ticket say them."""
+    if record.outstanding:
+        return f"holds an outstanding balance ({record.outstanding})"
+    if record.has_transactions:
+        return "holds transactions"
+    if record.has_transactions is False:
+        return "no transactions"
+    return (
+        "nothing outstanding, transactions unknown"
+        if record.outstanding is not None
+        else "transactions unknown"
+    )
+
+
+def _ids(records: Sequence[PartyRecord], shown: int = 3) -> str:
+    """``8001, 8002 and 3 more``: ids for a sentence, a few at most."""
+    ids = ", ".join(r.record_id for r in records[:shown])
+    return ids + (f" and {len(records) - shown} more" if len(records) > shown else "")
 
 
 def _unmarked_first(records: list[PartyRecord]) -> tuple[list[PartyRecord], bool]:
@@ -176,24 +201,7 @@ class Cluster:
         crm_ids = {r.record_id for r in self.crm}
         books = self.duplicate_books
         if len(books) > 1:
-            with_money = [r for r in books if _holds_transactions(r)]
-            # Transactions decide first (moving them is the costly part), then a copy nobody marked.
-            pool, marked_aside = _unmarked_first(with_money or books)
-            linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in crm_ids]
-            pool = linked or pool
-            self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
-            if len(with_money) == 1:
-                self.books_reason = "the only copy with transactions"
-            elif len(with_money) > 1:
-                self.books_reason = (
-                    f"{len(with_money)} copies hold transactions: re-point them here before deactivating"
-                )
-            else:
-                self.books_reason = "no copy holds transactions; " + (
-                    "this one is linked to CRM" if linked else "the oldest (or first listed)"
-                )
-            if marked_aside:
-                self.books_reason += _MARKED_ASIDE
+            self._choose_books_survivor(books, crm_ids)
         crm, crm_marked_aside = _unmarked_first(self.crm)
         if len(self.crm) > 1:
             dated = [r for r in crm if r.created_at is not None]
@@ -209,6 +217,32 @@ class Cluster:
                 )
             if crm_marked_aside:
                 self.crm_reason += _MARKED_ASIDE
+
+    def _choose_books_survivor(self, books: list[PartyRecord], crm_ids: set[str]) -> None:
+        with_money = [r for r in books if _holds_transactions(r)]
+        # Transactions decide first (moving them is the costly part), then a copy nobody marked.
+        pool, marked_aside = _unmarked_first(with_money or books)
+        linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in crm_ids]
+        pool = linked or pool
+        survivor = self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
+        unknown = [r for r in books if r is not survivor and _holds_transactions(r) is None]
+        if len(with_money) == 1:
+            money = "an outstanding balance" if survivor.outstanding else "transactions"
+            self.books_reason = f"the only copy with {money}"
+        elif len(with_money) > 1:
+            self.books_reason = (
+                f"{len(with_money)} copies hold transactions: re-point them here before deactivating"
+            )
+        else:
+            self.books_reason = f"no copy {'is known to hold' if unknown else 'holds'} transactions; " + (
+                "this one is linked to CRM" if linked else "the oldest (or first listed)"
+            )
+        if unknown:
+            self.books_reason += (
+                f"; transactions of {_ids(unknown)} unknown: check them in Books before deactivating"
+            )
+        if marked_aside:
+            self.books_reason += _MARKED_ASIDE
 
     def describe_patterns(self, *, links_known: bool) -> None:
         """Which failure patterns this cluster shows (none for a CRM record and its one Books copy).
@@ -520,9 +554,7 @@ def _record_line(record: PartyRecord) -> str:
     if record.system is System.BOOKS:
         currency = record_currency(record)
         money = f", billed in {currency}" if currency else ""
-        money += ", holds transactions" if _holds_transactions(record) else ", no transactions"
-        if record.outstanding:
-            money += f" ({record.outstanding} outstanding)"
+        money += ", " + _transactions_in_words(record)
     return f'{_SYSTEM_NAMES[record.system.value]} "{_md(record.name)}" (id {record.record_id}{money})'
 
 
@@ -584,19 +616,25 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "against it; in CRM, the copy with the longer history. Check them before acting: merge in CRM only",
         "after Zoho support has repaired the mappings. Books keeps one currency per customer, so a",
         "company's customers in other currencies are intended: they are not counted as duplicates.",
+        "Nothing outstanding only means nothing is owed: unless the export says whether a customer has",
+        "transactions, they are unknown, so check them in Books before deactivating a copy.",
         "",
         "| cluster | records | holds transactions | keep in Books | keep in CRM | patterns |",
         "| ---: | --- | --- | --- | --- | --- |",
     ]
     for cluster in report.clusters[:max_clusters]:
         members = "<br>".join(_record_line(r) for r in cluster.members)
-        holders = [r.record_id for r in cluster.duplicate_books if _holds_transactions(r)]
+        holders = [r for r in cluster.duplicate_books if _holds_transactions(r)]
+        unknown = [r for r in cluster.duplicate_books if _holds_transactions(r) is None]
+        holds = ", ".join(r.record_id for r in holders) or ("none known" if unknown else "none")
+        if unknown:
+            holds += f" (unknown: {_ids(unknown)})"
         books_keep = (
             f"{cluster.books_survivor.record_id} ({cluster.books_reason})" if cluster.books_survivor else ""
         )
         crm_keep = f"{cluster.crm_survivor.record_id} ({cluster.crm_reason})" if cluster.crm_survivor else ""
         lines.append(
-            f"| {cluster.number} | {members} | {', '.join(holders) or 'none'} | {_md(books_keep)} | "
+            f"| {cluster.number} | {members} | {holds} | {_md(books_keep)} | "
             f"{_md(crm_keep)} | {_md('; '.join(cluster.patterns))} |"
         )
     if len(report.clusters) > max_clusters:
@@ -616,7 +654,7 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
             "| --- | --- | --- |",
         ]
         for record in report.orphans[:max_clusters]:
-            holds = "yes" if _holds_transactions(record) else "no"
+            holds = {True: "yes", False: "no", None: "unknown"}[_holds_transactions(record)]
             lines.append(f"| {_md(_record_line(record))} | {_md(record.linked_crm_id or '')} | {holds} |")
         if len(report.orphans) > max_clusters:
             lines.append(f"\n{len(report.orphans) - max_clusters} more not listed.")
@@ -718,6 +756,13 @@ def _ticket_duplicates(
             wanted.append(f"CRM record {cluster.crm_survivor.record_id} should be the one kept")
         if wanted:
             lines.append(f"   Request: {'; '.join(wanted)}.")
+        unknown = [
+            r
+            for r in cluster.duplicate_books
+            if r is not cluster.books_survivor and _holds_transactions(r) is None
+        ]
+        if cluster.books_survivor and unknown:
+            lines.append(f"   We will check the transactions of {_ids(unknown)} before deactivating.")
     return lines
 
 
