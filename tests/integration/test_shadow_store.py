@@ -273,18 +273,18 @@ def test_seed_cli_loads_pairs_and_is_idempotent(aws: AwsResources, repo: DynamoS
     assert first.exit_code == 0, first.output
     assert "paired 2 by Books' CRM link and 2 by the matcher" in first.stdout
     assert "12 new or newer" in first.stdout
-    assert "crm:zcrm_1005 'Bank of the West'" in first.stdout  # a classic false positive left unpaired
+    assert "crm:1005 'Bank of the West'" in first.stdout  # a classic false positive left unpaired
     assert "books:46000006 'Ganesh Traders'" in first.stdout
 
     linked = repo.get_state("books:46000001")
     assert linked is not None
-    assert (linked.partner, linked.pair_source) == ("crm:zcrm_1001", PairSource.ZOHO_LINK)
-    crm = repo.get_state("crm:zcrm_1001")
+    assert (linked.partner, linked.pair_source) == ("crm:1001", PairSource.ZOHO_LINK)
+    crm = repo.get_state("crm:1001")
     assert crm is not None
     assert crm.partner == "books:46000001"
     inferred = repo.get_state("books:46000002")
     assert inferred is not None
-    assert (inferred.partner, inferred.pair_source) == ("crm:zcrm_1002", PairSource.INFERRED)
+    assert (inferred.partner, inferred.pair_source) == ("crm:1002", PairSource.INFERRED)
     # candidates are findable through the key index, not by scanning
     assert any("books:46000002" in repo.get_key(key).members for key in inferred.keys)
 

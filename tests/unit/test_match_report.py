@@ -75,26 +75,26 @@ def test_writes_the_four_files(report_dir: Path) -> None:
 
 def test_links_name_drift_across_systems_and_within_each(report_dir: Path) -> None:
     duplicates = pair_set(report_dir)
-    assert ("zcrm_1001", "46000002") in duplicates  # Ltd / Limited across systems
-    assert ("zcrm_1001", "zcrm_1002") in duplicates  # within CRM
+    assert ("1001", "46000002") in duplicates  # Ltd / Limited across systems
+    assert ("1001", "1002") in duplicates  # within CRM
     assert ("46000001", "46000002") in duplicates  # within Books
-    assert ("zcrm_1003", "46000003") in duplicates  # & / and
-    assert ("zcrm_1004", "46000004") in duplicates  # "The Design Lab" / "Design Lab, The"
+    assert ("1003", "46000003") in duplicates  # & / and
+    assert ("1004", "46000004") in duplicates  # "The Design Lab" / "Design Lab, The"
 
 
 def test_classic_false_positives_are_not_paired(report_dir: Path) -> None:
     every = pair_set(report_dir) | pair_set(report_dir, "possible")
-    assert ("zcrm_1005", "46000005") not in every  # Bank of the West / Bank of the East
-    assert ("zcrm_1006", "46000006") not in every  # Ramesh / Ganesh Traders
+    assert ("1005", "46000005") not in every  # Bank of the West / Bank of the East
+    assert ("1006", "46000006") not in every  # Ramesh / Ganesh Traders
 
 
 def test_evidence_is_readable(report_dir: Path) -> None:
     rows = {(r["left_id"], r["right_id"]): r for r in read_csv(report_dir / "pairs.csv")}
-    evidence = rows[("zcrm_1001", "46000002")]["evidence"]
+    evidence = rows[("1001", "46000002")]["evidence"]
     assert "same name once 'Limited' is folded to 'Ltd'" in evidence
     assert "same phone +44 20 7946 0000" in evidence
-    assert rows[("zcrm_1001", "46000002")]["left_system"] == "crm"
-    assert rows[("zcrm_1001", "46000002")]["right_system"] == "books"
+    assert rows[("1001", "46000002")]["left_system"] == "crm"
+    assert rows[("1001", "46000002")]["right_system"] == "books"
 
 
 def test_clusters_suggest_the_books_copy_with_transactions_and_the_oldest_crm_record(
@@ -102,15 +102,15 @@ def test_clusters_suggest_the_books_copy_with_transactions_and_the_oldest_crm_re
 ) -> None:
     rows = read_csv(report_dir / "clusters.csv")
     acme = [r for r in rows if r["cluster"] == "1"]
-    assert {r["id"] for r in acme} == {"zcrm_1001", "zcrm_1002", "46000001", "46000002"}
+    assert {r["id"] for r in acme} == {"1001", "1002", "46000001", "46000002"}
     survivors = {r["id"]: r["suggested_survivor"] for r in acme if r["suggested_survivor"]}
     assert survivors == {
         "46000001": "keep in Books: the only copy with an outstanding balance; transactions of 46000002 "
         "unknown: check them in Books before deactivating",
-        "zcrm_1001": "keep in CRM: created first: the longer history",
+        "1001": "keep in CRM: created first: the longer history",
     }
     # The linked Smith & Co pair is healthy: it is a pair, but not a cluster to clean up.
-    assert "zcrm_1003" not in {r["id"] for r in rows}
+    assert "1003" not in {r["id"] for r in rows}
 
 
 def test_summary_counts_patterns(report_dir: Path) -> None:
@@ -389,9 +389,9 @@ def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "## Books customers whose CRM record is gone" in summary
     assert "1 Books customers are linked to a CRM record that is not in the CRM export" in summary
-    assert "| zcrm_2 | yes |" in summary
+    assert "| 2 | yes |" in summary
     ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
-    assert "Books customer 46000002 linked to CRM id zcrm_2" in ticket
+    assert "Books customer 46000002 linked to CRM id 2" in ticket
     # without a CRM export nothing can be said of the links
     alone = tmp_path / "alone"
     run("--books", str(books), "--out", str(alone))
@@ -434,3 +434,22 @@ def test_a_paid_up_customer_is_not_called_one_without_transactions(tmp_path: Pat
     assert '"Greenway Landscapes Ltd (2)" (id 8002, holds an outstanding balance (120.00))' in summary
     assert "| 8002 (unknown: 8001) |" in summary
     assert "We will check the transactions of 8001 before deactivating." in ticket
+
+
+def test_crm_ids_written_with_the_export_prefix_still_link_to_books(tmp_path: Path) -> None:
+    crm = write_export(
+        tmp_path,
+        "accounts.csv",
+        "Record Id,Account Name,Phone\nzcrm_4876000000101001,Acme Widgets Ltd,020 7946 0011\n",
+    )
+    books = write_export(
+        tmp_path,
+        "customers.csv",
+        "Contact ID,Display Name,Phone,CRM Account ID\n"
+        "7001,Acme Widgets Ltd,020 7946 0011,4876000000101001\n",
+    )
+    out = report(tmp_path / "report", "--crm", str(crm), "--books", str(books), "--quiet")
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "| CRM ↔ Books: already linked by the sync | 1 | 0 |" in summary
+    assert "whose CRM record is gone" not in summary
+    assert pair_set(out) == {("4876000000101001", "7001")}

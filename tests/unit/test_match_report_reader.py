@@ -264,3 +264,18 @@ def test_created_times_in_the_formats_exports_use(tmp_path: Path, written: str, 
     export = read_export(path, System.CRM)
     assert export.records[0].created_at == moment
     assert export.warnings == []
+
+
+def test_crm_export_ids_are_read_as_the_api_ids_books_links_to(tmp_path: Path) -> None:
+    # CRM's export prefixes its ids with "zcrm_"; Books' CRM Account ID may hold either form.
+    crm = write(tmp_path, "Record Id,Account Name\nzcrm_4876000000101001,Acme Widgets Ltd\n", "crm.csv")
+    books = write(
+        tmp_path,
+        "Contact ID,Display Name,CRM Account ID\n7001,Acme Widgets Ltd,4876000000101001\n"
+        "7002,Beta Ltd,zcrm_4876000000101002\n",
+        "books.csv",
+    )
+    [account] = read_export(crm, System.CRM).records
+    linked = [r.linked_crm_id for r in read_export(books, System.BOOKS).records]
+    assert account.record_id == "4876000000101001"
+    assert linked == ["4876000000101001", "4876000000101002"]

@@ -275,6 +275,11 @@ _AS_WRITTEN = frozenset(
 )
 
 
+# CRM's own export writes a record's id as "zcrm_4876000000101001"; its API, its webhooks and Books' CRM
+# Account ID give the bare id, which is the one a link, the sync and a support ticket use.
+_CRM_EXPORT_PREFIX = "zcrm_"
+
+
 def _row_record(
     export: ExportFile, line: int, row: list[str], columns: dict[str, int], module: Module
 ) -> PartyRecord:
@@ -285,9 +290,13 @@ def _row_record(
     record_id = get("id")
     if not record_id:
         raise ExportError(export.path, line, "empty id")
+    if export.system is System.CRM:
+        record_id = record_id.removeprefix(_CRM_EXPORT_PREFIX)
     # Only the fields that carry a value: pydantic keeps a set of the fields given per record, and with
     # all 22 of them that set alone costs 2 KB a record (400 MB over a 100k x 100k run).
     values: dict[str, object] = {name: cells[name] for name in _AS_WRITTEN.intersection(cells)}
+    if "linked_crm_id" in cells:
+        values["linked_crm_id"] = cells["linked_crm_id"].removeprefix(_CRM_EXPORT_PREFIX)
     company_name = get("company_name")
     name = get("name") or company_name or " ".join(p for p in (get("first_name"), get("last_name")) if p)
     if company_name and company_name.casefold() != name.casefold():
