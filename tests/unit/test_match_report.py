@@ -34,6 +34,23 @@ def report(out: Path, *args: str) -> Path:
     return out
 
 
+def report_from(folder: Path, *, crm: str = "", books: str = "") -> Path:
+    """The report folder of a run on exports written by hand (either may be left out)."""
+    args = []
+    if crm:
+        args += ["--crm", str(write_export(folder, "accounts.csv", crm))]
+    if books:
+        args += ["--books", str(write_export(folder, "customers.csv", books))]
+    return report(folder / "report", *args, "--quiet")
+
+
+def summary_and_ticket(out: Path) -> tuple[str, str]:
+    """The text of ``summary.md`` and of ``support-ticket.md``."""
+    return (out / "summary.md").read_text(encoding="utf-8"), (out / "support-ticket.md").read_text(
+        encoding="utf-8"
+    )
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -419,16 +436,13 @@ def test_with_region_us_a_slash_date_is_read_month_first(tmp_path: Path) -> None
 
 
 def test_a_paid_up_customer_is_not_called_one_without_transactions(tmp_path: Path) -> None:
-    books = write_export(
+    out = report_from(
         tmp_path,
-        "customers.csv",
-        "Contact ID,Display Name,Phone,Created Time,Outstanding Receivable Amount\n"
+        books="Contact ID,Display Name,Phone,Created Time,Outstanding Receivable Amount\n"
         "8001,Greenway Landscapes Ltd,01904 496 100,2015-02-01 09:00:00,0.00\n"
         "8002,Greenway Landscapes Ltd (2),01904 496 100,2025-06-10 14:00:00,120.00\n",
     )
-    out = report(tmp_path / "report", "--books", str(books), "--quiet")
-    summary = (out / "summary.md").read_text(encoding="utf-8")
-    ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
+    summary, ticket = summary_and_ticket(out)
     assert "no transactions" not in summary + ticket
     assert '"Greenway Landscapes Ltd" (id 8001, nothing outstanding, transactions unknown)' in ticket
     assert '"Greenway Landscapes Ltd (2)" (id 8002, holds an outstanding balance (120.00))' in summary
@@ -437,19 +451,28 @@ def test_a_paid_up_customer_is_not_called_one_without_transactions(tmp_path: Pat
 
 
 def test_crm_ids_written_with_the_export_prefix_still_link_to_books(tmp_path: Path) -> None:
-    crm = write_export(
+    out = report_from(
         tmp_path,
-        "accounts.csv",
-        "Record Id,Account Name,Phone\nzcrm_4876000000101001,Acme Widgets Ltd,020 7946 0011\n",
-    )
-    books = write_export(
-        tmp_path,
-        "customers.csv",
-        "Contact ID,Display Name,Phone,CRM Account ID\n"
+        crm="Record Id,Account Name,Phone\nzcrm_4876000000101001,Acme Widgets Ltd,020 7946 0011\n",
+        books="Contact ID,Display Name,Phone,CRM Account ID\n"
         "7001,Acme Widgets Ltd,020 7946 0011,4876000000101001\n",
     )
-    out = report(tmp_path / "report", "--crm", str(crm), "--books", str(books), "--quiet")
-    summary = (out / "summary.md").read_text(encoding="utf-8")
+    summary, _ = summary_and_ticket(out)
     assert "| CRM ↔ Books: already linked by the sync | 1 | 0 |" in summary
     assert "whose CRM record is gone" not in summary
     assert pair_set(out) == {("4876000000101001", "7001")}
+
+
+def test_summary_and_ticket_say_to_re_point_books_before_merging_crm(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        crm="Record Id,Account Name,Phone,Created Time\n"
+        "c1,Solent Marine Ltd,023 8049 6000,2014-05-05 09:00:00\n"
+        "c2,Solent Marine Limited,023 8049 6000,2020-05-05 09:00:00\n",
+        books="Contact ID,Display Name,Phone,CRM Account ID,Outstanding Receivable Amount\n"
+        "7002,Solent Marine Ltd,023 8049 6000,c2,4000.00\n",
+    )
+    move = "re-point Books 7002 (linked to CRM c2) to CRM c1 before merging the CRM records"
+    summary, ticket = summary_and_ticket(out)
+    assert f"| c1 (created first: the longer history); first {move} |" in summary
+    assert f"CRM record c1 should be the one kept; please {move}." in ticket

@@ -90,3 +90,38 @@ def test_a_copy_the_export_says_has_no_transactions_is_no_unknown() -> None:
     cluster = Cluster(1, [paid_up, books("b2", "Acme Ltd (2)", "2025-06-10", outstanding="120.00")])
     cluster.choose_survivors()
     assert cluster.books_reason == "the only copy with an outstanding balance"
+
+
+def test_books_linked_to_the_crm_copy_merged_away_is_re_pointed_first() -> None:
+    # Merging CRM c2 into c1 while Books b1 still points at c2 makes the seed's CRM-merge orphan.
+    linked = books("b1", "Thames Valley Bakery", "2021-01-01", outstanding="90.00")
+    cluster = Cluster(
+        1,
+        [
+            crm("c1", "Thames Valley Bakery", "2015-05-05"),
+            crm("c2", "The Thames Valley Bakery Ltd", "2022-05-05"),
+            linked.model_copy(update={"linked_crm_id": "c2"}),
+        ],
+    )
+    cluster.choose_survivors()
+    assert [r.record_id for r in cluster.repoint] == ["b1"]
+    assert cluster.repoint_note() == (
+        "re-point Books b1 (linked to CRM c2) to CRM c1 before merging the CRM records"
+    )
+
+
+def test_a_books_copy_to_deactivate_needs_no_re_pointing() -> None:
+    kept = books("b1", "Acme Ltd", "2019-01-01", outstanding="10")
+    retired = books("b2", "Acme Limited", "2020-01-01").model_copy(update={"has_transactions": False})
+    cluster = Cluster(
+        1,
+        [
+            crm("c1", "Acme Ltd", "2018-01-01"),
+            crm("c2", "Acme Limited", "2020-01-01"),
+            kept.model_copy(update={"linked_crm_id": "c1"}),
+            retired.model_copy(update={"linked_crm_id": "c2"}),
+        ],
+    )
+    cluster.choose_survivors()
+    assert cluster.repoint == []
+    assert cluster.repoint_note() == ""

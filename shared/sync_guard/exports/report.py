@@ -173,6 +173,8 @@ class Cluster:
     crm_survivor: PartyRecord | None = None
     crm_reason: str = ""
     patterns: list[str] = field(default_factory=list)
+    # Books customers to keep (or holding transactions) linked to a CRM copy that is not the CRM survivor.
+    repoint: list[PartyRecord] = field(default_factory=list)
 
     @property
     def crm(self) -> list[PartyRecord]:
@@ -217,6 +219,28 @@ class Cluster:
                 )
             if crm_marked_aside:
                 self.crm_reason += _MARKED_ASIDE
+            self.repoint = self._linked_elsewhere(crm_ids, self.crm_survivor.record_id)
+
+    def _linked_elsewhere(self, crm_ids: set[str], survivor_id: str) -> list[PartyRecord]:
+        """The Books customers that stay (or hold transactions) but are linked to a CRM copy other than
+        the CRM survivor: merging that copy away first would leave them linked to nothing, the seed's
+        CRM-merge orphan, so they are re-pointed to the survivor before the CRM records are merged."""
+        survivor = self.books_survivor
+        retired = {r.record_id for r in self.duplicate_books if survivor and r is not survivor}
+        return [
+            r
+            for r in self.books
+            if (r.record_id not in retired or _holds_transactions(r))
+            and r.linked_crm_id in crm_ids
+            and r.linked_crm_id != survivor_id
+        ]
+
+    def repoint_note(self) -> str:
+        """What to re-point before the CRM records are merged ("" when nothing is)."""
+        if not self.repoint or self.crm_survivor is None:
+            return ""
+        moves = ", ".join(f"Books {r.record_id} (linked to CRM {r.linked_crm_id})" for r in self.repoint)
+        return f"re-point {moves} to CRM {self.crm_survivor.record_id} before merging the CRM records"
 
     def _choose_books_survivor(self, books: list[PartyRecord], crm_ids: set[str]) -> None:
         with_money = [r for r in books if _holds_transactions(r)]
@@ -633,6 +657,8 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
             f"{cluster.books_survivor.record_id} ({cluster.books_reason})" if cluster.books_survivor else ""
         )
         crm_keep = f"{cluster.crm_survivor.record_id} ({cluster.crm_reason})" if cluster.crm_survivor else ""
+        if cluster.repoint:
+            crm_keep += f"; first {cluster.repoint_note()}"
         lines.append(
             f"| {cluster.number} | {members} | {holds} | {_md(books_keep)} | "
             f"{_md(crm_keep)} | {_md('; '.join(cluster.patterns))} |"
@@ -754,6 +780,8 @@ def _ticket_duplicates(
             wanted.append(f"Books customer {cluster.books_survivor.record_id} should be the one kept")
         if cluster.crm_survivor:
             wanted.append(f"CRM record {cluster.crm_survivor.record_id} should be the one kept")
+        if cluster.repoint:
+            wanted.append(f"please {cluster.repoint_note()}")
         if wanted:
             lines.append(f"   Request: {'; '.join(wanted)}.")
         unknown = [
