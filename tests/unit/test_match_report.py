@@ -141,7 +141,10 @@ def test_support_ticket_quotes_both_org_ids_and_examples(report_dir: Path) -> No
     ticket = (report_dir / "support-ticket.md").read_text(encoding="utf-8")
     assert "Zoho CRM organisation ID: 20012345" in ticket
     assert "Zoho Books organisation ID: 700123456" in ticket
-    assert 'Books "Acme Widgets Limited" (id 46000002, nothing outstanding, transactions unknown)' in ticket
+    assert (
+        'Books "Acme Widgets Limited" (id 46000002, active, nothing outstanding, transactions unknown)'
+        in ticket
+    )
     assert "Books customer 46000001 should be the one kept" in ticket
 
 
@@ -476,3 +479,19 @@ def test_summary_and_ticket_say_to_re_point_books_before_merging_crm(tmp_path: P
     summary, ticket = summary_and_ticket(out)
     assert f"| c1 (created first: the longer history); first {move} |" in summary
     assert f"CRM record c1 should be the one kept; please {move}." in ticket
+
+
+def test_status_is_shown_where_the_survivor_is_explained(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        books="Contact ID,Display Name,Phone,Status,Created Time\n"
+        "8101,Marlow Joinery Ltd,01628 496 100,Inactive,2016-02-01 09:00:00\n"
+        "8102,Marlow Joinery Limited,01628 496 100,Active,2021-06-10 14:00:00\n",
+    )
+    rows = {r["id"]: r for r in read_csv(out / "clusters.csv")}
+    assert (rows["8101"]["status"], rows["8102"]["status"]) == ("inactive", "active")
+    assert rows["8102"]["suggested_survivor"].startswith(
+        "keep in Books: no copy is known to hold transactions"
+    )
+    summary, _ = summary_and_ticket(out)
+    assert 'Books "Marlow Joinery Ltd" (id 8101, inactive, transactions unknown)' in summary

@@ -279,3 +279,13 @@ def test_crm_export_ids_are_read_as_the_api_ids_books_links_to(tmp_path: Path) -
     linked = [r.linked_crm_id for r in read_export(books, System.BOOKS).records]
     assert account.record_id == "4876000000101001"
     assert linked == ["4876000000101001", "4876000000101002"]
+
+
+def test_a_status_the_export_gives_is_told_from_none(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "Contact ID,Display Name,Status\n1,Acme Ltd,Active\n2,Beta Ltd,Inactive\n3,Gamma Ltd,\n"
+    )
+    active, inactive, unknown = read_export(path, System.BOOKS).records
+    assert (active.active, inactive.active, unknown.active) == (True, False, True)
+    assert "active" in active.model_fields_set
+    assert "active" not in unknown.model_fields_set

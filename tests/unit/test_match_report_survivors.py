@@ -125,3 +125,20 @@ def test_a_books_copy_to_deactivate_needs_no_re_pointing() -> None:
     cluster.choose_survivors()
     assert cluster.repoint == []
     assert cluster.repoint_note() == ""
+
+
+def test_an_active_copy_is_kept_over_an_inactive_one_when_transactions_do_not_decide() -> None:
+    older = books("b1", "Marlow Joinery Ltd", "2016-02-01").model_copy(update={"active": False})
+    cluster = Cluster(1, [older, books("b2", "Marlow Joinery Limited", "2021-06-10")])
+    cluster.choose_survivors()
+    assert cluster.books_survivor is not None
+    assert cluster.books_survivor.record_id == "b2"
+    assert cluster.books_reason.startswith("no copy is known to hold transactions; the only active copy")
+
+
+def test_transactions_outweigh_being_active() -> None:
+    inactive = books("b1", "Acme Ltd", "2016-02-01", outstanding="50").model_copy(update={"active": False})
+    cluster = Cluster(1, [inactive, books("b2", "Acme Limited", "2021-06-10")])
+    cluster.choose_survivors()
+    assert cluster.books_survivor is not None
+    assert cluster.books_survivor.record_id == "b1"

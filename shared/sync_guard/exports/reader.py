@@ -331,8 +331,11 @@ def _row_record(
     phone = get("phone") or get("mobile")
     if phone:
         values["phone"] = phone
-    if get("status", "").lower() in {"inactive", "deleted"}:
+    status = get("status", "").lower()
+    if status in {"inactive", "deleted"}:
         values["active"] = False
+    elif status == "active":
+        values["active"] = True  # given, so that the report can tell an Active copy from one of no status
     if has_transactions is not None:
         values["has_transactions"] = has_transactions
     if outstanding is not None:

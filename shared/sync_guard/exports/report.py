@@ -48,6 +48,7 @@ CLUSTERS_HEADER = (
     "system",
     "id",
     "name",
+    "status",
     "has_transactions",
     "outstanding",
     "created",
@@ -135,6 +136,13 @@ def _transactions_in_words(record: PartyRecord) -> str:
         if record.outstanding is not None
         else "transactions unknown"
     )
+
+
+def _status(record: PartyRecord) -> str:
+    """``active`` or ``inactive`` as the export says it, ``""`` when it does not (no Status column)."""
+    if not record.active:
+        return "inactive"
+    return "active" if "active" in record.model_fields_set else ""
 
 
 def _ids(records: Sequence[PartyRecord], shown: int = 3) -> str:
@@ -246,27 +254,33 @@ class Cluster:
         with_money = [r for r in books if _holds_transactions(r)]
         # Transactions decide first (moving them is the costly part), then a copy nobody marked.
         pool, marked_aside = _unmarked_first(with_money or books)
+        # An Active copy is the one people use; an Inactive one was set aside by someone already.
+        active = [r for r in pool if r.active]
+        inactive_aside = 0 < len(active) < len(pool)
+        pool = active or pool
         linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in crm_ids]
         pool = linked or pool
         survivor = self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
         unknown = [r for r in books if r is not survivor and _holds_transactions(r) is None]
         if len(with_money) == 1:
             money = "an outstanding balance" if survivor.outstanding else "transactions"
-            self.books_reason = f"the only copy with {money}"
-        elif len(with_money) > 1:
-            self.books_reason = (
-                f"{len(with_money)} copies hold transactions: re-point them here before deactivating"
-            )
+            reason = f"the only copy with {money}"
         else:
-            self.books_reason = f"no copy {'is known to hold' if unknown else 'holds'} transactions; " + (
-                "this one is linked to CRM" if linked else "the oldest (or first listed)"
-            )
-        if unknown:
-            self.books_reason += (
-                f"; transactions of {_ids(unknown)} unknown: check them in Books before deactivating"
-            )
+            if len(with_money) > 1:
+                reason = f"{len(with_money)} copies hold transactions: re-point them here before deactivating"
+            else:
+                reason = f"no copy {'is known to hold' if unknown else 'holds'} transactions"
+            # What decided among them, when transactions did not.
+            if inactive_aside and len(active) == 1:
+                reason += "; the only active copy"
+            else:
+                choice = "this one is linked to CRM" if linked else "the oldest (or first listed)"
+                reason += f"; {'active, ' if inactive_aside else ''}{choice}"
         if marked_aside:
-            self.books_reason += _MARKED_ASIDE
+            reason += _MARKED_ASIDE
+        if unknown:
+            reason += f"; transactions of {_ids(unknown)} unknown: check them in Books before deactivating"
+        self.books_reason = reason
 
     def describe_patterns(self, *, links_known: bool) -> None:
         """Which failure patterns this cluster shows (none for a CRM record and its one Books copy).
@@ -557,6 +571,7 @@ def clusters_csv(report: MatchReport) -> str:
                     record.system.value,
                     _text_cell(record.record_id),
                     _text_cell(record.name),
+                    _status(record),
                     "" if record.has_transactions is None else str(record.has_transactions).lower(),
                     "" if record.outstanding is None else str(record.outstanding),
                     _iso(record.created_at),
@@ -574,10 +589,11 @@ def _md(text: str) -> str:
 
 
 def _record_line(record: PartyRecord) -> str:
-    money = ""
+    status = _status(record)
+    money = f", {status}" if status else ""
     if record.system is System.BOOKS:
         currency = record_currency(record)
-        money = f", billed in {currency}" if currency else ""
+        money += f", billed in {currency}" if currency else ""
         money += ", " + _transactions_in_words(record)
     return f'{_SYSTEM_NAMES[record.system.value]} "{_md(record.name)}" (id {record.record_id}{money})'
 
