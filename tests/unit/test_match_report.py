@@ -419,13 +419,14 @@ def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path
 
 
 def test_with_region_us_a_slash_date_is_read_month_first(tmp_path: Path) -> None:
-    # Two copies: the older one was created on December 1 2018 (US order), the other in May 2018.
+    # Two copies, dates that read either way: December 1 and May 3 2018 in the US order, else 12 January
+    # and 5 March.
     crm = write_export(
         tmp_path,
         "crm.csv",
         "Record Id,Account Name,Phone,Created Time\n"
         "z1,Acme Widgets Inc,(415) 555-0100,12/01/2018\n"
-        "z2,ACME WIDGETS INC.,(415) 555-0100,05/15/2018\n",
+        "z2,ACME WIDGETS INC.,(415) 555-0100,05/03/2018\n",
     )
     us, gb = tmp_path / "us", tmp_path / "gb"
     assert run("--crm", str(crm), "--out", str(us), "--region", "US")[0] == 0
@@ -436,6 +437,31 @@ def test_with_region_us_a_slash_date_is_read_month_first(tmp_path: Path) -> None
 
     assert kept(us) == "z2"  # May 2018 is the longer history
     assert kept(gb) == "z1"  # read day first: 12 January 2018
+
+
+def test_one_date_that_reads_one_way_decides_its_whole_column(tmp_path: Path) -> None:
+    # 05/15/2018 can only be month first, so 06/01/2018 beside it is June 1, not 6 January.
+    out = report_from(
+        tmp_path,
+        crm="Record Id,Account Name,Phone,Created Time\n"
+        "z1,Lakeside Dental Group,(312) 555-0100,05/15/2018 09:00\n"
+        "z2,Lakeside Dental Group LLC,(312) 555-0100,06/01/2018 09:00\n",
+    )
+    created = {r["id"]: r["created"] for r in read_csv(out / "clusters.csv")}
+    assert created == {"z1": "2018-05-15T09:00:00", "z2": "2018-06-01T09:00:00"}
+    summary, _ = summary_and_ticket(out)
+    assert "z1 (created first: the longer history)" in summary
+
+
+def test_a_date_column_written_in_both_orders_is_warned_of_in_the_summary(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        crm="Record Id,Account Name,Created Time\nz1,Acme Ltd,05/15/2018\nz2,Beta Ltd,25/06/2018\n",
+    )
+    summary, _ = summary_and_ticket(out)
+    assert (
+        "created times are written both day first ('25/06/2018') and month first ('05/15/2018')"
+    ) in summary
 
 
 def test_a_paid_up_customer_is_not_called_one_without_transactions(tmp_path: Path) -> None:

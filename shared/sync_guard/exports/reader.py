@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,8 +137,12 @@ class ExportFile:
     records: list[PartyRecord] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # field -> header used
     warnings: list[str] = field(default_factory=list)
-    # Read a date such as 12/01/2018 month first (the US way) rather than day first.
+    # Read a date such as 12/01/2018 month first (the US way) rather than day first: the default for a
+    # column whose dates can all be read either way.
     month_first: bool = False
+    # Per time field ("modified", "created"): whether its column's dates are month first, as the dates
+    # that can be read only one way show.
+    month_first_in: dict[str, bool] = field(default_factory=dict)
 
 
 def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) -> dict[str, int]:
@@ -236,6 +241,62 @@ def _parse_time(value: str, *, month_first: bool = False) -> datetime | None:
     return None
 
 
+_TIME_FIELDS: tuple[str, ...] = ("modified", "created")
+
+# A date written with slashes: day and month, in one order or the other.
+_SLASH_DATE = re.compile(r"\s*(\d{1,2})/(\d{1,2})/\d{2,4}\b")
+
+
+def _slash_order(text: str) -> str | None:
+    """``"day"`` or ``"month"``: which comes first in a slash date that can be read only one way
+    (``15/05/2018``, ``05/15/2018``); None for any other date, or one that reads both ways."""
+    match = _SLASH_DATE.match(text)
+    if match is None:
+        return None
+    first, second = int(match[1]), int(match[2])
+    if first > 12 >= second:
+        return "day"
+    if second > 12 >= first:
+        return "month"
+    return None
+
+
+def _time_columns_order(export: ExportFile, delimiter: str, columns: dict[str, int]) -> dict[str, bool]:
+    """Per time column, whether to read its dates month first: a column is written in one order, so a
+    date that can be read only one way ("05/15/2018") tells how to read the others ("06/01/2018") in
+    it. A column with none such takes ``export.month_first``; one with both orders gets a warning and
+    the order most of them show. A pass over the file of its own, before the records are read."""
+    indices = {label: columns[label] for label in _TIME_FIELDS if label in columns}
+    if not indices:
+        return {}
+    examples: dict[str, dict[str, str]] = {label: {} for label in indices}
+    counts: dict[str, Counter[str]] = {label: Counter() for label in indices}
+    with export.path.open("rb") as handle:
+        rows = csv.reader(_decoded_lines(export.path, handle), delimiter=delimiter)
+        next(rows, None)
+        try:
+            for row in rows:
+                for label, index in indices.items():
+                    order = _slash_order(row[index]) if index < len(row) else None
+                    if order is not None:
+                        counts[label][order] += 1
+                        examples[label].setdefault(order, row[index].strip())
+        except csv.Error:
+            pass  # the reading proper stops there, naming the line
+    month_first: dict[str, bool] = {}
+    for label, seen in counts.items():
+        months, days = seen["month"], seen["day"]
+        month_first[label] = months > days if months != days else export.month_first
+        if months and days:
+            shown = examples[label]
+            export.warnings.append(
+                f"{export.path}: {label} times are written both day first ({shown['day']!r}) and month "
+                f"first ({shown['month']!r}); those that read either way are read "
+                f"{'month' if month_first[label] else 'day'} first"
+            )
+    return month_first
+
+
 def _parse_amount(value: str) -> Decimal | None:
     """An amount as an export writes it: "1,250.50", or with a decimal comma, as a spreadsheet saved
     in much of Europe writes it: "1.250,50", "12,50". A lone comma before three digits ("1,250")
@@ -315,7 +376,7 @@ def _row_record(
         text = get(label)
         if not text:
             continue
-        moment = _parse_time(text, month_first=export.month_first)
+        moment = _parse_time(text, month_first=export.month_first_in.get(label, export.month_first))
         if moment is not None:
             values[field_name] = moment
         elif len(export.warnings) < 20:
@@ -424,6 +485,7 @@ def iter_export(
         _check_system(path, system, headers)
         columns = map_columns(path, headers, overrides or {})
         export.columns = {f: headers[i] for f, i in columns.items()}
+        export.month_first_in = _time_columns_order(export, reader.dialect.delimiter, columns)
         module = _module_for(system, columns)
         type_column = columns.get("contact_type")
         vendors = 0
