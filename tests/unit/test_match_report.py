@@ -521,3 +521,18 @@ def test_status_is_shown_where_the_survivor_is_explained(tmp_path: Path) -> None
     )
     summary, _ = summary_and_ticket(out)
     assert 'Books "Marlow Joinery Ltd" (id 8101, inactive, transactions unknown)' in summary
+
+
+def test_ticket_examples_are_small_clusters_and_list_a_few_records_each(tmp_path: Path) -> None:
+    many = "".join(f"a{n},Acme Widgets Ltd,020 7946 0000,0\n" for n in range(10))
+    out = report_from(
+        tmp_path,
+        books="Contact ID,Display Name,Phone,Outstanding Receivable Amount\n"
+        + many
+        + "b1,Beta Supplies Ltd,020 7946 1111,50\nb2,Beta Supplies Ltd,020 7946 1111,0\n",
+    )
+    _, ticket = summary_and_ticket(out)
+    first, second = (line for line in ticket.splitlines() if line.startswith(("1. ", "2. ")))
+    assert first.startswith('1. Books "Beta Supplies Ltd" (id b1')  # small, with transactions
+    assert second.count('Books "Acme Widgets Ltd"') == 6
+    assert second.endswith("; and 4 more records (cluster 1 in our report).")

@@ -713,14 +713,32 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ticket_examples(report: MatchReport, count: int = 3) -> list[Cluster]:
-    """Clusters with copies on both sides first (the biggest first), then the others."""
+def _ticket_examples(report: MatchReport, main_pattern: str, count: int = 3) -> list[Cluster]:
+    """Readable examples for the ticket: clusters that show the main pattern with transactions
+    involved first, each kind smallest first (the largest clusters list hundreds of records)."""
+    showing = {r.ref for p in report.duplicates if p.pattern == main_pattern for r in (p.left, p.right)}
 
-    def rank(cluster: Cluster) -> tuple[int, int]:
-        both_sides = bool(cluster.crm) and bool(cluster.books)
-        return (0 if both_sides and len(cluster.members) > 2 else 1 if both_sides else 2, cluster.number)
+    def rank(cluster: Cluster) -> tuple[bool, bool, int, int]:
+        shows_main = any(r.ref in showing for r in cluster.members)
+        with_money = any(_holds_transactions(r) for r in cluster.books)
+        return (not shows_main, not with_money, len(cluster.members), cluster.number)
 
     return sorted(report.clusters, key=rank)[:count]
+
+
+# An example in the ticket lists this many records at most; clusters.csv has them all.
+MAX_EXAMPLE_RECORDS = 6
+
+
+def _example_records(cluster: Cluster) -> str:
+    """The records of a ticket example, the ones to keep first, a few at most."""
+    keep = [r for r in (cluster.crm_survivor, cluster.books_survivor, *cluster.repoint) if r is not None]
+    records = list(dict.fromkeys([*keep, *cluster.members]))  # duplicates dropped, order kept
+    listed = "; ".join(_record_line(r) for r in records[:MAX_EXAMPLE_RECORDS])
+    more = len(records) - MAX_EXAMPLE_RECORDS
+    return listed + (
+        f"; and {more} more records (cluster {cluster.number} in our report)" if more > 0 else ""
+    )
 
 
 def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: str | None) -> str:
@@ -728,7 +746,7 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
     cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
     pair_patterns = Counter(p.pattern for p in report.duplicates if not p.linked)
     main_pattern = pair_patterns.most_common(1)[0][0] if pair_patterns else "no duplicate pattern found"
-    examples = _ticket_examples(report)
+    examples = _ticket_examples(report, main_pattern)
     if not examples and not report.orphans:
         return (
             "# Draft Zoho support ticket\n\nNo duplicates were found in these exports: there is nothing to "
@@ -790,7 +808,7 @@ def _ticket_duplicates(
         "",
     ]
     for number, cluster in enumerate(examples, start=1):
-        lines.append(f"{number}. " + "; ".join(_record_line(r) for r in cluster.members) + ".")
+        lines.append(f"{number}. {_example_records(cluster)}.")
         wanted = []
         if cluster.books_survivor:
             wanted.append(f"Books customer {cluster.books_survivor.record_id} should be the one kept")
