@@ -119,9 +119,28 @@ def test_tab_separated_text_is_read(tmp_path: Path) -> None:
     ],
 )
 def test_amounts_are_read_with_either_decimal_mark(tmp_path: Path, written: str, amount: str) -> None:
-    path = write(tmp_path, f'Contact ID,Display Name,Outstanding Receivable Amount\n1,Acme,"{written}"\n')
-    [record] = read_export(path, System.BOOKS).records
-    assert record.outstanding == Decimal(amount)
+    text = f'Contact ID,Display Name,Outstanding Receivable Amount\n1,Acme,"{written}"\n'
+    assert amounts_read(tmp_path, text) == [Decimal(amount)]
+
+
+def amounts_read(tmp_path: Path, text: str) -> list[Decimal | None]:
+    """The outstanding amounts of a Books export, in file order."""
+    return [r.outstanding for r in read_export(write(tmp_path, text), System.BOOKS).records]
+
+
+def test_in_a_file_with_a_decimal_comma_a_dot_separates_thousands(tmp_path: Path) -> None:
+    # Semicolons, and amounts such as "1 250,50": "12.500 €" there is twelve thousand five hundred.
+    text = "Contact ID;Display Name;Outstanding Receivable Amount\n1;Acme;12.500 €\n2;Beta;1 250,50\n"
+    assert amounts_read(tmp_path, text + "3;Gamma;CHF 1'250.50\n") == [
+        Decimal("12500"),
+        Decimal("1250.50"),
+        Decimal("1250.50"),
+    ]
+
+
+def test_a_semicolon_file_with_no_amount_that_tells_reads_a_decimal_comma(tmp_path: Path) -> None:
+    text = "Contact ID;Display Name;Outstanding Receivable Amount\n1;Acme;1.250\n"
+    assert amounts_read(tmp_path, text) == [Decimal("1250")]
 
 
 def test_a_multi_line_field_keeps_line_numbers_right(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -143,6 +143,9 @@ class ExportFile:
     # Per time field ("modified", "created"): whether its column's dates are month first, as the dates
     # that can be read only one way show.
     month_first_in: dict[str, bool] = field(default_factory=dict)
+    # Whether the file's amounts are written with a decimal comma, so that "12.500" is twelve thousand
+    # five hundred.
+    decimal_comma: bool = False
 
 
 def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) -> dict[str, int]:
@@ -261,54 +264,81 @@ def _slash_order(text: str) -> str | None:
     return None
 
 
-def _time_columns_order(export: ExportFile, delimiter: str, columns: dict[str, int]) -> dict[str, bool]:
-    """Per time column, whether to read its dates month first: a column is written in one order, so a
-    date that can be read only one way ("05/15/2018") tells how to read the others ("06/01/2018") in
-    it. A column with none such takes ``export.month_first``; one with both orders gets a warning and
-    the order most of them show. A pass over the file of its own, before the records are read."""
-    indices = {label: columns[label] for label in _TIME_FIELDS if label in columns}
+def _decimal_mark(value: str) -> str | None:
+    """The decimal mark an amount shows, ``","`` or ``"."``; None when it shows none, or could be
+    either way: one mark before three digits ("12.500", "1,250") is a decimal or a thousands mark."""
+    text = _NOT_AMOUNT.sub("", value)
+    comma, dot = text.rfind(","), text.rfind(".")
+    if comma >= 0 and dot >= 0:
+        return "," if comma > dot else "."  # "1.250,50", "1,250.50"
+    mark = "," if comma >= 0 else "." if dot >= 0 else None
+    if mark is None:
+        return None
+    if text.count(mark) > 1:
+        return "." if mark == "," else ","  # "1.250.000": thousands, so the other is the decimal mark
+    return None if len(text) - text.rfind(mark) - 1 == 3 else mark
+
+
+# What one cell shows of how its column is written, for the fields that are written in a convention:
+# which comes first in a slash date, which mark is the decimal one in an amount.
+_CONVENTIONS: dict[str, Callable[[str], str | None]] = {
+    "modified": _slash_order,
+    "created": _slash_order,
+    "outstanding": _decimal_mark,
+}
+
+
+def _settle_conventions(export: ExportFile, delimiter: str, columns: dict[str, int]) -> None:
+    """How to read the columns whose cells can be read two ways, from the cells that read one way.
+
+    A column is written in one convention, so a date that can only be month first ("05/15/2018")
+    tells how to read the others ("06/01/2018"), and an amount with a decimal comma ("1 250,50")
+    that a dot in another ("12.500") separates thousands. A time column with neither order shown
+    takes ``export.month_first``, an amount column with neither mark a decimal comma in a file
+    separated by semicolons (as Excel writes where the decimal mark is a comma); both orders in one
+    time column get a warning. A pass over the file of its own, before the records are read.
+    """
+    indices = {name: columns[name] for name in _CONVENTIONS if name in columns}
     if not indices:
-        return {}
-    examples: dict[str, dict[str, str]] = {label: {} for label in indices}
-    counts: dict[str, Counter[str]] = {label: Counter() for label in indices}
+        return
+    counts: dict[str, Counter[str]] = {name: Counter() for name in indices}
+    examples: dict[str, dict[str, str]] = {name: {} for name in indices}
     with export.path.open("rb") as handle:
         rows = csv.reader(_decoded_lines(export.path, handle), delimiter=delimiter)
         next(rows, None)
         try:
             for row in rows:
-                for label, index in indices.items():
-                    order = _slash_order(row[index]) if index < len(row) else None
-                    if order is not None:
-                        counts[label][order] += 1
-                        examples[label].setdefault(order, row[index].strip())
+                for name, index in indices.items():
+                    shown = _CONVENTIONS[name](row[index]) if index < len(row) else None
+                    if shown is not None:
+                        counts[name][shown] += 1
+                        examples[name].setdefault(shown, row[index].strip())
         except csv.Error:
             pass  # the reading proper stops there, naming the line
-    month_first: dict[str, bool] = {}
-    for label, seen in counts.items():
-        months, days = seen["month"], seen["day"]
-        month_first[label] = months > days if months != days else export.month_first
+    for name in _TIME_FIELDS:
+        if name not in counts:
+            continue
+        months, days = counts[name]["month"], counts[name]["day"]
+        month_first = export.month_first_in[name] = months > days if months != days else export.month_first
         if months and days:
-            shown = examples[label]
+            example = examples[name]
             export.warnings.append(
-                f"{export.path}: {label} times are written both day first ({shown['day']!r}) and month "
-                f"first ({shown['month']!r}); those that read either way are read "
-                f"{'month' if month_first[label] else 'day'} first"
+                f"{export.path}: {name} times are written both day first ({example['day']!r}) and month "
+                f"first ({example['month']!r}); those that read either way are read "
+                f"{'month' if month_first else 'day'} first"
             )
-    return month_first
+    marks = counts.get("outstanding", Counter())
+    export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else delimiter == ";"
 
 
-def _parse_amount(value: str) -> Decimal | None:
+def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
     """An amount as an export writes it: "1,250.50", or with a decimal comma, as a spreadsheet saved
-    in much of Europe writes it: "1.250,50", "12,50". A lone comma before three digits ("1,250")
-    separates thousands; so do several dots ("1.250.000")."""
+    in much of Europe writes it: "1.250,50", "12,50". One mark before three digits ("1,250",
+    "12.500") separates thousands unless it is the file's decimal mark (``decimal_comma``); several
+    of one mark ("1.250.000") always do."""
     text = _NOT_AMOUNT.sub("", value)
-    comma, dot = text.rfind(","), text.rfind(".")
-    if comma > dot and (dot >= 0 or (text.count(",") == 1 and len(text) - comma - 1 != 3)):
-        text = text.replace(".", "").replace(",", ".")  # "1.250,50", "12,50"
-    elif text.count(".") > 1 and comma < 0:
-        text = text.replace(".", "")  # "1.250.000"
-    else:
-        text = text.replace(",", "")
+    decimal = _decimal_mark(text) or ("," if decimal_comma else ".")
+    text = text.replace("." if decimal == "," else ",", "").replace(",", ".")
     if not text:
         return None
     try:
@@ -369,7 +399,11 @@ def _row_record(
         has_transactions = True
     elif flag and flag in _FALSE:
         has_transactions = False
-    outstanding = _parse_amount(cells["outstanding"]) if "outstanding" in cells else None
+    outstanding = (
+        _parse_amount(cells["outstanding"], decimal_comma=export.decimal_comma)
+        if "outstanding" in cells
+        else None
+    )
     if has_transactions is None and outstanding is not None and outstanding != 0:
         has_transactions = True  # money owed means invoices exist
     for label, field_name in (("modified", "modified_at"), ("created", "created_at")):
@@ -485,7 +519,7 @@ def iter_export(
         _check_system(path, system, headers)
         columns = map_columns(path, headers, overrides or {})
         export.columns = {f: headers[i] for f, i in columns.items()}
-        export.month_first_in = _time_columns_order(export, reader.dialect.delimiter, columns)
+        _settle_conventions(export, reader.dialect.delimiter, columns)
         module = _module_for(system, columns)
         type_column = columns.get("contact_type")
         vendors = 0
