@@ -143,6 +143,19 @@ def test_a_semicolon_file_with_no_amount_that_tells_reads_a_decimal_comma(tmp_pa
     assert amounts_read(tmp_path, text) == [Decimal("1250")]
 
 
+def test_a_repeated_header_reads_the_first_filled_in_column_and_warns(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "Contact ID;Display Name;Phone;Phone\n1;Acme;;+49 30 1234567\n2;Beta;030 111;+49 30 7654321\n",
+    )
+    export = read_export(path, System.BOOKS)
+    assert [r.phone for r in export.records] == ["+49 30 1234567", "030 111"]
+    assert export.warnings == [
+        f"{path}: 2 columns are headed 'Phone' (columns 3, 4): phone is read from the first of them that a "
+        "row fills in"
+    ]
+
+
 def test_a_multi_line_field_keeps_line_numbers_right(tmp_path: Path) -> None:
     path = write(tmp_path, 'Record Id,Account Name\nz1,"Acme\nWidgets"\nz1,Beta Ltd\n')
     with pytest.raises(ExportError, match=r"line 4: id 'z1' appears again \(first at line 2\)"):

@@ -143,6 +143,8 @@ class ExportFile:
     # Per time field ("modified", "created"): whether its column's dates are month first, as the dates
     # that can be read only one way show.
     month_first_in: dict[str, bool] = field(default_factory=dict)
+    # Field -> the further columns headed as the one it is read from (a second "Phone").
+    repeated: dict[str, list[int]] = field(default_factory=dict)
     # Whether the file's amounts are written with a decimal comma, so that "12.500" is twelve thousand
     # five hundred.
     decimal_comma: bool = False
@@ -191,6 +193,26 @@ def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) ->
             path, 1, "no name column (e.g. 'Account Name', 'Display Name', 'name', 'First Name')"
         )
     return columns
+
+
+def _repeated_headers(
+    export: ExportFile, headers: list[str], columns: dict[str, int]
+) -> dict[str, list[int]]:
+    """Field -> the further columns with the header of the one it is read from ("Phone" twice); a row's
+    first of them that is filled in is read. Each such header is a warning: which one Zoho meant is a
+    guess."""
+    repeated: dict[str, list[int]] = {}
+    for name, index in columns.items():
+        key = normalise_header(headers[index])
+        others = [i for i, header in enumerate(headers) if i != index and normalise_header(header) == key]
+        if others:
+            repeated[name] = others
+            numbers = ", ".join(str(i + 1) for i in sorted([index, *others]))
+            export.warnings.append(
+                f"{export.path}: {len(others) + 1} columns are headed {headers[index].strip()!r} (columns "
+                f"{numbers}): {name} is read from the first of them that a row fills in"
+            )
+    return repeated
 
 
 _NOT_AMOUNT = re.compile(r"[^0-9.,\-]")
@@ -376,6 +398,9 @@ def _row_record(
 ) -> PartyRecord:
     # The mapped cells that hold something, each stripped once; a field missing here reads as empty.
     cells = {name: value for name, index in columns.items() if (value := row[index].strip())}
+    for name, further in export.repeated.items():
+        if name not in cells and (filled := next((v for i in further if (v := row[i].strip())), None)):
+            cells[name] = filled
     get = cells.get
 
     record_id = get("id")
@@ -519,6 +544,7 @@ def iter_export(
         _check_system(path, system, headers)
         columns = map_columns(path, headers, overrides or {})
         export.columns = {f: headers[i] for f, i in columns.items()}
+        export.repeated = _repeated_headers(export, headers, columns)
         _settle_conventions(export, reader.dialect.delimiter, columns)
         module = _module_for(system, columns)
         type_column = columns.get("contact_type")
