@@ -536,3 +536,19 @@ def test_ticket_examples_are_small_clusters_and_list_a_few_records_each(tmp_path
     assert first.startswith('1. Books "Beta Supplies Ltd" (id b1')  # small, with transactions
     assert second.count('Books "Acme Widgets Ltd"') == 6
     assert second.endswith("; and 4 more records (cluster 1 in our report).")
+
+
+def test_a_crm_records_customer_in_another_currency_is_not_counted_as_a_copy(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        crm="Record Id,Account Name,Phone,Billing Street,Billing Code\n"
+        "c5,Orion Analytics Ltd,020 7946 0999,1 Canada Square,E14 5AB\n",
+        books="Contact ID,Display Name,Phone,Billing Address,Billing Code,Currency Code,CRM Account ID\n"
+        "b9,Orion Analytics Ltd,020 7946 0999,1 Canada Square,E14 5AB,GBP,c5\n"
+        "b10,Orion Analytics Ltd (USD),020 7946 0999,1 Canada Square,E14 5AB,USD,\n",
+    )
+    summary, ticket = summary_and_ticket(out)
+    assert "| CRM ↔ Books: a customer in another currency (intended) | 1 | 0 |" in summary
+    assert "| within Books: a customer in another currency (intended) | 0 | 1 |" in summary
+    assert "name drift" not in summary
+    assert "nothing to ask Zoho support to repair" in ticket

@@ -71,6 +71,11 @@ _NAME_PATTERNS = {
 }
 
 
+# Books keeps one currency per customer: a company billed in two has a customer in each, on purpose.
+_OTHER_CURRENCY = "a customer in another currency (intended)"
+
+_CRM_CUSTOMER_IN_OTHER_CURRENCY = f"{_SCOPES[(System.CRM, System.BOOKS)]}: {_OTHER_CURRENCY}"
+
 _SYSTEM_NAMES = {"crm": "CRM", "books": "Books"}
 
 
@@ -107,6 +112,10 @@ class ReportPair:
         scope = _SCOPES[(self.left.system, self.right.system)]
         if self.linked:
             return f"{scope}: already linked by the sync"
+        if self.left.system is System.BOOKS:
+            currencies = {record_currency(self.left), record_currency(self.right)}
+            if None not in currencies and len(currencies) == 2:
+                return f"{scope}: {_OTHER_CURRENCY}"
         if self.relation is NameRelation.SAME and self.left.name.strip() == self.right.name.strip():
             kind = _NAME_PATTERNS["identical"]
         else:
@@ -197,14 +206,19 @@ class Cluster:
     @cached_property
     def duplicate_books(self) -> list[PartyRecord]:
         """The Books members that duplicate one another: the largest group billed in one currency
-        (all of them when no currency is known)."""
+        (all of them when no currency is known), of equal groups the one linked to a CRM member."""
         books = self.books
         if len(books) < 2:
             return books  # most clusters: a CRM record and its Books copy
         by_currency: dict[str | None, list[PartyRecord]] = defaultdict(list)
         for record in books:
             by_currency[record_currency(record)].append(record)
-        return max(by_currency.values(), key=len, default=[])
+        crm_ids = {r.record_id for r in self.crm}
+        return max(
+            by_currency.values(),
+            key=lambda group: (len(group), any(r.linked_crm_id in crm_ids for r in group)),
+            default=[],
+        )
 
     def choose_survivors(self) -> None:
         """The Books copy with transactions; the CRM copy with the longer history (earliest created)."""
@@ -317,6 +331,14 @@ class MatchReport:
     links_known: bool = True
     # Books customers linked to a CRM record the CRM export does not have: merged or deleted in CRM.
     orphans: list[PartyRecord] = field(default_factory=list)
+    # Refs of the Books customers that a duplicate group has in another currency than its own.
+    currency_copies: set[str] = field(default_factory=set)
+
+    def pattern_of(self, pair: ReportPair) -> str:
+        """The pair's pattern, a CRM record's customer in another currency being intended, not a copy."""
+        if pair.left.system is System.CRM and not pair.linked and pair.right.ref in self.currency_copies:
+            return _CRM_CUSTOMER_IN_OTHER_CURRENCY
+        return pair.pattern
 
     @property
     def duplicates(self) -> list[ReportPair]:
@@ -447,17 +469,19 @@ def assemble_report(
     # Without any CRM id in the Books export, whether a pair is linked cannot be told.
     links_known = any(b.linked_crm_id for b in books)
     crm_ids = {r.record_id for r in crm}
+    clusters, currency_copies = _clusters(
+        [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
+        links_known=links_known,
+        refs={id(records[position]): ref for position, ref in refs.items()},
+    )
     return MatchReport(
         crm_count=len(crm),
         books_count=len(books),
         links_known=links_known or not (crm and books),
         orphans=[b for b in books if b.linked_crm_id and b.linked_crm_id not in crm_ids] if crm else [],
         pairs=pairs,
-        clusters=_clusters(
-            [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
-            links_known=links_known,
-            refs={id(records[position]): ref for position, ref in refs.items()},
-        ),
+        clusters=clusters,
+        currency_copies=currency_copies,
         comparisons=len(candidates),
         saturated_keys=candidates.saturated_keys,
     )
@@ -465,8 +489,9 @@ def assemble_report(
 
 def _clusters(
     duplicates: list[ReportPair], *, links_known: bool, refs: dict[int, str] | None = None
-) -> list[Cluster]:
-    """Connected components of the duplicate pairs that show a problem, largest first.
+) -> tuple[list[Cluster], set[str]]:
+    """Connected components of the duplicate pairs that show a problem, largest first; and the refs of
+    the Books customers in another currency than their component's duplicates (intended).
 
     ``refs`` may give records' refs by ``id(record)``, already computed (bulk runs).
     """
@@ -503,14 +528,18 @@ def _clusters(
     ordered = sorted(groups.values(), key=lambda g: (-len(g), min(g)))
     crm = System.CRM
     clusters: list[Cluster] = []
+    currency_copies: set[str] = set()
     for member_refs in ordered:
         member_refs.sort(key=lambda ref: (records[ref].system is not crm, ref))
         cluster = Cluster(len(clusters) + 1, [records[ref] for ref in member_refs])
+        if len(cluster.books) > 1:
+            kept = {id(r) for r in cluster.duplicate_books}
+            currency_copies.update(ref_of(r) for r in cluster.books if id(r) not in kept)
         cluster.describe_patterns(links_known=links_known)
         if cluster.patterns:
             cluster.choose_survivors()
             clusters.append(cluster)
-    return clusters
+    return clusters, currency_copies
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -603,7 +632,7 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     verdicts = Counter(p.result.verdict for p in report.pairs)
     patterns: dict[str, Counter[Verdict]] = defaultdict(Counter)
     for pair in report.pairs:
-        patterns[pair.pattern][pair.result.verdict] += 1
+        patterns[report.pattern_of(pair)][pair.result.verdict] += 1
     cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
     lines = [
         "# Match report",
@@ -629,7 +658,8 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     lines += [
         "",
         "Pairs *already linked by the sync* are a CRM record and the Books customer that carries its id: the",
-        "expected pairing, listed to confirm it. Every other duplicate pair is a copy to clean up.",
+        "expected pairing, listed to confirm it, and so are pairs with *a customer in another currency*:",
+        "Books keeps one currency per customer. Every other duplicate pair is a copy to clean up.",
         "",
     ]
     if not report.links_known:
@@ -716,7 +746,9 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
 def _ticket_examples(report: MatchReport, main_pattern: str, count: int = 3) -> list[Cluster]:
     """Readable examples for the ticket: clusters that show the main pattern with transactions
     involved first, each kind smallest first (the largest clusters list hundreds of records)."""
-    showing = {r.ref for p in report.duplicates if p.pattern == main_pattern for r in (p.left, p.right)}
+    showing = {
+        r.ref for p in report.duplicates if report.pattern_of(p) == main_pattern for r in (p.left, p.right)
+    }
 
     def rank(cluster: Cluster) -> tuple[bool, bool, int, int]:
         shows_main = any(r.ref in showing for r in cluster.members)
@@ -744,7 +776,8 @@ def _example_records(cluster: Cluster) -> str:
 def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: str | None) -> str:
     """``support-ticket.md``: a draft ticket asking Zoho to repair the mappings, with three examples."""
     cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
-    pair_patterns = Counter(p.pattern for p in report.duplicates if not p.linked)
+    pair_patterns = Counter(report.pattern_of(p) for p in report.duplicates if not p.linked)
+    pair_patterns.pop(_CRM_CUSTOMER_IN_OTHER_CURRENCY, None)  # intended: no duplicate pattern
     main_pattern = pair_patterns.most_common(1)[0][0] if pair_patterns else "no duplicate pattern found"
     examples = _ticket_examples(report, main_pattern)
     if not examples and not report.orphans:
