@@ -18,7 +18,8 @@ from sync_guard.local.stack import LocalStackState, settings_overrides
 
 DEFAULT_STATE_DIR = Path(".local") / "stack"
 
-# The options every admin command takes to name its guard (see resolve_settings), and its actor.
+# The options every admin command takes to name its guard, all three of them (see resolve_settings;
+# tests/unit/cli/test_target_options.py checks each command), and its actor.
 StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
 RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
 StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]

@@ -1,7 +1,8 @@
 """``sync-guard audit``: query the audit trail, newest first, as a table, JSON or CSV.
 
 Which trail: ``--stack-name``/``--region`` (table names from the CloudFormation outputs), or
-``--audit-table``, or the ``SYNC_GUARD_*`` environment, or a running local stack (see ``cli._context``).
+``--audit-table``, or the ``SYNC_GUARD_*`` environment, or a running local stack (``--state-dir``; see
+``cli._context``).
 Output is audit data for admins, so it is not masked; nothing here is logged.
 """
 
@@ -18,7 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync_guard.cli._context import AuditTableOption, RegionOption, StackOption, resolve_settings
+from sync_guard.cli._context import (
+    DEFAULT_STATE_DIR,
+    AuditTableOption,
+    RegionOption,
+    StackOption,
+    StateDirOption,
+    resolve_settings,
+)
 from sync_guard.errors import SyncGuardError
 from sync_guard.guard.model import AuditEntry, Decision
 from sync_guard.rules.catalogue import BY_CODE
@@ -124,6 +132,7 @@ def audit(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     stack_name: StackOption = None,
     region: RegionOption = None,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
     audit_table: AuditTableOption = None,
 ) -> None:
     """Show audit entries: decisions on events and admin operations, newest first."""
@@ -151,7 +160,9 @@ def audit(
         since=parse_moment(since, now=now, option="--since"),
         until=parse_moment(until, now=now, option="--until"),
     )
-    settings = resolve_settings(stack_name=stack_name, region=region, audit_table=audit_table)
+    settings = resolve_settings(
+        stack_name=stack_name, region=region, state_dir=state_dir, audit_table=audit_table
+    )
     log = AuditLog.from_settings(settings)
     try:
         page = log.query(query, limit=limit, cursor=cursor)

@@ -16,11 +16,13 @@ from typing import Annotated
 import typer
 
 from sync_guard.cli._context import (
+    DEFAULT_STATE_DIR,
     ActorOption,
     AuditTableOption,
     RegionOption,
     ShadowTableOption,
     StackOption,
+    StateDirOption,
     resolve_settings,
 )
 from sync_guard.guard.admin import admin_entry
@@ -59,12 +61,17 @@ def rekey(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would move, write nothing.")] = False,
     stack_name: StackOption = None,
     region: RegionOption = None,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
     shadow_table: ShadowTableOption = None,
     audit_table: AuditTableOption = None,
 ) -> None:
     """Move every record in the shadow mapping to the blocking keys this version cuts."""
     settings = resolve_settings(
-        stack_name=stack_name, region=region, shadow_table=shadow_table, audit_table=audit_table
+        stack_name=stack_name,
+        region=region,
+        state_dir=state_dir,
+        shadow_table=shadow_table,
+        audit_table=audit_table,
     )
     matcher = LibraryMatcher(settings.default_phone_region)
 

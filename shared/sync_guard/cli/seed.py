@@ -16,11 +16,13 @@ from typing import Annotated
 import typer
 
 from sync_guard.cli._context import (
+    DEFAULT_STATE_DIR,
     ActorOption,
     AuditTableOption,
     RegionOption,
     ShadowTableOption,
     StackOption,
+    StateDirOption,
     resolve_settings,
 )
 from sync_guard.config import get_settings
@@ -104,6 +106,7 @@ def seed(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and pair, write nothing.")] = False,
     stack_name: StackOption = None,
     region: RegionOption = None,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
     shadow_table: ShadowTableOption = None,
     audit_table: AuditTableOption = None,
 ) -> None:
@@ -122,7 +125,11 @@ def seed(
     written = 0
     if not dry_run:
         settings = resolve_settings(
-            stack_name=stack_name, region=region, shadow_table=shadow_table, audit_table=audit_table
+            stack_name=stack_name,
+            region=region,
+            state_dir=state_dir,
+            shadow_table=shadow_table,
+            audit_table=audit_table,
         )
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
