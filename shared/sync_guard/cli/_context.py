@@ -95,6 +95,27 @@ def resolve_settings(
         return Settings(**explicit) if explicit else from_environment
     local = LocalStackState.read(state_dir)
     if local is not None:
-        local_values: dict[str, Any] = dict(settings_overrides(local))
+        local_values: dict[str, Any] = dict(settings_overrides(local)) | _simulator_credentials(local)
         return Settings(**local_values)
     return from_environment
+
+
+def _simulator_credentials(local: LocalStackState) -> dict[str, Any]:
+    """The Zoho simulator's credentials, when the local stack talks to its simulator.
+
+    ``stack.json`` leaves secrets out; the simulator's are fixed fakes, not secrets, and a command that
+    calls Zoho itself (``preflight`` reads the records) needs them. A stack on live Zoho gets nothing here:
+    its credentials come from the environment, as they did for ``serve``.
+    """
+    from sync_guard.local.zoho_simulator.server import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_REFRESH_TOKEN,
+    )
+
+    talks_to_simulator = (
+        bool(local.zoho_url) and local.environment.get("SYNC_GUARD_ZOHO_API_URL") == local.zoho_url
+    )
+    if not talks_to_simulator or local.environment.get("SYNC_GUARD_ZOHO_CLIENT_ID") != DEFAULT_CLIENT_ID:
+        return {}
+    return {"zoho_client_secret": DEFAULT_CLIENT_SECRET, "zoho_refresh_token": DEFAULT_REFRESH_TOKEN}

@@ -27,7 +27,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync_guard.config import Mode, Settings
+from sync_guard.cli._context import (
+    DEFAULT_STATE_DIR,
+    RegionOption,
+    StackOption,
+    StateDirOption,
+    resolve_settings,
+)
+from sync_guard.config import Mode
+from sync_guard.errors import ConfigurationError, SyncGuardError
 from sync_guard.matching import Verdict, blocking_keys, compare
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
@@ -265,26 +273,42 @@ def preflight(
         typer.Option("--apply/--dry-run", help="Tag the records (default: only in enforce mode)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    stack_name: StackOption = None,
+    region: RegionOption = None,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
 ) -> None:
     """Before a first sync or a reconnect: hold back CRM records Zoho would clone, list the renames."""
-    settings = Settings()
     crm_module_ = Module(module)
     console = Console()
-    zoho_clients = None
     if crm_export is not None and books_export is not None:
         crm, books = load_from_exports(crm_export, books_export)
+        plan = plan_preflight(crm, books)
     else:
         from sync_guard.zoho.auth import InMemoryTokenCache
         from sync_guard.zoho.factory import build_zoho_clients
 
-        zoho_clients = build_zoho_clients(settings, InMemoryTokenCache())
-        crm, books = load_from_zoho(zoho_clients, crm_module_, hold_tag=settings.crm_hold_tag, view_id=view)
-    plan = plan_preflight(crm, books)
-    wants_apply = apply if apply is not None else settings.mode is Mode.ENFORCE
-    if wants_apply and zoho_clients is not None:
-        apply_holds(plan, zoho_clients, crm_module_, settings.crm_hold_tag)
-    if zoho_clients is not None:
-        zoho_clients.close()
+        # The guard's own Zoho configuration, found like every admin command's (stack, environment, serve).
+        settings = resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
+        try:
+            with build_zoho_clients(settings, InMemoryTokenCache()) as zoho_clients:
+                crm, books = load_from_zoho(
+                    zoho_clients, crm_module_, hold_tag=settings.crm_hold_tag, view_id=view
+                )
+                plan = plan_preflight(crm, books)
+                wants_apply = apply if apply is not None else settings.mode is Mode.ENFORCE
+                if wants_apply:
+                    apply_holds(plan, zoho_clients, crm_module_, settings.crm_hold_tag)
+        except ConfigurationError as error:
+            typer.echo(
+                f"error: {error.message}. preflight reads Zoho through the guard's configuration: give "
+                "--stack-name/--region, set SYNC_GUARD_ZOHO_*, start 'sync-guard serve', or use "
+                "--crm-export/--books-export.",
+                err=True,
+            )
+            raise typer.Exit(2) from error
+        except SyncGuardError as error:
+            typer.echo(f"error: {error.message}", err=True)
+            raise typer.Exit(1) from error
     if as_json:
         typer.echo(json.dumps(plan.to_json(), indent=2))
         return

@@ -77,3 +77,49 @@ def test_a_deployed_stack_gives_its_tables_and_the_mode_it_runs_in(monkeypatch: 
     assert settings.audit_table == "prod-AuditTable"
     assert settings.mode == "enforce"
     assert settings.zoho_books_organization_id in ("", None)
+
+
+def write_simulator_stack(state_dir: Path, *, zoho_url: str, api_url: str, client_id: str) -> None:
+    state_dir.mkdir(parents=True)
+    LocalStackState(
+        api_url="http://127.0.0.1:3000",
+        aws_endpoint_url="http://127.0.0.1:5001",
+        dynamodb_endpoint_url="http://127.0.0.1:8001",
+        # what serve publishes: the Zoho URLs, client id and organisation, never the secrets
+        environment={
+            "SYNC_GUARD_ZOHO_API_URL": api_url,
+            "SYNC_GUARD_ZOHO_ACCOUNTS_URL": api_url,
+            "SYNC_GUARD_ZOHO_CLIENT_ID": client_id,
+            "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID": "20000000001",
+        },
+        pid=os.getpid(),
+        zoho_url=zoho_url,
+    ).write(state_dir)
+
+
+def test_a_local_stack_on_its_simulator_lends_the_simulators_fake_credentials(tmp_path: Path) -> None:
+    # preflight calls Zoho itself: with serve on the simulator it must be able to
+    from sync_guard.local.zoho_simulator.server import DEFAULT_CLIENT_ID, DEFAULT_REFRESH_TOKEN
+
+    url = "http://127.0.0.1:4567"
+    write_simulator_stack(tmp_path / "stack", zoho_url=url, api_url=url, client_id=DEFAULT_CLIENT_ID)
+    settings = resolve_settings(state_dir=tmp_path / "stack")
+    assert settings.zoho_books_organization_id == "20000000001"
+    assert settings.zoho_client_secret is not None
+    assert settings.zoho_refresh_token is not None
+    assert settings.zoho_refresh_token.get_secret_value() == DEFAULT_REFRESH_TOKEN
+
+
+@pytest.mark.parametrize(
+    ("zoho_url", "client_id"),
+    [("live Zoho (eu)", "1000.SIMULATORCLIENT"), ("http://127.0.0.1:4567", "1000.REALCLIENT")],
+)
+def test_a_local_stack_on_live_zoho_or_other_credentials_lends_none(
+    tmp_path: Path, zoho_url: str, client_id: str
+) -> None:
+    write_simulator_stack(
+        tmp_path / "stack", zoho_url=zoho_url, api_url="http://127.0.0.1:4567", client_id=client_id
+    )
+    settings = resolve_settings(state_dir=tmp_path / "stack")
+    assert settings.zoho_client_secret is None
+    assert settings.zoho_refresh_token is None
