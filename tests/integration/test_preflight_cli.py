@@ -5,15 +5,32 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from sync_guard.admin import AdminService
 from sync_guard.cli import app
+from sync_guard.config import Mode, get_settings
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.seeding import plan_seed
 from sync_guard.local.stack import LocalStackState
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
+from sync_guard.models.records import Module
+from sync_guard.store.aws import client as aws_client
+from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
+from sync_guard.zoho.convert import crm_record_to_party
+from tests.support.aws import AwsResources
+from tests.support.outbox import (
+    HOLD_TAG,
+    Pipeline,
+    build_pipeline,
+    create_outbox_queues,
+    point_at_simulator,
+)
 
 runner = CliRunner()
 
@@ -65,3 +82,117 @@ def test_preflight_with_no_zoho_configured_says_so_in_one_line(tmp_path: Path) -
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID is not set")
     assert "--stack-name" in line
+
+
+# ----------------------------------------------------------- holds, as the guard's own (moto + simulator)
+
+
+@pytest.fixture
+def guard_on_simulator(
+    aws: AwsResources, simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Pipeline, ZohoSimulator]:
+    queues = create_outbox_queues(aws, monkeypatch)
+    point_at_simulator(simulator, monkeypatch, mode=Mode.ENFORCE)
+    return build_pipeline(aws, queues), simulator
+
+
+def _tags(sim: ZohoSimulator, record_id: str) -> list[str]:
+    record = sim.state.crm_get("Accounts", record_id)
+    assert record is not None
+    return [t["name"] for t in record.get("Tag") or []]
+
+
+def _acme(sim: ZohoSimulator) -> str:
+    [account] = sim.state.crm_list("Accounts")
+    return str(account["id"])
+
+
+def test_a_preflight_hold_is_audited_listed_and_released_like_the_guards_own(
+    guard_on_simulator: tuple[Pipeline, ZohoSimulator],
+) -> None:
+    pipeline, sim = guard_on_simulator
+    record_id = _acme(sim)
+    ref = f"crm:{record_id}"
+
+    held = runner.invoke(app, ["preflight", "--actor", "user:ivy"])
+
+    assert held.exit_code == 0, held.output
+    assert "1 held (tag added)" in held.output
+    assert _tags(sim, record_id) == [HOLD_TAG]
+    # the audit trail has the operation, its actor and the executor's outcome
+    audited = runner.invoke(app, ["audit", "--record", ref, "--decision", "admin", "--json"])
+    entries = json.loads(audited.output)["entries"]
+    assert [(e["kind"], e["operation"], e["actor"], e["rules"]) for e in entries] == [
+        ("action", "tag_crm_record:done", "executor", ["NAME_DRIFT"]),
+        ("admin", "preflight_hold", "user:ivy", ["NAME_DRIFT"]),
+    ]
+    # quarantines list shows it, release undoes the tag through the outbox
+    listed = runner.invoke(app, ["quarantines", "list"])
+    assert ref in listed.output
+    assert "NAME_DRIFT" in listed.output
+    released = runner.invoke(app, ["quarantines", "release", ref, "--actor", "user:ivy"])
+    assert released.exit_code == 0, released.output
+    assert "queued 1 action(s)" in released.output
+    pipeline.drain()
+    assert _tags(sim, record_id) == []
+    assert "0 open quarantine(s)" in runner.invoke(app, ["quarantines", "list"]).output
+
+
+def test_a_preflight_hold_on_a_record_the_guard_knows_expects_its_echo(
+    guard_on_simulator: tuple[Pipeline, ZohoSimulator],
+) -> None:
+    # the tag comes back as a CRM webhook: the record's state must recognise it, not decide again
+    _, sim = guard_on_simulator
+    record_id = _acme(sim)
+    data = sim.state.crm_get("Accounts", record_id)
+    assert data is not None
+    account = crm_record_to_party(Module.CRM_ACCOUNTS, data)
+    ShadowSeeder(aws_client("dynamodb", get_settings()), get_settings().shadow_table).load(
+        plan_seed([account], [], LibraryMatcher(), now=datetime.now(UTC)).states
+    )
+
+    assert runner.invoke(app, ["preflight"]).exit_code == 0
+
+    [hold] = AdminService.from_settings(get_settings()).list_holds()
+    state = DynamoShadowRepository.from_settings(get_settings()).get_state(f"crm:{record_id}")
+    assert state is not None
+    assert state.held_by == hold.entry_id
+    assert list(state.echo_expected.values()) == [{"crm_tag": HOLD_TAG}]
+    assert hold.name == account.name
+
+
+def test_while_the_guard_observes_preflight_holds_only_when_asked_and_then_in_zoho(
+    aws: AwsResources, simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the seed's order: seed, preflight, then observe; a hold that is not written clones the record
+    create_outbox_queues(aws, monkeypatch)
+    point_at_simulator(simulator, monkeypatch, mode=Mode.OBSERVE)
+    record_id = _acme(simulator)
+
+    dry = runner.invoke(app, ["preflight"])
+    assert "1 to hold (dry run)" in dry.output
+    assert AdminService.from_settings(get_settings()).list_holds() == []
+
+    applied = runner.invoke(app, ["preflight", "--apply"])
+
+    assert applied.exit_code == 0, applied.output
+    assert "1 held (tag added)" in applied.output
+    assert _tags(simulator, record_id) == [HOLD_TAG]
+    [hold] = AdminService.from_settings(get_settings()).list_holds()
+    assert (hold.hold_id, hold.mode) == (f"crm:{record_id}", "enforce")
+
+
+def test_a_record_the_guard_already_holds_is_not_held_twice(
+    guard_on_simulator: tuple[Pipeline, ZohoSimulator],
+) -> None:
+    _, sim = guard_on_simulator
+    ref = f"crm:{_acme(sim)}"
+    admin = AdminService.from_settings(get_settings())
+    admin.hold(ref, actor="user:ivy", reason="by hand")
+
+    result = runner.invoke(app, ["preflight", "--json"])
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["recorded"] == 0
+    assert plan["not_applied"] == [f"{ref}: {ref} is already held (held, {admin.list_holds()[0].entry_id})"]

@@ -16,7 +16,7 @@ from sync_guard.config import Settings
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.store import aws
 from sync_guard.store.audit import audit_transact_items
-from sync_guard.store.items import from_item, iso, parse_iso, to_value
+from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
 from sync_guard.store.outbox import outbox_put
 from sync_guard.store.shadow import HOLD_PK, DynamoShadowRepository, run_transaction, state_item
 
@@ -38,6 +38,20 @@ def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
 
 def _hold_key(ref: str) -> dict[str, Any]:
     return {"pk": {"S": HOLD_PK}, "sk": {"S": ref}}
+
+
+def hold_put(table: str, ref: str, entry: AuditEntry, *, replaces: Hold | None) -> dict[str, Any]:
+    """Put the ``HOLD`` item of ``ref`` made by ``entry`` (the engine's shape), if it is still as read."""
+    values = {"entry_id": entry.entry_id, "rules": list(entry.rules), "at": iso(entry.at)}
+    put: dict[str, Any] = {
+        "TableName": table,
+        "Item": to_item({"pk": HOLD_PK, "sk": ref, **values, "mode": entry.mode.value}),
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }
+    if replaces is not None:
+        put["ConditionExpression"] = "entry_id = :held_by"
+        put["ExpressionAttributeValues"] = {":held_by": to_value(replaces.entry_id)}
+    return {"Put": put}
 
 
 def state_put(table: str, state: RecordState, expected_rev: int) -> dict[str, Any]:
@@ -111,6 +125,28 @@ class DynamoAdminRepository:
             released = state.model_copy(update={"held_by": None, "echo_expected": echo})
             operations.append(state_put(self.shadow_table, released, state.rev))
         operations += [outbox_put(self.outbox_table, action) for action in actions]
+        run_transaction(self._client, operations)
+
+    def put_hold(
+        self,
+        entry: AuditEntry,
+        action: OutboxAction,
+        *,
+        replaces: Hold | None,
+        state: RecordState | None,
+    ) -> None:
+        """Hold ``action.target`` as the engine does; one transaction with ``entry``.
+
+        The ``HOLD`` item (replacing ``replaces``, or none), the hold action in the outbox and, when the
+        guard knows the record and the action will run, ``held_by`` and the expected echo on its state.
+        """
+        operations = audit_transact_items(self.audit_table, entry)
+        operations.append(hold_put(self.shadow_table, action.target, entry, replaces=replaces))
+        if state is not None and action.execute:
+            echo = dict(state.echo_expected) | {action.action_id: action.expected_state}
+            held = state.model_copy(update={"held_by": entry.entry_id, "echo_expected": echo})
+            operations.append(state_put(self.shadow_table, held, state.rev))
+        operations.append(outbox_put(self.outbox_table, action))
         run_transaction(self._client, operations)
 
     def confirm(self, hold: Hold, survivor: str, entry: AuditEntry) -> None:

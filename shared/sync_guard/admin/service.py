@@ -4,6 +4,8 @@ Each operation is one audited transaction with its actor (CLI: ``--actor``, defa
 IAM caller's ARN):
 
 - ``list_holds``: open quarantines, newest first, with the record's name and the rules that held it.
+- ``hold``: hold a record by hand, as the engine holds one (``sync-guard preflight`` holds what the first
+  sync would clone): the ``HOLD`` item, the hold action in the outbox, the echo it expects on the record.
 - ``release``: undo a hold. Hold actions that never ran are cancelled; those that ran (or may have: a
   timeout) get their inverse queued through the outbox (remove the CRM tag, mark the Books customer active).
   Holds decided in ``observe`` mode never touched Zoho, so there is nothing to undo there.
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sync_guard.admin.dynamo import DynamoAdminRepository
 from sync_guard.admin.model import Hold, HoldStatus, OperationResult, parse_ref
@@ -30,6 +33,7 @@ from sync_guard.executor.model import ActionStatus
 from sync_guard.executor.ports import ActionQueue
 from sync_guard.executor.queue import outbox_queue
 from sync_guard.guard.admin import admin_entry, admin_entry_id, reset_storm_breaker
+from sync_guard.guard.loops import expected_state
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
@@ -61,6 +65,35 @@ def release_expected_state(kind: ActionKind, tag: str) -> dict[str, object]:
     if kind is ActionKind.MARK_BOOKS_ACTIVE:
         return {"active": True}
     return {"crm_tag_removed": tag}
+
+
+def admin_action(
+    entry_id: str,
+    kind: ActionKind,
+    target: str,
+    *,
+    rules: tuple[str, ...],
+    mode: Mode,
+    params: dict[str, Any],
+    expected: dict[str, Any],
+    now: datetime,
+) -> OutboxAction:
+    """An outbox action an admin operation queues (written to Zoho only in ``enforce`` mode)."""
+    return OutboxAction(
+        action_id=action_id_for(entry_id, kind, target),
+        kind=kind,
+        target=target,
+        # No webhook event caused it: the admin operation's entry id stands in for one.
+        event_id=entry_id,
+        entry_id=entry_id,
+        rules=rules,
+        decision=Decision.ADMIN,
+        mode=mode,
+        execute=mode is Mode.ENFORCE,
+        params=params,
+        expected_state=expected,
+        queued_at=now,
+    )
 
 
 @dataclass
@@ -138,6 +171,77 @@ class AdminService:
             named, key=lambda h: (h.at or datetime.min.replace(tzinfo=UTC), h.hold_id), reverse=True
         )
 
+    def hold(
+        self,
+        hold_id: str,
+        *,
+        actor: str,
+        reason: str = "",
+        rules: tuple[str, ...] = (),
+        related: tuple[str, ...] = (),
+        evidence: tuple[str, ...] = (),
+        names: dict[str, str] | None = None,
+        module: str | None = None,
+        operation: str = "hold",
+        enqueue: bool = True,
+        mode: Mode | None = None,
+    ) -> OperationResult:
+        """Hold a record back from the sync, as the engine does: ``release`` and ``confirm`` then apply.
+
+        A CRM record gets the hold tag, a Books customer is marked inactive, through the outbox (in
+        ``observe`` mode the action is recorded, never run). ``mode`` overrides the guard's for this hold
+        (``preflight --apply`` writes its holds while the guard observes). ``enqueue=False`` leaves the
+        queued action to the caller (``preflight`` runs it at once). A record already held in ``enforce``
+        mode, or confirmed, is a ``Conflict``; an ``observe``-mode hold, which never reached Zoho, is
+        replaced.
+        """
+        actor = self._actor(actor)
+        mode = mode or self.mode
+        ref = parse_ref(hold_id, field="hold_id")
+        existing = self.repository.hold(ref)
+        if existing is not None and (existing.applied_in_zoho or existing.status is HoldStatus.CONFIRMED):
+            raise Conflict(f"{ref} is already held ({existing.status.value}, {existing.entry_id})")
+        state = self.repository.state(ref)
+        now = self.clock()
+        entry_id = admin_entry_id(f"{operation}|{ref}", actor, now)
+        kind = ActionKind.TAG_CRM_RECORD if ref.startswith("crm:") else ActionKind.MARK_BOOKS_INACTIVE
+        module = module or (state.record.module.value if state is not None else None)
+        params: dict[str, Any] = {}
+        if kind is ActionKind.TAG_CRM_RECORD:
+            params = {"tag": self.hold_tag} | ({"module": module} if module else {})
+        held = expected_state(kind, self.hold_tag)
+        action = admin_action(
+            entry_id, kind, ref, rules=rules, mode=mode, params=params, expected=held, now=now
+        )
+        note = reason or "held by an admin"
+        if mode is Mode.OBSERVE:
+            note += "; observe mode: the hold is recorded but NOT written to Zoho"
+        elif self.mode is Mode.OBSERVE:
+            note += "; written to Zoho although the guard observes (asked for)"
+        entry = admin_entry(
+            operation,
+            actor=actor,
+            at=now,
+            mode=mode,
+            note=note,
+            entry_id=entry_id,
+            records=(ref, *related),
+            rules=rules,
+            evidence=evidence,
+            actions=(action,),
+            names=(names or {}) | ({ref: state.record.name} if state is not None else {}),
+        )
+        try:
+            self.repository.put_hold(entry, action, replaces=existing, state=state)
+        except ConcurrentUpdate as error:
+            raise Conflict(
+                f"{ref} changed meanwhile (held, or an event was processed); run it again"
+            ) from error
+        queued = [action.action_id] if action.execute else []
+        if enqueue:
+            self._enqueue(queued)
+        return OperationResult(operation=operation, entry=entry, queued_actions=tuple(queued))
+
     def _hold(self, hold_id: str) -> Hold:
         ref = parse_ref(hold_id, field="hold_id")
         hold = self.repository.hold(ref)
@@ -184,21 +288,16 @@ class AdminService:
         now = self.clock()
         entry_seed = admin_entry_id(f"release|{hold.hold_id}", actor, now)
         undo_actions = tuple(
-            OutboxAction(
-                action_id=action_id_for(entry_seed, UNDO[action.kind], hold.hold_id),
-                kind=UNDO[action.kind],
-                target=hold.hold_id,
-                # No webhook event caused it: the admin operation's entry id stands in for one.
-                event_id=entry_seed,
-                entry_id=entry_seed,
+            admin_action(
+                entry_seed,
+                UNDO[action.kind],
+                hold.hold_id,
                 rules=hold.rules,
-                decision=Decision.ADMIN,
                 mode=self.mode,
-                execute=self.mode is Mode.ENFORCE,
                 params={"tag": action.params.get("tag", self.hold_tag)}
                 | ({"module": module} if module else {}),
-                expected_state=release_expected_state(UNDO[action.kind], self.hold_tag),
-                queued_at=now,
+                expected=release_expected_state(UNDO[action.kind], self.hold_tag),
+                now=now,
             )
             for action in to_undo
         )

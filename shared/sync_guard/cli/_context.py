@@ -7,6 +7,7 @@ through its ``stack.json``), then the defaults.
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,15 @@ AuditTableOption = Annotated[
 ActorOption = Annotated[
     str | None, typer.Option("--actor", help="Who does this, for the audit trail (default: your OS user).")
 ]
+
+
+def default_actor() -> str:
+    """The OS user, as ``user:<name>`` (the audit trail says who, not which machine)."""
+    try:
+        return f"user:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "user:unknown"
+
 
 # CloudFormation output -> Settings field.
 _STACK_OUTPUTS = {

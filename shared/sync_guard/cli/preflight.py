@@ -8,7 +8,9 @@ when it would not but the matcher finds its Books customer anyway ("Acme Ltd" vs
 - lists the rename that would make the pair line up (the CRM record takes the Books name, since the Books
   copy holds the invoices), and
 - in enforce mode, holds the CRM record back: adds the guard's hold tag, which takes it out of the CRM
-  view the sync uses, so the sync skips it instead of cloning it.
+  view the sync uses, so the sync skips it instead of cloning it. Each hold is the admin service's
+  ``hold`` (audited with its actor, listed by ``quarantines list``, undone by ``quarantines release``),
+  and its tag is written at once by the outbox executor, so the sync can be connected when this returns.
 
 CRM records with no Books customer at all are left alone (the sync should create those), as are records
 that would pair exactly. A CRM record that duplicates another CRM record which already pairs is held too:
@@ -17,11 +19,12 @@ its clone would be a duplicate (or a 3062 failure). Input: the live (or simulate
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,16 +32,24 @@ from rich.table import Table
 
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
+    ActorOption,
     RegionOption,
     StackOption,
     StateDirOption,
+    default_actor,
     resolve_settings,
 )
-from sync_guard.config import Mode
+from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError, SyncGuardError
+from sync_guard.executor.model import ActionMessage, ActionStatus
 from sync_guard.matching import Verdict, blocking_keys, compare
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
+
+if TYPE_CHECKING:  # the AWS side is imported only by the commands that use it
+    from sync_guard.admin import AdminService
+    from sync_guard.executor.ports import ActionQueue
+    from sync_guard.executor.service import Executor
 
 CRM_FIELDS = {
     "Accounts": (
@@ -82,6 +93,8 @@ class PreflightHold:
     reason: str
     rename: str
     evidence: tuple[str, ...] = ()
+    #: The rule of the catalogue the clone would trigger (what the hold is listed and audited under).
+    rule: str = "NAME_DRIFT"
 
 
 @dataclass
@@ -92,7 +105,13 @@ class PreflightPlan:
     pairs_exactly: int = 0
     new_customers: int = 0
     already_held: int = 0
+    #: Holds recorded (audit entry, hold item, outbox action), and of those, tags written to Zoho.
+    recorded: int = 0
     applied: int = 0
+    #: Planned holds not made or not (yet) written to Zoho, with the reason: "crm:1: already held ...".
+    not_applied: list[str] = field(default_factory=list)
+    #: Whether the holds were made (False: a dry run).
+    holding: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,13 +124,16 @@ class PreflightPlan:
                     "reason": hold.reason,
                     "rename": hold.rename,
                     "evidence": list(hold.evidence),
+                    "rule": hold.rule,
                 }
                 for hold in self.holds
             ],
             "pairs_exactly": self.pairs_exactly,
             "new_customers": self.new_customers,
             "already_held": self.already_held,
+            "recorded": self.recorded,
             "applied": self.applied,
+            "not_applied": self.not_applied,
         }
 
 
@@ -183,6 +205,7 @@ def plan_preflight(
                     f"{partner.party.ref}: the sync would clone it",
                     rename=f"merge {record.party.ref} into {owner.ref} in CRM (after the sync is paired)",
                     evidence=tuple(result.evidence),
+                    rule="SAME_SIDE_DUPLICATE",
                 )
             )
             continue
@@ -248,12 +271,80 @@ def load_from_exports(crm_export: Path, books_export: Path) -> tuple[list[SideRe
     return crm, books
 
 
-def apply_holds(plan: PreflightPlan, zoho: Any, module: Module, hold_tag: str) -> int:
-    """Add the hold tag to every CRM record the plan holds (enforce mode); returns how many were tagged."""
+def apply_holds(
+    plan: PreflightPlan,
+    admin: AdminService,
+    run_now: Callable[[list[str]], Mapping[str, ActionStatus]],
+    module: Module,
+    *,
+    actor: str,
+) -> int:
+    """Hold every CRM record the plan holds, as the guard holds its own; returns how many were tagged.
+
+    Each is the admin service's ``hold`` (audit entry with ``actor``, hold item, outbox action, expected
+    echo), made in ``enforce`` mode whatever the guard's: asking preflight to hold means writing the tags,
+    which ``run_now`` then does (the executor, see :func:`executor_run_now`).
+    """
+    plan.holding = True
+    queued: dict[str, str] = {}
     for hold in plan.holds:
-        zoho.crm.add_tags(module, hold.crm.record_id, [hold_tag])
-        plan.applied += 1
+        names = {hold.crm.ref: hold.crm.name} | (
+            {hold.partner.ref: hold.partner.name} if hold.partner else {}
+        )
+        try:
+            result = admin.hold(
+                hold.crm.ref,
+                actor=actor,
+                reason=f"preflight: {hold.reason}; {hold.rename}",
+                rules=(hold.rule,),
+                related=(hold.partner.ref,) if hold.partner else (),
+                evidence=hold.evidence,
+                names=names,
+                module=module.value,
+                operation="preflight_hold",
+                enqueue=False,
+                mode=Mode.ENFORCE,
+            )
+        except SyncGuardError as error:
+            plan.not_applied.append(f"{hold.crm.ref}: {error.message}")
+            continue
+        plan.recorded += 1
+        queued |= dict.fromkeys(result.queued_actions, hold.crm.ref)
+    for action_id, status in run_now(list(queued)).items():
+        if status is ActionStatus.DONE:
+            plan.applied += 1
+        else:
+            plan.not_applied.append(f"{queued[action_id]}: hold tag {status.value}")
     return plan.applied
+
+
+def executor_run_now(
+    executor: Executor, queue: ActionQueue | None
+) -> Callable[[list[str]], dict[str, ActionStatus]]:
+    """Run outbox actions at once with ``executor``; those Zoho asks to retry go to the outbox queue."""
+
+    def run(action_ids: list[str]) -> dict[str, ActionStatus]:
+        messages = [ActionMessage(message_id=f"preflight-{i}", action_id=a) for i, a in enumerate(action_ids)]
+        results = executor.run_batch(messages).results if messages else ()
+        retry = [r.action_id for r in results if r.retry]
+        if retry and queue is not None:
+            queue.send(retry)  # else the scheduled sweep re-queues them
+        return {r.action_id: r.status or ActionStatus.RETRYING for r in results}
+
+    return run
+
+
+def hold_with_guard(plan: PreflightPlan, settings: Settings, zoho: Any, module: Module, *, actor: str) -> int:
+    """:func:`apply_holds` against the guard ``settings`` name, tags written with ``zoho``'s clients."""
+    from sync_guard.admin import AdminService
+    from sync_guard.executor.queue import outbox_queue
+    from sync_guard.executor.wiring import build_executor
+
+    executor = dataclasses.replace(build_executor(settings), zoho=lambda: zoho)
+    # Preflight's holds are written whatever the guard's mode (see apply_holds).
+    executor.config = dataclasses.replace(executor.config, mode=Mode.ENFORCE)
+    run_now = executor_run_now(executor, outbox_queue(settings))
+    return apply_holds(plan, AdminService.from_settings(settings), run_now, module, actor=actor)
 
 
 # ----------------------------------------------------------------------------------------------- CLI
@@ -270,9 +361,13 @@ def preflight(
     books_export: Annotated[Path | None, typer.Option(help="Books customers CSV instead of the API.")] = None,
     apply: Annotated[
         bool | None,
-        typer.Option("--apply/--dry-run", help="Tag the records (default: only in enforce mode)."),
+        typer.Option(
+            "--apply/--dry-run",
+            help="Hold the records: tag them and record the holds (default: only in enforce mode).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    actor: ActorOption = None,
     stack_name: StackOption = None,
     region: RegionOption = None,
     state_dir: StateDirOption = DEFAULT_STATE_DIR,
@@ -297,7 +392,7 @@ def preflight(
                 plan = plan_preflight(crm, books)
                 wants_apply = apply if apply is not None else settings.mode is Mode.ENFORCE
                 if wants_apply:
-                    apply_holds(plan, zoho_clients, crm_module_, settings.crm_hold_tag)
+                    hold_with_guard(plan, settings, zoho_clients, crm_module_, actor=actor or default_actor())
         except ConfigurationError as error:
             typer.echo(
                 f"error: {error.message}. preflight reads Zoho through the guard's configuration: give "
@@ -319,8 +414,20 @@ def preflight(
         partner = f"{hold.partner.ref} {hold.partner.name}" if hold.partner else "-"
         table.add_row(f"{hold.crm.ref} {hold.crm.name}", partner, hold.rename)
     console.print(table)
-    state = "held (tag added)" if plan.applied else "to hold (dry run)"
     console.print(
-        f"{len(plan.holds)} {state}; {plan.pairs_exactly} pair exactly; {plan.new_customers} new customers; "
+        f"{_held_line(plan)}; {plan.pairs_exactly} pair exactly; {plan.new_customers} new customers; "
         f"{plan.already_held} already held. Clean first, then connect with a tight scope."
     )
+    for line in plan.not_applied:
+        console.print(f"  not held in Zoho: {line}")
+    if plan.recorded:
+        console.print("Review with 'sync-guard quarantines list'; 'quarantines release' undoes a hold.")
+
+
+def _held_line(plan: PreflightPlan) -> str:
+    if not plan.holding:
+        return f"{len(plan.holds)} to hold (dry run)"
+    line = f"{plan.applied} held (tag added)"
+    if plan.recorded > plan.applied:
+        line += f", {plan.recorded - plan.applied} recorded but not yet tagged (see below)"
+    return line

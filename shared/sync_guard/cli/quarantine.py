@@ -7,7 +7,6 @@ stack).
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,19 +21,12 @@ from sync_guard.cli._context import (
     RegionOption,
     StackOption,
     StateDirOption,
+    default_actor,
     resolve_settings,
 )
 from sync_guard.errors import SyncGuardError
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit trail.")]
-
-
-def default_actor() -> str:
-    """The OS user, as ``user:<name>`` (the audit trail says who, not which machine)."""
-    try:
-        return f"user:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "user:unknown"
 
 
 def _service(stack_name: str | None, region: str | None, state_dir: Path) -> AdminService:

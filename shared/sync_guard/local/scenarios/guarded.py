@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync_guard.cli.preflight import PreflightPlan, apply_holds, load_from_zoho, plan_preflight
+from sync_guard.cli.preflight import PreflightPlan, hold_with_guard, load_from_zoho, plan_preflight
 from sync_guard.config import Settings
 from sync_guard.local.scenarios.base import Scenario
 from sync_guard.local.scenarios.counting import Baseline, Counts, count_outcome
@@ -215,13 +215,16 @@ class GuardedEnvironment:
     # ------------------------------------------------------------------------------- the pieces
 
     def preflight(self, world: World) -> PreflightPlan:
-        """``sync-guard preflight`` in enforce mode, through the Zoho API, on the sync's scope."""
+        """``sync-guard preflight`` in enforce mode, through the Zoho API, on the sync's scope.
+
+        Its holds are the guard's (audited, in ``quarantines list``), made by the actor ``sync-guard demo``.
+        """
         if world.sync is None:
             raise RuntimeError("preflight needs the scenario's native sync")
         module = Module(world.sync.crm_module)
         crm, books = load_from_zoho(self._zoho, module, hold_tag=HOLD_TAG, view_id=world.sync.view_id)
         plan = plan_preflight(crm, books)
-        apply_holds(plan, self._zoho, module, HOLD_TAG)
+        hold_with_guard(plan, self.settings, self._zoho, module, actor="sync-guard demo")
         return plan
 
     def backfill(self, state: SimulatorState) -> int:
