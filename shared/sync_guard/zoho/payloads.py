@@ -289,19 +289,26 @@ def crm_workflow_body(module: Module | str, data: Mapping[str, Any], *, event: s
     return body
 
 
+def _template_fields(payload: CrmWorkflowPayload) -> dict[str, Any]:
+    """The recommended template's fields the body sent, as read (ids stripped)."""
+    known = CrmWorkflowPayload.model_fields
+    return {key: getattr(payload, key) for key in sorted(payload.model_fields_set) if key in known}
+
+
 # ---------------------------------------------------------------------------------------------- parsers
 def parse_crm_workflow(data: Mapping[str, Any], *, received_at: datetime) -> GuardEvent:
     """Normalise a CRM workflow webhook body (JSON object or form fields) into one ``GuardEvent``.
 
-    The event id hashes source, module, operation, record id and the whole body (the token excepted): a
-    re-delivery of the same body is recognised, and two edits within the second of ``modified`` (Zoho's
+    The event id hashes source, module, operation and every template field the body sent (record id and
+    ``modified`` among them; not the token, nor fields of its own a template adds): a re-delivery, or a
+    failed delivery replayed, is recognised, and two edits within the second of ``modified`` (Zoho's
     times have whole seconds) are two events.
     """
     payload = _validate(CrmWorkflowPayload, data)
     module = crm_module(payload.module)
     operation = _operation(payload.event, "event")
     return GuardEvent(
-        event_id=event_key(System.CRM, module, operation, {**_canonical_body(data), "id": payload.id}),
+        event_id=event_key(System.CRM, module, operation, _template_fields(payload)),
         source=System.CRM,
         channel=Channel.CRM_WORKFLOW,
         module=module,

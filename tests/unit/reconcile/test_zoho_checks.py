@@ -291,6 +291,8 @@ def test_a_failed_webhook_is_fed_as_the_event_the_delivered_webhook_makes(world:
             "id": "5725767000003000064",
             "name": "Acme Ltd",
             "modified": "2026-03-10T11:30:00+00:00",
+            "phone": "+44 20 7946 0000",
+            "postcode": "SW1A 1AA",
         },
         received_at=NOW,
     )
