@@ -110,7 +110,7 @@ def domain_error(error: SyncGuardError) -> Response[str]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # audit pages carry customers' names and emails
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """HTTP API (payload 2.0) entry point."""

@@ -135,3 +135,21 @@ def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies:
     assert body["error"] == "forbidden"
     status, _ = invoke("GET", "/admin/quarantines", caller=None)
     assert status == 403
+
+
+def test_audit_responses_stay_out_of_the_trace(
+    invoke: Invoke, companies: list[Company], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An audit page carries customers' names and emails in its evidence; X-Ray must not store it.
+    from aws_lambda_powertools import Tracer
+
+    captured: list[object] = []
+
+    def record(self: Tracer, **kwargs: object) -> None:
+        captured.append(kwargs["capture_response"])
+
+    monkeypatch.setattr(Tracer, "_add_response_as_metadata", record)
+    status, body = invoke("GET", "/admin/audit", query={"record": companies[0].customer.ref})
+    assert status == 200
+    assert body["entries"]
+    assert captured == [False]
