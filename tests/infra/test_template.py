@@ -134,3 +134,24 @@ def test_the_layer_brings_what_the_handlers_import() -> None:
     assert "aws-lambda-powertools[tracer]>=3.0" in layer
     handlers = [p for p in (root / "functions").rglob("*.py") if "Tracer()" in p.read_text(encoding="utf-8")]
     assert handlers
+
+
+def test_the_layer_pins_boto3_with_the_botocore_it_is_tested_with() -> None:
+    # The layer carries botocore (aws-xray-sdk needs it) and loads ahead of the runtime: unpinned, the
+    # runtime's boto3 would run on whichever botocore pip chose. Both are pinned, to the tested pair.
+    from importlib.metadata import requires, version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    lines = (root / "shared" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    pins = {
+        requirement.name: str(requirement.specifier)
+        for requirement in (Requirement(line) for line in lines if line.strip() and not line.startswith("#"))
+    }
+    for package in ("boto3", "botocore"):
+        assert pins.get(package) == f"=={version(package)}", f"pin {package} to the tested version"
+    boto3_needs = [Requirement(r) for r in requires("boto3") or []]
+    wanted = next(r for r in boto3_needs if r.name == "botocore" and r.marker is None)
+    assert wanted.specifier.contains(version("botocore")), f"boto3 wants botocore {wanted.specifier}"
