@@ -286,7 +286,7 @@ class LocalStack:
         self._refs = refs
         self._queue_arns = queue_arns
         self._http_apis = {r for r, v in resources.items() if v["Type"] == "AWS::Serverless::HttpApi"}
-        self.environment = {name: self._resolve(value) for name, value in self._global_variables().items()}
+        self.environment = self._global_environment()
         self.environment |= table_env
         dynamodb, moto = self._servers()
         self.environment |= {
@@ -304,6 +304,16 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
         self.environment |= self.extra_environment
+
+    def _global_environment(self) -> dict[str, str]:
+        """The Globals variables, resolved against this stack's parameters and resources.
+
+        A variable that resolves to empty means "the code's default" (a stack parameter left empty).
+        Locally the caller's environment plays the part of the stack parameters, so a value set there is
+        kept, not blanked.
+        """
+        resolved = {name: self._resolve(value) for name, value in self._global_variables().items()}
+        return {name: value for name, value in resolved.items() if value or not os.environ.get(name)}
 
     def _global_variables(self) -> dict[str, Any]:
         function_globals = self.template.get("Globals", {}).get("Function", {})

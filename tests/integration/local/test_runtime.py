@@ -189,3 +189,19 @@ def test_local_stack_resolves_conditions_like_cloudformation(tmp_path: Any) -> N
     assert stack._resolve(variable) == ""
     stack._refs = {"WebhookSecretParameterName": "guard/token"}
     assert stack._resolve(variable) == "/guard/token"
+
+
+def test_local_stack_keeps_a_setting_from_the_environment_that_the_template_leaves_empty(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # README: "Locally, set them in the environment". An empty stack parameter must not blank them.
+    from sync_guard.local.stack import LocalStack
+
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20099999")
+    stack = LocalStack(tmp_path)
+    stack._refs = {"ZohoBooksOrganizationId": "", "Mode": "observe"}
+    environment = stack._global_environment()
+    assert "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID" not in environment
+    assert environment["SYNC_GUARD_MODE"] == "observe"
+    stack._refs["ZohoBooksOrganizationId"] = "20011111"
+    assert stack._global_environment()["SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID"] == "20011111"
