@@ -1,7 +1,8 @@
 """Configuration: one pydantic-settings model, validated once at cold start.
 
 Nothing else in the package reads ``os.environ``; code takes a ``Settings`` (or the values it needs).
-Every variable is prefixed ``SYNC_GUARD_``; the template sets them in its Globals.
+Every variable is prefixed ``SYNC_GUARD_``; the template sets them in its Globals. A variable set but empty
+means the setting's default: the template passes a stack parameter left empty straight through.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class BooksSignatureScheme(StrEnum):
 class Settings(BaseSettings):
     """Everything the guard needs to know about its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="SYNC_GUARD_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SYNC_GUARD_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     mode: Mode = Mode.OBSERVE
     service_name: str = "zoho-sync-guard"
