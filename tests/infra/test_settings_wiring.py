@@ -1,0 +1,123 @@
+"""Every setting a deployer may set is a stack parameter that reaches every function.
+
+A value typed into the Lambda console is lost at the next ``sam deploy``, and the functions must agree (the
+hold tag the processor decides on is the one the outbox writes and the admin function releases). So each
+setting the docs tell a deployer to set is passed in the template's Globals from a parameter, and the
+README's parameter table documents that parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Settings
+from sync_guard.local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+# The settings that are not stack parameters, and why. Anything else must be wired in the Globals.
+NOT_FOR_THE_DEPLOYER = {
+    "service_name": "a name in logs and metrics; POWERTOOLS_SERVICE_NAME names the functions",
+    "aws_region": "set by the Lambda runtime",
+    "aws_endpoint_url": "local only (moto's server)",
+    "dynamodb_endpoint_url": "local only (DynamoDB Local)",
+    "webhook_secret": "local only; on AWS the secret comes from Secrets Manager or SSM",
+    "books_signature_secret": "a secret, never a parameter; on AWS the HMAC key is the webhook secret",
+    "zoho_client_id": "local only; on AWS the OAuth client is in the Zoho secret",
+    "zoho_client_secret": "local only; on AWS the OAuth client is in the Zoho secret",
+    "zoho_refresh_token": "local only; on AWS the OAuth client is in the Zoho secret",
+    "zoho_accounts_url": "local only (the Zoho simulator)",
+    "zoho_api_url": "local only (the Zoho simulator)",
+    "notify_file": "local only (the local stack's copy of every notice)",
+    "outbox_max_receives": "must equal the outbox queue's maxReceiveCount: set beside it on OutboxFunction",
+    "outbox_lease_seconds": "tied to OutboxFunction's Timeout; change both in template.yaml together",
+    "outbox_sweep_after_seconds": "tied to the sweep's schedule; change both in template.yaml together",
+    "zoho_timeout_seconds": "tied to the functions' timeouts (retry budget); change them together",
+    "zoho_max_attempts": "tied to the functions' timeouts (retry budget); change them together",
+    "max_body_bytes": "the default holds every payload Zoho sends; not a deployment choice",
+}
+
+
+def env_name(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    return str(alias) if isinstance(alias, str) else f"SYNC_GUARD_{field.upper()}"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def global_variables(template: dict[str, Any]) -> dict[str, Any]:
+    return dict(template["Globals"]["Function"]["Environment"]["Variables"])
+
+
+def parameter_refs(value: Any) -> set[str]:
+    """The names a template value refers to (Ref, and ${...} in Fn::Sub), wherever they are nested."""
+    if isinstance(value, dict):
+        found = {str(value["Ref"])} if "Ref" in value else set()
+        if isinstance(value.get("Fn::Sub"), str):
+            found |= set(re.findall(r"\$\{([^}!.]+)\}", value["Fn::Sub"]))
+        return found.union(*(parameter_refs(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(parameter_refs(v) for v in value))
+    return set()
+
+
+def test_every_setting_for_the_deployer_is_passed_to_every_function(global_variables: dict[str, Any]) -> None:
+    missing = [
+        env_name(field)
+        for field in Settings.model_fields
+        if field not in NOT_FOR_THE_DEPLOYER and env_name(field) not in global_variables
+    ]
+    assert not missing, f"set these in the template's Globals, from a stack parameter: {missing}"
+
+
+def test_the_exemptions_name_real_settings_that_the_template_leaves_alone(
+    global_variables: dict[str, Any],
+) -> None:
+    assert set(NOT_FOR_THE_DEPLOYER) <= set(Settings.model_fields)
+    assert not {env_name(field) for field in NOT_FOR_THE_DEPLOYER} & set(global_variables)
+
+
+def test_every_setting_the_docs_name_exists() -> None:
+    # A deployer told to set a variable the code does not read would change nothing.
+    known = {env_name(field) for field in Settings.model_fields}
+    for path in DOCS:
+        named = set(re.findall(r"\bSYNC_GUARD_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
+        assert named <= known, f"{path.name} names settings that do not exist: {sorted(named - known)}"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SYNC_GUARD_RULE_POLICY",
+        "SYNC_GUARD_CRM_HOLD_TAG",
+        "SYNC_GUARD_CRM_HOLD_FIELD",
+        "SYNC_GUARD_BOOKS_SIGNATURE_SCHEME",
+        "SYNC_GUARD_ZOHO_CRM_ORG_ID",
+    ],
+)
+def test_the_settings_the_docs_tell_a_deployer_to_set_come_from_parameters(
+    template: dict[str, Any], global_variables: dict[str, Any], variable: str
+) -> None:
+    refs = parameter_refs(global_variables.get(variable))
+    assert refs & set(template["Parameters"]), f"{variable} is not set from a stack parameter"
+
+
+def test_every_parameter_is_used_and_in_the_readme(template: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| Parameter | Default | Meaning |", 1)[1].split("\n\n", 1)[0]
+    documented = {
+        name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])
+    }
+    used = parameter_refs({k: v for k, v in template.items() if k != "Parameters"})
+    for name in template["Parameters"]:
+        assert name in documented, f"parameter {name} is missing from the README's parameter table"
+        assert name in used, f"parameter {name} is declared but nothing uses it"
