@@ -58,12 +58,16 @@ _STACK_OUTPUTS = {
 
 
 # The stack's parameters the functions read as settings: an admin command acts as the functions do
-# (a release in an enforce-mode stack undoes the hold in Zoho, with the stack's Zoho credentials).
+# (a release in an enforce-mode stack undoes the hold in Zoho, with the stack's Zoho credentials and hold
+# tag; seed and rekey cut phone keys for the stack's country). A parameter left empty means the default.
 _STACK_PARAMETERS = {
     "Mode": "mode",
     "ZohoSecretName": "zoho_secret_name",
     "ZohoDataCentre": "zoho_data_centre",
     "ZohoBooksOrganizationId": "zoho_books_organization_id",
+    "CrmHoldTag": "crm_hold_tag",
+    "CrmHoldField": "crm_hold_field",
+    "DefaultPhoneRegion": "default_phone_region",
 }
 
 

@@ -25,7 +25,6 @@ from sync_guard.cli._context import (
     StateDirOption,
     resolve_settings,
 )
-from sync_guard.config import get_settings
 from sync_guard.errors import ClientError
 from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
 from sync_guard.guard.admin import admin_entry
@@ -121,16 +120,17 @@ def seed(
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from error
     now = datetime.now(UTC)
-    plan = plan_seed(crm_records, books_records, LibraryMatcher(get_settings().default_phone_region), now=now)
+    # The stack's phone region, not this shell's: seeded records must key as the processor keys events.
+    settings = resolve_settings(
+        stack_name=stack_name,
+        region=region,
+        state_dir=state_dir,
+        shadow_table=shadow_table,
+        audit_table=audit_table,
+    )
+    plan = plan_seed(crm_records, books_records, LibraryMatcher(settings.default_phone_region), now=now)
     written = 0
     if not dry_run:
-        settings = resolve_settings(
-            stack_name=stack_name,
-            region=region,
-            state_dir=state_dir,
-            shadow_table=shadow_table,
-            audit_table=audit_table,
-        )
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
         who = actor or getpass.getuser()

@@ -123,3 +123,83 @@ def test_a_local_stack_on_live_zoho_or_other_credentials_lends_none(
     settings = resolve_settings(state_dir=tmp_path / "stack")
     assert settings.zoho_client_secret is None
     assert settings.zoho_refresh_token is None
+
+
+def deploy_fake_stack(parameters: dict[str, str]) -> None:
+    """A stack named sync-guard in moto, declaring the template's parameters, with these values."""
+    import json
+
+    import boto3
+
+    from sync_guard.local.template import load_template
+
+    template = {
+        "Parameters": {name: {"Type": "String", "Default": ""} for name in load_template()["Parameters"]},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"AuditTableName": {"Value": "prod-AuditTable"}},
+    }
+    boto3.client("cloudformation", region_name="eu-west-2").create_stack(
+        StackName="sync-guard",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
+
+
+def test_a_deployed_stack_gives_the_hold_tag_field_and_phone_region_its_functions_use() -> None:
+    # A release from the command line writes the undo with the stack's tag; rekey keys phones as the stack.
+    from moto import mock_aws
+
+    with mock_aws():
+        deploy_fake_stack(
+            {"CrmHoldTag": "held-by-guard", "CrmHoldField": "Sync_Hold", "DefaultPhoneRegion": "US"}
+        )
+        settings = resolve_settings(stack_name="sync-guard", region="eu-west-2")
+    assert settings.crm_hold_tag == "held-by-guard"
+    assert settings.crm_hold_field == "Sync_Hold"
+    assert settings.default_phone_region == "US"
+
+
+def test_an_empty_stack_parameter_leaves_the_default() -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        deploy_fake_stack({"CrmHoldTag": "", "DefaultPhoneRegion": ""})
+        settings = resolve_settings(stack_name="sync-guard", region="eu-west-2")
+    assert settings.crm_hold_tag == "sync-guard-hold"
+    assert settings.default_phone_region == "GB"
+
+
+def test_the_stack_parameters_the_cli_reads_are_the_ones_the_template_passes_to_those_settings() -> None:
+    from sync_guard.cli._context import _STACK_PARAMETERS
+    from sync_guard.local.template import load_template
+
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    for parameter, field in _STACK_PARAMETERS.items():
+        assert variables[f"SYNC_GUARD_{field.upper()}"] == {"Ref": parameter}
+
+
+def test_seed_matches_with_the_stack_phone_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seeded records must key phones as the stack's processor does, not as this shell's default would.
+    from moto import mock_aws
+
+    import sync_guard.cli.seed as seed_command
+
+    regions: list[str] = []
+    real_matcher = seed_command.LibraryMatcher
+
+    def spy(region: str) -> object:
+        regions.append(region)
+        return real_matcher(region)
+
+    monkeypatch.setattr(seed_command, "LibraryMatcher", spy)
+    exports = Path(__file__).resolve().parents[2] / "fixtures" / "exports"
+    with mock_aws():
+        deploy_fake_stack({"DefaultPhoneRegion": "US"})
+        seed_command.seed(
+            crm=exports / "crm_accounts.csv",
+            books=exports / "books_customers.csv",
+            dry_run=True,
+            stack_name="sync-guard",
+            region="eu-west-2",
+        )
+    assert regions == ["US"]
