@@ -302,3 +302,25 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
     # the first attempt cancelled the dead-lettered hold; the admin's retry must still undo it in Zoho
     result = service.release(held.ref, actor="user:alice")
     assert [a.kind for a in result.entry.actions] == [UNDO[action.kind]]
+
+
+def test_release_of_a_hold_zoho_refused_queues_no_undo(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the Books duplicate deleted in Zoho before its hold ran: Zoho refuses the hold (error 1002)
+    pipeline, companies = _held(aws, queues, sim, monkeypatch)
+    books_dup = companies[1].duplicate
+    sim.state.books_delete_contact(books_dup.record_id)
+    pipeline.drain()
+    assert sim.requests.count("books.mark_inactive", status=200) == 0
+
+    # when an admin releases it
+    result = _service().release(books_dup.ref, actor="user:carol")
+    pipeline.drain()
+
+    # then nothing is queued to undo a hold that never took effect
+    assert result.queued_actions == ()
+    assert result.detail["undo"] == []
+    assert sim.requests.count("books.mark_active") == 0
+    [entry] = _admin_entries(books_dup.ref)
+    assert "nothing to undo" in entry.note  # type: ignore[attr-defined]

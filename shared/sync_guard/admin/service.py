@@ -52,7 +52,8 @@ UNDO = {
     ActionKind.TAG_CRM_RECORD: ActionKind.UNTAG_CRM_RECORD,
     ActionKind.MARK_BOOKS_INACTIVE: ActionKind.MARK_BOOKS_ACTIVE,
 }
-#: Statuses of a hold action after which Zoho may hold the record: undo them.
+#: Statuses of a hold action after which Zoho may hold the record: undo them (``failed`` only when the
+#: refused hold was more than one write, see ``_took_no_effect``).
 _MAY_HAVE_RUN = {ActionStatus.DONE, ActionStatus.RUNNING, ActionStatus.FAILED, ActionStatus.DEAD_LETTERED}
 
 
@@ -106,6 +107,7 @@ class AdminService:
     queue: ActionQueue | None
     mode: Mode
     hold_tag: str = "sync-guard-hold"
+    hold_field: str = ""
     clock: Callable[[], datetime] = _utc_now
 
     @classmethod
@@ -117,9 +119,15 @@ class AdminService:
             queue=outbox_queue(settings),
             mode=settings.mode,
             hold_tag=settings.crm_hold_tag,
+            hold_field=settings.crm_hold_field,
         )
 
     # ------------------------------------------------------------------------------------ helpers
+    def _took_no_effect(self, action: OutboxAction) -> bool:
+        """Whether a hold Zoho refused left nothing behind: it is one write (mark inactive, or add the tag
+        when no checkbox is configured). With a checkbox, the tag may be on even though ticking it failed."""
+        return action.kind is ActionKind.MARK_BOOKS_INACTIVE or not self.hold_field
+
     @staticmethod
     def _actor(actor: str) -> str:
         if not actor or not actor.strip():
@@ -280,6 +288,8 @@ class AdminService:
                     )
             elif status is ActionStatus.CANCELLED and attempts > 0:
                 pass  # cancelled by a release that then failed: it was tried, so Zoho may hold the record
+            elif status is ActionStatus.FAILED and self._took_no_effect(action):
+                continue  # Zoho refused the one write the hold is: undoing it would fail the same way
             elif status not in _MAY_HAVE_RUN:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
             to_undo.append(action)
