@@ -64,6 +64,7 @@ def _record(
     *,
     held: bool,
     hold_failed: bool,
+    hold_retryable: bool = False,
 ) -> NoticeRecord:
     system_name, _, record_id = ref.partition(":")
     state = states.get(ref)
@@ -80,6 +81,7 @@ def _record(
         active=record.active if record else None,
         held=held,
         hold_failed=hold_failed,
+        hold_retryable=hold_retryable,
         deleted=bool(state.deleted) if state else False,
     )
 
@@ -114,6 +116,7 @@ def notices_for(
         return []
     outcomes = {a.target: (hold_outcomes or {}).get(a.action_id) for a in hold_actions(entry)}
     failed = {target for target, status in outcomes.items() if status in _HOLD_FAILED}
+    retryable = {target for target, status in outcomes.items() if status is ActionStatus.DEAD_LETTERED}
     held = {a.target for a in entry.actions if a.kind in _HOLD_KINDS} - {
         target for target, status in outcomes.items() if status in _NOT_HELD
     }
@@ -125,7 +128,15 @@ def notices_for(
         for ref in (finding.subject, *finding.related):
             roles.setdefault(ref, _role(ref, finding, entry, states))
     records = tuple(
-        _record(ref, role, entry, states, held=ref in held, hold_failed=ref in failed)
+        _record(
+            ref,
+            role,
+            entry,
+            states,
+            held=ref in held,
+            hold_failed=ref in failed,
+            hold_retryable=ref in retryable,
+        )
         for ref, role in roles.items()
     )
     evidence = list(primary.evidence or (primary.explanation,))

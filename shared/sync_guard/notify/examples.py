@@ -416,9 +416,22 @@ def backfill_batch() -> list[FinanceNotice]:
     return notices
 
 
+def refused_hold_notice() -> FinanceNotice:
+    """The name-drift example when Zoho refused the hold (the customer was deleted meanwhile)."""
+    notice = example_notices()["NAME_DRIFT"]
+    records = tuple(
+        record.model_copy(update={"held": False, "hold_failed": True, "active": None})
+        if record.held
+        else record
+        for record in notice.records
+    )
+    return notice.model_copy(update={"records": records})
+
+
 def rendered_examples() -> dict[str, RenderedMessage]:
-    """File stem -> message: every example notice, the storm digest and the backfill digest."""
+    """File stem -> message: every example notice, a refused hold, the storm and the backfill digests."""
     rendered = {stem: render_notice(notice, EXAMPLE_LINKS) for stem, notice in example_notices().items()}
+    rendered["HOLD_REFUSED"] = render_notice(refused_hold_notice(), EXAMPLE_LINKS)
     (storm,) = aggregate(storm_batch(), max_individual=5, links=EXAMPLE_LINKS)
     (backfill,) = aggregate(backfill_batch(), max_individual=5, links=EXAMPLE_LINKS)
     rendered["DIGEST_STORM"] = storm

@@ -78,6 +78,9 @@ class NoticeRecord(BaseModel):
     held: bool = False
     # The guard tried to hold it and Zoho refused (or kept failing): it is not held; someone must act.
     hold_failed: bool = False
+    # The failed hold gave up after every retry (Zoho down, out of credits) and waits in the outbox
+    # dead-letter queue, so replaying it retries it. False for a refusal, which no retry will change.
+    hold_retryable: bool = False
     # Already deleted in its own system (partner deleted, recreated after delete): known from the shadow.
     deleted: bool = False
 

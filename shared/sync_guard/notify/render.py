@@ -251,17 +251,33 @@ def _held_words(held: Sequence[NoticeRecord]) -> str:
     return names + " back from the sync" + (": " + "; ".join(sides) if sides else "")
 
 
+def _failed_hold_words(record: NoticeRecord) -> str:
+    """A hold that did not happen, and the step that can still make it happen."""
+    by_hand = (
+        "add the guard's hold tag in CRM, which takes it out of the view the sync uses"
+        if record.system is System.CRM
+        else "mark the customer inactive in Books"
+    )
+    name = f"{quoted_name(record)} ({short_system(record)})"
+    if record.hold_retryable:
+        return (
+            f"The guard tried to hold {name} back from the sync, but Zoho kept failing (an outage or the "
+            f"API limit), so nothing holds it back yet: {by_hand}, or ask an admin to retry the hold once "
+            "Zoho answers again (sync-guard replay-dlq --queue outbox)."
+        )
+    return (
+        f"The guard tried to hold {name} back from the sync and Zoho refused (the audit trail says why, "
+        f"for example that the record no longer exists), so nothing holds it back and retrying will not "
+        f"help: check the record in Zoho and, if it is still there, hold it by hand ({by_hand})."
+    )
+
+
 def guard_action(notice: FinanceNotice, text: RuleText) -> str:
     """What the guard did, or in observe mode what it would have done. Never deletes, never merges."""
     held, failed = notice.held_records, notice.failed_holds
     if notice.decision is Decision.QUARANTINE:
         if notice.mode is Mode.ENFORCE and failed:
-            names = ", ".join(f"{quoted_name(r)} ({short_system(r)})" for r in failed)
-            words = (
-                f"The guard tried to hold {names} back from the sync, and Zoho refused or kept failing, so "
-                "nothing holds it back: hold it by hand (CRM: take it out of the synced view; Books: mark "
-                "the customer inactive), or ask an admin to retry the hold (sync-guard replay-dlq)."
-            )
+            words = " ".join(_failed_hold_words(record) for record in failed)
             if held:
                 words += f" The guard did hold {_held_words(held)}."
         elif notice.mode is Mode.ENFORCE:

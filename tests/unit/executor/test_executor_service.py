@@ -285,6 +285,21 @@ def test_finance_hears_that_a_refused_hold_did_not_happen() -> None:
     assert "NOT held, act by hand" in message.subject
     assert "The guard tried to hold" in message.body
     assert "The guard held" not in message.body
+    # a refused action is in no dead-letter queue: the notice must not send anyone to replay it
+    assert "replay-dlq" not in message.body
+    assert "hold it by hand (mark the customer inactive in Books)" in " ".join(message.body.split())
+
+
+def test_a_hold_that_failed_every_retry_can_be_replayed() -> None:
+    store, context, hold, note = _hold_and_notice()
+    notifier = InMemoryNotifier()
+    store.items[hold].status = ActionStatus.DEAD_LETTERED
+
+    make(store, context=context, notifier=notifier).run_batch([msg(note, message_id="n")])
+
+    [message] = notifier.messages
+    assert "NOT held, act by hand" in message.subject
+    assert "sync-guard replay-dlq --queue outbox" in " ".join(message.body.split())
 
 
 def test_a_notice_waits_for_its_hold_then_says_what_became_of_it() -> None:
