@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sync_guard.executor.notices import SEVERITY_FOR_FINANCE
 from sync_guard.guard.model import Decision
 from sync_guard.guard.policy import Policy
 from sync_guard.rules.catalogue import BY_CODE, RULES
@@ -50,5 +51,8 @@ def test_docs_describe_every_rule_as_the_code_does() -> None:
         assert len(section) == 2, f"{rule.code} missing from docs/rules.md"
         body = section[1].split("### ", 1)[0]
         assert f"**Severity:** {rule.severity.value}" in body, rule.code
+        # what a subscription filter policy must name: the SNS attribute's value, not the rule's scale
+        sns_value = SEVERITY_FOR_FINANCE[rule.severity].value
+        assert f"**Severity:** {rule.severity.value} (SNS `severity`: `{sns_value}`)" in body, rule.code
         assert f"**Default decision:** {rule.default_decision.value}" in body, rule.code
         assert rule.summary in body, rule.code
