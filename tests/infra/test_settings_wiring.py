@@ -40,6 +40,14 @@ NOT_FOR_THE_DEPLOYER = {
     "zoho_timeout_seconds": "tied to the functions' timeouts (retry budget); change them together",
     "zoho_max_attempts": "tied to the functions' timeouts (retry budget); change them together",
     "max_body_bytes": "the default holds every payload Zoho sends; not a deployment choice",
+    # The scheduled Zoho checks are their only reader: set on ZohoChecksFunction.
+    "crm_notification_channel_id": "read by ZohoChecksFunction alone, set there from NotificationChannelId",
+    "crm_notify_url": "the stack's own CrmNotificationUrl, set on ZohoChecksFunction",
+    "crm_notification_events": "the guarded modules; not a deployment choice",
+    "crm_notification_channel_hours": "tied to the checks' schedule; change both in template.yaml together",
+    "crm_notification_renew_hours": "tied to the checks' schedule; change both in template.yaml together",
+    "zoho_checks_first_lookback_hours": "how far a first run looks back; not a deployment choice",
+    "zoho_checks_overlap_seconds": "tied to the checks' schedule; change both in template.yaml together",
 }
 
 
