@@ -192,13 +192,10 @@ def test_outbox_actions_are_queued_once_with_their_status(repo: DynamoShadowRepo
 def test_breaker_trips_once_and_an_admin_reset_is_audited_with_its_actor(
     repo: DynamoShadowRepository,
 ) -> None:
-    repo.commit(CommitPlan(entry=entry("evt_1"), breaker=BreakerChange(epoch=0, bucket=7, count_hit=True)))
-    repo.commit(
-        CommitPlan(
-            entry=entry("evt_2"),
-            breaker=BreakerChange(epoch=0, bucket=7, count_hit=True, trip=True, event_id="evt_2"),
-        )
-    )
+    first = BreakerChange(epoch=0, bucket=7, count_hit=True, hits_read=(0, 0))
+    repo.commit(CommitPlan(entry=entry("evt_1"), breaker=first))
+    tripping = BreakerChange(epoch=0, bucket=7, count_hit=True, trip=True, event_id="evt_2", hits_read=(1, 0))
+    repo.commit(CommitPlan(entry=entry("evt_2"), breaker=tripping))
     snapshot = repo.read_snapshot(SnapshotRequest(event_id="e3", entry_id="e3", ref="crm:1", storm_bucket=8))
     assert snapshot.breaker.open
     assert snapshot.breaker.opened_by_event == "evt_2"

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from sync_guard.guard.loops import echoed_actions, expected_state
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
+    BreakerState,
     Decision,
     EntryKind,
     Finding,
@@ -735,6 +736,13 @@ def _severity_rank(severity: Any) -> int:
     return ["low", "medium", "high", "critical"].index(str(severity.value))
 
 
+def counted_as_read(plan: CommitPlan, breaker: BreakerState) -> CommitPlan:
+    """``plan`` with its storm hit (if it counts one) conditional on the window hits it was decided on."""
+    if plan.breaker is None or not plan.breaker.count_hit:
+        return plan
+    return replace(plan, breaker=replace(plan.breaker, hits_read=breaker.window_hits))
+
+
 class Guard:
     """Processes events against the shadow through the repository port, retrying on conflicts."""
 
@@ -829,6 +837,7 @@ class Guard:
                 now=self.clock(),
                 rules=self.rules,
             )
+            plan = counted_as_read(plan, snapshot.breaker)
             try:
                 self.repository.commit(plan)
             except EventAlreadyProcessed:

@@ -117,9 +117,15 @@ class BreakerState(BaseModel):
     epoch: int = 0
     opened_at: datetime | None = None
     opened_by_event: str | None = None
-    #: Creates matching existing records counted in the current and the previous window.
-    recent_hits: int = 0
+    #: Creates matching existing records counted in the current window and in the previous one. A counted
+    #: create commits only while both still hold what was read (see ``BreakerChange.hits_read``).
+    window_hits: tuple[int, int] = (0, 0)
     exists: bool = False
+
+    @property
+    def recent_hits(self) -> int:
+        """Creates matching existing records counted in the current and the previous window."""
+        return sum(self.window_hits)
 
 
 class Finding(BaseModel):

@@ -125,6 +125,10 @@ class BreakerChange:
     trip: bool = False
     require_open: bool = False
     event_id: str | None = None
+    #: With ``count_hit``, the window hits the decision was made on (``BreakerState.window_hits``): the hit
+    #: is counted only if both windows still hold them and the breaker is still closed, so that two creates
+    #: counted at once cannot both decide "below the threshold".
+    hits_read: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

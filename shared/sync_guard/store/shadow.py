@@ -10,6 +10,8 @@ Items of the shadow table (``pk``/``sk``):
   link (``zcrm_account_id``/``zcrm_contact_id``) names that CRM record.
 - breaker state, ``BREAKER`` / ``S``: ``open``, ``epoch`` (bumped by every reset), ``opened_at``.
 - breaker window, ``BREAKER`` / ``W#<epoch>#<bucket>``: ``hits``, creates that matched existing records.
+  A hit is counted on condition that this window and the previous one hold what the event read and the
+  breaker is still closed: of two creates counted at once, one is re-decided with the other's hit.
 - hold, ``HOLD`` / ``<ref>``: a record the guard quarantined (the open quarantines list is one Query).
 
 Why this shape:
@@ -46,6 +48,7 @@ from sync_guard.config import Settings
 from sync_guard.errors import ConcurrentUpdate, UpstreamError
 from sync_guard.guard.model import AuditEntry, BreakerState, PairSource, RecordState
 from sync_guard.guard.ports import (
+    BreakerChange,
     CommitPlan,
     EventAlreadyProcessed,
     KeyChange,
@@ -185,17 +188,26 @@ def key_from_item(key: str, item: dict[str, Any] | None) -> KeyItem:
     )
 
 
-def breaker_from_items(state: dict[str, Any] | None, windows: Iterable[dict[str, Any]]) -> BreakerState:
-    hits = sum(int(from_item(window).get("hits", 0)) for window in windows)
+def _hits(window: dict[str, Any] | None) -> int:
+    return int(from_item(window).get("hits", 0)) if window else 0
+
+
+def breaker_from_items(
+    state: dict[str, Any] | None,
+    current: dict[str, Any] | None = None,
+    previous: dict[str, Any] | None = None,
+) -> BreakerState:
+    """The breaker from its state item and its current and previous window items (any may be absent)."""
+    window_hits = (_hits(current), _hits(previous))
     if state is None:
-        return BreakerState(recent_hits=hits)
+        return BreakerState(window_hits=window_hits)
     values = from_item(state)
     return BreakerState(
         open=bool(values.get("open", False)),
         epoch=int(values.get("epoch", 0)),
         opened_at=parse_iso(values["opened_at"]) if values.get("opened_at") else None,
         opened_by_event=values.get("opened_by_event"),
-        recent_hits=hits,
+        window_hits=window_hits,
         exists=True,
     )
 
@@ -360,18 +372,21 @@ class DynamoShadowRepository:
 
         wanted = self._candidate_refs(request, own, keys) - set(others) - {request.ref}
         epoch = int(from_item(breaker_item).get("epoch", 0)) if breaker_item else 0
-        window_keys = [window_key(epoch, request.storm_bucket), window_key(epoch, request.storm_bucket - 1)]
-        second = self._batch_get(
-            {self.shadow_table: [state_key(ref) for ref in sorted(wanted)] + window_keys}
-        )
-        windows: list[dict[str, Any]] = []
+        current_window = window_key(epoch, request.storm_bucket)
+        previous_window = window_key(epoch, request.storm_bucket - 1)
+        candidates = [state_key(ref) for ref in sorted(wanted)]
+        second = self._batch_get({self.shadow_table: [*candidates, current_window, previous_window]})
+        windows: dict[str, dict[str, Any]] = {}
         for item in second[self.shadow_table]:
             if item["pk"]["S"] == BREAKER_PK:
-                windows.append(item)
+                windows[item["sk"]["S"]] = item
             else:
                 state = state_from_item(item)
                 others[state.ref] = state
-        return Snapshot(False, own, keys, others, breaker_from_items(breaker_item, windows))
+        breaker = breaker_from_items(
+            breaker_item, windows.get(current_window["sk"]["S"]), windows.get(previous_window["sk"]["S"])
+        )
+        return Snapshot(False, own, keys, others, breaker)
 
     @staticmethod
     def _candidate_refs(
@@ -400,8 +415,8 @@ class DynamoShadowRepository:
 
         On AWS (100 items per transaction) the whole plan is one transaction. A server with a smaller limit
         (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
-        of importance (audit marker, record states, breaker condition, the first key claim, outbox actions,
-        breaker counter, further key claims, key removals, holds, audit views) and what does not fit is
+        of importance (audit marker, record states, breaker conditions and counter, the first key claim,
+        outbox actions, further key claims, key removals, holds, audit views) and what does not fit is
         written right after the transaction, unconditionally and idempotently. The engine re-adds missing
         key memberships on the record's next event, so the only cost of a crash in between is a missing
         audit view or hold on a development server.
@@ -421,19 +436,16 @@ class DynamoShadowRepository:
 
     def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         audit = audit_transact_items(self.audit_table, plan.entry)
-        breaker = self._breaker_operations(plan)
-        breaker_checks = [op for op in breaker if "ConditionCheck" in op or _is_trip(op)]
-        breaker_counts = [op for op in breaker if op not in breaker_checks]
         claims = [_key_update(self.shadow_table, c) for c in plan.key_changes if c.add]
         removals = [_key_update(self.shadow_table, c) for c in plan.key_changes if not c.add]
         return [
             audit[0],
             *(_state_put(self.shadow_table, write) for write in plan.state_writes),
-            *breaker_checks,
+            # All of the breaker's operations are conditions (the count too): they belong in the transaction.
+            *self._breaker_operations(plan),
             *(_key_check(self.shadow_table, key, rev) for key, rev in plan.key_checks),
             *claims[:1],
             *(outbox_put(self.outbox_table, action) for action in plan.actions),
-            *breaker_counts,
             *claims[1:],
             *removals,
             *(self._hold_put(ref, plan.entry) for ref in plan.holds),
@@ -458,11 +470,7 @@ class DynamoShadowRepository:
             elif "ConditionCheck" in operation:
                 continue  # only meaningful inside the transaction
             elif "Update" in operation:
-                update = dict(operation["Update"])
-                update.pop("ConditionExpression", None)
-                values = {k: v for k, v in update["ExpressionAttributeValues"].items() if k != ":rev"}
-                update["ExpressionAttributeValues"] = values
-                updates.append(update)
+                updates.append(_unconditional(operation["Update"]))
         # Unconditional updates (key memberships, counters) go together, a transaction at a time: fewer
         # round trips than one UpdateItem each. A conflict with a concurrent writer falls back to single
         # updates, which DynamoDB serialises per item.
@@ -484,17 +492,7 @@ class DynamoShadowRepository:
             return []
         operations: list[dict[str, Any]] = []
         if change.count_hit:
-            expires = int(plan.entry.at.timestamp()) + _WINDOW_TTL_SECONDS
-            operations.append(
-                {
-                    "Update": {
-                        "TableName": self.shadow_table,
-                        "Key": window_key(change.epoch, change.bucket),
-                        "UpdateExpression": "ADD hits :one SET expires_at = :expires",
-                        "ExpressionAttributeValues": {":one": to_value(1), ":expires": to_value(expires)},
-                    }
-                }
-            )
+            operations += self._count_operations(plan, change)
         if change.trip:
             operations.append(
                 {
@@ -504,9 +502,7 @@ class DynamoShadowRepository:
                         "UpdateExpression": (
                             "SET #open = :true, epoch = :epoch, opened_at = :at, opened_by_event = :event"
                         ),
-                        "ConditionExpression": (
-                            "attribute_not_exists(pk) OR (#open = :false AND epoch = :epoch)"
-                        ),
+                        "ConditionExpression": _BREAKER_CLOSED,
                         "ExpressionAttributeNames": {"#open": "open"},
                         "ExpressionAttributeValues": {
                             ":true": to_value(True),
@@ -528,6 +524,53 @@ class DynamoShadowRepository:
                         "ExpressionAttributeNames": {"#open": "open"},
                         "ExpressionAttributeValues": {
                             ":true": to_value(True),
+                            ":epoch": to_value(change.epoch),
+                        },
+                    }
+                }
+            )
+        return operations
+
+    def _count_operations(self, plan: CommitPlan, change: BreakerChange) -> list[dict[str, Any]]:
+        """One more hit in the event's window, only while both windows hold the hits the decision read and
+        (unless this hit trips it: the trip has the same condition) the breaker is still closed in its epoch.
+
+        A racing create counted meanwhile, or a trip or reset, cancels the transaction: the engine re-reads
+        and decides again with that hit, so no two creates can both count themselves below the threshold.
+        """
+        if change.hits_read is None:
+            raise ValueError("a counted storm hit must say which window hits it was decided on")
+        current, previous = change.hits_read
+        count = _hits_condition(current)
+        expires = int(plan.entry.at.timestamp()) + _WINDOW_TTL_SECONDS
+        count["ExpressionAttributeValues"] |= {":one": to_value(1), ":expires": to_value(expires)}
+        operations: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.shadow_table,
+                    "Key": window_key(change.epoch, change.bucket),
+                    "UpdateExpression": "ADD hits :one SET expires_at = :expires",
+                    **count,
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": self.shadow_table,
+                    "Key": window_key(change.epoch, change.bucket - 1),
+                    **_hits_condition(previous),
+                }
+            },
+        ]
+        if not change.trip:
+            operations.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.shadow_table,
+                        "Key": breaker_state_key(),
+                        "ConditionExpression": _BREAKER_CLOSED,
+                        "ExpressionAttributeNames": {"#open": "open"},
+                        "ExpressionAttributeValues": {
+                            ":false": to_value(False),
                             ":epoch": to_value(change.epoch),
                         },
                     }
@@ -560,7 +603,7 @@ class DynamoShadowRepository:
         item = self._client.get_item(
             TableName=self.shadow_table, Key=breaker_state_key(), ConsistentRead=True
         )
-        return breaker_from_items(item.get("Item"), [])
+        return breaker_from_items(item.get("Item"))
 
     def holds(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Records the guard holds (quarantined), by ref: one ``Query`` on the ``HOLD`` partition per page."""
@@ -608,9 +651,36 @@ class DynamoShadowRepository:
         run_transaction(self._client, operations)
 
 
-def _is_trip(operation: dict[str, Any]) -> bool:
-    update = operation.get("Update") or {}
-    return "#open = :true" in str(update.get("UpdateExpression", ""))
+#: The breaker is closed in the epoch read (or was never written: closed, epoch 0).
+_BREAKER_CLOSED = "attribute_not_exists(pk) OR (#open = :false AND epoch = :epoch)"
+
+
+def _hits_condition(hits: int) -> dict[str, Any]:
+    """A window item's condition: it holds ``hits`` hits (none: the item may be absent)."""
+    if hits == 0:
+        return {
+            "ConditionExpression": "attribute_not_exists(hits) OR hits = :hits",
+            "ExpressionAttributeValues": {":hits": to_value(0)},
+        }
+    return {"ConditionExpression": "hits = :hits", "ExpressionAttributeValues": {":hits": to_value(hits)}}
+
+
+def _placeholders(expression: str, prefix: str) -> set[str]:
+    return set(re.findall(re.escape(prefix) + r"[A-Za-z0-9_]+", expression))
+
+
+def _unconditional(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` without its condition, and without the names and values only the condition used."""
+    update = {k: v for k, v in update.items() if k != "ConditionExpression"}
+    expression = str(update["UpdateExpression"])
+    for field_name, prefix in (("ExpressionAttributeValues", ":"), ("ExpressionAttributeNames", "#")):
+        used = _placeholders(expression, prefix)
+        kept = {k: v for k, v in update.get(field_name, {}).items() if k in used}
+        if kept:
+            update[field_name] = kept
+        else:
+            update.pop(field_name, None)
+    return update
 
 
 def _batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:

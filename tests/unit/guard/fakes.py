@@ -70,10 +70,10 @@ class InMemoryShadow:
         refs.discard(request.ref)
         others = {ref: self.states[ref] for ref in refs if ref in self.states}
         hits = (
-            self.windows[(self.breaker.epoch, request.storm_bucket)]
-            + self.windows[(self.breaker.epoch, request.storm_bucket - 1)]
+            self.windows[(self.breaker.epoch, request.storm_bucket)],
+            self.windows[(self.breaker.epoch, request.storm_bucket - 1)],
         )
-        return Snapshot(False, own, keys, others, self.breaker.model_copy(update={"recent_hits": hits}))
+        return Snapshot(False, own, keys, others, self.breaker.model_copy(update={"window_hits": hits}))
 
     def commit(self, plan: CommitPlan) -> None:
         self.calls["commit"] += 1
@@ -98,6 +98,18 @@ class InMemoryShadow:
             raise ConcurrentUpdate("breaker")
         if plan.breaker and plan.breaker.require_open and not self.breaker.open:
             raise ConcurrentUpdate("breaker closed")
+        if plan.breaker and plan.breaker.count_hit:
+            change = plan.breaker
+            if change.hits_read is None:
+                raise ValueError("a counted storm hit must say which window hits it was decided on")
+            now_hits = (
+                self.windows[(change.epoch, change.bucket)],
+                self.windows[(change.epoch, change.bucket - 1)],
+            )
+            if now_hits != change.hits_read:
+                raise ConcurrentUpdate("breaker window")
+            if self.breaker.open or self.breaker.epoch != change.epoch:
+                raise ConcurrentUpdate("breaker no longer closed")
         # all conditions hold: apply
         self.entries[plan.entry.entry_id] = plan.entry
         for write in plan.state_writes:

@@ -387,6 +387,50 @@ def test_storm_trips_once_holds_creates_until_reset(shadow: InMemoryShadow) -> N
     assert after.decision is Decision.ALLOW
 
 
+def _storm_of_two(shadow: InMemoryShadow) -> Guard:
+    """Two Books customers, and a guard whose breaker trips on the second matching create."""
+    guard = make_guard(shadow, storm_threshold=2, storm_window_seconds=600)
+    for number in range(2):
+        guard.process(event_for(books_customer(f"{number}", f"Company {number}")))
+    return guard
+
+
+def _matching_create(n: int) -> GuardEvent:
+    return event_for(crm_account(f"c{n}", f"Company {n}", minutes=1), received=at(1))
+
+
+def test_two_storm_hits_counted_at_once_still_trip_the_breaker(shadow: InMemoryShadow) -> None:
+    guard = _storm_of_two(shadow)
+    # the other create is counted between this one's read (no hits yet) and its commit
+    shadow.interleave.append(lambda: make_guard(shadow, storm_threshold=2).process(_matching_create(1)))
+
+    result = guard.process(_matching_create(0))
+
+    assert result.attempts == 2  # re-decided with the other's hit
+    assert result.entry is not None
+    assert "MULTIPLICATION_STORM" in result.entry.rules
+    assert shadow.breaker.open
+    assert sum(shadow.windows.values()) == 2
+
+
+def test_a_create_counted_while_another_trips_the_breaker_is_held(shadow: InMemoryShadow) -> None:
+    guard = _storm_of_two(shadow)
+    guard.process(_matching_create(0))  # one hit: below the threshold
+
+    def trip() -> None:
+        make_guard(shadow, storm_threshold=2).process(_matching_create(1))
+
+    # the trip lands between this create's read (breaker closed) and its commit
+    shadow.interleave.append(trip)
+    result = guard.process(event_for(crm_account("c9", "Company 0", minutes=2), received=at(2)))
+
+    assert shadow.breaker.opened_by_event == _matching_create(1).event_id
+    assert result.attempts == 2
+    assert result.decision is Decision.QUARANTINE  # held by the open breaker, not committed unheld
+    assert result.entry is not None
+    assert "MULTIPLICATION_STORM" in result.entry.rules
+
+
 def test_onboarding_sole_traders_with_their_contacts_is_no_storm(shadow: InMemoryShadow) -> None:
     # "Accounts & their Contacts": each client is an account, its contact (the same person, the same
     # email) and the Books customer the sync makes for the account. Alike, but nothing is a copy.
