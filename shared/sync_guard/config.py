@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # A burst of this many creates matching existing customers within the window trips the storm breaker.
     storm_threshold: int = Field(default=10, gt=1)
     storm_window_seconds: int = Field(default=600, gt=0)
+    # How long one event may spend re-deciding after lost races or throttled commits before it is left to
+    # the queue's redelivery. A batch of ten events must finish well inside the processor's timeout.
+    commit_retry_budget_seconds: float = Field(default=3.0, gt=0)
     # Records created on both sides within this many hours of each other count as "both sides created".
     both_sides_window_hours: int = Field(default=72, gt=0)
 

@@ -90,6 +90,14 @@ class UpstreamError(SyncGuardError):
     retryable: bool = True
 
 
+class Throttled(UpstreamError):
+    """A dependency asked for fewer requests (DynamoDB throughput on a hot item or partition): try again
+    later, after a wait; never at once."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "throttled"
+
+
 def http_status_for(error: BaseException) -> int:
     """The one place where exceptions become HTTP status codes."""
     if isinstance(error, SyncGuardError):

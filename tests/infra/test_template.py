@@ -114,6 +114,16 @@ def test_queue_visibility_is_six_times_its_consumers_timeout(template: dict[str,
     assert consumers >= 2
 
 
+def test_a_batch_of_events_retrying_commits_ends_well_inside_the_processor_timeout(
+    template: dict[str, Any],
+) -> None:
+    # Each event may retry its commit for up to the budget; the events of a batch are processed in turn.
+    processor = template["Resources"]["ProcessorFunction"]["Properties"]
+    timeout = processor.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    batch = processor["Events"]["Queue"]["Properties"]["BatchSize"]
+    assert batch * Settings().commit_retry_budget_seconds <= timeout / 2
+
+
 def test_an_ssm_parameter_for_the_webhook_token_replaces_the_secret(template: dict[str, Any]) -> None:
     # The code reads the secret first when both are set: with a parameter named, the secret's name
     # must be empty, or every webhook fails on a secret the user never created.

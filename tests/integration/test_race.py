@@ -15,6 +15,7 @@ from sync_guard.config import Mode, get_settings
 from sync_guard.guard.engine import Guard, GuardConfig, GuardResult
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import Decision
+from sync_guard.guard.retry import CommitBackoff
 from sync_guard.models.events import Operation
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
@@ -43,7 +44,11 @@ def test_twenty_racing_creates_give_one_owner_and_nineteen_flagged(aws_server: A
     lock = threading.Lock()
 
     def create(index: int) -> None:
-        guard = Guard(DynamoShadowRepository.from_settings(settings), matcher, config, max_attempts=60)
+        # Twenty writers on one key at once, on one machine: give them time (the processor's budget is
+        # per event, and Lambda's concurrency keeps such a pile-up smaller).
+        backoff = CommitBackoff(budget_seconds=120)
+        repository = DynamoShadowRepository.from_settings(settings)
+        guard = Guard(repository, matcher, config, max_attempts=60, backoff=backoff)
         barrier.wait()
         try:
             result = guard.process(events[index])

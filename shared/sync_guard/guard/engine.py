@@ -10,8 +10,9 @@
    changes, breaker accounting, the rules, the policy's decision, outbox actions and the audit entry.
 4. Commit it in one transaction. ``EventAlreadyProcessed``: a redelivery, nothing more to do.
    ``ConcurrentUpdate``: someone wrote a key or state this plan depends on; read again and re-decide (the
-   loser of two racing creates is re-evaluated against the winner and flagged). Bounded; after
-   ``max_attempts`` the error propagates and the queue redelivers the event later.
+   loser of two racing creates is re-evaluated against the winner and flagged), after a short wait with
+   jitter; ``Throttled``: the same after a longer wait. Bounded in attempts and in time
+   (``CommitBackoff``); past them the error propagates and the queue redelivers the event later.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync_guard.config import Mode, Settings
-from sync_guard.errors import ConcurrentUpdate
+from sync_guard.errors import ConcurrentUpdate, Throttled
 from sync_guard.guard.context import Candidate, RuleContext, StormStatus
 from sync_guard.guard.loops import echoed_actions, expected_state
 from sync_guard.guard.model import (
@@ -52,6 +53,7 @@ from sync_guard.guard.ports import (
     SnapshotRequest,
     StateWrite,
 )
+from sync_guard.guard.retry import CommitBackoff
 from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 from sync_guard.rules.base import Rule
@@ -756,6 +758,7 @@ class Guard:
         clock: Callable[[], datetime] = utc_now,
         rules: Iterable[Rule] = RULES,
         max_attempts: int = 40,
+        backoff: CommitBackoff | None = None,
     ) -> None:
         self.repository = repository
         self.matcher = matcher
@@ -764,6 +767,7 @@ class Guard:
         self.clock = clock
         self.rules = tuple(rules)
         self.max_attempts = max_attempts
+        self.backoff = backoff or CommitBackoff()
 
     def _record(self, event: GuardEvent) -> PartyRecord | None:
         if event.record is not None or event.operation is Operation.DELETE or self.fetcher is None:
@@ -807,6 +811,8 @@ class Guard:
             event = event.model_copy(update={"operation": Operation.DELETE})
         request = self._request(event, record)
         fetched = event.record is None
+        started = self.backoff.timer.clock()
+        conflicts = throttled = 0
         for attempt in range(1, self.max_attempts + 1):
             snapshot = self.repository.read_snapshot(request)
             if snapshot.already_processed:
@@ -843,7 +849,21 @@ class Guard:
             except EventAlreadyProcessed:
                 return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
             except ConcurrentUpdate:
-                continue
+                conflicts += 1
+                if self.backoff.pause(started, conflicts, throttled=False):
+                    continue
+                elapsed = self.backoff.timer.clock() - started
+                raise ConcurrentUpdate(
+                    f"event {event.event_id}: still conflicting after {attempt} attempts in {elapsed:.1f} s "
+                    "(the retry budget); the queue delivers it again"
+                ) from None
+            except Throttled:
+                # A hot item or partition: waiting helps it, hammering does not; past a few waits the
+                # queue delivers the event again later.
+                throttled += 1
+                if self.backoff.pause(started, throttled, throttled=True):
+                    continue
+                raise
             return GuardResult(event.event_id, plan.entry, attempts=attempt)
         raise ConcurrentUpdate(
             f"event {event.event_id}: still conflicting after {self.max_attempts} attempts"

@@ -11,6 +11,7 @@ from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import Decision
 from sync_guard.guard.ports import RecordFetcher
+from sync_guard.guard.retry import CommitBackoff
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
 from sync_guard.processing import HandlerResult
@@ -30,6 +31,7 @@ class GuardEventHandler:
             LibraryMatcher(settings.default_phone_region),
             GuardConfig.from_settings(settings),
             fetcher=fetcher,
+            backoff=CommitBackoff.from_settings(settings),
         )
         return cls(guard)
 

@@ -45,7 +45,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
-from sync_guard.errors import ConcurrentUpdate, UpstreamError
+from sync_guard.errors import ConcurrentUpdate, SyncGuardError, Throttled, UpstreamError
 from sync_guard.guard.model import AuditEntry, BreakerState, PairSource, RecordState
 from sync_guard.guard.ports import (
     BreakerChange,
@@ -226,16 +226,36 @@ class TransactionTooLarge(UpstreamError):
         self.limit = limit
 
 
+class InvalidTransaction(SyncGuardError):
+    """DynamoDB refused a transaction as malformed: a bug in the guard, which no retry can mend."""
+
+    code = "invalid_transaction"
+
+
 _CONFLICT_CODES = {"TransactionCanceledException", "TransactionConflictException"}
 _SIZE_LIMIT = re.compile(r"less than or equal to (\d+)")
+#: Request-level codes and cancellation reasons by which DynamoDB asks for fewer requests.
+_THROTTLING_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+_THROTTLING_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+
+
+def _invalid(operations: Sequence[dict[str, Any]], index: int | None, detail: str) -> InvalidTransaction:
+    """The error for a refused transaction, naming the operation (kind and table, never its values)."""
+    where = ""
+    if index is not None and index < len(operations):
+        kind, request = next(iter(operations[index].items()))
+        where = f" at operation {index} ({kind} on {request.get('TableName', '?')})"
+    return InvalidTransaction(f"DynamoDB refused the transaction as invalid{where}: {detail[:200]}")
 
 
 def run_transaction(client: Any, operations: Sequence[dict[str, Any]]) -> None:
     """``TransactWriteItems`` with cancellations mapped to domain errors.
 
     The first operation of every guard transaction is the audit entry's primary item: its condition failing
-    means the event (or admin operation) was already recorded -> ``EventAlreadyProcessed``. Any other
-    condition failure or a transaction conflict means somebody wrote first -> ``ConcurrentUpdate``.
+    means the event (or admin operation) was already recorded -> ``EventAlreadyProcessed``. An invalid
+    request is a bug -> ``InvalidTransaction``, at once. Throttling -> ``Throttled`` (wait, then try
+    again). Any other condition failure or a transaction conflict means somebody wrote first ->
+    ``ConcurrentUpdate``.
     """
     try:
         client.transact_write_items(TransactItems=list(operations))
@@ -247,6 +267,10 @@ def run_transaction(client: Any, operations: Sequence[dict[str, Any]]) -> None:
                 raise ConcurrentUpdate(f"transaction conflict: {code}") from error
             if code == "ValidationException" and (limit := _SIZE_LIMIT.search(message)):
                 raise TransactionTooLarge(int(limit.group(1))) from error
+            if code == "ValidationException":
+                raise _invalid(operations, None, message) from error
+            if code in _THROTTLING_CODES:
+                raise Throttled(f"DynamoDB throttled the transaction: {code}") from error
             raise UpstreamError(f"DynamoDB transaction failed: {code}") from error
         reasons = _cancellation_codes(error)
         if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -254,6 +278,12 @@ def run_transaction(client: Any, operations: Sequence[dict[str, Any]]) -> None:
         if not reasons and message.split("[", 1)[-1].startswith("ConditionalCheckFailed"):
             # Some emulators omit the reasons; the message still names them in order.
             raise EventAlreadyProcessed("already recorded") from error
+        if "ValidationError" in reasons:
+            index = reasons.index("ValidationError")
+            detail = (error.response.get("CancellationReasons") or [{}])[index].get("Message") or message
+            raise _invalid(operations, index, str(detail)) from error
+        if _THROTTLING_REASONS.intersection(reasons):
+            raise Throttled(f"DynamoDB throttled the transaction: {reasons}") from error
         raise ConcurrentUpdate(f"transaction cancelled: {reasons or code}") from error
 
 

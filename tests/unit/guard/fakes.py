@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from sync_guard.errors import ConcurrentUpdate
 from sync_guard.guard.model import AuditEntry, BreakerState, OutboxAction, RecordState
@@ -15,6 +17,7 @@ from sync_guard.guard.ports import (
     Snapshot,
     SnapshotRequest,
 )
+from sync_guard.guard.retry import CommitBackoff
 from sync_guard.models.records import PartyRecord
 
 
@@ -141,3 +144,21 @@ class InMemoryShadow:
                 raise ConcurrentUpdate("breaker is not open")
             self.entries[entry.entry_id] = entry
         self.breaker = BreakerState(open=False, epoch=self.breaker.epoch + 1, exists=True)
+
+
+@dataclass
+class FakeTime:
+    """A clock that moves only when slept on: retry waits are recorded, never slept through."""
+
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+    def backoff(self, **settings: Any) -> CommitBackoff:
+        return CommitBackoff(timer=self, rng=random.Random(7), **settings)

@@ -16,12 +16,18 @@ from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, crm_contact, event_for
-from tests.unit.guard.fakes import ExactMatcher, InMemoryShadow
+from tests.unit.guard.fakes import ExactMatcher, FakeTime, InMemoryShadow
 
 
 def make_guard(shadow: InMemoryShadow, **config: object) -> Guard:
     settings = {"mode": Mode.ENFORCE} | config
-    return Guard(shadow, ExactMatcher(), GuardConfig(**settings), clock=lambda: T0)  # type: ignore[arg-type]
+    return Guard(
+        shadow,
+        ExactMatcher(),
+        GuardConfig(**settings),  # type: ignore[arg-type]
+        clock=lambda: T0,
+        backoff=FakeTime().backoff(),
+    )
 
 
 @pytest.fixture
