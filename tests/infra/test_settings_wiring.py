@@ -40,6 +40,7 @@ NOT_FOR_THE_DEPLOYER = {
     "zoho_timeout_seconds": "tied to the functions' timeouts (retry budget); change them together",
     "zoho_max_attempts": "tied to the functions' timeouts (retry budget); change them together",
     "max_body_bytes": "the default holds every payload Zoho sends; not a deployment choice",
+    "commit_retry_budget_seconds": "tied to the processor's Timeout and batch size; change them together",
     # The scheduled Zoho checks are their only reader: set on ZohoChecksFunction.
     "crm_notification_channel_id": "read by ZohoChecksFunction alone, set there from NotificationChannelId",
     "crm_notify_url": "the stack's own CrmNotificationUrl, set on ZohoChecksFunction",
