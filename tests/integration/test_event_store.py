@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -111,3 +112,28 @@ def test_requeue_sweep_queues_stored_but_unqueued_events(aws: AwsResources, stor
     assert store.status_of("evt_recent") is EventStatus.RECEIVED
     messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["event_id"] for m in messages] == ["evt_stuck"]
+
+
+@pytest.mark.parametrize("server", ["aws", "aws_server"])
+def test_an_event_awaiting_enrichment_never_expires_until_it_is_decided(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    # An acknowledged event must be decided, however long the Zoho credentials take to arrive.
+    aws: AwsResources = request.getfixturevalue(server)
+    store = DynamoEventStore(aws.dynamodb, get_settings().events_table, retention=timedelta(days=7))
+
+    def expiry() -> str | None:
+        item = aws.dynamodb.get_item(TableName=get_settings().events_table, Key={"pk": {"S": "evt_wait"}})
+        value = item["Item"].get("expires_at")
+        return value["N"] if value else None
+
+    # Times from today: DynamoDB Local may delete an item whose expiry has passed at any moment.
+    now = datetime.now(UTC)
+    waiting = stored("evt_wait")
+    store.put_new(dataclasses.replace(waiting, received_at=now, expires_at=now + timedelta(days=7)))
+    store.mark_processed("evt_wait", EventStatus.AWAITING_ENRICHMENT, now)
+    assert expiry() is None
+
+    decided = now + timedelta(days=45)
+    store.mark_processed("evt_wait", EventStatus.PROCESSED, decided)
+    assert expiry() == str(int((decided + timedelta(days=7)).timestamp()))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -46,13 +46,15 @@ def _iso(moment: datetime) -> str:
 class DynamoEventStore:
     """``EventStore`` (ingest side) and the status updates the processor makes, on the events table."""
 
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, *, retention: timedelta = timedelta(days=30)) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
+        self._retention = retention
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DynamoEventStore:
-        return cls(client("dynamodb", settings), settings.events_table)
+        retention = timedelta(days=settings.event_retention_days)
+        return cls(client("dynamodb", settings), settings.events_table, retention=retention)
 
     # ------------------------------------------------------------------------------------ ingest side
     def item_for(self, stored: StoredEvent) -> dict[str, Any]:
@@ -210,15 +212,28 @@ class DynamoEventStore:
         return EventStatus(item["status"]["S"]) if item and "status" in item else None
 
     def mark_processed(self, event_id: str, status: EventStatus, at: datetime) -> None:
-        """Record the processor's outcome; ``EventRecordMissing`` if the event is not stored."""
+        """Record the processor's outcome; ``EventRecordMissing`` if the event is not stored.
+
+        An event left awaiting enrichment loses its expiry: it waits for ``requeue-awaiting`` however long
+        that takes, since an acknowledged event is never dropped undecided. Once decided, it expires the
+        retention period after that (an expiry it still has is kept).
+        """
+        values: dict[str, Any] = {":status": {"S": status.value}, ":at": {"S": _iso(at)}}
+        if status is EventStatus.AWAITING_ENRICHMENT:
+            update = "SET #status = :status, processed_at = :at REMOVE expires_at"
+        else:
+            update = (
+                "SET #status = :status, processed_at = :at, expires_at = if_not_exists(expires_at, :expires)"
+            )
+            values[":expires"] = {"N": str(int((at + self._retention).timestamp()))}
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": event_id}},
-                UpdateExpression="SET #status = :status, processed_at = :at",
+                UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":status": {"S": status.value}, ":at": {"S": _iso(at)}},
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             if is_conditional_check_failure(error):
