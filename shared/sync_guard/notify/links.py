@@ -111,5 +111,5 @@ class ZohoLinks:
     def missing_setting(self, system: System) -> str:
         """The environment variable to set when a link cannot be built (said in the message)."""
         if system is System.CRM:
-            return "SYNC_GUARD_ZOHO_CRM_ORG_ID"
-        return "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID"
+            return "SYNC_GUARD_ZOHO_CRM_ORG_ID (stack parameter ZohoCrmOrgId)"
+        return "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID (stack parameter ZohoBooksOrganizationId)"

@@ -114,8 +114,9 @@ def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
 def fill(step: str, links: ZohoLinks) -> str:
     """Put the configured organisation ids into a catalogue text."""
     return step.format(
-        crm_org_id=links.crm_org_id or "(CRM org id not configured)",
-        books_org_id=links.books_organization_id or "(Books organization id not configured)",
+        crm_org_id=links.crm_org_id or "(CRM org id not configured: stack parameter ZohoCrmOrgId)",
+        books_org_id=links.books_organization_id
+        or "(Books organization id not configured: stack parameter ZohoBooksOrganizationId)",
     )
 
 

@@ -85,8 +85,11 @@ def test_the_support_ticket_step_quotes_both_organisation_ids(links: ZohoLinks) 
 
 def test_missing_org_ids_are_said_instead_of_broken_links() -> None:
     body = one_line(render_notice(notice("BROKEN_MAPPING"), ZohoLinks(data_centre=DataCentre.EU)).body)
-    assert "no link (set SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID)" in body
-    assert "(CRM org id not configured)" in body
+    assert (
+        "no link (set SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID (stack parameter ZohoBooksOrganizationId))"
+        in body
+    )
+    assert "(CRM org id not configured: stack parameter ZohoCrmOrgId)" in body
     assert "https://" not in body
 
 
