@@ -209,7 +209,15 @@ def splink_worker(crm: Path, books: Path, pairs_out: Path) -> None:
 
 
 def _ordered(left: str, right: str) -> tuple[str, str]:
+    """Two refs as one pair, by the record ids Zoho's API uses: the report reads CRM's "zcrm_<id>" export
+    ids as "<id>", while splink and the truth keep what the export says."""
+    left, right = _api_ref(left), _api_ref(right)
     return (left, right) if left <= right else (right, left)
+
+
+def _api_ref(ref: str) -> str:
+    system, _, record_id = ref.partition(":")
+    return f"{system}:{record_id.removeprefix('zcrm_')}"
 
 
 def _report_pairs(pairs_csv: Path) -> dict[tuple[str, str], str]:
@@ -236,6 +244,7 @@ def _precision_recall(found: set[tuple[str, str]], truth: set[tuple[str, str]]) 
 
 def _found(truth: set[tuple[str, str]], folder: Path, *, splink: bool) -> str:
     """Pairwise precision and recall of each tool's pairs against the rows made from the same company."""
+    truth = {_ordered(*pair) for pair in truth}
     verdicts = _report_pairs(folder / "report" / "pairs.csv")
     duplicates = {pair for pair, verdict in verdicts.items() if verdict == "duplicate"}
     worth_a_look = set(verdicts)  # duplicate or possible: pairs.csv holds nothing else
