@@ -177,14 +177,20 @@ class CrmClient:
     def list_deleted(
         self, module: Module | str, *, since: datetime | None = None, kind: str = "all"
     ) -> list[DeletedRecord]:
-        """Deleted records (recycle bin and permanent), newest first; ``since`` uses If-Modified-Since."""
+        """Deleted records (recycle bin and permanent), newest first; ``since`` uses If-Modified-Since.
+
+        Every page is read, however many: each entry is a delete the guard must hear of, and a listing
+        cut short (or refused for its length) would lose the rest for good. Zoho keeps them a bounded time.
+        """
         mod = crm_module(module)
         headers = {}
         if since is not None:
             moment = since if since.tzinfo else since.replace(tzinfo=UTC)
             headers["If-Modified-Since"] = format_datetime(moment.astimezone(UTC), usegmt=True)
         out = []
-        for item in self._pages(f"/{mod.value}/deleted", {"type": kind}, "data", headers=headers):
+        for item in self._pages(
+            f"/{mod.value}/deleted", {"type": kind}, "data", headers=headers, capped=False
+        ):
             deleted_by = item.get("deleted_by")
             out.append(
                 DeletedRecord(
@@ -192,16 +198,19 @@ class CrmClient:
                     record_id=str(item.get("id")),
                     display_name=item.get("display_name"),
                     kind=str(item.get("type", "")),
-                    deleted_at=parse_zoho_time(item.get("deleted_time")),
+                    deleted_at=_utc(parse_zoho_time(item.get("deleted_time"))),
                     deleted_by=deleted_by.get("name") if isinstance(deleted_by, Mapping) else None,
                 )
             )
         return out
 
     def webhook_failures(self) -> list[WebhookFailure]:
-        """Failed workflow-webhook deliveries Zoho kept (30 days by default)."""
+        """Failed workflow-webhook deliveries Zoho kept (30 days by default), every page of them (an
+        outage can leave more than a capped listing holds, and each one is an event to replay)."""
         out = []
-        for item in self._pages("/settings/automation/webhook_failures", {}, "webhook_failures"):
+        for item in self._pages(
+            "/settings/automation/webhook_failures", {}, "webhook_failures", capped=False
+        ):
             module = item.get("module")
             record = item.get("record")
             webhook = item.get("webhook")
@@ -210,7 +219,7 @@ class CrmClient:
                     failure_id=str(item.get("id")),
                     module=module.get("api_name") if isinstance(module, Mapping) else module,
                     record_id=str(record.get("id")) if isinstance(record, Mapping) else None,
-                    failed_at=parse_zoho_time(item.get("failure_time")),
+                    failed_at=_utc(parse_zoho_time(item.get("failure_time"))),
                     webhook_name=webhook.get("name") if isinstance(webhook, Mapping) else None,
                     raw=dict(item),
                 )
@@ -331,3 +340,10 @@ class CrmClient:
         if trigger is not None:
             body["trigger"] = list(trigger)
         self._write("PUT", f"/{mod.value}/{record_id}", body)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time Zoho wrote without an offset, read as UTC (so that it compares with the checks' watermarks)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -229,3 +229,26 @@ def test_a_search_with_more_pages_than_the_cap_raises(sim: ZohoSimulator, zoho: 
 
     assert (caught.value.pages, caught.value.records) == (2, 4)
     assert len(capped.search("Accounts", word="Paged 4")) == 1  # within the cap: no error
+
+
+def test_webhook_failures_and_deletes_are_listed_past_the_page_cap(
+    sim: ZohoSimulator, zoho: ZohoClients
+) -> None:
+    # After an outage there may be more than a capped listing holds: each one is an event to replay.
+    ids = [_account(sim, f"Gone {n} Ltd") for n in range(5)]
+    for record_id in ids:
+        sim.state.add_webhook_failure(module="Accounts", record_id=record_id)
+        sim.state.crm_delete("Accounts", record_id, source=Source.UI)
+    capped = type(zoho.crm)(zoho.http, per_page=2, max_pages=2)
+
+    assert len(capped.webhook_failures()) == 5
+    assert len(capped.list_deleted(Module.CRM_ACCOUNTS)) == 5
+
+
+def test_a_failure_time_without_an_offset_is_read_as_utc(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    sim.state.add_webhook_failure(module="Accounts", record_id=_account(sim, "Acme Ltd"))
+    sim.state.crm_webhook_failures[-1]["failure_time"] = "2026-03-10 11:00:00"
+
+    [failure] = zoho.crm.webhook_failures()
+
+    assert failure.failed_at == datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
