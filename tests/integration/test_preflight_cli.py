@@ -17,7 +17,7 @@ from sync_guard.config import Mode, get_settings
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.seeding import plan_seed
 from sync_guard.local.stack import LocalStackState
-from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
 from sync_guard.models.records import Module
 from sync_guard.store.aws import client as aws_client
@@ -196,3 +196,41 @@ def test_a_record_the_guard_already_holds_is_not_held_twice(
     plan = json.loads(result.output)
     assert plan["recorded"] == 0
     assert plan["not_applied"] == [f"{ref}: {ref} is already held (held, {admin.list_holds()[0].entry_id})"]
+
+
+@pytest.fixture
+def observing_guard_on_simulator(
+    aws: AwsResources, simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Pipeline, ZohoSimulator]:
+    queues = create_outbox_queues(aws, monkeypatch)
+    point_at_simulator(simulator, monkeypatch, mode=Mode.OBSERVE)
+    return build_pipeline(aws, queues), simulator
+
+
+def test_an_applied_hold_retried_by_the_observing_stack_is_still_written(
+    observing_guard_on_simulator: tuple[Pipeline, ZohoSimulator],
+) -> None:
+    # `--apply` writes while the guard observes; Zoho's 429 hands the tag to the stack's outbox function.
+    pipeline, sim = observing_guard_on_simulator
+    sim.faults.configure(route_pattern="crm.add_tags")
+    sim.faults.script([FaultKind.RATE_LIMIT])
+
+    runner.invoke(app, ["preflight", "--apply"])
+    pipeline.drain()
+
+    assert _tags(sim, _acme(sim)) == ["sync-guard-hold"]
+
+
+def test_releasing_an_applied_hold_while_the_guard_observes_removes_its_tag(
+    observing_guard_on_simulator: tuple[Pipeline, ZohoSimulator],
+) -> None:
+    pipeline, sim = observing_guard_on_simulator
+    held = runner.invoke(app, ["preflight", "--apply"])
+    assert "1 held (tag added)" in held.output
+
+    released = runner.invoke(app, ["quarantines", "release", f"crm:{_acme(sim)}"])
+    pipeline.drain()
+
+    assert released.exit_code == 0, released.output
+    assert "NOT written" not in released.output
+    assert _tags(sim, _acme(sim)) == []

@@ -303,7 +303,9 @@ class AdminService:
                 UNDO[action.kind],
                 hold.hold_id,
                 rules=hold.rules,
-                mode=self.mode,
+                # An admin's hold written to Zoho on purpose while the guard observes (`preflight --apply`)
+                # is undone the same way; the guard's own holds follow the guard's mode.
+                mode=action.mode if action.decision is Decision.ADMIN else self.mode,
                 params={"tag": action.params.get("tag", self.hold_tag)}
                 | ({"module": module} if module else {}),
                 expected=release_expected_state(UNDO[action.kind], self.hold_tag),
@@ -316,7 +318,7 @@ class AdminService:
             note += f"; {len(cancelled)} hold action(s) that had not completed were cancelled"
         if not undo_actions:
             note += "; nothing had been written to Zoho, nothing to undo"
-        elif self.mode is Mode.OBSERVE:
+        elif not all(action.execute for action in undo_actions):
             # Observe mode writes nothing to Zoho, not even an undo: say so where the admin will look.
             note += "; observe mode: the undo is recorded but NOT written to Zoho (undo it there by hand)"
         entry = admin_entry(

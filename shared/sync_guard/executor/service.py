@@ -41,7 +41,7 @@ from sync_guard.executor.model import (
 from sync_guard.executor.notices import hold_actions, notices_for, refs_of
 from sync_guard.executor.ports import ActionQueue, ActionStore, DecisionContext, SentNotices, ZohoWriters
 from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoho_action, describe
-from sync_guard.guard.model import ActionKind, AuditEntry, EntryKind, OutboxAction
+from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.zoho.errors import ZohoAuthError
@@ -180,7 +180,10 @@ class Executor:
         hold = self.config.hold
         if action.kind not in ZOHO_KINDS:
             return self._finish(message, claim, ActionStatus.FAILED, f"unknown action kind {action.kind}")
-        if self.config.mode is Mode.OBSERVE or not action.execute:
+        # Observe mode writes nothing the guard decided; an admin's write made in enforce mode on purpose
+        # (`preflight --apply`, and the undo of such a hold) is carried out all the same.
+        forced = action.decision is Decision.ADMIN and action.mode is Mode.ENFORCE
+        if not action.execute or (self.config.mode is Mode.OBSERVE and not forced):
             note = f"observe mode: would have done: {describe(action, hold)}; nothing was written to Zoho"
             return self._finish(message, claim, ActionStatus.NOT_EXECUTED, note, mode=Mode.OBSERVE)
         try:
