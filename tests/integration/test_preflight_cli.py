@@ -91,8 +91,15 @@ def test_preflight_with_no_zoho_configured_says_so_in_one_line(tmp_path: Path) -
 def guard_on_simulator(
     aws: AwsResources, simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Pipeline, ZohoSimulator]:
+    return _stack_on(aws, simulator, monkeypatch, Mode.ENFORCE)
+
+
+def _stack_on(
+    aws: AwsResources, simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> tuple[Pipeline, ZohoSimulator]:
+    """The guard's outbox pipeline in ``mode``, writing to the simulator."""
     queues = create_outbox_queues(aws, monkeypatch)
-    point_at_simulator(simulator, monkeypatch, mode=Mode.ENFORCE)
+    point_at_simulator(simulator, monkeypatch, mode=mode)
     return build_pipeline(aws, queues), simulator
 
 
@@ -202,9 +209,7 @@ def test_a_record_the_guard_already_holds_is_not_held_twice(
 def observing_guard_on_simulator(
     aws: AwsResources, simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Pipeline, ZohoSimulator]:
-    queues = create_outbox_queues(aws, monkeypatch)
-    point_at_simulator(simulator, monkeypatch, mode=Mode.OBSERVE)
-    return build_pipeline(aws, queues), simulator
+    return _stack_on(aws, simulator, monkeypatch, Mode.OBSERVE)
 
 
 def test_an_applied_hold_retried_by_the_observing_stack_is_still_written(
