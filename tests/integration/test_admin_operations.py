@@ -324,3 +324,5 @@ def test_release_of_a_hold_zoho_refused_queues_no_undo(
     assert sim.requests.count("books.mark_active") == 0
     [entry] = _admin_entries(books_dup.ref)
     assert "nothing to undo" in entry.note  # type: ignore[attr-defined]
+    # finance was told to hold it by hand: the release says that is for a person to undo
+    assert "held by hand" in entry.note  # type: ignore[attr-defined]

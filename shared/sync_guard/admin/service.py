@@ -267,6 +267,7 @@ class AdminService:
         ]
         to_undo: list[OutboxAction] = []
         cancelled: list[str] = []
+        refused = False
         for action in hold_actions:
             found = self.actions.actions_of_entry([action.action_id]).get(action.action_id)
             if found is None:
@@ -289,6 +290,7 @@ class AdminService:
             elif status is ActionStatus.CANCELLED and attempts > 0:
                 pass  # cancelled by a release that then failed: it was tried, so Zoho may hold the record
             elif status is ActionStatus.FAILED and self._took_no_effect(action):
+                refused = True
                 continue  # Zoho refused the one write the hold is: undoing it would fail the same way
             elif status not in _MAY_HAVE_RUN:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
@@ -318,6 +320,9 @@ class AdminService:
             note += f"; {len(cancelled)} hold action(s) that had not completed were cancelled"
         if not undo_actions:
             note += "; nothing had been written to Zoho, nothing to undo"
+        if refused:
+            # Finance was told to hold it by hand when Zoho refused: only a person can undo that.
+            note += "; if the record was held by hand after Zoho refused the hold, undo that in Zoho too"
         elif not all(action.execute for action in undo_actions):
             # Observe mode writes nothing to Zoho, not even an undo: say so where the admin will look.
             note += "; observe mode: the undo is recorded but NOT written to Zoho (undo it there by hand)"
