@@ -54,7 +54,7 @@ from sync_guard.guard.ports import (
     StateWrite,
 )
 from sync_guard.guard.retry import CommitBackoff
-from sync_guard.models.events import GuardEvent, Operation
+from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
@@ -386,6 +386,14 @@ def plan_event(
     )
 
 
+def _deleted_at(event: GuardEvent) -> datetime:
+    """When the record was deleted: a delete webhook arrives at once; one the scheduled checks found in
+    CRM's deleted records arrives late and carries the deletion time as its ``modified``."""
+    if event.channel is Channel.RECONCILE and event.modified_at is not None:
+        return event.modified_at
+    return event.received_at
+
+
 def _plan_delete(
     event: GuardEvent,
     snapshot: Snapshot,
@@ -411,7 +419,7 @@ def _plan_delete(
                 version=version,
                 keys=keys,
                 deleted=True,
-                deleted_at=event.received_at,
+                deleted_at=_deleted_at(event),
                 first_seen=now,
             )
         )
@@ -447,7 +455,7 @@ def _plan_delete(
         previous.model_copy(
             update={
                 "deleted": True,
-                "deleted_at": event.received_at,
+                "deleted_at": _deleted_at(event),
                 "version": max(version, previous.version),
                 "partner": None,
                 "pair_source": None,

@@ -12,7 +12,7 @@ from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, Decision, EntryKind
 from sync_guard.guard.policy import Policy
-from sync_guard.models.events import GuardEvent, Operation
+from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, crm_contact, event_for
@@ -189,6 +189,16 @@ def test_a_deleted_customer_the_guard_never_saw_is_still_found_when_it_is_recrea
 
     assert recreated.entry is not None
     assert "RECREATED_AFTER_DELETE" in recreated.entry.rules
+
+
+def test_a_delete_found_late_by_the_scheduled_checks_keeps_its_deletion_time(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    # CRM's deleted records, read by the next scheduled run: deleted at 10:05, heard of at 10:20
+    late = event_for(crm_account("1", "Acme Ltd", minutes=5), Operation.DELETE, received=at(20))
+    guard.process(late.model_copy(update={"channel": Channel.RECONCILE}))
+
+    assert shadow.states["crm:1"].deleted_at == at(5)
 
 
 def test_books_link_pairs_both_sides_in_either_order(shadow: InMemoryShadow) -> None:
