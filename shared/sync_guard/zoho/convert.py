@@ -9,7 +9,7 @@ from Zoho becomes ``None``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -44,16 +44,18 @@ def _lookup_id(value: Any) -> str | None:
 def parse_zoho_time(value: Any) -> datetime | None:
     """Parse CRM (``2026-03-01T10:00:00+00:00``) and Books (``2025-01-01T10:00:00+0100``) timestamps.
 
-    Books list endpoints sometimes send a bare date (``2025-01-01``); that parses too. Anything else is
-    treated as absent rather than failing the whole record: a timestamp is never worth losing an event.
+    Books list endpoints sometimes send a bare date (``2025-01-01``); that parses too. A time without an
+    offset is read as UTC, so that every time compares with every other. Anything else is treated as
+    absent rather than failing the whole record: a timestamp is never worth losing an event.
     """
     text = _text(value)
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _decimal(value: Any) -> Decimal | None:

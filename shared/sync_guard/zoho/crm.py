@@ -198,7 +198,7 @@ class CrmClient:
                     record_id=str(item.get("id")),
                     display_name=item.get("display_name"),
                     kind=str(item.get("type", "")),
-                    deleted_at=_utc(parse_zoho_time(item.get("deleted_time"))),
+                    deleted_at=parse_zoho_time(item.get("deleted_time")),
                     deleted_by=deleted_by.get("name") if isinstance(deleted_by, Mapping) else None,
                 )
             )
@@ -219,7 +219,7 @@ class CrmClient:
                     failure_id=str(item.get("id")),
                     module=module.get("api_name") if isinstance(module, Mapping) else module,
                     record_id=str(record.get("id")) if isinstance(record, Mapping) else None,
-                    failed_at=_utc(parse_zoho_time(item.get("failure_time"))),
+                    failed_at=parse_zoho_time(item.get("failure_time")),
                     webhook_name=webhook.get("name") if isinstance(webhook, Mapping) else None,
                     raw=dict(item),
                 )
@@ -340,10 +340,3 @@ class CrmClient:
         if trigger is not None:
             body["trigger"] = list(trigger)
         self._write("PUT", f"/{mod.value}/{record_id}", body)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time Zoho wrote without an offset, read as UTC (so that it compares with the checks' watermarks)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
