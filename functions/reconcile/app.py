@@ -1,8 +1,9 @@
 """Zoho checks function: on a schedule, keeps the Notification API channel alive, feeds what webhooks missed.
 
 The work is ``sync_guard.reconcile.checks.ZohoChecks.run`` (renew the channel, replay CRM webhook failures,
-feed CRM deleted records). A check that fails after Zoho's retries fails the invocation once the others have
-run, so the error alarm fires and the check's watermark stays where it was for the next run.
+feed CRM deleted records, watch for a stalled sync). A check that fails after Zoho's retries fails the
+invocation once the others have run, so the error alarm fires and the check's watermark stays where it
+was for the next run.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for outcome in report.outcomes:
         metrics.add_metric(name="MissedEventsFed", unit=MetricUnit.Count, value=outcome.new_events)
     metrics.add_metric(name="ZohoChecksFailed", unit=MetricUnit.Count, value=len(report.failed))
+    # A stalled sync: the SyncStalledAlarm watches this.
+    alerts = sum(1 for outcome in report.outcomes if outcome.alert)
+    metrics.add_metric(name="ZohoCheckAlerts", unit=MetricUnit.Count, value=alerts)
     summary = report.summary()
     logger.info("zoho checks done", extra={"checks": summary})
     report.raise_for_failures()

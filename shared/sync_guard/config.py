@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     # from its watermark minus the overlap (clock skew, late writes: repeats are recognised, not redone).
     zoho_checks_first_lookback_hours: int = Field(default=24, ge=1, le=2160)
     zoho_checks_overlap_seconds: int = Field(default=300, ge=0)
+    # Sync stall: CRM edits of linked records older than the grace (time the sync may take) and younger
+    # than the lookback are sampled, at most ``sync_stall_sample``; this many not carried to Books and
+    # none carried is a stall. 0 edits: the check is off.
+    sync_stall_grace_minutes: int = Field(default=180, ge=5)
+    sync_stall_lookback_hours: int = Field(default=24, ge=1, le=720)
+    sync_stall_min_edits: int = Field(default=3, ge=0)
+    sync_stall_sample: int = Field(default=20, ge=1, le=200)
 
     # Matching defaults.
     default_phone_region: str = "GB"

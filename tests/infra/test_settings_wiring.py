@@ -49,6 +49,10 @@ NOT_FOR_THE_DEPLOYER = {
     "crm_notification_renew_hours": "tied to the checks' schedule; change both in template.yaml together",
     "zoho_checks_first_lookback_hours": "how far a first run looks back; not a deployment choice",
     "zoho_checks_overlap_seconds": "tied to the checks' schedule; change both in template.yaml together",
+    "sync_stall_min_edits": "read by ZohoChecksFunction alone, set there from SyncStallMinEdits",
+    "sync_stall_grace_minutes": "read by ZohoChecksFunction alone, set there from SyncStallGraceMinutes",
+    "sync_stall_lookback_hours": "how far back the stall check samples edits; not a deployment choice",
+    "sync_stall_sample": "bounds the stall check's Zoho calls per run; not a deployment choice",
 }
 
 

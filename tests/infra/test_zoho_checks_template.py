@@ -38,9 +38,11 @@ def test_the_channel_points_at_the_stacks_notification_route(function: dict[str,
 
 def test_the_checks_have_least_privilege(template: dict[str, Any], function: dict[str, Any]) -> None:
     policies = [(kind, value) for policy in function["Policies"] for kind, value in policy.items()]
-    kinds = {kind for kind, _ in policies}
-    # never the outbox, never finance's topic: the checks feed events, they do not act on Zoho records
-    assert "SNSPublishMessagePolicy" not in kinds
+    # never the outbox: the checks feed events, they do not act on Zoho records; finance's topic only, for a
+    # stalled sync
+    assert [value for kind, value in policies if kind == "SNSPublishMessagePolicy"] == [
+        {"TopicName": {"Fn::GetAtt": ["FinanceTopic", "TopicName"]}}
+    ]
     assert all(value != {"TableName": {"Ref": "OutboxTable"}} for _, value in policies)
     assert ("DynamoDBWritePolicy", {"TableName": {"Ref": "EventsTable"}}) in policies
     assert ("DynamoDBCrudPolicy", {"TableName": {"Ref": "EventsTable"}}) not in policies
@@ -78,3 +80,16 @@ def test_the_channel_id_parameter_is_a_number_or_empty(template: dict[str, Any])
     parameter = template["Parameters"]["NotificationChannelId"]
     assert parameter["Default"].isdigit()
     assert parameter["AllowedPattern"] == "^[0-9]{0,19}$"
+
+
+def test_a_stalled_sync_is_tunable_and_alarms(template: dict[str, Any], function: dict[str, Any]) -> None:
+    variables = function["Environment"]["Variables"]
+    assert variables["SYNC_GUARD_SYNC_STALL_MIN_EDITS"] == {"Ref": "SyncStallMinEdits"}
+    assert variables["SYNC_GUARD_SYNC_STALL_GRACE_MINUTES"] == {"Ref": "SyncStallGraceMinutes"}
+    alarm = template["Resources"]["SyncStalledAlarm"]["Properties"]
+    # the metric the function emits, in the namespace and service dimension Powertools gives it
+    globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert alarm["Namespace"] == globals_env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": globals_env["POWERTOOLS_SERVICE_NAME"]}]
+    assert alarm["MetricName"] == "ZohoCheckAlerts"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

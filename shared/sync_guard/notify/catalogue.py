@@ -50,6 +50,9 @@ class RuleText:
     # Extra sentence on what the guard did, by mode (e.g. the storm's circuit breaker).
     enforce_note: str = ""
     observe_note: str = ""
+    # False for news about the sync itself, whose records are examples of different customers, not copies
+    # of one: the notice then says nothing about which copy holds transactions.
+    records_are_copies: bool = True
 
 
 CATALOGUE: dict[str, RuleText] = {
@@ -261,6 +264,45 @@ CATALOGUE: dict[str, RuleText] = {
             SUPPORT_TICKET,
             MERGE_CRM_LAST,
         ),
+    ),
+    "SYNC_STALLED": RuleText(
+        title="CRM edits are not reaching Books",
+        what=(
+            "Customers edited in CRM over the last hours have not changed in Books, although they are "
+            "linked, and no edit has got through. Zoho's sync has stopped carrying changes without saying "
+            "so. The usual cause is that the user who connected the integration was deactivated or lost "
+            "their licence or Books role."
+        ),
+        why=(
+            "Invoices go out with old names and addresses, and customers created in CRM never reach Books, "
+            "so someone creates them by hand: duplicates that the sync pairs badly once it runs again."
+        ),
+        steps=(
+            "In Books, open Settings > Zoho Apps > Zoho CRM and read the sync history: it counts the failed "
+            "runs.",
+            "Have an active administrator re-authorise the existing integration (or reactivate the user who "
+            "set it up). Do not set up a new one.",
+            "Once it runs again, check that the customers below have their CRM details in Books. The guard "
+            "sends a message when it sees edits get through again.",
+        ),
+        records_are_copies=False,
+    ),
+    "SYNC_RESUMED": RuleText(
+        title="CRM edits reach Books again",
+        what=(
+            "The CRM to Books sync the guard reported as stalled is carrying edits again: a linked customer "
+            "edited in CRM has changed in Books since."
+        ),
+        why=(
+            "Edits made while the sync was stalled should now arrive in Books. Customers created by hand in "
+            "Books meanwhile may now have a second copy from CRM."
+        ),
+        steps=(
+            "Check that the customers named in the stall message have their CRM details in Books.",
+            "Look through Books customers created while the sync was stalled for copies of CRM customers: "
+            "the guard's match report lists them.",
+        ),
+        records_are_copies=False,
     ),
 }
 

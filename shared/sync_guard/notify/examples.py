@@ -352,6 +352,46 @@ def example_notices() -> dict[str, FinanceNotice]:
             ),
             evidence=("zcrm_account_id is 5725767000003001112, the guard's pairing is 5725767000003001111",),
         ),
+        "SYNC_STALLED": _notice(
+            "SYNC_STALLED",
+            Severity.CRITICAL,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            13,
+            records=(
+                _crm("5725767000003001301", "Harbour Lights Ltd", "edited in CRM"),
+                _books("460000000011301", "Harbour Light Ltd", "not updated in Books", has_transactions=True),
+                _crm("5725767000003001302", "Orchard Dental Practice", "edited in CRM"),
+                _books("460000000011302", "Orchard Dental Practice", "not updated in Books"),
+            ),
+            evidence=(
+                "Zoho's CRM -> Books sync looks stalled: 4 CRM edits to linked customers since "
+                "2026-03-02 06:10 UTC have not reached Books, and none has (6 linked CRM edits sampled: "
+                "0 reached Books, 4 did not, 2 changed nothing the sync carries).",
+                "crm:5725767000003001301 'Harbour Lights Ltd' edited in CRM at 2026-03-02 07:55 UTC; its "
+                "Books customer books:460000000011301 'Harbour Light Ltd' last changed 2026-02-11 15:02 UTC "
+                "and still differs in name",
+                "crm:5725767000003001302 'Orchard Dental Practice' edited in CRM at 2026-03-02 06:10 UTC; "
+                "its Books customer books:460000000011302 'Orchard Dental Practice' last changed 2026-01-20 "
+                "10:41 UTC and still differs in phone, street",
+            ),
+        ),
+        "SYNC_RESUMED": _notice(
+            "SYNC_RESUMED",
+            Severity.INFO,
+            Decision.ALLOW,
+            Mode.ENFORCE,
+            14,
+            records=(
+                _crm("5725767000003001301", "Harbour Lights Ltd", "edited in CRM"),
+                _books("460000000011301", "Harbour Lights Ltd", "updated in Books", has_transactions=True),
+            ),
+            evidence=(
+                "Zoho's CRM -> Books sync carries edits again (stalled since about 2026-03-02 06:10 UTC, "
+                "reported 2026-03-02 09:40 UTC; 3 linked CRM edits sampled: 2 reached Books, 0 did not, "
+                "1 changed nothing the sync carries).",
+            ),
+        ),
         "UNKNOWN_RULE": _notice(
             "SOME_FUTURE_RULE",
             Severity.INFO,

@@ -356,7 +356,8 @@ def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:
     for index, record in enumerate(notice.records, start=1):
         records += record_block(index, record, notice.mode, links)
     body += _section("THE RECORDS", records or ["  (no records were named)"])
-    body += _section("WHICH COPY HOLDS TRANSACTIONS", wrap(transactions_summary(notice.records)))
+    if text.records_are_copies:
+        body += _section("WHICH COPY HOLDS TRANSACTIONS", wrap(transactions_summary(notice.records)))
     body += _section("WHAT THE GUARD DID", wrap(guard_action(notice, text)))
     body += _section("NEXT STEP", _steps(text.steps, links))
     if notice.evidence:

@@ -1,7 +1,7 @@
 """Scheduled checks against Zoho: keep the Notification API channel alive, replay what webhooks missed.
 
 Zoho CRM delivers workflow webhooks at most once and Notification API channels expire (a week at most, an
-hour by default), so an event that is lost is a duplicate nobody sees. Every scheduled run does four checks,
+hour by default), so an event that is lost is a duplicate nobody sees. Every scheduled run does five checks,
 each on its own (one failing does not stop the others; the run then ends in an error, which alarms):
 
 ``notification_channel``
@@ -17,6 +17,11 @@ each on its own (one failing does not stop the others; the run then ends in an e
 ``deleted:Accounts`` / ``deleted:Contacts``
     Reads CRM's deleted records (recycle bin and permanent, merged-away records included) since the
     watermark and feeds each as the workflow webhook's delete event.
+
+``sync_stall``
+    Samples recent CRM edits of linked records and reads their partners in Books: when edits stopped
+    reaching Books, finance hears once per stall, and every run while it lasts is an alert
+    (``sync_guard.reconcile.stall``).
 
 Events go through :func:`~sync_guard.ingest.service.store_and_queue`, the webhooks' own path: the events
 table's conditional put recognises a repeat (an overlap between runs, a webhook that did arrive), and an
@@ -50,6 +55,7 @@ from sync_guard.ingest.service import store_and_queue
 from sync_guard.models.events import Channel
 from sync_guard.models.records import Module
 from sync_guard.reconcile.ports import AuditAppender, ChannelState, CheckState, CrmChecksClient
+from sync_guard.reconcile.stall import STALL_CHECK, SyncStallCheck
 from sync_guard.redact import mask_emails_in
 from sync_guard.zoho.convert import parse_zoho_time
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
@@ -98,6 +104,8 @@ class CheckOutcome:
     unqueued: int = 0  # stored but not queued: the sweep queues them
     skipped: int = 0  # not for the guard (other modules) or no longer there
     note: str = ""
+    #: Something a person must act on (a stalled sync): the function's ZohoCheckAlerts metric alarms.
+    alert: bool = False
 
 
 class ZohoChecksFailed(SyncGuardError):
@@ -125,6 +133,7 @@ class ChecksReport:
                 "unqueued": o.unqueued,
                 "skipped": o.skipped,
                 "note": o.note,
+                "alert": o.alert,
             }
             for o in self.outcomes
         }
@@ -220,6 +229,7 @@ class ZohoChecks:
         config: ChecksConfig,
         clock: Callable[[], datetime] = utc_now,
         reserve_seconds: float = 30.0,
+        stall: SyncStallCheck | None = None,
     ) -> None:
         self._crm = crm
         self._state = state
@@ -231,6 +241,7 @@ class ZohoChecks:
         self._clock = clock
         self._reserve_seconds = reserve_seconds
         self._remaining: Callable[[], float] | None = None
+        self._stall = stall
 
     # ------------------------------------------------------------------------------------ the run
     def run(self, *, remaining_seconds: Callable[[], float] | None = None) -> ChecksReport:
@@ -241,6 +252,8 @@ class ZohoChecks:
             (FAILURES_CHECK, self.replay_webhook_failures),
         ]
         checks += [(deleted_check(m), partial(self.feed_deleted_records, m)) for m in DELETED_MODULES]
+        if self._stall is not None:
+            checks.append((STALL_CHECK, partial(watch_for_stall, self._stall)))
         return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
 
     @staticmethod
@@ -469,6 +482,21 @@ class ZohoChecks:
             skipped=tally.skipped,
             note="" if tally.complete else "stopped for time; the next run goes on from here",
         )
+
+
+def watch_for_stall(stall: SyncStallCheck) -> CheckOutcome:
+    """Whether Zoho's sync still carries CRM edits to Books (``sync_guard.reconcile.stall``)."""
+    outcome = stall.run()
+    if outcome.verdict is None:
+        return CheckOutcome(STALL_CHECK, CheckStatus.SKIPPED, note="turned off (sync_stall_min_edits is 0)")
+    note = outcome.verdict.summary()
+    if outcome.notified:
+        note += f"; finance notified ({outcome.notified})"
+    elif outcome.episode is not None:
+        note += f"; stalled since about {outcome.episode.since.isoformat()}, already reported"
+    return CheckOutcome(
+        STALL_CHECK, CheckStatus.OK, found=len(outcome.verdict.edits), note=note, alert=outcome.alert
+    )
 
 
 def _deleted_body(module: Module, record: DeletedRecord) -> dict[str, Any]:

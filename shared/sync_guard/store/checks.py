@@ -6,6 +6,8 @@ Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
   watermark (fixed-width UTC ISO, so string order is time order) up to which the check has fed everything
   Zoho listed, and ``updated_at``. It only ever moves forward (a conditional update), so two overlapping
   runs cannot move it back.
+- ``ZOHO_CHECK`` / ``sync_stall``: the sync stall reported and not yet seen to end (``since``,
+  ``reported_at``, ``examples``); absent while the sync is healthy.
 - ``ZOHO_CHECK`` / ``notification_channel``: the Notification API channel as last renewed: ``channel_id``,
   ``expires_at``, ``notify_url``, ``events``, ``token_fingerprint`` (a short hash that tells a rotated
   webhook secret apart, never the token) and ``renewed_at``.
@@ -22,12 +24,14 @@ from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
 from sync_guard.reconcile.ports import ChannelState
+from sync_guard.reconcile.stall import StallEpisode
 from sync_guard.store import aws
 from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
 
 PARTITION = "ZOHO_CHECK"
 CHANNEL_SK = "notification_channel"
+STALL_SK = "sync_stall"
 
 
 class DynamoCheckState:
@@ -98,6 +102,36 @@ class DynamoCheckState:
                     "events": list(state.events),
                     "token_fingerprint": state.token_fingerprint,
                     "renewed_at": iso(state.renewed_at),
+                }
+            ),
+        )
+
+    def stall_episode(self) -> StallEpisode | None:
+        """The sync stall the guard reported and has not yet seen end, if any."""
+        item = self._get(STALL_SK)
+        if item is None:
+            return None
+        return StallEpisode(
+            since=parse_iso(item["since"]),
+            reported_at=parse_iso(item["reported_at"]),
+            examples=tuple(str(ref) for ref in item.get("examples") or ()),
+        )
+
+    def save_stall_episode(self, episode: StallEpisode | None) -> None:
+        """Remember a reported stall, or forget it (None) once the sync carries edits again."""
+        key = {"pk": to_value(PARTITION), "sk": to_value(STALL_SK)}
+        if episode is None:
+            self._client.delete_item(TableName=self.table, Key=key)
+            return
+        self._client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": PARTITION,
+                    "sk": STALL_SK,
+                    "since": iso(episode.since),
+                    "reported_at": iso(episode.reported_at),
+                    "examples": list(episode.examples),
                 }
             ),
         )

@@ -9,7 +9,13 @@ import pytest
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.zoho.auth import InMemoryTokenCache
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
-from tests.integration.zoho.zoho_support import CLIENT_TIMEOUT, FAST_RETRY, FakeMonotonic, SleepRecorder
+from tests.integration.zoho.zoho_support import (
+    CLIENT_TIMEOUT,
+    FAST_RETRY,
+    FakeMonotonic,
+    RecordClock,
+    SleepRecorder,
+)
 
 
 @pytest.fixture
@@ -18,8 +24,13 @@ def token_clock() -> FakeMonotonic:
 
 
 @pytest.fixture
-def sim(token_clock: FakeMonotonic) -> Iterator[ZohoSimulator]:
-    with ZohoSimulator(seed=7, token_clock=token_clock) as simulator:
+def record_clock() -> RecordClock:
+    return RecordClock()
+
+
+@pytest.fixture
+def sim(token_clock: FakeMonotonic, record_clock: RecordClock) -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=7, token_clock=token_clock, clock=record_clock) as simulator:
         yield simulator
 
 

@@ -12,7 +12,7 @@ from sync_guard.zoho.auth import InMemoryTokenCache
 from sync_guard.zoho.errors import CrmApiError, ZohoListingIncomplete
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import Dialect
-from tests.integration.zoho.zoho_support import FAST_RETRY, SleepRecorder
+from tests.integration.zoho.zoho_support import FAST_RETRY, RecordClock, SleepRecorder
 
 
 def _account(sim: ZohoSimulator, name: str, **fields: object) -> str:
@@ -252,3 +252,38 @@ def test_a_failure_time_without_an_offset_is_read_as_utc(sim: ZohoSimulator, zoh
     [failure] = zoho.crm.webhook_failures()
 
     assert failure.failed_at == datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
+
+
+def test_recently_modified_records_come_newest_first_and_stop_at_since(
+    sim: ZohoSimulator, zoho: ZohoClients, record_clock: RecordClock
+) -> None:
+    record_clock.at = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    _account(sim, "Old Ltd")
+    first = _account(sim, "First Ltd")
+    second = _account(sim, "Second Ltd")
+    record_clock.at = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    sim.state.crm_update("Accounts", second, {"Phone": "020 7946 0002"}, source=Source.UI)
+    record_clock.at = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
+    sim.state.crm_update("Accounts", first, {"Phone": "020 7946 0001"}, source=Source.UI)
+
+    since = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    found = zoho.crm.recently_modified_data("Accounts", since=since, fields=["Account_Name", "Phone"])
+
+    assert [r["id"] for r in found] == [first, second]  # newest first; the older one left out
+    assert found[0]["Phone"] == "020 7946 0001"
+    assert "Modified_Time" in found[0]
+    # nothing modified since: Zoho answers 304, the client an empty list
+    later = datetime(2026, 3, 11, tzinfo=UTC)
+    assert zoho.crm.recently_modified_data("Accounts", since=later, fields=["Account_Name"]) == []
+    assert sim.requests.count("crm.list_records", status=304) == 1
+
+
+def test_the_records_list_refuses_a_sort_field_zoho_does_not_sort_by(zoho: ZohoClients) -> None:
+    with pytest.raises(CrmApiError) as caught:
+        zoho.http.request(
+            "GET",
+            "/crm/v8/Accounts",
+            dialect=Dialect.CRM,
+            params={"fields": "Account_Name", "sort_by": "Phone"},
+        )
+    assert caught.value.details == {"param_name": "sort_by"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sync_guard.zoho.http import RetryPolicy
 
 # Short everything: the simulator answers in milliseconds; waits are recorded, not slept.
@@ -30,3 +32,13 @@ class FakeMonotonic:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class RecordClock:
+    """What the simulator stamps records with (Modified_Time...): now, or ``at`` once a test sets it."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at or datetime.now(UTC)

@@ -301,3 +301,32 @@ def test_an_interval_runs_cycles_on_its_own() -> None:
     finally:
         sync.close()
     assert len(state.books_list_contacts()) == 1
+
+
+def test_a_stalled_sync_fails_every_edit_until_reauthorised_then_carries_them() -> None:
+    # given a mapped account
+    state = SimulatorState()
+    acme = account(state, "Acme Ltd")
+    sync = NativeSync(state)
+    sync.connect()
+    books_id = sync.mapped_customer(acme)
+    assert books_id is not None
+
+    # when the connecting user is deactivated and the account is edited
+    sync.stall()
+    state.crm_update("Accounts", acme, {"Phone": "020 7946 0999"}, source=Source.UI)
+    stalled = sync.run_cycle()
+
+    # then the run counts a failure, Books is unchanged, and the edit waits
+    assert stalled.failure_count == 1
+    contact = state.books_get(books_id)
+    assert contact is not None
+    assert contact["phone"] != "020 7946 0999"
+    assert sync.connected  # it still looks connected
+
+    # once re-authorised, the next run carries the edit
+    sync.unstall()
+    assert sync.run_cycle().updated == 1
+    contact = state.books_get(books_id)
+    assert contact is not None
+    assert contact["phone"] == "020 7946 0999"

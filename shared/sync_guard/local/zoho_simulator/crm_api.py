@@ -138,6 +138,41 @@ def _records_page(
     return Response(200, {"data": chunk, "info": info})
 
 
+def _if_modified_since(request: Request) -> datetime | None:
+    """The ``If-Modified-Since`` header (an HTTP date, or ISO 8601 as Zoho also takes), as UTC."""
+    header = request.headers.get("If-Modified-Since")
+    if not header:
+        return None
+    try:
+        since = datetime.fromisoformat(header)
+    except ValueError:
+        since = parsedate_to_datetime(header)
+    return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+
+
+def _record_time(record: dict[str, Any], key: str) -> datetime:
+    value = record.get(key)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) and value else datetime.min
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+#: Get Records' ``sort_by`` values (Zoho's API spec); anything else is refused.
+_SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
+
+
+def _sorted_records(request: Request, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``sort_by``/``sort_order`` as Get Records reads them (default: by id, ascending)."""
+    sort_by = request.query.get("sort_by", "id")
+    sort_order = request.query.get("sort_order", "asc")
+    if sort_by not in _SORT_FIELDS:
+        raise SimulatorError(400, "INVALID_DATA", "invalid data", {"param_name": "sort_by"})
+    if sort_order not in ("asc", "desc"):
+        raise SimulatorError(400, "INVALID_DATA", "invalid data", {"param_name": "sort_order"})
+    if sort_by == "id":
+        return sorted(records, key=lambda r: int(r["id"]), reverse=sort_order == "desc")
+    return sorted(records, key=lambda r: _record_time(r, sort_by), reverse=sort_order == "desc")
+
+
 def _records_body(request: Request) -> list[dict[str, Any]]:
     body = request.json()
     if not isinstance(body, dict) or not isinstance(body.get("data"), list) or not body["data"]:
@@ -189,8 +224,15 @@ def register(router: Router, state: SimulatorState) -> None:
         module = request.params["module"]
         cvid = request.query.get("cvid")
         source = state.crm_view_records(cvid) if cvid else state.crm_list(module)
+        since = _if_modified_since(request)
+        if since is not None:
+            source = [r for r in source if _record_time(r, "Modified_Time") >= since]
+            if not source:
+                return Response(304)  # Zoho: nothing modified since
+        source = _sorted_records(request, source)
         records = [{k: v for k, v in r.items() if k in wanted} for r in source]
-        listing = f"{module}|{cvid or ''}|{fields}"
+        order = f"{request.query.get('sort_by', '')}|{request.query.get('sort_order', '')}|{since}"
+        listing = f"{module}|{cvid or ''}|{fields}|{order}"
         return _records_page(request, records, listing, page_tokens)
 
     def create_records(request: Request) -> Response:
@@ -229,15 +271,7 @@ def register(router: Router, state: SimulatorState) -> None:
         kind = request.query.get("type", "all")
         if kind not in {"all", "recycle", "permanent"}:
             return crm_error(400, "INVALID_DATA", "invalid data", {"param_name": "type"})
-        since = None
-        header = request.headers.get("If-Modified-Since")
-        if header:
-            try:
-                since = datetime.fromisoformat(header)
-            except ValueError:
-                since = parsedate_to_datetime(header)
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=UTC)
+        since = _if_modified_since(request)
         return _page(request, state.crm_deleted_list(request.params["module"], kind=kind, since=since))
 
     def get_record(request: Request) -> Response:

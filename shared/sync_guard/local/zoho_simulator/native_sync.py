@@ -174,6 +174,8 @@ class NativeSync:
         )
         self.connected = False
         self.first_run_done = False
+        # Why the sync has stopped writing while it still looks connected (see :meth:`stall`), or None.
+        self.stalled: str | None = None
         # The invisible mapping table: CRM id -> Books contact id.
         self.id_map: dict[str, str] = {}
         # Who caused each Books customer the sync created (ground truth for scenarios): Books id -> CRM id.
@@ -214,6 +216,18 @@ class NativeSync:
                     self.state.books_update_contact(
                         books_id, {"zcrm_account_id": "", "zcrm_contact_id": ""}, source=Source.SYNC
                     )
+
+    def stall(self, reason: str = "the connecting user was deactivated") -> None:
+        """The sync stops writing but stays connected: what happens when the user who set the integration
+        up is deactivated or loses their licence. Runs go on, and each one fails every edited record, which
+        stays queued; nothing reaches the other side until :meth:`unstall`."""
+        with self._lock:
+            self.stalled = reason
+
+    def unstall(self) -> None:
+        """An admin re-authorised the integration: the next cycle carries the queued edits."""
+        with self._lock:
+            self.stalled = None
 
     def reconnect(self) -> SyncRun:
         """Connect again after a disconnect: exact-name pairing over today's data (the seed's warning)."""
@@ -292,6 +306,10 @@ class NativeSync:
                 self.first_run_done = True
                 return run
             run = self._new_run("incremental")
+            if self.stalled is not None:
+                # Zoho's sync history shows failures, not why; the edits wait for a working connection.
+                run.failures += [SyncFailure(i, "AUTHORIZATION", self.stalled) for i in self._dirty_crm]
+                return run
             crm_ids, self._dirty_crm = list(self._dirty_crm), {}
             books_ids, self._dirty_books = list(self._dirty_books), {}
             for crm_id in crm_ids:

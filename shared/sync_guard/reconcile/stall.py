@@ -1,0 +1,412 @@
+"""Is Zoho's sync still carrying CRM edits to Books? (The scheduled check ``sync_stall``.)
+
+The native CRM -> Books sync stops without an error anyone sees when the user who connected it is
+deactivated or loses their licence or Books role: CRM edits go on, linked Books customers stop changing,
+and new CRM customers never arrive, so finance invoices on stale details or creates the customer by hand
+(a duplicate in waiting). Whoever notices weeks later is tempted to disconnect and reconnect, the one move
+that multiplies duplicates (the seed's fifth pattern). This check notices within hours.
+
+Each run samples the CRM records edited between ``lookback`` and ``grace`` ago whose Books partner the
+shadow knows, newest first, at most ``sample`` of them. Records the guard holds back are left out (they are
+out of the sync on purpose), and so are partners that are deleted. Each partner is read in Books:
+
+- **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks);
+- **not followed**: it did not, and it still differs from the CRM record in a field the sync carries (name,
+  email, phone, billing street, city, postcode);
+- **unknown**: it did not change, and nothing the sync carries differs (an edit outside the sync's fields).
+
+The sync is **stalled** when at least ``min_unfollowed`` edits were not followed and none was. A stall is
+one episode, kept in the check state: the run that first sees it notifies finance (``SYNC_STALLED``) and
+audits ``sync_stalled``; later runs stay quiet, but each reports an alert (the function's
+``ZohoCheckAlerts`` metric, which alarms). The first run that sees a followed edit again ends the episode,
+notifies ``SYNC_RESUMED`` and audits ``sync_resumed``. A run that samples no linked edit at all changes
+nothing: no news is not a recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sync_guard.config import Mode, Settings
+from sync_guard.guard.admin import admin_entry
+from sync_guard.guard.model import RecordState
+from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.notify import Decision, FinanceNotice, NoticeRecord, Notifier, Severity, notify_finance
+from sync_guard.notify.links import ZohoLinks
+from sync_guard.reconcile.ports import AuditAppender
+from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party, parse_zoho_time
+
+logger = logging.getLogger(__name__)
+
+STALL_CHECK = "sync_stall"
+STALLED_RULE = "SYNC_STALLED"
+RESUMED_RULE = "SYNC_RESUMED"
+ACTOR = "scheduler:zoho-checks"
+#: How far the two products' clocks may disagree: a Books change this long before the CRM edit still counts.
+CLOCK_SKEW = timedelta(minutes=1)
+#: The CRM fields the check reads: what the sync carries to Books, per module.
+CRM_FIELDS: Mapping[Module, tuple[str, ...]] = {
+    Module.CRM_ACCOUNTS: (
+        "Account_Name",
+        "Email",
+        "Phone",
+        "Billing_Street",
+        "Billing_City",
+        "Billing_Code",
+    ),
+    Module.CRM_CONTACTS: (
+        "First_Name",
+        "Last_Name",
+        "Full_Name",
+        "Email",
+        "Phone",
+        "Mailing_Street",
+        "Mailing_City",
+        "Mailing_Zip",
+    ),
+}
+#: How many example pairs a notice names.
+EXAMPLES = 3
+
+
+class CrmEditsReader(Protocol):
+    def recently_modified_data(
+        self, module: Module | str, *, since: datetime, fields: Sequence[str]
+    ) -> list[dict[str, Any]]: ...
+
+
+class BooksContactReader(Protocol):
+    def get_contact_data(self, contact_id: str) -> dict[str, Any] | None: ...
+
+
+class PairReader(Protocol):
+    """The shadow mapping: a record's last known state, with its partner and hold."""
+
+    def get_state(self, ref: str) -> RecordState | None: ...
+
+
+@dataclass(frozen=True)
+class StallEpisode:
+    """A stall the guard has reported and not yet seen end."""
+
+    #: The oldest CRM edit not followed, when the stall was reported: about when the sync stopped.
+    since: datetime
+    reported_at: datetime
+    #: The CRM records the report named.
+    examples: tuple[str, ...]
+
+
+class StallState(Protocol):
+    def stall_episode(self) -> StallEpisode | None: ...
+
+    def save_stall_episode(self, episode: StallEpisode | None) -> None:
+        """Remember the episode, or forget it (None) once the sync has resumed."""
+        ...
+
+
+class FollowUp(StrEnum):
+    FOLLOWED = "followed"
+    NOT_FOLLOWED = "not followed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One CRM edit of a linked record, and what Books shows of it."""
+
+    crm: PartyRecord
+    edited_at: datetime
+    books: PartyRecord
+    books_changed_at: datetime | None
+    #: The fields the sync carries in which Books still differs from CRM.
+    differs: tuple[str, ...]
+
+    @property
+    def follow_up(self) -> FollowUp:
+        if self.books_changed_at is not None and self.books_changed_at >= self.edited_at - CLOCK_SKEW:
+            return FollowUp.FOLLOWED
+        return FollowUp.NOT_FOLLOWED if self.differs else FollowUp.UNKNOWN
+
+    def describe(self) -> str:
+        """One line of evidence (names and ids, never emails)."""
+        changed = _when(self.books_changed_at) if self.books_changed_at else "at an unknown time"
+        line = (
+            f"{self.crm.ref} '{self.crm.name}' edited in CRM at {_when(self.edited_at)}; its Books customer "
+            f"{self.books.ref} '{self.books.name}' last changed {changed}"
+        )
+        if self.follow_up is FollowUp.NOT_FOLLOWED:
+            line += " and still differs in " + ", ".join(self.differs)
+        return line
+
+
+@dataclass(frozen=True)
+class StallConfig:
+    mode: Mode
+    grace: timedelta
+    lookback: timedelta
+    min_unfollowed: int  # 0: the check is off
+    sample: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StallConfig:
+        return cls(
+            mode=settings.mode,
+            grace=timedelta(minutes=settings.sync_stall_grace_minutes),
+            lookback=timedelta(hours=settings.sync_stall_lookback_hours),
+            min_unfollowed=settings.sync_stall_min_edits,
+            sample=settings.sync_stall_sample,
+        )
+
+
+@dataclass(frozen=True)
+class StallVerdict:
+    """What one run saw: the edits it sampled, and whether they add up to a stall."""
+
+    edits: tuple[Edit, ...]
+    min_unfollowed: int
+
+    def of(self, follow_up: FollowUp) -> list[Edit]:
+        return [edit for edit in self.edits if edit.follow_up is follow_up]
+
+    @property
+    def stalled(self) -> bool:
+        return not self.of(FollowUp.FOLLOWED) and len(self.of(FollowUp.NOT_FOLLOWED)) >= self.min_unfollowed
+
+    def summary(self) -> str:
+        followed, unfollowed = self.of(FollowUp.FOLLOWED), self.of(FollowUp.NOT_FOLLOWED)
+        return (
+            f"{len(self.edits)} linked CRM edits sampled: {len(followed)} reached Books, {len(unfollowed)} "
+            f"did not, {len(self.of(FollowUp.UNKNOWN))} changed nothing the sync carries"
+        )
+
+
+@dataclass(frozen=True)
+class StallOutcome:
+    """The run's result: the verdict, and what it told whom."""
+
+    verdict: StallVerdict | None  # None: the check is off
+    notified: str | None = None  # the rule of the notice sent this run
+    episode: StallEpisode | None = None  # open after this run
+
+    @property
+    def alert(self) -> bool:
+        """A stall is open: someone must act (the function's alarm)."""
+        return self.episode is not None
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _folded(value: str | None) -> str:
+    return " ".join((value or "").split()).casefold()
+
+
+def _digits(value: str | None) -> str:
+    return re.sub(r"\D", "", value or "")
+
+
+def carried_differences(crm: PartyRecord, books: PartyRecord) -> tuple[str, ...]:
+    """The fields the sync carries where CRM has a value and Books shows another (or none)."""
+    differs = []
+    if crm.name.strip() and _folded(crm.name) not in {_folded(n) for n in (books.name, *books.other_names)}:
+        differs.append("name")
+    for field, fold in (
+        ("email", _folded),
+        ("phone", _digits),
+        ("street", _folded),
+        ("city", _folded),
+        ("postcode", _folded),
+    ):
+        wanted = fold(getattr(crm, field))
+        if wanted and wanted != fold(getattr(books, field)):
+            differs.append(field)
+    return tuple(differs)
+
+
+class SyncStallCheck:
+    """The ``sync_stall`` check over the CRM and Books clients, the shadow, the check state, the audit
+    trail and finance's notifier (see the module docstring)."""
+
+    def __init__(
+        self,
+        crm: Callable[[], CrmEditsReader],
+        books: Callable[[], BooksContactReader],
+        pairs: PairReader,
+        state: StallState,
+        audit: AuditAppender,
+        notifier: Callable[[], Notifier],
+        *,
+        links: ZohoLinks,
+        config: StallConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._crm = crm
+        self._books = books
+        self._pairs = pairs
+        self._state = state
+        self._audit = audit
+        self._notifier = notifier
+        self._links = links
+        self._config = config
+        self._clock = clock
+
+    def run(self) -> StallOutcome:
+        config = self._config
+        if config.min_unfollowed <= 0:
+            return StallOutcome(None)
+        now = self._clock()
+        verdict = StallVerdict(tuple(self._sample(now)), config.min_unfollowed)
+        episode = self._state.stall_episode()
+        if verdict.stalled and episode is None:
+            return self._report_stall(verdict, now)
+        followed = verdict.of(FollowUp.FOLLOWED)
+        if episode is not None and followed:
+            return self._report_resumed(verdict, episode, followed[0], now)
+        return StallOutcome(verdict, episode=episode)
+
+    # ------------------------------------------------------------------------------- sampling
+    def _sample(self, now: datetime) -> list[Edit]:
+        """The newest linked CRM edits old enough for the sync to have carried them, read in Books."""
+        config = self._config
+        crm = self._crm()
+        edited: list[tuple[datetime, PartyRecord]] = []
+        for module, fields in CRM_FIELDS.items():
+            for data in crm.recently_modified_data(module, since=now - config.lookback, fields=fields):
+                edited_at = parse_zoho_time(data.get("Modified_Time"))
+                if edited_at is not None and edited_at <= now - config.grace:
+                    edited.append((edited_at, crm_record_to_party(module, data)))
+        edited.sort(key=lambda item: item[0], reverse=True)
+        edits: list[Edit] = []
+        for edited_at, record in edited:
+            if len(edits) >= config.sample:
+                break
+            edit = self._read_partner(record, edited_at)
+            if edit is not None:
+                edits.append(edit)
+        return edits
+
+    def _read_partner(self, record: PartyRecord, edited_at: datetime) -> Edit | None:
+        """The edit with its Books partner as Books has it now; None when the edit says nothing of the sync
+        (no partner known, the record held back by the guard, the partner deleted or gone)."""
+        state = self._pairs.get_state(record.ref)
+        if state is None or state.deleted or state.held_by or not state.partner:
+            return None
+        system, _, books_id = state.partner.partition(":")
+        if system != System.BOOKS.value:
+            return None
+        partner = self._pairs.get_state(state.partner)
+        if partner is not None and partner.deleted:
+            return None
+        data = self._books().get_contact_data(books_id)
+        if data is None:
+            return None
+        books = books_contact_to_party(data)
+        return Edit(
+            crm=record,
+            edited_at=edited_at,
+            books=books,
+            books_changed_at=books.modified_at,
+            differs=carried_differences(record, books),
+        )
+
+    # ------------------------------------------------------------------------------- reporting
+    def _report_stall(self, verdict: StallVerdict, now: datetime) -> StallOutcome:
+        unfollowed = verdict.of(FollowUp.NOT_FOLLOWED)
+        since = min(edit.edited_at for edit in unfollowed)
+        examples = unfollowed[:EXAMPLES]
+        note = (
+            f"Zoho's CRM -> Books sync looks stalled: {len(unfollowed)} CRM edits to linked customers since "
+            f"{_when(since)} have not reached Books, and none has ({verdict.summary()})."
+        )
+        entry = admin_entry("sync_stalled", actor=ACTOR, at=now, mode=self._config.mode, note=note)
+        evidence = [note, *(edit.describe() for edit in examples)]
+        self._notify(STALLED_RULE, Severity.CRITICAL, Decision.FLAG, examples, evidence, entry.entry_id, now)
+        # Notified before it is remembered: a failed notice is retried by the next run.
+        self._audit.append(entry.model_copy(update={"records": _refs(examples), "evidence": tuple(evidence)}))
+        episode = StallEpisode(since=since, reported_at=now, examples=tuple(e.crm.ref for e in examples))
+        self._state.save_stall_episode(episode)
+        logger.warning("sync stall reported", extra={"edits": len(unfollowed), "since": since.isoformat()})
+        return StallOutcome(verdict, notified=STALLED_RULE, episode=episode)
+
+    def _report_resumed(
+        self, verdict: StallVerdict, episode: StallEpisode, followed: Edit, now: datetime
+    ) -> StallOutcome:
+        note = (
+            f"Zoho's CRM -> Books sync carries edits again (stalled since about {_when(episode.since)}, "
+            f"reported {_when(episode.reported_at)}; {verdict.summary()})."
+        )
+        entry = admin_entry("sync_resumed", actor=ACTOR, at=now, mode=self._config.mode, note=note)
+        evidence = [note, followed.describe()]
+        self._notify(RESUMED_RULE, Severity.INFO, Decision.ALLOW, [followed], evidence, entry.entry_id, now)
+        records = _refs([followed])
+        self._audit.append(entry.model_copy(update={"records": records, "evidence": tuple(evidence)}))
+        self._state.save_stall_episode(None)
+        logger.info("sync resumed", extra={"stalled_since": episode.since.isoformat()})
+        return StallOutcome(verdict, notified=RESUMED_RULE)
+
+    def _notify(
+        self,
+        rule: str,
+        severity: Severity,
+        decision: Decision,
+        edits: Sequence[Edit],
+        evidence: Sequence[str],
+        audit_ref: str,
+        now: datetime,
+    ) -> None:
+        books_role = "updated in Books" if rule == RESUMED_RULE else "not updated in Books"
+        records: list[NoticeRecord] = []
+        for edit in edits:
+            records.append(_notice_record(edit.crm, "edited in CRM"))
+            records.append(_notice_record(edit.books, books_role))
+        notice = FinanceNotice(
+            rule=rule,
+            severity=severity,
+            decision=decision,
+            mode=self._config.mode,
+            records=tuple(records),
+            evidence=tuple(evidence),
+            audit_ref=audit_ref,
+            occurred_at=now,
+        )
+        notify_finance([notice], self._notifier(), links=self._links)
+
+
+def _refs(edits: Sequence[Edit]) -> tuple[str, ...]:
+    return tuple(ref for edit in edits for ref in (edit.crm.ref, edit.books.ref))
+
+
+def _notice_record(record: PartyRecord, role: str) -> NoticeRecord:
+    return NoticeRecord(
+        system=record.system,
+        record_id=record.record_id,
+        display_name=record.name,
+        module=record.module,
+        role=role,
+        email=record.email,
+        has_transactions=record.has_transactions,
+        outstanding=record.outstanding,
+        currency=record.currency,
+        active=record.active,
+    )
+
+
+__all__: Sequence[str] = (
+    "STALL_CHECK",
+    "Edit",
+    "FollowUp",
+    "StallConfig",
+    "StallEpisode",
+    "StallOutcome",
+    "StallState",
+    "StallVerdict",
+    "SyncStallCheck",
+    "carried_differences",
+)

@@ -1,0 +1,358 @@
+"""The sync-stall check, with fakes for CRM, Books, the shadow, the check state, the audit and finance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Mode
+from sync_guard.guard.model import AuditEntry, PairSource, RecordState
+from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
+from sync_guard.notify.examples import EXAMPLE_LINKS
+from sync_guard.reconcile.checks import ChecksReport, watch_for_stall
+from sync_guard.reconcile.stall import (
+    STALL_CHECK,
+    FollowUp,
+    StallConfig,
+    StallEpisode,
+    SyncStallCheck,
+    carried_differences,
+)
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+CONFIG = StallConfig(
+    mode=Mode.ENFORCE, grace=timedelta(hours=3), lookback=timedelta(hours=24), min_unfollowed=3, sample=20
+)
+
+
+def zoho_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@dataclass
+class FakeCrm:
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    listed_since: list[datetime] = field(default_factory=list)
+
+    def recently_modified_data(
+        self, module: Module | str, *, since: datetime, fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        self.listed_since.append(since)
+        if Module(module) is not Module.CRM_ACCOUNTS:
+            return []
+        newest_first = sorted(self.accounts, key=lambda a: a["Modified_Time"], reverse=True)
+        return [a for a in newest_first if datetime.fromisoformat(a["Modified_Time"]) >= since]
+
+
+@dataclass
+class FakeBooks:
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reads: list[str] = field(default_factory=list)
+
+    def get_contact_data(self, contact_id: str) -> dict[str, Any] | None:
+        self.reads.append(contact_id)
+        return self.contacts.get(contact_id)
+
+
+@dataclass
+class MemoryPairs:
+    states: dict[str, RecordState] = field(default_factory=dict)
+
+    def get_state(self, ref: str) -> RecordState | None:
+        return self.states.get(ref)
+
+
+@dataclass
+class MemoryStallState:
+    episode: StallEpisode | None = None
+
+    def stall_episode(self) -> StallEpisode | None:
+        return self.episode
+
+    def save_stall_episode(self, episode: StallEpisode | None) -> None:
+        self.episode = episode
+
+
+@dataclass
+class MemoryAudit:
+    entries: list[AuditEntry] = field(default_factory=list)
+
+    def append(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+
+class FailingNotifier:
+    def publish(self, message: RenderedMessage) -> str:
+        raise NotificationFailed("SNS is down")
+
+
+@dataclass
+class World:
+    crm: FakeCrm = field(default_factory=FakeCrm)
+    books: FakeBooks = field(default_factory=FakeBooks)
+    pairs: MemoryPairs = field(default_factory=MemoryPairs)
+    state: MemoryStallState = field(default_factory=MemoryStallState)
+    audit: MemoryAudit = field(default_factory=MemoryAudit)
+    notifier: InMemoryNotifier = field(default_factory=InMemoryNotifier)
+    now: datetime = NOW
+
+    def check(self, config: StallConfig = CONFIG, notifier: Any = None) -> SyncStallCheck:
+        return SyncStallCheck(
+            lambda: self.crm,
+            lambda: self.books,
+            self.pairs,
+            self.state,
+            self.audit,
+            lambda: notifier or self.notifier,
+            links=EXAMPLE_LINKS,
+            config=config,
+            clock=lambda: self.now,
+        )
+
+    def linked(
+        self,
+        n: int,
+        *,
+        edited: timedelta,
+        books_changed: timedelta,
+        crm_phone: str = "020 7946 0999",
+        books_phone: str = "020 7946 0001",
+        held: bool = False,
+        linked: bool = True,
+        partner_deleted: bool = False,
+    ) -> tuple[str, str]:
+        """An account edited ``edited`` ago and its Books customer last changed ``books_changed`` ago."""
+        crm_id, books_id = f"57257670000030{n:05d}", f"46000000001{n:04d}"
+        name = f"Harbour Lights {n} Ltd"
+        self.crm.accounts.append(
+            {"id": crm_id, "Account_Name": name, "Phone": crm_phone, "Modified_Time": zoho_time(NOW - edited)}
+        )
+        self.books.contacts[books_id] = {
+            "contact_id": books_id,
+            "contact_name": name,
+            "company_name": name,
+            "contact_type": "customer",
+            "email": f"accounts{n}@harbour.example",
+            "phone": books_phone,
+            "zcrm_account_id": crm_id,
+            "last_modified_time": zoho_time(NOW - books_changed),
+        }
+        crm_ref, books_ref = f"crm:{crm_id}", f"books:{books_id}"
+        crm = PartyRecord(system=System.CRM, module=Module.CRM_ACCOUNTS, record_id=crm_id, name=name)
+        books = PartyRecord(system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, record_id=books_id, name=name)
+        self.pairs.states[crm_ref] = RecordState(
+            record=crm,
+            version=1,
+            partner=books_ref if linked else None,
+            pair_source=PairSource.ZOHO_LINK if linked else None,
+            held_by="evt_hold" if held else None,
+        )
+        self.pairs.states[books_ref] = RecordState(
+            record=books, version=1, partner=crm_ref if linked else None, deleted=partner_deleted
+        )
+        return crm_ref, books_ref
+
+
+def rules_sent(world: World) -> list[str]:
+    return [message.rule for message in world.notifier.messages]
+
+
+def test_edits_that_stopped_reaching_books_are_reported_once_per_stall() -> None:
+    # given three linked accounts edited 4-6 hours ago whose Books customers have not changed for weeks
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+
+    # when the check runs twice
+    first = world.check().run()
+    second = world.check().run()
+
+    # then finance hears once, with the examples, and both runs raise the alert
+    assert rules_sent(world) == ["SYNC_STALLED"]
+    [message] = world.notifier.messages
+    assert message.severity.value == "critical"
+    assert "Harbour Lights 0 Ltd" in message.body
+    assert "still differs in phone" in message.body
+    assert "WHICH COPY HOLDS TRANSACTIONS" not in message.body  # examples of different customers
+    assert "accounts0@harbour.example" not in " ".join(world.audit.entries[0].evidence)
+    assert first.alert
+    assert second.alert
+    assert first.notified == "SYNC_STALLED"
+    assert second.notified is None
+    assert [e.operation for e in world.audit.entries] == ["sync_stalled"]
+    assert world.state.episode is not None
+    assert world.state.episode.since == NOW - timedelta(hours=6)
+    assert first.verdict is not None
+    assert [e.follow_up for e in first.verdict.edits] == [FollowUp.NOT_FOLLOWED] * 3
+
+
+def test_one_edit_that_reached_books_means_the_sync_runs() -> None:
+    world = World()
+    for n in range(4):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+    world.linked(9, edited=timedelta(hours=5), books_changed=timedelta(hours=5) - timedelta(seconds=30))
+
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert not outcome.verdict.stalled
+    assert not outcome.alert
+    assert world.notifier.messages == []
+
+
+def test_edits_younger_than_the_grace_are_not_judged() -> None:
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(minutes=30 + n), books_changed=timedelta(days=20))
+
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert outcome.verdict.edits == ()
+    assert world.books.reads == []
+    assert world.notifier.messages == []
+
+
+def test_held_unlinked_and_deleted_partners_say_nothing_about_the_sync() -> None:
+    # the guard's own hold keeps a record out of the sync on purpose; the others have no live partner
+    world = World()
+    world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(days=20), held=True)
+    world.linked(2, edited=timedelta(hours=4), books_changed=timedelta(days=20), linked=False)
+    world.linked(3, edited=timedelta(hours=4), books_changed=timedelta(days=20), partner_deleted=True)
+    world.linked(4, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    del world.books.contacts["460000000010004"]  # deleted in Books since
+
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert outcome.verdict.edits == ()
+    assert not outcome.alert
+
+
+def test_an_edit_outside_the_fields_the_sync_carries_is_not_evidence() -> None:
+    # Books already shows what CRM has: the edit changed something the sync does not carry
+    world = World()
+    for n in range(3):
+        world.linked(
+            n,
+            edited=timedelta(hours=4),
+            books_changed=timedelta(days=20),
+            crm_phone="020 7946 0001",
+            books_phone="02079460001",
+        )
+
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert [e.follow_up for e in outcome.verdict.edits] == [FollowUp.UNKNOWN] * 3
+    assert not outcome.alert
+
+
+def test_the_first_edit_carried_again_ends_the_stall_and_says_so() -> None:
+    world = World()
+    world.state.episode = StallEpisode(
+        since=NOW - timedelta(days=1), reported_at=NOW - timedelta(hours=20), examples=("crm:1",)
+    )
+    world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    world.linked(2, edited=timedelta(hours=5), books_changed=timedelta(hours=3))
+
+    outcome = world.check().run()
+
+    assert rules_sent(world) == ["SYNC_RESUMED"]
+    assert world.notifier.messages[0].severity.value == "info"
+    assert world.state.episode is None
+    assert not outcome.alert
+    assert [e.operation for e in world.audit.entries] == ["sync_resumed"]
+
+
+def test_a_run_that_sees_no_linked_edit_leaves_an_open_stall_open() -> None:
+    world = World()
+    episode = StallEpisode(since=NOW - timedelta(days=1), reported_at=NOW - timedelta(hours=20), examples=())
+    world.state.episode = episode
+
+    outcome = world.check().run()
+
+    assert outcome.alert
+    assert world.state.episode == episode
+    assert world.notifier.messages == []
+
+
+def test_only_the_newest_edits_up_to_the_sample_are_read_in_books() -> None:
+    world = World()
+    for n in range(8):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+    config = StallConfig(
+        mode=Mode.ENFORCE, grace=timedelta(hours=3), lookback=timedelta(hours=24), min_unfollowed=3, sample=5
+    )
+
+    outcome = world.check(config).run()
+
+    assert world.books.reads == [f"46000000001{n:04d}" for n in range(5)]
+    assert outcome.verdict is not None
+    assert len(outcome.verdict.edits) == 5
+    assert world.crm.listed_since == [NOW - timedelta(hours=24)] * 2  # Accounts and Contacts
+
+
+def test_a_notice_that_failed_is_sent_again_by_the_next_run() -> None:
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+
+    with pytest.raises(NotificationFailed):
+        world.check(notifier=FailingNotifier()).run()
+    assert world.state.episode is None
+    assert world.audit.entries == []
+
+    world.check().run()
+    assert rules_sent(world) == ["SYNC_STALLED"]
+
+
+def test_turned_off_it_asks_zoho_nothing() -> None:
+    world = World()
+    world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    off = StallConfig(
+        mode=Mode.ENFORCE, grace=timedelta(hours=3), lookback=timedelta(hours=24), min_unfollowed=0, sample=5
+    )
+
+    outcome = watch_for_stall(world.check(off))
+
+    assert outcome.status.value == "skipped"
+    assert world.crm.listed_since == []
+
+
+def test_the_scheduled_run_carries_the_alert() -> None:
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+
+    outcome = watch_for_stall(world.check())
+
+    assert outcome.check == STALL_CHECK
+    assert outcome.alert
+    assert outcome.found == 3
+    assert "finance notified (SYNC_STALLED)" in outcome.note
+    assert ChecksReport((outcome,)).summary()[STALL_CHECK]["alert"] is True
+
+
+@pytest.mark.parametrize(
+    ("crm", "books", "expected"),
+    [
+        ({"name": "Acme Ltd"}, {"name": "Acme Ltd"}, ()),
+        ({"name": "Acme  ltd "}, {"name": "ACME LTD"}, ()),
+        ({"name": "Acme Ltd"}, {"name": "Acme Trading", "other_names": ("Acme Ltd",)}, ()),
+        ({"name": "Acme Ltd"}, {"name": "Acme Limited"}, ("name",)),
+        ({"name": "A", "phone": "020 7946 0001"}, {"name": "A", "phone": "02079460001"}, ()),
+        ({"name": "A", "phone": "020 7946 0002"}, {"name": "A", "phone": "020 7946 0001"}, ("phone",)),
+        ({"name": "A", "street": "1 High St"}, {"name": "A"}, ("street",)),
+        ({"name": "A"}, {"name": "A", "street": "1 High St", "email": "a@b.example"}, ()),
+    ],
+)
+def test_carried_differences(crm: dict[str, Any], books: dict[str, Any], expected: tuple[str, ...]) -> None:
+    left = PartyRecord(system=System.CRM, module=Module.CRM_ACCOUNTS, record_id="1", **crm)
+    right = PartyRecord(system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, record_id="2", **books)
+    assert carried_differences(left, right) == expected
