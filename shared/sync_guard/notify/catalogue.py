@@ -270,18 +270,18 @@ CATALOGUE: dict[str, RuleText] = {
         what=(
             "Customers edited in CRM over the last hours have not changed in Books, although they are "
             "linked, and no edit has got through. Zoho's sync has stopped carrying changes without saying "
-            "so. The usual cause is that the user who connected the integration was deactivated or lost "
-            "their licence or Books role."
+            "so. The usual causes: the user who connected the integration was deactivated or lost their "
+            "licence or Books role, or someone paused the sync and never switched it back on."
         ),
         why=(
             "Invoices go out with old names and addresses, and customers created in CRM never reach Books, "
             "so someone creates them by hand: duplicates that the sync pairs badly once it runs again."
         ),
         steps=(
-            "In Books, open Settings > Zoho Apps > Zoho CRM and read the sync history: it counts the failed "
-            "runs.",
-            "Have an active administrator re-authorise the existing integration (or reactivate the user who "
-            "set it up). Do not set up a new one.",
+            "Check that the sync is switched on and read its history (in CRM: Setup > Marketplace > Zoho > "
+            "Zoho Finance Suite; in Books: Settings > Zoho Apps > Zoho CRM). It counts failed runs.",
+            "Check that the user who connected the integration is still active. If not, have an active "
+            "administrator re-authorise the existing integration. Do not set up a new one.",
             "Once it runs again, check that the customers below have their CRM details in Books. The guard "
             "sends a message when it sees edits get through again.",
         ),

@@ -7,7 +7,7 @@ and new CRM customers never arrive, so finance invoices on stale details or crea
 that multiplies duplicates (the seed's fifth pattern). This check notices within hours.
 
 Each run samples the CRM records edited between ``lookback`` and ``grace`` ago whose Books partner the
-shadow knows, newest first, at most ``sample`` of them. Records the guard holds back are left out (they are
+shadow knows, newest first, at most ``sample`` of them per module. Records the guard holds back are left out (they are
 out of the sync on purpose), and so are partners that are deleted. Each partner is read in Books:
 
 - **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks);
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -73,12 +73,15 @@ CRM_FIELDS: Mapping[Module, tuple[str, ...]] = {
 }
 #: How many example pairs a notice names.
 EXAMPLES = 3
+#: How many CRM records, per ``sample`` edits, a run looks at in the shadow before it stops looking for
+#: linked ones (an organisation editing many records no one synced).
+EXAMINED_PER_SAMPLE = 10
 
 
 class CrmEditsReader(Protocol):
-    def recently_modified_data(
+    def iter_recently_modified(
         self, module: Module | str, *, since: datetime, fields: Sequence[str]
-    ) -> list[dict[str, Any]]: ...
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 class BooksContactReader(Protocol):
@@ -273,24 +276,25 @@ class SyncStallCheck:
 
     # ------------------------------------------------------------------------------- sampling
     def _sample(self, now: datetime) -> list[Edit]:
-        """The newest linked CRM edits old enough for the sync to have carried them, read in Books."""
+        """Per module, the newest linked CRM edits old enough for the sync to have carried them (at most
+        ``sample``), each read in Books; newest first."""
         config = self._config
         crm = self._crm()
-        edited: list[tuple[datetime, PartyRecord]] = []
-        for module, fields in CRM_FIELDS.items():
-            for data in crm.recently_modified_data(module, since=now - config.lookback, fields=fields):
-                edited_at = parse_zoho_time(data.get("Modified_Time"))
-                if edited_at is not None and edited_at <= now - config.grace:
-                    edited.append((edited_at, crm_record_to_party(module, data)))
-        edited.sort(key=lambda item: item[0], reverse=True)
         edits: list[Edit] = []
-        for edited_at, record in edited:
-            if len(edits) >= config.sample:
-                break
-            edit = self._read_partner(record, edited_at)
-            if edit is not None:
-                edits.append(edit)
-        return edits
+        for module, fields in CRM_FIELDS.items():
+            found, examined = 0, 0
+            for data in crm.iter_recently_modified(module, since=now - config.lookback, fields=fields):
+                edited_at = parse_zoho_time(data.get("Modified_Time"))
+                if edited_at is None or edited_at > now - config.grace:
+                    continue  # the sync may still be on its way
+                examined += 1
+                edit = self._read_partner(crm_record_to_party(module, data), edited_at)
+                if edit is not None:
+                    edits.append(edit)
+                    found += 1
+                if found >= config.sample or examined >= EXAMINED_PER_SAMPLE * config.sample:
+                    break
+        return sorted(edits, key=lambda edit: edit.edited_at, reverse=True)
 
     def _read_partner(self, record: PartyRecord, edited_at: datetime) -> Edit | None:
         """The edit with its Books partner as Books has it now; None when the edit says nothing of the sync

@@ -169,14 +169,15 @@ class CrmClient:
             params["cvid"] = cvid
         return list(self._pages(f"/{mod.value}", params, "data", capped=False))
 
-    def recently_modified_data(
+    def iter_recently_modified(
         self, module: Module | str, *, since: datetime, fields: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        """Records modified at or after ``since``, newest first, raw (the scheduled sync-stall check).
+    ) -> Iterator[dict[str, Any]]:
+        """Records modified at or after ``since``, newest first, raw, page by page as the caller reads on
+        (the scheduled sync-stall check stops once it has seen enough).
 
         ``sort_by=Modified_Time&sort_order=desc`` with ``If-Modified-Since`` (all three are parameters of
         CRM's Get Records); the listing stops at the first record older than ``since`` in case Zoho's
-        header filter is coarser than the sort, and a listing longer than ``max_pages`` pages raises.
+        header filter is coarser than the sort, and reading past ``max_pages`` pages raises.
         """
         mod = crm_module(module)
         moment = since if since.tzinfo else since.replace(tzinfo=UTC)
@@ -186,13 +187,11 @@ class CrmClient:
             "sort_order": "desc",
         }
         headers = {"If-Modified-Since": format_datetime(moment.astimezone(UTC), usegmt=True)}
-        out: list[dict[str, Any]] = []
         for item in self._pages(f"/{mod.value}", params, "data", headers=headers):
             modified = parse_zoho_time(item.get("Modified_Time"))
             if modified is not None and modified < moment:
-                break
-            out.append(item)
-        return out
+                return
+            yield item
 
     def search_by_name(self, module: Module | str, name: str) -> list[PartyRecord]:
         """Records whose name equals ``name`` (Zoho compares without case)."""

@@ -267,14 +267,14 @@ def test_recently_modified_records_come_newest_first_and_stop_at_since(
     sim.state.crm_update("Accounts", first, {"Phone": "020 7946 0001"}, source=Source.UI)
 
     since = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-    found = zoho.crm.recently_modified_data("Accounts", since=since, fields=["Account_Name", "Phone"])
+    found = list(zoho.crm.iter_recently_modified("Accounts", since=since, fields=["Account_Name", "Phone"]))
 
     assert [r["id"] for r in found] == [first, second]  # newest first; the older one left out
     assert found[0]["Phone"] == "020 7946 0001"
     assert "Modified_Time" in found[0]
     # nothing modified since: Zoho answers 304, the client an empty list
     later = datetime(2026, 3, 11, tzinfo=UTC)
-    assert zoho.crm.recently_modified_data("Accounts", since=later, fields=["Account_Name"]) == []
+    assert list(zoho.crm.iter_recently_modified("Accounts", since=later, fields=["Account_Name"])) == []
     assert sim.requests.count("crm.list_records", status=304) == 1
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,14 +39,14 @@ class FakeCrm:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     listed_since: list[datetime] = field(default_factory=list)
 
-    def recently_modified_data(
+    def iter_recently_modified(
         self, module: Module | str, *, since: datetime, fields: Sequence[str]
-    ) -> list[dict[str, Any]]:
+    ) -> Iterator[dict[str, Any]]:
         self.listed_since.append(since)
         if Module(module) is not Module.CRM_ACCOUNTS:
-            return []
+            return
         newest_first = sorted(self.accounts, key=lambda a: a["Modified_Time"], reverse=True)
-        return [a for a in newest_first if datetime.fromisoformat(a["Modified_Time"]) >= since]
+        yield from (a for a in newest_first if datetime.fromisoformat(a["Modified_Time"]) >= since)
 
 
 @dataclass
