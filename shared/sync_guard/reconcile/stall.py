@@ -7,8 +7,9 @@ and new CRM customers never arrive, so finance invoices on stale details or crea
 that multiplies duplicates (the seed's fifth pattern). This check notices within hours.
 
 Each run samples the CRM records edited between ``lookback`` and ``grace`` ago whose Books partner the
-shadow knows, newest first, at most ``sample`` of them per module. Records the guard holds back are left out (they are
-out of the sync on purpose), and so are partners that are deleted. Each partner is read in Books:
+shadow knows, newest first, at most ``sample`` of them per module. Records the guard holds back are left
+out (they are out of the sync on purpose), and so are partners that are deleted. Each partner is read in
+Books:
 
 - **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks);
 - **not followed**: it did not, and it still differs from the CRM record in a field the sync carries (name,
