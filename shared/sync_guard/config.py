@@ -131,7 +131,9 @@ class Settings(BaseSettings):
     sync_stall_grace_minutes: int = Field(default=180, ge=5)
     sync_stall_lookback_hours: int = Field(default=24, ge=1, le=720)
     sync_stall_min_edits: int = Field(default=3, ge=0)
-    sync_stall_sample: int = Field(default=20, ge=1, le=200)
+    sync_stall_sample: int = Field(default=10, ge=1, le=200)
+    # The check looks this often at most (each look reads Books, whose daily API cap can be 1,000 calls).
+    sync_stall_every_minutes: int = Field(default=60, ge=0)
 
     # Matching defaults.
     default_phone_region: str = "GB"

@@ -53,6 +53,7 @@ NOT_FOR_THE_DEPLOYER = {
     "sync_stall_grace_minutes": "read by ZohoChecksFunction alone, set there from SyncStallGraceMinutes",
     "sync_stall_lookback_hours": "how far back the stall check samples edits; not a deployment choice",
     "sync_stall_sample": "bounds the stall check's Zoho calls per run; not a deployment choice",
+    "sync_stall_every_minutes": "bounds the stall check's Books calls per day; not a deployment choice",
 }
 
 

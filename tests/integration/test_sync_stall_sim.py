@@ -57,6 +57,7 @@ def sim(
             SYNC_GUARD_WEBHOOK_SECRET=TEST_SECRET,
             SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_ID="",
             SYNC_GUARD_SYNC_STALL_GRACE_MINUTES="60",
+            SYNC_GUARD_SYNC_STALL_EVERY_MINUTES="0",  # look at every run, as runs follow one another here
             SYNC_GUARD_ZOHO_MAX_ATTEMPTS="3",
         )
         yield simulator

@@ -488,7 +488,7 @@ def watch_for_stall(stall: SyncStallCheck) -> CheckOutcome:
     """Whether Zoho's sync still carries CRM edits to Books (``sync_guard.reconcile.stall``)."""
     outcome = stall.run()
     if outcome.verdict is None:
-        return CheckOutcome(STALL_CHECK, CheckStatus.SKIPPED, note="turned off (sync_stall_min_edits is 0)")
+        return CheckOutcome(STALL_CHECK, CheckStatus.SKIPPED, note=outcome.skipped, alert=outcome.alert)
     note = outcome.verdict.summary()
     if outcome.notified:
         note += f"; finance notified ({outcome.notified})"

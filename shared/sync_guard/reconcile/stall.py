@@ -16,6 +16,9 @@ Books:
   email, phone, billing street, city, postcode);
 - **unknown**: it did not change, and nothing the sync carries differs (an edit outside the sync's fields).
 
+A look stops at the first edit followed (a healthy sync costs about one Books read), and the check looks
+once every ``every`` (an hour) although the schedule runs more often: Books caps API calls per day.
+
 The sync is **stalled** when at least ``min_unfollowed`` edits were not followed and none was. A stall is
 one episode, kept in the check state: the run that first sees it notifies finance (``SYNC_STALLED``) and
 audits ``sync_stalled``; later runs stay quiet, but each reports an alert (the function's
@@ -107,6 +110,12 @@ class StallEpisode:
 
 
 class StallState(Protocol):
+    def watermark(self, check: str) -> datetime | None:
+        """When the check last looked (None before its first look)."""
+        ...
+
+    def advance(self, check: str, to: datetime, *, at: datetime) -> bool: ...
+
     def stall_episode(self) -> StallEpisode | None: ...
 
     def save_stall_episode(self, episode: StallEpisode | None) -> None:
@@ -156,6 +165,8 @@ class StallConfig:
     lookback: timedelta
     min_unfollowed: int  # 0: the check is off
     sample: int
+    #: How often the check looks (the schedule runs more often: Books' daily API cap is small).
+    every: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StallConfig:
@@ -165,6 +176,7 @@ class StallConfig:
             lookback=timedelta(hours=settings.sync_stall_lookback_hours),
             min_unfollowed=settings.sync_stall_min_edits,
             sample=settings.sync_stall_sample,
+            every=timedelta(minutes=settings.sync_stall_every_minutes),
         )
 
 
@@ -194,9 +206,10 @@ class StallVerdict:
 class StallOutcome:
     """The run's result: the verdict, and what it told whom."""
 
-    verdict: StallVerdict | None  # None: the check is off
+    verdict: StallVerdict | None  # None: the check did not look this run (see ``skipped``)
     notified: str | None = None  # the rule of the notice sent this run
     episode: StallEpisode | None = None  # open after this run
+    skipped: str = ""  # why it did not look: turned off, or not due yet
 
     @property
     def alert(self) -> bool:
@@ -264,10 +277,20 @@ class SyncStallCheck:
     def run(self) -> StallOutcome:
         config = self._config
         if config.min_unfollowed <= 0:
-            return StallOutcome(None)
+            return StallOutcome(None, skipped="turned off (sync_stall_min_edits is 0)")
         now = self._clock()
-        verdict = StallVerdict(tuple(self._sample(now)), config.min_unfollowed)
         episode = self._state.stall_episode()
+        last = self._state.watermark(STALL_CHECK)
+        if last is not None and now - last < config.every:
+            # An open stall stays an alert between looks, so that the alarm does not flap.
+            due = _when(last + config.every)
+            return StallOutcome(None, episode=episode, skipped=f"next look after {due}")
+        outcome = self._judge(StallVerdict(tuple(self._sample(now)), config.min_unfollowed), episode, now)
+        # Only a look that told whom it had to counts: a notice that failed is tried at the next run.
+        self._state.advance(STALL_CHECK, now, at=self._clock())
+        return outcome
+
+    def _judge(self, verdict: StallVerdict, episode: StallEpisode | None, now: datetime) -> StallOutcome:
         if verdict.stalled and episode is None:
             return self._report_stall(verdict, now)
         followed = verdict.of(FollowUp.FOLLOWED)
@@ -278,7 +301,8 @@ class SyncStallCheck:
     # ------------------------------------------------------------------------------- sampling
     def _sample(self, now: datetime) -> list[Edit]:
         """Per module, the newest linked CRM edits old enough for the sync to have carried them (at most
-        ``sample``), each read in Books; newest first."""
+        ``sample``), each read in Books, newest first. One edit carried answers the question: the sampling
+        stops there, so a healthy sync costs about one Books read."""
         config = self._config
         crm = self._crm()
         edits: list[Edit] = []
@@ -293,9 +317,11 @@ class SyncStallCheck:
                 if edit is not None:
                     edits.append(edit)
                     found += 1
+                    if edit.follow_up is FollowUp.FOLLOWED:
+                        return edits
                 if found >= config.sample or examined >= EXAMINED_PER_SAMPLE * config.sample:
                     break
-        return sorted(edits, key=lambda edit: edit.edited_at, reverse=True)
+        return edits
 
     def _read_partner(self, record: PartyRecord, edited_at: datetime) -> Edit | None:
         """The edit with its Books partner as Books has it now; None when the edit says nothing of the sync

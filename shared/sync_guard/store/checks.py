@@ -6,7 +6,7 @@ Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
   watermark (fixed-width UTC ISO, so string order is time order) up to which the check has fed everything
   Zoho listed, and ``updated_at``. It only ever moves forward (a conditional update), so two overlapping
   runs cannot move it back.
-- ``ZOHO_CHECK`` / ``sync_stall``: the sync stall reported and not yet seen to end (``since``,
+- ``ZOHO_CHECK`` / ``sync_stall:episode``: the sync stall reported and not yet seen to end (``since``,
   ``reported_at``, ``examples``); absent while the sync is healthy.
 - ``ZOHO_CHECK`` / ``notification_channel``: the Notification API channel as last renewed: ``channel_id``,
   ``expires_at``, ``notify_url``, ``events``, ``token_fingerprint`` (a short hash that tells a rotated
@@ -31,7 +31,8 @@ from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
 
 PARTITION = "ZOHO_CHECK"
 CHANNEL_SK = "notification_channel"
-STALL_SK = "sync_stall"
+# Beside the stall check's own watermark (``sync_stall``: when it last looked).
+STALL_SK = "sync_stall:episode"
 
 
 class DynamoCheckState:

@@ -70,6 +70,14 @@ class MemoryPairs:
 @dataclass
 class MemoryStallState:
     episode: StallEpisode | None = None
+    looked: datetime | None = None
+
+    def watermark(self, check: str) -> datetime | None:
+        return self.looked
+
+    def advance(self, check: str, to: datetime, *, at: datetime) -> bool:
+        self.looked = to
+        return True
 
     def stall_episode(self) -> StallEpisode | None:
         return self.episode
@@ -181,7 +189,7 @@ def test_edits_that_stopped_reaching_books_are_reported_once_per_stall() -> None
     assert "WHICH COPY HOLDS TRANSACTIONS" not in message.body  # examples of different customers
     assert "accounts0@harbour.example" not in " ".join(world.audit.entries[0].evidence)
     assert first.alert
-    assert second.alert
+    assert second.alert  # not due to look again, but the stall is still open
     assert first.notified == "SYNC_STALLED"
     assert second.notified is None
     assert [e.operation for e in world.audit.entries] == ["sync_stalled"]
@@ -203,6 +211,40 @@ def test_one_edit_that_reached_books_means_the_sync_runs() -> None:
     assert not outcome.verdict.stalled
     assert not outcome.alert
     assert world.notifier.messages == []
+
+
+def test_the_first_edit_carried_ends_the_sampling() -> None:
+    # a healthy sync: the newest edit old enough to judge has reached Books
+    world = World()
+    world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(hours=3))
+    for n in range(2, 6):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+
+    outcome = world.check().run()
+
+    assert world.books.reads == ["460000000010001"]
+    assert outcome.verdict is not None
+    assert not outcome.verdict.stalled
+
+
+def test_it_looks_once_an_hour_and_an_open_stall_stays_an_alert_between_looks() -> None:
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    world.check().run()
+    reads = len(world.books.reads)
+
+    world.now = NOW + timedelta(minutes=45)
+    between = world.check().run()
+    world.now = NOW + timedelta(minutes=61)
+    later = world.check().run()
+
+    assert between.verdict is None
+    assert between.alert
+    assert "next look after 2026-03-10 13:00 UTC" in between.skipped
+    assert len(world.books.reads) == 2 * reads  # only the later run read Books again
+    assert later.verdict is not None
+    assert later.alert
 
 
 def test_edits_younger_than_the_grace_are_not_judged() -> None:
