@@ -56,9 +56,9 @@ ACTOR = "scheduler:zoho-checks"
 CLOCK_SKEW = timedelta(minutes=1)
 #: The CRM fields the check reads: what the sync carries to Books, per module.
 CRM_FIELDS: Mapping[Module, tuple[str, ...]] = {
+    # Accounts have no standard Email field, and asking for a field a module lacks risks a refusal.
     Module.CRM_ACCOUNTS: (
         "Account_Name",
-        "Email",
         "Phone",
         "Billing_Street",
         "Billing_City",
