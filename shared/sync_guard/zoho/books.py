@@ -1,6 +1,7 @@
 """Zoho Books v3 client: customers (contacts) and their invoices, for one organisation.
 
-Reads: one contact, contacts by display name / email / linked CRM account / filter, invoices of a customer.
+Reads: one contact, contacts by display name / email / linked CRM account / filter, the contacts modified
+since a moment (newest first), invoices of a customer.
 Writes: mark inactive/active (the quarantine lever on the Books side). ``create_contact``,
 ``update_contact`` and ``create_invoice`` exist for the simulator's scenarios and the demo; the guard never
 creates or deletes customers.
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from sync_guard.models.records import PartyRecord
 from sync_guard.zoho.convert import books_contact_to_party
-from sync_guard.zoho.errors import BOOKS_NOT_FOUND, BooksApiError, ZohoListingIncomplete
+from sync_guard.zoho.errors import BOOKS_NOT_FOUND, BooksApiError, ZohoApiError, ZohoListingIncomplete
 from sync_guard.zoho.http import Dialect, ZohoHttp
 
 T = TypeVar("T")
@@ -27,6 +28,10 @@ FILTER_ACTIVE = "Status.Active"
 FILTER_INACTIVE = "Status.Inactive"
 FILTER_CRM = "Status.Crm"
 
+# sort_column/sort_order on /contacts: the modification time, newest first.
+SORT_BY_MODIFIED = "last_modified_time"
+SORT_DESCENDING = "D"
+
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
@@ -35,6 +40,8 @@ class Page(Generic[T]):
     items: list[T]
     page: int
     has_more: bool
+    #: The sort column and order Books says it used (``page_context``), when it says.
+    order: tuple[str | None, str | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -112,16 +119,21 @@ class BooksClient:
         email: str | None = None,
         zcrm_account_id: str | None = None,
         filter_by: str | None = None,
+        sort_column: str | None = None,
+        sort_order: str | None = None,
         page: int = 1,
         per_page: int | None = None,
     ) -> Page[PartyRecord]:
-        """One page of contacts matching every given filter (display name and email match exactly)."""
+        """One page of contacts matching every given filter (display name and email match exactly), in
+        Books' default order or by ``sort_column`` (``sort_order`` ``A`` ascending, ``D`` descending)."""
         params: dict[str, str | int] = {"page": page, "per_page": per_page or self._per_page}
         for key, value in (
             ("contact_name", contact_name),
             ("email", email),
             ("zcrm_account_id", zcrm_account_id),
             ("filter_by", filter_by),
+            ("sort_column", sort_column),
+            ("sort_order", sort_order),
         ):
             if value:
                 params[key] = value
@@ -129,7 +141,10 @@ class BooksClient:
         contacts = body.get("contacts") or [] if isinstance(body, Mapping) else []
         context = body.get("page_context") or {} if isinstance(body, Mapping) else {}
         return Page(
-            [books_contact_to_party(c) for c in contacts], page, bool(context.get("has_more_page", False))
+            [books_contact_to_party(c) for c in contacts],
+            page,
+            bool(context.get("has_more_page", False)),
+            order=(context.get("sort_column"), context.get("sort_order")),
         )
 
     def iter_contacts(
@@ -156,6 +171,41 @@ class BooksClient:
             if not result.has_more:
                 return
         raise ZohoListingIncomplete("Books GET /contacts", pages=self._max_pages, records=records)
+
+    def iter_contacts_modified_since(self, since: datetime) -> Iterator[PartyRecord]:
+        """Every contact (customers and vendors) modified at or after ``since``, newest first.
+
+        ``GET /contacts?sort_column=last_modified_time&sort_order=D``, page after page, until a contact
+        modified before ``since`` (not yielded) or the last page: only the recent pages are read, not the
+        whole organisation. ``sort_column`` and its value ``last_modified_time`` are in Books' API
+        documentation (List Contacts); ``sort_order`` is not listed there, only echoed with ``sort_column``
+        in ``page_context``, and ``A``/``D`` is what other Books lists take. So the order Books reports
+        is checked: a page said to be in any other order raises :class:`ZohoApiError` rather than being
+        read as newest first (which would end the listing early and miss contacts). None of the list
+        parameters Books documents filters on "modified since".
+
+        A contact without a modification time does not end the listing. More than ``max_pages`` pages
+        raise :class:`ZohoListingIncomplete` (after the contacts already yielded).
+        """
+        records = 0
+        for page in range(1, self._max_pages + 1):
+            result = self.list_contacts(sort_column=SORT_BY_MODIFIED, sort_order=SORT_DESCENDING, page=page)
+            column, order = result.order
+            if column not in (None, SORT_BY_MODIFIED) or order not in (None, SORT_DESCENDING):
+                raise ZohoApiError(
+                    f"Books GET /contacts sorted by {column} {order}, not newest modified first",
+                    http_status=200,
+                )
+            for record in result.items:
+                if record.modified_at is not None and record.modified_at < since:
+                    return
+                records += 1
+                yield record
+            if not result.has_more:
+                return
+        raise ZohoListingIncomplete(
+            "Books GET /contacts (modified since)", pages=self._max_pages, records=records
+        )
 
     def find_contacts(self, **filters: str | None) -> list[PartyRecord]:
         """:meth:`iter_contacts` as a list."""

@@ -2,10 +2,15 @@
 
 Every answer is ``{"code": 0, "message": ..., <entity>: ...}`` on success and ``{"code": n, "message": ...}``
 on failure; lists carry ``page_context``. ``organization_id`` is checked by the server before any route.
+
+``GET /contacts`` sorts by ``sort_column`` (the values Books documents) and ``sort_order`` (``A``/``D``),
+refusing other values as Books refuses a bad ``filter_by``; without them, oldest created first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_guard.local.zoho_simulator.routing import Api, BadQuery, Request, Response, Router, paginate
@@ -21,6 +26,52 @@ _CONTACT_FILTERS = (
     "zcrm_account_id",
     "zcrm_contact_id",
 )
+DEFAULT_SORT = ("created_time", "A")
+SORT_ORDERS = ("A", "D")
+
+
+def _primary_person(contact: dict[str, Any]) -> dict[str, Any]:
+    persons = contact.get("contact_persons") or []
+    return next((p for p in persons if p.get("is_primary_contact")), persons[0] if persons else {})
+
+
+def _folded(value: Any) -> str:
+    return str(value or "").casefold()
+
+
+def _moment(value: Any) -> datetime:
+    """A Books time (``2025-01-01T10:00:00+0100``) as a moment; a missing or odd one sorts first."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# The sort columns Books documents for GET /contacts, and the value each sorts on.
+_SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "contact_name": lambda c: _folded(c.get("contact_name")),
+    "first_name": lambda c: _folded(_primary_person(c).get("first_name")),
+    "last_name": lambda c: _folded(_primary_person(c).get("last_name")),
+    "email": lambda c: _folded(c.get("email")),
+    "outstanding_receivable_amount": lambda c: float(c.get("outstanding_receivable_amount") or 0),
+    # Books' times carry an offset: compared as moments, not as text.
+    "created_time": lambda c: _moment(c.get("created_time")),
+    "last_modified_time": lambda c: _moment(c.get("last_modified_time")),
+}
+
+
+def _sorted(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], tuple[str, str]]:
+    """``items`` in the order ``sort_column``/``sort_order`` ask for (ties keep creation order)."""
+    column = request.query.get("sort_column") or DEFAULT_SORT[0]
+    order = request.query.get("sort_order") or DEFAULT_SORT[1]
+    if column not in _SORT_KEYS:
+        raise BadQuery("sort_column")
+    if order not in SORT_ORDERS:
+        raise BadQuery("sort_order")
+    if (column, order) == DEFAULT_SORT:
+        return items, DEFAULT_SORT  # the state lists them oldest created first already
+    return sorted(items, key=_SORT_KEYS[column], reverse=order == "D"), (column, order)
 
 
 def books_error(status: int, code: int, message: str) -> Response:
@@ -35,7 +86,14 @@ def _ok_with(message: str, entities: dict[str, Any], status: int = 200) -> Respo
     return Response(status, {"code": 0, "message": message, **entities})
 
 
-def _list(request: Request, items: list[dict[str, Any]], key: str, report: str, applied: str) -> Response:
+def _list(
+    request: Request,
+    items: list[dict[str, Any]],
+    key: str,
+    report: str,
+    applied: str,
+    sort: tuple[str, str] = DEFAULT_SORT,
+) -> Response:
     page = request.int_query("page", 1)
     per_page = request.int_query("per_page", MAX_PER_PAGE, high=MAX_PER_PAGE)
     chunk, more = paginate(items, page, per_page)
@@ -45,8 +103,8 @@ def _list(request: Request, items: list[dict[str, Any]], key: str, report: str, 
         "has_more_page": more,
         "report_name": report,
         "applied_filter": applied,
-        "sort_column": "created_time",
-        "sort_order": "A",
+        "sort_column": sort[0],
+        "sort_order": sort[1],
     }
     return _ok_with("success", {key: chunk, "page_context": context})
 
@@ -67,8 +125,8 @@ def register(router: Router, state: SimulatorState) -> None:
     def list_contacts(request: Request) -> Response:
         filters = {name: request.query[name] for name in _CONTACT_FILTERS if name in request.query}
         filter_by = request.query.get("filter_by", "Status.All")
-        contacts = state.books_list_contacts(filter_by=filter_by, **filters)
-        return _list(request, contacts, "contacts", "Contacts", filter_by)
+        contacts, sort = _sorted(request, state.books_list_contacts(filter_by=filter_by, **filters))
+        return _list(request, contacts, "contacts", "Contacts", filter_by, sort)
 
     def create_contact(request: Request) -> Response:
         contact = state.books_create_contact(_body(request), source=Source.API)
