@@ -40,19 +40,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError, InvalidPayload, SyncGuardError
 from sync_guard.guard.admin import admin_entry
 from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
 from sync_guard.ingest.service import store_and_queue
-from sync_guard.models.events import Channel
+from sync_guard.models.events import Channel, GuardEvent
 from sync_guard.models.records import Module
 from sync_guard.reconcile.ports import AuditAppender, ChannelState, CheckState, CrmChecksClient
 from sync_guard.reconcile.stall import STALL_CHECK, SyncStallCheck
@@ -174,6 +174,12 @@ class ChecksConfig:
             overlap=timedelta(seconds=settings.zoho_checks_overlap_seconds),
             event_retention=timedelta(days=settings.event_retention_days),
         )
+
+
+class _Parser(Protocol):
+    """How a body is read as an event: the parser of the webhook the check stands in for."""
+
+    def __call__(self, data: Mapping[str, Any], *, received_at: datetime) -> GuardEvent: ...
 
 
 @dataclass(frozen=True)
@@ -371,7 +377,7 @@ class ZohoChecks:
             _Item(failure.failed_at, partial(self._failure_body, crm, module, record_id, failure))
             for (module, record_id), failure in latest.items()
         ]
-        tally = self._feed(items, route="schedule:crm-webhook-failures")
+        tally = self._feed(items, route="schedule:crm-webhook-failures", parse=parse_crm_workflow)
         tally.found, tally.skipped = len(failures), tally.skipped + ignored
         return self._finish(
             FAILURES_CHECK,
@@ -404,7 +410,7 @@ class ZohoChecks:
             _Item(record.deleted_at, partial(_deleted_body, module, record))
             for record in sorted(deleted, key=lambda r: _order(r.deleted_at))
         ]
-        tally = self._feed(items, route="schedule:crm-deleted")
+        tally = self._feed(items, route="schedule:crm-deleted", parse=parse_crm_workflow)
         tally.found = len(deleted)
         return self._finish(
             check, started, tally, operation="feed_crm_deleted_records", what=f"{module.value} deleted in CRM"
@@ -415,8 +421,9 @@ class ZohoChecks:
         watermark = self._state.watermark(check)
         return (watermark or now - self._config.first_lookback) - self._config.overlap
 
-    def _feed(self, items: Sequence[_Item], *, route: str) -> _Tally:
-        """Build, store and queue each item in order; stop between items when time runs out."""
+    def _feed(self, items: Sequence[_Item], *, route: str, parse: _Parser) -> _Tally:
+        """Build each item's body, read it with ``parse``, store and queue the event, in order; stop between
+        items when time runs out."""
         tally = _Tally()
         for item in items:
             if self._out_of_time():
@@ -425,7 +432,7 @@ class ZohoChecks:
             body = item.body()
             received_at = self._clock()
             try:
-                event = parse_crm_workflow(body, received_at=received_at) if body is not None else None
+                event = parse(body, received_at=received_at) if body is not None else None
             except InvalidPayload as error:
                 # An entry Zoho listed oddly must not hold every later one back: logged and passed over.
                 logger.warning("a listed entry could not be read as an event", extra={"error": str(error)})
