@@ -11,7 +11,7 @@ import pytest
 from sync_guard.ingest.messages import encode_message
 from sync_guard.models.events import GuardEvent
 from tests.support.aws import AwsResources
-from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event, sqs_event
 
 MAX_RECEIVE_COUNT = 5  # the template's (and the fixture's) redrive policy
 
@@ -39,26 +39,6 @@ def receive(aws: AwsResources, url: str | None = None, visibility: int = 0) -> l
     )
     messages: list[dict[str, Any]] = response.get("Messages", [])
     return messages
-
-
-def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The event Lambda's SQS event source builds from received messages."""
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:processing",
-                "awsRegion": "eu-west-2",
-            }
-            for message in messages
-        ]
-    }
 
 
 def run_like_the_event_source(

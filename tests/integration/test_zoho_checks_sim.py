@@ -16,13 +16,13 @@ from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.local.zoho_simulator.faults import FaultKind
 from sync_guard.models.events import Channel, Operation
 from sync_guard.models.records import Module
-from sync_guard.reconcile.checks import FAILURES_CHECK, ZohoChecksFailed, deleted_check
+from sync_guard.reconcile.checks import BOOKS_MODIFIED_CHECK, FAILURES_CHECK, ZohoChecksFailed, deleted_check
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.events import DynamoEventStore
 from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
 from tests.support.aws import AwsResources
-from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sqs_event
 from tests.support.outbox import point_at_simulator
 
 pytestmark = pytest.mark.integration
@@ -64,6 +64,19 @@ def drain(aws: AwsResources) -> list[dict[str, Any]]:
         for message in messages:
             bodies.append(json.loads(message["Body"]))
             aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def decide_queued(aws: AwsResources) -> list[dict[str, Any]]:
+    """Run the processor handler over every queued event, as the queue's event source would."""
+    processor = fresh_module("functions.processor.app")
+    events = []
+    while messages := aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages"):
+        response = processor.lambda_handler(sqs_event(messages), FakeLambdaContext())
+        assert response["batchItemFailures"] == []
+        for message in messages:
+            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            events.append(json.loads(message["Body"])["event"])
+    return events
 
 
 def audit_operations() -> list[str]:
@@ -180,3 +193,47 @@ def test_zoho_failing_after_retries_raises_and_that_check_starts_again_from_the_
     run(handler)
     [message] = drain(aws_server)
     assert message["event"]["record_id"] == account["id"]
+
+
+def test_books_customers_whose_webhooks_never_came_are_fed_and_decided(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    # given a Books customer and a supplier created without a webhook reaching the guard
+    customer = sim.state.books_create_contact(
+        {"contact_name": "Granite Willow Trading Ltd", "email": "accounts@granitewillow.co.uk"},
+        source=Source.ADMIN,
+    )
+    vendor = sim.state.books_create_contact(
+        {"contact_name": "Granite Paper Supplies Ltd", "contact_type": "vendor"}, source=Source.ADMIN
+    )
+    # when the schedule fires and the processor decides what it fed
+    first = run(handler)
+    [fed] = decide_queued(aws_server)
+
+    # then the customer is in the shadow as if its webhook had come; the supplier is not fetched
+    assert (fed["record_id"], fed["operation"]) == (customer["contact_id"], Operation.CREATE.value)
+    assert first[BOOKS_MODIFIED_CHECK]["skipped"] == 1
+    assert sim.requests.count("books.get_contact", record_id=vendor["contact_id"]) == 0
+
+    # given a copy of the customer, its name drifted, also created without a webhook
+    copy = sim.state.books_create_contact(
+        {"contact_name": "Granite Willow Trading Limited", "email": "sales@granitewillow.co.uk"},
+        source=Source.ADMIN,
+    )
+    # when the schedule fires again
+    second = run(handler)
+    [fed_copy] = decide_queued(aws_server)
+
+    # then only the copy is fetched and fed: the shadow holds the customer at its version already
+    assert fed_copy["record_id"] == copy["contact_id"]
+    assert fed_copy["channel"] == Channel.RECONCILE.value
+    assert sim.requests.count("books.get_contact", record_id=customer["contact_id"]) == 1
+    assert second[BOOKS_MODIFIED_CHECK]["repeats"] == 1
+    assert second[BOOKS_MODIFIED_CHECK]["new_events"] == 1
+    # and the guard quarantines the copy as the name drift it is
+    audit = AuditLog.from_settings(get_settings())
+    [decision] = [e for e in audit.iterate(AuditQuery(record=f"books:{copy['contact_id']}")) if e.rules]
+    assert decision.rules == ("NAME_DRIFT",)
+    assert decision.decision.value == "quarantine"
+    assert f"books:{customer['contact_id']}" in decision.records
+    assert "feed_books_modified_customers" in audit_operations()

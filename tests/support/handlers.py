@@ -74,3 +74,23 @@ def http_event(
         event["body"] = body
     event["isBase64Encoded"] = base64_encoded
     return event
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The event Lambda's SQS event source builds from received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:processing",
+                "awsRegion": "eu-west-2",
+            }
+            for message in messages
+        ]
+    }

@@ -1,8 +1,9 @@
 """Scheduled checks against Zoho: keep the Notification API channel alive, replay what webhooks missed.
 
-Zoho CRM delivers workflow webhooks at most once and Notification API channels expire (a week at most, an
-hour by default), so an event that is lost is a duplicate nobody sees. Every scheduled run does five checks,
-each on its own (one failing does not stop the others; the run then ends in an error, which alarms):
+Zoho CRM delivers workflow webhooks at most once, Books' are hardly better in practice, and Notification
+API channels expire (a week at most, an hour by default), so an event that is lost is a duplicate nobody
+sees. Every scheduled run does six checks, each on its own (one failing does not stop the others; the run
+then ends in an error, which alarms):
 
 ``notification_channel``
     Renews the channel (``POST /actions/watch`` with the configured id: Zoho replaces the channel, so a
@@ -17,6 +18,14 @@ each on its own (one failing does not stop the others; the run then ends in an e
 ``deleted:Accounts`` / ``deleted:Contacts``
     Reads CRM's deleted records (recycle bin and permanent, merged-away records included) since the
     watermark and feeds each as the workflow webhook's delete event.
+``modified:Books``
+    Lists Books contacts newest modified first, down to the watermark, and passes over vendors (not the
+    guard's) and every customer the shadow already holds at that modification time or later (a webhook, or
+    an earlier run, brought it: not fetched again). Each other customer is fetched (a listing carries fewer
+    fields than a webhook's Default Payload) and fed as ``{"contact": ...}`` through
+    ``parse_books_webhook``, its operation inferred as for a webhook without ``?event=``. Two edits within
+    one second look alike in a listing (Books' times have whole seconds): the second is caught only by its
+    webhook, or by a later edit.
 
 ``sync_stall``
     Samples recent CRM edits of linked records and reads their partners in Books: when edits stopped
@@ -50,22 +59,31 @@ from typing import Any, Protocol
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError, InvalidPayload, SyncGuardError
 from sync_guard.guard.admin import admin_entry
+from sync_guard.guard.model import epoch_ms
 from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
 from sync_guard.ingest.service import store_and_queue
 from sync_guard.models.events import Channel, GuardEvent
-from sync_guard.models.records import Module
-from sync_guard.reconcile.ports import AuditAppender, ChannelState, CheckState, CrmChecksClient
+from sync_guard.models.records import Module, PartyRecord
+from sync_guard.reconcile.ports import (
+    AuditAppender,
+    BooksChecksClient,
+    ChannelState,
+    CheckState,
+    CrmChecksClient,
+    ShadowStates,
+)
 from sync_guard.reconcile.stall import STALL_CHECK, SyncStallCheck
 from sync_guard.redact import mask_emails_in
 from sync_guard.zoho.convert import parse_zoho_time
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
-from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
+from sync_guard.zoho.payloads import crm_workflow_body, parse_books_webhook, parse_crm_workflow
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_CHECK = "notification_channel"
 FAILURES_CHECK = "webhook_failures"
 DELETED_MODULES = (Module.CRM_ACCOUNTS, Module.CRM_CONTACTS)
+BOOKS_MODIFIED_CHECK = "modified:Books"
 #: Who the checks' audit entries name as actor.
 ACTOR = "scheduler:zoho-checks"
 #: Zoho's limit on a channel's echoed token.
@@ -100,7 +118,7 @@ class CheckOutcome:
     status: CheckStatus
     found: int = 0  # entries Zoho listed since the watermark
     new_events: int = 0  # stored for the first time and queued
-    repeats: int = 0  # already in the events table
+    repeats: int = 0  # already known: in the events table, or (Books) in the shadow at that version
     unqueued: int = 0  # stored but not queued: the sweep queues them
     skipped: int = 0  # not for the guard (other modules) or no longer there
     note: str = ""
@@ -188,6 +206,8 @@ class _Item:
 
     at: datetime | None
     body: Callable[[], dict[str, Any] | None]  # None: nothing to feed (the record is gone)
+    #: Whether the guard already knows the entry, asked just before its body is built (a repeat, no fetch).
+    known: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -221,7 +241,8 @@ def _replayed_operation(data: dict[str, Any]) -> str:
 
 
 class ZohoChecks:
-    """The scheduled checks over the CRM client, the check state, the events table and queue, the audit."""
+    """The scheduled checks over the Zoho clients, the check state, the shadow, the events table and queue,
+    and the audit."""
 
     def __init__(
         self,
@@ -231,6 +252,8 @@ class ZohoChecks:
         queue: EventQueue,
         audit: AuditAppender,
         *,
+        books: Callable[[], BooksChecksClient],
+        shadow: ShadowStates,
         token: Callable[[], str],
         config: ChecksConfig,
         clock: Callable[[], datetime] = utc_now,
@@ -238,6 +261,8 @@ class ZohoChecks:
         stall: SyncStallCheck | None = None,
     ) -> None:
         self._crm = crm
+        self._books = books
+        self._shadow = shadow
         self._state = state
         self._events = events
         self._queue = queue
@@ -258,6 +283,7 @@ class ZohoChecks:
             (FAILURES_CHECK, self.replay_webhook_failures),
         ]
         checks += [(deleted_check(m), partial(self.feed_deleted_records, m)) for m in DELETED_MODULES]
+        checks.append((BOOKS_MODIFIED_CHECK, self.feed_modified_books_customers))
         if self._stall is not None:
             checks.append((STALL_CHECK, partial(watch_for_stall, self._stall)))
         return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
@@ -416,6 +442,46 @@ class ZohoChecks:
             check, started, tally, operation="feed_crm_deleted_records", what=f"{module.value} deleted in CRM"
         )
 
+    # --------------------------------------------------------------------------- missed Books events
+    def feed_modified_books_customers(self) -> CheckOutcome:
+        """Feed every Books customer modified since the watermark that the shadow does not hold at that
+        modification time (see the module docstring)."""
+        started = self._clock()
+        since = self._since(BOOKS_MODIFIED_CHECK, started)
+        books = self._books()
+        # A contact edited while the pages were read can be listed twice: its latest listing counts.
+        latest: dict[str, PartyRecord] = {}
+        for contact in books.iter_contacts_modified_since(since):
+            seen = latest.get(contact.record_id)
+            if seen is None or _order(contact.modified_at) > _order(seen.modified_at):
+                latest[contact.record_id] = contact
+        customers = [c for c in latest.values() if c.module is Module.BOOKS_CUSTOMERS]
+        items = [
+            _Item(
+                customer.modified_at,
+                partial(_books_body, books, customer.record_id),
+                known=partial(self._shadow_holds, customer),
+            )
+            for customer in sorted(customers, key=lambda c: _order(c.modified_at))
+        ]
+        tally = self._feed(items, route="schedule:books-modified", parse=parse_books_webhook)
+        # Vendors are the guard's business only as "not guarded", which their own webhooks record.
+        tally.found, tally.skipped = len(latest), tally.skipped + len(latest) - len(customers)
+        return self._finish(
+            BOOKS_MODIFIED_CHECK,
+            started,
+            tally,
+            operation="feed_books_modified_customers",
+            what="Books customers modified without a webhook the guard received",
+        )
+
+    def _shadow_holds(self, contact: PartyRecord) -> bool:
+        """Whether the shadow holds ``contact`` as modified at its listed time or later."""
+        if contact.modified_at is None:
+            return False
+        state = self._shadow.get_state(contact.ref)
+        return state is not None and state.version >= epoch_ms(contact.modified_at)
+
     # --------------------------------------------------------------------------- shared steps
     def _since(self, check: str, now: datetime) -> datetime:
         watermark = self._state.watermark(check)
@@ -429,33 +495,40 @@ class ZohoChecks:
             if self._out_of_time():
                 tally.complete = False
                 break
-            body = item.body()
-            received_at = self._clock()
-            try:
-                event = parse(body, received_at=received_at) if body is not None else None
-            except InvalidPayload as error:
-                # An entry Zoho listed oddly must not hold every later one back: logged and passed over.
-                logger.warning("a listed entry could not be read as an event", extra={"error": str(error)})
-                event = None
-            if body is None or event is None:
-                tally.skipped += 1
+            if item.known is not None and item.known():
+                tally.repeats += 1
             else:
-                event = event.model_copy(update={"channel": Channel.RECONCILE})
-                stored = StoredEvent(
-                    event=event,
-                    raw_body=json.dumps(body, separators=(",", ":")).encode(),
-                    content_type="application/json",
-                    route=route,
-                    received_at=received_at,
-                    expires_at=received_at + self._config.event_retention,
-                )
-                result = store_and_queue(self._events, self._queue, [stored], clock=self._clock)
-                tally.new_events += result.accepted - result.duplicates
-                tally.repeats += result.duplicates
-                tally.unqueued += len(result.unqueued)
+                self._store(item, tally, route=route, parse=parse)
             if item.at is not None:
                 tally.last_fed_at = item.at
         return tally
+
+    def _store(self, item: _Item, tally: _Tally, *, route: str, parse: _Parser) -> None:
+        """Build one item's body and event, store and queue it, and count what happened."""
+        body = item.body()
+        received_at = self._clock()
+        try:
+            event = parse(body, received_at=received_at) if body is not None else None
+        except InvalidPayload as error:
+            # An entry Zoho listed oddly must not hold every later one back: logged and passed over.
+            logger.warning("a listed entry could not be read as an event", extra={"error": str(error)})
+            event = None
+        if body is None or event is None:
+            tally.skipped += 1
+            return
+        event = event.model_copy(update={"channel": Channel.RECONCILE})
+        stored = StoredEvent(
+            event=event,
+            raw_body=json.dumps(body, separators=(",", ":")).encode(),
+            content_type="application/json",
+            route=route,
+            received_at=received_at,
+            expires_at=received_at + self._config.event_retention,
+        )
+        result = store_and_queue(self._events, self._queue, [stored], clock=self._clock)
+        tally.new_events += result.accepted - result.duplicates
+        tally.repeats += result.duplicates
+        tally.unqueued += len(result.unqueued)
 
     def _finish(
         self, check: str, started: datetime, tally: _Tally, *, operation: str, what: str
@@ -517,8 +590,15 @@ def _deleted_body(module: Module, record: DeletedRecord) -> dict[str, Any]:
     return body
 
 
+def _books_body(books: BooksChecksClient, contact_id: str) -> dict[str, Any] | None:
+    """The Books webhook's Default Payload for the contact as it is now; None when it is gone."""
+    data = books.get_contact_data(contact_id)
+    return {"contact": data} if data is not None else None
+
+
 __all__: Sequence[str] = (
     "ACTOR",
+    "BOOKS_MODIFIED_CHECK",
     "CheckOutcome",
     "CheckStatus",
     "ChecksConfig",

@@ -1,14 +1,14 @@
-"""The small interfaces the scheduled Zoho checks talk to (the store and the CRM client implement them)."""
+"""The small interfaces the scheduled Zoho checks talk to (the store and the Zoho clients implement them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sync_guard.guard.model import AuditEntry
-from sync_guard.models.records import Module
+from sync_guard.guard.model import AuditEntry, RecordState
+from sync_guard.models.records import Module, PartyRecord
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 
 
@@ -30,6 +30,22 @@ class CrmChecksClient(Protocol):
     ) -> list[DeletedRecord]: ...
 
     def get_record_data(self, module: Module | str, record_id: str) -> dict[str, Any] | None: ...
+
+
+class BooksChecksClient(Protocol):
+    """The Books calls the checks make (``sync_guard.zoho.books.BooksClient`` has them)."""
+
+    def iter_contacts_modified_since(self, since: datetime) -> Iterator[PartyRecord]:
+        """Contacts (customers and vendors) modified at or after ``since``, newest first."""
+        ...
+
+    def get_contact_data(self, contact_id: str) -> dict[str, Any] | None: ...
+
+
+class ShadowStates(Protocol):
+    """The shadow's last known state of a record (``DynamoShadowRepository`` has it)."""
+
+    def get_state(self, ref: str) -> RecordState | None: ...
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ def build_zoho_checks(settings: Settings, *, zoho: LazyZohoClients | None = None
     clients = zoho or LazyZohoClients(settings)
     state = DynamoCheckState.from_settings(settings)
     audit = AuditLog.from_settings(settings)
+    shadow = DynamoShadowRepository.from_settings(settings)
 
     @cache
     def notifier() -> Notifier:
@@ -33,7 +34,7 @@ def build_zoho_checks(settings: Settings, *, zoho: LazyZohoClients | None = None
     stall = SyncStallCheck(
         lambda: clients().crm,
         lambda: clients().books,
-        DynamoShadowRepository.from_settings(settings),
+        shadow,
         state,
         audit,
         notifier,
@@ -47,6 +48,8 @@ def build_zoho_checks(settings: Settings, *, zoho: LazyZohoClients | None = None
         DynamoEventStore.from_settings(settings),
         SqsEventQueue.from_settings(settings),
         audit,
+        books=lambda: clients().books,
+        shadow=shadow,
         token=lambda: webhook_secret(settings),
         config=ChecksConfig.from_settings(settings),
         # Room for one more record: a fetch, its retries, and a token mint.

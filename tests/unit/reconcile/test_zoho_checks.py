@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +12,12 @@ import pytest
 
 from sync_guard.config import Settings
 from sync_guard.errors import ConfigurationError
-from sync_guard.guard.model import AuditEntry
+from sync_guard.guard.model import AuditEntry, RecordState, epoch_ms
 from sync_guard.ingest import EventStatus
 from sync_guard.models.events import Channel, Operation
-from sync_guard.models.records import Module
+from sync_guard.models.records import Module, PartyRecord
 from sync_guard.reconcile.checks import (
+    BOOKS_MODIFIED_CHECK,
     CHANNEL_CHECK,
     FAILURES_CHECK,
     ChecksConfig,
@@ -24,9 +26,10 @@ from sync_guard.reconcile.checks import (
     deleted_check,
 )
 from sync_guard.reconcile.ports import ChannelState
+from sync_guard.zoho.convert import books_contact_to_party
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 from sync_guard.zoho.errors import ZohoServerError
-from sync_guard.zoho.payloads import parse_crm_workflow
+from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.support.events import MemoryQueue, MemoryStore
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -92,6 +95,45 @@ class FakeCrm:
 
 
 @dataclass
+class FakeBooks:
+    """Books contacts by id; lists them newest modified first down to ``since``, as BooksClient does."""
+
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)
+    listed_since: list[datetime] = field(default_factory=list)
+    failing: bool = False
+
+    def iter_contacts_modified_since(self, since: datetime) -> Iterator[PartyRecord]:
+        if self.failing:
+            raise ZohoServerError("Zoho answered 503 after every retry", http_status=503)
+        self.listed_since.append(since)
+        records = [books_contact_to_party(c) for c in self.contacts.values()]
+        for record in sorted(records, key=lambda r: r.modified_at or NOW, reverse=True):
+            if record.modified_at is not None and record.modified_at < since:
+                return
+            yield record
+
+    def get_contact_data(self, contact_id: str) -> dict[str, Any] | None:
+        self.fetched.append(contact_id)
+        contact = self.contacts.get(contact_id)
+        return copy.deepcopy(contact) if contact is not None else None
+
+
+@dataclass
+class MemoryShadow:
+    states: dict[str, RecordState] = field(default_factory=dict)
+
+    def get_state(self, ref: str) -> RecordState | None:
+        return self.states.get(ref)
+
+    def hold(self, contact: dict[str, Any]) -> None:
+        """The shadow's state of ``contact`` as a webhook would have left it."""
+        record = books_contact_to_party(contact)
+        assert record.modified_at is not None
+        self.states[record.ref] = RecordState(record=record, version=epoch_ms(record.modified_at))
+
+
+@dataclass
 class MemoryCheckState:
     watermarks: dict[str, datetime] = field(default_factory=dict)
     saved_channel: ChannelState | None = None
@@ -123,6 +165,8 @@ class MemoryAudit:
 @dataclass
 class World:
     crm: FakeCrm
+    books: FakeBooks
+    shadow: MemoryShadow
     state: MemoryCheckState
     store: MemoryStore
     queue: MemoryQueue
@@ -132,8 +176,10 @@ class World:
 
 
 def make_world(channel_id: str = "1000000068001", secret: str = SECRET, **settings: Any) -> World:
-    crm, state, store, queue, audit, clock = (
+    crm, books, shadow, state, store, queue, audit, clock = (
         FakeCrm(),
+        FakeBooks(),
+        MemoryShadow(),
         MemoryCheckState(),
         MemoryStore(),
         MemoryQueue(),
@@ -144,9 +190,18 @@ def make_world(channel_id: str = "1000000068001", secret: str = SECRET, **settin
         Settings(crm_notification_channel_id=channel_id, crm_notify_url=NOTIFY_URL, **settings)
     )
     checks = ZohoChecks(
-        lambda: crm, state, store, queue, audit, token=lambda: secret, config=config, clock=clock
+        lambda: crm,
+        state,
+        store,
+        queue,
+        audit,
+        books=lambda: books,
+        shadow=shadow,
+        token=lambda: secret,
+        config=config,
+        clock=clock,
     )
-    return World(crm, state, store, queue, audit, clock, checks)
+    return World(crm, books, shadow, state, store, queue, audit, clock, checks)
 
 
 @pytest.fixture
@@ -454,3 +509,188 @@ def test_a_run_short_of_time_stops_between_records_and_resumes_after_the_last_fe
     check = deleted_check(Module.CRM_ACCOUNTS)
     assert len(fed) < 5
     assert world.state.watermarks[check] == NOW - timedelta(minutes=50 - int(fed[-1]))
+
+
+# ------------------------------------------------------------------------------ Books customers modified
+def books_contact(
+    contact_id: str, name: str, *, created: datetime, modified: datetime, contact_type: str = "customer"
+) -> dict[str, Any]:
+    def books_time(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    return {
+        "contact_id": contact_id,
+        "contact_name": name,
+        "company_name": name,
+        "contact_type": contact_type,
+        "customer_sub_type": "business",
+        "status": "active",
+        "email": "",
+        "contact_persons": [],
+        "created_time": books_time(created),
+        "last_modified_time": books_time(modified),
+    }
+
+
+def add_books_contact(world: World, contact_id: str, name: str, **times: Any) -> dict[str, Any]:
+    contact = books_contact(contact_id, name, **times)
+    world.books.contacts[contact_id] = contact
+    return contact
+
+
+def books_outcome(report: Any) -> dict[str, Any]:
+    outcome: dict[str, Any] = report.summary()[BOOKS_MODIFIED_CHECK]
+    return outcome
+
+
+def test_a_books_create_whose_webhook_never_came_is_fed_as_that_webhook_would_have_been(world: World) -> None:
+    # given a customer created in Books ten minutes ago, unknown to the shadow
+    at = NOW - timedelta(minutes=10)
+    contact = add_books_contact(world, "460000000026049", "Acme Trading Ltd", created=at, modified=at)
+
+    report = world.checks.run()
+
+    # then it is on the queue as the event Books' Default Payload makes, inferred a create
+    [event] = world.queue.sent
+    delivered = parse_books_webhook({"contact": contact}, received_at=NOW)
+    assert event.event_id == delivered.event_id
+    assert (event.record_id, event.operation, event.channel) == (
+        "460000000026049",
+        Operation.CREATE,
+        Channel.RECONCILE,
+    )
+    assert event.record is not None
+    assert event.record.name == "Acme Trading Ltd"
+    assert world.store.items[event.event_id].route == "schedule:books-modified"
+    assert books_outcome(report)["new_events"] == 1
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_books_modified_customers"]
+    assert entry.actor == "scheduler:zoho-checks"
+    assert world.state.watermarks[BOOKS_MODIFIED_CHECK] == NOW
+
+
+def test_an_edit_is_fed_as_an_update(world: World) -> None:
+    add_books_contact(
+        world, "1", "Acme Ltd", created=NOW - timedelta(days=30), modified=NOW - timedelta(minutes=3)
+    )
+
+    world.checks.run()
+
+    assert [e.operation for e in world.queue.sent] == [Operation.UPDATE]
+
+
+def test_a_contact_the_shadow_holds_at_that_version_is_not_fetched_again(world: World) -> None:
+    # given one customer the shadow knows as it is, and one whose latest edit the shadow missed
+    known = add_books_contact(
+        world, "1", "Known Ltd", created=NOW - timedelta(days=9), modified=NOW - timedelta(hours=1)
+    )
+    world.shadow.hold(known)
+    stale = add_books_contact(
+        world, "2", "Stale Ltd", created=NOW - timedelta(days=9), modified=NOW - timedelta(days=1)
+    )
+    world.shadow.hold(stale)
+    stale["last_modified_time"] = (NOW - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    report = world.checks.run()
+
+    assert world.books.fetched == ["2"]
+    assert [e.record_id for e in world.queue.sent] == ["2"]
+    assert books_outcome(report)["repeats"] == 1
+    assert books_outcome(report)["found"] == 2
+
+
+def test_vendors_and_contacts_gone_since_the_listing_are_skipped(world: World) -> None:
+    at = NOW - timedelta(minutes=5)
+    world.books.contacts["9"] = books_contact(
+        "9", "Paper Supplies Ltd", created=at, modified=at, contact_type="vendor"
+    )
+    add_books_contact(world, "7", "Gone Ltd", created=at, modified=at)
+
+    class GoneOnFetch(FakeBooks):
+        def get_contact_data(self, contact_id: str) -> dict[str, Any] | None:
+            self.fetched.append(contact_id)
+            return None  # deleted between the listing and the fetch
+
+    books = GoneOnFetch(contacts=world.books.contacts)
+    world.checks._books = lambda: books
+
+    report = world.checks.run()
+
+    assert world.queue.sent == []
+    assert books.fetched == ["7"]  # the vendor is never fetched
+    assert books_outcome(report)["skipped"] == 2
+    assert not [e for e in world.audit.entries if e.operation == "feed_books_modified_customers"]
+    assert world.state.watermarks[BOOKS_MODIFIED_CHECK] == NOW
+
+
+def test_customers_are_fed_oldest_first_and_read_from_the_watermark_less_the_overlap(world: World) -> None:
+    for n, minutes in enumerate((6, 50, 20)):
+        at = NOW - timedelta(minutes=minutes)
+        add_books_contact(world, str(n), f"Customer {n} Ltd", created=at, modified=at)
+    world.checks.run()
+    world.clock.now = NOW + timedelta(minutes=15)
+
+    report = world.checks.run()
+
+    assert [e.record_id for e in world.queue.sent] == ["1", "2", "0"]
+    assert world.books.listed_since == [NOW - timedelta(hours=24, minutes=5), NOW - timedelta(minutes=5)]
+    # the second run lists none of them: all older than the first run's start less the overlap
+    assert books_outcome(report)["found"] == 0
+    assert world.state.watermarks[BOOKS_MODIFIED_CHECK] == NOW + timedelta(minutes=15)
+
+
+def test_a_contact_listed_again_within_the_overlap_is_stored_once(world: World) -> None:
+    at = NOW - timedelta(minutes=1)
+    add_books_contact(world, "1", "Acme Ltd", created=at, modified=at)
+    world.checks.run()
+    world.clock.now = NOW + timedelta(minutes=2)
+
+    report = world.checks.run()
+
+    assert len(world.queue.sent) == 1
+    assert books_outcome(report)["repeats"] == 1
+
+
+def test_a_books_sweep_short_of_time_stops_between_customers_and_resumes_after_the_last_fed() -> None:
+    world = make_world(channel_id="")
+    for n in range(5):
+        at = NOW - timedelta(minutes=50 - n)
+        add_books_contact(world, str(n), f"Customer {n} Ltd", created=at, modified=at)
+    # Only the Books check has records to feed: time runs short after the third customer.
+    budget = iter([100.0, 100.0, 100.0, 1.0] + [100.0] * 50)
+
+    report = world.checks.run(remaining_seconds=lambda: next(budget))
+
+    assert [e.record_id for e in world.queue.sent] == ["0", "1", "2"]
+    assert books_outcome(report)["status"] == "incomplete"
+    assert world.state.watermarks[BOOKS_MODIFIED_CHECK] == NOW - timedelta(minutes=48)
+
+
+def test_books_failing_fails_that_check_and_keeps_its_watermark(world: World) -> None:
+    world.checks.run()
+    world.clock.now = NOW + timedelta(minutes=15)
+    world.books.failing = True
+
+    report = world.checks.run()
+
+    assert [o.check for o in report.failed] == [BOOKS_MODIFIED_CHECK]
+    assert world.state.watermarks[BOOKS_MODIFIED_CHECK] == NOW
+    assert world.state.watermarks[FAILURES_CHECK] == NOW + timedelta(minutes=15)
+
+
+def test_a_contact_listed_twice_in_one_run_is_fetched_once(world: World) -> None:
+    at = NOW - timedelta(minutes=4)
+    add_books_contact(world, "1", "Acme Ltd", created=at, modified=at)
+    listing = world.books.iter_contacts_modified_since
+
+    def shifted_pages(since: datetime) -> Iterator[PartyRecord]:
+        # an edit elsewhere between two page reads shifts the list: the same contact ends both pages
+        records = list(listing(since))
+        yield from records + records
+
+    world.books.iter_contacts_modified_since = shifted_pages  # type: ignore[method-assign]
+
+    report = world.checks.run()
+
+    assert world.books.fetched == ["1"]
+    assert books_outcome(report)["found"] == 1
+    assert books_outcome(report)["new_events"] == 1
