@@ -184,11 +184,13 @@ class BooksClient:
         read as newest first (which would end the listing early and miss contacts). None of the list
         parameters Books documents filters on "modified since".
 
-        A contact without a modification time does not end the listing. More than ``max_pages`` pages
-        raise :class:`ZohoListingIncomplete` (after the contacts already yielded).
+        A contact without a modification time does not end the listing. No page cap: the listing ends at
+        ``since``, and a cap would fail the scheduled check on every run after a burst of edits (a
+        reconnect touches every customer) without its watermark ever moving.
         """
-        records = 0
-        for page in range(1, self._max_pages + 1):
+        page = 0
+        while True:
+            page += 1
             result = self.list_contacts(sort_column=SORT_BY_MODIFIED, sort_order=SORT_DESCENDING, page=page)
             column, order = result.order
             if column not in (None, SORT_BY_MODIFIED) or order not in (None, SORT_DESCENDING):
@@ -199,13 +201,9 @@ class BooksClient:
             for record in result.items:
                 if record.modified_at is not None and record.modified_at < since:
                     return
-                records += 1
                 yield record
             if not result.has_more:
                 return
-        raise ZohoListingIncomplete(
-            "Books GET /contacts (modified since)", pages=self._max_pages, records=records
-        )
 
     def find_contacts(self, **filters: str | None) -> list[PartyRecord]:
         """:meth:`iter_contacts` as a list."""
