@@ -56,7 +56,7 @@ def test_demo_without_the_guard_prints_a_table(tmp_path: Path) -> None:
     completed = run_demo(tmp_path / "demo", "--without-guard-only")
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "Disconnect + reconnect (200)" in completed.stdout
-    assert "63 duplicate customers" in completed.stdout
+    assert "65 duplicate customers" in completed.stdout
 
 
 def test_unknown_scenario_is_refused(tmp_path: Path) -> None:

@@ -94,6 +94,7 @@ def test_targets_across_all_scenarios(results: dict[str, ScenarioResult]) -> Non
         "email_mismatch",
         "display_name_collision",
         "reconnect",
+        "stalled_sync",
     ],
 )
 def test_no_scenario_is_worse_with_the_guard(results: dict[str, ScenarioResult], name: str) -> None:
@@ -121,5 +122,9 @@ def test_the_rules_of_each_pattern_fire(results: dict[str, ScenarioResult]) -> N
     assert {"PARTNER_DELETED", "RECREATED_AFTER_DELETE"} <= set(results["deleted_partner"].rules_fired)
     assert "CRM_MERGE_ORPHAN" in results["crm_merge"].rules_fired
     assert results["email_mismatch"].rules_fired
+    assert results["stalled_sync"].rules_fired == {"SYNC_STALLED": 1}
+    assert results["stalled_sync"].without_guard.invoiced_duplicates == 2
+    assert results["stalled_sync"].with_guard is not None
+    assert results["stalled_sync"].with_guard.duplicates == 0
     guarded = [r.with_guard for r in results.values() if r.with_guard is not None]
     assert sum(c.notifications for c in guarded) > 0

@@ -16,6 +16,7 @@ from sync_guard.local.scenarios.display_name_collision import DisplayNameCollisi
 from sync_guard.local.scenarios.email_mismatch import EmailMismatch
 from sync_guard.local.scenarios.name_drift import NameDriftAtFirstSync
 from sync_guard.local.scenarios.reconnect import DisconnectReconnect
+from sync_guard.local.scenarios.stalled_sync import StalledSync
 
 #: Scenario factories in demo order (a factory, since a scenario keeps what its build made).
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
@@ -26,6 +27,7 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "email_mismatch": EmailMismatch,
     "display_name_collision": DisplayNameCollision,
     "reconnect": DisconnectReconnect,
+    "stalled_sync": StalledSync,
 }
 
 __all__ = ["SCENARIOS", "Scenario"]

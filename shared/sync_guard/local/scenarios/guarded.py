@@ -42,6 +42,11 @@ from sync_guard.notify.notifiers import FileNotifier
 #: not on the compressed timeline of ordinary scenarios.
 DEMO_STORM_THRESHOLD = 25
 
+#: The scheduled checks' function in template.yaml.
+ZOHO_CHECKS_FUNCTION = "ZohoChecksFunction"
+#: How a message's rule reads in the notifications file (``RenderedMessage.as_text``).
+_RULE_ATTRIBUTE = "Attribute rule (String): "
+
 #: Outbox statuses that mean the executor still has work (see ``executor.model.ActionStatus``).
 _BUSY_ACTION_STATUSES = ("pending", "running", "retrying")
 
@@ -86,6 +91,8 @@ class GuardedEnvironment:
         self._emitter: WebhookEmitter | None = None
         self._final_events: set[str] = set()
         self._next_block = 1
+        # The rules of the notices the scheduled checks sent during the current run.
+        self._scheduled_rules: Counter[str] = Counter()
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -99,6 +106,10 @@ class GuardedEnvironment:
             "SYNC_GUARD_NOTIFY_FILE": str(self.notifications_file),
             "SYNC_GUARD_CRM_HOLD_TAG": HOLD_TAG,
             "SYNC_GUARD_STORM_THRESHOLD": str(DEMO_STORM_THRESHOLD),
+            # A scenario's act happens "yesterday" (see TickingClock), and the demo runs the checks when a
+            # scenario says they come round, not once an hour.
+            "SYNC_GUARD_SYNC_STALL_LOOKBACK_HOURS": "48",
+            "SYNC_GUARD_SYNC_STALL_EVERY_MINUTES": "0",
         }
         self.stack = LocalStack(
             self.state_dir,
@@ -160,13 +171,15 @@ class GuardedEnvironment:
         world.time_passes()
         emitter = self.go_live(world, label=scenario.name)
         notifications_before = self.notification_count()
+        self._scheduled_rules = Counter()
         try:
             baseline = Baseline.of(world)
             scenario.act(world)
             self.wait_idle()
             counts = count_outcome(world, baseline)
             counts.notifications = self.notification_count() - notifications_before
-            counts.rules_fired = dict(sorted(self.rules_fired(emitter.event_ids).items()))
+            fired = self.rules_fired(emitter.event_ids) + self._scheduled_rules
+            counts.rules_fired = dict(sorted(fired.items()))
             events = len(emitter.event_ids)
         finally:
             self.finish(world)
@@ -188,7 +201,13 @@ class GuardedEnvironment:
             if preflight:
                 plans.append(self.preflight(world))
 
-        world = World(state, checkpoint=self.wait_idle, before_connect=before_connect, clock=clock)
+        world = World(
+            state,
+            checkpoint=self.wait_idle,
+            before_connect=before_connect,
+            scheduled_checks=self.run_scheduled_checks,
+            clock=clock,
+        )
         return world, plans
 
     def go_live(self, world: World, *, label: str = "scenario") -> WebhookEmitter:
@@ -313,6 +332,29 @@ class GuardedEnvironment:
             if time.monotonic() > deadline:
                 raise GuardNotIdle(f"{len(waiting)} events unprocessed, outbox busy: {busy}")
             time.sleep(0.05)  # the poll interval of a bounded readiness check
+
+    def run_scheduled_checks(self) -> frozenset[str]:
+        """One run of the scheduled Zoho checks (the function its schedule would invoke), then wait for the
+        guard; the rules of the finance notices the run sent (a stalled sync's)."""
+        _, stack = self._require()
+        [checks] = [s for s in stack.schedules if s.function_name == ZOHO_CHECKS_FUNCTION]
+        before = len(self.notified_rules())
+        checks.fire()
+        self.wait_idle()
+        sent = self.notified_rules()[before:]
+        self._scheduled_rules.update(sent)
+        return frozenset(sent)
+
+    def notified_rules(self) -> list[str]:
+        """The ``rule`` attribute of every message in the finance notifications file, in order."""
+        if not self.notifications_file.exists():
+            return []
+        text = self.notifications_file.read_text(encoding="utf-8")
+        return [
+            line.removeprefix(_RULE_ATTRIBUTE)
+            for line in text.splitlines()
+            if line.startswith(_RULE_ATTRIBUTE)
+        ]
 
     def notification_count(self) -> int:
         """Messages in the finance notifications file so far."""

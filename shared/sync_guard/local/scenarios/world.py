@@ -8,7 +8,7 @@ merge relabels the merged-away entity as the master's.
 Hooks connect a world to the guard without the scenario knowing whether one is there:
 ``checkpoint`` (the guard has had its chance: events processed, outbox drained) runs before and after
 every sync run, since the real sync runs on an interval after edits; ``before_connect`` runs before a first
-sync or a reconnect (the guard's preflight).
+sync or a reconnect (the guard's preflight); ``scheduled_checks`` runs the guard's scheduled Zoho checks.
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def _no_op(*_: Any) -> None:
     return None
 
 
+def _no_checks() -> frozenset[str]:
+    return frozenset()
+
+
 @dataclass
 class World:
     """Everything one scenario run touches."""
@@ -88,6 +92,8 @@ class World:
     state: SimulatorState
     checkpoint: Callable[[], None] = _no_op
     before_connect: Callable[[World], None] = _no_op
+    #: The guard's scheduled Zoho checks, run now; the rules of the finance notices they sent.
+    scheduled_checks: Callable[[], frozenset[str]] = _no_checks
     bookkeeper: BookkeeperAssumptions = field(default_factory=BookkeeperAssumptions)
     sync: NativeSync | None = None
     labels: dict[str, str] = field(default_factory=dict)  # "crm:<id>" / "books:<id>" -> entity
@@ -150,6 +156,11 @@ class World:
         run = self._sync().run_cycle()
         self.checkpoint()
         return run
+
+    def run_scheduled_checks(self) -> frozenset[str]:
+        """The guard's scheduled checks come round (nothing without a guard); the notices' rules."""
+        self.checkpoint()
+        return self.scheduled_checks()
 
     # ---------------------------------------------------------------------------------- records
 
