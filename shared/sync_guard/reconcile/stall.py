@@ -14,7 +14,9 @@ Books:
 - **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks);
 - **not followed**: it did not, and it still differs from the CRM record in a field the sync carries (name,
   email, phone, billing street, city, postcode);
-- **unknown**: it did not change, and nothing the sync carries differs (an edit outside the sync's fields).
+- **unknown**: it did not change, and nothing the sync carries differs (an edit outside the sync's fields);
+  or it changed less than ``grace`` before the CRM edit, which a two-way sync carrying that Books change
+  to CRM makes (Books is then the newer side, and may hold what the sync does not carry back).
 
 A look stops at the first edit followed (a healthy sync costs about one Books read), and the check looks
 once every ``every`` (an hour) although the schedule runs more often: Books caps API calls per day.
@@ -139,11 +141,18 @@ class Edit:
     books_changed_at: datetime | None
     #: The fields the sync carries in which Books still differs from CRM.
     differs: tuple[str, ...]
+    #: How long the sync may take to carry an edit (the grace), either way.
+    sync_delay: timedelta = timedelta(0)
 
     @property
     def follow_up(self) -> FollowUp:
-        if self.books_changed_at is not None and self.books_changed_at >= self.edited_at - CLOCK_SKEW:
+        changed = self.books_changed_at
+        if changed is not None and changed >= self.edited_at - CLOCK_SKEW:
             return FollowUp.FOLLOWED
+        if changed is not None and changed >= self.edited_at - self.sync_delay:
+            # A two-way sync writing this Books change to CRM is itself a CRM edit, a little later: Books
+            # is the newer side, and what it does not carry back (a street) differs without a stall.
+            return FollowUp.UNKNOWN
         return FollowUp.NOT_FOLLOWED if self.differs else FollowUp.UNKNOWN
 
     def describe(self) -> str:
@@ -345,6 +354,7 @@ class SyncStallCheck:
             books=books,
             books_changed_at=books.modified_at,
             differs=carried_differences(record, books),
+            sync_delay=self._config.grace,
         )
 
     # ------------------------------------------------------------------------------- reporting

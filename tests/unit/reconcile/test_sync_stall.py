@@ -130,6 +130,8 @@ class World:
         books_changed: timedelta,
         crm_phone: str = "020 7946 0999",
         books_phone: str = "020 7946 0001",
+        crm_street: str | None = None,
+        books_street: str | None = None,
         held: bool = False,
         linked: bool = True,
         partner_deleted: bool = False,
@@ -138,7 +140,13 @@ class World:
         crm_id, books_id = f"57257670000030{n:05d}", f"46000000001{n:04d}"
         name = f"Harbour Lights {n} Ltd"
         self.crm.accounts.append(
-            {"id": crm_id, "Account_Name": name, "Phone": crm_phone, "Modified_Time": zoho_time(NOW - edited)}
+            {
+                "id": crm_id,
+                "Account_Name": name,
+                "Phone": crm_phone,
+                "Billing_Street": crm_street,
+                "Modified_Time": zoho_time(NOW - edited),
+            }
         )
         self.books.contacts[books_id] = {
             "contact_id": books_id,
@@ -148,6 +156,7 @@ class World:
             "email": f"accounts{n}@harbour.example",
             "phone": books_phone,
             "zcrm_account_id": crm_id,
+            "billing_address": {"address": books_street} if books_street else {},
             "last_modified_time": zoho_time(NOW - books_changed),
         }
         crm_ref, books_ref = f"crm:{crm_id}", f"books:{books_id}"
@@ -293,6 +302,31 @@ def test_an_edit_outside_the_fields_the_sync_carries_is_not_evidence() -> None:
     assert outcome.verdict is not None
     assert [e.follow_up for e in outcome.verdict.edits] == [FollowUp.UNKNOWN] * 3
     assert not outcome.alert
+
+
+def test_a_books_edit_a_two_way_sync_carried_to_crm_is_not_evidence_of_a_stall() -> None:
+    # given a two-way sync: finance edited three Books customers' addresses, and within the hour the sync
+    # wrote what it carries back (city, postcode: not the street) to CRM, which stamped the CRM records then
+    world = World()
+    for n in range(3):
+        world.linked(
+            n,
+            edited=timedelta(hours=4),
+            books_changed=timedelta(hours=4, minutes=40),
+            crm_phone="020 7946 0001",
+            books_phone="020 7946 0001",
+            crm_street="1 Old Road",
+            books_street="Unit 4, 2 New Road",
+        )
+
+    # when the check runs
+    outcome = world.check().run()
+
+    # then the CRM edits came from Books: Books is the newer side, and nothing stalled
+    assert outcome.verdict is not None
+    assert [e.follow_up for e in outcome.verdict.edits] == [FollowUp.UNKNOWN] * 3
+    assert not outcome.alert
+    assert world.notifier.messages == []
 
 
 def test_the_first_edit_carried_again_ends_the_stall_and_says_so() -> None:
