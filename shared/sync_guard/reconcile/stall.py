@@ -11,10 +11,12 @@ shadow knows, newest first, at most ``sample`` of them per module. Records the g
 out (they are out of the sync on purpose), and so are partners that are deleted. Each partner is read in
 Books:
 
-- **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks);
+- **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks), and shows
+  what CRM has in every field the sync carries;
 - **not followed**: it did not, and it still differs from the CRM record in a field the sync carries (name,
   email, phone, billing street, city, postcode);
 - **unknown**: it did not change, and nothing the sync carries differs (an edit outside the sync's fields);
+  it changed after the CRM edit but still differs (someone else changed it: finance, the guard's hold);
   or it changed less than ``grace`` before the CRM edit, which a two-way sync carrying that Books change
   to CRM makes (Books is then the newer side, and may hold what the sync does not carry back).
 
@@ -148,7 +150,9 @@ class Edit:
     def follow_up(self) -> FollowUp:
         changed = self.books_changed_at
         if changed is not None and changed >= self.edited_at - CLOCK_SKEW:
-            return FollowUp.FOLLOWED
+            # Books customers change for other reasons too (finance's edits, the guard's own holds): the
+            # sync carried the edit only if Books now shows what CRM has.
+            return FollowUp.UNKNOWN if self.differs else FollowUp.FOLLOWED
         if changed is not None and changed >= self.edited_at - self.sync_delay:
             # A two-way sync writing this Books change to CRM is itself a CRM edit, a little later: Books
             # is the newer side, and what it does not carry back (a street) differs without a stall.

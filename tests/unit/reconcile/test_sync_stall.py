@@ -212,7 +212,8 @@ def test_one_edit_that_reached_books_means_the_sync_runs() -> None:
     world = World()
     for n in range(4):
         world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
-    world.linked(9, edited=timedelta(hours=5), books_changed=timedelta(hours=5) - timedelta(seconds=30))
+    just_after = timedelta(hours=5) - timedelta(seconds=30)
+    world.linked(9, edited=timedelta(hours=5), books_changed=just_after, books_phone="020 7946 0999")
 
     outcome = world.check().run()
 
@@ -225,7 +226,7 @@ def test_one_edit_that_reached_books_means_the_sync_runs() -> None:
 def test_the_first_edit_carried_ends_the_sampling() -> None:
     # a healthy sync: the newest edit old enough to judge has reached Books
     world = World()
-    world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(hours=3))
+    world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(hours=3), books_phone="020 7946 0999")
     for n in range(2, 6):
         world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
 
@@ -335,7 +336,7 @@ def test_the_first_edit_carried_again_ends_the_stall_and_says_so() -> None:
         since=NOW - timedelta(days=1), reported_at=NOW - timedelta(hours=20), examples=("crm:1",)
     )
     world.linked(1, edited=timedelta(hours=4), books_changed=timedelta(days=20))
-    world.linked(2, edited=timedelta(hours=5), books_changed=timedelta(hours=3))
+    world.linked(2, edited=timedelta(hours=5), books_changed=timedelta(hours=3), books_phone="020 7946 0999")
 
     outcome = world.check().run()
 
@@ -344,6 +345,27 @@ def test_the_first_edit_carried_again_ends_the_stall_and_says_so() -> None:
     assert world.state.episode is None
     assert not outcome.alert
     assert [e.operation for e in world.audit.entries] == ["sync_resumed"]
+
+
+def test_a_books_customer_changed_by_hand_during_a_stall_does_not_end_it() -> None:
+    # given an open stall, and finance (or the guard's own hold) changing a Books customer after its CRM
+    # edit, which still shows the phone CRM no longer has
+    world = World()
+    episode = StallEpisode(since=NOW - timedelta(days=1), reported_at=NOW - timedelta(hours=20), examples=())
+    world.state.episode = episode
+    world.linked(1, edited=timedelta(hours=5), books_changed=timedelta(hours=4))
+    for n in range(2, 5):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+
+    # when the check runs
+    outcome = world.check().run()
+
+    # then that change is not the sync carrying the edit: the stall stays open, and nobody is told otherwise
+    assert outcome.verdict is not None
+    assert [e.follow_up for e in outcome.verdict.edits] == [FollowUp.UNKNOWN] + [FollowUp.NOT_FOLLOWED] * 3
+    assert outcome.alert
+    assert world.state.episode == episode
+    assert world.notifier.messages == []
 
 
 def test_a_run_that_sees_no_linked_edit_leaves_an_open_stall_open() -> None:
