@@ -8,8 +8,9 @@ that multiplies duplicates (the seed's fifth pattern). This check notices within
 
 Each run samples the CRM records edited between ``lookback`` and ``grace`` ago whose Books partner the
 shadow knows, newest first, at most ``sample`` of them per module. Records the guard holds back are left
-out (they are out of the sync on purpose), and so are partners that are deleted. Each partner is read in
-Books:
+out (they are out of the sync on purpose), and so are records CRM shows with the hold tag or field
+(whatever the shadow says: an untag not carried out yet, a hold made by hand) and partners that are
+deleted. Each partner is read in Books:
 
 - **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks), and shows
   what CRM has in every field the sync carries;
@@ -180,6 +181,9 @@ class StallConfig:
     sample: int
     #: How often the check looks (the schedule runs more often: Books' daily API cap is small).
     every: timedelta = timedelta(hours=1)
+    #: The CRM tag (and optional checkbox) that takes a record out of the sync's view.
+    hold_tag: str = "sync-guard-hold"
+    hold_field: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StallConfig:
@@ -190,7 +194,15 @@ class StallConfig:
             min_unfollowed=settings.sync_stall_min_edits,
             sample=settings.sync_stall_sample,
             every=timedelta(minutes=settings.sync_stall_every_minutes),
+            hold_tag=settings.crm_hold_tag,
+            hold_field=settings.crm_hold_field,
         )
+
+    def out_of_sync_view(self, data: Mapping[str, Any]) -> bool:
+        """Whether a CRM record carries the hold tag or ticked hold field, which keep it out of the sync."""
+        tags = data.get("Tag") or []
+        tagged = any(isinstance(t, Mapping) and t.get("name") == self.hold_tag for t in tags)
+        return tagged or (bool(self.hold_field) and data.get(self.hold_field) is True)
 
 
 @dataclass(frozen=True)
@@ -318,15 +330,23 @@ class SyncStallCheck:
         stops there, so a healthy sync costs about one Books read."""
         config = self._config
         crm = self._crm()
+        # The hold tag (and field): a record carrying it is out of the sync whatever the shadow says (a
+        # release whose untag has not reached CRM, or never will; a hold made by hand).
+        hold = ("Tag", config.hold_field) if config.hold_field else ("Tag",)
         edits: list[Edit] = []
         for module, fields in CRM_FIELDS.items():
             found, examined = 0, 0
-            for data in crm.iter_recently_modified(module, since=now - config.lookback, fields=fields):
+            listing = crm.iter_recently_modified(module, since=now - config.lookback, fields=(*fields, *hold))
+            for data in listing:
                 edited_at = parse_zoho_time(data.get("Modified_Time"))
                 if edited_at is None or edited_at > now - config.grace:
                     continue  # the sync may still be on its way
                 examined += 1
-                edit = self._read_partner(crm_record_to_party(module, data), edited_at)
+                edit = (
+                    None
+                    if config.out_of_sync_view(data)
+                    else self._read_partner(crm_record_to_party(module, data), edited_at)
+                )
                 if edit is not None:
                     edits.append(edit)
                     found += 1

@@ -38,11 +38,13 @@ def zoho_time(moment: datetime) -> str:
 class FakeCrm:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     listed_since: list[datetime] = field(default_factory=list)
+    listed_fields: list[tuple[str, ...]] = field(default_factory=list)
 
     def iter_recently_modified(
         self, module: Module | str, *, since: datetime, fields: Sequence[str]
     ) -> Iterator[dict[str, Any]]:
         self.listed_since.append(since)
+        self.listed_fields.append(tuple(fields))
         if Module(module) is not Module.CRM_ACCOUNTS:
             return
         newest_first = sorted(self.accounts, key=lambda a: a["Modified_Time"], reverse=True)
@@ -133,6 +135,7 @@ class World:
         crm_street: str | None = None,
         books_street: str | None = None,
         held: bool = False,
+        tagged: bool = False,
         linked: bool = True,
         partner_deleted: bool = False,
     ) -> tuple[str, str]:
@@ -145,6 +148,7 @@ class World:
                 "Account_Name": name,
                 "Phone": crm_phone,
                 "Billing_Street": crm_street,
+                "Tag": [{"name": "sync-guard-hold", "id": "1"}] if tagged else [],
                 "Modified_Time": zoho_time(NOW - edited),
             }
         )
@@ -283,6 +287,24 @@ def test_held_unlinked_and_deleted_partners_say_nothing_about_the_sync() -> None
 
     assert outcome.verdict is not None
     assert outcome.verdict.edits == ()
+    assert not outcome.alert
+
+
+def test_records_still_carrying_the_hold_tag_in_crm_are_out_of_the_sync() -> None:
+    # given three records released in the guard whose untag has not reached CRM yet (queued, or
+    # dead-lettered), or held by hand: the tag keeps them out of the sync's view, whatever the shadow says
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20), tagged=True)
+
+    # when the check runs
+    outcome = world.check().run()
+
+    # then it asked CRM for the tags, and read none of those Books customers
+    assert all("Tag" in fields for fields in world.crm.listed_fields)
+    assert outcome.verdict is not None
+    assert outcome.verdict.edits == ()
+    assert world.books.reads == []
     assert not outcome.alert
 
 
