@@ -254,10 +254,17 @@ def _digits(value: str | None) -> str:
     return re.sub(r"\D", "", value or "")
 
 
+def _names(record: PartyRecord) -> set[str]:
+    """Every name a record goes by: a person's own name too, which a Books display name may put otherwise
+    ("Mr. John Smith", "Smith, John")."""
+    person = " ".join(part for part in (record.first_name, record.last_name) if part)
+    return {_folded(name) for name in (record.name, *record.other_names, person) if name and name.strip()}
+
+
 def carried_differences(crm: PartyRecord, books: PartyRecord) -> tuple[str, ...]:
     """The fields the sync carries where CRM has a value and Books shows another (or none)."""
     differs = []
-    if crm.name.strip() and _folded(crm.name) not in {_folded(n) for n in (books.name, *books.other_names)}:
+    if crm.name.strip() and not _names(crm) & _names(books):
         differs.append("name")
     for field, fold in (
         ("email", _folded),
