@@ -82,6 +82,10 @@ CRM_FIELDS: Mapping[Module, tuple[str, ...]] = {
 }
 #: How many example pairs a notice names.
 EXAMPLES = 3
+#: How much earlier than ``every`` after the last look a run may look: each run reaches this check after
+#: the others, which take from seconds to the function's five minutes, so the run an hour later often
+#: comes a little short of the hour and would otherwise leave the look to the run after it.
+LOOK_SLACK = timedelta(minutes=5)
 #: How many CRM records, per ``sample`` edits, a run looks at in the shadow before it stops looking for
 #: linked ones (an organisation editing many records no one synced).
 EXAMINED_PER_SAMPLE = 10
@@ -313,9 +317,9 @@ class SyncStallCheck:
         now = self._clock()
         episode = self._state.stall_episode()
         last = self._state.watermark(STALL_CHECK)
-        if last is not None and now - last < config.every:
+        if last is not None and now - last < config.every - LOOK_SLACK:
             # An open stall stays an alert between looks, so that the alarm does not flap.
-            due = _when(last + config.every)
+            due = _when(last + config.every - LOOK_SLACK)
             return StallOutcome(None, episode=episode, skipped=f"next look after {due}")
         outcome = self._judge(StallVerdict(tuple(self._sample(now)), config.min_unfollowed), episode, now)
         # Only a look that told whom it had to counts: a notice that failed is tried at the next run.

@@ -255,10 +255,25 @@ def test_it_looks_once_an_hour_and_an_open_stall_stays_an_alert_between_looks() 
 
     assert between.verdict is None
     assert between.alert
-    assert "next look after 2026-03-10 13:00 UTC" in between.skipped
+    assert "next look after 2026-03-10 12:55 UTC" in between.skipped
     assert len(world.books.reads) == 2 * reads  # only the later run read Books again
     assert later.verdict is not None
     assert later.alert
+
+
+def test_the_hourly_look_does_not_slip_to_the_next_run_when_a_run_starts_a_little_early() -> None:
+    # given a look at NOW, and the run an hour later starting its stall check a few seconds earlier in the
+    # run (the checks before it were quicker): every fourth run of a 15-minute schedule must look
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    world.check().run()
+
+    world.now = NOW + timedelta(minutes=59, seconds=20)
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert outcome.skipped == ""
 
 
 def test_edits_younger_than_the_grace_are_not_judged() -> None:
