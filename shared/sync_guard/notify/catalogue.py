@@ -291,7 +291,7 @@ CATALOGUE: dict[str, RuleText] = {
         title="CRM edits reach Books again",
         what=(
             "The CRM to Books sync the guard reported as stalled is carrying edits again: a linked customer "
-            "edited in CRM has changed in Books since."
+            "edited in CRM has changed in Books since, and shows the CRM details."
         ),
         why=(
             "Edits made while the sync was stalled should now arrive in Books. Customers created by hand in "

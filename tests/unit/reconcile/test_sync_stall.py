@@ -23,6 +23,7 @@ from sync_guard.reconcile.stall import (
     SyncStallCheck,
     carried_differences,
 )
+from sync_guard.zoho.errors import ZohoListingIncomplete
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CONFIG = StallConfig(
@@ -274,6 +275,28 @@ def test_the_hourly_look_does_not_slip_to_the_next_run_when_a_run_starts_a_littl
 
     assert outcome.verdict is not None
     assert outcome.skipped == ""
+
+
+def test_a_listing_cut_short_by_a_bulk_update_is_judged_on_what_was_listed() -> None:
+    # given a bulk update newer than the grace filling the pages CRM lists, then the older edits
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+    listing = world.crm.iter_recently_modified
+
+    def cut_short(
+        module: Module | str, *, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        yield from listing(module, since=since, fields=fields)
+        raise ZohoListingIncomplete("CRM GET /Accounts", pages=50, records=10_000)
+
+    world.crm.iter_recently_modified = cut_short  # type: ignore[method-assign]
+
+    # when the check looks, it judges the edits it saw instead of failing
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert outcome.verdict.stalled
 
 
 def test_edits_younger_than_the_grace_are_not_judged() -> None:
