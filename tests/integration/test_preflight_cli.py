@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,6 @@ from sync_guard.cli import app
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.seeding import plan_seed
-from sync_guard.local.stack import LocalStackState
 from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
 from sync_guard.models.records import Module
@@ -24,6 +22,7 @@ from sync_guard.store.aws import client as aws_client
 from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
 from sync_guard.zoho.convert import crm_record_to_party
 from tests.support.aws import AwsResources
+from tests.support.local import publish_serve_state
 from tests.support.outbox import (
     HOLD_TAG,
     Pipeline,
@@ -41,24 +40,6 @@ def simulator() -> Iterator[ZohoSimulator]:
         sim.state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)
         sim.state.books_create_contact({"contact_name": "Acme Limited"}, source=Source.ADMIN)
         yield sim
-
-
-def publish_serve_state(sim: ZohoSimulator, state_dir: Path) -> None:
-    """What a running ``sync-guard serve`` on the simulator writes: no secrets in stack.json."""
-    state_dir.mkdir(parents=True)
-    environment = {
-        name: value
-        for name, value in sim.settings_env().items()
-        if name not in ("SYNC_GUARD_ZOHO_CLIENT_SECRET", "SYNC_GUARD_ZOHO_REFRESH_TOKEN")
-    }
-    LocalStackState(
-        api_url="http://127.0.0.1:3000",
-        aws_endpoint_url="http://127.0.0.1:5001",
-        dynamodb_endpoint_url="http://127.0.0.1:8001",
-        environment=environment | {"SYNC_GUARD_MODE": "enforce"},
-        pid=os.getpid(),
-        zoho_url=sim.url,
-    ).write(state_dir)
 
 
 def test_preflight_reaches_a_running_serve_through_its_state_dir(

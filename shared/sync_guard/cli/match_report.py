@@ -1,7 +1,9 @@
-"""``sync-guard match-report``: the duplicate match list from Zoho exports, without touching Zoho."""
+"""``sync-guard match-report``: the duplicate match list from Zoho exports (writing nothing to Zoho), or
+read from Zoho's APIs with ``--from-zoho``."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -9,9 +11,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from sync_guard.cli._context import DEFAULT_STATE_DIR, StackOption, StateDirOption, resolve_settings
 from sync_guard.cli._teardown import skip_teardown
+from sync_guard.cli._zoho_source import (
+    FromZohoOption,
+    ModuleOption,
+    crm_modules,
+    exit_unreachable,
+    read_from_zoho,
+)
 from sync_guard.config import get_settings
-from sync_guard.errors import ClientError
+from sync_guard.errors import ClientError, SyncGuardError
 from sync_guard.exports.reader import (
     CANONICAL_FIELDS,
     ExportFile,
@@ -33,6 +43,9 @@ _HELP = "\n\n".join(
         "clusters.csv (groups of duplicates with suggested survivors), summary.md (counts per pattern, "
         "which copy holds transactions) and support-ticket.md (a draft ticket for Zoho support). OUT is "
         "written all at once: nothing is written if anything fails.",
+        "Or, with --from-zoho, read the CRM module(s) and the Books customers through Zoho's APIs, with "
+        "the guard's own Zoho configuration (found like every admin command: --stack-name, the "
+        "environment, a running 'sync-guard serve'); the ticket then carries its organisation ids.",
         "Headers are recognised from Zoho's own exports (e.g. 'Record Id', 'Account Name', 'Display Name', "
         "'EmailID', 'Billing Code') or the canonical set id, name, email, phone, street, city, postcode, "
         "country, website, vat (plus has_transactions, outstanding, modified, linked_crm_id). Use --map to "
@@ -151,12 +164,37 @@ def match_report(
             help="Processes normalising and comparing records (default: one per CPU); same report for any N.",
         ),
     ] = None,
+    from_zoho: FromZohoOption = False,
+    module: ModuleOption = None,
+    stack_name: StackOption = None,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
 ) -> None:
     console = Console(stderr=True)
-    if crm is None and books is None:
-        raise typer.BadParameter("give --crm, --books or both", param_hint="--crm/--books")
+    if from_zoho and (crm is not None or books is not None):
+        raise typer.BadParameter("give exports or --from-zoho, not both", param_hint="--from-zoho")
+    if not from_zoho and crm is None and books is None:
+        raise typer.BadParameter("give --crm, --books or both (or --from-zoho)", param_hint="--crm/--books")
     overrides = _parse_maps(mapping or [])
     warnings: list[str] = []
+    zoho_crm: list[PartyRecord] = []
+    zoho_books: list[PartyRecord] = []
+    if from_zoho:
+        modules = crm_modules(module)
+        try:
+            check_output(out, replace=replace)  # before reading a whole organisation
+        except ClientError as error:
+            console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from error
+        settings = resolve_settings(stack_name=stack_name, state_dir=state_dir)
+        reading = console.status("reading Zoho CRM and Books") if not quiet else nullcontext()
+        try:
+            with reading:
+                zoho_crm, zoho_books = read_from_zoho(settings, modules)
+        except SyncGuardError as error:
+            exit_unreachable(error, "match-report")
+        crm_org = crm_org or settings.zoho_crm_org_id or None
+        books_org = books_org or settings.zoho_books_organization_id or None
+        region = region or settings.default_phone_region
     default_region = _phone_region(region or get_settings().default_phone_region)
     columns = [
         TextColumn("{task.description}"),
@@ -173,16 +211,19 @@ def match_report(
         ):
             # A US user's export writes its dates month first (12/01/2018 is December 1).
             month_first = default_region == "US"
-            crm_records = (
-                _read(crm, System.CRM, per_file, progress, console, warnings, month_first=month_first)
-                if crm
-                else []
-            )
-            books_records = (
-                _read(books, System.BOOKS, per_file, progress, console, warnings, month_first=month_first)
-                if books
-                else []
-            )
+            if from_zoho:
+                crm_records, books_records = zoho_crm, zoho_books
+            else:
+                crm_records = (
+                    _read(crm, System.CRM, per_file, progress, console, warnings, month_first=month_first)
+                    if crm
+                    else []
+                )
+                books_records = (
+                    _read(books, System.BOOKS, per_file, progress, console, warnings, month_first=month_first)
+                    if books
+                    else []
+                )
             tasks: dict[str, TaskID] = {}
 
             def advance(stage: str, done: int, total: int) -> None:
@@ -197,7 +238,11 @@ def match_report(
                 on_progress=advance,
                 workers=jobs,
             )
-        report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
+        if from_zoho:
+            names = " and ".join(m.value for m in modules)
+            report.sources = {"crm": f"Zoho CRM API ({names})", "books": "Zoho Books API (customers)"}
+        else:
+            report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
         report.warnings = warnings
         with bulk_allocation():  # the rows written make no cycles either; a collection would walk them all
             write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)

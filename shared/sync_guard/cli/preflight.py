@@ -39,6 +39,7 @@ from sync_guard.cli._context import (
     default_actor,
     resolve_settings,
 )
+from sync_guard.cli._zoho_source import every_books_contact
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError, SyncGuardError
 from sync_guard.executor.model import ActionMessage, ActionStatus
@@ -250,15 +251,7 @@ def load_from_zoho(
     """CRM records (of the sync's view when given) and Books customers, through the Zoho clients."""
     crm_data = zoho.crm.list_records_data(module, fields=CRM_FIELDS[module.value], cvid=view_id)
     crm = [crm_side(module, data, hold_tag) for data in crm_data]
-    books: list[SideRecord] = []
-    page = 1
-    while True:
-        result = zoho.books.list_contacts(page=page)
-        for party in result.items:
-            books.append(SideRecord(party, (party.name,)))
-        if not result.has_more:
-            break
-        page += 1
+    books = [SideRecord(party, (party.name,)) for party in every_books_contact(zoho.books)]
     return crm, books
 
 

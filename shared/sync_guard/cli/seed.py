@@ -1,8 +1,9 @@
-"""``sync-guard seed``: load the shadow mapping from the same Zoho exports the match report reads.
+"""``sync-guard seed``: load the shadow mapping from the same Zoho exports the match report reads, or
+from Zoho's APIs (``--from-zoho``).
 
 Idempotent: a record already in the shadow at the same or a newer version is left alone, key memberships
-are merged, and the audit entry of a seed is keyed by the files' content, so running it twice loads and
-records once. Prints what it loaded and what it could not pair (names, never emails).
+are merged, and the audit entry of a seed from exports is keyed by the files' content, so running it twice
+loads and records once. Prints what it loaded and what it could not pair (names, never emails).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from sync_guard.cli._context import (
     StateDirOption,
     resolve_settings,
 )
-from sync_guard.errors import ClientError
+from sync_guard.cli._zoho_source import (
+    FromZohoOption,
+    ModuleOption,
+    crm_modules,
+    exit_unreachable,
+    read_from_zoho,
+)
+from sync_guard.errors import ClientError, SyncGuardError
 from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
 from sync_guard.guard.admin import admin_entry
 from sync_guard.guard.matcher import LibraryMatcher
@@ -101,6 +109,8 @@ def seed(
     crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV).")] = None,
     books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV).")] = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=FIELD header override.")] = None,
+    from_zoho: FromZohoOption = False,
+    module: ModuleOption = None,
     actor: ActorOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and pair, write nothing.")] = False,
     stack_name: StackOption = None,
@@ -109,17 +119,11 @@ def seed(
     shadow_table: ShadowTableOption = None,
     audit_table: AuditTableOption = None,
 ) -> None:
-    """Load the shadow mapping from Zoho exports (the match report's inputs)."""
-    if crm is None and books is None:
-        raise typer.BadParameter("give --crm, --books or both", param_hint="--crm/--books")
-    overrides = _overrides(map_ or [])
-    try:
-        crm_records = read_export(crm, System.CRM, overrides).records if crm else []
-        books_records = read_export(books, System.BOOKS, overrides).records if books else []
-    except ClientError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from error
-    now = datetime.now(UTC)
+    """Load the shadow mapping from Zoho exports (the match report's inputs) or from Zoho's APIs."""
+    if from_zoho and (crm is not None or books is not None):
+        raise typer.BadParameter("give exports or --from-zoho, not both", param_hint="--from-zoho")
+    if not from_zoho and crm is None and books is None:
+        raise typer.BadParameter("give --crm, --books or both (or --from-zoho)", param_hint="--crm/--books")
     # The stack's phone region, not this shell's: seeded records must key as the processor keys events.
     settings = resolve_settings(
         stack_name=stack_name,
@@ -128,6 +132,21 @@ def seed(
         shadow_table=shadow_table,
         audit_table=audit_table,
     )
+    if from_zoho:
+        modules = crm_modules(module)
+        try:
+            crm_records, books_records = read_from_zoho(settings, modules)
+        except SyncGuardError as error:
+            exit_unreachable(error, "seed")
+    else:
+        overrides = _overrides(map_ or [])
+        try:
+            crm_records = read_export(crm, System.CRM, overrides).records if crm else []
+            books_records = read_export(books, System.BOOKS, overrides).records if books else []
+        except ClientError as error:
+            typer.echo(f"error: {error.message}", err=True)
+            raise typer.Exit(2) from error
+    now = datetime.now(UTC)
     plan = plan_seed(crm_records, books_records, LibraryMatcher(settings.default_phone_region), now=now)
     written = 0
     if not dry_run:
@@ -139,7 +158,10 @@ def seed(
             f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
             f"{len(plan.unpaired_crm)} CRM, {len(plan.unpaired_books)} Books"
         )
-        entry_id = f"seed_{_digest([p for p in (crm, books) if p])}"
+        # From exports, keyed by their content (the same files seed once); from Zoho, by time (it changes).
+        entry_id = None if from_zoho else f"seed_{_digest([p for p in (crm, books) if p])}"
+        if from_zoho:
+            note += f"; read from Zoho's APIs ({', '.join(m.value for m in modules)} and Books customers)"
         entry = admin_entry("seed", actor=who, at=now, mode=settings.mode, note=note, entry_id=entry_id)
         try:
             AuditLog(client, settings.audit_table).append(entry)

@@ -1,0 +1,126 @@
+"""``match-report --from-zoho`` and ``seed --from-zoho``: the organisation read through Zoho's APIs (the
+simulator over HTTP) instead of exports."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sync_guard.cli import app
+from sync_guard.config import get_settings
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator.state import Source
+from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.shadow import DynamoShadowRepository
+from tests.support.aws import AwsResources
+from tests.support.local import publish_serve_state
+from tests.support.outbox import point_at_simulator
+
+pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+
+
+@dataclass(frozen=True)
+class Org:
+    sim: ZohoSimulator
+    acme_id: str  # "Acme Ltd" in CRM, "Acme Limited" in Books: not linked
+    kestrel_id: str  # linked by Books' zcrm_account_id
+
+
+@pytest.fixture
+def org() -> Iterator[Org]:
+    """A drifted pair, a pair Zoho links, and a supplier with a customer's name."""
+    with ZohoSimulator(seed=7) as sim:
+        state = sim.state
+        acme = state.crm_create(
+            "Accounts", {"Account_Name": "Acme Ltd", "Billing_City": "Leeds"}, source=Source.ADMIN
+        )
+        state.books_create_contact({"contact_name": "Acme Limited"}, source=Source.ADMIN)
+        kestrel = state.crm_create("Accounts", {"Account_Name": "Kestrel Foods Ltd"}, source=Source.ADMIN)
+        state.books_create_contact(
+            {"contact_name": "Kestrel Foods Ltd", "zcrm_account_id": kestrel["id"]}, source=Source.ADMIN
+        )
+        state.books_create_contact(
+            {"contact_name": "Acme Ltd Supplies", "contact_type": "vendor"}, source=Source.ADMIN
+        )
+        yield Org(sim, str(acme["id"]), str(kestrel["id"]))
+
+
+def books_id(sim: ZohoSimulator, name: str) -> str:
+    [contact] = [c for c in sim.state.books_list_contacts() if c["contact_name"] == name]
+    return str(contact["contact_id"])
+
+
+def test_a_match_report_read_from_zoho_pairs_across_and_names_the_organisations(
+    org: Org, tmp_path: Path
+) -> None:
+    state_dir, out = tmp_path / "stack", tmp_path / "report"
+    publish_serve_state(org.sim, state_dir)
+
+    result = runner.invoke(
+        app,
+        ["match-report", "--from-zoho", "--out", str(out), "--state-dir", str(state_dir), "--quiet"],
+    )
+
+    assert result.exit_code == 0, result.output
+    with (out / "pairs.csv").open(newline="", encoding="utf-8") as handle:
+        pairs = list(csv.DictReader(handle))
+    acme = [p for p in pairs if org.acme_id in (p["left_id"], p["right_id"])]
+    assert [(p["verdict"], {p["left_id"], p["right_id"]}) for p in acme] == [
+        ("duplicate", {org.acme_id, books_id(org.sim, "Acme Limited")})
+    ]
+    # the supplier is not a customer: never in the report
+    assert books_id(org.sim, "Acme Ltd Supplies") not in (out / "pairs.csv").read_text()
+    # the ticket carries the Books organisation id the guard is configured with
+    assert org.sim.books_organization_id in (out / "support-ticket.md").read_text()
+    assert "Zoho CRM API (Accounts)" in (out / "summary.md").read_text()
+
+
+def test_exports_and_from_zoho_together_are_refused(tmp_path: Path) -> None:
+    export = tmp_path / "accounts.csv"
+    export.write_text("id,name\n1,Acme Ltd\n", encoding="utf-8")
+
+    for command in (["match-report", "--out", str(tmp_path / "out")], ["seed"]):
+        result = runner.invoke(app, [*command, "--from-zoho", "--crm", str(export)])
+        assert result.exit_code == 2
+        assert "not both" in result.output
+
+
+def test_from_zoho_without_a_configured_zoho_says_so_in_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["match-report", "--from-zoho", "--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "x")],
+    )
+
+    assert result.exit_code == 2
+    assert "--from-zoho reads Zoho through the guard's configuration" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_seed_from_zoho_loads_the_pairs_zoho_links_and_audits_it(
+    aws_server: AwsResources, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at_simulator(org.sim, monkeypatch)
+
+    result = runner.invoke(app, ["seed", "--from-zoho", "--actor", "consultant"])
+
+    assert result.exit_code == 0, result.output
+    assert "read 2 CRM records and 2 Books customers" in result.output
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    kestrel = shadow.get_state(f"crm:{org.kestrel_id}")
+    assert kestrel is not None
+    assert kestrel.partner == f"books:{books_id(org.sim, 'Kestrel Foods Ltd')}"
+    assert shadow.get_state(f"books:{books_id(org.sim, 'Acme Ltd Supplies')}") is None
+    [entry] = [
+        e
+        for e in AuditLog.from_settings(get_settings()).query(AuditQuery(), limit=20).entries
+        if e.operation == "seed"
+    ]
+    assert entry.actor == "consultant"
+    assert "read from Zoho's APIs (Accounts and Books customers)" in entry.note
