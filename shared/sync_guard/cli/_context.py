@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
-import typer
 
+from sync_guard.cli._options import (
+    DEFAULT_STATE_DIR,
+    ActorOption,
+    AuditTableOption,
+    RegionOption,
+    ShadowTableOption,
+    StackOption,
+    StateDirOption,
+)
 from sync_guard.config import Settings
 from sync_guard.local.stack import LocalStackState, settings_overrides
-
-DEFAULT_STATE_DIR = Path(".local") / "stack"
-
-# The options every admin command takes to name its guard, all three of them (see resolve_settings;
-# tests/unit/cli/test_target_options.py checks each command), and its actor.
-StackOption = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack to read outputs from.")]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region of the stack.")]
-StateDirOption = Annotated[Path, typer.Option("--state-dir", help="Local stack state directory.")]
-ShadowTableOption = Annotated[
-    str | None, typer.Option("--shadow-table", help="Shadow table name (overrides the stack's).")
-]
-AuditTableOption = Annotated[
-    str | None, typer.Option("--audit-table", help="Audit table name (overrides the stack's).")
-]
-ActorOption = Annotated[
-    str | None, typer.Option("--actor", help="Who does this, for the audit trail (default: your OS user).")
-]
 
 
 def default_actor() -> str:
@@ -133,3 +124,17 @@ def _simulator_credentials(local: LocalStackState) -> dict[str, Any]:
     if not talks_to_simulator or local.environment.get("SYNC_GUARD_ZOHO_CLIENT_ID") != DEFAULT_CLIENT_ID:
         return {}
     return {"zoho_client_secret": DEFAULT_CLIENT_SECRET, "zoho_refresh_token": DEFAULT_REFRESH_TOKEN}
+
+
+# The options are re-exported: the commands take them from here, beside resolve_settings.
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "ActorOption",
+    "AuditTableOption",
+    "RegionOption",
+    "ShadowTableOption",
+    "StackOption",
+    "StateDirOption",
+    "default_actor",
+    "resolve_settings",
+]

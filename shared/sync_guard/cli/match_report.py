@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from sync_guard.cli._context import DEFAULT_STATE_DIR, StackOption, StateDirOption, resolve_settings
+from sync_guard.cli._options import DEFAULT_STATE_DIR, StackOption, StateDirOption
 from sync_guard.cli._teardown import skip_teardown
 from sync_guard.cli._zoho_source import (
     FromZohoOption,
@@ -185,6 +185,8 @@ def match_report(
         except ClientError as error:
             console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from error
+        from sync_guard.cli._context import resolve_settings  # the AWS SDK, only when Zoho is read
+
         settings = resolve_settings(stack_name=stack_name, state_dir=state_dir)
         reading = console.status("reading Zoho CRM and Books") if not quiet else nullcontext()
         try:
