@@ -322,6 +322,7 @@ def plan_event(
         first_seen=(previous.first_seen if previous else None) or now,
         echo_expected=previous.echo_expected if previous else {},
         held_by=previous.held_by if previous else None,
+        synced_change=_synced_change(previous, record, version),
     )
     builder.put(own)
     _pair(builder, own.ref, snapshot)
@@ -876,3 +877,11 @@ class Guard:
         raise ConcurrentUpdate(
             f"event {event.event_id}: still conflicting after {self.max_attempts} attempts"
         )
+
+
+def _synced_change(previous: RecordState | None, record: PartyRecord, version: int) -> int | None:
+    """When the values Zoho's sync carries last changed: now, if this event changes them (or brings the
+    record back), else as the previous state had it."""
+    if previous is None or previous.deleted or previous.record.synced_values() != record.synced_values():
+        return version
+    return previous.synced_change

@@ -94,6 +94,9 @@ class RecordState(BaseModel):
     #: Changes the guard's own queued actions will cause in Zoho: ``{action_id: {"field": value}}``.
     echo_expected: dict[str, dict[str, Any]] = Field(default_factory=dict)
     held_by: str | None = None
+    #: The version (Zoho's modified time, epoch ms) at which the values the sync carries last changed, as
+    #: far as the guard saw; None when it has not seen them change (seeded, or from before it kept this).
+    synced_change: int | None = None
 
     @property
     def ref(self) -> str:

@@ -32,6 +32,11 @@ class RecordKind(StrEnum):
     PERSON = "person"
 
 
+#: The fields Zoho's native sync carries from a CRM record to its Books customer (its default mapping:
+#: name, email, phone, billing address), as the guard reads a stalled sync.
+SYNCED_FIELDS: tuple[str, ...] = ("name", "email", "phone", "street", "city", "postcode")
+
+
 class PartyRecord(BaseModel):
     """A customer-like record on either side of the sync, with only what matching and rules need."""
 
@@ -74,3 +79,7 @@ class PartyRecord(BaseModel):
     def ref(self) -> str:
         """``crm:<id>`` or ``books:<id>``: how the audit trail and the CLI name a record."""
         return f"{self.system.value}:{self.record_id}"
+
+    def synced_values(self) -> tuple[str | None, ...]:
+        """The values Zoho's sync carries between CRM and Books (``SYNCED_FIELDS``), as held."""
+        return tuple(getattr(self, name) for name in SYNCED_FIELDS)

@@ -10,7 +10,9 @@ Each run samples the CRM records edited between ``lookback`` and ``grace`` ago w
 shadow knows, newest first, at most ``sample`` of them per module. Records the guard holds back are left
 out (they are out of the sync on purpose), and so are records CRM shows with the hold tag or field
 (whatever the shadow says: an untag not carried out yet, a hold made by hand) and partners that are
-deleted. Each partner is read in Books:
+deleted, and edits the guard saw through its webhooks that changed none of the values the sync carries
+(an owner or a rating changed, the guard's own tag: ``RecordState.synced_change``). Each partner is read
+in Books:
 
 - **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks), and shows
   what CRM has in every field the sync carries;
@@ -44,8 +46,8 @@ from typing import Any, Protocol
 
 from sync_guard.config import Mode, Settings
 from sync_guard.guard.admin import admin_entry
-from sync_guard.guard.model import RecordState
-from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.guard.model import RecordState, epoch_ms
+from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, System
 from sync_guard.notify import Decision, FinanceNotice, NoticeRecord, Notifier, Severity, notify_finance
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.reconcile.ports import AuditAppender
@@ -83,6 +85,7 @@ CRM_FIELDS: Mapping[Module, tuple[str, ...]] = {
 }
 #: How many example pairs a notice names.
 EXAMPLES = 3
+_SKEW_MS = int(CLOCK_SKEW.total_seconds() * 1000)
 #: How much earlier than ``every`` after the last look a run may look: each run reaches this check after
 #: the others, which take from seconds to the function's five minutes, so the run an hour later often
 #: comes a little short of the hour and would otherwise leave the look to the run after it.
@@ -271,13 +274,10 @@ def carried_differences(crm: PartyRecord, books: PartyRecord) -> tuple[str, ...]
     differs = []
     if crm.name.strip() and not _names(crm) & _names(books):
         differs.append("name")
-    for field, fold in (
-        ("email", _folded),
-        ("phone", _digits),
-        ("street", _folded),
-        ("city", _folded),
-        ("postcode", _folded),
-    ):
+    for field in SYNCED_FIELDS:
+        if field == "name":
+            continue  # above: a name may read otherwise on either side
+        fold = _digits if field == "phone" else _folded
         wanted = fold(getattr(crm, field))
         if wanted and wanted != fold(getattr(books, field)):
             differs.append(field)
@@ -381,6 +381,8 @@ class SyncStallCheck:
         state = self._pairs.get_state(record.ref)
         if state is None or state.deleted or state.held_by or not state.partner:
             return None
+        if _changed_nothing_synced(state, edited_at):
+            return None  # the guard saw this edit: it left what the sync carries as it was
         system, _, books_id = state.partner.partition(":")
         if system != System.BOOKS.value:
             return None
@@ -461,6 +463,16 @@ class SyncStallCheck:
             occurred_at=now,
         )
         notify_finance([notice], self._notifier(), links=self._links)
+
+
+def _changed_nothing_synced(state: RecordState, edited_at: datetime) -> bool:
+    """Whether the guard processed this edit (its state is at least as new) and saw it leave the values the
+    sync carries as they were: an owner or a rating changed, which no sync carries, or the guard's own tag.
+    Unknown (no webhook yet, a seeded record never changed since) is not "nothing"."""
+    edit = epoch_ms(edited_at)
+    if state.synced_change is None or state.version < edit - _SKEW_MS:
+        return False
+    return state.synced_change < edit - _SKEW_MS
 
 
 def _refs(edits: Sequence[Edit]) -> tuple[str, ...]:

@@ -4,7 +4,8 @@ Items of the shadow table (``pk``/``sk``):
 
 - record state, ``REC#crm:123`` / ``S``: the record (JSON), ``version`` (Zoho's modified time, epoch ms),
   ``deleted``, ``partner``/``pair_source``/``former_partner``, the ``keys`` it is indexed under, ``rev``,
-  ``echo_expected`` (changes the guard's own queued actions will cause), ``held_by``.
+  ``echo_expected`` (changes the guard's own queued actions will cause), ``held_by``, ``synced_change``
+  (the version at which the values Zoho's sync carries last changed: the stall check reads it).
 - key index, ``KEY#n:acme`` / ``K``: ``members`` (string set of refs), ``owner`` (first writer), ``rev``.
   Blocking keys from the matcher, plus ``link:crm:<id>``, whose members are the Books customers whose Zoho
   link (``zcrm_account_id``/``zcrm_contact_id``) names that CRM record.
@@ -148,6 +149,7 @@ def state_item(state: RecordState) -> dict[str, Any]:
             "first_seen": iso(state.first_seen) if state.first_seen else None,
             "echo_expected": json.dumps(state.echo_expected, sort_keys=True) if state.echo_expected else None,
             "held_by": state.held_by,
+            "synced_change": state.synced_change,
         }
     )
 
@@ -167,6 +169,7 @@ def state_from_item(item: dict[str, Any]) -> RecordState:
         first_seen=parse_iso(values["first_seen"]) if values.get("first_seen") else None,
         echo_expected=json.loads(values["echo_expected"]) if values.get("echo_expected") else {},
         held_by=values.get("held_by"),
+        synced_change=int(values["synced_change"]) if values.get("synced_change") is not None else None,
     )
 
 

@@ -10,7 +10,7 @@ from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError
 from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.matcher import LibraryMatcher
-from sync_guard.guard.model import ActionKind, Decision, EntryKind
+from sync_guard.guard.model import ActionKind, Decision, EntryKind, epoch_ms
 from sync_guard.guard.policy import Policy
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
@@ -508,3 +508,22 @@ def test_an_over_common_key_stops_growing(shadow: InMemoryShadow, monkeypatch: p
         guard.process(event_for(crm_account(str(number), "Same Name Ltd", minutes=number)))
     assert shadow.keys["n:same name ltd"].members == {"crm:0", "crm:1"}
     assert shadow.states["crm:3"].keys == {"n:same name ltd"}  # the state still says what it would be under
+
+
+def test_the_state_remembers_when_the_values_the_sync_carries_last_changed(shadow: InMemoryShadow) -> None:
+    # The stall check tells an edit the sync would carry from one it ignores (an owner, a website).
+    guard = make_guard(shadow)
+    created = crm_account("1", "Acme Ltd", phone="020 7946 0001")
+    guard.process(event_for(created))
+    guard.process(
+        event_for(
+            crm_account("1", "Acme Ltd", minutes=5, phone="020 7946 0001", website="acme.example"),
+            Operation.UPDATE,
+        )
+    )
+    website_only = shadow.states["crm:1"]
+    guard.process(event_for(crm_account("1", "Acme Ltd", minutes=9, phone="020 7946 0002"), Operation.UPDATE))
+    new_phone = shadow.states["crm:1"]
+
+    assert website_only.synced_change == epoch_ms(at(0))
+    assert new_phone.synced_change == epoch_ms(at(9))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sync_guard.config import Mode
-from sync_guard.guard.model import AuditEntry, PairSource, RecordState
+from sync_guard.guard.model import AuditEntry, PairSource, RecordState, epoch_ms
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
 from sync_guard.notify.examples import EXAMPLE_LINKS
@@ -297,6 +297,42 @@ def test_a_listing_cut_short_by_a_bulk_update_is_judged_on_what_was_listed() -> 
 
     assert outcome.verdict is not None
     assert outcome.verdict.stalled
+
+
+def test_edits_the_guard_saw_leave_the_synced_values_alone_are_not_judged() -> None:
+    # a one-way sync where finance changed the phones in Books: CRM edits of the owner then differ in a
+    # carried field, but the guard's own record of the edits says they changed nothing the sync carries
+    world = World()
+    for n in range(3):
+        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+        seen = world.pairs.states[crm_ref]
+        world.pairs.states[crm_ref] = seen.model_copy(
+            update={
+                "version": epoch_ms(NOW - timedelta(hours=4)),
+                "synced_change": epoch_ms(NOW - timedelta(days=30)),
+            }
+        )
+
+    outcome = world.check().run()
+
+    assert outcome.verdict is not None
+    assert outcome.verdict.edits == ()
+    assert world.books.reads == []
+
+
+def test_an_edit_the_guard_has_not_seen_yet_is_judged_on_what_zoho_shows() -> None:
+    world = World()
+    for n in range(3):
+        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+        seen = world.pairs.states[crm_ref]
+        world.pairs.states[crm_ref] = seen.model_copy(
+            update={
+                "version": epoch_ms(NOW - timedelta(days=2)),
+                "synced_change": epoch_ms(NOW - timedelta(days=30)),
+            }
+        )
+
+    assert world.check().run().alert
 
 
 def test_edits_younger_than_the_grace_are_not_judged() -> None:
