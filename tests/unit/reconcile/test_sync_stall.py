@@ -299,19 +299,22 @@ def test_a_listing_cut_short_by_a_bulk_update_is_judged_on_what_was_listed() -> 
     assert outcome.verdict.stalled
 
 
+def owner_edits(world: World, *, guard_saw: bool) -> None:
+    """Three linked accounts whose last CRM edit (4 hours ago) changed no value the sync carries, a month
+    after the last one that did; the guard processed that edit, or has not yet."""
+    for n in range(3):
+        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+        seen_at = NOW - (timedelta(hours=4) if guard_saw else timedelta(days=2))
+        world.pairs.states[crm_ref] = world.pairs.states[crm_ref].model_copy(
+            update={"version": epoch_ms(seen_at), "synced_change": epoch_ms(NOW - timedelta(days=30))}
+        )
+
+
 def test_edits_the_guard_saw_leave_the_synced_values_alone_are_not_judged() -> None:
     # a one-way sync where finance changed the phones in Books: CRM edits of the owner then differ in a
     # carried field, but the guard's own record of the edits says they changed nothing the sync carries
     world = World()
-    for n in range(3):
-        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
-        seen = world.pairs.states[crm_ref]
-        world.pairs.states[crm_ref] = seen.model_copy(
-            update={
-                "version": epoch_ms(NOW - timedelta(hours=4)),
-                "synced_change": epoch_ms(NOW - timedelta(days=30)),
-            }
-        )
+    owner_edits(world, guard_saw=True)
 
     outcome = world.check().run()
 
@@ -322,15 +325,7 @@ def test_edits_the_guard_saw_leave_the_synced_values_alone_are_not_judged() -> N
 
 def test_an_edit_the_guard_has_not_seen_yet_is_judged_on_what_zoho_shows() -> None:
     world = World()
-    for n in range(3):
-        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
-        seen = world.pairs.states[crm_ref]
-        world.pairs.states[crm_ref] = seen.model_copy(
-            update={
-                "version": epoch_ms(NOW - timedelta(days=2)),
-                "synced_change": epoch_ms(NOW - timedelta(days=30)),
-            }
-        )
+    owner_edits(world, guard_saw=False)
 
     assert world.check().run().alert
 
