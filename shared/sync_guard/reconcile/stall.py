@@ -131,8 +131,12 @@ class StallState(Protocol):
 
     def stall_episode(self) -> StallEpisode | None: ...
 
-    def save_stall_episode(self, episode: StallEpisode | None) -> None:
-        """Remember the episode, or forget it (None) once the sync has resumed."""
+    def open_stall(self, episode: StallEpisode) -> bool:
+        """Remember ``episode`` unless a stall is open already (False: another run opened one first)."""
+        ...
+
+    def close_stall(self, episode: StallEpisode) -> bool:
+        """Forget ``episode`` (the stall reported at its ``reported_at``); False when it is gone already."""
         ...
 
 
@@ -413,11 +417,19 @@ class SyncStallCheck:
         )
         entry = admin_entry("sync_stalled", actor=ACTOR, at=now, mode=self._config.mode, note=note)
         evidence = [note, *(edit.describe() for edit in examples)]
-        self._notify(STALLED_RULE, Severity.CRITICAL, Decision.FLAG, examples, evidence, entry.entry_id, now)
-        # Notified before it is remembered: a failed notice is retried by the next run.
-        self._audit.append(entry.model_copy(update={"records": _refs(examples), "evidence": tuple(evidence)}))
         episode = StallEpisode(since=since, reported_at=now, examples=tuple(e.crm.ref for e in examples))
-        self._state.save_stall_episode(episode)
+        # Opened before anyone is told: of two runs at once (a retried run, a schedule delivered twice),
+        # one notifies. A notice that fails closes it again, so that the next run tries again.
+        if not self._state.open_stall(episode):
+            return StallOutcome(verdict, episode=self._state.stall_episode())
+        try:
+            self._notify(
+                STALLED_RULE, Severity.CRITICAL, Decision.FLAG, examples, evidence, entry.entry_id, now
+            )
+        except Exception:
+            self._state.close_stall(episode)
+            raise
+        self._audit.append(entry.model_copy(update={"records": _refs(examples), "evidence": tuple(evidence)}))
         logger.warning("sync stall reported", extra={"edits": len(unfollowed), "since": since.isoformat()})
         return StallOutcome(verdict, notified=STALLED_RULE, episode=episode)
 
@@ -430,10 +442,17 @@ class SyncStallCheck:
         )
         entry = admin_entry("sync_resumed", actor=ACTOR, at=now, mode=self._config.mode, note=note)
         evidence = [note, followed.describe()]
-        self._notify(RESUMED_RULE, Severity.INFO, Decision.ALLOW, [followed], evidence, entry.entry_id, now)
+        if not self._state.close_stall(episode):
+            return StallOutcome(verdict)  # another run saw the end first, and said so
+        try:
+            self._notify(
+                RESUMED_RULE, Severity.INFO, Decision.ALLOW, [followed], evidence, entry.entry_id, now
+            )
+        except Exception:
+            self._state.open_stall(episode)
+            raise
         records = _refs([followed])
         self._audit.append(entry.model_copy(update={"records": records, "evidence": tuple(evidence)}))
-        self._state.save_stall_episode(None)
         logger.info("sync resumed", extra={"stalled_since": episode.since.isoformat()})
         return StallOutcome(verdict, notified=RESUMED_RULE)
 

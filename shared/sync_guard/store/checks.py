@@ -118,21 +118,39 @@ class DynamoCheckState:
             examples=tuple(str(ref) for ref in item.get("examples") or ()),
         )
 
-    def save_stall_episode(self, episode: StallEpisode | None) -> None:
-        """Remember a reported stall, or forget it (None) once the sync carries edits again."""
-        key = {"pk": to_value(PARTITION), "sk": to_value(STALL_SK)}
-        if episode is None:
-            self._client.delete_item(TableName=self.table, Key=key)
-            return
-        self._client.put_item(
-            TableName=self.table,
-            Item=to_item(
-                {
-                    "pk": PARTITION,
-                    "sk": STALL_SK,
-                    "since": iso(episode.since),
-                    "reported_at": iso(episode.reported_at),
-                    "examples": list(episode.examples),
-                }
-            ),
-        )
+    def open_stall(self, episode: StallEpisode) -> bool:
+        """Remember a reported stall unless one is open already (False: another run opened one)."""
+        try:
+            self._client.put_item(
+                TableName=self.table,
+                Item=to_item(
+                    {
+                        "pk": PARTITION,
+                        "sk": STALL_SK,
+                        "since": iso(episode.since),
+                        "reported_at": iso(episode.reported_at),
+                        "examples": list(episode.examples),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def close_stall(self, episode: StallEpisode) -> bool:
+        """Forget the stall reported at ``episode.reported_at``; False when it is gone (or another)."""
+        try:
+            self._client.delete_item(
+                TableName=self.table,
+                Key={"pk": to_value(PARTITION), "sk": to_value(STALL_SK)},
+                ConditionExpression="reported_at = :reported",
+                ExpressionAttributeValues={":reported": to_value(iso(episode.reported_at))},
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True

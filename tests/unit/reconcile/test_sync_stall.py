@@ -85,8 +85,17 @@ class MemoryStallState:
     def stall_episode(self) -> StallEpisode | None:
         return self.episode
 
-    def save_stall_episode(self, episode: StallEpisode | None) -> None:
+    def open_stall(self, episode: StallEpisode) -> bool:
+        if self.episode is not None:
+            return False
         self.episode = episode
+        return True
+
+    def close_stall(self, episode: StallEpisode) -> bool:
+        if self.episode is None or self.episode.reported_at != episode.reported_at:
+            return False
+        self.episode = None
+        return True
 
 
 @dataclass
@@ -485,6 +494,28 @@ def test_only_the_newest_edits_up_to_the_sample_are_read_in_books() -> None:
     assert outcome.verdict is not None
     assert len(outcome.verdict.edits) == 5
     assert world.crm.listed_since == [NOW - timedelta(hours=24)] * 2  # Accounts and Contacts
+
+
+def test_of_two_runs_looking_at_once_one_tells_finance() -> None:
+    # a run retried by Lambda, or a schedule delivered twice: both see the stall before either opened it
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    other_run = StallEpisode(since=NOW - timedelta(hours=4), reported_at=NOW, examples=())
+    check = world.check()
+    opened_first = world.state.open_stall
+
+    def opened_meanwhile(episode: StallEpisode) -> bool:
+        world.state.episode = other_run  # the other run got there between this one's read and its write
+        return opened_first(episode)
+
+    world.state.open_stall = opened_meanwhile  # type: ignore[method-assign]
+
+    outcome = check.run()
+
+    assert world.notifier.messages == []
+    assert outcome.alert
+    assert outcome.episode == other_run
 
 
 def test_a_notice_that_failed_is_sent_again_by_the_next_run() -> None:
