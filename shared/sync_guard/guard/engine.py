@@ -55,7 +55,7 @@ from sync_guard.guard.ports import (
 )
 from sync_guard.guard.retry import CommitBackoff
 from sync_guard.models.events import Channel, GuardEvent, Operation
-from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, RecordKind, System
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
@@ -322,7 +322,7 @@ def plan_event(
         first_seen=(previous.first_seen if previous else None) or now,
         echo_expected=previous.echo_expected if previous else {},
         held_by=previous.held_by if previous else None,
-        synced_change=_synced_change(previous, record, version),
+        synced_change=_synced_change(previous, record, version, event.carries),
     )
     builder.put(own)
     _pair(builder, own.ref, snapshot)
@@ -879,9 +879,17 @@ class Guard:
         )
 
 
-def _synced_change(previous: RecordState | None, record: PartyRecord, version: int) -> int | None:
+def _synced_change(
+    previous: RecordState | None, record: PartyRecord, version: int, carries: tuple[str, ...] | None
+) -> int | None:
     """When the values Zoho's sync carries last changed: now, if this event changes them (or brings the
-    record back), else as the previous state had it."""
-    if previous is None or previous.deleted or previous.record.synced_values() != record.synced_values():
+    record back), else as the previous state had it. An event that did not send them all (a workflow
+    webhook's template without the street) may have changed one it did not send: now as well."""
+    if (
+        previous is None
+        or previous.deleted
+        or (carries is not None and not set(SYNCED_FIELDS) <= set(carries))
+        or previous.record.synced_values() != record.synced_values()
+    ):
         return version
     return previous.synced_change

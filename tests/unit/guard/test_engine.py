@@ -527,3 +527,18 @@ def test_the_state_remembers_when_the_values_the_sync_carries_last_changed(shado
 
     assert website_only.synced_change == epoch_ms(at(0))
     assert new_phone.synced_change == epoch_ms(at(9))
+
+
+def test_a_workflow_edit_that_does_not_send_every_carried_field_may_have_changed_one(
+    shadow: InMemoryShadow,
+) -> None:
+    # The recommended Accounts template sends no street: an edit of the billing street arrives with the
+    # street the shadow held, and the stall check must not read it as an edit the sync ignores.
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd", phone="020 7946 0001", street="1 Old Road")))
+
+    guard.process(_workflow_edit("1", 9, name="Acme Ltd", phone="020 7946 0001"))
+
+    state = shadow.states["crm:1"]
+    assert state.record.street == "1 Old Road"  # what the webhook did not send is kept
+    assert state.synced_change == epoch_ms(at(9))
