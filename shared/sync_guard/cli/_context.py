@@ -50,12 +50,14 @@ _STACK_OUTPUTS = {
 
 # The stack's parameters the functions read as settings: an admin command acts as the functions do
 # (a release in an enforce-mode stack undoes the hold in Zoho, with the stack's Zoho credentials and hold
-# tag; seed and rekey cut phone keys for the stack's country). A parameter left empty means the default.
+# tag; seed and rekey cut phone keys for the stack's country; match-report --from-zoho puts both
+# organisation ids in its ticket). A parameter left empty means the default.
 _STACK_PARAMETERS = {
     "Mode": "mode",
     "ZohoSecretName": "zoho_secret_name",
     "ZohoDataCentre": "zoho_data_centre",
     "ZohoBooksOrganizationId": "zoho_books_organization_id",
+    "ZohoCrmOrgId": "zoho_crm_org_id",
     "CrmHoldTag": "crm_hold_tag",
     "CrmHoldField": "crm_hold_field",
     "DefaultPhoneRegion": "default_phone_region",

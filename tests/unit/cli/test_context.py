@@ -159,6 +159,17 @@ def test_a_deployed_stack_gives_the_hold_tag_field_and_phone_region_its_function
     assert settings.default_phone_region == "US"
 
 
+def test_a_deployed_stack_gives_both_organisation_ids() -> None:
+    # match-report --from-zoho --stack-name puts them in the support ticket.
+    from moto import mock_aws
+
+    with mock_aws():
+        deploy_fake_stack({"ZohoCrmOrgId": "20012345", "ZohoBooksOrganizationId": "700123456"})
+        settings = resolve_settings(stack_name="sync-guard", region="eu-west-2")
+    assert settings.zoho_crm_org_id == "20012345"
+    assert settings.zoho_books_organization_id == "700123456"
+
+
 def test_an_empty_stack_parameter_leaves_the_default() -> None:
     from moto import mock_aws
 
