@@ -10,9 +10,10 @@ Each run samples the CRM records edited between ``lookback`` and ``grace`` ago w
 shadow knows, newest first, at most ``sample`` of them per module. Records the guard holds back are left
 out (they are out of the sync on purpose), and so are records CRM shows with the hold tag or field
 (whatever the shadow says: an untag not carried out yet, a hold made by hand) and partners that are
-deleted, and edits the guard saw through its webhooks that changed none of the values the sync carries
-(an owner or a rating changed, the guard's own tag: ``RecordState.synced_change``). Each partner is read
-in Books:
+deleted. An edit the guard saw through its webhooks change none of the values the sync carries (an owner
+or a rating changed, the guard's own tag) is judged as the edit that last changed them
+(``RecordState.synced_change``), and left out when that one is older than ``lookback``. Each partner is
+read in Books:
 
 - **followed**: the Books customer changed at or after the CRM edit (less a minute for clocks), and shows
   what CRM has in every field the sync carries;
@@ -362,7 +363,7 @@ class SyncStallCheck:
                     edit = (
                         None
                         if config.out_of_sync_view(data)
-                        else self._read_partner(crm_record_to_party(module, data), edited_at)
+                        else self._read_partner(crm_record_to_party(module, data), edited_at, now)
                     )
                     if edit is not None:
                         edits.append(edit)
@@ -379,14 +380,19 @@ class SyncStallCheck:
                 )
         return edits
 
-    def _read_partner(self, record: PartyRecord, edited_at: datetime) -> Edit | None:
+    def _read_partner(self, record: PartyRecord, edited_at: datetime, now: datetime) -> Edit | None:
         """The edit with its Books partner as Books has it now; None when the edit says nothing of the sync
         (no partner known, the record held back by the guard, the partner deleted or gone)."""
         state = self._pairs.get_state(record.ref)
         if state is None or state.deleted or state.held_by or not state.partner:
             return None
         if _changed_nothing_synced(state, edited_at):
-            return None  # the guard saw this edit: it left what the sync carries as it was
+            # The guard saw this edit leave what the sync carries as it was: the edit that last changed
+            # those values is the one to judge, when it is recent enough to be sampled at all.
+            assert state.synced_change is not None
+            edited_at = datetime.fromtimestamp(state.synced_change / 1000, UTC)
+            if edited_at < now - self._config.lookback:
+                return None
         system, _, books_id = state.partner.partition(":")
         if system != System.BOOKS.value:
             return None

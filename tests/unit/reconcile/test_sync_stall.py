@@ -332,6 +332,41 @@ def test_edits_the_guard_saw_leave_the_synced_values_alone_are_not_judged() -> N
     assert world.books.reads == []
 
 
+def test_an_edit_of_carried_values_is_judged_when_a_later_edit_changed_nothing_the_sync_carries() -> None:
+    # CRM changed the phones 6 hours ago (the sync, stalled, did not carry them), then the owners 4 hours
+    # ago: the later edit hides nothing the earlier one left behind
+    world = World()
+    for n in range(3):
+        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+        world.pairs.states[crm_ref] = world.pairs.states[crm_ref].model_copy(
+            update={
+                "version": epoch_ms(NOW - timedelta(hours=4)),
+                "synced_change": epoch_ms(NOW - timedelta(hours=6)),
+            }
+        )
+
+    outcome = world.check().run()
+
+    assert outcome.alert
+    assert outcome.verdict is not None
+    assert {edit.edited_at for edit in outcome.verdict.edits} == {NOW - timedelta(hours=6)}
+
+
+def test_an_edit_of_carried_values_that_books_followed_is_no_stall_whatever_else_differs() -> None:
+    # a one-way sync carried the names 6 hours ago; finance's own phones still differ in Books
+    world = World()
+    for n in range(3):
+        crm_ref, _ = world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(hours=5, minutes=50))
+        world.pairs.states[crm_ref] = world.pairs.states[crm_ref].model_copy(
+            update={
+                "version": epoch_ms(NOW - timedelta(hours=4)),
+                "synced_change": epoch_ms(NOW - timedelta(hours=6)),
+            }
+        )
+
+    assert not world.check().run().alert
+
+
 def test_an_edit_the_guard_has_not_seen_yet_is_judged_on_what_zoho_shows() -> None:
     world = World()
     owner_edits(world, guard_saw=False)
