@@ -330,3 +330,20 @@ def test_a_stalled_sync_fails_every_edit_until_reauthorised_then_carries_them() 
     contact = state.books_get(books_id)
     assert contact is not None
     assert contact["phone"] == "020 7946 0999"
+
+
+def test_reconnecting_a_stalled_sync_authorises_it_again() -> None:
+    # given a stalled sync (the connecting user deactivated)
+    state = SimulatorState()
+    acme = account(state, "Acme Ltd")
+    sync = NativeSync(state)
+    sync.connect()
+    sync.stall()
+
+    # when someone disconnects and reconnects it (as themselves, an active user), and sales edit on
+    sync.disconnect()
+    sync.connect()
+    state.crm_update("Accounts", acme, {"Phone": "020 7946 0999"}, source=Source.UI)
+
+    # then the edits reach Books again
+    assert sync.run_cycle().updated == 1

@@ -196,6 +196,7 @@ class NativeSync:
         """Connect the integration and run the first sync (exact-name pairing, clones for the rest)."""
         with self._lock:
             self.connected = True
+            self.stalled = None  # whoever connects authorises it as themselves, an active user
             run = self._first_run("reconnect" if self.history else "initial")
             self.first_run_done = True
             return run
@@ -220,7 +221,7 @@ class NativeSync:
     def stall(self, reason: str = "the connecting user was deactivated") -> None:
         """The sync stops writing but stays connected: what happens when the user who set the integration
         up is deactivated or loses their licence. Runs go on, and each one fails every edited record, which
-        stays queued; nothing reaches the other side until :meth:`unstall`."""
+        stays queued; nothing reaches the other side until :meth:`unstall` (or a reconnect)."""
         with self._lock:
             self.stalled = reason
 
