@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -233,8 +234,9 @@ class MintBudget:
         self._minted: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def take(self) -> None:
-        """Record one refresh request, or raise :class:`ZohoTokenRateLimited` when the window is full."""
+    def take(self) -> float:
+        """Record one refresh request, or raise :class:`ZohoTokenRateLimited` when the window is full;
+        returns the request's place in the window (for :meth:`give_back`)."""
         with self._lock:
             now = self._clock()
             while self._minted and self._minted[0] <= now - self._window:
@@ -246,6 +248,12 @@ class MintBudget:
                     retry_after=wait,
                 )
             self._minted.append(now)
+            return now
+
+    def give_back(self, taken: float) -> None:
+        """Forget a request that never left this machine (no connection): Zoho minted nothing for it."""
+        with self._lock, suppress(ValueError):  # already out of the window
+            self._minted.remove(taken)
 
     @property
     def used(self) -> int:
@@ -366,7 +374,8 @@ class ZohoOAuth:
     def _post_refresh(self) -> dict[str, Any]:
         # Every POST counts, retries included: a refresh that timed out or answered 5xx may still have
         # minted a token on Zoho's side, and Zoho's limit counts what it minted, not what we received.
-        self._budget.take()
+        # One that never connected is given back here (the fleet's shared count keeps it: conservative).
+        taken = self._budget.take()
         self._cache.count_mint_request()
         form = {
             "grant_type": "refresh_token",
@@ -378,6 +387,9 @@ class ZohoOAuth:
             response = self._client.post(self._token_url, data=form, timeout=self._timeout)
         except httpx.TimeoutException as exc:
             raise ZohoTimeout("Zoho accounts server did not answer in time") from exc
+        except httpx.ConnectError as exc:
+            self._budget.give_back(taken)
+            raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
         return _token_body(response)

@@ -24,7 +24,7 @@ from sync_guard.zoho.auth import (
     api_url_for,
     load_credentials,
 )
-from sync_guard.zoho.errors import ZohoAuthError, ZohoServerError, ZohoTokenRateLimited
+from sync_guard.zoho.errors import ZohoAuthError, ZohoServerError, ZohoTokenRateLimited, ZohoUnavailable
 from sync_guard.zoho.http import RetryPolicy
 
 CREDS = ZohoCredentials("1000.client", SecretStr("shh-secret"), SecretStr("1000.refresh"))
@@ -229,6 +229,40 @@ def test_every_refresh_post_counts_against_the_mint_budget() -> None:
     # then: three POSTs sent, three counted
     assert len(posts) == 3
     assert budget.used == 3
+
+
+def test_a_refresh_that_never_connected_gives_its_place_in_the_budget_back() -> None:
+    # given: the accounts server cannot be reached twice (nothing sent, nothing minted), then answers
+    posts: list[httpx.Request] = []
+
+    def unreachable_then_fine(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        if len(posts) < 3:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(
+            200, json={"access_token": "1000.t", "api_domain": "https://x", "expires_in": 3600}
+        )
+
+    clock = Clock()
+    budget = MintBudget(limit=10, window=600, clock=clock)
+
+    _oauth(unreachable_then_fine, clock=clock, budget=budget).token()
+
+    # then: only the POST that reached Zoho counts
+    assert len(posts) == 3
+    assert budget.used == 1
+
+
+def test_an_unreachable_accounts_server_is_said_so_not_a_spent_budget() -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    clock = Clock()
+    oauth = _oauth(unreachable, clock=clock, budget=MintBudget(limit=4, window=600, clock=clock))
+
+    for _ in range(3):  # more attempts in all than the budget holds
+        with pytest.raises(ZohoUnavailable, match="cannot reach the Zoho accounts server"):
+            oauth.token()
 
 
 def test_a_retried_refresh_stops_when_the_budget_is_spent() -> None:
