@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,37 +10,19 @@ from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.zoho.books import BooksClient
 from sync_guard.zoho.errors import BooksApiError
 from sync_guard.zoho.factory import ZohoClients
-from tests.integration.zoho.zoho_support import FakeMonotonic
+from tests.integration.zoho.zoho_support import RecordClock
 
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def minutes(self, n: int) -> datetime:
-        return START + timedelta(minutes=n)
+def minute(n: int) -> datetime:
+    return START + timedelta(minutes=n)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sim(token_clock: FakeMonotonic, clock: Clock) -> Iterator[ZohoSimulator]:
-    with ZohoSimulator(seed=7, token_clock=token_clock, clock=clock) as simulator:
-        yield simulator
-
-
-def contacts_one_minute_apart(sim: ZohoSimulator, clock: Clock, count: int) -> list[str]:
+def contacts_one_minute_apart(sim: ZohoSimulator, clock: RecordClock, count: int) -> list[str]:
     ids = []
     for n in range(count):
-        clock.now = clock.minutes(n)
+        clock.at = minute(n)
         contact = sim.state.books_create_contact({"contact_name": f"Customer {n}"}, source=Source.ADMIN)
         ids.append(str(contact["contact_id"]))
     return ids
@@ -52,15 +33,15 @@ def paged(zoho: ZohoClients, sim: ZohoSimulator, **limits: int) -> BooksClient:
 
 
 def test_contacts_come_newest_modified_first_and_paging_stops_at_the_first_older_one(
-    sim: ZohoSimulator, zoho: ZohoClients, clock: Clock
+    sim: ZohoSimulator, zoho: ZohoClients, record_clock: RecordClock
 ) -> None:
     # given five customers created a minute apart, the first edited last
-    ids = contacts_one_minute_apart(sim, clock, 5)
-    clock.now = clock.minutes(5)
+    ids = contacts_one_minute_apart(sim, record_clock, 5)
+    record_clock.at = minute(5)
     sim.state.books_update_contact(ids[0], {"phone": "020 7946 0000"}, source=Source.ADMIN)
 
     # when the contacts modified since minute 3 are listed two to a page
-    listed = list(paged(zoho, sim, per_page=2).iter_contacts_modified_since(clock.minutes(3)))
+    listed = list(paged(zoho, sim, per_page=2).iter_contacts_modified_since(minute(3)))
 
     # then the edited one comes first, and the listing stops on page 2 at the contact of minute 2
     assert [c.record_id for c in listed] == [ids[0], ids[4], ids[3]]
@@ -68,32 +49,32 @@ def test_contacts_come_newest_modified_first_and_paging_stops_at_the_first_older
 
 
 def test_without_an_older_contact_every_page_is_read(
-    sim: ZohoSimulator, zoho: ZohoClients, clock: Clock
+    sim: ZohoSimulator, zoho: ZohoClients, record_clock: RecordClock
 ) -> None:
-    ids = contacts_one_minute_apart(sim, clock, 3)
+    ids = contacts_one_minute_apart(sim, record_clock, 3)
 
-    listed = list(paged(zoho, sim, per_page=2).iter_contacts_modified_since(clock.minutes(-60)))
+    listed = list(paged(zoho, sim, per_page=2).iter_contacts_modified_since(minute(-60)))
 
     assert [c.record_id for c in listed] == ids[::-1]
     assert sim.requests.count("books.list_contacts") == 2
 
 
 def test_recent_pages_past_the_page_cap_are_read_too(
-    sim: ZohoSimulator, zoho: ZohoClients, clock: Clock
+    sim: ZohoSimulator, zoho: ZohoClients, record_clock: RecordClock
 ) -> None:
     # a burst of edits (a reconnect touches every customer) must not leave the check failing on every run
-    ids = contacts_one_minute_apart(sim, clock, 4)
+    ids = contacts_one_minute_apart(sim, record_clock, 4)
 
-    listing = paged(zoho, sim, per_page=1, max_pages=2).iter_contacts_modified_since(clock.minutes(0))
+    listing = paged(zoho, sim, per_page=1, max_pages=2).iter_contacts_modified_since(minute(0))
 
     assert [c.record_id for c in listing] == ids[::-1]
     assert sim.requests.count("books.list_contacts") == 4
 
 
 def test_the_simulator_sorts_as_asked_and_reports_the_order(
-    sim: ZohoSimulator, zoho: ZohoClients, clock: Clock
+    sim: ZohoSimulator, zoho: ZohoClients, record_clock: RecordClock
 ) -> None:
-    ids = contacts_one_minute_apart(sim, clock, 3)
+    ids = contacts_one_minute_apart(sim, record_clock, 3)
 
     newest_first = zoho.books.list_contacts(sort_column="last_modified_time", sort_order="D")
     by_name = zoho.books.list_contacts(sort_column="contact_name", sort_order="D")
