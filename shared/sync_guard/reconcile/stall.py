@@ -386,13 +386,9 @@ class SyncStallCheck:
         state = self._pairs.get_state(record.ref)
         if state is None or state.deleted or state.held_by or not state.partner:
             return None
-        if _changed_nothing_synced(state, edited_at):
-            # The guard saw this edit leave what the sync carries as it was: the edit that last changed
-            # those values is the one to judge, when it is recent enough to be sampled at all.
-            assert state.synced_change is not None
-            edited_at = datetime.fromtimestamp(state.synced_change / 1000, UTC)
-            if edited_at < now - self._config.lookback:
-                return None
+        judged_at = _edit_to_judge(state, edited_at, oldest=now - self._config.lookback)
+        if judged_at is None:
+            return None
         system, _, books_id = state.partner.partition(":")
         if system != System.BOOKS.value:
             return None
@@ -405,7 +401,7 @@ class SyncStallCheck:
         books = books_contact_to_party(data)
         return Edit(
             crm=record,
-            edited_at=edited_at,
+            edited_at=judged_at,
             books=books,
             books_changed_at=books.modified_at,
             differs=carried_differences(record, books),
@@ -490,14 +486,21 @@ class SyncStallCheck:
         notify_finance([notice], self._notifier(), links=self._links)
 
 
-def _changed_nothing_synced(state: RecordState, edited_at: datetime) -> bool:
-    """Whether the guard processed this edit (its state is at least as new) and saw it leave the values the
-    sync carries as they were: an owner or a rating changed, which no sync carries, or the guard's own tag.
-    Unknown (no webhook yet, a seeded record never changed since) is not "nothing"."""
+def _edit_to_judge(state: RecordState, edited_at: datetime, *, oldest: datetime) -> datetime | None:
+    """When the edit to judge was made: ``edited_at``, unless the guard processed that edit (its state is
+    at least as new) and saw it leave the values the sync carries as they were (an owner or a rating
+    changed, or the guard's own tag). Then it is the earlier edit that last changed those values, or None
+    when that is older than ``oldest``. Unknown (no webhook yet, a seeded record never changed since) is
+    not "nothing changed"."""
     edit = epoch_ms(edited_at)
-    if state.synced_change is None or state.version < edit - _SKEW_MS:
-        return False
-    return state.synced_change < edit - _SKEW_MS
+    if (
+        state.synced_change is None
+        or state.version < edit - _SKEW_MS
+        or state.synced_change >= edit - _SKEW_MS
+    ):
+        return edited_at
+    changed = datetime.fromtimestamp(state.synced_change / 1000, UTC)
+    return changed if changed >= oldest else None
 
 
 def _refs(edits: Sequence[Edit]) -> tuple[str, ...]:
