@@ -101,6 +101,11 @@ def _unreachable_guard(error: Exception) -> str | None:
             "credentials and give --stack-name/--region (or SYNC_GUARD_* table names), or start "
             "'sync-guard serve' in another shell."
         )
+    if isinstance(error, exceptions.NoRegionError):
+        return (
+            "no AWS region for the stack: give --region (match-report reads AWS_REGION) or set "
+            "AWS_REGION, or start 'sync-guard serve' for the local guard."
+        )
     if isinstance(error, exceptions.EndpointConnectionError):
         return (
             f"cannot reach {error.kwargs.get('endpoint_url', 'the endpoint')}. If that is a "

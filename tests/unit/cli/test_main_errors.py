@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 
 import sync_guard.cli as cli
 
@@ -43,6 +43,21 @@ def test_an_unreachable_endpoint_is_named(
 
     assert exit_info.value.code == 2
     assert "cannot reach http://127.0.0.1:8123/" in capsys.readouterr().err
+
+
+def test_a_stack_named_without_a_region_says_how_to_give_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "app_for", failing_app(NoRegionError()))
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "no AWS region" in err
+    assert "AWS_REGION" in err
+    assert "Traceback" not in err
 
 
 def test_other_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
