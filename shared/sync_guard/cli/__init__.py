@@ -114,6 +114,12 @@ def _unreachable_guard(error: Exception) -> str | None:
     if isinstance(error, exceptions.ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         text = error.response.get("Error", {}).get("Message", "")
+        if code == "ResourceNotFoundException" and error.operation_name == "GetSecretValue":
+            return (
+                f"{text or 'a secret the guard reads does not exist'}. Create the Zoho secret "
+                "(ZohoSecretName) or the webhook secret (WebhookSecretName) as the README says, in the "
+                "stack's region."
+            )
         if code == "ResourceNotFoundException":
             return (
                 f"{text or 'a table or queue the guard uses does not exist'}. Give the stack that holds "

@@ -68,19 +68,35 @@ def test_other_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "message", "said"),
+    ("operation", "code", "message", "said"),
     [
-        ("ResourceNotFoundException", "Requested resource not found", "--stack-name"),
-        ("ValidationError", "Stack with id no-such-stack does not exist", "check --stack-name and --region"),
-        ("AccessDeniedException", "not authorized to perform dynamodb:Query", "AWS refused the request"),
+        ("Query", "ResourceNotFoundException", "Requested resource not found", "--stack-name"),
+        (
+            "DescribeStacks",
+            "ValidationError",
+            "Stack with id x does not exist",
+            "check --stack-name and --region",
+        ),
+        (
+            "Query",
+            "AccessDeniedException",
+            "not authorized to perform dynamodb:Query",
+            "AWS refused the request",
+        ),
+        ("GetSecretValue", "ResourceNotFoundException", "Secrets Manager can't find it", "ZohoSecretName"),
     ],
 )
 def test_ordinary_aws_refusals_are_named_not_traced(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], code: str, message: str, said: str
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    operation: str,
+    code: str,
+    message: str,
+    said: str,
 ) -> None:
     from botocore.exceptions import ClientError
 
-    error = ClientError({"Error": {"Code": code, "Message": message}}, "Query")
+    error = ClientError({"Error": {"Code": code, "Message": message}}, operation)
     monkeypatch.setattr(cli, "app_for", failing_app(error))
 
     with pytest.raises(SystemExit) as exit_info:
