@@ -335,6 +335,8 @@ class ScheduleEventSource:
     function_name: str
     interval_seconds: float
     rule_name: str = "schedule"
+    #: The function's Timeout: handlers that stop in time (the Zoho checks) read what is left of it.
+    timeout_seconds: float = 30.0
     invocations: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -368,7 +370,9 @@ class ScheduleEventSource:
             "detail": {},
         }
         try:
-            return self.handler(event, LocalLambdaContext(self.function_name))
+            return self.handler(
+                event, LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds)
+            )
         except Exception:  # a failed scheduled run is logged; the next one comes at the next interval
             logger.exception("scheduled invocation failed", extra={"function": self.function_name})
             return None

@@ -393,7 +393,10 @@ class LocalStack:
                 self.event_sources.append(source.start())
             for expression in spec.schedules:
                 interval = self.schedule_interval_seconds or rate_seconds(expression)
-                self.schedules.append(ScheduleEventSource(handler, spec.logical_id, interval).start())
+                schedule = ScheduleEventSource(
+                    handler, spec.logical_id, interval, timeout_seconds=spec.timeout_seconds
+                )
+                self.schedules.append(schedule.start())
         self.http = HttpApiServer(routes, port=self.port).start()
 
     # ------------------------------------------------------------------ for callers

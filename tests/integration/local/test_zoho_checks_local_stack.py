@@ -1,0 +1,51 @@
+"""The scheduled Zoho checks function inside the local stack (``sync-guard serve --zoho simulator``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync_guard.local.runtime import ScheduleEventSource
+from sync_guard.local.stack import LocalStack, running_stack
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.reconcile.checks import BOOKS_MODIFIED_CHECK
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sim() -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=3) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def stack(tmp_path: Path, sim: ZohoSimulator) -> Iterator[LocalStack]:
+    environment = sim.settings_env() | {"SYNC_GUARD_NOTIFY_FILE": str(tmp_path / "notifications.txt")}
+    with running_stack(tmp_path / "stack", port=0, persist=False, extra_environment=environment) as started:
+        yield started
+
+
+def zoho_checks(stack: LocalStack) -> ScheduleEventSource:
+    [checks] = [s for s in stack.schedules if s.function_name == "ZohoChecksFunction"]
+    return checks
+
+
+def test_a_scheduled_run_has_the_functions_timeout_and_feeds_what_webhooks_missed(
+    stack: LocalStack, sim: ZohoSimulator
+) -> None:
+    # given a Books customer created without a webhook reaching the guard
+    customer = sim.state.books_create_contact(
+        {"contact_name": "Granite Willow Trading Ltd"}, source=Source.ADMIN
+    )
+
+    # when the schedule fires
+    result: dict[str, Any] = zoho_checks(stack).fire()
+
+    # then the run had the function's five minutes, not a default that left no room for one record
+    assert result[BOOKS_MODIFIED_CHECK]["status"] == "ok", result[BOOKS_MODIFIED_CHECK]
+    assert result[BOOKS_MODIFIED_CHECK]["new_events"] == 1
+    assert sim.requests.count("books.get_contact", record_id=customer["contact_id"]) == 1
