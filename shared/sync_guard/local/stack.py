@@ -377,6 +377,9 @@ class LocalStack:
             for name, value in spec.environment.items():
                 self._saved_environ.setdefault(name, os.environ.get(name, "\0"))
                 os.environ[name] = self._resolve(value)
+            # The handler reads its settings at import: with this function's own variables, not the
+            # settings an earlier function's import cached.
+            get_settings.cache_clear()
             handler = load_handler(spec)
             for method, path in spec.http_routes:
                 routes.append(Route(method, path, spec.logical_id, handler))

@@ -49,3 +49,16 @@ def test_a_scheduled_run_has_the_functions_timeout_and_feeds_what_webhooks_misse
     assert result[BOOKS_MODIFIED_CHECK]["status"] == "ok", result[BOOKS_MODIFIED_CHECK]
     assert result[BOOKS_MODIFIED_CHECK]["new_events"] == 1
     assert sim.requests.count("books.get_contact", record_id=customer["contact_id"]) == 1
+
+
+def test_the_checks_function_reads_its_own_variables_and_registers_the_notification_channel(
+    stack: LocalStack, sim: ZohoSimulator
+) -> None:
+    # when the schedule fires
+    result: dict[str, Any] = zoho_checks(stack).fire()
+
+    # then the channel of the template's NotificationChannelId is registered with the simulated CRM
+    assert result["notification_channel"]["status"] == "ok", result["notification_channel"]
+    [channel] = sim.state.crm_watch_list()
+    assert channel["channel_id"] == stack.template["Parameters"]["NotificationChannelId"]["Default"]
+    assert channel["token"] == stack.webhook_secret
