@@ -150,13 +150,19 @@ class HttpApiServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def port(self) -> int:
+        """The port bound (the one picked, when asked for 0), from construction on."""
+        return int(self._httpd.server_address[1])
+
     def start(self) -> HttpApiServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="http-api", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, which never ran otherwise
+            self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

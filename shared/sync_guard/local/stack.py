@@ -347,8 +347,10 @@ class LocalStack:
             return self._resolve(when_true if self._condition(str(condition)) else when_false)
         if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
             # An HTTP API's URL is this stack's HTTP server (e.g. the notify URL the Zoho checks register).
+            # The port bound, once the server is: port 0 picks a free one.
+            port = self.http.port if self.http is not None else self.port
             text = _API_URL.sub(
-                lambda m: f"http://127.0.0.1:{self.port}" if m.group(1) in self._http_apis else m.group(0),
+                lambda m: f"http://127.0.0.1:{port}" if m.group(1) in self._http_apis else m.group(0),
                 value["Fn::Sub"],
             )
             return re.sub(r"\$\{([^}!.]+)\}", lambda m: self._refs.get(m.group(1), ""), text)
@@ -372,6 +374,8 @@ class LocalStack:
     def _start_functions(self) -> None:
         root = self.template_path.parent
         routes: list[Route] = []
+        # Bound before the functions' variables are resolved: the notify URL names the port it got.
+        self.http = HttpApiServer(routes, port=self.port)
         sqs = self._client("sqs")
         for spec in function_specs(self.template, root):
             for name, value in spec.environment.items():
@@ -400,7 +404,7 @@ class LocalStack:
                     handler, spec.logical_id, interval, timeout_seconds=spec.timeout_seconds
                 )
                 self.schedules.append(schedule.start())
-        self.http = HttpApiServer(routes, port=self.port).start()
+        self.http.start()
 
     # ------------------------------------------------------------------ for callers
     @property

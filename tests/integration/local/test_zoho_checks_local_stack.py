@@ -62,3 +62,14 @@ def test_the_checks_function_reads_its_own_variables_and_registers_the_notificat
     [channel] = sim.state.crm_watch_list()
     assert channel["channel_id"] == stack.template["Parameters"]["NotificationChannelId"]["Default"]
     assert channel["token"] == stack.webhook_secret
+
+
+def test_the_channel_calls_back_the_port_the_stack_listens_on_when_it_picked_a_free_one(
+    stack: LocalStack, sim: ZohoSimulator
+) -> None:
+    # given a stack started with port 0 (serve --port 0: a free port)
+    zoho_checks(stack).fire()
+
+    # then Zoho is told the URL the stack serves, not port 0
+    [channel] = sim.state.crm_watch_list()
+    assert channel["notify_url"] == f"{stack.api_url}/webhooks/crm/notifications"
