@@ -92,7 +92,7 @@ def serve(
     stack = LocalStack(
         state_dir,
         port=port,
-        parameters={"Mode": mode.value},
+        parameters=stack_parameters(zoho, mode),
         extra_environment=environment,
     )
     emitter = None
@@ -132,6 +132,16 @@ def serve(
         if simulator is not None:
             simulator.stop()
     console.print("Stopped.")
+
+
+def stack_parameters(zoho: ZohoTarget, mode: Mode) -> dict[str, str]:
+    """The template parameters of the local stack."""
+    parameters = {"Mode": mode.value}
+    if zoho is ZohoTarget.LIVE:
+        # The channel id is the deployed guard's: renewing it from here would point the deployed guard's
+        # Notification API channel at this machine, which Zoho cannot reach anyway.
+        parameters["NotificationChannelId"] = ""
+    return parameters
 
 
 def _summary(

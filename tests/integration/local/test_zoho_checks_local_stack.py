@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from sync_guard.cli.serve import ZohoTarget, stack_parameters
+from sync_guard.config import Mode
 from sync_guard.local.runtime import ScheduleEventSource
 from sync_guard.local.stack import LocalStack, running_stack
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
@@ -73,3 +75,23 @@ def test_the_channel_calls_back_the_port_the_stack_listens_on_when_it_picked_a_f
     # then Zoho is told the URL the stack serves, not port 0
     [channel] = sim.state.crm_watch_list()
     assert channel["notify_url"] == f"{stack.api_url}/webhooks/crm/notifications"
+
+
+def test_serve_against_live_zoho_leaves_the_deployed_guards_channel_alone(
+    tmp_path: Path, sim: ZohoSimulator
+) -> None:
+    # given serve's stack against a live Zoho (the simulator stands in for it): the channel id is the
+    # deployed guard's, and Zoho could not call this machine back anyway
+    environment = sim.settings_env() | {"SYNC_GUARD_NOTIFY_FILE": str(tmp_path / "notifications.txt")}
+    parameters = stack_parameters(ZohoTarget.LIVE, Mode.OBSERVE)
+    with running_stack(
+        tmp_path / "live", port=0, persist=False, parameters=parameters, extra_environment=environment
+    ) as live:
+        # when the schedule fires
+        result: dict[str, Any] = zoho_checks(live).fire()
+
+    # then no channel is registered: the deployed guard's keeps calling the deployed guard
+    assert result["notification_channel"]["status"] == "skipped"
+    assert sim.state.crm_watch_list() == []
+    # while against the simulator the channel is the local one
+    assert stack_parameters(ZohoTarget.SIMULATOR, Mode.ENFORCE) == {"Mode": "enforce"}
