@@ -129,4 +129,12 @@ def _unreachable_guard(error: Exception) -> str | None:
             return f"{text}: check --stack-name and --region."  # CloudFormation: no such stack
         if code in {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}:
             return f"AWS refused the request ({code}): {text}"
+        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}:
+            return (
+                f"the AWS credentials have expired ({code}): renew them (e.g. 'aws sso login') and run again."
+            )
+        # Any other refusal (throttling, a KMS key disabled, ...) is AWS's own words, not a traceback.
+        return f"AWS {error.operation_name} failed ({code or 'no error code'}): {text or error}"
+    if isinstance(error, exceptions.BotoCoreError):
+        return f"AWS SDK: {error}"  # e.g. a named profile that does not exist, partial credentials
     return None

@@ -84,6 +84,13 @@ def test_other_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
             "AWS refused the request",
         ),
         ("GetSecretValue", "ResourceNotFoundException", "Secrets Manager can't find it", "ZohoSecretName"),
+        ("Query", "ExpiredTokenException", "The security token included in the request is expired", "renew"),
+        (
+            "TransactWriteItems",
+            "KMSDisabledException",
+            "The key is disabled",
+            "AWS TransactWriteItems failed (KMSDisabledException): The key is disabled",
+        ),
     ],
 )
 def test_ordinary_aws_refusals_are_named_not_traced(
@@ -105,4 +112,20 @@ def test_ordinary_aws_refusals_are_named_not_traced(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert said in err
+    assert "Traceback" not in err
+
+
+def test_other_aws_sdk_errors_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.exceptions import ProfileNotFound
+
+    monkeypatch.setattr(cli, "app_for", failing_app(ProfileNotFound(profile="finance")))
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "AWS SDK: The config profile (finance) could not be found" in err
     assert "Traceback" not in err
