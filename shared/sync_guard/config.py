@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # The sweep re-queues actions still pending (or waiting to retry) this long after they were queued.
     outbox_sweep_after_seconds: int = Field(default=120, ge=0)
     finance_topic_arn: str = ""
+    # The scheduled Zoho checks' function, which ``sync-guard checks`` invokes on demand (a stack output).
+    zoho_checks_function: str = ""
     aws_region: str = Field(default="eu-west-2", validation_alias="AWS_REGION")
     # Point boto3 at local servers (the local stack, integration tests). Empty on AWS.
     # ``aws_endpoint_url`` serves every service (moto's server); ``dynamodb_endpoint_url`` overrides it for

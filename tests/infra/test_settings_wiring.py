@@ -34,6 +34,7 @@ NOT_FOR_THE_DEPLOYER = {
     "zoho_accounts_url": "local only (the Zoho simulator)",
     "zoho_api_url": "local only (the Zoho simulator)",
     "notify_file": "local only (the local stack's copy of every notice)",
+    "zoho_checks_function": "the admin CLI's, from the stack output ZohoChecksFunctionName",
     "outbox_max_receives": "must equal the outbox queue's maxReceiveCount: set beside it on OutboxFunction",
     "outbox_lease_seconds": "tied to OutboxFunction's Timeout; change both in template.yaml together",
     "outbox_sweep_after_seconds": "tied to the sweep's schedule; change both in template.yaml together",

@@ -45,6 +45,7 @@ _STACK_OUTPUTS = {
     "OutboxQueueUrl": "outbox_queue_url",
     "OutboxDeadLetterQueueUrl": "outbox_dlq_url",
     "FinanceTopicArn": "finance_topic_arn",
+    "ZohoChecksFunctionName": "zoho_checks_function",
 }
 
 

@@ -3,7 +3,9 @@
 - :class:`HttpApiServer` answers HTTP requests by building the API Gateway HTTP API (v2) event that
   AWS would send, calling the handler, and writing back its ``statusCode``/``headers``/``body``.
 - :class:`ScheduleEventSource` invokes a handler with the EventBridge "Scheduled Event" a ``Schedule``
-  event would deliver, every interval.
+  event would deliver, every interval. The same server answers Lambda's Invoke API for these functions
+  (``POST /2015-03-31/functions/<name>/invocations``), so ``sync-guard checks`` runs them on demand
+  locally as it does on AWS.
 - :class:`SqsEventSource` is the local equivalent of an SQS event-source mapping: it long-polls a queue,
   hands batches to the handler as an SQS event, deletes the messages the handler did not report in
   ``batchItemFailures``, and leaves the rest to become visible again. SQS's redrive policy then moves a
@@ -124,10 +126,23 @@ def http_api_event(
 
 
 class HttpApiServer:
-    """A local HTTP API: the template's routes in front of the real handlers."""
+    """A local HTTP API: the template's routes in front of the real handlers.
 
-    def __init__(self, routes: list[Route], *, host: str = "127.0.0.1", port: int = 3000) -> None:
+    ``invocable`` are the functions Lambda's Invoke API may run by name, as ``aws lambda invoke`` runs a
+    deployed one. Only scheduled functions are put there: the routes' functions are reached through
+    their routes, and the admin function's operations must not be open to anyone who can reach the port.
+    """
+
+    def __init__(
+        self,
+        routes: list[Route],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        invocable: Mapping[str, ScheduleEventSource] | None = None,
+    ) -> None:
         self.routes = routes
+        self.invocable: dict[str, ScheduleEventSource] = dict(invocable or {})
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -171,6 +186,10 @@ class HttpApiServer:
         split = urlsplit(request.path)
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
+        invocation = _INVOKE_PATH.fullmatch(split.path)
+        if invocation is not None and request.command == "POST":
+            self._invoke(request, invocation.group(1), body)
+            return
         route = next((r for r in self.routes if r.matches(request.command, split.path)), None)
         if route is None:
             self._write(
@@ -202,6 +221,36 @@ class HttpApiServer:
         status, headers, payload = _unpack_response(response)
         self._write(request, status, headers, payload)
 
+    def _invoke(self, request: BaseHTTPRequestHandler, name: str, body: bytes) -> None:
+        """Lambda's Invoke API, request-response: the handler's result, or its error as Lambda reports it."""
+        source = self.invocable.get(name)
+        if source is None:
+            self._write(
+                request,
+                HTTPStatus.NOT_FOUND,
+                {"content-type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException"},
+                json.dumps({"Type": "User", "message": f"Function not found: {name}"}).encode(),
+            )
+            return
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError:
+            self._write(
+                request,
+                HTTPStatus.BAD_REQUEST,
+                {"content-type": "application/json", "x-amzn-ErrorType": "InvalidRequestContentException"},
+                b'{"Type":"User","message":"Could not parse request body into json"}',
+            )
+            return
+        headers = {"content-type": "application/json", "x-amz-executed-version": "$LATEST"}
+        try:
+            result = source.invoke(event)
+        except Exception as error:  # Lambda answers 200 and names the error in a header and the payload
+            logger.exception("invoked function raised", extra={"function": name})
+            headers["x-amz-function-error"] = "Unhandled"
+            result = {"errorMessage": str(error), "errorType": type(error).__name__}
+        self._write(request, HTTPStatus.OK, headers, json.dumps(result, default=str).encode())
+
     @staticmethod
     def _write(request: BaseHTTPRequestHandler, status: int, headers: Mapping[str, str], body: bytes) -> None:
         request.send_response(status)
@@ -212,6 +261,9 @@ class HttpApiServer:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(body)
+
+
+_INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 
 
 def _unpack_response(response: Any) -> tuple[int, dict[str, str], bytes]:
@@ -346,6 +398,9 @@ class ScheduleEventSource:
     invocations: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    # On Lambda two invocations at once run in two containers; here they would share the handler's module
+    # (its clients, its cold-start state), so they take turns.
+    _running: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> ScheduleEventSource:
         self._thread = threading.Thread(target=self._run, name=f"schedule-{self.function_name}", daemon=True)
@@ -363,8 +418,22 @@ class ScheduleEventSource:
 
     def fire(self) -> Any:
         """One scheduled invocation, now."""
-        self.invocations += 1
-        event = {
+        try:
+            return self.invoke(self.scheduled_event())
+        except Exception:  # a failed scheduled run is logged; the next one comes at the next interval
+            logger.exception("scheduled invocation failed", extra={"function": self.function_name})
+            return None
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """One invocation with ``event``, with the function's own timeout; the handler's error propagates."""
+        with self._running:
+            self.invocations += 1
+            context = LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds)
+            return self.handler(event, context)
+
+    def scheduled_event(self) -> dict[str, Any]:
+        """The event EventBridge delivers for the schedule's rule."""
+        return {
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": "Scheduled Event",
@@ -375,10 +444,3 @@ class ScheduleEventSource:
             "resources": [f"arn:aws:events:local:000000000000:rule/{self.rule_name}"],
             "detail": {},
         }
-        try:
-            return self.handler(
-                event, LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds)
-            )
-        except Exception:  # a failed scheduled run is logged; the next one comes at the next interval
-            logger.exception("scheduled invocation failed", extra={"function": self.function_name})
-            return None

@@ -404,6 +404,7 @@ class LocalStack:
                     handler, spec.logical_id, interval, timeout_seconds=spec.timeout_seconds
                 )
                 self.schedules.append(schedule.start())
+                self.http.invocable[spec.logical_id] = schedule
         self.http.start()
 
     # ------------------------------------------------------------------ for callers

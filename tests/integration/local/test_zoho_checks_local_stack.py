@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from sync_guard.cli import build_app
+from sync_guard.cli.checks import ChecksTarget
 from sync_guard.cli.serve import ZohoTarget, stack_parameters
 from sync_guard.config import Mode
 from sync_guard.local.runtime import ScheduleEventSource
 from sync_guard.local.stack import LocalStack, running_stack
-from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.local.zoho_simulator import FaultKind, Source, ZohoSimulator
 from sync_guard.reconcile.checks import BOOKS_MODIFIED_CHECK
 
 pytestmark = pytest.mark.slow
@@ -95,3 +99,53 @@ def test_serve_against_live_zoho_leaves_the_deployed_guards_channel_alone(
     assert sim.state.crm_watch_list() == []
     # while against the simulator the channel is the local one
     assert stack_parameters(ZohoTarget.SIMULATOR, Mode.ENFORCE) == {"Mode": "enforce"}
+
+
+def run_checks_command(stack: LocalStack, tmp_path: Path, *args: str) -> Result:
+    """``sync-guard checks`` with no flags but the state dir that ``serve`` would have written."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    stack.state().write(state_dir)
+    return CliRunner().invoke(build_app(["checks"]), ["checks", "--state-dir", str(state_dir), *args])
+
+
+def test_sync_guard_checks_runs_them_now_through_lambdas_invoke_api(
+    tmp_path: Path, stack: LocalStack, sim: ZohoSimulator
+) -> None:
+    # given serve's state file, and a Books customer created without a webhook reaching the guard
+    sim.state.books_create_contact({"contact_name": "Quarry Lantern Supplies Ltd"}, source=Source.ADMIN)
+
+    # when an admin runs the checks instead of waiting for the schedule
+    result = run_checks_command(stack, tmp_path, "--json")
+
+    # then the local stack's checks function ran once, with its own configuration, and said what it found
+    assert result.exit_code == 0, result.output
+    outcomes = json.loads(result.output)
+    assert outcomes[BOOKS_MODIFIED_CHECK]["new_events"] == 1
+    assert outcomes["notification_channel"]["status"] == "ok"
+    assert zoho_checks(stack).invocations == 1
+    [channel] = sim.state.crm_watch_list()
+    assert channel["notify_url"] == f"{stack.api_url}/webhooks/crm/notifications"
+
+
+def test_sync_guard_checks_says_when_the_checks_failed(
+    tmp_path: Path, stack: LocalStack, sim: ZohoSimulator
+) -> None:
+    # given a Zoho that answers every call with a server error
+    sim.faults.configure(rate=1.0, weights={FaultKind.SERVER_ERROR: 1.0})
+
+    # when an admin runs the checks
+    result = run_checks_command(stack, tmp_path)
+
+    # then the command fails and names the checks that failed, as the function's error says
+    assert result.exit_code == 1
+    assert "ZohoChecksFunction failed: scheduled Zoho checks failed:" in result.output
+    assert "notification_channel" in result.output
+
+
+def test_only_scheduled_functions_answer_the_invoke_api(stack: LocalStack) -> None:
+    # the admin function's operations are reached through its IAM-authorised routes, not by name
+    client = ChecksTarget("AdminFunction", stack.api_url, "eu-west-2", local=True).client()
+
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="AdminFunction", Payload=b"{}")
