@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from sync_guard.config import Mode, get_settings
+from sync_guard.errors import ConcurrentUpdate, Throttled
 from sync_guard.executor.queue import SqsActionQueue
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.handler import GuardEventHandler
@@ -82,6 +83,11 @@ def create_outbox_queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> 
     get_settings.cache_clear()
     reset_clients()
     return OutboxQueues(url, arn, dlq_url)
+
+
+_PROCESSING_MAX_RECEIVES = int(
+    load_template()["Resources"]["ProcessingQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+)
 
 
 def _outbox_timeout() -> float:
@@ -257,10 +263,22 @@ class Pipeline:
         """Process the events; with ``workers`` > 1, concurrently (the engine retries its conflicts)."""
         if workers == 1:
             for event in events:
-                process_event(event, self.deps)
+                self._deliver(event)
             return
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda event: process_event(event, self.deps), events))
+            list(pool.map(self._deliver, events))
+
+    def _deliver(self, event: GuardEvent) -> None:
+        """Process one event as the processing queue delivers it: an event whose conflicts or throttling
+        outlasted the engine's retry budget (a loaded machine) is received again, up to the queue's
+        maxReceiveCount; only then does the failure stand (on AWS: the dead-letter queue)."""
+        for receive in range(1, _PROCESSING_MAX_RECEIVES + 1):
+            try:
+                process_event(event, self.deps)
+                return
+            except (ConcurrentUpdate, Throttled):
+                if receive == _PROCESSING_MAX_RECEIVES:
+                    raise
 
     def drain(self, *, max_polls: int = 2000, workers: int = 1) -> int:
         """Poll until the outbox queue is empty (no visible, no in-flight message); returns the polls.
