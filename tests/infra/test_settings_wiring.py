@@ -136,3 +136,58 @@ def test_every_parameter_is_used_and_in_the_readme(template: dict[str, Any]) -> 
     for name in template["Parameters"]:
         assert name in documented, f"parameter {name} is missing from the README's parameter table"
         assert name in used, f"parameter {name} is declared but nothing uses it"
+
+
+# Values a deployer may type where a parameter is constrained: what the template lets through, each function
+# must start with. A free-form parameter (RulePolicy's JSON) is checked only at its default.
+PROBES = ("", "0", "1", "2", "5", "10", "GB", "org123")
+
+
+def allowed_by_template(parameter: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation would accept ``value`` for ``parameter`` (the constraints the guard uses)."""
+    if "AllowedValues" in parameter:
+        return value in [str(v) for v in parameter["AllowedValues"]]
+    if "AllowedPattern" in parameter and not re.fullmatch(parameter["AllowedPattern"], value):
+        return False
+    if parameter["Type"] == "Number":
+        return value.isdigit() and int(value) >= int(parameter.get("MinValue", 0))
+    return True
+
+
+def settings_set_from(template: dict[str, Any], parameter: str) -> set[str]:
+    """The SYNC_GUARD_* variables that take the parameter's value as it is, in the Globals or a function."""
+    scopes = [template["Globals"]["Function"]["Environment"]["Variables"]]
+    scopes += [
+        resource["Properties"].get("Environment", {}).get("Variables", {})
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+    return {
+        name
+        for variables in scopes
+        for name, value in variables.items()
+        if name.startswith("SYNC_GUARD_") and value == {"Ref": parameter}
+    }
+
+
+def test_every_value_a_parameter_allows_is_a_setting_the_functions_start_with(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every function validates every setting at cold start: a value the stack accepts and the code
+    # refuses (a storm threshold of 1, a retention of 0 days) stops the ingest function too, and Zoho
+    # CRM does not redeliver the webhooks it then loses. The stack must refuse such a value at deploy time.
+    checked = 0
+    for parameter_name, parameter in template["Parameters"].items():
+        variables = settings_set_from(template, parameter_name)
+        constrained = {"AllowedValues", "AllowedPattern", "MinValue"} & set(parameter)
+        candidates = {str(parameter.get("Default", "")), *(PROBES if constrained else ())}
+        for value in sorted(v for v in candidates if allowed_by_template(parameter, v)):
+            for variable in variables:
+                monkeypatch.setenv(variable, value)
+                try:
+                    Settings()
+                except ValueError as error:
+                    pytest.fail(f"{parameter_name}={value!r} deploys, but {variable} is refused: {error}")
+                monkeypatch.delenv(variable)
+                checked += 1
+    assert checked > 50
