@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -132,6 +133,20 @@ def test_an_ssm_parameter_for_the_webhook_token_replaces_the_secret(template: di
         "Fn::If": ["HasWebhookSecretParameter", "", {"Ref": "WebhookSecretName"}]
     }
     assert variables["SYNC_GUARD_WEBHOOK_SECRET_PARAMETER"]["Fn::If"][0] == "HasWebhookSecretParameter"
+
+
+def test_the_webhook_token_parameter_is_named_without_its_leading_slash(template: dict[str, Any]) -> None:
+    # The functions read "/<name>" and SSMParameterReadPolicy grants "parameter/<name>": a name typed with
+    # its slash would have them read "//<name>", and be granted nothing, so every webhook would fail.
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SYNC_GUARD_WEBHOOK_SECRET_PARAMETER"]["Fn::If"][1] == {
+        "Fn::Sub": "/${WebhookSecretParameterName}"
+    }
+    pattern = template["Parameters"]["WebhookSecretParameterName"]["AllowedPattern"]
+    for accepted in ("", "sync-guard/webhook-token", "webhook_token.v2"):
+        assert re.fullmatch(pattern, accepted), accepted
+    for refused in ("/sync-guard/webhook-token", "/", "sync guard"):
+        assert not re.fullmatch(pattern, refused), refused
 
 
 def test_the_layer_brings_what_the_handlers_import() -> None:
