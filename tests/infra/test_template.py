@@ -27,6 +27,20 @@ def test_functions_run_python312_on_arm64(template: dict[str, Any]) -> None:
     assert function_globals["LoggingConfig"]["LogFormat"] == "JSON"
 
 
+def test_the_layer_is_built_for_the_functions_runtime_and_architecture(template: dict[str, Any]) -> None:
+    # sam build compiles the layer's extension modules (cpython-312-aarch64) for BuildMethod and
+    # BuildArchitecture alone: a runtime or architecture the layer claims beyond those fails at import.
+    function_globals = template["Globals"]["Function"]
+    layer = template["Resources"]["SyncGuardLayer"]
+    assert layer["Metadata"]["BuildMethod"] == function_globals["Runtime"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [function_globals["Runtime"]]
+    assert [layer["Metadata"]["BuildArchitecture"]] == function_globals["Architectures"]
+    assert layer["Properties"]["CompatibleArchitectures"] == function_globals["Architectures"]
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        assert "Runtime" not in function["Properties"], f"{name} must run on the layer's runtime"
+        assert "Architectures" not in function["Properties"], name
+
+
 def test_every_table_has_pitr_and_encryption(template: dict[str, Any]) -> None:
     tables = resources_of(template, "AWS::DynamoDB::Table")
     assert tables
