@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     shadow_table: str = "sync-guard-shadow"
     audit_table: str = "sync-guard-audit"
     # Actions the guard decided on (tag, mark inactive, notify), written with the audit entry; the executor
-    # consumes them by stream or by querying the status index.
+    # takes their ids from the outbox queue, the sweep re-queues stragglers found through the status index.
     outbox_table: str = "sync-guard-outbox"
     queue_url: str = ""
     dlq_url: str = ""

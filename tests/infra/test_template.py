@@ -51,6 +51,19 @@ def test_every_table_has_pitr_and_encryption(template: dict[str, Any]) -> None:
         assert table.get("DeletionPolicy") == "Retain", name
 
 
+def test_no_table_keeps_a_stream_that_nothing_reads(template: dict[str, Any]) -> None:
+    # A stream keeps a copy of every item change for a day, for whoever may read streams: only a function
+    # that reads it (a DynamoDB event source) justifies one. The executor reads the outbox queue instead.
+    read = {
+        event["Properties"]["Stream"]["Fn::GetAtt"][0]
+        for function in resources_of(template, "AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    }
+    for name, table in resources_of(template, "AWS::DynamoDB::Table").items():
+        assert "StreamSpecification" not in table["Properties"] or name in read, name
+
+
 def test_every_queue_is_encrypted_and_every_work_queue_has_a_dlq(template: dict[str, Any]) -> None:
     queues = resources_of(template, "AWS::SQS::Queue")
     dead_letter_targets = {

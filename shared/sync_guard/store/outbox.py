@@ -5,12 +5,12 @@ the action kind and the target (``guard.model.action_id_for``) and the item is p
 ``attribute_not_exists(pk)``, so an action is queued at most once however often its event is delivered; and
 because it is in the decision's transaction, it is never lost either.
 
-The executor (next issue) consumes the table either from its stream (``NEW_AND_OLD_IMAGES``: react to
-``INSERT`` of ``status = pending``) or by querying the ``ByStatus`` index (``status``, ``queued_sk``, oldest
-first). Statuses: ``pending`` (to execute), ``not_executed`` (observe mode: recorded for the audit, never
-sent to Zoho), and whatever the executor sets afterwards (``done``, ``failed``...). ``expected_state`` says
-what the target looks like once the action ran; the decision engine keeps a copy on the target's shadow
-state to recognise the webhook that the guard's own write triggers (loop prevention).
+The executor takes each action's id from the outbox queue; the sweep finds the actions whose message was lost
+by querying the ``ByStatus`` index (``status``, ``queued_sk``, oldest first). Statuses: ``pending`` (to
+execute), ``not_executed`` (observe mode: recorded for the audit, never sent to Zoho), and whatever the
+executor sets afterwards (``done``, ``failed``...). ``expected_state`` says what the target looks like once
+the action ran; the decision engine keeps a copy on the target's shadow state to recognise the webhook that
+the guard's own write triggers (loop prevention).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Outbox:
         return queued_from_item(item) if item else None
 
     def by_status(self, status: str = PENDING, *, limit: int = 100) -> list[QueuedAction]:
-        """Actions with ``status``, oldest first (the executor's work list when it reads no stream)."""
+        """Actions with ``status``, oldest first."""
         actions: list[QueuedAction] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
