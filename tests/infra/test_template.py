@@ -74,7 +74,50 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dlq(template: dict[
     assert dead_letter_targets
     for name, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, name
-        assert name in dead_letter_targets or "RedrivePolicy" in queue["Properties"], name
+        assert name in dead_letter_targets | schedule_dead_letter_queues(template) or (
+            "RedrivePolicy" in queue["Properties"]
+        ), name
+
+
+def schedule_dead_letter_queues(template: dict[str, Any]) -> set[str]:
+    """The queues where EventBridge keeps the scheduled runs it could not deliver."""
+    return {
+        event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        for function in resources_of(template, "AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "Schedule"
+    }
+
+
+def test_every_dead_letter_queue_has_an_alarm(template: dict[str, Any]) -> None:
+    # A scheduled run EventBridge could not deliver never starts, so no Errors alarm sees it.
+    queues = resources_of(template, "AWS::SQS::Queue")
+    dead_letter_queues = schedule_dead_letter_queues(template) | {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    watched = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Namespace") == "AWS/SQS"
+        for dimension in alarm["Properties"]["Dimensions"]
+        if dimension["Name"] == "QueueName"
+    }
+    assert "ScheduleDeadLetterQueue" in dead_letter_queues
+    assert dead_letter_queues <= watched
+
+
+def test_eventbridge_may_send_undelivered_runs_to_the_schedules_dead_letter_queue(
+    template: dict[str, Any],
+) -> None:
+    [policy] = resources_of(template, "AWS::SQS::QueuePolicy").values()
+    assert policy["Properties"]["Queues"] == [{"Ref": "ScheduleDeadLetterQueue"}]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:

@@ -25,7 +25,9 @@ def test_the_checks_run_every_fifteen_minutes_and_failed_deliveries_are_kept(
     [event] = function["Events"].values()
     assert event["Type"] == "Schedule"
     assert event["Properties"]["Schedule"] == "rate(15 minutes)"
-    assert event["Properties"]["DeadLetterConfig"] == {"Type": "SQS"}
+    assert event["Properties"]["DeadLetterConfig"] == {
+        "Arn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
+    }
 
 
 def test_the_channel_points_at_the_stacks_notification_route(function: dict[str, Any]) -> None:
