@@ -431,11 +431,15 @@ class LocalStack:
 
 
 def settings_overrides(state: LocalStackState) -> dict[str, str]:
-    """``Settings`` keyword arguments that point a command at the running local stack."""
+    """``Settings`` keyword arguments that point a command at the running local stack.
+
+    A variable left empty (a stack parameter left empty) means the code's default, as it does for the
+    functions (``env_ignore_empty``): passed on as ``""`` it would fail the settings' validation.
+    """
     overrides = {
         name.removeprefix("SYNC_GUARD_").lower(): value
         for name, value in state.environment.items()
-        if name.startswith("SYNC_GUARD_")
+        if name.startswith("SYNC_GUARD_") and value != ""
     }
     overrides["aws_endpoint_url"] = state.aws_endpoint_url
     overrides["dynamodb_endpoint_url"] = state.dynamodb_endpoint_url

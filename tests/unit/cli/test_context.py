@@ -214,3 +214,24 @@ def test_seed_matches_with_the_stack_phone_region(tmp_path: Path, monkeypatch: p
             region="eu-west-2",
         )
     assert regions == ["US"]
+
+
+def test_a_local_stack_with_parameters_left_empty_gives_the_codes_defaults(tmp_path: Path) -> None:
+    # serve publishes the template's variables as resolved: a parameter left empty is "" in stack.json
+    (tmp_path / "stack").mkdir()
+    LocalStackState(
+        api_url="http://127.0.0.1:3000",
+        aws_endpoint_url="http://127.0.0.1:5001",
+        dynamodb_endpoint_url="http://127.0.0.1:8001",
+        environment={
+            "SYNC_GUARD_AUDIT_TABLE": "local-AuditTable",
+            "SYNC_GUARD_STORM_THRESHOLD": "",
+            "SYNC_GUARD_RULE_POLICY": "",
+            "SYNC_GUARD_BOOKS_SIGNATURE_SCHEME": "",
+        },
+        pid=os.getpid(),
+    ).write(tmp_path / "stack")
+    settings = resolve_settings(state_dir=tmp_path / "stack")
+    assert settings.audit_table == "local-AuditTable"
+    assert settings.storm_threshold == 10
+    assert settings.rule_policy == {}
