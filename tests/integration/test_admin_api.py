@@ -129,6 +129,27 @@ def test_errors_are_json_with_the_right_status(invoke: Invoke, companies: list[C
     assert body["field"] == "limit"
 
 
+def test_audit_terms_are_read_as_the_cli_reads_them(invoke: Invoke, companies: list[Company]) -> None:
+    # the same words find the same entries through the API as through `sync-guard audit`
+    held = [c.duplicate.ref for c in companies]
+    status, exact = invoke("GET", "/admin/audit", query={"rule": "NAME_DRIFT", "decision": "quarantine"})
+    assert status == 200
+    assert {ref for e in exact["entries"] for ref in e["records"]} >= set(held)
+    status, loose = invoke("GET", "/admin/audit", query={"rule": " name_drift", "decision": "Quarantine"})
+    assert status == 200
+    assert loose["entries"] == exact["entries"]
+
+    # and a term the trail can never hold is the caller's mistake, not "no entries"
+    for field, value in (
+        ("record", companies[0].duplicate.record_id),
+        ("rule", "NAME_DRIFTS"),
+        ("decision", "held"),
+    ):
+        status, body = invoke("GET", "/admin/audit", query={field: value})
+        assert status == 400, (field, body)
+        assert body["field"] == field
+
+
 def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies: list[Company]) -> None:
     status, body = invoke("POST", "/admin/breaker/reset", {}, caller=None)
     assert status == 403

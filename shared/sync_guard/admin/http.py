@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sync_guard.admin.model import Hold, OperationResult
+from sync_guard.admin.model import Hold, OperationResult, parse_decision, parse_ref, parse_rule
 from sync_guard.errors import Forbidden, InvalidPayload
 from sync_guard.store.audit import AuditPage, AuditQuery
 
@@ -56,8 +56,13 @@ class AuditParams(_Body):
     cursor: str | None = None
 
     def query(self) -> AuditQuery:
+        """The query, its terms spelt as the trail stores them (a mistyped one is a 400, not no entries)."""
         return AuditQuery(
-            record=self.record, rule=self.rule, decision=self.decision, since=self.since, until=self.until
+            record=parse_ref(self.record) if self.record else None,
+            rule=parse_rule(self.rule) if self.rule else None,
+            decision=parse_decision(self.decision) if self.decision else None,
+            since=self.since,
+            until=self.until,
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from sync_guard.errors import InvalidPayload
-from sync_guard.guard.model import AuditEntry
+from sync_guard.guard.model import AuditEntry, Decision
 
 
 class HoldStatus(StrEnum):
@@ -61,3 +61,24 @@ def parse_ref(value: str, *, default_system: str | None = None, field: str = "re
     if default_system and system != default_system:
         raise InvalidPayload(f"{field} must be a {default_system} record", field=field)
     return f"{system}:{record_id}"
+
+
+def parse_rule(value: str, *, field: str = "rule") -> str:
+    """A rule code as the audit trail records it (``name_drift`` -> ``NAME_DRIFT``); unknown ones are refused.
+
+    A query with a code the trail never holds would answer "nothing" where the caller mistyped.
+    """
+    from sync_guard.rules.catalogue import BY_CODE
+
+    code = value.strip().upper()
+    if code not in BY_CODE:
+        raise InvalidPayload(f"unknown rule; codes: {', '.join(sorted(BY_CODE))}", field=field)
+    return code
+
+
+def parse_decision(value: str, *, field: str = "decision") -> str:
+    """A decision as the audit trail records it (``Quarantine`` -> ``quarantine``); others are refused."""
+    text = value.strip().lower()
+    if text not in {d.value for d in Decision}:
+        raise InvalidPayload(f"expected one of {', '.join(d.value for d in Decision)}", field=field)
+    return text

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sync_guard.admin.model import parse_decision, parse_ref, parse_rule
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
     AuditTableOption,
@@ -27,14 +28,12 @@ from sync_guard.cli._context import (
     StateDirOption,
     resolve_settings,
 )
-from sync_guard.errors import SyncGuardError
-from sync_guard.guard.model import AuditEntry, Decision
-from sync_guard.rules.catalogue import BY_CODE
+from sync_guard.errors import InvalidPayload, SyncGuardError
+from sync_guard.guard.model import AuditEntry
 from sync_guard.store.audit import AuditLog, AuditQuery
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_RECORD = re.compile(r"^(crm|books):\S+$")
 CSV_COLUMNS = (
     "at",
     "entry_id",
@@ -138,20 +137,13 @@ def audit(
     """Show audit entries: decisions on events and admin operations, newest first."""
     if as_json and as_csv:
         raise typer.BadParameter("choose one of --json and --csv", param_hint="--json/--csv")
-    if record and not _RECORD.match(record):
-        raise typer.BadParameter("expected crm:ID or books:ID", param_hint="--record")
-    if rule:
-        rule = rule.strip().upper()
-        if rule not in BY_CODE:
-            raise typer.BadParameter(
-                f"unknown rule; codes: {', '.join(sorted(BY_CODE))}", param_hint="--rule"
-            )
-    if decision:
-        decision = decision.strip().lower()
-        if decision not in {d.value for d in Decision}:
-            raise typer.BadParameter(
-                f"expected one of {', '.join(d.value for d in Decision)}", param_hint="--decision"
-            )
+    try:
+        # The admin API's spelling rules, so that both find the same entries for the same words.
+        record = parse_ref(record) if record else None
+        rule = parse_rule(rule) if rule else None
+        decision = parse_decision(decision) if decision else None
+    except InvalidPayload as error:
+        raise typer.BadParameter(error.message, param_hint=f"--{error.field}") from error
     now = datetime.now(UTC)
     query = AuditQuery(
         record=record,
