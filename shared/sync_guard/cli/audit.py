@@ -29,6 +29,7 @@ from sync_guard.cli._context import (
     resolve_settings,
 )
 from sync_guard.errors import InvalidPayload, SyncGuardError
+from sync_guard.exports.cells import spreadsheet_text
 from sync_guard.guard.model import AuditEntry
 from sync_guard.store.audit import AuditLog, AuditQuery
 
@@ -44,6 +45,7 @@ CSV_COLUMNS = (
     "event_id",
     "operation",
     "records",
+    "names",
     "rules",
     "evidence",
     "actions",
@@ -69,7 +71,8 @@ def parse_moment(value: str | None, *, now: datetime, option: str) -> datetime |
 
 
 def _csv_row(entry: AuditEntry) -> dict[str, str]:
-    return {
+    """One row; every cell stays text in a spreadsheet (names, notes and reasons are typed by people)."""
+    row = {
         "at": entry.at.isoformat(),
         "entry_id": entry.entry_id,
         "kind": entry.kind.value,
@@ -79,6 +82,7 @@ def _csv_row(entry: AuditEntry) -> dict[str, str]:
         "event_id": entry.event_id or "",
         "operation": entry.operation or "",
         "records": " ".join(entry.records),
+        "names": " | ".join(f"{ref} {name}" for ref, name in entry.names.items()),
         "rules": " ".join(entry.rules),
         "evidence": " | ".join(entry.evidence),
         "actions": " ".join(
@@ -86,6 +90,7 @@ def _csv_row(entry: AuditEntry) -> dict[str, str]:
         ),
         "note": entry.note,
     }
+    return {column: spreadsheet_text(value) for column, value in row.items()}
 
 
 def _print_table(entries: list[AuditEntry], console: Console) -> None:

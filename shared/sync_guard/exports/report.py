@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 
 from sync_guard.errors import ClientError
+from sync_guard.exports.cells import spreadsheet_text
 from sync_guard.matching import (
     DUPLICATE_THRESHOLD,
     POSSIBLE_THRESHOLD,
@@ -553,27 +554,18 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
-# A cell a spreadsheet would run as a formula: "=HYPERLINK(...)" as a customer's name must stay text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text_cell(value: str) -> str:
-    """Text as a spreadsheet shows it, never as a formula (OWASP's advice: a leading apostrophe)."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
 def pairs_csv(report: MatchReport) -> str:
     """``pairs.csv``: one row per duplicate or possible pair, evidence joined by ``; ``."""
     system = {s: s.value for s in System}  # a dict lookup: an enum's .value is a slow descriptor
     rows = [
         (
             system[p.left.system],
-            _text_cell(p.left.record_id),
+            spreadsheet_text(p.left.record_id),
             system[p.right.system],
-            _text_cell(p.right.record_id),
+            spreadsheet_text(p.right.record_id),
             f"{p.result.score:.4f}",
             p.result.verdict.value,
-            _text_cell("; ".join(p.result.evidence)),
+            spreadsheet_text("; ".join(p.result.evidence)),
         )
         for p in report.pairs
     ]
@@ -598,14 +590,14 @@ def clusters_csv(report: MatchReport) -> str:
                 (
                     cluster.number,
                     record.system.value,
-                    _text_cell(record.record_id),
-                    _text_cell(record.name),
+                    spreadsheet_text(record.record_id),
+                    spreadsheet_text(record.name),
                     _status(record),
                     "" if record.has_transactions is None else str(record.has_transactions).lower(),
                     "" if record.outstanding is None else str(record.outstanding),
                     _iso(record.created_at),
                     _iso(record.modified_at),
-                    _text_cell(record.linked_crm_id or ""),
+                    spreadsheet_text(record.linked_crm_id or ""),
                     survivor,
                     "; ".join(cluster.patterns),
                 )
