@@ -250,3 +250,15 @@ def test_cli_csv_keeps_what_people_typed_as_text_in_a_spreadsheet(log: AuditLog)
     assert row["evidence"] == "'-2+3 outstanding"
     assert row["names"] == "books:7 =cmd|' /C calc'!A0"  # the admin can see which customer it is
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())
+
+
+def test_cli_all_exports_every_page_of_the_range(populated: list[AuditEntry]) -> None:
+    result = run_cli("--rule", "NAME_DRIFT", "--since", "2026-01-01", "--csv", "--limit", "3", "--all")
+
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["entry_id"] for row in rows] == newest_first(
+        [e for e in populated if "NAME_DRIFT" in e.rules]
+    )
+    assert len(rows) > 3
+    assert "--cursor" not in result.stderr

@@ -31,7 +31,7 @@ from sync_guard.cli._context import (
 from sync_guard.errors import InvalidPayload, SyncGuardError
 from sync_guard.exports.cells import spreadsheet_text
 from sync_guard.guard.model import AuditEntry
-from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -132,6 +132,9 @@ def audit(
     cursor: Annotated[
         str | None, typer.Option(help="Continue after a previous page (printed on stderr).")
     ] = None,
+    every_page: Annotated[
+        bool, typer.Option("--all", help="Every matching entry, page after page (--limit per page).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     stack_name: StackOption = None,
@@ -163,6 +166,10 @@ def audit(
     log = AuditLog.from_settings(settings)
     try:
         page = log.query(query, limit=limit, cursor=cursor)
+        # An export of a time range wants all of it, not its newest page and a cursor to type in.
+        while every_page and page.cursor:
+            more = log.query(query, limit=limit, cursor=page.cursor)
+            page = AuditPage([*page.entries, *more.entries], more.cursor)
     except SyncGuardError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from error
