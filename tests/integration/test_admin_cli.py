@@ -104,10 +104,17 @@ def test_replay_dlq_dry_run_then_move(aws: AwsResources, queues: OutboxQueues) -
     assert queues.depth(aws.sqs, queues.dlq_url) == 3
     assert queues.depth(aws.sqs) == 0
 
-    moved = runner.invoke(app, ["replay-dlq", "--queue", "outbox"])
+    assert AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries == []
+
+    moved = runner.invoke(app, ["replay-dlq", "--queue", "outbox", "--actor", "user:ivy"])
     assert moved.exit_code == 0, moved.output
     assert "outbox: moved 3 message(s)" in moved.output
     assert "action_id=act_2" in moved.output
+    # an admin operation like any other: who sent what back, in the audit trail
+    [entry] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    assert (entry.operation, entry.actor) == ("replay_dlq", "user:ivy")
+    assert sorted(entry.evidence) == ["action_id=act_1", "action_id=act_2", "action_id=act_3"]
+    assert "outbox dead-letter queue" in entry.note
     assert queues.depth(aws.sqs, queues.dlq_url) == 0
     bodies = [
         m["Body"] for m in aws.sqs.receive_message(QueueUrl=queues.url, MaxNumberOfMessages=10)["Messages"]
@@ -142,11 +149,18 @@ def test_replay_dlq_says_what_moved_when_sqs_refuses_some(
             ]
             return {**sent, "Failed": failed}
 
-    monkeypatch.setattr(command.aws, "client", lambda service, settings: Refusing())
+    client = command.aws.client
+    monkeypatch.setattr(
+        command.aws,
+        "client",
+        lambda service, settings: Refusing() if service == "sqs" else client(service, settings),
+    )
     result = runner.invoke(app, ["replay-dlq", "--queue", "outbox"])
 
     assert result.exit_code == 1
     assert "outbox: moved 2 message(s)" in result.output
     assert "SQS refused 1 message(s)" in result.output
+    [entry] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    assert sorted(entry.evidence) == ["action_id=act_1", "action_id=act_2"]  # what did move
     assert "Traceback" not in result.output
     assert queues.depth(aws.sqs, queues.dlq_url) == 1  # the refused one waits in the dead-letter queue

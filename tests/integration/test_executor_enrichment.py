@@ -127,3 +127,27 @@ def test_events_awaiting_enrichment_are_requeued_and_then_decided(
     decided = audit.get(event.event_id)
     assert decided is not None
     assert decided.kind is EntryKind.DECISION
+
+
+def test_requeue_awaiting_from_the_command_line_is_an_audited_admin_operation(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    from typer.testing import CliRunner
+
+    from sync_guard.cli import app
+    from sync_guard.store.audit import AuditQuery
+
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Osier Kiln Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    process_event(event, ProcessingDeps(events=_store(event), handler=_handler(None)))
+
+    result = CliRunner().invoke(app, ["requeue-awaiting", "--actor", "user:ivy"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 event(s) re-queued" in result.output
+    [entry] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    assert (entry.operation, entry.actor, entry.evidence) == (
+        "requeue_awaiting",
+        "user:ivy",
+        (event.event_id,),
+    )

@@ -16,13 +16,30 @@ import typer
 from sync_guard.admin.dlq import ReplayIncomplete, replay_dlq
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
+    ActorOption,
     RegionOption,
     StackOption,
     StateDirOption,
+    default_actor,
     resolve_settings,
 )
 from sync_guard.config import Settings
+from sync_guard.guard.admin import admin_entry
 from sync_guard.store import aws
+from sync_guard.store.audit import AuditLog
+
+
+def audit_operation(settings: Settings, operation: str, actor: str, note: str, moved: list[str]) -> None:
+    """Append the admin entry of a replay: what it sent back, and who did (what it sets off is audited)."""
+    entry = admin_entry(
+        operation,
+        actor=actor,
+        at=datetime.now(UTC),
+        mode=settings.mode,
+        note=note,
+        evidence=tuple(moved),
+    )
+    AuditLog.from_settings(settings).append(entry)
 
 
 class QueueChoice(StrEnum):
@@ -40,8 +57,11 @@ def _pairs(settings: Settings, choice: QueueChoice) -> list[tuple[str, str, str]
     return pairs
 
 
-def replay(settings: Settings, choice: QueueChoice, *, dry_run: bool) -> dict[str, int]:
-    """Replay the chosen dead-letter queues; prints each message moved; returns counts per queue."""
+def replay(settings: Settings, choice: QueueChoice, *, dry_run: bool, actor: str = "") -> dict[str, int]:
+    """Replay the chosen dead-letter queues; prints each message moved; returns counts per queue.
+
+    Each queue that moved messages leaves an audit entry (operation ``replay_dlq``) with ``actor``.
+    """
     sqs = aws.client("sqs", settings)
     counts: dict[str, int] = {}
     for name, dlq_url, queue_url in _pairs(settings, choice):
@@ -58,6 +78,14 @@ def replay(settings: Settings, choice: QueueChoice, *, dry_run: bool) -> dict[st
             typer.echo(f"{name}: {verb} {message.message_id} ({message.subject})")
         typer.echo(f"{name}: {verb} {len(moved)} message(s) from the dead-letter queue back to the queue")
         counts[name] = len(moved)
+        if moved and not dry_run:
+            audit_operation(
+                settings,
+                "replay_dlq",
+                actor or default_actor(),
+                f"moved {len(moved)} message(s) from the {name} dead-letter queue back to its queue",
+                [message.subject for message in moved],
+            )
         if refused is not None:
             typer.echo(f"error: {name}: {refused}; run replay-dlq again", err=True)
             raise typer.Exit(code=1)
@@ -71,17 +99,19 @@ def register(app: typer.Typer) -> None:
             QueueChoice, typer.Option("--queue", help="Which dead-letter queue.")
         ] = QueueChoice.ALL,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not move.")] = False,
+        actor: ActorOption = None,
         stack_name: StackOption = None,
         region: RegionOption = None,
         state_dir: StateDirOption = DEFAULT_STATE_DIR,
     ) -> None:
         """Move dead-lettered messages back to their source queue (processing, outbox or all)."""
         settings = resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
-        replay(settings, queue, dry_run=dry_run)
+        replay(settings, queue, dry_run=dry_run, actor=actor or default_actor())
 
     @app.command("requeue-awaiting")
     def requeue_awaiting_command(
         dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not re-queue.")] = False,
+        actor: ActorOption = None,
         stack_name: StackOption = None,
         region: RegionOption = None,
         state_dir: StateDirOption = DEFAULT_STATE_DIR,
@@ -91,6 +121,9 @@ def register(app: typer.Typer) -> None:
 
         settings = resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
         ids = requeue_from_settings(settings, now=datetime.now(UTC), dry_run=dry_run)
+        if ids and not dry_run:
+            note = f"re-queued {len(ids)} event(s) awaiting enrichment for the processor"
+            audit_operation(settings, "requeue_awaiting", actor or default_actor(), note, ids)
         for event_id in ids:
             typer.echo(("would re-queue " if dry_run else "re-queued ") + event_id)
         typer.echo(f"{len(ids)} event(s) {'would be ' if dry_run else ''}re-queued for enrichment")
