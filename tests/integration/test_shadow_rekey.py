@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
+from sync_guard.cli._context import default_actor
 from sync_guard.config import get_settings
 from sync_guard.guard.engine import shadow_keys
 from sync_guard.guard.matcher import LibraryMatcher
@@ -150,13 +151,14 @@ def test_rekey_cli_reports_counts_by_key_kind_and_is_audited(
     assert "would move (dry run: nothing written)" in dry.stdout
     assert "brryhon" not in dry.stdout  # counts by kind, never the keys (names, emails)
 
-    done = CliRunner().invoke(app, ["rekey", "--actor", "alice"])
+    done = CliRunner().invoke(app, ["rekey"])
     assert done.exit_code == 0, done.output
     assert "moved: key memberships added" in done.stdout
     assert "removed n: 2, q: 2" in done.stdout
     assert "crm:1" in finds(repo, "Bryrhon Ltd")
     entries = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
-    assert [(e.operation, e.actor) for e in entries] == [("rekey", "alice")]
+    # without --actor, the OS user as every admin command names it (user:<name>)
+    assert [(e.operation, e.actor) for e in entries] == [("rekey", default_actor())]
 
     again = CliRunner().invoke(app, ["rekey", "--actor", "alice"])
     assert "read 3 record states: 0 keyed differently" in again.stdout

@@ -8,7 +8,6 @@ prints counts by key kind (never the keys themselves: they hold names and emails
 
 from __future__ import annotations
 
-import getpass
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated
@@ -23,6 +22,7 @@ from sync_guard.cli._context import (
     ShadowTableOption,
     StackOption,
     StateDirOption,
+    default_actor,
     resolve_settings,
 )
 from sync_guard.guard.admin import admin_entry
@@ -86,7 +86,7 @@ def rekey(
             f"re-keyed {result.rekeyed} of {result.records} records; memberships added "
             f"{_by_kind(result.added)}, removed {_by_kind(result.removed)}"
         )
-        who = actor or getpass.getuser()
+        who = actor or default_actor()
         entry = admin_entry("rekey", actor=who, at=now, mode=settings.mode, note=note)
         AuditLog(client, settings.audit_table).append(entry)
     for line in report_lines(result, dry_run=dry_run):

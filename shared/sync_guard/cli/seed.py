@@ -8,7 +8,6 @@ loads and records once. Prints what it loaded and what it could not pair (names,
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from sync_guard.cli._context import (
     ShadowTableOption,
     StackOption,
     StateDirOption,
+    default_actor,
     resolve_settings,
 )
 from sync_guard.cli._zoho_source import (
@@ -152,7 +152,7 @@ def seed(
     if not dry_run:
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
-        who = actor or getpass.getuser()
+        who = actor or default_actor()
         note = (
             f"seeded {len(plan.states)} records ({written} new or newer); pairs: "
             f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
