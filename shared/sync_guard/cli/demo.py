@@ -185,9 +185,12 @@ def _next_steps(state_dir: Path, notifications: Path | None, log_path: Path, res
     cli = _command()
     if notifications is not None:
         lines.append(f"  Finance notifications:  {notifications}")
-        serve = f"{cli} serve" + ("" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}")
-        lines.append(f"  Audit trail:            {serve}   (reopens the demo's data), then in another shell:")
-        lines.append(f"                          {cli} audit --rule NAME_DRIFT   (or --record crm:ID)")
+        # Every command finds serve's stack through its state directory: the default, or the demo's.
+        where = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
+        lines.append(
+            f"  Audit trail:            {cli} serve{where}   (reopens the demo's data); in another shell:"
+        )
+        lines.append(f"                          {cli} audit{where} --rule NAME_DRIFT   (or --record crm:ID)")
     renames = [rename for result in results for rename in result.renames][:2]
     if renames:
         lines.append("  Preflight's renames:    " + renames[0])
