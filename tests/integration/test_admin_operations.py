@@ -14,9 +14,10 @@ from sync_guard.config import Mode, get_settings
 from sync_guard.errors import Conflict, InvalidPayload, NotFound
 from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.guard.model import ActionKind, EntryKind, PairSource
-from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
+from sync_guard.zoho.convert import books_contact_to_party
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
     HOLD_TAG,
@@ -284,7 +285,7 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
     )
     release = service.repository.release
 
-    def lose_a_race_once(*args: object) -> object:
+    def lose_a_race_once(*args: object, **kwargs: object) -> object:
         monkeypatch.setattr(service.repository, "release", release)
         # an event for the record is committed meanwhile: its revision moves on
         aws.dynamodb.update_item(
@@ -293,7 +294,7 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
             UpdateExpression="SET rev = rev + :one",
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
-        return release(*args)  # type: ignore[arg-type]
+        return release(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service.repository, "release", lose_a_race_once)
     with pytest.raises(ConcurrentUpdate):
@@ -326,3 +327,31 @@ def test_release_of_a_hold_zoho_refused_queues_no_undo(
     assert "nothing to undo" in entry.note  # type: ignore[attr-defined]
     # finance was told to hold it by hand: the release says that is for a person to undo
     assert "held by hand" in entry.note  # type: ignore[attr-defined]
+
+
+def test_a_release_is_remembered_when_the_sync_brings_the_released_records_copy(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a CRM account held as a drifted duplicate of a Books customer, released as not a duplicate
+    pipeline, companies = _held(aws, queues, sim, monkeypatch)
+    held, customer = companies[0].duplicate, companies[0].customer
+    service = _service()
+    result = service.release(held.ref, actor="user:alice", reason="a different branch")
+    pipeline.drain()
+    assert f"judged not a duplicate of {customer.ref}" in result.entry.note
+
+    # when the sync creates the account's Books copy, linked to it, and another look-alike appears unlinked
+    copy = sim.state.books_create_contact(
+        {"contact_name": held.name, "zcrm_account_id": held.record_id}, source=Source.SYNC
+    )
+    stranger = sim.state.books_create_contact({"contact_name": f"{customer.name}."}, source=Source.ADMIN)
+    pipeline.decide([event_for(books_contact_to_party(copy)), event_for(books_contact_to_party(stranger))])
+
+    # then the copy pairs with the account and is not held for the customer the admin judged distinct
+    holds = {h.hold_id for h in service.list_holds()}
+    assert f"books:{copy['contact_id']}" not in holds
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    assert (shadow.get_state(held.ref) or pytest.fail("no state")).partner == f"books:{copy['contact_id']}"
+    assert customer.ref in (shadow.get_state(held.ref) or pytest.fail("no state")).cleared
+    # while a look-alike nobody judged is held as before
+    assert f"books:{stranger['contact_id']}" in holds

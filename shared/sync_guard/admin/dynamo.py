@@ -106,8 +106,11 @@ class DynamoAdminRepository:
         state: RecordState | None,
         entry: AuditEntry,
         actions: Sequence[OutboxAction],
+        *,
+        cleared: frozenset[str] = frozenset(),
     ) -> None:
-        """Remove the hold, clear ``held_by`` on the state, queue the undo actions; one transaction."""
+        """Remove the hold, clear ``held_by`` on the state (and remember the records it was judged distinct
+        from, ``cleared``), queue the undo actions; one transaction."""
         operations = audit_transact_items(self.audit_table, entry)
         operations.append(
             {
@@ -122,7 +125,9 @@ class DynamoAdminRepository:
         if state is not None:
             echo = dict(state.echo_expected)
             echo.update({a.action_id: a.expected_state for a in actions if a.execute and a.expected_state})
-            released = state.model_copy(update={"held_by": None, "echo_expected": echo})
+            released = state.model_copy(
+                update={"held_by": None, "echo_expected": echo, "cleared": state.cleared | cleared}
+            )
             operations.append(state_put(self.shadow_table, released, state.rev))
         operations += [outbox_put(self.outbox_table, action) for action in actions]
         run_transaction(self._client, operations)

@@ -43,6 +43,7 @@ from sync_guard.guard.model import (
     RecordState,
     action_id_for,
 )
+from sync_guard.rules.catalogue import BY_CODE
 from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,19 @@ def release_expected_state(kind: ActionKind, tag: str) -> dict[str, object]:
     if kind is ActionKind.MARK_BOOKS_ACTIVE:
         return {"active": True}
     return {"crm_tag_removed": tag}
+
+
+def judged_distinct(decision: AuditEntry | None, held: str) -> frozenset[str]:
+    """The records a hold was raised against, as "the same customer": releasing it judges them distinct."""
+    if decision is None:
+        return frozenset()
+    return frozenset(
+        ref
+        for finding in decision.findings
+        if finding.subject == held and (rule := BY_CODE.get(finding.code)) and rule.judges_duplicates
+        for ref in finding.related
+        if ref and ref != held
+    )
 
 
 def admin_action(
@@ -315,7 +329,13 @@ class AdminService:
             )
             for action in to_undo
         )
+        judged = judged_distinct(decision, hold.hold_id) if state is not None else frozenset()
         note = reason or "released by an admin"
+        if judged:
+            note += (
+                f"; judged not a duplicate of {', '.join(sorted(judged))}: the guard will not hold it, its "
+                "copy on the other side, or them for that again"
+            )
         if cancelled:
             note += f"; {len(cancelled)} hold action(s) that had not completed were cancelled"
         if not undo_actions:
@@ -338,7 +358,7 @@ class AdminService:
             actions=undo_actions,
             names={hold.hold_id: state.record.name} if state else {},
         )
-        self.repository.release(hold, state, entry, undo_actions)
+        self.repository.release(hold, state, entry, undo_actions, cleared=judged)
         queued = [a.action_id for a in undo_actions if a.execute]
         self._enqueue(queued)
         return OperationResult(

@@ -22,6 +22,9 @@ class Candidate:
 
     state: RecordState
     match: MatchView
+    #: An admin judged the two not duplicates (released a hold raised against one of them): the rules
+    #: that hold duplicates pass it over; facts such as a display name Books will refuse still count.
+    cleared: bool = False
 
     @property
     def ref(self) -> str:
@@ -90,6 +93,7 @@ class RuleContext:
             candidate
             for candidate in self.candidates
             if candidate.match.verdict in verdicts
+            and not candidate.cleared
             and (system is None or candidate.record.system is system)
             and (live is None or candidate.state.live is live)
         ]

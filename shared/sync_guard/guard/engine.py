@@ -323,6 +323,7 @@ def plan_event(
         echo_expected=previous.echo_expected if previous else {},
         held_by=previous.held_by if previous else None,
         synced_change=_synced_change(previous, record, version, event.carries),
+        cleared=previous.cleared if previous else frozenset(),
     )
     builder.put(own)
     _pair(builder, own.ref, snapshot)
@@ -336,6 +337,7 @@ def plan_event(
         builder,
         matcher,
         exclude={own.partner, own.ref} | ({link_target.ref} if link_target else set()),
+        partner=own.partner,
     )
     breaker = snapshot.breaker
     is_new = previous is None or previous.deleted
@@ -344,7 +346,10 @@ def plan_event(
         is_new
         and not breaker.open
         and any(
-            c.match.is_duplicate and c.state.live and _could_be_copies(record, c.state.record)
+            c.match.is_duplicate
+            and not c.cleared
+            and c.state.live
+            and _could_be_copies(record, c.state.record)
             for c in candidates
         )
     )
@@ -466,7 +471,9 @@ def _plan_delete(
     )
     if partner_before is not None and partner_before.partner == previous.ref:
         builder.update(partner_before.ref, partner=None, pair_source=None, former_partner=previous.ref)
-    candidates = _candidates(previous.record, snapshot, builder, matcher, exclude={previous.ref, partner_ref})
+    candidates = _candidates(
+        previous.record, snapshot, builder, matcher, exclude={previous.ref, partner_ref}, partner=partner_ref
+    )
     ctx = RuleContext(
         event=event,
         record=previous.record,
@@ -577,11 +584,29 @@ def _contact_of(other: PartyRecord, record: PartyRecord) -> bool:
     return record.system is System.BOOKS and other.account_id == record.linked_crm_id
 
 
+def _judged_distinct(ours: set[str], cleared: frozenset[str], other: RecordState) -> bool:
+    """An admin released a hold on one side of this pair, raised against the other (either record of
+    either pair): ``ours`` is the record and its partner, ``cleared`` what they were released against."""
+    return bool(
+        other.ref in cleared
+        or (other.partner is not None and other.partner in cleared)
+        or other.cleared & ours
+    )
+
+
 def _candidates(
-    record: PartyRecord, snapshot: Snapshot, builder: _Builder, matcher: Matcher, *, exclude: set[str | None]
+    record: PartyRecord,
+    snapshot: Snapshot,
+    builder: _Builder,
+    matcher: Matcher,
+    *,
+    exclude: set[str | None],
+    partner: str | None,
 ) -> tuple[Candidate, ...]:
     found = []
     organisation = _own_organisation(record, builder)
+    ours = {record.ref} | ({partner} if partner else set())
+    cleared = frozenset().union(*(s.cleared for ref in ours if (s := builder.current(ref)) is not None))
     for ref in sorted(snapshot.others):
         if ref in exclude or ref in organisation:
             continue
@@ -590,7 +615,7 @@ def _candidates(
             continue
         match = matcher.compare(record, state.record)
         if match.verdict != "distinct":
-            found.append(Candidate(state, match))
+            found.append(Candidate(state, match, cleared=_judged_distinct(ours, cleared, state)))
     found.sort(key=lambda c: (-c.match.score, c.ref))
     return tuple(found)
 

@@ -97,6 +97,9 @@ class RecordState(BaseModel):
     #: The version (Zoho's modified time, epoch ms) at which the values the sync carries last changed, as
     #: far as the guard saw; None when it has not seen them change (seeded, or from before it kept this).
     synced_change: int | None = None
+    #: Records an admin judged not to be duplicates of this one: they released its hold, raised against
+    #: them. The guard does not hold it, its partner, or them for one another again.
+    cleared: frozenset[str] = frozenset()
 
     @property
     def ref(self) -> str:

@@ -31,6 +31,9 @@ class Rule:
     #: What to do about it.
     advice: ClassVar[str]
     default_decision: ClassVar[Decision]
+    #: The finding says "these records are the same customer" (it reads ``ctx.duplicates``): an admin who
+    #: releases its hold judges them distinct, and the guard remembers (``RecordState.cleared``).
+    judges_duplicates: ClassVar[bool] = False
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         raise NotImplementedError

@@ -37,6 +37,7 @@ class BothSidesCreated(Rule):
         "it with the CRM account through Zoho support, and restrict customer creation in Books."
     )
     default_decision = Decision.FLAG
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         other_side = System.BOOKS if ctx.record.system is System.CRM else System.CRM

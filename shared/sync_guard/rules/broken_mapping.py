@@ -27,6 +27,7 @@ class BrokenMapping(Rule):
         "to repair the mapping. Never disconnect and reconnect: that breaks every mapping at once."
     )
     default_decision = Decision.QUARANTINE
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         crm_id = ctx.record.linked_crm_id

@@ -38,6 +38,7 @@ class CrmMergeOrphan(Rule):
         "mark the orphan inactive. Merge in CRM only after Zoho support has confirmed the mappings."
     )
     default_decision = Decision.FLAG
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         survivor = merge_survivor(ctx)

@@ -30,6 +30,7 @@ class EmailMismatch(Rule):
         "Correct the email on whichever side is wrong, then check the sync did not create a second contact."
     )
     default_decision = Decision.FLAG
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         if ctx.is_delete or ctx.record.kind is not RecordKind.PERSON:

@@ -31,6 +31,7 @@ class NameDrift(Rule):
         "Zoho support to pair the CRM record with that customer. Do not disconnect the integration."
     )
     default_decision = Decision.QUARANTINE
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         if not ctx.is_new:

@@ -25,6 +25,7 @@ class RecreatedAfterDelete(Rule):
         "Zoho support to point the mapping at it."
     )
     default_decision = Decision.QUARANTINE
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         if not ctx.is_new:

@@ -26,6 +26,7 @@ class SameSideDuplicate(Rule):
         "Merge the CRM duplicates (after checking which one is mapped to the Books customer with invoices)."
     )
     default_decision = Decision.FLAG
+    judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
         if not ctx.is_new or ctx.record.system is not System.CRM:

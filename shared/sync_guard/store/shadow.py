@@ -150,6 +150,7 @@ def state_item(state: RecordState) -> dict[str, Any]:
             "echo_expected": json.dumps(state.echo_expected, sort_keys=True) if state.echo_expected else None,
             "held_by": state.held_by,
             "synced_change": state.synced_change,
+            "cleared": sorted(state.cleared) or None,
         }
     )
 
@@ -170,6 +171,7 @@ def state_from_item(item: dict[str, Any]) -> RecordState:
         echo_expected=json.loads(values["echo_expected"]) if values.get("echo_expected") else {},
         held_by=values.get("held_by"),
         synced_change=int(values["synced_change"]) if values.get("synced_change") is not None else None,
+        cleared=frozenset(values.get("cleared") or ()),
     )
 
 
