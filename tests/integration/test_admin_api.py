@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -148,6 +149,25 @@ def test_audit_terms_are_read_as_the_cli_reads_them(invoke: Invoke, companies: l
         status, body = invoke("GET", "/admin/audit", query={field: value})
         assert status == 400, (field, body)
         assert body["field"] == field
+
+
+def test_audit_until_a_date_includes_that_day_as_the_cli_does(
+    invoke: Invoke, companies: list[Company]
+) -> None:
+    # the day the companies' decisions were made: "until" that day finds them, "until" the day before not
+    status, everything = invoke("GET", "/admin/audit", query={"limit": "500"})
+    assert status == 200
+    day = min(datetime.fromisoformat(e["at"]) for e in everything["entries"]).date()
+    status, body = invoke("GET", "/admin/audit", query={"until": day.isoformat(), "limit": "500"})
+    assert status == 200
+    assert {c.duplicate.ref for c in companies} <= {ref for e in body["entries"] for ref in e["records"]}
+    status, body = invoke("GET", "/admin/audit", query={"until": (day - timedelta(days=1)).isoformat()})
+    assert status == 200
+    assert body["entries"] == []
+    # and a date that does not exist is still the caller's mistake
+    status, body = invoke("GET", "/admin/audit", query={"until": "2026-02-30"})
+    assert status == 400
+    assert body["field"] == "until"
 
 
 def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies: list[Company]) -> None:

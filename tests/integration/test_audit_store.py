@@ -262,3 +262,13 @@ def test_cli_all_exports_every_page_of_the_range(populated: list[AuditEntry]) ->
     )
     assert len(rows) > 3
     assert "--cursor" not in result.stderr
+
+
+def test_cli_until_a_date_includes_that_day(populated: list[AuditEntry]) -> None:
+    # an entry in the afternoon of the last day asked for
+    last_day = max(e.at for e in populated if e.at.hour >= 12).date()
+    result = run_cli("--since", "2026-01-01", "--until", last_day.isoformat(), "--json", "--all")
+
+    assert result.exit_code == 0, result.output
+    found = {entry["entry_id"] for entry in json.loads(result.stdout)["entries"]}
+    assert found == {e.entry_id for e in populated if e.at.date() <= last_day}

@@ -11,9 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sync_guard.admin.model import Hold, OperationResult, parse_decision, parse_ref, parse_rule
+from sync_guard.admin.model import (
+    Hold,
+    OperationResult,
+    end_of_day,
+    parse_decision,
+    parse_ref,
+    parse_rule,
+)
 from sync_guard.errors import Forbidden, InvalidPayload
 from sync_guard.store.audit import AuditPage, AuditQuery
 
@@ -54,6 +61,12 @@ class AuditParams(_Body):
     until: datetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _whole_day(cls, value: Any) -> Any:
+        """``until=2026-03-01`` includes that day, as the CLI's ``--until`` does."""
+        return (isinstance(value, str) and end_of_day(value)) or value
 
     def query(self) -> AuditQuery:
         """The query, its terms spelt as the trail stores them (a mistyped one is a 400, not no entries)."""

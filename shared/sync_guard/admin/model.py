@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -48,6 +49,23 @@ class OperationResult(BaseModel):
     entry: AuditEntry
     queued_actions: tuple[str, ...] = ()
     detail: dict[str, Any] = {}
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def end_of_day(text: str) -> datetime | None:
+    """The last moment (UTC) of a date written alone, ``2026-03-01``; None for anything else.
+
+    An audit query "until 1 March" includes 1 March, as a person means it, in the CLI and the API alike."""
+    text = text.strip()
+    if not _DATE_ONLY.fullmatch(text):
+        return None
+    try:
+        day = datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        return None  # 2026-02-30: left to the caller's own parsing, which names the field
+    return day + timedelta(days=1) - timedelta(microseconds=1)
 
 
 def parse_ref(value: str, *, default_system: str | None = None, field: str = "record") -> str:

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync_guard.admin.model import parse_decision, parse_ref, parse_rule
+from sync_guard.admin.model import end_of_day, parse_decision, parse_ref, parse_rule
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
     AuditTableOption,
@@ -53,8 +53,12 @@ CSV_COLUMNS = (
 )
 
 
-def parse_moment(value: str | None, *, now: datetime, option: str) -> datetime | None:
-    """``2026-03-01``, ``2026-03-01T10:00``, ``2026-03-01T10:00:00+01:00`` (naive = UTC) or ``7d``/``12h``."""
+def parse_moment(
+    value: str | None, *, now: datetime, option: str, whole_day: bool = False
+) -> datetime | None:
+    """``2026-03-01``, ``2026-03-01T10:00``, ``2026-03-01T10:00:00+01:00`` (naive = UTC) or ``7d``/``12h``.
+
+    A date alone is its first moment, or with ``whole_day`` its last (an inclusive upper bound)."""
     if value is None or not value.strip():
         return None
     text = value.strip()
@@ -67,7 +71,8 @@ def parse_moment(value: str | None, *, now: datetime, option: str) -> datetime |
         raise typer.BadParameter(
             f"not a date/time or a duration like 7d: {value!r}", param_hint=option
         ) from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (whole_day and end_of_day(text)) or moment
 
 
 def _csv_row(entry: AuditEntry) -> dict[str, str]:
@@ -121,7 +126,10 @@ def audit(
     since: Annotated[
         str | None, typer.Option(help="From this time (ISO date/time, or 7d, 12h, 30m, 2w ago).")
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Up to this time (same forms as --since).")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Up to this time (same forms as --since; a date alone includes that day)."),
+    ] = None,
     rule: Annotated[
         str | None, typer.Option(help="Only entries naming this rule code, e.g. NAME_DRIFT.")
     ] = None,
@@ -158,7 +166,7 @@ def audit(
         rule=rule,
         decision=decision,
         since=parse_moment(since, now=now, option="--since"),
-        until=parse_moment(until, now=now, option="--until"),
+        until=parse_moment(until, now=now, option="--until", whole_day=True),
     )
     settings = resolve_settings(
         stack_name=stack_name, region=region, state_dir=state_dir, audit_table=audit_table
