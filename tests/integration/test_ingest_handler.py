@@ -181,6 +181,28 @@ def test_unsupported_content_type_is_415(invoke: Invoke) -> None:
     assert body_of(response)["error"] == "unsupported_media_type"
 
 
+@pytest.mark.parametrize(
+    ("charset", "body", "status"),
+    [
+        ("base64", '{"event":"create","module":"Accounts","id":"1"}', 415),  # bytes to bytes: no charset
+        ("utf-7", '{"event":"create","module":"Accounts","id":"1","name":"Acme +2AA-"}', 400),
+        ("unicode_escape", '{"event":"create","module":"Accounts","id":"1","name":"Acme \\ud800"}', 400),
+    ],
+)
+def test_a_charset_python_decodes_oddly_is_the_callers_mistake(
+    aws: AwsResources, invoke: Invoke, charset: str, body: str, status: int
+) -> None:
+    # given a body whose declared charset is no text encoding, or decodes to half a character
+    event = sample_event("crm-workflow-create")
+    event["headers"]["content-type"] = f"application/json; charset={charset}"
+    event["body"] = body
+    # then the caller is told, and nothing is stored (not a 500, nor a 503 after a refused write)
+    response = invoke(event)
+    assert response["statusCode"] == status
+    assert body_of(response)["error"] in {"unsupported_media_type", "invalid_payload"}
+    assert queued_messages(aws) == []
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
 @pytest.mark.parametrize("path", ["/webhooks/crm", "/webhooks/crm/notifications", "/webhooks/books"])
 def test_wrong_method_is_405_with_allow_post(invoke: Invoke, method: str, path: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
@@ -64,9 +63,14 @@ def parse_content_type(header: str | None) -> ContentType | None:
 
 def _codec(charset: str) -> str:
     try:
-        name = codecs.lookup(charset).name
+        info = codecs.lookup(charset)
     except LookupError:
         raise UnsupportedMediaType(f"unsupported charset {charset!r}") from None
+    # Python also registers bytes-to-bytes codecs (base64, hex, zip): no charset, and bytes.decode refuses
+    # them with a LookupError, by the flag checked here.
+    if not getattr(info, "_is_text_encoding", True):
+        raise UnsupportedMediaType(f"unsupported charset {charset!r}")
+    name = info.name
     # A JSON body may start with a BOM; utf-8-sig drops it and is otherwise plain UTF-8.
     return "utf-8-sig" if name == "utf-8" else name
 
@@ -91,14 +95,7 @@ def _json_fields(body: bytes, charset: str) -> dict[str, Any]:
         raise InvalidPayload("body is not valid JSON", field="body") from None
     if not isinstance(value, dict):
         raise InvalidPayload("body must be a JSON object", field="body")
-    if _SURROGATE_ESCAPE.search(text) and not _encodable(value):
-        # "\ud800" alone is valid JSON but no character: it could be neither stored nor queued.
-        raise InvalidPayload("body has an escaped half of a character pair (\\ud800-\\udfff)", field="body")
     return value
-
-
-# The escape of a UTF-16 surrogate, which JSON allows only in pairs that make one character.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _encodable(value: Any) -> bool:
@@ -164,10 +161,17 @@ def decode_body(body: bytes, content_type_header: str | None) -> DecodedBody:
     if not body.strip():
         raise InvalidPayload("body is empty", field="body")
     if is_json:
-        return DecodedBody(_json_fields(body, content_type.charset), "application/json")
-    if media_type == FORM_TYPE:
-        return DecodedBody(_form_fields(body, content_type.charset), FORM_TYPE)
-    if "boundary" not in content_type.params:
+        decoded = DecodedBody(_json_fields(body, content_type.charset), "application/json")
+    elif media_type == FORM_TYPE:
+        decoded = DecodedBody(_form_fields(body, content_type.charset), FORM_TYPE)
+    elif "boundary" not in content_type.params:
         raise InvalidPayload("multipart/form-data without a boundary", field="body")
-    fields = _multipart_fields(body, content_type_header or "", content_type.charset)
-    return DecodedBody(fields, MULTIPART_TYPE)
+    else:
+        decoded = DecodedBody(
+            _multipart_fields(body, content_type_header or "", content_type.charset), MULTIPART_TYPE
+        )
+    if not _encodable(decoded.fields):
+        # A lone half of a character pair could be neither stored nor queued. JSON's "\ud800" escape makes
+        # one, and so do charsets such as utf-7 or unicode_escape, in any media type.
+        raise InvalidPayload("body has a lone half of a character pair (U+D800-U+DFFF)", field="body")
+    return decoded

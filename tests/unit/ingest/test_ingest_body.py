@@ -64,11 +64,33 @@ def test_missing_content_type_falls_back_to_form() -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/xml", "text/html", "image/png", "application/json; charset=klingon", "bad\x00type"],
+    [
+        "application/xml",
+        "text/html",
+        "image/png",
+        "application/json; charset=klingon",
+        "bad\x00type",
+        # codecs Python knows that turn bytes into bytes, not into text
+        "application/json; charset=base64",
+        f"{FORM}; charset=hex",
+        "text/plain; charset=zip",
+    ],
 )
 def test_unsupported_media_types_and_charsets_are_415(content_type: str) -> None:
     with pytest.raises(UnsupportedMediaType):
         decode_body(b"{}", content_type)
+
+
+def test_a_multipart_part_in_a_bytes_codec_is_415() -> None:
+    body = (
+        b"--XyZ\r\n"
+        b'Content-Disposition: form-data; name="id"\r\n'
+        b"Content-Type: text/plain; charset=hex\r\n\r\n"
+        b"5725767000003000064\r\n"
+        b"--XyZ--\r\n"
+    )
+    with pytest.raises(UnsupportedMediaType):
+        decode_body(body, "multipart/form-data; boundary=XyZ")
 
 
 @pytest.mark.parametrize(
@@ -86,6 +108,14 @@ def test_unsupported_media_types_and_charsets_are_415(content_type: str) -> None
         (("[" * 100_000).encode(), "application/json"),
         (b"no parts", "multipart/form-data; boundary=XyZ"),
         (b"x", "multipart/form-data"),
+        # charsets that decode to a lone half of a character pair, in every media type
+        (b'{"name": "Acme +2AA- Ltd"}', "application/json; charset=utf-7"),
+        (b'{"name": "Acme \\ud800 Ltd"}', "application/json; charset=unicode_escape"),
+        (b"name=Acme+%5Cud800", f"{FORM}; charset=unicode_escape"),
+        (
+            b'--XyZ\r\nContent-Disposition: form-data; name="name"\r\n\r\nAcme +2AA-\r\n--XyZ--\r\n',
+            "multipart/form-data; boundary=XyZ; charset=utf-7",
+        ),
     ],
 )
 def test_malformed_bodies_are_400_naming_the_body(body: bytes, content_type: str) -> None:
