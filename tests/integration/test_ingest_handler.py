@@ -203,6 +203,18 @@ def test_a_charset_python_decodes_oddly_is_the_callers_mistake(
     assert queued_messages(aws) == []
 
 
+def test_a_value_nested_hundreds_deep_is_400_naming_its_field(aws: AwsResources, invoke: Invoke) -> None:
+    # given valid JSON, but deeper than the stored event and its queue message can be written and read
+    event = sample_event("books-edit")
+    contact = json.loads(event["body"])["contact"]
+    event["body"] = json.dumps({"contact": {**contact, "custom_fields": json.loads("[" * 300 + "]" * 300)}})
+    # then it is the caller's mistake (it was a 503 from the refused table write)
+    response = invoke(event)
+    assert response["statusCode"] == 400
+    assert body_of(response)["field"] == "contact.custom_fields"
+    assert queued_messages(aws) == []
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
 @pytest.mark.parametrize("path", ["/webhooks/crm", "/webhooks/crm/notifications", "/webhooks/books"])
 def test_wrong_method_is_405_with_allow_post(invoke: Invoke, method: str, path: str) -> None:

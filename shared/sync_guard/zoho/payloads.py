@@ -42,7 +42,7 @@ with nothing else is a delete, equal created/modified times a create, anything e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -174,7 +174,32 @@ def _field_path(error: ValidationError, prefix: str = "") -> str:
     return ".".join(part for part in (prefix, path) if part) or prefix or "body"
 
 
+# Zoho's payloads nest a few levels (contact -> contact_persons -> person -> value). The stored event and the
+# queue message wrap the fields in a few more, and pydantic's JSON reader and writer stop at about 200: a
+# deeper value would fail the events table write (a 5xx for the caller's mistake) or, a little shallower,
+# be acknowledged and then never be read back by the processor.
+MAX_NESTING = 32
+
+
+def _refuse_deep_nesting(data: Mapping[str, Any], prefix: str = "") -> None:
+    """``InvalidPayload`` naming the top-level field whose value nests lists/objects deeper than allowed."""
+    pending: list[tuple[str, Any, int]] = [(str(key), value, 1) for key, value in data.items()]
+    while pending:
+        top, value, depth = pending.pop()
+        if isinstance(value, Mapping):
+            children: Iterable[Any] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_NESTING:
+            field = ".".join(part for part in (prefix, top) if part)
+            raise InvalidPayload(f"{field}: nested more than {MAX_NESTING} levels deep", field=field)
+        pending.extend((top, child, depth + 1) for child in children)
+
+
 def _validate(model: type[ModelT], data: Mapping[str, Any], prefix: str = "") -> ModelT:
+    _refuse_deep_nesting(data, prefix)
     try:
         return model.model_validate(dict(data))
     except ValidationError as error:
@@ -370,7 +395,7 @@ def _books_contact_data(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], str
         raw = data["JSONString"]
         try:
             decoded = json.loads(raw) if isinstance(raw, str | bytes) else raw
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidPayload("JSONString is not valid JSON", field="JSONString") from None
         if not isinstance(decoded, Mapping):
             raise InvalidPayload("JSONString must hold a JSON object", field="JSONString")

@@ -11,9 +11,15 @@ from urllib.parse import parse_qsl
 import pytest
 
 from sync_guard.errors import InvalidPayload
+from sync_guard.ingest.messages import decode_message, encode_message
 from sync_guard.models.events import Channel, Operation
 from sync_guard.models.records import Module, RecordKind, System
-from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_notification, parse_crm_workflow
+from sync_guard.zoho.payloads import (
+    MAX_NESTING,
+    parse_books_webhook,
+    parse_crm_notification,
+    parse_crm_workflow,
+)
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "events" / "payloads"
 RECEIVED = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
@@ -25,6 +31,14 @@ def payload(name: str) -> dict[str, Any]:
         return dict(parse_qsl(text, keep_blank_values=True))
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+def nested(depth: int) -> Any:
+    """A value that is ``depth`` lists deep."""
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 # ------------------------------------------------------------------------------------------ CRM workflow
@@ -133,6 +147,7 @@ def test_crm_workflow_delete_keeps_the_last_known_fields() -> None:
         ({"event": "merge", "module": "Accounts", "id": "1"}, "event"),
         ({"event": "create", "module": "Accounts", "id": {"x": 1}}, "id"),
         ({"event": "create", "module": "Accounts", "id": "1", "name": ["a"]}, "name"),
+        ({"event": "create", "module": "Accounts", "id": "1", "extra": nested(MAX_NESTING + 1)}, "extra"),
     ],
 )
 def test_crm_workflow_rejects_malformed_bodies_naming_the_field(body: dict[str, Any], field: str) -> None:
@@ -199,6 +214,7 @@ def test_notification_repeated_ids_collapse() -> None:
         ({"server_time": 10**20}, "server_time"),
         ({"module": "Leads"}, "module"),
         ({"affected_values": [{"values": {}}]}, "affected_values.0.record_id"),
+        ({"affected_values": [{"record_id": "1", "values": {"x": nested(MAX_NESTING)}}]}, "affected_values"),
     ],
 )
 def test_notification_rejects_malformed_bodies_naming_the_field(change: dict[str, Any], field: str) -> None:
@@ -305,9 +321,42 @@ def test_two_books_edits_within_one_second_are_two_events() -> None:
         ({"JSONString": "{not json"}, "JSONString"),
         ({"JSONString": "[1]"}, "JSONString"),
         ({"contact_id": "1", "event": "merge"}, "event"),
+        ({"contact": {"contact_id": "1", "custom_fields": nested(MAX_NESTING + 1)}}, "contact.custom_fields"),
+        ({"JSONString": "[" * 100_000}, "JSONString"),  # deeper than Python's JSON reader goes
     ],
 )
 def test_books_rejects_malformed_bodies_naming_the_field(body: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidPayload) as raised:
         parse_books_webhook(body, received_at=RECEIVED)
     assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda value: [
+            parse_crm_workflow(
+                {"event": "edit", "module": "Accounts", "id": "1", "x": value}, received_at=RECEIVED
+            )
+        ],
+        lambda value: parse_crm_notification(
+            {
+                **payload("crm-notification-insert.json"),
+                # affected_values, its entry and values are three of the levels already
+                "affected_values": [{"record_id": "5725767000003000301", "values": {"x": value[0][0][0]}}],
+            },
+            received_at=RECEIVED,
+        ),
+        lambda value: [
+            parse_books_webhook(
+                {"contact": {"contact_id": "1", "contact_name": "A", "x": value}}, received_at=RECEIVED
+            )
+        ],
+    ],
+)
+def test_the_deepest_accepted_value_survives_the_queue_message(parse: Any) -> None:
+    # given a payload nested as deep as ingestion accepts
+    events = parse(nested(MAX_NESTING))
+    # then the processor can read each event back from its queue message
+    for event in events:
+        assert decode_message(encode_message(event)).event == event
