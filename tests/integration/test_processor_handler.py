@@ -10,8 +10,16 @@ import pytest
 
 from sync_guard.ingest.messages import encode_message
 from sync_guard.models.events import GuardEvent
+from sync_guard.zoho.payloads import MAX_RECORD_TEXT
 from tests.support.aws import AwsResources
-from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event, sqs_event
+from tests.support.handlers import (
+    TEST_SECRET,
+    FakeLambdaContext,
+    fresh_module,
+    http_event,
+    sample_event,
+    sqs_event,
+)
 
 MAX_RECEIVE_COUNT = 5  # the template's (and the fixture's) redrive policy
 
@@ -178,3 +186,46 @@ def test_encode_message_inlines_small_events() -> None:
     decoded = decode_message(encode_message(big))
     assert decoded.event is None
     assert decoded.event_id == "evt_1"
+
+
+def _at_the_limit(fields: tuple[str, ...]) -> dict[str, str]:
+    # four UTF-8 bytes a character: the most a value at the limit can weigh in DynamoDB
+    return dict.fromkeys(fields, "\U0001d504" * MAX_RECORD_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/webhooks/crm",
+            {"event": "create", "module": "Contacts", "id": "5725767000003000901"}
+            | _at_the_limit(("first_name", "last_name", "email", "phone", "website", "postcode", "city"))
+            | _at_the_limit(("country",)),
+        ),
+        (
+            "/webhooks/books",
+            {
+                "contact": {"contact_id": "460000000026901", "customer_sub_type": "individual"}
+                | _at_the_limit(("contact_name", "company_name", "email", "phone", "website", "vat_reg_no"))
+                | {
+                    "contact_persons": [_at_the_limit(("first_name", "last_name", "email"))],
+                    "billing_address": _at_the_limit(("address", "street2", "city", "zip", "country")),
+                }
+            },
+        ),
+    ],
+)
+def test_the_largest_record_ingestion_accepts_is_processed(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType], path: str, body: dict[str, Any]
+) -> None:
+    ingest_app, processor = apps
+    headers = {"content-type": "application/json", "x-sync-guard-token": TEST_SECRET}
+    twin = json.loads(json.dumps(body).replace('901"', '902"'))  # another record with the same values
+    for document in (body, twin):
+        # given a record whose every value is as long as ingestion accepts
+        event = http_event(path, json.dumps(document, ensure_ascii=False), headers=headers)
+        assert ingest_app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202
+        # then the processor decides it (the twin against the first) without a failure to retry
+        assert run_like_the_event_source(aws, processor, receive(aws)) == {"batchItemFailures": []}
+    audit = aws.dynamodb.scan(TableName=aws.environment["SYNC_GUARD_AUDIT_TABLE"])["Items"]
+    assert any(item.get("decision", {}).get("S") in {"flag", "quarantine"} for item in audit)

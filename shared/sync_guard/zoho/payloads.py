@@ -42,6 +42,7 @@ with nothing else is a delete, equal created/modified times a create, anything e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -86,8 +87,41 @@ def _optional_text(value: Any) -> Any:
     return value
 
 
+# Zoho's record ids are long integers written in digits; letters, "_" and "-" are let through as well. An id
+# keys the shadow's DynamoDB items (2 KB at most) and goes into the Zoho API paths the guard calls, so
+# anything else, an unfilled merge field such as "${!Accounts.Id}" among them, is refused as no id at all.
+_ZOHO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The Zoho fields a party record is built from (names, emails, phones, address lines) hold a few hundred
+# characters at most. A longer value did not come from them, and a record of such values does not fit the
+# shadow's DynamoDB items (400 KB, each holding the record more than once): the processor would fail on
+# every delivery of an event it had acknowledged.
+MAX_RECORD_TEXT = 2_000
+
+
+def _zoho_id(value: Any) -> Any:
+    value = _required_text(value)
+    if isinstance(value, str) and not _ZOHO_ID.fullmatch(value):
+        raise ValueError("is not a Zoho record id (up to 64 letters, digits, '_' or '-')")
+    return value
+
+
+def _optional_zoho_id(value: Any) -> Any:
+    value = _optional_text(value)
+    return value if value is None else _zoho_id(value)
+
+
+def _record_text(value: Any) -> Any:
+    value = _optional_text(value)
+    if isinstance(value, str) and len(value) > MAX_RECORD_TEXT:
+        raise ValueError(f"longer than {MAX_RECORD_TEXT} characters")
+    return value
+
+
 Text = Annotated[str, BeforeValidator(_required_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+ZohoId = Annotated[str, BeforeValidator(_zoho_id)]
+OptionalZohoId = Annotated[str | None, BeforeValidator(_optional_zoho_id)]
+RecordText = Annotated[str | None, BeforeValidator(_record_text)]
 
 
 def _id_list(value: Any) -> Any:
@@ -107,18 +141,18 @@ class CrmWorkflowPayload(BaseModel):
 
     event: Text
     module: Text
-    id: Text
-    name: OptionalText = None
+    id: ZohoId
+    name: RecordText = None
     modified: OptionalText = None
-    email: OptionalText = None
-    phone: OptionalText = None
-    website: OptionalText = None
-    postcode: OptionalText = None
-    city: OptionalText = None
-    country: OptionalText = None
-    first_name: OptionalText = None
-    last_name: OptionalText = None
-    account_id: OptionalText = None
+    email: RecordText = None
+    phone: RecordText = None
+    website: RecordText = None
+    postcode: RecordText = None
+    city: RecordText = None
+    country: RecordText = None
+    first_name: RecordText = None
+    last_name: RecordText = None
+    account_id: OptionalZohoId = None
 
 
 class AffectedValues(BaseModel):
@@ -138,7 +172,7 @@ class CrmNotificationPayload(BaseModel):
     # Epoch milliseconds; bounded so that a hostile value cannot overflow the datetime conversion.
     server_time: int = Field(ge=0, le=253_402_300_799_999)
     module: Text
-    ids: Annotated[list[Text], BeforeValidator(_id_list), Field(min_length=1)]
+    ids: Annotated[list[ZohoId], BeforeValidator(_id_list), Field(min_length=1)]
     operation: Text
     channel_id: Text
     token: OptionalText = None
@@ -148,18 +182,49 @@ class CrmNotificationPayload(BaseModel):
     query_params: dict[str, Any] | None = None
 
 
+class BooksContactPerson(BaseModel):
+    """One of a Books contact's ``contact_persons``: the values the party record takes from it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    first_name: RecordText = None
+    last_name: RecordText = None
+    email: RecordText = None
+
+
+class BooksAddress(BaseModel):
+    """A Books contact's ``billing_address``: the lines the party record takes from it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    address: RecordText = None
+    street2: RecordText = None
+    city: RecordText = None
+    zip: RecordText = None
+    country: RecordText = None
+
+
 class BooksContactPayload(BaseModel):
     """The ``contact`` of a Books webhook: only the id is required; the rest is whatever Books sent."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    contact_id: Text
-    contact_name: OptionalText = None
+    contact_id: ZohoId
+    contact_name: RecordText = None
     created_time: OptionalText = None
     last_modified_time: OptionalText = None
     # Typed here so that a malformed body fails with the field named, not inside the converter.
-    contact_persons: list[dict[str, Any]] | None = None
-    billing_address: dict[str, Any] | None = None
+    company_name: RecordText = None
+    email: RecordText = None
+    phone: RecordText = None
+    mobile: RecordText = None
+    website: RecordText = None
+    vat_reg_no: RecordText = None
+    currency_code: RecordText = None
+    zcrm_account_id: OptionalZohoId = None
+    zcrm_contact_id: OptionalZohoId = None
+    contact_persons: list[BooksContactPerson] | None = None
+    billing_address: BooksAddress | None = None
     custom_fields: list[Any] | None = None
 
 
@@ -474,7 +539,9 @@ def parse_books_webhook(
 
 __all__: Sequence[str] = (
     "AffectedValues",
+    "BooksAddress",
     "BooksContactPayload",
+    "BooksContactPerson",
     "CrmNotificationPayload",
     "CrmWorkflowPayload",
     "crm_workflow_body",

@@ -16,6 +16,7 @@ from sync_guard.models.events import Channel, Operation
 from sync_guard.models.records import Module, RecordKind, System
 from sync_guard.zoho.payloads import (
     MAX_NESTING,
+    MAX_RECORD_TEXT,
     parse_books_webhook,
     parse_crm_notification,
     parse_crm_workflow,
@@ -148,6 +149,12 @@ def test_crm_workflow_delete_keeps_the_last_known_fields() -> None:
         ({"event": "create", "module": "Accounts", "id": {"x": 1}}, "id"),
         ({"event": "create", "module": "Accounts", "id": "1", "name": ["a"]}, "name"),
         ({"event": "create", "module": "Accounts", "id": "1", "extra": nested(MAX_NESTING + 1)}, "extra"),
+        ({"event": "create", "module": "Accounts", "id": "7" * 2100}, "id"),  # over DynamoDB's key size
+        ({"event": "create", "module": "Accounts", "id": "${!Accounts.Id}"}, "id"),  # an unfilled merge field
+        ({"event": "create", "module": "Accounts", "id": "1/actions/merge"}, "id"),
+        ({"event": "create", "module": "Accounts", "id": "1", "name": "A" * (MAX_RECORD_TEXT + 1)}, "name"),
+        ({"event": "create", "module": "Contacts", "id": "1", "last_name": "L" * 250_000}, "last_name"),
+        ({"event": "create", "module": "Contacts", "id": "1", "account_id": "9" * 2100}, "account_id"),
     ],
 )
 def test_crm_workflow_rejects_malformed_bodies_naming_the_field(body: dict[str, Any], field: str) -> None:
@@ -215,6 +222,8 @@ def test_notification_repeated_ids_collapse() -> None:
         ({"module": "Leads"}, "module"),
         ({"affected_values": [{"values": {}}]}, "affected_values.0.record_id"),
         ({"affected_values": [{"record_id": "1", "values": {"x": nested(MAX_NESTING)}}]}, "affected_values"),
+        ({"ids": ["5725767000003000301", "9" * 2100]}, "ids.1"),
+        ({"ids": "5725767000003000301,../Leads/1"}, "ids.1"),
     ],
 )
 def test_notification_rejects_malformed_bodies_naming_the_field(change: dict[str, Any], field: str) -> None:
@@ -322,6 +331,23 @@ def test_two_books_edits_within_one_second_are_two_events() -> None:
         ({"JSONString": "[1]"}, "JSONString"),
         ({"contact_id": "1", "event": "merge"}, "event"),
         ({"contact": {"contact_id": "1", "custom_fields": nested(MAX_NESTING + 1)}}, "contact.custom_fields"),
+        ({"contact": {"contact_id": "4" * 2100}}, "contact.contact_id"),
+        ({"contact_id": "${contact.contact_id}"}, "contact_id"),  # an unfilled placeholder
+        ({"contact": {"contact_id": "1", "zcrm_account_id": "9" * 2100}}, "contact.zcrm_account_id"),
+        ({"contact": {"contact_id": "1", "contact_name": "A" * 250_000}}, "contact.contact_name"),
+        (
+            {
+                "contact": {
+                    "contact_id": "1",
+                    "contact_persons": [{"first_name": "F" * (MAX_RECORD_TEXT + 1)}],
+                }
+            },
+            "contact.contact_persons.0.first_name",
+        ),
+        (
+            {"contact": {"contact_id": "1", "billing_address": {"address": "a" * (MAX_RECORD_TEXT + 1)}}},
+            "contact.billing_address.address",
+        ),
         ({"JSONString": "[" * 100_000}, "JSONString"),  # deeper than Python's JSON reader goes
     ],
 )
