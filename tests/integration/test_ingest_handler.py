@@ -288,6 +288,9 @@ def test_logs_hold_neither_the_secret_nor_customer_emails(
     bad = sample_event("crm-workflow-delete")
     bad["body"] = bad["body"].replace('"event": "delete"', '"event": "jane.doe@acme.example.co.uk"')
     assert invoke(bad)["statusCode"] == 400
+    mixed_up = sample_event("crm-workflow-delete")  # the secret where a refused value is quoted
+    mixed_up["body"] = mixed_up["body"].replace('"event": "delete"', f'"event": "{TEST_SECRET}"')
+    assert invoke(mixed_up)["statusCode"] == 400
     wrong = sample_event("crm-workflow-create")
     wrong["headers"]["x-sync-guard-token"] = "wrong-token-value"
     invoke(wrong)

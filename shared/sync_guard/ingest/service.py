@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sync_guard.config import Settings
-from sync_guard.errors import SyncGuardError
+from sync_guard.errors import ClientError, SyncGuardError
 from sync_guard.ingest.auth import (
     SignatureVerifier,
     books_signature_verifier,
@@ -113,12 +113,14 @@ class IngestService:
             require_token(presented, secret)
         if request.route is Route.BOOKS:
             self._verifier_for(secret).verify(request.headers, body)
-        decoded = decode_body(body, request.content_type)
-        if request.route is Route.CRM_NOTIFICATIONS and presented is None:
-            require_token(decoded.fields.get("token"), secret)
-
-        received_at = self._clock()
-        events = self._parse(request, decoded.fields, received_at)
+        try:
+            decoded = decode_body(body, request.content_type)
+            if request.route is Route.CRM_NOTIFICATIONS and presented is None:
+                require_token(decoded.fields.get("token"), secret)
+            received_at = self._clock()
+            events = self._parse(request, decoded.fields, received_at)
+        except ClientError as error:
+            raise _without_secret(error, secret) from None
         raw = body.replace(secret.encode(), REDACTED) if secret else body
         stored = [
             StoredEvent(
@@ -141,6 +143,19 @@ class IngestService:
             return parse_crm_notification(fields, received_at=received_at)
         hint = request.query.get("event") or request.query.get("operation")
         return [parse_books_webhook(fields, received_at=received_at, operation=hint)]
+
+
+def _without_secret(error: ClientError, secret: str) -> ClientError:
+    """The refusal with the secret taken out of its words, which are logged and answered.
+
+    They may quote a value the caller sent ("unsupported operation '...'"), and an authenticated caller may
+    have put the secret itself there (a webhook template's fields mixed up, a token in the wrong parameter).
+    """
+    if not secret or secret not in f"{error.message} {error.field or ''}":
+        return error
+    redacted = REDACTED.decode()
+    field = error.field.replace(secret, redacted) if error.field else None
+    return type(error)(error.message.replace(secret, redacted), field=field)
 
 
 def store_and_queue(

@@ -196,6 +196,38 @@ def test_content_type_and_validation_errors(store: MemoryStore, queue: MemoryQue
     assert store.items == {}
 
 
+@pytest.mark.parametrize(
+    ("route", "body", "query", "field"),
+    [
+        (Route.CRM_WORKFLOW, f'{{"event": "{SECRET}", "module": "Accounts", "id": "1"}}', None, "event"),
+        (Route.CRM_WORKFLOW, f'{{"event": "edit", "module": "{SECRET}", "id": "1"}}', None, "module"),
+        # a webhook URL written "?event=edit?token=..." carries the secret in the event parameter
+        (Route.BOOKS, '{"contact": {"contact_id": "1"}}', {"event": f"edit?token={SECRET}"}, "event"),
+        (
+            Route.CRM_WORKFLOW,
+            f'{{"event": "edit", "module": "Accounts", "id": "1", "{SECRET}": {"[" * 40}{"]" * 40}}}',
+            None,
+            "[redacted]",
+        ),
+    ],
+)
+def test_a_refusal_never_repeats_the_secret(
+    store: MemoryStore,
+    queue: MemoryQueue,
+    route: Route,
+    body: str,
+    query: dict[str, str] | None,
+    field: str,
+) -> None:
+    # given an authenticated request that carries the secret where a value is refused
+    with pytest.raises(InvalidPayload) as raised:
+        make_service(store, queue).ingest(request(route, body, query=query))
+    # then the refusal, which is logged and answered, says where but not the secret
+    assert raised.value.field == field
+    assert SECRET not in json.dumps(raised.value.to_body())
+    assert SECRET not in str(raised.value)
+
+
 def test_books_event_query_parameter_names_the_operation(store: MemoryStore, queue: MemoryQueue) -> None:
     body = payload_text("books-delete.json")
     make_service(store, queue).ingest(request(Route.BOOKS, body, query={"event": "delete"}))
