@@ -229,3 +229,40 @@ def test_the_largest_record_ingestion_accepts_is_processed(
         assert run_like_the_event_source(aws, processor, receive(aws)) == {"batchItemFailures": []}
     audit = aws.dynamodb.scan(TableName=aws.environment["SYNC_GUARD_AUDIT_TABLE"])["Items"]
     assert any(item.get("decision", {}).get("S") in {"flag", "quarantine"} for item in audit)
+
+
+def test_an_event_that_keeps_failing_is_dead_lettered_kept_and_replayed_once(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    from dataclasses import replace
+
+    from sync_guard.cli.replay_dlq import QueueChoice, replay
+    from sync_guard.config import get_settings
+    from sync_guard.errors import UpstreamError
+
+    ingest_app, processor = apps
+    working = processor.deps
+
+    def unavailable(event: GuardEvent) -> Any:
+        raise UpstreamError("Zoho answered 503")
+
+    # given an acknowledged event whose processing fails on every delivery
+    [event_id] = ingest(ingest_app, "crm-workflow-create")
+    processor.deps = replace(working, handler=unavailable)
+    for _ in range(MAX_RECEIVE_COUNT):
+        assert len(run_like_the_event_source(aws, processor, receive(aws))["batchItemFailures"]) == 1
+    # then it waits in the dead-letter queue, and the table still holds it, not processed
+    assert receive(aws) == []
+    stored = aws.dynamodb.get_item(
+        TableName=aws.environment["SYNC_GUARD_EVENTS_TABLE"], Key={"pk": {"S": event_id}}
+    )["Item"]
+    assert stored["status"]["S"] == "queued"
+    # when the cause is mended and the dead letters are replayed
+    processor.deps = working
+    assert replay(get_settings(), QueueChoice.PROCESSING, dry_run=False) == {"processing": 1}
+    # then it is processed once, and a second replay finds nothing to move
+    assert run_like_the_event_source(aws, processor, receive(aws)) == {"batchItemFailures": []}
+    assert status(aws, event_id) == "processed"
+    assert replay(get_settings(), QueueChoice.PROCESSING, dry_run=False) == {"processing": 0}
+    audit = aws.dynamodb.scan(TableName=aws.environment["SYNC_GUARD_AUDIT_TABLE"])["Items"]
+    assert [item["pk"]["S"] for item in audit if item["pk"]["S"].startswith("E#")] == [f"E#{event_id}"]
