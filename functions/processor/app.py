@@ -26,6 +26,7 @@ from sync_guard.ingest.messages import decode_message
 from sync_guard.processing import ProcessingDeps, process_event
 from sync_guard.redact import mask_emails_in
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
+from sync_guard.zoho.factory import zoho_retry_policy
 
 logger = Logger()
 tracer = Tracer()
@@ -44,12 +45,29 @@ deps = ProcessingDeps(
     handler=GuardEventHandler.from_settings(settings, fetcher=fetcher),
     actions=outbox_queue(settings),
 )
+# An event is started only with this much of the invocation left: its Zoho fetch, retries included, and
+# its commit's retries. A Lambda timeout would fail the whole batch without a word, the events it had
+# finished included; a record handed back in time is delivered again like any failed one.
+RESERVE_SECONDS = settings.commit_retry_budget_seconds + 2.0
+if fetcher is not None:
+    RESERVE_SECONDS += zoho_retry_policy(settings).longest_call_seconds()
+
+
+class OutOfTime(Exception):
+    """Too little of the invocation is left to start another event."""
 
 
 # Errors and responses stay out of the trace: a malformed message's error text can quote customer data.
 @tracer.capture_method(capture_response=False, capture_error=False)
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     """Process one message; raising marks it failed so that SQS redelivers it (then dead-letters it)."""
+    if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < RESERVE_SECONDS * 1000:
+        logger.info(
+            "too little time left to start the event; SQS delivers it again",
+            extra={"message_id": record.message_id, "reserve_seconds": RESERVE_SECONDS},
+        )
+        metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
+        raise OutOfTime(record.message_id)
     try:
         return _process(record)
     except Exception as error:

@@ -50,10 +50,13 @@ def receive(aws: AwsResources, url: str | None = None, visibility: int = 0) -> l
 
 
 def run_like_the_event_source(
-    aws: AwsResources, processor: ModuleType, messages: list[dict[str, Any]]
+    aws: AwsResources,
+    processor: ModuleType,
+    messages: list[dict[str, Any]],
+    context: FakeLambdaContext | None = None,
 ) -> Any:
     """Invoke the processor, then delete what succeeded, as Lambda does with ReportBatchItemFailures."""
-    response = processor.lambda_handler(sqs_event(messages), FakeLambdaContext())
+    response = processor.lambda_handler(sqs_event(messages), context or FakeLambdaContext())
     failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
     for message in messages:
         if message["MessageId"] not in failed:
@@ -266,3 +269,36 @@ def test_an_event_that_keeps_failing_is_dead_lettered_kept_and_replayed_once(
     assert replay(get_settings(), QueueChoice.PROCESSING, dry_run=False) == {"processing": 0}
     audit = aws.dynamodb.scan(TableName=aws.environment["SYNC_GUARD_AUDIT_TABLE"])["Items"]
     assert [item["pk"]["S"] for item in audit if item["pk"]["S"].startswith("E#")] == [f"E#{event_id}"]
+
+
+class RunningOutContext(FakeLambdaContext):
+    """An invocation whose time left is read from a list: the processor asks once per record."""
+
+    def __init__(self, remaining_ms: list[int]) -> None:
+        super().__init__()
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return self.remaining_ms.pop(0) if len(self.remaining_ms) > 1 else self.remaining_ms[0]
+
+
+def test_an_event_is_not_started_without_the_time_to_finish_it(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    ingest_app, processor = apps
+    handled: list[str] = []
+    working = processor.deps.handler
+    processor.deps = type(processor.deps)(
+        events=processor.deps.events, handler=lambda event: handled.append(event.event_id) or working(event)
+    )
+    [first] = ingest(ingest_app, "crm-workflow-create")
+    [second] = ingest(ingest_app, "books-create")
+    messages = sorted(receive(aws), key=lambda m: json.loads(m["Body"])["event_id"] != first)
+    # given an invocation with time for the first event only (the second would outlive the function)
+    enough, too_little = 60_000, int(processor.RESERVE_SECONDS * 1000) - 1
+    response = run_like_the_event_source(aws, processor, messages, RunningOutContext([enough, too_little]))
+    # then the second is handed back to the queue unstarted, not cut off by a Lambda timeout
+    assert handled == [first]
+    assert response == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
+    assert status(aws, first) == "processed"
+    assert [json.loads(m["Body"])["event_id"] for m in receive(aws)] == [second]
