@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sync_guard.config import get_settings
 from sync_guard.errors import MethodNotAllowed, NotFound, SyncGuardError, http_status_for
 from sync_guard.ingest import IngestService, Route, WebhookRequest
-from sync_guard.redact import mask_emails_in
+from sync_guard.redact import error_detail
 from sync_guard.secrets import webhook_secret
 from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.queue import SqsEventQueue
@@ -106,7 +106,7 @@ def _error_response(error: Exception, headers: dict[str, str] | None = None) -> 
         body = error.to_body()
     else:
         body = {"error": "internal_error", "message": "unexpected error; the event was not accepted"}
-    log_fields = {"status": status, "error": type(error).__name__, "detail": mask_emails_in(str(error))}
+    log_fields = {"status": status, "error": type(error).__name__, "detail": error_detail(error)}
     if status >= 500:
         # A real fault: with no stored event Zoho's webhook is lost unless someone replays it.
         logger.error("webhook failed", extra=log_fields)

@@ -24,7 +24,7 @@ from sync_guard.executor.wiring import LazyZohoClients, zoho_configured
 from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.ingest.messages import decode_message
 from sync_guard.processing import ProcessingDeps, process_event
-from sync_guard.redact import mask_emails_in
+from sync_guard.redact import error_detail
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
 from sync_guard.zoho.factory import zoho_retry_policy
 
@@ -57,8 +57,6 @@ class OutOfTime(Exception):
     """Too little of the invocation is left to start another event."""
 
 
-# Errors and responses stay out of the trace: a malformed message's error text can quote customer data.
-@tracer.capture_method(capture_response=False, capture_error=False)
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     """Process one message; raising marks it failed so that SQS redelivers it (then dead-letters it)."""
     if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < RESERVE_SECONDS * 1000:
@@ -68,20 +66,31 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         )
         metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
         raise OutOfTime(record.message_id)
-    try:
-        return _process(record)
-    except Exception as error:
+    outcome = _traced_process(record)
+    if isinstance(outcome, Exception):
         logger.warning(
             "event processing failed; SQS will retry it, then dead-letter it",
             extra={
                 "message_id": record.message_id,
                 "receive_count": record.attributes.approximate_receive_count,
-                "error": type(error).__name__,
-                "detail": mask_emails_in(str(error))[:500],
+                "error": type(outcome).__name__,
+                "detail": error_detail(outcome)[:500],
             },
         )
         metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
-        raise
+        raise outcome
+    return outcome
+
+
+# Errors and responses stay out of the trace: a malformed message's error text can quote customer data.
+@tracer.capture_method(capture_response=False, capture_error=False)
+def _traced_process(record: SQSRecord) -> dict[str, Any] | Exception:
+    """``_process`` in a trace subsegment. A failure is returned, not raised: the tracer would log any
+    exception leaving it with its whole traceback, whose text can quote customer data unmasked."""
+    try:
+        return _process(record)
+    except Exception as error:
+        return error
 
 
 def _process(record: SQSRecord) -> dict[str, Any]:

@@ -302,3 +302,24 @@ def test_an_event_is_not_started_without_the_time_to_finish_it(
     assert response == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
     assert status(aws, first) == "processed"
     assert [json.loads(m["Body"])["event_id"] for m in receive(aws)] == [second]
+
+
+def test_a_message_that_cannot_be_read_is_logged_without_the_email_it_holds(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    ingest_app, processor = apps
+    ingest(ingest_app, "crm-workflow-delete")  # carries jane.doe@acme.example.co.uk
+    [message] = receive(aws)
+    # given a message its reader refuses (another version's shape), with the email in the refused value
+    body = json.loads(message["Body"])
+    body["event"]["record"]["email"] = [body["event"]["record"]["email"], "x" * 100]
+    message["Body"] = json.dumps(body)
+    caplog.set_level(logging.INFO)
+    response = processor.lambda_handler(sqs_event([message]), FakeLambdaContext())
+    # then it is retried, and the log line says what was wrong but not the address, even cut short
+    assert len(response["batchItemFailures"]) == 1
+    logs = "\n".join(json.dumps(vars(record), default=str) for record in caplog.records)
+    assert "event.record.email: Input should be a valid string" in logs
+    assert "jane.doe@" not in logs

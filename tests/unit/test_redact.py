@@ -26,3 +26,20 @@ def test_addresses_in_free_text_are_masked(text: str, masked: str) -> None:
 def test_one_address_keeps_a_correlation_digest() -> None:
     assert mask_email(" Jane@Acme.co.uk ").startswith("J***@Acme.co.uk#")
     assert mask_email("jane@acme.co.uk")[-6:] == mask_email("JANE@acme.co.uk ")[-6:]
+
+
+def test_a_validation_error_is_told_without_the_values_it_quotes() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from sync_guard.redact import error_detail
+
+    class Record(BaseModel):
+        email: str
+
+    # given a refusal that quotes an address cut short ("jane.doe@acme-widgets.c..."), which the mask misses
+    with pytest.raises(ValidationError) as raised:
+        Record.model_validate({"email": ["jane.doe@acme-widgets.co.uk", "x" * 100]})
+    assert "jane.doe@" in mask_emails_in(str(raised.value))
+    # then the detail logged says where and what, not the value
+    assert error_detail(raised.value) == "email: Input should be a valid string"
+    assert error_detail(ValueError("refused jane@acme.co.uk")) == "refused j***@acme.co.uk"
