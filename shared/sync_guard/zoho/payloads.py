@@ -88,8 +88,10 @@ def _optional_text(value: Any) -> Any:
 
 
 # Zoho's record ids are long integers written in digits; letters, "_" and "-" are let through as well. An id
-# keys the shadow's DynamoDB items (2 KB at most) and goes into the Zoho API paths the guard calls, so
-# anything else, an unfilled merge field such as "${!Accounts.Id}" among them, is refused as no id at all.
+# keys the shadow's DynamoDB items (2 KB at most) and goes into the Zoho API paths the guard calls, so a
+# record's own id that is anything else, an unfilled merge field such as "${!Accounts.Id}" among them, is
+# refused as no id at all. A linked record's id is optional: one that is no id is read as absent, as an
+# unreadable time is, since the event is worth more than the link (enrichment or the shadow supplies it).
 _ZOHO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The Zoho fields a party record is built from (names, emails, phones, address lines) hold a few hundred
 # characters at most. A longer value did not come from them, and a record of such values does not fit the
@@ -107,7 +109,7 @@ def _zoho_id(value: Any) -> Any:
 
 def _optional_zoho_id(value: Any) -> Any:
     value = _optional_text(value)
-    return value if value is None else _zoho_id(value)
+    return value if not isinstance(value, str) or _ZOHO_ID.fullmatch(value) else None
 
 
 def _record_text(value: Any) -> Any:
@@ -522,7 +524,10 @@ def parse_books_webhook(
     # The whole contact, not only last_modified_time: two edits within one second are two events.
     key = event_key(System.BOOKS, Module.BOOKS_CUSTOMERS, op, {**fields, "contact_id": contact.contact_id})
     id_only = not any(_optional_text(value) for key_, value in fields.items() if key_ != "contact_id")
-    record = None if id_only else books_contact_to_party({**fields, "contact_id": contact.contact_id})
+    links = {"zcrm_account_id": contact.zcrm_account_id, "zcrm_contact_id": contact.zcrm_contact_id}
+    record = (
+        None if id_only else books_contact_to_party({**fields, "contact_id": contact.contact_id, **links})
+    )
     return GuardEvent(
         event_id=key,
         source=System.BOOKS,

@@ -154,7 +154,6 @@ def test_crm_workflow_delete_keeps_the_last_known_fields() -> None:
         ({"event": "create", "module": "Accounts", "id": "1/actions/merge"}, "id"),
         ({"event": "create", "module": "Accounts", "id": "1", "name": "A" * (MAX_RECORD_TEXT + 1)}, "name"),
         ({"event": "create", "module": "Contacts", "id": "1", "last_name": "L" * 250_000}, "last_name"),
-        ({"event": "create", "module": "Contacts", "id": "1", "account_id": "9" * 2100}, "account_id"),
     ],
 )
 def test_crm_workflow_rejects_malformed_bodies_naming_the_field(body: dict[str, Any], field: str) -> None:
@@ -333,7 +332,6 @@ def test_two_books_edits_within_one_second_are_two_events() -> None:
         ({"contact": {"contact_id": "1", "custom_fields": nested(MAX_NESTING + 1)}}, "contact.custom_fields"),
         ({"contact": {"contact_id": "4" * 2100}}, "contact.contact_id"),
         ({"contact_id": "${contact.contact_id}"}, "contact_id"),  # an unfilled placeholder
-        ({"contact": {"contact_id": "1", "zcrm_account_id": "9" * 2100}}, "contact.zcrm_account_id"),
         ({"contact": {"contact_id": "1", "contact_name": "A" * 250_000}}, "contact.contact_name"),
         (
             {
@@ -386,3 +384,17 @@ def test_the_deepest_accepted_value_survives_the_queue_message(parse: Any) -> No
     # then the processor can read each event back from its queue message
     for event in events:
         assert decode_message(encode_message(event)).event == event
+
+
+@pytest.mark.parametrize("link", ["9" * 2100, "${!Contacts.Account_Name.id}", "1/actions/merge"])
+def test_a_link_that_is_no_zoho_id_is_read_as_absent_not_refused(link: str) -> None:
+    # given an unresolved lookup or a value too long for a key, where the id of a linked record goes
+    crm = {"event": "edit", "module": "Contacts", "id": "1", "last_name": "Doe", "account_id": link}
+    books = {"contact": {"contact_id": "2", "contact_name": "Acme", "zcrm_account_id": link}}
+    # then the event is kept, without the link
+    crm_record = parse_crm_workflow(crm, received_at=RECEIVED).record
+    books_record = parse_books_webhook(books, received_at=RECEIVED).record
+    assert crm_record is not None
+    assert crm_record.account_id is None
+    assert books_record is not None
+    assert books_record.linked_crm_id is None
