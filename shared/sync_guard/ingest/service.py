@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sync_guard.config import Settings
-from sync_guard.errors import ClientError, SyncGuardError
+from sync_guard.errors import ClientError, SyncGuardError, UnsupportedMediaType
 from sync_guard.ingest.auth import (
     SignatureVerifier,
     books_signature_verifier,
@@ -114,6 +114,12 @@ class IngestService:
         if request.route is Route.BOOKS:
             self._verifier_for(secret).verify(request.headers, body)
         try:
+            encoding = request.headers.get("content-encoding", "").strip().lower()
+            if encoding not in ("", "identity"):
+                # A compressed body would otherwise read as text that is not UTF-8: the wrong complaint.
+                raise UnsupportedMediaType(
+                    f"unsupported content encoding {encoding!r}: send the body uncompressed"
+                )
             decoded = decode_body(body, request.content_type)
             if request.route is Route.CRM_NOTIFICATIONS and presented is None:
                 require_token(decoded.fields.get("token"), secret)

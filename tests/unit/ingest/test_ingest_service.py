@@ -186,6 +186,26 @@ def test_size_limit_comes_before_authentication(store: MemoryStore, queue: Memor
         )
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_compressed_body_is_415_naming_the_encoding(
+    store: MemoryStore, queue: MemoryQueue, encoding: str
+) -> None:
+    body = payload_text("crm-workflow-account-create.json")
+    with pytest.raises(UnsupportedMediaType, match=encoding):
+        make_service(store, queue).ingest(
+            request(Route.CRM_WORKFLOW, body, headers={"Content-Encoding": encoding.upper()})
+        )
+    assert store.items == {}
+
+
+def test_an_identity_encoding_is_no_encoding(store: MemoryStore, queue: MemoryQueue) -> None:
+    body = payload_text("crm-workflow-account-create.json")
+    result = make_service(store, queue).ingest(
+        request(Route.CRM_WORKFLOW, body, headers={"Content-Encoding": "identity"})
+    )
+    assert result.accepted == 1
+
+
 def test_content_type_and_validation_errors(store: MemoryStore, queue: MemoryQueue) -> None:
     service = make_service(store, queue)
     with pytest.raises(UnsupportedMediaType):
