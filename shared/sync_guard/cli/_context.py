@@ -78,8 +78,9 @@ def stack_output_overrides(stack_name: str, region: str | None) -> dict[str, Any
         field = _STACK_OUTPUTS.get(output["OutputKey"])
         if field and field in Settings.model_fields:
             overrides[field] = output["OutputValue"]
-    if region:
-        overrides["aws_region"] = region
+    # The stack's region, also when boto3 found it in the operator's profile: the tables, queues and
+    # functions are where the stack is, not in the settings' default region.
+    overrides["aws_region"] = region or cloudformation.meta.region_name
     return overrides
 
 

@@ -235,3 +235,28 @@ def test_a_local_stack_with_parameters_left_empty_gives_the_codes_defaults(tmp_p
     assert settings.audit_table == "local-AuditTable"
     assert settings.storm_threshold == 10
     assert settings.rule_policy == {}
+
+
+def test_a_stack_found_through_the_profiles_region_is_used_in_that_region(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An operator whose AWS profile says us-east-1 names the stack only: its tables are in us-east-1 too,
+    # not in the settings' default region.
+    from moto import mock_aws
+
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    import json
+
+    import boto3
+
+    with mock_aws():
+        template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {}}
+        boto3.client("cloudformation", region_name="us-east-1").create_stack(
+            StackName="sync-guard", TemplateBody=json.dumps(template)
+        )
+        settings = resolve_settings(stack_name="sync-guard")
+    assert settings.aws_region == "us-east-1"
