@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -63,7 +64,7 @@ class ChecksFailed(Exception):
     """The function ran and failed, or did not run the checks."""
 
 
-def find_target(stack_name: str | None, region: str | None, state_dir: Any) -> ChecksTarget:
+def find_target(stack_name: str | None, region: str | None, state_dir: Path) -> ChecksTarget:
     """The deployed function (``--stack-name``, or configured), else the running local stack's."""
     from sync_guard.local.stack import LocalStackState
 
