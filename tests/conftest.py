@@ -12,10 +12,18 @@ from moto import mock_aws
 from sync_guard.config import get_settings
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
 from sync_guard.store.aws import reset_clients
+from tests.support.audit_iam import enforced
 from tests.support.aws import AwsResources, fake_credentials, provisioned
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_trail_iam() -> Iterator[None]:
+    """The guard's calls on the audit table are held to the template's IAM (servers here check none)."""
+    with enforced():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -49,7 +49,8 @@ def _policy_targets(template: dict[str, Any], function: str) -> list[tuple[str, 
 
 def test_admin_and_outbox_functions_have_least_privilege(template: dict[str, Any]) -> None:
     admin = _policy_targets(template, "AdminFunction")
-    assert {k for k, _ in admin} == {"DynamoDBCrudPolicy", "SQSSendMessagePolicy"}
+    assert {k for k, _ in admin} == {"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "Ref"}
+    assert {v for k, v in admin if k == "Ref"} == {"AuditAppendPolicy", "AuditReadPolicy"}
     # the admin function never reads secrets, never talks to Zoho, never touches the raw events
     assert {"TableName": {"Ref": "EventsTable"}} not in [v for _, v in admin]
     outbox = _policy_targets(template, "OutboxFunction")

@@ -519,7 +519,12 @@ class DynamoShadowRepository:
                 for update in chunk:
                     self._client.update_item(**update)
         for table, items in puts.items():
-            _batch_put(self._client, table, items)
+            if table == self.audit_table:
+                # The audit trail's IAM grants PutItem, not BatchWriteItem (which could delete entries).
+                for item in items:
+                    self._client.put_item(TableName=table, Item=item)
+            else:
+                _batch_put(self._client, table, items)
 
     def _breaker_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         change = plan.breaker
