@@ -12,8 +12,8 @@ from moto import mock_aws
 from sync_guard.config import get_settings
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
 from sync_guard.store.aws import reset_clients
-from tests.support.audit_iam import enforced
 from tests.support.aws import AwsResources, fake_credentials, provisioned
+from tests.support.iam import enforced
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"

@@ -1,13 +1,16 @@
-"""The audit trail is append-only in IAM: no function may update, delete or batch-write its entries."""
+"""The functions' DynamoDB IAM: the audit trail append-only, and enforced on the servers the tests use."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from sync_guard.local.template import load_template
-from tests.support.audit_iam import actions_on_tables, granted_audit_actions
+from tests.support.aws import AwsResources
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
+from tests.support.iam import actions_on_tables, enforced, granted_audit_actions
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +56,19 @@ def test_a_transaction_is_authorised_as_each_item_operation_it_makes() -> None:
     batch = {"RequestItems": {"a-AuditTable": [{"DeleteRequest": {"Key": {}}}]}}
     assert actions_on_tables("BatchWriteItem", batch) == [("a-AuditTable", "BatchWriteItem")]
     assert actions_on_tables("Query", {"TableName": "a-AuditTable"}) == [("a-AuditTable", "Query")]
+
+
+def test_a_handler_call_its_role_does_not_allow_fails_as_on_aws(
+    aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the servers the tests use check no IAM: the session's enforcement refuses the call as AWS would
+    template = copy.deepcopy(load_template())
+    ingest = template["Resources"]["IngestFunction"]["Properties"]
+    ingest["Policies"] = [p for p in ingest["Policies"] if "DynamoDBWritePolicy" not in p]
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    app = fresh_module("functions.ingest.app")
+    event = sample_event("books-create")
+
+    with enforced(template):  # the role without its write policy: AccessDenied, as on AWS
+        assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 503
+    assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202  # the template's own role
