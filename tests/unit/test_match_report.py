@@ -203,6 +203,36 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "nope.csv: cannot open" in " ".join(output.split())
 
 
+def test_a_workbook_named_csv_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
+    workbook = tmp_path / "customers.csv"
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml")
+    out = tmp_path / "out"
+    code, output = run("--books", str(workbook), "--out", str(out))
+    assert code == 2
+    assert "customers.csv: this is an Excel workbook (.xlsx)" in " ".join(output.split())
+    assert "Traceback" not in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv"]
+
+
+def test_a_windows_1252_export_pairs_with_a_utf8_one_and_the_summary_says_how_it_was_read(
+    tmp_path: Path,
+) -> None:
+    # Books exported as UTF-8; the CRM export opened in Excel and saved again as "CSV (Comma delimited)".
+    crm = tmp_path / "accounts.csv"
+    crm.write_bytes(
+        "Record Id,Account Name,Billing City\r\nz1,Müller Maschinenbau GmbH,München\r\n".encode("cp1252")
+    )
+    books = write_export(
+        tmp_path,
+        "customers.csv",
+        "Contact ID,Display Name,Billing City\n46000001,Müller Maschinenbau GmbH,München\n",
+    )
+    out = report(tmp_path / "out", "--crm", str(crm), "--books", str(books), "--map", "Billing City=city")
+    assert pair_set(out) == {("z1", "46000001")}
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "accounts.csv, line 2: not UTF-8, so the file is read as Windows-1252" in summary
+
+
 def test_an_existing_report_is_kept_unless_replace(tmp_path: Path, report_dir: Path) -> None:
     before = (report_dir / "pairs.csv").read_text(encoding="utf-8")
     args = ["--books", str(FIXTURES / "books_customers.csv"), "--out", str(report_dir)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -203,10 +204,91 @@ def test_files_in_the_canonical_headers_are_either_systems(tmp_path: Path) -> No
     assert len(read_export(path, System.CRM).records) == len(read_export(path, System.BOOKS).records) == 1
 
 
-def test_not_utf8_is_reported_with_its_line(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.csv"
-    path.write_bytes(b"Record Id,Account Name\nz1,Acme\nz2,Caf\xe9 Ltd\n")
-    with pytest.raises(ExportError, match="line 3: not UTF-8 text"):
+def test_a_file_excel_saved_as_windows_1252_is_read_and_says_so(tmp_path: Path) -> None:
+    # Excel on Windows saves "CSV (Comma delimited)" in the system's code page, here with semicolons.
+    path = tmp_path / "excel.csv"
+    text = "Contact ID;Display Name;Billing City\r\n1;Acme Ltd;Bristol\r\n2;Müller GmbH;München\r\n"
+    path.write_bytes((text + "3;Société Générale;Paris\r\n").encode("cp1252"))
+    export = read_export(path, System.BOOKS)
+    assert [(r.name, r.city) for r in export.records] == [
+        ("Acme Ltd", "Bristol"),
+        ("Müller GmbH", "München"),
+        ("Société Générale", "Paris"),
+    ]
+    [warning] = export.warnings
+    assert warning.startswith(f"{path}, line 3: not UTF-8, so the file is read as Windows-1252")
+    assert "save the file as 'CSV UTF-8'" in warning
+
+
+def test_bytes_that_no_windows_1252_text_holds_are_refused_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"Record Id,Account Name\nz1,Caf\xe9 Ltd\nz2,Acme \x81 Ltd\n")
+    with pytest.raises(ExportError, match=r"odd\.csv, line 3: neither UTF-8 nor Windows-1252 text"):
+        read_export(path, System.CRM)
+
+
+def test_excel_unicode_text_is_read(tmp_path: Path) -> None:
+    # Excel's "Unicode Text": UTF-16 (little-endian, with its byte order mark), separated by tabs.
+    path = tmp_path / "unicode.txt"
+    text = 'Contact ID\tDisplay Name\tBilling Street\r\n1\tMüller GmbH\t"Hauptstraße 1\r\nHof 2"\r\n'
+    text += "2\tÆsir AS\t\r\n"
+    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    first, second = read_export(path, System.BOOKS).records
+    assert (first.name, first.street, second.name) == ("Müller GmbH", "Hauptstraße 1\r\nHof 2", "Æsir AS")
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_read(tmp_path: Path) -> None:
+    # Older Excel for Mac ends lines with CR only.
+    path = tmp_path / "mac.csv"
+    path.write_bytes(
+        b'Record Id,Account Name,Billing Street\rz1,Acme Ltd,"1 High St\rUnit 2"\rz2,Beta Ltd,\rz2,Gamma,\r'
+    )
+    with pytest.raises(ExportError, match=r"line 5: id 'z2' appears again \(first at line 4\)"):
+        read_export(path, System.CRM)
+    path.write_bytes(
+        b'Record Id,Account Name,Billing Street\rz1,Acme Ltd,"1 High St\rUnit 2"\rz2,Beta Ltd,\r'
+    )
+    assert [(r.name, r.street) for r in read_export(path, System.CRM).records] == [
+        ("Acme Ltd", "1 High St\rUnit 2"),
+        ("Beta Ltd", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml", "an Excel workbook (.xlsx)"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "an Excel 97-2003 workbook (.xls)"),
+        (b"\xef\xbb\xbf\r\n<!DOCTYPE html>\n<html><body>Session expired</body></html>", "a web page (HTML)"),
+        (b"<html><table><tr><td>Contact ID</td></tr></table></html>", "a web page (HTML)"),
+        (b'<?xml version="1.0"?>\n<Workbook>', "an XML file"),
+        (b"C\x00o\x00n\x00t\x00a\x00c\x00t\x00", "this is not text (it holds NUL bytes)"),
+    ],
+)
+def test_a_file_that_is_not_csv_is_refused_as_what_it_is(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(content)
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+    assert caught.value.message.startswith(f"{path}: ")
+    assert message in caught.value.message
+    assert "export it from Zoho as CSV" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xef\xbb\xbf", "export.csv: the file is empty"),
+        (b"\r\n\r\n", "export.csv: the file is empty"),
+        (b"\r\nRecord Id,Account Name\r\nz1,Acme\r\n", "export.csv, line 1: the first line is blank"),
+    ],
+)
+def test_a_file_with_nothing_on_its_first_line_says_so(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    with pytest.raises(ExportError, match=re.escape(message)):
         read_export(path, System.CRM)
 
 

@@ -9,6 +9,7 @@ missing or repeated id, or a file without an id or name column stops the read.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections import Counter
@@ -18,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from itertools import chain, islice
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from sync_guard.errors import ClientError
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
@@ -148,6 +149,8 @@ class ExportFile:
     # Whether the file's amounts are written with a decimal comma, so that "12.500" is twelve thousand
     # five hundred.
     decimal_comma: bool = False
+    # The codec the file is read with (see _encoding).
+    encoding: str = "utf-8-sig"
 
 
 def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) -> dict[str, int]:
@@ -331,17 +334,17 @@ def _settle_conventions(export: ExportFile, delimiter: str, columns: dict[str, i
         return
     counts: dict[str, Counter[str]] = {name: Counter() for name in indices}
     examples: dict[str, dict[str, str]] = {name: {} for name in indices}
-    with export.path.open("rb") as handle:
-        rows = csv.reader(_decoded_lines(export.path, handle), delimiter=delimiter)
-        next(rows, None)
+    with _open_text(export.path, export.encoding) as handle:
+        rows = csv.reader(handle, delimiter=delimiter)
         try:
+            next(rows, None)
             for row in islice(rows, _CONVENTION_ROWS):
                 for name, index in indices.items():
                     shown = _CONVENTIONS[name](row[index]) if index < len(row) else None
                     if shown is not None:
                         counts[name][shown] += 1
                         examples[name].setdefault(shown, row[index].strip())
-        except csv.Error:
+        except (csv.Error, UnicodeDecodeError):
             pass  # the reading proper stops there, naming the line
     for name in _TIME_FIELDS:
         if name not in counts:
@@ -505,13 +508,76 @@ def _module_for(system: System, columns: dict[str, int]) -> Module:
     return Module.CRM_ACCOUNTS
 
 
-def _decoded_lines(path: Path, handle: BinaryIO) -> Iterator[str]:
-    """Lines decoded one by one, so that a byte that is not UTF-8 is reported with its line number."""
+# What a file named .csv sometimes is instead, by the bytes it starts with: a workbook saved under the
+# wrong name, or the web page a browser saved when an export link had expired.
+_NOT_CSV: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
+    (b"<!doctype html", "a web page (HTML)"),
+    (b"<html", "a web page (HTML)"),
+    (b"<?xml", "an XML file (an Excel XML spreadsheet?)"),
+)
+_AS_CSV = "export it from Zoho as CSV, or save it from the spreadsheet as 'CSV UTF-8'"
+# How much of a file shows what it is.
+_HEAD_BYTES = 4096
+
+
+def _refuse_what_is_not_text(path: Path, head: bytes) -> None:
+    """ExportError when a file's first bytes show a workbook, a web page or other binary data."""
+    start = head.removeprefix(codecs.BOM_UTF8).lstrip().lower()
+    for signature, kind in _NOT_CSV:
+        if start.startswith(signature.lower()):
+            raise ExportError(path, None, f"this is {kind}, not a CSV file: {_AS_CSV}")
+    if b"\x00" in head:
+        raise ExportError(path, None, f"this is not text (it holds NUL bytes): {_AS_CSV}")
+
+
+def _first_line_not_in(handle: BinaryIO, codec: str) -> int | None:
+    """The number of the first line that does not decode with ``codec``; None when all do."""
+    handle.seek(0)
     for number, raw in enumerate(handle, start=1):
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as error:
-            raise ExportError(path, number, "not UTF-8 text (save the file as CSV UTF-8)") from error
+            raw.decode(codec)
+        except UnicodeDecodeError:
+            return number
+    return None
+
+
+def _encoding(path: Path) -> tuple[str, int | None]:
+    """The codec to read a file with and, when it is not UTF-8, the first line that showed it.
+
+    UTF-8, with or without a byte order mark, is what Zoho writes. UTF-16 with its byte order mark is
+    Excel's "Unicode Text". Anything else is read as Windows-1252, which is what Excel on Windows writes
+    for "CSV (Comma delimited)" in Western Europe and the Americas: refusing such a file would send the
+    user back to a spreadsheet whose save dialog offers that format first. ExportError when even
+    Windows-1252 cannot read the file, or when it is a workbook or a web page under a .csv name.
+    """
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
+    with handle:
+        head = handle.read(_HEAD_BYTES)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16", None
+        _refuse_what_is_not_text(path, head)
+        not_utf8 = _first_line_not_in(handle, "utf-8")
+        if not_utf8 is None:
+            return "utf-8-sig", None
+        not_cp1252 = _first_line_not_in(handle, "cp1252")
+        if not_cp1252 is not None:
+            raise ExportError(
+                path, not_cp1252, "neither UTF-8 nor Windows-1252 text (save the file as CSV UTF-8)"
+            )
+        return "cp1252", not_utf8
+
+
+def _open_text(path: Path, encoding: str) -> TextIO:
+    """The file as text, its line ends (CRLF, LF, or a Mac's CR) left for the CSV reader."""
+    try:
+        return path.open(encoding=encoding, newline="")
+    except OSError as error:
+        raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
 
 
 # What separates the fields: Zoho exports use commas; a spreadsheet saved again in a European locale
@@ -532,21 +598,25 @@ def iter_export(
     The fields may be separated by commas, semicolons or tabs, as the header row shows.
     """
     export = export or ExportFile(path, system)
-    try:
-        handle = path.open("rb")
-    except OSError as error:
-        raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
-    with handle:
-        lines = _decoded_lines(path, handle)
-        first = next(lines, None)
-        rows = chain((first,), lines) if first is not None else lines
-        reader = csv.reader(rows, delimiter=_delimiter(first or ""), strict=True)
+    export.encoding, not_utf8 = _encoding(path)
+    if not_utf8 is not None:
+        export.warnings.append(
+            f"{path}, line {not_utf8}: not UTF-8, so the file is read as Windows-1252 (Excel's 'CSV (Comma "
+            "delimited)'); if names look wrong in the report, save the file as 'CSV UTF-8' and run it again"
+        )
+    with _open_text(path, export.encoding) as handle:
+        first = handle.readline()
+        reader = csv.reader(chain((first,), handle), delimiter=_delimiter(first), strict=True)
         try:
             headers = next(reader)
         except StopIteration:
             raise ExportError(path, None, "the file is empty (no header row)") from None
         except csv.Error as error:
             raise ExportError(path, 1, f"header row is not valid CSV: {error}") from error
+        if not any(header.strip() for header in headers):
+            if any(line.strip() for line in handle):
+                raise ExportError(path, 1, "the first line is blank: the header row must come first")
+            raise ExportError(path, None, "the file is empty (no header row)")
         _check_system(path, system, headers)
         columns = map_columns(path, headers, overrides or {})
         export.columns = {f: headers[i] for f, i in columns.items()}
@@ -569,6 +639,8 @@ def iter_export(
                 return
             except csv.Error as error:
                 raise ExportError(path, start, f"not valid CSV: {error}") from error
+            except UnicodeDecodeError as error:
+                raise ExportError(path, start, f"not {export.encoding} text: {error.reason}") from error
             line = start
             if not any(cell.strip() for cell in row):
                 continue  # blank lines at the end of hand-edited exports
@@ -590,11 +662,9 @@ def iter_export(
 
 def read_header(path: Path) -> list[str]:
     """The column names of an export (its first row); ExportError when it cannot be read."""
-    try:
-        with path.open("rb") as handle:
-            first = next(_decoded_lines(path, handle), "")
-    except OSError as error:
-        raise ExportError(path, None, f"cannot open: {error.strerror or error}") from error
+    encoding, _ = _encoding(path)
+    with _open_text(path, encoding) as handle:
+        first = handle.readline()
     try:
         return next(csv.reader([first], delimiter=_delimiter(first)), [])
     except csv.Error as error:
