@@ -292,6 +292,49 @@ def test_a_file_with_nothing_on_its_first_line_says_so(tmp_path: Path, content: 
         read_export(path, System.CRM)
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "4.6E+14,Acme Ltd,",
+            "line 2: 'Contact ID' is '4.6E+14': a spreadsheet saved this id in scientific notation",
+        ),
+        ("460000000026049,Acme Ltd,4,87688E+18", "line 2: 'CRM Account ID' is '4,87688E+18'"),
+    ],
+)
+def test_an_id_a_spreadsheet_saved_in_scientific_notation_is_refused(
+    tmp_path: Path, row: str, message: str
+) -> None:
+    # Excel shows a number of more than 11 digits as 4.6E+14 and saves it so; a decimal comma elsewhere.
+    delimiter = ";" if row.count(",") > 2 else ","
+    header = delimiter.join(("Contact ID", "Display Name", "CRM Account ID"))
+    path = write(tmp_path, f"{header}\n{row.replace(',', delimiter, 2)}\n")
+    with pytest.raises(ExportError, match=re.escape(message)):
+        read_export(path, System.BOOKS)
+
+
+def test_a_phone_a_spreadsheet_saved_in_scientific_notation_is_dropped_and_warned_of(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "Contact ID,Display Name,Phone\n1,Acme Ltd,4.47946E+11\n2,Beta Ltd,+44 20 7946 0000\n"
+    )
+    export = read_export(path, System.BOOKS)
+    assert [r.phone for r in export.records] == [None, "+44 20 7946 0000"]
+    assert export.warnings == [
+        f"{path}, line 2: phone '4.47946E+11' was saved by a spreadsheet in scientific notation and its "
+        "digits are lost: ignored"
+    ]
+
+
+def test_a_long_id_repeated_with_its_last_digits_zero_says_a_spreadsheet_may_have_rounded_it(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "Contact ID,Display Name\n4876876000000345000,Acme\n4876876000000345000,Beta\n")
+    with pytest.raises(
+        ExportError, match=r"line 3: id '4876876000000345000' appears again .* keeps only 15 digits"
+    ):
+        read_export(path, System.BOOKS)
+
+
 def test_map_names_a_column_that_is_not_there(tmp_path: Path) -> None:
     path = write(tmp_path, "id,name\n1,Acme\n")
     with pytest.raises(ExportError, match="not in the header: 'Trading Name'"):

@@ -402,6 +402,44 @@ _AS_WRITTEN = frozenset(
 _CRM_EXPORT_PREFIX = "zcrm_"
 
 
+# A long number that a spreadsheet showed in scientific notation and saved as shown ("4.6E+14", "4,6E+14"
+# with a decimal comma): the digits it stood for are gone.
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?E\+?\d+", re.IGNORECASE)
+# Fields that lose a record's identity when their digits are lost, and fields that lose only a detail.
+_ID_FIELDS = ("id", "linked_crm_id")
+_NUMBER_FIELDS = ("phone", "mobile")
+# A spreadsheet keeps 15 significant digits of a number; Zoho's ids are longer.
+_SPREADSHEET_DIGITS = 15
+
+
+def _looks_scientific(value: str) -> bool:
+    return ("E" in value or "e" in value) and _SCIENTIFIC.fullmatch(value) is not None
+
+
+def _drop_numbers_a_spreadsheet_rewrote(export: ExportFile, line: int, cells: dict[str, str]) -> None:
+    """ExportError for an id a spreadsheet saved in scientific notation; such a phone number is dropped,
+    with a warning."""
+    for name in _ID_FIELDS:
+        value = cells.get(name)
+        if value is not None and _looks_scientific(value):
+            raise ExportError(
+                export.path,
+                line,
+                f"{export.columns[name].strip()!r} is {value!r}: a spreadsheet saved this id in scientific "
+                "notation and its digits are lost. Export the file from Zoho again and pass it on without "
+                "saving it from a spreadsheet (or open it there with that column imported as Text)",
+            )
+    for name in _NUMBER_FIELDS:
+        value = cells.get(name)
+        if value is not None and _looks_scientific(value):
+            del cells[name]
+            if len(export.warnings) < 20:
+                export.warnings.append(
+                    f"{export.path}, line {line}: {name} {value!r} was saved by a spreadsheet in scientific "
+                    "notation and its digits are lost: ignored"
+                )
+
+
 def _row_record(
     export: ExportFile, line: int, row: list[str], columns: dict[str, int], module: Module
 ) -> PartyRecord:
@@ -410,6 +448,7 @@ def _row_record(
     for name, further in export.repeated.items():
         if name not in cells and (filled := next((v for i in further if (v := row[i].strip())), None)):
             cells[name] = filled
+    _drop_numbers_a_spreadsheet_rewrote(export, line, cells)
     get = cells.get
 
     record_id = get("id")
@@ -486,6 +525,16 @@ _SIGNATURES: dict[System, tuple[frozenset[str], str]] = {
     System.BOOKS: (frozenset({"contact id", "display name"}), "a Zoho Books customers export"),
 }
 _OPTIONS = {System.CRM: "--crm", System.BOOKS: "--books"}
+
+
+def _rounded_hint(record_id: str) -> str:
+    """Why a long numeric id may stand twice: a spreadsheet rounded both copies to its 15 digits."""
+    if record_id.isdigit() and len(record_id) > _SPREADSHEET_DIGITS and record_id.endswith("0"):
+        return (
+            f": a spreadsheet keeps only {_SPREADSHEET_DIGITS} digits of a number, so if the file was saved "
+            "from one, export it from Zoho again and pass it on as it is"
+        )
+    return ""
 
 
 def _check_system(path: Path, system: System, headers: list[str]) -> None:
@@ -654,7 +703,8 @@ def iter_export(
                 raise ExportError(
                     path,
                     line,
-                    f"id {record.record_id!r} appears again (first at line {seen[record.record_id]})",
+                    f"id {record.record_id!r} appears again (first at line {seen[record.record_id]})"
+                    + _rounded_hint(record.record_id),
                 )
             seen[record.record_id] = line
             yield record
