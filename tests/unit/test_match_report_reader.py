@@ -117,6 +117,11 @@ def test_tab_separated_text_is_read(tmp_path: Path) -> None:
         ("1,250", "1250"),  # a comma before three digits separates thousands
         ("1.250.000", "1250000"),
         ("0,00", "0.00"),
+        # Accounting formats: negatives in brackets or with the minus last, a zero as a dash.
+        ("(1,234.56)", "-1234.56"),
+        ("$ (1,234.56)", "-1234.56"),
+        ("1,234.56-", "-1234.56"),
+        ("£ -", "0"),
     ],
 )
 def test_amounts_are_read_with_either_decimal_mark(tmp_path: Path, written: str, amount: str) -> None:
@@ -127,6 +132,24 @@ def test_amounts_are_read_with_either_decimal_mark(tmp_path: Path, written: str,
 def amounts_read(tmp_path: Path, text: str) -> list[Decimal | None]:
     """The outstanding amounts of a Books export, in file order."""
     return [r.outstanding for r in read_export(write(tmp_path, text), System.BOOKS).records]
+
+
+def test_has_transactions_as_a_spreadsheet_saves_it_again_or_as_an_amount(tmp_path: Path) -> None:
+    # German Excel saves TRUE/FALSE as WAHR/FALSCH, French as VRAI/FAUX; --map may point it at an amount.
+    rows = ["WAHR", "FAUX", "1.234,56", "0,00", "maybe"]
+    body = "".join(f"{n};Acme {n};{flag}\n" for n, flag in enumerate(rows, start=1))
+    export = read_export(write(tmp_path, f"Contact ID;Display Name;Has Transactions\n{body}"), System.BOOKS)
+    assert [r.has_transactions for r in export.records] == [True, False, True, False, None]
+    assert export.warnings == [f"{export.path}, line 6: has transactions 'maybe' not understood, ignored"]
+
+
+def test_an_amount_not_understood_is_warned_of(tmp_path: Path) -> None:
+    text = "Contact ID,Display Name,Outstanding Receivable Amount\n1,Acme,see notes\n2,Beta,12.50\n"
+    export = read_export(write(tmp_path, text), System.BOOKS)
+    assert [r.outstanding for r in export.records] == [None, Decimal("12.50")]
+    assert export.warnings == [
+        f"{export.path}, line 2: outstanding amount 'see notes' not understood, ignored"
+    ]
 
 
 def test_in_a_file_with_a_decimal_comma_a_dot_separates_thousands(tmp_path: Path) -> None:

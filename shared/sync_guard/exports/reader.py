@@ -219,9 +219,16 @@ def _repeated_headers(
 
 
 _NOT_AMOUNT = re.compile(r"[^0-9.,\-]")
+# An amount in brackets, as an accounting format writes a negative one.
+_BRACKETED = re.compile(r"\([^()]*\d[^()]*\)")
 _LIST_SEPARATORS = re.compile(r"[;,]")
-_TRUE = {"true", "yes", "y", "1", "t"}
-_FALSE = {"false", "no", "n", "0", "f", ""}
+# Yes and no, also as a spreadsheet saves TRUE and FALSE again in its language (WAHR, VRAI, WAAR, ...).
+_TRUE = frozenset({"true", "yes", "y", "1", "t"}) | {
+    "wahr", "ja", "vrai", "oui", "verdadero", "verdadeiro", "vero", "sí", "si", "waar", "sant",
+}  # fmt: skip
+_FALSE = frozenset({"false", "no", "n", "0", "f"}) | {
+    "falsch", "nein", "faux", "non", "falso", "onwaar", "nee", "falskt",
+}  # fmt: skip
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
@@ -366,16 +373,21 @@ def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
     """An amount as an export writes it: "1,250.50", or with a decimal comma, as a spreadsheet saved
     in much of Europe writes it: "1.250,50", "12,50". One mark before three digits ("1,250",
     "12.500") separates thousands unless it is the file's decimal mark (``decimal_comma``); several
-    of one mark ("1.250.000") always do."""
+    of one mark ("1.250.000") always do. A spreadsheet's accounting format writes a negative amount
+    in brackets, "(1,250.50)" or "$ (1,250.50)", some systems with the minus last, "1,250.50-", and a
+    zero as "-"."""
     text = _NOT_AMOUNT.sub("", value)
+    if text.strip("-") == "":
+        return Decimal(0) if text == "-" else None
+    negative = text.startswith("-") or text.endswith("-") or _BRACKETED.search(value) is not None
+    text = text.strip("-")
     decimal = _decimal_mark(text) or ("," if decimal_comma else ".")
     text = text.replace("." if decimal == "," else ",", "").replace(",", ".")
-    if not text:
-        return None
     try:
-        return Decimal(text)
+        amount = Decimal(text)
     except InvalidOperation:
         return None
+    return -amount if negative else amount
 
 
 # Fields a record takes from its cell as written (trimmed), when the cell holds something.
@@ -440,6 +452,13 @@ def _drop_numbers_a_spreadsheet_rewrote(export: ExportFile, line: int, cells: di
                 )
 
 
+def _not_understood(export: ExportFile, line: int, what: str, text: str) -> None:
+    """A warning that a cell was ignored, up to 20 of them: a whole column written another way would
+    otherwise bury the other warnings."""
+    if len(export.warnings) < 20:
+        export.warnings.append(f"{export.path}, line {line}: {what} {text!r} not understood, ignored")
+
+
 def _row_record(
     export: ExportFile, line: int, row: list[str], columns: dict[str, int], module: Module
 ) -> PartyRecord:
@@ -472,11 +491,17 @@ def _row_record(
         has_transactions = True
     elif flag and flag in _FALSE:
         has_transactions = False
-    outstanding = (
-        _parse_amount(cells["outstanding"], decimal_comma=export.decimal_comma)
-        if "outstanding" in cells
-        else None
-    )
+    elif flag:  # a count or an amount of invoices, mapped to the field with --map
+        invoiced = _parse_amount(flag, decimal_comma=export.decimal_comma)
+        if invoiced is None:
+            _not_understood(export, line, "has transactions", cells["has_transactions"])
+        else:
+            has_transactions = invoiced != 0
+    outstanding = None
+    if "outstanding" in cells:
+        outstanding = _parse_amount(cells["outstanding"], decimal_comma=export.decimal_comma)
+        if outstanding is None:
+            _not_understood(export, line, "outstanding amount", cells["outstanding"])
     if has_transactions is None and outstanding is not None and outstanding != 0:
         has_transactions = True  # money owed means invoices exist
     for label, field_name in (("modified", "modified_at"), ("created", "created_at")):
@@ -486,10 +511,8 @@ def _row_record(
         moment = _parse_time(text, month_first=export.month_first_in.get(label, export.month_first))
         if moment is not None:
             values[field_name] = moment
-        elif len(export.warnings) < 20:
-            export.warnings.append(
-                f"{export.path}, line {line}: {label} time {text!r} not understood, ignored"
-            )
+        else:
+            _not_understood(export, line, f"{label} time", text)
     if "other_emails" in cells:
         others = tuple(e.strip() for e in _LIST_SEPARATORS.split(cells["other_emails"]) if e.strip())
         if others:
