@@ -437,6 +437,16 @@ def test_a_second_street_line_is_joined_to_the_first(tmp_path: Path) -> None:
         ("15.03.2016", datetime(2016, 3, 15)),
         ("15 Mar 2019", datetime(2019, 3, 15)),
         ("Mar 15, 2017", datetime(2017, 3, 15)),
+        # Zoho's other date formats, and dates a spreadsheet saved again in its locale's short format.
+        ("15/03/2017 09:00 PM", datetime(2017, 3, 15, 21, 0)),
+        ("15-03-2017 09:00", datetime(2017, 3, 15, 9, 0)),
+        ("2017/03/15 09:00", datetime(2017, 3, 15, 9, 0)),
+        ("15-Mar-2017 09:00 AM", datetime(2017, 3, 15, 9, 0)),
+        ("15 March 2017", datetime(2017, 3, 15)),
+        ("March 15, 2017 09:00 AM", datetime(2017, 3, 15, 9, 0)),
+        ("15/03/17 09:00", datetime(2017, 3, 15, 9, 0)),
+        ("3/15/17 9:00", datetime(2017, 3, 15, 9, 0)),
+        ("15.03.17", datetime(2017, 3, 15)),
     ],
 )
 def test_created_times_in_the_formats_exports_use(tmp_path: Path, written: str, moment: datetime) -> None:

@@ -253,6 +253,31 @@ _DATE_FORMATS = (
     "%b %d, %Y %I:%M %p",
     "%b %d, %Y",
     "%d-%m-%Y",
+    # As Zoho writes a user's other date formats, and as a spreadsheet saves dates again in its locale's
+    # short format (seconds left out, a two-digit year, the year first).
+    "%d/%m/%Y %I:%M %p",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%d-%b-%Y %I:%M %p",
+    "%d-%b-%Y %H:%M:%S",
+    "%d-%b-%Y %H:%M",
+    "%d-%b-%Y",
+    "%d %b %Y %H:%M:%S",
+    "%d %B %Y %H:%M",
+    "%d %B %Y",
+    "%B %d, %Y %I:%M %p",
+    "%B %d, %Y",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y",
+    "%m/%d/%y %I:%M %p",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y",
+    "%d.%m.%y %H:%M",
+    "%d.%m.%y",
 )
 
 
