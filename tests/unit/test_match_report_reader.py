@@ -243,6 +243,20 @@ def test_a_file_excel_saved_as_windows_1252_is_read_and_says_so(tmp_path: Path) 
     assert "save the file as 'CSV UTF-8'" in warning
 
 
+def test_a_file_excel_for_mac_saved_as_mac_roman_is_read_and_says_so(tmp_path: Path) -> None:
+    # Excel for Mac's "Comma Separated Values": Mac Roman, lines ended by CR alone.
+    path = tmp_path / "mac.csv"
+    text = "Record Id,Account Name,Billing City\rz1,Acme Ltd,Bristol\rz2,Müller GmbH,München\r"
+    path.write_bytes((text + "z3,Société Générale,Paris\r").encode("mac_roman"))
+    export = read_export(path, System.CRM)
+    assert [(r.name, r.city) for r in export.records][1:] == [
+        ("Müller GmbH", "München"),
+        ("Société Générale", "Paris"),
+    ]
+    [warning] = export.warnings
+    assert warning.startswith(f"{path}, line 3: not UTF-8, so the file is read as Mac Roman")
+
+
 def test_bytes_that_no_windows_1252_text_holds_are_refused_with_their_line(tmp_path: Path) -> None:
     path = tmp_path / "odd.csv"
     path.write_bytes(b"Record Id,Account Name\nz1,Caf\xe9 Ltd\nz2,Acme \x81 Ltd\n")

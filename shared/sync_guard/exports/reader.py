@@ -629,10 +629,12 @@ def _refuse_what_is_not_text(path: Path, head: bytes) -> None:
         raise ExportError(path, None, f"this is not text (it holds NUL bytes): {_AS_CSV}")
 
 
-def _first_line_not_in(handle: BinaryIO, codec: str) -> int | None:
-    """The number of the first line that does not decode with ``codec``; None when all do."""
+def _first_line_not_in(handle: BinaryIO, codec: str, *, mac_lines: bool) -> int | None:
+    """The number of the first line that does not decode with ``codec``; None when all do. Lines end
+    with LF (or CRLF), or with CR alone when ``mac_lines`` (such a file is read whole)."""
     handle.seek(0)
-    for number, raw in enumerate(handle, start=1):
+    lines = handle.read().split(b"\r") if mac_lines else handle
+    for number, raw in enumerate(lines, start=1):
         try:
             raw.decode(codec)
         except UnicodeDecodeError:
@@ -640,14 +642,24 @@ def _first_line_not_in(handle: BinaryIO, codec: str) -> int | None:
     return None
 
 
+# What Excel writes when it is not told to write UTF-8, as a warning names it: "CSV (Comma delimited)"
+# on Windows in Western Europe and the Americas, and "Comma Separated Values" on a Mac, whose lines end
+# with CR alone.
+SPREADSHEET_ENCODINGS = {
+    "cp1252": "Windows-1252 (Excel's 'CSV (Comma delimited)' on Windows)",
+    "mac_roman": "Mac Roman (Excel for Mac's 'Comma Separated Values')",
+}
+
+
 def _encoding(path: Path) -> tuple[str, int | None]:
     """The codec to read a file with and, when it is not UTF-8, the first line that showed it.
 
     UTF-8, with or without a byte order mark, is what Zoho writes. UTF-16 with its byte order mark is
-    Excel's "Unicode Text". Anything else is read as Windows-1252, which is what Excel on Windows writes
-    for "CSV (Comma delimited)" in Western Europe and the Americas: refusing such a file would send the
-    user back to a spreadsheet whose save dialog offers that format first. ExportError when even
-    Windows-1252 cannot read the file, or when it is a workbook or a web page under a .csv name.
+    Excel's "Unicode Text". Anything else is read as the encoding Excel writes when it is not asked for
+    UTF-8 (:data:`SPREADSHEET_ENCODINGS`): Mac Roman when its lines end with CR alone, as a Mac's do,
+    otherwise Windows-1252. Refusing such a file would send the user back to a spreadsheet whose save
+    dialog offers that format first. ExportError when even Windows-1252 cannot read the file, or when
+    it is a workbook or a web page under a .csv name.
     """
     try:
         handle = path.open("rb")
@@ -658,10 +670,13 @@ def _encoding(path: Path) -> tuple[str, int | None]:
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16", None
         _refuse_what_is_not_text(path, head)
-        not_utf8 = _first_line_not_in(handle, "utf-8")
+        mac_lines = b"\r" in head and b"\n" not in head
+        not_utf8 = _first_line_not_in(handle, "utf-8", mac_lines=mac_lines)
         if not_utf8 is None:
             return "utf-8-sig", None
-        not_cp1252 = _first_line_not_in(handle, "cp1252")
+        if mac_lines:
+            return "mac_roman", not_utf8  # it has a character for every byte
+        not_cp1252 = _first_line_not_in(handle, "cp1252", mac_lines=False)
         if not_cp1252 is not None:
             raise ExportError(
                 path, not_cp1252, "neither UTF-8 nor Windows-1252 text (save the file as CSV UTF-8)"
@@ -698,8 +713,9 @@ def iter_export(
     export.encoding, not_utf8 = _encoding(path)
     if not_utf8 is not None:
         export.warnings.append(
-            f"{path}, line {not_utf8}: not UTF-8, so the file is read as Windows-1252 (Excel's 'CSV (Comma "
-            "delimited)'); if names look wrong in the report, save the file as 'CSV UTF-8' and run it again"
+            f"{path}, line {not_utf8}: not UTF-8, so the file is read as "
+            f"{SPREADSHEET_ENCODINGS[export.encoding]}; if names look wrong in the report, save the file as "
+            "'CSV UTF-8' and run it again"
         )
     with _open_text(path, export.encoding) as handle:
         first = handle.readline()
