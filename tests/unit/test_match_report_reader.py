@@ -180,6 +180,45 @@ def test_a_repeated_header_reads_the_first_filled_in_column_and_warns(tmp_path: 
     ]
 
 
+def test_rows_excel_saved_without_their_empty_last_cells_are_read_and_warned_of(tmp_path: Path) -> None:
+    # Excel leaves out the separators of empty last cells for runs of rows.
+    path = write(
+        tmp_path,
+        "Record Id,Account Name,Billing City,Phone\n"
+        "zcrm_4876000000101001,Acme Ltd,Bristol,0117 496 0000\n"
+        "zcrm_4876000000101002,Beta Ltd\n"
+        "4876000000101003,Gamma Ltd,Leeds\n",
+    )
+    export = read_export(path, System.CRM)
+    assert [(r.name, r.city, r.phone) for r in export.records] == [
+        ("Acme Ltd", "Bristol", "0117 496 0000"),
+        ("Beta Ltd", None, None),
+        ("Gamma Ltd", "Leeds", None),
+    ]
+    assert export.warnings == [
+        f"{path}: 2 row(s) have fewer fields than the header (first at line 3), as Excel writes a row whose "
+        "last cells are empty: those cells are read as empty"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        # A line break in a street that is not quoted: the rest of the row is no record of its own.
+        (
+            "4876000000101001,Acme Ltd,1 High St\nUnit 2,Bristol,0117 496 0000\n",
+            "line 3: row has 3 fields, the header has 5 (and line 2 before it has 3: is there a line break "
+            "inside a field that is not quoted?)",
+        ),
+        ("z1,Acme Ltd\n", "line 2: row has 2 fields, the header has 5"),  # no Zoho id: no Excel row
+    ],
+)
+def test_a_short_row_that_excel_did_not_write_is_refused(tmp_path: Path, rows: str, message: str) -> None:
+    path = write(tmp_path, f"Record Id,Account Name,Billing Street,Billing City,Phone\n{rows}")
+    with pytest.raises(ExportError, match=re.escape(message)):
+        read_export(path, System.CRM)
+
+
 def test_a_multi_line_field_keeps_line_numbers_right(tmp_path: Path) -> None:
     path = write(tmp_path, 'Record Id,Account Name\nz1,"Acme\nWidgets"\nz1,Beta Ltd\n')
     with pytest.raises(ExportError, match=r"line 4: id 'z1' appears again \(first at line 2\)"):

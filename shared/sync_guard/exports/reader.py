@@ -702,6 +702,57 @@ def _delimiter(header: str) -> str:
     return max(_DELIMITERS, key=header.count) if header else ","
 
 
+# A Zoho record id as an export writes it: digits, in CRM's export after "zcrm_".
+_ZOHO_ID = re.compile(r"(?:zcrm_)?\d{6,}")
+
+
+@dataclass
+class _ShortRows:
+    """Rows with fewer fields than the header, read with their missing last cells empty.
+
+    Excel leaves out the separators of a row's last cells when they are empty (for a run of rows at a
+    time), so a Zoho export saved from it again has such rows. A line break inside a field that is not
+    quoted also makes short rows, whose second part would read as a record of its own; so a short row
+    is read only when its id is a Zoho id ("4876000000101001", "zcrm_4876000000101001"), which the
+    rest of a broken row does not, and refused otherwise, naming the line.
+    """
+
+    path: Path
+    width: int
+    id_index: int
+    count: int = 0
+    first: int = 0
+    previous: tuple[int, int] | None = None  # (line, fields) of the row before, when it was short
+
+    def pad(self, line: int, row: list[str]) -> None:
+        """Fill a short row up to the header's width in place (nothing for a full one)."""
+        fields = len(row)
+        if fields == self.width:
+            self.previous = None
+            return
+        if self.id_index >= fields or not _ZOHO_ID.fullmatch(row[self.id_index].strip()):
+            message = f"row has {fields} fields, the header has {self.width}"
+            if self.previous is not None:
+                message += (
+                    f" (and line {self.previous[0]} before it has {self.previous[1]}: is there a line break "
+                    "inside a field that is not quoted?)"
+                )
+            raise ExportError(self.path, line, message)
+        self.previous = (line, fields)
+        self.count += 1
+        self.first = self.first or line
+        row.extend([""] * (self.width - fields))
+
+    def warnings(self) -> list[str]:
+        """One warning for all the short rows read."""
+        if not self.count:
+            return []
+        return [
+            f"{self.path}: {self.count} row(s) have fewer fields than the header (first at line "
+            f"{self.first}), as Excel writes a row whose last cells are empty: those cells are read as empty"
+        ]
+
+
 def iter_export(
     path: Path, system: System, overrides: Mapping[str, str] | None = None, export: ExportFile | None = None
 ) -> Iterator[PartyRecord]:
@@ -739,6 +790,7 @@ def iter_export(
         type_column = columns.get("contact_type")
         vendors = 0
         seen: dict[str, int] = {}
+        short = _ShortRows(path, len(headers), columns["id"])
         line = 1
         while True:
             start = reader.line_num + 1
@@ -749,6 +801,7 @@ def iter_export(
                     export.warnings.append(
                         f"{path}: {vendors} vendor row(s) left out: suppliers are not the sync's customers"
                     )
+                export.warnings.extend(short.warnings())
                 return
             except csv.Error as error:
                 raise ExportError(path, start, f"not valid CSV: {error}") from error
@@ -757,8 +810,9 @@ def iter_export(
             line = start
             if not any(cell.strip() for cell in row):
                 continue  # blank lines at the end of hand-edited exports
-            if len(row) != len(headers):
+            if len(row) > len(headers):
                 raise ExportError(path, line, f"row has {len(row)} fields, the header has {len(headers)}")
+            short.pad(line, row)
             if type_column is not None and row[type_column].strip().lower() == "vendor":
                 vendors += 1
                 continue
