@@ -303,6 +303,17 @@ def test_bytes_that_no_windows_1252_text_holds_are_refused_with_their_line(tmp_p
         read_export(path, System.CRM)
 
 
+def test_a_file_that_starts_as_utf8_and_goes_on_in_another_encoding_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "joined.csv"
+    path.write_bytes(
+        codecs.BOM_UTF8 + "Record Id,Account Name\nz1,Müller GmbH\n".encode() + b"z2,Caf\xe9 Ltd\n"
+    )
+    with pytest.raises(
+        ExportError, match=r"joined\.csv, line 3: not UTF-8 text, though the file starts as UTF-8"
+    ):
+        read_export(path, System.CRM)
+
+
 def test_excel_unicode_text_is_read(tmp_path: Path) -> None:
     # Excel's "Unicode Text": UTF-16 (little-endian, with its byte order mark), separated by tabs.
     path = tmp_path / "unicode.txt"

@@ -674,6 +674,10 @@ def _encoding(path: Path) -> tuple[str, int | None]:
         not_utf8 = _first_line_not_in(handle, "utf-8", mac_lines=mac_lines)
         if not_utf8 is None:
             return "utf-8-sig", None
+        if head.startswith(codecs.BOM_UTF8):  # UTF-8 by its own word: the rest was pieced on to it
+            raise ExportError(
+                path, not_utf8, "not UTF-8 text, though the file starts as UTF-8 (save it as CSV UTF-8)"
+            )
         if mac_lines:
             return "mac_roman", not_utf8  # it has a character for every byte
         not_cp1252 = _first_line_not_in(handle, "cp1252", mac_lines=False)
