@@ -301,6 +301,17 @@ def test_seed_cli_names_the_bad_file_and_line(aws: AwsResources) -> None:
     assert "malformed_extra_field.csv" in result.stderr
 
 
+def test_seed_cli_shows_how_an_export_was_read(aws: AwsResources, tmp_path: Path) -> None:
+    from sync_guard.cli import app
+
+    books = tmp_path / "customers.csv"  # saved again from Excel on Windows
+    books.write_bytes("Contact ID,Display Name\r\n46000001,Müller GmbH\r\n".encode("cp1252"))
+    result = CliRunner().invoke(app, ["seed", "--books", str(books), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr
+    assert "customers.csv, line 2: not UTF-8, so the file is read as Windows-1252" in result.stderr
+
+
 def test_an_id_only_delete_of_an_unseen_customer_is_stored_on_the_real_server(
     aws_server: AwsResources,
 ) -> None:

@@ -141,11 +141,16 @@ def seed(
     else:
         overrides = _overrides(map_ or [])
         try:
-            crm_records = read_export(crm, System.CRM, overrides).records if crm else []
-            books_records = read_export(books, System.BOOKS, overrides).records if books else []
+            sources = ((crm, System.CRM), (books, System.BOOKS))
+            exports = [read_export(path, system, overrides) for path, system in sources if path]
         except ClientError as error:
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(2) from error
+        for export in exports:  # how a file was read (its encoding, rows left out) is for the user to judge
+            for warning in export.warnings:
+                typer.echo(f"warning: {warning}", err=True)
+        crm_records = [r for e in exports if e.system is System.CRM for r in e.records]
+        books_records = [r for e in exports if e.system is System.BOOKS for r in e.records]
     now = datetime.now(UTC)
     plan = plan_seed(crm_records, books_records, LibraryMatcher(settings.default_phone_region), now=now)
     written = 0
