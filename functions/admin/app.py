@@ -1,4 +1,4 @@
-"""Admin API function (IAM-authorised HTTP API): quarantines, manual links, storm breaker, audit queries.
+"""Admin API function (IAM-authorised HTTP API): quarantines, manual links, storm breaker, records, audit.
 
 Thin: route, parse the body into a pydantic model, call ``AdminService``, map its result or its error. The
 actor of every operation is the IAM caller's ARN from the request context.
@@ -7,24 +7,28 @@ actor of every operation is the IAM caller's ARN from the request context.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from sync_guard.admin import AdminService, HoldStatus
+from sync_guard.admin import AdminService, HoldStatus, OperationResult
 from sync_guard.admin.http import (
     AuditParams,
     BreakerResetRequest,
     ConfirmRequest,
+    ForgetReleaseRequest,
     LinkRequest,
     ReleaseRequest,
     audit_json,
     caller_actor,
     hold_json,
     parse_body,
+    record_json,
     result_json,
 )
 from sync_guard.config import get_settings
@@ -34,6 +38,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
+Request = TypeVar("Request", bound=BaseModel)
 
 settings = get_settings()
 service = AdminService.from_settings(settings)
@@ -57,6 +62,12 @@ def _done(result: Any) -> dict[str, Any]:
     return result_json(result)
 
 
+def _run(model: type[Request], operation: Callable[[Request, str], OperationResult]) -> dict[str, Any]:
+    """Parse the body into ``model`` (a 400 naming the field), then run the operation as the caller."""
+    request = parse_body(model, _body())
+    return _done(operation(request, _actor()))
+
+
 @app.get("/admin/quarantines")
 def list_quarantines() -> dict[str, Any]:
     _actor()
@@ -69,28 +80,39 @@ def list_quarantines() -> dict[str, Any]:
 
 @app.post("/admin/quarantines/release")
 def release() -> dict[str, Any]:
-    request = parse_body(ReleaseRequest, _body())
-    return _done(service.release(request.hold_id, actor=_actor(), reason=request.reason))
+    return _run(ReleaseRequest, lambda r, actor: service.release(r.hold_id, actor=actor, reason=r.reason))
+
+
+@app.post("/admin/quarantines/forget-release")
+def forget_release() -> dict[str, Any]:
+    return _run(
+        ForgetReleaseRequest,
+        lambda r, actor: service.forget_release(r.record, against=r.against, actor=actor, reason=r.reason),
+    )
+
+
+@app.get("/admin/records")
+def record() -> dict[str, Any]:
+    _actor()
+    return record_json(service.record(app.current_event.get_query_string_value("record", "") or ""))
 
 
 @app.post("/admin/quarantines/confirm")
 def confirm() -> dict[str, Any]:
-    request = parse_body(ConfirmRequest, _body())
-    return _done(
-        service.confirm(request.hold_id, survivor=request.survivor, actor=_actor(), reason=request.reason)
+    return _run(
+        ConfirmRequest,
+        lambda r, actor: service.confirm(r.hold_id, survivor=r.survivor, actor=actor, reason=r.reason),
     )
 
 
 @app.post("/admin/links")
 def link() -> dict[str, Any]:
-    request = parse_body(LinkRequest, _body())
-    return _done(service.link(request.crm, request.books, actor=_actor(), reason=request.reason))
+    return _run(LinkRequest, lambda r, actor: service.link(r.crm, r.books, actor=actor, reason=r.reason))
 
 
 @app.post("/admin/breaker/reset")
 def reset_breaker() -> dict[str, Any]:
-    request = parse_body(BreakerResetRequest, _body())
-    return _done(service.reset_breaker(actor=_actor(), reason=request.reason))
+    return _run(BreakerResetRequest, lambda r, actor: service.reset_breaker(actor=actor, reason=r.reason))
 
 
 @app.get("/admin/audit")

@@ -194,3 +194,30 @@ def test_audit_responses_stay_out_of_the_trace(
     assert status == 200
     assert body["entries"]
     assert captured == [False]
+
+
+def test_forget_release_and_the_record_view(invoke: Invoke, companies: list[Company]) -> None:
+    held, customer = companies[0].duplicate.ref, companies[0].customer.ref
+    invoke("POST", "/admin/quarantines/release", {"hold_id": held})
+    status, body = invoke("GET", "/admin/records", query={"record": held})
+    assert status == 200
+    assert body["cleared"] == [customer]
+
+    status, body = invoke(
+        "POST", "/admin/quarantines/forget-release", {"record": held, "against": customer, "reason": "oops"}
+    )
+
+    assert status == 200
+    assert (body["operation"], body["actor"]) == ("forget_release", CALLER)
+    assert body["detail"]["forgotten"] == {held: [customer]}
+    status, body = invoke("GET", "/admin/records", query={"record": held})
+    assert body["cleared"] == []
+    # nothing left to forget, an unknown record, a missing field
+    status, body = invoke("POST", "/admin/quarantines/forget-release", {"record": held, "against": customer})
+    assert (status, body["field"]) == (404, "against")
+    status, body = invoke("GET", "/admin/records", query={"record": "crm:404"})
+    assert (status, body["field"]) == (404, "record")
+    status, body = invoke("GET", "/admin/records")
+    assert (status, body["field"]) == (400, "record")
+    status, body = invoke("POST", "/admin/quarantines/forget-release", {"record": held})
+    assert (status, body["field"]) == (400, "against")

@@ -164,3 +164,33 @@ def test_replay_dlq_says_what_moved_when_sqs_refuses_some(
     assert sorted(entry.evidence) == ["action_id=act_1", "action_id=act_2"]  # what did move
     assert "Traceback" not in result.output
     assert queues.depth(aws.sqs, queues.dlq_url) == 1  # the refused one waits in the dead-letter queue
+
+
+def test_show_then_forget_a_release(companies: list[Company]) -> None:
+    held, customer = companies[0].duplicate.ref, companies[0].customer.ref
+    runner.invoke(app, ["quarantines", "release", held, "--actor", "user:ivy"])
+    shown = runner.invoke(app, ["show", held])
+    assert shown.exit_code == 0, shown.output
+    assert f"judged not a duplicate of: {customer}" in shown.output
+
+    forgot = runner.invoke(
+        app,
+        [
+            "quarantines",
+            "forget-release",
+            held,
+            "--against",
+            customer,
+            "--actor",
+            "user:ivy",
+            "--reason",
+            "x",
+        ],
+    )
+
+    assert forgot.exit_code == 0, forgot.output
+    assert f"forget_release: {held}, {customer} by user:ivy" in forgot.output
+    assert json.loads(runner.invoke(app, ["show", held, "--json"]).output)["cleared"] == []
+    again = runner.invoke(app, ["quarantines", "forget-release", held, "--against", customer])
+    assert again.exit_code == 1
+    assert "never released as not a duplicate" in again.output

@@ -355,3 +355,116 @@ def test_a_release_is_remembered_when_the_sync_brings_the_released_records_copy(
     assert customer.ref in (shadow.get_state(held.ref) or pytest.fail("no state")).cleared
     # while a look-alike nobody judged is held as before
     assert f"books:{stranger['contact_id']}" in holds
+
+
+def _released(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Pipeline, Company, AdminService]:
+    """Company 0's CRM account held as a drifted duplicate of its Books customer, then released."""
+    pipeline, companies = _held(aws, queues, sim, monkeypatch)
+    service = _service()
+    service.release(companies[0].duplicate.ref, actor="user:alice")
+    return pipeline, companies[0], service
+
+
+def test_a_forgotten_release_lets_the_next_event_hold_the_pair_again(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a CRM account released as not a duplicate of a Books customer, by mistake
+    pipeline, company, service = _released(aws, queues, sim, monkeypatch)
+    held, customer = company.duplicate, company.customer
+    pipeline.drain()
+
+    # when an admin forgets that judgement
+    result = service.forget_release(
+        held.ref, against=customer.ref, actor="user:bob", reason="released the wrong one"
+    )
+
+    # then neither record remembers it, and the trail says who undid it and why
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    assert (shadow.get_state(held.ref) or pytest.fail("no state")).cleared == frozenset()
+    assert result.detail["forgotten"] == {held.ref: [customer.ref]}
+    [_, forget] = sorted(_admin_entries(held.ref), key=lambda e: e.at)  # type: ignore[attr-defined]
+    assert (forget.operation, forget.actor) == ("forget_release", "user:bob")  # type: ignore[attr-defined]
+    assert forget.note.startswith("released the wrong one")  # type: ignore[attr-defined]
+    assert customer.ref in forget.records  # type: ignore[attr-defined]
+    # and the sync's Books copy of the account is held for the customer again at its first event
+    copy = sim.state.books_create_contact(
+        {"contact_name": held.name, "zcrm_account_id": held.record_id}, source=Source.SYNC
+    )
+    pipeline.decide([event_for(books_contact_to_party(copy))])
+    assert f"books:{copy['contact_id']}" in {h.hold_id for h in service.list_holds()}
+    # a judgement that is no longer there cannot be forgotten twice
+    with pytest.raises(NotFound) as twice:
+        service.forget_release(held.ref, against=customer.ref, actor="user:bob")
+    assert twice.value.field == "against"
+
+
+def test_forgetting_a_release_reaches_the_partner_it_pairs_with_since(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the released account paired since with its Books copy (the copy not held, thanks to the release)
+    pipeline, company, service = _released(aws, queues, sim, monkeypatch)
+    held, customer = company.duplicate, company.customer
+    copy = sim.state.books_create_contact(
+        {"contact_name": held.name, "zcrm_account_id": held.record_id}, source=Source.SYNC
+    )
+    pipeline.decide([event_for(books_contact_to_party(copy))])
+    copy_ref = f"books:{copy['contact_id']}"
+    assert service.record(held.ref).partner == copy_ref
+
+    # when the admin names the copy, which the engine judged through its partner
+    result = service.forget_release(copy_ref, against=customer.ref, actor="user:bob")
+
+    # then the judgement is gone from the account it was stored on
+    assert service.record(held.ref).cleared == frozenset()
+    assert result.detail["forgotten"] == {held.ref: [customer.ref]}
+    assert set(result.entry.records) == {copy_ref, customer.ref, held.ref}
+
+
+def test_forget_release_refuses_what_it_cannot_forget(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    held, customer = companies[0].duplicate, companies[0].customer
+    service = _service()
+
+    with pytest.raises(NotFound) as never:  # held, never released
+        service.forget_release(held.ref, against=customer.ref, actor="user:bob")
+    assert never.value.field == "against"
+    with pytest.raises(NotFound) as unknown:
+        service.forget_release("crm:404", against=customer.ref, actor="user:bob")
+    assert unknown.value.field == "record"
+    with pytest.raises(InvalidPayload) as itself:
+        service.forget_release(held.ref, against=held.ref, actor="user:bob")
+    assert itself.value.field == "against"
+    with pytest.raises(InvalidPayload):
+        service.forget_release(held.ref, against=customer.ref, actor=" ")
+
+
+def test_forget_release_that_races_an_event_asks_to_run_again(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_guard.store.shadow import STATE_SK
+
+    _, company, service = _released(aws, queues, sim, monkeypatch)
+    held, customer = company.duplicate, company.customer
+    settings = get_settings()
+    write_states = service.repository.write_states
+
+    def an_event_commits_first(*args: object, **kwargs: object) -> None:
+        aws.dynamodb.update_item(
+            TableName=settings.shadow_table,
+            Key={"pk": {"S": f"REC#{held.ref}"}, "sk": {"S": STATE_SK}},
+            UpdateExpression="SET rev = rev + :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+        write_states(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.repository, "write_states", an_event_commits_first)
+    with pytest.raises(Conflict):
+        service.forget_release(held.ref, against=customer.ref, actor="user:bob")
+
+    # nothing was forgotten, nor audited
+    assert customer.ref in service.record(held.ref).cleared
+    assert [e.operation for e in _admin_entries(held.ref)] == ["release"]  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from sync_guard.admin.model import (
     parse_rule,
 )
 from sync_guard.errors import Forbidden, InvalidPayload
+from sync_guard.guard.model import RecordState
 from sync_guard.store.audit import AuditPage, AuditQuery
 
 LOCAL_ACTOR_HEADER = "x-sync-guard-actor"
@@ -34,6 +35,12 @@ class _Body(BaseModel):
 
 class ReleaseRequest(_Body):
     hold_id: str = Field(min_length=3, max_length=80)
+    reason: str = Field(default="", max_length=500)
+
+
+class ForgetReleaseRequest(_Body):
+    record: str = Field(min_length=3, max_length=80)
+    against: str = Field(min_length=3, max_length=80)
     reason: str = Field(default="", max_length=500)
 
 
@@ -105,6 +112,21 @@ def caller_actor(event: dict[str, Any], *, local: bool) -> str:
 
 def hold_json(hold: Hold) -> dict[str, Any]:
     return hold.model_dump(mode="json")
+
+
+def record_json(state: RecordState) -> dict[str, Any]:
+    """One record as an admin looks at it (not its stored shape): pair, hold, what it was judged against."""
+    return {
+        "ref": state.ref,
+        "name": state.record.name,
+        "module": state.record.module.value,
+        "deleted": state.deleted,
+        "partner": state.partner,
+        "pair_source": state.pair_source.value if state.pair_source else None,
+        "former_partner": state.former_partner,
+        "held_by": state.held_by,
+        "cleared": sorted(state.cleared),
+    }
 
 
 def result_json(result: OperationResult) -> dict[str, Any]:

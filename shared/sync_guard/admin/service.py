@@ -9,9 +9,12 @@ IAM caller's ARN):
 - ``release``: undo a hold. Hold actions that never ran are cancelled; those that ran (or may have: a
   timeout) get their inverse queued through the outbox (remove the CRM tag, mark the Books customer active).
   Holds decided in ``observe`` mode never touched Zoho, so there is nothing to undo there.
+- ``forget_release``: undo the judgement a release left behind (two records are not duplicates), so the
+  next event of either decides them afresh.
 - ``confirm``: the held record is a duplicate; it stays held and the survivor is recorded.
 - ``link``: pair a CRM record and a Books customer by hand (provenance ``admin``), unpairing their former
   partners; repairs the shadow mapping after a CRM merge or a wrong inference.
+- ``record``: one record as the shadow holds it (partner, hold, the records it was judged distinct from).
 - ``reset_breaker``: close the multiplication-storm circuit breaker.
 - ``audit``: the audit queries (by record, rule, decision, time range), one page at a time.
 """
@@ -367,6 +370,61 @@ class AdminService:
             queued_actions=tuple(queued),
             detail={"cancelled": cancelled, "undo": [a.kind.value for a in undo_actions]},
         )
+
+    def forget_release(self, record: str, *, against: str, actor: str, reason: str = "") -> OperationResult:
+        """Forget that a release judged ``record`` and ``against`` not duplicates of one another.
+
+        The judgement reaches each record's partner on the other side (the engine passes over either record
+        of either pair), so it is taken off all four states; the next event of any of them is decided
+        afresh, and may be held again. Nothing is written to Zoho. A pair never judged is ``NotFound``.
+        """
+        actor = self._actor(actor)
+        ref = parse_ref(record, field="record")
+        other = parse_ref(against, field="against")
+        if other == ref:
+            raise InvalidPayload("a record is never judged against itself", field="against")
+        ours, theirs = self._pair_states(ref, "record"), self._pair_states(other, "against")
+        if {s.ref for s in ours} & {s.ref for s in theirs}:
+            raise InvalidPayload(f"{ref} and {other} are one customer's pair, not judged", field="against")
+        changes: list[tuple[RecordState, int]] = []
+        forgotten: dict[str, list[str]] = {}
+        for states, counterparts in ((ours, theirs), (theirs, ours)):
+            for state in states:
+                dropped = state.cleared & {s.ref for s in counterparts}
+                if dropped:
+                    changes.append((state.model_copy(update={"cleared": state.cleared - dropped}), state.rev))
+                    forgotten[state.ref] = sorted(dropped)
+        if not changes:
+            raise NotFound(f"{ref} was never released as not a duplicate of {other}", field="against")
+        entry = self._entry(
+            "forget_release",
+            actor,
+            tuple(dict.fromkeys((ref, other, *forgotten))),
+            (reason or "release judgement forgotten by an admin")
+            + f"; {ref} and {other} may be held as duplicates again at their next event",
+            names={s.ref: s.record.name for s in (*ours, *theirs)},
+        )
+        try:
+            self.repository.write_states(entry, changes)
+        except ConcurrentUpdate as error:
+            raise Conflict("a record changed meanwhile (an event was processed); run it again") from error
+        return OperationResult(operation="forget_release", entry=entry, detail={"forgotten": forgotten})
+
+    def _pair_states(self, ref: str, field: str) -> list[RecordState]:
+        """The record's state and its partner's (when the guard knows it); ``NotFound`` naming ``field``."""
+        state = self._known(ref, field)
+        partner = self.repository.state(state.partner) if state.partner else None
+        return [state] + ([partner] if partner is not None else [])
+
+    def _known(self, ref: str, field: str) -> RecordState:
+        found = self.repository.state(ref)
+        if found is None:
+            raise NotFound(f"the guard does not know {ref}", field=field)
+        return found
+
+    def record(self, ref: str) -> RecordState:
+        """One record as the shadow holds it: partner, hold, and what releases judged it distinct from."""
+        return self._known(parse_ref(ref, field="record"), "record")
 
     def confirm(self, hold_id: str, *, survivor: str, actor: str, reason: str = "") -> OperationResult:
         """Confirm the held record as a duplicate of ``survivor``: it stays held; the survivor is recorded."""

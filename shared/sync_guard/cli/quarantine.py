@@ -1,4 +1,5 @@
-"""Admin commands: ``sync-guard quarantines list|release|confirm``, ``link``, ``breaker reset``.
+"""Admin commands: ``sync-guard quarantines list|release|forget-release|confirm``, ``link``, ``show``,
+``breaker reset``.
 
 Every operation is audited with its actor: ``--actor`` (default: the OS user running the command). The
 target guard is resolved like every admin command (``--stack-name``, ``SYNC_GUARD_*``, or the running local
@@ -15,6 +16,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from sync_guard.admin import AdminService, HoldStatus, OperationResult
+from sync_guard.admin.http import record_json
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
     ActorOption,
@@ -65,7 +67,8 @@ def _operate(
 
 def register(app: typer.Typer) -> None:
     quarantines = typer.Typer(
-        help="Open quarantines (held records): list, release, confirm.", no_args_is_help=True
+        help="Open quarantines (held records): list, release, forget-release, confirm.",
+        no_args_is_help=True,
     )
     breaker = typer.Typer(help="The multiplication-storm circuit breaker.", no_args_is_help=True)
     app.add_typer(quarantines, name="quarantines")
@@ -112,6 +115,54 @@ def register(app: typer.Typer) -> None:
         _operate(
             stack_name, region, state_dir, lambda admin: admin.release(hold_id, actor=who, reason=reason)
         )
+
+    @quarantines.command("forget-release")
+    def forget_release_command(
+        record: Annotated[str, typer.Argument(help="A released record: crm:<id> or books:<id>.")],
+        against: Annotated[
+            str, typer.Option("--against", help="The record it was judged not a duplicate of.")
+        ],
+        reason: ReasonOption = "",
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Undo a release's judgement that two records are not duplicates: their next event decides afresh."""
+        who = actor or default_actor()
+        _operate(
+            stack_name,
+            region,
+            state_dir,
+            lambda admin: admin.forget_release(record, against=against, actor=who, reason=reason),
+        )
+
+    @app.command("show")
+    def show_command(
+        record: Annotated[str, typer.Argument(help="crm:<id> or books:<id>.")],
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead of lines.")] = False,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """One record as the guard knows it: its partner, its hold, what releases judged it distinct from."""
+        try:
+            state = _service(stack_name, region, state_dir).record(record)
+        except SyncGuardError as error:
+            _fail(error)
+        view = record_json(state)
+        if as_json:
+            typer.echo(json.dumps(view))
+            return
+        typer.echo(f"{view['ref']}  {view['module']}  {view['name'] or '(no name)'}")
+        if view["deleted"]:
+            typer.echo("  deleted in Zoho")
+        source = f" ({view['pair_source']})" if view["pair_source"] else ""
+        typer.echo(f"  partner: {view['partner'] or '-'}{source}")
+        if view["former_partner"]:
+            typer.echo(f"  former partner: {view['former_partner']}")
+        typer.echo(f"  held by: {view['held_by'] or '-'}")
+        typer.echo(f"  judged not a duplicate of: {', '.join(view['cleared']) or '-'}")
 
     @quarantines.command("confirm")
     def confirm_command(
