@@ -5,7 +5,8 @@ sync but never disconnect the integration; on the Books side the copy with invoi
 repairs mappings (quote both organisation ids) before anything is merged; losers are deactivated in Books,
 never deleted while they hold transactions or the mapping; CRM merges come last.
 
-Texts may use ``{crm_org_id}`` and ``{books_org_id}``; the renderer fills them from the configuration.
+Texts may use ``{org_ids}``: the renderer puts the two organisation ids there when they are configured, or
+where in Zoho to read them when not.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ DO_NOT_DISCONNECT = (
 )
 
 SUPPORT_TICKET = (
-    "Raise a Zoho support ticket to repair the mapping: quote both organisation IDs (CRM {crm_org_id}, "
-    "Books {books_org_id}), name the pattern and give these records as examples. Only Zoho support can "
+    "Raise a Zoho support ticket to repair the mapping: quote both organisation IDs ({org_ids}), "
+    "name the pattern and give these records as examples. Only Zoho support can "
     "re-point a mapping; there is no screen for it."
 )
 

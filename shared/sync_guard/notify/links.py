@@ -109,7 +109,11 @@ class ZohoLinks:
         return self.books_contact(record.record_id)
 
     def missing_setting(self, system: System) -> str:
-        """The environment variable to set when a link cannot be built (said in the message)."""
+        """The setting an admin sets for links into ``system`` (said in a message that has none).
+
+        The stack parameter: the message goes to finance, who pass it on to whoever deployed the guard;
+        locally the variable is ``SYNC_GUARD_ZOHO_CRM_ORG_ID`` / ``SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID``.
+        """
         if system is System.CRM:
-            return "SYNC_GUARD_ZOHO_CRM_ORG_ID (stack parameter ZohoCrmOrgId)"
-        return "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID (stack parameter ZohoBooksOrganizationId)"
+            return "the stack parameter ZohoCrmOrgId"
+        return "the stack parameter ZohoBooksOrganizationId"

@@ -112,12 +112,19 @@ def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
 
 
 def fill(step: str, links: ZohoLinks) -> str:
-    """Put the configured organisation ids into a catalogue text."""
-    return step.format(
-        crm_org_id=links.crm_org_id or "(CRM org id not configured: stack parameter ZohoCrmOrgId)",
-        books_org_id=links.books_organization_id
-        or "(Books organization id not configured: stack parameter ZohoBooksOrganizationId)",
+    """Put the organisation ids into a catalogue text: the configured ids, or where Zoho shows each."""
+    crm = f"CRM {links.crm_org_id}" if links.crm_org_id else "CRM's under Setup > Company Details"
+    books = (
+        f"Books {links.books_organization_id}"
+        if links.books_organization_id
+        else "Books' under Settings > Organisation Profile"
     )
+    return step.format(org_ids=f"{crm}, {books}")
+
+
+def no_link(record: NoticeRecord, links: ZohoLinks) -> str:
+    """Said in place of a link that needs an organisation id nobody configured."""
+    return f"no link until an admin sets {links.missing_setting(record.system)}"
 
 
 def rule_label(rule: str) -> str:
@@ -174,7 +181,7 @@ def record_block(index: int, record: NoticeRecord, mode: Mode, links: ZohoLinks)
         note = " (deleted, the page may no longer open)" if record.deleted else ""
         lines.append(f"      Open in Zoho{note}: {url}")
     else:
-        lines.append(f"      Open in Zoho: no link (set {links.missing_setting(record.system)})")
+        lines.append(f"      Open in Zoho: {no_link(record, links)}")
     return lines
 
 
@@ -419,7 +426,7 @@ def _example_line(number: int, notice: FinanceNotice, links: ZohoLinks) -> list[
             facts.append("HOLDS TRANSACTIONS")
         elif record.has_transactions is False:
             facts.append("no transactions")
-        url = links.link(record) or f"no link (set {links.missing_setting(record.system)})"
+        url = links.link(record) or no_link(record, links)
         lines.append(f"       {quoted_name(record)} [{', '.join(facts)}]")
         lines.append(f"         {url}")
     return lines

@@ -48,11 +48,8 @@ def test_no_link_without_the_organisation_id_and_the_setting_is_named() -> None:
     links = ZohoLinks(data_centre=DataCentre.EU)
     assert links.link(crm("9")) is None
     assert links.link(books("8")) is None
-    assert links.missing_setting(System.CRM) == "SYNC_GUARD_ZOHO_CRM_ORG_ID (stack parameter ZohoCrmOrgId)"
-    assert (
-        links.missing_setting(System.BOOKS)
-        == "SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID (stack parameter ZohoBooksOrganizationId)"
-    )
+    assert links.missing_setting(System.CRM) == "the stack parameter ZohoCrmOrgId"
+    assert links.missing_setting(System.BOOKS) == "the stack parameter ZohoBooksOrganizationId"
 
 
 def test_templates_can_be_overridden() -> None:

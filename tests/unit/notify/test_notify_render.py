@@ -6,11 +6,22 @@ import re
 from decimal import Decimal
 
 import pytest
-from notify_builders import BOOKS_ORG, CRM_ORG, books, crm, notice
+from notify_builders import BOOKS_ORG, CRM_ORG, books, crm, notice, pair
 
 from sync_guard.config import DataCentre, Mode
 from sync_guard.models.records import Module
-from sync_guard.notify import CATALOGUE, GENERIC, Decision, Role, Severity, ZohoLinks, render_notice, text_for
+from sync_guard.notify import (
+    CATALOGUE,
+    GENERIC,
+    Decision,
+    MessageKind,
+    Role,
+    Severity,
+    ZohoLinks,
+    aggregate,
+    render_notice,
+    text_for,
+)
 from sync_guard.notify.catalogue import DO_NOT_DISCONNECT
 from sync_guard.notify.render import subject_safe
 
@@ -56,7 +67,7 @@ def test_each_rule_renders_what_why_links_and_the_next_step(rule: str, links: Zo
     assert f"https://crm.zoho.eu/crm/org{CRM_ORG}/tab/Contacts/5725767000000000009" in body
     # Every step of the rule is there, numbered, and the last one always warns against disconnecting.
     for step in text.steps:
-        filled = step.format(crm_org_id=CRM_ORG, books_org_id=BOOKS_ORG)
+        filled = step.format(org_ids=f"CRM {CRM_ORG}, Books {BOOKS_ORG}")
         assert one_line(filled) in body
     assert one_line(DO_NOT_DISCONNECT) in body
     assert "{" not in message.body  # no placeholder left unfilled
@@ -85,12 +96,35 @@ def test_the_support_ticket_step_quotes_both_organisation_ids(links: ZohoLinks) 
 
 def test_missing_org_ids_are_said_instead_of_broken_links() -> None:
     body = one_line(render_notice(notice("BROKEN_MAPPING"), ZohoLinks(data_centre=DataCentre.EU)).body)
+    assert "Open in Zoho: no link until an admin sets the stack parameter ZohoBooksOrganizationId" in body
+    # the ticket step tells finance where Zoho shows each id, in a sentence that still reads
     assert (
-        "no link (set SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID (stack parameter ZohoBooksOrganizationId))"
-        in body
-    )
-    assert "(CRM org id not configured: stack parameter ZohoCrmOrgId)" in body
+        "quote both organisation IDs (CRM's under Setup > Company Details, "
+        "Books' under Settings > Organisation Profile), name the pattern"
+    ) in body
+    assert "not configured" not in body
+    assert "))" not in body  # no aside nested in an aside
     assert "https://" not in body
+
+
+def test_one_org_id_configured_is_quoted_and_the_other_is_pointed_to() -> None:
+    crm_only = ZohoLinks(data_centre=DataCentre.EU, crm_org_id=CRM_ORG)
+    books_only = ZohoLinks(data_centre=DataCentre.EU, books_organization_id=BOOKS_ORG)
+
+    crm_body = one_line(render_notice(notice("BROKEN_MAPPING"), crm_only).body)
+    books_body = one_line(render_notice(notice("BROKEN_MAPPING"), books_only).body)
+
+    assert f"(CRM {CRM_ORG}, Books' under Settings > Organisation Profile)" in crm_body
+    assert f"(CRM's under Setup > Company Details, Books {BOOKS_ORG})" in books_body
+    assert f"https://books.zoho.eu/app/{BOOKS_ORG}#/contacts/" in books_body
+
+
+def test_a_digest_without_org_ids_says_what_to_set_in_place_of_each_link() -> None:
+    batch = [pair(n, "NAME_DRIFT") for n in range(4)]
+    [message] = aggregate(batch, max_individual=3, links=ZohoLinks(data_centre=DataCentre.EU))
+    assert message.kind is MessageKind.DIGEST
+    assert "no link until an admin sets the stack parameter ZohoBooksOrganizationId" in message.body
+    assert "(set " not in message.body
 
 
 def test_the_copy_holding_transactions_is_named_as_the_one_to_keep(links: ZohoLinks) -> None:
