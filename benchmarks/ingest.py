@@ -84,10 +84,19 @@ class _NullStore:
     def mark_enqueue_failed(self, event_id: str, at: Any, reason: str) -> None:
         return None
 
+    def put_new_many(self, stored: Any) -> list[Any]:
+        return [self.put_new(item) for item in stored]
+
+    def mark_queued_many(self, event_ids: Any, at: Any) -> None:
+        return None
+
 
 class _NullQueue:
     def send(self, event: Any) -> None:
         return None
+
+    def send_many(self, events: Any) -> dict[str, str]:
+        return {}
 
 
 def warm(requests: int, rounds: int) -> tuple[float, float, float, float]:

@@ -15,6 +15,7 @@ from sync_guard.ingest import requeue_unqueued
 from sync_guard.ingest.ports import EventStatus, StoredEvent
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, System
+from sync_guard.store.aws import client
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
 from sync_guard.store.queue import SqsEventQueue
 from tests.support.aws import AwsResources
@@ -137,3 +138,32 @@ def test_an_event_awaiting_enrichment_never_expires_until_it_is_decided(
     decided = now + timedelta(days=45)
     store.mark_processed("evt_wait", EventStatus.PROCESSED, decided)
     assert expiry() == str(int((decided + timedelta(days=7)).timestamp()))
+
+
+def test_many_puts_go_in_transactions_and_repeats_among_them_are_recognised(
+    store: DynamoEventStore,
+) -> None:
+    # given one event already queued and one stored but never queued
+    store.put_new(stored("evt_queued"))
+    store.mark_queued("evt_queued", NOW)
+    store.put_new(stored("evt_stuck"))
+    calls: list[str] = []
+    the_store_client = client("dynamodb", get_settings())
+    the_store_client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    batch = [stored(f"evt_{n:03d}") for n in range(150)] + [stored("evt_queued"), stored("evt_stuck")]
+
+    # when they come again among 150 new ones
+    outcomes = store.put_new_many(batch)
+
+    # then the new ones are created, each repeat reports what it was, and it took a few transactions
+    assert [o.created for o in outcomes] == [True] * 150 + [False, False]
+    assert [o.existing_status for o in outcomes[-2:]] == [EventStatus.QUEUED, EventStatus.RECEIVED]
+    assert set(calls) == {"TransactWriteItems"}
+    assert len(calls) <= 5
+    assert all(store.status_of(f"evt_{n:03d}") is EventStatus.RECEIVED for n in (0, 99, 149))
+    # and the status updates go the same way, never moving a processed event back
+    store.mark_processed("evt_001", EventStatus.PROCESSED, NOW)
+    store.mark_queued_many([f"evt_{n:03d}" for n in range(150)], NOW)
+    assert store.status_of("evt_000") is EventStatus.QUEUED
+    assert store.status_of("evt_001") is EventStatus.PROCESSED
+    assert store.status_of("evt_149") is EventStatus.QUEUED

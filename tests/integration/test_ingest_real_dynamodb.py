@@ -10,6 +10,7 @@ import pytest
 
 from sync_guard.config import get_settings
 from sync_guard.ingest.ports import EventStatus
+from sync_guard.store.aws import client
 from sync_guard.store.events import DynamoEventStore
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
@@ -26,11 +27,14 @@ def drain(aws: AwsResources) -> list[dict[str, Any]]:
     return messages
 
 
-def test_storage_first_and_duplicate_delivery_over_http(
-    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def app(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The ingest function against the real server, with the test secret."""
     monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
-    app = fresh_module("functions.ingest.app")
+    return fresh_module("functions.ingest.app")
+
+
+def test_storage_first_and_duplicate_delivery_over_http(aws_server: AwsResources, app: Any) -> None:
     # when the same notification (three ids) is delivered twice
     first = app.lambda_handler(sample_event("crm-notification-delete"), FakeLambdaContext())
     second = app.lambda_handler(sample_event("crm-notification-delete"), FakeLambdaContext())
@@ -71,3 +75,46 @@ def test_unqueued_event_is_requeued_by_redelivery_and_found_by_the_sweep(
     store = DynamoEventStore.from_settings(get_settings())
     assert store.status_of(event_id) is EventStatus.QUEUED
     assert list(store.unqueued(received_before=later)) == []
+
+
+def _callback(ids: range) -> dict[str, Any]:
+    """A Notification API callback for these Contacts ids (one channel, one server time)."""
+    event = sample_event("crm-notification-update")
+    body = json.loads(event["body"])
+    body["ids"] = [str(5725767000004000000 + n) for n in ids]
+    event["body"] = json.dumps(body)
+    return event
+
+
+def test_a_callback_of_hundreds_of_ids_is_stored_and_queued_once_in_batches(
+    aws_server: AwsResources, app: Any
+) -> None:
+    calls: list[str] = []
+    for service in ("dynamodb", "sqs"):
+        client(service, get_settings()).meta.events.register(
+            f"before-call.{service}", lambda model, **_: calls.append(model.name)
+        )
+
+    # when Zoho calls back with 300 ids, then again with 150 of which 100 overlap (the same events)
+    first = app.lambda_handler(_callback(range(300)), FakeLambdaContext())
+    first_calls = len(calls)
+    second = app.lambda_handler(_callback(range(200, 350)), FakeLambdaContext())
+
+    # then both are acknowledged, the overlap as repeats, without a round trip (or three) per id
+    assert first["statusCode"] == second["statusCode"] == 202
+    assert json.loads(first["body"])["duplicates"] == 0
+    assert json.loads(second["body"])["accepted"] == 150
+    assert json.loads(second["body"])["duplicates"] == 100
+    assert first_calls < 300 / 3
+    # and the server holds 350 events, each queued exactly once
+    ids = set(json.loads(first["body"])["event_ids"]) | set(json.loads(second["body"])["event_ids"])
+    assert len(ids) == 350
+    table = aws_server.environment["SYNC_GUARD_EVENTS_TABLE"]
+    statuses = [
+        item["status"]["S"]
+        for page in aws_server.dynamodb.get_paginator("scan").paginate(TableName=table)
+        for item in page["Items"]
+    ]
+    assert statuses == ["queued"] * 350
+    queued = [json.loads(m["Body"])["event_id"] for m in drain(aws_server)]
+    assert sorted(queued) == sorted(ids)

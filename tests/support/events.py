@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,6 +34,13 @@ class MemoryStore:
     def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
         self.errors[event_id] = reason
 
+    def put_new_many(self, stored: Sequence[StoredEvent]) -> list[PutOutcome]:
+        return [self.put_new(item) for item in stored]
+
+    def mark_queued_many(self, event_ids: Sequence[str], at: datetime) -> None:
+        for event_id in event_ids:
+            self.mark_queued(event_id, at)
+
 
 @dataclass
 class MemoryQueue:
@@ -43,3 +51,9 @@ class MemoryQueue:
         if self.failing:
             raise TimeoutError("queue unreachable")
         self.sent.append(event)
+
+    def send_many(self, events: Sequence[GuardEvent]) -> dict[str, str]:
+        if self.failing:
+            raise TimeoutError("queue unreachable")
+        self.sent.extend(events)
+        return {}

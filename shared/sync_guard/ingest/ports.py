@@ -5,6 +5,7 @@ Kept free of boto3 so that the domain logic, its tests and the benchmarks' basel
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +72,14 @@ class EventStore(Protocol):
         """Record that the queue accepted the event (only moves ``received`` forward)."""
         ...
 
+    def put_new_many(self, stored: Sequence[StoredEvent]) -> list[PutOutcome]:
+        """``put_new`` of each event (in batches where the store can), outcomes in the same order."""
+        ...
+
+    def mark_queued_many(self, event_ids: Sequence[str], at: datetime) -> None:
+        """``mark_queued`` of each event (in batches where the store can)."""
+        ...
+
     def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
         """Leave the event ``received`` and note why queueing failed, for the sweep and for people."""
         ...
@@ -81,6 +90,10 @@ class EventQueue(Protocol):
 
     def send(self, event: GuardEvent) -> None:
         """Queue one event for processing; raises on failure."""
+        ...
+
+    def send_many(self, events: Sequence[GuardEvent]) -> Mapping[str, str]:
+        """Queue events in batches; returns those not taken (event id -> why), raising only if nothing was."""
         ...
 
 

@@ -176,55 +176,61 @@ def store_and_queue(
     The one path every event enters by, whether a webhook delivered it or a scheduled check against Zoho
     found it: a repeat is recognised by its content-derived id, and an event whose enqueue fails stays
     ``received`` for :func:`requeue_unqueued`. Raises ``EventNotStored`` when the table refuses an event.
+
+    Puts, sends and status updates go in batches: a Notification API callback carries hundreds of ids, and
+    three calls per id outlast the ingest function's timeout, after which Zoho, which does not retry, never
+    sends the rest. Each event keeps its own conditional put, so exactly-once holds as for one.
     """
-    outcomes = [_put(store, item) for item in stored]
-    unqueued = [
-        item.event.event_id
-        for item, outcome in zip(stored, outcomes, strict=True)
-        if outcome.needs_enqueue and not _enqueue(store, queue, item.event, clock)
-    ]
+    outcomes = _put_all(store, stored)
+    to_queue = [item.event for item, outcome in zip(stored, outcomes, strict=True) if outcome.needs_enqueue]
     return IngestResult(
         event_ids=[item.event.event_id for item in stored],
         duplicates=sum(1 for outcome in outcomes if not outcome.created),
-        unqueued=unqueued,
+        unqueued=_enqueue_all(store, queue, to_queue, clock),
     )
 
 
-def _put(store: EventStore, item: StoredEvent) -> PutOutcome:
+def _put_all(store: EventStore, stored: Sequence[StoredEvent]) -> list[PutOutcome]:
     try:
-        return store.put_new(item)
+        return store.put_new_many(stored)
     except SyncGuardError:
         raise
     except Exception as error:
         raise EventNotStored("the event could not be stored; please retry") from error
 
 
-def _enqueue(store: EventStore, queue: EventQueue, event: GuardEvent, clock: Callable[[], datetime]) -> bool:
-    """Queue a stored event; on failure leave it ``received`` for reconciliation and say so."""
+def _enqueue_all(
+    store: EventStore, queue: EventQueue, events: Sequence[GuardEvent], clock: Callable[[], datetime]
+) -> list[str]:
+    """Queue stored events; those not taken stay ``received`` for reconciliation, and are returned."""
+    if not events:
+        return []
     try:
-        queue.send(event)
+        refused = queue.send_many(events)
     except Exception as error:
+        refused = {event.event_id: type(error).__name__ for event in events}
+    for event_id, reason in refused.items():
         logger.warning(
             "event stored but not queued; it stays 'received' for reconciliation",
-            extra={"event_id": event.event_id, "error": type(error).__name__},
+            extra={"event_id": event_id, "error": reason},
         )
         try:
-            store.mark_enqueue_failed(event.event_id, clock(), type(error).__name__)
+            store.mark_enqueue_failed(event_id, clock(), reason)
         except Exception as mark_error:
             logger.warning(
                 "could not note the enqueue failure on the stored event",
-                extra={"event_id": event.event_id, "error": type(mark_error).__name__},
+                extra={"event_id": event_id, "error": type(mark_error).__name__},
             )
-        return False
+    sent = [event.event_id for event in events if event.event_id not in refused]
     try:
-        store.mark_queued(event.event_id, clock())
+        store.mark_queued_many(sent, clock())
     except Exception as error:
-        # Queued but still marked 'received': a sweep may queue it again, which the processor absorbs.
+        # Queued but still marked 'received': a sweep may queue them again, which the processor absorbs.
         logger.warning(
-            "event queued but its status could not be updated",
-            extra={"event_id": event.event_id, "error": type(error).__name__},
+            "events queued but their status could not be updated",
+            extra={"events": len(sent), "error": type(error).__name__},
         )
-    return True
+    return [event.event_id for event in events if event.event_id in refused]
 
 
 class SweepableEventStore(EventStore, Protocol):

@@ -15,8 +15,10 @@ Large bodies are stored zlib-compressed (``raw_body_z``, ``event_z``) to stay un
 
 from __future__ import annotations
 
+import re
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +33,12 @@ from sync_guard.store.aws import client, is_conditional_check_failure
 # Compress once an item would pass this; DynamoDB's hard limit is 400 KB including attribute names.
 _COMPRESS_ABOVE_BYTES = 300 * 1024
 _MAX_ITEM_BYTES = 390 * 1024
+# One TransactWriteItems holds at most 100 items and 4 MB: stay under both, with room for the names.
+_TRANSACTION_ITEMS = 100
+_TRANSACTION_BYTES = 3 * 1024 * 1024
+_ITEM_LIMIT = re.compile(r"length less than or equal to (\d+)")
+CONDITION_FAILED = "ConditionalCheckFailed"
+_WRITTEN: dict[str, Any] = {}  # marks a write that went through in ``_write_each``'s answer
 
 
 class EventRecordMissing(SyncGuardError):
@@ -50,6 +58,7 @@ class DynamoEventStore:
         self._dynamodb = dynamodb
         self._table = table_name
         self._retention = retention
+        self._transaction_items = _TRANSACTION_ITEMS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DynamoEventStore:
@@ -110,6 +119,95 @@ class DynamoEventStore:
         # Servers that do not return the old item (older DynamoDB Local): ask with a write, since the
         # ingest function may only write. The probe succeeds only while the event is still 'received'.
         return PutOutcome(created=False, existing_status=self._probe_received(stored))
+
+    def put_new_many(self, stored: Sequence[StoredEvent]) -> list[PutOutcome]:
+        """``put_new`` of each event, up to 100 in one ``TransactWriteItems`` (a callback's hundreds of ids
+        in a few calls); each put keeps its own ``attribute_not_exists`` condition."""
+        if len({item.event.event_id for item in stored}) != len(stored):
+            return [self.put_new(item) for item in stored]  # a transaction writes each item once at most
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self.item_for(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for item in stored
+        ]
+        outcomes = []
+        for item, answer in zip(stored, self._write_each(puts), strict=True):
+            if answer is _WRITTEN:
+                outcomes.append(PutOutcome(created=True))
+            elif answer is None:
+                outcomes.append(self.put_new(item))
+            elif "status" in answer:
+                outcomes.append(PutOutcome(created=False, existing_status=EventStatus(answer["status"]["S"])))
+            else:
+                outcomes.append(PutOutcome(created=False, existing_status=self._probe_received(item)))
+        return outcomes
+
+    def mark_queued_many(self, event_ids: Sequence[str], at: datetime) -> None:
+        """``mark_queued`` of each event, up to 100 in one ``TransactWriteItems``."""
+        updates = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": event_id}},
+                    "UpdateExpression": "SET #status = :queued, queued_at = :at REMOVE enqueue_error",
+                    "ConditionExpression": "#status = :expected",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":queued": {"S": EventStatus.QUEUED.value},
+                        ":expected": {"S": EventStatus.RECEIVED.value},
+                        ":at": {"S": _iso(at)},
+                    },
+                }
+            }
+            for event_id in event_ids
+        ]
+        for event_id, answer in zip(event_ids, self._write_each(updates), strict=True):
+            if answer is None:
+                self.mark_queued(event_id, at)
+
+    def _write_each(self, operations: Sequence[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """Run conditional writes on distinct items in as few transactions as the limits allow.
+
+        Per operation: ``_WRITTEN``; the item as it stood when its condition failed (``{}`` when the server
+        does not say); or None when it was not decided here (a transaction that conflicted with another
+        writer, was throttled or failed otherwise): the caller writes those one at a time. A transaction is
+        all or nothing, so one repeat among a hundred puts cancels it: the repeats are noted from the
+        cancellation reasons, and the others are sent again without them. A server that takes fewer items
+        per transaction (DynamoDB Local's old limit of 10) says how many, and gets that many from then on.
+        """
+        answers: list[dict[str, Any] | None] = [None] * len(operations)
+        work = deque(_chunks(range(len(operations)), operations, self._transaction_items))
+        while work:
+            pending = work.popleft()
+            try:
+                self._dynamodb.transact_write_items(TransactItems=[operations[i] for i in pending])
+            except ClientError as error:
+                limit = _item_limit(error)
+                if limit is not None and 0 < limit < len(pending):
+                    self._transaction_items = limit
+                    work.extendleft(reversed(list(_chunks(pending, operations, limit))))
+                    continue
+                reasons = _cancellation_reasons(error, len(pending))
+                if reasons is None:
+                    continue  # left undecided: written one at a time by the caller
+                for index, (code, old) in zip(pending, reasons, strict=True):
+                    if code == CONDITION_FAILED:
+                        answers[index] = old
+                rest = [i for i, (code, _) in zip(pending, reasons, strict=True) if code == "None"]
+                if rest:
+                    work.appendleft(rest)
+                continue
+            except BotoCoreError:
+                continue
+            for index in pending:
+                answers[index] = _WRITTEN
+        return answers
 
     def _probe_received(self, stored: StoredEvent) -> EventStatus | None:
         try:
@@ -239,6 +337,51 @@ class DynamoEventStore:
             if is_conditional_check_failure(error):
                 raise EventRecordMissing(f"event {event_id} is not stored") from error
             raise
+
+
+def _chunks(indexes: Iterable[int], operations: Sequence[dict[str, Any]], most: int) -> Iterator[list[int]]:
+    """``indexes`` in runs that fit one transaction: ``most`` operations, and under its size limit."""
+    chunk: list[int] = []
+    size = 0
+    for index in indexes:
+        weight = len(repr(operations[index]))  # never under the wire size (binary values repr longer)
+        if chunk and (len(chunk) >= most or size + weight > _TRANSACTION_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(index)
+        size += weight
+    if chunk:
+        yield chunk
+
+
+def _item_limit(error: ClientError) -> int | None:
+    """The number of items per transaction a server says it takes, when it refused more."""
+    if error.response.get("Error", {}).get("Code") != "ValidationException":
+        return None
+    found = _ITEM_LIMIT.search(str(error.response.get("Error", {}).get("Message", "")))
+    return int(found.group(1)) if found else None
+
+
+def _cancellation_reasons(error: ClientError, count: int) -> list[tuple[str, dict[str, Any]]] | None:
+    """Each operation's reason (``ConditionalCheckFailed`` with the old item, or ``None``) when conditions
+    alone cancelled the transaction; None for anything else (a conflict, throttling, a refusal)."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    given = error.response.get("CancellationReasons") or []
+    if given:
+        reasons = [(str(r.get("Code") or "None"), dict(r.get("Item") or {})) for r in given]
+    else:  # some emulators only name the reasons in the message, in order
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        named = message.rpartition("[")[2].rstrip("]").split(",")
+        reasons = [(code.strip(), {}) for code in named]
+    codes = {code for code, _ in reasons}
+    if (
+        len(reasons) != count
+        or "ConditionalCheckFailed" not in codes
+        or codes - {"ConditionalCheckFailed", "None"}
+    ):
+        return None
+    return reasons
 
 
 def _event_of(item: dict[str, Any]) -> GuardEvent:

@@ -276,3 +276,34 @@ def test_every_client_mistake_is_a_4xx_domain_error(store: MemoryStore, queue: M
         with pytest.raises(SyncGuardError) as raised:
             service.ingest(request(**case))
         assert 400 <= raised.value.status < 500
+
+
+def test_events_the_queue_refuses_among_a_batch_stay_received_with_the_reason(store: MemoryStore) -> None:
+    from sync_guard.store.queue import SqsEventQueue
+
+    class RefusingSqs:
+        """SQS that refuses the second entry of every batch, and records the batch sizes."""
+
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            self.batches.append(len(Entries))
+            return {"Failed": [{"Id": Entries[1]["Id"], "Code": "InternalError", "SenderFault": False}]}
+
+    sqs = RefusingSqs()
+    queue = SqsEventQueue(sqs, "url")
+    service = IngestService.from_settings(
+        Settings(max_body_bytes=65536), store, queue, secret=lambda: SECRET, clock=lambda: NOW
+    )
+    body = json.loads(payload_text("crm-notification-update.json"))
+    body["ids"] = [str(5725767000004000000 + n) for n in range(25)]
+
+    result = service.ingest(request(Route.CRM_NOTIFICATIONS, json.dumps(body), token=None))
+
+    assert sqs.batches == [10, 10, 5]
+    assert result.unqueued == [result.event_ids[n] for n in (1, 11, 21)]
+    assert {store.statuses[event_id] for event_id in result.unqueued} == {EventStatus.RECEIVED}
+    assert {store.errors[event_id] for event_id in result.unqueued} == {"InternalError"}
+    queued = [e for e in result.event_ids if e not in result.unqueued]
+    assert {store.statuses[event_id] for event_id in queued} == {EventStatus.QUEUED}
