@@ -1,9 +1,10 @@
-"""Keep customers' emails and secrets out of log lines."""
+"""Keep customers' emails and secrets out of log lines, and the webhook secret out of stored bodies."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 from pydantic import ValidationError
 
@@ -38,3 +39,49 @@ def error_detail(error: BaseException) -> str:
             f"{'.'.join(str(part) for part in p['loc']) or 'value'}: {p['msg']}" for p in problems
         )
     return mask_emails_in(str(error))
+
+
+#: JSON's two-character escapes, by the character escaped: the letter after the backslash.
+_JSON_SHORT = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+#: A JSON escape's backslash, also percent-encoded (JSON in a form field: Books' ``JSONString``).
+_BACKSLASH = rb"(?:\\|%5[cC])"
+
+
+def _hex(value: int, width: int) -> bytes:
+    """``value`` in hex digits of either case: ``2f`` -> ``2[fF]``."""
+    return b"".join(
+        f"[{digit}{digit.upper()}]".encode() if digit.isalpha() else digit.encode()
+        for digit in f"{value:0{width}x}"
+    )
+
+
+def _char_forms(char: str) -> bytes:
+    """A pattern for one character as a body may carry it: as itself, percent-encoded, or JSON-escaped."""
+    utf8 = char.encode()
+    forms = [re.escape(utf8), b"".join(b"%" + _hex(byte, 2) for byte in utf8)]
+    units = char.encode("utf-16-be")  # JSON escapes UTF-16 code units: a pair beyond the BMP
+    codes = [int.from_bytes(units[i : i + 2], "big") for i in range(0, len(units), 2)]
+    forms.append(b"".join(_BACKSLASH + b"u" + _hex(code, 4) for code in codes))
+    if char in _JSON_SHORT:  # "\/" for "/"; in a form field, either character percent-encoded too
+        second = _JSON_SHORT[char].encode()
+        forms.append(_BACKSLASH + b"(?:" + re.escape(second) + b"|%" + _hex(second[0], 2) + b")")
+    if char == " ":
+        forms.append(rb"\+")  # a form body's space
+    return b"(?:" + b"|".join(forms) + b")"
+
+
+@lru_cache(maxsize=4)
+def _secret_pattern(secret: str) -> re.Pattern[bytes]:
+    return re.compile(b"".join(_char_forms(char) for char in secret))
+
+
+def redact_secret(body: bytes, secret: str, replacement: bytes = b"[redacted]") -> bytes:
+    """``body`` with every copy of ``secret`` replaced, however the body wrote it.
+
+    A form body may percent-encode any of its characters (``%61`` for ``a``), a JSON body may escape
+    them (``\\u0061``), a JSON body inside a form field does both: each character is looked for in every
+    one of those forms, in any mix.
+    """
+    if not secret:
+        return body
+    return _secret_pattern(secret).sub(replacement, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_guard.redact import mask_email, mask_emails_in
+from sync_guard.redact import mask_email, mask_emails_in, redact_secret
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,37 @@ def test_a_validation_error_is_told_without_the_values_it_quotes() -> None:
     # then the detail logged says where and what, not the value
     assert error_detail(raised.value) == "email: Input should be a valid string"
     assert error_detail(ValueError("refused jane@acme.co.uk")) == "refused j***@acme.co.uk"
+
+
+SECRET = "s3cret/Ab c"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        b"s3cret/Ab c",
+        b"s3cret%2FAb+c",  # a form body
+        b"%73%33%63%72%65%74%2f%41%62%20%63",  # every character percent-encoded, hex in lower case
+        b"\\u0073\\u0033cret\\/Ab\\u0020c",  # JSON escapes
+        b"s3cret\\u002FAb c",  # upper-case hex
+        b"%5Cu0073%33cret%5C%2FAb+c",  # JSON inside a form field (Books' JSONString)
+    ],
+)
+def test_the_secret_is_redacted_however_the_body_writes_it(written: bytes) -> None:
+    body = b'{"before": 1, "token": "' + written + b'", "after": 2}'
+    assert redact_secret(body, SECRET) == b'{"before": 1, "token": "[redacted]", "after": 2}'
+
+
+def test_characters_beyond_ascii_are_found_in_each_form() -> None:
+    secret = "caf\u00e9 \U0001f600"
+    for written in (secret.encode(), b"caf%C3%A9+%F0%9F%98%80", b"caf\\u00e9 \\ud83d\\ude00"):
+        assert redact_secret(b"x=" + written, secret) == b"x=[redacted]"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"s3cret/AB c", b"s3cret/Ab", b"s3cret%2FAb%2Bc", b"", b"nothing secret here"],  # not the secret
+)
+def test_what_is_not_the_secret_is_left_alone(body: bytes) -> None:
+    assert redact_secret(body, SECRET) == body
+    assert redact_secret(body, "") == body

@@ -33,6 +33,7 @@ from sync_guard.ingest.body import decode_body
 from sync_guard.ingest.ports import EventNotStored, EventQueue, EventStore, PutOutcome, StoredEvent
 from sync_guard.ingest.request import Route, WebhookRequest, body_bytes
 from sync_guard.models.events import GuardEvent
+from sync_guard.redact import redact_secret
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_notification, parse_crm_workflow
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ class IngestService:
             events = self._parse(request, decoded.fields, received_at)
         except ClientError as error:
             raise _without_secret(error, secret) from None
-        raw = body.replace(secret.encode(), REDACTED) if secret else body
+        # However the body wrote it: a form percent-encodes, JSON escapes, a JSONString field does both.
+        raw = redact_secret(body, secret, REDACTED)
         stored = [
             StoredEvent(
                 event=event,

@@ -6,7 +6,7 @@ Item layout (``pk`` is the content-derived event id, so a repeated delivery meet
     source        crm|books                      channel       crm_workflow|crm_notification|books_workflow
     module        Accounts|Contacts|Customers    operation     create|update|delete
     record_ref    crm:<id> / books:<id>          route         /webhooks/...
-    event         the GuardEvent as JSON         raw_body      the request body (secret redacted)
+    event         the GuardEvent as JSON         raw_body      the request body (secret redacted, escaped too)
     content_type  how the body was read          received_at   ISO-8601 UTC
     expires_at    epoch seconds (table TTL)      queued_at / enqueue_error / processed_at   as they happen
 

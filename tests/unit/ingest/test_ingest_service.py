@@ -307,3 +307,34 @@ def test_events_the_queue_refuses_among_a_batch_stay_received_with_the_reason(st
     assert {store.errors[event_id] for event_id in result.unqueued} == {"InternalError"}
     queued = [e for e in result.event_ids if e not in result.unqueued]
     assert {store.statuses[event_id] for event_id in queued} == {EventStatus.QUEUED}
+
+
+def _json_escaped_token_callback() -> str:
+    """The Notification API's echoed token with its first letter JSON-escaped: still the secret, parsed."""
+    escaped = f"\\u{ord(SECRET[0]):04x}{SECRET[1:]}"
+    return payload_text("crm-notification-insert.json").replace(f'"{SECRET}"', f'"{escaped}"')
+
+
+def _percent_encoded_secret_form() -> str:
+    """A workflow form whose template put the secret in a field as well, every character percent-encoded."""
+    escaped = "".join(f"%{byte:02X}" for byte in SECRET.encode())
+    return f"event=edit&module=Accounts&id=5725767000003000064&name=Acme+Ltd&note={escaped}"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "content_type", "token"),
+    [
+        (Route.CRM_NOTIFICATIONS, _json_escaped_token_callback(), "application/json", None),
+        (Route.CRM_WORKFLOW, _percent_encoded_secret_form(), "application/x-www-form-urlencoded", SECRET),
+    ],
+)
+def test_the_secret_is_redacted_in_the_stored_body_however_it_was_escaped(
+    store: MemoryStore, queue: MemoryQueue, route: Route, body: str, content_type: str, token: str | None
+) -> None:
+    make_service(store, queue).ingest(request(route, body, content_type=content_type, token=token))
+
+    assert store.items
+    for stored in store.items.values():
+        assert SECRET[1:].encode() not in stored.raw_body
+        assert b"%73%79" not in stored.raw_body
+        assert b"[redacted]" in stored.raw_body
