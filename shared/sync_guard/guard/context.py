@@ -60,6 +60,9 @@ class RuleContext:
     link_target: RecordState | None
     #: Other Books customers whose Zoho link names the same CRM record (Books event) or this one (CRM event).
     linked_books: tuple[RecordState, ...]
+    #: Books: the record ``link_target`` was paired with before this customer took the pair (it may have
+    #: lost Zoho's link first, or been deleted), if any and if not this one.
+    former_link_partner: RecordState | None
     #: Everything found through shared keys, best match first; the partner and link target excluded.
     candidates: tuple[Candidate, ...]
     storm: StormStatus

@@ -371,6 +371,7 @@ def plan_event(
         partner=builder.current(own.partner),
         link_target=link_target,
         linked_books=linked_books,
+        former_link_partner=_former_link_partner(builder, link_target, own.ref),
         candidates=candidates,
         storm=storm,
         name_key=matcher.name_key,
@@ -481,6 +482,7 @@ def _plan_delete(
         partner=partner_before,
         link_target=None,
         linked_books=(),
+        former_link_partner=None,
         candidates=candidates,
         storm=StormStatus(threshold=config.storm_threshold, window_seconds=config.storm_window_seconds),
         name_key=matcher.name_key,
@@ -547,6 +549,14 @@ def _linked_books(snapshot: Snapshot, builder: _Builder, record: PartyRecord) ->
     item = snapshot.keys.get(link_key(crm_id))
     states = [builder.current(member) for member in sorted(item.members if item else ())]
     return tuple(s for s in states if s is not None and s.ref != record.ref)
+
+
+def _former_link_partner(builder: _Builder, link_target: RecordState | None, ref: str) -> RecordState | None:
+    """The record the CRM record a Books customer links to was paired with before (read with it: see
+    ``DynamoShadowRepository._candidate_refs``), unless that is the customer itself."""
+    if link_target is None or link_target.former_partner in (None, ref):
+        return None
+    return builder.current(link_target.former_partner)
 
 
 def _could_be_copies(record: PartyRecord, other: PartyRecord) -> bool:

@@ -266,6 +266,24 @@ CATALOGUE: dict[str, RuleText] = {
             MERGE_CRM_LAST,
         ),
     ),
+    "MAPPING_MOVED": RuleText(
+        title="CRM record re-paired with another Books customer",
+        what=(
+            "Zoho now links a CRM record to a different Books customer from the one it was paired with, and "
+            "that customer still exists without the link. A disconnect and reconnect re-pairs records by "
+            "exact name and does this; so does Zoho support when it re-points a mapping on request."
+        ),
+        why=(
+            "CRM edits now reach the newly linked customer and not the one holding the invoices: the next "
+            "invoice can land on the copy without history, and the invoiced customer stops being updated."
+        ),
+        steps=(
+            "If Zoho support has just re-pointed this mapping on your request, there is nothing more to do.",
+            KEEP_THE_INVOICED_COPY,
+            SUPPORT_TICKET,
+            DEACTIVATE_NOT_DELETE,
+        ),
+    ),
     "SYNC_STALLED": RuleText(
         title="CRM edits are not reaching Books",
         what=(

@@ -352,6 +352,36 @@ def example_notices() -> dict[str, FinanceNotice]:
             ),
             evidence=("zcrm_account_id is 5725767000003001112, the guard's pairing is 5725767000003001111",),
         ),
+        "MAPPING_MOVED": _notice(
+            "MAPPING_MOVED",
+            Severity.WARNING,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            15,
+            records=(
+                _books(
+                    "460000000011121",
+                    "Kestrel Logistics Ltd",
+                    Role.NEW_COPY,
+                    has_transactions=False,
+                    outstanding=Decimal("0"),
+                    active=True,
+                ),
+                _books(
+                    "460000000011120",
+                    "Kestrel Group Holdings",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("4200.00"),
+                    active=True,
+                ),
+                _crm("5725767000003001120", "Kestrel Logistics Ltd", Role.PARTNER),
+            ),
+            evidence=(
+                "crm:5725767000003001120 was paired with books:460000000011120",
+                "books:460000000011120 no longer carries Zoho's link to crm:5725767000003001120",
+            ),
+        ),
         "SYNC_STALLED": _notice(
             "SYNC_STALLED",
             Severity.CRITICAL,

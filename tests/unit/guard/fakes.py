@@ -70,6 +70,9 @@ class InMemoryShadow:
             refs |= item.members
         if own is not None:
             refs |= {r for r in (own.partner, own.former_partner) if r}
+        for ref in request.extra_refs:
+            if (extra := self.states.get(ref)) is not None:
+                refs |= {r for r in (extra.partner, extra.former_partner) if r}
         refs.discard(request.ref)
         others = {ref: self.states[ref] for ref in refs if ref in self.states}
         hits = (

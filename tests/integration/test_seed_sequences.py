@@ -1,0 +1,118 @@
+"""The seed's patterns as Zoho's webhooks deliver them, through the engine on the template's DynamoDB tables.
+
+Each test replays one real sequence (payloads as Zoho sends them, in the order they arrive) and checks what
+finance would have to act on: the audit entry's rules and records, and the notice built from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sync_guard.config import Mode, get_settings
+from sync_guard.executor.notices import notices_for
+from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.model import ActionKind, AuditEntry, Decision, RecordState
+from sync_guard.models.events import GuardEvent
+from sync_guard.notify import Role
+from sync_guard.store.audit import AuditLog
+from sync_guard.store.shadow import DynamoShadowRepository
+from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
+from tests.support.aws import AwsResources
+from tests.unit.guard.builders import T0, at
+
+CRM_ID = "5725767000003000101"
+INVOICED = "460000000026101"  # the customer Zoho paired with the account, and invoiced for years
+OLD_COPY = "460000000026102"  # a copy without transactions, named exactly as the CRM account
+
+
+@pytest.fixture
+def guard(aws: AwsResources) -> Guard:
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    return Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+
+
+def account(minutes: float, event: str = "edit") -> GuardEvent:
+    body = {
+        "event": event,
+        "module": "Accounts",
+        "id": CRM_ID,
+        "name": "Kestrel Logistics Ltd",
+        "modified": at(minutes).isoformat(),
+        "phone": "+44 161 496 0101",
+    }
+    return parse_crm_workflow(body, received_at=at(minutes))
+
+
+def customer(
+    contact_id: str, name: str, minutes: float, *, linked: str | None, invoiced: bool, event: str = "edit"
+) -> GuardEvent:
+    contact: dict[str, Any] = {
+        "contact_id": contact_id,
+        "contact_name": name,
+        "company_name": name,
+        "contact_type": "customer",
+        "customer_sub_type": "business",
+        "status": "active",
+        "zcrm_account_id": linked or "",
+        "is_linked_with_zohocrm": linked is not None,
+        "has_transaction": invoiced,
+        "outstanding_receivable_amount": 4200.0 if invoiced else 0,
+        "created_time": "2024-05-02T09:00:00+0000",
+        "last_modified_time": at(minutes).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+    }
+    return parse_books_webhook({"contact": contact}, received_at=at(minutes), operation=event)
+
+
+def decided(guard: Guard, event: GuardEvent) -> AuditEntry:
+    result = guard.process(event)
+    assert result.entry is not None
+    return result.entry
+
+
+def states(guard: Guard, entry: AuditEntry) -> dict[str, RecordState]:
+    repo = guard.repository
+    assert isinstance(repo, DynamoShadowRepository)
+    refs = {*entry.records, *(ref for f in entry.findings for ref in (f.subject, *f.related))}
+    return {ref: state for ref in refs if (state := repo.get_state(ref)) is not None}
+
+
+def test_a_reconnect_that_re_pairs_the_account_with_another_customer_is_reported(guard: Guard) -> None:
+    # given the account paired with the invoiced customer, which the bookkeeper renamed in Books (one-way
+    # sync: the name never flowed back), and an old uninvoiced copy under the account's exact name
+    decided(guard, account(0, "create"))
+    decided(guard, customer(INVOICED, "Kestrel Group Holdings", 1, linked=CRM_ID, invoiced=True))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 2, linked=None, invoiced=False))
+
+    # when the integration is disconnected (the invoiced customer loses Zoho's link) and reconnected
+    # (Zoho's exact-name matching pairs the account with the copy of its exact name)
+    unlinked = decided(guard, customer(INVOICED, "Kestrel Group Holdings", 10, linked=None, invoiced=True))
+    repaired = decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 11, linked=CRM_ID, invoiced=False))
+
+    # then losing the link alone is no finding, but the move of the pair is: audited with all three
+    # records and notified, naming the invoiced customer as the copy that holds the history
+    assert unlinked.decision is Decision.ALLOW
+    assert repaired.rules == ("MAPPING_MOVED",)
+    assert repaired.decision is Decision.FLAG
+    assert set(repaired.records) == {f"books:{OLD_COPY}", f"crm:{CRM_ID}", f"books:{INVOICED}"}
+    assert any(f"books:{INVOICED} has transactions: True" in line for line in repaired.evidence)
+    assert AuditLog.from_settings(get_settings()).get(repaired.entry_id) == repaired
+    [notify] = [a for a in repaired.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+    [notice] = notices_for(notify, repaired, states(guard, repaired))
+    by_id = {record.record_id: record for record in notice.records}
+    assert by_id[OLD_COPY].role == Role.NEW_COPY
+    assert by_id[INVOICED].has_transactions is True
+    assert by_id[CRM_ID].role == Role.PARTNER
+
+
+def test_the_customer_re_linked_to_its_own_account_after_a_reconnect_is_no_finding(guard: Guard) -> None:
+    decided(guard, account(0, "create"))
+    decided(guard, customer(INVOICED, "Kestrel Group Holdings", 1, linked=CRM_ID, invoiced=True))
+    decided(guard, customer(INVOICED, "Kestrel Group Holdings", 10, linked=None, invoiced=True))
+
+    relinked = decided(guard, customer(INVOICED, "Kestrel Group Holdings", 11, linked=CRM_ID, invoiced=True))
+
+    assert relinked.decision is Decision.ALLOW
+    assert relinked.rules == ()

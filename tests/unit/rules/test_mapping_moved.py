@@ -1,0 +1,52 @@
+"""Added rule: Zoho's link takes a CRM record's pair from a live Books customer to another (a reconnect)."""
+
+from __future__ import annotations
+
+from sync_guard.guard.model import Decision
+from tests.unit.rules.replay import Replay, assert_decided
+
+
+def paired_then_unlinked(replay: Replay) -> None:
+    replay.crm("create", "5725910", name="Birch Joinery Ltd")
+    replay.books("create", "460910", contact_name="Birch Joinery Ltd", zcrm_account_id="5725910")
+    replay.books("edit", "460910", contact_name="Birch & Sons Workshop", zcrm_account_id="5725910")
+    replay.books("create", "460911", contact_name="Birch Joinery Ltd Old")
+    # the disconnect: Zoho's link is gone from the paired customer
+    replay.books("edit", "460910", contact_name="Birch & Sons Workshop", zcrm_account_id="")
+
+
+def test_a_reconnect_pairing_the_account_with_another_existing_customer_is_flagged() -> None:
+    replay = Replay()
+    paired_then_unlinked(replay)
+
+    moved = replay.books("edit", "460911", contact_name="Birch Joinery Ltd Old", zcrm_account_id="5725910")
+
+    assert_decided(
+        moved,
+        "MAPPING_MOVED",
+        Decision.FLAG,
+        "crm:5725910 was paired with books:460910",
+        "books:460910 no longer carries Zoho's link to crm:5725910",
+    )
+    assert replay.shadow.states["crm:5725910"].partner == "books:460911"
+
+
+def test_the_old_partner_linked_again_is_no_finding() -> None:
+    replay = Replay()
+    paired_then_unlinked(replay)
+
+    relinked = replay.books("edit", "460910", contact_name="Birch & Sons Workshop", zcrm_account_id="5725910")
+
+    assert relinked.rules == ()
+
+
+def test_a_pair_moving_away_from_a_deleted_customer_is_left_to_the_delete_rules() -> None:
+    replay = Replay()
+    replay.crm("create", "5725920", name="Cedar Dental Ltd")
+    replay.books("create", "460920", contact_name="Cedar Dental Ltd", zcrm_account_id="5725920")
+    replay.books("create", "460921", contact_name="Cedar Dental Care")
+    replay.books("delete", "460920")
+
+    relinked = replay.books("edit", "460921", contact_name="Cedar Dental Care", zcrm_account_id="5725920")
+
+    assert "MAPPING_MOVED" not in relinked.rules
