@@ -116,3 +116,27 @@ def test_the_customer_re_linked_to_its_own_account_after_a_reconnect_is_no_findi
 
     assert relinked.decision is Decision.ALLOW
     assert relinked.rules == ()
+
+
+def test_an_ordinary_edit_of_an_invoiced_customer_never_holds_it_but_its_uninvoiced_copy(
+    guard: Guard,
+) -> None:
+    # given a shadow that never saw either Books copy created (installed without a seed): the uninvoiced
+    # "Limited" copy is edited first
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Limited", 1, linked=None, invoiced=False))
+
+    # when the bookkeeper edits the customer she has invoiced for years (an ordinary edit)
+    entry = decided(guard, customer(INVOICED, "Kestrel Logistics Ltd", 2, linked=None, invoiced=True))
+
+    # then the two are recognised as one company, and the hold takes back the copy without invoices:
+    # marking the invoiced customer inactive would stop finance invoicing it
+    assert entry.rules == ("NAME_DRIFT",)
+    assert entry.decision is Decision.QUARANTINE
+    holds = [a.target for a in entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+    assert holds == [f"books:{OLD_COPY}"]
+    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+    [notice] = notices_for(notify, entry, states(guard, entry))
+    by_id = {record.record_id: record for record in notice.records}
+    assert by_id[OLD_COPY].held
+    assert not by_id[INVOICED].held
+    assert by_id[INVOICED].has_transactions is True

@@ -20,6 +20,12 @@ def describe(record: PartyRecord) -> str:
     return f"{record.ref} '{record.name}'"
 
 
+def copy_to_hold(record: PartyRecord, other: PartyRecord) -> str:
+    """Which of two copies of a customer a hold takes back: the seed's "the copy with invoices against it
+    wins", so ``other`` when only ``record`` is known to hold transactions, else ``record``."""
+    return other.ref if (record.has_transactions and not other.has_transactions) else record.ref
+
+
 class Rule:
     """Base class: subclasses set the class attributes and implement ``evaluate``."""
 

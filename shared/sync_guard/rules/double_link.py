@@ -11,7 +11,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.base import Rule, copy_to_hold, describe
 
 
 class DoubleLink(Rule):
@@ -44,9 +44,7 @@ class DoubleLink(Rule):
             return None
         other = others[0]
         # Hold back the copy without transactions; if both have them, the newcomer.
-        subject = (
-            other.ref if (ctx.record.has_transactions and not other.record.has_transactions) else ctx.ref
-        )
+        subject = copy_to_hold(ctx.record, other.record)
         explanation = (
             f"{describe(ctx.record)} and {describe(other.record)} are both linked to CRM record "
             f"crm:{crm_id}; the sync duplicated it and only one of them can be its real partner."
