@@ -16,7 +16,7 @@ from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, RecordState
 from sync_guard.models.events import GuardEvent
-from sync_guard.notify import Role
+from sync_guard.notify import Role, ZohoLinks, render_notice
 from sync_guard.store.audit import AuditLog
 from sync_guard.store.shadow import DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
@@ -32,6 +32,11 @@ OLD_COPY = "460000000026102"  # a copy without transactions, named exactly as th
 def guard(aws: AwsResources) -> Guard:
     repo = DynamoShadowRepository.from_settings(get_settings())
     return Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+
+
+def delete(contact_id: str, minutes: float) -> GuardEvent:
+    """Books' delete webhook: the contact id only."""
+    return parse_books_webhook({"contact_id": contact_id}, received_at=at(minutes), operation="delete")
 
 
 def account(minutes: float, event: str = "edit") -> GuardEvent:
@@ -140,3 +145,21 @@ def test_an_ordinary_edit_of_an_invoiced_customer_never_holds_it_but_its_uninvoi
     assert by_id[OLD_COPY].held
     assert not by_id[INVOICED].held
     assert by_id[INVOICED].has_transactions is True
+
+
+def test_a_deleted_partner_notice_names_the_deleted_customer_and_what_it_held(guard: Guard) -> None:
+    # given the account and the customer the sync made for it, never invoiced
+    decided(guard, account(0, "create"))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 1, linked=CRM_ID, invoiced=False))
+
+    # when the bookkeeper tidies up and deletes the customer (Books' delete webhook: the id only)
+    entry = decided(guard, delete(OLD_COPY, 5))
+
+    # then finance is told the account will be recreated, and about the deleted customer by name and id,
+    # not that no Books customer is involved
+    assert entry.rules == ("PARTNER_DELETED",)
+    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+    [notice] = notices_for(notify, entry, states(guard, entry))
+    body = " ".join(render_notice(notice, ZohoLinks(books_organization_id="20081234567")).body.split())
+    assert f'The deleted Books customer "Kestrel Logistics Ltd" (id {OLD_COPY}) held no transactions' in body
+    assert "No Books customer is involved" not in body

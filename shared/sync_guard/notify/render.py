@@ -242,10 +242,25 @@ def transactions_summary(records: Sequence[NoticeRecord]) -> str:
             "duplicate: this is the cheapest moment to fix it."
         )
     if not sentences:
+        sentences += [_deleted_without_money(record) for record in books if record.deleted]
+    if not sentences:
         sentences.append(
             "No Books customer is involved yet; nothing has been invoiced against these records."
         )
     return " ".join(sentences)
+
+
+def _deleted_without_money(record: NoticeRecord) -> str:
+    """A deleted Books customer not known to hold transactions: named, not passed over as "no customer"."""
+    if record.has_transactions is None:
+        return (
+            f"Not known whether the deleted Books customer {_named(record)} held transactions: check Books' "
+            "deleted records, or your last export, for its balance. No live Books customer is involved yet."
+        )
+    return (
+        f"The deleted Books customer {_named(record)} held no transactions. No live Books customer is "
+        "involved yet."
+    )
 
 
 # ------------------------------------------------------------------------------------- what the guard did
