@@ -15,6 +15,7 @@ from sync_guard.executor.notices import notices_for
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, RecordState
+from sync_guard.guard.ports import SnapshotRequest
 from sync_guard.models.events import GuardEvent
 from sync_guard.notify import Role, ZohoLinks, render_notice
 from sync_guard.store.audit import AuditLog
@@ -163,3 +164,55 @@ def test_a_deleted_partner_notice_names_the_deleted_customer_and_what_it_held(gu
     body = " ".join(render_notice(notice, ZohoLinks(books_organization_id="20081234567")).body.split())
     assert f'The deleted Books customer "Kestrel Logistics Ltd" (id {OLD_COPY}) held no transactions' in body
     assert "No Books customer is involved" not in body
+
+
+def test_an_open_breaker_holds_new_copies_but_not_an_invoiced_customer_met_through_an_edit(
+    aws: AwsResources,
+) -> None:
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    guard = Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE, storm_threshold=2), clock=lambda: T0)
+    # given a reconnect cloning customers: the second clone trips the breaker
+    for n, name in enumerate(("Alder Vets", "Birch Joinery")):
+        decided(guard, customer(f"46000000002620{n}", f"{name} Ltd", n, linked=None, invoiced=False))
+    for n, name in enumerate(("Alder Vets", "Birch Joinery")):
+        clone = customer(
+            f"46000000002621{n}", f"{name} Limited", 5 + n, linked=None, invoiced=False, event="create"
+        )
+        tripped = decided(guard, clone)
+    assert "MULTIPLICATION_STORM" in tripped.rules
+
+    # when the bookkeeper edits a customer she has invoiced for years, which the shadow was not seeded with,
+    # and then one more clone arrives
+    edit = decided(guard, customer(INVOICED, "Cedar Dental Practice", 10, linked=None, invoiced=True))
+    clone = decided(
+        guard,
+        customer("460000000026220", "Dunmore Farms Ltd", 11, linked=None, invoiced=False, event="create"),
+    )
+
+    # then the invoiced customer is not held (Books would refuse its invoices), the new record is
+    assert edit.decision is Decision.ALLOW
+    assert edit.actions == ()
+    assert clone.rules == ("MULTIPLICATION_STORM",)
+    assert [a.target for a in clone.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE] == [
+        "books:460000000026220"
+    ]
+
+
+def test_invoiced_customers_met_through_edits_do_not_trip_the_breaker(aws: AwsResources) -> None:
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    guard = Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE, storm_threshold=2), clock=lambda: T0)
+    # given an unseeded shadow that has met two uninvoiced copies
+    for n, name in enumerate(("Alder Vets", "Birch Joinery")):
+        decided(guard, customer(f"46000000002620{n}", f"{name} Limited", n, linked=None, invoiced=False))
+
+    # when the bookkeeper edits the two invoiced customers they duplicate (no creates at all)
+    edits = [
+        decided(guard, customer(f"46000000002621{n}", f"{name} Ltd", 5 + n, linked=None, invoiced=True))
+        for n, name in enumerate(("Alder Vets", "Birch Joinery"))
+    ]
+
+    # then each is a duplicate finding, but no storm: the breaker counts copies the sync could have made
+    assert [entry.rules for entry in edits] == [("NAME_DRIFT",), ("NAME_DRIFT",)]
+    assert (
+        repo.read_snapshot(SnapshotRequest(event_id="e", entry_id="e", ref="books:1")).breaker.open is False
+    )

@@ -16,6 +16,13 @@ from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.models.records import PartyRecord, RecordKind, System
 
 
+def invoiced_customer(record: PartyRecord) -> bool:
+    """A Books customer holding transactions: whatever the guard has seen of it, no copy the sync has just
+    made (one the guard first meets through an edit is an existing customer the shadow was not seeded with).
+    """
+    return record.system is System.BOOKS and bool(record.has_transactions)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """Another record found through a shared key, with the matcher's verdict against the event's record."""

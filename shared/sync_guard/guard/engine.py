@@ -24,7 +24,7 @@ from typing import Any
 
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConcurrentUpdate, Throttled
-from sync_guard.guard.context import Candidate, RuleContext, StormStatus
+from sync_guard.guard.context import Candidate, RuleContext, StormStatus, invoiced_customer
 from sync_guard.guard.loops import echoed_actions, expected_state
 from sync_guard.guard.model import (
     ActionKind,
@@ -345,6 +345,7 @@ def plan_event(
     counts = (
         is_new
         and not breaker.open
+        and not invoiced_customer(record)
         and any(
             c.match.is_duplicate
             and not c.cleared

@@ -9,7 +9,7 @@ admin resets it (an audited operation, with its actor). Finance gets one alert: 
 
 from __future__ import annotations
 
-from sync_guard.guard.context import RuleContext
+from sync_guard.guard.context import RuleContext, invoiced_customer
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.rules.base import Rule, describe
 
@@ -33,6 +33,8 @@ class MultiplicationStorm(Rule):
         storm = ctx.storm
         if not ctx.is_new or not (storm.open_before or storm.tripped_now):
             return None
+        if invoiced_customer(ctx.record):
+            return None  # an existing customer met through an edit: holding it would stop its invoicing
         if storm.tripped_now:
             explanation = (
                 f"{describe(ctx.record)} is create number {storm.hits} matching an existing record within "
