@@ -53,7 +53,14 @@ def account(minutes: float, event: str = "edit") -> GuardEvent:
 
 
 def customer(
-    contact_id: str, name: str, minutes: float, *, linked: str | None, invoiced: bool, event: str = "edit"
+    contact_id: str,
+    name: str,
+    minutes: float,
+    *,
+    linked: str | None,
+    invoiced: bool,
+    event: str = "edit",
+    **extra: Any,
 ) -> GuardEvent:
     contact: dict[str, Any] = {
         "contact_id": contact_id,
@@ -68,6 +75,7 @@ def customer(
         "outstanding_receivable_amount": 4200.0 if invoiced else 0,
         "created_time": "2024-05-02T09:00:00+0000",
         "last_modified_time": at(minutes).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        **extra,
     }
     return parse_books_webhook({"contact": contact}, received_at=at(minutes), operation=event)
 
@@ -216,3 +224,75 @@ def test_invoiced_customers_met_through_edits_do_not_trip_the_breaker(aws: AwsRe
     assert (
         repo.read_snapshot(SnapshotRequest(event_id="e", entry_id="e", ref="books:1")).breaker.open is False
     )
+
+
+def test_a_sole_trader_synced_from_the_account_and_again_from_its_contact_gets_the_right_advice(
+    guard: Guard,
+) -> None:
+    email = "jane@smithdesign.co.uk"
+    # given the account and the customer finance invoices, made from it by the sync
+    decided(
+        guard,
+        parse_crm_workflow(
+            {
+                "event": "create",
+                "module": "Accounts",
+                "id": CRM_ID,
+                "name": "Jane Smith Design",
+                "modified": at(0).isoformat(),
+            },
+            received_at=at(0),
+        ),
+    )
+    decided(guard, customer(INVOICED, "Jane Smith Design", 1, linked=CRM_ID, invoiced=True, email=email))
+    contact_id = "5725767000003000102"
+    decided(
+        guard,
+        parse_crm_workflow(
+            {
+                "event": "create",
+                "module": "Contacts",
+                "id": contact_id,
+                "first_name": "Jane",
+                "last_name": "Smith",
+                "email": email,
+                "account_id": CRM_ID,
+                "modified": at(2).isoformat(),
+            },
+            received_at=at(2),
+        ),
+    )
+
+    # when someone switches the integration to Contacts and the sync makes a customer of the contact
+    contact = {
+        "contact_id": OLD_COPY,
+        "contact_name": "Jane Smith",
+        "contact_type": "customer",
+        "customer_sub_type": "individual",
+        "status": "active",
+        "email": email,
+        "zcrm_contact_id": contact_id,
+        "is_linked_with_zohocrm": True,
+        "has_transaction": False,
+        "created_time": at(5).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        "last_modified_time": at(5).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+    }
+    entry = decided(guard, parse_books_webhook({"contact": contact}, received_at=at(5), operation="create"))
+
+    # then the new copy is held as a mixed mapping (whose advice is the module choice), not as name drift
+    # (whose advice, to make the names identical, fixes nothing here), with all four records named
+    assert entry.rules == ("MIXED_MAPPING",)
+    assert [a.target for a in entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE] == [
+        f"books:{OLD_COPY}"
+    ]
+    assert set(entry.records) == {
+        f"books:{OLD_COPY}",
+        f"crm:{contact_id}",
+        f"books:{INVOICED}",
+        f"crm:{CRM_ID}",
+    }
+    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+    [notice] = notices_for(notify, entry, states(guard, entry))
+    body = " ".join(render_notice(notice, ZohoLinks(crm_org_id="20071234567")).body.split())
+    assert "set the integration's module to match" in body
+    assert f"tab/Contacts/{contact_id}" in body

@@ -91,6 +91,14 @@ class RuleContext:
         return not self.is_delete and (self.previous is None or self.previous.deleted)
 
     @property
+    def link_changed(self) -> bool:
+        """The record's Zoho CRM link is not the one the shadow held (a record new to it, or a re-link)."""
+        previous = self.previous
+        return (
+            previous is None or previous.deleted or previous.record.linked_crm_id != self.record.linked_crm_id
+        )
+
+    @property
     def renamed(self) -> bool:
         return self.previous is not None and self.previous.record.name != self.record.name
 

@@ -284,6 +284,26 @@ CATALOGUE: dict[str, RuleText] = {
             DEACTIVATE_NOT_DELETE,
         ),
     ),
+    "MIXED_MAPPING": RuleText(
+        title="Customer synced from a CRM account and its contact",
+        what=(
+            "The same customer is in Books twice: the sync made one Books customer from the CRM account and "
+            "another from one of its contacts. The integration is mapping Books customers to CRM contacts "
+            "as well as to accounts."
+        ),
+        why=(
+            "Invoices split between the two Books customers, statements and credit control are wrong, and "
+            "every further contact of such an account can add another copy."
+        ),
+        steps=(
+            "Decide once whether Books customers map to CRM accounts (businesses) or to contacts (private "
+            "customers), and set the integration's module to match (in Books: Settings > Zoho Apps > Zoho "
+            "CRM). Renaming either record does not help.",
+            KEEP_THE_INVOICED_COPY,
+            SUPPORT_TICKET,
+            DEACTIVATE_NOT_DELETE,
+        ),
+    ),
     "SYNC_STALLED": RuleText(
         title="CRM edits are not reaching Books",
         what=(

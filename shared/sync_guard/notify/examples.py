@@ -41,6 +41,19 @@ def _books(record_id: str, name: str, role: str, **kwargs: object) -> NoticeReco
     )
 
 
+def _held_new_copy(record_id: str, name: str) -> NoticeRecord:
+    """A duplicate the guard has just held: uninvoiced, marked inactive."""
+    return _books(
+        record_id,
+        name,
+        Role.NEW_COPY,
+        has_transactions=False,
+        outstanding=Decimal("0"),
+        active=False,
+        held=True,
+    )
+
+
 def _notice(
     rule: str, severity: Severity, decision: Decision, mode: Mode, n: int, **kwargs: object
 ) -> FinanceNotice:
@@ -68,15 +81,7 @@ def example_notices() -> dict[str, FinanceNotice]:
             Mode.ENFORCE,
             1,
             records=(
-                _books(
-                    "460000000026101",
-                    "Acme Limited",
-                    Role.NEW_COPY,
-                    has_transactions=False,
-                    outstanding=Decimal("0"),
-                    active=False,
-                    held=True,
-                ),
+                _held_new_copy("460000000026101", "Acme Limited"),
                 _books(
                     "460000000011002",
                     "Acme Ltd",
@@ -380,6 +385,31 @@ def example_notices() -> dict[str, FinanceNotice]:
             evidence=(
                 "crm:5725767000003001120 was paired with books:460000000011120",
                 "books:460000000011120 no longer carries Zoho's link to crm:5725767000003001120",
+            ),
+        ),
+        "MIXED_MAPPING": _notice(
+            "MIXED_MAPPING",
+            Severity.WARNING,
+            Decision.QUARANTINE,
+            Mode.ENFORCE,
+            16,
+            records=(
+                _held_new_copy("460000000011131", "Jane Smith"),
+                _books(
+                    "460000000011130",
+                    "Jane Smith Design",
+                    Role.EXISTING,
+                    has_transactions=True,
+                    outstanding=Decimal("860.00"),
+                    active=True,
+                ),
+                _crm("5725767000003001131", "Jane Smith", Role.PARTNER, module=Module.CRM_CONTACTS),
+                _crm("5725767000003001130", "Jane Smith Design", Role.EXISTING),
+            ),
+            evidence=(
+                "books:460000000011131 zcrm link: contact crm:5725767000003001131",
+                "crm:5725767000003001131 belongs to account crm:5725767000003001130",
+                "books:460000000011130 is the Books customer of crm:5725767000003001130",
             ),
         ),
         "SYNC_STALLED": _notice(

@@ -14,6 +14,7 @@ from sync_guard.rules.display_name_collision import DisplayNameCollision
 from sync_guard.rules.double_link import DoubleLink
 from sync_guard.rules.email_mismatch import EmailMismatch
 from sync_guard.rules.mapping_moved import MappingMoved
+from sync_guard.rules.mixed_mapping import MixedMapping
 from sync_guard.rules.multiplication_storm import MultiplicationStorm
 from sync_guard.rules.name_drift import NameDrift
 from sync_guard.rules.partner_deleted import PartnerDeleted
@@ -25,6 +26,7 @@ RULES: tuple[Rule, ...] = (
     RecreatedAfterDelete(),
     BrokenMapping(),
     DoubleLink(),
+    MixedMapping(),
     NameDrift(),
     BothSidesCreated(),
     PartnerDeleted(),

@@ -32,10 +32,7 @@ class DoubleLink(Rule):
         crm_id = ctx.record.linked_crm_id
         if ctx.is_delete or ctx.record.system is not System.BOOKS or not crm_id:
             return None
-        link_changed = (
-            ctx.previous is None or ctx.previous.deleted or ctx.previous.record.linked_crm_id != crm_id
-        )
-        if not link_changed:
+        if not ctx.link_changed:
             return None
         others = [
             s for s in ctx.linked_books if s.live and s.record.linked_crm_id == crm_id and s.ref != ctx.ref

@@ -38,9 +38,9 @@ class MappingMoved(Rule):
         target = ctx.link_target
         if ctx.is_delete or ctx.record.system is not System.BOOKS or not crm_id or target is None:
             return None
+        if not ctx.link_changed:
+            return None
         previous = ctx.previous
-        if previous is not None and not previous.deleted and previous.record.linked_crm_id == crm_id:
-            return None  # the link did not change
         old = ctx.former_link_partner
         if target.partner != ctx.ref or old is None or old.ref == ctx.ref or not old.live:
             return None

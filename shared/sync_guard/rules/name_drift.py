@@ -15,6 +15,7 @@ from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, copy_to_hold, describe
 from sync_guard.rules.both_sides_created import created_on_both_sides
+from sync_guard.rules.mixed_mapping import account_of_link, is_account_customer
 
 
 class NameDrift(Rule):
@@ -37,6 +38,7 @@ class NameDrift(Rule):
         if not ctx.is_new:
             return None
         link_target = ctx.link_target.ref if ctx.link_target else None
+        account = account_of_link(ctx)
         for candidate in ctx.duplicates(system=System.BOOKS):
             same_name = candidate.record.name == ctx.record.name
             if same_name and ctx.record.system is System.CRM:
@@ -48,6 +50,8 @@ class NameDrift(Rule):
                 and ctx.name_key(candidate.record) == ctx.name_key(ctx.record)
             ):
                 continue  # identical name, and it was the pair of this record's CRM record: BROKEN_MAPPING
+            if account is not None and is_account_customer(candidate, account):
+                continue  # the customer of the account whose contact this was made from: MIXED_MAPPING
             if created_on_both_sides(ctx, candidate.state):
                 continue  # two people created it at about the same time: BOTH_SIDES_CREATED's case
             explanation = (
