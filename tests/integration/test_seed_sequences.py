@@ -15,10 +15,11 @@ from sync_guard.executor.notices import notices_for
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, RecordState
+from sync_guard.guard.policy import Policy
 from sync_guard.guard.ports import SnapshotRequest
 from sync_guard.models.events import GuardEvent
 from sync_guard.notify import Role, ZohoLinks, render_notice
-from sync_guard.store.audit import AuditLog
+from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.support.aws import AwsResources
@@ -200,7 +201,7 @@ def test_an_open_breaker_holds_new_copies_but_not_an_invoiced_customer_met_throu
     # then the invoiced customer is not held (Books would refuse its invoices), the new record is
     assert edit.decision is Decision.ALLOW
     assert edit.actions == ()
-    assert clone.rules == ("MULTIPLICATION_STORM",)
+    assert "MULTIPLICATION_STORM" in clone.rules
     assert [a.target for a in clone.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE] == [
         "books:460000000026220"
     ]
@@ -296,3 +297,29 @@ def test_a_sole_trader_synced_from_the_account_and_again_from_its_contact_gets_t
     body = " ".join(render_notice(notice, ZohoLinks(crm_org_id="20071234567")).body.split())
     assert "set the integration's module to match" in body
     assert f"tab/Contacts/{contact_id}" in body
+
+
+def test_where_crm_owns_customers_each_one_created_in_books_is_flagged_and_queryable(
+    aws: AwsResources,
+) -> None:
+    # given the seed's design, CRM owns customers: the policy flags customers created in Books
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    policy = Policy.build({"CREATED_IN_BOOKS": "flag"})
+    guard = Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE, policy=policy), clock=lambda: T0)
+    decided(guard, account(0, "create"))
+
+    # when the sync makes the account's customer, and the bookkeeper creates one by hand to invoice today
+    synced = decided(
+        guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 1, linked=CRM_ID, invoiced=False, event="create")
+    )
+    by_hand = decided(
+        guard, customer(INVOICED, "Marlow Bakery Limited", 2, linked=None, invoiced=False, event="create")
+    )
+
+    # then only the bookkeeper's customer is flagged, finance is told, and admins find it by rule
+    assert synced.rules == ()
+    assert by_hand.rules == ("CREATED_IN_BOOKS",)
+    assert by_hand.decision is Decision.FLAG
+    assert [a.target for a in by_hand.actions if a.kind is ActionKind.NOTIFY_FINANCE] == [f"books:{INVOICED}"]
+    page = AuditLog.from_settings(get_settings()).query(AuditQuery(rule="CREATED_IN_BOOKS", since=at(-60)))
+    assert [entry.entry_id for entry in page.entries] == [by_hand.entry_id]

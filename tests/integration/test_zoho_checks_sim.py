@@ -230,10 +230,11 @@ def test_books_customers_whose_webhooks_never_came_are_fed_and_decided(
     assert sim.requests.count("books.get_contact", record_id=customer["contact_id"]) == 1
     assert second[BOOKS_MODIFIED_CHECK]["repeats"] == 1
     assert second[BOOKS_MODIFIED_CHECK]["new_events"] == 1
-    # and the guard quarantines the copy as the name drift it is
+    # and the guard quarantines the copy as the name drift it is (created in Books by hand, which is
+    # recorded too: allowed by default)
     audit = AuditLog.from_settings(get_settings())
     [decision] = [e for e in audit.iterate(AuditQuery(record=f"books:{copy['contact_id']}")) if e.rules]
-    assert decision.rules == ("NAME_DRIFT",)
+    assert decision.rules == ("NAME_DRIFT", "CREATED_IN_BOOKS")
     assert decision.decision.value == "quarantine"
     assert f"books:{customer['contact_id']}" in decision.records
     assert "feed_books_modified_customers" in audit_operations()

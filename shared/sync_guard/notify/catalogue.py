@@ -304,6 +304,25 @@ CATALOGUE: dict[str, RuleText] = {
             DEACTIVATE_NOT_DELETE,
         ),
     ),
+    "CREATED_IN_BOOKS": RuleText(
+        title="Customer created in Books, not from CRM",
+        what=(
+            "A customer was created directly in Books rather than by the sync from CRM. Your policy is that "
+            "CRM owns customers: sales create them in CRM, the sync brings them to Books."
+        ),
+        why=(
+            "When sales raise the same customer in CRM, the sync creates a second Books customer beside this "
+            "one, and invoices and payments get split between the two."
+        ),
+        steps=(
+            "Check whether the customer already exists in CRM. If not, ask sales to create the account "
+            "there; if it does, ask Zoho support to pair it with this customer rather than create another.",
+            "Restrict customer creation in Books through roles, so that finance can edit billing details "
+            "but cannot create customers.",
+        ),
+        # One new customer, not two copies of one: which copy holds transactions is no question yet.
+        records_are_copies=False,
+    ),
     "SYNC_STALLED": RuleText(
         title="CRM edits are not reaching Books",
         what=(

@@ -412,6 +412,27 @@ def example_notices() -> dict[str, FinanceNotice]:
                 "books:460000000011130 is the Books customer of crm:5725767000003001130",
             ),
         ),
+        "CREATED_IN_BOOKS": _notice(
+            "CREATED_IN_BOOKS",
+            Severity.INFO,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            17,
+            records=(
+                _books(
+                    "460000000011141",
+                    "Marlow Bakery Limited",
+                    Role.NEW_COPY,
+                    has_transactions=False,
+                    outstanding=Decimal("0"),
+                    active=True,
+                ),
+            ),
+            evidence=(
+                "books:460000000011141 created 2026-03-02T09:47:00+00:00",
+                "books:460000000011141 carries no Zoho CRM link",
+            ),
+        ),
         "SYNC_STALLED": _notice(
             "SYNC_STALLED",
             Severity.CRITICAL,

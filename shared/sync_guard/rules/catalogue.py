@@ -8,6 +8,7 @@ from types import MappingProxyType
 from sync_guard.rules.base import Rule
 from sync_guard.rules.both_sides_created import BothSidesCreated
 from sync_guard.rules.broken_mapping import BrokenMapping
+from sync_guard.rules.created_in_books import CreatedInBooks
 from sync_guard.rules.crm_merge_orphan import CrmMergeOrphan
 from sync_guard.rules.crossed_mapping import CrossedMapping
 from sync_guard.rules.display_name_collision import DisplayNameCollision
@@ -36,6 +37,7 @@ RULES: tuple[Rule, ...] = (
     EmailMismatch(),
     DisplayNameCollision(),
     SameSideDuplicate(),
+    CreatedInBooks(),
 )
 
 BY_CODE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in RULES})

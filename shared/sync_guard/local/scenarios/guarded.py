@@ -364,13 +364,17 @@ class GuardedEnvironment:
         return sum(1 for line in text.splitlines() if line == FileNotifier.SEPARATOR)
 
     def rules_fired(self, event_ids: list[str]) -> Counter[str]:
-        """Rule codes in the audit entries of these events (one entry per event: its decision)."""
+        """Rule codes in the audit entries of these events (one entry per event: its decision), but for
+        rules whose policy is ``allow``: recorded, they caught nothing (``CREATED_IN_BOOKS`` by default)."""
+        from sync_guard.guard.model import Decision
+        from sync_guard.guard.policy import Policy
         from sync_guard.store.audit import AuditLog
 
         audit = AuditLog.from_settings(self.settings)
+        policy = Policy.build(self.settings.rule_policy)
         fired: Counter[str] = Counter()
         for event_id in dict.fromkeys(event_ids):
             entry = audit.get(event_id)
             if entry is not None:
-                fired.update(entry.rules)
+                fired.update(code for code in entry.rules if policy.outcome(code) is not Decision.ALLOW)
         return fired
