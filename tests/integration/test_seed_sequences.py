@@ -323,3 +323,35 @@ def test_where_crm_owns_customers_each_one_created_in_books_is_flagged_and_query
     assert [a.target for a in by_hand.actions if a.kind is ActionKind.NOTIFY_FINANCE] == [f"books:{INVOICED}"]
     page = AuditLog.from_settings(get_settings()).query(AuditQuery(rule="CREATED_IN_BOOKS", since=at(-60)))
     assert [entry.entry_id for entry in page.entries] == [by_hand.entry_id]
+
+
+def test_the_copy_kept_in_a_clean_up_is_not_taken_for_the_deleted_one_recreated(guard: Guard) -> None:
+    # given a shadow that never met either copy, the bookkeeper follows the seed's clean-up: she deletes
+    # the uninvoiced duplicate (Books' delete webhook with the whole contact)...
+    body = {
+        "contact": {
+            "contact_id": OLD_COPY,
+            "contact_name": "Kestrel Logistics Limited",
+            "contact_type": "customer",
+            "status": "active",
+            "created_time": "2024-05-02T09:00:00+0000",
+            "last_modified_time": at(1).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        }
+    }
+    decided(guard, parse_books_webhook(body, received_at=at(10), operation="delete"))
+
+    # when she edits the customer she kept, invoiced for years, and later someone recreates the deleted one
+    kept = decided(guard, customer(INVOICED, "Kestrel Logistics Ltd", 11, linked=None, invoiced=True))
+    recreated = customer(
+        "460000000026103", "Kestrel Logistics Limited", 20, linked=None, invoiced=False, event="create"
+    )
+    assert recreated.record is not None
+    created_now = recreated.model_copy(
+        update={"record": recreated.record.model_copy(update={"created_at": at(20)})}
+    )
+    again = decided(guard, created_now)
+
+    # then the kept customer is no recreation and is not held; the real recreation is
+    assert "RECREATED_AFTER_DELETE" not in kept.rules
+    assert not [a for a in kept.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+    assert "RECREATED_AFTER_DELETE" in again.rules

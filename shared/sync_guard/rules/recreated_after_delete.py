@@ -2,14 +2,25 @@
 
 Seed pattern 3, second half and its FAQ: "if you delete the copy that holds the sync mapping, the next edit
 in CRM recreates it as a fresh customer". Fires when a record new to the guard is a confident duplicate of
-a deleted record on the same side (deleted records stay in the shadow's key index for exactly this).
+a deleted record on the same side (deleted records stay in the shadow's key index for exactly this), and
+was not created while that record still lived (before its last change).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sync_guard.guard.context import RuleContext
-from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.rules.base import Rule, describe
+
+
+def existed_before(created_at: datetime | None, deleted: RecordState) -> bool:
+    """Whether a record was created before the deleted one last changed, so it was there while that one
+    still lived and cannot be it recreated: the copy a bookkeeper kept when deleting its duplicate, met by
+    the guard through a later edit. Both times are Zoho's (the delete's arrival is the guard's clock)."""
+    changed = deleted.record.modified_at
+    return created_at is not None and changed is not None and created_at < changed
 
 
 class RecreatedAfterDelete(Rule):
@@ -32,6 +43,8 @@ class RecreatedAfterDelete(Rule):
             return None
         for candidate in ctx.duplicates(system=ctx.record.system, live=False):
             deleted = candidate.state
+            if existed_before(ctx.record.created_at, deleted):
+                continue  # the survivor of a clean-up, first met through an edit: no recreation
             when = deleted.deleted_at.isoformat() if deleted.deleted_at else "earlier"
             partner = deleted.former_partner
             explanation = (
