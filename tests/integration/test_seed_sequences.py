@@ -94,6 +94,20 @@ def states(guard: Guard, entry: AuditEntry) -> dict[str, RecordState]:
     return {ref: state for ref in refs if (state := repo.get_state(ref)) is not None}
 
 
+def assert_held_instead_of_the_invoiced_customer(guard: Guard, entry: AuditEntry, held: str) -> None:
+    """The entry holds Books customer ``held`` alone and its notice says so, naming INVOICED as the
+    customer with transactions, not held."""
+    assert entry.decision is Decision.QUARANTINE
+    holds = [a.target for a in entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+    assert holds == [f"books:{held}"]
+    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+    [notice] = notices_for(notify, entry, states(guard, entry))
+    by_id = {record.record_id: record for record in notice.records}
+    assert by_id[held].held
+    assert not by_id[INVOICED].held
+    assert by_id[INVOICED].has_transactions is True
+
+
 def test_a_reconnect_that_re_pairs_the_account_with_another_customer_is_reported(guard: Guard) -> None:
     # given the account paired with the invoiced customer, which the bookkeeper renamed in Books (one-way
     # sync: the name never flowed back), and an old uninvoiced copy under the account's exact name
@@ -146,15 +160,7 @@ def test_an_ordinary_edit_of_an_invoiced_customer_never_holds_it_but_its_uninvoi
     # then the two are recognised as one company, and the hold takes back the copy without invoices:
     # marking the invoiced customer inactive would stop finance invoicing it
     assert entry.rules == ("NAME_DRIFT",)
-    assert entry.decision is Decision.QUARANTINE
-    holds = [a.target for a in entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
-    assert holds == [f"books:{OLD_COPY}"]
-    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
-    [notice] = notices_for(notify, entry, states(guard, entry))
-    by_id = {record.record_id: record for record in notice.records}
-    assert by_id[OLD_COPY].held
-    assert not by_id[INVOICED].held
-    assert by_id[INVOICED].has_transactions is True
+    assert_held_instead_of_the_invoiced_customer(guard, entry, OLD_COPY)
 
 
 def test_a_deleted_partner_notice_names_the_deleted_customer_and_what_it_held(guard: Guard) -> None:
@@ -355,3 +361,18 @@ def test_the_copy_kept_in_a_clean_up_is_not_taken_for_the_deleted_one_recreated(
     assert "RECREATED_AFTER_DELETE" not in kept.rules
     assert not [a for a in kept.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
     assert "RECREATED_AFTER_DELETE" in again.rules
+
+
+def test_a_lost_mapping_never_holds_the_invoiced_customer_met_through_an_edit(guard: Guard) -> None:
+    # given a shadow that never saw the invoiced customer (installed without a seed), only the uninvoiced
+    # copy the sync made for the account, which then lost Zoho's link (support pointed it back)
+    decided(guard, account(0, "create"))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd.", 1, linked=CRM_ID, invoiced=False))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd.", 2, linked=None, invoiced=False))
+
+    # when the bookkeeper edits the customer she has invoiced for years, linked to the account again
+    entry = decided(guard, customer(INVOICED, "Kestrel Logistics Ltd", 3, linked=CRM_ID, invoiced=True))
+
+    # then the lost mapping is reported, and the hold takes back the copy without invoices
+    assert entry.rules == ("BROKEN_MAPPING",)
+    assert_held_instead_of_the_invoiced_customer(guard, entry, OLD_COPY)

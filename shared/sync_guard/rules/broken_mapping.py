@@ -2,7 +2,8 @@
 
 The seed's checklist: "Identical names point at a broken mapping." Fires for a new Books customer that the
 sync linked to CRM record C when a live Books customer with the same normalised name was C's partner in
-the shadow but no longer carries Zoho's link to C (deleted mapping, disconnect/reconnect).
+the shadow but no longer carries Zoho's link to C (deleted mapping, disconnect/reconnect). The copy without
+transactions is held: the "new" customer may be the invoiced one, met by the guard through an edit.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.base import Rule, copy_to_hold, describe
 
 
 class BrokenMapping(Rule):
@@ -50,10 +51,17 @@ class BrokenMapping(Rule):
                 f"identical normalised name '{mine}'",
                 *candidate.match.evidence,
             ]
+            # A customer the guard first meets through an edit (not seeded) may be the one with the invoices:
+            # holding it (inactive) would stop finance invoicing the real customer.
+            subject = copy_to_hold(ctx.record, other.record)
+            if subject != ctx.ref:
+                evidence.append(
+                    f"{ctx.ref} holds transactions and {other.ref} does not: the hold is on {subject}"
+                )
             return self.finding(
-                subject=ctx.ref,
+                subject=subject,
                 explanation=explanation,
                 evidence=evidence,
-                related=[other.ref, crm_ref or ""],
+                related=[ctx.ref, other.ref, crm_ref or ""],
             )
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sync_guard.guard.model import Decision
-from tests.unit.rules.replay import Replay, assert_decided
+from tests.unit.rules.replay import LONG_AGO, Replay, assert_decided
 
 
 def test_broken_mapping_after_the_link_was_lost() -> None:
@@ -35,3 +35,32 @@ def test_broken_mapping_after_the_link_was_lost() -> None:
     assert "NAME_DRIFT" not in again.rules
     assert replay.shadow.states["crm:5725700"].partner == "books:460799"
     assert replay.shadow.states["crm:5725700"].former_partner == "books:460700"
+
+
+def test_an_invoiced_customer_met_through_an_edit_is_never_the_one_held() -> None:
+    # given a shadow not seeded with the invoiced customer: it only saw the sync's uninvoiced copy made for
+    # the account, and that copy then lost Zoho's link (support pointed the mapping back at the original)
+    replay = Replay()
+    replay.crm("create", "5725710", name="Linden Architects LLP")
+    replay.books("create", "460710", contact_name="Linden Architects LLP.", zcrm_account_id="5725710")
+    replay.books("edit", "460710", contact_name="Linden Architects LLP.", zcrm_account_id="")
+
+    # when the bookkeeper edits the customer she has invoiced for years, now linked to the account
+    edited = replay.books(
+        "edit",
+        "460711",
+        created=LONG_AGO,
+        contact_name="Linden Architects LLP",
+        zcrm_account_id="5725710",
+        has_transaction=True,
+    )
+
+    # then the hold takes back the copy without transactions, not the invoiced customer
+    assert_decided(
+        edited,
+        "BROKEN_MAPPING",
+        Decision.QUARANTINE,
+        "books:460711 holds transactions and books:460710 does not: the hold is on books:460710",
+    )
+    assert replay.shadow.states["books:460710"].held_by == edited.entry_id
+    assert replay.shadow.states["books:460711"].held_by is None
