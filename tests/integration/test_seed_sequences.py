@@ -233,58 +233,58 @@ def test_invoiced_customers_met_through_edits_do_not_trip_the_breaker(aws: AwsRe
     )
 
 
-def test_a_sole_trader_synced_from_the_account_and_again_from_its_contact_gets_the_right_advice(
-    guard: Guard,
-) -> None:
-    email = "jane@smithdesign.co.uk"
-    # given the account and the customer finance invoices, made from it by the sync
-    decided(
-        guard,
-        parse_crm_workflow(
-            {
-                "event": "create",
-                "module": "Accounts",
-                "id": CRM_ID,
-                "name": "Jane Smith Design",
-                "modified": at(0).isoformat(),
-            },
-            received_at=at(0),
-        ),
-    )
-    decided(guard, customer(INVOICED, "Jane Smith Design", 1, linked=CRM_ID, invoiced=True, email=email))
-    contact_id = "5725767000003000102"
-    decided(
-        guard,
-        parse_crm_workflow(
-            {
-                "event": "create",
-                "module": "Contacts",
-                "id": contact_id,
-                "first_name": "Jane",
-                "last_name": "Smith",
-                "email": email,
-                "account_id": CRM_ID,
-                "modified": at(2).isoformat(),
-            },
-            received_at=at(2),
-        ),
-    )
+SOLE_TRADER_EMAIL = "jane@smithdesign.co.uk"
+SOLE_TRADER_CONTACT = "5725767000003000102"
 
-    # when someone switches the integration to Contacts and the sync makes a customer of the contact
+
+def sole_trader(minutes: float, module: str) -> GuardEvent:
+    """The CRM create of a sole trader's account ("Jane Smith Design", id CRM_ID) or of its contact."""
+    body: dict[str, Any] = (
+        {"id": CRM_ID, "name": "Jane Smith Design"}
+        if module == "Accounts"
+        else {
+            "id": SOLE_TRADER_CONTACT,
+            "first_name": "Jane",
+            "last_name": "Smith",
+            "email": SOLE_TRADER_EMAIL,
+            "account_id": CRM_ID,
+        }
+    )
+    body |= {"event": "create", "module": module, "modified": at(minutes).isoformat()}
+    return parse_crm_workflow(body, received_at=at(minutes))
+
+
+def contacts_customer(contact_id: str, minutes: float, *, invoiced: bool) -> GuardEvent:
+    """The Books customer the sync makes of the sole trader's CRM contact."""
+    when = at(minutes).strftime("%Y-%m-%dT%H:%M:%S+0000")
     contact = {
-        "contact_id": OLD_COPY,
+        "contact_id": contact_id,
         "contact_name": "Jane Smith",
         "contact_type": "customer",
         "customer_sub_type": "individual",
         "status": "active",
-        "email": email,
-        "zcrm_contact_id": contact_id,
+        "email": SOLE_TRADER_EMAIL,
+        "zcrm_contact_id": SOLE_TRADER_CONTACT,
         "is_linked_with_zohocrm": True,
-        "has_transaction": False,
-        "created_time": at(5).strftime("%Y-%m-%dT%H:%M:%S+0000"),
-        "last_modified_time": at(5).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        "has_transaction": invoiced,
+        "created_time": when,
+        "last_modified_time": when,
     }
-    entry = decided(guard, parse_books_webhook({"contact": contact}, received_at=at(5), operation="create"))
+    return parse_books_webhook({"contact": contact}, received_at=at(minutes), operation="create")
+
+
+def test_a_sole_trader_synced_from_the_account_and_again_from_its_contact_gets_the_right_advice(
+    guard: Guard,
+) -> None:
+    email = SOLE_TRADER_EMAIL
+    contact_id = SOLE_TRADER_CONTACT
+    # given the account and the customer finance invoices, made from it by the sync
+    decided(guard, sole_trader(0, "Accounts"))
+    decided(guard, customer(INVOICED, "Jane Smith Design", 1, linked=CRM_ID, invoiced=True, email=email))
+    decided(guard, sole_trader(2, "Contacts"))
+
+    # when someone switches the integration to Contacts and the sync makes a customer of the contact
+    entry = decided(guard, contacts_customer(OLD_COPY, 5, invoiced=False))
 
     # then the new copy is held as a mixed mapping (whose advice is the module choice), not as name drift
     # (whose advice, to make the names identical, fixes nothing here), with all four records named
@@ -376,3 +376,37 @@ def test_a_lost_mapping_never_holds_the_invoiced_customer_met_through_an_edit(gu
     # then the lost mapping is reported, and the hold takes back the copy without invoices
     assert entry.rules == ("BROKEN_MAPPING",)
     assert_held_instead_of_the_invoiced_customer(guard, entry, OLD_COPY)
+
+
+def test_a_sole_trader_synced_from_its_contact_and_then_from_the_account_is_the_same_mix(
+    guard: Guard,
+) -> None:
+    # given the integration mapped contacts: the sync made the customer finance invoices from the contact
+    decided(guard, sole_trader(0, "Accounts"))
+    decided(guard, sole_trader(1, "Contacts"))
+    decided(guard, contacts_customer(INVOICED, 2, invoiced=True))
+
+    # when someone switches the integration to Accounts and the sync makes a customer of the account
+    entry = decided(
+        guard,
+        customer(
+            OLD_COPY,
+            "Jane Smith Design",
+            5,
+            linked=CRM_ID,
+            invoiced=False,
+            event="create",
+            email=SOLE_TRADER_EMAIL,
+        ),
+    )
+
+    # then it is the same mix, seen from its other end: held as such, not as name drift, and the hold takes
+    # the new copy without invoices, never the contact's invoiced customer
+    assert entry.rules == ("MIXED_MAPPING",)
+    assert_held_instead_of_the_invoiced_customer(guard, entry, OLD_COPY)
+    assert set(entry.records) == {
+        f"books:{OLD_COPY}",
+        f"crm:{SOLE_TRADER_CONTACT}",
+        f"books:{INVOICED}",
+        f"crm:{CRM_ID}",
+    }

@@ -76,6 +76,9 @@ class RuleContext:
     name_key: Callable[[PartyRecord], str]
     now: datetime
     both_sides_window: timedelta = timedelta(hours=72)
+    #: Books: the live CRM contacts of the account its Zoho link names, among the records read with it (they
+    #: share its keys: a sole trader's contact has the account's email). Not candidates: they belong to it.
+    link_contacts: tuple[RecordState, ...] = ()
 
     @property
     def ref(self) -> str:

@@ -378,6 +378,7 @@ def plan_event(
         name_key=matcher.name_key,
         now=now,
         both_sides_window=config.both_sides_window,
+        link_contacts=_link_contacts(snapshot, builder, record),
     )
     breaker_change = None
     if counts or (breaker.open and is_new):
@@ -583,6 +584,14 @@ def _own_organisation(record: PartyRecord, builder: _Builder) -> set[str]:
         return set()
     account = builder.current(f"crm:{record.account_id}")
     return {f"crm:{record.account_id}", *([account.partner] if account and account.partner else [])}
+
+
+def _link_contacts(snapshot: Snapshot, builder: _Builder, record: PartyRecord) -> tuple[RecordState, ...]:
+    """The live CRM contacts, among the records read, of the account a Books customer is linked to."""
+    if record.system is not System.BOOKS or not record.linked_crm_id:
+        return ()
+    states = (builder.current(ref) for ref in sorted(snapshot.others))
+    return tuple(s for s in states if s is not None and s.live and _contact_of(s.record, record))
 
 
 def _contact_of(other: PartyRecord, record: PartyRecord) -> bool:

@@ -2,36 +2,43 @@
 
 The seed's design advice: "Decide accounts versus contacts once. B2B businesses should map Books customers
 to CRM accounts; B2C to contacts. Mixing the two is how crossed mappings start." When the sync makes a
-Books customer from a CRM contact whose account already has a Books customer of its own, and the two are
-the same customer (a sole trader, whose contact has the account's name and email), Books has the customer
-twice. The names differ ("Jane Smith" / "Jane Smith Design"), but renaming, NAME_DRIFT's advice, fixes
-nothing: the integration's module choice does. Fires for a Books customer gaining a link to a CRM contact
-when a confident duplicate among the live Books customers is the partner of (or linked to) the contact's
-account. The copy without transactions is held.
+Books customer from a CRM contact whose account already has a Books customer of its own, or from an account
+one of whose contacts already has one, and the two are the same customer (a sole trader, whose contact has
+the account's name and email), Books has the customer twice. The names differ ("Jane Smith" / "Jane Smith
+Design"), but renaming, NAME_DRIFT's advice, fixes nothing: the integration's module choice does. Fires for
+a Books customer gaining a link to a CRM contact (or account) when a confident duplicate among the live
+Books customers is the partner of (or linked to) the contact's account (or one of the account's contacts),
+in either order. The copy without transactions is held.
 """
 
 from __future__ import annotations
 
 from sync_guard.guard.context import Candidate, RuleContext
-from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.models.records import Module, System
 from sync_guard.rules.base import Rule, copy_to_hold, describe
 
 
-def account_of_link(ctx: RuleContext) -> str | None:
-    """The CRM account of the contact a Books customer links to, if it is a contact with an account."""
-    target = ctx.link_target
-    if ctx.record.system is not System.BOOKS or target is None:
-        return None
-    if target.record.module is not Module.CRM_CONTACTS or not target.record.account_id:
-        return None
-    return target.record.account_id
-
-
-def is_account_customer(candidate: Candidate, account_id: str) -> bool:
-    """Whether ``candidate`` is the Books customer of CRM account ``account_id`` (paired or linked)."""
+def is_customer_of(candidate: Candidate, crm_id: str) -> bool:
+    """Whether ``candidate`` is the Books customer of CRM record ``crm_id`` (paired or linked)."""
     state = candidate.state
-    return state.partner == f"crm:{account_id}" or state.record.linked_crm_id == account_id
+    return state.partner == f"crm:{crm_id}" or state.record.linked_crm_id == crm_id
+
+
+def mixed_with(ctx: RuleContext, candidate: Candidate) -> tuple[RecordState, str] | None:
+    """The CRM contact and account id through which this event's Books customer and Books customer
+    ``candidate`` are one customer synced from both (either may be the contact's), else None."""
+    target = ctx.link_target
+    if ctx.record.system is not System.BOOKS or target is None or candidate.record.system is not System.BOOKS:
+        return None
+    if target.record.module is Module.CRM_CONTACTS:
+        account_id = target.record.account_id
+        return (target, account_id) if account_id and is_customer_of(candidate, account_id) else None
+    if target.record.module is Module.CRM_ACCOUNTS:
+        for contact in ctx.link_contacts:
+            if is_customer_of(candidate, contact.record.record_id):
+                return contact, target.record.record_id
+    return None
 
 
 class MixedMapping(Rule):
@@ -52,23 +59,34 @@ class MixedMapping(Rule):
     judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
-        account_id = account_of_link(ctx)
-        if ctx.is_delete or account_id is None or not ctx.link_changed:
+        if ctx.is_delete or not ctx.link_changed:
             return None
-        contact = ctx.link_target
-        assert contact is not None
         for candidate in ctx.duplicates(system=System.BOOKS):
-            if not is_account_customer(candidate, account_id):
+            mix = mixed_with(ctx, candidate)
+            if mix is None:
                 continue
+            contact, account_id = mix
+            account = f"crm:{account_id}"
+            if ctx.link_target is contact:
+                made_from = f"CRM contact {describe(contact.record)}, whose account {account}"
+                links = [
+                    f"{ctx.ref} zcrm link: contact {contact.ref}",
+                    f"{candidate.ref} is the Books customer of {account}",
+                ]
+            else:
+                made_from = f"CRM account {account}, whose contact {describe(contact.record)}"
+                links = [
+                    f"{ctx.ref} zcrm link: account {account}",
+                    f"{candidate.ref} is the Books customer of contact {contact.ref}",
+                ]
             explanation = (
-                f"The sync made Books customer {describe(ctx.record)} from CRM contact "
-                f"{describe(contact.record)}, whose account crm:{account_id} already has Books customer "
-                f"{describe(candidate.record)}: the same customer, in Books twice."
+                f"The sync made Books customer {describe(ctx.record)} from {made_from} already has Books "
+                f"customer {describe(candidate.record)}: the same customer, in Books twice."
             )
             evidence = [
-                f"{ctx.ref} zcrm link: contact {contact.ref}",
-                f"{contact.ref} belongs to account crm:{account_id}",
-                f"{candidate.ref} is the Books customer of crm:{account_id}",
+                links[0],
+                f"{contact.ref} belongs to account {account}",
+                links[1],
                 f"{ctx.ref} has transactions: {ctx.record.has_transactions}",
                 f"{candidate.ref} has transactions: {candidate.record.has_transactions}",
                 *candidate.match.evidence,
@@ -77,6 +95,6 @@ class MixedMapping(Rule):
                 subject=copy_to_hold(ctx.record, candidate.record),
                 explanation=explanation,
                 evidence=evidence,
-                related=[ctx.ref, candidate.ref, contact.ref, f"crm:{account_id}"],
+                related=[ctx.ref, candidate.ref, contact.ref, account],
             )
         return None

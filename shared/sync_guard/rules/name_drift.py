@@ -15,7 +15,7 @@ from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, copy_to_hold, describe
 from sync_guard.rules.both_sides_created import created_on_both_sides
-from sync_guard.rules.mixed_mapping import account_of_link, is_account_customer
+from sync_guard.rules.mixed_mapping import mixed_with
 
 
 class NameDrift(Rule):
@@ -38,7 +38,6 @@ class NameDrift(Rule):
         if not ctx.is_new:
             return None
         link_target = ctx.link_target.ref if ctx.link_target else None
-        account = account_of_link(ctx)
         for candidate in ctx.duplicates(system=System.BOOKS):
             same_name = candidate.record.name == ctx.record.name
             if same_name and ctx.record.system is System.CRM:
@@ -50,8 +49,8 @@ class NameDrift(Rule):
                 and ctx.name_key(candidate.record) == ctx.name_key(ctx.record)
             ):
                 continue  # identical name, and it was the pair of this record's CRM record: BROKEN_MAPPING
-            if account is not None and is_account_customer(candidate, account):
-                continue  # the customer of the account whose contact this was made from: MIXED_MAPPING
+            if mixed_with(ctx, candidate) is not None:
+                continue  # the same customer synced from its CRM account and from its contact: MIXED_MAPPING
             if created_on_both_sides(ctx, candidate.state):
                 continue  # two people created it at about the same time: BOTH_SIDES_CREATED's case
             explanation = (

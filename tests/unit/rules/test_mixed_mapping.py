@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from sync_guard.guard.model import Decision
+from sync_guard.guard.model import AuditEntry, Decision
 from tests.unit.rules.replay import Replay, assert_decided
 
 EMAIL = "jane@smithdesign.co.uk"
 
 
-def account_with_its_customer(replay: Replay, *, invoiced: bool) -> None:
+def sole_trader_in_crm(replay: Replay) -> None:
+    """Account 5725930 "Jane Smith Design" and its contact 5725931 Jane Smith, who has its email."""
     replay.crm("create", "5725930", name="Jane Smith Design")
-    replay.books(
-        "create",
-        "460930",
-        contact_name="Jane Smith Design",
-        email=EMAIL,
-        zcrm_account_id="5725930",
-        has_transaction=invoiced,
-    )
     replay.crm(
         "create",
         "5725931",
@@ -29,29 +22,53 @@ def account_with_its_customer(replay: Replay, *, invoiced: bool) -> None:
     )
 
 
-def test_a_customer_made_from_the_accounts_contact_is_held_not_called_name_drift() -> None:
-    replay = Replay()
-    account_with_its_customer(replay, invoiced=True)
+def account_with_its_customer(replay: Replay, *, invoiced: bool) -> None:
+    sole_trader_in_crm(replay)
+    replay.books(
+        "create",
+        "460930",
+        contact_name="Jane Smith Design",
+        email=EMAIL,
+        zcrm_account_id="5725930",
+        has_transaction=invoiced,
+    )
 
-    entry = replay.books(
+
+def contacts_customer(replay: Replay, *, invoiced: bool) -> AuditEntry:
+    """The sync makes Books customer 460931 "Jane Smith" from contact 5725931."""
+    return replay.books(
         "create",
         "460931",
         contact_name="Jane Smith",
         customer_sub_type="individual",
         email=EMAIL,
         zcrm_contact_id="5725931",
+        has_transaction=invoiced,
     )
 
+
+def assert_mixed_and_held(replay: Replay, entry: AuditEntry, held: str, *evidence: str) -> None:
+    """MIXED_MAPPING (not NAME_DRIFT) held ``held``, with the contact's account and ``evidence`` named."""
     assert_decided(
-        entry,
-        "MIXED_MAPPING",
-        Decision.QUARANTINE,
-        "books:460931 zcrm link: contact crm:5725931",
-        "crm:5725931 belongs to account crm:5725930",
-        "books:460930 is the Books customer of crm:5725930",
+        entry, "MIXED_MAPPING", Decision.QUARANTINE, "crm:5725931 belongs to account crm:5725930", *evidence
     )
     assert "NAME_DRIFT" not in entry.rules
-    assert replay.shadow.states["books:460931"].held_by == entry.entry_id
+    assert replay.shadow.states[held].held_by == entry.entry_id
+
+
+def test_a_customer_made_from_the_accounts_contact_is_held_not_called_name_drift() -> None:
+    replay = Replay()
+    account_with_its_customer(replay, invoiced=True)
+
+    entry = contacts_customer(replay, invoiced=False)
+
+    assert_mixed_and_held(
+        replay,
+        entry,
+        "books:460931",
+        "books:460931 zcrm link: contact crm:5725931",
+        "books:460930 is the Books customer of crm:5725930",
+    )
 
 
 def test_a_contact_of_an_account_without_a_books_customer_is_no_mix() -> None:
@@ -77,3 +94,25 @@ def test_a_contact_of_an_account_without_a_books_customer_is_no_mix() -> None:
     )
 
     assert "MIXED_MAPPING" not in entry.rules
+
+
+def test_the_accounts_customer_made_after_its_contacts_is_the_same_mix() -> None:
+    # given the sync made the customer finance invoices from the contact (the integration mapped contacts)
+    replay = Replay()
+    sole_trader_in_crm(replay)
+    contacts_customer(replay, invoiced=True)
+
+    # when the integration is switched to accounts and the sync makes a customer of the account too
+    entry = replay.books(
+        "create", "460930", contact_name="Jane Smith Design", email=EMAIL, zcrm_account_id="5725930"
+    )
+
+    # then it is the same mix, seen from the other end: the new copy is held, not called name drift
+    assert_mixed_and_held(
+        replay,
+        entry,
+        "books:460930",
+        "books:460930 zcrm link: account crm:5725930",
+        "books:460931 is the Books customer of contact crm:5725931",
+    )
+    assert replay.shadow.states["books:460931"].held_by is None
