@@ -26,6 +26,16 @@ def copy_to_hold(record: PartyRecord, other: PartyRecord) -> str:
     return other.ref if (record.has_transactions and not other.has_transactions) else record.ref
 
 
+def hold_choice(record: PartyRecord, other: PartyRecord) -> tuple[str, list[str]]:
+    """``copy_to_hold`` with the evidence for it when the hold passes the event's own ``record`` over: a
+    customer the guard first meets through an edit (not seeded) may be the one with the invoices, and
+    holding it (inactive in Books) would stop finance invoicing the real customer."""
+    subject = copy_to_hold(record, other)
+    if subject == record.ref:
+        return subject, []
+    return subject, [f"{record.ref} holds transactions and {other.ref} does not: the hold is on {subject}"]
+
+
 class Rule:
     """Base class: subclasses set the class attributes and implement ``evaluate``."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, copy_to_hold, describe
+from sync_guard.rules.base import Rule, describe, hold_choice
 
 
 class BrokenMapping(Rule):
@@ -51,17 +51,11 @@ class BrokenMapping(Rule):
                 f"identical normalised name '{mine}'",
                 *candidate.match.evidence,
             ]
-            # A customer the guard first meets through an edit (not seeded) may be the one with the invoices:
-            # holding it (inactive) would stop finance invoicing the real customer.
-            subject = copy_to_hold(ctx.record, other.record)
-            if subject != ctx.ref:
-                evidence.append(
-                    f"{ctx.ref} holds transactions and {other.ref} does not: the hold is on {subject}"
-                )
+            subject, why = hold_choice(ctx.record, other.record)
             return self.finding(
                 subject=subject,
                 explanation=explanation,
-                evidence=evidence,
+                evidence=evidence + why,
                 related=[ctx.ref, other.ref, crm_ref or ""],
             )
         return None

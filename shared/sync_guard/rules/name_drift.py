@@ -13,7 +13,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, copy_to_hold, describe
+from sync_guard.rules.base import Rule, describe, hold_choice
 from sync_guard.rules.both_sides_created import created_on_both_sides
 from sync_guard.rules.mixed_mapping import mixed_with
 
@@ -70,14 +70,11 @@ class NameDrift(Rule):
                 *candidate.match.evidence,
                 f"match score {candidate.match.score:.2f}",
             ]
-            # A customer the guard first meets through an edit (not seeded) may be the one with the invoices:
-            # holding it (inactive) would stop finance invoicing the real customer.
-            subject = copy_to_hold(ctx.record, candidate.record)
-            if subject != ctx.ref:
-                evidence.append(
-                    f"{ctx.ref} holds transactions and {candidate.ref} does not: the hold is on {subject}"
-                )
+            subject, why = hold_choice(ctx.record, candidate.record)
             return self.finding(
-                subject=subject, explanation=explanation, evidence=evidence, related=[ctx.ref, candidate.ref]
+                subject=subject,
+                explanation=explanation,
+                evidence=evidence + why,
+                related=[ctx.ref, candidate.ref],
             )
         return None
