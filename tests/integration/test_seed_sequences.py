@@ -36,6 +36,19 @@ def guard(aws: AwsResources) -> Guard:
     return Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
 
 
+def guard_with(policy: dict[str, str]) -> Guard:
+    """A guard over the tables whose policy sets the rules named to the outcomes given."""
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    config = GuardConfig(mode=Mode.ENFORCE, policy=Policy.build(policy))
+    return Guard(repo, LibraryMatcher(), config, clock=lambda: T0)
+
+
+def holds(entry: AuditEntry) -> list[str]:
+    """The records the entry's actions hold back, in either app."""
+    kinds = (ActionKind.MARK_BOOKS_INACTIVE, ActionKind.TAG_CRM_RECORD)
+    return [a.target for a in entry.actions if a.kind in kinds]
+
+
 def delete(contact_id: str, minutes: float) -> GuardEvent:
     """Books' delete webhook: the contact id only."""
     return parse_books_webhook({"contact_id": contact_id}, received_at=at(minutes), operation="delete")
@@ -309,9 +322,7 @@ def test_where_crm_owns_customers_each_one_created_in_books_is_flagged_and_query
     aws: AwsResources,
 ) -> None:
     # given the seed's design, CRM owns customers: the policy flags customers created in Books
-    repo = DynamoShadowRepository.from_settings(get_settings())
-    policy = Policy.build({"CREATED_IN_BOOKS": "flag"})
-    guard = Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE, policy=policy), clock=lambda: T0)
+    guard = guard_with({"CREATED_IN_BOOKS": "flag"})
     decided(guard, account(0, "create"))
 
     # when the sync makes the account's customer, and the bookkeeper creates one by hand to invoice today
@@ -410,3 +421,69 @@ def test_a_sole_trader_synced_from_its_contact_and_then_from_the_account_is_the_
         f"books:{INVOICED}",
         f"crm:{CRM_ID}",
     }
+
+
+@pytest.mark.usefixtures("aws")
+def test_mapping_moved_set_to_quarantine_holds_the_old_partner_not_the_invoiced_customer() -> None:
+    # given an admin who set MAPPING_MOVED to quarantine, and the account paired with an uninvoiced copy
+    guard = guard_with({"MAPPING_MOVED": "quarantine"})
+    decided(guard, account(0, "create"))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 1, linked=CRM_ID, invoiced=False))
+    decided(guard, customer(INVOICED, "Kestrel Group Holdings", 2, linked=None, invoiced=True))
+
+    # when Zoho's link moves from the copy to the customer finance invoices (a reconnect, or a repair)
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 10, linked=None, invoiced=False))
+    moved = decided(guard, customer(INVOICED, "Kestrel Group Holdings", 11, linked=CRM_ID, invoiced=True))
+
+    # then the hold takes the copy without invoices: marking the invoiced one inactive stops its invoicing
+    assert moved.rules == ("MAPPING_MOVED",)
+    assert moved.decision is Decision.QUARANTINE
+    assert holds(moved) == [f"books:{OLD_COPY}"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_both_sides_created_set_to_quarantine_holds_the_crm_copy_of_an_invoiced_customer() -> None:
+    # given an admin who set BOTH_SIDES_CREATED to quarantine, and sales raising the account
+    guard = guard_with({"BOTH_SIDES_CREATED": "quarantine"})
+    decided(guard, account(0, "create"))
+
+    # when the guard first meets, through an edit, the customer the bookkeeper raised and invoiced that day
+    created = at(20).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    entry = decided(
+        guard,
+        customer(INVOICED, "Kestrel Logistics Limited", 30, linked=None, invoiced=True, created_time=created),
+    )
+
+    # then the CRM copy is held back from the sync, and the customer being invoiced is left alone
+    assert "BOTH_SIDES_CREATED" in entry.rules
+    assert entry.decision is Decision.QUARANTINE
+    assert holds(entry) == [f"crm:{CRM_ID}"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_email_mismatch_set_to_quarantine_holds_the_crm_contact_not_the_invoiced_customer() -> None:
+    # given an admin who set EMAIL_MISMATCH to quarantine, and a CRM contact
+    guard = guard_with({"EMAIL_MISMATCH": "quarantine"})
+    contact_id = "5725767000003000501"
+    body = {"event": "create", "module": "Contacts", "id": contact_id, "first_name": "Priya"}
+    body |= {"last_name": "Raman", "email": "priya@raman-design.co.uk", "modified": at(0).isoformat()}
+    decided(guard, parse_crm_workflow(body, received_at=at(0)))
+
+    # when the guard first meets, through an edit, the same person as a Books customer invoiced for years
+    entry = decided(
+        guard,
+        customer(
+            INVOICED,
+            "Priya Raman",
+            5,
+            linked=None,
+            invoiced=True,
+            customer_sub_type="individual",
+            email="priya.raman@gmail.com",
+        ),
+    )
+
+    # then the CRM contact is held back from the sync, and the customer being invoiced is left alone
+    assert "EMAIL_MISMATCH" in entry.rules
+    assert entry.decision is Decision.QUARANTINE
+    assert holds(entry) == [f"crm:{contact_id}"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.base import Rule, describe, hold_choice
 
 
 def created_on_both_sides(ctx: RuleContext, other: RecordState) -> bool:
@@ -55,7 +55,12 @@ class BothSidesCreated(Rule):
                 f"{candidate.ref} created {ctx.created_at(candidate.state).isoformat()}, not paired",
                 *candidate.match.evidence,
             ]
+            # Held, the Books copy is the one to keep if it holds transactions (met through an edit).
+            subject, why = hold_choice(ctx.record, candidate.record)
             return self.finding(
-                subject=ctx.ref, explanation=explanation, evidence=evidence, related=[candidate.ref]
+                subject=subject,
+                explanation=explanation,
+                evidence=evidence + why,
+                related=[ctx.ref, candidate.ref],
             )
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import PartyRecord, RecordKind, System
-from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.base import Rule, describe, hold_choice
 
 
 def emails_of(record: PartyRecord) -> set[str]:
@@ -55,7 +55,12 @@ class EmailMismatch(Rule):
                 f"{candidate.ref} email: {', '.join(sorted(theirs))}",
                 *candidate.match.evidence,
             ]
+            # Held, the Books copy is the one to keep if it holds transactions (met through an edit).
+            subject, why = hold_choice(ctx.record, candidate.record)
             return self.finding(
-                subject=ctx.ref, explanation=explanation, evidence=evidence, related=[candidate.ref]
+                subject=subject,
+                explanation=explanation,
+                evidence=evidence + why,
+                related=[ctx.ref, candidate.ref],
             )
         return None

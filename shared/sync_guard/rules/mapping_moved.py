@@ -14,7 +14,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, describe
+from sync_guard.rules.base import Rule, describe, hold_choice
 
 
 class MappingMoved(Rule):
@@ -61,6 +61,11 @@ class MappingMoved(Rule):
             f"{ctx.ref} has transactions: {ctx.record.has_transactions}",
             f"{old.ref} has transactions: {old.record.has_transactions}",
         ]
+        # Set to quarantine, the hold keeps the customer with the invoices (advice: stop invoicing the other).
+        subject, why = hold_choice(ctx.record, old.record)
         return self.finding(
-            subject=ctx.ref, explanation=explanation, evidence=evidence, related=[old.ref, target.ref]
+            subject=subject,
+            explanation=explanation,
+            evidence=evidence + why,
+            related=[ctx.ref, old.ref, target.ref],
         )

@@ -76,3 +76,16 @@ def assert_decided(entry: AuditEntry, code: str, decision: Decision, *evidence: 
     for fragment in evidence:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     assert all(line.startswith(tuple(entry.rules)) for line in entry.evidence)
+
+
+def assert_held_instead(replay: Replay, entry: AuditEntry, code: str, *, held: str, invoiced: str) -> None:
+    """``code`` quarantined, holding ``held`` and passing over the event's own ``invoiced`` customer, with
+    the evidence saying why."""
+    assert_decided(
+        entry,
+        code,
+        Decision.QUARANTINE,
+        f"{invoiced} holds transactions and {held} does not: the hold is on {held}",
+    )
+    assert replay.shadow.states[held].held_by == entry.entry_id
+    assert replay.shadow.states[invoiced].held_by is None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sync_guard.guard.model import Decision
-from tests.unit.rules.replay import Replay, assert_decided
+from sync_guard.guard.policy import Policy
+from tests.unit.rules.replay import LONG_AGO, Replay, assert_decided, assert_held_instead
 
 
 def test_email_mismatch_on_contacts() -> None:
@@ -57,3 +58,25 @@ def test_same_person_same_email_is_not_a_mismatch() -> None:
         ],
     )
     assert "EMAIL_MISMATCH" not in books.rules
+
+
+def test_set_to_quarantine_it_never_holds_an_invoiced_customer_met_through_an_edit() -> None:
+    # given an admin who set the rule to quarantine, and a Books individual invoiced for years that the
+    # guard first meets through an edit (a shadow not seeded)
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    replay.crm(
+        "create", "5725500", module="Contacts", first_name="Priya", last_name="Raman", email="priya@a.uk"
+    )
+
+    books = replay.books(
+        "edit",
+        "460500",
+        created=LONG_AGO,
+        contact_name="Priya Raman",
+        customer_sub_type="individual",
+        email="priya.raman@gmail.com",
+        has_transaction=True,
+    )
+
+    # then the hold takes the CRM contact back from the sync, not the customer being invoiced
+    assert_held_instead(replay, books, "EMAIL_MISMATCH", held="crm:5725500", invoiced="books:460500")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sync_guard.guard.model import Decision
-from tests.unit.rules.replay import Replay, assert_decided
+from sync_guard.guard.policy import Policy
+from tests.unit.rules.replay import Replay, assert_decided, assert_held_instead
 
 
 def paired_then_unlinked(replay: Replay) -> None:
@@ -50,3 +51,20 @@ def test_a_pair_moving_away_from_a_deleted_customer_is_left_to_the_delete_rules(
     relinked = replay.books("edit", "460921", contact_name="Cedar Dental Care", zcrm_account_id="5725920")
 
     assert "MAPPING_MOVED" not in relinked.rules
+
+
+def test_set_to_quarantine_it_holds_the_customer_without_transactions() -> None:
+    # given an admin who set the rule to quarantine, and the reconnect's new partner holds the invoices
+    replay = Replay(policy=Policy.build({"MAPPING_MOVED": "quarantine"}))
+    paired_then_unlinked(replay)
+
+    moved = replay.books(
+        "edit",
+        "460911",
+        contact_name="Birch Joinery Ltd Old",
+        zcrm_account_id="5725910",
+        has_transaction=True,
+    )
+
+    # then the hold takes the old partner, which has none: marking the invoiced one inactive stops invoicing
+    assert_held_instead(replay, moved, "MAPPING_MOVED", held="books:460910", invoiced="books:460911")
