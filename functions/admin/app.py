@@ -22,6 +22,7 @@ from sync_guard.admin.http import (
     BreakerResetRequest,
     ConfirmRequest,
     ForgetReleaseRequest,
+    HoldRequest,
     LinkRequest,
     ReleaseRequest,
     audit_json,
@@ -76,6 +77,14 @@ def list_quarantines() -> dict[str, Any]:
         raise InvalidPayload("status must be held or confirmed", field="status")
     holds = service.list_holds(HoldStatus(status) if status else None)
     return {"quarantines": [hold_json(h) for h in holds], "count": len(holds)}
+
+
+@app.post("/admin/quarantines/hold")
+def hold() -> dict[str, Any]:
+    return _run(
+        HoldRequest,
+        lambda r, actor: service.hold(r.record, actor=actor, reason=r.reason, related=tuple(r.related)),
+    )
 
 
 @app.post("/admin/quarantines/release")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +30,18 @@ def test_the_admin_api_requires_iam_signed_requests(template: dict[str, Any]) ->
         assert event["Properties"]["ApiId"] == {"Ref": "AdminApi"}
         assert "Auth" not in event["Properties"]
         assert event["Properties"]["Path"].startswith("/admin/")
+
+
+def test_every_route_of_the_admin_handler_is_on_the_admin_api_and_no_other(template: dict[str, Any]) -> None:
+    # A route the handler serves but the template does not declare is never reached on AWS.
+    source = (Path(__file__).resolve().parents[2] / "functions" / "admin" / "app.py").read_text()
+    served = {(method.upper(), path) for method, path in re.findall(r'@app\.(get|post)\("([^"]+)"\)', source)}
+    declared = {
+        (event["Properties"]["Method"], event["Properties"]["Path"])
+        for event in _function_events(template, "AdminFunction").values()
+    }
+    assert ("POST", "/admin/quarantines/hold") in served
+    assert declared == served
 
 
 def test_the_webhook_api_has_no_admin_route(template: dict[str, Any]) -> None:

@@ -221,3 +221,40 @@ def test_forget_release_and_the_record_view(invoke: Invoke, companies: list[Comp
     assert (status, body["field"]) == (400, "record")
     status, body = invoke("POST", "/admin/quarantines/forget-release", {"record": held})
     assert (status, body["field"]) == (400, "against")
+
+
+def test_hold_records_the_iam_caller_and_names_an_existing_hold(
+    invoke: Invoke, companies: list[Company]
+) -> None:
+    customer, copy = companies[0].customer.ref, companies[0].duplicate.ref
+    status, body = invoke(
+        "POST", "/admin/quarantines/hold", {"record": customer, "reason": "by hand", "related": [copy]}
+    )
+
+    assert status == 200
+    assert (body["operation"], body["actor"], body["records"]) == ("hold", CALLER, [customer, copy])
+    assert len(body["queued_actions"]) == 1
+    entry = AuditLog.from_settings(get_settings()).get(body["entry_id"])
+    assert entry is not None
+    assert (entry.actor, entry.kind, entry.note) == (CALLER, EntryKind.ADMIN, "by hand")
+    status, listed = invoke("GET", "/admin/quarantines", query={"status": "held"})
+    assert customer in {q["hold_id"] for q in listed["quarantines"]}
+
+    status, again = invoke("POST", "/admin/quarantines/hold", {"record": customer})
+    assert status == 409
+    assert again["error"] == "conflict"
+    assert body["entry_id"] in again["message"]
+
+
+def test_hold_errors_name_their_field(invoke: Invoke, companies: list[Company]) -> None:
+    for body, field in (
+        ({"reason": "no record"}, "record"),
+        ({"record": "acme"}, "record"),
+        ({"record": "crm:1", "related": ["books:x-1"]}, "related"),
+        ({"record": "crm:1", "related": "books:9"}, "related"),
+        ({"hold_id": "crm:1"}, "record"),
+    ):
+        status, answer = invoke("POST", "/admin/quarantines/hold", body)
+        assert (status, answer["field"]) == (400, field), body
+    _, listed = invoke("GET", "/admin/quarantines")
+    assert companies[0].customer.ref not in {q["hold_id"] for q in listed["quarantines"]}

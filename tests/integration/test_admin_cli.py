@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sync_guard.cli import app
-from sync_guard.config import get_settings
+from sync_guard.config import Mode, get_settings
 from sync_guard.executor.queue import encode_action
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.zoho_simulator import ZohoSimulator
@@ -19,6 +19,7 @@ from tests.support.aws import AwsResources
 from tests.support.outbox import (
     Company,
     OutboxQueues,
+    Pipeline,
     build_pipeline,
     create_companies,
     create_outbox_queues,
@@ -35,16 +36,22 @@ def queues(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> OutboxQueues:
 
 
 @pytest.fixture
-def companies(
+def guard(
     aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[list[Company]]:
+) -> Iterator[tuple[Pipeline, ZohoSimulator, list[Company]]]:
+    """Two companies decided in enforce mode (each duplicate held), the outbox pipeline and the simulator."""
     with ZohoSimulator(seed=4) as sim:
         point_at_simulator(sim, monkeypatch)
         found = create_companies(sim, 2, books_duplicates_every=2)
         pipeline = build_pipeline(aws, queues)
         pipeline.decide([event_for(c.customer) for c in found])
         pipeline.decide([event_for(c.duplicate) for c in found])
-        yield found
+        yield pipeline, sim, found
+
+
+@pytest.fixture
+def companies(guard: tuple[Pipeline, ZohoSimulator, list[Company]]) -> list[Company]:
+    return guard[2]
 
 
 def _admin_entries(ref: str) -> list[object]:
@@ -194,3 +201,82 @@ def test_show_then_forget_a_release(companies: list[Company]) -> None:
     again = runner.invoke(app, ["quarantines", "forget-release", held, "--against", customer])
     assert again.exit_code == 1
     assert "never released as not a duplicate" in again.output
+
+
+def test_hold_by_hand_reaches_zoho_through_the_outbox_and_release_undoes_it(
+    guard: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given a Books customer the guard knows and does not hold
+    pipeline, sim, companies = guard
+    customer, copy = companies[0].customer, companies[0].duplicate
+
+    held = runner.invoke(
+        app,
+        [
+            "quarantines",
+            "hold",
+            customer.ref,
+            "--reason",
+            "deleted partner",
+            "--related",
+            copy.ref,
+            "--actor",
+            "user:ivy",
+        ],
+    )
+    pipeline.drain()
+
+    # then it is held like the guard's own holds: audited with its actor, listed, written to Zoho
+    assert held.exit_code == 0, held.output
+    assert f"hold: {customer.ref}, {copy.ref} by user:ivy" in held.output
+    assert "queued 1 action(s)" in held.output
+    assert sim.state.books_get(customer.record_id)["status"] == "inactive"
+    [entry] = _admin_entries(customer.ref)
+    assert (entry.operation, entry.actor, entry.note) == ("hold", "user:ivy", "deleted partner")  # type: ignore[attr-defined]
+    assert customer.ref in runner.invoke(app, ["quarantines", "list", "--status", "held"]).output
+
+    # and holding it again names the hold it already has
+    again = runner.invoke(app, ["quarantines", "hold", customer.ref, "--actor", "user:ivy"])
+    assert again.exit_code == 1
+    assert f"{customer.ref} is already held" in again.output
+    assert entry.entry_id in again.output  # type: ignore[attr-defined]
+
+    # when it is released, the outbox undoes the hold in Zoho
+    released = runner.invoke(app, ["quarantines", "release", customer.ref, "--actor", "user:ivy"])
+    pipeline.drain()
+
+    assert released.exit_code == 0, released.output
+    assert "queued 1 action(s)" in released.output
+    assert sim.state.books_get(customer.record_id)["status"] == "active"
+    assert sim.requests.count("books.mark_inactive", record_id=customer.record_id, status=200) == 1
+    assert sim.requests.count("books.mark_active", record_id=customer.record_id, status=200) == 1
+    assert customer.ref not in runner.invoke(app, ["quarantines", "list"]).output
+
+
+def test_hold_by_hand_in_observe_mode_says_nothing_is_written_to_zoho(
+    guard: tuple[Pipeline, ZohoSimulator, list[Company]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, sim, companies = guard
+    customer = companies[0].customer
+    point_at_simulator(sim, monkeypatch, mode=Mode.OBSERVE)
+
+    held = runner.invoke(app, ["quarantines", "hold", customer.ref, "--actor", "user:ivy"])
+    pipeline.drain()
+
+    assert held.exit_code == 0, held.output
+    assert "the hold is recorded but NOT written to Zoho" in held.output
+    assert "queued" not in held.output
+    assert sim.state.books_get(customer.record_id)["status"] == "active"
+    assert sim.requests.count("books.mark_inactive", record_id=customer.record_id) == 0
+
+
+def test_hold_by_hand_refuses_a_malformed_reference(companies: list[Company]) -> None:
+    bad = runner.invoke(app, ["quarantines", "hold", "acme", "--actor", "user:ivy"])
+    assert bad.exit_code == 1
+    assert "record must look like crm:<id> or books:<id>" in bad.output
+    related = runner.invoke(
+        app, ["quarantines", "hold", companies[0].customer.ref, "--related", "9", "--actor", "user:ivy"]
+    )
+    assert related.exit_code == 1
+    assert "related must look like crm:<id> or books:<id>" in related.output
+    assert _admin_entries(companies[0].customer.ref) == []

@@ -39,6 +39,9 @@ def test_the_local_stack_serves_the_admin_api_and_runs_the_outbox_functions(stac
     missing = api.post("/admin/quarantines/release", json={})
     assert missing.status_code == 400
     assert missing.json()["field"] == "hold_id"
+    malformed = api.post("/admin/quarantines/hold", json={"record": "acme"})
+    assert malformed.status_code == 400
+    assert malformed.json()["field"] == "record"
 
     audit = httpx.get(
         f"{stack.api_url}/admin/audit", params={"decision": "admin"}, headers=headers, timeout=10

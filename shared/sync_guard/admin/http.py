@@ -33,6 +33,12 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class HoldRequest(_Body):
+    record: str = Field(min_length=3, max_length=80)
+    reason: str = Field(default="", max_length=500)
+    related: list[str] = Field(default_factory=list, max_length=20)
+
+
 class ReleaseRequest(_Body):
     hold_id: str = Field(min_length=3, max_length=80)
     reason: str = Field(default="", max_length=500)

@@ -222,7 +222,10 @@ class AdminService:
         """
         actor = self._actor(actor)
         mode = mode or self.mode
-        ref = parse_ref(hold_id, field="hold_id")
+        ref = parse_ref(hold_id, field="record")
+        related = tuple(dict.fromkeys(parse_ref(other, field="related") for other in related))
+        if ref in related:
+            raise InvalidPayload("a record is not related to itself", field="related")
         existing = self.repository.hold(ref)
         if existing is not None and (existing.applied_in_zoho or existing.status is HoldStatus.CONFIRMED):
             raise Conflict(f"{ref} is already held ({existing.status.value}, {existing.entry_id})")

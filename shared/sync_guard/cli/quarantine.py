@@ -1,4 +1,4 @@
-"""Admin commands: ``sync-guard quarantines list|release|forget-release|confirm``, ``link``, ``show``,
+"""Admin commands: ``sync-guard quarantines list|hold|release|forget-release|confirm``, ``link``, ``show``,
 ``breaker reset``.
 
 Every operation is audited with its actor: ``--actor`` (default: the OS user running the command). The
@@ -67,7 +67,7 @@ def _operate(
 
 def register(app: typer.Typer) -> None:
     quarantines = typer.Typer(
-        help="Open quarantines (held records): list, release, forget-release, confirm.",
+        help="Open quarantines (held records): list, hold, release, forget-release, confirm.",
         no_args_is_help=True,
     )
     breaker = typer.Typer(help="The multiplication-storm circuit breaker.", no_args_is_help=True)
@@ -100,6 +100,33 @@ def register(app: typer.Typer) -> None:
             )
         if not as_json:
             typer.echo(f"{len(holds)} open quarantine(s)")
+
+    @quarantines.command("hold")
+    def hold_command(
+        record: Annotated[str, typer.Argument(help="The record to hold: crm:<id> or books:<id>.")],
+        reason: ReasonOption = "",
+        related: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--related",
+                metavar="REF",
+                help="A record it is held because of (crm:/books:<id>); repeatable.",
+            ),
+        ] = None,
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Hold a record back from the sync by hand, as the guard does: tag it in CRM / mark it inactive in
+        Books (through the outbox; in observe mode the hold is recorded but not written to Zoho)."""
+        who = actor or default_actor()
+        _operate(
+            stack_name,
+            region,
+            state_dir,
+            lambda admin: admin.hold(record, actor=who, reason=reason, related=tuple(related or ())),
+        )
 
     @quarantines.command("release")
     def release_command(

@@ -17,6 +17,7 @@ ADMIN_COMMANDS = {
     "seed",
     "rekey",
     "quarantines list",
+    "quarantines hold",
     "quarantines release",
     "quarantines confirm",
     "link",
