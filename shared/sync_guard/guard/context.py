@@ -17,10 +17,11 @@ from sync_guard.models.records import PartyRecord, RecordKind, System
 
 
 def invoiced_customer(record: PartyRecord) -> bool:
-    """A Books customer holding transactions: whatever the guard has seen of it, no copy the sync has just
-    made (one the guard first meets through an edit is an existing customer the shadow was not seeded with).
+    """A Books customer holding transactions (Books says so, or it has a balance outstanding): whatever the
+    guard has seen of it, no copy the sync has just made (one the guard first meets through an edit is an
+    existing customer the shadow was not seeded with).
     """
-    return record.system is System.BOOKS and bool(record.has_transactions)
+    return record.system is System.BOOKS and bool(record.has_transactions or record.outstanding)
 
 
 @dataclass(frozen=True)

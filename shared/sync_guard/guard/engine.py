@@ -652,14 +652,15 @@ def _decide(
     keys: frozenset[str],
     breaker_change: BreakerChange | None,
 ) -> CommitPlan:
-    findings = tuple(f for rule in rules if (f := rule.evaluate(ctx)) is not None)
-    decision = config.policy.decide(findings)
     entry_id = event.event_id
+    found = tuple(f for rule in rules if (f := rule.evaluate(ctx)) is not None)
+    findings, outcomes, spared = _spare_invoiced(found, config.policy, builder, entry_id)
+    decision = max(outcomes, key=lambda outcome: outcome.weight, default=Decision.ALLOW)
     actions: list[OutboxAction] = []
     holds: list[str] = []
-    notes: list[str] = []
-    for finding in findings:
-        if config.policy.outcome(finding.code) is not Decision.QUARANTINE:
+    notes = [f"{ref} {NOT_HELD_INVOICED}" for ref in spared]
+    for finding, outcome in zip(findings, outcomes, strict=True):
+        if outcome is not Decision.QUARANTINE:
             continue
         target = builder.current(finding.subject)
         if finding.subject in holds:
@@ -754,6 +755,56 @@ def _decide(
         holds=tuple(holds),
         key_checks=key_checks,
     )
+
+
+#: Why a finding the policy would quarantine is only flagged (said in its evidence and the entry's note).
+NOT_HELD_INVOICED = (
+    "not held: it holds transactions, and marking it inactive would stop Books invoicing it; "
+    "flagged for review instead"
+)
+
+
+def _known_invoiced(builder: _Builder, ref: str) -> bool:
+    """Whether ``ref`` is a Books customer known to hold transactions: as the event has it, or, when the
+    event did not say, as the shadow last knew it (a hold cannot wait for the next full payload)."""
+    for state in (builder.current(ref), builder.read.get(ref)):
+        if state is not None and (
+            state.record.has_transactions is not None or state.record.outstanding is not None
+        ):
+            return invoiced_customer(state.record)
+    return False
+
+
+def _spare_invoiced(
+    found: tuple[Finding, ...], policy: Policy, builder: _Builder, entry_id: str
+) -> tuple[tuple[Finding, ...], list[Decision], list[str]]:
+    """Each finding with its outcome, where no rule's quarantine holds a Books customer known to hold
+    transactions: Books refuses invoices for an inactive customer, so finance would be stopped invoicing
+    the real customer. Such a finding is flagged instead, its evidence saying why; the rules hold the
+    other copy where there is one (``rules.base.copy_to_hold``), this is the net under every rule.
+    Records already deleted or held by another entry are left as they are (no hold is made for them).
+    Also returns the records spared.
+    """
+    findings: list[Finding] = []
+    outcomes: list[Decision] = []
+    spared: list[str] = []
+    for finding in found:
+        outcome = policy.outcome(finding.code)
+        target = builder.current(finding.subject)
+        if (
+            outcome is Decision.QUARANTINE
+            and target is not None
+            and target.live
+            and target.held_by in (None, entry_id)
+            and _known_invoiced(builder, finding.subject)
+        ):
+            outcome = Decision.FLAG
+            line = f"{finding.subject} {NOT_HELD_INVOICED}"
+            finding = finding.model_copy(update={"evidence": (*finding.evidence, line)})
+            spared.append(finding.subject)
+        findings.append(finding)
+        outcomes.append(outcome)
+    return tuple(findings), outcomes, list(dict.fromkeys(spared))
 
 
 def _action(

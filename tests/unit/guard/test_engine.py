@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError
-from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
+from sync_guard.guard.context import RuleContext
+from sync_guard.guard.engine import NOT_HELD_INVOICED, Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.matcher import LibraryMatcher
-from sync_guard.guard.model import ActionKind, Decision, EntryKind, epoch_ms
+from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, Finding, Severity, epoch_ms
 from sync_guard.guard.policy import Policy
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.rules.base import Rule
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, crm_contact, event_for
 from tests.unit.guard.fakes import ExactMatcher, FakeTime, InMemoryShadow
@@ -542,3 +545,87 @@ def test_a_workflow_edit_that_does_not_send_every_carried_field_may_have_changed
     state = shadow.states["crm:1"]
     assert state.record.street == "1 Old Road"  # what the webhook did not send is kept
     assert state.synced_change == epoch_ms(at(9))
+
+
+class HoldsEveryBooksCustomer(Rule):
+    """A rule that would hold every Books customer it sees: what the net under the rules must stop."""
+
+    code = "HOLDS_EVERY_BOOKS_CUSTOMER"
+    severity = Severity.HIGH
+    title = "Test rule"
+    summary = advice = "test"
+    default_decision = Decision.QUARANTINE
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        if ctx.record.system is not System.BOOKS:
+            return None
+        return self.finding(subject=ctx.ref, explanation="held by a test rule", evidence=["test"])
+
+
+class HoldsThePartner(HoldsEveryBooksCustomer):
+    """Holds the event's partner: a second finding, about a record without transactions."""
+
+    code = "HOLDS_THE_PARTNER"
+
+    def evaluate(self, ctx: RuleContext) -> Finding | None:
+        if ctx.partner is None:
+            return None
+        return self.finding(subject=ctx.partner.ref, explanation="held by a test rule", evidence=["test"])
+
+
+def guard_with_rules(shadow: InMemoryShadow, *rules: Rule) -> Guard:
+    config = GuardConfig(mode=Mode.ENFORCE, policy=Policy.build(rules=rules))
+    return Guard(shadow, ExactMatcher(), config, rules=rules, clock=lambda: T0, backoff=FakeTime().backoff())
+
+
+def marked_inactive(entry: AuditEntry | None) -> list[str]:
+    assert entry is not None
+    return [a.target for a in entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"has_transactions": True}, {"outstanding": Decimal("120.00")}],
+    ids=["has_transactions", "outstanding"],
+)
+def test_no_rule_marks_inactive_a_books_customer_holding_transactions(
+    shadow: InMemoryShadow, fields: dict[str, object]
+) -> None:
+    guard = guard_with_rules(shadow, HoldsEveryBooksCustomer())
+
+    result = guard.process(event_for(books_customer("9", "Acme Ltd", **fields)))
+
+    assert result.decision is Decision.FLAG
+    assert marked_inactive(result.entry) == []
+    assert result.entry is not None
+    assert [a.kind for a in result.entry.actions] == [ActionKind.NOTIFY_FINANCE]
+    assert f"HOLDS_EVERY_BOOKS_CUSTOMER: books:9 {NOT_HELD_INVOICED}" in result.entry.evidence
+    assert result.entry.note == f"books:9 {NOT_HELD_INVOICED}"
+    assert shadow.states["books:9"].held_by is None
+
+
+def test_the_shadow_knowing_of_transactions_spares_a_customer_whose_event_does_not_say(
+    shadow: InMemoryShadow,
+) -> None:
+    guard = guard_with_rules(shadow, HoldsEveryBooksCustomer())
+    guard.process(event_for(books_customer("9", "Acme Ltd", has_transactions=True)))
+
+    # an edit whose payload does not carry the transactions flag
+    result = guard.process(event_for(books_customer("9", "Acme Trading Ltd", minutes=5), Operation.UPDATE))
+
+    assert result.decision is Decision.FLAG
+    assert marked_inactive(result.entry) == []
+
+
+def test_a_spared_customer_does_not_spare_another_finding_s_hold(shadow: InMemoryShadow) -> None:
+    guard = guard_with_rules(shadow, HoldsEveryBooksCustomer(), HoldsThePartner())
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+
+    # an invoiced customer linked to the account: one finding would hold it, the other its CRM partner
+    result = guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", has_transactions=True)))
+
+    assert result.decision is Decision.QUARANTINE
+    assert result.entry is not None
+    assert marked_inactive(result.entry) == []
+    assert [a.target for a in result.entry.actions if a.kind is ActionKind.TAG_CRM_RECORD] == ["crm:1"]
+    assert result.entry.note == f"books:9 {NOT_HELD_INVOICED}"
