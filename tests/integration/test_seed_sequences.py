@@ -12,7 +12,7 @@ import pytest
 
 from sync_guard.config import Mode, get_settings
 from sync_guard.executor.notices import notices_for
-from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.engine import NOT_HELD_INVOICED, Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, RecordState
 from sync_guard.guard.policy import Policy
@@ -487,3 +487,57 @@ def test_email_mismatch_set_to_quarantine_holds_the_crm_contact_not_the_invoiced
     assert "EMAIL_MISMATCH" in entry.rules
     assert entry.decision is Decision.QUARANTINE
     assert holds(entry) == [f"crm:{contact_id}"]
+
+
+def assert_flagged_not_held(guard: Guard, entry: AuditEntry, rule: str, invoiced: str) -> None:
+    """The entry reports ``rule`` about Books customer ``invoiced`` as a flag, holds nothing, says in its
+    evidence why, and its notice neither says nor heads the customer as held."""
+    assert rule in entry.rules
+    assert entry.decision is Decision.FLAG
+    assert holds(entry) == []
+    assert f"{rule}: books:{invoiced} {NOT_HELD_INVOICED}" in entry.evidence
+    assert AuditLog.from_settings(get_settings()).get(entry.entry_id) == entry
+    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+    [notice] = notices_for(notify, entry, states(guard, entry))
+    assert not any(record.held for record in notice.records)
+    message = render_notice(notice, ZohoLinks(books_organization_id="20081234567"))
+    body = " ".join(message.body.split())
+    assert "flagged this for your review and changed nothing in Zoho" in body
+    assert "The guard held" not in body
+    assert "held:" not in message.subject
+    assert NOT_HELD_INVOICED in body
+
+
+def test_a_recreation_invoiced_before_the_guard_met_it_is_flagged_not_held(guard: Guard) -> None:
+    # given the account and the customer the sync made for it, which the bookkeeper then deleted
+    decided(guard, account(0, "create"))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd", 1, linked=CRM_ID, invoiced=False))
+    decided(guard, delete(OLD_COPY, 5))
+
+    # when the guard first meets, through an edit, the copy the sync recreated afterwards, which finance
+    # has invoiced meanwhile
+    recreated = "460000000026103"
+    created = at(10).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    entry = decided(
+        guard,
+        customer(recreated, "Kestrel Logistics Ltd", 30, linked=CRM_ID, invoiced=True, created_time=created),
+    )
+
+    # then the recreation is still reported, but as a flag: marking it inactive would stop its invoicing,
+    # and there is no other copy to hold (the one it replaces is deleted)
+    assert_flagged_not_held(guard, entry, "RECREATED_AFTER_DELETE", recreated)
+
+
+@pytest.mark.usefixtures("aws")
+def test_partner_deleted_set_to_quarantine_flags_the_invoiced_partner_instead_of_holding_it() -> None:
+    # given an admin who set PARTNER_DELETED to quarantine, and the account paired with the customer
+    # finance has invoiced for years
+    guard = guard_with({"PARTNER_DELETED": "quarantine"})
+    decided(guard, account(0, "create"))
+    decided(guard, customer(INVOICED, "Kestrel Logistics Ltd", 1, linked=CRM_ID, invoiced=True))
+
+    # when someone deletes the account in CRM
+    entry = decided(guard, account(5, "delete"))
+
+    # then the orphaned customer is reported, not marked inactive: Books would refuse its invoices
+    assert_flagged_not_held(guard, entry, "PARTNER_DELETED", INVOICED)
