@@ -541,3 +541,23 @@ def test_partner_deleted_set_to_quarantine_flags_the_invoiced_partner_instead_of
 
     # then the orphaned customer is reported, not marked inactive: Books would refuse its invoices
     assert_flagged_not_held(guard, entry, "PARTNER_DELETED", INVOICED)
+
+
+@pytest.mark.usefixtures("aws")
+def test_crm_merge_orphan_set_to_quarantine_flags_the_invoiced_orphan_instead_of_holding_it() -> None:
+    # given an admin who set CRM_MERGE_ORPHAN to quarantine, the account paired with the customer finance
+    # invoices, and a second account for the same company paired with an uninvoiced copy
+    guard = guard_with({"CRM_MERGE_ORPHAN": "quarantine"})
+    decided(guard, account(0, "create"))
+    decided(guard, customer(INVOICED, "Kestrel Logistics Ltd", 1, linked=CRM_ID, invoiced=True))
+    master = "5725767000003000102"
+    body = {"event": "create", "module": "Accounts", "id": master, "name": "Kestrel Logistics Ltd"}
+    body |= {"modified": at(2).isoformat(), "phone": "+44 161 496 0101"}
+    decided(guard, parse_crm_workflow(body, received_at=at(2)))
+    decided(guard, customer(OLD_COPY, "Kestrel Logistics Ltd.", 3, linked=master, invoiced=False))
+
+    # when sales merge the first account into the second in CRM (the merged-away account is deleted)
+    entry = decided(guard, account(10, "delete"))
+
+    # then the orphaned customer is reported, not marked inactive: it is the one holding the invoices
+    assert_flagged_not_held(guard, entry, "CRM_MERGE_ORPHAN", INVOICED)
