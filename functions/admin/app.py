@@ -83,7 +83,9 @@ def list_quarantines() -> dict[str, Any]:
 def hold() -> dict[str, Any]:
     return _run(
         HoldRequest,
-        lambda r, actor: service.hold(r.record, actor=actor, reason=r.reason, related=tuple(r.related)),
+        lambda r, actor: service.hold(
+            r.record, actor=actor, reason=r.reason, related=tuple(r.related), module=r.module or None
+        ),
     )
 
 

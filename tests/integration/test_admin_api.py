@@ -253,8 +253,24 @@ def test_hold_errors_name_their_field(invoke: Invoke, companies: list[Company]) 
         ({"record": "crm:1", "related": ["books:x-1"]}, "related"),
         ({"record": "crm:1", "related": "books:9"}, "related"),
         ({"hold_id": "crm:1"}, "record"),
+        ({"record": "crm:5725767000009990001", "module": "Leads"}, "module"),
+        ({"record": companies[0].customer.ref, "module": "Contacts"}, "module"),
     ):
         status, answer = invoke("POST", "/admin/quarantines/hold", body)
         assert (status, answer["field"]) == (400, field), body
     _, listed = invoke("GET", "/admin/quarantines")
     assert companies[0].customer.ref not in {q["hold_id"] for q in listed["quarantines"]}
+
+
+def test_hold_takes_the_module_of_a_crm_record_the_guard_does_not_know(
+    invoke: Invoke, companies: list[Company]
+) -> None:
+    status, body = invoke(
+        "POST", "/admin/quarantines/hold", {"record": "crm:5725767000009990002", "module": "Contacts"}
+    )
+
+    assert status == 200, body
+    entry = AuditLog.from_settings(get_settings()).get(body["entry_id"])
+    assert entry is not None
+    [action] = entry.actions
+    assert action.params["module"] == "Contacts"

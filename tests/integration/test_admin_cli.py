@@ -13,10 +13,11 @@ from sync_guard.cli import app
 from sync_guard.config import Mode, get_settings
 from sync_guard.executor.queue import encode_action
 from sync_guard.guard.model import EntryKind
-from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
+    HOLD_TAG,
     Company,
     OutboxQueues,
     Pipeline,
@@ -268,6 +269,34 @@ def test_hold_by_hand_in_observe_mode_says_nothing_is_written_to_zoho(
     assert "queued" not in held.output
     assert sim.state.books_get(customer.record_id)["status"] == "active"
     assert sim.requests.count("books.mark_inactive", record_id=customer.record_id) == 0
+
+
+def test_hold_by_hand_tags_an_unknown_contact_in_contacts(
+    guard: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given a CRM contact created in Zoho that the guard has never seen (no webhook, no state)
+    pipeline, sim, _ = guard
+    contact = sim.state.crm_create("Contacts", {"Last_Name": "Okafor"}, source=Source.ADMIN)
+    ref = f"crm:{contact['id']}"
+
+    held = runner.invoke(app, ["quarantines", "hold", ref, "--module", "Contacts", "--actor", "user:ivy"])
+    pipeline.drain()
+
+    # then the hold tag reaches the contact through the Contacts module
+    assert held.exit_code == 0, held.output
+    assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Contacts", contact["id"])["Tag"]}
+
+
+def test_hold_by_hand_refuses_a_bad_module(companies: list[Company]) -> None:
+    customer = companies[0].customer.ref
+    for record, module in (("crm:5725767000009990001", "Leads"), (customer, "Contacts")):
+        refused = runner.invoke(
+            app, ["quarantines", "hold", record, "--module", module, "--actor", "user:ivy"]
+        )
+        assert refused.exit_code == 1
+        assert "module" in refused.output
+    assert _admin_entries(customer) == []
+    assert _admin_entries("crm:5725767000009990001") == []
 
 
 def test_hold_by_hand_refuses_a_malformed_reference(companies: list[Company]) -> None:

@@ -37,6 +37,8 @@ class HoldRequest(_Body):
     record: str = Field(min_length=3, max_length=80)
     reason: str = Field(default="", max_length=500)
     related: list[str] = Field(default_factory=list, max_length=20)
+    # Accounts or Contacts, for a CRM record the guard has no state for (checked by the service).
+    module: str = Field(default="", max_length=20)
 
 
 class ReleaseRequest(_Body):

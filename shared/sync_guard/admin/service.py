@@ -46,6 +46,7 @@ from sync_guard.guard.model import (
     RecordState,
     action_id_for,
 )
+from sync_guard.models.records import Module
 from sync_guard.rules.catalogue import BY_CODE
 from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
 
@@ -112,6 +113,30 @@ def admin_action(
         expected_state=expected,
         queued_at=now,
     )
+
+
+#: The CRM modules a record held by hand can be in (the hold tag is written through that module's API).
+HOLD_MODULES = (Module.CRM_ACCOUNTS.value, Module.CRM_CONTACTS.value)
+
+
+def _hold_module(ref: str, module: str | None, state: RecordState | None) -> str | None:
+    """The CRM module to tag ``ref`` in: the one the guard knows, else the caller's ``module``.
+
+    Without either, the outbox writes to Accounts. A module the guard's state contradicts is refused
+    rather than obeyed: tagging through the wrong module fails in Zoho, or reaches another record.
+    """
+    known = state.record.module.value if state is not None else None
+    if not module:
+        return known
+    if not ref.startswith("crm:"):
+        raise InvalidPayload("module applies to a CRM record only, not to a Books customer", field="module")
+    if module not in HOLD_MODULES:
+        raise InvalidPayload(f"module must be one of {', '.join(HOLD_MODULES)}", field="module")
+    if known is not None and known != module:
+        raise InvalidPayload(
+            f"{ref} is a CRM record in {known} as the guard knows it, not in {module}", field="module"
+        )
+    return module
 
 
 @dataclass
@@ -233,7 +258,7 @@ class AdminService:
         now = self.clock()
         entry_id = admin_entry_id(f"{operation}|{ref}", actor, now)
         kind = ActionKind.TAG_CRM_RECORD if ref.startswith("crm:") else ActionKind.MARK_BOOKS_INACTIVE
-        module = module or (state.record.module.value if state is not None else None)
+        module = _hold_module(ref, module, state)
         params: dict[str, Any] = {}
         if kind is ActionKind.TAG_CRM_RECORD:
             params = {"tag": self.hold_tag} | ({"module": module} if module else {})

@@ -113,6 +113,15 @@ def register(app: typer.Typer) -> None:
                 help="A record it is held because of (crm:/books:<id>); repeatable.",
             ),
         ] = None,
+        module: Annotated[
+            str | None,
+            typer.Option(
+                "--module",
+                metavar="Accounts|Contacts",
+                help="The CRM module of a record the guard does not know yet (default Accounts); "
+                "refused when the guard knows it in the other one.",
+            ),
+        ] = None,
         actor: ActorOption = None,
         stack_name: StackOption = None,
         region: RegionOption = None,
@@ -125,7 +134,9 @@ def register(app: typer.Typer) -> None:
             stack_name,
             region,
             state_dir,
-            lambda admin: admin.hold(record, actor=who, reason=reason, related=tuple(related or ())),
+            lambda admin: admin.hold(
+                record, actor=who, reason=reason, related=tuple(related or ()), module=module
+            ),
         )
 
     @quarantines.command("release")

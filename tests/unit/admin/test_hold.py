@@ -175,3 +175,53 @@ def test_the_api_body_takes_the_record_its_reason_and_related_records() -> None:
     request = parse_body(HoldRequest, {"record": " crm:1 ", "reason": "why", "related": ["books:9"]})
 
     assert (request.record, request.reason, request.related) == ("crm:1", "why", ["books:9"])
+
+
+@pytest.mark.parametrize("module", ["Contacts", "Accounts"])
+def test_an_unknown_crm_record_is_tagged_in_the_module_given(module: str) -> None:
+    # given a CRM record the guard has no state for
+    service, repository, _ = _service()
+
+    service.hold("crm:77", actor="user:bob", module=module)
+
+    [(_, action, _)] = repository.written
+    assert action.params == {"tag": "sync-guard-hold", "module": module}
+
+
+def test_a_known_crm_record_is_tagged_in_its_module_when_the_same_one_is_given() -> None:
+    service, repository, _ = _service()
+
+    service.hold("crm:1", actor="user:bob", module="Contacts")
+
+    [(_, action, _)] = repository.written
+    assert action.params["module"] == "Contacts"
+
+
+@pytest.mark.parametrize(
+    ("record", "module", "said"),
+    [
+        ("crm:77", "Leads", "Accounts, Contacts"),
+        ("crm:77", "contacts", "Accounts, Contacts"),
+        ("crm:77", "Customers", "Accounts, Contacts"),
+        ("books:9", "Contacts", "CRM record only"),
+        ("books:99", "Accounts", "CRM record only"),
+        # the guard knows crm:1 as a contact: tagging it as an account would miss it in Zoho
+        ("crm:1", "Accounts", "in Contacts as the guard knows it"),
+    ],
+)
+def test_a_bad_or_contradicting_module_is_refused_naming_module(record: str, module: str, said: str) -> None:
+    service, repository, queue = _service()
+
+    with pytest.raises(InvalidPayload) as raised:
+        service.hold(record, actor="user:bob", module=module)
+
+    assert raised.value.field == "module"
+    assert said in raised.value.message
+    assert repository.written == []
+    assert queue.sent == []
+
+
+def test_the_api_body_takes_a_module() -> None:
+    request = parse_body(HoldRequest, {"record": "crm:77", "module": "Contacts"})
+
+    assert request.module == "Contacts"
