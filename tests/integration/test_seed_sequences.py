@@ -144,9 +144,10 @@ def test_a_reconnect_that_re_pairs_the_account_with_another_customer_is_reported
     [notify] = [a for a in repaired.actions if a.kind is ActionKind.NOTIFY_FINANCE]
     [notice] = notices_for(notify, repaired, states(guard, repaired))
     by_id = {record.record_id: record for record in notice.records}
-    assert by_id[OLD_COPY].role == Role.NEW_COPY
-    assert by_id[INVOICED].has_transactions is True
-    assert by_id[CRM_ID].role == Role.PARTNER
+    # the old uninvoiced copy is not called new: it is the customer Zoho newly paired the account with
+    assert by_id[OLD_COPY].role == Role.NEWLY_PAIRED
+    assert (by_id[INVOICED].role, by_id[INVOICED].has_transactions) == (Role.FORMER_PARTNER, True)
+    assert by_id[CRM_ID].role == Role.REPAIRED_CRM
 
 
 def test_the_customer_re_linked_to_its_own_account_after_a_reconnect_is_no_finding(guard: Guard) -> None:

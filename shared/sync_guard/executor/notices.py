@@ -43,16 +43,62 @@ def refs_of(entry: AuditEntry) -> list[str]:
     return list(dict.fromkeys(refs))
 
 
+#: Rules that only fire on a record just created: there the event's own record is a new copy.
+_NEW_RECORD_RULES = frozenset(
+    {
+        "BOTH_SIDES_CREATED",
+        "BROKEN_MAPPING",
+        "MULTIPLICATION_STORM",
+        "NAME_DRIFT",
+        "RECREATED_AFTER_DELETE",
+        "SAME_SIDE_DUPLICATE",
+    }
+)
+#: The event's own record for the other rules, which also fire on an edit of a long-standing record.
+_OWN_ROLE = {
+    "CREATED_IN_BOOKS": Role.CREATED_IN_BOOKS,
+    "MAPPING_MOVED": Role.NEWLY_PAIRED,
+    "CROSSED_MAPPING": Role.NEWLY_LINKED,
+    "DOUBLE_LINK": Role.NEWLY_LINKED,
+    "MIXED_MAPPING": Role.NEWLY_LINKED,
+    "DISPLAY_NAME_COLLISION": Role.NEW_OR_RENAMED,
+    "EMAIL_MISMATCH": Role.NEW_OR_EDITED,
+}
+
+
+def _rule_role(ref: str, finding: Finding) -> str | None:
+    """Roles only the rule's own shape tells (which of its related records is which)."""
+    if finding.code == "MAPPING_MOVED":
+        # related: the newly paired customer (the event's), the former partner, the CRM record
+        return Role.REPAIRED_CRM if ref.startswith("crm:") else Role.FORMER_PARTNER
+    if finding.code == "CROSSED_MAPPING":
+        # related: the CRM record it was paired with, then the one its link now points at
+        return dict(zip(finding.related, (Role.PAIRED_WITH, Role.LINK_POINTS_AT), strict=False)).get(ref)
+    if finding.code == "PARTNER_DELETED" and ref == finding.subject:
+        return Role.SURVIVING_PARTNER
+    return None
+
+
 def _role(ref: str, finding: Finding, entry: AuditEntry, states: Mapping[str, RecordState]) -> str:
+    """How the notice labels ``ref`` for ``finding``: true to the rule, never "new" for an old record."""
     own = entry.records[0] if entry.records else None
-    if ref == finding.subject:
-        return Role.NEW_COPY if ref == own else Role.ORPHAN
+    if ref == own and finding.code in _NEW_RECORD_RULES:
+        return Role.NEW_COPY
+    if ref == own and finding.code in _OWN_ROLE:
+        return _OWN_ROLE[finding.code]
+    specific = _rule_role(ref, finding)
+    if specific:
+        return specific
     state = states.get(ref)
     if state is not None and state.deleted:
         return Role.DELETED
+    if ref == finding.subject and finding.code == "CRM_MERGE_ORPHAN":
+        return Role.ORPHAN
     subject_state = states.get(finding.subject)
-    if subject_state is not None and ref in (subject_state.partner, subject_state.former_partner):
+    if subject_state is not None and ref == subject_state.partner:
         return Role.PARTNER
+    if subject_state is not None and ref == subject_state.former_partner:
+        return Role.FORMER_PARTNER
     return Role.EXISTING
 
 

@@ -41,12 +41,12 @@ def _books(record_id: str, name: str, role: str, **kwargs: object) -> NoticeReco
     )
 
 
-def _held_new_copy(record_id: str, name: str) -> NoticeRecord:
+def _held_new_copy(record_id: str, name: str, role: str = Role.NEW_COPY) -> NoticeRecord:
     """A duplicate the guard has just held: uninvoiced, marked inactive."""
     return _books(
         record_id,
         name,
-        Role.NEW_COPY,
+        role,
         has_transactions=False,
         outstanding=Decimal("0"),
         active=False,
@@ -236,7 +236,7 @@ def example_notices() -> dict[str, FinanceNotice]:
             Mode.ENFORCE,
             7,
             records=(
-                _crm("5725767000003000707", "Greenway Services", Role.NEW_COPY, held=True),
+                _crm("5725767000003000707", "Greenway Services", Role.NEW_OR_RENAMED, held=True),
                 _books(
                     "460000000011707",
                     "Greenway Services",
@@ -367,7 +367,7 @@ def example_notices() -> dict[str, FinanceNotice]:
                 _books(
                     "460000000011121",
                     "Kestrel Logistics Ltd",
-                    Role.NEW_COPY,
+                    Role.NEWLY_PAIRED,
                     has_transactions=False,
                     outstanding=Decimal("0"),
                     active=True,
@@ -375,12 +375,12 @@ def example_notices() -> dict[str, FinanceNotice]:
                 _books(
                     "460000000011120",
                     "Kestrel Group Holdings",
-                    Role.EXISTING,
+                    Role.FORMER_PARTNER,
                     has_transactions=True,
                     outstanding=Decimal("4200.00"),
                     active=True,
                 ),
-                _crm("5725767000003001120", "Kestrel Logistics Ltd", Role.PARTNER),
+                _crm("5725767000003001120", "Kestrel Logistics Ltd", Role.REPAIRED_CRM),
             ),
             evidence=(
                 "crm:5725767000003001120 was paired with books:460000000011120",
@@ -394,7 +394,7 @@ def example_notices() -> dict[str, FinanceNotice]:
             Mode.ENFORCE,
             16,
             records=(
-                _held_new_copy("460000000011131", "Jane Smith"),
+                _held_new_copy("460000000011131", "Jane Smith", Role.NEWLY_LINKED),
                 _books(
                     "460000000011130",
                     "Jane Smith Design",
@@ -422,7 +422,7 @@ def example_notices() -> dict[str, FinanceNotice]:
                 _books(
                     "460000000011141",
                     "Marlow Bakery Limited",
-                    Role.NEW_COPY,
+                    Role.CREATED_IN_BOOKS,
                     has_transactions=False,
                     outstanding=Decimal("0"),
                     active=True,

@@ -54,6 +54,17 @@ class Role:
     ORPHAN = "orphaned copy"
     DELETED = "deleted record"
     MERGED_INTO = "merged into"
+    # The event's record when the rule does not mean it is new (it may be a long-standing customer).
+    NEWLY_PAIRED = "newly paired customer"
+    FORMER_PARTNER = "former partner"
+    REPAIRED_CRM = "re-paired CRM record"
+    NEWLY_LINKED = "newly linked record"
+    CREATED_IN_BOOKS = "created in Books"
+    NEW_OR_RENAMED = "new or renamed record"
+    NEW_OR_EDITED = "new or edited record"
+    SURVIVING_PARTNER = "surviving partner"
+    PAIRED_WITH = "CRM record the guard paired it with"
+    LINK_POINTS_AT = "CRM record its link points at"
 
 
 class NoticeRecord(BaseModel):

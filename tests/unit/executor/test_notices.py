@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from sync_guard.config import Mode
 from sync_guard.executor.notices import notices_for
 from sync_guard.guard.model import (
@@ -10,9 +14,13 @@ from sync_guard.guard.model import (
     Decision,
     EntryKind,
     Finding,
+    RecordState,
     Severity,
 )
+from sync_guard.notify import render_notice
 from tests.unit.executor.fakes_executor import T0, action
+from tests.unit.guard.builders import books_customer, crm_account, state
+from tests.unit.notify.notify_builders import eu_links
 
 
 def entry_with(findings: tuple[Finding, ...]) -> AuditEntry:
@@ -67,3 +75,83 @@ def test_several_findings_make_one_notice_headed_by_the_most_severe() -> None:
 def test_a_decision_without_findings_notifies_nobody() -> None:
     notify = action(ActionKind.NOTIFY_FINANCE, "books:9")
     assert notices_for(notify, entry_with(()), {}) == []
+
+
+def _records_section(
+    code: str, subject: str, related: tuple[str, ...], states: dict[str, RecordState]
+) -> str:
+    """The THE RECORDS lines of the notice finance reads for one finding on ``books:9``'s event."""
+    found = Finding(code=code, severity=Severity.HIGH, explanation="", subject=subject, related=related)
+    entry = entry_with((found,)).model_copy(update={"records": ("books:9", *related)})
+    [notice] = notices_for(action(ActionKind.NOTIFY_FINANCE, "books:9"), entry, states)
+    body = render_notice(notice, eu_links()).body
+    start = body.index("THE RECORDS")
+    return body[start : body.index("\n\n", start)]
+
+
+def _labels(section: str) -> dict[str, str]:
+    """Each listed record's id and the label the notice gives it."""
+    return {record_id: label for label, record_id in re.findall(r"\[\d\] ([^:]*): .*\n\s+Id: (\d+)", section)}
+
+
+# The event: Zoho linked crm:1 to books:9 (a customer of long standing), which was paired with books:7.
+MOVED_STATES = {
+    s.ref: s
+    for s in (
+        state(books_customer("9", "Kestrel Logistics Ltd", linked="1", minutes=-600_000)),
+        state(books_customer("7", "Kestrel Group Holdings"), has_transactions=True),
+        state(crm_account("1", "Kestrel Logistics Ltd"), partner="books:9", former_partner="books:7"),
+    )
+}
+
+
+@pytest.mark.parametrize("subject", ["books:9", "books:7"])  # whichever of the two the rule holds
+def test_mapping_moved_names_the_newly_paired_customer_and_the_former_partner(subject: str) -> None:
+    section = _records_section("MAPPING_MOVED", subject, ("books:9", "books:7", "crm:1"), MOVED_STATES)
+
+    assert _labels(section) == {
+        "9": "Newly paired customer",
+        "7": "Former partner",
+        "1": "Re-paired CRM record",
+    }
+    assert "new copy" not in section.casefold()
+
+
+def test_created_in_books_names_the_customer_created_there_not_a_new_copy() -> None:
+    states = {s.ref: s for s in (state(books_customer("9", "Marlow Bakery Limited")),)}
+
+    section = _records_section("CREATED_IN_BOOKS", "books:9", (), states)
+
+    assert _labels(section) == {"9": "Created in Books"}
+
+
+@pytest.mark.parametrize(
+    ("code", "subject", "labels"),
+    [
+        # a new copy met by name drift is held, or its invoiced twin is (hold_choice): either way the
+        # event's record is the new copy and the other the existing customer
+        ("NAME_DRIFT", "books:9", {"9": "New copy", "7": "Existing customer"}),
+        ("NAME_DRIFT", "books:7", {"9": "New copy", "7": "Existing customer"}),
+        # these fire on an edit of a long-standing record too
+        ("DOUBLE_LINK", "books:7", {"9": "Newly linked record", "7": "Existing customer"}),
+        ("EMAIL_MISMATCH", "books:9", {"9": "New or edited record", "7": "Existing customer"}),
+        ("DISPLAY_NAME_COLLISION", "books:9", {"9": "New or renamed record", "7": "Existing customer"}),
+        (
+            "CROSSED_MAPPING",
+            "books:9",
+            {"9": "Newly linked record", "1": "CRM record the guard paired it with"},
+        ),
+    ],
+)
+def test_the_events_record_is_a_new_copy_only_for_rules_about_new_records(
+    code: str, subject: str, labels: dict[str, str]
+) -> None:
+    # given the rule's finding as it lists its records: the event's own first, then the other
+    states = {
+        s.ref: s for s in (state(books_customer("9", "Acme Limited")), state(books_customer("7", "ACME LTD")))
+    }
+    related = ("crm:1",) if code == "CROSSED_MAPPING" else ("books:9", "books:7")
+
+    section = _records_section(code, subject, related, states)
+
+    assert _labels(section) == labels
