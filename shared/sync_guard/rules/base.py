@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sync_guard.guard.context import RuleContext
+from sync_guard.guard.context import RuleContext, invoiced_customer
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import PartyRecord
 
@@ -22,8 +22,9 @@ def describe(record: PartyRecord) -> str:
 
 def copy_to_hold(record: PartyRecord, other: PartyRecord) -> str:
     """Which of two copies of a customer a hold takes back: the seed's "the copy with invoices against it
-    wins", so ``other`` when only ``record`` is known to hold transactions, else ``record``."""
-    return other.ref if (record.has_transactions and not other.has_transactions) else record.ref
+    wins", so ``other`` when only ``record`` is known to hold transactions (Books says so, or it has a
+    balance outstanding: ``invoiced_customer``, the engine's own test), else ``record``."""
+    return other.ref if (invoiced_customer(record) and not invoiced_customer(other)) else record.ref
 
 
 def hold_choice(record: PartyRecord, other: PartyRecord) -> tuple[str, list[str]]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from sync_guard.guard.model import Decision
 from tests.unit.rules.replay import LONG_AGO, Replay, assert_decided, assert_held_instead
 
@@ -37,7 +41,16 @@ def test_broken_mapping_after_the_link_was_lost() -> None:
     assert replay.shadow.states["crm:5725700"].former_partner == "books:460700"
 
 
-def test_an_invoiced_customer_met_through_an_edit_is_never_the_one_held() -> None:
+@pytest.mark.parametrize(
+    "invoiced",
+    [
+        {"has_transaction": True},
+        # Books' flag absent from the edit: the balance owed says the same (the engine's test, too)
+        {"outstanding_receivable_amount": 1250.0},
+    ],
+    ids=["has_transaction", "balance_outstanding"],
+)
+def test_an_invoiced_customer_met_through_an_edit_is_never_the_one_held(invoiced: dict[str, Any]) -> None:
     # given a shadow not seeded with the invoiced customer: it only saw the sync's uninvoiced copy made for
     # the account, and that copy then lost Zoho's link (support pointed the mapping back at the original)
     replay = Replay()
@@ -52,7 +65,7 @@ def test_an_invoiced_customer_met_through_an_edit_is_never_the_one_held() -> Non
         created=LONG_AGO,
         contact_name="Linden Architects LLP",
         zcrm_account_id="5725710",
-        has_transaction=True,
+        **invoiced,
     )
 
     # then the hold takes back the copy without transactions, not the invoiced customer
