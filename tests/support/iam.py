@@ -32,6 +32,7 @@ import pytest
 import samtranslator
 from botocore.client import BaseClient
 
+from sync_guard.local.stack import function_specs
 from sync_guard.local.template import load_template, table_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,15 +113,9 @@ def granted_audit_actions(template: dict[str, Any] | None = None) -> frozenset[s
 
 
 def handler_files(template: dict[str, Any] | None = None) -> dict[str, str]:
-    """``{handler module's file: function logical id}`` (CodeUri plus the handler's module)."""
-    template = template or load_template()
-    files: dict[str, str] = {}
-    for name, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::Serverless::Function":
-            properties = resource["Properties"]
-            module = properties["Handler"].rsplit(".", 1)[0].replace(".", os.sep)
-            files[str(ROOT / properties["CodeUri"] / f"{module}.py")] = name
-    return files
+    """``{handler module's file: function logical id}``, as the local stack loads them."""
+    specs = function_specs(template or load_template(), ROOT)
+    return {str(spec.handler_path): spec.logical_id for spec in specs}
 
 
 def actions_on_tables(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:

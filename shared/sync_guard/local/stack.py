@@ -66,6 +66,12 @@ class FunctionSpec:
     timeout_seconds: float = 3.0
     environment: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def handler_path(self) -> Path:
+        """The file of the handler's module: ``<CodeUri>/<module>.py``."""
+        module_name = self.handler.rpartition(".")[0]
+        return self.code_dir / f"{module_name.replace('.', '/')}.py"
+
 
 def function_specs(template: Mapping[str, Any], root: Path) -> list[FunctionSpec]:
     """The template's functions with their routes and queue triggers."""
@@ -99,8 +105,8 @@ def function_specs(template: Mapping[str, Any], root: Path) -> list[FunctionSpec
 
 def load_handler(spec: FunctionSpec) -> LambdaHandler:
     """Import ``<CodeUri>/<module>.py`` under a unique module name and return its handler function."""
-    module_name, _, function_name = spec.handler.rpartition(".")
-    path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
+    function_name = spec.handler.rpartition(".")[2]
+    path = spec.handler_path
     unique = f"sync_guard_local_{spec.logical_id}"
     module_spec = importlib.util.spec_from_file_location(unique, path)
     if module_spec is None or module_spec.loader is None:
