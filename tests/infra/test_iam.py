@@ -1,16 +1,26 @@
-"""The functions' DynamoDB IAM: the audit trail append-only, and enforced on the servers the tests use."""
+"""The functions' IAM: the audit trail append-only, each function's queues, topic and secrets its own, and
+all of it enforced on the servers the tests use."""
 
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
+import boto3
 import pytest
 
 from sync_guard.local.template import load_template
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
-from tests.support.iam import actions_on_tables, enforced, granted_audit_actions
+from tests.support.iam import (
+    actions_on_tables,
+    allows,
+    enforced,
+    function_grants,
+    granted_audit_actions,
+    referenced,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +82,73 @@ def test_a_handler_call_its_role_does_not_allow_fails_as_on_aws(
     with enforced(template):  # the role without its write policy: AccessDenied, as on AWS
         assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 503
     assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202  # the template's own role
+
+
+def _without(template: dict[str, Any], function: str, policy: str) -> dict[str, Any]:
+    changed = copy.deepcopy(template)
+    properties = changed["Resources"][function]["Properties"]
+    properties["Policies"] = [p for p in properties["Policies"] if policy not in p]
+    return changed
+
+
+def test_a_policy_is_granted_on_what_its_arguments_name() -> None:
+    assert referenced({"Fn::GetAtt": ["OutboxQueue", "QueueName"]}) == {"OutboxQueue"}
+    # a secret's ARN is built from the parameter holding its name; AWS's pseudo parameters name nothing
+    arn = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:secret:${ZohoSecretName}-*"}
+    assert referenced(arn) == {"ZohoSecretName"}
+    assert referenced({"Fn::If": ["Cond", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]}) == {"A", "AWS::NoValue"}
+
+
+def test_each_function_sends_publishes_and_reads_secrets_only_where_its_work_is(
+    template: dict[str, Any],
+) -> None:
+    def reach(action: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for function, grants in function_grants(template).items():
+            for target in {target for _, target in grants}:
+                if allows(grants, action, target):
+                    found.setdefault(target, set()).add(function)
+        return found
+
+    assert reach("sqs:SendMessageBatch") == {
+        "ProcessingQueue": {"IngestFunction", "SweepFunction", "ZohoChecksFunction"},
+        "OutboxQueue": {"ProcessorFunction", "SweepFunction", "AdminFunction"},
+    }
+    assert reach("sqs:ReceiveMessage") == {}  # the event sources' polling is the Lambda service's
+    assert reach("sns:Publish") == {"FinanceTopic": {"OutboxFunction", "ZohoChecksFunction"}}
+    assert reach("secretsmanager:GetSecretValue") == {
+        "WebhookSecretName": {"IngestFunction", "ZohoChecksFunction"},
+        "ZohoSecretName": {"ProcessorFunction", "OutboxFunction", "ZohoChecksFunction"},
+    }
+
+
+def test_a_send_to_a_queue_the_role_does_not_allow_is_refused(
+    aws: AwsResources, monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]
+) -> None:
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    app = fresh_module("functions.ingest.app")
+
+    def queued() -> int:
+        answer = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)
+        return len(answer.get("Messages", []))
+
+    with enforced(_without(template, "IngestFunction", "SQSSendMessagePolicy")):
+        # stored and acknowledged (the sweep queues what SQS did not take), but nothing reached the queue
+        assert app.lambda_handler(sample_event("books-create"), FakeLambdaContext())["statusCode"] == 202
+    assert queued() == 0
+    assert app.lambda_handler(sample_event("books-edit"), FakeLambdaContext())["statusCode"] == 202
+    assert queued() == 1
+
+
+def test_a_secret_the_role_may_not_read_fails_the_request_as_on_aws(
+    aws: AwsResources, monkeypatch: pytest.MonkeyPatch, template: dict[str, Any]
+) -> None:
+    secrets = boto3.client("secretsmanager", region_name=os.environ["AWS_DEFAULT_REGION"])
+    secrets.create_secret(Name="sync-guard-webhook", SecretString=TEST_SECRET)
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET_NAME", "sync-guard-webhook")
+    app = fresh_module("functions.ingest.app")
+    event = sample_event("books-create")
+
+    with enforced(_without(template, "IngestFunction", "AWSSecretsManagerGetSecretValuePolicy")):
+        assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 500
+    assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202

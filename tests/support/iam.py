@@ -1,28 +1,32 @@
-"""The functions' IAM on DynamoDB, enforced where the tests run.
+"""The functions' IAM, enforced where the tests run.
 
-DynamoDB Local and moto check no IAM, so a code change that made a call its function's role does not allow
-would pass every test and fail with AccessDenied on AWS; one that updated an audit entry would go unseen.
-:func:`enforced` wraps botocore's API call for the whole test session. For each DynamoDB item operation
-that the guard's own code makes:
+DynamoDB Local, moto and the local stack check no IAM, so a code change that made a call its function's
+role does not allow would pass every test and fail with AccessDenied on AWS; one that updated an audit
+entry would go unseen. :func:`enforced` wraps botocore's API call for the whole test session. For each
+call that the guard's own code makes on a resource of the template (a DynamoDB item operation, any SQS
+call, an SNS publish, a Secrets Manager or SSM Parameter Store read):
 
 - when a Lambda handler (``functions/<dir>/<module>.py``) is on the stack, the action must be one the
-  template grants that function on that table (SAM's policy templates expanded as SAM expands them, and
-  the managed policies' statements);
+  template grants that function on that resource (SAM's policy templates expanded as SAM expands them,
+  and the managed policies' statements);
 - always, an action on the audit table must be one of the audit trail's grants (append and read).
 
-Tables are known by their template logical id (the tests and the local stack name them
-``<prefix>-<LogicalId>``) or by the ``SYNC_GUARD_*_TABLE`` variable that points at them. The tests' own
-calls (setting up, inspecting) and the local stack's tooling (creating tables, the demo's figures) are
-not the functions' to make and are left alone.
+A resource is known by its template logical id (the tests and the local stack name theirs
+``<prefix>-<LogicalId>``) or by the environment variable the template points at it (``SYNC_GUARD_QUEUE_URL:
+!Ref ProcessingQueue``; a secret's name variable at the parameter its policy's ARN is built from). The
+tests' own calls (setting up, inspecting) and the local stack's tooling (creating tables, the demo's
+figures) are not the functions' to make and are left alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 from types import FrameType
@@ -33,7 +37,7 @@ import samtranslator
 from botocore.client import BaseClient
 
 from sync_guard.local.stack import function_specs
-from sync_guard.local.template import load_template, table_definitions
+from sync_guard.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT_TABLE = "AuditTable"
@@ -54,8 +58,18 @@ _TRANSACT_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
     "Get": "GetItem",
 }
+# The parameter naming the resource a call acts on, by service (DynamoDB's are read per operation).
+_RESOURCE_PARAMETERS = {
+    "sqs": ("QueueUrl",),
+    "sns": ("TopicArn",),
+    "secretsmanager": ("SecretId",),
+    "ssm": ("Name", "Names"),
+}
+_SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
 
-Grant = tuple[str, str]  # (DynamoDB action without its prefix, table logical id)
+# (IAM action as the policy writes it, e.g. "dynamodb:PutItem" or "sqs:SendMessage*"; the template
+# resource or parameter it is granted on)
+Grant = tuple[str, str]
 
 
 @cache
@@ -64,14 +78,31 @@ def _sam_policy_templates() -> dict[str, Any]:
     return dict(json.loads(path.read_text())["Templates"])
 
 
-def _dynamodb_actions(statement: dict[str, Any]) -> list[str]:
+def referenced(value: Any) -> set[str]:
+    """The template resources and parameters an intrinsic names (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``)."""
+    if isinstance(value, list):
+        return set().union(*(referenced(v) for v in value))
+    if not isinstance(value, dict):
+        return set()
+    if "Ref" in value:
+        return {value["Ref"]}
+    if "Fn::GetAtt" in value:
+        return {value["Fn::GetAtt"][0]}
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return {name for name in _SUB_REFERENCE.findall(text) if "::" not in name}
+    if "Fn::If" in value:  # either branch may be deployed
+        return referenced(value["Fn::If"][1:])
+    return set().union(*(referenced(v) for v in value.values()))
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
     listed = statement["Action"]
-    actions = [listed] if isinstance(listed, str) else listed
-    return [a.removeprefix("dynamodb:") for a in actions if a.startswith("dynamodb:")]
+    return [listed] if isinstance(listed, str) else list(listed)
 
 
 def _policy_grants(template: dict[str, Any], policy: Any) -> set[Grant]:
-    """The DynamoDB grants of one entry of a function's ``Policies``."""
+    """The grants of one entry of a function's ``Policies``."""
     if not isinstance(policy, dict):
         return set()
     if "Fn::If" in policy:  # either branch may be deployed
@@ -82,34 +113,65 @@ def _policy_grants(template: dict[str, Any], policy: Any) -> set[Grant]:
         if resource.get("Type") != "AWS::IAM::ManagedPolicy":
             return set()
         return {
-            (action, statement["Resource"]["Fn::GetAtt"][0])
+            (action, target)
             for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-            if statement["Effect"] == "Allow" and "Fn::GetAtt" in statement["Resource"]
-            for action in _dynamodb_actions(statement)
+            if statement["Effect"] == "Allow"
+            for action in _actions(statement)
+            for target in referenced(statement["Resource"])
         }
     grants: set[Grant] = set()
     for name, arguments in policy.items():
-        table = (arguments or {}).get("TableName", {}).get("Ref") if isinstance(arguments, dict) else None
-        if name in _sam_policy_templates() and table:
-            for statement in _sam_policy_templates()[name]["Definition"]["Statement"]:
-                grants |= {(action, table) for action in _dynamodb_actions(statement)}
+        if name not in _sam_policy_templates() or not isinstance(arguments, dict):
+            continue
+        targets = referenced(arguments)
+        for statement in _sam_policy_templates()[name]["Definition"]["Statement"]:
+            grants |= {(action, target) for action in _actions(statement) for target in targets}
     return grants
 
 
-def function_grants(template: dict[str, Any] | None = None) -> dict[str, frozenset[Grant]]:
-    """Every function's DynamoDB grants, by its logical id."""
-    template = template or load_template()
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
-        name: frozenset().union(*(_policy_grants(template, p) for p in resource["Properties"]["Policies"]))
+        name: resource["Properties"]
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
 
 
+def function_grants(template: dict[str, Any] | None = None) -> dict[str, frozenset[Grant]]:
+    """Every function's grants, by its logical id."""
+    template = template or load_template()
+    return {
+        name: frozenset().union(*(_policy_grants(template, p) for p in properties["Policies"]))
+        for name, properties in _functions(template).items()
+    }
+
+
+def allows(grants: frozenset[Grant], action: str, target: str) -> bool:
+    """Whether the grants allow ``action`` (``service:Operation``) on the resource ``target``."""
+    return any(on == target and fnmatchcase(action, granted) for granted, on in grants)
+
+
 def granted_audit_actions(template: dict[str, Any] | None = None) -> frozenset[str]:
-    """Every action any function may make on the audit table."""
+    """Every DynamoDB action any function may make on the audit table (without the ``dynamodb:``)."""
     grants = function_grants(template).values()
-    return frozenset(action for granted in grants for action, table in granted if table == AUDIT_TABLE)
+    return frozenset(
+        action.removeprefix("dynamodb:")
+        for granted in grants
+        for action, target in granted
+        if target == AUDIT_TABLE and action.startswith("dynamodb:")
+    )
+
+
+def environment_bindings(template: dict[str, Any] | None = None) -> dict[str, frozenset[str]]:
+    """``{environment variable: the template resources or parameters it is set from}``."""
+    template = template or load_template()
+    variables = [template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})]
+    variables += [p.get("Environment", {}).get("Variables", {}) for p in _functions(template).values()]
+    bindings: dict[str, set[str]] = {}
+    for values in variables:
+        for variable, value in values.items():
+            bindings.setdefault(variable, set()).update(referenced(value))
+    return {variable: frozenset(targets) for variable, targets in bindings.items() if targets}
 
 
 def handler_files(template: dict[str, Any] | None = None) -> dict[str, str]:
@@ -119,7 +181,7 @@ def handler_files(template: dict[str, Any] | None = None) -> dict[str, str]:
 
 
 def actions_on_tables(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
-    """(table name, IAM action) for each table one DynamoDB call touches."""
+    """(table name, IAM action without ``dynamodb:``) for each table one DynamoDB call touches."""
     if operation in ("TransactWriteItems", "TransactGetItems"):
         return [
             (body["TableName"], _TRANSACT_ACTIONS[kind])
@@ -132,17 +194,28 @@ def actions_on_tables(operation: str, params: dict[str, Any]) -> list[tuple[str,
     return [(table, operation)] if isinstance(table, str) else []
 
 
-@cache
-def _tables() -> tuple[tuple[str, str], ...]:
-    return tuple((table.logical_id, table.env_var) for table in table_definitions())
+def actions_on_resources(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(resource as the call names it, IAM action) for each resource one call acts on; [] if not checked."""
+    if service == "dynamodb":
+        if operation not in _ITEM_OPERATIONS:
+            return []
+        return [(name, f"dynamodb:{action}") for name, action in actions_on_tables(operation, params)]
+    named: list[str] = []
+    for parameter in _RESOURCE_PARAMETERS.get(service, ()):
+        value = params.get(parameter)
+        named.extend([value] if isinstance(value, str) else value if isinstance(value, list) else [])
+    return [(name, f"{service}:{operation}") for name in named]
 
 
-def logical_table(name: str) -> str | None:
-    """The template table a table name stands for, if it is one of them."""
-    for logical_id, env_var in _tables():
-        if name.endswith(f"-{logical_id}") or name == os.environ.get(env_var):
-            return logical_id
-    return None
+def resource_targets(name: str, resources: frozenset[str], bindings: dict[str, frozenset[str]]) -> set[str]:
+    """Which of ``resources`` (logical ids, and parameters grants are built from) a table name, queue URL,
+    topic ARN, secret id or parameter name stands for."""
+    last = re.split(r"[/:]", name)[-1]
+    targets = {logical_id for logical_id in resources if last.endswith(f"-{logical_id}")}
+    for variable, bound in bindings.items():
+        if os.environ.get(variable) == name:
+            targets |= bound & resources
+    return targets
 
 
 def _caller(frame: FrameType | None, handlers: dict[str, str]) -> tuple[bool, str | None]:
@@ -165,23 +238,27 @@ def enforced(template: dict[str, Any] | None = None) -> Iterator[None]:
     """Refuse, as AWS would, a call of the guard's code that its function's IAM does not allow."""
     template = template or load_template()
     grants = function_grants(template)
-    audit_actions = granted_audit_actions(template)
+    audit_actions = {f"dynamodb:{action}" for action in granted_audit_actions(template)}
+    bindings = environment_bindings(template)
+    # What a call can be checked against: the template's resources, and the parameters that name a
+    # secret or an SSM parameter in a grant (not, say, the mode's, however its value reads).
+    resources = frozenset(template["Resources"]) | {t for granted in grants.values() for _, t in granted}
     handlers = handler_files(template)
     original = BaseClient._make_api_call
 
     def checked(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        if client.meta.service_model.service_name == "dynamodb" and operation in _ITEM_OPERATIONS:
-            guard_code, function = _caller(sys._getframe(1), handlers)
-            for name, action in actions_on_tables(operation, params) if guard_code else []:
-                table = logical_table(name)
-                if function is not None and table is not None and (action, table) not in grants[function]:
+        acted_on = actions_on_resources(client.meta.service_model.service_name, operation, params)
+        guard_code, function = _caller(sys._getframe(1), handlers) if acted_on else (False, None)
+        for name, action in acted_on if guard_code else []:
+            for target in resource_targets(name, resources, bindings):
+                if function is not None and not allows(grants[function], action, target):
                     raise AssertionError(
-                        f"{function} may not dynamodb:{action} on {table} ({name!r}): it would be "
+                        f"{function} may not {action} on {target} ({name!r}): it would be "
                         "AccessDenied on AWS; grant it in template.yaml or make another call"
                     )
-                if table == AUDIT_TABLE and action not in audit_actions:
+                if target == AUDIT_TABLE and action not in audit_actions:
                     raise AssertionError(
-                        f"dynamodb:{action} on the audit table ({name!r}): the audit trail is append-only; "
+                        f"{action} on the audit table ({name!r}): the audit trail is append-only; "
                         f"its functions may only {sorted(audit_actions)}"
                     )
         return original(client, operation, params)
