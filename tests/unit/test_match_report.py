@@ -582,3 +582,17 @@ def test_a_crm_records_customer_in_another_currency_is_not_counted_as_a_copy(tmp
     assert "| within Books: a customer in another currency (intended) | 0 | 1 |" in summary
     assert "name drift" not in summary
     assert "nothing to ask Zoho support to repair" in ticket
+
+
+def test_summary_and_ticket_ask_for_the_crm_link_to_move_to_the_books_copy_kept(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        crm="Record Id,Account Name,Phone\nc1,Acme Widgets Ltd,020 7946 0011\n",
+        books="Contact ID,Display Name,Phone,CRM Account ID,Outstanding Receivable Amount\n"
+        "b1,Acme Widgets Limited,020 7946 0011,,1250.50\n"
+        "b2,Acme Widgets Ltd,020 7946 0011,c1,0\n",
+    )
+    move = "link CRM c1 to Books b1 instead of Books b2, before deactivating it"
+    summary, ticket = summary_and_ticket(out)
+    assert f"| {move} | several Books customers |" in summary
+    assert f"Books customer b1 should be the one kept; please {move}." in ticket

@@ -142,3 +142,53 @@ def test_transactions_outweigh_being_active() -> None:
     cluster.choose_survivors()
     assert cluster.books_survivor is not None
     assert cluster.books_survivor.record_id == "b1"
+
+
+def linked(record: PartyRecord, crm_id: str) -> PartyRecord:
+    return record.model_copy(update={"linked_crm_id": crm_id})
+
+
+def relink_note(*members: PartyRecord, crm_exported: set[str] | None) -> str:
+    """The sync link the report asks to repair for a cluster of these records."""
+    cluster = Cluster(1, list(members))
+    cluster.choose_survivors(crm_exported=crm_exported)
+    return cluster.relink_note()
+
+
+def test_the_crm_link_moves_to_the_books_copy_kept_from_the_one_deactivated() -> None:
+    # The sync links CRM c1 to b2; b1 holds the money and stays. Deactivating b2 while c1 is linked to
+    # it would make the sync's next edit of c1 create a third customer.
+    assert (
+        relink_note(
+            crm("c1", "Acme Ltd", "2015-03-01"),
+            books("b1", "Acme Limited", "2015-02-01", outstanding="1250.50"),
+            linked(books("b2", "Acme Ltd", "2015-03-02"), "c1"),
+            crm_exported={"c1"},
+        )
+        == "link CRM c1 to Books b1 instead of Books b2, before deactivating it"
+    )
+
+
+def test_a_lone_books_copy_linked_to_a_crm_record_gone_is_linked_to_the_one_here() -> None:
+    # The seed's CRM merge: b1's CRM record was merged into c1, which is the one it copies.
+    lone = linked(books("b1", "Greenway Landscapes Ltd", "2018-01-02"), "c9")
+    note = relink_note(crm("c1", "Greenway Landscapes Ltd", "2018-01-01"), lone, crm_exported={"c1"})
+    assert note == "link CRM c1 to Books b1"
+
+
+def test_a_books_copy_kept_and_already_linked_needs_no_new_link() -> None:
+    kept = linked(books("b1", "Acme Limited", "2015-02-01", outstanding="10"), "c1")
+    other = books("b2", "Acme Ltd", "2015-03-02")
+    assert relink_note(crm("c1", "Acme Ltd", "2015-03-01"), kept, other, crm_exported={"c1"}) == ""
+
+
+def test_without_a_crm_record_here_the_link_of_the_copy_deactivated_moves_unless_it_is_gone() -> None:
+    members = (
+        books("b1", "Acme Limited", "2015-02-01", outstanding="10"),
+        linked(books("b2", "Acme Ltd", "2015-03-02"), "c1"),
+    )
+    # No CRM export: the link is all there is to go by.
+    moved = relink_note(*members, crm_exported=None)
+    assert moved == "link CRM c1 to Books b1 instead of Books b2, before deactivating it"
+    # c1 is not in the CRM export: an orphan, listed as such, not a record to link to.
+    assert relink_note(*members, crm_exported={"c2"}) == ""

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -193,6 +193,9 @@ class Cluster:
     patterns: list[str] = field(default_factory=list)
     # Books customers to keep (or holding transactions) linked to a CRM copy that is not the CRM survivor.
     repoint: list[PartyRecord] = field(default_factory=list)
+    # The CRM record the Books copy that stays should be linked to, when the sync does not link them
+    # (the CRM record kept, or the one the Books copies to deactivate are linked to); "" when it does.
+    relink_crm_id: str = ""
 
     @property
     def crm(self) -> list[PartyRecord]:
@@ -221,8 +224,13 @@ class Cluster:
             default=[],
         )
 
-    def choose_survivors(self) -> None:
-        """The Books copy with transactions; the CRM copy with the longer history (earliest created)."""
+    def choose_survivors(self, *, crm_exported: Collection[str] | None = None) -> None:
+        """The Books copy with transactions; the CRM copy with the longer history (earliest created);
+        and the sync link to repair so that the CRM record kept is linked to the Books copy kept.
+
+        ``crm_exported``: the ids of the CRM export (None without one), so that a Books copy's link to
+        a CRM record no longer there is not taken for the link to move.
+        """
         crm_ids = {r.record_id for r in self.crm}
         books = self.duplicate_books
         if len(books) > 1:
@@ -243,6 +251,62 @@ class Cluster:
             if crm_marked_aside:
                 self.crm_reason += _MARKED_ASIDE
             self.repoint = self._linked_elsewhere(crm_ids, self.crm_survivor.record_id)
+        self.relink_crm_id = self._crm_id_to_link(crm_exported)
+
+    @property
+    def books_kept(self) -> PartyRecord | None:
+        """The Books copy that stays: the survivor, or the cluster's one Books copy (in its currency)."""
+        books = self.duplicate_books
+        return self.books_survivor or (books[0] if len(books) == 1 else None)
+
+    @property
+    def books_unlinked(self) -> list[PartyRecord]:
+        """The Books copies to deactivate that the sync links to the CRM record the kept copy needs."""
+        if not self.relink_crm_id:
+            return []
+        return [
+            r
+            for r in self.duplicate_books
+            if r is not self.books_kept and r.linked_crm_id == self.relink_crm_id
+        ]
+
+    def _crm_id_to_link(self, crm_exported: Collection[str] | None) -> str:
+        """The CRM id the kept Books copy should be linked to and is not, else "".
+
+        Deactivating the copy the sync links to while the kept one is linked to nothing leaves the CRM
+        record without its Books customer: its next edit creates yet another one (the seed's deleted
+        partner). A kept copy linked to a CRM copy merged away is in ``repoint`` instead.
+        """
+        kept = self.books_kept
+        if kept is None or any(r is kept for r in self.repoint):
+            return ""
+        if self.crm_survivor is not None:
+            target = self.crm_survivor.record_id
+        elif len(self.crm) == 1:
+            target = self.crm[0].record_id
+        elif not self.crm and not kept.linked_crm_id:
+            # No CRM record here: the one the copies to deactivate are linked to, if they agree.
+            links = {r.linked_crm_id for r in self.duplicate_books if r is not kept and r.linked_crm_id}
+            if len(links) != 1:
+                return ""
+            target = links.pop()
+            if crm_exported is not None and target not in crm_exported:
+                return ""  # gone from CRM: listed with the orphans
+        else:
+            return ""
+        return "" if kept.linked_crm_id == target else target
+
+    def relink_note(self) -> str:
+        """The sync link to repair ("" when none is): the CRM record to link to the Books copy kept."""
+        kept = self.books_kept
+        if not self.relink_crm_id or kept is None:
+            return ""
+        note = f"link CRM {self.relink_crm_id} to Books {kept.record_id}"
+        unlinked = self.books_unlinked
+        if unlinked:
+            them = "it" if len(unlinked) == 1 else "them"
+            note += f" instead of Books {_ids(unlinked)}, before deactivating {them}"
+        return note
 
     def _linked_elsewhere(self, crm_ids: set[str], survivor_id: str) -> list[PartyRecord]:
         """The Books customers that stay (or hold transactions) but are linked to a CRM copy other than
@@ -474,6 +538,7 @@ def assemble_report(
         [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
         links_known=links_known,
         refs={id(records[position]): ref for position, ref in refs.items()},
+        crm_exported=crm_ids if crm else None,
     )
     return MatchReport(
         crm_count=len(crm),
@@ -489,12 +554,17 @@ def assemble_report(
 
 
 def _clusters(
-    duplicates: list[ReportPair], *, links_known: bool, refs: dict[int, str] | None = None
+    duplicates: list[ReportPair],
+    *,
+    links_known: bool,
+    refs: dict[int, str] | None = None,
+    crm_exported: Collection[str] | None = None,
 ) -> tuple[list[Cluster], set[str]]:
     """Connected components of the duplicate pairs that show a problem, largest first; and the refs of
     the Books customers in another currency than their component's duplicates (intended).
 
-    ``refs`` may give records' refs by ``id(record)``, already computed (bulk runs).
+    ``refs`` may give records' refs by ``id(record)``, already computed (bulk runs); ``crm_exported``
+    the CRM export's ids (None without a CRM export).
     """
     known = refs if refs is not None else {}
 
@@ -538,7 +608,7 @@ def _clusters(
             currency_copies.update(ref_of(r) for r in cluster.books if id(r) not in kept)
         cluster.describe_patterns(links_known=links_known)
         if cluster.patterns:
-            cluster.choose_survivors()
+            cluster.choose_survivors(crm_exported=crm_exported)
             clusters.append(cluster)
     return clusters, currency_copies
 
@@ -681,8 +751,9 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "Nothing outstanding only means nothing is owed: unless the export says whether a customer has",
         "transactions, they are unknown, so check them in Books before deactivating a copy.",
         "",
-        "| cluster | records | holds transactions | keep in Books | keep in CRM | patterns |",
-        "| ---: | --- | --- | --- | --- | --- |",
+        "| cluster | records | holds transactions | keep in Books | keep in CRM | sync link to repair "
+        "| patterns |",
+        "| ---: | --- | --- | --- | --- | --- | --- |",
     ]
     for cluster in report.clusters[:max_clusters]:
         members = "<br>".join(_record_line(r) for r in cluster.members)
@@ -699,7 +770,7 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
             crm_keep += f"; first {cluster.repoint_note()}"
         lines.append(
             f"| {cluster.number} | {members} | {holds} | {_md(books_keep)} | "
-            f"{_md(crm_keep)} | {_md('; '.join(cluster.patterns))} |"
+            f"{_md(crm_keep)} | {_md(cluster.relink_note())} | {_md('; '.join(cluster.patterns))} |"
         )
     if len(report.clusters) > max_clusters:
         lines.append(f"\n{len(report.clusters) - max_clusters} more clusters in `clusters.csv`.")
@@ -841,6 +912,8 @@ def _ticket_duplicates(
             wanted.append(f"CRM record {cluster.crm_survivor.record_id} should be the one kept")
         if cluster.repoint:
             wanted.append(f"please {cluster.repoint_note()}")
+        if cluster.relink_crm_id:
+            wanted.append(f"please {cluster.relink_note()}")
         if wanted:
             lines.append(f"   Request: {'; '.join(wanted)}.")
         unknown = [
