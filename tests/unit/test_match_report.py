@@ -596,3 +596,18 @@ def test_summary_and_ticket_ask_for_the_crm_link_to_move_to_the_books_copy_kept(
     summary, ticket = summary_and_ticket(out)
     assert f"| {move} | several Books customers |" in summary
     assert f"Books customer b1 should be the one kept; please {move}." in ticket
+
+
+def test_the_ticket_says_a_second_invoiced_copy_is_moved_from_not_deleted(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        books="Contact ID,Display Name,Phone,Outstanding Receivable Amount,Created Time\n"
+        "b1,Northwind Traders Ltd,01482 496 100,800,2014-01-02 09:00:00\n"
+        "b2,Northwind Traders Limited,01482 496 100,200,2020-01-02 09:00:00\n",
+    )
+    summary, ticket = summary_and_ticket(out)
+    assert "move those of b2 to this one before deactivating it" in summary
+    assert (
+        "Books b2 also holds transactions: we will move them to b1 before deactivating it, and delete "
+        "nothing." in ticket
+    )

@@ -192,3 +192,29 @@ def test_without_a_crm_record_here_the_link_of_the_copy_deactivated_moves_unless
     assert moved == "link CRM c1 to Books b1 instead of Books b2, before deactivating it"
     # c1 is not in the CRM export: an orphan, listed as such, not a record to link to.
     assert relink_note(*members, crm_exported={"c2"}) == ""
+
+
+def test_when_two_copies_hold_transactions_the_others_are_moved_before_deactivating() -> None:
+    cluster = Cluster(
+        1,
+        [
+            books("b1", "Northwind Traders Ltd", "2014-01-02", outstanding="800"),
+            books("b2", "Northwind Traders Limited", "2020-01-02", outstanding="200"),
+        ],
+    )
+    cluster.choose_survivors()
+    assert cluster.books_reason.startswith(
+        "2 copies hold transactions: move those of b2 to this one before deactivating it;"
+    )
+
+
+def test_an_inactive_copy_kept_for_its_transactions_is_to_be_marked_active() -> None:
+    inactive = books("b1", "Harbour Foods Ltd", "2017-05-02", outstanding="500").model_copy(
+        update={"active": False}
+    )
+    cluster = Cluster(1, [inactive, books("b2", "Harbour Foods Ltd (2)", "2025-05-02")])
+    cluster.choose_survivors()
+    assert cluster.books_reason.startswith(
+        "the only copy with an outstanding balance; it is inactive: mark it active before deactivating "
+        "the others;"
+    )

@@ -346,7 +346,14 @@ class Cluster:
             reason = f"the only copy with {money}"
         else:
             if len(with_money) > 1:
-                reason = f"{len(with_money)} copies hold transactions: re-point them here before deactivating"
+                # Both are invoiced: nothing can be deleted, and no copy deactivated before its
+                # transactions have moved to the one kept.
+                others = [r for r in with_money if r is not survivor]
+                them = "it" if len(others) == 1 else "them"
+                reason = (
+                    f"{len(with_money)} copies hold transactions: move those of {_ids(others)} to this one "
+                    f"before deactivating {them}"
+                )
             else:
                 reason = f"no copy {'is known to hold' if unknown else 'holds'} transactions"
             # What decided among them, when transactions did not.
@@ -357,6 +364,9 @@ class Cluster:
                 reason += f"; {'active, ' if inactive_aside else ''}{choice}"
         if marked_aside:
             reason += _MARKED_ASIDE
+        if not survivor.active and any(r.active for r in books):
+            # Kept for its transactions though someone set it aside: it must be in use again.
+            reason += "; it is inactive: mark it active before deactivating the others"
         if unknown:
             reason += f"; transactions of {_ids(unknown)} unknown: check them in Books before deactivating"
         self.books_reason = reason
@@ -921,8 +931,16 @@ def _ticket_duplicates(
             for r in cluster.duplicate_books
             if r is not cluster.books_survivor and _holds_transactions(r) is None
         ]
-        if cluster.books_survivor and unknown:
+        survivor = cluster.books_survivor
+        if survivor and unknown:
             lines.append(f"   We will check the transactions of {_ids(unknown)} before deactivating.")
+        invoiced = [r for r in cluster.duplicate_books if r is not survivor and _holds_transactions(r)]
+        if survivor and invoiced:
+            also, it = ("also holds", "it") if len(invoiced) == 1 else ("also hold", "them")
+            lines.append(
+                f"   Books {_ids(invoiced)} {also} transactions: we will move them to "
+                f"{survivor.record_id} before deactivating {it}, and delete nothing."
+            )
     return lines
 
 
