@@ -611,3 +611,24 @@ def test_the_ticket_says_a_second_invoiced_copy_is_moved_from_not_deleted(tmp_pa
         "Books b2 also holds transactions: we will move them to b1 before deactivating it, and delete "
         "nothing." in ticket
     )
+
+
+def test_clusters_csv_carries_the_sync_links_to_repair_for_clusters_the_summary_leaves_out(
+    tmp_path: Path,
+) -> None:
+    out = report_from(
+        tmp_path,
+        crm="Record Id,Account Name,Phone,Created Time\n"
+        "c1,Solent Marine Ltd,023 8049 6000,2014-05-05 09:00:00\n"
+        "c2,Solent Marine Limited,023 8049 6000,2020-05-05 09:00:00\n"
+        "c3,Acme Widgets Ltd,020 7946 0011,2015-01-01 09:00:00\n",
+        books="Contact ID,Display Name,Phone,CRM Account ID,Outstanding Receivable Amount\n"
+        "7002,Solent Marine Ltd,023 8049 6000,c2,4000.00\n"
+        "b1,Acme Widgets Limited,020 7946 0011,,1250.50\n"
+        "b2,Acme Widgets Ltd,020 7946 0011,c3,0\n",
+    )
+    links = {r["id"]: r["sync_links_to_repair"] for r in read_csv(out / "clusters.csv")}
+    solent = "re-point Books 7002 (linked to CRM c2) to CRM c1 before merging the CRM records"
+    acme = "link CRM c3 to Books b1 instead of Books b2, before deactivating it"
+    assert {links["c1"], links["c2"], links["7002"]} == {solent}
+    assert {links["c3"], links["b1"], links["b2"]} == {acme}

@@ -56,6 +56,7 @@ CLUSTERS_HEADER = (
     "modified",
     "linked_crm_id",
     "suggested_survivor",
+    "sync_links_to_repair",
     "pattern",
 )
 
@@ -657,9 +658,11 @@ def _iso(value: datetime | None) -> str:
 
 
 def clusters_csv(report: MatchReport) -> str:
-    """``clusters.csv``: one row per record in a cluster of duplicates, with the suggested survivors."""
+    """``clusters.csv``: one row per record in a cluster of duplicates, with the suggested survivors
+    and the sync links to repair (the summary lists only the first clusters: this file has them all)."""
     rows = []
     for cluster in report.clusters:
+        links = "; ".join(note for note in (cluster.repoint_note(), cluster.relink_note()) if note)
         for record in cluster.members:
             survivor = ""
             if record is cluster.books_survivor:
@@ -679,6 +682,7 @@ def clusters_csv(report: MatchReport) -> str:
                     _iso(record.modified_at),
                     spreadsheet_text(record.linked_crm_id or ""),
                     survivor,
+                    links,
                     "; ".join(cluster.patterns),
                 )
             )
