@@ -218,3 +218,21 @@ def test_an_inactive_copy_kept_for_its_transactions_is_to_be_marked_active() -> 
         "the only copy with an outstanding balance; it is inactive: mark it active before deactivating "
         "the others;"
     )
+
+
+def test_books_kept_re_pointed_to_the_crm_survivor_takes_the_link_of_the_copy_deactivated() -> None:
+    # The seed's both-sides creation: each side's copy was pushed to the other, crossing the links.
+    cluster = Cluster(
+        1,
+        [
+            crm("c1", "Orchard Bakery Ltd", "2024-03-01T09:00"),
+            crm("c2", "Orchard Bakery Limited", "2024-03-01T15:00"),
+            linked(books("b1", "Orchard Bakery Limited", "2024-03-01T10:00", outstanding="640"), "c2"),
+            linked(books("b2", "Orchard Bakery Ltd", "2024-03-01T09:05"), "c1"),
+        ],
+    )
+    cluster.choose_survivors(crm_exported={"c1", "c2"})
+    assert cluster.repoint_note() == (
+        "re-point Books b1 (linked to CRM c2) to CRM c1 instead of Books b2 (to deactivate) before merging "
+        "the CRM records"
+    )

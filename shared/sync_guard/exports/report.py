@@ -260,15 +260,14 @@ class Cluster:
         books = self.duplicate_books
         return self.books_survivor or (books[0] if len(books) == 1 else None)
 
-    @property
-    def books_unlinked(self) -> list[PartyRecord]:
-        """The Books copies to deactivate that the sync links to the CRM record the kept copy needs."""
-        if not self.relink_crm_id:
-            return []
+    def _displaced(self, crm_id: str) -> list[PartyRecord]:
+        """The Books copies to deactivate (holding no transactions to move first) that the sync links to
+        ``crm_id``, the CRM record the kept copy is to be linked to."""
+        kept = self.books_kept
         return [
             r
             for r in self.duplicate_books
-            if r is not self.books_kept and r.linked_crm_id == self.relink_crm_id
+            if r is not kept and r.linked_crm_id == crm_id and not any(r is m for m in self.repoint)
         ]
 
     def _crm_id_to_link(self, crm_exported: Collection[str] | None) -> str:
@@ -303,10 +302,10 @@ class Cluster:
         if not self.relink_crm_id or kept is None:
             return ""
         note = f"link CRM {self.relink_crm_id} to Books {kept.record_id}"
-        unlinked = self.books_unlinked
-        if unlinked:
-            them = "it" if len(unlinked) == 1 else "them"
-            note += f" instead of Books {_ids(unlinked)}, before deactivating {them}"
+        displaced = self._displaced(self.relink_crm_id)
+        if displaced:
+            them = "it" if len(displaced) == 1 else "them"
+            note += f" instead of Books {_ids(displaced)}, before deactivating {them}"
         return note
 
     def _linked_elsewhere(self, crm_ids: set[str], survivor_id: str) -> list[PartyRecord]:
@@ -328,7 +327,12 @@ class Cluster:
         if not self.repoint or self.crm_survivor is None:
             return ""
         moves = ", ".join(f"Books {r.record_id} (linked to CRM {r.linked_crm_id})" for r in self.repoint)
-        return f"re-point {moves} to CRM {self.crm_survivor.record_id} before merging the CRM records"
+        target = self.crm_survivor.record_id
+        # The kept Books copy takes the CRM survivor's link from a copy to deactivate, if one has it.
+        kept = self.books_kept
+        displaced = self._displaced(target) if any(r is kept for r in self.repoint) else []
+        instead = f" instead of Books {_ids(displaced)} (to deactivate)" if displaced else ""
+        return f"re-point {moves} to CRM {target}{instead} before merging the CRM records"
 
     def _choose_books_survivor(self, books: list[PartyRecord], crm_ids: set[str]) -> None:
         with_money = [r for r in books if _holds_transactions(r)]
