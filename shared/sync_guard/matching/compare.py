@@ -32,6 +32,7 @@ from sync_guard.matching.normalise import (
     PersonName,
     StreetAddress,
     format_phone,
+    postcode_shown,
     vat_core,
 )
 from sync_guard.matching.tables import tables, tokenise
@@ -838,9 +839,10 @@ def _address_facts(facts: _Facts, left: RecordFeatures, right: RecordFeatures, p
     """Postcode, street and town, and whether the two records give the same premises."""
     if left.postcode and right.postcode:
         if left.postcode == right.postcode:
-            facts.add(1.0 if person else 1.5, f"same postcode {left.postcode}")
+            facts.add(1.0 if person else 1.5, f"same postcode {postcode_shown(left.postcode)}")
         else:
-            facts.add(-1.0, f"different postcodes: {left.postcode} / {right.postcode}")
+            shown = f"{postcode_shown(left.postcode)} / {postcode_shown(right.postcode)}"
+            facts.add(-1.0, f"different postcodes: {shown}")
     if left.street and right.street:
         street, other = left.street, right.street
         same_street = _same_street_name(street.name_key, other.name_key)

@@ -580,6 +580,17 @@ def normalise_postcode(raw: str | None) -> str | None:
     return value if value and value.lower() not in tables().placeholders else None
 
 
+# A UK postcode once spaces are gone: outward code (area, district) and inward code (sector, unit).
+_UK_POSTCODE = re.compile(r"([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})")
+
+
+def postcode_shown(key: str) -> str:
+    """A normalised postcode as people write it: a UK one with its space back (``SW1A1AA`` ->
+    ``SW1A 1AA``, not read as a slip in the evidence), any other as it is."""
+    uk = _UK_POSTCODE.fullmatch(key)
+    return f"{uk[1]} {uk[2]}" if uk else key
+
+
 class StreetAddress(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """A street line: the house number (if any), its folded words, and those words without the type.
 

@@ -45,7 +45,7 @@ def test_compare_is_symmetric_in_score(company: MakeRecord) -> None:
         ("email", "ap@acme.co.uk", "AP@ACME.CO.UK", "same email ap@acme.co.uk"),
         ("website", "www.acme.co.uk", "https://acme.co.uk/", "same website acme.co.uk"),
         ("vat", "GB123456789", "123 456 789", "same VAT/company number GB123456789"),
-        ("postcode", "bs1 4dj", "BS1 4DJ", "same postcode BS14DJ"),
+        ("postcode", "bs1 4dj", "BS1 4DJ", "same postcode BS1 4DJ"),
     ],
 )
 def test_a_shared_identifier_raises_the_score_and_is_named(

@@ -22,6 +22,7 @@ from sync_guard.matching.normalise import (
     normalise_street,
     normalise_vat,
     phone_digits,
+    postcode_shown,
     split_trading_name,
     vat_core,
     website_domain,
@@ -255,6 +256,21 @@ class TestContactDetails:
     def test_postcodes(self) -> None:
         assert normalise_postcode("sw1a 1aa") == "SW1A1AA"
         assert normalise_postcode("60649-1234") == "60649"
+
+    @pytest.mark.parametrize(
+        ("written", "shown"),
+        [
+            ("sw1a 1aa", "SW1A 1AA"),
+            ("M1 1AE", "M1 1AE"),
+            ("ls11aa", "LS1 1AA"),
+            ("10115", "10115"),  # German: no space to put back
+            ("1012 AB", "1012AB"),  # Dutch: digits first, not a UK shape, left as the key
+        ],
+    )
+    def test_a_uk_postcode_is_shown_with_its_space(self, written: str, shown: str) -> None:
+        key = normalise_postcode(written)
+        assert key is not None
+        assert postcode_shown(key) == shown
 
     def test_websites_become_domains(self) -> None:
         assert website_domain("https://www.Acme.co.uk/about?x=1") == "acme.co.uk"
