@@ -438,7 +438,7 @@ def test_books_customers_whose_crm_record_is_gone_are_listed_and_raised(tmp_path
     out = report(tmp_path / "out", "--crm", str(crm), "--books", str(books))
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "## Books customers whose CRM record is gone" in summary
-    assert "1 Books customers are linked to a CRM record that is not in the CRM export" in summary
+    assert "1 Books customer is linked to a CRM record that is not in the CRM export" in summary
     assert "| 2 | yes |" in summary
     ticket = (out / "support-ticket.md").read_text(encoding="utf-8")
     assert "Books customer 46000002 linked to CRM id 2" in ticket
@@ -584,10 +584,13 @@ def test_a_crm_records_customer_in_another_currency_is_not_counted_as_a_copy(tmp
     assert "nothing to ask Zoho support to repair" in ticket
 
 
+ONE_CRM_ACCOUNT = "Record Id,Account Name,Phone\nc1,Acme Widgets Ltd,020 7946 0011\n"
+
+
 def test_summary_and_ticket_ask_for_the_crm_link_to_move_to_the_books_copy_kept(tmp_path: Path) -> None:
     out = report_from(
         tmp_path,
-        crm="Record Id,Account Name,Phone\nc1,Acme Widgets Ltd,020 7946 0011\n",
+        crm=ONE_CRM_ACCOUNT,
         books="Contact ID,Display Name,Phone,CRM Account ID,Outstanding Receivable Amount\n"
         "b1,Acme Widgets Limited,020 7946 0011,,1250.50\n"
         "b2,Acme Widgets Ltd,020 7946 0011,c1,0\n",
@@ -632,3 +635,14 @@ def test_clusters_csv_carries_the_sync_links_to_repair_for_clusters_the_summary_
     acme = "link CRM c3 to Books b1 instead of Books b2, before deactivating it"
     assert {links["c1"], links["c2"], links["7002"]} == {solent}
     assert {links["c3"], links["b1"], links["b2"]} == {acme}
+
+
+def test_counts_of_one_read_in_the_singular(tmp_path: Path) -> None:
+    books = "Contact ID,Display Name,Phone,CRM Account ID\nb1,Acme Widgets Limited,020 7946 0011,c1\n"
+    out = report_from(tmp_path, crm=ONE_CRM_ACCOUNT, books=books + "b2,Acme Widgets Ltd,020 7946 0011,c9\n")
+    summary, ticket = summary_and_ticket(out)
+    assert "1 CRM record, 2 Books customers, 3 comparisons." in summary
+    assert "1 cluster of records joined by duplicate pairs" in summary
+    assert "1 CRM record and 2 Books customers; 1 group of duplicates" in ticket
+    assert "Also, 1 Books customer is linked to a CRM record that no longer exists" in ticket
+    assert "Please re-point it to the surviving CRM record." in ticket

@@ -156,6 +156,19 @@ def _status(record: PartyRecord) -> str:
     return "active" if "active" in record.model_fields_set else ""
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 cluster``, ``2 clusters``: a number and its noun, agreeing."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _are(things: Collection[object]) -> str:
+    return "is" if len(things) == 1 else "are"
+
+
+def _were(things: Collection[object]) -> str:
+    return "was" if len(things) == 1 else "were"
+
+
 def _ids(records: Sequence[PartyRecord], shown: int = 3) -> str:
     """``8001, 8002 and 3 more``: ids for a sentence, a few at most."""
     ids = ", ".join(r.record_id for r in records[:shown])
@@ -719,8 +732,8 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from "
         + ", ".join(f"{_SYSTEM_NAMES[k]} export `{v}`" for k, v in report.sources.items())
-        + f": {report.crm_count} CRM records, {report.books_count} Books customers, "
-        f"{report.comparisons} comparisons.",
+        + f": {_count(report.crm_count, 'CRM record')}, {_count(report.books_count, 'Books customer')}, "
+        f"{_count(report.comparisons, 'comparison')}.",
         "",
         f"Verdicts use the shipped thresholds: **duplicate** at a score of {DUPLICATE_THRESHOLD} or more "
         f"(confident), **possible** from {POSSIBLE_THRESHOLD} (worth a person's look). Each pair in "
@@ -752,8 +765,8 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     lines += [
         "## Clusters of duplicates",
         "",
-        f"{len(report.clusters)} clusters of records joined by duplicate pairs that need cleaning up "
-        "(a CRM record and its one linked Books copy is not listed). Patterns:",
+        f"{_count(len(report.clusters), 'cluster')} of records joined by duplicate pairs that need "
+        "cleaning up (a CRM record and its one linked Books copy is not listed). Patterns:",
         "",
     ]
     for pattern, count in cluster_patterns.most_common():
@@ -797,11 +810,11 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
             "",
             "## Books customers whose CRM record is gone",
             "",
-            f"{len(report.orphans)} Books customers are linked to a CRM record that is not in the CRM "
-            "export: merged or deleted in CRM (or a record of a module that was not exported). The sync "
-            "has lost their partner, and an edit of the surviving CRM record may create yet another Books "
-            "customer. Ask Zoho support to re-point each to the CRM record that survived, before merging "
-            "anything else.",
+            f"{_count(len(report.orphans), 'Books customer')} {_are(report.orphans)} linked to a CRM record "
+            "that is not in the CRM export: merged or deleted in CRM (or a record of a module that was not "
+            "exported). The sync has lost the partner, and an edit of the surviving CRM record may create "
+            "yet another Books customer. Ask Zoho support to re-point each to the CRM record that survived, "
+            "before merging anything else.",
             "",
             "| Books customer | linked CRM id | holds transactions |",
             "| --- | --- | --- |",
@@ -815,8 +828,8 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         shown = ", ".join(f"`{k}`" for k in sorted(report.saturated_keys)[:10])
         lines += [
             "",
-            f"Note: {len(report.saturated_keys)} blocking keys were shared by too many records to search "
-            "in full "
+            f"Note: {_count(len(report.saturated_keys), 'blocking key')} {_were(report.saturated_keys)} "
+            "shared by too many records to search in full "
             f"(e.g. {shown}); records sharing only those keys were compared with the first ones listed.",
         ]
     if report.warnings:
@@ -887,11 +900,17 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
         shown = "; ".join(
             f"Books customer {r.record_id} linked to CRM id {r.linked_crm_id}" for r in report.orphans[:3]
         )
+        one = len(report.orphans) == 1
         lines += [
             "",
-            f"{'Also, ' if examples else ''}{len(report.orphans)} Books customers are linked to CRM records "
-            f"that no longer exist (merged or deleted in CRM), e.g. {shown}. Please re-point them to the "
-            "surviving CRM records.",
+            f"{'Also, ' if examples else ''}{_count(len(report.orphans), 'Books customer')} "
+            + (
+                f"is linked to a CRM record that no longer exists (merged or deleted in CRM): {shown}. "
+                "Please re-point it to the surviving CRM record."
+                if one
+                else f"are linked to CRM records that no longer exist (merged or deleted in CRM), e.g. "
+                f"{shown}. Please re-point them to the surviving CRM records."
+            ),
         ]
     lines += [
         "",
@@ -909,8 +928,9 @@ def _ticket_duplicates(
     """The ticket's account of the duplicates: the pattern, the counts and the examples."""
     lines = [
         "",
-        f"Pattern: {main_pattern}. In our exports: {report.crm_count} CRM records and {report.books_count} "
-        f"Books customers; {len(report.clusters)} groups of duplicates"
+        f"Pattern: {main_pattern}. In our exports: {_count(report.crm_count, 'CRM record')} and "
+        f"{_count(report.books_count, 'Books customer')}; "
+        f"{_count(len(report.clusters), 'group')} of duplicates"
         + (
             " (" + ", ".join(f"{p}: {n}" for p, n in cluster_patterns.most_common()) + ")"
             if cluster_patterns
