@@ -646,3 +646,17 @@ def test_counts_of_one_read_in_the_singular(tmp_path: Path) -> None:
     assert "1 CRM record and 2 Books customers; 1 group of duplicates" in ticket
     assert "Also, 1 Books customer is linked to a CRM record that no longer exists" in ticket
     assert "Please re-point it to the surviving CRM record." in ticket
+
+
+def test_a_crm_only_ticket_asks_which_books_customers_the_crm_copies_are_linked_to(tmp_path: Path) -> None:
+    out = report_from(tmp_path, crm=ONE_CRM_ACCOUNT + "c2,Acme Widgets Limited,020 7946 0011\n")
+    _, ticket = summary_and_ticket(out)
+    assert "CRM record c1 should be the one kept" in ticket
+    assert "please tell us which Books customer each CRM record in these examples is linked to" in ticket
+    (tmp_path / "both").mkdir()
+    with_books = report_from(
+        tmp_path / "both",
+        crm=ONE_CRM_ACCOUNT + "c2,Acme Widgets Limited,020 7946 0011\n",
+        books="Contact ID,Display Name\n",
+    )
+    assert "please tell us which Books customer" not in summary_and_ticket(with_books)[1]

@@ -912,6 +912,13 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
                 f"{shown}. Please re-point them to the surviving CRM records."
             ),
         ]
+    if report.sources and "books" not in report.sources:
+        # The CRM copies' Books partners are not known here: merging CRM first would orphan them.
+        lines += [
+            "",
+            "We compared our CRM records only: please tell us which Books customer each CRM record in "
+            "these examples is linked to, before we merge any of them.",
+        ]
     lines += [
         "",
         "Please re-point the mappings so that each CRM record is linked to the surviving Books customer, "
