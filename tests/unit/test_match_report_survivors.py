@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sync_guard.exports.report import Cluster
+from sync_guard.exports.report import Cluster, _transactions_in_words
 from sync_guard.models.records import Module, PartyRecord, System
 
 
@@ -236,3 +236,17 @@ def test_books_kept_re_pointed_to_the_crm_survivor_takes_the_link_of_the_copy_de
         "re-point Books b1 (linked to CRM c2) to CRM c1 instead of Books b2 (to deactivate) before merging "
         "the CRM records"
     )
+
+
+def test_a_negative_receivable_is_called_a_credit_balance_not_money_outstanding() -> None:
+    # Books writes an overpayment or an unused credit note as a receivable below zero.
+    cluster = Cluster(
+        1,
+        [
+            books("b1", "Marlow Joinery Ltd", "2016-02-01", outstanding="-250.00"),
+            books("b2", "Marlow Joinery Limited", "2021-06-10"),
+        ],
+    )
+    cluster.choose_survivors()
+    assert cluster.books_reason.startswith("the only copy with a credit balance;")
+    assert _transactions_in_words(cluster.members[0]) == "holds a credit balance (250.00)"

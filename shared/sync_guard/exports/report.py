@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -134,10 +135,17 @@ def _holds_transactions(record: PartyRecord) -> bool | None:
     return record.has_transactions
 
 
+def _balance_in_words(amount: Decimal) -> str:
+    """A receivable as finance says it: money owed by the customer, or (below zero, an overpayment or
+    a credit note not yet used) owed to the customer."""
+    return "an outstanding balance" if amount > 0 else "a credit balance"
+
+
 def _transactions_in_words(record: PartyRecord) -> str:
     """A Books customer's transactions as the summary and the ticket say them."""
     if record.outstanding:
-        return f"holds an outstanding balance ({record.outstanding})"
+        amount = record.outstanding
+        return f"holds {_balance_in_words(amount)} ({amount if amount > 0 else -amount})"
     if record.has_transactions:
         return "holds transactions"
     if record.has_transactions is False:
@@ -360,7 +368,7 @@ class Cluster:
         survivor = self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
         unknown = [r for r in books if r is not survivor and _holds_transactions(r) is None]
         if len(with_money) == 1:
-            money = "an outstanding balance" if survivor.outstanding else "transactions"
+            money = _balance_in_words(survivor.outstanding) if survivor.outstanding else "transactions"
             reason = f"the only copy with {money}"
         else:
             if len(with_money) > 1:
