@@ -660,3 +660,16 @@ def test_a_crm_only_ticket_asks_which_books_customers_the_crm_copies_are_linked_
         books="Contact ID,Display Name\n",
     )
     assert "please tell us which Books customer" not in summary_and_ticket(with_books)[1]
+
+
+def test_the_ticket_masks_a_customer_named_by_an_email_address(tmp_path: Path) -> None:
+    out = report_from(
+        tmp_path,
+        books="Contact ID,Display Name,Phone,Outstanding Receivable Amount\n"
+        "b1,jane.doe@acme.co.uk,020 7946 0022,50\n"
+        "b2,Jane.Doe@acme.co.uk,020 7946 0022,0\n",
+    )
+    summary, ticket = summary_and_ticket(out)
+    assert "jane.doe@acme.co.uk" in summary.lower()  # the report kept in house names it
+    assert "Books customer b1 should be the one kept" in ticket
+    assert "doe@acme.co.uk" not in ticket.lower()

@@ -43,6 +43,7 @@ from sync_guard.matching.bulk import (
 from sync_guard.matching.features import record_currency
 from sync_guard.matching.normalise import DEFAULT_PHONE_REGION, without_mark
 from sync_guard.models.records import PartyRecord, System
+from sync_guard.redact import mask_emails_in
 
 PAIRS_HEADER = ("left_system", "left_id", "right_system", "right_id", "score", "verdict", "evidence")
 CLUSTERS_HEADER = (
@@ -934,7 +935,8 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
         "",
         "Thank you.",
     ]
-    return "\n".join(lines) + "\n"
+    # A name may be an address ("jane.doe@acme.co.uk" as a display name): a ticket carries no emails.
+    return mask_emails_in("\n".join(lines) + "\n")
 
 
 def _ticket_duplicates(
