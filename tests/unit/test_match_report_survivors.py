@@ -250,3 +250,11 @@ def test_a_negative_receivable_is_called_a_credit_balance_not_money_outstanding(
     cluster.choose_survivors()
     assert cluster.books_reason.startswith("the only copy with a credit balance;")
     assert _transactions_in_words(cluster.members[0]) == "holds a credit balance (250.00)"
+
+
+def test_a_books_copy_the_sync_links_to_another_crm_record_in_the_export_is_not_taken_from_it() -> None:
+    # b1 is linked to c7, a CRM record that exists but is no duplicate of c1: moving b1's link to c1
+    # would leave c7 without its customer, so the report asks for no such link.
+    lone = linked(books("b1", "Greenway Landscapes Ltd", "2018-01-02"), "c7")
+    crm_record = crm("c1", "Greenway Landscapes Ltd", "2018-01-01")
+    assert relink_note(crm_record, lone, crm_exported={"c1", "c7"}) == ""

@@ -226,6 +226,10 @@ class Cluster:
         return [r for r in self.members if r.system is System.CRM]
 
     @property
+    def _crm_ids(self) -> set[str]:
+        return {r.record_id for r in self.crm}
+
+    @property
     def books(self) -> list[PartyRecord]:
         """Books members."""
         return [r for r in self.members if r.system is System.BOOKS]
@@ -302,6 +306,9 @@ class Cluster:
         kept = self.books_kept
         if kept is None or any(r is kept for r in self.repoint):
             return ""
+        link = kept.linked_crm_id
+        if link and crm_exported is not None and link in crm_exported and link not in self._crm_ids:
+            return ""  # linked to a CRM record outside these duplicates: moving it is a person's call
         if self.crm_survivor is not None:
             target = self.crm_survivor.record_id
         elif len(self.crm) == 1:
