@@ -148,6 +148,14 @@ def test_support_ticket_quotes_both_org_ids_and_examples(report_dir: Path) -> No
     assert "Books customer 46000001 should be the one kept" in ticket
 
 
+def test_the_ticket_asks_its_reader_to_pause_the_sync_it_says_is_paused(report_dir: Path) -> None:
+    ticket = (report_dir / "support-ticket.md").read_text(encoding="utf-8")
+    before_sending, _, body = ticket.partition("**Subject:**")
+    assert "We have paused the contact sync (without disconnecting)" in body
+    assert "Before you send it: pause the contact and account sync in CRM" in before_sending
+    assert "without disconnecting the integration" in before_sending
+
+
 def test_one_export_alone_finds_duplicates_within_it(tmp_path: Path) -> None:
     out = report(tmp_path / "books-only", "--books", str(FIXTURES / "books_customers.csv"))
     assert pair_set(out) == {("46000001", "46000002")}

@@ -898,6 +898,10 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
     lines = [
         "# Draft Zoho support ticket",
         "",
+        # The ticket says the sync is paused: the seed's first step, which only the reader can take.
+        "> Before you send it: pause the contact and account sync in CRM (Setup > Marketplace > Zoho > "
+        "Zoho Finance Suite), without disconnecting the integration. The ticket says you have.",
+        "",
         "**Subject:** Zoho Finance (CRM ↔ Books) customer sync: duplicate customers and broken mappings",
         "",
         "Hello Zoho support,",
