@@ -327,3 +327,21 @@ def test_an_id_only_delete_of_an_unseen_customer_is_stored_on_the_real_server(
     tombstone = repo.get_state("books:460000000026077")
     assert tombstone is not None
     assert tombstone.deleted
+
+
+def test_seed_cli_reads_a_books_workbook(aws: AwsResources, tmp_path: Path) -> None:
+    import openpyxl
+
+    from sync_guard.cli import app
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Customers"
+    for row in (["Contact ID", "Display Name"], [46000001.0, "Acme Ltd"], [46000002.0, "Beta Ltd"]):
+        sheet.append(row)
+    books = tmp_path / "customers.xlsx"
+    book.save(books)
+    result = CliRunner().invoke(app, ["seed", "--books", str(books), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "read 0 CRM records and 2 Books customers" in result.stdout
+    assert "books:46000001 'Acme Ltd'" in result.stdout  # the id as Books wrote it, not 46000001.0

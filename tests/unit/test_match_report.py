@@ -211,13 +211,15 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "nope.csv: cannot open" in " ".join(output.split())
 
 
-def test_a_workbook_named_csv_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
+def test_a_damaged_workbook_named_csv_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
     workbook = tmp_path / "customers.csv"
     workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml")
     out = tmp_path / "out"
     code, output = run("--books", str(workbook), "--out", str(out))
     assert code == 2
-    assert "customers.csv: this is an Excel workbook (.xlsx)" in " ".join(output.split())
+    assert "customers.csv: this starts as an Excel workbook does, but cannot be read as one" in " ".join(
+        output.split()
+    )
     assert "Traceback" not in output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv"]
 

@@ -128,10 +128,12 @@ def _read(
 def match_report(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the report into.")],
     crm: Annotated[
-        Path | None, typer.Option("--crm", help="CRM export CSV (Accounts or Contacts).", dir_okay=False)
+        Path | None,
+        typer.Option("--crm", help="CRM export (Accounts or Contacts), CSV or XLSX.", dir_okay=False),
     ] = None,
     books: Annotated[
-        Path | None, typer.Option("--books", help="Books Customers export CSV.", dir_okay=False)
+        Path | None,
+        typer.Option("--books", help="Books Customers export, CSV, XLSX or XLS.", dir_okay=False),
     ] = None,
     mapping: Annotated[
         list[str] | None,

@@ -106,8 +106,8 @@ def report_lines(
 
 
 def seed(
-    crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV).")] = None,
-    books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV).")] = None,
+    crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV, XLSX).")] = None,
+    books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV, XLSX or XLS).")] = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=FIELD header override.")] = None,
     from_zoho: FromZohoOption = False,
     module: ModuleOption = None,

@@ -13,7 +13,8 @@ import codecs
 import csv
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -22,6 +23,14 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from sync_guard.errors import ClientError
+from sync_guard.exports.workbook import (
+    WorkbookUnreadable,
+    cell_text,
+    column_letter,
+    looks_like_workbook,
+    lost_digits,
+    read_first_sheet,
+)
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
 
@@ -30,11 +39,19 @@ class ExportError(ClientError):
 
     code = "invalid_export"
 
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        where = f"{path}" if line is None else f"{path}, line {line}"
-        super().__init__(f"{where}: {message}")
+    def __init__(self, path: Path, line: int | None, message: str, *, sheet: str | None = None) -> None:
+        super().__init__(f"{_where(path, line, sheet)}: {message}")
         self.path = path
         self.line = line
+        self.sheet = sheet
+
+
+def _where(path: Path, line: int | None, sheet: str | None) -> str:
+    """A place in an export as its user finds it: a CSV file's line, or a workbook sheet's row (the
+    header is row 1, as the spreadsheet numbers it)."""
+    if sheet is None:
+        return f"{path}" if line is None else f"{path}, line {line}"
+    return f"{path}, sheet {sheet!r}" + ("" if line is None else f", row {line}")
 
 
 # The canonical header set (documented in docs/match-report.md) and what each field means.
@@ -151,18 +168,33 @@ class ExportFile:
     decimal_comma: bool = False
     # The codec the file is read with (see _encoding).
     encoding: str = "utf-8-sig"
+    # The sheet read, when the file is a workbook: places in it are its rows, not a file's lines.
+    sheet: str | None = None
+
+    def where(self, line: int | None) -> str:
+        """The file and the line (a workbook's sheet and row), as messages name a place."""
+        return _where(self.path, line, self.sheet)
+
+    def error(self, line: int | None, message: str) -> ExportError:
+        """An ExportError at a line (a workbook's row) of this export."""
+        return ExportError(self.path, line, message, sheet=self.sheet)
 
 
-def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) -> dict[str, int]:
-    """Field -> column index for a header row, overrides first; ExportError when id or name is missing."""
+def map_columns(
+    path: Path, headers: list[str], overrides: Mapping[str, str], *, sheet: str | None = None
+) -> dict[str, int]:
+    """Field -> column index for a header row, overrides first; ExportError when id or name is missing
+    (naming the workbook ``sheet`` the header row is in, if any)."""
     unknown = sorted(set(overrides.values()) - set(CANONICAL_FIELDS))
     if unknown:
-        raise ExportError(path, None, f"--map names unknown field(s) {', '.join(unknown)}")
+        raise ExportError(path, None, f"--map names unknown field(s) {', '.join(unknown)}", sheet=sheet)
     by_normalised_override = {normalise_header(k): v for k, v in overrides.items()}
     present = {normalise_header(h) for h in headers}
     missing = [f"'{k}'" for k in overrides if normalise_header(k) not in present]
     if missing:
-        raise ExportError(path, 1, f"--map names column(s) not in the header: {', '.join(missing)}")
+        raise ExportError(
+            path, 1, f"--map names column(s) not in the header: {', '.join(missing)}", sheet=sheet
+        )
     chosen: dict[str, tuple[int, int]] = {}  # field -> (preference, column index); overrides rank -1
     for index, header in enumerate(headers):
         key = normalise_header(header)
@@ -190,10 +222,14 @@ def map_columns(path: Path, headers: list[str], overrides: Mapping[str, str]) ->
             path,
             1,
             f"no id column (looked for e.g. 'Record Id', 'Contact ID', 'id'); headers: {headers[:12]}",
+            sheet=sheet,
         )
     if "name" not in columns and not {"first_name", "last_name"} & set(columns):
         raise ExportError(
-            path, 1, "no name column (e.g. 'Account Name', 'Display Name', 'name', 'First Name')"
+            path,
+            1,
+            "no name column (e.g. 'Account Name', 'Display Name', 'name', 'First Name')",
+            sheet=sheet,
         )
     return columns
 
@@ -212,8 +248,8 @@ def _repeated_headers(
             repeated[name] = others
             numbers = ", ".join(str(i + 1) for i in sorted([index, *others]))
             export.warnings.append(
-                f"{export.path}: {len(others) + 1} columns are headed {headers[index].strip()!r} (columns "
-                f"{numbers}): {name} is read from the first of them that a row fills in"
+                f"{export.where(None)}: {len(others) + 1} columns are headed {headers[index].strip()!r} "
+                f"(columns {numbers}): {name} is read from the first of them that a row fills in"
             )
     return repeated
 
@@ -349,35 +385,32 @@ _CONVENTIONS: dict[str, Callable[[str], str | None]] = {
 _CONVENTION_ROWS = 20_000
 
 
-def _settle_conventions(export: ExportFile, delimiter: str, columns: dict[str, int]) -> None:
+def _settle_conventions(
+    export: ExportFile, rows: Iterable[list[str]], columns: dict[str, int], *, semicolons: bool
+) -> None:
     """How to read the columns whose cells can be read two ways, from the cells that read one way.
 
     A column is written in one convention, so a date that can only be month first ("05/15/2018")
     tells how to read the others ("06/01/2018"), and an amount with a decimal comma ("1 250,50")
     that a dot in another ("12.500") separates thousands. A time column with neither order shown
     takes ``export.month_first``, an amount column with neither mark a decimal comma in a file
-    separated by semicolons (as Excel writes where the decimal mark is a comma); both orders in one
-    time column get a warning. A pass of its own over the file's first :data:`_CONVENTION_ROWS` rows,
-    before the records are read: one export is written in one convention, and the rows past those
-    would cost a large export a quarter of its reading time for nothing.
+    separated by ``semicolons`` (as Excel writes where the decimal mark is a comma); both orders in
+    one time column get a warning. A pass of its own over the ``rows`` after the header, before the
+    records are read, that looks at the first :data:`_CONVENTION_ROWS` of them: one export is written
+    in one convention, and the rows past those would cost a large export a quarter of its reading time
+    for nothing.
     """
     indices = {name: columns[name] for name in _CONVENTIONS if name in columns}
     if not indices:
         return
     counts: dict[str, Counter[str]] = {name: Counter() for name in indices}
     examples: dict[str, dict[str, str]] = {name: {} for name in indices}
-    with _open_text(export.path, export.encoding) as handle:
-        rows = csv.reader(handle, delimiter=delimiter)
-        try:
-            next(rows, None)
-            for row in islice(rows, _CONVENTION_ROWS):
-                for name, index in indices.items():
-                    shown = _CONVENTIONS[name](row[index]) if index < len(row) else None
-                    if shown is not None:
-                        counts[name][shown] += 1
-                        examples[name].setdefault(shown, row[index].strip())
-        except (csv.Error, UnicodeDecodeError):
-            pass  # the reading proper stops there, naming the line
+    for row in islice(rows, _CONVENTION_ROWS):
+        for name, index in indices.items():
+            shown = _CONVENTIONS[name](row[index]) if index < len(row) else None
+            if shown is not None:
+                counts[name][shown] += 1
+                examples[name].setdefault(shown, row[index].strip())
     for name in _TIME_FIELDS:
         if name not in counts:
             continue
@@ -386,12 +419,12 @@ def _settle_conventions(export: ExportFile, delimiter: str, columns: dict[str, i
         if months and days:
             example = examples[name]
             export.warnings.append(
-                f"{export.path}: {name} times are written both day first ({example['day']!r}) and month "
-                f"first ({example['month']!r}); those that read either way are read "
+                f"{export.where(None)}: {name} times are written both day first ({example['day']!r}) and "
+                f"month first ({example['month']!r}); those that read either way are read "
                 f"{'month' if month_first else 'day'} first"
             )
     marks = counts.get("outstanding", Counter())
-    export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else delimiter == ";"
+    export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else semicolons
 
 
 def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
@@ -459,8 +492,7 @@ def _drop_numbers_a_spreadsheet_rewrote(export: ExportFile, line: int, cells: di
     for name in _ID_FIELDS:
         value = cells.get(name)
         if value is not None and _looks_scientific(value):
-            raise ExportError(
-                export.path,
+            raise export.error(
                 line,
                 f"{export.columns[name].strip()!r} is {value!r}: a spreadsheet saved this id in scientific "
                 "notation and its digits are lost. Export the file from Zoho again and pass it on without "
@@ -472,7 +504,7 @@ def _drop_numbers_a_spreadsheet_rewrote(export: ExportFile, line: int, cells: di
             del cells[name]
             if len(export.warnings) < 20:
                 export.warnings.append(
-                    f"{export.path}, line {line}: {name} {value!r} was saved by a spreadsheet in scientific "
+                    f"{export.where(line)}: {name} {value!r} was saved by a spreadsheet in scientific "
                     "notation and its digits are lost: ignored"
                 )
 
@@ -481,7 +513,7 @@ def _not_understood(export: ExportFile, line: int, what: str, text: str) -> None
     """A warning that a cell was ignored, up to 20 of them: a whole column written another way would
     otherwise bury the other warnings."""
     if len(export.warnings) < 20:
-        export.warnings.append(f"{export.path}, line {line}: {what} {text!r} not understood, ignored")
+        export.warnings.append(f"{export.where(line)}: {what} {text!r} not understood, ignored")
 
 
 def _row_record(
@@ -497,7 +529,7 @@ def _row_record(
 
     record_id = get("id")
     if not record_id:
-        raise ExportError(export.path, line, "empty id")
+        raise export.error(line, "empty id")
     if export.system is System.CRM:
         record_id = record_id.removeprefix(_CRM_EXPORT_PREFIX)
     # Only the fields that carry a value: pydantic keeps a set of the fields given per record, and with
@@ -585,7 +617,7 @@ def _rounded_hint(record_id: str) -> str:
     return ""
 
 
-def _check_system(path: Path, system: System, headers: list[str]) -> None:
+def _check_system(path: Path, system: System, headers: list[str], *, sheet: str | None = None) -> None:
     """ExportError when the file is plainly the other system's export."""
     present = {normalise_header(h) for h in headers}
     own, _ = _SIGNATURES[system]
@@ -593,7 +625,7 @@ def _check_system(path: Path, system: System, headers: list[str]) -> None:
     theirs, kind = _SIGNATURES[other]
     if theirs <= present and not own & present:
         shown = ", ".join(f"'{h.strip()}'" for h in headers if normalise_header(h) in theirs)
-        raise ExportError(path, 1, f"this is {kind} ({shown}): pass it with {_OPTIONS[other]}")
+        raise ExportError(path, 1, f"this is {kind} ({shown}): pass it with {_OPTIONS[other]}", sheet=sheet)
 
 
 def _module_for(system: System, columns: dict[str, int]) -> Module:
@@ -605,22 +637,24 @@ def _module_for(system: System, columns: dict[str, int]) -> Module:
     return Module.CRM_ACCOUNTS
 
 
-# What a file named .csv sometimes is instead, by the bytes it starts with: a workbook saved under the
-# wrong name, or the web page a browser saved when an export link had expired.
+# What a file named .csv sometimes is instead, by the bytes it starts with: the web page a browser saved
+# when an export link had expired, or Excel's XML spreadsheet. (A workbook is read as one, whatever its
+# name: see _is_workbook.)
 _NOT_CSV: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)"),
     (b"<!doctype html", "a web page (HTML)"),
     (b"<html", "a web page (HTML)"),
     (b"<?xml", "an XML file (an Excel XML spreadsheet?)"),
 )
-_AS_CSV = "export it from Zoho as CSV, or save it from the spreadsheet as 'CSV UTF-8'"
+_AS_CSV = (
+    "export it from Zoho again (CSV, XLS or XLSX), or save it from the spreadsheet as 'Excel Workbook "
+    "(.xlsx)' or 'CSV UTF-8'"
+)
 # How much of a file shows what it is.
 _HEAD_BYTES = 4096
 
 
 def _refuse_what_is_not_text(path: Path, head: bytes) -> None:
-    """ExportError when a file's first bytes show a workbook, a web page or other binary data."""
+    """ExportError when a file's first bytes show a web page or other binary data."""
     start = head.removeprefix(codecs.BOM_UTF8).lstrip().lower()
     for signature, kind in _NOT_CSV:
         if start.startswith(signature.lower()):
@@ -757,83 +791,217 @@ class _ShortRows:
         ]
 
 
-def iter_export(
-    path: Path, system: System, overrides: Mapping[str, str] | None = None, export: ExportFile | None = None
-) -> Iterator[PartyRecord]:
-    """Records of one export file, in file order; raises ExportError naming the file and line.
+class _CsvTable:
+    """A CSV export's header row and its rows (see :func:`iter_export`)."""
 
-    The fields may be separated by commas, semicolons or tabs, as the header row shows.
-    """
-    export = export or ExportFile(path, system)
-    export.encoding, not_utf8 = _encoding(path)
-    if not_utf8 is not None:
-        export.warnings.append(
-            f"{path}, line {not_utf8}: not UTF-8, so the file is read as "
-            f"{SPREADSHEET_ENCODINGS[export.encoding]}; if names look wrong in the report, save the file as "
-            "'CSV UTF-8' and run it again"
-        )
-    with _open_text(path, export.encoding) as handle:
+    def __init__(self, export: ExportFile, handle: TextIO) -> None:
+        self.export = export
+        path = export.path
         first = handle.readline()
-        reader = csv.reader(chain((first,), handle), delimiter=_delimiter(first), strict=True)
+        self.reader = csv.reader(chain((first,), handle), delimiter=_delimiter(first), strict=True)
         try:
-            headers = next(reader)
+            self.headers = next(self.reader)
         except StopIteration:
             raise ExportError(path, None, "the file is empty (no header row)") from None
         except csv.Error as error:
             raise ExportError(path, 1, f"header row is not valid CSV: {error}") from error
-        if not any(header.strip() for header in headers):
+        if not any(header.strip() for header in self.headers):
             if any(line.strip() for line in handle):
                 raise ExportError(path, 1, "the first line is blank: the header row must come first")
             raise ExportError(path, None, "the file is empty (no header row)")
-        _check_system(path, system, headers)
-        columns = map_columns(path, headers, overrides or {})
-        export.columns = {f: headers[i] for f, i in columns.items()}
-        export.repeated = _repeated_headers(export, headers, columns)
-        _settle_conventions(export, reader.dialect.delimiter, columns)
-        module = _module_for(system, columns)
-        type_column = columns.get("contact_type")
-        vendors = 0
-        seen: dict[str, int] = {}
-        short = _ShortRows(path, len(headers), columns["id"])
-        line = 1
+        self.semicolons = self.reader.dialect.delimiter == ";"
+        self.short: _ShortRows | None = None
+
+    def sample(self) -> Iterator[list[str]]:
+        """The rows after the header, read again from the start, up to the first that is not valid."""
+        with _open_text(self.export.path, self.export.encoding) as handle:
+            rows = csv.reader(handle, delimiter=self.reader.dialect.delimiter)
+            try:
+                next(rows, None)
+                yield from rows
+            except (csv.Error, UnicodeDecodeError):
+                return  # the reading proper stops there, naming the line
+
+    def rows(self, columns: dict[str, int]) -> Iterator[tuple[int, list[str]]]:
+        """(line, row) of each row that is not blank, a short one filled up to the header's width."""
+        path, width = self.export.path, len(self.headers)
+        self.short = short = _ShortRows(path, width, columns["id"])
+        reader = self.reader
         while True:
             start = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
-                if vendors:
-                    export.warnings.append(
-                        f"{path}: {vendors} vendor row(s) left out: suppliers are not the sync's customers"
-                    )
-                export.warnings.extend(short.warnings())
                 return
             except csv.Error as error:
                 raise ExportError(path, start, f"not valid CSV: {error}") from error
             except UnicodeDecodeError as error:
-                raise ExportError(path, start, f"not {export.encoding} text: {error.reason}") from error
-            line = start
+                raise ExportError(path, start, f"not {self.export.encoding} text: {error.reason}") from error
             if not any(cell.strip() for cell in row):
                 continue  # blank lines at the end of hand-edited exports
-            if len(row) > len(headers):
-                raise ExportError(path, line, f"row has {len(row)} fields, the header has {len(headers)}")
-            short.pad(line, row)
+            if len(row) > width:
+                raise ExportError(path, start, f"row has {len(row)} fields, the header has {width}")
+            short.pad(start, row)
+            yield start, row
+
+    def warnings(self) -> list[str]:
+        """What a person should know about how the rows were read."""
+        return self.short.warnings() if self.short is not None else []
+
+
+class _WorkbookTable:
+    """A workbook's first visible sheet, its cells written as a CSV of it would hold them: its header
+    is the first row that holds anything, and rows keep their numbers in the sheet."""
+
+    def __init__(self, export: ExportFile) -> None:
+        self.export = export
+        try:
+            sheet = read_first_sheet(export.path)
+        except WorkbookUnreadable as error:
+            raise ExportError(export.path, None, str(error)) from error
+        export.sheet = sheet.name
+        if sheet.others:
+            others = ", ".join(repr(name) for name in sheet.others)
+            export.warnings.append(
+                f"{export.path}: the workbook has {len(sheet.others) + 1} sheets; the first, {sheet.name!r}, "
+                f"is read and {others} left aside (a Zoho export has one sheet: move the customers' sheet "
+                "first to read another)"
+            )
+        self.cells = sheet.cells
+        texts = ([cell_text(value) for value in row] for row in self.cells)
+        header_index = next((i for i, row in enumerate(texts) if any(t.strip() for t in row)), None)
+        if header_index is None:
+            raise export.error(None, "the sheet is empty (no header row)")
+        self.header_index = header_index
+        headers = [cell_text(value) for value in self.cells[self.header_index]]
+        while not headers[-1].strip():
+            headers.pop()  # the sheet's width is its widest row's
+        self.headers = headers
+        self.semicolons = False
+
+    def _row_text(self, row: Sequence[object]) -> list[str]:
+        width = len(self.headers)
+        texts = [cell_text(value) for value in row[:width]]
+        texts.extend([""] * (width - len(texts)))
+        return texts
+
+    def sample(self) -> Iterator[list[str]]:
+        """The rows after the header, as text."""
+        return (self._row_text(row) for row in islice(self.cells, self.header_index + 1, None))
+
+    def rows(self, columns: dict[str, int]) -> Iterator[tuple[int, list[str]]]:
+        """(row number, row) of each row that is not blank; ExportError for an id a number has cut
+        short, or a cell right of the header's last column."""
+        export, width = self.export, len(self.headers)
+        ids = {
+            index: name
+            for name in _ID_FIELDS
+            if name in columns
+            for index in (columns[name], *export.repeated.get(name, ()))
+        }
+        for number, row in enumerate(islice(self.cells, self.header_index + 1, None), self.header_index + 2):
+            texts = self._row_text(row)
+            beyond = next((i for i in range(width, len(row)) if cell_text(row[i]).strip()), None)
+            if beyond is not None:
+                raise export.error(
+                    number,
+                    f"cell {column_letter(beyond)}{number} holds {cell_text(row[beyond])!r}, right "
+                    f"of the header's last column ({column_letter(width - 1)}): give it a header, or "
+                    "clear it",
+                )
+            if not any(text.strip() for text in texts):
+                continue
+            for index, name in ids.items():
+                if lost_digits(row[index]):
+                    raise export.error(
+                        number,
+                        f"{self.headers[index].strip()!r} (cell {column_letter(index)}{number}) is the "
+                        f"number {texts[index]}: a spreadsheet keeps only {_SPREADSHEET_DIGITS} digits of a "
+                        f"number, so this {name.replace('_', ' ')}'s last digits are lost. Export the file "
+                        "from Zoho again, or format that column as Text before the ids are typed or pasted",
+                    )
+            yield number, texts
+
+    def warnings(self) -> list[str]:
+        """Nothing: a sheet's rows need no mending."""
+        return []
+
+
+@contextmanager
+def _open_table(export: ExportFile) -> Iterator[_CsvTable | _WorkbookTable]:
+    """The export's header and rows, by what the file holds: a workbook (whatever its name) or CSV."""
+    if _is_workbook(export.path):
+        yield _WorkbookTable(export)
+        return
+    export.encoding, not_utf8 = _encoding(export.path)
+    if not_utf8 is not None:
+        export.warnings.append(
+            f"{export.path}, line {not_utf8}: not UTF-8, so the file is read as "
+            f"{SPREADSHEET_ENCODINGS[export.encoding]}; if names look wrong in the report, save the file as "
+            "'CSV UTF-8' and run it again"
+        )
+    with _open_text(export.path, export.encoding) as handle:
+        yield _CsvTable(export, handle)
+
+
+def iter_export(
+    path: Path, system: System, overrides: Mapping[str, str] | None = None, export: ExportFile | None = None
+) -> Iterator[PartyRecord]:
+    """Records of one export file, in file order; raises ExportError naming the file and line (a
+    workbook's sheet and row).
+
+    A CSV file's fields may be separated by commas, semicolons or tabs, as the header row shows. An
+    Excel workbook (.xlsx, .xls) is read from its first sheet, each cell written as a CSV would hold it
+    and then read the same way.
+    """
+    export = export or ExportFile(path, system)
+    with _open_table(export) as table:
+        headers, sheet = table.headers, export.sheet
+        _check_system(path, system, headers, sheet=sheet)
+        columns = map_columns(path, headers, overrides or {}, sheet=sheet)
+        export.columns = {f: headers[i] for f, i in columns.items()}
+        export.repeated = _repeated_headers(export, headers, columns)
+        _settle_conventions(export, table.sample(), columns, semicolons=table.semicolons)
+        module = _module_for(system, columns)
+        type_column = columns.get("contact_type")
+        vendors = 0
+        seen: dict[str, int] = {}
+        unit = "line" if sheet is None else "row"
+        for line, row in table.rows(columns):
             if type_column is not None and row[type_column].strip().lower() == "vendor":
                 vendors += 1
                 continue
             record = _row_record(export, line, row, columns, module)
             if record.record_id in seen:
-                raise ExportError(
-                    path,
+                raise export.error(
                     line,
-                    f"id {record.record_id!r} appears again (first at line {seen[record.record_id]})"
+                    f"id {record.record_id!r} appears again (first at {unit} {seen[record.record_id]})"
                     + _rounded_hint(record.record_id),
                 )
             seen[record.record_id] = line
             yield record
+        if vendors:
+            export.warnings.append(
+                f"{export.where(None)}: {vendors} vendor row(s) left out: suppliers are not the sync's "
+                "customers"
+            )
+        export.warnings.extend(table.warnings())
+
+
+def _is_workbook(path: Path) -> bool:
+    """Whether the file is an Excel workbook by its first bytes (also one saved under a .csv name)."""
+    try:
+        with path.open("rb") as handle:
+            return looks_like_workbook(handle.read(8))
+    except OSError:
+        return False  # reading it as CSV names the reason
 
 
 def read_header(path: Path) -> list[str]:
-    """The column names of an export (its first row); ExportError when it cannot be read."""
+    """The column names of an export (its first row, a workbook's first row that holds anything);
+    ExportError when it cannot be read."""
+    if _is_workbook(path):
+        return _WorkbookTable(ExportFile(path, System.BOOKS)).headers
     encoding, _ = _encoding(path)
     with _open_text(path, encoding) as handle:
         first = handle.readline()
@@ -857,7 +1025,10 @@ def read_export(path: Path, system: System, overrides: Mapping[str, str] | None 
 
 
 def count_rows(path: Path) -> int:
-    """Physical lines after the header: the total for a progress bar (cheap, no CSV parsing)."""
+    """Physical lines after the header: the total for a progress bar (cheap, no CSV parsing); 0 (no
+    total) for a workbook, whose rows are counted only by reading it."""
+    if _is_workbook(path):
+        return 0
     try:
         with path.open("rb") as handle:
             return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)

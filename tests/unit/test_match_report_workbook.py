@@ -1,0 +1,293 @@
+"""Reading exports saved as Excel workbooks (.xlsx, .xls): typed cells read as their CSV would be."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import msoffcrypto.format.ooxml
+import openpyxl
+import pytest
+import xlwt
+from typer.testing import CliRunner
+
+from sync_guard.cli import app
+from sync_guard.exports.reader import ExportError, read_export, read_header
+from sync_guard.exports.workbook import cell_text, column_letter
+from sync_guard.models.records import System
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
+
+Cell = str | int | float | bool | datetime | date | None
+
+
+def xlsx(path: Path, *sheets: tuple[str, list[list[Cell]]], hidden: tuple[str, ...] = ()) -> Path:
+    """A workbook with the given sheets (name, rows from A1), as Excel keeps typed cells."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets:
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        if name in hidden:
+            sheet.sheet_state = "hidden"
+    book.save(path)
+    return path
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+BOOKS_HEADER = [
+    "Contact ID",
+    "Display Name",
+    "Outstanding Receivable Amount",
+    "Created Time",
+    "Has Transactions",
+    "CRM Account ID",
+    "Phone",
+]
+
+
+def test_typed_cells_read_as_the_same_export_saved_as_csv(tmp_path: Path) -> None:
+    # given: the cells Excel holds after opening a Books export (numbers, times, booleans), and the
+    # text the same export holds as CSV
+    typed: list[list[Cell]] = [
+        BOOKS_HEADER,
+        [460000000000001.0, "Acme Ltd", 1250.5, datetime(2017, 3, 15, 9, 0), True, "4876000000101001", None],
+        [460000000000002, "Beta Ltd", -20.0, date(2018, 6, 1), False, None, "020 7946 0000"],
+        [460000000000003, "Gamma Ltd", 0, None, None],  # its last cells empty
+    ]
+    as_text = [
+        BOOKS_HEADER,
+        ["460000000000001", "Acme Ltd", "1250.50", "2017-03-15 09:00:00", "true", "4876000000101001", ""],
+        ["460000000000002", "Beta Ltd", "-20", "2018-06-01", "false", "", "020 7946 0000"],
+        ["460000000000003", "Gamma Ltd", "0", "", "", "", ""],
+    ]
+    # when
+    from_workbook = read_export(xlsx(tmp_path / "customers.xlsx", ("Customers", typed)), System.BOOKS)
+    from_csv = read_export(write_csv(tmp_path / "customers.csv", as_text), System.BOOKS)
+    # then
+    assert from_workbook.records == from_csv.records
+    acme, beta, gamma = from_workbook.records
+    assert (acme.record_id, acme.linked_crm_id) == ("460000000000001", "4876000000101001")
+    assert acme.created_at == datetime(2017, 3, 15, 9, 0)
+    assert (acme.outstanding, acme.has_transactions) == (Decimal("1250.5"), True)
+    assert (beta.created_at, beta.outstanding, beta.has_transactions) == (datetime(2018, 6, 1), -20, False)
+    assert (gamma.outstanding, gamma.has_transactions, gamma.created_at) == (0, None, None)
+    assert from_workbook.sheet == "Customers"
+    assert from_workbook.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (460000000000001.0, "460000000000001"),
+        (12.5, "12.5"),
+        (0.1 + 0.2, "0.3"),  # a spreadsheet's 15 digits, not the float's 17
+        (True, "TRUE"),
+        (False, "FALSE"),
+        (None, ""),
+        (datetime(2017, 3, 15, 9, 30, 5), "2017-03-15 09:30:05"),
+        (date(1983, 5, 19), "1983-05-19"),
+        (4876000000101001.0, "4.876000000101e+15"),
+    ],
+)
+def test_a_cell_is_written_as_its_csv_would_hold_it(value: object, text: str) -> None:
+    assert cell_text(value) == text
+
+
+def test_columns_are_named_as_a_spreadsheet_names_them() -> None:
+    assert [column_letter(i) for i in (0, 25, 26, 27, 701, 702)] == ["A", "Z", "AA", "AB", "ZZ", "AAA"]
+
+
+@pytest.mark.parametrize(("column", "field"), [("Contact ID", "id"), ("CRM Account ID", "linked crm id")])
+def test_an_id_stored_as_a_long_number_is_refused_naming_sheet_row_and_cell(
+    tmp_path: Path, column: str, field: str
+) -> None:
+    header = ["Display Name", "Contact ID", "CRM Account ID"]
+    rows: list[list[Cell]] = [header, ["Acme", "460000000000001", "4876000000101001"]]
+    # Excel keeps 15 digits: 4876000000101001 typed into a cell becomes 4876000000101000
+    rows.append(["Beta", "460000000000002", "4876000000101002"])
+    rows[2][header.index(column)] = 4876000000101000.0
+    path = xlsx(tmp_path / "customers.xlsx", ("Sheet1", rows))
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+    letter = "B" if column == "Contact ID" else "C"
+    assert caught.value.message.startswith(
+        f"{path}, sheet 'Sheet1', row 3: '{column}' (cell {letter}3) is the number 4.876000000101e+15"
+    )
+    assert f"this {field}'s last digits are lost" in caught.value.message
+
+
+def test_an_id_the_spreadsheet_wrote_as_scientific_text_is_refused_as_in_a_csv(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [["Record Id", "Account Name"], ["4.6E+14", "Acme"]]
+    path = xlsx(tmp_path / "accounts.xlsx", ("Accounts", rows))
+    with pytest.raises(ExportError, match=r"sheet 'Accounts', row 2: 'Record Id' is '4.6E\+14'"):
+        read_export(path, System.CRM)
+
+
+def test_warnings_name_the_sheet_and_the_row(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [
+        ["Contact ID", "Display Name", "Outstanding Receivable Amount"],
+        [1, "Acme", "lots"],
+    ]
+    export = read_export(xlsx(tmp_path / "c.xlsx", ("Customers", rows)), System.BOOKS)
+    assert export.warnings == [
+        f"{tmp_path / 'c.xlsx'}, sheet 'Customers', row 2: outstanding amount 'lots' not understood, ignored"
+    ]
+
+
+def test_rows_keep_their_numbers_when_the_header_is_not_on_the_first_row(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [[], [None, "Record Id", "Account Name"], [None, 1, "Acme"], [None, 1, "Acme"]]
+    path = xlsx(tmp_path / "accounts.xlsx", ("Accounts", rows))
+    assert read_header(path) == ["", "Record Id", "Account Name"]
+    again = r"sheet 'Accounts', row 4: id '1' appears again \(first at row 3\)"
+    with pytest.raises(ExportError, match=again):
+        read_export(path, System.CRM)
+
+
+def test_the_first_visible_sheet_is_read_and_the_others_named_in_a_warning(tmp_path: Path) -> None:
+    customers: list[list[Cell]] = [["Contact ID", "Display Name"], [1, "Acme"]]
+    path = xlsx(
+        tmp_path / "c.xlsx",
+        ("Old", [["Contact ID", "Display Name"], [9, "Hidden Ltd"]]),
+        ("Customers", customers),
+        ("Notes", [["checked by finance"]]),
+        hidden=("Old",),
+    )
+    export = read_export(path, System.BOOKS)
+    assert [r.name for r in export.records] == ["Acme"]
+    assert export.sheet == "Customers"
+    [warning] = export.warnings
+    assert "the workbook has 2 sheets; the first, 'Customers', is read and 'Notes' left aside" in warning
+
+
+def test_a_map_override_and_the_system_check_apply_to_a_workbook(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [["Record Id", "Trading Name"], [1, "Acme"]]
+    path = xlsx(tmp_path / "a.xlsx", ("Accounts", rows))
+    [record] = read_export(path, System.CRM, {"Trading Name": "name"}).records
+    assert record.name == "Acme"
+    with pytest.raises(ExportError, match=r"a\.xlsx, sheet 'Accounts', row 1: no name column"):
+        read_export(path, System.CRM)
+    books = xlsx(tmp_path / "b.xlsx", ("Sheet1", [["Contact ID", "Display Name"], [1, "Acme"]]))
+    with pytest.raises(ExportError, match=r"sheet 'Sheet1', row 1: this is a Zoho Books customers export"):
+        read_export(books, System.CRM)
+
+
+def test_a_workbook_saved_under_a_csv_name_is_read_as_a_workbook(tmp_path: Path) -> None:
+    path = xlsx(tmp_path / "customers.csv", ("Customers", [["Contact ID", "Display Name"], [7, "Acme"]]))
+    [record] = read_export(path, System.BOOKS).records
+    assert (record.record_id, record.name) == ("7", "Acme")
+
+
+def test_an_excel_97_workbook_is_read(tmp_path: Path) -> None:
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Customers")
+    for column, header in enumerate(["Contact ID", "Display Name", "Created Time", "Has Transactions"]):
+        sheet.write(0, column, header)
+    sheet.write(1, 0, 460000000000001)
+    sheet.write(1, 1, "Acme Ltd")
+    sheet.write(1, 2, datetime(2017, 3, 15, 9, 0), xlwt.easyxf(num_format_str="DD/MM/YYYY HH:MM"))
+    sheet.write(1, 3, True)
+    path = tmp_path / "customers.xls"
+    book.save(str(path))
+    [record] = read_export(path, System.BOOKS).records
+    assert (record.record_id, record.created_at, record.has_transactions) == (
+        "460000000000001",
+        datetime(2017, 3, 15, 9, 0),
+        True,
+    )
+
+
+def test_a_password_protected_workbook_is_a_clear_error(tmp_path: Path) -> None:
+    plain = xlsx(tmp_path / "plain.xlsx", ("Customers", [["Contact ID", "Display Name"], [1, "Acme"]]))
+    encrypted = io.BytesIO()
+    with plain.open("rb") as handle:
+        msoffcrypto.format.ooxml.OOXMLFile(handle).encrypt("finance", encrypted)
+    path = tmp_path / "customers.xlsx"
+    path.write_bytes(encrypted.getvalue())
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+    assert caught.value.message == f"{path}: the workbook is password-protected: save it without a password"
+
+
+def test_a_damaged_workbook_is_a_clear_error(tmp_path: Path) -> None:
+    whole = xlsx(tmp_path / "whole.xlsx", ("Customers", [["Contact ID", "Display Name"], [1, "Acme"]]))
+    path = tmp_path / "customers.xlsx"
+    path.write_bytes(whole.read_bytes()[:600])  # a download cut short
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+    assert caught.value.message.startswith(
+        f"{path}: this starts as an Excel workbook does, but cannot be read as one"
+    )
+
+
+def test_an_empty_sheet_is_a_clear_error(tmp_path: Path) -> None:
+    path = xlsx(tmp_path / "c.xlsx", ("Customers", []))
+    empty = r"c\.xlsx, sheet 'Customers': the sheet is empty \(no header row\)"
+    with pytest.raises(ExportError, match=empty):
+        read_export(path, System.BOOKS)
+
+
+def test_a_cell_right_of_the_header_is_a_clear_error(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [["Contact ID", "Display Name"], [1, "Acme"], [2, "Beta", "call back"]]
+    path = xlsx(tmp_path / "c.xlsx", ("Customers", rows))
+    with pytest.raises(
+        ExportError, match=r"row 3: cell C3 holds 'call back', right of the header's last column \(B\)"
+    ):
+        read_export(path, System.BOOKS)
+
+
+def test_match_report_reads_a_books_workbook_as_it_reads_the_csv(tmp_path: Path) -> None:
+    # given: the Books fixture as Excel holds it once opened (ids, amounts as numbers; times as dates)
+    with (FIXTURES / "books_customers.csv").open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    typed: list[list[Cell]] = [list(header)]
+    for row in rows:
+        cells: list[Cell] = []
+        for column, text in zip(header, row, strict=True):
+            if column in {"Contact ID", "Outstanding Receivable Amount"}:
+                cells.append(float(text))
+            elif column == "Created Time" and text:
+                cells.append(datetime.fromisoformat(text))
+            else:
+                cells.append(text or None)
+        typed.append(cells)
+    workbook = xlsx(tmp_path / "customers.xlsx", ("Customers", typed))
+    runner = CliRunner()
+
+    def pairs(books: Path, out: Path) -> str:
+        args = ["--crm", str(FIXTURES / "crm_accounts.csv"), "--books", str(books), "--out", str(out)]
+        result = runner.invoke(app, ["match-report", *args, "--quiet"])
+        assert result.exit_code == 0, result.output
+        return (out / "pairs.csv").read_text(encoding="utf-8")
+
+    # when
+    from_workbook = pairs(workbook, tmp_path / "from-workbook")
+    from_csv = pairs(FIXTURES / "books_customers.csv", tmp_path / "from-csv")
+    # then
+    assert from_workbook == from_csv
+    assert from_workbook.count("\n") > 2  # pairs were found, not two empty reports
+
+
+def test_the_workbook_library_is_loaded_only_to_read_a_workbook(tmp_path: Path) -> None:
+    # A fresh interpreter: this test process has read workbooks already.
+    workbook = xlsx(tmp_path / "c.xlsx", ("Customers", [["Contact ID", "Display Name"], [1, "Acme"]]))
+    probe = (
+        "import sys; from pathlib import Path; from sync_guard.exports.reader import read_export; "
+        "from sync_guard.models.records import System; "
+        f"read_export(Path({str(FIXTURES / 'books_customers.csv')!r}), System.BOOKS); "
+        "print('python_calamine' in sys.modules, end=' '); "
+        f"read_export(Path({str(workbook)!r}), System.BOOKS); print('python_calamine' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False True"
