@@ -345,3 +345,16 @@ def test_seed_cli_reads_a_books_workbook(aws: AwsResources, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "read 0 CRM records and 2 Books customers" in result.stdout
     assert "books:46000001 'Acme Ltd'" in result.stdout  # the id as Books wrote it, not 46000001.0
+
+
+def test_seed_cli_puts_zip_codes_back_in_the_guards_region(
+    aws: AwsResources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_guard.cli import app
+
+    books = tmp_path / "customers.csv"  # saved again from Excel: ZIP 02134 became 2134
+    books.write_text("Contact ID,Display Name,Billing Code\n46000001,Acme Inc,2134\n", encoding="utf-8")
+    monkeypatch.setenv("SYNC_GUARD_DEFAULT_PHONE_REGION", "US")
+    result = CliRunner().invoke(app, ["seed", "--books", str(books), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "customers.csv: 1 US ZIP code(s) had lost their leading zeros" in result.stderr

@@ -247,6 +247,61 @@ def test_a_cell_right_of_the_header_is_a_clear_error(tmp_path: Path) -> None:
         read_export(path, System.BOOKS)
 
 
+# Leading zeros a spreadsheet dropped, in a workbook's number cells and in a CSV saved from one.
+ZERO_HEADER = ["Contact ID", "Display Name", "Billing Code", "Billing Country", "Phone"]
+
+
+def test_a_us_zip_code_and_a_phone_number_get_their_leading_zeros_back_in_a_workbook(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [
+        ZERO_HEADER,
+        [1, "Acme Inc", 2134, "United States", 2125551234],
+        [2, "Rossi SpA", 20121, "Italy", 212345678],  # Milan's 02 1234 5678
+        [3, "Acme Ltd", 2134, "United Kingdom", 2079460000],  # no US ZIP; libphonenumber reads it as is
+    ]
+    export = read_export(xlsx(tmp_path / "c.xlsx", ("Customers", rows)), System.BOOKS)
+    acme_inc, rossi, acme_ltd = export.records
+    assert (acme_inc.postcode, acme_inc.phone) == ("02134", "2125551234")
+    assert (rossi.postcode, rossi.phone) == ("20121", "0212345678")
+    assert (acme_ltd.postcode, acme_ltd.phone) == ("2134", "2079460000")
+    assert export.warnings == [
+        f"{tmp_path / 'c.xlsx'}, sheet 'Customers': 1 US ZIP code(s) and 1 phone number(s) had lost their "
+        "leading zeros, as a spreadsheet drops them from a column it takes for numbers (2134 for ZIP "
+        "02134): put back"
+    ]
+
+
+def test_a_csv_saved_from_a_spreadsheet_gets_its_zeros_back_by_the_default_region(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "c.csv",
+        [
+            ["Contact ID", "Display Name", "Billing Code", "Billing Country", "Phone"],
+            ["1", "Acme Inc", "501", "", "2125551234"],
+            ["2", "Beta", "12345", "", ""],
+            ["3", "Rossi SpA", "20121", "Italy", "212345678"],
+            ["4", "Verdi Srl", "", "Italy", "+39 02 1234 5678"],  # written in full: left alone
+        ],
+    )
+    us = read_export(path, System.BOOKS, default_region="US")
+    assert [(r.postcode, r.phone) for r in us.records] == [
+        ("00501", "2125551234"),
+        ("12345", None),
+        ("20121", "0212345678"),
+        (None, "+39 02 1234 5678"),
+    ]
+    assert us.warnings == [
+        f"{path}: 1 US ZIP code(s) and 1 phone number(s) had lost their leading zeros, as a spreadsheet "
+        "drops them from a column it takes for numbers (2134 for ZIP 02134): put back"
+    ]
+    gb = read_export(path, System.BOOKS, default_region="GB")  # the Italian row's country still says
+    assert [(r.postcode, r.phone) for r in gb.records][:3] == [
+        ("501", "2125551234"),
+        ("12345", None),
+        ("20121", "0212345678"),
+    ]
+    [warning] = gb.warnings
+    assert warning.startswith(f"{path}: 1 phone number(s) had lost their leading zeros")
+
+
 def test_match_report_reads_a_books_workbook_as_it_reads_the_csv(tmp_path: Path) -> None:
     # given: the Books fixture as Excel holds it once opened (ids, amounts as numbers; times as dates)
     with (FIXTURES / "books_customers.csv").open(newline="", encoding="utf-8") as handle:
@@ -291,3 +346,18 @@ def test_the_workbook_library_is_loaded_only_to_read_a_workbook(tmp_path: Path) 
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False True"
+
+
+def test_match_report_puts_zip_codes_back_by_its_region(tmp_path: Path) -> None:
+    books = write_csv(
+        tmp_path / "customers.csv",
+        [["Contact ID", "Display Name", "Billing Code"], ["1", "Acme Inc", "2134"], ["2", "Beta Inc", "501"]],
+    )
+    runner = CliRunner()
+    for region, out in (("US", tmp_path / "us"), ("GB", tmp_path / "gb")):
+        result = runner.invoke(
+            app, ["match-report", "--books", str(books), "--region", region, "--out", str(out), "--quiet"]
+        )
+        assert result.exit_code == 0, result.output
+    assert "2 US ZIP code(s) had lost their leading zeros" in (tmp_path / "us" / "summary.md").read_text()
+    assert "leading zeros" not in (tmp_path / "gb" / "summary.md").read_text()

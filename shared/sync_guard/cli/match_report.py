@@ -107,9 +107,10 @@ def _read(
     console: Console,
     warnings: list[str],
     *,
-    month_first: bool,
+    default_region: str,
 ) -> list[PartyRecord]:
-    export = ExportFile(path, system, month_first=month_first)
+    # A US user's export writes its dates month first (12/01/2018 is December 1).
+    export = ExportFile(path, system, month_first=default_region == "US", default_region=default_region)
     task = progress.add_task(f"reading {path.name}", total=count_rows(path) or None)
     records = []
     for record in iter_export(path, system, overrides[path], export):
@@ -213,18 +214,17 @@ def match_report(
             Progress(*columns, console=console, transient=True, disable=quiet) as progress,
             bulk_allocation(),
         ):
-            # A US user's export writes its dates month first (12/01/2018 is December 1).
-            month_first = default_region == "US"
             if from_zoho:
                 crm_records, books_records = zoho_crm, zoho_books
             else:
+                region = default_region
                 crm_records = (
-                    _read(crm, System.CRM, per_file, progress, console, warnings, month_first=month_first)
+                    _read(crm, System.CRM, per_file, progress, console, warnings, default_region=region)
                     if crm
                     else []
                 )
                 books_records = (
-                    _read(books, System.BOOKS, per_file, progress, console, warnings, month_first=month_first)
+                    _read(books, System.BOOKS, per_file, progress, console, warnings, default_region=region)
                     if books
                     else []
                 )

@@ -142,7 +142,8 @@ def seed(
         overrides = _overrides(map_ or [])
         try:
             sources = ((crm, System.CRM), (books, System.BOOKS))
-            exports = [read_export(path, system, overrides) for path, system in sources if path]
+            region = settings.default_phone_region  # where a US ZIP code's dropped zeros are put back
+            exports = [read_export(p, system, overrides, default_region=region) for p, system in sources if p]
         except ClientError as error:
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(2) from error

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from itertools import chain, islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -170,6 +171,11 @@ class ExportFile:
     encoding: str = "utf-8-sig"
     # The sheet read, when the file is a workbook: places in it are its rows, not a file's lines.
     sheet: str | None = None
+    # The country of numbers written without one (the --region): where it is the US, a postcode of 3 or
+    # 4 digits is a ZIP code whose leading zeros a spreadsheet dropped. None: only a row's country says.
+    default_region: str | None = None
+    # How many postcodes and phone numbers had those zeros put back (one warning says so).
+    restored_zeros: Counter[str] = field(default_factory=Counter)
 
     def where(self, line: int | None) -> str:
         """The file and the line (a workbook's sheet and row), as messages name a place."""
@@ -509,6 +515,76 @@ def _drop_numbers_a_spreadsheet_rewrote(export: ExportFile, line: int, cells: di
                 )
 
 
+def _restore_leading_zeros(export: ExportFile, cells: dict[str, str]) -> None:
+    """Put back the leading zeros a spreadsheet dropped when it took a postcode or a phone number for a
+    number (and saved it again so, in a CSV file as in a workbook): a US ZIP code of 3 or 4 digits
+    ("2134" for 02134), and a phone number of a country whose numbers keep their leading 0 (Italy's
+    "0212345678"). A UK "2079460000" needs nothing: libphonenumber reads it as 020 7946 0000, the
+    trunk 0 being no part of the number. The country is the row's, or else ``export.default_region``.
+    """
+    postcode = cells.get("postcode")
+    short_zip = postcode is not None and len(postcode) in (3, 4) and postcode.isdigit()
+    phones = [name for name in _NUMBER_FIELDS if (cells.get(name) or "0")[0] in "123456789"]
+    if not short_zip and not any(cells[name].isdigit() for name in phones):
+        return  # the common case, decided without looking the country up
+    from sync_guard.matching.normalise import country_code
+
+    region = country_code(cells["country"]) if "country" in cells else export.default_region
+    if region is None:
+        return
+    if short_zip and region == "US":
+        cells["postcode"] = cells["postcode"].zfill(5)
+        export.restored_zeros["postcode"] += 1
+    if not _zero_is_a_digit(region):
+        return
+    for name in phones:
+        if cells[name].isdigit() and _lost_its_zero(cells[name], region):
+            cells[name] = "0" + cells[name]
+            export.restored_zeros["phone"] += 1
+
+
+@lru_cache(maxsize=4_096)
+def _lost_its_zero(digits: str, region: str) -> bool:
+    """Whether a phone number written as digits is a number of ``region`` only with a leading 0 put
+    back. Asked only where the region's numbers may start with a 0 that is part of them (Italy's, San
+    Marino's, ...): elsewhere a leading 0 is the trunk prefix, which libphonenumber does without."""
+    import phonenumbers
+
+    try:
+        as_written = phonenumbers.parse(digits, region)
+        with_zero = phonenumbers.parse("0" + digits, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return not phonenumbers.is_valid_number(as_written) and phonenumbers.is_valid_number(with_zero)
+
+
+@lru_cache(maxsize=256)
+def _zero_is_a_digit(region: str) -> bool:
+    """Whether numbers of ``region`` may begin with a 0 that is part of the number, as its example
+    numbers show (libphonenumber's "Italian leading zero")."""
+    import phonenumbers
+
+    kinds = (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
+    examples = (phonenumbers.example_number_for_type(region, kind) for kind in kinds)
+    return any(example is not None and example.italian_leading_zero for example in examples)
+
+
+def _restored_zeros_warning(export: ExportFile) -> list[str]:
+    """One warning counting the postcodes and phone numbers whose leading zeros were put back."""
+    restored = export.restored_zeros
+    if not restored:
+        return []
+    counts = " and ".join(
+        f"{restored[kind]} {label}"
+        for kind, label in (("postcode", "US ZIP code(s)"), ("phone", "phone number(s)"))
+        if restored[kind]
+    )
+    return [
+        f"{export.where(None)}: {counts} had lost their leading zeros, as a spreadsheet drops them from "
+        "a column it takes for numbers (2134 for ZIP 02134): put back"
+    ]
+
+
 def _not_understood(export: ExportFile, line: int, what: str, text: str) -> None:
     """A warning that a cell was ignored, up to 20 of them: a whole column written another way would
     otherwise bury the other warnings."""
@@ -525,6 +601,7 @@ def _row_record(
         if name not in cells and (filled := next((v for i in further if (v := row[i].strip())), None)):
             cells[name] = filled
     _drop_numbers_a_spreadsheet_rewrote(export, line, cells)
+    _restore_leading_zeros(export, cells)
     get = cells.get
 
     record_id = get("id")
@@ -986,6 +1063,7 @@ def iter_export(
                 "customers"
             )
         export.warnings.extend(table.warnings())
+        export.warnings.extend(_restored_zeros_warning(export))
 
 
 def _is_workbook(path: Path) -> bool:
@@ -1017,9 +1095,16 @@ def overrides_for(headers: list[str], overrides: Mapping[str, str]) -> dict[str,
     return {column: field for column, field in overrides.items() if normalise_header(column) in present}
 
 
-def read_export(path: Path, system: System, overrides: Mapping[str, str] | None = None) -> ExportFile:
-    """Read a whole export file (see :func:`iter_export`)."""
-    export = ExportFile(path, system)
+def read_export(
+    path: Path,
+    system: System,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    default_region: str | None = None,
+) -> ExportFile:
+    """Read a whole export file (see :func:`iter_export`); ``default_region`` is the country of rows
+    that give none (see :attr:`ExportFile.default_region`)."""
+    export = ExportFile(path, system, default_region=default_region)
     export.records = list(iter_export(path, system, overrides, export))
     return export
 
