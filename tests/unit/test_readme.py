@@ -1,15 +1,23 @@
-"""The README documents what a stranger needs: the two quick-start commands and every setting."""
+"""The README and docs/ document what a stranger needs, as the code has it: the two quick-start commands,
+every setting, every command of the CLI, and command lines that the CLI accepts as written."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer
+
+from sync_guard.cli import build_app
 from sync_guard.config import Settings
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def env_name(field_name: str) -> str:
@@ -47,3 +55,99 @@ def test_the_webhook_secret_the_readme_creates_fits_every_place_it_is_used() -> 
         ).stdout.strip()
         assert 12 <= len(secret) <= 50, secret
         assert re.fullmatch(r"[A-Za-z0-9]+", secret), secret
+
+
+# ------------------------------------------------------------- the sync-guard command lines in the docs
+
+CLI = typer.main.get_group(build_app())
+FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.S)
+
+
+def leaf_commands(group: typer.core.TyperGroup, prefix: str = "") -> dict[str, typer.core.TyperCommand]:
+    """Every command that runs, by its full name (``quarantines hold``)."""
+    found: dict[str, typer.core.TyperCommand] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, typer.core.TyperGroup):
+            found |= leaf_commands(command, f"{prefix}{name} ")
+        else:
+            found[f"{prefix}{name}"] = command
+    return found
+
+
+COMMANDS = leaf_commands(CLI)
+
+
+def options_of(command: typer.core.TyperCommand) -> set[str]:
+    return {option for param in command.params for option in (*param.opts, *param.secondary_opts)}
+
+
+def documented_command_lines() -> list[tuple[str, str, bool]]:
+    """(doc, command line, complete?) for every ``sync-guard ...`` the docs show.
+
+    Lines in a code block are meant to be run as they stand; a `sync-guard ...` in the text may leave
+    out what the command requires (``sync-guard show``). A table cell's ``list\\|hold`` lists commands.
+    """
+    lines: list[tuple[str, str, bool]] = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for block in FENCED.findall(text):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.strip().removeprefix("$ ")
+                if line.startswith("sync-guard "):
+                    lines.append((path.name, line, True))
+        prose = FENCED.sub("", text).replace("\n", " ")
+        for span in re.findall(r"`(sync-guard [^`]*)`", prose):
+            words = span.replace("\\|", "|").split()
+            alternatives = next((i for i, word in enumerate(words) if "|" in word), None)
+            if alternatives is None:
+                lines.append((path.name, " ".join(words), False))
+                continue
+            for choice in words[alternatives].split("|"):
+                lines.append((path.name, " ".join([*words[:alternatives], choice]), False))
+    return lines
+
+
+def find_command(args: list[str]) -> tuple[str, list[str]]:
+    """The command ``args`` name (its full name, or as much of it as exists) and the arguments left."""
+    name: list[str] = []
+    group: typer.core.TyperCommand = CLI
+    while args and isinstance(group, typer.core.TyperGroup) and args[0] in group.commands:
+        name.append(args[0])
+        group = group.commands[args.pop(0)]
+    return " ".join(name), args
+
+
+LINES = [(doc, line, complete) for doc, line, complete in documented_command_lines() if "COMMAND" not in line]
+
+
+def test_the_docs_show_command_lines() -> None:
+    # The extraction below must keep finding them: without lines, the next test checks nothing.
+    assert sum(complete for _, _, complete in LINES) > 20
+    assert sum(not complete for _, _, complete in LINES) > 20
+
+
+@pytest.mark.parametrize(("doc", "line", "complete"), LINES, ids=[f"{d}: {line}" for d, line, _ in LINES])
+def test_every_command_line_in_the_docs_is_one_the_cli_accepts(doc: str, line: str, complete: bool) -> None:
+    args = shlex.split(line, comments=True)[1:]
+    args = args[: args.index(">")] if ">" in args else args  # "... --csv > march.csv"
+    name, rest = find_command(args)
+    assert name in COMMANDS, f"{doc}: `{line}`: no such command"
+    command = COMMANDS[name]
+    if complete:
+        # Parses as the console script would (options, their values and what is required), runs nothing.
+        try:
+            command.make_context(f"sync-guard {name}", rest)
+        except typer.Exit:  # --help
+            pass
+        except Exception as error:  # click's UsageError (typer brings its own click: no import to name it)
+            pytest.fail(f"{doc}: `{line}` is refused: {error}")
+    else:
+        named = {word.strip("[]").split("=")[0] for word in rest if word.strip("[]").startswith("--")}
+        unknown = named - options_of(command)
+        assert not unknown, f"{doc}: `{line}`: sync-guard {name} has no {sorted(unknown)}"
+
+
+def test_every_command_is_in_the_readme() -> None:
+    # A command the README does not name is one nobody runs (one it names but the CLI lost fails above).
+    listed = {find_command(line.split()[1:])[0] for doc, line, _ in LINES if doc == "README.md"}
+    assert set(COMMANDS) <= listed, f"commands missing from the README: {sorted(set(COMMANDS) - listed)}"
