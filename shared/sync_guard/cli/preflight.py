@@ -39,7 +39,7 @@ from sync_guard.cli._context import (
     default_actor,
     resolve_settings,
 )
-from sync_guard.cli._zoho_source import every_books_contact
+from sync_guard.cli._zoho_source import crm_modules, every_books_contact
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError, SyncGuardError
 from sync_guard.executor.model import ActionMessage, ActionStatus
@@ -366,7 +366,19 @@ def preflight(
     state_dir: StateDirOption = DEFAULT_STATE_DIR,
 ) -> None:
     """Before a first sync or a reconnect: hold back CRM records Zoho would clone, list the renames."""
-    crm_module_ = Module(module)
+    crm_module_ = crm_modules([module])[0]
+    if (crm_export is None) != (books_export is None):
+        # One export alone would quietly read the other side from Zoho, or fail asking for Zoho.
+        missing = "--books-export" if books_export is None else "--crm-export"
+        raise typer.BadParameter(
+            "give --crm-export and --books-export together (or neither)", param_hint=missing
+        )
+    if crm_export is not None and apply:
+        raise typer.BadParameter(
+            "from exports preflight only lists what to hold: holding writes the tags through Zoho's "
+            "APIs, so leave out the exports",
+            param_hint="--apply",
+        )
     console = Console()
     if crm_export is not None and books_export is not None:
         crm, books = load_from_exports(crm_export, books_export)
