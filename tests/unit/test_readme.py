@@ -3,6 +3,7 @@ every setting, every command of the CLI, and command lines that the CLI accepts 
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -11,9 +12,12 @@ from pathlib import Path
 
 import pytest
 import typer
+from pydantic import BaseModel
 
+from sync_guard.admin import http as admin_api
 from sync_guard.cli import build_app
 from sync_guard.config import Settings
+from sync_guard.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -151,3 +155,43 @@ def test_every_command_is_in_the_readme() -> None:
     # A command the README does not name is one nobody runs (one it names but the CLI lost fails above).
     listed = {find_command(line.split()[1:])[0] for doc, line, _ in LINES if doc == "README.md"}
     assert set(COMMANDS) <= listed, f"commands missing from the README: {sorted(set(COMMANDS) - listed)}"
+
+
+# ------------------------------------------------------------- what the stack gives a deployer and an admin
+
+TEMPLATE = load_template()
+
+
+def test_every_stack_output_is_in_the_readme() -> None:
+    missing = [name for name in TEMPLATE["Outputs"] if f"`{name}`" not in README]
+    assert not missing, f"stack outputs the README does not name: {missing}"
+
+
+ADMIN_API = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split("## The admin API", 1)[1]
+ROUTE_ROWS = dict(re.findall(r"^\| `((?:GET|POST) /[^`]*)` \| (.*) \|$", ADMIN_API, re.M))
+# The request model each route validates its body or query against (functions/admin/app.py).
+ROUTE_MODELS: dict[str, type[BaseModel]] = {
+    "POST /admin/quarantines/hold": admin_api.HoldRequest,
+    "POST /admin/quarantines/release": admin_api.ReleaseRequest,
+    "POST /admin/quarantines/forget-release": admin_api.ForgetReleaseRequest,
+    "POST /admin/quarantines/confirm": admin_api.ConfirmRequest,
+    "POST /admin/links": admin_api.LinkRequest,
+    "POST /admin/breaker/reset": admin_api.BreakerResetRequest,
+    "GET /admin/audit": admin_api.AuditParams,
+}
+
+
+def test_the_admin_api_table_lists_the_admin_functions_routes() -> None:
+    events = TEMPLATE["Resources"]["AdminFunction"]["Properties"]["Events"].values()
+    routes = {
+        f"{e['Properties']['Method']} {e['Properties']['Path']}" for e in events if e["Type"] == "HttpApi"
+    }
+    assert set(ROUTE_ROWS) == routes
+    assert set(ROUTE_MODELS) <= routes
+
+
+@pytest.mark.parametrize("route", sorted(ROUTE_MODELS))
+def test_the_admin_api_table_shows_every_field_a_route_takes(route: str) -> None:
+    example = ROUTE_ROWS[route].split("`")[1]  # the cell's first code span: a JSON body or a query string
+    shown = set(json.loads(example)) if example.startswith("{") else set(re.findall(r"[?&](\w+)=", example))
+    assert shown == set(ROUTE_MODELS[route].model_fields), f"{route}: the table shows {sorted(shown)}"
