@@ -154,17 +154,20 @@ def allowed_by_template(parameter: dict[str, Any], value: str) -> bool:
     return True
 
 
-def settings_set_from(template: dict[str, Any], parameter: str) -> set[str]:
-    """The SYNC_GUARD_* variables that take the parameter's value as it is, in the Globals or a function."""
-    scopes = [template["Globals"]["Function"]["Environment"]["Variables"]]
-    scopes += [
+def environments(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The functions' environment variables: the Globals', then each function's own."""
+    return [template["Globals"]["Function"]["Environment"]["Variables"]] + [
         resource["Properties"].get("Environment", {}).get("Variables", {})
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Function"
     ]
+
+
+def settings_set_from(template: dict[str, Any], parameter: str) -> set[str]:
+    """The SYNC_GUARD_* variables that take the parameter's value as it is, in the Globals or a function."""
     return {
         name
-        for variables in scopes
+        for variables in environments(template)
         for name, value in variables.items()
         if name.startswith("SYNC_GUARD_") and value == {"Ref": parameter}
     }
@@ -191,3 +194,55 @@ def test_every_value_a_parameter_allows_is_a_setting_the_functions_start_with(
                 monkeypatch.delenv(variable)
                 checked += 1
     assert checked > 50
+
+
+def _readme_parameter_rows() -> list[tuple[list[str], str]]:
+    """(parameter names, default cell) of each row of the README's parameter table."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| Parameter | Default | Meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in row.strip("|").split("|")] for row in table.splitlines()[2:]]
+    return [(re.findall(r"`(\w+)`", cells[0]), cells[1]) for cells in rows]
+
+
+def test_the_readme_gives_each_parameters_default_as_the_template_and_the_code_have_it(
+    template: dict[str, Any],
+) -> None:
+    # "empty (`10`)": the stack passes nothing and the code's default applies, which is what the brackets say.
+    checked = 0
+    for names, cell in _readme_parameter_rows():
+        stated = cell.split(" (", 1)[0]
+        code_defaults = re.findall(r"`([^`]*)`", cell.split(" (", 1)[1]) if " (" in cell else []
+        for position, name in enumerate(names):
+            default = str(template["Parameters"][name].get("Default", ""))
+            assert stated == (f"`{default}`" if default else "empty"), f"{name}: README says {cell}"
+            if code_defaults:
+                [variable] = settings_set_from(template, name)
+                field = next(f for f in Settings.model_fields if env_name(f) == variable)
+                value = Settings.model_fields[field].default
+                assert code_defaults[position] == str(getattr(value, "value", value)), (
+                    f"{name}: README says {cell}"
+                )
+            checked += 1
+    assert checked == len(template["Parameters"])
+
+
+def test_the_configuration_reference_names_the_parameter_each_variable_is_set_from(
+    template: dict[str, Any],
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = readme.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    scopes = environments(template)
+    for variable, meaning in re.findall(r"^\| `(\w+)` \| [^|]* \| (.*) \|$", reference, re.M):
+        named = set(re.findall(r"[Pp]arameter `(\w+)`", meaning))
+        wired = {ref for scope in scopes if variable in scope for ref in parameter_refs(scope[variable])}
+        assert named == wired & set(template["Parameters"]), (
+            f"{variable}: the reference names {sorted(named)}"
+        )
+
+
+def test_every_parameter_the_docs_name_exists(template: dict[str, Any]) -> None:
+    for path in DOCS:
+        named = set(re.findall(r"[Pp]arameters? `(\w+)`", path.read_text(encoding="utf-8")))
+        assert named <= set(template["Parameters"]), (
+            f"{path.name}: {sorted(named - set(template['Parameters']))}"
+        )
