@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -18,6 +19,7 @@ from sync_guard.admin import http as admin_api
 from sync_guard.cli import build_app
 from sync_guard.config import Settings
 from sync_guard.local.template import load_template
+from sync_guard.zoho.payloads import crm_workflow_body
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -195,3 +197,36 @@ def test_the_admin_api_table_shows_every_field_a_route_takes(route: str) -> None
     example = ROUTE_ROWS[route].split("`")[1]  # the cell's first code span: a JSON body or a query string
     shown = set(json.loads(example)) if example.startswith("{") else set(re.findall(r"[?&](\w+)=", example))
     assert shown == set(ROUTE_MODELS[route].model_fields), f"{route}: the table shows {sorted(shown)}"
+
+
+# ------------------------------------------------------------------------- the Zoho set-up the README gives
+
+MERGE_FIELD = re.compile(r"\$\{!(\w+)\.(\w+)(\.id)?\}")
+
+
+@pytest.mark.parametrize(
+    "template", re.findall(r"```json\n(.*?)```", README, re.S), ids=["Accounts", "Contacts"]
+)
+def test_each_crm_webhook_template_sends_the_body_the_guard_builds_for_a_missed_webhook(
+    template: str,
+) -> None:
+    # The scheduled checks replay a webhook Zoho failed to deliver as the body this template would have
+    # sent (docs/operations.md): a key or merge field changed on one side only would make replays and
+    # deliveries two different events, and a key the guard does not read would be kept but never used.
+    assert len(" ".join(line.strip() for line in template.splitlines())) < 500, "Zoho's limit for a raw body"
+    body = json.loads(template)
+    record: dict[str, Any] = {}
+    sent: dict[str, str] = {}
+    for number, (key, merge_field) in enumerate(body.items()):
+        if key in ("event", "module"):
+            continue
+        match = MERGE_FIELD.fullmatch(merge_field)
+        assert match is not None, f"{key}: {merge_field} is no merge field"
+        assert match.group(1) == body["module"], f"{key}: {merge_field} is not a field of {body['module']}"
+        sent[key] = f"57257670000000{number:05}"
+        field = match.group(2).lower() if match.group(2) == "Id" else match.group(2)
+        record[field] = {"id": sent[key]} if match.group(3) else sent[key]
+
+    built = crm_workflow_body(body["module"], record, event=body["event"])
+
+    assert built == {"event": body["event"], "module": body["module"], **sent}
