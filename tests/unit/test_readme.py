@@ -19,6 +19,7 @@ from sync_guard.admin import http as admin_api
 from sync_guard.cli import build_app
 from sync_guard.config import Settings
 from sync_guard.local.template import load_template
+from sync_guard.notify import FinanceNotice, NoticeRecord
 from sync_guard.zoho.payloads import crm_workflow_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,3 +231,12 @@ def test_each_crm_webhook_template_sends_the_body_the_guard_builds_for_a_missed_
     built = crm_workflow_body(body["module"], record, event=body["event"])
 
     assert built == {"event": body["event"], "module": body["module"], **sent}
+
+
+def test_notifications_md_lists_every_field_of_the_notice_models() -> None:
+    section = (
+        (ROOT / "docs" / "notifications.md").read_text(encoding="utf-8").split("`FinanceNotice` is", 1)[1]
+    )
+    for model in (FinanceNotice, NoticeRecord):
+        missing = [field for field in model.model_fields if f"`{field}`" not in section]
+        assert not missing, f"docs/notifications.md does not describe {model.__name__}'s {missing}"
