@@ -240,3 +240,11 @@ def test_notifications_md_lists_every_field_of_the_notice_models() -> None:
     for model in (FinanceNotice, NoticeRecord):
         missing = [field for field in model.model_fields if f"`{field}`" not in section]
         assert not missing, f"docs/notifications.md does not describe {model.__name__}'s {missing}"
+
+
+def test_every_make_target_is_in_the_readme() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M)
+    assert phony is not None
+    missing = [target for target in phony.group(1).split() if f"`make {target}`" not in README]
+    assert not missing, f"make targets the README does not name: {missing}"
