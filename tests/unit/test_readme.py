@@ -154,6 +154,22 @@ def test_every_command_line_in_the_docs_is_one_the_cli_accepts(doc: str, line: s
         assert not unknown, f"{doc}: `{line}`: sync-guard {name} has no {sorted(unknown)}"
 
 
+def test_every_option_the_docs_name_in_passing_exists() -> None:
+    # "`--module Contacts`", "`--jobs N`": an option named on its own belongs to a command of the CLI, or
+    # to one of the scripts the docs run (benchmarks/, scripts/).
+    known = {option for command in COMMANDS.values() for option in options_of(command)}
+    for script in [*ROOT.glob("benchmarks/*.py"), *ROOT.glob("scripts/*.py")]:
+        known |= set(re.findall(r"[\"'](--[a-z][a-z0-9-]*)[\"']", script.read_text(encoding="utf-8")))
+    for path in DOCS:
+        prose = FENCED.sub("", path.read_text(encoding="utf-8")).replace("\n", " ")
+        named = {
+            o
+            for span in re.findall(r"`(--[^`]*)`", prose)
+            for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", span)
+        }
+        assert named <= known, f"{path.name} names options nothing has: {sorted(named - known)}"
+
+
 def test_every_command_is_in_the_readme() -> None:
     # A command the README does not name is one nobody runs (one it names but the CLI lost fails above).
     listed = {find_command(line.split()[1:])[0] for doc, line, _ in LINES if doc == "README.md"}
