@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sync_guard.admin import http as admin_api
 from sync_guard.cli import build_app
 from sync_guard.config import Settings
+from sync_guard.executor.model import ActionStatus
 from sync_guard.local.template import load_template
 from sync_guard.notify import FinanceNotice, NoticeRecord
 from sync_guard.zoho.payloads import crm_workflow_body
@@ -264,3 +265,15 @@ def test_every_make_target_is_in_the_readme() -> None:
     assert phony is not None
     missing = [target for target in phony.group(1).split() if f"`make {target}`" not in README]
     assert not missing, f"make targets the README does not name: {missing}"
+
+
+def test_an_actions_life_in_operations_md_shows_every_status() -> None:
+    section = (
+        (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split("### An action's life", 1)[1]
+    )
+    diagram = FENCED.search(section)
+    assert diagram is not None
+    missing = [
+        status.value for status in ActionStatus if not re.search(rf"\b{status.value}\b", diagram.group(1))
+    ]
+    assert not missing, f"statuses an outbox item can have that the diagram leaves out: {missing}"
