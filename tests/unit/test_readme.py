@@ -277,3 +277,11 @@ def test_an_actions_life_in_operations_md_shows_every_status() -> None:
         status.value for status in ActionStatus if not re.search(rf"\b{status.value}\b", diagram.group(1))
     ]
     assert not missing, f"statuses an outbox item can have that the diagram leaves out: {missing}"
+
+
+def test_the_readmes_map_of_the_code_names_every_part_of_the_domain_package() -> None:
+    layout = README.split("## Developing", 1)[1].split("```", 2)[1]
+    package = ROOT / "shared" / "sync_guard"
+    parts = [p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    missing = [part for part in parts if not re.search(rf"(^|\s){part}/", layout, re.M)]
+    assert not missing, f"packages of shared/sync_guard the README's layout leaves out: {sorted(missing)}"
