@@ -21,6 +21,7 @@ from sync_guard.config import Settings
 from sync_guard.executor.model import ActionStatus
 from sync_guard.local.template import load_template
 from sync_guard.notify import FinanceNotice, NoticeRecord
+from sync_guard.zoho.auth import ZohoCredentials
 from sync_guard.zoho.payloads import crm_workflow_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,6 +249,16 @@ def test_each_crm_webhook_template_sends_the_body_the_guard_builds_for_a_missed_
     built = crm_workflow_body(body["module"], record, event=body["event"])
 
     assert built == {"event": body["event"], "module": body["module"], **sent}
+
+
+def test_the_zoho_secret_the_readme_creates_is_one_the_guard_reads() -> None:
+    secret = re.search(r"--name sync-guard/zoho\s*\\?\s*--secret-string '([^']*)'", README)
+    assert secret is not None
+    credentials = ZohoCredentials.from_secret_json(secret.group(1))
+    assert credentials.client_id == "..."
+
+
+# ------------------------------------------------------------------ what else the docs say the code has
 
 
 def test_notifications_md_lists_every_field_of_the_notice_models() -> None:
