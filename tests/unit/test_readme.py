@@ -296,3 +296,24 @@ def test_the_readmes_map_of_the_code_names_every_part_of_the_domain_package() ->
     parts = [p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
     missing = [part for part in parts if not re.search(rf"(^|\s){part}/", layout, re.M)]
     assert not missing, f"packages of shared/sync_guard the README's layout leaves out: {sorted(missing)}"
+
+
+def heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_between_the_docs_reaches_a_file_and_a_heading() -> None:
+    checked = 0
+    for path in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://")):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            assert linked.exists(), f"{path.name}: link to {target}: no such file"
+            if anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.*)$", linked.read_text(encoding="utf-8"), re.M)
+                assert anchor in {heading_anchor(h) for h in headings}, f"{path.name}: no heading #{anchor}"
+            checked += 1
+    assert checked > 10
