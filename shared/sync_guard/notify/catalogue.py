@@ -304,6 +304,26 @@ CATALOGUE: dict[str, RuleText] = {
             DEACTIVATE_NOT_DELETE,
         ),
     ),
+    "SAME_SIDE_DUPLICATE": RuleText(
+        title="Same customer entered twice in CRM",
+        what=(
+            "A new CRM record was created for a company or person that CRM already has. The sync copies "
+            "every CRM record to Books on its own, so each CRM copy becomes a Books customer of its own."
+        ),
+        why=(
+            "Sales and finance end up working on different copies: invoices, payments and statements are "
+            "split across two Books customers, and the CRM history across two records."
+        ),
+        steps=(
+            "Check that the CRM records below are the same company or person.",
+            "If the new record has no Books customer yet, merge it into the existing CRM record before the "
+            "sync copies it: one CRM record, one Books customer.",
+            "If the sync has already copied it, do not merge in CRM yet. " + KEEP_THE_INVOICED_COPY,
+            DEACTIVATE_NOT_DELETE,
+            SUPPORT_TICKET,
+            MERGE_CRM_LAST,
+        ),
+    ),
     "CREATED_IN_BOOKS": RuleText(
         title="Customer created in Books, not from CRM",
         what=(

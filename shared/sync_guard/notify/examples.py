@@ -412,6 +412,22 @@ def example_notices() -> dict[str, FinanceNotice]:
                 "books:460000000011130 is the Books customer of crm:5725767000003001130",
             ),
         ),
+        "SAME_SIDE_DUPLICATE": _notice(
+            "SAME_SIDE_DUPLICATE",
+            Severity.WARNING,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            18,
+            records=(
+                _crm("5725767000003001181", "Kestrel Joinery Ltd", Role.NEW_COPY),
+                _crm("5725767000003001180", "Kestrel Joinery Limited", Role.EXISTING),
+            ),
+            evidence=(
+                "same name once 'Limited' is folded to 'Ltd'",
+                "same phone +44 161 496 0181",
+                "match score 0.97",
+            ),
+        ),
         "CREATED_IN_BOOKS": _notice(
             "CREATED_IN_BOOKS",
             Severity.INFO,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sync_guard.notify import CATALOGUE
 from sync_guard.notify.examples import example_files, example_notices
+from sync_guard.rules.catalogue import RULES
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "events" / "notifications"
@@ -21,6 +22,13 @@ def test_there_is_one_example_per_rule_plus_the_digests() -> None:
     # Each rule's example really is about that rule.
     for rule in CATALOGUE:
         assert example_notices()[rule].rule == rule
+
+
+def test_every_rule_of_the_guard_has_its_own_texts() -> None:
+    # notifications.md: the texts for each rule live in CATALOGUE, and events/notifications/ has one example
+    # per rule. A rule left out still notifies finance, but in the generic words of UNKNOWN_RULE.txt.
+    missing = sorted({rule.code for rule in RULES} - set(CATALOGUE))
+    assert not missing, f"rules finance would hear of in generic words: {missing}"
 
 
 def test_checked_in_examples_match_the_renderer() -> None:
