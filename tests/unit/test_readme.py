@@ -3,6 +3,7 @@ every setting, every command of the CLI, and command lines that the CLI accepts 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -20,6 +21,7 @@ from sync_guard.cli import build_app
 from sync_guard.config import Settings
 from sync_guard.executor.model import ActionStatus
 from sync_guard.local.template import load_template
+from sync_guard.local.zoho_simulator.native_sync import SyncAssumptions
 from sync_guard.notify import FinanceNotice, NoticeRecord
 from sync_guard.zoho.auth import ZohoCredentials
 from sync_guard.zoho.payloads import crm_workflow_body
@@ -317,3 +319,16 @@ def test_every_link_between_the_docs_reaches_a_file_and_a_heading() -> None:
                 assert anchor in {heading_anchor(h) for h in headings}, f"{path.name}: no heading #{anchor}"
             checked += 1
     assert checked > 10
+
+
+def test_simulator_md_gives_every_native_sync_assumption_with_its_default() -> None:
+    text = (ROOT / "docs" / "simulator.md").read_text(encoding="utf-8")
+    table = text.split("`SyncAssumptions` (native sync):", 1)[1].split("\n\n", 2)[1]
+    documented: dict[str, str] = {}
+    for row in table.splitlines()[2:]:
+        names, defaults = (re.findall(r"`([^`]*)`", cell) for cell in row.strip("|").split("|")[:2])
+        documented |= dict(zip(names, defaults, strict=True))
+    actual = {
+        f.name: str(getattr(f.default, "value", f.default)) for f in dataclasses.fields(SyncAssumptions)
+    }
+    assert documented == actual
