@@ -28,6 +28,7 @@ from sync_guard.matching.names import (
 )
 from sync_guard.matching.normalise import (
     DEFAULT_PHONE_REGION,
+    STREET_DIRECTIONS,
     CompanyName,
     PersonName,
     StreetAddress,
@@ -779,22 +780,37 @@ def _written(reasons: list[Reason]) -> list[str]:
     return [reason if isinstance(reason, str) else reason() for reason in reasons]
 
 
-def _same_street_name(left: str, right: str) -> bool:
+def _same_street_name(street: StreetAddress, other: StreetAddress) -> bool:
     """One street name, allowing a slip in a long one ("Maplewood" / "Mapplewood"), never in a number
-    ("79th" / "78th" are two streets)."""
+    ("79th" / "78th" are two streets), and written with or without an ordinal's ending ("113th" /
+    "113", "93rd" / "93th") or the direction before it ("S Avenue H" / "Avenue H")."""
+    left, right = street.name_key, other.name_key
     if not left or not right:
         return False
     if left == right:
         return True
-    return (
+    if (
         min(len(left), len(right)) >= 6
         and left[0] == right[0]
         and _NON_DIGITS.sub("", left) == _NON_DIGITS.sub("", right)
         and OSA.distance(left, right, score_cutoff=1) <= 1
-    )
+    ):
+        return True
+    left_words, right_words = _street_core(street.name_words), _street_core(other.name_words)
+    if left_words[0] in STREET_DIRECTIONS and right_words[0] not in STREET_DIRECTIONS:
+        left_words = left_words[1:]
+    elif right_words[0] in STREET_DIRECTIONS and left_words[0] not in STREET_DIRECTIONS:
+        right_words = right_words[1:]
+    return bool(left_words) and left_words == right_words
 
 
 _NON_DIGITS = re.compile(r"\D")
+_ORDINAL_ENDING = re.compile(r"(?<=\d)(?:st|nd|rd|th)$")
+
+
+def _street_core(words: tuple[str, ...]) -> tuple[str, ...]:
+    """A street's name words with each ordinal as its number ("e 93rd" -> "e 93")."""
+    return tuple(_ORDINAL_ENDING.sub("", word) if word[0].isdigit() else word for word in words)
 
 
 def _near_city(left: str, right: str) -> bool:
@@ -845,7 +861,7 @@ def _address_facts(facts: _Facts, left: RecordFeatures, right: RecordFeatures, p
             facts.add(-1.0, f"different postcodes: {shown}")
     if left.street and right.street:
         street, other = left.street, right.street
-        same_street = _same_street_name(street.name_key, other.name_key)
+        same_street = _same_street_name(street, other)
         if same_street and street.number == other.number and _other_towns(left, right):
             # "1 High Street" in Oxford and in Bath: every town has one.
             facts.premises = _Premises.DIFFERENT

@@ -612,6 +612,9 @@ _ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
 # Glasgow flat ("1/2": floor 1, door 2), or a letter ("B", "b2").
 _UNIT_NAME = re.compile(r"\d+[a-z]?(?:[-/]\d+[a-z]?)?|[a-z]\d*")
 _FLOOR_NAMES = frozenset({"ground", "lower", "upper", "top", "basement"})
+_FLOOR = "fl"  # "Floor" as folded
+# The points of the compass a street line starts with, as folded ("W 79th St", "North Ave" is "n").
+STREET_DIRECTIONS = frozenset({"n", "s", "e", "w", "ne", "nw", "se", "sw"})
 
 
 # A house number: digits, maybe with a letter ("12", "12a").
@@ -750,8 +753,13 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
             i and token in table.street_leading_units and _unit_after_the_street(tokens, i)
         ):
             start = i
-            while start > 1 and (tokens[start - 1] in _FLOOR_NAMES or _ORDINAL.fullmatch(tokens[start - 1])):
-                start -= 1  # "... Lower Ground Floor", "... 2nd Floor"
+            # "... Lower Ground Floor", "... 2nd Floor": the floor's name or ordinal goes with it. Before
+            # another unit an ordinal is the street ("710 W 65th Building Z" is on 65th Street).
+            floor = token == _FLOOR
+            while start > 1 and (
+                tokens[start - 1] in _FLOOR_NAMES or (floor and _ORDINAL.fullmatch(tokens[start - 1]))
+            ):
+                start -= 1
             del tokens[start:]
             break
     # "3038 West 59th Street 1st": an ordinal after the street's type is the floor.
@@ -767,8 +775,15 @@ def normalise_street(raw: str | None, city: tuple[str, ...] = ()) -> StreetAddre
         tokens.pop()
         if number_after:
             number = last
-    if city and len(tokens) > len(city) and tuple(tokens[-len(city) :]) == city:
-        del tokens[-len(city) :]  # "1248 West 69th Street Chicago": the town written into the street line
+    # "1248 West 69th Street Chicago": the town written into the street line; but a street named for
+    # the town keeps its name ("4941 W Chicago" in Chicago, its type left out).
+    if (
+        city
+        and len(tokens) > len(city)
+        and tuple(tokens[-len(city) :]) == city
+        and any(w not in table.street_types and w not in STREET_DIRECTIONS for w in tokens[: -len(city)])
+    ):
+        del tokens[-len(city) :]
     if not tokens and number is None:
         return None
     return StreetAddress(number, tuple(tokens), tuple(w for w in tokens if w not in table.street_types))

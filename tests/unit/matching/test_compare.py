@@ -385,6 +385,42 @@ def test_a_slip_in_a_street_name_is_the_same_street_but_not_in_its_number(compan
     assert "different street addresses" in other_street.evidence
 
 
+@pytest.mark.parametrize(
+    ("street", "other"),
+    [
+        ("124 E 113th St", "124 E. 113 St."),  # an ordinal written without its ending
+        ("2050 E 93rd Street", "2050 E 93th St."),  # or with the wrong one
+        ("10810 S. Ave. H", "10810 Ave. H"),  # the direction before the street left out
+        ("4941 W Chicago Ave", "4941 W CHICAGO"),  # a street named for the town, its type left out
+        ("710 W. 65th Street Building Z", "710 W 65th Building Z"),  # an ordinal street before a unit
+    ],
+)
+def test_one_us_street_address_written_two_ways_is_one_place(
+    company: MakeRecord, street: str, other: str
+) -> None:
+    ids = {"phone": "(773) 535 6600", "city": "Chicago", "country": "US"}
+    result = compare(
+        company("Bradwell School", street=street, **ids), company("Bradwell", street=other, **ids)
+    )
+    assert any(r.startswith("same street address") for r in result.evidence)
+    assert not any(r.startswith("different street") for r in result.evidence)
+
+
+@pytest.mark.parametrize(
+    ("street", "other"),
+    [
+        ("249 E 39th St", "249 E 37th"),  # the ordinal's number still decides
+        ("249 N Main St", "249 S Main St"),  # two directions given: two streets
+        ("249 W Chicago Ave", "249 W Ohio St"),
+    ],
+)
+def test_other_us_streets_stay_other_streets(company: MakeRecord, street: str, other: str) -> None:
+    result = compare(
+        company("Acme", street=street, city="Chicago"), company("Acme", street=other, city="Chicago")
+    )
+    assert not any(r.startswith("same street address") for r in result.evidence)
+
+
 def test_a_unit_or_a_building_written_before_the_street_is_the_same_premises(company: MakeRecord) -> None:
     # UK address lines often start with the unit: the street is still read, and agrees.
     left = company("Harbour Lumen Ltd", street="Unit 4, 12 Wellington Street", city="Leeds")
