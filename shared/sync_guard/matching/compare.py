@@ -19,11 +19,13 @@ from rapidfuzz.distance import OSA, Indel
 
 from sync_guard.matching.features import OtherName, RecordFeatures, features_of
 from sync_guard.matching.names import (
+    ROMAN_NUMERALS,
     ComparedWords,
     NameComparison,
     NameRelation,
     compare_words,
     letters_alike,
+    number_words,
     same_words_possible,
 )
 from sync_guard.matching.normalise import (
@@ -122,7 +124,7 @@ _PERSON_NAME = _NameWeights(
 
 
 def _show(words: list[str] | tuple[str, ...]) -> str:
-    return " ".join(w.capitalize() for w in words)
+    return " ".join(w.upper() if w in ROMAN_NUMERALS and len(w) > 1 else w.capitalize() for w in words)
 
 
 def _quote(words: list[str] | tuple[str, ...]) -> str:
@@ -258,8 +260,23 @@ def _name_evidence(
     elif relation is NameRelation.SUBSET:
         extra = a.left_only or a.right_only
         reasons.append(f"one name has extra words {_quote(extra)}: '{left_raw}' / '{right_raw}'")
-    elif relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT):
+    elif relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT) and a.left_only and a.right_only:
         reasons.append(f"names differ: {_quote(a.left_only)} vs {_quote(a.right_only)}")
+    elif relation in (NameRelation.OVERLAP, NameRelation.DIFFERENT):
+        # Words on one side only: among them a number ("Disney Magnet" / "Disney Magnet II"), or the
+        # words both names have are descriptors alone ("Care Services" / "Care Services Acme").
+        extra, both = a.left_only or a.right_only, [*a.exact, *(x for x, _, _ in a.fuzzy)]
+        numbers = " and ".join(_quote([n]) for n in number_words(extra))
+        if not numbers:
+            shared = _quote(both)
+            why = (
+                f"one name has extra words {_quote(extra)} and the words they share, {shared}, only describe"
+            )
+        elif len(extra) > 1:
+            why = f"one name has extra words {_quote(extra)}, with {numbers}, a number marking another branch"
+        else:
+            why = f"one name adds {numbers}, a number marking another branch"
+        reasons.append(f"{why}: '{left_raw}' / '{right_raw}'")
     if comparison.ignored_tail:
         reasons.append(f"ignoring {_quote(comparison.ignored_tail)} written after the legal form")
     if forms is not _FormDifference.NONE and left.company and right.company:

@@ -245,8 +245,10 @@ def align(left: list[str], right: list[str], *, person: bool = False) -> Alignme
         right_counts = Counter(right)
         common = left_counts & right_counts
         alignment.exact = list(common.elements())
-        alignment.left_only = list((left_counts - common).elements())
-        alignment.right_only = list((right_counts - common).elements())
+        # In the names' own order, so that the reasons read as the names do ("Hull House Association
+        # West", not "Hull Hull House House ...").
+        alignment.left_only = _unpaired(left, common)
+        alignment.right_only = _unpaired(right, common)
     if alignment.left_only and alignment.right_only:
         _pair_split_words(alignment, left, right)
     if alignment.left_only and alignment.right_only:
@@ -265,6 +267,18 @@ def align(left: list[str], right: list[str], *, person: bool = False) -> Alignme
     if not person and alignment.left_only and alignment.right_only:
         _pair_slips_in_context(alignment)
     return alignment
+
+
+def _unpaired(words: list[str], paired: Counter[str]) -> list[str]:
+    """The words left once each paired word is taken off as often as it was paired (first ones first)."""
+    left_to_take = paired.copy()
+    unpaired = []
+    for word in words:
+        if left_to_take[word] > 0:
+            left_to_take[word] -= 1
+        else:
+            unpaired.append(word)
+    return unpaired
 
 
 def _pair_slips_in_context(alignment: Alignment) -> None:
@@ -414,11 +428,16 @@ def _set_aside(word: str, tail_words: Container[str]) -> bool:
     return word in tail_words and not _numbered([word])
 
 
-_ROMAN = frozenset({"ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"})
+ROMAN_NUMERALS = frozenset({"ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"})
+
+
+def number_words(words: Iterable[str]) -> list[str]:
+    """The words that are numbers, in figures or Roman ("2", "II"): in a name, another branch or entity."""
+    return [w for w in words if w.isdigit() or w in ROMAN_NUMERALS]
 
 
 def _numbered(words: list[str]) -> bool:
-    return any(w.isdigit() or w in _ROMAN for w in words)
+    return bool(number_words(words))
 
 
 def _same_order(left: tuple[str, ...], right: tuple[str, ...]) -> bool:

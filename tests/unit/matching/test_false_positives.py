@@ -138,6 +138,37 @@ def test_a_legal_form_cut_short_is_read_as_the_other_name_s_form(company: MakeRe
     assert compare(company("Plan B"), company("Plan")).verdict is not Verdict.DUPLICATE
 
 
+@pytest.mark.parametrize(
+    ("left", "right", "said"),
+    [
+        (
+            "Disney Magnet",
+            "Disney Magnet II",
+            "one name adds 'II', a number marking another branch: 'Disney Magnet' / 'Disney Magnet II'",
+        ),
+        (
+            "Effie Ellis Centre",
+            "Effie Ellis II Centre",
+            "one name adds 'II', a number marking another branch: "
+            "'Effie Ellis Centre' / 'Effie Ellis II Centre'",
+        ),
+        (
+            "Care Services",
+            "Care Services Acme",
+            "one name has extra words 'Acme' and the words they share, 'Care Services', only describe: "
+            "'Care Services' / 'Care Services Acme'",
+        ),
+    ],
+)
+def test_a_name_with_words_of_its_own_on_one_side_only_says_which(
+    company: MakeRecord, left: str, right: str, said: str
+) -> None:
+    # Never "names differ: 'II' vs ''": the reason names the words one side adds, and why they count.
+    result = compare(company(left), company(right))
+    assert result.verdict is not Verdict.DUPLICATE
+    assert said in result.evidence, result.evidence
+
+
 def test_clients_of_one_bookkeeper_are_not_one_company(company: MakeRecord) -> None:
     # Small firms give their accountant's mailbox, phone and office: names with nothing in common stay apart.
     agent = {"email": "clients@hillbookkeeping.co.uk", "phone": "01223 496000", "street": "8 Station Road"}

@@ -22,9 +22,25 @@ def test_exact_pairing_is_the_multiset_intersection_in_first_seen_order(
     common = left_counts & right_counts
     alignment = align(left, right)
     assert alignment.exact == list(common.elements())
-    assert alignment.left_only == list((left_counts - common).elements())
-    assert alignment.right_only == list((right_counts - common).elements())
+    # The words left over are the multiset difference, in the order the name has them.
+    assert Counter(alignment.left_only) == left_counts - common
+    assert Counter(alignment.right_only) == right_counts - common
+    assert _in_order(alignment.left_only, left)
+    assert _in_order(alignment.right_only, right)
     assert alignment.fuzzy == []
+
+
+def _in_order(part: list[str], whole: list[str]) -> bool:
+    rest = iter(whole)
+    return all(word in rest for word in part)
+
+
+def test_words_left_over_read_in_the_names_order() -> None:
+    # "Hull House Association - Uptown West / Hull House": the reasons show the name as written.
+    alignment = align(
+        ["hull", "house", "association", "uptown", "west", "hull", "house"], ["uptown", "family"]
+    )
+    assert alignment.left_only == ["hull", "house", "association", "west", "hull", "house"]
 
 
 @pytest.mark.parametrize(
