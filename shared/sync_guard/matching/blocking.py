@@ -77,7 +77,8 @@ def _name_keys(features: RecordFeatures) -> list[str]:
     # last word singular, as the comparison reads it ("Microelectronic" / "Microelectronics").
     keys = [f"n:{_joined(features.name_words)}"]
     # "Acme Inc dba Widgetworld" meets "Widgetworld", a Books display name meets its company name.
-    keys.extend(f"n:{_joined(other.name.core)}" for other in features.other_names)
+    # (A site's name is no key: it counts only at the same premises, which the address key finds.)
+    keys.extend(f"n:{_joined(other.name.core)}" for other in features.other_names if not other.site)
     sorted_words = words
     company = features.company
     if company is not None and features.kind is not RecordKind.PERSON:

@@ -362,8 +362,9 @@ def score_pair(left: RecordFeatures, right: RecordFeatures) -> Scored:
     """Score two already-normalised records, and say how their names relate.
 
     A record that gives other names for the party (one it trades under, "Acme Ltd t/a Acme Widgets",
-    or Books' company name beside the display name) is scored by each of its names, and the pair by
-    the names that agree best.
+    Books' company name beside the display name, or a site's name after its operator's, "Riverside
+    Trust - Little Acorns Nursery") is scored by each of its names, and the pair by the names that
+    agree best.
     """
     if not left.other_names and not right.other_names:
         return _score_pair(left, right)
@@ -420,14 +421,21 @@ def _by_the_best_names(
     it was scored by. ``score`` may return None for a pair that is distinct; so is the result then.
 
     Two trading names are not compared with each other: two businesses can trade under one name (a
-    franchise's shops), so the pair must agree by at least one name that is not a trading name.
+    franchise's shops), so the pair must agree by at least one name that is not a trading name. A
+    site's name is compared only when the two records are at one site (:func:`_at_one_site`).
     """
     best: Scored | None = None
     chosen: tuple[_Named, _Named] = ((left, None), (right, None))
+    at_one_site: bool | None = None  # looked at once, for the first pair of names that needs it
     for a in _as_named(left):
         for b in _as_named(right):
             if a[1] is not None and b[1] is not None and a[1].trading and b[1].trading:
                 continue
+            if _by_a_site(a, b):
+                if at_one_site is None:
+                    at_one_site = _at_one_site(left, right)
+                if not at_one_site:
+                    continue
             found = score(a[0], b[0])
             if found is not None and (best is None or found[0].score > best[0].score):
                 best, chosen = found, (a, b)
@@ -440,9 +448,24 @@ def _by_the_best_names(
     return result, relation
 
 
+def _by_a_site(a: _Named, b: _Named) -> bool:
+    return (a[1] is not None and a[1].site) or (b[1] is not None and b[1].site)
+
+
+def _at_one_site(left: RecordFeatures, right: RecordFeatures) -> bool:
+    """Whether a site's name may speak for a record ("YMCA of Metropolitan Chicago - Rauner" / "Rauner
+    Family YMCA"): at the same premises with the same phone, or with an identifier shared, as for
+    names that each keep words of their own. An operator runs sites of one name in many places, and
+    two operators may each run a site of one name."""
+    facts = _facts(left, right, _either_person(left, right))
+    return facts.strong or (facts.premises is _Premises.SAME and facts.same_phone)
+
+
 def _other_name_said(record: RecordFeatures, other: OtherName | None) -> str | None:
     if other is None or record.company is None:
         return None
+    if other.site:
+        return f"'{record.company.raw}' names the site '{other.name.raw}'"
     if other.trading:
         return f"'{record.company.raw}' trades as '{other.name.raw}'"
     return f"'{record.company.raw}' has the company name '{other.name.raw}'"

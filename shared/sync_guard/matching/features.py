@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import msgspec
 
+from sync_guard.matching.names import word_weight
 from sync_guard.matching.normalise import (
     DEFAULT_PHONE_REGION,
     CompanyName,
@@ -23,6 +24,7 @@ from sync_guard.matching.normalise import (
     normalise_street,
     normalise_vat,
     phone_digits,
+    site_name,
     split_trading_name,
     website_domain,
     without_currency,
@@ -37,6 +39,9 @@ class OtherName(msgspec.Struct, frozen=True, gc=False, array_like=True):
     name: CompanyName
     # Two records that agree only by trading names may be two businesses under one brand (a franchise).
     trading: bool
+    # The site's name in "Operator - Site" (a trading name too): an operator runs sites of one name in
+    # many places, so it names the same party only at the same premises (see compare).
+    site: bool = False
 
 
 class RecordFeatures(msgspec.Struct, frozen=True, gc=False, array_like=True):
@@ -106,6 +111,10 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         company = normalise_company_name(name)
         if trading:
             other_names.append(OtherName(normalise_company_name(trading), trading=True))
+        elif (site := site_name(name)) is not None:
+            site_words = normalise_company_name(site)
+            if _has_substance(site_words.core):  # not "Acme Ltd - Head Office", "Acme - Ltd"
+                other_names.append(OtherName(site_words, trading=True, site=True))
     for other in record.other_names:
         other_name, trading = split_trading_name(other)
         other_names.append(OtherName(normalise_company_name(other_name), trading=False))
@@ -136,6 +145,10 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
         # As record_currency() has it; the name's code was found when the name was taken apart.
         currency=_currency_code(record) or (company.currency if company is not None else None),
     )
+
+
+def _has_substance(words: tuple[str, ...]) -> bool:
+    return any(word_weight(w) >= 1.0 and not w.isdigit() for w in words)
 
 
 def _distinct_names(company: CompanyName | None, others: list[OtherName]) -> tuple[OtherName, ...]:

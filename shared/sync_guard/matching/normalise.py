@@ -126,6 +126,22 @@ def split_trading_name(text: str) -> tuple[str, str | None]:
     return name, trading
 
 
+# A dash with a space on each side, as one writes "Operator - Site" ("Gist-Brocades" has none).
+_SITE_DASH = re.compile(r"\s[-\u2013\u2014]\s")
+
+
+def site_name(text: str) -> str | None:
+    """The site's name in a name written "Operator - Site" ("YMCA of Metropolitan Chicago - Rauner"):
+    what follows the first spaced dash, when both sides have letters; else ``None``. An
+    administrator's mark ("DUPLICATE - Acme Ltd") is no operator, nor a currency a site ("Acme - GBP")."""
+    if " " not in text or ("-" not in text and "\u2013" not in text and "\u2014" not in text):
+        return None  # the cheap look
+    parts = _SITE_DASH.split(without_currency(without_mark(text)[1])[1], maxsplit=1)
+    if len(parts) < 2 or not any(c.isalpha() for c in parts[0]) or not any(c.isalpha() for c in parts[1]):
+        return None
+    return parts[1].strip()
+
+
 # Marks administrators put on a record they mean to retire. Most are also words of names ("Old Mill
 # Bakery", "Archive Solutions"), so they count only when set off ("OLD - Acme", "[Duplicate] Acme",
 # "Acme (old)"); a few never start a name ("ZZ Acme", "DNU Acme").

@@ -13,6 +13,7 @@ from sync_guard.matching import (
     compare,
 )
 from sync_guard.matching.compare import verdict_for
+from sync_guard.matching.features import features_of
 from sync_guard.models.records import Module, System
 from tests.unit.matching.conftest import MakeRecord
 
@@ -444,6 +445,45 @@ def test_two_businesses_trading_under_one_name_are_not_duplicates(company: MakeR
     # A franchise's shops: each its own company, all trading as the brand.
     result = compare(company("Smith Foods Ltd t/a Subway"), company("Jones Catering Ltd t/a Subway"))
     assert result.verdict is Verdict.DISTINCT
+
+
+SITE = {"street": "14 Mill Lane", "phone": "0113 496 0123", "city": "Leeds"}
+
+
+def test_a_site_named_after_its_operator_is_the_site_at_its_premises(company: MakeRecord) -> None:
+    # "Operator - Site": the other system knows the site by its own name, at the same door and line.
+    operated = company("Riverside Trust - Little Acorns Nursery", **SITE)
+    result = compare(operated, company("Little Acorns Day Nursery", **SITE))
+    assert result.verdict is Verdict.DUPLICATE
+    assert (
+        result.evidence[0]
+        == "'Riverside Trust - Little Acorns Nursery' names the site 'Little Acorns Nursery'"
+    )
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        {},  # names alone
+        {"street": "14 Mill Lane", "city": "Leeds"},  # the premises without the phone
+        {"street": "90 Mill Lane", "phone": "0113 496 0123", "city": "Leeds"},  # the line at another door
+    ],
+)
+def test_a_site_name_alone_is_no_duplicate(company: MakeRecord, elsewhere: dict[str, str]) -> None:
+    # An operator runs sites of one name in many places: the site's name speaks only at one site.
+    operated = company(
+        "Riverside Trust - Little Acorns Nursery", **{k: v for k, v in SITE.items() if k in elsewhere}
+    )
+    result = compare(operated, company("Little Acorns Day Nursery", **elsewhere))
+    assert result.verdict is not Verdict.DUPLICATE
+    assert not any("names the site" in r for r in result.evidence)
+
+
+@pytest.mark.parametrize(
+    "name", ["DUPLICATE - Acme Widgets Ltd", "Acme Widgets Ltd - GBP", "Acme Widgets - 2"]
+)
+def test_a_mark_a_currency_or_a_number_after_a_dash_is_no_site(company: MakeRecord, name: str) -> None:
+    assert features_of(company(name)).other_names == ()
 
 
 def test_a_record_marked_as_a_duplicate_is_still_the_same_company(company: MakeRecord) -> None:
