@@ -841,9 +841,31 @@ def _same_street_name(street: StreetAddress, other: StreetAddress) -> bool:
         left_words = left_words[1:]
     elif right_words[0] in STREET_DIRECTIONS and left_words[0] not in STREET_DIRECTIONS:
         right_words = right_words[1:]
-    return bool(left_words) and left_words == right_words
+    if not left_words or not right_words:
+        return False
+    if left_words == right_words:
+        return True
+    # A street named for a person, with or without the given names (and "Jr"), at one house number:
+    # "4910 S Dr Martin Luther King Jr Dr" / "4910 S King Dr", "1 John F Kennedy Blvd" / "1 Kennedy Blvd".
+    if street.number is None or street.number != other.number:
+        return False
+    shorter, longer = sorted((left_words, right_words), key=len)
+    if shorter[0] in STREET_DIRECTIONS:  # both give one ("S King Dr"), or the names differ already
+        if longer[0] != shorter[0]:
+            return False
+        shorter, longer = shorter[1:], longer[1:]
+    longer = tuple(w for w in longer if w not in _NAME_SUFFIXES)
+    # Given names are two words at least ("Martin Luther", "John F"): "Park Rd" and "Regents Park Rd",
+    # one word more, may be two streets of one town.
+    return (
+        bool(shorter)
+        and len(shorter[-1]) >= 4
+        and len(longer) >= len(shorter) + 2
+        and longer[-len(shorter) :] == shorter
+    )
 
 
+_NAME_SUFFIXES = frozenset({"jr", "sr"})
 _NON_DIGITS = re.compile(r"\D")
 _ORDINAL_ENDING = re.compile(r"(?<=\d)(?:st|nd|rd|th)$")
 

@@ -394,6 +394,11 @@ def test_a_slip_in_a_street_name_is_the_same_street_but_not_in_its_number(compan
         ("10810 S. Ave. H", "10810 Ave. H"),  # the direction before the street left out
         ("4941 W Chicago Ave", "4941 W CHICAGO"),  # a street named for the town, its type left out
         ("710 W. 65th Street Building Z", "710 W 65th Building Z"),  # an ordinal street before a unit
+        (
+            "4910 S Dr. Martin Luther King Jr Dr",
+            "4910 S King Drive",
+        ),  # named for a person, given names left out
+        ("1 John F Kennedy Blvd", "1 Kennedy Blvd"),
     ],
 )
 def test_one_us_street_address_written_two_ways_is_one_place(
@@ -413,6 +418,8 @@ def test_one_us_street_address_written_two_ways_is_one_place(
         ("249 E 39th St", "249 E 37th"),  # the ordinal's number still decides
         ("249 N Main St", "249 S Main St"),  # two directions given: two streets
         ("249 W Chicago Ave", "249 W Ohio St"),
+        ("12 Park Rd", "12 Regents Park Rd"),  # one word more is another street, not given names
+        ("12 N King Dr", "12 S Martin Luther King Dr"),
     ],
 )
 def test_other_us_streets_stay_other_streets(company: MakeRecord, street: str, other: str) -> None:
