@@ -266,16 +266,18 @@ def _name_evidence(
         # Words on one side only: among them a number ("Disney Magnet" / "Disney Magnet II"), or the
         # words both names have are descriptors alone ("Care Services" / "Care Services Acme").
         extra, both = a.left_only or a.right_only, [*a.exact, *(x for x, _, _ in a.fuzzy)]
-        numbers = " and ".join(_quote([n]) for n in number_words(extra))
+        found = number_words(extra)
+        numbers = " and ".join(_quote([n]) for n in found)
+        marking = "a number marking" if len(found) == 1 else "numbers marking"
         if not numbers:
             shared = _quote(both)
             why = (
                 f"one name has extra words {_quote(extra)} and the words they share, {shared}, only describe"
             )
         elif len(extra) > 1:
-            why = f"one name has extra words {_quote(extra)}, with {numbers}, a number marking another branch"
+            why = f"one name has extra words {_quote(extra)}, with {numbers}, {marking} another branch"
         else:
-            why = f"one name adds {numbers}, a number marking another branch"
+            why = f"one name adds {numbers}, {marking} another branch"
         reasons.append(f"{why}: '{left_raw}' / '{right_raw}'")
     if comparison.ignored_tail:
         reasons.append(f"ignoring {_quote(comparison.ignored_tail)} written after the legal form")

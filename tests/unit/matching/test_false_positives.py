@@ -153,6 +153,12 @@ def test_a_legal_form_cut_short_is_read_as_the_other_name_s_form(company: MakeRe
             "'Effie Ellis Centre' / 'Effie Ellis II Centre'",
         ),
         (
+            "Home of Life",
+            "Home of Life 773 626 8655",
+            "one name has extra words '773 626 8655', with '773' and '626' and '8655', numbers marking "
+            "another branch: 'Home of Life' / 'Home of Life 773 626 8655'",
+        ),
+        (
             "Care Services",
             "Care Services Acme",
             "one name has extra words 'Acme' and the words they share, 'Care Services', only describe: "
