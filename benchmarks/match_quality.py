@@ -1,6 +1,7 @@
 """Match quality on the labelled public sets, with the shipped thresholds, next to the exact-name baseline.
 
     .venv/bin/python benchmarks/match_quality.py [--data DIR] [--sets patstat,chicago,people,variants]
+        [--show-errors N] [--show-missed N]
 
 For each set: candidates come from the same blocking keys and index the match report uses; pairs with
 verdict ``duplicate`` are scored pairwise (precision, recall, F1 against every labelled pair, so pairs
@@ -245,7 +246,7 @@ def baseline_pairs(data: LabelledSet) -> set[Pair]:
     return pairs
 
 
-def evaluate(data: LabelledSet, *, show_errors: int = 0) -> dict[str, Scores]:
+def evaluate(data: LabelledSet, *, show_errors: int = 0, show_missed: int = 0) -> dict[str, Scores]:
     truth = true_pairs(data.labels)
     started = time.perf_counter()
     duplicates, possibles, comparisons, candidates, saturated = run_matcher(data)
@@ -264,6 +265,8 @@ def evaluate(data: LabelledSet, *, show_errors: int = 0) -> dict[str, Scores]:
     print(f"  target: {TARGETS[data.name]}")
     if show_errors:
         _show_errors(data, duplicates, truth, show_errors)
+    if show_missed:
+        _show_missed(data, duplicates, candidates, truth, show_missed)
     return {"baseline": baseline, "matcher": matcher, "with_possible": with_possible}
 
 
@@ -278,6 +281,33 @@ def _show_errors(data: LabelledSet, duplicates: set[Pair], truth: set[Pair], lim
         print(f"    {by_ref[a].name!r} / {by_ref[b].name!r}: {result.score} {result.evidence}")
 
 
+def _show_missed(
+    data: LabelledSet, duplicates: set[Pair], candidates: set[Pair], truth: set[Pair], limit: int
+) -> None:
+    """The true pairs not called ``duplicate``, grouped by why: never compared (no blocking key in
+    common), or how their names relate and the verdict they got; the largest groups first."""
+    from sync_guard.matching import CandidateIndex
+    from sync_guard.matching.compare import score_pair
+
+    index = CandidateIndex(default_region=data.default_region)
+    features = {r.ref: index.features(r) for r in data.records}
+    by_ref = {r.ref: r for r in data.records}
+    groups: dict[str, list[tuple[Pair, str]]] = defaultdict(list)
+    for a, b in sorted(truth - duplicates):
+        if (a, b) not in candidates:
+            groups["not compared (no blocking key in common)"].append(((a, b), ""))
+            continue
+        result, relation = score_pair(features[a], features[b])
+        groups[f"names {relation.value}, {result.verdict.value}"].append(
+            ((a, b), f"{result.score:.3f} {result.evidence}")
+        )
+    print(f"  missed true pairs ({len(truth - duplicates)}), by cause (first {limit} of each):")
+    for cause, pairs in sorted(groups.items(), key=lambda group: -len(group[1])):
+        print(f"    {cause}: {len(pairs)}")
+        for (a, b), said in pairs[:limit]:
+            print(f"      {by_ref[a].name!r} / {by_ref[b].name!r} {said}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -285,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the labelled CSV files")
     parser.add_argument("--sets", default="patstat,chicago,people,variants", help="comma-separated set names")
     parser.add_argument("--show-errors", type=int, default=0, help="print this many false positives per set")
+    parser.add_argument(
+        "--show-missed", type=int, default=0, help="group missed true pairs by cause, this many examples each"
+    )
     parser.add_argument(
         "--variants-seed", type=int, default=VARIANTS_SEED, help="seed of the generated variants set"
     )
@@ -298,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped, no data folder {args.data}")
             continue
         data = load_variants(args.data, args.variants_seed) if name == "variants" else loader(args.data)
-        evaluate(data, show_errors=args.show_errors)
+        evaluate(data, show_errors=args.show_errors, show_missed=args.show_missed)
         print()
     return 0
 
