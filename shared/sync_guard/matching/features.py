@@ -113,7 +113,7 @@ def extract_features(record: PartyRecord, default_region: str = DEFAULT_PHONE_RE
             other_names.append(OtherName(normalise_company_name(trading), trading=True))
         elif (site := site_name(name)) is not None:
             site_words = normalise_company_name(site)
-            if _has_substance(site_words.core):  # not "Acme Ltd - Head Office", "Acme - Ltd"
+            if _has_substance(site_words.core):  # not "Acme Ltd - Services", "Acme - The Group"
                 other_names.append(OtherName(site_words, trading=True, site=True))
     for other in record.other_names:
         other_name, trading = split_trading_name(other)

@@ -487,9 +487,12 @@ def test_a_site_name_alone_is_no_duplicate(company: MakeRecord, elsewhere: dict[
 
 
 @pytest.mark.parametrize(
-    "name", ["DUPLICATE - Acme Widgets Ltd", "Acme Widgets Ltd - GBP", "Acme Widgets - 2"]
+    "name",
+    ["DUPLICATE - Acme Widgets Ltd", "Acme Widgets Ltd - GBP", "Acme Widgets - 2", "Acme Ltd - Services"],
 )
-def test_a_mark_a_currency_or_a_number_after_a_dash_is_no_site(company: MakeRecord, name: str) -> None:
+def test_a_mark_a_currency_a_number_or_a_descriptor_after_a_dash_is_no_site(
+    company: MakeRecord, name: str
+) -> None:
     assert features_of(company(name)).other_names == ()
 
 
