@@ -152,3 +152,32 @@ def test_a_secret_the_role_may_not_read_fails_the_request_as_on_aws(
     with enforced(_without(template, "IngestFunction", "AWSSecretsManagerGetSecretValuePolicy")):
         assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 500
     assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202
+
+
+def test_the_functions_that_read_secrets_may_decrypt_them_with_a_customer_managed_key(
+    template: dict[str, Any],
+) -> None:
+    grants = function_grants(template)
+    readers = {
+        function
+        for function, granted in grants.items()
+        if any(action in ("secretsmanager:GetSecretValue", "ssm:GetParameter") for action, _ in granted)
+    }
+    decrypting = {
+        function for function, granted in grants.items() if ("kms:Decrypt", "SecretsKmsKeyId") in granted
+    }
+    assert (
+        readers
+        == decrypting
+        == {"IngestFunction", "ProcessorFunction", "OutboxFunction", "ZohoChecksFunction"}
+    )
+    # only when a key is given: AWS's own keys need no grant, and an empty key id would grant "key/"
+    for function in decrypting:
+        policies = template["Resources"][function]["Properties"]["Policies"]
+        assert {
+            "Fn::If": [
+                "HasSecretsKmsKey",
+                {"KMSDecryptPolicy": {"KeyId": {"Ref": "SecretsKmsKeyId"}}},
+                {"Ref": "AWS::NoValue"},
+            ]
+        } in policies
