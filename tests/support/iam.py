@@ -41,6 +41,11 @@ from sync_guard.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT_TABLE = "AuditTable"
+# The managed policies the stack offers for people (its outputs say which ARN to attach).
+OPERATOR_POLICY = "GuardOperatorPolicy"
+AUDITOR_POLICY = "GuardAuditorPolicy"
+# What a CloudFormation call acts on: the command line only ever reads the stack it is pointed at.
+STACK = "AWS::StackId"
 _GUARD_CODE = str(ROOT / "shared" / "sync_guard")
 _LOCAL_TOOLING = str(ROOT / "shared" / "sync_guard" / "local")
 _FUNCTIONS = str(ROOT / "functions")
@@ -109,16 +114,7 @@ def _policy_grants(template: dict[str, Any], policy: Any) -> set[Grant]:
         _, when_true, when_false = policy["Fn::If"]
         return _policy_grants(template, when_true) | _policy_grants(template, when_false)
     if "Ref" in policy:  # a managed policy of the template
-        resource = template["Resources"].get(policy["Ref"], {})
-        if resource.get("Type") != "AWS::IAM::ManagedPolicy":
-            return set()
-        return {
-            (action, target)
-            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-            if statement["Effect"] == "Allow"
-            for action in _actions(statement)
-            for target in referenced(statement["Resource"])
-        }
+        return managed_policy_grants(template, policy["Ref"])
     grants: set[Grant] = set()
     for name, arguments in policy.items():
         if name not in _sam_policy_templates() or not isinstance(arguments, dict):
@@ -127,6 +123,28 @@ def _policy_grants(template: dict[str, Any], policy: Any) -> set[Grant]:
         for statement in _sam_policy_templates()[name]["Definition"]["Statement"]:
             grants |= {(action, target) for action in _actions(statement) for target in targets}
     return grants
+
+
+def _statements(statement: Any) -> list[dict[str, Any]]:
+    """A policy's statement, or both branches of a conditional one (either may be deployed)."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        return [s for branch in statement["Fn::If"][1:] for s in _statements(branch)]
+    return [statement] if isinstance(statement, dict) and "Effect" in statement else []
+
+
+def managed_policy_grants(template: dict[str, Any], logical_id: str) -> frozenset[Grant]:
+    """The grants of the template's managed policy ``logical_id`` (none if it is not one)."""
+    resource = template["Resources"].get(logical_id, {})
+    if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+        return frozenset()
+    return frozenset(
+        (action, target)
+        for listed in resource["Properties"]["PolicyDocument"]["Statement"]
+        for statement in _statements(listed)
+        if statement["Effect"] == "Allow"
+        for action in _actions(statement)
+        for target in referenced(statement["Resource"])
+    )
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
