@@ -14,6 +14,7 @@ from sync_guard.local.template import load_template
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
 from tests.support.iam import (
+    actions_on_resources,
     actions_on_tables,
     allows,
     enforced,
@@ -82,6 +83,22 @@ def test_a_handler_call_its_role_does_not_allow_fails_as_on_aws(
     with enforced(template):  # the role without its write policy: AccessDenied, as on AWS
         assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 503
     assert app.lambda_handler(event, FakeLambdaContext())["statusCode"] == 202  # the template's own role
+
+
+def test_a_call_is_authorised_as_the_iam_action_it_needs() -> None:
+    # SQS authorises a batch as the operation it repeats; Lambda's Invoke is lambda:InvokeFunction
+    for operation, action in [
+        ("SendMessageBatch", "sqs:SendMessage"),
+        ("DeleteMessageBatch", "sqs:DeleteMessage"),
+        ("ChangeMessageVisibilityBatch", "sqs:ChangeMessageVisibility"),
+        ("ReceiveMessage", "sqs:ReceiveMessage"),
+    ]:
+        assert actions_on_resources("sqs", operation, {"QueueUrl": "u"}) == [("u", action)]
+    invoke = actions_on_resources("lambda", "Invoke", {"FunctionName": "f"})
+    assert invoke == [("f", "lambda:InvokeFunction")]
+    assert actions_on_resources("cloudformation", "DescribeStacks", {"StackName": "sync-guard"}) == [
+        ("sync-guard", "cloudformation:DescribeStacks")
+    ]
 
 
 def _without(template: dict[str, Any], function: str, policy: str) -> dict[str, Any]:

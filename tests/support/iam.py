@@ -9,13 +9,17 @@ call, an SNS publish, a Secrets Manager or SSM Parameter Store read):
 - when a Lambda handler (``functions/<dir>/<module>.py``) is on the stack, the action must be one the
   template grants that function on that resource (SAM's policy templates expanded as SAM expands them,
   and the managed policies' statements);
+- when the operator's command line (``shared/sync_guard/cli``, and the guard's code it calls) makes it, the
+  action must be one of the people's policy in force: ``GuardOperatorPolicy`` unless a test holds the
+  commands to another (``enforced(people_policy="GuardAuditorPolicy")``). Its calls on the stack itself
+  (CloudFormation's ``DescribeStacks``) and on the checks function (Lambda's ``Invoke``) are checked too;
 - always, an action on the audit table must be one of the audit trail's grants (append and read).
 
 A resource is known by its template logical id (the tests and the local stack name theirs
 ``<prefix>-<LogicalId>``) or by the environment variable the template points at it (``SYNC_GUARD_QUEUE_URL:
 !Ref ProcessingQueue``; a secret's name variable at the parameter its policy's ARN is built from). The
 tests' own calls (setting up, inspecting) and the local stack's tooling (creating tables, the demo's
-figures) are not the functions' to make and are left alone.
+figures, ``serve`` and ``demo``) are not the functions' nor the operators' to make and are left alone.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import pytest
 import samtranslator
 from botocore.client import BaseClient
 
+from sync_guard.cli._context import _STACK_OUTPUTS
 from sync_guard.local.stack import function_specs
 from sync_guard.local.template import load_template
 
@@ -49,6 +54,9 @@ STACK = "AWS::StackId"
 _GUARD_CODE = str(ROOT / "shared" / "sync_guard")
 _LOCAL_TOOLING = str(ROOT / "shared" / "sync_guard" / "local")
 _FUNCTIONS = str(ROOT / "functions")
+_CLI = str(ROOT / "shared" / "sync_guard" / "cli")
+# The commands that run the local stack, not a deployed one: nobody needs IAM for them.
+_LOCAL_COMMANDS = tuple(os.path.join(_CLI, name) for name in ("serve.py", "demo.py"))
 _SDK_CODE = tuple(f"{os.sep}{package}{os.sep}" for package in ("botocore", "boto3"))
 # Item operations: the tables' control plane (CreateTable, DescribeTable, ...) is the stack's business.
 _ITEM_OPERATIONS = frozenset(
@@ -69,6 +77,16 @@ _RESOURCE_PARAMETERS = {
     "sns": ("TopicArn",),
     "secretsmanager": ("SecretId",),
     "ssm": ("Name", "Names"),
+    "lambda": ("FunctionName",),
+    "cloudformation": ("StackName",),
+}
+# The IAM action of an API operation, where the two are named differently (SQS authorises a batch as the
+# operation it repeats).
+_IAM_ACTIONS = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "lambda:Invoke": "lambda:InvokeFunction",
 }
 _SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
 
@@ -185,6 +203,16 @@ def environment_bindings(template: dict[str, Any] | None = None) -> dict[str, fr
     template = template or load_template()
     variables = [template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})]
     variables += [p.get("Environment", {}).get("Variables", {}) for p in _functions(template).values()]
+    # The command line's settings come from the stack's outputs (``--stack-name``): each output's variable
+    # names what the output is.
+    outputs = template.get("Outputs", {})
+    variables.append(
+        {
+            f"SYNC_GUARD_{field.upper()}": outputs[output]["Value"]
+            for output, field in _STACK_OUTPUTS.items()
+            if output in outputs
+        }
+    )
     bindings: dict[str, set[str]] = {}
     for values in variables:
         for variable, value in values.items():
@@ -222,57 +250,84 @@ def actions_on_resources(service: str, operation: str, params: dict[str, Any]) -
     for parameter in _RESOURCE_PARAMETERS.get(service, ()):
         value = params.get(parameter)
         named.extend([value] if isinstance(value, str) else value if isinstance(value, list) else [])
-    return [(name, f"{service}:{operation}") for name in named]
+    action = f"{service}:{operation}"
+    return [(name, _IAM_ACTIONS.get(action, action)) for name in named]
 
 
 def resource_targets(name: str, resources: frozenset[str], bindings: dict[str, frozenset[str]]) -> set[str]:
     """Which of ``resources`` (logical ids, and parameters grants are built from) a table name, queue URL,
     topic ARN, secret id or parameter name stands for."""
     last = re.split(r"[/:]", name)[-1]
-    targets = {logical_id for logical_id in resources if last.endswith(f"-{logical_id}")}
+    # ``<prefix>-<LogicalId>``, or the logical id itself (the local stack's functions)
+    targets = {
+        logical_id for logical_id in resources if last == logical_id or last.endswith(f"-{logical_id}")
+    }
     for variable, bound in bindings.items():
         if os.environ.get(variable) == name:
             targets |= bound & resources
     return targets
 
 
-def _caller(frame: FrameType | None, handlers: dict[str, str]) -> tuple[bool, str | None]:
-    """Whether the nearest caller outside the AWS SDK is the guard's code, and which function runs it."""
-    guard_code, function = False, None
+def _caller(frame: FrameType | None, handlers: dict[str, str]) -> tuple[bool, str | None, bool]:
+    """Whether the nearest caller outside the AWS SDK is the guard's code, which function runs it, and
+    whether a command of the operator's command line does (a function's handler, if any, runs it)."""
+    guard_code, function, command, local_command = False, None, False, False
     while frame is not None and any(sdk in frame.f_code.co_filename for sdk in _SDK_CODE):
         frame = frame.f_back
     if frame is not None:
         filename = frame.f_code.co_filename
         guard_code = filename.startswith(_GUARD_CODE) and not filename.startswith(_LOCAL_TOOLING)
     while guard_code and frame is not None:
-        if frame.f_code.co_filename.startswith(_FUNCTIONS):
-            function = handlers.get(frame.f_code.co_filename, function)
+        filename = frame.f_code.co_filename
+        if filename.startswith(_FUNCTIONS):
+            function = handlers.get(filename, function)
+        command = command or filename.startswith(_CLI)
+        local_command = local_command or filename.startswith(_LOCAL_COMMANDS)
         frame = frame.f_back
-    return guard_code, function
+    return guard_code, function, command and not local_command and function is None
 
 
 @contextmanager
-def enforced(template: dict[str, Any] | None = None) -> Iterator[None]:
-    """Refuse, as AWS would, a call of the guard's code that its function's IAM does not allow."""
+def enforced(
+    template: dict[str, Any] | None = None, *, people_policy: str = OPERATOR_POLICY
+) -> Iterator[None]:
+    """Refuse, as AWS would, a call of the guard's code that its function's IAM does not allow, or, made by
+    a command of the command line, that the people's managed policy ``people_policy`` does not."""
     template = template or load_template()
     grants = function_grants(template)
+    command_grants = managed_policy_grants(template, people_policy)
     audit_actions = {f"dynamodb:{action}" for action in granted_audit_actions(template)}
     bindings = environment_bindings(template)
     # What a call can be checked against: the template's resources, and the parameters that name a
     # secret or an SSM parameter in a grant (not, say, the mode's, however its value reads).
-    resources = frozenset(template["Resources"]) | {t for granted in grants.values() for _, t in granted}
+    resources = (
+        frozenset(template["Resources"])
+        | {t for granted in grants.values() for _, t in granted}
+        | {t for _, t in command_grants}
+    )
     handlers = handler_files(template)
     original = BaseClient._make_api_call
 
+    def targets(service: str, name: str) -> set[str]:
+        return {STACK} if service == "cloudformation" else resource_targets(name, resources, bindings)
+
     def checked(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        acted_on = actions_on_resources(client.meta.service_model.service_name, operation, params)
-        guard_code, function = _caller(sys._getframe(1), handlers) if acted_on else (False, None)
+        service = client.meta.service_model.service_name
+        acted_on = actions_on_resources(service, operation, params)
+        guard_code, function, command = (
+            _caller(sys._getframe(1), handlers) if acted_on else (False, None, False)
+        )
         for name, action in acted_on if guard_code else []:
-            for target in resource_targets(name, resources, bindings):
+            for target in targets(service, name):
                 if function is not None and not allows(grants[function], action, target):
                     raise AssertionError(
                         f"{function} may not {action} on {target} ({name!r}): it would be "
                         "AccessDenied on AWS; grant it in template.yaml or make another call"
+                    )
+                if command and not allows(command_grants, action, target):
+                    raise AssertionError(
+                        f"{people_policy} does not allow {action} on {target} ({name!r}): a person with "
+                        "it would get AccessDenied on AWS; grant it in template.yaml or make another call"
                     )
                 if target == AUDIT_TABLE and action not in audit_actions:
                     raise AssertionError(
