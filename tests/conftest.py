@@ -20,10 +20,22 @@ EVENTS_DIR = ROOT / "events"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _audit_trail_iam() -> Iterator[None]:
-    """The guard's calls on the audit table are held to the template's IAM (servers here check none)."""
-    with enforced():
-        yield
+def _iam_refusals() -> Iterator[list[str]]:
+    """The guard's calls are held to the template's IAM (servers here check none); the refusals made."""
+    with enforced() as refused:
+        yield refused
+
+
+@pytest.fixture(autouse=True)
+def _no_refusal_unseen(_iam_refusals: list[str]) -> Iterator[None]:
+    """A call the IAM would refuse fails its test, even where the code under test caught the error.
+
+    (Tests that show a refusal on purpose make it under an ``enforced`` of their own, which refuses
+    first.)"""
+    _iam_refusals.clear()
+    yield
+    if _iam_refusals:
+        pytest.fail("a call IAM would refuse was made and its error caught:\n" + "\n".join(_iam_refusals))
 
 
 @pytest.fixture(autouse=True)

@@ -290,9 +290,12 @@ def _caller(frame: FrameType | None, handlers: dict[str, str]) -> tuple[bool, st
 @contextmanager
 def enforced(
     template: dict[str, Any] | None = None, *, people_policy: str = OPERATOR_POLICY
-) -> Iterator[None]:
+) -> Iterator[list[str]]:
     """Refuse, as AWS would, a call of the guard's code that its function's IAM does not allow, or, made by
-    a command of the command line, that the people's managed policy ``people_policy`` does not."""
+    a command of the command line, that the people's managed policy ``people_policy`` does not.
+
+    Yields the refusals made so far: code that catches every error (an enqueue that logs and goes on)
+    would otherwise hide one from the test that caused it, as it would hide AccessDenied on AWS."""
     template = template or load_template()
     grants = function_grants(template)
     command_grants = managed_policy_grants(template, people_policy)
@@ -307,6 +310,11 @@ def enforced(
     )
     handlers = handler_files(template)
     original = BaseClient._make_api_call
+    refused: list[str] = []
+
+    def refuse(message: str) -> None:
+        refused.append(message)
+        raise AssertionError(message)
 
     def targets(service: str, name: str) -> set[str]:
         return {STACK} if service == "cloudformation" else resource_targets(name, resources, bindings)
@@ -320,17 +328,17 @@ def enforced(
         for name, action in acted_on if guard_code else []:
             for target in targets(service, name):
                 if function is not None and not allows(grants[function], action, target):
-                    raise AssertionError(
+                    refuse(
                         f"{function} may not {action} on {target} ({name!r}): it would be "
                         "AccessDenied on AWS; grant it in template.yaml or make another call"
                     )
                 if command and not allows(command_grants, action, target):
-                    raise AssertionError(
+                    refuse(
                         f"{people_policy} does not allow {action} on {target} ({name!r}): a person with "
                         "it would get AccessDenied on AWS; grant it in template.yaml or make another call"
                     )
                 if target == AUDIT_TABLE and action not in audit_actions:
-                    raise AssertionError(
+                    refuse(
                         f"{action} on the audit table ({name!r}): the audit trail is append-only; "
                         f"its functions may only {sorted(audit_actions)}"
                     )
@@ -338,4 +346,4 @@ def enforced(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseClient, "_make_api_call", checked)
-        yield
+        yield refused
