@@ -70,3 +70,30 @@ def test_an_invoiced_customer_met_through_an_edit_is_never_the_one_held(invoiced
 
     # then the hold takes back the copy without transactions, not the invoiced customer
     assert_held_instead(replay, edited, "BROKEN_MAPPING", held="books:460710", invoiced="books:460711")
+
+
+def _linden_paired_then_unlinked(replay: Replay) -> None:
+    """A CRM account and its Books customer, whose link a disconnect wiped."""
+    replay.crm("create", "5725710", name="Linden Architects LLP")
+    replay.books("create", "460710", contact_name="Linden Architects LLP", zcrm_account_id="5725710")
+    replay.books("edit", "460710", contact_name="Linden Architects LLP", zcrm_account_id="")
+
+
+def test_a_lost_pair_made_again_under_another_name_is_drift_not_a_broken_mapping() -> None:
+    replay = Replay()
+    _linden_paired_then_unlinked(replay)
+    # the sync creates the account's customer again, under a name that is not the old one's
+    again = replay.books("create", "460711", contact_name="Linden Architects", zcrm_account_id="5725710")
+    assert "BROKEN_MAPPING" not in again.rules
+    assert "NAME_DRIFT" in again.rules
+
+
+def test_a_copy_made_while_the_old_customer_still_carries_the_link_is_a_double_link() -> None:
+    # given a pair whose Books customer still carries Zoho's link to the account
+    replay = Replay()
+    replay.crm("create", "5725720", name="Linden Architects LLP")
+    replay.books("create", "460720", contact_name="Linden Architects LLP", zcrm_account_id="5725720")
+    # when a second customer of the same name is linked to the account, no mapping was lost
+    again = replay.books("create", "460721", contact_name="Linden Architects LLP", zcrm_account_id="5725720")
+    assert "BROKEN_MAPPING" not in again.rules
+    assert "DOUBLE_LINK" in again.rules
