@@ -114,6 +114,38 @@ def test_a_write_against_a_stale_revision_is_a_concurrent_update(repo: DynamoSha
     assert AuditLog.from_settings(get_settings()).get("evt_2") is None
 
 
+def test_two_creates_of_one_record_are_a_concurrent_update(repo: DynamoShadowRepository) -> None:
+    # given two events that both read the record as absent (no keys to collide on)
+    acme = state(crm_account("1", "Acme Ltd"))
+    repo.commit(create_plan("evt_1", acme, keys={}))
+    # when the second writes its create too, the state's own condition refuses it
+    renamed = acme.model_copy(update={"record": crm_account("1", "Acme Renamed", minutes=5)})
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(create_plan("evt_2", renamed, keys={}))
+    current = repo.get_state("crm:1")
+    assert current is not None
+    assert current.record.name == "Acme Ltd"
+
+
+def test_a_key_read_but_not_written_is_checked_at_the_revision_read(repo: DynamoShadowRepository) -> None:
+    # given a key read at revision 1, which another event then changes
+    first = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
+    repo.commit(create_plan("evt_1", first, keys={"n:acme": None}))
+    read_rev = repo.get_key("n:acme").rev
+    second = state(crm_account("2", "Acme Ltd"), keys=frozenset({"n:acme"}))
+    repo.commit(create_plan("evt_2", second, keys={"n:acme": read_rev}))
+    # when a decision that depends on that read commits, it is refused
+    other = state(books_customer("9", "Acme Limited"))
+    stale = CommitPlan(
+        entry=entry("evt_3", records=("books:9",)),
+        state_writes=(StateWrite(other.model_copy(update={"rev": 1}), None),),
+        key_checks=(("n:acme", read_rev),),
+    )
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(stale)
+    assert repo.get_state("books:9") is None
+
+
 def test_two_creates_of_one_key_have_one_owner(repo: DynamoShadowRepository) -> None:
     first = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
     second = state(crm_account("2", "Acme Ltd"), keys=frozenset({"n:acme"}))

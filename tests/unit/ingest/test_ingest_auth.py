@@ -30,6 +30,14 @@ def test_tokens_match_only_the_exact_secret(presented: object, expected: bool) -
     assert tokens_match(presented, SECRET) is expected
 
 
+def test_an_empty_token_never_matches_even_an_empty_secret() -> None:
+    # ("", False) above cannot tell the explicit refusal of an empty token from a failed comparison; with
+    # a secret that resolved to "" only the explicit refusal keeps an empty token out
+    assert tokens_match("", "") is False
+    with pytest.raises(Unauthorised):
+        require_token("", "")
+
+
 def test_non_ascii_tokens_are_compared_not_crashed_on() -> None:
     # hmac.compare_digest raises TypeError for non-ASCII str; bytes comparison must be used
     assert tokens_match("sécret-ü", SECRET) is False
