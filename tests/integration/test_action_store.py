@@ -1,0 +1,79 @@
+"""Outbox actions on the real DynamoDB-API server: a claim is a lease, and only its holder ends it.
+
+The executor's unit tests run against a fake store; these check the conditions the real store writes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sync_guard.config import Mode, get_settings
+from sync_guard.executor.dynamo import DynamoActionStore
+from sync_guard.executor.model import ActionStatus, Claim, Refusal
+from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind
+from sync_guard.guard.ports import CommitPlan
+from sync_guard.store.shadow import DynamoShadowRepository
+from tests.support.aws import AwsResources
+from tests.unit.executor.fakes_executor import action
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LEASE = 120
+
+
+def _entry(entry_id: str, kind: EntryKind) -> AuditEntry:
+    return AuditEntry(
+        entry_id=entry_id,
+        at=NOW,
+        kind=kind,
+        decision=Decision.QUARANTINE,
+        mode=Mode.ENFORCE,
+        event_id="evt_1",
+    )
+
+
+def _pending_hold() -> str:
+    """A hold queued by a decision, as the engine's commit leaves it: pending."""
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    repository = DynamoShadowRepository.from_settings(get_settings())
+    repository.commit(CommitPlan(entry=_entry("evt_1", EntryKind.DECISION), actions=(hold,)))
+    return hold.action_id
+
+
+def _claimed(store: DynamoActionStore, action_id: str, seconds: int) -> Claim:
+    claim = store.claim(action_id, now=NOW + timedelta(seconds=seconds), lease_seconds=LEASE)
+    assert isinstance(claim, Claim), claim
+    return claim
+
+
+def test_a_running_action_is_refused_to_a_second_executor_until_its_lease_lapses(
+    aws_server: AwsResources,
+) -> None:
+    store = DynamoActionStore.from_settings(get_settings())
+    action_id = _pending_hold()
+    first = _claimed(store, action_id, 0)
+    # another executor, within the lease: refused, the action is running
+    refused = store.claim(action_id, now=NOW + timedelta(seconds=LEASE - 1), lease_seconds=LEASE)
+    assert refused == Refusal(action_id, ActionStatus.RUNNING)
+    # once the lease has lapsed (the first executor died), the action can be taken over
+    second = _claimed(store, action_id, LEASE + 1)
+    assert second.token != first.token
+    assert second.attempt == 2
+
+
+def test_only_the_executor_holding_the_claim_can_end_it(aws_server: AwsResources) -> None:
+    store = DynamoActionStore.from_settings(get_settings())
+    action_id = _pending_hold()
+    lapsed = _claimed(store, action_id, 0)
+    current = _claimed(store, action_id, LEASE + 1)
+    later = NOW + timedelta(seconds=LEASE + 2)
+    # the executor whose lease lapsed comes back: it can neither give the action back nor finish it
+    assert not store.retry_later(lapsed, error="zoho_timeout", detail="late", now=later)
+    assert not store.finish(
+        lapsed, ActionStatus.DONE, detail="late", entry=_entry("act_lapsed", EntryKind.ACTION), now=later
+    )
+    assert store.status(action_id) is ActionStatus.RUNNING
+    # the one holding the claim can
+    assert store.finish(
+        current, ActionStatus.DONE, detail="ok", entry=_entry("act_current", EntryKind.ACTION), now=later
+    )
+    assert store.status(action_id) is ActionStatus.DONE
