@@ -143,6 +143,20 @@ def test_a_refusal_fails_the_action_without_retry() -> None:
     assert "not retried" in store.entries[0].note
 
 
+@pytest.mark.parametrize("error", [ValueError("bad record id 'x'"), KeyError("Tag")], ids=["value", "lookup"])
+def test_bad_data_fails_the_action_without_retry(error: Exception) -> None:
+    # an error of the guard's own data (no 'retryable' attribute to say so) never heals on a retry
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold)
+    zoho.books.errors.append(error)
+
+    result = make(store, zoho=zoho).run_batch([msg(hold.action_id, receives=2)])
+
+    assert result.failed_message_ids == []
+    assert store.items[hold.action_id].status is ActionStatus.FAILED
+
+
 def test_rejected_credentials_are_retried_then_dead_lettered_with_the_clients_rebuilt() -> None:
     store, zoho = FakeStore(), FakeZoho()
     hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
