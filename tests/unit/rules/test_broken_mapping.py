@@ -24,6 +24,9 @@ def test_broken_mapping_after_the_link_was_lost() -> None:
     replay.books(
         "edit", "460700", contact_name="Linden Architects LLP", zcrm_account_id="", has_transaction=True
     )
+    # and the shadow's pair, which followed Zoho's link, is gone with it
+    assert replay.shadow.states["books:460700"].partner is None
+    assert replay.shadow.states["crm:5725700"].partner is None
 
     # the sync treats the account as new and creates the customer again
     again = replay.books("create", "460799", contact_name="Linden Architects LLP.", zcrm_account_id="5725700")

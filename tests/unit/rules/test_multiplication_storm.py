@@ -67,3 +67,16 @@ def test_reconnect_storm_trips_the_breaker_once_and_holds_creates_until_reset() 
     assert replay.shadow.entries[reset.entry_id].actor == "alice@example.org"
     after = replay.crm("create", "5726998", name="Another New Company Ltd")
     assert after.decision is Decision.ALLOW
+
+
+def test_a_duplicate_that_comes_back_after_its_delete_counts_towards_the_storm_again() -> None:
+    # given a breaker that trips on the second create matching an existing record, and one such create,
+    # deleted since
+    replay = Replay(storm_threshold=2, storm_window_seconds=600)
+    replay.books("create", "461200", contact_name="Amber Holdings Ltd", created=LONG_AGO)
+    replay.crm("create", "5726200", name="Amber Holdings Limited")
+    replay.crm("delete", "5726200")
+    # when the same record arrives again as a create (restored from the recycle bin), it is new again
+    restored = replay.crm("create", "5726200", name="Amber Holdings Limited")
+    # then it is the second hit, and trips the breaker
+    assert_decided(restored, "MULTIPLICATION_STORM", Decision.QUARANTINE, "breaker tripped")
