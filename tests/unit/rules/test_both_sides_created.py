@@ -20,6 +20,17 @@ def test_both_sides_created_the_same_morning() -> None:
     assert [a.kind.value for a in books.actions] == ["notify_finance"]
 
 
+def test_the_bookkeeper_first_then_sales_is_both_sides_not_drift() -> None:
+    # the other order: the CRM account is the event, and the Books customer a candidate NAME_DRIFT also sees
+    replay = Replay()
+    replay.books("create", "460101", contact_name="Brightwater Limited")
+
+    crm = replay.crm("create", "5725101", minutes=30, name="Brightwater Ltd")
+
+    assert_decided(crm, "BOTH_SIDES_CREATED", Decision.FLAG, "books:460101 created", "not paired")
+    assert "NAME_DRIFT" not in crm.rules
+
+
 def test_records_created_far_apart_are_not_both_sides() -> None:
     replay = Replay()
     replay.crm("create", "5725100", name="Brightwater Ltd")

@@ -37,3 +37,23 @@ def test_double_link_holds_the_copy_without_transactions() -> None:
     assert [a.target for a in second.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE] == ["books:460801"]
     # the CRM record keeps its first partner
     assert replay.shadow.states["crm:5725800"].partner == "books:460800"
+
+
+def test_an_edit_that_leaves_the_link_alone_is_not_a_new_double_link() -> None:
+    # given a double link, found when the second customer was linked
+    replay = Replay()
+    replay.crm("create", "5725810", name="Marlow Engineering Ltd")
+    replay.books("create", "460810", contact_name="Marlow Engineering Ltd", zcrm_account_id="5725810")
+    second = replay.books(
+        "create", "460811", contact_name="Marlow Engineering (UK) Ltd", zcrm_account_id="5725810"
+    )
+    assert "DOUBLE_LINK" in second.rules
+    # when the first customer is edited without its link changing, that is no news
+    edited = replay.books(
+        "edit",
+        "460810",
+        contact_name="Marlow Engineering Ltd",
+        zcrm_account_id="5725810",
+        phone="+44 1628 000000",
+    )
+    assert "DOUBLE_LINK" not in edited.rules
