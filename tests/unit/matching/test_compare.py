@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from sync_guard.matching import (
@@ -23,6 +26,13 @@ def test_thresholds_are_ordered_inside_the_unit_interval() -> None:
     assert verdict_for(DUPLICATE_THRESHOLD) is Verdict.DUPLICATE
     assert verdict_for(POSSIBLE_THRESHOLD) is Verdict.POSSIBLE
     assert verdict_for(POSSIBLE_THRESHOLD - 0.001) is Verdict.DISTINCT
+
+
+def test_the_thresholds_are_the_ones_match_report_md_tells_its_readers() -> None:
+    # The test above holds whatever the constants are; the documented values are what users rely on.
+    text = (Path(__file__).parents[3] / "docs" / "match-report.md").read_text(encoding="utf-8")
+    documented = dict(re.findall(r"\*\*(duplicate|possible)\*\*: score ≥ ([0-9.]+)", text))
+    assert documented == {"duplicate": str(DUPLICATE_THRESHOLD), "possible": str(POSSIBLE_THRESHOLD)}
 
 
 def test_result_is_frozen_and_in_range(company: MakeRecord) -> None:
