@@ -6,10 +6,16 @@ from sync_guard.guard.model import Decision
 from tests.unit.rules.replay import Replay, assert_decided
 
 
-def test_crossed_mapping_from_account_to_contact() -> None:
+def _paired(crm_id: str, books_id: str) -> Replay:
+    """A CRM account and the Books customer the sync made for it, linked."""
     replay = Replay()
-    replay.crm("create", "5725900", name="Alder Vets Ltd")
-    replay.books("create", "460900", contact_name="Alder Vets Ltd", zcrm_account_id="5725900")
+    replay.crm("create", crm_id, name="Alder Vets Ltd")
+    replay.books("create", books_id, contact_name="Alder Vets Ltd", zcrm_account_id=crm_id)
+    return replay
+
+
+def test_crossed_mapping_from_account_to_contact() -> None:
+    replay = _paired("5725900", "460900")
 
     crossed = replay.books(
         "edit", "460900", contact_name="Alder Vets Ltd", zcrm_account_id="", zcrm_contact_id="5725955"
@@ -24,3 +30,14 @@ def test_crossed_mapping_from_account_to_contact() -> None:
     )
     assert replay.shadow.states["books:460900"].partner == "crm:5725955"
     assert replay.shadow.states["crm:5725900"].partner is None
+
+
+def test_an_edit_that_keeps_the_link_is_not_a_crossed_mapping() -> None:
+    replay = _paired("5725910", "460910")
+
+    edited = replay.books(
+        "edit", "460910", contact_name="Alder Vets Ltd", zcrm_account_id="5725910", phone="+44 1632 960000"
+    )
+
+    assert "CROSSED_MAPPING" not in edited.rules
+    assert replay.shadow.states["books:460910"].partner == "crm:5725910"
