@@ -226,7 +226,11 @@ def _here_once_a_worker_took_a_slice(bounds: tuple[int, int]) -> tuple[str, tupl
     """This process's share, done only once a worker has taken a slice too (so both take part)."""
     turns = bulk._TURNS
     assert turns is not None
-    while turns.claimed.value < 2:  # this process took one slice; wait for a worker to take another
+    # This process took one slice; wait for a worker to take another (polling a shared counter: no
+    # ordering by sleeping). A worker that never starts fails the test instead of hanging it.
+    deadline = time.monotonic() + 60
+    while turns.claimed.value < 2:
+        assert time.monotonic() < deadline, "no worker took a slice within 60 s"
         time.sleep(0.001)
     return "here", bounds
 
