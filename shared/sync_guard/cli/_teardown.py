@@ -9,6 +9,7 @@ once. Anywhere else (a test's ``CliRunner``, the command called as a function) i
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -37,6 +38,9 @@ def skip_teardown(*keep: object) -> None:
     if _console:
         _kept.extend(keep)  # still referenced, so returning from the command frees nothing either
         _skip = True
+        # Nothing made so far will be freed: a command that paused the collector (the match report)
+        # would otherwise, on resuming it, have it walk every object of the run on the way out.
+        gc.freeze()
 
 
 def exit_now_if_skipped(code: object) -> None:

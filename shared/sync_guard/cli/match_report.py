@@ -207,63 +207,65 @@ def match_report(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     ]
-    try:
-        check_output(out, replace=replace)
-        per_file = _overrides_per_file([p for p in (crm, books) if p is not None], overrides)
-        with (
-            Progress(*columns, console=console, transient=True, disable=quiet) as progress,
-            bulk_allocation(),
-        ):
+    # The collector is paused from the reading to the exit: the records, features, report and rows
+    # written make no cycles, and each collection would walk all the objects made so far (resumed
+    # between the matching and the writing, it took 1 s at 100k x 100k only to find nothing).
+    with bulk_allocation():
+        try:
+            check_output(out, replace=replace)
+            per_file = _overrides_per_file([p for p in (crm, books) if p is not None], overrides)
+            with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
+                if from_zoho:
+                    crm_records, books_records = zoho_crm, zoho_books
+                else:
+                    region = default_region
+                    crm_records = (
+                        _read(crm, System.CRM, per_file, progress, console, warnings, default_region=region)
+                        if crm
+                        else []
+                    )
+                    books_records = (
+                        _read(
+                            books, System.BOOKS, per_file, progress, console, warnings, default_region=region
+                        )
+                        if books
+                        else []
+                    )
+                tasks: dict[str, TaskID] = {}
+
+                def advance(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = progress.add_task(stage, total=total)
+                    progress.update(tasks[stage], completed=done, total=total)
+
+                report = build_report(
+                    crm_records,
+                    books_records,
+                    default_region=default_region,
+                    on_progress=advance,
+                    workers=jobs,
+                )
             if from_zoho:
-                crm_records, books_records = zoho_crm, zoho_books
+                names = " and ".join(m.value for m in modules)
+                report.sources = {"crm": f"Zoho CRM API ({names})", "books": "Zoho Books API (customers)"}
             else:
-                region = default_region
-                crm_records = (
-                    _read(crm, System.CRM, per_file, progress, console, warnings, default_region=region)
-                    if crm
-                    else []
-                )
-                books_records = (
-                    _read(books, System.BOOKS, per_file, progress, console, warnings, default_region=region)
-                    if books
-                    else []
-                )
-            tasks: dict[str, TaskID] = {}
-
-            def advance(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(stage, total=total)
-                progress.update(tasks[stage], completed=done, total=total)
-
-            report = build_report(
-                crm_records,
-                books_records,
-                default_region=default_region,
-                on_progress=advance,
-                workers=jobs,
-            )
-        if from_zoho:
-            names = " and ".join(m.value for m in modules)
-            report.sources = {"crm": f"Zoho CRM API ({names})", "books": "Zoho Books API (customers)"}
-        else:
-            report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
-        report.warnings = warnings
-        with bulk_allocation():  # the rows written make no cycles either; a collection would walk them all
+                report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
+            report.warnings = warnings
             write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
-    except ClientError as error:
-        console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from error
-    if not quiet:
-        duplicates = len(report.duplicates)
-        console.print(
-            f"{report.crm_count} CRM + {report.books_count} Books records: "
-            f"{_count(duplicates, 'duplicate pair')}, {len(report.pairs) - duplicates} possible, "
-            f"{_count(len(report.clusters), 'cluster')} -> {out}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    # The report is written: freeing the records and the report object by object would only delay exit.
-    skip_teardown(crm_records, books_records, report)
+        except ClientError as error:
+            console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from error
+        if not quiet:
+            duplicates = len(report.duplicates)
+            console.print(
+                f"{report.crm_count} CRM + {report.books_count} Books records: "
+                f"{_count(duplicates, 'duplicate pair')}, {len(report.pairs) - duplicates} possible, "
+                f"{_count(len(report.clusters), 'cluster')} -> {out}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        # The report is written: freeing the records and the report object by object would only delay exit.
+        skip_teardown(crm_records, books_records, report)
 
 
 match_report.__doc__ = _HELP
