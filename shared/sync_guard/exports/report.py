@@ -99,9 +99,12 @@ class ReportPair:
     result: MatchResult
     relation: NameRelation
 
-    @property
+    @cached_property
     def linked(self) -> bool:
-        """True when the Books record already carries this CRM record's id: the sync's own pair."""
+        """True when the Books record already carries this CRM record's id: the sync's own pair.
+
+        Cached: the pattern, the summary and the ticket each ask it of every pair.
+        """
         crm, books = self.left, self.right
         return (
             crm.system is System.CRM and books.system is System.BOOKS and books.linked_crm_id == crm.record_id
@@ -449,6 +452,21 @@ class MatchReport:
             return _CRM_CUSTOMER_IN_OTHER_CURRENCY
         return pair.pattern
 
+    @cached_property
+    def patterns(self) -> list[str]:
+        """Each pair's :meth:`pattern_of`, in the order of ``pairs``, worked out once: the summary and
+        the ticket both count the pairs by pattern."""
+        return [self.pattern_of(p) for p in self.pairs]
+
+    def duplicates_with_patterns(self) -> list[tuple[ReportPair, str]]:
+        """The duplicate pairs, each with its pattern."""
+        duplicate = Verdict.DUPLICATE
+        return [
+            (p, pattern)
+            for p, pattern in zip(self.pairs, self.patterns, strict=True)
+            if p.result.verdict is duplicate
+        ]
+
     @property
     def duplicates(self) -> list[ReportPair]:
         """Pairs with verdict duplicate."""
@@ -740,8 +758,8 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     """``summary.md``: counts per pattern, clusters, which copy holds transactions, suggested survivors."""
     verdicts = Counter(p.result.verdict for p in report.pairs)
     patterns: dict[str, Counter[Verdict]] = defaultdict(Counter)
-    for pair in report.pairs:
-        patterns[report.pattern_of(pair)][pair.result.verdict] += 1
+    for pair, pattern in zip(report.pairs, report.patterns, strict=True):
+        patterns[pattern][pair.result.verdict] += 1
     cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
     lines = [
         "# Match report",
@@ -853,15 +871,16 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ticket_examples(report: MatchReport, main_pattern: str, count: int = 3) -> list[Cluster]:
+def _ticket_examples(
+    report: MatchReport, duplicates: list[tuple[ReportPair, str]], main_pattern: str, count: int = 3
+) -> list[Cluster]:
     """Readable examples for the ticket: clusters that show the main pattern with transactions
     involved first, each kind smallest first (the largest clusters list hundreds of records)."""
-    showing = {
-        r.ref for p in report.duplicates if report.pattern_of(p) == main_pattern for r in (p.left, p.right)
-    }
+    # By identity: a cluster's members are the very records of its pairs (and a ref is a new string).
+    showing = {id(r) for p, pattern in duplicates if pattern == main_pattern for r in (p.left, p.right)}
 
     def rank(cluster: Cluster) -> tuple[bool, bool, int, int]:
-        shows_main = any(r.ref in showing for r in cluster.members)
+        shows_main = any(id(r) in showing for r in cluster.members)
         with_money = any(_holds_transactions(r) for r in cluster.books)
         return (not shows_main, not with_money, len(cluster.members), cluster.number)
 
@@ -886,10 +905,11 @@ def _example_records(cluster: Cluster) -> str:
 def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: str | None) -> str:
     """``support-ticket.md``: a draft ticket asking Zoho to repair the mappings, with three examples."""
     cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
-    pair_patterns = Counter(report.pattern_of(p) for p in report.duplicates if not p.linked)
+    duplicates = report.duplicates_with_patterns()
+    pair_patterns = Counter(pattern for p, pattern in duplicates if not p.linked)
     pair_patterns.pop(_CRM_CUSTOMER_IN_OTHER_CURRENCY, None)  # intended: no duplicate pattern
     main_pattern = pair_patterns.most_common(1)[0][0] if pair_patterns else "no duplicate pattern found"
-    examples = _ticket_examples(report, main_pattern)
+    examples = _ticket_examples(report, duplicates, main_pattern)
     if not examples and not report.orphans:
         return (
             "# Draft Zoho support ticket\n\nNo duplicates were found in these exports: there is nothing to "
