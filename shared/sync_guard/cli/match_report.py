@@ -31,6 +31,7 @@ from sync_guard.exports.reader import (
     read_header,
 )
 from sync_guard.exports.report import build_report, bulk_allocation, check_output, write_report
+from sync_guard.matching.bulk import normalising_ahead
 from sync_guard.models.records import PartyRecord, System
 
 # Paragraphs are single lines: the help renderer wraps them to the terminal itself.
@@ -215,36 +216,33 @@ def match_report(
             check_output(out, replace=replace)
             per_file = _overrides_per_file([p for p in (crm, books) if p is not None], overrides)
             with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
-                if from_zoho:
-                    crm_records, books_records = zoho_crm, zoho_books
-                else:
-                    region = default_region
-                    crm_records = (
-                        _read(crm, System.CRM, per_file, progress, console, warnings, default_region=region)
-                        if crm
-                        else []
-                    )
-                    books_records = (
-                        _read(
-                            books, System.BOOKS, per_file, progress, console, warnings, default_region=region
-                        )
-                        if books
-                        else []
-                    )
-                tasks: dict[str, TaskID] = {}
 
-                def advance(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = progress.add_task(stage, total=total)
-                    progress.update(tasks[stage], completed=done, total=total)
+                def read(path: Path | None, system: System) -> list[PartyRecord]:
+                    if path is None:
+                        return []
+                    return _read(
+                        path, system, per_file, progress, console, warnings, default_region=default_region
+                    )
 
-                report = build_report(
-                    crm_records,
-                    books_records,
-                    default_region=default_region,
-                    on_progress=advance,
-                    workers=jobs,
-                )
+                crm_records = zoho_crm if from_zoho else read(crm, System.CRM)
+                # The workers normalise the CRM records while this process reads the Books export.
+                with normalising_ahead(crm_records, default_region, workers=jobs) as crm_normalised:
+                    books_records = zoho_books if from_zoho else read(books, System.BOOKS)
+                    tasks: dict[str, TaskID] = {}
+
+                    def advance(stage: str, done: int, total: int) -> None:
+                        if stage not in tasks:
+                            tasks[stage] = progress.add_task(stage, total=total)
+                        progress.update(tasks[stage], completed=done, total=total)
+
+                    report = build_report(
+                        crm_records,
+                        books_records,
+                        default_region=default_region,
+                        on_progress=advance,
+                        workers=jobs,
+                        crm_normalised=crm_normalised,
+                    )
             if from_zoho:
                 names = " and ".join(m.value for m in modules)
                 report.sources = {"crm": f"Zoho CRM API ({names})", "books": "Zoho Books API (customers)"}

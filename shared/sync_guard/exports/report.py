@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 
 from sync_guard.errors import ClientError
@@ -35,6 +36,7 @@ from sync_guard.matching import (
 from sync_guard.matching.bulk import (
     Candidates,
     CandidateSearch,
+    Normalised,
     Scored,
     can_fork,
     iter_normalised,
@@ -496,6 +498,7 @@ def build_report(
     default_region: str = DEFAULT_PHONE_REGION,
     on_progress: StageProgress | None = None,
     workers: int | None = None,
+    crm_normalised: Iterator[Normalised] | None = None,
 ) -> MatchReport:
     """Match every record against the earlier ones that share a blocking key, then cluster and choose.
 
@@ -503,11 +506,18 @@ def build_report(
     number of pairs of records. Normalising and comparing run in ``workers`` processes (``None``: one
     per CPU; see :mod:`sync_guard.matching.bulk`); the report does not depend on how many.
     ``on_progress`` is called with (stage, done, total) for the stages ``normalising`` (records) and
-    ``comparing`` (candidate pairs), in steps.
+    ``comparing`` (candidate pairs), in steps. ``crm_normalised``: the CRM records' features and keys
+    already under way (:func:`~sync_guard.matching.bulk.normalising_ahead`, started while the Books
+    export was read); the report is the same.
     """
     with bulk_allocation():
         return _build_report(
-            crm, books, default_region=default_region, on_progress=on_progress, workers=workers
+            crm,
+            books,
+            default_region=default_region,
+            on_progress=on_progress,
+            workers=workers,
+            crm_normalised=crm_normalised,
         )
 
 
@@ -522,6 +532,7 @@ def _build_report(
     default_region: str,
     on_progress: StageProgress | None,
     workers: int | None,
+    crm_normalised: Iterator[Normalised] | None,
 ) -> MatchReport:
     records = [*crm, *books]
 
@@ -536,7 +547,12 @@ def _build_report(
     features: list[RecordFeatures] = []
     search = CandidateSearch()
     normalising = stage("normalising")
-    for more_features, more_keys in iter_normalised(records, default_region, workers=workers):
+    slices = (
+        iter_normalised(records, default_region, workers=workers)
+        if crm_normalised is None
+        else chain(crm_normalised, iter_normalised(books, default_region, workers=workers))
+    )
+    for more_features, more_keys in slices:
         features.extend(more_features)
         search.extend(more_keys)
         if normalising is not None:

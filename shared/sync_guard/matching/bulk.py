@@ -22,6 +22,7 @@ import queue
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, TypeVar
@@ -175,21 +176,44 @@ def _in_turns(
     runs what the caller does with each result, and another program may be using a CPU. This
     process is one of the workers rather than a dispatcher waiting on them: the machine runs
     ``workers`` processes, not one more, and the slices done here are never sent back and forth.
-    The workers run ``there`` on a slice and see ``shared`` as this module's ``_SHARED``.
+    The workers run ``there`` on a slice and see ``shared`` as this module's ``_SHARED``; they are
+    forked when the first result is asked for (see :class:`_Session` to fork them sooner).
     """
-    global _SHARED, _TURNS  # read by the forked workers, which inherit this process's memory
-    context = multiprocessing.get_context("fork")
-    turns = _Turns(bounds, context.Value("q", 0), context.Queue())
-    _SHARED, _TURNS = shared, turns
-    try:
-        with context.Pool(processes=workers - 1) as pool:
-            running = [pool.apply_async(_take_turns, (there,)) for _ in range(workers - 1)]
+    yield from _Session(bounds, workers, shared, there).results(here, received)
+
+
+class _Session:
+    """Workers forked now that take slices in turns (see :func:`_in_turns`) until :meth:`results`,
+    run here, has them all, or :meth:`close` stops them."""
+
+    def __init__(
+        self,
+        bounds: list[tuple[int, int]],
+        workers: int,
+        shared: object,
+        there: Callable[[tuple[int, int]], Any],
+    ) -> None:
+        global _SHARED, _TURNS  # read by the forked workers, which inherit this process's memory
+        context = multiprocessing.get_context("fork")
+        self.turns = _Turns(bounds, context.Value("q", 0), context.Queue())
+        _SHARED, _TURNS = shared, self.turns
+        try:
+            self.pool: Any = context.Pool(processes=workers - 1)
+        except BaseException:
+            _SHARED = _TURNS = None
+            raise
+        self.running = [self.pool.apply_async(_take_turns, (there,)) for _ in range(workers - 1)]
+
+    def results(self, here: Callable[[tuple[int, int]], R], received: Callable[[Any], R]) -> Iterator[R]:
+        """Each slice's result in slice order: this process does the slices nobody has taken yet."""
+        turns, running = self.turns, self.running
+        try:
             ready: dict[int, R] = {}
-            for k in range(len(bounds)):
+            for k in range(len(turns.bounds)):
                 while k not in ready:
                     arrived = _arrival(turns, running, wait=False)
                     if arrived is None and (mine := turns.claim()) is not None:
-                        ready[mine] = here(bounds[mine])
+                        ready[mine] = here(turns.bounds[mine])
                         continue
                     if arrived is None:  # every slice is taken: wait for the workers'
                         arrived = _arrival(turns, running, wait=True)
@@ -198,8 +222,16 @@ def _in_turns(
                 yield ready.pop(k)
             for result in running:
                 result.get()
-    finally:
-        _SHARED = _TURNS = None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers (those still at work are ended); nothing happens a second time."""
+        global _SHARED, _TURNS
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+            _SHARED = _TURNS = None
 
 
 def _arrival(turns: _Turns, running: list[Any], *, wait: bool) -> tuple[int, Any] | None:
@@ -277,23 +309,37 @@ def iter_normalised(
 
     Runs in ``workers`` processes, this one and forked ones (``None``: one per CPU), when there are
     at least ``min_parallel`` records (default :data:`MIN_PARALLEL_RECORDS`) and the platform can
-    fork; otherwise here alone. Concatenated, the slices are the same whatever ``workers`` is.
+    fork; otherwise here alone. Concatenated, the slices are the same whatever ``workers`` is. The
+    workers are forked when the first slice is asked for (:func:`normalising_ahead`: at once).
     """
+    with normalising_ahead(records, default_region, workers=workers, min_parallel=min_parallel) as slices:
+        yield from slices
+
+
+@contextmanager
+def normalising_ahead(
+    records: Sequence[PartyRecord],
+    default_region: str,
+    *,
+    workers: int | None = None,
+    min_parallel: int | None = None,
+) -> Iterator[Iterator[Normalised]]:
+    """What :func:`iter_normalised` gives, with its workers forked now: they normalise the first slices
+    while this process does something else (reads the next export), and it takes its turns once the
+    slices are asked for. Leaving the block stops any worker still at work."""
     total = len(records)
     count = default_workers() if workers is None else max(1, workers)
     threshold = MIN_PARALLEL_RECORDS if min_parallel is None else min_parallel
     if count == 1 or total < threshold or not can_fork():
-        for start, stop in _slices(total, 1):
-            yield _normalise_range(records, default_region, start, stop)
+        yield (_normalise_range(records, default_region, start, stop) for start, stop in _slices(total, 1))
         return
-    yield from _in_turns(
-        _slices(total, count),
-        count,
-        (records, default_region),
-        here=lambda bounds: _normalise_range(records, default_region, *bounds),
-        there=_normalise_slice,
-        received=loads_features,
-    )
+    session = _Session(_slices(total, count), count, (records, default_region), _normalise_slice)
+    try:
+        yield session.results(
+            here=lambda bounds: _normalise_range(records, default_region, *bounds), received=loads_features
+        )
+    finally:
+        session.close()
 
 
 def normalise_records(
