@@ -712,3 +712,23 @@ def test_a_sole_traders_account_named_with_a_title_meets_the_person(
     # A person's name alone is shared by many people: worth a look, not a duplicate.
     assert compare(company("Mr John Smith"), books).verdict is Verdict.POSSIBLE
     assert blocking_keys(company("Mr John Smith")) & blocking_keys(books)
+
+
+def test_mailboxes_at_one_company_domain_make_a_name_with_extra_words_worth_a_look(
+    company: MakeRecord,
+) -> None:
+    # "Brindle Joinery" / "Brindle Joinery Services": extra words alone say two businesses; two
+    # mailboxes of the company's own domain say it may be one. A free-mail provider's domain says nothing.
+    at_domain = compare(
+        company("Brindle Joinery", email="sales@brindle.co.uk"),
+        company("Brindle Joinery Services", email="accounts@brindle.co.uk"),
+    )
+    assert at_domain.verdict is Verdict.POSSIBLE
+    assert "same email domain brindle.co.uk" in at_domain.evidence
+    for other in ("accounts@elsewhere.co.uk", "brindle.accounts@gmail.com"):
+        first = "brindle.sales@gmail.com" if other.endswith("gmail.com") else "sales@brindle.co.uk"
+        apart = compare(
+            company("Brindle Joinery", email=first), company("Brindle Joinery Services", email=other)
+        )
+        assert apart.verdict is Verdict.DISTINCT, other
+        assert not any("email domain" in reason for reason in apart.evidence)
