@@ -13,7 +13,9 @@ from sync_guard.config import get_settings
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
 from sync_guard.store.aws import reset_clients
 from tests.support.aws import AwsResources, fake_credentials, provisioned
+from tests.support.handlers import TEST_SECRET
 from tests.support.iam import enforced
+from tests.support.logs import LogWatch, watched
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"
@@ -38,6 +40,22 @@ def _no_refusal_unseen(_iam_refusals: list[str]) -> Iterator[None]:
         pytest.fail("a call IAM would refuse was made and its error caught:\n" + "\n".join(_iam_refusals))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def log_watch() -> Iterator[LogWatch]:
+    """Every log record the suite makes, read for emails in clear and the tests' webhook secret."""
+    with watched((TEST_SECRET,)) as watch:
+        yield watch
+
+
+@pytest.fixture(autouse=True)
+def _nothing_private_logged(log_watch: LogWatch) -> Iterator[None]:
+    """A test whose code logs a customer's email or the secret in clear fails, whatever it asserts."""
+    log_watch.take()
+    yield
+    if leaked := log_watch.take():
+        pytest.fail("logged in clear:\n" + "\n".join(leaked))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test starts from the same environment: fake AWS credentials, no stray SYNC_GUARD_* values."""
@@ -47,6 +65,7 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     fake_credentials(monkeypatch)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ZohoSyncGuardTests")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")  # every line the functions can log is read
     get_settings.cache_clear()
     reset_clients()
     yield
