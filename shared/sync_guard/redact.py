@@ -55,10 +55,13 @@ def _hex(value: int, width: int) -> bytes:
     )
 
 
-def _char_forms(char: str) -> bytes:
-    """A pattern for one character as a body may carry it: as itself, percent-encoded, or JSON-escaped."""
-    utf8 = char.encode()
-    forms = [re.escape(utf8), b"".join(b"%" + _hex(byte, 2) for byte in utf8)]
+def _char_forms(char: str, charset: str) -> bytes:
+    """A pattern for one character as a body may carry it: as itself, percent-encoded, or JSON-escaped;
+    in UTF-8 and, where it writes the character otherwise, in the body's own charset."""
+    forms: list[bytes] = []
+    for encoded in dict.fromkeys((char.encode(), _encoded(char, charset))):
+        if encoded:
+            forms += [re.escape(encoded), b"".join(b"%" + _hex(byte, 2) for byte in encoded)]
     units = char.encode("utf-16-be")  # JSON escapes UTF-16 code units: a pair beyond the BMP
     codes = [int.from_bytes(units[i : i + 2], "big") for i in range(0, len(units), 2)]
     forms.append(b"".join(_BACKSLASH + b"u" + _hex(code, 4) for code in codes))
@@ -70,18 +73,28 @@ def _char_forms(char: str) -> bytes:
     return b"(?:" + b"|".join(forms) + b")"
 
 
+def _encoded(char: str, charset: str) -> bytes:
+    """``char`` in ``charset`` (one that writes ASCII as ASCII: the ingest takes no other), or b"" if none."""
+    try:
+        return char.encode(charset)
+    except (UnicodeError, LookupError):
+        return b""
+
+
 @lru_cache(maxsize=4)
-def _secret_pattern(secret: str) -> re.Pattern[bytes]:
-    return re.compile(b"".join(_char_forms(char) for char in secret))
+def _secret_pattern(secret: str, charset: str) -> re.Pattern[bytes]:
+    return re.compile(b"".join(_char_forms(char, charset) for char in secret))
 
 
-def redact_secret(body: bytes, secret: str, replacement: bytes = b"[redacted]") -> bytes:
+def redact_secret(
+    body: bytes, secret: str, replacement: bytes = b"[redacted]", *, charset: str = "utf-8"
+) -> bytes:
     """``body`` with every copy of ``secret`` replaced, however the body wrote it.
 
     A form body may percent-encode any of its characters (``%61`` for ``a``), a JSON body may escape
     them (``\\u0061``), a JSON body inside a form field does both: each character is looked for in every
-    one of those forms, in any mix.
+    one of those forms, in any mix, in UTF-8 and in the body's ``charset`` (``caf\\xe9`` in Latin-1).
     """
     if not secret:
         return body
-    return _secret_pattern(secret).sub(replacement, body)
+    return _secret_pattern(secret, charset).sub(replacement, body)

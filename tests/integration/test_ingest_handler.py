@@ -185,8 +185,9 @@ def test_unsupported_content_type_is_415(invoke: Invoke) -> None:
     ("charset", "body", "status"),
     [
         ("base64", '{"event":"create","module":"Accounts","id":"1"}', 415),  # bytes to bytes: no charset
-        ("utf-7", '{"event":"create","module":"Accounts","id":"1","name":"Acme +2AA-"}', 400),
-        ("unicode_escape", '{"event":"create","module":"Accounts","id":"1","name":"Acme \\ud800"}', 400),
+        ("utf-7", '{"event":"create","module":"Accounts","id":"1","name":"Acme +2AA-"}', 415),
+        ("unicode_escape", '{"event":"create","module":"Accounts","id":"1","name":"Acme \\ud800"}', 415),
+        ("utf-16", '{"event":"create","module":"Accounts","id":"1","name":"Acme"}', 415),
     ],
 )
 def test_a_charset_python_decodes_oddly_is_the_callers_mistake(

@@ -70,6 +70,14 @@ def test_characters_beyond_ascii_are_found_in_each_form() -> None:
         assert redact_secret(b"x=" + written, secret) == b"x=[redacted]"
 
 
+def test_a_body_in_another_charset_is_searched_in_that_charset_too() -> None:
+    secret = "caf\u00e9-s3cret"
+    for written in (secret.encode("latin-1"), b"caf%E9-s3cret", secret.encode(), b"caf%C3%A9-s3cret"):
+        assert redact_secret(b"x=" + written, secret, charset="latin-1") == b"x=[redacted]"
+    # read as UTF-8 only, the Latin-1 bytes would not be found
+    assert redact_secret(b"x=caf\xe9-s3cret", secret) == b"x=caf\xe9-s3cret"
+
+
 @pytest.mark.parametrize(
     "body",
     [b"s3cret/AB c", b"s3cret/Ab", b"s3cret%2FAb%2Bc", b"", b"nothing secret here"],  # not the secret

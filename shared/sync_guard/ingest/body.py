@@ -3,8 +3,9 @@
 Accepted: ``application/json`` (also ``text/json``, ``application/*+json`` and ``text/plain`` holding JSON,
 which is what a CRM raw "Text" body is), ``application/x-www-form-urlencoded`` and ``multipart/form-data``
 (text parts only). Without a Content-Type the body is sniffed: an object-looking body is JSON, else a form.
-Charsets come from the header (UTF-8 by default); an unknown charset or media type is a 415, a body that
-does not decode or parse is a 400 naming ``body``.
+Charsets come from the header (UTF-8 by default); an unknown charset, one that does not write ASCII as
+ASCII (UTF-16, UTF-7...), or an unknown media type is a 415; a body that does not decode or parse is a 400
+naming ``body``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -40,10 +42,11 @@ class ContentType:
 
 @dataclass(frozen=True)
 class DecodedBody:
-    """The body's fields and the media type they were read as."""
+    """The body's fields, the media type they were read as and the body's charset (a codec name)."""
 
     fields: dict[str, Any]
     media_type: str
+    charset: str = "utf-8"
 
 
 def parse_content_type(header: str | None) -> ContentType | None:
@@ -71,8 +74,26 @@ def _codec(charset: str) -> str:
     if not getattr(info, "_is_text_encoding", True):
         raise UnsupportedMediaType(f"unsupported charset {charset!r}")
     name = info.name
+    if not _writes_ascii_as_ascii(name):
+        # UTF-16 and UTF-32, UTF-7, EBCDIC, Python's escape codecs: no webhook sender writes a body in them,
+        # and a secret in such a body would be in bytes the stored copy's redaction does not look for.
+        raise UnsupportedMediaType(
+            f"unsupported charset {charset!r}: send UTF-8, or a charset that writes ASCII as ASCII"
+        )
     # A JSON body may start with a BOM; utf-8-sig drops it and is otherwise plain UTF-8.
     return "utf-8-sig" if name == "utf-8" else name
+
+
+#: Every printable ASCII character, and the whitespace a body holds.
+_ASCII = "".join(map(chr, range(0x20, 0x7F))) + "\t\r\n"
+
+
+@cache
+def _writes_ascii_as_ascii(codec: str) -> bool:
+    try:
+        return _ASCII.encode(codec) == _ASCII.encode("ascii")
+    except (UnicodeError, ValueError):
+        return False
 
 
 def _text(body: bytes, charset: str) -> str:
@@ -157,21 +178,22 @@ def decode_body(body: bytes, content_type_header: str | None) -> DecodedBody:
     )
     if not (is_json or media_type in {FORM_TYPE, MULTIPART_TYPE}):
         raise UnsupportedMediaType(f"unsupported content type {media_type!r}; use {SUPPORTED_TYPES}")
-    _codec(content_type.charset)  # an unknown charset is a 415 whatever the body holds
+    codec = _codec(content_type.charset)  # an unknown charset is a 415 whatever the body holds
+    codec = "utf-8" if codec == "utf-8-sig" else codec
     if not body.strip():
         raise InvalidPayload("body is empty", field="body")
     if is_json:
-        decoded = DecodedBody(_json_fields(body, content_type.charset), "application/json")
+        decoded = DecodedBody(_json_fields(body, content_type.charset), "application/json", codec)
     elif media_type == FORM_TYPE:
-        decoded = DecodedBody(_form_fields(body, content_type.charset), FORM_TYPE)
+        decoded = DecodedBody(_form_fields(body, content_type.charset), FORM_TYPE, codec)
     elif "boundary" not in content_type.params:
         raise InvalidPayload("multipart/form-data without a boundary", field="body")
     else:
         decoded = DecodedBody(
-            _multipart_fields(body, content_type_header or "", content_type.charset), MULTIPART_TYPE
+            _multipart_fields(body, content_type_header or "", content_type.charset), MULTIPART_TYPE, codec
         )
     if not _encodable(decoded.fields):
-        # A lone half of a character pair could be neither stored nor queued. JSON's "\ud800" escape makes
-        # one, and so do charsets such as utf-7 or unicode_escape, in any media type.
+        # A lone half of a character pair could be neither stored nor queued: JSON's "\ud800" escape makes
+        # one (the codecs that also do, utf-7 and unicode_escape, are refused above).
         raise InvalidPayload("body has a lone half of a character pair (U+D800-U+DFFF)", field="body")
     return decoded

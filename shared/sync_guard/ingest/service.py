@@ -129,7 +129,7 @@ class IngestService:
         except ClientError as error:
             raise _without_secret(error, secret) from None
         # However the body wrote it: a form percent-encodes, JSON escapes, a JSONString field does both.
-        raw = redact_secret(body, secret, REDACTED)
+        raw = redact_secret(body, secret, REDACTED, charset=decoded.charset)
         stored = [
             StoredEvent(
                 event=event,

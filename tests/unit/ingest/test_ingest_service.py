@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,6 +147,24 @@ def test_notification_with_three_ids_stores_and_queues_three_events_authenticate
     # the echoed secret never reaches the table
     for stored in store.items.values():
         assert SECRET.encode() not in stored.raw_body
+        assert b"[redacted]" in stored.raw_body
+
+
+def test_a_secret_in_a_latin_1_body_is_redacted_in_the_latin_1_bytes(
+    store: MemoryStore, queue: MemoryQueue
+) -> None:
+    secret = "caf\u00e9-" + SECRET
+    body = json.loads(payload_text("crm-notification-insert.json")) | {"token": secret}
+    raw = base64.b64encode(json.dumps(body, ensure_ascii=False).encode("latin-1")).decode()
+    service = IngestService.from_settings(
+        Settings(max_body_bytes=4096), store, queue, secret=lambda: secret, clock=lambda: NOW
+    )
+    headers = {"content-type": "application/json; charset=ISO-8859-1"}
+    service.ingest(WebhookRequest.build(Route.CRM_NOTIFICATIONS, headers, None, raw, is_base64_encoded=True))
+
+    assert store.items
+    for stored in store.items.values():
+        assert b"caf\xe9-" not in stored.raw_body
         assert b"[redacted]" in stored.raw_body
 
 
