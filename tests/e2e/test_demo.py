@@ -52,6 +52,15 @@ def test_demo_json_has_the_documented_keys_and_the_guard_wins(tmp_path: Path) ->
     assert "webhook accepted" in Path(report["log_file"]).read_text()
 
 
+def test_the_guards_own_warnings_go_to_the_log_file_not_over_the_table(tmp_path: Path) -> None:
+    completed = run_demo(tmp_path / "demo", "--scenario", "stalled_sync")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    # the stall check warns when it reports a stall: in the log, not on the console
+    assert "sync stall reported" in (tmp_path / "demo" / "demo.log").read_text()
+    assert "sync stall reported" not in completed.stderr + completed.stdout
+    assert "Sync stalled (user gone)" in completed.stdout
+
+
 def test_demo_without_the_guard_prints_a_table(tmp_path: Path) -> None:
     completed = run_demo(tmp_path / "demo", "--without-guard-only")
     assert completed.returncode == 0, completed.stderr[-2000:]

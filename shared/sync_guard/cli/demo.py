@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -71,8 +73,10 @@ def demo(
     log_path = state_dir / "demo.log"
     started = time.monotonic()
     with log_path.open("w", encoding="utf-8") as log, contextlib.ExitStack() as stack:
-        # The handlers log JSON lines (as on Lambda): to the log file, not over the table.
+        # The handlers log JSON lines (as on Lambda): to the log file, not over the table; so do the guard's
+        # own loggers, which would otherwise print their warnings over the progress line.
         stack.enter_context(contextlib.redirect_stdout(log))
+        stack.enter_context(_logging_to(log))
         environment = None
         if not without_guard_only:
             with err.status(
@@ -109,6 +113,21 @@ def demo(
     console.print(_table(results, guarded))
     console.print(_bottom_line(total, targets, guarded, seconds))
     console.print(_next_steps(state_dir, notifications_file, log_path, results))
+
+
+@contextlib.contextmanager
+def _logging_to(stream: TextIO) -> Iterator[None]:
+    """The ``sync_guard`` loggers' records go to ``stream`` for the duration, and only there."""
+    guard = logging.getLogger("sync_guard")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    guard.addHandler(handler)
+    propagate, guard.propagate = guard.propagate, False
+    try:
+        yield
+    finally:
+        guard.removeHandler(handler)
+        guard.propagate = propagate
 
 
 def _table(results: list[Any], guarded: bool) -> Table:
