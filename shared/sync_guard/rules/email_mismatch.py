@@ -2,20 +2,38 @@
 
 Where the sync pairs contact persons, a different email on the Books contact person than on the CRM
 contact is enough to fail the match and create a duplicate. Fires for a person (CRM contact, Books
-individual) new to the guard or whose email changed, when a person on the other side has the same
-normalised name, is at least a possible match, and shares no email address with it.
+individual) new to the guard or whose email changed, when it shares no email address with the person the
+sync pairs it with (its partner in the shadow, for an edit of a paired person), or else with a person on
+the other side who has the same normalised name and is at least a possible match.
 """
 
 from __future__ import annotations
 
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
+from sync_guard.matching.normalise import emails_in
 from sync_guard.models.records import PartyRecord, RecordKind, System
+from sync_guard.redact import mask_email, mask_emails_in
 from sync_guard.rules.base import Rule, describe, hold_choice
 
 
 def emails_of(record: PartyRecord) -> set[str]:
-    return {e.strip().lower() for e in (record.email, *record.other_emails) if e and e.strip()}
+    """Every address the record gives (Books' contact persons, CRM's secondary email), normalised as the
+    matcher normalises them: trimmed and lower-case, a ``+tag`` and Gmail's dots dropped."""
+    return {email for written in (record.email, *record.other_emails) for email in emails_in(written)}
+
+
+def masked(emails: set[str]) -> str:
+    """Addresses as the evidence names them: masked (``j***@acme.co.uk#1a2b3c``), told apart by the hash."""
+    return ", ".join(mask_email(email) for email in sorted(emails)) or "none"
+
+
+def _none_in_common(other: PartyRecord, mine: set[str]) -> set[str] | None:
+    """``other``'s addresses, when it is a person who has some and none of them is in ``mine``."""
+    theirs = emails_of(other)
+    if other.kind is not RecordKind.PERSON or not theirs or theirs & mine:
+        return None
+    return theirs
 
 
 class EmailMismatch(Rule):
@@ -23,11 +41,14 @@ class EmailMismatch(Rule):
     severity = Severity.MEDIUM
     title = "Same person, different email"
     summary = (
-        "A contact exists on both sides with the same name but a different email address. The sync pairs "
-        "contact persons by email, so the mismatch makes it create a duplicate."
+        "A contact exists on both sides, already synced or with the same name, but with no email address in "
+        "common: either one was created with another address, or the email of one of a synced pair was just "
+        "changed. The sync pairs contact persons by email, so the mismatch makes it create a duplicate."
     )
     advice = (
-        "Correct the email on whichever side is wrong, then check the sync did not create a second contact."
+        "Find out which address is right and correct the email on the side that is wrong before the next "
+        "sync run (the evidence names the record whose email changed), then check the sync did not create "
+        "a second contact."
     )
     default_decision = Decision.FLAG
     judges_duplicates = True
@@ -37,30 +58,54 @@ class EmailMismatch(Rule):
             return None
         mine = emails_of(ctx.record)
         email_changed = ctx.previous is not None and emails_of(ctx.previous.record) != mine
+        # An email removed leaves no address to disagree on: the next one typed in is checked.
         if not mine or not (ctx.is_new or email_changed):
             return None
+        return self._drifted_from_partner(ctx, mine) or self._twin_on_other_side(ctx, mine)
+
+    def _drifted_from_partner(self, ctx: RuleContext, mine: set[str]) -> Finding | None:
+        """An edit that leaves a paired person with no address in common with its partner, as the shadow
+        holds it: the sync, which matches the contact person by email, is about to make a second one."""
+        previous, partner = ctx.previous, ctx.partner
+        if ctx.is_new or previous is None or partner is None or previous.partner != partner.ref:
+            return None
+        theirs = _none_in_common(partner.record, mine) if partner.live else None
+        if theirs is None:
+            return None
+        return self._against(
+            ctx,
+            partner.record,
+            f"The email of {describe(ctx.record)} was changed, and it now has no email address in common "
+            f"with {describe(partner.record)}, the record the sync pairs it with: at its next run the sync "
+            "will not match the contact person and creates a second one.",
+            [
+                f"{ctx.ref} email changed from {masked(emails_of(previous.record))} to {masked(mine)}",
+                f"its partner {partner.ref} has {masked(theirs)}",
+            ],
+        )
+
+    def _twin_on_other_side(self, ctx: RuleContext, mine: set[str]) -> Finding | None:
+        """A person on the other side with the same normalised name, at least a possible match."""
         other_side = System.BOOKS if ctx.record.system is System.CRM else System.CRM
         for candidate in ctx.duplicates(system=other_side, possible_too=True):
-            theirs = emails_of(candidate.record)
-            if candidate.record.kind is not RecordKind.PERSON or not theirs or theirs & mine:
-                continue
-            if ctx.name_key(candidate.record) != ctx.name_key(ctx.record):
+            theirs = _none_in_common(candidate.record, mine)
+            if theirs is None or ctx.name_key(candidate.record) != ctx.name_key(ctx.record):
                 continue
             explanation = (
                 f"{describe(ctx.record)} and {describe(candidate.record)} are the same person but have no "
                 "email address in common, so the sync will not pair them."
             )
-            evidence = [
-                f"{ctx.ref} email: {', '.join(sorted(mine))}",
-                f"{candidate.ref} email: {', '.join(sorted(theirs))}",
-                *candidate.match.evidence,
-            ]
-            # Held, the Books copy is the one to keep if it holds transactions (met through an edit).
-            subject, why = hold_choice(ctx.record, candidate.record)
-            return self.finding(
-                subject=subject,
-                explanation=explanation,
-                evidence=evidence + why,
-                related=[ctx.ref, candidate.ref],
-            )
+            own_lines = [f"{ctx.ref} email: {masked(mine)}", f"{candidate.ref} email: {masked(theirs)}"]
+            matcher_lines = [mask_emails_in(line) for line in candidate.match.evidence]
+            return self._against(ctx, candidate.record, explanation, own_lines + matcher_lines)
         return None
+
+    def _against(
+        self, ctx: RuleContext, other: PartyRecord, explanation: str, evidence: list[str]
+    ) -> Finding:
+        """The finding about the event's record and ``other``. Held, the event's record (new, or just
+        edited) is taken back, unless it is a Books customer holding transactions: then ``other``."""
+        subject, why = hold_choice(ctx.record, other)
+        return self.finding(
+            subject=subject, explanation=explanation, evidence=evidence + why, related=[ctx.ref, other.ref]
+        )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sync_guard.guard.model import Decision
+from typing import Any
+
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind
 from sync_guard.guard.policy import Policy
+from sync_guard.redact import mask_email
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.unit.guard.builders import crm_contact, event_for
 from tests.unit.rules.replay import LONG_AGO, Replay, assert_decided, assert_held_instead
 
@@ -38,10 +42,13 @@ def test_email_mismatch_on_contacts() -> None:
         books,
         "EMAIL_MISMATCH",
         Decision.FLAG,
-        "books:460500 email: priya.raman@gmail.com",
-        "crm:5725500 email: priya@raman-design.co.uk",
+        f"books:460500 email: {mask_email('priyaraman@gmail.com')}",
+        f"crm:5725500 email: {mask_email('priya@raman-design.co.uk')}",
     )
     assert books.records[:2] == ("books:460500", "crm:5725500")
+    # the addresses are masked in all the finding says, the matcher's words included
+    finding = next(f for f in books.findings if f.code == "EMAIL_MISMATCH")
+    assert "@" not in " ".join(finding.evidence).replace("***@", "")
 
 
 def test_same_person_same_email_is_not_a_mismatch() -> None:
@@ -140,3 +147,170 @@ def test_a_crm_secondary_email_the_books_person_has_is_an_email_in_common() -> N
     )
     # then they share an email: no mismatch
     assert "EMAIL_MISMATCH" not in books.rules
+
+
+# An already paired person: the Books individual carries Zoho's link to the CRM contact.
+TOM_CRM, TOM_BOOKS = "crm:5725510", "books:460510"
+
+
+def _paired_tom_hale(replay: Replay, email: str = "tom@hale.co.uk", **books: Any) -> None:
+    replay.crm("create", "5725510", module="Contacts", first_name="Tom", last_name="Hale", email=email)
+    entry = _tom_hale_linked_in_books(replay, "create", email, **books)
+    assert replay.shadow.states[TOM_CRM].partner == TOM_BOOKS
+    assert "EMAIL_MISMATCH" not in entry.rules
+
+
+def _tom_hale_linked_in_books(replay: Replay, event: str, *emails: str, **fields: Any) -> AuditEntry:
+    persons = [
+        {"first_name": "Tom", "last_name": "Hale", "email": email, "is_primary_contact": number == 0}
+        for number, email in enumerate(emails)
+    ]
+    return replay.books(
+        event,
+        "460510",
+        contact_name="Tom Hale",
+        customer_sub_type="individual",
+        zcrm_contact_id="5725510",
+        contact_persons=persons,
+        **fields,
+    )
+
+
+def _tom_hale_edited_in_crm(replay: Replay, email: str) -> AuditEntry:
+    return replay.crm("edit", "5725510", module="Contacts", first_name="Tom", last_name="Hale", email=email)
+
+
+def test_a_paired_crm_contact_whose_email_changes_away_from_its_books_partner_is_a_mismatch() -> None:
+    # given a CRM contact and the Books individual Zoho's sync pairs it with, both at tom@hale.co.uk
+    replay = Replay()
+    _paired_tom_hale(replay)
+
+    # when the CRM contact's email is changed to an address the Books side does not have
+    crm = _tom_hale_edited_in_crm(replay, "tom.hale@gmail.com")
+
+    # then the sync is about to fail to match the contact person: flagged, naming both addresses masked
+    assert_decided(
+        crm,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{TOM_CRM} email changed from {mask_email('tom@hale.co.uk')} to {mask_email('tomhale@gmail.com')}",
+        f"its partner {TOM_BOOKS} has {mask_email('tom@hale.co.uk')}",
+    )
+    assert crm.records[:2] == (TOM_CRM, TOM_BOOKS)
+    finding = next(f for f in crm.findings if f.code == "EMAIL_MISMATCH")
+    said = " ".join((finding.explanation, *finding.evidence))
+    assert "gmail.com" in said
+    assert "tom@hale.co.uk" not in said
+    assert "tom.hale@" not in said
+
+
+def test_a_paired_books_person_whose_contact_person_email_changes_is_a_mismatch_and_held() -> None:
+    # given the pair, with the rule set to quarantine
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _paired_tom_hale(replay)
+
+    # when the bookkeeper changes the Books contact person's email
+    books = _tom_hale_linked_in_books(replay, "edit", "accounts@hale-joinery.co.uk")
+
+    # then the edited Books customer (no transactions) is the one held back, its CRM partner is not
+    assert_decided(
+        books,
+        "EMAIL_MISMATCH",
+        Decision.QUARANTINE,
+        f"{TOM_BOOKS} email changed from {mask_email('tom@hale.co.uk')} to "
+        f"{mask_email('accounts@hale-joinery.co.uk')}",
+        f"its partner {TOM_CRM} has {mask_email('tom@hale.co.uk')}",
+    )
+    assert replay.shadow.states[TOM_BOOKS].held_by == books.entry_id
+    assert replay.shadow.states[TOM_CRM].held_by is None
+
+
+def test_a_paired_crm_contact_set_to_quarantine_is_held_itself() -> None:
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _paired_tom_hale(replay, has_transaction=True)
+
+    crm = _tom_hale_edited_in_crm(replay, "tom.hale@gmail.com")
+
+    # the CRM contact whose email changed is held back from the sync; the invoiced customer stays active
+    assert crm.decision is Decision.QUARANTINE
+    assert replay.shadow.states[TOM_CRM].held_by == crm.entry_id
+    assert replay.shadow.states[TOM_BOOKS].held_by is None
+
+
+def test_an_invoiced_paired_books_person_edited_away_is_not_held_its_crm_contact_is() -> None:
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _paired_tom_hale(replay, has_transaction=True)
+
+    books = _tom_hale_linked_in_books(replay, "edit", "accounts@hale-joinery.co.uk", has_transaction=True)
+
+    assert_held_instead(replay, books, "EMAIL_MISMATCH", held=TOM_CRM, invoiced=TOM_BOOKS)
+
+
+def test_a_paired_person_edit_that_keeps_an_email_in_common_is_no_mismatch() -> None:
+    replay = Replay()
+    _paired_tom_hale(replay)
+    # re-cased, with spaces around: the same address
+    assert "EMAIL_MISMATCH" not in _tom_hale_edited_in_crm(replay, "  Tom@HALE.co.uk ").rules
+    # a +tag reaches the same mailbox, as the matcher reads addresses
+    assert "EMAIL_MISMATCH" not in _tom_hale_edited_in_crm(replay, "tom+invoices@hale.co.uk").rules
+    # a second contact person with another address, the shared one kept
+    books = _tom_hale_linked_in_books(replay, "edit", "tom@hale.co.uk", "accounts@hale-joinery.co.uk")
+    assert "EMAIL_MISMATCH" not in books.rules
+    # the CRM contact moves to that second address: still one address in common
+    assert "EMAIL_MISMATCH" not in _tom_hale_edited_in_crm(replay, "accounts@hale-joinery.co.uk").rules
+
+
+def test_a_paired_person_whose_email_is_removed_is_checked_when_one_is_typed_in_again() -> None:
+    replay = Replay()
+    _paired_tom_hale(replay)
+    # an email removed leaves no address to disagree on
+    assert "EMAIL_MISMATCH" not in _tom_hale_edited_in_crm(replay, "").rules
+    assert replay.shadow.states[TOM_CRM].record.email is None
+    # the address typed in next is compared with the partner's
+    assert "EMAIL_MISMATCH" in _tom_hale_edited_in_crm(replay, "tom.hale@gmail.com").rules
+
+
+def test_a_paired_company_whose_email_changes_is_no_email_mismatch() -> None:
+    # given a CRM account and its linked Books business customer, both at accounts@hale-joinery.co.uk
+    replay = Replay()
+    replay.crm("create", "5725511", name="Hale Joinery Ltd", email="accounts@hale-joinery.co.uk")
+    replay.books(
+        "create",
+        "460511",
+        contact_name="Hale Joinery Ltd",
+        zcrm_account_id="5725511",
+        email="accounts@hale-joinery.co.uk",
+    )
+    assert replay.shadow.states["crm:5725511"].partner == "books:460511"
+    # when the account's email changes: companies are not paired by email
+    edited = replay.crm("edit", "5725511", name="Hale Joinery Ltd", email="office@halejoinery.com")
+    assert "EMAIL_MISMATCH" not in edited.rules
+
+
+def test_a_stale_edit_with_another_email_runs_no_rules() -> None:
+    # given the pair, and a CRM edit that Zoho made before the state the shadow holds
+    replay = Replay()
+    _paired_tom_hale(replay)
+    _tom_hale_edited_in_crm(replay, "tom@hale.co.uk")  # a later save: the shadow's state is newer
+    old = "2026-03-02T08:00:00+00:00"
+    body = {"event": "edit", "module": "Contacts", "id": "5725510", "modified": old, "email": "tom@old.co.uk"}
+    stale = replay.send(
+        parse_crm_workflow({**body, "first_name": "Tom", "last_name": "Hale"}, received_at=replay.now)
+    )
+    # then it is old news: audited as stale, no rule runs
+    assert stale.kind is EntryKind.STALE
+    assert stale.rules == ()
+    assert replay.shadow.states[TOM_CRM].record.email == "tom@hale.co.uk"
+
+
+def test_the_echo_of_the_hold_on_a_paired_person_is_not_decided_again() -> None:
+    # given an edited Books person held (marked inactive) for the mismatch
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _paired_tom_hale(replay)
+    held = _tom_hale_linked_in_books(replay, "edit", "accounts@hale-joinery.co.uk")
+    assert replay.shadow.states[TOM_BOOKS].held_by == held.entry_id
+    # when Books sends the change back: inactive, nothing else changed
+    echo = _tom_hale_linked_in_books(replay, "edit", "accounts@hale-joinery.co.uk", status="inactive")
+    # then it is the guard's own echo, allowed without running the rules
+    assert echo.kind is EntryKind.SELF_ECHO
+    assert echo.rules == ()
