@@ -84,6 +84,11 @@ def _role(ref: str, finding: Finding, entry: AuditEntry, states: Mapping[str, Re
     own = entry.records[0] if entry.records else None
     if ref == own and finding.code in _NEW_RECORD_RULES:
         return Role.NEW_COPY
+    own_partner = own_state.partner if own and (own_state := states.get(own)) else None
+    paired = own_partner is not None and own_partner in (finding.subject, *finding.related)
+    if finding.code == "EMAIL_MISMATCH" and paired and ref in (own, own_partner):
+        # An edit of a paired person: which side changed, and the record the sync pairs it with.
+        return Role.EMAIL_CHANGED if ref == own else Role.PARTNER
     if ref == own and finding.code in _OWN_ROLE:
         return _OWN_ROLE[finding.code]
     specific = _rule_role(ref, finding)

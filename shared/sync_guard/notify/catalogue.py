@@ -155,15 +155,20 @@ CATALOGUE: dict[str, RuleText] = {
     "EMAIL_MISMATCH": RuleText(
         title="Contact email differs between CRM and Books",
         what=(
-            "A CRM contact and a Books contact person look like the same person but have different email "
-            "addresses. The sync pairs contacts on email, so it will not pair them and creates a second one."
+            "A CRM contact and a Books contact person are the same person but have no email address in "
+            "common. Either one was created with a different address, or the two are already synced and "
+            "the email was just changed on one side: the record labelled 'Record whose email was just "
+            "changed' below. The sync matches contact persons on email, so at its next run it will not "
+            "match them and creates a second one."
         ),
         why=(
             "Invoices and payment reminders may go to an old address, and the customer ends up with a "
             "duplicate record that can be invoiced separately."
         ),
         steps=(
-            "Find out which email address is correct and make CRM and Books agree before the next sync run.",
+            "Find out which email address is correct, then correct the email on the side that is wrong "
+            "before the next sync run: where a record's email was just changed, either change it back to "
+            "its linked partner's address or give the linked partner the new one.",
             "Then an admin can release the hold so the record syncs again.",
             KEEP_THE_INVOICED_COPY,
         ),

@@ -62,6 +62,8 @@ class Role:
     CREATED_IN_BOOKS = "created in Books"
     NEW_OR_RENAMED = "new or renamed record"
     NEW_OR_EDITED = "new or edited record"
+    # EMAIL_MISMATCH on an edit of a person the sync already pairs: the side that changed.
+    EMAIL_CHANGED = "record whose email was just changed"
     SURVIVING_PARTNER = "surviving partner"
     PAIRED_WITH = "CRM record the guard paired it with"
     LINK_POINTS_AT = "CRM record its link points at"

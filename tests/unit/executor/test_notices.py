@@ -17,9 +17,10 @@ from sync_guard.guard.model import (
     RecordState,
     Severity,
 )
-from sync_guard.notify import render_notice
+from sync_guard.notify import Role, render_notice
+from sync_guard.notify.catalogue import text_for
 from tests.unit.executor.fakes_executor import T0, action
-from tests.unit.guard.builders import books_customer, crm_account, state
+from tests.unit.guard.builders import books_customer, crm_account, crm_contact, state
 from tests.unit.notify.notify_builders import eu_links
 
 
@@ -155,3 +156,29 @@ def test_the_events_record_is_a_new_copy_only_for_rules_about_new_records(
     section = _records_section(code, subject, related, states)
 
     assert _labels(section) == labels
+
+
+@pytest.mark.parametrize("subject", ["books:9", "crm:1"])  # the edited record held, or its CRM partner
+def test_email_mismatch_on_a_paired_person_names_the_record_whose_email_changed_and_its_partner(
+    subject: str,
+) -> None:
+    # given a Books individual paired with a CRM contact, whose email was just changed in Books
+    states = {
+        s.ref: s
+        for s in (
+            state(books_customer("9", "Tom Hale", linked="1", email="accounts@hale.co.uk"), partner="crm:1"),
+            state(crm_contact("1", "Tom", "Hale", "tom@hale.co.uk"), partner="books:9"),
+        )
+    }
+
+    section = _records_section("EMAIL_MISMATCH", subject, ("books:9", "crm:1"), states)
+
+    # then the bookkeeper reads which side changed, and that the other is the record it is synced with
+    assert _labels(section) == {"9": "Record whose email was just changed", "1": "Linked partner"}
+
+
+def test_email_mismatchs_words_point_at_the_label_of_the_record_whose_email_changed() -> None:
+    # the text a bookkeeper reads for every EMAIL_MISMATCH tells the paired case apart by that label
+    words = text_for("EMAIL_MISMATCH")
+    assert f"'{Role.EMAIL_CHANGED.capitalize()}'" in words.what
+    assert "linked partner" in words.steps[0]
