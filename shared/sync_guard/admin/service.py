@@ -73,8 +73,13 @@ def release_expected_state(kind: ActionKind, tag: str) -> dict[str, object]:
     return {"crm_tag_removed": tag}
 
 
-def judged_distinct(decision: AuditEntry | None, held: str) -> frozenset[str]:
-    """The records a hold was raised against, as "the same customer": releasing it judges them distinct."""
+def judged_distinct(decision: AuditEntry | None, held: str, partner: str | None = None) -> frozenset[str]:
+    """The records a hold was raised against, as "the same customer": releasing it judges them distinct.
+
+    Never the held record's own ``partner``: an EMAIL_MISMATCH on an edit of a paired person names it,
+    and the release says the emails were put right, not that the pair are two customers (judged distinct,
+    the partner would be passed over as a duplicate should the pair's mapping break later).
+    """
     if decision is None:
         return frozenset()
     return frozenset(
@@ -82,7 +87,7 @@ def judged_distinct(decision: AuditEntry | None, held: str) -> frozenset[str]:
         for finding in decision.findings
         if finding.subject == held and (rule := BY_CODE.get(finding.code)) and rule.judges_duplicates
         for ref in finding.related
-        if ref and ref != held
+        if ref and ref not in (held, partner)
     )
 
 
@@ -360,7 +365,7 @@ class AdminService:
             )
             for action in to_undo
         )
-        judged = judged_distinct(decision, hold.hold_id) if state is not None else frozenset()
+        judged = judged_distinct(decision, hold.hold_id, state.partner) if state is not None else frozenset()
         note = reason or "released by an admin"
         if judged:
             note += (
