@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
-from sync_guard.matching.normalise import emails_in
 from sync_guard.models.records import PartyRecord, RecordKind, System
 from sync_guard.redact import mask_email, mask_emails_in
 from sync_guard.rules.base import Rule, describe, hold_choice
 
 
 def emails_of(record: PartyRecord) -> set[str]:
-    """Every address the record gives (Books' contact persons, CRM's secondary email), normalised as the
-    matcher normalises them: trimmed and lower-case, a ``+tag`` and Gmail's dots dropped."""
-    return {email for written in (record.email, *record.other_emails) for email in emails_in(written)}
+    """Every address the record gives (Books' contact persons, CRM's secondary email), as the sync compares
+    them: trimmed and lower-case, nothing more. (The matcher also drops a ``+tag`` and Gmail's dots, since
+    they reach the same mailbox; to the sync they are another address, and the evidence shows each as
+    written.)"""
+    return {e.strip().lower() for e in (record.email, *record.other_emails) if e and e.strip()}
 
 
 def masked(emails: set[str]) -> str:
