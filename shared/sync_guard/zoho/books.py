@@ -1,7 +1,7 @@
 """Zoho Books v3 client: customers (contacts) and their invoices, for one organisation.
 
-Reads: one contact, contacts by display name / email / linked CRM account / filter, the contacts modified
-since a moment (newest first), invoices of a customer.
+Reads: one contact (or only whether Books says it does not exist), contacts by display name / email /
+linked CRM account / filter, the contacts modified since a moment (newest first), invoices of a customer.
 Writes: mark inactive/active (the quarantine lever on the Books side). ``create_contact``,
 ``update_contact`` and ``create_invoice`` exist for the simulator's scenarios and the demo; the guard never
 creates or deletes customers.
@@ -106,6 +106,20 @@ class BooksClient:
             raise
         contact = body.get("contact") if isinstance(body, Mapping) else None
         return dict(contact) if isinstance(contact, Mapping) else None
+
+    def contact_deleted(self, contact_id: str) -> bool:
+        """Whether Books says the contact does not exist (``GET /contacts/{id}``: its "does not exist" code
+        1002, or HTTP 404 saying so). False when Books returns it; any other answer raises, so that no
+        failure can pass for a deleted customer."""
+        try:
+            self._call("GET", f"/contacts/{contact_id}")
+        except BooksApiError as error:
+            if error.zoho_code == BOOKS_NOT_FOUND:
+                return True
+            if error.http_status == 404 and "does not exist" in error.zoho_message.lower():
+                return True
+            raise
+        return False
 
     def get_contact(self, contact_id: str) -> PartyRecord | None:
         """The contact as a ``PartyRecord``, or None when it does not exist."""

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from sync_guard.local.zoho_simulator import ChangeKind, Source, ZohoSimulator
+from sync_guard.local.zoho_simulator import ChangeKind, FaultKind, Source, ZohoSimulator
 from sync_guard.models.records import Module, System
-from sync_guard.zoho.books import FILTER_CRM, FILTER_INACTIVE, BooksApiError
-from sync_guard.zoho.errors import DisplayNameTaken, ZohoListingIncomplete
+from sync_guard.zoho.books import FILTER_ALL, FILTER_CRM, FILTER_INACTIVE, BooksApiError
+from sync_guard.zoho.errors import DisplayNameTaken, ZohoListingIncomplete, ZohoServerError
 from sync_guard.zoho.factory import ZohoClients
 from sync_guard.zoho.http import Dialect
 
@@ -156,3 +156,32 @@ def test_books_requires_organization_id_and_a_token(sim: ZohoSimulator, zoho: Zo
     with pytest.raises(BooksApiError) as wrong_org:
         zoho.http.request("GET", "/books/v3/contacts", dialect=Dialect.BOOKS, params={"organization_id": "1"})
     assert wrong_org.value.zoho_code == sim.state.assumptions.books_unknown_org_code
+
+
+def test_only_books_saying_a_contact_does_not_exist_reads_as_deleted(
+    sim: ZohoSimulator, zoho: ZohoClients
+) -> None:
+    kept = _customer(sim, "Kept Trading Ltd")
+    held = _customer(sim, "Held Trading Ltd")
+    sim.state.books_set_status(held, False, source=Source.ADMIN)
+    gone = _customer(sim, "Gone Trading Ltd")
+    sim.state.books_delete_contact(gone, source=Source.ADMIN)
+
+    assert zoho.books.contact_deleted(kept) is False
+    assert zoho.books.contact_deleted(held) is False  # inactive is not gone
+    assert zoho.books.contact_deleted(gone) is True
+    # every status is listed: an inactive (held) customer is not a candidate for a missed delete
+    listed = zoho.books.list_contacts(filter_by=FILTER_ALL)
+    assert [c.record_id for c in listed.items] == [kept, held]
+
+    # a 404 that is not "does not exist" (a URL Books does not know: code 5) is no answer at all
+    with pytest.raises(BooksApiError) as not_an_answer:
+        zoho.books.contact_deleted(f"{gone}/statements")
+    assert (not_an_answer.value.http_status, not_an_answer.value.zoho_code) == (404, 5)
+
+    # neither is a server error after the retries
+    sim.faults.configure(route_pattern=r"^books\.get_contact$")
+    sim.faults.script([FaultKind.SERVER_ERROR] * 4)
+    with pytest.raises(ZohoServerError):
+        zoho.books.contact_deleted(gone)
+    assert sim.requests.count("books.get_contact", record_id=gone, status=500) == 4
