@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sync_guard.guard.model import AuditEntry, RecordState
 from sync_guard.models.records import Module, PartyRecord
+from sync_guard.zoho.books import Page
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 
 
@@ -41,11 +42,38 @@ class BooksChecksClient(Protocol):
 
     def get_contact_data(self, contact_id: str) -> dict[str, Any] | None: ...
 
+    def list_contacts(self, *, filter_by: str | None = None, page: int = 1) -> Page[PartyRecord]:
+        """One page of contacts (200), in Books' default order (oldest created first)."""
+        ...
+
+    def contact_deleted(self, contact_id: str) -> bool:
+        """True only when Books says the contact does not exist; raises on any answer but the two."""
+        ...
+
 
 class ShadowStates(Protocol):
-    """The shadow's last known state of a record (``DynamoShadowRepository`` has it)."""
+    """The shadow's last known state of a record, and the Books customers it holds as live
+    (``DynamoShadowRepository`` has both)."""
 
     def get_state(self, ref: str) -> RecordState | None: ...
+
+    def live_books_customer_ids(self) -> Iterator[str]:
+        """The contact id of every Books customer the shadow holds and has not seen deleted."""
+        ...
+
+
+@dataclass(frozen=True)
+class BooksDeletePass:
+    """A pass of the Books missed-delete sweep, kept between runs until it ends."""
+
+    #: When the pass began: it names the pass (its listed pages carry it) and becomes the watermark.
+    started: datetime
+    #: The next page of ``GET /contacts`` to read.
+    next_page: int = 1
+    #: Whether the last page has been read (then candidates are being confirmed).
+    listed: bool = False
+    #: Candidates are confirmed in contact id order: every one up to this id is done.
+    confirmed_through: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,24 @@ class CheckState(Protocol):
     def channel(self) -> ChannelState | None: ...
 
     def save_channel(self, state: ChannelState) -> None: ...
+
+    def books_delete_pass(self) -> BooksDeletePass | None:
+        """The missed-delete sweep's pass in progress, if any."""
+        ...
+
+    def save_books_delete_pass(self, sweep: BooksDeletePass) -> None: ...
+
+    def save_listed_page(self, sweep: BooksDeletePass, page: int, contact_ids: Sequence[str]) -> None:
+        """Remember the contact ids one page of the pass's listing held."""
+        ...
+
+    def listed_contact_ids(self, sweep: BooksDeletePass) -> set[str]:
+        """Every contact id the pages of ``sweep`` (and no other pass) held."""
+        ...
+
+    def end_books_delete_pass(self, sweep: BooksDeletePass) -> None:
+        """Forget the pass and its pages."""
+        ...
 
 
 class AuditAppender(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -51,6 +52,16 @@ def is_conditional_check_failure(error: BaseException) -> bool:
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == (
         "ConditionalCheckFailedException"
     )
+
+
+def every_item(read: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[str, Any]]:
+    """Every item a DynamoDB ``query`` or ``scan`` (``read``) returns for ``request``, page after page."""
+    while True:
+        page = read(**request)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def reset_clients() -> None:

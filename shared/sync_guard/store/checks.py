@@ -8,6 +8,11 @@ Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
   runs cannot move it back.
 - ``ZOHO_CHECK`` / ``sync_stall:episode``: the sync stall reported and not yet seen to end (``since``,
   ``reported_at``, ``examples``); absent while the sync is healthy.
+- ``ZOHO_CHECK`` / ``deleted:Books:sweep``: the Books missed-delete sweep's pass in progress (``started``,
+  ``next_page``, ``listed``, ``confirmed_through``); absent between passes (the watermark item
+  ``deleted:Books`` says when the last one began).
+- ``ZOHO_CHECK`` / ``deleted:Books:page#000001``...: the contact ids one page of that pass's listing held
+  (``ids``), with the pass's ``started``; deleted when the pass ends, ignored if left by another pass.
 - ``ZOHO_CHECK`` / ``notification_channel``: the Notification API channel as last renewed: ``channel_id``,
   ``expires_at``, ``notify_url``, ``events``, ``token_fingerprint`` (a short hash that tells a rotated
   webhook secret apart, never the token) and ``renewed_at``.
@@ -17,13 +22,14 @@ The shadow table already holds the shared Zoho token; rekey and the engine read 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
-from sync_guard.reconcile.ports import ChannelState
+from sync_guard.reconcile.ports import BooksDeletePass, ChannelState
 from sync_guard.reconcile.stall import StallEpisode
 from sync_guard.store import aws
 from sync_guard.store.aws import is_conditional_check_failure
@@ -33,6 +39,9 @@ PARTITION = "ZOHO_CHECK"
 CHANNEL_SK = "notification_channel"
 # Beside the stall check's own watermark (``sync_stall``: when it last looked).
 STALL_SK = "sync_stall:episode"
+# Beside the Books missed-delete sweep's watermark (``deleted:Books``: when its last full pass began).
+BOOKS_SWEEP_SK = "deleted:Books:sweep"
+BOOKS_PAGE_SK = "deleted:Books:page#"
 
 
 class DynamoCheckState:
@@ -53,6 +62,31 @@ class DynamoCheckState:
             ConsistentRead=True,
         ).get("Item")
         return from_item(item) if item else None
+
+    def _delete(self, sk: str, *, unless_changed: tuple[str, str] | None = None) -> bool:
+        """Delete the item ``sk``; with ``unless_changed`` (attribute, value), only while the item still
+        holds that value (False when it does not, or is gone)."""
+        condition: dict[str, Any] = {}
+        if unless_changed is not None:
+            attribute, value = unless_changed
+            condition = {
+                "ConditionExpression": "#held = :held",
+                "ExpressionAttributeNames": {"#held": attribute},
+                "ExpressionAttributeValues": {":held": to_value(value)},
+            }
+        try:
+            self._client.delete_item(
+                TableName=self.table, Key={"pk": to_value(PARTITION), "sk": to_value(sk)}, **condition
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
+    def _put(self, sk: str, values: dict[str, Any]) -> None:
+        """Write the item ``sk`` whole (the last write wins)."""
+        self._client.put_item(TableName=self.table, Item=to_item({"pk": PARTITION, "sk": sk, **values}))
 
     def watermark(self, check: str) -> datetime | None:
         """Where ``check`` stopped last time, or None before its first successful run."""
@@ -91,20 +125,16 @@ class DynamoCheckState:
 
     def save_channel(self, state: ChannelState) -> None:
         """Remember a renewal (the last one wins: renewing is idempotent on Zoho's side too)."""
-        self._client.put_item(
-            TableName=self.table,
-            Item=to_item(
-                {
-                    "pk": PARTITION,
-                    "sk": CHANNEL_SK,
-                    "channel_id": state.channel_id,
-                    "expires_at": iso(state.expires_at),
-                    "notify_url": state.notify_url,
-                    "events": list(state.events),
-                    "token_fingerprint": state.token_fingerprint,
-                    "renewed_at": iso(state.renewed_at),
-                }
-            ),
+        self._put(
+            CHANNEL_SK,
+            {
+                "channel_id": state.channel_id,
+                "expires_at": iso(state.expires_at),
+                "notify_url": state.notify_url,
+                "events": list(state.events),
+                "token_fingerprint": state.token_fingerprint,
+                "renewed_at": iso(state.renewed_at),
+            },
         )
 
     def stall_episode(self) -> StallEpisode | None:
@@ -142,15 +172,61 @@ class DynamoCheckState:
 
     def close_stall(self, episode: StallEpisode) -> bool:
         """Forget the stall reported at ``episode.reported_at``; False when it is gone (or another)."""
-        try:
-            self._client.delete_item(
-                TableName=self.table,
-                Key={"pk": to_value(PARTITION), "sk": to_value(STALL_SK)},
-                ConditionExpression="reported_at = :reported",
-                ExpressionAttributeValues={":reported": to_value(iso(episode.reported_at))},
-            )
-        except ClientError as error:
-            if is_conditional_check_failure(error):
-                return False
-            raise
-        return True
+        return self._delete(STALL_SK, unless_changed=("reported_at", iso(episode.reported_at)))
+
+    # ------------------------------------------------------------ the Books missed-delete sweep
+    def books_delete_pass(self) -> BooksDeletePass | None:
+        """The sweep's pass in progress, if any."""
+        item = self._get(BOOKS_SWEEP_SK)
+        return _books_delete_pass(item) if item else None
+
+    def save_books_delete_pass(self, sweep: BooksDeletePass) -> None:
+        """Remember how far the pass got (one run at a time: the schedule never overlaps a 5-minute run)."""
+        self._put(
+            BOOKS_SWEEP_SK,
+            {
+                "started": iso(sweep.started),
+                "next_page": sweep.next_page,
+                "listed": sweep.listed,
+                "confirmed_through": sweep.confirmed_through or None,  # DynamoDB takes no empty string
+            },
+        )
+
+    def save_listed_page(self, sweep: BooksDeletePass, page: int, contact_ids: Sequence[str]) -> None:
+        """The contact ids one page of the pass's listing held (200 ids: a few kilobytes)."""
+        self._put(f"{BOOKS_PAGE_SK}{page:06d}", {"started": iso(sweep.started), "ids": list(contact_ids)})
+
+    def _listed_pages(self) -> Iterator[dict[str, Any]]:
+        for item in aws.every_item(
+            self._client.query,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :page)",
+            ExpressionAttributeValues={":pk": to_value(PARTITION), ":page": to_value(BOOKS_PAGE_SK)},
+            ConsistentRead=True,
+        ):
+            yield from_item(item)
+
+    def listed_contact_ids(self, sweep: BooksDeletePass) -> set[str]:
+        """Every contact id the pages of ``sweep`` held; pages another pass left are not counted."""
+        started = iso(sweep.started)
+        listed: set[str] = set()
+        for page in self._listed_pages():
+            if page.get("started") == started:
+                listed.update(str(contact_id) for contact_id in page.get("ids") or ())
+        return listed
+
+    def end_books_delete_pass(self, sweep: BooksDeletePass) -> None:
+        """Forget the pass and every listed page (a page left by a failed delete is ignored later)."""
+        for page in list(self._listed_pages()):
+            self._delete(str(page["sk"]))
+        # Unless a run started meanwhile began another pass: that one is the other run's.
+        self._delete(BOOKS_SWEEP_SK, unless_changed=("started", iso(sweep.started)))
+
+
+def _books_delete_pass(item: dict[str, Any]) -> BooksDeletePass:
+    return BooksDeletePass(
+        started=parse_iso(item["started"]),
+        next_page=int(item["next_page"]),
+        listed=bool(item.get("listed", False)),
+        confirmed_through=str(item.get("confirmed_through", "")),
+    )

@@ -59,7 +59,7 @@ from sync_guard.guard.ports import (
     SnapshotRequest,
     StateWrite,
 )
-from sync_guard.models.records import PartyRecord
+from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.store import aws
 from sync_guard.store.audit import audit_transact_items, primary_key
 from sync_guard.store.aws import is_conditional_check_failure
@@ -664,6 +664,29 @@ class DynamoShadowRepository:
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def live_books_customer_ids(self) -> Iterator[str]:
+        """The contact id of every Books customer state not marked deleted: one Scan of the table (the
+        missed-delete sweep's, once per pass; events never scan), only the key projected."""
+        prefix = f"REC#{System.BOOKS.value}:"
+        for item in aws.every_item(
+            self._client.scan,
+            TableName=self.shadow_table,
+            FilterExpression=(
+                "begins_with(pk, :books) AND sk = :state AND #module = :customers "
+                "AND (attribute_not_exists(deleted) OR deleted = :no)"
+            ),
+            ProjectionExpression="pk",
+            ExpressionAttributeNames={"#module": "module"},
+            ExpressionAttributeValues={
+                ":books": to_value(prefix),
+                ":state": to_value(STATE_SK),
+                ":customers": to_value(Module.BOOKS_CUSTOMERS.value),
+                ":no": to_value(False),
+            },
+            ConsistentRead=True,
+        ):
+            yield item["pk"]["S"].removeprefix(prefix)
 
     def reset_breaker(self, entry: AuditEntry) -> None:
         """Close an open storm breaker (admin operation), recorded by ``entry`` in the same transaction.
