@@ -1,9 +1,9 @@
 """Zoho checks function: on a schedule, keeps the Notification API channel alive, feeds what webhooks missed.
 
 The work is ``sync_guard.reconcile.checks.ZohoChecks.run`` (renew the channel, replay CRM webhook failures,
-feed CRM deleted records and Books customers modified without a webhook, watch for a stalled sync). A
-check that fails after Zoho's retries fails the invocation once the others have run, so the error alarm
-fires and the check's watermark stays where it was for the next run.
+feed CRM deleted records and Books customers modified or deleted without a webhook, watch for a stalled
+sync). A check that fails after Zoho's retries fails the invocation once the others have run, so the error
+alarm fires and the check's watermark stays where it was for the next run.
 """
 
 from __future__ import annotations

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     sync_stall_sample: int = Field(default=10, ge=1, le=200)
     # The check looks this often at most (each look reads Books, whose daily API cap can be 1,000 calls).
     sync_stall_every_minutes: int = Field(default=60, ge=0)
+    # Books customers deleted without a webhook: a pass lists every Books contact, then asks Books about
+    # each live customer of the shadow's that the listing lacked. A pass starts this often (0: off) and
+    # spends at most ``books_deleted_max_calls`` Books calls per run, going on at the next run.
+    books_deleted_every_minutes: int = Field(default=180, ge=0)
+    books_deleted_max_calls: int = Field(default=25, ge=1, le=1000)
 
     # Matching defaults.
     default_phone_region: str = "GB"

@@ -55,6 +55,8 @@ NOT_FOR_THE_DEPLOYER = {
     "sync_stall_lookback_hours": "how far back the stall check samples edits; not a deployment choice",
     "sync_stall_sample": "bounds the stall check's Zoho calls per run; not a deployment choice",
     "sync_stall_every_minutes": "bounds the stall check's Books calls per day; not a deployment choice",
+    "books_deleted_every_minutes": "bounds the delete sweep's Books calls per day; not a deployment choice",
+    "books_deleted_max_calls": "bounds the delete sweep's Books calls per run; not a deployment choice",
 }
 
 

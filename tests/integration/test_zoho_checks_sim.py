@@ -11,15 +11,30 @@ from typing import Any
 import pytest
 
 from sync_guard.config import get_settings
+from sync_guard.guard.model import PairSource, RecordState, epoch_ms
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.local.zoho_simulator.faults import FaultKind
+from sync_guard.local.zoho_simulator.native_sync import NativeSync
 from sync_guard.models.events import Channel, Operation
 from sync_guard.models.records import Module
-from sync_guard.reconcile.checks import BOOKS_MODIFIED_CHECK, FAILURES_CHECK, ZohoChecksFailed, deleted_check
+from sync_guard.reconcile.checks import (
+    BOOKS_DELETED_CHECK,
+    BOOKS_MODIFIED_CHECK,
+    FAILURES_CHECK,
+    CheckStatus,
+    ZohoChecksFailed,
+    deleted_check,
+)
+from sync_guard.reconcile.wiring import build_zoho_checks
+from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
-from sync_guard.store.checks import DynamoCheckState
+from sync_guard.store.checks import PARTITION, DynamoCheckState
 from sync_guard.store.events import DynamoEventStore
+from sync_guard.store.items import to_value
+from sync_guard.store.shadow import ShadowSeeder
+from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
+from sync_guard.zoho.errors import ZohoServerError
 from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sqs_event
@@ -238,3 +253,127 @@ def test_books_customers_whose_webhooks_never_came_are_fed_and_decided(
     assert decision.decision.value == "quarantine"
     assert f"books:{customer['contact_id']}" in decision.records
     assert "feed_books_modified_customers" in audit_operations()
+
+
+# ------------------------------------------------------------------------ Books customers deleted
+NAMES = ("Harbour Lights Ltd", "Orchard Dental Practice", "Kestrel Engineering Ltd")
+
+
+def synced_pairs(sim: ZohoSimulator, *, others_first: int = 0) -> list[str]:
+    """The accounts synced to Books, and the shadow seeded with each pair at its current version; Books
+    holds ``others_first`` customers created before them (unknown to the guard). Their Books ids."""
+    for n in range(others_first):
+        sim.state.books_create_contact({"contact_name": f"Walk-in Customer {n:03d}"}, source=Source.ADMIN)
+    native = NativeSync(sim.state)
+    native.connect()
+    accounts = [sim.state.crm_create("Accounts", {"Account_Name": n}, source=Source.ADMIN) for n in NAMES]
+    native.run_cycle()
+    native.close()
+    states, books_ids = [], []
+    for account in accounts:
+        contact = sim.state.books_get(native.mapped_customer(account["id"]) or "")
+        assert contact is not None
+        crm, books = crm_record_to_party("Accounts", account), books_contact_to_party(contact)
+        assert crm.modified_at is not None
+        assert books.modified_at is not None
+        pair = {"pair_source": PairSource.ZOHO_LINK}
+        states.append(RecordState(record=crm, version=epoch_ms(crm.modified_at), partner=books.ref, **pair))
+        states.append(RecordState(record=books, version=epoch_ms(books.modified_at), partner=crm.ref, **pair))
+        books_ids.append(books.record_id)
+    settings = get_settings()
+    ShadowSeeder(aws.client("dynamodb", settings), settings.shadow_table).load(states)
+    return books_ids
+
+
+def pass_is_due_again() -> None:
+    """Forget when the last pass began, as if the interval between passes were over."""
+    settings = get_settings()
+    aws.client("dynamodb", settings).delete_item(
+        TableName=settings.shadow_table, Key={"pk": to_value(PARTITION), "sk": to_value(BOOKS_DELETED_CHECK)}
+    )
+
+
+def test_a_books_customer_deleted_without_a_webhook_makes_partner_deleted_for_its_live_account(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    # given three synced pairs, and the bookkeeper deleting one Books customer with no webhook arriving
+    kept, _, gone = synced_pairs(sim)
+    sim.state.books_delete_contact(gone, source=Source.ADMIN)
+
+    # when the schedule fires and the processor decides what it fed
+    outcome = run(handler)[BOOKS_DELETED_CHECK]
+    [fed] = decide_queued(aws_server)
+
+    # then Books was asked about the missing customer only, and its delete decided as a webhook's would be
+    assert (fed["record_id"], fed["operation"], fed["channel"]) == (
+        gone,
+        Operation.DELETE.value,
+        Channel.RECONCILE.value,
+    )
+    assert (outcome["status"], outcome["found"], outcome["new_events"]) == ("ok", 1, 1)
+    assert sim.requests.count("books.get_contact", record_id=gone) == 1
+    assert sim.requests.count("books.get_contact", record_id=kept) == 0
+    audit = AuditLog.from_settings(get_settings())
+    [decision] = [e for e in audit.iterate(AuditQuery(record=f"books:{gone}")) if e.rules]
+    assert "PARTNER_DELETED" in decision.rules
+    operations = [e.operation for e in audit.iterate(AuditQuery()) if e.operation]
+    assert "feed_books_deleted_customers" in operations
+
+    # a run before the next pass is due asks Books nothing
+    assert run(handler)[BOOKS_DELETED_CHECK]["status"] == "skipped"
+    # and the next pass has nothing to ask about: the shadow holds the customer as deleted
+    pass_is_due_again()
+    again = run(handler)[BOOKS_DELETED_CHECK]
+    assert (again["status"], again["found"], again["new_events"]) == ("ok", 0, 0)
+    assert sim.requests.count("books.get_contact", record_id=gone) == 1
+    assert decide_queued(aws_server) == []
+
+
+def test_a_listing_failing_half_way_feeds_nothing_and_the_next_run_reads_on_from_that_page(
+    aws_server: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given 200 customers before the synced ones (two pages), one synced customer deleted without a webhook
+    *_, gone = synced_pairs(sim, others_first=200)
+    sim.state.books_delete_contact(gone, source=Source.ADMIN)
+    checks = build_zoho_checks(get_settings())
+    # when the first page is read and the second fails on every attempt
+    sim.faults.configure(route_pattern=r"^books\.list_contacts$")
+    sim.faults.script([None, *[FaultKind.SERVER_ERROR] * 3])
+    with pytest.raises(ZohoServerError):
+        checks.feed_missed_books_deletes()
+
+    # then nothing is fed and nobody asked about; the pass waits at the second page
+    assert aws_server.sqs.receive_message(QueueUrl=aws_server.queue_url).get("Messages") is None
+    assert sim.requests.count("books.get_contact") == 0
+    sweep = DynamoCheckState.from_settings(get_settings()).books_delete_pass()
+    assert sweep is not None
+    assert (sweep.next_page, sweep.listed) == (2, False)
+
+    # when Books answers again: the second page only, then the delete
+    outcome = checks.feed_missed_books_deletes()
+    assert sim.requests.count("books.list_contacts") == 1 + 3 + 1
+    assert outcome.status is CheckStatus.OK
+    [fed] = decide_queued(aws_server)
+    assert (fed["record_id"], fed["operation"]) == (gone, Operation.DELETE.value)
+
+
+def test_a_customer_a_shifting_page_left_out_is_asked_about_and_not_deleted(
+    aws_server: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given 199 customers before the synced ones: the first synced customer ends page 1, the others page 2
+    monkeypatch.setenv("SYNC_GUARD_BOOKS_DELETED_MAX_CALLS", "1")
+    get_settings.cache_clear()
+    _, shifted, _ = synced_pairs(sim, others_first=199)
+    checks = build_zoho_checks(get_settings())
+    assert checks.feed_missed_books_deletes().status is CheckStatus.INCOMPLETE  # page 1 only
+
+    # when a customer on page 1 is deleted before the next run: page 2 starts one customer later
+    first = sim.state.books_list_contacts()[0]["contact_id"]
+    sim.state.books_delete_contact(first, source=Source.ADMIN)
+    checks.feed_missed_books_deletes()  # page 2, without the customer that moved to page 1
+    outcome = checks.feed_missed_books_deletes()  # its confirmation
+
+    # then Books is asked about it, says it exists, and nothing is fed
+    assert sim.requests.count("books.get_contact", record_id=shifted) == 1
+    assert (outcome.status, outcome.found, outcome.skipped, outcome.new_events) == (CheckStatus.OK, 1, 1, 0)
+    assert aws_server.sqs.receive_message(QueueUrl=aws_server.queue_url).get("Messages") is None

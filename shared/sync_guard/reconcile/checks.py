@@ -2,7 +2,7 @@
 
 Zoho CRM delivers workflow webhooks at most once, Books' are hardly better in practice, and Notification
 API channels expire (a week at most, an hour by default), so an event that is lost is a duplicate nobody
-sees. Every scheduled run does six checks, each on its own (one failing does not stop the others; the run
+sees. Every scheduled run does seven checks, each on its own (one failing does not stop the others; the run
 then ends in an error, which alarms):
 
 ``notification_channel``
@@ -26,6 +26,16 @@ then ends in an error, which alarms):
     ``parse_books_webhook``, its operation inferred as for a webhook without ``?event=``. Two edits within
     one second look alike in a listing (Books' times have whole seconds): the second is caught only by its
     webhook, or by a later edit.
+``deleted:Books``
+    Books lists no deleted contacts, so a pass (every ``books_deleted_every``) reads the whole
+    ``GET /contacts?filter_by=Status.All`` page by page, keeping each page's ids in the check state, then
+    takes the shadow's live Books customers the listing lacked and asks Books about each
+    (``GET /contacts/{id}``). Only Books' "does not exist" answer feeds a delete (the Books webhook's
+    id-only delete, so a delete webhook that did arrive is the same event); a customer Books returns was
+    merely missed by a page shifting under the listing, and any error raises before anything is fed for
+    it. A run spends at most ``books_deleted_max_calls`` Books calls and stops in time; the pass
+    (next page, last confirmed id) is saved after every step and the next run goes on from there. When
+    every candidate is confirmed the pass ends and its start becomes the watermark.
 
 ``sync_stall``
     Samples recent CRM edits of linked records and reads their partners in Books: when edits stopped
@@ -50,7 +60,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -67,6 +77,7 @@ from sync_guard.models.records import Module, PartyRecord
 from sync_guard.reconcile.ports import (
     AuditAppender,
     BooksChecksClient,
+    BooksDeletePass,
     ChannelState,
     CheckState,
     CrmChecksClient,
@@ -74,6 +85,7 @@ from sync_guard.reconcile.ports import (
 )
 from sync_guard.reconcile.stall import STALL_CHECK, SyncStallCheck
 from sync_guard.redact import mask_emails_in
+from sync_guard.zoho.books import FILTER_ALL
 from sync_guard.zoho.convert import parse_zoho_time
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 from sync_guard.zoho.payloads import crm_workflow_body, parse_books_webhook, parse_crm_workflow
@@ -84,6 +96,7 @@ CHANNEL_CHECK = "notification_channel"
 FAILURES_CHECK = "webhook_failures"
 DELETED_MODULES = (Module.CRM_ACCOUNTS, Module.CRM_CONTACTS)
 BOOKS_MODIFIED_CHECK = "modified:Books"
+BOOKS_DELETED_CHECK = "deleted:Books"
 #: Who the checks' audit entries name as actor.
 ACTOR = "scheduler:zoho-checks"
 #: Zoho's limit on a channel's echoed token.
@@ -173,6 +186,9 @@ class ChecksConfig:
     first_lookback: timedelta
     overlap: timedelta
     event_retention: timedelta
+    #: How often a pass of the Books missed-delete sweep starts (zero: never) and its calls per run.
+    books_deleted_every: timedelta = timedelta(hours=3)
+    books_deleted_max_calls: int = 25
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChecksConfig:
@@ -191,6 +207,8 @@ class ChecksConfig:
             first_lookback=timedelta(hours=settings.zoho_checks_first_lookback_hours),
             overlap=timedelta(seconds=settings.zoho_checks_overlap_seconds),
             event_retention=timedelta(days=settings.event_retention_days),
+            books_deleted_every=timedelta(minutes=settings.books_deleted_every_minutes),
+            books_deleted_max_calls=settings.books_deleted_max_calls,
         )
 
 
@@ -284,6 +302,7 @@ class ZohoChecks:
         ]
         checks += [(deleted_check(m), partial(self.feed_deleted_records, m)) for m in DELETED_MODULES]
         checks.append((BOOKS_MODIFIED_CHECK, self.feed_modified_books_customers))
+        checks.append((BOOKS_DELETED_CHECK, self.feed_missed_books_deletes))
         if self._stall is not None:
             checks.append((STALL_CHECK, partial(watch_for_stall, self._stall)))
         return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
@@ -482,6 +501,67 @@ class ZohoChecks:
         state = self._shadow.get_state(contact.ref)
         return state is not None and state.version >= epoch_ms(contact.modified_at)
 
+    # --------------------------------------------------------------------------- missed Books deletes
+    def feed_missed_books_deletes(self) -> CheckOutcome:
+        """Feed a delete event for every live Books customer of the shadow's that Books says no longer
+        exists (see the module docstring): list every contact, then confirm each one missing."""
+        config = self._config
+        if not config.books_deleted_every:
+            return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note="off")
+        sweep = self._state.books_delete_pass()
+        if sweep is None:
+            now, last = self._clock(), self._state.watermark(BOOKS_DELETED_CHECK)
+            if last is not None and now < last + config.books_deleted_every:
+                due = (last + config.books_deleted_every).isoformat()
+                return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note=f"next pass from {due}")
+            sweep = BooksDeletePass(started=now)
+            self._state.save_books_delete_pass(sweep)
+        books = self._books()
+        calls = 0
+        while not sweep.listed:
+            if calls >= config.books_deleted_max_calls or self._out_of_time():
+                note = f"listing paused before page {sweep.next_page}; the next run goes on from there"
+                return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.INCOMPLETE, note=note)
+            # Every status: a held customer is inactive, not gone. A failure raises: the pass stays here.
+            page = books.list_contacts(filter_by=FILTER_ALL, page=sweep.next_page)
+            calls += 1
+            self._state.save_listed_page(sweep, sweep.next_page, [c.record_id for c in page.items])
+            sweep = replace(sweep, next_page=sweep.next_page + 1, listed=not page.has_more)
+            self._state.save_books_delete_pass(sweep)
+        listed = self._state.listed_contact_ids(sweep)
+        candidates = sorted(
+            contact_id
+            for contact_id in self._shadow.live_books_customer_ids()
+            if contact_id not in listed and contact_id > sweep.confirmed_through
+        )
+        tally = _Tally(found=len(candidates))
+        try:
+            for contact_id in candidates:
+                if calls >= config.books_deleted_max_calls or self._out_of_time():
+                    tally.complete = False
+                    break
+                calls += 1
+                item = _Item(None, partial(_books_delete_body, books, contact_id))
+                self._store(item, tally, route="schedule:books-deleted", parse=parse_books_webhook)
+                sweep = replace(sweep, confirmed_through=contact_id)
+        finally:
+            self._state.save_books_delete_pass(sweep)
+        outcome = self._finish(
+            BOOKS_DELETED_CHECK,
+            sweep.started,
+            tally,
+            operation="feed_books_deleted_customers",
+            what="Books customers deleted without a webhook the guard received",
+            skipped_as="in Books after all",
+            audit_at=self._clock(),
+        )
+        if not tally.complete:
+            done = sweep.confirmed_through or "(none yet)"
+            note = f"paused after contact {done}; the next run goes on from there"
+            return replace(outcome, note=note)
+        self._state.end_books_delete_pass(sweep)
+        return outcome
+
     # --------------------------------------------------------------------------- shared steps
     def _since(self, check: str, now: datetime) -> datetime:
         watermark = self._state.watermark(check)
@@ -531,18 +611,26 @@ class ZohoChecks:
         tally.unqueued += len(result.unqueued)
 
     def _finish(
-        self, check: str, started: datetime, tally: _Tally, *, operation: str, what: str
+        self,
+        check: str,
+        started: datetime,
+        tally: _Tally,
+        *,
+        operation: str,
+        what: str,
+        skipped_as: str = "not for the guard or gone",
+        audit_at: datetime | None = None,
     ) -> CheckOutcome:
         if tally.new_events:
             note = (
                 f"{tally.new_events} new events from {what} (listed {tally.found}, already known "
-                f"{tally.repeats}, not for the guard or gone {tally.skipped})"
+                f"{tally.repeats}, {skipped_as} {tally.skipped})"
             )
             self._audit.append(
                 admin_entry(
                     operation,
                     actor=ACTOR,
-                    at=started,
+                    at=audit_at or started,
                     mode=self._config.mode,
                     note=note,
                 )
@@ -590,6 +678,14 @@ def _deleted_body(module: Module, record: DeletedRecord) -> dict[str, Any]:
     return body
 
 
+def _books_delete_body(books: BooksChecksClient, contact_id: str) -> dict[str, Any] | None:
+    """A Books delete webhook carrying only the id, once Books says the contact does not exist; None
+    while Books still has it (only missing from the listing: a page shifted as it was read)."""
+    if not books.contact_deleted(contact_id):
+        return None
+    return {"event": "delete", "contact": {"contact_id": contact_id}}
+
+
 def _books_body(books: BooksChecksClient, contact_id: str) -> dict[str, Any] | None:
     """The Books webhook's Default Payload for the contact as it is now; None when it is gone."""
     data = books.get_contact_data(contact_id)
@@ -598,6 +694,7 @@ def _books_body(books: BooksChecksClient, contact_id: str) -> dict[str, Any] | N
 
 __all__: Sequence[str] = (
     "ACTOR",
+    "BOOKS_DELETED_CHECK",
     "BOOKS_MODIFIED_CHECK",
     "CheckOutcome",
     "CheckStatus",

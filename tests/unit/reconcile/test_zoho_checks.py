@@ -17,15 +17,19 @@ from sync_guard.ingest import EventStatus
 from sync_guard.models.events import Channel, Operation
 from sync_guard.models.records import Module, PartyRecord
 from sync_guard.reconcile.checks import (
+    BOOKS_DELETED_CHECK,
     BOOKS_MODIFIED_CHECK,
     CHANNEL_CHECK,
     FAILURES_CHECK,
+    CheckOutcome,
     ChecksConfig,
+    CheckStatus,
     ZohoChecks,
     ZohoChecksFailed,
     deleted_check,
 )
-from sync_guard.reconcile.ports import ChannelState
+from sync_guard.reconcile.ports import BooksDeletePass, ChannelState
+from sync_guard.zoho.books import Page
 from sync_guard.zoho.convert import books_contact_to_party
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 from sync_guard.zoho.errors import ZohoServerError
@@ -96,12 +100,20 @@ class FakeCrm:
 
 @dataclass
 class FakeBooks:
-    """Books contacts by id; lists them newest modified first down to ``since``, as BooksClient does."""
+    """Books contacts by id; lists them newest modified first down to ``since``, as BooksClient does, or
+    page by page in creation order (``per_page`` to a page)."""
 
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
     listed_since: list[datetime] = field(default_factory=list)
     failing: bool = False
+    per_page: int = 200
+    #: Contacts a listing leaves out although they exist (a page shifted while it was read).
+    unlisted: set[str] = field(default_factory=set)
+    pages_read: list[int] = field(default_factory=list)
+    failing_pages: set[int] = field(default_factory=set)
+    asked: list[str] = field(default_factory=list)
+    failing_asks: set[str] = field(default_factory=set)
 
     def iter_contacts_modified_since(self, since: datetime) -> Iterator[PartyRecord]:
         if self.failing:
@@ -118,6 +130,21 @@ class FakeBooks:
         contact = self.contacts.get(contact_id)
         return copy.deepcopy(contact) if contact is not None else None
 
+    def list_contacts(self, *, filter_by: str | None = None, page: int = 1) -> Page[PartyRecord]:
+        assert filter_by == "Status.All"
+        self.pages_read.append(page)
+        if page in self.failing_pages:
+            raise ZohoServerError("Zoho answered 503 after every retry", http_status=503)
+        listed = [c for c in self.contacts.values() if c["contact_id"] not in self.unlisted]
+        chunk = listed[(page - 1) * self.per_page : page * self.per_page]
+        return Page([books_contact_to_party(c) for c in chunk], page, len(listed) > page * self.per_page)
+
+    def contact_deleted(self, contact_id: str) -> bool:
+        self.asked.append(contact_id)
+        if contact_id in self.failing_asks:
+            raise ZohoServerError("Zoho answered 503 after every retry", http_status=503)
+        return contact_id not in self.contacts
+
 
 @dataclass
 class MemoryShadow:
@@ -125,6 +152,11 @@ class MemoryShadow:
 
     def get_state(self, ref: str) -> RecordState | None:
         return self.states.get(ref)
+
+    def live_books_customer_ids(self) -> Iterator[str]:
+        for state in list(self.states.values()):
+            if state.live and state.record.module is Module.BOOKS_CUSTOMERS:
+                yield state.record.record_id
 
     def hold(self, contact: dict[str, Any]) -> None:
         """The shadow's state of ``contact`` as a webhook would have left it."""
@@ -137,6 +169,8 @@ class MemoryShadow:
 class MemoryCheckState:
     watermarks: dict[str, datetime] = field(default_factory=dict)
     saved_channel: ChannelState | None = None
+    books_pass: BooksDeletePass | None = None
+    listed_pages: dict[int, tuple[datetime, list[str]]] = field(default_factory=dict)
 
     def watermark(self, check: str) -> datetime | None:
         return self.watermarks.get(check)
@@ -152,6 +186,21 @@ class MemoryCheckState:
 
     def save_channel(self, state: ChannelState) -> None:
         self.saved_channel = state
+
+    def books_delete_pass(self) -> BooksDeletePass | None:
+        return self.books_pass
+
+    def save_books_delete_pass(self, sweep: BooksDeletePass) -> None:
+        self.books_pass = sweep
+
+    def save_listed_page(self, sweep: BooksDeletePass, page: int, contact_ids: Sequence[str]) -> None:
+        self.listed_pages[page] = (sweep.started, list(contact_ids))
+
+    def listed_contact_ids(self, sweep: BooksDeletePass) -> set[str]:
+        return {i for started, ids in self.listed_pages.values() if started == sweep.started for i in ids}
+
+    def end_books_delete_pass(self, sweep: BooksDeletePass) -> None:
+        self.books_pass, self.listed_pages = None, {}
 
 
 @dataclass
@@ -694,3 +743,182 @@ def test_a_contact_listed_twice_in_one_run_is_fetched_once(world: World) -> None
     assert world.books.fetched == ["1"]
     assert books_outcome(report)["found"] == 1
     assert books_outcome(report)["new_events"] == 1
+
+
+# ------------------------------------------------------------------------------ Books customers deleted
+def known_customers(world: World, *contact_ids: str, in_books: bool = True) -> None:
+    """Customers the shadow holds as live, and (``in_books``) that Books still has."""
+    at = NOW - timedelta(days=30)
+    for contact_id in contact_ids:
+        contact = books_contact(contact_id, f"Customer {contact_id} Ltd", created=at, modified=at)
+        world.shadow.hold(contact)
+        if in_books:
+            world.books.contacts[contact_id] = contact
+
+
+def sweep(world: World) -> CheckOutcome:
+    return world.checks.feed_missed_books_deletes()
+
+
+def test_a_books_customer_deleted_without_a_webhook_is_fed_as_its_delete_once_books_confirms_it(
+    world: World,
+) -> None:
+    # given two live customers in the shadow, one of them deleted in Books without a webhook
+    known_customers(world, "4600001", "4600002")
+    known_customers(world, "4600003", in_books=False)
+
+    outcome = sweep(world)
+
+    # then Books is asked about the missing one only, and its delete is fed as the id-only webhook's
+    assert world.books.asked == ["4600003"]
+    [event] = world.queue.sent
+    assert (event.record_id, event.operation, event.channel) == (
+        "4600003",
+        Operation.DELETE,
+        Channel.RECONCILE,
+    )
+    expected = parse_books_webhook({"event": "delete", "contact": {"contact_id": "4600003"}}, received_at=NOW)
+    assert event.event_id == expected.event_id  # a delete webhook that did arrive is the same event
+    assert world.store.items[event.event_id].route == "schedule:books-deleted"
+    assert (outcome.status, outcome.found, outcome.new_events) == (CheckStatus.OK, 1, 1)
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_books_deleted_customers"]
+    assert "1 new events" in entry.note
+    # the pass is over: its start is the watermark, its pages are forgotten
+    assert world.state.watermarks[BOOKS_DELETED_CHECK] == NOW
+    assert (world.state.books_pass, world.state.listed_pages) == (None, {})
+
+
+def test_a_customer_only_missing_from_the_listing_is_not_deleted(world: World) -> None:
+    # given a customer Books still has, left out of the listing (a page shifted while it was read)
+    known_customers(world, "4600001", "4600002")
+    world.books.unlisted = {"4600002"}
+
+    outcome = sweep(world)
+
+    assert world.books.asked == ["4600002"]
+    assert world.queue.sent == []
+    assert (outcome.status, outcome.found, outcome.new_events, outcome.skipped) == (CheckStatus.OK, 1, 0, 1)
+
+
+def test_a_listing_failing_half_way_feeds_nothing_and_the_next_run_goes_on_from_that_page(
+    world: World,
+) -> None:
+    # given three customers listed one to a page, and one deleted without a webhook
+    world.books.per_page = 1
+    known_customers(world, "4600001", "4600002", "4600003")
+    known_customers(world, "4600004", in_books=False)
+    world.books.failing_pages = {2}
+
+    # when the second page fails after Zoho's retries
+    report = world.checks.run()
+
+    # then nothing is fed, nobody is asked about, and the check fails (the run raises, the alarm fires)
+    assert report.summary()[BOOKS_DELETED_CHECK]["status"] == "failed"
+    assert world.queue.sent == []
+    assert world.books.asked == []
+    assert BOOKS_DELETED_CHECK not in world.state.watermarks
+    with pytest.raises(ZohoChecksFailed, match=BOOKS_DELETED_CHECK):
+        report.raise_for_failures()
+
+    # when Books answers again, the next run reads from the failed page on and feeds the delete
+    world.books.failing_pages = set()
+    outcome = sweep(world)
+    assert world.books.pages_read == [1, 2, 2, 3]
+    assert [e.record_id for e in world.queue.sent] == ["4600004"]
+    assert outcome.status is CheckStatus.OK
+
+
+def test_books_failing_to_confirm_a_delete_feeds_nothing_for_it_until_it_answers(world: World) -> None:
+    known_customers(world, "4600001")
+    known_customers(world, "4600002", "4600003", in_books=False)
+    world.books.failing_asks = {"4600003"}
+
+    report = world.checks.run()
+
+    # the confirmed one is fed; the one Books could not be asked about is not, and the check fails
+    assert [e.record_id for e in world.queue.sent] == ["4600002"]
+    assert report.summary()[BOOKS_DELETED_CHECK]["status"] == "failed"
+    assert world.state.books_pass is not None
+    assert world.state.books_pass.confirmed_through == "4600002"
+
+    # the next run asks again about that one only, without listing again
+    world.books.failing_asks = set()
+    pages = len(world.books.pages_read)
+    sweep(world)
+    assert world.books.asked == ["4600002", "4600003", "4600003"]
+    assert len(world.books.pages_read) == pages
+    assert [e.record_id for e in world.queue.sent] == ["4600002", "4600003"]
+
+
+def test_a_run_spends_at_most_the_calls_allowed_and_the_pass_goes_on_next_run() -> None:
+    world = make_world(books_deleted_max_calls=2)
+    world.books.per_page = 1
+    known_customers(world, "4600001", "4600002", "4600003")
+    known_customers(world, "4600004", "4600005", in_books=False)
+
+    def calls() -> int:
+        return len(world.books.pages_read) + len(world.books.asked)
+
+    spent = []
+    outcomes = []
+    for _ in range(3):
+        before = calls()
+        outcomes.append(sweep(world))
+        spent.append(calls() - before)
+
+    # two pages, then the last page and one confirmation, then the other confirmation
+    assert spent == [2, 2, 1]
+    assert [o.status for o in outcomes] == [CheckStatus.INCOMPLETE, CheckStatus.INCOMPLETE, CheckStatus.OK]
+    assert "before page 3" in outcomes[0].note
+    assert "after contact 4600004" in outcomes[1].note
+    assert [e.record_id for e in world.queue.sent] == ["4600004", "4600005"]
+    assert world.state.watermarks[BOOKS_DELETED_CHECK] == NOW
+
+
+def test_a_run_short_of_time_does_not_start_listing_and_the_next_one_does() -> None:
+    world = make_world()
+    known_customers(world, "4600001", in_books=False)
+
+    report = world.checks.run(remaining_seconds=lambda: 5.0)
+
+    assert report.summary()[BOOKS_DELETED_CHECK]["status"] == "incomplete"
+    assert world.books.pages_read == []
+    assert world.queue.sent == []
+    world.checks.run(remaining_seconds=lambda: 300.0)
+    assert [e.record_id for e in world.queue.sent] == ["4600001"]
+
+
+def test_a_second_pass_feeds_nothing_new_and_passes_wait_their_interval(world: World) -> None:
+    known_customers(world, "4600001")
+    known_customers(world, "4600002", in_books=False)
+    sweep(world)
+    asked = list(world.books.asked)
+
+    # a run before the interval is over does not start a pass
+    world.clock.now = NOW + timedelta(minutes=179)
+    assert sweep(world).status is CheckStatus.SKIPPED
+    assert world.books.asked == asked
+
+    # the next pass, the processor not having got to the delete yet: the same event, recognised
+    world.clock.now = NOW + timedelta(minutes=180)
+    again = sweep(world)
+    assert (again.new_events, again.repeats) == (0, 1)
+    assert len(world.queue.sent) == 1
+
+    # once the shadow holds it deleted, a pass has nothing to ask about
+    state = world.shadow.states["books:4600002"]
+    world.shadow.states["books:4600002"] = state.model_copy(update={"deleted": True})
+    world.clock.now = NOW + timedelta(minutes=360)
+    last = sweep(world)
+    assert (last.found, last.new_events) == (0, 0)
+    assert world.books.asked == ["4600002", "4600002"]
+
+
+def test_a_sweep_every_zero_minutes_is_off() -> None:
+    world = make_world(books_deleted_every_minutes=0)
+    known_customers(world, "4600001", in_books=False)
+
+    outcome = sweep(world)
+
+    assert (outcome.status, outcome.note) == (CheckStatus.SKIPPED, "off")
+    assert world.books.pages_read == []

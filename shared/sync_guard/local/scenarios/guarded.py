@@ -110,6 +110,9 @@ class GuardedEnvironment:
             # scenario says they come round, not once an hour.
             "SYNC_GUARD_SYNC_STALL_LOOKBACK_HOURS": "48",
             "SYNC_GUARD_SYNC_STALL_EVERY_MINUTES": "0",
+            # One shadow keeps every scenario's organisation, while the simulator holds only the current
+            # one: the missed-delete sweep would take the earlier scenarios' customers for deleted ones.
+            "SYNC_GUARD_BOOKS_DELETED_EVERY_MINUTES": "0",
         }
         self.stack = LocalStack(
             self.state_dir,
