@@ -41,7 +41,7 @@ from sync_guard.cli._context import (
 )
 from sync_guard.cli._zoho_source import crm_modules, every_books_contact
 from sync_guard.config import Mode, Settings
-from sync_guard.errors import ConfigurationError, SyncGuardError
+from sync_guard.errors import ClientError, ConfigurationError, SyncGuardError
 from sync_guard.executor.model import ActionMessage, ActionStatus
 from sync_guard.matching import Verdict, blocking_keys, compare
 from sync_guard.models.records import Module, PartyRecord, System
@@ -381,7 +381,11 @@ def preflight(
         )
     console = Console()
     if crm_export is not None and books_export is not None:
-        crm, books = load_from_exports(crm_export, books_export)
+        try:
+            crm, books = load_from_exports(crm_export, books_export)
+        except ClientError as error:  # an export that cannot be read, named with its line (or sheet and row)
+            typer.echo(f"error: {error.message}", err=True)
+            raise typer.Exit(2) from error
         plan = plan_preflight(crm, books)
     else:
         from sync_guard.zoho.auth import InMemoryTokenCache

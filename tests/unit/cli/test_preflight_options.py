@@ -65,3 +65,16 @@ def test_exports_without_apply_list_the_holds(exports: tuple[Path, Path]) -> Non
 
     assert result.exit_code == 0, result.output
     assert '"crm": "crm:5725767000000000001"' in result.output
+
+
+def test_an_export_it_cannot_read_is_an_error_naming_the_line_not_a_traceback(
+    exports: tuple[Path, Path],
+) -> None:
+    crm, books = exports
+    crm.write_text('Record Id,Account Name\n5725767000000000001,"Acme" Ltd\n')  # a stray quote
+    args = ["preflight", "--crm-export", str(crm), "--books-export", str(books), "--json"]
+
+    result = runner.invoke(APP, args)
+
+    assert result.exit_code == 2
+    assert f"error: {crm}, line 2: not valid CSV" in result.output
