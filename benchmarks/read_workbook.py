@@ -66,9 +66,9 @@ def one_round(kind: str, path: Path) -> float:
         for _ in book.worksheets[0].iter_rows(values_only=True):
             pass
     elif kind == "sheet":
-        from sync_guard.exports.workbook import read_first_sheet
+        from sync_guard.exports.workbook import read_sheet
 
-        read_first_sheet(path)
+        read_sheet(path)
     else:
         from sync_guard.exports.reader import read_export
         from sync_guard.models.records import System

@@ -14,7 +14,7 @@ import msoffcrypto.format.ooxml
 import openpyxl
 import pytest
 import xlwt
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sync_guard.cli import app
 from sync_guard.exports.reader import ExportError, read_export, read_header
@@ -361,3 +361,154 @@ def test_match_report_puts_zip_codes_back_by_its_region(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     assert "2 US ZIP code(s) had lost their leading zeros" in (tmp_path / "us" / "summary.md").read_text()
     assert "leading zeros" not in (tmp_path / "gb" / "summary.md").read_text()
+
+
+# Choosing the sheet: --crm-sheet / --books-sheet (one option per export: each file names its own).
+# A terminal wide enough that the error panel does not break a long path in two.
+WIDE = {"COLUMNS": "1000"}
+
+
+def said(result: Result) -> str:
+    """A command's output as one line: the error panel wraps its message at the terminal's width."""
+    return " ".join(result.output.replace("\u2502", " ").split())
+
+
+def two_sheet_workbook(path: Path) -> Path:
+    """One workbook holding both exports, the Books sheet first, and a hidden sheet of old accounts."""
+    return xlsx(
+        path,
+        ("Customers", [["Contact ID", "Display Name"], [460000000000001, "Acme Limited"]]),
+        ("Accounts", [["Record Id", "Account Name"], ["5725767000000000001", "Acme Ltd"]]),
+        ("Old accounts", [["Record Id", "Account Name"], ["5725767000000000009", "Gone Ltd"]]),
+        hidden=("Old accounts",),
+    )
+
+
+def test_the_sheet_named_is_read_wherever_it_stands_and_whatever_its_case(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+
+    accounts = read_export(path, System.CRM, sheet="accounts")
+    hidden = read_export(path, System.CRM, sheet="Old accounts")  # named, so read though hidden
+
+    assert (accounts.sheet, [r.name for r in accounts.records]) == ("Accounts", ["Acme Ltd"])
+    assert accounts.warnings == []  # no warning about the sheets left aside: the user chose
+    assert [r.name for r in hidden.records] == ["Gone Ltd"]
+    assert read_header(path, "Accounts") == ["Record Id", "Account Name"]
+
+
+def test_a_sheet_the_workbook_lacks_is_an_error_listing_its_sheets(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.CRM, sheet="Acounts")
+    assert caught.value.message == (
+        f"{path}: the workbook has no sheet 'Acounts'; its sheets: 'Customers', 'Accounts', "
+        "'Old accounts' (hidden)"
+    )
+
+
+def test_a_sheet_asked_of_a_csv_file_is_an_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "c.csv", [["Contact ID", "Display Name"], ["1", "Acme"]])
+    with pytest.raises(ExportError, match=r"c\.csv: sheet 'Customers' asked for, but this is a CSV file"):
+        read_export(path, System.BOOKS, sheet="Customers")
+
+
+def test_match_report_reads_each_export_from_its_own_sheet_of_one_workbook(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+    args = ["--crm", str(path), "--crm-sheet", "Accounts", "--books", str(path), "--books-sheet", "Customers"]
+
+    result = CliRunner().invoke(app, ["match-report", *args, "--out", str(tmp_path / "out"), "--quiet"])
+
+    assert result.exit_code == 0, result.output
+    pairs = (tmp_path / "out" / "pairs.csv").read_text(encoding="utf-8")
+    assert "5725767000000000001" in pairs
+    assert "460000000000001" in pairs
+
+
+def test_match_report_maps_a_column_in_the_sheet_named(tmp_path: Path) -> None:
+    # --map with two exports looks for its column in each export's header: the sheet's, not the first one's
+    path = xlsx(
+        tmp_path / "exports.xlsx",
+        ("Notes", [["checked by finance"]]),
+        ("Accounts", [["Record Id", "Trading Name"], ["5725767000000000001", "Acme Ltd"]]),
+    )
+    books = write_csv(tmp_path / "c.csv", [["Contact ID", "Display Name"], ["460000000000001", "Acme Ltd"]])
+    args = [
+        "--crm",
+        str(path),
+        "--crm-sheet",
+        "Accounts",
+        "--books",
+        str(books),
+        "--map",
+        "Trading Name=name",
+    ]
+
+    result = CliRunner().invoke(app, ["match-report", *args, "--out", str(tmp_path / "out"), "--quiet"])
+
+    assert result.exit_code == 0, result.output
+    assert "5725767000000000001" in (tmp_path / "out" / "pairs.csv").read_text(encoding="utf-8")
+
+
+def test_match_report_names_the_file_and_its_sheets_when_the_sheet_is_not_there(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+    args = ["--books", str(path), "--books-sheet", "Clients", "--out", str(tmp_path / "out")]
+
+    result = CliRunner().invoke(app, ["match-report", *args])
+
+    assert result.exit_code == 2
+    assert "exports.xlsx: the workbook has no sheet 'Clients'; its sheets: 'Customers'," in said(result)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["match-report", "seed", "preflight"])
+def test_a_sheet_option_with_a_csv_export_is_refused_naming_the_option(tmp_path: Path, command: str) -> None:
+    crm = write_csv(
+        tmp_path / "accounts.csv", [["Record Id", "Account Name"], ["5725767000000000001", "Acme"]]
+    )
+    books = write_csv(
+        tmp_path / "customers.csv", [["Contact ID", "Display Name"], ["460000000000001", "Acme"]]
+    )
+    files = {
+        "match-report": ["--crm", str(crm), "--books", str(books), "--out", str(tmp_path / "out")],
+        "seed": ["--crm", str(crm), "--books", str(books), "--dry-run"],
+        "preflight": ["--crm-export", str(crm), "--books-export", str(books)],
+    }[command]
+
+    result = CliRunner().invoke(app, [command, *files, "--crm-sheet", "Accounts"], env=WIDE)
+
+    assert result.exit_code == 2
+    assert "Invalid value for --crm-sheet" in said(result)
+    assert "accounts.csv is a CSV file, which has no sheets" in said(result)
+
+
+def test_a_sheet_option_without_its_export_is_refused(tmp_path: Path) -> None:
+    books = write_csv(
+        tmp_path / "customers.csv", [["Contact ID", "Display Name"], ["460000000000001", "Acme"]]
+    )
+    args = ["--books", str(books), "--crm-sheet", "Accounts", "--out", str(tmp_path / "out")]
+
+    result = CliRunner().invoke(app, ["match-report", *args], env=WIDE)
+
+    assert result.exit_code == 2
+    assert "Invalid value for --crm-sheet: no --crm to read the sheet of" in said(result)
+
+
+def test_preflight_reads_the_sheets_named_and_names_one_it_cannot_find(tmp_path: Path) -> None:
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+    files = ["--crm-export", str(path), "--books-export", str(path), "--books-sheet", "Customers"]
+
+    read = CliRunner().invoke(app, ["preflight", *files, "--crm-sheet", "Accounts", "--json"])
+    missing = CliRunner().invoke(app, ["preflight", *files, "--crm-sheet", "Acounts", "--json"])
+
+    assert read.exit_code == 0, read.output
+    assert "Acme" in read.output
+    assert missing.exit_code == 2
+    assert "the workbook has no sheet 'Acounts'; its sheets: 'Customers', 'Accounts'" in said(missing)
+
+
+def test_seeding_another_sheet_of_the_same_workbook_is_another_seed(tmp_path: Path) -> None:
+    from sync_guard.cli.seed import _digest
+
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+    assert _digest([(path, "Accounts")]) != _digest([(path, "Old accounts")])
+    assert _digest([(path, None)]) == _digest([(path, None)])

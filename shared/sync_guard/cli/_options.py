@@ -24,3 +24,52 @@ AuditTableOption = Annotated[
 ActorOption = Annotated[
     str | None, typer.Option("--actor", help="Who does this, for the audit trail (default: your OS user).")
 ]
+
+# A workbook's sheet to read, one option per export (a CRM and a Books workbook name their sheets apart).
+CrmSheetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--crm-sheet",
+        metavar="NAME",
+        help="Sheet of the CRM workbook to read (default: its first visible one).",
+    ),
+]
+BooksSheetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--books-sheet",
+        metavar="NAME",
+        help="Sheet of the Books workbook to read (default: its first visible one).",
+    ),
+]
+
+
+def check_sheet_options(
+    crm: Path | None,
+    crm_sheet: str | None,
+    books: Path | None,
+    books_sheet: str | None,
+    *,
+    file_options: tuple[str, str] = ("--crm", "--books"),
+) -> None:
+    """BadParameter, before anything is read, for a sheet named without its export or for an export
+    that is a CSV file; ``file_options`` are the command's names of the CRM and the Books export."""
+    from sync_guard.exports.reader import is_workbook  # cheap: the workbook library loads only to read
+
+    exports = (
+        (crm, crm_sheet, file_options[0], "--crm-sheet"),
+        (books, books_sheet, file_options[1], "--books-sheet"),
+    )
+    for path, sheet, file_option, sheet_option in exports:
+        if sheet is None:
+            continue
+        if path is None:
+            raise typer.BadParameter(
+                f"no {file_option} to read the sheet of: give {file_option} (a workbook)",
+                param_hint=sheet_option,
+            )
+        if path.exists() and not is_workbook(path):
+            raise typer.BadParameter(
+                f"{path} is a CSV file, which has no sheets: {sheet_option} names a workbook's sheet",
+                param_hint=sheet_option,
+            )

@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from sync_guard.cli._options import DEFAULT_STATE_DIR, StackOption, StateDirOption
+from sync_guard.cli._options import (
+    DEFAULT_STATE_DIR,
+    BooksSheetOption,
+    CrmSheetOption,
+    StackOption,
+    StateDirOption,
+    check_sheet_options,
+)
 from sync_guard.cli._teardown import skip_teardown
 from sync_guard.cli._zoho_source import (
     FromZohoOption,
@@ -50,7 +57,8 @@ _HELP = "\n\n".join(
         "Headers are recognised from Zoho's own exports (e.g. 'Record Id', 'Account Name', 'Display Name', "
         "'EmailID', 'Billing Code') or the canonical set id, name, email, phone, street, city, postcode, "
         "country, website, vat (plus has_transactions, outstanding, modified, linked_crm_id). Use --map to "
-        "point any other column at a field. See docs/match-report.md.",
+        "point any other column at a field. A workbook is read from its first visible sheet, or the one "
+        "--crm-sheet/--books-sheet names. See docs/match-report.md.",
     ]
 )
 
@@ -85,25 +93,29 @@ def _phone_region(value: str) -> str:
     return code
 
 
-def _overrides_per_file(paths: list[Path], overrides: dict[str, str]) -> dict[Path, dict[str, str]]:
-    """Each file's share of the ``--map`` entries: a column one export has and the other lacks is
-    mapped where it is. With one file, every entry is its own (a column it lacks is an error there)."""
-    if len(paths) < 2 or not overrides:
-        return dict.fromkeys(paths, overrides)
-    headers = {path: read_header(path) for path in paths}
+def _overrides_per_file(
+    exports: dict[System, tuple[Path, str | None]], overrides: dict[str, str]
+) -> dict[System, dict[str, str]]:
+    """Each export's share of the ``--map`` entries: a column one export has and the other lacks is
+    mapped where it is. With one file, every entry is its own (a column it lacks is an error there).
+    ``exports`` gives each system's file and sheet (both may be sheets of one workbook)."""
+    if len(exports) < 2 or not overrides:
+        return dict.fromkeys(exports, overrides)
+    headers = {system: read_header(path, sheet) for system, (path, sheet) in exports.items()}
     nowhere = [
         column for column in overrides if not any(overrides_for(h, {column: ""}) for h in headers.values())
     ]
     if nowhere:
         shown = ", ".join(f"'{c}'" for c in nowhere)
         raise typer.BadParameter(f"column(s) {shown} in neither export's header", param_hint="--map")
-    return {path: overrides_for(headers[path], overrides) for path in paths}
+    return {system: overrides_for(headers[system], overrides) for system in exports}
 
 
 def _read(
     path: Path,
     system: System,
-    overrides: dict[Path, dict[str, str]],
+    sheet: str | None,
+    overrides: dict[System, dict[str, str]],
     progress: Progress,
     console: Console,
     warnings: list[str],
@@ -111,10 +123,12 @@ def _read(
     default_region: str,
 ) -> list[PartyRecord]:
     # A US user's export writes its dates month first (12/01/2018 is December 1).
-    export = ExportFile(path, system, month_first=default_region == "US", default_region=default_region)
+    export = ExportFile(
+        path, system, month_first=default_region == "US", default_region=default_region, wanted_sheet=sheet
+    )
     task = progress.add_task(f"reading {path.name}", total=count_rows(path) or None)
     records = []
-    for record in iter_export(path, system, overrides[path], export):
+    for record in iter_export(path, system, overrides[system], export):
         records.append(record)
         if len(records) % 1000 == 0:  # the bar in steps: advancing it costs more than reading a row
             progress.update(task, completed=len(records))
@@ -137,6 +151,8 @@ def match_report(
         Path | None,
         typer.Option("--books", help="Books Customers export, CSV, XLSX or XLS.", dir_okay=False),
     ] = None,
+    crm_sheet: CrmSheetOption = None,
+    books_sheet: BooksSheetOption = None,
     mapping: Annotated[
         list[str] | None,
         typer.Option(
@@ -178,6 +194,7 @@ def match_report(
         raise typer.BadParameter("give exports or --from-zoho, not both", param_hint="--from-zoho")
     if not from_zoho and crm is None and books is None:
         raise typer.BadParameter("give --crm, --books or both (or --from-zoho)", param_hint="--crm/--books")
+    check_sheet_options(crm, crm_sheet, books, books_sheet)
     overrides = _parse_maps(mapping or [])
     warnings: list[str] = []
     zoho_crm: list[PartyRecord] = []
@@ -214,20 +231,33 @@ def match_report(
     with bulk_allocation():
         try:
             check_output(out, replace=replace)
-            per_file = _overrides_per_file([p for p in (crm, books) if p is not None], overrides)
+            exports = {
+                system: (path, sheet)
+                for system, path, sheet in ((System.CRM, crm, crm_sheet), (System.BOOKS, books, books_sheet))
+                if path is not None
+            }
+            per_file = _overrides_per_file(exports, overrides)
             with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
 
-                def read(path: Path | None, system: System) -> list[PartyRecord]:
-                    if path is None:
+                def read(system: System) -> list[PartyRecord]:
+                    if system not in exports:
                         return []
+                    path, sheet = exports[system]
                     return _read(
-                        path, system, per_file, progress, console, warnings, default_region=default_region
+                        path,
+                        system,
+                        sheet,
+                        per_file,
+                        progress,
+                        console,
+                        warnings,
+                        default_region=default_region,
                     )
 
-                crm_records = zoho_crm if from_zoho else read(crm, System.CRM)
+                crm_records = zoho_crm if from_zoho else read(System.CRM)
                 # The workers normalise the CRM records while this process reads the Books export.
                 with normalising_ahead(crm_records, default_region, workers=jobs) as crm_normalised:
-                    books_records = zoho_books if from_zoho else read(books, System.BOOKS)
+                    books_records = zoho_books if from_zoho else read(System.BOOKS)
                     tasks: dict[str, TaskID] = {}
 
                     def advance(stage: str, done: int, total: int) -> None:

@@ -39,6 +39,7 @@ from sync_guard.cli._context import (
     default_actor,
     resolve_settings,
 )
+from sync_guard.cli._options import BooksSheetOption, CrmSheetOption, check_sheet_options
 from sync_guard.cli._zoho_source import crm_modules, every_books_contact
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ClientError, ConfigurationError, SyncGuardError
@@ -255,12 +256,17 @@ def load_from_zoho(
     return crm, books
 
 
-def load_from_exports(crm_export: Path, books_export: Path) -> tuple[list[SideRecord], list[SideRecord]]:
-    """The same from Zoho's CSV exports (names as exported)."""
+def load_from_exports(
+    crm_export: Path, books_export: Path, *, crm_sheet: str | None = None, books_sheet: str | None = None
+) -> tuple[list[SideRecord], list[SideRecord]]:
+    """The same from Zoho's exports (names as exported), CSV files or workbooks (read from the sheets
+    named, or their first visible ones)."""
     from sync_guard.exports.reader import read_export
 
-    crm = [SideRecord(r, (r.name,)) for r in read_export(crm_export, System.CRM).records]
-    books = [SideRecord(r, (r.name,)) for r in read_export(books_export, System.BOOKS).records]
+    crm = [SideRecord(r, (r.name,)) for r in read_export(crm_export, System.CRM, sheet=crm_sheet).records]
+    books = [
+        SideRecord(r, (r.name,)) for r in read_export(books_export, System.BOOKS, sheet=books_sheet).records
+    ]
     return crm, books
 
 
@@ -350,8 +356,10 @@ def register(app: typer.Typer) -> None:
 def preflight(
     module: Annotated[str, typer.Option(help="CRM module the sync maps to customers.")] = "Accounts",
     view: Annotated[str | None, typer.Option(help="Id of the CRM view used as the sync scope.")] = None,
-    crm_export: Annotated[Path | None, typer.Option(help="CRM export CSV instead of the API.")] = None,
-    books_export: Annotated[Path | None, typer.Option(help="Books customers CSV instead of the API.")] = None,
+    crm_export: Annotated[Path | None, typer.Option(help="CRM export file instead of the API.")] = None,
+    books_export: Annotated[Path | None, typer.Option(help="Books export file instead of the API.")] = None,
+    crm_sheet: CrmSheetOption = None,
+    books_sheet: BooksSheetOption = None,
     apply: Annotated[
         bool | None,
         typer.Option(
@@ -373,6 +381,9 @@ def preflight(
         raise typer.BadParameter(
             "give --crm-export and --books-export together (or neither)", param_hint=missing
         )
+    check_sheet_options(
+        crm_export, crm_sheet, books_export, books_sheet, file_options=("--crm-export", "--books-export")
+    )
     if crm_export is not None and apply:
         raise typer.BadParameter(
             "from exports preflight only lists what to hold: holding writes the tags through Zoho's "
@@ -382,7 +393,9 @@ def preflight(
     console = Console()
     if crm_export is not None and books_export is not None:
         try:
-            crm, books = load_from_exports(crm_export, books_export)
+            crm, books = load_from_exports(
+                crm_export, books_export, crm_sheet=crm_sheet, books_sheet=books_sheet
+            )
         except ClientError as error:  # an export that cannot be read, named with its line (or sheet and row)
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(2) from error

@@ -26,6 +26,7 @@ from sync_guard.cli._context import (
     default_actor,
     resolve_settings,
 )
+from sync_guard.cli._options import BooksSheetOption, CrmSheetOption, check_sheet_options
 from sync_guard.cli._zoho_source import (
     FromZohoOption,
     ModuleOption,
@@ -59,11 +60,15 @@ def _overrides(values: list[str]) -> dict[str, str]:
     return overrides
 
 
-def _digest(paths: list[Path]) -> str:
+def _digest(exports: list[tuple[Path, str | None]]) -> str:
+    """The exports' content (and the sheet read of a workbook, when one was named: another sheet of the
+    same file is another seed)."""
     digest = hashlib.sha256()
-    for path in paths:
+    for path, sheet in exports:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+        if sheet is not None:
+            digest.update(f"sheet:{sheet}".encode())
     return digest.hexdigest()[:24]
 
 
@@ -108,6 +113,8 @@ def report_lines(
 def seed(
     crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV, XLSX).")] = None,
     books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV, XLSX or XLS).")] = None,
+    crm_sheet: CrmSheetOption = None,
+    books_sheet: BooksSheetOption = None,
     map_: Annotated[list[str] | None, typer.Option("--map", help="COLUMN=FIELD header override.")] = None,
     from_zoho: FromZohoOption = False,
     module: ModuleOption = None,
@@ -124,6 +131,7 @@ def seed(
         raise typer.BadParameter("give exports or --from-zoho, not both", param_hint="--from-zoho")
     if not from_zoho and crm is None and books is None:
         raise typer.BadParameter("give --crm, --books or both (or --from-zoho)", param_hint="--crm/--books")
+    check_sheet_options(crm, crm_sheet, books, books_sheet)
     # The stack's phone region, not this shell's: seeded records must key as the processor keys events.
     settings = resolve_settings(
         stack_name=stack_name,
@@ -141,9 +149,13 @@ def seed(
     else:
         overrides = _overrides(map_ or [])
         try:
-            sources = ((crm, System.CRM), (books, System.BOOKS))
+            sources = ((crm, crm_sheet, System.CRM), (books, books_sheet, System.BOOKS))
             region = settings.default_phone_region  # where a US ZIP code's dropped zeros are put back
-            exports = [read_export(p, system, overrides, default_region=region) for p, system in sources if p]
+            exports = [
+                read_export(p, system, overrides, default_region=region, sheet=sheet)
+                for p, sheet, system in sources
+                if p
+            ]
         except ClientError as error:
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(2) from error
@@ -165,7 +177,8 @@ def seed(
             f"{len(plan.unpaired_crm)} CRM, {len(plan.unpaired_books)} Books"
         )
         # From exports, keyed by their content (the same files seed once); from Zoho, by time (it changes).
-        entry_id = None if from_zoho else f"seed_{_digest([p for p in (crm, books) if p])}"
+        files = [(p, sheet) for p, sheet in ((crm, crm_sheet), (books, books_sheet)) if p]
+        entry_id = None if from_zoho else f"seed_{_digest(files)}"
         if from_zoho:
             note += f"; read from Zoho's APIs ({', '.join(m.value for m in modules)} and Books customers)"
         entry = admin_entry("seed", actor=who, at=now, mode=settings.mode, note=note, entry_id=entry_id)

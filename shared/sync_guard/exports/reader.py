@@ -30,7 +30,7 @@ from sync_guard.exports.workbook import (
     column_letter,
     looks_like_workbook,
     lost_digits,
-    read_first_sheet,
+    read_sheet,
 )
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
@@ -171,6 +171,8 @@ class ExportFile:
     encoding: str = "utf-8-sig"
     # The sheet read, when the file is a workbook: places in it are its rows, not a file's lines.
     sheet: str | None = None
+    # The sheet to read, when the file is a workbook (None: its first visible sheet); a CSV file has none.
+    wanted_sheet: str | None = None
     # The country of numbers written without one (the --region): where it is the US, a postcode of 3 or
     # 4 digits is a ZIP code whose leading zeros a spreadsheet dropped. None: only a row's country says.
     default_region: str | None = None
@@ -716,7 +718,7 @@ def _module_for(system: System, columns: dict[str, int]) -> Module:
 
 # What a file named .csv sometimes is instead, by the bytes it starts with: the web page a browser saved
 # when an export link had expired, or Excel's XML spreadsheet. (A workbook is read as one, whatever its
-# name: see _is_workbook.)
+# name: see is_workbook.)
 _NOT_CSV: tuple[tuple[bytes, str], ...] = (
     (b"<!doctype html", "a web page (HTML)"),
     (b"<html", "a web page (HTML)"),
@@ -927,13 +929,14 @@ class _CsvTable:
 
 
 class _WorkbookTable:
-    """A workbook's first visible sheet, its cells written as a CSV of it would hold them: its header
-    is the first row that holds anything, and rows keep their numbers in the sheet."""
+    """A workbook's sheet (the one asked for, or its first visible one), its cells written as a CSV of
+    it would hold them: its header is the first row that holds anything, and rows keep their numbers
+    in the sheet."""
 
     def __init__(self, export: ExportFile) -> None:
         self.export = export
         try:
-            sheet = read_first_sheet(export.path)
+            sheet = read_sheet(export.path, export.wanted_sheet)
         except WorkbookUnreadable as error:
             raise ExportError(export.path, None, str(error)) from error
         export.sheet = sheet.name
@@ -941,8 +944,8 @@ class _WorkbookTable:
             others = ", ".join(repr(name) for name in sheet.others)
             export.warnings.append(
                 f"{export.path}: the workbook has {len(sheet.others) + 1} sheets; the first, {sheet.name!r}, "
-                f"is read and {others} left aside (a Zoho export has one sheet: move the customers' sheet "
-                "first to read another)"
+                f"is read and {others} left aside (a Zoho export has one sheet: name the customers' sheet "
+                f"with {_OPTIONS[export.system]}-sheet to read another)"
             )
         self.cells = sheet.cells
         texts = ([cell_text(value) for value in row] for row in self.cells)
@@ -1007,9 +1010,15 @@ class _WorkbookTable:
 @contextmanager
 def _open_table(export: ExportFile) -> Iterator[_CsvTable | _WorkbookTable]:
     """The export's header and rows, by what the file holds: a workbook (whatever its name) or CSV."""
-    if _is_workbook(export.path):
+    if is_workbook(export.path):
         yield _WorkbookTable(export)
         return
+    if export.wanted_sheet is not None:
+        raise ExportError(
+            export.path,
+            None,
+            f"sheet {export.wanted_sheet!r} asked for, but this is a CSV file: it has no sheets",
+        )
     export.encoding, not_utf8 = _encoding(export.path)
     if not_utf8 is not None:
         export.warnings.append(
@@ -1028,8 +1037,8 @@ def iter_export(
     workbook's sheet and row).
 
     A CSV file's fields may be separated by commas, semicolons or tabs, as the header row shows. An
-    Excel workbook (.xlsx, .xls) is read from its first sheet, each cell written as a CSV would hold it
-    and then read the same way.
+    Excel workbook (.xlsx, .xls) is read from ``export.wanted_sheet`` or else its first visible sheet,
+    each cell written as a CSV would hold it and then read the same way.
     """
     export = export or ExportFile(path, system)
     with _open_table(export) as table:
@@ -1066,7 +1075,7 @@ def iter_export(
         export.warnings.extend(_restored_zeros_warning(export))
 
 
-def _is_workbook(path: Path) -> bool:
+def is_workbook(path: Path) -> bool:
     """Whether the file is an Excel workbook by its first bytes (also one saved under a .csv name)."""
     try:
         with path.open("rb") as handle:
@@ -1075,11 +1084,12 @@ def _is_workbook(path: Path) -> bool:
         return False  # reading it as CSV names the reason
 
 
-def read_header(path: Path) -> list[str]:
-    """The column names of an export (its first row, a workbook's first row that holds anything);
-    ExportError when it cannot be read."""
-    if _is_workbook(path):
-        return _WorkbookTable(ExportFile(path, System.BOOKS)).headers
+def read_header(path: Path, sheet: str | None = None) -> list[str]:
+    """The column names of an export (its first row, a workbook's first row that holds anything, in
+    its ``sheet`` when given); ExportError when it cannot be read."""
+    if is_workbook(path) or sheet is not None:
+        with _open_table(ExportFile(path, System.BOOKS, wanted_sheet=sheet)) as table:
+            return table.headers
     encoding, _ = _encoding(path)
     with _open_text(path, encoding) as handle:
         first = handle.readline()
@@ -1101,10 +1111,12 @@ def read_export(
     overrides: Mapping[str, str] | None = None,
     *,
     default_region: str | None = None,
+    sheet: str | None = None,
 ) -> ExportFile:
     """Read a whole export file (see :func:`iter_export`); ``default_region`` is the country of rows
-    that give none (see :attr:`ExportFile.default_region`)."""
-    export = ExportFile(path, system, default_region=default_region)
+    that give none (see :attr:`ExportFile.default_region`), ``sheet`` a workbook's sheet to read (see
+    :attr:`ExportFile.wanted_sheet`)."""
+    export = ExportFile(path, system, default_region=default_region, wanted_sheet=sheet)
     export.records = list(iter_export(path, system, overrides, export))
     return export
 
@@ -1112,7 +1124,7 @@ def read_export(
 def count_rows(path: Path) -> int:
     """Physical lines after the header: the total for a progress bar (cheap, no CSV parsing); 0 (no
     total) for a workbook, whose rows are counted only by reading it."""
-    if _is_workbook(path):
+    if is_workbook(path):
         return 0
     try:
         with path.open("rb") as handle:

@@ -44,9 +44,9 @@ class Sheet:
     others: list[str]
 
 
-def read_first_sheet(path: Path) -> Sheet:
-    """The workbook's first visible worksheet, whole; WorkbookUnreadable with the reason when it cannot
-    be read."""
+def read_sheet(path: Path, name: str | None = None) -> Sheet:
+    """The workbook's worksheet ``name`` (its case aside), or its first visible one, whole;
+    WorkbookUnreadable with the reason when it cannot be read, or when there is no such sheet."""
     import python_calamine  # only here: the cli extra's library, loaded when a workbook is met
 
     try:
@@ -59,21 +59,34 @@ def read_first_sheet(path: Path) -> Sheet:
             f"kind of zip archive?): {error}"
         ) from error
     with workbook:
-        sheets = [
-            meta.name
-            for meta in workbook.sheets_metadata
-            if meta.typ == python_calamine.SheetTypeEnum.WorkSheet
-            and meta.visible == python_calamine.SheetVisibleEnum.Visible
-        ]
-        if not sheets:
+        worksheets = [m for m in workbook.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+        visible = [m.name for m in worksheets if m.visible == python_calamine.SheetVisibleEnum.Visible]
+        if name is not None:
+            chosen = _sheet_named(name, [m.name for m in worksheets], visible)
+            others: list[str] = []
+        elif visible:
+            chosen, others = visible[0], visible[1:]
+        else:
             raise WorkbookUnreadable("the workbook has no visible worksheet")
         try:
             # Every row and column from A1, so that a row's index is its number in the spreadsheet.
-            cells = workbook.get_sheet_by_name(sheets[0]).to_python(skip_empty_area=False)
+            cells = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
         except (python_calamine.CalamineError, ValueError) as error:
-            message = f"sheet {sheets[0]!r} cannot be read (is it damaged?): {error}"
+            message = f"sheet {chosen!r} cannot be read (is it damaged?): {error}"
             raise WorkbookUnreadable(message) from error
-    return Sheet(sheets[0], cells, sheets[1:])
+    return Sheet(chosen, cells, others)
+
+
+def _sheet_named(name: str, worksheets: list[str], visible: list[str]) -> str:
+    """The worksheet a person named: as written, else the one whose name differs only in case (a
+    spreadsheet allows no two such names); WorkbookUnreadable listing the sheets there are."""
+    if name in worksheets:
+        return name
+    folded = [sheet for sheet in worksheets if sheet.casefold() == name.strip().casefold()]
+    if folded:
+        return folded[0]
+    shown = ", ".join(repr(sheet) + ("" if sheet in visible else " (hidden)") for sheet in worksheets)
+    raise WorkbookUnreadable(f"the workbook has no sheet {name!r}; its sheets: {shown or 'none'}")
 
 
 def cell_text(value: object) -> str:
