@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -512,3 +513,74 @@ def test_seeding_another_sheet_of_the_same_workbook_is_another_seed(tmp_path: Pa
     path = two_sheet_workbook(tmp_path / "exports.xlsx")
     assert _digest([(path, "Accounts")]) != _digest([(path, "Old accounts")])
     assert _digest([(path, None)]) == _digest([(path, None)])
+
+
+# Formulas and error values, in a workbook as Excel saves it (tests/fixtures/make_formula_workbook.py).
+FORMULAS = FIXTURES / "formulas.xlsx"
+
+
+def test_the_formula_workbook_is_what_its_script_writes(tmp_path: Path) -> None:
+    script = FIXTURES.parent / "make_formula_workbook.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "again.xlsx")], check=True)
+    with zipfile.ZipFile(FORMULAS) as committed, zipfile.ZipFile(tmp_path / "again.xlsx") as written:
+        assert committed.namelist() == written.namelist()
+        for name in committed.namelist():
+            assert committed.read(name) == written.read(name), name
+
+
+def test_a_formula_cell_is_read_by_the_value_excel_saved_for_it() -> None:
+    acme, beta, *_ = read_export(FORMULAS, System.BOOKS).records
+    assert (acme.name, acme.outstanding) == ("Acme Ltd", Decimal("1234.5"))  # =TRIM(...), =1000+234.5
+    assert beta.record_id == "460000000000002"  # ="46000000000000"&"2"
+
+
+def test_error_values_in_fields_that_may_be_empty_are_read_as_empty_with_one_warning() -> None:
+    export = read_export(FORMULAS, System.BOOKS)
+
+    values = [str(value) for record in export.records for value in record.model_dump().values()]
+    assert not [value for value in values if "#" in value]
+    beta, gamma, delta = export.records[1:]
+    assert (beta.other_names, beta.email, beta.outstanding) == ((), None, None)
+    assert (gamma.other_names, gamma.outstanding, delta.email) == ((), None, None)
+    errors = [w for w in export.warnings if "error value" in w]
+    # the 6 in columns read; the #REF! in Notes, a column no field reads, is nobody's concern
+    assert errors == [
+        f"{FORMULAS}, sheet 'Customers': 6 cell(s) hold an error value (#N/A, #REF!, ...) where a value was "
+        "read, the first #N/A at row 3, column C ('Company Name'): read as empty"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sheet", "cell", "column", "field"),
+    [("Bad id", "A3", "Contact ID", "id"), ("Bad link", "C3", "CRM Account ID", "linked crm id")],
+)
+def test_an_error_value_in_an_id_column_stops_the_read_naming_sheet_row_and_column(
+    sheet: str, cell: str, column: str, field: str
+) -> None:
+    with pytest.raises(ExportError) as caught:
+        read_export(FORMULAS, System.BOOKS, sheet=sheet)
+    assert caught.value.message.startswith(
+        f"{FORMULAS}, sheet '{sheet}', row 3: '{column}' (cell {cell}) holds the error #N/A, so this "
+        f"{field} is not known"
+    )
+
+
+def test_match_report_stops_on_an_error_value_in_an_id_column(tmp_path: Path) -> None:
+    args = ["--books", str(FORMULAS), "--books-sheet", "Bad id", "--out", str(tmp_path / "out")]
+
+    result = CliRunner().invoke(app, ["match-report", *args, "--quiet"])
+
+    assert result.exit_code == 2
+    assert "sheet 'Bad id', row 3: 'Contact ID' (cell A3) holds the error #N/A" in said(result)
+
+
+def test_error_cells_are_found_however_the_xml_quotes_their_type(tmp_path: Path) -> None:
+    # XML allows single quotes; a writer other than Excel may use them
+    path = tmp_path / "single-quoted.xlsx"
+    with zipfile.ZipFile(FORMULAS) as committed, zipfile.ZipFile(path, "w") as written:
+        for name in committed.namelist():
+            written.writestr(name, committed.read(name).replace(b't="e"', b"t='e'"))
+
+    export = read_export(path, System.BOOKS, sheet="Customers")
+
+    assert [w for w in export.warnings if "6 cell(s) hold an error value" in w]

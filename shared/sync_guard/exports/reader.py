@@ -958,6 +958,10 @@ class _WorkbookTable:
             headers.pop()  # the sheet's width is its widest row's
         self.headers = headers
         self.semicolons = False
+        self.errors = sheet.errors
+        # The error cells read as empty: how many, and the first (row number, column index, error).
+        self.errors_read = 0
+        self.first_error: tuple[int, int, str] | None = None
 
     def _row_text(self, row: Sequence[object]) -> list[str]:
         width = len(self.headers)
@@ -971,7 +975,7 @@ class _WorkbookTable:
 
     def rows(self, columns: dict[str, int]) -> Iterator[tuple[int, list[str]]]:
         """(row number, row) of each row that is not blank; ExportError for an id a number has cut
-        short, or a cell right of the header's last column."""
+        short or an error value has taken the place of, or a cell right of the header's last column."""
         export, width = self.export, len(self.headers)
         ids = {
             index: name
@@ -979,6 +983,7 @@ class _WorkbookTable:
             if name in columns
             for index in (columns[name], *export.repeated.get(name, ()))
         }
+        errors = self._errors_read(columns)
         for number, row in enumerate(islice(self.cells, self.header_index + 1, None), self.header_index + 2):
             texts = self._row_text(row)
             beyond = next((i for i in range(width, len(row)) if cell_text(row[i]).strip()), None)
@@ -989,6 +994,8 @@ class _WorkbookTable:
                     f"of the header's last column ({column_letter(width - 1)}): give it a header, or "
                     "clear it",
                 )
+            if errors and number in errors:
+                self._read_errors_as_empty(number, errors[number], ids)
             if not any(text.strip() for text in texts):
                 continue
             for index, name in ids.items():
@@ -1002,9 +1009,39 @@ class _WorkbookTable:
                     )
             yield number, texts
 
+    def _errors_read(self, columns: dict[str, int]) -> dict[int, list[tuple[int, str]]]:
+        """The error cells below the header in the columns read, by row number: (column index, error)."""
+        read = {*columns.values(), *(i for further in self.export.repeated.values() for i in further)}
+        by_row: dict[int, list[tuple[int, str]]] = {}
+        for (row, column), error in sorted(self.errors.items()):
+            if row > self.header_index and column in read:
+                by_row.setdefault(row + 1, []).append((column, error))
+        return by_row
+
+    def _read_errors_as_empty(self, number: int, errors: list[tuple[int, str]], ids: dict[int, str]) -> None:
+        """Count a row's error cells, which python-calamine reads as empty; ExportError for one in an id
+        column: the record (or its link) would be another, or none."""
+        for column, error in errors:
+            if column in ids:
+                raise self.export.error(
+                    number,
+                    f"{self.headers[column].strip()!r} (cell {column_letter(column)}{number}) holds the "
+                    f"error {error}, so this {ids[column].replace('_', ' ')} is not known (a lookup that "
+                    "found nothing?): correct the formula, or paste the ids in as values",
+                )
+            self.errors_read += 1
+            self.first_error = self.first_error or (number, column, error)
+
     def warnings(self) -> list[str]:
-        """Nothing: a sheet's rows need no mending."""
-        return []
+        """One warning counting the error cells read as empty (a sheet's rows need no other mending)."""
+        if self.first_error is None:
+            return []
+        number, column, error = self.first_error
+        return [
+            f"{self.export.where(None)}: {self.errors_read} cell(s) hold an error value (#N/A, #REF!, ...) "
+            f"where a value was read, the first {error} at row {number}, column {column_letter(column)} "
+            f"({self.headers[column].strip()!r}): read as empty"
+        ]
 
 
 @contextmanager
