@@ -122,6 +122,12 @@ def test_tab_separated_text_is_read(tmp_path: Path) -> None:
         ("$ (1,234.56)", "-1234.56"),
         ("1,234.56-", "-1234.56"),
         ("£ -", "0"),
+        # A currency's symbol or code, before or after; an abbreviation's dot is no decimal mark.
+        ("USD 1,234.50", "1234.50"),
+        ("Rs. 1,234.50", "1234.50"),
+        ("Rs.1,234.50", "1234.50"),
+        ("1,234.50 Rs.", "1234.50"),
+        ("kr. 1.234,50", "1234.50"),
     ],
 )
 def test_amounts_are_read_with_either_decimal_mark(tmp_path: Path, written: str, amount: str) -> None:

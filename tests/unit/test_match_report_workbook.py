@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from sync_guard.cli import app
 from sync_guard.exports.reader import ExportError, read_export, read_header
-from sync_guard.exports.workbook import cell_text, column_letter
+from sync_guard.exports.workbook import cell_text, column_letter, serial_date_text
 from sync_guard.models.records import System
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
@@ -584,3 +584,77 @@ def test_error_cells_are_found_however_the_xml_quotes_their_type(tmp_path: Path)
     export = read_export(path, System.BOOKS, sheet="Customers")
 
     assert [w for w in export.warnings if "6 cell(s) hold an error value" in w]
+
+
+# Dates and amounts a spreadsheet stores as numbers.
+def test_a_date_cell_that_lost_its_format_is_read_by_its_serial_number(tmp_path: Path) -> None:
+    # given: dates whose cells show their serial numbers (a column formatted General, or values pasted)
+    header = ["Contact ID", "Display Name", "Last Modified Time", "Created Time", "Date of Birth"]
+    rows: list[list[Cell]] = [
+        header,
+        [1, "Acme Ltd", 42809.375, 43252, 30455],
+        [2, "Beta Ltd", datetime(2017, 3, 15, 9, 0), "2018-06-01", "1983-05-19"],  # as dates, for the same
+    ]
+    # when
+    export = read_export(xlsx(tmp_path / "c.xlsx", ("Customers", rows)), System.BOOKS)
+    # then
+    acme, beta = export.records
+    assert (acme.modified_at, acme.created_at) == (datetime(2017, 3, 15, 9, 0), datetime(2018, 6, 1))
+    assert (acme.modified_at, acme.created_at) == (beta.modified_at, beta.created_at)
+    assert acme.date_of_birth == beta.date_of_birth == "1983-05-19"
+    assert export.warnings == []
+
+
+def test_serial_numbers_count_from_1904_in_a_workbook_that_says_so(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904  # an old Mac Excel's workbook
+    sheet = book.active
+    sheet.title = "Customers"
+    sheet.append(["Contact ID", "Display Name", "Last Modified Time"])
+    sheet.append([1, "Acme Ltd", 42809.375 - 1462])  # 1462 days from 1900's count to 1904's
+    book.save(tmp_path / "mac.xlsx")
+
+    [record] = read_export(tmp_path / "mac.xlsx", System.BOOKS).records
+
+    assert record.modified_at == datetime(2017, 3, 15, 9, 0)
+
+
+def test_amounts_stored_as_numbers_or_as_text_with_a_currency_are_read(tmp_path: Path) -> None:
+    # given: a column whose text amounts show a decimal comma ("1.250,50"), beside number cells
+    rows: list[list[Cell]] = [
+        ["Contact ID", "Display Name", "Outstanding Receivable Amount"],
+        [1, "Acme", 1234.5],
+        [2, "Beta", 1250.125],  # three decimals: the number, not 1250125
+        [3, "Gamma", "1.250,50 €"],
+        [4, "Delta", "Rs. 1.234,50"],
+        [5, "Epsilon", 0],
+        [6, "Zeta", "2.500,00"],
+    ]
+    # when
+    export = read_export(xlsx(tmp_path / "c.xlsx", ("Customers", rows)), System.BOOKS)
+    # then
+    assert [r.outstanding for r in export.records] == [
+        Decimal("1234.5"),
+        Decimal("1250.125"),
+        Decimal("1250.50"),
+        Decimal("1234.50"),
+        Decimal(0),
+        Decimal("2500.00"),
+    ]
+    assert export.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (42809.375, "2017-03-15 09:00:00"),
+        (43252.0, "2018-06-01"),
+        (1, "1900-01-01"),
+        (61, "1900-03-01"),  # past the February 29 that 1900 did not have
+        (0, None),
+        ("42809", None),  # text stays text
+        (True, None),
+    ],
+)
+def test_a_serial_number_is_the_date_a_spreadsheet_means(value: object, text: str | None) -> None:
+    assert serial_date_text(value) == text

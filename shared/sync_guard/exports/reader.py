@@ -31,6 +31,7 @@ from sync_guard.exports.workbook import (
     looks_like_workbook,
     lost_digits,
     read_sheet,
+    serial_date_text,
 )
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
@@ -263,6 +264,8 @@ def _repeated_headers(
 
 
 _NOT_AMOUNT = re.compile(r"[^0-9.,\-]")
+# A currency abbreviated with a dot ("Rs.", "kr."): the dot is no decimal mark.
+_ABBREVIATION = re.compile(r"[^\W\d_]+\.")
 # An amount in brackets, as an accounting format writes a negative one.
 _BRACKETED = re.compile(r"\([^()]*\d[^()]*\)")
 _LIST_SEPARATORS = re.compile(r"[;,]")
@@ -365,10 +368,19 @@ def _slash_order(text: str) -> str | None:
     return None
 
 
+def _amount_characters(value: str) -> str:
+    """An amount's digits, marks and minus signs, without what stands around them (a currency's
+    symbol, code or abbreviation, spaces)."""
+    text = value.strip()
+    if text[:1].isalpha() or text.endswith("."):  # an abbreviation is written first or last
+        text = _ABBREVIATION.sub("", text)
+    return _NOT_AMOUNT.sub("", text)
+
+
 def _decimal_mark(value: str) -> str | None:
     """The decimal mark an amount shows, ``","`` or ``"."``; None when it shows none, or could be
     either way: one mark before three digits ("12.500", "1,250") is a decimal or a thousands mark."""
-    text = _NOT_AMOUNT.sub("", value)
+    text = _amount_characters(value)
     comma, dot = text.rfind(","), text.rfind(".")
     if comma >= 0 and dot >= 0:
         return "," if comma > dot else "."  # "1.250,50", "1,250.50"
@@ -442,7 +454,7 @@ def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
     of one mark ("1.250.000") always do. A spreadsheet's accounting format writes a negative amount
     in brackets, "(1,250.50)" or "$ (1,250.50)", some systems with the minus last, "1,250.50-", and a
     zero as "-"."""
-    text = _NOT_AMOUNT.sub("", value)
+    text = _amount_characters(value)
     if text.strip("-") == "":
         return Decimal(0) if text == "-" else None
     negative = text.startswith("-") or text.endswith("-") or _BRACKETED.search(value) is not None
@@ -959,6 +971,7 @@ class _WorkbookTable:
         self.headers = headers
         self.semicolons = False
         self.errors = sheet.errors
+        self.date1904 = sheet.date1904
         # The error cells read as empty: how many, and the first (row number, column index, error).
         self.errors_read = 0
         self.first_error: tuple[int, int, str] | None = None
@@ -984,8 +997,14 @@ class _WorkbookTable:
             for index in (columns[name], *export.repeated.get(name, ()))
         }
         errors = self._errors_read(columns)
+        dates = [columns[name] for name in (*_TIME_FIELDS, "date_of_birth") if name in columns]
+        # A number cell's text has a decimal dot, which is what a file of decimal dots means.
+        amount = columns.get("outstanding") if export.decimal_comma else None
+        typed = bool(dates) or amount is not None
         for number, row in enumerate(islice(self.cells, self.header_index + 1, None), self.header_index + 2):
             texts = self._row_text(row)
+            if typed:
+                self._typed_by_column(row, texts, dates, amount)
             beyond = next((i for i in range(width, len(row)) if cell_text(row[i]).strip()), None)
             if beyond is not None:
                 raise export.error(
@@ -1008,6 +1027,18 @@ class _WorkbookTable:
                         "from Zoho again, or format that column as Text before the ids are typed or pasted",
                     )
             yield number, texts
+
+    def _typed_by_column(
+        self, row: Sequence[object], texts: list[str], dates: list[int], amount: int | None
+    ) -> None:
+        """A number cell read as its column means it: in a column of dates, the date its serial number
+        stands for; in the ``amount`` column of a file of decimal commas, written with a decimal comma
+        (1250.125 would read as 1250125 there: a mark before three digits is the file's thousands)."""
+        for index in dates:
+            if index < len(row) and (text := serial_date_text(row[index], date1904=self.date1904)):
+                texts[index] = text
+        if amount is not None and amount < len(row) and type(row[amount]) in (float, int):
+            texts[amount] = texts[amount].replace(".", ",")
 
     def _errors_read(self, columns: dict[str, int]) -> dict[int, list[tuple[int, str]]]:
         """The error cells below the header in the columns read, by row number: (column index, error)."""

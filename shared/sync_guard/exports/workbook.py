@@ -17,7 +17,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 # How a workbook starts: a zip archive (xlsx, ods) or an OLE compound file (xls, and an xlsx that a
@@ -49,6 +49,8 @@ class Sheet:
     # (row index, column index) -> the error value its cell holds ("#N/A"), which python-calamine reads
     # as an empty cell. Found in an xlsx workbook's XML; an xls workbook's read as empty cells.
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Whether the workbook counts its days from 1904 (an old Mac Excel's), not 1900 (an xlsx says so).
+    date1904: bool = False
 
 
 def read_sheet(path: Path, name: str | None = None) -> Sheet:
@@ -81,7 +83,8 @@ def read_sheet(path: Path, name: str | None = None) -> Sheet:
         except (python_calamine.CalamineError, ValueError) as error:
             message = f"sheet {chosen!r} cannot be read (is it damaged?): {error}"
             raise WorkbookUnreadable(message) from error
-    return Sheet(chosen, cells, others, _xlsx_errors(path, chosen))
+    errors, date1904 = _xlsx_facts(path, chosen)
+    return Sheet(chosen, cells, others, errors, date1904)
 
 
 def _sheet_named(name: str, worksheets: list[str], visible: list[str]) -> str:
@@ -109,25 +112,34 @@ _CELL_REF = re.compile(rb"""\br\s*=\s*["']\$?([A-Z]{1,3})\$?([0-9]{1,7})["']""")
 _CELL_VALUE = re.compile(rb"<(?:[\w.-]+:)?v>([^<]*)<")
 # The tags of a workbook's sheets and of its relationships, and an attribute in them.
 _SHEET_TAG = re.compile(rb"<(?:[\w.-]+:)?sheet\s[^>]*>")
+_PROPERTIES_TAG = re.compile(rb"<(?:[\w.-]+:)?workbookPr\s[^>]*>")
 _RELATIONSHIP_TAG = re.compile(rb"<(?:[\w.-]+:)?Relationship\s[^>]*>")
 _ATTRIBUTE = re.compile(rb"""([\w.:-]+)\s*=\s*(["'])(.*?)\2""")
 # How much of a sheet's XML is inflated at a time, looking for an error cell.
 _CHUNK = 1 << 22
 
 
-def _xlsx_errors(path: Path, sheet: str) -> dict[tuple[int, int], str]:
-    """The error cells of an xlsx workbook's ``sheet`` by (row, column) index; none for another kind of
-    workbook, or one whose parts are not where the package's relationships say (then nothing is told
-    apart, as before). The sheet's XML is inflated once more and searched for ``t="e"``, which costs
-    about a twentieth of reading the sheet; the cells are parsed only where it occurs."""
+def _xlsx_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], bool]:
+    """The error cells of an xlsx workbook's ``sheet`` by (row, column) index, and whether its dates
+    count from 1904; none and False for another kind of workbook, or one whose parts are not where the
+    package's relationships say. The sheet's XML is inflated once more and searched for ``t="e"``,
+    which costs about a twentieth of reading the sheet; the cells are parsed only where it occurs."""
     try:
         with zipfile.ZipFile(path) as archive:
-            part = _sheet_part(archive, sheet)
-            if part is None or not _holds_error_cells(archive, part):
-                return {}
+            parts = _sheet_part(archive, sheet)
+            if parts is None:
+                return {}, False
+            part, date1904 = parts
+            if not _holds_error_cells(archive, part):
+                return {}, date1904
             xml = archive.read(part)
     except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError):
-        return {}
+        return {}, False
+    return _error_cells(xml), date1904
+
+
+def _error_cells(xml: bytes) -> dict[tuple[int, int], str]:
+    """A sheet's error cells, from its XML."""
     errors: dict[tuple[int, int], str] = {}
     # Found by the marker, not by matching every cell's tag: a sheet of a million cells with one #N/A
     # is searched at the speed of bytes.find.
@@ -164,10 +176,11 @@ def _holds_error_cells(archive: zipfile.ZipFile, part: str) -> bool:
     return False
 
 
-def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
-    """The zip entry holding ``sheet``'s XML, by the workbook's relationships; None when there is no
-    xlsx workbook (an ods file is a zip too). The small parts are searched, not parsed: a workbook is
-    a stranger's file, and a regular expression expands no XML entity."""
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> tuple[str, bool] | None:
+    """The zip entry holding ``sheet``'s XML, by the workbook's relationships, and whether the
+    workbook's dates count from 1904; None when there is no xlsx workbook (an ods file is a zip too).
+    The small parts are searched, not parsed: a workbook is a stranger's file, and a regular
+    expression expands no XML entity."""
     names = set(archive.namelist())
     package = _relations(archive, "", _PACKAGE_RELATIONS, names)
     workbook = next((target for kind, target in package.values() if kind.endswith(_OFFICE_DOCUMENT)), None)
@@ -175,11 +188,14 @@ def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
         return None
     folder, name = posixpath.split(workbook)
     targets = _relations(archive, folder, posixpath.join(folder, "_rels", f"{name}.rels"), names)
-    for tag in _SHEET_TAG.findall(archive.read(workbook)):
+    xml = archive.read(workbook)
+    properties = _PROPERTIES_TAG.search(xml)
+    date1904 = properties is not None and _attributes(properties[0]).get("date1904") in {"1", "true"}
+    for tag in _SHEET_TAG.findall(xml):
         attributes = _attributes(tag)
         if attributes.get("name") == sheet:
             relation = next((v for k, v in attributes.items() if k.endswith(":id")), None)
-            return targets[relation][1] if relation in targets else None
+            return (targets[relation][1], date1904) if relation in targets else None
     return None
 
 
@@ -231,6 +247,29 @@ def cell_text(value: object) -> str:
     if isinstance(value, date | time):
         return value.isoformat()
     return str(value)
+
+
+# Day 0 of a spreadsheet's dates as it counts them: 1900's count is off by one from March 1900, for
+# a February 29 that 1900 did not have (Lotus 1-2-3's, kept by Excel); 1904's is not.
+_DAY_ZERO = datetime(1899, 12, 30)
+_DAY_ZERO_BEFORE_MARCH_1900 = datetime(1899, 12, 31)
+_DAY_ZERO_1904 = datetime(1904, 1, 1)
+_FIRST_OF_MARCH_1900 = 61
+_LAST_DAY = 2_958_465  # 9999-12-31
+
+
+def serial_date_text(value: object, *, date1904: bool = False) -> str | None:
+    """A number cell in a column of dates as the date or time a spreadsheet means by it (a date cell
+    whose format was lost shows its serial number: 42809.375 is 2017-03-15 09:00), written as
+    :func:`cell_text` writes a date cell; None for anything else."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 1 <= value <= _LAST_DAY:
+        return None
+    if date1904:
+        zero = _DAY_ZERO_1904
+    else:
+        zero = _DAY_ZERO if value >= _FIRST_OF_MARCH_1900 else _DAY_ZERO_BEFORE_MARCH_1900
+    moment = zero + timedelta(seconds=round(value * 86_400))
+    return cell_text(moment.date() if moment.time() == time() else moment)
 
 
 def lost_digits(value: object) -> bool:
