@@ -547,3 +547,42 @@ def test_a_status_the_export_gives_is_told_from_none(tmp_path: Path) -> None:
     assert (active.active, inactive.active, unknown.active) == (True, False, True)
     assert "active" in active.model_fields_set
     assert "active" not in unknown.model_fields_set
+
+
+def test_error_values_a_spreadsheet_saved_in_a_csv_are_read_as_empty_with_one_warning(tmp_path: Path) -> None:
+    # A VLOOKUP that found nothing, saved as CSV: "#N/A" must not become a name (every such row would then
+    # be a duplicate of every other) nor a phone.
+    path = write(
+        tmp_path,
+        "Contact ID,Display Name,Phone,Notes\n"
+        "1,#N/A,#N/A,#N/A\n"
+        "2,Acme Ltd, #REF! ,\n"
+        "3,Beta Ltd,020 7946 0000,#DIV/0!\n",
+    )
+    export = read_export(path, System.BOOKS)
+    first, second, third = export.records
+    assert (first.name, first.phone) == ("", None)
+    assert (second.name, second.phone) == ("Acme Ltd", None)
+    assert third.phone is not None
+    assert [w for w in export.warnings if "error value" in w] == [
+        f"{path}: 3 cell(s) hold an error value (#N/A, #REF!, ...) where a value was read, the first #N/A "
+        "at line 2, column 'Display Name': read as empty"
+    ]
+
+
+def test_an_error_value_in_a_csv_id_column_stops_the_run_naming_the_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "Contact ID,Display Name,CRM Account ID\n1,Acme Ltd,4876000000101001\n2,Beta Ltd,#N/A\n"
+    )
+    with pytest.raises(ExportError) as raised:
+        read_export(path, System.BOOKS)
+    assert str(raised.value) == (
+        f"{path}, line 3: 'CRM Account ID' holds the error #N/A, so this linked crm id is not known "
+        "(a lookup that found nothing?): correct the formula, or paste the ids in as values"
+    )
+
+
+def test_text_that_only_contains_an_error_value_is_kept(tmp_path: Path) -> None:
+    path = write(tmp_path, "Contact ID,Display Name\n1,Club #N/A Ltd\n")
+    [record] = read_export(path, System.BOOKS).records
+    assert record.name == "Club #N/A Ltd"

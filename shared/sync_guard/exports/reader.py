@@ -882,6 +882,66 @@ class _ShortRows:
         ]
 
 
+#: What a spreadsheet shows, and a CSV saved from it holds, in a cell whose formula failed.
+SPREADSHEET_ERRORS = frozenset(
+    {"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#GETTING_DATA"}
+)
+_SPREADSHEET_ERROR = re.compile("|".join(re.escape(error) for error in sorted(SPREADSHEET_ERRORS)))
+
+
+def _id_columns(export: ExportFile, columns: dict[str, int]) -> dict[int, str]:
+    """The columns that give a record's identity (its id, its link), repeats included: index -> field."""
+    return {
+        index: name
+        for name in _ID_FIELDS
+        if name in columns
+        for index in (columns[name], *export.repeated.get(name, ()))
+    }
+
+
+class _ErrorValues:
+    """Error values (``#N/A``, ``#REF!``...) where a field is read: a lookup that found nothing, a deleted
+    column. Never a name or an id: read as empty and counted for one warning, except in an id column, where
+    the record (or its link) would be another, or none, and the run stops."""
+
+    def __init__(self, export: ExportFile, headers: list[str], *, unit: str) -> None:
+        self.export, self.headers, self.unit = export, headers, unit
+        self.count = 0
+        self.first: tuple[int, int, str] | None = None  # (line or row, column index, error)
+
+    def _place(self, number: int, column: int) -> str:
+        header = self.headers[column].strip()
+        if self.unit == "row":
+            return f"{header!r} (cell {column_letter(column)}{number})"
+        return repr(header)
+
+    def read(self, number: int, column: int, error: str, ids: dict[int, str]) -> None:
+        """Count one error value read as empty; ExportError if ``column`` is an id column."""
+        if column in ids:
+            what = ids[column].replace("_", " ")
+            fix = "correct the formula, or paste the ids in as values"
+            raise self.export.error(
+                number,
+                f"{self._place(number, column)} holds the error {error}, so this {what} is not known "
+                f"(a lookup that found nothing?): {fix}",
+            )
+        self.count += 1
+        self.first = self.first or (number, column, error)
+
+    def warnings(self) -> list[str]:
+        if self.first is None:
+            return []
+        number, column, error = self.first
+        header = repr(self.headers[column].strip())
+        column_name = (
+            f"column {column_letter(column)} ({header})" if self.unit == "row" else f"column {header}"
+        )
+        return [
+            f"{self.export.where(None)}: {self.count} cell(s) hold an error value (#N/A, #REF!, ...) where a "
+            f"value was read, the first {error} at {self.unit} {number}, {column_name}: read as empty"
+        ]
+
+
 class _CsvTable:
     """A CSV export's header row and its rows (see :func:`iter_export`)."""
 
@@ -902,6 +962,7 @@ class _CsvTable:
             raise ExportError(path, None, "the file is empty (no header row)")
         self.semicolons = self.reader.dialect.delimiter == ";"
         self.short: _ShortRows | None = None
+        self.errors: _ErrorValues | None = None
 
     def sample(self) -> Iterator[list[str]]:
         """The rows after the header, read again from the start, up to the first that is not valid."""
@@ -914,9 +975,13 @@ class _CsvTable:
                 return  # the reading proper stops there, naming the line
 
     def rows(self, columns: dict[str, int]) -> Iterator[tuple[int, list[str]]]:
-        """(line, row) of each row that is not blank, a short one filled up to the header's width."""
+        """(line, row) of each row that is not blank, a short one filled up to the header's width, an error
+        value a spreadsheet saved (see :class:`_ErrorValues`) read as empty where a field is read."""
         path, width = self.export.path, len(self.headers)
         self.short = short = _ShortRows(path, width, columns["id"])
+        ids = _id_columns(self.export, columns)
+        read = sorted({*columns.values(), *ids}) if self._holds_error_values() else []
+        self.errors = errors = _ErrorValues(self.export, self.headers, unit="line")
         reader = self.reader
         while True:
             start = reader.line_num + 1
@@ -933,11 +998,27 @@ class _CsvTable:
             if len(row) > width:
                 raise ExportError(path, start, f"row has {len(row)} fields, the header has {width}")
             short.pad(start, row)
+            for index in read:
+                if row[index].strip() in SPREADSHEET_ERRORS:
+                    errors.read(start, index, row[index].strip(), ids)
+                    row[index] = ""
             yield start, row
+
+    def _holds_error_values(self) -> bool:
+        """Whether the file's text holds an error value anywhere: one quick search, so that the cells are
+        looked at one by one only in a file a spreadsheet saved with some."""
+        with _open_text(self.export.path, self.export.encoding) as handle:
+            tail = ""
+            while chunk := handle.read(1 << 20):
+                if _SPREADSHEET_ERROR.search(tail + chunk):
+                    return True
+                tail = chunk[-16:]
+        return False
 
     def warnings(self) -> list[str]:
         """What a person should know about how the rows were read."""
-        return self.short.warnings() if self.short is not None else []
+        found = self.short.warnings() if self.short is not None else []
+        return found + (self.errors.warnings() if self.errors is not None else [])
 
 
 class _WorkbookTable:
@@ -970,11 +1051,9 @@ class _WorkbookTable:
             headers.pop()  # the sheet's width is its widest row's
         self.headers = headers
         self.semicolons = False
-        self.errors = sheet.errors
+        self.error_cells = sheet.errors
         self.date1904 = sheet.date1904
-        # The error cells read as empty: how many, and the first (row number, column index, error).
-        self.errors_read = 0
-        self.first_error: tuple[int, int, str] | None = None
+        self.errors = _ErrorValues(export, headers, unit="row")
 
     def _row_text(self, row: Sequence[object]) -> list[str]:
         width = len(self.headers)
@@ -990,12 +1069,7 @@ class _WorkbookTable:
         """(row number, row) of each row that is not blank; ExportError for an id a number has cut
         short or an error value has taken the place of, or a cell right of the header's last column."""
         export, width = self.export, len(self.headers)
-        ids = {
-            index: name
-            for name in _ID_FIELDS
-            if name in columns
-            for index in (columns[name], *export.repeated.get(name, ()))
-        }
+        ids = _id_columns(export, columns)
         errors = self._errors_read(columns)
         dates = [columns[name] for name in (*_TIME_FIELDS, "date_of_birth") if name in columns]
         # A number cell's text has a decimal dot, which is what a file of decimal dots means.
@@ -1013,8 +1087,8 @@ class _WorkbookTable:
                     f"of the header's last column ({column_letter(width - 1)}): give it a header, or "
                     "clear it",
                 )
-            if errors and number in errors:
-                self._read_errors_as_empty(number, errors[number], ids)
+            for column, error in errors.get(number, ()):
+                self.errors.read(number, column, error, ids)  # python-calamine read the cell as empty
             if not any(text.strip() for text in texts):
                 continue
             for index, name in ids.items():
@@ -1044,35 +1118,14 @@ class _WorkbookTable:
         """The error cells below the header in the columns read, by row number: (column index, error)."""
         read = {*columns.values(), *(i for further in self.export.repeated.values() for i in further)}
         by_row: dict[int, list[tuple[int, str]]] = {}
-        for (row, column), error in sorted(self.errors.items()):
+        for (row, column), error in sorted(self.error_cells.items()):
             if row > self.header_index and column in read:
                 by_row.setdefault(row + 1, []).append((column, error))
         return by_row
 
-    def _read_errors_as_empty(self, number: int, errors: list[tuple[int, str]], ids: dict[int, str]) -> None:
-        """Count a row's error cells, which python-calamine reads as empty; ExportError for one in an id
-        column: the record (or its link) would be another, or none."""
-        for column, error in errors:
-            if column in ids:
-                raise self.export.error(
-                    number,
-                    f"{self.headers[column].strip()!r} (cell {column_letter(column)}{number}) holds the "
-                    f"error {error}, so this {ids[column].replace('_', ' ')} is not known (a lookup that "
-                    "found nothing?): correct the formula, or paste the ids in as values",
-                )
-            self.errors_read += 1
-            self.first_error = self.first_error or (number, column, error)
-
     def warnings(self) -> list[str]:
         """One warning counting the error cells read as empty (a sheet's rows need no other mending)."""
-        if self.first_error is None:
-            return []
-        number, column, error = self.first_error
-        return [
-            f"{self.export.where(None)}: {self.errors_read} cell(s) hold an error value (#N/A, #REF!, ...) "
-            f"where a value was read, the first {error} at row {number}, column {column_letter(column)} "
-            f"({self.headers[column].strip()!r}): read as empty"
-        ]
+        return self.errors.warnings()
 
 
 @contextmanager
