@@ -28,14 +28,14 @@ then ends in an error, which alarms):
     webhook, or by a later edit.
 ``deleted:Books``
     Books lists no deleted contacts, so a pass (every ``books_deleted_every``) reads the whole
-    ``GET /contacts?filter_by=Status.All`` page by page, keeping each page's ids in the check state, then
-    takes the shadow's live Books customers the listing lacked and asks Books about each
+    ``GET /contacts?filter_by=Status.All`` (oldest created first) page by page, keeping each page's ids in the
+    check state, then takes the shadow's live Books customers the listing lacked and asks Books about each
     (``GET /contacts/{id}``). Only Books' "does not exist" answer feeds a delete (the Books webhook's
     id-only delete, so a delete webhook that did arrive is the same event); a customer Books returns was
     merely missed by a page shifting under the listing, and any error raises before anything is fed for
-    it. A run spends at most ``books_deleted_max_calls`` Books calls and stops in time; the pass
-    (next page, last confirmed id) is saved after every step and the next run goes on from there. When
-    every candidate is confirmed the pass ends and its start becomes the watermark.
+    it. A run spends at most ``books_deleted_max_calls`` Books calls and stops in time; the pass (next
+    page, last confirmed id) is saved after every step and the next run goes on from there. When every
+    candidate is confirmed the pass ends and its start becomes the watermark.
 
 ``sync_stall``
     Samples recent CRM edits of linked records and reads their partners in Books: when edits stopped
@@ -523,7 +523,11 @@ class ZohoChecks:
                 note = f"listing paused before page {sweep.next_page}; the next run goes on from there"
                 return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.INCOMPLETE, note=note)
             # Every status: a held customer is inactive, not gone. A failure raises: the pass stays here.
-            page = books.list_contacts(filter_by=FILTER_ALL, page=sweep.next_page)
+            # Oldest created first, asked for rather than left to Books' default: a customer created or
+            # renamed during the pass then never shifts the pages already read (new ones come last).
+            page = books.list_contacts(
+                filter_by=FILTER_ALL, sort_column="created_time", sort_order="A", page=sweep.next_page
+            )
             calls += 1
             self._state.save_listed_page(sweep, sweep.next_page, [c.record_id for c in page.items])
             sweep = replace(sweep, next_page=sweep.next_page + 1, listed=not page.has_more)

@@ -42,8 +42,15 @@ class BooksChecksClient(Protocol):
 
     def get_contact_data(self, contact_id: str) -> dict[str, Any] | None: ...
 
-    def list_contacts(self, *, filter_by: str | None = None, page: int = 1) -> Page[PartyRecord]:
-        """One page of contacts (200), in Books' default order (oldest created first)."""
+    def list_contacts(
+        self,
+        *,
+        filter_by: str | None = None,
+        sort_column: str | None = None,
+        sort_order: str | None = None,
+        page: int = 1,
+    ) -> Page[PartyRecord]:
+        """One page of contacts (200), in the order asked for (``sort_order`` ``A`` or ``D``)."""
         ...
 
     def contact_deleted(self, contact_id: str) -> bool:

@@ -130,8 +130,16 @@ class FakeBooks:
         contact = self.contacts.get(contact_id)
         return copy.deepcopy(contact) if contact is not None else None
 
-    def list_contacts(self, *, filter_by: str | None = None, page: int = 1) -> Page[PartyRecord]:
-        assert filter_by == "Status.All"
+    def list_contacts(
+        self,
+        *,
+        filter_by: str | None = None,
+        sort_column: str | None = None,
+        sort_order: str | None = None,
+        page: int = 1,
+    ) -> Page[PartyRecord]:
+        # every status (a held customer is inactive, not gone), oldest first (stable pages)
+        assert (filter_by, sort_column, sort_order) == ("Status.All", "created_time", "A")
         self.pages_read.append(page)
         if page in self.failing_pages:
             raise ZohoServerError("Zoho answered 503 after every retry", http_status=503)
