@@ -11,8 +11,10 @@ where in Zoho to read them when not.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sync_guard.models.records import System
 from sync_guard.notify.model import Decision
 
 # Said in every message: the one action that turns dozens of duplicates into hundreds.
@@ -427,9 +429,46 @@ DECISION_WORDS: dict[Decision, str] = {
 }
 
 
+#: PARTNER_DELETED when the record deleted was the CRM one: the Books customer survives, unlinked, and a
+#: CRM merge (which deletes the merged-away record) looks just like this when the guard cannot tell the two
+#: CRM records are one customer (else it is CRM_MERGE_ORPHAN).
+PARTNER_DELETED_IN_CRM = RuleText(
+    title="CRM record deleted, its Books customer left unlinked",
+    what=(
+        "A CRM record linked to a Books customer was deleted, or merged into another CRM record (a merge "
+        "deletes the record merged away). The sync does not pass deletions or merges across: the Books "
+        "customer stays in Books with its invoices, but nothing in CRM is linked to it any more."
+    ),
+    why=(
+        "If the CRM record was merged into one that has a Books customer of its own, the customer now has "
+        "two Books customers and new invoices may go to either. If it was deleted by mistake and is typed "
+        "in again, the sync creates another Books customer for it, without the first one's history."
+    ),
+    steps=(
+        "Find out why the CRM record went: merged into another record, deleted on purpose, or by mistake "
+        "(CRM's recycle bin still holds a deleted record for a while).",
+        "Merged: check whether the CRM record it was merged into has a Books customer of its own. If so, "
+        + KEEP_THE_INVOICED_COPY[0].lower()
+        + KEEP_THE_INVOICED_COPY[1:],
+        "Merged: " + SUPPORT_TICKET[0].lower() + SUPPORT_TICKET[1:],
+        "Deleted by mistake: restore it from CRM's recycle bin rather than typing it in again.",
+        "Deleted on purpose, and you no longer trade with this customer: mark the Books customer inactive "
+        "rather than deleting it, so its invoices stay on record.",
+    ),
+)
+
+
 def text_for(rule: str) -> RuleText:
     """The texts for a rule code; an unknown code gets the generic texts (never an error)."""
     return CATALOGUE.get(rule.strip().upper(), GENERIC)
+
+
+def text_for_records(rule: str, deleted_systems: Iterable[System]) -> RuleText:
+    """The texts for a notice of ``rule`` whose deleted records are in ``deleted_systems``: the rule's own,
+    or its variant for the side that was deleted."""
+    if rule.strip().upper() == "PARTNER_DELETED" and System.CRM in set(deleted_systems):
+        return PARTNER_DELETED_IN_CRM
+    return text_for(rule)
 
 
 def is_known(rule: str) -> bool:

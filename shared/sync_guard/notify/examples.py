@@ -72,7 +72,8 @@ def _notice(
 
 
 def example_notices() -> dict[str, FinanceNotice]:
-    """One realistic notice per rule of the catalogue, plus ``UNKNOWN_RULE`` for the generic texts."""
+    """One realistic notice per rule of the catalogue, ``PARTNER_DELETED_IN_CRM`` for that rule's texts when
+    the CRM record went, and ``UNKNOWN_RULE`` for the generic texts."""
     return {
         "NAME_DRIFT": _notice(
             "NAME_DRIFT",
@@ -487,6 +488,29 @@ def example_notices() -> dict[str, FinanceNotice]:
                 "Zoho's CRM -> Books sync carries edits again (stalled since about 2026-03-02 06:10 UTC, "
                 "reported 2026-03-02 09:40 UTC; 3 linked CRM edits sampled: 2 reached Books, 0 did not, "
                 "1 changed nothing the sync carries).",
+            ),
+        ),
+        # PARTNER_DELETED where the CRM record went (a delete, or a merge the guard could not see as one):
+        # the variant texts for the Books customer left unlinked.
+        "PARTNER_DELETED_IN_CRM": _notice(
+            "PARTNER_DELETED",
+            Severity.WARNING,
+            Decision.FLAG,
+            Mode.ENFORCE,
+            13,
+            records=(
+                _crm("5725767000003001313", "Harrow & Lyle Interiors", Role.DELETED, deleted=True),
+                _books(
+                    "460000000011313",
+                    "Harrow and Lyle Interiors Ltd",
+                    Role.SURVIVING_PARTNER,
+                    has_transactions=True,
+                    outstanding=Decimal("845.00"),
+                ),
+            ),
+            evidence=(
+                "crm:5725767000003001313 deleted at 2026-03-02 09:43 UTC",
+                "was paired with books:460000000011313",
             ),
         ),
         "UNKNOWN_RULE": _notice(

@@ -18,7 +18,14 @@ from decimal import Decimal
 
 from sync_guard.config import Mode
 from sync_guard.models.records import Module, System
-from sync_guard.notify.catalogue import DO_NOT_DISCONNECT, PLAYBOOK_STEPS, RuleText, is_known, text_for
+from sync_guard.notify.catalogue import (
+    DO_NOT_DISCONNECT,
+    PLAYBOOK_STEPS,
+    RuleText,
+    is_known,
+    text_for,
+    text_for_records,
+)
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.notify.model import (
     Decision,
@@ -26,6 +33,7 @@ from sync_guard.notify.model import (
     MessageKind,
     NoticeRecord,
     RenderedMessage,
+    Role,
     Severity,
 )
 
@@ -363,7 +371,7 @@ def notice_subject(notice: FinanceNotice, text: RuleText) -> str:
 
 def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:
     """One notice as one message."""
-    text = text_for(notice.rule)
+    text = text_for_records(notice.rule, (r.system for r in notice.records if r.role == Role.DELETED))
     body: list[str] = [*wrap(INTRO, indent=""), ""]
     body += [
         f"Rule: {rule_label(notice.rule)}",

@@ -25,7 +25,10 @@ class PartnerDeleted(Rule):
     )
     advice = (
         "If the Books customer was deleted by mistake, hold the CRM account back from the sync (the guard's "
-        "tag) and ask Zoho support to restore the mapping before anyone edits the account."
+        "tag) and ask Zoho support to restore the mapping before anyone edits the account. If the CRM record "
+        "went, find out how: merged into another record with a Books customer of its own, keep the Books "
+        "copy with the invoices and ask Zoho support to re-point the mapping; deleted by mistake, restore it "
+        "from CRM's recycle bin rather than typing it in again."
     )
     default_decision = Decision.FLAG
 

@@ -182,3 +182,24 @@ def test_email_mismatchs_words_point_at_the_label_of_the_record_whose_email_chan
     words = text_for("EMAIL_MISMATCH")
     assert f"'{Role.EMAIL_CHANGED.capitalize()}'" in words.what
     assert "linked partner" in words.steps[0]
+
+
+def test_partner_deleted_for_a_crm_delete_reads_as_the_crm_side_variant() -> None:
+    # The event: crm:1 was deleted (or merged away); books:9, its partner, lives on.
+    states = {
+        s.ref: s
+        for s in (
+            state(crm_account("1", "Harrow & Lyle Interiors"), deleted=True, partner="books:9"),
+            state(books_customer("9", "Harrow and Lyle Interiors Ltd", linked="1"), partner="crm:1"),
+        )
+    }
+    found = Finding(
+        code="PARTNER_DELETED", severity=Severity.HIGH, explanation="", subject="books:9", related=("crm:1",)
+    )
+    entry = entry_with((found,)).model_copy(update={"records": ("crm:1", "books:9"), "actions": ()})
+    [notice] = notices_for(action(ActionKind.NOTIFY_FINANCE, "crm:1"), entry, states)
+    message = render_notice(notice, eu_links())
+
+    assert "CRM record deleted, its Books customer left unlinked" in message.subject
+    records = message.body[message.body.index("THE RECORDS") :]
+    assert _labels(records[: records.index("\n\n")]) == {"1": "Deleted record", "9": "Surviving partner"}

@@ -298,3 +298,42 @@ def test_rendering_is_deterministic(links: ZohoLinks) -> None:
 def test_the_time_is_shown_in_utc(links: ZohoLinks) -> None:
     body = render_notice(notice(minute=5), links).body
     assert "When: 2026-05-01 12:05 UTC" in body
+
+
+def test_a_partner_deleted_in_crm_tells_what_to_do_with_the_books_customer_left_behind(
+    links: ZohoLinks,
+) -> None:
+    # The rule's own steps are for a deleted Books customer ("do not edit the surviving CRM record"); here
+    # the CRM record went, perhaps merged into another, and the Books customer with the invoices stays.
+    message = render_notice(
+        notice(
+            "PARTNER_DELETED",
+            decision=Decision.FLAG,
+            records=(
+                crm("5725767000003000303", "Copperfield Studios Ltd", role=Role.DELETED),
+                books("460000000011303", "Copperfield Studios Ltd", role=Role.SURVIVING_PARTNER),
+            ),
+        ),
+        links,
+    )
+    body = one_line(message.body)
+    assert "CRM record deleted, its Books customer left unlinked" in message.subject
+    assert "merged into another CRM record" in body
+    assert "restore it from CRM's recycle bin" in body
+    assert "Do not edit the surviving CRM record" not in body
+
+
+def test_a_partner_deleted_in_books_keeps_the_rules_own_steps(links: ZohoLinks) -> None:
+    message = render_notice(
+        notice(
+            "PARTNER_DELETED",
+            decision=Decision.FLAG,
+            records=(
+                books("460000000011303", "Copperfield Studios Ltd", role=Role.DELETED, deleted=True),
+                crm("5725767000003000303", "Copperfield Studios Ltd", role=Role.SURVIVING_PARTNER),
+            ),
+        ),
+        links,
+    )
+    assert "Linked record deleted, partner still live" in message.subject
+    assert "Do not edit the surviving CRM record" in one_line(message.body)
