@@ -425,6 +425,31 @@ def test_match_report_reads_each_export_from_its_own_sheet_of_one_workbook(tmp_p
     assert "460000000000001" in pairs
 
 
+def test_the_summary_names_the_sheet_each_export_was_read_from(tmp_path: Path) -> None:
+    # given: the CRM export as a sheet of a workbook (named in another case), the Books export as CSV
+    path = two_sheet_workbook(tmp_path / "exports.xlsx")
+    books = write_csv(tmp_path / "books.csv", [["Contact ID", "Display Name"], ["460000000000001", "Acme"]])
+    args = ["--crm", str(path), "--crm-sheet", "accounts", "--books", str(books)]
+    # when
+    result = CliRunner().invoke(app, ["match-report", *args, "--out", str(tmp_path / "out"), "--quiet"])
+    # then: the sheet as the workbook names it; a CSV file has none
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert "from CRM export `exports.xlsx`, sheet 'Accounts' and Books export `books.csv`: 1 CRM" in summary
+
+
+def test_an_empty_sheet_is_named_in_the_warning_that_it_holds_no_records(tmp_path: Path) -> None:
+    sheets = (("Notes", [["x"]]), ("Customers", [["Contact ID", "Display Name"]]))
+    path = xlsx(tmp_path / "exports.xlsx", *sheets)
+    args = ["--books", str(path), "--books-sheet", "Customers", "--out", str(tmp_path / "out"), "--quiet"]
+
+    result = CliRunner().invoke(app, ["match-report", *args])
+
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert f"{path}, sheet 'Customers' holds no records, only its header" in summary
+
+
 def test_match_report_maps_a_column_in_the_sheet_named(tmp_path: Path) -> None:
     # --map with two exports looks for its column in each export's header: the sheet's, not the first one's
     path = xlsx(

@@ -121,7 +121,8 @@ def _read(
     warnings: list[str],
     *,
     default_region: str,
-) -> list[PartyRecord]:
+) -> ExportFile:
+    """The export read, its records in it, its warnings printed and added to ``warnings``."""
     # A US user's export writes its dates month first (12/01/2018 is December 1).
     export = ExportFile(
         path, system, month_first=default_region == "US", default_region=default_region, wanted_sheet=sheet
@@ -134,11 +135,12 @@ def _read(
             progress.update(task, completed=len(records))
     progress.update(task, completed=len(records), total=len(records))
     if not records:
-        export.warnings.append(f"{path.name} holds no records, only its header")
+        export.warnings.append(f"{export.where(None)} holds no records, only its header")
     for warning in export.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     warnings.extend(export.warnings)
-    return records
+    export.records = records
+    return export
 
 
 def match_report(
@@ -238,12 +240,13 @@ def match_report(
             }
             per_file = _overrides_per_file(exports, overrides)
             with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
+                sheets_read: dict[str, str] = {}
 
                 def read(system: System) -> list[PartyRecord]:
                     if system not in exports:
                         return []
                     path, sheet = exports[system]
-                    return _read(
+                    export = _read(
                         path,
                         system,
                         sheet,
@@ -253,6 +256,9 @@ def match_report(
                         warnings,
                         default_region=default_region,
                     )
+                    if export.sheet is not None:
+                        sheets_read[system.value] = export.sheet
+                    return export.records
 
                 crm_records = zoho_crm if from_zoho else read(System.CRM)
                 # The workers normalise the CRM records while this process reads the Books export.
@@ -278,6 +284,7 @@ def match_report(
                 report.sources = {"crm": f"Zoho CRM API ({names})", "books": "Zoho Books API (customers)"}
             else:
                 report.sources = {k: p.name for k, p in (("crm", crm), ("books", books)) if p is not None}
+                report.sheets = sheets_read
             report.warnings = warnings
             write_report(report, out, crm_org=crm_org, books_org=books_org, replace=replace)
         except ClientError as error:

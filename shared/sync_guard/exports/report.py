@@ -440,6 +440,8 @@ class MatchReport:
     comparisons: int
     saturated_keys: frozenset[str]
     sources: dict[str, str] = field(default_factory=dict)  # "crm"/"books" -> file name
+    # "crm"/"books" -> the sheet read, when that export is a workbook: one file may hold both exports.
+    sheets: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     # Whether the Books export says which CRM record each customer is linked to (its CRM Account ID).
     links_known: bool = True
@@ -770,6 +772,14 @@ def _record_line(record: PartyRecord) -> str:
     return f'{_SYSTEM_NAMES[record.system.value]} "{_md(record.name)}" (id {record.record_id}{money})'
 
 
+def _source(report: MatchReport, system: str) -> str:
+    """Where a system's records came from: the export's file name and, for a workbook, its sheet read."""
+    sheet = report.sheets.get(system)
+    return f"{_SYSTEM_NAMES[system]} export `{report.sources[system]}`" + (
+        "" if sheet is None else f", sheet {sheet!r}"
+    )
+
+
 def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     """``summary.md``: counts per pattern, clusters, which copy holds transactions, suggested survivors."""
     verdicts = Counter(p.result.verdict for p in report.pairs)
@@ -781,7 +791,7 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "# Match report",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from "
-        + ", ".join(f"{_SYSTEM_NAMES[k]} export `{v}`" for k, v in report.sources.items())
+        + " and ".join(_source(report, system) for system in report.sources)
         + f": {_count(report.crm_count, 'CRM record')}, {_count(report.books_count, 'Books customer')}, "
         f"{_count(report.comparisons, 'comparison')}.",
         "",
