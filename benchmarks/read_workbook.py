@@ -7,7 +7,7 @@ the workbook Excel saves after opening it (ids and amounts as numbers, times as 
 openpyxl, a dev dependency), then reads each with ``read_export`` in a fresh process per round and
 prints the least CPU seconds of the rounds (the machine is shared: the least is the cost): the CSV, the
 workbook, and of the workbook's time the loading of its sheet (python-calamine reading it, and the
-search of its XML for error cells). ``--openpyxl`` also
+search of its XML for error cells and formulas). ``--openpyxl`` also
 times openpyxl's read-only mode iterating the same sheet, the library not chosen.
 """
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = {
         "csv": "read_export, CSV",
         "xlsx": "read_export, XLSX",
-        "sheet": "  of which loading the sheet (and its error cells)",
+        "sheet": "  of which loading the sheet (and its error cells, formulas)",
         "openpyxl": "openpyxl read-only, iterating the sheet",
     }
     for kind, path in runs:

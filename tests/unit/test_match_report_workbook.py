@@ -683,3 +683,92 @@ def test_amounts_stored_as_numbers_or_as_text_with_a_currency_are_read(tmp_path:
 )
 def test_a_serial_number_is_the_date_a_spreadsheet_means(value: object, text: str | None) -> None:
     assert serial_date_text(value) == text
+
+
+# Formulas a program saved without their values (openpyxl writes <f>...</f><v />).
+def formula_workbook(path: Path, rows: list[list[Cell]]) -> Path:
+    """A Books export whose formula cells ("=...") openpyxl saves without values, as a program does."""
+    header = ["Contact ID", "Display Name", "Company Name", "Email", "CRM Account ID"]
+    return xlsx(path, ("Customers", [header, *rows]))
+
+
+def test_formulas_with_no_saved_value_are_read_as_empty_with_one_warning_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    # given: names and emails computed by formulas that were never computed
+    path = formula_workbook(
+        tmp_path / "built.xlsx",
+        [
+            [460000000000001, "Acme Ltd", '=B2&" Limited"', "=LOWER(D3)", "4876000000101001"],
+            [460000000000002, "Beta Ltd", None, "=D2", None],
+            [460000000000003, '=TRIM(" Gamma ")', None, None, None],
+        ],
+    )
+    # when
+    export = read_export(path, System.BOOKS)
+    # then: the cells read as empty, as before, and one warning counts them, naming the first
+    acme, beta, gamma = export.records
+    assert (acme.other_names, acme.email, acme.linked_crm_id) == ((), None, "4876000000101001")
+    assert (beta.email, gamma.name) == (None, "")
+    assert export.warnings == [
+        f"{path}, sheet 'Customers': 4 cell(s) hold a formula with no saved value (a workbook written by a "
+        "program, not saved from a spreadsheet) where a value was read, the first at row 2, column C "
+        "('Company Name'): read as empty; open the workbook in a spreadsheet program (Excel, LibreOffice) "
+        "and save it, so that the values are saved with the formulas, or paste the values over the "
+        "formulas, and run this again"
+    ]
+
+
+@pytest.mark.parametrize(("column", "cell", "field"), [(0, "A3", "id"), (4, "E3", "linked crm id")])
+def test_a_formula_with_no_saved_value_in_an_id_column_stops_the_read_naming_the_cell(
+    tmp_path: Path, column: int, cell: str, field: str
+) -> None:
+    row: list[Cell] = [460000000000002, "Beta Ltd", None, None, "4876000000101002"]
+    row[column] = '="46000000000000"&"2"'
+    path = formula_workbook(tmp_path / "built.xlsx", [[460000000000001, "Acme Ltd", None, None, None], row])
+
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+
+    header = ["Contact ID", "CRM Account ID"][column // 4]
+    assert caught.value.message.startswith(
+        f"{path}, sheet 'Customers', row 3: '{header}' (cell {cell}) holds a formula with no saved value, "
+        f"so this {field} is not known: open the workbook in a spreadsheet program"
+    )
+
+
+def test_formulas_with_saved_values_give_no_such_warning(tmp_path: Path) -> None:
+    # given: the formula cells of an openpyxl workbook rewritten as a spreadsheet saves them: with a value,
+    # an empty text result (t="str"), a shared formula's other cell with its value; and one without
+    path = formula_workbook(
+        tmp_path / "built.xlsx",
+        [[460000000000001, "=X", "=Y", "=Z", None], [460000000000002, "Beta Ltd", None, "=W", None]],
+    )
+    saved = tmp_path / "saved.xlsx"
+    with zipfile.ZipFile(path) as built, zipfile.ZipFile(saved, "w") as written:
+        for name in built.namelist():
+            xml = built.read(name)
+            if name.startswith("xl/worksheets/"):
+                xml = (
+                    xml.replace(b"<f>X</f><v />", b"<f>X</f><v>Acme Ltd</v>")
+                    .replace(b'<c r="C2"><f>Y</f><v />', b'<c r="C2" t="str"><f>Y</f><v></v>')
+                    .replace(b"<f>Z</f><v />", b'<f t="shared" si="0" /><v>acme@example.com</v>')
+                    .replace(b"<f>W</f><v />", b'<f t="shared" ref="D3" si="1"/>')
+                )
+            written.writestr(name, xml)
+    with zipfile.ZipFile(saved) as written:
+        assert b'<c r="D3"><f t="shared" ref="D3" si="1"/></c>' in written.read("xl/worksheets/sheet1.xml")
+    # when
+    export = read_export(saved, System.BOOKS)
+    # then: only the one left without a value is counted
+    acme, _ = export.records
+    assert (acme.name, acme.email) == ("Acme Ltd", "acme@example.com")
+    assert [w.split(": ", 1)[1][:60] for w in export.warnings] == [
+        "1 cell(s) hold a formula with no saved value (a workbook wri"
+    ]
+    assert "the first at row 3, column D ('Email')" in export.warnings[0]
+
+
+def test_the_formula_workbook_excel_saved_gives_no_warning_of_unsaved_formulas() -> None:
+    export = read_export(FORMULAS, System.BOOKS)
+    assert not [w for w in export.warnings if "no saved value" in w]

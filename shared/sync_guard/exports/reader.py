@@ -915,16 +915,23 @@ class _ErrorValues:
             return f"{header!r} (cell {column_letter(column)}{number})"
         return repr(header)
 
+    def _unknown(self, what: str, error: str) -> str:
+        """Why an id column's cell leaves its record's ``what`` unknown, and what to do."""
+        fix = "correct the formula, or paste the ids in as values"
+        return f"holds the error {error}, so this {what} is not known (a lookup that found nothing?): {fix}"
+
+    def _counted(self, count: int, error: str, place: str) -> str:
+        """The warning's words for ``count`` such cells, the first (``error``) at ``place``."""
+        return (
+            f"{count} cell(s) hold an error value (#N/A, #REF!, ...) where a value was read, the first "
+            f"{error} at {place}: read as empty"
+        )
+
     def read(self, number: int, column: int, error: str, ids: dict[int, str]) -> None:
         """Count one error value read as empty; ExportError if ``column`` is an id column."""
         if column in ids:
             what = ids[column].replace("_", " ")
-            fix = "correct the formula, or paste the ids in as values"
-            raise self.export.error(
-                number,
-                f"{self._place(number, column)} holds the error {error}, so this {what} is not known "
-                f"(a lookup that found nothing?): {fix}",
-            )
+            raise self.export.error(number, f"{self._place(number, column)} {self._unknown(what, error)}")
         self.count += 1
         self.first = self.first or (number, column, error)
 
@@ -936,10 +943,32 @@ class _ErrorValues:
         column_name = (
             f"column {column_letter(column)} ({header})" if self.unit == "row" else f"column {header}"
         )
-        return [
-            f"{self.export.where(None)}: {self.count} cell(s) hold an error value (#N/A, #REF!, ...) where a "
-            f"value was read, the first {error} at {self.unit} {number}, {column_name}: read as empty"
-        ]
+        place = f"{self.unit} {number}, {column_name}"
+        return [f"{self.export.where(None)}: {self._counted(self.count, error, place)}"]
+
+
+# What to do about formulas a workbook holds without their values.
+_SAVE_VALUES = (
+    "open the workbook in a spreadsheet program (Excel, LibreOffice) and save it, so that the values are "
+    "saved with the formulas, or paste the values over the formulas, and run this again"
+)
+
+
+class _UnsavedFormulas(_ErrorValues):
+    """Cells of a workbook holding a formula whose value was never saved (a workbook written by a
+    program, such as openpyxl, that saves the formulas and leaves their computing to a spreadsheet):
+    read as empty and counted for one warning, except in an id column, where the run stops, as for an
+    error value."""
+
+    def _unknown(self, what: str, error: str) -> str:
+        return f"holds a formula with no saved value, so this {what} is not known: {_SAVE_VALUES}"
+
+    def _counted(self, count: int, error: str, place: str) -> str:
+        return (
+            f"{count} cell(s) hold a formula with no saved value (a workbook written by a program, not "
+            f"saved from a spreadsheet) where a value was read, the first at {place}: read as empty; "
+            f"{_SAVE_VALUES}"
+        )
 
 
 class _CsvTable:
@@ -1052,8 +1081,10 @@ class _WorkbookTable:
         self.headers = headers
         self.semicolons = False
         self.error_cells = sheet.errors
+        self.unsaved_formula_cells = sheet.unsaved_formulas
         self.date1904 = sheet.date1904
         self.errors = _ErrorValues(export, headers, unit="row")
+        self.unsaved_formulas = _UnsavedFormulas(export, headers, unit="row")
 
     def _row_text(self, row: Sequence[object]) -> list[str]:
         width = len(self.headers)
@@ -1070,7 +1101,8 @@ class _WorkbookTable:
         short or an error value has taken the place of, or a cell right of the header's last column."""
         export, width = self.export, len(self.headers)
         ids = _id_columns(export, columns)
-        errors = self._errors_read(columns)
+        errors = self._read_in_columns(columns, self.error_cells)
+        unsaved = self._read_in_columns(columns, dict.fromkeys(self.unsaved_formula_cells, ""))
         dates = [columns[name] for name in (*_TIME_FIELDS, "date_of_birth") if name in columns]
         # A number cell's text has a decimal dot, which is what a file of decimal dots means.
         amount = columns.get("outstanding") if export.decimal_comma else None
@@ -1087,8 +1119,11 @@ class _WorkbookTable:
                     f"of the header's last column ({column_letter(width - 1)}): give it a header, or "
                     "clear it",
                 )
+            # python-calamine reads both an error cell and a formula with no saved value as empty
             for column, error in errors.get(number, ()):
-                self.errors.read(number, column, error, ids)  # python-calamine read the cell as empty
+                self.errors.read(number, column, error, ids)
+            for column, _ in unsaved.get(number, ()):
+                self.unsaved_formulas.read(number, column, "", ids)
             if not any(text.strip() for text in texts):
                 continue
             for index, name in ids.items():
@@ -1114,18 +1149,22 @@ class _WorkbookTable:
         if amount is not None and amount < len(row) and type(row[amount]) in (float, int):
             texts[amount] = texts[amount].replace(".", ",")
 
-    def _errors_read(self, columns: dict[str, int]) -> dict[int, list[tuple[int, str]]]:
-        """The error cells below the header in the columns read, by row number: (column index, error)."""
+    def _read_in_columns(
+        self, columns: dict[str, int], cells: dict[tuple[int, int], str]
+    ) -> dict[int, list[tuple[int, str]]]:
+        """The ``cells`` below the header in the columns read, by row number: (column index, what the
+        cell holds)."""
         read = {*columns.values(), *(i for further in self.export.repeated.values() for i in further)}
         by_row: dict[int, list[tuple[int, str]]] = {}
-        for (row, column), error in sorted(self.error_cells.items()):
+        for (row, column), error in sorted(cells.items()):
             if row > self.header_index and column in read:
                 by_row.setdefault(row + 1, []).append((column, error))
         return by_row
 
     def warnings(self) -> list[str]:
-        """One warning counting the error cells read as empty (a sheet's rows need no other mending)."""
-        return self.errors.warnings()
+        """One warning counting the error cells read as empty, one counting the formulas with no saved
+        value (a sheet's rows need no other mending)."""
+        return self.errors.warnings() + self.unsaved_formulas.warnings()
 
 
 @contextmanager
