@@ -524,6 +524,58 @@ def test_created_times_in_the_formats_exports_use(tmp_path: Path, written: str, 
     assert export.warnings == []
 
 
+def test_a_csv_time_column_of_spreadsheet_date_numbers_is_read_as_their_dates_with_one_warning(
+    tmp_path: Path,
+) -> None:
+    # given: a CSV a spreadsheet saved from date columns formatted General (and one row with no time)
+    lines = ["Record Id,Account Name,Created Time,Modified Time", 'z1,Acme Ltd,45292,"45292,5"']
+    lines += ["z2,Beta Ltd,43252.375,", "z3,Gamma Ltd,,73415"]
+    # when
+    export = read_export(path := write(tmp_path, "\n".join(lines) + "\n"), System.CRM)
+    # then: 1900's count, its fraction the time of day, a decimal comma read as a decimal mark
+    acme, beta, gamma = export.records
+    assert (acme.created_at, acme.modified_at) == (datetime(2024, 1, 1), datetime(2024, 1, 1, 12, 0))
+    assert (beta.created_at, gamma.modified_at) == (datetime(2018, 6, 1, 9, 0), datetime(2100, 12, 31))
+    assert export.warnings == [
+        f"{path}: the {name} column holds spreadsheet date numbers ('{example}' is {day}), as a "
+        "spreadsheet saves a date column formatted General: read as the dates they stand for (counted "
+        "from 1900)"
+        for name, example, day in (
+            ("modified", "45292,5", "2024-01-01 12:00:00"),
+            ("created", "45292", "2024-01-01"),
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "why"),
+    [
+        (["45292", "2024-01-02 09:00:00"], "a date written otherwise"),
+        (["45292", "12345"], "a number before 1990"),
+        (["45292", "73416"], "a number after 2100"),
+        (["45292", "452920"], "a longer number"),
+        (["45292", "06/01/2018"], "a slash date that reads both ways"),
+    ],
+)
+def test_day_numbers_in_a_column_not_all_of_them_are_not_understood_as_before(
+    tmp_path: Path, column: list[str], why: str
+) -> None:
+    rows = "".join(f"z{i},Acme {i},{value}\n" for i, value in enumerate(column))
+    path = write(tmp_path, f"Record Id,Account Name,Created Time\n{rows}")
+
+    export = read_export(path, System.CRM)
+
+    assert export.records[0].created_at is None, why
+    assert export.warnings[0] == f"{path}, line 2: created time '45292' not understood, ignored"
+    assert not [w for w in export.warnings if "spreadsheet date numbers" in w]
+
+
+def test_an_empty_time_column_is_no_column_of_day_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, "Record Id,Account Name,Created Time\nz1,Acme Ltd,\n")
+    export = read_export(path, System.CRM)
+    assert (export.records[0].created_at, export.warnings) == (None, [])
+
+
 def test_crm_export_ids_are_read_as_the_api_ids_books_links_to(tmp_path: Path) -> None:
     # CRM's export prefixes its ids with "zcrm_"; Books' CRM Account ID may hold either form.
     crm = write(tmp_path, "Record Id,Account Name\nzcrm_4876000000101001,Acme Widgets Ltd\n", "crm.csv")

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import chain, islice
@@ -177,6 +177,9 @@ class ExportFile:
     # The country of numbers written without one (the --region): where it is the US, a postcode of 3 or
     # 4 digits is a ZIP code whose leading zeros a spreadsheet dropped. None: only a row's country says.
     default_region: str | None = None
+    # The time fields ("modified", "created") whose CSV column holds a spreadsheet's day numbers
+    # ("45292"), read as the dates they stand for.
+    serial_dates: set[str] = field(default_factory=set)
     # How many postcodes and phone numbers had those zeros put back (one warning says so).
     restored_zeros: Counter[str] = field(default_factory=Counter)
 
@@ -392,11 +395,42 @@ def _decimal_mark(value: str) -> str | None:
     return None if len(text) - text.rfind(mark) - 1 == 3 else mark
 
 
+# A date as a spreadsheet counts it (days from 1900's count, a fraction the time of day), written as text
+# in a CSV that a spreadsheet saved from a date column formatted General: "45292", "45292.5". Read as a
+# date only in the years a Zoho export's times can be in, 1990 to 2100; a number outside them is no date.
+_SERIAL_DAY = re.compile(r"\d{5}(?:[.,]\d+)?")
+_FIRST_SERIAL_DAY = (date(1990, 1, 1) - date(1899, 12, 30)).days
+_LAST_SERIAL_DAY = (date(2100, 12, 31) - date(1899, 12, 30)).days
+
+
+def _spreadsheet_day(text: str) -> float | None:
+    """The day number a time cell holds, as a spreadsheet wrote a date it counted; None for anything
+    else."""
+    if not _SERIAL_DAY.fullmatch(text):
+        return None
+    day = float(text.replace(",", "."))
+    return day if _FIRST_SERIAL_DAY <= day < _LAST_SERIAL_DAY + 1 else None
+
+
+def _time_convention(text: str) -> str | None:
+    """How a time cell is written: ``"day"`` or ``"month"`` first (see :func:`_slash_order`),
+    ``"serial"`` for a spreadsheet's day number, ``"other"`` for any other text; None when empty."""
+    order = _slash_order(text)
+    if order is not None:
+        return order
+    value = text.strip()
+    if not value:
+        return None
+    # the fifth character first: a date written otherwise ("2017-03-15") is told at once
+    return "serial" if value[4:5].isdigit() and _spreadsheet_day(value) is not None else "other"
+
+
 # What one cell shows of how its column is written, for the fields that are written in a convention:
-# which comes first in a slash date, which mark is the decimal one in an amount.
+# which comes first in a slash date (or whether the column holds a spreadsheet's day numbers), which
+# mark is the decimal one in an amount.
 _CONVENTIONS: dict[str, Callable[[str], str | None]] = {
-    "modified": _slash_order,
-    "created": _slash_order,
+    "modified": _time_convention,
+    "created": _time_convention,
     "outstanding": _decimal_mark,
 }
 
@@ -415,10 +449,11 @@ def _settle_conventions(
     that a dot in another ("12.500") separates thousands. A time column with neither order shown
     takes ``export.month_first``, an amount column with neither mark a decimal comma in a file
     separated by ``semicolons`` (as Excel writes where the decimal mark is a comma); both orders in
-    one time column get a warning. A pass of its own over the ``rows`` after the header, before the
-    records are read, that looks at the first :data:`_CONVENTION_ROWS` of them: one export is written
-    in one convention, and the rows past those would cost a large export a quarter of its reading time
-    for nothing.
+    one time column get a warning. A CSV file's time column whose every value is a spreadsheet's day
+    number ("45292") is read as the dates they stand for, with a warning. A pass of its own over the
+    ``rows`` after the header, before the records are read, that looks at the first
+    :data:`_CONVENTION_ROWS` of them: one export is written in one convention, and the rows past those
+    would cost a large export a quarter of its reading time for nothing.
     """
     indices = {name: columns[name] for name in _CONVENTIONS if name in columns}
     if not indices:
@@ -443,8 +478,23 @@ def _settle_conventions(
                 f"month first ({example['month']!r}); those that read either way are read "
                 f"{'month' if month_first else 'day'} first"
             )
+        written = counts[name]
+        if export.sheet is None and 0 < written["serial"] == written.total():
+            _read_day_numbers(export, name, examples[name]["serial"])
     marks = counts.get("outstanding", Counter())
     export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else semicolons
+
+
+def _read_day_numbers(export: ExportFile, name: str, example: str) -> None:
+    """Read the time column ``name`` of a CSV file as a spreadsheet's day numbers (see
+    :data:`_SERIAL_DAY`), with a warning that shows the first of them as a date."""
+    export.serial_dates.add(name)
+    day = _spreadsheet_day(example)
+    export.warnings.append(
+        f"{export.where(None)}: the {name} column holds spreadsheet date numbers ({example!r} is "
+        f"{serial_date_text(day)}), as a spreadsheet saves a date column formatted General: read as the "
+        "dates they stand for (counted from 1900)"
+    )
 
 
 def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
@@ -656,6 +706,8 @@ def _row_record(
         text = get(label)
         if not text:
             continue
+        if export.serial_dates and label in export.serial_dates and (day := _spreadsheet_day(text)):
+            text = serial_date_text(day) or text
         moment = _parse_time(text, month_first=export.month_first_in.get(label, export.month_first))
         if moment is not None:
             values[field_name] = moment
