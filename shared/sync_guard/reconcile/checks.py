@@ -33,9 +33,11 @@ then ends in an error, which alarms):
     (``GET /contacts/{id}``). Only Books' "does not exist" answer feeds a delete (the Books webhook's
     id-only delete, so a delete webhook that did arrive is the same event); a customer Books returns was
     merely missed by a page shifting under the listing, and any error raises before anything is fed for
-    it. A run spends at most ``books_deleted_max_calls`` Books calls and stops in time; the pass (next
-    page, last confirmed id) is saved after every step and the next run goes on from there. When every
-    candidate is confirmed the pass ends and its start becomes the watermark.
+    it (a 4xx refusal is passed over and fails the check once the pass ends, so one customer Books keeps
+    refusing cannot hold the pass back for good). A run spends at most ``books_deleted_max_calls`` Books
+    calls and stops in time; the pass (next page, last confirmed id) is saved after every step and the
+    next run goes on from there. When every candidate is confirmed the pass ends and its start becomes
+    the watermark.
 
 ``sync_stall``
     Samples recent CRM edits of linked records and reads their partners in Books: when edits stopped
@@ -88,6 +90,7 @@ from sync_guard.redact import mask_emails_in
 from sync_guard.zoho.books import FILTER_ALL
 from sync_guard.zoho.convert import parse_zoho_time
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
+from sync_guard.zoho.errors import ZohoApiError
 from sync_guard.zoho.payloads import crm_workflow_body, parse_books_webhook, parse_crm_workflow
 
 logger = logging.getLogger(__name__)
@@ -539,6 +542,7 @@ class ZohoChecks:
             if contact_id not in listed and contact_id > sweep.confirmed_through
         )
         tally = _Tally(found=len(candidates))
+        refused: list[str] = []
         try:
             for contact_id in candidates:
                 if calls >= config.books_deleted_max_calls or self._out_of_time():
@@ -546,7 +550,17 @@ class ZohoChecks:
                     break
                 calls += 1
                 item = _Item(None, partial(_books_delete_body, books, contact_id))
-                self._store(item, tally, route="schedule:books-deleted", parse=parse_books_webhook)
+                try:
+                    self._store(item, tally, route="schedule:books-deleted", parse=parse_books_webhook)
+                except ZohoApiError as error:
+                    # Books refused the question itself (a 4xx that is not "does not exist"): asking again
+                    # gets the same answer, so passing over it (not deleted) keeps it from holding every
+                    # later customer and the pass back for good. The check fails below; the next pass asks.
+                    logger.warning(
+                        "Books refused to say whether a customer exists",
+                        extra={"contact_id": contact_id, "error": mask_emails_in(str(error))[:300]},
+                    )
+                    refused.append(contact_id)
                 sweep = replace(sweep, confirmed_through=contact_id)
         finally:
             self._state.save_books_delete_pass(sweep)
@@ -564,6 +578,12 @@ class ZohoChecks:
             note = f"paused after contact {done}; the next run goes on from there"
             return replace(outcome, note=note)
         self._state.end_books_delete_pass(sweep)
+        if refused:
+            note = (
+                f"Books refused to answer about contacts {', '.join(refused)} (not deleted); "
+                "the next pass asks again"
+            )
+            return replace(outcome, status=CheckStatus.FAILED, note=note)
         return outcome
 
     # --------------------------------------------------------------------------- shared steps

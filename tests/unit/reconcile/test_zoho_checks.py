@@ -32,7 +32,7 @@ from sync_guard.reconcile.ports import BooksDeletePass, ChannelState
 from sync_guard.zoho.books import Page
 from sync_guard.zoho.convert import books_contact_to_party
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
-from sync_guard.zoho.errors import ZohoServerError
+from sync_guard.zoho.errors import BooksApiError, ZohoServerError
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.support.events import MemoryQueue, MemoryStore
 
@@ -114,6 +114,8 @@ class FakeBooks:
     failing_pages: set[int] = field(default_factory=set)
     asked: list[str] = field(default_factory=list)
     failing_asks: set[str] = field(default_factory=set)
+    #: Contacts Books refuses to answer about, every time (a 4xx that is not "does not exist").
+    refused_asks: set[str] = field(default_factory=set)
 
     def iter_contacts_modified_since(self, since: datetime) -> Iterator[PartyRecord]:
         if self.failing:
@@ -151,6 +153,8 @@ class FakeBooks:
         self.asked.append(contact_id)
         if contact_id in self.failing_asks:
             raise ZohoServerError("Zoho answered 503 after every retry", http_status=503)
+        if contact_id in self.refused_asks:
+            raise BooksApiError(5, "Invalid URL Passed", http_status=404)
         return contact_id not in self.contacts
 
 
@@ -856,6 +860,34 @@ def test_books_failing_to_confirm_a_delete_feeds_nothing_for_it_until_it_answers
     assert world.books.asked == ["4600002", "4600003", "4600003"]
     assert len(world.books.pages_read) == pages
     assert [e.record_id for e in world.queue.sent] == ["4600002", "4600003"]
+
+
+def test_a_customer_books_always_refuses_to_answer_about_does_not_hold_the_pass_forever(
+    world: World,
+) -> None:
+    # given two customers missing from Books, the first of which Books refuses every question about
+    known_customers(world, "4600001")
+    known_customers(world, "4600002", "4600003", in_books=False)
+    world.books.refused_asks = {"4600002"}
+
+    report = world.checks.run()
+
+    # then the refused one is neither deleted nor in the way: the one after it is fed, the pass ends and
+    # the check fails naming the refused customer, so the alarm fires
+    assert [e.record_id for e in world.queue.sent] == ["4600003"]
+    outcome = report.summary()[BOOKS_DELETED_CHECK]
+    assert outcome["status"] == "failed"
+    assert "4600002" in outcome["note"]
+    assert (world.state.books_pass, world.state.listed_pages) == (None, {})
+    assert world.state.watermarks[BOOKS_DELETED_CHECK] == NOW
+
+    # and the next pass asks about it again
+    world.books.refused_asks = set()
+    world.clock.now = NOW + timedelta(hours=3)
+    asked = len(world.books.asked)
+    sweep(world)
+    assert "4600002" in world.books.asked[asked:]
+    assert [e.record_id for e in world.queue.sent] == ["4600003", "4600002"]
 
 
 def test_a_run_spends_at_most_the_calls_allowed_and_the_pass_goes_on_next_run() -> None:
