@@ -9,6 +9,7 @@ creates or deletes customers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,6 +32,9 @@ FILTER_CRM = "Status.Crm"
 # sort_column/sort_order on /contacts: the modification time, newest first.
 SORT_BY_MODIFIED = "last_modified_time"
 SORT_DESCENDING = "D"
+# A 404 without Books' code 1002 reads as a deleted contact only when its words say the contact (or the
+# customer) does not exist: "organization does not exist" says nothing of the contact.
+_CONTACT_GONE = re.compile(r"\b(?:contact|customer) does not exist", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,15 @@ class BooksClient:
 
     def contact_deleted(self, contact_id: str) -> bool:
         """Whether Books says the contact does not exist (``GET /contacts/{id}``: its "does not exist" code
-        1002, or HTTP 404 saying so). False when Books returns it; any other answer raises, so that no
+        1002, or HTTP 404 saying the contact or customer does not exist). False when Books returns it; any
+        other answer raises (a 404 saying an organisation or a user does not exist among them), so that no
         failure can pass for a deleted customer."""
         try:
             self._call("GET", f"/contacts/{contact_id}")
         except BooksApiError as error:
             if error.zoho_code == BOOKS_NOT_FOUND:
                 return True
-            if error.http_status == 404 and "does not exist" in error.zoho_message.lower():
+            if error.http_status == 404 and _CONTACT_GONE.search(error.zoho_message):
                 return True
             raise
         return False
