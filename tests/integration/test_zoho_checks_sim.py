@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from sync_guard.config import get_settings
+from sync_guard.errors import ConcurrentUpdate
 from sync_guard.guard.model import PairSource, RecordState, epoch_ms
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
@@ -26,6 +28,7 @@ from sync_guard.reconcile.checks import (
     ZohoChecksFailed,
     deleted_check,
 )
+from sync_guard.reconcile.ports import BooksDeletePass
 from sync_guard.reconcile.wiring import build_zoho_checks
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
@@ -377,3 +380,26 @@ def test_a_customer_a_shifting_page_left_out_is_asked_about_and_not_deleted(
     assert sim.requests.count("books.get_contact", record_id=shifted) == 1
     assert (outcome.status, outcome.found, outcome.skipped, outcome.new_events) == (CheckStatus.OK, 1, 1, 0)
     assert aws_server.sqs.receive_message(QueueUrl=aws_server.queue_url).get("Messages") is None
+
+
+def test_two_runs_at_once_keep_one_missed_delete_pass_and_never_revive_an_ended_one(
+    aws_server: AwsResources,
+) -> None:
+    # given two runs of the checks at once (a schedule delivered twice, or `sync-guard checks` by hand)
+    this_run, other_run = (DynamoCheckState.from_settings(get_settings()) for _ in range(2))
+    started = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    mine = BooksDeletePass(started=started)
+
+    # when both found no pass and start one: the one saved second is refused, the first one is kept
+    this_run.save_books_delete_pass(mine, new=True)
+    with pytest.raises(ConcurrentUpdate):
+        other_run.save_books_delete_pass(BooksDeletePass(started=started + timedelta(seconds=1)), new=True)
+    assert this_run.books_delete_pass() == mine
+
+    # when one run ends the pass while the other, on the same pass, has read one more page
+    this_run.end_books_delete_pass(mine)
+    with pytest.raises(ConcurrentUpdate):
+        other_run.save_books_delete_pass(replace(mine, next_page=2))
+
+    # then the ended pass is not brought back with its pages gone (every customer would be asked about)
+    assert this_run.books_delete_pass() is None

@@ -69,7 +69,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from sync_guard.config import Mode, Settings
-from sync_guard.errors import ConfigurationError, InvalidPayload, SyncGuardError
+from sync_guard.errors import ConcurrentUpdate, ConfigurationError, InvalidPayload, SyncGuardError
 from sync_guard.guard.admin import admin_entry
 from sync_guard.guard.model import epoch_ms
 from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
@@ -508,6 +508,15 @@ class ZohoChecks:
     def feed_missed_books_deletes(self) -> CheckOutcome:
         """Feed a delete event for every live Books customer of the shadow's that Books says no longer
         exists (see the module docstring): list every contact, then confirm each one missing."""
+        try:
+            return self._go_on_with_books_delete_pass()
+        except ConcurrentUpdate:
+            # Another run at the same time (a schedule delivered twice, a run by hand) started a pass or
+            # ended this one: that run has it; whatever this one fed is in the events table already.
+            note = "another run has the pass; this run left it to that one"
+            return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note=note)
+
+    def _go_on_with_books_delete_pass(self) -> CheckOutcome:
         config = self._config
         if not config.books_deleted_every:
             return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note="off")
@@ -518,7 +527,7 @@ class ZohoChecks:
                 due = (last + config.books_deleted_every).isoformat()
                 return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note=f"next pass from {due}")
             sweep = BooksDeletePass(started=now)
-            self._state.save_books_delete_pass(sweep)
+            self._state.save_books_delete_pass(sweep, new=True)
         books = self._books()
         calls = 0
         while not sweep.listed:

@@ -115,7 +115,10 @@ class CheckState(Protocol):
         """The missed-delete sweep's pass in progress, if any."""
         ...
 
-    def save_books_delete_pass(self, sweep: BooksDeletePass) -> None: ...
+    def save_books_delete_pass(self, sweep: BooksDeletePass, *, new: bool = False) -> None:
+        """Start the pass (``new``) or save its progress; ``ConcurrentUpdate`` when another run started
+        a pass meanwhile, or ended this one."""
+        ...
 
     def save_listed_page(self, sweep: BooksDeletePass, page: int, contact_ids: Sequence[str]) -> None:
         """Remember the contact ids one page of the pass's listing held."""

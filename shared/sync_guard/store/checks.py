@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
+from sync_guard.errors import ConcurrentUpdate
 from sync_guard.reconcile.ports import BooksDeletePass, ChannelState
 from sync_guard.reconcile.stall import StallEpisode
 from sync_guard.store import aws
@@ -180,17 +181,34 @@ class DynamoCheckState:
         item = self._get(BOOKS_SWEEP_SK)
         return _books_delete_pass(item) if item else None
 
-    def save_books_delete_pass(self, sweep: BooksDeletePass) -> None:
-        """Remember how far the pass got (one run at a time: the schedule never overlaps a 5-minute run)."""
-        self._put(
-            BOOKS_SWEEP_SK,
-            {
-                "started": iso(sweep.started),
-                "next_page": sweep.next_page,
-                "listed": sweep.listed,
-                "confirmed_through": sweep.confirmed_through or None,  # DynamoDB takes no empty string
-            },
-        )
+    def save_books_delete_pass(self, sweep: BooksDeletePass, *, new: bool = False) -> None:
+        """Start the pass (``new``: only while none is kept) or remember how far it got (only while it is
+        still the pass kept). Two runs can overlap (a schedule delivered twice, a run by hand): the one
+        that lost raises ``ConcurrentUpdate`` rather than keep a second pass or bring an ended one back
+        without its pages."""
+        condition: dict[str, Any]
+        if new:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "#started = :started",
+                "ExpressionAttributeNames": {"#started": "started"},
+                "ExpressionAttributeValues": {":started": to_value(iso(sweep.started))},
+            }
+        item = {
+            "pk": PARTITION,
+            "sk": BOOKS_SWEEP_SK,
+            "started": iso(sweep.started),
+            "next_page": sweep.next_page,
+            "listed": sweep.listed,
+            "confirmed_through": sweep.confirmed_through or None,  # DynamoDB takes no empty string
+        }
+        try:
+            self._client.put_item(TableName=self.table, Item=to_item(item), **condition)
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                raise ConcurrentUpdate("another run started or ended the Books missed-delete pass") from error
+            raise
 
     def save_listed_page(self, sweep: BooksDeletePass, page: int, contact_ids: Sequence[str]) -> None:
         """The contact ids one page of the pass's listing held (200 ids: a few kilobytes)."""

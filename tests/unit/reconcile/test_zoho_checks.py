@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sync_guard.config import Settings
-from sync_guard.errors import ConfigurationError
+from sync_guard.errors import ConcurrentUpdate, ConfigurationError
 from sync_guard.guard.model import AuditEntry, RecordState, epoch_ms
 from sync_guard.ingest import EventStatus
 from sync_guard.models.events import Channel, Operation
@@ -202,7 +202,10 @@ class MemoryCheckState:
     def books_delete_pass(self) -> BooksDeletePass | None:
         return self.books_pass
 
-    def save_books_delete_pass(self, sweep: BooksDeletePass) -> None:
+    def save_books_delete_pass(self, sweep: BooksDeletePass, *, new: bool = False) -> None:
+        kept = self.books_pass
+        if (kept is not None) if new else (kept is None or kept.started != sweep.started):
+            raise ConcurrentUpdate("another run started or ended the pass")
         self.books_pass = sweep
 
     def save_listed_page(self, sweep: BooksDeletePass, page: int, contact_ids: Sequence[str]) -> None:
@@ -888,6 +891,31 @@ def test_a_customer_books_always_refuses_to_answer_about_does_not_hold_the_pass_
     sweep(world)
     assert "4600002" in world.books.asked[asked:]
     assert [e.record_id for e in world.queue.sent] == ["4600003", "4600002"]
+
+
+def test_a_run_whose_pass_another_run_ended_meanwhile_stops_without_reviving_it() -> None:
+    world = make_world(books_deleted_max_calls=1)
+    world.books.per_page = 1
+    known_customers(world, "4600001", "4600002")
+    assert sweep(world).status is CheckStatus.INCOMPLETE  # page 1 of 2
+    kept = world.state.books_pass
+    assert kept is not None
+
+    # when another run ends the pass while this one reads page 2 (its pages are then gone)
+    listing = world.books.list_contacts
+
+    def listing_while_another_run_ends_the_pass(**query: Any) -> Page[PartyRecord]:
+        world.state.end_books_delete_pass(kept)
+        return listing(**query)
+
+    world.books.list_contacts = listing_while_another_run_ends_the_pass  # type: ignore[method-assign]
+    outcome = sweep(world)
+
+    # then this run leaves the pass to the other one: none is kept, nobody is asked about, nothing fails
+    assert outcome.status is CheckStatus.SKIPPED
+    assert "another run" in outcome.note
+    assert world.state.books_pass is None
+    assert world.books.asked == []
 
 
 def test_a_run_spends_at_most_the_calls_allowed_and_the_pass_goes_on_next_run() -> None:
