@@ -4,8 +4,8 @@ Accepted: ``application/json`` (also ``text/json``, ``application/*+json`` and `
 which is what a CRM raw "Text" body is), ``application/x-www-form-urlencoded`` and ``multipart/form-data``
 (text parts only). Without a Content-Type the body is sniffed: an object-looking body is JSON, else a form.
 Charsets come from the header (UTF-8 by default); an unknown charset, one that does not write ASCII as
-ASCII (UTF-16, UTF-7...), or an unknown media type is a 415; a body that does not decode or parse is a 400
-naming ``body``.
+ASCII (UTF-16, UTF-7...), a multipart part in a transfer encoding (base64, quoted-printable) or an
+unknown media type is a 415; a body that does not decode or parse is a 400 naming ``body``.
 """
 
 from __future__ import annotations
@@ -145,6 +145,10 @@ def _form_fields(body: bytes, charset: str) -> dict[str, Any]:
     return fields
 
 
+#: A multipart part's Content-Transfer-Encoding that leaves its bytes as sent (none said: the same).
+_RAW_TRANSFER_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
+
+
 def _multipart_fields(body: bytes, content_type: str, charset: str) -> dict[str, Any]:
     envelope = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body
     message = BytesParser(policy=HTTP).parsebytes(envelope)
@@ -154,6 +158,14 @@ def _multipart_fields(body: bytes, content_type: str, charset: str) -> dict[str,
     for part in message.iter_parts():
         if not isinstance(part, Message):
             continue
+        encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+        if encoding not in _RAW_TRANSFER_ENCODINGS:
+            # RFC 7578 drops transfer encodings from forms, and the stored body's redaction of the secret
+            # reads no base64 or quoted-printable: a copy of the secret in such a part (a file's too) would
+            # be kept.
+            raise UnsupportedMediaType(
+                f"unsupported Content-Transfer-Encoding {encoding!r} in a multipart part: send it as is"
+            )
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str) or part.get_filename() is not None:
             continue  # files are not webhook fields

@@ -357,3 +357,29 @@ def test_the_secret_is_redacted_in_the_stored_body_however_it_was_escaped(
         assert SECRET[1:].encode() not in stored.raw_body
         assert b"%73%79" not in stored.raw_body
         assert b"[redacted]" in stored.raw_body
+
+
+@pytest.mark.parametrize(
+    ("transfer_encoding", "written"),
+    [
+        ("base64", base64.b64encode(SECRET.encode()).decode()),
+        ("quoted-printable", f"={ord(SECRET[0]):02X}{SECRET[1:]}"),
+    ],
+)
+def test_a_multipart_part_in_a_transfer_encoding_is_refused_and_its_secret_never_stored(
+    store: MemoryStore, queue: MemoryQueue, transfer_encoding: str, written: str
+) -> None:
+    # a workflow form whose "note" part carries the secret in a transfer encoding the redaction cannot read
+    fields = {"event": "edit", "module": "Accounts", "id": "5725767000003000064", "name": "Acme Ltd"}
+    parts = [f'--XyZ\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    parts.append(
+        f'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n'
+        f"Content-Transfer-Encoding: {transfer_encoding}\r\n\r\n{written}\r\n"
+    )
+    body = "".join(parts) + "--XyZ--\r\n"
+
+    with pytest.raises(UnsupportedMediaType, match=transfer_encoding):
+        make_service(store, queue).ingest(
+            request(Route.CRM_WORKFLOW, body, content_type="multipart/form-data; boundary=XyZ")
+        )
+    assert store.items == {}
