@@ -100,6 +100,10 @@ FAILURES_CHECK = "webhook_failures"
 DELETED_MODULES = (Module.CRM_ACCOUNTS, Module.CRM_CONTACTS)
 BOOKS_MODIFIED_CHECK = "modified:Books"
 BOOKS_DELETED_CHECK = "deleted:Books"
+#: A pass that finds more live Books customers missing than this many, and than this share of them, feeds
+#: nothing: see :meth:`ZohoChecks.feed_missed_books_deletes`.
+BOOKS_DELETED_BREAKER_FLOOR = 25
+BOOKS_DELETED_BREAKER_SHARE = 0.2
 #: Who the checks' audit entries name as actor.
 ACTOR = "scheduler:zoho-checks"
 #: Zoho's limit on a channel's echoed token.
@@ -545,11 +549,34 @@ class ZohoChecks:
             sweep = replace(sweep, next_page=sweep.next_page + 1, listed=not page.has_more)
             self._state.save_books_delete_pass(sweep)
         listed = self._state.listed_contact_ids(sweep)
-        candidates = sorted(
-            contact_id
-            for contact_id in self._shadow.live_books_customer_ids()
-            if contact_id not in listed and contact_id > sweep.confirmed_through
-        )
+        live = list(self._shadow.live_books_customer_ids())
+        missing = [contact_id for contact_id in live if contact_id not in listed]
+        if len(missing) > max(BOOKS_DELETED_BREAKER_FLOOR, len(live) * BOOKS_DELETED_BREAKER_SHARE):
+            # Deletes nobody sent a webhook for are a few at a time. This many customers missing is another
+            # Books organisation (its id changed under kept tables) or a listing Books cut short: a delete
+            # fed for each would flood finance with notices about customers that exist. Nothing is asked or
+            # fed; the pass ends (its pages forgotten) and the next one, an interval later, looks again.
+            note = (
+                f"{len(missing)} of the {len(live)} Books customers the guard holds are not in Books' "
+                "listing: too many to be deletes whose webhooks were lost. Nothing was fed. Check that "
+                "ZohoBooksOrganizationId is the organisation the guard was seeded from"
+            )
+            logger.error(
+                "Books missed-delete pass stopped", extra={"missing": len(missing), "live": len(live)}
+            )
+            self._state.end_books_delete_pass(sweep)
+            self._state.advance(BOOKS_DELETED_CHECK, sweep.started, at=self._clock())
+            self._audit.append(
+                admin_entry(
+                    "feed_books_deleted_customers",
+                    actor=ACTOR,
+                    at=self._clock(),
+                    mode=self._config.mode,
+                    note=note,
+                )
+            )
+            return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.FAILED, found=len(missing), note=note)
+        candidates = sorted(contact_id for contact_id in missing if contact_id > sweep.confirmed_through)
         tally = _Tally(found=len(candidates))
         refused: list[str] = []
         try:

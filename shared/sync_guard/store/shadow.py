@@ -667,7 +667,7 @@ class DynamoShadowRepository:
 
     def live_books_customer_ids(self) -> Iterator[str]:
         """The contact id of every Books customer state not marked deleted: one Scan of the table (the
-        missed-delete sweep's, once per pass; events never scan), only the key projected."""
+        missed-delete sweep's, once in each run that confirms; events never scan), only the key projected."""
         prefix = f"REC#{System.BOOKS.value}:"
         for item in aws.every_item(
             self._client.scan,

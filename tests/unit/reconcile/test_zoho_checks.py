@@ -990,3 +990,38 @@ def test_a_sweep_every_zero_minutes_is_off() -> None:
 
     assert (outcome.status, outcome.note) == (CheckStatus.SKIPPED, "off")
     assert world.books.pages_read == []
+
+
+def test_a_pass_missing_a_fifth_of_the_customers_feeds_nothing_and_says_to_check_the_organisation(
+    world: World,
+) -> None:
+    # given 100 live customers in the shadow, of which Books lists 70: another organisation, or a listing
+    # cut short, not 30 deletes whose webhooks were all lost
+    known_customers(world, *(f"46{n:05d}" for n in range(70)))
+    known_customers(world, *(f"46{n:05d}" for n in range(70, 100)), in_books=False)
+
+    outcome = sweep(world)
+
+    # then nothing is asked or fed, the check fails (the run alarms) saying what to check, and it is audited
+    assert world.books.asked == []
+    assert world.queue.sent == []
+    assert (outcome.status, outcome.found) == (CheckStatus.FAILED, 30)
+    assert "30 of the 100 Books customers" in outcome.note
+    assert "ZohoBooksOrganizationId" in outcome.note
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_books_deleted_customers"]
+    assert entry.note == outcome.note
+    # and the next pass waits its interval, so the listing is not read again every run
+    assert (world.state.books_pass, world.state.listed_pages) == (None, {})
+    assert world.state.watermarks[BOOKS_DELETED_CHECK] == NOW
+    assert "next pass from" in sweep(world).note
+
+
+def test_a_few_deletes_at_once_are_under_the_breaker_and_are_fed() -> None:
+    world = make_world(books_deleted_max_calls=100)
+    # 20 missing of 60: over a fifth, but under the floor of 25 a small organisation needs
+    known_customers(world, *(f"46{n:05d}" for n in range(40)))
+    known_customers(world, *(f"46{n:05d}" for n in range(40, 60)), in_books=False)
+
+    outcome = sweep(world)
+
+    assert (outcome.status, outcome.new_events) == (CheckStatus.OK, 20)
