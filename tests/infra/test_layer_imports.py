@@ -209,12 +209,15 @@ def test_every_import_a_function_can_reach_is_in_the_layer(function: str, handle
 _REFUSE_OUTSIDE_THE_LAYER = """
 import importlib.abc, importlib.machinery, os, sys, sysconfig
 allowed, package_root, folder, module = set(sys.argv[1].split(",")), *sys.argv[2:5]
+removed = set(sys.argv[5].split(","))  # gone from the functions' runtime, still in this Python
 # The standard library's private modules (_sysconfigdata_*, ...) are not in stdlib_module_names.
 stdlib = [sysconfig.get_paths()["stdlib"], os.path.join(sysconfig.get_paths()["platstdlib"], "lib-dynload")]
 
 class OnlyTheLayer(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         top = name.partition(".")[0]
+        if top in removed:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in Python 3.12)", name=name)
         if top in sys.stdlib_module_names or top in allowed or top == "sync_guard":
             return None
         if path is None and importlib.machinery.PathFinder.find_spec(top, stdlib) is not None:
@@ -241,6 +244,7 @@ def test_each_handler_imports_with_only_the_layer(function: str, handler: Path) 
             str(PACKAGE_ROOT),
             str(handler.parent),
             handler.stem,
+            ",".join(sorted(REMOVED_BY_3_12)),
         ],
         env={**function_environment(function), "AWS_DEFAULT_REGION": "eu-west-2", "PATH": "/usr/bin:/bin"},
         capture_output=True,
