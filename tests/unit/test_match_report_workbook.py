@@ -772,3 +772,93 @@ def test_formulas_with_saved_values_give_no_such_warning(tmp_path: Path) -> None
 def test_the_formula_workbook_excel_saved_gives_no_warning_of_unsaved_formulas() -> None:
     export = read_export(FORMULAS, System.BOOKS)
     assert not [w for w in export.warnings if "no saved value" in w]
+
+
+# An xls workbook's error cells: python-calamine reads them as empty cells, as it does an xlsx's.
+XLS_HEADER = ["Contact ID", "Display Name", "Company Name", "Email", "CRM Account ID", "Notes"]
+# xlwt writes a formula's saved value as an empty text (type 3); Excel saves a failed one as its error
+# (type 2, the error's code, 0xFFFF last): #N/A's code is 0x2A.
+XLWT_FORMULA_VALUE = (0xFFFF_0000_0000_0003).to_bytes(8, "little")
+NA_FORMULA_VALUE = bytes([2, 0, 0x2A, 0, 0, 0, 0xFF, 0xFF])
+
+
+def xls(path: Path, sheets: dict[str, list[list[Cell | tuple[str, int]]]]) -> Path:
+    """An Excel 97 workbook; a cell ("error", code) holds that error value, ("formula", code) a formula
+    whose saved value is that error."""
+    book = xlwt.Workbook()
+    for name, rows in sheets.items():
+        sheet = book.add_sheet(name)
+        for number, row in enumerate(rows):
+            for column, value in enumerate(row):
+                if isinstance(value, tuple) and value[0] == "error":
+                    sheet.row(number).set_cell_error(column, value[1])
+                elif isinstance(value, tuple):
+                    sheet.write(number, column, xlwt.Formula("1/0"))
+                elif value is not None:
+                    sheet.write(number, column, value)
+    book.save(str(path))
+    data = path.read_bytes()
+    formulas = sum(1 for rows in sheets.values() for row in rows for v in row if v == ("formula", 0x2A))
+    assert data.count(XLWT_FORMULA_VALUE) == formulas
+    path.write_bytes(data.replace(XLWT_FORMULA_VALUE, NA_FORMULA_VALUE))
+    return path
+
+
+def test_an_xls_workbooks_error_cells_are_read_as_empty_with_one_warning(tmp_path: Path) -> None:
+    # given: error cells (#N/A, #REF!) and a formula whose saved value is #N/A in columns read, and a
+    # #DIV/0! in Notes, which no field reads
+    path = xls(
+        tmp_path / "customers.xls",
+        {
+            "Customers": [
+                XLS_HEADER,
+                ["1", "Acme Ltd", "Acme", "acme@example.com", "4876000000101001", ""],
+                ["2", "Beta Ltd", ("error", 0x2A), ("error", 0x17), "", ("error", 0x07)],
+                ["3", "Gamma Ltd", "", ("formula", 0x2A), "", ""],
+            ]
+        },
+    )
+    # when
+    export = read_export(path, System.BOOKS)
+    # then
+    _, beta, gamma = export.records
+    assert (beta.other_names, beta.email, gamma.email) == ((), None, None)
+    assert export.warnings == [
+        f"{path}, sheet 'Customers': 3 cell(s) hold an error value (#N/A, #REF!, ...) where a value was "
+        "read, the first #N/A at row 3, column C ('Company Name'): read as empty"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "field", "value"),
+    [
+        ("A3", "Contact ID", "id", ("formula", 0x2A)),
+        ("E3", "CRM Account ID", "linked crm id", ("error", 0x2A)),
+    ],
+)
+def test_an_error_value_in_an_xls_id_column_stops_the_read_naming_the_cell(
+    tmp_path: Path, cell: str, column: str, field: str, value: tuple[str, int]
+) -> None:
+    row: list[Cell | tuple[str, int]] = ["2", "Beta Ltd", "", "", "", ""]
+    row[XLS_HEADER.index(column)] = value
+    path = xls(
+        tmp_path / "customers.xls", {"Customers": [XLS_HEADER, ["1", "Acme Ltd", "", "", "", ""], row]}
+    )
+
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+
+    assert caught.value.message.startswith(
+        f"{path}, sheet 'Customers', row 3: '{column}' (cell {cell}) holds the error #N/A, so this "
+        f"{field} is not known"
+    )
+
+
+def test_the_error_cells_of_another_sheet_of_an_xls_workbook_are_not_counted(tmp_path: Path) -> None:
+    rows: list[list[Cell | tuple[str, int]]] = [XLS_HEADER, ["1", "Acme Ltd", ("error", 0x2A), "", "", ""]]
+    clean: list[list[Cell | tuple[str, int]]] = [XLS_HEADER, ["1", "Acme Ltd", "", "", "", ""]]
+    path = xls(tmp_path / "two.xls", {"Clean": clean, "Errors": rows, "Later": clean})
+
+    assert read_export(path, System.BOOKS, sheet="Clean").warnings == []
+    assert read_export(path, System.BOOKS, sheet="Later").warnings == []
+    assert len(read_export(path, System.BOOKS, sheet="Errors").warnings) == 1

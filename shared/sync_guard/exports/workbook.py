@@ -14,8 +14,9 @@ from __future__ import annotations
 import html
 import posixpath
 import re
+import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -47,7 +48,7 @@ class Sheet:
     cells: Sequence[Sequence[object]]
     others: list[str]
     # (row index, column index) -> the error value its cell holds ("#N/A"), which python-calamine reads
-    # as an empty cell. Found in an xlsx workbook's XML; an xls workbook's read as empty cells.
+    # as an empty cell. Found in an xlsx workbook's XML, or an xls workbook's records.
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
     # Whether the workbook counts its days from 1904 (an old Mac Excel's), not 1900 (an xlsx says so).
     date1904: bool = False
@@ -87,6 +88,8 @@ def read_sheet(path: Path, name: str | None = None) -> Sheet:
         except (python_calamine.CalamineError, ValueError) as error:
             message = f"sheet {chosen!r} cannot be read (is it damaged?): {error}"
             raise WorkbookUnreadable(message) from error
+    if _is_ole(path):
+        return Sheet(chosen, cells, others, _xls_error_cells(path, chosen))
     errors, unsaved, date1904 = _xlsx_facts(path, chosen)
     return Sheet(chosen, cells, others, errors, date1904, unsaved)
 
@@ -273,6 +276,110 @@ def _target(folder: str, target: str) -> str:
     if target.startswith("/"):
         return posixpath.normpath(target.lstrip("/"))
     return posixpath.normpath(posixpath.join(folder, target))
+
+
+def _is_ole(path: Path) -> bool:
+    """Whether the workbook is an OLE compound file: an xls workbook (python-calamine has opened it)."""
+    with path.open("rb") as handle:
+        return handle.read(len(_OLE_START)) == _OLE_START
+
+
+# An xls workbook's records (BIFF5 and BIFF8, Excel 95 to 2003): a substream's start and end, a sheet's
+# entry in the workbook's globals, a cell holding a boolean or an error, a formula's cell with the value
+# saved for it.
+_BOF, _EOF, _BOUNDSHEET, _BOOLERR, _FORMULA = 0x0809, 0x000A, 0x0085, 0x0205, 0x0006
+_BIFF8 = 0x0600
+_RECORD = struct.Struct("<HH")
+# The codes of the error values an xls cell holds.
+_XLS_ERRORS = {
+    0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!", 0x1D: "#NAME?", 0x24: "#NUM!",
+    0x2A: "#N/A", 0x2B: "#GETTING_DATA",
+}  # fmt: skip
+# What an error cell's record is bound to hold, which a sheet's bytes are searched for before its
+# records are walked: a BOOLERR record's type and length (8), and a formula's saved value when it is an
+# error (type 2, the code, 0xFFFF in the last two of its eight bytes).
+_BOOLERR_START = _RECORD.pack(_BOOLERR, 8)
+_FORMULA_ERROR = re.compile(rb"\x02\x00[" + re.escape(bytes(sorted(_XLS_ERRORS))) + rb"]\x00\x00\x00\xff\xff")
+
+
+def _xls_error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
+    """The error cells of an xls workbook's ``sheet`` by (row, column) index: the cells holding an error
+    value, and the formulas whose saved value is one; none when the workbook's stream cannot be found.
+    The sheet's bytes are searched for what such a cell's record holds (at the speed of bytes.find),
+    and its records walked only where that occurs."""
+    import olefile  # the cli extra's, as python-calamine is: only when an xls workbook is read
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
+            if stream is None:
+                return {}
+            data = ole.openstream(stream).read()
+        bounds = _xls_sheet_bounds(data, sheet)
+        if bounds is None:
+            return {}
+        start, end = bounds
+        if data.find(_BOOLERR_START, start, end) < 0 and _FORMULA_ERROR.search(data, start, end) is None:
+            return {}
+        return _xls_errors_in(data, start)
+    except (OSError, struct.error, IndexError, ValueError):
+        return {}
+
+
+def _xls_records(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
+    """(type, offset of its data, length) of each record from ``at`` to the stream's end."""
+    while at + 4 <= len(data):
+        kind, length = _RECORD.unpack_from(data, at)
+        yield kind, at + 4, length
+        at += 4 + length
+
+
+def _xls_sheet_bounds(data: bytes, sheet: str) -> tuple[int, int] | None:
+    """Where ``sheet``'s substream starts in an xls workbook's stream, and where the next one (or the
+    stream) ends: from the BOUNDSHEET records of the workbook's globals, which end with their EOF."""
+    first, _ = _RECORD.unpack_from(data, 0)
+    version = struct.unpack_from("<H", data, 4)[0] if first == _BOF else 0
+    starts: dict[str, int] = {}
+    for kind, at, length in _xls_records(data, 0):
+        if kind == _EOF:
+            break
+        if kind == _BOUNDSHEET and length > 7:
+            count = data[at + 6]
+            if version == _BIFF8:  # a flag says whether the name is written in 2 bytes a character
+                wide = data[at + 7] & 1
+                name = data[at + 8 : at + 8 + count * (1 + wide)].decode("utf-16-le" if wide else "latin-1")
+            else:
+                name = data[at + 7 : at + 7 + count].decode("cp1252", errors="replace")
+            starts[name] = struct.unpack_from("<I", data, at)[0]
+    if sheet not in starts:
+        return None
+    start = starts[sheet]
+    return start, min((other for other in starts.values() if other > start), default=len(data))
+
+
+def _xls_errors_in(data: bytes, start: int) -> dict[tuple[int, int], str]:
+    """The error cells of the sheet whose substream starts at ``start`` (a chart's substream inside it,
+    BOF to EOF, is passed over)."""
+    errors: dict[tuple[int, int], str] = {}
+    depth = 0
+    for kind, at, length in _xls_records(data, start):
+        if kind == _BOF:
+            depth += 1
+        elif kind == _EOF:
+            depth -= 1
+            if depth <= 0:
+                break
+        elif depth != 1:
+            continue
+        elif kind == _BOOLERR and length >= 8 and data[at + 7] == 1:
+            row, column = struct.unpack_from("<HH", data, at)
+            errors[row, column] = _XLS_ERRORS.get(data[at + 6], "#VALUE!")
+        elif (
+            kind == _FORMULA and length >= 14 and data[at + 6] == 2 and data[at + 12 : at + 14] == b"\xff\xff"
+        ):
+            row, column = struct.unpack_from("<HH", data, at)
+            errors[row, column] = _XLS_ERRORS.get(data[at + 8], "#VALUE!")
+    return errors
 
 
 def cell_text(value: object) -> str:
