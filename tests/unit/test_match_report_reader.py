@@ -570,6 +570,52 @@ def test_day_numbers_in_a_column_not_all_of_them_are_not_understood_as_before(
     assert not [w for w in export.warnings if "spreadsheet date numbers" in w]
 
 
+# More rows than the pass that settles a file's conventions looks at (reader._CONVENTION_ROWS).
+PAST_THE_FIRST_ROWS = 20_001
+
+
+def test_day_numbers_are_not_understood_when_the_column_goes_on_with_a_date_written_otherwise(
+    tmp_path: Path,
+) -> None:
+    # given: day numbers in every row the conventions' pass looks at, then a date written otherwise
+    rows = [f"z{i},Acme {i},45292\n" for i in range(PAST_THE_FIRST_ROWS)]
+    rows.append(f"z{PAST_THE_FIRST_ROWS},Late Ltd,2024-01-02 09:00:00\n")
+    path = write(tmp_path, "Record Id,Account Name,Created Time\n" + "".join(rows))
+    # when
+    export = read_export(path, System.CRM)
+    # then: the column mixes them, so none is read as a date, as when the mix shows in the first rows
+    *numbers, late = export.records
+    assert len(numbers) == PAST_THE_FIRST_ROWS
+    assert {record.created_at for record in numbers} == {None}
+    assert late.created_at == datetime(2024, 1, 2, 9, 0)
+    assert [record.record_id for record in export.records] == [f"z{i}" for i in range(len(rows))]
+    assert export.warnings[:2] == [
+        f"{path}, line {line}: created time '45292' not understood, ignored" for line in (2, 3)
+    ]
+    assert not [w for w in export.warnings if "spreadsheet date numbers" in w]
+
+
+def test_a_time_column_empty_in_its_first_rows_and_then_of_day_numbers_is_read_as_their_dates(
+    tmp_path: Path,
+) -> None:
+    rows = [f"z{i},Acme {i},\n" for i in range(PAST_THE_FIRST_ROWS)]
+    rows += ["za,Late Ltd,45292\n", "zb,Later Ltd,45292.5\n"]
+    path = write(tmp_path, "Record Id,Account Name,Created Time\n" + "".join(rows))
+
+    export = read_export(path, System.CRM)
+
+    assert [record.created_at for record in export.records[-3:]] == [
+        None,
+        datetime(2024, 1, 1),
+        datetime(2024, 1, 1, 12, 0),
+    ]
+    assert [w for w in export.warnings if "spreadsheet date numbers" in w] == [
+        f"{path}: the created column holds spreadsheet date numbers ('45292' is 2024-01-01), as a "
+        "spreadsheet saves a date column formatted General: read as the dates they stand for (counted "
+        "from 1900)"
+    ]
+
+
 def test_an_empty_time_column_is_no_column_of_day_numbers(tmp_path: Path) -> None:
     path = write(tmp_path, "Record Id,Account Name,Created Time\nz1,Acme Ltd,\n")
     export = read_export(path, System.CRM)

@@ -178,7 +178,7 @@ class ExportFile:
     # 4 digits is a ZIP code whose leading zeros a spreadsheet dropped. None: only a row's country says.
     default_region: str | None = None
     # The time fields ("modified", "created") whose CSV column holds a spreadsheet's day numbers
-    # ("45292"), read as the dates they stand for.
+    # ("45292") and nothing else, read as the dates they stand for (known once the rows are read).
     serial_dates: set[str] = field(default_factory=set)
     # How many postcodes and phone numbers had those zeros put back (one warning says so).
     restored_zeros: Counter[str] = field(default_factory=Counter)
@@ -441,7 +441,7 @@ _CONVENTION_ROWS = 20_000
 
 def _settle_conventions(
     export: ExportFile, rows: Iterable[list[str]], columns: dict[str, int], *, semicolons: bool
-) -> None:
+) -> dict[int, str]:
     """How to read the columns whose cells can be read two ways, from the cells that read one way.
 
     A column is written in one convention, so a date that can only be month first ("05/15/2018")
@@ -449,15 +449,18 @@ def _settle_conventions(
     that a dot in another ("12.500") separates thousands. A time column with neither order shown
     takes ``export.month_first``, an amount column with neither mark a decimal comma in a file
     separated by ``semicolons`` (as Excel writes where the decimal mark is a comma); both orders in
-    one time column get a warning. A CSV file's time column whose every value is a spreadsheet's day
-    number ("45292") is read as the dates they stand for, with a warning. A pass of its own over the
-    ``rows`` after the header, before the records are read, that looks at the first
-    :data:`_CONVENTION_ROWS` of them: one export is written in one convention, and the rows past those
-    would cost a large export a quarter of its reading time for nothing.
+    one time column get a warning. A pass of its own over the ``rows`` after the header, before the
+    records are read, that looks at the first :data:`_CONVENTION_ROWS` of them: one export is written
+    in one convention, and the rows past those would cost a large export a quarter of its reading time
+    for nothing.
+
+    Returns the time columns (index -> field) in which those rows hold nothing but a spreadsheet's day
+    numbers ("45292"), or nothing at all, in a CSV file: whether the whole column does is told as the
+    rows are read (see :class:`_DayNumbers`).
     """
     indices = {name: columns[name] for name in _CONVENTIONS if name in columns}
     if not indices:
-        return
+        return {}
     counts: dict[str, Counter[str]] = {name: Counter() for name in indices}
     examples: dict[str, dict[str, str]] = {name: {} for name in indices}
     for row in islice(rows, _CONVENTION_ROWS):
@@ -466,6 +469,7 @@ def _settle_conventions(
             if shown is not None:
                 counts[name][shown] += 1
                 examples[name].setdefault(shown, row[index].strip())
+    day_numbers: dict[int, str] = {}
     for name in _TIME_FIELDS:
         if name not in counts:
             continue
@@ -479,22 +483,77 @@ def _settle_conventions(
                 f"{'month' if month_first else 'day'} first"
             )
         written = counts[name]
-        if export.sheet is None and 0 < written["serial"] == written.total():
-            _read_day_numbers(export, name, examples[name]["serial"])
+        if export.sheet is None and written["serial"] == written.total():
+            day_numbers[indices[name]] = name
     marks = counts.get("outstanding", Counter())
     export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else semicolons
+    return day_numbers
 
 
-def _read_day_numbers(export: ExportFile, name: str, example: str) -> None:
-    """Read the time column ``name`` of a CSV file as a spreadsheet's day numbers (see
-    :data:`_SERIAL_DAY`), with a warning that shows the first of them as a date."""
-    export.serial_dates.add(name)
-    day = _spreadsheet_day(example)
-    export.warnings.append(
-        f"{export.where(None)}: the {name} column holds spreadsheet date numbers ({example!r} is "
-        f"{serial_date_text(day)}), as a spreadsheet saves a date column formatted General: read as the "
-        "dates they stand for (counted from 1900)"
-    )
+class _DayNumbers:
+    """The time columns read as a spreadsheet's day numbers (see :data:`_SERIAL_DAY`): those whose every
+    value is one, decided over the whole column while the rows are read once. A column whose first rows
+    hold nothing else (see :func:`_settle_conventions`) has each value read as the date it stands for
+    until one is written otherwise; the column then mixes them with other times, and the day numbers
+    already read are undone in the records held back meanwhile (:meth:`undo`): each is not understood,
+    as in a column whose first rows show the mix. Nothing is held back where no day number was read."""
+
+    def __init__(self, export: ExportFile, columns: dict[int, str]) -> None:
+        self.export = export
+        self.columns = columns  # index -> field, while every value read from it is a day number
+        # field -> (line or row, day number) of each read as a date, while that may be undone
+        self.read: dict[str, list[tuple[int, str]]] = {}
+        self.mixed: list[str] = []  # fields found written otherwise, whose day numbers are to be undone
+        self.unsettled = False  # whether a day number read as a date may yet be undone
+
+    def text(self, line: int, index: int, value: str) -> str:
+        """A cell of a day numbers' column as it is read: a day number as the date it stands for,
+        anything else as written (and the column no longer read as day numbers)."""
+        text = value.strip()
+        if not text:
+            return value
+        name = self.columns[index]
+        day = _spreadsheet_day(text) if text[4:5].isdigit() else None
+        if day is None:
+            del self.columns[index]
+            if name in self.read:
+                self.mixed.append(name)
+            return value
+        read = self.read.get(name)
+        if read is None:
+            read = self.read[name] = []
+            self.unsettled = True
+        read.append((line, text))
+        return serial_date_text(day) or value
+
+    def undo(self, held: list[tuple[int, PartyRecord]]) -> None:
+        """The day numbers read in the columns since found mixed, taken back out of the ``held``
+        records (line, record) with a warning each that they are not understood."""
+        for name in self.mixed:
+            read = dict(self.read.pop(name))
+            for at, (line, record) in enumerate(held):
+                if line in read:
+                    held[at] = (line, record.model_copy(update={f"{name}_at": None}))
+                    _not_understood(self.export, line, f"{name} time", read[line])
+        self.mixed.clear()
+        self.unsettled = bool(self.read)
+
+    def settle(self) -> None:
+        """The columns read as day numbers to the end: in ``export.serial_dates``, with a warning each
+        that shows its first day number as a date."""
+        export = self.export
+        for name in _TIME_FIELDS:
+            if name in self.read:
+                export.serial_dates.add(name)
+                example = self.read[name][0][1]
+                shown = serial_date_text(_spreadsheet_day(example))
+                export.warnings.append(
+                    f"{export.where(None)}: the {name} column holds spreadsheet date numbers ({example!r} "
+                    f"is {shown}), as a spreadsheet saves a date column formatted General: read as the "
+                    "dates they stand for (counted from 1900)"
+                )
+        self.read.clear()
+        self.unsettled = False
 
 
 def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
@@ -706,8 +765,6 @@ def _row_record(
         text = get(label)
         if not text:
             continue
-        if export.serial_dates and label in export.serial_dates and (day := _spreadsheet_day(text)):
-            text = serial_date_text(day) or text
         moment = _parse_time(text, month_first=export.month_first_in.get(label, export.month_first))
         if moment is not None:
             values[field_name] = moment
@@ -1055,15 +1112,16 @@ class _CsvTable:
             except (csv.Error, UnicodeDecodeError):
                 return  # the reading proper stops there, naming the line
 
-    def rows(self, columns: dict[str, int]) -> Iterator[tuple[int, list[str]]]:
+    def rows(self, columns: dict[str, int], days: _DayNumbers) -> Iterator[tuple[int, list[str]]]:
         """(line, row) of each row that is not blank, a short one filled up to the header's width, an error
-        value a spreadsheet saved (see :class:`_ErrorValues`) read as empty where a field is read."""
+        value a spreadsheet saved (see :class:`_ErrorValues`) read as empty where a field is read, a
+        spreadsheet's day number as its date in the ``days`` columns."""
         path, width = self.export.path, len(self.headers)
         self.short = short = _ShortRows(path, width, columns["id"])
         ids = _id_columns(self.export, columns)
         read = sorted({*columns.values(), *ids}) if self._holds_error_values() else []
         self.errors = errors = _ErrorValues(self.export, self.headers, unit="line")
-        reader = self.reader
+        reader, pending = self.reader, days.columns
         while True:
             start = reader.line_num + 1
             try:
@@ -1083,6 +1141,9 @@ class _CsvTable:
                 if row[index].strip() in SPREADSHEET_ERRORS:
                     errors.read(start, index, row[index].strip(), ids)
                     row[index] = ""
+            if pending:
+                for index in [*pending]:
+                    row[index] = days.text(start, index, row[index])
             yield start, row
 
     def _holds_error_values(self) -> bool:
@@ -1148,7 +1209,7 @@ class _WorkbookTable:
         """The rows after the header, as text."""
         return (self._row_text(row) for row in islice(self.cells, self.header_index + 1, None))
 
-    def rows(self, columns: dict[str, int]) -> Iterator[tuple[int, list[str]]]:
+    def rows(self, columns: dict[str, int], days: _DayNumbers) -> Iterator[tuple[int, list[str]]]:
         """(row number, row) of each row that is not blank; ExportError for an id a number has cut
         short or an error value has taken the place of, or a cell right of the header's last column."""
         export, width = self.export, len(self.headers)
@@ -1259,13 +1320,22 @@ def iter_export(
         columns = map_columns(path, headers, overrides or {}, sheet=sheet)
         export.columns = {f: headers[i] for f, i in columns.items()}
         export.repeated = _repeated_headers(export, headers, columns)
-        _settle_conventions(export, table.sample(), columns, semicolons=table.semicolons)
+        day_numbers = _settle_conventions(export, table.sample(), columns, semicolons=table.semicolons)
+        days = _DayNumbers(export, day_numbers)
         module = _module_for(system, columns)
         type_column = columns.get("contact_type")
         vendors = 0
         seen: dict[str, int] = {}
         unit = "line" if sheet is None else "row"
-        for line, row in table.rows(columns):
+        # The records read since a day number was read as a date that may yet be undone (see _DayNumbers).
+        held: list[tuple[int, PartyRecord]] = []
+        for line, row in table.rows(columns, days):
+            if held:
+                if days.mixed:
+                    days.undo(held)
+                if not days.unsettled:
+                    yield from (record for _, record in held)
+                    held.clear()
             if type_column is not None and row[type_column].strip().lower() == "vendor":
                 vendors += 1
                 continue
@@ -1277,7 +1347,14 @@ def iter_export(
                     + _rounded_hint(record.record_id),
                 )
             seen[record.record_id] = line
-            yield record
+            if days.unsettled:
+                held.append((line, record))
+            else:
+                yield record
+        if days.mixed:
+            days.undo(held)
+        days.settle()
+        yield from (record for _, record in held)
         if vendors:
             export.warnings.append(
                 f"{export.where(None)}: {vendors} vendor row(s) left out: suppliers are not the sync's "
