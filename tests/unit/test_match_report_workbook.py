@@ -862,3 +862,70 @@ def test_the_error_cells_of_another_sheet_of_an_xls_workbook_are_not_counted(tmp
     assert read_export(path, System.BOOKS, sheet="Clean").warnings == []
     assert read_export(path, System.BOOKS, sheet="Later").warnings == []
     assert len(read_export(path, System.BOOKS, sheet="Errors").warnings) == 1
+
+
+# Day numbers written as text in a workbook's time column, as a CSV file holds them.
+def test_day_numbers_in_text_cells_are_read_as_their_dates_as_in_a_csv_with_one_warning(
+    tmp_path: Path,
+) -> None:
+    # given: text cells holding day numbers, beside a number cell (a date by its type) and an empty one
+    header = ["Contact ID", "Display Name", "Created Time", "Last Modified Time"]
+    rows: list[list[Cell]] = [
+        header,
+        [1, "Acme Ltd", "45292", "45292,5"],
+        [2, "Beta Ltd", 43252.375, None],
+        [3, "Gamma Ltd", "43252.375", "73415"],
+    ]
+    path = xlsx(tmp_path / "customers.xlsx", ("Customers", rows))
+    # when
+    export = read_export(path, System.BOOKS)
+    # then: the dates they stand for, as the same values in a CSV file
+    acme, beta, gamma = export.records
+    assert (acme.created_at, acme.modified_at) == (datetime(2024, 1, 1), datetime(2024, 1, 1, 12, 0))
+    assert beta.created_at == gamma.created_at == datetime(2018, 6, 1, 9, 0)
+    assert gamma.modified_at == datetime(2100, 12, 31)
+    as_csv = write_csv(tmp_path / "customers.csv", [[cell_text(value) for value in row] for row in rows])
+    in_csv = read_export(as_csv, System.BOOKS).records
+    assert [(r.created_at, r.modified_at) for r in in_csv] == [
+        (r.created_at, r.modified_at) for r in export.records
+    ]
+    assert export.warnings == [
+        f"{path}, sheet 'Customers': the {name} column holds spreadsheet date numbers as text ('{example}' "
+        f"is {day}), as a spreadsheet saves a date column formatted General: read as the dates they stand "
+        "for (counted from 1900)"
+        for name, example, day in (
+            ("modified", "45292,5", "2024-01-01 12:00:00"),
+            ("created", "45292", "2024-01-01"),
+        )
+    ]
+
+
+def test_day_numbers_in_text_cells_beside_a_date_cell_are_not_understood_as_in_a_csv(tmp_path: Path) -> None:
+    rows: list[list[Cell]] = [
+        ["Contact ID", "Display Name", "Created Time"],
+        [1, "Acme Ltd", "45292"],
+        [2, "Beta Ltd", datetime(2018, 6, 1, 9, 0)],
+    ]
+    path = xlsx(tmp_path / "customers.xlsx", ("Customers", rows))
+
+    export = read_export(path, System.BOOKS)
+
+    assert [record.created_at for record in export.records] == [None, datetime(2018, 6, 1, 9, 0)]
+    assert export.warnings == [
+        f"{path}, sheet 'Customers', row 2: created time '45292' not understood, ignored"
+    ]
+
+
+def test_day_numbers_in_text_cells_count_from_1904_in_a_workbook_that_says_so(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    sheet = book.active
+    sheet.title = "Customers"
+    sheet.append(["Contact ID", "Display Name", "Last Modified Time"])
+    sheet.append([1, "Acme Ltd", str(42809.375 - 1462)])  # as the number cell of the 1904 test
+    book.save(tmp_path / "mac.xlsx")
+
+    export = read_export(tmp_path / "mac.xlsx", System.BOOKS)
+
+    assert export.records[0].modified_at == datetime(2017, 3, 15, 9, 0)
+    assert export.warnings[0].endswith("(counted from 1904)")

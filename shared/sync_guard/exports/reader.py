@@ -177,7 +177,7 @@ class ExportFile:
     # The country of numbers written without one (the --region): where it is the US, a postcode of 3 or
     # 4 digits is a ZIP code whose leading zeros a spreadsheet dropped. None: only a row's country says.
     default_region: str | None = None
-    # The time fields ("modified", "created") whose CSV column holds a spreadsheet's day numbers
+    # The time fields ("modified", "created") whose column holds a spreadsheet's day numbers as text
     # ("45292") and nothing else, read as the dates they stand for (known once the rows are read).
     serial_dates: set[str] = field(default_factory=set)
     # How many postcodes and phone numbers had those zeros put back (one warning says so).
@@ -455,8 +455,9 @@ def _settle_conventions(
     for nothing.
 
     Returns the time columns (index -> field) in which those rows hold nothing but a spreadsheet's day
-    numbers ("45292"), or nothing at all, in a CSV file: whether the whole column does is told as the
-    rows are read (see :class:`_DayNumbers`).
+    numbers ("45292"), or nothing at all: whether the whole column does is told as the rows are read
+    (see :class:`_DayNumbers`). A workbook's number cells are written as their numbers here, and so
+    agree with day numbers written as text.
     """
     indices = {name: columns[name] for name in _CONVENTIONS if name in columns}
     if not indices:
@@ -483,7 +484,7 @@ def _settle_conventions(
                 f"{'month' if month_first else 'day'} first"
             )
         written = counts[name]
-        if export.sheet is None and written["serial"] == written.total():
+        if written["serial"] == written.total():
             day_numbers[indices[name]] = name
     marks = counts.get("outstanding", Counter())
     export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else semicolons
@@ -496,11 +497,16 @@ class _DayNumbers:
     hold nothing else (see :func:`_settle_conventions`) has each value read as the date it stands for
     until one is written otherwise; the column then mixes them with other times, and the day numbers
     already read are undone in the records held back meanwhile (:meth:`undo`): each is not understood,
-    as in a column whose first rows show the mix. Nothing is held back where no day number was read."""
+    as in a column whose first rows show the mix. Nothing is held back where no day number was read.
 
-    def __init__(self, export: ExportFile, columns: dict[int, str]) -> None:
+    In a workbook these are its text cells, counted as the workbook counts its days (``date1904``): a
+    number cell there is a date by its type (see :meth:`_WorkbookTable._typed_by_column`), and agrees
+    with day numbers written as text."""
+
+    def __init__(self, export: ExportFile, columns: dict[int, str], *, date1904: bool = False) -> None:
         self.export = export
         self.columns = columns  # index -> field, while every value read from it is a day number
+        self.date1904 = date1904
         # field -> (line or row, day number) of each read as a date, while that may be undone
         self.read: dict[str, list[tuple[int, str]]] = {}
         self.mixed: list[str] = []  # fields found written otherwise, whose day numbers are to be undone
@@ -524,7 +530,7 @@ class _DayNumbers:
             read = self.read[name] = []
             self.unsettled = True
         read.append((line, text))
-        return serial_date_text(day) or value
+        return serial_date_text(day, date1904=self.date1904) or value
 
     def undo(self, held: list[tuple[int, PartyRecord]]) -> None:
         """The day numbers read in the columns since found mixed, taken back out of the ``held``
@@ -546,11 +552,12 @@ class _DayNumbers:
             if name in self.read:
                 export.serial_dates.add(name)
                 example = self.read[name][0][1]
-                shown = serial_date_text(_spreadsheet_day(example))
+                shown = serial_date_text(_spreadsheet_day(example), date1904=self.date1904)
+                as_text = "" if export.sheet is None else " as text"
                 export.warnings.append(
-                    f"{export.where(None)}: the {name} column holds spreadsheet date numbers ({example!r} "
-                    f"is {shown}), as a spreadsheet saves a date column formatted General: read as the "
-                    "dates they stand for (counted from 1900)"
+                    f"{export.where(None)}: the {name} column holds spreadsheet date numbers{as_text} "
+                    f"({example!r} is {shown}), as a spreadsheet saves a date column formatted General: read "
+                    f"as the dates they stand for (counted from {1904 if self.date1904 else 1900})"
                 )
         self.read.clear()
         self.unsettled = False
@@ -1099,6 +1106,7 @@ class _CsvTable:
                 raise ExportError(path, 1, "the first line is blank: the header row must come first")
             raise ExportError(path, None, "the file is empty (no header row)")
         self.semicolons = self.reader.dialect.delimiter == ";"
+        self.date1904 = False  # a workbook's count of days, which a CSV file does not say
         self.short: _ShortRows | None = None
         self.errors: _ErrorValues | None = None
 
@@ -1220,6 +1228,7 @@ class _WorkbookTable:
         # A number cell's text has a decimal dot, which is what a file of decimal dots means.
         amount = columns.get("outstanding") if export.decimal_comma else None
         typed = bool(dates) or amount is not None
+        pending = days.columns
         for number, row in enumerate(islice(self.cells, self.header_index + 1, None), self.header_index + 2):
             texts = self._row_text(row)
             if typed:
@@ -1239,6 +1248,10 @@ class _WorkbookTable:
                 self.unsaved_formulas.read(number, column, "", ids)
             if not any(text.strip() for text in texts):
                 continue
+            if pending:  # day numbers written as text; a number cell is a date already
+                for index in [*pending]:
+                    if index >= len(row) or type(row[index]) not in (float, int):
+                        texts[index] = days.text(number, index, texts[index])
             for index, name in ids.items():
                 if lost_digits(row[index]):
                     raise export.error(
@@ -1321,7 +1334,7 @@ def iter_export(
         export.columns = {f: headers[i] for f, i in columns.items()}
         export.repeated = _repeated_headers(export, headers, columns)
         day_numbers = _settle_conventions(export, table.sample(), columns, semicolons=table.semicolons)
-        days = _DayNumbers(export, day_numbers)
+        days = _DayNumbers(export, day_numbers, date1904=table.date1904)
         module = _module_for(system, columns)
         type_column = columns.get("contact_type")
         vendors = 0
