@@ -403,3 +403,57 @@ def test_two_runs_at_once_keep_one_missed_delete_pass_and_never_revive_an_ended_
 
     # then the ended pass is not brought back with its pages gone (every customer would be asked about)
     assert this_run.books_delete_pass() is None
+
+
+def books_requests(sim: ZohoSimulator) -> int:
+    return sum(1 for request in sim.requests.records if request.route.startswith("books."))
+
+
+def test_a_guard_pointed_at_another_books_organisation_asks_books_nothing_and_feeds_nothing(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a shadow of three synced pairs, which the first run records as the simulator's organisation's
+    synced_pairs(sim)
+    run(handler)
+    state = DynamoCheckState.from_settings(get_settings())
+    recorded = state.books_organization()
+    assert recorded is not None
+    assert (recorded.organization_id, recorded.recorded_by) == (
+        sim.books_organization_id,
+        "scheduler:zoho-checks",
+    )
+    pass_is_due_again()
+
+    # when ZohoBooksOrganizationId is changed with the tables kept, and the schedule fires
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20099999999")
+    get_settings.cache_clear()
+    asked_before = books_requests(sim)
+    with pytest.raises(ZohoChecksFailed, match=f"organisation {sim.books_organization_id}"):
+        run(fresh_module("functions.reconcile.app"))
+
+    # then Books is not called, nothing is queued, the record stands, and the audit trail says why
+    assert books_requests(sim) == asked_before
+    assert drain(aws_server) == []
+    assert state.books_organization() == recorded
+    audit = AuditLog.from_settings(get_settings())
+    [stopped] = [e for e in audit.iterate(AuditQuery()) if e.operation == "feed_books_deleted_customers"]
+    assert "ZohoBooksOrganizationId is 20099999999" in stopped.note
+
+
+def test_two_first_writers_of_the_books_organisation_agree_on_the_first_and_adopting_is_conditional(
+    aws_server: AwsResources,
+) -> None:
+    seeding, scheduled = (DynamoCheckState.from_settings(get_settings()) for _ in range(2))
+    at = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+    first = seeding.record_books_organization("20081234567", at=at, by="seed:alice")
+    second = scheduled.record_books_organization("20099999999", at=at + timedelta(seconds=1), by="scheduler")
+
+    # the second writer reads the first one's organisation rather than writing its own
+    assert second == first
+    assert scheduled.books_organization() == first
+    # an admin adopts another organisation only while the one they saw is still recorded
+    with pytest.raises(ConcurrentUpdate):
+        seeding.adopt_books_organization("20099999999", replacing="20000000000", at=at, by="bob")
+    adopted = seeding.adopt_books_organization("20099999999", replacing="20081234567", at=at, by="bob")
+    assert scheduled.books_organization() == adopted

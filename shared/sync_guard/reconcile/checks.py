@@ -44,6 +44,12 @@ then ends in an error, which alarms):
     reaching Books, finance hears once per stall, and every run while it lasts is an alert
     (``sync_guard.reconcile.stall``).
 
+The checks that read Books (``modified:Books``, ``deleted:Books``, ``sync_stall``) first compare the
+configured Books organisation with the one recorded for the shadow (the first run records it): under
+another organisation every customer the guard holds "does not exist" and the other organisation's
+customers look new, so they read and feed nothing and fail, naming both ids; ``deleted:Books`` also ends
+its pass and audits the note, as its breaker does.
+
 Events go through :func:`~sync_guard.ingest.service.store_and_queue`, the webhooks' own path: the events
 table's conditional put recognises a repeat (an overlap between runs, a webhook that did arrive), and an
 event the queue refused stays ``received`` for the sweep. Their channel is ``reconcile`` and their route
@@ -80,6 +86,7 @@ from sync_guard.reconcile.ports import (
     AuditAppender,
     BooksChecksClient,
     BooksDeletePass,
+    BooksOrganization,
     ChannelState,
     CheckState,
     CrmChecksClient,
@@ -112,6 +119,20 @@ MAX_CHANNEL_TOKEN = 50
 
 def deleted_check(module: Module) -> str:
     return f"deleted:{module.value}"
+
+
+def organization_mismatch(configured: str, recorded: BooksOrganization) -> str | None:
+    """What an operator is told when ``ZohoBooksOrganizationId`` is not the organisation the shadow's Books
+    customers were recorded from (organisation ids are no secret); None when it is."""
+    if configured == recorded.organization_id:
+        return None
+    return (
+        f"ZohoBooksOrganizationId is {configured}, but the guard's shadow holds the Books customers of "
+        f"organisation {recorded.organization_id} (recorded {recorded.recorded_at:%Y-%m-%d %H:%M} UTC by "
+        f"{recorded.recorded_by}). Nothing was read from Books or fed. Deploy with ZohoBooksOrganizationId="
+        f"{recorded.organization_id} again, or, if the guard moved to {configured} for good, see 'Another "
+        "Books organisation' in docs/operations.md"
+    )
 
 
 def token_fingerprint(token: str) -> str:
@@ -196,6 +217,9 @@ class ChecksConfig:
     #: How often a pass of the Books missed-delete sweep starts (zero: never) and its calls per run.
     books_deleted_every: timedelta = timedelta(hours=3)
     books_deleted_max_calls: int = 25
+    #: ``ZohoBooksOrganizationId``: compared with the organisation recorded for the shadow (empty: no
+    #: Books calls are made at all).
+    books_organization_id: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChecksConfig:
@@ -216,6 +240,7 @@ class ChecksConfig:
             event_retention=timedelta(days=settings.event_retention_days),
             books_deleted_every=timedelta(minutes=settings.books_deleted_every_minutes),
             books_deleted_max_calls=settings.books_deleted_max_calls,
+            books_organization_id=settings.zoho_books_organization_id.strip(),
         )
 
 
@@ -311,7 +336,8 @@ class ZohoChecks:
         checks.append((BOOKS_MODIFIED_CHECK, self.feed_modified_books_customers))
         checks.append((BOOKS_DELETED_CHECK, self.feed_missed_books_deletes))
         if self._stall is not None:
-            checks.append((STALL_CHECK, partial(watch_for_stall, self._stall)))
+            stall = partial(watch_for_stall, self._stall)
+            checks.append((STALL_CHECK, partial(self._in_recorded_organization, STALL_CHECK, stall)))
         return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
 
     @staticmethod
@@ -323,6 +349,22 @@ class ZohoChecks:
             note = f"{type(error).__name__}: {mask_emails_in(str(error))[:300]}"
             logger.error("scheduled Zoho check failed", extra={"check": name, "error": note})
             return CheckOutcome(name, CheckStatus.FAILED, note=note)
+
+    def _books_organization_mismatch(self) -> str | None:
+        """Why Books must not be read (``ZohoBooksOrganizationId`` is not the shadow's organisation), or
+        None; the first run that asks records the configured organisation, unless a seed did."""
+        configured = self._config.books_organization_id
+        if not configured:
+            return None
+        recorded = self._state.record_books_organization(configured, at=self._clock(), by=ACTOR)
+        return organization_mismatch(configured, recorded)
+
+    def _in_recorded_organization(self, check: str, run: Callable[[], CheckOutcome]) -> CheckOutcome:
+        """Run a check that reads Books only while Books is the shadow's organisation."""
+        mismatch = self._books_organization_mismatch()
+        if mismatch is not None:
+            return CheckOutcome(check, CheckStatus.FAILED, note=mismatch)
+        return run()
 
     def _out_of_time(self) -> bool:
         return self._remaining is not None and self._remaining() < self._reserve_seconds
@@ -472,6 +514,9 @@ class ZohoChecks:
     def feed_modified_books_customers(self) -> CheckOutcome:
         """Feed every Books customer modified since the watermark that the shadow does not hold at that
         modification time (see the module docstring)."""
+        return self._in_recorded_organization(BOOKS_MODIFIED_CHECK, self._feed_modified_books_customers)
+
+    def _feed_modified_books_customers(self) -> CheckOutcome:
         started = self._clock()
         since = self._since(BOOKS_MODIFIED_CHECK, started)
         books = self._books()
@@ -532,6 +577,12 @@ class ZohoChecks:
                 return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note=f"next pass from {due}")
             sweep = BooksDeletePass(started=now)
             self._state.save_books_delete_pass(sweep, new=True)
+        mismatch = self._books_organization_mismatch()
+        if mismatch is not None:
+            # Every customer the shadow holds is missing from another organisation's listing: a delete
+            # would be fed for each (under the breaker's floor, a small organisation's every customer).
+            logger.error("Books missed-delete pass stopped: another Books organisation")
+            return self._stop_books_delete_pass(sweep, mismatch)
         books = self._books()
         calls = 0
         while not sweep.listed:
@@ -564,18 +615,7 @@ class ZohoChecks:
             logger.error(
                 "Books missed-delete pass stopped", extra={"missing": len(missing), "live": len(live)}
             )
-            self._state.end_books_delete_pass(sweep)
-            self._state.advance(BOOKS_DELETED_CHECK, sweep.started, at=self._clock())
-            self._audit.append(
-                admin_entry(
-                    "feed_books_deleted_customers",
-                    actor=ACTOR,
-                    at=self._clock(),
-                    mode=self._config.mode,
-                    note=note,
-                )
-            )
-            return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.FAILED, found=len(missing), note=note)
+            return self._stop_books_delete_pass(sweep, note, found=len(missing))
         candidates = sorted(contact_id for contact_id in missing if contact_id > sweep.confirmed_through)
         tally = _Tally(found=len(candidates))
         refused: list[str] = []
@@ -621,6 +661,22 @@ class ZohoChecks:
             )
             return replace(outcome, status=CheckStatus.FAILED, note=note)
         return outcome
+
+    def _stop_books_delete_pass(self, sweep: BooksDeletePass, note: str, *, found: int = 0) -> CheckOutcome:
+        """End the pass having fed nothing, audited with ``note``; the check fails (the run alarms) and
+        the next pass, an interval later, looks again."""
+        self._state.end_books_delete_pass(sweep)
+        self._state.advance(BOOKS_DELETED_CHECK, sweep.started, at=self._clock())
+        self._audit.append(
+            admin_entry(
+                "feed_books_deleted_customers",
+                actor=ACTOR,
+                at=self._clock(),
+                mode=self._config.mode,
+                note=note,
+            )
+        )
+        return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.FAILED, found=found, note=note)
 
     # --------------------------------------------------------------------------- shared steps
     def _since(self, check: str, now: datetime) -> datetime:

@@ -84,6 +84,16 @@ class BooksDeletePass:
 
 
 @dataclass(frozen=True)
+class BooksOrganization:
+    """The Books organisation the shadow's Books customers come from, as first recorded."""
+
+    organization_id: str
+    recorded_at: datetime
+    #: Who recorded it: the scheduled checks, ``sync-guard seed``, or an admin's ``--adopt``.
+    recorded_by: str
+
+
+@dataclass(frozen=True)
 class ChannelState:
     """The Notification API channel as the guard last renewed it."""
 
@@ -130,6 +140,11 @@ class CheckState(Protocol):
 
     def end_books_delete_pass(self, sweep: BooksDeletePass) -> None:
         """Forget the pass and its pages."""
+        ...
+
+    def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
+        """Record the shadow's Books organisation unless one is recorded; returns the one recorded (the
+        first writer's, whoever it was)."""
         ...
 
 

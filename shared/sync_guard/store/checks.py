@@ -13,6 +13,9 @@ Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
   ``deleted:Books`` says when the last one began).
 - ``ZOHO_CHECK`` / ``deleted:Books:page#000001``...: the contact ids one page of that pass's listing held
   (``ids``), with the pass's ``started``; deleted when the pass ends, ignored if left by another pass.
+- ``ZOHO_CHECK`` / ``books_organization``: the Books organisation the shadow's Books customers come from
+  (``organization_id``, ``recorded_at``, ``recorded_by``), written once, by the first scheduled run that
+  finds none, on condition that it is still absent.
 - ``ZOHO_CHECK`` / ``notification_channel``: the Notification API channel as last renewed: ``channel_id``,
   ``expires_at``, ``notify_url``, ``events``, ``token_fingerprint`` (a short hash that tells a rotated
   webhook secret apart, never the token) and ``renewed_at``.
@@ -30,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
 from sync_guard.errors import ConcurrentUpdate
-from sync_guard.reconcile.ports import BooksDeletePass, ChannelState
+from sync_guard.reconcile.ports import BooksDeletePass, BooksOrganization, ChannelState
 from sync_guard.reconcile.stall import StallEpisode
 from sync_guard.store import aws
 from sync_guard.store.aws import is_conditional_check_failure
@@ -43,6 +46,7 @@ STALL_SK = "sync_stall:episode"
 # Beside the Books missed-delete sweep's watermark (``deleted:Books``: when its last full pass began).
 BOOKS_SWEEP_SK = "deleted:Books:sweep"
 BOOKS_PAGE_SK = "deleted:Books:page#"
+BOOKS_ORGANIZATION_SK = "books_organization"
 
 
 class DynamoCheckState:
@@ -239,6 +243,64 @@ class DynamoCheckState:
             self._delete(str(page["sk"]))
         # Unless a run started meanwhile began another pass: that one is the other run's.
         self._delete(BOOKS_SWEEP_SK, unless_changed=("started", iso(sweep.started)))
+
+    # ------------------------------------------------------------ the shadow's Books organisation
+    def books_organization(self) -> BooksOrganization | None:
+        """The Books organisation recorded for the shadow, if any."""
+        item = self._get(BOOKS_ORGANIZATION_SK)
+        if item is None:
+            return None
+        recorded_at = parse_iso(item["recorded_at"])
+        return BooksOrganization(str(item["organization_id"]), recorded_at, str(item.get("recorded_by", "")))
+
+    def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
+        """Record ``organization_id`` unless an organisation is recorded already; returns the one recorded.
+        Two first writers (a seed and a scheduled run) cannot disagree: the second one reads the first's."""
+        kept = self.books_organization()
+        if kept is not None:
+            return kept
+        recorded = BooksOrganization(organization_id, at, by)
+        if self._put_books_organization(recorded, condition="attribute_not_exists(pk)"):
+            return recorded
+        kept = self.books_organization()
+        if kept is None:  # recorded and removed in between: nobody removes it, but never answer None
+            raise ConcurrentUpdate("the recorded Books organisation changed while it was read")
+        return kept
+
+    def adopt_books_organization(
+        self, organization_id: str, *, replacing: str, at: datetime, by: str
+    ) -> BooksOrganization:
+        """Record ``organization_id`` in place of ``replacing`` (an admin's step); ``ConcurrentUpdate``
+        when the recorded organisation is no longer ``replacing``."""
+        adopted = BooksOrganization(organization_id, at, by)
+        if not self._put_books_organization(
+            adopted, condition="organization_id = :replacing", replacing=replacing
+        ):
+            raise ConcurrentUpdate(f"the recorded Books organisation is no longer {replacing}")
+        return adopted
+
+    def _put_books_organization(
+        self, recorded: BooksOrganization, *, condition: str, replacing: str | None = None
+    ) -> bool:
+        item = {
+            "pk": PARTITION,
+            "sk": BOOKS_ORGANIZATION_SK,
+            "organization_id": recorded.organization_id,
+            "recorded_at": iso(recorded.recorded_at),
+            "recorded_by": recorded.recorded_by,
+        }
+        values = (
+            {} if replacing is None else {"ExpressionAttributeValues": {":replacing": to_value(replacing)}}
+        )
+        try:
+            self._client.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression=condition, **values
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
 
 
 def _books_delete_pass(item: dict[str, Any]) -> BooksDeletePass:

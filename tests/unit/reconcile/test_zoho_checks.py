@@ -28,13 +28,15 @@ from sync_guard.reconcile.checks import (
     ZohoChecksFailed,
     deleted_check,
 )
-from sync_guard.reconcile.ports import BooksDeletePass, ChannelState
+from sync_guard.reconcile.ports import BooksDeletePass, BooksOrganization, ChannelState
+from sync_guard.reconcile.stall import STALL_CHECK
 from sync_guard.zoho.books import Page
 from sync_guard.zoho.convert import books_contact_to_party
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 from sync_guard.zoho.errors import BooksApiError, ZohoServerError
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.support.events import MemoryQueue, MemoryStore
+from tests.unit.reconcile.test_sync_stall import World as StallWorld
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 SECRET = "sync-guard-test-secret"
@@ -183,6 +185,7 @@ class MemoryCheckState:
     saved_channel: ChannelState | None = None
     books_pass: BooksDeletePass | None = None
     listed_pages: dict[int, tuple[datetime, list[str]]] = field(default_factory=dict)
+    organization: BooksOrganization | None = None
 
     def watermark(self, check: str) -> datetime | None:
         return self.watermarks.get(check)
@@ -217,6 +220,11 @@ class MemoryCheckState:
     def end_books_delete_pass(self, sweep: BooksDeletePass) -> None:
         self.books_pass, self.listed_pages = None, {}
 
+    def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
+        if self.organization is None:
+            self.organization = BooksOrganization(organization_id, at, by)
+        return self.organization
+
 
 @dataclass
 class MemoryAudit:
@@ -239,7 +247,9 @@ class World:
     checks: ZohoChecks
 
 
-def make_world(channel_id: str = "1000000068001", secret: str = SECRET, **settings: Any) -> World:
+def make_world(
+    channel_id: str = "1000000068001", secret: str = SECRET, stall: Any = None, **settings: Any
+) -> World:
     crm, books, shadow, state, store, queue, audit, clock = (
         FakeCrm(),
         FakeBooks(),
@@ -264,6 +274,7 @@ def make_world(channel_id: str = "1000000068001", secret: str = SECRET, **settin
         token=lambda: secret,
         config=config,
         clock=clock,
+        stall=stall,
     )
     return World(crm, books, shadow, state, store, queue, audit, clock, checks)
 
@@ -1025,3 +1036,115 @@ def test_a_few_deletes_at_once_are_under_the_breaker_and_are_fed() -> None:
     outcome = sweep(world)
 
     assert (outcome.status, outcome.new_events) == (CheckStatus.OK, 20)
+
+
+# ------------------------------------------------------------------------------ the Books organisation
+SEEDED_ORG, OTHER_ORG = "20081234567", "20099999999"
+
+
+def seeded_from(world: World, organization_id: str = SEEDED_ORG) -> None:
+    """The shadow recorded as holding the Books customers of ``organization_id`` (a seed did it)."""
+    world.state.organization = BooksOrganization(organization_id, NOW - timedelta(days=90), "seed:alice")
+
+
+def test_the_first_run_records_the_configured_books_organisation_and_later_runs_keep_it() -> None:
+    world = make_world(zoho_books_organization_id=SEEDED_ORG)
+
+    world.checks.run()
+
+    assert world.state.organization == BooksOrganization(SEEDED_ORG, NOW, "scheduler:zoho-checks")
+    world.clock.now = NOW + timedelta(minutes=15)
+    world.checks.run()
+    assert world.state.organization.recorded_at == NOW
+
+
+def test_a_pass_under_another_books_organisation_feeds_nothing_names_both_ids_and_is_audited() -> None:
+    # given a small shadow (under the breaker's floor) seeded from one organisation, and the guard now
+    # configured for another one, where none of its customers exist
+    world = make_world(zoho_books_organization_id=OTHER_ORG)
+    seeded_from(world)
+    known_customers(world, "4600001", "4600002", "4600003", in_books=False)
+
+    outcome = sweep(world)
+
+    # then Books is neither listed nor asked, nothing is fed, the check fails naming both ids and the fix
+    assert (world.books.pages_read, world.books.asked, world.queue.sent) == ([], [], [])
+    assert outcome.status is CheckStatus.FAILED
+    assert f"ZohoBooksOrganizationId is {OTHER_ORG}" in outcome.note
+    assert f"Books customers of organisation {SEEDED_ORG}" in outcome.note
+    assert "Another Books organisation" in outcome.note
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_books_deleted_customers"]
+    assert (entry.note, entry.actor) == (outcome.note, "scheduler:zoho-checks")
+    # and the pass ends: the next one, an interval later, compares again
+    assert (world.state.books_pass, world.state.watermarks[BOOKS_DELETED_CHECK]) == (None, NOW)
+    assert "next pass from" in sweep(world).note
+
+
+def test_a_pass_under_the_recorded_organisation_goes_on_as_before() -> None:
+    world = make_world(zoho_books_organization_id=SEEDED_ORG)
+    seeded_from(world)
+    known_customers(world, "4600001")
+    known_customers(world, "4600002", in_books=False)
+
+    outcome = sweep(world)
+
+    assert (outcome.status, outcome.new_events) == (CheckStatus.OK, 1)
+
+
+def test_a_pass_begun_before_the_organisation_changed_is_ended_with_its_pages() -> None:
+    world = make_world(zoho_books_organization_id=OTHER_ORG)
+    seeded_from(world)
+    world.state.books_pass = BooksDeletePass(started=NOW - timedelta(minutes=15), next_page=2)
+    world.state.listed_pages[1] = (NOW - timedelta(minutes=15), ["4600001"])
+
+    outcome = sweep(world)
+
+    assert outcome.status is CheckStatus.FAILED
+    assert (world.state.books_pass, world.state.listed_pages, world.books.pages_read) == (None, {}, [])
+
+
+def test_books_customers_modified_in_another_organisation_are_not_read_or_fed() -> None:
+    world = make_world(zoho_books_organization_id=OTHER_ORG)
+    seeded_from(world)
+    at = NOW - timedelta(minutes=10)
+    add_books_contact(world, "460000000026049", "Acme Trading Ltd", created=at, modified=at)
+
+    report = world.checks.run()
+
+    # then the other organisation's customers are not fed as creates (they would be matched, flagged
+    # and, in enforce mode, held), and the watermark stays for when the parameter is put back
+    assert (world.books.listed_since, world.queue.sent) == ([], [])
+    outcome = books_outcome(report)
+    assert outcome["status"] == "failed"
+    assert SEEDED_ORG in outcome["note"]
+    assert OTHER_ORG in outcome["note"]
+    assert BOOKS_MODIFIED_CHECK not in world.state.watermarks
+    with pytest.raises(ZohoChecksFailed, match=SEEDED_ORG):
+        report.raise_for_failures()
+
+
+def test_the_stall_check_reads_no_partner_in_another_organisation() -> None:
+    # given linked CRM edits whose Books partners the stall check would read
+    stall = StallWorld()
+    for n in range(3):
+        stall.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    world = make_world(zoho_books_organization_id=OTHER_ORG, stall=stall.check())
+    seeded_from(world)
+
+    report = world.checks.run()
+
+    outcome = report.summary()[STALL_CHECK]
+    assert outcome["status"] == "failed"
+    assert OTHER_ORG in outcome["note"]
+    assert stall.books.reads == []
+
+
+def test_the_checks_that_read_crm_only_run_under_another_books_organisation() -> None:
+    world = make_world(zoho_books_organization_id=OTHER_ORG)
+    seeded_from(world)
+
+    report = world.checks.run()
+
+    statuses = {check: values["status"] for check, values in report.summary().items()}
+    assert statuses[CHANNEL_CHECK] == statuses[FAILURES_CHECK] == "ok"
+    assert statuses[BOOKS_MODIFIED_CHECK] == statuses[BOOKS_DELETED_CHECK] == "failed"
