@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from sync_guard.cli import app
 from sync_guard.config import get_settings
+from sync_guard.guard.model import AuditEntry
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
 from tests.support.local import publish_serve_state
@@ -55,6 +57,11 @@ def org() -> Iterator[Org]:
 def books_id(sim: ZohoSimulator, name: str) -> str:
     [contact] = [c for c in sim.state.books_list_contacts() if c["contact_name"] == name]
     return str(contact["contact_id"])
+
+
+def audit_entries(operation: str) -> list[AuditEntry]:
+    page = AuditLog.from_settings(get_settings()).query(AuditQuery(), limit=20)
+    return [entry for entry in page.entries if entry.operation == operation]
 
 
 def test_a_match_report_read_from_zoho_pairs_across_and_names_the_organisations(
@@ -117,10 +124,86 @@ def test_seed_from_zoho_loads_the_pairs_zoho_links_and_audits_it(
     assert kestrel is not None
     assert kestrel.partner == f"books:{books_id(org.sim, 'Kestrel Foods Ltd')}"
     assert shadow.get_state(f"books:{books_id(org.sim, 'Acme Ltd Supplies')}") is None
-    [entry] = [
-        e
-        for e in AuditLog.from_settings(get_settings()).query(AuditQuery(), limit=20).entries
-        if e.operation == "seed"
-    ]
+    [entry] = audit_entries("seed")
     assert entry.actor == "consultant"
     assert "read from Zoho's APIs (Accounts and Books customers)" in entry.note
+
+
+def seed_from_zoho(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    point_at_simulator(org.sim, monkeypatch)
+    seeded = runner.invoke(app, ["seed", "--from-zoho", "--actor", "consultant"])
+    assert seeded.exit_code == 0, seeded.output
+
+
+def test_seed_from_zoho_records_the_organisation_and_a_seed_into_another_ones_shadow_is_refused(
+    aws_server: AwsResources, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_from_zoho(org, monkeypatch)
+
+    recorded = DynamoCheckState.from_settings(get_settings()).books_organization()
+    assert recorded is not None
+    assert (recorded.organization_id, recorded.recorded_by) == (
+        org.sim.books_organization_id,
+        "sync-guard seed (consultant)",
+    )
+
+    # when the guard is pointed at another organisation with the tables kept, a seed is refused
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20099999999")
+    get_settings.cache_clear()
+    refused = runner.invoke(app, ["seed", "--from-zoho", "--actor", "consultant"])
+
+    assert refused.exit_code == 2
+    assert f"holds the Books customers of organisation {org.sim.books_organization_id}" in refused.output
+    assert "read " not in refused.output  # refused before Zoho was read or anything written
+    shown = runner.invoke(app, ["books-organization"])
+    assert shown.exit_code == 1
+    assert "configured (ZohoBooksOrganizationId): 20099999999" in shown.output
+    assert f"recorded for the shadow: {org.sim.books_organization_id} (recorded " in shown.output
+
+
+def test_adopting_the_configured_organisation_needs_the_shadows_customers_in_it(
+    aws_server: AwsResources, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a shadow seeded from the simulator's organisation, recorded under a mistyped id
+    seed_from_zoho(org, monkeypatch)
+    record = DynamoCheckState.from_settings(get_settings())
+    [recorded] = [record.books_organization()]
+    assert recorded is not None
+    real = org.sim.books_organization_id
+    record.adopt_books_organization("2000000001", replacing=real, at=recorded.recorded_at, by="typo")
+
+    # when the admin adopts the configured organisation, where the shadow's customers are
+    adopted = runner.invoke(app, ["books-organization", "--adopt", "--actor", "alice"])
+
+    # then it is recorded, after asking Books about the customers, and audited
+    assert adopted.exit_code == 0, adopted.output
+    now = record.books_organization()
+    assert now is not None
+    assert (now.organization_id, now.recorded_by) == (real, "alice")
+    assert org.sim.requests.count("books.get_contact") == 2
+    [entry] = audit_entries("adopt_books_organization")
+    assert "recorded for the shadow in place of 2000000001" in entry.note
+    assert runner.invoke(app, ["books-organization"]).exit_code == 0
+
+
+def test_another_organisations_shadow_is_not_adopted(
+    aws_server: AwsResources, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a shadow whose customers the configured organisation does not hold (deleted from it here)
+    seed_from_zoho(org, monkeypatch)
+    for name in ("Acme Limited", "Kestrel Foods Ltd"):
+        org.sim.state.books_delete_contact(books_id(org.sim, name), source=Source.ADMIN)
+    record = DynamoCheckState.from_settings(get_settings())
+    recorded = record.books_organization()
+    assert recorded is not None
+    record.adopt_books_organization(
+        "20081234567", replacing=recorded.organization_id, at=recorded.recorded_at, by="x"
+    )
+
+    refused = runner.invoke(app, ["books-organization", "--adopt", "--actor", "alice"])
+
+    assert refused.exit_code == 1
+    assert "2 of 2 Books customers the shadow holds do not exist" in refused.output
+    kept = record.books_organization()
+    assert kept is not None
+    assert kept.organization_id == "20081234567"

@@ -41,8 +41,10 @@ from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.guard.seeding import SeedPlan, plan_seed
 from sync_guard.models.records import PartyRecord, System
+from sync_guard.reconcile.organization import AnotherOrganization, refuse_another_organization
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.shadow import ShadowSeeder
 
 _SHOWN = 20
@@ -140,6 +142,14 @@ def seed(
         shadow_table=shadow_table,
         audit_table=audit_table,
     )
+    # One organisation's customers are never loaded into a shadow recorded as another's.
+    organization = settings.zoho_books_organization_id.strip()
+    shadow_organization = DynamoCheckState(aws.client("dynamodb", settings), settings.shadow_table)
+    try:
+        refuse_another_organization(shadow_organization, organization, doing="seeding it")
+    except AnotherOrganization as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from error
     if from_zoho:
         modules = crm_modules(module)
         try:
@@ -181,6 +191,8 @@ def seed(
         entry_id = None if from_zoho else f"seed_{_digest(files)}"
         if from_zoho:
             note += f"; read from Zoho's APIs ({', '.join(m.value for m in modules)} and Books customers)"
+            # Read from this organisation: the shadow is its (unless a scheduled run recorded it first).
+            shadow_organization.record_books_organization(organization, at=now, by=f"sync-guard seed ({who})")
         entry = admin_entry("seed", actor=who, at=now, mode=settings.mode, note=note, entry_id=entry_id)
         try:
             AuditLog(client, settings.audit_table).append(entry)

@@ -14,8 +14,9 @@ Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
 - ``ZOHO_CHECK`` / ``deleted:Books:page#000001``...: the contact ids one page of that pass's listing held
   (``ids``), with the pass's ``started``; deleted when the pass ends, ignored if left by another pass.
 - ``ZOHO_CHECK`` / ``books_organization``: the Books organisation the shadow's Books customers come from
-  (``organization_id``, ``recorded_at``, ``recorded_by``), written once, by the first scheduled run that
-  finds none, on condition that it is still absent.
+  (``organization_id``, ``recorded_at``, ``recorded_by``), written once, by the first of ``sync-guard seed
+  --from-zoho`` and the first scheduled run, on condition that it is absent; only ``sync-guard
+  books-organization --adopt`` changes it, on condition that it still holds the id the admin read.
 - ``ZOHO_CHECK`` / ``notification_channel``: the Notification API channel as last renewed: ``channel_id``,
   ``expires_at``, ``notify_url``, ``events``, ``token_fingerprint`` (a short hash that tells a rotated
   webhook secret apart, never the token) and ``renewed_at``.

@@ -1,0 +1,107 @@
+"""The Books organisation the shadow belongs to: ``sync-guard seed`` and ``books-organization``.
+
+The scheduled checks record the configured organisation on first use and refuse to read Books under
+another one (:func:`sync_guard.reconcile.checks.organization_mismatch`). Two admin steps meet the same
+record: a seed must not load one organisation's customers into a shadow recorded as another's, and an
+admin may adopt the configured organisation in place of the recorded one, but only where the shadow's
+Books customers are found in it (the id was recorded wrongly), never for another organisation's
+customers, which would then all look deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Protocol
+
+from sync_guard.errors import Conflict
+from sync_guard.reconcile.ports import BooksOrganization
+
+#: How many of the shadow's live Books customers an adoption asks Books about.
+ADOPTION_SAMPLE = 5
+
+
+class OrganizationRecord(Protocol):
+    """The recorded organisation (``DynamoCheckState`` keeps it)."""
+
+    def books_organization(self) -> BooksOrganization | None: ...
+
+    def record_books_organization(
+        self, organization_id: str, *, at: datetime, by: str
+    ) -> BooksOrganization: ...
+
+    def adopt_books_organization(
+        self, organization_id: str, *, replacing: str, at: datetime, by: str
+    ) -> BooksOrganization: ...
+
+
+class ContactLookup(Protocol):
+    def contact_deleted(self, contact_id: str) -> bool:
+        """True only when Books says the contact does not exist."""
+        ...
+
+
+class AnotherOrganization(Conflict):
+    """The shadow holds another Books organisation's customers than the one asked for."""
+
+    code = "another_books_organization"
+
+
+def refuse_another_organization(record: OrganizationRecord, configured: str, *, doing: str) -> None:
+    """Raise ``AnotherOrganization`` when the shadow is recorded as another organisation's than
+    ``configured`` (nothing to compare when either is unknown)."""
+    recorded = record.books_organization() if configured else None
+    if recorded is not None and recorded.organization_id != configured:
+        raise AnotherOrganization(
+            f"the guard is configured for Books organisation {configured} (ZohoBooksOrganizationId), but its "
+            f"shadow holds the Books customers of organisation {recorded.organization_id}: {doing} would mix "
+            "the two. See 'Another Books organisation' in docs/operations.md"
+        )
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What ``adopt_configured_organization`` found and did."""
+
+    before: BooksOrganization | None
+    after: BooksOrganization
+    asked: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.before is None or self.before.organization_id != self.after.organization_id
+
+
+def adopt_configured_organization(
+    record: OrganizationRecord,
+    configured: str,
+    live_books_customer_ids: Iterable[str],
+    books: Callable[[], ContactLookup],
+    *,
+    at: datetime,
+    by: str,
+) -> Adoption:
+    """Record ``configured`` as the shadow's organisation in place of the recorded one, once Books shows
+    that most of a sample of the shadow's live customers exist in it; ``AnotherOrganization`` otherwise
+    (their organisation really is another: the guard must start over, see docs/operations.md)."""
+    before = record.books_organization()
+    if before is None:
+        return Adoption(None, record.record_books_organization(configured, at=at, by=by))
+    if before.organization_id == configured:
+        return Adoption(before, before)
+    sample = list(islice(live_books_customer_ids, ADOPTION_SAMPLE))
+    lookup = books() if sample else None
+    missing = [
+        contact_id for contact_id in sample if lookup is not None and lookup.contact_deleted(contact_id)
+    ]
+    if len(missing) * 2 > len(sample):
+        raise AnotherOrganization(
+            f"{len(missing)} of {len(sample)} Books customers the shadow holds do not exist in organisation "
+            f"{configured}: the shadow is organisation {before.organization_id}'s, so it was not adopted. "
+            "To move the guard to another organisation, start it over: see 'Another Books organisation' in "
+            "docs/operations.md"
+        )
+    after = record.adopt_books_organization(configured, replacing=before.organization_id, at=at, by=by)
+    return Adoption(before, after, asked=len(sample))

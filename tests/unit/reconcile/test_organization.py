@@ -1,0 +1,111 @@
+"""The shadow's Books organisation: refusing to mix two, and adopting the configured one only where the
+shadow's customers are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_guard.errors import ConcurrentUpdate
+from sync_guard.reconcile.organization import (
+    ADOPTION_SAMPLE,
+    Adoption,
+    AnotherOrganization,
+    adopt_configured_organization,
+    refuse_another_organization,
+)
+from sync_guard.reconcile.ports import BooksOrganization
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+RECORDED, CONFIGURED = "20081234567", "20099999999"
+
+
+@dataclass
+class MemoryRecord:
+    organization: BooksOrganization | None = None
+
+    def books_organization(self) -> BooksOrganization | None:
+        return self.organization
+
+    def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
+        if self.organization is None:
+            self.organization = BooksOrganization(organization_id, at, by)
+        return self.organization
+
+    def adopt_books_organization(
+        self, organization_id: str, *, replacing: str, at: datetime, by: str
+    ) -> BooksOrganization:
+        if self.organization is None or self.organization.organization_id != replacing:
+            raise ConcurrentUpdate("changed meanwhile")
+        self.organization = BooksOrganization(organization_id, at, by)
+        return self.organization
+
+
+@dataclass
+class FakeBooks:
+    contacts: set[str] = field(default_factory=set)
+    asked: list[str] = field(default_factory=list)
+
+    def contact_deleted(self, contact_id: str) -> bool:
+        self.asked.append(contact_id)
+        return contact_id not in self.contacts
+
+
+def recorded_as(organization_id: str = RECORDED) -> MemoryRecord:
+    return MemoryRecord(BooksOrganization(organization_id, NOW - timedelta(days=30), "seed"))
+
+
+def adopt(record: MemoryRecord, books: FakeBooks, live: list[str]) -> Adoption:
+    return adopt_configured_organization(record, CONFIGURED, iter(live), lambda: books, at=NOW, by="alice")
+
+
+def test_a_seed_into_another_organisations_shadow_is_refused_naming_both() -> None:
+    with pytest.raises(AnotherOrganization) as refused:
+        refuse_another_organization(recorded_as(), CONFIGURED, doing="seeding it")
+
+    assert f"configured for Books organisation {CONFIGURED}" in refused.value.message
+    assert f"Books customers of organisation {RECORDED}: seeding it would mix" in refused.value.message
+
+
+@pytest.mark.parametrize("record", [MemoryRecord(), recorded_as(CONFIGURED)])
+def test_nothing_recorded_or_the_same_organisation_is_no_reason_to_refuse(record: MemoryRecord) -> None:
+    refuse_another_organization(record, CONFIGURED, doing="seeding it")
+
+
+def test_adopting_where_the_shadows_customers_are_records_the_configured_organisation() -> None:
+    record, books = recorded_as(), FakeBooks({f"46{n}" for n in range(10)})
+
+    adoption = adopt(record, books, [f"46{n}" for n in range(10)])
+
+    assert record.organization == BooksOrganization(CONFIGURED, NOW, "alice")
+    assert (adoption.changed, adoption.asked, len(books.asked)) == (True, ADOPTION_SAMPLE, ADOPTION_SAMPLE)
+
+
+def test_another_organisations_customers_are_not_adopted() -> None:
+    # given a shadow whose customers, but for two of the five asked about, the configured one lacks
+    record, books = recorded_as(), FakeBooks({"461", "462"})
+
+    with pytest.raises(AnotherOrganization, match="3 of 5 Books customers the shadow holds do not exist"):
+        adopt(record, books, ["461", "462", "463", "464", "465", "466"])
+
+    assert record.organization is not None
+    assert record.organization.organization_id == RECORDED
+
+
+def test_a_few_customers_deleted_since_do_not_stop_an_adoption() -> None:
+    record, books = recorded_as(), FakeBooks({"461", "462", "463"})
+
+    adopt(record, books, ["461", "462", "463", "464", "465"])
+
+    assert record.organization is not None
+    assert record.organization.organization_id == CONFIGURED
+
+
+def test_adopting_what_is_recorded_already_changes_nothing_and_asks_books_nothing() -> None:
+    record, books = recorded_as(CONFIGURED), FakeBooks()
+
+    adoption = adopt(record, books, ["461"])
+
+    assert (adoption.changed, books.asked) == (False, [])
