@@ -7,6 +7,7 @@ event source's ``poll_once`` (batch item failures, redrive to the DLQ after five
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +18,7 @@ from sync_guard.executor.queue import SqsActionQueue
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.outbox import Outbox
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
@@ -193,6 +195,25 @@ def test_a_record_gone_from_zoho_fails_once_without_retry(
     assert hold["attempts"] == 1
     assert sim.requests.count("books.mark_inactive") == 1
     assert queues.depth(aws.sqs, queues.dlq_url) == 0
+
+
+def test_a_books_hold_is_not_sent_to_another_organisation_than_the_shadows(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a shadow recorded as another organisation's than the one the guard is now configured for
+    point_at_simulator(sim, monkeypatch)
+    shadow_organization = DynamoCheckState.from_settings(get_settings())
+    shadow_organization.record_books_organization("20081234567", at=datetime.now(UTC), by="seed")
+    pipeline, companies = build_pipeline(aws, queues), create_companies(sim, 1, books_duplicates_every=1)
+
+    _run(pipeline, companies)
+    pipeline.drain()
+
+    # then the Books hold is never sent: retried, then dead-lettered for replay-dlq, naming both ids
+    [hold] = _actions(ActionKind.MARK_BOOKS_INACTIVE)
+    sent, dead_letters = sim.requests.count("books.mark_inactive"), queues.depth(aws.sqs, queues.dlq_url)
+    assert (hold["status"], sent, dead_letters) == ("dead_lettered", 0, 1)
+    assert "organisation 20081234567" in str(hold["outcome"])
 
 
 def test_retryable_failures_are_retried_by_sqs_then_succeed(

@@ -9,6 +9,8 @@
    (429, 5xx, timeout, token budget): ``retrying`` and the message is reported failed, so SQS delivers it
    again; on the last receive the action is ``dead_lettered`` instead, SQS moves the message to the DLQ and
    ``sync-guard replay-dlq`` brings it back. A refusal (404 record gone, validation): ``failed``, no retry.
+   A Books write while ``ZohoBooksOrganizationId`` is not the organisation recorded for the shadow is not
+   sent (the customer is another organisation's): retried, then dead-lettered, for when it is put back.
    In ``observe`` mode nothing is written to Zoho: the action ends ``not_executed`` and the audit entry says
    what would have been done (the engine already marks observe-mode actions so; this is the safety net for
    actions queued before a switch back to observe).
@@ -44,6 +46,8 @@ from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoh
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
+from sync_guard.reconcile.organization import AnotherOrganization, organization_mismatch
+from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.zoho.errors import ZohoAuthError
 
 logger = logging.getLogger(__name__)
@@ -115,6 +119,8 @@ class ExecutorConfig:
     links: ZohoLinks | None = None
     #: Do not start an action with less time than this left in the invocation (one slow Zoho call).
     reserve_seconds: float = 12.0
+    #: ``ZohoBooksOrganizationId``: Books writes wait while it is not the shadow's recorded organisation.
+    books_organization_id: str = ""
 
 
 @dataclass
@@ -129,6 +135,8 @@ class Executor:
     notifier: Callable[[], Notifier]
     config: ExecutorConfig = field(default_factory=ExecutorConfig)
     clock: Callable[[], datetime] = _utc_now
+    #: The Books organisation recorded for the shadow (None: not recorded yet; no reader: not compared).
+    recorded_books_organization: Callable[[], BooksOrganization | None] | None = None
 
     # ------------------------------------------------------------------------------------------ batch
     def run_batch(
@@ -190,10 +198,23 @@ class Executor:
             # Only a CRM write needs the record's module (Accounts/Contacts), when the action does not say.
             needs_state = action.target.startswith("crm:") and not action.params.get("module")
             state = self.context.states([action.target]).get(action.target) if needs_state else None
+            if action.target.startswith("books:"):
+                self._refuse_another_books_organization()
             done = apply_zoho_action(action, self.zoho(), hold, state)
         except Exception as error:
             return self._failed(message, claim, error)
         return self._finish(message, claim, ActionStatus.DONE, done)
+
+    def _refuse_another_books_organization(self) -> None:
+        """Raise (retryably) when Books is configured as another organisation than the shadow's: its
+        "does not exist" would fail the write for good, and a hold must wait for the parameter instead."""
+        configured = self.config.books_organization_id
+        read = self.recorded_books_organization
+        recorded = read() if configured and read is not None else None
+        waits = "The Books write waits: retried, then dead-lettered for replay-dlq."
+        mismatch = organization_mismatch(configured, recorded, outcome=waits) if recorded else None
+        if mismatch is not None:
+            raise AnotherOrganization(mismatch)
 
     def _failed(self, message: ActionMessage, claim: Claim, error: BaseException) -> MessageResult:
         code = str(getattr(error, "code", type(error).__name__))

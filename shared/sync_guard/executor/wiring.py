@@ -10,6 +10,7 @@ from sync_guard.executor.service import Executor, ExecutorConfig
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.notify import Notifier, finance_notifier
 from sync_guard.notify.links import ZohoLinks
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients, zoho_retry_policy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 
@@ -61,6 +62,7 @@ def executor_config(settings: Settings) -> ExecutorConfig:
         # Enough for one more action: at most two Zoho calls (a tag and a checkbox) and a token mint.
         # template.yaml gives the outbox function more than this (75 s with the default settings).
         reserve_seconds=3 * zoho_retry_policy(settings).longest_call_seconds(),
+        books_organization_id=settings.zoho_books_organization_id.strip(),
     )
 
 
@@ -80,4 +82,5 @@ def build_executor(settings: Settings, *, zoho: LazyZohoClients | None = None) -
         zoho=zoho or LazyZohoClients(settings),
         notifier=get_notifier,
         config=executor_config(settings),
+        recorded_books_organization=DynamoCheckState.from_settings(settings).books_organization,
     )

@@ -82,11 +82,11 @@ from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
 from sync_guard.ingest.service import store_and_queue
 from sync_guard.models.events import Channel, GuardEvent
 from sync_guard.models.records import Module, PartyRecord
+from sync_guard.reconcile.organization import organization_mismatch
 from sync_guard.reconcile.ports import (
     AuditAppender,
     BooksChecksClient,
     BooksDeletePass,
-    BooksOrganization,
     ChannelState,
     CheckState,
     CrmChecksClient,
@@ -119,20 +119,6 @@ MAX_CHANNEL_TOKEN = 50
 
 def deleted_check(module: Module) -> str:
     return f"deleted:{module.value}"
-
-
-def organization_mismatch(configured: str, recorded: BooksOrganization) -> str | None:
-    """What an operator is told when ``ZohoBooksOrganizationId`` is not the organisation the shadow's Books
-    customers were recorded from (organisation ids are no secret); None when it is."""
-    if configured == recorded.organization_id:
-        return None
-    return (
-        f"ZohoBooksOrganizationId is {configured}, but the guard's shadow holds the Books customers of "
-        f"organisation {recorded.organization_id} (recorded {recorded.recorded_at:%Y-%m-%d %H:%M} UTC by "
-        f"{recorded.recorded_by}). Nothing was read from Books or fed. Deploy with ZohoBooksOrganizationId="
-        f"{recorded.organization_id} again, or, if the guard moved to {configured} for good, see 'Another "
-        "Books organisation' in docs/operations.md"
-    )
 
 
 def token_fingerprint(token: str) -> str:
@@ -357,7 +343,7 @@ class ZohoChecks:
         if not configured:
             return None
         recorded = self._state.record_books_organization(configured, at=self._clock(), by=ACTOR)
-        return organization_mismatch(configured, recorded)
+        return organization_mismatch(configured, recorded, outcome="Nothing was read from Books or fed.")
 
     def _in_recorded_organization(self, check: str, run: Callable[[], CheckOutcome]) -> CheckOutcome:
         """Run a check that reads Books only while Books is the shadow's organisation."""

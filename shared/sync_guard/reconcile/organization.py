@@ -1,11 +1,12 @@
-"""The Books organisation the shadow belongs to: ``sync-guard seed`` and ``books-organization``.
+"""The Books organisation the shadow belongs to: the rule the checks, the executor and the admin use.
 
 The scheduled checks record the configured organisation on first use and refuse to read Books under
-another one (:func:`sync_guard.reconcile.checks.organization_mismatch`). Two admin steps meet the same
-record: a seed must not load one organisation's customers into a shadow recorded as another's, and an
-admin may adopt the configured organisation in place of the recorded one, but only where the shadow's
-Books customers are found in it (the id was recorded wrongly), never for another organisation's
-customers, which would then all look deleted.
+another one, and the outbox executor holds back Books writes (both say why with
+:func:`organization_mismatch`). Two admin steps meet the same record: a seed must not load one
+organisation's customers into a shadow recorded as another's, and an admin may adopt the configured
+organisation in place of the recorded one, but only where the shadow's Books customers are found in it
+(the id was recorded wrongly), never for another organisation's customers, which would then all look
+deleted.
 """
 
 from __future__ import annotations
@@ -44,9 +45,26 @@ class ContactLookup(Protocol):
 
 
 class AnotherOrganization(Conflict):
-    """The shadow holds another Books organisation's customers than the one asked for."""
+    """The shadow holds another Books organisation's customers than the one asked for. Retryable: the
+    parameter put back, the same step succeeds (an outbox action waits for that in the dead-letter queue)."""
 
     code = "another_books_organization"
+    retryable = True
+
+
+def organization_mismatch(configured: str, recorded: BooksOrganization, *, outcome: str) -> str | None:
+    """What an operator is told when ``ZohoBooksOrganizationId`` is not the organisation the shadow's Books
+    customers were recorded from (organisation ids are no secret), ``outcome`` saying what the guard did
+    instead; None when it is."""
+    if configured == recorded.organization_id:
+        return None
+    return (
+        f"ZohoBooksOrganizationId is {configured}, but the guard's shadow holds the Books customers of "
+        f"organisation {recorded.organization_id} (recorded {recorded.recorded_at:%Y-%m-%d %H:%M} UTC by "
+        f"{recorded.recorded_by}). {outcome} Deploy with ZohoBooksOrganizationId={recorded.organization_id} "
+        f"again, or, if the guard moved to {configured} for good, see 'Another Books organisation' in "
+        "docs/operations.md"
+    )
 
 
 def refuse_another_organization(record: OrganizationRecord, configured: str, *, doing: str) -> None:

@@ -12,6 +12,7 @@ from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorC
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
+from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.zoho.errors import BooksApiError, ZohoAuthError, ZohoRateLimited, ZohoServerError, ZohoTimeout
 from tests.unit.executor.fakes_executor import (
     T0,
@@ -48,7 +49,9 @@ def make(
     sent: FakeSent | None = None,
     mode: Mode = Mode.ENFORCE,
     checkbox: str = "",
+    books_organization: tuple[str, str] | None = None,
 ) -> Executor:
+    """``books_organization``: the configured and the recorded Books organisation ids."""
     zoho = zoho or FakeZoho()
     chosen = notifier or InMemoryNotifier()
     return Executor(
@@ -57,8 +60,18 @@ def make(
         sent_notices=sent or FakeSent(),
         zoho=lambda: zoho,  # type: ignore[arg-type,return-value]
         notifier=lambda: chosen,  # type: ignore[arg-type,return-value]
-        config=ExecutorConfig(mode=mode, hold=HoldSettings("hold-tag", checkbox), max_receives=5),
+        config=ExecutorConfig(
+            mode=mode,
+            hold=HoldSettings("hold-tag", checkbox),
+            max_receives=5,
+            books_organization_id=books_organization[0] if books_organization else "",
+        ),
         clock=lambda: T0,
+        recorded_books_organization=(
+            (lambda: BooksOrganization(books_organization[1], T0 - timedelta(days=9), "seed"))
+            if books_organization
+            else None
+        ),
     )
 
 
@@ -128,6 +141,34 @@ def test_the_last_receive_dead_letters_and_audits_it() -> None:
     make(store, zoho=zoho).run_batch([msg(hold.action_id, receives=1)])
     assert zoho.books.calls == [("mark_inactive", "9")]
     assert store.items[hold.action_id].status is ActionStatus.DONE
+
+
+def test_a_books_hold_under_another_organisation_waits_in_the_dead_letter_queue_for_the_parameter() -> None:
+    # given the guard configured for another Books organisation than the shadow's, and a hold of one of
+    # the shadow's customers (the other organisation would answer "does not exist": failed for good)
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    tag = action(ActionKind.TAG_CRM_RECORD, "crm:1", tag="hold-tag", module="Accounts")
+    store.add(hold)
+    store.add(tag)
+    moved = ("20099999999", "20081234567")
+
+    first = make(store, zoho=zoho, books_organization=moved).run_batch([msg(hold.action_id, receives=4)])
+    retried = store.items[hold.action_id].status
+    last = make(store, zoho=zoho, books_organization=moved).run_batch([msg(hold.action_id, receives=5)])
+    crm = make(store, zoho=zoho, books_organization=moved).run_batch([msg(tag.action_id)])
+
+    # then Books is not written, the hold is retried and then dead-lettered naming both ids; CRM goes on
+    assert zoho.books.calls == []
+    assert (first.failed_message_ids, retried) == (["m1"], ActionStatus.RETRYING)
+    assert last.results[0].status is ActionStatus.DEAD_LETTERED
+    [entry] = [e for e in store.entries if e.operation == "mark_books_inactive:dead_lettered"]
+    assert "ZohoBooksOrganizationId is 20099999999" in entry.note
+    assert "organisation 20081234567" in entry.note
+    assert crm.results[0].status is ActionStatus.DONE
+    # and once the parameter is put back, the replayed hold is written
+    make(store, zoho=zoho, books_organization=("20081234567",) * 2).run_batch([msg(hold.action_id)])
+    assert zoho.books.calls == [("mark_inactive", "9")]
 
 
 def test_a_refusal_fails_the_action_without_retry() -> None:
