@@ -3,29 +3,78 @@
 The product promises no secret and no customer email in a log line in clear. A few tests look at the
 lines of one path; this reads every record any logger handles while the suite runs, the guard's own at
 DEBUG, so a new ``logger.info(..., extra={"email": ...})`` anywhere fails the test that reaches it.
+
+What the processes the tests start write (``sync-guard serve`` and ``demo``, DynamoDB Local) is read
+too: their fixtures hand the output, or the log file it goes to, to :meth:`LogWatch.read` or
+:meth:`LogWatch.following`. A secret is looked for as written and as a log line could carry it encoded
+(:func:`secret_forms`), an address also percent-encoded (``jane%40acme.example``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote, quote_plus
 
-# An address with its local part in clear: the masks keep one character and write "***" after it, and a
-# "*" cannot sit before the "@" here.
-_EMAIL_IN_CLEAR = re.compile(r"(?<![\w.%+*-])[\w.%+-]+@(?:[\w-]+\.)+[^\W\d_]{2,}")
+# An address with its local part in clear, its "@" written or percent-encoded: the masks keep one
+# character and write "***" after it, and a "*" (or its "%2A") cannot sit before the "@" here.
+_EMAIL_IN_CLEAR = re.compile(
+    r"(?<![\w.%+*-])(?![\w.%+-]*%2[aA][\w.%+-]*%40)[\w.%+-]+(?:@|%40)(?:[\w-]+\.)+[^\W\d_]{2,}"
+)
 #: Attributes every LogRecord has: what is left is what the call passed as ``extra``.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 #: The guard's own loggers, read at DEBUG so that lines below the default level are read too.
 GUARD_LOGGERS = ("sync_guard", "functions")
+#: How much of an offending line a report shows (masked).
+_SHOWN = 200
+_SHORTEST_FORM = 6
+
+
+def _base64_cores(raw: bytes, alphabet: bytes) -> list[str]:
+    """The base64 characters that only ``raw``'s bytes decide, at each of the three offsets a longer
+    encoded value (``client_id:secret`` in a Basic header, a JSON document) can put it at: padded or not,
+    alone or inside, one of these is in the text."""
+    cores = []
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw, altchars=alphabet).decode()
+        first, end = -(-8 * offset // 6), 8 * (offset + len(raw)) // 6
+        cores.append(encoded[first:end])
+    return cores
+
+
+@lru_cache(maxsize=64)
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """``secret`` as written and as a log line could carry it: percent-encoded (``quote``,
+    ``quote_plus``), base64 (standard and URL-safe, padded or not), JSON-escaped, hex of its UTF-8."""
+    raw = secret.encode()
+    escaped = json.dumps(secret)[1:-1]
+    forms = [secret, quote(secret), quote(secret, safe=""), quote_plus(secret), escaped]
+    forms += [escaped.replace("/", "\\/"), json.dumps(secret, ensure_ascii=False)[1:-1]]
+    forms += _base64_cores(raw, b"+/") + _base64_cores(raw, b"-_")
+    forms += [binascii.hexlify(raw).decode(), binascii.hexlify(raw).decode().upper()]
+    # A form too short to be told from other text (the secret is the tests' own: never that short).
+    return tuple(dict.fromkeys(form for form in forms if len(form) >= _SHORTEST_FORM))
 
 
 def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
-    """What ``text`` shows that it must not: emails in clear, and any of ``secrets``."""
+    """What ``text`` shows that it must not: emails in clear, and any of ``secrets`` in any of its forms."""
     found = [match.group(0) for match in _EMAIL_IN_CLEAR.finditer(text)]
-    return found + [f"secret {secret[:3]}..." for secret in secrets if secret and secret in text]
+    return found + [form for secret in secrets if secret for form in secret_forms(secret) if form in text]
+
+
+def masked(text: str, found: list[str]) -> str:
+    """``text`` with what :func:`leaks` found in it cut to its first character: a report must not leak."""
+    for leaked in sorted(found, key=len, reverse=True):
+        text = text.replace(leaked, f"{leaked[:1]}<{len(leaked) - 1} chars masked>")
+    return text
 
 
 def record_text(record: logging.LogRecord) -> str:
@@ -38,18 +87,76 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 @dataclass
+class _Followed:
+    source: str
+    path: Path
+    secrets: tuple[str, ...]
+    offset: int = 0
+    lines: int = 0
+    partial: str = ""
+
+
+@dataclass
 class LogWatch:
     """The leaking lines seen since the last :meth:`take`."""
 
     secrets: tuple[str, ...]
     seen: list[str] = field(default_factory=list)
+    followed: list[_Followed] = field(default_factory=list)
 
     def check(self, record: logging.LogRecord) -> None:
-        found = leaks(record_text(record), self.secrets)
-        if found:
-            self.seen.append(f"{record.name} {record.levelname} {record.getMessage()[:120]!r}: {found}")
+        text = record_text(record)
+        if found := leaks(text, self.secrets):
+            source = f"{record.name} {record.levelname} record"
+            if not self.read(source, text):  # what leaked spans lines: the record whole, then
+                self.seen.append(f"{source}: {masked(text, found)[:_SHOWN]!r}")
+
+    def read(self, source: str, text: str, secrets: tuple[str, ...] = (), *, first_line: int = 1) -> int:
+        """Read the output of a process a test started (``source`` names it), line by line; how many
+        lines leaked."""
+        leaking = 0
+        for number, line in enumerate(text.splitlines(), start=first_line):
+            found = leaks(line, self.secrets + secrets)
+            if found:
+                leaking += 1
+                self.seen.append(f"{source}, line {number}: {masked(line, found)[:_SHOWN]!r}")
+        return leaking
+
+    def read_file(self, source: str, path: Path, secrets: tuple[str, ...] = ()) -> None:
+        """Read a log file a process a test started wrote, if it did."""
+        if path.exists():
+            self.read(f"{source} ({path.name})", path.read_text(errors="replace"), secrets)
+
+    @contextmanager
+    def following(self, source: str, path: Path, secrets: tuple[str, ...] = ()) -> Iterator[None]:
+        """Read what a process writes to ``path`` at each :meth:`take` while the block runs, and the rest
+        when it ends (the file need not exist yet)."""
+        followed = _Followed(source, path, secrets)
+        self.followed.append(followed)
+        try:
+            yield
+        finally:
+            self._read_new(followed, final=True)
+            self.followed.remove(followed)
+
+    def _read_new(self, followed: _Followed, *, final: bool = False) -> None:
+        try:
+            with followed.path.open("rb") as stream:
+                stream.seek(followed.offset)
+                chunk = stream.read()
+        except FileNotFoundError:
+            return
+        followed.offset += len(chunk)
+        text = followed.partial + chunk.decode("utf-8", errors="replace")
+        # A line still being written is read whole at the next take.
+        complete, _, followed.partial = text.rpartition("\n") if not final else (text, "", "")
+        source = f"{followed.source} ({followed.path.name})"
+        self.read(source, complete, followed.secrets, first_line=followed.lines + 1)
+        followed.lines += len(complete.splitlines())
 
     def take(self) -> list[str]:
+        for followed in self.followed:
+            self._read_new(followed)
         taken, self.seen = self.seen, []
         return taken
 

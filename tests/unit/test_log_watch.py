@@ -2,19 +2,83 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote, quote_plus
 
+import pytest
 from aws_lambda_powertools import Logger
 
 from sync_guard.redact import mask_email
 from tests.support.logs import LogWatch, leaks
+
+# Characters that each encoding writes its own way: "/" and "+" (percent-encoding, base64's alphabets),
+# '"' (JSON), a letter beyond ASCII, and ">>?" whose base64 has "+" and "/" in it.
+SECRET = 'k3y/with+"quote"-ü>>?'
 
 
 def test_an_address_in_clear_is_a_leak_and_a_masked_one_is_not() -> None:
     assert leaks("paired with jane.doe@acme.example", ()) == ["jane.doe@acme.example"]
     assert leaks(f"paired with {mask_email('jane.doe@acme.example')}", ()) == []
     assert leaks("j***@acme.example and the domain acme.example", ()) == []
-    assert leaks("token sync-guard-test-secret refused", ("sync-guard-test-secret",)) == ["secret syn..."]
+    assert leaks("token sync-guard-test-secret refused", ("sync-guard-test-secret",)) == [
+        "sync-guard-test-secret"
+    ]
+
+
+def test_a_percent_encoded_address_is_a_leak_and_a_percent_encoded_mask_is_not() -> None:
+    assert leaks("GET /crm/v8/Contacts/search?email=jane.doe%40acme.example", ()) == [
+        "jane.doe%40acme.example"
+    ]
+    assert leaks(f"GET /search?email={quote(mask_email('jane.doe@acme.example'), safe='')}", ()) == []
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _urlsafe_b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "quote": quote,
+    "quote, nothing safe": lambda s: quote(s, safe=""),
+    "quote_plus": quote_plus,
+    "base64": _b64,
+    "base64 unpadded": lambda s: _b64(s).rstrip("="),
+    "base64 urlsafe": _urlsafe_b64,
+    "base64 urlsafe unpadded": lambda s: _urlsafe_b64(s).rstrip("="),
+    "base64 inside a Basic header": lambda s: "Basic " + _b64(f"client-id:{s}"),
+    "base64 urlsafe inside a longer value": lambda s: _urlsafe_b64(f'{{"token": "{s}", "n": 1}}'),
+    "JSON-escaped": lambda s: json.dumps({"token": s}),
+    "JSON-escaped with an escaped slash": lambda s: json.dumps(s).replace("/", "\\/"),
+    "hex of its UTF-8": lambda s: s.encode().hex(),
+    "HEX of its UTF-8": lambda s: s.encode().hex().upper(),
+}
+
+
+@pytest.mark.parametrize("encode", ENCODINGS.values(), ids=ENCODINGS.keys())
+def test_the_secret_is_seen_in_each_encoding_a_log_line_could_carry(
+    log_watch: LogWatch, encode: Callable[[str], str]
+) -> None:
+    encoded = encode(SECRET)
+    assert SECRET not in encoded  # the encoding changed it: only the wider watch sees it
+    watch = LogWatch((SECRET,))
+    # when a record carries the secret encoded
+    watch.check(logging.LogRecord("sync_guard.tests", logging.INFO, "", 0, "sent %s", (encoded,), None))
+    # then the watch reports it, without writing it in the report
+    seen = watch.take()
+    assert len(seen) == 1, seen
+    assert SECRET not in seen[0]
+    assert leaks(seen[0], (SECRET,)) == []
+
+
+def test_a_masked_secret_is_not_a_leak() -> None:
+    assert leaks(f"token {SECRET[:3]}... refused", (SECRET,)) == []
 
 
 def test_the_watch_reads_the_extra_fields_and_a_non_propagating_logger(log_watch: LogWatch) -> None:
@@ -23,8 +87,11 @@ def test_the_watch_reads_the_extra_fields_and_a_non_propagating_logger(log_watch
     powertools.info("stored", extra={"contact": "sam@smith.example"})
     seen = log_watch.take()
     assert len(seen) == 2, seen
-    assert "jane.doe@acme.example" in seen[0]
-    assert "sam@smith.example" in seen[1]
+    # the report says where, and masks what leaked
+    assert "email='j" in seen[0]
+    assert "jane.doe@acme.example" not in seen[0]
+    assert "contact=" in seen[1]
+    assert "sam@smith.example" not in seen[1]
 
 
 def test_a_traceback_is_read_too(log_watch: LogWatch) -> None:
@@ -33,3 +100,42 @@ def test_a_traceback_is_read_too(log_watch: LogWatch) -> None:
     except ValueError:
         logging.getLogger("sync_guard.tests").exception("failed")
     assert log_watch.take()
+
+
+def test_a_process_output_is_read_line_by_line_and_named_in_the_report() -> None:
+    watch = LogWatch((SECRET,))
+    output = "\n".join(
+        ["Started.", '{"level": "INFO", "message": "paired", "email": "jane.doe@acme.example"}', _b64(SECRET)]
+    )
+    watch.read("sync-guard serve", output)
+    seen = watch.take()
+    assert len(seen) == 2, seen
+    assert seen[0].startswith("sync-guard serve, line 2: ")
+    assert seen[1].startswith("sync-guard serve, line 3: ")
+    assert not any(leaks(line, (SECRET,)) for line in seen)
+
+
+def test_a_followed_log_file_is_read_at_each_take_and_at_the_end(tmp_path: Path) -> None:
+    watch = LogWatch(())
+    log = tmp_path / "server.log"  # not there yet: the server has not started
+    with watch.following("DynamoDB Local", log, secrets=(SECRET,)):
+        assert watch.take() == []
+        log.write_text("started\nrequest from jane.doe@acme.example\nhalf a li")
+        first = watch.take()
+        assert first == ["DynamoDB Local (server.log), line 2: 'request from j<20 chars masked>'"]
+        with log.open("a") as stream:
+            stream.write(f"ne with {quote_plus(SECRET)}\nlast line, {SECRET.encode().hex()}")
+        second = watch.take()  # the line cut at the first take is read whole now
+        assert len(second) == 1, second
+        assert second[0].startswith("DynamoDB Local (server.log), line 3: 'half a line with ")
+    third = watch.take()  # leaving the block read the last line, with no newline after it
+    assert len(third) == 1, third
+    assert third[0].startswith("DynamoDB Local (server.log), line 4: 'last line, ")
+    assert watch.followed == []
+
+
+def test_a_record_whose_leak_spans_lines_is_reported_whole() -> None:
+    secret = "first-line\nsecond-line"
+    watch = LogWatch((secret,))
+    watch.check(logging.LogRecord("sync_guard.tests", logging.INFO, "", 0, "got %s", (secret,), None))
+    assert watch.take() == ["sync_guard.tests INFO record: 'got f<21 chars masked>'"]
