@@ -42,15 +42,25 @@ def _no_refusal_unseen(_iam_refusals: list[str]) -> Iterator[None]:
 
 @pytest.fixture(scope="session", autouse=True)
 def log_watch() -> Iterator[LogWatch]:
-    """Every log record the suite makes, read for emails in clear and the tests' webhook secret."""
+    """Every log record the suite makes, read for emails in clear and the tests' webhook secret.
+
+    The servers a session keeps running are read at each test's end and last when they stop: what only
+    that last read finds fails the session."""
     with watched((TEST_SECRET,)) as watch:
         yield watch
+        leaked = watch.take()
+    if leaked:
+        pytest.fail("logged in clear by a server the session ran:\n" + "\n".join(leaked))
 
 
 @pytest.fixture(autouse=True)
 def _nothing_private_logged(log_watch: LogWatch) -> Iterator[None]:
-    """A test whose code logs a customer's email or the secret in clear fails, whatever it asserts."""
-    log_watch.take()
+    """A test whose code logs a customer's email or the secret in clear fails, whatever it asserts.
+
+    What was logged since the last test ended (a wider fixture's teardown or setup, a server's last
+    lines when it stopped) fails this one, before it runs."""
+    if leaked := log_watch.take():
+        pytest.fail("logged in clear before this test, by a fixture or a server:\n" + "\n".join(leaked))
     yield
     if leaked := log_watch.take():
         pytest.fail("logged in clear:\n" + "\n".join(leaked))
@@ -81,9 +91,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_endpoint() -> Iterator[RunningServer]:
-    """A real DynamoDB-API server over HTTP (DynamoDB Local on Java, else moto's server), one per session."""
-    with dynamodb_server(ROOT / ".local" / "dynamodb") as server:
+def dynamodb_endpoint(
+    log_watch: LogWatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A real DynamoDB-API server over HTTP (DynamoDB Local on Java, else moto's server), one per session.
+
+    What DynamoDB Local prints is read by the log watch."""
+    log_file = tmp_path_factory.mktemp("dynamodb-local") / "dynamodb.log"
+    with (
+        log_watch.following("DynamoDB Local", log_file),
+        dynamodb_server(ROOT / ".local" / "dynamodb", log_file=log_file) as server,
+    ):
         yield server
 
 

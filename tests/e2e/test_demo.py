@@ -7,29 +7,49 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import pytest
+
+from sync_guard.local.stack import DYNAMODB_LOG
+from tests.support.local import SIMULATOR_SECRETS
+from tests.support.logs import LogWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_demo(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
-    environment["COLUMNS"] = "200"
-    return subprocess.run(
-        [sys.executable, "-m", "sync_guard.cli", "demo", "--state-dir", str(state_dir), *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+class DemoRunner(Protocol):
+    def __call__(self, state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]: ...
 
 
-def test_demo_json_has_the_documented_keys_and_the_guard_wins(tmp_path: Path) -> None:
+@pytest.fixture
+def run_demo(log_watch: LogWatch) -> DemoRunner:
+    """Runs the demo in its own process; what it prints and logs is read by the log watch."""
+
+    def run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
+        environment["COLUMNS"] = "200"
+        completed = subprocess.run(
+            [sys.executable, "-m", "sync_guard.cli", "demo", "--state-dir", str(state_dir), *args],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        log_watch.read("sync-guard demo (stdout)", completed.stdout, SIMULATOR_SECRETS)
+        log_watch.read("sync-guard demo (stderr)", completed.stderr, SIMULATOR_SECRETS)
+        for log in ("demo.log", DYNAMODB_LOG):
+            log_watch.read_file("sync-guard demo", state_dir / log, SIMULATOR_SECRETS)
+        return completed
+
+    return run
+
+
+def test_demo_json_has_the_documented_keys_and_the_guard_wins(tmp_path: Path, run_demo: DemoRunner) -> None:
     completed = run_demo(
         tmp_path / "demo", "--json", "--scenario", "name_drift", "--scenario", "deleted_partner"
     )
@@ -52,7 +72,9 @@ def test_demo_json_has_the_documented_keys_and_the_guard_wins(tmp_path: Path) ->
     assert "webhook accepted" in Path(report["log_file"]).read_text()
 
 
-def test_the_guards_own_warnings_go_to_the_log_file_not_over_the_table(tmp_path: Path) -> None:
+def test_the_guards_own_warnings_go_to_the_log_file_not_over_the_table(
+    tmp_path: Path, run_demo: DemoRunner
+) -> None:
     completed = run_demo(tmp_path / "demo", "--scenario", "stalled_sync")
     assert completed.returncode == 0, completed.stderr[-2000:]
     # the stall check warns when it reports a stall: in the log, not on the console
@@ -61,14 +83,14 @@ def test_the_guards_own_warnings_go_to_the_log_file_not_over_the_table(tmp_path:
     assert "Sync stalled (user gone)" in completed.stdout
 
 
-def test_demo_without_the_guard_prints_a_table(tmp_path: Path) -> None:
+def test_demo_without_the_guard_prints_a_table(tmp_path: Path, run_demo: DemoRunner) -> None:
     completed = run_demo(tmp_path / "demo", "--without-guard-only")
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "Disconnect + reconnect (200)" in completed.stdout
     assert "65 duplicate customers" in completed.stdout
 
 
-def test_unknown_scenario_is_refused(tmp_path: Path) -> None:
+def test_unknown_scenario_is_refused(tmp_path: Path, run_demo: DemoRunner) -> None:
     completed = run_demo(tmp_path / "demo", "--scenario", "nope", "--without-guard-only")
     assert completed.returncode != 0
     assert "unknown scenario" in completed.stderr

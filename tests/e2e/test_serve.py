@@ -15,9 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync_guard.local.stack import DYNAMODB_LOG
+from tests.support.local import SIMULATOR_SECRETS
+from tests.support.logs import LogWatch
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+SECRET = "e2e-secret"
+#: The one line where serve shows the webhook secret, on purpose: to the person who started it.
+SECRET_SHOWN = f"Webhook secret (header X-Sync-Guard-Token): {SECRET}"
 
 
 @dataclass
@@ -26,33 +33,44 @@ class Served:
     state_dir: Path
     api_url: str
     secret: str
+    output_file: Path
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, log_watch: LogWatch) -> Iterator[Served]:
+    """serve in its own process; what it prints (the handlers' JSON log lines among it) and what its
+    DynamoDB Local prints are read by the log watch once it stops."""
     state_dir = tmp_path / "stack"
+    output_file = tmp_path / "serve.out"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
-    environment |= {"SYNC_GUARD_WEBHOOK_SECRET": "e2e-secret", "COLUMNS": "200"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sync_guard.cli", "serve", "--port", "0", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack_file = state_dir / "stack.json"
-    deadline = time.monotonic() + 120
-    while not stack_file.exists():  # readiness: the stack writes this once everything listens
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"serve did not start: {process.stdout.read() if process.stdout else ''}")
-        time.sleep(0.2)
-    state = json.loads(stack_file.read_text())
-    yield Served(process, state_dir, state["api_url"], "e2e-secret")
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    environment |= {"SYNC_GUARD_WEBHOOK_SECRET": SECRET, "COLUMNS": "200"}
+    with (
+        log_watch.following("sync-guard serve's DynamoDB Local", state_dir / DYNAMODB_LOG),
+        output_file.open("w") as output,
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sync_guard.cli", "serve", "--port", "0", "--state-dir", str(state_dir)],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            stack_file = state_dir / "stack.json"
+            deadline = time.monotonic() + 120
+            while not stack_file.exists():  # readiness: the stack writes this once everything listens
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"serve did not start: {output_file.read_text()}")
+                time.sleep(0.2)
+            state = json.loads(stack_file.read_text())
+            yield Served(process, state_dir, state["api_url"], SECRET, output_file)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            shown = output_file.read_text().replace(SECRET_SHOWN, "Webhook secret (shown on purpose)", 1)
+            log_watch.read("sync-guard serve", shown, (SECRET, *SIMULATOR_SECRETS))
 
 
 def test_serve_accepts_webhooks_and_stops_cleanly_on_sigterm(served: Served) -> None:
@@ -73,9 +91,13 @@ def test_serve_accepts_webhooks_and_stops_cleanly_on_sigterm(served: Served) -> 
     assert refused.status_code == 401
     # and SIGTERM stops everything with exit code 0 and removes stack.json
     served.process.send_signal(signal.SIGTERM)
-    output, _ = served.process.communicate(timeout=60)
+    served.process.wait(timeout=60)
+    output = served.output_file.read_text()
     assert served.process.returncode == 0, output
     assert "Stopped." in output
+    # the webhook secret is shown once, to the person who started serve: its logs never carry it
+    assert output.count(SECRET) == 1
+    assert SECRET_SHOWN in output
     assert (
         "e2e-secret" not in (served.state_dir / "notifications.txt").read_text()
         if (served.state_dir / "notifications.txt").exists()

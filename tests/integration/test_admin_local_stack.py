@@ -8,18 +8,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync_guard.local.stack import LocalStack, running_stack
+from sync_guard.local.stack import DYNAMODB_LOG, LocalStack
+from tests.support.local import watched_stack
+from tests.support.logs import LogWatch
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    with running_stack(tmp_path / "stack", port=0, persist=False) as started:
+def stack(tmp_path: Path, log_watch: LogWatch) -> Iterator[LocalStack]:
+    with watched_stack(log_watch, tmp_path / "stack", port=0, persist=False) as started:
         yield started
 
 
 def test_the_local_stack_serves_the_admin_api_and_runs_the_outbox_functions(stack: LocalStack) -> None:
+    if stack.dynamodb is not None and stack.dynamodb.kind == "dynamodb-local":
+        # what DynamoDB Local prints is kept beside the data, where the log watch reads it
+        assert "Initializing DynamoDB Local" in (stack.state_dir / DYNAMODB_LOG).read_text()
     functions = {source.function_name for source in stack.event_sources}
     assert {"OutboxFunction", "ProcessorFunction"} <= functions
     assert "SweepFunction" in {schedule.function_name for schedule in stack.schedules}

@@ -1,12 +1,20 @@
-"""What a running local guard leaves for the admin commands to find it."""
+"""What a running local guard leaves for the admin commands to find it, and where it logs."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sync_guard.local.stack import LocalStackState
+from sync_guard.local.stack import DYNAMODB_LOG, LocalStack, LocalStackState, running_stack
 from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator.server import DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
+from tests.support.logs import LogWatch
+
+#: The Zoho credentials of the simulator `sync-guard serve` and `demo` start: secrets to them.
+SIMULATOR_SECRETS = (DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN)
 
 
 def publish_serve_state(sim: ZohoSimulator, state_dir: Path) -> None:
@@ -25,3 +33,14 @@ def publish_serve_state(sim: ZohoSimulator, state_dir: Path) -> None:
         pid=os.getpid(),
         zoho_url=sim.url,
     ).write(state_dir)
+
+
+@contextmanager
+def watched_stack(log_watch: LogWatch, state_dir: Path, **kwargs: Any) -> Iterator[LocalStack]:
+    """A started local stack whose DynamoDB Local's output the log watch reads (its handlers log in this
+    process: the watch reads them anyway)."""
+    with (
+        log_watch.following("the local stack's DynamoDB Local", state_dir / DYNAMODB_LOG),
+        running_stack(state_dir, **kwargs) as stack,
+    ):
+        yield stack

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import boto3
 from botocore.config import Config
@@ -67,7 +68,9 @@ def install_dynamodb_local(cache_dir: Path) -> Path:
     return target
 
 
-def _wait_until_ready(endpoint_url: str, process: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_until_ready(
+    endpoint_url: str, process: subprocess.Popen[bytes] | None = None, log_file: Path | None = None
+) -> None:
     client = boto3.client(
         "dynamodb",
         endpoint_url=endpoint_url,
@@ -79,7 +82,8 @@ def _wait_until_ready(endpoint_url: str, process: subprocess.Popen[bytes] | None
     deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
     while True:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"DynamoDB server exited with code {process.returncode}")
+            said = f" (what it said: {log_file})" if log_file is not None else ""
+            raise RuntimeError(f"DynamoDB server exited with code {process.returncode}{said}")
         try:
             client.list_tables(Limit=1)
             return
@@ -91,9 +95,12 @@ def _wait_until_ready(endpoint_url: str, process: subprocess.Popen[bytes] | None
 
 @contextlib.contextmanager
 def dynamodb_local(
-    cache_dir: Path, *, port: int | None = None, data_dir: Path | None = None
+    cache_dir: Path, *, port: int | None = None, data_dir: Path | None = None, log_file: Path | None = None
 ) -> Iterator[RunningServer]:
-    """Run DynamoDB Local for the duration of the block (persisted to ``data_dir`` when given)."""
+    """Run DynamoDB Local for the duration of the block (persisted to ``data_dir`` when given).
+
+    What the server prints (its banner, a Java stack trace) is appended to ``log_file`` when given.
+    """
     java = shutil.which("java")
     if java is None:
         raise RuntimeError("java is not installed: cannot run DynamoDB Local")
@@ -113,12 +120,18 @@ def dynamodb_local(
         "-sharedDb",
         *storage,
     ]
-    process = subprocess.Popen(  # noqa: S603 - arguments built above
-        command, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with contextlib.ExitStack() as files:
+        output: IO[bytes] | int = subprocess.DEVNULL
+        if log_file is not None:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            output = files.enter_context(log_file.open("ab"))
+        # The child has its own copy of the file's descriptor: this process's closes when it is started.
+        process = subprocess.Popen(  # noqa: S603 - arguments built above
+            command, cwd=home, stdout=output, stderr=subprocess.STDOUT
+        )
     endpoint_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(endpoint_url, process)
+        _wait_until_ready(endpoint_url, process, log_file)
         yield RunningServer(endpoint_url=endpoint_url, kind="dynamodb-local")
     finally:
         process.terminate()
@@ -151,12 +164,20 @@ def moto_server(*, port: int | None = None) -> Iterator[RunningServer]:
 
 @contextlib.contextmanager
 def dynamodb_server(
-    cache_dir: Path, *, port: int | None = None, data_dir: Path | None = None, prefer: str = "dynamodb-local"
+    cache_dir: Path,
+    *,
+    port: int | None = None,
+    data_dir: Path | None = None,
+    prefer: str = "dynamodb-local",
+    log_file: Path | None = None,
 ) -> Iterator[RunningServer]:
-    """DynamoDB Local when Java and npm are there (or ``prefer="moto"``), else moto's server."""
+    """DynamoDB Local when Java and npm are there (or ``prefer="moto"``), else moto's server.
+
+    DynamoDB Local's output goes to ``log_file`` when given; moto's server logs in this process.
+    """
     use_local = prefer == "dynamodb-local" and shutil.which("java") and shutil.which("npm")
     if use_local:
-        with dynamodb_local(cache_dir, port=port, data_dir=data_dir) as server:
+        with dynamodb_local(cache_dir, port=port, data_dir=data_dir, log_file=log_file) as server:
             yield server
     else:
         with moto_server(port=port) as server:

@@ -40,6 +40,8 @@ from sync_guard.store.aws import reset_clients
 
 REGION = "eu-west-2"
 STACK_FILE = "stack.json"
+#: What DynamoDB Local prints, in the state directory (moto's server logs in this process instead).
+DYNAMODB_LOG = "dynamodb.log"
 # ``!Sub https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}``: an HTTP API's URL on AWS.
 _API_URL = re.compile(r"https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
 # Never written to stack.json: the serve command prints the webhook secret once, for the person running it.
@@ -193,6 +195,7 @@ class LocalStack:
                 dynamodb_server(
                     self.state_dir / "dynamodb",
                     data_dir=self.state_dir / "data" if self.persist else None,
+                    log_file=self.state_dir / DYNAMODB_LOG,
                 )
             )
             self.moto = self._exit.enter_context(moto_server())

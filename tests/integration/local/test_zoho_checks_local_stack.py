@@ -15,9 +15,11 @@ from sync_guard.cli.checks import ChecksTarget
 from sync_guard.cli.serve import ZohoTarget, stack_parameters
 from sync_guard.config import Mode
 from sync_guard.local.runtime import ScheduleEventSource
-from sync_guard.local.stack import LocalStack, running_stack
+from sync_guard.local.stack import LocalStack
 from sync_guard.local.zoho_simulator import FaultKind, Source, ZohoSimulator
 from sync_guard.reconcile.checks import BOOKS_MODIFIED_CHECK
+from tests.support.local import watched_stack
+from tests.support.logs import LogWatch
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +31,11 @@ def sim() -> Iterator[ZohoSimulator]:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, sim: ZohoSimulator) -> Iterator[LocalStack]:
+def stack(tmp_path: Path, sim: ZohoSimulator, log_watch: LogWatch) -> Iterator[LocalStack]:
     environment = sim.settings_env() | {"SYNC_GUARD_NOTIFY_FILE": str(tmp_path / "notifications.txt")}
-    with running_stack(tmp_path / "stack", port=0, persist=False, extra_environment=environment) as started:
+    with watched_stack(
+        log_watch, tmp_path / "stack", port=0, persist=False, extra_environment=environment
+    ) as started:
         yield started
 
 
@@ -82,14 +86,19 @@ def test_the_channel_calls_back_the_port_the_stack_listens_on_when_it_picked_a_f
 
 
 def test_serve_against_live_zoho_leaves_the_deployed_guards_channel_alone(
-    tmp_path: Path, sim: ZohoSimulator
+    tmp_path: Path, sim: ZohoSimulator, log_watch: LogWatch
 ) -> None:
     # given serve's stack against a live Zoho (the simulator stands in for it): the channel id is the
     # deployed guard's, and Zoho could not call this machine back anyway
     environment = sim.settings_env() | {"SYNC_GUARD_NOTIFY_FILE": str(tmp_path / "notifications.txt")}
     parameters = stack_parameters(ZohoTarget.LIVE, Mode.OBSERVE)
-    with running_stack(
-        tmp_path / "live", port=0, persist=False, parameters=parameters, extra_environment=environment
+    with watched_stack(
+        log_watch,
+        tmp_path / "live",
+        port=0,
+        persist=False,
+        parameters=parameters,
+        extra_environment=environment,
     ) as live:
         # when the schedule fires
         result: dict[str, Any] = zoho_checks(live).fire()
