@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,14 @@ _EMAIL_IN_CLEAR = re.compile(
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 #: The guard's own loggers, read at DEBUG so that lines below the default level are read too.
 GUARD_LOGGERS = ("sync_guard", "functions")
+#: The guard's secret settings: a local stack a test starts sets them in this process's environment, with
+#: values of its own (a webhook secret it made up, the Zoho simulator's credentials), while it runs.
+SECRET_VARIABLES = (
+    "SYNC_GUARD_WEBHOOK_SECRET",
+    "SYNC_GUARD_ZOHO_CLIENT_SECRET",
+    "SYNC_GUARD_ZOHO_REFRESH_TOKEN",
+    "SYNC_GUARD_BOOKS_SIGNATURE_SECRET",
+)
 #: How much of an offending line a report shows (masked).
 _SHOWN = 200
 _SHORTEST_FORM = 6
@@ -68,6 +77,12 @@ def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
     """What ``text`` shows that it must not: emails in clear, and any of ``secrets`` in any of its forms."""
     found = [match.group(0) for match in _EMAIL_IN_CLEAR.finditer(text)]
     return found + [form for secret in secrets if secret for form in secret_forms(secret) if form in text]
+
+
+def configured_secrets() -> tuple[str, ...]:
+    """The secrets the environment configures the guard with now (too short a value is no secret)."""
+    values = (os.environ.get(name, "") for name in SECRET_VARIABLES)
+    return tuple(value for value in values if len(value) >= _SHORTEST_FORM)
 
 
 def masked(text: str, found: list[str]) -> str:
@@ -106,9 +121,10 @@ class LogWatch:
 
     def check(self, record: logging.LogRecord) -> None:
         text = record_text(record)
-        if found := leaks(text, self.secrets):
+        configured = configured_secrets()
+        if found := leaks(text, self.secrets + configured):
             source = f"{record.name} {record.levelname} record"
-            if not self.read(source, text):  # what leaked spans lines: the record whole, then
+            if not self.read(source, text, configured):  # what leaked spans lines: the record whole, then
                 self.seen.append(f"{source}: {masked(text, found)[:_SHOWN]!r}")
 
     def read(self, source: str, text: str, secrets: tuple[str, ...] = (), *, first_line: int = 1) -> int:

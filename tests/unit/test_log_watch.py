@@ -77,6 +77,25 @@ def test_the_secret_is_seen_in_each_encoding_a_log_line_could_carry(
     assert leaks(seen[0], (SECRET,)) == []
 
 
+def test_a_secret_the_environment_configures_is_watched_for_while_it_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a local stack's own webhook secret, set in the environment while the stack runs
+    stack_secret = "made-up-by-the-stack-0123"
+    watch = LogWatch(("the-tests-own-secret",))
+    record = logging.LogRecord(
+        "sync_guard.tests", logging.INFO, "", 0, "token %s", (quote(stack_secret),), None
+    )
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", stack_secret)
+    # when a record carries it, then the watch sees it
+    watch.check(record)
+    assert len(watch.take()) == 1
+    # and once the stack stopped, that value is no secret of the guard's any more
+    monkeypatch.delenv("SYNC_GUARD_WEBHOOK_SECRET")
+    watch.check(record)
+    assert watch.take() == []
+
+
 def test_a_masked_secret_is_not_a_leak() -> None:
     assert leaks(f"token {SECRET[:3]}... refused", (SECRET,)) == []
 
