@@ -929,3 +929,21 @@ def test_day_numbers_in_text_cells_count_from_1904_in_a_workbook_that_says_so(tm
 
     assert export.records[0].modified_at == datetime(2017, 3, 15, 9, 0)
     assert export.warnings[0].endswith("(counted from 1904)")
+
+
+def test_serial_numbers_count_from_1904_in_an_xls_workbook_that_says_so(tmp_path: Path) -> None:
+    # given: an old Mac Excel's xls, its dates counted from 1904, a date left as a number cell
+    book = xlwt.Workbook()
+    book.dates_1904 = True
+    sheet = book.add_sheet("Customers")
+    for column, header in enumerate(["Contact ID", "Display Name", "Last Modified Time"]):
+        sheet.write(0, column, header)
+    sheet.write(1, 0, 1)
+    sheet.write(1, 1, "Acme Ltd")
+    sheet.write(1, 2, 42809.375 - 1462)  # 1462 days from 1900's count to 1904's
+    path = tmp_path / "mac.xls"
+    book.save(str(path))
+    # when
+    [record] = read_export(path, System.BOOKS).records
+    # then
+    assert record.modified_at == datetime(2017, 3, 15, 9, 0)

@@ -89,7 +89,8 @@ def read_sheet(path: Path, name: str | None = None) -> Sheet:
             message = f"sheet {chosen!r} cannot be read (is it damaged?): {error}"
             raise WorkbookUnreadable(message) from error
     if _is_ole(path):
-        return Sheet(chosen, cells, others, _xls_error_cells(path, chosen))
+        errors, date1904 = _xls_facts(path, chosen)
+        return Sheet(chosen, cells, others, errors, date1904)
     errors, unsaved, date1904 = _xlsx_facts(path, chosen)
     return Sheet(chosen, cells, others, errors, date1904, unsaved)
 
@@ -285,9 +286,9 @@ def _is_ole(path: Path) -> bool:
 
 
 # An xls workbook's records (BIFF5 and BIFF8, Excel 95 to 2003): a substream's start and end, a sheet's
-# entry in the workbook's globals, a cell holding a boolean or an error, a formula's cell with the value
-# saved for it.
-_BOF, _EOF, _BOUNDSHEET, _BOOLERR, _FORMULA = 0x0809, 0x000A, 0x0085, 0x0205, 0x0006
+# entry in the workbook's globals, the globals' count of days (1 when from 1904), a cell holding a
+# boolean or an error, a formula's cell with the value saved for it.
+_BOF, _EOF, _BOUNDSHEET, _DATEMODE, _BOOLERR, _FORMULA = 0x0809, 0x000A, 0x0085, 0x0022, 0x0205, 0x0006
 _BIFF8 = 0x0600
 _RECORD = struct.Struct("<HH")
 # The codes of the error values an xls cell holds.
@@ -302,28 +303,29 @@ _BOOLERR_START = _RECORD.pack(_BOOLERR, 8)
 _FORMULA_ERROR = re.compile(rb"\x02\x00[" + re.escape(bytes(sorted(_XLS_ERRORS))) + rb"]\x00\x00\x00\xff\xff")
 
 
-def _xls_error_cells(path: Path, sheet: str) -> dict[tuple[int, int], str]:
-    """The error cells of an xls workbook's ``sheet`` by (row, column) index: the cells holding an error
-    value, and the formulas whose saved value is one; none when the workbook's stream cannot be found.
-    The sheet's bytes are searched for what such a cell's record holds (at the speed of bytes.find),
-    and its records walked only where that occurs."""
+def _xls_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], bool]:
+    """The error cells of an xls workbook's ``sheet`` by (row, column) index (the cells holding an error
+    value, and the formulas whose saved value is one), and whether its dates count from 1904; none and
+    False when the workbook's stream cannot be found. The sheet's bytes are searched for what such a
+    cell's record holds (at the speed of bytes.find), and its records walked only where that occurs."""
     import olefile  # the cli extra's, as python-calamine is: only when an xls workbook is read
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
             stream = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
             if stream is None:
-                return {}
+                return {}, False
             data = ole.openstream(stream).read()
-        bounds = _xls_sheet_bounds(data, sheet)
-        if bounds is None:
-            return {}
-        start, end = bounds
+        globals_ = _xls_globals(data)
+        if sheet not in globals_.sheets:
+            return {}, globals_.date1904
+        start = globals_.sheets[sheet]
+        end = min((other for other in globals_.sheets.values() if other > start), default=len(data))
         if data.find(_BOOLERR_START, start, end) < 0 and _FORMULA_ERROR.search(data, start, end) is None:
-            return {}
-        return _xls_errors_in(data, start)
+            return {}, globals_.date1904
+        return _xls_errors_in(data, start), globals_.date1904
     except (OSError, struct.error, IndexError, ValueError):
-        return {}
+        return {}, False
 
 
 def _xls_records(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
@@ -334,16 +336,27 @@ def _xls_records(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
         at += 4 + length
 
 
-def _xls_sheet_bounds(data: bytes, sheet: str) -> tuple[int, int] | None:
-    """Where ``sheet``'s substream starts in an xls workbook's stream, and where the next one (or the
-    stream) ends: from the BOUNDSHEET records of the workbook's globals, which end with their EOF."""
+@dataclass(frozen=True)
+class _XlsGlobals:
+    """What an xls workbook's globals say: where each sheet's substream starts, by the sheet's name, and
+    whether its dates count from 1904."""
+
+    sheets: dict[str, int]
+    date1904: bool
+
+
+def _xls_globals(data: bytes) -> _XlsGlobals:
+    """The BOUNDSHEET and DATEMODE records of an xls workbook's globals, which end with their EOF."""
     first, _ = _RECORD.unpack_from(data, 0)
     version = struct.unpack_from("<H", data, 4)[0] if first == _BOF else 0
     starts: dict[str, int] = {}
+    date1904 = False
     for kind, at, length in _xls_records(data, 0):
         if kind == _EOF:
             break
-        if kind == _BOUNDSHEET and length > 7:
+        if kind == _DATEMODE and length >= 2:
+            date1904 = struct.unpack_from("<H", data, at)[0] == 1
+        elif kind == _BOUNDSHEET and length > 7:
             count = data[at + 6]
             if version == _BIFF8:  # a flag says whether the name is written in 2 bytes a character
                 wide = data[at + 7] & 1
@@ -351,10 +364,7 @@ def _xls_sheet_bounds(data: bytes, sheet: str) -> tuple[int, int] | None:
             else:
                 name = data[at + 7 : at + 7 + count].decode("cp1252", errors="replace")
             starts[name] = struct.unpack_from("<I", data, at)[0]
-    if sheet not in starts:
-        return None
-    start = starts[sheet]
-    return start, min((other for other in starts.values() if other > start), default=len(data))
+    return _XlsGlobals(starts, date1904)
 
 
 def _xls_errors_in(data: bytes, start: int) -> dict[tuple[int, int], str]:
