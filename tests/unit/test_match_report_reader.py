@@ -684,3 +684,37 @@ def test_text_that_only_contains_an_error_value_is_kept(tmp_path: Path) -> None:
     path = write(tmp_path, "Contact ID,Display Name\n1,Club #N/A Ltd\n")
     [record] = read_export(path, System.BOOKS).records
     assert record.name == "Club #N/A Ltd"
+
+
+def test_records_are_what_validating_their_values_gives(tmp_path: Path) -> None:
+    # Every value the reader gives is already of its field's type: validating the record's fields again
+    # makes the same record.
+    path = write(
+        tmp_path,
+        "Contact ID,Display Name,Company Name,EmailID,Secondary Email,Phone,Billing Address,"
+        "Billing Street2,Status,Outstanding Receivable Amount,Has Transactions,CRM Account ID,"
+        "Created Time,Customer Sub Type\n"
+        "1,Acme Widgets,Acme Ltd,a@acme.example,b@acme.example;c@acme.example,020 7946 0000,Acme House,"
+        '12 Kings Road,Inactive,"1,250.50",yes,zcrm_4876000000101001,2017-03-15 09:00:00,business\n'
+        "2,Jane Smith,,,,,,,Active,0,,,15/03/2017,individual\n",
+    )
+    records = read_export(path, System.BOOKS).records
+    for record in records:
+        validated = PartyRecord.model_validate(record.model_dump(include=record.model_fields_set))
+        assert record == validated
+        assert record.model_fields_set == validated.model_fields_set
+    assert [r.outstanding for r in records] == [Decimal("1250.50"), Decimal(0)]
+
+
+@pytest.mark.parametrize("written", ["0", "990", "007"])
+def test_an_amount_of_digits_alone_reads_as_the_number(tmp_path: Path, written: str) -> None:
+    text = f"Contact ID,Display Name,Outstanding Receivable Amount\n1,Acme,{written}\n"
+    [amount] = amounts_read(tmp_path, text)
+    assert amount == Decimal(written)
+    assert str(amount) == str(Decimal(written))
+
+
+def test_an_amount_in_digits_of_another_script_is_not_understood(tmp_path: Path) -> None:
+    # "١٢" is 12 in Arabic-Indic digits, which Decimal would read: an amount is written in ASCII digits.
+    text = "Contact ID,Display Name,Outstanding Receivable Amount\n1,Acme,١٢\n"
+    assert amounts_read(tmp_path, text) == [None]

@@ -570,6 +570,8 @@ def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
     of one mark ("1.250.000") always do. A spreadsheet's accounting format writes a negative amount
     in brackets, "(1,250.50)" or "$ (1,250.50)", some systems with the minus last, "1,250.50-", and a
     zero as "-"."""
+    if value.isdigit() and value.isascii():  # "990", "0": most amounts, read as they stand
+        return Decimal(value)
     text = _amount_characters(value)
     if text.strip("-") == "":
         return Decimal(0) if text == "-" else None
