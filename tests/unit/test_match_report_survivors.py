@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sync_guard.exports.report import Cluster, _transactions_in_words
+import pytest
+
+from sync_guard.exports.report import Cluster, _sync_pair, _transactions_in_words
 from sync_guard.models.records import Module, PartyRecord, System
 
 
@@ -258,3 +260,26 @@ def test_a_books_copy_the_sync_links_to_another_crm_record_in_the_export_is_not_
     lone = linked(books("b1", "Greenway Landscapes Ltd", "2018-01-02"), "c7")
     crm_record = crm("c1", "Greenway Landscapes Ltd", "2018-01-01")
     assert relink_note(crm_record, lone, crm_exported={"c1", "c7"}) == ""
+
+
+@pytest.mark.parametrize("links_known", [True, False])
+@pytest.mark.parametrize("link", [None, "", "c1", "c2"])
+def test_a_crm_record_and_its_linked_books_copy_are_told_apart_as_describing_patterns_would(
+    links_known: bool, link: str | None
+) -> None:
+    # The report skips building a cluster for such pairs: the shortcut must agree with the patterns.
+    crm_record = crm("c1", "Acme Ltd", "2020-01-01")
+    books_copy = books("b1", "Acme Limited", "2021-01-01").model_copy(update={"linked_crm_id": link})
+    cluster = Cluster(1, [crm_record, books_copy])
+    cluster.describe_patterns(links_known=links_known)
+    assert _sync_pair([crm_record, books_copy], links_known=links_known) is not bool(cluster.patterns)
+
+
+def test_two_records_of_one_system_are_never_the_sync_s_pair() -> None:
+    pairs = [
+        [crm("c1", "Acme Ltd", "2020-01-01"), crm("c2", "Acme Limited", "2021-01-01")],
+        [books("b1", "Acme Ltd", "2020-01-01"), books("b2", "Acme Limited", "2021-01-01")],
+    ]
+    for members in pairs:
+        assert not _sync_pair(members, links_known=True)
+        assert not _sync_pair(members, links_known=False)

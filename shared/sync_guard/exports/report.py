@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,23 +100,23 @@ class ReportPair:
     right: PartyRecord
     result: MatchResult
     relation: NameRelation
+    # True when the Books record already carries this CRM record's id: the sync's own pair. Set once
+    # (the pattern, the summary and the ticket each ask it of every pair), as a field: a cached property
+    # takes a lock the first time it is asked, which costs twice what working it out does.
+    linked: bool = field(init=False)
 
-    @cached_property
-    def linked(self) -> bool:
-        """True when the Books record already carries this CRM record's id: the sync's own pair.
-
-        Cached: the pattern, the summary and the ticket each ask it of every pair.
-        """
+    def __post_init__(self) -> None:
         crm, books = self.left, self.right
-        return (
+        linked = (
             crm.system is System.CRM and books.system is System.BOOKS and books.linked_crm_id == crm.record_id
         )
+        object.__setattr__(self, "linked", linked)  # frozen: set as the dataclass's own __init__ does
 
-    @cached_property
+    @property
     def pattern(self) -> str:
         """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``.
 
-        Cached: the summary and the ticket both count pairs by pattern.
+        Worked out each time it is asked: :attr:`MatchReport.patterns` asks it once of each pair.
         """
         scope = _SCOPES[(self.left.system, self.right.system)]
         if self.linked:
@@ -225,22 +225,23 @@ class Cluster:
     # (the CRM record kept, or the one the Books copies to deactivate are linked to); "" when it does.
     relink_crm_id: str = ""
 
-    @property
-    def crm(self) -> list[PartyRecord]:
-        """CRM members."""
-        return [r for r in self.members if r.system is System.CRM]
+    # The members by system, and the Books ones that duplicate one another (see __post_init__): set once,
+    # as every step of choosing survivors and describing patterns asks for them.
+    crm: list[PartyRecord] = field(init=False, repr=False)
+    books: list[PartyRecord] = field(init=False, repr=False)
+    duplicate_books: list[PartyRecord] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        crm, books = System.CRM, System.BOOKS
+        self.crm = [r for r in self.members if r.system is crm]
+        self.books = [r for r in self.members if r.system is books]
+        self.duplicate_books = self._duplicate_books()
 
     @property
     def _crm_ids(self) -> set[str]:
         return {r.record_id for r in self.crm}
 
-    @property
-    def books(self) -> list[PartyRecord]:
-        """Books members."""
-        return [r for r in self.members if r.system is System.BOOKS]
-
-    @cached_property
-    def duplicate_books(self) -> list[PartyRecord]:
+    def _duplicate_books(self) -> list[PartyRecord]:
         """The Books members that duplicate one another: the largest group billed in one currency
         (all of them when no currency is known), of equal groups the one linked to a CRM member."""
         books = self.books
@@ -249,7 +250,7 @@ class Cluster:
         by_currency: dict[str | None, list[PartyRecord]] = defaultdict(list)
         for record in books:
             by_currency[record_currency(record)].append(record)
-        crm_ids = {r.record_id for r in self.crm}
+        crm_ids = self._crm_ids
         return max(
             by_currency.values(),
             key=lambda group: (len(group), any(r.linked_crm_id in crm_ids for r in group)),
@@ -417,15 +418,14 @@ class Cluster:
         Ltd (USD)") is intended: only two customers in one currency are "several Books customers".
         """
         books, crm = self.books, self.crm
-        crm_ids = {r.record_id for r in crm}
-        links = Counter(r.linked_crm_id for r in books if r.linked_crm_id)
+        links = [r.linked_crm_id for r in books if r.linked_crm_id]
         if len(self.duplicate_books) > 1:
             self.patterns.append("several Books customers")
         if len(crm) > 1:
             self.patterns.append("several CRM records")
-        if any(count > 1 for count in links.values()):
+        if len(set(links)) < len(links):
             self.patterns.append("two Books customers linked to one CRM record")
-        if links_known and crm and books and not any(link in crm_ids for link in links):
+        if links_known and crm and books and self._crm_ids.isdisjoint(links):
             self.patterns.append("CRM and Books copies not linked")
 
 
@@ -615,9 +615,10 @@ def assemble_report(
     links_known = any(b.linked_crm_id for b in books)
     crm_ids = {r.record_id for r in crm}
     clusters, currency_copies = _clusters(
-        [p for p in pairs if p.result.verdict is Verdict.DUPLICATE],
+        records,
+        refs,
+        [(left, right) for not_duplicate, _, _, _, _, left, right, _, _ in found if not not_duplicate],
         links_known=links_known,
-        refs={id(records[position]): ref for position, ref in refs.items()},
         crm_exported=crm_ids if crm else None,
     )
     return MatchReport(
@@ -634,63 +635,70 @@ def assemble_report(
 
 
 def _clusters(
-    duplicates: list[ReportPair],
+    records: Sequence[PartyRecord],
+    refs: Mapping[int, str],
+    duplicates: Iterable[tuple[int, int]],
     *,
     links_known: bool,
-    refs: dict[int, str] | None = None,
     crm_exported: Collection[str] | None = None,
 ) -> tuple[list[Cluster], set[str]]:
     """Connected components of the duplicate pairs that show a problem, largest first; and the refs of
     the Books customers in another currency than their component's duplicates (intended).
 
-    ``refs`` may give records' refs by ``id(record)``, already computed (bulk runs); ``crm_exported``
-    the CRM export's ids (None without a CRM export).
+    ``duplicates`` are pairs of positions in ``records``, ``refs`` the refs of the records at those
+    positions; ``crm_exported`` the CRM export's ids (None without a CRM export).
     """
-    known = refs if refs is not None else {}
+    parent: dict[int, int] = {}
 
-    def ref_of(record: PartyRecord) -> str:
-        ref = known.get(id(record))
-        if ref is None:
-            ref = known[id(record)] = record.ref
-        return ref
+    def find(at: int) -> int:
+        """The root of a position's component, halving the path to it on the way."""
+        while parent[at] != at:
+            parent[at] = at = parent[parent[at]]
+        return at
 
-    parent: dict[str, str] = {}
-    records: dict[str, PartyRecord] = {}
-
-    def find(ref: str) -> str:
-        while parent[ref] != ref:
-            parent[ref] = parent[parent[ref]]
-            ref = parent[ref]
-        return ref
-
-    for pair in duplicates:
-        left, right = ref_of(pair.left), ref_of(pair.right)
-        for ref, record in ((left, pair.left), (right, pair.right)):
-            if ref not in parent:
-                parent[ref] = ref
-                records[ref] = record
+    for left, right in duplicates:
+        parent.setdefault(left, left)
+        parent.setdefault(right, right)
         a, b = find(left), find(right)
         if a != b:
             parent[a] = b
-    groups: dict[str, list[str]] = defaultdict(list)
-    for ref in parent:
-        groups[find(ref)].append(ref)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for at in parent:
+        groups[find(at)].append(at)
     # Refs are unique, so both orders are total.
-    ordered = sorted(groups.values(), key=lambda g: (-len(g), min(g)))
+    ordered = sorted(groups.values(), key=lambda group: (-len(group), min(refs[at] for at in group)))
     crm = System.CRM
     clusters: list[Cluster] = []
     currency_copies: set[str] = set()
-    for member_refs in ordered:
-        member_refs.sort(key=lambda ref: (records[ref].system is not crm, ref))
-        cluster = Cluster(len(clusters) + 1, [records[ref] for ref in member_refs])
+    for group in ordered:
+        group.sort(key=lambda at: (records[at].system is not crm, refs[at]))
+        members = [records[at] for at in group]
+        if len(members) == 2 and _sync_pair(members, links_known=links_known):
+            continue
+        cluster = Cluster(len(clusters) + 1, members)
         if len(cluster.books) > 1:
             kept = {id(r) for r in cluster.duplicate_books}
-            currency_copies.update(ref_of(r) for r in cluster.books if id(r) not in kept)
+            currency_copies.update(
+                refs[at] for at in group if records[at].system is System.BOOKS and id(records[at]) not in kept
+            )
         cluster.describe_patterns(links_known=links_known)
         if cluster.patterns:
             cluster.choose_survivors(crm_exported=crm_exported)
             clusters.append(cluster)
     return clusters, currency_copies
+
+
+def _sync_pair(members: list[PartyRecord], *, links_known: bool) -> bool:
+    """Whether two records (CRM first) are a CRM record and the Books customer the sync links to it, or
+    could be, when the links are not known: the expected pairing, in which
+    :meth:`Cluster.describe_patterns` finds nothing to clean up. Told without building the cluster:
+    most components are such pairs."""
+    crm, books = members
+    return (
+        crm.system is System.CRM
+        and books.system is System.BOOKS
+        and (not links_known or (bool(books.linked_crm_id) and books.linked_crm_id == crm.record_id))
+    )
 
 
 # --- writing -------------------------------------------------------------------------------------
