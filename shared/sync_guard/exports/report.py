@@ -333,8 +333,10 @@ class Cluster:
 
     def relink_note(self) -> str:
         """The sync link to repair ("" when none is): the CRM record to link to the Books copy kept."""
+        if not self.relink_crm_id:
+            return ""  # most clusters
         kept = self.books_kept
-        if not self.relink_crm_id or kept is None:
+        if kept is None:
             return ""
         note = f"link CRM {self.relink_crm_id} to Books {kept.record_id}"
         displaced = self._displaced(self.relink_crm_id)
@@ -452,7 +454,12 @@ class MatchReport:
 
     def pattern_of(self, pair: ReportPair) -> str:
         """The pair's pattern, a CRM record's customer in another currency being intended, not a copy."""
-        if pair.left.system is System.CRM and not pair.linked and pair.right.ref in self.currency_copies:
+        if (
+            self.currency_copies  # mostly none: the ref is not worked out for nothing
+            and pair.left.system is System.CRM
+            and not pair.linked
+            and pair.right.ref in self.currency_copies
+        ):
             return _CRM_CUSTOMER_IN_OTHER_CURRENCY
         return pair.pattern
 
@@ -712,21 +719,33 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
+# Dict lookups: an enum's .value is a slow descriptor, asked here of every row.
+_SYSTEM_TEXT = {s: s.value for s in System}
+_VERDICT_TEXT = {v: v.value for v in Verdict}
+_FLAG_TEXT = {None: "", True: "true", False: "false"}
+
+
 def pairs_csv(report: MatchReport) -> str:
     """``pairs.csv``: one row per duplicate or possible pair, evidence joined by ``; ``."""
-    system = {s: s.value for s in System}  # a dict lookup: an enum's .value is a slow descriptor
-    rows = [
-        (
-            system[p.left.system],
-            spreadsheet_text(p.left.record_id),
-            system[p.right.system],
-            spreadsheet_text(p.right.record_id),
-            f"{p.result.score:.4f}",
-            p.result.verdict.value,
-            spreadsheet_text("; ".join(p.result.evidence)),
+    system, verdict = _SYSTEM_TEXT, _VERDICT_TEXT
+    scores: dict[float, str] = {}  # a score as written: a few distinct ones among all the pairs
+    rows = []
+    for pair in report.pairs:
+        left, right, result = pair.left, pair.right, pair.result
+        score = scores.get(result.score)
+        if score is None:
+            score = scores[result.score] = f"{result.score:.4f}"
+        rows.append(
+            (
+                system[left.system],
+                spreadsheet_text(left.record_id),
+                system[right.system],
+                spreadsheet_text(right.record_id),
+                score,
+                verdict[result.verdict],
+                spreadsheet_text("; ".join(result.evidence)),
+            )
         )
-        for p in report.pairs
-    ]
     return _csv_text(PAIRS_HEADER, rows)
 
 
@@ -737,9 +756,11 @@ def _iso(value: datetime | None) -> str:
 def clusters_csv(report: MatchReport) -> str:
     """``clusters.csv``: one row per record in a cluster of duplicates, with the suggested survivors
     and the sync links to repair (the summary lists only the first clusters: this file has them all)."""
+    system, flag = _SYSTEM_TEXT, _FLAG_TEXT
     rows = []
     for cluster in report.clusters:
         links = "; ".join(note for note in (cluster.repoint_note(), cluster.relink_note()) if note)
+        patterns = "; ".join(cluster.patterns)
         for record in cluster.members:
             survivor = ""
             if record is cluster.books_survivor:
@@ -749,18 +770,18 @@ def clusters_csv(report: MatchReport) -> str:
             rows.append(
                 (
                     cluster.number,
-                    record.system.value,
+                    system[record.system],
                     spreadsheet_text(record.record_id),
                     spreadsheet_text(record.name),
                     _status(record),
-                    "" if record.has_transactions is None else str(record.has_transactions).lower(),
+                    flag[record.has_transactions],
                     "" if record.outstanding is None else str(record.outstanding),
                     _iso(record.created_at),
                     _iso(record.modified_at),
                     spreadsheet_text(record.linked_crm_id or ""),
                     survivor,
                     links,
-                    "; ".join(cluster.patterns),
+                    patterns,
                 )
             )
     return _csv_text(CLUSTERS_HEADER, rows)
@@ -914,8 +935,8 @@ def _ticket_examples(
     showing = {id(r) for p, pattern in duplicates if pattern == main_pattern for r in (p.left, p.right)}
 
     def rank(cluster: Cluster) -> tuple[bool, bool, int, int]:
-        shows_main = any(id(r) in showing for r in cluster.members)
-        with_money = any(_holds_transactions(r) for r in cluster.books)
+        shows_main = not showing.isdisjoint(map(id, cluster.members))
+        with_money = any(map(_holds_transactions, cluster.books))
         return (not shows_main, not with_money, len(cluster.members), cluster.number)
 
     return sorted(report.clusters, key=rank)[:count]
