@@ -683,3 +683,17 @@ def test_the_ticket_masks_a_customer_named_by_an_email_address(tmp_path: Path) -
     assert "jane.doe@acme.co.uk" in summary.lower()  # the report kept in house names it
     assert "Books customer b1 should be the one kept" in ticket
     assert "doe@acme.co.uk" not in ticket.lower()
+
+
+def test_csv_cells_are_written_as_before(report_dir: Path) -> None:
+    # The writer formats each score once and looks texts up: what a row holds is unchanged.
+    pairs = read_csv(report_dir / "pairs.csv")
+    assert all(len(r["score"]) == 6 and float(r["score"]) == round(float(r["score"]), 4) for r in pairs)
+    assert {r["verdict"] for r in pairs} == {"duplicate"}
+    assert {r["left_system"] for r in pairs} | {r["right_system"] for r in pairs} == {"crm", "books"}
+    clusters = read_csv(report_dir / "clusters.csv")
+    acme = {r["id"]: r for r in clusters if r["cluster"] == "1"}
+    assert acme["46000001"]["has_transactions"] == "true"  # money outstanding
+    assert acme["1001"]["has_transactions"] == ""  # a CRM record: not known
+    assert len({r["pattern"] for r in acme.values()}) == 1  # the cluster's patterns, on each member's row
+    assert "several CRM records" in acme["1001"]["pattern"]
