@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync_guard.exports import report as report_module
-from sync_guard.exports.reader import ExportError, normalise_header, read_export
+from sync_guard.exports.reader import ExportError, ExportFile, normalise_header, read_export
 from sync_guard.exports.report import OutputExists, build_report, write_report
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
@@ -572,23 +572,37 @@ def test_day_numbers_in_a_column_not_all_of_them_are_not_understood_as_before(
 
 # More rows than the pass that settles a file's conventions looks at (reader._CONVENTION_ROWS).
 PAST_THE_FIRST_ROWS = 20_001
+# The ids of the records of write_past_the_first_rows, in file order.
+LATE_FILE_IDS = [f"z{i}" for i in range(PAST_THE_FIRST_ROWS + 1)]
+
+
+def write_past_the_first_rows(
+    tmp_path: Path, header: str, cell: str, late: str, *, first: str | None = None
+) -> Path:
+    """A CSV file headed ``header``: PAST_THE_FIRST_ROWS rows of an id, a name and ``cell`` (``first`` in
+    the first row, if given), then one of ``late``, at line PAST_THE_FIRST_ROWS + 2."""
+    cells = [first or cell, *[cell] * (PAST_THE_FIRST_ROWS - 1), late]
+    return write(tmp_path, header + "\n" + "".join(f'z{i},Acme {i},"{c}"\n' for i, c in enumerate(cells)))
+
+
+def read_late_file(export: ExportFile, field: str) -> tuple[set[object], object]:
+    """The ``field`` values of the records of write_past_the_first_rows before its last, and the last's,
+    once its records are seen to come in file order."""
+    assert [record.record_id for record in export.records] == LATE_FILE_IDS
+    *before, late = (getattr(record, field) for record in export.records)
+    return set(before), late
 
 
 def test_day_numbers_are_not_understood_when_the_column_goes_on_with_a_date_written_otherwise(
     tmp_path: Path,
 ) -> None:
     # given: day numbers in every row the conventions' pass looks at, then a date written otherwise
-    rows = [f"z{i},Acme {i},45292\n" for i in range(PAST_THE_FIRST_ROWS)]
-    rows.append(f"z{PAST_THE_FIRST_ROWS},Late Ltd,2024-01-02 09:00:00\n")
-    path = write(tmp_path, "Record Id,Account Name,Created Time\n" + "".join(rows))
+    header = "Record Id,Account Name,Created Time"
+    path = write_past_the_first_rows(tmp_path, header, "45292", "2024-01-02 09:00:00")
     # when
     export = read_export(path, System.CRM)
     # then: the column mixes them, so none is read as a date, as when the mix shows in the first rows
-    *numbers, late = export.records
-    assert len(numbers) == PAST_THE_FIRST_ROWS
-    assert {record.created_at for record in numbers} == {None}
-    assert late.created_at == datetime(2024, 1, 2, 9, 0)
-    assert [record.record_id for record in export.records] == [f"z{i}" for i in range(len(rows))]
+    assert read_late_file(export, "created_at") == ({None}, datetime(2024, 1, 2, 9, 0))
     assert export.warnings[:2] == [
         f"{path}, line {line}: created time '45292' not understood, ignored" for line in (2, 3)
     ]
@@ -613,6 +627,73 @@ def test_a_time_column_empty_in_its_first_rows_and_then_of_day_numbers_is_read_a
         f"{path}: the created column holds spreadsheet date numbers ('45292' is 2024-01-01), as a "
         "spreadsheet saves a date column formatted General: read as the dates they stand for (counted "
         "from 1900)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "system", "cell", "late", "field", "read", "warning"),
+    [
+        # dates that read either way (read day first, the default), then one that can only be month first
+        (
+            "Record Id,Account Name,Created Time",
+            System.CRM,
+            "03/04/2020",
+            "02/13/2020",
+            "created_at",
+            ({datetime(2020, 3, 4)}, datetime(2020, 2, 13)),
+            "created time '02/13/2020' can only be month first, and the file's first 20,000 rows show "
+            "neither order: the 20001 created times before it that read either way (such as '03/04/2020') "
+            "are read month first, not day first",
+        ),
+        # whole amounts with a dot before three digits (read as a decimal dot in a file of commas), then
+        # one that shows a decimal comma: the dots separate thousands
+        (
+            "Contact ID,Display Name,Outstanding Receivable Amount",
+            System.BOOKS,
+            "12.500",
+            "1.250,50",
+            "outstanding",
+            ({Decimal(12500)}, Decimal("1250.50")),
+            "outstanding amount '1.250,50' shows a decimal comma, and the file's first 20,000 rows show no "
+            "amount's mark: the 20001 amounts before it that read either way (such as '12.500') are read "
+            "with a decimal comma, not a decimal dot",
+        ),
+    ],
+)
+def test_values_that_read_either_way_are_read_again_as_a_later_value_shows(
+    tmp_path: Path,
+    header: str,
+    system: System,
+    cell: str,
+    late: str,
+    field: str,
+    read: tuple[set[object], object],
+    warning: str,
+) -> None:
+    # given: values that read either way in every row the conventions' pass looks at, then one that
+    # shows the other convention
+    path = write_past_the_first_rows(tmp_path, header, cell, late)
+    # when
+    export = read_export(path, system)
+    # then: all read as if that value had been among the first rows, with one warning saying so
+    assert read_late_file(export, field) == read
+    assert export.warnings == [f"{path}, line {PAST_THE_FIRST_ROWS + 2}: {warning}"]
+
+
+def test_a_later_date_against_the_order_the_first_rows_show_is_warned_of_as_both_orders(
+    tmp_path: Path,
+) -> None:
+    header = "Record Id,Account Name,Created Time"
+    path = write_past_the_first_rows(tmp_path, header, "03/04/2020", "02/13/2020", first="13/02/2020")
+
+    export = read_export(path, System.CRM)
+
+    # the file mixes both orders: those that read either way stay in the order its first rows show
+    before, late = read_late_file(export, "created_at")
+    assert (before, late) == ({datetime(2020, 2, 13), datetime(2020, 4, 3)}, datetime(2020, 2, 13))
+    assert export.warnings == [
+        f"{path}, line {PAST_THE_FIRST_ROWS + 2}: created times are written both day first "
+        "('13/02/2020') and month first ('02/13/2020'); those that read either way are read day first"
     ]
 
 

@@ -361,8 +361,11 @@ def _slash_order(text: str) -> str | None:
     """``"day"`` or ``"month"``: which comes first in a slash date that can be read only one way
     (``15/05/2018``, ``05/15/2018``); None for any other date, or one that reads both ways."""
     match = _SLASH_DATE.match(text)
-    if match is None:
-        return None
+    return None if match is None else _order_of(match)
+
+
+def _order_of(match: re.Match[str]) -> str | None:
+    """:func:`_slash_order` of a slash date :data:`_SLASH_DATE` matched."""
     first, second = int(match[1]), int(match[2])
     if first > 12 >= second:
         return "day"
@@ -414,10 +417,11 @@ def _spreadsheet_day(text: str) -> float | None:
 
 def _time_convention(text: str) -> str | None:
     """How a time cell is written: ``"day"`` or ``"month"`` first (see :func:`_slash_order`),
-    ``"serial"`` for a spreadsheet's day number, ``"other"`` for any other text; None when empty."""
-    order = _slash_order(text)
-    if order is not None:
-        return order
+    ``"either"`` for a slash date that reads both ways, ``"serial"`` for a spreadsheet's day number,
+    ``"other"`` for any other text; None when empty."""
+    match = _SLASH_DATE.match(text)
+    if match is not None:
+        return _order_of(match) or "either"
     value = text.strip()
     if not value:
         return None
@@ -440,8 +444,13 @@ _CONVENTION_ROWS = 20_000
 
 
 def _settle_conventions(
-    export: ExportFile, rows: Iterable[list[str]], columns: dict[str, int], *, semicolons: bool
-) -> dict[int, str]:
+    export: ExportFile,
+    rows: Iterable[list[str]],
+    columns: dict[str, int],
+    *,
+    semicolons: bool,
+    date1904: bool = False,
+) -> list[_ReadAsDecided]:
     """How to read the columns whose cells can be read two ways, from the cells that read one way.
 
     A column is written in one convention, so a date that can only be month first ("05/15/2018")
@@ -454,14 +463,21 @@ def _settle_conventions(
     in one convention, and the rows past those would cost a large export a quarter of its reading time
     for nothing.
 
-    Returns the time columns (index -> field) in which those rows hold nothing but a spreadsheet's day
-    numbers ("45292"), or nothing at all: whether the whole column does is told as the rows are read
-    (see :class:`_DayNumbers`). A workbook's number cells are written as their numbers here, and so
-    agree with day numbers written as text.
+    Returns how the rest of those columns is looked at as the rows are read, since a later value may
+    show otherwise: :class:`_DayNumbers` (the time columns in which those rows hold nothing but a
+    spreadsheet's day numbers, "45292", or nothing at all; a workbook's number cells are written as
+    their numbers here, and so agree with day numbers written as text), :class:`_DateOrder` (the time
+    columns in which those rows hold slash dates, day numbers or nothing, and not both orders) and
+    :class:`_DecimalMark` (a CSV file's amount column, where no amount in those rows shows its mark).
     """
+    kept: _Kept = {}
+    days = _DayNumbers(export, {}, kept, date1904=date1904)
+    order = _DateOrder(export, {}, kept)
+    mark = _DecimalMark(export, {}, kept)
+    readings: list[_ReadAsDecided] = [days, order, mark]
     indices = {name: columns[name] for name in _CONVENTIONS if name in columns}
     if not indices:
-        return {}
+        return readings
     counts: dict[str, Counter[str]] = {name: Counter() for name in indices}
     examples: dict[str, dict[str, str]] = {name: {} for name in indices}
     for row in islice(rows, _CONVENTION_ROWS):
@@ -470,47 +486,118 @@ def _settle_conventions(
             if shown is not None:
                 counts[name][shown] += 1
                 examples[name].setdefault(shown, row[index].strip())
-    day_numbers: dict[int, str] = {}
     for name in _TIME_FIELDS:
         if name not in counts:
             continue
-        months, days = counts[name]["month"], counts[name]["day"]
-        month_first = export.month_first_in[name] = months > days if months != days else export.month_first
-        if months and days:
-            example = examples[name]
-            export.warnings.append(
-                f"{export.where(None)}: {name} times are written both day first ({example['day']!r}) and "
-                f"month first ({example['month']!r}); those that read either way are read "
-                f"{'month' if month_first else 'day'} first"
-            )
+        months, day_first = counts[name]["month"], counts[name]["day"]
+        month_first = months > day_first if months != day_first else export.month_first
+        export.month_first_in[name] = month_first
+        if months and day_first:
+            _both_orders(export, None, name, examples[name])
+        elif not counts[name]["other"]:  # a column of ISO times, as Zoho writes them, has no order
+            order.columns[indices[name]] = name
+            if months or day_first:
+                order.shown[name] = examples[name]["month" if months else "day"]
         written = counts[name]
         if written["serial"] == written.total():
-            day_numbers[indices[name]] = name
+            days.columns[indices[name]] = name
     marks = counts.get("outstanding", Counter())
     export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else semicolons
-    return day_numbers
+    if "outstanding" in indices and not marks and export.sheet is None:
+        mark.columns[indices["outstanding"]] = "outstanding"
+    return readings
 
 
-class _DayNumbers:
+def _both_orders(export: ExportFile, line: int | None, name: str, example: dict[str, str]) -> None:
+    """The warning that a time column is written both day first and month first (``example``: one of
+    each, by ``"day"`` and ``"month"``), where ``line`` shows it if the first rows did not."""
+    month_first = export.month_first_in[name]
+    export.warnings.append(
+        f"{export.where(line)}: {name} times are written both day first ({example['day']!r}) and "
+        f"month first ({example['month']!r}); those that read either way are read "
+        f"{'month' if month_first else 'day'} first"
+    )
+
+
+# (reading, field) -> (line or row, text) of each value read by a decision that may yet be proven wrong.
+_Kept = dict[tuple["_ReadAsDecided", str], list[tuple[int, str]]]
+
+
+class _ReadAsDecided:
+    """How a column's values were read by a decision the file's first rows made (see
+    :func:`_settle_conventions`), looked at again as each later row is read, since a value further down
+    may prove that decision wrong. The values read by a decision a later one may yet prove wrong are
+    kept, (line, text) by field, and the records that hold them are held back meanwhile (see
+    :func:`iter_export`); when one proves it wrong (:meth:`_proven_wrong`), :meth:`retake` reads them
+    again in the held records (:meth:`_read_again`). Nothing is held back where nothing was kept.
+
+    The readings of one file share ``kept``, (reading, field) -> (line or row, text) of each value kept,
+    so that whether any record is to be held back is one look at it."""
+
+    def __init__(self, export: ExportFile, columns: dict[int, str], kept: _Kept) -> None:
+        self.export = export
+        self.columns = columns  # index -> field, while its values are looked at
+        self.kept = kept
+        self.wrong: list[str] = []  # fields whose kept values are to be read again
+
+    def text(self, line: int, index: int, value: str) -> str:
+        """A cell of a column looked at, as it is read (``value`` itself unless said otherwise)."""
+        raise NotImplementedError
+
+    def _keep(self, name: str, line: int, text: str) -> None:
+        read = self.kept.get((self, name))
+        if read is None:
+            read = self.kept[self, name] = []
+        read.append((line, text))
+
+    def _kept_of(self, name: str) -> list[tuple[int, str]]:
+        return self.kept.get((self, name), [])
+
+    def _settled(self, name: str) -> None:
+        """The values kept of the column ``name`` were read right: nothing to take back."""
+        self.kept.pop((self, name), None)
+
+    def _proven_wrong(self, name: str) -> None:
+        if (self, name) in self.kept:
+            self.wrong.append(name)
+
+    def _read_again(self, name: str, line: int, text: str) -> dict[str, object]:
+        """The fields of a held record that ``text`` (its cell of the column ``name``) now gives."""
+        raise NotImplementedError
+
+    def retake(self, held: list[tuple[int, PartyRecord]]) -> None:
+        """The values kept of the columns proven wrong, read again in the ``held`` records (line,
+        record)."""
+        for name in self.wrong:
+            read = dict(self.kept.pop((self, name)))
+            for at, (line, record) in enumerate(held):
+                if line in read:
+                    held[at] = (line, record.model_copy(update=self._read_again(name, line, read[line])))
+        self.wrong.clear()
+
+    def settle(self) -> None:
+        """The file read to its end: the values still kept stand as they were read."""
+        for name in [name for reading, name in self.kept if reading is self]:
+            self._settled(name)
+
+
+class _DayNumbers(_ReadAsDecided):
     """The time columns read as a spreadsheet's day numbers (see :data:`_SERIAL_DAY`): those whose every
     value is one, decided over the whole column while the rows are read once. A column whose first rows
     hold nothing else (see :func:`_settle_conventions`) has each value read as the date it stands for
     until one is written otherwise; the column then mixes them with other times, and the day numbers
-    already read are undone in the records held back meanwhile (:meth:`undo`): each is not understood,
-    as in a column whose first rows show the mix. Nothing is held back where no day number was read.
+    already read are undone in the records held back meanwhile (:meth:`retake`): each is not understood,
+    as in a column whose first rows show the mix.
 
     In a workbook these are its text cells, counted as the workbook counts its days (``date1904``): a
     number cell there is a date by its type (see :meth:`_WorkbookTable._typed_by_column`), and agrees
     with day numbers written as text."""
 
-    def __init__(self, export: ExportFile, columns: dict[int, str], *, date1904: bool = False) -> None:
-        self.export = export
-        self.columns = columns  # index -> field, while every value read from it is a day number
+    def __init__(
+        self, export: ExportFile, columns: dict[int, str], kept: _Kept, *, date1904: bool = False
+    ) -> None:
+        super().__init__(export, columns, kept)
         self.date1904 = date1904
-        # field -> (line or row, day number) of each read as a date, while that may be undone
-        self.read: dict[str, list[tuple[int, str]]] = {}
-        self.mixed: list[str] = []  # fields found written otherwise, whose day numbers are to be undone
-        self.unsettled = False  # whether a day number read as a date may yet be undone
 
     def text(self, line: int, index: int, value: str) -> str:
         """A cell of a day numbers' column as it is read: a day number as the date it stands for,
@@ -522,36 +609,23 @@ class _DayNumbers:
         day = _spreadsheet_day(text) if text[4:5].isdigit() else None
         if day is None:
             del self.columns[index]
-            if name in self.read:
-                self.mixed.append(name)
+            self._proven_wrong(name)
             return value
-        read = self.read.get(name)
-        if read is None:
-            read = self.read[name] = []
-            self.unsettled = True
-        read.append((line, text))
+        self._keep(name, line, text)
         return serial_date_text(day, date1904=self.date1904) or value
 
-    def undo(self, held: list[tuple[int, PartyRecord]]) -> None:
-        """The day numbers read in the columns since found mixed, taken back out of the ``held``
-        records (line, record) with a warning each that they are not understood."""
-        for name in self.mixed:
-            read = dict(self.read.pop(name))
-            for at, (line, record) in enumerate(held):
-                if line in read:
-                    held[at] = (line, record.model_copy(update={f"{name}_at": None}))
-                    _not_understood(self.export, line, f"{name} time", read[line])
-        self.mixed.clear()
-        self.unsettled = bool(self.read)
+    def _read_again(self, name: str, line: int, text: str) -> dict[str, object]:
+        _not_understood(self.export, line, f"{name} time", text)
+        return {f"{name}_at": None}
 
     def settle(self) -> None:
         """The columns read as day numbers to the end: in ``export.serial_dates``, with a warning each
         that shows its first day number as a date."""
         export = self.export
         for name in _TIME_FIELDS:
-            if name in self.read:
+            if read := self._kept_of(name):
                 export.serial_dates.add(name)
-                example = self.read[name][0][1]
+                example = read[0][1]
                 shown = serial_date_text(_spreadsheet_day(example), date1904=self.date1904)
                 as_text = "" if export.sheet is None else " as text"
                 export.warnings.append(
@@ -559,8 +633,95 @@ class _DayNumbers:
                     f"({example!r} is {shown}), as a spreadsheet saves a date column formatted General: read "
                     f"as the dates they stand for (counted from {1904 if self.date1904 else 1900})"
                 )
-        self.read.clear()
-        self.unsettled = False
+        super().settle()
+
+
+class _DateOrder(_ReadAsDecided):
+    """The day/month order of the time columns whose first rows hold slash dates (or day numbers, or
+    nothing) and do not show both orders, looked at in each slash date as the rows are read; a column
+    those rows show written otherwise (ISO times, as Zoho writes them) is not looked at, to keep its
+    reading as cheap as it was. In a column whose first rows show no order, the dates that read
+    either way ("03/04/2020") are read by ``export.month_first`` and kept: a later date that reads only
+    the other way ("13/02/2020") proves that wrong, and they are read again in that order, with one
+    warning, as the first rows would have had them read had it been among them. A later date against
+    an order shown (by the first rows, or so since) makes a column of both orders: the warning the
+    first rows give it, those that read either way still read in the order shown first."""
+
+    def __init__(self, export: ExportFile, columns: dict[int, str], kept: _Kept) -> None:
+        super().__init__(export, columns, kept)
+        self.shown: dict[str, str] = {}  # field -> the first date that showed its order
+
+    def text(self, line: int, index: int, value: str) -> str:
+        match = _SLASH_DATE.match(value)
+        if match is None:
+            return value
+        name, order = self.columns[index], _order_of(match)
+        if order is None:
+            if name not in self.shown:
+                self._keep(name, line, value.strip())
+            return value
+        export, other = self.export, "day" if order == "month" else "month"
+        first = self.shown.get(name)
+        if (order == "month") == export.month_first_in[name]:
+            if first is None:
+                self.shown[name] = value.strip()
+                self._settled(name)
+        elif first is not None:
+            del self.columns[index]
+            _both_orders(export, line, name, {order: value.strip(), other: first})
+        else:
+            self.shown[name] = value.strip()
+            export.month_first_in[name] = order == "month"
+            if read := self._kept_of(name):
+                export.warnings.append(
+                    f"{export.where(line)}: {name} time {value.strip()!r} can only be {order} first, and the "
+                    f"file's first {_CONVENTION_ROWS:,} rows show neither order: the {len(read)} {name} "
+                    f"times before it that read either way (such as {read[0][1]!r}) are read {order} "
+                    f"first, not {other} first"
+                )
+                self._proven_wrong(name)
+        return value
+
+    def _read_again(self, name: str, line: int, text: str) -> dict[str, object]:
+        return {f"{name}_at": _parse_time(text, month_first=self.export.month_first_in[name])}
+
+
+class _DecimalMark(_ReadAsDecided):
+    """A CSV file's amount column while no amount in it has shown its decimal mark: those that read
+    either way ("1,250", "12.500") are read by the mark decided (a decimal comma in a file of
+    semicolons, a dot in any other) and kept. The first amount that shows its mark settles the
+    column: the other mark ("1.250,50" where a dot was decided) has those read again with it, with
+    one warning, as the first rows would have had them read had it been among them. Past that, an
+    amount showing the other mark is read by its own, as in the first rows."""
+
+    def text(self, line: int, index: int, value: str) -> str:
+        if value.isdigit() or not value:  # "990": most amounts, no mark to show
+            return value
+        name, mark = self.columns[index], _decimal_mark(value)
+        if mark is None:
+            if any(sign in _amount_characters(value) for sign in ".,"):
+                self._keep(name, line, value.strip())
+            return value
+        del self.columns[index]
+        export = self.export
+        if (mark == ",") == export.decimal_comma:
+            self._settled(name)
+        elif read := self._kept_of(name):
+            export.decimal_comma = mark == ","
+            shown, decided = ("comma", "dot") if export.decimal_comma else ("dot", "comma")
+            export.warnings.append(
+                f"{export.where(line)}: outstanding amount {value.strip()!r} shows a decimal {shown}, and "
+                f"the file's first {_CONVENTION_ROWS:,} rows show no amount's mark: the {len(read)} amounts "
+                f"before it that read either way (such as {read[0][1]!r}) are read with a decimal {shown}, "
+                f"not a decimal {decided}"
+            )
+            self._proven_wrong(name)
+        else:
+            export.decimal_comma = mark == ","
+        return value
+
+    def _read_again(self, name: str, line: int, text: str) -> dict[str, object]:
+        return {name: _parse_amount(text, decimal_comma=self.export.decimal_comma)}
 
 
 def _parse_amount(value: str, *, decimal_comma: bool = False) -> Decimal | None:
@@ -1122,16 +1283,19 @@ class _CsvTable:
             except (csv.Error, UnicodeDecodeError):
                 return  # the reading proper stops there, naming the line
 
-    def rows(self, columns: dict[str, int], days: _DayNumbers) -> Iterator[tuple[int, list[str]]]:
+    def rows(
+        self, columns: dict[str, int], readings: Sequence[_ReadAsDecided]
+    ) -> Iterator[tuple[int, list[str]]]:
         """(line, row) of each row that is not blank, a short one filled up to the header's width, an error
-        value a spreadsheet saved (see :class:`_ErrorValues`) read as empty where a field is read, a
-        spreadsheet's day number as its date in the ``days`` columns."""
+        value a spreadsheet saved (see :class:`_ErrorValues`) read as empty where a field is read, the
+        cells of the columns the ``readings`` look at as they read them (a spreadsheet's day number as
+        its date)."""
         path, width = self.export.path, len(self.headers)
         self.short = short = _ShortRows(path, width, columns["id"])
         ids = _id_columns(self.export, columns)
         read = sorted({*columns.values(), *ids}) if self._holds_error_values() else []
         self.errors = errors = _ErrorValues(self.export, self.headers, unit="line")
-        reader, pending = self.reader, days.columns
+        reader, looking = self.reader, [reading for reading in readings if reading.columns]
         while True:
             start = reader.line_num + 1
             try:
@@ -1151,9 +1315,9 @@ class _CsvTable:
                 if row[index].strip() in SPREADSHEET_ERRORS:
                     errors.read(start, index, row[index].strip(), ids)
                     row[index] = ""
-            if pending:
-                for index in [*pending]:
-                    row[index] = days.text(start, index, row[index])
+            for reading in looking:
+                for index in [*reading.columns]:
+                    row[index] = reading.text(start, index, row[index])
             yield start, row
 
     def _holds_error_values(self) -> bool:
@@ -1219,9 +1383,12 @@ class _WorkbookTable:
         """The rows after the header, as text."""
         return (self._row_text(row) for row in islice(self.cells, self.header_index + 1, None))
 
-    def rows(self, columns: dict[str, int], days: _DayNumbers) -> Iterator[tuple[int, list[str]]]:
-        """(row number, row) of each row that is not blank; ExportError for an id a number has cut
-        short or an error value has taken the place of, or a cell right of the header's last column."""
+    def rows(
+        self, columns: dict[str, int], readings: Sequence[_ReadAsDecided]
+    ) -> Iterator[tuple[int, list[str]]]:
+        """(row number, row) of each row that is not blank, its text cells in the columns the ``readings``
+        look at as they read them; ExportError for an id a number has cut short or an error value has
+        taken the place of, or a cell right of the header's last column."""
         export, width = self.export, len(self.headers)
         ids = _id_columns(export, columns)
         errors = self._read_in_columns(columns, self.error_cells)
@@ -1230,7 +1397,7 @@ class _WorkbookTable:
         # A number cell's text has a decimal dot, which is what a file of decimal dots means.
         amount = columns.get("outstanding") if export.decimal_comma else None
         typed = bool(dates) or amount is not None
-        pending = days.columns
+        looking = [reading for reading in readings if reading.columns]
         for number, row in enumerate(islice(self.cells, self.header_index + 1, None), self.header_index + 2):
             texts = self._row_text(row)
             if typed:
@@ -1250,10 +1417,10 @@ class _WorkbookTable:
                 self.unsaved_formulas.read(number, column, "", ids)
             if not any(text.strip() for text in texts):
                 continue
-            if pending:  # day numbers written as text; a number cell is a date already
-                for index in [*pending]:
+            for reading in looking:  # day numbers written as text; a number cell is a date already
+                for index in [*reading.columns]:
                     if index >= len(row) or type(row[index]) not in (float, int):
-                        texts[index] = days.text(number, index, texts[index])
+                        texts[index] = reading.text(number, index, texts[index])
             for index, name in ids.items():
                 if lost_digits(row[index]):
                     raise export.error(
@@ -1318,6 +1485,13 @@ def _open_table(export: ExportFile) -> Iterator[_CsvTable | _WorkbookTable]:
         yield _CsvTable(export, handle)
 
 
+def _retake(readings: Sequence[_ReadAsDecided], held: list[tuple[int, PartyRecord]]) -> None:
+    """The values read by a decision since proven wrong, read again in the ``held`` records."""
+    for reading in readings:
+        if reading.wrong:
+            reading.retake(held)
+
+
 def iter_export(
     path: Path, system: System, overrides: Mapping[str, str] | None = None, export: ExportFile | None = None
 ) -> Iterator[PartyRecord]:
@@ -1335,20 +1509,22 @@ def iter_export(
         columns = map_columns(path, headers, overrides or {}, sheet=sheet)
         export.columns = {f: headers[i] for f, i in columns.items()}
         export.repeated = _repeated_headers(export, headers, columns)
-        day_numbers = _settle_conventions(export, table.sample(), columns, semicolons=table.semicolons)
-        days = _DayNumbers(export, day_numbers, date1904=table.date1904)
+        readings = _settle_conventions(
+            export, table.sample(), columns, semicolons=table.semicolons, date1904=table.date1904
+        )
+        kept = readings[0].kept
         module = _module_for(system, columns)
         type_column = columns.get("contact_type")
         vendors = 0
         seen: dict[str, int] = {}
         unit = "line" if sheet is None else "row"
-        # The records read since a day number was read as a date that may yet be undone (see _DayNumbers).
+        # The records read since a value was read by a decision that may yet be proven wrong (see
+        # _ReadAsDecided): held back until none may.
         held: list[tuple[int, PartyRecord]] = []
-        for line, row in table.rows(columns, days):
+        for line, row in table.rows(columns, readings):
             if held:
-                if days.mixed:
-                    days.undo(held)
-                if not days.unsettled:
+                _retake(readings, held)
+                if not kept:
                     yield from (record for _, record in held)
                     held.clear()
             if type_column is not None and row[type_column].strip().lower() == "vendor":
@@ -1362,13 +1538,13 @@ def iter_export(
                     + _rounded_hint(record.record_id),
                 )
             seen[record.record_id] = line
-            if days.unsettled:
+            if kept:
                 held.append((line, record))
             else:
                 yield record
-        if days.mixed:
-            days.undo(held)
-        days.settle()
+        _retake(readings, held)
+        for reading in readings:
+            reading.settle()
         yield from (record for _, record in held)
         if vendors:
             export.warnings.append(
