@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from sync_guard.cli import app
+from sync_guard.cli import seed as seed_module
 from sync_guard.config import get_settings
 from sync_guard.guard.model import AuditEntry
 from sync_guard.local.zoho_simulator import ZohoSimulator
@@ -207,3 +210,35 @@ def test_another_organisations_shadow_is_not_adopted(
     kept = record.books_organization()
     assert kept is not None
     assert kept.organization_id == "20081234567"
+
+
+def test_a_seed_from_zoho_loads_nothing_when_another_organisation_is_recorded_while_zoho_is_read(
+    aws_server: AwsResources, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a shadow with no organisation recorded when the seed starts; while the seed reads Zoho, the
+    # first scheduled run of a stack deployed meanwhile with another ZohoBooksOrganizationId records it
+    point_at_simulator(org.sim, monkeypatch)
+    read = seed_module.read_from_zoho
+
+    def read_while_a_scheduled_run_records_another(*args: Any, **kwargs: Any) -> Any:
+        records = read(*args, **kwargs)
+        DynamoCheckState.from_settings(get_settings()).record_books_organization(
+            "20099999999", at=datetime.now(UTC), by="scheduler:zoho-checks"
+        )
+        return records
+
+    monkeypatch.setattr(seed_module, "read_from_zoho", read_while_a_scheduled_run_records_another)
+
+    # when the seed goes on to load what it read
+    refused = runner.invoke(app, ["seed", "--from-zoho", "--actor", "consultant"])
+
+    # then it is refused, naming both ids, with nothing loaded or audited
+    assert refused.exit_code == 2, refused.output
+    assert "holds the Books customers of organisation 20099999999" in refused.output
+    assert org.sim.books_organization_id in refused.output
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    assert shadow.get_state(f"crm:{org.kestrel_id}") is None
+    assert audit_entries("seed") == []
+    recorded = DynamoCheckState.from_settings(get_settings()).books_organization()
+    assert recorded is not None
+    assert recorded.organization_id == "20099999999"

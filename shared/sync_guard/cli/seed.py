@@ -112,6 +112,15 @@ def report_lines(
     return lines
 
 
+def _refuse_another_organization(record: DynamoCheckState, organization: str) -> None:
+    """Exit 2, naming both ids, when the shadow is recorded as another Books organisation's."""
+    try:
+        refuse_another_organization(record, organization, doing="seeding it")
+    except AnotherOrganization as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from error
+
+
 def seed(
     crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV, XLSX).")] = None,
     books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV, XLSX or XLS).")] = None,
@@ -145,11 +154,7 @@ def seed(
     # One organisation's customers are never loaded into a shadow recorded as another's.
     organization = settings.zoho_books_organization_id.strip()
     shadow_organization = DynamoCheckState(aws.client("dynamodb", settings), settings.shadow_table)
-    try:
-        refuse_another_organization(shadow_organization, organization, doing="seeding it")
-    except AnotherOrganization as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from error
+    _refuse_another_organization(shadow_organization, organization)
     if from_zoho:
         modules = crm_modules(module)
         try:
@@ -178,9 +183,15 @@ def seed(
     plan = plan_seed(crm_records, books_records, LibraryMatcher(settings.default_phone_region), now=now)
     written = 0
     if not dry_run:
+        who = actor or default_actor()
+        if from_zoho:
+            # Read from this organisation: the shadow is its, unless another was recorded meanwhile.
+            shadow_organization.record_books_organization(organization, at=now, by=f"sync-guard seed ({who})")
+        # Again, before anything is written: while Zoho or the files were read, the first scheduled run
+        # of a stack deployed with another ZohoBooksOrganizationId may have recorded that one.
+        _refuse_another_organization(shadow_organization, organization)
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
-        who = actor or default_actor()
         note = (
             f"seeded {len(plan.states)} records ({written} new or newer); pairs: "
             f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
@@ -191,8 +202,6 @@ def seed(
         entry_id = None if from_zoho else f"seed_{_digest(files)}"
         if from_zoho:
             note += f"; read from Zoho's APIs ({', '.join(m.value for m in modules)} and Books customers)"
-            # Read from this organisation: the shadow is its (unless a scheduled run recorded it first).
-            shadow_organization.record_books_organization(organization, at=now, by=f"sync-guard seed ({who})")
         entry = admin_entry("seed", actor=who, at=now, mode=settings.mode, note=note, entry_id=entry_id)
         try:
             AuditLog(client, settings.audit_table).append(entry)
