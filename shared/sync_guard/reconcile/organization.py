@@ -106,7 +106,10 @@ def adopt_configured_organization(
     (their organisation really is another: the guard must start over, see docs/operations.md)."""
     before = record.books_organization()
     if before is None:
-        return Adoption(None, record.record_books_organization(configured, at=at, by=by))
+        recorded = record.record_books_organization(configured, at=at, by=by)
+        if recorded.organization_id == configured:
+            return Adoption(None, recorded)
+        before = recorded  # another, recorded since it was read (a scheduled run): judged as if read
     if before.organization_id == configured:
         return Adoption(before, before)
     sample = list(islice(live_books_customer_ids, ADOPTION_SAMPLE))

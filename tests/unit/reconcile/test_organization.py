@@ -109,3 +109,33 @@ def test_adopting_what_is_recorded_already_changes_nothing_and_asks_books_nothin
     adoption = adopt(record, books, ["461"])
 
     assert (adoption.changed, books.asked) == (False, [])
+
+
+@dataclass
+class RecordedMeanwhile(MemoryRecord):
+    """Nothing recorded when read; a scheduled run records ``meanwhile`` before this writer's put."""
+
+    meanwhile: str = RECORDED
+
+    def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
+        if self.organization is None:
+            self.organization = BooksOrganization(self.meanwhile, at, "scheduler:zoho-checks")
+        return super().record_books_organization(organization_id, at=at, by=by)
+
+
+def test_an_organisation_recorded_while_adopting_is_judged_as_any_recorded_one() -> None:
+    # given nothing recorded when read, and another organisation recorded before the adoption's own put
+    books = FakeBooks()  # the shadow's customers are not in the configured organisation
+
+    # when adopting, then the one recorded meanwhile is kept, as if it had been read
+    with pytest.raises(AnotherOrganization, match=f"organisation {RECORDED}'s, so it was not adopted"):
+        adopt(RecordedMeanwhile(), books, ["4601", "4602"])
+    assert books.asked == ["4601", "4602"]
+
+    # and where the customers are in the configured organisation, that one replaces it
+    record, found = RecordedMeanwhile(), FakeBooks({"4601", "4602"})
+    adoption = adopt(record, found, ["4601", "4602"])
+    assert adoption.before is not None
+    assert (adoption.before.organization_id, adoption.after.organization_id) == (RECORDED, CONFIGURED)
+    assert record.organization is not None
+    assert record.organization.organization_id == CONFIGURED
