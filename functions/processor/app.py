@@ -18,9 +18,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_guard.config import get_settings
-from sync_guard.executor.enrichment import ZohoRecordFetcher
 from sync_guard.executor.queue import outbox_queue
-from sync_guard.executor.wiring import LazyZohoClients, zoho_configured
+from sync_guard.executor.wiring import record_fetcher
 from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.ingest.messages import decode_message
 from sync_guard.processing import ProcessingDeps, process_event
@@ -39,7 +38,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 settings = get_settings()
 event_store = DynamoEventStore.from_settings(settings)
 # Id-only Notification API events are enriched through Zoho when it is configured (else: awaiting).
-fetcher = ZohoRecordFetcher(LazyZohoClients(settings)) if zoho_configured(settings) else None
+fetcher = record_fetcher(settings)
 deps = ProcessingDeps(
     events=event_store,
     handler=GuardEventHandler.from_settings(settings, fetcher=fetcher),

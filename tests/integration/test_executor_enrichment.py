@@ -10,7 +10,7 @@ import pytest
 
 from sync_guard.config import Mode, get_settings
 from sync_guard.executor.enrichment import AwaitingEnrichment, ZohoRecordFetcher, requeue_awaiting_enrichment
-from sync_guard.executor.wiring import LazyZohoClients
+from sync_guard.executor.wiring import LazyZohoClients, record_fetcher
 from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.guard.matcher import LibraryMatcher
@@ -21,7 +21,9 @@ from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
 from sync_guard.models.records import Module, System
 from sync_guard.processing import ProcessingDeps, process_event
+from sync_guard.reconcile.organization import AnotherOrganization
 from sync_guard.store.audit import AuditLog
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.queue import SqsEventQueue
 from sync_guard.store.shadow import DynamoShadowRepository
@@ -151,3 +153,41 @@ def test_requeue_awaiting_from_the_command_line_is_an_audited_admin_operation(
         "user:ivy",
         (event.event_id,),
     )
+
+
+def test_a_books_record_is_not_fetched_from_another_organisation_than_the_shadows(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given a shadow recorded as another Books organisation's than ZohoBooksOrganizationId names (the
+    # parameter changed with the tables kept): its customers "do not exist" in the configured one
+    contact = sim.state.books_create_contact({"contact_name": "Tallow Reed Ltd"}, source=Source.ADMIN)
+    DynamoCheckState.from_settings(get_settings()).record_books_organization(
+        "20081234567", at=datetime.now(UTC), by="scheduler:zoho-checks"
+    )
+    now = datetime.now(UTC)
+    event = GuardEvent(
+        event_id=event_key("books", str(contact["contact_id"]), now),
+        source=System.BOOKS,
+        channel=Channel.BOOKS_WORKFLOW,
+        module=Module.BOOKS_CUSTOMERS,
+        operation=Operation.UPDATE,
+        record_id=str(contact["contact_id"]),
+        record=None,
+        received_at=now,
+    )
+    store = _store(event)
+    fetcher = record_fetcher(get_settings())
+    assert fetcher is not None
+
+    # when the processor would fetch the customer to decide on it, then it is not asked of Books: the
+    # event fails (SQS retries it, then dead-letters it for replay-dlq), naming both organisations
+    with pytest.raises(AnotherOrganization, match="holds the Books customers of organisation 20081234567"):
+        process_event(event, ProcessingDeps(events=store, handler=_handler(fetcher)))
+
+    assert sim.requests.count("books.get_contact") == 0
+    assert store.status_of(event.event_id) is not EventStatus.PROCESSED
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    assert shadow.get_state(f"books:{contact['contact_id']}") is None  # not taken for a delete
+    # a CRM record is fetched as before
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Tallow Reed Ltd"}, source=Source.ADMIN)
+    assert fetcher.fetch(System.CRM, Module.CRM_ACCOUNTS.value, str(account["id"])) is not None

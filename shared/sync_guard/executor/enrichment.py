@@ -24,6 +24,8 @@ from sync_guard.config import Settings
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
 from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.reconcile.organization import refuse_books_under_another_organization
+from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.store import aws
 from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.queue import SqsEventQueue
@@ -33,14 +35,34 @@ logger = logging.getLogger(__name__)
 
 
 class ZohoRecordFetcher:
-    """``RecordFetcher`` over the Zoho clients (built lazily by ``clients``)."""
+    """``RecordFetcher`` over the Zoho clients (built lazily by ``clients``).
 
-    def __init__(self, clients: Callable[[], ZohoClients]) -> None:
+    A Books customer is not fetched while ``books_organization_id`` (``ZohoBooksOrganizationId``) is not
+    the organisation ``recorded_books_organization`` reads as the shadow's: there, every customer the
+    guard holds "does not exist", which the engine would take for a delete. ``AnotherOrganization`` is
+    raised instead (retryable: SQS delivers the event again, then dead-letters it for replay-dlq).
+    """
+
+    def __init__(
+        self,
+        clients: Callable[[], ZohoClients],
+        *,
+        books_organization_id: str = "",
+        recorded_books_organization: Callable[[], BooksOrganization | None] | None = None,
+    ) -> None:
         self._clients = clients
+        self._books_organization_id = books_organization_id
+        self._recorded_books_organization = recorded_books_organization
         self.fetched = 0
 
     def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
         """The record as Zoho has it now, or None when Zoho says it does not exist."""
+        if system is System.BOOKS:
+            refuse_books_under_another_organization(
+                self._books_organization_id,
+                self._recorded_books_organization,
+                outcome="The Books customer was not fetched: the event is retried, then dead-lettered.",
+            )
         clients = self._clients()
         self.fetched += 1
         if system is System.CRM:

@@ -46,7 +46,7 @@ from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoh
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
-from sync_guard.reconcile.organization import AnotherOrganization, organization_mismatch
+from sync_guard.reconcile.organization import refuse_books_under_another_organization
 from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.zoho.errors import ZohoAuthError
 
@@ -208,13 +208,11 @@ class Executor:
     def _refuse_another_books_organization(self) -> None:
         """Raise (retryably) when Books is configured as another organisation than the shadow's: its
         "does not exist" would fail the write for good, and a hold must wait for the parameter instead."""
-        configured = self.config.books_organization_id
-        read = self.recorded_books_organization
-        recorded = read() if configured and read is not None else None
-        waits = "The Books write waits: retried, then dead-lettered for replay-dlq."
-        mismatch = organization_mismatch(configured, recorded, outcome=waits) if recorded else None
-        if mismatch is not None:
-            raise AnotherOrganization(mismatch)
+        refuse_books_under_another_organization(
+            self.config.books_organization_id,
+            self.recorded_books_organization,
+            outcome="The Books write waits: retried, then dead-lettered for replay-dlq.",
+        )
 
     def _failed(self, message: ActionMessage, claim: Claim, error: BaseException) -> MessageResult:
         code = str(getattr(error, "code", type(error).__name__))

@@ -6,6 +6,7 @@ import threading
 
 from sync_guard.config import Settings
 from sync_guard.executor.dynamo import DynamoActionStore, DynamoDecisionContext, DynamoSentNotices
+from sync_guard.executor.enrichment import ZohoRecordFetcher
 from sync_guard.executor.service import Executor, ExecutorConfig
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.notify import Notifier, finance_notifier
@@ -49,6 +50,18 @@ def zoho_configured(settings: Settings) -> bool:
         settings.zoho_client_id and settings.zoho_client_secret and settings.zoho_refresh_token
     )
     return has_credentials and bool(settings.zoho_books_organization_id)
+
+
+def record_fetcher(settings: Settings) -> ZohoRecordFetcher | None:
+    """The processor's fetcher of the records id-only events name, when Zoho is configured; it fetches
+    no Books customer while ``ZohoBooksOrganizationId`` is not the shadow's recorded organisation."""
+    if not zoho_configured(settings):
+        return None
+    return ZohoRecordFetcher(
+        LazyZohoClients(settings),
+        books_organization_id=settings.zoho_books_organization_id.strip(),
+        recorded_books_organization=DynamoCheckState.from_settings(settings).books_organization,
+    )
 
 
 def executor_config(settings: Settings) -> ExecutorConfig:

@@ -1,8 +1,8 @@
 """The Books organisation the shadow belongs to: the rule the checks, the executor and the admin use.
 
 The scheduled checks record the configured organisation on first use and refuse to read Books under
-another one, and the outbox executor holds back Books writes (both say why with
-:func:`organization_mismatch`). Two admin steps meet the same record: a seed must not load one
+another one, the outbox executor holds back Books writes and the processor Books fetches (all say why
+with :func:`organization_mismatch`). Two admin steps meet the same record: a seed must not load one
 organisation's customers into a shadow recorded as another's, and an admin may adopt the configured
 organisation in place of the recorded one, but only where the shadow's Books customers are found in it
 (the id was recorded wrongly), never for another organisation's customers, which would then all look
@@ -65,6 +65,18 @@ def organization_mismatch(configured: str, recorded: BooksOrganization, *, outco
         f"again, or, if the guard moved to {configured} for good, see 'Another Books organisation' in "
         "docs/operations.md"
     )
+
+
+def refuse_books_under_another_organization(
+    configured: str, recorded: Callable[[], BooksOrganization | None] | None, *, outcome: str
+) -> None:
+    """Raise ``AnotherOrganization`` (retryable), saying ``outcome``, when Books is configured as another
+    organisation than the one recorded for the shadow: a customer the guard holds "does not exist" there.
+    Nothing is compared (nor read) when no organisation is configured or no ``recorded`` reader is given."""
+    organization = recorded() if configured and recorded is not None else None
+    mismatch = organization_mismatch(configured, organization, outcome=outcome) if organization else None
+    if mismatch is not None:
+        raise AnotherOrganization(mismatch)
 
 
 def refuse_another_organization(record: OrganizationRecord, configured: str, *, doing: str) -> None:
