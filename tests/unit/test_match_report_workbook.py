@@ -931,6 +931,21 @@ def test_day_numbers_in_text_cells_count_from_1904_in_a_workbook_that_says_so(tm
     assert export.warnings[0].endswith("(counted from 1904)")
 
 
+def test_day_numbers_in_text_cells_of_1990_count_from_1904_too(tmp_path: Path) -> None:
+    # given: 1990-06-01 counted from 1904 is day 31,564, under 1900's count of 1990's first day
+    book = openpyxl.Workbook()
+    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    sheet = book.active
+    sheet.title = "Customers"
+    sheet.append(["Contact ID", "Display Name", "Created Time"])
+    sheet.append([1, "Acme Ltd", str((date(1990, 6, 1) - date(1904, 1, 1)).days)])
+    book.save(tmp_path / "mac.xlsx")
+    # when
+    [record] = read_export(tmp_path / "mac.xlsx", System.BOOKS).records
+    # then
+    assert record.created_at == datetime(1990, 6, 1)
+
+
 def test_serial_numbers_count_from_1904_in_an_xls_workbook_that_says_so(tmp_path: Path) -> None:
     # given: an old Mac Excel's xls, its dates counted from 1904, a date left as a number cell
     book = xlwt.Workbook()

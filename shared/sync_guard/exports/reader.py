@@ -400,9 +400,10 @@ def _decimal_mark(value: str) -> str | None:
 
 # A date as a spreadsheet counts it (days from 1900's count, a fraction the time of day), written as text
 # in a CSV that a spreadsheet saved from a date column formatted General: "45292", "45292.5". Read as a
-# date only in the years a Zoho export's times can be in, 1990 to 2100; a number outside them is no date.
+# date only in the years a Zoho export's times can be in, 1990 to 2100, in either count a workbook may
+# keep (1904's is 1,462 days behind 1900's); a number outside them is no date.
 _SERIAL_DAY = re.compile(r"\d{5}(?:[.,]\d+)?")
-_FIRST_SERIAL_DAY = (date(1990, 1, 1) - date(1899, 12, 30)).days
+_FIRST_SERIAL_DAY = (date(1990, 1, 1) - date(1904, 1, 1)).days
 _LAST_SERIAL_DAY = (date(2100, 12, 31) - date(1899, 12, 30)).days
 
 
