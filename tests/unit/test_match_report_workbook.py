@@ -630,16 +630,23 @@ def test_a_date_cell_that_lost_its_format_is_read_by_its_serial_number(tmp_path:
     assert export.warnings == []
 
 
-def test_serial_numbers_count_from_1904_in_a_workbook_that_says_so(tmp_path: Path) -> None:
+def mac_xlsx(path: Path, header: str, value: Cell) -> Path:
+    """An old Mac Excel's workbook, its days counted from 1904: one customer, ``value`` under ``header``."""
     book = openpyxl.Workbook()
-    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904  # an old Mac Excel's workbook
+    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
     sheet = book.active
     sheet.title = "Customers"
-    sheet.append(["Contact ID", "Display Name", "Last Modified Time"])
-    sheet.append([1, "Acme Ltd", 42809.375 - 1462])  # 1462 days from 1900's count to 1904's
-    book.save(tmp_path / "mac.xlsx")
+    sheet.append(["Contact ID", "Display Name", header])
+    sheet.append([1, "Acme Ltd", value])
+    book.save(path)
+    return path
 
-    [record] = read_export(tmp_path / "mac.xlsx", System.BOOKS).records
+
+def test_serial_numbers_count_from_1904_in_a_workbook_that_says_so(tmp_path: Path) -> None:
+    # 1462 days from 1900's count to 1904's
+    path = mac_xlsx(tmp_path / "mac.xlsx", "Last Modified Time", 42809.375 - 1462)
+
+    [record] = read_export(path, System.BOOKS).records
 
     assert record.modified_at == datetime(2017, 3, 15, 9, 0)
 
@@ -917,15 +924,10 @@ def test_day_numbers_in_text_cells_beside_a_date_cell_are_not_understood_as_in_a
 
 
 def test_day_numbers_in_text_cells_count_from_1904_in_a_workbook_that_says_so(tmp_path: Path) -> None:
-    book = openpyxl.Workbook()
-    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
-    sheet = book.active
-    sheet.title = "Customers"
-    sheet.append(["Contact ID", "Display Name", "Last Modified Time"])
-    sheet.append([1, "Acme Ltd", str(42809.375 - 1462)])  # as the number cell of the 1904 test
-    book.save(tmp_path / "mac.xlsx")
+    # as the number cell of the 1904 test
+    path = mac_xlsx(tmp_path / "mac.xlsx", "Last Modified Time", str(42809.375 - 1462))
 
-    export = read_export(tmp_path / "mac.xlsx", System.BOOKS)
+    export = read_export(path, System.BOOKS)
 
     assert export.records[0].modified_at == datetime(2017, 3, 15, 9, 0)
     assert export.warnings[0].endswith("(counted from 1904)")
@@ -933,15 +935,10 @@ def test_day_numbers_in_text_cells_count_from_1904_in_a_workbook_that_says_so(tm
 
 def test_day_numbers_in_text_cells_of_1990_count_from_1904_too(tmp_path: Path) -> None:
     # given: 1990-06-01 counted from 1904 is day 31,564, under 1900's count of 1990's first day
-    book = openpyxl.Workbook()
-    book.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
-    sheet = book.active
-    sheet.title = "Customers"
-    sheet.append(["Contact ID", "Display Name", "Created Time"])
-    sheet.append([1, "Acme Ltd", str((date(1990, 6, 1) - date(1904, 1, 1)).days)])
-    book.save(tmp_path / "mac.xlsx")
+    day = str((date(1990, 6, 1) - date(1904, 1, 1)).days)
+    path = mac_xlsx(tmp_path / "mac.xlsx", "Created Time", day)
     # when
-    [record] = read_export(tmp_path / "mac.xlsx", System.BOOKS).records
+    [record] = read_export(path, System.BOOKS).records
     # then
     assert record.created_at == datetime(1990, 6, 1)
 
