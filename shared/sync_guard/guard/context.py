@@ -80,6 +80,9 @@ class RuleContext:
     #: Books: the live CRM contacts of the account its Zoho link names, among the records read with it (they
     #: share its keys: a sole trader's contact has the account's email). Not candidates: they belong to it.
     link_contacts: tuple[RecordState, ...] = ()
+    #: CRM contacts: the Books customer the contact's account is paired with in the shadow (the account's
+    #: partner), whose contact person the sync makes the contact with "Accounts & their Contacts".
+    account_customer: RecordState | None = None
 
     @property
     def ref(self) -> str:

@@ -379,6 +379,7 @@ def plan_event(
         now=now,
         both_sides_window=config.both_sides_window,
         link_contacts=_link_contacts(snapshot, builder, record),
+        account_customer=_account_customer(builder, record),
     )
     breaker_change = None
     if counts or (breaker.open and is_new):
@@ -584,6 +585,18 @@ def _own_organisation(record: PartyRecord, builder: _Builder) -> set[str]:
         return set()
     account = builder.current(f"crm:{record.account_id}")
     return {f"crm:{record.account_id}", *([account.partner] if account and account.partner else [])}
+
+
+def _account_customer(builder: _Builder, record: PartyRecord) -> RecordState | None:
+    """The live Books customer a CRM contact's account is paired with (read with the account: see
+    ``Guard._request``), if any."""
+    if record.module is not Module.CRM_CONTACTS or not record.account_id:
+        return None
+    account = builder.current(f"crm:{record.account_id}")
+    if account is None or not account.live or account.partner is None:
+        return None
+    customer = builder.current(account.partner)
+    return customer if customer is not None and customer.live else None
 
 
 def _link_contacts(snapshot: Snapshot, builder: _Builder, record: PartyRecord) -> tuple[RecordState, ...]:
@@ -880,14 +893,13 @@ class Guard:
         return self.fetcher.fetch(event.source, event.module.value, event.record_id)
 
     def _request(self, event: GuardEvent, record: PartyRecord | None) -> SnapshotRequest:
-        """What to read for ``event``: its record's state, keys and candidates, its partner, the breaker."""
+        """What to read for ``event``: its record's state, keys and candidates, its partner, the breaker,
+        and (each read with its partner) the CRM record a Books customer links to or a CRM contact's
+        account."""
         keys = shadow_keys(record, self.matcher) if record is not None else frozenset()
         lookup = frozenset({link_key(event.record_id)}) if event.source is System.CRM else frozenset()
-        extra = (
-            frozenset({f"crm:{record.linked_crm_id}"})
-            if record is not None and record.linked_crm_id
-            else frozenset()
-        )
+        crm_ids = (record.linked_crm_id, record.account_id) if record is not None else ()
+        extra = frozenset(f"crm:{crm_id}" for crm_id in crm_ids if crm_id)
         return SnapshotRequest(
             event_id=event.event_id,
             entry_id=event.event_id,

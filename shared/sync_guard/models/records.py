@@ -37,6 +37,24 @@ class RecordKind(StrEnum):
 SYNCED_FIELDS: tuple[str, ...] = ("name", "email", "phone", "street", "city", "postcode")
 
 
+class ContactPerson(BaseModel):
+    """One of a Books customer's contact persons, as Books gives them (``contact_persons[]``): with the
+    "Accounts & their Contacts" module the sync makes each CRM contact of the linked account one of them,
+    and pairs them by email."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Books' ``contact_person_id``: which contact person the evidence names.
+    person_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
 class PartyRecord(BaseModel):
     """A customer-like record on either side of the sync, with only what matching and rules need."""
 
@@ -54,6 +72,8 @@ class PartyRecord(BaseModel):
     email: str | None = None
     # Further addresses that identify the party: Books contact persons, CRM secondary email.
     other_emails: tuple[str, ...] = ()
+    # Books: the customer's contact persons, names and emails (their addresses are in the two fields above).
+    contact_persons: tuple[ContactPerson, ...] = ()
     phone: str | None = None
     website: str | None = None
     vat: str | None = None

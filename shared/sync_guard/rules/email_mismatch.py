@@ -4,14 +4,17 @@ Where the sync pairs contact persons, a different email on the Books contact per
 contact is enough to fail the match and create a duplicate. Fires for a person (CRM contact, Books
 individual) new to the guard or whose email changed, when it shares no email address with the person the
 sync pairs it with (its partner in the shadow, for an edit of a paired person), or else with a person on
-the other side who has the same normalised name and is at least a possible match.
+the other side who has the same normalised name and is at least a possible match, or else (a CRM contact)
+with the contact person of the same normalised name of the Books business customer its account is paired
+with: with "Accounts & their Contacts" the sync makes the contact that customer's contact person, matched
+by email.
 """
 
 from __future__ import annotations
 
 from sync_guard.guard.context import RuleContext
-from sync_guard.guard.model import Decision, Finding, Severity
-from sync_guard.models.records import PartyRecord, RecordKind, System
+from sync_guard.guard.model import Decision, Finding, RecordState, Severity
+from sync_guard.models.records import ContactPerson, PartyRecord, RecordKind, System
 from sync_guard.redact import mask_email, mask_emails_in
 from sync_guard.rules.base import Rule, describe, hold_choice
 
@@ -62,7 +65,11 @@ class EmailMismatch(Rule):
         # An email removed leaves no address to disagree on: the next one typed in is checked.
         if not mine or not (ctx.is_new or email_changed):
             return None
-        return self._drifted_from_partner(ctx, mine) or self._twin_on_other_side(ctx, mine)
+        return (
+            self._drifted_from_partner(ctx, mine)
+            or self._twin_on_other_side(ctx, mine)
+            or self._apart_from_contact_person(ctx, mine)
+        )
 
     def _drifted_from_partner(self, ctx: RuleContext, mine: set[str]) -> Finding | None:
         """An edit that leaves a paired person with no address in common with its partner, as the shadow
@@ -101,6 +108,55 @@ class EmailMismatch(Rule):
             return self._against(ctx, candidate.record, explanation, own_lines + matcher_lines)
         return None
 
+    def _apart_from_contact_person(self, ctx: RuleContext, mine: set[str]) -> Finding | None:
+        """A CRM contact under an account paired with a Books business customer, one of whose contact
+        persons has its normalised name but no email address in common: the sync, which makes the contact
+        a contact person of that customer and pairs contact persons by email, is about to add a second."""
+        customer = ctx.account_customer
+        if (
+            customer is None
+            or customer.record.kind is not RecordKind.COMPANY
+            or (ctx.previous is not None and customer.ref in ctx.previous.cleared)
+        ):
+            return None
+        name = ctx.name_key(ctx.record)
+        namesakes = [
+            person
+            for person in customer.record.contact_persons
+            if name and ctx.name_key(_as_person(customer, person)) == name
+        ]
+        if any(_addresses(person) & mine for person in namesakes):
+            return None
+        person = next((p for p in namesakes if _addresses(p)), None)
+        if person is None:
+            return None
+        return self._against_contact_person(ctx, mine, customer, person)
+
+    def _against_contact_person(
+        self, ctx: RuleContext, mine: set[str], customer: RecordState, person: ContactPerson
+    ) -> Finding:
+        who = f"contact person '{person.name}'" + (f" ({person.person_id})" if person.person_id else "")
+        previous = None if ctx.is_new else ctx.previous
+        subject = describe(ctx.record)
+        if previous is None:
+            opening, first_line = f"{subject} has", f"{ctx.ref} email: {masked(mine)}"
+        else:
+            opening = f"The email of {subject} was changed, and it now has"
+            first_line = (
+                f"{ctx.ref} email changed from {masked(emails_of(previous.record))} to {masked(mine)}"
+            )
+        explanation = (
+            f"{opening} the name of {who} of {describe(customer.record)}, the Books customer its account is "
+            "paired with, but no email address in common with it: the sync pairs contact persons by email, "
+            "so at its next run it adds the contact to that customer as a second contact person."
+        )
+        evidence = [
+            first_line,
+            f"its account crm:{ctx.record.account_id} is paired with {customer.ref}, whose {who} has "
+            f"{masked(_addresses(person))}",
+        ]
+        return self._against(ctx, customer.record, explanation, evidence)
+
     def _against(
         self, ctx: RuleContext, other: PartyRecord, explanation: str, evidence: list[str]
     ) -> Finding:
@@ -110,3 +166,22 @@ class EmailMismatch(Rule):
         return self.finding(
             subject=subject, explanation=explanation, evidence=evidence + why, related=[ctx.ref, other.ref]
         )
+
+
+def _addresses(person: ContactPerson) -> set[str]:
+    """A contact person's address as the sync compares it (see ``emails_of``)."""
+    return {person.email.strip().lower()} if person.email and person.email.strip() else set()
+
+
+def _as_person(customer: RecordState, person: ContactPerson) -> PartyRecord:
+    """A contact person as a person record, for the matcher's person-name normalisation."""
+    return PartyRecord(
+        system=System.BOOKS,
+        module=customer.record.module,
+        record_id=customer.record.record_id,
+        name=person.name,
+        kind=RecordKind.PERSON,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        email=person.email,
+    )

@@ -20,7 +20,7 @@ Why this shape:
 - **No scans, constant work.** Every key is one item, so the candidates of an event come from one
   ``BatchGetItem`` (the record, its key items, the breaker, the event's audit marker) and a second one (the
   candidates' states, capped at ``max_candidates``, the partner, the pairs of the CRM record a Books
-  customer links to, the breaker windows). A commit is one
+  customer links to or of a CRM contact's account, the breaker windows). A commit is one
   ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes read one more
   round, for the keys of the record's last known state).
 - **Optimistic concurrency, no locks.** Every state and key item carries ``rev``; every write is conditional
@@ -407,7 +407,8 @@ class DynamoShadowRepository:
             keys |= {key: key_from_item(key, found.get(key)) for key in missing_keys}
 
         wanted = self._candidate_refs(request, own, keys)
-        # The pairs of the CRM record a Books customer links to: whom Zoho's link takes the pair from.
+        # The pairs of the CRM record a Books customer links to (whom Zoho's link takes the pair from) and
+        # of a CRM contact's account (the Books customer whose contact person the sync makes it).
         wanted |= {ref for state in others.values() for ref in (state.partner, state.former_partner) if ref}
         wanted -= set(others) | {request.ref}
         epoch = int(from_item(breaker_item).get("epoch", 0)) if breaker_item else 0

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sync_guard.errors import InvalidPayload
-from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+from sync_guard.models.records import ContactPerson, Module, PartyRecord, RecordKind, System
 
 # CRM custom fields commonly used for a UK VAT number; the first one present wins. Zoho has no standard
 # field for it, so this is a convention of the deployments we know, not a Zoho fact.
@@ -169,12 +169,27 @@ def _primary_person(persons: list[Mapping[str, Any]]) -> Mapping[str, Any] | Non
     return persons[0] if persons else None
 
 
+def _contact_persons(persons: list[Mapping[str, Any]]) -> tuple[ContactPerson, ...]:
+    found = (
+        ContactPerson(
+            person_id=_text(person.get("contact_person_id")),
+            first_name=_text(person.get("first_name")),
+            last_name=_text(person.get("last_name")),
+            email=_text(person.get("email")),
+        )
+        for person in persons
+    )
+    return tuple(person for person in found if person.name or person.email)
+
+
 def books_contact_to_party(data: Mapping[str, Any]) -> PartyRecord:
     """Build a ``PartyRecord`` from a Books v3 contact (``GET /contacts/{id}`` -> ``contact``, or a webhook).
 
     ``contact_name`` is the display name (unique per organisation); ``customer_sub_type=individual`` makes a
     person, whose first/last names come from the primary contact person. The contact's own email (or the
-    primary person's) is ``email``; every other contact person's address goes to ``other_emails``.
+    primary person's) is ``email``; every other contact person's address goes to ``other_emails``. Each
+    contact person with a name or an email is kept in ``contact_persons`` too (the CRM contacts the sync
+    made them from are paired with them by email).
     ``contact_type=vendor`` (a supplier) gives module ``Vendors``, which the guard leaves alone.
     """
     record_id = _record_id(data, "contact_id", "Books contact")
@@ -214,6 +229,7 @@ def books_contact_to_party(data: Mapping[str, Any]) -> PartyRecord:
         last_name=last,
         email=email,
         other_emails=tuple(others),
+        contact_persons=_contact_persons(persons),
         phone=_text(data.get("phone")) or _text(data.get("mobile")),
         website=_text(data.get("website")),
         vat=_text(data.get("vat_reg_no")),

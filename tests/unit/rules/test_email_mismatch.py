@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sync_guard.guard.model import AuditEntry, Decision, EntryKind
 from sync_guard.guard.policy import Policy
 from sync_guard.redact import mask_email
@@ -326,3 +328,143 @@ def test_the_echo_of_the_hold_on_a_paired_person_is_not_decided_again() -> None:
     # then it is the guard's own echo, allowed without running the rules
     assert echo.kind is EntryKind.SELF_ECHO
     assert echo.rules == ()
+
+
+# "Accounts & their Contacts": a CRM contact becomes a contact person of the Books customer linked to its
+# account, and the sync pairs contact persons by email.
+HALE_ACCOUNT, HALE_CUSTOMER, SAM_CRM = "crm:5725520", "books:460520", "crm:5725521"
+
+
+def _hale_joinery_paired(
+    replay: Replay, *persons: dict[str, Any], linked: bool = True, **fields: Any
+) -> None:
+    """The CRM account and its Books business customer with ``persons``, linked by Zoho or not."""
+    replay.crm("create", "5725520", name="Hale Joinery Ltd", email="accounts@hale-joinery.co.uk")
+    link = {"zcrm_account_id": "5725520"} if linked else {}
+    replay.books(
+        "create", "460520", contact_name="Hale Joinery Ltd", contact_persons=list(persons), **link, **fields
+    )
+    assert replay.shadow.states[HALE_ACCOUNT].partner == (HALE_CUSTOMER if linked else None)
+
+
+def _sam(email: str, *, person_id: str = "460000000099001", first: str = "Sam") -> dict[str, Any]:
+    return {"contact_person_id": person_id, "first_name": first, "last_name": "Okafor", "email": email}
+
+
+def _sam_in_crm(replay: Replay, event: str, email: str, **fields: Any) -> AuditEntry:
+    return replay.crm(
+        event,
+        "5725521",
+        module="Contacts",
+        first_name="Sam",
+        last_name="Okafor",
+        email=email,
+        account_id="5725520",
+        **fields,
+    )
+
+
+def test_the_shadow_holds_a_books_customers_contact_persons() -> None:
+    replay = Replay()
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"))
+    persons = replay.shadow.states[HALE_CUSTOMER].record.contact_persons
+    assert [(p.person_id, p.name, p.email) for p in persons] == [
+        ("460000000099001", "Sam Okafor", "sam@hale-joinery.co.uk")
+    ]
+
+
+def test_a_crm_contact_new_under_a_paired_account_whose_namesake_contact_person_has_another_email() -> None:
+    # given a CRM account paired with its Books business customer, whose contact person Sam Okafor has a
+    # work address
+    replay = Replay()
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"))
+
+    # when Sam Okafor is created in CRM under the account with a private address
+    crm = _sam_in_crm(replay, "create", "sam.okafor@gmail.com")
+
+    # then the sync would add him as a second contact person: flagged, both addresses masked, the contact
+    # person named
+    assert_decided(
+        crm,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{SAM_CRM} email: {mask_email('sam.okafor@gmail.com')}",
+        f"its account {HALE_ACCOUNT} is paired with {HALE_CUSTOMER}, whose contact person 'Sam Okafor' "
+        f"(460000000099001) has {mask_email('sam@hale-joinery.co.uk')}",
+    )
+    assert crm.records[:2] == (SAM_CRM, HALE_CUSTOMER)
+    finding = next(f for f in crm.findings if f.code == "EMAIL_MISMATCH")
+    said = " ".join((finding.explanation, *finding.evidence))
+    assert "sam@hale-joinery" not in said
+    assert "sam.okafor@" not in said
+
+
+def test_a_crm_contact_whose_email_changes_away_from_its_contact_person_is_a_mismatch() -> None:
+    # given Sam Okafor in CRM under the paired account, with the address his contact person has
+    replay = Replay()
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"))
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "Sam@Hale-Joinery.co.uk ").rules
+
+    # when his CRM email is changed
+    crm = _sam_in_crm(replay, "edit", "sam.okafor@gmail.com")
+
+    # then the evidence says what it changed from
+    assert_decided(
+        crm,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{SAM_CRM} email changed from {mask_email('sam@hale-joinery.co.uk')} to "
+        f"{mask_email('sam.okafor@gmail.com')}",
+        f"whose contact person 'Sam Okafor' (460000000099001) has {mask_email('sam@hale-joinery.co.uk')}",
+    )
+    # and an edit that leaves the email alone is not checked again
+    assert (
+        "EMAIL_MISMATCH"
+        not in _sam_in_crm(replay, "edit", "sam.okafor@gmail.com", phone="01632 960000").rules
+    )
+
+
+def test_a_namesake_contact_person_sharing_an_email_or_another_persons_name_is_no_mismatch() -> None:
+    # given two contact persons named Sam Okafor (one with the CRM contact's address) and a Sami Okafor
+    replay = Replay()
+    _hale_joinery_paired(
+        replay,
+        _sam("sam@hale-joinery.co.uk"),
+        _sam("sam.okafor@gmail.com", person_id="460000000099002"),
+        _sam("sami@hale-joinery.co.uk", person_id="460000000099003", first="Sami"),
+    )
+    # then a CRM contact with one of the namesakes' addresses shares an email with the sync's pair
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "SAM.OKAFOR@gmail.com").rules
+
+
+def test_a_contact_person_of_another_name_or_without_an_email_is_no_mismatch() -> None:
+    replay = Replay()
+    _hale_joinery_paired(
+        replay,
+        _sam("sami@hale-joinery.co.uk", first="Sami"),
+        {"contact_person_id": "460000000099004", "first_name": "Sam", "last_name": "Okafor"},
+    )
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com").rules
+
+
+def test_a_crm_contact_of_an_unpaired_account_is_not_compared_with_contact_persons() -> None:
+    # given the Books customer with Sam Okafor's contact person, but not linked to the CRM account
+    replay = Replay()
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"), linked=False)
+    # then the contact is the account's, not that customer's: nothing the sync pairs
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com").rules
+
+
+@pytest.mark.parametrize("invoiced", [True, False])
+def test_set_to_quarantine_the_crm_contact_is_held_never_the_business_customer(invoiced: bool) -> None:
+    # given the rule set to quarantine, the business customer holding transactions or not
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"), has_transaction=invoiced)
+
+    crm = _sam_in_crm(replay, "create", "sam.okafor@gmail.com")
+
+    # then the CRM contact is taken back from the sync; the customer and its other contacts stay as they are
+    assert crm.decision is Decision.QUARANTINE
+    assert replay.shadow.states[SAM_CRM].held_by == crm.entry_id
+    assert replay.shadow.states[HALE_CUSTOMER].held_by is None
+    assert replay.shadow.states[HALE_ACCOUNT].held_by is None

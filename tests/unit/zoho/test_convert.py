@@ -121,6 +121,31 @@ def test_books_individual_takes_names_from_primary_person() -> None:
     assert record.active is True
 
 
+def test_books_contact_keeps_its_contact_persons_names_and_emails() -> None:
+    record = books_contact_to_party(
+        {
+            "contact_id": "8",
+            "contact_name": "Hale Joinery Ltd",
+            "customer_sub_type": "business",
+            "contact_persons": [
+                {
+                    "contact_person_id": "81",
+                    "first_name": " Sam ",
+                    "last_name": "Okafor",
+                    "email": "sam@h.uk",
+                },
+                {"contact_person_id": "82", "first_name": "", "last_name": None, "email": ""},
+                {"contact_person_id": "83", "last_name": "Reception"},
+            ],
+        }
+    )
+    assert [(p.person_id, p.first_name, p.last_name, p.email) for p in record.contact_persons] == [
+        ("81", "Sam", "Okafor", "sam@h.uk"),
+        ("83", None, "Reception", None),
+    ]
+    assert record.contact_persons[0].name == "Sam Okafor"
+
+
 def test_books_contact_keeps_its_currency() -> None:
     record = books_contact_to_party(
         {"contact_id": "7", "contact_name": "Acme Ltd (USD)", "currency_code": "USD"}

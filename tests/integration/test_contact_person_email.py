@@ -1,0 +1,110 @@
+"""EMAIL_MISMATCH against a Books business customer's contact persons, through the webhook and processor
+handlers on the real DynamoDB-API server: the shadow keeps the contact persons Books sends, and a CRM
+contact of the paired account that has a contact person's name but not its email is held back."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from sync_guard.config import get_settings
+from sync_guard.guard.model import ActionKind, Decision
+from sync_guard.redact import mask_email
+from sync_guard.store.audit import AuditLog
+from sync_guard.store.shadow import read_state
+from tests.support.aws import AwsResources
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, http_event, sqs_event
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT, CUSTOMER, CONTACT = "5725767000003000720", "460000000026720", "5725767000003000721"
+PERSON_ID = "460000000026799"
+
+
+@pytest.fixture
+def apps(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    monkeypatch.setenv("SYNC_GUARD_MODE", "enforce")
+    monkeypatch.setenv("SYNC_GUARD_RULE_POLICY", '{"EMAIL_MISMATCH": "quarantine"}')
+    return fresh_module("functions.ingest.app"), fresh_module("functions.processor.app")
+
+
+def deliver(aws: AwsResources, apps: tuple[ModuleType, ModuleType], path: str, body: dict[str, Any]) -> str:
+    """One webhook through the ingest handler, then its queued message through the processor."""
+    ingest, processor = apps
+    query = {"event": "create"} if path == "/webhooks/books" else None
+    headers = {"content-type": "application/json", "x-sync-guard-token": TEST_SECRET}
+    response = ingest.lambda_handler(
+        http_event(path, json.dumps(body), headers=headers, query=query), FakeLambdaContext()
+    )
+    assert response["statusCode"] == 202, response
+    [event_id] = json.loads(response["body"])["event_ids"]
+    messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert processor.lambda_handler(sqs_event(messages), FakeLambdaContext()) == {"batchItemFailures": []}
+    for message in messages:
+        aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return event_id
+
+
+def test_a_crm_contact_apart_from_its_namesake_contact_person_is_held(
+    aws_server: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    # given a CRM account and the Books business customer Zoho links to it, with Sam Okafor as a contact
+    # person at his work address
+    account = {"event": "create", "module": "Accounts", "id": ACCOUNT, "name": "Hale Joinery Ltd"}
+    deliver(aws_server, apps, "/webhooks/crm", account | {"modified": "2026-03-02T09:00:00+00:00"})
+    person = {"contact_person_id": PERSON_ID, "first_name": "Sam", "last_name": "Okafor"}
+    contact = {
+        "contact_id": CUSTOMER,
+        "contact_name": "Hale Joinery Ltd",
+        "contact_type": "customer",
+        "customer_sub_type": "business",
+        "status": "active",
+        "zcrm_account_id": ACCOUNT,
+        "has_transaction": True,
+        "contact_persons": [person | {"email": "sam@hale-joinery.co.uk", "is_primary_contact": True}],
+        "created_time": "2024-05-02T09:00:00+0000",
+        "last_modified_time": "2026-03-02T09:01:00+0000",
+    }
+    deliver(aws_server, apps, "/webhooks/books", {"contact": contact})
+    settings = get_settings()
+    stored = read_state(aws_server.dynamodb, settings.shadow_table, f"books:{CUSTOMER}")
+    assert stored is not None
+    assert [(p.person_id, p.name) for p in stored.record.contact_persons] == [(PERSON_ID, "Sam Okafor")]
+
+    # when Sam Okafor is created in CRM under the account with a private address
+    body = {
+        "event": "create",
+        "module": "Contacts",
+        "id": CONTACT,
+        "first_name": "Sam",
+        "last_name": "Okafor",
+    }
+    body |= {"email": "sam.okafor@gmail.com", "account_id": ACCOUNT, "modified": "2026-03-02T09:05:00+00:00"}
+    event_id = deliver(aws_server, apps, "/webhooks/crm", body)
+
+    # then the audit trail on the server has the mismatch, naming the contact person and both addresses
+    # masked, and the CRM contact alone is held back from the sync (the invoiced customer is not)
+    entry = AuditLog.from_settings(settings).get(event_id)
+    assert entry is not None
+    assert entry.rules == ("EMAIL_MISMATCH",)
+    assert entry.decision is Decision.QUARANTINE
+    [finding] = entry.findings
+    assert finding.subject == f"crm:{CONTACT}"
+    assert (
+        f"its account crm:{ACCOUNT} is paired with books:{CUSTOMER}, whose contact person 'Sam Okafor' "
+        f"({PERSON_ID}) has {mask_email('sam@hale-joinery.co.uk')}"
+    ) in finding.evidence
+    assert f"crm:{CONTACT} email: {mask_email('sam.okafor@gmail.com')}" in finding.evidence
+    holds = [
+        a.target
+        for a in entry.actions
+        if a.kind in {ActionKind.TAG_CRM_RECORD, ActionKind.MARK_BOOKS_INACTIVE}
+    ]
+    assert holds == [f"crm:{CONTACT}"]
+    held = read_state(aws_server.dynamodb, settings.shadow_table, f"crm:{CONTACT}")
+    assert held is not None
+    assert held.held_by == event_id
