@@ -911,6 +911,23 @@ class Guard:
             storm_bucket=storm_bucket(event, self.config.storm_window_seconds),
         )
 
+    def _with_dropped_addresses(
+        self, request: SnapshotRequest, record: PartyRecord | None, own: RecordState | None
+    ) -> SnapshotRequest | None:
+        """``request`` widened to the addresses a linked Books customer's contact persons had and this
+        event drops, when it does not look under them yet: the CRM contacts still carrying them are the
+        ones the sync paired with those persons (``EMAIL_MISMATCH``), and share no key with the edit."""
+        if record is None or record.system is not System.BOOKS or not record.linked_crm_id:
+            return None
+        if own is None or own.deleted:
+            return None
+        kept = {p.email.strip().lower() for p in record.contact_persons if p.email}
+        dropped = {
+            p.email for p in own.record.contact_persons if p.email and p.email.strip().lower() not in kept
+        }
+        keys = self.matcher.email_keys(dropped) - request.lookup_keys
+        return replace(request, lookup_keys=request.lookup_keys | keys) if keys else None
+
     def process(self, event: GuardEvent) -> GuardResult:
         """Decide on one event and commit the outcome once, however often the event is delivered."""
         record = self._record(event)
@@ -950,6 +967,10 @@ class Guard:
                 if record is None:
                     event = event.model_copy(update={"operation": Operation.DELETE})
                 request = self._request(event, record)
+                continue
+            wider = self._with_dropped_addresses(request, record, snapshot.own)
+            if wider is not None:
+                request = wider
                 continue
             plan = plan_event(
                 event,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sync_guard.guard.ports import MatchView
-from sync_guard.models.records import PartyRecord
+from sync_guard.models.records import Module, PartyRecord, RecordKind, System
+
+#: The prefix of the matcher's email keys (``sync_guard.matching.blocking``).
+_EMAIL_KEY = "e:"
 
 
 def _verdict_text(verdict: Any) -> str:
@@ -33,3 +37,16 @@ class LibraryMatcher:
 
     def name_key(self, record: PartyRecord) -> str:
         return str(self._matching.name_key(record))
+
+    def email_keys(self, addresses: Iterable[str]) -> frozenset[str]:
+        keys: set[str] = set()
+        for address in addresses:
+            person = PartyRecord(
+                system=System.CRM,
+                module=Module.CRM_CONTACTS,
+                record_id="",
+                kind=RecordKind.PERSON,
+                email=address,
+            )
+            keys |= {key for key in self.blocking_keys(person) if key.startswith(_EMAIL_KEY)}
+        return frozenset(keys)

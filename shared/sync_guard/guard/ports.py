@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +51,10 @@ class Matcher(Protocol):
 
     def name_key(self, record: PartyRecord) -> str:
         """The exact normalised name ("Acme Limited" and "ACME Ltd." give the same key)."""
+        ...
+
+    def email_keys(self, addresses: Iterable[str]) -> frozenset[str]:
+        """The keys under which records carrying these addresses are indexed (to find them by address)."""
         ...
 
 

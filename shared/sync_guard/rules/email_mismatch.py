@@ -7,7 +7,8 @@ sync pairs it with (its partner in the shadow, for an edit of a paired person), 
 the other side who has the same normalised name and is at least a possible match, or else (a CRM contact)
 with the contact person of the same normalised name of the Books business customer its account is paired
 with: with "Accounts & their Contacts" the sync makes the contact that customer's contact person, matched
-by email.
+by email. The other way round, fires on an edit of a linked Books business customer that changes the address
+of the contact person a CRM contact of the account was synced with, leaving none in common.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ class EmailMismatch(Rule):
     judges_duplicates = True
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
-        if ctx.is_delete or ctx.record.kind is not RecordKind.PERSON:
+        if ctx.is_delete:
             return None
+        if ctx.record.kind is RecordKind.COMPANY:
+            return self._contact_person_edited_away(ctx)
         mine = emails_of(ctx.record)
         email_changed = ctx.previous is not None and emails_of(ctx.previous.record) != mine
         # An email removed leaves no address to disagree on: the next one typed in is checked.
@@ -108,6 +111,48 @@ class EmailMismatch(Rule):
             return self._against(ctx, candidate.record, explanation, own_lines + matcher_lines)
         return None
 
+    def _contact_person_edited_away(self, ctx: RuleContext) -> Finding | None:
+        """An edit of a Books business customer that leaves a CRM contact of its linked account with no
+        address in common with the contact persons of its name, one of which had its address before: the
+        sync, which pairs them by email, is about to add the contact as a second contact person."""
+        previous = ctx.previous
+        if ctx.is_new or previous is None or ctx.record.system is not System.BOOKS:
+            return None
+        for contact in ctx.link_contacts:
+            theirs = emails_of(contact.record)
+            name = ctx.name_key(contact.record)
+            if not theirs or not name or contact.ref in previous.cleared:
+                continue
+            after = _namesakes(ctx, ctx.record, name)
+            paired = next((p for p in _namesakes(ctx, previous.record, name) if _addresses(p) & theirs), None)
+            person = next((p for p in after if _addresses(p)), None)
+            if paired is None or person is None or any(_addresses(p) & theirs for p in after):
+                continue
+            return self._contact_person_finding(ctx, contact, paired, person)
+        return None
+
+    def _contact_person_finding(
+        self, ctx: RuleContext, contact: RecordState, paired: ContactPerson, person: ContactPerson
+    ) -> Finding:
+        theirs = emails_of(contact.record)
+        who = _who(person)
+        explanation = (
+            f"The email of {who} of {describe(ctx.record)} was changed, and it now has no email address "
+            f"in common with {describe(contact.record)}, the CRM contact of the linked account it was "
+            "synced with: the sync pairs contact persons by email, so at its next run it adds the contact "
+            "to this customer as a second contact person."
+        )
+        evidence = [
+            f"{ctx.ref} {who} email changed from {masked(_addresses(paired))} to "
+            f"{masked(_addresses(person))}",
+            f"the CRM contact {contact.ref} has {masked(theirs)}",
+        ]
+        # Held, the CRM contact is taken back from the sync: never the business customer, whose other
+        # people and invoices this one address does not concern.
+        return self.finding(
+            subject=contact.ref, explanation=explanation, evidence=evidence, related=[ctx.ref, contact.ref]
+        )
+
     def _apart_from_contact_person(self, ctx: RuleContext, mine: set[str]) -> Finding | None:
         """A CRM contact under an account paired with a Books business customer, one of whose contact
         persons has its normalised name but no email address in common: the sync, which makes the contact
@@ -119,12 +164,7 @@ class EmailMismatch(Rule):
             or (ctx.previous is not None and customer.ref in ctx.previous.cleared)
         ):
             return None
-        name = ctx.name_key(ctx.record)
-        namesakes = [
-            person
-            for person in customer.record.contact_persons
-            if name and ctx.name_key(_as_person(customer, person)) == name
-        ]
+        namesakes = _namesakes(ctx, customer.record, ctx.name_key(ctx.record))
         if any(_addresses(person) & mine for person in namesakes):
             return None
         person = next((p for p in namesakes if _addresses(p)), None)
@@ -135,7 +175,7 @@ class EmailMismatch(Rule):
     def _against_contact_person(
         self, ctx: RuleContext, mine: set[str], customer: RecordState, person: ContactPerson
     ) -> Finding:
-        who = f"contact person '{person.name}'" + (f" ({person.person_id})" if person.person_id else "")
+        who = _who(person)
         previous = None if ctx.is_new else ctx.previous
         subject = describe(ctx.record)
         if previous is None:
@@ -173,12 +213,25 @@ def _addresses(person: ContactPerson) -> set[str]:
     return {person.email.strip().lower()} if person.email and person.email.strip() else set()
 
 
-def _as_person(customer: RecordState, person: ContactPerson) -> PartyRecord:
+def _who(person: ContactPerson) -> str:
+    return f"contact person '{person.name}'" + (f" ({person.person_id})" if person.person_id else "")
+
+
+def _namesakes(ctx: RuleContext, customer: PartyRecord, name: str) -> list[ContactPerson]:
+    """The customer's contact persons whose normalised person name (the matcher's) is ``name``."""
+    if not name:
+        return []
+    return [
+        person for person in customer.contact_persons if ctx.name_key(_as_person(customer, person)) == name
+    ]
+
+
+def _as_person(customer: PartyRecord, person: ContactPerson) -> PartyRecord:
     """A contact person as a person record, for the matcher's person-name normalisation."""
     return PartyRecord(
         system=System.BOOKS,
-        module=customer.record.module,
-        record_id=customer.record.record_id,
+        module=customer.module,
+        record_id=customer.record_id,
         name=person.name,
         kind=RecordKind.PERSON,
         first_name=person.first_name,

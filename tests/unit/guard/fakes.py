@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,9 @@ class ExactMatcher:
 
     def name_key(self, record: PartyRecord) -> str:
         return record.name.strip().lower()
+
+    def email_keys(self, addresses: Iterable[str]) -> frozenset[str]:
+        return frozenset(f"e:{address.lower()}" for address in addresses)
 
 
 @dataclass

@@ -468,3 +468,71 @@ def test_set_to_quarantine_the_crm_contact_is_held_never_the_business_customer(i
     assert replay.shadow.states[SAM_CRM].held_by == crm.entry_id
     assert replay.shadow.states[HALE_CUSTOMER].held_by is None
     assert replay.shadow.states[HALE_ACCOUNT].held_by is None
+
+
+def _sam_synced_as_contact_person(replay: Replay, **fields: Any) -> None:
+    """Sam Okafor in CRM under the paired account and as the customer's contact person, one address."""
+    _hale_joinery_paired(replay, _sam("sam.okafor@gmail.com"), **fields)
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com").rules
+
+
+def _hale_joinery_edited(replay: Replay, *persons: dict[str, Any], **fields: Any) -> AuditEntry:
+    return replay.books(
+        "edit",
+        "460520",
+        contact_name="Hale Joinery Ltd",
+        zcrm_account_id="5725520",
+        contact_persons=list(persons),
+        **fields,
+    )
+
+
+def test_a_contact_person_whose_email_is_edited_away_from_its_crm_contact_is_a_mismatch() -> None:
+    # given Sam Okafor synced from CRM as a contact person of the paired business customer
+    replay = Replay()
+    _sam_synced_as_contact_person(replay)
+
+    # when the bookkeeper changes the contact person's email to his work address
+    books = _hale_joinery_edited(replay, _sam("sam@hale-joinery.co.uk"))
+
+    # then the CRM contact, which shares no key with the edited customer, was read under the address
+    # dropped, and no longer matches it: flagged, naming the contact person and both addresses
+    assert_decided(
+        books,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{HALE_CUSTOMER} contact person 'Sam Okafor' (460000000099001) email changed from "
+        f"{mask_email('sam.okafor@gmail.com')} to {mask_email('sam@hale-joinery.co.uk')}",
+        f"the CRM contact {SAM_CRM} has {mask_email('sam.okafor@gmail.com')}",
+    )
+    finding = next(f for f in books.findings if f.code == "EMAIL_MISMATCH")
+    assert finding.subject == SAM_CRM
+    said = " ".join((finding.explanation, *finding.evidence))
+    assert "sam@hale-joinery" not in said
+    assert "sam.okafor@" not in said
+
+
+def test_a_contact_person_edit_that_keeps_an_address_in_common_is_no_mismatch() -> None:
+    replay = Replay()
+    _sam_synced_as_contact_person(replay)
+    # re-cased, with a namesake added at another address: Sam's address is still there
+    second = _sam("sam@hale-joinery.co.uk", person_id="460000000099002")
+    reads = replay.shadow.calls["read"]
+    books = _hale_joinery_edited(replay, _sam(" Sam.Okafor@GMAIL.com"), second)
+    assert "EMAIL_MISMATCH" not in books.rules
+    # no address dropped: the shadow is read once, as for any event
+    assert replay.shadow.calls["read"] == reads + 1
+    # the contact person removed: nothing left for the sync to pair by email, no address to disagree on
+    assert "EMAIL_MISMATCH" not in _hale_joinery_edited(replay).rules
+
+
+@pytest.mark.parametrize("invoiced", [True, False])
+def test_set_to_quarantine_a_contact_person_edited_away_holds_the_crm_contact(invoiced: bool) -> None:
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _sam_synced_as_contact_person(replay, has_transaction=invoiced)
+
+    books = _hale_joinery_edited(replay, _sam("sam@hale-joinery.co.uk"), has_transaction=invoiced)
+
+    assert books.decision is Decision.QUARANTINE
+    assert replay.shadow.states[SAM_CRM].held_by == books.entry_id
+    assert replay.shadow.states[HALE_CUSTOMER].held_by is None
