@@ -216,6 +216,30 @@ def test_a_books_hold_is_not_sent_to_another_organisation_than_the_shadows(
     assert "organisation 20081234567" in str(hold["outcome"])
 
 
+def test_a_books_hold_waits_for_an_organisation_item_edited_by_hand_instead_of_failing_for_good(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the organisation item written by hand as another organisation's, without recorded_at
+    point_at_simulator(sim, monkeypatch)
+    aws.dynamodb.put_item(
+        TableName=get_settings().shadow_table,
+        Item={
+            "pk": {"S": "ZOHO_CHECK"},
+            "sk": {"S": "books_organization"},
+            "organization_id": {"S": "20081234567"},
+        },
+    )
+    pipeline, companies = build_pipeline(aws, queues), create_companies(sim, 1, books_duplicates_every=1)
+
+    _run(pipeline, companies)
+    pipeline.drain()
+
+    # then the Books hold is not failed for good: it waits in the dead-letter queue naming both ids
+    [hold] = _actions(ActionKind.MARK_BOOKS_INACTIVE)
+    assert (hold["status"], sim.requests.count("books.mark_inactive")) == ("dead_lettered", 0)
+    assert "organisation 20081234567 (recorded at a time not kept" in str(hold["outcome"])
+
+
 def test_retryable_failures_are_retried_by_sqs_then_succeed(
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,6 +28,11 @@ from sync_guard.reconcile.checks import (
     ZohoChecksFailed,
     deleted_check,
 )
+from sync_guard.reconcile.organization import (
+    AnotherOrganization,
+    OrganizationRecordUnreadable,
+    refuse_books_under_another_organization,
+)
 from sync_guard.reconcile.ports import BooksDeletePass
 from sync_guard.reconcile.wiring import build_zoho_checks
 from sync_guard.store import aws
@@ -457,3 +462,37 @@ def test_two_first_writers_of_the_books_organisation_agree_on_the_first_and_adop
         seeding.adopt_books_organization("20099999999", replacing="20000000000", at=at, by="bob")
     adopted = seeding.adopt_books_organization("20099999999", replacing="20081234567", at=at, by="bob")
     assert scheduled.books_organization() == adopted
+
+
+def test_an_organisation_item_edited_by_hand_is_read_tolerantly_or_refused_naming_its_field(
+    aws_server: AwsResources,
+) -> None:
+    state = DynamoCheckState.from_settings(get_settings())
+    key = {"pk": to_value(PARTITION), "sk": to_value("books_organization")}
+    table = get_settings().shadow_table
+
+    # given the item written by hand with the id alone (no recorded_at, no recorded_by)
+    aws_server.dynamodb.put_item(TableName=table, Item={**key, "organization_id": to_value("20081234567")})
+
+    # then it is read, its time and author unknown, and a mismatch still names both ids
+    recorded = state.books_organization()
+    assert recorded is not None
+    assert (recorded.organization_id, recorded.recorded_at, recorded.recorded_by) == ("20081234567", None, "")
+    with pytest.raises(AnotherOrganization, match="organisation 20081234567 \\(recorded at a time not kept"):
+        refuse_books_under_another_organization("20099999999", state.books_organization, outcome="")
+    # a time written as a person would is read as that time
+    aws_server.dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET recorded_at = :at",
+        ExpressionAttributeValues={":at": to_value("2026-09-01T10:15:00+00:00")},
+    )
+    assert state.books_organization() == replace(
+        recorded, recorded_at=datetime(2026, 9, 1, 10, 15, tzinfo=UTC)
+    )
+    # an item without its organisation id is refused naming the field, not taken for "none recorded"
+    aws_server.dynamodb.put_item(TableName=table, Item={**key, "recorded_by": to_value("alice")})
+    with pytest.raises(OrganizationRecordUnreadable, match="has no organization_id") as refused:
+        state.books_organization()
+    assert refused.value.field == "organization_id"
+    assert refused.value.retryable

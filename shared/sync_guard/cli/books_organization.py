@@ -29,8 +29,7 @@ from sync_guard.store.shadow import DynamoShadowRepository
 def _described(recorded: BooksOrganization | None) -> str:
     if recorded is None:
         return "none yet (the first scheduled run or 'sync-guard seed --from-zoho' records it)"
-    when = f"{recorded.recorded_at:%Y-%m-%d %H:%M} UTC"
-    return f"{recorded.organization_id} (recorded {when} by {recorded.recorded_by})"
+    return f"{recorded.organization_id} ({recorded.provenance})"
 
 
 AdoptOption = Annotated[

@@ -17,7 +17,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Protocol
 
-from sync_guard.errors import Conflict
+from sync_guard.errors import Conflict, SyncGuardError
 from sync_guard.reconcile.ports import BooksOrganization
 
 #: How many of the shadow's live Books customers an adoption asks Books about.
@@ -52,6 +52,14 @@ class AnotherOrganization(Conflict):
     retryable = True
 
 
+class OrganizationRecordUnreadable(SyncGuardError):
+    """The recorded organisation's item lacks its id (edited by hand): an operator's fix, so retryable
+    (an outbox action or an event waits in its dead-letter queue for it, instead of failing for good)."""
+
+    code = "books_organization_unreadable"
+    retryable = True
+
+
 def organization_mismatch(configured: str, recorded: BooksOrganization, *, outcome: str) -> str | None:
     """What an operator is told when ``ZohoBooksOrganizationId`` is not the organisation the shadow's Books
     customers were recorded from (organisation ids are no secret), ``outcome`` saying what the guard did
@@ -60,10 +68,9 @@ def organization_mismatch(configured: str, recorded: BooksOrganization, *, outco
         return None
     return (
         f"ZohoBooksOrganizationId is {configured}, but the guard's shadow holds the Books customers of "
-        f"organisation {recorded.organization_id} (recorded {recorded.recorded_at:%Y-%m-%d %H:%M} UTC by "
-        f"{recorded.recorded_by}). {outcome} Deploy with ZohoBooksOrganizationId={recorded.organization_id} "
-        f"again, or, if the guard moved to {configured} for good, see 'Another Books organisation' in "
-        "docs/operations.md"
+        f"organisation {recorded.organization_id} ({recorded.provenance}). {outcome} Deploy with "
+        f"ZohoBooksOrganizationId={recorded.organization_id} again, or, if the guard moved to {configured} "
+        "for good, see 'Another Books organisation' in docs/operations.md"
     )
 
 

@@ -88,9 +88,16 @@ class BooksOrganization:
     """The Books organisation the shadow's Books customers come from, as first recorded."""
 
     organization_id: str
-    recorded_at: datetime
+    #: None when the item was edited by hand and lost (or garbled) its time.
+    recorded_at: datetime | None
     #: Who recorded it: the scheduled checks, ``sync-guard seed``, or an admin's ``--adopt``.
     recorded_by: str
+
+    @property
+    def provenance(self) -> str:
+        """``recorded 2026-09-01 10:15 UTC by seed``, saying so where the item does not tell."""
+        when = f"{self.recorded_at:%Y-%m-%d %H:%M} UTC" if self.recorded_at else "at a time not kept"
+        return f"recorded {when} by {self.recorded_by or 'someone not kept'}"
 
 
 @dataclass(frozen=True)

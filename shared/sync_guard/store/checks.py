@@ -27,13 +27,14 @@ The shadow table already holds the shared Zoho token; rekey and the engine read 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sync_guard.config import Settings
 from sync_guard.errors import ConcurrentUpdate
+from sync_guard.reconcile.organization import OrganizationRecordUnreadable
 from sync_guard.reconcile.ports import BooksDeletePass, BooksOrganization, ChannelState
 from sync_guard.reconcile.stall import StallEpisode
 from sync_guard.store import aws
@@ -247,12 +248,28 @@ class DynamoCheckState:
 
     # ------------------------------------------------------------ the shadow's Books organisation
     def books_organization(self) -> BooksOrganization | None:
-        """The Books organisation recorded for the shadow, if any."""
+        """The Books organisation recorded for the shadow, if any.
+
+        The item may have been edited by hand: a time or author that is missing or unreadable is read
+        as unknown, while an item without an organisation id raises ``OrganizationRecordUnreadable``
+        (retryable) naming the item and the field, rather than be taken for "nothing recorded"."""
         item = self._get(BOOKS_ORGANIZATION_SK)
         if item is None:
             return None
-        recorded_at = parse_iso(item["recorded_at"])
-        return BooksOrganization(str(item["organization_id"]), recorded_at, str(item.get("recorded_by", "")))
+        organization_id = str(item.get("organization_id") or "").strip()
+        if not organization_id:
+            raise OrganizationRecordUnreadable(
+                f"the shadow table's item {PARTITION} / {BOOKS_ORGANIZATION_SK} has no organization_id (was "
+                "it edited by hand?): put back the id of the Books organisation whose customers the shadow "
+                "holds. See 'Another Books organisation' in docs/operations.md",
+                field="organization_id",
+            )
+        recorded_by = item.get("recorded_by")
+        return BooksOrganization(
+            organization_id,
+            _time_or_none(item.get("recorded_at")),
+            recorded_by.strip() if isinstance(recorded_by, str) else "",
+        )
 
     def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
         """Record ``organization_id`` unless an organisation is recorded already; returns the one recorded.
@@ -287,7 +304,7 @@ class DynamoCheckState:
             "pk": PARTITION,
             "sk": BOOKS_ORGANIZATION_SK,
             "organization_id": recorded.organization_id,
-            "recorded_at": iso(recorded.recorded_at),
+            "recorded_at": iso(recorded.recorded_at) if recorded.recorded_at else None,
             "recorded_by": recorded.recorded_by,
         }
         values = (
@@ -302,6 +319,21 @@ class DynamoCheckState:
                 return False
             raise
         return True
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    """A time as the guard writes it, or as a hand would (``2026-09-01T10:15:00+00:00``); None otherwise."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _books_delete_pass(item: dict[str, Any]) -> BooksDeletePass:
