@@ -326,3 +326,62 @@ def test_a_message_that_cannot_be_read_is_logged_without_the_email_it_holds(
     logs = "\n".join(json.dumps(vars(record), default=str) for record in caplog.records)
     assert "event.record.email: Input should be a valid string" in logs
     assert "jane.doe@" not in logs
+
+
+SHADOW_ORGANIZATION = "20081234567"
+
+
+def test_a_books_event_under_another_organisation_waits_in_the_dead_letter_queue_until_replayed(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from sync_guard.cli.replay_dlq import QueueChoice, replay
+    from sync_guard.config import get_settings
+    from sync_guard.guard.handler import refused_entry_id
+    from sync_guard.guard.model import Decision, EntryKind
+    from sync_guard.store.audit import AuditLog
+    from sync_guard.store.checks import DynamoCheckState
+
+    # given a shadow recorded as one Books organisation's, and the guard configured for another
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20099999999")
+    DynamoCheckState.from_settings(get_settings()).record_books_organization(
+        SHADOW_ORGANIZATION, at=datetime(2026, 9, 1, 10, 15, tzinfo=UTC), by="scheduler:zoho-checks"
+    )
+    ingest_app, processor = fresh_module("functions.ingest.app"), fresh_module("functions.processor.app")
+    [books_event] = ingest(ingest_app, "books-create")
+
+    # when the event source delivers the Books event up to maxReceiveCount
+    for _ in range(MAX_RECEIVE_COUNT):
+        failed = run_like_the_event_source(aws_server, processor, receive(aws_server))["batchItemFailures"]
+        assert len(failed) == 1
+
+    # then it is not decided: it waits in the dead-letter queue, the first refusal audited naming both ids
+    assert receive(aws_server) == []
+    audit = AuditLog.from_settings(get_settings())
+    assert audit.get(books_event) is None
+    refused = audit.get(refused_entry_id(books_event))
+    assert refused is not None
+    assert (refused.kind, refused.decision, refused.records) == (
+        EntryKind.NOT_DECIDED,
+        Decision.PENDING,
+        ("books:460000000026049",),
+    )
+    assert "ZohoBooksOrganizationId is 20099999999" in refused.note
+    assert f"organisation {SHADOW_ORGANIZATION} (recorded 2026-09-01 10:15 UTC" in refused.note
+    # a CRM event is decided as before
+    [crm_event] = ingest(ingest_app, "crm-workflow-create")
+    assert run_like_the_event_source(aws_server, processor, receive(aws_server)) == {"batchItemFailures": []}
+    assert audit.get(crm_event) is not None
+
+    # when the parameter is put back and the dead letters are replayed, then the event is decided once
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", SHADOW_ORGANIZATION)
+    get_settings.cache_clear()
+    processor = fresh_module("functions.processor.app")
+    assert replay(get_settings(), QueueChoice.PROCESSING, dry_run=False) == {"processing": 1}
+    assert run_like_the_event_source(aws_server, processor, receive(aws_server)) == {"batchItemFailures": []}
+    assert status(aws_server, books_event) == "processed"
+    decided = audit.get(books_event)
+    assert decided is not None
+    assert decided.kind is EntryKind.DECISION

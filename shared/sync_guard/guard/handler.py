@@ -2,27 +2,115 @@
 
 The processor marks the stored event with the returned status; the audit trail holds the decision itself.
 Details are log-safe: codes, decision and counts, never names or emails.
+
+A Books event is not decided while ``ZohoBooksOrganizationId`` is not the organisation recorded for the
+shadow (``BooksOrganizationGate``): which organisation sent it is not known, and its decision would mix the
+other organisation's customers into the shadow, or read them from Books, where every customer the shadow
+holds "does not exist". The event fails (``AnotherOrganization``, retryable), is retried and then
+dead-lettered, for ``sync-guard replay-dlq --queue processing`` once the parameter is right; its first
+refusal is audited (entry ``<event id>#another_organization``, decision ``pending``). CRM events go on.
 """
 
 from __future__ import annotations
 
-from sync_guard.config import Settings
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sync_guard.config import Mode, Settings
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
-from sync_guard.guard.model import Decision
-from sync_guard.guard.ports import RecordFetcher
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind, utc_now
+from sync_guard.guard.ports import EventAlreadyProcessed, RecordFetcher
 from sync_guard.guard.retry import CommitBackoff
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
+from sync_guard.models.records import System
 from sync_guard.processing import HandlerResult
+from sync_guard.reconcile.organization import AnotherOrganization, refuse_books_under_another_organization
+from sync_guard.reconcile.ports import AuditAppender, BooksOrganization
+from sync_guard.store.audit import AuditLog
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.shadow import DynamoShadowRepository
+
+logger = logging.getLogger(__name__)
+
+
+def refused_entry_id(event_id: str) -> str:
+    return f"{event_id}#another_organization"
+
+
+@dataclass(frozen=True)
+class BooksOrganizationGate:
+    """Refuses Books events while ``configured`` (``ZohoBooksOrganizationId``) is not the organisation
+    ``recorded`` reads as the shadow's; nothing is compared (nor read) for CRM events, or when no
+    organisation is configured or recorded."""
+
+    configured: str
+    recorded: Callable[[], BooksOrganization | None]
+    audit: AuditAppender
+    mode: Mode
+    clock: Callable[[], datetime] = utc_now
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BooksOrganizationGate | None:
+        configured = settings.zoho_books_organization_id.strip()
+        if not configured:
+            return None
+        return cls(
+            configured,
+            DynamoCheckState.from_settings(settings).books_organization,
+            AuditLog.from_settings(settings),
+            settings.mode,
+        )
+
+    def check(self, event: GuardEvent) -> None:
+        """Raise ``AnotherOrganization`` (retryable) for a Books event under another organisation."""
+        if event.source is not System.BOOKS:
+            return
+        try:
+            refuse_books_under_another_organization(
+                self.configured,
+                self.recorded,
+                outcome="The Books event was not decided: it is retried, then dead-lettered for "
+                "sync-guard replay-dlq --queue processing.",
+            )
+        except AnotherOrganization as refusal:
+            self._audit(event, refusal.message)
+            raise
+
+    def _audit(self, event: GuardEvent, note: str) -> None:
+        """One entry per event, at its first refusal: the later deliveries find it there."""
+        entry = AuditEntry(
+            entry_id=refused_entry_id(event.event_id),
+            at=self.clock(),
+            kind=EntryKind.NOT_DECIDED,
+            decision=Decision.PENDING,
+            mode=self.mode,
+            event_id=event.event_id,
+            operation=event.operation.value,
+            records=(event.record_ref,),
+            note=note,
+            names={event.record_ref: event.record.name} if event.record is not None else {},
+        )
+        try:
+            self.audit.append(entry)
+        except EventAlreadyProcessed:
+            pass
+        except Exception as error:  # the refusal stands; its entry is written at the next delivery
+            logger.warning(
+                "the refused Books event's audit entry was not written",
+                extra={"event_id": event.event_id, "error": type(error).__name__},
+            )
 
 
 class GuardEventHandler:
     """``process_event``'s handler: decide, audit and queue actions for one event."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, books_gate: BooksOrganizationGate | None = None) -> None:
         self.guard = guard
+        self.books_gate = books_gate
 
     @classmethod
     def from_settings(cls, settings: Settings, fetcher: RecordFetcher | None = None) -> GuardEventHandler:
@@ -33,9 +121,11 @@ class GuardEventHandler:
             fetcher=fetcher,
             backoff=CommitBackoff.from_settings(settings),
         )
-        return cls(guard)
+        return cls(guard, BooksOrganizationGate.from_settings(settings))
 
     def __call__(self, event: GuardEvent) -> HandlerResult:
+        if self.books_gate is not None:
+            self.books_gate.check(event)
         result = self.guard.process(event)
         if result.entry is None:
             return HandlerResult(EventStatus.PROCESSED, {"repeat": "true"})

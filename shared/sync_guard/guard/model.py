@@ -48,6 +48,9 @@ class EntryKind(StrEnum):
     AWAITING_ENRICHMENT = "awaiting_enrichment"  # ids only (Notification API) and no fetcher configured
     UNKNOWN_RECORD = "unknown_record"  # delete of a record the shadow never saw
     NOT_GUARDED = "not_guarded"  # a record outside the guard's scope (a Books vendor); allowed, not kept
+    # Not decided now: a Books event while ZohoBooksOrganizationId is not the shadow's organisation; the
+    # event waits in the processing dead-letter queue (decision ``pending``)
+    NOT_DECIDED = "not_decided"
     ADMIN = "admin"  # an admin operation (breaker reset, manual link, ...), with its actor
     ACTION = "action"  # the executor's outcome of one outbox action (done, failed, dead-lettered...)
 
