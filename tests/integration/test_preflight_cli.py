@@ -19,6 +19,7 @@ from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
 from sync_guard.models.records import Module
 from sync_guard.store.aws import client as aws_client
+from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
 from sync_guard.zoho.convert import crm_record_to_party
 from tests.support.aws import AwsResources
@@ -43,16 +44,45 @@ def simulator() -> Iterator[ZohoSimulator]:
 
 
 def test_preflight_reaches_a_running_serve_through_its_state_dir(
-    simulator: ZohoSimulator, tmp_path: Path
+    aws_server: AwsResources, simulator: ZohoSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state_dir = tmp_path / "stack"
-    publish_serve_state(simulator, state_dir)
+    serve_on(aws_server, simulator, state_dir, monkeypatch)
 
     result = runner.invoke(app, ["preflight", "--dry-run", "--json", "--state-dir", str(state_dir)])
 
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert [(h["crm_name"], h["books_name"]) for h in plan["holds"]] == [("Acme Ltd", "Acme Limited")]
+
+
+def serve_on(aws: AwsResources, sim: ZohoSimulator, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running ``serve`` on ``aws``'s tables, found through ``state_dir`` only."""
+    publish_serve_state(sim, state_dir, aws)
+    for name in aws.environment:
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
+
+
+def test_preflight_refuses_a_guard_configured_for_another_organisation_than_its_shadows(
+    aws_server: AwsResources, simulator: ZohoSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a shadow recorded as another Books organisation's than the one the guard is configured for
+    state_dir = tmp_path / "stack"
+    DynamoCheckState.from_settings(get_settings()).record_books_organization(
+        "20081234567", at=datetime(2026, 9, 1, 10, 15, tzinfo=UTC), by="scheduler:zoho-checks"
+    )
+    serve_on(aws_server, simulator, state_dir, monkeypatch)
+
+    for mode in ("--dry-run", "--apply"):
+        refused = runner.invoke(app, ["preflight", mode, "--state-dir", str(state_dir)])
+
+        # then it exits 2 naming both ids, before reading Zoho or holding anything
+        assert refused.exit_code == 2, refused.output
+        assert f"configured for Books organisation {simulator.books_organization_id}" in refused.output
+        assert "holds the Books customers of organisation 20081234567" in refused.output
+        assert simulator.requests.records == []
+        assert _tags(simulator, _acme(simulator)) == []
 
 
 def test_preflight_with_no_zoho_configured_says_so_in_one_line(tmp_path: Path) -> None:

@@ -11,25 +11,29 @@ from typing import Any
 from sync_guard.local.stack import DYNAMODB_LOG, LocalStack, LocalStackState, running_stack
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.server import DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
+from tests.support.aws import AwsResources
 from tests.support.logs import LogWatch
 
 #: The Zoho credentials of the simulator `sync-guard serve` and `demo` start: secrets to them.
 SIMULATOR_SECRETS = (DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN)
 
 
-def publish_serve_state(sim: ZohoSimulator, state_dir: Path) -> None:
-    """What a running ``sync-guard serve`` on the simulator writes: no secrets in stack.json."""
+def publish_serve_state(sim: ZohoSimulator, state_dir: Path, aws: AwsResources | None = None) -> None:
+    """What a running ``sync-guard serve`` on the simulator writes: no secrets in stack.json. With ``aws``,
+    its tables and queues are those (the caller takes their variables out of the environment, so that
+    commands find them through ``state_dir``); without, servers that do not run."""
     state_dir.mkdir(parents=True)
     environment = {
         name: value
         for name, value in sim.settings_env().items()
         if name not in ("SYNC_GUARD_ZOHO_CLIENT_SECRET", "SYNC_GUARD_ZOHO_REFRESH_TOKEN")
     }
+    resources = aws.environment if aws is not None else {}
     LocalStackState(
         api_url="http://127.0.0.1:3000",
-        aws_endpoint_url="http://127.0.0.1:5001",
-        dynamodb_endpoint_url="http://127.0.0.1:8001",
-        environment=environment | {"SYNC_GUARD_MODE": "enforce"},
+        aws_endpoint_url=resources.get("SYNC_GUARD_AWS_ENDPOINT_URL", "http://127.0.0.1:5001"),
+        dynamodb_endpoint_url=resources.get("SYNC_GUARD_DYNAMODB_ENDPOINT_URL", "http://127.0.0.1:8001"),
+        environment=environment | resources | {"SYNC_GUARD_MODE": "enforce"},
         pid=os.getpid(),
         zoho_url=sim.url,
     ).write(state_dir)

@@ -1,4 +1,5 @@
-"""Records read from Zoho through its APIs, for ``match-report --from-zoho`` and ``seed --from-zoho``.
+"""Records read from Zoho through its APIs, for ``match-report --from-zoho``, ``seed --from-zoho`` and
+``preflight``, and the refusal to read or load another Books organisation's customers than the shadow's.
 
 The product reads customers "from Zoho exports or the APIs": exports suit a one-off look at an
 organisation the guard does not reach; the APIs suit the organisation the guard is deployed for, found
@@ -15,6 +16,12 @@ import typer
 from sync_guard.config import Settings
 from sync_guard.errors import ConfigurationError, SyncGuardError
 from sync_guard.models.records import Module, PartyRecord
+from sync_guard.reconcile.organization import (
+    AnotherOrganization,
+    OrganizationRecord,
+    OrganizationRecordUnreadable,
+    refuse_another_organization,
+)
 from sync_guard.zoho.convert import crm_record_to_party
 
 FromZohoOption = Annotated[
@@ -109,3 +116,14 @@ def exit_unreachable(error: SyncGuardError, command: str) -> NoReturn:
         raise typer.Exit(2) from error
     typer.echo(f"error: {error.message}", err=True)
     raise typer.Exit(1) from error
+
+
+def exit_under_another_organization(record: OrganizationRecord, organization: str, *, doing: str) -> None:
+    """Exit 2, naming both ids, when the shadow is recorded as another Books organisation's than
+    ``organization`` (``ZohoBooksOrganizationId``), or its record cannot be read; nothing to compare when
+    no organisation is configured."""
+    try:
+        refuse_another_organization(record, organization, doing=doing)
+    except (AnotherOrganization, OrganizationRecordUnreadable) as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from error

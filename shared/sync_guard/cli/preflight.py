@@ -40,7 +40,7 @@ from sync_guard.cli._context import (
     resolve_settings,
 )
 from sync_guard.cli._options import BooksSheetOption, CrmSheetOption, check_sheet_options
-from sync_guard.cli._zoho_source import crm_modules, every_books_contact
+from sync_guard.cli._zoho_source import crm_modules, every_books_contact, exit_under_another_organization
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ClientError, ConfigurationError, SyncGuardError
 from sync_guard.executor.model import ActionMessage, ActionStatus
@@ -401,11 +401,18 @@ def preflight(
             raise typer.Exit(2) from error
         plan = plan_preflight(crm, books)
     else:
+        from sync_guard.store import aws
+        from sync_guard.store.checks import DynamoCheckState
         from sync_guard.zoho.auth import InMemoryTokenCache
         from sync_guard.zoho.factory import build_zoho_clients
 
         # The guard's own Zoho configuration, found like every admin command's (stack, environment, serve).
         settings = resolve_settings(stack_name=stack_name, region=region, state_dir=state_dir)
+        # Another organisation's customers than the shadow's: neither read as the Books side nor held for.
+        organization = settings.zoho_books_organization_id.strip()
+        shadow_organization = DynamoCheckState(aws.client("dynamodb", settings), settings.shadow_table)
+        doing = f"a preflight against organisation {organization}'s Books customers"
+        exit_under_another_organization(shadow_organization, organization, doing=doing)
         try:
             with build_zoho_clients(settings, InMemoryTokenCache()) as zoho_clients:
                 crm, books = load_from_zoho(
@@ -414,6 +421,9 @@ def preflight(
                 plan = plan_preflight(crm, books)
                 wants_apply = apply if apply is not None else settings.mode is Mode.ENFORCE
                 if wants_apply:
+                    # Again before holding: a scheduled run of a stack deployed meanwhile with another
+                    # ZohoBooksOrganizationId may have recorded that one while Zoho was read.
+                    exit_under_another_organization(shadow_organization, organization, doing=doing)
                     hold_with_guard(plan, settings, zoho_clients, crm_module_, actor=actor or default_actor())
         except ConfigurationError as error:
             typer.echo(

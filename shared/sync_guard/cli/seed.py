@@ -31,6 +31,7 @@ from sync_guard.cli._zoho_source import (
     FromZohoOption,
     ModuleOption,
     crm_modules,
+    exit_under_another_organization,
     exit_unreachable,
     read_from_zoho,
 )
@@ -41,7 +42,6 @@ from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.guard.seeding import SeedPlan, plan_seed
 from sync_guard.models.records import PartyRecord, System
-from sync_guard.reconcile.organization import AnotherOrganization, refuse_another_organization
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
 from sync_guard.store.checks import DynamoCheckState
@@ -112,15 +112,6 @@ def report_lines(
     return lines
 
 
-def _refuse_another_organization(record: DynamoCheckState, organization: str) -> None:
-    """Exit 2, naming both ids, when the shadow is recorded as another Books organisation's."""
-    try:
-        refuse_another_organization(record, organization, doing="seeding it")
-    except AnotherOrganization as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(2) from error
-
-
 def seed(
     crm: Annotated[Path | None, typer.Option(help="CRM Accounts or Contacts export (CSV, XLSX).")] = None,
     books: Annotated[Path | None, typer.Option(help="Books Customers export (CSV, XLSX or XLS).")] = None,
@@ -154,7 +145,7 @@ def seed(
     # One organisation's customers are never loaded into a shadow recorded as another's.
     organization = settings.zoho_books_organization_id.strip()
     shadow_organization = DynamoCheckState(aws.client("dynamodb", settings), settings.shadow_table)
-    _refuse_another_organization(shadow_organization, organization)
+    exit_under_another_organization(shadow_organization, organization, doing="seeding it")
     if from_zoho:
         modules = crm_modules(module)
         try:
@@ -189,7 +180,7 @@ def seed(
             shadow_organization.record_books_organization(organization, at=now, by=f"sync-guard seed ({who})")
         # Again, before anything is written: while Zoho or the files were read, the first scheduled run
         # of a stack deployed with another ZohoBooksOrganizationId may have recorded that one.
-        _refuse_another_organization(shadow_organization, organization)
+        exit_under_another_organization(shadow_organization, organization, doing="seeding it")
         client = aws.client("dynamodb", settings)
         written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
         note = (
