@@ -118,3 +118,42 @@ def test_a_callback_of_hundreds_of_ids_is_stored_and_queued_once_in_batches(
     assert statuses == ["queued"] * 350
     queued = [json.loads(m["Body"])["event_id"] for m in drain(aws_server)]
     assert sorted(queued) == sorted(ids)
+
+
+def books_webhook_for(organization_id: str | None) -> dict[str, Any]:
+    """Books' create webhook, its URL naming ``organization_id`` when given."""
+    event = sample_event("books-create")
+    if organization_id is not None:
+        event["queryStringParameters"]["organization_id"] = organization_id
+        event["rawQueryString"] += f"&organization_id={organization_id}"
+    return event
+
+
+def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20081234567")
+    app = fresh_module("functions.ingest.app")
+
+    # when the webhook's URL names another organisation than the configured one
+    refused = app.lambda_handler(books_webhook_for("20099999999"), FakeLambdaContext())
+
+    # then it is not acknowledged (Books' retry policy keeps it), naming the field and both ids
+    assert refused["statusCode"] == 409
+    body = json.loads(refused["body"])
+    assert (body["error"], body["field"]) == ("another_books_organization", "organization_id")
+    assert "organization_id is 20099999999" in body["message"]
+    assert "configured for Books organisation 20081234567" in body["message"]
+    table = aws_server.environment["SYNC_GUARD_EVENTS_TABLE"]
+    assert aws_server.dynamodb.scan(TableName=table)["Items"] == []
+    assert drain(aws_server) == []
+    # the configured organisation is told only to a caller with the secret
+    anonymous = books_webhook_for("20099999999")
+    del anonymous["headers"]["x-sync-guard-token"]
+    assert app.lambda_handler(anonymous, FakeLambdaContext())["statusCode"] == 401
+    # while the configured organisation's, or a URL naming none, is accepted as before
+    for organization_id in ("20081234567", None):
+        accepted = app.lambda_handler(books_webhook_for(organization_id), FakeLambdaContext())
+        assert accepted["statusCode"] == 202
+    assert len(drain(aws_server)) == 1  # one event, delivered twice

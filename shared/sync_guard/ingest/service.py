@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sync_guard.config import Settings
-from sync_guard.errors import ClientError, SyncGuardError, UnsupportedMediaType
+from sync_guard.errors import ClientError, Conflict, SyncGuardError, UnsupportedMediaType
 from sync_guard.ingest.auth import (
     SignatureVerifier,
     books_signature_verifier,
@@ -39,6 +39,8 @@ from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_notification
 logger = logging.getLogger(__name__)
 
 REDACTED = b"[redacted]"
+#: Optional on the Books webhook's URL: the organisation the webhook belongs to (checked when given).
+ORGANIZATION_QUERY_PARAMETER = "organization_id"
 
 
 def utc_now() -> datetime:
@@ -75,6 +77,7 @@ class IngestService:
         max_body_bytes: int,
         retention: timedelta,
         clock: Callable[[], datetime] = utc_now,
+        books_organization_id: str = "",
     ) -> None:
         self._store = store
         self._queue = queue
@@ -83,6 +86,7 @@ class IngestService:
         self._max_body_bytes = max_body_bytes
         self._retention = retention
         self._clock = clock
+        self._books_organization_id = books_organization_id.strip()
 
     @classmethod
     def from_settings(
@@ -102,6 +106,7 @@ class IngestService:
             max_body_bytes=settings.max_body_bytes,
             retention=timedelta(days=settings.event_retention_days),
             clock=clock,
+            books_organization_id=settings.zoho_books_organization_id,
         )
 
     def ingest(self, request: WebhookRequest) -> IngestResult:
@@ -115,6 +120,8 @@ class IngestService:
         if request.route is Route.BOOKS:
             self._verifier_for(secret).verify(request.headers, body)
         try:
+            if request.route is Route.BOOKS:
+                refuse_another_books_organization(request.query, self._books_organization_id)
             encoding = request.headers.get("content-encoding", "").strip().lower()
             if encoding not in ("", "identity"):
                 # A compressed body would otherwise read as text that is not UTF-8: the wrong complaint.
@@ -151,6 +158,28 @@ class IngestService:
             return parse_crm_notification(fields, received_at=received_at)
         hint = request.query.get("event") or request.query.get("operation")
         return [parse_books_webhook(fields, received_at=received_at, operation=hint)]
+
+
+class WebhookFromAnotherOrganization(Conflict):
+    """A Books webhook whose URL names another organisation than ``ZohoBooksOrganizationId``: not
+    acknowledged, so that Books' retry policy keeps it while the parameter is put right."""
+
+    code = "another_books_organization"
+
+
+def refuse_another_books_organization(query: Mapping[str, str], configured: str) -> None:
+    """Raise ``WebhookFromAnotherOrganization`` (409) when the URL's optional ``organization_id`` is not
+    the configured organisation; nothing to compare when either is absent."""
+    sent = query.get(ORGANIZATION_QUERY_PARAMETER, "").strip()
+    if not sent or not configured or sent == configured:
+        return
+    shown = sent if sent.isdigit() and len(sent) <= 30 else "another value"
+    raise WebhookFromAnotherOrganization(
+        f"the webhook's organization_id is {shown}, but the guard is configured for Books organisation "
+        f"{configured} (ZohoBooksOrganizationId): not accepted. Point this organisation's webhooks at its "
+        "own guard, or correct the parameter or the URL",
+        field=ORGANIZATION_QUERY_PARAMETER,
+    )
 
 
 def _without_secret(error: ClientError, secret: str) -> ClientError:
