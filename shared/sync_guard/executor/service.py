@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sync_guard.config import Mode
@@ -46,7 +46,10 @@ from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoh
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
-from sync_guard.reconcile.organization import refuse_books_under_another_organization
+from sync_guard.reconcile.organization import (
+    OrganizationRecordUnreadable,
+    refuse_books_under_another_organization,
+)
 from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.zoho.errors import ZohoAuthError
 
@@ -310,6 +313,22 @@ class Executor:
                 results.append(self._failed(message, claim, failure or RuntimeError("notice not sent")))
         return results
 
+    def _notice_links(self) -> ZohoLinks | None:
+        """The configured links, but into the Books organisation recorded for the shadow: the customers a
+        notice names are the shadow's, wherever ``ZohoBooksOrganizationId`` points now (a link into
+        another organisation would open "not found"). Configured ones when none is recorded or readable."""
+        links = self.config.links
+        if links is None or self.recorded_books_organization is None:
+            return links
+        try:
+            recorded = self.recorded_books_organization()
+        except OrganizationRecordUnreadable:  # the Books writes wait for it; the notices need not
+            logger.warning("the shadow's Books organisation is unreadable: notices link the configured one")
+            return links
+        if recorded is None or recorded.organization_id == links.books_organization_id:
+            return links
+        return replace(links, books_organization_id=recorded.organization_id)
+
     def _publish(
         self, notices: list[FinanceNotice], wanted: set[str]
     ) -> tuple[set[str], set[str], BaseException | None]:
@@ -326,7 +345,7 @@ class Executor:
                 self.notifier(),
                 sent_keys=already,
                 max_individual=self.config.notify_max_individual,
-                links=self.config.links,
+                links=self._notice_links(),
             )
             delivered = {key for d in deliveries for key in d.message.dedup_keys}
         except NotificationFailed as error:

@@ -11,7 +11,7 @@ from sync_guard.config import Mode
 from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, EntryKind
-from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
+from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage, ZohoLinks
 from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.zoho.errors import BooksApiError, ZohoAuthError, ZohoRateLimited, ZohoServerError, ZohoTimeout
 from tests.unit.executor.fakes_executor import (
@@ -50,6 +50,7 @@ def make(
     mode: Mode = Mode.ENFORCE,
     checkbox: str = "",
     books_organization: tuple[str, str] | None = None,
+    links: ZohoLinks | None = None,
 ) -> Executor:
     """``books_organization``: the configured and the recorded Books organisation ids."""
     zoho = zoho or FakeZoho()
@@ -65,6 +66,7 @@ def make(
             hold=HoldSettings("hold-tag", checkbox),
             max_receives=5,
             books_organization_id=books_organization[0] if books_organization else "",
+            links=links,
         ),
         clock=lambda: T0,
         recorded_books_organization=(
@@ -265,6 +267,32 @@ def test_a_batch_of_notices_becomes_one_digest() -> None:
     assert message.kind.value == "digest"
     assert message.notice_count == 8
     assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
+
+
+def _notice_body(configured: str, recorded: str) -> str:
+    """The body of one notice on Books customers new0/old0, sent under these two organisation ids."""
+    store, context, ids = _notify_setup(1)
+    notifier = InMemoryNotifier()
+    links = ZohoLinks(crm_org_id="20071234567", books_organization_id=configured)
+    executor = make(
+        store, context=context, notifier=notifier, links=links, books_organization=(configured, recorded)
+    )
+    executor.run_batch([msg(ids[0])])
+    [message] = notifier.messages
+    return message.body
+
+
+def test_notices_link_books_customers_into_the_organisation_recorded_for_the_shadow() -> None:
+    # given ZohoBooksOrganizationId changed to another organisation than the shadow's customers are in
+    body = _notice_body("20099999999", "20081234567")
+
+    # then the customers are linked where they are, in the recorded organisation, not the configured one
+    assert "https://books.zoho.eu/app/20081234567#/contacts/new0" in body
+    assert "https://books.zoho.eu/app/20081234567#/contacts/old0" in body
+    assert "20099999999" not in body
+    # and as configured while the two agree
+    agreeing = _notice_body("20099999999", "20099999999")
+    assert "https://books.zoho.eu/app/20099999999#/contacts/new0" in agreeing
 
 
 def test_a_retried_batch_never_notifies_twice() -> None:
