@@ -242,3 +242,27 @@ def test_a_seed_from_zoho_loads_nothing_when_another_organisation_is_recorded_wh
     recorded = DynamoCheckState.from_settings(get_settings()).books_organization()
     assert recorded is not None
     assert recorded.organization_id == "20099999999"
+
+
+def test_books_organization_shows_an_item_edited_by_hand_or_names_what_it_lacks(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20099999999")
+    get_settings.cache_clear()
+    key = {"pk": {"S": "ZOHO_CHECK"}, "sk": {"S": "books_organization"}}
+    table = get_settings().shadow_table
+
+    # given the item written by hand with the id alone, then without it
+    aws_server.dynamodb.put_item(TableName=table, Item={**key, "organization_id": {"S": "20081234567"}})
+    shown = runner.invoke(app, ["books-organization"])
+    aws_server.dynamodb.put_item(TableName=table, Item={**key, "recorded_by": {"S": "alice"}})
+    unreadable = runner.invoke(app, ["books-organization"])
+
+    # then the first is shown as the recorded organisation, and the second named with the field it lacks
+    assert shown.exit_code == 1, shown.output
+    assert "recorded for the shadow: 20081234567 (recorded at a time not kept by an unknown writer)" in (
+        shown.output
+    )
+    assert unreadable.exit_code == 2, unreadable.output
+    assert "books_organization has no organization_id" in unreadable.output
+    assert unreadable.exception is None or isinstance(unreadable.exception, SystemExit)

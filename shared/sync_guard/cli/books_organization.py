@@ -18,7 +18,11 @@ import typer
 from sync_guard.cli import _context as target
 from sync_guard.errors import ConfigurationError, SyncGuardError
 from sync_guard.guard.admin import admin_entry
-from sync_guard.reconcile.organization import ContactLookup, adopt_configured_organization
+from sync_guard.reconcile.organization import (
+    ContactLookup,
+    OrganizationRecordUnreadable,
+    adopt_configured_organization,
+)
 from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
@@ -55,7 +59,12 @@ def books_organization(
     client = aws.client("dynamodb", settings)
     record = DynamoCheckState(client, settings.shadow_table)
     if not adopt:
-        recorded = record.books_organization()
+        try:
+            recorded = record.books_organization()
+        except OrganizationRecordUnreadable as error:
+            typer.echo(f"configured (ZohoBooksOrganizationId): {configured or 'none'}")
+            typer.echo(f"error: {error.message}", err=True)
+            raise typer.Exit(2) from error
         typer.echo(f"configured (ZohoBooksOrganizationId): {configured or 'none'}")
         typer.echo(f"recorded for the shadow: {_described(recorded)}")
         if recorded is not None and configured and recorded.organization_id != configured:

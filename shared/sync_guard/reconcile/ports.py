@@ -97,7 +97,7 @@ class BooksOrganization:
     def provenance(self) -> str:
         """``recorded 2026-09-01 10:15 UTC by seed``, saying so where the item does not tell."""
         when = f"{self.recorded_at:%Y-%m-%d %H:%M} UTC" if self.recorded_at else "at a time not kept"
-        return f"recorded {when} by {self.recorded_by or 'someone not kept'}"
+        return f"recorded {when} by {self.recorded_by or 'an unknown writer'}"
 
 
 @dataclass(frozen=True)
