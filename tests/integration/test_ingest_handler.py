@@ -58,15 +58,6 @@ def body_of(response: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def queued_messages(aws: AwsResources) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60)
-        if not batch.get("Messages"):
-            return messages
-        messages.extend(batch["Messages"])
-
-
 def stored_item(aws: AwsResources, event_id: str) -> dict[str, Any]:
     table = aws.environment["SYNC_GUARD_EVENTS_TABLE"]
     item: dict[str, Any] = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": event_id}})["Item"]
@@ -90,7 +81,7 @@ def test_every_sample_is_accepted_stored_and_queued(
         assert item["status"]["S"] == "queued"
         assert int(item["expires_at"]["N"]) > 0
         assert TEST_SECRET not in item.get("raw_body", {}).get("S", "")
-    assert sorted(json.loads(m["Body"])["event_id"] for m in queued_messages(aws)) == sorted(
+    assert sorted(json.loads(m["Body"])["event_id"] for m in aws.queued_messages()) == sorted(
         document["event_ids"]
     )
 
@@ -99,7 +90,7 @@ def test_notification_with_three_ids_gives_three_distinct_events(aws: AwsResourc
     document = body_of(invoke(sample_event("crm-notification-insert")))
     assert document["accepted"] == 3
     assert len(set(document["event_ids"])) == 3
-    records = {json.loads(m["Body"])["event"]["record_id"] for m in queued_messages(aws)}
+    records = {json.loads(m["Body"])["event"]["record_id"] for m in aws.queued_messages()}
     assert records == {"5725767000003000301", "5725767000003000302", "5725767000003000303"}
 
 
@@ -108,7 +99,7 @@ def test_duplicate_delivery_is_acknowledged_but_queued_once(aws: AwsResources, i
     second = invoke(sample_event("books-edit"))
     assert second["statusCode"] == 202
     assert body_of(second) == {"accepted": 1, "event_ids": first["event_ids"], "duplicates": 1}
-    assert len(queued_messages(aws)) == 1
+    assert len(aws.queued_messages()) == 1
 
 
 @pytest.mark.parametrize(
@@ -126,7 +117,7 @@ def test_missing_or_wrong_token_is_401(aws: AwsResources, invoke: Invoke, auth: 
     response = invoke(event)
     assert response["statusCode"] == 401
     assert body_of(response)["error"] == "unauthorised"
-    assert queued_messages(aws) == []
+    assert aws.queued_messages() == []
 
 
 def test_query_token_is_accepted(invoke: Invoke) -> None:
@@ -201,7 +192,7 @@ def test_a_charset_python_decodes_oddly_is_the_callers_mistake(
     response = invoke(event)
     assert response["statusCode"] == status
     assert body_of(response)["error"] in {"unsupported_media_type", "invalid_payload"}
-    assert queued_messages(aws) == []
+    assert aws.queued_messages() == []
 
 
 def test_a_value_nested_hundreds_deep_is_400_naming_its_field(aws: AwsResources, invoke: Invoke) -> None:
@@ -213,7 +204,7 @@ def test_a_value_nested_hundreds_deep_is_400_naming_its_field(aws: AwsResources,
     response = invoke(event)
     assert response["statusCode"] == 400
     assert body_of(response)["field"] == "contact.custom_fields"
-    assert queued_messages(aws) == []
+    assert aws.queued_messages() == []
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
@@ -241,7 +232,7 @@ def test_a_table_that_refuses_writes_is_a_503_without_internals(aws: AwsResource
     document = body_of(response)
     assert document["error"] == "event_not_stored"
     assert "Traceback" not in response["body"]
-    assert queued_messages(aws) == []
+    assert aws.queued_messages() == []
 
 
 def test_queue_failure_keeps_the_event_and_a_redelivery_queues_it(
@@ -263,7 +254,7 @@ def test_queue_failure_keeps_the_event_and_a_redelivery_queues_it(
     healthy = fresh_module("functions.ingest.app")
     again = healthy.lambda_handler(sample_event("crm-workflow-edit"), FakeLambdaContext())
     assert body_of(again)["duplicates"] == 1
-    assert [json.loads(m["Body"])["event_id"] for m in queued_messages(aws)] == [event_id]
+    assert [json.loads(m["Body"])["event_id"] for m in aws.queued_messages()] == [event_id]
     assert stored_item(aws, event_id)["status"]["S"] == "queued"
 
 

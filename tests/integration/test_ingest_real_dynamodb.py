@@ -18,15 +18,6 @@ from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module,
 pytestmark = pytest.mark.integration
 
 
-def drain(aws: AwsResources) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    while batch := aws.sqs.receive_message(
-        QueueUrl=aws.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
-    ).get("Messages"):
-        messages.extend(batch)
-    return messages
-
-
 @pytest.fixture
 def app(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The ingest function against the real server, with the test secret."""
@@ -48,7 +39,7 @@ def test_storage_first_and_duplicate_delivery_over_http(aws_server: AwsResources
         item = aws_server.dynamodb.get_item(TableName=table, Key={"pk": {"S": event_id}})["Item"]
         assert item["status"]["S"] == "queued"
         assert "[redacted]" in item["raw_body"]["S"]
-    assert sorted(json.loads(m["Body"])["event_id"] for m in drain(aws_server)) == sorted(ids)
+    assert sorted(json.loads(m["Body"])["event_id"] for m in aws_server.queued_messages()) == sorted(ids)
 
 
 def test_unqueued_event_is_requeued_by_redelivery_and_found_by_the_sweep(
@@ -71,7 +62,7 @@ def test_unqueued_event_is_requeued_by_redelivery_and_found_by_the_sweep(
     healthy = fresh_module("functions.ingest.app")
     again = healthy.lambda_handler(sample_event("books-edit"), FakeLambdaContext())
     assert json.loads(again["body"])["duplicates"] == 1
-    assert [json.loads(m["Body"])["event_id"] for m in drain(aws_server)] == [event_id]
+    assert [json.loads(m["Body"])["event_id"] for m in aws_server.queued_messages()] == [event_id]
     store = DynamoEventStore.from_settings(get_settings())
     assert store.status_of(event_id) is EventStatus.QUEUED
     assert list(store.unqueued(received_before=later)) == []
@@ -116,7 +107,7 @@ def test_a_callback_of_hundreds_of_ids_is_stored_and_queued_once_in_batches(
         for item in page["Items"]
     ]
     assert statuses == ["queued"] * 350
-    queued = [json.loads(m["Body"])["event_id"] for m in drain(aws_server)]
+    queued = [json.loads(m["Body"])["event_id"] for m in aws_server.queued_messages()]
     assert sorted(queued) == sorted(ids)
 
 
@@ -147,7 +138,7 @@ def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
     assert "configured for Books organisation 20081234567" in body["message"]
     table = aws_server.environment["SYNC_GUARD_EVENTS_TABLE"]
     assert aws_server.dynamodb.scan(TableName=table)["Items"] == []
-    assert drain(aws_server) == []
+    assert aws_server.queued_messages() == []
     # the configured organisation is told only to a caller with the secret
     anonymous = books_webhook_for("20099999999")
     del anonymous["headers"]["x-sync-guard-token"]
@@ -156,4 +147,4 @@ def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
     for organization_id in ("20081234567", None):
         accepted = app.lambda_handler(books_webhook_for(organization_id), FakeLambdaContext())
         assert accepted["statusCode"] == 202
-    assert len(drain(aws_server)) == 1  # one event, delivered twice
+    assert len(aws_server.queued_messages()) == 1  # one event, delivered twice

@@ -17,6 +17,7 @@ from sync_guard.local.template import create_tables
 from sync_guard.store.aws import reset_clients
 
 REGION = "eu-west-2"
+MAX_VISIBILITY_SECONDS = 12 * 60 * 60
 
 
 @dataclass
@@ -30,6 +31,19 @@ class AwsResources:
     queue_url: str
     dlq_url: str
     topic_arn: str
+
+    def queued_messages(self) -> list[dict[str, Any]]:
+        """Every message waiting on the processing queue, each once.
+
+        What is received stays out of sight for SQS's longest visibility timeout (12 hours), so a slow
+        machine draining hundreds of messages never sees the first ones come back.
+        """
+        messages: list[dict[str, Any]] = []
+        while batch := self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=MAX_VISIBILITY_SECONDS
+        ).get("Messages"):
+            messages.extend(batch)
+        return messages
 
 
 def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
