@@ -676,6 +676,53 @@ def test_amounts_stored_as_numbers_or_as_text_with_a_currency_are_read(tmp_path:
     assert export.warnings == []
 
 
+def test_the_text_amounts_alone_show_a_workbooks_decimal_mark(tmp_path: Path) -> None:
+    # given: number cells with decimals (their text has cell_text's dot, whatever the sheet's locale),
+    # more of them than the text amounts, which show a decimal comma
+    rows: list[list[Cell]] = [
+        ["Contact ID", "Display Name", "Outstanding Receivable Amount"],
+        [1, "Acme", 1234.5],
+        [2, "Beta", 99.5],
+        [3, "Gamma", "12.500"],
+        [4, "Delta", "1.250,50"],
+    ]
+    # when
+    export = read_export(xlsx(tmp_path / "c.xlsx", ("Customers", rows)), System.BOOKS)
+    # then: "12.500" is read as the text amounts show, twelve thousand five hundred
+    expected = [Decimal(text) for text in ("1234.5", "99.5", "12500", "1250.50")]
+    assert ([r.outstanding for r in export.records], export.warnings) == (expected, [])
+
+
+def test_a_later_text_amount_shows_a_workbooks_decimal_mark_as_in_a_csv(tmp_path: Path) -> None:
+    # given: a number cell, then text amounts that read either way in every row the conventions' pass
+    # looks at, then one that shows a decimal comma, and a number cell after it
+    late = 20_001
+    rows: list[list[Cell]] = [
+        ["Contact ID", "Display Name", "Outstanding Receivable Amount"],
+        [1, "Acme", 1250.125],
+        *([i, f"Acme {i}", "12.500"] for i in range(2, late + 1)),
+        [late + 1, "Late Ltd", "1.250,50"],
+        [late + 2, "Later Ltd", 1250.125],
+    ]
+    path = xlsx(tmp_path / "c.xlsx", ("Customers", rows))
+    # when
+    export = read_export(path, System.BOOKS)
+    # then: the text amounts before it read with a decimal comma, with one warning naming its row; the
+    # number cells read as the numbers they are
+    amounts = [r.outstanding for r in export.records]
+    assert [r.record_id for r in export.records] == [str(i) for i in range(1, late + 3)]
+    assert (amounts[0], set(amounts[1:-2]), amounts[-2:]) == (
+        Decimal("1250.125"),
+        {Decimal(12500)},
+        [Decimal("1250.50"), Decimal("1250.125")],
+    )
+    assert export.warnings == [
+        f"{path}, sheet 'Customers', row {late + 2}: outstanding amount '1.250,50' shows a decimal comma, "
+        "and the file's first 20,000 rows show no amount's mark: the 20000 amounts before it that read "
+        "either way (such as '12.500') are read with a decimal comma, not a decimal dot"
+    ]
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [

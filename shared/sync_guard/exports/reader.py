@@ -469,7 +469,8 @@ def _settle_conventions(
     spreadsheet's day numbers, "45292", or nothing at all; a workbook's number cells are written as
     their numbers here, and so agree with day numbers written as text), :class:`_DateOrder` (the time
     columns in which those rows hold slash dates, day numbers or nothing, and not both orders) and
-    :class:`_DecimalMark` (a CSV file's amount column, where no amount in those rows shows its mark).
+    :class:`_DecimalMark` (the amount column, where no amount in those rows shows its mark; in a
+    workbook, where no text amount does: a number cell is the number it is).
     """
     kept: _Kept = {}
     days = _DayNumbers(export, {}, kept, date1904=date1904)
@@ -504,7 +505,7 @@ def _settle_conventions(
             days.columns[indices[name]] = name
     marks = counts.get("outstanding", Counter())
     export.decimal_comma = marks[","] > marks["."] if marks[","] != marks["."] else semicolons
-    if "outstanding" in indices and not marks and export.sheet is None:
+    if "outstanding" in indices and not marks:
         mark.columns[indices["outstanding"]] = "outstanding"
     return readings
 
@@ -688,7 +689,8 @@ class _DateOrder(_ReadAsDecided):
 
 
 class _DecimalMark(_ReadAsDecided):
-    """A CSV file's amount column while no amount in it has shown its decimal mark: those that read
+    """An amount column while no amount in it has shown its decimal mark (in a workbook, its text cells:
+    a number cell is read as the number it is, and is not looked at here): those that read
     either way ("1,250", "12.500") are read by the mark decided (a decimal comma in a file of
     semicolons, a dot in any other) and kept. The first amount that shows its mark settles the
     column: the other mark ("1.250,50" where a dot was decided) has those read again with it, with
@@ -1274,8 +1276,9 @@ class _CsvTable:
         self.short: _ShortRows | None = None
         self.errors: _ErrorValues | None = None
 
-    def sample(self) -> Iterator[list[str]]:
-        """The rows after the header, read again from the start, up to the first that is not valid."""
+    def sample(self, columns: dict[str, int]) -> Iterator[list[str]]:
+        """The rows after the header, read again from the start, up to the first that is not valid (every
+        cell as written: a CSV file's ``columns`` are all text)."""
         with _open_text(self.export.path, self.export.encoding) as handle:
             rows = csv.reader(handle, delimiter=self.reader.dialect.delimiter)
             try:
@@ -1380,9 +1383,16 @@ class _WorkbookTable:
         texts.extend([""] * (width - len(texts)))
         return texts
 
-    def sample(self) -> Iterator[list[str]]:
-        """The rows after the header, as text."""
-        return (self._row_text(row) for row in islice(self.cells, self.header_index + 1, None))
+    def sample(self, columns: dict[str, int]) -> Iterator[list[str]]:
+        """The rows after the header, as text, the number cells of the amount column left out: a
+        number's text has the dot :func:`cell_text` writes, which tells nothing of the mark the sheet's
+        text amounts are written with ("1.250,50")."""
+        amount = columns.get("outstanding")
+        for row in islice(self.cells, self.header_index + 1, None):
+            texts = self._row_text(row)
+            if amount is not None and amount < len(row) and type(row[amount]) in (float, int):
+                texts[amount] = ""
+            yield texts
 
     def rows(
         self, columns: dict[str, int], readings: Sequence[_ReadAsDecided]
@@ -1395,8 +1405,7 @@ class _WorkbookTable:
         errors = self._read_in_columns(columns, self.error_cells)
         unsaved = self._read_in_columns(columns, dict.fromkeys(self.unsaved_formula_cells, ""))
         dates = [columns[name] for name in (*_TIME_FIELDS, "date_of_birth") if name in columns]
-        # A number cell's text has a decimal dot, which is what a file of decimal dots means.
-        amount = columns.get("outstanding") if export.decimal_comma else None
+        amount = columns.get("outstanding")
         typed = bool(dates) or amount is not None
         looking = [reading for reading in readings if reading.columns]
         for number, row in enumerate(islice(self.cells, self.header_index + 1, None), self.header_index + 2):
@@ -1437,12 +1446,19 @@ class _WorkbookTable:
         self, row: Sequence[object], texts: list[str], dates: list[int], amount: int | None
     ) -> None:
         """A number cell read as its column means it: in a column of dates, the date its serial number
-        stands for; in the ``amount`` column of a file of decimal commas, written with a decimal comma
-        (1250.125 would read as 1250125 there: a mark before three digits is the file's thousands)."""
+        stands for; in the ``amount`` column, while the file's amounts are read with a decimal comma (its
+        text amounts may show one at any row: see :class:`_DecimalMark`), written with a decimal comma
+        (1250.125 would read as 1250125 there: a mark before three digits is the file's thousands). A
+        number cell's text has a decimal dot, which is what a file of decimal dots means."""
         for index in dates:
             if index < len(row) and (text := serial_date_text(row[index], date1904=self.date1904)):
                 texts[index] = text
-        if amount is not None and amount < len(row) and type(row[amount]) in (float, int):
+        if (
+            amount is not None
+            and self.export.decimal_comma
+            and amount < len(row)
+            and type(row[amount]) in (float, int)
+        ):
             texts[amount] = texts[amount].replace(".", ",")
 
     def _read_in_columns(
@@ -1511,7 +1527,7 @@ def iter_export(
         export.columns = {f: headers[i] for f, i in columns.items()}
         export.repeated = _repeated_headers(export, headers, columns)
         readings = _settle_conventions(
-            export, table.sample(), columns, semicolons=table.semicolons, date1904=table.date1904
+            export, table.sample(columns), columns, semicolons=table.semicolons, date1904=table.date1904
         )
         kept = readings[0].kept
         module = _module_for(system, columns)
