@@ -697,6 +697,48 @@ def test_a_later_date_against_the_order_the_first_rows_show_is_warned_of_as_both
     ]
 
 
+# Zoho writes its times in ISO 8601; a slash date further down was typed or pasted in a spreadsheet.
+ISO_TIME = "2020-01-03T10:00:00"
+
+
+def test_slash_dates_after_iso_times_are_read_again_as_a_later_one_shows_its_order(tmp_path: Path) -> None:
+    # given: ISO times in every row the conventions' pass looks at, then a slash date that reads either
+    # way (read day first, the default) and one that can only be month first
+    rows = [f"z{i},Acme {i},{ISO_TIME}\n" for i in range(PAST_THE_FIRST_ROWS)]
+    rows += ["za,Late Ltd,03/04/2020\n", "zb,Later Ltd,02/13/2020\n"]
+    path = write(tmp_path, "Record Id,Account Name,Created Time\n" + "".join(rows))
+    # when
+    export = read_export(path, System.CRM)
+    # then: the date that read either way is read month first, as the column shows, with one warning
+    assert {record.created_at for record in export.records[:-2]} == {datetime(2020, 1, 3, 10, 0)}
+    assert [record.created_at for record in export.records[-2:]] == [
+        datetime(2020, 3, 4),
+        datetime(2020, 2, 13),
+    ]
+    assert export.warnings == [
+        f"{path}, line {PAST_THE_FIRST_ROWS + 3}: created time '02/13/2020' can only be month first, and the "
+        "file's first 20,000 rows show neither order: the 1 created times before it that read either way "
+        "(such as '03/04/2020') are read month first, not day first"
+    ]
+
+
+def test_a_later_slash_date_against_the_order_an_iso_columns_first_rows_show_is_warned_of(
+    tmp_path: Path,
+) -> None:
+    # given: ISO times and one day-first date in the first rows, then a date that can only be month first
+    header = "Record Id,Account Name,Created Time"
+    path = write_past_the_first_rows(tmp_path, header, ISO_TIME, "02/13/2020", first="15/03/2020")
+    # when
+    export = read_export(path, System.CRM)
+    # then
+    before, late = read_late_file(export, "created_at")
+    assert (before, late) == ({datetime(2020, 3, 15), datetime(2020, 1, 3, 10, 0)}, datetime(2020, 2, 13))
+    assert export.warnings == [
+        f"{path}, line {PAST_THE_FIRST_ROWS + 2}: created times are written both day first "
+        "('15/03/2020') and month first ('02/13/2020'); those that read either way are read day first"
+    ]
+
+
 def test_an_empty_time_column_is_no_column_of_day_numbers(tmp_path: Path) -> None:
     path = write(tmp_path, "Record Id,Account Name,Created Time\nz1,Acme Ltd,\n")
     export = read_export(path, System.CRM)

@@ -468,7 +468,7 @@ def _settle_conventions(
     show otherwise: :class:`_DayNumbers` (the time columns in which those rows hold nothing but a
     spreadsheet's day numbers, "45292", or nothing at all; a workbook's number cells are written as
     their numbers here, and so agree with day numbers written as text), :class:`_DateOrder` (the time
-    columns in which those rows hold slash dates, day numbers or nothing, and not both orders) and
+    columns in which those rows do not show both orders, whatever else they hold) and
     :class:`_DecimalMark` (the amount column, where no amount in those rows shows its mark; in a
     workbook, where no text amount does: a number cell is the number it is).
     """
@@ -496,7 +496,7 @@ def _settle_conventions(
         export.month_first_in[name] = month_first
         if months and day_first:
             _both_orders(export, None, name, examples[name])
-        elif not counts[name]["other"]:  # a column of ISO times, as Zoho writes them, has no order
+        else:  # ISO times too, as Zoho writes them: a slash date further down has an order to read
             order.columns[indices[name]] = name
             if months or day_first:
                 order.shown[name] = examples[name]["month" if months else "day"]
@@ -639,10 +639,10 @@ class _DayNumbers(_ReadAsDecided):
 
 
 class _DateOrder(_ReadAsDecided):
-    """The day/month order of the time columns whose first rows hold slash dates (or day numbers, or
-    nothing) and do not show both orders, looked at in each slash date as the rows are read; a column
-    those rows show written otherwise (ISO times, as Zoho writes them) is not looked at, to keep its
-    reading as cheap as it was. In a column whose first rows show no order, the dates that read
+    """The day/month order of the time columns whose first rows do not show both orders, looked at in
+    each slash date as the rows are read: a column of ISO times, as Zoho writes them, may have slash
+    dates further down (typed in a spreadsheet), read as a column of slash dates is (a value with no
+    slash is passed over at once). In a column whose first rows show no order, the dates that read
     either way ("03/04/2020") are read by ``export.month_first`` and kept: a later date that reads only
     the other way ("13/02/2020") proves that wrong, and they are read again in that order, with one
     warning, as the first rows would have had them read had it been among them. A later date against
@@ -654,6 +654,8 @@ class _DateOrder(_ReadAsDecided):
         self.shown: dict[str, str] = {}  # field -> the first date that showed its order
 
     def text(self, line: int, index: int, value: str) -> str:
+        if "/" not in value:  # "2020-01-03 10:00:00": most of a Zoho export's times
+            return value
         match = _SLASH_DATE.match(value)
         if match is None:
             return value
