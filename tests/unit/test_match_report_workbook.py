@@ -836,9 +836,10 @@ XLWT_FORMULA_VALUE = (0xFFFF_0000_0000_0003).to_bytes(8, "little")
 NA_FORMULA_VALUE = bytes([2, 0, 0x2A, 0, 0, 0, 0xFF, 0xFF])
 
 
-def xls(path: Path, sheets: dict[str, list[list[Cell | tuple[str, int]]]]) -> Path:
+def xls(path: Path, sheets: dict[str, list[list[Cell | tuple[str, int] | xlwt.Formula]]]) -> Path:
     """An Excel 97 workbook; a cell ("error", code) holds that error value, ("formula", code) a formula
-    whose saved value is that error."""
+    whose saved value is that error, an xlwt.Formula that formula as xlwt saves it (its value empty
+    text); a workbook holds one kind of formula or the other."""
     book = xlwt.Workbook()
     for name, rows in sheets.items():
         sheet = book.add_sheet(name)
@@ -852,9 +853,13 @@ def xls(path: Path, sheets: dict[str, list[list[Cell | tuple[str, int]]]]) -> Pa
                     sheet.write(number, column, value)
     book.save(str(path))
     data = path.read_bytes()
-    formulas = sum(1 for rows in sheets.values() for row in rows for v in row if v == ("formula", 0x2A))
-    assert data.count(XLWT_FORMULA_VALUE) == formulas
-    path.write_bytes(data.replace(XLWT_FORMULA_VALUE, NA_FORMULA_VALUE))
+    cells = [value for rows in sheets.values() for row in rows for value in row]
+    failed = sum(1 for value in cells if value == ("formula", 0x2A))
+    as_xlwt_saves = sum(1 for value in cells if isinstance(value, xlwt.Formula))
+    assert data.count(XLWT_FORMULA_VALUE) == failed + as_xlwt_saves
+    if failed:
+        assert not as_xlwt_saves
+        path.write_bytes(data.replace(XLWT_FORMULA_VALUE, NA_FORMULA_VALUE))
     return path
 
 
@@ -916,6 +921,53 @@ def test_the_error_cells_of_another_sheet_of_an_xls_workbook_are_not_counted(tmp
     assert read_export(path, System.BOOKS, sheet="Clean").warnings == []
     assert read_export(path, System.BOOKS, sheet="Later").warnings == []
     assert len(read_export(path, System.BOOKS, sheet="Errors").warnings) == 1
+
+
+def test_an_xls_workbooks_formulas_saved_as_empty_text_are_counted_in_one_warning(tmp_path: Path) -> None:
+    # given: formulas as xlwt saves them, never worked out (their value empty text), in columns read and
+    # in Notes, which no field reads
+    path = xls(
+        tmp_path / "built.xls",
+        {
+            "Customers": [
+                XLS_HEADER,
+                ["1", "Acme Ltd", xlwt.Formula('TRIM(" Acme ")'), "acme@example.com", "", ""],
+                ["2", "Beta Ltd", "", xlwt.Formula('LOWER("B@EXAMPLE.COM")'), xlwt.Formula('"48"&"76"'), ""],
+                ["3", "Gamma Ltd", "", "", "", xlwt.Formula('"note"')],
+            ]
+        },
+    )
+    # when
+    export = read_export(path, System.BOOKS)
+    # then: read as empty, as before, and one warning counts them (a link's "" stops nothing)
+    assert [(r.other_names, r.email, r.linked_crm_id) for r in export.records[:2]] == [
+        ((), "acme@example.com", None),
+        ((), None, None),
+    ]
+    [warning] = export.warnings
+    assert warning == (
+        f"{path}, sheet 'Customers': 3 cell(s) hold a formula whose saved value is empty text where a value "
+        "was read, the first at row 2, column C ('Company Name'): read as empty. An .xls workbook saves that "
+        "both for a formula a spreadsheet worked out as empty and for one a program (such as xlwt) wrote "
+        "without working it out: if these cells should hold values, open the workbook in a spreadsheet "
+        "program (Excel, LibreOffice) and save it, so that the values are saved with the formulas, or "
+        "paste the values over the formulas, and run this again"
+    )
+
+
+def test_an_xls_formula_saved_as_empty_text_in_the_id_column_stops_the_read_naming_the_cell(
+    tmp_path: Path,
+) -> None:
+    row: list[Cell | tuple[str, int] | xlwt.Formula] = [xlwt.Formula('"46"&"2"'), "Beta Ltd", "", "", "", ""]
+    path = xls(tmp_path / "built.xls", {"Customers": [XLS_HEADER, ["1", "Acme Ltd", "", "", "", ""], row]})
+
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+
+    assert caught.value.message.startswith(
+        f"{path}, sheet 'Customers', row 3: 'Contact ID' (cell A3) holds a formula whose saved value is "
+        "empty text, so this id is not known: open the workbook in a spreadsheet program"
+    )
 
 
 # Day numbers written as text in a workbook's time column, as a CSV file holds them.

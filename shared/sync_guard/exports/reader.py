@@ -1244,14 +1244,34 @@ class _UnsavedFormulas(_ErrorValues):
     read as empty and counted for one warning, except in an id column, where the run stops, as for an
     error value."""
 
+    held = "a formula with no saved value"
+
     def _unknown(self, what: str, error: str) -> str:
-        return f"holds a formula with no saved value, so this {what} is not known: {_SAVE_VALUES}"
+        return f"holds {self.held}, so this {what} is not known: {_SAVE_VALUES}"
 
     def _counted(self, count: int, error: str, place: str) -> str:
         return (
             f"{count} cell(s) hold a formula with no saved value (a workbook written by a program, not "
             f"saved from a spreadsheet) where a value was read, the first at {place}: read as empty; "
             f"{_SAVE_VALUES}"
+        )
+
+
+class _EmptyTextFormulas(_UnsavedFormulas):
+    """Cells of an xls workbook holding a formula whose saved value is empty text: a spreadsheet's
+    formula that came to "" (an IFERROR with nothing found), or one a program such as xlwt wrote
+    without working it out, which an xls saves the same way. Read as empty and counted for one
+    warning, as :class:`_UnsavedFormulas` are; in the id column the run stops (the record would have
+    no id), but not in a link's column, where "" is a spreadsheet's usual way of writing no link."""
+
+    held = "a formula whose saved value is empty text"
+
+    def _counted(self, count: int, error: str, place: str) -> str:
+        return (
+            f"{count} cell(s) hold {self.held} where a value was read, the first at {place}: read as "
+            "empty. An .xls workbook saves that both for a formula a spreadsheet worked out as empty and "
+            "for one a program (such as xlwt) wrote without working it out: if these cells should hold "
+            f"values, {_SAVE_VALUES}"
         )
 
 
@@ -1375,9 +1395,11 @@ class _WorkbookTable:
         self.semicolons = False
         self.error_cells = sheet.errors
         self.unsaved_formula_cells = sheet.unsaved_formulas
+        self.empty_text_formula_cells = sheet.empty_text_formulas
         self.date1904 = sheet.date1904
         self.errors = _ErrorValues(export, headers, unit="row")
         self.unsaved_formulas = _UnsavedFormulas(export, headers, unit="row")
+        self.empty_text_formulas = _EmptyTextFormulas(export, headers, unit="row")
 
     def _row_text(self, row: Sequence[object]) -> list[str]:
         width = len(self.headers)
@@ -1406,6 +1428,8 @@ class _WorkbookTable:
         ids = _id_columns(export, columns)
         errors = self._read_in_columns(columns, self.error_cells)
         unsaved = self._read_in_columns(columns, dict.fromkeys(self.unsaved_formula_cells, ""))
+        empty_texts = self._read_in_columns(columns, dict.fromkeys(self.empty_text_formula_cells, ""))
+        record_ids = {index: name for index, name in ids.items() if name == "id"}
         dates = [columns[name] for name in (*_TIME_FIELDS, "date_of_birth") if name in columns]
         amount = columns.get("outstanding")
         typed = bool(dates) or amount is not None
@@ -1427,6 +1451,8 @@ class _WorkbookTable:
                 self.errors.read(number, column, error, ids)
             for column, _ in unsaved.get(number, ()):
                 self.unsaved_formulas.read(number, column, "", ids)
+            for column, _ in empty_texts.get(number, ()):
+                self.empty_text_formulas.read(number, column, "", record_ids)
             if not any(text.strip() for text in texts):
                 continue
             for reading in looking:  # day numbers written as text; a number cell is a date already
@@ -1477,8 +1503,9 @@ class _WorkbookTable:
 
     def warnings(self) -> list[str]:
         """One warning counting the error cells read as empty, one counting the formulas with no saved
-        value (a sheet's rows need no other mending)."""
-        return self.errors.warnings() + self.unsaved_formulas.warnings()
+        value, one counting an xls workbook's formulas saved as empty text (a sheet's rows need no other
+        mending)."""
+        return self.errors.warnings() + self.unsaved_formulas.warnings() + self.empty_text_formulas.warnings()
 
 
 @contextmanager

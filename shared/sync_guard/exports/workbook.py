@@ -56,6 +56,10 @@ class Sheet:
     # written by a program, such as openpyxl, that saves formulas without computing them), which
     # python-calamine reads as empty cells. Found in an xlsx workbook's XML.
     unsaved_formulas: set[tuple[int, int]] = field(default_factory=set)
+    # (row index, column index) of an xls workbook's cells holding a formula whose saved value is empty
+    # text: what a spreadsheet saves for a formula it worked out as "", and what a program (xlwt) saves
+    # for every formula it never worked out; an xls cannot tell the two apart, as an xlsx can.
+    empty_text_formulas: set[tuple[int, int]] = field(default_factory=set)
 
 
 def read_sheet(path: Path, name: str | None = None) -> Sheet:
@@ -89,8 +93,8 @@ def read_sheet(path: Path, name: str | None = None) -> Sheet:
             message = f"sheet {chosen!r} cannot be read (is it damaged?): {error}"
             raise WorkbookUnreadable(message) from error
     if _is_ole(path):
-        errors, date1904 = _xls_facts(path, chosen)
-        return Sheet(chosen, cells, others, errors, date1904)
+        errors, empty_texts, date1904 = _xls_facts(path, chosen)
+        return Sheet(chosen, cells, others, errors, date1904, empty_text_formulas=empty_texts)
     errors, unsaved, date1904 = _xlsx_facts(path, chosen)
     return Sheet(chosen, cells, others, errors, date1904, unsaved)
 
@@ -298,34 +302,42 @@ _XLS_ERRORS = {
 }  # fmt: skip
 # What an error cell's record is bound to hold, which a sheet's bytes are searched for before its
 # records are walked: a BOOLERR record's type and length (8), and a formula's saved value when it is an
-# error (type 2, the code, 0xFFFF in the last two of its eight bytes).
+# error (type 2, the code, 0xFFFF in the last two of its eight bytes), or empty text (type 3).
 _BOOLERR_START = _RECORD.pack(_BOOLERR, 8)
 _FORMULA_ERROR = re.compile(rb"\x02\x00[" + re.escape(bytes(sorted(_XLS_ERRORS))) + rb"]\x00\x00\x00\xff\xff")
+_FORMULA_EMPTY_TEXT = re.compile(rb"\x03.{5}\xff\xff", re.DOTALL)
+# A formula's saved value by its first byte, where its last two are 0xFFFF: an error, empty text.
+_RESULT_ERROR, _RESULT_EMPTY_TEXT = 2, 3
 
 
-def _xls_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], bool]:
+def _xls_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]], bool]:
     """The error cells of an xls workbook's ``sheet`` by (row, column) index (the cells holding an error
-    value, and the formulas whose saved value is one), and whether its dates count from 1904; none and
-    False when the workbook's stream cannot be found. The sheet's bytes are searched for what such a
-    cell's record holds (at the speed of bytes.find), and its records walked only where that occurs."""
+    value, and the formulas whose saved value is one), its formulas whose saved value is empty text, and
+    whether its dates count from 1904; none and False when the workbook's stream cannot be found. The
+    sheet's bytes are searched for what such a cell's record holds (at the speed of bytes.find), and its
+    records walked only where that occurs."""
     import olefile  # the cli extra's, as python-calamine is: only when an xls workbook is read
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
             stream = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
             if stream is None:
-                return {}, False
+                return {}, set(), False
             data = ole.openstream(stream).read()
         globals_ = _xls_globals(data)
         if sheet not in globals_.sheets:
-            return {}, globals_.date1904
+            return {}, set(), globals_.date1904
         start = globals_.sheets[sheet]
         end = min((other for other in globals_.sheets.values() if other > start), default=len(data))
-        if data.find(_BOOLERR_START, start, end) < 0 and _FORMULA_ERROR.search(data, start, end) is None:
-            return {}, globals_.date1904
-        return _xls_errors_in(data, start), globals_.date1904
+        if (
+            data.find(_BOOLERR_START, start, end) < 0
+            and _FORMULA_ERROR.search(data, start, end) is None
+            and _FORMULA_EMPTY_TEXT.search(data, start, end) is None
+        ):
+            return {}, set(), globals_.date1904
+        return *_xls_errors_in(data, start), globals_.date1904
     except (OSError, struct.error, IndexError, ValueError):
-        return {}, False
+        return {}, set(), False
 
 
 def _xls_records(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
@@ -367,10 +379,11 @@ def _xls_globals(data: bytes) -> _XlsGlobals:
     return _XlsGlobals(starts, date1904)
 
 
-def _xls_errors_in(data: bytes, start: int) -> dict[tuple[int, int], str]:
-    """The error cells of the sheet whose substream starts at ``start`` (a chart's substream inside it,
-    BOF to EOF, is passed over)."""
+def _xls_errors_in(data: bytes, start: int) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]]]:
+    """The error cells of the sheet whose substream starts at ``start``, and its formulas whose saved
+    value is empty text (a chart's substream inside it, BOF to EOF, is passed over)."""
     errors: dict[tuple[int, int], str] = {}
+    empty_texts: set[tuple[int, int]] = set()
     depth = 0
     for kind, at, length in _xls_records(data, start):
         if kind == _BOF:
@@ -384,12 +397,13 @@ def _xls_errors_in(data: bytes, start: int) -> dict[tuple[int, int], str]:
         elif kind == _BOOLERR and length >= 8 and data[at + 7] == 1:
             row, column = struct.unpack_from("<HH", data, at)
             errors[row, column] = _XLS_ERRORS.get(data[at + 6], "#VALUE!")
-        elif (
-            kind == _FORMULA and length >= 14 and data[at + 6] == 2 and data[at + 12 : at + 14] == b"\xff\xff"
-        ):
+        elif kind == _FORMULA and length >= 14 and data[at + 12 : at + 14] == b"\xff\xff":
             row, column = struct.unpack_from("<HH", data, at)
-            errors[row, column] = _XLS_ERRORS.get(data[at + 8], "#VALUE!")
-    return errors
+            if data[at + 6] == _RESULT_ERROR:
+                errors[row, column] = _XLS_ERRORS.get(data[at + 8], "#VALUE!")
+            elif data[at + 6] == _RESULT_EMPTY_TEXT:
+                empty_texts.add((row, column))
+    return errors, empty_texts
 
 
 def cell_text(value: object) -> str:
