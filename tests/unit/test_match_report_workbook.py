@@ -970,6 +970,31 @@ def test_an_xls_formula_saved_as_empty_text_in_the_id_column_stops_the_read_nami
     )
 
 
+def test_slash_dates_typed_below_a_workbooks_date_cells_are_read_as_a_later_one_shows(tmp_path: Path) -> None:
+    # given: date cells (read as ISO times) in every row the conventions' pass looks at, then text cells
+    # holding a slash date that reads either way and one that can only be month first
+    late = 20_001
+    rows: list[list[Cell]] = [
+        ["Contact ID", "Display Name", "Created Time"],
+        *([i, f"Acme {i}", datetime(2020, 1, 3, 10, 0)] for i in range(1, late + 1)),
+        [late + 1, "Late Ltd", "03/04/2020"],
+        [late + 2, "Later Ltd", "02/13/2020"],
+    ]
+    path = xlsx(tmp_path / "c.xlsx", ("Customers", rows))
+    # when
+    export = read_export(path, System.BOOKS)
+    # then: the first read month first, as the second shows, with one warning naming its row
+    *_, date_cell, either_way, month_first = (r.created_at for r in export.records)
+    assert date_cell == datetime(2020, 1, 3, 10, 0)
+    assert (either_way, month_first) == (datetime(2020, 3, 4), datetime(2020, 2, 13))
+    [warning] = export.warnings
+    assert warning == (
+        f"{path}, sheet 'Customers', row {late + 3}: created time '02/13/2020' can only be month first, and "
+        "the file's first 20,000 rows show neither order: the 1 created times before it that read either "
+        "way (such as '03/04/2020') are read month first, not day first"
+    )
+
+
 # Day numbers written as text in a workbook's time column, as a CSV file holds them.
 def test_day_numbers_in_text_cells_are_read_as_their_dates_as_in_a_csv_with_one_warning(
     tmp_path: Path,
