@@ -10,12 +10,26 @@ from typing import Any
 
 from sync_guard.local.stack import DYNAMODB_LOG, LocalStack, LocalStackState, running_stack
 from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator.oauth import MINTS_PER_WINDOW, TokenAuthority
 from sync_guard.local.zoho_simulator.server import DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN
 from tests.support.aws import AwsResources
 from tests.support.logs import LogWatch
 
-#: The Zoho credentials of the simulator `sync-guard serve` and `demo` start: secrets to them.
-SIMULATOR_SECRETS = (DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN)
+
+def simulator_secrets(seed: int = 0) -> tuple[str, ...]:
+    """The secrets of the simulator that ``sync-guard serve --seed SEED`` or ``demo`` (seed 0) starts in its
+    own process: its credentials, and the access tokens it can mint in a run shorter than Zoho's mint window.
+
+    Its tokens come from a generator seeded with ``seed`` (the same in every process), and it refuses a
+    refresh token more than ``MINTS_PER_WINDOW`` tokens a window: an authority seeded alike, asked as many
+    times, mints the same ones."""
+    authority = TokenAuthority(seed=seed)
+    tokens = tuple(authority.issue_directly() for _ in range(MINTS_PER_WINDOW))
+    return (DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN, *tokens)
+
+
+#: The secrets of the simulator `sync-guard serve` and `demo` start (seed 0) in their own process.
+SIMULATOR_SECRETS = simulator_secrets()
 
 
 def publish_serve_state(sim: ZohoSimulator, state_dir: Path, aws: AwsResources | None = None) -> None:

@@ -6,8 +6,10 @@ DEBUG, so a new ``logger.info(..., extra={"email": ...})`` anywhere fails the te
 
 What the processes the tests start write (``sync-guard serve`` and ``demo``, DynamoDB Local) is read
 too: their fixtures hand the output, or the log file it goes to, to :meth:`LogWatch.read` or
-:meth:`LogWatch.following`. A secret is looked for as written and as a log line could carry it encoded
-(:func:`secret_forms`), an address also percent-encoded (``jane%40acme.example``).
+:meth:`LogWatch.following`. Every Zoho simulator made in the test process is watched for while it exists: its
+clients' secrets and refresh tokens and every access token its OAuth endpoint mints. A secret is looked
+for as written and as a log line could carry it encoded (:func:`secret_forms`), an address also
+percent-encoded (``jane%40acme.example``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import json
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
+
+from sync_guard.local.zoho_simulator.oauth import TokenAuthority
 
 # An address with its local part in clear, its "@" written or percent-encoded: the masks keep one
 # character and write "***" after it, and a "*" (or its "%2A") cannot sit before the "@" here.
@@ -45,6 +51,8 @@ SECRET_VARIABLES = (
 #: How much of an offending line a report shows (masked).
 _SHOWN = 200
 _SHORTEST_FORM = 6
+#: How many first characters of a form group it with others (``1000.``, how every Zoho token starts).
+_START = 5
 
 
 def _base64_cores(raw: bytes, alphabet: bytes) -> list[str]:
@@ -59,7 +67,7 @@ def _base64_cores(raw: bytes, alphabet: bytes) -> list[str]:
     return cores
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)
 def secret_forms(secret: str) -> tuple[str, ...]:
     """``secret`` as written and as a log line could carry it: percent-encoded (``quote``,
     ``quote_plus``), base64 (standard and URL-safe, padded or not), JSON-escaped, hex of its UTF-8."""
@@ -73,12 +81,25 @@ def secret_forms(secret: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(form for form in forms if len(form) >= _SHORTEST_FORM))
 
 
+@lru_cache(maxsize=256)
+def _forms_by_start(secrets: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every form of ``secrets``, grouped by its first characters. The simulators' secrets share their
+    starts (every access token begins ``1000.``, so do its encodings): a line is searched for each start
+    once, and for the forms only under a start it holds."""
+    grouped: dict[str, list[str]] = {}
+    for secret in dict.fromkeys(secrets):
+        for form in secret_forms(secret) if secret else ():
+            grouped.setdefault(form[:_START], []).append(form)
+    return tuple((start, tuple(forms)) for start, forms in grouped.items())
+
+
 def leaks(text: str, secrets: tuple[str, ...]) -> list[str]:
     """What ``text`` shows that it must not: emails in clear, and any of ``secrets`` in any of its forms."""
     # Most lines have no address at all: the pattern, slow on long lines, is for those that may.
     may_have_address = "@" in text or "%40" in text
     found = [match.group(0) for match in _EMAIL_IN_CLEAR.finditer(text)] if may_have_address else []
-    return found + [form for secret in secrets if secret for form in secret_forms(secret) if form in text]
+    starts = _forms_by_start(secrets)
+    return found + [form for start, forms in starts if start in text for form in forms if form in text]
 
 
 def configured_secrets() -> tuple[str, ...]:
@@ -120,10 +141,26 @@ class LogWatch:
     secrets: tuple[str, ...]
     seen: list[str] = field(default_factory=list)
     followed: list[_Followed] = field(default_factory=list)
+    #: The Zoho simulators' token authorities alive in the test process (see :func:`watched`).
+    authorities: weakref.WeakSet[TokenAuthority] = field(default_factory=weakref.WeakSet)
+    _simulators: tuple[tuple[int, int], ...] = ()
+    _simulator_secrets: tuple[str, ...] = ()
+
+    def simulator_secrets(self) -> tuple[str, ...]:
+        """What the live simulators' OAuth knows: client secrets, refresh tokens, minted access tokens."""
+        alive = list(self.authorities)
+        # Read for every record: gathered again only once an authority came, went or learned a secret.
+        simulators = tuple((id(authority), len(authority.secrets)) for authority in alive)
+        if simulators != self._simulators:
+            self._simulators = simulators
+            self._simulator_secrets = tuple(
+                dict.fromkeys(s for authority in alive for s in authority.secrets)
+            )
+        return self._simulator_secrets
 
     def check(self, record: logging.LogRecord) -> None:
         text = record_text(record)
-        configured = configured_secrets()
+        configured = configured_secrets() + self.simulator_secrets()
         if found := leaks(text, self.secrets + configured):
             source = f"{record.name} {record.levelname} record"
             if not self.read(source, text, configured):  # what leaked spans lines: the record whole, then
@@ -133,8 +170,9 @@ class LogWatch:
         """Read the output of a process a test started (``source`` names it), line by line; how many
         lines leaked."""
         leaking = 0
+        watched_for = self.secrets + secrets + self.simulator_secrets()
         for number, line in enumerate(text.splitlines(), start=first_line):
-            found = leaks(line, self.secrets + secrets)
+            found = leaks(line, watched_for)
             if found:
                 leaking += 1
                 self.seen.append(f"{source}, line {number}: {masked(line, found)[:_SHOWN]!r}")
@@ -181,21 +219,29 @@ class LogWatch:
 
 @contextmanager
 def watched(secrets: tuple[str, ...]) -> Iterator[LogWatch]:
-    """Read every record any logger handles (propagating or not: powertools' loggers do not propagate)."""
+    """Read every record any logger handles (propagating or not: powertools' loggers do not propagate),
+    for ``secrets`` and for what every Zoho simulator made meanwhile holds, while it exists."""
     watch = LogWatch(secrets)
     handle: Callable[[logging.Logger, logging.LogRecord], None] = logging.Logger.handle
     levels = {name: logging.getLogger(name).level for name in GUARD_LOGGERS}
+    init = TokenAuthority.__init__
 
     def handle_and_check(self: logging.Logger, record: logging.LogRecord) -> None:
         watch.check(record)
         handle(self, record)
 
+    def init_and_watch(self: TokenAuthority, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        watch.authorities.add(self)
+
     logging.Logger.handle = handle_and_check  # type: ignore[method-assign]
+    TokenAuthority.__init__ = init_and_watch  # type: ignore[method-assign]
     for name in GUARD_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         yield watch
     finally:
         logging.Logger.handle = handle  # type: ignore[method-assign]
+        TokenAuthority.__init__ = init  # type: ignore[method-assign]
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)

@@ -9,10 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import httpx
 import pytest
 from aws_lambda_powertools import Logger
 
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator.oauth import MINTS_PER_WINDOW
 from sync_guard.redact import mask_email
+from tests.support.local import SIMULATOR_SECRETS
 from tests.support.logs import LogWatch, leaks
 
 # Characters that each encoding writes its own way: "/" and "+" (percent-encoding, base64's alphabets),
@@ -158,3 +162,45 @@ def test_a_record_whose_leak_spans_lines_is_reported_whole() -> None:
     watch = LogWatch((secret,))
     watch.check(logging.LogRecord("sync_guard.tests", logging.INFO, "", 0, "got %s", (secret,), None))
     assert watch.take() == ["sync_guard.tests INFO record: 'got f<21 chars masked>'"]
+
+
+def _mint(sim: ZohoSimulator) -> httpx.Response:
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": sim.client_id,
+        "client_secret": sim.client_secret,
+        "refresh_token": sim.refresh_token,
+    }
+    return httpx.post(f"{sim.url}/oauth/v2/token", data=form)
+
+
+def test_what_a_zoho_simulator_holds_or_mints_is_watched_for(log_watch: LogWatch) -> None:
+    logger = logging.getLogger("sync_guard.tests")
+    with ZohoSimulator(
+        seed=11, client_secret="watched-client-secret", refresh_token="1000.watched.refresh"
+    ) as sim:
+        minted = _mint(sim).json()["access_token"]
+        # when records carry a token its endpoint minted, one it issued directly, its refresh token and
+        # its client's secret, in clear or encoded
+        logger.info("calling with %s", minted)
+        logger.debug("header Zoho-oauthtoken %s", quote(sim.authority.issue_directly(), safe=""))
+        logger.info("form %s", _b64(f"refresh_token={sim.refresh_token}"))
+        logger.info("secret %s", json.dumps({"client_secret": sim.client_secret}))
+        # and a process prints the minted token
+        printed = log_watch.read("a process", f"Authorization: Zoho-oauthtoken {minted}")
+        seen = log_watch.take()
+    # then each is reported, and no report shows it
+    assert printed == 1
+    assert len(seen) == 5, seen
+    assert not any(leaks(line, (minted, sim.refresh_token, sim.client_secret)) for line in seen)
+
+
+def test_the_tokens_watched_for_in_serve_and_demo_are_the_ones_their_simulator_mints() -> None:
+    # serve and demo start their simulator (seed 0) in their own process: the watch predicts its tokens
+    with ZohoSimulator(seed=0) as sim:
+        answers = [_mint(sim) for _ in range(MINTS_PER_WINDOW + 1)]
+    minted = tuple(answer.json()["access_token"] for answer in answers[:-1])
+    assert minted == SIMULATOR_SECRETS[2:]
+    assert (sim.client_secret, sim.refresh_token) == SIMULATOR_SECRETS[:2]
+    # and it mints no other in a run shorter than its window: the next one is refused
+    assert answers[-1].status_code == 400

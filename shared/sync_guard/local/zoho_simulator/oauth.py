@@ -50,12 +50,16 @@ class TokenAuthority:
         self._mints: dict[str, deque[float]] = {}
         self.minted: dict[str, int] = {}  # refresh token -> total minted
         self.refused: dict[str, int] = {}  # refresh token -> refused for the limit
+        #: What a log must never show, in the order it came: each client's secret and refresh token, each
+        #: access token minted (revoked and expired ones too). Only ever appended to.
+        self.secrets: list[str] = []
 
     def register(self, client_id: str, client_secret: str, refresh_token: str) -> OAuthClient:
         """Add a self-client and its refresh token."""
         client = OAuthClient(client_id, client_secret, refresh_token)
         with self._lock:
             self._clients[refresh_token] = client
+            self.secrets += [client_secret, refresh_token]
         return client
 
     def issue_directly(self) -> str:
@@ -66,7 +70,9 @@ class TokenAuthority:
             return token
 
     def _new_token(self) -> str:
-        return f"1000.{self._rng.getrandbits(128):032x}.{self._rng.getrandbits(128):032x}"
+        token = f"1000.{self._rng.getrandbits(128):032x}.{self._rng.getrandbits(128):032x}"
+        self.secrets.append(token)
+        return token
 
     def refresh(self, form: dict[str, str], api_domain: str) -> tuple[int, dict[str, Any]]:
         """Handle a token request; returns (HTTP status, JSON body)."""
