@@ -31,17 +31,14 @@ def run_demo(log_watch: LogWatch) -> DemoRunner:
     def run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
         environment["COLUMNS"] = "200"
-        completed = subprocess.run(
+        completed = log_watch.run(
+            "sync-guard demo",
             [sys.executable, "-m", "sync_guard.cli", "demo", "--state-dir", str(state_dir), *args],
+            SIMULATOR_SECRETS,
             cwd=ROOT,
             env=environment,
-            capture_output=True,
-            text=True,
             timeout=300,
-            check=False,
         )
-        log_watch.read("sync-guard demo (stdout)", completed.stdout, SIMULATOR_SECRETS)
-        log_watch.read("sync-guard demo (stderr)", completed.stderr, SIMULATOR_SECRETS)
         for log in ("demo.log", DYNAMODB_LOG):
             log_watch.read_file("sync-guard demo", state_dir / log, SIMULATOR_SECRETS)
         return completed

@@ -4,9 +4,10 @@ The product promises no secret and no customer email in a log line in clear. A f
 lines of one path; this reads every record any logger handles while the suite runs, the guard's own at
 DEBUG, so a new ``logger.info(..., extra={"email": ...})`` anywhere fails the test that reaches it.
 
-What the processes the tests start write (``sync-guard serve`` and ``demo``, DynamoDB Local) is read
-too: their fixtures hand the output, or the log file it goes to, to :meth:`LogWatch.read` or
-:meth:`LogWatch.following`. Every Zoho simulator made in the test process is watched for while it exists: its
+What the processes the tests start write (``sync-guard serve`` and ``demo``, DynamoDB Local, any CLI
+command a test runs as a subprocess) is read too: their fixtures hand the output, or the log file it
+goes to, to :meth:`LogWatch.read` or :meth:`LogWatch.following`, or run the command through
+:meth:`LogWatch.run`. Every Zoho simulator made in the test process is watched for while it exists: its
 clients' secrets and refresh tokens and every access token its OAuth endpoint mints. A secret is looked
 for as written and as a log line could carry it encoded (:func:`secret_forms`), an address also
 percent-encoded (``jane%40acme.example``).
@@ -20,6 +21,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -177,6 +179,19 @@ class LogWatch:
                 leaking += 1
                 self.seen.append(f"{source}, line {number}: {masked(line, found)[:_SHOWN]!r}")
         return leaking
+
+    def run(
+        self, source: str, command: list[str], secrets: tuple[str, ...] = (), **options: Any
+    ) -> subprocess.CompletedProcess[str]:
+        """``subprocess.run(command)`` with its output captured as text and read, stdout then stderr, before
+        it is returned as it was (a ``check=True`` raises after the read)."""
+        check = options.pop("check", False)
+        completed = subprocess.run(command, capture_output=True, text=True, check=False, **options)
+        self.read(f"{source} (stdout)", completed.stdout, secrets)
+        self.read(f"{source} (stderr)", completed.stderr, secrets)
+        if check:
+            completed.check_returncode()
+        return completed
 
     def read_file(self, source: str, path: Path, secrets: tuple[str, ...] = ()) -> None:
         """Read a log file a process a test started wrote, if it did."""

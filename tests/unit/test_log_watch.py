@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -204,3 +206,26 @@ def test_the_tokens_watched_for_in_serve_and_demo_are_the_ones_their_simulator_m
     assert (sim.client_secret, sim.refresh_token) == SIMULATOR_SECRETS[:2]
     # and it mints no other in a run shorter than its window: the next one is refused
     assert answers[-1].status_code == 400
+
+
+def test_a_command_run_through_the_watch_is_read_and_returned_as_it_ran() -> None:
+    watch = LogWatch((SECRET,))
+    code = (
+        "import sys; print('paired jane.doe@acme.example'); print(sys.argv[1], file=sys.stderr); sys.exit(3)"
+    )
+    command = [sys.executable, "-c", code, quote_plus(SECRET)]
+    done = watch.run("sync-guard something", command)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        3,
+        "paired jane.doe@acme.example\n",
+        quote_plus(SECRET) + "\n",
+    )
+    seen = watch.take()
+    assert [line.partition(":")[0] for line in seen] == [
+        "sync-guard something (stdout), line 1",
+        "sync-guard something (stderr), line 1",
+    ]
+    # a check=True raises once the output is read
+    with pytest.raises(subprocess.CalledProcessError):
+        watch.run("sync-guard something", command, check=True)
+    assert len(watch.take()) == 2

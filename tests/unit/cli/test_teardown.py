@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import sync_guard.cli as cli
 from sync_guard.cli import _teardown
+from tests.support.logs import LogWatch
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "exports"
 
 
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+PythonRunner = Callable[[str], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_python(log_watch: LogWatch) -> PythonRunner:
+    """Runs ``code`` in a fresh interpreter; the log watch reads what it prints."""
+
+    def run(code: str) -> subprocess.CompletedProcess[str]:
+        return log_watch.run("python -c (the console script's code)", [sys.executable, "-c", code])
+
+    return run
 
 
 def test_outside_the_console_script_nothing_is_skipped() -> None:
@@ -24,7 +35,7 @@ def test_outside_the_console_script_nothing_is_skipped() -> None:
     assert _teardown._kept == []
 
 
-def test_a_skipped_teardown_keeps_the_exit_code_and_the_output() -> None:
+def test_a_skipped_teardown_keeps_the_exit_code_and_the_output(run_python: PythonRunner) -> None:
     done = run_python(
         "from sync_guard.cli import _teardown\n"
         "_teardown.console_started()\n"
@@ -37,14 +48,16 @@ def test_a_skipped_teardown_keeps_the_exit_code_and_the_output() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (3, "written", "said")
 
 
-def test_match_report_from_the_console_script_writes_and_says_everything(tmp_path: Path) -> None:
+def test_match_report_from_the_console_script_writes_and_says_everything(
+    tmp_path: Path, log_watch: LogWatch
+) -> None:
     out = tmp_path / "report"
     exports = [
         f"--{side}={FIXTURES / name}"
         for side, name in (("crm", "crm_accounts.csv"), ("books", "books_customers.csv"))
     ]
     command = [sys.executable, "-m", "sync_guard.cli", "match-report", *exports, f"--out={out}"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = log_watch.run("sync-guard match-report", command)
     assert done.returncode == 0, done.stderr
     assert "duplicate pairs" in done.stderr  # the closing line, flushed before the process ended
     assert sorted(p.name for p in out.iterdir()) == [
@@ -67,7 +80,9 @@ def test_main_called_in_process_leaves_nothing_armed(monkeypatch: pytest.MonkeyP
     assert (_teardown._console, _teardown._skip, _teardown._kept) == (False, False, [])
 
 
-def test_match_report_runs_no_garbage_collection_from_matching_to_exit(tmp_path: Path) -> None:
+def test_match_report_runs_no_garbage_collection_from_matching_to_exit(
+    tmp_path: Path, run_python: PythonRunner
+) -> None:
     # Millions of objects at 100k x 100k records and not one cycle among them: a collection resumed
     # between matching and writing, or at the exit, walked them all for nothing (1 s).
     exports = [
