@@ -24,23 +24,29 @@ class DemoRunner(Protocol):
     def __call__(self, state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]: ...
 
 
+#: The demo's webhook secret, set as ``sync-guard serve`` takes it, so that the log watch knows it.
+DEMO_SECRET = "demo-webhook-secret-e2e-0123456789"
+
+
 @pytest.fixture
 def run_demo(log_watch: LogWatch) -> DemoRunner:
-    """Runs the demo in its own process; what it prints and logs is read by the log watch."""
+    """Runs the demo in its own process; what it prints and logs is read by the log watch, for the
+    webhook secret it is given and its simulator's credentials and tokens."""
 
     def run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_GUARD_", "AWS_"))}
-        environment["COLUMNS"] = "200"
+        environment |= {"SYNC_GUARD_WEBHOOK_SECRET": DEMO_SECRET, "COLUMNS": "200"}
+        secrets = (DEMO_SECRET, *SIMULATOR_SECRETS)
         completed = log_watch.run(
             "sync-guard demo",
             [sys.executable, "-m", "sync_guard.cli", "demo", "--state-dir", str(state_dir), *args],
-            SIMULATOR_SECRETS,
+            secrets,
             cwd=ROOT,
             env=environment,
             timeout=300,
         )
         for log in ("demo.log", DYNAMODB_LOG):
-            log_watch.read_file("sync-guard demo", state_dir / log, SIMULATOR_SECRETS)
+            log_watch.read_file("sync-guard demo", state_dir / log, secrets)
         return completed
 
     return run

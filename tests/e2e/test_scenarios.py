@@ -22,6 +22,8 @@ from tests.support.logs import LogWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("guarded-environment")]
 
+WEBHOOK_SECRET = "guarded-environment-secret-0123456789"
+
 
 @pytest.fixture(scope="module")
 def environment(
@@ -30,7 +32,7 @@ def environment(
     state_dir = Path(tmp_path_factory.mktemp("guarded"))
     with (
         log_watch.following("the guarded environment's DynamoDB Local", state_dir / DYNAMODB_LOG),
-        GuardedEnvironment(state_dir) as env,
+        GuardedEnvironment(state_dir, webhook_secret=WEBHOOK_SECRET) as env,
     ):
         yield env
 
@@ -52,8 +54,11 @@ def test_a_simulator_webhook_reaches_the_guard_and_its_audit_trail(environment: 
         # when sales create the same company in CRM under another name (a UI create fires the workflow)
         crm_id = world.account("acme", "Acme Ltd", source=Source.UI)
         world.checkpoint()
-        # then the guard acknowledged it, decided, and audited the decision with the rule that fired
+        # then the guard acknowledged it (sent with the secret the environment was given), decided, and
+        # audited the decision with the rule that fired
         assert emitter.failures() == []
+        assert environment.stack is not None
+        assert environment.stack.webhook_secret == WEBHOOK_SECRET
         (event_id,) = emitter.event_ids
         entry = AuditLog.from_settings(environment.settings).get(event_id)
         assert entry is not None

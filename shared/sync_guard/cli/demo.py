@@ -82,7 +82,9 @@ def demo(
             with err.status(
                 "Starting the local stack (DynamoDB Local, moto, the functions, Zoho simulator)..."
             ):
-                environment = stack.enter_context(GuardedEnvironment(state_dir, persist=True))
+                environment = stack.enter_context(
+                    GuardedEnvironment(state_dir, persist=True, webhook_secret=configured_webhook_secret())
+                )
         status = stack.enter_context(err.status("Running scenarios..."))
 
         def progress(result: Any) -> None:
@@ -113,6 +115,15 @@ def demo(
     console.print(_table(results, guarded))
     console.print(_bottom_line(total, targets, guarded, seconds))
     console.print(_next_steps(state_dir, notifications_file, log_path, results))
+
+
+def configured_webhook_secret() -> str | None:
+    """The webhook secret ``SYNC_GUARD_WEBHOOK_SECRET`` sets, as ``sync-guard serve`` takes it; unset, the
+    local stack makes one up. The demo never shows it: its own webhooks are the only ones it takes."""
+    from sync_guard.config import Settings
+
+    secret = Settings().webhook_secret
+    return secret.get_secret_value() if secret is not None else None
 
 
 @contextlib.contextmanager

@@ -76,13 +76,16 @@ class GuardedEnvironment:
         # One delivery thread: webhooks reach the guard in the order Zoho made the changes, so the rules that
         # fire are the same on every run (four threads are a little faster but order varies).
         webhook_workers: int = 1,
+        webhook_secret: str | None = None,
     ) -> None:
+        """``webhook_secret``: the stack's webhook secret; by default it makes one up."""
         # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
         self.state_dir = state_dir.resolve()
         self.port = port
         self.persist = persist
         self.idle_timeout_seconds = idle_timeout_seconds
         self.webhook_workers = webhook_workers
+        self.webhook_secret = webhook_secret
         self.notifications_file = (state_dir / "notifications.txt").resolve()
         self.simulator: ZohoSimulator | None = None
         self.stack: LocalStack | None = None
@@ -114,6 +117,8 @@ class GuardedEnvironment:
             # one: the missed-delete sweep would take the earlier scenarios' customers for deleted ones.
             "SYNC_GUARD_BOOKS_DELETED_EVERY_MINUTES": "0",
         }
+        if self.webhook_secret is not None:
+            environment["SYNC_GUARD_WEBHOOK_SECRET"] = self.webhook_secret
         self.stack = LocalStack(
             self.state_dir,
             port=self.port,
