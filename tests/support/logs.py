@@ -145,20 +145,10 @@ class LogWatch:
     followed: list[_Followed] = field(default_factory=list)
     #: The Zoho simulators' token authorities alive in the test process (see :func:`watched`).
     authorities: weakref.WeakSet[TokenAuthority] = field(default_factory=weakref.WeakSet)
-    _simulators: tuple[tuple[int, int], ...] = ()
-    _simulator_secrets: tuple[str, ...] = ()
 
     def simulator_secrets(self) -> tuple[str, ...]:
         """What the live simulators' OAuth knows: client secrets, refresh tokens, minted access tokens."""
-        alive = list(self.authorities)
-        # Read for every record: gathered again only once an authority came, went or learned a secret.
-        simulators = tuple((id(authority), len(authority.secrets)) for authority in alive)
-        if simulators != self._simulators:
-            self._simulators = simulators
-            self._simulator_secrets = tuple(
-                dict.fromkeys(s for authority in alive for s in authority.secrets)
-            )
-        return self._simulator_secrets
+        return tuple(secret for authority in list(self.authorities) for secret in authority.secrets)
 
     def check(self, record: logging.LogRecord) -> None:
         text = record_text(record)
