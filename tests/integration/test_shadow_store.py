@@ -161,6 +161,22 @@ def test_two_creates_of_one_key_have_one_owner(repo: DynamoShadowRepository) -> 
     assert key.members == {"crm:1", "crm:2"}
 
 
+def test_a_zoho_links_claim_stays_in_a_transaction_the_server_splits(repo: DynamoShadowRepository) -> None:
+    # given a server that takes three items per transaction (the audit marker, the state, one key claim),
+    # and a Books customer linked to CRM 7 created under its name key and the link key
+    repo.max_transaction_items = 3
+    first = state(books_customer("8", "Acme Ltd"))
+    repo.commit(create_plan("evt_1", first, keys={"n:acme": None, "link:crm:7": None}))
+    # when a second customer linked to CRM 7 commits having read the name key as it is now but the link
+    # key as absent (a stale read of the key that decides which customer CRM 7 pairs with)
+    second = state(books_customer("9", "Acme Ltd"))
+    stale = create_plan("evt_2", second, keys={"n:acme": repo.get_key("n:acme").rev, "link:crm:7": None})
+    # then the link's claim is the one inside the transaction, and it refuses the stale read
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(stale)
+    assert repo.get_key("link:crm:7").members == {"books:8"}
+
+
 def test_a_delete_snapshot_reads_the_keys_of_the_last_known_state(repo: DynamoShadowRepository) -> None:
     acme = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
     other = state(crm_account("2", "Acme Limited"), keys=frozenset({"n:acme"}))

@@ -73,6 +73,8 @@ BREAKER_PK = "BREAKER"
 HOLD_PK = "HOLD"
 _BATCH_GET_LIMIT = 100
 _BATCH_WRITE_LIMIT = 25
+#: Items AWS takes in one ``TransactWriteItems``; a development server may take fewer (learnt from it).
+AWS_TRANSACTION_ITEMS = 100
 #: A key shared by this many records identifies nobody (a shared switchboard number, a typo'd placeholder):
 #: it stops growing. That keeps its item far below DynamoDB's 400 KB (refs are ~20 bytes) and the read of
 #: it that every event under that key makes cheap. The engine, the seeder and the re-keyer all keep to it.
@@ -355,7 +357,7 @@ class DynamoShadowRepository:
         audit_table: str,
         outbox_table: str,
         storm_window_seconds: int = 600,
-        max_transaction_items: int = 100,
+        max_transaction_items: int = AWS_TRANSACTION_ITEMS,
     ) -> None:
         self._client = client
         self.max_transaction_items = max_transaction_items
@@ -460,7 +462,10 @@ class DynamoShadowRepository:
         outbox actions, further key claims, key removals, holds, audit views) and what does not fit is
         written right after the transaction, unconditionally and idempotently. The engine re-adds missing
         key memberships on the record's next event, so the only cost of a crash in between is a missing
-        audit view or hold on a development server.
+        audit view or hold on a development server. A key's ``owner`` is the first writer only for the
+        claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
+        the same keys, the first to commit owns that one, and a further key is owned by whichever
+        follow-up lands first.
         """
         operations = self._ordered_operations(plan)
         while True:
@@ -477,7 +482,10 @@ class DynamoShadowRepository:
 
     def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         audit = audit_transact_items(self.audit_table, plan.entry)
-        claims = [_key_update(self.shadow_table, c) for c in plan.key_changes if c.add]
+        # A Zoho link's claim first: its owner decides which Books customer a CRM record pairs with, and
+        # only the first claim is sure to be in the transaction on a server that splits it.
+        claimed = sorted((c for c in plan.key_changes if c.add), key=lambda c: not c.key.startswith("link:"))
+        claims = [_key_update(self.shadow_table, c) for c in claimed]
         removals = [_key_update(self.shadow_table, c) for c in plan.key_changes if not c.add]
         return [
             audit[0],
@@ -879,7 +887,7 @@ class ShadowRekeyer:
         client: Any,
         shadow_table: str,
         *,
-        max_transaction_items: int = 100,
+        max_transaction_items: int = AWS_TRANSACTION_ITEMS,
         max_key_members: int = MAX_KEY_MEMBERS,
     ) -> None:
         self._client = client
