@@ -22,7 +22,7 @@ from sync_guard.guard.model import (
     RecordState,
 )
 from sync_guard.guard.model import Severity as GuardSeverity
-from sync_guard.models.records import System
+from sync_guard.models.records import RecordKind, System
 from sync_guard.notify import FinanceNotice, NoticeRecord, Role, Severity
 
 #: The rules' four levels onto finance's three (what would a bookkeeper do with it today?).
@@ -79,6 +79,20 @@ def _rule_role(ref: str, finding: Finding) -> str | None:
     return None
 
 
+def _contact_person_role(ref: str, own: str | None, states: Mapping[str, RecordState]) -> str | None:
+    """EMAIL_MISMATCH between a CRM contact and a contact person of a Books business customer: a person
+    and a company, where the other shapes of the rule compare two people."""
+    mine, theirs = states.get(own or ""), states.get(ref)
+    if mine is None or theirs is None:
+        return None
+    kinds = (mine.record.kind, theirs.record.kind)
+    if kinds == (RecordKind.PERSON, RecordKind.COMPANY):
+        return Role.ACCOUNT_CUSTOMER
+    if kinds == (RecordKind.COMPANY, RecordKind.PERSON):
+        return Role.CONTACT_OF_PERSON
+    return None
+
+
 def _role(ref: str, finding: Finding, entry: AuditEntry, states: Mapping[str, RecordState]) -> str:
     """How the notice labels ``ref`` for ``finding``: true to the rule, never "new" for an old record."""
     own = entry.records[0] if entry.records else None
@@ -89,6 +103,8 @@ def _role(ref: str, finding: Finding, entry: AuditEntry, states: Mapping[str, Re
     if finding.code == "EMAIL_MISMATCH" and paired and ref in (own, own_partner):
         # An edit of a paired person: which side changed, and the record the sync pairs it with.
         return Role.EMAIL_CHANGED if ref == own else Role.PARTNER
+    if finding.code == "EMAIL_MISMATCH" and ref != own and (role := _contact_person_role(ref, own, states)):
+        return role
     if ref == own and finding.code in _OWN_ROLE:
         return _OWN_ROLE[finding.code]
     specific = _rule_role(ref, finding)

@@ -64,6 +64,9 @@ class Role:
     NEW_OR_EDITED = "new or edited record"
     # EMAIL_MISMATCH on an edit of a person the sync already pairs: the side that changed.
     EMAIL_CHANGED = "record whose email was just changed"
+    # EMAIL_MISMATCH between a CRM contact and a contact person of a Books business customer.
+    ACCOUNT_CUSTOMER = "Books customer of the contact's account"
+    CONTACT_OF_PERSON = "CRM contact synced with its contact person"
     SURVIVING_PARTNER = "surviving partner"
     PAIRED_WITH = "CRM record the guard paired it with"
     LINK_POINTS_AT = "CRM record its link points at"

@@ -79,12 +79,12 @@ def test_a_decision_without_findings_notifies_nobody() -> None:
 
 
 def _records_section(
-    code: str, subject: str, related: tuple[str, ...], states: dict[str, RecordState]
+    code: str, subject: str, related: tuple[str, ...], states: dict[str, RecordState], own: str = "books:9"
 ) -> str:
-    """The THE RECORDS lines of the notice finance reads for one finding on ``books:9``'s event."""
+    """The THE RECORDS lines of the notice finance reads for one finding on ``own``'s event."""
     found = Finding(code=code, severity=Severity.HIGH, explanation="", subject=subject, related=related)
-    entry = entry_with((found,)).model_copy(update={"records": ("books:9", *related)})
-    [notice] = notices_for(action(ActionKind.NOTIFY_FINANCE, "books:9"), entry, states)
+    entry = entry_with((found,)).model_copy(update={"records": (own, *related)})
+    [notice] = notices_for(action(ActionKind.NOTIFY_FINANCE, own), entry, states)
     body = render_notice(notice, eu_links()).body
     start = body.index("THE RECORDS")
     return body[start : body.index("\n\n", start)]
@@ -175,6 +175,25 @@ def test_email_mismatch_on_a_paired_person_names_the_record_whose_email_changed_
 
     # then the bookkeeper reads which side changed, and that the other is the record it is synced with
     assert _labels(section) == {"9": "Record whose email was just changed", "1": "Linked partner"}
+
+
+def test_email_mismatch_against_a_contact_person_names_the_contact_and_its_accounts_customer() -> None:
+    # given a Books business customer and a CRM contact of the account it is synced with
+    states = {
+        s.ref: s
+        for s in (
+            state(books_customer("9", "Hale Joinery Ltd", linked="2"), partner="crm:2"),
+            state(crm_contact("1", "Tom", "Hale", "tom@hale.co.uk")),
+        )
+    }
+    # when a contact person's email was edited in Books away from the contact's (the contact is held)
+    edited = _records_section("EMAIL_MISMATCH", "crm:1", ("books:9", "crm:1"), states)
+    # or the contact was created in CRM with another address than its namesake contact person's
+    created = _records_section("EMAIL_MISMATCH", "crm:1", ("crm:1", "books:9"), states, own="crm:1")
+
+    # then neither is labelled as one more existing customer
+    assert _labels(edited) == {"9": "New or edited record", "1": "CRM contact synced with its contact person"}
+    assert _labels(created) == {"1": "New or edited record", "9": "Books customer of the contact's account"}
 
 
 def test_email_mismatchs_words_point_at_the_label_of_the_record_whose_email_changed() -> None:
