@@ -1083,3 +1083,18 @@ def test_serial_numbers_count_from_1904_in_an_xls_workbook_that_says_so(tmp_path
     [record] = read_export(path, System.BOOKS).records
     # then
     assert record.modified_at == datetime(2017, 3, 15, 9, 0)
+
+
+def test_an_xls_row_of_formulas_saved_as_empty_text_is_a_blank_row_passed_over(tmp_path: Path) -> None:
+    # given: the formulas of a sheet filled down past its data, which a spreadsheet worked out as ""
+    # (IF(Sheet2!A4="","",Sheet2!A4)): a row that shows nothing, as an xls saves it
+    filled_down: list[Cell | tuple[str, int] | xlwt.Formula] = [xlwt.Formula('""') for _ in XLS_HEADER]
+    path = xls(
+        tmp_path / "filled.xls",
+        {"Customers": [XLS_HEADER, ["1", "Acme Ltd", "", "", "", ""], filled_down, filled_down]},
+    )
+    # when
+    export = read_export(path, System.BOOKS)
+    # then: the blank rows are passed over, as a CSV's are: no stop naming an id, nothing counted
+    assert [record.record_id for record in export.records] == ["1"]
+    assert export.warnings == []

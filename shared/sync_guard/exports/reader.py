@@ -1451,10 +1451,12 @@ class _WorkbookTable:
                 self.errors.read(number, column, error, ids)
             for column, _ in unsaved.get(number, ()):
                 self.unsaved_formulas.read(number, column, "", ids)
-            for column, _ in empty_texts.get(number, ()):
-                self.empty_text_formulas.read(number, column, "", record_ids)
             if not any(text.strip() for text in texts):
                 continue
+            # After the blank rows: a row of formulas worked out as "" (filled down past the data) shows
+            # nothing, and is passed over as any blank row is, its id column's "" included.
+            for column, _ in empty_texts.get(number, ()):
+                self.empty_text_formulas.read(number, column, "", record_ids)
             for reading in looking:  # day numbers written as text; a number cell is a date already
                 for index in [*reading.columns]:
                     if index >= len(row) or type(row[index]) not in (float, int):
