@@ -125,8 +125,10 @@ class EmailMismatch(Rule):
                 continue
             after = _namesakes(ctx, ctx.record, name)
             paired = next((p for p in _namesakes(ctx, previous.record, name) if _addresses(p) & theirs), None)
-            person = next((p for p in after if _addresses(p)), None)
-            if paired is None or person is None or any(_addresses(p) & theirs for p in after):
+            if paired is None:
+                continue
+            person = _now_of(paired, after)
+            if person is None or not _addresses(person) or any(_addresses(p) & theirs for p in after):
                 continue
             return self._contact_person_finding(ctx, contact, paired, person)
         return None
@@ -211,6 +213,15 @@ class EmailMismatch(Rule):
 def _addresses(person: ContactPerson) -> set[str]:
     """A contact person's address as the sync compares it (see ``emails_of``)."""
     return {person.email.strip().lower()} if person.email and person.email.strip() else set()
+
+
+def _now_of(person: ContactPerson, namesakes: list[ContactPerson]) -> ContactPerson | None:
+    """``person`` among the edited customer's ``namesakes``, by its ``contact_person_id`` (None when it was
+    removed, or renamed): a namesake beside it is another contact person, whose address did not change.
+    Without an id to tell them apart, the first namesake with an address."""
+    if person.person_id:
+        return next((p for p in namesakes if p.person_id == person.person_id), None)
+    return next((p for p in namesakes if _addresses(p)), None)
 
 
 def _who(person: ContactPerson) -> str:

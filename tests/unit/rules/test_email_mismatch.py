@@ -536,3 +536,40 @@ def test_set_to_quarantine_a_contact_person_edited_away_holds_the_crm_contact(in
     assert books.decision is Decision.QUARANTINE
     assert replay.shadow.states[SAM_CRM].held_by == books.entry_id
     assert replay.shadow.states[HALE_CUSTOMER].held_by is None
+
+
+def _sam_synced_beside_a_namesake(replay: Replay) -> dict[str, Any]:
+    """Sam Okafor synced as contact person 460000000099001 of the paired customer, beside another contact
+    person of his name at another address (returned)."""
+    namesake = _sam("s.okafor@hale-joinery.co.uk", person_id="460000000099002")
+    _hale_joinery_paired(replay, _sam("sam.okafor@gmail.com"), namesake)
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com").rules
+    return namesake
+
+
+def test_a_contact_person_edited_away_beside_a_namesake_is_the_one_named() -> None:
+    # given Sam's contact person beside a namesake at another address
+    replay = Replay()
+    namesake = _sam_synced_beside_a_namesake(replay)
+
+    # when the bookkeeper changes Sam's contact person's address (Books lists the namesake first)
+    books = _hale_joinery_edited(replay, namesake, _sam("sam@hale-joinery.co.uk"))
+
+    # then the evidence names the contact person whose address changed, and what it changed to
+    [finding] = [f for f in books.findings if f.code == "EMAIL_MISMATCH"]
+    assert finding.evidence[0] == (
+        f"{HALE_CUSTOMER} contact person 'Sam Okafor' (460000000099001) email changed from "
+        f"{mask_email('sam.okafor@gmail.com')} to {mask_email('sam@hale-joinery.co.uk')}"
+    )
+
+
+def test_a_contact_person_removed_beside_a_namesake_is_no_email_change() -> None:
+    # given Sam's contact person beside a namesake at another address
+    replay = Replay()
+    namesake = _sam_synced_beside_a_namesake(replay)
+
+    # when Sam's contact person is removed: no contact person's email was changed
+    books = _hale_joinery_edited(replay, namesake)
+
+    # then no finding says the namesake's email changed from Sam's address to its own
+    assert "EMAIL_MISMATCH" not in books.rules
