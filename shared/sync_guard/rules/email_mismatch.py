@@ -128,7 +128,7 @@ class EmailMismatch(Rule):
             if paired is None:
                 continue
             person = _now_of(paired, after)
-            if person is None or not _addresses(person) or any(_addresses(p) & theirs for p in after):
+            if person is None or not _addresses(person) or _shares_an_address(ctx.record, theirs):
                 continue
             return self._contact_person_finding(ctx, contact, paired, person)
         return None
@@ -166,9 +166,9 @@ class EmailMismatch(Rule):
             or (ctx.previous is not None and customer.ref in ctx.previous.cleared)
         ):
             return None
+        if _shares_an_address(customer.record, mine):
+            return None  # the sync pairs the contact with that contact person, whatever its name
         namesakes = _namesakes(ctx, customer.record, ctx.name_key(ctx.record))
-        if any(_addresses(person) & mine for person in namesakes):
-            return None
         person = next((p for p in namesakes if _addresses(p)), None)
         if person is None:
             return None
@@ -208,6 +208,12 @@ class EmailMismatch(Rule):
         return self.finding(
             subject=subject, explanation=explanation, evidence=evidence + why, related=[ctx.ref, other.ref]
         )
+
+
+def _shares_an_address(customer: PartyRecord, addresses: set[str]) -> bool:
+    """Whether a contact person of ``customer``, of any name, has one of ``addresses``: the sync pairs
+    contact persons by email, so the contact is matched to that one and no second is added."""
+    return any(_addresses(person) & addresses for person in customer.contact_persons)
 
 
 def _addresses(person: ContactPerson) -> set[str]:

@@ -437,6 +437,38 @@ def test_a_namesake_contact_person_sharing_an_email_or_another_persons_name_is_n
     assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "SAM.OKAFOR@gmail.com").rules
 
 
+def test_a_contact_person_of_another_name_with_the_contacts_address_is_no_mismatch() -> None:
+    # given the customer's contact persons Sam Okafor (work address) and S. Okafor (his private one)
+    replay = Replay()
+    _hale_joinery_paired(
+        replay,
+        _sam("sam@hale-joinery.co.uk"),
+        _sam("sam.okafor@gmail.com", person_id="460000000099002", first="S."),
+    )
+    # then Sam Okafor created in CRM with the private address is paired by it: no second contact person
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com").rules
+
+
+def test_a_contact_person_edited_away_while_another_keeps_the_contacts_address_is_no_mismatch() -> None:
+    # given Sam Okafor in CRM synced with the contact person of his name and address
+    replay = Replay()
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"))
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam@hale-joinery.co.uk").rules
+    # when Books gives that contact person another address and adds S. Okafor with the old one
+    books = replay.books(
+        "edit",
+        "460520",
+        contact_name="Hale Joinery Ltd",
+        zcrm_account_id="5725520",
+        contact_persons=[
+            _sam("sam.okafor@gmail.com"),
+            _sam("sam@hale-joinery.co.uk", person_id="460000000099002", first="S."),
+        ],
+    )
+    # then the sync pairs the CRM contact with S. Okafor by that address: no second contact person
+    assert "EMAIL_MISMATCH" not in books.rules
+
+
 def test_a_contact_person_of_another_name_or_without_an_email_is_no_mismatch() -> None:
     replay = Replay()
     _hale_joinery_paired(
