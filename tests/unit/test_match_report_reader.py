@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync_guard.exports import report as report_module
-from sync_guard.exports.reader import ExportError, ExportFile, normalise_header, read_export
+from sync_guard.exports.reader import ExportError, ExportFile, normalise_header, read_export, read_header
 from sync_guard.exports.report import OutputExists, build_report, write_report
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
@@ -328,6 +328,28 @@ def test_excel_unicode_text_is_read(tmp_path: Path) -> None:
     path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     first, second = read_export(path, System.BOOKS).records
     assert (first.name, first.street, second.name) == ("Müller GmbH", "Hauptstraße 1\r\nHof 2", "Æsir AS")
+
+
+@pytest.mark.parametrize(
+    ("tail", "line"),
+    [
+        ("2\tAcme\r\n".encode("utf-16-be") + b"\xd8\x00\x00x", 3),  # half a surrogate pair, then a letter
+        (b"\x00", 2),  # an odd number of bytes: the file was cut short
+    ],
+    ids=["lone surrogate", "cut short"],
+)
+def test_a_file_that_starts_as_utf16_and_is_not_is_refused_with_its_line(
+    tmp_path: Path, tail: bytes, line: int
+) -> None:
+    # Found by fuzzing: bytes that start with UTF-16's byte order mark but do not go on as UTF-16 text
+    # (here, a damaged workbook's first bytes) escaped as a UnicodeDecodeError.
+    path = tmp_path / "odd.csv"
+    path.write_bytes(codecs.BOM_UTF16_BE + "Contact ID\tDisplay Name\r\n".encode("utf-16-be") + tail)
+    expected = rf"odd\.csv, line {line}: not UTF-16 text, though the file starts as UTF-16"
+    with pytest.raises(ExportError, match=expected):
+        read_export(path, System.BOOKS)
+    with pytest.raises(ExportError, match=expected):
+        read_header(path)
 
 
 def test_lines_ended_by_a_carriage_return_alone_are_read(tmp_path: Path) -> None:

@@ -1051,6 +1051,25 @@ def _first_line_not_in(handle: BinaryIO, codec: str, *, mac_lines: bool) -> int 
     return None
 
 
+def _first_line_not_utf16(handle: BinaryIO) -> int | None:
+    """The number of the first line of a file that starts with UTF-16's byte order mark that does not
+    decode as UTF-16 (half a surrogate pair, an odd byte at its end); None when all do. Checked before
+    reading, as for UTF-8, since the text reader decodes ahead of the line it returns."""
+    handle.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    newlines = returns = 0
+    for chunk in chain(iter(lambda: handle.read(1 << 20), b""), (None,)):
+        try:
+            text = decoder.decode(chunk or b"", final=chunk is None)
+        except UnicodeDecodeError as error:
+            # The bytes before the fault, in the order the byte order mark gave.
+            text = error.object[: error.start].decode(error.encoding)
+            newlines, returns = newlines + text.count("\n"), returns + text.count("\r")
+            return (newlines or returns) + 1  # lines end with LF (or CRLF), or a Mac's CR alone
+        newlines, returns = newlines + text.count("\n"), returns + text.count("\r")
+    return None
+
+
 # What Excel writes when it is not told to write UTF-8, as a warning names it: "CSV (Comma delimited)"
 # on Windows in Western Europe and the Americas, and "Comma Separated Values" on a Mac, whose lines end
 # with CR alone.
@@ -1077,6 +1096,10 @@ def _encoding(path: Path) -> tuple[str, int | None]:
     with handle:
         head = handle.read(_HEAD_BYTES)
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            not_utf16 = _first_line_not_utf16(handle)
+            if not_utf16 is not None:
+                message = "not UTF-16 text, though the file starts as UTF-16 (save it as CSV UTF-8)"
+                raise ExportError(path, not_utf16, message)
             return "utf-16", None
         _refuse_what_is_not_text(path, head)
         mac_lines = b"\r" in head and b"\n" not in head
