@@ -232,6 +232,25 @@ def test_a_damaged_workbook_is_a_clear_error(tmp_path: Path) -> None:
     )
 
 
+def test_an_excel_97_workbook_cut_short_is_a_clear_error(tmp_path: Path) -> None:
+    # Found by fuzzing: on such a file python-calamine's Rust code panics ("slice index starts at 4096
+    # but ends at 3584"), which escaped as a PanicException, not even an Exception.
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Customers")
+    for column, value in enumerate(["Contact ID", "Display Name"]):
+        sheet.write(0, column, value)
+    whole = io.BytesIO()
+    book.save(whole)
+    path = tmp_path / "customers.xls"
+    path.write_bytes(whole.getvalue()[:4096])  # a download cut short
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+    assert caught.value.message == (
+        f"{path}: this starts as an Excel workbook does, but cannot be read as one "
+        "(is it damaged, or cut short?)"
+    )
+
+
 def test_an_empty_sheet_is_a_clear_error(tmp_path: Path) -> None:
     path = xlsx(tmp_path / "c.xlsx", ("Customers", []))
     empty = r"c\.xlsx, sheet 'Customers': the sheet is empty \(no header row\)"

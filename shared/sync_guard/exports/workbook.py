@@ -65,6 +65,20 @@ class Sheet:
 def read_sheet(path: Path, name: str | None = None) -> Sheet:
     """The workbook's worksheet ``name`` (its case aside), or its first visible one, whole;
     WorkbookUnreadable with the reason when it cannot be read, or when there is no such sheet."""
+    try:
+        return _read_sheet(path, name)
+    except BaseException as error:
+        # On some damaged files (an xls workbook cut short) python-calamine's Rust code panics, which
+        # pyo3 raises as a PanicException: a BaseException the library does not export by name.
+        if type(error).__name__ != "PanicException":
+            raise
+        raise WorkbookUnreadable(
+            "this starts as an Excel workbook does, but cannot be read as one (is it damaged, or cut short?)"
+        ) from error
+
+
+def _read_sheet(path: Path, name: str | None) -> Sheet:
+    """:func:`read_sheet`, but for the panics of python-calamine."""
     import python_calamine  # only here: the cli extra's library, loaded when a workbook is met
 
     try:
