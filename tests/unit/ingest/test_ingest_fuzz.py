@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings, target
 from hypothesis import event as statistics_label
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from sync_guard.ingest import Route, WebhookRequest
 from tests.support.aws import AwsResources
 from tests.support.events import MemoryQueue, MemoryStore
+from tests.support.fuzz import SHARED_FUZZ_SETTINGS
 from tests.support.handlers import (
     TEST_SECRET,
     FakeLambdaContext,
@@ -254,13 +255,7 @@ def assert_nothing_secret_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert "jane.doe@" not in logs
 
 
-FUZZ_SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,  # the same requests every run: a failure here is a regression, not bad luck
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ_SETTINGS = settings(SHARED_FUZZ_SETTINGS, max_examples=150)
 
 
 @FUZZ_SETTINGS
