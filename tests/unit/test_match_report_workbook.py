@@ -251,6 +251,33 @@ def test_an_excel_97_workbook_cut_short_is_a_clear_error(tmp_path: Path) -> None
     )
 
 
+def test_an_excel_97_file_without_its_workbook_stream_is_refused_before_calamine_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by fuzzing: a damaged xls in which olefile finds no workbook made python-calamine ask for
+    # 4 GiB and the process abort. Here the stream's entry in the file's directory is renamed.
+    book = xlwt.Workbook()
+    book.add_sheet("Customers").write(0, 0, "Contact ID")
+    whole = io.BytesIO()
+    book.save(whole)
+    entry = "Workbook".encode("utf-16-le")
+    assert whole.getvalue().count(entry) == 1
+    path = tmp_path / "customers.xls"
+    path.write_bytes(whole.getvalue().replace(entry, "Wordbook".encode("utf-16-le")))
+    import python_calamine
+
+    def not_reached(*_: object) -> None:
+        raise AssertionError("python-calamine was given a file with no workbook")
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", not_reached)
+    with pytest.raises(ExportError) as caught:
+        read_export(path, System.BOOKS)
+    assert caught.value.message == (
+        f"{path}: this starts as an Excel 97 workbook does, but holds no workbook (is it damaged, or "
+        "another Office document?)"
+    )
+
+
 def test_an_empty_sheet_is_a_clear_error(tmp_path: Path) -> None:
     path = xlsx(tmp_path / "c.xlsx", ("Customers", []))
     empty = r"c\.xlsx, sheet 'Customers': the sheet is empty \(no header row\)"

@@ -62,6 +62,10 @@ class Sheet:
     empty_text_formulas: set[tuple[int, int]] = field(default_factory=set)
 
 
+_DAMAGED = "this starts as an Excel workbook does, but cannot be read as one (is it damaged, or cut short?)"
+_PROTECTED = "the workbook is password-protected: save it without a password"
+
+
 def read_sheet(path: Path, name: str | None = None) -> Sheet:
     """The workbook's worksheet ``name`` (its case aside), or its first visible one, whole;
     WorkbookUnreadable with the reason when it cannot be read, or when there is no such sheet."""
@@ -72,19 +76,19 @@ def read_sheet(path: Path, name: str | None = None) -> Sheet:
         # pyo3 raises as a PanicException: a BaseException the library does not export by name.
         if type(error).__name__ != "PanicException":
             raise
-        raise WorkbookUnreadable(
-            "this starts as an Excel workbook does, but cannot be read as one (is it damaged, or cut short?)"
-        ) from error
+        raise WorkbookUnreadable(_DAMAGED) from error
 
 
 def _read_sheet(path: Path, name: str | None) -> Sheet:
     """:func:`read_sheet`, but for the panics of python-calamine."""
     import python_calamine  # only here: the cli extra's library, loaded when a workbook is met
 
+    if _is_ole(path):
+        _refuse_xls_without_a_workbook(path)
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError as error:
-        raise WorkbookUnreadable("the workbook is password-protected: save it without a password") from error
+        raise WorkbookUnreadable(_PROTECTED) from error
     except (python_calamine.CalamineError, OSError, ValueError) as error:
         raise WorkbookUnreadable(
             f"this starts as an Excel workbook does, but cannot be read as one (is it damaged, or another "
@@ -297,6 +301,27 @@ def _target(folder: str, target: str) -> str:
     return posixpath.normpath(posixpath.join(folder, target))
 
 
+def _refuse_xls_without_a_workbook(path: Path) -> None:
+    """WorkbookUnreadable for an OLE compound file that holds no workbook stream as olefile reads it:
+    damaged that way, python-calamine may ask for gigabytes of memory and end the process, beyond any
+    handler."""
+    import olefile  # the cli extra's, as python-calamine is
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            found = any(ole.exists(name) for name in _XLS_STREAMS)
+            encrypted = ole.exists(_ENCRYPTED_PACKAGE)
+    except (OSError, ValueError, IndexError, struct.error) as error:  # olefile's errors on a damaged file
+        raise WorkbookUnreadable(_DAMAGED) from error
+    if encrypted:
+        raise WorkbookUnreadable(_PROTECTED)
+    if not found:
+        raise WorkbookUnreadable(
+            "this starts as an Excel 97 workbook does, but holds no workbook (is it damaged, or another "
+            "Office document?)"
+        )
+
+
 def _is_ole(path: Path) -> bool:
     """Whether the workbook is an OLE compound file: an xls workbook (python-calamine has opened it)."""
     with path.open("rb") as handle:
@@ -308,6 +333,10 @@ def _is_ole(path: Path) -> bool:
 # boolean or an error, a formula's cell with the value saved for it.
 _BOF, _EOF, _BOUNDSHEET, _DATEMODE, _BOOLERR, _FORMULA = 0x0809, 0x000A, 0x0085, 0x0022, 0x0205, 0x0006
 _BIFF8 = 0x0600
+# The stream that holds an xls workbook: Excel 97 to 2003's name, then Excel 5/95's.
+_XLS_STREAMS = ("Workbook", "Book")
+# What a password-protected xlsx is inside the compound file it is saved as.
+_ENCRYPTED_PACKAGE = "EncryptedPackage"
 _RECORD = struct.Struct("<HH")
 # The codes of the error values an xls cell holds.
 _XLS_ERRORS = {
@@ -334,7 +363,7 @@ def _xls_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], set[
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
-            stream = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
+            stream = next((name for name in _XLS_STREAMS if ole.exists(name)), None)
             if stream is None:
                 return {}, set(), False
             data = ole.openstream(stream).read()
