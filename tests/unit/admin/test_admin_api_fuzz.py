@@ -1,0 +1,201 @@
+"""Property: whatever an admin sends, the admin handler answers a 2xx, or a 4xx whose JSON names the field.
+
+The handler runs in-process on moto with a few holds already in place. Requests are random and adversarial:
+odd query strings (dates, limits, cursors, unicode), bodies of the wrong types or shapes or not JSON at all,
+record refs that are nearly right, other methods and paths. Never a 5xx, never a stack trace or an
+exception's text in the body, and a refused request leaves the tables and the outbox queue as they were.
+Generation is derandomised and bounded, so every run tries the same requests in a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as statistics_label
+from hypothesis import strategies as st
+
+from tests.support.aws import AwsResources
+from tests.support.handlers import FakeLambdaContext, fresh_module, http_event
+
+CALLER = "arn:aws:iam::123456789012:user/finance-admin"
+HELD = ["crm:1001", "books:2002"]
+BODY_ROUTES = {
+    "/admin/quarantines/hold": ["record", "reason", "related", "module"],
+    "/admin/quarantines/release": ["hold_id", "reason"],
+    "/admin/quarantines/forget-release": ["record", "against", "reason"],
+    "/admin/quarantines/confirm": ["hold_id", "survivor", "reason"],
+    "/admin/links": ["crm", "books", "reason"],
+    "/admin/breaker/reset": ["reason"],
+}
+QUERY_ROUTES = {
+    "/admin/quarantines": ["status"],
+    "/admin/records": ["record"],
+    "/admin/audit": ["record", "rule", "decision", "since", "until", "limit", "cursor"],
+}
+REFS = [
+    *HELD,
+    "crm:",
+    "books:",
+    "books:x:y",
+    "crm:%00",
+    "crm:\x00",
+    "crm:1 2",
+    "CRM:1",
+    ":1",
+    "zoho:1",
+    "crm:" + "9" * 79,
+    "books:" + "9" * 3000,
+    "crm:١٢٣",  # Arabic-Indic digits: alphanumeric to Python, not an id to Zoho
+    "crm:①",
+    "crm:_",
+    "1001",
+]
+ODD_TEXT = [
+    "",
+    " ",
+    "2026-03-01",
+    "2026-02-30",
+    "2026-03-01T10:00:00",
+    "2026-03-01T10:00:00+05:00",
+    "9999-12-31",
+    "0001-01-01",
+    "7d",
+    "-1",
+    "0",
+    "501",
+    "1e3",
+    "99999999999999999999999999",
+    "NaN",
+    "null",
+    "held",
+    "confirmed",
+    "NAME_DRIFT",
+    "quarantine",
+    "Accounts",
+    "Contacts",
+    "eyJ4IjogMX0=",  # base64 of JSON that is no audit key
+    "%00",
+    "\u202e\u0000\ud7ff",
+    "x" * 5000,
+]
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.sampled_from(REFS + ODD_TEXT)
+)
+json_values = st.recursive(
+    json_leaves,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+query_values = st.sampled_from(REFS + ODD_TEXT) | st.text(max_size=20)
+
+
+@st.composite
+def bodies(draw: st.DrawFn, fields: list[str]) -> str | None:
+    kind = draw(st.sampled_from(["fields", "fields", "fields", "json", "text", "none", "deep"]))
+    if kind == "none":
+        return None
+    if kind == "text":
+        return draw(st.text(max_size=60) | st.sampled_from(["{", "[1,", '{"reason": }', "null", "\ufeff{}"]))
+    if kind == "json":
+        return json.dumps(draw(json_values))
+    if kind == "deep":
+        depth = draw(st.integers(min_value=10, max_value=300))
+        return '{"reason": ' + "[" * depth + "]" * depth + "}"
+    names = st.sampled_from([*fields, "extra", "hold_id", "record", ""]) | st.text(max_size=6)
+    return json.dumps(draw(st.dictionaries(names, json_values, max_size=5)))
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    routes = list(BODY_ROUTES) + list(QUERY_ROUTES)
+    path = draw(st.sampled_from(routes * 6 + ["/admin/quarantines/", "/admin/records/crm:1", "/admin/%00"]))
+    expected = "POST" if path in BODY_ROUTES else "GET"
+    method = draw(st.sampled_from([expected] * 12 + ["PUT", "DELETE", "PATCH", "HEAD", "POST", "GET"]))
+    params = [*QUERY_ROUTES.get(path, []), "x", "limit"]
+    query = draw(st.dictionaries(st.sampled_from(params), query_values, max_size=4))
+    body = draw(bodies(BODY_ROUTES.get(path, ["reason"])))
+    content_type = draw(
+        st.sampled_from(["application/json", "application/json", "text/plain", "application/xml", ""])
+    )
+    headers = {"content-type": content_type} if content_type else {}
+    event = http_event(path, body, method=method, headers=headers, query=query or None)
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    if draw(st.integers(min_value=0, max_value=9)):  # mostly signed; sometimes no IAM identity at all
+        event["requestContext"]["authorizer"] = {
+            "iam": {"userArn": CALLER, "accountId": "123456789012", "callerId": "AIDAEXAMPLE"}
+        }
+    return event
+
+
+def snapshot(aws: AwsResources) -> dict[str, Any]:
+    """Every item of every table, and how many messages wait on the queues."""
+    tables: dict[str, Any] = {}
+    for name in aws.dynamodb.list_tables()["TableNames"]:
+        items = aws.dynamodb.scan(TableName=name)["Items"]
+        tables[name] = sorted(json.dumps(item, sort_keys=True) for item in items)
+    for url in (aws.queue_url, aws.dlq_url):
+        counts = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        tables[url] = counts["Attributes"]["ApproximateNumberOfMessages"]
+    return tables
+
+
+def admin_event(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    event = http_event(path, json.dumps(body), method="POST", headers={"content-type": "application/json"})
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
+    event["requestContext"]["authorizer"] = {"iam": {"userArn": CALLER}}
+    return event
+
+
+@pytest.fixture
+def admin_app(aws: AwsResources) -> ModuleType:
+    """The handler, with two records held through it."""
+    module = fresh_module("functions.admin.app")
+    for ref in HELD:
+        body = {"record": ref, "reason": "fuzz", "module": "Accounts" if ref.startswith("crm:") else ""}
+        response = module.lambda_handler(admin_event("/admin/quarantines/hold", body), FakeLambdaContext())
+        assert response["statusCode"] == 200, response
+    return module
+
+
+FUZZ_SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,  # the same requests every run: a failure here is a regression, not bad luck
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FUZZ_SETTINGS
+@given(event=requests())
+def test_any_admin_request_gets_a_2xx_or_a_4xx_naming_the_field_and_a_refusal_changes_nothing(
+    aws: AwsResources, admin_app: ModuleType, event: dict[str, Any]
+) -> None:
+    before = snapshot(aws)
+    response = admin_app.lambda_handler(event, FakeLambdaContext())
+    status = response["statusCode"]
+    statistics_label(f"{event['requestContext']['http']['method']} {event['rawPath']}: {status}")
+    assert 200 <= status < 500, response
+    text = response.get("body") or ""
+    for internal in ("Traceback", "Error(", "Exception"):
+        assert internal not in text, response
+    document = json.loads(text) if text else {}
+    assert isinstance(document, dict), response
+    if status >= 400:
+        assert snapshot(aws) == before, (event, response)
+        if status not in (404, 405):  # an unknown route or method has no field to name
+            assert isinstance(document.get("error"), str), response
+            assert document.get("message"), response
+    if status == 400:
+        assert document["field"], response
