@@ -65,7 +65,8 @@ def end_of_day(text: str) -> datetime | None:
         day = datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
         return None  # 2026-02-30: left to the caller's own parsing, which names the field
-    return day + timedelta(days=1) - timedelta(microseconds=1)
+    # one day less a microsecond, added at once: 9999-12-31 then ends at the last moment there is
+    return day + (timedelta(days=1) - timedelta(microseconds=1))
 
 
 def parse_ref(value: str, *, default_system: str | None = None, field: str = "record") -> str:

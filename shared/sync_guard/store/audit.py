@@ -171,9 +171,21 @@ def _is_time(text: str) -> bool:
     return True
 
 
-def _utc(moment: datetime) -> datetime:
-    """A query's time in UTC, the partitions' and sort keys' time (no offset given: UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def _utc(moment: datetime, *, field: str) -> datetime:
+    """A query's time in UTC, the partitions' and sort keys' time (no offset given: UTC).
+
+    A time whose offset takes it past year 1 or 9999 (``0001-01-01T00:00+05:00``) is no date at all in
+    UTC: a 400 naming the term, not an overflow."""
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as error:
+        raise InvalidPayload(f"{field} is out of the range of dates", field=field) from error
+
+
+def _look_back(until: datetime) -> datetime:
+    """The default start of a range: ``DEFAULT_LOOKBACK`` before ``until``, or the first moment there is."""
+    earliest = datetime.min.replace(tzinfo=UTC)
+    return until - DEFAULT_LOOKBACK if until - earliest > DEFAULT_LOOKBACK else earliest
 
 
 class AuditLog:
@@ -236,8 +248,10 @@ class AuditLog:
         position = _decode_cursor(cursor) if cursor else {"i": 0, "k": None}
         # A cursor pins the time range of its first page, so "now" moving on cannot shift the partitions.
         pinned = position.get("u")
-        until = _utc(query.until or (datetime.fromisoformat(str(pinned)) if pinned else self._now()))
-        since = _utc(query.since or (until - DEFAULT_LOOKBACK))
+        until = _utc(
+            query.until or (datetime.fromisoformat(str(pinned)) if pinned else self._now()), field="until"
+        )
+        since = _utc(query.since, field="since") if query.since else _look_back(until)
         if since > until:
             raise InvalidPayload("since is after until", field="since")
         partitions = self._partitions(query, since, until)

@@ -199,3 +199,32 @@ def test_any_admin_request_gets_a_2xx_or_a_4xx_naming_the_field_and_a_refusal_ch
             assert document.get("message"), response
     if status == 400:
         assert document["field"], response
+
+
+def call(module: ModuleType, method: str, path: str, body: str | None = None, **query: str) -> dict[str, Any]:
+    event = http_event(path, body, method=method, headers={"content-type": "application/json"}, query=query)
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    event["requestContext"]["authorizer"] = {"iam": {"userArn": CALLER}}
+    response: dict[str, Any] = module.lambda_handler(event, FakeLambdaContext())
+    return response
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        {"until": "9999-12-31"},  # its whole day ends at the last moment there is
+        {"until": "0001-01-02"},  # a month's look-back before it is before year 1
+        {"since": "0001-01-01T00:00:00+05:00"},  # before year 1 in UTC
+        {"since": "9999-12-31T23:59:59-05:00"},  # after year 9999 in UTC
+    ],
+)
+def test_audit_dates_at_the_ends_of_the_calendar_are_a_200_or_a_400_naming_them(
+    admin_app: ModuleType, terms: dict[str, str]
+) -> None:
+    response = call(admin_app, "GET", "/admin/audit", **terms)
+    document = json.loads(response["body"])
+    assert response["statusCode"] in (200, 400), response
+    if response["statusCode"] == 400:
+        assert document["field"] in terms
+    else:
+        assert isinstance(document["entries"], list)
