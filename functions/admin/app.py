@@ -55,6 +55,8 @@ def _body() -> Any:
         return app.current_event.json_body
     except ValueError as error:
         raise InvalidPayload("the body is not JSON", field="body") from error
+    except RecursionError as error:  # arrays in arrays deeper than the parser goes
+        raise InvalidPayload("the body is nested too deeply", field="body") from error
 
 
 def _done(result: Any) -> dict[str, Any]:
