@@ -40,6 +40,9 @@ from sync_guard.store.items import from_item, iso, to_item, to_value
 
 #: Without ``--since`` a time-range query looks back this far (month partitions are read one by one).
 DEFAULT_LOOKBACK = timedelta(days=366)
+#: The widest range read month by month: each month is a Query, and a page must come back within the
+#: admin function's timeout (``since=0001-01-01`` would be some 24,000 of them).
+MAX_RANGE_MONTHS = 120
 _PRIMARY_SK = "E"
 
 
@@ -220,6 +223,12 @@ class AuditLog:
             return [f"U#{query.rule}"]
         if query.decision:
             return [f"D#{query.decision}"]
+        if (until.year - since.year) * 12 + until.month - since.month >= MAX_RANGE_MONTHS:
+            raise InvalidPayload(
+                f"a range longer than {MAX_RANGE_MONTHS // 12} years needs a record, rule or decision; "
+                "narrow since..until or name one",
+                field="since",
+            )
         return [f"M#{month}" for month in _months_between(since, until)]
 
     def _filters(self, query: AuditQuery) -> tuple[str | None, dict[str, str], dict[str, Any]]:

@@ -278,3 +278,17 @@ def test_a_body_nested_deeper_than_the_parser_goes_is_a_400_naming_the_body(
     assert response["statusCode"] == 400, response
     assert json.loads(response["body"])["field"] == "body"
     assert snapshot(aws) == before
+
+
+def test_an_audit_range_of_centuries_is_a_400_naming_since_unless_a_record_narrows_it(
+    admin_app: ModuleType,
+) -> None:
+    # read month by month, since=0001-01-01 was some 24,000 queries: far past the function's timeout
+    response = call(admin_app, "GET", "/admin/audit", since="0001-01-01")
+    assert response["statusCode"] == 400, response["body"][:300]
+    assert json.loads(response["body"])["field"] == "since"
+
+    # one partition, whatever the range
+    response = call(admin_app, "GET", "/admin/audit", since="0001-01-01", record=HELD[0])
+    assert response["statusCode"] == 200
+    assert [entry["records"][0] for entry in json.loads(response["body"])["entries"]] == [HELD[0]]
