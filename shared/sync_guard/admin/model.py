@@ -52,6 +52,8 @@ class OperationResult(BaseModel):
 
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII only: str.isalnum() takes "١٢٣" and "①", which no Zoho id is. 64 as for a webhook's ids.
+_RECORD_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def end_of_day(text: str) -> datetime | None:
@@ -70,12 +72,15 @@ def end_of_day(text: str) -> datetime | None:
 
 
 def parse_ref(value: str, *, default_system: str | None = None, field: str = "record") -> str:
-    """``crm:123`` / ``books:456`` (or a bare id with ``default_system``) -> a checked ref."""
+    """``crm:123`` / ``books:456`` (or a bare id with ``default_system``) -> a checked ref.
+
+    The id is ASCII letters, digits or ``_``, at most 64 of them: an id no Zoho record has (``crm:١٢٣``, or
+    3,000 digits, past a DynamoDB key's size) would otherwise be held, queued and stored, or fail the read."""
     text = value.strip()
     system, sep, record_id = text.partition(":")
     if not sep and default_system:
         system, record_id = default_system, text
-    if system not in ("crm", "books") or not record_id.strip() or not record_id.replace("_", "").isalnum():
+    if system not in ("crm", "books") or not _RECORD_ID.fullmatch(record_id):
         raise InvalidPayload(f"{field} must look like crm:<id> or books:<id>", field=field)
     if default_system and system != default_system:
         raise InvalidPayload(f"{field} must be a {default_system} record", field=field)

@@ -292,3 +292,31 @@ def test_an_audit_range_of_centuries_is_a_400_naming_since_unless_a_record_narro
     response = call(admin_app, "GET", "/admin/audit", since="0001-01-01", record=HELD[0])
     assert response["statusCode"] == 200
     assert [entry["records"][0] for entry in json.loads(response["body"])["entries"]] == [HELD[0]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "query", "field"),
+    [
+        ("POST", "/admin/quarantines/hold", {"record": "crm:١٢٣", "module": "Accounts"}, {}, "record"),
+        ("POST", "/admin/quarantines/hold", {"record": "crm:5", "related": ["books:①"]}, {}, "related"),
+        ("GET", "/admin/records", None, {"record": "books:" + "9" * 3000}, "record"),
+        ("GET", "/admin/audit", None, {"record": "books:" + "9" * 3000}, "record"),
+    ],
+)
+def test_a_record_id_no_webhook_could_carry_is_a_400_naming_it_and_holds_nothing(
+    aws: AwsResources,
+    admin_app: ModuleType,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    query: dict[str, str],
+    field: str,
+) -> None:
+    # non-ASCII digits are alphanumeric to Python, and DynamoDB keys stop at 2,048 bytes
+    before = snapshot(aws)
+
+    response = call(admin_app, method, path, None if body is None else json.dumps(body), **query)
+
+    assert response["statusCode"] == 400, response["body"][:300]
+    assert json.loads(response["body"])["field"] == field
+    assert snapshot(aws) == before
