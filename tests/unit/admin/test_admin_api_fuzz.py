@@ -14,11 +14,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import event as statistics_label
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.aws import AwsResources
+from tests.support.fuzz import SHARED_FUZZ_SETTINGS
 from tests.support.handlers import FakeLambdaContext, fresh_module, http_event
 
 CALLER = "arn:aws:iam::123456789012:user/finance-admin"
@@ -200,13 +201,7 @@ def admin_app(aws: AwsResources) -> ModuleType:
     return module
 
 
-FUZZ_SETTINGS = settings(
-    max_examples=50,
-    deadline=None,
-    derandomize=True,  # the same requests every run: a failure here is a regression, not bad luck
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ_SETTINGS = settings(SHARED_FUZZ_SETTINGS, max_examples=50)
 
 
 def check_answer(aws: AwsResources, admin_app: ModuleType, event: dict[str, Any]) -> None:
