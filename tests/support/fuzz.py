@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 # Each suite sets its own max_examples on top of these.
 SHARED_FUZZ_SETTINGS = settings(
@@ -15,3 +18,15 @@ SHARED_FUZZ_SETTINGS = settings(
         HealthCheck.data_too_large,
     ],
 )
+
+
+def json_leaves(words: Sequence[str], *, text_size: int) -> st.SearchStrategy[object]:
+    """A JSON document's scalars: null, booleans, integers past 64 bits, floats, text, and ``words``."""
+    return (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=False)
+        | st.text(max_size=text_size)
+        | st.sampled_from(list(words))
+    )

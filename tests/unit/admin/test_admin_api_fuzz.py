@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.aws import AwsResources
-from tests.support.fuzz import SHARED_FUZZ_SETTINGS
+from tests.support.fuzz import SHARED_FUZZ_SETTINGS, json_leaves
 from tests.support.handlers import FakeLambdaContext, fresh_module, http_event
 
 CALLER = "arn:aws:iam::123456789012:user/finance-admin"
@@ -87,16 +87,8 @@ ODD_TEXT = [
     "\u202e\u0000\ud7ff",
     "x" * 5000,
 ]
-json_leaves = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
-    | st.sampled_from(REFS + ODD_TEXT)
-)
 json_values = st.recursive(
-    json_leaves,
+    json_leaves(REFS + ODD_TEXT, text_size=20),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
     ),

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sync_guard.ingest import Route, WebhookRequest
 from tests.support.aws import AwsResources
 from tests.support.events import MemoryQueue, MemoryStore
-from tests.support.fuzz import SHARED_FUZZ_SETTINGS
+from tests.support.fuzz import SHARED_FUZZ_SETTINGS, json_leaves
 from tests.support.handlers import (
     TEST_SECRET,
     FakeLambdaContext,
@@ -75,17 +75,9 @@ ODD_VALUES = [
     TEST_SECRET,
 ]
 
-json_leaves = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=30)
-    | st.sampled_from(["create", "edit", "delete", "insert", "update", "Accounts", "Contacts", "1", ""])
-    | st.sampled_from(ODD_VALUES)
-)
+ZOHO_WORDS = ["create", "edit", "delete", "insert", "update", "Accounts", "Contacts", "1", ""]
 json_values = st.recursive(
-    json_leaves,
+    json_leaves(ZOHO_WORDS + ODD_VALUES, text_size=30),
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=8), children, max_size=5)
