@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -120,13 +121,23 @@ def books_webhook_for(organization_id: str | None) -> dict[str, Any]:
     return event
 
 
-def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
-    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def books_ingest(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The ingest function of a guard configured for Books organisation 20081234567."""
     monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
     monkeypatch.setenv("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID", "20081234567")
-    app = fresh_module("functions.ingest.app")
+    return fresh_module("functions.ingest.app")
 
+
+def assert_nothing_stored(aws: AwsResources) -> None:
+    assert aws.dynamodb.scan(TableName=aws.environment["SYNC_GUARD_EVENTS_TABLE"])["Items"] == []
+    assert aws.queued_messages() == []
+
+
+def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
+    aws_server: AwsResources, books_ingest: ModuleType
+) -> None:
+    app = books_ingest
     # when the webhook's URL names another organisation than the configured one
     refused = app.lambda_handler(books_webhook_for("20099999999"), FakeLambdaContext())
 
@@ -136,9 +147,7 @@ def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
     assert (body["error"], body["field"]) == ("another_books_organization", "organization_id")
     assert "organization_id is 20099999999" in body["message"]
     assert "configured for Books organisation 20081234567" in body["message"]
-    table = aws_server.environment["SYNC_GUARD_EVENTS_TABLE"]
-    assert aws_server.dynamodb.scan(TableName=table)["Items"] == []
-    assert aws_server.queued_messages() == []
+    assert_nothing_stored(aws_server)
     # the configured organisation is told only to a caller with the secret
     anonymous = books_webhook_for("20099999999")
     del anonymous["headers"]["x-sync-guard-token"]
@@ -148,3 +157,16 @@ def test_a_books_webhook_naming_another_organisation_is_refused_and_not_stored(
         accepted = app.lambda_handler(books_webhook_for(organization_id), FakeLambdaContext())
         assert accepted["statusCode"] == 202
     assert len(aws_server.queued_messages()) == 1  # one event, delivered twice
+
+
+def test_a_books_webhook_with_an_empty_organization_id_is_a_400_and_not_stored(
+    aws_server: AwsResources, books_ingest: ModuleType
+) -> None:
+    app = books_ingest
+    # when the webhook's URL carries organization_id= with nothing after it (a merge field unresolved)
+    refused = app.lambda_handler(books_webhook_for(""), FakeLambdaContext())
+
+    # then it is refused naming the field, and nothing is stored or queued: Books retries it
+    assert refused["statusCode"] == 400
+    assert json.loads(refused["body"])["field"] == "organization_id"
+    assert_nothing_stored(aws_server)

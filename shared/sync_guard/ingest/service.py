@@ -169,9 +169,19 @@ class WebhookFromAnotherOrganization(Conflict):
 
 def refuse_another_books_organization(query: Mapping[str, str], configured: str) -> None:
     """Raise ``WebhookFromAnotherOrganization`` (409) when the URL's optional ``organization_id`` is not
-    the configured organisation; nothing to compare when either is absent."""
-    sent = query.get(ORGANIZATION_QUERY_PARAMETER, "").strip()
-    if not sent or not configured or sent == configured:
+    the configured organisation; nothing to compare when either is absent. A parameter given empty (or
+    blank) is a 400 naming it, configured or not: a merge field that did not resolve, or a typo, is not
+    "no organisation said", and Books' retry policy keeps the webhook while the URL is put right."""
+    if ORGANIZATION_QUERY_PARAMETER not in query:
+        return
+    sent = query[ORGANIZATION_QUERY_PARAMETER].strip()
+    if not sent:
+        raise ClientError(
+            "the webhook's organization_id is empty: not accepted. Put the Books organisation's id in the "
+            "URL (the one in ZohoBooksOrganizationId), or take the parameter out of it",
+            field=ORGANIZATION_QUERY_PARAMETER,
+        )
+    if not configured or sent == configured:
         return
     shown = sent if sent.isdigit() and len(sent) <= 30 else "another value"
     raise WebhookFromAnotherOrganization(

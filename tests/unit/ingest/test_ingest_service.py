@@ -383,3 +383,22 @@ def test_a_multipart_part_in_a_transfer_encoding_is_refused_and_its_secret_never
             request(Route.CRM_WORKFLOW, body, content_type="multipart/form-data; boundary=XyZ")
         )
     assert store.items == {}
+
+
+@pytest.mark.parametrize("configured", ["20081234567", ""])
+@pytest.mark.parametrize("sent", ["", "   ", "\t"])
+def test_a_books_webhook_with_an_empty_organization_id_is_a_400_naming_it_and_stores_nothing(
+    store: MemoryStore, queue: MemoryQueue, configured: str, sent: str
+) -> None:
+    # given a Books webhook URL whose organization_id did not resolve (a merge field, a typo)
+    service = make_service(store, queue, Settings(zoho_books_organization_id=configured))
+    body = payload_text("books-create.json")
+
+    # when it is delivered, then it is refused, whether the guard has an organisation configured or not
+    with pytest.raises(SyncGuardError) as raised:
+        service.ingest(request(Route.BOOKS, body, query={"event": "create", "organization_id": sent}))
+
+    assert (raised.value.status, raised.value.field) == (400, "organization_id")
+    assert "organization_id is empty" in raised.value.message
+    assert store.items == {}
+    assert queue.sent == []
