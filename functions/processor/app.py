@@ -19,8 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_guard.config import get_settings
 from sync_guard.executor.queue import outbox_queue
-from sync_guard.executor.wiring import record_fetcher
-from sync_guard.guard.handler import GuardEventHandler
+from sync_guard.executor.wiring import processor_handler
 from sync_guard.ingest.messages import decode_message
 from sync_guard.processing import ProcessingDeps, process_event
 from sync_guard.redact import error_detail
@@ -38,12 +37,9 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 settings = get_settings()
 event_store = DynamoEventStore.from_settings(settings)
 # Id-only Notification API events are enriched through Zoho when it is configured (else: awaiting).
-fetcher = record_fetcher(settings)
-deps = ProcessingDeps(
-    events=event_store,
-    handler=GuardEventHandler.from_settings(settings, fetcher=fetcher),
-    actions=outbox_queue(settings),
-)
+handler = processor_handler(settings)
+fetcher = handler.guard.fetcher
+deps = ProcessingDeps(events=event_store, handler=handler, actions=outbox_queue(settings))
 # An event is started only with this much of the invocation left: its Zoho fetch, retries included, and
 # its commit's retries. A Lambda timeout would fail the whole batch without a word, the events it had
 # finished included; a record handed back in time is delivered again like any failed one.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -23,11 +25,13 @@ from sync_guard.models.records import Module, System
 from sync_guard.processing import ProcessingDeps, process_event
 from sync_guard.reconcile.organization import AnotherOrganization
 from sync_guard.store.audit import AuditLog
-from sync_guard.store.checks import DynamoCheckState
+from sync_guard.store.aws import client
+from sync_guard.store.checks import BOOKS_ORGANIZATION_SK, DynamoCheckState
 from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.queue import SqsEventQueue
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
+from tests.support.handlers import fresh_module
 from tests.support.outbox import point_at_simulator
 
 
@@ -38,18 +42,28 @@ def sim(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimu
         yield simulator
 
 
-def _notification(record_id: str) -> GuardEvent:
+def _id_only_update(source: System, record_id: str) -> GuardEvent:
+    """An update carrying the record's id only: the processor fetches the record to decide."""
     now = datetime.now(UTC)
+    crm = source is System.CRM
     return GuardEvent(
-        event_id=event_key("notification", record_id, now),
-        source=System.CRM,
-        channel=Channel.CRM_NOTIFICATION,
-        module=Module.CRM_ACCOUNTS,
+        event_id=event_key("notification" if crm else "books", record_id, now),
+        source=source,
+        channel=Channel.CRM_NOTIFICATION if crm else Channel.BOOKS_WORKFLOW,
+        module=Module.CRM_ACCOUNTS if crm else Module.BOOKS_CUSTOMERS,
         operation=Operation.UPDATE,
         record_id=record_id,
         record=None,
         received_at=now,
     )
+
+
+def _notification(record_id: str) -> GuardEvent:
+    return _id_only_update(System.CRM, record_id)
+
+
+def _books_update(contact_id: str) -> GuardEvent:
+    return _id_only_update(System.BOOKS, contact_id)
 
 
 def _store(event: GuardEvent) -> DynamoEventStore:
@@ -164,17 +178,7 @@ def test_a_books_record_is_not_fetched_from_another_organisation_than_the_shadow
     DynamoCheckState.from_settings(get_settings()).record_books_organization(
         "20081234567", at=datetime.now(UTC), by="scheduler:zoho-checks"
     )
-    now = datetime.now(UTC)
-    event = GuardEvent(
-        event_id=event_key("books", str(contact["contact_id"]), now),
-        source=System.BOOKS,
-        channel=Channel.BOOKS_WORKFLOW,
-        module=Module.BOOKS_CUSTOMERS,
-        operation=Operation.UPDATE,
-        record_id=str(contact["contact_id"]),
-        record=None,
-        received_at=now,
-    )
+    event = _books_update(str(contact["contact_id"]))
     store = _store(event)
     fetcher = record_fetcher(get_settings())
     assert fetcher is not None
@@ -191,3 +195,33 @@ def test_a_books_record_is_not_fetched_from_another_organisation_than_the_shadow
     # a CRM record is fetched as before
     account = sim.state.crm_create("Accounts", {"Account_Name": "Tallow Reed Ltd"}, source=Source.ADMIN)
     assert fetcher.fetch(System.CRM, Module.CRM_ACCOUNTS.value, str(account["id"])) is not None
+
+
+def test_the_processor_reads_the_recorded_organisation_once_for_a_books_event_it_fetches(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given a shadow recorded as the configured Books organisation's, and the processor as deployed
+    DynamoCheckState.from_settings(get_settings()).record_books_organization(
+        sim.books_organization_id, at=datetime.now(UTC), by="scheduler:zoho-checks"
+    )
+    processor = fresh_module("functions.processor.app")
+    reads: list[str] = []
+
+    def count_organization_reads(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"].get("sk") == {"S": BOOKS_ORGANIZATION_SK}:
+            reads.append(params["TableName"])
+
+    client("dynamodb", get_settings()).meta.events.register(
+        "before-parameter-build.dynamodb.GetItem", count_organization_reads
+    )
+
+    # when two id-only Books events are processed, each decided on the customer fetched from Books
+    for name in ("Quill Harbour Ltd", "Fennel Arch Ltd"):
+        contact = sim.state.books_create_contact({"contact_name": name}, source=Source.ADMIN)
+        event = _books_update(str(contact["contact_id"]))
+        outcome = process_event(event, replace(processor.deps, events=_store(event)))
+        assert outcome.status is EventStatus.PROCESSED
+
+    # then both checks ran (the gate's and the fetcher's) on one read of the organisation per event
+    assert sim.requests.count("books.get_contact", status=200) == 2
+    assert reads == [get_settings().shadow_table] * 2

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from sync_guard.config import Settings
 from sync_guard.executor.dynamo import DynamoActionStore, DynamoDecisionContext, DynamoSentNotices
 from sync_guard.executor.enrichment import ZohoRecordFetcher
 from sync_guard.executor.service import Executor, ExecutorConfig
 from sync_guard.executor.zoho_actions import HoldSettings
+from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.notify import Notifier, finance_notifier
 from sync_guard.notify.links import ZohoLinks
+from sync_guard.reconcile.organization import RecordedOncePerEvent
+from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.store.checks import DynamoCheckState
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients, zoho_retry_policy
 from sync_guard.zoho.token_cache import DynamoTokenCache
@@ -52,15 +56,28 @@ def zoho_configured(settings: Settings) -> bool:
     return has_credentials and bool(settings.zoho_books_organization_id)
 
 
-def record_fetcher(settings: Settings) -> ZohoRecordFetcher | None:
+def record_fetcher(
+    settings: Settings, recorded: Callable[[], BooksOrganization | None] | None = None
+) -> ZohoRecordFetcher | None:
     """The processor's fetcher of the records id-only events name, when Zoho is configured; it fetches
-    no Books customer while ``ZohoBooksOrganizationId`` is not the shadow's recorded organisation."""
+    no Books customer while ``ZohoBooksOrganizationId`` is not the shadow's recorded organisation (read
+    through ``recorded`` when given, else from the shadow table at each fetch)."""
     if not zoho_configured(settings):
         return None
     return ZohoRecordFetcher(
         LazyZohoClients(settings),
         books_organization_id=settings.zoho_books_organization_id.strip(),
-        recorded_books_organization=DynamoCheckState.from_settings(settings).books_organization,
+        recorded_books_organization=recorded or DynamoCheckState.from_settings(settings).books_organization,
+    )
+
+
+def processor_handler(settings: Settings) -> GuardEventHandler:
+    """The processor's handler: the decision engine with its Books organisation gate and, when Zoho is
+    configured, its record fetcher (``handler.guard.fetcher``). Both check a Books event against the
+    shadow's recorded organisation; they read it once per event between them."""
+    recorded = RecordedOncePerEvent(DynamoCheckState.from_settings(settings).books_organization)
+    return GuardEventHandler.from_settings(
+        settings, fetcher=record_fetcher(settings, recorded), recorded=recorded
     )
 
 

@@ -9,12 +9,15 @@ other organisation's customers into the shadow, or read them from Books, where e
 holds "does not exist". The event fails (``AnotherOrganization``, retryable), is retried and then
 dead-lettered, for ``sync-guard replay-dlq --queue processing`` once the parameter is right; its first
 refusal is audited (entry ``<event id>#another_organization``, decision ``pending``). CRM events go on.
+The record fetcher checks again before it fetches a Books customer; in the processor the two share one
+read of the recorded organisation per event (``RecordedOncePerEvent``, see ``executor.wiring``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +31,11 @@ from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
 from sync_guard.models.records import System
 from sync_guard.processing import HandlerResult
-from sync_guard.reconcile.organization import AnotherOrganization, refuse_books_under_another_organization
+from sync_guard.reconcile.organization import (
+    AnotherOrganization,
+    RecordedOncePerEvent,
+    refuse_books_under_another_organization,
+)
 from sync_guard.reconcile.ports import AuditAppender, BooksOrganization
 from sync_guard.store.audit import AuditLog
 from sync_guard.store.checks import DynamoCheckState
@@ -54,13 +61,17 @@ class BooksOrganizationGate:
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BooksOrganizationGate | None:
+    def from_settings(
+        cls, settings: Settings, recorded: Callable[[], BooksOrganization | None] | None = None
+    ) -> BooksOrganizationGate | None:
+        """The gate as configured (None without ``ZohoBooksOrganizationId``), reading the recorded
+        organisation through ``recorded`` when given (the processor's ``RecordedOncePerEvent``)."""
         configured = settings.zoho_books_organization_id.strip()
         if not configured:
             return None
         return cls(
             configured,
-            DynamoCheckState.from_settings(settings).books_organization,
+            recorded or DynamoCheckState.from_settings(settings).books_organization,
             AuditLog.from_settings(settings),
             settings.mode,
         )
@@ -108,12 +119,25 @@ class BooksOrganizationGate:
 class GuardEventHandler:
     """``process_event``'s handler: decide, audit and queue actions for one event."""
 
-    def __init__(self, guard: Guard, books_gate: BooksOrganizationGate | None = None) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        books_gate: BooksOrganizationGate | None = None,
+        recorded: RecordedOncePerEvent | None = None,
+    ) -> None:
         self.guard = guard
         self.books_gate = books_gate
+        self.recorded = recorded
 
     @classmethod
-    def from_settings(cls, settings: Settings, fetcher: RecordFetcher | None = None) -> GuardEventHandler:
+    def from_settings(
+        cls,
+        settings: Settings,
+        fetcher: RecordFetcher | None = None,
+        recorded: RecordedOncePerEvent | None = None,
+    ) -> GuardEventHandler:
+        """The handler as configured. With ``recorded`` (what ``fetcher`` reads the recorded organisation
+        through too), the gate and the fetcher read it once per event between them."""
         guard = Guard(
             DynamoShadowRepository.from_settings(settings),
             LibraryMatcher(settings.default_phone_region),
@@ -121,9 +145,13 @@ class GuardEventHandler:
             fetcher=fetcher,
             backoff=CommitBackoff.from_settings(settings),
         )
-        return cls(guard, BooksOrganizationGate.from_settings(settings))
+        return cls(guard, BooksOrganizationGate.from_settings(settings, recorded), recorded)
 
     def __call__(self, event: GuardEvent) -> HandlerResult:
+        with self.recorded.event() if self.recorded is not None else nullcontext():
+            return self._handle(event)
+
+    def _handle(self, event: GuardEvent) -> HandlerResult:
         if self.books_gate is not None:
             self.books_gate.check(event)
         result = self.guard.process(event)

@@ -11,7 +11,9 @@ deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -84,6 +86,37 @@ def refuse_books_under_another_organization(
     mismatch = organization_mismatch(configured, organization, outcome=outcome) if organization else None
     if mismatch is not None:
         raise AnotherOrganization(mismatch)
+
+
+class RecordedOncePerEvent:
+    """The recorded organisation as the processor reads it: once per event, however many ask.
+
+    The processor's ``BooksOrganizationGate`` and its record fetcher both check a Books event against the
+    recorded organisation. Within ``event()`` the first answer is kept for the others, and forgotten when
+    the event is done: the next event reads again, so an organisation adopted meanwhile is seen. Outside
+    ``event()`` every call reads. A read that fails is not kept: the next asker reads (and fails) again.
+    """
+
+    def __init__(self, read: Callable[[], BooksOrganization | None]) -> None:
+        self._read = read
+        self._held = threading.local()  # an event's answer belongs to the thread handling it
+
+    def __call__(self) -> BooksOrganization | None:
+        kept: list[BooksOrganization | None] | None = getattr(self._held, "answer", None)
+        if kept is None:
+            return self._read()
+        if not kept:
+            kept.append(self._read())
+        return kept[0]
+
+    @contextmanager
+    def event(self) -> Iterator[None]:
+        """The lifetime of one answer: the handling of one event."""
+        self._held.answer = []
+        try:
+            yield
+        finally:
+            self._held.answer = None
 
 
 def refuse_another_organization(record: OrganizationRecord, configured: str, *, doing: str) -> None:

@@ -13,6 +13,8 @@ from sync_guard.reconcile.organization import (
     ADOPTION_SAMPLE,
     Adoption,
     AnotherOrganization,
+    OrganizationRecordUnreadable,
+    RecordedOncePerEvent,
     adopt_configured_organization,
     refuse_another_organization,
 )
@@ -139,3 +141,50 @@ def test_an_organisation_recorded_while_adopting_is_judged_as_any_recorded_one()
     assert (adoption.before.organization_id, adoption.after.organization_id) == (RECORDED, CONFIGURED)
     assert record.organization is not None
     assert record.organization.organization_id == CONFIGURED
+
+
+@dataclass
+class CountedReads:
+    """A recorded organisation that counts its reads and can be made to fail."""
+
+    answers: list[BooksOrganization | None]
+    reads: int = 0
+    failing: bool = False
+
+    def __call__(self) -> BooksOrganization | None:
+        self.reads += 1
+        if self.failing:
+            raise OrganizationRecordUnreadable("no organization_id", field="organization_id")
+        return self.answers[min(self.reads, len(self.answers)) - 1]
+
+
+def test_the_recorded_organisation_is_read_once_per_event_and_read_again_for_the_next() -> None:
+    first, adopted = BooksOrganization(RECORDED, NOW, "seed"), BooksOrganization(CONFIGURED, NOW, "admin")
+    source = CountedReads([first, adopted])
+    recorded = RecordedOncePerEvent(source)
+
+    with recorded.event():
+        assert [recorded(), recorded(), recorded()] == [first, first, first]
+    assert source.reads == 1
+    # the next event sees what is recorded now (an adoption meanwhile), not the last event's answer
+    with recorded.event():
+        assert recorded() == adopted
+    assert source.reads == 2
+    # outside an event nothing is kept
+    recorded()
+    recorded()
+    assert source.reads == 4
+
+
+def test_a_failed_read_is_not_kept_for_the_next_asker() -> None:
+    source = CountedReads([None], failing=True)
+    recorded = RecordedOncePerEvent(source)
+
+    with recorded.event():
+        for _ in range(2):
+            with pytest.raises(OrganizationRecordUnreadable):
+                recorded()
+        source.failing = False
+        assert recorded() is None
+        assert recorded() is None
+    assert source.reads == 3
