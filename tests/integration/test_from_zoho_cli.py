@@ -23,7 +23,7 @@ from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
-from tests.support.local import publish_serve_state
+from tests.support.local import publish_serve_state, serve_on
 from tests.support.outbox import point_at_simulator
 
 pytestmark = pytest.mark.integration
@@ -90,6 +90,86 @@ def test_a_match_report_read_from_zoho_pairs_across_and_names_the_organisations(
     # the ticket carries the Books organisation id the guard is configured with
     assert org.sim.books_organization_id in (out / "support-ticket.md").read_text()
     assert "Zoho CRM API (Accounts)" in (out / "summary.md").read_text()
+    # no shadow named (an offline run): nothing compared, nothing to warn of
+    assert "warning" not in result.output
+    assert "## Warnings" not in (out / "summary.md").read_text()
+
+
+def match_report_from_zoho(state_dir: Path, out: Path) -> Any:
+    return runner.invoke(
+        app, ["match-report", "--from-zoho", "--out", str(out), "--state-dir", str(state_dir), "--quiet"]
+    )
+
+
+def test_a_match_report_from_zoho_is_refused_while_the_shadow_is_another_organisations(
+    aws_server: AwsResources, org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a guard configured for the simulator's organisation, its shadow recorded as another's
+    DynamoCheckState.from_settings(get_settings()).record_books_organization(
+        "20081234567", at=datetime(2026, 9, 1, 10, 15, tzinfo=UTC), by="scheduler:zoho-checks"
+    )
+    state_dir, out = tmp_path / "stack", tmp_path / "report"
+    serve_on(aws_server, org.sim, state_dir, monkeypatch)
+
+    refused = match_report_from_zoho(state_dir, out)
+
+    # then it exits 2 naming both ids, before reading Zoho or writing anything
+    assert refused.exit_code == 2, refused.output
+    assert f"configured for Books organisation {org.sim.books_organization_id}" in refused.output
+    assert "holds the Books customers of organisation 20081234567" in refused.output
+    assert org.sim.requests.records == []
+    assert not out.exists()
+
+
+def test_a_match_report_from_zoho_on_the_shadows_organisation_is_written_without_a_warning(
+    aws_server: AwsResources, org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DynamoCheckState.from_settings(get_settings()).record_books_organization(
+        org.sim.books_organization_id, at=datetime(2026, 9, 1, 10, 15, tzinfo=UTC), by="sync-guard seed"
+    )
+    state_dir, out = tmp_path / "stack", tmp_path / "report"
+    serve_on(aws_server, org.sim, state_dir, monkeypatch)
+
+    result = match_report_from_zoho(state_dir, out)
+
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert "## Warnings" not in (out / "summary.md").read_text()
+
+
+def test_a_match_report_from_zoho_with_no_shadow_table_is_written_as_before(
+    aws_server: AwsResources, org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at_simulator(org.sim, monkeypatch)
+    monkeypatch.setenv("SYNC_GUARD_SHADOW_TABLE", "no-such-shadow")
+    get_settings.cache_clear()
+    out = tmp_path / "report"
+
+    result = match_report_from_zoho(tmp_path / "none", out)
+
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert "## Warnings" not in (out / "summary.md").read_text()
+
+
+def test_a_match_report_from_zoho_warns_when_the_shadows_organisation_cannot_be_read(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a guard whose shadow table is named, on a DynamoDB that does not answer
+    point_at_simulator(org.sim, monkeypatch)
+    monkeypatch.setenv("SYNC_GUARD_SHADOW_TABLE", "sync-guard-shadow")
+    monkeypatch.setenv("SYNC_GUARD_DYNAMODB_ENDPOINT_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    out = tmp_path / "report"
+
+    result = match_report_from_zoho(tmp_path / "none", out)
+
+    # then the report is written, its summary (and the terminal) saying what was not checked
+    assert result.exit_code == 0, result.output
+    assert "could not be read (EndpointConnectionError)" in " ".join(result.output.split())
+    summary = " ".join((out / "summary.md").read_text().split())
+    assert "## Warnings" in summary
+    assert f"Books was read as organisation {org.sim.books_organization_id}" in summary
 
 
 def test_exports_and_from_zoho_together_are_refused(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
 from sync_guard.zoho.convert import crm_record_to_party
 from tests.support.aws import AwsResources
-from tests.support.local import publish_serve_state
+from tests.support.local import serve_on
 from tests.support.outbox import (
     HOLD_TAG,
     Pipeline,
@@ -54,14 +54,6 @@ def test_preflight_reaches_a_running_serve_through_its_state_dir(
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert [(h["crm_name"], h["books_name"]) for h in plan["holds"]] == [("Acme Ltd", "Acme Limited")]
-
-
-def serve_on(aws: AwsResources, sim: ZohoSimulator, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A running ``serve`` on ``aws``'s tables, found through ``state_dir`` only."""
-    publish_serve_state(sim, state_dir, aws)
-    for name in aws.environment:
-        monkeypatch.delenv(name)
-    get_settings.cache_clear()
 
 
 def test_preflight_refuses_a_guard_configured_for_another_organisation_than_its_shadows(

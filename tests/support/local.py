@@ -8,6 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sync_guard.config import get_settings
 from sync_guard.local.stack import DYNAMODB_LOG, LocalStack, LocalStackState, running_stack
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.oauth import MINTS_PER_WINDOW, TokenAuthority
@@ -51,6 +54,14 @@ def publish_serve_state(sim: ZohoSimulator, state_dir: Path, aws: AwsResources |
         pid=os.getpid(),
         zoho_url=sim.url,
     ).write(state_dir)
+
+
+def serve_on(aws: AwsResources, sim: ZohoSimulator, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running ``serve`` on ``aws``'s tables, found through ``state_dir`` only."""
+    publish_serve_state(sim, state_dir, aws)
+    for name in aws.environment:
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
 
 
 @contextmanager

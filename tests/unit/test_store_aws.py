@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from sync_guard.store.aws import is_conditional_check_failure
+from sync_guard.config import Settings
+from sync_guard.store.aws import client, is_conditional_check_failure, reset_clients
 
 
 def error(code: str) -> ClientError:
@@ -15,3 +16,16 @@ def test_conditional_check_failures_are_recognised_and_nothing_else() -> None:
     assert is_conditional_check_failure(error("ConditionalCheckFailedException"))
     assert not is_conditional_check_failure(error("ProvisionedThroughputExceededException"))
     assert not is_conditional_check_failure(RuntimeError("no response"))
+
+
+def test_a_client_for_a_read_that_should_give_up_soon_tries_fewer_times() -> None:
+    settings = Settings(aws_region="eu-west-2", dynamodb_endpoint_url="http://127.0.0.1:9")
+    reset_clients()
+
+    quick = client("dynamodb", settings, attempts=2)
+    usual = client("dynamodb", settings)
+
+    assert quick.meta.config.retries["total_max_attempts"] == 2
+    assert usual.meta.config.retries["total_max_attempts"] == 5
+    assert client("dynamodb", settings) is usual  # each kind still made once per process
+    assert quick.meta.config.connect_timeout == usual.meta.config.connect_timeout == 2

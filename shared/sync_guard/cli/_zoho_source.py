@@ -127,3 +127,40 @@ def exit_under_another_organization(record: OrganizationRecord, organization: st
     except (AnotherOrganization, OrganizationRecordUnreadable) as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from error
+
+
+def check_recorded_organization(settings: Settings, *, doing: str) -> str | None:
+    """Before a read-only command reads Books through ``settings``: exit 2 naming both ids when the guard's
+    shadow is recorded as another Books organisation's than ``ZohoBooksOrganizationId`` (or its record
+    lacks its id), as ``preflight`` does.
+
+    Nothing is compared, and None returned, when no organisation is configured, when ``settings`` name no
+    shadow table (Zoho credentials alone: an offline run), or when that table does not exist. Where the
+    shadow's record cannot be read (no AWS credentials, a local stack that is not running, a refusal),
+    the run goes on and the warning to show is returned.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sync_guard.store import aws
+    from sync_guard.store.checks import DynamoCheckState
+
+    configured = settings.zoho_books_organization_id.strip()
+    if not configured or "shadow_table" not in settings.model_fields_set:
+        return None
+    # Two tries, not five: an unreachable table costs a second or so, not a dozen, before the warning.
+    record = DynamoCheckState(aws.client("dynamodb", settings, attempts=2), settings.shadow_table)
+    try:
+        exit_under_another_organization(record, configured, doing=doing)
+    except ClientError as error:
+        reason = str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+        if reason == "ResourceNotFoundException":
+            return None  # no shadow: nothing recorded to compare
+    except BotoCoreError as error:
+        reason = type(error).__name__
+    else:
+        return None
+    return (
+        f"the Books organisation recorded for the guard's shadow (table {settings.shadow_table}) could not "
+        f"be read ({reason}): Books was read as organisation {configured} (ZohoBooksOrganizationId) "
+        "without checking that it is the shadow's"
+    )

@@ -23,6 +23,7 @@ from sync_guard.cli._teardown import skip_teardown
 from sync_guard.cli._zoho_source import (
     FromZohoOption,
     ModuleOption,
+    check_recorded_organization,
     crm_modules,
     exit_unreachable,
     read_from_zoho,
@@ -53,7 +54,9 @@ _HELP = "\n\n".join(
         "written all at once: nothing is written if anything fails.",
         "Or, with --from-zoho, read the CRM module(s) and the Books customers through Zoho's APIs, with "
         "the guard's own Zoho configuration (found like every admin command: --stack-name, the "
-        "environment, a running 'sync-guard serve'); the ticket then carries its organisation ids.",
+        "environment, a running 'sync-guard serve'); the ticket then carries its organisation ids. It is "
+        "refused (exit 2) while the guard's shadow is recorded as another Books organisation's than "
+        "ZohoBooksOrganizationId.",
         "Headers are recognised from Zoho's own exports (e.g. 'Record Id', 'Account Name', 'Display Name', "
         "'EmailID', 'Billing Code') or the canonical set id, name, email, phone, street, city, postcode, "
         "country, website, vat (plus has_transactions, outstanding, modified, linked_crm_id). Use --map to "
@@ -211,6 +214,15 @@ def match_report(
         from sync_guard.cli._context import resolve_settings  # the AWS SDK, only when Zoho is read
 
         settings = resolve_settings(stack_name=stack_name, state_dir=state_dir)
+        # Pairs with another organisation's customers than the shadow's would be a report on the wrong
+        # organisation: refused, as preflight refuses, before Zoho is read or anything written.
+        unchecked = check_recorded_organization(
+            settings,
+            doing=f"a match report on organisation {settings.zoho_books_organization_id}'s customers",
+        )
+        if unchecked is not None:
+            console.print(f"[yellow]warning:[/yellow] {unchecked}", highlight=False, soft_wrap=True)
+            warnings.append(unchecked)
         reading = console.status("reading Zoho CRM and Books") if not quiet else nullcontext()
         try:
             with reading:

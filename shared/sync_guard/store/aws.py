@@ -26,7 +26,7 @@ def endpoint_for(service: str, settings: Settings) -> str | None:
 
 
 @lru_cache(maxsize=32)
-def _cached_client(service: str, region: str, endpoint_url: str | None) -> Any:
+def _cached_client(service: str, region: str, endpoint_url: str | None, attempts: int | None = None) -> Any:
     session = boto3.session.Session()
     credentials: dict[str, str] = {}
     if endpoint_url and session.get_credentials() is None:
@@ -36,14 +36,17 @@ def _cached_client(service: str, region: str, endpoint_url: str | None) -> Any:
         service,  # type: ignore[call-overload]
         region_name=region,
         endpoint_url=endpoint_url,
-        config=_CLIENT_CONFIG,
+        config=_CLIENT_CONFIG.merge(Config(retries={"total_max_attempts": attempts, "mode": "standard"}))
+        if attempts
+        else _CLIENT_CONFIG,
         **credentials,
     )
 
 
-def client(service: str, settings: Settings) -> Any:
-    """A boto3 client for ``service`` pointed at AWS or at the configured local endpoint."""
-    return _cached_client(service, settings.aws_region, endpoint_for(service, settings))
+def client(service: str, settings: Settings, *, attempts: int | None = None) -> Any:
+    """A boto3 client for ``service`` pointed at AWS or at the configured local endpoint; ``attempts``
+    bounds the tries of each call, the first included (else five), for a read that had better give up soon."""
+    return _cached_client(service, settings.aws_region, endpoint_for(service, settings), attempts)
 
 
 def is_conditional_check_failure(error: BaseException) -> bool:
