@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +13,12 @@ from sync_guard.config import get_settings
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
-from tests.support.handlers import FakeLambdaContext, fresh_module, http_event
+from tests.support.handlers import FakeLambdaContext, fresh_module, http_event, sample_event
 from tests.support.outbox import (
     Company,
+    Pipeline,
     build_pipeline,
     create_companies,
     create_outbox_queues,
@@ -29,16 +31,22 @@ Invoke = Callable[..., tuple[int, dict[str, Any]]]
 
 
 @pytest.fixture
-def companies(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Company]]:
-    """Two held duplicates (one CRM account, one Books customer), decided in enforce mode."""
+def simulated(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ZohoSimulator, Pipeline]]:
+    """The guard's pipeline (enforce mode) with Zoho simulated."""
     queues = create_outbox_queues(aws, monkeypatch)
     with ZohoSimulator(seed=3) as sim:
         point_at_simulator(sim, monkeypatch)
-        found = create_companies(sim, 2, books_duplicates_every=2)
-        pipeline = build_pipeline(aws, queues)
-        pipeline.decide([event_for(c.customer) for c in found])
-        pipeline.decide([event_for(c.duplicate) for c in found])
-        yield found
+        yield sim, build_pipeline(aws, queues)
+
+
+@pytest.fixture
+def companies(simulated: tuple[ZohoSimulator, Pipeline]) -> list[Company]:
+    """Two held duplicates (one CRM account, one Books customer), decided in enforce mode."""
+    sim, pipeline = simulated
+    found = create_companies(sim, 2, books_duplicates_every=2)
+    pipeline.decide([event_for(c.customer) for c in found])
+    pipeline.decide([event_for(c.duplicate) for c in found])
+    return found
 
 
 @pytest.fixture
@@ -250,7 +258,7 @@ def test_hold_errors_name_their_field(invoke: Invoke, companies: list[Company]) 
     for body, field in (
         ({"reason": "no record"}, "record"),
         ({"record": "acme"}, "record"),
-        ({"record": "crm:1", "related": ["books:x-1"]}, "related"),
+        ({"record": "crm:1", "related": ["books:x.1"]}, "related"),
         ({"record": "crm:1", "related": "books:9"}, "related"),
         ({"hold_id": "crm:1"}, "record"),
         ({"record": "crm:5725767000009990001", "module": "Leads"}, "module"),
@@ -274,3 +282,25 @@ def test_hold_takes_the_module_of_a_crm_record_the_guard_does_not_know(
     assert entry is not None
     [action] = entry.actions
     assert action.params["module"] == "Contacts"
+
+
+def test_a_record_whose_id_has_a_dash_as_the_webhook_took_it_is_addressed_through_the_api(
+    invoke: Invoke, simulated: tuple[ZohoSimulator, Pipeline]
+) -> None:
+    # given a CRM account the webhook ingest accepted (its id has a "-"), decided and audited by the guard
+    body = {**json.loads(sample_event("crm-workflow-create")["body"]), "id": "5725767-000003000064"}
+    event = parse_crm_workflow(body, received_at=datetime.now(UTC))
+    _, pipeline = simulated
+    pipeline.decide([event])
+    ref = "crm:5725767-000003000064"
+
+    # when an admin looks it up, queries its audit trail, holds and releases it, then every call is served
+    status, record = invoke("GET", "/admin/records", query={"record": ref})
+    assert (status, record["ref"]) == (200, ref), record
+    status, audit = invoke("GET", "/admin/audit", query={"record": ref})
+    assert status == 200, audit
+    assert [entry["records"][0] for entry in audit["entries"]] == [ref]
+    status, held = invoke("POST", "/admin/quarantines/hold", {"record": ref, "reason": "by hand"})
+    assert (status, held["records"]) == (200, [ref]), held
+    status, released = invoke("POST", "/admin/quarantines/release", {"hold_id": ref})
+    assert (status, released["operation"]) == (200, "release"), released

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sync_guard.errors import InvalidPayload
 from sync_guard.guard.model import AuditEntry, Decision
+from sync_guard.models.records import RECORD_ID_RULE, is_record_id
 
 
 class HoldStatus(StrEnum):
@@ -52,8 +53,6 @@ class OperationResult(BaseModel):
 
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-# ASCII only: str.isalnum() takes "١٢٣" and "①", which no Zoho id is. 64 as for a webhook's ids.
-_RECORD_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 def end_of_day(text: str) -> datetime | None:
@@ -74,14 +73,17 @@ def end_of_day(text: str) -> datetime | None:
 def parse_ref(value: str, *, default_system: str | None = None, field: str = "record") -> str:
     """``crm:123`` / ``books:456`` (or a bare id with ``default_system``) -> a checked ref.
 
-    The id is ASCII letters, digits or ``_``, at most 64 of them: an id no Zoho record has (``crm:١٢٣``, or
+    The id is a record id as the webhooks take it (``is_record_id``: ASCII letters, digits, ``_`` or ``-``, at
+    most 64), so every record the guard stored can be named here; an id no Zoho record has (``crm:١٢٣``, or
     3,000 digits, past a DynamoDB key's size) would otherwise be held, queued and stored, or fail the read."""
     text = value.strip()
     system, sep, record_id = text.partition(":")
     if not sep and default_system:
         system, record_id = default_system, text
-    if system not in ("crm", "books") or not _RECORD_ID.fullmatch(record_id):
-        raise InvalidPayload(f"{field} must look like crm:<id> or books:<id>", field=field)
+    if system not in ("crm", "books") or not is_record_id(record_id):
+        raise InvalidPayload(
+            f"{field} must look like crm:<id> or books:<id>, the id {RECORD_ID_RULE}", field=field
+        )
     if default_system and system != default_system:
         raise InvalidPayload(f"{field} must be a {default_system} record", field=field)
     return f"{system}:{record_id}"

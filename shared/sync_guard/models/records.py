@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -12,6 +13,21 @@ from pydantic import BaseModel, ConfigDict
 class System(StrEnum):
     CRM = "crm"
     BOOKS = "books"
+
+
+# Zoho's record ids are long integers written in digits; letters, "_" and "-" are let through as well. An
+# id keys the shadow's DynamoDB items (2 KB at most) and goes into the Zoho API paths the guard calls, so
+# anything else (an unfilled merge field such as "${!Accounts.Id}", "١٢٣" that Python calls digits) is no
+# id. The one definition: the webhook parsers take a record's id by it, and the admin API and the CLI a
+# ref's id, so a record the guard stored can always be named to it again.
+_RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: What a record id may be, in words, for the messages that refuse one.
+RECORD_ID_RULE = "up to 64 letters, digits, '_' or '-'"
+
+
+def is_record_id(text: str) -> bool:
+    """Whether ``text`` is a Zoho record id as the guard takes one: 1 to 64 ASCII letters, digits, _ or -."""
+    return _RECORD_ID.fullmatch(text) is not None
 
 
 class Module(StrEnum):

@@ -42,7 +42,6 @@ with nothing else is a delete, equal created/modified times a create, anything e
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -51,7 +50,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from sync_guard.errors import InvalidPayload
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
-from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.models.records import RECORD_ID_RULE, Module, PartyRecord, System, is_record_id
 from sync_guard.zoho.convert import books_contact_to_party, crm_module, crm_record_to_party, parse_zoho_time
 
 # Keys never copied into an event's fields: the shared secret some deployments put in the body.
@@ -87,12 +86,9 @@ def _optional_text(value: Any) -> Any:
     return value
 
 
-# Zoho's record ids are long integers written in digits; letters, "_" and "-" are let through as well. An id
-# keys the shadow's DynamoDB items (2 KB at most) and goes into the Zoho API paths the guard calls, so a
-# record's own id that is anything else, an unfilled merge field such as "${!Accounts.Id}" among them, is
-# refused as no id at all. A linked record's id is optional: one that is no id is read as absent, as an
-# unreadable time is, since the event is worth more than the link (enrichment or the shadow supplies it).
-_ZOHO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A record's own id that is no record id (``is_record_id``) is refused. A linked record's id is optional: one
+# that is no id is read as absent, as an unreadable time is, since the event is worth more than the link
+# (enrichment or the shadow supplies it).
 # The Zoho fields a party record is built from (names, emails, phones, address lines) hold a few hundred
 # characters at most. A longer value did not come from them, and a record of such values does not fit the
 # shadow's DynamoDB items (400 KB, each holding the record more than once): the processor would fail on
@@ -102,14 +98,14 @@ MAX_RECORD_TEXT = 2_000
 
 def _zoho_id(value: Any) -> Any:
     value = _required_text(value)
-    if isinstance(value, str) and not _ZOHO_ID.fullmatch(value):
-        raise ValueError("is not a Zoho record id (up to 64 letters, digits, '_' or '-')")
+    if isinstance(value, str) and not is_record_id(value):
+        raise ValueError(f"is not a Zoho record id ({RECORD_ID_RULE})")
     return value
 
 
 def _optional_zoho_id(value: Any) -> Any:
     value = _optional_text(value)
-    return value if not isinstance(value, str) or _ZOHO_ID.fullmatch(value) else None
+    return value if not isinstance(value, str) or is_record_id(value) else None
 
 
 def _record_text(value: Any) -> Any:

@@ -53,6 +53,7 @@ REFS = [
     "crm:١٢٣",  # Arabic-Indic digits: alphanumeric to Python, not an id to Zoho
     "crm:①",
     "crm:_",
+    "crm:x-1",  # a "-" as the webhooks take it: an id like any other
     "1001",
 ]
 ODD_TEXT = [

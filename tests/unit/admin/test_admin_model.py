@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from sync_guard.admin.dlq import _subject
@@ -10,6 +12,7 @@ from sync_guard.admin.model import parse_ref
 from sync_guard.admin.service import UNDO, release_expected_state
 from sync_guard.errors import Forbidden, InvalidPayload
 from sync_guard.guard.model import ActionKind
+from sync_guard.zoho.payloads import parse_crm_workflow
 
 
 @pytest.mark.parametrize(
@@ -33,6 +36,26 @@ def test_bad_refs_are_refused_naming_the_field(text: str, default: str | None) -
     with pytest.raises(InvalidPayload) as caught:
         parse_ref(text, default_system=default, field="hold_id")
     assert caught.value.field == "hold_id"
+
+
+NO_IDS = ["", "x" * 65, "١٢٣", "①", "1 2", "1.2", "${!Accounts.Id}"]
+
+
+@pytest.mark.parametrize("record_id", ["5725767000003000064", "abc-DEF_9", "-", "x" * 64, *NO_IDS])
+def test_an_id_is_a_ref_s_id_exactly_when_a_webhook_takes_it_as_a_record_s_id(record_id: str) -> None:
+    # one definition for both: a record the guard stored from a webhook can be named to the admin API and CLI
+    body = {"event": "create", "module": "Accounts", "id": record_id, "name": "Acme Ltd"}
+    try:
+        parse_crm_workflow(body, received_at=datetime(2026, 3, 1, tzinfo=UTC))
+        ingested = True
+    except InvalidPayload:
+        ingested = False
+    try:
+        addressed = parse_ref(f"crm:{record_id}") == f"crm:{record_id}"
+    except InvalidPayload:
+        addressed = False
+    assert addressed == ingested
+    assert ingested == (record_id not in NO_IDS)
 
 
 def test_every_hold_has_an_undo_whose_echo_is_recognisable() -> None:
