@@ -1,7 +1,9 @@
 """Admin API function (IAM-authorised HTTP API): quarantines, manual links, storm breaker, records, audit.
 
 Thin: route, parse the body into a pydantic model, call ``AdminService``, map its result or its error. The
-actor of every operation is the IAM caller's ARN from the request context.
+actor of every operation is the IAM caller's ARN from the request context. Every refusal is the same JSON
+document naming what was wrong: a 404 naming ``path`` for a route there is not, a 405 naming ``method`` for
+a route's path asked with another method, a 415 naming ``Content-Type`` for a body sent as anything but JSON.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -27,19 +30,23 @@ from sync_guard.admin.http import (
     ReleaseRequest,
     audit_json,
     caller_actor,
+    check_json_content_type,
     hold_json,
     parse_body,
     record_json,
     result_json,
 )
 from sync_guard.config import get_settings
-from sync_guard.errors import InvalidPayload, SyncGuardError, http_status_for
+from sync_guard.errors import InvalidPayload, MethodNotAllowed, NotFound, SyncGuardError, http_status_for
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 Request = TypeVar("Request", bound=BaseModel)
+RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
+#: Each path served and its methods, to tell a method a path does not take (405) from no such path (404).
+METHODS_BY_PATH: dict[str, set[str]] = {}
 
 settings = get_settings()
 service = AdminService.from_settings(settings)
@@ -50,7 +57,15 @@ def _actor() -> str:
     return caller_actor(app.current_event.raw_event, local=LOCAL)
 
 
+def _route(method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
+    """``app.route(path, method)``, the pair remembered in ``METHODS_BY_PATH``."""
+    METHODS_BY_PATH.setdefault(path, set()).add(method)
+    return app.route(path, method)
+
+
 def _body() -> Any:
+    if app.current_event.body:  # no body is no fields, whatever its type would have been
+        check_json_content_type(app.current_event.headers.get("content-type"))
     try:
         return app.current_event.json_body
     except ValueError as error:
@@ -71,7 +86,7 @@ def _run(model: type[Request], operation: Callable[[Request, str], OperationResu
     return _done(operation(request, _actor()))
 
 
-@app.get("/admin/quarantines")
+@_route("GET", "/admin/quarantines")
 def list_quarantines() -> dict[str, Any]:
     _actor()
     status = app.current_event.get_query_string_value("status", "") or ""
@@ -81,7 +96,7 @@ def list_quarantines() -> dict[str, Any]:
     return {"quarantines": [hold_json(h) for h in holds], "count": len(holds)}
 
 
-@app.post("/admin/quarantines/hold")
+@_route("POST", "/admin/quarantines/hold")
 def hold() -> dict[str, Any]:
     return _run(
         HoldRequest,
@@ -91,12 +106,12 @@ def hold() -> dict[str, Any]:
     )
 
 
-@app.post("/admin/quarantines/release")
+@_route("POST", "/admin/quarantines/release")
 def release() -> dict[str, Any]:
     return _run(ReleaseRequest, lambda r, actor: service.release(r.hold_id, actor=actor, reason=r.reason))
 
 
-@app.post("/admin/quarantines/forget-release")
+@_route("POST", "/admin/quarantines/forget-release")
 def forget_release() -> dict[str, Any]:
     return _run(
         ForgetReleaseRequest,
@@ -104,13 +119,13 @@ def forget_release() -> dict[str, Any]:
     )
 
 
-@app.get("/admin/records")
+@_route("GET", "/admin/records")
 def record() -> dict[str, Any]:
     _actor()
     return record_json(service.record(app.current_event.get_query_string_value("record", "") or ""))
 
 
-@app.post("/admin/quarantines/confirm")
+@_route("POST", "/admin/quarantines/confirm")
 def confirm() -> dict[str, Any]:
     return _run(
         ConfirmRequest,
@@ -118,30 +133,49 @@ def confirm() -> dict[str, Any]:
     )
 
 
-@app.post("/admin/links")
+@_route("POST", "/admin/links")
 def link() -> dict[str, Any]:
     return _run(LinkRequest, lambda r, actor: service.link(r.crm, r.books, actor=actor, reason=r.reason))
 
 
-@app.post("/admin/breaker/reset")
+@_route("POST", "/admin/breaker/reset")
 def reset_breaker() -> dict[str, Any]:
     return _run(BreakerResetRequest, lambda r, actor: service.reset_breaker(actor=actor, reason=r.reason))
 
 
-@app.get("/admin/audit")
+@_route("GET", "/admin/audit")
 def audit() -> dict[str, Any]:
     _actor()
     params = parse_body(AuditParams, app.current_event.query_string_parameters or {})
     return audit_json(service.audit(params.query(), limit=params.limit, cursor=params.cursor))
 
 
+def _error_response(error: SyncGuardError, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=http_status_for(error),
+        content_type="application/json",
+        body=json.dumps(error.to_body()),
+        headers=headers,
+    )
+
+
 @app.exception_handler(SyncGuardError)
 def domain_error(error: SyncGuardError) -> Response[str]:
     if http_status_for(error) >= 500:
         logger.warning("admin operation failed", extra={"error": error.code})
-    return Response(
-        status_code=http_status_for(error), content_type="application/json", body=json.dumps(error.to_body())
-    )
+    return _error_response(error)
+
+
+@app.not_found
+def unknown_route(_: NotFoundError) -> Response[str]:
+    """No route answers this method and path: a 405 naming ``method`` if the path has routes, else a 404
+    naming ``path``, in the API's error document (not the resolver's own). API Gateway and ``sync-guard
+    serve`` answer a route the template does not declare themselves; this answers a direct invocation."""
+    methods = sorted(METHODS_BY_PATH.get(app.current_event.path, ()))
+    if not methods:
+        return _error_response(NotFound("no admin API route has this path", field="path"))
+    refusal = MethodNotAllowed(f"this route takes {' or '.join(methods)} only", field="method")
+    return _error_response(refusal, {"Allow": ", ".join(methods)})
 
 
 @logger.inject_lambda_context

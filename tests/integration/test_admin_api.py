@@ -49,25 +49,35 @@ def companies(simulated: tuple[ZohoSimulator, Pipeline]) -> list[Company]:
     return found
 
 
-@pytest.fixture
-def invoke(companies: list[Company]) -> Invoke:
-    handler = fresh_module("functions.admin.app").lambda_handler
+def admin_request(
+    method: str,
+    path: str,
+    body: str | None = None,
+    *,
+    query: dict[str, str] | None = None,
+    caller: str | None = CALLER,
+    content_type: str | None = "application/json",
+) -> dict[str, Any]:
+    """The event API Gateway hands the function for this request, signed by ``caller`` (or unsigned)."""
+    headers = {"content-type": content_type} if content_type else {}
+    event = http_event(path, body, method=method, query=query, headers=headers)
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    if caller:
+        event["requestContext"]["authorizer"] = {
+            "iam": {"userArn": caller, "accountId": "123456789012", "callerId": "AIDAEXAMPLE"}
+        }
+    return event
 
-    def call(
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: dict[str, str] | None = None,
-        caller: str | None = CALLER,
-    ) -> tuple[int, dict[str, Any]]:
-        event = http_event(path, None if body is None else json.dumps(body), method=method, query=query)
-        event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
-        event["headers"]["content-type"] = "application/json"
-        if caller:
-            event["requestContext"]["authorizer"] = {
-                "iam": {"userArn": caller, "accountId": "123456789012", "callerId": "AIDAEXAMPLE"}
-            }
+
+@pytest.fixture
+def handler(companies: list[Company]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    return fresh_module("functions.admin.app").lambda_handler  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def invoke(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Invoke:
+    def call(method: str, path: str, body: Any = None, **request: Any) -> tuple[int, dict[str, Any]]:
+        event = admin_request(method, path, None if body is None else json.dumps(body), **request)
         response = handler(event, FakeLambdaContext())
         return int(response["statusCode"]), json.loads(response["body"] or "{}")
 
@@ -304,3 +314,59 @@ def test_a_record_whose_id_has_a_dash_as_the_webhook_took_it_is_addressed_throug
     assert (status, held["records"]) == (200, [ref]), held
     status, released = invoke("POST", "/admin/quarantines/release", {"hold_id": ref})
     assert (status, released["operation"]) == (200, "release"), released
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "field", "allow"),
+    [
+        ("GET", "/admin/nope", 404, "path", None),
+        ("POST", "/admin", 404, "path", None),
+        ("POST", "/admin/quarantines", 405, "method", "GET"),  # GET-only
+        ("GET", "/admin/quarantines/hold", 405, "method", "POST"),  # POST-only
+        ("DELETE", "/admin/audit", 405, "method", "GET"),
+    ],
+)
+def test_a_route_there_is_not_is_a_json_404_naming_the_path_and_another_method_a_405_naming_it(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    method: str,
+    path: str,
+    status: int,
+    field: str,
+    allow: str | None,
+) -> None:
+    response = handler(admin_request(method, path, '{"reason": "x"}'), FakeLambdaContext())
+
+    assert response["statusCode"] == status, response
+    body = json.loads(response["body"])
+    assert body == {"error": body["error"], "message": body["message"], "field": field}
+    assert body["error"] == ("not_found" if status == 404 else "method_not_allowed")
+    assert response["headers"].get("Allow") == allow
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "field"),
+    [
+        ("text/plain", '{"reason": "x"}', 415, "Content-Type"),  # JSON, but not sent as JSON
+        ("application/x-www-form-urlencoded", "reason=x", 415, "Content-Type"),  # what curl -d sends
+        ("multipart/form-data; boundary=b", "--b\r\n\r\nx\r\n--b--", 415, "Content-Type"),
+        ("application/json\x00", '{"reason": "x"}', 415, "Content-Type"),
+        ("text/plain", None, 409, None),  # no body: nothing sent as text; the breaker is simply not open
+        ("application/json; charset=utf-8", '{"reason": "x"}', 409, None),
+        ("application/merge-patch+json", '{"reason": "x"}', 409, None),
+        (None, '{"reason": "x"}', 409, None),  # no Content-Type: read as JSON
+        (None, "reason=x", 400, "body"),  # ... and a body that is not JSON is still refused
+    ],
+)
+def test_a_body_sent_as_anything_but_json_is_a_415_naming_content_type(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    content_type: str | None,
+    body: str | None,
+    status: int,
+    field: str | None,
+) -> None:
+    event = admin_request("POST", "/admin/breaker/reset", body, content_type=content_type)
+
+    response = handler(event, FakeLambdaContext())
+
+    assert response["statusCode"] == status, response
+    assert json.loads(response["body"]).get("field") == field

@@ -21,8 +21,9 @@ from sync_guard.admin.model import (
     parse_ref,
     parse_rule,
 )
-from sync_guard.errors import Forbidden, InvalidPayload
+from sync_guard.errors import Forbidden, InvalidPayload, UnsupportedMediaType
 from sync_guard.guard.model import RecordState
+from sync_guard.ingest.body import is_json_media_type, parse_content_type
 from sync_guard.store.audit import AuditPage, AuditQuery
 
 LOCAL_ACTOR_HEADER = "x-sync-guard-actor"
@@ -102,6 +103,23 @@ def parse_body(model: type[T], body: Any) -> T:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or "body"
         raise InvalidPayload(f"{field}: {first.get('msg', 'invalid')}", field=field) from error
+
+
+def check_json_content_type(header: str | None) -> None:
+    """A body sent as anything but JSON (``text/plain``, a form) is a 415 naming ``Content-Type``.
+
+    A body without a Content-Type is read as JSON, not refused: a SigV4 client given its own headers
+    (``awscurl -H ...``) or a hand-made request may leave it out, and what the body holds is checked anyway
+    (a 400 naming ``body`` if it is not JSON). ``application/json`` may carry parameters (``charset``), and
+    ``application/<something>+json`` is JSON too.
+    """
+    try:
+        content_type = parse_content_type(header)
+        is_json = content_type is None or is_json_media_type(content_type.media_type)
+    except UnsupportedMediaType:  # control characters in the header
+        is_json = False
+    if not is_json:
+        raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
 
 
 def caller_actor(event: dict[str, Any], *, local: bool) -> str:

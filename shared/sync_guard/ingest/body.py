@@ -64,6 +64,13 @@ def parse_content_type(header: str | None) -> ContentType | None:
     return ContentType(media_type.strip().lower(), params)
 
 
+def is_json_media_type(media_type: str) -> bool:
+    """``application/json`` or a JSON-based type (``application/<something>+json``)."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 def _codec(charset: str) -> str:
     try:
         info = codecs.lookup(charset)
@@ -185,9 +192,7 @@ def decode_body(body: bytes, content_type_header: str | None) -> DecodedBody:
         sniffed = "application/json" if body.lstrip()[:1] == b"{" else FORM_TYPE
         content_type = ContentType(sniffed, {})
     media_type = content_type.media_type
-    is_json = media_type in JSON_TYPES or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+    is_json = media_type in JSON_TYPES or is_json_media_type(media_type)
     if not (is_json or media_type in {FORM_TYPE, MULTIPART_TYPE}):
         raise UnsupportedMediaType(f"unsupported content type {media_type!r}; use {SUPPORTED_TYPES}")
     codec = _codec(content_type.charset)  # an unknown charset is a 415 whatever the body holds

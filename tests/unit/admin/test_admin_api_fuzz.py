@@ -1,4 +1,7 @@
-"""Property: whatever an admin sends, the admin handler answers a 2xx, or a 4xx whose JSON names the field.
+"""Property: whatever an admin sends, the admin handler answers a 2xx, or a JSON 4xx naming what was wrong.
+
+What was wrong: a field of the body or query (400), the path no route has (404), the method a route does
+not take (405), a body's Content-Type other than JSON (415).
 
 The handler runs in-process on moto with a few holds already in place. Requests are random and adversarial:
 odd query strings (dates, limits, cursors, unicode), bodies of the wrong types or shapes or not JSON at all,
@@ -124,7 +127,11 @@ def signed(event: dict[str, Any], method: str, path: str, *, identity: bool = Tr
     return event
 
 
-content_types = st.sampled_from(["application/json"] * 4 + ["text/plain", "application/xml", ""])
+content_types = st.sampled_from(
+    ["application/json"] * 4
+    + ["application/json; charset=utf-8", "text/plain", "application/xml"]
+    + ["application/x-www-form-urlencoded", ""]  # "": none, the body is then read as JSON
+)
 identities = st.integers(min_value=0, max_value=9).map(bool)  # mostly signed; sometimes no IAM identity
 
 
@@ -197,13 +204,20 @@ def admin_app(aws: AwsResources) -> ModuleType:
 FUZZ_SETTINGS = settings(SHARED_FUZZ_SETTINGS, max_examples=50)
 
 
+#: What the admin API answers: served, or refused as the caller's mistake (never a 5xx).
+STATUSES = {200, 400, 403, 404, 405, 409, 415}
+#: The refusals that name what was wrong: a field of the body or query, the path, the method, Content-Type.
+NAMING = {400, 404, 405, 415}
+
+
 def check_answer(aws: AwsResources, admin_app: ModuleType, event: dict[str, Any]) -> None:
-    """A 2xx, or a JSON 4xx (a 400 naming its field) that changed nothing; never an internal error's text."""
+    """A 2xx, or a JSON 4xx (naming its field, path, method or Content-Type) that changed nothing; never an
+    internal error's text."""
     before = snapshot(aws)
     response = admin_app.lambda_handler(event, FakeLambdaContext())
     status = response["statusCode"]
     statistics_label(f"{event['requestContext']['http']['method']} {event['rawPath']}: {status}")
-    assert 200 <= status < 500, response
+    assert status in STATUSES, response
     text = response.get("body") or ""
     for internal in ("Traceback", "Error(", "Exception"):
         assert internal not in text, response
@@ -211,11 +225,15 @@ def check_answer(aws: AwsResources, admin_app: ModuleType, event: dict[str, Any]
     assert isinstance(document, dict), response
     if status >= 400:
         assert snapshot(aws) == before, (event, response)
-        if status not in (404, 405):  # an unknown route or method has no field to name
-            assert isinstance(document.get("error"), str), response
-            assert document.get("message"), response
-    if status == 400:
+        assert isinstance(document.get("error"), str), response
+        assert document.get("message"), response
+    if status in NAMING:
         assert document["field"], response
+    if status == 405:
+        allowed = response["headers"]["Allow"].split(", ")
+        assert event["requestContext"]["http"]["method"] not in allowed, response
+    if status == 415:
+        assert document["field"] == "Content-Type", response
 
 
 REQUESTS = {"body": body_requests(), "query": query_requests(), "other": other_requests()}
