@@ -332,3 +332,196 @@ def test_simulator_md_gives_every_native_sync_assumption_with_its_default() -> N
         f.name: str(getattr(f.default, "value", f.default)) for f in dataclasses.fields(SyncAssumptions)
     }
     assert documented == actual
+
+
+# ------------------------------------------------------------- the deployment a stranger follows
+
+DEPLOYING = README.split("## Deploying into your AWS account", 1)[1].split("\n## ", 1)[0]
+REFERENCE = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+
+
+def template_environment() -> dict[str, list[Any]]:
+    """Each variable the template sets on a function (Globals or its own), with every value it is given."""
+    functions = [r for r in TEMPLATE["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    blocks = [TEMPLATE["Globals"]["Function"], *(f["Properties"] for f in functions)]
+    values: dict[str, list[Any]] = {}
+    for block in blocks:
+        for name, value in block.get("Environment", {}).get("Variables", {}).items():
+            values.setdefault(name, []).append(value)
+    return values
+
+
+def parameters_in(value: Any) -> set[str]:
+    """The template parameters a value is made of (``!Ref``, ``${Name}`` in ``!Sub``, inside ``!If``)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {value["Ref"]} & set(TEMPLATE["Parameters"])
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            return set(re.findall(r"\$\{(\w+)\}", value["Fn::Sub"])) & set(TEMPLATE["Parameters"])
+        return {name for inner in value.values() for name in parameters_in(inner)}
+    if isinstance(value, list):
+        return {name for inner in value for name in parameters_in(inner)}
+    return set()
+
+
+ENVIRONMENT = template_environment()
+SETTING_OF_VARIABLE = {env_name(name): name for name in Settings.model_fields}
+
+
+def setting_fed_by(parameter: str) -> str | None:
+    variables = [name for name, values in ENVIRONMENT.items() if parameter in parameters_in(values)]
+    settings = [SETTING_OF_VARIABLE[v] for v in variables if v in SETTING_OF_VARIABLE]
+    return settings[0] if settings else None
+
+
+def shown(value: Any) -> str:
+    """A default as the README writes it: an enum's value, 10 for 10.0."""
+    value = getattr(value, "value", value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def test_every_template_parameter_is_in_the_readme_with_its_default() -> None:
+    # `sam deploy --guided` asks for every parameter: the README's table is where a deployer learns what
+    # to answer. "empty (`X`)" says the code's default X applies: it must be the setting's default.
+    rows: dict[str, str] = {}
+    for names, default in re.findall(r"^\| (`[^|]*`) \| ([^|]*) \|", DEPLOYING, re.M):
+        cells = re.findall(r"`([^`]*)`", default) or [default.strip()]
+        names = re.findall(r"`(\w+)`", names)
+        rows |= dict(zip(names, cells if len(cells) == len(names) else cells * len(names), strict=True))
+    assert set(rows) == set(TEMPLATE["Parameters"]), "the README's parameter table and template.yaml differ"
+    for parameter, properties in TEMPLATE["Parameters"].items():
+        default, cell = str(properties.get("Default", "")), rows[parameter]
+        if default:
+            assert cell == default, f"{parameter}: the README says {cell}, the template {default}"
+            continue
+        setting = setting_fed_by(parameter)
+        code_default = (
+            "" if setting is None else Settings.model_fields[setting].get_default(call_default_factory=True)
+        )
+        if cell == "empty":
+            assert not code_default, f"{parameter}: left empty, it means {shown(code_default)}: say so"
+        else:
+            assert setting is not None, f"{parameter} reaches no setting, but the README gives a default"
+            assert cell == shown(code_default), (
+                f"{parameter}: the README says {cell}, the code {code_default}"
+            )
+
+
+def test_the_configuration_reference_names_the_parameter_each_variable_is_set_from() -> None:
+    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]* \| (.*) \|$", REFERENCE, re.M))
+    for variable, values in ENVIRONMENT.items():
+        if not variable.startswith("SYNC_GUARD_"):
+            continue
+        assert variable in SETTING_OF_VARIABLE, f"template.yaml sets {variable}, which no setting reads"
+        named = set(re.findall(r"[Pp]arameter `(\w+)`", rows[variable]))
+        assert named == parameters_in(values), f"{variable}: the reference names {sorted(named)}"
+    for variable, meaning in rows.items():
+        named = set(re.findall(r"[Pp]arameter `(\w+)`", meaning))
+        assert named <= parameters_in(ENVIRONMENT.get(variable, [])), f"{variable} is not set from {named}"
+
+
+def template_names() -> set[str]:
+    """What the stack has by name: parameters, outputs, resources, its indexes and alarmed metrics."""
+    names = set(TEMPLATE["Parameters"]) | set(TEMPLATE["Outputs"]) | set(TEMPLATE["Resources"])
+    for resource in TEMPLATE["Resources"].values():
+        properties = resource.get("Properties", {})
+        names |= {index["IndexName"] for index in properties.get("GlobalSecondaryIndexes", [])}
+        names |= {properties["MetricName"]} if "MetricName" in properties else set()
+    return names
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/operations.md"])
+def test_every_stack_name_the_docs_give_is_in_the_template(doc: str) -> None:
+    # `SyncStalledAlarm`, `SweepFunction`, `GuardOperatorPolicyArn`: a name a deployer looks for in the
+    # console or in `describe-stacks`. API actions (`PutItem`) are the other names in CamelCase.
+    import botocore.session
+
+    session = botocore.session.get_session()
+    actions = {
+        operation
+        for service in ("dynamodb", "sqs", "sns", "lambda", "secretsmanager")
+        for operation in session.get_service_model(service).operation_names
+    }
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    named = set(re.findall(r"`([A-Z][a-z]+(?:[A-Z][a-z0-9]*)+)(?:=[^`]*)?`", text))
+    named |= set(re.findall(r"OutputKey=='(\w+)'", text))
+    unknown = named - template_names() - actions
+    assert not unknown, f"{doc} names what template.yaml does not have: {sorted(unknown)}"
+
+
+def test_every_make_command_in_the_docs_is_a_target() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
+    for path in DOCS:
+        named = set(re.findall(r"(?:^|`|&& )make ([\w-]+)", path.read_text(encoding="utf-8"), re.M))
+        assert named <= targets, (
+            f"{path.name} runs make targets the Makefile lacks: {sorted(named - targets)}"
+        )
+
+
+def shell_lines() -> list[tuple[str, str]]:
+    """(doc, line) for every line of a code block, continuations joined, and every `code span`."""
+    lines = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        for block in FENCED.findall(text):
+            lines += [(path.name, line) for line in block.replace("\\\n", " ").splitlines()]
+        lines += [(path.name, span) for span in re.findall(r"`([^`\n]+)`", FENCED.sub("", text))]
+    return lines
+
+
+# Options every aws CLI command takes (`aws help`), and the ones it adds to commands that page.
+AWS_GLOBAL_OPTIONS = {"--query", "--output", "--region", "--profile", "--endpoint-url", "--no-paginate"}
+AWS_PAGING_OPTIONS = {"--max-items", "--starting-token", "--page-size"}
+# The aws CLI renames a few members (its customizations/argrename.py): Endpoint would read as --endpoint-url.
+AWS_RENAMED_OPTIONS = {("sns", "subscribe"): {"--notification-endpoint"}}
+
+
+def test_every_aws_command_line_in_the_docs_is_one_the_aws_cli_has() -> None:
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    checked = 0
+    for doc, line in shell_lines():
+        # One segment per command: `... --policy-arn "$(aws cloudformation describe-stacks ...)"`.
+        for segment in re.split(r"(?<![\w-])(?=aws [a-z])", line)[1:]:
+            words = segment.split()
+            if len(words) < 3 or not re.fullmatch(r"[a-z0-9-]+", words[2]):
+                continue  # "aws sqs" in passing
+            service, command = words[1], words[2]
+            assert service in session.get_available_services(), f"{doc}: `{segment}`: no service {service}"
+            model = session.get_service_model(service)
+            operations = {xform_name(name, "-"): name for name in model.operation_names}
+            assert command in operations, f"{doc}: `{segment}`: aws {service} has no {command}"
+            members = model.operation_model(operations[command]).input_shape.members
+            known = {f"--{xform_name(member, '-')}" for member in members}
+            known |= (
+                AWS_GLOBAL_OPTIONS | AWS_PAGING_OPTIONS | AWS_RENAMED_OPTIONS.get((service, command), set())
+            )
+            named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", segment))
+            assert named <= known, (
+                f"{doc}: `{segment}`: aws {service} {command} has no {sorted(named - known)}"
+            )
+            checked += 1
+    assert checked >= 5
+
+
+def test_every_sam_command_line_in_the_docs_takes_the_options_shown() -> None:
+    import click
+    from samcli.cli.context import Context
+    from samcli.cli.main import cli as sam
+
+    context = click.Context(sam, obj=Context())  # the SAM CLI loads its commands only under its context
+    checked = 0
+    for doc, line in shell_lines():
+        for segment in re.split(r"(?<![\w-])(?=sam [a-z])", line)[1:]:
+            words = segment.split()
+            if len(words) < 2 or words[1] not in sam.list_commands(context):
+                continue  # "sam build's output"
+            command = sam.get_command(context, words[1])
+            named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", segment.split("&&")[0]))
+            known = {option for param in command.params for option in param.opts}
+            assert named <= known, f"{doc}: `{segment}`: sam {words[1]} has no {sorted(named - known)}"
+            checked += 1
+    assert checked >= 5
