@@ -525,3 +525,12 @@ def test_every_sam_command_line_in_the_docs_takes_the_options_shown() -> None:
             assert named <= known, f"{doc}: `{segment}`: sam {words[1]} has no {sorted(named - known)}"
             checked += 1
     assert checked >= 5
+
+
+def test_the_readme_seeds_the_shadow_mapping_before_it_wires_zoho() -> None:
+    # docs/operations.md: seed, then wire the webhooks (`seed` writes without conditions, and a record
+    # the shadow does not know looks new). A deployer reads the README top down: the seed must come first.
+    wiring = README.index("## Wiring Zoho to the guard")
+    seed = re.search(r"^sync-guard seed .*--stack-name", README, re.M)
+    assert seed is not None, "the README gives no seed command for the deployed stack"
+    assert seed.start() < wiring, "the README wires Zoho before it seeds the shadow mapping"
