@@ -534,3 +534,46 @@ def test_the_readme_seeds_the_shadow_mapping_before_it_wires_zoho() -> None:
     seed = re.search(r"^sync-guard seed .*--stack-name", README, re.M)
     assert seed is not None, "the README gives no seed command for the deployed stack"
     assert seed.start() < wiring, "the README wires Zoho before it seeds the shadow mapping"
+
+
+def test_every_shell_variable_a_doc_command_uses_is_introduced_in_that_doc() -> None:
+    # `$TOPIC_ARN`, `$ADMIN_API_URL`: a command a stranger pastes must not lean on a value nobody said
+    # how to get. A doc introduces one by setting it in a code block, or by naming it (`$TOPIC_ARN`).
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        commands = FENCED.findall(text) + re.findall(r"`([^`]+)`", FENCED.sub("", text))
+        used = {name for command in commands for name in re.findall(r"\$([A-Z][A-Z0-9_]+)\b", command)}
+        assigned = {
+            name
+            for block in FENCED.findall(text)
+            for name in re.findall(r"^\s*(?:export )?([A-Z][A-Z0-9_]+)=", block, re.M)
+        }
+        named = set(re.findall(r"`\$([A-Z][A-Z0-9_]+)`", FENCED.sub("", text)))
+        missing = used - assigned - named
+        assert not missing, f"{path.name} uses {sorted(missing)} without saying where they come from"
+
+
+def test_the_docs_that_redeploy_with_a_plain_sam_deploy_have_the_readme_save_its_answers() -> None:
+    # A plain `sam deploy` (an upgrade, a parameter changed) takes the stack name, region and every
+    # parameter from the samconfig.toml that `sam deploy --guided` saves; without it the command stops.
+    plain = [(doc, line) for doc, line in shell_lines() if re.search(r"sam deploy(?!\s+--guided)\b", line)]
+    assert plain, "no plain `sam deploy` left in the docs: drop this test"
+    assert "samconfig.toml" in DEPLOYING, f"{plain[0][0]}: `{plain[0][1]}` needs samconfig.toml"
+    assert "Save arguments to configuration file" in DEPLOYING
+
+
+def test_the_readmes_prerequisites_name_the_python_sam_build_needs() -> None:
+    # `sam build` builds the layer with the functions' runtime and stops without it (it does not fall back
+    # on another Python): the deployer must have it before they start.
+    prerequisites = DEPLOYING.split("\n\n", 2)[1]
+    runtime = TEMPLATE["Globals"]["Function"]["Runtime"]  # python3.12
+    assert runtime == TEMPLATE["Resources"]["SyncGuardLayer"]["Metadata"]["BuildMethod"]
+    version = runtime.removeprefix("python")
+    assert f"Python {version}" in prerequisites
+    assert f"`python{version}`" in prerequisites
+
+
+def test_the_readme_creates_the_iam_group_it_attaches_a_policy_to() -> None:
+    for group in re.findall(r"attach-group-policy --group-name ([\w-]+)", README):
+        created = README.find(f"create-group --group-name {group}")
+        assert -1 < created < README.index(f"attach-group-policy --group-name {group}"), group
