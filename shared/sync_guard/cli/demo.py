@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sync_guard.cli._context import DEFAULT_STATE_DIR
+from sync_guard.cli.serve import require_local_stack_packages
 from sync_guard.local.scenarios import SCENARIOS
 
 #: The directory `sync-guard serve` uses, so that after the demo `sync-guard serve` reopens its data and the
@@ -56,6 +57,8 @@ def demo(
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise typer.BadParameter(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
+    if not without_guard_only:
+        require_local_stack_packages("demo")
     # Piped output (CI logs, `| tee`) gets a width that fits the table instead of rich's 80 columns.
     console = Console(file=sys.stdout, stderr=False, width=None if sys.stdout.isatty() else 160)
     err = Console(file=sys.stderr)

@@ -30,6 +30,24 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
 
 
+def require_local_stack_packages(command: str) -> None:
+    """Stop, naming what to install, where the local stack's packages (the ``dev`` extra) are missing.
+
+    ``pip install -e '.[cli]'`` is enough for the admin commands and the match report; without this, a
+    ``serve`` or ``demo`` there would end in a traceback about a module the operator never heard of.
+    """
+    from sync_guard.local import missing_local_stack_packages
+
+    missing = missing_local_stack_packages()
+    if missing:
+        typer.echo(
+            f"error: sync-guard {command} runs the local stack, which needs {' and '.join(missing)} from "
+            "the dev extra: pip install -e '.[dev]' (or make install)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 def serve(
     port: Annotated[
         int, typer.Option(help="Port of the webhook and admin endpoints (0 picks a free one).")
@@ -58,6 +76,7 @@ def serve(
     Stops cleanly on Ctrl-C or SIGTERM. While it runs, `sync-guard audit`, the quarantine commands and
     `replay-dlq` reach it with no extra flags.
     """
+    require_local_stack_packages("serve")
     from sync_guard.local.stack import LocalStack
 
     console = Console()
