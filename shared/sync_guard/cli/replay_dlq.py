@@ -62,9 +62,18 @@ def replay(settings: Settings, choice: QueueChoice, *, dry_run: bool, actor: str
 
     Each queue that moved messages leaves an audit entry (operation ``replay_dlq``) with ``actor``.
     """
+    pairs = _pairs(settings, choice)
+    if not any(dlq_url and queue_url for _, dlq_url, queue_url in pairs):
+        # Not "skipped" and exit 0: with no guard named, nothing was looked at, and something may wait.
+        typer.echo(
+            "error: no dead-letter queue to replay: give --stack-name (and --region) for a deployed "
+            "guard, or start 'sync-guard serve' in another shell.",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     sqs = aws.client("sqs", settings)
     counts: dict[str, int] = {}
-    for name, dlq_url, queue_url in _pairs(settings, choice):
+    for name, dlq_url, queue_url in pairs:
         if not dlq_url or not queue_url:
             typer.echo(f"{name}: not configured (no queue URL), skipped", err=True)
             continue
