@@ -577,3 +577,13 @@ def test_the_readme_creates_the_iam_group_it_attaches_a_policy_to() -> None:
     for group in re.findall(r"attach-group-policy --group-name ([\w-]+)", README):
         created = README.find(f"create-group --group-name {group}")
         assert -1 < created < README.index(f"attach-group-policy --group-name {group}"), group
+
+
+def test_the_readmes_webhook_answers_name_each_media_type_read_as_json_without_saying_so() -> None:
+    # "415: a content type other than JSON": a media type whose name does not say JSON but is read as JSON
+    # (a CRM raw "Text" body comes as text/plain) gets a 400 for a bad body, not that 415.
+    from sync_guard.ingest.body import JSON_TYPES
+
+    answers = README.split("What the endpoints answer", 1)[1].split("\n\n", 1)[0]
+    unnamed = [media for media in JSON_TYPES if "json" not in media and f"`{media}`" not in answers]
+    assert not unnamed, f"the README's 415 reads as if {unnamed} were refused"
