@@ -250,3 +250,11 @@ def test_the_layer_pins_boto3_with_the_botocore_it_is_tested_with() -> None:
     boto3_needs = [Requirement(r) for r in requires("boto3") or []]
     wanted = next(r for r in boto3_needs if r.name == "botocore" and r.marker is None)
     assert wanted.specifier.contains(version("botocore")), f"boto3 wants botocore {wanted.specifier}"
+
+
+def test_the_console_groups_every_parameter_once(template: dict[str, Any]) -> None:
+    # The CloudFormation console shows parameters by these groups, and the rest under "Other parameters",
+    # apart from their kin: a parameter added without a group lands there.
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])
