@@ -103,6 +103,14 @@ def test_the_exemptions_name_real_settings_that_the_template_leaves_alone(
     assert not {env_name(field) for field in NOT_FOR_THE_DEPLOYER} & set(global_variables)
 
 
+def test_every_variable_the_template_sets_is_a_setting(template: dict[str, Any]) -> None:
+    # A variable no setting reads (a renamed setting, a typo) leaves the code at its default, silently.
+    known = {env_name(field) for field in Settings.model_fields}
+    for variables in environments(template):
+        unread = {name for name in variables if name.startswith("SYNC_GUARD_")} - known
+        assert not unread, f"template.yaml sets variables no setting reads: {sorted(unread)}"
+
+
 def test_every_setting_the_docs_name_exists() -> None:
     # A deployer told to set a variable the code does not read would change nothing.
     known = {env_name(field) for field in Settings.model_fields}
@@ -217,13 +225,19 @@ def test_the_readme_gives_each_parameters_default_as_the_template_and_the_code_h
         for position, name in enumerate(names):
             default = str(template["Parameters"][name].get("Default", ""))
             assert stated == (f"`{default}`" if default else "empty"), f"{name}: README says {cell}"
+            variables = settings_set_from(template, name)
             if code_defaults:
-                [variable] = settings_set_from(template, name)
+                [variable] = variables
                 field = next(f for f in Settings.model_fields if env_name(f) == variable)
                 value = Settings.model_fields[field].default
                 assert code_defaults[position] == str(getattr(value, "value", value)), (
                     f"{name}: README says {cell}"
                 )
+            elif not default:
+                # A bare "empty" says nothing applies: the code's default must be nothing too.
+                for field in (f for f in Settings.model_fields if env_name(f) in variables):
+                    value = Settings.model_fields[field].get_default(call_default_factory=True)
+                    assert not value, f"{name}: left empty it means {value!r}, which the README must give"
             checked += 1
     assert checked == len(template["Parameters"])
 
