@@ -272,12 +272,23 @@ def test_notifications_md_lists_every_field_of_the_notice_models() -> None:
         assert not missing, f"docs/notifications.md does not describe {model.__name__}'s {missing}"
 
 
+MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
 def test_every_make_target_is_in_the_readme() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M)
+    phony = re.search(r"^\.PHONY:(.*)$", MAKEFILE, re.M)
     assert phony is not None
     missing = [target for target in phony.group(1).split() if f"`make {target}`" not in README]
     assert not missing, f"make targets the README does not name: {missing}"
+
+
+def test_every_make_command_in_the_docs_is_a_target() -> None:
+    targets = set(re.findall(r"^([\w-]+):", MAKEFILE, re.M))
+    for path in DOCS:
+        named = set(re.findall(r"(?:^|`|&& )make ([\w-]+)", path.read_text(encoding="utf-8"), re.M))
+        assert named <= targets, (
+            f"{path.name} runs make targets the Makefile lacks: {sorted(named - targets)}"
+        )
 
 
 def test_an_actions_life_in_operations_md_shows_every_status() -> None:
@@ -366,16 +377,6 @@ def test_every_stack_name_the_docs_give_is_in_the_template(doc: str) -> None:
     named |= set(re.findall(r"OutputKey=='(\w+)'", text))
     unknown = named - template_names() - actions
     assert not unknown, f"{doc} names what template.yaml does not have: {sorted(unknown)}"
-
-
-def test_every_make_command_in_the_docs_is_a_target() -> None:
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
-    for path in DOCS:
-        named = set(re.findall(r"(?:^|`|&& )make ([\w-]+)", path.read_text(encoding="utf-8"), re.M))
-        assert named <= targets, (
-            f"{path.name} runs make targets the Makefile lacks: {sorted(named - targets)}"
-        )
 
 
 def shell_lines() -> list[tuple[str, str]]:
