@@ -16,10 +16,12 @@ import posixpath
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import IO
 
 # How a workbook starts: a zip archive (xlsx, ods) or an OLE compound file (xls, and an xlsx that a
 # password encrypted).
@@ -85,6 +87,8 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
 
     if _is_ole(path):
         _refuse_xls_without_a_workbook(path)
+    else:
+        _refuse_ods_too_large_to_hold(path)
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError as error:
@@ -326,6 +330,269 @@ def _is_ole(path: Path) -> bool:
     """Whether the workbook is an OLE compound file: an xls workbook (python-calamine has opened it)."""
     with path.open("rb") as handle:
         return handle.read(len(_OLE_START)) == _OLE_START
+
+
+# An OpenDocument spreadsheet (.ods): python-calamine reads every sheet of its content.xml as soon as the
+# file is opened, each as a block of cells from A1 (as read here) to the last cell that holds anything,
+# a repeated cell's text copied for each repeat. A cell repeated across 16,384 columns and a row
+# repeated a million times take a few hundred bytes to write, and python-calamine then asks for
+# gigabytes (a failed allocation in Rust ends the process, beyond any handler): the sheets are sized
+# from their XML before it is handed over. LibreOffice writes the empty cells and rows past a sheet's
+# data as repeats too, which python-calamine leaves out, and so does the sizing.
+_ODS_CONTENT = "content.xml"
+# The most rows and columns python-calamine reads of a sheet (a spreadsheet's own limits).
+_ODS_ROWS, _ODS_COLUMNS = 1_048_576, 16_384
+# What an .ods workbook's sheets may hold together: the cells of 100,000 customers in 100 columns,
+# repeats counted (python-calamine's own limit, 100 million, takes gigabytes); 256 MB of text written
+# once in the XML and read many times (a repeated cell's, a run of spaces written as a count); and
+# 1 GB of XML (about 10 million cells as LibreOffice writes them), which a small zip can inflate to.
+_MOST_CELLS = 10_000_000
+_MOST_COPIED_TEXT = 1 << 28
+_MOST_XML = 1 << 30
+# A sheet's start, a row's start (whole tags: their attributes are read) and a row's end; a cell's tag;
+# what makes a cell hold something for python-calamine (a value, a text, a formula; its attributes'
+# names as written, prefix included, which is what it matches); a repeat count and a run of spaces.
+_ODS_MARK = re.compile(rb"<table:table(-row)?(?=[\s>/])[^>]*>|</table:table-row>")
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s>/])[^>]*>")
+_ODS_HOLDS = re.compile(rb"office:(?:value|string-value|date-value|time-value|boolean-value)|table:formula")
+_ODS_CELL_STARTS = (b"<table:table-cell", b"<table:covered-table-cell")
+_ODS_REPEATED = re.compile(rb"""number-(?:rows|columns)-repeated\s*=\s*["']([^"']*)""")
+# An empty cell repeated, as LibreOffice writes one (whose count is all there is to read of it).
+_ODS_EMPTY_REPEATED = re.compile(
+    rb"""<table:(?:covered-)?table-cell table:number-columns-repeated="([0-9]{1,9})"/>"""
+)
+_ODS_SPACES = re.compile(rb"""text:c\s*=\s*["']([^"']*)""")
+_ODS_SLOW = (b"-repeated", b"text:c")  # what a row's cells must be gone through one by one for
+# What the zipfile module raises for an entry it cannot inflate (RuntimeError: one a password encrypted).
+_UNINFLATABLE = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
+
+
+def _refuse_ods_too_large_to_hold(path: Path) -> None:
+    """WorkbookUnreadable for an .ods workbook whose sheets, once their repeated cells and rows are
+    counted, hold more than python-calamine can be given to read (see ``_MOST_CELLS``), or whose
+    content.xml the zipfile module cannot inflate; nothing for another kind of zip archive, or one the
+    zipfile module cannot open (python-calamine says what is wrong with it)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return
+    with archive:
+        for entry in archive.infolist():
+            if entry.filename != _ODS_CONTENT:
+                continue
+            try:
+                with archive.open(entry) as handle:
+                    _size_ods_content(handle)
+            except _UNINFLATABLE as error:
+                # What cannot be inflated here cannot be sized: not handed over on trust.
+                raise WorkbookUnreadable(_DAMAGED) from error
+
+
+def _size_ods_content(handle: IO[bytes]) -> None:
+    """Go through a content.xml a chunk at a time, refusing it as soon as its sheets outgrow the
+    bounds."""
+    sizes = _OdsSizes()
+    rest = b""
+    read = 0
+    while chunk := handle.read(_CHUNK):
+        read += len(chunk)
+        if read > _MOST_XML:
+            raise WorkbookUnreadable(
+                f"its sheets' XML is more than {_MOST_XML >> 20} MB, more than is read here"
+            )
+        data = rest + chunk
+        rest = data[sizes.read(data, at_end=False) :]
+    sizes.read(rest, at_end=True)
+    sizes.end_sheet()
+
+
+@dataclass
+class _OdsRow:
+    """A row being read: how many times it repeats, its width so far, where its last cell holding
+    something ends, the bytes of the cells to that one as python-calamine holds them (a repeated cell's
+    for each repeat, a run of spaces as long as it is), and as the XML writes them."""
+
+    repeats: int
+    width: int = 0
+    end: int = 0
+    text: int = 0
+    written: int = 0
+
+
+@dataclass
+class _OdsSizes:
+    """The size of the sheets read so far of an .ods workbook's content.xml, and of the one being read.
+    A row's cells are those from its tag to the next row's (or sheet's), whatever ends it, so that no
+    cell goes uncounted; a row or a sheet inside a row (a table in a cell) is refused."""
+
+    cells: int = 0
+    copied_text: int = 0  # bytes of text held beyond those the XML writes
+    sheet: str = ""
+    rows: int = 0  # rows of the sheet so far
+    height: int = 0  # rows to the last that holds anything
+    width: int = 0  # columns to the last that holds anything, in any row
+    row: _OdsRow | None = None
+    in_row: bool = False
+
+    def read(self, data: bytes, *, at_end: bool) -> int:
+        """Size what ``data`` holds up to its last mark (to its end when ``at_end``); where the rest
+        starts."""
+        at = 0
+        for mark in _ODS_MARK.finditer(data):
+            self._cells(data, at, mark.start())
+            at = mark.end()
+            tag = mark[0]
+            if tag.startswith(b"</"):
+                self.in_row = False
+                continue
+            if self.in_row:
+                raise WorkbookUnreadable(
+                    f"sheet {self.sheet!r} has a table inside a cell (is the workbook damaged?)"
+                )
+            self.end_row()
+            if mark[1]:  # a row
+                self.row = _OdsRow(_count(tag))
+                self.in_row = not tag.endswith(b"/>")
+            else:
+                self.end_sheet()
+                self.sheet = _attributes(tag).get("table:name", "")
+        if at_end:
+            self._cells(data, at, len(data))
+            return len(data)
+        return at
+
+    def _cells(self, data: bytes, start: int, stop: int) -> None:
+        """Count the cells between ``start`` and ``stop`` into the row being read (none before a sheet's
+        first row: python-calamine reads only a row's), at the speed of bytes.count: only a repeated
+        cell's tag, and the empty cells that end a row, are read one by one."""
+        row = self.row
+        if row is None or start >= stop:
+            return
+        row.width += sum(data.count(cell, start, stop) for cell in _ODS_CELL_STARTS)
+        row.written += stop - start
+        row.text += stop - start
+        if data.find(b"text:c", start, stop) >= 0:
+            row.text += sum(map(_number, _ODS_SPACES.findall(data, start, stop)))
+        # The empty cells that end a row are left out; one by one they take a column each, which the
+        # sizing may count (they are in the XML), but one repeated may take the rest of the row.
+        trailing = 0
+        repeats = data.count(b"-repeated", start, stop)
+        if repeats:
+            empty = _ODS_EMPTY_REPEATED.findall(data, start, stop)
+            if len(empty) == repeats:  # as LibreOffice writes a run of empty cells: all in one search
+                row.width += sum(min(int(count), _ODS_COLUMNS) - 1 for count in empty)
+                last = _ODS_EMPTY_REPEATED.search(data, data.rfind(b"<", start, stop), stop)
+                trailing = (
+                    min(int(last[1]), _ODS_COLUMNS) if last and not data[last.end() : stop].strip() else 0
+                )
+            else:
+                self._repeated_cells(data, start, stop)
+                trailing = _trailing_empty_cells(data, start, stop)
+        if _ODS_HOLDS.search(data, start, stop):
+            row.end = max(row.end, min(row.width - trailing, _ODS_COLUMNS))
+        if row.text - row.written > _MOST_COPIED_TEXT:
+            raise WorkbookUnreadable(self.too_much_text())
+
+    def _repeated_cells(self, data: bytes, start: int, stop: int) -> None:
+        """Count the repeats of the repeated cells between ``start`` and ``stop`` (each counted once
+        already) into the row being read, and the copies of their text."""
+        row = self.row
+        assert row is not None
+        seen = -1
+        for repeat in _ODS_REPEATED.finditer(data, start, stop):
+            cell = _cell_around(data, repeat.start(), start, stop)
+            if cell is None or cell[0] == seen:
+                continue  # not a cell's tag, or one that says it twice (its largest count is taken)
+            seen, tag = cell
+            copies = min(_count(tag), _ODS_COLUMNS) - 1
+            row.width += copies
+            if _ODS_HOLDS.search(tag):
+                until = min(
+                    (at for c in _ODS_CELL_STARTS if (at := data.find(c, seen + 1, stop)) >= 0), default=stop
+                )
+                spaces = sum(map(_number, _ODS_SPACES.findall(data, seen, until)))
+                row.text += (until - seen + spaces) * copies
+
+    def end_row(self) -> None:
+        """Add the row read to its sheet's size."""
+        row, self.row = self.row, None
+        if row is None:
+            return
+        repeats = min(row.repeats, _ODS_ROWS)
+        if row.end:
+            self.height = min(self.rows + repeats, _ODS_ROWS)
+            self.width = max(self.width, row.end)
+            self.copied_text += row.text * repeats - row.written
+        self.rows = min(self.rows + repeats, _ODS_ROWS)
+        if self.cells + self.height * self.width > _MOST_CELLS:
+            raise WorkbookUnreadable(
+                f"sheet {self.sheet!r} spans {self.height:,} rows and {self.width:,} columns once its "
+                f"repeated cells are counted, more than the {_MOST_CELLS:,} cells read of a workbook (its "
+                "sheets together): clear the rows and columns past the data (a cell filled to the end of "
+                "the sheet?) and save it again"
+            )
+        if self.copied_text > _MOST_COPIED_TEXT:
+            raise WorkbookUnreadable(self.too_much_text())
+
+    def end_sheet(self) -> None:
+        """Add the sheet read to the workbook's size."""
+        self.end_row()
+        self.cells += self.height * self.width
+        self.rows = self.height = self.width = 0
+
+    def too_much_text(self) -> str:
+        """Why a workbook whose repeated cells (or runs of spaces) come to too much text is refused."""
+        return (
+            f"sheet {self.sheet!r} holds more than {_MOST_COPIED_TEXT >> 20} MB of text once its repeated "
+            "cells and runs of spaces are counted: is the workbook damaged, or a long text filled across "
+            "the sheet?"
+        )
+
+
+def _cell_around(data: bytes, at: int, start: int, stop: int) -> tuple[int, bytes] | None:
+    """Where the tag holding ``data[at]`` starts, and the tag, when it is a cell's; else None."""
+    opened = data.rfind(b"<", start, at)
+    closed = data.find(b">", at, stop)
+    if opened < 0 or closed < 0 or not data.startswith(_ODS_CELL_STARTS, opened):
+        return None
+    return opened, data[opened : closed + 1]
+
+
+# How many empty cells at the end of a row are looked at one by one: LibreOffice writes them as one.
+_TRAILING_LOOKED_AT = 64
+
+
+def _trailing_empty_cells(data: bytes, start: int, stop: int) -> int:
+    """How many columns the empty cells that end ``data[start:stop]`` take (they are read only if a
+    cell holding something follows them); none past the first few looked at."""
+    columns = 0
+    at = stop
+    for _ in range(_TRAILING_LOOKED_AT):
+        opened = max(data.rfind(cell, start, at) for cell in _ODS_CELL_STARTS)
+        if opened < 0:
+            break
+        tag = data[opened : data.find(b">", opened, stop) + 1]
+        if _ODS_HOLDS.search(tag):
+            return columns
+        columns += min(_count(tag), _ODS_COLUMNS)
+        at = opened
+    return 0
+
+
+def _count(tag: bytes) -> int:
+    """How many times a row's or a cell's tag says it repeats (the largest, if it says so twice): 1 when
+    it does not say, or says it in a way python-calamine refuses."""
+    if b"-repeated" not in tag:
+        return 1
+    return max(map(_number, _ODS_REPEATED.findall(tag)), default=1) or 1
+
+
+def _number(value: bytes) -> int:
+    """An attribute's whole number, its entities read (``&#49;``); 0 when it is none."""
+    if value.isdigit():
+        return int(value)
+    text = html.unescape(value.decode(errors="replace"))
+    return int(text) if re.fullmatch(r"\+?[0-9]+", text) else 0
 
 
 # An xls workbook's records (BIFF5 and BIFF8, Excel 95 to 2003): a substream's start and end, a sheet's
