@@ -6,8 +6,12 @@ never another exception, never a hang. And a ``sync-guard match-report`` run tha
 The files are CSV exports built from Zoho's usual headers and the canonical ones mixed with any text,
 their cells the values exports are known to hold oddly (quotes, line breaks, NUL bytes, long fields,
 byte order marks, dates, amounts, flags, phones, emails), in any of the encodings the reader takes;
-then the bytes of valid CSV, xlsx and xls exports damaged or cut short. Example counts are modest and
-generation is derandomised, so the suite takes a few seconds and every run tries the same files.
+then the bytes of valid CSV, xlsx, xls and ods exports damaged or cut short; then OpenDocument (.ods)
+sheets written cell by cell, with what their XML can say (repeated cells and rows, huge repeat counts,
+merged and hidden cells and sheets, formulas, dates, runs of spaces) and parts missing or not XML, read
+with the process's memory capped: a sheet python-calamine cannot hold must be refused before it is
+handed over, not end the process. Example counts are modest and generation is derandomised, so the
+suite takes a few seconds and every run tries the same files.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import resource
 import signal
 import tempfile
 import zipfile
@@ -23,6 +28,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import cast
 
 import openpyxl
 import pytest
@@ -35,6 +41,7 @@ from typer.testing import CliRunner
 from sync_guard.cli import app
 from sync_guard.exports.reader import ExportError, read_export, read_header
 from sync_guard.models.records import System
+from tests.support import ods
 from tests.support.fuzz import SHARED_FUZZ_SETTINGS
 
 ZOHO_HEADERS = [
@@ -92,6 +99,25 @@ def no_hang() -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+# More memory than any of these files takes to read (a sheet of 10 million cells, the most an .ods
+# workbook may hold, takes about 2 GiB): past it, an allocation fails, which in python-calamine's Rust
+# code ends the process.
+MEMORY_ALLOWED = 3 << 30
+
+
+@contextmanager
+def memory_capped() -> Iterator[None]:
+    """The process's address space capped at what it has now and MEMORY_ALLOWED more."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    previous = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (size + MEMORY_ALLOWED, previous[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, previous)
+
+
 def assert_read_or_refused(data: bytes, name: str, system: System) -> None:
     """Read ``data`` as the export file ``name``: it must be read, or refused with an ExportError that
     names the file, and a line (a sheet's row) that the file has."""
@@ -99,7 +125,7 @@ def assert_read_or_refused(data: bytes, name: str, system: System) -> None:
         path = Path(folder) / name
         path.write_bytes(data)
         for read in (lambda: read_export(path, system), lambda: read_header(path)):
-            with no_hang():
+            with no_hang(), memory_capped():
                 try:
                     read()
                 except ExportError as error:
@@ -115,7 +141,9 @@ def assert_names_its_place(error: ExportError, path: Path, data: bytes) -> None:
     if error.line is not None:
         # A line of the CSV file (one past its last line end at most), or a workbook sheet's row.
         assert 1 <= error.line <= max(data.count(b"\n"), data.count(b"\r")) + 1 or error.sheet is not None
-        place = f"sheet {error.sheet!r}, row {error.line}" if error.sheet else f"line {error.line}"
+        place = (
+            f"sheet {error.sheet!r}, row {error.line}" if error.sheet is not None else f"line {error.line}"
+        )
         assert place in error.message, error.message
 
 
@@ -245,6 +273,181 @@ def xlsx_with_damaged_parts(draw: st.DrawFn) -> bytes:
     return written.getvalue()
 
 
+# What an .ods cell's XML may say: how many times it (or its row) repeats, a number, a date or a time,
+# first as a spreadsheet writes them, then (in a hostile workbook) as none would: python-calamine
+# refuses a whole workbook for one of those, so only some workbooks hold them.
+ODS_REPEATS: list[int | str | None] = [None, None, None, None, 2, 3]
+HOSTILE_REPEATS: list[int | str | None] = [0, 16_384, 10**9, 2**64, "-1", "&#51;", "x"]
+ODS_ROW_REPEATS: list[int | str | None] = [None, None, None, None, 2, 3]
+HOSTILE_ROW_REPEATS: list[int | str | None] = [0, 5_000, 1_048_576, 2**64, "-1"]
+ODS_NUMBERS = ["0", "1", "12.5", "-1250.5", "4.6E+14", "460000000000001", "45292", "45292.375", "-0"]
+HOSTILE_NUMBERS = ["1e308", "NaN", "inf", "1,5", "", "abc"]
+ODS_DATES = ["2020-01-03", "2020-01-03T10:00:00", "1899-12-30", "1904-01-01", "9999-12-31T23:59:59"]
+HOSTILE_DATES = ["2020-01-03T10:00:00.123456789", "2020-02-30", "9999-99-99", "0000-00-00", "-0044-03-15", ""]
+ODS_TIMES = ["PT10H00M00S", "PT0H", "PT1.5S"]
+HOSTILE_TIMES = ["PT999999999H", "P1DT2H", "bad", ""]
+ODS_FORMULAS = ['of:=""', "of:=1/0", "of:=[.A1]", "of:=NA()"]
+# Runs of spaces a text cell writes as their length: a typist's, and what no cell holds.
+ODS_SPACES = [1, 3, 80]
+HOSTILE_SPACES = [10**6, 2 * 10**9, 2**40]
+# What the XML may hold in place of a cell's value, a row's or a sheet's attribute: repeats,
+# structure, entities, what is not XML at all.
+ODS_XML_PIECES = [
+    b' table:number-columns-repeated="16384"', b' table:number-rows-repeated="5000"',
+    b' table:number-rows-repeated="99999999999999999999"', b'<text:s text:c="2000000000"/>',
+    b' office:value-type="float" office:value="x"', b"<table:table-cell>", b"</table:table-row>",
+    b"<table:table-row>", b'<table:table table:name="B">', b"</table:table>", b"&#xD800;", b"\xff\xfe",
+    b"<!DOCTYPE x [<!ENTITY a 'b'>]>", b'table:display="false"', b'office:date-value="9999-99-99"',
+    b'table:formula="of:=&quot;&quot;"', b"<table:covered-table-cell/>",
+]  # fmt: skip
+
+
+def space_cell(count: int) -> str:
+    """A text cell holding a run of ``count`` spaces, written as the XML writes one: by its length."""
+    return (
+        f'<table:table-cell office:value-type="string"><text:p>a<text:s text:c="{count}"/>b</text:p>'
+        "</table:table-cell>"
+    )
+
+
+def typed_cell(value_type: str, attribute: str, value: str) -> str:
+    return f'<table:table-cell office:value-type="{value_type}" office:{attribute}="{value}"/>'
+
+
+def ods_cells(hostile: bool) -> st.SearchStrategy[str]:
+    """One cell of an .ods sheet's XML (or a merged cell and those it covers), its values as a
+    spreadsheet writes them or, in a ``hostile`` workbook, also as none would."""
+
+    def values(usual: list[object], odd: list[object]) -> st.SearchStrategy[object]:
+        return st.sampled_from(usual) | st.sampled_from(odd) if hostile else st.sampled_from(usual)
+
+    @st.composite
+    def cell(draw: st.DrawFn) -> str:
+        repeated = cast(int | str | None, draw(values(ODS_REPEATS, HOSTILE_REPEATS)))
+        kind = draw(
+            st.sampled_from(
+                ["text", "text", "number", "date", "time", "boolean", "formula", "empty", "merged", "spaces"]
+            )
+        )
+        statistics_label(f"ods {kind}")
+        if kind == "text":
+            return ods.text_cell(draw(cells), repeated=repeated)
+        if kind == "number":
+            return ods.number_cell(str(draw(values(ODS_NUMBERS, HOSTILE_NUMBERS))), repeated=repeated)
+        if kind == "date":
+            return ods.date_cell(str(draw(values(ODS_DATES, HOSTILE_DATES))))
+        if kind == "time":
+            return typed_cell("time", "time-value", str(draw(values(ODS_TIMES, HOSTILE_TIMES))))
+        if kind == "boolean":
+            return typed_cell(
+                "boolean", "boolean-value", draw(st.sampled_from(["true", "false", "TRUE", "1"]))
+            )
+        if kind == "formula":
+            saved = draw(st.sampled_from([("string", ""), ("float", "2"), ("string", "#DIV/0!")]))
+            return ods.formula_cell(draw(st.sampled_from(ODS_FORMULAS)), *saved)
+        if kind == "empty":
+            return ods.empty_cell(repeated=repeated)
+        if kind == "merged":
+            span = draw(st.integers(1, 3))
+            merged = ods.text_cell(draw(cells)).replace(">", f' table:number-columns-spanned="{span}">', 1)
+            return merged + "<table:covered-table-cell/>" * (span - 1)
+        return space_cell(cast(int, draw(values(ODS_SPACES, HOSTILE_SPACES))))
+
+    return cell()
+
+
+@st.composite
+def ods_sheets(draw: st.DrawFn, hostile: bool) -> str:
+    """A sheet: a header of export headers (often with an id and a name), rows of any cells, some
+    repeated, the empty rest of the sheet as LibreOffice writes it or not, hidden or not."""
+    rows = (
+        [ods.row([ods.empty_cell()], repeated=draw(st.sampled_from([None, 2])))]
+        if draw(st.booleans())
+        else []
+    )
+    names = draw(st.lists(headers, min_size=1, max_size=5))
+    if draw(st.integers(0, 3)) < 3:
+        names[:0] = ["Contact ID", "Display Name"]
+    rows.append(ods.row([ods.text_cell(name) for name in names]))
+    row_repeats = (
+        st.sampled_from(ODS_ROW_REPEATS) | st.sampled_from(HOSTILE_ROW_REPEATS)
+        if hostile
+        else st.sampled_from(ODS_ROW_REPEATS)
+    )
+    for _ in range(draw(st.integers(0, 4))):
+        rows.append(
+            ods.row(draw(st.lists(ods_cells(hostile), max_size=len(names))), repeated=draw(row_repeats))
+        )
+    if draw(st.booleans()):
+        rows.append(ods.row([ods.empty_cell(repeated=1024)], repeated=1_048_576 - len(rows)))
+    name = draw(st.sampled_from(["Customers", "Sheet1", "", "A & B"]))
+    return ods.table(name, rows, hidden=draw(st.integers(0, 3)) == 3)
+
+
+@st.composite
+def ods_exports(draw: st.DrawFn) -> bytes:
+    """An .ods workbook of one to three sheets written cell by cell, in half of them with values no
+    spreadsheet writes."""
+    hostile = draw(st.booleans())
+    statistics_label("hostile" if hostile else "as a spreadsheet writes it")
+    return ods.ods(*draw(st.lists(ods_sheets(hostile), min_size=1, max_size=3)))
+
+
+VALID_ODS = ods.ods(
+    ods.table(
+        "Customers",
+        [
+            ods.row(
+                [
+                    *map(ods.text_cell, ["Contact ID", "Display Name", "Outstanding Receivable Amount"]),
+                    ods.empty_cell(repeated=1021),
+                ]
+            ),
+            ods.row(
+                [
+                    ods.number_cell("1"),
+                    ods.text_cell("Acme Ltd"),
+                    ods.number_cell("12.5"),
+                    ods.empty_cell(repeated=1021),
+                ]
+            ),
+            ods.row(
+                [
+                    ods.number_cell("2"),
+                    ods.formula_cell('of:=""'),
+                    ods.text_cell("1.250,50"),
+                    ods.empty_cell(repeated=1021),
+                ]
+            ),
+            ods.row([ods.empty_cell(repeated=1024)], repeated=1_048_573),
+        ],
+    )
+)
+
+
+@st.composite
+def ods_with_damaged_parts(draw: st.DrawFn, damage: str) -> bytes:
+    """A valid zip whose parts are missing, not XML, or edited XML; or whose manifest says its content
+    is encrypted."""
+    source = zipfile.ZipFile(io.BytesIO(VALID_ODS))
+    parts = {name: source.read(name) for name in source.namelist()}
+    name = draw(st.sampled_from(sorted(parts)))
+    if damage == "part missing":
+        del parts[name]
+    elif damage == "part not XML":
+        parts[name] = draw(st.sampled_from([b"", b"<a", b"PK\x03\x04", b"<?xml?>"]) | st.binary(max_size=40))
+    elif damage == "encrypted":
+        parts["META-INF/manifest.xml"] = ods.manifest(encrypted=True)
+    else:
+        data = parts[name]
+        for _ in range(draw(st.integers(1, 4))):
+            at = draw(st.integers(0, len(data)))
+            piece = draw(st.sampled_from(ODS_XML_PIECES))
+            data = data[:at] + piece + data[at + draw(st.sampled_from([0, len(piece), 20])) :]
+        parts[name] = data
+    return ods.package(parts)
+
+
 @FUZZ_SETTINGS
 @given(data=csv_exports(), system=st.sampled_from([System.CRM, System.BOOKS]))
 def test_any_csv_export_is_read_or_refused_naming_its_line(data: bytes, system: System) -> None:
@@ -253,8 +456,13 @@ def test_any_csv_export_is_read_or_refused_naming_its_line(data: bytes, system: 
 
 EXPORTS = pytest.mark.parametrize(
     ("valid", "name"),
-    [(VALID_CSV, "accounts.csv"), (VALID_XLSX, "customers.xlsx"), (VALID_XLS, "customers.xls")],
-    ids=["csv", "xlsx", "xls"],
+    [
+        (VALID_CSV, "accounts.csv"),
+        (VALID_XLSX, "customers.xlsx"),
+        (VALID_XLS, "customers.xls"),
+        (VALID_ODS, "customers.ods"),
+    ],
+    ids=["csv", "xlsx", "xls", "ods"],
 )
 
 
@@ -284,6 +492,19 @@ def test_an_xlsx_export_with_damaged_xml_is_read_or_refused(data: bytes) -> None
     assert_read_or_refused(data, "customers.xlsx", System.BOOKS)
 
 
+@FUZZ_SETTINGS
+@given(data=ods_exports())
+def test_any_ods_export_is_read_or_refused_naming_its_place(data: bytes) -> None:
+    assert_read_or_refused(data, "customers.ods", System.BOOKS)
+
+
+@pytest.mark.parametrize("damage", ["part missing", "part not XML", "XML edited", "encrypted"])
+@FUZZ_SETTINGS
+@given(data=st.data())
+def test_an_ods_export_with_damaged_parts_is_read_or_refused(damage: str, data: st.DataObject) -> None:
+    assert_read_or_refused(data.draw(ods_with_damaged_parts(damage)), "customers.ods", System.BOOKS)
+
+
 runner = CliRunner()
 
 
@@ -291,13 +512,16 @@ def files_in(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@settings(FUZZ_SETTINGS, max_examples=12)
-@given(crm=st.just(VALID_CSV) | damaged(VALID_CSV) | csv_exports(), out_exists=st.booleans())
-def test_a_match_report_that_fails_leaves_its_out_folder_as_it_was(crm: bytes, out_exists: bool) -> None:
+def assert_a_failed_report_leaves_its_out_folder_as_it_was(
+    option: str, name: str, export: bytes, out_exists: bool
+) -> None:
+    """Run ``match-report`` on ``export`` (the file ``name``, given as ``option``): it writes its report,
+    or fails naming the file and leaves the folder as it was (no report, no staging folder, the previous
+    report untouched)."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        accounts = root / "accounts.csv"
-        accounts.write_bytes(crm)
+        path = root / name
+        path.write_bytes(export)
         out = root / "report"
         if out_exists:  # a previous report, which only a successful run may replace
             out.mkdir()
@@ -305,8 +529,8 @@ def test_a_match_report_that_fails_leaves_its_out_folder_as_it_was(crm: bytes, o
         before = files_in(root)
         args = [
             "match-report",
-            "--crm",
-            str(accounts),
+            option,
+            str(path),
             "--out",
             str(out),
             "--quiet",
@@ -314,7 +538,7 @@ def test_a_match_report_that_fails_leaves_its_out_folder_as_it_was(crm: bytes, o
             "1",
             "--replace",
         ]
-        with no_hang():
+        with no_hang(), memory_capped():
             result = runner.invoke(app, args)
         assert result.exit_code in (0, 2), result.output
         assert isinstance(result.exception, SystemExit | None), result.exception
@@ -323,8 +547,23 @@ def test_a_match_report_that_fails_leaves_its_out_folder_as_it_was(crm: bytes, o
             assert (out / "pairs.csv").is_file()
         else:
             statistics_label("refused")
-            assert f"error: {accounts}" in " ".join(result.output.split()), result.output
+            assert f"error: {path}" in " ".join(result.output.split()), result.output
             assert files_in(root) == before  # no report, no staging folder, the old report untouched
-        assert sorted(p.name for p in root.iterdir()) == sorted(
-            ["accounts.csv", *(["report"] if out.exists() else [])]
-        )
+        assert sorted(p.name for p in root.iterdir()) == sorted([name, *(["report"] if out.exists() else [])])
+
+
+@settings(FUZZ_SETTINGS, max_examples=12)
+@given(crm=st.just(VALID_CSV) | damaged(VALID_CSV) | csv_exports(), out_exists=st.booleans())
+def test_a_match_report_that_fails_leaves_its_out_folder_as_it_was(crm: bytes, out_exists: bool) -> None:
+    assert_a_failed_report_leaves_its_out_folder_as_it_was("--crm", "accounts.csv", crm, out_exists)
+
+
+@settings(FUZZ_SETTINGS, max_examples=12)
+@given(
+    books=st.just(VALID_ODS) | ods_exports() | ods_with_damaged_parts("XML edited") | damaged(VALID_ODS),
+    out_exists=st.booleans(),
+)
+def test_a_match_report_of_an_ods_export_that_fails_leaves_its_out_folder_as_it_was(
+    books: bytes, out_exists: bool
+) -> None:
+    assert_a_failed_report_leaves_its_out_folder_as_it_was("--books", "customers.ods", books, out_exists)
