@@ -186,6 +186,40 @@ def test_a_workbook_python_calamine_could_not_hold_ends_in_an_error_not_an_abort
     assert "spans 6,001 rows and 16,384 columns" in done.stdout
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # the row's count after an attribute holding a '>', which XML allows in a quoted value
+        [
+            row([text_cell("GBP", repeated=16_384)]).replace(
+                "<table:table-row>",
+                '<table:table-row table:style-name="a>b" table:number-rows-repeated="6000">',
+            )
+        ],
+        # the cell's count before such an attribute, and what makes it hold something after it
+        [
+            row(
+                [
+                    text_cell("1"),
+                    '<table:table-cell table:number-columns-repeated="16384" table:style-name="a>b" '
+                    'office:value-type="string"><text:p>GBP</text:p></table:table-cell>',
+                ],
+                repeated=6_000,
+            )
+        ],
+    ],
+    ids=["row", "cell"],
+)
+def test_a_repeat_count_is_read_whatever_the_attributes_around_it_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[str]
+) -> None:
+    path = write(
+        tmp_path / "customers.ods", ods.ods(table("Customers", [row([text_cell("Contact ID")]), *rows]))
+    )
+
+    assert "spans 6,001 rows and 16,384 columns" in refused_before_python_calamine_reads_it(path, monkeypatch)
+
+
 def test_a_table_inside_a_row_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # its cells would be counted in rows python-calamine does not read them in
     nested = "<table:table-row>" + text_cell("Contact ID") + row([text_cell("1")]) + "</table:table-row>"

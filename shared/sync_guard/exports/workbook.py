@@ -352,17 +352,17 @@ _MOST_XML = 1 << 30
 # A sheet's start, a row's start (whole tags: their attributes are read) and a row's end; a cell's tag;
 # what makes a cell hold something for python-calamine (a value, a text, a formula; its attributes'
 # names as written, prefix included, which is what it matches); a repeat count and a run of spaces.
-_ODS_MARK = re.compile(rb"<table:table(-row)?(?=[\s>/])[^>]*>|</table:table-row>")
-_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s>/])[^>]*>")
+_TAG_REST = rb"""(?=[\s>/])(?:[^>"']|"[^"]*"|'[^']*')*>"""  # to the '>' that is not in a quoted value
+_ODS_MARK = re.compile(rb"<table:table(-row)?" + _TAG_REST + rb"|</table:table-row\s*>")
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell" + _TAG_REST)
 _ODS_HOLDS = re.compile(rb"office:(?:value|string-value|date-value|time-value|boolean-value)|table:formula")
 _ODS_CELL_STARTS = (b"<table:table-cell", b"<table:covered-table-cell")
 _ODS_REPEATED = re.compile(rb"""number-(?:rows|columns)-repeated\s*=\s*["']([^"']*)""")
 # An empty cell repeated, as LibreOffice writes one (whose count is all there is to read of it).
-_ODS_EMPTY_REPEATED = re.compile(
+_ODS_EMPTY_RUN = re.compile(
     rb"""<table:(?:covered-)?table-cell table:number-columns-repeated="([0-9]{1,9})"/>"""
 )
 _ODS_SPACES = re.compile(rb"""text:c\s*=\s*["']([^"']*)""")
-_ODS_SLOW = (b"-repeated", b"text:c")  # what a row's cells must be gone through one by one for
 # What the zipfile module raises for an entry it cannot inflate (RuntimeError: one a password encrypted).
 _UNINFLATABLE = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
 
@@ -463,55 +463,48 @@ class _OdsSizes:
 
     def _cells(self, data: bytes, start: int, stop: int) -> None:
         """Count the cells between ``start`` and ``stop`` into the row being read (none before a sheet's
-        first row: python-calamine reads only a row's), at the speed of bytes.count: only a repeated
-        cell's tag, and the empty cells that end a row, are read one by one."""
+        first row: python-calamine reads only a row's): at the speed of bytes.count when no cell is
+        repeated but as LibreOffice writes a run of empty cells, else one by one."""
         row = self.row
         if row is None or start >= stop:
             return
-        row.width += sum(data.count(cell, start, stop) for cell in _ODS_CELL_STARTS)
         row.written += stop - start
         row.text += stop - start
         if data.find(b"text:c", start, stop) >= 0:
             row.text += sum(map(_number, _ODS_SPACES.findall(data, start, stop)))
-        # The empty cells that end a row are left out; one by one they take a column each, which the
-        # sizing may count (they are in the XML), but one repeated may take the rest of the row.
-        trailing = 0
         repeats = data.count(b"-repeated", start, stop)
-        if repeats:
-            empty = _ODS_EMPTY_REPEATED.findall(data, start, stop)
-            if len(empty) == repeats:  # as LibreOffice writes a run of empty cells: all in one search
-                row.width += sum(min(int(count), _ODS_COLUMNS) - 1 for count in empty)
-                last = _ODS_EMPTY_REPEATED.search(data, data.rfind(b"<", start, stop), stop)
+        runs = _ODS_EMPTY_RUN.findall(data, start, stop) if repeats else []
+        if len(runs) == repeats:
+            row.width += sum(data.count(cell, start, stop) for cell in _ODS_CELL_STARTS)
+            row.width += sum(min(int(run), _ODS_COLUMNS) - 1 for run in runs)
+            if _ODS_HOLDS.search(data, start, stop):
+                # A run of empty cells that ends the row is left out, as python-calamine leaves it out.
+                last = _ODS_EMPTY_RUN.match(data, data.rfind(b"<", start, stop), stop)
                 trailing = (
                     min(int(last[1]), _ODS_COLUMNS) if last and not data[last.end() : stop].strip() else 0
                 )
-            else:
-                self._repeated_cells(data, start, stop)
-                trailing = _trailing_empty_cells(data, start, stop)
-        if _ODS_HOLDS.search(data, start, stop):
-            row.end = max(row.end, min(row.width - trailing, _ODS_COLUMNS))
+                row.end = max(row.end, min(row.width - trailing, _ODS_COLUMNS))
+        else:
+            self._each_cell(data, start, stop)
         if row.text - row.written > _MOST_COPIED_TEXT:
             raise WorkbookUnreadable(self.too_much_text())
 
-    def _repeated_cells(self, data: bytes, start: int, stop: int) -> None:
-        """Count the repeats of the repeated cells between ``start`` and ``stop`` (each counted once
-        already) into the row being read, and the copies of their text."""
+    def _each_cell(self, data: bytes, start: int, stop: int) -> None:
+        """Count the cells between ``start`` and ``stop`` into the row being read one by one, each tag
+        read whole (a quoted attribute may hold a '>'), and the copies of a repeated cell's text."""
         row = self.row
         assert row is not None
-        seen = -1
-        for repeat in _ODS_REPEATED.finditer(data, start, stop):
-            cell = _cell_around(data, repeat.start(), start, stop)
-            if cell is None or cell[0] == seen:
-                continue  # not a cell's tag, or one that says it twice (its largest count is taken)
-            seen, tag = cell
-            copies = min(_count(tag), _ODS_COLUMNS) - 1
-            row.width += copies
-            if _ODS_HOLDS.search(tag):
-                until = min(
-                    (at for c in _ODS_CELL_STARTS if (at := data.find(c, seen + 1, stop)) >= 0), default=stop
-                )
-                spaces = sum(map(_number, _ODS_SPACES.findall(data, seen, until)))
-                row.text += (until - seen + spaces) * copies
+        cells = list(_ODS_CELL.finditer(data, start, stop))
+        # A cell's start whose tag does not end (a quote left open) takes a column too.
+        row.width += max(0, sum(data.count(cell, start, stop) for cell in _ODS_CELL_STARTS) - len(cells))
+        for at, cell in enumerate(cells):
+            repeats = min(_count(cell[0]), _ODS_COLUMNS)
+            row.width += repeats
+            if _ODS_HOLDS.search(cell[0]):
+                row.end = min(row.width, _ODS_COLUMNS)
+                until = cells[at + 1].start() if at + 1 < len(cells) else stop
+                spaces = sum(map(_number, _ODS_SPACES.findall(data, cell.end(), until)))
+                row.text += (until - cell.start() + spaces) * (repeats - 1)
 
     def end_row(self) -> None:
         """Add the row read to its sheet's size."""
@@ -547,36 +540,6 @@ class _OdsSizes:
             "cells and runs of spaces are counted: is the workbook damaged, or a long text filled across "
             "the sheet?"
         )
-
-
-def _cell_around(data: bytes, at: int, start: int, stop: int) -> tuple[int, bytes] | None:
-    """Where the tag holding ``data[at]`` starts, and the tag, when it is a cell's; else None."""
-    opened = data.rfind(b"<", start, at)
-    closed = data.find(b">", at, stop)
-    if opened < 0 or closed < 0 or not data.startswith(_ODS_CELL_STARTS, opened):
-        return None
-    return opened, data[opened : closed + 1]
-
-
-# How many empty cells at the end of a row are looked at one by one: LibreOffice writes them as one.
-_TRAILING_LOOKED_AT = 64
-
-
-def _trailing_empty_cells(data: bytes, start: int, stop: int) -> int:
-    """How many columns the empty cells that end ``data[start:stop]`` take (they are read only if a
-    cell holding something follows them); none past the first few looked at."""
-    columns = 0
-    at = stop
-    for _ in range(_TRAILING_LOOKED_AT):
-        opened = max(data.rfind(cell, start, at) for cell in _ODS_CELL_STARTS)
-        if opened < 0:
-            break
-        tag = data[opened : data.find(b">", opened, stop) + 1]
-        if _ODS_HOLDS.search(tag):
-            return columns
-        columns += min(_count(tag), _ODS_COLUMNS)
-        at = opened
-    return 0
 
 
 def _count(tag: bytes) -> int:
