@@ -230,6 +230,23 @@ def test_a_table_inside_a_row_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     )
 
 
+def test_a_row_of_more_xml_than_is_read_is_refused_as_it_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 34 MB of empty cells in one row, 160 KB zipped: went through once per chunk of XML inflated, a
+    # row four times longer took ten times as long (a gigabyte, minutes).
+    sheet = table(
+        "Customers",
+        [row([text_cell("Contact ID"), empty_cell()]).replace(empty_cell(), empty_cell() * 1_800_000)],
+    )
+    path = write(tmp_path / "customers.ods", ods.ods(sheet))
+
+    assert refused_before_python_calamine_reads_it(path, monkeypatch) == (
+        f"{path}: sheet 'Customers' has a row of more than 32 MB of XML, more than is read here (is the "
+        "workbook damaged?)"
+    )
+
+
 def test_a_password_protected_ods_is_a_clear_error(tmp_path: Path) -> None:
     parts = {
         "mimetype": ods.MIMETYPE.encode(),

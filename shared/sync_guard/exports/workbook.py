@@ -349,12 +349,17 @@ _ODS_ROWS, _ODS_COLUMNS = 1_048_576, 16_384
 _MOST_CELLS = 10_000_000
 _MOST_COPIED_TEXT = 1 << 28
 _MOST_XML = 1 << 30
+# The most XML a row may take (16,384 cells of 2 KB each): past it, a damaged file or a made one.
+_MOST_ROW_XML = 1 << 25
 # A sheet's start, a row's start (whole tags: their attributes are read) and a row's end; a cell's tag;
 # what makes a cell hold something for python-calamine (a value, a text, a formula; its attributes'
 # names as written, prefix included, which is what it matches); a repeat count and a run of spaces.
 _TAG_REST = rb"""(?=[\s>/])(?:[^>"']|"[^"]*"|'[^']*')*>"""  # to the '>' that is not in a quoted value
 _ODS_MARK = re.compile(rb"<table:table(-row)?" + _TAG_REST + rb"|</table:table-row\s*>")
 _ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell" + _TAG_REST)
+# Where a mark may begin (a sheet's or a row's tag, a row's end), and the longest such beginning.
+_ODS_MARK_START = re.compile(rb"<table:table(?:-row)?[\s>/]|</table:table-row")
+_MARK_START_LENGTH = len(b"</table:table-row")
 _ODS_HOLDS = re.compile(rb"office:(?:value|string-value|date-value|time-value|boolean-value)|table:formula")
 _ODS_CELL_STARTS = (b"<table:table-cell", b"<table:covered-table-cell")
 _ODS_REPEATED = re.compile(rb"""number-(?:rows|columns)-repeated\s*=\s*["']([^"']*)""")
@@ -390,19 +395,29 @@ def _refuse_ods_too_large_to_hold(path: Path) -> None:
 
 def _size_ods_content(handle: IO[bytes]) -> None:
     """Go through a content.xml a chunk at a time, refusing it as soon as its sheets outgrow the
-    bounds."""
+    bounds. What follows the last mark read waits, a chunk at a time, until a mark begins: a long row
+    is joined once, not once a chunk."""
     sizes = _OdsSizes()
-    rest = b""
-    read = 0
+    waiting: list[bytes] = []
+    waiting_size = read = 0
     while chunk := handle.read(_CHUNK):
         read += len(chunk)
         if read > _MOST_XML:
+            raise WorkbookUnreadable(f"its sheets' XML is more than the {_MOST_XML >> 20} MB read here")
+        overlap = waiting[-1][-_MARK_START_LENGTH:] if waiting else b""
+        waiting.append(chunk)
+        waiting_size += len(chunk)
+        if waiting_size > _MOST_ROW_XML:
             raise WorkbookUnreadable(
-                f"its sheets' XML is more than {_MOST_XML >> 20} MB, more than is read here"
+                f"sheet {sizes.sheet!r} has a row of more than {_MOST_ROW_XML >> 20} MB of XML, more than is "
+                "read here (is the workbook damaged?)"
             )
-        data = rest + chunk
+        if len(waiting) > 1 and not _ODS_MARK_START.search(overlap + chunk):
+            continue
+        data = b"".join(waiting)
         rest = data[sizes.read(data, at_end=False) :]
-    sizes.read(rest, at_end=True)
+        waiting, waiting_size = [rest], len(rest)
+    sizes.read(b"".join(waiting), at_end=True)
     sizes.end_sheet()
 
 
