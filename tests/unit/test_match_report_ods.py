@@ -3,8 +3,6 @@ naming the file, before python-calamine is handed one whose repeated cells it co
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from sync_guard.exports.reader import ExportError, read_export
 from sync_guard.models.records import System
 from tests.support import ods
 from tests.support.ods import date_cell, empty_cell, formula_cell, number_cell, row, table, text_cell
+from tests.support.workbooks import read_books_export_memory_capped, refused_before_python_calamine
 
 HEADER = ["Contact ID", "Display Name", "Outstanding Receivable Amount", "Created Time"]
 # What LibreOffice writes past a sheet's data: the rest of each row, and the rest of the sheet's rows,
@@ -93,13 +92,7 @@ def test_the_empty_cells_and_rows_past_the_data_count_for_nothing_however_many(t
 def refused_before_python_calamine_reads_it(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     import python_calamine
 
-    def not_reached(*_: object) -> None:
-        raise AssertionError("python-calamine was given a workbook it could not hold")
-
-    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", not_reached)
-    with pytest.raises(ExportError) as caught:
-        read_export(path, System.BOOKS)
-    return caught.value.message
+    return refused_before_python_calamine(path, monkeypatch, python_calamine.CalamineWorkbook, "from_path")
 
 
 def test_a_sheet_whose_repeats_span_more_cells_than_are_read_is_refused_naming_it(
@@ -165,22 +158,7 @@ def test_a_workbook_python_calamine_could_not_hold_ends_in_an_error_not_an_abort
     path = write(
         tmp_path / "customers.ods", customers(row([text_cell("Acme", repeated=16_384)], repeated=6_000))
     )
-    probe = (
-        "import resource, sys\n"
-        "from pathlib import Path\n"
-        "from sync_guard.exports.reader import ExportError, read_export\n"
-        "from sync_guard.models.records import System\n"
-        "size = int(next(l for l in open('/proc/self/status') if l.startswith('VmSize')).split()[1]) * 1024\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (size + (1 << 30), resource.RLIM_INFINITY))\n"
-        "try:\n"
-        "    read_export(Path(sys.argv[1]), System.BOOKS)\n"
-        "except ExportError as error:\n"
-        "    print(error.message)\n"
-    )
-
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120
-    )
+    done = read_books_export_memory_capped(path)
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "spans 6,001 rows and 16,384 columns" in done.stdout

@@ -108,6 +108,8 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
             chosen, others = visible[0], visible[1:]
         else:
             raise WorkbookUnreadable("the workbook has no visible worksheet")
+        if not _is_ole(path):
+            _refuse_xlsx_sheet_too_large_to_hold(path, chosen)
         try:
             # Every row and column from A1, so that a row's index is its number in the spreadsheet.
             cells = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
@@ -571,6 +573,169 @@ def _number(value: bytes) -> int:
         return int(value)
     text = html.unescape(value.decode(errors="replace"))
     return int(text) if re.fullmatch(r"\+?[0-9]+", text) else 0
+
+
+# An xlsx sheet as python-calamine reads it: a block of cells from A1 to its last row and column that
+# hold a value, each cell placed by its reference (any number of letters and digits: ``r="A4000000000"``
+# is read as row four billion), or after the one before it when it has none. A few kilobytes of XML can
+# ask for gigabytes (see the .ods sizing above): the sheet is sized from its XML before it is read.
+# First every cell it writes is counted, a value in it or not (a bound python-calamine's block never
+# exceeds): the common writers (Excel, openpyxl) write each row and cell with its reference first,
+# which a regular expression with a literal start finds quickly; anything else is walked tag by tag.
+# Only a sheet over the bound is walked again, counting the cells that hold a value (a formatted empty
+# cell does not).
+_XLSX_CELL_REFERENCED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"')
+_XLSX_ROW_REFERENCED = re.compile(rb'<row r="([0-9]+)"')
+_XLSX_CELL_STARTS = (b"<c ", b"<c>", b"<c/")
+_XLSX_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
+# A row's or a cell's tag, or a cell's end; a reference, as python-calamine reads it; what a cell holds
+# its value in (an empty <v/> included: a bound, not the exact count).
+_XLSX_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|c)" + _TAG_REST + rb"|</(?:[\w.-]+:)?c\s*>")
+_XLSX_REFERENCE = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]*)\$?([0-9]*)["']""")
+_XLSX_VALUE = re.compile(rb"<(?:[\w.-]+:)?(?:v|is)[\s>/]")
+
+
+@dataclass
+class _XlsxSizes:
+    """The rows and columns of an xlsx sheet's XML read so far, from A1 to its last cell (to its last
+    holding a value when ``values_only``), and where a cell without a reference goes: the row being
+    read, and the column after the last cell."""
+
+    values_only: bool
+    height: int = 0
+    width: int = 0
+    row: int = -1
+    column: int = 0
+    open_cell: tuple[int, int] | None = None  # a cell whose value has not been seen yet
+
+    def read(self, data: bytes) -> None:
+        """Size the rows and cells in ``data``, which holds whole tags."""
+        if self.values_only or not self._read_referenced(data):
+            self._walk(data)
+
+    def _read_referenced(self, data: bytes) -> bool:
+        """Size ``data`` if each of its rows and cells starts with its reference, as Excel and openpyxl
+        write them; whether it did."""
+        cells = _XLSX_CELL_REFERENCED.findall(data)
+        rows = _XLSX_ROW_REFERENCED.findall(data)
+        if (
+            len(cells) != sum(map(data.count, _XLSX_CELL_STARTS))
+            or len(rows) != data.count(b"<row")
+            or _XLSX_PREFIXED.search(data) is not None
+        ):
+            return False
+        if cells:
+            letters = max({letters for letters, _ in cells}, key=lambda name: (len(name), name))
+            self.width = max(self.width, column_index(letters.decode()) + 1)
+            self.height = max(self.height, max(map(int, {number for _, number in cells})))
+            self.column = column_index(cells[-1][0].decode()) + 1
+        if rows:
+            self.row = int(rows[-1]) - 1
+            self.height = max(self.height, self.row + 1)
+        return True
+
+    def _walk(self, data: bytes) -> None:
+        """Size ``data`` a tag at a time."""
+        at = 0
+        for tag in _XLSX_TAG.finditer(data):
+            self._held(data, at, tag.start())
+            at = tag.end()
+            if tag[1] is None:  # a cell's end
+                self.open_cell = None
+                continue
+            reference = _XLSX_REFERENCE.search(tag[0])
+            if tag[1] == b"row":
+                self.row = int(reference[2]) - 1 if reference and reference[2] else self.row + 1
+                self.column = 0
+                self.open_cell = None
+                continue
+            row, column = self.row, self.column
+            if reference and reference[1]:
+                column = column_index(reference[1].upper().decode())
+            if reference and reference[2]:
+                row = int(reference[2]) - 1
+            self.column = column + 1
+            if not self.values_only:
+                self._grow(row, column)
+            elif not tag[0].endswith(b"/>"):
+                self.open_cell = row, column
+        self._held(data, at, len(data))
+
+    def _held(self, data: bytes, start: int, stop: int) -> None:
+        """Count the open cell if what follows its tag from ``start`` to ``stop`` holds its value."""
+        if self.open_cell is not None and _XLSX_VALUE.search(data, start, stop):
+            self._grow(*self.open_cell)
+            self.open_cell = None
+
+    def _grow(self, row: int, column: int) -> None:
+        self.height, self.width = max(self.height, row + 1), max(self.width, column + 1)
+
+
+def _refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str) -> None:
+    """WorkbookUnreadable for an xlsx workbook whose ``sheet`` spans more cells from A1 to its last
+    value than python-calamine can be given to read (``_MOST_CELLS``, as for an .ods workbook), or
+    whose XML the zipfile module cannot inflate; nothing for another kind of workbook, or a sheet whose
+    part is not where the package's relationships say (python-calamine says what is wrong with it)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return
+    with archive:
+        try:
+            parts = _sheet_part(archive, sheet)
+        except (KeyError, UnicodeDecodeError, *_UNINFLATABLE):
+            return
+        if parts is None:
+            return
+        try:
+            if _xlsx_sheet_within(archive, parts[0], _XlsxSizes(values_only=False)):
+                return
+            sizes = _XlsxSizes(values_only=True)
+            if _xlsx_sheet_within(archive, parts[0], sizes):
+                return
+        except _UNINFLATABLE as error:
+            raise WorkbookUnreadable(_DAMAGED) from error
+    raise WorkbookUnreadable(
+        f"sheet {sheet!r} spans {sizes.height:,} rows and {sizes.width:,} columns from A1 to its last cell "
+        f"holding a value, more than the {_MOST_CELLS:,} cells read of a sheet: clear the rows and "
+        "columns past the data (a cell filled to the end of the sheet?) and save it again"
+    )
+
+
+def _xlsx_sheet_within(archive: zipfile.ZipFile, part: str, sizes: _XlsxSizes) -> bool:
+    """Whether the sheet in ``part``, sized by ``sizes``, holds no more than ``_MOST_CELLS`` cells
+    (False as soon as it is seen to hold more)."""
+    with archive.open(part) as handle:
+        for data in _whole_tags(handle):
+            sizes.read(data)
+            if sizes.height * sizes.width > _MOST_CELLS:
+                return False
+    return True
+
+
+def _whole_tags(handle: IO[bytes]) -> Iterator[bytes]:
+    """A part's XML inflated a chunk at a time, each cut before its last '<' (no attribute's value
+    holds one) so that every tag in it is whole; WorkbookUnreadable past ``_MOST_XML``, or when more
+    than ``_MOST_ROW_XML`` goes by without a '<'."""
+    waiting: list[bytes] = []
+    read = 0
+    while chunk := handle.read(_CHUNK):
+        read += len(chunk)
+        if read > _MOST_XML:
+            raise WorkbookUnreadable(f"its sheets' XML is more than the {_MOST_XML >> 20} MB read here")
+        waiting.append(chunk)
+        cut = chunk.rfind(b"<")
+        if cut < 0:
+            if sum(map(len, waiting)) > _MOST_ROW_XML:
+                raise WorkbookUnreadable(
+                    f"its XML has a tag or a text of more than {_MOST_ROW_XML >> 20} MB, more than is read "
+                    "here (is the workbook damaged?)"
+                )
+            continue
+        waiting[-1] = chunk[:cut]
+        yield b"".join(waiting)
+        waiting = [chunk[cut:]]
+    yield b"".join(waiting)
 
 
 # An xls workbook's records (BIFF5 and BIFF8, Excel 95 to 2003): a substream's start and end, a sheet's

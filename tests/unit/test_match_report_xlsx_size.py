@@ -1,0 +1,143 @@
+"""An .xlsx sheet is sized from its XML before python-calamine reads it: one too large to hold is refused
+naming it, not handed over to end the process."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from sync_guard.exports.reader import ExportError, read_export
+from sync_guard.models.records import System
+from tests.support.workbooks import read_books_export_memory_capped, refused_before_python_calamine
+
+SHEET = "xl/worksheets/sheet1.xml"
+HEADER = ["Contact ID", "Display Name", "Outstanding Receivable Amount"]
+
+
+def xlsx_with_rows(path: Path, rows_xml: str, *, hidden_rows_xml: str | None = None) -> Path:
+    """A Books export saved by openpyxl (its header and one customer), with ``rows_xml`` added after
+    them in its sheet's XML; and before it a hidden sheet of ``hidden_rows_xml``, when given."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Customers"
+    sheet.append(HEADER)
+    sheet.append([1, "Acme Ltd", 12.5])
+    if hidden_rows_xml is not None:
+        lookup = book.create_sheet("Lookup", 0)
+        lookup.append(["GBP"])
+        lookup.sheet_state = "hidden"
+    saved = io.BytesIO()
+    book.save(saved)
+    written = io.BytesIO()
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            data = source.read(name)
+            if name.startswith("xl/worksheets/sheet"):
+                added = hidden_rows_xml if hidden_rows_xml is not None and name == SHEET else rows_xml
+                data = data.replace(b"</sheetData>", added.encode() + b"</sheetData>")
+            archive.writestr(name, data)
+    path.write_bytes(written.getvalue())
+    return path
+
+
+def refused_before_python_calamine_reads_it(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    import python_calamine
+
+    return refused_before_python_calamine(path, monkeypatch, python_calamine.CalamineSheet, "to_python")
+
+
+def test_a_small_file_whose_sheet_spans_more_cells_than_are_read_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given 6 KB whose cells at A1 and XFD100000 make python-calamine ask for 52 GB (and abort)
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", '<row r="100000"><c r="XFD100000"><v>1</v></c></row>')
+    assert path.stat().st_size < 7_000
+
+    message = refused_before_python_calamine_reads_it(path, monkeypatch)
+
+    assert message == (
+        f"{path}: sheet 'Customers' spans 100,000 rows and 16,384 columns from A1 to its last cell holding "
+        "a value, more than the 10,000,000 cells read of a sheet: clear the rows and columns past the data "
+        "(a cell filled to the end of the sheet?) and save it again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows_xml", "size"),
+    [
+        # a cell's own reference places it, whatever its row's says, and may be any number of digits
+        ('<row r="3"><c r="B4000000000"><v>1</v></c></row>', "4,000,000,000 rows and 3 columns"),
+        # or letters: python-calamine reads ZZZZ as the 475,254th column
+        ('<row r="30"><c r="ZZZZ30"><v>1</v></c></row>', "30 rows and 475,254 columns"),
+        # rows and cells without a reference follow the one before them
+        (
+            "<row><c><v>1</v></c></row>" * 2 + '<row r="60000">' + "<c><v>1</v></c>" * 200 + "</row>",
+            "60,000 rows and 200 columns",
+        ),
+        # a namespace prefix on the elements, which python-calamine reads past
+        (
+            '<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="100000">'
+            '<x:c r="XFD100000"><x:v>1</x:v></x:c></x:row>',
+            "100,000 rows and 16,384 columns",
+        ),
+    ],
+    ids=["long row number", "long column letters", "no references", "prefixed"],
+)
+def test_a_sheet_is_sized_as_python_calamine_places_its_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_xml: str, size: str
+) -> None:
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", rows_xml)
+
+    assert f"sheet 'Customers' spans {size} from A1" in refused_before_python_calamine_reads_it(
+        path, monkeypatch
+    )
+
+
+def test_formatted_empty_cells_past_the_data_count_for_nothing(tmp_path: Path) -> None:
+    # 1,000 customers whose rows reach column XFD, 16 million cells, only their first two holding anything
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}" t="inlineStr"><is><t>Beta {r}</t></is></c>'
+        f'<c r="XFD{r}" s="0"/></row>'
+        for r in range(3, 1_003)
+    )
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", rows)
+
+    export = read_export(path, System.BOOKS)
+
+    assert len(export.records) == 1_001
+
+
+def test_only_the_sheet_read_is_sized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # python-calamine reads an xlsx workbook's sheets one by one: a hidden sheet left aside is not read
+    lookup = '<row r="100000"><c r="XFD100000"><v>1</v></c></row>'
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", "", hidden_rows_xml=lookup)
+
+    assert len(read_export(path, System.BOOKS).records) == 1
+    with pytest.raises(ExportError, match="sheet 'Lookup' spans 100,000 rows and 16,384 columns"):
+        read_export(path, System.BOOKS, sheet="Lookup")
+
+
+def test_xml_with_a_text_longer_than_is_read_is_refused_as_it_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 40 MB of text with no tag in it: a small zip, which would be joined in memory whole
+    rows = '<row r="3"><c r="A3" t="inlineStr"><is><t>' + "x" * (40 << 20) + "</t></is></c></row>"
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", rows)
+
+    assert "its XML has a tag or a text of more than 32 MB" in refused_before_python_calamine_reads_it(
+        path, monkeypatch
+    )
+
+
+def test_a_sheet_python_calamine_could_not_hold_ends_in_an_error_not_an_abort(tmp_path: Path) -> None:
+    # The memory a process may take capped at 1 GiB over what it has: python-calamine, handed this
+    # file, fails to allocate and ends the process.
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", '<row r="100000"><c r="XFD100000"><v>1</v></c></row>')
+    done = read_books_export_memory_capped(path)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "spans 100,000 rows and 16,384 columns" in done.stdout
