@@ -6,7 +6,8 @@ never another exception, never a hang. And a ``sync-guard match-report`` run tha
 The files are CSV exports built from Zoho's usual headers and the canonical ones mixed with any text,
 their cells the values exports are known to hold oddly (quotes, line breaks, NUL bytes, long fields,
 byte order marks, dates, amounts, flags, phones, emails), in any of the encodings the reader takes;
-then the bytes of valid CSV, xlsx, xls and ods exports damaged or cut short; then OpenDocument (.ods)
+then the bytes of valid CSV, xlsx, xls and ods exports damaged or cut short; then xlsx sheets with cells
+placed anywhere (past a spreadsheet's last row and column too) and OpenDocument (.ods)
 sheets written cell by cell, with what their XML can say (repeated cells and rows, huge repeat counts,
 merged and hidden cells and sheets, formulas, dates, runs of spaces) and parts missing or not XML, read
 with the process's memory capped: a sheet python-calamine cannot hold must be refused before it is
@@ -273,6 +274,47 @@ def xlsx_with_damaged_parts(draw: st.DrawFn) -> bytes:
     return written.getvalue()
 
 
+# Where an xlsx cell may be placed: near the data, at a spreadsheet's last row or column, or past them
+# (python-calamine reads any number of letters and digits), or by none (after the cell or row before).
+XLSX_ROWS = [None, 1, 2, 3, 1_000, 1_048_576, 4_000_000_000]
+XLSX_COLUMNS = [None, "A", "B", "C", "Z", "ZZ", "XFD", "ZZZZ"]
+# What such a cell may hold: a value, text, a formula without one, nothing (a formatted empty cell).
+XLSX_CELL_CONTENTS = ["<v>1</v>", "<is><t>x</t></is>", "<f>1+1</f>", "", "<v></v>"]
+
+
+@st.composite
+def xlsx_cells_anywhere(draw: st.DrawFn) -> bytes:
+    """The valid xlsx export with rows and cells added to its sheet wherever their references place
+    them (with or without a namespace prefix), holding a value or not."""
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        number = draw(st.sampled_from(XLSX_ROWS))
+        cells = []
+        for _ in range(draw(st.integers(0, 3))):
+            column, row = draw(st.sampled_from(XLSX_COLUMNS)), draw(st.sampled_from(XLSX_ROWS))
+            reference = f' r="{column}{row}"' if column and row else ""
+            content = draw(st.sampled_from(XLSX_CELL_CONTENTS))
+            repeats = draw(st.sampled_from([1, 1, 300]))  # cells without a reference run on
+            cells.append(f"<c{reference}>{content}</c>" if content else f'<c{reference} s="0"/>' * repeats)
+        rows.append((f'<row r="{number}">' if number else "<row>") + "".join(cells) + "</row>")
+    added = "".join(rows)
+    if draw(st.booleans()):
+        prefix = '<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+        added = added.replace("<row", prefix, 1).replace("<row", "<x:row").replace("</row", "</x:row")
+        added = (
+            added.replace("<c", "<x:c").replace("</c", "</x:c").replace("<v", "<x:v").replace("</v", "</x:v")
+        )
+    source = zipfile.ZipFile(io.BytesIO(VALID_XLSX))
+    written = io.BytesIO()
+    with zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", added.encode() + b"</sheetData>")
+            archive.writestr(name, data)
+    return written.getvalue()
+
+
 # What an .ods cell's XML may say: how many times it (or its row) repeats, a number, a date or a time,
 # first as a spreadsheet writes them, then (in a hostile workbook) as none would: python-calamine
 # refuses a whole workbook for one of those, so only some workbooks hold them.
@@ -489,6 +531,12 @@ def test_an_export_cut_short_is_read_or_refused(valid: bytes, name: str, share: 
 @FUZZ_SETTINGS
 @given(data=xlsx_with_damaged_parts())
 def test_an_xlsx_export_with_damaged_xml_is_read_or_refused(data: bytes) -> None:
+    assert_read_or_refused(data, "customers.xlsx", System.BOOKS)
+
+
+@settings(FUZZ_SETTINGS, max_examples=30)  # a sheet of a million rows takes a second or two to read
+@given(data=xlsx_cells_anywhere())
+def test_an_xlsx_export_with_cells_anywhere_is_read_or_refused(data: bytes) -> None:
     assert_read_or_refused(data, "customers.xlsx", System.BOOKS)
 
 
