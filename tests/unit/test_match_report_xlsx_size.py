@@ -47,7 +47,9 @@ def xlsx_with_rows(path: Path, rows_xml: str, *, hidden_rows_xml: str | None = N
 def refused_before_python_calamine_reads_it(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     import python_calamine
 
-    return refused_before_python_calamine(path, monkeypatch, python_calamine.CalamineSheet, "to_python")
+    return refused_before_python_calamine(
+        path, monkeypatch, python_calamine.CalamineWorkbook, "get_sheet_by_name"
+    )
 
 
 def test_a_small_file_whose_sheet_spans_more_cells_than_are_read_is_refused_naming_it(
@@ -78,6 +80,13 @@ def test_a_small_file_whose_sheet_spans_more_cells_than_are_read_is_refused_nami
             "<row><c><v>1</v></c></row>" * 2 + '<row r="60000">' + "<c><v>1</v></c>" * 200 + "</row>",
             "60,000 rows and 200 columns",
         ),
+        # a reference written in another attribute's quoted value, which is not the cell's
+        (
+            '<row r="100000"><c s="0" t="n" x=\' r="A3"\' r="XFD100000"><v>1</v></c></row>',
+            "100,000 rows and 16,384 columns",
+        ),
+        # a line break after the cell's name, as XML allows
+        ('<row r="100000"><c\nr="XFD100000"><v>1</v></c></row>', "100,000 rows and 16,384 columns"),
         # a namespace prefix on the elements, which python-calamine reads past
         (
             '<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="100000">'
@@ -85,7 +94,14 @@ def test_a_small_file_whose_sheet_spans_more_cells_than_are_read_is_refused_nami
             "100,000 rows and 16,384 columns",
         ),
     ],
-    ids=["long row number", "long column letters", "no references", "prefixed"],
+    ids=[
+        "long row number",
+        "long column letters",
+        "no references",
+        "quoted reference",
+        "line break",
+        "prefixed",
+    ],
 )
 def test_a_sheet_is_sized_as_python_calamine_places_its_cells(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_xml: str, size: str

@@ -586,12 +586,14 @@ def _number(value: bytes) -> int:
 # cell does not).
 _XLSX_CELL_REFERENCED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"')
 _XLSX_ROW_REFERENCED = re.compile(rb'<row r="([0-9]+)"')
-_XLSX_CELL_STARTS = (b"<c ", b"<c>", b"<c/")
+# Any row's or cell's start (a tab or a line break may follow its name), without a prefix.
+_XLSX_CELL_START = re.compile(rb"<c[\s>/]")
+_XLSX_ROW_START = re.compile(rb"<row[\s>/]")
 _XLSX_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
-# A row's or a cell's tag, or a cell's end; a reference, as python-calamine reads it; what a cell holds
-# its value in (an empty <v/> included: a bound, not the exact count).
+# A row's or a cell's tag, or a cell's end; a reference's value, as python-calamine reads it; what a
+# cell holds its value in (an empty <v/> included: a bound, not the exact count).
 _XLSX_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|c)" + _TAG_REST + rb"|</(?:[\w.-]+:)?c\s*>")
-_XLSX_REFERENCE = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]*)\$?([0-9]*)["']""")
+_XLSX_REFERENCE = re.compile(rb"\$?([A-Za-z]*)\$?([0-9]*)")
 _XLSX_VALUE = re.compile(rb"<(?:[\w.-]+:)?(?:v|is)[\s>/]")
 
 
@@ -619,8 +621,8 @@ class _XlsxSizes:
         cells = _XLSX_CELL_REFERENCED.findall(data)
         rows = _XLSX_ROW_REFERENCED.findall(data)
         if (
-            len(cells) != sum(map(data.count, _XLSX_CELL_STARTS))
-            or len(rows) != data.count(b"<row")
+            len(cells) != len(_XLSX_CELL_START.findall(data))
+            or len(rows) != len(_XLSX_ROW_START.findall(data))
             or _XLSX_PREFIXED.search(data) is not None
         ):
             return False
@@ -643,7 +645,7 @@ class _XlsxSizes:
             if tag[1] is None:  # a cell's end
                 self.open_cell = None
                 continue
-            reference = _XLSX_REFERENCE.search(tag[0])
+            reference = _reference(tag[0])
             if tag[1] == b"row":
                 self.row = int(reference[2]) - 1 if reference and reference[2] else self.row + 1
                 self.column = 0
@@ -669,6 +671,15 @@ class _XlsxSizes:
 
     def _grow(self, row: int, column: int) -> None:
         self.height, self.width = max(self.height, row + 1), max(self.width, column + 1)
+
+
+def _reference(tag: bytes) -> re.Match[bytes] | None:
+    """The letters and digits of a row's or a cell's ``r`` attribute (the attributes read in turn: one
+    may hold `` r="A1"`` in its quoted value); None when it has none, or one python-calamine refuses."""
+    for attribute in _ATTRIBUTE.finditer(tag):
+        if attribute[1] == b"r":
+            return _XLSX_REFERENCE.fullmatch(attribute[3])
+    return None
 
 
 def _refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str) -> None:
