@@ -44,6 +44,43 @@ def xlsx_with_rows(path: Path, rows_xml: str, *, hidden_rows_xml: str | None = N
     return path
 
 
+def with_shared_strings(path: Path, strings: list[str]) -> Path:
+    """The workbook at ``path`` with a shared strings part holding ``strings``, as Excel writes one."""
+    items = "".join(f"<si><t>{text}</t></si>" for text in strings)
+    shared = (
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        f'count="{len(strings)}" uniqueCount="{len(strings)}">{items}</sst>'
+    )
+    relation = (
+        '<Relationship Id="rIdShared" Target="sharedStrings.xml" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+    )
+    content_type = (
+        '<Override PartName="/xl/sharedStrings.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    )
+    written = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", relation.encode() + b"</Relationships>")
+            elif name == "[Content_Types].xml":
+                data = data.replace(b"</Types>", content_type.encode() + b"</Types>")
+            archive.writestr(name, data)
+        archive.writestr("xl/sharedStrings.xml", shared)
+    path.write_bytes(written.getvalue())
+    return path
+
+
+def shared_string_rows(first: int, count: int, index: int) -> str:
+    """``count`` rows from row ``first``, each a customer whose name is the shared string ``index``."""
+    return "".join(
+        f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}" t="s"><v>{index}</v></c></row>'
+        for r in range(first, first + count)
+    )
+
+
 def refused_before_python_calamine_reads_it(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     import python_calamine
 
@@ -135,6 +172,31 @@ def test_only_the_sheet_read_is_sized(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(read_export(path, System.BOOKS).records) == 1
     with pytest.raises(ExportError, match="sheet 'Lookup' spans 100,000 rows and 16,384 columns"):
         read_export(path, System.BOOKS, sheet="Lookup")
+
+
+def test_a_long_shared_string_used_across_the_sheet_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 30 KB of text written once and used by 10,000 cells: 300 MB once python-calamine copies it
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", shared_string_rows(3, 10_000, 0))
+    with_shared_strings(path, ["x" * 30_000])
+
+    assert refused_before_python_calamine_reads_it(path, monkeypatch) == (
+        f"{path}: sheet 'Customers' holds more than 256 MB of text once its shared strings are copied into "
+        "each cell that uses them: is the workbook damaged, or a long text filled across the sheet?"
+    )
+
+
+def test_a_long_shared_string_used_once_is_read(tmp_path: Path) -> None:
+    # the longest string as many times as the sheet has cells would be 900 MB: each cell is looked at
+    rows = shared_string_rows(3, 1, 0) + shared_string_rows(4, 10_000, 1)
+    path = with_shared_strings(xlsx_with_rows(tmp_path / "customers.xlsx", rows), ["x" * 30_000, "Beta Ltd"])
+
+    records = read_export(path, System.BOOKS).records
+
+    assert len(records) == 10_002
+    assert records[1].name == "x" * 30_000
+    assert records[-1].name == "Beta Ltd"
 
 
 def test_xml_with_a_text_longer_than_is_read_is_refused_as_it_comes(

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import IO
 
@@ -699,18 +700,82 @@ def _refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str) -> None:
         if parts is None:
             return
         try:
-            if _xlsx_sheet_within(archive, parts[0], _XlsxSizes(values_only=False)):
-                return
-            sizes = _XlsxSizes(values_only=True)
-            if _xlsx_sheet_within(archive, parts[0], sizes):
-                return
+            sizes = _XlsxSizes(values_only=False)
+            if not _xlsx_sheet_within(archive, parts[0], sizes):
+                sizes = _XlsxSizes(values_only=True)
+                if not _xlsx_sheet_within(archive, parts[0], sizes):
+                    raise WorkbookUnreadable(
+                        f"sheet {sheet!r} spans {sizes.height:,} rows and {sizes.width:,} columns from A1 "
+                        f"to its last cell holding a value, more than the {_MOST_CELLS:,} cells read of a "
+                        "sheet: clear the rows and columns past the data (a cell filled to the end of the "
+                        "sheet?) and save it again"
+                    )
+            _refuse_too_much_shared_text(archive, parts[0], sheet, sizes.height * sizes.width)
         except _UNINFLATABLE as error:
             raise WorkbookUnreadable(_DAMAGED) from error
-    raise WorkbookUnreadable(
-        f"sheet {sheet!r} spans {sizes.height:,} rows and {sizes.width:,} columns from A1 to its last cell "
-        f"holding a value, more than the {_MOST_CELLS:,} cells read of a sheet: clear the rows and "
-        "columns past the data (a cell filled to the end of the sheet?) and save it again"
-    )
+
+
+# An xlsx workbook's shared strings (the text of its text cells, each written once), and a cell that
+# holds one: python-calamine copies the string into each cell that uses it, so a few hundred bytes of
+# XML can ask for as many copies of a long string as the sheet has cells. What marks one; a cell that
+# holds one as Excel writes it (a quick search, trusted when it finds as many as there are "s" values),
+# as any writer may; a cell's type saying it holds one (one whose index is not found counts as the
+# longest).
+_XLSX_SHARED_STRINGS = "sharedstrings.xml"
+_XLSX_SHARED_ITEM = re.compile(rb"<(?:[\w.-]+:)?si[\s>/]")
+_XLSX_SHARED_CELL = re.compile(
+    rb"""<(?:[\w.-]+:)?c\s[^>]*?\bt\s*=\s*["']s["'][^>]*>\s*<(?:[\w.-]+:)?v\s*>\s*([0-9]{1,9})\s*<"""
+)
+_XLSX_SHARED_AS_EXCEL_WRITES = re.compile(rb'<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")? t="s"><v>([0-9]{1,9})</v>')
+_XLSX_SHARED_TYPE = re.compile(rb"""\bt\s*=\s*["']s["']""")
+
+
+def _refuse_too_much_shared_text(archive: zipfile.ZipFile, part: str, sheet: str, cells: int) -> None:
+    """WorkbookUnreadable when the shared strings the cells of the sheet in ``part`` use come to more
+    than ``_MOST_COPIED_TEXT`` (as for an .ods workbook's repeated cells), counting each string by the
+    bytes of XML it takes; only looked at cell by cell when the longest string as many times as the
+    sheet's ``cells`` would come to more."""
+    lengths = _shared_string_lengths(archive)
+    longest = max(lengths, default=0)
+    if longest * cells <= _MOST_COPIED_TEXT:
+        return
+    total = 0
+    with archive.open(part) as handle:
+        for data in _whole_tags(handle):
+            found = _XLSX_SHARED_AS_EXCEL_WRITES.findall(data)
+            unplaced = 0
+            if len(found) != data.count(b'"s"') + data.count(b"'s'"):  # written otherwise: looked at closer
+                found = _XLSX_SHARED_CELL.findall(data)
+                unplaced = len(_XLSX_SHARED_TYPE.findall(data)) - len(found)
+            indices = map(int, found)
+            total += sum(lengths[index] for index in indices if index < len(lengths)) + unplaced * longest
+            if total > _MOST_COPIED_TEXT:
+                raise WorkbookUnreadable(
+                    f"sheet {sheet!r} holds more than {_MOST_COPIED_TEXT >> 20} MB of text once its shared "
+                    "strings are copied into each cell that uses them: is the workbook damaged, or a long "
+                    "text filled across the sheet?"
+                )
+
+
+def _shared_string_lengths(archive: zipfile.ZipFile) -> list[int]:
+    """The bytes of XML each of an xlsx workbook's shared strings takes (no fewer than its text), in
+    order; of several such parts, the longest at each place."""
+    found: list[int] = []
+    for entry in archive.infolist():
+        if posixpath.basename(entry.filename).lower() != _XLSX_SHARED_STRINGS:
+            continue
+        lengths: list[int] = []
+        with archive.open(entry) as handle:
+            for data in _whole_tags(handle):
+                starts = [item.start() for item in _XLSX_SHARED_ITEM.finditer(data)]
+                if lengths:  # the string open at the last chunk's end goes on to the first start here
+                    lengths[-1] += starts[0] if starts else len(data)
+                lengths.extend(after - before for before, after in pairwise(starts))
+                if starts:
+                    lengths.append(len(data) - starts[-1])
+        longer, shorter = (found, lengths) if len(found) >= len(lengths) else (lengths, found)
+        found = [max(pair) for pair in zip(longer, shorter, strict=False)] + longer[len(shorter) :]
+    return found
 
 
 def _xlsx_sheet_within(archive: zipfile.ZipFile, part: str, sizes: _XlsxSizes) -> bool:
