@@ -199,6 +199,21 @@ def test_a_long_shared_string_used_once_is_read(tmp_path: Path) -> None:
     assert records[-1].name == "Beta Ltd"
 
 
+def test_shared_strings_of_more_xml_than_is_read_are_refused_before_python_calamine_opens_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # python-calamine reads them all as it opens the workbook: a small zip may inflate them to gigabytes
+    import python_calamine
+
+    monkeypatch.setattr("sync_guard.exports.workbook._MOST_XML", 1 << 20)
+    path = xlsx_with_rows(tmp_path / "customers.xlsx", shared_string_rows(3, 1, 0))
+    with_shared_strings(path, ["x" * 1_000] * 2_000)
+
+    message = refused_before_python_calamine(path, monkeypatch, python_calamine.CalamineWorkbook, "from_path")
+
+    assert message == f"{path}: its sheets' XML is more than the 1 MB read here"
+
+
 def test_xml_with_a_text_longer_than_is_read_is_refused_as_it_comes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -90,6 +90,8 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
         _refuse_xls_without_a_workbook(path)
     else:
         _refuse_ods_too_large_to_hold(path)
+        # python-calamine reads an xlsx workbook's shared strings as it opens it: sized before that.
+        shared = _xlsx_shared_string_lengths(path)
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError as error:
@@ -110,7 +112,7 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
         else:
             raise WorkbookUnreadable("the workbook has no visible worksheet")
         if not _is_ole(path):
-            _refuse_xlsx_sheet_too_large_to_hold(path, chosen)
+            _refuse_xlsx_sheet_too_large_to_hold(path, chosen, shared)
         try:
             # Every row and column from A1, so that a row's index is its number in the spreadsheet.
             cells = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
@@ -683,11 +685,12 @@ def _reference(tag: bytes) -> re.Match[bytes] | None:
     return None
 
 
-def _refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str) -> None:
+def _refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str, shared: list[int]) -> None:
     """WorkbookUnreadable for an xlsx workbook whose ``sheet`` spans more cells from A1 to its last
     value than python-calamine can be given to read (``_MOST_CELLS``, as for an .ods workbook), or
-    whose XML the zipfile module cannot inflate; nothing for another kind of workbook, or a sheet whose
-    part is not where the package's relationships say (python-calamine says what is wrong with it)."""
+    whose cells would hold too many copies of the ``shared`` strings (their lengths), or whose XML the
+    zipfile module cannot inflate; nothing for another kind of workbook, or a sheet whose part is not
+    where the package's relationships say (python-calamine says what is wrong with it)."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
@@ -710,7 +713,7 @@ def _refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str) -> None:
                         "sheet: clear the rows and columns past the data (a cell filled to the end of the "
                         "sheet?) and save it again"
                     )
-            _refuse_too_much_shared_text(archive, parts[0], sheet, sizes.height * sizes.width)
+            _refuse_too_much_shared_text(archive, parts[0], sheet, sizes.height * sizes.width, shared)
         except _UNINFLATABLE as error:
             raise WorkbookUnreadable(_DAMAGED) from error
 
@@ -730,12 +733,13 @@ _XLSX_SHARED_AS_EXCEL_WRITES = re.compile(rb'<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")?
 _XLSX_SHARED_TYPE = re.compile(rb"""\bt\s*=\s*["']s["']""")
 
 
-def _refuse_too_much_shared_text(archive: zipfile.ZipFile, part: str, sheet: str, cells: int) -> None:
+def _refuse_too_much_shared_text(
+    archive: zipfile.ZipFile, part: str, sheet: str, cells: int, lengths: list[int]
+) -> None:
     """WorkbookUnreadable when the shared strings the cells of the sheet in ``part`` use come to more
     than ``_MOST_COPIED_TEXT`` (as for an .ods workbook's repeated cells), counting each string by the
     bytes of XML it takes; only looked at cell by cell when the longest string as many times as the
     sheet's ``cells`` would come to more."""
-    lengths = _shared_string_lengths(archive)
     longest = max(lengths, default=0)
     if longest * cells <= _MOST_COPIED_TEXT:
         return
@@ -755,6 +759,21 @@ def _refuse_too_much_shared_text(archive: zipfile.ZipFile, part: str, sheet: str
                     "strings are copied into each cell that uses them: is the workbook damaged, or a long "
                     "text filled across the sheet?"
                 )
+
+
+def _xlsx_shared_string_lengths(path: Path) -> list[int]:
+    """:func:`_shared_string_lengths` of the zip archive at ``path``; none when the zipfile module
+    cannot open it (python-calamine says what is wrong with it), WorkbookUnreadable when it cannot
+    inflate them, or they are more than ``_MOST_XML``."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return []
+    with archive:
+        try:
+            return _shared_string_lengths(archive)
+        except _UNINFLATABLE as error:
+            raise WorkbookUnreadable(_DAMAGED) from error
 
 
 def _shared_string_lengths(archive: zipfile.ZipFile) -> list[int]:
