@@ -205,7 +205,7 @@ def test_shared_strings_of_more_xml_than_is_read_are_refused_before_python_calam
     # python-calamine reads them all as it opens the workbook: a small zip may inflate them to gigabytes
     import python_calamine
 
-    monkeypatch.setattr("sync_guard.exports.workbook._MOST_XML", 1 << 20)
+    monkeypatch.setattr("sync_guard.exports.sizing._MOST_XML", 1 << 20)
     path = xlsx_with_rows(tmp_path / "customers.xlsx", shared_string_rows(3, 1, 0))
     with_shared_strings(path, ["x" * 1_000] * 2_000)
 
