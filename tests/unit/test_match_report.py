@@ -217,8 +217,9 @@ def test_a_damaged_workbook_named_csv_is_a_clear_error_and_writes_nothing(tmp_pa
     out = tmp_path / "out"
     code, output = run("--books", str(workbook), "--out", str(out))
     assert code == 2
-    assert "customers.csv: this starts as an Excel workbook does, but cannot be read as one" in " ".join(
-        output.split()
+    assert (
+        "customers.csv: this looks like a workbook (xlsx, xls, ods), but cannot be read as one"
+        in " ".join(output.split())
     )
     assert "Traceback" not in output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv"]

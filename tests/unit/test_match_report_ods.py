@@ -263,7 +263,7 @@ def test_an_ods_without_its_sheets_is_a_clear_error(
         read_export(path, System.BOOKS)
 
     assert caught.value.message.startswith(
-        f"{path}: this starts as an Excel workbook does, but cannot be read"
+        f"{path}: this looks like a workbook (xlsx, xls, ods), but cannot be read"
     )
     assert reason in caught.value.message
 
@@ -279,6 +279,6 @@ def test_an_ods_whose_content_cannot_be_inflated_is_refused_as_damaged(
     path = write(tmp_path / "customers.ods", bytes(data))
 
     assert refused_before_python_calamine_reads_it(path, monkeypatch) == (
-        f"{path}: this starts as an Excel workbook does, but cannot be read as one (is it damaged, or cut "
-        "short?)"
+        f"{path}: this looks like a workbook (xlsx, xls, ods), but cannot be read as one (is it damaged, "
+        "or cut short?)"
     )

@@ -228,7 +228,7 @@ def test_a_damaged_workbook_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ExportError) as caught:
         read_export(path, System.BOOKS)
     assert caught.value.message.startswith(
-        f"{path}: this starts as an Excel workbook does, but cannot be read as one"
+        f"{path}: this looks like a workbook (xlsx, xls, ods), but cannot be read as one"
     )
 
 
@@ -246,7 +246,7 @@ def test_an_excel_97_workbook_cut_short_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(ExportError) as caught:
         read_export(path, System.BOOKS)
     assert caught.value.message == (
-        f"{path}: this starts as an Excel workbook does, but cannot be read as one "
+        f"{path}: this looks like a workbook (xlsx, xls, ods), but cannot be read as one "
         "(is it damaged, or cut short?)"
     )
 

@@ -62,7 +62,9 @@ class Sheet:
     empty_text_formulas: set[tuple[int, int]] = field(default_factory=set)
 
 
-_DAMAGED = "this starts as an Excel workbook does, but cannot be read as one (is it damaged, or cut short?)"
+_DAMAGED = (
+    "this looks like a workbook (xlsx, xls, ods), but cannot be read as one (is it damaged, or cut short?)"
+)
 _PROTECTED = "the workbook is password-protected: save it without a password"
 
 
@@ -97,8 +99,8 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
         raise WorkbookUnreadable(_PROTECTED) from error
     except (python_calamine.CalamineError, OSError, ValueError) as error:
         raise WorkbookUnreadable(
-            f"this starts as an Excel workbook does, but cannot be read as one (is it damaged, or another "
-            f"kind of zip archive?): {error}"
+            "this looks like a workbook (xlsx, xls, ods), but cannot be read as one (is it damaged, or "
+            f"another kind of zip archive?): {error}"
         ) from error
     with workbook:
         worksheets = [m for m in workbook.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
