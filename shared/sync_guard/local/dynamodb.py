@@ -77,7 +77,8 @@ def _wait_until_ready(
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - DynamoDB Local ignores credentials
-        config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
+        # One try per probe: the loop below retries until the deadline.
+        config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1}),
     )
     deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
     while True:

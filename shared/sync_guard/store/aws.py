@@ -14,7 +14,8 @@ from sync_guard.config import Settings
 _CLIENT_CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
-    retries={"max_attempts": 4, "mode": "standard"},
+    # botocore's ``max_attempts`` counts retries; ``total_max_attempts`` counts the first try too.
+    retries={"total_max_attempts": 5, "mode": "standard"},
 )
 
 
