@@ -87,11 +87,13 @@ def books() -> Response:
 
 @app.not_found
 def no_route(_: NotFoundError) -> Response:
-    """A known path with another method is a 405 naming POST; anything else a 404."""
+    """A known path with another method is a 405 naming ``method`` (``Allow: POST``); anything else a 404
+    naming ``path``."""
     path = app.current_event.path
     if path in ROUTE_PATHS:  # a POST here would have matched a route: the method is wrong
-        return _error_response(MethodNotAllowed("only POST is accepted"), {"Allow": "POST"})
-    return _error_response(NotFound("no such endpoint"))
+        refusal = MethodNotAllowed("only POST is accepted", field="method")
+        return _error_response(refusal, {"Allow": "POST"})
+    return _error_response(NotFound("no such endpoint", field="path"))
 
 
 @app.exception_handler(Exception)

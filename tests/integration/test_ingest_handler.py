@@ -117,6 +117,7 @@ def test_missing_or_wrong_token_is_401(aws: AwsResources, invoke: Invoke, auth: 
     response = invoke(event)
     assert response["statusCode"] == 401
     assert body_of(response)["error"] == "unauthorised"
+    assert body_of(response)["field"] == ("token" if "query" in auth else "X-Sync-Guard-Token")
     assert aws.queued_messages() == []
 
 
@@ -132,7 +133,9 @@ def test_notification_with_wrong_echoed_token_is_401(invoke: Invoke) -> None:
     body = json.loads(event["body"])
     body["token"] = "not-the-secret"
     event["body"] = json.dumps(body)
-    assert invoke(event)["statusCode"] == 401
+    response = invoke(event)
+    assert response["statusCode"] == 401
+    assert body_of(response)["field"] == "token"  # the body's field
 
 
 def test_malformed_payload_is_400_naming_the_field(invoke: Invoke) -> None:
@@ -161,15 +164,21 @@ def test_body_over_the_limit_is_413(aws: AwsResources, invoke: Invoke) -> None:
     response = invoke(event)
     assert response["statusCode"] == 413
     assert body_of(response)["error"] == "payload_too_large"
+    assert body_of(response)["field"] == "body"
 
 
-def test_unsupported_content_type_is_415(invoke: Invoke) -> None:
+def test_unsupported_content_type_is_415_naming_the_header(invoke: Invoke) -> None:
     event = sample_event("crm-workflow-create")
     event["headers"]["content-type"] = "application/xml"
     event["body"] = "<event/>"
     response = invoke(event)
     assert response["statusCode"] == 415
-    assert body_of(response)["error"] == "unsupported_media_type"
+    assert body_of(response) == {
+        "error": "unsupported_media_type",
+        "message": "unsupported Content-Type: 'application/xml'; send application/json, "
+        "application/x-www-form-urlencoded or multipart/form-data",
+        "field": "Content-Type",
+    }
 
 
 @pytest.mark.parametrize(
@@ -192,6 +201,8 @@ def test_a_charset_python_decodes_oddly_is_the_callers_mistake(
     response = invoke(event)
     assert response["statusCode"] == status
     assert body_of(response)["error"] in {"unsupported_media_type", "invalid_payload"}
+    assert body_of(response)["field"] == "Content-Type"
+    assert f"charset {charset!r}; send UTF-8" in body_of(response)["message"]
     assert aws.queued_messages() == []
 
 
@@ -214,6 +225,7 @@ def test_wrong_method_is_405_with_allow_post(invoke: Invoke, method: str, path: 
     assert response["statusCode"] == 405
     assert response["headers"]["Allow"] == "POST"
     assert body_of(response)["error"] == "method_not_allowed"
+    assert body_of(response)["field"] == "method"
 
 
 @pytest.mark.parametrize(
@@ -223,6 +235,7 @@ def test_unknown_path_is_404(invoke: Invoke, path: str) -> None:
     response = invoke(http_event(path, "{}", headers={"x-sync-guard-token": TEST_SECRET}))
     assert response["statusCode"] == 404
     assert body_of(response)["error"] == "not_found"
+    assert body_of(response)["field"] == "path"
 
 
 def test_a_table_that_refuses_writes_is_a_503_without_internals(aws: AwsResources, invoke: Invoke) -> None:

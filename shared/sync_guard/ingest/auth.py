@@ -16,6 +16,8 @@ from sync_guard.errors import Unauthorised
 
 TOKEN_HEADER = "x-sync-guard-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY_PARAMETER = "token"  # noqa: S105 - a parameter name
+#: The header as a refusal names it (the field of the error document).
+TOKEN_FIELD = "X-Sync-Guard-Token"  # noqa: S105 - a header name
 
 
 def tokens_match(presented: object, secret: str) -> bool:
@@ -30,10 +32,18 @@ def presented_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str
     return headers.get(TOKEN_HEADER) or query.get(TOKEN_QUERY_PARAMETER) or None
 
 
-def require_token(presented: object, secret: str) -> None:
-    """Raise ``Unauthorised`` unless ``presented`` is the secret."""
+def token_field(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """Where ``presented_token`` found the token, for a refusal to name: the header, or the URL's ``token``
+    when only the URL has one; the header when neither has (the way the README asks for first)."""
+    if not headers.get(TOKEN_HEADER) and query.get(TOKEN_QUERY_PARAMETER):
+        return TOKEN_QUERY_PARAMETER
+    return TOKEN_FIELD
+
+
+def require_token(presented: object, secret: str, *, field: str = TOKEN_FIELD) -> None:
+    """Raise ``Unauthorised``, naming ``field``, unless ``presented`` is the secret."""
     if not tokens_match(presented, secret):
-        raise Unauthorised("missing or wrong webhook token")
+        raise Unauthorised("missing or wrong webhook token", field=field)
 
 
 class SignatureVerifier(Protocol):
@@ -64,6 +74,7 @@ class HmacSha256Signature:
         if not secret:
             raise ValueError("an HMAC signature scheme needs a secret")
         self._secret = secret.encode("utf-8")
+        self._field = header  # as configured, for a refusal to name
         self._header = header.lower()
 
     def sign(self, timestamp: str, body: bytes) -> str:
@@ -75,7 +86,7 @@ class HmacSha256Signature:
         """Raise ``Unauthorised`` unless one ``v=`` is the HMAC of ``t.body``."""
         header = headers.get(self._header)
         if not header:
-            raise Unauthorised("missing webhook signature")
+            raise Unauthorised("missing webhook signature", field=self._field)
         timestamp: str | None = None
         candidates: list[str] = []
         for part in header.split(","):
@@ -85,14 +96,14 @@ class HmacSha256Signature:
             elif name == "v":
                 candidates.append(value)
         if timestamp is None or not candidates:
-            raise Unauthorised("malformed webhook signature")
+            raise Unauthorised("malformed webhook signature", field=self._field)
         expected = self.sign(timestamp, body).rpartition("v=")[2].encode()
         # Check every candidate so that timing does not depend on which one matched.
         matched = False
         for candidate in candidates:
             matched |= hmac.compare_digest(candidate.encode("utf-8", "replace"), expected)
         if not matched:
-            raise Unauthorised("wrong webhook signature")
+            raise Unauthorised("wrong webhook signature", field=self._field)
 
 
 def books_signature_verifier(settings: Settings, webhook_secret: str) -> SignatureVerifier:

@@ -4,8 +4,9 @@ Accepted: ``application/json`` (also ``text/json``, ``application/*+json`` and `
 which is what a CRM raw "Text" body is), ``application/x-www-form-urlencoded`` and ``multipart/form-data``
 (text parts only). Without a Content-Type the body is sniffed: an object-looking body is JSON, else a form.
 Charsets come from the header (UTF-8 by default); an unknown charset, one that does not write ASCII as
-ASCII (UTF-16, UTF-7...), a multipart part in a transfer encoding (base64, quoted-printable) or an
-unknown media type is a 415; a body that does not decode or parse is a 400 naming ``body``.
+ASCII (UTF-16, UTF-7...) or an unknown media type is a 415 naming ``Content-Type`` (the header), saying
+what was sent and what is accepted; a multipart part in a transfer encoding (base64, quoted-printable) is a
+415 naming ``body``; a body that does not decode or parse is a 400 naming ``body``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from sync_guard.errors import InvalidPayload, UnsupportedMediaType
 JSON_TYPES = frozenset({"application/json", "text/json", "text/plain"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 MULTIPART_TYPE = "multipart/form-data"
-SUPPORTED_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
+SUPPORTED_TYPES = "application/json, application/x-www-form-urlencoded or multipart/form-data"
+SUPPORTED_CHARSETS = "UTF-8, or a charset that writes ASCII as ASCII (Latin-1, Windows-1252...)"
+#: The field a refused media type or charset names: the request's header (a multipart part's own too).
+CONTENT_TYPE_FIELD = "Content-Type"
 # More fields than any Zoho template can produce; bounds the work a hostile form can cause.
 MAX_FORM_FIELDS = 1000
 
@@ -54,7 +58,7 @@ def parse_content_type(header: str | None) -> ContentType | None:
     if header is None or not header.strip():
         return None
     if any(ord(char) < 32 for char in header):
-        raise UnsupportedMediaType("malformed Content-Type header")
+        raise unsupported_content_type(f"a control character in the header; send {SUPPORTED_TYPES}")
     media_type, *raw_params = header.split(";")
     params: dict[str, str] = {}
     for raw in raw_params:
@@ -71,22 +75,29 @@ def is_json_media_type(media_type: str) -> bool:
     )
 
 
+def unsupported_content_type(what: str) -> UnsupportedMediaType:
+    """The 415 for a Content-Type not accepted: names the header, ``what`` says what came and what to send."""
+    return UnsupportedMediaType(f"unsupported Content-Type: {what}", field=CONTENT_TYPE_FIELD)
+
+
+def _unsupported_charset(charset: str) -> UnsupportedMediaType:
+    return unsupported_content_type(f"charset {charset!r}; send {SUPPORTED_CHARSETS}")
+
+
 def _codec(charset: str) -> str:
     try:
         info = codecs.lookup(charset)
     except LookupError:
-        raise UnsupportedMediaType(f"unsupported charset {charset!r}") from None
+        raise _unsupported_charset(charset) from None
     # Python also registers bytes-to-bytes codecs (base64, hex, zip): no charset, and bytes.decode refuses
     # them with a LookupError, by the flag checked here.
     if not getattr(info, "_is_text_encoding", True):
-        raise UnsupportedMediaType(f"unsupported charset {charset!r}")
+        raise _unsupported_charset(charset)
     name = info.name
     if not _writes_ascii_as_ascii(name):
         # UTF-16 and UTF-32, UTF-7, EBCDIC, Python's escape codecs: no webhook sender writes a body in them,
         # and a secret in such a body would be in bytes the stored copy's redaction does not look for.
-        raise UnsupportedMediaType(
-            f"unsupported charset {charset!r}: send UTF-8, or a charset that writes ASCII as ASCII"
-        )
+        raise _unsupported_charset(charset)
     # A JSON body may start with a BOM; utf-8-sig drops it and is otherwise plain UTF-8.
     return "utf-8-sig" if name == "utf-8" else name
 
@@ -171,7 +182,8 @@ def _multipart_fields(body: bytes, content_type: str, charset: str) -> dict[str,
             # reads no base64 or quoted-printable: a copy of the secret in such a part (a file's too) would
             # be kept.
             raise UnsupportedMediaType(
-                f"unsupported Content-Transfer-Encoding {encoding!r} in a multipart part: send it as is"
+                f"unsupported Content-Transfer-Encoding {encoding!r} in a multipart part: send it as is",
+                field="body",
             )
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str) or part.get_filename() is not None:
@@ -194,7 +206,7 @@ def decode_body(body: bytes, content_type_header: str | None) -> DecodedBody:
     media_type = content_type.media_type
     is_json = media_type in JSON_TYPES or is_json_media_type(media_type)
     if not (is_json or media_type in {FORM_TYPE, MULTIPART_TYPE}):
-        raise UnsupportedMediaType(f"unsupported content type {media_type!r}; use {SUPPORTED_TYPES}")
+        raise unsupported_content_type(f"{media_type!r}; send {SUPPORTED_TYPES}")
     codec = _codec(content_type.charset)  # an unknown charset is a 415 whatever the body holds
     codec = "utf-8" if codec == "utf-8-sig" else codec
     if not body.strip():

@@ -56,19 +56,20 @@ def body_bytes(request: WebhookRequest, max_bytes: int) -> bytes:
     """The body's bytes, refusing anything over ``max_bytes`` before decoding or parsing it (413)."""
     if not request.body:
         return b""
+    too_large = PayloadTooLarge(f"body exceeds {max_bytes} bytes", field="body")
     text = request.body
     if request.is_base64_encoded:
         # Base64 grows data by 4/3: refuse an oversized body before spending time decoding it.
         if len(text) > (max_bytes + 2) // 3 * 4 + 4:
-            raise PayloadTooLarge(f"body exceeds {max_bytes} bytes")
+            raise too_large
         try:
             data = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidPayload("body is not valid base64", field="body") from None
     else:
         if len(text) > max_bytes:  # a character is at least one byte
-            raise PayloadTooLarge(f"body exceeds {max_bytes} bytes")
+            raise too_large
         data = text.encode("utf-8", "surrogatepass")
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"body exceeds {max_bytes} bytes")
+        raise too_large
     return data

@@ -28,6 +28,7 @@ from sync_guard.ingest.auth import (
     books_signature_verifier,
     presented_token,
     require_token,
+    token_field,
 )
 from sync_guard.ingest.body import decode_body
 from sync_guard.ingest.ports import EventNotStored, EventQueue, EventStore, PutOutcome, StoredEvent
@@ -116,7 +117,7 @@ class IngestService:
         presented = presented_token(request.headers, request.query)
         # Notification API callbacks cannot carry headers: their token is echoed inside the body.
         if request.route is not Route.CRM_NOTIFICATIONS or presented is not None:
-            require_token(presented, secret)
+            require_token(presented, secret, field=token_field(request.headers, request.query))
         if request.route is Route.BOOKS:
             self._verifier_for(secret).verify(request.headers, body)
         try:
@@ -126,11 +127,12 @@ class IngestService:
             if encoding not in ("", "identity"):
                 # A compressed body would otherwise read as text that is not UTF-8: the wrong complaint.
                 raise UnsupportedMediaType(
-                    f"unsupported content encoding {encoding!r}: send the body uncompressed"
+                    f"unsupported Content-Encoding {encoding!r}: send the body uncompressed (identity)",
+                    field="Content-Encoding",
                 )
             decoded = decode_body(body, request.content_type)
             if request.route is Route.CRM_NOTIFICATIONS and presented is None:
-                require_token(decoded.fields.get("token"), secret)
+                require_token(decoded.fields.get("token"), secret, field="token")  # the body's field
             received_at = self._clock()
             events = self._parse(request, decoded.fields, received_at)
         except ClientError as error:

@@ -16,6 +16,7 @@ from sync_guard.ingest.auth import (
     books_signature_verifier,
     presented_token,
     require_token,
+    token_field,
     tokens_match,
 )
 
@@ -56,6 +57,24 @@ def test_require_token_raises_unauthorised() -> None:
         require_token("nope", SECRET)
 
 
+@pytest.mark.parametrize(
+    ("headers", "query", "field"),
+    [
+        ({}, {}, "X-Sync-Guard-Token"),  # none sent: the way the README asks for first
+        ({"x-sync-guard-token": "nope"}, {}, "X-Sync-Guard-Token"),
+        ({"x-sync-guard-token": "nope"}, {"token": "q"}, "X-Sync-Guard-Token"),  # the header is read
+        ({}, {"token": "nope"}, "token"),
+        ({"x-sync-guard-token": ""}, {"token": "nope"}, "token"),
+    ],
+)
+def test_a_refused_token_names_where_it_was_read(
+    headers: dict[str, str], query: dict[str, str], field: str
+) -> None:
+    with pytest.raises(Unauthorised) as raised:
+        require_token(presented_token(headers, query), SECRET, field=token_field(headers, query))
+    assert raised.value.to_body()["field"] == field
+
+
 def test_hmac_signature_over_timestamp_dot_body() -> None:
     verifier = HmacSha256Signature("booksSecret12345")
     body = b'{"contact":{"contact_id":"1"}}'
@@ -74,8 +93,9 @@ def test_hmac_signature_over_timestamp_dot_body() -> None:
 def test_hmac_signature_rejects_missing_malformed_and_wrong(header: str | None) -> None:
     verifier = HmacSha256Signature("booksSecret12345")
     headers = {} if header is None else {"x-zoho-webhook-signature": header}
-    with pytest.raises(Unauthorised):
+    with pytest.raises(Unauthorised) as raised:
         verifier.verify(headers, b"{}")
+    assert raised.value.field == "X-Zoho-Webhook-Signature"  # the header, spelt as configured
 
 
 def test_hmac_signature_fails_when_the_body_changes() -> None:

@@ -76,9 +76,32 @@ def test_missing_content_type_falls_back_to_form() -> None:
         "text/plain; charset=zip",
     ],
 )
-def test_unsupported_media_types_and_charsets_are_415(content_type: str) -> None:
-    with pytest.raises(UnsupportedMediaType):
+def test_unsupported_media_types_and_charsets_are_415_naming_the_content_type_header(
+    content_type: str,
+) -> None:
+    with pytest.raises(UnsupportedMediaType) as raised:
         decode_body(b"{}", content_type)
+    # the header named as the admin API names it, and what would have been accepted
+    assert raised.value.to_body()["field"] == "Content-Type"
+    assert "send application/json" in raised.value.message or "send UTF-8" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("content_type", "received", "accepted"),
+    [
+        ("application/xml", "'application/xml'", "multipart/form-data"),
+        ("application/json; charset=klingon", "charset 'klingon'", "UTF-8"),
+        ("text/plain; charset=zip", "charset 'zip'", "UTF-8"),
+        ("bad\x00type", "a control character", "application/json"),
+    ],
+)
+def test_a_415_says_what_was_received_and_what_is_accepted(
+    content_type: str, received: str, accepted: str
+) -> None:
+    with pytest.raises(UnsupportedMediaType) as raised:
+        decode_body(b"{}", content_type)
+    assert received in raised.value.message
+    assert accepted in raised.value.message.rpartition("send ")[2]
 
 
 def test_a_multipart_part_in_a_bytes_codec_is_415() -> None:
@@ -89,8 +112,9 @@ def test_a_multipart_part_in_a_bytes_codec_is_415() -> None:
         b"5725767000003000064\r\n"
         b"--XyZ--\r\n"
     )
-    with pytest.raises(UnsupportedMediaType):
+    with pytest.raises(UnsupportedMediaType) as raised:
         decode_body(body, "multipart/form-data; boundary=XyZ")
+    assert raised.value.field == "Content-Type"  # the part's own
 
 
 @pytest.mark.parametrize(
@@ -140,7 +164,8 @@ def test_a_charset_that_does_not_write_ascii_as_ascii_is_415_naming_it(
     # A secret in such a body would be in bytes the stored copy's redaction does not look for.
     with pytest.raises(UnsupportedMediaType) as raised:
         decode_body(body, content_type)
-    assert f"unsupported charset {charset!r}" in str(raised.value)
+    assert f"charset {charset!r}" in str(raised.value)
+    assert raised.value.field == "Content-Type"
 
 
 @pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-15", "iso-8859-2", "cp1252", "utf-8"])

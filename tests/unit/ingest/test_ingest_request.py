@@ -40,6 +40,15 @@ def test_base64_bodies_are_measured_before_and_after_decoding() -> None:
         body_bytes(request("A" * 10_000, b64=True), 10)  # refused without decoding
 
 
+@pytest.mark.parametrize(
+    ("body", "b64"), [("x" * 11, False), ("A" * 10_000, True), ("eXl5eXl5eXl5eXl5", True)]
+)
+def test_a_body_over_the_limit_is_a_413_naming_the_body(body: str, b64: bool) -> None:
+    with pytest.raises(PayloadTooLarge) as raised:
+        body_bytes(request(body, b64=b64), 10)
+    assert raised.value.to_body()["field"] == "body"
+
+
 def test_invalid_base64_is_a_400() -> None:
     with pytest.raises(InvalidPayload) as raised:
         body_bytes(request("not base64!", b64=True), 100)

@@ -210,10 +210,11 @@ def test_a_compressed_body_is_415_naming_the_encoding(
     store: MemoryStore, queue: MemoryQueue, encoding: str
 ) -> None:
     body = payload_text("crm-workflow-account-create.json")
-    with pytest.raises(UnsupportedMediaType, match=encoding):
+    with pytest.raises(UnsupportedMediaType, match=encoding) as raised:
         make_service(store, queue).ingest(
             request(Route.CRM_WORKFLOW, body, headers={"Content-Encoding": encoding.upper()})
         )
+    assert raised.value.field == "Content-Encoding"
     assert store.items == {}
 
 
@@ -378,10 +379,11 @@ def test_a_multipart_part_in_a_transfer_encoding_is_refused_and_its_secret_never
     )
     body = "".join(parts) + "--XyZ--\r\n"
 
-    with pytest.raises(UnsupportedMediaType, match=transfer_encoding):
+    with pytest.raises(UnsupportedMediaType, match=transfer_encoding) as raised:
         make_service(store, queue).ingest(
             request(Route.CRM_WORKFLOW, body, content_type="multipart/form-data; boundary=XyZ")
         )
+    assert raised.value.field == "body"  # a part's header, inside the body
     assert store.items == {}
 
 
