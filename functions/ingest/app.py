@@ -54,7 +54,12 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def _accept(route: Route) -> Response:
     event = app.current_event
     request = WebhookRequest.build(
-        route, event.headers, event.query_string_parameters, event.body, bool(event.is_base64_encoded)
+        route,
+        event.headers,
+        event.query_string_parameters,
+        event.body,
+        bool(event.is_base64_encoded),
+        raw_query=event.raw_query_string,
     )
     result = service.ingest(request)
     metrics.add_metric(

@@ -121,6 +121,15 @@ def books_webhook_for(organization_id: str | None) -> dict[str, Any]:
     return event
 
 
+def books_webhook_repeating(*organization_ids: str) -> dict[str, Any]:
+    """Books' create webhook whose URL gives ``organization_id`` once for each id, as an HTTP API hands it
+    on: each value in ``rawQueryString``, all of them joined by commas in ``queryStringParameters``."""
+    event = sample_event("books-create")
+    event["queryStringParameters"]["organization_id"] = ",".join(organization_ids)
+    event["rawQueryString"] += "".join(f"&organization_id={value}" for value in organization_ids)
+    return event
+
+
 @pytest.fixture
 def books_ingest(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The ingest function of a guard configured for Books organisation 20081234567."""
@@ -170,3 +179,44 @@ def test_a_books_webhook_with_an_empty_organization_id_is_a_400_and_not_stored(
     assert refused["statusCode"] == 400
     assert json.loads(refused["body"])["field"] == "organization_id"
     assert_nothing_stored(aws_server)
+
+
+@pytest.mark.parametrize(
+    "organization_ids",
+    [
+        ("20081234567", "20099999999"),  # the configured organisation first: not "this organisation"
+        ("20099999999", "20081234567"),
+        ("20081234567", ""),
+        ("20081234567", "20081234567", "20099999999"),
+    ],
+)
+def test_a_books_webhook_giving_organization_id_more_than_once_is_a_400_naming_it_and_not_stored(
+    aws_server: AwsResources, books_ingest: ModuleType, organization_ids: tuple[str, ...]
+) -> None:
+    # when the webhook's URL gives organization_id twice, with different values (a URL pieced together
+    # twice): API Gateway hands it on joined, "20081234567,20099999999", which is no organisation's id
+    refused = books_ingest.lambda_handler(books_webhook_repeating(*organization_ids), FakeLambdaContext())
+
+    # then it is refused as the caller's mistake, not as another organisation's webhook, and not stored
+    assert refused["statusCode"] == 400, refused
+    body = json.loads(refused["body"])
+    assert (body["error"], body["field"]) == ("bad_request", "organization_id")
+    assert "given more than once" in body["message"]
+    assert_nothing_stored(aws_server)
+
+
+def test_a_books_webhook_giving_the_same_organization_id_twice_is_taken_as_that_organisation(
+    aws_server: AwsResources, books_ingest: ModuleType
+) -> None:
+    # the same value twice names one organisation: the configured one's webhook is accepted ...
+    accepted = books_ingest.lambda_handler(
+        books_webhook_repeating("20081234567", "20081234567"), FakeLambdaContext()
+    )
+    assert accepted["statusCode"] == 202, accepted
+    assert len(aws_server.queued_messages()) == 1
+    # ... and another's is still refused as another organisation's
+    refused = books_ingest.lambda_handler(
+        books_webhook_repeating("20099999999", "20099999999"), FakeLambdaContext()
+    )
+    assert refused["statusCode"] == 409
+    assert "organization_id is 20099999999" in json.loads(refused["body"])["message"]

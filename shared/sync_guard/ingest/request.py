@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import parse_qsl
 
 from sync_guard.errors import InvalidPayload, PayloadTooLarge
 
@@ -21,13 +22,19 @@ class Route(StrEnum):
 
 @dataclass(frozen=True)
 class WebhookRequest:
-    """One POST to a webhook route: header names lower-cased, the body as API Gateway delivered it."""
+    """One POST to a webhook route: header names lower-cased, the body as API Gateway delivered it.
+
+    ``query`` is the HTTP API's ``queryStringParameters``, where a parameter given more than once has its
+    values joined by commas (``a&x=b`` arrives as ``"a,b"``); ``raw_query`` is its ``rawQueryString``,
+    which keeps them apart (see :meth:`query_values`).
+    """
 
     route: Route
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     body: str | None = None
     is_base64_encoded: bool = False
+    raw_query: str = ""
 
     @classmethod
     def build(
@@ -37,6 +44,7 @@ class WebhookRequest:
         query: Mapping[str, str] | None,
         body: str | None,
         is_base64_encoded: bool = False,
+        raw_query: str | None = None,
     ) -> WebhookRequest:
         """Normalise header names to lower case (HTTP APIs already do; other callers may not)."""
         return cls(
@@ -45,7 +53,17 @@ class WebhookRequest:
             query={str(name): str(value) for name, value in (query or {}).items()},
             body=body,
             is_base64_encoded=is_base64_encoded,
+            raw_query=raw_query or "",
         )
+
+    def query_values(self, name: str) -> list[str]:
+        """Every value the URL gives ``name``, in order: read from the raw query string, where a repeated
+        parameter is still two (``queryStringParameters`` joins them with a comma, and a value may hold a
+        comma of its own); from ``query`` when the raw string does not have it (a hand-made event)."""
+        values = [value for key, value in parse_qsl(self.raw_query, keep_blank_values=True) if key == name]
+        if not values and name in self.query:
+            return [self.query[name]]
+        return values
 
     @property
     def content_type(self) -> str | None:

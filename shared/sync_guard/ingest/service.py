@@ -122,7 +122,9 @@ class IngestService:
             self._verifier_for(secret).verify(request.headers, body)
         try:
             if request.route is Route.BOOKS:
-                refuse_another_books_organization(request.query, self._books_organization_id)
+                refuse_another_books_organization(
+                    request.query_values(ORGANIZATION_QUERY_PARAMETER), self._books_organization_id
+                )
             encoding = request.headers.get("content-encoding", "").strip().lower()
             if encoding not in ("", "identity"):
                 # A compressed body would otherwise read as text that is not UTF-8: the wrong complaint.
@@ -169,14 +171,25 @@ class WebhookFromAnotherOrganization(Conflict):
     code = "another_books_organization"
 
 
-def refuse_another_books_organization(query: Mapping[str, str], configured: str) -> None:
-    """Raise ``WebhookFromAnotherOrganization`` (409) when the URL's optional ``organization_id`` is not
-    the configured organisation; nothing to compare when either is absent. A parameter given empty (or
-    blank) is a 400 naming it, configured or not: a merge field that did not resolve, or a typo, is not
-    "no organisation said", and Books' retry policy keeps the webhook while the URL is put right."""
-    if ORGANIZATION_QUERY_PARAMETER not in query:
+def refuse_another_books_organization(sent_values: Sequence[str], configured: str) -> None:
+    """Raise ``WebhookFromAnotherOrganization`` (409) when the URL's optional ``organization_id`` (every
+    value it is given, ``WebhookRequest.query_values``) is not the configured organisation; nothing to
+    compare when either is absent. A parameter given empty (or blank), or given more than once with
+    different values, is a 400 naming it, configured or not: a merge field that did not resolve, a typo or
+    a URL pieced together twice is not "no organisation said" nor "another organisation", and Books' retry
+    policy keeps the webhook while the URL is put right. The same value repeated says one organisation,
+    and is taken as it."""
+    if not sent_values:
         return
-    sent = query[ORGANIZATION_QUERY_PARAMETER].strip()
+    distinct = sorted({value.strip() for value in sent_values})
+    if len(distinct) > 1:
+        raise ClientError(
+            f"the webhook's organization_id is given more than once ({len(sent_values)} times, with "
+            "different values): not accepted. Keep one organization_id in the URL, the Books "
+            "organisation's id (the one in ZohoBooksOrganizationId)",
+            field=ORGANIZATION_QUERY_PARAMETER,
+        )
+    sent = distinct[0]
     if not sent:
         raise ClientError(
             "the webhook's organization_id is empty: not accepted. Put the Books organisation's id in the "

@@ -49,6 +49,26 @@ def test_a_body_over_the_limit_is_a_413_naming_the_body(body: str, b64: bool) ->
     assert raised.value.to_body()["field"] == "body"
 
 
+@pytest.mark.parametrize(
+    ("query", "raw_query", "values"),
+    [
+        # an HTTP API joins a repeated parameter's values with commas; the raw string keeps them apart
+        ({"organization_id": "1,2"}, "organization_id=1&organization_id=2", ["1", "2"]),
+        ({"organization_id": "1,1"}, "event=create&organization_id=1&organization_id=1", ["1", "1"]),
+        ({"organization_id": "1,2"}, "organization_id=1%2C2", ["1,2"]),  # one value holding a comma
+        ({"organization_id": ""}, "organization_id", [""]),
+        ({"organization_id": "1"}, "", ["1"]),  # a hand-made event without the raw string
+        ({"organization_id": "1"}, "event=create", ["1"]),  # ... or whose raw string lacks it
+        ({}, "", []),
+    ],
+)
+def test_query_values_are_read_from_the_raw_query_string(
+    query: dict[str, str], raw_query: str, values: list[str]
+) -> None:
+    webhook = WebhookRequest.build(Route.BOOKS, {}, query, None, raw_query=raw_query)
+    assert webhook.query_values("organization_id") == values
+
+
 def test_invalid_base64_is_a_400() -> None:
     with pytest.raises(InvalidPayload) as raised:
         body_bytes(request("not base64!", b64=True), 100)

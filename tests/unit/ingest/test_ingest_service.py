@@ -404,3 +404,35 @@ def test_a_books_webhook_with_an_empty_organization_id_is_a_400_naming_it_and_st
     assert "organization_id is empty" in raised.value.message
     assert store.items == {}
     assert queue.sent == []
+
+
+@pytest.mark.parametrize("configured", ["20081234567", ""])
+@pytest.mark.parametrize(
+    "raw_query",
+    [
+        "event=create&organization_id=20081234567&organization_id=20099999999",
+        "organization_id=20099999999&event=create&organization_id=20081234567",
+        "event=create&organization_id=20081234567&organization_id=",
+    ],
+)
+def test_a_books_webhook_giving_organization_id_more_than_once_is_a_400_naming_it_and_stores_nothing(
+    store: MemoryStore, queue: MemoryQueue, configured: str, raw_query: str
+) -> None:
+    # given a Books webhook URL with organization_id twice, as an HTTP API hands it on: the values joined
+    # by a comma in queryStringParameters, apart in rawQueryString
+    service = make_service(store, queue, Settings(zoho_books_organization_id=configured))
+    values = [value for name, _, value in (p.partition("=") for p in raw_query.split("&")) if name != "event"]
+    query = {"event": "create", "organization_id": ",".join(values)}
+    headers = {"content-type": "application/json", "X-Sync-Guard-Token": SECRET}
+    webhook = WebhookRequest.build(
+        Route.BOOKS, headers, query, payload_text("books-create.json"), False, raw_query
+    )
+
+    # when it is delivered, then it is refused as the caller's mistake, not as another organisation's
+    with pytest.raises(SyncGuardError) as raised:
+        service.ingest(webhook)
+
+    assert (raised.value.status, raised.value.field) == (400, "organization_id")
+    assert "organization_id is given more than once" in raised.value.message
+    assert store.items == {}
+    assert queue.sent == []
