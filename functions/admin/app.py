@@ -4,6 +4,11 @@ Thin: route, parse the body into a pydantic model, call ``AdminService``, map it
 actor of every operation is the IAM caller's ARN from the request context. Every refusal is the same JSON
 document naming what was wrong: a 404 naming ``path`` for a route there is not, a 405 naming ``method`` for
 a route's path asked with another method, a 415 naming ``Content-Type`` for a body sent as anything but JSON.
+
+The checks come in API Gateway's order, so that a direct invocation is answered as the deployed API would
+answer it: the route first (404/405 whoever calls: API Gateway matches a request to a route before it runs
+that route's ``AWS_IAM`` authorisation, and answers one with no route itself), then the caller's identity
+(403), then the query or the body (400/415).
 """
 
 from __future__ import annotations
@@ -81,9 +86,12 @@ def _done(result: Any) -> dict[str, Any]:
 
 
 def _run(model: type[Request], operation: Callable[[Request, str], OperationResult]) -> dict[str, Any]:
-    """Parse the body into ``model`` (a 400 naming the field), then run the operation as the caller."""
+    """Who is calling (a 403 without an IAM identity), then the body as ``model`` (a 415 naming
+    ``Content-Type``, a 400 naming the field), then the operation as the caller: a caller API Gateway would
+    not have let through learns nothing about what a body should hold."""
+    actor = _actor()
     request = parse_body(model, _body())
-    return _done(operation(request, _actor()))
+    return _done(operation(request, actor))
 
 
 @_route("GET", "/admin/quarantines")

@@ -196,6 +196,52 @@ def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies:
     assert status == 403
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "signed_status"),
+    [
+        ("POST", "/admin/breaker/reset", '{"reason": "x", "extra": 1}', "application/json", 400),
+        ("POST", "/admin/quarantines/hold", "{not json", "application/json", 400),
+        ("POST", "/admin/quarantines/release", "{}", "application/json", 400),  # hold_id missing
+        ("POST", "/admin/links", "crm=1&books=2", "application/x-www-form-urlencoded", 415),
+        ("POST", "/admin/quarantines/confirm", '{"hold_id": "books:9"}', "text/plain", 415),
+        ("POST", "/admin/quarantines/forget-release", '{"record": "x"}', "application/json\x00", 415),
+    ],
+)
+def test_the_callers_identity_is_checked_before_the_body(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    method: str,
+    path: str,
+    body: str,
+    content_type: str,
+    signed_status: int,
+) -> None:
+    # given a request whose body is refused when an IAM caller sends it
+    signed = handler(admin_request(method, path, body, content_type=content_type), FakeLambdaContext())
+    assert signed["statusCode"] == signed_status, signed
+
+    # when it carries no IAM identity, then it is a 403, saying nothing about what the body should hold
+    unsigned = admin_request(method, path, body, content_type=content_type, caller=None)
+    response = handler(unsigned, FakeLambdaContext())
+
+    assert response["statusCode"] == 403, response
+    assert json.loads(response["body"]) == {"error": "forbidden", "message": "no IAM identity on the request"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/admin/nothing", 404), ("POST", "/admin/quarantines", 405), ("GET", "/admin/links", 405)],
+)
+def test_a_route_there_is_not_is_answered_before_the_callers_identity_as_api_gateway_does(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], method: str, path: str, status: int
+) -> None:
+    # API Gateway matches a request to a route before it runs that route's AWS_IAM authorisation, and
+    # answers a request no route matches with its own 404 whoever sent it: a direct invocation does the same
+    response = handler(admin_request(method, path, "{not json", caller=None), FakeLambdaContext())
+
+    assert response["statusCode"] == status, response
+    assert json.loads(response["body"])["field"] == ("path" if status == 404 else "method")
+
+
 def test_audit_responses_stay_out_of_the_trace(
     invoke: Invoke, companies: list[Company], monkeypatch: pytest.MonkeyPatch
 ) -> None:
