@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools import Logger
 
@@ -91,7 +91,10 @@ def http_api_event(
     now = datetime.now(UTC)
     query: dict[str, str] = {}
     for pair in raw_query.split("&") if raw_query else []:
+        # API Gateway decodes the parameters it passes (rawQueryString stays as sent) and joins a
+        # repeated one's values with commas.
         name, _, value = pair.partition("=")
+        name, value = unquote(name), unquote(value)
         query[name] = f"{query[name]},{value}" if name in query else value
     event: dict[str, Any] = {
         "version": "2.0",

@@ -44,6 +44,13 @@ def test_http_api_event_has_the_v2_shape() -> None:
     assert event["body"] == "{}"
 
 
+def test_query_parameters_are_decoded_and_a_repeated_one_joined_as_api_gateway_does() -> None:
+    raw = "token=a%2Bb%3D&organization_id=1&organization_id=%32&note=two%20words"
+    event = http_api_event("POST", "/webhooks/books", raw, {}, b"", "ANY /webhooks/books")
+    assert event["queryStringParameters"] == {"token": "a+b=", "organization_id": "1,2", "note": "two words"}
+    assert event["rawQueryString"] == raw
+
+
 def test_binary_bodies_are_base64_encoded() -> None:
     event = http_api_event(
         "POST", "/x", "", {"Content-Type": "application/octet-stream"}, b"\x00\x01", "ANY /x"
