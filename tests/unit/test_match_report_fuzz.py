@@ -6,8 +6,9 @@ never another exception, never a hang. And a ``sync-guard match-report`` run tha
 The files are CSV exports built from Zoho's usual headers and the canonical ones mixed with any text,
 their cells the values exports are known to hold oddly (quotes, line breaks, NUL bytes, long fields,
 byte order marks, dates, amounts, flags, phones, emails), in any of the encodings the reader takes;
-then the bytes of valid CSV, xlsx, xls and ods exports damaged or cut short; then xlsx sheets with cells
-placed anywhere (past a spreadsheet's last row and column too) and OpenDocument (.ods)
+then the bytes of valid CSV, xlsx, xls and ods exports damaged or cut short; then xlsx and xls sheets with
+cells placed anywhere (past a spreadsheet's last row and column too; an xls sheet's DIMENSIONS record
+saying anything, a long shared string in many cells) and OpenDocument (.ods)
 sheets written cell by cell, with what their XML can say (repeated cells and rows, huge repeat counts,
 merged and hidden cells and sheets, formulas, dates, runs of spaces) and parts missing or not XML, read
 with the process's memory capped: a sheet python-calamine cannot hold must be refused before it is
@@ -42,7 +43,7 @@ from typer.testing import CliRunner
 from sync_guard.cli import app
 from sync_guard.exports.reader import ExportError, read_export, read_header
 from sync_guard.models.records import System
-from tests.support import ods
+from tests.support import ods, xls
 from tests.support.fuzz import SHARED_FUZZ_SETTINGS
 
 ZOHO_HEADERS = [
@@ -315,6 +316,45 @@ def xlsx_cells_anywhere(draw: st.DrawFn) -> bytes:
     return written.getvalue()
 
 
+# Where an .xls cell may be placed: near the data, at an .xls sheet's last row or column, or past its
+# columns (a record writes a column in two bytes); what a sheet's DIMENSIONS record may say (whatever its
+# cells do); how many cells may share a string of 65,535 characters.
+XLS_ROWS = [0, 1, 2, 3, 1_000, 65_535]
+XLS_COLUMNS = [0, 1, 2, 3, 255, 65_535]
+XLS_DIMENSION_ROWS = [0, 1, 3, 65_536, 2**32 - 1]
+XLS_DIMENSION_COLUMNS = [0, 1, 3, 256, 65_535]
+XLS_SHARED_COPIES = [0, 0, 1, 300, 5_000]
+
+
+@st.composite
+def xls_sheets_anywhere(draw: st.DrawFn) -> bytes:
+    """An .xls Books export, and sheets after it (hidden or not), with cells wherever their records
+    place them, DIMENSIONS records saying anything, and a long shared string in many cells."""
+    sheets = []
+    for sheet_at in range(draw(st.integers(1, 3))):
+        records = []
+        if sheet_at == 0:
+            records = [xls.label(0, 0, "Contact ID"), xls.label(0, 1, "Display Name"), xls.number(1, 0, 7)]
+            records.append(xls.shared(1, 1, 0))
+        if draw(st.booleans()):
+            rows = [draw(st.sampled_from(XLS_DIMENSION_ROWS)) for _ in range(2)]
+            columns = [draw(st.sampled_from(XLS_DIMENSION_COLUMNS)) for _ in range(2)]
+            records.insert(0, xls.dimensions(rows[0], rows[1], columns[0], columns[1]))
+        for _ in range(draw(st.integers(0, 3))):
+            row, column = draw(st.sampled_from(XLS_ROWS)), draw(st.sampled_from(XLS_COLUMNS))
+            cell = draw(st.sampled_from([xls.number, xls.label, xls.shared]))
+            records.append(
+                xls.number(row, column, 1) if cell is xls.number else
+                xls.label(row, column, "x") if cell is xls.label else
+                xls.shared(row, column, 1)
+            )  # fmt: skip
+        copies = draw(st.sampled_from(XLS_SHARED_COPIES))
+        records.extend(xls.shared(2 + at // 200, 2 + at % 200, 1) for at in range(copies))
+        hidden = sheet_at > 0 and draw(st.booleans())
+        sheets.append(xls.XlsSheet("Customers" if sheet_at == 0 else f"Lookup{sheet_at}", records, hidden))
+    return xls.xls_bytes(sheets, ["Acme Ltd", "x" * 65_535])
+
+
 # What an .ods cell's XML may say: how many times it (or its row) repeats, a number, a date or a time,
 # first as a spreadsheet writes them, then (in a hostile workbook) as none would: python-calamine
 # refuses a whole workbook for one of those, so only some workbooks hold them.
@@ -538,6 +578,12 @@ def test_an_xlsx_export_with_damaged_xml_is_read_or_refused(data: bytes) -> None
 @given(data=xlsx_cells_anywhere())
 def test_an_xlsx_export_with_cells_anywhere_is_read_or_refused(data: bytes) -> None:
     assert_read_or_refused(data, "customers.xlsx", System.BOOKS)
+
+
+@FUZZ_SETTINGS
+@given(data=xls_sheets_anywhere())
+def test_an_xls_export_with_cells_anywhere_is_read_or_refused(data: bytes) -> None:
+    assert_read_or_refused(data, "customers.xls", System.BOOKS)
 
 
 @FUZZ_SETTINGS

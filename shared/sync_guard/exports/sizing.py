@@ -3,7 +3,7 @@
 python-calamine reads a sheet as a block of cells from A1 to the last cell that holds anything, and a
 few hundred bytes of XML can make that block gigabytes (a cell repeated across every column, a cell at
 row a million, a long string copied into every cell). A failed allocation in Rust ends the process
-beyond any handler, so :mod:`sync_guard.exports.workbook` has the sheet it will read (an .ods
+beyond any handler, so :mod:`sync_guard.exports.workbook` has the sheet it will read (an .ods or .xls
 workbook's every sheet, an xlsx workbook's chosen one and its shared strings) sized here first, and
 refused with :class:`~sync_guard.exports.workbook.WorkbookUnreadable` when it could not be held.
 Imported only when a workbook is read, as python-calamine is.
@@ -11,24 +11,32 @@ Imported only when a workbook is read, as python-calamine is.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import IO
 
 from sync_guard.exports.workbook import (
     _ATTRIBUTE,
+    _BOOLERR,
     _CHUNK,
     _DAMAGED,
+    _EOF,
+    _FORMULA,
+    _RECORD,
+    _XLS_STREAMS,
     WorkbookUnreadable,
     _attributes,
     _sheet_part,
+    _xls_globals,
     column_index,
 )
 
@@ -234,10 +242,9 @@ class _OdsSizes:
         self.rows = min(self.rows + repeats, _ODS_ROWS)
         if self.cells + self.height * self.width > _MOST_CELLS:
             raise WorkbookUnreadable(
-                f"sheet {self.sheet!r} spans {self.height:,} rows and {self.width:,} columns once its "
-                f"repeated cells are counted, more than the {_MOST_CELLS:,} cells read of a workbook (its "
-                "sheets together): clear the rows and columns past the data (a cell filled to the end of "
-                "the sheet?) and save it again"
+                _too_many_cells(
+                    self.sheet, self.height, self.width, " once its repeated cells are counted", _SHEETS
+                )
             )
         if self.copied_text > _MOST_COPIED_TEXT:
             raise WorkbookUnreadable(self.too_much_text())
@@ -255,6 +262,23 @@ class _OdsSizes:
             "cells and runs of spaces are counted: is the workbook damaged, or a long text filled across "
             "the sheet?"
         )
+
+
+def _too_many_cells(
+    sheet: str, height: int, width: int, counted: str, read_of: str, spans: str = "spans"
+) -> str:
+    """Why a sheet of ``height`` rows and ``width`` columns (as ``counted``) is refused: more cells than
+    are read of a ``read_of``."""
+    return (
+        f"sheet {sheet!r} {spans} {height:,} rows and {width:,} columns{counted}, more than the "
+        f"{_MOST_CELLS:,} cells read of a {read_of}: clear the rows and columns past the data (a cell filled "
+        "to the end of the sheet?) and save it again"
+    )
+
+
+# What the cells of an .ods or .xls workbook are counted against: python-calamine reads all its sheets
+# as it opens the file.
+_SHEETS = "workbook (its sheets together)"
 
 
 def _count(tag: bytes) -> int:
@@ -403,10 +427,13 @@ def refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str, shared: list[int
                 sizes = _XlsxSizes(values_only=True)
                 if not _xlsx_sheet_within(archive, parts[0], sizes):
                     raise WorkbookUnreadable(
-                        f"sheet {sheet!r} spans {sizes.height:,} rows and {sizes.width:,} columns from A1 "
-                        f"to its last cell holding a value, more than the {_MOST_CELLS:,} cells read of a "
-                        "sheet: clear the rows and columns past the data (a cell filled to the end of the "
-                        "sheet?) and save it again"
+                        _too_many_cells(
+                            sheet,
+                            sizes.height,
+                            sizes.width,
+                            " from A1 to its last cell holding a value",
+                            "sheet",
+                        )
                     )
             _refuse_too_much_shared_text(archive, parts[0], sheet, sizes.height * sizes.width, shared)
         except _UNINFLATABLE as error:
@@ -449,11 +476,16 @@ def _refuse_too_much_shared_text(
             indices = map(int, found)
             total += sum(lengths[index] for index in indices if index < len(lengths)) + unplaced * longest
             if total > _MOST_COPIED_TEXT:
-                raise WorkbookUnreadable(
-                    f"sheet {sheet!r} holds more than {_MOST_COPIED_TEXT >> 20} MB of text once its shared "
-                    "strings are copied into each cell that uses them: is the workbook damaged, or a long "
-                    "text filled across the sheet?"
-                )
+                raise WorkbookUnreadable(_too_much_shared_text(sheet))
+
+
+def _too_much_shared_text(sheet: str, together: str = "") -> str:
+    """Why a sheet whose cells would hold too many copies of its workbook's shared strings is refused."""
+    return (
+        f"sheet {sheet!r} holds more than {_MOST_COPIED_TEXT >> 20} MB of text once its shared strings are "
+        f"copied into each cell that uses them{together}: is the workbook damaged, or a long text filled "
+        "across the sheet?"
+    )
 
 
 def xlsx_shared_string_lengths(path: Path) -> list[int]:
@@ -487,9 +519,14 @@ def _shared_string_lengths(archive: zipfile.ZipFile) -> list[int]:
                 lengths.extend(after - before for before, after in pairwise(starts))
                 if starts:
                     lengths.append(len(data) - starts[-1])
-        longer, shorter = (found, lengths) if len(found) >= len(lengths) else (lengths, found)
-        found = [max(pair) for pair in zip(longer, shorter, strict=False)] + longer[len(shorter) :]
+        found = _longest_at_each_place(found, lengths)
     return found
+
+
+def _longest_at_each_place(these: list[int], those: list[int]) -> list[int]:
+    """Of two tables of shared strings' lengths (a workbook may hold several), the longer at each place."""
+    longer, shorter = (these, those) if len(these) >= len(those) else (those, these)
+    return [max(pair) for pair in zip(longer, shorter, strict=False)] + longer[len(shorter) :]
 
 
 def _xlsx_sheet_within(archive: zipfile.ZipFile, part: str, sizes: _XlsxSizes) -> bool:
@@ -526,3 +563,262 @@ def _whole_tags(handle: IO[bytes]) -> Iterator[bytes]:
         yield b"".join(waiting)
         waiting = [chunk[cut:]]
     yield b"".join(waiting)
+
+
+# An xls workbook (BIFF8 records in an OLE compound file, Excel 97 to 2003; BIFF5's, Excel 95) as
+# python-calamine reads it: every sheet its globals list (hidden ones, charts and macro sheets too) as
+# the file opens, each from its entry's offset to the first EOF record, its cells held as a block from
+# the first to the last (from A1 here, as the reader takes it) and its formulas' text as a second block
+# from the first formula to the last; a string of the shared strings table (SST) is copied into each
+# cell that uses it. A few kilobytes can make it ask for terabytes (a failed allocation in Rust ends
+# the process, beyond any handler): a DIMENSIONS record saying a sheet has four billion rows (it reserves
+# room for their cells first), a cell at column 65,535 (a record writes the column in two bytes, past
+# the 256 an .xls sheet has), the same far cell on twenty sheets, a string of 65,535 characters used by
+# thousands of cells. The sheets are sized from their records before python-calamine is given the file,
+# as an .ods workbook's are, with the same bounds.
+_XLS_NUMBER, _XLS_LABEL, _XLS_RK, _XLS_LABELSST, _XLS_RSTRING = 0x0203, 0x0204, 0x027E, 0x00FD, 0x00D6
+_XLS_MULRK, _XLS_DIMENSIONS, _XLS_CONTINUE = 0x00BD, 0x0200, 0x003C
+# The records of a cell python-calamine holds, each starting with the cell's row and column (two bytes
+# each); a formula's STRING record holds its text at the formula's place, counted with the formula.
+_XLS_CELLS = frozenset(
+    {_XLS_NUMBER, _XLS_LABEL, _BOOLERR, _XLS_RK, _XLS_LABELSST, _XLS_RSTRING, _XLS_MULRK, _FORMULA}
+)
+_XLS_RECORD_AND_PLACE = struct.Struct("<HHHH")  # a record's type and length, a cell's row and column
+# A DIMENSIONS record as BIFF8 writes it (rows in four bytes) and as BIFF5 does (in two); its first row
+# and column, and the ones past its last.
+_XLS_DIMENSIONS_8 = struct.Struct("<IIHH")
+_XLS_DIMENSIONS_5 = struct.Struct("<HHHH")
+_U32 = 1 << 32
+# A string's count of characters and its flags (1: two bytes a character; 8: formatting runs follow its
+# count, 4: phonetic data follows them), the count of runs and the phonetic data's bytes.
+_XLS_STRING_START = struct.Struct("<HB")
+_XLS_WIDE, _XLS_RICH, _XLS_PHONETIC = 0x1, 0x8, 0x4
+_XLS_RUNS = struct.Struct("<H")
+_XLS_PHONETIC_SIZE = struct.Struct("<i")
+_XLS_COUNTS = struct.Struct("<ii")  # an SST's strings in the workbook's cells, and in the table
+_XLS_INDEX = struct.Struct("<I")
+
+
+def refuse_xls_too_large_to_hold(path: Path) -> None:
+    """WorkbookUnreadable for an xls workbook whose sheets, as python-calamine holds them all once it
+    opens the file, span more cells together than ``_MOST_CELLS`` (a DIMENSIONS record saying so
+    included), whose cells would hold more than ``_MOST_COPIED_TEXT`` of copies of its shared strings,
+    or whose workbook stream is more than ``_MOST_XML``; nothing for a file olefile finds no workbook in
+    (:func:`~sync_guard.exports.workbook._refuse_xls_without_a_workbook` refuses it)."""
+    import olefile  # the cli extra's, as python-calamine is
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = next((name for name in _XLS_STREAMS if ole.exists(name)), None)
+            if stream is None:
+                return
+            data = ole.openstream(stream).read()
+    except (OSError, ValueError, IndexError, struct.error) as error:  # olefile's errors on a damaged file
+        raise WorkbookUnreadable(_DAMAGED) from error
+    if len(data) > _MOST_XML:
+        raise WorkbookUnreadable(f"its workbook stream is more than the {_MOST_XML >> 20} MB read here")
+    try:
+        globals_ = _xls_globals(data)
+    except (struct.error, IndexError) as error:  # its globals cut short: python-calamine stops there too
+        raise WorkbookUnreadable(_DAMAGED) from error
+    lengths: list[int] = []
+    for table in globals_.string_tables:
+        lengths = _longest_at_each_place(lengths, _xls_string_lengths(data, table))
+    sizes = _XlsSizes(lengths)
+    for name, start in globals_.entries:
+        sizes.add_sheet(data, name, start)
+
+
+@dataclass(frozen=True)
+class _XlsSheet:
+    """One sheet's records as python-calamine would hold them: its rows and columns from A1 to its last
+    cell, its formulas' block, the most cells a DIMENSIONS record has it reserve room for (and the rows
+    and columns it says), the bytes of the shared strings its cells copy, and the bytes walked."""
+
+    height: int
+    width: int
+    formulas: int
+    reserved: tuple[int, int, int]
+    copied_text: int
+    walked: int
+
+
+@dataclass
+class _XlsSizes:
+    """The cells and copied text of an xls workbook's sheets read so far; a sheet walked once however
+    many entries name it (each is held, under its own name)."""
+
+    lengths: list[int]
+    cells: int = 0
+    copied_text: int = 0
+    walked: int = 0
+    seen: dict[int, _XlsSheet] = field(default_factory=dict)
+
+    def add_sheet(self, data: bytes, name: str, start: int) -> None:
+        """Add the sheet ``name`` whose records start at ``start``; WorkbookUnreadable once the sheets
+        read so far are more than python-calamine can be given."""
+        sheet = self.seen.get(start)
+        if sheet is None:
+            sheet = self.seen[start] = _walk_xls_sheet(data, start, self.lengths)
+            self.walked += sheet.walked
+            if self.walked > _MOST_XML:
+                raise WorkbookUnreadable(
+                    f"its sheets' records are more than the {_MOST_XML >> 20} MB read here"
+                )
+        reserved, rows, columns = sheet.reserved
+        if self.cells + reserved > _MOST_CELLS:
+            raise WorkbookUnreadable(
+                _too_many_cells(
+                    name, rows, columns, " (its DIMENSIONS record)", _SHEETS, spans="says it spans"
+                )
+            )
+        self.cells += sheet.height * sheet.width + sheet.formulas
+        if self.cells > _MOST_CELLS:
+            raise WorkbookUnreadable(
+                _too_many_cells(name, sheet.height, sheet.width, " from A1 to its last cell", _SHEETS)
+            )
+        self.copied_text += sheet.copied_text
+        if self.copied_text > _MOST_COPIED_TEXT:
+            raise WorkbookUnreadable(_too_much_shared_text(name, " (the workbook's sheets together)"))
+
+
+def _walk_xls_sheet(data: bytes, start: int, lengths: list[int]) -> _XlsSheet:
+    """Size the sheet whose records start at ``start``, as python-calamine reads them: to the first EOF
+    record, or to one cut short by the stream's end (where it stops reading the workbook)."""
+    # A record's type and length, and the row and column a cell's starts with, read at once: the loop
+    # runs once for each of a sheet's records (at about 0.3 microseconds a record).
+    unpack, index_at = _XLS_RECORD_AND_PLACE.unpack_from, _XLS_INDEX.unpack_from
+    cells, strings, end = _XLS_CELLS, len(lengths), len(data)
+    height = width = copied = reserved = 0
+    dimensions = (0, 0)
+    formula_rows: list[int] = []
+    formula_columns: list[int] = []
+    at = start
+    while at + _XLS_RECORD_AND_PLACE.size <= end:  # a shorter record at the end holds no cell
+        kind, length, row, column = unpack(data, at)
+        body = at + 4
+        at = body + length
+        if at > end or kind == _EOF:
+            break
+        if kind in cells:
+            if length < 4:
+                continue
+            if kind == _XLS_LABELSST:
+                if length >= 10 and (index := index_at(data, body + 6)[0]) < strings:
+                    copied += lengths[index]
+            elif kind == _XLS_MULRK:
+                column += max(0, (length - 6) // 6 - 1)  # each value is 6 bytes, from the first column
+            elif kind == _FORMULA:
+                formula_rows.append(row)
+                formula_columns.append(column)
+            if row >= height:
+                height = row + 1
+            if column >= width:
+                width = column + 1
+        elif kind == _XLS_DIMENSIONS:
+            claimed = _reserved_for(data, body, length)
+            if claimed[0] * claimed[1] > reserved:
+                reserved, dimensions = claimed[0] * claimed[1], claimed
+    formulas = (
+        (max(formula_rows) - min(formula_rows) + 1) * (max(formula_columns) - min(formula_columns) + 1)
+        if formula_rows
+        else 0
+    )
+    return _XlsSheet(height, width, formulas, (reserved, *dimensions), copied, min(at, end) - start)
+
+
+def _reserved_for(data: bytes, body: int, length: int) -> tuple[int, int]:
+    """The rows and columns python-calamine reserves room for on a DIMENSIONS record: from its first to
+    the one before its last, counted in 32 bits (a first past the last wraps round to four billion); none
+    for a record of another length (python-calamine refuses the workbook)."""
+    if length == _XLS_DIMENSIONS_8.size + 2:
+        first_row, past_row, first_column, past_column = _XLS_DIMENSIONS_8.unpack_from(data, body)
+    elif length == _XLS_DIMENSIONS_5.size + 2:
+        first_row, past_row, first_column, past_column = _XLS_DIMENSIONS_5.unpack_from(data, body)
+    else:
+        return 0, 0
+    if past_row < 1 or past_column < 1:
+        return 1, 1
+    return (past_row - first_row) % _U32, (past_column - first_column) % _U32
+
+
+def _xls_string_lengths(data: bytes, start: int) -> list[int]:
+    """The bytes the characters of each string in the SST record at ``start`` take (one or two a
+    character), in order, read as python-calamine reads them: its CONTINUE records following it, each
+    starting with the flag of the characters it goes on with; as far as they can be read (python-calamine
+    refuses the workbook there)."""
+    segments = _continued(data, start)
+    first, stop = segments[0]
+    if stop - first < _XLS_COUNTS.size:
+        return []
+    count = _XLS_COUNTS.unpack_from(data, first)[1]
+    lengths: list[int] = []
+    with contextlib.suppress(struct.error):  # a count read past the stream's end: python-calamine stops there
+        _read_string_lengths(data, segments, count, lengths)
+    return lengths
+
+
+def _read_string_lengths(
+    data: bytes, segments: list[tuple[int, int]], count: int, lengths: list[int]
+) -> None:
+    """Add to ``lengths`` those of the ``count`` strings in ``segments`` (an SST record's data, after its
+    counts, and its CONTINUE records'), as far as they can be read."""
+    at, stop = segments[0]
+    at += _XLS_COUNTS.size
+    segment = 0
+    for _ in range(max(count, 0)):
+        if at >= stop and segment + 1 < len(segments):
+            segment += 1
+            at, stop = segments[segment]
+        if stop - at < _XLS_STRING_START.size:
+            break
+        characters, flags = _XLS_STRING_START.unpack_from(data, at)
+        at += _XLS_STRING_START.size
+        width = 2 if flags & _XLS_WIDE else 1
+        if not flags & ~_XLS_WIDE and at + characters * width <= stop:  # as nearly every string is written
+            lengths.append(characters * width)
+            at += characters * width
+            continue
+        skipped = 0
+        if flags & _XLS_RICH:
+            skipped += 4 * _XLS_RUNS.unpack_from(data, at)[0]
+            at += _XLS_RUNS.size
+        if flags & _XLS_PHONETIC:
+            skipped += _XLS_PHONETIC_SIZE.unpack_from(data, at)[0]
+            at += _XLS_PHONETIC_SIZE.size
+        size = 0
+        while characters:
+            taken = min(characters, max(stop - at, 0) // width)
+            size, at, characters = size + taken * width, at + taken * width, characters - taken
+            if characters:
+                segment += 1
+                if segment == len(segments) or segments[segment][0] >= segments[segment][1]:
+                    lengths.append(size)
+                    return
+                at, stop = segments[segment]
+                width = 2 if data[at] & _XLS_WIDE else 1
+                at += 1
+        lengths.append(size)
+        if skipped < 0:
+            break
+        while skipped:
+            if at >= stop:
+                segment += 1
+                if segment == len(segments):
+                    return
+                at, stop = segments[segment]
+            step = min(skipped, stop - at)
+            at, skipped = at + step, skipped - step
+
+
+def _continued(data: bytes, start: int) -> list[tuple[int, int]]:
+    """Where the data of the record at ``start`` is, and of each CONTINUE record following it."""
+    segments: list[tuple[int, int]] = []
+    at = start
+    while at + 4 <= len(data):
+        kind, length = _RECORD.unpack_from(data, at)
+        if (segments and kind != _XLS_CONTINUE) or at + 4 + length > len(data):
+            break
+        segments.append((at + 4, at + 4 + length))
+        at += 4 + length
+    return segments or [(start, start)]

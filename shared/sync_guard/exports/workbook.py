@@ -89,6 +89,8 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
 
     if _is_ole(path):
         _refuse_xls_without_a_workbook(path)
+        # python-calamine reads every sheet of an xls workbook as it opens it: sized before that.
+        sizing.refuse_xls_too_large_to_hold(path)
     else:
         sizing.refuse_ods_too_large_to_hold(path)
         # python-calamine reads an xlsx workbook's shared strings as it opens it: sized before that.
@@ -342,6 +344,8 @@ def _is_ole(path: Path) -> bool:
 # entry in the workbook's globals, the globals' count of days (1 when from 1904), a cell holding a
 # boolean or an error, a formula's cell with the value saved for it.
 _BOF, _EOF, _BOUNDSHEET, _DATEMODE, _BOOLERR, _FORMULA = 0x0809, 0x000A, 0x0085, 0x0022, 0x0205, 0x0006
+# The workbook's table of shared strings (the text of its text cells, each written once).
+_SST = 0x00FC
 _BIFF8 = 0x0600
 # The stream that holds an xls workbook: Excel 97 to 2003's name, then Excel 5/95's.
 _XLS_STREAMS = ("Workbook", "Book")
@@ -404,17 +408,21 @@ def _xls_records(data: bytes, at: int) -> Iterator[tuple[int, int, int]]:
 @dataclass(frozen=True)
 class _XlsGlobals:
     """What an xls workbook's globals say: where each sheet's substream starts, by the sheet's name, and
-    whether its dates count from 1904."""
+    whether its dates count from 1904; every sheet's entry in order (a name given twice included), and
+    where each table of shared strings (SST record) starts."""
 
     sheets: dict[str, int]
     date1904: bool
+    entries: tuple[tuple[str, int], ...] = ()
+    string_tables: tuple[int, ...] = ()
 
 
 def _xls_globals(data: bytes) -> _XlsGlobals:
     """The BOUNDSHEET and DATEMODE records of an xls workbook's globals, which end with their EOF."""
     first, _ = _RECORD.unpack_from(data, 0)
     version = struct.unpack_from("<H", data, 4)[0] if first == _BOF else 0
-    starts: dict[str, int] = {}
+    entries: list[tuple[str, int]] = []
+    string_tables: list[int] = []
     date1904 = False
     for kind, at, length in _xls_records(data, 0):
         if kind == _EOF:
@@ -425,11 +433,15 @@ def _xls_globals(data: bytes) -> _XlsGlobals:
             count = data[at + 6]
             if version == _BIFF8:  # a flag says whether the name is written in 2 bytes a character
                 wide = data[at + 7] & 1
-                name = data[at + 8 : at + 8 + count * (1 + wide)].decode("utf-16-le" if wide else "latin-1")
+                name = data[at + 8 : at + 8 + count * (1 + wide)].decode(
+                    "utf-16-le" if wide else "latin-1", errors="replace"
+                )
             else:
                 name = data[at + 7 : at + 7 + count].decode("cp1252", errors="replace")
-            starts[name] = struct.unpack_from("<I", data, at)[0]
-    return _XlsGlobals(starts, date1904)
+            entries.append((name, struct.unpack_from("<I", data, at)[0]))
+        elif kind == _SST:
+            string_tables.append(at - _RECORD.size)
+    return _XlsGlobals(dict(entries), date1904, tuple(entries), tuple(string_tables))
 
 
 def _xls_errors_in(data: bytes, start: int) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]]]:
