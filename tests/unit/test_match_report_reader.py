@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from sync_guard.exports import report as report_module
-from sync_guard.exports.reader import ExportError, ExportFile, normalise_header, read_export, read_header
+from sync_guard.exports.columns import normalise_header
+from sync_guard.exports.reader import ExportError, ExportFile, read_export, read_header
 from sync_guard.exports.report import OutputExists, build_report, write_report
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
@@ -592,7 +593,7 @@ def test_day_numbers_in_a_column_not_all_of_them_are_not_understood_as_before(
     assert not [w for w in export.warnings if "spreadsheet date numbers" in w]
 
 
-# More rows than the pass that settles a file's conventions looks at (reader._CONVENTION_ROWS).
+# More rows than the pass that settles a file's conventions looks at (conventions._CONVENTION_ROWS).
 PAST_THE_FIRST_ROWS = 20_001
 # The ids of the records of write_past_the_first_rows, in file order.
 LATE_FILE_IDS = [f"z{i}" for i in range(PAST_THE_FIRST_ROWS + 1)]
