@@ -945,7 +945,9 @@ class Guard:
             event = event.model_copy(update={"operation": Operation.DELETE})
         request = self._request(event, record)
         fetched = event.record is None
-        started = self.backoff.timer.clock()
+        # The retry budget is counted from the first lost race or throttled commit, not from the first read:
+        # a first attempt slowed by a cold start or a loaded host must still be re-decided once it loses.
+        retrying_since: float | None = None
         conflicts = throttled = 0
         for attempt in range(1, self.max_attempts + 1):
             snapshot = self.repository.read_snapshot(request)
@@ -988,18 +990,20 @@ class Guard:
                 return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
             except ConcurrentUpdate:
                 conflicts += 1
-                if self.backoff.pause(started, conflicts, throttled=False):
+                retrying_since = self.backoff.timer.clock() if retrying_since is None else retrying_since
+                if self.backoff.pause(retrying_since, conflicts, throttled=False):
                     continue
-                elapsed = self.backoff.timer.clock() - started
+                elapsed = self.backoff.timer.clock() - retrying_since
                 raise ConcurrentUpdate(
-                    f"event {event.event_id}: still conflicting after {attempt} attempts in {elapsed:.1f} s "
-                    "(the retry budget); the queue delivers it again"
+                    f"event {event.event_id}: still conflicting after {attempt} attempts, {elapsed:.1f} s "
+                    "after the first conflict (the retry budget); the queue delivers it again"
                 ) from None
             except Throttled:
                 # A hot item or partition: waiting helps it, hammering does not; past a few waits the
                 # queue delivers the event again later.
                 throttled += 1
-                if self.backoff.pause(started, throttled, throttled=True):
+                retrying_since = self.backoff.timer.clock() if retrying_since is None else retrying_since
+                if self.backoff.pause(retrying_since, throttled, throttled=True):
                     continue
                 raise
             return GuardResult(event.event_id, plan.entry, attempts=attempt)

@@ -3,8 +3,10 @@
 A lost race is re-read and re-decided after a short wait, a throttled commit after a longer one; both waits
 double each time, with jitter so that invocations which collided once do not collide again in step. The
 whole retry of one event is bounded in time (``budget_seconds``, well inside the processor Lambda's timeout
-for a batch of events): past it, or after a few throttled commits, the error propagates and SQS delivers
-the event again later. Sleep, clock and randomness are injectable, so tests never sleep.
+for a batch of events), counted from the first failure: the first attempt's own time, however long a cold
+start or a loaded host makes it, is not retrying and does not use the budget up. Past the budget, or after
+a few throttled commits, the error propagates and SQS delivers the event again later. Sleep, clock and
+randomness are injectable, so tests never sleep.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class CommitBackoff:
     conflict: Waits = Waits(first=0.02)  # a lost race
     # DynamoDB asked for fewer requests on a hot item or partition.
     throttled: Waits = Waits(first=0.2, tries=3)
-    #: Time one event may spend retrying, from its first read; no wait is started that would pass it.
+    #: Time one event may spend retrying, from its first failed commit; no wait is started that would pass it.
     budget_seconds: float = 3.0
     timer: Timer = field(default_factory=MonotonicTimer)
     rng: random.Random = field(default_factory=random.Random)
@@ -65,14 +67,14 @@ class CommitBackoff:
     def from_settings(cls, settings: Settings) -> CommitBackoff:
         return cls(budget_seconds=settings.commit_retry_budget_seconds)
 
-    def pause(self, started: float, failures: int, *, throttled: bool) -> bool:
+    def pause(self, retrying_since: float, failures: int, *, throttled: bool) -> bool:
         """Wait before the next attempt; False, without waiting, if the failures of this kind have run out
-        or the wait would pass the budget."""
+        or the wait would end more than the budget after ``retrying_since`` (the first failure's time)."""
         waits = self.throttled if throttled else self.conflict
         if waits.tries is not None and failures >= waits.tries:
             return False
         delay = waits.delay(failures, self.rng)
-        if self.timer.clock() - started + delay > self.budget_seconds:
+        if self.timer.clock() - retrying_since + delay > self.budget_seconds:
             return False
         self.timer.sleep(delay)
         return True

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConcurrentUpdate, Throttled
 from sync_guard.guard.engine import Guard, GuardConfig
-from sync_guard.guard.ports import CommitPlan
+from sync_guard.guard.ports import CommitPlan, Snapshot, SnapshotRequest
 from sync_guard.guard.retry import CommitBackoff, Waits
 from sync_guard.store.shadow import DynamoShadowRepository, InvalidTransaction, run_transaction
 from tests.unit.guard.builders import T0, crm_account, event_for
@@ -72,6 +72,44 @@ def test_endless_conflicts_stop_within_the_time_budget() -> None:
     assert shadow.calls["commit"] < 40  # the waits, not the attempt cap, ended it
     assert all(wait > 0 for wait in time.slept)
     assert max(time.slept) <= 1.0
+
+
+class SlowFirstAttempt(FailingShadow):
+    """The first read takes ``seconds`` (a cold start, a loaded host); then commits fail as given."""
+
+    def __init__(self, time: FakeTime, seconds: float, *failures: Exception) -> None:
+        super().__init__(*failures)
+        self.time, self.seconds = time, seconds
+
+    def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
+        if self.calls["commit"] == 0:
+            self.time.now += self.seconds
+        return super().read_snapshot(request)
+
+
+@pytest.mark.parametrize("failure", [ConcurrentUpdate("the other create won"), Throttled("hot partition")])
+def test_a_first_attempt_slower_than_the_budget_is_still_retried(failure: Exception) -> None:
+    # given a first attempt that took longer than the whole retry budget, then lost a race (or was throttled)
+    time = FakeTime()
+    shadow = SlowFirstAttempt(time, 5.3, failure)
+
+    # when the event is processed
+    result = _guard(shadow, time, budget_seconds=3.0).process(EVENT)
+
+    # then it is read again and decided: the budget counts retrying, not the first attempt
+    assert result.attempts == 2
+    assert shadow.entries[EVENT.event_id].decision == result.decision
+
+
+def test_the_budget_still_ends_retries_that_take_long_after_the_first_failure() -> None:
+    time = FakeTime()
+    shadow = SlowFirstAttempt(time, 5.3, *[ConcurrentUpdate("hot key") for _ in range(100)])
+
+    with pytest.raises(ConcurrentUpdate, match="after the first conflict"):
+        _guard(shadow, time, budget_seconds=3.0).process(EVENT)
+
+    assert 5.3 < time.now <= 5.3 + 3.0
+    assert shadow.calls["commit"] > 2
 
 
 def test_a_throttled_commit_waits_longer_and_is_left_to_the_queue_after_a_few() -> None:
