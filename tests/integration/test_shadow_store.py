@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from sync_guard.config import Mode, get_settings
@@ -406,3 +407,155 @@ def test_seed_cli_puts_zip_codes_back_in_the_guards_region(
     result = CliRunner().invoke(app, ["seed", "--books", str(books), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "customers.csv: 1 US ZIP code(s) had lost their leading zeros" in result.stderr
+
+
+class ThenAnotherEvent:
+    """A DynamoDB client that, right after its first transaction, lets another event commit: the moment
+    between a split transaction and the follow-up writes of what did not fit in it."""
+
+    def __init__(self, client: Any, other_event: Any) -> None:
+        self._client = client
+        self._other_event = other_event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request: Any) -> Any:
+        response = self._client.transact_write_items(**request)
+        other_event, self._other_event = self._other_event, None
+        if other_event is not None:
+            other_event()
+        return response
+
+
+def _split_after_three(repo: DynamoShadowRepository, other_event: Any) -> DynamoShadowRepository:
+    """``repo`` on a server that takes three items per transaction (the audit marker, the state, one key
+    claim; the rest is written after it), with ``other_event`` committed in between."""
+    return DynamoShadowRepository(
+        ThenAnotherEvent(repo._client, other_event),
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+        max_transaction_items=3,
+    )
+
+
+def test_a_late_key_claim_does_not_outlive_a_rename_committed_before_it(repo: DynamoShadowRepository) -> None:
+    # given a create under two name keys, whose second key claim does not fit in its transaction
+    created = state(crm_account("1", "Acme Trading Ltd"), keys=frozenset({"n:acme", "t:acme|trading"}))
+    renamed = created.model_copy(
+        update={"record": crm_account("1", "Acme Ltd", minutes=2), "keys": frozenset({"n:acme"}), "rev": 2}
+    )
+    rename = CommitPlan(
+        entry=entry("evt_rename", records=("crm:1",)),
+        state_writes=(StateWrite(renamed, 1),),
+        key_changes=(KeyChange("t:acme|trading", remove=frozenset({"crm:1"}), checked=False),),
+    )
+
+    # when the record's rename commits between the create's transaction and its late claim
+    split = _split_after_three(repo, lambda: repo.commit(rename))
+    split.commit(create_plan("evt_create", created, keys={"n:acme": None, "t:acme|trading": None}))
+
+    # then the key the record left does not list it (it did: the late claim landed after the rename)
+    current = repo.get_state("crm:1")
+    assert current is not None
+    assert current.keys == {"n:acme"}
+    assert repo.get_key("t:acme|trading").members == set()
+    assert repo.get_key("n:acme").members == {"crm:1"}
+
+
+def test_a_late_key_removal_does_not_undo_a_claim_committed_before_it(repo: DynamoShadowRepository) -> None:
+    # given a record under two keys, renamed so that it leaves one; the removal does not fit in the
+    # rename's transaction (the audit marker, the state, the claim of its new key)
+    acme = state(crm_account("1", "Acme Trading Ltd"), keys=frozenset({"n:acme", "t:acme|trading"}))
+    repo.commit(create_plan("evt_create", acme, keys={"n:acme": None, "t:acme|trading": None}))
+    renamed = acme.model_copy(
+        update={
+            "record": crm_account("1", "Acme Group Ltd", minutes=2),
+            "keys": frozenset({"n:acme", "t:acme|group"}),
+            "rev": 2,
+        }
+    )
+    rename = CommitPlan(
+        entry=entry("evt_rename", records=("crm:1",)),
+        state_writes=(StateWrite(renamed, 1),),
+        key_changes=(
+            KeyChange("t:acme|group", add=frozenset({"crm:1"}), expected_rev=None),
+            KeyChange("t:acme|trading", remove=frozenset({"crm:1"}), checked=False),
+        ),
+    )
+    # and a later change back to the first name, which rejoins the key the rename leaves
+    back = renamed.model_copy(
+        update={
+            "record": crm_account("1", "Acme Trading Ltd", minutes=4),
+            "keys": frozenset({"n:acme", "t:acme|trading"}),
+            "rev": 3,
+        }
+    )
+
+    def change_back() -> None:
+        repo.commit(
+            CommitPlan(
+                entry=entry("evt_back", records=("crm:1",)),
+                state_writes=(StateWrite(back, 2),),
+                key_changes=(
+                    KeyChange("t:acme|trading", add=frozenset({"crm:1"}), checked=False),
+                    KeyChange("t:acme|group", remove=frozenset({"crm:1"}), checked=False),
+                ),
+            )
+        )
+
+    # when the change back commits between the rename's transaction and its late removal
+    _split_after_three(repo, change_back).commit(rename)
+
+    # then the record is still in the key its state lists (the late removal took it out)
+    current = repo.get_state("crm:1")
+    assert current is not None
+    assert current.keys == {"n:acme", "t:acme|trading"}
+    assert repo.get_key("t:acme|trading").members == {"crm:1"}
+    assert repo.get_key("t:acme|group").members == set()
+
+
+class MembershipsConflict:
+    """A DynamoDB client on which every membership written after a split transaction meets a conflict."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.conflicts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> Any:
+        if "ConditionCheck" in TransactItems[0] and "#keys" in str(TransactItems[0]):
+            self.conflicts += 1
+            error = {"Code": "TransactionCanceledException", "Message": "[None, TransactionConflict]"}
+            reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}]
+            raise ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._client.transact_write_items(TransactItems=TransactItems)
+
+
+def test_a_late_key_claim_that_keeps_conflicting_leaves_the_committed_event_alone(
+    repo: DynamoShadowRepository, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = MembershipsConflict(repo._client)
+    split = DynamoShadowRepository(
+        client,
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+        max_transaction_items=3,
+    )
+    acme = state(crm_account("1", "Acme Trading Ltd"), keys=frozenset({"n:acme", "t:acme|trading"}))
+
+    # when the late claim conflicts on every try, the commit still returns: the event is committed
+    split.commit(create_plan("evt_create", acme, keys={"n:acme": None, "t:acme|trading": None}))
+
+    assert client.conflicts > 1
+    assert repo.get_state("crm:1") is not None
+    assert repo.get_key("n:acme").members == {"crm:1"}
+    assert repo.get_key("t:acme|trading").members == set()  # re-added on the record's next event
+    # and the warning names the key's kind, not the key (it can hold a name or an address)
+    [warning] = [r for r in caplog.records if "kept conflicting" in r.getMessage()]
+    assert warning.key_kind == "t:"
+    assert "acme" not in str(warning.__dict__)

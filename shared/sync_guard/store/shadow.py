@@ -39,6 +39,7 @@ Why this shape:
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -81,6 +82,8 @@ AWS_TRANSACTION_ITEMS = 100
 MAX_KEY_MEMBERS = 5_000
 #: Breaker window items expire after a day: they only matter for the current and the previous window.
 _WINDOW_TTL_SECONDS = 86_400
+
+logger = logging.getLogger(__name__)
 
 
 def state_key(ref: str) -> dict[str, Any]:
@@ -242,6 +245,8 @@ class InvalidTransaction(SyncGuardError):
 
 
 _CONFLICT_CODES = {"TransactionCanceledException", "TransactionConflictException"}
+#: Tries of one key membership written after a split transaction, while other transactions hold its items.
+_MEMBERSHIP_ATTEMPTS = 10
 _SIZE_LIMIT = re.compile(r"less than or equal to (\d+)")
 #: Request-level codes and cancellation reasons by which DynamoDB asks for fewer requests.
 _THROTTLING_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
@@ -460,7 +465,9 @@ class DynamoShadowRepository:
         (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
         of importance (audit marker, record states, breaker conditions and counter, the first key claim,
         outbox actions, further key claims, key removals, holds, audit views) and what does not fit is
-        written right after the transaction, unconditionally and idempotently. The engine re-adds missing
+        written right after the transaction, idempotently: a key membership only while the record's state
+        still agrees with it (another event may have re-keyed the record meanwhile), the rest
+        unconditionally. The engine re-adds missing
         key memberships on the record's next event, so the only cost of a crash in between is a missing
         audit view or hold on a development server. A key's ``owner`` is the first writer only for the
         claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
@@ -478,7 +485,7 @@ class DynamoShadowRepository:
                 self.max_transaction_items = error.limit
                 continue
             break
-        self._write_follow_ups(operations[len(core) :])
+        self._write_follow_ups(operations[len(core) :], plan.key_changes)
 
     def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         audit = audit_transact_items(self.audit_table, plan.entry)
@@ -501,10 +508,15 @@ class DynamoShadowRepository:
             *audit[1:],
         ]
 
-    def _write_follow_ups(self, operations: list[dict[str, Any]]) -> None:
-        """Operations that did not fit in the transaction, made unconditional where that is safe."""
+    def _write_follow_ups(
+        self, operations: list[dict[str, Any]], key_changes: Sequence[KeyChange] = ()
+    ) -> None:
+        """Operations that did not fit in the transaction: key memberships on condition that the record's
+        state still agrees with them (``_write_membership``), the rest unconditionally where that is safe."""
+        changes = {f"KEY#{change.key}": change for change in key_changes}
         puts: dict[str, list[dict[str, Any]]] = {}
         updates: list[dict[str, Any]] = []
+        memberships: list[KeyChange] = []
         for operation in operations:
             if "Put" in operation:
                 put = operation["Put"]
@@ -519,7 +531,13 @@ class DynamoShadowRepository:
             elif "ConditionCheck" in operation:
                 continue  # only meaningful inside the transaction
             elif "Update" in operation:
-                updates.append(_unconditional(operation["Update"]))
+                change = changes.get(operation["Update"]["Key"]["pk"]["S"])
+                if change is not None:
+                    memberships.append(change)
+                else:
+                    updates.append(_unconditional(operation["Update"]))
+        for change in memberships:
+            self._write_membership(change)
         # Unconditional updates (key memberships, counters) go together, a transaction at a time: fewer
         # round trips than one UpdateItem each. A conflict with a concurrent writer falls back to single
         # updates, which DynamoDB serialises per item.
@@ -539,6 +557,51 @@ class DynamoShadowRepository:
                     self._client.put_item(TableName=table, Item=item)
             else:
                 _batch_put(self._client, table, items)
+
+    def _write_membership(self, change: KeyChange) -> None:
+        """A key change left out of its event's transaction, written only while the state of each record it
+        adds still lists the key (of each it removes: no longer lists it), both in one small transaction.
+
+        Between the transaction and this write, another event may have committed the record under other
+        keys (a rename delivered at the same moment): written regardless, a late claim would leave the record
+        in a key its state no longer lists, and a late removal would take it out of one its state lists
+        again. When the state has moved on, the event that moved it wrote the key as it should be. Conflicts
+        with other transactions on these items are tried again, a few times.
+        """
+        joining = bool(change.add)
+        condition = "contains(#keys, :key)" if joining else "NOT contains(#keys, :key)"
+        checks = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.shadow_table,
+                    "Key": state_key(ref),
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#keys": "keys"},
+                    "ExpressionAttributeValues": {":key": to_value(change.key)},
+                }
+            }
+            for ref in sorted(change.add if joining else change.remove)
+        ]
+        update = {"Update": _unconditional(_key_update(self.shadow_table, change)["Update"])}
+        for _ in range(_MEMBERSHIP_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=[*checks, update])
+                return
+            except ClientError as error:
+                codes = _cancellation_codes(error)
+                message = str(error.response.get("Error", {}).get("Message", ""))
+                # (Some emulators omit the reasons; the message still names them.)
+                if "ConditionalCheckFailed" in codes or (not codes and "ConditionalCheckFailed" in message):
+                    return  # the record's state has moved on
+                if error.response.get("Error", {}).get("Code") not in _CONFLICT_CODES:
+                    raise
+        # Not raised: the event is committed, and a failure now would only make it look like a repeat whose
+        # actions wait for the sweep. A claim left out is re-added on the record's next event; a removal left
+        # out costs that key's readers one candidate more. (The key can name a person: its kind only.)
+        logger.warning(
+            "a key membership written after a split transaction kept conflicting; left as it is",
+            extra={"key_kind": _prefix(change.key), "attempts": _MEMBERSHIP_ATTEMPTS},
+        )
 
     def _breaker_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         change = plan.breaker
