@@ -46,6 +46,9 @@ COMPANIES = 250
 # down to 50 events so that it stays a test, not a soak.
 COMPANIES_WITHOUT_DYNAMODB_LOCAL = 25
 HOLD_ROUTES = frozenset({"crm.add_tags", "books.mark_inactive"})
+#: How the executor logs a failed Zoho call that may have taken effect (not ``zoho_unavailable``: a call
+#: refused before it was sent).
+ZOHO_FAILURE_CODES = frozenset({"zoho_timeout", "zoho_server_error", "zoho_rate_limited"})
 # Concurrent processors and executors, as Lambda would run them (the executor function's MaximumConcurrency).
 WORKERS = 4
 STATUSES = ("pending", "running", "retrying", "done", "failed", "dead_lettered", "not_executed", "cancelled")
@@ -172,17 +175,19 @@ def test_thirty_percent_zoho_faults_every_action_lands_once(
     assert queues.depth(aws.sqs, queues.dlq_url) == 0
     assert queues.depth(aws.sqs) == 0
     # and every hold was written to Zoho once: one successful call per held record, none for any other.
-    # The only way to a second one is a call Zoho applied while the client had already timed out (a loaded
-    # machine, not a simulated fault): then the executor saw a failure, and only then may it run again.
-    succeeded = Counter(
-        r.record_id for r in sim.requests.records if r.route in HOLD_ROUTES and r.status == 200
-    )
+    # The only way to a second one is a call Zoho applied while the client saw a failure (on a loaded
+    # machine, it times out before the answer comes): then the executor saw a failure, and only then may it
+    # run again. Such calls are the failures the executors met beyond those Zoho answered as failures,
+    # whatever their kind: a client starved of CPU past a TIMEOUT fault's hold reads its 504 (a server
+    # error, not a timeout), and an injected 429 or 500 answered late is a timeout to the client.
+    holds = [r for r in sim.requests.records if r.route in HOLD_ROUTES]
+    client_failures = sum(1 for r in caplog.records if getattr(r, "error", None) in ZOHO_FAILURE_CODES)
+    spurious_failures = client_failures - sum(1 for r in holds if r.status in (0, 429) or r.status >= 500)
+    succeeded = Counter(r.record_id for r in holds if r.status == 200)
     assert set(succeeded) == {c.duplicate.record_id for c in companies}
-    client_timeouts = sum(1 for r in caplog.records if getattr(r, "error", None) == "zoho_timeout")
-    spurious_timeouts = client_timeouts - sim.faults.injected[FaultKind.TIMEOUT]
-    assert sum(succeeded.values()) - count <= max(spurious_timeouts, 0), (
+    assert sum(succeeded.values()) - count <= max(spurious_failures, 0), (
         succeeded.most_common(3),
-        spurious_timeouts,
+        spurious_failures,
     )
     for company in companies:
         dup = company.duplicate

@@ -224,7 +224,8 @@ class ZohoSimulator:
         elif fault.kind is not FaultKind.TIMEOUT:
             response = _fault_response(fault, api)
         else:
-            # Logged now, with status 0: the client gets no answer in time whatever happens next.
+            # Logged now, with status 0: the client should give up before the 504 goes (one starved of CPU
+            # past the hold may still read it).
             self.requests.add(method, route_name, split.path, 0, fault.kind, record_id)
             self._stopping.wait(fault.delay)
             if fault.applies_effect:
