@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
+from sync_guard.admin.dynamo import DynamoAdminRepository
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import ConcurrentUpdate
 from sync_guard.guard.engine import Guard, GuardConfig
@@ -269,8 +270,21 @@ def test_breaker_trips_once_and_an_admin_reset_is_audited_with_its_actor(
         repo.reset_breaker(entry("adm_2", kind=EntryKind.ADMIN, decision=Decision.ADMIN, actor="bob"))
 
 
-def test_holds_are_listed(repo: DynamoShadowRepository) -> None:
-    repo.commit(CommitPlan(entry=entry("evt_1", rules=("NAME_DRIFT",)), holds=("books:9",)))
+@pytest.mark.parametrize("limit", [None, 2], ids=["one transaction", "split"])
+def test_holds_are_listed(repo: DynamoShadowRepository, limit: int | None) -> None:
+    # (the event's record is written; the held one the shadow does not know: no state to mark, and none
+    # to check when the item comes after the transaction, the audit marker and the state)
+    plan = create_plan("evt_1", state(crm_account("1", "Acme Ltd")), keys={})
+    writer = repo
+    if limit is not None:
+        writer = DynamoShadowRepository(
+            ThenAnotherEvent(repo._client, None, limit=limit),
+            shadow_table=repo.shadow_table,
+            audit_table=repo.audit_table,
+            outbox_table=repo.outbox_table,
+        )
+    held = entry("evt_1", rules=("NAME_DRIFT",))
+    writer.commit(CommitPlan(entry=held, state_writes=plan.state_writes, holds=("books:9",)))
     assert [(ref, values["entry_id"]) for ref, values in repo.holds()] == [("books:9", "evt_1")]
 
 
@@ -411,16 +425,25 @@ def test_seed_cli_puts_zip_codes_back_in_the_guards_region(
 
 class ThenAnotherEvent:
     """A DynamoDB client that, right after its first transaction, lets another event commit: the moment
-    between a split transaction and the follow-up writes of what did not fit in it."""
+    between a split transaction and the follow-up writes of what did not fit in it. With ``limit``, it
+    refuses larger transactions as DynamoDB Local does (the repository learns the limit from the refusal)."""
 
-    def __init__(self, client: Any, other_event: Any) -> None:
+    def __init__(self, client: Any, other_event: Any, *, limit: int | None = None) -> None:
         self._client = client
         self._other_event = other_event
+        self._limit = limit
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def transact_write_items(self, **request: Any) -> Any:
+        if self._limit is not None and len(request["TransactItems"]) > self._limit:
+            message = (
+                "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {self._limit}"
+            )
+            error = {"Code": "ValidationException", "Message": message}
+            raise ClientError({"Error": error}, "TransactWriteItems")
         response = self._client.transact_write_items(**request)
         other_event, self._other_event = self._other_event, None
         if other_event is not None:
@@ -559,3 +582,144 @@ def test_a_late_key_claim_that_keeps_conflicting_leaves_the_committed_event_alon
     [warning] = [r for r in caplog.records if "kept conflicting" in r.getMessage()]
     assert warning.key_kind == "t:"
     assert "acme" not in str(warning.__dict__)
+
+
+def _tag_action(entry_id: str, mode: Mode, *, decision: Decision = Decision.QUARANTINE) -> OutboxAction:
+    return OutboxAction(
+        action_id=action_id_for(entry_id, ActionKind.TAG_CRM_RECORD, "crm:1"),
+        kind=ActionKind.TAG_CRM_RECORD,
+        target="crm:1",
+        event_id=entry_id if decision is not Decision.ADMIN else None,
+        entry_id=entry_id,
+        rules=("NAME_DRIFT",),
+        decision=decision,
+        mode=mode,
+        execute=mode is Mode.ENFORCE,
+        params={"tag": "sync-guard-hold"},
+        expected_state={"tags": ["sync-guard-hold"]},
+        queued_at=T0,
+    )
+
+
+def _guard_hold(repo: DynamoShadowRepository, entry_id: str, mode: Mode) -> CommitPlan:
+    """The guard's hold of crm:1 (known to the shadow): its tag action, the ``HOLD`` item and, carried out
+    (enforce), the mark on the record's state; observe mode marks nothing."""
+    current = repo.get_state("crm:1")
+    assert current is not None
+    action = _tag_action(entry_id, mode)
+    held = current.model_copy(
+        update={"rev": current.rev + 1, "held_by": entry_id if mode is Mode.ENFORCE else None}
+    )
+    return CommitPlan(
+        entry=entry(
+            entry_id,
+            records=("crm:1",),
+            rules=("NAME_DRIFT",),
+            decision=Decision.QUARANTINE,
+            mode=mode,
+            actions=(action,),
+        ),
+        state_writes=(StateWrite(held, current.rev),),
+        actions=(action,),
+        holds=("crm:1",),
+    )
+
+
+def _split_after_three_items(repo: DynamoShadowRepository, other_event: Any) -> DynamoShadowRepository:
+    """``repo`` on a server that refuses transactions of more than three items (the audit marker, the state
+    and the tag action fit; the ``HOLD`` item and the audit views follow), ``other_event`` committed in
+    between."""
+    return DynamoShadowRepository(
+        ThenAnotherEvent(repo._client, other_event, limit=3),
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+    )
+
+
+def _admin(repo: DynamoShadowRepository) -> DynamoAdminRepository:
+    return DynamoAdminRepository(
+        repo._client,
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+    )
+
+
+def _admin_entry(entry_id: str, operation: str, actions: tuple[OutboxAction, ...] = ()) -> AuditEntry:
+    return entry(
+        entry_id,
+        records=("crm:1",),
+        kind=EntryKind.ADMIN,
+        decision=Decision.ADMIN,
+        actor="user:alice",
+        event_id=None,
+        note=operation,
+        actions=actions,
+    )
+
+
+def _hold_item_and_mark(admin: DynamoAdminRepository, repo: DynamoShadowRepository) -> tuple[Any, Any]:
+    """The entry of crm:1's ``HOLD`` item and the hold its state names (``held_by``)."""
+    hold = admin.hold("crm:1")
+    current = repo.get_state("crm:1")
+    assert current is not None
+    return (hold.entry_id if hold else None), current.held_by
+
+
+@pytest.mark.parametrize("mode", [Mode.ENFORCE, Mode.OBSERVE])
+def test_a_late_hold_item_does_not_replace_an_admins_hold_committed_before_it(
+    repo: DynamoShadowRepository, mode: Mode
+) -> None:
+    # given a record the shadow knows, held by the guard in a transaction the server splits
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    plan = _guard_hold(repo, "evt_hold", mode)
+    admin = _admin(repo)
+    admin_hold = _tag_action("adm_hold", Mode.ENFORCE, decision=Decision.ADMIN)
+
+    def admins_hold() -> None:
+        # (no HOLD item yet, so nothing stops the admin's hold: it marks the state and writes its own item)
+        assert admin.hold("crm:1") is None
+        admin.put_hold(
+            _admin_entry("adm_hold", "hold", (admin_hold,)),
+            admin_hold,
+            replaces=None,
+            state=repo.get_state("crm:1"),
+        )
+
+    # when an admin holds the record between the guard's transaction and its late HOLD item
+    split = _split_after_three_items(repo, admins_hold)
+    split.commit(plan)
+
+    # then the HOLD item is still the admin's, the hold the state names (before: the guard's late item
+    # replaced it, and releasing "the hold" would have undone the guard's tag, not the admin's)
+    assert split.max_transaction_items == 3  # learnt from the refusal
+    assert _hold_item_and_mark(admin, repo) == ("adm_hold", "adm_hold")
+
+
+def test_a_release_in_the_gap_leaves_the_late_hold_listed_and_marked(repo: DynamoShadowRepository) -> None:
+    # given a record held in observe mode (its HOLD item, no mark on its state), now held in enforce mode
+    # by the guard in a transaction the server splits: its state is marked before its HOLD item replaces
+    # the observe one
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    repo.commit(_guard_hold(repo, "evt_observed", Mode.OBSERVE))
+    plan = _guard_hold(repo, "evt_enforced", Mode.ENFORCE)
+    admin = _admin(repo)
+
+    def release_the_observe_hold() -> None:
+        older = admin.hold("crm:1")
+        assert older is not None
+        assert older.entry_id == "evt_observed"
+        admin.release(older, repo.get_state("crm:1"), _admin_entry("adm_release", "release"), ())
+
+    # when an admin releases the observe hold between the guard's transaction and its late HOLD item
+    _split_after_three_items(repo, release_the_observe_hold).commit(plan)
+
+    # then the enforce hold, whose tag action the release did not cancel, is listed and still marks the
+    # state (before: the release took its mark off, so the record counted as free while Zoho held it)
+    assert _hold_item_and_mark(admin, repo) == ("evt_enforced", "evt_enforced")
+    # and releasing it in its turn frees the record
+    hold = admin.hold("crm:1")
+    assert hold is not None
+    admin.release(hold, repo.get_state("crm:1"), _admin_entry("adm_release_2", "release"), ())
+    assert _hold_item_and_mark(admin, repo) == (None, None)

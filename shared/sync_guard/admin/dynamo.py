@@ -110,7 +110,12 @@ class DynamoAdminRepository:
         cleared: frozenset[str] = frozenset(),
     ) -> None:
         """Remove the hold, clear ``held_by`` on the state (and remember the records it was judged distinct
-        from, ``cleared``), queue the undo actions; one transaction."""
+        from, ``cleared``), queue the undo actions; one transaction.
+
+        ``held_by`` is cleared only when it names this hold (or none): a hold the guard committed after this
+        ``HOLD`` item was written, in a transaction split on a development server, marks the state before
+        its own item replaces this one. Its actions are not this release's to cancel, so its mark stays and
+        its item, written next, lists it (``DynamoShadowRepository._write_hold``)."""
         operations = audit_transact_items(self.audit_table, entry)
         operations.append(
             {
@@ -125,8 +130,9 @@ class DynamoAdminRepository:
         if state is not None:
             echo = dict(state.echo_expected)
             echo.update({a.action_id: a.expected_state for a in actions if a.execute and a.expected_state})
+            held_by = state.held_by if state.held_by not in (None, hold.entry_id) else None
             released = state.model_copy(
-                update={"held_by": None, "echo_expected": echo, "cleared": state.cleared | cleared}
+                update={"held_by": held_by, "echo_expected": echo, "cleared": state.cleared | cleared}
             )
             operations.append(state_put(self.shadow_table, released, state.rev))
         operations += [outbox_put(self.outbox_table, action) for action in actions]

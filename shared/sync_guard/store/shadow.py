@@ -245,8 +245,9 @@ class InvalidTransaction(SyncGuardError):
 
 
 _CONFLICT_CODES = {"TransactionCanceledException", "TransactionConflictException"}
-#: Tries of one key membership written after a split transaction, while other transactions hold its items.
-_MEMBERSHIP_ATTEMPTS = 10
+#: Tries of one key membership or hold written after a split transaction, while other transactions hold its
+#: items.
+_FOLLOW_UP_ATTEMPTS = 10
 _SIZE_LIMIT = re.compile(r"less than or equal to (\d+)")
 #: Request-level codes and cancellation reasons by which DynamoDB asks for fewer requests.
 _THROTTLING_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
@@ -465,9 +466,9 @@ class DynamoShadowRepository:
         (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
         of importance (audit marker, record states, breaker conditions and counter, the first key claim,
         outbox actions, further key claims, key removals, holds, audit views) and what does not fit is
-        written right after the transaction, idempotently: a key membership only while the record's state
-        still agrees with it (another event may have re-keyed the record meanwhile), the rest
-        unconditionally. The engine re-adds missing
+        written right after the transaction, idempotently: a key membership or a hold only while the
+        record's state still agrees with it (another event or an admin may have moved it on meanwhile), the
+        rest unconditionally. The engine re-adds missing
         key memberships on the record's next event, so the only cost of a crash in between is a missing
         audit view or hold on a development server. A key's ``owner`` is the first writer only for the
         claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
@@ -485,7 +486,7 @@ class DynamoShadowRepository:
                 self.max_transaction_items = error.limit
                 continue
             break
-        self._write_follow_ups(operations[len(core) :], plan.key_changes)
+        self._write_follow_ups(operations[len(core) :], plan)
 
     def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         audit = audit_transact_items(self.audit_table, plan.entry)
@@ -508,15 +509,15 @@ class DynamoShadowRepository:
             *audit[1:],
         ]
 
-    def _write_follow_ups(
-        self, operations: list[dict[str, Any]], key_changes: Sequence[KeyChange] = ()
-    ) -> None:
-        """Operations that did not fit in the transaction: key memberships on condition that the record's
-        state still agrees with them (``_write_membership``), the rest unconditionally where that is safe."""
-        changes = {f"KEY#{change.key}": change for change in key_changes}
+    def _write_follow_ups(self, operations: list[dict[str, Any]], plan: CommitPlan) -> None:
+        """Operations that did not fit in the transaction: key memberships and holds on condition that the
+        record's state still agrees with them (``_write_membership``, ``_write_hold``), the rest
+        unconditionally where that is safe."""
+        changes = {f"KEY#{change.key}": change for change in plan.key_changes}
         puts: dict[str, list[dict[str, Any]]] = {}
         updates: list[dict[str, Any]] = []
         memberships: list[KeyChange] = []
+        holds: list[dict[str, Any]] = []
         for operation in operations:
             if "Put" in operation:
                 put = operation["Put"]
@@ -526,6 +527,8 @@ class DynamoShadowRepository:
                     except ClientError as error:
                         if not is_conditional_check_failure(error):
                             raise
+                elif put["TableName"] == self.shadow_table and put["Item"]["pk"]["S"] == HOLD_PK:
+                    holds.append(put)
                 else:
                     puts.setdefault(put["TableName"], []).append(put["Item"])
             elif "ConditionCheck" in operation:
@@ -538,6 +541,8 @@ class DynamoShadowRepository:
                     updates.append(_unconditional(operation["Update"]))
         for change in memberships:
             self._write_membership(change)
+        for put in holds:
+            self._write_hold(put, plan)
         # Unconditional updates (key memberships, counters) go together, a transaction at a time: fewer
         # round trips than one UpdateItem each. A conflict with a concurrent writer falls back to single
         # updates, which DynamoDB serialises per item.
@@ -553,6 +558,11 @@ class DynamoShadowRepository:
         for table, items in puts.items():
             if table == self.audit_table:
                 # The audit trail's IAM grants PutItem, not BatchWriteItem (which could delete entries).
+                # The entry's view items (``audit[1:]``) need no condition, late as they are: their keys
+                # hold the entry id, which only this writer's transaction could claim (its primary item is
+                # conditional), so no other entry writes them; and a redelivered event stops at that
+                # primary item before it gets here, so they are written once, with the committed entry.
+                # Nothing else writes or deletes audit items (the table has no TTL).
                 for item in items:
                     self._client.put_item(TableName=table, Item=item)
             else:
@@ -565,8 +575,7 @@ class DynamoShadowRepository:
         Between the transaction and this write, another event may have committed the record under other
         keys (a rename delivered at the same moment): written regardless, a late claim would leave the record
         in a key its state no longer lists, and a late removal would take it out of one its state lists
-        again. When the state has moved on, the event that moved it wrote the key as it should be. Conflicts
-        with other transactions on these items are tried again, a few times.
+        again. When the state has moved on, the event that moved it wrote the key as it should be.
         """
         joining = bool(change.add)
         condition = "contains(#keys, :key)" if joining else "NOT contains(#keys, :key)"
@@ -583,9 +592,42 @@ class DynamoShadowRepository:
             for ref in sorted(change.add if joining else change.remove)
         ]
         update = {"Update": _unconditional(_key_update(self.shadow_table, change)["Update"])}
-        for _ in range(_MEMBERSHIP_ATTEMPTS):
+        # (The key can name a person: a warning names its kind only.)
+        self._write_while(checks, update, what="a key membership", detail={"key_kind": _prefix(change.key)})
+
+    def _write_hold(self, put: dict[str, Any], plan: CommitPlan) -> None:
+        """A ``HOLD`` item left out of its event's transaction, written only while the held record's state
+        still names this hold (``held_by``), in one small transaction with a check of that state.
+
+        A hold the guard carries out marks the record's state in the transaction (``held_by``): the item is
+        written only while the state still carries that mark. An admin's hold committed meanwhile (nothing
+        stopped it: the ``HOLD`` item was not there yet) marks the state with its own entry and writes its
+        own item, which this one must not replace; a release of this hold takes the mark off, and the item
+        must not come back. A hold that does not mark the state (observe mode, a record the shadow does not
+        know) is written while no hold marks it. A release of an older ``HOLD`` item of the record can
+        commit in the gap too: it leaves this hold's mark (see ``DynamoAdminRepository.release``), so this
+        hold, whose actions that release did not cancel, stays listed and can be released in its turn.
+        """
+        ref = str(put["Item"]["sk"]["S"])
+        entry_id = plan.entry.entry_id
+        marked = any(w.state.ref == ref and w.state.held_by == entry_id for w in plan.state_writes)
+        check: dict[str, Any] = {"TableName": self.shadow_table, "Key": state_key(ref)}
+        if marked:
+            check["ConditionExpression"] = "held_by = :entry"
+            check["ExpressionAttributeValues"] = {":entry": to_value(entry_id)}
+        else:
+            check["ConditionExpression"] = "attribute_not_exists(held_by)"
+        self._write_while([{"ConditionCheck": check}], {"Put": put}, what="a hold", detail={})
+
+    def _write_while(
+        self, checks: list[dict[str, Any]], write: dict[str, Any], *, what: str, detail: dict[str, Any]
+    ) -> None:
+        """``write`` together with ``checks`` (conditions on record states) in one transaction; a failed
+        check means the state has moved on, and the writer that moved it has written the item as it should
+        be. Conflicts with other transactions on these items are tried again, a few times."""
+        for _ in range(_FOLLOW_UP_ATTEMPTS):
             try:
-                self._client.transact_write_items(TransactItems=[*checks, update])
+                self._client.transact_write_items(TransactItems=[*checks, write])
                 return
             except ClientError as error:
                 codes = _cancellation_codes(error)
@@ -597,10 +639,10 @@ class DynamoShadowRepository:
                     raise
         # Not raised: the event is committed, and a failure now would only make it look like a repeat whose
         # actions wait for the sweep. A claim left out is re-added on the record's next event; a removal left
-        # out costs that key's readers one candidate more. (The key can name a person: its kind only.)
+        # out costs that key's readers one candidate more; a hold left out is not listed (its action runs).
         logger.warning(
-            "a key membership written after a split transaction kept conflicting; left as it is",
-            extra={"key_kind": _prefix(change.key), "attempts": _MEMBERSHIP_ATTEMPTS},
+            f"{what} written after a split transaction kept conflicting; left as it is",
+            extra={**detail, "attempts": _FOLLOW_UP_ATTEMPTS},
         )
 
     def _breaker_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
