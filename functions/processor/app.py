@@ -21,7 +21,7 @@ from sync_guard.config import get_settings
 from sync_guard.executor.queue import outbox_queue
 from sync_guard.executor.wiring import processor_handler
 from sync_guard.ingest.messages import decode_message
-from sync_guard.processing import ProcessingDeps, process_event
+from sync_guard.processing import ProcessingDeps, TimeReserve, process_event
 from sync_guard.redact import error_detail
 from sync_guard.store.events import DynamoEventStore, EventRecordMissing
 from sync_guard.zoho.factory import zoho_retry_policy
@@ -40,12 +40,14 @@ event_store = DynamoEventStore.from_settings(settings)
 handler = processor_handler(settings)
 fetcher = handler.guard.fetcher
 deps = ProcessingDeps(events=event_store, handler=handler, actions=outbox_queue(settings))
-# An event is started only with this much of the invocation left: its Zoho fetch, retries included, and
-# its commit's retries. A Lambda timeout would fail the whole batch without a word, the events it had
-# finished included; a record handed back in time is delivered again like any failed one.
-RESERVE_SECONDS = settings.commit_retry_budget_seconds + 2.0
-if fetcher is not None:
-    RESERVE_SECONDS += zoho_retry_policy(settings).longest_call_seconds()
+# An event is started only with this much of the invocation left: its Zoho fetch, retries included, its
+# commit's retries, and its first attempt as long as the longest this container has seen (2 s at least,
+# 10 s at most: see TimeReserve). A Lambda timeout would fail the whole batch without a word, the events
+# it had finished included; a record handed back in time is delivered again like any failed one.
+reserve = TimeReserve(
+    settings.commit_retry_budget_seconds
+    + (zoho_retry_policy(settings).longest_call_seconds() if fetcher is not None else 0.0)
+)
 
 
 class OutOfTime(Exception):
@@ -54,10 +56,10 @@ class OutOfTime(Exception):
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     """Process one message; raising marks it failed so that SQS redelivers it (then dead-letters it)."""
-    if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < RESERVE_SECONDS * 1000:
+    if lambda_context is not None and not reserve.allows(lambda_context):
         logger.info(
             "too little time left to start the event; SQS delivers it again",
-            extra={"message_id": record.message_id, "reserve_seconds": RESERVE_SECONDS},
+            extra={"message_id": record.message_id, "reserve_seconds": reserve.seconds},
         )
         metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
         raise OutOfTime(record.message_id)
@@ -89,11 +91,13 @@ def _traced_process(record: SQSRecord) -> dict[str, Any] | Exception:
 
 
 def _process(record: SQSRecord) -> dict[str, Any]:
+    started = reserve.clock()
     message = decode_message(record.body)
     event = message.event or event_store.load_event(message.event_id)
     if event is None:
         raise EventRecordMissing(f"event {message.event_id} is not stored")
     outcome = process_event(event, deps)
+    reserve.took(started, outcome)
     metrics.add_metric(
         name="EventsAlreadyProcessed" if outcome.already_done else "EventsProcessed",
         unit=MetricUnit.Count,

@@ -12,6 +12,7 @@ Processing is idempotent per event id: SQS delivers at least once, and a message
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,3 +113,50 @@ def process_event(event: GuardEvent, deps: ProcessingDeps) -> ProcessingOutcome:
             )
     deps.events.mark_processed(event.event_id, result.status, deps.clock())
     return ProcessingOutcome(event.event_id, result.status, detail=result.detail)
+
+
+#: What an event's first attempt is assumed to take at least (its reads and its commit, a Zoho fetch aside).
+FIRST_ATTEMPT_FLOOR_SECONDS = 2.0
+#: And at most, whatever was seen: past this an attempt is an outage rather than a slow start, and a reserve
+#: near the processor's 60 s timeout (25 s of it already the longest Zoho call) would hand back every event
+#: of a batch, its first included, until the container is replaced.
+FIRST_ATTEMPT_CEILING_SECONDS = 10.0
+
+
+class RemainingTime(Protocol):
+    """The Lambda context, as far as the reserve reads it."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class TimeReserve:
+    """How much of an invocation must be left to start one more event.
+
+    The parts known in advance (``fixed_seconds``: the commit's retry budget and, when the processor fetches
+    from Zoho, the longest Zoho call) and the event's first attempt, which depends on the day: a cold
+    DynamoDB connection or a slow table makes it longer than the 2 s assumed. So the longest first attempt
+    this container has seen is reserved (kept in module state by the processor), no less than
+    ``FIRST_ATTEMPT_FLOOR_SECONDS`` and no more than ``FIRST_ATTEMPT_CEILING_SECONDS``. An event decided in
+    one attempt counts whole (its fetch included, so a slow Zoho raises it too); one that was re-decided
+    does not, its retries being the budget's.
+    """
+
+    def __init__(self, fixed_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.fixed_seconds = fixed_seconds
+        self.longest_first_attempt = FIRST_ATTEMPT_FLOOR_SECONDS
+        self.clock = clock
+
+    @property
+    def seconds(self) -> float:
+        return self.fixed_seconds + self.longest_first_attempt
+
+    def allows(self, context: RemainingTime) -> bool:
+        """Whether there is time left to start an event (and to finish it, retries included)."""
+        return context.get_remaining_time_in_millis() >= self.seconds * 1000
+
+    def took(self, started: float, outcome: ProcessingOutcome) -> None:
+        """Learn from an event handled since ``started`` (a reading of ``clock``)."""
+        if outcome.detail.get("attempts", "1") != "1":
+            return
+        seconds = min(self.clock() - started, FIRST_ATTEMPT_CEILING_SECONDS)
+        self.longest_first_attempt = max(self.longest_first_attempt, seconds)

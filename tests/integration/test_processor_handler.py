@@ -298,13 +298,43 @@ def test_an_event_is_not_started_without_the_time_to_finish_it(
     [second] = ingest(ingest_app, "books-create")
     messages = sorted(receive(aws), key=lambda m: json.loads(m["Body"])["event_id"] != first)
     # given an invocation with time for the first event only (the second would outlive the function)
-    enough, too_little = 60_000, int(processor.RESERVE_SECONDS * 1000) - 1
+    enough, too_little = 60_000, int(processor.reserve.seconds * 1000) - 1
     response = run_like_the_event_source(aws, processor, messages, RunningOutContext([enough, too_little]))
     # then the second is handed back to the queue unstarted, not cut off by a Lambda timeout
     assert handled == [first]
     assert response == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
     assert status(aws, first) == "processed"
     assert [json.loads(m["Body"])["event_id"] for m in receive(aws)] == [second]
+
+
+def test_a_slow_first_event_makes_the_next_one_wait_for_more_time(
+    aws: AwsResources, apps: tuple[ModuleType, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_app, processor = apps
+    now = [100.0]
+    monkeypatch.setattr(processor.reserve, "clock", lambda: now[0])
+    handled: list[str] = []
+    working = processor.deps.handler
+
+    def slow(event: GuardEvent) -> Any:
+        handled.append(event.event_id)
+        now[0] += 4.0  # a cold table: the event's one attempt takes 4 s
+        return working(event)
+
+    processor.deps = type(processor.deps)(events=processor.deps.events, handler=slow)
+    [first] = ingest(ingest_app, "crm-workflow-create")
+    ingest(ingest_app, "books-create")
+    messages = sorted(receive(aws), key=lambda m: json.loads(m["Body"])["event_id"] != first)
+    assumed = processor.reserve.seconds  # the retry budget and 2 s for the first attempt
+
+    # given time left after the first event that a 2 s first attempt would fit in, and a 4 s one not
+    left = int((assumed + 1.0) * 1000)
+    response = run_like_the_event_source(aws, processor, messages, RunningOutContext([60_000, left]))
+
+    # then the second event is handed back unstarted: the reserve now holds the 4 s seen
+    assert handled == [first]
+    assert processor.reserve.seconds == pytest.approx(assumed + 2.0)
+    assert response == {"batchItemFailures": [{"itemIdentifier": messages[1]["MessageId"]}]}
 
 
 def test_a_message_that_cannot_be_read_is_logged_without_the_email_it_holds(

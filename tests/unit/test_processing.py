@@ -10,7 +10,16 @@ import pytest
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
-from sync_guard.processing import HandlerResult, ProcessingDeps, process_event, record_receipt
+from sync_guard.processing import (
+    FIRST_ATTEMPT_CEILING_SECONDS,
+    FIRST_ATTEMPT_FLOOR_SECONDS,
+    HandlerResult,
+    ProcessingDeps,
+    ProcessingOutcome,
+    TimeReserve,
+    process_event,
+    record_receipt,
+)
 
 NOW = datetime(2026, 3, 1, 10, 1, tzinfo=UTC)
 
@@ -93,3 +102,65 @@ def test_a_plugged_in_handler_decides_the_status_and_its_failure_propagates() ->
     with pytest.raises(RuntimeError):
         process_event(again, ProcessingDeps(events=events, handler=broken))
     assert again.event_id not in events.statuses  # not marked: the message is retried
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeContext:
+    remaining_seconds: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_seconds * 1000)
+
+
+def _handled(reserve: TimeReserve, clock: FakeClock, seconds: float, *, attempts: str | None = "1") -> None:
+    """An event that took ``seconds`` (as the processor times it), decided in ``attempts``."""
+    started = clock()
+    clock.now += seconds
+    detail = {"attempts": attempts} if attempts is not None else {}
+    reserve.took(started, ProcessingOutcome("evt_1", EventStatus.PROCESSED, detail=detail))
+
+
+def test_the_reserve_assumes_a_two_second_first_attempt_until_it_sees_a_longer_one() -> None:
+    clock = FakeClock()
+    reserve = TimeReserve(3.0, clock=clock)
+    assert reserve.seconds == 3.0 + FIRST_ATTEMPT_FLOOR_SECONDS
+    assert reserve.allows(FakeContext(5.0))
+
+    # a quick event, and one with no decision (a repeat): still the floor
+    _handled(reserve, clock, 0.3)
+    _handled(reserve, clock, 0.1, attempts=None)
+    assert reserve.seconds == 5.0
+
+    # when an event decided in one attempt took 4.5 s (a cold table, a slow Zoho fetch)
+    _handled(reserve, clock, 4.5)
+
+    # then the next event needs 4.5 s more than the retry budget: 5.5 s left no longer start it
+    assert reserve.seconds == 7.5
+    assert not reserve.allows(FakeContext(5.5))
+    assert reserve.allows(FakeContext(7.5))
+    # and a quicker event later does not lower it (the container may be slow again)
+    _handled(reserve, clock, 0.2)
+    assert reserve.seconds == 7.5
+
+
+def test_a_re_decided_event_does_not_count_and_no_attempt_counts_past_the_ceiling() -> None:
+    clock = FakeClock()
+    reserve = TimeReserve(30.0, clock=clock)
+
+    # an event re-decided after lost races: its time is mostly the retry budget, already reserved
+    _handled(reserve, clock, 6.0, attempts="3")
+    assert reserve.seconds == 30.0 + FIRST_ATTEMPT_FLOOR_SECONDS
+
+    # an attempt that hung for a minute (an outage) raises the reserve only to the ceiling, so a fresh
+    # invocation of the 60 s processor still starts its first event
+    _handled(reserve, clock, 61.0)
+    assert reserve.seconds == 30.0 + FIRST_ATTEMPT_CEILING_SECONDS
+    assert reserve.allows(FakeContext(59.0))
