@@ -9,6 +9,8 @@ import pytest
 
 from sync_guard.config import Settings
 from sync_guard.local.template import load_template, table_definitions
+from sync_guard.processing import FIRST_ATTEMPT_CEILING_SECONDS
+from sync_guard.zoho.factory import zoho_retry_policy
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +195,23 @@ def test_a_batch_of_events_retrying_commits_ends_well_inside_the_processor_timeo
     timeout = processor.get("Timeout", template["Globals"]["Function"]["Timeout"])
     batch = processor["Events"]["Queue"]["Properties"]["BatchSize"]
     assert batch * Settings().commit_retry_budget_seconds <= timeout / 2
+
+
+def test_the_processor_reserve_at_its_ceiling_still_leaves_room_to_start_an_event(
+    template: dict[str, Any],
+) -> None:
+    # The processor starts an event only with its reserve left (commit budget, longest Zoho call, and
+    # the longest first attempt seen, capped): at the cap, a fresh invocation must still start one, or
+    # every event of every batch would be handed back and dead-lettered.
+    processor = template["Resources"]["ProcessorFunction"]["Properties"]
+    timeout = processor.get("Timeout", template["Globals"]["Function"]["Timeout"])
+    settings = Settings()
+    reserve = (
+        settings.commit_retry_budget_seconds
+        + zoho_retry_policy(settings).longest_call_seconds()
+        + FIRST_ATTEMPT_CEILING_SECONDS
+    )
+    assert reserve <= timeout * 0.75, (reserve, timeout)
 
 
 def test_an_ssm_parameter_for_the_webhook_token_replaces_the_secret(template: dict[str, Any]) -> None:
