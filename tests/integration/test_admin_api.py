@@ -142,10 +142,30 @@ def test_errors_are_json_with_the_right_status(invoke: Invoke, companies: list[C
     assert status == 404
     status, body = invoke("POST", "/admin/breaker/reset", {"reason": "nothing to reset"})
     assert status == 409
-    assert body["error"] == "conflict"
+    assert (body["error"], body["field"]) == ("conflict", "breaker")
+    assert "not open" in body["message"]
     status, body = invoke("GET", "/admin/audit", query={"limit": "0"})
     assert status == 400
     assert body["field"] == "limit"
+
+
+def test_a_conflict_names_the_field_of_the_request_it_is_about(
+    invoke: Invoke, companies: list[Company]
+) -> None:
+    held, survivor = companies[1].duplicate.ref, companies[1].customer.ref
+    crm, books = companies[0].duplicate.ref, companies[0].customer.ref
+    assert invoke("POST", "/admin/quarantines/confirm", {"hold_id": held, "survivor": survivor})[0] == 200
+    assert invoke("POST", "/admin/links", {"crm": crm, "books": books})[0] == 200
+
+    # the same operations again conflict with what they did
+    status, body = invoke("POST", "/admin/quarantines/confirm", {"hold_id": held, "survivor": survivor})
+    assert (status, body["error"], body["field"]) == (409, "conflict", "hold_id"), body
+    assert "already confirmed" in body["message"]
+    status, body = invoke("POST", "/admin/links", {"crm": crm, "books": books})
+    assert (status, body["error"], body["field"]) == (409, "conflict", "books"), body
+    assert f"{crm} is already linked to {books}" in body["message"]
+    status, body = invoke("POST", "/admin/quarantines/hold", {"record": held})
+    assert (status, body["error"], body["field"]) == (409, "conflict", "record"), body
 
 
 def test_audit_terms_are_read_as_the_cli_reads_them(invoke: Invoke, companies: list[Company]) -> None:
@@ -191,9 +211,42 @@ def test_audit_until_a_date_includes_that_day_as_the_cli_does(
 def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies: list[Company]) -> None:
     status, body = invoke("POST", "/admin/breaker/reset", {}, caller=None)
     assert status == 403
-    assert body["error"] == "forbidden"
-    status, _ = invoke("GET", "/admin/quarantines", caller=None)
-    assert status == 403
+    assert (body["error"], body["field"]) == ("forbidden", "caller")
+    assert "no IAM identity" in body["message"]
+    status, body = invoke("GET", "/admin/quarantines", caller=None)
+    assert (status, body["field"]) == (403, "caller")
+
+
+ACCESS_KEY = "AKIAEXAMPLEKEY0000001"
+
+
+@pytest.mark.parametrize(
+    "authorizer",
+    [
+        {"iam": "arn:aws:iam::123456789012:user/finance-admin"},  # text where a mapping belongs
+        "iam",
+        {"iam": {"userArn": "", "callerId": "  "}},
+        {"iam": {"userArn": 5, "callerId": None}},  # no text: not "5" as the actor of an audit entry
+        {"iam": {"accessKey": ACCESS_KEY, "accountId": "123456789012"}},
+    ],
+)
+def test_an_iam_identity_without_a_caller_arn_is_a_403_naming_the_caller_and_repeating_nothing(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], companies: list[Company], authorizer: Any
+) -> None:
+    # given a request context whose authorizer names no caller (a direct invocation, a misconfiguration)
+    event = admin_request(
+        "POST", "/admin/quarantines/hold", json.dumps({"record": companies[0].customer.ref})
+    )
+    event["requestContext"]["authorizer"] = authorizer
+
+    response = handler(event, FakeLambdaContext())
+
+    # then a 403 naming the caller, which repeats nothing of the context (its access key above all)
+    assert response["statusCode"] == 403, response
+    document = json.loads(response["body"])
+    assert (document["error"], document["field"]) == ("forbidden", "caller")
+    assert ACCESS_KEY not in response["body"]
+    assert "123456789012" not in response["body"]
 
 
 @pytest.mark.parametrize(
@@ -224,7 +277,9 @@ def test_the_callers_identity_is_checked_before_the_body(
     response = handler(unsigned, FakeLambdaContext())
 
     assert response["statusCode"] == 403, response
-    assert json.loads(response["body"]) == {"error": "forbidden", "message": "no IAM identity on the request"}
+    document = json.loads(response["body"])
+    assert (document["error"], document["field"]) == ("forbidden", "caller")
+    assert document["message"].startswith("no IAM identity on the request")
 
 
 @pytest.mark.parametrize(
@@ -306,7 +361,7 @@ def test_hold_records_the_iam_caller_and_names_an_existing_hold(
 
     status, again = invoke("POST", "/admin/quarantines/hold", {"record": customer})
     assert status == 409
-    assert again["error"] == "conflict"
+    assert (again["error"], again["field"]) == ("conflict", "record")
     assert body["entry_id"] in again["message"]
 
 
@@ -396,10 +451,10 @@ def test_a_route_there_is_not_is_a_json_404_naming_the_path_and_another_method_a
         ("application/x-www-form-urlencoded", "reason=x", 415, "Content-Type"),  # what curl -d sends
         ("multipart/form-data; boundary=b", "--b\r\n\r\nx\r\n--b--", 415, "Content-Type"),
         ("application/json\x00", '{"reason": "x"}', 415, "Content-Type"),
-        ("text/plain", None, 409, None),  # no body: nothing sent as text; the breaker is simply not open
-        ("application/json; charset=utf-8", '{"reason": "x"}', 409, None),
-        ("application/merge-patch+json", '{"reason": "x"}', 409, None),
-        (None, '{"reason": "x"}', 409, None),  # no Content-Type: read as JSON
+        ("text/plain", None, 409, "breaker"),  # no body: nothing sent as text; the breaker is simply not open
+        ("application/json; charset=utf-8", '{"reason": "x"}', 409, "breaker"),
+        ("application/merge-patch+json", '{"reason": "x"}', 409, "breaker"),
+        (None, '{"reason": "x"}', 409, "breaker"),  # no Content-Type: read as JSON
         (None, "reason=x", 400, "body"),  # ... and a body that is not JSON is still refused
     ],
 )
@@ -408,7 +463,7 @@ def test_a_body_sent_as_anything_but_json_is_a_415_naming_content_type(
     content_type: str | None,
     body: str | None,
     status: int,
-    field: str | None,
+    field: str,
 ) -> None:
     event = admin_request("POST", "/admin/breaker/reset", body, content_type=content_type)
 

@@ -13,7 +13,7 @@ from sync_guard.admin import AdminService, HoldStatus
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import Conflict, InvalidPayload, NotFound
 from sync_guard.executor.dynamo import DynamoActionStore
-from sync_guard.guard.model import ActionKind, EntryKind, PairSource
+from sync_guard.guard.model import ActionKind, EntryKind, OutboxAction, PairSource
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
@@ -59,6 +59,18 @@ def _held(
 
 def _service() -> AdminService:
     return AdminService.from_settings(get_settings())
+
+
+def _hold_action(service: AdminService, ref: str) -> OutboxAction:
+    """The outbox action that holds ``ref`` in Zoho, as its hold's decision queued it."""
+    from sync_guard.admin.service import UNDO
+
+    hold = service.repository.hold(ref)
+    assert hold is not None
+    decision = service.audit_log.get(hold.entry_id)
+    assert decision is not None
+    [action] = [a for a in decision.actions if a.target == ref and a.kind in UNDO]
+    return action
 
 
 def _admin_entries(ref: str) -> list[object]:
@@ -181,8 +193,9 @@ def test_confirm_keeps_the_hold_and_records_the_survivor(
     [entry] = _admin_entries(survivor.ref)
     assert entry.operation == "confirm"  # type: ignore[attr-defined]
     assert entry.actor == "arn:aws:iam::123456789012:user/dora"  # type: ignore[attr-defined]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as again:
         service.confirm(held.ref, survivor=survivor.ref, actor="user:alice")
+    assert again.value.field == "hold_id"
     with pytest.raises(NotFound):
         service.confirm(companies[0].duplicate.ref, survivor="books:424242", actor="user:alice")
     with pytest.raises(InvalidPayload):
@@ -216,8 +229,9 @@ def test_link_pairs_by_hand_and_unpairs_former_partners(
     entries = _admin_entries(first.ref)
     assert [e.operation for e in entries] == ["link", "link"]  # type: ignore[attr-defined]
     assert {e.actor for e in entries} == {"user:erin"}  # type: ignore[attr-defined]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as again:
         service.link(crm.ref, second.ref, actor="user:erin")
+    assert again.value.field == "books"
     with pytest.raises(NotFound) as missing:
         service.link("crm:404", second.ref, actor="user:erin")
     assert missing.value.field == "crm"
@@ -244,8 +258,9 @@ def test_breaker_reset_is_audited_with_its_actor(
     assert not shadow.breaker().open
     assert result.entry.actor == "user:frank"
     assert AuditLog.from_settings(get_settings()).get(result.entry.entry_id) == result.entry
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as closed:
         _service().reset_breaker(actor="user:frank")
+    assert closed.value.field == "breaker"
 
 
 def test_audit_queries_find_admin_operations_by_record(
@@ -267,18 +282,13 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sync_guard.admin.service import UNDO
-    from sync_guard.errors import ConcurrentUpdate
     from sync_guard.store.shadow import STATE_SK
 
     _, companies = _held(aws, queues, sim, monkeypatch)
     settings = get_settings()
     held = companies[1].duplicate
     service = _service()
-    hold = service.repository.hold(held.ref)
-    assert hold is not None
-    decision = service.audit_log.get(hold.entry_id)
-    assert decision is not None
-    [action] = [a for a in decision.actions if a.target == held.ref and a.kind in UNDO]
+    action = _hold_action(service, held.ref)
     # The hold timed out five times against Zoho, which may have applied it, and was dead-lettered.
     aws.dynamodb.update_item(
         TableName=settings.outbox_table,
@@ -301,12 +311,40 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
         return release(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service.repository, "release", lose_a_race_once)
-    with pytest.raises(ConcurrentUpdate):
+    with pytest.raises(Conflict) as lost:
         service.release(held.ref, actor="user:alice")
+    # a 409 naming the hold, in words, not the transaction's cancellation reasons
+    assert lost.value.field == "hold_id"
+    assert held.ref in lost.value.message
+    assert "ConditionalCheckFailed" not in lost.value.message
 
     # the first attempt cancelled the dead-lettered hold; the admin's retry must still undo it in Zoho
     result = service.release(held.ref, actor="user:alice")
     assert [a.kind for a in result.entry.actions] == [UNDO[action.kind]]
+
+
+def test_a_release_while_the_hold_is_written_to_zoho_is_a_conflict_naming_the_hold(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    held = companies[1].duplicate
+    service = _service()
+    action = _hold_action(service, held.ref)
+    # given the executor writing the hold to Zoho right now
+    aws.dynamodb.update_item(
+        TableName=get_settings().outbox_table,
+        Key={"pk": {"S": action.action_id}},
+        UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "running"}},
+    )
+
+    with pytest.raises(Conflict) as running:
+        service.release(held.ref, actor="user:alice")
+
+    assert running.value.field == "hold_id"
+    assert held.ref in running.value.message
+    assert service.repository.hold(held.ref) is not None  # still held
 
 
 def test_release_of_a_hold_zoho_refused_queues_no_undo(
@@ -466,8 +504,9 @@ def test_forget_release_that_races_an_event_asks_to_run_again(
         write_states(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service.repository, "write_states", an_event_commits_first)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as raced:
         service.forget_release(held.ref, against=customer.ref, actor="user:bob")
+    assert raced.value.field == "record"
 
     # nothing was forgotten, nor audited
     assert customer.ref in service.record(held.ref).cleared

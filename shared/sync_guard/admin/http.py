@@ -122,18 +122,42 @@ def check_json_content_type(header: str | None) -> None:
         raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
 
 
+#: What a 403 names: the caller's identity (the request context's IAM identity, or its absence).
+CALLER_FIELD = "caller"
+
+
+def _iam_identity(event: dict[str, Any]) -> str | None:
+    """The caller's ARN (else its caller id) from ``requestContext.authorizer.iam``; None when the request
+    carries none, or one of another shape (text where a mapping belongs, an empty or non-text ARN)."""
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    iam = authorizer.get("iam") if isinstance(authorizer, dict) else None
+    if not isinstance(iam, dict):
+        return None
+    for key in ("userArn", "callerId"):
+        value = iam.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 def caller_actor(event: dict[str, Any], *, local: bool) -> str:
-    """The IAM caller's ARN from the request context; locally, the name the caller gives."""
-    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    iam = authorizer.get("iam") or {}
-    arn = iam.get("userArn") or iam.get("callerId")
+    """The IAM caller's ARN from the request context; locally, the name the caller gives.
+
+    Without one, a 403 naming ``caller``: it says what was missing, never what the request did carry (an
+    access key id is in the same context)."""
+    arn = _iam_identity(event)
     if arn:
-        return str(arn)
+        return arn
     if local:
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
         return f"local:{headers.get(LOCAL_ACTOR_HEADER) or 'admin'}"[:200]
     # API Gateway with AWS_IAM never forwards an unsigned request; no identity means a misconfiguration.
-    raise Forbidden("no IAM identity on the request")
+    raise Forbidden(
+        "no IAM identity on the request (requestContext.authorizer.iam has no caller ARN): the admin API "
+        "takes SigV4-signed requests of a principal allowed execute-api:Invoke only",
+        field=CALLER_FIELD,
+    )
 
 
 def hold_json(hold: Hold) -> dict[str, Any]:

@@ -120,6 +120,18 @@ def admin_action(
     )
 
 
+#: What a 409 of the breaker reset names: the breaker's state conflicts, not a field of the body.
+BREAKER_FIELD = "breaker"
+
+
+def _being_written(hold_id: str) -> Conflict:
+    """The release's refusal while the hold's own action runs against Zoho (undoing it now would race it)."""
+    return Conflict(
+        f"the hold of {hold_id} is being written to Zoho right now; release it again in a minute",
+        field="hold_id",
+    )
+
+
 #: The CRM modules a record held by hand can be in (the hold tag is written through that module's API).
 HOLD_MODULES = (Module.CRM_ACCOUNTS.value, Module.CRM_CONTACTS.value)
 
@@ -258,7 +270,10 @@ class AdminService:
             raise InvalidPayload("a record is not related to itself", field="related")
         existing = self.repository.hold(ref)
         if existing is not None and (existing.applied_in_zoho or existing.status is HoldStatus.CONFIRMED):
-            raise Conflict(f"{ref} is already held ({existing.status.value}, {existing.entry_id})")
+            raise Conflict(
+                f"{ref} is already held ({existing.status.value}, {existing.entry_id})",
+                field="record",
+            )
         state = self.repository.state(ref)
         now = self.clock()
         entry_id = admin_entry_id(f"{operation}|{ref}", actor, now)
@@ -293,7 +308,7 @@ class AdminService:
             self.repository.put_hold(entry, action, replaces=existing, state=state)
         except ConcurrentUpdate as error:
             raise Conflict(
-                f"{ref} changed meanwhile (held, or an event was processed); run it again"
+                f"{ref} changed meanwhile (held, or an event was processed); run it again", field="record"
             ) from error
         queued = [action.action_id] if action.execute else []
         if enqueue:
@@ -324,7 +339,7 @@ class AdminService:
                 continue
             status, attempts = found
             if status is ActionStatus.RUNNING:
-                raise Conflict("the hold is being written to Zoho right now; release it again in a minute")
+                raise _being_written(hold.hold_id)
             if status.claimable:
                 before = self.actions.cancel(
                     action.action_id, reason=f"released by {actor}", now=self.clock()
@@ -334,9 +349,7 @@ class AdminService:
                     if attempts == 0:
                         continue  # never sent to Zoho: nothing to undo
                 elif before is ActionStatus.RUNNING:
-                    raise Conflict(
-                        "the hold is being written to Zoho right now; release it again in a minute"
-                    )
+                    raise _being_written(hold.hold_id)
             elif status is ActionStatus.CANCELLED and attempts > 0:
                 pass  # cancelled by a release that then failed: it was tried, so Zoho may hold the record
             elif status is ActionStatus.FAILED and self._took_no_effect(action):
@@ -394,7 +407,15 @@ class AdminService:
             actions=undo_actions,
             names={hold.hold_id: state.record.name} if state else {},
         )
-        self.repository.release(hold, state, entry, undo_actions, cleared=judged)
+        try:
+            self.repository.release(hold, state, entry, undo_actions, cleared=judged)
+        except ConcurrentUpdate as error:
+            # the hold was released or replaced, or an event moved the record on, since it was read
+            raise Conflict(
+                f"{hold.hold_id} changed meanwhile (released, held again, or an event was processed); "
+                "look again, and release it again if it is still held",
+                field="hold_id",
+            ) from error
         queued = [a.action_id for a in undo_actions if a.execute]
         self._enqueue(queued)
         return OperationResult(
@@ -440,7 +461,11 @@ class AdminService:
         try:
             self.repository.write_states(entry, changes)
         except ConcurrentUpdate as error:
-            raise Conflict("a record changed meanwhile (an event was processed); run it again") from error
+            raise Conflict(
+                f"{ref}, {other} or a partner of theirs changed meanwhile (an event was processed); "
+                "run it again",
+                field="record",
+            ) from error
         return OperationResult(operation="forget_release", entry=entry, detail={"forgotten": forgotten})
 
     def _pair_states(self, ref: str, field: str) -> list[RecordState]:
@@ -467,7 +492,7 @@ class AdminService:
         if survivor_ref == hold.hold_id:
             raise InvalidPayload("the survivor must be another record than the held one", field="survivor")
         if hold.status is HoldStatus.CONFIRMED:
-            raise Conflict(f"{hold.hold_id} is already confirmed (survivor {hold.survivor})")
+            raise Conflict(f"{hold.hold_id} is already confirmed (survivor {hold.survivor})", field="hold_id")
         survivor_state = self.repository.state(survivor_ref)
         if survivor_state is None:
             raise NotFound(f"the guard does not know {survivor_ref}", field="survivor")
@@ -486,7 +511,9 @@ class AdminService:
         try:
             self.repository.confirm(hold, survivor_ref, entry)
         except ConcurrentUpdate as error:
-            raise Conflict(f"{hold.hold_id} changed meanwhile (released or confirmed); look again") from error
+            raise Conflict(
+                f"{hold.hold_id} changed meanwhile (released or confirmed); look again", field="hold_id"
+            ) from error
         return OperationResult(operation="confirm", entry=entry, detail={"survivor": survivor_ref})
 
     # ------------------------------------------------------------------------------------ links
@@ -503,16 +530,16 @@ class AdminService:
                 f"the guard does not know {missing}; seed or sync it first",
                 field="crm" if crm_state is None else "books",
             )
-        for state in (crm_state, books_state):
+        for state, field in ((crm_state, "crm"), (books_state, "books")):
             if state.deleted:
-                raise Conflict(f"{state.ref} is deleted in Zoho; link a live record")
+                raise Conflict(f"{state.ref} is deleted in Zoho; link a live record", field=field)
         already = crm_state.partner == books_ref and books_state.partner == crm_ref
         if (
             already
             and crm_state.pair_source is PairSource.ADMIN
             and books_state.pair_source is PairSource.ADMIN
         ):
-            raise Conflict(f"{crm_ref} and {books_ref} are already linked by an admin")
+            raise Conflict(f"{crm_ref} is already linked to {books_ref} by an admin", field="books")
         changes: dict[str, tuple[RecordState, int]] = {}
         unpaired: list[str] = []
         for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref)):
@@ -550,7 +577,11 @@ class AdminService:
         try:
             self.repository.write_states(entry, list(changes.values()))
         except ConcurrentUpdate as error:
-            raise Conflict("a record changed while linking (an event was processed); run it again") from error
+            raise Conflict(
+                f"{crm_ref}, {books_ref} or a former partner of theirs changed while linking (an event was "
+                "processed); run it again",
+                field="crm",
+            ) from error
         return OperationResult(operation="link", entry=entry, detail={"unpaired": unpaired})
 
     # ------------------------------------------------------------------------------------ breaker
@@ -566,7 +597,7 @@ class AdminService:
                 now=self.clock(),
             )
         except ConcurrentUpdate as error:
-            raise Conflict("the storm breaker is not open") from error
+            raise Conflict("the storm breaker is not open: nothing to reset", field=BREAKER_FIELD) from error
         return OperationResult(operation="reset_storm_breaker", entry=entry)
 
     # ------------------------------------------------------------------------------------ audit

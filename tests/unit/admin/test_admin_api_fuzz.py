@@ -1,7 +1,8 @@
 """Property: whatever an admin sends, the admin handler answers a 2xx, or a JSON 4xx naming what was wrong.
 
-What was wrong: a field of the body or query (400), the path no route has (404), the method a route does
-not take (405), a body's Content-Type other than JSON (415).
+What was wrong: a field of the body or query (400), the caller's identity (403, ``caller``), the path no
+route has (404), the method a route does not take (405), the field a conflict is about (409: the record,
+the hold, the breaker), a body's Content-Type other than JSON (415). Every 4xx names one.
 
 The handler runs in-process on moto with a few holds already in place. Requests are random and adversarial:
 odd query strings (dates, limits, cursors, unicode), bodies of the wrong types or shapes or not JSON at all,
@@ -117,13 +118,28 @@ def bodies(draw: st.DrawFn, fields: list[str]) -> str | None:
     return json.dumps(draw(st.dictionaries(names, json_values, max_size=5)))
 
 
-def signed(event: dict[str, Any], method: str, path: str, *, identity: bool = True) -> dict[str, Any]:
-    """The event as API Gateway hands it on for ``method path``, with the IAM caller or without one."""
+SIGNED = {"iam": {"userArn": CALLER, "accountId": "123456789012", "callerId": "AIDAEXAMPLE"}}
+#: An access key id in the request context: never to be repeated in an answer.
+ACCESS_KEY = "AKIAEXAMPLEKEY0000001"
+#: Request contexts that carry no usable IAM identity (a direct invocation, a misconfigured route).
+NO_IDENTITY: list[Any] = [
+    None,  # no authorizer at all
+    {},
+    {"iam": None},
+    {"iam": "arn:aws:iam::123456789012:user/finance-admin"},  # text where a mapping belongs
+    {"iam": {"userArn": "", "callerId": " "}},
+    {"iam": {"userArn": 5, "callerId": ["AIDA"]}},
+    {"iam": {"accessKey": ACCESS_KEY, "accountId": "123456789012"}},
+    "iam",
+]
+
+
+def signed(event: dict[str, Any], method: str, path: str, *, identity: Any = SIGNED) -> dict[str, Any]:
+    """The event as API Gateway hands it on for ``method path``, with the IAM caller, or with ``identity`` as
+    its authorizer (None: no authorizer)."""
     event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
-    if identity:
-        event["requestContext"]["authorizer"] = {
-            "iam": {"userArn": CALLER, "accountId": "123456789012", "callerId": "AIDAEXAMPLE"}
-        }
+    if identity is not None:
+        event["requestContext"]["authorizer"] = identity
     return event
 
 
@@ -132,7 +148,7 @@ content_types = st.sampled_from(
     + ["application/json; charset=utf-8", "text/plain", "application/xml"]
     + ["application/x-www-form-urlencoded", ""]  # "": none, the body is then read as JSON
 )
-identities = st.integers(min_value=0, max_value=9).map(bool)  # mostly signed; sometimes no IAM identity
+identities = st.sampled_from([SIGNED] * 9 + NO_IDENTITY)  # mostly signed; sometimes no usable IAM identity
 
 
 @st.composite
@@ -206,13 +222,11 @@ FUZZ_SETTINGS = settings(SHARED_FUZZ_SETTINGS, max_examples=50)
 
 #: What the admin API answers: served, or refused as the caller's mistake (never a 5xx).
 STATUSES = {200, 400, 403, 404, 405, 409, 415}
-#: The refusals that name what was wrong: a field of the body or query, the path, the method, Content-Type.
-NAMING = {400, 404, 405, 415}
 
 
 def check_answer(aws: AwsResources, admin_app: ModuleType, event: dict[str, Any]) -> None:
-    """A 2xx, or a JSON 4xx (naming its field, path, method or Content-Type) that changed nothing; never an
-    internal error's text."""
+    """A 2xx, or a JSON 4xx (naming its field, the caller, path, method or Content-Type) that changed nothing;
+    never an internal error's text, nor the request context's access key."""
     before = snapshot(aws)
     response = admin_app.lambda_handler(event, FakeLambdaContext())
     status = response["statusCode"]
@@ -223,15 +237,18 @@ def check_answer(aws: AwsResources, admin_app: ModuleType, event: dict[str, Any]
         assert internal not in text, response
     document = json.loads(text) if text else {}
     assert isinstance(document, dict), response
+    assert ACCESS_KEY not in text, response
     if status >= 400:
         assert snapshot(aws) == before, (event, response)
         assert isinstance(document.get("error"), str), response
         assert document.get("message"), response
-    if status in NAMING:
+        assert isinstance(document.get("field"), str), response
         assert document["field"], response
-    if "authorizer" not in event["requestContext"]:
+    if event["requestContext"].get("authorizer") is not SIGNED:
         # API Gateway's order: the route (its own 404), then the caller; never a word about the body or query
         assert status in {403, 404, 405}, response
+    if status == 403:
+        assert document["field"] == "caller", response
     if status == 405:
         allowed = response["headers"]["Allow"].split(", ")
         assert event["requestContext"]["http"]["method"] not in allowed, response

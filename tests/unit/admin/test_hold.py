@@ -112,6 +112,7 @@ def test_a_record_held_in_zoho_or_confirmed_is_a_conflict_naming_its_hold(existi
 
     assert named in raised.value.message
     assert existing.status.value in raised.value.message
+    assert raised.value.field == "record"  # the request's field the conflict is about
     assert repository.written == []
     assert queue.sent == []
 
