@@ -121,6 +121,27 @@ def test_missing_or_wrong_token_is_401(aws: AwsResources, invoke: Invoke, auth: 
     assert aws.queued_messages() == []
 
 
+@pytest.mark.parametrize("second", [TEST_SECRET, "wrong"])
+def test_a_url_giving_the_token_twice_is_a_400_naming_it(
+    aws: AwsResources, invoke: Invoke, second: str
+) -> None:
+    # given a Books webhook URL with token twice: API Gateway joins the values with a comma in
+    # queryStringParameters and keeps them apart in rawQueryString
+    event = sample_event("books-delete-id-only")
+    del event["headers"]["x-sync-guard-token"]
+    event["queryStringParameters"] = {"token": f"{TEST_SECRET},{second}"}
+    event["rawQueryString"] = f"token={TEST_SECRET}&token={second}"
+
+    response = invoke(event)
+
+    assert response["statusCode"] == 400, response
+    document = body_of(response)
+    assert (document["error"], document["field"]) == ("bad_request", "token")
+    assert "more than once" in document["message"]
+    assert TEST_SECRET not in response["body"]
+    assert aws.queued_messages() == []
+
+
 def test_query_token_is_accepted(invoke: Invoke) -> None:
     event = sample_event("books-delete-id-only")
     del event["headers"]["x-sync-guard-token"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from sync_guard.config import BooksSignatureScheme, Settings
-from sync_guard.errors import Unauthorised
+from sync_guard.errors import ClientError, Unauthorised
 
 TOKEN_HEADER = "x-sync-guard-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY_PARAMETER = "token"  # noqa: S105 - a parameter name
@@ -38,6 +38,24 @@ def token_field(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
     if not headers.get(TOKEN_HEADER) and query.get(TOKEN_QUERY_PARAMETER):
         return TOKEN_QUERY_PARAMETER
     return TOKEN_FIELD
+
+
+def refuse_repeated_url_token(headers: Mapping[str, str], url_tokens: Sequence[str]) -> None:
+    """Raise a 400 naming ``token`` when the URL gives ``token`` more than once (``url_tokens``: every value,
+    ``WebhookRequest.query_values``) and the URL's token is the one read (no ``X-Sync-Guard-Token`` header).
+
+    A URL pieced together twice is malformed input, not a wrong credential: a 401 would send its owner
+    looking for a wrong secret. The answer turns on the request's shape alone, never on the secret: it comes
+    before any comparison, is the same whether one of the values, both or neither is the token, and quotes
+    none of them; so it tells a caller nothing a 401 would not (only that their URL repeats ``token``, which
+    they wrote)."""
+    if headers.get(TOKEN_HEADER) or len(url_tokens) < 2:
+        return
+    raise ClientError(
+        f"the webhook URL gives token more than once ({len(url_tokens)} times): not accepted. Keep one "
+        "token in the URL, or send it in the X-Sync-Guard-Token header",
+        field=TOKEN_QUERY_PARAMETER,
+    )
 
 
 def require_token(presented: object, secret: str, *, field: str = TOKEN_FIELD) -> None:

@@ -24,9 +24,11 @@ from typing import Any, Protocol
 from sync_guard.config import Settings
 from sync_guard.errors import ClientError, Conflict, SyncGuardError, UnsupportedMediaType
 from sync_guard.ingest.auth import (
+    TOKEN_QUERY_PARAMETER,
     SignatureVerifier,
     books_signature_verifier,
     presented_token,
+    refuse_repeated_url_token,
     require_token,
     token_field,
 )
@@ -114,6 +116,7 @@ class IngestService:
         """Authenticate, validate, store and queue; raises a ``ClientError`` for the caller's mistakes."""
         body = body_bytes(request, self._max_body_bytes)
         secret = self._secret()
+        refuse_repeated_url_token(request.headers, request.query_values(TOKEN_QUERY_PARAMETER))
         presented = presented_token(request.headers, request.query)
         # Notification API callbacks cannot carry headers: their token is echoed inside the body.
         if request.route is not Route.CRM_NOTIFICATIONS or presented is not None:

@@ -190,6 +190,71 @@ def test_wrong_or_missing_token_is_unauthorised_before_the_body_is_read(
         make_service(store, queue).ingest(request(Route.CRM_WORKFLOW, "{not even json", token=token))
 
 
+ROUTE_PAYLOADS = {
+    Route.CRM_WORKFLOW: "crm-workflow-account-create.json",
+    Route.CRM_NOTIFICATIONS: "crm-notification-insert.json",
+    Route.BOOKS: "books-create.json",
+}
+
+
+def url_tokens(route: Route, values: list[str], headers: dict[str, str] | None = None) -> WebhookRequest:
+    """A webhook whose URL gives ``token`` once per value, as an HTTP API hands it on: the values joined by
+    commas in queryStringParameters, apart in rawQueryString."""
+    raw_query = "&".join(f"token={value}" for value in values)
+    return WebhookRequest.build(
+        route,
+        {"content-type": "application/json", **(headers or {})},
+        {"token": ",".join(values)},
+        payload_text(ROUTE_PAYLOADS[route]),
+        False,
+        raw_query,
+    )
+
+
+@pytest.mark.parametrize("route", list(Route))
+@pytest.mark.parametrize(
+    "values",
+    [
+        [SECRET, SECRET],  # the URL pieced together twice
+        [SECRET, "guess"],
+        ["guess", SECRET],
+        ["guess", "other"],
+        ["", ""],
+        [SECRET, SECRET, SECRET],
+    ],
+)
+def test_a_url_giving_token_more_than_once_is_a_400_naming_it_whatever_the_values(
+    store: MemoryStore, queue: MemoryQueue, route: Route, values: list[str]
+) -> None:
+    service = make_service(store, queue)
+
+    # when a webhook's URL (no header) gives token more than once
+    with pytest.raises(SyncGuardError) as raised:
+        service.ingest(url_tokens(route, values))
+
+    # then it is malformed input, not a wrong secret
+    assert (raised.value.status, raised.value.field) == (400, "token")
+    assert "token more than once" in raised.value.message
+    assert SECRET not in raised.value.message
+    # and the answer is the same whether one value, all or none is the secret: it tells nothing of it
+    with pytest.raises(SyncGuardError) as wrong:
+        service.ingest(url_tokens(route, ["guess"] * len(values)))
+    assert raised.value.to_body() == wrong.value.to_body()
+    assert store.items == {}
+    assert queue.sent == []
+
+
+def test_a_repeated_url_token_is_not_read_where_the_header_carries_the_token(
+    store: MemoryStore, queue: MemoryQueue
+) -> None:
+    # the header's token is the one read: the URL's, once or twice, right or wrong, is not looked at
+    service = make_service(store, queue)
+    accepted = service.ingest(url_tokens(Route.BOOKS, ["guess", "other"], {"X-Sync-Guard-Token": SECRET}))
+    assert accepted.accepted == 1
+    with pytest.raises(Unauthorised):
+        service.ingest(url_tokens(Route.BOOKS, [SECRET, SECRET], {"X-Sync-Guard-Token": "guess"}))
+
+
 def test_query_token_authenticates(store: MemoryStore, queue: MemoryQueue) -> None:
     body = payload_text("books-delete-id-only.json")
     result = make_service(store, queue).ingest(
