@@ -59,7 +59,12 @@ class WebhookRequest:
     def query_values(self, name: str) -> list[str]:
         """Every value the URL gives ``name``, in order: read from the raw query string, where a repeated
         parameter is still two (``queryStringParameters`` joins them with a comma, and a value may hold a
-        comma of its own); from ``query`` when the raw string does not have it (a hand-made event)."""
+        comma of its own); from ``query`` when the raw string does not have it (a hand-made event).
+
+        Decoded as a form is (``+`` is a space), which ``queryStringParameters`` may not do (the local
+        runtime leaves ``+`` as sent; what API Gateway does is undocumented). It does not matter for what is
+        read here: an ``organization_id`` is digits (a ``+`` around them reads as a space, stripped), and
+        of ``token`` only the number of values is taken, which ``+`` does not change."""
         values = [value for key, value in parse_qsl(self.raw_query, keep_blank_values=True) if key == name]
         if not values and name in self.query:
             return [self.query[name]]

@@ -84,7 +84,16 @@ class Route:
 def http_api_event(
     method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], body: bytes, route_key: str
 ) -> dict[str, Any]:
-    """The API Gateway HTTP API payload-format 2.0 event for one request."""
+    """The API Gateway HTTP API payload-format 2.0 event for one request.
+
+    ``queryStringParameters`` are percent-decoded, a repeated parameter's values joined with commas (AWS's
+    payload-format documentation says so); ``rawQueryString`` is the query as sent. A ``+`` is left a
+    ``+``, not read as a space: AWS's documentation of payload format 2.0 does not say what HTTP APIs do
+    with it, and no statement for HTTP APIs was found (reports of REST APIs, payload 1.0, show ``+``
+    arriving as a space: aws/aws-cdk#19827), so this is unconfirmed, and kept as it was rather than
+    guessed. The guard does not depend on it: a webhook token is letters and digits, an organisation id
+    digits, and the ingest reads ``organization_id`` (and counts ``token``) from ``rawQueryString``.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
     is_text = not body or content_type.startswith(_TEXT_TYPES)

@@ -59,6 +59,7 @@ def test_a_body_over_the_limit_is_a_413_naming_the_body(body: str, b64: bool) ->
         ({"organization_id": ""}, "organization_id", [""]),
         ({"organization_id": "1"}, "", ["1"]),  # a hand-made event without the raw string
         ({"organization_id": "1"}, "event=create", ["1"]),  # ... or whose raw string lacks it
+        ({"organization_id": "1+,+2"}, "organization_id=1+&organization_id=%2B2", ["1 ", "+2"]),  # as a form
         ({}, "", []),
     ],
 )

@@ -221,6 +221,7 @@ def url_tokens(route: Route, values: list[str], headers: dict[str, str] | None =
         ["guess", "other"],
         ["", ""],
         [SECRET, SECRET, SECRET],
+        ["a+b", "c"],  # a '+' read as a space or not, still two values
     ],
 )
 def test_a_url_giving_token_more_than_once_is_a_400_naming_it_whatever_the_values(
