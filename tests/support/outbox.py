@@ -90,7 +90,7 @@ _PROCESSING_MAX_RECEIVES = int(
 )
 
 
-def _outbox_timeout() -> float:
+def outbox_timeout() -> float:
     """The outbox function's Timeout in template.yaml: the time a fresh invocation has."""
     [spec] = [s for s in function_specs(load_template(), ROOT) if s.logical_id == "OutboxFunction"]
     return spec.timeout_seconds
@@ -360,6 +360,6 @@ def build_pipeline(aws: AwsResources, queues: OutboxQueues, *, storm_threshold: 
         batch_size=10,
         wait_seconds=0,
         retry_visibility_seconds=0,
-        timeout_seconds=_outbox_timeout(),
+        timeout_seconds=outbox_timeout(),
     )
     return Pipeline(aws, queues, source, deps)
