@@ -129,6 +129,44 @@ def test_the_fleet_never_mints_more_than_ten_tokens_in_ten_minutes(aws: AwsResou
     assert stale.expires_at == 0.0
 
 
+def test_two_containers_counting_on_the_same_nine_requests_do_not_send_an_eleventh(
+    aws_server: AwsResources,
+) -> None:
+    # given: nine refresh requests in the window, and two containers past a slow peer's lease that both
+    # read them before either counts its own
+    now = [1_900_000_000.0]
+    settings = get_settings()
+    caches = [
+        DynamoTokenCache(
+            client("dynamodb", settings),
+            settings.shadow_table,
+            "1000.RACE",
+            clock=lambda: now[0],
+            sleep=lambda _: None,
+        )
+        for _ in range(2)
+    ]
+    for _ in range(9):
+        caches[0].count_mint_request()
+        now[0] += 1
+    first, second = caches
+    stale = second._item()
+    reads = iter([stale])
+    real_item = second._item
+    second._item = lambda: next(reads, None) or real_item()  # type: ignore[method-assign]
+
+    # when: the first counts its request, then the second counts on the list it read before that
+    first.count_mint_request()
+
+    # then: the second reads again and is refused: ten requests, not eleven
+    with pytest.raises(ZohoTokenRateLimited):
+        second.count_mint_request()
+    item = aws_server.dynamodb.get_item(
+        TableName=settings.shadow_table, Key={"pk": {"S": "TOKEN#1000.RACE"}, "sk": {"S": "T"}}
+    )["Item"]
+    assert len(item["mints"]["L"]) == 10
+
+
 def test_every_refresh_request_counts_in_the_fleet_budget(aws: AwsResources) -> None:
     # given: an accounts server that fails twice (it may have minted each time) before answering
     posts: list[httpx.Request] = []

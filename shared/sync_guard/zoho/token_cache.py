@@ -40,6 +40,8 @@ from sync_guard.zoho.auth import (
 from sync_guard.zoho.errors import ZohoTokenRateLimited
 
 _SK = "T"
+#: Reads and conditional appends of one mint count, while other containers append theirs.
+_COUNT_ATTEMPTS = 5
 
 
 class DynamoTokenCache:
@@ -157,14 +159,36 @@ class DynamoTokenCache:
 
     # ------------------------------------------------------------------------------------ writes
     def count_mint_request(self) -> None:
-        """Count a refresh POST about to be sent; raises when the fleet may not send another yet."""
-        now = self._clock()
-        self._check_budget(self._item(), now)
-        self._client.update_item(
-            TableName=self.table,
-            Key=self._key,
-            UpdateExpression="SET mints = list_append(if_not_exists(mints, :empty), :mint)",
-            ExpressionAttributeValues={":empty": {"L": []}, ":mint": {"L": [{"N": repr(now)}]}},
+        """Count a refresh POST about to be sent; raises when the fleet may not send another yet.
+
+        The count is appended only while the list is as long as the one the budget was checked on: two
+        containers minting past a slow peer's lease at the same moment would otherwise both pass the check
+        on the same nine requests and send an eleventh. The one that loses reads the list again.
+        """
+        for _ in range(_COUNT_ATTEMPTS):
+            item = self._item()
+            now = self._clock()
+            self._check_budget(item, now)
+            seen = len(item.get("mints", {}).get("L", []))
+            try:
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._key,
+                    UpdateExpression="SET mints = list_append(if_not_exists(mints, :empty), :mint)",
+                    ConditionExpression="attribute_not_exists(mints) OR size(mints) = :seen",
+                    ExpressionAttributeValues={
+                        ":empty": {"L": []},
+                        ":mint": {"L": [{"N": repr(now)}]},
+                        ":seen": {"N": str(seen)},
+                    },
+                )
+                return
+            except ClientError as error:
+                if not is_conditional_check_failure(error):
+                    raise
+        raise ZohoTokenRateLimited(
+            "other containers are counting Zoho token requests at the same moment; not minting yet",
+            retry_after=self._poll_seconds,
         )
 
     def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
