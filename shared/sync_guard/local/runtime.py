@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools import Logger
 
-LambdaHandler = Callable[[dict[str, Any], Any], Any]
+from sync_guard.local.powertools import LambdaHandler, invoke
 
 logger = Logger(child=True)
 
@@ -220,7 +220,7 @@ class HttpApiServer:
             f"{route.method} {route.path}",
         )
         try:
-            response = route.handler(event, LocalLambdaContext(route.function_name))
+            response = invoke(route.handler, event, LocalLambdaContext(route.function_name))
         except Exception:  # the Lambda service would answer 500 for an unhandled error
             logger.exception("handler raised", extra={"function": route.function_name})
             self._write(
@@ -342,7 +342,7 @@ class SqsEventSource:
         self.invocations += 1
         try:
             context = LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds)
-            result = self.handler(event, context)
+            result = invoke(self.handler, event, context)
             failed_ids = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         except Exception:
             logger.exception("batch failed as a whole", extra={"function": self.function_name})
@@ -441,7 +441,7 @@ class ScheduleEventSource:
         with self._running:
             self.invocations += 1
             context = LocalLambdaContext(self.function_name, timeout_seconds=self.timeout_seconds)
-            return self.handler(event, context)
+            return invoke(self.handler, event, context)
 
     def scheduled_event(self) -> dict[str, Any]:
         """The event EventBridge delivers for the schedule's rule."""

@@ -27,6 +27,7 @@ import boto3
 
 from sync_guard.config import get_settings
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
+from sync_guard.local.powertools import scope_function_logs
 from sync_guard.local.runtime import (
     HttpApiServer,
     LambdaHandler,
@@ -386,6 +387,8 @@ class LocalStack:
         # Bound before the functions' variables are resolved: the notify URL names the port it got.
         self.http = HttpApiServer(routes, port=self.port)
         sqs = self._client("sqs")
+        # The functions share this process, and so the service's logger: each line keeps to its function.
+        self._exit.callback(scope_function_logs(self.environment.get("POWERTOOLS_SERVICE_NAME")))
         for spec in function_specs(self.template, root):
             for name, value in spec.environment.items():
                 self._saved_environ.setdefault(name, os.environ.get(name, "\0"))

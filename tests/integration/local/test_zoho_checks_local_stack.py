@@ -117,10 +117,9 @@ def run_checks_command(
     of its own as an admin runs it.
 
     Not through CliRunner: the stack's functions run in this process, and what they print goes to this
-    process's stdout, which CliRunner swaps for the command's while it runs. Powertools prints the
-    ColdStart metric of the first invocation in a process even with POWERTOOLS_METRICS_DISABLED, so a
-    processor polling the event the checks queued printed it into the command's JSON, whenever no earlier
-    test in the worker had used up the process's cold start (always when this test ran alone)."""
+    process's stdout, which CliRunner swaps for the command's while it runs. (Powertools' ColdStart metric,
+    which it prints even with POWERTOOLS_METRICS_DISABLED, once landed in the command's JSON that way; the
+    local runtime now keeps it from being printed, but any line a function prints would do the same.)"""
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     stack.state().write(state_dir)
