@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
@@ -28,11 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from aws_lambda_powertools import Logger
-
 from sync_guard.local.powertools import LambdaHandler, invoke
 
-logger = Logger(child=True)
+# The runtime's own lines (a handler that raised) go with the guard's loggers, the demo's log holds them.
+# As a Powertools child logger it had no parent when imported before the stack set the service name.
+logger = logging.getLogger(__name__)
 
 _TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/")
 
@@ -222,7 +223,7 @@ class HttpApiServer:
         try:
             response = invoke(route.handler, event, LocalLambdaContext(route.function_name))
         except Exception:  # the Lambda service would answer 500 for an unhandled error
-            logger.exception("handler raised", extra={"function": route.function_name})
+            logger.exception("%s: handler raised", route.function_name)
             self._write(
                 request,
                 HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -258,7 +259,7 @@ class HttpApiServer:
         try:
             result = source.invoke(event)
         except Exception as error:  # Lambda answers 200 and names the error in a header and the payload
-            logger.exception("invoked function raised", extra={"function": name})
+            logger.exception("%s: invoked function raised", name)
             headers["x-amz-function-error"] = "Unhandled"
             result = {"errorMessage": str(error), "errorType": type(error).__name__}
         self._write(request, HTTPStatus.OK, headers, json.dumps(result, default=str).encode())
@@ -324,7 +325,7 @@ class SqsEventSource:
             try:
                 self.poll_once()
             except Exception:  # keep the event source alive, as AWS's would be
-                logger.exception("event source poll failed", extra={"function": self.function_name})
+                logger.exception("%s: event source poll failed", self.function_name)
                 self._stop.wait(1)
 
     def poll_once(self) -> int:
@@ -345,7 +346,7 @@ class SqsEventSource:
             result = invoke(self.handler, event, context)
             failed_ids = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         except Exception:
-            logger.exception("batch failed as a whole", extra={"function": self.function_name})
+            logger.exception("%s: batch failed as a whole", self.function_name)
             failed_ids = {message["MessageId"] for message in received}
         succeeded = [m for m in received if m["MessageId"] not in failed_ids]
         if succeeded:
@@ -433,7 +434,7 @@ class ScheduleEventSource:
         try:
             return self.invoke(self.scheduled_event())
         except Exception:  # a failed scheduled run is logged; the next one comes at the next interval
-            logger.exception("scheduled invocation failed", extra={"function": self.function_name})
+            logger.exception("%s: scheduled invocation failed", self.function_name)
             return None
 
     def invoke(self, event: dict[str, Any]) -> Any:

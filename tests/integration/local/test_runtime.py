@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -85,6 +86,25 @@ def test_a_crashing_handler_gives_a_bare_500_like_lambda() -> None:
         server.stop()
     assert response.status_code == 500
     assert "secret detail" not in response.text
+
+
+def test_the_runtimes_own_error_lines_name_the_function_and_go_with_the_guards_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a scheduled function that raises
+    def crash(event: dict[str, Any], context: Any) -> None:
+        raise RuntimeError("checks failed")
+
+    schedule = ScheduleEventSource(crash, "ZohoChecksFunction", 60)
+
+    # when its schedule fires
+    with caplog.at_level(logging.ERROR, logger="sync_guard"):
+        assert schedule.fire() is None
+
+    # then the runtime says which function failed, on a logger the demo sends to its log file
+    [record] = [r for r in caplog.records if r.name.startswith("sync_guard.")]
+    assert record.getMessage() == "ZohoChecksFunction: scheduled invocation failed"
+    assert record.exc_info is not None
 
 
 def queue_arn(aws: AwsResources, url: str) -> str:
