@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from sync_guard.admin.dynamo import DynamoAdminRepository
+from sync_guard.admin.model import Hold
+from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
-from sync_guard.errors import ConcurrentUpdate
+from sync_guard.errors import ConcurrentUpdate, Conflict
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import (
@@ -723,3 +725,156 @@ def test_a_release_in_the_gap_leaves_the_late_hold_listed_and_marked(repo: Dynam
     assert hold is not None
     admin.release(hold, repo.get_state("crm:1"), _admin_entry("adm_release_2", "release"), ())
     assert _hold_item_and_mark(admin, repo) == (None, None)
+
+
+def test_an_admins_hold_is_refused_while_the_guards_hold_has_no_item_yet(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a record the shadow knows, held by the guard (enforce) in a transaction the server splits: the
+    # transaction marks the record's state, its HOLD item follows
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    plan = _guard_hold(repo, "evt_hold", Mode.ENFORCE)
+    admin = _admin(repo)
+    service = AdminService(
+        repository=admin, audit_log=cast(Any, None), actions=cast(Any, None), queue=None, mode=Mode.ENFORCE
+    )
+    refused: list[Conflict] = []
+
+    def admins_hold() -> None:
+        assert admin.hold("crm:1") is None  # nothing listed yet
+        try:
+            service.hold("crm:1", actor="user:alice")
+        except Conflict as conflict:
+            refused.append(conflict)
+
+    # when an admin holds the record between the guard's transaction and its late HOLD item
+    _split_after_three_items(repo, admins_hold).commit(plan)
+
+    # then the admin's hold is refused as "already held", naming the record (before: it committed on top,
+    # both tag actions were queued, and the guard's hold was listed nowhere)
+    [conflict] = refused
+    assert conflict.field == "record"
+    assert "already held" in conflict.message
+    assert "evt_hold" in conflict.message
+    assert _hold_item_and_mark(admin, repo) == ("evt_hold", "evt_hold")
+    pending = Outbox(repo._client, repo.outbox_table).by_status(PENDING)
+    assert [queued.action.action_id for queued in pending] == [
+        _tag_action("evt_hold", Mode.ENFORCE).action_id
+    ]
+
+
+def test_an_admins_hold_of_an_unknown_record_does_not_land_in_the_gap(repo: DynamoShadowRepository) -> None:
+    # given a record the shadow does not know yet, which the guard creates and holds (enforce) in a
+    # transaction the server splits, and an admin's hold of it decided before that (on no state)
+    action = _tag_action("evt_hold", Mode.ENFORCE)
+    created = state(crm_account("1", "Acme Ltd")).model_copy(update={"rev": 1, "held_by": "evt_hold"})
+    plan = CommitPlan(
+        entry=entry(
+            "evt_hold", records=("crm:1",), decision=Decision.QUARANTINE, mode=Mode.ENFORCE, actions=(action,)
+        ),
+        state_writes=(StateWrite(created, None),),
+        actions=(action,),
+        holds=("crm:1",),
+    )
+    admin = _admin(repo)
+    admin_hold = _tag_action("adm_hold", Mode.ENFORCE, decision=Decision.ADMIN)
+    assert admin.state("crm:1") is None
+    refused: list[ConcurrentUpdate] = []
+
+    def admins_hold() -> None:
+        try:
+            admin.put_hold(
+                _admin_entry("adm_hold", "hold", (admin_hold,)), admin_hold, replaces=None, state=None
+            )
+        except ConcurrentUpdate as error:
+            refused.append(error)
+
+    # when the admin's hold is written between the guard's transaction and its late HOLD item
+    _split_after_three_items(repo, admins_hold).commit(plan)
+
+    # then it is refused: the record's state is no longer as the admin read it (before: it committed, and
+    # the guard's late item replaced it, so the admin's tag action ran listed nowhere)
+    assert len(refused) == 1
+    assert _hold_item_and_mark(admin, repo) == ("evt_hold", "evt_hold")
+    assert Outbox(repo._client, repo.outbox_table).get(admin_hold.action_id) is None
+
+
+def test_a_late_observe_hold_item_does_not_replace_a_later_holds(repo: DynamoShadowRepository) -> None:
+    # given a record held in observe mode by the guard in a transaction the server splits (no mark on its
+    # state: the HOLD item, written after the transaction, is all that lists it)
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    plan = _guard_hold(repo, "evt_earlier", Mode.OBSERVE)
+
+    # when a later event holds it in observe mode too, between that transaction and its late HOLD item
+    _split_after_three_items(repo, lambda: repo.commit(_guard_hold(repo, "evt_later", Mode.OBSERVE))).commit(
+        plan
+    )
+
+    # then the later hold stays listed (before: the earlier hold's late item replaced it)
+    assert _hold_item_and_mark(_admin(repo), repo) == ("evt_later", None)
+
+
+def test_a_late_observe_hold_item_replaces_the_hold_listed_before_its_transaction(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a record listed by an older observe hold
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    repo.commit(_guard_hold(repo, "evt_older", Mode.OBSERVE))
+
+    # when the guard holds it again in observe mode, in a transaction the server splits, nothing in between
+    _split_after_three_items(repo, lambda: None).commit(_guard_hold(repo, "evt_newer", Mode.OBSERVE))
+
+    # then the newer hold replaces the older one, as it does in one transaction
+    assert _hold_item_and_mark(_admin(repo), repo) == ("evt_newer", None)
+
+
+class Crash(Exception):
+    """The process dies right after a split transaction, before what did not fit in it is written."""
+
+
+def _crash() -> None:
+    raise Crash
+
+
+def test_a_hold_whose_item_a_crash_lost_is_refused_as_held_and_can_be_released(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a record held by the guard (enforce) in a transaction the server splits, the process dying
+    # before the late HOLD item: the state names the hold, which nothing lists
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    with pytest.raises(Crash):
+        _split_after_three_items(repo, _crash).commit(_guard_hold(repo, "evt_hold", Mode.ENFORCE))
+    service = AdminService.from_settings(get_settings())
+    assert service.list_holds() == []
+    assert _hold_item_and_mark(service.repository, repo) == (None, "evt_hold")
+
+    # when an admin holds it, then releases it
+    with pytest.raises(Conflict) as refused:
+        service.hold("crm:1", actor="user:alice")
+    released = service.release("crm:1", actor="user:alice")
+
+    # then the hold is refused, naming the guard's hold; the release frees the record and cancels the
+    # guard's tag action, which had not run (before: "crm:1 is not held", and the record stayed held)
+    assert "evt_hold" in refused.value.message
+    assert _hold_item_and_mark(service.repository, repo) == (None, None)
+    assert released.detail["cancelled"] == [_tag_action("evt_hold", Mode.ENFORCE).action_id]
+    assert released.entry.records == ("crm:1",)
+
+
+def test_a_release_from_the_mark_is_refused_once_the_late_item_is_listed(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a release decided while the guard's hold was not listed yet (from its state's mark), and the
+    # hold's late HOLD item written since
+    repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    _split_after_three_items(repo, lambda: None).commit(_guard_hold(repo, "evt_hold", Mode.ENFORCE))
+    admin = _admin(repo)
+    unlisted = Hold(hold_id="crm:1", entry_id="evt_hold", mode="enforce")
+
+    # when the release is written, then it is a conflict: the admin looks again and releases the listed
+    # hold (before: it cleared the mark and left the item listing a released hold)
+    with pytest.raises(ConcurrentUpdate):
+        admin.release(
+            unlisted, repo.get_state("crm:1"), _admin_entry("adm_release", "release"), (), listed=False
+        )
+    assert _hold_item_and_mark(admin, repo) == ("evt_hold", "evt_hold")

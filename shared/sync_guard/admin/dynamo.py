@@ -18,7 +18,15 @@ from sync_guard.store import aws
 from sync_guard.store.audit import audit_transact_items
 from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
 from sync_guard.store.outbox import outbox_put
-from sync_guard.store.shadow import HOLD_PK, DynamoShadowRepository, run_transaction, state_item
+from sync_guard.store.shadow import (
+    HOLD_PK,
+    DynamoShadowRepository,
+    hold_key,
+    revision_check,
+    run_transaction,
+    state_item,
+    state_key,
+)
 
 
 def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
@@ -34,10 +42,6 @@ def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
         confirmed_by=values.get("confirmed_by"),
         confirmed_at=parse_iso(values["confirmed_at"]) if values.get("confirmed_at") else None,
     )
-
-
-def _hold_key(ref: str) -> dict[str, Any]:
-    return {"pk": {"S": HOLD_PK}, "sk": {"S": ref}}
 
 
 def hold_put(table: str, ref: str, entry: AuditEntry, *, replaces: Hold | None) -> dict[str, Any]:
@@ -93,7 +97,7 @@ class DynamoAdminRepository:
         return [hold_from_item(values) for _, values in self.shadow.holds()]
 
     def hold(self, ref: str) -> Hold | None:
-        item = self._client.get_item(TableName=self.shadow_table, Key=_hold_key(ref), ConsistentRead=True)
+        item = self._client.get_item(TableName=self.shadow_table, Key=hold_key(ref), ConsistentRead=True)
         return hold_from_item(from_item(item["Item"])) if "Item" in item else None
 
     def state(self, ref: str) -> RecordState | None:
@@ -108,6 +112,7 @@ class DynamoAdminRepository:
         actions: Sequence[OutboxAction],
         *,
         cleared: frozenset[str] = frozenset(),
+        listed: bool = True,
     ) -> None:
         """Remove the hold, clear ``held_by`` on the state (and remember the records it was judged distinct
         from, ``cleared``), queue the undo actions; one transaction.
@@ -115,18 +120,19 @@ class DynamoAdminRepository:
         ``held_by`` is cleared only when it names this hold (or none): a hold the guard committed after this
         ``HOLD`` item was written, in a transaction split on a development server, marks the state before
         its own item replaces this one. Its actions are not this release's to cancel, so its mark stays and
-        its item, written next, lists it (``DynamoShadowRepository._write_hold``)."""
+        its item, written next, lists it (``DynamoShadowRepository._write_hold``).
+
+        A hold not ``listed`` (its state's mark has no ``HOLD`` item) is released on condition that it
+        still has none: its late item, should it land first, makes this a ``ConcurrentUpdate``; and once
+        the mark is off, that item is no longer written."""
         operations = audit_transact_items(self.audit_table, entry)
-        operations.append(
-            {
-                "Delete": {
-                    "TableName": self.shadow_table,
-                    "Key": _hold_key(hold.hold_id),
-                    "ConditionExpression": "entry_id = :entry",
-                    "ExpressionAttributeValues": {":entry": to_value(hold.entry_id)},
-                }
-            }
-        )
+        item: dict[str, Any] = {"TableName": self.shadow_table, "Key": hold_key(hold.hold_id)}
+        if listed:
+            item["ConditionExpression"] = "entry_id = :entry"
+            item["ExpressionAttributeValues"] = {":entry": to_value(hold.entry_id)}
+            operations.append({"Delete": item})
+        else:
+            operations.append({"ConditionCheck": item | {"ConditionExpression": "attribute_not_exists(pk)"}})
         if state is not None:
             echo = dict(state.echo_expected)
             echo.update({a.action_id: a.expected_state for a in actions if a.execute and a.expected_state})
@@ -150,6 +156,9 @@ class DynamoAdminRepository:
 
         The ``HOLD`` item (replacing ``replaces``, or none), the hold action in the outbox and, when the
         guard knows the record and the action will run, ``held_by`` and the expected echo on its state.
+        The record's state must still be as read (``state``; None: still unknown), written or not: on a
+        server that splits the guard's transactions, a hold the guard committed marks the state before its
+        ``HOLD`` item is written, and this hold must not land in between (``ConcurrentUpdate``).
         """
         operations = audit_transact_items(self.audit_table, entry)
         operations.append(hold_put(self.shadow_table, action.target, entry, replaces=replaces))
@@ -157,6 +166,9 @@ class DynamoAdminRepository:
             echo = dict(state.echo_expected) | {action.action_id: action.expected_state}
             held = state.model_copy(update={"held_by": entry.entry_id, "echo_expected": echo})
             operations.append(state_put(self.shadow_table, held, state.rev))
+        else:
+            rev = state.rev if state is not None else None
+            operations.append(revision_check(self.shadow_table, state_key(action.target), rev))
         operations.append(outbox_put(self.outbox_table, action))
         run_transaction(self._client, operations)
 
@@ -167,7 +179,7 @@ class DynamoAdminRepository:
             {
                 "Update": {
                     "TableName": self.shadow_table,
-                    "Key": _hold_key(hold.hold_id),
+                    "Key": hold_key(hold.hold_id),
                     "UpdateExpression": (
                         "SET #status = :confirmed, survivor = :survivor, confirmed_by = :actor, "
                         "confirmed_at = :at, confirm_entry = :entry"

@@ -259,8 +259,8 @@ class AdminService:
         ``observe`` mode the action is recorded, never run). ``mode`` overrides the guard's for this hold
         (``preflight --apply`` writes its holds while the guard observes). ``enqueue=False`` leaves the
         queued action to the caller (``preflight`` runs it at once). A record already held in ``enforce``
-        mode, or confirmed, is a ``Conflict``; an ``observe``-mode hold, which never reached Zoho, is
-        replaced.
+        mode, or confirmed, is a ``Conflict``, as is one whose state names a hold not listed (yet); an
+        ``observe``-mode hold, which never reached Zoho, is replaced.
         """
         actor = self._actor(actor)
         mode = mode or self.mode
@@ -275,6 +275,14 @@ class AdminService:
                 field="record",
             )
         state = self.repository.state(ref)
+        if state is not None and state.held_by not in (None, existing.entry_id if existing else None):
+            # The guard's hold committed without its HOLD item yet (a transaction split on a development
+            # server writes the item right after): holding on top would run both holds' actions.
+            raise Conflict(
+                f"{ref} is already held ({HoldStatus.HELD.value}, {state.held_by}); its quarantine is being "
+                "listed: look again in a moment (still not listed: release it, then hold it)",
+                field="record",
+            )
         now = self.clock()
         entry_id = admin_entry_id(f"{operation}|{ref}", actor, now)
         kind = ActionKind.TAG_CRM_RECORD if ref.startswith("crm:") else ActionKind.MARK_BOOKS_INACTIVE
@@ -322,10 +330,36 @@ class AdminService:
             raise NotFound(f"{ref} is not held", field="hold_id")
         return hold
 
+    def _hold_to_release(self, hold_id: str) -> tuple[Hold, bool]:
+        """The hold of ``hold_id`` and whether it is listed (has its ``HOLD`` item).
+
+        A hold the guard committed in a transaction split on a development server marks the record's state
+        before its ``HOLD`` item is written; a crash in between leaves the mark without the item. The
+        record is then held (its actions run) but listed nowhere, and ``hold`` refuses it as already held:
+        it is released from the mark, as the decision the mark names recorded it.
+        """
+        ref = parse_ref(hold_id, field="hold_id")
+        hold = self.repository.hold(ref)
+        if hold is not None:
+            return hold, True
+        state = self.repository.state(ref)
+        decision = self.audit_log.get(state.held_by) if state is not None and state.held_by else None
+        if decision is None:
+            raise NotFound(f"{ref} is not held", field="hold_id")
+        unlisted = Hold(
+            hold_id=ref,
+            entry_id=decision.entry_id,
+            rules=decision.rules,
+            at=decision.at,
+            mode=decision.mode.value,
+        )
+        return unlisted, False
+
     def release(self, hold_id: str, *, actor: str, reason: str = "") -> OperationResult:
-        """Undo a hold (see the module docstring); the record syncs again once the undo actions ran."""
+        """Undo a hold (see the module docstring); the record syncs again once the undo actions ran. A hold
+        that marks the record's state but was never listed is released too (``_hold_to_release``)."""
         actor = self._actor(actor)
-        hold = self._hold(hold_id)
+        hold, listed = self._hold_to_release(hold_id)
         decision = self.audit_log.get(hold.entry_id)
         hold_actions = [
             a for a in (decision.actions if decision else ()) if a.target == hold.hold_id and a.kind in UNDO
@@ -408,7 +442,7 @@ class AdminService:
             names={hold.hold_id: state.record.name} if state else {},
         )
         try:
-            self.repository.release(hold, state, entry, undo_actions, cleared=judged)
+            self.repository.release(hold, state, entry, undo_actions, cleared=judged, listed=listed)
         except ConcurrentUpdate as error:
             # the hold was released or replaced, or an event moved the record on, since it was read
             raise Conflict(

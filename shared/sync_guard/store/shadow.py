@@ -313,7 +313,12 @@ def _state_put(table: str, write: StateWrite) -> dict[str, Any]:
 
 
 def _key_check(table: str, key: str, rev: int | None) -> dict[str, Any]:
-    check: dict[str, Any] = {"TableName": table, "Key": key_item_key(key)}
+    return revision_check(table, key_item_key(key), rev)
+
+
+def revision_check(table: str, item_key: dict[str, Any], rev: int | None) -> dict[str, Any]:
+    """A ``ConditionCheck`` that the item is still at the revision read (``rev``), or still absent (None)."""
+    check: dict[str, Any] = {"TableName": table, "Key": item_key}
     if rev is None:
         check["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
@@ -467,7 +472,8 @@ class DynamoShadowRepository:
         of importance (audit marker, record states, breaker conditions and counter, the first key claim,
         outbox actions, further key claims, key removals, holds, audit views) and what does not fit is
         written right after the transaction, idempotently: a key membership or a hold only while the
-        record's state still agrees with it (another event or an admin may have moved it on meanwhile), the
+        record's state still agrees with it (another event or an admin may have moved it on meanwhile; a
+        hold that does not mark the state, only over the ``HOLD`` item read before the transaction), the
         rest unconditionally. The engine re-adds missing
         key memberships on the record's next event, so the only cost of a crash in between is a missing
         audit view or hold on a development server. A key's ``owner`` is the first writer only for the
@@ -478,6 +484,7 @@ class DynamoShadowRepository:
         operations = self._ordered_operations(plan)
         while True:
             core = operations[: self.max_transaction_items]
+            replaced = self._held_before(operations[len(core) :], plan)
             try:
                 run_transaction(self._client, core)
             except TransactionTooLarge as error:
@@ -486,7 +493,7 @@ class DynamoShadowRepository:
                 self.max_transaction_items = error.limit
                 continue
             break
-        self._write_follow_ups(operations[len(core) :], plan)
+        self._write_follow_ups(operations[len(core) :], plan, replaced)
 
     def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         audit = audit_transact_items(self.audit_table, plan.entry)
@@ -509,10 +516,27 @@ class DynamoShadowRepository:
             *audit[1:],
         ]
 
-    def _write_follow_ups(self, operations: list[dict[str, Any]], plan: CommitPlan) -> None:
+    def _held_before(self, late: list[dict[str, Any]], plan: CommitPlan) -> dict[str, str | None]:
+        """The entry of the ``HOLD`` item (None: no item) of each record whose hold is left out of the
+        transaction and does not mark the record's state, read before the transaction (see ``_write_hold``).
+        Nothing to read when the whole plan fits, as on AWS."""
+        refs = [
+            ref
+            for operation in late
+            if (ref := _hold_ref(self.shadow_table, operation)) is not None and not _marks(plan, ref)
+        ]
+        if not refs:
+            return {}
+        found = self._batch_get({self.shadow_table: [hold_key(ref) for ref in refs]})[self.shadow_table]
+        entries = {item["sk"]["S"]: str(from_item(item).get("entry_id", "")) for item in found}
+        return {ref: entries.get(ref) for ref in refs}
+
+    def _write_follow_ups(
+        self, operations: list[dict[str, Any]], plan: CommitPlan, replaced: dict[str, str | None]
+    ) -> None:
         """Operations that did not fit in the transaction: key memberships and holds on condition that the
-        record's state still agrees with them (``_write_membership``, ``_write_hold``), the rest
-        unconditionally where that is safe."""
+        record's state still agrees with them (``_write_membership``, ``_write_hold``; ``replaced``: the
+        ``HOLD`` items read before the transaction), the rest unconditionally where that is safe."""
         changes = {f"KEY#{change.key}": change for change in plan.key_changes}
         puts: dict[str, list[dict[str, Any]]] = {}
         updates: list[dict[str, Any]] = []
@@ -527,7 +551,7 @@ class DynamoShadowRepository:
                     except ClientError as error:
                         if not is_conditional_check_failure(error):
                             raise
-                elif put["TableName"] == self.shadow_table and put["Item"]["pk"]["S"] == HOLD_PK:
+                elif _hold_ref(self.shadow_table, operation) is not None:
                     holds.append(put)
                 else:
                     puts.setdefault(put["TableName"], []).append(put["Item"])
@@ -542,7 +566,7 @@ class DynamoShadowRepository:
         for change in memberships:
             self._write_membership(change)
         for put in holds:
-            self._write_hold(put, plan)
+            self._write_hold(put, plan, replaced)
         # Unconditional updates (key memberships, counters) go together, a transaction at a time: fewer
         # round trips than one UpdateItem each. A conflict with a concurrent writer falls back to single
         # updates, which DynamoDB serialises per item.
@@ -595,28 +619,36 @@ class DynamoShadowRepository:
         # (The key can name a person: a warning names its kind only.)
         self._write_while(checks, update, what="a key membership", detail={"key_kind": _prefix(change.key)})
 
-    def _write_hold(self, put: dict[str, Any], plan: CommitPlan) -> None:
+    def _write_hold(self, put: dict[str, Any], plan: CommitPlan, replaced: dict[str, str | None]) -> None:
         """A ``HOLD`` item left out of its event's transaction, written only while the held record's state
-        still names this hold (``held_by``), in one small transaction with a check of that state.
+        still agrees with it, in one small transaction with a check of that state.
 
         A hold the guard carries out marks the record's state in the transaction (``held_by``): the item is
-        written only while the state still carries that mark. An admin's hold committed meanwhile (nothing
-        stopped it: the ``HOLD`` item was not there yet) marks the state with its own entry and writes its
-        own item, which this one must not replace; a release of this hold takes the mark off, and the item
-        must not come back. A hold that does not mark the state (observe mode, a record the shadow does not
-        know) is written while no hold marks it. A release of an older ``HOLD`` item of the record can
-        commit in the gap too: it leaves this hold's mark (see ``DynamoAdminRepository.release``), so this
-        hold, whose actions that release did not cancel, stays listed and can be released in its turn.
+        written only while the state still carries that mark, the one hold of the record there is. An
+        admin's hold is refused while the mark has no item (``AdminService.hold``; had one committed
+        meanwhile, it would have marked the state with its own entry and written its own item, which this
+        one must not replace); a release of this hold takes the mark off, and the item must not come back.
+        A release of an older ``HOLD`` item of the record can commit in the gap too: it leaves this hold's
+        mark (see ``DynamoAdminRepository.release``), so this hold, whose actions that release did not
+        cancel, stays listed and can be released in its turn.
+
+        A hold that does not mark the state (observe mode, a record the shadow does not know) is written
+        while no hold marks it, and only over the ``HOLD`` item there was before the transaction
+        (``replaced``), or none: another such hold of the record, decided alongside, may have written its
+        item meanwhile, and that later item stays.
         """
         ref = str(put["Item"]["sk"]["S"])
         entry_id = plan.entry.entry_id
-        marked = any(w.state.ref == ref and w.state.held_by == entry_id for w in plan.state_writes)
         check: dict[str, Any] = {"TableName": self.shadow_table, "Key": state_key(ref)}
-        if marked:
+        if _marks(plan, ref):
             check["ConditionExpression"] = "held_by = :entry"
             check["ExpressionAttributeValues"] = {":entry": to_value(entry_id)}
         else:
             check["ConditionExpression"] = "attribute_not_exists(held_by)"
+            put = {**put, "ConditionExpression": "attribute_not_exists(pk)"}
+            if (before := replaced.get(ref)) is not None:
+                put["ConditionExpression"] += " OR entry_id = :before"
+                put["ExpressionAttributeValues"] = {":before": to_value(before)}
         self._write_while([{"ConditionCheck": check}], {"Put": put}, what="a hold", detail={})
 
     def _write_while(
@@ -831,6 +863,24 @@ class DynamoShadowRepository:
             }
         )
         run_transaction(self._client, operations)
+
+
+def hold_key(ref: str) -> dict[str, Any]:
+    """The key of the ``HOLD`` item of ``ref``."""
+    return {"pk": {"S": HOLD_PK}, "sk": {"S": ref}}
+
+
+def _hold_ref(table: str, operation: dict[str, Any]) -> str | None:
+    """The held record's ref if ``operation`` puts a ``HOLD`` item in the shadow ``table``."""
+    put = operation.get("Put")
+    if put is None or put["TableName"] != table or put["Item"]["pk"]["S"] != HOLD_PK:
+        return None
+    return str(put["Item"]["sk"]["S"])
+
+
+def _marks(plan: CommitPlan, ref: str) -> bool:
+    """Whether ``plan``'s hold of ``ref`` marks the record's state (``held_by``): a hold carried out."""
+    return any(w.state.ref == ref and w.state.held_by == plan.entry.entry_id for w in plan.state_writes)
 
 
 #: The breaker is closed in the epoch read (or was never written: closed, epoch 0).

@@ -167,6 +167,7 @@ class FakeReleaseSide:
         undo: Sequence[OutboxAction],
         *,
         cleared: frozenset[str],
+        listed: bool = True,
     ) -> None:
         self.cleared.append(cleared)
         self.notes.append(entry.note)
