@@ -47,16 +47,16 @@ def test_filter_policies_on_severity_and_rule_pick_their_messages(aws: AwsResour
     name_drift_anywhere = subscribe_queue(aws, "finance-name-drift", {"rules": ["NAME_DRIFT"]})
     examples = rendered_examples()
     notifier = SnsNotifier(get_settings())
-    for stem in ("NAME_DRIFT", "BROKEN_MAPPING", "EMAIL_MISMATCH", "DIGEST_STORM"):
+    for stem in ("NAME_DRIFT", "RECREATED_AFTER_DELETE", "CREATED_IN_BOOKS", "DIGEST_STORM"):
         notifier.publish(examples[stem])
 
     def rules(queue: str) -> list[str]:
         return sorted(envelope["MessageAttributes"]["rule"]["Value"] for envelope in received(aws, queue))
 
-    # BROKEN_MAPPING is critical, so is the storm digest; EMAIL_MISMATCH is info.
-    assert rules(critical_only) == ["BROKEN_MAPPING", "MULTIPLICATION_STORM"]
+    # RECREATED_AFTER_DELETE and the storm digest are critical, NAME_DRIFT a warning, CREATED_IN_BOOKS info.
+    assert rules(critical_only) == ["MULTIPLICATION_STORM", "RECREATED_AFTER_DELETE"]
     assert rules(storms_only) == ["MULTIPLICATION_STORM"]
-    assert rules(not_info) == ["BROKEN_MAPPING", "MULTIPLICATION_STORM", "NAME_DRIFT"]
+    assert rules(not_info) == ["MULTIPLICATION_STORM", "NAME_DRIFT", "RECREATED_AFTER_DELETE"]
     assert rules(name_drift_anywhere) == ["MULTIPLICATION_STORM", "NAME_DRIFT"]
 
 

@@ -205,7 +205,7 @@ def example_notices() -> dict[str, FinanceNotice]:
         ),
         "EMAIL_MISMATCH": _notice(
             "EMAIL_MISMATCH",
-            Severity.INFO,
+            Severity.WARNING,
             Decision.QUARANTINE,
             Mode.OBSERVE,
             6,
@@ -254,7 +254,7 @@ def example_notices() -> dict[str, FinanceNotice]:
         ),
         "BROKEN_MAPPING": _notice(
             "BROKEN_MAPPING",
-            Severity.CRITICAL,
+            Severity.WARNING,
             Decision.QUARANTINE,
             Mode.ENFORCE,
             8,
@@ -284,7 +284,7 @@ def example_notices() -> dict[str, FinanceNotice]:
         ),
         "DOUBLE_LINK": _notice(
             "DOUBLE_LINK",
-            Severity.CRITICAL,
+            Severity.WARNING,
             Decision.FLAG,
             Mode.ENFORCE,
             9,
@@ -340,7 +340,7 @@ def example_notices() -> dict[str, FinanceNotice]:
         ),
         "CROSSED_MAPPING": _notice(
             "CROSSED_MAPPING",
-            Severity.CRITICAL,
+            Severity.WARNING,
             Decision.FLAG,
             Mode.ENFORCE,
             11,

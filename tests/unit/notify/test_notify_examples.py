@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sync_guard.executor.notices import SEVERITY_FOR_FINANCE
 from sync_guard.notify import CATALOGUE
-from sync_guard.notify.examples import example_files, example_notices
-from sync_guard.rules.catalogue import RULES
+from sync_guard.notify.examples import example_files, example_notices, storm_batch
+from sync_guard.rules.catalogue import BY_CODE, RULES
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "events" / "notifications"
@@ -31,6 +32,18 @@ def test_every_rule_of_the_guard_has_its_own_texts() -> None:
     assert not missing, f"rules finance would hear of in generic words: {missing}"
 
 
+def test_each_example_carries_the_severity_the_executor_gives_its_rule() -> None:
+    # A rule's finance severity is fixed by its code (docs/rules.md shows each one): an example with
+    # another one shows a subject and a `severity` attribute that no filter policy will ever meet.
+    notices = [*example_notices().values(), *storm_batch()]
+    wrong = {
+        f"{notice.rule}: {notice.severity.value}"
+        for notice in notices
+        if notice.rule in BY_CODE and notice.severity != SEVERITY_FOR_FINANCE[BY_CODE[notice.rule].severity]
+    }
+    assert not wrong, f"examples whose severity their rule never has: {sorted(wrong)}"
+
+
 def test_checked_in_examples_match_the_renderer() -> None:
     expected = example_files()
     present = {path.name for path in EXAMPLES.glob("*.txt")}
@@ -44,7 +57,7 @@ def test_the_digest_examples_carry_the_right_attributes() -> None:
     assert "Attribute rule (String): MULTIPLICATION_STORM" in files["DIGEST_STORM.txt"]
     assert "Attribute kind (String): digest" in files["DIGEST_STORM.txt"]
     assert "Attribute rule (String): MULTIPLE" in files["DIGEST_BACKFILL.txt"]
-    assert "Attribute severity (String): critical" in files["DIGEST_BACKFILL.txt"]
+    assert "Attribute severity (String): warning" in files["DIGEST_BACKFILL.txt"]
 
 
 def test_the_script_detects_and_repairs_a_stale_example(tmp_path: Path) -> None:
