@@ -50,6 +50,36 @@ def test_every_setting_is_in_the_configuration_reference() -> None:
     assert not missing, f"undocumented settings: {missing}"
 
 
+def documented_default_matches(cell: str, default: Any) -> bool:
+    """Whether a default cell of the configuration reference (`` `10` ``, ``empty``, ``unset``, ``derived``)
+    says what the setting's default is."""
+    if cell in ("empty", "derived"):  # derived: empty, and the code works the value out (notice links)
+        return default == ""
+    if cell == "unset":
+        return default is None
+    shown = re.fullmatch(r"`([^`]*)`", cell)
+    if shown is None:
+        return False
+    if isinstance(default, int | float | dict):  # `10` for 10.0, `{}` for {}
+        return bool(json.loads(shown.group(1)) == default)
+    return shown.group(1) == str(getattr(default, "value", default))
+
+
+def test_the_configuration_reference_gives_each_settings_default() -> None:
+    # A deployer leaves a variable unset because the table says its default is what they want.
+    reference = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    cells = dict(re.findall(r"^\| `(\w+)` \| ([^|]*?) \|", reference, re.M))
+    wrong = [
+        f"{env_name(name)}: README says {cells[env_name(name)]}, the code {default!r}"
+        for name, field in Settings.model_fields.items()
+        if env_name(name) in cells
+        and not documented_default_matches(
+            cells[env_name(name)], default := field.get_default(call_default_factory=True)
+        )
+    ]
+    assert not wrong, wrong
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert "make test" in ci
