@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     outbox_max_receives: int = Field(default=5, ge=1)
     # A claimed action whose executor vanished (timeout, crash) may be claimed again after this long.
     outbox_lease_seconds: int = Field(default=120, gt=0)
-    # The sweep re-queues actions still pending (or waiting to retry) this long after they were queued.
+    # The sweep re-queues actions still pending this long after they were queued (retrying ones after 15
+    # minutes untouched, running ones once their lease has run out: executor.Executor.sweep).
     outbox_sweep_after_seconds: int = Field(default=120, ge=0)
     finance_topic_arn: str = ""
     # The scheduled Zoho checks' function, which ``sync-guard checks`` invokes on demand (a stack output).
