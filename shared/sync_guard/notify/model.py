@@ -49,11 +49,9 @@ class Role:
 
     NEW_COPY = "new copy"
     EXISTING = "existing customer"
-    SURVIVOR = "survivor"
     PARTNER = "linked partner"
     ORPHAN = "orphaned copy"
     DELETED = "deleted record"
-    MERGED_INTO = "merged into"
     # The event's record when the rule does not mean it is new (it may be a long-standing customer).
     NEWLY_PAIRED = "newly paired customer"
     FORMER_PARTNER = "former partner"

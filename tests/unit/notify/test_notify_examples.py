@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sync_guard.executor.notices import SEVERITY_FOR_FINANCE
-from sync_guard.notify import CATALOGUE
+from sync_guard.executor.notices import _NEW_RECORD_RULES, _OWN_ROLE, SEVERITY_FOR_FINANCE
+from sync_guard.notify import CATALOGUE, Role
 from sync_guard.notify.examples import example_files, example_notices, storm_batch
 from sync_guard.rules.catalogue import BY_CODE, RULES
 
@@ -42,6 +42,20 @@ def test_each_example_carries_the_severity_the_executor_gives_its_rule() -> None
         if notice.rule in BY_CODE and notice.severity != SEVERITY_FOR_FINANCE[BY_CODE[notice.rule].severity]
     }
     assert not wrong, f"examples whose severity their rule never has: {sorted(wrong)}"
+
+
+def test_each_example_labels_its_records_as_the_executor_does() -> None:
+    # docs/notifications.md: the executor labels each record by what it is to the rule, in the words of
+    # Role, and the event's own record as the rule sees it ("new copy" only where the rule fires on a
+    # record just created). An example in words of its own shows finance a notice the guard never sends.
+    labels = {value for name, value in vars(Role).items() if name.isupper()}
+    for stem, notice in example_notices().items():
+        if notice.rule not in BY_CODE:
+            continue  # the stall notices and the unknown rule's come from elsewhere
+        roles = [record.role for record in notice.records]
+        assert set(roles) <= labels, f"{stem}: {sorted(set(roles) - labels)} is no label the executor gives"
+        own = Role.NEW_COPY if notice.rule in _NEW_RECORD_RULES else _OWN_ROLE.get(notice.rule)
+        assert own is None or own in roles, f"{stem}: the event's own record is labelled {own!r}"
 
 
 def test_checked_in_examples_match_the_renderer() -> None:
