@@ -175,7 +175,9 @@ def match_report(
     region: Annotated[
         str | None,
         typer.Option(
-            "--region", help="Country (ISO code) for phone numbers written without one; default GB."
+            "--region",
+            help="Country (ISO code) for phone numbers written without one (default: the guard's "
+            "SYNC_GUARD_DEFAULT_PHONE_REGION, GB unless set).",
         ),
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an existing report in OUT.")] = False,
