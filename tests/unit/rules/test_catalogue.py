@@ -50,6 +50,7 @@ def test_docs_describe_every_rule_as_the_code_does() -> None:
         section = text.split(f"### `{rule.code}`", 1)
         assert len(section) == 2, f"{rule.code} missing from docs/rules.md"
         body = section[1].split("### ", 1)[0]
+        assert body.startswith(f": {rule.title}\n"), f"{rule.code}: the heading is not the rule's title"
         assert f"**Severity:** {rule.severity.value}" in body, rule.code
         # what a subscription filter policy must name: the SNS attribute's value, not the rule's scale
         sns_value = SEVERITY_FOR_FINANCE[rule.severity].value
