@@ -511,3 +511,51 @@ def test_forget_release_that_races_an_event_asks_to_run_again(
     # nothing was forgotten, nor audited
     assert customer.ref in service.record(held.ref).cleared
     assert [e.operation for e in _admin_entries(held.ref)] == ["release"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("guard_mode", [Mode.ENFORCE, Mode.OBSERVE])
+def test_the_guards_hold_does_not_replace_an_admins_hold_of_a_record_it_does_not_know_yet(
+    aws: AwsResources,
+    queues: OutboxQueues,
+    sim: ZohoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    guard_mode: Mode,
+) -> None:
+    # given a Books customer the guard knows, and a drifted CRM copy of it the guard has not seen yet,
+    # which an admin holds by hand (written to Zoho, whatever the guard's mode)
+    point_at_simulator(sim, monkeypatch, mode=guard_mode)
+    [company] = create_companies(sim, 1)
+    pipeline = build_pipeline(aws, queues)
+    pipeline.decide([event_for(company.customer)])
+    copy = company.duplicate
+    service = _service()
+    held = service.hold(copy.ref, actor="user:alice", module="Accounts", mode=Mode.ENFORCE)
+    assert service.repository.state(copy.ref) is None
+
+    # when the copy's create webhook arrives and the guard would quarantine it
+    pipeline.decide([event_for(copy)])
+
+    # then the admin's hold is still the one listed, the record's state names it, and the only hold action
+    # queued for the record is the admin's (before: the guard's HOLD item replaced the admin's, both tag
+    # actions were queued, and releasing the listed hold left the admin's tag in Zoho)
+    [hold] = service.list_holds()
+    assert (hold.hold_id, hold.entry_id) == (copy.ref, held.entry.entry_id)
+    state = service.repository.state(copy.ref)
+    assert state is not None
+    assert state.held_by == held.entry.entry_id
+    decision = AuditLog.from_settings(get_settings()).get(event_for(copy).event_id)
+    assert decision is not None
+    assert decision.findings  # the guard still records what it found
+    assert f"{copy.ref} already held by {held.entry.entry_id}" in decision.note
+    assert decision.actions == ()  # no second hold; finance is not told again, as for any held record
+    pipeline.drain()
+    assert sim.requests.count("crm.add_tags", status=200) == 1
+
+    # and releasing the hold takes the record out of Zoho's hold and frees it in the guard
+    service.release(copy.ref, actor="user:alice")
+    pipeline.drain()
+    assert sim.state.crm_get("Accounts", copy.record_id)["Tag"] == []
+    assert service.list_holds() == []
+    released = service.repository.state(copy.ref)
+    assert released is not None
+    assert released.held_by is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -9,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
-from sync_guard.admin.dynamo import DynamoAdminRepository
+from sync_guard.admin.dynamo import DynamoAdminRepository, hold_put
 from sync_guard.admin.model import Hold
 from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
@@ -29,6 +30,7 @@ from sync_guard.guard.ports import (
     BreakerChange,
     CommitPlan,
     EventAlreadyProcessed,
+    HeldRecord,
     KeyChange,
     SnapshotRequest,
     StateWrite,
@@ -38,7 +40,7 @@ from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
 from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
 from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
-from tests.unit.guard.builders import T0, at, books_customer, crm_account, state
+from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state
 
 
 @pytest.fixture
@@ -627,12 +629,15 @@ def _guard_hold(repo: DynamoShadowRepository, entry_id: str, mode: Mode) -> Comm
     )
 
 
-def _split_after_three_items(repo: DynamoShadowRepository, other_event: Any) -> DynamoShadowRepository:
+def _split_after_three_items(
+    repo: DynamoShadowRepository, other_event: Any, *, limit: int = 3
+) -> DynamoShadowRepository:
     """``repo`` on a server that refuses transactions of more than three items (the audit marker, the state
-    and the tag action fit; the ``HOLD`` item and the audit views follow), ``other_event`` committed in
-    between."""
+    and, its ``HOLD`` item following, the check that the item may be replaced fit; the tag action, the
+    ``HOLD`` item and the audit views follow; with ``limit`` 4, the tag action fits too, a second action
+    follows), ``other_event`` committed in between."""
     return DynamoShadowRepository(
-        ThenAnotherEvent(repo._client, other_event, limit=3),
+        ThenAnotherEvent(repo._client, other_event, limit=limit),
         shadow_table=repo.shadow_table,
         audit_table=repo.audit_table,
         outbox_table=repo.outbox_table,
@@ -648,7 +653,9 @@ def _admin(repo: DynamoShadowRepository) -> DynamoAdminRepository:
     )
 
 
-def _admin_entry(entry_id: str, operation: str, actions: tuple[OutboxAction, ...] = ()) -> AuditEntry:
+def _admin_entry(
+    entry_id: str, operation: str, actions: tuple[OutboxAction, ...] = (), *, mode: Mode = Mode.OBSERVE
+) -> AuditEntry:
     return entry(
         entry_id,
         records=("crm:1",),
@@ -658,6 +665,7 @@ def _admin_entry(entry_id: str, operation: str, actions: tuple[OutboxAction, ...
         event_id=None,
         note=operation,
         actions=actions,
+        mode=mode,
     )
 
 
@@ -763,19 +771,25 @@ def test_an_admins_hold_is_refused_while_the_guards_hold_has_no_item_yet(
     ]
 
 
-def test_an_admins_hold_of_an_unknown_record_does_not_land_in_the_gap(repo: DynamoShadowRepository) -> None:
-    # given a record the shadow does not know yet, which the guard creates and holds (enforce) in a
-    # transaction the server splits, and an admin's hold of it decided before that (on no state)
-    action = _tag_action("evt_hold", Mode.ENFORCE)
-    created = state(crm_account("1", "Acme Ltd")).model_copy(update={"rev": 1, "held_by": "evt_hold"})
-    plan = CommitPlan(
+def _guard_creates_and_holds(entry_id: str) -> CommitPlan:
+    """The guard's first decision on crm:1, unknown to the shadow: its state, marked by the hold (enforce),
+    the tag action and the ``HOLD`` item."""
+    action = _tag_action(entry_id, Mode.ENFORCE)
+    created = state(crm_account("1", "Acme Ltd")).model_copy(update={"rev": 1, "held_by": entry_id})
+    return CommitPlan(
         entry=entry(
-            "evt_hold", records=("crm:1",), decision=Decision.QUARANTINE, mode=Mode.ENFORCE, actions=(action,)
+            entry_id, records=("crm:1",), decision=Decision.QUARANTINE, mode=Mode.ENFORCE, actions=(action,)
         ),
         state_writes=(StateWrite(created, None),),
         actions=(action,),
         holds=("crm:1",),
     )
+
+
+def test_an_admins_hold_of_an_unknown_record_does_not_land_in_the_gap(repo: DynamoShadowRepository) -> None:
+    # given a record the shadow does not know yet, which the guard creates and holds (enforce) in a
+    # transaction the server splits, and an admin's hold of it decided before that (on no state)
+    plan = _guard_creates_and_holds("evt_hold")
     admin = _admin(repo)
     admin_hold = _tag_action("adm_hold", Mode.ENFORCE, decision=Decision.ADMIN)
     assert admin.state("crm:1") is None
@@ -839,11 +853,22 @@ def _crash() -> None:
 def test_a_hold_whose_item_a_crash_lost_is_refused_as_held_and_can_be_released(
     repo: DynamoShadowRepository,
 ) -> None:
-    # given a record held by the guard (enforce) in a transaction the server splits, the process dying
-    # before the late HOLD item: the state names the hold, which nothing lists
+    # given a record held by the guard (enforce, with its notice to finance) in a transaction the server
+    # splits after the tag action, the process dying before the late HOLD item: the state names the hold,
+    # which nothing lists
     repo.commit(create_plan("evt_create", state(crm_account("1", "Acme Ltd")), keys={}))
+    plan = _guard_hold(repo, "evt_hold", Mode.ENFORCE)
+    [tag] = plan.actions
+    notice = tag.model_copy(
+        update={
+            "action_id": action_id_for("evt_hold", ActionKind.NOTIFY_FINANCE, "crm:1"),
+            "kind": ActionKind.NOTIFY_FINANCE,
+            "params": {},
+            "expected_state": {},
+        }
+    )
     with pytest.raises(Crash):
-        _split_after_three_items(repo, _crash).commit(_guard_hold(repo, "evt_hold", Mode.ENFORCE))
+        _split_after_three_items(repo, _crash, limit=4).commit(replace(plan, actions=(tag, notice)))
     service = AdminService.from_settings(get_settings())
     assert service.list_holds() == []
     assert _hold_item_and_mark(service.repository, repo) == (None, "evt_hold")
@@ -878,3 +903,137 @@ def test_a_release_from_the_mark_is_refused_once_the_late_item_is_listed(
             unlisted, repo.get_state("crm:1"), _admin_entry("adm_release", "release"), (), listed=False
         )
     assert _hold_item_and_mark(admin, repo) == ("evt_hold", "evt_hold")
+
+
+def _admins_hold_of_an_unknown_record(repo: DynamoShadowRepository, mode: Mode, *, confirmed: bool) -> None:
+    """An admin's hold of crm:1 while the shadow does not know it (its ``HOLD`` item only), confirmed a
+    duplicate of books:9 if ``confirmed``."""
+    admin = _admin(repo)
+    action = _tag_action("adm_hold", mode, decision=Decision.ADMIN)
+    admin.put_hold(_admin_entry("adm_hold", "hold", (action,), mode=mode), action, replaces=None, state=None)
+    if confirmed:
+        hold = admin.hold("crm:1")
+        assert hold is not None
+        admin.confirm(hold, "books:9", _admin_entry("adm_confirm", "confirm"))
+
+
+def _guard_writer(repo: DynamoShadowRepository, limit: int | None) -> DynamoShadowRepository:
+    return repo if limit is None else _split_after_three_items(repo, lambda: None)
+
+
+@pytest.mark.parametrize("limit", [None, 3], ids=["one transaction", "split"])
+@pytest.mark.parametrize(
+    ("mode", "confirmed"), [(Mode.ENFORCE, False), (Mode.OBSERVE, True)], ids=["applied", "confirmed"]
+)
+def test_the_guards_hold_does_not_replace_a_hold_that_reached_zoho_or_was_confirmed(
+    repo: DynamoShadowRepository, limit: int | None, mode: Mode, *, confirmed: bool
+) -> None:
+    # given an admin's hold of a record the shadow does not know, written to Zoho or confirmed
+    _admins_hold_of_an_unknown_record(repo, mode, confirmed=confirmed)
+
+    # when the guard creates the record and holds it (in one transaction, or one the server splits)
+    plan = _guard_creates_and_holds("evt_hold")
+    with pytest.raises(ConcurrentUpdate):
+        _guard_writer(repo, limit).commit(plan)
+
+    # then nothing of the decision is written (the engine reads again and decides again): the admin's hold
+    # is still the one listed, no state names the guard's, no second tag action is queued (before: the
+    # guard's HOLD item replaced the admin's; split, its state mark and its action committed first)
+    hold = _admin(repo).hold("crm:1")
+    assert hold is not None
+    assert hold.entry_id == "adm_hold"
+    assert repo.get_state("crm:1") is None
+    assert Outbox(repo._client, repo.outbox_table).get(plan.actions[0].action_id) is None
+
+
+@pytest.mark.parametrize("limit", [None, 3], ids=["one transaction", "split"])
+def test_the_guards_hold_replaces_an_observe_hold_nobody_confirmed(
+    repo: DynamoShadowRepository, limit: int | None
+) -> None:
+    # given an admin's observe-mode hold of a record the shadow does not know: written nowhere but the list
+    _admins_hold_of_an_unknown_record(repo, Mode.OBSERVE, confirmed=False)
+
+    # when the guard creates the record and holds it for real
+    _guard_writer(repo, limit).commit(_guard_creates_and_holds("evt_hold"))
+
+    # then the guard's hold takes its place, as an admin's new hold would
+    assert _hold_item_and_mark(_admin(repo), repo) == ("evt_hold", "evt_hold")
+
+
+def test_a_snapshot_reads_the_hold_items_of_the_record_and_of_those_asked_for(
+    repo: DynamoShadowRepository,
+) -> None:
+    _admins_hold_of_an_unknown_record(repo, Mode.ENFORCE, confirmed=False)
+    repo.commit(_guard_hold_of_books_9(Mode.OBSERVE))
+
+    def holds(ref: str, *also: str) -> dict[str, HeldRecord]:
+        request = SnapshotRequest(event_id="evt_x", entry_id="evt_x", ref=ref, hold_refs=frozenset(also))
+        return repo.read_snapshot(request).holds
+
+    assert holds("crm:1") == {"crm:1": HeldRecord("adm_hold", applied=True)}
+    assert holds("crm:2", "books:9", "crm:3") == {"books:9": HeldRecord("evt_observed")}
+    assert holds("crm:2") == {}
+
+
+def _guard_hold_of_books_9(mode: Mode) -> CommitPlan:
+    held = entry("evt_observed", records=("books:9",), decision=Decision.QUARANTINE, mode=mode)
+    return CommitPlan(entry=held, holds=("books:9",))
+
+
+def test_a_finding_on_a_record_whose_state_does_not_name_its_hold_is_decided_again_without_a_hold(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a Books customer linked to crm:1 whose state names no hold, and an admin's hold of it written to
+    # Zoho (its HOLD item written as this version would not: on a record the shadow had no mark on)
+    guard = Guard(repo, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: at(10))
+    guard.process(event_for(books_customer("10", "Acme Trading Limited", linked="1")))
+    action = _tag_action("adm_hold", Mode.ENFORCE, decision=Decision.ADMIN)
+    admins = _admin_entry("adm_hold", "hold", (action,), mode=Mode.ENFORCE)
+    repo._client.put_item(**hold_put(repo.shadow_table, "books:10", admins, replaces=None)["Put"])
+
+    # when the customer with the invoices links to crm:1 too: the double link would hold books:10
+    result = guard.process(
+        event_for(books_customer("9", "Acme Trading Ltd", linked="1", has_transactions=True, minutes=1))
+    )
+
+    # then the guard's commit, stopped by the admin's hold, is decided again with that hold read: the
+    # finding is recorded and the record is not held twice (before: the admin's hold was replaced)
+    assert result.attempts == 2
+    assert result.entry is not None
+    assert "DOUBLE_LINK" in result.entry.rules
+    assert "books:10 already held by adm_hold" in result.entry.note
+    assert not [a for a in result.entry.actions if a.kind is ActionKind.MARK_BOOKS_INACTIVE]
+    hold = _admin(repo).hold("books:10")
+    assert hold is not None
+    assert hold.entry_id == "adm_hold"
+
+
+def test_a_hold_left_out_with_its_check_does_not_replace_a_hold_it_may_not(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given an admin's hold (written to Zoho) of books:9, which the shadow does not know, and a server that
+    # takes two items per transaction: the audit marker and the event's state, not the hold's check
+    admin = _admin(repo)
+    action = _tag_action("adm_hold", Mode.ENFORCE, decision=Decision.ADMIN).model_copy(
+        update={"target": "books:9"}
+    )
+    admin.put_hold(
+        _admin_entry("adm_hold", "hold", (action,), mode=Mode.ENFORCE), action, replaces=None, state=None
+    )
+    writer = DynamoShadowRepository(
+        ThenAnotherEvent(repo._client, None, limit=2),
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+    )
+    plan = create_plan("evt_1", state(crm_account("1", "Acme Ltd")), keys={})
+
+    # when an event's decision holds books:9 too, its HOLD item written after the transaction
+    held = entry("evt_1", rules=("NAME_DRIFT",), mode=Mode.ENFORCE)
+    writer.commit(CommitPlan(entry=held, state_writes=plan.state_writes, holds=("books:9",)))
+
+    # then the late item does not replace the admin's (before: it was put over the item read before the
+    # transaction, whatever that was)
+    hold = admin.hold("books:9")
+    assert hold is not None
+    assert hold.entry_id == "adm_hold"

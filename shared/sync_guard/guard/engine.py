@@ -168,6 +168,12 @@ class _Builder:
     def put(self, state: RecordState) -> None:
         self.changed[state.ref] = state
 
+    def holder(self, ref: str, *, as_read: bool = False) -> str | None:
+        """The hold ``ref`` is under: the one its state names (as this plan leaves it, or ``as_read``), else a
+        ``HOLD`` item read that the guard may not replace."""
+        state = self.read.get(ref) if as_read else self.current(ref)
+        return (state.held_by if state is not None else None) or standing_hold(self.snapshot, ref)
+
     def update(self, ref: str, **changes: Any) -> None:
         state = self.current(ref)
         if state is not None:
@@ -180,6 +186,15 @@ class _Builder:
             expected = before.rev if before is not None else None
             writes.append(StateWrite(state.model_copy(update={"rev": (expected or 0) + 1}), expected))
         return tuple(writes)
+
+
+def standing_hold(snapshot: Snapshot, ref: str) -> str | None:
+    """The entry of ``ref``'s ``HOLD`` item as read, if the guard may not replace it (``HeldRecord``): an
+    admin's hold of a record the shadow had no state for, or one written to Zoho while the guard observes.
+    Its state may carry no mark (``held_by``): the engine then treats the record as held all the same, and
+    the record's own next state takes the mark (one hold per record, whoever made it)."""
+    item = snapshot.holds.get(ref)
+    return item.entry_id if item is not None and not item.replaceable else None
 
 
 def _entry(
@@ -321,7 +336,7 @@ def plan_event(
         keys=keys,
         first_seen=(previous.first_seen if previous else None) or now,
         echo_expected=previous.echo_expected if previous else {},
-        held_by=previous.held_by if previous else None,
+        held_by=(previous.held_by if previous else None) or standing_hold(snapshot, record.ref),
         synced_change=_synced_change(previous, record, version, event.carries),
         cleared=previous.cleared if previous else frozenset(),
     )
@@ -680,9 +695,10 @@ def _decide(
             continue
         if target is not None and target.deleted:
             continue
-        if target is not None and target.held_by and target.held_by != entry_id:
+        holder = builder.holder(finding.subject)
+        if holder and holder != entry_id:
             # Already held: never act twice on one record (this also bounds any unrecognised echo).
-            notes.append(f"{finding.subject} already held by {target.held_by}")
+            notes.append(f"{finding.subject} already held by {holder}")
             continue
         kind = (
             ActionKind.TAG_CRM_RECORD
@@ -701,8 +717,7 @@ def _decide(
     # Findings only about records the guard already holds were announced when the hold was made (an edit of
     # a held record, or an echo that was not recognised, does not tell finance the same thing again).
     already_announced = bool(findings) and all(
-        (state := builder.read.get(f.subject)) is not None and state.held_by not in (None, entry_id)
-        for f in findings
+        builder.holder(f.subject, as_read=True) not in (None, entry_id) for f in findings
     )
     if decision in (Decision.FLAG, Decision.QUARANTINE) and not storm_held and not already_announced:
         # While the breaker is open, held creates are not announced one by one: the trip was the alert.
@@ -989,6 +1004,8 @@ class Guard:
             except EventAlreadyProcessed:
                 return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
             except ConcurrentUpdate:
+                # A hold the guard may not replace cancels a commit too: read the items of those it held.
+                request = replace(request, hold_refs=request.hold_refs | frozenset(plan.holds))
                 conflicts += 1
                 retrying_since = self.backoff.timer.clock() if retrying_since is None else retrying_since
                 if self.backoff.pause(retrying_since, conflicts, throttled=False):

@@ -80,6 +80,9 @@ class SnapshotRequest:
     #: Candidates read per event at most, whatever the size of the mapping (constant work).
     max_candidates: int = 50
     storm_bucket: int = 0
+    #: Records whose ``HOLD`` item to read besides the event's own: those an earlier attempt at this event
+    #: held, its commit cancelled (a hold the guard may not replace may be why, ``HeldRecord``).
+    hold_refs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,24 @@ class KeyItem:
 
 
 @dataclass(frozen=True)
+class HeldRecord:
+    """A record's ``HOLD`` item, as far as a decision needs it: which entry holds the record, and how."""
+
+    entry_id: str
+    #: Held in enforce mode: the hold was (meant to be) written to Zoho.
+    applied: bool = False
+    #: An admin confirmed the record a duplicate (it stays held, its survivor recorded).
+    confirmed: bool = False
+
+    @property
+    def replaceable(self) -> bool:
+        """Whether a hold the guard decides may take this one's place: only one that never reached Zoho and
+        that nobody confirmed (an observe-mode hold, the guard's or an admin's), as ``AdminService.hold``
+        replaces one. Any other hold stays, and the record counts as held by ``entry_id``."""
+        return not (self.applied or self.confirmed)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """A consistent-enough read: every write of the plan is conditional on the revisions seen here."""
 
@@ -102,6 +123,8 @@ class Snapshot:
     keys: dict[str, KeyItem]
     others: dict[str, RecordState]
     breaker: BreakerState
+    #: The ``HOLD`` items read (the event's record's, and those of ``SnapshotRequest.hold_refs``), by ref.
+    holds: dict[str, HeldRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

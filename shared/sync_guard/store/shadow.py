@@ -14,16 +14,19 @@ Items of the shadow table (``pk``/``sk``):
   A hit is counted on condition that this window and the previous one hold what the event read and the
   breaker is still closed: of two creates counted at once, one is re-decided with the other's hit.
 - hold, ``HOLD`` / ``<ref>``: a record the guard quarantined (the open quarantines list is one Query).
+  The guard's own hold replaces only an item ``HeldRecord.replaceable`` allows (none, or an observe-mode
+  hold nobody confirmed): an admin's hold of a record the shadow had no mark on (not known yet) stays, the
+  commit is cancelled and the engine decides again, reading that item.
 
 Why this shape:
 
 - **No scans, constant work.** Every key is one item, so the candidates of an event come from one
-  ``BatchGetItem`` (the record, its key items, the breaker, the event's audit marker) and a second one (the
-  candidates' states, capped at ``max_candidates``, the partner, the pairs of the CRM record a Books
-  customer links to or of a CRM contact's account, the breaker windows). A commit is one
-  ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes read one more
-  round, for the keys of the record's last known state; an edit of a linked Books customer that drops a
-  contact person's address reads the snapshot again, looking under that address too).
+  ``BatchGetItem`` (the record and its ``HOLD`` item, its key items, the breaker, the event's audit
+  marker) and a second one (the candidates' states, capped at ``max_candidates``, the partner, the pairs
+  of the CRM record a Books customer links to or of a CRM contact's account, the breaker windows). A
+  commit is one ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes
+  read one more round, for the keys of the record's last known state; an edit of a linked Books customer
+  that drops a contact person's address reads the snapshot again, looking under that address too).
 - **Optimistic concurrency, no locks.** Every state and key item carries ``rev``; every write is conditional
   on the revision read (``attribute_not_exists(pk)`` when the item was absent). Two creates of the same
   company both write the same name key item: exactly one transaction commits and becomes the key's
@@ -48,13 +51,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sync_guard.config import Settings
+from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConcurrentUpdate, SyncGuardError, Throttled, UpstreamError
 from sync_guard.guard.model import AuditEntry, BreakerState, PairSource, RecordState
 from sync_guard.guard.ports import (
     BreakerChange,
     CommitPlan,
     EventAlreadyProcessed,
+    HeldRecord,
     KeyChange,
     KeyItem,
     Snapshot,
@@ -397,6 +401,8 @@ class DynamoShadowRepository:
         shadow_keys = [state_key(request.ref), breaker_state_key()]
         shadow_keys += [key_item_key(key) for key in sorted(first_keys)]
         shadow_keys += [state_key(ref) for ref in sorted(request.extra_refs - {request.ref})]
+        hold_refs = sorted(request.hold_refs | {request.ref})
+        shadow_keys += [hold_key(ref) for ref in hold_refs]
         first = self._batch_get(
             {self.shadow_table: shadow_keys, self.audit_table: [primary_key(request.entry_id)]}
         )
@@ -412,6 +418,7 @@ class DynamoShadowRepository:
             if (f"REC#{ref}", STATE_SK) in items
         }
         breaker_item = items.get((BREAKER_PK, "S"))
+        holds = {ref: held_record(items[(HOLD_PK, ref)]) for ref in hold_refs if (HOLD_PK, ref) in items}
 
         # A delete carries no record: the keys to look under are those of the last known state.
         missing_keys = sorted((own.keys if own else frozenset()) - set(keys)) if not request.keys else []
@@ -440,7 +447,7 @@ class DynamoShadowRepository:
         breaker = breaker_from_items(
             breaker_item, windows.get(current_window["sk"]["S"]), windows.get(previous_window["sk"]["S"])
         )
-        return Snapshot(False, own, keys, others, breaker)
+        return Snapshot(False, own, keys, others, breaker, holds)
 
     @staticmethod
     def _candidate_refs(
@@ -467,24 +474,27 @@ class DynamoShadowRepository:
     def commit(self, plan: CommitPlan) -> None:
         """Write one plan in one ``TransactWriteItems`` (audit primary item first: the idempotency mark).
 
+        A ``HOLD`` item is put only over none or one the guard may replace (``HeldRecord.replaceable``):
+        another hold cancels the commit (``ConcurrentUpdate``), and the engine decides again with it read.
+
         On AWS (100 items per transaction) the whole plan is one transaction. A server with a smaller limit
         (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
-        of importance (audit marker, record states, breaker conditions and counter, the first key claim,
-        outbox actions, further key claims, key removals, holds, audit views) and what does not fit is
-        written right after the transaction, idempotently: a key membership or a hold only while the
-        record's state still agrees with it (another event or an admin may have moved it on meanwhile; a
-        hold that does not mark the state, only over the ``HOLD`` item read before the transaction), the
-        rest unconditionally. The engine re-adds missing
-        key memberships on the record's next event, so the only cost of a crash in between is a missing
-        audit view or hold on a development server. A key's ``owner`` is the first writer only for the
+        of importance (audit marker, record states, breaker conditions and counter, a check of each
+        ``HOLD`` item left out, the first key claim, outbox actions, further key claims, key removals,
+        holds, audit views) and what does not fit is written right after the transaction, idempotently: a
+        key membership or a hold only while the record's state still agrees with it (another event or an
+        admin may have moved it on meanwhile; a hold that does not mark the state, only over the ``HOLD``
+        item read before the transaction), the rest unconditionally. The engine re-adds missing key
+        memberships on the record's next event, so the only cost of a crash in between is a missing audit
+        view or hold on a development server. A key's ``owner`` is the first writer only for the
         claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
         the same keys, the first to commit owns that one, and a further key is owned by whichever
         follow-up lands first.
         """
         operations = self._ordered_operations(plan)
         while True:
-            core = operations[: self.max_transaction_items]
-            replaced = self._held_before(operations[len(core) :], plan)
+            core, late = self._split(operations, plan)
+            replaced = self._held_before(late, plan)
             try:
                 run_transaction(self._client, core)
             except TransactionTooLarge as error:
@@ -493,7 +503,30 @@ class DynamoShadowRepository:
                 self.max_transaction_items = error.limit
                 continue
             break
-        self._write_follow_ups(operations[len(core) :], plan, replaced)
+        self._write_follow_ups(late, plan, replaced)
+
+    def _split(
+        self, operations: list[dict[str, Any]], plan: CommitPlan
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The operations of the transaction and those written after it (none when the plan fits, as on AWS).
+
+        A ``HOLD`` item left out leaves in the transaction, next to the states, a check that the item there
+        is one the guard may replace (``HeldRecord.replaceable``): the hold is carried out (its state marked,
+        its action queued) only if its item can follow; otherwise the commit is cancelled and the engine
+        decides again, as it would have in one transaction."""
+        at = 1 + len(plan.state_writes) + len(self._breaker_operations(plan))
+        late_holds: list[str] = []
+        while True:
+            checks = [_hold_check(self.shadow_table, ref) for ref in late_holds]
+            ordered = [*operations[:at], *checks, *operations[at:]]
+            core, late = ordered[: self.max_transaction_items], ordered[self.max_transaction_items :]
+            # (each check pushes an operation out: a hold among them needs its check too)
+            now_late = [
+                ref for operation in late if (ref := _hold_ref(self.shadow_table, operation)) is not None
+            ]
+            if now_late == late_holds:
+                return core, late
+            late_holds = now_late
 
     def _ordered_operations(self, plan: CommitPlan) -> list[dict[str, Any]]:
         audit = audit_transact_items(self.audit_table, plan.entry)
@@ -517,9 +550,9 @@ class DynamoShadowRepository:
         ]
 
     def _held_before(self, late: list[dict[str, Any]], plan: CommitPlan) -> dict[str, str | None]:
-        """The entry of the ``HOLD`` item (None: no item) of each record whose hold is left out of the
-        transaction and does not mark the record's state, read before the transaction (see ``_write_hold``).
-        Nothing to read when the whole plan fits, as on AWS."""
+        """The entry of the ``HOLD`` item (None: no item, or one the guard may not replace) of each record
+        whose hold is left out of the transaction and does not mark the record's state, read before the
+        transaction (see ``_write_hold``). Nothing to read when the whole plan fits, as on AWS."""
         refs = [
             ref
             for operation in late
@@ -528,8 +561,8 @@ class DynamoShadowRepository:
         if not refs:
             return {}
         found = self._batch_get({self.shadow_table: [hold_key(ref) for ref in refs]})[self.shadow_table]
-        entries = {item["sk"]["S"]: str(from_item(item).get("entry_id", "")) for item in found}
-        return {ref: entries.get(ref) for ref in refs}
+        held = {item["sk"]["S"]: held_record(item) for item in found}
+        return {ref: hold.entry_id if (hold := held.get(ref)) and hold.replaceable else None for ref in refs}
 
     def _write_follow_ups(
         self, operations: list[dict[str, Any]], plan: CommitPlan, replaced: dict[str, str | None]
@@ -545,14 +578,14 @@ class DynamoShadowRepository:
         for operation in operations:
             if "Put" in operation:
                 put = operation["Put"]
-                if "ConditionExpression" in put:  # an outbox action: once only
+                if _hold_ref(self.shadow_table, operation) is not None:
+                    holds.append(put)
+                elif "ConditionExpression" in put:  # an outbox action: once only
                     try:
                         self._client.put_item(**put)
                     except ClientError as error:
                         if not is_conditional_check_failure(error):
                             raise
-                elif _hold_ref(self.shadow_table, operation) is not None:
-                    holds.append(put)
                 else:
                     puts.setdefault(put["TableName"], []).append(put["Item"])
             elif "ConditionCheck" in operation:
@@ -633,9 +666,10 @@ class DynamoShadowRepository:
         cancel, stays listed and can be released in its turn.
 
         A hold that does not mark the state (observe mode, a record the shadow does not know) is written
-        while no hold marks it, and only over the ``HOLD`` item there was before the transaction
+        while no hold marks it, and only over the replaceable ``HOLD`` item there was before the transaction
         (``replaced``), or none: another such hold of the record, decided alongside, may have written its
-        item meanwhile, and that later item stays.
+        item meanwhile, and that later item stays. Either kind replaces only a hold the guard may replace
+        (``HeldRecord.replaceable``), as inside the transaction.
         """
         ref = str(put["Item"]["sk"]["S"])
         entry_id = plan.entry.entry_id
@@ -645,7 +679,11 @@ class DynamoShadowRepository:
             check["ExpressionAttributeValues"] = {":entry": to_value(entry_id)}
         else:
             check["ConditionExpression"] = "attribute_not_exists(held_by)"
-            put = {**put, "ConditionExpression": "attribute_not_exists(pk)"}
+            put = {
+                "TableName": put["TableName"],
+                "Item": put["Item"],
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
             if (before := replaced.get(ref)) is not None:
                 put["ConditionExpression"] += " OR entry_id = :before"
                 put["ExpressionAttributeValues"] = {":before": to_value(before)}
@@ -780,7 +818,7 @@ class DynamoShadowRepository:
                 "mode": entry.mode.value,
             }
         )
-        return {"Put": {"TableName": self.shadow_table, "Item": item}}
+        return {"Put": {"TableName": self.shadow_table, "Item": item, **_replaceable_hold()}}
 
     # ------------------------------------------------------------------------------------------ admin, tools
     def get_state(self, ref: str) -> RecordState | None:
@@ -868,6 +906,41 @@ class DynamoShadowRepository:
 def hold_key(ref: str) -> dict[str, Any]:
     """The key of the ``HOLD`` item of ``ref``."""
     return {"pk": {"S": HOLD_PK}, "sk": {"S": ref}}
+
+
+def held_record(item: dict[str, Any]) -> HeldRecord:
+    """A ``HOLD`` item as the engine reads it."""
+    values = from_item(item)
+    return HeldRecord(
+        entry_id=str(values.get("entry_id", "")),
+        applied=values.get("mode") == Mode.ENFORCE.value,
+        confirmed=values.get("status") == _CONFIRMED,
+    )
+
+
+#: A ``HOLD`` item's status once an admin confirmed its record a duplicate (``HoldStatus.CONFIRMED``).
+_CONFIRMED = "confirmed"
+
+
+def _replaceable_hold() -> dict[str, Any]:
+    """The condition of the guard's own ``HOLD`` put: no item, or one ``HeldRecord.replaceable`` allows
+    (not applied in Zoho, not confirmed; an item without ``mode`` or ``status`` is neither)."""
+    return {
+        "ConditionExpression": (
+            "attribute_not_exists(pk) OR ((attribute_not_exists(#mode) OR #mode <> :applied) "
+            "AND (attribute_not_exists(#status) OR #status <> :confirmed))"
+        ),
+        "ExpressionAttributeNames": {"#mode": "mode", "#status": "status"},
+        "ExpressionAttributeValues": {
+            ":applied": to_value(Mode.ENFORCE.value),
+            ":confirmed": to_value(_CONFIRMED),
+        },
+    }
+
+
+def _hold_check(table: str, ref: str) -> dict[str, Any]:
+    """A ``ConditionCheck`` that the ``HOLD`` item of ``ref`` may be replaced by the guard's (see above)."""
+    return {"ConditionCheck": {"TableName": table, "Key": hold_key(ref), **_replaceable_hold()}}
 
 
 def _hold_ref(table: str, operation: dict[str, Any]) -> str | None:

@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync_guard.config import Mode
 from sync_guard.errors import ConcurrentUpdate
 from sync_guard.guard.model import AuditEntry, BreakerState, OutboxAction, RecordState
 from sync_guard.guard.ports import (
     CommitPlan,
     EventAlreadyProcessed,
+    HeldRecord,
     KeyItem,
     MatchView,
     Snapshot,
@@ -53,7 +55,7 @@ class InMemoryShadow:
     keys: dict[str, KeyItem] = field(default_factory=dict)
     entries: dict[str, AuditEntry] = field(default_factory=dict)
     outbox: dict[str, OutboxAction] = field(default_factory=dict)
-    holds: dict[str, str] = field(default_factory=dict)
+    holds: dict[str, HeldRecord] = field(default_factory=dict)
     breaker: BreakerState = field(default_factory=BreakerState)
     windows: Counter[tuple[int, int]] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
@@ -83,7 +85,9 @@ class InMemoryShadow:
             self.windows[(self.breaker.epoch, request.storm_bucket)],
             self.windows[(self.breaker.epoch, request.storm_bucket - 1)],
         )
-        return Snapshot(False, own, keys, others, self.breaker.model_copy(update={"window_hits": hits}))
+        breaker = self.breaker.model_copy(update={"window_hits": hits})
+        held = {ref: self.holds[ref] for ref in request.hold_refs | {request.ref} if ref in self.holds}
+        return Snapshot(False, own, keys, others, breaker, held)
 
     def commit(self, plan: CommitPlan) -> None:
         self.calls["commit"] += 1
@@ -120,6 +124,9 @@ class InMemoryShadow:
                 raise ConcurrentUpdate("breaker window")
             if self.breaker.open or self.breaker.epoch != change.epoch:
                 raise ConcurrentUpdate("breaker no longer closed")
+        for ref in plan.holds:
+            if (hold := self.holds.get(ref)) is not None and not hold.replaceable:
+                raise ConcurrentUpdate(f"hold {ref}")
         # all conditions hold: apply
         self.entries[plan.entry.entry_id] = plan.entry
         for write in plan.state_writes:
@@ -143,7 +150,7 @@ class InMemoryShadow:
                     exists=True,
                 )
         for ref in plan.holds:
-            self.holds[ref] = plan.entry.entry_id
+            self.holds[ref] = HeldRecord(plan.entry.entry_id, applied=plan.entry.mode is Mode.ENFORCE)
 
     def reset_breaker(self, entry: AuditEntry | None = None) -> None:
         if entry is not None:

@@ -14,6 +14,7 @@ from sync_guard.guard.engine import NOT_HELD_INVOICED, Guard, GuardConfig, await
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, Finding, Severity, epoch_ms
 from sync_guard.guard.policy import Policy
+from sync_guard.guard.ports import HeldRecord
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.rules.base import Rule
@@ -255,7 +256,7 @@ def test_quarantine_queues_actions_once_and_the_echo_is_not_re_decided(shadow: I
     assert inactive.target == "books:10"
     assert inactive.execute
     assert shadow.states["books:10"].echo_expected == {inactive.action_id: {"active": False}}
-    assert shadow.holds == {"books:10": decided.event_id}
+    assert {ref: hold.entry_id for ref, hold in shadow.holds.items()} == {"books:10": decided.event_id}
 
     # when Books sends the guard's own change back
     queued = len(shadow.outbox)
@@ -304,6 +305,52 @@ def test_a_held_record_is_never_acted_on_twice(shadow: InMemoryShadow) -> None:
     assert result.entry.actions == ()  # no second hold, and finance heard about it the first time
 
 
+def test_a_record_held_by_a_hold_its_state_does_not_name_is_not_held_again(shadow: InMemoryShadow) -> None:
+    # given a Books customer linked to crm:1, held by an admin before the shadow knew it: its state, written
+    # since, names no hold (the guard's HOLD put is what stops at the admin's item)
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("10", "Acme Ltd.", linked="1")))
+    shadow.holds["books:10"] = HeldRecord("adm_hold", applied=True)
+    assert shadow.states["books:10"].held_by is None
+
+    # when the customer with the invoices links to crm:1 too: the double link would hold books:10
+    result = guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", has_transactions=True)))
+
+    # then the cancelled commit is decided again with the admin's hold read: the finding is recorded, the
+    # record is not held a second time (before: the commit conflicted until the retry budget ran out)
+    assert result.attempts == 2
+    assert result.entry is not None
+    assert "DOUBLE_LINK" in result.entry.rules
+    assert result.entry.note == "books:10 already held by adm_hold"
+    assert result.entry.actions == ()  # as for a hold its state names: no second hold, no second notice
+    assert shadow.holds == {"books:10": HeldRecord("adm_hold", applied=True)}
+
+
+@pytest.mark.parametrize(
+    ("hold", "held_by"),
+    [
+        (HeldRecord("adm_hold", applied=True), "adm_hold"),
+        (HeldRecord("adm_hold", confirmed=True), "adm_hold"),
+        (HeldRecord("adm_hold"), None),  # observe mode: held nowhere but in the list, and replaceable
+    ],
+    ids=["applied", "confirmed", "observe"],
+)
+def test_a_record_first_seen_under_a_standing_hold_takes_its_mark(
+    shadow: InMemoryShadow, hold: HeldRecord, held_by: str | None
+) -> None:
+    # given a record the shadow does not know, held by an admin
+    shadow.holds["crm:1"] = hold
+
+    # when its first event is decided (nothing to match: allowed)
+    result = make_guard(shadow).process(event_for(crm_account("1", "Acme Ltd")))
+
+    # then its new state names the hold the guard may not replace, as if the admin had held a known
+    # record (before: no mark, so any later finding on it tried to hold it again)
+    assert result.decision is Decision.ALLOW
+    assert result.attempts == 1
+    assert shadow.states["crm:1"].held_by == held_by
+
+
 def test_observe_mode_records_zoho_actions_as_not_to_be_executed(shadow: InMemoryShadow) -> None:
     guard = make_guard(shadow, mode=Mode.OBSERVE)
     guard.process(event_for(books_customer("9", "Acme Ltd", linked="1")))
@@ -314,7 +361,8 @@ def test_observe_mode_records_zoho_actions_as_not_to_be_executed(shadow: InMemor
     assert executes == {ActionKind.MARK_BOOKS_INACTIVE: False, ActionKind.NOTIFY_FINANCE: True}
     assert shadow.states["books:10"].echo_expected == {}  # nothing will come back
     assert shadow.states["books:10"].held_by is None  # nothing is held in Zoho
-    assert shadow.holds == {"books:10": result.entry.entry_id}  # but admins see the would-be hold
+    # but admins see the would-be hold
+    assert {ref: hold.entry_id for ref, hold in shadow.holds.items()} == {"books:10": result.entry.entry_id}
 
 
 def test_policy_overrides_change_the_outcome_but_not_the_finding(shadow: InMemoryShadow) -> None:
