@@ -1,25 +1,37 @@
 """Fixed example notices, one per rule plus a storm and a backfill, rendered into ``events/notifications/``.
 
 ``scripts/render_notification_examples.py`` writes the files and a test re-renders them, so the checked-in
-examples always show what the code really sends. Names, ids, amounts and addresses are invented.
+examples always show what the code really sends. Names, ids, amounts and addresses are invented. Each rule's
+evidence is the rule's own: the rule evaluated on the example's records as the guard would know them
+(``_finding``), its matcher lines written by the real matcher. Only the stall notices' and the unknown
+rule's are written here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sync_guard.config import DataCentre, Mode
-from sync_guard.models.records import Module, System
+from sync_guard.config import DataCentre, Mode, Settings
+from sync_guard.guard.context import Candidate, RuleContext, StormStatus
+from sync_guard.guard.engine import NOT_HELD_INVOICED
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.guard.model import Finding, PairSource, RecordState
+from sync_guard.models.events import Channel, GuardEvent, Operation
+from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.notify.aggregate import aggregate
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.notify.model import Decision, FinanceNotice, NoticeRecord, RenderedMessage, Role, Severity
 from sync_guard.notify.render import render_notice
+from sync_guard.rules.catalogue import BY_CODE
 
 EXAMPLE_LINKS = ZohoLinks(
     data_centre=DataCentre.EU, crm_org_id="20071234567", books_organization_id="20081234567"
 )
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+# The real matcher, reading phone numbers without a country code as the guard does by default.
+_MATCHER = LibraryMatcher(default_region=Settings.model_fields["default_phone_region"].default)
 
 
 def _crm(record_id: str, name: str, role: str, **kwargs: object) -> NoticeRecord:
@@ -41,7 +53,20 @@ def _books(record_id: str, name: str, role: str, **kwargs: object) -> NoticeReco
     )
 
 
-def _held_new_copy(record_id: str, name: str, role: str = Role.NEW_COPY) -> NoticeRecord:
+def _invoiced(record_id: str, name: str, role: str, outstanding: str, **kwargs: object) -> NoticeRecord:
+    """An active Books customer with invoices against it and ``outstanding`` GBP owed."""
+    return _books(
+        record_id,
+        name,
+        role,
+        has_transactions=True,
+        outstanding=Decimal(outstanding),
+        active=True,
+        **kwargs,
+    )
+
+
+def _held_new_copy(record_id: str, name: str, role: str = Role.NEW_COPY, **kwargs: object) -> NoticeRecord:
     """A duplicate the guard has just held: uninvoiced, marked inactive."""
     return _books(
         record_id,
@@ -51,6 +76,7 @@ def _held_new_copy(record_id: str, name: str, role: str = Role.NEW_COPY) -> Noti
         outstanding=Decimal("0"),
         active=False,
         held=True,
+        **kwargs,
     )
 
 
@@ -65,9 +91,510 @@ def _notice(
             "mode": mode,
             "event_id": f"evt_example{n:04d}",
             "audit_ref": f"audit#2026-03-02#evt_example{n:04d}",
-            "occurred_at": T0 + timedelta(minutes=n),
+            "occurred_at": _at(n),
         }
         | kwargs
+    )
+
+
+def _at(n: int) -> datetime:
+    """When example ``n``'s event happened (and its notice is dated)."""
+    return T0 + timedelta(minutes=n)
+
+
+def _party(record: NoticeRecord, **facts: object) -> PartyRecord:
+    """The record as the guard knows it: what the notice shows of it, and ``facts`` the notice does not show
+    (a phone, a postcode, its Zoho link) that the rule or the matcher reads."""
+    default_module = Module.CRM_ACCOUNTS if record.system is System.CRM else Module.BOOKS_CUSTOMERS
+    return PartyRecord.model_validate(
+        {
+            "system": record.system,
+            "module": record.module or default_module,
+            "record_id": record.record_id,
+            "name": record.display_name,
+            "email": record.email,
+            "has_transactions": record.has_transactions,
+            "outstanding": record.outstanding,
+            "currency": record.currency,
+        }
+        | facts
+    )
+
+
+def _state(record: PartyRecord, **facts: object) -> RecordState:
+    """The shadow's state of ``record`` (its pair, whether it was deleted)."""
+    return RecordState.model_validate({"record": record, "version": 0} | facts)
+
+
+def _finding(
+    rule: str,
+    record: PartyRecord,
+    *,
+    at: datetime,
+    operation: Operation = Operation.CREATE,
+    previous: RecordState | None = None,
+    partner: RecordState | None = None,
+    link_target: RecordState | None = None,
+    linked_books: Sequence[RecordState] = (),
+    former_link_partner: RecordState | None = None,
+    candidates: Sequence[RecordState] = (),
+    storm: StormStatus | None = None,
+) -> Finding:
+    """What ``rule`` finds when the event's ``record`` is created, edited or deleted (``operation``) at
+    ``at`` in this context, each candidate scored against it by the real matcher. Raises if the rule does
+    not fire: records the rule would not report make no example of it."""
+    channel = Channel.CRM_WORKFLOW if record.system is System.CRM else Channel.BOOKS_WORKFLOW
+    event = GuardEvent(
+        event_id=f"evt_{record.record_id}",
+        source=record.system,
+        channel=channel,
+        module=record.module,
+        operation=operation,
+        record_id=record.record_id,
+        record=record,
+        received_at=at,
+    )
+    ctx = RuleContext(
+        event=event,
+        record=record,
+        previous=previous,
+        partner=partner,
+        link_target=link_target,
+        linked_books=tuple(linked_books),
+        former_link_partner=former_link_partner,
+        candidates=tuple(Candidate(state, _MATCHER.compare(record, state.record)) for state in candidates),
+        storm=storm or StormStatus(),
+        name_key=_MATCHER.name_key,
+        now=at,
+    )
+    finding = BY_CODE[rule].evaluate(ctx)
+    if finding is None or finding.code != rule:
+        raise ValueError(f"{rule} does not fire on its example's records")
+    return finding
+
+
+def _name_drift() -> FinanceNotice:
+    new = _held_new_copy("460000000026101", "Acme Limited", email="finance@acme.co.uk")
+    existing = _invoiced(
+        "460000000011002", "Acme Ltd", Role.EXISTING, "12500.00", email="accounts@acme.co.uk"
+    )
+    crm = _crm("5725767000003000064", "Acme Limited", Role.PARTNER)
+    # The sync made the new copy from the CRM account: Zoho pairs by exact name, and 'Acme Ltd' is not it.
+    finding = _finding(
+        "NAME_DRIFT",
+        _party(new, postcode="SW1A 1AA", linked_crm_id=crm.record_id),
+        at=_at(1),
+        link_target=_state(_party(crm), partner=f"books:{new.record_id}"),
+        candidates=[_state(_party(existing, postcode="SW1A 1AA"))],
+    )
+    return _notice(
+        "NAME_DRIFT",
+        Severity.WARNING,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+        1,
+        records=(new, existing, crm),
+        evidence=finding.evidence,
+    )
+
+
+def _both_sides_created() -> FinanceNotice:
+    crm = _crm("5725767000003000201", "Bramble & Hart LLP", Role.NEW_COPY)
+    books = _invoiced(
+        "460000000026202", "Bramble and Hart LLP", Role.EXISTING, "840.00", email="finance@bramblehart.co.uk"
+    )
+    # The bookkeeper raised the customer (and its first invoice) 14 minutes before sales raised the account.
+    finding = _finding(
+        "BOTH_SIDES_CREATED",
+        _party(crm, vat="GB123456789", created_at=_at(2)),
+        at=_at(2),
+        candidates=[_state(_party(books, vat="GB123456789", created_at=_at(2 - 14)))],
+    )
+    return _notice(
+        "BOTH_SIDES_CREATED",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        2,
+        records=(crm, books),
+        evidence=finding.evidence,
+    )
+
+
+def _partner_deleted() -> FinanceNotice:
+    books = _books(
+        "460000000011303",
+        "Copperfield Studios Ltd",
+        Role.DELETED,
+        has_transactions=True,
+        outstanding=Decimal("2310.50"),
+        deleted=True,
+    )
+    crm = _crm("5725767000003000303", "Copperfield Studios Ltd", Role.SURVIVING_PARTNER)
+    deleted = _party(books, linked_crm_id=crm.record_id)
+    finding = _finding(
+        "PARTNER_DELETED",
+        deleted,
+        at=_at(3),
+        operation=Operation.DELETE,
+        previous=_state(deleted, partner=f"crm:{crm.record_id}"),
+        partner=_state(_party(crm), partner=deleted.ref),
+    )
+    return _notice(
+        "PARTNER_DELETED",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        3,
+        records=(books, crm),
+        evidence=finding.evidence,
+    )
+
+
+def _recreated_after_delete() -> FinanceNotice:
+    new = _books(
+        "460000000026404", "Delta Freight Ltd", Role.NEW_COPY, has_transactions=False, active=False, held=True
+    )
+    old = _books(
+        "460000000011404",
+        "Delta Freight Ltd",
+        Role.DELETED,
+        has_transactions=True,
+        outstanding=Decimal("5120.00"),
+        deleted=True,
+    )
+    crm = _crm("5725767000003000404", "Delta Freight Ltd", Role.PARTNER)
+    deleted_at = datetime(2026, 2, 27, 16, 5, tzinfo=UTC)
+    # An edit of the CRM account today made the sync create the customer deleted last week again.
+    finding = _finding(
+        "RECREATED_AFTER_DELETE",
+        _party(new, linked_crm_id=crm.record_id, created_at=_at(4)),
+        at=_at(4),
+        link_target=_state(_party(crm), partner=f"books:{new.record_id}"),
+        candidates=[
+            _state(
+                _party(old, modified_at=deleted_at - timedelta(days=30)),
+                deleted=True,
+                deleted_at=deleted_at,
+                former_partner=f"crm:{crm.record_id}",
+            )
+        ],
+    )
+    return _notice(
+        "RECREATED_AFTER_DELETE",
+        Severity.CRITICAL,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+        4,
+        records=(new, old, crm),
+        evidence=finding.evidence,
+    )
+
+
+def _crm_merge_orphan() -> FinanceNotice:
+    orphan = _invoiced("460000000011505", "Evergreen Dental (Leeds)", Role.ORPHAN, "430.00")
+    merged = _crm("5725767000003000507", "Evergreen Dental Leeds", Role.DELETED, deleted=True)
+    survivor = _crm("5725767000003000505", "Evergreen Dental", Role.EXISTING)
+    survivor_customer = _invoiced("460000000011506", "Evergreen Dental", Role.EXISTING, "1975.00")
+    # One practice: the two CRM accounts share its phone and postcode, and sales merged them.
+    practice = {"phone": "0113 496 0505", "postcode": "LS1 4AP"}
+    merged_party = _party(merged, **practice)
+    finding = _finding(
+        "CRM_MERGE_ORPHAN",
+        merged_party,
+        at=_at(5),
+        operation=Operation.DELETE,
+        previous=_state(merged_party, partner=f"books:{orphan.record_id}"),
+        partner=_state(_party(orphan, linked_crm_id=merged.record_id), partner=merged_party.ref),
+        candidates=[_state(_party(survivor, **practice), partner=f"books:{survivor_customer.record_id}")],
+    )
+    return _notice(
+        "CRM_MERGE_ORPHAN",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        5,
+        records=(orphan, merged, survivor, survivor_customer),
+        evidence=finding.evidence,
+    )
+
+
+def _email_mismatch() -> FinanceNotice:
+    crm = _crm(
+        "5725767000003000606",
+        "Fiona Grant",
+        Role.NEW_OR_EDITED,
+        module=Module.CRM_CONTACTS,
+        email="fiona.grant@grant-design.co.uk",
+        held=True,
+    )
+    books = _invoiced("460000000011606", "Fiona Grant", Role.EXISTING, "0.00", email="fiona@grantdesign.com")
+    person = {"kind": "person", "first_name": "Fiona", "last_name": "Grant", "phone": "+44 20 7946 0018"}
+    finding = _finding(
+        "EMAIL_MISMATCH", _party(crm, **person), at=_at(6), candidates=[_state(_party(books, **person))]
+    )
+    return _notice(
+        "EMAIL_MISMATCH",
+        Severity.WARNING,
+        Decision.QUARANTINE,
+        Mode.OBSERVE,
+        6,
+        records=(crm, books),
+        evidence=finding.evidence,
+    )
+
+
+def _display_name_collision() -> FinanceNotice:
+    crm = _crm("5725767000003000707", "Greenway Services", Role.NEW_OR_RENAMED, held=True)
+    books = _invoiced("460000000011707", "Greenway Services", Role.EXISTING, "660.00")
+    # Another firm of the same name, created in Books by the bookkeeper.
+    finding = _finding("DISPLAY_NAME_COLLISION", _party(crm), at=_at(7), candidates=[_state(_party(books))])
+    return _notice(
+        "DISPLAY_NAME_COLLISION",
+        Severity.WARNING,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+        7,
+        records=(crm, books),
+        evidence=finding.evidence,
+    )
+
+
+def _broken_mapping() -> FinanceNotice:
+    new = _books(
+        "460000000026808",
+        "Harbour Lights Ltd",
+        Role.NEW_COPY,
+        has_transactions=False,
+        active=False,
+        held=True,
+    )
+    existing = _invoiced("460000000011808", "Harbour Lights Ltd", Role.EXISTING, "3400.00")
+    crm = _crm("5725767000003000808", "Harbour Lights Ltd", Role.PARTNER)
+    # The existing customer lost Zoho's link to the CRM account this morning; the sync made a new one.
+    finding = _finding(
+        "BROKEN_MAPPING",
+        _party(new, linked_crm_id=crm.record_id),
+        at=_at(8),
+        link_target=_state(_party(crm), partner=f"books:{new.record_id}"),
+        candidates=[_state(_party(existing), former_partner=f"crm:{crm.record_id}")],
+    )
+    return _notice(
+        "BROKEN_MAPPING",
+        Severity.WARNING,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+        8,
+        records=(new, existing, crm),
+        evidence=finding.evidence,
+    )
+
+
+def _double_link() -> FinanceNotice:
+    linked = _invoiced("460000000026909", "Ivy Lane Bakery Ltd", Role.NEWLY_LINKED, "215.00")
+    existing = _invoiced("460000000011909", "Ivy Lane Bakery", Role.EXISTING, "98.40")
+    crm = _crm("5725767000003000909", "Ivy Lane Bakery", Role.PARTNER)
+    finding = _finding(
+        "DOUBLE_LINK",
+        _party(linked, linked_crm_id=crm.record_id),
+        at=_at(9),
+        operation=Operation.UPDATE,
+        previous=_state(_party(linked)),
+        linked_books=[_state(_party(existing, linked_crm_id=crm.record_id), partner=f"crm:{crm.record_id}")],
+    )
+    # Both hold transactions: the engine flags the rule's quarantine instead, and says so.
+    return _notice(
+        "DOUBLE_LINK",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        9,
+        records=(linked, existing, crm),
+        evidence=(*finding.evidence, f"{finding.subject} {NOT_HELD_INVOICED}"),
+    )
+
+
+def _multiplication_storm() -> FinanceNotice:
+    new = _books(
+        "460000000027010", "Juniper Legal LLP", Role.NEW_COPY, has_transactions=False, active=False, held=True
+    )
+    existing = _invoiced("460000000011010", "Juniper Legal LLP", Role.EXISTING, "7200.00")
+    # The tenth create matching an existing customer within the window trips the breaker.
+    finding = _finding(
+        "MULTIPLICATION_STORM",
+        _party(new),
+        at=_at(10),
+        candidates=[_state(_party(existing))],
+        storm=StormStatus(tripped_now=True, hits=10, threshold=10, window_seconds=600),
+    )
+    return _notice(
+        "MULTIPLICATION_STORM",
+        Severity.CRITICAL,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+        10,
+        records=(new, existing),
+        evidence=finding.evidence,
+    )
+
+
+def _crossed_mapping() -> FinanceNotice:
+    books = _invoiced("460000000011111", "Kestrel Engineering Ltd", Role.NEWLY_LINKED, "15300.00")
+    paired = _crm("5725767000003001111", "Kestrel Engineering Ltd", Role.PAIRED_WITH)
+    points_at = _crm("5725767000003001112", "Kestrel Electrical Ltd", Role.LINK_POINTS_AT)
+    finding = _finding(
+        "CROSSED_MAPPING",
+        _party(books, linked_crm_id=points_at.record_id),
+        at=_at(11),
+        operation=Operation.UPDATE,
+        previous=_state(
+            _party(books, linked_crm_id=paired.record_id),
+            partner=f"crm:{paired.record_id}",
+            pair_source=PairSource.ZOHO_LINK,
+        ),
+    )
+    return _notice(
+        "CROSSED_MAPPING",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        11,
+        records=(books, paired, points_at),
+        evidence=finding.evidence,
+    )
+
+
+def _mapping_moved() -> FinanceNotice:
+    paired = _books(
+        "460000000011121",
+        "Kestrel Logistics Ltd",
+        Role.NEWLY_PAIRED,
+        has_transactions=False,
+        outstanding=Decimal("0"),
+        active=True,
+    )
+    former = _invoiced("460000000011120", "Kestrel Group Holdings", Role.FORMER_PARTNER, "4200.00")
+    crm = _crm("5725767000003001120", "Kestrel Logistics Ltd", Role.REPAIRED_CRM)
+    # A reconnect re-paired the CRM account by exact name with a customer that had no link yet.
+    finding = _finding(
+        "MAPPING_MOVED",
+        _party(paired, linked_crm_id=crm.record_id),
+        at=_at(15),
+        operation=Operation.UPDATE,
+        previous=_state(_party(paired)),
+        link_target=_state(_party(crm), partner=f"books:{paired.record_id}"),
+        former_link_partner=_state(_party(former), former_partner=f"crm:{crm.record_id}"),
+    )
+    return _notice(
+        "MAPPING_MOVED",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        15,
+        records=(paired, former, crm),
+        evidence=finding.evidence,
+    )
+
+
+def _mixed_mapping() -> FinanceNotice:
+    new = _held_new_copy("460000000011131", "Jane Smith", Role.NEWLY_LINKED)
+    account_customer = _invoiced("460000000011130", "Jane Smith Design", Role.EXISTING, "860.00")
+    contact = _crm("5725767000003001131", "Jane Smith", Role.PARTNER, module=Module.CRM_CONTACTS)
+    account = _crm("5725767000003001130", "Jane Smith Design", Role.EXISTING)
+    # The sole trader's contact and account share her mailbox and phone.
+    reach = {"email": "jane@janesmithdesign.co.uk", "phone": "07700 900131"}
+    person = {"kind": "person", "first_name": "Jane", "last_name": "Smith"}
+    finding = _finding(
+        "MIXED_MAPPING",
+        _party(new, linked_crm_id=contact.record_id, **person, **reach),
+        at=_at(16),
+        link_target=_state(
+            _party(contact, account_id=account.record_id, **person, **reach),
+            partner=f"books:{new.record_id}",
+        ),
+        candidates=[_state(_party(account_customer, **reach), partner=f"crm:{account.record_id}")],
+    )
+    return _notice(
+        "MIXED_MAPPING",
+        Severity.WARNING,
+        Decision.QUARANTINE,
+        Mode.ENFORCE,
+        16,
+        records=(new, account_customer, contact, account),
+        evidence=finding.evidence,
+    )
+
+
+def _same_side_duplicate() -> FinanceNotice:
+    new = _crm("5725767000003001181", "Kestrel Joinery Ltd", Role.NEW_COPY)
+    existing = _crm("5725767000003001180", "Kestrel Joinery Limited", Role.EXISTING)
+    phone = "+44 161 496 0181"
+    finding = _finding(
+        "SAME_SIDE_DUPLICATE",
+        _party(new, phone=phone),
+        at=_at(18),
+        candidates=[_state(_party(existing, phone=phone))],
+    )
+    return _notice(
+        "SAME_SIDE_DUPLICATE",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        18,
+        records=(new, existing),
+        evidence=finding.evidence,
+    )
+
+
+def _created_in_books() -> FinanceNotice:
+    books = _books(
+        "460000000011141",
+        "Marlow Bakery Limited",
+        Role.CREATED_IN_BOOKS,
+        has_transactions=False,
+        outstanding=Decimal("0"),
+        active=True,
+    )
+    finding = _finding("CREATED_IN_BOOKS", _party(books, created_at=_at(17)), at=_at(17))
+    return _notice(
+        "CREATED_IN_BOOKS",
+        Severity.INFO,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        17,
+        records=(books,),
+        evidence=finding.evidence,
+    )
+
+
+def _partner_deleted_in_crm() -> FinanceNotice:
+    """PARTNER_DELETED where the CRM record went (a delete, or a merge the guard could not see as one): the
+    variant texts for the Books customer left unlinked."""
+    crm = _crm("5725767000003001313", "Harrow & Lyle Interiors", Role.DELETED, deleted=True)
+    books = _books(
+        "460000000011313",
+        "Harrow and Lyle Interiors Ltd",
+        Role.SURVIVING_PARTNER,
+        has_transactions=True,
+        outstanding=Decimal("845.00"),
+    )
+    deleted = _party(crm)
+    finding = _finding(
+        "PARTNER_DELETED",
+        deleted,
+        at=_at(13),
+        operation=Operation.DELETE,
+        previous=_state(deleted, partner=f"books:{books.record_id}"),
+        partner=_state(_party(books, linked_crm_id=crm.record_id), partner=deleted.ref),
+    )
+    return _notice(
+        "PARTNER_DELETED",
+        Severity.WARNING,
+        Decision.FLAG,
+        Mode.ENFORCE,
+        13,
+        records=(crm, books),
+        evidence=finding.evidence,
     )
 
 
@@ -75,382 +602,22 @@ def example_notices() -> dict[str, FinanceNotice]:
     """One realistic notice per rule of the catalogue, ``PARTNER_DELETED_IN_CRM`` for that rule's texts when
     the CRM record went, and ``UNKNOWN_RULE`` for the generic texts."""
     return {
-        "NAME_DRIFT": _notice(
-            "NAME_DRIFT",
-            Severity.WARNING,
-            Decision.QUARANTINE,
-            Mode.ENFORCE,
-            1,
-            records=(
-                _held_new_copy("460000000026101", "Acme Limited"),
-                _books(
-                    "460000000011002",
-                    "Acme Ltd",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("12500.00"),
-                    active=True,
-                    email="accounts@acme.co.uk",
-                ),
-                _crm("5725767000003000064", "Acme Limited", Role.PARTNER),
-            ),
-            evidence=(
-                "same name after removing 'Limited'/'Ltd'",
-                "same email domain acme.co.uk",
-                "same postcode SW1A 1AA",
-            ),
-        ),
-        "BOTH_SIDES_CREATED": _notice(
-            "BOTH_SIDES_CREATED",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            2,
-            records=(
-                _crm("5725767000003000201", "Bramble & Hart LLP", Role.NEW_COPY),
-                _books(
-                    "460000000026202",
-                    "Bramble and Hart LLP",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("840.00"),
-                    active=True,
-                    email="finance@bramblehart.co.uk",
-                ),
-            ),
-            evidence=(
-                "same name after treating '&' as 'and'",
-                "created 14 minutes apart",
-                "same VAT number GB123456789",
-            ),
-        ),
-        "PARTNER_DELETED": _notice(
-            "PARTNER_DELETED",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            3,
-            records=(
-                _books(
-                    "460000000011303",
-                    "Copperfield Studios Ltd",
-                    Role.DELETED,
-                    has_transactions=True,
-                    outstanding=Decimal("2310.50"),
-                    deleted=True,
-                ),
-                _crm("5725767000003000303", "Copperfield Studios Ltd", Role.SURVIVING_PARTNER),
-            ),
-            evidence=("Books customer deleted at 2026-03-02 09:31 UTC", "CRM account still linked to it"),
-        ),
-        "RECREATED_AFTER_DELETE": _notice(
-            "RECREATED_AFTER_DELETE",
-            Severity.CRITICAL,
-            Decision.QUARANTINE,
-            Mode.ENFORCE,
-            4,
-            records=(
-                _books(
-                    "460000000026404",
-                    "Delta Freight Ltd",
-                    Role.NEW_COPY,
-                    has_transactions=False,
-                    active=False,
-                    held=True,
-                ),
-                _books(
-                    "460000000011404",
-                    "Delta Freight Ltd",
-                    Role.DELETED,
-                    has_transactions=True,
-                    outstanding=Decimal("5120.00"),
-                    deleted=True,
-                ),
-                _crm("5725767000003000404", "Delta Freight Ltd", Role.PARTNER),
-            ),
-            evidence=(
-                "the CRM account's previous Books customer was deleted on 2026-02-27",
-                "new Books customer created by the sync for the same CRM account",
-            ),
-        ),
-        "CRM_MERGE_ORPHAN": _notice(
-            "CRM_MERGE_ORPHAN",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            5,
-            records=(
-                _books(
-                    "460000000011505",
-                    "Evergreen Dental (Leeds)",
-                    Role.ORPHAN,
-                    has_transactions=True,
-                    outstanding=Decimal("430.00"),
-                    active=True,
-                ),
-                _crm("5725767000003000507", "Evergreen Dental Leeds", Role.DELETED, deleted=True),
-                _crm("5725767000003000505", "Evergreen Dental", Role.EXISTING),
-                _books(
-                    "460000000011506",
-                    "Evergreen Dental",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("1975.00"),
-                    active=True,
-                ),
-            ),
-            evidence=(
-                "CRM account 5725767000003000507 was merged into 5725767000003000505",
-                "its Books customer 460000000011505 is now linked to a deleted CRM record",
-            ),
-        ),
-        "EMAIL_MISMATCH": _notice(
-            "EMAIL_MISMATCH",
-            Severity.WARNING,
-            Decision.QUARANTINE,
-            Mode.OBSERVE,
-            6,
-            records=(
-                _crm(
-                    "5725767000003000606",
-                    "Fiona Grant",
-                    Role.NEW_OR_EDITED,
-                    module=Module.CRM_CONTACTS,
-                    email="fiona.grant@grant-design.co.uk",
-                    held=True,
-                ),
-                _books(
-                    "460000000011606",
-                    "Fiona Grant",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("0.00"),
-                    active=True,
-                    email="fiona@grantdesign.com",
-                ),
-            ),
-            evidence=("same person name", "same phone +44 20 7946 0018", "different email addresses"),
-        ),
-        "DISPLAY_NAME_COLLISION": _notice(
-            "DISPLAY_NAME_COLLISION",
-            Severity.WARNING,
-            Decision.QUARANTINE,
-            Mode.ENFORCE,
-            7,
-            records=(
-                _crm("5725767000003000707", "Greenway Services", Role.NEW_OR_RENAMED, held=True),
-                _books(
-                    "460000000011707",
-                    "Greenway Services",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("660.00"),
-                    active=True,
-                ),
-            ),
-            evidence=(
-                "Books already has a customer named 'Greenway Services' (error 3062 on create)",
-                "different postcode: LS1 4AP vs M1 2AB",
-            ),
-        ),
-        "BROKEN_MAPPING": _notice(
-            "BROKEN_MAPPING",
-            Severity.WARNING,
-            Decision.QUARANTINE,
-            Mode.ENFORCE,
-            8,
-            records=(
-                _books(
-                    "460000000026808",
-                    "Harbour Lights Ltd",
-                    Role.NEW_COPY,
-                    has_transactions=False,
-                    active=False,
-                    held=True,
-                ),
-                _books(
-                    "460000000011808",
-                    "Harbour Lights Ltd",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("3400.00"),
-                    active=True,
-                ),
-                _crm("5725767000003000808", "Harbour Lights Ltd", Role.PARTNER),
-            ),
-            evidence=(
-                "identical name",
-                "the existing customer was linked to the same CRM account until today",
-            ),
-        ),
-        "DOUBLE_LINK": _notice(
-            "DOUBLE_LINK",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            9,
-            records=(
-                _books(
-                    "460000000026909",
-                    "Ivy Lane Bakery Ltd",
-                    Role.NEWLY_LINKED,
-                    has_transactions=True,
-                    outstanding=Decimal("215.00"),
-                    active=True,
-                ),
-                _books(
-                    "460000000011909",
-                    "Ivy Lane Bakery",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("98.40"),
-                    active=True,
-                ),
-                _crm("5725767000003000909", "Ivy Lane Bakery", Role.PARTNER),
-            ),
-            evidence=("both Books customers carry zcrm_account_id 5725767000003000909",),
-        ),
-        "MULTIPLICATION_STORM": _notice(
-            "MULTIPLICATION_STORM",
-            Severity.CRITICAL,
-            Decision.QUARANTINE,
-            Mode.ENFORCE,
-            10,
-            records=(
-                _books(
-                    "460000000027010",
-                    "Juniper Legal LLP",
-                    Role.NEW_COPY,
-                    has_transactions=False,
-                    active=False,
-                    held=True,
-                ),
-                _books(
-                    "460000000011010",
-                    "Juniper Legal LLP",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("7200.00"),
-                    active=True,
-                ),
-            ),
-            evidence=(
-                "42 new Books customers in 6 minutes matched existing customers (threshold 10 in 10 minutes)",
-                "circuit breaker tripped at 2026-03-02 09:40 UTC",
-            ),
-        ),
-        "CROSSED_MAPPING": _notice(
-            "CROSSED_MAPPING",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            11,
-            records=(
-                _books(
-                    "460000000011111",
-                    "Kestrel Engineering Ltd",
-                    Role.NEWLY_LINKED,
-                    has_transactions=True,
-                    outstanding=Decimal("15300.00"),
-                    active=True,
-                ),
-                _crm("5725767000003001111", "Kestrel Engineering Ltd", "CRM record the guard paired it with"),
-                _crm("5725767000003001112", "Kestrel Electrical Ltd", "CRM record its link points at"),
-            ),
-            evidence=("zcrm_account_id is 5725767000003001112, the guard's pairing is 5725767000003001111",),
-        ),
-        "MAPPING_MOVED": _notice(
-            "MAPPING_MOVED",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            15,
-            records=(
-                _books(
-                    "460000000011121",
-                    "Kestrel Logistics Ltd",
-                    Role.NEWLY_PAIRED,
-                    has_transactions=False,
-                    outstanding=Decimal("0"),
-                    active=True,
-                ),
-                _books(
-                    "460000000011120",
-                    "Kestrel Group Holdings",
-                    Role.FORMER_PARTNER,
-                    has_transactions=True,
-                    outstanding=Decimal("4200.00"),
-                    active=True,
-                ),
-                _crm("5725767000003001120", "Kestrel Logistics Ltd", Role.REPAIRED_CRM),
-            ),
-            evidence=(
-                "crm:5725767000003001120 was paired with books:460000000011120",
-                "books:460000000011120 no longer carries Zoho's link to crm:5725767000003001120",
-            ),
-        ),
-        "MIXED_MAPPING": _notice(
-            "MIXED_MAPPING",
-            Severity.WARNING,
-            Decision.QUARANTINE,
-            Mode.ENFORCE,
-            16,
-            records=(
-                _held_new_copy("460000000011131", "Jane Smith", Role.NEWLY_LINKED),
-                _books(
-                    "460000000011130",
-                    "Jane Smith Design",
-                    Role.EXISTING,
-                    has_transactions=True,
-                    outstanding=Decimal("860.00"),
-                    active=True,
-                ),
-                _crm("5725767000003001131", "Jane Smith", Role.PARTNER, module=Module.CRM_CONTACTS),
-                _crm("5725767000003001130", "Jane Smith Design", Role.EXISTING),
-            ),
-            evidence=(
-                "books:460000000011131 zcrm link: contact crm:5725767000003001131",
-                "crm:5725767000003001131 belongs to account crm:5725767000003001130",
-                "books:460000000011130 is the Books customer of crm:5725767000003001130",
-            ),
-        ),
-        "SAME_SIDE_DUPLICATE": _notice(
-            "SAME_SIDE_DUPLICATE",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            18,
-            records=(
-                _crm("5725767000003001181", "Kestrel Joinery Ltd", Role.NEW_COPY),
-                _crm("5725767000003001180", "Kestrel Joinery Limited", Role.EXISTING),
-            ),
-            evidence=(
-                "same name once 'Limited' is folded to 'Ltd'",
-                "same phone +44 161 496 0181",
-                "match score 0.97",
-            ),
-        ),
-        "CREATED_IN_BOOKS": _notice(
-            "CREATED_IN_BOOKS",
-            Severity.INFO,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            17,
-            records=(
-                _books(
-                    "460000000011141",
-                    "Marlow Bakery Limited",
-                    Role.CREATED_IN_BOOKS,
-                    has_transactions=False,
-                    outstanding=Decimal("0"),
-                    active=True,
-                ),
-            ),
-            evidence=(
-                "books:460000000011141 created 2026-03-02T09:47:00+00:00",
-                "books:460000000011141 carries no Zoho CRM link",
-            ),
-        ),
+        "NAME_DRIFT": _name_drift(),
+        "BOTH_SIDES_CREATED": _both_sides_created(),
+        "PARTNER_DELETED": _partner_deleted(),
+        "RECREATED_AFTER_DELETE": _recreated_after_delete(),
+        "CRM_MERGE_ORPHAN": _crm_merge_orphan(),
+        "EMAIL_MISMATCH": _email_mismatch(),
+        "DISPLAY_NAME_COLLISION": _display_name_collision(),
+        "BROKEN_MAPPING": _broken_mapping(),
+        "DOUBLE_LINK": _double_link(),
+        "MULTIPLICATION_STORM": _multiplication_storm(),
+        "CROSSED_MAPPING": _crossed_mapping(),
+        "MAPPING_MOVED": _mapping_moved(),
+        "MIXED_MAPPING": _mixed_mapping(),
+        "SAME_SIDE_DUPLICATE": _same_side_duplicate(),
+        "CREATED_IN_BOOKS": _created_in_books(),
+        # The sync stall check's notices (sync_guard.reconcile.stall), not a rule's.
         "SYNC_STALLED": _notice(
             "SYNC_STALLED",
             Severity.CRITICAL,
@@ -491,29 +658,7 @@ def example_notices() -> dict[str, FinanceNotice]:
                 "1 changed nothing the sync carries).",
             ),
         ),
-        # PARTNER_DELETED where the CRM record went (a delete, or a merge the guard could not see as one):
-        # the variant texts for the Books customer left unlinked.
-        "PARTNER_DELETED_IN_CRM": _notice(
-            "PARTNER_DELETED",
-            Severity.WARNING,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            13,
-            records=(
-                _crm("5725767000003001313", "Harrow & Lyle Interiors", Role.DELETED, deleted=True),
-                _books(
-                    "460000000011313",
-                    "Harrow and Lyle Interiors Ltd",
-                    Role.SURVIVING_PARTNER,
-                    has_transactions=True,
-                    outstanding=Decimal("845.00"),
-                ),
-            ),
-            evidence=(
-                "crm:5725767000003001313 deleted at 2026-03-02 09:43 UTC",
-                "was paired with books:460000000011313",
-            ),
-        ),
+        "PARTNER_DELETED_IN_CRM": _partner_deleted_in_crm(),
         "UNKNOWN_RULE": _notice(
             "SOME_FUTURE_RULE",
             Severity.INFO,

@@ -6,9 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from sync_guard import matching
 from sync_guard.executor.notices import _NEW_RECORD_RULES, _OWN_ROLE, SEVERITY_FOR_FINANCE
+from sync_guard.guard.engine import NOT_HELD_INVOICED
+from sync_guard.matching import MatchResult
+from sync_guard.models.records import PartyRecord
 from sync_guard.notify import CATALOGUE, Role
 from sync_guard.notify.examples import example_files, example_notices, storm_batch
+from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import BY_CODE, RULES
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,6 +63,52 @@ def test_each_example_labels_its_records_as_the_executor_does() -> None:
         assert set(roles) <= labels, f"{stem}: {sorted(set(roles) - labels)} is no label the executor gives"
         own = Role.NEW_COPY if notice.rule in _NEW_RECORD_RULES else _OWN_ROLE.get(notice.rule)
         assert own is None or own in roles, f"{stem}: the event's own record is labelled {own!r}"
+
+
+def test_each_rule_example_carries_the_evidence_its_rule_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/notifications.md: the examples are what finance will receive, so their EVIDENCE must be the
+    # rule's own lines, not a paraphrase. Mark every line a rule writes: each rule example shows only
+    # marked lines (and the engine's own line where it flags a quarantine to spare an invoiced customer).
+    finding = Rule.finding
+
+    def marked(self: Rule, *, evidence: list[str] | tuple[str, ...], **kwargs: object) -> object:
+        return finding(self, evidence=[f"<{self.code}> {line}" for line in evidence], **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Rule, "finding", marked)
+    for stem, notice in example_notices().items():
+        if notice.rule not in BY_CODE:
+            continue  # the stall notices and the unknown rule's are written by hand
+        own = [line for line in notice.evidence if not line.endswith(NOT_HELD_INVOICED)]
+        assert own, f"{stem}: no evidence from {notice.rule}"
+        assert all(line.startswith(f"<{notice.rule}> ") for line in own), f"{stem}: {own}"
+
+
+#: The rules whose evidence cites the matcher's reasons for calling two records one customer.
+_CITES_THE_MATCHER = (
+    "NAME_DRIFT",
+    "BOTH_SIDES_CREATED",
+    "RECREATED_AFTER_DELETE",
+    "CRM_MERGE_ORPHAN",
+    "EMAIL_MISMATCH",
+    "BROKEN_MAPPING",
+    "MIXED_MAPPING",
+    "SAME_SIDE_DUPLICATE",
+)
+
+
+def test_the_examples_cite_the_matcher_in_its_own_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A change to the matcher's wording must change the examples (and so fail the re-render test): the
+    # examples' records are scored by the real matcher, not described by hand.
+    compare = matching.compare
+
+    def reworded(a: PartyRecord, b: PartyRecord, **kwargs: str) -> MatchResult:
+        result = compare(a, b, **kwargs)
+        return MatchResult(result.score, result.verdict, ("reworded by the matcher", *result.evidence))
+
+    monkeypatch.setattr(matching, "compare", reworded)
+    notices = example_notices()
+    for stem in _CITES_THE_MATCHER:
+        assert "reworded by the matcher" in notices[stem].evidence, f"{stem}: {notices[stem].evidence}"
 
 
 def test_checked_in_examples_match_the_renderer() -> None:
