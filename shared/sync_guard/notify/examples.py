@@ -4,7 +4,8 @@
 examples always show what the code really sends. Names, ids, amounts and addresses are invented. Each rule's
 evidence is the rule's own: the rule evaluated on the example's records as the guard would know them
 (``_finding``), its matcher lines written by the real matcher. Only the stall notices' and the unknown
-rule's are written here.
+rule's are written here;
+the stall check's come from its own evidence and notice code (``sync_guard.reconcile.stall``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sync_guard.config import DataCentre, Mode, Settings
+from sync_guard.guard.admin import admin_entry_id
 from sync_guard.guard.context import Candidate, RuleContext, StormStatus
 from sync_guard.guard.engine import NOT_HELD_INVOICED
 from sync_guard.guard.matcher import LibraryMatcher
@@ -24,6 +26,20 @@ from sync_guard.notify.aggregate import aggregate
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.notify.model import Decision, FinanceNotice, NoticeRecord, RenderedMessage, Role, Severity
 from sync_guard.notify.render import render_notice
+from sync_guard.reconcile.stall import ACTOR as STALL_ACTOR
+from sync_guard.reconcile.stall import EXAMPLES as STALL_EXAMPLES
+from sync_guard.reconcile.stall import (
+    RESUMED_RULE,
+    STALLED_RULE,
+    Edit,
+    FollowUp,
+    StallEpisode,
+    StallVerdict,
+    carried_differences,
+    resumed_evidence,
+    stall_notice,
+    stalled_evidence,
+)
 from sync_guard.rules.catalogue import BY_CODE
 
 EXAMPLE_LINKS = ZohoLinks(
@@ -598,6 +614,130 @@ def _partner_deleted_in_crm() -> FinanceNotice:
     )
 
 
+def _linked_edit(
+    ids: tuple[str, str],
+    name: str,
+    edited_at: datetime,
+    books_changed_at: datetime,
+    *,
+    books_name: str | None = None,
+    invoiced: bool | None = None,
+    **crm_values: str,
+) -> Edit:
+    """A CRM edit of a linked customer (CRM and Books ``ids``) and the Books customer as Books shows it:
+    named ``books_name`` if the sync did not carry a rename, and without the CRM record's ``crm_values``."""
+    crm = PartyRecord.model_validate(
+        {"system": System.CRM, "module": Module.CRM_ACCOUNTS, "record_id": ids[0], "name": name} | crm_values
+    )
+    books = PartyRecord(
+        system=System.BOOKS,
+        module=Module.BOOKS_CUSTOMERS,
+        record_id=ids[1],
+        name=books_name or name,
+        has_transactions=invoiced,
+        currency="GBP",
+        modified_at=books_changed_at,
+    )
+    differs = carried_differences(crm, books)
+    return Edit(crm=crm, edited_at=edited_at, books=books, books_changed_at=books_changed_at, differs=differs)
+
+
+def _march_2(hour: int, minute: int) -> datetime:
+    return datetime(2026, 3, 2, hour, minute, tzinfo=UTC)
+
+
+_HARBOUR = ("5725767000003001301", "460000000011301")
+_ORCHARD = ("5725767000003001302", "460000000011302")
+_TARN = ("5725767000003001305", "460000000011309")
+# The stall check's threshold as shipped (edits not carried to Books before it reports).
+_MIN_UNFOLLOWED: int = Settings.model_fields["sync_stall_min_edits"].default
+_STALL_REPORTED = _at(13)
+
+
+def _sync_stalled() -> FinanceNotice:
+    """The sync stall check's report (``sync_guard.reconcile.stall``): of six edits of linked customers
+    sampled, four did not reach Books and two changed nothing the sync carries."""
+    verdict = StallVerdict(
+        edits=(
+            _linked_edit(
+                _HARBOUR,
+                "Harbour Lights Ltd",
+                _march_2(7, 55),
+                datetime(2026, 2, 11, 15, 2, tzinfo=UTC),
+                books_name="Harbour Light Ltd",
+                invoiced=True,
+            ),
+            _linked_edit(
+                _ORCHARD,
+                "Orchard Dental Practice",
+                _march_2(6, 10),
+                datetime(2026, 1, 20, 10, 41, tzinfo=UTC),
+                phone="0113 496 0302",
+                street="14 Park Row",
+            ),
+            _linked_edit(
+                ("5725767000003001303", "460000000011307"),
+                "Quayside Print Ltd",
+                _march_2(8, 20),
+                datetime(2026, 2, 2, 9, 15, tzinfo=UTC),
+                city="Bristol",
+            ),
+            _linked_edit(
+                ("5725767000003001304", "460000000011308"),
+                "Wren & Co Builders",
+                _march_2(8, 45),
+                datetime(2026, 1, 5, 14, 30, tzinfo=UTC),
+                phone="0117 496 0304",
+            ),
+            # Edits of what the sync does not carry (an owner, a rating).
+            _linked_edit(
+                _TARN, "Tarn Cottage Lets", _march_2(7, 5), datetime(2026, 2, 20, 11, 0, tzinfo=UTC)
+            ),
+            _linked_edit(
+                ("5725767000003001306", "460000000011310"),
+                "Saltmarsh Farm Shop",
+                _march_2(8, 5),
+                datetime(2026, 2, 23, 16, 20, tzinfo=UTC),
+            ),
+        ),
+        min_unfollowed=_MIN_UNFOLLOWED,
+    )
+    shown = verdict.of(FollowUp.NOT_FOLLOWED)[:STALL_EXAMPLES]
+    return stall_notice(
+        STALLED_RULE,
+        shown,
+        stalled_evidence(verdict),
+        mode=Mode.ENFORCE,
+        audit_ref=admin_entry_id("sync_stalled", STALL_ACTOR, _STALL_REPORTED),
+        at=_STALL_REPORTED,
+    )
+
+
+def _sync_resumed() -> FinanceNotice:
+    """The stall check, three hours after its report, seeing edits reach Books again."""
+    followed = _linked_edit(_HARBOUR, "Harbour Lights Ltd", _march_2(12, 5), _march_2(12, 6), invoiced=True)
+    verdict = StallVerdict(
+        edits=(
+            followed,
+            _linked_edit(_ORCHARD, "Orchard Dental Practice", _march_2(11, 40), _march_2(11, 42)),
+            _linked_edit(
+                _TARN, "Tarn Cottage Lets", _march_2(11, 50), datetime(2026, 2, 20, 11, 0, tzinfo=UTC)
+            ),
+        ),
+        min_unfollowed=_MIN_UNFOLLOWED,
+    )
+    episode = StallEpisode(since=_march_2(6, 10), reported_at=_STALL_REPORTED, examples=())
+    at = _march_2(12, 30)
+    return stall_notice(
+        RESUMED_RULE,
+        [followed],
+        resumed_evidence(verdict, episode, followed),
+        mode=Mode.ENFORCE,
+        audit_ref=admin_entry_id("sync_resumed", STALL_ACTOR, at),
+        at=at,
+    )
+
+
 def example_notices() -> dict[str, FinanceNotice]:
     """One realistic notice per rule of the catalogue, ``PARTNER_DELETED_IN_CRM`` for that rule's texts when
     the CRM record went, and ``UNKNOWN_RULE`` for the generic texts."""
@@ -617,47 +757,8 @@ def example_notices() -> dict[str, FinanceNotice]:
         "MIXED_MAPPING": _mixed_mapping(),
         "SAME_SIDE_DUPLICATE": _same_side_duplicate(),
         "CREATED_IN_BOOKS": _created_in_books(),
-        # The sync stall check's notices (sync_guard.reconcile.stall), not a rule's.
-        "SYNC_STALLED": _notice(
-            "SYNC_STALLED",
-            Severity.CRITICAL,
-            Decision.FLAG,
-            Mode.ENFORCE,
-            13,
-            records=(
-                _crm("5725767000003001301", "Harbour Lights Ltd", "edited in CRM"),
-                _books("460000000011301", "Harbour Light Ltd", "not updated in Books", has_transactions=True),
-                _crm("5725767000003001302", "Orchard Dental Practice", "edited in CRM"),
-                _books("460000000011302", "Orchard Dental Practice", "not updated in Books"),
-            ),
-            evidence=(
-                "Zoho's CRM -> Books sync looks stalled: 4 CRM edits to linked customers since "
-                "2026-03-02 06:10 UTC have not reached Books, and none has (6 linked CRM edits sampled: "
-                "0 reached Books, 4 did not, 2 changed nothing the sync carries).",
-                "crm:5725767000003001301 'Harbour Lights Ltd' edited in CRM at 2026-03-02 07:55 UTC; its "
-                "Books customer books:460000000011301 'Harbour Light Ltd' last changed 2026-02-11 15:02 UTC "
-                "and still differs in name",
-                "crm:5725767000003001302 'Orchard Dental Practice' edited in CRM at 2026-03-02 06:10 UTC; "
-                "its Books customer books:460000000011302 'Orchard Dental Practice' last changed 2026-01-20 "
-                "10:41 UTC and still differs in phone, street",
-            ),
-        ),
-        "SYNC_RESUMED": _notice(
-            "SYNC_RESUMED",
-            Severity.INFO,
-            Decision.ALLOW,
-            Mode.ENFORCE,
-            14,
-            records=(
-                _crm("5725767000003001301", "Harbour Lights Ltd", "edited in CRM"),
-                _books("460000000011301", "Harbour Lights Ltd", "updated in Books", has_transactions=True),
-            ),
-            evidence=(
-                "Zoho's CRM -> Books sync carries edits again (stalled since about 2026-03-02 06:10 UTC, "
-                "reported 2026-03-02 09:40 UTC; 3 linked CRM edits sampled: 2 reached Books, 0 did not, "
-                "1 changed nothing the sync carries).",
-            ),
-        ),
+        "SYNC_STALLED": _sync_stalled(),
+        "SYNC_RESUMED": _sync_resumed(),
         "PARTNER_DELETED_IN_CRM": _partner_deleted_in_crm(),
         "UNKNOWN_RULE": _notice(
             "SOME_FUTURE_RULE",

@@ -413,21 +413,15 @@ class SyncStallCheck:
         unfollowed = verdict.of(FollowUp.NOT_FOLLOWED)
         since = min(edit.edited_at for edit in unfollowed)
         examples = unfollowed[:EXAMPLES]
-        note = (
-            f"Zoho's CRM -> Books sync looks stalled: {len(unfollowed)} CRM edits to linked customers since "
-            f"{_when(since)} have not reached Books, and none has ({verdict.summary()})."
-        )
-        entry = admin_entry("sync_stalled", actor=ACTOR, at=now, mode=self._config.mode, note=note)
-        evidence = [note, *(edit.describe() for edit in examples)]
+        evidence = stalled_evidence(verdict)
+        entry = admin_entry("sync_stalled", actor=ACTOR, at=now, mode=self._config.mode, note=evidence[0])
         episode = StallEpisode(since=since, reported_at=now, examples=tuple(e.crm.ref for e in examples))
         # Opened before anyone is told: of two runs at once (a retried run, a schedule delivered twice),
         # one notifies. A notice that fails closes it again, so that the next run tries again.
         if not self._state.open_stall(episode):
             return StallOutcome(verdict, episode=self._state.stall_episode())
         try:
-            self._notify(
-                STALLED_RULE, Severity.CRITICAL, Decision.FLAG, examples, evidence, entry.entry_id, now
-            )
+            self._notify(STALLED_RULE, examples, evidence, entry.entry_id, now)
         except Exception:
             self._state.close_stall(episode)
             raise
@@ -438,18 +432,12 @@ class SyncStallCheck:
     def _report_resumed(
         self, verdict: StallVerdict, episode: StallEpisode, followed: Edit, now: datetime
     ) -> StallOutcome:
-        note = (
-            f"Zoho's CRM -> Books sync carries edits again (stalled since about {_when(episode.since)}, "
-            f"reported {_when(episode.reported_at)}; {verdict.summary()})."
-        )
-        entry = admin_entry("sync_resumed", actor=ACTOR, at=now, mode=self._config.mode, note=note)
-        evidence = [note, followed.describe()]
+        evidence = resumed_evidence(verdict, episode, followed)
+        entry = admin_entry("sync_resumed", actor=ACTOR, at=now, mode=self._config.mode, note=evidence[0])
         if not self._state.close_stall(episode):
             return StallOutcome(verdict)  # another run saw the end first, and said so
         try:
-            self._notify(
-                RESUMED_RULE, Severity.INFO, Decision.ALLOW, [followed], evidence, entry.entry_id, now
-            )
+            self._notify(RESUMED_RULE, [followed], evidence, entry.entry_id, now)
         except Exception:
             self._state.open_stall(episode)
             raise
@@ -459,31 +447,61 @@ class SyncStallCheck:
         return StallOutcome(verdict, notified=RESUMED_RULE)
 
     def _notify(
-        self,
-        rule: str,
-        severity: Severity,
-        decision: Decision,
-        edits: Sequence[Edit],
-        evidence: Sequence[str],
-        audit_ref: str,
-        now: datetime,
+        self, rule: str, edits: Sequence[Edit], evidence: Sequence[str], audit_ref: str, now: datetime
     ) -> None:
-        books_role = "updated in Books" if rule == RESUMED_RULE else "not updated in Books"
-        records: list[NoticeRecord] = []
-        for edit in edits:
-            records.append(_notice_record(edit.crm, "edited in CRM"))
-            records.append(_notice_record(edit.books, books_role))
-        notice = FinanceNotice(
-            rule=rule,
-            severity=severity,
-            decision=decision,
-            mode=self._config.mode,
-            records=tuple(records),
-            evidence=tuple(evidence),
-            audit_ref=audit_ref,
-            occurred_at=now,
-        )
+        notice = stall_notice(rule, edits, evidence, mode=self._config.mode, audit_ref=audit_ref, at=now)
         notify_finance([notice], self._notifier(), links=self._links)
+
+
+def stalled_evidence(verdict: StallVerdict) -> list[str]:
+    """What a stall report says (its audit note first): how many edits did not reach Books since when, then
+    the first ``EXAMPLES`` of them."""
+    unfollowed = verdict.of(FollowUp.NOT_FOLLOWED)
+    since = min(edit.edited_at for edit in unfollowed)
+    note = (
+        f"Zoho's CRM -> Books sync looks stalled: {len(unfollowed)} CRM edits to linked customers since "
+        f"{_when(since)} have not reached Books, and none has ({verdict.summary()})."
+    )
+    return [note, *(edit.describe() for edit in unfollowed[:EXAMPLES])]
+
+
+def resumed_evidence(verdict: StallVerdict, episode: StallEpisode, followed: Edit) -> list[str]:
+    """What the end of a reported stall says (its audit note first), then the edit that reached Books."""
+    note = (
+        f"Zoho's CRM -> Books sync carries edits again (stalled since about {_when(episode.since)}, "
+        f"reported {_when(episode.reported_at)}; {verdict.summary()})."
+    )
+    return [note, followed.describe()]
+
+
+#: Each notice's severity and decision.
+_NOTICE_LEVELS = {
+    STALLED_RULE: (Severity.CRITICAL, Decision.FLAG),
+    RESUMED_RULE: (Severity.INFO, Decision.ALLOW),
+}
+
+
+def stall_notice(
+    rule: str, edits: Sequence[Edit], evidence: Sequence[str], *, mode: Mode, audit_ref: str, at: datetime
+) -> FinanceNotice:
+    """The notice of a stall (``STALLED_RULE``) or of its end (``RESUMED_RULE``): each edit's CRM record and
+    its Books customer, and the report's evidence."""
+    severity, decision = _NOTICE_LEVELS[rule]
+    books_role = "updated in Books" if rule == RESUMED_RULE else "not updated in Books"
+    records: list[NoticeRecord] = []
+    for edit in edits:
+        records.append(_notice_record(edit.crm, "edited in CRM"))
+        records.append(_notice_record(edit.books, books_role))
+    return FinanceNotice(
+        rule=rule,
+        severity=severity,
+        decision=decision,
+        mode=mode,
+        records=tuple(records),
+        evidence=tuple(evidence),
+        audit_ref=audit_ref,
+        occurred_at=at,
+    )
 
 
 def _edit_to_judge(state: RecordState, edited_at: datetime, *, oldest: datetime) -> datetime | None:
@@ -533,4 +551,7 @@ __all__: Sequence[str] = (
     "StallVerdict",
     "SyncStallCheck",
     "carried_differences",
+    "resumed_evidence",
+    "stall_notice",
+    "stalled_evidence",
 )

@@ -12,9 +12,10 @@ from sync_guard import matching
 from sync_guard.executor.notices import _NEW_RECORD_RULES, _OWN_ROLE, SEVERITY_FOR_FINANCE
 from sync_guard.guard.engine import NOT_HELD_INVOICED
 from sync_guard.matching import MatchResult
-from sync_guard.models.records import PartyRecord
+from sync_guard.models.records import PartyRecord, System
 from sync_guard.notify import CATALOGUE, Role
 from sync_guard.notify.examples import example_files, example_notices, storm_batch
+from sync_guard.reconcile.stall import Edit, StallVerdict
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import BY_CODE, RULES
 
@@ -109,6 +110,18 @@ def test_the_examples_cite_the_matcher_in_its_own_words(monkeypatch: pytest.Monk
     notices = example_notices()
     for stem in _CITES_THE_MATCHER:
         assert "reworded by the matcher" in notices[stem].evidence, f"{stem}: {notices[stem].evidence}"
+
+
+def test_the_stall_examples_carry_the_stall_checks_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sync stall check's notices are no rule's, and their evidence is its own: its note with the
+    # sample's summary, then one line per edit the notice shows.
+    monkeypatch.setattr(StallVerdict, "summary", lambda self: "the sample's summary")
+    monkeypatch.setattr(Edit, "describe", lambda self: f"the edit of {self.crm.ref}")
+    for stem in ("SYNC_STALLED", "SYNC_RESUMED"):
+        note, *edits = example_notices()[stem].evidence
+        assert "the sample's summary" in note, f"{stem}: {note}"
+        shown = [record for record in example_notices()[stem].records if record.system is System.CRM]
+        assert edits == [f"the edit of crm:{record.record_id}" for record in shown], f"{stem}: {edits}"
 
 
 def test_checked_in_examples_match_the_renderer() -> None:
