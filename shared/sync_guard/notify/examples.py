@@ -513,22 +513,25 @@ def _mapping_moved() -> FinanceNotice:
 
 
 def _mixed_mapping() -> FinanceNotice:
-    new = _held_new_copy("460000000011131", "Jane Smith", Role.NEWLY_LINKED)
-    account_customer = _invoiced("460000000011130", "Jane Smith Design", Role.EXISTING, "860.00")
-    contact = _crm("5725767000003001131", "Jane Smith", Role.PARTNER, module=Module.CRM_CONTACTS)
-    account = _crm("5725767000003001130", "Jane Smith Design", Role.EXISTING)
     # The sole trader's contact and account share her mailbox and phone.
-    reach = {"email": "jane@janesmithdesign.co.uk", "phone": "07700 900131"}
-    person = {"kind": "person", "first_name": "Jane", "last_name": "Smith"}
+    mailbox, phone = "jane@janesmithdesign.co.uk", "07700 900131"
+    new = _held_new_copy("460000000011131", "Jane Smith", Role.NEWLY_LINKED, email=mailbox)
+    account_customer = _invoiced(
+        "460000000011130", "Jane Smith Design", Role.EXISTING, "860.00", email=mailbox
+    )
+    contact = _crm(
+        "5725767000003001131", "Jane Smith", Role.PARTNER, module=Module.CRM_CONTACTS, email=mailbox
+    )
+    account = _crm("5725767000003001130", "Jane Smith Design", Role.EXISTING)
+    person = {"kind": "person", "first_name": "Jane", "last_name": "Smith", "phone": phone}
     finding = _finding(
         "MIXED_MAPPING",
-        _party(new, linked_crm_id=contact.record_id, **person, **reach),
+        _party(new, linked_crm_id=contact.record_id, **person),
         at=_at(16),
         link_target=_state(
-            _party(contact, account_id=account.record_id, **person, **reach),
-            partner=f"books:{new.record_id}",
+            _party(contact, account_id=account.record_id, **person), partner=f"books:{new.record_id}"
         ),
-        candidates=[_state(_party(account_customer, **reach), partner=f"crm:{account.record_id}")],
+        candidates=[_state(_party(account_customer, phone=phone), partner=f"crm:{account.record_id}")],
     )
     return _notice(
         "MIXED_MAPPING",
