@@ -17,9 +17,12 @@ Run: ``.venv/bin/python benchmarks/decision_cost.py [--large 100000] [--events 3
 Measured on the 2-core development machine (2026-11-25): 4.47 requests per event at both sizes (max 6; 3 on
 AWS, where the whole plan is one transaction: DynamoDB Local's 10-item transaction limit makes the repository
 write the rest right after), 45.3 ms vs 45.9 ms per event (ratio 1.01, median 1.04), the same decision for
-every event. Most of the run is seeding: DynamoDB Local takes ~1,000-3,600 items/s, and 100,000 records are
-~600,000 items (record states plus one item per blocking key), about 8 minutes; ``--large 10000`` for a
-quick look.
+every event. On 2026-12-06, ``--large 10000 --events 200``: 12.06 per event at both sizes (max 23), each
+late key membership a transaction of its own and each late audit view a PutItem; with them sharing
+transactions (``DynamoShadowRepository._write_memberships`` and ``_write_together``), 5.12 (max 6), 32.6 ms
+vs 34.2 ms per event (ratio 1.05). Most of the run is seeding: DynamoDB Local takes ~1,000-3,600 items/s,
+and 100,000 records are ~600,000 items (record states plus one item per blocking key), about 8 minutes;
+``--large 10000`` for a quick look.
 """
 
 from __future__ import annotations

@@ -588,6 +588,86 @@ def test_a_late_key_claim_that_keeps_conflicting_leaves_the_committed_event_alon
     assert "acme" not in str(warning.__dict__)
 
 
+class CountingRequests:
+    """A DynamoDB client that counts its requests by operation, once ``counting`` is set."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.counting = False
+        self.requests: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self._client, name)
+
+        def counted(**request: Any) -> Any:
+            if self.counting:
+                self.requests.append(name)
+            return operation(**request)
+
+        return counted
+
+    def transact_write_items(self, **request: Any) -> Any:
+        response = self._client.transact_write_items(**request)
+        if self.counting:
+            self.requests.append("transact_write_items")
+        self.counting = True  # (what follows the plan's transaction)
+        return response
+
+
+def test_late_key_claims_and_audit_views_share_transactions(repo: DynamoShadowRepository) -> None:
+    # given a create under 17 keys on a server that takes ten items per transaction: the audit marker, the
+    # state and eight claims fit; nine claims and the audit views are written after it
+    keys = {f"n:acme{i:02}": None for i in range(17)}
+    acme = state(crm_account("1", "Acme Ltd"), keys=frozenset(keys))
+    client = CountingRequests(repo._client)
+    split = DynamoShadowRepository(
+        client,
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+        max_transaction_items=10,
+    )
+
+    split.commit(create_plan("evt_create", acme, keys=keys))
+
+    # then the late writes take two requests (the views; one check of the state and the nine claims), where
+    # they took one transaction per claim and one PutItem per view
+    assert client.requests == ["transact_write_items", "transact_write_items"]
+    assert all(repo.get_key(key).members == {"crm:1"} for key in keys)
+    [listed] = AuditLog.from_settings(get_settings()).query(AuditQuery(record="crm:1")).entries
+    assert listed.entry_id == "evt_create"
+
+
+def test_grouped_late_claims_fall_back_to_one_at_a_time_when_the_state_moved_on(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a create under three keys on a server that takes three items per transaction: two claims are
+    # late, and fit in one transaction with a check of the record's state
+    keys = {"n:acme": None, "t:acme|trading": None, "t:acme|group": None}
+    created = state(crm_account("1", "Acme Trading Group"), keys=frozenset(keys))
+    renamed = created.model_copy(
+        update={
+            "record": crm_account("1", "Acme Trading", minutes=2),
+            "keys": frozenset({"n:acme", "t:acme|trading"}),
+            "rev": 2,
+        }
+    )
+    rename = CommitPlan(
+        entry=entry("evt_rename", records=("crm:1",)),
+        state_writes=(StateWrite(renamed, 1),),
+        key_changes=(KeyChange("t:acme|group", remove=frozenset({"crm:1"}), checked=False),),
+    )
+
+    # when a rename that leaves one of those keys commits before the late claims
+    split = _split_after_three(repo, lambda: repo.commit(rename))
+    split.commit(create_plan("evt_create", created, keys=keys))
+
+    # then the claim of the key the state still lists is written, the other is not
+    assert repo.get_key("n:acme").members == {"crm:1"}
+    assert repo.get_key("t:acme|trading").members == {"crm:1"}
+    assert repo.get_key("t:acme|group").members == set()
+
+
 def _tag_action(entry_id: str, mode: Mode, *, decision: Decision = Decision.QUARANTINE) -> OutboxAction:
     return OutboxAction(
         action_id=action_id_for(entry_id, ActionKind.TAG_CRM_RECORD, "crm:1"),

@@ -484,7 +484,8 @@ class DynamoShadowRepository:
         holds, audit views) and what does not fit is written right after the transaction, idempotently: a
         key membership or a hold only while the record's state still agrees with it (another event or an
         admin may have moved it on meanwhile; a hold that does not mark the state, only over the ``HOLD``
-        item read before the transaction), the rest unconditionally. The engine re-adds missing key
+        item read before the transaction), the rest unconditionally; key memberships, and the rest, share
+        transactions as far as the server's limit allows. The engine re-adds missing key
         memberships on the record's next event, so the only cost of a crash in between is a missing audit
         view or hold on a development server. A key's ``owner`` is the first writer only for the
         claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
@@ -568,26 +569,18 @@ class DynamoShadowRepository:
         self, operations: list[dict[str, Any]], plan: CommitPlan, replaced: dict[str, str | None]
     ) -> None:
         """Operations that did not fit in the transaction: key memberships and holds on condition that the
-        record's state still agrees with them (``_write_membership``, ``_write_hold``; ``replaced``: the
-        ``HOLD`` items read before the transaction), the rest unconditionally where that is safe."""
+        record's state still agrees with them (``_write_memberships``, ``_write_hold``; ``replaced``: the
+        ``HOLD`` items read before the transaction), the rest where that is safe (``_write_together``)."""
         changes = {f"KEY#{change.key}": change for change in plan.key_changes}
-        puts: dict[str, list[dict[str, Any]]] = {}
-        updates: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
         memberships: list[KeyChange] = []
         holds: list[dict[str, Any]] = []
         for operation in operations:
             if "Put" in operation:
-                put = operation["Put"]
                 if _hold_ref(self.shadow_table, operation) is not None:
-                    holds.append(put)
-                elif "ConditionExpression" in put:  # an outbox action: once only
-                    try:
-                        self._client.put_item(**put)
-                    except ClientError as error:
-                        if not is_conditional_check_failure(error):
-                            raise
-                else:
-                    puts.setdefault(put["TableName"], []).append(put["Item"])
+                    holds.append(operation["Put"])
+                else:  # an outbox action (conditional: once only) or an audit view
+                    others.append(operation)
             elif "ConditionCheck" in operation:
                 continue  # only meaningful inside the transaction
             elif "Update" in operation:
@@ -595,35 +588,78 @@ class DynamoShadowRepository:
                 if change is not None:
                     memberships.append(change)
                 else:
-                    updates.append(_unconditional(operation["Update"]))
-        for change in memberships:
-            self._write_membership(change)
+                    others.append({"Update": _unconditional(operation["Update"])})
+        # Outbox actions first, as before the memberships: a crash in between loses no action.
+        self._write_together(others)
+        self._write_memberships(memberships)
         for put in holds:
             self._write_hold(put, plan, replaced)
-        # Unconditional updates (key memberships, counters) go together, a transaction at a time: fewer
-        # round trips than one UpdateItem each. A conflict with a concurrent writer falls back to single
-        # updates, which DynamoDB serialises per item.
-        for start in range(0, len(updates), self.max_transaction_items):
-            chunk = updates[start : start + self.max_transaction_items]
-            try:
-                self._client.transact_write_items(TransactItems=[{"Update": u} for u in chunk])
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in _CONFLICT_CODES:
-                    raise
-                for update in chunk:
-                    self._client.update_item(**update)
-        for table, items in puts.items():
-            if table == self.audit_table:
-                # The audit trail's IAM grants PutItem, not BatchWriteItem (which could delete entries).
-                # The entry's view items (``audit[1:]``) need no condition, late as they are: their keys
-                # hold the entry id, which only this writer's transaction could claim (its primary item is
-                # conditional), so no other entry writes them; and a redelivered event stops at that
-                # primary item before it gets here, so they are written once, with the committed entry.
-                # Nothing else writes or deletes audit items (the table has no TTL).
-                for item in items:
-                    self._client.put_item(TableName=table, Item=item)
-            else:
-                _batch_put(self._client, table, items)
+
+    def _write_together(self, operations: list[dict[str, Any]]) -> None:
+        """Late outbox actions (once only: their put is conditional), audit views and counter updates, a
+        transaction at a time: fewer round trips than one request each. A cancelled transaction (an action
+        already queued, a conflict with a concurrent writer) falls back to one request per operation, which
+        DynamoDB serialises per item.
+
+        The audit trail's IAM grants PutItem, not BatchWriteItem (which could delete entries); a ``Put`` in
+        a transaction is authorised as a PutItem. The entry's view items (``audit[1:]``) need no condition,
+        late as they are: their keys hold the entry id, which only this writer's transaction could claim
+        (its primary item is conditional), so no other entry writes them; and a redelivered event stops at
+        that primary item before it gets here, so they are written once, with the committed entry. Nothing
+        else writes or deletes audit items (the table has no TTL).
+        """
+        for start in range(0, len(operations), self.max_transaction_items):
+            chunk = operations[start : start + self.max_transaction_items]
+            if len(chunk) > 1 and self._transact_unless_cancelled(chunk):
+                continue
+            for operation in chunk:
+                self._write_alone(operation)
+
+    def _transact_unless_cancelled(self, operations: list[dict[str, Any]]) -> bool:
+        """Whether ``operations`` committed in one transaction (False: cancelled, or a conflict)."""
+        try:
+            self._client.transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _CONFLICT_CODES:
+                raise
+            return False
+        return True
+
+    def _write_alone(self, operation: dict[str, Any]) -> None:
+        if "Update" in operation:
+            self._client.update_item(**operation["Update"])
+            return
+        try:
+            self._client.put_item(**operation["Put"])
+        except ClientError as error:
+            if not is_conditional_check_failure(error):  # an outbox action already queued: once only
+                raise
+
+    def _write_memberships(self, changes: list[KeyChange]) -> None:
+        """Key changes left out of their event's transaction, as few transactions as the server's item limit
+        allows: one check of each record state they concern (all their conditions ANDed: a transaction
+        takes one operation per item) and the key updates. A group cancelled (a state has moved on, or a
+        conflict) is written again one membership at a time (``_write_membership``), which tells which of
+        its keys still agree with the states."""
+        group: list[KeyChange] = []
+        refs: set[str] = set()
+        for change in changes:
+            joined = refs | change.add | change.remove
+            if group and len(joined) + len(group) + 1 > self.max_transaction_items:
+                self._write_membership_group(group)
+                group, joined = [], set(change.add | change.remove)
+            group.append(change)
+            refs = joined
+        if group:
+            self._write_membership_group(group)
+
+    def _write_membership_group(self, group: list[KeyChange]) -> None:
+        if len(group) > 1:
+            updates = [{"Update": _unconditional(_key_update(self.shadow_table, c)["Update"])} for c in group]
+            if self._transact_unless_cancelled([*_membership_checks(self.shadow_table, group), *updates]):
+                return
+        for change in group:
+            self._write_membership(change)
 
     def _write_membership(self, change: KeyChange) -> None:
         """A key change left out of its event's transaction, written only while the state of each record it
@@ -634,20 +670,7 @@ class DynamoShadowRepository:
         in a key its state no longer lists, and a late removal would take it out of one its state lists
         again. When the state has moved on, the event that moved it wrote the key as it should be.
         """
-        joining = bool(change.add)
-        condition = "contains(#keys, :key)" if joining else "NOT contains(#keys, :key)"
-        checks = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.shadow_table,
-                    "Key": state_key(ref),
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": {"#keys": "keys"},
-                    "ExpressionAttributeValues": {":key": to_value(change.key)},
-                }
-            }
-            for ref in sorted(change.add if joining else change.remove)
-        ]
+        checks = _membership_checks(self.shadow_table, [change])
         update = {"Update": _unconditional(_key_update(self.shadow_table, change)["Update"])}
         # (The key can name a person: a warning names its kind only.)
         self._write_while(checks, update, what="a key membership", detail={"key_kind": _prefix(change.key)})
@@ -968,6 +991,30 @@ def _hits_condition(hits: int) -> dict[str, Any]:
             "ExpressionAttributeValues": {":hits": to_value(0)},
         }
     return {"ConditionExpression": "hits = :hits", "ExpressionAttributeValues": {":hits": to_value(hits)}}
+
+
+def _membership_checks(table: str, changes: Sequence[KeyChange]) -> list[dict[str, Any]]:
+    """One ``ConditionCheck`` per record state the key ``changes`` concern: the state lists each key that
+    adds the record and none that removes it."""
+    conditions: dict[str, list[str]] = {}
+    values: dict[str, dict[str, Any]] = {}
+    for index, change in enumerate(changes):
+        condition = f"contains(#keys, :k{index})" if change.add else f"NOT contains(#keys, :k{index})"
+        for ref in change.add or change.remove:
+            conditions.setdefault(ref, []).append(condition)
+            values.setdefault(ref, {})[f":k{index}"] = to_value(change.key)
+    return [
+        {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": state_key(ref),
+                "ConditionExpression": " AND ".join(conditions[ref]),
+                "ExpressionAttributeNames": {"#keys": "keys"},
+                "ExpressionAttributeValues": values[ref],
+            }
+        }
+        for ref in sorted(conditions)
+    ]
 
 
 def _placeholders(expression: str, prefix: str) -> set[str]:
