@@ -13,7 +13,6 @@ import textwrap
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sync_guard.config import Mode
@@ -36,6 +35,7 @@ from sync_guard.notify.model import (
     Role,
     Severity,
 )
+from sync_guard.timefmt import utc_minute
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 SUBJECT_PREFIX = "Sync Guard"
@@ -100,11 +100,6 @@ def short_system(record: NoticeRecord) -> str:
 
 def quoted_name(record: NoticeRecord) -> str:
     return f'"{record.display_name}"' if record.display_name else f"(no name, id {record.record_id})"
-
-
-def when(moment: datetime) -> str:
-    """``2026-11-25 09:14 UTC``: one time zone for everyone reading the message."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
@@ -377,7 +372,7 @@ def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:
         f"Rule: {rule_label(notice.rule)}",
         f"Severity: {notice.severity.value}    Decision: {notice.decision.value}    "
         f"Mode: {notice.mode.value}",
-        f"When: {when(notice.occurred_at)}",
+        f"When: {utc_minute(notice.occurred_at)}",
         "",
     ]
     body += _section("WHAT HAPPENED", wrap(text.what))
@@ -434,7 +429,7 @@ def digest_rule(notices: Sequence[FinanceNotice], storm_rules: frozenset[str]) -
 
 
 def _example_line(number: int, notice: FinanceNotice, links: ZohoLinks) -> list[str]:
-    lines = [f"    {number}. {when(notice.occurred_at)}, {notice.decision.value}"]
+    lines = [f"    {number}. {utc_minute(notice.occurred_at)}, {notice.decision.value}"]
     for record in notice.records:
         facts = [short_system(record)]
         if record.role:
@@ -524,7 +519,7 @@ def render_digest(
         if single
         else f"Digest of {len(notices)} alerts of {len(order)} kinds",
         f"Highest severity: {severity.value}    Mode: {'/'.join(modes)}",
-        f"Between: {when(first)} and {when(last)}",
+        f"Between: {utc_minute(first)} and {utc_minute(last)}",
         "",
     ]
     if lead is not None:

@@ -52,6 +52,7 @@ from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, System
 from sync_guard.notify import Decision, FinanceNotice, NoticeRecord, Notifier, Severity, notify_finance
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.reconcile.ports import AuditAppender
+from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party, parse_zoho_time
 from sync_guard.zoho.errors import ZohoListingIncomplete
 
@@ -175,10 +176,10 @@ class Edit:
 
     def describe(self) -> str:
         """One line of evidence (names and ids, never emails)."""
-        changed = _when(self.books_changed_at) if self.books_changed_at else "at an unknown time"
+        changed = utc_minute(self.books_changed_at) if self.books_changed_at else "at an unknown time"
         line = (
-            f"{self.crm.ref} '{self.crm.name}' edited in CRM at {_when(self.edited_at)}; its Books customer "
-            f"{self.books.ref} '{self.books.name}' last changed {changed}"
+            f"{self.crm.ref} '{self.crm.name}' edited in CRM at {utc_minute(self.edited_at)}; its Books "
+            f"customer {self.books.ref} '{self.books.name}' last changed {changed}"
         )
         if self.follow_up is FollowUp.NOT_FOLLOWED:
             line += " and still differs in " + ", ".join(self.differs)
@@ -255,10 +256,6 @@ class StallOutcome:
         return self.episode is not None
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _folded(value: str | None) -> str:
     return " ".join((value or "").split()).casefold()
 
@@ -325,7 +322,7 @@ class SyncStallCheck:
         last = self._state.watermark(STALL_CHECK)
         if last is not None and now - last < config.every - LOOK_SLACK:
             # An open stall stays an alert between looks, so that the alarm does not flap.
-            due = _when(last + config.every - LOOK_SLACK)
+            due = utc_minute(last + config.every - LOOK_SLACK)
             return StallOutcome(None, episode=episode, skipped=f"next look after {due}")
         outcome = self._judge(StallVerdict(tuple(self._sample(now)), config.min_unfollowed), episode, now)
         # Only a look that told whom it had to counts: a notice that failed is tried at the next run.
@@ -460,7 +457,7 @@ def stalled_evidence(verdict: StallVerdict) -> list[str]:
     since = min(edit.edited_at for edit in unfollowed)
     note = (
         f"Zoho's CRM -> Books sync looks stalled: {len(unfollowed)} CRM edits to linked customers since "
-        f"{_when(since)} have not reached Books, and none has ({verdict.summary()})."
+        f"{utc_minute(since)} have not reached Books, and none has ({verdict.summary()})."
     )
     return [note, *(edit.describe() for edit in unfollowed[:EXAMPLES])]
 
@@ -468,8 +465,8 @@ def stalled_evidence(verdict: StallVerdict) -> list[str]:
 def resumed_evidence(verdict: StallVerdict, episode: StallEpisode, followed: Edit) -> list[str]:
     """What the end of a reported stall says (its audit note first), then the edit that reached Books."""
     note = (
-        f"Zoho's CRM -> Books sync carries edits again (stalled since about {_when(episode.since)}, "
-        f"reported {_when(episode.reported_at)}; {verdict.summary()})."
+        f"Zoho's CRM -> Books sync carries edits again (stalled since about {utc_minute(episode.since)}, "
+        f"reported {utc_minute(episode.reported_at)}; {verdict.summary()})."
     )
     return [note, followed.describe()]
 

@@ -20,6 +20,18 @@ def describe(record: PartyRecord) -> str:
     return f"{record.ref} '{record.name}'"
 
 
+def transactions_fact(record: PartyRecord) -> str:
+    """``books:123 holds transactions``: what Books said of the record's transactions, as evidence."""
+    if record.has_transactions is None:
+        return f"{record.ref}: not known whether it holds transactions"
+    return f"{record.ref} holds {'transactions' if record.has_transactions else 'no transactions'}"
+
+
+def link_change(ref: str, before: str | None, now: str) -> str:
+    """``Zoho linked books:1 to crm:5 before, now to crm:6``: a Books customer's CRM link, then and now."""
+    return f"Zoho linked {ref} to {f'crm:{before}' if before else 'no CRM record'} before, now to crm:{now}"
+
+
 def copy_to_hold(record: PartyRecord, other: PartyRecord) -> str:
     """Which of two copies of a customer a hold takes back: the seed's "the copy with invoices against it
     wins", so ``other`` when only ``record`` is known to hold transactions (Books says so, or it has a

@@ -11,6 +11,7 @@ from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, describe, hold_choice
+from sync_guard.timefmt import utc_minute
 
 
 def created_on_both_sides(ctx: RuleContext, other: RecordState) -> bool:
@@ -51,8 +52,8 @@ class BothSidesCreated(Rule):
                 f"{hours:.1f} hours apart and not linked to each other."
             )
             evidence = [
-                f"{ctx.ref} created {ctx.created_at().isoformat()}",
-                f"{candidate.ref} created {ctx.created_at(candidate.state).isoformat()}, not paired",
+                f"{ctx.ref} created {utc_minute(ctx.created_at())}",
+                f"{candidate.ref} created {utc_minute(ctx.created_at(candidate.state))}, not paired",
                 *candidate.match.evidence,
             ]
             # Held, the Books copy is the one to keep if it holds transactions (met through an edit).

@@ -17,6 +17,7 @@ from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.events import Operation
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, describe
+from sync_guard.timefmt import utc_minute
 
 
 class CreatedInBooks(Rule):
@@ -44,7 +45,7 @@ class CreatedInBooks(Rule):
             "sync did not make it: someone (or an import) created it there."
         )
         evidence = [
-            f"{ctx.ref} created {ctx.created_at().isoformat()}",
+            f"{ctx.ref} created {utc_minute(ctx.created_at())}",
             f"{ctx.ref} carries no Zoho CRM link",
         ]
         return self.finding(subject=ctx.ref, explanation=explanation, evidence=evidence)

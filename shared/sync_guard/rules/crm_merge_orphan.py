@@ -12,6 +12,7 @@ from sync_guard.guard.context import Candidate, RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, describe
+from sync_guard.timefmt import utc_minute
 
 
 def merge_survivor(ctx: RuleContext) -> Candidate | None:
@@ -53,7 +54,7 @@ class CrmMergeOrphan(Rule):
             f"{describe(orphan)} is now orphaned and duplicates {survivor_partner}."
         )
         evidence = [
-            f"{ctx.ref} deleted at {ctx.event.received_at.isoformat()}",
+            f"{ctx.ref} deleted {utc_minute(ctx.event.received_at)}",
             f"{ctx.ref} was paired with {orphan.ref}",
             f"{survivor.ref} is paired with {survivor_partner}",
             *survivor.match.evidence,

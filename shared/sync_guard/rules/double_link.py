@@ -11,7 +11,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, copy_to_hold, describe
+from sync_guard.rules.base import Rule, copy_to_hold, describe, transactions_fact
 
 
 class DoubleLink(Rule):
@@ -47,10 +47,10 @@ class DoubleLink(Rule):
             f"crm:{crm_id}; the sync duplicated it and only one of them can be its real partner."
         )
         evidence = [
-            f"{ctx.ref} zcrm link: {crm_id}",
-            *(f"{s.ref} zcrm link: {crm_id}" for s in others),
-            f"{ctx.ref} has transactions: {ctx.record.has_transactions}",
-            f"{other.ref} has transactions: {other.record.has_transactions}",
+            f"{ctx.ref} carries Zoho's link to crm:{crm_id}",
+            *(f"{s.ref} carries Zoho's link to crm:{crm_id}" for s in others),
+            transactions_fact(ctx.record),
+            transactions_fact(other.record),
         ]
         return self.finding(
             subject=subject,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
-from sync_guard.rules.base import Rule, describe, hold_choice
+from sync_guard.rules.base import Rule, describe, hold_choice, link_change, transactions_fact
 
 
 class MappingMoved(Rule):
@@ -56,10 +56,9 @@ class MappingMoved(Rule):
         evidence = [
             f"{target.ref} was paired with {old.ref}",
             f"{old.ref} no longer carries Zoho's link to {target.ref}",
-            f"{ctx.ref} zcrm link before: {(previous.record.linked_crm_id if previous else None) or 'none'}; "
-            f"now: {crm_id}",
-            f"{ctx.ref} has transactions: {ctx.record.has_transactions}",
-            f"{old.ref} has transactions: {old.record.has_transactions}",
+            link_change(ctx.ref, previous.record.linked_crm_id if previous else None, crm_id),
+            transactions_fact(ctx.record),
+            transactions_fact(old.record),
         ]
         # Set to quarantine, the hold keeps the customer with the invoices (advice: stop invoicing the other).
         subject, why = hold_choice(ctx.record, old.record)

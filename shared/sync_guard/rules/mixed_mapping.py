@@ -16,7 +16,7 @@ from __future__ import annotations
 from sync_guard.guard.context import Candidate, RuleContext
 from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.models.records import Module, System
-from sync_guard.rules.base import Rule, copy_to_hold, describe
+from sync_guard.rules.base import Rule, copy_to_hold, describe, transactions_fact
 
 
 def is_customer_of(candidate: Candidate, crm_id: str) -> bool:
@@ -70,13 +70,13 @@ class MixedMapping(Rule):
             if ctx.link_target is contact:
                 made_from = f"CRM contact {describe(contact.record)}, whose account {account}"
                 links = [
-                    f"{ctx.ref} zcrm link: contact {contact.ref}",
+                    f"{ctx.ref} carries Zoho's link to CRM contact {contact.ref}",
                     f"{candidate.ref} is the Books customer of {account}",
                 ]
             else:
                 made_from = f"CRM account {account}, whose contact {describe(contact.record)}"
                 links = [
-                    f"{ctx.ref} zcrm link: account {account}",
+                    f"{ctx.ref} carries Zoho's link to CRM account {account}",
                     f"{candidate.ref} is the Books customer of contact {contact.ref}",
                 ]
             explanation = (
@@ -87,8 +87,8 @@ class MixedMapping(Rule):
                 links[0],
                 f"{contact.ref} belongs to account {account}",
                 links[1],
-                f"{ctx.ref} has transactions: {ctx.record.has_transactions}",
-                f"{candidate.ref} has transactions: {candidate.record.has_transactions}",
+                transactions_fact(ctx.record),
+                transactions_fact(candidate.record),
                 *candidate.match.evidence,
             ]
             return self.finding(

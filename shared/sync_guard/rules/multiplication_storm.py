@@ -12,6 +12,7 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext, invoiced_customer
 from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.rules.base import Rule, describe
+from sync_guard.timefmt import utc_minute
 
 
 class MultiplicationStorm(Rule):
@@ -43,7 +44,7 @@ class MultiplicationStorm(Rule):
             )
             evidence = [f"{storm.hits} creates matching existing records in the window", "breaker tripped"]
         else:
-            since = storm.opened_at.isoformat() if storm.opened_at else "earlier"
+            since = utc_minute(storm.opened_at) if storm.opened_at else "earlier"
             explanation = (
                 f"{describe(ctx.record)} was created while the duplicate-storm breaker is open (since "
                 f"{since}); it is held until an admin resets the breaker."

@@ -12,6 +12,7 @@ from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, describe
 from sync_guard.rules.crm_merge_orphan import merge_survivor
+from sync_guard.timefmt import utc_minute
 
 
 class PartnerDeleted(Rule):
@@ -54,7 +55,7 @@ class PartnerDeleted(Rule):
                 "stays in Books, no longer mapped (Zoho does not sync deletions)."
             )
         evidence = [
-            f"{ctx.ref} deleted at {ctx.event.received_at.isoformat()}",
+            f"{ctx.ref} deleted {utc_minute(ctx.event.received_at)}",
             f"was paired with {partner.ref}",
         ]
         return self.finding(

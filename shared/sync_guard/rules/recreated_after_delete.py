@@ -13,6 +13,7 @@ from datetime import datetime
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.rules.base import Rule, describe
+from sync_guard.timefmt import utc_minute
 
 
 def existed_before(created_at: datetime | None, deleted: RecordState) -> bool:
@@ -45,7 +46,7 @@ class RecreatedAfterDelete(Rule):
             deleted = candidate.state
             if existed_before(ctx.record.created_at, deleted):
                 continue  # the survivor of a clean-up, first met through an edit: no recreation
-            when = deleted.deleted_at.isoformat() if deleted.deleted_at else "earlier"
+            when = utc_minute(deleted.deleted_at) if deleted.deleted_at else "earlier"
             partner = deleted.former_partner
             explanation = (
                 f"{describe(ctx.record)} is a new record for the same company as {describe(deleted.record)}, "

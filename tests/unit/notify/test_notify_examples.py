@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from sync_guard.guard.engine import NOT_HELD_INVOICED
 from sync_guard.matching import MatchResult
 from sync_guard.models.records import PartyRecord, System
 from sync_guard.notify import CATALOGUE, Role
-from sync_guard.notify.examples import example_files, example_notices, storm_batch
+from sync_guard.notify.examples import example_files, example_notices, refused_hold_notice, storm_batch
 from sync_guard.reconcile.stall import Edit, StallVerdict
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import BY_CODE, RULES
@@ -122,6 +123,20 @@ def test_the_stall_examples_carry_the_stall_checks_evidence(monkeypatch: pytest.
         assert "the sample's summary" in note, f"{stem}: {note}"
         shown = [record for record in example_notices()[stem].records if record.system is System.CRM]
         assert edits == [f"the edit of crm:{record.record_id}" for record in shown], f"{stem}: {edits}"
+
+
+#: What evidence a bookkeeper cannot read: a Python truth value, or a machine timestamp (ISO 8601).
+_UNREADABLE = re.compile(r"\b(True|False|None)\b|\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def test_the_examples_evidence_reads_as_words_not_python() -> None:
+    # Finance reads each evidence line as the rule wrote it (and the audit trail keeps it): "holds
+    # transactions", "created 2026-03-02 09:47 UTC", not "has transactions: True" or an ISO timestamp.
+    notices = {**example_notices(), "HOLD_REFUSED": refused_hold_notice()}
+    unreadable = {
+        stem: line for stem, notice in notices.items() for line in notice.evidence if _UNREADABLE.search(line)
+    }
+    assert not unreadable, f"evidence in Python's words, not a bookkeeper's: {unreadable}"
 
 
 def test_checked_in_examples_match_the_renderer() -> None:

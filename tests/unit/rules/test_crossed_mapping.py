@@ -25,8 +25,8 @@ def test_crossed_mapping_from_account_to_contact() -> None:
         crossed,
         "CROSSED_MAPPING",
         Decision.FLAG,
-        "pair in the shadow: books:460900 <-> crm:5725900",
-        "Zoho link before: 5725900; now: 5725955",
+        "books:460900 was paired with crm:5725900 in the guard's mapping through Zoho's link",
+        "Zoho linked books:460900 to crm:5725900 before, now to crm:5725955",
     )
     assert replay.shadow.states["books:460900"].partner == "crm:5725955"
     assert replay.shadow.states["crm:5725900"].partner is None

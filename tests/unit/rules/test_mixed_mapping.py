@@ -66,7 +66,7 @@ def test_a_customer_made_from_the_accounts_contact_is_held_not_called_name_drift
         replay,
         entry,
         "books:460931",
-        "books:460931 zcrm link: contact crm:5725931",
+        "books:460931 carries Zoho's link to CRM contact crm:5725931",
         "books:460930 is the Books customer of crm:5725930",
     )
 
@@ -112,7 +112,7 @@ def test_the_accounts_customer_made_after_its_contacts_is_the_same_mix() -> None
         replay,
         entry,
         "books:460930",
-        "books:460930 zcrm link: account crm:5725930",
+        "books:460930 carries Zoho's link to CRM account crm:5725930",
         "books:460931 is the Books customer of contact crm:5725931",
     )
     assert replay.shadow.states["books:460931"].held_by is None
