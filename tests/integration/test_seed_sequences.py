@@ -139,7 +139,7 @@ def test_a_reconnect_that_re_pairs_the_account_with_another_customer_is_reported
     assert repaired.rules == ("MAPPING_MOVED",)
     assert repaired.decision is Decision.FLAG
     assert set(repaired.records) == {f"books:{OLD_COPY}", f"crm:{CRM_ID}", f"books:{INVOICED}"}
-    assert f"books:{INVOICED} holds transactions" in repaired.evidence
+    assert f"MAPPING_MOVED: books:{INVOICED} holds transactions" in repaired.evidence
     assert AuditLog.from_settings(get_settings()).get(repaired.entry_id) == repaired
     [notify] = [a for a in repaired.actions if a.kind is ActionKind.NOTIFY_FINANCE]
     [notice] = notices_for(notify, repaired, states(guard, repaired))
