@@ -94,6 +94,7 @@ from sync_guard.reconcile.ports import (
 )
 from sync_guard.reconcile.stall import STALL_CHECK, SyncStallCheck
 from sync_guard.redact import mask_emails_in
+from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.books import FILTER_ALL
 from sync_guard.zoho.convert import parse_zoho_time
 from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
@@ -763,7 +764,7 @@ def watch_for_stall(stall: SyncStallCheck) -> CheckOutcome:
     if outcome.notified:
         note += f"; finance notified ({outcome.notified})"
     elif outcome.episode is not None:
-        note += f"; stalled since about {outcome.episode.since.isoformat()}, already reported"
+        note += f"; stalled since about {utc_minute(outcome.episode.since)}, already reported"
     return CheckOutcome(
         STALL_CHECK, CheckStatus.OK, found=len(outcome.verdict.edits), note=note, alert=outcome.alert
     )

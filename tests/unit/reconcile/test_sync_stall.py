@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -592,6 +593,19 @@ def test_the_scheduled_run_carries_the_alert() -> None:
     assert outcome.found == 3
     assert "finance notified (SYNC_STALLED)" in outcome.note
     assert ChecksReport((outcome,)).summary()[STALL_CHECK]["alert"] is True
+
+
+def test_a_run_after_the_report_says_since_when_in_words() -> None:
+    world = World()
+    for n in range(3):
+        world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
+    watch_for_stall(world.check())
+
+    world.now = NOW + timedelta(minutes=61)  # the next hourly look
+    again = watch_for_stall(world.check())
+
+    assert "already reported" in again.note
+    assert re.search(r"stalled since about \d{4}-\d\d-\d\d \d\d:\d\d UTC", again.note), again.note
 
 
 JOHN = {"first_name": "John", "last_name": "Smith"}
