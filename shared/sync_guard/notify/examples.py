@@ -113,6 +113,22 @@ def _notice(
     )
 
 
+def _notice_of(
+    finding: Finding,
+    severity: Severity,
+    decision: Decision,
+    n: int,
+    *,
+    records: tuple[NoticeRecord, ...],
+    mode: Mode = Mode.ENFORCE,
+    **kwargs: object,
+) -> FinanceNotice:
+    """Example ``n``'s notice of what a rule found: its code and its own evidence lines."""
+    return _notice(
+        finding.code, severity, decision, mode, n, records=records, evidence=finding.evidence, **kwargs
+    )
+
+
 def _at(n: int) -> datetime:
     """When example ``n``'s event happened (and its notice is dated)."""
     return T0 + timedelta(minutes=n)
@@ -203,15 +219,7 @@ def _name_drift() -> FinanceNotice:
         link_target=_state(_party(crm), partner=f"books:{new.record_id}"),
         candidates=[_state(_party(existing, postcode="SW1A 1AA"))],
     )
-    return _notice(
-        "NAME_DRIFT",
-        Severity.WARNING,
-        Decision.QUARANTINE,
-        Mode.ENFORCE,
-        1,
-        records=(new, existing, crm),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.QUARANTINE, 1, records=(new, existing, crm))
 
 
 def _both_sides_created() -> FinanceNotice:
@@ -226,15 +234,7 @@ def _both_sides_created() -> FinanceNotice:
         at=_at(2),
         candidates=[_state(_party(books, vat="GB123456789", created_at=_at(2 - 14)))],
     )
-    return _notice(
-        "BOTH_SIDES_CREATED",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        2,
-        records=(crm, books),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 2, records=(crm, books))
 
 
 def _partner_deleted() -> FinanceNotice:
@@ -256,15 +256,7 @@ def _partner_deleted() -> FinanceNotice:
         previous=_state(deleted, partner=f"crm:{crm.record_id}"),
         partner=_state(_party(crm), partner=deleted.ref),
     )
-    return _notice(
-        "PARTNER_DELETED",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        3,
-        records=(books, crm),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 3, records=(books, crm))
 
 
 def _recreated_after_delete() -> FinanceNotice:
@@ -296,15 +288,7 @@ def _recreated_after_delete() -> FinanceNotice:
             )
         ],
     )
-    return _notice(
-        "RECREATED_AFTER_DELETE",
-        Severity.CRITICAL,
-        Decision.QUARANTINE,
-        Mode.ENFORCE,
-        4,
-        records=(new, old, crm),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.CRITICAL, Decision.QUARANTINE, 4, records=(new, old, crm))
 
 
 def _crm_merge_orphan() -> FinanceNotice:
@@ -324,14 +308,8 @@ def _crm_merge_orphan() -> FinanceNotice:
         partner=_state(_party(orphan, linked_crm_id=merged.record_id), partner=merged_party.ref),
         candidates=[_state(_party(survivor, **practice), partner=f"books:{survivor_customer.record_id}")],
     )
-    return _notice(
-        "CRM_MERGE_ORPHAN",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        5,
-        records=(orphan, merged, survivor, survivor_customer),
-        evidence=finding.evidence,
+    return _notice_of(
+        finding, Severity.WARNING, Decision.FLAG, 5, records=(orphan, merged, survivor, survivor_customer)
     )
 
 
@@ -349,14 +327,8 @@ def _email_mismatch() -> FinanceNotice:
     finding = _finding(
         "EMAIL_MISMATCH", _party(crm, **person), at=_at(6), candidates=[_state(_party(books, **person))]
     )
-    return _notice(
-        "EMAIL_MISMATCH",
-        Severity.WARNING,
-        Decision.QUARANTINE,
-        Mode.OBSERVE,
-        6,
-        records=(crm, books),
-        evidence=finding.evidence,
+    return _notice_of(
+        finding, Severity.WARNING, Decision.QUARANTINE, 6, records=(crm, books), mode=Mode.OBSERVE
     )
 
 
@@ -365,15 +337,7 @@ def _display_name_collision() -> FinanceNotice:
     books = _invoiced("460000000011707", "Greenway Services", Role.EXISTING, "660.00")
     # Another firm of the same name, created in Books by the bookkeeper.
     finding = _finding("DISPLAY_NAME_COLLISION", _party(crm), at=_at(7), candidates=[_state(_party(books))])
-    return _notice(
-        "DISPLAY_NAME_COLLISION",
-        Severity.WARNING,
-        Decision.QUARANTINE,
-        Mode.ENFORCE,
-        7,
-        records=(crm, books),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.QUARANTINE, 7, records=(crm, books))
 
 
 def _broken_mapping() -> FinanceNotice:
@@ -395,15 +359,7 @@ def _broken_mapping() -> FinanceNotice:
         link_target=_state(_party(crm), partner=f"books:{new.record_id}"),
         candidates=[_state(_party(existing), former_partner=f"crm:{crm.record_id}")],
     )
-    return _notice(
-        "BROKEN_MAPPING",
-        Severity.WARNING,
-        Decision.QUARANTINE,
-        Mode.ENFORCE,
-        8,
-        records=(new, existing, crm),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.QUARANTINE, 8, records=(new, existing, crm))
 
 
 def _double_link() -> FinanceNotice:
@@ -443,15 +399,7 @@ def _multiplication_storm() -> FinanceNotice:
         candidates=[_state(_party(existing))],
         storm=StormStatus(tripped_now=True, hits=10, threshold=10, window_seconds=600),
     )
-    return _notice(
-        "MULTIPLICATION_STORM",
-        Severity.CRITICAL,
-        Decision.QUARANTINE,
-        Mode.ENFORCE,
-        10,
-        records=(new, existing),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.CRITICAL, Decision.QUARANTINE, 10, records=(new, existing))
 
 
 def _crossed_mapping() -> FinanceNotice:
@@ -469,15 +417,7 @@ def _crossed_mapping() -> FinanceNotice:
             pair_source=PairSource.ZOHO_LINK,
         ),
     )
-    return _notice(
-        "CROSSED_MAPPING",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        11,
-        records=(books, paired, points_at),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 11, records=(books, paired, points_at))
 
 
 def _mapping_moved() -> FinanceNotice:
@@ -501,15 +441,7 @@ def _mapping_moved() -> FinanceNotice:
         link_target=_state(_party(crm), partner=f"books:{paired.record_id}"),
         former_link_partner=_state(_party(former), former_partner=f"crm:{crm.record_id}"),
     )
-    return _notice(
-        "MAPPING_MOVED",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        15,
-        records=(paired, former, crm),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 15, records=(paired, former, crm))
 
 
 def _mixed_mapping() -> FinanceNotice:
@@ -533,14 +465,8 @@ def _mixed_mapping() -> FinanceNotice:
         ),
         candidates=[_state(_party(account_customer, phone=phone), partner=f"crm:{account.record_id}")],
     )
-    return _notice(
-        "MIXED_MAPPING",
-        Severity.WARNING,
-        Decision.QUARANTINE,
-        Mode.ENFORCE,
-        16,
-        records=(new, account_customer, contact, account),
-        evidence=finding.evidence,
+    return _notice_of(
+        finding, Severity.WARNING, Decision.QUARANTINE, 16, records=(new, account_customer, contact, account)
     )
 
 
@@ -554,15 +480,7 @@ def _same_side_duplicate() -> FinanceNotice:
         at=_at(18),
         candidates=[_state(_party(existing, phone=phone))],
     )
-    return _notice(
-        "SAME_SIDE_DUPLICATE",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        18,
-        records=(new, existing),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 18, records=(new, existing))
 
 
 def _created_in_books() -> FinanceNotice:
@@ -575,15 +493,7 @@ def _created_in_books() -> FinanceNotice:
         active=True,
     )
     finding = _finding("CREATED_IN_BOOKS", _party(books, created_at=_at(17)), at=_at(17))
-    return _notice(
-        "CREATED_IN_BOOKS",
-        Severity.INFO,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        17,
-        records=(books,),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.INFO, Decision.FLAG, 17, records=(books,))
 
 
 def _partner_deleted_in_crm() -> FinanceNotice:
@@ -606,15 +516,7 @@ def _partner_deleted_in_crm() -> FinanceNotice:
         previous=_state(deleted, partner=f"books:{books.record_id}"),
         partner=_state(_party(books, linked_crm_id=crm.record_id), partner=deleted.ref),
     )
-    return _notice(
-        "PARTNER_DELETED",
-        Severity.WARNING,
-        Decision.FLAG,
-        Mode.ENFORCE,
-        13,
-        records=(crm, books),
-        evidence=finding.evidence,
-    )
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 13, records=(crm, books))
 
 
 def _linked_edit(
