@@ -15,6 +15,9 @@ keeps per process leak from one function to another:
   so they pile up across invocations to that 100th. No setting covers those two, so with metrics disabled
   :func:`invoke` marks the process's cold start as had (the flag Powertools itself sets after printing
   ColdStart) and clears the values after each invocation (``Metrics.clear_metrics``): nothing is printed.
+  A flush that then finds no values still warns "No application metrics to publish" (on Lambda too,
+  where the line goes to the function's log); a process running the local stack publishes no metrics at
+  all, so :func:`quiet_unpublished_metrics` drops that warning there, where it would land on the console.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import contextvars
 import copy
 import logging
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterable
 from contextlib import contextmanager
@@ -125,6 +129,15 @@ def scope_function_logs(service: str | None) -> Callable[[], None]:
         return lambda: None
     handler.setFormatter(FunctionScopedFormatter(shared))
     return lambda: handler.setFormatter(shared)
+
+
+def quiet_unpublished_metrics() -> None:
+    """With metrics disabled, drop Powertools' warning that a flush found no metrics to publish.
+
+    Process-wide (Python's warning filters are); nothing is done when metrics are enabled.
+    """
+    if is_metrics_disabled():
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def invoke(handler: LambdaHandler, event: dict[str, Any], context: Any) -> Any:

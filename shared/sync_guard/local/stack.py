@@ -27,7 +27,7 @@ import boto3
 
 from sync_guard.config import get_settings
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
-from sync_guard.local.powertools import scope_function_logs
+from sync_guard.local.powertools import quiet_unpublished_metrics, scope_function_logs
 from sync_guard.local.runtime import (
     HttpApiServer,
     LambdaHandler,
@@ -389,6 +389,7 @@ class LocalStack:
         sqs = self._client("sqs")
         # The functions share this process, and so the service's logger: each line keeps to its function.
         self._exit.callback(scope_function_logs(self.environment.get("POWERTOOLS_SERVICE_NAME")))
+        quiet_unpublished_metrics()  # metrics are disabled here: no warning that a flush had none
         for spec in function_specs(self.template, root):
             for name, value in spec.environment.items():
                 self._saved_environ.setdefault(name, os.environ.get(name, "\0"))

@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cold_start import reset_cold_start_flag
 
-from sync_guard.local.powertools import scope_function_logs
+from sync_guard.local.powertools import quiet_unpublished_metrics, scope_function_logs
 from sync_guard.local.runtime import LocalLambdaContext, ScheduleEventSource
 
 # A wait that only ends early because the other function got there: never reached when the test passes.
@@ -158,6 +159,28 @@ def test_metric_values_do_not_pile_up_to_a_printed_batch_when_metrics_are_disabl
 
     # then no batch of values was printed
     assert '"_aws"' not in capsys.readouterr().out
+
+
+def test_an_invocation_with_no_metric_gives_no_warning_when_metrics_are_disabled(
+    metrics_disabled: Metrics,
+) -> None:
+    # given a handler that adds no metric, run once so that its values are cleared
+    metrics = metrics_disabled
+
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> None:
+        return None
+
+    function = ScheduleEventSource(handler, "ZohoChecksFunction", 60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        # when the local stack's process quiets unpublished metrics and the runtime invokes the handler
+        quiet_unpublished_metrics()
+        function.invoke({})
+        function.invoke({})
+
+    # then Powertools' "nothing to publish" warning does not reach the console
+    assert [str(w.message) for w in caught] == []
 
 
 def test_metrics_are_printed_as_on_lambda_when_they_are_not_disabled(
