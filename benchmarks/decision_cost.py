@@ -20,9 +20,10 @@ write the rest right after), 45.3 ms vs 45.9 ms per event (ratio 1.01, median 1.
 every event. On 2026-12-06, ``--large 10000 --events 200``: 12.06 per event at both sizes (max 23), each
 late key membership a transaction of its own and each late audit view a PutItem; with them sharing
 transactions (``DynamoShadowRepository._write_memberships`` and ``_write_together``), 5.12 (max 6), 32.6 ms
-vs 34.2 ms per event (ratio 1.05). Most of the run is seeding: DynamoDB Local takes ~1,000-3,600 items/s,
-and 100,000 records are ~600,000 items (record states plus one item per blocking key), about 8 minutes;
-``--large 10000`` for a quick look.
+vs 34.2 ms per event (ratio 1.05); at the default sizes (100,000 records, 300 events), beside a test suite
+on the same machine, 5.11 (max 6), time ratio 1.09 (median 0.98). Most of the run is seeding: DynamoDB
+Local takes ~1,000-3,600 items/s, and 100,000 records are ~600,000 items (record states plus one item per
+blocking key), about 8 minutes; ``--large 10000`` for a quick look.
 """
 
 from __future__ import annotations
