@@ -51,7 +51,7 @@ from sync_guard.guard.matcher import LibraryMatcher  # noqa: E402
 from sync_guard.guard.model import PairSource, RecordState  # noqa: E402
 from sync_guard.local.dynamodb import dynamodb_server  # noqa: E402
 from sync_guard.local.template import create_tables  # noqa: E402
-from sync_guard.models.events import Channel, GuardEvent, Operation, event_key  # noqa: E402
+from sync_guard.models.events import GuardEvent, Operation, event_key  # noqa: E402
 from sync_guard.models.records import Module, PartyRecord, System  # noqa: E402
 from sync_guard.store.items import to_item  # noqa: E402
 from sync_guard.store.shadow import KEY_SK, DynamoShadowRepository, _batch_put, state_item  # noqa: E402
@@ -173,18 +173,13 @@ def workload(count: int, rng: random.Random) -> list[GuardEvent]:
         else:  # a rename of an existing CRM account
             record = crm.model_copy(update={"name": f"{word(rng)} Trading Ltd", "modified_at": received})
         operation = Operation.UPDATE if kind == 4 else Operation.CREATE
-        channel = Channel.CRM_WORKFLOW if record.system is System.CRM else Channel.BOOKS_WORKFLOW
         events.append(
-            GuardEvent(
+            GuardEvent.workflow(
+                record,
+                operation,
                 event_id=event_key("bench", n, record.ref),
-                source=record.system,
-                channel=channel,
-                module=record.module,
-                operation=operation,
-                record_id=record.record_id,
-                record=record,
-                modified_at=received,
                 received_at=received,
+                modified_at=received,
             )
         )
     return events

@@ -53,6 +53,30 @@ class GuardEvent(BaseModel):
     modified_at: datetime | None = None
     received_at: datetime
 
+    @classmethod
+    def workflow(
+        cls,
+        record: PartyRecord,
+        operation: Operation,
+        *,
+        event_id: str,
+        received_at: datetime,
+        modified_at: datetime | None = None,
+    ) -> GuardEvent:
+        """The event a workflow webhook of ``record``'s own system gives for this whole record."""
+        channel = Channel.CRM_WORKFLOW if record.system is System.CRM else Channel.BOOKS_WORKFLOW
+        return cls(
+            event_id=event_id,
+            source=record.system,
+            channel=channel,
+            module=record.module,
+            operation=operation,
+            record_id=record.record_id,
+            record=record,
+            modified_at=modified_at,
+            received_at=received_at,
+        )
+
     @property
     def needs_enrichment(self) -> bool:
         """Notification API callbacks carry ids only; the full record must come from the CRM API."""

@@ -20,7 +20,7 @@ from sync_guard.guard.context import Candidate, RuleContext, StormStatus
 from sync_guard.guard.engine import NOT_HELD_INVOICED
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import Finding, PairSource, RecordState
-from sync_guard.models.events import Channel, GuardEvent, Operation
+from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.notify.aggregate import aggregate
 from sync_guard.notify.links import ZohoLinks
@@ -175,17 +175,7 @@ def _finding(
     """What ``rule`` finds when the event's ``record`` is created, edited or deleted (``operation``) at
     ``at`` in this context, each candidate scored against it by the real matcher. Raises if the rule does
     not fire: records the rule would not report make no example of it."""
-    channel = Channel.CRM_WORKFLOW if record.system is System.CRM else Channel.BOOKS_WORKFLOW
-    event = GuardEvent(
-        event_id=f"evt_{record.record_id}",
-        source=record.system,
-        channel=channel,
-        module=record.module,
-        operation=operation,
-        record_id=record.record_id,
-        record=record,
-        received_at=at,
-    )
+    event = GuardEvent.workflow(record, operation, event_id=f"evt_{record.record_id}", received_at=at)
     ctx = RuleContext(
         event=event,
         record=record,
