@@ -93,6 +93,8 @@ def test_confirm_link_and_breaker_with_an_explicit_actor(companies: list[Company
     linked = runner.invoke(app, ["link", "--crm", crm, "--books", books, "--actor", "user:ivy"])
     assert linked.exit_code == 0, linked.output
     assert {e.actor for e in _admin_entries(survivor)} == {"user:ivy"}  # type: ignore[attr-defined]
+    shown = runner.invoke(app, ["show", f"crm:{crm}"])
+    assert f"partner: books:{books} (paired by an admin)" in shown.output  # in words, not `admin`
 
     closed = runner.invoke(app, ["breaker", "reset", "--actor", "user:ivy"])
     assert closed.exit_code == 1

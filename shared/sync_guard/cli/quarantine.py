@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{view['ref']}  {view['module']}  {view['name'] or '(no name)'}")
         if view["deleted"]:
             typer.echo("  deleted in Zoho")
-        source = f" ({view['pair_source']})" if view["pair_source"] else ""
+        source = f" (paired {state.pair_source.how})" if state.pair_source else ""
         typer.echo(f"  partner: {view['partner'] or '-'}{source}")
         if view["former_partner"]:
             typer.echo(f"  former partner: {view['former_partner']}")

@@ -62,6 +62,18 @@ class PairSource(StrEnum):
     INFERRED = "inferred"  # the matcher, at seeding time
     ADMIN = "admin"  # confirmed or made by hand
 
+    @property
+    def how(self) -> str:
+        """How the guard's mapping came to pair the two records, in words ("through Zoho's link")."""
+        return _PAIRED_HOW[self]
+
+
+_PAIRED_HOW = {
+    PairSource.ZOHO_LINK: "through Zoho's link",
+    PairSource.INFERRED: "by the guard's own matching when it was set up",
+    PairSource.ADMIN: "by an admin",
+}
+
 
 class ActionKind(StrEnum):
     TAG_CRM_RECORD = "tag_crm_record"

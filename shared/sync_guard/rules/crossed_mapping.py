@@ -9,16 +9,9 @@ shadow pairs it with.
 from __future__ import annotations
 
 from sync_guard.guard.context import RuleContext
-from sync_guard.guard.model import Decision, Finding, PairSource, Severity
+from sync_guard.guard.model import Decision, Finding, Severity
 from sync_guard.models.records import System
 from sync_guard.rules.base import Rule, describe, link_change
-
-#: How the guard's mapping came to pair two records, in the evidence's words.
-PAIRED_HOW = {
-    PairSource.ZOHO_LINK: "through Zoho's link",
-    PairSource.INFERRED: "by the guard's own matching when it was set up",
-    PairSource.ADMIN: "by an admin",
-}
 
 
 class CrossedMapping(Rule):
@@ -50,7 +43,7 @@ class CrossedMapping(Rule):
         )
         evidence = [
             f"{ctx.ref} was paired with {old_partner} in the guard's mapping"
-            + (f" {PAIRED_HOW[previous.pair_source]}" if previous.pair_source else ""),
+            + (f" {previous.pair_source.how}" if previous.pair_source else ""),
             link_change(ctx.ref, previous.record.linked_crm_id, crm_id),
         ]
         return self.finding(

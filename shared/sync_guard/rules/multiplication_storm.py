@@ -37,17 +37,22 @@ class MultiplicationStorm(Rule):
         if invoiced_customer(ctx.record):
             return None  # an existing customer met through an edit: holding it would stop its invoicing
         if storm.tripped_now:
+            # the count covers the current window and the one before it
+            within = f"within {storm.window_seconds // 60} to {2 * storm.window_seconds // 60} minutes"
             explanation = (
-                f"{describe(ctx.record)} is create number {storm.hits} matching an existing record within "
-                f"{storm.window_seconds // 60} to {2 * storm.window_seconds // 60} minutes (threshold "
-                f"{storm.threshold}): the circuit breaker is now open and every new record is held."
+                f"{describe(ctx.record)} is create number {storm.hits} matching an existing record "
+                f"{within} (threshold {storm.threshold}): the circuit breaker is now open and every new "
+                "record is held."
             )
-            evidence = [f"{storm.hits} creates matching existing records in the window", "breaker tripped"]
+            evidence = [
+                f"{storm.hits} new records matching existing customers {within}",
+                "the breaker opened with this record: new records are held until an admin resets it",
+            ]
         else:
             since = utc_minute(storm.opened_at) if storm.opened_at else "earlier"
             explanation = (
                 f"{describe(ctx.record)} was created while the duplicate-storm breaker is open (since "
                 f"{since}); it is held until an admin resets the breaker."
             )
-            evidence = [f"breaker open since {since}, tripped by {storm.opened_by_event}"]
+            evidence = [f"breaker open since {since}, opened by event {storm.opened_by_event}"]
         return self.finding(subject=ctx.ref, explanation=explanation, evidence=evidence)

@@ -48,11 +48,16 @@ def test_reconnect_storm_trips_the_breaker_once_and_holds_creates_until_reset() 
     decisions = [e.decision for e in entries]
     assert decisions[:9] == [Decision.QUARANTINE] * 9  # each one is name drift, held on its own merits
     trip = entries[9]
-    assert_decided(trip, "MULTIPLICATION_STORM", Decision.QUARANTINE, "10 creates matching existing records")
+    assert_decided(
+        trip,
+        "MULTIPLICATION_STORM",
+        Decision.QUARANTINE,
+        "10 new records matching existing customers within 10 to 20 minutes",
+    )
     notified = [e for e in entries[9:] if any(a.kind is ActionKind.NOTIFY_FINANCE for a in e.actions)]
     assert notified == [trip]  # one alert for the storm, not one per record
     for held in entries[10:]:
-        assert_decided(held, "MULTIPLICATION_STORM", Decision.QUARANTINE, "breaker open since")
+        assert_decided(held, "MULTIPLICATION_STORM", Decision.QUARANTINE, f"opened by event {trip.event_id}")
     assert replay.shadow.breaker.open
 
     # while open even an unrelated create is held
@@ -79,4 +84,6 @@ def test_a_duplicate_that_comes_back_after_its_delete_counts_towards_the_storm_a
     # when the same record arrives again as a create (restored from the recycle bin), it is new again
     restored = replay.crm("create", "5726200", name="Amber Holdings Limited")
     # then it is the second hit, and trips the breaker
-    assert_decided(restored, "MULTIPLICATION_STORM", Decision.QUARANTINE, "breaker tripped")
+    assert_decided(
+        restored, "MULTIPLICATION_STORM", Decision.QUARANTINE, "the breaker opened with this record"
+    )
