@@ -54,7 +54,7 @@ from sync_guard.local.template import create_tables  # noqa: E402
 from sync_guard.models.events import GuardEvent, Operation, event_key  # noqa: E402
 from sync_guard.models.records import Module, PartyRecord, System  # noqa: E402
 from sync_guard.store.items import to_item  # noqa: E402
-from sync_guard.store.shadow import KEY_SK, DynamoShadowRepository, _batch_put, state_item  # noqa: E402
+from sync_guard.store.shadow import KEY_SK, DynamoShadowRepository, batch_put, state_item  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SMALL = 1_000
@@ -143,7 +143,7 @@ def seed(client: Any, table: str, states: list[RecordState]) -> float:
     ]
     chunk = 2_000
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda s: _batch_put(client, table, items[s : s + chunk]), range(0, len(items), chunk)))
+        list(pool.map(lambda s: batch_put(client, table, items[s : s + chunk]), range(0, len(items), chunk)))
     return time.perf_counter() - started
 
 

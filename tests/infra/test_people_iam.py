@@ -21,7 +21,7 @@ from sync_guard.config import get_settings
 from sync_guard.local.template import load_template
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
-from sync_guard.store.shadow import ShadowSeeder
+from sync_guard.store.bulk import ShadowSeeder
 from tests.support.aws import REGION, AwsResources
 from tests.support.iam import (
     AUDITOR_POLICY,

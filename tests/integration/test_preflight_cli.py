@@ -19,8 +19,9 @@ from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
 from sync_guard.local.zoho_simulator.state import Source
 from sync_guard.models.records import Module
 from sync_guard.store.aws import client as aws_client
+from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.checks import DynamoCheckState
-from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
+from sync_guard.store.shadow import DynamoShadowRepository
 from sync_guard.zoho.convert import crm_record_to_party
 from tests.support.aws import AwsResources
 from tests.support.local import serve_on

@@ -14,15 +14,9 @@ from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import RecordState
 from sync_guard.guard.ports import SnapshotRequest
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.bulk import RekeyResult, ShadowRekeyer, ShadowSeeder
 from sync_guard.store.items import to_item
-from sync_guard.store.shadow import (
-    KEY_SK,
-    DynamoShadowRepository,
-    RekeyResult,
-    ShadowRekeyer,
-    ShadowSeeder,
-    state_item,
-)
+from sync_guard.store.shadow import KEY_SK, DynamoShadowRepository, state_item
 from tests.support.aws import AwsResources
 from tests.unit.guard.builders import books_customer, crm_account, state
 

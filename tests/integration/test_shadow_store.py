@@ -36,8 +36,9 @@ from sync_guard.guard.ports import (
     StateWrite,
 )
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
-from sync_guard.store.shadow import DynamoShadowRepository, ShadowSeeder
+from sync_guard.store.shadow import DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state

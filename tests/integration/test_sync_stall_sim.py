@@ -18,8 +18,8 @@ from sync_guard.local.zoho_simulator.native_sync import NativeSync
 from sync_guard.reconcile.stall import STALL_CHECK
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.checks import DynamoCheckState
-from sync_guard.store.shadow import ShadowSeeder
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module

@@ -37,10 +37,10 @@ from sync_guard.reconcile.ports import BooksDeletePass
 from sync_guard.reconcile.wiring import build_zoho_checks
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.checks import PARTITION, DynamoCheckState
 from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.items import to_value
-from sync_guard.store.shadow import ShadowSeeder
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from sync_guard.zoho.errors import ZohoServerError
 from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow

@@ -2,7 +2,7 @@
 
 Records keep the keys they were stored under until their next event; until then a new record cannot find
 them through a key this version cuts differently. ``rekey`` moves every stored record to this version's
-keys at once (:class:`~sync_guard.store.shadow.ShadowRekeyer`), records the pass in the audit trail, and
+keys at once (:class:`~sync_guard.store.bulk.ShadowRekeyer`), records the pass in the audit trail, and
 prints counts by key kind (never the keys themselves: they hold names and emails).
 """
 
@@ -31,7 +31,8 @@ from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import RecordState
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
-from sync_guard.store.shadow import MAX_KEY_MEMBERS, RekeyResult, ShadowRekeyer
+from sync_guard.store.bulk import RekeyResult, ShadowRekeyer
+from sync_guard.store.shadow import MAX_KEY_MEMBERS
 
 
 def _by_kind(counts: Counter[str]) -> str:

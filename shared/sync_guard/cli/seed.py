@@ -44,8 +44,8 @@ from sync_guard.guard.seeding import SeedPlan, plan_seed
 from sync_guard.models.records import PartyRecord, System
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
+from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.checks import DynamoCheckState
-from sync_guard.store.shadow import ShadowSeeder
 
 _SHOWN = 20
 

@@ -265,7 +265,7 @@ class GuardedEnvironment:
         from sync_guard.guard.seeding import plan_seed
         from sync_guard.store import aws
         from sync_guard.store.audit import AuditLog
-        from sync_guard.store.shadow import ShadowSeeder
+        from sync_guard.store.bulk import ShadowSeeder
         from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 
         settings = self.settings
