@@ -6,18 +6,21 @@ Each operation must land in the audit trail with its actor, in the same transact
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from sync_guard.admin import AdminService, HoldStatus
+from sync_guard.admin import AdminService, HoldStatus, OperationResult
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import Conflict, InvalidPayload, NotFound
 from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.guard.model import ActionKind, EntryKind, OutboxAction, PairSource
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.models.events import GuardEvent, Operation, event_key
+from sync_guard.models.records import PartyRecord
 from sync_guard.store.audit import AuditLog, AuditQuery
-from sync_guard.store.shadow import DynamoShadowRepository
-from sync_guard.zoho.convert import books_contact_to_party
+from sync_guard.store.shadow import STATE_SK, DynamoShadowRepository
+from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
     HOLD_TAG,
@@ -71,6 +74,29 @@ def _hold_action(service: AdminService, ref: str) -> OutboxAction:
     assert decision is not None
     [action] = [a for a in decision.actions if a.target == ref and a.kind in UNDO]
     return action
+
+
+def _an_event_moves(aws: AwsResources, ref: str) -> None:
+    """An event for ``ref`` commits: its state's revision moves on (an admin operation that read it loses)."""
+    aws.dynamodb.update_item(
+        TableName=get_settings().shadow_table,
+        Key={"pk": {"S": f"REC#{ref}"}, "sk": {"S": STATE_SK}},
+        UpdateExpression="SET rev = rev + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+
+
+def _an_event_commits_before(
+    repository: object, write: str, aws: AwsResources, ref: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each time the repository's ``write`` runs, an event for ``ref`` commits just before (it loses)."""
+    original = getattr(repository, write)
+
+    def an_event_commits_first(*args: object, **kwargs: object) -> object:
+        _an_event_moves(aws, ref)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(repository, write, an_event_commits_first)
 
 
 def _admin_entries(ref: str) -> list[object]:
@@ -282,7 +308,6 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sync_guard.admin.service import UNDO
-    from sync_guard.store.shadow import STATE_SK
 
     _, companies = _held(aws, queues, sim, monkeypatch)
     settings = get_settings()
@@ -302,12 +327,7 @@ def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_trie
     def lose_a_race_once(*args: object, **kwargs: object) -> object:
         monkeypatch.setattr(service.repository, "release", release)
         # an event for the record is committed meanwhile: its revision moves on
-        aws.dynamodb.update_item(
-            TableName=settings.shadow_table,
-            Key={"pk": {"S": f"REC#{held.ref}"}, "sk": {"S": STATE_SK}},
-            UpdateExpression="SET rev = rev + :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-        )
+        _an_event_moves(aws, held.ref)
         return release(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service.repository, "release", lose_a_race_once)
@@ -487,23 +507,9 @@ def test_forget_release_refuses_what_it_cannot_forget(
 def test_forget_release_that_races_an_event_asks_to_run_again(
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sync_guard.store.shadow import STATE_SK
-
     _, company, service = _released(aws, queues, sim, monkeypatch)
     held, customer = company.duplicate, company.customer
-    settings = get_settings()
-    write_states = service.repository.write_states
-
-    def an_event_commits_first(*args: object, **kwargs: object) -> None:
-        aws.dynamodb.update_item(
-            TableName=settings.shadow_table,
-            Key={"pk": {"S": f"REC#{held.ref}"}, "sk": {"S": STATE_SK}},
-            UpdateExpression="SET rev = rev + :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-        )
-        write_states(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(service.repository, "write_states", an_event_commits_first)
+    _an_event_commits_before(service.repository, "write_states", aws, held.ref, monkeypatch)
     with pytest.raises(Conflict) as raced:
         service.forget_release(held.ref, against=customer.ref, actor="user:bob")
     assert raced.value.field == "record"
@@ -559,3 +565,185 @@ def test_the_guards_hold_does_not_replace_an_admins_hold_of_a_record_it_does_not
     released = service.repository.state(copy.ref)
     assert released is not None
     assert released.held_by is None
+
+
+# ---------------------------------------------------------------------------- apply (observe -> enforce)
+
+
+def _echo_of(record: PartyRecord) -> GuardEvent:
+    """The update webhook Zoho sends for ``record`` as it is now (after the guard's own write)."""
+    return GuardEvent.workflow(
+        record,
+        Operation.UPDATE,
+        event_id=event_key("echo", record.ref, record.active),
+        received_at=datetime.now(UTC),
+    )
+
+
+def _enforcing(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> Pipeline:
+    """The guard redeployed with ``Mode=enforce``: its settings, engine and outbox function."""
+    point_at_simulator(sim, monkeypatch, mode=Mode.ENFORCE)
+    return build_pipeline(aws, queues)
+
+
+def test_apply_writes_observe_mode_holds_to_zoho_and_release_undoes_them(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given both duplicates held in observe mode (nothing written to Zoho), the Books one confirmed
+    pipeline, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    pipeline.drain()
+    crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
+    _service().confirm(books_dup.ref, survivor=companies[1].customer.ref, actor="user:alice")
+    decided = {h.hold_id: h.entry_id for h in _service().list_holds()}
+    assert sum(sim.requests.count(route) for route in WRITE_ROUTES) == 0
+
+    # when the guard enforces and an admin applies both holds, and the executor runs
+    pipeline = _enforcing(aws, queues, sim, monkeypatch)
+    service = _service()
+    results = [
+        service.apply(ref, actor="user:alice", reason="reviewed") for ref in (crm_dup.ref, books_dup.ref)
+    ]
+    pipeline.drain()
+
+    # then Zoho holds both records: the CRM account carries the tag, the Books customer is inactive
+    assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", crm_dup.record_id)["Tag"]}
+    books_now = sim.state.books_get(books_dup.record_id)
+    assert books_now is not None
+    assert books_now["status"] == "inactive"
+    # and each hold keeps its decision and its confirmation, now written to Zoho by the apply's entry
+    holds = {h.hold_id: h for h in service.list_holds()}
+    for result in results:
+        [ref] = result.entry.records
+        assert (holds[ref].entry_id, holds[ref].mode, holds[ref].applied_by) == (
+            decided[ref],
+            "enforce",
+            result.entry.entry_id,
+        )
+        assert (result.entry.operation, result.entry.actor) == ("apply", "user:alice")
+        assert (service.record(ref).held_by, len(result.queued_actions)) == (decided[ref], 1)
+    assert (holds[books_dup.ref].status, holds[books_dup.ref].survivor) == (
+        HoldStatus.CONFIRMED,
+        companies[1].customer.ref,
+    )
+
+    # when the guard's own writes come back as webhooks
+    echoes = [_echo_of(books_contact_to_party(books_now))]
+    echoes.append(_echo_of(crm_record_to_party("Accounts", sim.state.crm_get("Accounts", crm_dup.record_id))))
+    pipeline.decide(echoes)
+
+    # then they are recognised as the guard's own: no new decision, no new hold
+    audit = AuditLog.from_settings(get_settings())
+    assert [(audit.get(e.event_id) or pytest.fail("not audited")).kind for e in echoes] == [
+        EntryKind.SELF_ECHO
+    ] * 2
+    assert {h.hold_id: h.entry_id for h in service.list_holds()} == decided
+
+    # and a release undoes the applied hold in Zoho, and still judges as the decision did
+    released = service.release(crm_dup.ref, actor="user:alice")
+    service.release(books_dup.ref, actor="user:alice")
+    pipeline.drain()
+    assert sim.state.crm_get("Accounts", crm_dup.record_id)["Tag"] == []
+    assert (sim.state.books_get(books_dup.record_id) or {})["status"] == "active"
+    assert released.detail["undo"] == [ActionKind.UNTAG_CRM_RECORD.value]
+    assert f"judged not a duplicate of {companies[0].customer.ref}" in released.entry.note
+    assert service.record(crm_dup.ref).held_by is None
+
+
+def test_apply_before_the_executor_ran_is_cancelled_by_a_release(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    pipeline.drain()
+    pipeline = _enforcing(aws, queues, sim, monkeypatch)
+    held = companies[1].duplicate
+    applied = _service().apply(held.ref, actor="user:bob")
+
+    result = _service().release(held.ref, actor="user:bob")
+    pipeline.drain()
+
+    assert result.detail == {"cancelled": list(applied.queued_actions), "undo": []}
+    assert sim.requests.count("books.mark_inactive") == sim.requests.count("books.mark_active") == 0
+
+
+def test_apply_refuses_what_it_cannot_apply(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    observed = companies[0].duplicate.ref
+
+    # while the guard observes, nothing is applied: switch to enforce first
+    with pytest.raises(Conflict) as observing:
+        _service().apply(observed, actor="user:carol")
+    assert observing.value.field == "mode"
+    assert "switch to enforce first" in observing.value.message
+
+    _enforcing(aws, queues, sim, monkeypatch)
+    service = _service()
+    with pytest.raises(NotFound) as unknown:
+        service.apply("crm:404", actor="user:carol")
+    assert unknown.value.field == "hold_id"
+    with pytest.raises(InvalidPayload) as malformed:
+        service.apply("acme", actor="user:carol")
+    assert malformed.value.field == "hold_id"
+    # a hold written to Zoho (by the apply, or held in enforce mode) is not written twice
+    service.apply(observed, actor="user:carol")
+    with pytest.raises(Conflict) as twice:
+        service.apply(observed, actor="user:carol")
+    assert twice.value.field == "hold_id"
+    assert "already held in Zoho" in twice.value.message
+    enforced = service.hold(companies[0].customer.ref, actor="user:carol")
+    with pytest.raises(Conflict):
+        service.apply(enforced.entry.records[0], actor="user:carol")
+    assert [e.operation for e in _admin_entries(observed)] == ["apply"]  # type: ignore[attr-defined]
+
+
+def test_apply_that_races_an_event_asks_to_run_again_and_applies_nothing(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    _enforcing(aws, queues, sim, monkeypatch)
+    held = companies[1].duplicate
+    service = _service()
+    _an_event_commits_before(service.repository, "apply", aws, held.ref, monkeypatch)
+    with pytest.raises(Conflict) as raced:
+        service.apply(held.ref, actor="user:dan")
+
+    assert raced.value.field == "hold_id"
+    assert "run it again" in raced.value.message
+    hold = service.repository.hold(held.ref)
+    assert hold is not None
+    assert (hold.mode, hold.applied_by) == ("observe", None)
+    assert _admin_entries(held.ref) == []
+
+
+def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_applied_meanwhile(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a record the guard does not know, held by hand while the guard observed
+    point_at_simulator(sim, monkeypatch, mode=Mode.OBSERVE)
+    _service().hold("crm:777", actor="user:erin", module="Contacts")
+    point_at_simulator(sim, monkeypatch, mode=Mode.ENFORCE)
+    service = _service()
+    put_hold = service.repository.put_hold
+
+    def applied_meanwhile(*args: object, **kwargs: object) -> None:
+        monkeypatch.setattr(service.repository, "put_hold", put_hold)
+        applied.append(service.apply("crm:777", actor="user:frank"))
+        put_hold(*args, **kwargs)  # type: ignore[arg-type]
+
+    applied: list[OperationResult] = []
+    monkeypatch.setattr(service.repository, "put_hold", applied_meanwhile)
+
+    # when another admin's hold, which read the observe-mode hold, lands after the apply
+    with pytest.raises(Conflict):
+        service.hold("crm:777", actor="user:erin", module="Contacts")
+
+    # then the applied hold stays, the one whose tag is written (through the module the hold named)
+    [result] = applied
+    hold = service.repository.hold("crm:777")
+    assert hold is not None
+    assert hold.applied_by == result.entry.entry_id
+    [action] = result.entry.actions
+    assert action.params == {"tag": HOLD_TAG, "module": "Contacts"}

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sync_guard.admin.model import Hold, HoldStatus
-from sync_guard.config import Settings
+from sync_guard.config import Mode, Settings
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.store import aws
 from sync_guard.store.audit import audit_transact_items
@@ -41,6 +41,7 @@ def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
         survivor=values.get("survivor"),
         confirmed_by=values.get("confirmed_by"),
         confirmed_at=parse_iso(values["confirmed_at"]) if values.get("confirmed_at") else None,
+        applied_by=values.get("applied_by"),
     )
 
 
@@ -53,9 +54,30 @@ def hold_put(table: str, ref: str, entry: AuditEntry, *, replaces: Hold | None) 
         "ConditionExpression": "attribute_not_exists(pk)",
     }
     if replaces is not None:
-        put["ConditionExpression"] = "entry_id = :held_by"
-        put["ExpressionAttributeValues"] = {":held_by": to_value(replaces.entry_id)}
+        # still the observe-mode hold read: not applied in Zoho since (``apply``), whose tag would stay
+        put["ConditionExpression"] = (
+            "entry_id = :held_by AND (attribute_not_exists(#mode) OR #mode <> :applied)"
+        )
+        put["ExpressionAttributeNames"] = {"#mode": "mode"}
+        put["ExpressionAttributeValues"] = {
+            ":held_by": to_value(replaces.entry_id),
+            ":applied": to_value(Mode.ENFORCE.value),
+        }
     return {"Put": put}
+
+
+def held_state_write(
+    table: str, ref: str, state: RecordState | None, action: OutboxAction, *, held_by: str
+) -> dict[str, Any]:
+    """The state of ``ref`` as a hold ``action`` leaves it: marked ``held_by`` and expecting the action's
+    echo when the guard knows the record and the action will run; otherwise a check it is still as read
+    (``state``; None: still unknown)."""
+    if state is not None and action.execute:
+        echo = dict(state.echo_expected) | {action.action_id: action.expected_state}
+        return state_put(
+            table, state.model_copy(update={"held_by": held_by, "echo_expected": echo}), state.rev
+        )
+    return revision_check(table, state_key(ref), state.rev if state is not None else None)
 
 
 def state_put(table: str, state: RecordState, expected_rev: int) -> dict[str, Any]:
@@ -162,13 +184,43 @@ class DynamoAdminRepository:
         """
         operations = audit_transact_items(self.audit_table, entry)
         operations.append(hold_put(self.shadow_table, action.target, entry, replaces=replaces))
-        if state is not None and action.execute:
-            echo = dict(state.echo_expected) | {action.action_id: action.expected_state}
-            held = state.model_copy(update={"held_by": entry.entry_id, "echo_expected": echo})
-            operations.append(state_put(self.shadow_table, held, state.rev))
-        else:
-            rev = state.rev if state is not None else None
-            operations.append(revision_check(self.shadow_table, state_key(action.target), rev))
+        operations.append(
+            held_state_write(self.shadow_table, action.target, state, action, held_by=entry.entry_id)
+        )
+        operations.append(outbox_put(self.outbox_table, action))
+        run_transaction(self._client, operations)
+
+    def apply(self, hold: Hold, state: RecordState | None, entry: AuditEntry, action: OutboxAction) -> None:
+        """Write an observe-mode hold to Zoho: one transaction with ``entry``.
+
+        The ``HOLD`` item keeps its deciding entry, rules, status and survivor; it becomes an ``enforce``
+        hold (which the guard's own decisions no longer replace) and records the apply's entry
+        (``applied_by``), where ``release`` finds the action to undo. The record's state is marked held by
+        the deciding entry, as the engine marks a hold it carries out, and expects the action's echo. The
+        item must still be this observe-mode hold, and the state as read (else ``ConcurrentUpdate``)."""
+        operations = audit_transact_items(self.audit_table, entry)
+        operations.append(
+            {
+                "Update": {
+                    "TableName": self.shadow_table,
+                    "Key": hold_key(hold.hold_id),
+                    "UpdateExpression": "SET #mode = :applied, applied_by = :entry, applied_at = :at",
+                    "ConditionExpression": (
+                        "entry_id = :held_by AND (attribute_not_exists(#mode) OR #mode <> :applied)"
+                    ),
+                    "ExpressionAttributeNames": {"#mode": "mode"},
+                    "ExpressionAttributeValues": {
+                        ":applied": to_value(Mode.ENFORCE.value),
+                        ":entry": to_value(entry.entry_id),
+                        ":at": to_value(iso(entry.at)),
+                        ":held_by": to_value(hold.entry_id),
+                    },
+                }
+            }
+        )
+        operations.append(
+            held_state_write(self.shadow_table, hold.hold_id, state, action, held_by=hold.entry_id)
+        )
         operations.append(outbox_put(self.outbox_table, action))
         run_transaction(self._client, operations)
 

@@ -34,10 +34,12 @@ class Hold(BaseModel):
     survivor: str | None = None
     confirmed_by: str | None = None
     confirmed_at: datetime | None = None
+    # The ``apply`` entry that wrote an observe-mode hold to Zoho (its hold action); None if never applied.
+    applied_by: str | None = None
 
     @property
     def applied_in_zoho(self) -> bool:
-        """Held in enforce mode: the hold was (meant to be) written to Zoho."""
+        """Held in enforce mode, or applied since: the hold was (meant to be) written to Zoho."""
         return self.mode == "enforce"
 
 

@@ -8,7 +8,9 @@ IAM caller's ARN):
   sync would clone): the ``HOLD`` item, the hold action in the outbox, the echo it expects on the record.
 - ``release``: undo a hold. Hold actions that never ran are cancelled; those that ran (or may have: a
   timeout) get their inverse queued through the outbox (remove the CRM tag, mark the Books customer active).
-  Holds decided in ``observe`` mode never touched Zoho, so there is nothing to undo there.
+  Holds decided in ``observe`` mode never touched Zoho, so there is nothing to undo there (unless applied).
+- ``apply``: write a hold decided in ``observe`` mode to Zoho once the guard enforces, as ``hold`` writes
+  one; the hold keeps its decision (rules, "judged distinct" on release), status and survivor.
 - ``forget_release``: undo the judgement a release left behind (two records are not duplicates), so the
   next event of either decides them afresh.
 - ``confirm``: the held record is a duplicate; it stays held and the survivor is recorded.
@@ -122,6 +124,8 @@ def admin_action(
 
 #: What a 409 of the breaker reset names: the breaker's state conflicts, not a field of the body.
 BREAKER_FIELD = "breaker"
+#: What a 409 of ``apply`` names while the guard observes: its mode conflicts, not a field of the body.
+MODE_FIELD = "mode"
 
 
 def _being_written(hold_id: str) -> Conflict:
@@ -218,6 +222,41 @@ class AdminService:
             names=names or {},
         )
 
+    def _hold_action(
+        self,
+        entry_id: str,
+        ref: str,
+        *,
+        module: str | None,
+        rules: tuple[str, ...],
+        mode: Mode,
+        now: datetime,
+    ) -> OutboxAction:
+        """The outbox action that holds ``ref`` in Zoho: the hold tag through ``module`` (a CRM record), or
+        mark inactive (a Books customer), expecting its echo."""
+        kind = ActionKind.TAG_CRM_RECORD if ref.startswith("crm:") else ActionKind.MARK_BOOKS_INACTIVE
+        params: dict[str, Any] = {}
+        if kind is ActionKind.TAG_CRM_RECORD:
+            params = {"tag": self.hold_tag} | ({"module": module} if module else {})
+        held = expected_state(kind, self.hold_tag)
+        return admin_action(
+            entry_id, kind, ref, rules=rules, mode=mode, params=params, expected=held, now=now
+        )
+
+    def _hold_actions(self, hold: Hold) -> tuple[AuditEntry | None, list[OutboxAction]]:
+        """The decision that made ``hold``, and the hold actions written for it: the decision's, and those of
+        the ``apply`` that wrote an observe-mode hold to Zoho since (``Hold.applied_by``, on the item)."""
+        decision = self.audit_log.get(hold.entry_id)
+        applied = self.audit_log.get(hold.applied_by) if hold.applied_by else None
+        actions = [
+            action
+            for entry in (decision, applied)
+            if entry is not None
+            for action in entry.actions
+            if action.target == hold.hold_id and action.kind in UNDO
+        ]
+        return decision, actions
+
     def _enqueue(self, action_ids: list[str]) -> None:
         if not action_ids or self.queue is None:
             return
@@ -285,14 +324,8 @@ class AdminService:
             )
         now = self.clock()
         entry_id = admin_entry_id(f"{operation}|{ref}", actor, now)
-        kind = ActionKind.TAG_CRM_RECORD if ref.startswith("crm:") else ActionKind.MARK_BOOKS_INACTIVE
-        module = _hold_module(ref, module, state)
-        params: dict[str, Any] = {}
-        if kind is ActionKind.TAG_CRM_RECORD:
-            params = {"tag": self.hold_tag} | ({"module": module} if module else {})
-        held = expected_state(kind, self.hold_tag)
-        action = admin_action(
-            entry_id, kind, ref, rules=rules, mode=mode, params=params, expected=held, now=now
+        action = self._hold_action(
+            entry_id, ref, module=_hold_module(ref, module, state), rules=rules, mode=mode, now=now
         )
         note = reason or "held by an admin"
         if mode is Mode.OBSERVE:
@@ -330,6 +363,70 @@ class AdminService:
             raise NotFound(f"{ref} is not held", field="hold_id")
         return hold
 
+    def apply(self, hold_id: str, *, actor: str, reason: str = "") -> OperationResult:
+        """Write a hold decided in ``observe`` mode to Zoho, now that the guard runs in ``enforce``.
+
+        Its hold action is queued through the outbox as ``hold`` queues one (the CRM tag through the record's
+        module, or mark the Books customer inactive; the record's state expects the echo). The ``HOLD`` item
+        keeps its decision, rules, status and survivor, becomes an ``enforce`` hold and records this entry as
+        ``applied_by``: ``release`` undoes this entry's action and still judges as the decision says.
+
+        Refused: a record not held (``NotFound``); a hold already written to Zoho, the guard observing, a
+        record deleted in Zoho, or a hold or state that changed meanwhile (``Conflict``).
+        """
+        actor = self._actor(actor)
+        hold = self._hold(hold_id)
+        ref = hold.hold_id
+        if hold.applied_in_zoho:
+            raise Conflict(
+                f"{ref} is already held in Zoho ({hold.mode} mode, {hold.entry_id})", field="hold_id"
+            )
+        if self.mode is not Mode.ENFORCE:
+            raise Conflict(
+                f"the guard runs in {self.mode.value} mode: switch to enforce first, then apply {ref}",
+                field=MODE_FIELD,
+            )
+        state = self.repository.state(ref)
+        if state is not None and state.deleted:
+            raise Conflict(f"{ref} is deleted in Zoho; release the hold instead", field="hold_id")
+        # A CRM record the guard does not know is tagged through the module its hold named (``--module``).
+        _, written = self._hold_actions(hold)
+        known = state.record.module.value if state is not None else None
+        module = known or next((a.params["module"] for a in written if a.params.get("module")), None)
+        now = self.clock()
+        entry_id = admin_entry_id(f"apply|{ref}", actor, now)
+        action = self._hold_action(entry_id, ref, module=module, rules=hold.rules, mode=self.mode, now=now)
+        entry = admin_entry(
+            "apply",
+            actor=actor,
+            at=now,
+            mode=self.mode,
+            note=(reason or "observe-mode hold applied by an admin")
+            + f"; the hold of {hold.entry_id} is written to Zoho now",
+            entry_id=entry_id,
+            records=(ref,),
+            rules=hold.rules,
+            actions=(action,),
+            names={ref: state.record.name} if state is not None else {},
+        )
+        changed = Conflict(
+            f"{ref} changed meanwhile (released, held again, or an event was processed); run it again",
+            field="hold_id",
+        )
+        if state is not None and state.held_by not in (None, hold.entry_id):
+            raise changed  # another hold marks the record: its own HOLD item replaces this one
+        try:
+            self.repository.apply(hold, state, entry, action)
+        except ConcurrentUpdate as error:
+            raise changed from error
+        self._enqueue([action.action_id])
+        return OperationResult(
+            operation="apply",
+            entry=entry,
+            queued_actions=(action.action_id,),
+            detail={"decision": hold.entry_id},
+        )
+
     def _hold_to_release(self, hold_id: str) -> tuple[Hold, bool]:
         """The hold of ``hold_id`` and whether it is listed (has its ``HOLD`` item).
 
@@ -360,10 +457,9 @@ class AdminService:
         that marks the record's state but was never listed is released too (``_hold_to_release``)."""
         actor = self._actor(actor)
         hold, listed = self._hold_to_release(hold_id)
-        decision = self.audit_log.get(hold.entry_id)
-        hold_actions = [
-            a for a in (decision.actions if decision else ()) if a.target == hold.hold_id and a.kind in UNDO
-        ]
+        # An applied observe-mode hold is undone by its apply's action (its decision's never ran), and is
+        # still judged as its decision says.
+        decision, hold_actions = self._hold_actions(hold)
         to_undo: list[OutboxAction] = []
         cancelled: list[str] = []
         refused = False
