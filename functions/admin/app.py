@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from sync_guard.admin import AdminService, HoldStatus, OperationResult
 from sync_guard.admin.http import (
+    ApplyRequest,
     AuditParams,
     BreakerResetRequest,
     ConfirmRequest,
@@ -117,6 +118,11 @@ def hold() -> dict[str, Any]:
 @_route("POST", "/admin/quarantines/release")
 def release() -> dict[str, Any]:
     return _run(ReleaseRequest, lambda r, actor: service.release(r.hold_id, actor=actor, reason=r.reason))
+
+
+@_route("POST", "/admin/quarantines/apply")
+def apply() -> dict[str, Any]:
+    return _run(ApplyRequest, lambda r, actor: service.apply(r.hold_id, actor=actor, reason=r.reason))
 
 
 @_route("POST", "/admin/quarantines/forget-release")

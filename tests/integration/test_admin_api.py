@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from sync_guard.config import get_settings
+from sync_guard.admin import AdminService
+from sync_guard.config import Mode, get_settings
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
@@ -471,3 +472,45 @@ def test_a_body_sent_as_anything_but_json_is_a_415_naming_content_type(
 
     assert response["statusCode"] == status, response
     assert json.loads(response["body"]).get("field") == field
+
+
+def test_apply_writes_an_observe_mode_hold_and_refuses_what_it_cannot(
+    invoke: Invoke, companies: list[Company]
+) -> None:
+    # given a record held while observing (recorded, not written to Zoho), the guard now enforcing
+    observed = companies[0].customer.ref
+    AdminService.from_settings(get_settings()).hold(observed, actor="user:ivy", mode=Mode.OBSERVE)
+
+    status, body = invoke("POST", "/admin/quarantines/apply", {"hold_id": observed, "reason": "reviewed"})
+
+    assert status == 200, body
+    assert (body["operation"], body["actor"], body["records"]) == ("apply", CALLER, [observed])
+    assert len(body["queued_actions"]) == 1
+    assert body["note"].startswith("reviewed")
+    # a hold already written to Zoho: the apply's, or one held in enforce mode
+    for held in (observed, companies[1].duplicate.ref):
+        status, body = invoke("POST", "/admin/quarantines/apply", {"hold_id": held})
+        assert (status, body["error"], body["field"]) == (409, "conflict", "hold_id"), body
+        assert "already held in Zoho" in body["message"]
+    status, body = invoke("POST", "/admin/quarantines/apply", {"hold_id": "crm:123456"})
+    assert (status, body["error"], body["field"]) == (404, "not_found", "hold_id"), body
+    status, body = invoke("POST", "/admin/quarantines/apply", {"reason": "no id"})
+    assert (status, body["field"]) == (400, "hold_id")
+
+
+def test_apply_while_the_guard_observes_is_a_conflict_naming_its_mode(
+    companies: list[Company], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNC_GUARD_MODE", "observe")
+    get_settings.cache_clear()
+    AdminService.from_settings(get_settings()).hold(companies[0].customer.ref, actor="user:ivy")
+    handler = fresh_module("functions.admin.app").lambda_handler
+    request = admin_request(
+        "POST", "/admin/quarantines/apply", json.dumps({"hold_id": companies[0].customer.ref})
+    )
+
+    response = handler(request, FakeLambdaContext())
+
+    body = json.loads(response["body"])
+    assert (response["statusCode"], body["error"], body["field"]) == (409, "conflict", "mode"), body
+    assert "switch to enforce first" in body["message"]

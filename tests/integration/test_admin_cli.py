@@ -311,3 +311,59 @@ def test_hold_by_hand_refuses_a_malformed_reference(companies: list[Company]) ->
     assert related.exit_code == 1
     assert "related must look like crm:<id> or books:<id>" in related.output
     assert _admin_entries(companies[0].customer.ref) == []
+
+
+def test_apply_all_writes_the_observe_mode_holds_and_leaves_the_others(
+    aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ZohoSimulator(seed=4) as sim:
+        # given two duplicates held while the guard observed
+        point_at_simulator(sim, monkeypatch, mode=Mode.OBSERVE)
+        companies = create_companies(sim, 2, books_duplicates_every=2)
+        pipeline = build_pipeline(aws, queues)
+        pipeline.decide([event_for(c.customer) for c in companies])
+        pipeline.decide([event_for(c.duplicate) for c in companies])
+        observing = runner.invoke(app, ["quarantines", "apply", "--all", "--actor", "user:ivy"])
+        assert observing.exit_code == 1, observing.output
+        assert "switch to enforce first" in observing.output
+        assert "0 applied, 2 refused" in observing.output
+
+        # and, once the guard enforces, a record held by hand (written to Zoho at once)
+        point_at_simulator(sim, monkeypatch, mode=Mode.ENFORCE)
+        pipeline = build_pipeline(aws, queues)
+        enforced = companies[0].customer.ref
+        assert runner.invoke(app, ["quarantines", "hold", enforced, "--actor", "user:ivy"]).exit_code == 0
+        before = {json.loads(line)["hold_id"]: json.loads(line) for line in _listed_json()}
+
+        applied = runner.invoke(
+            app, ["quarantines", "apply", "--all", "--reason", "reviewed", "--actor", "user:ivy"]
+        )
+        pipeline.drain()
+
+        # then the two observe-mode holds are written to Zoho, the one held by hand is left as it was
+        assert applied.exit_code == 0, applied.output
+        assert "2 applied, 0 refused" in applied.output
+        crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
+        assert f"apply: {crm_dup.ref} by user:ivy" in applied.output
+        assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", crm_dup.record_id)["Tag"]}
+        assert sim.state.books_get(books_dup.record_id)["status"] == "inactive"
+        after = {json.loads(line)["hold_id"]: json.loads(line) for line in _listed_json()}
+        assert after[enforced] == before[enforced]
+        assert {after[d.ref]["mode"] for d in (crm_dup, books_dup)} == {"enforce"}
+        assert {e.operation for e in _admin_entries(books_dup.ref)} == {"apply"}  # type: ignore[attr-defined]
+
+        # nothing is left to apply; naming a hold already in Zoho is refused; records or --all, one of them
+        again = runner.invoke(app, ["quarantines", "apply", "--all"])
+        assert (again.exit_code, again.output.strip()) == (0, "no hold in observe mode: nothing to apply")
+        named = runner.invoke(app, ["quarantines", "apply", enforced, "crm:404"])
+        assert named.exit_code == 1
+        assert f"refused: {enforced}: {enforced} is already held in Zoho" in named.output
+        assert "refused: crm:404: crm:404 is not held" in named.output
+        assert runner.invoke(app, ["quarantines", "apply"]).exit_code == 2
+        assert runner.invoke(app, ["quarantines", "apply", enforced, "--all"]).exit_code == 2
+
+
+def _listed_json() -> list[str]:
+    listed = runner.invoke(app, ["quarantines", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    return listed.output.splitlines()

@@ -44,6 +44,8 @@ def test_the_local_stack_serves_the_admin_api_and_runs_the_outbox_functions(stac
     missing = api.post("/admin/quarantines/release", json={})
     assert missing.status_code == 400
     assert missing.json()["field"] == "hold_id"
+    not_held = api.post("/admin/quarantines/apply", json={"hold_id": "crm:404"})
+    assert (not_held.status_code, not_held.json()["field"]) == (404, "hold_id")
     malformed = api.post("/admin/quarantines/hold", json={"record": "acme"})
     assert malformed.status_code == 400
     assert malformed.json()["field"] == "record"

@@ -226,6 +226,7 @@ ROUTE_ROWS = dict(re.findall(r"^\| `((?:GET|POST) /[^`]*)` \| (.*) \|$", ADMIN_A
 ROUTE_MODELS: dict[str, type[BaseModel]] = {
     "POST /admin/quarantines/hold": admin_api.HoldRequest,
     "POST /admin/quarantines/release": admin_api.ReleaseRequest,
+    "POST /admin/quarantines/apply": admin_api.ApplyRequest,
     "POST /admin/quarantines/forget-release": admin_api.ForgetReleaseRequest,
     "POST /admin/quarantines/confirm": admin_api.ConfirmRequest,
     "POST /admin/links": admin_api.LinkRequest,

@@ -47,6 +47,10 @@ class ReleaseRequest(_Body):
     reason: str = Field(default="", max_length=500)
 
 
+class ApplyRequest(ReleaseRequest):
+    """Write an observe-mode hold to Zoho: the hold and why, as for a release."""
+
+
 class ForgetReleaseRequest(_Body):
     record: str = Field(min_length=3, max_length=80)
     against: str = Field(min_length=3, max_length=80)

@@ -1,5 +1,5 @@
-"""Admin commands: ``sync-guard quarantines list|hold|release|forget-release|confirm``, ``link``, ``show``,
-``breaker reset``.
+"""Admin commands: ``sync-guard quarantines list|hold|release|apply|forget-release|confirm``, ``link``,
+``show``, ``breaker reset``.
 
 Every operation is audited with its actor: ``--actor`` (default: the OS user running the command). The
 target guard is resolved like every admin command (``--stack-name``, ``SYNC_GUARD_*``, or the running local
@@ -67,7 +67,7 @@ def _operate(
 
 def register(app: typer.Typer) -> None:
     quarantines = typer.Typer(
-        help="Open quarantines (held records): list, hold, release, forget-release, confirm.",
+        help="Open quarantines (held records): list, hold, release, apply, forget-release, confirm.",
         no_args_is_help=True,
     )
     breaker = typer.Typer(help="The multiplication-storm circuit breaker.", no_args_is_help=True)
@@ -153,6 +153,46 @@ def register(app: typer.Typer) -> None:
         _operate(
             stack_name, region, state_dir, lambda admin: admin.release(hold_id, actor=who, reason=reason)
         )
+
+    @quarantines.command("apply")
+    def apply_command(
+        records: Annotated[
+            list[str] | None,
+            typer.Argument(
+                help="The held records to write to Zoho: crm:<id> or books:<id>.", show_default=False
+            ),
+        ] = None,
+        every: Annotated[
+            bool, typer.Option("--all", help="Every hold still in observe mode, confirmed or not.")
+        ] = False,
+        reason: ReasonOption = "",
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Write holds recorded in observe mode to Zoho, once the guard enforces: tag the CRM record / mark
+        the Books customer inactive (through the outbox). Each hold keeps its rules, status and survivor.
+        Exits 1 if any was refused."""
+        if bool(records) == every:
+            typer.echo("error: name the held records, or give --all (not both)", err=True)
+            raise typer.Exit(code=2)
+        who = actor or default_actor()
+        service = _service(stack_name, region, state_dir)
+        targets = records or [h.hold_id for h in service.list_holds() if not h.applied_in_zoho]
+        if not targets:
+            typer.echo("no hold in observe mode: nothing to apply")
+            return
+        refused = 0
+        for hold_id in targets:
+            try:
+                _report(service.apply(hold_id, actor=who, reason=reason))
+            except SyncGuardError as error:
+                refused += 1
+                typer.echo(f"refused: {hold_id}: {error.message}", err=True)
+        typer.echo(f"{len(targets) - refused} applied, {refused} refused")
+        if refused:
+            raise typer.Exit(code=1)
 
     @quarantines.command("forget-release")
     def forget_release_command(

@@ -31,6 +31,7 @@ HELD = ["crm:1001", "books:2002"]
 BODY_ROUTES = {
     "/admin/quarantines/hold": ["record", "reason", "related", "module"],
     "/admin/quarantines/release": ["hold_id", "reason"],
+    "/admin/quarantines/apply": ["hold_id", "reason"],
     "/admin/quarantines/forget-release": ["record", "against", "reason"],
     "/admin/quarantines/confirm": ["hold_id", "survivor", "reason"],
     "/admin/links": ["crm", "books", "reason"],
