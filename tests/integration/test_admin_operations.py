@@ -747,3 +747,29 @@ def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_applied_meanwhile(
     assert hold.applied_by == result.entry.entry_id
     [action] = result.entry.actions
     assert action.params == {"tag": HOLD_TAG, "module": "Contacts"}
+
+
+def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_confirmed_meanwhile(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a duplicate the guard held in observe mode, nobody having confirmed it yet
+    pipeline, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    pipeline.drain()
+    held, survivor = companies[0].duplicate.ref, companies[0].customer.ref
+    service = _service()
+    put_hold = service.repository.put_hold
+
+    def confirmed_meanwhile(*args: object, **kwargs: object) -> None:
+        _service().confirm(held, survivor=survivor, actor="user:frank")
+        put_hold(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.repository, "put_hold", confirmed_meanwhile)
+
+    # when an admin's hold, which read the unconfirmed hold, lands after another admin confirmed it
+    with pytest.raises(Conflict):
+        service.hold(held, actor="user:erin")
+
+    # then the confirmed hold stays, with its survivor (hold refuses a confirmed hold, read or not)
+    hold = service.repository.hold(held)
+    assert hold is not None
+    assert (hold.status, hold.survivor, hold.confirmed_by) == (HoldStatus.CONFIRMED, survivor, "user:frank")

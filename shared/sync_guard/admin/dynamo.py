@@ -22,6 +22,7 @@ from sync_guard.store.shadow import (
     HOLD_PK,
     DynamoShadowRepository,
     hold_key,
+    replaceable_hold,
     revision_check,
     run_transaction,
     state_item,
@@ -54,15 +55,9 @@ def hold_put(table: str, ref: str, entry: AuditEntry, *, replaces: Hold | None) 
         "ConditionExpression": "attribute_not_exists(pk)",
     }
     if replaces is not None:
-        # still the observe-mode hold read: not applied in Zoho since (``apply``), whose tag would stay
-        put["ConditionExpression"] = (
-            "entry_id = :held_by AND (attribute_not_exists(#mode) OR #mode <> :applied)"
-        )
-        put["ExpressionAttributeNames"] = {"#mode": "mode"}
-        put["ExpressionAttributeValues"] = {
-            ":held_by": to_value(replaces.entry_id),
-            ":applied": to_value(Mode.ENFORCE.value),
-        }
+        # still the observe-mode hold read: neither applied in Zoho since (``apply``), whose tag would stay,
+        # nor confirmed, which a hold by hand refuses
+        put |= replaceable_hold(replaces.entry_id)
     return {"Put": put}
 
 

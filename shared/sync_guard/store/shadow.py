@@ -845,7 +845,7 @@ class DynamoShadowRepository:
                 "mode": entry.mode.value,
             }
         )
-        return {"Put": {"TableName": self.shadow_table, "Item": item, **_replaceable_hold()}}
+        return {"Put": {"TableName": self.shadow_table, "Item": item, **replaceable_hold()}}
 
     # ------------------------------------------------------------------------------------------ admin, tools
     def get_state(self, ref: str) -> RecordState | None:
@@ -949,25 +949,34 @@ def held_record(item: dict[str, Any]) -> HeldRecord:
 _CONFIRMED = "confirmed"
 
 
-def _replaceable_hold() -> dict[str, Any]:
-    """The condition of the guard's own ``HOLD`` put: no item, or one ``HeldRecord.replaceable`` allows
-    (not applied in Zoho, not confirmed; an item without ``mode`` or ``status`` is neither)."""
+#: A ``HOLD`` item that ``HeldRecord.replaceable`` allows to replace: not applied in Zoho, not confirmed (an
+#: item without ``mode`` or ``status`` is neither).
+_REPLACEABLE = (
+    "(attribute_not_exists(#mode) OR #mode <> :applied) "
+    "AND (attribute_not_exists(#status) OR #status <> :confirmed)"
+)
+
+
+def replaceable_hold(read: str | None = None) -> dict[str, Any]:
+    """The condition of a ``HOLD`` put over a hold that may be replaced (``_REPLACEABLE``): the guard's own
+    put, over no item or such a one; or, given the ``entry_id`` of the hold ``read``, an admin's put over
+    that very hold, still replaceable (not applied nor confirmed since it was read)."""
+    values = {":applied": to_value(Mode.ENFORCE.value), ":confirmed": to_value(_CONFIRMED)}
+    if read is None:
+        condition = f"attribute_not_exists(pk) OR ({_REPLACEABLE})"
+    else:
+        condition = f"entry_id = :read AND {_REPLACEABLE}"
+        values[":read"] = to_value(read)
     return {
-        "ConditionExpression": (
-            "attribute_not_exists(pk) OR ((attribute_not_exists(#mode) OR #mode <> :applied) "
-            "AND (attribute_not_exists(#status) OR #status <> :confirmed))"
-        ),
+        "ConditionExpression": condition,
         "ExpressionAttributeNames": {"#mode": "mode", "#status": "status"},
-        "ExpressionAttributeValues": {
-            ":applied": to_value(Mode.ENFORCE.value),
-            ":confirmed": to_value(_CONFIRMED),
-        },
+        "ExpressionAttributeValues": values,
     }
 
 
 def _hold_check(table: str, ref: str) -> dict[str, Any]:
     """A ``ConditionCheck`` that the ``HOLD`` item of ``ref`` may be replaced by the guard's (see above)."""
-    return {"ConditionCheck": {"TableName": table, "Key": hold_key(ref), **_replaceable_hold()}}
+    return {"ConditionCheck": {"TableName": table, "Key": hold_key(ref), **replaceable_hold()}}
 
 
 def _hold_ref(table: str, operation: dict[str, Any]) -> str | None:
