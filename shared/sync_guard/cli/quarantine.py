@@ -26,6 +26,7 @@ from sync_guard.cli._context import (
     default_actor,
     resolve_settings,
 )
+from sync_guard.config import Mode
 from sync_guard.errors import SyncGuardError
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit trail.")]
@@ -179,6 +180,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2)
         who = actor or default_actor()
         service = _service(stack_name, region, state_dir)
+        if service.mode is not Mode.ENFORCE:
+            # every hold would be refused for the same reason: say it once
+            typer.echo(
+                f"refused: the guard runs in {service.mode.value} mode: switch to enforce first (stack "
+                "parameter Mode), then apply",
+                err=True,
+            )
+            raise typer.Exit(code=1)
         targets = records or [h.hold_id for h in service.list_holds() if not h.applied_in_zoho]
         if not targets:
             typer.echo("no hold in observe mode: nothing to apply")
