@@ -27,7 +27,6 @@ from typing import IO
 from sync_guard.exports.workbook import (
     _ATTRIBUTE,
     _BOOLERR,
-    _CHUNK,
     _DAMAGED,
     _EOF,
     _FORMULA,
@@ -36,6 +35,7 @@ from sync_guard.exports.workbook import (
     WorkbookUnreadable,
     _attributes,
     _sheet_part,
+    _SheetMarks,
     _xls_globals,
     column_index,
 )
@@ -76,6 +76,8 @@ _ODS_EMPTY_RUN = re.compile(
     rb"""<table:(?:covered-)?table-cell table:number-columns-repeated="([0-9]{1,9})"/>"""
 )
 _ODS_SPACES = re.compile(rb"""text:c\s*=\s*["']([^"']*)""")
+# How much of a part's XML is inflated at a time.
+_CHUNK = 1 << 22
 # What the zipfile module raises for an entry it cannot inflate (RuntimeError: one a password encrypted).
 _UNINFLATABLE = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
 
@@ -404,28 +406,31 @@ def _reference(tag: bytes) -> re.Match[bytes] | None:
     return None
 
 
-def refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str, shared: list[int]) -> None:
+def refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str, shared: list[int]) -> _SheetMarks:
     """WorkbookUnreadable for an xlsx workbook whose ``sheet`` spans more cells from A1 to its last
     value than python-calamine can be given to read (``_MOST_CELLS``, as for an .ods workbook), or
     whose cells would hold too many copies of the ``shared`` strings (their lengths), or whose XML the
     zipfile module cannot inflate; nothing for another kind of workbook, or a sheet whose part is not
-    where the package's relationships say (python-calamine says what is wrong with it)."""
+    where the package's relationships say (python-calamine says what is wrong with it). What the sheet's
+    XML was seen to hold (an error cell's type, a formula) as it was walked, so that it is inflated
+    again only to find those; nothing ruled out when it was not walked."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return
+        return _SheetMarks.unseen()
     with archive:
         try:
             parts = _sheet_part(archive, sheet)
         except (KeyError, UnicodeDecodeError, *_UNINFLATABLE):
-            return
+            return _SheetMarks.unseen()
         if parts is None:
-            return
+            return _SheetMarks.unseen()
+        marks = _SheetMarks()  # the walk that goes to the end sees every piece of the XML
         try:
             sizes = _XlsxSizes(values_only=False)
-            if not _xlsx_sheet_within(archive, parts[0], sizes):
+            if not _xlsx_sheet_within(archive, parts[0], sizes, marks):
                 sizes = _XlsxSizes(values_only=True)
-                if not _xlsx_sheet_within(archive, parts[0], sizes):
+                if not _xlsx_sheet_within(archive, parts[0], sizes, marks):
                     raise WorkbookUnreadable(
                         _too_many_cells(
                             sheet,
@@ -438,6 +443,7 @@ def refuse_xlsx_sheet_too_large_to_hold(path: Path, sheet: str, shared: list[int
             _refuse_too_much_shared_text(archive, parts[0], sheet, sizes.height * sizes.width, shared)
         except _UNINFLATABLE as error:
             raise WorkbookUnreadable(_DAMAGED) from error
+    return marks
 
 
 # An xlsx workbook's shared strings (the text of its text cells, each written once), and a cell that
@@ -529,12 +535,14 @@ def _longest_at_each_place(these: list[int], those: list[int]) -> list[int]:
     return [max(pair) for pair in zip(longer, shorter, strict=False)] + longer[len(shorter) :]
 
 
-def _xlsx_sheet_within(archive: zipfile.ZipFile, part: str, sizes: _XlsxSizes) -> bool:
+def _xlsx_sheet_within(archive: zipfile.ZipFile, part: str, sizes: _XlsxSizes, marks: _SheetMarks) -> bool:
     """Whether the sheet in ``part``, sized by ``sizes``, holds no more than ``_MOST_CELLS`` cells
-    (False as soon as it is seen to hold more)."""
+    (False as soon as it is seen to hold more); each piece of its XML read is noted in ``marks`` (whole
+    tags hold each mark whole: no mark holds a '<')."""
     with archive.open(part) as handle:
         for data in _whole_tags(handle):
             sizes.read(data)
+            marks.note(data)
             if sizes.height * sizes.width > _MOST_CELLS:
                 return False
     return True
@@ -599,19 +607,20 @@ _XLS_COUNTS = struct.Struct("<ii")  # an SST's strings in the workbook's cells, 
 _XLS_INDEX = struct.Struct("<I")
 
 
-def refuse_xls_too_large_to_hold(path: Path) -> None:
+def refuse_xls_too_large_to_hold(path: Path) -> bytes | None:
     """WorkbookUnreadable for an xls workbook whose sheets, as python-calamine holds them all once it
     opens the file, span more cells together than ``_MOST_CELLS`` (a DIMENSIONS record saying so
     included), whose cells would hold more than ``_MOST_COPIED_TEXT`` of copies of its shared strings,
     or whose workbook stream is more than ``_MOST_XML``; nothing for a file olefile finds no workbook in
-    (:func:`~sync_guard.exports.workbook._refuse_xls_without_a_workbook` refuses it)."""
+    (:func:`~sync_guard.exports.workbook._refuse_xls_without_a_workbook` refuses it). The workbook
+    stream sized, so that it is read once (for its error cells too)."""
     import olefile  # the cli extra's, as python-calamine is
 
     try:
         with olefile.OleFileIO(str(path)) as ole:
             stream = next((name for name in _XLS_STREAMS if ole.exists(name)), None)
             if stream is None:
-                return
+                return None
             data = ole.openstream(stream).read()
     except (OSError, ValueError, IndexError, struct.error) as error:  # olefile's errors on a damaged file
         raise WorkbookUnreadable(_DAMAGED) from error
@@ -627,6 +636,7 @@ def refuse_xls_too_large_to_hold(path: Path) -> None:
     sizes = _XlsSizes(lengths)
     for name, start in globals_.entries:
         sizes.add_sheet(data, name, start)
+    return data
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,9 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
 
     if _is_ole(path):
         _refuse_xls_without_a_workbook(path)
-        # python-calamine reads every sheet of an xls workbook as it opens it: sized before that.
-        sizing.refuse_xls_too_large_to_hold(path)
+        # python-calamine reads every sheet of an xls workbook as it opens it: sized before that. The
+        # stream sized is kept for the search of the chosen sheet's error cells, not read again.
+        stream = sizing.refuse_xls_too_large_to_hold(path)
     else:
         sizing.refuse_ods_too_large_to_hold(path)
         # python-calamine reads an xlsx workbook's shared strings as it opens it: sized before that.
@@ -115,7 +116,8 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
         else:
             raise WorkbookUnreadable("the workbook has no visible worksheet")
         if not _is_ole(path):
-            sizing.refuse_xlsx_sheet_too_large_to_hold(path, chosen, shared)
+            # The sizing walks the sheet's whole XML: it notes whether an error cell or a formula is there.
+            marks = sizing.refuse_xlsx_sheet_too_large_to_hold(path, chosen, shared)
         try:
             # Every row and column from A1, so that a row's index is its number in the spreadsheet.
             cells = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
@@ -123,9 +125,9 @@ def _read_sheet(path: Path, name: str | None) -> Sheet:
             message = f"sheet {chosen!r} cannot be read (is it damaged?): {error}"
             raise WorkbookUnreadable(message) from error
     if _is_ole(path):
-        errors, empty_texts, date1904 = _xls_facts(path, chosen)
+        errors, empty_texts, date1904 = _xls_facts(stream, chosen)
         return Sheet(chosen, cells, others, errors, date1904, empty_text_formulas=empty_texts)
-    errors, unsaved, date1904 = _xlsx_facts(path, chosen)
+    errors, unsaved, date1904 = _xlsx_facts(path, chosen, marks)
     return Sheet(chosen, cells, others, errors, date1904, unsaved)
 
 
@@ -167,29 +169,47 @@ _FORMULA_TAG = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 _FORMULA_END = re.compile(rb"</(?:[\w.-]+:)?f>")
 _SAVED_VALUE = re.compile(rb"\s*<(?:[\w.-]+:)?v\s*>([^<]*)<")
 _TEXT_RESULT = re.compile(rb"""\bt\s*=\s*["']str["']""")
-# How much of a sheet's XML is inflated at a time, looking for an error cell or a formula.
-_CHUNK = 1 << 22
 
 
-def _xlsx_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]], bool]:
+@dataclass
+class _SheetMarks:
+    """Whether a sheet's XML may hold an error cell (``t="e"`` anywhere) and a formula (``f>``
+    anywhere): each ruled out only once every piece of the XML has been noted without it."""
+
+    errors: bool = False
+    formulas: bool = False
+
+    @classmethod
+    def unseen(cls) -> _SheetMarks:
+        """The marks of a sheet whose XML was not gone through: nothing ruled out."""
+        return cls(errors=True, formulas=True)
+
+    def note(self, xml: bytes) -> None:
+        """Note the marks in ``xml``, a piece of the sheet's XML in which each occurs whole."""
+        self.errors = self.errors or any(marker in xml for marker in _ERROR_TYPES)
+        self.formulas = self.formulas or _FORMULA_MARK in xml
+
+
+def _xlsx_facts(
+    path: Path, sheet: str, marks: _SheetMarks
+) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]], bool]:
     """The error cells of an xlsx workbook's ``sheet`` by (row, column) index, its cells holding a
     formula with no saved value, and whether its dates count from 1904; none and False for another kind
     of workbook, or one whose parts are not where the package's relationships say. The sheet's XML is
-    inflated once more and searched for ``t="e"`` and a formula's tag, which costs about a twentieth of
-    reading the sheet; the cells are parsed only where one occurs."""
+    inflated and parsed only when ``marks`` (the sizing's, which saw all of it) say it may hold one."""
     try:
         with zipfile.ZipFile(path) as archive:
             parts = _sheet_part(archive, sheet)
             if parts is None:
                 return {}, set(), False
             part, date1904 = parts
-            errors, formulas = _holds_error_cells_or_formulas(archive, part)
-            if not errors and not formulas:
+            if not marks.errors and not marks.formulas:
                 return {}, set(), date1904
             xml = archive.read(part)
     except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError):
         return {}, set(), False
-    return (_error_cells(xml) if errors else {}), (_unsaved_formulas(xml) if formulas else set()), date1904
+    errors = _error_cells(xml) if marks.errors else {}
+    return errors, (_unsaved_formulas(xml) if marks.formulas else set()), date1904
 
 
 def _unsaved_formulas(xml: bytes) -> set[tuple[int, int]]:
@@ -242,22 +262,6 @@ def _error_cells(xml: bytes) -> dict[tuple[int, int], str]:
                 errors[int(ref[2]) - 1, column_index(ref[1].decode())] = error or "#VALUE!"
             at = xml.find(marker, at + 1)
     return errors
-
-
-def _holds_error_cells_or_formulas(archive: zipfile.ZipFile, part: str) -> tuple[bool, bool]:
-    """Whether a sheet's XML has ``t="e"`` anywhere, and whether it has a formula, inflated a chunk at
-    a time (to its end only while one of them is not found)."""
-    tail = b""
-    errors = formulas = False
-    with archive.open(part) as handle:
-        while chunk := handle.read(_CHUNK):
-            window = tail + chunk
-            errors = errors or any(marker in window for marker in _ERROR_TYPES)
-            formulas = formulas or _FORMULA_MARK in window
-            if errors and formulas:
-                break
-            tail = chunk[-8:]
-    return errors, formulas
 
 
 def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> tuple[str, bool] | None:
@@ -367,20 +371,17 @@ _FORMULA_EMPTY_TEXT = re.compile(rb"\x03.{5}\xff\xff", re.DOTALL)
 _RESULT_ERROR, _RESULT_EMPTY_TEXT = 2, 3
 
 
-def _xls_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]], bool]:
-    """The error cells of an xls workbook's ``sheet`` by (row, column) index (the cells holding an error
-    value, and the formulas whose saved value is one), its formulas whose saved value is empty text, and
-    whether its dates count from 1904; none and False when the workbook's stream cannot be found. The
-    sheet's bytes are searched for what such a cell's record holds (at the speed of bytes.find), and its
-    records walked only where that occurs."""
-    import olefile  # the cli extra's, as python-calamine is: only when an xls workbook is read
-
+def _xls_facts(
+    data: bytes | None, sheet: str
+) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]], bool]:
+    """The error cells of ``sheet`` by (row, column) index in an xls workbook's stream ``data`` (the
+    cells holding an error value, and the formulas whose saved value is one), its formulas whose saved
+    value is empty text, and whether its dates count from 1904; none and False when the workbook's
+    stream was not found. The sheet's bytes are searched for what such a cell's record holds (at the
+    speed of bytes.find), and its records walked only where that occurs."""
+    if data is None:
+        return {}, set(), False
     try:
-        with olefile.OleFileIO(str(path)) as ole:
-            stream = next((name for name in _XLS_STREAMS if ole.exists(name)), None)
-            if stream is None:
-                return {}, set(), False
-            data = ole.openstream(stream).read()
         globals_ = _xls_globals(data)
         if sheet not in globals_.sheets:
             return {}, set(), globals_.date1904
@@ -393,7 +394,7 @@ def _xls_facts(path: Path, sheet: str) -> tuple[dict[tuple[int, int], str], set[
         ):
             return {}, set(), globals_.date1904
         return *_xls_errors_in(data, start), globals_.date1904
-    except (OSError, struct.error, IndexError, ValueError):
+    except (struct.error, IndexError, ValueError):
         return {}, set(), False
 
 
