@@ -13,8 +13,8 @@ import pytest
 from sync_guard.exports import sizing
 from sync_guard.exports.reader import read_export
 from sync_guard.models.records import System
+from tests.support.workbooks import SHEET, xlsx_with_rows
 from tests.support.xls import XlsSheet, label, number, xls_bytes
-from tests.unit.test_match_report_xlsx_size import SHEET, xlsx_with_rows
 
 FORMULA_CELL = '<row r="3"><c r="A3"><v>2</v></c><c r="C3"><f t="normal">1+1</f><v></v></c></row>'
 ONE_ERROR = "1 cell(s) hold an error value"

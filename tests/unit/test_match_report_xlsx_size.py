@@ -7,41 +7,15 @@ import io
 import zipfile
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from sync_guard.exports.reader import ExportError, read_export
 from sync_guard.models.records import System
-from tests.support.workbooks import read_books_export_memory_capped, refused_before_python_calamine
-
-SHEET = "xl/worksheets/sheet1.xml"
-HEADER = ["Contact ID", "Display Name", "Outstanding Receivable Amount"]
-
-
-def xlsx_with_rows(path: Path, rows_xml: str, *, hidden_rows_xml: str | None = None) -> Path:
-    """A Books export saved by openpyxl (its header and one customer), with ``rows_xml`` added after
-    them in its sheet's XML; and before it a hidden sheet of ``hidden_rows_xml``, when given."""
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = "Customers"
-    sheet.append(HEADER)
-    sheet.append([1, "Acme Ltd", 12.5])
-    if hidden_rows_xml is not None:
-        lookup = book.create_sheet("Lookup", 0)
-        lookup.append(["GBP"])
-        lookup.sheet_state = "hidden"
-    saved = io.BytesIO()
-    book.save(saved)
-    written = io.BytesIO()
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in source.namelist():
-            data = source.read(name)
-            if name.startswith("xl/worksheets/sheet"):
-                added = hidden_rows_xml if hidden_rows_xml is not None and name == SHEET else rows_xml
-                data = data.replace(b"</sheetData>", added.encode() + b"</sheetData>")
-            archive.writestr(name, data)
-    path.write_bytes(written.getvalue())
-    return path
+from tests.support.workbooks import (
+    read_books_export_memory_capped,
+    refused_before_python_calamine,
+    xlsx_with_rows,
+)
 
 
 def with_shared_strings(path: Path, strings: list[str]) -> Path:
