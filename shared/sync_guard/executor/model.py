@@ -37,14 +37,8 @@ class ActionStatus(StrEnum):
         """A message for an action in this status makes the executor run it."""
         return self in CLAIMABLE
 
-    @property
-    def final(self) -> bool:
-        """Nothing will ever run this action again."""
-        return self in FINAL
-
 
 CLAIMABLE = frozenset({ActionStatus.PENDING, ActionStatus.RETRYING, ActionStatus.DEAD_LETTERED})
-FINAL = frozenset({ActionStatus.DONE, ActionStatus.FAILED, ActionStatus.NOT_EXECUTED, ActionStatus.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -112,6 +106,3 @@ class BatchResult:
     def failed_message_ids(self) -> list[str]:
         """The messages to report in ``batchItemFailures``."""
         return [r.message_id for r in self.results if r.retry]
-
-    def count(self, status: ActionStatus) -> int:
-        return sum(1 for r in self.results if r.status is status)

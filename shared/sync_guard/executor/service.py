@@ -394,8 +394,4 @@ class Executor:
         return due
 
 
-def hold_settings(tag: str, checkbox_field: str = "") -> HoldSettings:
-    return HoldSettings(tag=tag, checkbox_field=checkbox_field)
-
-
-__all__ = ["EXECUTOR_ACTOR", "Executor", "ExecutorConfig", "OutboxAction", "hold_settings", "outcome_entry"]
+__all__ = ["EXECUTOR_ACTOR", "Executor", "ExecutorConfig", "OutboxAction", "outcome_entry"]
