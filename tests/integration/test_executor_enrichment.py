@@ -225,3 +225,63 @@ def test_the_processor_reads_the_recorded_organisation_once_for_a_books_event_it
     # then both checks ran (the gate's and the fetcher's) on one read of the organisation per event
     assert sim.requests.count("books.get_contact", status=200) == 2
     assert reads == [get_settings().shadow_table] * 2
+
+
+class _RefusingQueue:
+    """A processing queue that is down: every send fails."""
+
+    def send(self, event: GuardEvent) -> None:
+        raise ConnectionError("SQS unreachable")
+
+
+def test_an_event_the_queue_refuses_goes_back_to_awaiting_enrichment_for_the_next_sweep(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given a notification recorded as awaiting enrichment
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Harbour Kiln Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    store = _store(event)
+    process_event(event, ProcessingDeps(events=store, handler=_handler(None)))
+    awaiting = AwaitingEnrichment.from_settings(get_settings())
+    now = datetime.now(UTC)
+
+    # when the sweep takes it but the queue refuses it
+    with pytest.raises(ConnectionError):
+        requeue_awaiting_enrichment(awaiting, _RefusingQueue(), now=now)
+
+    # then it is not left 'queued' with no message: the next sweep finds it and sends it
+    assert store.status_of(event.event_id) is EventStatus.AWAITING_ENRICHMENT
+    queue = SqsEventQueue.from_settings(get_settings())
+    assert requeue_awaiting_enrichment(awaiting, queue, now=now) == [event.event_id]
+    [message] = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert decode_message(json.loads(json.dumps(message["Body"]))).event_id == event.event_id
+
+
+def test_an_event_another_sweep_took_is_not_sent_twice(aws: AwsResources, sim: ZohoSimulator) -> None:
+    # given two sweeps that both listed the same awaiting event
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Copper Wren Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    store = _store(event)
+    process_event(event, ProcessingDeps(events=store, handler=_handler(None)))
+    awaiting = AwaitingEnrichment.from_settings(get_settings())
+    listed = list(awaiting.events())
+    now = datetime.now(UTC)
+    assert awaiting.take(event.event_id, now)  # the other sweep's move to 'queued'
+
+    # when this sweep comes to it
+    sent: list[str] = []
+
+    class _Recording:
+        def send(self, queued: GuardEvent) -> None:
+            sent.append(queued.event_id)
+
+    class _ListedBefore(AwaitingEnrichment):
+        def events(self, limit: int = 100) -> Iterator[GuardEvent]:
+            return iter(listed)
+
+    moved = requeue_awaiting_enrichment(_ListedBefore(awaiting.client, awaiting.table), _Recording(), now=now)
+
+    # then it leaves the event to the sweep that took it
+    assert moved == []
+    assert sent == []
+    assert store.status_of(event.event_id) is EventStatus.QUEUED
