@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from sync_guard.ingest import (
     IngestService,
     Route,
     WebhookRequest,
+    requeue_unqueued,
 )
 from sync_guard.ingest.auth import HmacSha256Signature
+from sync_guard.models.events import GuardEvent
 from tests.support.events import MemoryQueue, MemoryStore
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "events" / "payloads"
@@ -393,6 +396,61 @@ def test_events_the_queue_refuses_among_a_batch_stay_received_with_the_reason(st
     assert {store.errors[event_id] for event_id in result.unqueued} == {"InternalError"}
     queued = [e for e in result.event_ids if e not in result.unqueued]
     assert {store.statuses[event_id] for event_id in queued} == {EventStatus.QUEUED}
+
+
+class _StatusWritesFail(MemoryStore):
+    """The table takes the puts, then refuses every status update."""
+
+    def mark_queued_many(self, event_ids: Sequence[str], at: datetime) -> None:
+        raise ConnectionError("table unreachable")
+
+    def mark_enqueue_failed(self, event_id: str, at: datetime, reason: str) -> None:
+        raise ConnectionError("table unreachable")
+
+
+@pytest.mark.parametrize("queue_down", [False, True], ids=["queued", "queue-down"])
+def test_an_event_stored_is_acknowledged_even_if_its_status_cannot_be_updated(queue_down: bool) -> None:
+    # given a table that stores events but then refuses the status update (queued, or the enqueue error)
+    store, queue = _StatusWritesFail(), MemoryQueue(failing=queue_down)
+    body = payload_text("books-edit.json")
+
+    # when a webhook arrives
+    result = make_service(store, queue).ingest(request(Route.BOOKS, body))
+
+    # then it is acknowledged (it is stored): queued, or left 'received' for the sweep
+    [event_id] = result.event_ids
+    assert event_id in store.items
+    assert result.unqueued == ([event_id] if queue_down else [])
+    assert [event.event_id for event in queue.sent] == ([] if queue_down else [event_id])
+
+
+class _SweepableStore(MemoryStore):
+    def unqueued(self, received_before: datetime, limit: int = 100) -> list[GuardEvent]:
+        waiting = [e for e, status in self.statuses.items() if status is EventStatus.RECEIVED]
+        return [self.items[e].event for e in waiting if self.items[e].received_at < received_before][:limit]
+
+
+def test_the_sweep_queues_the_other_events_when_one_send_fails() -> None:
+    # given two events stored while the queue was down
+    store, queue = _SweepableStore(), MemoryQueue(failing=True)
+    service = make_service(store, queue)
+    first = service.ingest(request(Route.BOOKS, payload_text("books-edit.json"))).event_ids[0]
+    second = service.ingest(request(Route.CRM_WORKFLOW, payload_text("crm-workflow-account-create.json")))
+    [second_id] = second.event_ids
+
+    # when the sweep runs and the queue refuses the first send only
+    class RefusingFirst(MemoryQueue):
+        def send(self, event: GuardEvent) -> None:
+            if event.event_id == first:
+                raise TimeoutError("queue unreachable")
+            super().send(event)
+
+    requeued = requeue_unqueued(store, RefusingFirst(), now=NOW + timedelta(minutes=10))
+
+    # then the second is queued, and the first stays 'received' for the next sweep
+    assert requeued == [second_id]
+    assert store.statuses[second_id] is EventStatus.QUEUED
+    assert store.statuses[first] is EventStatus.RECEIVED
 
 
 def _json_escaped_token_callback() -> str:
