@@ -9,6 +9,7 @@ import pytest
 
 from sync_guard.config import Mode
 from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
+from sync_guard.executor.model import NoticeClaim
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage, ZohoLinks
@@ -342,6 +343,48 @@ def test_published_notices_are_done_even_if_their_keys_cannot_be_stored() -> Non
     assert result.failed_message_ids == []
     assert len(notifier.messages) == 1
     assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
+
+
+class UnconfiguredNotifier:
+    """No channel to publish on (an error that is not ``NotificationFailed``)."""
+
+    def publish(self, message: RenderedMessage) -> str:
+        raise RuntimeError("no SNS topic configured")
+
+
+def test_notices_that_could_not_be_published_at_all_are_retried_and_sent_once_a_channel_works() -> None:
+    store, context, ids = _notify_setup(2)
+    sent = FakeSent()
+    messages = [msg(i, message_id=i) for i in ids]
+
+    # when nothing can be published: the actions are retried, and their claims are given up
+    first = make(store, context=context, notifier=UnconfiguredNotifier(), sent=sent).run_batch(messages)
+    assert sorted(first.failed_message_ids) == sorted(ids)
+    assert {store.items[i].status for i in ids} == {ActionStatus.RETRYING}
+    assert sent.sending == {}
+
+    # then SQS delivers them again with the channel configured: they are sent, once
+    healthy = InMemoryNotifier()
+    second = make(store, context=context, notifier=healthy, sent=sent).run_batch(messages)
+    assert second.failed_message_ids == []
+    assert sum(m.notice_count for m in healthy.messages) == 2
+    assert {store.items[i].status for i in ids} == {ActionStatus.DONE}
+
+
+def test_notices_are_retried_even_if_their_claims_cannot_be_given_up() -> None:
+    store, context, ids = _notify_setup(1)
+
+    class Unreleasable(FakeSent):
+        def release(self, claim: NoticeClaim, keys: Iterable[str]) -> None:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+
+    result = make(store, context=context, notifier=FailingNotifier(succeed=0), sent=Unreleasable()).run_batch(
+        [msg(ids[0])]
+    )
+
+    # the claim lapses after its lease; the action is retried, not lost to the error
+    assert result.failed_message_ids == ["m1"]
+    assert store.items[ids[0]].status is ActionStatus.RETRYING
 
 
 def _hold_and_notice() -> tuple[FakeStore, FakeContext, str, str]:
