@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,6 +78,20 @@ def test_large_events_are_compressed_and_read_back(aws: AwsResources, store: Dyn
     loaded = store.load_event("evt_big")
     assert loaded is not None
     assert loaded.fields == big
+
+
+def test_a_body_that_is_not_utf8_is_stored_as_sent(aws: AwsResources, store: DynamoEventStore) -> None:
+    # a Books form posted in Latin-1: DynamoDB strings must be UTF-8, the body is kept as bytes
+    body = "contact_name=Caf\u00e9 Lumi\u00e8re Ltd".encode("latin-1")
+
+    assert store.put_new(stored("evt_latin", raw=body)).created
+
+    item = aws.dynamodb.get_item(
+        TableName=aws.environment["SYNC_GUARD_EVENTS_TABLE"], Key={"pk": {"S": "evt_latin"}}
+    )["Item"]
+    assert "raw_body" not in item
+    assert zlib.decompress(item["raw_body_z"]["B"]) == body
+    assert store.status_of("evt_latin") is EventStatus.RECEIVED
 
 
 def test_an_incompressible_oversized_event_is_refused_as_too_large(store: DynamoEventStore) -> None:
