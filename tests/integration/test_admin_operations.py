@@ -16,7 +16,7 @@ from sync_guard.errors import Conflict, InvalidPayload, NotFound
 from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.guard.model import ActionKind, EntryKind, OutboxAction, PairSource
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
-from sync_guard.models.events import GuardEvent, Operation, event_key
+from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
 from sync_guard.models.records import PartyRecord
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import STATE_SK, DynamoShadowRepository
@@ -773,3 +773,84 @@ def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_confirmed_meanwhil
     hold = service.repository.hold(held)
     assert hold is not None
     assert (hold.status, hold.survivor, hold.confirmed_by) == (HoldStatus.CONFIRMED, survivor, "user:frank")
+
+
+def _deleted_in_zoho(pipeline: Pipeline, record: PartyRecord) -> None:
+    """Zoho's delete of ``record`` reaches the guard (a workflow webhook carries its id only)."""
+    channel = Channel.BOOKS_WORKFLOW if record.system.value == "books" else Channel.CRM_WORKFLOW
+    pipeline.decide(
+        [
+            GuardEvent(
+                event_id=event_key(record.system, record.module, Operation.DELETE, record.record_id),
+                source=record.system,
+                channel=channel,
+                module=record.module,
+                operation=Operation.DELETE,
+                record_id=record.record_id,
+                received_at=datetime.now(UTC),
+            )
+        ]
+    )
+
+
+def test_a_record_deleted_in_zoho_is_neither_linked_nor_applied_naming_the_field(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given both duplicates held in observe mode, then the CRM one deleted in Zoho
+    pipeline, companies = _held(aws, queues, sim, monkeypatch, mode=Mode.OBSERVE)
+    deleted, customer = companies[0].duplicate, companies[1].customer
+    _deleted_in_zoho(pipeline, deleted)
+    _enforcing(aws, queues, sim, monkeypatch)
+    service = _service()
+
+    with pytest.raises(Conflict) as linking:
+        service.link(deleted.ref, customer.ref, actor="user:erin")
+    assert linking.value.field == "crm"
+    assert "deleted in Zoho" in linking.value.message
+    with pytest.raises(Conflict) as applying:
+        service.apply(deleted.ref, actor="user:erin")
+    assert applying.value.field == "hold_id"
+    assert "release the hold instead" in applying.value.message
+
+    # nothing was written to Zoho, nor audited as done
+    assert _admin_entries(deleted.ref) == []
+    assert sum(sim.requests.count(route) for route in WRITE_ROUTES) == 0
+
+
+def test_link_that_races_an_event_asks_to_run_again_and_pairs_nothing(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    crm, customer = companies[0].duplicate, companies[1].customer
+    service = _service()
+    _an_event_commits_before(service.repository, "write_states", aws, customer.ref, monkeypatch)
+
+    with pytest.raises(Conflict) as raced:
+        service.link(crm.ref, customer.ref, actor="user:erin")
+
+    assert raced.value.field == "crm"
+    assert "run it again" in raced.value.message
+    shadow = DynamoShadowRepository.from_settings(get_settings())
+    crm_state = shadow.get_state(crm.ref)
+    assert crm_state is not None
+    assert crm_state.partner != customer.ref
+    assert _admin_entries(customer.ref) == []
+
+
+def test_confirm_that_races_a_release_is_a_conflict_naming_the_hold(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, companies = _held(aws, queues, sim, monkeypatch)
+    held, survivor = companies[1].duplicate, companies[1].customer
+    service = _service()
+    read = service.repository.hold(held.ref)
+    assert read is not None
+    # another admin releases the hold between this one's read and its write
+    service.release(held.ref, actor="user:bob")
+    monkeypatch.setattr(service.repository, "hold", lambda ref: read)
+
+    with pytest.raises(Conflict) as raced:
+        service.confirm(held.ref, survivor=survivor.ref, actor="user:alice")
+
+    assert raced.value.field == "hold_id"
+    assert [e.operation for e in _admin_entries(held.ref)] == ["release"]  # type: ignore[attr-defined]
