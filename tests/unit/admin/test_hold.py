@@ -81,6 +81,23 @@ def test_a_crm_record_is_tagged_through_the_outbox_and_audited_with_its_actor() 
     assert queue.sent == [action.action_id]
 
 
+def test_a_hold_whose_enqueue_fails_is_still_committed_for_the_sweep_to_send() -> None:
+    service, repository, _ = _service()
+
+    class DownQueue:
+        def send(self, action_ids: Sequence[str]) -> None:
+            raise ConnectionError("SQS unreachable")
+
+    service.queue = cast(Any, DownQueue())
+
+    # the admin's hold is recorded (its action pending, for the outbox sweep), not refused as a 5xx
+    result = service.hold("crm:1", actor="user:bob")
+
+    [(entry, action, _)] = repository.written
+    assert entry.operation == "hold"
+    assert result.queued_actions == (action.action_id,)
+
+
 def test_in_observe_mode_the_hold_is_recorded_but_not_written_to_zoho() -> None:
     service, repository, queue = _service(Mode.OBSERVE)
 
