@@ -427,6 +427,46 @@ def test_notification_events_are_enriched_through_the_fetcher(shadow: InMemorySh
     assert shadow.states["crm:1"].record.name == "Fetched Ltd"
 
 
+class _GoneFromZoho:
+    """A fetcher for which Zoho no longer has the record."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
+        self.asked.append(record_id)
+        return None
+
+
+def test_a_notification_of_a_record_zoho_no_longer_has_is_decided_as_its_delete(
+    shadow: InMemoryShadow,
+) -> None:
+    fetcher = _GoneFromZoho()
+    guard = Guard(shadow, ExactMatcher(), GuardConfig(), fetcher=fetcher, clock=lambda: T0)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+
+    result = guard.process(
+        event_for(crm_account("1", "Acme Ltd", minutes=5), Operation.UPDATE, with_record=False)
+    )
+
+    assert fetcher.asked == ["1"]
+    assert result.entry is not None
+    assert result.entry.kind is EntryKind.DECISION
+    assert shadow.states["crm:1"].deleted
+
+
+def test_a_same_second_change_zoho_no_longer_has_is_decided_as_its_delete(shadow: InMemoryShadow) -> None:
+    fetcher = _GoneFromZoho()
+    guard = Guard(shadow, ExactMatcher(), GuardConfig(), fetcher=fetcher, clock=lambda: T0)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+
+    # a second edit within the same second, and the record deleted in Zoho since
+    guard.process(event_for(crm_account("1", "Apex Ltd"), Operation.UPDATE))
+
+    assert fetcher.asked == ["1"]
+    assert shadow.states["crm:1"].deleted
+
+
 def test_storm_trips_once_holds_creates_until_reset(shadow: InMemoryShadow) -> None:
     guard = make_guard(shadow, storm_threshold=3, storm_window_seconds=600)
     for number in range(3):
