@@ -285,6 +285,8 @@ def plan_event(
     if event.operation is Operation.DELETE:
         return _plan_delete(event, snapshot, builder, version, matcher, config, now, rules)
     if record is None:
+        # Not reached from Guard.process, which records such an event as awaiting before reading, or takes
+        # a record Zoho no longer has for its delete; a caller of this pure function might not.
         return awaiting_enrichment_plan(event, config, now)
     if record.module is Module.BOOKS_VENDORS:
         return not_guarded_plan(event, record, config, now)
