@@ -139,6 +139,16 @@ def test_429_and_5xx_whatever_the_body(dialect: Dialect) -> None:
     assert server.http_status == 502
 
 
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_an_error_status_without_zoho_s_envelope_is_still_an_error(dialect: Dialect) -> None:
+    # what a gateway in front of Zoho answers: a status and an HTML page
+    rejected = error_for_response(httpx.Response(401, text="<html>Unauthorized</html>"), dialect)
+    assert isinstance(rejected, ZohoTokenRejected)  # a fresh token is fetched, as for Zoho's own codes
+    missing = error_for_response(httpx.Response(404, text="<html>Not Found</html>"), dialect)
+    assert isinstance(missing, ZohoApiError)
+    assert (missing.http_status, missing.retryable) == (404, False)
+
+
 def test_token_rejections_are_distinguished_from_permission_errors() -> None:
     crm_token = {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}
     crm_scope = {"code": "OAUTH_SCOPE_MISMATCH", "details": {}, "message": "scope", "status": "error"}
@@ -266,6 +276,31 @@ def test_timeouts_become_zoho_timeout_and_connect_errors_zoho_unavailable() -> N
     with pytest.raises(ZohoUnavailable):
         http.request("POST", "/books/v3/contacts", dialect=Dialect.BOOKS, json={}, idempotent=False)
     assert len(waits) == 2  # connection refused is retried even for a create
+
+
+def test_a_success_whose_body_is_not_json_is_refused_as_a_bad_gateway() -> None:
+    http, _ = _http(lambda request: httpx.Response(200, text="<html>maintenance</html>"))
+    with pytest.raises(ZohoApiError) as refused:
+        http.request("GET", "/books/v3/contacts/1", dialect=Dialect.BOOKS)
+    assert refused.value.http_status == 502
+
+
+def test_a_connection_never_made_is_retried_but_one_lost_mid_call_is_not_for_a_create() -> None:
+    def connect_timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("no answer to SYN", request=request)
+
+    def dropped(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("peer closed the connection", request=request)
+
+    http, waits = _http(connect_timeout)
+    with pytest.raises(ZohoUnavailable):
+        http.request("POST", "/books/v3/contacts", dialect=Dialect.BOOKS, json={}, idempotent=False)
+    assert len(waits) == 2  # nothing reached Zoho: safe to send again
+    # the create may have taken effect: sending it again could make the duplicate the guard exists to stop
+    http, waits = _http(dropped)
+    with pytest.raises(ZohoTimeout):
+        http.request("POST", "/books/v3/contacts", dialect=Dialect.BOOKS, json={}, idempotent=False)
+    assert waits == []
 
 
 def test_token_rejection_gets_one_fresh_token() -> None:
