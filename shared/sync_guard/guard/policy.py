@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sync_guard.errors import ConfigurationError
-from sync_guard.guard.model import Decision, Finding
+from sync_guard.guard.model import Decision
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 
@@ -43,12 +43,3 @@ class Policy:
 
     def outcome(self, code: str) -> Decision:
         return self.outcomes.get(code, Decision.FLAG)
-
-    def decide(self, findings: Iterable[Finding]) -> Decision:
-        """The strictest outcome among the findings; allow when there are none."""
-        decision = Decision.ALLOW
-        for finding in findings:
-            outcome = self.outcome(finding.code)
-            if outcome.weight > decision.weight:
-                decision = outcome
-        return decision
