@@ -147,4 +147,6 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(outcome_table(outcomes))
         if any(o.get("alert") for o in outcomes.values()):
-            console.print("An alert is open: finance has been told (see docs/operations.md).", style="bold")
+            # With --json, stdout is for the JSON a script reads: the sentence goes to stderr.
+            said = Console(stderr=True) if as_json else console
+            said.print("An alert is open: finance has been told (see docs/operations.md).", style="bold")

@@ -11,7 +11,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from typer.testing import CliRunner
 
+from sync_guard.cli import build_app
 from sync_guard.cli._context import _STACK_OUTPUTS
 from sync_guard.cli.checks import ChecksFailed, ChecksTarget, find_target, run_checks
 from sync_guard.local.stack import LocalStackState
@@ -120,3 +122,48 @@ def test_the_client_never_retries_an_invocation_and_outwaits_the_functions_timeo
 
     assert client.meta.config.read_timeout > timeout
     assert client.meta.config.retries["total_max_attempts"] == 1
+
+
+def _local_guard(state_dir: Path) -> None:
+    LocalStackState(
+        api_url="http://127.0.0.1:3123",
+        aws_endpoint_url="http://127.0.0.1:5001",
+        dynamodb_endpoint_url="http://127.0.0.1:8001",
+        environment={},
+        pid=os.getpid(),
+    ).write(state_dir)
+
+
+def test_the_command_shows_each_check_and_says_when_an_alert_is_open(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _local_guard(tmp_path)
+    outcomes = {
+        "notification_channel": {"status": "renewed", "note": "expired in 2 h"},
+        "sync_stall": {"status": "stalled", "alert": True, "found": 3},
+    }
+    monkeypatch.setattr(ChecksTarget, "client", lambda self: FakeLambda(outcomes))
+
+    shown = CliRunner().invoke(build_app(), ["checks", "--state-dir", str(tmp_path)], terminal_width=200)
+    as_json = CliRunner().invoke(build_app(), ["checks", "--state-dir", str(tmp_path), "--json"])
+
+    assert shown.exit_code == 0, shown.output
+    assert "stalled (alert)" in shown.output
+    assert "expired in 2 h" in shown.output
+    assert "An alert is open: finance has been told" in shown.output
+    # with --json, stdout is the JSON alone (a script parses it), the alert said on stderr
+    assert json.loads(as_json.stdout) == outcomes
+    assert "An alert is open" in as_json.stderr
+
+
+def test_the_command_exits_1_with_the_reason_when_the_checks_did_not_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _local_guard(tmp_path)
+    monkeypatch.setattr(ChecksTarget, "client", lambda self: FakeLambda({"skipped": "zoho not configured"}))
+
+    result = CliRunner().invoke(build_app(), ["checks", "--state-dir", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "error: ZohoChecksFunction did not run the checks: zoho not configured" in result.output
+    assert "Traceback" not in result.output
