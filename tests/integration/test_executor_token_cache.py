@@ -196,3 +196,40 @@ def test_every_refresh_request_counts_in_the_fleet_budget(aws: AwsResources) -> 
     )["Item"]
     assert len(posts) == 3
     assert len(item["mints"]["L"]) == 3
+
+
+def test_a_container_waits_for_a_peer_s_mint_then_mints_itself_when_the_peer_never_stores_one(
+    aws: AwsResources,
+) -> None:
+    now = [1_900_000_000.0]
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        now[0] += seconds
+
+    settings = get_settings()
+
+    def container() -> DynamoTokenCache:
+        return DynamoTokenCache(
+            client("dynamodb", settings),
+            settings.shadow_table,
+            "1000.LEASE",
+            clock=lambda: now[0],
+            sleep=sleep,
+            lease_seconds=15.0,
+            wait_seconds=5.0,
+            poll_seconds=1.0,
+        )
+
+    # given a peer that took the mint lease and then froze (its container was killed mid-mint)
+    assert container().get() is None
+    assert waited == []
+
+    # when another container needs a token
+    token = container().get()
+
+    # then it polls for the peer's token until its wait is over, and then mints itself: not stuck until the
+    # lease ends, nor minting at once beside the peer
+    assert token is None
+    assert sum(waited) == 5.0
