@@ -150,9 +150,9 @@ def test_criteria_combine(log: AuditLog, populated: list[AuditEntry]) -> None:
 
 @pytest.mark.parametrize(
     "position",
-    [{"i": 0, "k": "x"}, {"i": 0, "k": None, "u": "yesterday"}, {"i": 0, "k": {"pk": 5}}],
+    [{"i": 0, "k": "x"}, {"i": 0, "k": None, "u": "yesterday"}, {"i": 0, "k": {"pk": 5}}, {"i": "0"}, [0]],
 )
-def test_a_forged_cursor_is_a_client_error(log: AuditLog, position: dict[str, object]) -> None:
+def test_a_forged_cursor_is_a_client_error(log: AuditLog, position: object) -> None:
     import base64
 
     with pytest.raises(InvalidPayload) as raised:
@@ -162,6 +162,25 @@ def test_a_forged_cursor_is_a_client_error(log: AuditLog, position: dict[str, ob
     with pytest.raises(InvalidPayload) as raised:
         log.query(AuditQuery(), cursor=forged)
     assert raised.value.field == "cursor"
+
+
+def test_a_limit_below_one_or_a_range_ending_before_it_starts_is_a_400_naming_the_field(
+    log: AuditLog,
+) -> None:
+    with pytest.raises(InvalidPayload) as no_limit:
+        log.query(AuditQuery(), limit=0)
+    assert no_limit.value.field == "limit"
+    with pytest.raises(InvalidPayload) as backwards:
+        log.query(AuditQuery(since=START + timedelta(days=2), until=START))
+    assert backwards.value.field == "since"
+
+
+def test_iterate_reads_every_page(log: AuditLog, populated: list[AuditEntry]) -> None:
+    query = AuditQuery(since=START, until=START + timedelta(days=60))
+
+    ids = [entry.entry_id for entry in log.iterate(query, page_size=4)]
+
+    assert ids == newest_first(populated)
 
 
 def test_times_without_an_offset_are_utc_and_offsets_find_the_right_month(log: AuditLog) -> None:
