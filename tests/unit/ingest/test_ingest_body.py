@@ -117,6 +117,11 @@ def test_a_multipart_part_in_a_bytes_codec_is_415() -> None:
     assert raised.value.field == "Content-Type"  # the part's own
 
 
+def _multipart(fields: int) -> bytes:
+    parts = (f'--XyZ\r\nContent-Disposition: form-data; name="f{n}"\r\n\r\n1\r\n' for n in range(fields))
+    return ("".join(parts) + "--XyZ--\r\n").encode()
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -132,6 +137,8 @@ def test_a_multipart_part_in_a_bytes_codec_is_415() -> None:
         (("[" * 100_000).encode(), "application/json"),
         (b"no parts", "multipart/form-data; boundary=XyZ"),
         (b"x", "multipart/form-data"),
+        ("&".join(f"f{n}=1" for n in range(1001)).encode(), FORM),  # more fields than any webhook sends
+        (_multipart(1001), "multipart/form-data; boundary=XyZ"),
     ],
 )
 def test_malformed_bodies_are_400_naming_the_body(body: bytes, content_type: str) -> None:
@@ -146,6 +153,7 @@ def test_malformed_bodies_are_400_naming_the_body(body: bytes, content_type: str
         ('{"name": "Acme"}'.encode("utf-16"), "application/json; charset=utf-16", "utf-16"),
         ('{"name": "Acme"}'.encode("utf-32-le"), "application/json; charset=UTF-32LE", "utf-32le"),
         ("name=Acme".encode("cp500"), f"{FORM}; charset=cp500", "cp500"),  # EBCDIC
+        (b'{"name": "Acme"}', "application/json; charset=undefined", "undefined"),  # encodes nothing
         # Python's codecs that are no charsets, and decode to a lone half of a character pair
         (b'{"name": "Acme +2AA- Ltd"}', "application/json; charset=utf-7", "utf-7"),
         (b'{"name": "Acme \\ud800 Ltd"}', "application/json; charset=unicode_escape", "unicode_escape"),
