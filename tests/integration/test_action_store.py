@@ -77,3 +77,21 @@ def test_only_the_executor_holding_the_claim_can_end_it(aws_server: AwsResources
         current, ActionStatus.DONE, detail="ok", entry=_entry("act_current", EntryKind.ACTION), now=later
     )
     assert store.status(action_id) is ActionStatus.DONE
+
+
+def test_a_cancel_takes_only_an_action_no_executor_is_running_or_has_finished(
+    aws_server: AwsResources,
+) -> None:
+    store = DynamoActionStore.from_settings(get_settings())
+    later = NOW + timedelta(seconds=1)
+    # a release while the executor writes the hold to Zoho: refused, the action runs on
+    running = _pending_hold()
+    claim = _claimed(store, running, 0)
+    assert store.cancel(running, reason="released", now=later) is ActionStatus.RUNNING
+    assert store.status(running) is ActionStatus.RUNNING
+    # and once it is done: still done (the release undoes it instead)
+    store.finish(claim, ActionStatus.DONE, detail="ok", entry=_entry("act_done", EntryKind.ACTION), now=later)
+    assert store.cancel(running, reason="released", now=later) is ActionStatus.DONE
+    assert store.status(running) is ActionStatus.DONE
+    # an action that was never queued: nothing to cancel
+    assert store.cancel("act_unknown", reason="released", now=later) is None
