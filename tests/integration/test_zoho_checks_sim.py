@@ -107,6 +107,17 @@ def audit_operations() -> list[str]:
     return [entry.operation or "" for entry in page.entries]
 
 
+def test_without_zoho_configured_the_scheduled_run_is_skipped_and_writes_nothing(
+    aws_server: AwsResources,
+) -> None:
+    # a guard deployed before its Zoho credentials: webhooks work, the checks have nothing to ask
+    result = run(fresh_module("functions.reconcile.app"))
+
+    assert result == {"skipped": "zoho not configured"}
+    assert drain(aws_server) == []
+    assert audit_operations() == []
+
+
 def test_the_channel_is_registered_once_renewed_when_gone_and_each_renewal_audited(
     aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
 ) -> None:
