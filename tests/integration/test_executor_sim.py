@@ -136,6 +136,25 @@ def test_holds_run_once_in_zoho_and_finance_hears_once(
     assert all("NAME_DRIFT" in str(m["Body"]) for m in messages)
 
 
+def test_a_malformed_outbox_message_is_dropped_and_the_others_in_its_batch_still_run(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given one duplicate decided in enforce mode, and a message no executor could read, in one batch
+    point_at_simulator(sim, monkeypatch)
+    companies = create_companies(sim, 1)
+    pipeline = build_pipeline(aws, queues)
+    aws.sqs.send_message(QueueUrl=queues.url, MessageBody='{"not": "an action"}')
+    _run(pipeline, companies)
+
+    # when the outbox queue is drained
+    pipeline.drain()
+
+    # then the hold ran, and the malformed message neither blocks the queue nor waits in the dead-letter queue
+    assert {a["status"] for a in _actions()} == {"done"}
+    assert queues.depth(aws.sqs) == 0
+    assert queues.depth(aws.sqs, queues.dlq_url) == 0
+
+
 def test_observe_mode_writes_nothing_to_zoho(
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
