@@ -97,9 +97,14 @@ def test_a_dry_run_counts_and_writes_nothing(
     assert repo.get_state("crm:1").keys == OLD_KEYS  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("transaction_items", [100, 2], ids=["one-transaction", "small-transactions"])
 def test_a_record_an_event_rewrites_during_the_pass_is_left_to_that_event(
-    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+    aws: AwsResources, repo: DynamoShadowRepository, transaction_items: int
 ) -> None:
+    # (with small transactions the state is put on its own, after the key joins, on the same condition)
+    rekeyer = ShadowRekeyer(
+        aws.dynamodb, get_settings().shadow_table, max_transaction_items=transaction_items
+    )
     load_old_mapping(aws)
     event_keys = frozenset({"n:brryhon", "p:+442079460000"})
 
