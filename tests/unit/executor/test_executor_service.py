@@ -13,6 +13,7 @@ from sync_guard.executor.model import NoticeClaim
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage, ZohoLinks
+from sync_guard.reconcile.organization import OrganizationRecordUnreadable
 from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.zoho.errors import BooksApiError, ZohoAuthError, ZohoRateLimited, ZohoServerError, ZohoTimeout
 from tests.unit.executor.fakes_executor import (
@@ -294,6 +295,25 @@ def test_notices_link_books_customers_into_the_organisation_recorded_for_the_sha
     # and as configured while the two agree
     agreeing = _notice_body("20099999999", "20099999999")
     assert "https://books.zoho.eu/app/20099999999#/contacts/new0" in agreeing
+
+
+def test_notices_link_the_configured_organisation_when_the_recorded_one_cannot_be_read() -> None:
+    store, context, ids = _notify_setup(1)
+    notifier = InMemoryNotifier()
+    links = ZohoLinks(crm_org_id="20071234567", books_organization_id="20099999999")
+    executor = make(store, context=context, notifier=notifier, links=links)
+
+    def edited_by_hand() -> BooksOrganization | None:
+        raise OrganizationRecordUnreadable("no organization_id", field="organization_id")
+
+    executor.recorded_books_organization = edited_by_hand
+
+    # the Books writes wait for the record to be mended; finance is still told, linked as configured
+    result = executor.run_batch([msg(ids[0])])
+
+    assert result.failed_message_ids == []
+    [message] = notifier.messages
+    assert "https://books.zoho.eu/app/20099999999#/contacts/new0" in message.body
 
 
 def test_a_retried_batch_never_notifies_twice() -> None:
