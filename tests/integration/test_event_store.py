@@ -8,12 +8,13 @@ import os
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from sync_guard.config import get_settings
 from sync_guard.errors import PayloadTooLarge
 from sync_guard.ingest import requeue_unqueued
-from sync_guard.ingest.ports import EventStatus, StoredEvent
+from sync_guard.ingest.ports import EventNotStored, EventStatus, StoredEvent
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, System
 from sync_guard.store.aws import client
@@ -182,3 +183,24 @@ def test_many_puts_go_in_transactions_and_repeats_among_them_are_recognised(
     assert store.status_of("evt_000") is EventStatus.QUEUED
     assert store.status_of("evt_001") is EventStatus.PROCESSED
     assert store.status_of("evt_149") is EventStatus.QUEUED
+
+
+def test_an_unreachable_table_is_event_not_stored_one_put_or_many() -> None:
+    from botocore.config import Config
+
+    # nothing listens on the discard port: the connection is refused at once
+    unreachable = boto3.client(
+        "dynamodb",
+        region_name="eu-west-2",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=2),
+    )
+    store = DynamoEventStore(unreachable, "events")
+
+    # the webhook is answered 503 (Zoho, or the operator, sends it again), never 200 for an event not kept
+    with pytest.raises(EventNotStored):
+        store.put_new(stored("evt_lost"))
+    with pytest.raises(EventNotStored):
+        store.put_new_many([stored("evt_lost_1"), stored("evt_lost_2")])
