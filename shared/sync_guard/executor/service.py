@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sync_guard.config import Mode
+from sync_guard.errors import SyncGuardError
 from sync_guard.executor.model import (
     ActionMessage,
     ActionStatus,
@@ -219,7 +220,10 @@ class Executor:
 
     def _failed(self, message: ActionMessage, claim: Claim, error: BaseException) -> MessageResult:
         code = str(getattr(error, "code", type(error).__name__))
-        detail = f"{type(error).__name__}: {str(error)[:300]}"
+        # The guard's own errors are written for the person reading the audit trail ("Books error 1002:
+        # Contact does not exist."); anything else is a fault whose type is what says what happened.
+        reason = error.message if isinstance(error, SyncGuardError) else f"{type(error).__name__}: {error}"
+        detail = reason[:300]
         logger.info(
             "outbox action failed",
             extra={"action_id": claim.action_id, "attempt": claim.attempt, "error": code},

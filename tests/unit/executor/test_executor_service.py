@@ -185,7 +185,8 @@ def test_a_refusal_fails_the_action_without_retry() -> None:
 
     assert result.failed_message_ids == []
     assert store.items[hold.action_id].status is ActionStatus.FAILED
-    assert "not retried" in store.entries[0].note
+    # in words an admin reads in the audit trail, not a Python class name
+    assert store.entries[0].note == "Zoho refused, not retried: Books error 1002: Contact does not exist"
 
 
 @pytest.mark.parametrize("error", [ValueError("bad record id 'x'"), KeyError("Tag")], ids=["value", "lookup"])
@@ -200,6 +201,8 @@ def test_bad_data_fails_the_action_without_retry(error: Exception) -> None:
 
     assert result.failed_message_ids == []
     assert store.items[hold.action_id].status is ActionStatus.FAILED
+    # a fault of the guard's own is named by its type, which is what says what went wrong
+    assert store.entries[0].note.startswith(f"Zoho refused, not retried: {type(error).__name__}: ")
 
 
 def test_rejected_credentials_are_retried_then_dead_lettered_with_the_clients_rebuilt() -> None:
