@@ -291,3 +291,26 @@ def test_cli_until_a_date_includes_that_day(populated: list[AuditEntry]) -> None
     assert result.exit_code == 0, result.output
     found = {entry["entry_id"] for entry in json.loads(result.stdout)["entries"]}
     assert found == {e.entry_id for e in populated if e.at.date() <= last_day}
+
+
+def test_cli_table_says_which_admin_operation_an_entry_is_and_how_it_went(log: AuditLog) -> None:
+    # A replay's entry carries both: the ids it moved as evidence and what it did as its note.
+    from sync_guard.guard.admin import admin_entry
+
+    log.append(
+        admin_entry(
+            "replay_dlq",
+            actor="user:alice",
+            at=START,
+            mode=Mode.ENFORCE,
+            note="moved 1 message(s) from the outbox dead-letter queue back to its queue",
+            evidence=("action_id=act_1",),
+        )
+    )
+
+    table = run_cli("--since", "2026-01-01", "--decision", "admin")
+
+    assert table.exit_code == 0, table.output
+    assert "admin (replay_dlq)" in table.stdout
+    assert "moved 1 message(s) from the outbox dead-letter queue" in table.stdout
+    assert "action_id=act_1" in table.stdout

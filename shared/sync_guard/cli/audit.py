@@ -106,15 +106,17 @@ def _print_table(entries: list[AuditEntry], console: Console) -> None:
         records = ", ".join(
             f"{ref} '{entry.names[ref]}'" if ref in entry.names else ref for ref in entry.records
         )
+        # An admin operation or an action's outcome is told apart by what was done ("admin (link)",
+        # "quarantine (tag_crm_record:failed)"), and its note says how it went: a replay's "moved 2
+        # message(s)" comes before the ids it moved.
+        what = entry.operation or entry.kind.value
         table.add_row(
             entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            entry.decision.value
-            if entry.kind.value == "decision"
-            else f"{entry.decision.value} ({entry.kind.value})",
+            entry.decision.value if entry.kind.value == "decision" else f"{entry.decision.value} ({what})",
             " ".join(entry.rules) or "-",
             records,
             entry.actor,
-            "\n".join(entry.evidence[:6]) or entry.note,
+            "\n".join([*([entry.note] if entry.note else []), *entry.evidence[:6]]),
         )
     console.print(table)
 
