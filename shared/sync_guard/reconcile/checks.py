@@ -378,7 +378,7 @@ class ZohoChecks:
         reason = self._renewal_reason(crm, now, fingerprint)
         if reason is None:
             stored = self._state.channel()
-            until = stored.expires_at.isoformat() if stored else "?"
+            until = utc_minute(stored.expires_at) if stored else "?"
             return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"valid until {until}")
         asked = now + config.channel_lifetime
         granted = crm.enable_notifications(
@@ -387,7 +387,7 @@ class ZohoChecks:
         expires_at = granted or asked
         note = (
             f"Notification API channel {config.channel_id} ({', '.join(config.events)} to "
-            f"{config.notify_url}) renewed until {expires_at.isoformat()}: {reason}"
+            f"{config.notify_url}) renewed until {utc_minute(expires_at)}: {reason}"
         )
         # Audited before it is remembered: if the audit fails, the next run renews (harmlessly) and audits.
         self._audit.append(
@@ -407,7 +407,7 @@ class ZohoChecks:
             "notification channel renewed",
             extra={"channel_id": config.channel_id, "expires_at": expires_at.isoformat(), "reason": reason},
         )
-        return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"renewed until {expires_at.isoformat()}")
+        return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"renewed until {utc_minute(expires_at)}")
 
     def _renewal_reason(self, crm: CrmChecksClient, now: datetime, fingerprint: str) -> str | None:
         """Why the channel must be renewed now, or None while it is fine."""
@@ -560,7 +560,7 @@ class ZohoChecks:
         if sweep is None:
             now, last = self._clock(), self._state.watermark(BOOKS_DELETED_CHECK)
             if last is not None and now < last + config.books_deleted_every:
-                due = (last + config.books_deleted_every).isoformat()
+                due = utc_minute(last + config.books_deleted_every)
                 return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.SKIPPED, note=f"next pass from {due}")
             sweep = BooksDeletePass(started=now)
             self._state.save_books_delete_pass(sweep, new=True)

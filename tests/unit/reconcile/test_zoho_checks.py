@@ -325,13 +325,16 @@ def test_the_first_run_registers_the_channel_with_the_secret_and_audits_it(world
 
 
 def test_a_channel_with_time_left_is_not_renewed_again(world: World) -> None:
-    world.checks.run()
+    first = world.checks.run()
     world.clock.now = NOW + timedelta(hours=24)
 
-    world.checks.run()
+    second = world.checks.run()
 
     assert len(world.crm.enabled) == 1
     assert len([e for e in world.audit.entries if e.operation == "renew_notification_channel"]) == 1
+    # each run's note gives the expiry as the other checks' notes give a time, to the minute in UTC
+    assert first.summary()[CHANNEL_CHECK]["note"] == "renewed until 2026-03-16 12:00 UTC"
+    assert second.summary()[CHANNEL_CHECK]["note"] == "valid until 2026-03-16 12:00 UTC"
 
 
 def test_a_channel_near_its_expiry_is_renewed_well_before_it(world: World) -> None:
@@ -1024,7 +1027,7 @@ def test_a_pass_missing_a_fifth_of_the_customers_feeds_nothing_and_says_to_check
     # and the next pass waits its interval, so the listing is not read again every run
     assert (world.state.books_pass, world.state.listed_pages) == (None, {})
     assert world.state.watermarks[BOOKS_DELETED_CHECK] == NOW
-    assert "next pass from" in sweep(world).note
+    assert sweep(world).note == "next pass from 2026-03-10 15:00 UTC"
 
 
 def test_a_few_deletes_at_once_are_under_the_breaker_and_are_fed() -> None:
