@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sync_guard.config import Mode
 from sync_guard.models.records import PartyRecord, System
@@ -115,6 +115,19 @@ class RecordState(BaseModel):
     #: Records an admin judged not to be duplicates of this one: they released its hold, raised against
     #: them. The guard does not hold it, its partner, or them for one another again.
     cleared: frozenset[str] = frozenset()
+
+    @field_validator("record")
+    @classmethod
+    def _times_in_utc(cls, record: PartyRecord) -> PartyRecord:
+        """A record's times as UTC where they carry no offset: an export writes the organisation's clock
+        without one (``epoch_ms`` reads its version so), while webhooks and Zoho's API carry one, and the
+        rules compare the two."""
+        naive = {
+            name: moment.replace(tzinfo=UTC)
+            for name in ("created_at", "modified_at")
+            if (moment := getattr(record, name)) is not None and moment.tzinfo is None
+        }
+        return record.model_copy(update=naive) if naive else record
 
     @property
     def ref(self) -> str:

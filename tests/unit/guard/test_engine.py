@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError
+from sync_guard.exports.conventions import parse_time
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.engine import NOT_HELD_INVOICED, Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, Finding, Severity, epoch_ms
 from sync_guard.guard.policy import Policy
-from sync_guard.guard.ports import HeldRecord
+from sync_guard.guard.ports import HeldRecord, KeyItem
+from sync_guard.guard.seeding import plan_seed
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.rules.base import Rule
@@ -717,3 +719,25 @@ def test_a_spared_customer_does_not_spare_another_finding_s_hold(shadow: InMemor
     assert marked_inactive(result.entry) == []
     assert [a.target for a in result.entry.actions if a.kind is ActionKind.TAG_CRM_RECORD] == ["crm:1"]
     assert result.entry.note == f"books:9 {NOT_HELD_INVOICED}"
+
+
+def test_a_record_seeded_from_an_export_is_compared_with_a_webhooks_times(shadow: InMemoryShadow) -> None:
+    # given a CRM account seeded from an export, whose times are the organisation's clock without an
+    # offset (as Zoho's exports write them), and never paired
+    seeded = crm_account(
+        "1",
+        "Acme Ltd",
+        created_at=parse_time("2026-03-01 09:00:00"),
+        modified_at=parse_time("2026-03-01 09:00:00"),
+    )
+    [loaded] = plan_seed([seeded], [], ExactMatcher(), now=T0).states
+    shadow.states[loaded.ref] = loaded
+    shadow.keys["n:acme ltd"] = KeyItem("n:acme ltd", frozenset({"crm:1"}), "crm:1", rev=1)
+
+    # when Books creates the same customer, its webhook's times carrying their offset
+    result = make_guard(shadow).process(event_for(books_customer("9", "Acme Ltd", minutes=30)))
+
+    # then the two are compared (the export's time read as UTC), not dead-lettered on a TypeError
+    assert result.entry is not None
+    assert "BOTH_SIDES_CREATED" in result.entry.rules
+    assert shadow.states["crm:1"].record.created_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
