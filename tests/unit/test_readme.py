@@ -251,6 +251,18 @@ def test_the_admin_api_table_shows_every_field_a_route_takes(route: str) -> None
     assert shown == set(ROUTE_MODELS[route].model_fields), f"{route}: the table shows {sorted(shown)}"
 
 
+def test_operations_md_shows_how_to_call_the_local_admin_api() -> None:
+    # sync-guard serve's admin API takes unsigned requests; the docs must name the header that gives the
+    # actor there, the actor recorded without it, and routes the admin function has.
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    local = operations.split("On your machine, `sync-guard serve` serves the same routes", 1)[1][:1500]
+    assert f'-H "{admin_api.LOCAL_ACTOR_HEADER}: '.lower() in local.lower()
+    assert f"`{admin_api.caller_actor({'headers': {}}, local=True)}` without one" in local
+    called = re.findall(r'curl [^"]*"http://127\.0\.0\.1:3000(/admin/[\w/-]+)', local)
+    assert called
+    assert all(any(route.endswith(f" {path}") for route in ROUTE_ROWS) for path in called), called
+
+
 # ------------------------------------------------------------------------- the Zoho set-up the README gives
 
 MERGE_FIELD = re.compile(r"\$\{!(\w+)\.(\w+)(\.id)?\}")
