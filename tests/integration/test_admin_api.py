@@ -207,6 +207,12 @@ def test_audit_until_a_date_includes_that_day_as_the_cli_does(
     status, body = invoke("GET", "/admin/audit", query={"until": "2026-02-30"})
     assert status == 400
     assert body["field"] == "until"
+    # and one written as the CLI takes it, 7d, is told what to send instead
+    status, body = invoke("GET", "/admin/audit", query={"since": "7d"})
+    assert (status, body["field"]) == (400, "since")
+    assert body["message"] == (
+        "since: an ISO date or time, such as 2026-11-01 or 2026-11-01T10:00:00Z (not a duration like 7d)"
+    )
 
 
 def test_a_request_without_an_iam_identity_is_refused(invoke: Invoke, companies: list[Company]) -> None:

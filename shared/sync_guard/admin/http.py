@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from sync_guard.admin.model import (
     Hold,
@@ -81,6 +89,19 @@ class AuditParams(_Body):
     until: datetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
+
+    @field_validator("since", "until", mode="wrap")
+    @classmethod
+    def _a_date_or_time(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """What a caller gets wrong here (``7d``, which the CLI takes, or ``yesterday``) is told in words
+        that say what to send, not pydantic's "input is too short"."""
+        try:
+            return handler(value)
+        except ValidationError as error:
+            raise PydanticCustomError(
+                "date_or_time",
+                "an ISO date or time, such as 2026-11-01 or 2026-11-01T10:00:00Z (not a duration like 7d)",
+            ) from error
 
     @field_validator("until", mode="before")
     @classmethod
