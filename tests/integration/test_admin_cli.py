@@ -355,10 +355,13 @@ def test_apply_all_writes_the_observe_mode_holds_and_leaves_the_others(
         # nothing is left to apply; naming a hold already in Zoho is refused; records or --all, one of them
         again = runner.invoke(app, ["quarantines", "apply", "--all"])
         assert (again.exit_code, again.output.strip()) == (0, "no hold in observe mode: nothing to apply")
-        named = runner.invoke(app, ["quarantines", "apply", enforced, "crm:404"])
+        named = runner.invoke(app, ["quarantines", "apply", enforced, "crm:404", "acme"])
         assert named.exit_code == 1
-        assert f"refused: {enforced}: {enforced} is already held in Zoho" in named.output
-        assert "refused: crm:404: crm:404 is not held" in named.output
+        # each refusal names its record once, and a malformed one is named as it was typed
+        assert f"refused: {enforced} is already held in Zoho" in named.output
+        assert "refused: crm:404 is not held" in named.output
+        assert "refused: acme: hold_id must look like crm:<id> or books:<id>" in named.output
+        assert "0 applied, 3 refused" in named.output
         assert runner.invoke(app, ["quarantines", "apply"]).exit_code == 2
         assert runner.invoke(app, ["quarantines", "apply", enforced, "--all"]).exit_code == 2
 

@@ -198,7 +198,9 @@ def register(app: typer.Typer) -> None:
                 _report(service.apply(hold_id, actor=who, reason=reason))
             except SyncGuardError as error:
                 refused += 1
-                typer.echo(f"refused: {hold_id}: {error.message}", err=True)
+                # Most refusals name the record already ("crm:404 is not held"); a malformed one does not.
+                said = error.message if hold_id.strip() in error.message else f"{hold_id}: {error.message}"
+                typer.echo(f"refused: {said}", err=True)
         typer.echo(f"{len(targets) - refused} applied, {refused} refused")
         if refused:
             raise typer.Exit(code=1)
