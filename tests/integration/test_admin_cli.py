@@ -370,3 +370,12 @@ def _listed_json() -> list[str]:
     listed = runner.invoke(app, ["quarantines", "list", "--json"])
     assert listed.exit_code == 0, listed.output
     return listed.output.splitlines()
+
+
+def test_link_asks_for_an_id_where_it_takes_a_bare_one(companies: list[Company]) -> None:
+    # `link --crm 5725767000003000064` is how the runbook writes it: a malformed id is refused asking for
+    # that, not for the crm:<id> or books:<id> of the other commands
+    refused = runner.invoke(app, ["link", "--crm", "a b", "--books", "46000001", "--actor", "user:ivy"])
+
+    assert refused.exit_code == 1
+    assert "error: crm must look like <id> or crm:<id>, the id up to 64 letters" in refused.output

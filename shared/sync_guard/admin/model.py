@@ -83,9 +83,9 @@ def parse_ref(value: str, *, default_system: str | None = None, field: str = "re
     if not sep and default_system:
         system, record_id = default_system, text
     if system not in ("crm", "books") or not is_record_id(record_id):
-        raise InvalidPayload(
-            f"{field} must look like crm:<id> or books:<id>, the id {RECORD_ID_RULE}", field=field
-        )
+        # Where a bare id is what the caller gives (link's --crm 123), that is what the message asks for.
+        shape = f"<id> or {default_system}:<id>" if default_system else "crm:<id> or books:<id>"
+        raise InvalidPayload(f"{field} must look like {shape}, the id {RECORD_ID_RULE}", field=field)
     if default_system and system != default_system:
         raise InvalidPayload(f"{field} must be a {default_system} record", field=field)
     return f"{system}:{record_id}"
