@@ -64,6 +64,11 @@ class ChecksFailed(Exception):
     """The function ran and failed, or did not run the checks."""
 
 
+class NoChecksTarget(ChecksFailed):
+    """No checks function to invoke: nothing ran, so it exits 2 as every command that finds no guard does,
+    not 1, which says a check failed."""
+
+
 def find_target(stack_name: str | None, region: str | None, state_dir: Path) -> ChecksTarget:
     """The deployed function (``--stack-name``, or configured), else the running local stack's."""
     from sync_guard.local.stack import LocalStackState
@@ -72,13 +77,13 @@ def find_target(stack_name: str | None, region: str | None, state_dir: Path) -> 
     if settings.zoho_checks_function:
         return ChecksTarget(settings.zoho_checks_function, None, settings.aws_region, local=False)
     if stack_name:
-        raise ChecksFailed(
+        raise NoChecksTarget(
             f"stack {stack_name} has no ZohoChecksFunctionName output: deploy this version of the "
             "guard (sam deploy), or run the function from the Lambda console."
         )
     local = LocalStackState.read(state_dir)
     if local is None:
-        raise ChecksFailed(
+        raise NoChecksTarget(
             "no guard to run the checks in: give --stack-name (and --region) for a deployed guard, or "
             "start 'sync-guard serve' in another shell."
         )
@@ -141,7 +146,7 @@ def register(app: typer.Typer) -> None:
             outcomes = run_checks(target, actor=default_actor())
         except ChecksFailed as error:
             typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=1) from error
+            raise typer.Exit(code=2 if isinstance(error, NoChecksTarget) else 1) from error
         if as_json:
             typer.echo(json.dumps(outcomes, indent=2, sort_keys=True))
         else:

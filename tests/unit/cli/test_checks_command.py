@@ -73,6 +73,17 @@ def test_with_no_guard_at_all_the_error_says_how_to_name_one(tmp_path: Path) -> 
         find_target(None, None, tmp_path / "nothing")
 
 
+def test_with_no_guard_at_all_the_command_exits_2_not_1_which_says_a_check_failed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync_guard.cli import app
+
+    result = CliRunner().invoke(app, ["checks", "--state-dir", str(tmp_path / "nothing")])
+
+    assert result.exit_code == 2
+    assert "error: no guard to run the checks in" in result.output
+
+
 class FakeLambda:
     def __init__(self, payload: Any, *, error: bool = False) -> None:
         self.payload, self.error = payload, error
