@@ -439,16 +439,19 @@ def preflight(
     if as_json:
         typer.echo(json.dumps(plan.to_json(), indent=2))
         return
-    table = Table(title="Preflight: records Zoho's exact-name pairing would clone")
-    for column in ("CRM record", "Books customer", "Rename to pair them"):
-        table.add_column(column)
-    for hold in plan.holds:
-        partner = f"{hold.partner.ref} {hold.partner.name}" if hold.partner else "-"
-        table.add_row(f"{hold.crm.ref} {hold.crm.name}", partner, hold.rename)
-    console.print(table)
+    if plan.holds:
+        table = Table(title="Preflight: records Zoho's exact-name pairing would clone")
+        for column in ("CRM record", "Books customer", "Rename to pair them"):
+            table.add_column(column)
+        for hold in plan.holds:
+            partner = f"{hold.partner.ref} {hold.partner.name}" if hold.partner else "-"
+            table.add_row(f"{hold.crm.ref} {hold.crm.name}", partner, hold.rename)
+        console.print(table)
+    # With nothing the sync would clone there is nothing to clean first: no empty table, no advice to.
+    advice = "Clean first, then connect with a tight scope." if plan.holds else "Nothing to hold back."
     console.print(
         f"{_held_line(plan)}; {plan.pairs_exactly} pair exactly; {plan.new_customers} new customers; "
-        f"{plan.already_held} already held. Clean first, then connect with a tight scope."
+        f"{plan.already_held} already held. {advice}"
     )
     for line in plan.not_applied:
         console.print(f"  not held in Zoho: {line}")

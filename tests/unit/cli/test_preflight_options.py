@@ -78,3 +78,20 @@ def test_an_export_it_cannot_read_is_an_error_naming_the_line_not_a_traceback(
 
     assert result.exit_code == 2
     assert f"error: {crm}, line 2: not valid CSV" in result.output
+
+
+def test_exports_the_sync_would_pair_exactly_say_there_is_nothing_to_hold(tmp_path: Path) -> None:
+    crm = tmp_path / "accounts.csv"
+    crm.write_text("Record Id,Account Name\n5725767000000000001,Acme Ltd\n")
+    books = tmp_path / "customers.csv"
+    books.write_text("Contact ID,Display Name\n460000000000001,Acme Ltd\n")
+
+    result = runner.invoke(APP, ["preflight", "--crm-export", str(crm), "--books-export", str(books)])
+
+    # then no empty table, and no advice to clean up what needs none
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console folds lines at its width
+    assert "0 to hold (dry run); 1 pair exactly" in said
+    assert "Nothing to hold back." in said
+    assert "Rename to pair them" not in result.output
+    assert "Clean first" not in result.output
