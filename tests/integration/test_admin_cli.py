@@ -326,6 +326,10 @@ def test_apply_all_writes_the_observe_mode_holds_and_leaves_the_others(
         observing = runner.invoke(app, ["quarantines", "apply", "--all", "--actor", "user:ivy"])
         assert observing.exit_code == 1, observing.output
         assert observing.output.count("switch to enforce first") == 1  # once, not once a hold
+        # how, on AWS and on this machine
+        assert "the stack parameter Mode; for the local guard, sync-guard serve --mode enforce" in " ".join(
+            observing.output.split()
+        )
         assert "applied" not in observing.output
 
         # and, once the guard enforces, a record held by hand (written to Zoho at once)

@@ -183,8 +183,8 @@ def register(app: typer.Typer) -> None:
         if service.mode is not Mode.ENFORCE:
             # every hold would be refused for the same reason: say it once
             typer.echo(
-                f"refused: the guard runs in {service.mode.value} mode: switch to enforce first (stack "
-                "parameter Mode), then apply",
+                f"refused: the guard runs in {service.mode.value} mode: switch to enforce first (the stack "
+                "parameter Mode; for the local guard, sync-guard serve --mode enforce), then apply",
                 err=True,
             )
             raise typer.Exit(code=1)
