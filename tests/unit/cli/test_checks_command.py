@@ -51,13 +51,7 @@ def test_a_stack_deployed_before_the_output_existed_says_to_redeploy(tmp_path: P
 
 
 def test_without_a_stack_the_running_local_stack_is_used(tmp_path: Path) -> None:
-    LocalStackState(
-        api_url="http://127.0.0.1:3123",
-        aws_endpoint_url="http://127.0.0.1:5001",
-        dynamodb_endpoint_url="http://127.0.0.1:8001",
-        environment={},
-        pid=os.getpid(),
-    ).write(tmp_path)
+    _local_guard(tmp_path)
 
     target = find_target(None, None, tmp_path)
 
