@@ -121,7 +121,9 @@ class EmailMismatch(Rule):
         for contact in ctx.link_contacts:
             theirs = emails_of(contact.record)
             name = ctx.name_key(contact.record)
-            if not theirs or not name or contact.ref in previous.cleared:
+            # Released by an admin, judged distinct: the contact (held by this rule) or the customer.
+            released = contact.ref in previous.cleared or ctx.ref in contact.cleared
+            if not theirs or not name or released:
                 continue
             after = _namesakes(ctx, ctx.record, name)
             paired = next((p for p in _namesakes(ctx, previous.record, name) if _addresses(p) & theirs), None)

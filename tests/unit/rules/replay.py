@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sync_guard.admin.service import AdminService, judged_distinct
 from sync_guard.config import Mode
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
-from sync_guard.guard.model import AuditEntry, Decision
+from sync_guard.guard.model import AuditEntry, Decision, RecordState
 from sync_guard.models.events import GuardEvent
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.unit.guard.fakes import InMemoryShadow
@@ -65,6 +67,42 @@ class Replay:
         }
         contact.setdefault("company_name", contact.get("contact_name"))
         return self.send(parse_books_webhook({"contact": contact}, received_at=self.now, operation=event))
+
+    def link_by_admin(self, crm_ref: str, books_ref: str) -> None:
+        """An admin pairs the two by hand (``AdminService.link``), unpairing their former partners."""
+        admin = AdminService(
+            repository=cast(Any, _AdminStates(self)),
+            audit_log=cast(Any, None),
+            actions=cast(Any, None),
+            queue=None,
+            mode=Mode.ENFORCE,
+            clock=lambda: self.now,
+        )
+        admin.link(crm_ref, books_ref, actor="user:erin")
+
+    def release(self, ref: str) -> None:
+        """What an admin's release leaves on the held record's state (``AdminDynamo.release``): no longer
+        held, and judged distinct from the records the hold was raised against."""
+        state = self.shadow.states[ref]
+        assert state.held_by is not None, f"{ref} is not held"
+        judged = judged_distinct(self.shadow.entries[state.held_by], ref, state.partner)
+        update = {"held_by": None, "cleared": state.cleared | judged, "rev": state.rev + 1}
+        self.shadow.states[ref] = state.model_copy(update=update)
+
+
+class _AdminStates:
+    """The admin repository's two calls ``link`` makes, over the replay's shadow."""
+
+    def __init__(self, replay: Replay) -> None:
+        self.shadow = replay.shadow
+
+    def state(self, ref: str) -> RecordState | None:
+        return self.shadow.states.get(ref)
+
+    def write_states(self, entry: AuditEntry, changes: Sequence[tuple[RecordState, int]]) -> None:
+        for state, rev in changes:
+            assert self.shadow.states[state.ref].rev == rev, f"{state.ref} changed meanwhile"
+            self.shadow.states[state.ref] = state.model_copy(update={"rev": rev + 1})
 
 
 def assert_decided(entry: AuditEntry, code: str, decision: Decision, *evidence: str) -> None:

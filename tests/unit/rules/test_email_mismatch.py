@@ -605,3 +605,22 @@ def test_a_contact_person_removed_beside_a_namesake_is_no_email_change() -> None
 
     # then no finding says the namesake's email changed from Sam's address to its own
     assert "EMAIL_MISMATCH" not in books.rules
+
+
+def test_a_contact_person_edited_away_again_after_its_crm_contact_was_released_is_not_held_again() -> None:
+    # given Sam's contact person edited away, the CRM contact held, and an admin releasing it: judged not a
+    # duplicate of the business customer
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _sam_synced_as_contact_person(replay)
+    held = _hale_joinery_edited(replay, _sam("sam@hale-joinery.co.uk"))
+    assert replay.shadow.states[SAM_CRM].held_by == held.entry_id
+    replay.release(SAM_CRM)
+    assert HALE_CUSTOMER in replay.shadow.states[SAM_CRM].cleared
+
+    # when the bookkeeper puts the address back, then changes it away again
+    assert "EMAIL_MISMATCH" not in _hale_joinery_edited(replay, _sam("sam.okafor@gmail.com")).rules
+    again = _hale_joinery_edited(replay, _sam("sam@hale-joinery.co.uk"))
+
+    # then the guard does not hold the contact again for what the admin judged
+    assert "EMAIL_MISMATCH" not in again.rules
+    assert replay.shadow.states[SAM_CRM].held_by is None
