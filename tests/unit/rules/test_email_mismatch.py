@@ -624,3 +624,53 @@ def test_a_contact_person_edited_away_again_after_its_crm_contact_was_released_i
     # then the guard does not hold the contact again for what the admin judged
     assert "EMAIL_MISMATCH" not in again.rules
     assert replay.shadow.states[SAM_CRM].held_by is None
+
+
+def test_an_edit_of_a_customer_whose_contact_person_of_another_name_has_the_contacts_address() -> None:
+    # given Sam Okafor in CRM, paired by his address with the customer's contact person 'Accounts Office'
+    replay = Replay()
+    office = {"contact_person_id": "460000000099006", "first_name": "Accounts", "last_name": "Office"}
+    _hale_joinery_paired(replay, office | {"email": "sam@hale-joinery.co.uk"})
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam@hale-joinery.co.uk").rules
+
+    # when the customer is edited (its phone), the contact read with it through the address they share
+    books = _hale_joinery_edited(replay, office | {"email": "sam@hale-joinery.co.uk"}, phone="01632 960001")
+
+    # then no contact person of Sam's name had his address: none was edited away from it
+    assert "EMAIL_MISMATCH" not in books.rules
+
+
+def test_a_contact_person_without_an_id_edited_away_is_a_mismatch_naming_it_by_name() -> None:
+    # given Sam synced as a contact person of the customer, which Books lists without a contact_person_id
+    replay = Replay()
+    sam = {"first_name": "Sam", "last_name": "Okafor"}
+    _hale_joinery_paired(replay, sam | {"email": "sam.okafor@gmail.com"})
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com").rules
+
+    # when his contact person's address is changed
+    books = _hale_joinery_edited(replay, sam | {"email": "sam@hale-joinery.co.uk"})
+
+    # then the namesake with an address is the one changed, named without an id
+    assert_decided(
+        books,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{HALE_CUSTOMER} contact person 'Sam Okafor' email changed from "
+        f"{mask_email('sam.okafor@gmail.com')} to {mask_email('sam@hale-joinery.co.uk')}",
+        f"the CRM contact {SAM_CRM} has {mask_email('sam.okafor@gmail.com')}",
+    )
+
+
+def test_a_crm_contact_whose_name_is_a_placeholder_has_no_namesake_contact_person() -> None:
+    # given the customer's contact person entered with a placeholder for a name ("-")
+    replay = Replay()
+    placeholder = {"contact_person_id": "460000000099005", "last_name": "-"}
+    _hale_joinery_paired(replay, placeholder | {"email": "office@hale-joinery.co.uk"})
+
+    # when a CRM contact under the account is created with the same placeholder (CRM requires a last name)
+    crm = replay.crm(
+        "create", "5725521", module="Contacts", last_name="-", email="sam@gmail.com", account_id="5725520"
+    )
+
+    # then a name that normalises to nothing names no one: not the same person, no mismatch
+    assert "EMAIL_MISMATCH" not in crm.rules
