@@ -41,3 +41,19 @@ def test_an_edit_that_keeps_the_link_is_not_a_crossed_mapping() -> None:
 
     assert "CROSSED_MAPPING" not in edited.rules
     assert replay.shadow.states["books:460910"].partner == "crm:5725910"
+
+
+def test_an_edit_of_a_customer_an_admin_paired_against_its_link_is_not_a_crossed_mapping() -> None:
+    # given a customer linked by Zoho to the account, which an admin paired by hand with another CRM record
+    replay = _paired("5725920", "460920")
+    replay.crm("create", "5725921", name="Alder Veterinary Group")
+    replay.link_by_admin("crm:5725921", "books:460920")
+    assert replay.shadow.states["books:460920"].partner == "crm:5725921"
+
+    # when the customer is edited, its Zoho link unchanged
+    edited = replay.books(
+        "edit", "460920", contact_name="Alder Vets Ltd", zcrm_account_id="5725920", phone="+44 1632 960001"
+    )
+
+    # then Zoho's link was not re-pointed: no crossed mapping
+    assert "CROSSED_MAPPING" not in edited.rules
