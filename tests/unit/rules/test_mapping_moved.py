@@ -68,3 +68,20 @@ def test_set_to_quarantine_it_holds_the_customer_without_transactions() -> None:
 
     # then the hold takes the old partner, which has none: marking the invoiced one inactive stops invoicing
     assert_held_instead(replay, moved, "MAPPING_MOVED", held="books:460910", invoiced="books:460911")
+
+
+def test_a_customer_an_admin_paired_gaining_the_link_its_old_partner_still_carries_is_a_double_link() -> None:
+    # given the account linked by Zoho to one customer, and an admin pairing it by hand with another
+    replay = Replay()
+    replay.crm("create", "5725930", name="Elm Bakery Ltd")
+    replay.books("create", "460930", contact_name="Elm Bakery Ltd", zcrm_account_id="5725930")
+    replay.books("create", "460931", contact_name="Elm Bakery Wholesale")
+    replay.link_by_admin("crm:5725930", "books:460931")
+    assert replay.shadow.states["crm:5725930"].former_partner == "books:460930"
+
+    # when Zoho links the admin's choice to the account too
+    linked = replay.books("edit", "460931", contact_name="Elm Bakery Wholesale", zcrm_account_id="5725930")
+
+    # then the old partner still carries the link: two customers linked to one account, not a moved pair
+    assert "MAPPING_MOVED" not in linked.rules
+    assert "DOUBLE_LINK" in linked.rules
