@@ -38,9 +38,10 @@ from sync_guard.guard.ports import (
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
-from sync_guard.store.shadow import DynamoShadowRepository
+from sync_guard.store.shadow import AWS_TRANSACTION_ITEMS, DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
+from tests.support.dynamo_faults import TransactionConflicts
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state
 
 
@@ -214,15 +215,16 @@ def test_partner_and_link_members_are_read_with_the_candidates(repo: DynamoShado
     assert snapshot.others["books:9"].partner == "crm:1"
 
 
-def test_outbox_actions_are_queued_once_with_their_status(repo: DynamoShadowRepository) -> None:
-    acme = state(books_customer("9", "Acme Limited"))
-    actions = tuple(
+def _books_actions(entry_id: str) -> tuple[OutboxAction, ...]:
+    """A quarantine's two actions on books:9 in observe mode: marking it inactive (not executed) and telling
+    finance (pending)."""
+    return tuple(
         OutboxAction(
-            action_id=action_id_for("evt_1", kind, "books:9"),
+            action_id=action_id_for(entry_id, kind, "books:9"),
             kind=kind,
             target="books:9",
-            event_id="evt_1",
-            entry_id="evt_1",
+            event_id=entry_id,
+            entry_id=entry_id,
             rules=("NAME_DRIFT",),
             decision=Decision.QUARANTINE,
             mode=Mode.OBSERVE,
@@ -231,17 +233,59 @@ def test_outbox_actions_are_queued_once_with_their_status(repo: DynamoShadowRepo
         )
         for kind in (ActionKind.MARK_BOOKS_INACTIVE, ActionKind.NOTIFY_FINANCE)
     )
+
+
+def _assert_queued_once(outbox: Outbox) -> None:
+    assert [queued.action.kind for queued in outbox.by_status(PENDING)] == [ActionKind.NOTIFY_FINANCE]
+    not_executed = outbox.by_status(NOT_EXECUTED)
+    assert [queued.action.kind for queued in not_executed] == [ActionKind.MARK_BOOKS_INACTIVE]
+
+
+def test_outbox_actions_are_queued_once_with_their_status(repo: DynamoShadowRepository) -> None:
+    acme = state(books_customer("9", "Acme Limited"))
+    actions = _books_actions("evt_1")
     plan = create_plan("evt_1", acme, keys={})
     repo.commit(CommitPlan(entry=plan.entry, state_writes=plan.state_writes, actions=actions))
 
     outbox = Outbox.from_settings(get_settings())
-    pending = outbox.by_status(PENDING)
-    assert [queued.action.kind for queued in pending] == [ActionKind.NOTIFY_FINANCE]
-    not_executed = outbox.by_status(NOT_EXECUTED)
-    assert [queued.action.kind for queued in not_executed] == [ActionKind.MARK_BOOKS_INACTIVE]
+    _assert_queued_once(outbox)
     with pytest.raises(EventAlreadyProcessed):
         repo.commit(CommitPlan(entry=plan.entry, actions=actions))
     assert len(outbox.by_status(PENDING)) == 1
+
+
+def _repo_over(repo: DynamoShadowRepository, client: Any, *, limit: int) -> DynamoShadowRepository:
+    """``repo``'s tables through ``client``, on a server that takes ``limit`` items per transaction."""
+    return DynamoShadowRepository(
+        client,
+        shadow_table=repo.shadow_table,
+        audit_table=repo.audit_table,
+        outbox_table=repo.outbox_table,
+        max_transaction_items=limit,
+    )
+
+
+def test_late_actions_whose_transaction_meets_a_conflict_are_queued_one_at_a_time(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a quarantine's two actions on a server that takes two items per transaction (the audit marker
+    # and the state): the actions follow in a transaction of their own, which another writer's cancels
+    acme = state(books_customer("9", "Acme Limited"))
+    actions = _books_actions("evt_1")
+    plan = create_plan("evt_1", acme, keys={})
+
+    def outbox_items(items: list[dict[str, Any]]) -> bool:
+        return any(repo.outbox_table in str(item) for item in items)
+
+    client = TransactionConflicts(repo._client, when=outbox_items)
+
+    _repo_over(repo, client, limit=2).commit(replace(plan, actions=actions))
+
+    # then each action is put on its own (once only), and the event is recorded and listed in full
+    assert client.conflicts == 1
+    _assert_queued_once(Outbox.from_settings(get_settings()))
+    [listed] = AuditLog.from_settings(get_settings()).query(AuditQuery(record="books:9")).entries
+    assert listed.entry_id == "evt_1"
 
 
 def test_breaker_trips_once_and_an_admin_reset_is_audited_with_its_actor(
@@ -544,36 +588,16 @@ def test_a_late_key_removal_does_not_undo_a_claim_committed_before_it(repo: Dyna
     assert repo.get_key("t:acme|group").members == set()
 
 
-class MembershipsConflict:
-    """A DynamoDB client on which every membership written after a split transaction meets a conflict."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.conflicts = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> Any:
-        if "ConditionCheck" in TransactItems[0] and "#keys" in str(TransactItems[0]):
-            self.conflicts += 1
-            error = {"Code": "TransactionCanceledException", "Message": "[None, TransactionConflict]"}
-            reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}]
-            raise ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")
-        return self._client.transact_write_items(TransactItems=TransactItems)
+def _membership_writes(items: list[dict[str, Any]]) -> bool:
+    """A transaction written after a split one: a key membership with its check of the record's state."""
+    return "ConditionCheck" in items[0] and "#keys" in str(items[0])
 
 
 def test_a_late_key_claim_that_keeps_conflicting_leaves_the_committed_event_alone(
     repo: DynamoShadowRepository, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = MembershipsConflict(repo._client)
-    split = DynamoShadowRepository(
-        client,
-        shadow_table=repo.shadow_table,
-        audit_table=repo.audit_table,
-        outbox_table=repo.outbox_table,
-        max_transaction_items=3,
-    )
+    client = TransactionConflicts(repo._client, times=None, when=_membership_writes)
+    split = _repo_over(repo, client, limit=3)
     acme = state(crm_account("1", "Acme Trading Ltd"), keys=frozenset({"n:acme", "t:acme|trading"}))
 
     # when the late claim conflicts on every try, the commit still returns: the event is committed
@@ -637,6 +661,24 @@ def test_late_key_claims_and_audit_views_share_transactions(repo: DynamoShadowRe
     assert all(repo.get_key(key).members == {"crm:1"} for key in keys)
     [listed] = AuditLog.from_settings(get_settings()).query(AuditQuery(record="crm:1")).entries
     assert listed.entry_id == "evt_create"
+
+
+def test_late_key_claims_beyond_one_transactions_room_take_as_many_as_they_need(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given a create under 26 keys on a server that refuses transactions of more than ten items (learnt
+    # from its refusal): eight claims fit, eighteen are late, more than one transaction with the state's
+    # check holds
+    keys = {f"n:acme{i:02}": None for i in range(26)}
+    acme = state(crm_account("1", "Acme Ltd"), keys=frozenset(keys))
+    server = ThenAnotherEvent(repo._client, None, limit=10)
+    split = _repo_over(repo, server, limit=AWS_TRANSACTION_ITEMS)
+
+    split.commit(create_plan("evt_create", acme, keys=keys))
+
+    # then the late claims are written in transactions the server takes, every key listing the record
+    assert split.max_transaction_items == 10
+    assert all(repo.get_key(key).members == {"crm:1"} for key in keys)
 
 
 def test_grouped_late_claims_fall_back_to_one_at_a_time_when_the_state_moved_on(

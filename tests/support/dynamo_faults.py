@@ -1,0 +1,54 @@
+"""DynamoDB answers moto never gives: a transaction cancelled because another transaction held one of its
+items (cancellation reason ``TransactionConflict``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+Items = list[dict[str, Any]]
+
+
+def transaction_conflict(items: Items) -> ClientError:
+    """The error DynamoDB raises for a transaction cancelled by a conflict on its last item: one
+    cancellation reason per item, in order, ``None`` for the items that were not the cause."""
+    reasons = [{"Code": "None"} for _ in items[:-1]] + [{"Code": "TransactionConflict"}]
+    message = (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        f"[{', '.join(reason['Code'] for reason in reasons)}]"
+    )
+    error = {"Code": "TransactionCanceledException", "Message": message}
+    return ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")
+
+
+class TransactionConflicts:
+    """A DynamoDB client whose transactions that ``when`` picks are cancelled by a conflict, ``times`` of
+    them (None: every one), after ``meanwhile`` ran (what the other writer committed, if anything)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        times: int | None = 1,
+        when: Callable[[Items], bool] = lambda items: True,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> None:
+        self._client = client
+        self._left = times
+        self._when = when
+        self._meanwhile = meanwhile
+        self.conflicts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, TransactItems: Items) -> Any:
+        if self._left != 0 and self._when(TransactItems):
+            self._left = None if self._left is None else self._left - 1
+            self.conflicts += 1
+            if self._meanwhile is not None:
+                self._meanwhile()
+            raise transaction_conflict(TransactItems)
+        return self._client.transact_write_items(TransactItems=TransactItems)
