@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from sync_guard.cli._context import default_actor
 from sync_guard.config import get_settings
+from sync_guard.errors import ConcurrentUpdate
 from sync_guard.guard.engine import shadow_keys
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import RecordState
@@ -18,6 +20,7 @@ from sync_guard.store.bulk import RekeyResult, ShadowRekeyer, ShadowSeeder
 from sync_guard.store.items import to_item
 from sync_guard.store.shadow import KEY_SK, DynamoShadowRepository, state_item
 from tests.support.aws import AwsResources
+from tests.support.dynamo_faults import TransactionConflicts
 from tests.unit.guard.builders import books_customer, crm_account, state
 
 MATCHER = LibraryMatcher()
@@ -119,6 +122,62 @@ def test_a_record_an_event_rewrites_during_the_pass_is_left_to_that_event(
 
     assert (result.rekeyed, result.changed_meanwhile) == (1, 1)
     assert repo.get_state("crm:1").keys == event_keys  # type: ignore[union-attr]  # the event's write stands
+
+
+def _moves(items: list[dict[str, Any]]) -> bool:
+    """The re-keyer's transaction moving crm:1 (its state put first)."""
+    return "Put" in items[0] and "REC#crm:1" in str(items[0])
+
+
+def test_a_move_that_meets_another_transaction_is_tried_again(
+    aws: AwsResources, repo: DynamoShadowRepository
+) -> None:
+    # given a move that DynamoDB cancels once: an event's transaction held one of its key items
+    load_old_mapping(aws)
+    client = TransactionConflicts(aws.dynamodb, when=_moves)
+    rekeyer = ShadowRekeyer(client, get_settings().shadow_table)
+
+    result = rekeyer.run(keys_of)
+
+    # then the state had not changed: the move is tried again and done
+    assert (client.conflicts, client.picked) == (1, 2)
+    assert (result.rekeyed, result.changed_meanwhile) == (2, 0)
+    moved = repo.get_state("crm:1")
+    assert moved is not None
+    assert moved.keys == keys_of(moved)
+    assert all("crm:1" in repo.get_key(key).members for key in moved.keys)
+
+
+def test_a_move_that_meets_the_transaction_of_an_event_rewriting_the_record_is_left_to_it(
+    aws: AwsResources, repo: DynamoShadowRepository
+) -> None:
+    # given a move cancelled by the transaction of an event that stores the record meanwhile
+    load_old_mapping(aws)
+    event_keys = frozenset({"n:brryhon", "p:+442079460000"})
+
+    def event_commits() -> None:
+        stored = repo.get_state("crm:1")
+        assert stored is not None
+        newer = stored.model_copy(update={"keys": event_keys, "rev": stored.rev + 1})
+        aws.dynamodb.put_item(TableName=get_settings().shadow_table, Item=state_item(newer))
+
+    client = TransactionConflicts(aws.dynamodb, when=_moves, meanwhile=event_commits)
+
+    result = ShadowRekeyer(client, get_settings().shadow_table).run(keys_of)
+
+    # then the pass does not try again over the event's write: counted as changed meanwhile
+    assert (client.conflicts, client.picked) == (1, 1)
+    assert (result.rekeyed, result.changed_meanwhile) == (1, 1)
+    assert repo.get_state("crm:1").keys == event_keys  # type: ignore[union-attr]
+
+
+def test_a_move_that_keeps_meeting_other_transactions_stops_the_pass(aws: AwsResources) -> None:
+    load_old_mapping(aws)
+    client = TransactionConflicts(aws.dynamodb, times=None, when=_moves)
+
+    with pytest.raises(ConcurrentUpdate, match="crm:1: re-keying still conflicted after 10 attempts"):
+        ShadowRekeyer(client, get_settings().shadow_table).run(keys_of)
+    assert client.conflicts == 10
 
 
 def test_a_server_with_small_transactions_gets_the_same_result(

@@ -25,7 +25,8 @@ def transaction_conflict(items: Items) -> ClientError:
 
 class TransactionConflicts:
     """A DynamoDB client whose transactions that ``when`` picks are cancelled by a conflict, ``times`` of
-    them (None: every one), after ``meanwhile`` ran (what the other writer committed, if anything)."""
+    them (None: every one), after ``meanwhile`` ran (what the other writer committed, if anything).
+    ``picked`` counts the transactions ``when`` picked, cancelled or not."""
 
     def __init__(
         self,
@@ -40,12 +41,16 @@ class TransactionConflicts:
         self._when = when
         self._meanwhile = meanwhile
         self.conflicts = 0
+        self.picked = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def transact_write_items(self, TransactItems: Items) -> Any:
-        if self._left != 0 and self._when(TransactItems):
+        if not self._when(TransactItems):
+            return self._client.transact_write_items(TransactItems=TransactItems)
+        self.picked += 1
+        if self._left != 0:
             self._left = None if self._left is None else self._left - 1
             self.conflicts += 1
             if self._meanwhile is not None:
