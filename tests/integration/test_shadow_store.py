@@ -43,6 +43,7 @@ from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
 from tests.support.dynamo_faults import TransactionConflicts
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state
+from tests.unit.guard.fakes import FakeTime
 
 
 @pytest.fixture
@@ -286,6 +287,29 @@ def test_late_actions_whose_transaction_meets_a_conflict_are_queued_one_at_a_tim
     _assert_queued_once(Outbox.from_settings(get_settings()))
     [listed] = AuditLog.from_settings(get_settings()).query(AuditQuery(record="books:9")).entries
     assert listed.entry_id == "evt_1"
+
+
+def test_an_event_whose_transaction_meets_a_conflict_is_decided_again_and_recorded_once(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given the event's transaction (its audit marker first) cancelled once by another event's transaction
+    def the_events(items: list[dict[str, Any]]) -> bool:
+        return repo.audit_table in str(items[0])
+
+    client = TransactionConflicts(repo._client, when=the_events)
+    time = FakeTime()
+    repository = _repo_over(repo, client, limit=AWS_TRANSACTION_ITEMS)
+    guard = Guard(repository, LibraryMatcher(), GuardConfig(), clock=lambda: T0, backoff=time.backoff())
+    create = event_for(books_customer("9", "Acme Limited"))
+
+    result = guard.process(create)
+
+    # then nothing of the cancelled attempt was written: read again after a short wait, decided, committed
+    assert (client.conflicts, result.attempts, len(time.slept)) == (1, 2, 1)
+    assert result.entry is not None
+    assert repo.get_state("books:9") is not None
+    [listed] = AuditLog.from_settings(get_settings()).query(AuditQuery(record="books:9")).entries
+    assert listed.entry_id == result.entry.entry_id
 
 
 def test_breaker_trips_once_and_an_admin_reset_is_audited_with_its_actor(
