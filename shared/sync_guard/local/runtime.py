@@ -315,8 +315,12 @@ class SqsEventSource:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop_soon(self) -> None:
+        """Ask the poller to stop after its current poll, without waiting for it (``stop`` waits)."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.stop_soon()
         if self._thread is not None:
             self._thread.join(timeout=self.wait_seconds + 10)
 
@@ -420,8 +424,12 @@ class ScheduleEventSource:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop_soon(self) -> None:
+        """Ask the schedule to fire no more, without waiting for a run in progress (``stop`` waits)."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.stop_soon()
         if self._thread is not None:
             self._thread.join(timeout=30)
 

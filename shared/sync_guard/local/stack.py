@@ -209,6 +209,12 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        # Every poller and schedule is told first, then each is waited for: stopping takes as long as the
+        # slowest of them (a scheduled run in progress, a long poll), not their sum.
+        for schedule in self.schedules:
+            schedule.stop_soon()
+        for source in self.event_sources:
+            source.stop_soon()
         for schedule in self.schedules:
             schedule.stop()
         self.schedules.clear()
