@@ -343,7 +343,7 @@ def plan_event(
         cleared=previous.cleared if previous else frozenset(),
     )
     builder.put(own)
-    _pair(builder, own.ref, snapshot)
+    replaced = _pair(builder, own.ref, snapshot)
     own = builder.current(own.ref) or own
 
     link_target = builder.current(f"crm:{record.linked_crm_id}") if record.linked_crm_id else None
@@ -409,7 +409,16 @@ def plan_event(
             event_id=event.event_id,
         )
     return _decide(
-        event, ctx, builder, snapshot, config, now, rules, keys=keys, breaker_change=breaker_change
+        event,
+        ctx,
+        builder,
+        snapshot,
+        config,
+        now,
+        rules,
+        keys=keys,
+        breaker_change=breaker_change,
+        replaced=replaced,
     )
 
 
@@ -512,11 +521,24 @@ def _plan_delete(
     return _decide(event, ctx, builder, snapshot, config, now, rules, keys=previous.keys, breaker_change=None)
 
 
-def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> None:
-    """Follow Zoho's own link (Books ``zcrm_*_id``): the shadow's pairs mirror what the sync uses."""
+def admin_pair_replaced(ref: str, linked: str, admin_partner: str) -> str:
+    """The audit note of a pair an admin made that Zoho's link replaced: the guard follows Zoho's link."""
+    return (
+        f"Zoho's link now pairs {ref} with {linked}; the pair with {admin_partner} an admin made is replaced"
+    )
+
+
+def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
+    """Follow Zoho's own link (Books ``zcrm_*_id``): the shadow's pairs mirror what the sync uses.
+
+    Returns a note for each pair an admin made that Zoho's link replaces, by the admin's partner (the
+    event's audit entry says it and names that record): Zoho's link changed since (``link`` refuses a pair
+    it contradicts), or the pair predates that check. A pair an admin made outlives Zoho's link going.
+    """
+    replaced: dict[str, str] = {}
     own = builder.current(ref)
     if own is None:
-        return
+        return replaced
     record = own.record
     if record.system is System.BOOKS:
         if record.linked_crm_id:
@@ -525,6 +547,8 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> None:
                 old = builder.current(own.partner)
                 if old is not None and old.partner == ref:
                     builder.update(old.ref, partner=None, pair_source=None, former_partner=ref)
+                if own.pair_source is PairSource.ADMIN:
+                    replaced[own.partner] = admin_pair_replaced(ref, target_ref, own.partner)
             builder.update(ref, partner=target_ref, pair_source=PairSource.ZOHO_LINK)
             target = builder.current(target_ref)
             if target is not None and target.live and target.partner != ref:
@@ -533,6 +557,11 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> None:
                     holder is not None and holder.live and holder.record.linked_crm_id == record.linked_crm_id
                 )
                 if not holder_still_linked:
+                    if holder is not None and holder.partner == target_ref:
+                        # Unpaired as the Books side above unpairs its old partner: no pair left half made.
+                        builder.update(holder.ref, partner=None, pair_source=None, former_partner=target_ref)
+                    if target.partner and target.pair_source is PairSource.ADMIN:
+                        replaced[target.partner] = admin_pair_replaced(target_ref, ref, target.partner)
                     builder.update(
                         target_ref,
                         partner=ref,
@@ -545,7 +574,7 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> None:
             builder.update(ref, partner=None, pair_source=None, former_partner=own.partner)
             if old is not None and old.partner == ref:
                 builder.update(old.ref, partner=None, pair_source=None, former_partner=ref)
-        return
+        return replaced
     if own.partner is None:
         item = snapshot.keys.get(link_key(record.record_id))
         linked = [
@@ -560,6 +589,7 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> None:
             builder.update(ref, partner=chosen.ref, pair_source=PairSource.ZOHO_LINK)
             if chosen.partner != ref:
                 builder.update(chosen.ref, partner=ref, pair_source=PairSource.ZOHO_LINK)
+    return replaced
 
 
 def _linked_books(snapshot: Snapshot, builder: _Builder, record: PartyRecord) -> tuple[RecordState, ...]:
@@ -681,14 +711,18 @@ def _decide(
     *,
     keys: frozenset[str],
     breaker_change: BreakerChange | None,
+    replaced: dict[str, str] | None = None,
 ) -> CommitPlan:
+    """The decision on ``ctx``: its findings, holds, notice and audit entry, which also says (``replaced``,
+    from ``_pair``) each pair an admin made that Zoho's link replaced, naming the admin's partner."""
+    replaced = replaced or {}
     entry_id = event.event_id
     found = tuple(f for rule in rules if (f := rule.evaluate(ctx)) is not None)
     findings, outcomes, spared = _spare_invoiced(found, config.policy, builder, entry_id)
     decision = max(outcomes, key=lambda outcome: outcome.weight, default=Decision.ALLOW)
     actions: list[OutboxAction] = []
     holds: list[str] = []
-    notes = [f"{ref} {NOT_HELD_INVOICED}" for ref in spared]
+    notes = [*replaced.values(), *(f"{ref} {NOT_HELD_INVOICED}" for ref in spared)]
     for finding, outcome in zip(findings, outcomes, strict=True):
         if outcome is not Decision.QUARANTINE:
             continue
@@ -726,7 +760,7 @@ def _decide(
         subject = findings[0].subject if findings else ctx.ref
         actions.append(_action(event, ActionKind.NOTIFY_FINANCE, subject, findings, decision, config, now))
 
-    related = [ctx.ref] + ([ctx.partner.ref] if ctx.partner else [])
+    related = [ctx.ref] + ([ctx.partner.ref] if ctx.partner else []) + list(replaced)
     for finding in findings:
         related += [finding.subject, *finding.related]
     names = {ctx.ref: ctx.record.name}

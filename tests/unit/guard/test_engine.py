@@ -13,7 +13,16 @@ from sync_guard.exports.conventions import parse_time
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.engine import NOT_HELD_INVOICED, Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.matcher import LibraryMatcher
-from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, Finding, Severity, epoch_ms
+from sync_guard.guard.model import (
+    ActionKind,
+    AuditEntry,
+    Decision,
+    EntryKind,
+    Finding,
+    PairSource,
+    Severity,
+    epoch_ms,
+)
 from sync_guard.guard.policy import Policy
 from sync_guard.guard.ports import HeldRecord, KeyItem
 from sync_guard.guard.seeding import plan_seed
@@ -221,6 +230,85 @@ def test_books_link_pairs_both_sides_in_either_order(shadow: InMemoryShadow) -> 
     assert result.decision is Decision.ALLOW  # the sync creating the partner is normal
     assert other.states["crm:1"].partner == "books:9"
     assert other.states["books:9"].partner == "crm:1"
+
+
+def _linked_by_an_admin(shadow: InMemoryShadow, crm: str, books: str) -> None:
+    """The pair ``sync-guard link`` leaves (provenance ``admin``), where Zoho's link contradicts nothing."""
+    for ref, partner in ((crm, books), (books, crm)):
+        shadow.states[ref] = shadow.states[ref].model_copy(
+            update={"partner": partner, "pair_source": PairSource.ADMIN}
+        )
+
+
+def test_zoho_linking_the_customer_elsewhere_replaces_an_admins_pair_and_says_so(
+    shadow: InMemoryShadow,
+) -> None:
+    # given books:9 (no Zoho link) paired with crm:2 by an admin, and crm:1 another account
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Zeta Ltd")))
+    guard.process(event_for(crm_account("2", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", minutes=1)))
+    _linked_by_an_admin(shadow, "crm:2", "books:9")
+
+    # when Zoho's link of books:9 now names crm:1
+    result = guard.process(
+        event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2), Operation.UPDATE)
+    )
+
+    # then the shadow follows Zoho's link, and the audit entry says the admin's pair is gone, under crm:2 too
+    assert (shadow.states["books:9"].partner, shadow.states["books:9"].pair_source) == (
+        "crm:1",
+        PairSource.ZOHO_LINK,
+    )
+    assert (shadow.states["crm:2"].partner, shadow.states["crm:2"].former_partner) == (None, "books:9")
+    assert result.entry is not None
+    assert "Zoho's link now pairs books:9 with crm:1; the pair with crm:2 an admin made is replaced" in (
+        result.entry.note
+    )
+    assert "crm:2" in result.entry.records
+
+
+def test_zoho_linking_another_customer_to_the_crm_record_replaces_an_admins_pair_and_says_so(
+    shadow: InMemoryShadow,
+) -> None:
+    # given crm:1 paired by an admin with books:9, which Zoho links to nothing, and a policy that lets the
+    # rule noticing the move (MAPPING_MOVED) allow it: nothing but the replaced pair to audit
+    guard = make_guard(shadow, policy=Policy.build({"MAPPING_MOVED": "allow"}))
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", minutes=1)))
+    _linked_by_an_admin(shadow, "crm:1", "books:9")
+
+    # when another Books customer arrives that Zoho links to crm:1
+    result = guard.process(event_for(books_customer("10", "Zeta Holdings", linked="1", minutes=2)))
+
+    # then crm:1 follows Zoho's link, and the allowed event's entry says so, under books:9 too
+    assert result.decision is Decision.ALLOW
+    assert (shadow.states["crm:1"].partner, shadow.states["crm:1"].pair_source) == (
+        "books:10",
+        PairSource.ZOHO_LINK,
+    )
+    assert (shadow.states["books:9"].partner, shadow.states["books:9"].former_partner) == (None, "crm:1")
+    assert result.entry is not None
+    assert result.entry.note == (
+        "Zoho's link now pairs crm:1 with books:10; the pair with books:9 an admin made is replaced"
+    )
+    assert "books:9" in result.entry.records
+
+
+def test_an_admins_pair_outlives_zoho_linking_the_customer_to_nothing(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", minutes=1)))
+    _linked_by_an_admin(shadow, "crm:1", "books:9")
+
+    result = guard.process(event_for(books_customer("9", "Acme Ltd.", minutes=2), Operation.UPDATE))
+
+    assert (shadow.states["books:9"].partner, shadow.states["books:9"].pair_source) == (
+        "crm:1",
+        PairSource.ADMIN,
+    )
+    assert result.entry is not None
+    assert "an admin made is replaced" not in result.entry.note
 
 
 def test_a_lost_race_is_re_decided_against_the_winner(shadow: InMemoryShadow) -> None:
