@@ -12,8 +12,9 @@ import pytest
 from sync_guard.admin import AdminService
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.model import EntryKind
-from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
 from tests.support.handlers import FakeLambdaContext, fresh_module, http_event, sample_event
@@ -167,6 +168,32 @@ def test_a_conflict_names_the_field_of_the_request_it_is_about(
     assert f"{crm} is already linked to {books}" in body["message"]
     status, body = invoke("POST", "/admin/quarantines/hold", {"record": held})
     assert (status, body["error"], body["field"]) == (409, "conflict", "record"), body
+
+
+def test_a_link_zoho_s_own_link_contradicts_is_a_409_naming_the_field(
+    simulated: tuple[ZohoSimulator, Pipeline], invoke: Invoke, companies: list[Company]
+) -> None:
+    # given an account and the Books customer Zoho's sync links to it, besides records Zoho links to nothing
+    sim, pipeline = simulated
+    account = crm_record_to_party(
+        "Accounts",
+        sim.state.crm_create("Accounts", {"Account_Name": "Quince Surveyors Ltd"}, source=Source.ADMIN),
+    )
+    contact = {"contact_name": "Quince Surveyors Ltd", "zcrm_account_id": account.record_id}
+    linked = books_contact_to_party(sim.state.books_create_contact(contact, source=Source.SYNC))
+    pipeline.decide([event_for(account)])
+    pipeline.decide([event_for(linked)])
+    unlinked_crm, unlinked_books = companies[0].duplicate.ref, companies[0].customer.ref
+
+    # when an admin links either of the pair elsewhere, then the 409 names the field Zoho's link is about
+    status, body = invoke("POST", "/admin/links", {"crm": unlinked_crm, "books": linked.record_id})
+    assert (status, body["error"], body["field"]) == (409, "conflict", "books"), body
+    assert body["message"].startswith(f"Zoho's own link pairs {linked.ref} with {account.ref}")
+    status, body = invoke("POST", "/admin/links", {"crm": account.record_id, "books": unlinked_books})
+    assert (status, body["error"], body["field"]) == (409, "conflict", "crm"), body
+    assert body["message"].startswith(f"Zoho's own link pairs {linked.ref} with {account.ref}")
+    # and nothing was linked by an admin
+    assert AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries == []
 
 
 def test_audit_terms_are_read_as_the_cli_reads_them(invoke: Invoke, companies: list[Company]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sync_guard.admin.model import Hold, HoldStatus
 from sync_guard.config import Mode, Settings
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
+from sync_guard.guard.ports import KeyItem
 from sync_guard.store import aws
 from sync_guard.store.audit import audit_transact_items
 from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
@@ -119,6 +120,10 @@ class DynamoAdminRepository:
 
     def state(self, ref: str) -> RecordState | None:
         return self.shadow.get_state(ref)
+
+    def key(self, key: str) -> KeyItem:
+        """A key item as the engine reads it (``link_key``: the customers Zoho links to a CRM record)."""
+        return self.shadow.get_key(key)
 
     # ------------------------------------------------------------------------------------ writes
     def release(

@@ -15,7 +15,8 @@ IAM caller's ARN):
   next event of either decides them afresh.
 - ``confirm``: the held record is a duplicate; it stays held and the survivor is recorded.
 - ``link``: pair a CRM record and a Books customer by hand (provenance ``admin``), unpairing their former
-  partners; repairs the shadow mapping after a CRM merge or a wrong inference.
+  partners; repairs the shadow mapping after a CRM merge or a wrong inference. Refused where Zoho's own link
+  pairs either record elsewhere: the engine follows Zoho's link, and would undo the pair at the next event.
 - ``record``: one record as the shadow holds it (partner, hold, the records it was judged distinct from).
 - ``reset_breaker``: close the multiplication-storm circuit breaker.
 - ``audit``: the audit queries (by record, rule, decision, time range), one page at a time.
@@ -51,6 +52,7 @@ from sync_guard.guard.model import (
 from sync_guard.models.records import Module
 from sync_guard.rules.catalogue import BY_CODE
 from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
+from sync_guard.store.shadow import link_key
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +135,20 @@ def _being_written(hold_id: str) -> Conflict:
     return Conflict(
         f"the hold of {hold_id} is being written to Zoho right now; release it again in a minute",
         field="hold_id",
+    )
+
+
+def zoho_link_conflict(linked: RecordState, crm_ref: str, books_ref: str, *, field: str) -> Conflict:
+    """The refusal of linking ``crm_ref`` with ``books_ref`` where Zoho's link pairs the Books customer
+    ``linked`` with another record: the engine follows Zoho's link (``guard.engine._pair``), so the pair
+    would be replaced at that customer's next event."""
+    return Conflict(
+        f"Zoho's own link pairs {linked.ref} with crm:{linked.record.linked_crm_id} (that Books customer's "
+        f"CRM link, as the guard last saw it), and the guard follows Zoho's link: a pair of {crm_ref} and "
+        f"{books_ref} made here would be replaced at the next event of {linked.ref}. Neither Zoho product "
+        "lets an admin edit that link (Zoho support can re-point it); once Zoho's link changes, the guard "
+        "follows it at that customer's next event",
+        field=field,
     )
 
 
@@ -670,6 +686,7 @@ class AdminService:
             and books_state.pair_source is PairSource.ADMIN
         ):
             raise Conflict(f"{crm_ref} is already linked to {books_ref} by an admin", field="books")
+        self._refuse_against_zoho_link(crm_state, books_state)
         changes: dict[str, tuple[RecordState, int]] = {}
         unpaired: list[str] = []
         for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref)):
@@ -713,6 +730,21 @@ class AdminService:
                 field="crm",
             ) from error
         return OperationResult(operation="link", entry=entry, detail={"unpaired": unpaired})
+
+    def _refuse_against_zoho_link(self, crm_state: RecordState, books_state: RecordState) -> None:
+        """Refuse a link Zoho's own link contradicts, as the guard last saw it: the Books customer linked to
+        another CRM record (``books``), or, the customer not linked to this one, another live Books customer
+        linked to the CRM record (``crm``). The engine pairs as Zoho links (``guard.engine._pair``)."""
+        crm_id = crm_state.record.record_id
+        linked = books_state.record.linked_crm_id
+        if linked:
+            if linked != crm_id:
+                raise zoho_link_conflict(books_state, crm_state.ref, books_state.ref, field="books")
+            return  # Zoho's link agrees: the engine keeps the pair
+        for member in sorted(self.repository.key(link_key(crm_id)).members - {books_state.ref}):
+            other = self.repository.state(member)
+            if other is not None and other.live and other.record.linked_crm_id == crm_id:
+                raise zoho_link_conflict(other, crm_state.ref, books_state.ref, field="crm")
 
     # ------------------------------------------------------------------------------------ breaker
     def reset_breaker(self, *, actor: str, reason: str = "") -> OperationResult:

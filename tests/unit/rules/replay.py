@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from sync_guard.admin.model import OperationResult
 from sync_guard.admin.service import AdminService, judged_distinct
 from sync_guard.config import Mode
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import AuditEntry, Decision, RecordState
+from sync_guard.guard.ports import KeyItem
 from sync_guard.models.events import GuardEvent
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.unit.guard.fakes import InMemoryShadow
@@ -68,9 +70,13 @@ class Replay:
         contact.setdefault("company_name", contact.get("contact_name"))
         return self.send(parse_books_webhook({"contact": contact}, received_at=self.now, operation=event))
 
-    def link_by_admin(self, crm_ref: str, books_ref: str) -> None:
-        """An admin pairs the two by hand (``AdminService.link``), unpairing their former partners."""
-        admin = AdminService(
+    def link_by_admin(self, crm_ref: str, books_ref: str, *, against_zoho: bool = False) -> OperationResult:
+        """An admin pairs the two by hand (``AdminService.link``), unpairing their former partners.
+
+        ``against_zoho``: where Zoho's link pairs either record elsewhere, which ``link`` refuses now; a
+        shadow still holds such pairs made before it did."""
+        service = _LinkBeforeZohoCheck if against_zoho else AdminService
+        admin = service(
             repository=cast(Any, _AdminStates(self)),
             audit_log=cast(Any, None),
             actions=cast(Any, None),
@@ -78,7 +84,7 @@ class Replay:
             mode=Mode.ENFORCE,
             clock=lambda: self.now,
         )
-        admin.link(crm_ref, books_ref, actor="user:erin")
+        return admin.link(crm_ref, books_ref, actor="user:erin")
 
     def release(self, ref: str) -> None:
         """What an admin's release leaves on the held record's state (``AdminDynamo.release``): no longer
@@ -90,14 +96,24 @@ class Replay:
         self.shadow.states[ref] = state.model_copy(update=update)
 
 
+class _LinkBeforeZohoCheck(AdminService):
+    """``link`` as it was before it refused a pair Zoho's link contradicts."""
+
+    def _refuse_against_zoho_link(self, crm_state: RecordState, books_state: RecordState) -> None:
+        return None
+
+
 class _AdminStates:
-    """The admin repository's two calls ``link`` makes, over the replay's shadow."""
+    """The admin repository's calls ``link`` makes, over the replay's shadow."""
 
     def __init__(self, replay: Replay) -> None:
         self.shadow = replay.shadow
 
     def state(self, ref: str) -> RecordState | None:
         return self.shadow.states.get(ref)
+
+    def key(self, key: str) -> KeyItem:
+        return self.shadow.keys.get(key, KeyItem(key=key))
 
     def write_states(self, entry: AuditEntry, changes: Sequence[tuple[RecordState, int]]) -> None:
         for state, rev in changes:

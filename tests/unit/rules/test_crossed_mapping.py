@@ -47,7 +47,7 @@ def test_an_edit_of_a_customer_an_admin_paired_against_its_link_is_not_a_crossed
     # given a customer linked by Zoho to the account, which an admin paired by hand with another CRM record
     replay = _paired("5725920", "460920")
     replay.crm("create", "5725921", name="Alder Veterinary Group")
-    replay.link_by_admin("crm:5725921", "books:460920")
+    replay.link_by_admin("crm:5725921", "books:460920", against_zoho=True)
     assert replay.shadow.states["books:460920"].partner == "crm:5725921"
 
     # when the customer is edited, its Zoho link unchanged

@@ -76,7 +76,7 @@ def test_a_customer_an_admin_paired_gaining_the_link_its_old_partner_still_carri
     replay.crm("create", "5725930", name="Elm Bakery Ltd")
     replay.books("create", "460930", contact_name="Elm Bakery Ltd", zcrm_account_id="5725930")
     replay.books("create", "460931", contact_name="Elm Bakery Wholesale")
-    replay.link_by_admin("crm:5725930", "books:460931")
+    replay.link_by_admin("crm:5725930", "books:460931", against_zoho=True)
     assert replay.shadow.states["crm:5725930"].former_partner == "books:460930"
 
     # when Zoho links the admin's choice to the account too
