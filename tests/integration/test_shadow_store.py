@@ -1107,6 +1107,34 @@ def test_the_guards_hold_replaces_an_observe_hold_nobody_confirmed(
     assert _hold_item_and_mark(_admin(repo), repo) == ("evt_hold", "evt_hold")
 
 
+@pytest.mark.parametrize(
+    ("mode", "confirmed", "stands"),
+    [(Mode.ENFORCE, False, True), (Mode.OBSERVE, True, True), (Mode.OBSERVE, False, False)],
+    ids=["applied", "confirmed", "observe"],
+)
+def test_a_record_taken_for_held_by_nobody_is_checked_for_a_hold_it_does_not_name(
+    repo: DynamoShadowRepository, mode: Mode, *, confirmed: bool, stands: bool
+) -> None:
+    # given an admin's hold of crm:1, which the shadow does not know
+    _admins_hold_of_an_unknown_record(repo, mode, confirmed=confirmed)
+    plan = create_plan("evt_1", state(crm_account("2", "Zeta Ltd")), keys={})
+
+    # when a decision that took crm:1 for held by nobody (an invoiced customer it spared) commits
+    def commit() -> None:
+        repo.commit(replace(plan, hold_checks=("crm:1",)))
+
+    # then a hold the guard may not replace cancels it, so that the engine decides again with it read
+    # (before: the commit went through and its audit said the record was not held); one it may replace
+    # (observe mode, unconfirmed) does not
+    if stands:
+        with pytest.raises(ConcurrentUpdate):
+            commit()
+        assert repo.get_state("crm:2") is None
+    else:
+        commit()
+        assert repo.get_state("crm:2") is not None
+
+
 def test_a_snapshot_reads_the_hold_items_of_the_record_and_of_those_asked_for(
     repo: DynamoShadowRepository,
 ) -> None:

@@ -817,6 +817,7 @@ def _decide(
         actions=tuple(actions),
         breaker=breaker_change,
         holds=tuple(holds),
+        hold_checks=tuple(ref for ref in spared if ref not in holds),
         key_checks=key_checks,
     )
 
@@ -846,7 +847,9 @@ def _spare_invoiced(
     transactions: Books refuses invoices for an inactive customer, so finance would be stopped invoicing
     the real customer. Such a finding is flagged instead, its evidence saying why; the rules hold the
     other copy where there is one (``rules.base.copy_to_hold``), this is the net under every rule.
-    Records already deleted or held by another entry are left as they are (no hold is made for them).
+    Records already deleted or held by another entry are left as they are (no hold is made for them), as
+    are those under a hold their state does not name (``_Builder.holder``): an admin's, read once a commit
+    checking that the record is held by nobody was cancelled (``CommitPlan.hold_checks``).
     Also returns the records spared.
     """
     findings: list[Finding] = []
@@ -859,7 +862,7 @@ def _spare_invoiced(
             outcome is Decision.QUARANTINE
             and target is not None
             and target.live
-            and target.held_by in (None, entry_id)
+            and builder.holder(finding.subject) in (None, entry_id)
             and _known_invoiced(builder, finding.subject)
         ):
             outcome = Decision.FLAG
@@ -1040,8 +1043,10 @@ class Guard:
             except EventAlreadyProcessed:
                 return GuardResult(event.event_id, None, already_processed=True, attempts=attempt)
             except ConcurrentUpdate:
-                # A hold the guard may not replace cancels a commit too: read the items of those it held.
-                request = replace(request, hold_refs=request.hold_refs | frozenset(plan.holds))
+                # A hold the guard may not replace cancels a commit too: read the items of those it held
+                # or took for held by nobody.
+                held = frozenset(plan.holds) | frozenset(plan.hold_checks)
+                request = replace(request, hold_refs=request.hold_refs | held)
                 conflicts += 1
                 retrying_since = self.backoff.timer.clock() if retrying_since is None else retrying_since
                 if self.backoff.pause(retrying_since, conflicts, throttled=False):

@@ -169,6 +169,11 @@ class CommitPlan:
     actions: tuple[OutboxAction, ...] = ()
     breaker: BreakerChange | None = None
     holds: tuple[str, ...] = ()
+    #: Records the decision took for held by nobody without holding them (Books customers spared for their
+    #: transactions): their ``HOLD`` item must still be one the guard may replace, as for a hold's put. One
+    #: read for no other record's (an admin's hold its state does not name) cancels the commit, and the
+    #: engine decides again with it read.
+    hold_checks: tuple[str, ...] = ()
     #: Keys read but not written whose revision the decision depends on: ``(key, rev read or None)``.
     key_checks: tuple[tuple[str, int | None], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)

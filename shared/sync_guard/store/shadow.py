@@ -545,6 +545,7 @@ class DynamoShadowRepository:
             *(state_put(self.shadow_table, write) for write in plan.state_writes),
             # All of the breaker's operations are conditions (the count too): they belong in the transaction.
             *self._breaker_operations(plan),
+            *(_hold_check(self.shadow_table, ref) for ref in plan.hold_checks),
             *(_key_check(self.shadow_table, key, rev) for key, rev in plan.key_checks),
             *claims[:1],
             *(outbox_put(self.outbox_table, action) for action in plan.actions),

@@ -124,7 +124,7 @@ class InMemoryShadow:
                 raise ConcurrentUpdate("breaker window")
             if self.breaker.open or self.breaker.epoch != change.epoch:
                 raise ConcurrentUpdate("breaker no longer closed")
-        for ref in plan.holds:
+        for ref in (*plan.holds, *plan.hold_checks):
             if (hold := self.holds.get(ref)) is not None and not hold.replaceable:
                 raise ConcurrentUpdate(f"hold {ref}")
         # all conditions hold: apply

@@ -809,6 +809,36 @@ def test_a_spared_customer_does_not_spare_another_finding_s_hold(shadow: InMemor
     assert result.entry.note == f"books:9 {NOT_HELD_INVOICED}"
 
 
+@pytest.mark.parametrize(
+    "hold",
+    [HeldRecord("adm_hold", applied=True), HeldRecord("adm_hold", confirmed=True)],
+    ids=["applied", "confirmed"],
+)
+def test_an_invoiced_customer_under_a_standing_hold_its_state_does_not_name_is_audited_as_held(
+    shadow: InMemoryShadow, hold: HeldRecord
+) -> None:
+    # given an invoiced Books customer paired with crm:1, held by an admin after its state was written (a
+    # hold made in Zoho, or an observe-mode one confirmed): its state names no hold
+    guard = guard_with_rules(shadow, HoldsThePartner())
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", has_transactions=True)))
+    shadow.holds["books:9"] = hold
+    assert shadow.states["books:9"].held_by is None
+
+    # when an edit of the account meets a rule that would hold its partner
+    result = guard.process(event_for(crm_account("1", "Acme Trading Ltd", minutes=5), Operation.UPDATE))
+
+    # then the audit says the customer is held already, by the admin, as for a customer without
+    # transactions (before: "not held: it holds transactions ... flagged for review instead", and finance
+    # was told of a hold that stood since the admin's)
+    assert result.entry is not None
+    assert result.entry.note == "books:9 already held by adm_hold"
+    assert NOT_HELD_INVOICED not in " ".join(result.entry.evidence)
+    assert result.entry.actions == ()
+    assert result.attempts == 2
+    assert shadow.holds["books:9"] == hold
+
+
 def test_a_record_seeded_from_an_export_is_compared_with_a_webhooks_times(shadow: InMemoryShadow) -> None:
     # given a CRM account seeded from an export, whose times are the organisation's clock without an
     # offset (as Zoho's exports write them), and never paired
