@@ -121,9 +121,7 @@ class EmailMismatch(Rule):
         for contact in ctx.link_contacts:
             theirs = emails_of(contact.record)
             name = ctx.name_key(contact.record)
-            # Released by an admin, judged distinct: the contact (held by this rule) or the customer.
-            released = contact.ref in previous.cleared or ctx.ref in contact.cleared
-            if not theirs or not name or released:
+            if not theirs or not name or _judged_distinct(ctx.ref, previous.cleared, contact):
                 continue
             after = _namesakes(ctx, ctx.record, name)
             paired = next((p for p in _namesakes(ctx, previous.record, name) if _addresses(p) & theirs), None)
@@ -162,11 +160,10 @@ class EmailMismatch(Rule):
         persons has its normalised name but no email address in common: the sync, which makes the contact
         a contact person of that customer and pairs contact persons by email, is about to add a second."""
         customer = ctx.account_customer
-        if (
-            customer is None
-            or customer.record.kind is not RecordKind.COMPANY
-            or (ctx.previous is not None and customer.ref in ctx.previous.cleared)
-        ):
+        if customer is None or customer.record.kind is not RecordKind.COMPANY:
+            return None
+        cleared = ctx.previous.cleared if ctx.previous is not None else frozenset()
+        if _judged_distinct(ctx.ref, cleared, customer):
             return None
         if _shares_an_address(customer.record, mine):
             return None  # the sync pairs the contact with that contact person, whatever its name
@@ -210,6 +207,13 @@ class EmailMismatch(Rule):
         return self.finding(
             subject=subject, explanation=explanation, evidence=evidence + why, related=[ctx.ref, other.ref]
         )
+
+
+def _judged_distinct(ref: str, cleared: frozenset[str], other: RecordState) -> bool:
+    """Whether an admin's release judged ``ref`` (whose list of records judged distinct is ``cleared``) and
+    ``other`` not the same customer: on either record's list, whichever of the two was held (the engine's
+    ``_judged_distinct`` reads both too)."""
+    return other.ref in cleared or ref in other.cleared
 
 
 def _shares_an_address(customer: PartyRecord, addresses: set[str]) -> bool:

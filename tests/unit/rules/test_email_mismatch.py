@@ -674,3 +674,46 @@ def test_a_crm_contact_whose_name_is_a_placeholder_has_no_namesake_contact_perso
 
     # then a name that normalises to nothing names no one: not the same person, no mismatch
     assert "EMAIL_MISMATCH" not in crm.rules
+
+
+# Sole trader Jane Smith: her CRM account and its contact (her), and two Books customers synced from them.
+JANE_CRM, JANE_BUSINESS = "crm:5725931", "books:460930"
+JANE_CONTACT = {"module": "Contacts", "first_name": "Jane", "last_name": "Smith", "account_id": "5725930"}
+JANE_INDIVIDUAL = {
+    "contact_name": "Jane Smith",
+    "customer_sub_type": "individual",
+    "zcrm_contact_id": "5725931",
+}
+
+
+def _jane_judged_distinct_from_the_business_customer(replay: Replay, email: str) -> None:
+    """Jane synced to Books from her CRM account (the business customer, whose contact person she is) and
+    from her contact (an individual, with the invoices): MIXED_MAPPING holds the business customer, and an
+    admin's release judges it not a duplicate of the contact."""
+    replay.crm("create", "5725930", name="Jane Smith Design")
+    replay.crm("create", "5725931", email=email, **JANE_CONTACT)
+    person = {"contact_person_id": "460000000099301", "first_name": "Jane", "last_name": "Smith"}
+    business = {"contact_name": "Jane Smith Design", "email": email, "zcrm_account_id": "5725930"}
+    replay.books("create", "460930", contact_persons=[person | {"email": email}], **business)
+    mixed = replay.books("create", "460931", email=email, has_transaction=True, **JANE_INDIVIDUAL)
+    assert replay.shadow.states[JANE_BUSINESS].held_by == mixed.entry_id
+    replay.release(JANE_BUSINESS)
+    assert JANE_CRM in replay.shadow.states[JANE_BUSINESS].cleared
+
+
+def test_a_crm_contact_edited_away_from_a_customer_released_as_not_its_duplicate_is_no_mismatch() -> None:
+    # given the business customer judged not a duplicate of Jane's CRM contact (its own list says so, the
+    # contact's does not: the hold was the customer's)
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    _jane_judged_distinct_from_the_business_customer(replay, "jane@smithdesign.co.uk")
+    assert JANE_BUSINESS not in replay.shadow.states[JANE_CRM].cleared
+
+    # when her new address is put on the individual in Books, then on the CRM contact: the business
+    # customer's contact person keeps the old one
+    replay.books("edit", "460931", email="jane@janesmith.studio", **JANE_INDIVIDUAL)
+    crm = replay.crm("edit", "5725931", email="jane@janesmith.studio", **JANE_CONTACT)
+
+    # then the guard does not hold the contact for what the admin judged, as from the customer's side
+    # (before: only the contact's own list was read, and the contact was held)
+    assert "EMAIL_MISMATCH" not in crm.rules
+    assert replay.shadow.states[JANE_CRM].held_by is None
