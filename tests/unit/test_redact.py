@@ -1,9 +1,14 @@
-"""Customers' emails are masked in anything logged, whatever script they are written in."""
+"""Customers' emails are masked in anything logged or audited, whatever script they are written in."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from sync_guard.config import Mode
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind, Finding, Severity
+from sync_guard.notify.model import FinanceNotice
 from sync_guard.redact import mask_email, mask_emails_in, redact_secret
 
 
@@ -85,3 +90,48 @@ def test_a_body_in_another_charset_is_searched_in_that_charset_too() -> None:
 def test_what_is_not_the_secret_is_left_alone(body: bytes) -> None:
     assert redact_secret(body, SECRET) == body
     assert redact_secret(body, "") == body
+
+
+def test_addresses_in_free_text_can_keep_their_digest() -> None:
+    text = "different emails: Finance@acme.co.uk / accounts@acme.co.uk"
+
+    masked = mask_emails_in(text, digest=True)
+
+    # each as mask_email masks it alone, so two addresses are told apart; masking again changes nothing
+    assert masked == (
+        f"different emails: {mask_email('Finance@acme.co.uk')} / {mask_email('accounts@acme.co.uk')}"
+    )
+    assert mask_email("Finance@acme.co.uk") != mask_email("accounts@acme.co.uk")
+    assert mask_emails_in(masked, digest=True) == masked
+    assert mask_emails_in(masked) == masked
+
+
+def test_evidence_is_masked_in_every_model_that_carries_it_to_the_audit_trail_or_finance() -> None:
+    line = "same email jane@smithdesign.co.uk"
+    told = f"same email {mask_email('jane@smithdesign.co.uk')}"
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    # a rule's finding
+    finding = Finding(code="X", severity=Severity.HIGH, explanation="x", evidence=(line,), subject="crm:1")
+    # an admin's hold with the matcher's lines (preflight), or an entry stored before evidence was masked
+    entry = AuditEntry.model_validate(
+        {
+            "entry_id": "adm_1",
+            "at": at,
+            "kind": EntryKind.ADMIN,
+            "decision": Decision.ADMIN,
+            "mode": Mode.ENFORCE,
+            "evidence": [line],
+            "findings": [finding.model_dump() | {"evidence": [line]}],
+        }
+    )
+    # finance's notice
+    notice = FinanceNotice(
+        rule="NAME_DRIFT",
+        severity="warning",
+        decision="flag",
+        mode=Mode.ENFORCE,
+        occurred_at=at,
+        evidence=(line,),
+    )
+
+    assert finding.evidence == entry.evidence == entry.findings[0].evidence == notice.evidence == (told,)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sync_guard.config import Mode
 from sync_guard.models.records import PartyRecord, System
+from sync_guard.redact import MaskedLines
 
 
 class Severity(StrEnum):
@@ -170,7 +171,8 @@ class Finding(BaseModel):
     code: str
     severity: Severity
     explanation: str
-    evidence: tuple[str, ...] = ()
+    #: What the rule saw, customers' addresses masked (``redact.MaskedLines``).
+    evidence: MaskedLines = ()
     #: The record an action would hold back (tag in CRM, mark inactive in Books).
     subject: str
     related: tuple[str, ...] = ()
@@ -214,7 +216,8 @@ class AuditEntry(BaseModel):
     records: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
-    evidence: tuple[str, ...] = ()
+    #: The findings' evidence, or an admin's (a preflight hold's, the matcher's lines), addresses masked.
+    evidence: MaskedLines = ()
     actions: tuple[OutboxAction, ...] = ()
     note: str = ""
     #: Names of the records involved, as the guard last saw them: what an admin reads first.

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sync_guard.config import Mode
 from sync_guard.models.records import Module, System
+from sync_guard.redact import MaskedLines
 
 
 class Severity(StrEnum):
@@ -121,7 +122,9 @@ class FinanceNotice(BaseModel):
     decision: Decision
     mode: Mode
     records: tuple[NoticeRecord, ...] = ()
-    evidence: tuple[str, ...] = ()
+    #: The findings' evidence, customers' addresses masked as in the audit trail (the records' own emails
+    #: are shown in full: finance needs them).
+    evidence: MaskedLines = ()
     event_id: str = ""
     audit_ref: str = ""
     occurred_at: datetime

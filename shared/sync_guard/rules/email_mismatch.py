@@ -16,7 +16,6 @@ from __future__ import annotations
 from sync_guard.guard.context import RuleContext
 from sync_guard.guard.model import Decision, Finding, RecordState, Severity
 from sync_guard.models.records import ContactPerson, PartyRecord, RecordKind, System
-from sync_guard.redact import mask_email, mask_emails_in
 from sync_guard.rules.base import Rule, describe, hold_choice
 
 
@@ -28,9 +27,10 @@ def emails_of(record: PartyRecord) -> set[str]:
     return {e.strip().lower() for e in (record.email, *record.other_emails) if e and e.strip()}
 
 
-def masked(emails: set[str]) -> str:
-    """Addresses as the evidence names them: masked (``j***@acme.co.uk#1a2b3c``), told apart by the hash."""
-    return ", ".join(mask_email(email) for email in sorted(emails)) or "none"
+def listed(emails: set[str]) -> str:
+    """Addresses as the evidence names them; a finding masks them (``j***@acme.co.uk#1a2b3c``, told apart by
+    the hash), as it masks any rule's (``redact.MaskedLines``)."""
+    return ", ".join(sorted(emails)) or "none"
 
 
 def _none_in_common(other: PartyRecord, mine: set[str]) -> set[str] | None:
@@ -90,8 +90,8 @@ class EmailMismatch(Rule):
             f"with {describe(partner.record)}, the record the sync pairs it with: at its next run the sync "
             "will not match the contact person and creates a second one.",
             [
-                f"{ctx.ref} email changed from {masked(emails_of(previous.record))} to {masked(mine)}",
-                f"its partner {partner.ref} has {masked(theirs)}",
+                f"{ctx.ref} email changed from {listed(emails_of(previous.record))} to {listed(mine)}",
+                f"its partner {partner.ref} has {listed(theirs)}",
             ],
         )
 
@@ -106,9 +106,8 @@ class EmailMismatch(Rule):
                 f"{describe(ctx.record)} and {describe(candidate.record)} are the same person but have no "
                 "email address in common, so the sync will not pair them."
             )
-            own_lines = [f"{ctx.ref} email: {masked(mine)}", f"{candidate.ref} email: {masked(theirs)}"]
-            matcher_lines = [mask_emails_in(line) for line in candidate.match.evidence]
-            return self._against(ctx, candidate.record, explanation, own_lines + matcher_lines)
+            own_lines = [f"{ctx.ref} email: {listed(mine)}", f"{candidate.ref} email: {listed(theirs)}"]
+            return self._against(ctx, candidate.record, explanation, [*own_lines, *candidate.match.evidence])
         return None
 
     def _contact_person_edited_away(self, ctx: RuleContext) -> Finding | None:
@@ -145,9 +144,9 @@ class EmailMismatch(Rule):
             "to this customer as a second contact person."
         )
         evidence = [
-            f"{ctx.ref} {who} email changed from {masked(_addresses(paired))} to "
-            f"{masked(_addresses(person))}",
-            f"the CRM contact {contact.ref} has {masked(theirs)}",
+            f"{ctx.ref} {who} email changed from {listed(_addresses(paired))} to "
+            f"{listed(_addresses(person))}",
+            f"the CRM contact {contact.ref} has {listed(theirs)}",
         ]
         # Held, the CRM contact is taken back from the sync: never the business customer, whose other
         # people and invoices this one address does not concern.
@@ -180,11 +179,11 @@ class EmailMismatch(Rule):
         previous = None if ctx.is_new else ctx.previous
         subject = describe(ctx.record)
         if previous is None:
-            opening, first_line = f"{subject} has", f"{ctx.ref} email: {masked(mine)}"
+            opening, first_line = f"{subject} has", f"{ctx.ref} email: {listed(mine)}"
         else:
             opening = f"The email of {subject} was changed, and it now has"
             first_line = (
-                f"{ctx.ref} email changed from {masked(emails_of(previous.record))} to {masked(mine)}"
+                f"{ctx.ref} email changed from {listed(emails_of(previous.record))} to {listed(mine)}"
             )
         explanation = (
             f"{opening} the name of {who} of {describe(customer.record)}, the Books customer its account is "
@@ -194,7 +193,7 @@ class EmailMismatch(Rule):
         evidence = [
             first_line,
             f"its account crm:{ctx.record.account_id} is paired with {customer.ref}, whose {who} has "
-            f"{masked(_addresses(person))}",
+            f"{listed(_addresses(person))}",
         ]
         return self._against(ctx, customer.record, explanation, evidence)
 

@@ -139,6 +139,24 @@ def test_the_examples_evidence_reads_as_words_not_python() -> None:
     assert not unreadable, f"evidence in Python's words, not a bookkeeper's: {unreadable}"
 
 
+#: An address in clear: a masked one has only asterisks before its "@" (``j***@acme.co.uk#1a2b3c``).
+_CLEAR_ADDRESS = re.compile(r"[\w.%+-]@")
+
+
+def test_the_examples_evidence_names_no_address_in_clear() -> None:
+    # Every rule's evidence masks customers' addresses, as the audit trail keeps it: the matcher's "same
+    # email ..." too, not only EMAIL_MISMATCH's own lines (the records' emails are shown in full).
+    notices = {**example_notices(), "HOLD_REFUSED": refused_hold_notice()}
+    clear = {
+        stem: line
+        for stem, notice in notices.items()
+        for line in notice.evidence
+        if _CLEAR_ADDRESS.search(line)
+    }
+    assert not clear, f"addresses in clear: {clear}"
+    assert any("***@" in line for line in notices["NAME_DRIFT"].evidence)
+
+
 def test_checked_in_examples_match_the_renderer() -> None:
     expected = example_files()
     present = {path.name for path in EXAMPLES.glob("*.txt")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sync_guard.config import Mode
 from sync_guard.guard.model import ActionKind, Decision
+from sync_guard.redact import mask_email
 from tests.unit.rules.replay import LONG_AGO, Replay, assert_decided
 
 
@@ -61,3 +62,31 @@ def test_a_trailing_space_is_drift_too() -> None:
     # Books refuses two identical display names, so the two must differ by what the webhook trims
     assert_decided(dup, "NAME_DRIFT", Decision.QUARANTINE, "names differ only by spaces: 'Acme Ltd'")
     assert "books:460010" in dup.records
+
+
+def test_the_evidence_names_the_addresses_the_matcher_compared_masked() -> None:
+    # given the invoiced customer, with its finance address
+    replay = Replay()
+    replay.books(
+        "create",
+        "460001",
+        contact_name="Acme Limited",
+        email="finance@acme.co.uk",
+        created=LONG_AGO,
+        has_transaction=True,
+    )
+
+    # when the CRM account arrives spelt differently, with another address at the same domain
+    crm = replay.crm("create", "5725001", name="Acme Ltd", email="accounts@acme.co.uk")
+
+    # then the matcher's lines name both addresses masked, told apart by their hash (before: in clear)
+    assert_decided(
+        crm,
+        "NAME_DRIFT",
+        Decision.QUARANTINE,
+        "same email domain acme.co.uk",
+        f"different emails: {mask_email('accounts@acme.co.uk')} / {mask_email('finance@acme.co.uk')}",
+    )
+    said = " ".join((*crm.evidence, *(line for f in crm.findings for line in f.evidence)))
+    assert "accounts@" not in said
+    assert "finance@" not in said
