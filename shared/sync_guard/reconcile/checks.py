@@ -635,19 +635,20 @@ class ZohoChecks:
             what="Books customers deleted without a webhook the guard received",
             skipped_as="in Books after all",
             audit_at=self._clock(),
+            paused=f"paused after contact {sweep.confirmed_through or '(none yet)'}; the next run goes on "
+            "from there",
         )
         if not tally.complete:
-            done = sweep.confirmed_through or "(none yet)"
-            note = f"paused after contact {done}; the next run goes on from there"
-            return replace(outcome, note=note)
+            return outcome
         self._state.end_books_delete_pass(sweep)
         if refused:
             note = (
                 f"Books refused to answer about contacts {', '.join(refused)} (not deleted); "
                 "the next pass asks again"
             )
-            return replace(outcome, status=CheckStatus.FAILED, note=note)
-        return outcome
+            return replace(outcome, status=CheckStatus.FAILED, note=_notes(outcome.note, note))
+        due = utc_minute(sweep.started + config.books_deleted_every)
+        return replace(outcome, note=_notes(outcome.note, f"pass complete; the next from {due}"))
 
     def _stop_books_delete_pass(self, sweep: BooksDeletePass, note: str, *, found: int = 0) -> CheckOutcome:
         """End the pass having fed nothing, audited with ``note``; the check fails (the run alarms) and
@@ -723,7 +724,12 @@ class ZohoChecks:
         what: str,
         skipped_as: str = "not for the guard or gone",
         audit_at: datetime | None = None,
+        paused: str = "stopped for time; the next run goes on from here",
     ) -> CheckOutcome:
+        """Audit what the run fed (when it fed anything), move the watermark, and say the same in the
+        outcome's note, with ``paused`` after it when the run stopped before the end."""
+        # What a run that fed something did, in the checks' table as in its audit entry.
+        note = ""
         if tally.new_events:
             note = (
                 f"{tally.new_events} new events from {what} (listed {tally.found}, already known "
@@ -751,8 +757,13 @@ class ZohoChecks:
             repeats=tally.repeats,
             unqueued=tally.unqueued,
             skipped=tally.skipped,
-            note="" if tally.complete else "stopped for time; the next run goes on from here",
+            note=note if tally.complete else _notes(note, paused),
         )
+
+
+def _notes(*notes: str) -> str:
+    """One check's notes in one cell: those that say something, in order."""
+    return "; ".join(note for note in notes if note)
 
 
 def watch_for_stall(stall: SyncStallCheck) -> CheckOutcome:

@@ -817,6 +817,55 @@ def test_a_books_customer_deleted_without_a_webhook_is_fed_as_its_delete_once_bo
     assert (world.state.books_pass, world.state.listed_pages) == (None, {})
 
 
+def test_a_complete_pass_says_in_the_checks_table_what_its_audit_entry_says(world: World) -> None:
+    # given a customer deleted in Books without a webhook
+    known_customers(world, "4600001")
+    known_customers(world, "4600002", in_books=False)
+
+    outcome = sweep(world)
+    shown = world.checks.run().summary()[BOOKS_DELETED_CHECK]  # the next run: not due yet
+
+    # then the note `sync-guard checks` shows is the audit entry's, and says the pass is over
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_books_deleted_customers"]
+    assert entry.note.startswith("1 new events from Books customers deleted")
+    assert (outcome.status, outcome.note) == (
+        CheckStatus.OK,
+        f"{entry.note}; pass complete; the next from 2026-03-10 15:00 UTC",
+    )
+    assert shown["note"] == "next pass from 2026-03-10 15:00 UTC"
+
+
+def test_a_complete_pass_that_fed_nothing_says_it_is_complete(world: World) -> None:
+    known_customers(world, "4600001", "4600002")
+
+    outcome = sweep(world)
+
+    assert (outcome.status, outcome.new_events) == (CheckStatus.OK, 0)
+    assert outcome.note == "pass complete; the next from 2026-03-10 15:00 UTC"
+
+
+def test_a_paused_pass_says_what_it_fed_so_far_and_where_it_paused() -> None:
+    world = make_world(books_deleted_max_calls=2)
+    known_customers(world, "4600001")
+    known_customers(world, "4600002", "4600003", in_books=False)
+
+    outcome = sweep(world)  # one page, one confirmation: the second one waits for the next run
+
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_books_deleted_customers"]
+    assert outcome.status is CheckStatus.INCOMPLETE
+    assert outcome.note == f"{entry.note}; paused after contact 4600002; the next run goes on from there"
+
+
+def test_a_crm_check_that_fed_events_says_so_in_its_note(world: World) -> None:
+    world.crm.deleted[Module.CRM_ACCOUNTS] = [deleted("5725767000003000010", NOW, "Gone Ltd")]
+
+    shown = world.checks.run().summary()[deleted_check(Module.CRM_ACCOUNTS)]
+
+    [entry] = [e for e in world.audit.entries if e.operation == "feed_crm_deleted_records"]
+    assert shown["note"] == entry.note
+    assert shown["note"].startswith("1 new events from Accounts deleted in CRM")
+
+
 def test_a_customer_only_missing_from_the_listing_is_not_deleted(world: World) -> None:
     # given a customer Books still has, left out of the listing (a page shifted while it was read)
     known_customers(world, "4600001", "4600002")
