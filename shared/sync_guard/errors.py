@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class SyncGuardError(Exception):
@@ -96,6 +100,28 @@ class Throttled(UpstreamError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "throttled"
+
+
+#: What pydantic puts before the words of a validator that raised ``ValueError``.
+_VALUE_ERROR_PREFIX = "Value error, "
+
+
+def validation_detail(error: ValidationError) -> str:
+    """The first error of a pydantic validation in its validator's own words, without pydantic's "Value
+    error, " before them: ours (a webhook's blank id), and typer's (which checks a CLI value with pydantic:
+    "'x' is not one of 'observe', 'enforce'.")."""
+    errors = error.errors()
+    message = str(errors[0]["msg"]) if errors else str(error)
+    return message.removeprefix(_VALUE_ERROR_PREFIX)
+
+
+def invalid_payload(error: ValidationError, prefix: str = "") -> InvalidPayload:
+    """A 400 naming the first failing field by its dotted path (``contact.contact_id``, ``ids.2``; under
+    ``prefix``, else ``body``) and saying what is wrong with it in ``validation_detail``'s words."""
+    errors = error.errors()
+    path = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+    field = ".".join(part for part in (prefix, path) if part) or prefix or "body"
+    return InvalidPayload(f"{field}: {validation_detail(error)}", field=field)
 
 
 def http_status_for(error: BaseException) -> int:

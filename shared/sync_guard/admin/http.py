@@ -29,7 +29,7 @@ from sync_guard.admin.model import (
     parse_ref,
     parse_rule,
 )
-from sync_guard.errors import Forbidden, InvalidPayload, UnsupportedMediaType
+from sync_guard.errors import Forbidden, UnsupportedMediaType, invalid_payload
 from sync_guard.guard.model import RecordState
 from sync_guard.ingest.body import is_json_media_type, parse_content_type
 from sync_guard.store.audit import AuditPage, AuditQuery
@@ -125,9 +125,7 @@ def parse_body(model: type[T], body: Any) -> T:
     try:
         return model.model_validate(body if body is not None else {})
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise InvalidPayload(f"{field}: {first.get('msg', 'invalid')}", field=field) from error
+        raise invalid_payload(error) from error
 
 
 def check_json_content_type(header: str | None) -> None:

@@ -17,13 +17,34 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from sync_guard import __version__
 from sync_guard.cli import _teardown
+from sync_guard.errors import validation_detail
 
 _HELP = "Zoho Sync Guard: find, hold back and report the duplicates the Zoho CRM <-> Books sync creates."
+
+
+class _CommandLine(TyperGroup):
+    """The root command: a value typer refuses is told in the refusal's own words.
+
+    typer checks a value with pydantic, which puts "Value error, " before what the check said (``--mode
+    bad``: "Value error, 'bad' is not one of 'observe', 'enforce'."). Every subcommand is parsed inside the
+    root's ``invoke``, so the refusal is reworded here, once, before typer shows it."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.BadParameter as error:
+            from pydantic import ValidationError
+
+            if isinstance(error.__cause__, ValidationError):
+                error.message = validation_detail(error.__cause__)
+            raise
 
 
 def _root() -> None:
@@ -41,7 +62,9 @@ def _subcommand_modules() -> list[str]:
 
 def build_app(modules: Sequence[str] | None = None) -> typer.Typer:
     """The command line with the subcommands of ``modules`` (``None``: every module in this package)."""
-    app = typer.Typer(name="sync-guard", help=_HELP, no_args_is_help=True, add_completion=False)
+    app = typer.Typer(
+        name="sync-guard", help=_HELP, no_args_is_help=True, add_completion=False, cls=_CommandLine
+    )
     app.callback()(_root)
     app.command()(version)
     for name in _subcommand_modules() if modules is None else modules:

@@ -48,7 +48,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from sync_guard.errors import InvalidPayload
+from sync_guard.errors import InvalidPayload, invalid_payload
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
 from sync_guard.models.records import RECORD_ID_RULE, Module, PartyRecord, System, is_record_id
 from sync_guard.zoho.convert import books_contact_to_party, crm_module, crm_record_to_party, parse_zoho_time
@@ -230,13 +230,6 @@ class BooksContactPayload(BaseModel):
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def _field_path(error: ValidationError, prefix: str = "") -> str:
-    """The dotted path of the first failing field (``contact.contact_id``, ``ids.2``)."""
-    first = error.errors()[0]
-    path = ".".join(str(part) for part in first["loc"])
-    return ".".join(part for part in (prefix, path) if part) or prefix or "body"
-
-
 # Zoho's payloads nest a few levels (contact -> contact_persons -> person -> value). The stored event and the
 # queue message wrap the fields in a few more, and pydantic's JSON reader and writer stop at about 200: a
 # deeper value would fail the events table write (a 5xx for the caller's mistake) or, a little shallower,
@@ -266,9 +259,7 @@ def _validate(model: type[ModelT], data: Mapping[str, Any], prefix: str = "") ->
     try:
         return model.model_validate(dict(data))
     except ValidationError as error:
-        field = _field_path(error, prefix)
-        detail = error.errors()[0]["msg"].removeprefix("Value error, ")  # our own validators' words
-        raise InvalidPayload(f"{field}: {detail}", field=field) from None
+        raise invalid_payload(error, prefix) from None
 
 
 def _canonical_body(data: Mapping[str, Any]) -> dict[str, Any]:
