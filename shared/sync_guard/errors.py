@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,14 @@ class SyncGuardError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def naming(self, names: Mapping[str, str]) -> str:
+        """The message with its field called what ``names`` calls it (the CLI's ``--survivor`` for the admin
+        API's ``survivor``). A message about a field begins with the field's name: only that word changes."""
+        said = names.get(self.field or "")
+        if said and self.message.startswith(f"{self.field} "):
+            return said + self.message[len(self.field or "") :]
+        return self.message
 
     def to_body(self) -> dict[str, str]:
         """The JSON document a client sees: never a stack trace, never a secret."""

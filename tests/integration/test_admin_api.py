@@ -142,6 +142,17 @@ def test_errors_are_json_with_the_right_status(invoke: Invoke, companies: list[C
     assert body["field"] == "extra"
     status, body = invoke("POST", "/admin/quarantines/release", {"hold_id": "crm:123456"})
     assert status == 404
+    # a malformed ref names the JSON field it came in (the CLI names its argument or option instead)
+    for path, request, field in (
+        ("release", {"hold_id": "acme"}, "hold_id"),
+        ("confirm", {"hold_id": "acme", "survivor": "crm:1"}, "hold_id"),
+        ("forget-release", {"record": "crm:1", "against": "acme"}, "against"),
+    ):
+        status, body = invoke("POST", f"/admin/quarantines/{path}", request)
+        assert (status, body["field"]) == (400, field), body
+        assert body["message"].startswith(f"{field} must look like crm:<id> or books:<id>"), body
+    status, body = invoke("POST", "/admin/links", {"crm": "1", "books": "crm:2"})
+    assert (status, body["field"], body["message"]) == (400, "books", "books must be a Books record"), body
     status, body = invoke("POST", "/admin/breaker/reset", {"reason": "nothing to reset"})
     assert status == 409
     assert (body["error"], body["field"]) == ("conflict", "breaker")

@@ -75,7 +75,7 @@ def test_list_then_release_with_the_os_user_as_actor(companies: list[Company]) -
     released = runner.invoke(app, ["quarantines", "release", held, "--reason", "false alarm"])
 
     assert released.exit_code == 0, released.output
-    assert f"release: {held} by user:{getpass.getuser()}" in released.output
+    assert f"Released {held}, by user:{getpass.getuser()}" in released.output
     [entry] = _admin_entries(held)
     assert entry.actor == f"user:{getpass.getuser()}"  # type: ignore[attr-defined]
     assert "1 open quarantine(s)" in runner.invoke(app, ["quarantines", "list"]).output
@@ -96,6 +96,8 @@ def test_confirm_link_and_breaker_with_an_explicit_actor(companies: list[Company
     shown = runner.invoke(app, ["show", f"crm:{crm}"])
     assert f"partner: books:{books} (paired by an admin)" in shown.output  # in words, not `admin`
 
+    assert f"Confirmed {held} as a duplicate of {survivor}, by user:ivy" in confirmed.output
+    assert f"Linked crm:{crm} and books:{books}, by user:ivy" in linked.output
     closed = runner.invoke(app, ["breaker", "reset", "--actor", "user:ivy"])
     assert closed.exit_code == 1
     assert "not open" in closed.output
@@ -199,7 +201,7 @@ def test_show_then_forget_a_release(companies: list[Company]) -> None:
     )
 
     assert forgot.exit_code == 0, forgot.output
-    assert f"forget_release: {held}, {customer} by user:ivy" in forgot.output
+    assert f"Forgot the release of {held} as not a duplicate of {customer}, by user:ivy" in forgot.output
     assert json.loads(runner.invoke(app, ["show", held, "--json"]).output)["cleared"] == []
     again = runner.invoke(app, ["quarantines", "forget-release", held, "--against", customer])
     assert again.exit_code == 1
@@ -231,7 +233,7 @@ def test_hold_by_hand_reaches_zoho_through_the_outbox_and_release_undoes_it(
 
     # then it is held like the guard's own holds: audited with its actor, listed, written to Zoho
     assert held.exit_code == 0, held.output
-    assert f"hold: {customer.ref}, {copy.ref} by user:ivy" in held.output
+    assert f"Held {customer.ref}, related to {copy.ref}, by user:ivy" in held.output
     assert "queued 1 action(s)" in held.output
     assert sim.state.books_get(customer.record_id)["status"] == "inactive"
     [entry] = _admin_entries(customer.ref)
@@ -296,7 +298,7 @@ def test_hold_by_hand_refuses_a_bad_module(companies: list[Company]) -> None:
             app, ["quarantines", "hold", record, "--module", module, "--actor", "user:ivy"]
         )
         assert refused.exit_code == 1
-        assert "module" in refused.output
+        assert "--module" in refused.output
     assert _admin_entries(customer) == []
     assert _admin_entries("crm:5725767000009990001") == []
 
@@ -304,12 +306,12 @@ def test_hold_by_hand_refuses_a_bad_module(companies: list[Company]) -> None:
 def test_hold_by_hand_refuses_a_malformed_reference(companies: list[Company]) -> None:
     bad = runner.invoke(app, ["quarantines", "hold", "acme", "--actor", "user:ivy"])
     assert bad.exit_code == 1
-    assert "record must look like crm:<id> or books:<id>" in bad.output
+    assert "error: record must look like crm:<id> or books:<id>" in bad.output
     related = runner.invoke(
         app, ["quarantines", "hold", companies[0].customer.ref, "--related", "9", "--actor", "user:ivy"]
     )
     assert related.exit_code == 1
-    assert "related must look like crm:<id> or books:<id>" in related.output
+    assert "error: --related must look like crm:<id> or books:<id>" in related.output
     assert _admin_entries(companies[0].customer.ref) == []
 
 
@@ -348,7 +350,7 @@ def test_apply_all_writes_the_observe_mode_holds_and_leaves_the_others(
         assert applied.exit_code == 0, applied.output
         assert "2 applied, 0 refused" in applied.output
         crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
-        assert f"apply: {crm_dup.ref} by user:ivy" in applied.output
+        assert f"Applied the hold of {crm_dup.ref} to Zoho, by user:ivy" in applied.output
         assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", crm_dup.record_id)["Tag"]}
         assert sim.state.books_get(books_dup.record_id)["status"] == "inactive"
         after = {json.loads(line)["hold_id"]: json.loads(line) for line in _listed_json()}
@@ -364,7 +366,7 @@ def test_apply_all_writes_the_observe_mode_holds_and_leaves_the_others(
         # each refusal names its record once, and a malformed one is named as it was typed
         assert f"refused: {enforced} is already held in Zoho" in named.output
         assert "refused: crm:404 is not held" in named.output
-        assert "refused: acme: hold_id must look like crm:<id> or books:<id>" in named.output
+        assert "refused: acme: record must look like crm:<id> or books:<id>" in named.output
         assert "0 applied, 3 refused" in named.output
         assert runner.invoke(app, ["quarantines", "apply"]).exit_code == 2
         assert runner.invoke(app, ["quarantines", "apply", enforced, "--all"]).exit_code == 2
@@ -382,4 +384,27 @@ def test_link_asks_for_an_id_where_it_takes_a_bare_one(companies: list[Company])
     refused = runner.invoke(app, ["link", "--crm", "a b", "--books", "46000001", "--actor", "user:ivy"])
 
     assert refused.exit_code == 1
-    assert "error: crm must look like <id> or crm:<id>, the id up to 64 letters" in refused.output
+    assert "error: --crm must look like <id> or crm:<id>, the id up to 64 letters" in refused.output
+
+
+def test_release_and_confirm_name_the_record_argument_and_the_options_as_their_help_does(
+    companies: list[Company],
+) -> None:
+    held, survivor = companies[1].duplicate.ref, companies[1].customer.ref
+    refusals = {
+        ("quarantines", "release", "acme"): "error: record must look like crm:<id> or books:<id>",
+        ("quarantines", "confirm", "acme", "--survivor", survivor): "error: record must look like crm:<id>",
+        ("quarantines", "confirm", held, "--survivor", "9"): "error: --survivor must look like crm:<id>",
+        ("quarantines", "forget-release", held, "--against", "9"): "error: --against must look like crm:<id>",
+        ("link", "--crm", "1", "--books", "crm:2"): "error: --books must be a Books record",
+    }
+    for args, said in refusals.items():
+        refused = runner.invoke(app, [*args, "--actor", "user:ivy"])
+        assert refused.exit_code == 1, refused.output
+        assert said in refused.output
+        assert "hold_id" not in refused.output
+    # the names they use are those the commands' help shows
+    release_help = runner.invoke(app, ["quarantines", "release", "--help"]).output
+    assert "{record}" in release_help
+    assert "hold_id" not in release_help
+    assert "{record}" in runner.invoke(app, ["quarantines", "confirm", "--help"]).output

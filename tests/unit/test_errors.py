@@ -49,3 +49,21 @@ def test_an_invalid_payload_names_the_dotted_path_of_the_first_failing_field() -
     under = invalid_payload(_refusal({"contact": {"contact_id": " "}}), prefix="JSONString")
     assert under.field == "JSONString.contact.contact_id"
     assert invalid_payload(_refusal([])).field == "body"  # no field: the body itself
+
+
+def test_an_error_about_a_field_is_told_with_the_name_the_caller_gave_it() -> None:
+    names = {"survivor": "--survivor", "hold_id": "record"}
+
+    survivor = InvalidPayload("survivor must look like crm:<id> or books:<id>", field="survivor")
+    assert survivor.naming(names) == "--survivor must look like crm:<id> or books:<id>"
+    assert survivor.message == "survivor must look like crm:<id> or books:<id>"  # the API's words stay
+    held = InvalidPayload("hold_id must look like crm:<id> or books:<id>", field="hold_id")
+    assert held.naming(names) == "record must look like crm:<id> or books:<id>"
+    # a message that does not begin with its field, or a field without a name there, is left as it is
+    assert InvalidPayload("the survivor must be another record", field="survivor").naming(names) == (
+        "the survivor must be another record"
+    )
+    assert InvalidPayload("module must be one of Accounts", field="module").naming(names) == (
+        "module must be one of Accounts"
+    )
+    assert InvalidPayload("survivors must differ", field="survivor").naming(names) == "survivors must differ"

@@ -54,6 +54,9 @@ class OperationResult(BaseModel):
     detail: dict[str, Any] = {}
 
 
+#: The systems a ref names, as people write them.
+_SYSTEMS = {"crm": "CRM", "books": "Books"}
+
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -87,7 +90,7 @@ def parse_ref(value: str, *, default_system: str | None = None, field: str = "re
         shape = f"<id> or {default_system}:<id>" if default_system else "crm:<id> or books:<id>"
         raise InvalidPayload(f"{field} must look like {shape}, the id {RECORD_ID_RULE}", field=field)
     if default_system and system != default_system:
-        raise InvalidPayload(f"{field} must be a {default_system} record", field=field)
+        raise InvalidPayload(f"{field} must be a {_SYSTEMS[default_system]} record", field=field)
     return f"{system}:{record_id}"
 
 

@@ -38,17 +38,59 @@ def _service(stack_name: str | None, region: str | None, state_dir: Path) -> Adm
     )
 
 
+def done(result: OperationResult) -> str:
+    """What an admin operation did, in words: "Released crm:1", not its audit name ``release``."""
+    records = result.entry.records
+    first, second = (*records, "-", "-")[:2]
+    match result.operation:
+        case "hold":
+            related = ", ".join(records[1:])
+            return f"Held {first}" + (f", related to {related}" if related else "")
+        case "release":
+            return f"Released {first}"
+        case "apply":
+            return f"Applied the hold of {first} to Zoho"
+        case "forget_release":
+            return f"Forgot the release of {first} as not a duplicate of {second}"
+        case "confirm":
+            return f"Confirmed {first} as a duplicate of {second}"
+        case "link":
+            return f"Linked {first} and {second}"
+        case "reset_storm_breaker":
+            return "Reset the storm breaker"
+    # an operation without words yet: its command's spelling rather than the audit's
+    return f"{result.operation.replace('_', '-')}: {', '.join(records) or '-'}"
+
+
 def _report(result: OperationResult) -> None:
     entry = result.entry
-    typer.echo(f"{result.operation}: {', '.join(entry.records) or '-'} by {entry.actor}")
+    typer.echo(f"{done(result)}, by {entry.actor}")
     typer.echo(f"  {entry.note}")
     if result.queued_actions:
         typer.echo(f"  queued {len(result.queued_actions)} action(s) for the executor")
     typer.echo(f"  audit entry {entry.entry_id}")
 
 
+#: The admin service names the admin API's JSON fields (``hold_id``, ``survivor``); the commands name what
+#: the admin typed, as their help shows it: the record argument, or the option.
+CLI_NAMES = {
+    "hold_id": "record",
+    "record": "record",
+    "related": "--related",
+    "module": "--module",
+    "against": "--against",
+    "survivor": "--survivor",
+    "crm": "--crm",
+    "books": "--books",
+}
+
+
+def _said(error: SyncGuardError) -> str:
+    return error.naming(CLI_NAMES)
+
+
 def _fail(error: SyncGuardError) -> NoReturn:
-    typer.echo(f"error: {error.message}", err=True)
+    typer.echo(f"error: {_said(error)}", err=True)
     raise typer.Exit(code=1)
 
 
@@ -142,7 +184,7 @@ def register(app: typer.Typer) -> None:
 
     @quarantines.command("release")
     def release_command(
-        hold_id: Annotated[str, typer.Argument(help="The held record: crm:<id> or books:<id>.")],
+        record: Annotated[str, typer.Argument(help="The held record: crm:<id> or books:<id>.")],
         reason: ReasonOption = "",
         actor: ActorOption = None,
         stack_name: StackOption = None,
@@ -151,9 +193,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Release a hold: undo its tag / inactive status in Zoho (through the outbox)."""
         who = actor or default_actor()
-        _operate(
-            stack_name, region, state_dir, lambda admin: admin.release(hold_id, actor=who, reason=reason)
-        )
+        _operate(stack_name, region, state_dir, lambda admin: admin.release(record, actor=who, reason=reason))
 
     @quarantines.command("apply")
     def apply_command(
@@ -199,7 +239,8 @@ def register(app: typer.Typer) -> None:
             except SyncGuardError as error:
                 refused += 1
                 # Most refusals name the record already ("crm:404 is not held"); a malformed one does not.
-                said = error.message if hold_id.strip() in error.message else f"{hold_id}: {error.message}"
+                said = _said(error)
+                said = said if hold_id.strip() in said else f"{hold_id}: {said}"
                 typer.echo(f"refused: {said}", err=True)
         typer.echo(f"{len(targets) - refused} applied, {refused} refused")
         if refused:
@@ -255,7 +296,7 @@ def register(app: typer.Typer) -> None:
 
     @quarantines.command("confirm")
     def confirm_command(
-        hold_id: Annotated[str, typer.Argument(help="The held record: crm:<id> or books:<id>.")],
+        record: Annotated[str, typer.Argument(help="The held record: crm:<id> or books:<id>.")],
         survivor: Annotated[str, typer.Option("--survivor", help="The surviving copy (crm:/books:<id>).")],
         reason: ReasonOption = "",
         actor: ActorOption = None,
@@ -269,7 +310,7 @@ def register(app: typer.Typer) -> None:
             stack_name,
             region,
             state_dir,
-            lambda admin: admin.confirm(hold_id, survivor=survivor, actor=who, reason=reason),
+            lambda admin: admin.confirm(record, survivor=survivor, actor=who, reason=reason),
         )
 
     @app.command("link")

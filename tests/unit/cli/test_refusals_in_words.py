@@ -1,12 +1,19 @@
 """What the command line says is in words an admin reads: no pydantic prefix on a refused value, no
-operation's audit name in a confirmation."""
+operation's audit name in a confirmation, no admin API field the admin never typed in a refusal."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import typer
 from typer.testing import CliRunner
 
+from sync_guard.admin import OperationResult
 from sync_guard.cli import build_app
+from sync_guard.cli.quarantine import CLI_NAMES, done
+from sync_guard.config import Mode
+from sync_guard.guard.admin import admin_entry
 
 runner = CliRunner()
 
@@ -28,3 +35,46 @@ def test_a_value_typer_refuses_is_told_without_pydantics_prefix(
     shown = " ".join(refused.output.replace("│", " ").split())
     assert said in shown
     assert "Value error" not in shown
+
+
+def _result(operation: str, *records: str) -> OperationResult:
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    entry = admin_entry(operation, actor="user:ivy", at=at, mode=Mode.ENFORCE, note="", records=records)
+    return OperationResult(operation=operation, entry=entry)
+
+
+@pytest.mark.parametrize(
+    ("result", "said"),
+    [
+        (_result("hold", "crm:1"), "Held crm:1"),
+        (_result("hold", "crm:1", "books:9", "crm:2"), "Held crm:1, related to books:9, crm:2"),
+        (_result("release", "books:9"), "Released books:9"),
+        (_result("apply", "books:9"), "Applied the hold of books:9 to Zoho"),
+        (
+            _result("forget_release", "crm:1", "books:9", "books:2"),
+            "Forgot the release of crm:1 as not a duplicate of books:9",
+        ),
+        (_result("confirm", "books:9", "books:1"), "Confirmed books:9 as a duplicate of books:1"),
+        (_result("link", "crm:1", "books:9", "books:2"), "Linked crm:1 and books:9"),
+        (_result("reset_storm_breaker"), "Reset the storm breaker"),
+    ],
+)
+def test_each_admin_operation_is_confirmed_in_words(result: OperationResult, said: str) -> None:
+    assert done(result) == said
+
+
+def test_an_operation_without_words_is_named_as_a_command_not_as_the_audit_names_it() -> None:
+    assert done(_result("new_thing", "crm:1")) == "new-thing: crm:1"
+
+
+def test_every_name_the_admin_commands_give_a_field_is_one_their_help_shows() -> None:
+    command_line = typer.main.get_command(build_app(["quarantine"]))
+    shown: set[str] = set()
+    pending = [command_line]
+    while pending:
+        command = pending.pop()
+        pending.extend(getattr(command, "commands", {}).values())
+        for param in command.params:
+            shown.update(param.opts if param.param_type_name == "option" else [str(param.name)])
+    assert set(CLI_NAMES.values()) <= shown
+    assert "hold_id" not in shown
