@@ -172,3 +172,10 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment once."""
     return Settings()
+
+
+def setting_variable(field: str) -> str:
+    """The environment variable that sets a field of ``Settings`` (``mode`` -> ``SYNC_GUARD_MODE``)."""
+    known = Settings.model_fields.get(field)
+    alias = known.validation_alias if known is not None else None
+    return alias if isinstance(alias, str) else f"SYNC_GUARD_{field.upper()}"

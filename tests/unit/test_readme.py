@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from sync_guard.admin import http as admin_api
 from sync_guard.cli import build_app
-from sync_guard.config import Settings
+from sync_guard.config import Settings, setting_variable
 from sync_guard.executor.model import ActionStatus
 from sync_guard.local.template import load_template
 from sync_guard.local.zoho_simulator.native_sync import SyncAssumptions
@@ -31,9 +31,7 @@ README = (ROOT / "README.md").read_text()
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def env_name(field_name: str) -> str:
-    alias = Settings.model_fields[field_name].validation_alias
-    return str(alias) if isinstance(alias, str) else f"SYNC_GUARD_{field_name.upper()}"
+env_name = setting_variable  # the variable that sets a field, as the CLI names it when it is wrong
 
 
 def test_quick_start_is_exactly_make_demo_and_make_test() -> None:

@@ -103,13 +103,29 @@ def main() -> None:
         _teardown.exit_now_if_skipped(done.code)
         raise
     except Exception as error:
-        message = _unreachable_guard(error)
+        message = _unreachable_guard(error) or _invalid_setting(error)
         if message is None:
             raise
         typer.echo(f"error: {message}", err=True)
         raise SystemExit(2) from error
     finally:
         _teardown.console_ended()  # reached only when this process goes on (main called by a test)
+
+
+def _invalid_setting(error: Exception) -> str | None:
+    """What to tell the operator when a setting of the guard (``SYNC_GUARD_MODE=bad``) is refused: the
+    variable that sets it, not pydantic's report on the ``Settings`` class."""
+    from pydantic import ValidationError
+
+    from sync_guard.config import Settings, setting_variable
+
+    if not isinstance(error, ValidationError) or error.title != Settings.__name__ or not error.errors():
+        return None
+    field = str(error.errors()[0]["loc"][0]) if error.errors()[0]["loc"] else ""
+    return (
+        f"{setting_variable(field)}: {validation_detail(error)}. Check that variable (with --stack-name, "
+        "also the stack's parameters), or unset it for the default."
+    )
 
 
 def _unreachable_guard(error: Exception) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 
@@ -128,4 +130,22 @@ def test_other_aws_sdk_errors_are_one_line(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "AWS SDK: The config profile (finance) could not be found" in err
+    assert "Traceback" not in err
+
+
+def test_a_setting_the_environment_gets_wrong_is_named_by_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given SYNC_GUARD_MODE=bad, which the first command that reads the settings refuses
+    monkeypatch.setenv("SYNC_GUARD_MODE", "bad")
+    monkeypatch.setattr(sys, "argv", ["sync-guard", "audit", "--state-dir", "nowhere"])
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+
+    # then the variable is named, not pydantic's "1 validation error for Settings / mode"
+    assert exit_info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: SYNC_GUARD_MODE: Input should be 'observe' or 'enforce'." in err
+    assert "Settings" not in err
     assert "Traceback" not in err
