@@ -224,10 +224,14 @@ def test_an_applied_hold_retried_by_the_observing_stack_is_still_written(
     sim.faults.configure(route_pattern="crm.add_tags")
     sim.faults.script([FaultKind.RATE_LIMIT])
 
-    runner.invoke(app, ["preflight", "--apply"])
+    applied = runner.invoke(app, ["preflight", "--apply"])
     pipeline.drain()
 
     assert _tags(sim, _acme(sim)) == ["sync-guard-hold"]
+    # and the command said why the tag was not there yet, in words, not the outbox's `retrying`
+    said = " ".join(applied.output.split())
+    assert f"not held in Zoho: crm:{_acme(sim)}: hold tag not added: Zoho asked to try again later" in said
+    assert "retrying" not in said
 
 
 def test_releasing_an_applied_hold_while_the_guard_observes_removes_its_tag(

@@ -313,8 +313,24 @@ def apply_holds(
         if status is ActionStatus.DONE:
             plan.applied += 1
         else:
-            plan.not_applied.append(f"{queued[action_id]}: hold tag {status.value}")
+            plan.not_applied.append(_not_tagged(queued[action_id], status))
     return plan.applied
+
+
+#: Why a hold tag preflight wrote at once is not on the record, by how its outbox action ended.
+_NOT_TAGGED = {
+    ActionStatus.RETRYING: "Zoho asked to try again later; the outbox retries it",
+    ActionStatus.FAILED: "Zoho refused it",
+    ActionStatus.DEAD_LETTERED: "it failed every try",
+}
+
+
+def _not_tagged(ref: str, status: ActionStatus) -> str:
+    """Why ``ref``'s hold tag is not on it, in words (the outbox's name of a status without words yet)."""
+    said = _NOT_TAGGED.get(status) or status.value.replace("_", " ")
+    if status in (ActionStatus.FAILED, ActionStatus.DEAD_LETTERED):
+        said += f"; 'sync-guard audit --record {ref}' says why"
+    return f"{ref}: hold tag not added: {said}"
 
 
 def executor_run_now(
