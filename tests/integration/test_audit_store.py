@@ -314,3 +314,15 @@ def test_cli_table_says_which_admin_operation_an_entry_is_and_how_it_went(log: A
     assert "admin (replay_dlq)" in table.stdout
     assert "moved 1 message(s) from the outbox dead-letter queue" in table.stdout
     assert "action_id=act_1" in table.stdout
+
+
+def test_cli_refusals_name_the_options_not_the_query_terms(log: AuditLog) -> None:
+    backwards = run_cli("--since", "2026-03-01", "--until", "2026-02-01")
+    assert backwards.exit_code == 2
+    assert "Invalid value for --since: 2026-03-01 is after --until 2026-02-01" in " ".join(
+        backwards.output.replace("│", " ").split()
+    )
+
+    stale = run_cli("--cursor", "not-a-cursor")
+    assert stale.exit_code == 2
+    assert "error: --cursor is not one this command produced" in stale.output

@@ -33,6 +33,8 @@ from sync_guard.exports.cells import spreadsheet_text
 from sync_guard.guard.model import AuditEntry
 from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
 
+#: The audit trail's query terms (the admin API's parameters) and the options that give them here.
+_OPTIONS = {"cursor": "--cursor", "since": "--since", "until": "--until", "limit": "--limit"}
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 CSV_COLUMNS = (
@@ -170,6 +172,8 @@ def audit(
         since=parse_moment(since, now=now, option="--since"),
         until=parse_moment(until, now=now, option="--until", whole_day=True),
     )
+    if query.since and query.until and query.since > query.until:
+        raise typer.BadParameter(f"{since} is after --until {until}", param_hint="--since")
     settings = resolve_settings(
         stack_name=stack_name, region=region, state_dir=state_dir, audit_table=audit_table
     )
@@ -181,7 +185,7 @@ def audit(
             more = log.query(query, limit=limit, cursor=page.cursor)
             page = AuditPage([*page.entries, *more.entries], more.cursor)
     except SyncGuardError as error:
-        typer.echo(f"error: {error.message}", err=True)
+        typer.echo(f"error: {error.naming(_OPTIONS)}", err=True)
         raise typer.Exit(2) from error
     if as_json:
         document = {
