@@ -175,7 +175,10 @@ def get_settings() -> Settings:
 
 
 def setting_variable(field: str) -> str:
-    """The environment variable that sets a field of ``Settings`` (``mode`` -> ``SYNC_GUARD_MODE``)."""
+    """The environment variable that sets a field of ``Settings`` (``mode`` -> ``SYNC_GUARD_MODE``); a
+    variable of its own (``AWS_REGION``, which pydantic names a refused value by) is its own name."""
     known = Settings.model_fields.get(field)
     alias = known.validation_alias if known is not None else None
-    return alias if isinstance(alias, str) else f"SYNC_GUARD_{field.upper()}"
+    if isinstance(alias, str):
+        return alias
+    return field if known is None and field.isupper() else f"SYNC_GUARD_{field.upper()}"

@@ -32,3 +32,11 @@ def test_a_set_variable_still_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.rule_policy == {"NAME_DRIFT": "flag"}
     assert settings.storm_threshold == 25
+
+
+def test_a_settings_variable_is_named_as_the_environment_spells_it() -> None:
+    from sync_guard.config import setting_variable
+
+    assert setting_variable("mode") == "SYNC_GUARD_MODE"
+    assert setting_variable("aws_region") == "AWS_REGION"
+    assert setting_variable("AWS_REGION") == "AWS_REGION"  # how pydantic names a refused alias
