@@ -59,7 +59,8 @@ class StormStatus:
 @dataclass(frozen=True)
 class RuleContext:
     event: GuardEvent
-    #: The record as it now is (for a delete: as the shadow last knew it).
+    #: The record as it now is (for a delete: as the shadow last knew it), with what the shadow knows of
+    #: fields its payload did not send (``engine.completed``): a Books customer's transactions among them.
     record: PartyRecord
     previous: RecordState | None
     #: The partner after pairing (for a delete: the partner the record had before it was deleted).

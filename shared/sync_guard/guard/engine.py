@@ -126,12 +126,38 @@ def completed(
 
     A CRM workflow webhook sends the fields its template names (no VAT number, no street with the
     recommended one): an edit must not erase what a seed or a fetch stored, nor drop the record from
-    the keys those fields give. Its modification time is always the payload's own.
+    the keys those fields give. Its modification time is always the payload's own. Whatever the payload,
+    what Books last said of the record's transactions is kept when it says nothing of them
+    (``with_known_transactions``).
     """
+    record = with_known_transactions(record, previous)
     if carries is None or previous is None or previous.deleted:
         return record
     update = {name: getattr(record, name) for name in (*carries, "modified_at")}
     return previous.record.model_copy(update=update)
+
+
+def with_known_transactions(record: PartyRecord, previous: RecordState | None) -> PartyRecord:
+    """``record`` with the shadow's ``has_transactions`` and ``outstanding`` where its payload left them out.
+
+    A Books webhook whose body the admin chose (form fields, a raw template) may not send
+    ``has_transaction`` or ``outstanding_receivable_amount``: that says nothing, and the rules choosing the
+    copy to hold (``rules.base.copy_to_hold``) must not take an invoiced customer for one without invoices.
+    What the payload does send is taken as sent: an explicit ``has_transaction`` false (a customer whose
+    invoices were all deleted) counts, and no balance the shadow knew is kept against it (no transactions,
+    nothing owed); a balance of 0 alone says only that nothing is owed, so the shadow's ``has_transactions``
+    stays. Kept from a deleted state too: an edit of a customer the guard took for deleted (an id-only body
+    is read as a delete) is the same customer, with the same invoices.
+    """
+    if previous is None:
+        return record
+    known = previous.record
+    update: dict[str, Any] = {}
+    if record.has_transactions is None and known.has_transactions is not None:
+        update["has_transactions"] = known.has_transactions
+    if record.outstanding is None and record.has_transactions is not False and known.outstanding is not None:
+        update["outstanding"] = known.outstanding
+    return record.model_copy(update=update) if update else record
 
 
 def same_second_change(previous: RecordState | None, record: PartyRecord, version: int) -> bool:
@@ -829,17 +855,6 @@ NOT_HELD_INVOICED = (
 )
 
 
-def _known_invoiced(builder: _Builder, ref: str) -> bool:
-    """Whether ``ref`` is a Books customer known to hold transactions: as the event has it, or, when the
-    event did not say, as the shadow last knew it (a hold cannot wait for the next full payload)."""
-    for state in (builder.current(ref), builder.read.get(ref)):
-        if state is not None and (
-            state.record.has_transactions is not None or state.record.outstanding is not None
-        ):
-            return invoiced_customer(state.record)
-    return False
-
-
 def _spare_invoiced(
     found: tuple[Finding, ...], policy: Policy, builder: _Builder, entry_id: str
 ) -> tuple[tuple[Finding, ...], list[Decision], list[str]]:
@@ -863,7 +878,7 @@ def _spare_invoiced(
             and target is not None
             and target.live
             and builder.holder(finding.subject) in (None, entry_id)
-            and _known_invoiced(builder, finding.subject)
+            and invoiced_customer(target.record)
         ):
             outcome = Decision.FLAG
             line = f"{finding.subject} {NOT_HELD_INVOICED}"

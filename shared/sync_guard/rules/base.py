@@ -35,7 +35,8 @@ def link_change(ref: str, before: str | None, now: str) -> str:
 def copy_to_hold(record: PartyRecord, other: PartyRecord) -> str:
     """Which of two copies of a customer a hold takes back: the seed's "the copy with invoices against it
     wins", so ``other`` when only ``record`` is known to hold transactions (Books says so, or it has a
-    balance outstanding: ``invoiced_customer``, the engine's own test), else ``record``."""
+    balance outstanding: ``invoiced_customer``, the engine's own test), else ``record``. Both come from the
+    ``RuleContext``: what Books last said of their transactions, where the event's payload did not say."""
     return other.ref if (invoiced_customer(record) and not invoiced_customer(other)) else record.ref
 
 

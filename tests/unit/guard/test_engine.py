@@ -782,17 +782,32 @@ def test_no_rule_marks_inactive_a_books_customer_holding_transactions(
     assert shadow.states["books:9"].held_by is None
 
 
-def test_the_shadow_knowing_of_transactions_spares_a_customer_whose_event_does_not_say(
+def test_the_shadow_keeps_a_customer_s_transactions_until_books_says_otherwise(
     shadow: InMemoryShadow,
 ) -> None:
     guard = guard_with_rules(shadow, HoldsEveryBooksCustomer())
-    guard.process(event_for(books_customer("9", "Acme Ltd", has_transactions=True)))
+    owed = Decimal("120.00")
+    guard.process(event_for(books_customer("9", "Acme Ltd", has_transactions=True, outstanding=owed)))
 
-    # an edit whose payload does not carry the transactions flag
+    # an edit whose payload carries neither field: the customer is still known to hold transactions, in
+    # the state the edit leaves (which is what the rules read of it)
     result = guard.process(event_for(books_customer("9", "Acme Trading Ltd", minutes=5), Operation.UPDATE))
-
     assert result.decision is Decision.FLAG
     assert marked_inactive(result.entry) == []
+    assert shadow.states["books:9"].record.has_transactions is True
+    assert shadow.states["books:9"].record.outstanding == owed
+
+    # nothing owed says nothing of the invoices: the customer still holds them
+    paid = books_customer("9", "Acme Trading Ltd", minutes=10, outstanding=Decimal(0))
+    assert marked_inactive(guard.process(event_for(paid, Operation.UPDATE)).entry) == []
+    assert shadow.states["books:9"].record.has_transactions is True
+
+    # an explicit "no transactions" counts, and is not contradicted by the balance the shadow last knew
+    none = books_customer("9", "Acme Trading Ltd", minutes=15, has_transactions=False)
+    result = guard.process(event_for(none, Operation.UPDATE))
+    assert result.decision is Decision.QUARANTINE
+    assert marked_inactive(result.entry) == ["books:9"]
+    assert shadow.states["books:9"].record.outstanding is None
 
 
 def test_a_spared_customer_does_not_spare_another_finding_s_hold(shadow: InMemoryShadow) -> None:

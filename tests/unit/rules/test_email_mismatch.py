@@ -92,6 +92,25 @@ def test_set_to_quarantine_it_never_holds_an_invoiced_customer_met_through_an_ed
     assert_held_instead(replay, books, "EMAIL_MISMATCH", held="crm:5725500", invoiced="books:460500")
 
 
+def test_set_to_quarantine_an_edit_not_saying_the_customer_is_invoiced_holds_the_crm_contact() -> None:
+    # given a Books individual the guard knows holds transactions, paired with its CRM contact
+    replay = Replay(policy=Policy.build({"EMAIL_MISMATCH": "quarantine"}))
+    priya = {"contact_name": "Priya Raman", "customer_sub_type": "individual", "zcrm_contact_id": "5725505"}
+    replay.crm(
+        "create", "5725505", module="Contacts", first_name="Priya", last_name="Raman", email="priya@a.uk"
+    )
+    created = replay.books("create", "460505", email="priya@a.uk", has_transaction=True, **priya)
+    assert "EMAIL_MISMATCH" not in created.rules
+
+    # when its address is changed in Books, by a webhook whose body does not send has_transaction
+    books = replay.books("edit", "460505", email="priya.raman@gmail.com", **priya)
+
+    # then the CRM contact is held, not the invoiced customer (before: the rule chose the customer, the
+    # engine spared it, and nothing was held)
+    assert_held_instead(replay, books, "EMAIL_MISMATCH", held="crm:5725505", invoiced="books:460505")
+    assert replay.shadow.states["books:460505"].record.has_transactions is True
+
+
 def _tom_hale_in_crm(replay: Replay, email: str) -> None:
     replay.crm("create", "5725502", module="Contacts", first_name="Tom", last_name="Hale", email=email)
 
@@ -708,12 +727,16 @@ def test_a_crm_contact_edited_away_from_a_customer_released_as_not_its_duplicate
     _jane_judged_distinct_from_the_business_customer(replay, "jane@smithdesign.co.uk")
     assert JANE_BUSINESS not in replay.shadow.states[JANE_CRM].cleared
 
-    # when her new address is put on the individual in Books, then on the CRM contact: the business
-    # customer's contact person keeps the old one
-    replay.books("edit", "460931", email="jane@janesmith.studio", **JANE_INDIVIDUAL)
+    # when her new address is put on the individual in Books (a payload that does not say it holds
+    # transactions), then on the CRM contact: the business customer's contact person keeps the old one
+    books = replay.books("edit", "460931", email="jane@janesmith.studio", **JANE_INDIVIDUAL)
     crm = replay.crm("edit", "5725931", email="jane@janesmith.studio", **JANE_CONTACT)
 
-    # then the guard does not hold the contact for what the admin judged, as from the customer's side
-    # (before: only the contact's own list was read, and the contact was held)
+    # then the Books edit, apart from its partner, holds the contact instead of the invoiced individual
+    # the shadow knows of (before: it chose the individual, which was spared, and nothing was held)
+    assert_held_instead(replay, books, "EMAIL_MISMATCH", held=JANE_CRM, invoiced="books:460931")
+    # and the contact's edit is no mismatch with the business customer, for what the admin judged, as from
+    # the customer's side (before: only the contact's own list was read, and the contact was held for it)
     assert "EMAIL_MISMATCH" not in crm.rules
-    assert replay.shadow.states[JANE_CRM].held_by is None
+    assert crm.decision is Decision.ALLOW
+    assert replay.shadow.states[JANE_CRM].held_by == books.entry_id
