@@ -13,7 +13,15 @@ from typer.testing import CliRunner
 
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import InvalidPayload
-from sync_guard.guard.model import AuditEntry, Decision, EntryKind, Finding, Severity
+from sync_guard.guard.model import (
+    ActionKind,
+    AuditEntry,
+    Decision,
+    EntryKind,
+    Finding,
+    OutboxAction,
+    Severity,
+)
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.store.audit import AuditLog, AuditQuery, audit_items
 from tests.support.aws import AwsResources
@@ -311,9 +319,61 @@ def test_cli_table_says_which_admin_operation_an_entry_is_and_how_it_went(log: A
     table = run_cli("--since", "2026-01-01", "--decision", "admin")
 
     assert table.exit_code == 0, table.output
-    assert "admin (replay_dlq)" in table.stdout
+    assert "admin: sent dead-lettered messages back to their queue" in table.stdout
     assert "moved 1 message(s) from the outbox dead-letter queue" in table.stdout
     assert "action_id=act_1" in table.stdout
+
+
+def test_cli_table_says_operations_and_outcomes_in_words_while_json_and_csv_keep_their_names(
+    log: AuditLog,
+) -> None:
+    from sync_guard.executor.model import ActionStatus, Claim
+    from sync_guard.executor.service import outcome_entry
+    from sync_guard.guard.admin import admin_entry
+
+    forgotten = admin_entry(
+        "forget_release",
+        actor="user:ivy",
+        at=START,
+        mode=Mode.ENFORCE,
+        note="not a duplicate after all",
+        records=("crm:1", "books:9"),
+    )
+    action = OutboxAction(
+        action_id="act_1",
+        kind=ActionKind.TAG_CRM_RECORD,
+        target="crm:1",
+        event_id=None,
+        entry_id="adm_1",
+        rules=(),
+        decision=Decision.ADMIN,
+        mode=Mode.ENFORCE,
+        execute=True,
+        queued_at=START,
+    )
+    failed = outcome_entry(
+        Claim(action=action, attempt=1, token="t"),
+        ActionStatus.FAILED,
+        "Zoho refused",
+        START + timedelta(minutes=1),
+    )
+    log.append(forgotten)
+    log.append(failed)
+
+    table = run_cli("--record", "crm:1", "--since", "2026-01-01")
+    as_json = run_cli("--record", "crm:1", "--since", "2026-01-01", "--json")
+    as_csv = run_cli("--record", "crm:1", "--since", "2026-01-01", "--csv")
+
+    assert table.exit_code == 0, table.output
+    shown = " ".join(table.stdout.replace("│", " ").split())
+    assert "admin: forgot the release of crm:1 as not a duplicate of books:9" in shown
+    assert "admin: hold tag on the CRM record failed (Zoho refused it)" in shown
+    assert "forget_release" not in shown
+    assert "tag_crm_record" not in shown
+    recorded = [(e["decision"], e["operation"]) for e in json.loads(as_json.stdout)["entries"]]
+    assert recorded == [("admin", "tag_crm_record:failed"), ("admin", "forget_release")]
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [(row["decision"], row["operation"]) for row in rows] == recorded
 
 
 def test_cli_refusals_name_the_options_not_the_query_terms(log: AuditLog) -> None:

@@ -18,13 +18,16 @@ from pydantic import BaseModel
 
 from sync_guard.admin import http as admin_api
 from sync_guard.cli import build_app
+from sync_guard.cli._words import what_happened
 from sync_guard.config import Settings, setting_variable
 from sync_guard.executor.model import ActionStatus
+from sync_guard.guard.model import Decision, EntryKind
 from sync_guard.local.template import load_template
 from sync_guard.local.zoho_simulator.native_sync import SyncAssumptions
 from sync_guard.notify import FinanceNotice, NoticeRecord
 from sync_guard.zoho.auth import ZohoCredentials
 from sync_guard.zoho.payloads import crm_workflow_body
+from tests.unit.guard.builders import audit_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -342,6 +345,26 @@ def test_an_actions_life_in_operations_md_shows_every_status() -> None:
         status.value for status in ActionStatus if not re.search(rf"\b{status.value}\b", diagram.group(1))
     ]
     assert not missing, f"statuses an outbox item can have that the diagram leaves out: {missing}"
+
+
+def test_the_audit_tables_words_in_operations_md_are_the_tables() -> None:
+    section = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split("### Audit queries", 1)[1]
+    section = " ".join(section.split("\n## ", 1)[0].split())  # a quote may wrap over two lines
+    admin, action = EntryKind.ADMIN, EntryKind.ACTION
+    examples = [
+        audit_entry(admin, Decision.ADMIN, "release", "crm:<id>"),
+        audit_entry(admin, Decision.ADMIN, "forget_release", "crm:<id>", "books:<id>"),
+        audit_entry(admin, Decision.ADMIN, "replay_dlq"),
+        audit_entry(admin, Decision.ADMIN, "feed_crm_deleted_records"),
+        audit_entry(action, Decision.QUARANTINE, "tag_crm_record:failed", "crm:<id>"),
+        audit_entry(action, Decision.ADMIN, "mark_books_inactive:dead_lettered", "books:<id>"),
+        audit_entry(action, Decision.FLAG, "notify_finance:done", "crm:<id>"),
+        audit_entry(EntryKind.SELF_ECHO, Decision.ALLOW, "update", "crm:<id>"),
+        audit_entry(EntryKind.NOT_DECIDED, Decision.PENDING, "update", "books:<id>"),
+    ]
+    said = {what_happened(entry) for entry in examples}
+    quoted = set(re.findall(r"`((?:allow|flag|quarantine|pending|admin): [^`]+)`", section))
+    assert quoted == said, f"docs only: {sorted(quoted - said)}; the table only: {sorted(said - quoted)}"
 
 
 def test_the_readmes_map_of_the_code_names_every_part_of_the_domain_package() -> None:

@@ -28,6 +28,7 @@ from sync_guard.cli._context import (
     StateDirOption,
     resolve_settings,
 )
+from sync_guard.cli._words import what_happened
 from sync_guard.errors import InvalidPayload, SyncGuardError
 from sync_guard.exports.cells import spreadsheet_text
 from sync_guard.guard.model import AuditEntry
@@ -108,13 +109,11 @@ def _print_table(entries: list[AuditEntry], console: Console) -> None:
         records = ", ".join(
             f"{ref} '{entry.names[ref]}'" if ref in entry.names else ref for ref in entry.records
         )
-        # An admin operation or an action's outcome is told apart by what was done ("admin (link)",
-        # "quarantine (tag_crm_record:failed)"), and its note says how it went: a replay's "moved 2
-        # message(s)" comes before the ids it moved.
-        what = entry.operation or entry.kind.value
         table.add_row(
             entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            entry.decision.value if entry.kind.value == "decision" else f"{entry.decision.value} ({what})",
+            # In words ("admin: released crm:1"); the note after says how it went (a replay's "moved 2
+            # message(s)" before the ids it moved).
+            what_happened(entry),
             " ".join(entry.rules) or "-",
             records,
             entry.actor,

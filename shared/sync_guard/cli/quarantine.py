@@ -26,6 +26,7 @@ from sync_guard.cli._context import (
     default_actor,
     resolve_settings,
 )
+from sync_guard.cli._words import confirmation
 from sync_guard.config import Mode
 from sync_guard.errors import SyncGuardError
 
@@ -40,26 +41,7 @@ def _service(stack_name: str | None, region: str | None, state_dir: Path) -> Adm
 
 def done(result: OperationResult) -> str:
     """What an admin operation did, in words: "Released crm:1", not its audit name ``release``."""
-    records = result.entry.records
-    first, second = (*records, "-", "-")[:2]
-    match result.operation:
-        case "hold":
-            related = ", ".join(records[1:])
-            return f"Held {first}" + (f", related to {related}" if related else "")
-        case "release":
-            return f"Released {first}"
-        case "apply":
-            return f"Applied the hold of {first} to Zoho"
-        case "forget_release":
-            return f"Forgot the release of {first} as not a duplicate of {second}"
-        case "confirm":
-            return f"Confirmed {first} as a duplicate of {second}"
-        case "link":
-            return f"Linked {first} and {second}"
-        case "reset_storm_breaker":
-            return "Reset the storm breaker"
-    # an operation without words yet: its command's spelling rather than the audit's
-    return f"{result.operation.replace('_', '-')}: {', '.join(records) or '-'}"
+    return confirmation(result.operation, result.entry.records)
 
 
 def _report(result: OperationResult) -> None:

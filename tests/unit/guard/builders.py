@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sync_guard.guard.model import RecordState
+from sync_guard.config import Mode
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind, RecordState
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
@@ -85,4 +86,17 @@ def event_for(
         record=record if (with_record and operation is not Operation.DELETE) else None,
         modified_at=modified,
         received_at=received or modified or T0,
+    )
+
+
+def audit_entry(kind: EntryKind, decision: Decision, operation: str | None, *records: str) -> AuditEntry:
+    """An audit entry of ``kind`` about ``records``, as the audit table shows one (nothing else in it)."""
+    return AuditEntry(
+        entry_id="e1",
+        at=T0,
+        kind=kind,
+        decision=decision,
+        mode=Mode.ENFORCE,
+        operation=operation,
+        records=records,
     )
