@@ -17,7 +17,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
@@ -26,15 +26,43 @@ from sync_guard import __version__
 from sync_guard.cli import _teardown
 from sync_guard.errors import validation_detail
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 _HELP = "Zoho Sync Guard: find, hold back and report the duplicates the Zoho CRM <-> Books sync creates."
 
 
+#: pydantic's refusals of a number typed for an option, in our words: ``{value}`` is what was typed,
+#: ``{option}`` the option, ``{bound}`` the option's ``min`` or ``max``.
+_NUMBER_REFUSALS = {
+    "int_parsing": "{value!r} is not a whole number",
+    "int_from_float": "{value!r} is not a whole number",
+    "float_parsing": "{value!r} is not a number",
+    "greater_than_equal": "{value} is less than {bound}, the least {option} takes",
+    "less_than_equal": "{value} is more than {bound}, the most {option} takes",
+}
+
+
+def refused_value(error: ValidationError, option: str) -> str:
+    """What is wrong with a value typed for ``option`` that typer's pydantic check refused: a number in our
+    words ("0 is less than 1, the least --limit takes", not "Input should be greater than or equal to 1"),
+    any other refusal in its check's own words (``validation_detail``)."""
+    errors = error.errors()
+    words = _NUMBER_REFUSALS.get(errors[0]["type"]) if errors else None
+    if words is None:
+        return validation_detail(error)
+    context = errors[0].get("ctx") or {}
+    bound = context.get("ge", context.get("le", ""))
+    return words.format(value=errors[0]["input"], option=option, bound=bound)
+
+
 class _CommandLine(TyperGroup):
-    """The root command: a value typer refuses is told in the refusal's own words.
+    """The root command: a value typer refuses is told in our words or the refusal's own.
 
     typer checks a value with pydantic, which puts "Value error, " before what the check said (``--mode
-    bad``: "Value error, 'bad' is not one of 'observe', 'enforce'."). Every subcommand is parsed inside the
-    root's ``invoke``, so the refusal is reworded here, once, before typer shows it."""
+    bad``: "Value error, 'bad' is not one of 'observe', 'enforce'."), and refuses a number in its own
+    terms ("Input should be a valid integer"). Every subcommand is parsed inside the root's ``invoke``, so
+    the refusal is reworded here, once, before typer shows it."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -43,8 +71,16 @@ class _CommandLine(TyperGroup):
             from pydantic import ValidationError
 
             if isinstance(error.__cause__, ValidationError):
-                error.message = validation_detail(error.__cause__)
+                error.message = refused_value(error.__cause__, _option_name(error))
             raise
+
+
+def _option_name(error: typer.BadParameter) -> str:
+    """The option a refusal is about, as typed (``--limit``, not ``-l``); the parameter's name otherwise."""
+    param = error.param
+    if param is None:
+        return "it"
+    return next((opt for opt in param.opts if opt.startswith("--")), param.name or "it")
 
 
 def _root() -> None:

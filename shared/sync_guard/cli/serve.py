@@ -50,7 +50,8 @@ def require_local_stack_packages(command: str) -> None:
 
 def serve(
     port: Annotated[
-        int, typer.Option(help="Port of the webhook and admin endpoints (0 picks a free one).")
+        int,
+        typer.Option(min=0, max=65535, help="Port of the webhook and admin endpoints (0 picks a free one)."),
     ] = 3000,
     zoho: Annotated[
         ZohoTarget, typer.Option(help="simulator: a local Zoho; live: the Zoho data centre configured.")
