@@ -21,8 +21,26 @@ ShadowTableOption = Annotated[
 AuditTableOption = Annotated[
     str | None, typer.Option("--audit-table", help="Audit table name (overrides the stack's).")
 ]
+
+
+def named_actor(actor: str | None) -> str | None:
+    """``--actor`` as given, without the blanks around it; a blank one is refused naming the option (the
+    admin service's own refusal, "every admin operation needs an actor", names the admin API's field, and
+    the commands that write their audit entry themselves would record a blank actor)."""
+    if actor is None:
+        return None
+    if not actor.strip():
+        raise typer.BadParameter(
+            "blank, but every admin operation needs an actor (leave --actor out for your OS user)"
+        )
+    return actor.strip()
+
+
 ActorOption = Annotated[
-    str | None, typer.Option("--actor", help="Who does this, for the audit trail (default: your OS user).")
+    str | None,
+    typer.Option(
+        "--actor", callback=named_actor, help="Who does this, for the audit trail (default: your OS user)."
+    ),
 ]
 
 # A workbook's sheet to read, one option per export (a CRM and a Books workbook name their sheets apart).

@@ -4,6 +4,7 @@ operation's audit name in a confirmation, no admin API field the admin never typ
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import typer
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from sync_guard.admin import OperationResult
 from sync_guard.cli import build_app
+from sync_guard.cli._options import named_actor
 from sync_guard.cli.quarantine import CLI_NAMES, done
 from sync_guard.config import Mode
 from sync_guard.guard.admin import admin_entry
@@ -93,3 +95,40 @@ def test_every_name_the_admin_commands_give_a_field_is_one_their_help_shows() ->
             shown.update(param.opts if param.param_type_name == "option" else [str(param.name)])
     assert set(CLI_NAMES.values()) <= shown
     assert "hold_id" not in shown
+
+
+def _commands_taking_an_actor() -> list[list[str]]:
+    found: list[list[str]] = []
+    pending: list[tuple[list[str], Any]] = [([], typer.main.get_command(build_app()))]
+    while pending:
+        path, command = pending.pop()
+        for name, sub in getattr(command, "commands", {}).items():
+            pending.append(([*path, name], sub))
+        if any("--actor" in param.opts for param in command.params):
+            found.append(path)
+    return sorted(found)
+
+
+ACTOR_COMMANDS = _commands_taking_an_actor()
+
+
+def test_the_commands_taking_an_actor_are_found() -> None:
+    assert {("quarantines", "release"), ("breaker", "reset"), ("seed",), ("replay-dlq",)} <= {
+        tuple(path) for path in ACTOR_COMMANDS
+    }
+
+
+@pytest.mark.parametrize("path", ACTOR_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("blank", [" ", ""], ids=["spaces", "empty"])
+def test_a_blank_actor_is_refused_naming_the_option_before_anything_runs(path: list[str], blank: str) -> None:
+    # Only --actor given: click takes the options typed before the arguments and options still missing.
+    refused = runner.invoke(build_app(), [*path, "--actor", blank])
+
+    assert refused.exit_code == 2
+    shown = " ".join(refused.output.replace("│", " ").split())
+    assert "Invalid value for '--actor': blank, but every admin operation needs an actor" in shown
+
+
+def test_an_actor_is_recorded_without_the_blanks_around_it() -> None:
+    assert named_actor("  user:ivy ") == "user:ivy"
+    assert named_actor(None) is None  # --actor left out: the command names the OS user
