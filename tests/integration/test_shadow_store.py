@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from sync_guard.admin.dynamo import DynamoAdminRepository, hold_put
@@ -41,7 +40,7 @@ from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
 from sync_guard.store.shadow import AWS_TRANSACTION_ITEMS, DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
-from tests.support.dynamo_faults import TransactionConflicts
+from tests.support.dynamo_faults import TransactionConflicts, transaction_too_large
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state
 from tests.unit.guard.fakes import FakeTime
 
@@ -511,12 +510,7 @@ class ThenAnotherEvent:
 
     def transact_write_items(self, **request: Any) -> Any:
         if self._limit is not None and len(request["TransactItems"]) > self._limit:
-            message = (
-                "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {self._limit}"
-            )
-            error = {"Code": "ValidationException", "Message": message}
-            raise ClientError({"Error": error}, "TransactWriteItems")
+            raise transaction_too_large(self._limit)
         response = self._client.transact_write_items(**request)
         other_event, self._other_event = self._other_event, None
         if other_event is not None:

@@ -1,5 +1,6 @@
 """DynamoDB answers moto never gives: a transaction cancelled because another transaction held one of its
-items (cancellation reason ``TransactionConflict``)."""
+items (cancellation reason ``TransactionConflict``), and DynamoDB Local's refusal of a transaction of more
+than 10 items (moto takes AWS's 100)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,32 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 Items = list[dict[str, Any]]
+
+#: Items DynamoDB Local takes in one ``TransactWriteItems`` (AWS takes 100).
+DYNAMODB_LOCAL_TRANSACTION_ITEMS = 10
+
+
+def transaction_too_large(limit: int) -> ClientError:
+    """The error DynamoDB Local raises for a transaction of more than ``limit`` items; nothing is written."""
+    message = (
+        "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {limit}"
+    )
+    return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "TransactWriteItems")
+
+
+def refuse_transactions_over(client: Any, limit: int = DYNAMODB_LOCAL_TRANSACTION_ITEMS) -> Any:
+    """``client`` (a boto3 DynamoDB client), refusing from now on every transaction of more than ``limit``
+    items before it is sent, as DynamoDB Local refuses it."""
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if len(params.get("TransactItems", [])) > limit:
+            raise transaction_too_large(limit)
+
+    client.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems", refuse, unique_id=f"refuse-over-{limit}"
+    )
+    return client
 
 
 def transaction_conflict(items: Items) -> ClientError:

@@ -4,6 +4,16 @@ Every operation writes its audit entry (actor included) in the same ``TransactWr
 it makes, so the trail never shows an operation that did not happen, nor misses one that did. Record states
 are rewritten conditionally on the revision read (as the engine does): an operation that races an event
 fails with ``ConcurrentUpdate`` and is simply run again.
+
+On a server that takes fewer items per transaction (DynamoDB Local: 10; AWS: 100) the transaction keeps
+the entry's primary item and every write of the operation, and the entry's query views (one item per
+record and rule it names, its month and decision) that do not fit follow it
+(``DynamoShadowRepository.commit_audited``). The largest operations write at most five items besides the
+views (``link`` and ``forget_release``: the entry and four states; ``release``: the entry, the hold, the
+state, two undo actions), so they always fit there; splitting the states instead would let some land while
+another's revision check fails, and the entry would then claim a change half made. What a split cannot
+keep: a crash between the transaction and the views leaves a committed operation whose entry is found by
+its id (as ``release`` finds a hold's decision) but not by the audit queries.
 """
 
 from __future__ import annotations
@@ -16,7 +26,6 @@ from sync_guard.config import Mode, Settings
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.guard.ports import KeyItem
 from sync_guard.store import aws
-from sync_guard.store.audit import audit_transact_items
 from sync_guard.store.items import from_item, iso, parse_iso, to_item, to_value
 from sync_guard.store.outbox import outbox_put
 from sync_guard.store.shadow import (
@@ -25,7 +34,6 @@ from sync_guard.store.shadow import (
     hold_key,
     replaceable_hold,
     revision_check,
-    run_transaction,
     state_item,
     state_key,
 )
@@ -147,7 +155,7 @@ class DynamoAdminRepository:
         A hold not ``listed`` (its state's mark has no ``HOLD`` item) is released on condition that it
         still has none: its late item, should it land first, makes this a ``ConcurrentUpdate``; and once
         the mark is off, that item is no longer written."""
-        operations = audit_transact_items(self.audit_table, entry)
+        operations: list[dict[str, Any]] = []
         item: dict[str, Any] = {"TableName": self.shadow_table, "Key": hold_key(hold.hold_id)}
         if listed:
             item["ConditionExpression"] = "entry_id = :entry"
@@ -164,7 +172,7 @@ class DynamoAdminRepository:
             )
             operations.append(state_put(self.shadow_table, released, state.rev))
         operations += [outbox_put(self.outbox_table, action) for action in actions]
-        run_transaction(self._client, operations)
+        self.shadow.commit_audited(entry, operations)
 
     def put_hold(
         self,
@@ -182,13 +190,13 @@ class DynamoAdminRepository:
         server that splits the guard's transactions, a hold the guard committed marks the state before its
         ``HOLD`` item is written, and this hold must not land in between (``ConcurrentUpdate``).
         """
-        operations = audit_transact_items(self.audit_table, entry)
+        operations: list[dict[str, Any]] = []
         operations.append(hold_put(self.shadow_table, action.target, entry, replaces=replaces))
         operations.append(
             held_state_write(self.shadow_table, action.target, state, action, held_by=entry.entry_id)
         )
         operations.append(outbox_put(self.outbox_table, action))
-        run_transaction(self._client, operations)
+        self.shadow.commit_audited(entry, operations)
 
     def apply(self, hold: Hold, state: RecordState | None, entry: AuditEntry, action: OutboxAction) -> None:
         """Write an observe-mode hold to Zoho: one transaction with ``entry``.
@@ -198,7 +206,7 @@ class DynamoAdminRepository:
         (``applied_by``), where ``release`` finds the action to undo. The record's state is marked held by
         the deciding entry, as the engine marks a hold it carries out, and expects the action's echo. The
         item must still be this observe-mode hold, and the state as read (else ``ConcurrentUpdate``)."""
-        operations = audit_transact_items(self.audit_table, entry)
+        operations: list[dict[str, Any]] = []
         operations.append(
             {
                 "Update": {
@@ -222,11 +230,11 @@ class DynamoAdminRepository:
             held_state_write(self.shadow_table, hold.hold_id, state, action, held_by=hold.entry_id)
         )
         operations.append(outbox_put(self.outbox_table, action))
-        run_transaction(self._client, operations)
+        self.shadow.commit_audited(entry, operations)
 
     def confirm(self, hold: Hold, survivor: str, entry: AuditEntry) -> None:
         """Mark the hold confirmed with its survivor (it stays held); condition: still held, not confirmed."""
-        operations = audit_transact_items(self.audit_table, entry)
+        operations: list[dict[str, Any]] = []
         operations.append(
             {
                 "Update": {
@@ -252,13 +260,13 @@ class DynamoAdminRepository:
                 }
             }
         )
-        run_transaction(self._client, operations)
+        self.shadow.commit_audited(entry, operations)
 
     def write_states(self, entry: AuditEntry, changes: Sequence[tuple[RecordState, int]]) -> None:
         """Append ``entry`` and replace each state read at the given revision; one transaction."""
-        operations = audit_transact_items(self.audit_table, entry)
-        operations += [state_put(self.shadow_table, state, rev) for state, rev in changes]
-        run_transaction(self._client, operations)
+        self.shadow.commit_audited(
+            entry, [state_put(self.shadow_table, state, rev) for state, rev in changes]
+        )
 
     def reset_breaker(self, entry: AuditEntry) -> None:
         self.shadow.reset_breaker(entry)

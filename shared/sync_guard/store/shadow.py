@@ -495,6 +495,9 @@ class DynamoShadowRepository:
         claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
         the same keys, the first to commit owns that one, and a further key is owned by whichever
         follow-up lands first.
+
+        The admin operations (and the breaker reset) split on such a server too, in ``commit_audited``:
+        only their audit entry's view items follow the transaction; their writes are never split.
         """
         operations = self._ordered_operations(plan)
         while True:
@@ -509,6 +512,34 @@ class DynamoShadowRepository:
                 continue
             break
         self._write_follow_ups(late, plan, replaced)
+
+    def commit_audited(self, entry: AuditEntry, operations: Sequence[dict[str, Any]]) -> None:
+        """``operations`` and ``entry`` in one ``TransactWriteItems``, the entry's primary item first (the
+        admin operations' and the breaker reset's transaction).
+
+        On AWS (100 items) that is the whole entry. A server with a smaller limit (DynamoDB Local's 10),
+        learnt from its refusal as in ``commit``, takes the primary item, every one of ``operations`` and
+        as many of the entry's view items as fit; the other views are written right after
+        (``_write_together``). ``operations`` and the primary item are never split: every write lands
+        only while every condition of the operation holds (states at the revisions read, the hold as
+        read), and the entry exists, by its id, exactly when the change does. A crash right after the
+        transaction leaves the views out: the entry is then found by its id, not by the audit queries.
+        Raises ``TransactionTooLarge`` (nothing written) when even those items are more than the limit.
+        """
+        audit = audit_transact_items(self.audit_table, entry)
+        essential = [audit[0], *operations]
+        while True:
+            fit = max(self.max_transaction_items - len(essential), 0)
+            core, late = [*essential, *audit[1 : 1 + fit]], audit[1 + fit :]
+            try:
+                run_transaction(self._client, core)
+            except TransactionTooLarge as error:
+                if error.limit >= len(core) or error.limit < len(essential):
+                    raise
+                self.max_transaction_items = error.limit
+                continue
+            break
+        self._write_together(late)
 
     def _split(
         self, operations: list[dict[str, Any]], plan: CommitPlan
@@ -907,28 +938,23 @@ class DynamoShadowRepository:
         The epoch moves on, so hits counted before the reset no longer count. Raises ``ConcurrentUpdate`` if
         the breaker is not open (nothing to reset) and ``EventAlreadyProcessed`` if the entry exists.
         """
-        operations = audit_transact_items(self.audit_table, entry)
-        operations.append(
-            {
-                "Update": {
-                    "TableName": self.shadow_table,
-                    "Key": breaker_state_key(),
-                    "UpdateExpression": (
-                        "SET #open = :false, reset_at = :at, reset_by = :actor ADD epoch :one"
-                    ),
-                    "ConditionExpression": "#open = :true",
-                    "ExpressionAttributeNames": {"#open": "open"},
-                    "ExpressionAttributeValues": {
-                        ":false": to_value(False),
-                        ":true": to_value(True),
-                        ":at": to_value(iso(entry.at)),
-                        ":actor": to_value(entry.actor),
-                        ":one": to_value(1),
-                    },
-                }
+        reset = {
+            "Update": {
+                "TableName": self.shadow_table,
+                "Key": breaker_state_key(),
+                "UpdateExpression": "SET #open = :false, reset_at = :at, reset_by = :actor ADD epoch :one",
+                "ConditionExpression": "#open = :true",
+                "ExpressionAttributeNames": {"#open": "open"},
+                "ExpressionAttributeValues": {
+                    ":false": to_value(False),
+                    ":true": to_value(True),
+                    ":at": to_value(iso(entry.at)),
+                    ":actor": to_value(entry.actor),
+                    ":one": to_value(1),
+                },
             }
-        )
-        run_transaction(self._client, operations)
+        }
+        self.commit_audited(entry, [reset])
 
 
 def hold_key(ref: str) -> dict[str, Any]:
