@@ -253,31 +253,43 @@ def test_scoring_in_workers_gives_the_serial_pairs() -> None:
         )
 
 
-def _done_there(bounds: tuple[int, int]) -> tuple[str, tuple[int, int]]:
-    return "there", bounds
-
-
 def _fails_there(bounds: tuple[int, int]) -> None:
     raise RuntimeError(f"worker failed on {bounds}")
 
 
-def _here_once_a_worker_took_a_slice(bounds: tuple[int, int]) -> tuple[str, tuple[int, int]]:
-    """This process's share, done only once a worker has taken a slice too (so both take part)."""
+def _once_two_slices_are_taken() -> None:
+    """Hold the slice just taken until another process has taken the second, so that neither this
+    process nor a worker can take both (polling a shared counter: no ordering by sleeping). A process
+    that never takes one fails the test instead of hanging it."""
     turns = bulk._TURNS
     assert turns is not None
-    # This process took one slice; wait for a worker to take another (polling a shared counter: no
-    # ordering by sleeping). A worker that never starts fails the test instead of hanging it.
     deadline = time.monotonic() + 60
     while turns.claimed.value < 2:
-        assert time.monotonic() < deadline, "no worker took a slice within 60 s"
+        assert time.monotonic() < deadline, "no other process took a slice within 60 s"
         time.sleep(0.001)
+
+
+def _here_once_a_worker_took_a_slice(bounds: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    """This process's share, done only once a worker has taken a slice too (so both take part)."""
+    _once_two_slices_are_taken()
     return "here", bounds
+
+
+def _there_once_this_process_took_a_slice(bounds: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+    """A worker's share, done only once another has taken a slice too: a worker that starts first and
+    runs fast cannot take both slices before this process takes its own."""
+    _once_two_slices_are_taken()
+    return "there", bounds
 
 
 @needs_fork
 def test_slices_come_back_in_order_whoever_did_them() -> None:
     bounds = bulk._slices(1000, 2)
-    done = list(bulk._in_turns(bounds, 2, None, _here_once_a_worker_took_a_slice, _done_there, tuple))
+    done = list(
+        bulk._in_turns(
+            bounds, 2, None, _here_once_a_worker_took_a_slice, _there_once_this_process_took_a_slice, tuple
+        )
+    )
     assert [b for _, b in done] == bounds
     assert {who for who, _ in done} == {"here", "there"}
 
