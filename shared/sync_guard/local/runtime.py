@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sync_guard.local.http_server import ClosingHTTPServer
 from sync_guard.local.powertools import LambdaHandler, invoke
 
 # The runtime's own lines (a handler that raised) go with the guard's loggers, the demo's log holds them.
@@ -169,8 +170,7 @@ class HttpApiServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet: the handlers log
                 return
 
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = ClosingHTTPServer((host, port), _Handler)
         self._thread: threading.Thread | None = None
 
     @property

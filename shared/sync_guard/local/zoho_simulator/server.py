@@ -22,11 +22,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sync_guard.config import Settings
+from sync_guard.local.http_server import ClosingHTTPServer
 from sync_guard.local.zoho_simulator import books_api, crm_api
 from sync_guard.local.zoho_simulator.faults import Fault, FaultConfig, FaultInjector, FaultKind, RequestLog
 from sync_guard.local.zoho_simulator.limits import ApiLimiter
@@ -88,7 +89,7 @@ class ZohoSimulator:
         crm_api.register(self.router, self.state)
         books_api.register(self.router, self.state)
         self._register_control_routes()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: ClosingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._idle = threading.Condition()
@@ -119,8 +120,7 @@ class ZohoSimulator:
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((self.host, self._port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = ClosingHTTPServer((self.host, self._port), _handler_class(self))
         server = self._server
         # A short poll interval makes stop() quick (tests start and stop a simulator each).
         self._thread = threading.Thread(
