@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 
 from sync_guard.config import Settings
@@ -18,6 +19,10 @@ from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.store.checks import DynamoCheckState
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients, zoho_retry_policy
 from sync_guard.zoho.token_cache import DynamoTokenCache
+
+# Every LazyZohoClients that holds clients, for close_zoho_clients(): a function's own live as long as its
+# module, which the local stack cannot reach into.
+_holding_clients: weakref.WeakSet[LazyZohoClients] = weakref.WeakSet()
 
 
 class LazyZohoClients:
@@ -39,13 +44,26 @@ class LazyZohoClients:
                 credentials = load_credentials(self._settings)
                 cache = DynamoTokenCache.from_settings(self._settings, credentials.client_id)
                 self._clients = build_zoho_clients(self._settings, cache, credentials=credentials)
+                _holding_clients.add(self)
             return self._clients
 
     def close(self) -> None:
+        """Close the clients' connections; the next use builds them anew."""
         with self._lock:
             if self._clients is not None:
                 self._clients.close()
                 self._clients = None
+            _holding_clients.discard(self)
+
+
+def close_zoho_clients() -> None:
+    """Close the connections of every :class:`LazyZohoClients` in this process (each rebuilds on next use).
+
+    On Lambda a function's clients live as long as its container; the local stack, which runs the functions
+    in its own process, closes theirs when it stops, as it stops their servers.
+    """
+    for clients in list(_holding_clients):
+        clients.close()
 
 
 def zoho_configured(settings: Settings) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 
 from sync_guard.config import get_settings
+from sync_guard.executor.wiring import close_zoho_clients
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
 from sync_guard.local.powertools import quiet_unpublished_metrics, scope_function_logs
 from sync_guard.local.runtime import (
@@ -224,6 +225,7 @@ class LocalStack:
         if self.http is not None:
             self.http.stop()
             self.http = None
+        close_zoho_clients()  # the functions' own, before the servers they talk to stop
         self._exit.close()
         for name, value in self._saved_environ.items():
             if value == "\0":
