@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from sync_guard.config import get_settings
+from sync_guard.executor.wiring import close_zoho_clients
 from sync_guard.local.dynamodb import RunningServer, dynamodb_server, moto_server
 from sync_guard.store.aws import reset_clients
 from tests.support.aws import AwsResources, fake_credentials, provisioned
@@ -68,7 +69,8 @@ def _nothing_private_logged(log_watch: LogWatch) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts from the same environment: fake AWS credentials, no stray SYNC_GUARD_* values."""
+    """Every test starts from the same environment: fake AWS credentials, no stray SYNC_GUARD_* values;
+    and ends with the functions' Zoho connections closed."""
     for name in list(os.environ):
         if name.startswith("SYNC_GUARD_"):
             monkeypatch.delenv(name)
@@ -81,6 +83,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     get_settings.cache_clear()
     reset_clients()
+    # Handler modules a test imported keep their Zoho clients (Lambda keeps them per container): close
+    # their connections now rather than leave them to the garbage collector, during some later test.
+    close_zoho_clients()
 
 
 @pytest.fixture

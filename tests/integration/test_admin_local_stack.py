@@ -29,26 +29,25 @@ def test_the_local_stack_serves_the_admin_api_and_runs_the_outbox_functions(stac
     assert {"OutboxFunction", "ProcessorFunction"} <= functions
     assert "SweepFunction" in {schedule.function_name for schedule in stack.schedules}
     headers = {"X-Sync-Guard-Actor": "local-tester"}
-    api = httpx.Client(base_url=stack.api_url, headers=headers, timeout=10)
+    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=10) as api:
+        listed = api.get("/admin/quarantines")
+        assert listed.status_code == 200
+        assert listed.json() == {"quarantines": [], "count": 0}
 
-    listed = api.get("/admin/quarantines")
-    assert listed.status_code == 200
-    assert listed.json() == {"quarantines": [], "count": 0}
+        reset = httpx.post(
+            f"{stack.api_url}/admin/breaker/reset", json={"reason": "test"}, headers=headers, timeout=10
+        )
+        assert reset.status_code == 409
+        assert reset.json()["error"] == "conflict"
 
-    reset = httpx.post(
-        f"{stack.api_url}/admin/breaker/reset", json={"reason": "test"}, headers=headers, timeout=10
-    )
-    assert reset.status_code == 409
-    assert reset.json()["error"] == "conflict"
-
-    missing = api.post("/admin/quarantines/release", json={})
-    assert missing.status_code == 400
-    assert missing.json()["field"] == "hold_id"
-    not_held = api.post("/admin/quarantines/apply", json={"hold_id": "crm:404"})
-    assert (not_held.status_code, not_held.json()["field"]) == (404, "hold_id")
-    malformed = api.post("/admin/quarantines/hold", json={"record": "acme"})
-    assert malformed.status_code == 400
-    assert malformed.json()["field"] == "record"
+        missing = api.post("/admin/quarantines/release", json={})
+        assert missing.status_code == 400
+        assert missing.json()["field"] == "hold_id"
+        not_held = api.post("/admin/quarantines/apply", json={"hold_id": "crm:404"})
+        assert (not_held.status_code, not_held.json()["field"]) == (404, "hold_id")
+        malformed = api.post("/admin/quarantines/hold", json={"record": "acme"})
+        assert malformed.status_code == 400
+        assert malformed.json()["field"] == "record"
 
     audit = httpx.get(
         f"{stack.api_url}/admin/audit", params={"decision": "admin"}, headers=headers, timeout=10

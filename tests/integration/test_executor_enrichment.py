@@ -42,6 +42,14 @@ def sim(aws: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimu
         yield simulator
 
 
+@pytest.fixture
+def zoho_clients(sim: ZohoSimulator) -> Iterator[LazyZohoClients]:
+    """The functions' Zoho clients, pointed at the simulator; their connections closed after the test."""
+    clients = LazyZohoClients(get_settings())
+    yield clients
+    clients.close()
+
+
 def _id_only_update(source: System, record_id: str) -> GuardEvent:
     """An update carrying the record's id only: the processor fetches the record to decide."""
     now = datetime.now(UTC)
@@ -89,12 +97,12 @@ def _handler(fetcher: ZohoRecordFetcher | None) -> GuardEventHandler:
 
 
 def test_a_notification_is_decided_on_the_record_fetched_from_crm(
-    aws: AwsResources, sim: ZohoSimulator
+    aws: AwsResources, sim: ZohoSimulator, zoho_clients: LazyZohoClients
 ) -> None:
     account = sim.state.crm_create("Accounts", {"Account_Name": "Juniper Ember Ltd"}, source=Source.ADMIN)
     event = _notification(str(account["id"]))
     store = _store(event)
-    fetcher = ZohoRecordFetcher(LazyZohoClients(get_settings()))
+    fetcher = ZohoRecordFetcher(zoho_clients)
 
     outcome = process_event(event, ProcessingDeps(events=store, handler=_handler(fetcher)))
 
@@ -111,7 +119,7 @@ def test_a_notification_is_decided_on_the_record_fetched_from_crm(
 
 
 def test_events_awaiting_enrichment_are_requeued_and_then_decided(
-    aws: AwsResources, sim: ZohoSimulator
+    aws: AwsResources, sim: ZohoSimulator, zoho_clients: LazyZohoClients
 ) -> None:
     # given a notification processed while no fetcher was configured: recorded as awaiting enrichment
     account = sim.state.crm_create("Accounts", {"Account_Name": "Quarry Lantern Ltd"}, source=Source.ADMIN)
@@ -134,7 +142,7 @@ def test_events_awaiting_enrichment_are_requeued_and_then_decided(
     queued = decode_message(json.loads(json.dumps(message["Body"])))
     assert queued.event_id == event.event_id
     assert queued.event is not None
-    fetcher = ZohoRecordFetcher(LazyZohoClients(get_settings()))
+    fetcher = ZohoRecordFetcher(zoho_clients)
     second = process_event(queued.event, ProcessingDeps(events=store, handler=_handler(fetcher)))
 
     assert second.status is EventStatus.PROCESSED
@@ -170,7 +178,7 @@ def test_requeue_awaiting_from_the_command_line_is_an_audited_admin_operation(
 
 
 def test_a_books_record_is_not_fetched_from_another_organisation_than_the_shadows(
-    aws: AwsResources, sim: ZohoSimulator
+    aws: AwsResources, sim: ZohoSimulator, zoho_clients: LazyZohoClients
 ) -> None:
     # given a shadow recorded as another Books organisation's than ZohoBooksOrganizationId names (the
     # parameter changed with the tables kept): its customers "do not exist" in the configured one
@@ -180,7 +188,7 @@ def test_a_books_record_is_not_fetched_from_another_organisation_than_the_shadow
     )
     event = _books_update(str(contact["contact_id"]))
     store = _store(event)
-    fetcher = record_fetcher(get_settings())
+    fetcher = record_fetcher(get_settings(), zoho=zoho_clients)
     assert fetcher is not None
 
     # when the processor would fetch the customer to decide on it, then it is not asked of Books: the

@@ -75,7 +75,10 @@ def zoho_configured(settings: Settings) -> bool:
 
 
 def record_fetcher(
-    settings: Settings, recorded: Callable[[], BooksOrganization | None] | None = None
+    settings: Settings,
+    recorded: Callable[[], BooksOrganization | None] | None = None,
+    *,
+    zoho: LazyZohoClients | None = None,
 ) -> ZohoRecordFetcher | None:
     """The processor's fetcher of the records id-only events name, when Zoho is configured; it fetches
     no Books customer while ``ZohoBooksOrganizationId`` is not the shadow's recorded organisation (read
@@ -83,7 +86,7 @@ def record_fetcher(
     if not zoho_configured(settings):
         return None
     return ZohoRecordFetcher(
-        LazyZohoClients(settings),
+        zoho or LazyZohoClients(settings),
         books_organization_id=settings.zoho_books_organization_id.strip(),
         recorded_books_organization=recorded or DynamoCheckState.from_settings(settings).books_organization,
     )
