@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,13 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Handler modules a test imported keep their Zoho clients (Lambda keeps them per container): close
     # their connections now rather than leave them to the garbage collector, during some later test.
     close_zoho_clients()
+
+
+@pytest.fixture
+def closed_after() -> Iterator[contextlib.ExitStack]:
+    """What a test enters here (a client's HTTP connections, with ``closing``) is closed once it is done."""
+    with contextlib.ExitStack() as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 
 import httpx
 import pytest
@@ -52,11 +54,14 @@ def test_put_is_conditional_on_the_version_read(aws: AwsResources) -> None:
     assert _cache("another-client").get() is None  # one item per OAuth client
 
 
-def test_containers_share_one_minted_token(aws: AwsResources, sim: ZohoSimulator) -> None:
+def test_containers_share_one_minted_token(
+    aws: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
     credentials = ZohoCredentials.from_settings(sim.settings())
 
     def container() -> ZohoOAuth:
-        return ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=_cache(credentials.client_id))
+        oauth = ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=_cache(credentials.client_id))
+        return closed_after.enter_context(closing(oauth))
 
     first, second, third = container(), container(), container()
     tokens = {c.token().access_token for c in (first, second, third)}
@@ -72,7 +77,9 @@ def test_containers_share_one_minted_token(aws: AwsResources, sim: ZohoSimulator
     assert sim.requests.count("oauth.token") == 2
 
 
-def test_concurrent_containers_wait_for_one_mint(aws_server: AwsResources, sim: ZohoSimulator) -> None:
+def test_concurrent_containers_wait_for_one_mint(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
     # Against the real DynamoDB-API server: the lease is a conditional update, and moto in-process checks
     # a condition and applies the update without a lock, so two threads can both take the lease there.
     credentials = ZohoCredentials.from_settings(sim.settings())
@@ -84,7 +91,9 @@ def test_concurrent_containers_wait_for_one_mint(aws_server: AwsResources, sim: 
         cache = DynamoTokenCache(
             client("dynamodb", settings), settings.shadow_table, credentials.client_id, poll_seconds=0.02
         )
-        oauth = ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache)
+        oauth = closed_after.enter_context(
+            closing(ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache))
+        )
         start.wait()
         tokens.append(oauth.token().access_token)
 

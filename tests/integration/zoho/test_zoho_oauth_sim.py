@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from contextlib import closing
 
 import httpx
 import pytest
@@ -16,10 +18,15 @@ from tests.integration.zoho.zoho_support import FAST_RETRY, FakeMonotonic, Sleep
 
 
 def _oauth(
-    sim: ZohoSimulator, cache: InMemoryTokenCache, clock: FakeMonotonic, **kwargs: object
+    closed_after: contextlib.ExitStack,
+    sim: ZohoSimulator,
+    cache: InMemoryTokenCache,
+    clock: FakeMonotonic,
+    **kwargs: object,
 ) -> ZohoOAuth:
+    """A container's token source on the simulator; its connections are closed after the test."""
     credentials = ZohoCredentials.from_settings(sim.settings())
-    return ZohoOAuth(
+    oauth = ZohoOAuth(
         accounts_url=sim.url,
         credentials=credentials,
         cache=cache,
@@ -28,6 +35,7 @@ def _oauth(
         sleep=SleepRecorder(),
         **kwargs,
     )
+    return closed_after.enter_context(closing(oauth))
 
 
 def test_api_domain_comes_from_the_token_response(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
@@ -39,9 +47,11 @@ def test_api_domain_comes_from_the_token_response(sim: ZohoSimulator, token_cloc
         assert zoho.auth.token().api_domain == sim.url
 
 
-def test_one_token_serves_many_calls(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
+def test_one_token_serves_many_calls(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
     cache = InMemoryTokenCache()
-    auth = _oauth(sim, cache, token_clock)
+    auth = _oauth(closed_after, sim, cache, token_clock)
     with ZohoHttp(auth, timeout=1.0, retry=FAST_RETRY, sleep=SleepRecorder()) as http:
         for _ in range(25):
             http.request("GET", "/crm/v8/Accounts", dialect=Dialect.CRM, params={"fields": "Account_Name"})
@@ -49,9 +59,11 @@ def test_one_token_serves_many_calls(sim: ZohoSimulator, token_clock: FakeMonoto
     assert sim.requests.count("oauth.token") == 1
 
 
-def test_containers_sharing_a_cache_mint_once(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
+def test_containers_sharing_a_cache_mint_once(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
     shared = InMemoryTokenCache()
-    containers = [_oauth(sim, shared, token_clock) for _ in range(5)]
+    containers = [_oauth(closed_after, sim, shared, token_clock) for _ in range(5)]
 
     tokens = {c.token().access_token for c in containers}
 
@@ -59,8 +71,10 @@ def test_containers_sharing_a_cache_mint_once(sim: ZohoSimulator, token_clock: F
     assert sim.authority.total_minted() == 1
 
 
-def test_token_is_refreshed_before_it_expires(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
-    auth = _oauth(sim, InMemoryTokenCache(), token_clock)
+def test_token_is_refreshed_before_it_expires(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
+    auth = _oauth(closed_after, sim, InMemoryTokenCache(), token_clock)
     first = auth.token()
 
     token_clock.advance(3600 - 400)  # still valid for 400 s: more than the 300 s margin
@@ -87,9 +101,13 @@ def test_simulator_refuses_the_eleventh_token_in_ten_minutes(sim: ZohoSimulator)
     assert answers[10].json()["error"] == "Access Denied"
 
 
-def test_window_moves_on_after_ten_minutes(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
+def test_window_moves_on_after_ten_minutes(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
     # Without the local budget, the client reaches Zoho's limit and gets the typed refusal...
-    auth = _oauth(sim, InMemoryTokenCache(), token_clock, budget=MintBudget(limit=100, clock=token_clock))
+    auth = _oauth(
+        closed_after, sim, InMemoryTokenCache(), token_clock, budget=MintBudget(limit=100, clock=token_clock)
+    )
     for _ in range(10):
         auth.invalidate(auth.token())
     with pytest.raises(ZohoTokenRateLimited):
@@ -102,8 +120,10 @@ def test_window_moves_on_after_ten_minutes(sim: ZohoSimulator, token_clock: Fake
     assert sim.authority.is_valid(auth.token().access_token)
 
 
-def test_local_budget_stops_before_zoho_locks_out(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
-    auth = _oauth(sim, InMemoryTokenCache(), token_clock, budget=MintBudget(clock=token_clock))
+def test_local_budget_stops_before_zoho_locks_out(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
+    auth = _oauth(closed_after, sim, InMemoryTokenCache(), token_clock, budget=MintBudget(clock=token_clock))
     for _ in range(10):
         auth.invalidate(auth.token())  # every token revoked at once: a pathological 401 loop
 
@@ -115,9 +135,11 @@ def test_local_budget_stops_before_zoho_locks_out(sim: ZohoSimulator, token_cloc
     assert 0 < caught.value.retry_after <= 600
 
 
-def test_revoked_token_is_replaced_once_on_401(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
+def test_revoked_token_is_replaced_once_on_401(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
     cache = InMemoryTokenCache()
-    auth = _oauth(sim, cache, token_clock)
+    auth = _oauth(closed_after, sim, cache, token_clock)
     with ZohoHttp(auth, timeout=1.0, retry=FAST_RETRY, sleep=SleepRecorder()) as http:
         http.request("GET", "/crm/v8/Accounts", dialect=Dialect.CRM, params={"fields": "id"})
         sim.authority.revoke_all()
@@ -126,7 +148,9 @@ def test_revoked_token_is_replaced_once_on_401(sim: ZohoSimulator, token_clock: 
     assert sim.requests.count("crm.list_records", status=401) == 1
 
 
-def test_bad_refresh_token_is_a_final_auth_error(sim: ZohoSimulator, token_clock: FakeMonotonic) -> None:
+def test_bad_refresh_token_is_a_final_auth_error(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
     secret = {"client_id": sim.client_id, "client_secret": sim.client_secret, "refresh_token": "1000.revoked"}
     credentials = ZohoCredentials.from_secret_json(json.dumps(secret))
     auth = ZohoOAuth(
@@ -137,6 +161,7 @@ def test_bad_refresh_token_is_a_final_auth_error(sim: ZohoSimulator, token_clock
         retry=FAST_RETRY,
         sleep=SleepRecorder(),
     )
+    closed_after.enter_context(closing(auth))
 
     with pytest.raises(ZohoAuthError) as caught:
         auth.token()
