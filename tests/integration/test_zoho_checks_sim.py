@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -13,6 +15,7 @@ import pytest
 
 from sync_guard.config import get_settings
 from sync_guard.errors import ConcurrentUpdate
+from sync_guard.executor.wiring import LazyZohoClients
 from sync_guard.guard.model import PairSource, RecordState, epoch_ms
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
@@ -349,12 +352,13 @@ def test_a_books_customer_deleted_without_a_webhook_makes_partner_deleted_for_it
 
 
 def test_a_listing_failing_half_way_feeds_nothing_and_the_next_run_reads_on_from_that_page(
-    aws_server: AwsResources, sim: ZohoSimulator
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
 ) -> None:
     # given 200 customers before the synced ones (two pages), one synced customer deleted without a webhook
     *_, gone = synced_pairs(sim, others_first=200)
     sim.state.books_delete_contact(gone, source=Source.ADMIN)
-    checks = build_zoho_checks(get_settings())
+    zoho = closed_after.enter_context(closing(LazyZohoClients(get_settings())))
+    checks = build_zoho_checks(get_settings(), zoho=zoho)
     # when the first page is read and the second fails on every attempt
     sim.faults.configure(route_pattern=r"^books\.list_contacts$")
     sim.faults.script([None, *[FaultKind.SERVER_ERROR] * 3])
@@ -377,13 +381,17 @@ def test_a_listing_failing_half_way_feeds_nothing_and_the_next_run_reads_on_from
 
 
 def test_a_customer_a_shifting_page_left_out_is_asked_about_and_not_deleted(
-    aws_server: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+    aws_server: AwsResources,
+    sim: ZohoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_after: contextlib.ExitStack,
 ) -> None:
     # given 199 customers before the synced ones: the first synced customer ends page 1, the others page 2
     monkeypatch.setenv("SYNC_GUARD_BOOKS_DELETED_MAX_CALLS", "1")
     get_settings.cache_clear()
     _, shifted, _ = synced_pairs(sim, others_first=199)
-    checks = build_zoho_checks(get_settings())
+    zoho = closed_after.enter_context(closing(LazyZohoClients(get_settings())))
+    checks = build_zoho_checks(get_settings(), zoho=zoho)
     assert checks.feed_missed_books_deletes().status is CheckStatus.INCOMPLETE  # page 1 only
 
     # when a customer on page 1 is deleted before the next run: page 2 starts one customer later

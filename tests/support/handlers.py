@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from sync_guard.config import get_settings
+from sync_guard.executor.wiring import close_zoho_clients
 from sync_guard.secrets import reset_secret_cache
 from sync_guard.store.aws import reset_clients
 
@@ -32,9 +33,12 @@ class FakeLambdaContext:
 
 
 def fresh_module(name: str) -> ModuleType:
-    """Import (or re-import) a handler module so its cold-start code sees the current environment."""
+    """Import (or re-import) a handler module so its cold-start code sees the current environment.
+
+    The module's previous Zoho clients are closed first: a new container does not inherit connections."""
     get_settings.cache_clear()
     reset_clients()
+    close_zoho_clients()
     reset_secret_cache()
     if name in sys.modules:
         return importlib.reload(sys.modules[name])
