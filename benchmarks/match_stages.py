@@ -54,9 +54,9 @@ def one_round(crm_path: Path, books_path: Path) -> dict[str, float]:
 
     gc.disable()  # as the match report runs
 
-    from sync_guard.exports import report as report_module
     from sync_guard.exports.reader import iter_export
-    from sync_guard.exports.report import assemble_report, write_report
+    from sync_guard.exports.report import output
+    from sync_guard.exports.report.build import assemble_report
     from sync_guard.matching.blocking import keys_from_features
     from sync_guard.matching.bulk import candidate_pairs, dumps_features, loads_features, score_candidates
     from sync_guard.matching.features import extract_features
@@ -92,10 +92,10 @@ def one_round(crm_path: Path, books_path: Path) -> dict[str, float]:
     }
     report = assemble_report(crm, books, candidates, scored)
     mark = lap("assemble", mark)
-    report_module.MIN_FORKED_PAIRS = sys.maxsize  # every file written here, as one process does
+    output.MIN_FORKED_PAIRS = sys.maxsize  # every file written here, as one process does
     out = Path(tempfile.mkdtemp(prefix="match-stages-")) / "report"
     try:
-        write_report(report, out)
+        output.write_report(report, out)
         lap("write", mark)
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)

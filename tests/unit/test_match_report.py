@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sync_guard.cli import app
-from sync_guard.exports.report import PAIRS_HEADER
+from sync_guard.exports.report.csv_files import PAIRS_HEADER
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 runner = CliRunner()

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sync_guard.exports import report as report_module
 from sync_guard.exports.columns import normalise_header
 from sync_guard.exports.reader import ExportError, ExportFile, read_export, read_header
-from sync_guard.exports.report import OutputExists, build_report, write_report
+from sync_guard.exports.report import output
+from sync_guard.exports.report.build import build_report
+from sync_guard.exports.report.output import OutputExists, write_report
 from sync_guard.models.records import Module, PartyRecord, RecordKind, System
 
 
@@ -472,7 +473,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(
     def broken(*_: object, **__: object) -> str:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report_module, "support_ticket_md", broken)
+    monkeypatch.setattr(output, "support_ticket_md", broken)
     with pytest.raises(RuntimeError):
         write_report(report, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
@@ -482,7 +483,7 @@ def test_a_failed_rename_keeps_the_previous_report(tmp_path: Path, monkeypatch: 
     out = tmp_path / "out"
     write_report(build_report(*_records()), out)
     before = (out / "pairs.csv").read_text(encoding="utf-8")
-    real_replace = report_module.os.replace
+    real_replace = output.os.replace
     calls = []
 
     def flaky(src: str | Path, dst: str | Path) -> None:
@@ -491,7 +492,7 @@ def test_a_failed_rename_keeps_the_previous_report(tmp_path: Path, monkeypatch: 
             raise OSError("device busy")
         real_replace(src, dst)
 
-    monkeypatch.setattr(report_module.os, "replace", flaky)
+    monkeypatch.setattr(output.os, "replace", flaky)
     with pytest.raises(OSError, match="device busy"):
         write_report(build_report([], []), out, replace=True)
     assert (out / "pairs.csv").read_text(encoding="utf-8") == before

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from sync_guard.exports.report import Cluster, _sync_pair, _transactions_in_words
+from sync_guard.exports.report.clusters import Cluster, is_sync_pair
+from sync_guard.exports.report.wording import transactions_in_words
 from sync_guard.models.records import Module, PartyRecord, System
 
 
@@ -251,7 +252,7 @@ def test_a_negative_receivable_is_called_a_credit_balance_not_money_outstanding(
     )
     cluster.choose_survivors()
     assert cluster.books_reason.startswith("the only copy with a credit balance;")
-    assert _transactions_in_words(cluster.members[0]) == "holds a credit balance (250.00)"
+    assert transactions_in_words(cluster.members[0]) == "holds a credit balance (250.00)"
 
 
 def test_a_books_copy_the_sync_links_to_another_crm_record_in_the_export_is_not_taken_from_it() -> None:
@@ -272,7 +273,7 @@ def test_a_crm_record_and_its_linked_books_copy_are_told_apart_as_describing_pat
     books_copy = books("b1", "Acme Limited", "2021-01-01").model_copy(update={"linked_crm_id": link})
     cluster = Cluster(1, [crm_record, books_copy])
     cluster.describe_patterns(links_known=links_known)
-    assert _sync_pair([crm_record, books_copy], links_known=links_known) is not bool(cluster.patterns)
+    assert is_sync_pair([crm_record, books_copy], links_known=links_known) is not bool(cluster.patterns)
 
 
 def test_two_records_of_one_system_are_never_the_sync_s_pair() -> None:
@@ -281,5 +282,5 @@ def test_two_records_of_one_system_are_never_the_sync_s_pair() -> None:
         [books("b1", "Acme Ltd", "2020-01-01"), books("b2", "Acme Limited", "2021-01-01")],
     ]
     for members in pairs:
-        assert not _sync_pair(members, links_known=True)
-        assert not _sync_pair(members, links_known=False)
+        assert not is_sync_pair(members, links_known=True)
+        assert not is_sync_pair(members, links_known=False)

@@ -38,7 +38,8 @@ from sync_guard.exports.reader import (
     overrides_for,
     read_header,
 )
-from sync_guard.exports.report import build_report, bulk_allocation, check_output, write_report
+from sync_guard.exports.report.build import build_report, bulk_allocation
+from sync_guard.exports.report.output import check_output, write_report
 from sync_guard.matching.bulk import normalising_ahead
 from sync_guard.models.records import PartyRecord, System
 

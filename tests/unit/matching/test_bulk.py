@@ -12,8 +12,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from sync_guard.exports import report as report_module
-from sync_guard.exports.report import build_report, clusters_csv, pairs_csv
+from sync_guard.exports.report import output
+from sync_guard.exports.report.build import build_report
+from sync_guard.exports.report.csv_files import clusters_csv, pairs_csv
+from sync_guard.exports.report.model import MatchReport, ReportPair
+from sync_guard.exports.report.summary import summary_md
+from sync_guard.exports.report.ticket import support_ticket_md
 from sync_guard.matching import (
     CandidateIndex,
     Verdict,
@@ -319,26 +323,23 @@ def test_the_report_is_the_same_with_one_worker_or_two(monkeypatch: pytest.Monke
     assert pairs_csv(parallel) == pairs_csv(serial)
     assert clusters_csv(parallel) == clusters_csv(serial)
     assert parallel.comparisons == serial.comparisons
-    assert (
-        report_module.summary_md(parallel).split("\n", 3)[3]
-        == report_module.summary_md(serial).split("\n", 3)[3]
-    )
+    assert summary_md(parallel).split("\n", 3)[3] == summary_md(serial).split("\n", 3)[3]
 
 
 @pytest.fixture
-def small_report() -> report_module.MatchReport:
+def small_report() -> MatchReport:
     crm, books = _records(300)
     return build_report(crm, books, workers=1)
 
 
 @needs_fork
 def test_pairs_written_by_a_forked_process_are_the_same_files(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_report: report_module.MatchReport
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_report: MatchReport
 ) -> None:
-    report_module.write_report(small_report, tmp_path / "here")
-    monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
+    output.write_report(small_report, tmp_path / "here")
+    monkeypatch.setattr(output, "MIN_FORKED_PAIRS", 1)
     forked = os.getpid()
-    report_module.write_report(small_report, tmp_path / "forked")
+    output.write_report(small_report, tmp_path / "forked")
     assert os.getpid() == forked  # the forked process ended on its own
     for name in ("pairs.csv", "clusters.csv", "support-ticket.md"):
         assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
@@ -350,19 +351,19 @@ def test_pairs_written_by_a_forked_process_are_the_same_files(
 
 
 def test_the_summary_and_the_ticket_work_out_each_pairs_pattern_once(
-    monkeypatch: pytest.MonkeyPatch, small_report: report_module.MatchReport
+    monkeypatch: pytest.MonkeyPatch, small_report: MatchReport
 ) -> None:
     # 0.4 s of the main process's writing at 100k x 100k went on working the patterns out again.
-    asked: list[report_module.ReportPair] = []
-    pattern_of = report_module.MatchReport.pattern_of
+    asked: list[ReportPair] = []
+    pattern_of = MatchReport.pattern_of
 
-    def counted(self: report_module.MatchReport, pair: report_module.ReportPair) -> str:
+    def counted(self: MatchReport, pair: ReportPair) -> str:
         asked.append(pair)
         return pattern_of(self, pair)
 
-    monkeypatch.setattr(report_module.MatchReport, "pattern_of", counted)
-    summary = report_module.summary_md(small_report)
-    ticket = report_module.support_ticket_md(small_report, crm_org=None, books_org=None)
+    monkeypatch.setattr(MatchReport, "pattern_of", counted)
+    summary = summary_md(small_report)
+    ticket = support_ticket_md(small_report, crm_org=None, books_org=None)
     assert "Pattern: " in ticket
     assert "| **all** |" in summary
     assert small_report.duplicates
@@ -371,15 +372,15 @@ def test_the_summary_and_the_ticket_work_out_each_pairs_pattern_once(
 
 @needs_fork
 def test_a_forked_writer_that_fails_leaves_nothing_and_says_why(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_report: report_module.MatchReport
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_report: MatchReport
 ) -> None:
     def broken(_: object) -> str:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(report_module, "MIN_FORKED_PAIRS", 1)
-    monkeypatch.setattr(report_module, "pairs_csv", broken)
+    monkeypatch.setattr(output, "MIN_FORKED_PAIRS", 1)
+    monkeypatch.setattr(output, "pairs_csv", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        report_module.write_report(small_report, tmp_path / "out")
+        output.write_report(small_report, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
 
 
