@@ -38,6 +38,10 @@ def bulk_allocation() -> Iterator[None]:
             gc.enable()
 
 
+# (stage, done, total): "normalising" counts records, "comparing" counts candidate pairs.
+StageProgress = Callable[[str, int, int], None]
+
+
 def build_report(
     crm: Sequence[PartyRecord],
     books: Sequence[PartyRecord],
@@ -57,77 +61,57 @@ def build_report(
     already under way (:func:`~sync_guard.matching.bulk.normalising_ahead`, started while the Books
     export was read); the report is the same.
     """
-    with bulk_allocation():
-        return _build_report(
-            crm,
-            books,
-            default_region=default_region,
-            on_progress=on_progress,
-            workers=workers,
-            crm_normalised=crm_normalised,
-        )
-
-
-# (stage, done, total): "normalising" counts records, "comparing" counts candidate pairs.
-StageProgress = Callable[[str, int, int], None]
-
-
-def _build_report(
-    crm: Sequence[PartyRecord],
-    books: Sequence[PartyRecord],
-    *,
-    default_region: str,
-    on_progress: StageProgress | None,
-    workers: int | None,
-    crm_normalised: Iterator[Normalised] | None,
-) -> MatchReport:
-    records = [*crm, *books]
 
     def stage(name: str) -> Callable[[int, int], None] | None:
         if on_progress is None:
             return None
         return lambda done, total: on_progress(name, done, total)
 
-    # Each record is normalised once; blocking and every comparison reuse its features. Each record
-    # meets the earlier records that share a key (so never itself): that search runs here while the
-    # workers normalise the next records.
-    features: list[RecordFeatures] = []
-    search = CandidateSearch()
-    normalising = stage("normalising")
-    slices = (
-        iter_normalised(records, default_region, workers=workers)
-        if crm_normalised is None
-        else chain(crm_normalised, iter_normalised(books, default_region, workers=workers))
-    )
-    for more_features, more_keys in slices:
-        features.extend(more_features)
-        search.extend(more_keys)
-        if normalising is not None:
-            normalising(len(features), len(records))
-    candidates = search.result()
-    del search  # its postings (every key of every record) are not needed for the comparisons
-    scored = score_candidates(
-        features,
-        candidates,
-        workers=workers,
-        on_progress=stage("comparing"),
-    )
-    return assemble_report(crm, books, candidates, scored)
+    with bulk_allocation():
+        records = [*crm, *books]
+        # Each record is normalised once; blocking and every comparison reuse its features. Each record
+        # meets the earlier records that share a key (so never itself): that search runs here while the
+        # workers normalise the next records.
+        features: list[RecordFeatures] = []
+        search = CandidateSearch()
+        normalising = stage("normalising")
+        slices = (
+            iter_normalised(records, default_region, workers=workers)
+            if crm_normalised is None
+            else chain(crm_normalised, iter_normalised(books, default_region, workers=workers))
+        )
+        for more_features, more_keys in slices:
+            features.extend(more_features)
+            search.extend(more_keys)
+            if normalising is not None:
+                normalising(len(features), len(records))
+        candidates = search.result()
+        del search  # its postings (every key of every record) are not needed for the comparisons
+        scored = score_candidates(features, candidates, workers=workers, on_progress=stage("comparing"))
+        return assemble_report(crm, books, candidates, scored, records=records)
 
 
 def assemble_report(
-    crm: Sequence[PartyRecord], books: Sequence[PartyRecord], candidates: Candidates, scored: list[Scored]
+    crm: Sequence[PartyRecord],
+    books: Sequence[PartyRecord],
+    candidates: Candidates,
+    scored: list[Scored],
+    *,
+    records: Sequence[PartyRecord] | None = None,
 ) -> MatchReport:
     """The report from the comparisons made: pairs in a stable order, clusters and survivors.
 
     ``candidates`` and ``scored`` are over the CRM records followed by the Books records, as
-    :func:`build_report` makes them.
+    :func:`build_report` makes them; ``records``: that list, when the caller has it already.
     """
-    records = [*crm, *books]
+    if records is None:
+        records = [*crm, *books]
     systems = [r.system for r in records]
     crm_system, books_system = System.CRM, System.BOOKS
     duplicate = Verdict.DUPLICATE
     refs: dict[int, str] = {}
+    # A row per pair: its sort key (duplicates first, highest score first, CRM on the left first, the
+    # two refs), then the positions of its left and right records, and what the matcher said of it.
     found: list[tuple[bool, float, bool, str, str, int, int, MatchResult, NameRelation]] = []
     for k, result, relation in scored:
         other, position = candidates.earlier[k], candidates.later[k]
@@ -152,19 +136,17 @@ def assemble_report(
         )
     # Refs are unique, so the order is total and does not depend on the order the pairs were found in.
     found.sort(key=lambda row: row[:5])
-    pairs = [
-        ReportPair(records[left], records[right], result, relation)
-        for _, _, _, _, _, left, right, result, relation in found
-    ]
+    pairs: list[ReportPair] = []
+    duplicates: list[tuple[int, int]] = []  # the positions of the duplicate pairs' records
+    for not_duplicate, _, _, _, _, left, right, result, relation in found:
+        pairs.append(ReportPair(records[left], records[right], result, relation))
+        if not not_duplicate:
+            duplicates.append((left, right))
     # Without any CRM id in the Books export, whether a pair is linked cannot be told.
     links_known = any(b.linked_crm_id for b in books)
     crm_ids = {r.record_id for r in crm}
     clusters, currency_copies = find_clusters(
-        records,
-        refs,
-        [(left, right) for not_duplicate, _, _, _, _, left, right, _, _ in found if not not_duplicate],
-        links_known=links_known,
-        crm_exported=crm_ids if crm else None,
+        records, refs, duplicates, links_known=links_known, crm_exported=crm_ids if crm else None
     )
     return MatchReport(
         crm_count=len(crm),
