@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -106,6 +107,11 @@ class MatchReport:
         """Each pair's :meth:`pattern_of`, in the order of ``pairs``, worked out once: the summary and
         the ticket both count the pairs by pattern."""
         return [self.pattern_of(p) for p in self.pairs]
+
+    @cached_property
+    def cluster_patterns(self) -> Counter[str]:
+        """How many clusters show each pattern, counted once: the summary and the ticket both list them."""
+        return Counter(pattern for cluster in self.clusters for pattern in cluster.patterns)
 
     def duplicates_with_patterns(self) -> list[tuple[ReportPair, str]]:
         """The duplicate pairs, each with its pattern."""

@@ -29,11 +29,9 @@ def _source(report: MatchReport, system: str) -> str:
 
 def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     """``summary.md``: counts per pattern, clusters, which copy holds transactions, suggested survivors."""
-    verdicts = Counter(p.result.verdict for p in report.pairs)
     patterns: dict[str, Counter[Verdict]] = defaultdict(Counter)
     for pair, pattern in zip(report.pairs, report.patterns, strict=True):
         patterns[pattern][pair.result.verdict] += 1
-    cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
     lines = [
         "# Match report",
         "",
@@ -51,8 +49,10 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "| pattern | duplicate | possible |",
         "| --- | ---: | ---: |",
     ]
+    verdicts: Counter[Verdict] = Counter()  # all the pairs: the sum of the patterns' counts
     for pattern in sorted(patterns):
         counts = patterns[pattern]
+        verdicts.update(counts)
         lines.append(f"| {md_cell(pattern)} | {counts[Verdict.DUPLICATE]} | {counts[Verdict.POSSIBLE]} |")
     lines.append(f"| **all** | **{verdicts[Verdict.DUPLICATE]}** | **{verdicts[Verdict.POSSIBLE]}** |")
     lines += [
@@ -76,9 +76,9 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "cleaning up (a CRM record and its one linked Books copy is not listed). Patterns:",
         "",
     ]
-    for pattern, count in cluster_patterns.most_common():
+    for pattern, count in report.cluster_patterns.most_common():
         lines.append(f"- {pattern}: {count}")
-    if not cluster_patterns:
+    if not report.cluster_patterns:
         lines.append("- none")
     lines += [
         "",

@@ -43,7 +43,6 @@ def _example_records(cluster: Cluster) -> str:
 
 def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: str | None) -> str:
     """``support-ticket.md``: a draft ticket asking Zoho to repair the mappings, with three examples."""
-    cluster_patterns = Counter(p for c in report.clusters for p in c.patterns)
     duplicates = report.duplicates_with_patterns()
     pair_patterns = Counter(pattern for p, pattern in duplicates if not p.linked)
     pair_patterns.pop(CRM_CUSTOMER_IN_OTHER_CURRENCY, None)  # intended: no duplicate pattern
@@ -74,7 +73,7 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
         "until the mappings are repaired.",
     ]  # fmt: skip
     if examples:
-        lines += _ticket_duplicates(report, examples, main_pattern, cluster_patterns)
+        lines += _ticket_duplicates(report, examples, main_pattern)
     if report.orphans:
         shown = "; ".join(
             f"Books customer {r.record_id} linked to CRM id {r.linked_crm_id}" for r in report.orphans[:3]
@@ -109,9 +108,7 @@ def support_ticket_md(report: MatchReport, *, crm_org: str | None, books_org: st
     return mask_emails_in("\n".join(lines) + "\n")
 
 
-def _ticket_duplicates(
-    report: MatchReport, examples: list[Cluster], main_pattern: str, cluster_patterns: Counter[str]
-) -> list[str]:
+def _ticket_duplicates(report: MatchReport, examples: list[Cluster], main_pattern: str) -> list[str]:
     """The ticket's account of the duplicates: the pattern, the counts and the examples."""
     lines = [
         "",
@@ -119,8 +116,8 @@ def _ticket_duplicates(
         f"{counted(report.books_count, 'Books customer')}; "
         f"{counted(len(report.clusters), 'group')} of duplicates"
         + (
-            " (" + ", ".join(f"{p}: {n}" for p, n in cluster_patterns.most_common()) + ")"
-            if cluster_patterns
+            " (" + ", ".join(f"{p}: {n}" for p, n in report.cluster_patterns.most_common()) + ")"
+            if report.cluster_patterns
             else ""
         )
         + ".",
