@@ -59,21 +59,19 @@ class Cluster:
     # (the CRM record kept, or the one the Books copies to deactivate are linked to); "" when it does.
     relink_crm_id: str = ""
 
-    # The members by system, and the Books ones that duplicate one another (see __post_init__): set once,
-    # as every step of choosing survivors and describing patterns asks for them.
+    # The members by system, the CRM members' ids, and the Books members that duplicate one another (see
+    # __post_init__): set once, as every step of choosing survivors and describing patterns asks for them.
     crm: list[PartyRecord] = field(init=False, repr=False)
     books: list[PartyRecord] = field(init=False, repr=False)
+    crm_ids: set[str] = field(init=False, repr=False)
     duplicate_books: list[PartyRecord] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         crm, books = System.CRM, System.BOOKS
         self.crm = [r for r in self.members if r.system is crm]
         self.books = [r for r in self.members if r.system is books]
+        self.crm_ids = {r.record_id for r in self.crm}
         self.duplicate_books = self._duplicate_books()
-
-    @property
-    def _crm_ids(self) -> set[str]:
-        return {r.record_id for r in self.crm}
 
     def _duplicate_books(self) -> list[PartyRecord]:
         """The Books members that duplicate one another: the largest group billed in one currency
@@ -84,7 +82,7 @@ class Cluster:
         by_currency: dict[str | None, list[PartyRecord]] = defaultdict(list)
         for record in books:
             by_currency[record_currency(record)].append(record)
-        crm_ids = self._crm_ids
+        crm_ids = self.crm_ids
         return max(
             by_currency.values(),
             key=lambda group: (len(group), any(r.linked_crm_id in crm_ids for r in group)),
@@ -98,27 +96,34 @@ class Cluster:
         ``crm_exported``: the ids of the CRM export (None without one), so that a Books copy's link to
         a CRM record no longer there is not taken for the link to move.
         """
-        crm_ids = {r.record_id for r in self.crm}
-        books = self.duplicate_books
-        if len(books) > 1:
-            self._choose_books_survivor(books, crm_ids)
-        crm, crm_marked_aside = _unmarked_first(self.crm)
+        if len(self.duplicate_books) > 1:
+            self._choose_books_survivor()
         if len(self.crm) > 1:
-            dated = [r for r in crm if r.created_at is not None]
-            if dated:
-                self.crm_survivor = min(dated, key=lambda r: _sort_time(r.created_at))
-                self.crm_reason = "created first: the longer history"
-            else:
-                linked_from_books = {r.linked_crm_id for r in self.books if r.linked_crm_id}
-                linked = [r for r in crm if r.record_id in linked_from_books]
-                self.crm_survivor = (linked or crm)[0]
-                self.crm_reason = (
-                    "the one Books is linked to" if linked else "first listed (no created times)"
-                )
-            if crm_marked_aside:
-                self.crm_reason += _MARKED_ASIDE
-            self.repoint = self._linked_elsewhere(crm_ids, self.crm_survivor.record_id)
+            self.crm_survivor, self.crm_reason = self._crm_survivor()
+            self.repoint = self._linked_elsewhere(self.crm_survivor.record_id)
         self.relink_crm_id = self._crm_id_to_link(crm_exported)
+
+    def _crm_survivor(self) -> tuple[PartyRecord, str]:
+        """The CRM copy to keep, and why: the one created first, else the one Books is linked to."""
+        crm, marked_aside = _unmarked_first(self.crm)
+        dated = [r for r in crm if r.created_at is not None]
+        if dated:
+            survivor = min(dated, key=lambda r: _sort_time(r.created_at))
+            reason = "created first: the longer history"
+        else:
+            linked_from_books = {r.linked_crm_id for r in self.books if r.linked_crm_id}
+            linked = [r for r in crm if r.record_id in linked_from_books]
+            survivor = (linked or crm)[0]
+            reason = "the one Books is linked to" if linked else "first listed (no created times)"
+        return survivor, reason + (_MARKED_ASIDE if marked_aside else "")
+
+    def books_to_deactivate(self) -> list[PartyRecord]:
+        """The Books copies that duplicate the survivor (none without one): to deactivate once any
+        transactions they hold have moved to it."""
+        survivor = self.books_survivor
+        if survivor is None:
+            return []
+        return [r for r in self.duplicate_books if r is not survivor]
 
     @property
     def books_kept(self) -> PartyRecord | None:
@@ -147,7 +152,7 @@ class Cluster:
         if kept is None or any(r is kept for r in self.repoint):
             return ""
         link = kept.linked_crm_id
-        if link and crm_exported is not None and link in crm_exported and link not in self._crm_ids:
+        if link and crm_exported is not None and link in crm_exported and link not in self.crm_ids:
             return ""  # linked to a CRM record outside these duplicates: moving it is a person's call
         if self.crm_survivor is not None:
             target = self.crm_survivor.record_id
@@ -179,17 +184,16 @@ class Cluster:
             note += f" instead of Books {ids_in_words(displaced)}, before deactivating {them}"
         return note
 
-    def _linked_elsewhere(self, crm_ids: set[str], survivor_id: str) -> list[PartyRecord]:
+    def _linked_elsewhere(self, survivor_id: str) -> list[PartyRecord]:
         """The Books customers that stay (or hold transactions) but are linked to a CRM copy other than
         the CRM survivor: merging that copy away first would leave them linked to nothing, the seed's
         CRM-merge orphan, so they are re-pointed to the survivor before the CRM records are merged."""
-        survivor = self.books_survivor
-        retired = {r.record_id for r in self.duplicate_books if survivor and r is not survivor}
+        retired = {r.record_id for r in self.books_to_deactivate()}
         return [
             r
             for r in self.books
             if (r.record_id not in retired or holds_transactions(r))
-            and r.linked_crm_id in crm_ids
+            and r.linked_crm_id in self.crm_ids
             and r.linked_crm_id != survivor_id
         ]
 
@@ -205,7 +209,8 @@ class Cluster:
         instead = f" instead of Books {ids_in_words(displaced)} (to deactivate)" if displaced else ""
         return f"re-point {moves} to CRM {target}{instead} before merging the CRM records"
 
-    def _choose_books_survivor(self, books: list[PartyRecord], crm_ids: set[str]) -> None:
+    def _choose_books_survivor(self) -> None:
+        books = self.duplicate_books
         with_money = [r for r in books if holds_transactions(r)]
         # Transactions decide first (moving them is the costly part), then a copy nobody marked.
         pool, marked_aside = _unmarked_first(with_money or books)
@@ -213,10 +218,10 @@ class Cluster:
         active = [r for r in pool if r.active]
         inactive_aside = 0 < len(active) < len(pool)
         pool = active or pool
-        linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in crm_ids]
+        linked = [r for r in pool if r.linked_crm_id and r.linked_crm_id in self.crm_ids]
         pool = linked or pool
         survivor = self.books_survivor = min(pool, key=lambda r: _sort_time(r.created_at))
-        unknown = [r for r in books if r is not survivor and holds_transactions(r) is None]
+        unknown = [r for r in self.books_to_deactivate() if holds_transactions(r) is None]
         if len(with_money) == 1:
             money = balance_in_words(survivor.outstanding) if survivor.outstanding else "transactions"
             reason = f"the only copy with {money}"
@@ -224,7 +229,7 @@ class Cluster:
             if len(with_money) > 1:
                 # Both are invoiced: nothing can be deleted, and no copy deactivated before its
                 # transactions have moved to the one kept.
-                others = [r for r in with_money if r is not survivor]
+                others = [r for r in self.books_to_deactivate() if holds_transactions(r)]
                 them = "it" if len(others) == 1 else "them"
                 reason = (
                     f"{len(with_money)} copies hold transactions: move those of {ids_in_words(others)} "
@@ -263,7 +268,7 @@ class Cluster:
             self.patterns.append("several CRM records")
         if len(set(links)) < len(links):
             self.patterns.append("two Books customers linked to one CRM record")
-        if links_known and crm and books and self._crm_ids.isdisjoint(links):
+        if links_known and crm and books and self.crm_ids.isdisjoint(links):
             self.patterns.append("CRM and Books copies not linked")
 
 

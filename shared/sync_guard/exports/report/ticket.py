@@ -138,15 +138,12 @@ def _ticket_duplicates(report: MatchReport, examples: list[Cluster], main_patter
             wanted.append(f"please {cluster.relink_note()}")
         if wanted:
             lines.append(f"   Request: {'; '.join(wanted)}.")
-        unknown = [
-            r
-            for r in cluster.duplicate_books
-            if r is not cluster.books_survivor and holds_transactions(r) is None
-        ]
         survivor = cluster.books_survivor
-        if survivor and unknown:
+        retired = cluster.books_to_deactivate()  # none without a survivor
+        unknown = [r for r in retired if holds_transactions(r) is None]
+        if unknown:
             lines.append(f"   We will check the transactions of {ids_in_words(unknown)} before deactivating.")
-        invoiced = [r for r in cluster.duplicate_books if r is not survivor and holds_transactions(r)]
+        invoiced = [r for r in retired if holds_transactions(r)]
         if survivor and invoiced:
             also, it = ("also holds", "it") if len(invoiced) == 1 else ("also hold", "them")
             lines.append(
