@@ -33,6 +33,7 @@ def _unmarked_first(records: list[PartyRecord]) -> tuple[list[PartyRecord], bool
 
 
 def _sort_time(value: datetime | None) -> float:
+    """A created time as a number to sort by: a missing one last, a naive one read as UTC."""
     if value is None:
         return float("inf")
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
@@ -116,6 +117,11 @@ class Cluster:
             survivor = (linked or crm)[0]
             reason = "the one Books is linked to" if linked else "first listed (no created times)"
         return survivor, reason + (_MARKED_ASIDE if marked_aside else "")
+
+    def books_in_other_currencies(self) -> list[PartyRecord]:
+        """The Books members billed in another currency than the duplicate ones: intended, not copies."""
+        duplicates = {id(r) for r in self.duplicate_books}
+        return [r for r in self.books if id(r) not in duplicates]
 
     def books_to_deactivate(self) -> list[PartyRecord]:
         """The Books copies that duplicate the survivor (none without one): to deactivate once any
@@ -315,10 +321,7 @@ def find_clusters(
             continue
         cluster = Cluster(len(clusters) + 1, members)
         if len(cluster.books) > 1:
-            kept = {id(r) for r in cluster.duplicate_books}
-            currency_copies.update(
-                refs[at] for at in group if records[at].system is System.BOOKS and id(records[at]) not in kept
-            )
+            currency_copies.update(r.ref for r in cluster.books_in_other_currencies())
         cluster.describe_patterns(links_known=links_known)
         if cluster.patterns:
             cluster.choose_survivors(crm_exported=crm_exported)

@@ -16,8 +16,8 @@ _SCOPES = {
     (System.CRM, System.CRM): "within CRM",
     (System.BOOKS, System.BOOKS): "within Books",
 }
+_IDENTICAL_NAMES = "identical names"
 _NAME_PATTERNS = {
-    "identical": "identical names",
     NameRelation.SAME: "name drift (Ltd/Limited, &/and, The, case, spaces)",
     NameRelation.REORDERED: "name drift (words in another order)",
     NameRelation.TYPO: "typos or abbreviations in the name",
@@ -39,14 +39,16 @@ class ReportPair:
     result: MatchResult
     relation: NameRelation
     # True when the Books record already carries this CRM record's id: the sync's own pair. Set once
-    # (the pattern, the summary and the ticket each ask it of every pair), as a field: a cached property
-    # takes a lock the first time it is asked, which costs twice what working it out does.
+    # (the pattern and the ticket ask it of every pair), as a field: a cached property takes a lock
+    # the first time it is asked, which costs twice what working it out does.
     linked: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        crm, books = self.left, self.right
+        left, right = self.left, self.right
         linked = (
-            crm.system is System.CRM and books.system is System.BOOKS and books.linked_crm_id == crm.record_id
+            left.system is System.CRM
+            and right.system is System.BOOKS
+            and right.linked_crm_id == left.record_id
         )
         object.__setattr__(self, "linked", linked)  # frozen: set as the dataclass's own __init__ does
 
@@ -64,7 +66,7 @@ class ReportPair:
             if None not in currencies and len(currencies) == 2:
                 return f"{scope}: {_OTHER_CURRENCY}"
         if self.relation is NameRelation.SAME and self.left.name.strip() == self.right.name.strip():
-            kind = _NAME_PATTERNS["identical"]
+            kind = _IDENTICAL_NAMES
         else:
             kind = _NAME_PATTERNS.get(self.relation, "different names, shared contact details")
         return f"{scope}: {kind}"

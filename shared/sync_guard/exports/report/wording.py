@@ -46,10 +46,12 @@ def counted(number: int, noun: str) -> str:
 
 
 def are(things: Collection[object]) -> str:
+    """``is`` for one thing, ``are`` for any other number."""
     return "is" if len(things) == 1 else "are"
 
 
 def were(things: Collection[object]) -> str:
+    """``was`` for one thing, ``were`` for any other number."""
     return "was" if len(things) == 1 else "were"
 
 
@@ -60,14 +62,17 @@ def ids_in_words(records: Sequence[PartyRecord], shown: int = 3) -> str:
 
 
 def md_cell(text: str) -> str:
+    """Text for a cell of a markdown table: its pipes escaped, its line breaks made spaces."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def record_in_words(record: PartyRecord) -> str:
+    """``Books "Acme Ltd" (id 8001, active, billed in GBP, holds transactions)``: a record for the
+    summary's tables and the ticket's examples."""
     status = status_text(record)
-    money = f", {status}" if status else ""
+    details = f", {status}" if status else ""
     if record.system is System.BOOKS:
         currency = record_currency(record)
-        money += f", billed in {currency}" if currency else ""
-        money += ", " + transactions_in_words(record)
-    return f'{SYSTEM_NAMES[record.system.value]} "{md_cell(record.name)}" (id {record.record_id}{money})'
+        details += f", billed in {currency}" if currency else ""
+        details += ", " + transactions_in_words(record)
+    return f'{SYSTEM_NAMES[record.system.value]} "{md_cell(record.name)}" (id {record.record_id}{details})'
