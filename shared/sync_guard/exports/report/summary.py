@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
-from sync_guard.exports.report.clusters import holds_transactions
+from sync_guard.exports.report.clusters import Cluster, holds_transactions
 from sync_guard.exports.report.model import MatchReport
 from sync_guard.exports.report.wording import (
     SYSTEM_NAMES,
@@ -29,9 +29,6 @@ def _source(report: MatchReport, system: str) -> str:
 
 def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
     """``summary.md``: counts per pattern, clusters, which copy holds transactions, suggested survivors."""
-    patterns: dict[str, Counter[Verdict]] = defaultdict(Counter)
-    for pair, pattern in zip(report.pairs, report.patterns, strict=True):
-        patterns[pattern][pair.result.verdict] += 1
     lines = [
         "# Match report",
         "",
@@ -44,6 +41,30 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         f"(confident), **possible** from {POSSIBLE_THRESHOLD} (worth a person's look). Each pair in "
         "`pairs.csv` lists the evidence behind its score.",
         "",
+        *_pairs_section(report),
+        *_clusters_section(report, max_clusters),
+    ]
+    if report.orphans:
+        lines += _orphans_section(report, max_clusters)
+    if report.saturated_keys:
+        shown = ", ".join(f"`{k}`" for k in sorted(report.saturated_keys)[:10])
+        lines += [
+            "",
+            f"Note: {counted(len(report.saturated_keys), 'blocking key')} {were(report.saturated_keys)} "
+            "shared by too many records to search in full "
+            f"(e.g. {shown}); records sharing only those keys were compared with the first ones listed.",
+        ]
+    if report.warnings:
+        lines += ["", "## Warnings", "", *[f"- {md_cell(w)}" for w in report.warnings]]
+    return "\n".join(lines) + "\n"
+
+
+def _pairs_section(report: MatchReport) -> list[str]:
+    """The pairs counted by pattern and verdict, and which patterns are no copies to clean up."""
+    patterns: dict[str, Counter[Verdict]] = defaultdict(Counter)
+    for pair, pattern in zip(report.pairs, report.patterns, strict=True):
+        patterns[pattern][pair.result.verdict] += 1
+    lines = [
         "## Pairs",
         "",
         "| pattern | duplicate | possible |",
@@ -69,7 +90,12 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
             "expected pairing. Export the Books customers with their CRM Account ID to tell them apart.",
             "",
         ]
-    lines += [
+    return lines
+
+
+def _clusters_section(report: MatchReport, max_clusters: int) -> list[str]:
+    """The clusters counted by pattern, the clean-up rule, and a row for each of the first ones."""
+    lines = [
         "## Clusters of duplicates",
         "",
         f"{counted(len(report.clusters), 'cluster')} of records joined by duplicate pairs that need "
@@ -93,54 +119,52 @@ def summary_md(report: MatchReport, *, max_clusters: int = 200) -> str:
         "| patterns |",
         "| ---: | --- | --- | --- | --- | --- | --- |",
     ]
-    for cluster in report.clusters[:max_clusters]:
-        members = "<br>".join(record_in_words(r) for r in cluster.members)
-        holders = [r for r in cluster.duplicate_books if holds_transactions(r)]
-        unknown = [r for r in cluster.duplicate_books if holds_transactions(r) is None]
-        holds = ", ".join(r.record_id for r in holders) or ("none known" if unknown else "none")
-        if unknown:
-            holds += f" (unknown: {ids_in_words(unknown)})"
-        books_keep = (
-            f"{cluster.books_survivor.record_id} ({cluster.books_reason})" if cluster.books_survivor else ""
-        )
-        crm_keep = f"{cluster.crm_survivor.record_id} ({cluster.crm_reason})" if cluster.crm_survivor else ""
-        if cluster.repoint:
-            crm_keep += f"; first {cluster.repoint_note()}"
-        lines.append(
-            f"| {cluster.number} | {members} | {holds} | {md_cell(books_keep)} | {md_cell(crm_keep)} | "
-            f"{md_cell(cluster.relink_note())} | {md_cell('; '.join(cluster.patterns))} |"
-        )
+    lines += [_cluster_row(cluster) for cluster in report.clusters[:max_clusters]]
     if len(report.clusters) > max_clusters:
         lines.append(f"\n{len(report.clusters) - max_clusters} more clusters in `clusters.csv`.")
-    if report.orphans:
-        lines += [
-            "",
-            "## Books customers whose CRM record is gone",
-            "",
-            f"{counted(len(report.orphans), 'Books customer')} {are(report.orphans)} linked to a CRM record "
-            "that is not in the CRM export: merged or deleted in CRM (or a record of a module that was not "
-            "exported). The sync has lost the partner, and an edit of the surviving CRM record may create "
-            "yet another Books customer. Ask Zoho support to re-point each to the CRM record that survived, "
-            "before merging anything else.",
-            "",
-            "| Books customer | linked CRM id | holds transactions |",
-            "| --- | --- | --- |",
-        ]
-        for record in report.orphans[:max_clusters]:
-            holds = {True: "yes", False: "no", None: "unknown"}[holds_transactions(record)]
-            lines.append(
-                f"| {md_cell(record_in_words(record))} | {md_cell(record.linked_crm_id or '')} | {holds} |"
-            )
-        if len(report.orphans) > max_clusters:
-            lines.append(f"\n{len(report.orphans) - max_clusters} more not listed.")
-    if report.saturated_keys:
-        shown = ", ".join(f"`{k}`" for k in sorted(report.saturated_keys)[:10])
-        lines += [
-            "",
-            f"Note: {counted(len(report.saturated_keys), 'blocking key')} {were(report.saturated_keys)} "
-            "shared by too many records to search in full "
-            f"(e.g. {shown}); records sharing only those keys were compared with the first ones listed.",
-        ]
-    if report.warnings:
-        lines += ["", "## Warnings", "", *[f"- {md_cell(w)}" for w in report.warnings]]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _cluster_row(cluster: Cluster) -> str:
+    """A cluster's row: its records, which Books copies hold transactions, what to keep and repair."""
+    members = "<br>".join(record_in_words(r) for r in cluster.members)
+    holders = [r for r in cluster.duplicate_books if holds_transactions(r)]
+    unknown = [r for r in cluster.duplicate_books if holds_transactions(r) is None]
+    holds = ", ".join(r.record_id for r in holders) or ("none known" if unknown else "none")
+    if unknown:
+        holds += f" (unknown: {ids_in_words(unknown)})"
+    books_keep = (
+        f"{cluster.books_survivor.record_id} ({cluster.books_reason})" if cluster.books_survivor else ""
+    )
+    crm_keep = f"{cluster.crm_survivor.record_id} ({cluster.crm_reason})" if cluster.crm_survivor else ""
+    if cluster.repoint:
+        crm_keep += f"; first {cluster.repoint_note()}"
+    return (
+        f"| {cluster.number} | {members} | {holds} | {md_cell(books_keep)} | {md_cell(crm_keep)} | "
+        f"{md_cell(cluster.relink_note())} | {md_cell('; '.join(cluster.patterns))} |"
+    )
+
+
+def _orphans_section(report: MatchReport, max_rows: int) -> list[str]:
+    """The Books customers linked to a CRM record the CRM export does not have, the first ones in rows."""
+    lines = [
+        "",
+        "## Books customers whose CRM record is gone",
+        "",
+        f"{counted(len(report.orphans), 'Books customer')} {are(report.orphans)} linked to a CRM record "
+        "that is not in the CRM export: merged or deleted in CRM (or a record of a module that was not "
+        "exported). The sync has lost the partner, and an edit of the surviving CRM record may create "
+        "yet another Books customer. Ask Zoho support to re-point each to the CRM record that survived, "
+        "before merging anything else.",
+        "",
+        "| Books customer | linked CRM id | holds transactions |",
+        "| --- | --- | --- |",
+    ]
+    for record in report.orphans[:max_rows]:
+        holds = {True: "yes", False: "no", None: "unknown"}[holds_transactions(record)]
+        lines.append(
+            f"| {md_cell(record_in_words(record))} | {md_cell(record.linked_crm_id or '')} | {holds} |"
+        )
+    if len(report.orphans) > max_rows:
+        lines.append(f"\n{len(report.orphans) - max_rows} more not listed.")
+    return lines
