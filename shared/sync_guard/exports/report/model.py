@@ -54,7 +54,9 @@ class ReportPair:
 
     @property
     def pattern(self) -> str:
-        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``.
+        """Scope and name pattern, e.g. ``CRM ↔ Books: name drift (Ltd/Limited, ...)``, as the two records
+        show it: :meth:`MatchReport.pattern_of` knows more (a customer in another currency) and is the
+        one the files use.
 
         Worked out each time it is asked: :attr:`MatchReport.patterns` asks it once of each pair.
         """
