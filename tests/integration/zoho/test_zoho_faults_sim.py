@@ -141,9 +141,20 @@ def test_thirty_percent_faults_every_idempotent_action_lands_once(
 ) -> None:
     customers = [_customer(sim, f"Customer {n}") for n in range(60)]
     accounts = [_account(sim, f"Account {n}") for n in range(60)]
-    sim.faults.configure(FaultConfig(rate=0.3, seed=11, retry_after=0.5, delay=0.3))
+    # The client's timeout is well above the simulator's answer time on a loaded machine, so the timeouts it
+    # meets are the simulator's held requests, not slow answers using up its attempts. Each costs that
+    # timeout in wall time: a few of them among many 429s and 500s keep the test quick.
+    sim.faults.configure(
+        FaultConfig(
+            rate=0.3,
+            weights={FaultKind.RATE_LIMIT: 1.0, FaultKind.SERVER_ERROR: 1.0, FaultKind.TIMEOUT: 0.1},
+            seed=11,
+            retry_after=0.5,
+            delay=1.5,
+        )
+    )
     patient = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05)
-    settings = sim.settings(zoho_timeout_seconds=0.1)
+    settings = sim.settings(zoho_timeout_seconds=1.0)
     with build_zoho_clients(settings, InMemoryTokenCache(), retry=patient, sleep=sleeps) as zoho:
         for customer in customers:
             zoho.books.mark_inactive(customer)
