@@ -101,25 +101,61 @@ def _csv_row(entry: AuditEntry) -> dict[str, str]:
     return {column: spreadsheet_text(value) for column, value in row.items()}
 
 
+#: Narrower than this, six columns fold record ids, rule codes and times mid-word: each entry is then a block.
+NARROW_TABLE = 160
+
+
+def _when(entry: AuditEntry) -> str:
+    return entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _records(entry: AuditEntry) -> str:
+    return ", ".join(f"{ref} '{entry.names[ref]}'" if ref in entry.names else ref for ref in entry.records)
+
+
+def _note_and_evidence(entry: AuditEntry) -> list[str]:
+    return [*([entry.note] if entry.note else []), *entry.evidence[:6]]
+
+
 def _print_table(entries: list[AuditEntry], console: Console) -> None:
+    """The entries for people: a table of six columns, or on a narrow terminal (80 columns) a block each."""
+    if console.width < NARROW_TABLE:
+        _print_blocks(entries, console)
+        return
     table = Table(show_lines=False)
-    for column in ("time (UTC)", "decision", "rules", "records", "actor", "evidence"):
+    table.add_column("time (UTC)", no_wrap=True)
+    for column in ("decision", "rules", "records", "actor", "evidence"):
         table.add_column(column, overflow="fold")
     for entry in entries:
-        records = ", ".join(
-            f"{ref} '{entry.names[ref]}'" if ref in entry.names else ref for ref in entry.records
-        )
         table.add_row(
-            entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            _when(entry),
             # In words ("admin: released crm:1"); the note after says how it went (a replay's "moved 2
             # message(s)" before the ids it moved).
             what_happened(entry),
             " ".join(entry.rules) or "-",
-            records,
+            _records(entry),
             entry.actor,
-            "\n".join([*([entry.note] if entry.note else []), *entry.evidence[:6]]),
+            "\n".join(_note_and_evidence(entry)),
         )
     console.print(table)
+
+
+def _print_blocks(entries: list[AuditEntry], console: Console) -> None:
+    """The time on the left, and what the table's other columns say beside it, a line each, wrapped at words
+    in the width left (an id or a rule code is narrower than that, so none is cut)."""
+    grid = Table.grid(padding=(0, 2, 1, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for entry in entries:
+        lines = [
+            what_happened(entry),
+            *([f"rules: {' '.join(entry.rules)}"] if entry.rules else []),
+            *([f"records: {_records(entry)}"] if entry.records else []),
+            f"by {entry.actor}",
+            *_note_and_evidence(entry),
+        ]
+        grid.add_row(f"{_when(entry)} UTC", "\n".join(lines))
+    console.print(grid)
 
 
 def audit(
