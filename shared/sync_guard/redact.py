@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, ValidationError
 
-# Letters of any script: "jürgen@bäckerei-müller.de" is as much a customer's address as an ASCII one.
-_EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,})")
+# Letters of any script: "jürgen@bäckerei-müller.de" is as much a customer's address as an ASCII one. The
+# domain is dotted, ending in a label of letters, or is one label of two characters or more that starts
+# with a letter ("ops@localhost", "j.smith@intranet"); see ``_is_address`` for the one label.
+_EMAIL = re.compile(r"([\w.%+-])[\w.%+-]*@((?:[\w-]+\.)+[^\W\d_]{2,}|[^\W\d_][\w-]+)(?![\w-])")
+
+
+def _is_address(match: re.Match[str]) -> bool:
+    """Whether ``_EMAIL``'s match is an address. A domain of one label counts in lower case only: capitals
+    there are a name's ("Coffee@Work Ltd", "Eat@Joe's"), which evidence quotes and must stay readable;
+    an address's host is written in lower case. ("Acme @ London" spaces out its "@": never matched.)"""
+    domain = match.group(2)
+    return "." in domain or domain == domain.lower()
+
+
+def _replace_emails(text: str, replacement: Callable[[re.Match[str]], str]) -> str:
+    """``text`` with every address the recogniser finds replaced: one recogniser for logs, evidence and
+    subjects."""
+    return _EMAIL.sub(lambda m: replacement(m) if _is_address(m) else m.group(0), text)
 
 
 def mask_email(email: str | None) -> str:
@@ -26,8 +43,13 @@ def mask_emails_in(text: str, *, digest: bool = False) -> str:
     """Mask every email address inside free text (error messages) before logging; with ``digest``, each as
     ``mask_email`` masks it (``j***@acme.co.uk#1a2b3c``), so that two addresses are still told apart."""
     if digest:
-        return _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+        return _replace_emails(text, lambda m: mask_email(m.group(0)))
+    return _replace_emails(text, lambda m: f"{m.group(1)}***@{m.group(2)}")
+
+
+def hide_emails(text: str, placeholder: str) -> str:
+    """``text`` with every email address replaced by ``placeholder`` (where not even a masked one fits)."""
+    return _replace_emails(text, lambda _: placeholder)
 
 
 def _masked_lines(lines: tuple[str, ...]) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from sync_guard.notify.model import (
     Role,
     Severity,
 )
+from sync_guard.redact import hide_emails
 from sync_guard.timefmt import utc_minute
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
@@ -44,7 +45,6 @@ MULTIPLE = "MULTIPLE"
 BODY_MAX_BYTES = 240_000
 WIDTH = 100
 
-_EMAIL = re.compile(r"[^\s@<>()\"']+@[^\s@<>()\"']+\.[A-Za-z]{2,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 INTRO = (
@@ -60,7 +60,7 @@ def subject_safe(text: str) -> str:
     Accents are folded ("Müller" -> "Muller") because some mail paths mangle non-ASCII subjects; the body
     keeps the exact names.
     """
-    text = _EMAIL.sub("(email hidden)", text)
+    text = hide_emails(text, "(email hidden)")
     text = _CONTROL.sub(" ", text)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return " ".join(text.split())

@@ -280,6 +280,8 @@ def test_subjects_are_short_ascii_single_lines_and_keep_the_action() -> None:
 
 def test_subject_safe_strips_control_characters_and_emails() -> None:
     assert subject_safe("A\tB\r\nC  d@e.co.uk") == "A B C (email hidden)"
+    # as the logs and the evidence find them: an address of one label too, not a name with an "@"
+    assert subject_safe("ops@localhost for Coffee@Work") == "(email hidden) for Coffee@Work"
 
 
 def test_evidence_and_references_are_listed(links: ZohoLinks) -> None:
