@@ -547,10 +547,19 @@ def _plan_delete(
     return _decide(event, ctx, builder, snapshot, config, now, rules, keys=previous.keys, breaker_change=None)
 
 
-def admin_pair_replaced(ref: str, linked: str, admin_partner: str) -> str:
-    """The audit note of a pair an admin made that Zoho's link replaced: the guard follows Zoho's link."""
+def admin_pair_replaced(ref: str, linked: str, admin_partner: str, *, link_is_new: bool) -> str:
+    """The audit note of a pair an admin made that Zoho's link replaced: the guard follows Zoho's link.
+
+    ``link_is_new``: the event brought the link (it changed, or the guard had not seen the customer).
+    Otherwise the guard already knew it, and the admin's pair contradicted it before this event."""
+    if link_is_new:
+        return (
+            f"Zoho's link now pairs {ref} with {linked}; "
+            f"the pair with {admin_partner} an admin made is replaced"
+        )
     return (
-        f"Zoho's link now pairs {ref} with {linked}; the pair with {admin_partner} an admin made is replaced"
+        f"Zoho's link pairs {ref} with {linked}, as it did before this change; "
+        f"the pair with {admin_partner} an admin made is replaced"
     )
 
 
@@ -559,7 +568,8 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
 
     Returns a note for each pair an admin made that Zoho's link replaces, by the admin's partner (the
     event's audit entry says it and names that record): Zoho's link changed since (``link`` refuses a pair
-    it contradicts), or the pair predates that check. A pair an admin made outlives Zoho's link going.
+    it contradicts), or the pair predates that check and contradicted the link already, which the note
+    tells apart by the link the guard last saw. A pair an admin made outlives Zoho's link going.
     """
     replaced: dict[str, str] = {}
     own = builder.current(ref)
@@ -569,12 +579,16 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
     if record.system is System.BOOKS:
         if record.linked_crm_id:
             target_ref = f"crm:{record.linked_crm_id}"
+            seen = builder.read.get(ref)
+            link_is_new = seen is None or seen.record.linked_crm_id != record.linked_crm_id
             if own.partner and own.partner != target_ref:
                 old = builder.current(own.partner)
                 if old is not None and old.partner == ref:
                     builder.update(old.ref, partner=None, pair_source=None, former_partner=ref)
                 if own.pair_source is PairSource.ADMIN:
-                    replaced[own.partner] = admin_pair_replaced(ref, target_ref, own.partner)
+                    replaced[own.partner] = admin_pair_replaced(
+                        ref, target_ref, own.partner, link_is_new=link_is_new
+                    )
             builder.update(ref, partner=target_ref, pair_source=PairSource.ZOHO_LINK)
             target = builder.current(target_ref)
             if target is not None and target.live and target.partner != ref:
@@ -587,7 +601,9 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
                         # Unpaired as the Books side above unpairs its old partner: no pair left half made.
                         builder.update(holder.ref, partner=None, pair_source=None, former_partner=target_ref)
                     if target.partner and target.pair_source is PairSource.ADMIN:
-                        replaced[target.partner] = admin_pair_replaced(target_ref, ref, target.partner)
+                        replaced[target.partner] = admin_pair_replaced(
+                            target_ref, ref, target.partner, link_is_new=link_is_new
+                        )
                     builder.update(
                         target_ref,
                         partner=ref,

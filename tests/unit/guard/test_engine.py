@@ -268,6 +268,35 @@ def test_zoho_linking_the_customer_elsewhere_replaces_an_admins_pair_and_says_so
     assert "crm:2" in result.entry.records
 
 
+def test_an_admins_pair_that_contradicted_zohos_link_already_is_not_said_to_be_replaced_by_a_new_link(
+    shadow: InMemoryShadow,
+) -> None:
+    # given books:9, which Zoho links to crm:1, paired with crm:2 by an admin before `link` refused a pair
+    # that Zoho's link contradicts
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Zeta Ltd")))
+    guard.process(event_for(crm_account("2", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    _linked_by_an_admin(shadow, "crm:2", "books:9")
+    shadow.states["crm:1"] = shadow.states["crm:1"].model_copy(
+        update={"partner": None, "pair_source": None, "former_partner": "books:9"}
+    )
+
+    # when books:9 changes, Zoho's link as it was
+    result = guard.process(
+        event_for(books_customer("9", "Acme Ltd.", linked="1", minutes=2), Operation.UPDATE)
+    )
+
+    # then the guard follows Zoho's link, and the note does not say the link is new
+    assert shadow.states["books:9"].partner == "crm:1"
+    assert shadow.states["crm:2"].partner is None
+    assert result.entry is not None
+    assert (
+        "Zoho's link pairs books:9 with crm:1, as it did before this change; "
+        "the pair with crm:2 an admin made is replaced"
+    ) in result.entry.note
+
+
 def test_zoho_linking_another_customer_to_the_crm_record_replaces_an_admins_pair_and_says_so(
     shadow: InMemoryShadow,
 ) -> None:
