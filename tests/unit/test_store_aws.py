@@ -29,3 +29,25 @@ def test_a_client_for_a_read_that_should_give_up_soon_tries_fewer_times() -> Non
     assert usual.meta.config.retries["total_max_attempts"] == 5
     assert client("dynamodb", settings) is usual  # each kind still made once per process
     assert quick.meta.config.connect_timeout == usual.meta.config.connect_timeout == 2
+
+
+def test_clients_of_every_service_come_from_one_session() -> None:
+    # A session per client parsed botocore's endpoint data and service list again for each (cold start).
+    settings = Settings(aws_region="eu-west-2", aws_endpoint_url="http://127.0.0.1:9")
+    reset_clients()
+
+    table, queue = client("dynamodb", settings), client("sqs", settings)
+
+    assert table._loader is queue._loader  # botocore's data, loaded and cached by the one session
+    assert table._endpoint.host == queue._endpoint.host == "http://127.0.0.1:9"
+
+
+def test_forgetting_the_clients_forgets_their_session() -> None:
+    # Tests change credentials and start moto between cases: the next client must see them.
+    settings = Settings(aws_region="eu-west-2", aws_endpoint_url="http://127.0.0.1:9")
+    reset_clients()
+    before = client("dynamodb", settings)
+
+    reset_clients()
+
+    assert client("sqs", settings)._loader is not before._loader
