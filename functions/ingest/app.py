@@ -27,7 +27,9 @@ from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.queue import SqsEventQueue
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore: its calls (DynamoDB, SQS, the secret) are all this function makes. Left to patch everything,
+# the X-Ray SDK imports httpx (and sqlite3) at cold start to patch libraries this function never calls.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 

@@ -11,76 +11,22 @@ the other imports each handler in a fresh interpreter that refuses every other p
 from __future__ import annotations
 
 import ast
-import subprocess
+import json
 import sys
 from collections.abc import Iterable, Iterator
 from functools import cache
-from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path
-from typing import Any
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
-from sync_guard.local.template import load_template
-
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_ROOT = ROOT / "shared"
-#: The Lambda runtime the layer is built for: requirement markers are read as it would read them.
-LAMBDA_ENVIRONMENT = {
-    "python_version": "3.12",
-    "python_full_version": "3.12.0",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "platform_machine": "aarch64",
-    "os_name": "posix",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-}
-
-
-def _applies(requirement: Requirement, extras: set[str]) -> bool:
-    if requirement.marker is None:
-        return True
-    return any(
-        requirement.marker.evaluate({**LAMBDA_ENVIRONMENT, "extra": extra}) for extra in (extras or {""})
-    )
-
-
-@cache
-def layer_distributions() -> frozenset[str]:
-    """The distributions pip puts in the layer: its requirements and, recursively, what they require."""
-    lines = (PACKAGE_ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    pending = [Requirement(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    found: set[str] = set()
-    while pending:
-        requirement = pending.pop()
-        name = canonicalize_name(requirement.name)
-        if name in found:
-            continue
-        found.add(name)
-        try:
-            needs = requires(requirement.name) or []
-        except PackageNotFoundError:
-            pytest.fail(f"{requirement.name} (layer requirement) is not installed in the test environment")
-        pending.extend(r for r in map(Requirement, needs) if _applies(r, set(requirement.extras)))
-    return frozenset(found)
-
-
-@cache
-def layer_modules() -> frozenset[str]:
-    """Top-level module names the layer provides."""
-    shipped = layer_distributions()
-    return frozenset(
-        module
-        for module, distributions in packages_distributions().items()
-        if any(canonicalize_name(d) in shipped for d in distributions)
-    )
-
-
-#: Standard modules the tests' Python (3.11) has and the functions' runtime (3.12) no longer does.
-REMOVED_BY_3_12 = frozenset({"imp", "distutils", "asynchat", "asyncore", "smtpd"})
+from tests.support.lambda_imports import (
+    PACKAGE_ROOT,
+    REMOVED_BY_3_12,
+    ROOT,
+    handlers,
+    import_as_lambda,
+    layer_modules,
+)
 
 
 def allowed(module: str) -> bool:
@@ -88,39 +34,6 @@ def allowed(module: str) -> bool:
     if top in REMOVED_BY_3_12:
         return False
     return top in sys.stdlib_module_names or top == "sync_guard" or top in layer_modules()
-
-
-def _placeholder(value: Any, parameters: dict[str, Any]) -> str:
-    """A template value as the deployed function would see it: a parameter's default, or a stand-in for a
-    resource's name or address (the import must not need AWS, only the variable to be set)."""
-    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
-        return str(parameters[value["Ref"]].get("Default", ""))
-    if isinstance(value, dict):
-        return "https://sqs.eu-west-2.amazonaws.com/123456789012/sync-guard-placeholder"
-    return str(value)
-
-
-def function_environment(function: str) -> dict[str, str]:
-    """The environment variables the template gives ``function``."""
-    template = load_template()
-    parameters = template.get("Parameters", {})
-    variables = {
-        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-        **template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {}),
-    }
-    return {name: _placeholder(value, parameters) for name, value in variables.items()}
-
-
-def handlers() -> list[tuple[str, Path]]:
-    """(function name, handler file) for every function in the template."""
-    found = []
-    for name, resource in load_template()["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        properties = resource["Properties"]
-        module = properties["Handler"].rpartition(".")[0]
-        found.append((name, ROOT / properties["CodeUri"] / f"{module.replace('.', '/')}.py"))
-    return sorted(found)
 
 
 # --------------------------------------------------------------------------- reading the imports
@@ -206,53 +119,55 @@ def test_every_import_a_function_can_reach_is_in_the_layer(function: str, handle
 
 
 # --------------------------------------------------------------------------- importing for real
-_REFUSE_OUTSIDE_THE_LAYER = """
-import importlib.abc, importlib.machinery, os, sys, sysconfig
-allowed, package_root, folder, module = set(sys.argv[1].split(",")), *sys.argv[2:5]
-removed = set(sys.argv[5].split(","))  # gone from the functions' runtime, still in this Python
-# The standard library's private modules (_sysconfigdata_*, ...) are not in stdlib_module_names.
-stdlib = [sysconfig.get_paths()["stdlib"], os.path.join(sysconfig.get_paths()["platstdlib"], "lib-dynload")]
-
-class OnlyTheLayer(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        top = name.partition(".")[0]
-        if top in removed:
-            raise ModuleNotFoundError(f"No module named {name!r} (not in Python 3.12)", name=name)
-        if top in sys.stdlib_module_names or top in allowed or top == "sync_guard":
-            return None
-        if path is None and importlib.machinery.PathFinder.find_spec(top, stdlib) is not None:
-            return None
-        raise ModuleNotFoundError(f"No module named {name!r} (not in the layer)", name=name)
-
-sys.meta_path.insert(0, OnlyTheLayer())
-sys.path[:0] = [folder, package_root]
-__import__(module)
-"""
+_import_once = cache(import_as_lambda)  # one fresh interpreter per handler serves both checks below
 
 
 @pytest.mark.parametrize(("function", "handler"), handlers(), ids=[name for name, _ in handlers()])
 def test_each_handler_imports_with_only_the_layer(function: str, handler: Path) -> None:
-    # The function's own folder is on the path as the runtime puts it there: its sibling modules count.
-    own = {p.stem for p in handler.parent.glob("*.py")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-c",
-            _REFUSE_OUTSIDE_THE_LAYER,
-            ",".join(sorted(layer_modules() | own)),
-            str(PACKAGE_ROOT),
-            str(handler.parent),
-            handler.stem,
-            ",".join(sorted(REMOVED_BY_3_12)),
-        ],
-        env={**function_environment(function), "AWS_DEFAULT_REGION": "eu-west-2", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _import_once(function, handler)
     assert result.returncode == 0, f"{function} does not import with only the layer:\n{result.stderr[-3000:]}"
+
+
+#: What a function's cold start must not load, because its path never uses it (benchmarks/cold_start.py
+#: times the imports). Only the processor decides, so only it needs the matcher and its libraries; the
+#: ingest function stores and queues, so it needs neither the guard nor a Zoho client (nor httpx, which
+#: Powertools' Tracer would import to patch it).
+NOT_ON_THE_PATH = {
+    "IngestFunction": (
+        "sync_guard.matching",
+        "rapidfuzz",
+        "phonenumbers",
+        "msgspec",
+        "sync_guard.guard",
+        "sync_guard.rules",
+        "sync_guard.notify",
+        "sync_guard.executor",
+        "sync_guard.zoho.http",
+        "httpx",
+        "tenacity",
+    ),
+    **dict.fromkeys(
+        ("AdminFunction", "OutboxFunction", "SweepFunction", "ZohoChecksFunction"),
+        ("sync_guard.matching", "rapidfuzz", "phonenumbers", "msgspec"),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("function", "handler"),
+    [(name, handler) for name, handler in handlers() if name in NOT_ON_THE_PATH],
+    ids=[name for name, _ in handlers() if name in NOT_ON_THE_PATH],
+)
+def test_a_cold_start_loads_nothing_its_function_does_not_use(function: str, handler: Path) -> None:
+    result = _import_once(function, handler)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1])["modules"])
+
+    assert set(NOT_ON_THE_PATH[function]) & loaded == set(), f"{function} loads them at cold start"
+
+
+def test_the_cold_start_check_names_only_functions_of_the_template() -> None:
+    assert set(NOT_ON_THE_PATH) <= {name for name, _ in handlers()}
 
 
 def test_the_checks_refuse_a_package_the_layer_does_not_ship() -> None:
