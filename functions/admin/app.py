@@ -46,7 +46,9 @@ from sync_guard.config import get_settings
 from sync_guard.errors import InvalidPayload, MethodNotAllowed, NotFound, SyncGuardError, http_status_for
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore: this function calls DynamoDB and SQS, never Zoho; patching every library the X-Ray SDK knows
+# would import httpx (and sqlite3) at cold start for nothing.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 Request = TypeVar("Request", bound=BaseModel)

@@ -129,27 +129,23 @@ def test_each_handler_imports_with_only_the_layer(function: str, handler: Path) 
 
 
 #: What a function's cold start must not load, because its path never uses it (benchmarks/cold_start.py
-#: times the imports). Only the processor decides, so only it needs the matcher and its libraries; the
-#: ingest function stores and queues, so it needs neither the guard nor a Zoho client (nor httpx, which
-#: Powertools' Tracer would import to patch it).
+#: times the imports). Only the processor decides, so only it needs the matcher and its libraries; neither
+#: the ingest function (it stores and queues) nor the admin API (it queues actions for the outbox) calls
+#: Zoho, so neither needs its HTTP client: httpx and tenacity, which a type hint or Powertools' Tracer
+#: (patching every library it can) would otherwise import.
+MATCHER = ("sync_guard.matching", "rapidfuzz", "phonenumbers", "msgspec")
+ZOHO_CLIENT = ("sync_guard.zoho.http", "sync_guard.zoho.crm", "sync_guard.zoho.books", "httpx", "tenacity")
 NOT_ON_THE_PATH = {
     "IngestFunction": (
-        "sync_guard.matching",
-        "rapidfuzz",
-        "phonenumbers",
-        "msgspec",
+        *MATCHER,
+        *ZOHO_CLIENT,
         "sync_guard.guard",
         "sync_guard.rules",
         "sync_guard.notify",
         "sync_guard.executor",
-        "sync_guard.zoho.http",
-        "httpx",
-        "tenacity",
     ),
-    **dict.fromkeys(
-        ("AdminFunction", "OutboxFunction", "SweepFunction", "ZohoChecksFunction"),
-        ("sync_guard.matching", "rapidfuzz", "phonenumbers", "msgspec"),
-    ),
+    "AdminFunction": (*MATCHER, *ZOHO_CLIENT),
+    **dict.fromkeys(("OutboxFunction", "SweepFunction", "ZohoChecksFunction"), MATCHER),
 }
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sync_guard.guard.model import AuditEntry, RecordState
 from sync_guard.models.records import Module, PartyRecord
-from sync_guard.zoho.books import Page
-from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
+
+if TYPE_CHECKING:
+    # Names for the signatures only: importing the Zoho clients at run time would load httpx and tenacity
+    # into every function that reaches these ports (the admin function, which never calls Zoho, did).
+    from sync_guard.zoho.books import Page
+    from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 
 
 class CrmChecksClient(Protocol):
