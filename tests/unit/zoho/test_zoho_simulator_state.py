@@ -107,6 +107,17 @@ def test_merge_keeps_master_moves_contacts_and_lists_merged_as_deleted(state: Si
     assert merge_event.merged_ids == (other,)
 
 
+def test_whether_a_merge_carries_the_merged_records_tags_is_an_assumption() -> None:
+    keeps_own = SimulatorState(assumptions=Assumptions(merge_carries_tags=False))
+    master = keeps_own.crm_create("Accounts", {"Account_Name": "Acme Ltd"})["id"]
+    other = keeps_own.crm_create("Accounts", {"Account_Name": "Acme Limited"})["id"]
+    keeps_own.crm_set_tags("Accounts", other, add=["sync-guard-hold"])
+
+    merged = keeps_own.crm_merge("Accounts", master, [other])
+
+    assert merged["Tag"] == []
+
+
 def test_display_names_are_unique_ignoring_case_and_spaces(state: SimulatorState) -> None:
     first = state.books_create_contact({"contact_name": "Acme Ltd"})["contact_id"]
     other = state.books_create_contact({"contact_name": "Acme Limited"})["contact_id"]

@@ -99,6 +99,10 @@ class Assumptions:
     crm_missing_record_status: int = 204
     # Records merged away in CRM appear in /deleted as "recycle" entries.
     merged_records_listed_as_deleted: bool = True
+    # A CRM merge gives the master the merged-away records' tags as well as its own (unconfirmed: Zoho's
+    # merge screen picks field values, and its docs say nothing of tags). With it, a held record merged into
+    # an unheld one passes the hold tag on.
+    merge_carries_tags: bool = True
     # Books refuses invoices for inactive customers, and deleting customers that have transactions.
     books_inactive_blocks_invoices: bool = True
     books_refuse_delete_with_transactions: bool = True
@@ -407,8 +411,9 @@ class SimulatorState:
                 if key not in {"id", "Created_Time", "Modified_Time", "Tag"}:
                     master[key] = copy.deepcopy(value)
             master_tags = {t["name"] for t in master["Tag"]}
+            carries_tags = self.assumptions.merge_carries_tags
             for other in others:
-                for tag in self.crm[module][other].get("Tag", []):
+                for tag in self.crm[module][other].get("Tag", []) if carries_tags else []:
                     if tag["name"] not in master_tags:
                         master["Tag"].append(dict(tag))
                         master_tags.add(tag["name"])
