@@ -15,9 +15,9 @@ import pytest
 from sync_guard.local.scenarios.guarded import GuardedEnvironment
 from sync_guard.local.scenarios.runner import ScenarioResult, run_scenarios, totals
 from sync_guard.local.scenarios.world import HOLD_TAG
-from sync_guard.local.stack import DYNAMODB_LOG
 from sync_guard.local.zoho_simulator.state import Source
 from sync_guard.store.audit import AuditLog
+from tests.support.local import watched_guarded_environment
 from tests.support.logs import LogWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("guarded-environment")]
@@ -30,10 +30,9 @@ def environment(
     tmp_path_factory: pytest.TempPathFactory, log_watch: LogWatch
 ) -> Iterator[GuardedEnvironment]:
     state_dir = Path(tmp_path_factory.mktemp("guarded"))
-    with (
-        log_watch.following("the guarded environment's DynamoDB Local", state_dir / DYNAMODB_LOG),
-        GuardedEnvironment(state_dir, webhook_secret=WEBHOOK_SECRET) as env,
-    ):
+    with watched_guarded_environment(
+        state_dir, log_watch, "the guarded environment", webhook_secret=WEBHOOK_SECRET
+    ) as env:
         yield env
 
 

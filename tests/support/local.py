@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sync_guard.config import get_settings
+from sync_guard.local.scenarios.guarded import GuardedEnvironment
 from sync_guard.local.stack import DYNAMODB_LOG, LocalStack, LocalStackState, running_stack
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.oauth import MINTS_PER_WINDOW, TokenAuthority
@@ -73,3 +74,16 @@ def watched_stack(log_watch: LogWatch, state_dir: Path, **kwargs: Any) -> Iterat
         running_stack(state_dir, **kwargs) as stack,
     ):
         yield stack
+
+
+@contextmanager
+def watched_guarded_environment(
+    state_dir: Path, log_watch: LogWatch, label: str, **options: Any
+) -> Iterator[GuardedEnvironment]:
+    """A guarded environment (local stack in enforce mode + Zoho simulator) in ``state_dir``, what its
+    DynamoDB Local prints read by the log watch."""
+    with (
+        log_watch.following(f"{label}'s DynamoDB Local", state_dir / DYNAMODB_LOG),
+        GuardedEnvironment(state_dir, **options) as environment,
+    ):
+        yield environment

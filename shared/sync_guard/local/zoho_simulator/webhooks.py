@@ -197,6 +197,11 @@ class WebhookEmitter:
         with self._results_lock:
             return [event_id for result in self.results for event_id in result.event_ids]
 
+    def redeliver(self, delivery: Delivery) -> None:
+        """Post a webhook again, as Zoho does when it retries one it thinks failed: the guard must give a
+        duplicate delivery the effect of one."""
+        self._queue(delivery)
+
     def failures(self) -> list[DeliveryResult]:
         """Deliveries the guard did not accept (status 0 or not 2xx)."""
         with self._results_lock:
@@ -289,11 +294,14 @@ class WebhookEmitter:
 
     def _on_change(self, event: ChangeEvent) -> None:
         for delivery in self.deliveries_for(event):
-            with self._idle:
-                self._pending += 1
-            # One worker per record: a record's webhooks leave in the order its changes happened.
-            worker = zlib.crc32(f"{delivery.module}:{delivery.record_id}".encode()) % len(self._queues)
-            self._queues[worker].put(delivery)
+            self._queue(delivery)
+
+    def _queue(self, delivery: Delivery) -> None:
+        with self._idle:
+            self._pending += 1
+        # One worker per record: a record's webhooks leave in the order its changes happened.
+        worker = zlib.crc32(f"{delivery.module}:{delivery.record_id}".encode()) % len(self._queues)
+        self._queues[worker].put(delivery)
 
     def _work(self, q: queue.Queue[Delivery | None]) -> None:
         while True:
