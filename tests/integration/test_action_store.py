@@ -12,8 +12,11 @@ from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.executor.model import ActionStatus, Claim, Refusal
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind
 from sync_guard.guard.ports import CommitPlan
+from sync_guard.store import aws
+from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
+from tests.support.dynamo_faults import refuse_transactions_over
 from tests.unit.executor.fakes_executor import action
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -95,3 +98,27 @@ def test_a_cancel_takes_only_an_action_no_executor_is_running_or_has_finished(
     assert store.status(running) is ActionStatus.DONE
     # an action that was never queued: nothing to cancel
     assert store.cancel("act_unknown", reason="released", now=later) is None
+
+
+def test_an_outcome_naming_more_records_than_dynamodb_local_takes_in_a_transaction_is_recorded(
+    aws_server: AwsResources,
+) -> None:
+    # given a server that takes ten items per transaction (DynamoDB Local), and an action whose outcome
+    # entry names eight records and three rules: thirteen view items beside its primary item and the update
+    client = refuse_transactions_over(aws.client("dynamodb", get_settings()))
+    settings = get_settings()
+    store = DynamoActionStore(client, outbox_table=settings.outbox_table, audit_table=settings.audit_table)
+    claim = _claimed(store, _pending_hold(), 0)
+    records = tuple(f"crm:{n}" for n in range(8))
+    entry = _entry("act_wide", EntryKind.ACTION).model_copy(
+        update={"records": records, "rules": ("NAME_DRIFT", "BOTH_SIDES_CREATED", "STORM")}
+    )
+    # when the executor finishes it
+    finished = store.finish(claim, ActionStatus.DONE, detail="ok", entry=entry, now=NOW)
+    # then the action is done and its outcome is in the trail, found by id and by each record
+    assert finished
+    assert store.status(claim.action_id) is ActionStatus.DONE
+    audit = AuditLog.from_settings(settings)
+    assert audit.get("act_wide") == entry
+    for ref in records:
+        assert [e.entry_id for e in audit.query(AuditQuery(record=ref)).entries] == ["act_wide"]

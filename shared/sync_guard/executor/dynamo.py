@@ -27,11 +27,16 @@ from sync_guard.executor.model import ActionStatus, Claim, NoticeClaim, Refusal
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.store import aws
-from sync_guard.store.audit import AuditLog, audit_transact_items
+from sync_guard.store.audit import AuditLog
 from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.items import from_item, iso, to_value
 from sync_guard.store.outbox import STATUS_INDEX
-from sync_guard.store.shadow import run_transaction, state_from_item, state_key
+from sync_guard.store.shadow import (
+    AWS_TRANSACTION_ITEMS,
+    state_from_item,
+    state_key,
+    transact_with_entry,
+)
 
 #: Delivered notices are remembered this long; the same pair reported again later is news again.
 NOTICE_MEMORY = timedelta(days=30)
@@ -46,6 +51,8 @@ class DynamoActionStore:
         self._client = client
         self.outbox_table = outbox_table
         self.audit_table = audit_table
+        #: Items the server takes in one transaction (AWS's 100 until a smaller server refuses more).
+        self.max_transaction_items = AWS_TRANSACTION_ITEMS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DynamoActionStore:
@@ -138,12 +145,17 @@ class DynamoActionStore:
             ":now": to_value(iso(now)),
             ":entry": to_value(entry.entry_id),
         }
-        # The audit entry first: run_transaction reads a failure of the first condition as "recorded".
-        operations = [*audit_transact_items(self.audit_table, entry), {"Update": update}]
+        # The audit entry first: run_transaction reads a failure of the first condition as "recorded". An
+        # outcome naming many records has more view items than DynamoDB Local takes in one transaction (10):
+        # those that do not fit follow it.
         try:
-            run_transaction(self._client, operations)
+            late, self.max_transaction_items = transact_with_entry(
+                self._client, self.audit_table, entry, [{"Update": update}], limit=self.max_transaction_items
+            )
         except (EventAlreadyProcessed, ConcurrentUpdate):
             return False
+        for view in late:
+            self._client.put_item(**view["Put"])
         return True
 
     def retry_later(self, claim: Claim, *, error: str, detail: str, now: datetime) -> bool:

@@ -246,6 +246,32 @@ class TransactionTooLarge(UpstreamError):
         self.limit = limit
 
 
+def transact_with_entry(
+    client: Any, audit_table: str, entry: AuditEntry, operations: Sequence[dict[str, Any]], *, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """``operations`` with ``entry``'s primary item first and as many of its view items as the server takes
+    in one transaction (``limit`` items, or fewer learnt from its refusal: DynamoDB Local's 10).
+
+    Returns the view items left to write after the transaction, and the limit learnt. The primary item and
+    ``operations`` are never split; raises ``TransactionTooLarge`` (nothing written) when even they are more
+    than the server takes. The left-over views need no condition: their keys hold the entry id, which only
+    this transaction's conditional primary item could claim.
+    """
+    audit = audit_transact_items(audit_table, entry)
+    essential = [audit[0], *operations]
+    while True:
+        fit = max(limit - len(essential), 0)
+        core, late = [*essential, *audit[1 : 1 + fit]], audit[1 + fit :]
+        try:
+            run_transaction(client, core)
+        except TransactionTooLarge as error:
+            if error.limit >= len(core) or error.limit < len(essential):
+                raise
+            limit = error.limit
+            continue
+        return late, limit
+
+
 class InvalidTransaction(SyncGuardError):
     """DynamoDB refused a transaction as malformed: a bug in the guard, which no retry can mend."""
 
@@ -526,19 +552,9 @@ class DynamoShadowRepository:
         transaction leaves the views out: the entry is then found by its id, not by the audit queries.
         Raises ``TransactionTooLarge`` (nothing written) when even those items are more than the limit.
         """
-        audit = audit_transact_items(self.audit_table, entry)
-        essential = [audit[0], *operations]
-        while True:
-            fit = max(self.max_transaction_items - len(essential), 0)
-            core, late = [*essential, *audit[1 : 1 + fit]], audit[1 + fit :]
-            try:
-                run_transaction(self._client, core)
-            except TransactionTooLarge as error:
-                if error.limit >= len(core) or error.limit < len(essential):
-                    raise
-                self.max_transaction_items = error.limit
-                continue
-            break
+        late, self.max_transaction_items = transact_with_entry(
+            self._client, self.audit_table, entry, operations, limit=self.max_transaction_items
+        )
         self._write_together(late)
 
     def _split(
