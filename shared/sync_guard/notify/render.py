@@ -267,6 +267,16 @@ def _deleted_without_money(record: NoticeRecord) -> str:
 
 
 # ------------------------------------------------------------------------------------- what the guard did
+#: Whether a CRM merge passes the merged-away record's tags to the record kept is not documented by Zoho
+#: (docs/simulator.md, ``merge_carries_tags``); if it does, merging a held copy into the record the sync
+#: knows would silently take that record out of the sync too, and no hold of the guard's would list it.
+MERGE_CARRIES_TAG = (
+    "If you merge the held CRM record into another, check afterwards that the record you keep does not "
+    "carry the guard's hold tag (a merge may pass tags on); remove the tag there if it does, or that "
+    "record leaves the sync too."
+)
+
+
 def _held_words(held: Sequence[NoticeRecord]) -> str:
     sides = []
     if any(record.system is System.CRM for record in held):
@@ -311,6 +321,8 @@ def guard_action(notice: FinanceNotice, text: RuleText) -> str:
                 f"The guard held {_held_words(held)}. Nothing was deleted or merged, and an admin can "
                 "release the hold once you have decided."
             )
+            if any(record.system is System.CRM for record in held):
+                words += " " + MERGE_CARRIES_TAG
         else:
             words = (
                 "The guard is in observe mode, so it changed nothing in Zoho. In enforce mode it would have "

@@ -199,6 +199,14 @@ def test_enforce_says_what_was_held_and_how(links: ZohoLinks) -> None:
     assert "would have" not in body
     assert "held by the guard" in body
     assert message.subject.endswith("held: Acme Limited")
+    assert "check afterwards that the record you keep does not carry the guard's hold tag" in body
+
+
+def test_a_hold_in_books_alone_says_nothing_of_crm_merges(links: ZohoLinks) -> None:
+    records = (books("1", "Acme Limited", held=True), books("3", "Acme Ltd", has_transactions=True))
+    body = one_line(render_notice(notice(records=records, mode=Mode.ENFORCE), links).body)
+    assert "The guard held" in body
+    assert "hold tag" not in body
 
 
 def test_observe_says_what_would_have_been_done_and_that_nothing_changed(links: ZohoLinks) -> None:
