@@ -82,11 +82,12 @@ from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
 from sync_guard.ingest.service import store_and_queue
 from sync_guard.models.events import Channel, GuardEvent
 from sync_guard.models.records import Module, PartyRecord
-from sync_guard.reconcile.organization import organization_mismatch
+from sync_guard.reconcile.organization import RecordedOncePerEvent, organization_mismatch
 from sync_guard.reconcile.ports import (
     AuditAppender,
     BooksChecksClient,
     BooksDeletePass,
+    BooksOrganization,
     ChannelState,
     CheckState,
     CrmChecksClient,
@@ -310,6 +311,8 @@ class ZohoChecks:
         self._reserve_seconds = reserve_seconds
         self._remaining: Callable[[], float] | None = None
         self._stall = stall
+        # Three checks compare Books' organisation with the recorded one: one read (or first record) per run.
+        self._recorded_organization = RecordedOncePerEvent(self._record_books_organization)
 
     # ------------------------------------------------------------------------------------ the run
     def run(self, *, remaining_seconds: Callable[[], float] | None = None) -> ChecksReport:
@@ -325,7 +328,8 @@ class ZohoChecks:
         if self._stall is not None:
             stall = partial(watch_for_stall, self._stall)
             checks.append((STALL_CHECK, partial(self._in_recorded_organization, STALL_CHECK, stall)))
-        return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
+        with self._recorded_organization.event():
+            return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
 
     @staticmethod
     def _guarded(name: str, check: Callable[[], CheckOutcome]) -> CheckOutcome:
@@ -341,10 +345,15 @@ class ZohoChecks:
         """Why Books must not be read (``ZohoBooksOrganizationId`` is not the shadow's organisation), or
         None; the first run that asks records the configured organisation, unless a seed did."""
         configured = self._config.books_organization_id
-        if not configured:
+        recorded = self._recorded_organization() if configured else None
+        if recorded is None:
             return None
-        recorded = self._state.record_books_organization(configured, at=self._clock(), by=ACTOR)
         return organization_mismatch(configured, recorded, outcome="Nothing was read from Books or fed.")
+
+    def _record_books_organization(self) -> BooksOrganization:
+        """The organisation recorded for the shadow, the configured one recorded if none is yet."""
+        configured = self._config.books_organization_id
+        return self._state.record_books_organization(configured, at=self._clock(), by=ACTOR)
 
     def _in_recorded_organization(self, check: str, run: Callable[[], CheckOutcome]) -> CheckOutcome:
         """Run a check that reads Books only while Books is the shadow's organisation."""

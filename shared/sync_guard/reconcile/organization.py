@@ -89,12 +89,13 @@ def refuse_books_under_another_organization(
 
 
 class RecordedOncePerEvent:
-    """The recorded organisation as the processor reads it: once per event, however many ask.
+    """The recorded organisation read once per event (or scheduled run), however many ask.
 
     The processor's ``BooksOrganizationGate`` and its record fetcher both check a Books event against the
-    recorded organisation. Within ``event()`` the first answer is kept for the others, and forgotten when
-    the event is done: the next event reads again, so an organisation adopted meanwhile is seen. Outside
-    ``event()`` every call reads. A read that fails is not kept: the next asker reads (and fails) again.
+    recorded organisation, as the scheduled checks that read Books do in one run. Within ``event()`` the
+    first answer is kept for the others, and forgotten when the event is done: the next event reads again,
+    so an organisation adopted meanwhile is seen. Outside ``event()`` every call reads. A read that fails
+    is not kept: the next asker reads (and fails) again.
     """
 
     def __init__(self, read: Callable[[], BooksOrganization | None]) -> None:

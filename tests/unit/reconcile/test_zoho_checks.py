@@ -186,6 +186,7 @@ class MemoryCheckState:
     books_pass: BooksDeletePass | None = None
     listed_pages: dict[int, tuple[datetime, list[str]]] = field(default_factory=dict)
     organization: BooksOrganization | None = None
+    organization_reads: int = 0
 
     def watermark(self, check: str) -> datetime | None:
         return self.watermarks.get(check)
@@ -221,6 +222,7 @@ class MemoryCheckState:
         self.books_pass, self.listed_pages = None, {}
 
     def record_books_organization(self, organization_id: str, *, at: datetime, by: str) -> BooksOrganization:
+        self.organization_reads += 1
         if self.organization is None:
             self.organization = BooksOrganization(organization_id, at, by)
         return self.organization
@@ -1189,6 +1191,22 @@ def test_the_stall_check_reads_no_partner_in_another_organisation() -> None:
     assert outcome["status"] == "failed"
     assert OTHER_ORG in outcome["note"]
     assert stall.books.reads == []
+
+
+def test_a_run_reads_the_recorded_organisation_once_for_every_check_that_reads_books() -> None:
+    # given the three checks that read Books (modified and deleted customers, the stall) all due
+    world = make_world(zoho_books_organization_id=SEEDED_ORG, stall=StallWorld().check())
+    seeded_from(world)
+
+    world.checks.run()
+
+    # then one read answers all three, and the next run reads again (an adoption meanwhile is seen)
+    assert world.state.organization_reads == 1
+    world.state.organization = BooksOrganization(OTHER_ORG, NOW, "admin")
+    world.clock.now = NOW + timedelta(hours=3)
+    report = world.checks.run()
+    assert world.state.organization_reads == 2
+    assert report.summary()[BOOKS_MODIFIED_CHECK]["status"] == "failed"
 
 
 def test_the_checks_that_read_crm_only_run_under_another_books_organisation() -> None:
