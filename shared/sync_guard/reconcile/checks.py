@@ -384,9 +384,9 @@ class ZohoChecks:
         now = self._clock()
         fingerprint = token_fingerprint(token)
         crm = self._crm()
-        reason = self._renewal_reason(crm, now, fingerprint)
+        stored = self._state.channel()
+        reason = self._renewal_reason(crm, stored, now, fingerprint)
         if reason is None:
-            stored = self._state.channel()
             until = utc_minute(stored.expires_at) if stored else "?"
             return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"valid until {until}")
         asked = now + config.channel_lifetime
@@ -418,10 +418,11 @@ class ZohoChecks:
         )
         return CheckOutcome(CHANNEL_CHECK, CheckStatus.OK, note=f"renewed until {utc_minute(expires_at)}")
 
-    def _renewal_reason(self, crm: CrmChecksClient, now: datetime, fingerprint: str) -> str | None:
-        """Why the channel must be renewed now, or None while it is fine."""
+    def _renewal_reason(
+        self, crm: CrmChecksClient, stored: ChannelState | None, now: datetime, fingerprint: str
+    ) -> str | None:
+        """Why the channel, ``stored`` as last renewed, must be renewed now, or None while it is fine."""
         config = self._config
-        stored = self._state.channel()
         if stored is None:
             return "no renewal recorded yet"
         changed = [

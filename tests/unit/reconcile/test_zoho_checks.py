@@ -187,6 +187,7 @@ class MemoryCheckState:
     listed_pages: dict[int, tuple[datetime, list[str]]] = field(default_factory=dict)
     organization: BooksOrganization | None = None
     organization_reads: int = 0
+    channel_reads: int = 0
 
     def watermark(self, check: str) -> datetime | None:
         return self.watermarks.get(check)
@@ -198,6 +199,7 @@ class MemoryCheckState:
         return True
 
     def channel(self) -> ChannelState | None:
+        self.channel_reads += 1
         return self.saved_channel
 
     def save_channel(self, state: ChannelState) -> None:
@@ -330,10 +332,12 @@ def test_a_channel_with_time_left_is_not_renewed_again(world: World) -> None:
     first = world.checks.run()
     world.clock.now = NOW + timedelta(hours=24)
 
+    reads = world.state.channel_reads
     second = world.checks.run()
 
     assert len(world.crm.enabled) == 1
     assert len([e for e in world.audit.entries if e.operation == "renew_notification_channel"]) == 1
+    assert world.state.channel_reads - reads == 1  # the renewal it last recorded, read once
     # each run's note gives the expiry as the other checks' notes give a time, to the minute in UTC
     assert first.summary()[CHANNEL_CHECK]["note"] == "renewed until 2026-03-16 12:00 UTC"
     assert second.summary()[CHANNEL_CHECK]["note"] == "valid until 2026-03-16 12:00 UTC"
