@@ -64,3 +64,20 @@ def test_a_run_ending_an_older_books_delete_pass_leaves_the_new_one_alone(state:
 
     # then the other run's pass is kept, with how far it got
     assert state.books_delete_pass() == new
+
+
+def test_a_books_delete_pass_keeps_how_far_it_got_and_the_customers_books_refused(
+    state: DynamoCheckState,
+) -> None:
+    # given a pass begun, then saved after confirming two candidates, Books refusing the first
+    begun = BooksDeletePass(started=T0)
+    state.save_books_delete_pass(begun, new=True)
+    assert state.books_delete_pass() == begun
+    progressed = BooksDeletePass(
+        started=T0, next_page=4, listed=True, confirmed_through="4600005", refused=("4600004",)
+    )
+
+    state.save_books_delete_pass(progressed)
+
+    # then the next run reads it back whole: its end still fails on the refusal
+    assert state.books_delete_pass() == progressed

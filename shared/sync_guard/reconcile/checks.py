@@ -615,7 +615,6 @@ class ZohoChecks:
             return self._stop_books_delete_pass(sweep, note, found=len(missing))
         candidates = sorted(contact_id for contact_id in missing if contact_id > sweep.confirmed_through)
         tally = _Tally(found=len(candidates))
-        refused: list[str] = []
         try:
             for contact_id in candidates:
                 if calls >= config.books_deleted_max_calls or self._out_of_time():
@@ -633,7 +632,7 @@ class ZohoChecks:
                         "Books refused to say whether a customer exists",
                         extra={"contact_id": contact_id, "error": mask_emails_in(str(error))[:300]},
                     )
-                    refused.append(contact_id)
+                    sweep = replace(sweep, refused=(*sweep.refused, contact_id))
                 sweep = replace(sweep, confirmed_through=contact_id)
         finally:
             self._state.save_books_delete_pass(sweep)
@@ -651,9 +650,9 @@ class ZohoChecks:
         if not tally.complete:
             return outcome
         self._state.end_books_delete_pass(sweep)
-        if refused:
+        if sweep.refused:
             note = (
-                f"Books refused to answer about contacts {', '.join(refused)} (not deleted); "
+                f"Books refused to answer about contacts {', '.join(sweep.refused)} (not deleted); "
                 "the next pass asks again"
             )
             return replace(outcome, status=CheckStatus.FAILED, note=_notes(outcome.note, note))

@@ -85,6 +85,8 @@ class BooksDeletePass:
     listed: bool = False
     #: Candidates are confirmed in contact id order: every one up to this id is done.
     confirmed_through: str = ""
+    #: The candidates Books refused to answer about, in any run of the pass: the pass's end fails on them.
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

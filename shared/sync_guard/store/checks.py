@@ -208,6 +208,7 @@ class DynamoCheckState:
             "next_page": sweep.next_page,
             "listed": sweep.listed,
             "confirmed_through": sweep.confirmed_through or None,  # DynamoDB takes no empty string
+            "refused": list(sweep.refused),
         }
         try:
             self._client.put_item(TableName=self.table, Item=to_item(item), **condition)
@@ -342,4 +343,5 @@ def _books_delete_pass(item: dict[str, Any]) -> BooksDeletePass:
         next_page=int(item["next_page"]),
         listed=bool(item.get("listed", False)),
         confirmed_through=str(item.get("confirmed_through", "")),
+        refused=tuple(str(contact_id) for contact_id in item.get("refused") or ()),
     )

@@ -962,6 +962,23 @@ def test_a_customer_books_always_refuses_to_answer_about_does_not_hold_the_pass_
     assert [e.record_id for e in world.queue.sent] == ["4600003", "4600002"]
 
 
+def test_a_refusal_in_an_earlier_run_of_the_pass_still_fails_the_check_when_the_pass_ends() -> None:
+    # given a pass that takes two runs (two Books calls each), Books refusing to answer about the first
+    # missing customer, which the first run asks about
+    world = make_world(books_deleted_max_calls=2)
+    known_customers(world, "4600001")
+    known_customers(world, "4600004", "4600005", "4600006", in_books=False)
+    world.books.refused_asks = {"4600004"}
+
+    first, second = sweep(world), sweep(world)
+
+    # then the run that ends the pass fails naming the customer refused in the run before it
+    assert first.status is CheckStatus.INCOMPLETE
+    assert [e.record_id for e in world.queue.sent] == ["4600005", "4600006"]
+    assert second.status is CheckStatus.FAILED
+    assert "4600004" in second.note
+
+
 def test_a_run_whose_pass_another_run_ended_meanwhile_stops_without_reviving_it() -> None:
     world = make_world(books_deleted_max_calls=1)
     world.books.per_page = 1
