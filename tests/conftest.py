@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,21 @@ from tests.support.logs import LogWatch, watched
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = ROOT / "events"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker, collect the session's garbage while the controller still waits for it.
+
+    After the session pytest collects garbage twice (to report exceptions raised in finalizers), but by
+    then the worker has told the controller it finished, and execnet gives a finished worker 5 seconds
+    before it interrupts it (SIGINT). A full collection of a worker's heap (botocore, moto, the
+    simulator) takes seconds on a busy machine: the interrupt then landed in hypothesis's gc callback,
+    the only Python code a collection runs, and pytest printed it as PytestUnraisableExceptionWarnings.
+    Collected here (this hook runs inside xdist's, before it reports), and what survives frozen, pytest's
+    collections afterwards are short and still find whatever became garbage since."""
+    if hasattr(session.config, "workerinput"):
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture(scope="session", autouse=True)
