@@ -26,7 +26,7 @@ from sync_guard.notify.aggregate import aggregate
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.notify.model import Decision, FinanceNotice, NoticeRecord, RenderedMessage, Role, Severity
 from sync_guard.notify.render import render_notice
-from sync_guard.reconcile.stall import ACTOR as STALL_ACTOR
+from sync_guard.reconcile.ports import ACTOR as STALL_ACTOR
 from sync_guard.reconcile.stall import EXAMPLES as STALL_EXAMPLES
 from sync_guard.reconcile.stall import (
     RESUMED_RULE,

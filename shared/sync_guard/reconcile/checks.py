@@ -84,6 +84,7 @@ from sync_guard.models.events import Channel, GuardEvent
 from sync_guard.models.records import Module, PartyRecord
 from sync_guard.reconcile.organization import RecordedOncePerEvent, organization_mismatch
 from sync_guard.reconcile.ports import (
+    ACTOR,
     AuditAppender,
     BooksChecksClient,
     BooksDeletePass,
@@ -113,8 +114,6 @@ BOOKS_DELETED_CHECK = "deleted:Books"
 #: nothing: see :meth:`ZohoChecks.feed_missed_books_deletes`.
 BOOKS_DELETED_BREAKER_FLOOR = 25
 BOOKS_DELETED_BREAKER_SHARE = 0.2
-#: Who the checks' audit entries name as actor.
-ACTOR = "scheduler:zoho-checks"
 #: Zoho's limit on a channel's echoed token.
 MAX_CHANNEL_TOKEN = 50
 

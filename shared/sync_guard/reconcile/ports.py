@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from sync_guard.zoho.books import Page
     from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 
+#: Who the scheduled checks' audit entries (renewals, feeds, stall reports) name as actor.
+ACTOR = "scheduler:zoho-checks"
+
 
 class CrmChecksClient(Protocol):
     """The CRM calls the checks make (``sync_guard.zoho.crm.CrmClient`` has them all)."""

@@ -51,7 +51,7 @@ from sync_guard.guard.model import RecordState, epoch_ms
 from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, System
 from sync_guard.notify import Decision, FinanceNotice, NoticeRecord, Notifier, Severity, notify_finance
 from sync_guard.notify.links import ZohoLinks
-from sync_guard.reconcile.ports import AuditAppender
+from sync_guard.reconcile.ports import ACTOR, AuditAppender
 from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party, parse_zoho_time
 from sync_guard.zoho.errors import ZohoListingIncomplete
@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 STALL_CHECK = "sync_stall"
 STALLED_RULE = "SYNC_STALLED"
 RESUMED_RULE = "SYNC_RESUMED"
-ACTOR = "scheduler:zoho-checks"
 #: How far the two products' clocks may disagree: a Books change this long before the CRM edit still counts.
 CLOCK_SKEW = timedelta(minutes=1)
 #: The CRM fields the check reads: what the sync carries to Books, per module.
