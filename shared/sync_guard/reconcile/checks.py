@@ -70,19 +70,26 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
 from sync_guard.config import Mode, Settings
-from sync_guard.errors import ConcurrentUpdate, ConfigurationError, InvalidPayload, SyncGuardError
+from sync_guard.errors import ConcurrentUpdate, ConfigurationError, InvalidPayload
 from sync_guard.guard.admin import admin_entry
 from sync_guard.guard.model import epoch_ms
 from sync_guard.ingest.ports import EventQueue, EventStore, StoredEvent
 from sync_guard.ingest.service import store_and_queue
 from sync_guard.models.events import Channel, GuardEvent
 from sync_guard.models.records import Module, PartyRecord
+from sync_guard.reconcile.bodies import (
+    books_contact_body,
+    books_delete_body,
+    crm_delete_body,
+    crm_module,
+    webhook_failure_body,
+)
 from sync_guard.reconcile.organization import RecordedOncePerEvent, organization_mismatch
+from sync_guard.reconcile.outcome import CheckOutcome, ChecksReport, CheckStatus, ZohoChecksFailed, join_notes
 from sync_guard.reconcile.ports import (
     ACTOR,
     AuditAppender,
@@ -99,9 +106,9 @@ from sync_guard.redact import mask_emails_in
 from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.books import FILTER_ALL
 from sync_guard.zoho.convert import parse_zoho_time
-from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
+from sync_guard.zoho.crm import WebhookFailure
 from sync_guard.zoho.errors import ZohoApiError
-from sync_guard.zoho.payloads import crm_workflow_body, parse_books_webhook, parse_crm_workflow
+from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 
 logger = logging.getLogger(__name__)
 
@@ -129,65 +136,6 @@ def token_fingerprint(token: str) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class CheckStatus(StrEnum):
-    OK = "ok"
-    SKIPPED = "skipped"  # not configured (no channel id)
-    INCOMPLETE = "incomplete"  # stopped for time; the watermark moved to the last record fed
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """What one check did in one run (counts only: safe to log)."""
-
-    check: str
-    status: CheckStatus
-    found: int = 0  # entries Zoho listed since the watermark
-    new_events: int = 0  # stored for the first time and queued
-    repeats: int = 0  # already known: in the events table, or (Books) in the shadow at that version
-    unqueued: int = 0  # stored but not queued: the sweep queues them
-    skipped: int = 0  # not for the guard (other modules) or no longer there
-    note: str = ""
-    #: Something a person must act on (a stalled sync): the function's ZohoCheckAlerts metric alarms.
-    alert: bool = False
-
-
-class ZohoChecksFailed(SyncGuardError):
-    """At least one check failed; the others ran. Raised so that the function's error alarm fires."""
-
-    code = "zoho_checks_failed"
-
-
-@dataclass(frozen=True)
-class ChecksReport:
-    outcomes: tuple[CheckOutcome, ...]
-
-    @property
-    def failed(self) -> list[CheckOutcome]:
-        return [o for o in self.outcomes if o.status is CheckStatus.FAILED]
-
-    def summary(self) -> dict[str, Any]:
-        """Counts per check, for the log line and the function's result."""
-        return {
-            o.check: {
-                "status": o.status.value,
-                "found": o.found,
-                "new_events": o.new_events,
-                "repeats": o.repeats,
-                "unqueued": o.unqueued,
-                "skipped": o.skipped,
-                "note": o.note,
-                "alert": o.alert,
-            }
-            for o in self.outcomes
-        }
-
-    def raise_for_failures(self) -> None:
-        if self.failed:
-            detail = "; ".join(f"{o.check}: {o.note}" for o in self.failed)
-            raise ZohoChecksFailed(f"scheduled Zoho checks failed: {detail}")
 
 
 @dataclass(frozen=True)
@@ -260,21 +208,6 @@ class _Tally:
 
 def _order(at: datetime | None) -> datetime:
     return at if at is not None else datetime.min.replace(tzinfo=UTC)
-
-
-def _crm_module(name: str | None) -> Module | None:
-    if name and name.strip().lower() == "accounts":
-        return Module.CRM_ACCOUNTS
-    if name and name.strip().lower() == "contacts":
-        return Module.CRM_CONTACTS
-    return None
-
-
-def _replayed_operation(data: dict[str, Any]) -> str:
-    """``create`` while the record is as it was created, else ``edit`` (which the engine also checks as a
-    possibly new record)."""
-    created, modified = data.get("Created_Time"), data.get("Modified_Time")
-    return "create" if created and created == modified else "edit"
 
 
 class ZohoChecks:
@@ -457,14 +390,16 @@ class ZohoChecks:
         latest: dict[tuple[Module, str], WebhookFailure] = {}
         ignored = 0
         for failure in sorted(failures, key=lambda f: _order(f.failed_at)):
-            module = _crm_module(failure.module)
+            module = crm_module(failure.module)
             if module is None or not failure.record_id:
                 ignored += 1  # another module's webhook: not the guard's business
                 continue
             latest.pop((module, failure.record_id), None)
             latest[(module, failure.record_id)] = failure
         items = [
-            _Item(failure.failed_at, partial(self._failure_body, crm, module, record_id, failure))
+            _Item(
+                failure.failed_at, partial(webhook_failure_body, crm, module, record_id, failure.failure_id)
+            )
             for (module, record_id), failure in latest.items()
         ]
         tally = self._feed(items, route="schedule:crm-webhook-failures", parse=parse_crm_workflow)
@@ -477,18 +412,6 @@ class ZohoChecks:
             what="CRM records whose workflow webhook Zoho failed to deliver",
         )
 
-    @staticmethod
-    def _failure_body(
-        crm: CrmChecksClient, module: Module, record_id: str, failure: WebhookFailure
-    ) -> dict[str, Any] | None:
-        data = crm.get_record_data(module, record_id)
-        if data is None:
-            return None  # deleted since: the deleted-records check feeds that
-        body = crm_workflow_body(module, data, event=_replayed_operation(data))
-        body["replayed"] = "webhook_failure"
-        body["webhook_failure_id"] = failure.failure_id
-        return body
-
     # --------------------------------------------------------------------------- missed deletes
     def feed_deleted_records(self, module: Module) -> CheckOutcome:
         """Feed every record of ``module`` deleted in CRM since the watermark as a delete event."""
@@ -497,7 +420,7 @@ class ZohoChecks:
         since = self._since(check, started)
         deleted = self._crm().list_deleted(module, since=since)
         items = [
-            _Item(record.deleted_at, partial(_deleted_body, module, record))
+            _Item(record.deleted_at, partial(crm_delete_body, module, record))
             for record in sorted(deleted, key=lambda r: _order(r.deleted_at))
         ]
         tally = self._feed(items, route="schedule:crm-deleted", parse=parse_crm_workflow)
@@ -526,7 +449,7 @@ class ZohoChecks:
         items = [
             _Item(
                 customer.modified_at,
-                partial(_books_body, books, customer.record_id),
+                partial(books_contact_body, books, customer.record_id),
                 known=partial(self._shadow_holds, customer),
             )
             for customer in sorted(customers, key=lambda c: _order(c.modified_at))
@@ -620,7 +543,7 @@ class ZohoChecks:
                     tally.complete = False
                     break
                 calls += 1
-                item = _Item(None, partial(_books_delete_body, books, contact_id))
+                item = _Item(None, partial(books_delete_body, books, contact_id))
                 try:
                     self._store(item, tally, route="schedule:books-deleted", parse=parse_books_webhook)
                 except ZohoApiError as error:
@@ -654,9 +577,9 @@ class ZohoChecks:
                 f"Books refused to answer about contacts {', '.join(sweep.refused)} (not deleted); "
                 "the next pass asks again"
             )
-            return replace(outcome, status=CheckStatus.FAILED, note=_notes(outcome.note, note))
+            return replace(outcome, status=CheckStatus.FAILED, note=join_notes(outcome.note, note))
         due = utc_minute(sweep.started + config.books_deleted_every)
-        return replace(outcome, note=_notes(outcome.note, f"pass complete; the next from {due}"))
+        return replace(outcome, note=join_notes(outcome.note, f"pass complete; the next from {due}"))
 
     def _stop_books_delete_pass(self, sweep: BooksDeletePass, note: str, *, found: int = 0) -> CheckOutcome:
         """End the pass having fed nothing, audited with ``note``; the check fails (the run alarms) and
@@ -765,13 +688,8 @@ class ZohoChecks:
             repeats=tally.repeats,
             unqueued=tally.unqueued,
             skipped=tally.skipped,
-            note=note if tally.complete else _notes(note, paused),
+            note=note if tally.complete else join_notes(note, paused),
         )
-
-
-def _notes(*notes: str) -> str:
-    """One check's notes in one cell: those that say something, in order."""
-    return "; ".join(note for note in notes if note)
 
 
 def watch_for_stall(stall: SyncStallCheck) -> CheckOutcome:
@@ -787,31 +705,6 @@ def watch_for_stall(stall: SyncStallCheck) -> CheckOutcome:
     return CheckOutcome(
         STALL_CHECK, CheckStatus.OK, found=len(outcome.verdict.edits), note=note, alert=outcome.alert
     )
-
-
-def _deleted_body(module: Module, record: DeletedRecord) -> dict[str, Any]:
-    """The workflow webhook's delete body; ``modified`` is the deletion time (after every edit)."""
-    body: dict[str, Any] = {"event": "delete", "module": module.value, "id": record.record_id}
-    if record.display_name:
-        body["name"] = record.display_name
-    if record.deleted_at is not None:
-        body["modified"] = record.deleted_at.isoformat()
-    body["deleted_kind"] = record.kind
-    return body
-
-
-def _books_delete_body(books: BooksChecksClient, contact_id: str) -> dict[str, Any] | None:
-    """A Books delete webhook carrying only the id, once Books says the contact does not exist; None
-    while Books still has it (only missing from the listing: a page shifted as it was read)."""
-    if not books.contact_deleted(contact_id):
-        return None
-    return {"event": "delete", "contact": {"contact_id": contact_id}}
-
-
-def _books_body(books: BooksChecksClient, contact_id: str) -> dict[str, Any] | None:
-    """The Books webhook's Default Payload for the contact as it is now; None when it is gone."""
-    data = books.get_contact_data(contact_id)
-    return {"contact": data} if data is not None else None
 
 
 __all__: Sequence[str] = (
