@@ -206,6 +206,20 @@ class _Tally:
     complete: bool = True
 
 
+@dataclass
+class _CallBudget:
+    """The Books calls one run of the missed-delete pass may still make (listing and asking share them)."""
+
+    left: int
+
+    def take(self) -> bool:
+        """Spend one call; False (nothing spent) when none is left."""
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
 def _order(at: datetime | None) -> datetime:
     return at if at is not None else datetime.min.replace(tzinfo=UTC)
 
@@ -502,22 +516,11 @@ class ZohoChecks:
             # would be fed for each (under the breaker's floor, a small organisation's every customer).
             logger.error("Books missed-delete pass stopped: another Books organisation")
             return self._stop_books_delete_pass(sweep, mismatch)
-        books = self._books()
-        calls = 0
-        while not sweep.listed:
-            if calls >= config.books_deleted_max_calls or self._out_of_time():
-                note = f"listing paused before page {sweep.next_page}; the next run goes on from there"
-                return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.INCOMPLETE, note=note)
-            # Every status: a held customer is inactive, not gone. A failure raises: the pass stays here.
-            # Oldest created first, asked for rather than left to Books' default: a customer created or
-            # renamed during the pass then never shifts the pages already read (new ones come last).
-            page = books.list_contacts(
-                filter_by=FILTER_ALL, sort_column="created_time", sort_order="A", page=sweep.next_page
-            )
-            calls += 1
-            self._state.save_listed_page(sweep, sweep.next_page, [c.record_id for c in page.items])
-            sweep = replace(sweep, next_page=sweep.next_page + 1, listed=not page.has_more)
-            self._state.save_books_delete_pass(sweep)
+        books, calls = self._books(), _CallBudget(config.books_deleted_max_calls)
+        sweep = self._list_books_contacts(books, sweep, calls)
+        if not sweep.listed:
+            note = f"listing paused before page {sweep.next_page}; the next run goes on from there"
+            return CheckOutcome(BOOKS_DELETED_CHECK, CheckStatus.INCOMPLETE, note=note)
         listed = self._state.listed_contact_ids(sweep)
         live = list(self._shadow.live_books_customer_ids())
         missing = [contact_id for contact_id in live if contact_id not in listed]
@@ -535,14 +538,40 @@ class ZohoChecks:
                 "Books missed-delete pass stopped", extra={"missing": len(missing), "live": len(live)}
             )
             return self._stop_books_delete_pass(sweep, note, found=len(missing))
+        return self._confirm_missing_books_customers(books, sweep, missing, calls)
+
+    def _list_books_contacts(
+        self, books: BooksChecksClient, sweep: BooksDeletePass, calls: _CallBudget
+    ) -> BooksDeletePass:
+        """Read the pass's listing on from its next page, each page's ids kept, while calls and time last;
+        the pass as far as it got (``listed`` once the last page is read)."""
+        while not sweep.listed:
+            if not calls.take() or self._out_of_time():
+                return sweep
+            # Every status: a held customer is inactive, not gone. A failure raises: the pass stays here.
+            # Oldest created first, asked for rather than left to Books' default: a customer created or
+            # renamed during the pass then never shifts the pages already read (new ones come last).
+            page = books.list_contacts(
+                filter_by=FILTER_ALL, sort_column="created_time", sort_order="A", page=sweep.next_page
+            )
+            self._state.save_listed_page(sweep, sweep.next_page, [c.record_id for c in page.items])
+            sweep = replace(sweep, next_page=sweep.next_page + 1, listed=not page.has_more)
+            self._state.save_books_delete_pass(sweep)
+        return sweep
+
+    def _confirm_missing_books_customers(
+        self, books: BooksChecksClient, sweep: BooksDeletePass, missing: Sequence[str], calls: _CallBudget
+    ) -> CheckOutcome:
+        """Ask Books about each customer the listing lacked, in id order from where the pass got to, and
+        feed a delete for each one Books says does not exist; the pass ends once every one is asked."""
+        config = self._config
         candidates = sorted(contact_id for contact_id in missing if contact_id > sweep.confirmed_through)
         tally = _Tally(found=len(candidates))
         try:
             for contact_id in candidates:
-                if calls >= config.books_deleted_max_calls or self._out_of_time():
+                if not calls.take() or self._out_of_time():
                     tally.complete = False
                     break
-                calls += 1
                 item = _Item(None, partial(books_delete_body, books, contact_id))
                 try:
                     self._store(item, tally, route="schedule:books-deleted", parse=parse_books_webhook)
