@@ -9,7 +9,7 @@ Items (``pk`` ``ZOHO_CHECK``, one Query reads them all):
 - ``ZOHO_CHECK`` / ``sync_stall:episode``: the sync stall reported and not yet seen to end (``since``,
   ``reported_at``, ``examples``); absent while the sync is healthy.
 - ``ZOHO_CHECK`` / ``deleted:Books:sweep``: the Books missed-delete sweep's pass in progress (``started``,
-  ``next_page``, ``listed``, ``confirmed_through``); absent between passes (the watermark item
+  ``next_page``, ``listed``, ``confirmed_through``, ``refused``); absent between passes (the watermark item
   ``deleted:Books`` says when the last one began).
 - ``ZOHO_CHECK`` / ``deleted:Books:page#000001``...: the contact ids one page of that pass's listing held
   (``ids``), with the pass's ``started``; deleted when the pass ends, ignored if left by another pass.
