@@ -70,10 +70,18 @@ def test_containers_share_one_minted_token(
     assert sim.requests.count("oauth.token") == 1
     assert first.minted + second.minted + third.minted == 1
 
-    # a token Zoho refused is invalidated for everyone: the next container mints exactly one new one
-    first.invalidate(first.token())
-    assert second.token().access_token not in tokens
-    assert third.token().access_token == second.token().access_token
+    # a token Zoho refused is invalidated for everyone: exactly one new one is minted, and the containers
+    # that kept the old one adopt it when Zoho refuses theirs (until then they do not read the table)
+    refused = first.token()
+    first.invalidate(refused)
+    renewed = first.token().access_token
+    assert renewed not in tokens
+    assert second.token() == refused
+    replacement = second.replaced(refused)
+    assert replacement is not None
+    assert replacement.access_token == renewed
+    assert second.token().access_token == renewed
+    assert third.replaced(refused) == replacement
     assert sim.requests.count("oauth.token") == 2
 
 

@@ -6,10 +6,13 @@ in-memory one locally and in tests) and is minted only when the shared copy is m
 
 Coordination across containers is optimistic, through :meth:`TokenCache.put`'s version check:
 
-1. ``get()``; if the cached token is fresh, use it (the common path: no call to Zoho).
+1. Use the token this container last used while it is fresh (the common path: no call to Zoho, no read
+   of the cache); otherwise ``get()``, and use the cached token if it is fresh.
 2. Otherwise mint one, then ``put(new, expected_version=old.version or None)``.
 3. If the put loses (another container stored a token first), re-read and use the winner's token when it
-   is fresh; the token this container minted is valid as well and is used for this call only.
+   is fresh; otherwise the token this container minted, which is valid as well.
+4. When Zoho refuses the token a container kept, :meth:`ZohoOAuth.replaced` hands it the newer one another
+   container stored meanwhile, if any, before anything is minted.
 
 At worst every container that saw the same stale token mints once; a local :class:`MintBudget` also stops
 one container from ever asking for more than the window allows, failing fast with
@@ -145,6 +148,10 @@ class AccessTokenSource(Protocol):
     def token(self) -> CachedToken: ...
 
     def invalidate(self, token: CachedToken) -> None: ...
+
+    def replaced(self, token: CachedToken) -> CachedToken | None:
+        """The fresh token that replaced ``token`` meanwhile (minted by another container), if any."""
+        ...
 
     def just_issued(self, token: CachedToken) -> bool:
         """Whether ``token`` was issued too recently to have expired."""
@@ -296,6 +303,9 @@ class ZohoOAuth:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         # One refresh at a time inside a container: threads waiting on it then read the cache.
         self._refresh_lock = threading.Lock()
+        # The token this container last handed out: a Zoho token stays valid until it expires whoever mints
+        # another, so the shared cache is read only when this one nears expiry or Zoho refuses it.
+        self._in_use: CachedToken | None = None
         self.minted = 0
 
     def close(self) -> None:
@@ -303,7 +313,15 @@ class ZohoOAuth:
             self._client.close()
 
     def token(self) -> CachedToken:
-        """A fresh access token, from the cache when possible (see the module docstring)."""
+        """A fresh access token: this container's own while fresh, else the cache's, else a new one."""
+        in_use = self._in_use
+        if in_use is not None and in_use.is_fresh(self._clock(), self._margin):
+            return in_use
+        self._in_use = token = self._shared_or_minted()
+        return token
+
+    def _shared_or_minted(self) -> CachedToken:
+        """The cache's token when fresh; otherwise one minted (see the module docstring)."""
         cached = self._cache.get()
         if cached is not None and cached.is_fresh(self._clock(), self._margin):
             return cached
@@ -335,8 +353,21 @@ class ZohoOAuth:
                 return winner
             return stored
 
+    def replaced(self, token: CachedToken) -> CachedToken | None:
+        """The shared cache's token when it is fresh and not ``token``: Zoho refused the token this
+        container kept, and another container has already replaced it (nothing to mint)."""
+        current = self._cache.get()
+        if current is None or current.access_token == token.access_token:
+            return None
+        if not current.is_fresh(self._clock(), self._margin):
+            return None
+        self._in_use = current
+        return current
+
     def invalidate(self, token: CachedToken) -> None:
         """Forget ``token`` (Zoho refused it) so the next :meth:`token` mints, unless already replaced."""
+        if self._in_use is not None and self._in_use.access_token == token.access_token:
+            self._in_use = None
         current = self._cache.get()
         if current is not None and current.access_token == token.access_token:
             expired = replace(current, expires_at=0.0, version=current.version + 1)

@@ -355,6 +355,11 @@ class ZohoHttp:
         token = self._auth.token()
         response = send(token)
         error = error_for_response(response, dialect)
+        if isinstance(error, ZohoTokenRejected) and (newer := self._auth.replaced(token)) is not None:
+            # This container kept a token another one has since replaced (Zoho refused it there first).
+            token = newer
+            response = send(token)
+            error = error_for_response(response, dialect)
         if isinstance(error, ZohoTokenRejected):
             if self._refusal_is_about_permission(token, kind):
                 error = self._refused_although_valid(token, kind, method, path, dialect, error)

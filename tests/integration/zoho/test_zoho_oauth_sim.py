@@ -148,6 +148,26 @@ def test_revoked_token_is_replaced_once_on_401(
     assert sim.requests.count("crm.list_records", status=401) == 1
 
 
+def test_a_container_whose_kept_token_was_revoked_adopts_the_one_another_container_minted(
+    sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
+) -> None:
+    # Two containers share the cache; each keeps the token it last used without reading the cache again.
+    cache = InMemoryTokenCache()
+    first, second = (_oauth(closed_after, sim, cache, token_clock) for _ in range(2))
+    kept = second.token()
+    assert first.token() == kept
+    with ZohoHttp(first, timeout=1.0, retry=FAST_RETRY, sleep=SleepRecorder()) as http:
+        http.request("GET", "/crm/v8/Accounts", dialect=Dialect.CRM, params={"fields": "id"})
+        sim.authority.revoke(kept.access_token)  # Zoho drops it (revoked, or evicted by newer tokens)
+        http.request("GET", "/crm/v8/Accounts", dialect=Dialect.CRM, params={"fields": "id"})  # 401, mints
+    with ZohoHttp(second, timeout=1.0, retry=FAST_RETRY, sleep=SleepRecorder()) as http:
+        # a young token refused on a first call could be a scope problem; the newer shared token says not
+        http.request("GET", "/crm/v8/Accounts", dialect=Dialect.CRM, params={"fields": "id"})
+    assert sim.authority.total_minted() == 2
+    assert sim.requests.count("crm.list_records", status=401) == 2
+    assert second.token() == first.token() != kept
+
+
 def test_bad_refresh_token_is_a_final_auth_error(
     sim: ZohoSimulator, token_clock: FakeMonotonic, closed_after: contextlib.ExitStack
 ) -> None:

@@ -181,6 +181,47 @@ def test_invalidate_forces_a_new_mint_only_for_the_current_token() -> None:
     assert oauth.token().access_token == "1000.tok2"
 
 
+class CountingCache(InMemoryTokenCache):
+    """Counts the reads (on AWS each is a consistent GetItem on the shadow table)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self) -> CachedToken | None:
+        self.reads += 1
+        return super().get()
+
+
+def test_a_container_reads_the_shared_cache_only_when_its_token_nears_expiry() -> None:
+    clock = Clock()
+    cache = CountingCache()
+    oauth = _oauth(_minting([]), cache=cache, clock=clock)
+    first = oauth.token()
+    reads_to_mint = cache.reads
+    for _ in range(50):
+        clock.now += 60  # 3,000 s of calls: the token still has more than the margin to live
+        assert oauth.token() is first
+    assert cache.reads == reads_to_mint
+    clock.now += 400
+    assert oauth.token().access_token == "1000.tok2"
+    assert cache.reads > reads_to_mint
+
+
+def test_a_container_keeps_its_token_when_another_stores_a_newer_one_until_zoho_refuses_it() -> None:
+    seen: list[httpx.Request] = []
+    clock = Clock()
+    cache = InMemoryTokenCache()
+    oauth = _oauth(_minting(seen), cache=cache, clock=clock)
+    own = oauth.token()
+    newer = CachedToken("1000.other-container", own.api_domain, clock.now + 3600, version=own.version + 1)
+    assert cache.put(newer, expected_version=own.version)
+    assert oauth.token() is own  # still valid at Zoho: no read, no mint
+    oauth.invalidate(own)  # Zoho refused it (a 401)
+    assert oauth.token() == newer  # the other container's token is adopted, nothing minted
+    assert len(seen) == 1
+
+
 def test_a_token_counts_as_just_issued_for_the_mint_window() -> None:
     clock = Clock()
     oauth = _oauth(_minting([]), clock=clock)

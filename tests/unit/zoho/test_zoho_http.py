@@ -63,6 +63,9 @@ class StaticToken:
         self.invalidated += 1
         self.n += 1
 
+    def replaced(self, token: CachedToken) -> CachedToken | None:
+        return None  # no other container shares these tokens
+
     def just_issued(self, token: CachedToken) -> bool:
         return False  # every token looks old enough to have died
 
