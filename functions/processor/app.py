@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_guard.config import get_settings
 from sync_guard.executor.queue import outbox_queue
-from sync_guard.executor.wiring import processor_handler
+from sync_guard.guard.wiring import processor_handler
 from sync_guard.ingest.messages import decode_message
 from sync_guard.processing import ProcessingDeps, TimeReserve, process_event
 from sync_guard.redact import error_detail

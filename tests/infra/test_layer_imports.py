@@ -132,8 +132,10 @@ def test_each_handler_imports_with_only_the_layer(function: str, handler: Path) 
 #: times the imports). Only the processor decides, so only it needs the matcher and its libraries; neither
 #: the ingest function (it stores and queues) nor the admin API (it queues actions for the outbox) calls
 #: Zoho, so neither needs its HTTP client: httpx and tenacity, which a type hint or Powertools' Tracer
-#: (patching every library it can) would otherwise import.
+#: (patching every library it can) would otherwise import. The functions that carry out what was decided
+#: (the outbox, its sweep, the Zoho checks) need neither the engine nor its rules.
 MATCHER = ("sync_guard.matching", "rapidfuzz", "phonenumbers", "msgspec")
+ENGINE = ("sync_guard.guard.engine", "sync_guard.guard.handler", "sync_guard.rules.catalogue")
 ZOHO_CLIENT = ("sync_guard.zoho.http", "sync_guard.zoho.crm", "sync_guard.zoho.books", "httpx", "tenacity")
 NOT_ON_THE_PATH = {
     "IngestFunction": (
@@ -145,7 +147,7 @@ NOT_ON_THE_PATH = {
         "sync_guard.executor",
     ),
     "AdminFunction": (*MATCHER, *ZOHO_CLIENT),
-    **dict.fromkeys(("OutboxFunction", "SweepFunction", "ZohoChecksFunction"), MATCHER),
+    **dict.fromkeys(("OutboxFunction", "SweepFunction", "ZohoChecksFunction"), (*MATCHER, *ENGINE)),
 }
 
 

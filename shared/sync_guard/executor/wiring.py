@@ -11,10 +11,8 @@ from sync_guard.executor.dynamo import DynamoActionStore, DynamoDecisionContext,
 from sync_guard.executor.enrichment import ZohoRecordFetcher
 from sync_guard.executor.service import Executor, ExecutorConfig
 from sync_guard.executor.zoho_actions import HoldSettings
-from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.notify import Notifier, finance_notifier
 from sync_guard.notify.links import ZohoLinks
-from sync_guard.reconcile.organization import RecordedOncePerEvent
 from sync_guard.reconcile.ports import BooksOrganization
 from sync_guard.store.checks import DynamoCheckState
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients, zoho_retry_policy
@@ -89,16 +87,6 @@ def record_fetcher(
         zoho or LazyZohoClients(settings),
         books_organization_id=settings.zoho_books_organization_id.strip(),
         recorded_books_organization=recorded or DynamoCheckState.from_settings(settings).books_organization,
-    )
-
-
-def processor_handler(settings: Settings) -> GuardEventHandler:
-    """The processor's handler: the decision engine with its Books organisation gate and, when Zoho is
-    configured, its record fetcher (``handler.guard.fetcher``). Both check a Books event against the
-    shadow's recorded organisation; they read it once per event between them."""
-    recorded = RecordedOncePerEvent(DynamoCheckState.from_settings(settings).books_organization)
-    return GuardEventHandler.from_settings(
-        settings, fetcher=record_fetcher(settings, recorded), recorded=recorded
     )
 
 

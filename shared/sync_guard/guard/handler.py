@@ -10,7 +10,7 @@ holds "does not exist". The event fails (``AnotherOrganization``, retryable), is
 dead-lettered, for ``sync-guard replay-dlq --queue processing`` once the parameter is right; its first
 refusal is audited (entry ``<event id>#another_organization``, decision ``pending``). CRM events go on.
 The record fetcher checks again before it fetches a Books customer; in the processor the two share one
-read of the recorded organisation per event (``RecordedOncePerEvent``, see ``executor.wiring``).
+read of the recorded organisation per event (``RecordedOncePerEvent``, see ``guard.wiring``).
 """
 
 from __future__ import annotations
