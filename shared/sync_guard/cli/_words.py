@@ -54,6 +54,7 @@ _ACTIONS = {
     ActionKind.UNTAG_CRM_RECORD: "removal of the CRM record's hold tag",
     ActionKind.MARK_BOOKS_INACTIVE: "marking the Books customer inactive",
     ActionKind.MARK_BOOKS_ACTIVE: "marking the Books customer active again",
+    ActionKind.CLEAR_CARRIED_HOLD_TAG: "check for a hold tag a CRM merge passed on",
     ActionKind.NOTIFY_FINANCE: "notice to finance",
 }
 _OUTCOMES = {

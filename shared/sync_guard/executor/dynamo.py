@@ -33,6 +33,9 @@ from sync_guard.store.items import from_item, iso, to_value
 from sync_guard.store.outbox import STATUS_INDEX
 from sync_guard.store.shadow import (
     AWS_TRANSACTION_ITEMS,
+    held_record,
+    hold_key,
+    read_state,
     state_from_item,
     state_key,
     transact_with_entry,
@@ -348,7 +351,8 @@ class DynamoSentNotices:
 
 
 class DynamoDecisionContext:
-    """``DecisionContext``: audit entries by id, shadow states by ref (one BatchGetItem)."""
+    """``DecisionContext``: audit entries by id, shadow states by ref (one BatchGetItem), the hold listing a
+    record (its ``HOLD`` item, else its state's mark)."""
 
     def __init__(self, client: Any, *, audit: AuditLog, shadow_table: str) -> None:
         self._client = client
@@ -365,6 +369,13 @@ class DynamoDecisionContext:
 
     def entry(self, entry_id: str) -> AuditEntry | None:
         return self._audit.get(entry_id)
+
+    def hold_of(self, ref: str) -> str | None:
+        item = self._client.get_item(TableName=self.shadow_table, Key=hold_key(ref), ConsistentRead=True)
+        if "Item" in item and not (held := held_record(item["Item"])).replaceable:
+            return held.entry_id
+        state = read_state(self._client, self.shadow_table, ref)
+        return state.held_by if state is not None else None
 
     def states(self, refs: Sequence[str]) -> Mapping[str, RecordState]:
         wanted = sorted(set(refs))

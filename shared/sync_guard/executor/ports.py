@@ -70,8 +70,18 @@ class DecisionContext(Protocol):
 
     def states(self, refs: Sequence[str]) -> Mapping[str, RecordState]: ...
 
+    def hold_of(self, ref: str) -> str | None:
+        """The entry of the hold of the guard's that holds ``ref`` in Zoho (so that a release undoes it): its
+        ``HOLD`` item, unless that is an observe-mode hold never written to Zoho, or the mark on its state;
+        None when no such hold lists it."""
+        ...
+
 
 class CrmWriter(Protocol):
+    def get_record_data(self, module: Module | str, record_id: str) -> dict[str, Any] | None:
+        """The raw record (with ``Tag``), or None when it does not exist (any more)."""
+        ...
+
     def add_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None: ...
 
     def remove_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None: ...

@@ -43,7 +43,15 @@ from sync_guard.executor.model import (
 )
 from sync_guard.executor.notices import hold_actions, notices_for, refs_of
 from sync_guard.executor.ports import ActionQueue, ActionStore, DecisionContext, SentNotices, ZohoWriters
-from sync_guard.executor.zoho_actions import ZOHO_KINDS, HoldSettings, apply_zoho_action, describe
+from sync_guard.executor.zoho_actions import (
+    ZOHO_KINDS,
+    HoldSettings,
+    apply_zoho_action,
+    clear_carried_hold_tag,
+    crm_module_of,
+    describe,
+    merged_from,
+)
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
@@ -105,7 +113,10 @@ def outcome_entry(
         actor=EXECUTOR_ACTOR,
         event_id=action.event_id,
         operation=f"{action.kind.value}:{status.value}",
-        records=(action.target,),
+        # A check after a held record's merge is also found under the record merged away.
+        records=(action.target, merged_from(action))
+        if action.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG
+        else (action.target,),
         rules=action.rules,
         actions=(action,),
         note=note,
@@ -204,7 +215,11 @@ class Executor:
             state = self.context.states([action.target]).get(action.target) if needs_state else None
             if action.target.startswith("books:"):
                 self._refuse_another_books_organization()
-            done = apply_zoho_action(action, self.zoho(), hold, state)
+            if action.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG:
+                module = crm_module_of(action, state)
+                done = clear_carried_hold_tag(action, self.zoho(), hold, module, self.context.hold_of)
+            else:
+                done = apply_zoho_action(action, self.zoho(), hold, state)
         except Exception as error:
             return self._failed(message, claim, error)
         return self._finish(message, claim, ActionStatus.DONE, done)

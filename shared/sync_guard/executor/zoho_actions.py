@@ -1,16 +1,21 @@
-"""The four Zoho writes behind quarantine and release. Never a delete, never a merge.
+"""The four Zoho writes behind quarantine and release, and the check after a held record's merge. Never a
+delete, never a merge.
 
 - hold a CRM record: add the hold tag (and tick the hold checkbox when one is configured). The CRM view the
   native sync uses excludes tagged records, so the record stops syncing; its data is untouched.
 - hold a Books customer: mark it inactive. It keeps its history but cannot be invoiced by mistake.
 - release: remove the tag (untick the box) / mark the customer active again.
+- clear a carried hold tag: a held CRM record was deleted (a manual merge deletes the record merged away)
+  and a merge may have passed its hold tag to the record kept, which no hold lists. The record is read from
+  CRM, and the tag removed (the box unticked) as a release removes it, unless a hold of the guard's lists it.
 
-All four are idempotent in Zoho (adding a tag twice, marking an inactive customer inactive), so a call that
-timed out after Zoho applied it can safely run again.
+All are idempotent in Zoho (adding a tag twice, marking an inactive customer inactive, removing an absent
+tag), so a call that timed out after Zoho applied it can safely run again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sync_guard.executor.ports import ZohoWriters
@@ -23,6 +28,7 @@ ZOHO_KINDS = frozenset(
         ActionKind.UNTAG_CRM_RECORD,
         ActionKind.MARK_BOOKS_INACTIVE,
         ActionKind.MARK_BOOKS_ACTIVE,
+        ActionKind.CLEAR_CARRIED_HOLD_TAG,
     }
 )
 
@@ -62,8 +68,60 @@ def describe(action: OutboxAction, hold: HoldSettings) -> str:
         ActionKind.UNTAG_CRM_RECORD: f"remove tag {tag!r}{untick} from CRM record {record_id}",
         ActionKind.MARK_BOOKS_INACTIVE: f"mark Books customer {record_id} inactive",
         ActionKind.MARK_BOOKS_ACTIVE: f"mark Books customer {record_id} active",
+        ActionKind.CLEAR_CARRIED_HOLD_TAG: (
+            f"remove tag {tag!r}{untick} from CRM record {record_id} if a merge passed it on from "
+            f"{merged_from(action)} and no hold of the guard's lists {action.target}"
+        ),
         ActionKind.NOTIFY_FINANCE: "notify finance",
     }[action.kind]
+
+
+def merged_from(action: OutboxAction) -> str:
+    """The held record whose delete queued a ``CLEAR_CARRIED_HOLD_TAG`` check (the record merged away)."""
+    return str(action.params.get("merged_from") or "a held record")
+
+
+def clear_carried_hold_tag(
+    action: OutboxAction,
+    zoho: ZohoWriters,
+    hold: HoldSettings,
+    module: Module,
+    hold_of: Callable[[str], str | None],
+) -> str:
+    """Remove the hold a CRM merge may have passed on to ``action.target``; what it found and did, in words.
+
+    The record is read from CRM. Gone, or carrying neither the hold tag nor the ticked hold checkbox: nothing
+    is written. Held by a hold of the guard's (``hold_of``): left as it is, its release undoes it. Otherwise
+    the hold is removed as a release removes it. Zoho errors propagate (typed), as for every action.
+    """
+    system, record_id = split_ref(action.target)
+    if system is not System.CRM:
+        raise ValueError(f"{action.kind.value} needs a CRM target, got {action.target}")
+    tag = str(action.params.get("tag") or hold.tag)
+    data = zoho.crm.get_record_data(module, record_id)
+    if data is None:
+        return f"{action.target} no longer exists in CRM: nothing to do"
+    tags = {str(t.get("name")) for t in data.get("Tag") or () if isinstance(t, Mapping)}
+    tagged = tag in tags
+    ticked = bool(hold.checkbox_field) and data.get(hold.checkbox_field) is True
+    if not (tagged or ticked):
+        return f"{action.target} does not carry the hold tag {tag!r}: nothing to do"
+    holder = hold_of(action.target)
+    if holder is not None:
+        return f"{action.target} carries the hold tag of its own hold ({holder}): left as it is"
+    if tagged:
+        zoho.crm.remove_tags(module, record_id, [tag])
+    if ticked:
+        zoho.crm.update_record(module, record_id, {hold.checkbox_field: False}, trigger=[])
+    removed = " and ".join(
+        ([f"the hold tag {tag!r}"] if tagged else [])
+        + ([f"the ticked {hold.checkbox_field}"] if ticked else [])
+    )
+    return (
+        f"removed {removed} that a CRM merge passed from {merged_from(action)} (held, now deleted) to "
+        f"{action.target}: no hold of the guard's lists {action.target}, so it would have left the sync "
+        "unnoticed"
+    )
 
 
 def apply_zoho_action(

@@ -544,7 +544,43 @@ def _plan_delete(
         now=now,
         both_sides_window=config.both_sides_window,
     )
-    return _decide(event, ctx, builder, snapshot, config, now, rules, keys=previous.keys, breaker_change=None)
+    held = builder.holder(previous.ref, as_read=True) is not None
+    return _decide(
+        event,
+        ctx,
+        builder,
+        snapshot,
+        config,
+        now,
+        rules,
+        keys=previous.keys,
+        breaker_change=None,
+        tag_checks=possible_merge_masters(previous, candidates) if held else (),
+    )
+
+
+#: The most records one delete of a held record has checked for a hold tag a merge passed on: each check is
+#: a Zoho read.
+MAX_TAG_CHECKS = 10
+
+
+def possible_merge_masters(deleted: RecordState, candidates: Iterable[Candidate]) -> tuple[str, ...]:
+    """The records a held CRM record, now deleted, may have been merged into: the live CRM records of its
+    module that it matched, those the sync knows (paired) first, then the closest (the record its hold
+    named as the one it duplicates among them).
+
+    A manual CRM merge deletes the record merged away, and may pass its tags, the hold tag among them, to the
+    record kept (Zoho does not say; ``docs/rules.md``). No hold of the guard's lists that record, so a
+    release could not undo it: each is checked (``ActionKind.CLEAR_CARRIED_HOLD_TAG``)."""
+    if deleted.system is not System.CRM:
+        return ()
+    masters = [
+        c
+        for c in candidates
+        if c.state.live and c.state.system is System.CRM and c.state.record.module is deleted.record.module
+    ]
+    masters.sort(key=lambda c: (c.state.partner is None, -c.match.score, c.ref))
+    return tuple(c.ref for c in masters[:MAX_TAG_CHECKS])
 
 
 def admin_pair_replaced(ref: str, linked: str, admin_partner: str, *, link_is_new: bool) -> str:
@@ -754,9 +790,11 @@ def _decide(
     keys: frozenset[str],
     breaker_change: BreakerChange | None,
     replaced: dict[str, str] | None = None,
+    tag_checks: tuple[str, ...] = (),
 ) -> CommitPlan:
     """The decision on ``ctx``: its findings, holds, notice and audit entry, which also says (``replaced``,
-    from ``_pair``) each pair an admin made that Zoho's link replaced, naming the admin's partner."""
+    from ``_pair``) each pair an admin made that Zoho's link replaced, naming the admin's partner, and
+    queues the checks for a hold tag a merge passed on (``tag_checks``, see ``possible_merge_masters``)."""
     replaced = replaced or {}
     entry_id = event.event_id
     found = tuple(f for rule in rules if (f := rule.evaluate(ctx)) is not None)
@@ -801,8 +839,20 @@ def _decide(
         # While the breaker is open, held creates are not announced one by one: the trip was the alert.
         subject = findings[0].subject if findings else ctx.ref
         actions.append(_action(event, ActionKind.NOTIFY_FINANCE, subject, findings, decision, config, now))
+    for ref in tag_checks:
+        check = _action(event, ActionKind.CLEAR_CARRIED_HOLD_TAG, ref, (), decision, config, now)
+        master = builder.current(ref)
+        module = {"module": master.record.module.value} if master is not None else {}
+        actions.append(
+            check.model_copy(update={"params": {**check.params, **module, "merged_from": ctx.ref}})
+        )
+    if tag_checks:
+        notes.append(
+            f"{ctx.ref} was held: checking {', '.join(tag_checks)} for the hold tag a CRM merge may have "
+            "passed on"
+        )
 
-    related = [ctx.ref] + ([ctx.partner.ref] if ctx.partner else []) + list(replaced)
+    related = [ctx.ref] + ([ctx.partner.ref] if ctx.partner else []) + list(replaced) + list(tag_checks)
     for finding in findings:
         related += [finding.subject, *finding.related]
     names = {ctx.ref: ctx.record.name}
@@ -914,7 +964,8 @@ def _action(
     config: GuardConfig,
     now: datetime,
 ) -> OutboxAction:
-    params: dict[str, Any] = {"tag": config.crm_hold_tag} if kind is ActionKind.TAG_CRM_RECORD else {}
+    tagging = kind in (ActionKind.TAG_CRM_RECORD, ActionKind.CLEAR_CARRIED_HOLD_TAG)
+    params: dict[str, Any] = {"tag": config.crm_hold_tag} if tagging else {}
     if kind is ActionKind.NOTIFY_FINANCE:
         params = {
             "severity": max((f.severity for f in findings), key=_severity_rank).value if findings else "low",

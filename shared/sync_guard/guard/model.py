@@ -83,6 +83,9 @@ class ActionKind(StrEnum):
     # Releases (admin operation): the inverse of the two holds.
     UNTAG_CRM_RECORD = "untag_crm_record"
     MARK_BOOKS_ACTIVE = "mark_books_active"
+    # A held CRM record was deleted (a merge deletes the record merged away): remove the hold tag a merge
+    # may have passed on to a record that could have been its master, where no hold of the guard's lists it.
+    CLEAR_CARRIED_HOLD_TAG = "clear_carried_hold_tag"
 
     @property
     def writes_to_zoho(self) -> bool:

@@ -85,12 +85,17 @@ class FakeStore:
 class FakeContext:
     entries: dict[str, AuditEntry] = field(default_factory=dict)
     state_by_ref: dict[str, RecordState] = field(default_factory=dict)
+    #: The holds written to Zoho that list a record: ref -> the hold's entry.
+    holds: dict[str, str] = field(default_factory=dict)
 
     def entry(self, entry_id: str) -> AuditEntry | None:
         return self.entries.get(entry_id)
 
     def states(self, refs: Sequence[str]) -> Mapping[str, RecordState]:
         return {r: self.state_by_ref[r] for r in refs if r in self.state_by_ref}
+
+    def hold_of(self, ref: str) -> str | None:
+        return self.holds.get(ref)
 
 
 @dataclass
@@ -120,11 +125,20 @@ class FakeSent:
 class FakeCrm:
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
+    #: What a read of a record answers (by id; a record not here does not exist). Reads are not calls.
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reads: list[str] = field(default_factory=list)
 
     def _call(self, name: str, record_id: str, value: Any) -> None:
         if self.errors:
             raise self.errors.pop(0)
         self.calls.append((name, record_id, value))
+
+    def get_record_data(self, module: Module | str, record_id: str) -> dict[str, Any] | None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.reads.append(record_id)
+        return self.records.get(record_id)
 
     def add_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None:
         self._call("add_tags", record_id, (str(module), tuple(tags)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from sync_guard.config import Mode
 from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
 from sync_guard.executor.model import NoticeClaim
 from sync_guard.executor.zoho_actions import HoldSettings
-from sync_guard.guard.model import ActionKind, EntryKind
+from sync_guard.guard.model import ActionKind, EntryKind, OutboxAction
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage, ZohoLinks
 from sync_guard.reconcile.organization import OrganizationRecordUnreadable
 from sync_guard.reconcile.ports import BooksOrganization
@@ -556,3 +557,124 @@ def test_actions_are_not_started_without_time_left_in_the_invocation() -> None:
     assert zoho.books.calls == [("mark_inactive", "1")]
     assert result.failed_message_ids == ["b"]
     assert store.items[second.action_id].status is ActionStatus.PENDING  # never claimed
+
+
+# ------------------------------------------------------------------ a hold tag a CRM merge passed on
+
+
+def _tag_check(**params: str) -> OutboxAction:
+    """The check the engine queues when held crm:2 is deleted: crm:1 may be the record it was merged into."""
+    return action(
+        ActionKind.CLEAR_CARRIED_HOLD_TAG,
+        "crm:1",
+        tag="hold-tag",
+        module="Accounts",
+        merged_from="crm:2",
+        **params,
+    )
+
+
+def _run_tag_check(
+    crm_record: dict[str, Any] | None,
+    *,
+    holds: dict[str, str] | None = None,
+    mode: Mode = Mode.ENFORCE,
+    checkbox: str = "",
+) -> tuple[FakeStore, FakeZoho]:
+    store, zoho = FakeStore(), FakeZoho()
+    if crm_record is not None:
+        zoho.crm.records["1"] = crm_record
+    check = _tag_check()
+    store.add(check)
+    context = FakeContext(holds=holds or {})
+    make(store, zoho=zoho, context=context, mode=mode, checkbox=checkbox).run_batch([msg(check.action_id)])
+    return store, zoho
+
+
+def _tagged(*names: str, **fields: object) -> dict[str, Any]:
+    return {
+        "id": "1",
+        "Account_Name": "Acme Ltd",
+        "Tag": [{"name": n, "id": f"t{n}"} for n in names],
+    } | fields
+
+
+def test_a_hold_tag_a_merge_passed_to_a_record_no_hold_lists_is_removed_and_audited() -> None:
+    store, zoho = _run_tag_check(_tagged("vip", "hold-tag"))
+
+    assert zoho.crm.calls == [("remove_tags", "1", ("Accounts", ("hold-tag",)))]
+    [entry] = store.entries
+    assert entry.operation == "clear_carried_hold_tag:done"
+    assert entry.records == ("crm:1", "crm:2")  # found under the master and the record merged away
+    assert entry.note.startswith(
+        "removed the hold tag 'hold-tag' that a CRM merge passed from crm:2 (held, now"
+    )
+    assert "no hold of the guard's lists crm:1" in entry.note
+
+
+def test_a_ticked_hold_checkbox_a_merge_passed_on_is_unticked_with_workflows_suppressed() -> None:
+    _, zoho = _run_tag_check(_tagged("hold-tag", Sync_Hold=True), checkbox="Sync_Hold")
+
+    assert zoho.crm.calls == [
+        ("remove_tags", "1", ("Accounts", ("hold-tag",))),
+        ("update_record", "1", ({"Sync_Hold": False}, [])),
+    ]
+
+
+def test_a_hold_tag_of_the_records_own_hold_is_kept() -> None:
+    store, zoho = _run_tag_check(_tagged("hold-tag"), holds={"crm:1": "evt_own"})
+
+    assert zoho.crm.reads == ["1"]
+    assert zoho.crm.calls == []
+    assert store.items[_tag_check().action_id].status is ActionStatus.DONE
+    assert store.entries[0].note == "crm:1 carries the hold tag of its own hold (evt_own): left as it is"
+
+
+def test_a_record_gone_from_crm_needs_nothing() -> None:
+    store, zoho = _run_tag_check(None)
+
+    assert zoho.crm.calls == []
+    assert store.items[_tag_check().action_id].status is ActionStatus.DONE
+    assert store.entries[0].note == "crm:1 no longer exists in CRM: nothing to do"
+
+
+@pytest.mark.parametrize(
+    ("record", "checkbox"),
+    [(_tagged("vip"), ""), (_tagged(), "Sync_Hold"), (_tagged(Sync_Hold=False), "Sync_Hold")],
+    ids=["other tags", "no tag, no box", "box unticked"],
+)
+def test_a_record_without_the_hold_is_not_written_to(record: dict[str, Any], checkbox: str) -> None:
+    store, zoho = _run_tag_check(record, checkbox=checkbox)
+
+    assert zoho.crm.reads == ["1"]
+    assert zoho.crm.calls == []
+    assert store.entries[0].note == "crm:1 does not carry the hold tag 'hold-tag': nothing to do"
+
+
+def test_observe_mode_neither_reads_nor_writes_the_record_and_says_what_it_would_have_done() -> None:
+    store, zoho = _run_tag_check(_tagged("hold-tag"), mode=Mode.OBSERVE)
+
+    assert zoho.crm.reads == []
+    assert zoho.crm.calls == []
+    assert store.items[_tag_check().action_id].status is ActionStatus.NOT_EXECUTED
+    assert "would have done: remove tag 'hold-tag' from CRM record 1 if a merge passed it on from crm:2" in (
+        store.entries[0].note
+    )
+
+
+def test_a_tag_check_zoho_keeps_failing_is_retried_then_dead_lettered() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    check = _tag_check()
+    store.add(check)
+    zoho.crm.records["1"] = _tagged("hold-tag")
+    executor = make(store, zoho=zoho)
+
+    zoho.crm.errors.append(ZohoServerError("500", http_status=500))
+    retried = executor.run_batch([msg(check.action_id, receives=1)])
+    zoho.crm.errors.append(ZohoTimeout("t"))
+    last = executor.run_batch([msg(check.action_id, receives=5)])
+
+    assert retried.failed_message_ids == ["m1"]
+    assert last.failed_message_ids == ["m1"]
+    assert store.items[check.action_id].status is ActionStatus.DEAD_LETTERED
+    assert zoho.crm.calls == []

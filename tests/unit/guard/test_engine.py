@@ -10,8 +10,15 @@ import pytest
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConfigurationError
 from sync_guard.exports.conventions import parse_time
-from sync_guard.guard.context import RuleContext
-from sync_guard.guard.engine import NOT_HELD_INVOICED, Guard, GuardConfig, awaiting_entry_id
+from sync_guard.guard.context import Candidate, RuleContext
+from sync_guard.guard.engine import (
+    MAX_TAG_CHECKS,
+    NOT_HELD_INVOICED,
+    Guard,
+    GuardConfig,
+    awaiting_entry_id,
+    possible_merge_masters,
+)
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import (
     ActionKind,
@@ -20,11 +27,12 @@ from sync_guard.guard.model import (
     EntryKind,
     Finding,
     PairSource,
+    RecordState,
     Severity,
     epoch_ms,
 )
 from sync_guard.guard.policy import Policy
-from sync_guard.guard.ports import HeldRecord, KeyItem
+from sync_guard.guard.ports import HeldRecord, KeyItem, MatchView
 from sync_guard.guard.seeding import plan_seed
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import Module, PartyRecord, System
@@ -903,3 +911,104 @@ def test_a_record_seeded_from_an_export_is_compared_with_a_webhooks_times(shadow
     assert result.entry is not None
     assert "BOTH_SIDES_CREATED" in result.entry.rules
     assert shadow.states["crm:1"].record.created_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------ a held record merged away
+
+
+def _held_copy_of_a_synced_account(shadow: InMemoryShadow, **config: object) -> Guard:
+    """crm:1 synced to books:9, a contact of the same name, and crm:2 a copy of crm:1 the guard holds."""
+    guard = make_guard(shadow, policy=Policy.build({"SAME_SIDE_DUPLICATE": "quarantine"}), **config)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    guard.process(event_for(crm_contact("5", "Acme", "Ltd", None, minutes=1.5)))
+    held = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=2)))
+    assert held.decision is Decision.QUARANTINE
+    return guard
+
+
+def _checks(result: object) -> list[tuple[str, dict[str, object], bool]]:
+    entry = getattr(result, "entry", None)
+    assert isinstance(entry, AuditEntry)
+    return [
+        (a.target, a.params, a.execute) for a in entry.actions if a.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG
+    ]
+
+
+def test_a_held_crm_record_deleted_has_the_records_it_matched_checked_for_a_carried_hold_tag(
+    shadow: InMemoryShadow,
+) -> None:
+    # given a copy the guard holds, of an account synced to Books
+    guard = _held_copy_of_a_synced_account(shadow)
+    assert shadow.states["crm:2"].held_by is not None
+
+    # when it is deleted (a manual merge into crm:1 deletes the record merged away)
+    result = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    # then the account it duplicates is checked for the hold tag the merge may have passed on: only CRM
+    # records of its module (neither the Books customer nor the contact could have been its master)
+    assert _checks(result) == [
+        ("crm:1", {"tag": "sync-guard-hold", "module": "Accounts", "merged_from": "crm:2"}, True)
+    ]
+    assert result.entry is not None
+    assert "crm:1" in result.entry.records  # the master's audit trail shows the check
+    assert "checking crm:1 for the hold tag a CRM merge may have passed on" in result.entry.note
+    assert shadow.states["crm:1"].echo_expected == {}  # the check may write nothing: no echo is expected
+
+
+def test_deleting_a_record_the_guard_does_not_hold_checks_nothing(shadow: InMemoryShadow) -> None:
+    guard = _held_copy_of_a_synced_account(shadow)
+    guard.process(event_for(crm_account("3", "Zeta Ltd", minutes=2.5)))
+    guard.process(event_for(crm_account("4", "Zeta Ltd", minutes=2.6)))  # held too
+    shadow.states["crm:4"] = shadow.states["crm:4"].model_copy(update={"held_by": None})
+    shadow.holds.pop("crm:4")
+
+    result = guard.process(event_for(crm_account("4", "Zeta Ltd", minutes=3), Operation.DELETE))
+
+    assert _checks(result) == []
+
+
+def test_a_held_copy_deleted_in_observe_mode_checks_nothing(shadow: InMemoryShadow) -> None:
+    # given the copy held in observe mode: listed, never tagged in Zoho
+    guard = _held_copy_of_a_synced_account(shadow, mode=Mode.OBSERVE)
+    assert "crm:2" in shadow.holds
+    assert shadow.states["crm:2"].held_by is None
+
+    result = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    # then there is no tag a merge could have passed on
+    assert _checks(result) == []
+
+
+def test_a_record_under_an_admins_hold_written_in_observe_mode_is_checked_when_deleted(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the guard observing, and crm:2 held by an admin in Zoho on purpose (`preflight --apply`)
+    guard = _held_copy_of_a_synced_account(shadow, mode=Mode.OBSERVE)
+    shadow.holds["crm:2"] = HeldRecord("adm_hold", applied=True)
+
+    result = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    # then the account it duplicates is checked, and the check written as observe mode writes actions
+    assert [(target, execute) for target, _, execute in _checks(result)] == [("crm:1", False)]
+
+
+def test_the_records_a_deleted_held_record_may_have_been_merged_into_are_the_known_ones_first() -> None:
+    def candidate(record: PartyRecord, score: float, **fields: object) -> Candidate:
+        return Candidate(RecordState(record=record, version=1, **fields), MatchView(score, "duplicate"))  # type: ignore[arg-type]
+
+    deleted = RecordState(record=crm_account("2", "Acme Ltd"), version=1, deleted=True)
+    candidates = [
+        candidate(crm_account("3", "Acme Ltd"), 0.99),
+        candidate(crm_account("4", "Acme Limited"), 0.8, partner="books:9"),  # the one the sync knows
+        candidate(crm_account("5", "Acme Ltd"), 0.9),
+        candidate(crm_account("6", "Acme Ltd"), 1.0, deleted=True),
+        candidate(crm_contact("7", "Acme", "Ltd", None), 1.0),
+        candidate(books_customer("8", "Acme Ltd"), 1.0),
+    ]
+
+    assert possible_merge_masters(deleted, candidates) == ("crm:4", "crm:3", "crm:5")
+    many = [candidate(crm_account(str(n), "Acme Ltd"), 0.9) for n in range(10, 30)]
+    assert len(possible_merge_masters(deleted, many)) == MAX_TAG_CHECKS
+    books = RecordState(record=books_customer("2", "Acme Ltd"), version=1, deleted=True)
+    assert possible_merge_masters(books, candidates) == ()  # Books has no merge that passes tags on
