@@ -268,12 +268,13 @@ def _deleted_without_money(record: NoticeRecord) -> str:
 
 # ------------------------------------------------------------------------------------- what the guard did
 #: Whether a CRM merge passes the merged-away record's tags to the record kept is not documented by Zoho
-#: (docs/simulator.md, ``merge_carries_tags``); if it does, merging a held copy into the record the sync
-#: knows would silently take that record out of the sync too, and no hold of the guard's would list it.
+#: (docs/simulator.md, ``merge_carries_tags``). When a held CRM record is deleted, the guard removes the hold
+#: tag from the records it matched where no hold lists them (``ActionKind.CLEAR_CARRIED_HOLD_TAG``); a merge
+#: into a record it did not match is beyond it, and this sentence says so.
 MERGE_CARRIES_TAG = (
-    "If you merge the held CRM record into another, check afterwards that the record you keep does not "
-    "carry the guard's hold tag (a merge may pass tags on); remove the tag there if it does, or that "
-    "record leaves the sync too."
+    "If you merge the held CRM record into the record it duplicates, the guard removes the hold tag the "
+    "merge may pass on to the record you keep. If you merge it into any other record, check that record "
+    "afterwards: remove the guard's hold tag there if it carries it, or that record leaves the sync too."
 )
 
 

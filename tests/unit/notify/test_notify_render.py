@@ -199,7 +199,8 @@ def test_enforce_says_what_was_held_and_how(links: ZohoLinks) -> None:
     assert "would have" not in body
     assert "held by the guard" in body
     assert message.subject.endswith("held: Acme Limited")
-    assert "check afterwards that the record you keep does not carry the guard's hold tag" in body
+    assert "the guard removes the hold tag the merge may pass on to the record you keep" in body
+    assert "If you merge it into any other record, check that record afterwards" in body
 
 
 def test_a_hold_in_books_alone_says_nothing_of_crm_merges(links: ZohoLinks) -> None:
