@@ -92,7 +92,9 @@ def clear_carried_hold_tag(
 
     The record is read from CRM. Gone, or carrying neither the hold tag nor the ticked hold checkbox: nothing
     is written. Held by a hold of the guard's (``hold_of``): left as it is, its release undoes it. Otherwise
-    the hold is removed as a release removes it. Zoho errors propagate (typed), as for every action.
+    the hold is removed as a release removes it, and ``hold_of`` is asked again: a hold of the record
+    committed (and its tag written) between the first question and the removal gets its tag back. Zoho
+    errors propagate (typed), as for every action.
     """
     system, record_id = split_ref(action.target)
     if system is not System.CRM:
@@ -109,10 +111,14 @@ def clear_carried_hold_tag(
     holder = hold_of(action.target)
     if holder is not None:
         return f"{action.target} carries the hold tag of its own hold ({holder}): left as it is"
-    if tagged:
-        zoho.crm.remove_tags(module, record_id, [tag])
-    if ticked:
-        zoho.crm.update_record(module, record_id, {hold.checkbox_field: False}, trigger=[])
+    _write_hold(zoho, hold, module, record_id, tag, tagged=tagged, ticked=ticked, holding=False)
+    holder = hold_of(action.target)
+    if holder is not None:
+        _write_hold(zoho, hold, module, record_id, tag, tagged=tagged, ticked=ticked, holding=True)
+        return (
+            f"{action.target} was held by {holder} while the hold tag a CRM merge passed on from "
+            f"{merged_from(action)} was being removed: the tag was put back for that hold"
+        )
     removed = " and ".join(
         ([f"the hold tag {tag!r}"] if tagged else [])
         + ([f"the ticked {hold.checkbox_field}"] if ticked else [])
@@ -122,6 +128,24 @@ def clear_carried_hold_tag(
         f"{action.target}: no hold of the guard's lists {action.target}, so it would have left the sync "
         "unnoticed"
     )
+
+
+def _write_hold(
+    zoho: ZohoWriters,
+    hold: HoldSettings,
+    module: Module,
+    record_id: str,
+    tag: str,
+    *,
+    tagged: bool,
+    ticked: bool,
+    holding: bool,
+) -> None:
+    """Add (``holding``) or remove the hold tag and the hold checkbox the record was found with."""
+    if tagged:
+        (zoho.crm.add_tags if holding else zoho.crm.remove_tags)(module, record_id, [tag])
+    if ticked:
+        zoho.crm.update_record(module, record_id, {hold.checkbox_field: holding}, trigger=[])
 
 
 def apply_zoho_action(

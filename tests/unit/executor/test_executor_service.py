@@ -630,6 +630,34 @@ def test_a_hold_tag_of_the_records_own_hold_is_kept() -> None:
     assert store.entries[0].note == "crm:1 carries the hold tag of its own hold (evt_own): left as it is"
 
 
+class HeldMeanwhile(FakeContext):
+    """A hold of crm:1 is committed (and its tag written) just after the check first asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def hold_of(self, ref: str) -> str | None:
+        self.asked += 1
+        return None if self.asked == 1 else "evt_new_hold"
+
+
+def test_a_hold_made_while_a_carried_tag_is_removed_gets_its_tag_and_box_back() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    zoho.crm.records["1"] = _tagged("hold-tag", Sync_Hold=True)
+    check = _tag_check()
+    store.add(check)
+
+    make(store, zoho=zoho, context=HeldMeanwhile(), checkbox="Sync_Hold").run_batch([msg(check.action_id)])
+
+    assert zoho.crm.calls[-2:] == [
+        ("add_tags", "1", ("Accounts", ("hold-tag",))),
+        ("update_record", "1", ({"Sync_Hold": True}, [])),
+    ]
+    assert store.items[check.action_id].status is ActionStatus.DONE
+    assert "was held by evt_new_hold while" in store.entries[0].note
+
+
 def test_a_record_gone_from_crm_needs_nothing() -> None:
     store, zoho = _run_tag_check(None)
 
