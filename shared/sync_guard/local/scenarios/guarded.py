@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,8 +219,18 @@ class GuardedEnvironment:
         )
         return world, plans
 
-    def go_live(self, world: World, *, label: str = "scenario") -> WebhookEmitter:
-        """Seed the guard's shadow from the world, then let Zoho's webhooks flow to the guard."""
+    def go_live(
+        self,
+        world: World,
+        *,
+        label: str = "scenario",
+        emitter: Callable[..., WebhookEmitter] = WebhookEmitter,
+    ) -> WebhookEmitter:
+        """Seed the guard's shadow from the world, then let Zoho's webhooks flow to the guard.
+
+        ``emitter``: what posts them, built as ``WebhookEmitter`` is (a test's subclass may hold some
+        back, or post some twice).
+        """
         _, stack = self._require()
         if self._emitter is not None:
             raise RuntimeError("another world is live; call finish() first")
@@ -227,7 +238,7 @@ class GuardedEnvironment:
         # Each world is another organisation: an admin closes a breaker an earlier one left open.
         self.reset_breaker(f"before {label}")
         endpoints = GuardEndpoints.from_api_url(stack.api_url, stack.webhook_secret)
-        self._emitter = WebhookEmitter(world.state, endpoints, workers=self.webhook_workers)
+        self._emitter = emitter(world.state, endpoints, workers=self.webhook_workers)
         self._final_events = set()
         return self._emitter
 
