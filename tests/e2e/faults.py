@@ -1,0 +1,400 @@
+"""Faults for the random sequences: Zoho failing for a stretch, webhooks posted twice, late or out of order.
+
+A seed draws a :class:`FaultProfile`. Its Zoho faults are the simulator's own (``FaultInjector``: 429 with
+``Retry-After``, 500, a slow answer that ends in 504, with or without the write applied) at a seeded rate
+for a stretch of steps, then healed. Its webhook faults are played by :class:`ControlledEmitter`: a
+delivery is posted twice, held back until a later delivery for the same record has left (late), or held
+back until a delivery from the other Zoho app has left (CRM and Books out of order). Held deliveries are
+all posted before a step's invariants are read (:meth:`FaultRun.settle`), so none is lost, only late.
+
+While Zoho fails, events and actions end in the dead-letter queues rather than in a final status, so a
+step waits for the guard to be *quiet* (its queues empty, no action under way) instead of idle. Healing
+is what an administrator does: wait for Zoho to answer, then ``sync-guard replay-dlq`` (the function the
+command calls), until the dead-letter queues stay empty.
+
+The checks that only make sense once everything healed (:func:`unsettled_events`, :func:`redundant_writes`,
+:func:`emails_in_clear` and the queues' state) are plain functions of what they read, so that a test can
+show each of them failing.
+
+No DynamoDB fault: the functions build their clients inside the handlers from the process's settings, and
+no seam short of a proxy in front of DynamoDB Local reaches them.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sync_guard.cli.replay_dlq import QueueChoice, replay
+from sync_guard.guard.model import EntryKind
+from sync_guard.local.scenarios.guarded import GuardedEnvironment, GuardNotIdle
+from sync_guard.local.scenarios.world import World
+from sync_guard.local.zoho_simulator.faults import FaultConfig, FaultInjector, FaultKind, RequestRecord
+from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, SimulatorState, Source
+from sync_guard.local.zoho_simulator.webhooks import Delivery, GuardEndpoints, WebhookEmitter
+from sync_guard.store import aws
+from sync_guard.store.outbox import Outbox
+from tests.support.logs import leaks
+
+#: What the guard writes to Zoho, by the simulator's route name: each is idempotent in the simulator (a
+#: repeat answers 200 and changes nothing), so a write the guard sent twice shows as a 2xx with no change.
+GUARD_WRITE_ROUTES = ("crm.add_tags", "crm.remove_tags", "books.mark_inactive", "books.mark_active")
+#: Audit entries that are an event's verdict (one per acknowledged event); admin and executor entries are not.
+VERDICT_KINDS = frozenset(
+    {
+        EntryKind.DECISION,
+        EntryKind.SELF_ECHO,
+        EntryKind.STALE,
+        EntryKind.AWAITING_ENRICHMENT,
+        EntryKind.UNKNOWN_RECORD,
+        EntryKind.NOT_GUARDED,
+    }
+)
+#: Outbox statuses that must be gone once everything healed and the dead letters were replayed.
+UNFINISHED_ACTIONS = ("pending", "running", "retrying", "dead_lettered")
+REPLAY_ACTOR = "random-sequence admin"
+
+
+@dataclass(frozen=True)
+class FaultProfile:
+    """One seed's faults: Zoho failing from ``zoho_from`` to ``zoho_until`` (step numbers, 1-based, the
+    latter excluded), and the share of webhooks posted twice, late, or out of order."""
+
+    seed: int
+    zoho_rate: float
+    zoho_kinds: tuple[FaultKind, ...]
+    timeout_applies_effect: bool
+    zoho_from: int
+    zoho_until: int
+    twice: float
+    late: float
+    reordered: float
+    #: The Notification API channel registered too (by a run of the scheduled checks at go-live): CRM
+    #: changes then also come as ids only, which the processor fetches from Zoho (and Zoho's faults reach).
+    notifications: bool
+
+    @classmethod
+    def draw(cls, seed: int, steps: int) -> FaultProfile:
+        rng = random.Random(f"faults {seed}")
+        kinds = tuple(k for k in FaultKind if rng.random() < 0.7) or (FaultKind.SERVER_ERROR,)
+        start = 1 + rng.randrange(max(1, steps // 3))
+        return cls(
+            seed=seed,
+            zoho_rate=rng.choice((0.3, 0.7, 1.0)),
+            zoho_kinds=kinds,
+            timeout_applies_effect=rng.random() < 0.5,
+            zoho_from=start,
+            zoho_until=min(steps + 1, start + steps // 4 + rng.randrange(max(1, steps // 4))),
+            twice=rng.choice((0.0, 0.1, 0.25)),
+            late=rng.choice((0.0, 0.1, 0.25)),
+            reordered=rng.choice((0.0, 0.1, 0.25)),
+            notifications=rng.random() < 0.5,
+        )
+
+    def zoho_faults(self) -> FaultConfig:
+        return FaultConfig(
+            rate=self.zoho_rate,
+            weights=dict.fromkeys(self.zoho_kinds, 1.0),
+            retry_after=0.2,
+            delay=0.3,
+            timeout_applies_effect=self.timeout_applies_effect,
+            seed=self.seed,
+        )
+
+    def emitter(self, state: SimulatorState, endpoints: GuardEndpoints, **options: Any) -> ControlledEmitter:
+        """The emitter that plays this profile's webhook faults (``GuardedEnvironment.go_live``'s factory)."""
+        return ControlledEmitter(state, endpoints, profile=self, **options)
+
+
+@dataclass(frozen=True)
+class _Held:
+    delivery: Delivery
+    #: Posted once a delivery for this record has left (late), or one from this app (out of order).
+    after_record: tuple[str, str] | None = None
+    after_app: str | None = None
+
+    def due(self, delivery: Delivery) -> bool:
+        return (delivery.module, delivery.record_id) == self.after_record or _app(delivery) == self.after_app
+
+
+def _app(delivery: Delivery) -> str:
+    return "books" if delivery.kind == "books" else "crm"
+
+
+class ControlledEmitter(WebhookEmitter):
+    """Zoho's webhooks, some posted twice, some late, some out of order (see the module docstring).
+
+    The draws follow the order of Zoho's changes; the guard's own writes come from the simulator's threads,
+    so a seed's webhook faults are the same only as far as that order is.
+    """
+
+    def __init__(
+        self, state: SimulatorState, endpoints: GuardEndpoints, *, profile: FaultProfile, **options: Any
+    ) -> None:
+        self.profile = profile
+        self._rng = random.Random(f"webhooks {profile.seed}")
+        self._routing = threading.Lock()
+        self.held: list[_Held] = []
+        self.counts: Counter[str] = Counter()
+        super().__init__(state, endpoints, **options)
+
+    def _on_change(self, event: ChangeEvent) -> None:
+        for delivery in self.deliveries_for(event):
+            self._route(delivery)
+
+    def _route(self, delivery: Delivery) -> None:
+        with self._routing:
+            due = [held for held in self.held if held.due(delivery)]
+            self.held = [held for held in self.held if held not in due]
+            draw = self._rng.random()
+            p = self.profile
+            if draw < p.late:
+                self.held.append(_Held(delivery, after_record=(delivery.module, delivery.record_id)))
+                self.counts["late"] += 1
+            elif draw < p.late + p.reordered:
+                other = "crm" if _app(delivery) == "books" else "books"
+                self.held.append(_Held(delivery, after_app=other))
+                self.counts["out of order"] += 1
+            else:
+                self._queue(delivery)
+                if draw < p.late + p.reordered + p.twice:
+                    self._queue(delivery)
+                    self.counts["twice"] += 1
+            for held in due:
+                self._queue(held.delivery)
+
+    def release_held(self) -> int:
+        """Post every delivery still held back, in the order they were held; how many."""
+        with self._routing:
+            held, self.held = self.held, []
+            for item in held:
+                self._queue(item.delivery)
+        return len(held)
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+class FaultRun:
+    """Applies a profile to one guarded world: Zoho's faults by step, the quiet waits, the healing."""
+
+    def __init__(
+        self, environment: GuardedEnvironment, world: World, emitter: ControlledEmitter, profile: FaultProfile
+    ) -> None:
+        simulator = environment.simulator
+        assert simulator is not None
+        self.environment = environment
+        self.world = world
+        self.emitter = emitter
+        self.profile = profile
+        self.faults: FaultInjector = simulator.faults
+        self.requests_before = len(simulator.requests.records)
+        self.injected_before = Counter(self.faults.injected)
+        self.replayed: Counter[str] = Counter()
+        self.zoho_failing = False
+        # The world's own checkpoints (before and after a sync run) must not wait for dead-lettered events.
+        world.checkpoint = self.wait_quiet
+
+    def before_step(self, number: int) -> bool:
+        """Start or heal Zoho's faults as the profile says for step ``number``; True when it healed them."""
+        failing = self.profile.zoho_from <= number < self.profile.zoho_until
+        if failing and not self.zoho_failing:
+            self.faults.configure(self.profile.zoho_faults())
+        self.zoho_failing = failing
+        if not failing and self.faults.config.rate:
+            self.heal()
+            return True
+        return False
+
+    @contextmanager
+    def zoho_answering(self, when: bool = True) -> Iterator[None]:
+        """Zoho without faults for the block: an admin's preflight at a reconnect is run again until it
+        goes through, which this stands for."""
+        if not when or not self.faults.config.rate:
+            yield
+            return
+        rate = self.faults.config.rate
+        self.faults.configure(rate=0.0)
+        try:
+            yield
+        finally:
+            self.faults.configure(rate=rate)
+
+    def settle(self) -> None:
+        """Post what is held back and wait for the guard to be quiet, until nothing is held any more (the
+        guard's own writes come back as webhooks, which may be held in turn)."""
+        while True:
+            self.emitter.release_held()
+            self.wait_quiet()
+            if not self.emitter.held:
+                return
+
+    def heal(self) -> None:
+        """Zoho answers again; replay the dead-letter queues (``sync-guard replay-dlq``) until they stay
+        empty, the guard quiet after each replay."""
+        self.faults.disable()
+        for _ in range(10):
+            self.settle()
+            moved = replay(self.environment.settings, QueueChoice.ALL, dry_run=False, actor=REPLAY_ACTOR)
+            self.replayed.update(moved)
+            if not any(moved.values()):
+                return
+        raise GuardNotIdle("the dead-letter queues still fill after ten replays")
+
+    def wait_quiet(self, timeout: float = 120.0) -> None:
+        """Wait until every webhook is posted, both queues are empty (each message handled or
+        dead-lettered), no action is pending, running or retrying, and no new webhook came meanwhile."""
+        settings = self.environment.settings
+        sqs = aws.client("sqs", settings)
+        outbox = Outbox.from_settings(settings)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.emitter.flush(timeout=remaining):
+                raise GuardNotIdle("webhooks still being delivered")
+            seen = len(self.emitter.results)
+            queued = sum(_depth(sqs, url) for url in (settings.queue_url, settings.outbox_queue_url))
+            busy = any(outbox.by_status(status, limit=1) for status in ("pending", "running", "retrying"))
+            if (
+                not queued
+                and not busy
+                and self.emitter.flush(timeout=0)
+                and len(self.emitter.results) == seen
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise GuardNotIdle(f"{queued} messages queued, outbox busy: {busy}")
+            time.sleep(0.05)  # the poll interval of a bounded readiness check
+
+    def final_problems(self, emails: Iterable[str]) -> list[str]:
+        """The promises read once everything healed (call after :meth:`heal`)."""
+        settings = self.environment.settings
+        simulator = self.environment.simulator
+        assert simulator is not None
+        sqs = aws.client("sqs", settings)
+        outbox = Outbox.from_settings(settings)
+        problems = stuck_work(
+            {
+                name: _depth(sqs, url)
+                for name, url in (("processing", settings.dlq_url), ("outbox", settings.outbox_dlq_url))
+            },
+            [
+                (a.action.action_id, status)
+                for status in UNFINISHED_ACTIONS
+                for a in outbox.by_status(status, limit=20)
+            ],
+        )
+        entries = audit_entries(self.environment)
+        acknowledged = dict.fromkeys(self.emitter.event_ids)
+        problems += unsettled_events(acknowledged, entries)
+        requests = simulator.requests.records[self.requests_before :]
+        problems += redundant_writes(requests, self.world.state.changes)
+        problems += emails_in_clear((entry.get("doc", "") for entry in entries), emails)
+        return problems
+
+
+def _depth(sqs: Any, url: str) -> int:
+    """Visible plus in-flight messages of a queue."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def audit_entries(environment: GuardedEnvironment) -> list[dict[str, str]]:
+    """Every audit entry's primary item (entry id, kind, event id, and the whole entry as JSON)."""
+    settings = environment.settings
+    client = aws.client("dynamodb", settings)
+    kwargs: dict[str, Any] = {
+        "TableName": settings.audit_table,
+        "FilterExpression": "sk = :primary",
+        "ExpressionAttributeValues": {":primary": {"S": "E"}},
+        "ProjectionExpression": "entry_id, kind, event_id, doc",
+    }
+    entries: list[dict[str, str]] = []
+    while True:
+        page = client.scan(**kwargs)
+        entries += [{name: value.get("S", "") for name, value in item.items()} for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return entries
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# ------------------------------------------------------------------------ the checks, as plain functions
+
+
+def stuck_work(dead_letters: dict[str, int], unfinished: Iterable[tuple[str, str]]) -> list[str]:
+    """Dead-letter queues not empty, actions not finished (``(action id, status)``), once healed."""
+    problems = [
+        f"{name} dead-letter queue holds {depth} message(s) after the replay"
+        for name, depth in dead_letters.items()
+        if depth
+    ]
+    return problems + [f"outbox action {action_id} left {status}" for action_id, status in unfinished]
+
+
+def unsettled_events(acknowledged: Iterable[str], entries: Iterable[dict[str, str]]) -> list[str]:
+    """Acknowledged events without exactly one verdict in the audit trail (lost, or decided twice)."""
+    verdicts: Counter[str] = Counter(
+        entry["event_id"] for entry in entries if entry.get("kind") in VERDICT_KINDS and entry.get("event_id")
+    )
+    problems = []
+    for event_id in acknowledged:
+        if verdicts[event_id] != 1:
+            problems.append(
+                f"acknowledged event {event_id} has {verdicts[event_id]} verdicts in the audit trail"
+            )
+    return problems
+
+
+def _route_of(change: ChangeEvent) -> str | None:
+    """The guard's write route that makes ``change`` (None: not a hold or a release)."""
+    if change.kind is ChangeKind.STATUS and change.after is not None:
+        return "books.mark_inactive" if change.after.get("status") == "inactive" else "books.mark_active"
+    if change.kind is ChangeKind.TAGS:
+        before = {t["name"] for t in (change.before or {}).get("Tag", [])}
+        after = {t["name"] for t in (change.after or {}).get("Tag", [])}
+        return "crm.add_tags" if after - before else "crm.remove_tags" if before - after else None
+    return None
+
+
+def redundant_writes(requests: Iterable[RequestRecord], changes: Iterable[ChangeEvent]) -> list[str]:
+    """The same guard write (route and record) answered 2xx more than once and more often than it changed
+    the record: a write sent twice. One write that changed nothing is not: releasing a hold that was tried
+    while Zoho failed undoes it, as a timed-out try may have applied it."""
+    answered: Counter[tuple[str, str]] = Counter(
+        (r.route, r.record_id or "")
+        for r in requests
+        if r.route in GUARD_WRITE_ROUTES and 200 <= r.status < 300
+    )
+    applied: Counter[tuple[str, str]] = Counter(
+        (route, c.record_id)
+        for c in changes
+        if c.source is Source.API and (route := _route_of(c)) is not None
+    )
+    return [
+        f"{route} {record_id} answered {count} times, changed the record {applied[route, record_id]} times: "
+        "a write sent twice"
+        for (route, record_id), count in sorted(answered.items())
+        if count > max(1, applied[route, record_id])
+    ]
+
+
+def emails_in_clear(texts: Iterable[str], emails: Iterable[str]) -> list[str]:
+    """Texts showing an email address in clear: any address, or one of ``emails`` (the sequence's)."""
+    known = tuple(emails)
+    problems = []
+    for text in texts:
+        found = leaks(text, ()) + [email for email in known if email in text]
+        if found:
+            problems.append(f"an audit entry shows {len(found)} email address(es) in clear")
+    return problems
