@@ -3,9 +3,10 @@
 A seed draws a :class:`FaultProfile`. Its Zoho faults are the simulator's own (``FaultInjector``: 429 with
 ``Retry-After``, 500, a slow answer that ends in 504, with or without the write applied) at a seeded rate
 for a stretch of steps, then healed. Its webhook faults are played by :class:`ControlledEmitter`: a
-delivery is posted twice, held back until a later delivery for the same record has left (late), or held
-back until a delivery from the other Zoho app has left (CRM and Books out of order). Held deliveries are
-all posted before a step's invariants are read (:meth:`FaultRun.settle`), so none is lost, only late.
+delivery is posted twice, held back until a later delivery for the same record has left or for a few
+steps (late), or held back until a delivery from the other Zoho app has left (CRM and Books out of
+order). Held deliveries are posted by the end of their step (:meth:`FaultRun.settle`), or of the step
+they are late for, and all of them once healed: none is lost, only late.
 
 While Zoho fails, events and actions end in the dead-letter queues rather than in a final status, so a
 step waits for the guard to be *quiet* (its queues empty, no action under way) instead of idle. Healing
@@ -97,6 +98,11 @@ class FaultProfile:
             notifications=rng.random() < 0.5,
         )
 
+    @classmethod
+    def calm(cls, seed: int) -> FaultProfile:
+        """No fault drawn: a hand-written scenario configures the simulator's faults itself."""
+        return cls(seed, 0.0, (), False, 1, 1, 0.0, 0.0, 0.0, notifications=False)
+
     def zoho_faults(self) -> FaultConfig:
         return FaultConfig(
             rate=self.zoho_rate,
@@ -118,6 +124,8 @@ class _Held:
     #: Posted once a delivery for this record has left (late), or one from this app (out of order).
     after_record: tuple[str, str] | None = None
     after_app: str | None = None
+    #: Held through the steps before this one (late by minutes, as people work on).
+    until_step: int = 0
 
     def due(self, delivery: Delivery) -> bool:
         return (delivery.module, delivery.record_id) == self.after_record or _app(delivery) == self.after_app
@@ -141,6 +149,8 @@ class ControlledEmitter(WebhookEmitter):
         self._rng = random.Random(f"webhooks {profile.seed}")
         self._routing = threading.Lock()
         self.held: list[_Held] = []
+        #: The step being played (set by :class:`FaultRun`): deliveries late by steps wait for theirs.
+        self.step = 0
         self.counts: Counter[str] = Counter()
         super().__init__(state, endpoints, **options)
 
@@ -154,9 +164,12 @@ class ControlledEmitter(WebhookEmitter):
             self.held = [held for held in self.held if held not in due]
             draw = self._rng.random()
             p = self.profile
-            if draw < p.late:
+            if draw < p.late / 2:
                 self.held.append(_Held(delivery, after_record=(delivery.module, delivery.record_id)))
                 self.counts["late"] += 1
+            elif draw < p.late:
+                self.held.append(_Held(delivery, until_step=self.step + self._rng.randint(1, 4)))
+                self.counts["steps late"] += 1
             elif draw < p.late + p.reordered:
                 other = "crm" if _app(delivery) == "books" else "books"
                 self.held.append(_Held(delivery, after_app=other))
@@ -169,13 +182,21 @@ class ControlledEmitter(WebhookEmitter):
             for held in due:
                 self._queue(held.delivery)
 
-    def release_held(self) -> int:
-        """Post every delivery still held back, in the order they were held; how many."""
+    def release_held(self, *, everything: bool = False) -> int:
+        """Post the deliveries held back (but those late by steps, until their step; ``everything``: all),
+        in the order they were held; how many."""
         with self._routing:
-            held, self.held = self.held, []
-            for item in held:
+            due = [h for h in self.held if everything or h.until_step <= self.step]
+            self.held = [h for h in self.held if h not in due]
+            for item in due:
                 self._queue(item.delivery)
-        return len(held)
+        return len(due)
+
+    @property
+    def held_for_now(self) -> bool:
+        """Whether a delivery is held that the current step should post."""
+        with self._routing:
+            return any(h.until_step <= self.step for h in self.held)
 
 
 # ------------------------------------------------------------------------------------------ the run
@@ -203,6 +224,7 @@ class FaultRun:
 
     def before_step(self, number: int) -> bool:
         """Start or heal Zoho's faults as the profile says for step ``number``; True when it healed them."""
+        self.emitter.step = number
         failing = self.profile.zoho_from <= number < self.profile.zoho_until
         if failing and not self.zoho_failing:
             self.faults.configure(self.profile.zoho_faults())
@@ -226,13 +248,13 @@ class FaultRun:
         finally:
             self.faults.configure(rate=rate)
 
-    def settle(self) -> None:
-        """Post what is held back and wait for the guard to be quiet, until nothing is held any more (the
-        guard's own writes come back as webhooks, which may be held in turn)."""
+    def settle(self, *, everything: bool = False) -> None:
+        """Post what is held back for this step (``everything``: all) and wait for the guard to be quiet,
+        until nothing is (the guard's own writes come back as webhooks, which may be held in turn)."""
         while True:
-            self.emitter.release_held()
+            self.emitter.release_held(everything=everything)
             self.wait_quiet()
-            if not self.emitter.held:
+            if not (self.emitter.held if everything else self.emitter.held_for_now):
                 return
 
     def heal(self) -> None:
@@ -240,7 +262,7 @@ class FaultRun:
         empty, the guard quiet after each replay."""
         self.faults.disable()
         for _ in range(10):
-            self.settle()
+            self.settle(everything=True)
             moved = replay(self.environment.settings, QueueChoice.ALL, dry_run=False, actor=REPLAY_ACTOR)
             self.replayed.update(moved)
             if not any(moved.values()):
