@@ -20,6 +20,8 @@ from sync_guard.local.scenarios.counting import Baseline, count_outcome
 from sync_guard.local.scenarios.guarded import GuardedEnvironment
 from sync_guard.local.zoho_simulator.faults import FaultKind, RequestRecord
 from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, Source
+from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.outbox import Outbox
 from tests.e2e import test_random_sequences
 from tests.e2e.faults import (
     ControlledEmitter,
@@ -191,3 +193,44 @@ def test_the_final_checks_catch_an_email_in_clear_in_the_audit_trail() -> None:
     assert emails_in_clear(texts, ["omar@other.example"]) == [
         "an audit entry shows 1 email address(es) in clear"
     ]
+
+
+# ------------------------------------------------------------------------------------- found by the hunt
+
+
+def test_a_books_hold_replayed_after_the_customer_was_invoiced_leaves_it_active(
+    environment: GuardedEnvironment,
+) -> None:
+    """Seed 154 at 60 steps, in short: a hold decided on a new Books customer was dead-lettered while Zoho
+    failed, the bookkeeper invoiced the customer meanwhile, and the replay marked an invoiced customer
+    inactive."""
+    world, _ = environment.new_world()
+    player = Player(world, seed=154)
+    player.history()
+    profile = FaultProfile.calm(154)
+    emitter = environment.go_live(world, label="an invoiced customer's late hold", emitter=profile.emitter)
+    assert isinstance(emitter, ControlledEmitter)
+    run = FaultRun(environment, world, emitter, profile)
+    try:
+        # given a company synced to Books (not invoiced yet), and Books refusing every status change
+        company = companies(154)[2]
+        # (429 with a Retry-After longer than the client waits through: each delivery fails at once)
+        failing = {FaultKind.RATE_LIMIT: 1.0}
+        run.faults.configure(rate=1.0, weights=failing, retry_after=60.0, route_pattern=r"^books\.mark_")
+        # when the bookkeeper creates it again under a drifted name (the guard holds the copy: dead-lettered),
+        # and invoices that copy before Zoho answers again and the dead letters are replayed
+        customer = world.customer(company, f"{company} Ltd", source=Source.UI, phone="020 7154 0002")
+        run.settle()
+        held = Outbox.from_settings(environment.settings).by_status("dead_lettered", limit=20)
+        assert [a.action.target for a in held] == [f"books:{customer}"]  # the scenario's premise
+        invoice = world.raise_invoice(f"{company} Ltd")
+        assert invoice.customer_id == customer
+        run.heal()
+        # then the invoiced customer stays active, and the hold's outcome says why
+        assert world.state.books_get(customer)["status"] == "active"
+        trail = AuditLog.from_settings(environment.settings).iterate(AuditQuery(record=f"books:{customer}"))
+        [outcome] = [entry for entry in trail if entry.operation == "mark_books_inactive:failed"]
+        assert "holds transactions" in outcome.note
+    finally:
+        run.faults.disable()
+        environment.finish(world)

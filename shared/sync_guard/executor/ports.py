@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sync_guard.executor.model import ActionStatus, Claim, NoticeClaim, Refusal
 from sync_guard.guard.model import AuditEntry, RecordState
-from sync_guard.models.records import Module
+from sync_guard.models.records import Module, PartyRecord
 
 
 class ActionStore(Protocol):
@@ -97,6 +97,10 @@ class CrmWriter(Protocol):
 
 
 class BooksWriter(Protocol):
+    def get_contact(self, contact_id: str) -> PartyRecord | None:
+        """The customer as Books has it now (None: it does not exist)."""
+        ...
+
     def mark_inactive(self, contact_id: str) -> None: ...
 
     def mark_active(self, contact_id: str) -> None: ...

@@ -9,6 +9,8 @@
    (429, 5xx, timeout, token budget): ``retrying`` and the message is reported failed, so SQS delivers it
    again; on the last receive the action is ``dead_lettered`` instead, SQS moves the message to the DLQ and
    ``sync-guard replay-dlq`` brings it back. A refusal (404 record gone, validation): ``failed``, no retry.
+   A Books hold on a customer Books says holds transactions by the time it runs (invoiced since the
+   decision, while the hold was retried or dead-lettered): ``failed``, not written, never retried.
    A Books write while ``ZohoBooksOrganizationId`` is not the organisation recorded for the shadow is not
    sent (the customer is another organisation's): retried, then dead-lettered, for when it is put back.
    In ``observe`` mode nothing is written to Zoho: the action ends ``not_executed`` and the audit entry says
@@ -51,7 +53,9 @@ from sync_guard.executor.zoho_actions import (
     crm_module_of,
     describe,
     merged_from,
+    split_ref,
 )
+from sync_guard.guard.context import invoiced_customer
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
@@ -219,10 +223,31 @@ class Executor:
                 module = crm_module_of(action, state)
                 done = clear_carried_hold_tag(action, self.zoho(), hold, module, self.context.hold_of)
             else:
+                invoiced = self._invoiced_since(action)
+                if invoiced:
+                    return self._finish(message, claim, ActionStatus.FAILED, invoiced)
                 done = apply_zoho_action(action, self.zoho(), hold, state)
         except Exception as error:
             return self._failed(message, claim, error)
         return self._finish(message, claim, ActionStatus.DONE, done)
+
+    def _invoiced_since(self, action: OutboxAction) -> str:
+        """Why a Books hold must not be written now (empty: it may): the customer holds transactions.
+
+        The engine never holds an invoiced customer, but a hold runs after its decision, by minutes when
+        Zoho answered 429/5xx and it was retried, by days when it was dead-lettered and replayed: the
+        bookkeeper may have invoiced the customer meanwhile. Books is asked just before the write. An
+        admin's hold (``sync-guard quarantines hold``, preflight) is what a person chose: it is written."""
+        if action.kind is not ActionKind.MARK_BOOKS_INACTIVE or action.decision is Decision.ADMIN:
+            return ""
+        _, record_id = split_ref(action.target)
+        customer = self.zoho().books.get_contact(record_id)
+        if customer is None or not invoiced_customer(customer):
+            return ""  # gone: marking it inactive fails as it would have
+        return (
+            f"not marked inactive: Books customer {record_id} holds transactions now (invoiced since the "
+            "hold was decided), and the guard never holds an invoiced customer"
+        )
 
     def _refuse_another_books_organization(self) -> None:
         """Raise (retryably) when Books is configured as another organisation than the shadow's: its

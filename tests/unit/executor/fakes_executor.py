@@ -161,6 +161,11 @@ class FakeCrm:
 class FakeBooks:
     calls: list[tuple[str, str]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
+    #: Customers as Books returns them now (a customer not here reads as deleted).
+    customers: dict[str, PartyRecord] = field(default_factory=dict)
+
+    def get_contact(self, contact_id: str) -> PartyRecord | None:
+        return self.customers.get(contact_id)
 
     def mark_inactive(self, contact_id: str) -> None:
         if self.errors:

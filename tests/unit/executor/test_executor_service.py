@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sync_guard.config import Mode
 from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
 from sync_guard.executor.model import NoticeClaim
 from sync_guard.executor.zoho_actions import HoldSettings
-from sync_guard.guard.model import ActionKind, EntryKind, OutboxAction
+from sync_guard.guard.model import ActionKind, Decision, EntryKind, OutboxAction
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage, ZohoLinks
 from sync_guard.reconcile.organization import OrganizationRecordUnreadable
 from sync_guard.reconcile.ports import BooksOrganization
@@ -188,6 +189,39 @@ def test_a_refusal_fails_the_action_without_retry() -> None:
     assert store.items[hold.action_id].status is ActionStatus.FAILED
     # in words an admin reads in the audit trail, not a Python class name
     assert store.entries[0].note == "Zoho refused, not retried: Books error 1002: Contact does not exist"
+
+
+def test_a_books_hold_replayed_after_the_customer_was_invoiced_is_not_written() -> None:
+    # given a hold decided on a new customer, dead-lettered while Zoho failed; the customer invoiced since
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold, ActionStatus.DEAD_LETTERED)
+    zoho.books.customers["9"] = books_state("9", "Acme Ltd", has_transactions=True).record
+
+    # when the dead letter is replayed
+    result = make(store, zoho=zoho).run_batch([msg(hold.action_id, receives=1)])
+
+    # then the invoiced customer is not marked inactive, and the outcome says why (no retry: it never heals)
+    assert zoho.books.calls == []
+    assert result.failed_message_ids == []
+    assert store.items[hold.action_id].status is ActionStatus.FAILED
+    assert "holds transactions" in store.entries[0].note
+    # one with a balance outstanding is invoiced too; one with neither is held
+    zoho.books.customers["8"] = books_state("8", "Bcme Ltd", outstanding=Decimal("12.50")).record
+    zoho.books.customers["7"] = books_state("7", "Ccme Ltd").record
+    for target in ("books:8", "books:7"):
+        store.add(action(ActionKind.MARK_BOOKS_INACTIVE, target))
+    make(store, zoho=zoho).run_batch(
+        [msg(action(ActionKind.MARK_BOOKS_INACTIVE, t).action_id) for t in ("books:8", "books:7")]
+    )
+    assert zoho.books.calls == [("mark_inactive", "7")]
+    # an admin's hold on an invoiced customer is a person's choice: written
+    admin_hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9", event="adm_1").model_copy(
+        update={"decision": Decision.ADMIN}
+    )
+    store.add(admin_hold)
+    make(store, zoho=zoho).run_batch([msg(admin_hold.action_id)])
+    assert zoho.books.calls == [("mark_inactive", "7"), ("mark_inactive", "9")]
 
 
 @pytest.mark.parametrize("error", [ValueError("bad record id 'x'"), KeyError("Tag")], ids=["value", "lookup"])
