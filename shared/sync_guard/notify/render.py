@@ -293,7 +293,8 @@ def _failed_hold_words(record: NoticeRecord) -> str:
     by_hand = (
         "add the guard's hold tag in CRM, which takes it out of the view the sync uses"
         if record.system is System.CRM
-        else "mark the customer inactive in Books"
+        else "mark the customer inactive in Books, unless it holds transactions by then: an invoiced "
+        "customer is the copy to keep and is never held"
     )
     name = f"{quoted_name(record)} ({short_system(record)})"
     if record.hold_retryable:
@@ -303,9 +304,10 @@ def _failed_hold_words(record: NoticeRecord) -> str:
             "Zoho answers again (sync-guard replay-dlq --queue outbox)."
         )
     return (
-        f"The guard tried to hold {name} back from the sync and Zoho refused (the audit trail says why, "
-        f"for example that the record no longer exists), so nothing holds it back and retrying will not "
-        f"help: check the record in Zoho and, if it is still there, hold it by hand ({by_hand})."
+        f"The guard tried to hold {name} back from the sync and the hold was refused (the audit trail "
+        f"says why, for example that the record no longer exists, or that the Books customer was invoiced "
+        f"meanwhile), so nothing holds it back and retrying will not help: check the record in Zoho and, if "
+        f"it is still there, hold it by hand ({by_hand})."
     )
 
 

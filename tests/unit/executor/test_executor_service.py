@@ -471,7 +471,10 @@ def test_finance_hears_that_a_refused_hold_did_not_happen() -> None:
     assert "The guard held" not in message.body
     # a refused action is in no dead-letter queue: the notice must not send anyone to replay it
     assert "replay-dlq" not in message.body
-    assert "hold it by hand (mark the customer inactive in Books)" in " ".join(message.body.split())
+    body = " ".join(message.body.split())
+    assert "hold it by hand (mark the customer inactive in Books, unless it holds transactions" in body
+    # the guard itself declines a hold once the customer is invoiced: the notice must not blame Zoho only
+    assert "or that the Books customer was invoiced meanwhile" in body
 
 
 def test_a_hold_that_failed_every_retry_can_be_replayed() -> None:
