@@ -164,8 +164,10 @@ class Player:
     own_api_creates: set[str] = field(default_factory=set)
     #: Companies in play: the history's, then more as steps bring them in.
     companies: list[str] = field(default_factory=list)
-    #: CRM masters this step merged a record of the same company into (the merges people make of duplicates;
-    #: the guard finds a master through the records the held one matched).
+    #: CRM masters this step merged a held record of the same company into (the merges people make of
+    #: duplicates; the guard finds a master through the records the held one matched). Not a record made
+    #: for another company (an earlier merge of two companies' records made them one customer to the world,
+    #: not to the matcher), nor a record carrying a tag no hold lists (nothing tells the guard to look).
     kin_merges: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -283,7 +285,9 @@ class Player:
                 return "fewer than two accounts"
             master = live[step.pick % len(live)][0]
             merged = live[(step.pick + 1 + step.other % (len(live) - 1)) % len(live)][0]
-            if world.entity_of(f"crm:{master}") == world.entity_of(f"crm:{merged}"):
+            if self._held(f"crm:{merged}") and world.origin_of(f"crm:{master}") == world.origin_of(
+                f"crm:{merged}"
+            ):
                 self.kin_merges.add(master)
             world.merge(master, [merged])
             return f"merged crm:{merged} into crm:{master}"
@@ -310,6 +314,10 @@ class Player:
         if step.op is Op.RELEASE:
             return self._release(step)
         return self._redeliver(step)
+
+    def _held(self, ref: str) -> bool:
+        """Whether a hold of the guard's lists ``ref`` (always False without the guard)."""
+        return self.admin is not None and any(hold.hold_id == ref for hold in self.admin.list_holds())
 
     def _release(self, step: Step) -> str:
         if self.admin is None:

@@ -99,6 +99,8 @@ class World:
     labels: dict[str, str] = field(default_factory=dict)  # "crm:<id>" / "books:<id>" -> entity
     invoices: list[Invoice] = field(default_factory=list)
     merged: dict[str, str] = field(default_factory=dict)  # merged-away CRM id -> master id (during the act)
+    #: A record's entity before a merge of two customers' records relabelled it (see :meth:`origin_of`).
+    relabelled: dict[str, str] = field(default_factory=dict)
     clock: TickingClock | None = None
 
     def time_passes(self, delta: timedelta = HISTORY_AGE) -> None:
@@ -201,7 +203,13 @@ class World:
             if old is not None and master_entity is not None and old != master_entity:
                 for ref, entity in list(self.labels.items()):
                     if entity == old:
+                        self.relabelled.setdefault(ref, entity)
                         self.labels[ref] = master_entity
+
+    def origin_of(self, ref: str) -> str | None:
+        """The customer a record was made for, even after a merge of two customers' records made it one
+        with the other (which :meth:`entity_of` then says)."""
+        return self.relabelled.get(ref) or self.entity_of(ref)
 
     def entity_of(self, ref: str) -> str | None:
         """Which real customer a record stands for (its own label, else the record the sync made it from)."""
