@@ -854,3 +854,27 @@ def test_confirm_that_races_a_release_is_a_conflict_naming_the_hold(
 
     assert raced.value.field == "hold_id"
     assert [e.operation for e in _admin_entries(held.ref)] == ["release"]  # type: ignore[attr-defined]
+
+
+def test_release_of_a_contact_the_guard_does_not_know_untags_it_through_contacts(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a CRM contact the guard has never seen, held by hand through its module and tagged in Zoho
+    point_at_simulator(sim, monkeypatch, mode=Mode.ENFORCE)
+    contact = sim.state.crm_create("Contacts", {"First_Name": "Jane", "Last_Name": "Unseen"})
+    pipeline = build_pipeline(aws, queues)
+    service = _service()
+    service.hold(f"crm:{contact['id']}", actor="user:alice", module="Contacts")
+    pipeline.drain()
+    assert [t["name"] for t in sim.state.crm_get("Contacts", contact["id"])["Tag"]] == [HOLD_TAG]
+
+    # when an admin releases it, the guard still not knowing the record
+    result = service.release(f"crm:{contact['id']}", actor="user:alice")
+    pipeline.drain()
+
+    # then the tag comes off the contact, through Contacts (before: the undo named no module, the outbox
+    # wrote to Accounts, where no such record is, and the contact stayed tagged in Zoho)
+    [undo] = result.entry.actions
+    assert undo.params == {"tag": HOLD_TAG, "module": "Contacts"}
+    assert sim.state.crm_get("Contacts", contact["id"])["Tag"] == []
+    assert sim.requests.count("crm.remove_tags", status=200) == 1

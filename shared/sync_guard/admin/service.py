@@ -505,7 +505,7 @@ class AdminService:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
             to_undo.append(action)
         state = self.repository.state(hold.hold_id)
-        module = state.record.module.value if state else None
+        known_module = state.record.module.value if state else None
         now = self.clock()
         entry_seed = admin_entry_id(f"release|{hold.hold_id}", actor, now)
         undo_actions = tuple(
@@ -517,8 +517,9 @@ class AdminService:
                 # An admin's hold written to Zoho on purpose while the guard observes (`preflight --apply`)
                 # is undone the same way; the guard's own holds follow the guard's mode.
                 mode=action.mode if action.decision is Decision.ADMIN else self.mode,
+                # the module the guard knows, else the one the hold was written through (``--module``)
                 params={"tag": action.params.get("tag", self.hold_tag)}
-                | ({"module": module} if module else {}),
+                | ({"module": module} if (module := known_module or action.params.get("module")) else {}),
                 expected=release_expected_state(UNDO[action.kind], self.hold_tag),
                 now=now,
             )
