@@ -106,7 +106,13 @@ def test_no_function_role_uses_a_people_policy(template: dict[str, Any]) -> None
 
 def test_the_auditor_only_reads_and_the_operator_may_do_all_it_does(template: dict[str, Any]) -> None:
     auditor = managed_policy_grants(template, AUDITOR_POLICY)
-    reads = {"cloudformation:DescribeStacks", "dynamodb:GetItem", "dynamodb:Query", "execute-api:Invoke"}
+    reads = {
+        "cloudformation:DescribeStacks",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "execute-api:Invoke",
+    }
     assert {action for action, _ in auditor} <= reads
     assert auditor <= managed_policy_grants(template, OPERATOR_POLICY)
     # the auditor reads records, holds and the trail: not the events, the outbox, the queues or Zoho
@@ -165,6 +171,7 @@ def test_the_read_only_commands_stay_within_the_auditor_policy(held: str) -> Non
     ("policy", "sid", "action", "args"),
     [
         (AUDITOR_POLICY, "ReadRecordsAndHolds", "dynamodb:Query", ["quarantines", "list"]),
+        (AUDITOR_POLICY, "ReadRecordsAndHolds", "dynamodb:BatchGetItem", ["quarantines", "list"]),
         (AUDITOR_POLICY, "ReadRecordsAndHolds", "dynamodb:GetItem", ["show", "crm:4242"]),
         (AUDITOR_POLICY, "ReadTheAuditTrail", "dynamodb:Query", ["audit"]),
         (OPERATOR_POLICY, "Shadow", "dynamodb:Query", ["quarantines", "list"]),

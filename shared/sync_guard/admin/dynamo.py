@@ -18,7 +18,7 @@ its id (as ``release`` finds a hold's decision) but not by the audit queries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sync_guard.admin.model import Hold, HoldStatus
@@ -31,9 +31,11 @@ from sync_guard.store.outbox import outbox_put
 from sync_guard.store.shadow import (
     HOLD_PK,
     DynamoShadowRepository,
+    batch_get,
     hold_key,
     replaceable_hold,
     revision_check,
+    state_from_item,
     state_item,
     state_key,
 )
@@ -128,6 +130,14 @@ class DynamoAdminRepository:
 
     def state(self, ref: str) -> RecordState | None:
         return self.shadow.get_state(ref)
+
+    def states(self, refs: Iterable[str]) -> dict[str, RecordState]:
+        """The states of ``refs`` the shadow has, by ref: one ``BatchGetItem`` per hundred records."""
+        keys = [state_key(ref) for ref in dict.fromkeys(refs)]
+        if not keys:
+            return {}
+        found = batch_get(self._client, {self.shadow_table: keys})[self.shadow_table]
+        return {state.ref: state for state in map(state_from_item, found)}
 
     def key(self, key: str) -> KeyItem:
         """A key item as the engine reads it (``link_key``: the customers Zoho links to a CRM record)."""

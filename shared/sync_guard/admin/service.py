@@ -259,19 +259,18 @@ class AdminService:
             entry_id, kind, ref, rules=rules, mode=mode, params=params, expected=held, now=now
         )
 
-    def _hold_actions(self, hold: Hold) -> tuple[AuditEntry | None, list[OutboxAction]]:
-        """The decision that made ``hold``, and the hold actions written for it: the decision's, and those of
-        the ``apply`` that wrote an observe-mode hold to Zoho since (``Hold.applied_by``, on the item)."""
-        decision = self.audit_log.get(hold.entry_id)
+    def _hold_actions(self, hold: Hold, decision: AuditEntry | None) -> list[OutboxAction]:
+        """The hold actions written for ``hold``: those of its ``decision`` (the entry that made it, read by
+        the caller), and those of the ``apply`` that wrote an observe-mode hold to Zoho since
+        (``Hold.applied_by``, on the item)."""
         applied = self.audit_log.get(hold.applied_by) if hold.applied_by else None
-        actions = [
+        return [
             action
             for entry in (decision, applied)
             if entry is not None
             for action in entry.actions
             if action.target == hold.hold_id and action.kind in UNDO
         ]
-        return decision, actions
 
     def _enqueue(self, action_ids: list[str]) -> None:
         if not action_ids or self.queue is None:
@@ -285,10 +284,11 @@ class AdminService:
     def list_holds(self, status: HoldStatus | None = None) -> list[Hold]:
         """Open quarantines (held and confirmed, or one of them), newest first, with the record's name."""
         holds = [h for h in self.repository.holds() if status is None or h.status is status]
-        named = []
-        for hold in holds:
-            state = self.repository.state(hold.hold_id)
-            named.append(hold.model_copy(update={"name": state.record.name if state else ""}))
+        states = self.repository.states(h.hold_id for h in holds)
+        named = [
+            hold.model_copy(update={"name": state.record.name if (state := states.get(hold.hold_id)) else ""})
+            for hold in holds
+        ]
         return sorted(
             named, key=lambda h: (h.at or datetime.min.replace(tzinfo=UTC), h.hold_id), reverse=True
         )
@@ -406,7 +406,7 @@ class AdminService:
         if state is not None and state.deleted:
             raise Conflict(f"{ref} is deleted in Zoho; release the hold instead", field="hold_id")
         # A CRM record the guard does not know is tagged through the module its hold named (``--module``).
-        _, written = self._hold_actions(hold)
+        written = self._hold_actions(hold, self.audit_log.get(hold.entry_id))
         known = state.record.module.value if state is not None else None
         module = known or next((a.params["module"] for a in written if a.params.get("module")), None)
         now = self.clock()
@@ -443,8 +443,9 @@ class AdminService:
             detail={"decision": hold.entry_id},
         )
 
-    def _hold_to_release(self, hold_id: str) -> tuple[Hold, bool]:
-        """The hold of ``hold_id`` and whether it is listed (has its ``HOLD`` item).
+    def _hold_to_release(self, hold_id: str) -> tuple[Hold, bool, RecordState | None, AuditEntry | None]:
+        """The hold of ``hold_id``, whether it is listed (has its ``HOLD`` item), the record's state and the
+        decision that made the hold, each read once.
 
         A hold the guard committed in a transaction split on a development server marks the record's state
         before its ``HOLD`` item is written; a crash in between leaves the mark without the item. The
@@ -453,9 +454,9 @@ class AdminService:
         """
         ref = parse_ref(hold_id, field="hold_id")
         hold = self.repository.hold(ref)
-        if hold is not None:
-            return hold, True
         state = self.repository.state(ref)
+        if hold is not None:
+            return hold, True, state, self.audit_log.get(hold.entry_id)
         decision = self.audit_log.get(state.held_by) if state is not None and state.held_by else None
         if decision is None:
             raise NotFound(f"{ref} is not held", field="hold_id")
@@ -466,16 +467,16 @@ class AdminService:
             at=decision.at,
             mode=decision.mode.value,
         )
-        return unlisted, False
+        return unlisted, False, state, decision
 
     def release(self, hold_id: str, *, actor: str, reason: str = "") -> OperationResult:
         """Undo a hold (see the module docstring); the record syncs again once the undo actions ran. A hold
         that marks the record's state but was never listed is released too (``_hold_to_release``)."""
         actor = self._actor(actor)
-        hold, listed = self._hold_to_release(hold_id)
+        hold, listed, state, decision = self._hold_to_release(hold_id)
         # An applied observe-mode hold is undone by its apply's action (its decision's never ran), and is
         # still judged as its decision says.
-        decision, hold_actions = self._hold_actions(hold)
+        hold_actions = self._hold_actions(hold, decision)
         to_undo: list[OutboxAction] = []
         cancelled: list[str] = []
         refused = False
@@ -504,7 +505,6 @@ class AdminService:
             elif status not in _MAY_HAVE_RUN:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
             to_undo.append(action)
-        state = self.repository.state(hold.hold_id)
         known_module = state.record.module.value if state else None
         now = self.clock()
         entry_seed = admin_entry_id(f"release|{hold.hold_id}", actor, now)
@@ -640,10 +640,11 @@ class AdminService:
             raise InvalidPayload("the survivor must be another record than the held one", field="survivor")
         if hold.status is HoldStatus.CONFIRMED:
             raise Conflict(f"{hold.hold_id} is already confirmed (survivor {hold.survivor})", field="hold_id")
-        survivor_state = self.repository.state(survivor_ref)
+        states = self.repository.states((survivor_ref, hold.hold_id))
+        survivor_state = states.get(survivor_ref)
         if survivor_state is None:
             raise NotFound(f"the guard does not know {survivor_ref}", field="survivor")
-        held_state = self.repository.state(hold.hold_id)
+        held_state = states.get(hold.hold_id)
         names = {survivor_ref: survivor_state.record.name}
         if held_state is not None:
             names[hold.hold_id] = held_state.record.name
@@ -669,8 +670,8 @@ class AdminService:
         actor = self._actor(actor)
         crm_ref = parse_ref(crm, default_system="crm", field="crm")
         books_ref = parse_ref(books, default_system="books", field="books")
-        crm_state = self.repository.state(crm_ref)
-        books_state = self.repository.state(books_ref)
+        known = self.repository.states((crm_ref, books_ref))
+        crm_state, books_state = known.get(crm_ref), known.get(books_ref)
         if crm_state is None or books_state is None:
             missing = crm_ref if crm_state is None else books_ref
             raise NotFound(
@@ -690,10 +691,15 @@ class AdminService:
         self._refuse_against_zoho_link(crm_state, books_state)
         changes: dict[str, tuple[RecordState, int]] = {}
         unpaired: list[str] = []
+        former_partners = self.repository.states(
+            own.partner
+            for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref))
+            if own.partner and own.partner != other_ref
+        )
         for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref)):
             old = own.partner
             if old and old != other_ref:
-                old_state = self.repository.state(old)
+                old_state = former_partners.get(old)
                 if old_state is not None and old_state.partner == own.ref:
                     changes[old] = (
                         old_state.model_copy(
@@ -742,9 +748,9 @@ class AdminService:
             if linked != crm_id:
                 raise zoho_link_conflict(books_state, crm_state.ref, books_state.ref, field="books")
             return  # Zoho's link agrees: the engine keeps the pair
-        for member in sorted(self.repository.key(link_key(crm_id)).members - {books_state.ref}):
-            other = self.repository.state(member)
-            if other is not None and other.live and other.record.linked_crm_id == crm_id:
+        members = self.repository.states(self.repository.key(link_key(crm_id)).members - {books_state.ref})
+        for _, other in sorted(members.items()):
+            if other.live and other.record.linked_crm_id == crm_id:
                 raise zoho_link_conflict(other, crm_state.ref, books_state.ref, field="crm")
 
     # ------------------------------------------------------------------------------------ breaker

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -111,6 +111,9 @@ class _AdminStates:
 
     def state(self, ref: str) -> RecordState | None:
         return self.shadow.states.get(ref)
+
+    def states(self, refs: Iterable[str]) -> dict[str, RecordState]:
+        return {ref: self.shadow.states[ref] for ref in refs if ref in self.shadow.states}
 
     def key(self, key: str) -> KeyItem:
         return self.shadow.keys.get(key, KeyItem(key=key))
