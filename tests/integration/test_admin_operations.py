@@ -66,7 +66,7 @@ def _service() -> AdminService:
 
 def _hold_action(service: AdminService, ref: str) -> OutboxAction:
     """The outbox action that holds ``ref`` in Zoho, as its hold's decision queued it."""
-    from sync_guard.admin.service import UNDO
+    from sync_guard.admin.actions import UNDO
 
     hold = service.repository.hold(ref)
     assert hold is not None
@@ -307,7 +307,7 @@ def test_audit_queries_find_admin_operations_by_record(
 def test_a_release_retried_after_losing_a_race_still_undoes_a_hold_that_was_tried(
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sync_guard.admin.service import UNDO
+    from sync_guard.admin.actions import UNDO
 
     _, companies = _held(aws, queues, sim, monkeypatch)
     settings = get_settings()

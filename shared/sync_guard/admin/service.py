@@ -20,6 +20,9 @@ IAM caller's ARN):
 - ``record``: one record as the shadow holds it (partner, hold, the records it was judged distinct from).
 - ``reset_breaker``: close the multiplication-storm circuit breaker.
 - ``audit``: the audit queries (by record, rule, decision, time range), one page at a time.
+
+The outbox actions these operations queue are built in ``admin.actions``, a link's new pairs and its refusal
+in ``admin.links``; the reads and the one transaction of each operation are ``admin.dynamo``'s.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sync_guard.admin.actions import MAY_HAVE_RUN, UNDO, hold_action, hold_module, undo_action
 from sync_guard.admin.dynamo import DynamoAdminRepository
+from sync_guard.admin.links import former_partners, relinked, zoho_link_conflict
 from sync_guard.admin.model import Hold, HoldStatus, OperationResult, parse_ref
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConcurrentUpdate, Conflict, InvalidPayload, NotFound
@@ -39,42 +44,27 @@ from sync_guard.executor.model import ActionStatus
 from sync_guard.executor.ports import ActionQueue
 from sync_guard.executor.queue import outbox_queue
 from sync_guard.guard.admin import admin_entry, admin_entry_id, reset_storm_breaker
-from sync_guard.guard.loops import expected_state
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
-    Decision,
     OutboxAction,
     PairSource,
     RecordState,
-    action_id_for,
 )
-from sync_guard.models.records import Module
 from sync_guard.rules.catalogue import BY_CODE
 from sync_guard.store.audit import AuditLog, AuditPage, AuditQuery
 from sync_guard.store.shadow import link_key
 
 logger = logging.getLogger(__name__)
 
-#: Each hold action and the action that undoes it.
-UNDO = {
-    ActionKind.TAG_CRM_RECORD: ActionKind.UNTAG_CRM_RECORD,
-    ActionKind.MARK_BOOKS_INACTIVE: ActionKind.MARK_BOOKS_ACTIVE,
-}
-#: Statuses of a hold action after which Zoho may hold the record: undo them (``failed`` only when the
-#: refused hold was more than one write, see ``_took_no_effect``).
-_MAY_HAVE_RUN = {ActionStatus.DONE, ActionStatus.RUNNING, ActionStatus.FAILED, ActionStatus.DEAD_LETTERED}
-
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def release_expected_state(kind: ActionKind, tag: str) -> dict[str, object]:
-    """What the record looks like once the release ran (its webhook echo is then recognised)."""
-    if kind is ActionKind.MARK_BOOKS_ACTIVE:
-        return {"active": True}
-    return {"crm_tag_removed": tag}
+def _name_of(state: RecordState | None) -> dict[str, str]:
+    """An audit entry's ``names`` for the record of ``state`` (none for a record the guard does not know)."""
+    return {state.ref: state.record.name} if state is not None else {}
 
 
 def judged_distinct(decision: AuditEntry | None, held: str, partner: str | None = None) -> frozenset[str]:
@@ -95,35 +85,6 @@ def judged_distinct(decision: AuditEntry | None, held: str, partner: str | None 
     )
 
 
-def admin_action(
-    entry_id: str,
-    kind: ActionKind,
-    target: str,
-    *,
-    rules: tuple[str, ...],
-    mode: Mode,
-    params: dict[str, Any],
-    expected: dict[str, Any],
-    now: datetime,
-) -> OutboxAction:
-    """An outbox action an admin operation queues (written to Zoho only in ``enforce`` mode)."""
-    return OutboxAction(
-        action_id=action_id_for(entry_id, kind, target),
-        kind=kind,
-        target=target,
-        # No webhook event caused it: the admin operation's entry id stands in for one.
-        event_id=entry_id,
-        entry_id=entry_id,
-        rules=rules,
-        decision=Decision.ADMIN,
-        mode=mode,
-        execute=mode is Mode.ENFORCE,
-        params=params,
-        expected_state=expected,
-        queued_at=now,
-    )
-
-
 #: What a 409 of the breaker reset names: the breaker's state conflicts, not a field of the body.
 BREAKER_FIELD = "breaker"
 #: What a 409 of ``apply`` names while the guard observes: its mode conflicts, not a field of the body.
@@ -136,44 +97,6 @@ def _being_written(hold_id: str) -> Conflict:
         f"the hold of {hold_id} is being written to Zoho right now; release it again in a minute",
         field="hold_id",
     )
-
-
-def zoho_link_conflict(linked: RecordState, crm_ref: str, books_ref: str, *, field: str) -> Conflict:
-    """The refusal of linking ``crm_ref`` with ``books_ref`` where Zoho's link pairs the Books customer
-    ``linked`` with another record: the engine follows Zoho's link (``guard.engine._pair``), so the pair
-    would be replaced at that customer's next event."""
-    return Conflict(
-        f"Zoho's own link pairs {linked.ref} with crm:{linked.record.linked_crm_id} (that Books customer's "
-        f"CRM link, as the guard last saw it), and the guard follows Zoho's link: a pair of {crm_ref} and "
-        f"{books_ref} made here would be replaced at the next event of {linked.ref}. Neither Zoho product "
-        "lets an admin edit that link (Zoho support can re-point it); once Zoho's link changes, the guard "
-        "follows it at that customer's next event",
-        field=field,
-    )
-
-
-#: The CRM modules a record held by hand can be in (the hold tag is written through that module's API).
-HOLD_MODULES = (Module.CRM_ACCOUNTS.value, Module.CRM_CONTACTS.value)
-
-
-def _hold_module(ref: str, module: str | None, state: RecordState | None) -> str | None:
-    """The CRM module to tag ``ref`` in: the one the guard knows, else the caller's ``module``.
-
-    Without either, the outbox writes to Accounts. A module the guard's state contradicts is refused
-    rather than obeyed: tagging through the wrong module fails in Zoho, or reaches another record.
-    """
-    known = state.record.module.value if state is not None else None
-    if not module:
-        return known
-    if not ref.startswith("crm:"):
-        raise InvalidPayload("module applies to a CRM record only, not to a Books customer", field="module")
-    if module not in HOLD_MODULES:
-        raise InvalidPayload(f"module must be one of {', '.join(HOLD_MODULES)}", field="module")
-    if known is not None and known != module:
-        raise InvalidPayload(
-            f"{ref} is a CRM record in {known} as the guard knows it, not in {module}", field="module"
-        )
-    return module
 
 
 @dataclass
@@ -213,6 +136,12 @@ class AdminService:
             raise InvalidPayload("every admin operation needs an actor", field="actor")
         return actor.strip()[:200]
 
+    def _stamp(self, operation: str, ref: str, actor: str) -> tuple[str, datetime]:
+        """The audit entry id and time of ``actor``'s ``operation`` on ``ref`` (refs joined by ``|``), known
+        before the entry is built: the outbox actions an operation queues are keyed by its entry's id."""
+        now = self.clock()
+        return admin_entry_id(f"{operation}|{ref}", actor, now), now
+
     def _entry(
         self,
         operation: str,
@@ -220,43 +149,22 @@ class AdminService:
         records: tuple[str, ...],
         note: str,
         *,
-        actions: tuple[OutboxAction, ...] = (),
-        rules: tuple[str, ...] = (),
-        names: dict[str, str] | None = None,
+        stamp: tuple[str, datetime] | None = None,
+        mode: Mode | None = None,
+        **fields: Any,
     ) -> AuditEntry:
-        now = self.clock()
+        """The operation's audit entry (``stamp``: its id and time, when its actions needed the id first;
+        ``mode``: the guard's unless the operation overrides it); ``fields``: rules, names, actions, ..."""
+        entry_id, now = stamp or self._stamp(operation, "|".join(records), actor)
         return admin_entry(
             operation,
             actor=actor,
             at=now,
-            mode=self.mode,
+            mode=mode or self.mode,
             note=note,
-            entry_id=admin_entry_id(f"{operation}|{'|'.join(records)}", actor, now),
+            entry_id=entry_id,
             records=records,
-            rules=rules,
-            actions=actions,
-            names=names or {},
-        )
-
-    def _hold_action(
-        self,
-        entry_id: str,
-        ref: str,
-        *,
-        module: str | None,
-        rules: tuple[str, ...],
-        mode: Mode,
-        now: datetime,
-    ) -> OutboxAction:
-        """The outbox action that holds ``ref`` in Zoho: the hold tag through ``module`` (a CRM record), or
-        mark inactive (a Books customer), expecting its echo."""
-        kind = ActionKind.TAG_CRM_RECORD if ref.startswith("crm:") else ActionKind.MARK_BOOKS_INACTIVE
-        params: dict[str, Any] = {}
-        if kind is ActionKind.TAG_CRM_RECORD:
-            params = {"tag": self.hold_tag} | ({"module": module} if module else {})
-        held = expected_state(kind, self.hold_tag)
-        return admin_action(
-            entry_id, kind, ref, rules=rules, mode=mode, params=params, expected=held, now=now
+            **fields,
         )
 
     def _hold_actions(self, hold: Hold, decision: AuditEntry | None) -> list[OutboxAction]:
@@ -338,28 +246,32 @@ class AdminService:
                 "listed: look again in a moment (still not listed: release it, then hold it)",
                 field="record",
             )
-        now = self.clock()
-        entry_id = admin_entry_id(f"{operation}|{ref}", actor, now)
-        action = self._hold_action(
-            entry_id, ref, module=_hold_module(ref, module, state), rules=rules, mode=mode, now=now
+        entry_id, now = stamp = self._stamp(operation, ref, actor)
+        action = hold_action(
+            entry_id,
+            ref,
+            tag=self.hold_tag,
+            module=hold_module(ref, module, state),
+            rules=rules,
+            mode=mode,
+            now=now,
         )
         note = reason or "held by an admin"
         if mode is Mode.OBSERVE:
             note += "; observe mode: the hold is recorded but NOT written to Zoho"
         elif self.mode is Mode.OBSERVE:
             note += "; written to Zoho although the guard observes (asked for)"
-        entry = admin_entry(
+        entry = self._entry(
             operation,
-            actor=actor,
-            at=now,
+            actor,
+            (ref, *related),
+            note,
+            stamp=stamp,
             mode=mode,
-            note=note,
-            entry_id=entry_id,
-            records=(ref, *related),
             rules=rules,
             evidence=evidence,
             actions=(action,),
-            names=(names or {}) | ({ref: state.record.name} if state is not None else {}),
+            names=(names or {}) | _name_of(state),
         )
         try:
             self.repository.put_hold(entry, action, replaces=existing, state=state)
@@ -409,21 +321,20 @@ class AdminService:
         written = self._hold_actions(hold, self.audit_log.get(hold.entry_id))
         known = state.record.module.value if state is not None else None
         module = known or next((a.params["module"] for a in written if a.params.get("module")), None)
-        now = self.clock()
-        entry_id = admin_entry_id(f"apply|{ref}", actor, now)
-        action = self._hold_action(entry_id, ref, module=module, rules=hold.rules, mode=self.mode, now=now)
-        entry = admin_entry(
+        entry_id, now = stamp = self._stamp("apply", ref, actor)
+        action = hold_action(
+            entry_id, ref, tag=self.hold_tag, module=module, rules=hold.rules, mode=self.mode, now=now
+        )
+        entry = self._entry(
             "apply",
-            actor=actor,
-            at=now,
-            mode=self.mode,
-            note=(reason or "observe-mode hold applied by an admin")
+            actor,
+            (ref,),
+            (reason or "observe-mode hold applied by an admin")
             + f"; the hold of {hold.entry_id} is written to Zoho now",
-            entry_id=entry_id,
-            records=(ref,),
+            stamp=stamp,
             rules=hold.rules,
             actions=(action,),
-            names={ref: state.record.name} if state is not None else {},
+            names=_name_of(state),
         )
         changed = Conflict(
             f"{ref} changed meanwhile (released, held again, or an event was processed); run it again",
@@ -502,25 +413,19 @@ class AdminService:
             elif status is ActionStatus.FAILED and self._took_no_effect(action):
                 refused = True
                 continue  # Zoho refused the one write the hold is: undoing it would fail the same way
-            elif status not in _MAY_HAVE_RUN:
+            elif status not in MAY_HAVE_RUN:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
             to_undo.append(action)
         known_module = state.record.module.value if state else None
-        now = self.clock()
-        entry_seed = admin_entry_id(f"release|{hold.hold_id}", actor, now)
+        entry_id, now = stamp = self._stamp("release", hold.hold_id, actor)
         undo_actions = tuple(
-            admin_action(
-                entry_seed,
-                UNDO[action.kind],
-                hold.hold_id,
+            undo_action(
+                entry_id,
+                action,
                 rules=hold.rules,
-                # An admin's hold written to Zoho on purpose while the guard observes (`preflight --apply`)
-                # is undone the same way; the guard's own holds follow the guard's mode.
-                mode=action.mode if action.decision is Decision.ADMIN else self.mode,
-                # the module the guard knows, else the one the hold was written through (``--module``)
-                params={"tag": action.params.get("tag", self.hold_tag)}
-                | ({"module": module} if (module := known_module or action.params.get("module")) else {}),
-                expected=release_expected_state(UNDO[action.kind], self.hold_tag),
+                known_module=known_module,
+                guard_mode=self.mode,
+                hold_tag=self.hold_tag,
                 now=now,
             )
             for action in to_undo
@@ -542,17 +447,15 @@ class AdminService:
         elif not all(action.execute for action in undo_actions):
             # Observe mode writes nothing to Zoho, not even an undo: say so where the admin will look.
             note += "; observe mode: the undo is recorded but NOT written to Zoho (undo it there by hand)"
-        entry = admin_entry(
+        entry = self._entry(
             "release",
-            actor=actor,
-            at=now,
-            mode=self.mode,
-            note=note,
-            entry_id=entry_seed,
-            records=(hold.hold_id,),
+            actor,
+            (hold.hold_id,),
+            note,
+            stamp=stamp,
             rules=hold.rules,
             actions=undo_actions,
-            names={hold.hold_id: state.record.name} if state else {},
+            names=_name_of(state),
         )
         try:
             self.repository.release(hold, state, entry, undo_actions, cleared=judged, listed=listed)
@@ -645,9 +548,7 @@ class AdminService:
         if survivor_state is None:
             raise NotFound(f"the guard does not know {survivor_ref}", field="survivor")
         held_state = states.get(hold.hold_id)
-        names = {survivor_ref: survivor_state.record.name}
-        if held_state is not None:
-            names[hold.hold_id] = held_state.record.name
+        names = _name_of(survivor_state) | _name_of(held_state)
         entry = self._entry(
             "confirm",
             actor,
@@ -689,35 +590,8 @@ class AdminService:
         ):
             raise Conflict(f"{crm_ref} is already linked to {books_ref} by an admin", field="books")
         self._refuse_against_zoho_link(crm_state, books_state)
-        changes: dict[str, tuple[RecordState, int]] = {}
-        unpaired: list[str] = []
-        former_partners = self.repository.states(
-            own.partner
-            for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref))
-            if own.partner and own.partner != other_ref
-        )
-        for own, other_ref in ((crm_state, books_ref), (books_state, crm_ref)):
-            old = own.partner
-            if old and old != other_ref:
-                old_state = former_partners.get(old)
-                if old_state is not None and old_state.partner == own.ref:
-                    changes[old] = (
-                        old_state.model_copy(
-                            update={"partner": None, "pair_source": None, "former_partner": own.ref}
-                        ),
-                        old_state.rev,
-                    )
-                    unpaired.append(old)
-            changes[own.ref] = (
-                own.model_copy(
-                    update={
-                        "partner": other_ref,
-                        "pair_source": PairSource.ADMIN,
-                        "former_partner": old if old and old != other_ref else own.former_partner,
-                    }
-                ),
-                own.rev,
-            )
+        formers = self.repository.states(former_partners(crm_state, books_state))
+        changes, unpaired = relinked(crm_state, books_state, formers)
         names = {crm_ref: crm_state.record.name, books_ref: books_state.record.name}
         entry = self._entry(
             "link",
@@ -729,7 +603,7 @@ class AdminService:
             names=names,
         )
         try:
-            self.repository.write_states(entry, list(changes.values()))
+            self.repository.write_states(entry, changes)
         except ConcurrentUpdate as error:
             raise Conflict(
                 f"{crm_ref}, {books_ref} or a former partner of theirs changed while linking (an event was "

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sync_guard.admin.actions import UNDO, release_expected_state
 from sync_guard.admin.dlq import _subject
 from sync_guard.admin.http import caller_actor
 from sync_guard.admin.model import parse_ref
-from sync_guard.admin.service import UNDO, release_expected_state
 from sync_guard.errors import Forbidden, InvalidPayload
 from sync_guard.guard.model import ActionKind
 from sync_guard.zoho.payloads import parse_crm_workflow
