@@ -4,6 +4,11 @@
 Every operation is audited with its actor: ``--actor`` (default: the OS user running the command). The
 target guard is resolved like every admin command (``--stack-name``, ``SYNC_GUARD_*``, or the running local
 stack).
+
+Exit status: 0 done; 1 the guard refused the operation (``SyncGuardError``, its message naming the argument
+or option, ``CLI_NAMES``); 2 the command line was refused before anything ran (typer's usage errors,
+``list --status``, ``apply`` with both or neither of records and ``--all``), or no guard could be reached
+(``cli.main``).
 """
 
 from __future__ import annotations
