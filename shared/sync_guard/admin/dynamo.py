@@ -41,7 +41,8 @@ from sync_guard.store.shadow import (
 )
 
 
-def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
+def hold_from_item(values: dict[str, Any]) -> Hold:
+    """A ``HOLD`` item (its attribute values) as a hold; the record's name is the service's to add."""
     return Hold(
         hold_id=str(values["sk"]),
         entry_id=str(values.get("entry_id", "")),
@@ -49,7 +50,6 @@ def hold_from_item(values: dict[str, Any], name: str = "") -> Hold:
         at=parse_iso(values["at"]) if values.get("at") else None,
         mode=str(values.get("mode", "")),
         status=HoldStatus(values.get("status", HoldStatus.HELD.value)),
-        name=name,
         survivor=values.get("survivor"),
         confirmed_by=values.get("confirmed_by"),
         confirmed_at=parse_iso(values["confirmed_at"]) if values.get("confirmed_at") else None,
@@ -122,13 +122,16 @@ class DynamoAdminRepository:
 
     # ------------------------------------------------------------------------------------ reads
     def holds(self) -> list[Hold]:
+        """Every ``HOLD`` item, as the ``HOLD`` partition's query returns them."""
         return [hold_from_item(values) for _, values in self.shadow.holds()]
 
     def hold(self, ref: str) -> Hold | None:
+        """The ``HOLD`` item of ``ref`` (strongly consistent); None when the record is not listed as held."""
         item = self._client.get_item(TableName=self.shadow_table, Key=hold_key(ref), ConsistentRead=True)
         return hold_from_item(from_item(item["Item"])) if "Item" in item else None
 
     def state(self, ref: str) -> RecordState | None:
+        """The record's shadow state (strongly consistent); None when the guard has never seen it."""
         return self.shadow.get_state(ref)
 
     def states(self, refs: Iterable[str]) -> dict[str, RecordState]:

@@ -132,6 +132,7 @@ class AdminService:
 
     @staticmethod
     def _actor(actor: str) -> str:
+        """The operation's actor as the audit entry records it: stripped, at most 200 characters."""
         if not actor or not actor.strip():
             raise InvalidPayload("every admin operation needs an actor", field="actor")
         return actor.strip()[:200]
@@ -284,7 +285,8 @@ class AdminService:
             self._enqueue(queued)
         return OperationResult(operation=operation, entry=entry, queued_actions=tuple(queued))
 
-    def _hold(self, hold_id: str) -> Hold:
+    def _listed_hold(self, hold_id: str) -> Hold:
+        """The ``HOLD`` item of ``hold_id`` (``NotFound`` naming ``hold_id`` when it has none)."""
         ref = parse_ref(hold_id, field="hold_id")
         hold = self.repository.hold(ref)
         if hold is None:
@@ -303,7 +305,7 @@ class AdminService:
         record deleted in Zoho, or a hold or state that changed meanwhile (``Conflict``).
         """
         actor = self._actor(actor)
-        hold = self._hold(hold_id)
+        hold = self._listed_hold(hold_id)
         ref = hold.hold_id
         if hold.applied_in_zoho:
             raise Conflict(
@@ -525,6 +527,7 @@ class AdminService:
         return [state] + ([partner] if partner is not None else [])
 
     def _known(self, ref: str, field: str) -> RecordState:
+        """The record's state; ``NotFound`` naming ``field`` when the guard does not know it."""
         found = self.repository.state(ref)
         if found is None:
             raise NotFound(f"the guard does not know {ref}", field=field)
@@ -537,7 +540,7 @@ class AdminService:
     def confirm(self, hold_id: str, *, survivor: str, actor: str, reason: str = "") -> OperationResult:
         """Confirm the held record as a duplicate of ``survivor``: it stays held; the survivor is recorded."""
         actor = self._actor(actor)
-        hold = self._hold(hold_id)
+        hold = self._listed_hold(hold_id)
         survivor_ref = parse_ref(survivor, field="survivor")
         if survivor_ref == hold.hold_id:
             raise InvalidPayload("the survivor must be another record than the held one", field="survivor")
