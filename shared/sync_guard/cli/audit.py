@@ -67,7 +67,10 @@ def parse_moment(
     text = value.strip()
     relative = _RELATIVE.match(text)
     if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        except OverflowError as error:  # past what a date can hold (before 1 January of the year 1)
+            raise typer.BadParameter(f"{text} reaches back before the year 1", param_hint=option) from error
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:

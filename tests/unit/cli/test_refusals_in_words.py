@@ -132,3 +132,18 @@ def test_a_blank_actor_is_refused_naming_the_option_before_anything_runs(path: l
 def test_an_actor_is_recorded_without_the_blanks_around_it() -> None:
     assert named_actor("  user:ivy ") == "user:ivy"
     assert named_actor(None) is None  # --actor left out: the command names the OS user
+
+
+@pytest.mark.parametrize("option", ["--since", "--until"])
+@pytest.mark.parametrize("value", ["1000000d", "999999w", "99999999999999999999d"])
+def test_a_duration_reaching_before_the_calendar_is_refused_naming_the_option(
+    option: str, value: str
+) -> None:
+    # when an admin asks for the audit trail from a duration further back than a date can go
+    refused = runner.invoke(build_app(["audit"]), ["audit", option, value])
+
+    # then the option is refused in words, before any guard is looked for (before: an OverflowError's
+    # traceback, exit 1)
+    assert refused.exit_code == 2, refused.output
+    shown = " ".join(refused.output.replace("│", " ").split())
+    assert f"Invalid value for {option}: {value} reaches back before the year 1" in shown
