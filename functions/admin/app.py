@@ -24,7 +24,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from sync_guard.admin import AdminService, HoldStatus, OperationResult
 from sync_guard.admin.http import (
     ApplyRequest,
     AuditParams,
@@ -42,6 +41,8 @@ from sync_guard.admin.http import (
     record_json,
     result_json,
 )
+from sync_guard.admin.model import HoldStatus, OperationResult
+from sync_guard.admin.service import AdminService
 from sync_guard.config import get_settings
 from sync_guard.errors import InvalidPayload, MethodNotAllowed, NotFound, SyncGuardError, http_status_for
 

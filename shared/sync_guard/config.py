@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # spends at most ``books_deleted_max_calls`` Books calls per run, going on at the next run.
     books_deleted_every_minutes: int = Field(default=180, ge=0)
     books_deleted_max_calls: int = Field(default=25, ge=1, le=1000)
+    # Holds nobody decided about: once a day, in the first run at or after this hour (UTC), finance is
+    # reminded of the holds written in Zoho that have waited longer than this many days (0: never).
+    hold_reminder_after_days: int = Field(default=3, ge=0, le=365)
+    hold_reminder_hour_utc: int = Field(default=8, ge=0, le=23)
 
     # Matching defaults.
     default_phone_region: str = "GB"

@@ -57,6 +57,8 @@ NOT_FOR_THE_DEPLOYER = {
     "sync_stall_every_minutes": "bounds the stall check's Books calls per day; not a deployment choice",
     "books_deleted_every_minutes": "bounds the delete sweep's Books calls per day; not a deployment choice",
     "books_deleted_max_calls": "bounds the delete sweep's Books calls per run; not a deployment choice",
+    "hold_reminder_after_days": "read by ZohoChecksFunction alone, set there from HoldReminderAfterDays",
+    "hold_reminder_hour_utc": "when in the day the reminder goes out; not a deployment choice",
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from sync_guard.config import Settings
 from sync_guard.local.template import load_template
 
 
@@ -97,3 +98,13 @@ def test_a_stalled_sync_is_tunable_and_alarms(template: dict[str, Any], function
     assert alarm["Dimensions"] == [{"Name": "service", "Value": globals_env["POWERTOOLS_SERVICE_NAME"]}]
     assert alarm["MetricName"] == "ZohoCheckAlerts"
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_holds_reminder_is_tunable_and_its_default_is_the_settings(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
+    variables = function["Environment"]["Variables"]
+    assert variables["SYNC_GUARD_HOLD_REMINDER_AFTER_DAYS"] == {"Ref": "HoldReminderAfterDays"}
+    parameter = template["Parameters"]["HoldReminderAfterDays"]
+    assert int(parameter["Default"]) == Settings.model_fields["hold_reminder_after_days"].default
+    assert parameter["MinValue"] == 0

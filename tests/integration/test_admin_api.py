@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sync_guard.admin import AdminService
+from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sync_guard.admin import AdminService, HoldStatus, OperationResult
+from sync_guard.admin.model import HoldStatus, OperationResult
+from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import Conflict, InvalidPayload, NotFound
 from sync_guard.executor.dynamo import DynamoActionStore

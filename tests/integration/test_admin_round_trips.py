@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sync_guard.admin import AdminService
+from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.model import PairSource, RecordState
 from sync_guard.store import aws

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sync_guard.admin import AdminService, HoldStatus
+from sync_guard.admin.model import HoldStatus
+from sync_guard.admin.service import AdminService
 from sync_guard.cli import app
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import Conflict

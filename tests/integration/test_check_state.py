@@ -81,3 +81,23 @@ def test_a_books_delete_pass_keeps_how_far_it_got_and_the_customers_books_refuse
 
     # then the next run reads it back whole: its end still fails on the refusal
     assert state.books_delete_pass() == progressed
+
+
+def test_a_claim_is_given_back_only_while_it_is_still_the_watermark(state: DynamoCheckState) -> None:
+    day = T0 + timedelta(days=1)
+    # a first run ever claims the day, then fails: the check is as if it had never run
+    assert state.advance("holds_waiting", T0, at=T0)
+    assert state.rewind("holds_waiting", T0, None, at=T0)
+    assert state.watermark("holds_waiting") is None
+
+    # a run claims the next day, fails, and gives it back to the day before
+    assert state.advance("holds_waiting", T0, at=T0)
+    assert state.advance("holds_waiting", day, at=day)
+    assert state.rewind("holds_waiting", day, T0, at=day)
+    assert state.watermark("holds_waiting") == T0
+
+    # a claim another run has moved on from is not given back
+    assert state.advance("holds_waiting", day, at=day)
+    assert state.advance("holds_waiting", day + timedelta(days=1), at=day)
+    assert not state.rewind("holds_waiting", day, T0, at=day)
+    assert state.watermark("holds_waiting") == day + timedelta(days=1)

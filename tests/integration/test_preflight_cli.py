@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync_guard.admin import AdminService
+from sync_guard.admin.service import AdminService
 from sync_guard.cli import app
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.matcher import LibraryMatcher

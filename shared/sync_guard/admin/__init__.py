@@ -1,6 +1,6 @@
-"""Admin operations (quarantines, manual links, storm breaker, audit), for the CLI and the admin API."""
+"""Admin operations (quarantines, manual links, storm breaker, audit), for the CLI and the admin API.
 
-from sync_guard.admin.model import Hold, HoldStatus, OperationResult, parse_ref
-from sync_guard.admin.service import AdminService
-
-__all__ = ["AdminService", "Hold", "HoldStatus", "OperationResult", "parse_ref"]
+The service is ``sync_guard.admin.service.AdminService``; the holds' model is ``sync_guard.admin.model``.
+Nothing is imported here, so that a function reading holds (the scheduled checks' reminder) does not load
+the service and the rules catalogue it validates against.
+"""

@@ -36,6 +36,7 @@ OPERATIONS = {
     "feed_books_deleted_customers": "looked for Books customers deleted without a webhook",
     "sync_stalled": "the sync stopped carrying CRM edits to Books",
     "sync_resumed": "the sync carries CRM edits to Books again",
+    "holds_reminder": "reminded finance of holds waiting for a decision",
 }
 
 #: An entry about an event that the rules did not decide, by why it exists.

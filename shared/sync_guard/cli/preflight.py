@@ -49,7 +49,7 @@ from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 
 if TYPE_CHECKING:  # the AWS side is imported only by the commands that use it
-    from sync_guard.admin import AdminService
+    from sync_guard.admin.service import AdminService
     from sync_guard.executor.ports import ActionQueue
     from sync_guard.executor.service import Executor
 
@@ -351,7 +351,7 @@ def executor_run_now(
 
 def hold_with_guard(plan: PreflightPlan, settings: Settings, zoho: Any, module: Module, *, actor: str) -> int:
     """:func:`apply_holds` against the guard ``settings`` name, tags written with ``zoho``'s clients."""
-    from sync_guard.admin import AdminService
+    from sync_guard.admin.service import AdminService
     from sync_guard.executor.queue import outbox_queue
     from sync_guard.executor.wiring import build_executor
 

@@ -20,8 +20,9 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from sync_guard.admin import AdminService, HoldStatus, OperationResult
 from sync_guard.admin.http import record_json
+from sync_guard.admin.model import HoldStatus, OperationResult
+from sync_guard.admin.service import AdminService
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
     ActorOption,

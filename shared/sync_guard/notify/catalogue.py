@@ -389,6 +389,29 @@ CATALOGUE: dict[str, RuleText] = {
         ),
         records_are_copies=False,
     ),
+    "HOLDS_WAITING": RuleText(
+        title="Held records waiting for a decision",
+        what=(
+            "The guard held the records below back from the sync days ago, as likely duplicates, and "
+            "nobody has decided about them since. Until someone does, each held CRM record stays out of the "
+            "sync and each held Books customer stays inactive."
+        ),
+        why=(
+            "A held CRM record never reaches Books and a held Books customer cannot be invoiced. Whoever "
+            "needs to invoice the customer may create it again by hand, which makes one more duplicate."
+        ),
+        steps=(
+            "For each record, read why it was held (the first message about it, or ask an admin: "
+            "sync-guard audit --record <record>) and check whether it is a copy of the record it was held "
+            "for.",
+            "Not a copy: ask an admin to release the hold (sync-guard quarantines release <record>). The "
+            "guard takes its tag off in CRM, or marks the Books customer active again.",
+            "A copy: ask an admin to confirm it, naming the copy to keep (sync-guard quarantines confirm "
+            "<record> --survivor <record kept>). It stays held and leaves this reminder; then clean it up "
+            "as the first message said.",
+        ),
+        records_are_copies=False,
+    ),
 }
 
 GENERIC = RuleText(

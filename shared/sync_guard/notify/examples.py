@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sync_guard.admin.model import Hold
 from sync_guard.config import DataCentre, Mode, Settings
 from sync_guard.guard.admin import admin_entry_id
 from sync_guard.guard.context import Candidate, RuleContext, StormStatus
@@ -27,6 +28,7 @@ from sync_guard.notify.links import ZohoLinks
 from sync_guard.notify.model import Decision, FinanceNotice, NoticeRecord, RenderedMessage, Role, Severity
 from sync_guard.notify.render import render_notice
 from sync_guard.reconcile.ports import ACTOR as STALL_ACTOR
+from sync_guard.reconcile.reminder import Waiting, waiting_evidence, waiting_notice
 from sync_guard.reconcile.stall import EXAMPLES as STALL_EXAMPLES
 from sync_guard.reconcile.stall import (
     RESUMED_RULE,
@@ -633,6 +635,36 @@ def _sync_resumed() -> FinanceNotice:
     )
 
 
+def _holds_waiting() -> FinanceNotice:
+    """The daily reminder of holds nobody decided about: a CRM account and a Books customer held for days."""
+    at = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
+
+    def waiting(ref: str, name: str, rules: tuple[str, ...], held_at: datetime) -> Waiting:
+        system, _, record_id = ref.partition(":")
+        module = Module.CRM_ACCOUNTS if system == System.CRM.value else Module.BOOKS_CUSTOMERS
+        record = PartyRecord(
+            system=System(system),
+            module=module,
+            record_id=record_id,
+            name=name,
+            has_transactions=False if module is Module.BOOKS_CUSTOMERS else None,
+        )
+        hold = Hold(hold_id=ref, entry_id="evt_example", rules=rules, at=held_at, mode=Mode.ENFORCE.value)
+        return Waiting(hold, held_at, RecordState(record=record, version=0, held_by="evt_example"))
+
+    holds = [
+        waiting("crm:5725767000003001420", "Northgate Joinery Limited", ("NAME_DRIFT",), T0),
+        waiting(
+            "books:460000000011433",
+            "Brightwater Vets",
+            ("BOTH_SIDES_CREATED",),
+            datetime(2026, 3, 4, 15, 12, tzinfo=UTC),
+        ),
+    ]
+    evidence = waiting_evidence(holds, at, after=timedelta(days=3), examples=10)
+    return waiting_notice(holds, evidence, audit_ref=admin_entry_id("holds_reminder", STALL_ACTOR, at), at=at)
+
+
 def example_notices() -> dict[str, FinanceNotice]:
     """One realistic notice per rule of the catalogue, ``PARTNER_DELETED_IN_CRM`` for that rule's texts when
     the CRM record went, and ``UNKNOWN_RULE`` for the generic texts."""
@@ -654,6 +686,7 @@ def example_notices() -> dict[str, FinanceNotice]:
         "CREATED_IN_BOOKS": _created_in_books(),
         "SYNC_STALLED": _sync_stalled(),
         "SYNC_RESUMED": _sync_resumed(),
+        "HOLDS_WAITING": _holds_waiting(),
         "PARTNER_DELETED_IN_CRM": _partner_deleted_in_crm(),
         "UNKNOWN_RULE": _notice(
             "SOME_FUTURE_RULE",

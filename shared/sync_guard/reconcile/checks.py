@@ -2,7 +2,7 @@
 
 Zoho CRM delivers workflow webhooks at most once, Books' are hardly better in practice, and Notification
 API channels expire (a week at most, an hour by default), so an event that is lost is a duplicate nobody
-sees. Every scheduled run does seven checks, each on its own (one failing does not stop the others; the run
+sees. Every scheduled run does eight checks, each on its own (one failing does not stop the others; the run
 then ends in an error, which alarms):
 
 ``notification_channel``
@@ -43,6 +43,9 @@ then ends in an error, which alarms):
     Samples recent CRM edits of linked records and reads their partners in Books: when edits stopped
     reaching Books, finance hears once per stall, and every run while it lasts is an alert
     (``sync_guard.reconcile.stall``).
+``holds_waiting``
+    Once a day, reminds finance of the holds written in Zoho that nobody has decided about for days
+    (``sync_guard.reconcile.reminder``). It reads the shadow's holds, not Zoho.
 
 The checks that read Books (``modified:Books``, ``deleted:Books``, ``sync_stall``) first compare the
 configured Books organisation with the one recorded for the shadow (the first run records it): under
@@ -101,6 +104,7 @@ from sync_guard.reconcile.ports import (
     CrmChecksClient,
     ShadowStates,
 )
+from sync_guard.reconcile.reminder import HOLDS_CHECK, HoldsReminder
 from sync_guard.reconcile.stall import STALL_CHECK, SyncStallCheck
 from sync_guard.redact import mask_emails_in
 from sync_guard.timefmt import utc_minute
@@ -243,6 +247,7 @@ class ZohoChecks:
         clock: Callable[[], datetime] = utc_now,
         reserve_seconds: float = 30.0,
         stall: SyncStallCheck | None = None,
+        reminder: HoldsReminder | None = None,
     ) -> None:
         self._crm = crm
         self._books = books
@@ -257,6 +262,7 @@ class ZohoChecks:
         self._reserve_seconds = reserve_seconds
         self._remaining: Callable[[], float] | None = None
         self._stall = stall
+        self._reminder = reminder
         # Three checks compare Books' organisation with the recorded one: one read (or first record) per run.
         self._recorded_organization = RecordedOncePerEvent(self._record_books_organization)
 
@@ -274,6 +280,8 @@ class ZohoChecks:
         if self._stall is not None:
             stall = partial(watch_for_stall, self._stall)
             checks.append((STALL_CHECK, partial(self._in_recorded_organization, STALL_CHECK, stall)))
+        if self._reminder is not None:
+            checks.append((HOLDS_CHECK, self._reminder.run))  # reads no Zoho: the shadow's holds only
         with self._recorded_organization.event():
             return ChecksReport(tuple(self._guarded(name, check) for name, check in checks))
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
+from sync_guard.admin.dynamo import DynamoAdminRepository
 from sync_guard.config import Settings
 from sync_guard.executor.wiring import LazyZohoClients
 from sync_guard.notify import Notifier, finance_notifier
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.reconcile.checks import ChecksConfig, ZohoChecks, utc_now
+from sync_guard.reconcile.reminder import HoldsReminder, ReminderConfig
 from sync_guard.reconcile.stall import StallConfig, SyncStallCheck
 from sync_guard.secrets import webhook_secret
 from sync_guard.store.audit import AuditLog
@@ -31,6 +33,7 @@ def build_zoho_checks(settings: Settings, *, zoho: LazyZohoClients | None = None
     def notifier() -> Notifier:
         return finance_notifier(settings)
 
+    links = ZohoLinks.from_settings(settings)
     stall = SyncStallCheck(
         lambda: clients().crm,
         lambda: clients().books,
@@ -38,8 +41,17 @@ def build_zoho_checks(settings: Settings, *, zoho: LazyZohoClients | None = None
         state,
         audit,
         notifier,
-        links=ZohoLinks.from_settings(settings),
+        links=links,
         config=StallConfig.from_settings(settings),
+        clock=utc_now,
+    )
+    reminder = HoldsReminder(
+        DynamoAdminRepository.from_settings(settings),
+        state,
+        audit,
+        notifier,
+        links=links,
+        config=ReminderConfig.from_settings(settings),
         clock=utc_now,
     )
     return ZohoChecks(
@@ -55,4 +67,5 @@ def build_zoho_checks(settings: Settings, *, zoho: LazyZohoClients | None = None
         # Room for one more record: a fetch, its retries, and a token mint.
         reserve_seconds=2 * zoho_retry_policy(settings).longest_call_seconds() + 5,
         stall=stall,
+        reminder=reminder,
     )

@@ -116,6 +116,32 @@ class DynamoCheckState:
             raise
         return True
 
+    def rewind(self, check: str, claimed: datetime, to: datetime | None, *, at: datetime) -> bool:
+        """Put the watermark back from ``claimed`` to ``to`` (None: as before the first run), only while it
+        still is ``claimed``: a run that claimed a time by moving the watermark there, then failed, gives
+        the claim back. False (nothing written) when another run moved it since."""
+        if to is None:
+            update, values = "REMOVE swept_until SET updated_at = :at", {}
+        else:
+            update, values = "SET swept_until = :to, updated_at = :at", {":to": to_value(iso(to))}
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key={"pk": to_value(PARTITION), "sk": to_value(check)},
+                UpdateExpression=update,
+                ConditionExpression="swept_until = :claimed",
+                ExpressionAttributeValues={
+                    ":claimed": to_value(iso(claimed)),
+                    ":at": to_value(iso(at)),
+                    **values,
+                },
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return False
+            raise
+        return True
+
     def channel(self) -> ChannelState | None:
         """The channel as the guard last renewed it."""
         item = self._get(CHANNEL_SK)

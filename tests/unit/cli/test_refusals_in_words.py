@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sync_guard.admin import OperationResult
+from sync_guard.admin.model import OperationResult
 from sync_guard.cli import build_app
 from sync_guard.cli._options import named_actor
 from sync_guard.cli.quarantine import CLI_NAMES, done

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from sync_guard.config import Mode
-from sync_guard.guard.model import AuditEntry, PairSource, RecordState, epoch_ms
+from sync_guard.guard.model import PairSource, RecordState, epoch_ms
 from sync_guard.models.records import Module, PartyRecord, System
-from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage
+from sync_guard.notify import InMemoryNotifier, NotificationFailed
 from sync_guard.notify.examples import EXAMPLE_LINKS
 from sync_guard.reconcile.checks import ChecksReport, watch_for_stall
 from sync_guard.reconcile.stall import (
@@ -25,6 +25,7 @@ from sync_guard.reconcile.stall import (
     carried_differences,
 )
 from sync_guard.zoho.errors import ZohoListingIncomplete
+from tests.support.fakes import DownNotifier, MemoryAudit
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CONFIG = StallConfig(
@@ -97,19 +98,6 @@ class MemoryStallState:
             return False
         self.episode = None
         return True
-
-
-@dataclass
-class MemoryAudit:
-    entries: list[AuditEntry] = field(default_factory=list)
-
-    def append(self, entry: AuditEntry) -> None:
-        self.entries.append(entry)
-
-
-class FailingNotifier:
-    def publish(self, message: RenderedMessage) -> str:
-        raise NotificationFailed("SNS is down")
 
 
 @dataclass
@@ -560,7 +548,7 @@ def test_a_notice_that_failed_is_sent_again_by_the_next_run() -> None:
         world.linked(n, edited=timedelta(hours=4), books_changed=timedelta(days=20))
 
     with pytest.raises(NotificationFailed):
-        world.check(notifier=FailingNotifier()).run()
+        world.check(notifier=DownNotifier()).run()
     assert world.state.episode is None
     assert world.audit.entries == []
 

@@ -12,7 +12,7 @@ import pytest
 
 from sync_guard.config import Settings
 from sync_guard.errors import ConcurrentUpdate, ConfigurationError
-from sync_guard.guard.model import AuditEntry, RecordState, epoch_ms
+from sync_guard.guard.model import RecordState, epoch_ms
 from sync_guard.ingest import EventStatus
 from sync_guard.models.events import Channel, Operation
 from sync_guard.models.records import Module, PartyRecord
@@ -36,6 +36,7 @@ from sync_guard.zoho.crm import DeletedRecord, WebhookFailure
 from sync_guard.zoho.errors import BooksApiError, ZohoServerError
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_workflow
 from tests.support.events import MemoryQueue, MemoryStore
+from tests.support.fakes import MemoryAudit
 from tests.unit.reconcile.test_sync_stall import World as StallWorld
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -228,14 +229,6 @@ class MemoryCheckState:
         if self.organization is None:
             self.organization = BooksOrganization(organization_id, at, by)
         return self.organization
-
-
-@dataclass
-class MemoryAudit:
-    entries: list[AuditEntry] = field(default_factory=list)
-
-    def append(self, entry: AuditEntry) -> None:
-        self.entries.append(entry)
 
 
 @dataclass

@@ -1,0 +1,73 @@
+"""Holds nobody decided about, reminded by the scheduled checks function: the holds on a real DynamoDB-API
+server, made by the admin service days ago; finance's topic on moto's server; Zoho the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from sync_guard.admin.service import AdminService
+from sync_guard.config import get_settings
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.reconcile.reminder import HOLDS_CHECK
+from sync_guard.store.audit import AuditLog, AuditQuery
+from tests.support.aws import AwsResources
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module
+from tests.support.outbox import point_at_simulator
+from tests.support.sns import received, subscribe_queue
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sim(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimulator]:
+    with ZohoSimulator(seed=7) as simulator:
+        point_at_simulator(
+            simulator,
+            monkeypatch,
+            SYNC_GUARD_WEBHOOK_SECRET=TEST_SECRET,
+            SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_ID="",
+            # Due at any time of the day the test runs.
+            SYNC_GUARD_HOLD_REMINDER_HOUR_UTC="0",
+        )
+        yield simulator
+
+
+def hold_by_hand(ref: str, days_ago: float, reason: str) -> None:
+    """An admin's hold made ``days_ago``, as ``sync-guard quarantines hold`` makes it."""
+    held_at = datetime.now(UTC) - timedelta(days=days_ago)
+    service = replace(AdminService.from_settings(get_settings()), clock=lambda: held_at)
+    service.hold(ref, actor="user:ivy", reason=reason)
+
+
+def run(handler: ModuleType) -> dict[str, Any]:
+    result: dict[str, Any] = handler.lambda_handler({"detail-type": "Scheduled Event"}, FakeLambdaContext())
+    return dict(result[HOLDS_CHECK])
+
+
+def test_finance_is_reminded_once_of_the_holds_waiting_for_days(
+    aws_server: AwsResources, sim: ZohoSimulator
+) -> None:
+    finance = subscribe_queue(aws_server, "finance-reminder")
+    hold_by_hand("books:460000000026101", days_ago=5, reason="same customer as books:460000000026100?")
+    hold_by_hand("crm:5725767000003009001", days_ago=1, reason="too young to remind")
+    handler = fresh_module("functions.reconcile.app")
+
+    first, second = run(handler), run(handler)
+
+    [envelope] = received(aws_server, finance)
+    assert envelope["MessageAttributes"]["rule"]["Value"] == "HOLDS_WAITING"
+    assert envelope["MessageAttributes"]["severity"]["Value"] == "warning"
+    assert "Id: 460000000026101" in envelope["Message"]
+    assert "5725767000003009001" not in envelope["Message"]
+    assert "Waiting 5 days (held by hand)" in envelope["Message"]
+    assert (first["status"], first["found"]) == ("ok", 1)
+    assert second["status"] == "skipped"
+    page = AuditLog.from_settings(get_settings()).query(AuditQuery(record="books:460000000026101"), limit=10)
+    reminders = [entry for entry in page.entries if entry.operation == "holds_reminder"]
+    assert [entry.actor for entry in reminders] == ["scheduler:zoho-checks"]
