@@ -499,7 +499,7 @@ def _plan_delete(
             if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
         )
         return CommitPlan(entry=entry, state_writes=builder.writes(), key_changes=key_changes)
-    if previous.deleted or previous.version > version:
+    if previous.deleted or _modified_after(previous, version):
         return CommitPlan(
             entry=_entry(
                 event,
@@ -557,6 +557,15 @@ def _plan_delete(
         breaker_change=None,
         tag_checks=possible_merge_masters(previous, candidates) if held else (),
     )
+
+
+def _modified_after(previous: RecordState, version: int) -> bool:
+    """Whether the shadow's state is of a change made after a delete at ``version``. Zoho's times have whole
+    seconds: a delete within the second of the state (which ``same_second_change`` may have ordered past
+    that second's first change) is taken as the later, since nothing changes a record once it is deleted."""
+    if version % 1000 == 0:
+        return previous.version >= version + 1000
+    return previous.version > version
 
 
 #: The most records one delete of a held record has checked for a hold tag a merge passed on: each check is

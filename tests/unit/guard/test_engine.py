@@ -1012,3 +1012,23 @@ def test_the_records_a_deleted_held_record_may_have_been_merged_into_are_the_kno
     assert len(possible_merge_masters(deleted, many)) == MAX_TAG_CHECKS
     books = RecordState(record=books_customer("2", "Acme Ltd"), version=1, deleted=True)
     assert possible_merge_masters(books, candidates) == ()  # Books has no merge that passes tags on
+
+
+def test_a_delete_in_the_second_of_two_changes_is_not_taken_for_older_than_them(
+    shadow: InMemoryShadow,
+) -> None:
+    # Two saves at 10:00:00 (the second ordered just after the first), then Books deletes the customer and
+    # sends it whole, its last modified time 10:00:00 still: nothing changes a record after its delete.
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("1", "Zeta Foods Ltd")))
+    guard.process(
+        event_for(books_customer("1", "Zeta Foods Ltd", phone="+44 20 7946 0000"), Operation.UPDATE)
+    )
+    customer = shadow.states["books:1"].record
+    delete = event_for(customer, Operation.DELETE, received=at(1)).model_copy(update={"record": customer})
+
+    result = guard.process(delete)
+
+    assert result.entry is not None
+    assert result.entry.kind is not EntryKind.STALE
+    assert shadow.states["books:1"].deleted
