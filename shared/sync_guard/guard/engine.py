@@ -338,8 +338,18 @@ def plan_event(
     echoes = echoed_actions(previous, record)
     if previous is not None and echoes:
         remaining = {k: v for k, v in previous.echo_expected.items() if k not in echoes}
+        # Not re-decided, but the state is the record's as sent (an echo may carry an edit that keeps the
+        # record's identity, a new street): indexed and dated as any change of it.
         builder.put(
-            previous.model_copy(update={"record": record, "version": version, "echo_expected": remaining})
+            previous.model_copy(
+                update={
+                    "record": record,
+                    "version": version,
+                    "echo_expected": remaining,
+                    "keys": keys,
+                    "synced_change": _synced_change(previous, record, version, event.carries),
+                }
+            )
         )
         return CommitPlan(
             entry=_entry(
@@ -352,6 +362,7 @@ def plan_event(
                 note="the guard's own change coming back: " + ", ".join(echoes),
             ),
             state_writes=builder.writes(),
+            key_changes=tuple(_key_changes(event, snapshot, record.ref, keys, previous.keys)),
         )
 
     alive_before = previous is not None and not previous.deleted
@@ -881,28 +892,10 @@ def _decide(
         actions=tuple(actions),
         note="; ".join(notes),
     )
-    own_ref = ctx.ref
     previous_keys = (
         snapshot.own.keys if (snapshot.own is not None and event.operation is not Operation.DELETE) else keys
     )
-    key_changes = [
-        KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
-        for key in sorted(keys - previous_keys)
-        if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
-    ]
-    if event.operation is not Operation.DELETE:
-        # Also (re)join keys whose item does not list the record: a first write after a tombstone, or a
-        # membership a development server's split transaction lost (see DynamoShadowRepository.commit).
-        key_changes += [
-            KeyChange(key, add=frozenset({own_ref}), expected_rev=snapshot.keys[key].rev)
-            for key in sorted(keys & previous_keys)
-            if key in snapshot.keys
-            and own_ref not in snapshot.keys[key].members
-            and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
-        ]
-    key_changes += [
-        KeyChange(key, remove=frozenset({own_ref}), checked=False) for key in sorted(previous_keys - keys)
-    ]
+    key_changes = _key_changes(event, snapshot, ctx.ref, keys, previous_keys)
     # A CRM record's pairing depends on the Books customers linking to it: if one is being created right
     # now, one of the two transactions must see the other (no write skew between disjoint writes).
     written = {change.key for change in key_changes}
@@ -921,6 +914,32 @@ def _decide(
         hold_checks=tuple(ref for ref in spared if ref not in holds),
         key_checks=key_checks,
     )
+
+
+def _key_changes(
+    event: GuardEvent, snapshot: Snapshot, ref: str, keys: frozenset[str], previous_keys: frozenset[str]
+) -> list[KeyChange]:
+    """The key memberships that move ``ref`` from ``previous_keys`` to ``keys``: each claim conditional on the
+    revision of the key item read (a key at ``MAX_KEY_MEMBERS`` stops growing), each removal unconditional."""
+    changes = [
+        KeyChange(key, add=frozenset({ref}), expected_rev=snapshot.keys[key].rev)
+        for key in sorted(keys - previous_keys)
+        if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
+    ]
+    if event.operation is not Operation.DELETE:
+        # Also (re)join keys whose item does not list the record: a first write after a tombstone, or a
+        # membership a development server's split transaction lost (see DynamoShadowRepository.commit).
+        changes += [
+            KeyChange(key, add=frozenset({ref}), expected_rev=snapshot.keys[key].rev)
+            for key in sorted(keys & previous_keys)
+            if key in snapshot.keys
+            and ref not in snapshot.keys[key].members
+            and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
+        ]
+    changes += [
+        KeyChange(key, remove=frozenset({ref}), checked=False) for key in sorted(previous_keys - keys)
+    ]
+    return changes
 
 
 #: Why a finding the policy would quarantine is only flagged (said in its evidence and the entry's note).

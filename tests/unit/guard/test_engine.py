@@ -18,6 +18,7 @@ from sync_guard.guard.engine import (
     GuardConfig,
     awaiting_entry_id,
     possible_merge_masters,
+    shadow_keys,
 )
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import (
@@ -1032,3 +1033,26 @@ def test_a_delete_in_the_second_of_two_changes_is_not_taken_for_older_than_them(
     assert result.entry is not None
     assert result.entry.kind is not EntryKind.STALE
     assert shadow.states["books:1"].deleted
+
+
+def test_an_echo_that_also_moves_the_customer_keys_it_at_its_new_address(shadow: InMemoryShadow) -> None:
+    # The first edit after the guard's own mark that keeps the customer's identity is taken as its echo,
+    # even when it also moves the customer: the state it writes must be indexed as that record is.
+    matcher = LibraryMatcher()
+    guard = Guard(shadow, matcher, GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+    guard.process(event_for(books_customer("9", "Acme Ltd", has_transactions=True)))
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2), Operation.UPDATE))
+    dup = books_customer("10", "Acme Ltd.", linked="1", minutes=3, street="1 Old Road")
+    assert guard.process(event_for(dup)).decision is Decision.QUARANTINE
+
+    moved = dup.model_copy(update={"active": False, "street": "12 High Street", "modified_at": at(4)})
+    result = guard.process(event_for(moved, Operation.UPDATE))
+
+    assert result.entry is not None
+    assert result.entry.kind is EntryKind.SELF_ECHO
+    state = shadow.states["books:10"]
+    assert state.keys == shadow_keys(moved, matcher)
+    assert {key for key, item in shadow.keys.items() if "books:10" in item.members} == state.keys
+    # the street is a value the sync carries: the stall check must see it changed
+    assert state.synced_change == epoch_ms(at(4))
