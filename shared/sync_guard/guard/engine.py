@@ -1075,6 +1075,17 @@ class Guard:
             storm_bucket=storm_bucket(event, self.config.storm_window_seconds),
         )
 
+    def _with_completed_keys(
+        self, request: SnapshotRequest, event: GuardEvent, record: PartyRecord | None, own: RecordState | None
+    ) -> SnapshotRequest | None:
+        """``request`` under the keys of the record as the shadow completes it (``completed``), when the
+        payload carries some fields only and its own give other keys: the state lists every key of the
+        completed record, and a key is claimed only where its item was read."""
+        if record is None or event.carries is None or event.operation is Operation.DELETE:
+            return None
+        keys = shadow_keys(completed(record, own, event.carries), self.matcher)
+        return replace(request, keys=keys) if keys != request.keys else None
+
     def _with_dropped_addresses(
         self, request: SnapshotRequest, record: PartyRecord | None, own: RecordState | None
     ) -> SnapshotRequest | None:
@@ -1134,7 +1145,9 @@ class Guard:
                     event = event.model_copy(update={"operation": Operation.DELETE})
                 request = self._request(event, record)
                 continue
-            wider = self._with_dropped_addresses(request, record, snapshot.own)
+            wider = self._with_completed_keys(request, event, record, snapshot.own) or (
+                self._with_dropped_addresses(request, record, snapshot.own)
+            )
             if wider is not None:
                 request = wider
                 continue

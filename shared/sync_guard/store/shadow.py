@@ -26,7 +26,8 @@ Why this shape:
   of the CRM record a Books customer links to or of a CRM contact's account, the breaker windows). A
   commit is one ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes
   read one more round, for the keys of the record's last known state; an edit of a linked Books customer
-  that drops a contact person's address reads the snapshot again, looking under that address too).
+  that drops a contact person's address reads the snapshot again, looking under that address too, and so
+  does a CRM workflow edit whose record, completed with what the shadow knows, has keys its payload lacks).
 - **Optimistic concurrency, no locks.** Every state and key item carries ``rev``; every write is conditional
   on the revision read (``attribute_not_exists(pk)`` when the item was absent). Two creates of the same
   company both write the same name key item: exactly one transaction commits and becomes the key's

@@ -1056,3 +1056,26 @@ def test_an_echo_that_also_moves_the_customer_keys_it_at_its_new_address(shadow:
     assert {key for key, item in shadow.keys.items() if "books:10" in item.members} == state.keys
     # the street is a value the sync carries: the stall check must see it changed
     assert state.synced_change == epoch_ms(at(4))
+
+
+def test_a_workflow_edit_indexes_the_record_under_every_key_its_state_lists(shadow: InMemoryShadow) -> None:
+    # A template that sends the email and the phone only: the keys its payload alone gives are not those of
+    # the record it edits, the name's among them (a key the email made room for, here).
+    guard = Guard(shadow, LibraryMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+    seeded = crm_account(
+        "1",
+        "Quartz Analytics Ltd",
+        vat="GB123456789",
+        street="12 Harbour Road",
+        email="ap@quartz.example",
+        phone="020 7946 0001",
+        website="quartz.example",
+    )
+    guard.process(event_for(seeded))
+
+    guard.process(_workflow_edit("1", 10, phone="020 7946 0001", email=""))
+
+    state = shadow.states["crm:1"]
+    assert state.record.email is None
+    assert "q:q*|analytics" in state.keys
+    assert {key for key, item in shadow.keys.items() if "crm:1" in item.members} == state.keys
