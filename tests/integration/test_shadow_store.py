@@ -154,6 +154,25 @@ def test_a_key_read_but_not_written_is_checked_at_the_revision_read(repo: Dynamo
     assert repo.get_state("books:9") is None
 
 
+def test_a_state_read_but_not_written_is_checked_at_the_revision_read(repo: DynamoShadowRepository) -> None:
+    # given a customer linking to CRM 1, decided when CRM 1 was not in the shadow, which another event
+    # then creates
+    repo.commit(create_plan("evt_1", state(crm_account("1", "Acme Ltd")), keys={}))
+    linked = state(books_customer("9", "Acme Ltd", linked="1"))
+    stale = CommitPlan(
+        entry=entry("evt_2", records=("books:9",)),
+        state_writes=(StateWrite(linked.model_copy(update={"rev": 1}), None),),
+        state_checks=(("crm:1", None),),
+    )
+    # when the customer's decision commits, it is refused
+    with pytest.raises(ConcurrentUpdate):
+        repo.commit(stale)
+    assert repo.get_state("books:9") is None
+    # and decided again at the revision now read, it commits
+    repo.commit(replace(stale, state_checks=(("crm:1", 1),)))
+    assert repo.get_state("books:9") is not None
+
+
 def test_two_creates_of_one_key_have_one_owner(repo: DynamoShadowRepository) -> None:
     first = state(crm_account("1", "Acme Ltd"), keys=frozenset({"n:acme"}))
     second = state(crm_account("2", "Acme Ltd"), keys=frozenset({"n:acme"}))

@@ -904,6 +904,17 @@ def _decide(
         for key, item in sorted(snapshot.keys.items())
         if key.startswith("link:") and key not in written and event.operation is not Operation.DELETE
     )
+    # And a Books customer's pairing depends on the CRM record it links to: the CRM record created (or
+    # paired elsewhere) right now writes no key the customer's transaction writes, so its state is checked.
+    state_checks: tuple[tuple[str, int | None], ...] = ()
+    link_ref = f"crm:{ctx.record.linked_crm_id}" if ctx.record.system is System.BOOKS else ""
+    if (
+        ctx.record.linked_crm_id
+        and link_ref not in builder.changed
+        and event.operation is not Operation.DELETE
+    ):
+        read = builder.read.get(link_ref)
+        state_checks = ((link_ref, read.rev if read is not None else None),)
     return CommitPlan(
         entry=entry,
         state_writes=builder.writes(),
@@ -913,6 +924,7 @@ def _decide(
         holds=tuple(holds),
         hold_checks=tuple(ref for ref in spared if ref not in holds),
         key_checks=key_checks,
+        state_checks=state_checks,
     )
 
 

@@ -595,6 +595,7 @@ class DynamoShadowRepository:
             *self._breaker_operations(plan),
             *(_hold_check(self.shadow_table, ref) for ref in plan.hold_checks),
             *(_key_check(self.shadow_table, key, rev) for key, rev in plan.key_checks),
+            *(revision_check(self.shadow_table, state_key(ref), rev) for ref, rev in plan.state_checks),
             *claims[:1],
             *(outbox_put(self.outbox_table, action) for action in plan.actions),
             *claims[1:],

@@ -104,6 +104,12 @@ class InMemoryShadow:
             current_key = self.keys.get(change.key)
             if change.checked and (current_key.rev if current_key else None) != change.expected_rev:
                 raise ConcurrentUpdate(f"key {change.key}")
+        for key, rev in plan.key_checks:
+            if (current_key.rev if (current_key := self.keys.get(key)) else None) != rev:
+                raise ConcurrentUpdate(f"key {key}")
+        for ref, rev in plan.state_checks:
+            if (current.rev if (current := self.states.get(ref)) else None) != rev:
+                raise ConcurrentUpdate(f"state {ref}")
         if (
             plan.breaker
             and plan.breaker.trip

@@ -1079,3 +1079,19 @@ def test_a_workflow_edit_indexes_the_record_under_every_key_its_state_lists(shad
     assert state.record.email is None
     assert "q:q*|analytics" in state.keys
     assert {key for key, item in shadow.keys.items() if "crm:1" in item.members} == state.keys
+
+
+def test_a_link_to_a_crm_record_created_at_that_moment_pairs_both_sides(shadow: InMemoryShadow) -> None:
+    # Books -> CRM sync: the customer exists, the sync creates its CRM account and links the two; the two
+    # webhooks are decided at once and share no key either of them writes.
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd")))
+    crm_create = event_for(crm_account("1", "Acme Ltd", minutes=1))
+    link = event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1), Operation.UPDATE)
+    # the CRM account's create commits between the link's read (no account yet) and its commit
+    shadow.interleave.append(lambda: make_guard(shadow).process(crm_create))
+
+    guard.process(link)
+
+    assert shadow.states["books:9"].partner == "crm:1"
+    assert shadow.states["crm:1"].partner == "books:9"
