@@ -13,7 +13,7 @@ from sync_guard.admin.dynamo import DynamoAdminRepository, hold_put
 from sync_guard.admin.model import Hold
 from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
-from sync_guard.errors import ConcurrentUpdate, Conflict
+from sync_guard.errors import ConcurrentUpdate, Conflict, Throttled
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import (
@@ -34,13 +34,14 @@ from sync_guard.guard.ports import (
     SnapshotRequest,
     StateWrite,
 )
+from sync_guard.store import shadow as shadow_store
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
 from sync_guard.store.shadow import AWS_TRANSACTION_ITEMS, DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
-from tests.support.dynamo_faults import TransactionConflicts, transaction_too_large
+from tests.support.dynamo_faults import TransactionConflicts, UnprocessedKeys, transaction_too_large
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state
 from tests.unit.guard.fakes import FakeTime
 
@@ -282,6 +283,42 @@ def _repo_over(repo: DynamoShadowRepository, client: Any, *, limit: int) -> Dyna
         outbox_table=repo.outbox_table,
         max_transaction_items=limit,
     )
+
+
+def test_a_read_left_unprocessed_waits_longer_each_round_then_reads_it_all(
+    repo: DynamoShadowRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a record in the shadow and a server that throttles the next three reads of it
+    repo.commit(create_plan("evt_1", state(crm_account("1", "Acme Ltd")), keys={}))
+    waits: list[float] = []
+    monkeypatch.setattr(shadow_store, "_wait_before_unprocessed", waits.append, raising=False)
+    client = UnprocessedKeys(repo._client, times=3)
+
+    snapshot = _repo_over(repo, client, limit=AWS_TRANSACTION_ITEMS).read_snapshot(
+        SnapshotRequest(event_id="evt_2", entry_id="evt_2", ref="crm:1")
+    )
+
+    # then each round waited longer than the one before, and the keys were read in the end
+    assert snapshot.own is not None
+    assert len(waits) == 3
+    assert waits == sorted(set(waits))
+
+
+def test_a_read_left_unprocessed_round_after_round_gives_up_as_throttled(
+    repo: DynamoShadowRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a server that leaves every key of every read unprocessed (a throttled partition)
+    waits: list[float] = []
+    monkeypatch.setattr(shadow_store, "_wait_before_unprocessed", waits.append, raising=False)
+    client = UnprocessedKeys(repo._client)
+
+    # then the read stops asking after a few waits, and the event is left to the queue's redelivery
+    with pytest.raises(Throttled):
+        _repo_over(repo, client, limit=AWS_TRANSACTION_ITEMS).read_snapshot(
+            SnapshotRequest(event_id="evt_1", entry_id="evt_1", ref="crm:1")
+        )
+    assert 0 < len(waits) < 10
+    assert sum(waits) < 5
 
 
 def test_late_actions_whose_transaction_meets_a_conflict_are_queued_one_at_a_time(

@@ -1,6 +1,6 @@
 """DynamoDB answers moto never gives: a transaction cancelled because another transaction held one of its
-items (cancellation reason ``TransactionConflict``), and DynamoDB Local's refusal of a transaction of more
-than 10 items (moto takes AWS's 100)."""
+items (cancellation reason ``TransactionConflict``), DynamoDB Local's refusal of a transaction of more
+than 10 items (moto takes AWS's 100), and a throttled read's keys returned unprocessed."""
 
 from __future__ import annotations
 
@@ -84,3 +84,28 @@ class TransactionConflicts:
                 self._meanwhile()
             raise transaction_conflict(TransactItems)
         return self._client.transact_write_items(TransactItems=TransactItems)
+
+
+class UnprocessedKeys:
+    """A DynamoDB client whose ``BatchGetItem`` reads nothing and returns every key as ``UnprocessedKeys``
+    (DynamoDB's answer to a throttled read), ``times`` rounds (None: every one). ``rounds`` counts the
+    calls; past ``give_up_after`` it raises, so that a reader that never stops asking fails instead of
+    spinning for ever."""
+
+    def __init__(self, client: Any, *, times: int | None = None, give_up_after: int = 100) -> None:
+        self._client = client
+        self._left = times
+        self._give_up_after = give_up_after
+        self.rounds = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> Any:
+        self.rounds += 1
+        if self.rounds > self._give_up_after:
+            raise AssertionError(f"BatchGetItem asked {self.rounds} times for keys it is never given")
+        if self._left != 0:
+            self._left = None if self._left is None else self._left - 1
+            return {"Responses": {}, "UnprocessedKeys": RequestItems}
+        return self._client.batch_get_item(RequestItems=RequestItems)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -98,8 +99,18 @@ def key_item_key(key: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key}"}, "sk": {"S": KEY_SK}}
 
 
+#: Rounds of one ``BatchGetItem`` whose keys DynamoDB leaves unprocessed (a throttled partition) that a read
+#: waits out, each wait twice the one before; then it gives up (``Throttled``: the event is delivered again).
+_UNPROCESSED_ROUNDS = 6
+
+
+def _wait_before_unprocessed(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def batch_get(client: Any, requests: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """BatchGetItem over several tables, following ``UnprocessedKeys``; strongly consistent reads."""
+    """BatchGetItem over several tables, following ``UnprocessedKeys`` after a wait (DynamoDB leaves keys
+    unprocessed when it throttles: asking again at once only adds to the load); strongly consistent reads."""
     results: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
     pending = [(table, key) for table, keys in requests.items() for key in keys]
     while pending:
@@ -107,11 +118,17 @@ def batch_get(client: Any, requests: dict[str, list[dict[str, Any]]]) -> dict[st
         request_items: dict[str, Any] = {}
         for table, key in chunk:
             request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        rounds = 0
         while request_items:
             response = client.batch_get_item(RequestItems=request_items)
             for table, items in response.get("Responses", {}).items():
                 results[table].extend(items)
             request_items = response.get("UnprocessedKeys") or {}
+            if request_items:
+                if rounds == _UNPROCESSED_ROUNDS:
+                    raise Throttled(f"DynamoDB left keys unprocessed in {rounds + 1} BatchGetItem rounds")
+                _wait_before_unprocessed(0.05 * 2**rounds)
+                rounds += 1
     return results
 
 
