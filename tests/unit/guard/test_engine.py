@@ -1095,3 +1095,22 @@ def test_a_link_to_a_crm_record_created_at_that_moment_pairs_both_sides(shadow: 
 
     assert shadow.states["books:9"].partner == "crm:1"
     assert shadow.states["crm:1"].partner == "books:9"
+
+
+def test_a_books_vendor_deleted_is_never_taken_for_a_deleted_customer(shadow: InMemoryShadow) -> None:
+    # given a supplier the guard never kept, deleted in Books, which sends the deleted contact whole
+    guard = make_guard(shadow)
+    vendor = books_customer("20", "Acme Ltd").model_copy(update={"module": Module.BOOKS_VENDORS})
+    delete = event_for(vendor, Operation.DELETE, received=at(1)).model_copy(update={"record": vendor})
+
+    gone = guard.process(delete)
+
+    # then it is audited as not guarded, and neither kept nor indexed ...
+    assert gone.entry is not None
+    assert gone.entry.kind is EntryKind.NOT_GUARDED
+    assert "books:20" not in shadow.states
+    assert "n:acme ltd" not in shadow.keys
+    # ... so a customer of that name created later is no recreation of it
+    customer = guard.process(event_for(books_customer("21", "Acme Ltd", minutes=2), received=at(2)))
+    assert customer.entry is not None
+    assert "RECREATED_AFTER_DELETE" not in customer.entry.rules
