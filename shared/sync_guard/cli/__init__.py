@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -65,6 +65,7 @@ class _CommandLine(TyperGroup):
     the refusal is reworded here, once, before typer shows it."""
 
     def invoke(self, ctx: Any) -> Any:
+        refuse_blank_values(self)
         try:
             return super().invoke(ctx)
         except typer.BadParameter as error:
@@ -73,6 +74,33 @@ class _CommandLine(TyperGroup):
             if isinstance(error.__cause__, ValidationError):
                 error.message = refused_value(error.__cause__, _option_name(error))
             raise
+
+
+def refuse_blank_values(command: Any) -> None:
+    """Make every option and argument of ``command`` and of its subcommands refuse a blank value typed for
+    it (``--record ""``, ``--state-dir " "``), naming it. Leaving an option out has a meaning (no filter,
+    the default guard); an empty value would quietly mean the same, or "." for a path, where the admin
+    asked for something. Values not typed (defaults) are not looked at, nor those of a parameter with a
+    callback of its own, which says why a blank one will not do (``--actor``)."""
+    for subcommand in getattr(command, "commands", {}).values():
+        refuse_blank_values(subcommand)
+    for param in command.params:
+        if param.callback is None and not getattr(param, "refuses_blank", False):
+            param.process_value = _refusing_blank(param, param.process_value)
+            param.refuses_blank = True
+
+
+def _refusing_blank(param: Any, process_value: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def checked(ctx: Any, value: Any) -> Any:
+        typed = getattr(ctx.get_parameter_source(param.name), "name", "") == "COMMANDLINE"
+        values = value if isinstance(value, list | tuple) else [value]
+        if typed and any(isinstance(text, str) and not text.strip() for text in values):
+            option = next((opt for opt in param.opts if opt.startswith("--")), None)
+            leave_out = f", or leave {option} out" if option and not param.required else ""
+            raise typer.BadParameter(f"empty: give a value{leave_out}", ctx=ctx, param=param)
+        return process_value(ctx, value)
+
+    return checked
 
 
 def _option_name(error: typer.BadParameter) -> str:
