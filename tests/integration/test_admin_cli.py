@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from sync_guard.cli import app
 from sync_guard.config import Mode, get_settings
 from sync_guard.executor.queue import encode_action
-from sync_guard.guard.model import EntryKind
+from sync_guard.guard.model import AuditEntry, EntryKind
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
 from tests.support.aws import AwsResources
@@ -106,6 +107,36 @@ def test_confirm_link_and_breaker_with_an_explicit_actor(companies: list[Company
     assert "not held" in unknown.output
 
 
+class _Sqs:
+    """An SQS client as ``replay-dlq`` uses it: moto's, but for what a test's subclass changes."""
+
+    def __init__(self, sqs: Any) -> None:
+        self.sqs = sqs
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.sqs, name)
+
+
+def _replay_through(sqs: _Sqs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``replay-dlq`` talks to SQS through ``sqs``."""
+    from sync_guard.cli import replay_dlq as command
+
+    client = command.aws.client
+    monkeypatch.setattr(
+        command.aws,
+        "client",
+        lambda service, settings: sqs if service == "sqs" else client(service, settings),
+    )
+
+
+def _replay_entries(queue: str = "outbox") -> tuple[AuditEntry, ...]:
+    """The audit entries of the replays of ``queue``: each replay's own entry, then those written before its
+    batches moved."""
+    entries = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    ours = [e for e in entries if f"the {queue} dead-letter queue" in e.note]
+    return tuple(sorted(ours, key=lambda e: (e.operation != "replay_dlq", e.at)))
+
+
 def test_replay_dlq_dry_run_then_move(aws: AwsResources, queues: OutboxQueues) -> None:
     for action_id in ("act_1", "act_2", "act_3"):
         aws.sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=encode_action(action_id))
@@ -122,11 +153,15 @@ def test_replay_dlq_dry_run_then_move(aws: AwsResources, queues: OutboxQueues) -
     assert moved.exit_code == 0, moved.output
     assert "outbox: moved 3 message(s)" in moved.output
     assert "action_id=act_2" in moved.output
-    # an admin operation like any other: who sent what back, in the audit trail
-    [entry] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    # an admin operation like any other: who sent what back, in the audit trail; what was about to move
+    # first, written before anything moved
+    entry, started = _replay_entries()
     assert (entry.operation, entry.actor) == ("replay_dlq", "user:ivy")
     assert sorted(entry.evidence) == ["action_id=act_1", "action_id=act_2", "action_id=act_3"]
     assert "outbox dead-letter queue" in entry.note
+    assert (started.operation, started.actor) == ("replay_dlq_started", "user:ivy")
+    assert sorted(started.evidence) == sorted(entry.evidence)
+    assert entry.entry_id in started.note
     assert queues.depth(aws.sqs, queues.dlq_url) == 0
     bodies = [
         m["Body"] for m in aws.sqs.receive_message(QueueUrl=queues.url, MaxNumberOfMessages=10)["Messages"]
@@ -140,16 +175,11 @@ def test_replay_dlq_dry_run_then_move(aws: AwsResources, queues: OutboxQueues) -
 def test_replay_dlq_says_what_moved_when_sqs_refuses_some(
     aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sync_guard.cli import replay_dlq as command
-
     for action_id in ("act_1", "act_2", "act_bad"):
         aws.sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=encode_action(action_id))
 
-    class Refusing:
+    class Refusing(_Sqs):
         """SQS that refuses to send the message for act_bad."""
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(aws.sqs, name)
 
         def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, object]]) -> dict[str, object]:
             good = [e for e in Entries if "act_bad" not in str(e["MessageBody"])]
@@ -161,21 +191,74 @@ def test_replay_dlq_says_what_moved_when_sqs_refuses_some(
             ]
             return {**sent, "Failed": failed}
 
-    client = command.aws.client
-    monkeypatch.setattr(
-        command.aws,
-        "client",
-        lambda service, settings: Refusing() if service == "sqs" else client(service, settings),
-    )
+    _replay_through(Refusing(aws.sqs), monkeypatch)
     result = runner.invoke(app, ["replay-dlq", "--queue", "outbox"])
 
     assert result.exit_code == 1
     assert "outbox: moved 2 message(s)" in result.output
     assert "SQS refused 1 message(s)" in result.output
-    [entry] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    entry, started = _replay_entries()
     assert sorted(entry.evidence) == ["action_id=act_1", "action_id=act_2"]  # what did move
+    assert "SQS refused 1 message(s); they stay in the dead-letter queue" in entry.note
+    assert "action_id=act_bad" in started.evidence  # about to move, and refused
     assert "Traceback" not in result.output
     assert queues.depth(aws.sqs, queues.dlq_url) == 1  # the refused one waits in the dead-letter queue
+
+
+def test_replay_dlq_interrupted_after_the_move_leaves_what_moved_in_the_audit_trail(
+    aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for action_id in ("act_1", "act_2"):
+        aws.sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=encode_action(action_id))
+
+    class LostOnDelete(_Sqs):
+        """SQS that sends the messages back to the outbox, then is lost before deleting them from the DLQ."""
+
+        def delete_message_batch(self, **_: object) -> dict[str, object]:
+            raise ConnectionError("SQS unreachable")
+
+    _replay_through(LostOnDelete(aws.sqs), monkeypatch)
+    result = runner.invoke(app, ["replay-dlq", "--queue", "outbox", "--actor", "user:ivy"])
+
+    # then the messages are back in the outbox (their copies in the DLQ are duplicates, harmless), and the
+    # audit trail says who sent which (before: the entry came after the move, and was never written)
+    assert result.exit_code != 0
+    assert queues.depth(aws.sqs) == 2
+    [started] = _replay_entries()
+    assert (started.operation, started.actor) == ("replay_dlq_started", "user:ivy")
+    assert sorted(started.evidence) == ["action_id=act_1", "action_id=act_2"]
+    assert "'sync-guard replay-dlq --queue outbox --dry-run'" in started.note
+
+
+def test_replay_dlq_all_goes_on_to_the_next_queue_when_one_refuses_some(
+    aws: AwsResources, queues: OutboxQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.sqs.send_message(QueueUrl=aws.dlq_url, MessageBody=json.dumps({"event_id": "evt_1"}))
+    aws.sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=encode_action("act_1"))
+
+    class RefusingProcessing(_Sqs):
+        """SQS that refuses every message sent back to the processing queue."""
+
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, object]]) -> dict[str, object]:
+            if QueueUrl != aws.queue_url:
+                return aws.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)  # type: ignore[no-any-return]
+            failed = [{"Id": e["Id"], "SenderFault": False, "Code": "InternalError"} for e in Entries]
+            return {"Successful": [], "Failed": failed}
+
+    _replay_through(RefusingProcessing(aws.sqs), monkeypatch)
+    result = runner.invoke(app, ["replay-dlq", "--queue", "all"])
+
+    # then the processing queue's refusal is told, the outbox is replayed all the same, and the command fails
+    assert result.exit_code == 1
+    assert "processing: moved 0 message(s)" in result.output
+    assert "error: processing: SQS refused 1 message(s)" in result.output
+    assert "outbox: moved 1 message(s)" in result.output
+    assert queues.depth(aws.sqs, queues.dlq_url) == 0
+    assert queues.depth(aws.sqs) == 1
+    assert queues.depth(aws.sqs, aws.dlq_url) == 1  # the refused event waits in its dead-letter queue
+    [processing, _] = _replay_entries("processing")
+    assert "moved 0 message(s)" in processing.note
+    assert "SQS refused 1 message(s)" in processing.note
 
 
 def test_show_then_forget_a_release(companies: list[Company]) -> None:

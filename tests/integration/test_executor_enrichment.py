@@ -169,12 +169,57 @@ def test_requeue_awaiting_from_the_command_line_is_an_audited_admin_operation(
 
     assert result.exit_code == 0, result.output
     assert "1 event(s) re-queued" in result.output
-    [entry] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    entries = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    entry, started = sorted(entries, key=lambda e: e.operation != "requeue_awaiting")
     assert (entry.operation, entry.actor, entry.evidence) == (
         "requeue_awaiting",
         "user:ivy",
         (event.event_id,),
     )
+    assert (started.operation, started.actor, started.evidence) == (
+        "requeue_awaiting_started",
+        "user:ivy",
+        (event.event_id,),
+    )
+
+
+def test_requeue_awaiting_that_fails_part_way_leaves_what_it_moved_in_the_audit_trail(
+    aws: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from sync_guard.cli import app
+    from sync_guard.store.audit import AuditQuery
+
+    # given two events awaiting enrichment, and a queue that fails after taking the first one
+    events = []
+    for name in ("Osier Kiln Ltd", "Larch Mill Ltd"):
+        account = sim.state.crm_create("Accounts", {"Account_Name": name}, source=Source.ADMIN)
+        events.append(_notification(str(account["id"])))
+        process_event(events[-1], ProcessingDeps(events=_store(events[-1]), handler=_handler(None)))
+    sent: list[str] = []
+    send = SqsEventQueue.send
+
+    def fails_after_one(queue: SqsEventQueue, event: GuardEvent) -> None:
+        if sent:
+            raise ConnectionError("SQS unreachable")
+        send(queue, event)
+        sent.append(event.event_id)
+
+    monkeypatch.setattr(SqsEventQueue, "send", fails_after_one)
+
+    # when an admin re-queues them
+    result = CliRunner().invoke(app, ["requeue-awaiting", "--actor", "user:ivy"])
+
+    # then the command fails, but the event that went back to the processor is in the audit trail, with
+    # who sent it (before: the entry was written after the move, and the failure left none at all)
+    assert result.exit_code != 0
+    assert len(sent) == 1
+    [started] = AuditLog.from_settings(get_settings()).query(AuditQuery(decision="admin")).entries
+    assert (started.operation, started.actor) == ("requeue_awaiting_started", "user:ivy")
+    assert sent[0] in started.evidence
+    assert sorted(started.evidence) == sorted(e.event_id for e in events)
+    assert "'sync-guard requeue-awaiting --dry-run'" in started.note
 
 
 def test_a_books_record_is_not_fetched_from_another_organisation_than_the_shadows(

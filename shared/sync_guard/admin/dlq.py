@@ -3,10 +3,13 @@
 A message is sent to the source queue (same body, same attributes) and only then deleted from the DLQ, so a
 failure in between leaves a duplicate, never a loss; both consumers are idempotent (the processor per event,
 the executor per action claim). With ``dry_run`` the messages are only listed and made visible again.
+``before_move`` is told each batch before it is sent (the command audits what is about to move there, so
+that a failure after the move cannot leave it out of the audit trail).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +58,18 @@ class ReplayIncomplete(RuntimeError):
 
 
 def replay_dlq(
-    sqs: Any, *, dlq_url: str, queue_url: str, dry_run: bool = False, max_messages: int = 10_000
+    sqs: Any,
+    *,
+    dlq_url: str,
+    queue_url: str,
+    dry_run: bool = False,
+    max_messages: int = 10_000,
+    before_move: Callable[[list[ReplayedMessage]], None] | None = None,
 ) -> list[ReplayedMessage]:
-    """Move (or with ``dry_run`` list) up to ``max_messages`` messages; returns what was moved."""
+    """Move (or with ``dry_run`` list) up to ``max_messages`` messages; returns what was moved.
+
+    ``before_move`` gets each batch before it is sent; should it fail, the batch stays in the DLQ (visible
+    again once the receive's visibility timeout ends) and its error propagates."""
     if not dlq_url or not queue_url:
         raise ValueError("both the dead-letter queue and its source queue must be configured")
     moved: list[ReplayedMessage] = []
@@ -73,11 +85,13 @@ def replay_dlq(
         ).get("Messages", [])
         if not received:
             break
-        for message in received:
-            moved.append(ReplayedMessage(message["MessageId"], _subject(message["Body"])))
+        batch = [ReplayedMessage(message["MessageId"], _subject(message["Body"])) for message in received]
+        moved += batch
         if dry_run:
             listed += received
             continue
+        if before_move is not None:
+            before_move(batch)
         response = sqs.send_message_batch(
             QueueUrl=queue_url,
             Entries=[

@@ -140,18 +140,27 @@ class AwaitingEnrichment:
 
 
 def requeue_awaiting_enrichment(
-    store: AwaitingEnrichment, queue: EventRequeue, *, now: datetime, limit: int = 100, dry_run: bool = False
+    store: AwaitingEnrichment,
+    queue: EventRequeue,
+    *,
+    now: datetime,
+    limit: int = 100,
+    dry_run: bool = False,
+    before_move: Callable[[list[str]], None] | None = None,
 ) -> list[str]:
     """Send events awaiting enrichment back to the processor; returns their ids.
 
     Only worth calling when the processor has a record fetcher (Zoho configured): without one the engine
-    would record them as awaiting again.
+    would record them as awaiting again. ``before_move`` gets the ids of the events listed before any of
+    them moves (``sync-guard requeue-awaiting`` audits them there); should it fail, none moves.
     """
+    listed = list(store.events(limit=limit))
+    if dry_run:
+        return [event.event_id for event in listed]
+    if listed and before_move is not None:
+        before_move([event.event_id for event in listed])
     moved: list[str] = []
-    for event in store.events(limit=limit):
-        if dry_run:
-            moved.append(event.event_id)
-            continue
+    for event in listed:
         if not store.take(event.event_id, now):
             continue
         try:
@@ -160,15 +169,22 @@ def requeue_awaiting_enrichment(
             store.give_back(event.event_id)
             raise
         moved.append(event.event_id)
-    if moved and not dry_run:
+    if moved:
         logger.info("events awaiting enrichment re-queued", extra={"count": len(moved)})
     return moved
 
 
-def requeue_from_settings(settings: Settings, *, now: datetime, dry_run: bool = False) -> list[str]:
+def requeue_from_settings(
+    settings: Settings,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    before_move: Callable[[list[str]], None] | None = None,
+) -> list[str]:
     return requeue_awaiting_enrichment(
         AwaitingEnrichment.from_settings(settings),
         SqsEventQueue.from_settings(settings),
         now=now,
         dry_run=dry_run,
+        before_move=before_move,
     )

@@ -87,8 +87,8 @@ def test_a_confirmation_and_the_decision_column_say_an_operation_alike() -> None
 
 def _recorded_operations() -> set[str]:
     """Every operation name the guard's code writes into an audit entry as a literal: the first argument of
-    ``admin_entry`` (and the admin service's ``_entry``), the operation of ``audit_operation``, an
-    ``operation=`` keyword, and an ``operation`` parameter's default."""
+    ``admin_entry`` (and the admin service's ``_entry``), an ``operation=`` keyword (or another keyword
+    naming one, ``started_operation=``), and an ``operation`` parameter's default."""
     found: set[str] = set()
 
     def literal(node: ast.AST | None) -> None:
@@ -99,11 +99,11 @@ def _recorded_operations() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                position = {"admin_entry": 0, "_entry": 0, "audit_operation": 1}.get(name or "")
+                position = {"admin_entry": 0, "_entry": 0}.get(name or "")
                 if position is not None and len(node.args) > position:
                     literal(node.args[position])
                 for keyword in node.keywords:
-                    if keyword.arg == "operation":
+                    if (keyword.arg or "").endswith("operation"):
                         literal(keyword.value)
             elif isinstance(node, ast.FunctionDef):
                 arguments = [*node.args.posonlyargs, *node.args.args]
