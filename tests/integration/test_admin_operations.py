@@ -719,23 +719,38 @@ def test_apply_that_races_an_event_asks_to_run_again_and_applies_nothing(
     assert _admin_entries(held.ref) == []
 
 
+def _held_by_hand_while_observing(sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch) -> AdminService:
+    """crm:777, a contact the guard does not know, held by hand while the guard observed; the admin
+    service of the guard enforcing since."""
+    point_at_simulator(sim, monkeypatch, mode=Mode.OBSERVE)
+    _service().hold("crm:777", actor="user:erin", module="Contacts")
+    point_at_simulator(sim, monkeypatch, mode=Mode.ENFORCE)
+    return _service()
+
+
+def _applied_before_the_next(
+    service: AdminService, write: str, monkeypatch: pytest.MonkeyPatch
+) -> list[OperationResult]:
+    """The next time the repository's ``write`` runs, another admin's apply of crm:777 lands just before;
+    its result is appended to the list returned."""
+    original = getattr(service.repository, write)
+    applied: list[OperationResult] = []
+
+    def applied_meanwhile(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(service.repository, write, original)
+        applied.append(service.apply("crm:777", actor="user:frank"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service.repository, write, applied_meanwhile)
+    return applied
+
+
 def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_applied_meanwhile(
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a record the guard does not know, held by hand while the guard observed
-    point_at_simulator(sim, monkeypatch, mode=Mode.OBSERVE)
-    _service().hold("crm:777", actor="user:erin", module="Contacts")
-    point_at_simulator(sim, monkeypatch, mode=Mode.ENFORCE)
-    service = _service()
-    put_hold = service.repository.put_hold
-
-    def applied_meanwhile(*args: object, **kwargs: object) -> None:
-        monkeypatch.setattr(service.repository, "put_hold", put_hold)
-        applied.append(service.apply("crm:777", actor="user:frank"))
-        put_hold(*args, **kwargs)  # type: ignore[arg-type]
-
-    applied: list[OperationResult] = []
-    monkeypatch.setattr(service.repository, "put_hold", applied_meanwhile)
+    service = _held_by_hand_while_observing(sim, monkeypatch)
+    applied = _applied_before_the_next(service, "put_hold", monkeypatch)
 
     # when another admin's hold, which read the observe-mode hold, lands after the apply
     with pytest.raises(Conflict):
@@ -748,6 +763,30 @@ def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_applied_meanwhile(
     assert hold.applied_by == result.entry.entry_id
     [action] = result.entry.actions
     assert action.params == {"tag": HOLD_TAG, "module": "Contacts"}
+
+
+def test_a_release_does_not_remove_an_observe_mode_hold_applied_meanwhile(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a record the guard does not know (no state to check a revision of), held by hand while the
+    # guard observed, and the guard now enforcing
+    service = _held_by_hand_while_observing(sim, monkeypatch)
+    applied = _applied_before_the_next(service, "release", monkeypatch)
+
+    # when a release, which read the hold before it was applied (nothing written to Zoho, nothing to
+    # undo), lands after another admin's apply queued the hold tag
+    with pytest.raises(Conflict) as raced:
+        service.release("crm:777", actor="user:erin")
+
+    # then the applied hold stays listed, with the tag it writes to undo at its release (before: the item
+    # was deleted and the tag written all the same, a hold in Zoho that no list showed and no release undid)
+    assert raced.value.field == "hold_id"
+    [result] = applied
+    hold = service.repository.hold("crm:777")
+    assert hold is not None
+    assert hold.applied_by == result.entry.entry_id
+    released = service.release("crm:777", actor="user:erin")
+    assert released.detail["cancelled"] == list(result.queued_actions)
 
 
 def test_a_hold_by_hand_does_not_replace_an_observe_mode_hold_confirmed_meanwhile(

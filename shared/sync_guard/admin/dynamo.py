@@ -165,14 +165,22 @@ class DynamoAdminRepository:
         its own item replaces this one. Its actions are not this release's to cancel, so its mark stays and
         its item, written next, lists it (``DynamoShadowRepository._write_hold``).
 
+        A listed hold is removed on condition that it is still the one read, applied by the same entry
+        (``apply``): an apply landing after the read queued a hold action this release does not undo, and
+        with no state to check (a record the guard does not know), nothing else would notice.
+
         A hold not ``listed`` (its state's mark has no ``HOLD`` item) is released on condition that it
         still has none: its late item, should it land first, makes this a ``ConcurrentUpdate``; and once
         the mark is off, that item is no longer written."""
         operations: list[dict[str, Any]] = []
         item: dict[str, Any] = {"TableName": self.shadow_table, "Key": hold_key(hold.hold_id)}
         if listed:
-            item["ConditionExpression"] = "entry_id = :entry"
             item["ExpressionAttributeValues"] = {":entry": to_value(hold.entry_id)}
+            if hold.applied_by:
+                item["ConditionExpression"] = "entry_id = :entry AND applied_by = :applied"
+                item["ExpressionAttributeValues"][":applied"] = to_value(hold.applied_by)
+            else:
+                item["ConditionExpression"] = "entry_id = :entry AND attribute_not_exists(applied_by)"
             operations.append({"Delete": item})
         else:
             operations.append({"ConditionCheck": item | {"ConditionExpression": "attribute_not_exists(pk)"}})
