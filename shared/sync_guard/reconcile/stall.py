@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Protocol
 
 from sync_guard.config import Mode, Settings
@@ -225,12 +226,30 @@ class StallVerdict:
     edits: tuple[Edit, ...]
     min_unfollowed: int
 
+    @cached_property
+    def _by_follow_up(self) -> dict[FollowUp, list[Edit]]:
+        """The sampled edits by how Books followed them, in sample order: judged once per verdict."""
+        grouped: dict[FollowUp, list[Edit]] = {follow_up: [] for follow_up in FollowUp}
+        for edit in self.edits:
+            grouped[edit.follow_up].append(edit)
+        return grouped
+
     def of(self, follow_up: FollowUp) -> list[Edit]:
-        return [edit for edit in self.edits if edit.follow_up is follow_up]
+        return list(self._by_follow_up[follow_up])
 
     @property
     def stalled(self) -> bool:
         return not self.of(FollowUp.FOLLOWED) and len(self.of(FollowUp.NOT_FOLLOWED)) >= self.min_unfollowed
+
+    @property
+    def stalled_since(self) -> datetime:
+        """The oldest edit Books did not follow: about when the sync stopped (a verdict with one)."""
+        return min(edit.edited_at for edit in self._by_follow_up[FollowUp.NOT_FOLLOWED])
+
+    @property
+    def examples(self) -> list[Edit]:
+        """The edits not followed that a stall report names (the first sampled: the newest of a module)."""
+        return self.of(FollowUp.NOT_FOLLOWED)[:EXAMPLES]
 
     def summary(self) -> str:
         followed, unfollowed = self.of(FollowUp.FOLLOWED), self.of(FollowUp.NOT_FOLLOWED)
@@ -406,9 +425,7 @@ class SyncStallCheck:
 
     # ------------------------------------------------------------------------------- reporting
     def _report_stall(self, verdict: StallVerdict, now: datetime) -> StallOutcome:
-        unfollowed = verdict.of(FollowUp.NOT_FOLLOWED)
-        since = min(edit.edited_at for edit in unfollowed)
-        examples = unfollowed[:EXAMPLES]
+        since, examples = verdict.stalled_since, verdict.examples
         evidence = stalled_evidence(verdict)
         entry = admin_entry("sync_stalled", actor=ACTOR, at=now, mode=self._config.mode, note=evidence[0])
         episode = StallEpisode(since=since, reported_at=now, examples=tuple(e.crm.ref for e in examples))
@@ -422,7 +439,8 @@ class SyncStallCheck:
             self._state.close_stall(episode)
             raise
         self._audit.append(entry.model_copy(update={"records": _refs(examples), "evidence": tuple(evidence)}))
-        logger.warning("sync stall reported", extra={"edits": len(unfollowed), "since": since.isoformat()})
+        unfollowed = len(verdict.of(FollowUp.NOT_FOLLOWED))
+        logger.warning("sync stall reported", extra={"edits": unfollowed, "since": since.isoformat()})
         return StallOutcome(verdict, notified=STALLED_RULE, episode=episode)
 
     def _report_resumed(
@@ -452,13 +470,12 @@ class SyncStallCheck:
 def stalled_evidence(verdict: StallVerdict) -> list[str]:
     """What a stall report says (its audit note first): how many edits did not reach Books since when, then
     the first ``EXAMPLES`` of them."""
-    unfollowed = verdict.of(FollowUp.NOT_FOLLOWED)
-    since = min(edit.edited_at for edit in unfollowed)
     note = (
-        f"Zoho's CRM -> Books sync looks stalled: {len(unfollowed)} CRM edits to linked customers since "
-        f"{utc_minute(since)} have not reached Books, and none has ({verdict.summary()})."
+        f"Zoho's CRM -> Books sync looks stalled: {len(verdict.of(FollowUp.NOT_FOLLOWED))} CRM edits to "
+        f"linked customers since {utc_minute(verdict.stalled_since)} have not reached Books, and none has "
+        f"({verdict.summary()})."
     )
-    return [note, *(edit.describe() for edit in unfollowed[:EXAMPLES])]
+    return [note, *(edit.describe() for edit in verdict.examples)]
 
 
 def resumed_evidence(verdict: StallVerdict, episode: StallEpisode, followed: Edit) -> list[str]:

@@ -17,13 +17,18 @@ from sync_guard.notify import InMemoryNotifier, NotificationFailed
 from sync_guard.notify.examples import EXAMPLE_LINKS
 from sync_guard.reconcile.checks import ChecksReport, watch_for_stall
 from sync_guard.reconcile.stall import (
+    EXAMPLES,
     STALL_CHECK,
+    Edit,
     FollowUp,
     StallConfig,
     StallEpisode,
+    StallVerdict,
     SyncStallCheck,
     carried_differences,
+    stalled_evidence,
 )
+from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.errors import ZohoListingIncomplete
 from tests.support.fakes import DownNotifier, MemoryAudit
 
@@ -209,6 +214,41 @@ def test_edits_that_stopped_reaching_books_are_reported_once_per_stall() -> None
     assert world.state.episode.since == NOW - timedelta(hours=6)
     assert first.verdict is not None
     assert [e.follow_up for e in first.verdict.edits] == [FollowUp.NOT_FOLLOWED] * 3
+
+
+class CountedEdits(tuple[Edit, ...]):
+    """A verdict's edits that count how often they are gone through."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[Edit]:
+        CountedEdits.walks += 1
+        return super().__iter__()
+
+
+def test_a_stall_report_works_out_the_edits_not_followed_once() -> None:
+    # given the verdict of a run that sampled five edits Books did not follow (more than a report names)
+    world = World()
+    for n in range(5):
+        world.linked(n, edited=timedelta(hours=4 + n), books_changed=timedelta(days=20))
+    outcome = world.check().run()
+    assert outcome.verdict is not None
+    verdict = StallVerdict(CountedEdits(outcome.verdict.edits), CONFIG.min_unfollowed)
+    CountedEdits.walks = 0
+
+    # when everything a stall report says is asked of it
+    stalled, since, examples = verdict.stalled, verdict.stalled_since, verdict.examples
+    evidence = stalled_evidence(verdict)
+
+    # then the edits were gone through once (before: the report listed the edits not followed, and the
+    # oldest of them, and its evidence did it all again; each question went through the edits anew)
+    assert CountedEdits.walks == 1
+    # and what it says agrees: the examples the evidence describes, since the oldest edit not followed
+    assert stalled
+    assert since == NOW - timedelta(hours=8)
+    assert [e.crm.ref for e in examples] == [e.crm.ref for e in outcome.verdict.edits[:EXAMPLES]]
+    assert evidence[1:] == [edit.describe() for edit in examples]
+    assert "5 CRM edits to linked customers since " + utc_minute(since) in evidence[0]
 
 
 def test_one_edit_that_reached_books_means_the_sync_runs() -> None:
