@@ -71,7 +71,7 @@ CATALOGUE: dict[str, RuleText] = {
             "across two records, and moving invoices from one customer to another afterwards is slow work."
         ),
         steps=(
-            "Check that the records below are the same company.",
+            "Check that the records above are the same company.",
             KEEP_THE_INVOICED_COPY,
             DEACTIVATE_NOT_DELETE,
             "If the new copy is already linked to CRM, " + SUPPORT_TICKET[0].lower() + SUPPORT_TICKET[1:],
@@ -89,7 +89,7 @@ CATALOGUE: dict[str, RuleText] = {
             "see only part of the customer's invoices in CRM."
         ),
         steps=(
-            "Check that the records below are the same customer.",
+            "Check that the records above are the same customer.",
             KEEP_THE_INVOICED_COPY,
             DEACTIVATE_NOT_DELETE,
             SUPPORT_TICKET,
@@ -322,7 +322,7 @@ CATALOGUE: dict[str, RuleText] = {
             "split across two Books customers, and the CRM history across two records."
         ),
         steps=(
-            "Check that the CRM records below are the same company or person.",
+            "Check that the CRM records above are the same company or person.",
             "If the new record has no Books customer yet, merge it into the existing CRM record before the "
             "sync copies it: one CRM record, one Books customer.",
             "If the sync has already copied it, do not merge in CRM yet. " + KEEP_THE_INVOICED_COPY,
@@ -367,7 +367,7 @@ CATALOGUE: dict[str, RuleText] = {
             "Zoho Finance Suite; in Books: Settings > Zoho Apps > Zoho CRM). It counts failed runs.",
             "Check that the user who connected the integration is still active. If not, have an active "
             "administrator re-authorise the existing integration. Do not set up a new one.",
-            "Once it runs again, check that the customers below have their CRM details in Books. The guard "
+            "Once it runs again, check that the customers above have their CRM details in Books. The guard "
             "sends a message when it sees edits get through again.",
         ),
         records_are_copies=False,
@@ -425,7 +425,7 @@ GENERIC = RuleText(
         "records, which is slow to unpick."
     ),
     steps=(
-        "Check the records below.",
+        "Check the records above.",
         KEEP_THE_INVOICED_COPY,
         SUPPORT_TICKET,
         DEACTIVATE_NOT_DELETE,

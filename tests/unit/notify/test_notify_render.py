@@ -22,7 +22,7 @@ from sync_guard.notify import (
     render_notice,
     text_for,
 )
-from sync_guard.notify.catalogue import DO_NOT_DISCONNECT
+from sync_guard.notify.catalogue import DO_NOT_DISCONNECT, PARTNER_DELETED_IN_CRM, RuleText
 from sync_guard.notify.render import subject_safe
 
 ALL_RULES = sorted(CATALOGUE)
@@ -75,6 +75,24 @@ def test_each_rule_renders_what_why_links_and_the_next_step(rule: str, links: Zo
     assert message.rules == (rule,)
     assert len(message.subject) < 100
     assert text.title in message.subject
+
+
+@pytest.mark.parametrize(
+    "text",
+    [*CATALOGUE.values(), PARTNER_DELETED_IN_CRM, GENERIC],
+    ids=[*CATALOGUE, "PARTNER_DELETED_IN_CRM", "GENERIC"],
+)
+def test_the_next_steps_point_up_to_the_records_they_follow(text: RuleText) -> None:
+    # THE RECORDS (a digest's EXAMPLES) come before NEXT STEP; after it, only EVIDENCE and REFERENCE
+    # (before: "Check that the records below are the same company", with nothing below but the evidence)
+    for step in text.steps:
+        assert "below" not in step
+
+
+def test_a_step_names_the_records_where_the_message_shows_them(links: ZohoLinks) -> None:
+    body = render_notice(notice("NAME_DRIFT"), links).body
+
+    assert body.index("THE RECORDS") < body.index("1. Check that the records above are the same company.")
 
 
 @pytest.mark.parametrize("rule", ALL_RULES)
