@@ -41,6 +41,10 @@ DEACTIVATE_NOT_DELETE = (
 
 MERGE_CRM_LAST = "Merge duplicates in CRM last, after Zoho support has confirmed the mappings."
 
+#: Said only where the guard held a record in Zoho (the renderer leaves it out otherwise): in observe mode,
+#: or when the hold failed, there is no hold to release and the record never left the sync.
+RELEASE_STEP = "Then an admin can release the hold so the record syncs again."
+
 
 @dataclass(frozen=True)
 class RuleText:
@@ -171,7 +175,7 @@ CATALOGUE: dict[str, RuleText] = {
             "Find out which email address is correct, then correct the email on the side that is wrong "
             "before the next sync run: where a record's email was just changed, either change it back to "
             "its linked partner's address or give the linked partner the new one.",
-            "Then an admin can release the hold so the record syncs again.",
+            RELEASE_STEP,
             KEEP_THE_INVOICED_COPY,
         ),
     ),
@@ -192,7 +196,8 @@ CATALOGUE: dict[str, RuleText] = {
             + SUPPORT_TICKET[0].lower()
             + SUPPORT_TICKET[1:],
             "If they are different customers, give one of them a distinguishing name in CRM (for example add "
-            "the town), then an admin can release the hold.",
+            "the town).",
+            RELEASE_STEP,
         ),
     ),
     "BROKEN_MAPPING": RuleText(

@@ -20,6 +20,7 @@ from sync_guard.models.records import Module, System
 from sync_guard.notify.catalogue import (
     DO_NOT_DISCONNECT,
     PLAYBOOK_STEPS,
+    RELEASE_STEP,
     RuleText,
     is_known,
     text_for,
@@ -346,9 +347,12 @@ def _section(title: str, lines: Iterable[str]) -> list[str]:
     return [title, *lines, ""]
 
 
-def _steps(steps: Sequence[str], links: ZohoLinks) -> list[str]:
+def _steps(steps: Sequence[str], links: ZohoLinks, *, held: bool) -> list[str]:
+    """The numbered next steps, the warning against disconnecting last; the step that has an admin release
+    the hold only where the guard ``held`` a record in Zoho."""
+    kept = [step for step in steps if held or step != RELEASE_STEP]
     lines: list[str] = []
-    for number, step in enumerate([*steps, DO_NOT_DISCONNECT], start=1):
+    for number, step in enumerate([*kept, DO_NOT_DISCONNECT], start=1):
         lines.extend(wrap(fill(step, links), indent="     ", first=f"  {number}. "))
     return lines
 
@@ -399,7 +403,10 @@ def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:
     if text.records_are_copies:
         body += _section("WHICH COPY HOLDS TRANSACTIONS", wrap(transactions_summary(notice.records)))
     body += _section("WHAT THE GUARD DID", wrap(guard_action(notice, text)))
-    body += _section("NEXT STEP", _steps(text.steps, links))
+    held = (
+        notice.decision is Decision.QUARANTINE and notice.mode is Mode.ENFORCE and bool(notice.held_records)
+    )
+    body += _section("NEXT STEP", _steps(text.steps, links, held=held))
     if notice.evidence:
         body += _section(
             "EVIDENCE", [line for item in notice.evidence for line in wrap(item, "    ", "  - ")]
@@ -582,7 +589,7 @@ def render_digest(
     body += _section(f"EXAMPLES (the first {max_examples} of each kind)", examples)
     body += _section("WHAT THE GUARD DID", wrap(_digest_action(notices, storm_text)))
     steps = lead.steps if lead is not None else PLAYBOOK_STEPS
-    body += _section("NEXT STEP", _steps(steps, links))
+    body += _section("NEXT STEP", _steps(steps, links, held=_held_count(notices, Mode.ENFORCE) > 0))
     refs = [
         f"  {notice.audit_ref or notice.event_id or notice.dedup_key}" for notice in notices[:max_examples]
     ]

@@ -15,6 +15,7 @@ from sync_guard.notify import (
     GENERIC,
     Decision,
     MessageKind,
+    NoticeRecord,
     Role,
     Severity,
     ZohoLinks,
@@ -219,6 +220,29 @@ def test_enforce_says_what_was_held_and_how(links: ZohoLinks) -> None:
     assert message.subject.endswith("held: Acme Limited")
     assert "the guard removes the hold tag the merge may pass on to the record you keep" in body
     assert "If you merge it into any other record, check that record afterwards" in body
+
+
+@pytest.mark.parametrize("rule", ["EMAIL_MISMATCH", "DISPLAY_NAME_COLLISION"])
+@pytest.mark.parametrize(
+    ("mode", "record", "released"),
+    [
+        (Mode.ENFORCE, crm("2", "Fiona Grant", held=True), True),
+        (Mode.OBSERVE, crm("2", "Fiona Grant", held=True), False),
+        (Mode.ENFORCE, crm("2", "Fiona Grant", hold_failed=True), False),
+    ],
+    ids=["held", "observe", "hold-failed"],
+)
+def test_a_release_is_advised_only_where_the_guard_held_the_record(
+    rule: str, mode: Mode, record: NoticeRecord, released: bool, links: ZohoLinks
+) -> None:
+    records = (record, books("1", "Fiona Grant", has_transactions=True))
+
+    body = one_line(render_notice(notice(rule, mode=mode, records=records), links).body)
+
+    # observe mode wrote nothing to Zoho, and a failed hold left the record in the sync: there is no hold
+    # to release, and waiting for one would leave the record as it is (before: advised all the same)
+    next_step = body[body.index("NEXT STEP") :]
+    assert ("an admin can release the hold" in next_step) is released
 
 
 def test_a_hold_in_books_alone_says_nothing_of_crm_merges(links: ZohoLinks) -> None:
