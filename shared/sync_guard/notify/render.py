@@ -289,6 +289,11 @@ def _held_words(held: Sequence[NoticeRecord]) -> str:
     return names + " back from the sync" + (": " + "; ".join(sides) if sides else "")
 
 
+def _release_commands(held: Sequence[NoticeRecord]) -> str:
+    """The admin's command that undoes each hold, for the record it names."""
+    return "; ".join(f"sync-guard quarantines release {record.ref}" for record in held)
+
+
 def _failed_hold_words(record: NoticeRecord) -> str:
     """A hold that did not happen, and the step that can still make it happen."""
     by_hand = (
@@ -323,7 +328,7 @@ def guard_action(notice: FinanceNotice, text: RuleText) -> str:
         elif notice.mode is Mode.ENFORCE:
             words = (
                 f"The guard held {_held_words(held)}. Nothing was deleted or merged, and an admin can "
-                "release the hold once you have decided."
+                f"release the hold once you have decided ({_release_commands(held)})."
             )
             if any(record.system is System.CRM for record in held):
                 words += " " + MERGE_CARRIES_TAG
@@ -488,7 +493,8 @@ def _digest_action(notices: Sequence[FinanceNotice], storm_text: RuleText | None
     if held:
         sentences.append(
             f"The guard held {held} record(s) back from the sync (CRM: tagged out of the synced view; Books: "
-            "marked inactive). Nothing was deleted or merged."
+            "marked inactive). Nothing was deleted or merged, and an admin can release each hold once you "
+            "have decided (sync-guard quarantines list shows them)."
         )
     if observe_only:
         sentences.append("The guard is in observe mode, so it changed nothing in Zoho.")

@@ -24,7 +24,7 @@ from sync_guard.notify import (
     text_for,
 )
 from sync_guard.notify.catalogue import DO_NOT_DISCONNECT, PARTNER_DELETED_IN_CRM, RuleText
-from sync_guard.notify.render import subject_safe
+from sync_guard.notify.render import render_digest, subject_safe
 
 ALL_RULES = sorted(CATALOGUE)
 EMAIL = re.compile(r"\S+@\S+\.\w+")
@@ -243,6 +243,27 @@ def test_a_release_is_advised_only_where_the_guard_held_the_record(
     # to release, and waiting for one would leave the record as it is (before: advised all the same)
     next_step = body[body.index("NEXT STEP") :]
     assert ("an admin can release the hold" in next_step) is released
+
+
+def test_a_hold_says_how_an_admin_undoes_it_for_each_record_held(links: ZohoLinks) -> None:
+    records = (books("1", "Acme Limited", held=True), crm("2", "Acme Limited", held=True), books("3", "Acme"))
+
+    body = one_line(render_notice(notice(records=records, mode=Mode.ENFORCE), links).body)
+
+    assert (
+        "an admin can release the hold once you have decided (sync-guard quarantines release books:1; "
+        "sync-guard quarantines release crm:2)"
+    ) in body
+    assert "release books:3" not in body
+
+
+def test_a_digest_of_holds_says_how_an_admin_finds_them_to_undo(links: ZohoLinks) -> None:
+    body = one_line(render_digest([notice(minute=m) for m in range(6)], links).body)
+
+    assert (
+        "an admin can release each hold once you have decided (sync-guard quarantines list shows them)"
+        in body
+    )
 
 
 def test_a_hold_in_books_alone_says_nothing_of_crm_merges(links: ZohoLinks) -> None:
