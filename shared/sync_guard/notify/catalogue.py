@@ -461,7 +461,7 @@ DECISION_WORDS: dict[Decision, str] = {
 #: CRM merge (which deletes the merged-away record) looks just like this when the guard cannot tell the two
 #: CRM records are one customer (else it is CRM_MERGE_ORPHAN).
 PARTNER_DELETED_IN_CRM = RuleText(
-    title="CRM record deleted, its Books customer left unlinked",
+    title="CRM record gone, Books customer unlinked",
     what=(
         "A CRM record linked to a Books customer was deleted, or merged into another CRM record (a merge "
         "deletes the record merged away). The sync does not pass deletions or merges across: the Books "

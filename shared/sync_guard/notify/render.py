@@ -41,6 +41,8 @@ from sync_guard.timefmt import utc_minute
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 SUBJECT_PREFIX = "Sync Guard"
+#: How much of the record's name a notice's subject keeps at least, cutting the end of a long title instead.
+SUBJECT_NAME_KEPT = 24
 MULTIPLE = "MULTIPLE"
 # SNS refuses messages over 256 KB; digests are bounded by design, this is the backstop.
 BODY_MAX_BYTES = 240_000
@@ -67,11 +69,19 @@ def subject_safe(text: str) -> str:
     return " ".join(text.split())
 
 
-def fit_subject(head: str, tail: str = "", separator: str = " - ") -> str:
-    """``head``, ``separator``, ``tail`` cut to the SNS limit; the head (severity, title) wins over a tail."""
+def fit_subject(head: str, tail: str = "", separator: str = " - ", *, keep_tail: int = 0) -> str:
+    """``head``, ``separator``, ``tail`` cut to the SNS limit; the head (severity, title) wins over a tail,
+    but for its first ``keep_tail`` characters (the action and the start of the record's name): the end of
+    a long title gives way to them."""
     head, tail = subject_safe(head), subject_safe(tail)
     if not tail:
         return head if len(head) <= SUBJECT_MAX else head[: SUBJECT_MAX - 3].rstrip() + "..."
+    if len(head) + len(separator) + len(tail) <= SUBJECT_MAX:
+        return head + separator + tail
+    head_room = SUBJECT_MAX - len(separator) - min(len(tail), keep_tail)
+    if len(head) > head_room:
+        cut = head[: head_room - 3]
+        head = (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,:;-") + "..."  # at a word
     head += separator
     subject = head + tail
     if len(subject) <= SUBJECT_MAX:
@@ -384,8 +394,10 @@ def notice_subject(notice: FinanceNotice, text: RuleText) -> str:
         action = "to review"
     else:
         action = "for information"
-    # The action goes before the name so that a long name, not the action, is what gets cut.
-    return fit_subject(head, f"{action}: {name}" if name else action)
+    # The action goes before the name so that a long name, not the action, is what gets cut; and of the
+    # name, enough to find the record by is kept, a long title giving way.
+    tail = f"{action}: {name}" if name else action
+    return fit_subject(head, tail, keep_tail=len(action) + 2 + SUBJECT_NAME_KEPT)
 
 
 def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:

@@ -219,6 +219,6 @@ def test_partner_deleted_for_a_crm_delete_reads_as_the_crm_side_variant() -> Non
     [notice] = notices_for(action(ActionKind.NOTIFY_FINANCE, "crm:1"), entry, states)
     message = render_notice(notice, eu_links())
 
-    assert "CRM record deleted, its Books customer left unlinked" in message.subject
+    assert "CRM record gone, Books customer unlinked" in message.subject
     records = message.body[message.body.index("THE RECORDS") :]
     assert _labels(records[: records.index("\n\n")]) == {"1": "Deleted record", "9": "Surviving partner"}

@@ -350,6 +350,20 @@ def test_subjects_are_short_ascii_single_lines_and_keep_the_action() -> None:
     assert "Société Générale" in message.body
 
 
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_a_hold_that_failed_keeps_the_action_and_the_name_in_the_subject_whatever_the_title(
+    rule: str, links: ZohoLinks
+) -> None:
+    records = (books("1", "Jane Smith Design Ltd", hold_failed=True), books("2", "Jane Smith Design"))
+
+    subject = render_notice(notice(rule, records=records), links).subject
+
+    # the record to hold by hand is named (before: under the longest titles, "NOT held, act by hand: J...")
+    assert len(subject) < 100
+    assert subject.startswith("Sync Guard WARNING: ")
+    assert subject.endswith(" - NOT held, act by hand: Jane Smith Design Ltd")
+
+
 def test_subject_safe_strips_control_characters_and_emails() -> None:
     assert subject_safe("A\tB\r\nC  d@e.co.uk") == "A B C (email hidden)"
     # as the logs and the evidence find them: an address of one label too, not a name with an "@"
@@ -391,7 +405,7 @@ def test_a_partner_deleted_in_crm_tells_what_to_do_with_the_books_customer_left_
         links,
     )
     body = one_line(message.body)
-    assert "CRM record deleted, its Books customer left unlinked" in message.subject
+    assert "CRM record gone, Books customer unlinked" in message.subject
     assert "merged into another CRM record" in body
     assert "restore it from CRM's recycle bin" in body
     assert "Do not edit the surviving CRM record" not in body
