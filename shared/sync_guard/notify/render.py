@@ -405,7 +405,9 @@ def render_notice(notice: FinanceNotice, links: ZohoLinks) -> RenderedMessage:
     text = text_for_records(notice.rule, (r.system for r in notice.records if r.role == Role.DELETED))
     body: list[str] = [*wrap(INTRO, indent=""), ""]
     body += [
-        f"Rule: {rule_label(notice.rule)}",
+        # The title the subject gives (a rule's variant for the records has its own: PARTNER_DELETED's
+        # CRM-side one), not the rule's general one.
+        f"Rule: {notice.rule} ({text.title})" if is_known(notice.rule) else f"Rule: {notice.rule}",
         f"Severity: {notice.severity.value}    Decision: {notice.decision.value}    "
         f"Mode: {notice.mode.value}",
         f"When: {utc_minute(notice.occurred_at)}",

@@ -406,6 +406,7 @@ def test_a_partner_deleted_in_crm_tells_what_to_do_with_the_books_customer_left_
     )
     body = one_line(message.body)
     assert "CRM record gone, Books customer unlinked" in message.subject
+    assert "Rule: PARTNER_DELETED (CRM record gone, Books customer unlinked)" in body  # as the subject says
     assert "merged into another CRM record" in body
     assert "restore it from CRM's recycle bin" in body
     assert "Do not edit the surviving CRM record" not in body
