@@ -29,12 +29,10 @@ from sync_guard.notify.model import Decision, FinanceNotice, NoticeRecord, Rende
 from sync_guard.notify.render import render_notice
 from sync_guard.reconcile.ports import ACTOR as STALL_ACTOR
 from sync_guard.reconcile.reminder import Waiting, waiting_evidence, waiting_notice
-from sync_guard.reconcile.stall import EXAMPLES as STALL_EXAMPLES
 from sync_guard.reconcile.stall import (
     RESUMED_RULE,
     STALLED_RULE,
     Edit,
-    FollowUp,
     StallEpisode,
     StallVerdict,
     carried_differences,
@@ -553,9 +551,31 @@ _STALL_REPORTED = _at(13)
 
 def _sync_stalled() -> FinanceNotice:
     """The sync stall check's report (``sync_guard.reconcile.stall``): of six edits of linked customers
-    sampled, four did not reach Books and two changed nothing the sync carries."""
+    sampled, newest first as the check reads them, four did not reach Books and two changed nothing the
+    sync carries; the report names the newest three, since the oldest."""
     verdict = StallVerdict(
         edits=(
+            _linked_edit(
+                ("5725767000003001304", "460000000011308"),
+                "Wren & Co Builders",
+                _march_2(8, 45),
+                datetime(2026, 1, 5, 14, 30, tzinfo=UTC),
+                phone="0117 496 0304",
+            ),
+            _linked_edit(
+                ("5725767000003001303", "460000000011307"),
+                "Quayside Print Ltd",
+                _march_2(8, 20),
+                datetime(2026, 2, 2, 9, 15, tzinfo=UTC),
+                city="Bristol",
+            ),
+            # Edits of what the sync does not carry (an owner, a rating).
+            _linked_edit(
+                ("5725767000003001306", "460000000011310"),
+                "Saltmarsh Farm Shop",
+                _march_2(8, 5),
+                datetime(2026, 2, 23, 16, 20, tzinfo=UTC),
+            ),
             _linked_edit(
                 _HARBOUR,
                 "Harbour Lights Ltd",
@@ -565,6 +585,9 @@ def _sync_stalled() -> FinanceNotice:
                 invoiced=True,
             ),
             _linked_edit(
+                _TARN, "Tarn Cottage Lets", _march_2(7, 5), datetime(2026, 2, 20, 11, 0, tzinfo=UTC)
+            ),
+            _linked_edit(
                 _ORCHARD,
                 "Orchard Dental Practice",
                 _march_2(6, 10),
@@ -572,37 +595,12 @@ def _sync_stalled() -> FinanceNotice:
                 phone="0113 496 0302",
                 street="14 Park Row",
             ),
-            _linked_edit(
-                ("5725767000003001303", "460000000011307"),
-                "Quayside Print Ltd",
-                _march_2(8, 20),
-                datetime(2026, 2, 2, 9, 15, tzinfo=UTC),
-                city="Bristol",
-            ),
-            _linked_edit(
-                ("5725767000003001304", "460000000011308"),
-                "Wren & Co Builders",
-                _march_2(8, 45),
-                datetime(2026, 1, 5, 14, 30, tzinfo=UTC),
-                phone="0117 496 0304",
-            ),
-            # Edits of what the sync does not carry (an owner, a rating).
-            _linked_edit(
-                _TARN, "Tarn Cottage Lets", _march_2(7, 5), datetime(2026, 2, 20, 11, 0, tzinfo=UTC)
-            ),
-            _linked_edit(
-                ("5725767000003001306", "460000000011310"),
-                "Saltmarsh Farm Shop",
-                _march_2(8, 5),
-                datetime(2026, 2, 23, 16, 20, tzinfo=UTC),
-            ),
         ),
         min_unfollowed=_MIN_UNFOLLOWED,
     )
-    shown = verdict.of(FollowUp.NOT_FOLLOWED)[:STALL_EXAMPLES]
     return stall_notice(
         STALLED_RULE,
-        shown,
+        verdict.examples,
         stalled_evidence(verdict),
         mode=Mode.ENFORCE,
         audit_ref=admin_entry_id("sync_stalled", STALL_ACTOR, _STALL_REPORTED),
@@ -611,15 +609,15 @@ def _sync_stalled() -> FinanceNotice:
 
 
 def _sync_resumed() -> FinanceNotice:
-    """The stall check, three hours after its report, seeing edits reach Books again."""
+    """The stall check, three hours after its report, seeing edits reach Books again: newest first, an edit
+    of what the sync does not carry, then one Books followed, where the check stops looking."""
     followed = _linked_edit(_HARBOUR, "Harbour Lights Ltd", _march_2(12, 5), _march_2(12, 6), invoiced=True)
     verdict = StallVerdict(
         edits=(
-            followed,
-            _linked_edit(_ORCHARD, "Orchard Dental Practice", _march_2(11, 40), _march_2(11, 42)),
             _linked_edit(
-                _TARN, "Tarn Cottage Lets", _march_2(11, 50), datetime(2026, 2, 20, 11, 0, tzinfo=UTC)
+                _TARN, "Tarn Cottage Lets", _march_2(12, 10), datetime(2026, 2, 20, 11, 0, tzinfo=UTC)
             ),
+            followed,
         ),
         min_unfollowed=_MIN_UNFOLLOWED,
     )

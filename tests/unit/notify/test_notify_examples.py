@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,8 @@ from sync_guard.matching import MatchResult
 from sync_guard.models.records import PartyRecord, System
 from sync_guard.notify import CATALOGUE, Role
 from sync_guard.notify.examples import example_files, example_notices, refused_hold_notice, storm_batch
-from sync_guard.reconcile.stall import Edit, StallVerdict
+from sync_guard.reconcile.stall import EXAMPLES as STALL_EXAMPLES
+from sync_guard.reconcile.stall import Edit, FollowUp, StallVerdict
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import BY_CODE, RULES
 
@@ -123,6 +125,35 @@ def test_the_stall_examples_carry_the_stall_checks_evidence(monkeypatch: pytest.
         assert "the sample's summary" in note, f"{stem}: {note}"
         shown = [record for record in example_notices()[stem].records if record.system is System.CRM]
         assert edits == [f"the edit of crm:{record.record_id}" for record in shown], f"{stem}: {edits}"
+
+
+def test_the_stall_examples_are_samples_the_stall_check_can_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check reads a module's edits newest first and stops at the first one Books followed (before: the
+    # resumed example had two followed, the first one first, and the stall named the wrong three edits).
+    from sync_guard.notify import examples
+
+    verdicts: list[StallVerdict] = []
+
+    class Recorded(StallVerdict):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            verdicts.append(self)
+
+    monkeypatch.setattr(examples, "StallVerdict", Recorded)
+    notices = example_notices()
+
+    assert len(verdicts) == 2
+    for verdict in verdicts:
+        assert [e.edited_at for e in verdict.edits] == sorted(
+            (e.edited_at for e in verdict.edits), reverse=True
+        )
+        followed = [i for i, e in enumerate(verdict.edits) if e.follow_up is FollowUp.FOLLOWED]
+        assert followed in ([], [len(verdict.edits) - 1])
+    # the stall report names the newest edits not followed
+    stalled = [r.record_id for r in notices["SYNC_STALLED"].records if r.system is System.CRM]
+    [stall] = [v for v in verdicts if v.stalled]
+    newest = [e.crm.record_id for e in stall.edits if e.follow_up is FollowUp.NOT_FOLLOWED][:STALL_EXAMPLES]
+    assert stalled == newest
 
 
 #: What evidence a bookkeeper cannot read: a Python truth value, or a machine timestamp (ISO 8601).
