@@ -228,6 +228,19 @@ def test_audit_terms_are_read_as_the_cli_reads_them(invoke: Invoke, companies: l
         assert body["field"] == field
 
 
+@pytest.mark.parametrize("field", ["record", "rule", "decision", "cursor"])
+@pytest.mark.parametrize("blank", ["", "  "], ids=["empty", "spaces"])
+def test_an_empty_audit_term_is_refused_not_read_as_no_filter(
+    invoke: Invoke, companies: list[Company], field: str, blank: str
+) -> None:
+    status, body = invoke("GET", "/admin/audit", query={field: blank})
+
+    # before: 200 with every entry, as if the term had been left out
+    assert status == 400, body
+    assert body["field"] == field
+    assert "empty" in body["message"]
+
+
 def test_audit_until_a_date_includes_that_day_as_the_cli_does(
     invoke: Invoke, companies: list[Company]
 ) -> None:

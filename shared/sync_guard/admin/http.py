@@ -90,6 +90,14 @@ class AuditParams(_Body):
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
 
+    @field_validator("record", "rule", "decision", "cursor")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        """An empty (or blank) term is refused: leaving the parameter out is what means no filter."""
+        if value is not None and not value:
+            raise ValueError("empty: give a value, or leave the parameter out")
+        return value
+
     @field_validator("since", "until", mode="wrap")
     @classmethod
     def _a_date_or_time(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
