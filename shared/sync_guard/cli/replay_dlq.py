@@ -82,8 +82,9 @@ class AuditedMove:
                 entry_id=admin_entry_id(f"{self.entry_id}|{self.announced}", self.actor, at),
                 note=(
                     f"about to {what} (batch {self.announced}); entry {self.entry_id} says what moved. "
-                    f"Without that entry the move stopped part-way: each one listed here either moved or "
-                    f"is still waiting ({self.still_waiting} lists those)"
+                    f"Without that entry the move stopped part-way: each one listed here and no longer "
+                    f"waiting moved ({self.still_waiting} lists what waits; one still waiting may have been "
+                    "sent too, a duplicate the guard takes once)"
                 ),
                 evidence=tuple(subjects),
             )
