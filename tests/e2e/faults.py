@@ -17,8 +17,15 @@ The checks that only make sense once everything healed (:func:`unsettled_events`
 :func:`emails_in_clear` and the queues' state) are plain functions of what they read, so that a test can
 show each of them failing.
 
-No DynamoDB fault: the functions build their clients inside the handlers from the process's settings, and
-no seam short of a proxy in front of DynamoDB Local reaches them.
+DynamoDB fails too, for its own stretch of steps: the functions reach DynamoDB Local through a proxy
+(``tests/support/dynamodb_proxy.py``, which says why a proxy) that answers some of their calls with
+DynamoDB's throttling, its 500, a cancelled transaction or no answer at all. The scenario's own reads and
+the administrator's commands go to the server directly. While it fails, the ingest may refuse a webhook
+(a 5xx: nothing was stored, nothing acknowledged); Zoho then does what it does with a failed webhook
+(``/work/shared/spec/zoho-facts.md``): Books retries it (its retry policy; here once DynamoDB answers
+again), CRM does not retry but lists it among its webhook failures, which the guard's scheduled Zoho checks
+replay; a Notification API callback is not retried, and the workflow webhook of the same change carries it.
+Healing waits for both sides' stretches to end.
 """
 
 from __future__ import annotations
@@ -27,20 +34,21 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sync_guard.cli.replay_dlq import QueueChoice, replay
 from sync_guard.guard.model import EntryKind
-from sync_guard.local.scenarios.guarded import GuardedEnvironment, GuardNotIdle
+from sync_guard.local.scenarios.guarded import ZOHO_CHECKS_FUNCTION, GuardedEnvironment, GuardNotIdle
 from sync_guard.local.scenarios.world import World
 from sync_guard.local.zoho_simulator.faults import FaultConfig, FaultInjector, FaultKind, RequestRecord
 from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, SimulatorState, Source
-from sync_guard.local.zoho_simulator.webhooks import Delivery, GuardEndpoints, WebhookEmitter
+from sync_guard.local.zoho_simulator.webhooks import Delivery, DeliveryResult, GuardEndpoints, WebhookEmitter
 from sync_guard.store import aws
 from sync_guard.store.outbox import Outbox
+from tests.support.dynamodb_proxy import DynamoFaultConfig, DynamoFaultKind, DynamoFaultProxy
 from tests.support.logs import leaks
 
 #: What the guard writes to Zoho, by the simulator's route name: each is idempotent in the simulator (a
@@ -60,6 +68,21 @@ VERDICT_KINDS = frozenset(
 #: Outbox statuses that must be gone once everything healed and the dead letters were replayed.
 UNFINISHED_ACTIONS = ("pending", "running", "retrying", "dead_lettered")
 REPLAY_ACTOR = "random-sequence admin"
+#: The route of the events the scheduled checks store for CRM's webhook failures.
+WEBHOOK_FAILURES_ROUTE = "schedule:crm-webhook-failures"
+#: The DynamoDB operations the guard's functions call, which a profile picks from.
+DYNAMODB_OPERATIONS = (
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+)
+#: Which side fails in a drawn profile (``RANDOM_SEQUENCE_FAULTS``): Zoho, DynamoDB, or both.
+FAULT_SIDES = frozenset({"zoho", "dynamodb"})
 
 
 @dataclass(frozen=True)
@@ -79,9 +102,41 @@ class FaultProfile:
     #: The Notification API channel registered too (by a run of the scheduled checks at go-live): CRM
     #: changes then also come as ids only, which the processor fetches from Zoho (and Zoho's faults reach).
     notifications: bool
+    #: DynamoDB failing (the functions' calls) from ``dynamodb_from`` to ``dynamodb_until``: that share of
+    #: the calls of ``dynamodb_operations`` (empty: all), with these kinds; 0: DynamoDB never fails.
+    dynamodb_rate: float = 0.0
+    dynamodb_kinds: tuple[DynamoFaultKind, ...] = ()
+    dynamodb_operations: tuple[str, ...] = ()
+    dynamodb_timeout_applies_effect: bool = False
+    dynamodb_from: int = 1
+    dynamodb_until: int = 1
 
     @classmethod
-    def draw(cls, seed: int, steps: int) -> FaultProfile:
+    def draw(cls, seed: int, steps: int, sides: frozenset[str] = FAULT_SIDES) -> FaultProfile:
+        """The seed's profile; ``sides`` that fail (the Zoho side's draws stay the same without DynamoDB's,
+        so a seed found before DynamoDB could fail still plays the same Zoho faults)."""
+        zoho = cls._draw_zoho(seed, steps)
+        if "zoho" not in sides:
+            zoho = replace(zoho, zoho_rate=0.0, zoho_until=zoho.zoho_from)
+        if "dynamodb" not in sides:
+            return zoho
+        rng = random.Random(f"dynamodb faults {seed}")
+        kinds = tuple(k for k in DynamoFaultKind if rng.random() < 0.6) or (DynamoFaultKind.INTERNAL_ERROR,)
+        picked = tuple(op for op in DYNAMODB_OPERATIONS if rng.random() < 0.5)
+        start = 1 + rng.randrange(max(1, steps // 2))
+        return replace(
+            zoho,
+            dynamodb_rate=rng.choice((0.1, 0.25, 0.5)),
+            dynamodb_kinds=kinds,
+            # A third of the profiles fail every operation; the rest some of them (a hot table, one index).
+            dynamodb_operations=() if rng.random() < 0.33 else picked,
+            dynamodb_timeout_applies_effect=rng.random() < 0.5,
+            dynamodb_from=start,
+            dynamodb_until=min(steps + 1, start + 1 + rng.randrange(max(1, steps // 6))),
+        )
+
+    @classmethod
+    def _draw_zoho(cls, seed: int, steps: int) -> FaultProfile:
         rng = random.Random(f"faults {seed}")
         kinds = tuple(k for k in FaultKind if rng.random() < 0.7) or (FaultKind.SERVER_ERROR,)
         start = 1 + rng.randrange(max(1, steps // 3))
@@ -110,6 +165,15 @@ class FaultProfile:
             retry_after=0.2,
             delay=0.3,
             timeout_applies_effect=self.timeout_applies_effect,
+            seed=self.seed,
+        )
+
+    def dynamodb_faults(self) -> DynamoFaultConfig:
+        return DynamoFaultConfig(
+            rate=self.dynamodb_rate,
+            weights=dict.fromkeys(self.dynamodb_kinds, 1.0),
+            operations=frozenset(self.dynamodb_operations),
+            timeout_applies_effect=self.dynamodb_timeout_applies_effect,
             seed=self.seed,
         )
 
@@ -206,33 +270,92 @@ class FaultRun:
     """Applies a profile to one guarded world: Zoho's faults by step, the quiet waits, the healing."""
 
     def __init__(
-        self, environment: GuardedEnvironment, world: World, emitter: ControlledEmitter, profile: FaultProfile
+        self,
+        environment: GuardedEnvironment,
+        world: World,
+        emitter: ControlledEmitter,
+        profile: FaultProfile,
+        dynamodb: DynamoFaultProxy | None = None,
     ) -> None:
+        """``dynamodb``: the proxy the functions reach DynamoDB through (needed when the profile has
+        DynamoDB fail)."""
         simulator = environment.simulator
         assert simulator is not None
+        assert dynamodb is not None or not profile.dynamodb_rate, "DynamoDB faults need the proxy"
         self.environment = environment
         self.world = world
         self.emitter = emitter
         self.profile = profile
         self.faults: FaultInjector = simulator.faults
+        self.dynamodb = dynamodb
         self.requests_before = len(simulator.requests.records)
         self.injected_before = Counter(self.faults.injected)
+        self.dynamodb_injected_before = Counter(dynamodb.injected) if dynamodb else Counter[str]()
         self.replayed: Counter[str] = Counter()
         self.zoho_failing = False
+        self.dynamodb_failing = False
+        #: Positions in ``emitter.results`` of the webhooks posted while DynamoDB failed (the guard may
+        #: refuse those), as [start, end) stretches.
+        self.dynamodb_stretches: list[list[int]] = []
+        #: The webhooks refused and re-delivered so far (their positions in ``emitter.results``).
+        self.redelivered: set[int] = set()
+        self.checks_runs = 0
+        #: The sides that failed since the last healing (dead letters to replay, webhooks to send again).
+        self.unhealed: set[str] = set()
+        self.fed_before = set(events_fed_by_checks(environment))
         # The world's own checkpoints (before and after a sync run) must not wait for dead-lettered events.
         world.checkpoint = self.wait_quiet
 
+    @property
+    def failing(self) -> bool:
+        """Zoho or DynamoDB failing: an event or a release may wait in a dead-letter queue meanwhile."""
+        return self.zoho_failing or self.dynamodb_failing
+
     def before_step(self, number: int) -> bool:
-        """Start or heal Zoho's faults as the profile says for step ``number``; True when it healed them."""
+        """Start or end each side's faults as the profile says for step ``number``, and heal once neither
+        fails any more; True when it healed."""
         self.emitter.step = number
         failing = self.profile.zoho_from <= number < self.profile.zoho_until
         if failing and not self.zoho_failing:
             self.faults.configure(self.profile.zoho_faults())
+            self.unhealed.add("zoho")
+        if not failing and self.zoho_failing:
+            self.faults.disable()
         self.zoho_failing = failing
-        if not failing and self.faults.config.rate:
+        failing = self.profile.dynamodb_from <= number < self.profile.dynamodb_until
+        if failing and not self.dynamodb_failing:
+            self._dynamodb_fails()
+        if not failing and self.dynamodb_failing:
+            self._dynamodb_answers()
+        if not self.failing and self.unhealed:
             self.heal()
             return True
         return False
+
+    def _dynamodb_fails(self) -> None:
+        assert self.dynamodb is not None
+        self.emitter.flush()
+        self.dynamodb_stretches.append([len(self.emitter.results), -1])
+        self.dynamodb.configure(self.profile.dynamodb_faults())
+        self.dynamodb_failing = True
+        self.unhealed.add("dynamodb")
+
+    def _dynamodb_answers(self) -> None:
+        if self.dynamodb is not None:
+            self.dynamodb.disable()
+        # A webhook posted until now may have met a fault: wait until every one has its answer.
+        self.emitter.flush()
+        if self.dynamodb_stretches and self.dynamodb_stretches[-1][1] < 0:
+            self.dynamodb_stretches[-1][1] = len(self.emitter.results)
+        self.dynamodb_failing = False
+
+    def refusal_excused(self, position: int, result: DeliveryResult) -> bool:
+        """Whether the guard may have refused the webhook at ``position`` in ``emitter.results``: a 5xx or
+        no answer, while DynamoDB failed (a final check sees that Zoho could deliver it again)."""
+        refused = result.status == 0 or result.status >= 500
+        return refused and any(
+            start <= position and (end < 0 or position < end) for start, end in self.dynamodb_stretches
+        )
 
     @contextmanager
     def zoho_answering(self, when: bool = True) -> Iterator[None]:
@@ -258,9 +381,16 @@ class FaultRun:
                 return
 
     def heal(self) -> None:
-        """Zoho answers again; replay the dead-letter queues (``sync-guard replay-dlq``) until they stay
-        empty, the guard quiet after each replay."""
+        """Zoho and DynamoDB answer again; the webhooks the guard refused meanwhile come again as Zoho
+        sends them again (see the module docstring); replay the dead-letter queues (``sync-guard
+        replay-dlq``) until they stay empty, the guard quiet after each replay."""
         self.faults.disable()
+        self.zoho_failing = False
+        if self.dynamodb_failing:
+            self._dynamodb_answers()
+        self.unhealed.clear()
+        self.settle(everything=True)
+        self.redeliver_refused()
         for _ in range(10):
             self.settle(everything=True)
             moved = replay(self.environment.settings, QueueChoice.ALL, dry_run=False, actor=REPLAY_ACTOR)
@@ -268,6 +398,34 @@ class FaultRun:
             if not any(moved.values()):
                 return
         raise GuardNotIdle("the dead-letter queues still fill after ten replays")
+
+    def redeliver_refused(self) -> None:
+        """What Zoho does with the webhooks the guard refused: Books posts each again (its retry policy);
+        CRM lists its workflow webhooks' failures, which a run of the guard's scheduled Zoho checks replays;
+        a Notification API callback is not sent again."""
+        results = list(self.emitter.results)
+        refused = [
+            position
+            for position, result in enumerate(results)
+            if not 200 <= result.status < 300 and position not in self.redelivered
+        ]
+        crm_failed = False
+        for position in refused:
+            self.redelivered.add(position)
+            delivery = results[position].delivery
+            if delivery.kind == "books":
+                self.emitter.redeliver(delivery)
+            crm_failed |= delivery.kind == "crm_workflow"
+        if crm_failed:
+            self.run_zoho_checks()
+
+    def run_zoho_checks(self) -> None:
+        """One run of the scheduled Zoho checks, as their schedule would invoke them (its error raised)."""
+        stack = self.environment.stack
+        assert stack is not None
+        [checks] = [s for s in stack.schedules if s.function_name == ZOHO_CHECKS_FUNCTION]
+        checks.invoke(checks.scheduled_event())
+        self.checks_runs += 1
 
     def wait_quiet(self, timeout: float = 120.0) -> None:
         """Wait until every webhook is posted, both queues are empty (each message handled or
@@ -313,8 +471,13 @@ class FaultRun:
             ],
         )
         entries = audit_entries(self.environment)
-        acknowledged = dict.fromkeys(self.emitter.event_ids)
+        # The events the guard took in itself, replaying CRM's webhook failures, are acknowledged too.
+        fed = {
+            e: ref for e, ref in events_fed_by_checks(self.environment).items() if e not in self.fed_before
+        }
+        acknowledged = dict.fromkeys([*self.emitter.event_ids, *fed])
         problems += unsettled_events(acknowledged, entries)
+        problems += unrecovered_refusals(self.emitter.results, self.refusal_excused, fed.values())
         requests = simulator.requests.records[self.requests_before :]
         problems += redundant_writes(requests, self.world.state.changes)
         problems += emails_in_clear((entry.get("doc", "") for entry in entries), emails)
@@ -351,6 +514,20 @@ def audit_entries(environment: GuardedEnvironment) -> list[dict[str, str]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def events_fed_by_checks(environment: GuardedEnvironment) -> dict[str, str]:
+    """The events the scheduled Zoho checks stored replaying CRM's webhook failures: id -> record ref."""
+    settings = environment.settings
+    client = aws.client("dynamodb", settings)
+    request: dict[str, Any] = {
+        "TableName": settings.events_table,
+        "FilterExpression": "#route = :route",
+        "ExpressionAttributeNames": {"#route": "route"},
+        "ExpressionAttributeValues": {":route": {"S": WEBHOOK_FAILURES_ROUTE}},
+        "ProjectionExpression": "pk, record_ref",
+    }
+    return {item["pk"]["S"]: item["record_ref"]["S"] for item in aws.every_item(client.scan, **request)}
+
+
 # ------------------------------------------------------------------------ the checks, as plain functions
 
 
@@ -375,6 +552,31 @@ def unsettled_events(acknowledged: Iterable[str], entries: Iterable[dict[str, st
             problems.append(
                 f"acknowledged event {event_id} has {verdicts[event_id]} verdicts in the audit trail"
             )
+    return problems
+
+
+def unrecovered_refusals(
+    results: Sequence[DeliveryResult], excused: Callable[[int, DeliveryResult], bool], fed: Iterable[str]
+) -> list[str]:
+    """Webhooks the guard did not take that Zoho could not make good: any refused but while DynamoDB
+    failed (``excused``: a 5xx, or no answer; a 4xx says the webhook was wrong, and Zoho does not send it
+    again), a Books one no later delivery of the same webhook got taken (Books' retry), a CRM workflow one
+    whose record the guard's replay of CRM's webhook failures did not feed (``fed``: record refs)."""
+    fed_records = set(fed)
+    problems = []
+    for position, result in enumerate(results):
+        if 200 <= result.status < 300:
+            continue
+        delivery = result.delivery
+        what = f"a {delivery.kind} webhook for {delivery.record_id} answered {result.status or 'nothing'}"
+        if not excused(position, result):
+            problems.append(f"{what}, and DynamoDB did not fail then")
+        elif delivery.kind == "books" and not any(
+            later.delivery == delivery and 200 <= later.status < 300 for later in results[position + 1 :]
+        ):
+            problems.append(f"{what}, and Books' retry of it was never taken")
+        elif delivery.kind == "crm_workflow" and f"crm:{delivery.record_id}" not in fed_records:
+            problems.append(f"{what}, and the replay of CRM's webhook failures did not feed the record")
     return problems
 
 

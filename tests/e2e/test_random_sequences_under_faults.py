@@ -11,6 +11,9 @@ everything, and so do the promises only a healed guard can keep (see :meth:`Faul
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +23,12 @@ from sync_guard.local.scenarios.counting import Baseline, count_outcome
 from sync_guard.local.scenarios.guarded import GuardedEnvironment
 from sync_guard.local.zoho_simulator.faults import FaultKind, RequestRecord
 from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, Source
+from sync_guard.local.zoho_simulator.webhooks import Delivery, DeliveryResult
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.outbox import Outbox
-from tests.e2e import test_random_sequences
+from tests.e2e.faults import (
+    FAULT_SIDES as SIDES,
+)
 from tests.e2e.faults import (
     ControlledEmitter,
     FaultProfile,
@@ -30,6 +36,7 @@ from tests.e2e.faults import (
     emails_in_clear,
     redundant_writes,
     stuck_work,
+    unrecovered_refusals,
     unsettled_events,
 )
 from tests.e2e.test_random_sequences import (
@@ -43,19 +50,44 @@ from tests.e2e.test_random_sequences import (
     plan,
     released_ref,
 )
+from tests.support.dynamodb_proxy import DynamoFaultKind, DynamoFaultProxy
+from tests.support.local import watched_guarded_environment
+from tests.support.logs import LogWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("random-sequences")]
 
 #: Kept small by default (one sequence, well under a minute); ``RANDOM_SEQUENCE_FAULT_SEEDS=100:130`` and
-#: ``RANDOM_SEQUENCE_FAULT_STEPS=60`` widen it for a hunt.
+#: ``RANDOM_SEQUENCE_FAULT_STEPS=60`` widen it for a hunt, ``RANDOM_SEQUENCE_FAULTS=dynamodb`` (or
+#: ``zoho``) has only that side fail.
 _WIDER = os.environ.get("RANDOM_SEQUENCE_FAULT_SEEDS", "")
 FAULT_SEEDS = tuple(range(*map(int, _WIDER.split(":")))) if _WIDER else (11,)
 FAULT_STEPS = int(os.environ.get("RANDOM_SEQUENCE_FAULT_STEPS", "40"))
+_SIDES = os.environ.get("RANDOM_SEQUENCE_FAULTS", "zoho,dynamodb")
+FAULT_SIDES = frozenset(side.strip() for side in _SIDES.split(",") if side.strip())
 ACTOR = "random-sequence admin"
 
 
-#: The calm sequences' fixture: a guarded environment of this module's own.
-environment = test_random_sequences.environment
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[DynamoFaultProxy]:
+    """The proxy the functions reach DynamoDB through; it passes everything on unless told to fail."""
+    with DynamoFaultProxy() as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def environment(
+    tmp_path_factory: pytest.TempPathFactory, log_watch: LogWatch, dynamodb: DynamoFaultProxy
+) -> Iterator[GuardedEnvironment]:
+    """The calm sequences' guarded environment, its functions' DynamoDB behind the proxy."""
+    state_dir = Path(tmp_path_factory.mktemp("random-sequences-under-faults"))
+    with watched_guarded_environment(
+        state_dir,
+        log_watch,
+        "the random sequences under faults",
+        idle_timeout_seconds=60,
+        dynamodb_front=dynamodb.front,
+    ) as env:
+        yield env
 
 
 def _seed_emails(seed: int) -> list[str]:
@@ -64,12 +96,17 @@ def _seed_emails(seed: int) -> list[str]:
     ]
 
 
+def test_the_fault_sides_to_play_are_known() -> None:
+    assert FAULT_SIDES, "RANDOM_SEQUENCE_FAULTS names no side"
+    assert FAULT_SIDES <= SIDES, f"RANDOM_SEQUENCE_FAULTS names {sorted(FAULT_SIDES - SIDES)}"
+
+
 @pytest.mark.parametrize("seed", FAULT_SEEDS)
 def test_a_random_sequence_under_faults_keeps_the_guards_promises(
-    environment: GuardedEnvironment, seed: int
+    environment: GuardedEnvironment, dynamodb: DynamoFaultProxy, seed: int
 ) -> None:
     steps = plan(seed, FAULT_STEPS)
-    profile = FaultProfile.draw(seed, len(steps))
+    profile = FaultProfile.draw(seed, len(steps), FAULT_SIDES)
     world, _ = environment.new_world(preflight=True)
     player = Player(world, seed, admin=AdminService.from_settings(environment.settings))
     player.history()
@@ -77,44 +114,56 @@ def test_a_random_sequence_under_faults_keeps_the_guards_promises(
         world, label=f"random sequence {seed} under faults", emitter=profile.emitter
     )
     player.emitter = emitter
-    if profile.notifications:
-        environment.run_scheduled_checks()
     assert isinstance(emitter, ControlledEmitter)
-    run = FaultRun(environment, world, emitter, profile)
-    invariants = Invariants(player, environment)
-    invariants.start()
-    baseline = Baseline.of(world)
+    run = FaultRun(environment, world, emitter, profile, dynamodb)
+    invariants = Invariants(player, environment, refusal_excused=run.refusal_excused)
     log = [f"seed {seed}: {profile}"]
 
     releases: set[str] = set()
 
     def check(number: int | str, released: str | None = None) -> None:
         releases.update([released] if released else [])
-        problems = invariants.check(released, settled=not run.zoho_failing)
+        problems = invariants.check(released, settled=not run.failing)
         assert not problems, f"seed {seed}, step {number}:\n" + "\n".join(log + problems)
 
     try:
+        if profile.notifications:
+            environment.run_scheduled_checks()
+        invariants.start()
+        baseline = Baseline.of(world)
         for number, step in enumerate(steps, 1):
             if run.before_step(number):
-                log.append(f"     Zoho healed, dead letters replayed: {dict(run.replayed)}")
+                log.append(f"     healed, dead letters replayed: {dict(run.replayed)}")
                 check(f"{number} (healed)")
             with run.zoho_answering(step.op is Op.RECONNECT):
                 outcome = player.play(step)
             run.settle()
-            log.append(f"{number:3d}. {step}: {outcome}" + (" [Zoho failing]" if run.zoho_failing else ""))
+            failing = [
+                side for side, now in (("Zoho", run.zoho_failing), ("DynamoDB", run.dynamodb_failing)) if now
+            ]
+            log.append(
+                f"{number:3d}. {step}: {outcome}" + (f" [{' and '.join(failing)} failing]" if failing else "")
+            )
             check(number, released_ref(outcome))
         run.before_step(len(steps) + 1)
         run.heal()
-        run.zoho_failing = False
         check("end")
         injected = run.faults.injected - run.injected_before
-        log.append(f"webhooks: {dict(emitter.counts)}, Zoho faults: {dict(injected)}")
+        dynamodb_injected = dynamodb.injected - run.dynamodb_injected_before
+        log.append(
+            f"webhooks: {dict(emitter.counts)}, Zoho faults: {dict(injected)}, DynamoDB faults: "
+            f"{dict(dynamodb_injected)}, refused webhooks sent again: {len(run.redelivered)}"
+        )
         problems = run.final_problems(_seed_emails(seed))
         assert not problems, f"seed {seed}, once healed:\n" + "\n".join(log + problems)
         guarded = count_outcome(world, baseline)
         admins = let_through_by_release(world, guarded.duplicate_ids, releases)
+    except Exception as error:  # the guard not going quiet, say: which sequence, and how far it got
+        error.add_note("\n".join(log))
+        raise
     finally:
         run.faults.disable()
+        dynamodb.disable()
         environment.finish(world)
     assert_no_more_duplicates_than_unguarded(seed, steps, guarded.duplicates - admins, log)
 
@@ -196,6 +245,74 @@ def test_the_final_checks_catch_an_email_in_clear_in_the_audit_trail() -> None:
     assert emails_in_clear(texts, ["omar@other.example"]) == [
         "an audit entry shows 1 email address(es) in clear"
     ]
+
+
+def _result(kind: str, record_id: str, status: int, body: str = "") -> DeliveryResult:
+    delivery = Delivery(kind, f"http://guard/{kind}", {"id": record_id, "body": body}, {}, "m", record_id)
+    return DeliveryResult(delivery, status, [f"evt-{record_id}"] if 200 <= status < 300 else [])
+
+
+def test_the_final_checks_catch_a_refused_webhook_zoho_could_not_make_good() -> None:
+    # given the guard's answers, DynamoDB failing for the first five
+    results = [
+        _result("books", "1", 503),  # refused, and taken when Books retried it
+        _result("books", "2", 500),  # refused, and every retry refused too
+        _result("crm_workflow", "3", 0),  # no answer, and fed by the replay of CRM's webhook failures
+        _result("crm_workflow", "4", 500),  # refused, and never fed
+        _result("books", "5", 409),  # a 4xx: Books takes it for the webhook's fault
+        _result("books", "1", 202),
+        _result("books", "2", 500),  # refused after DynamoDB answered again
+        _result("crm_notification", "6", 502),  # refused while DynamoDB answered
+    ]
+    stretch = range(5)
+
+    def excused(position: int, result: DeliveryResult) -> bool:
+        return position in stretch and (result.status == 0 or result.status >= 500)
+
+    assert unrecovered_refusals(results, excused, ["crm:3"]) == [
+        "a books webhook for 2 answered 500, and Books' retry of it was never taken",
+        "a crm_workflow webhook for 4 answered 500, and the replay of CRM's webhook failures did not "
+        "feed the record",
+        "a books webhook for 5 answered 409, and DynamoDB did not fail then",
+        "a books webhook for 2 answered 500, and DynamoDB did not fail then",
+        "a crm_notification webhook for 6 answered 502, and DynamoDB did not fail then",
+    ]
+
+
+def test_a_refused_webhook_is_excused_only_while_dynamodb_fails_and_only_as_a_5xx_or_no_answer() -> None:
+    # given a run whose DynamoDB failed while results 2 to 4 were posted
+    run = FaultRun.__new__(FaultRun)
+    run.dynamodb_stretches = [[2, 5]]
+    # then only those, refused with a 5xx or no answer, are excused
+    assert [run.refusal_excused(p, _result("books", "1", 500)) for p in range(7)] == [
+        False, False, True, True, True, False, False
+    ]  # fmt: skip
+    assert run.refusal_excused(3, _result("books", "1", 0))
+    assert not run.refusal_excused(3, _result("books", "1", 400))
+    # and a stretch still open excuses every later result
+    run.dynamodb_stretches = [[2, 5], [8, -1]]
+    assert run.refusal_excused(30, _result("crm_workflow", "1", 503))
+
+
+def test_dynamodb_faults_are_drawn_per_seed_and_leave_the_zoho_faults_as_they_were() -> None:
+    profiles = [FaultProfile.draw(seed, 40) for seed in range(100, 130)]
+    # the Zoho side is what it was before DynamoDB could fail (seed 154 at 60 steps is a hunt's find)
+    assert FaultProfile.draw(154, 60, frozenset({"zoho"})) == replace(
+        FaultProfile.draw(154, 60),
+        dynamodb_rate=0.0,
+        dynamodb_kinds=(),
+        dynamodb_operations=(),
+        dynamodb_timeout_applies_effect=False,
+        dynamodb_from=1,
+        dynamodb_until=1,
+    )
+    assert all(1 <= p.dynamodb_from < p.dynamodb_until <= 41 for p in profiles)
+    assert {kind for p in profiles for kind in p.dynamodb_kinds} == set(DynamoFaultKind)
+    assert any(not p.dynamodb_operations for p in profiles)
+    assert any(p.dynamodb_operations for p in profiles)
+    # and each side can be left out
+    assert not FaultProfile.draw(11, 40, frozenset({"zoho"})).dynamodb_rate
+    assert not FaultProfile.draw(11, 40, frozenset({"dynamodb"})).zoho_rate
 
 
 # ------------------------------------------------------------------------------------- found by the hunt

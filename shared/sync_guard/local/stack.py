@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -166,7 +166,10 @@ class LocalStack:
         persist: bool = True,
         prefix: str = "local",
         schedule_interval_seconds: float | None = None,
+        dynamodb_front: Callable[[str], str] | None = None,
     ) -> None:
+        """``dynamodb_front``: given the DynamoDB server's URL, the endpoint the functions get instead (a
+        test's proxy that fails some of their calls); the admin commands keep the server's own URL."""
         self.state_dir = state_dir
         self.port = port
         self.template_path = template_path
@@ -180,6 +183,7 @@ class LocalStack:
         ) or secrets.token_urlsafe(24)
         # Locally, scheduled functions may run more often than their rate() so that a demo sees them work.
         self.schedule_interval_seconds = schedule_interval_seconds
+        self.dynamodb_front = dynamodb_front
         self.event_sources: list[SqsEventSource] = []
         self.schedules: list[ScheduleEventSource] = []
         self.http: HttpApiServer | None = None
@@ -313,7 +317,9 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "SYNC_GUARD_AWS_ENDPOINT_URL": moto.endpoint_url,
-            "SYNC_GUARD_DYNAMODB_ENDPOINT_URL": dynamodb.endpoint_url,
+            "SYNC_GUARD_DYNAMODB_ENDPOINT_URL": self.dynamodb_front(dynamodb.endpoint_url)
+            if self.dynamodb_front
+            else dynamodb.endpoint_url,
             # Locally the secret comes from the environment, not Secrets Manager.
             "SYNC_GUARD_WEBHOOK_SECRET_NAME": "",
             "SYNC_GUARD_ZOHO_SECRET_NAME": "",

@@ -78,8 +78,11 @@ class GuardedEnvironment:
         # fire are the same on every run (four threads are a little faster but order varies).
         webhook_workers: int = 1,
         webhook_secret: str | None = None,
+        dynamodb_front: Callable[[str], str] | None = None,
     ) -> None:
-        """``webhook_secret``: the stack's webhook secret; by default it makes one up."""
+        """``webhook_secret``: the stack's webhook secret; by default it makes one up. ``dynamodb_front``:
+        what the functions reach DynamoDB through (``LocalStack``'s); the scenario's own reads and writes
+        and the admin's go to the server directly."""
         # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
         self.state_dir = state_dir.resolve()
         self.port = port
@@ -87,6 +90,7 @@ class GuardedEnvironment:
         self.idle_timeout_seconds = idle_timeout_seconds
         self.webhook_workers = webhook_workers
         self.webhook_secret = webhook_secret
+        self.dynamodb_front = dynamodb_front
         self.notifications_file = (state_dir / "notifications.txt").resolve()
         self.simulator: ZohoSimulator | None = None
         self.stack: LocalStack | None = None
@@ -126,13 +130,16 @@ class GuardedEnvironment:
             persist=self.persist,
             parameters={"Mode": "enforce"},
             extra_environment=environment,
+            dynamodb_front=self.dynamodb_front,
         )
         try:
             self.stack.start()
-            self.stack.state(
+            state = self.stack.state(
                 zoho_url=self.simulator.url, notifications_file=str(self.notifications_file)
-            ).write(self.state_dir)
-            self._settings = Settings()  # the stack's environment is this process's now
+            )
+            state.write(self.state_dir)
+            # The stack's environment is this process's now; DynamoDB the server's own, not the functions'.
+            self._settings = Settings(dynamodb_endpoint_url=state.dynamodb_endpoint_url)
             self._zoho = build_zoho_clients(self.simulator.settings(), InMemoryTokenCache())
         except BaseException:
             self.stop()
