@@ -177,9 +177,13 @@ class Executor:
                     )
                 )
                 continue
-            claimed = self.store.claim(
-                message.action_id, now=self.clock(), lease_seconds=self.config.lease_seconds
-            )
+            try:
+                claimed = self.store.claim(
+                    message.action_id, now=self.clock(), lease_seconds=self.config.lease_seconds
+                )
+            except Exception as error:  # the outbox unreachable (DynamoDB failing): this message comes again
+                results.append(self._not_claimed(message, error))
+                continue
             if isinstance(claimed, Refusal):
                 logger.info(
                     "outbox action not claimed", extra={"action_id": message.action_id, "why": claimed.reason}
@@ -195,11 +199,41 @@ class Executor:
                 continue
             if claimed.action.kind is ActionKind.NOTIFY_FINANCE:
                 notify.append((message, claimed))
-            else:
+                continue
+            try:
                 results.append(self._run_zoho(message, claimed))
+            except Exception as error:  # its outcome not recorded (DynamoDB failing)
+                results.append(self._given_back(message, claimed, error))
         if notify:
             results += self._run_notifications(notify)
         return BatchResult(tuple(results))
+
+    # An error that escapes one message (a DynamoDB fault botocore's retries did not outlast) must not fail
+    # the whole batch: every action the batch claimed would wait out its lease, and SQS would deliver the
+    # batch again, its finished actions included. The message is retried on its own instead.
+
+    def _not_claimed(self, message: ActionMessage, error: BaseException) -> MessageResult:
+        logger.warning(
+            "outbox action could not be claimed; SQS delivers it again",
+            extra={"action_id": message.action_id, "error": type(error).__name__},
+        )
+        return MessageResult(
+            message.message_id, message.action_id, None, retry=True, detail=type(error).__name__
+        )
+
+    def _given_back(self, message: ActionMessage, claim: Claim, error: BaseException) -> MessageResult:
+        """Retry one claimed action after an unexpected error, giving its claim back when the outbox
+        takes it (else the claim lapses after its lease, as a crashed executor's does)."""
+        try:
+            return self._failed(message, claim, error)
+        except Exception as release_error:
+            logger.warning(
+                "outbox claim not given back; it lapses after its lease",
+                extra={"action_id": claim.action_id, "error": type(release_error).__name__},
+            )
+            return MessageResult(
+                message.message_id, claim.action_id, None, retry=True, detail=type(error).__name__
+            )
 
     # ------------------------------------------------------------------------------------------ zoho
     def _run_zoho(self, message: ActionMessage, claim: Claim) -> MessageResult:
@@ -319,42 +353,55 @@ class Executor:
         notices: list[FinanceNotice] = []
         ready: list[tuple[ActionMessage, Claim]] = []
         for message, claim in claims:
-            entry = self.context.entry(claim.action.entry_id)
-            if entry is None:
-                # Written in the same transaction as the action, so it should be there: retried, and
-                # dead-lettered (not dropped) if it never turns up.
-                results.append(
-                    self._failed(message, claim, RuntimeError("the decision's audit entry is missing"))
-                )
+            try:
+                entry = self.context.entry(claim.action.entry_id)
+                if entry is None:
+                    # Written in the same transaction as the action, so it should be there: retried, and
+                    # dead-lettered (not dropped) if it never turns up.
+                    results.append(
+                        self._failed(message, claim, RuntimeError("the decision's audit entry is missing"))
+                    )
+                    continue
+                outcomes = {hold.action_id: self.store.status(hold.action_id) for hold in hold_actions(entry)}
+                pending = [i for i, status in outcomes.items() if status in _UNDER_WAY]
+                if pending and message.receive_count < self.config.max_receives:
+                    # Tell finance what became of the hold, not what was planned: ask again later (holds
+                    # queued with their notice usually run first, in the same batch).
+                    results.append(self._failed(message, claim, HoldNotFinished(pending)))
+                    continue
+                states = self.context.states(refs_of(entry))
+            except Exception as error:  # the audit trail or the shadow unreadable (DynamoDB failing)
+                results.append(self._given_back(message, claim, error))
                 continue
-            outcomes = {hold.action_id: self.store.status(hold.action_id) for hold in hold_actions(entry)}
-            pending = [i for i, status in outcomes.items() if status in _UNDER_WAY]
-            if pending and message.receive_count < self.config.max_receives:
-                # Tell finance what became of the hold, not what was planned: ask again later (holds
-                # queued with their notice usually run first, in the same batch).
-                results.append(self._failed(message, claim, HoldNotFinished(pending)))
-                continue
-            action_notices = notices_for(claim.action, entry, self.context.states(refs_of(entry)), outcomes)
+            action_notices = notices_for(claim.action, entry, states, outcomes)
             keys_of[claim.action_id] = {n.dedup_key for n in action_notices}
             notices += action_notices
             ready.append((message, claim))
         if not ready:
             return results
-        already, delivered, failure = self._publish(notices, {k for keys in keys_of.values() for k in keys})
+        try:
+            already, delivered, failure = self._publish(
+                notices, {k for keys in keys_of.values() for k in keys}
+            )
+        except Exception as error:  # the sent notices unreadable (DynamoDB failing): nothing was published
+            return results + [self._given_back(message, claim, error) for message, claim in ready]
         sent = already | delivered
         for message, claim in ready:
             keys = keys_of[claim.action_id]
-            if keys <= sent:
-                fresh = len(keys & delivered)
-                note = (
-                    f"finance notified ({fresh} notice(s) sent, "
-                    f"{len(keys) - fresh} already sent or being sent)"
-                    if keys
-                    else "nothing to notify"
-                )
-                results.append(self._finish(message, claim, ActionStatus.DONE, note))
-            else:
-                results.append(self._failed(message, claim, failure or RuntimeError("notice not sent")))
+            try:
+                if keys <= sent:
+                    fresh = len(keys & delivered)
+                    note = (
+                        f"finance notified ({fresh} notice(s) sent, "
+                        f"{len(keys) - fresh} already sent or being sent)"
+                        if keys
+                        else "nothing to notify"
+                    )
+                    results.append(self._finish(message, claim, ActionStatus.DONE, note))
+                else:
+                    results.append(self._failed(message, claim, failure or RuntimeError("notice not sent")))
+            except Exception as error:  # its outcome not recorded (DynamoDB failing)
+                results.append(self._given_back(message, claim, error))
         return results
 
     def _notice_links(self) -> ZohoLinks | None:

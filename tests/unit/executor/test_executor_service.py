@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sync_guard.config import Mode
 from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
-from sync_guard.executor.model import NoticeClaim
+from sync_guard.executor.model import Claim, NoticeClaim, Refusal
 from sync_guard.executor.zoho_actions import HoldSettings
-from sync_guard.guard.model import ActionKind, Decision, EntryKind, OutboxAction
+from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
 from sync_guard.notify import InMemoryNotifier, NotificationFailed, RenderedMessage, ZohoLinks
 from sync_guard.reconcile.organization import OrganizationRecordUnreadable
 from sync_guard.reconcile.ports import BooksOrganization
@@ -743,3 +744,97 @@ def test_a_tag_check_zoho_keeps_failing_is_retried_then_dead_lettered() -> None:
     assert last.failed_message_ids == ["m1"]
     assert store.items[check.action_id].status is ActionStatus.DEAD_LETTERED
     assert zoho.crm.calls == []
+
+
+# ------------------------------------------------------------------- DynamoDB failing under one message
+
+
+def _dynamodb_fault(operation: str) -> ClientError:
+    """What botocore raises once its retries of a DynamoDB 500 are spent."""
+    error = {"Code": "InternalServerError", "Message": "Internal server error"}
+    return ClientError({"Error": error}, operation)
+
+
+class UnreadableEntries(FakeContext):
+    """The audit trail unreadable for the entries in ``failing``."""
+
+    def __init__(self, context: FakeContext, failing: set[str]) -> None:
+        super().__init__(context.entries, context.state_by_ref, context.holds)
+        self.failing = failing
+
+    def entry(self, entry_id: str) -> AuditEntry | None:
+        if entry_id in self.failing:
+            raise _dynamodb_fault("GetItem")
+        return super().entry(entry_id)
+
+
+class FlakyStore(FakeStore):
+    """An outbox whose ``operation`` fails for the actions in ``failing``."""
+
+    def __init__(self, operation: str, failing: set[str]) -> None:
+        super().__init__()
+        self.operation = operation
+        self.failing = failing
+
+    def claim(self, action_id: str, *, now: datetime, lease_seconds: int) -> Claim | Refusal:
+        if self.operation == "claim" and action_id in self.failing:
+            raise _dynamodb_fault("UpdateItem")
+        return super().claim(action_id, now=now, lease_seconds=lease_seconds)
+
+    def finish(
+        self, claim: Claim, status: ActionStatus, *, detail: str, entry: AuditEntry, now: datetime
+    ) -> bool:
+        if self.operation == "finish" and claim.action_id in self.failing:
+            raise _dynamodb_fault("UpdateItem")
+        return super().finish(claim, status, detail=detail, entry=entry, now=now)
+
+
+def test_a_notice_whose_entry_dynamodb_fails_to_read_is_given_back_and_the_rest_of_the_batch_runs() -> None:
+    # given two notices and a hold in one batch, the first notice's audit entry unreadable
+    store, context, ids = _notify_setup(2)
+    hold = action(ActionKind.MARK_BOOKS_INACTIVE, "books:9")
+    store.add(hold)
+    first_entry = store.items[ids[0]].action.entry_id
+    notifier = InMemoryNotifier()
+    executor = make(store, context=UnreadableEntries(context, {first_entry}), notifier=notifier)
+    # when the batch runs: then it does not fail as a whole
+    result = executor.run_batch(
+        [msg(ids[0], message_id="a"), msg(ids[1], message_id="b"), msg(hold.action_id)]
+    )
+    # the failing notice is retried on its own, its claim given back; the others are done
+    assert result.failed_message_ids == ["a"]
+    assert store.items[ids[0]].status is ActionStatus.RETRYING
+    assert store.items[ids[1]].status is ActionStatus.DONE
+    assert store.items[hold.action_id].status is ActionStatus.DONE
+    assert len(notifier.messages) == 1
+
+
+def test_an_action_dynamodb_fails_to_claim_is_delivered_again_and_the_rest_of_the_batch_runs() -> None:
+    first, second = (action(ActionKind.MARK_BOOKS_INACTIVE, f"books:{i}") for i in (1, 2))
+    store = FlakyStore("claim", {first.action_id})
+    store.add(first)
+    store.add(second)
+
+    result = make(store).run_batch(
+        [msg(first.action_id, message_id="a"), msg(second.action_id, message_id="b")]
+    )
+
+    assert result.failed_message_ids == ["a"]
+    assert store.items[first.action_id].status is ActionStatus.PENDING
+    assert store.items[second.action_id].status is ActionStatus.DONE
+
+
+def test_a_hold_whose_outcome_dynamodb_fails_to_record_is_given_back_for_a_retry() -> None:
+    first, second = (action(ActionKind.MARK_BOOKS_INACTIVE, f"books:{i}") for i in (1, 2))
+    store, zoho = FlakyStore("finish", {first.action_id}), FakeZoho()
+    store.add(first)
+    store.add(second)
+
+    result = make(store, zoho=zoho).run_batch(
+        [msg(first.action_id, message_id="a"), msg(second.action_id, message_id="b")]
+    )
+
+    # the write was made, its outcome not recorded: the action runs again (Books' inactive is idempotent)
+    assert result.failed_message_ids == ["a"]
+    assert store.items[first.action_id].status is ActionStatus.RETRYING
+    assert store.items[second.action_id].status is ActionStatus.DONE
