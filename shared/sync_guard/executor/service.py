@@ -48,6 +48,7 @@ from sync_guard.executor.ports import ActionQueue, ActionStore, DecisionContext,
 from sync_guard.executor.zoho_actions import (
     ZOHO_KINDS,
     HoldSettings,
+    already_in_zoho,
     apply_zoho_action,
     clear_carried_hold_tag,
     crm_module_of,
@@ -260,6 +261,9 @@ class Executor:
                 invoiced = self._invoiced_since(action)
                 if invoiced:
                     return self._finish(message, claim, ActionStatus.FAILED, invoiced)
+                if claim.attempt > 1 and already_in_zoho(action, self.zoho(), hold, state):
+                    note = f"{describe(action, hold)} (Zoho showed it already: an earlier attempt wrote it)"
+                    return self._finish(message, claim, ActionStatus.DONE, note)
                 done = apply_zoho_action(action, self.zoho(), hold, state)
         except Exception as error:
             return self._failed(message, claim, error)

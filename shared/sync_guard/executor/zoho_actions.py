@@ -148,6 +148,30 @@ def _write_hold(
         zoho.crm.update_record(module, record_id, {hold.checkbox_field: holding}, trigger=[])
 
 
+def already_in_zoho(
+    action: OutboxAction, zoho: ZohoWriters, hold: HoldSettings, state: RecordState | None = None
+) -> bool:
+    """Whether Zoho already shows what ``action`` writes: the Books customer's status, or the CRM record's
+    hold tag (and hold checkbox). An earlier attempt may have written it and failed to record so (its
+    outcome lost to a DynamoDB fault, its invocation cut short): a retry reads before it writes, so that
+    the write is not sent twice. A record Zoho does not have is left to the write, which says so."""
+    _, record_id = split_ref(action.target)
+    if action.kind in (ActionKind.MARK_BOOKS_INACTIVE, ActionKind.MARK_BOOKS_ACTIVE):
+        customer = zoho.books.get_contact(record_id)
+        return customer is not None and customer.active is (action.kind is ActionKind.MARK_BOOKS_ACTIVE)
+    if action.kind not in (ActionKind.TAG_CRM_RECORD, ActionKind.UNTAG_CRM_RECORD):
+        return False
+    data = zoho.crm.get_record_data(crm_module_of(action, state), record_id)
+    if data is None:
+        return False
+    holding = action.kind is ActionKind.TAG_CRM_RECORD
+    tag = str(action.params.get("tag") or hold.tag)
+    tags = {str(t.get("name")) for t in data.get("Tag") or () if isinstance(t, Mapping)}
+    if (tag in tags) is not holding:
+        return False
+    return not hold.checkbox_field or bool(data.get(hold.checkbox_field)) is holding
+
+
 def apply_zoho_action(
     action: OutboxAction, zoho: ZohoWriters, hold: HoldSettings, state: RecordState | None = None
 ) -> str:

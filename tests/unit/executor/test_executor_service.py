@@ -838,3 +838,54 @@ def test_a_hold_whose_outcome_dynamodb_fails_to_record_is_given_back_for_a_retry
     assert result.failed_message_ids == ["a"]
     assert store.items[first.action_id].status is ActionStatus.RETRYING
     assert store.items[second.action_id].status is ActionStatus.DONE
+
+
+# ------------------------------------------------------------------ a retry after an unrecorded write
+
+
+def test_a_books_write_whose_outcome_was_not_recorded_is_not_sent_again_on_the_retry() -> None:
+    # given a release written to Books, its outcome lost to DynamoDB
+    release = action(ActionKind.MARK_BOOKS_ACTIVE, "books:1")
+    store, zoho = FlakyStore("finish", {release.action_id}), FakeZoho()
+    store.add(release)
+    zoho.books.customers["1"] = books_state("1", "Acme Ltd").record.model_copy(update={"active": False})
+    make(store, zoho=zoho).run_batch([msg(release.action_id)])
+    assert zoho.books.calls == [("mark_active", "1")]
+    assert store.items[release.action_id].status is ActionStatus.RETRYING
+    # when it is retried, Books showing the customer active (the first attempt's write)
+    store.failing.clear()
+    zoho.books.customers["1"] = zoho.books.customers["1"].model_copy(update={"active": True})
+    result = make(store, zoho=zoho).run_batch([msg(release.action_id, receives=2)])
+    # then it is done without writing again, and the outcome says why
+    assert zoho.books.calls == [("mark_active", "1")]
+    assert result.results[0].status is ActionStatus.DONE
+    [outcome] = store.entries
+    assert "an earlier attempt wrote it" in outcome.note
+
+
+def test_a_crm_hold_already_in_zoho_is_not_written_again_on_a_retry_but_one_missing_is() -> None:
+    zoho = FakeZoho()
+    zoho.crm.records["1"] = {"id": "1", "Tag": [{"name": "hold-tag"}]}
+    zoho.crm.records["2"] = {"id": "2", "Tag": [{"name": "vip"}]}
+    store = FakeStore()
+    holds = [action(ActionKind.TAG_CRM_RECORD, f"crm:{i}", tag="hold-tag", module="Accounts") for i in (1, 2)]
+    for hold in holds:
+        store.add(hold, ActionStatus.RETRYING)
+        store.items[hold.action_id].attempts = 1  # an earlier attempt failed
+
+    make(store, zoho=zoho).run_batch([msg(h.action_id, receives=2, message_id=h.action_id) for h in holds])
+
+    assert zoho.crm.calls == [("add_tags", "2", ("Accounts", ("hold-tag",)))]
+    assert {store.items[h.action_id].status for h in holds} == {ActionStatus.DONE}
+
+
+def test_a_first_attempt_writes_without_reading_first() -> None:
+    store, zoho = FakeStore(), FakeZoho()
+    hold = action(ActionKind.TAG_CRM_RECORD, "crm:1", tag="hold-tag", module="Accounts")
+    store.add(hold)
+    zoho.crm.records["1"] = {"id": "1", "Tag": [{"name": "hold-tag"}]}
+
+    make(store, zoho=zoho).run_batch([msg(hold.action_id)])
+
+    assert zoho.crm.reads == []
+    assert zoho.crm.calls == [("add_tags", "1", ("Accounts", ("hold-tag",)))]
