@@ -306,6 +306,11 @@ class FaultRun:
         # The world's own checkpoints (before and after a sync run) must not wait for dead-lettered events.
         world.checkpoint = self.wait_quiet
 
+    def _flush(self) -> None:
+        """Wait until every webhook queued so far has its answer (a stretch's bounds are positions)."""
+        if not self.emitter.flush(timeout=300.0):
+            raise GuardNotIdle("webhooks still being delivered")
+
     @property
     def failing(self) -> bool:
         """Zoho or DynamoDB failing: an event or a release may wait in a dead-letter queue meanwhile."""
@@ -334,7 +339,7 @@ class FaultRun:
 
     def _dynamodb_fails(self) -> None:
         assert self.dynamodb is not None
-        self.emitter.flush()
+        self._flush()
         self.dynamodb_stretches.append([len(self.emitter.results), -1])
         self.dynamodb.configure(self.profile.dynamodb_faults())
         self.dynamodb_failing = True
@@ -344,7 +349,7 @@ class FaultRun:
         if self.dynamodb is not None:
             self.dynamodb.disable()
         # A webhook posted until now may have met a fault: wait until every one has its answer.
-        self.emitter.flush()
+        self._flush()
         if self.dynamodb_stretches and self.dynamodb_stretches[-1][1] < 0:
             self.dynamodb_stretches[-1][1] = len(self.emitter.results)
         self.dynamodb_failing = False
@@ -427,9 +432,15 @@ class FaultRun:
         checks.invoke(checks.scheduled_event())
         self.checks_runs += 1
 
-    def wait_quiet(self, timeout: float = 120.0) -> None:
+    def wait_quiet(self, timeout: float | None = None) -> None:
         """Wait until every webhook is posted, both queues are empty (each message handled or
-        dead-lettered), no action is pending, running or retrying, and no new webhook came meanwhile."""
+        dead-lettered), no action is pending, running or retrying, and no new webhook came meanwhile.
+
+        Within ``timeout`` seconds: by default two minutes, five while DynamoDB fails (the guard's calls
+        then wait out botocore's backoff or their read timeout, and a webhook may take the emitter's whole
+        ten seconds before it counts as unanswered: webhooks go out one at a time)."""
+        if timeout is None:
+            timeout = 300.0 if self.dynamodb_failing else 120.0
         settings = self.environment.settings
         sqs = aws.client("sqs", settings)
         outbox = Outbox.from_settings(settings)
