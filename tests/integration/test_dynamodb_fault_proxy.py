@@ -3,6 +3,7 @@ and retries those it retries against AWS (and only those)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from sync_guard.local.dynamodb import RunningServer
+from tests.support.aws import provisioned
 from tests.support.dynamodb_proxy import DynamoFaultConfig, DynamoFaultKind, DynamoFaultProxy
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +145,37 @@ def test_a_timed_out_request_is_retried_and_may_have_landed(
     item = _client(dynamodb_endpoint.endpoint_url).get_item(TableName=table, Key={"pk": {"S": "counter"}})
     assert item["Item"]["n"] == {"N": "2" if applied else "1"}
     assert [r.fault for r in proxy.requests] == [DynamoFaultKind.TIMEOUT, None]
+
+
+def test_the_ingest_refuses_a_webhook_dynamodb_would_not_store_and_takes_it_when_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+    proxy: DynamoFaultProxy,
+    dynamodb_endpoint: RunningServer,
+    moto_endpoint: RunningServer,
+) -> None:
+    """What "acknowledged" means when the ingest's own write fails: a 5xx (Zoho's retry, or its list of
+    failed webhooks, brings it again), never a 202 for an event the table does not hold."""
+    with provisioned(
+        monkeypatch, aws_endpoint_url=moto_endpoint.endpoint_url, dynamodb_endpoint_url=proxy.url
+    ) as resources:
+        monkeypatch.setenv("SYNC_GUARD_WEBHOOK_SECRET", TEST_SECRET)
+        app = fresh_module("functions.ingest.app")
+        # given every write to DynamoDB failing, whatever botocore's retries
+        writes = frozenset({"PutItem", "TransactWriteItems", "UpdateItem"})
+        proxy.configure(rate=1.0, weights={DynamoFaultKind.INTERNAL_ERROR: 1.0}, operations=writes)
+        # when Books posts a webhook: then it is refused with a 5xx, and nothing is stored or queued
+        refused = app.lambda_handler(sample_event("books-edit"), FakeLambdaContext())
+        assert refused["statusCode"] == 503
+        table = resources.environment["SYNC_GUARD_EVENTS_TABLE"]
+        direct = _client(dynamodb_endpoint.endpoint_url)
+        assert direct.scan(TableName=table)["Items"] == []
+        assert resources.queued_messages() == []
+        # and when DynamoDB answers again and Books sends it again, it is stored, queued and acknowledged
+        proxy.disable()
+        taken = app.lambda_handler(sample_event("books-edit"), FakeLambdaContext())
+        assert taken["statusCode"] == 202
+        [event_id] = json.loads(taken["body"])["event_ids"]
+        assert (
+            direct.get_item(TableName=table, Key={"pk": {"S": event_id}})["Item"]["status"]["S"] == "queued"
+        )
+        assert [json.loads(m["Body"])["event_id"] for m in resources.queued_messages()] == [event_id]
