@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sync_guard.guard.engine import shadow_keys
 from sync_guard.guard.model import PairSource, RecordState, epoch_ms
@@ -32,9 +32,26 @@ class SeedPlan:
     double_links: dict[str, list[str]] = field(default_factory=dict)
 
 
+#: The furthest any time zone is ahead of UTC (UTC+14, the Line Islands).
+_LARGEST_UTC_OFFSET = timedelta(hours=14)
+
+
 def _version(record: PartyRecord) -> int:
-    # Exports without a modified time load at version 0: any webhook about the record supersedes them.
-    return epoch_ms(record.modified_at) if record.modified_at else 0
+    """The version a seeded record loads at: its modified time, exact when the time carries its offset (the
+    APIs', ``--from-zoho``), else the earliest instant it can name.
+
+    An export writes the organisation's local time without its offset, and the organisation's zone is not
+    in the file. Read as UTC, a time east of UTC (London in summer) would be ahead of the change it names,
+    and an edit made within that many hours of it, after the seed, would be dropped as stale. As a lower
+    bound no later edit is ever taken as older; an event up to 14 hours older than the export's copy is
+    then taken as newer and judged as any edit is, as it would have been before the seed.
+    """
+    moment = record.modified_at
+    if moment is None:  # no modified time: version 0, any webhook about the record supersedes it
+        return 0
+    if moment.tzinfo is None:
+        return epoch_ms(moment.replace(tzinfo=UTC) - _LARGEST_UTC_OFFSET)
+    return epoch_ms(moment)
 
 
 def plan_seed(

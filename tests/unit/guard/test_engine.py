@@ -914,6 +914,37 @@ def test_a_record_seeded_from_an_export_is_compared_with_a_webhooks_times(shadow
     assert shadow.states["crm:1"].record.created_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
+def test_an_edit_soon_after_a_seeded_uk_summer_export_change_is_decided_not_stale(
+    shadow: InMemoryShadow,
+) -> None:
+    # given a CRM account last changed at 09:00 UTC, seeded from an export of a UK organisation in summer,
+    # which writes that change as 10:00 (British Summer Time, UTC+1) without an offset
+    exported = crm_account("1", "Acme Ltd", modified_at=parse_time("2026-07-01 10:00:00"))
+    [loaded] = plan_seed([exported], [], ExactMatcher(), now=T0).states
+    shadow.states[loaded.ref] = loaded
+
+    # when the account is edited 30 minutes after that change, after the seed, its webhook's time exact
+    edited = crm_account("1", "Acme Trading Ltd", modified_at=datetime(2026, 7, 1, 9, 30, tzinfo=UTC))
+    result = make_guard(shadow).process(event_for(edited, Operation.UPDATE))
+
+    # then the edit is decided and the shadow holds it (before: STALE, "older than the shadow's state")
+    assert result.entry is not None
+    assert result.entry.kind is not EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Acme Trading Ltd"
+
+
+def test_a_record_seeded_from_the_apis_loads_at_its_exact_time() -> None:
+    # given a Books customer read from Books' API, whose time carries its offset (BST)
+    from_api = books_customer(
+        "9", "Acme Ltd", modified_at=datetime.fromisoformat("2026-07-01T10:00:00+01:00")
+    )
+
+    [loaded] = plan_seed([], [from_api], ExactMatcher(), now=T0).states
+
+    # then its version is that instant, no earlier: an event older than it is still told apart as stale
+    assert loaded.version == int(datetime(2026, 7, 1, 9, 0, tzinfo=UTC).timestamp() * 1000)
+
+
 # ------------------------------------------------------------------------ a held record merged away
 
 
