@@ -41,7 +41,12 @@ from sync_guard.store.outbox import NOT_EXECUTED, PENDING, Outbox
 from sync_guard.store.shadow import AWS_TRANSACTION_ITEMS, DynamoShadowRepository
 from sync_guard.zoho.payloads import parse_books_webhook
 from tests.support.aws import AwsResources
-from tests.support.dynamo_faults import TransactionConflicts, UnprocessedKeys, transaction_too_large
+from tests.support.dynamo_faults import (
+    TransactionConflicts,
+    UnprocessedItems,
+    UnprocessedKeys,
+    transaction_too_large,
+)
 from tests.unit.guard.builders import T0, at, books_customer, crm_account, event_for, state
 from tests.unit.guard.fakes import FakeTime
 
@@ -441,6 +446,38 @@ def test_seeder_stops_filling_a_key_at_its_cap(aws: AwsResources, repo: DynamoSh
 
     assert repo.get_key("p:+440000000000").members == {"crm:1", "crm:2", "crm:3"}
     assert repo.get_state("crm:5").keys == placeholder  # type: ignore[union-attr]
+
+
+def test_a_seed_whose_writes_are_left_unprocessed_waits_longer_each_round_then_writes_them(
+    aws: AwsResources, repo: DynamoShadowRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a server that throttles the seed's next three batch writes
+    waits: list[float] = []
+    monkeypatch.setattr(shadow_store, "_wait_before_unprocessed", waits.append)
+    client = UnprocessedItems(aws.dynamodb, times=3)
+
+    loaded = ShadowSeeder(client, get_settings().shadow_table).load([state(crm_account("1", "Acme Ltd"))])
+
+    # then each round waited longer than the one before, and the record was written in the end
+    assert loaded == 1
+    assert repo.get_state("crm:1") is not None
+    assert len(waits) == 3
+    assert waits == sorted(set(waits))
+
+
+def test_a_seed_whose_writes_are_left_unprocessed_round_after_round_gives_up_as_throttled(
+    aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a server that leaves every item of every batch write unprocessed
+    waits: list[float] = []
+    monkeypatch.setattr(shadow_store, "_wait_before_unprocessed", waits.append)
+    client = UnprocessedItems(aws.dynamodb)
+
+    # then the seed stops asking after a few waits (and can be run again: it is idempotent)
+    with pytest.raises(Throttled):
+        ShadowSeeder(client, get_settings().shadow_table).load([state(crm_account("1", "Acme Ltd"))])
+    assert 0 < len(waits) < 10
+    assert sum(waits) < 5
 
 
 # ------------------------------------------------------------------------------------ sync-guard seed

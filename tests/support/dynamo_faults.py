@@ -1,6 +1,7 @@
 """DynamoDB answers moto never gives: a transaction cancelled because another transaction held one of its
 items (cancellation reason ``TransactionConflict``), DynamoDB Local's refusal of a transaction of more
-than 10 items (moto takes AWS's 100), and a throttled read's keys returned unprocessed."""
+than 10 items (moto takes AWS's 100), and a throttled batch read's keys or batch write's items returned
+unprocessed."""
 
 from __future__ import annotations
 
@@ -86,11 +87,14 @@ class TransactionConflicts:
         return self._client.transact_write_items(TransactItems=TransactItems)
 
 
-class UnprocessedKeys:
-    """A DynamoDB client whose ``BatchGetItem`` reads nothing and returns every key as ``UnprocessedKeys``
-    (DynamoDB's answer to a throttled read), ``times`` rounds (None: every one). ``rounds`` counts the
-    calls; past ``give_up_after`` it raises, so that a reader that never stops asking fails instead of
-    spinning for ever."""
+class _LeftUnprocessed:
+    """A DynamoDB client whose batch operation ``operation`` does nothing and returns its whole request as
+    left unprocessed (DynamoDB's answer when it throttles), ``times`` rounds (None: every one). ``rounds``
+    counts the calls; past ``give_up_after`` it raises, so that a caller that never stops asking fails
+    instead of spinning for ever."""
+
+    operation = ""
+    unprocessed = ""
 
     def __init__(self, client: Any, *, times: int | None = None, give_up_after: int = 100) -> None:
         self._client = client
@@ -99,13 +103,30 @@ class UnprocessedKeys:
         self.rounds = 0
 
     def __getattr__(self, name: str) -> Any:
+        if name == self.operation:
+            return self._leave_unprocessed
         return getattr(self._client, name)
 
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> Any:
+    def _leave_unprocessed(self, RequestItems: dict[str, Any]) -> Any:
         self.rounds += 1
         if self.rounds > self._give_up_after:
-            raise AssertionError(f"BatchGetItem asked {self.rounds} times for keys it is never given")
+            raise AssertionError(f"{self.operation} asked {self.rounds} times for what it is never given")
         if self._left != 0:
             self._left = None if self._left is None else self._left - 1
-            return {"Responses": {}, "UnprocessedKeys": RequestItems}
-        return self._client.batch_get_item(RequestItems=RequestItems)
+            return {"Responses": {}, self.unprocessed: RequestItems}
+        return getattr(self._client, self.operation)(RequestItems=RequestItems)
+
+
+class UnprocessedKeys(_LeftUnprocessed):
+    """``BatchGetItem`` reads nothing and returns every key as ``UnprocessedKeys`` (see the base class)."""
+
+    operation = "batch_get_item"
+    unprocessed = "UnprocessedKeys"
+
+
+class UnprocessedItems(_LeftUnprocessed):
+    """``BatchWriteItem`` writes nothing and returns every item as ``UnprocessedItems`` (see the base
+    class)."""
+
+    operation = "batch_write_item"
+    unprocessed = "UnprocessedItems"

@@ -33,6 +33,7 @@ from sync_guard.store.items import from_item, iso, to_value
 from sync_guard.store.outbox import STATUS_INDEX
 from sync_guard.store.shadow import (
     AWS_TRANSACTION_ITEMS,
+    batch_until_processed,
     held_record,
     hold_key,
     read_state,
@@ -344,10 +345,7 @@ class DynamoSentNotices:
             for key in sorted(set(keys))
         ]
         for start in range(0, len(items), 25):
-            request: dict[str, Any] = {self.table: items[start : start + 25]}
-            while request:
-                response = self._client.batch_write_item(RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
+            batch_until_processed(self._client, "batch_write_item", {self.table: items[start : start + 25]})
 
 
 class DynamoDecisionContext:
@@ -386,10 +384,8 @@ class DynamoDecisionContext:
                     "Keys": [state_key(ref) for ref in wanted[start : start + _BATCH_GET_LIMIT]]
                 }
             }
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
+            for response in batch_until_processed(self._client, "batch_get_item", request):
                 for item in response["Responses"].get(self.shadow_table, []):
                     state = state_from_item(item)
                     states[state.ref] = state
-                request = response.get("UnprocessedKeys") or {}
         return states

@@ -99,18 +99,46 @@ def key_item_key(key: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key}"}, "sk": {"S": KEY_SK}}
 
 
-#: Rounds of one ``BatchGetItem`` whose keys DynamoDB leaves unprocessed (a throttled partition) that a read
-#: waits out, each wait twice the one before; then it gives up (``Throttled``: the event is delivered again).
+#: Rounds of one ``BatchGetItem`` or ``BatchWriteItem`` whose keys or items DynamoDB leaves unprocessed (a
+#: throttled partition) that a caller waits out, each wait twice the one before; then it gives up
+#: (``Throttled``: the event is delivered again, the command can be run again).
 _UNPROCESSED_ROUNDS = 6
+
+#: What each batch operation leaves unprocessed, and its name in DynamoDB's API.
+_UNPROCESSED = {
+    "batch_get_item": ("UnprocessedKeys", "BatchGetItem"),
+    "batch_write_item": ("UnprocessedItems", "BatchWriteItem"),
+}
 
 
 def _wait_before_unprocessed(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def batch_until_processed(client: Any, operation: str, request_items: dict[str, Any]) -> list[dict[str, Any]]:
+    """The responses of ``operation`` (``batch_get_item`` or ``batch_write_item``) on ``request_items``,
+    then on what each left unprocessed, after a wait doubling from 50 ms (DynamoDB leaves keys or items
+    unprocessed when it throttles: asking again at once only adds to the load); ``Throttled`` when some
+    are still left after :data:`_UNPROCESSED_ROUNDS` waits."""
+    unprocessed, name = _UNPROCESSED[operation]
+    send = getattr(client, operation)
+    responses: list[dict[str, Any]] = []
+    rounds = 0
+    while request_items:
+        response = send(RequestItems=request_items)
+        responses.append(response)
+        request_items = response.get(unprocessed) or {}
+        if request_items:
+            if rounds == _UNPROCESSED_ROUNDS:
+                raise Throttled(f"DynamoDB left {unprocessed} in {rounds + 1} {name} rounds")
+            _wait_before_unprocessed(0.05 * 2**rounds)
+            rounds += 1
+    return responses
+
+
 def batch_get(client: Any, requests: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """BatchGetItem over several tables, following ``UnprocessedKeys`` after a wait (DynamoDB leaves keys
-    unprocessed when it throttles: asking again at once only adds to the load); strongly consistent reads."""
+    """BatchGetItem over several tables, following ``UnprocessedKeys`` (:func:`batch_until_processed`);
+    strongly consistent reads."""
     results: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
     pending = [(table, key) for table, keys in requests.items() for key in keys]
     while pending:
@@ -118,17 +146,9 @@ def batch_get(client: Any, requests: dict[str, list[dict[str, Any]]]) -> dict[st
         request_items: dict[str, Any] = {}
         for table, key in chunk:
             request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-        rounds = 0
-        while request_items:
-            response = client.batch_get_item(RequestItems=request_items)
+        for response in batch_until_processed(client, "batch_get_item", request_items):
             for table, items in response.get("Responses", {}).items():
                 results[table].extend(items)
-            request_items = response.get("UnprocessedKeys") or {}
-            if request_items:
-                if rounds == _UNPROCESSED_ROUNDS:
-                    raise Throttled(f"DynamoDB left keys unprocessed in {rounds + 1} BatchGetItem rounds")
-                _wait_before_unprocessed(0.05 * 2**rounds)
-                rounds += 1
     return results
 
 
@@ -1111,9 +1131,10 @@ def _unconditional(update: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """BatchWriteItem of ``items``, 25 a request, following ``UnprocessedItems``
+    (:func:`batch_until_processed`)."""
     for start in range(0, len(items), _BATCH_WRITE_LIMIT):
         chunk = items[start : start + _BATCH_WRITE_LIMIT]
-        request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in chunk]}
-        while request:
-            response = client.batch_write_item(RequestItems=request)
-            request = response.get("UnprocessedItems") or {}
+        batch_until_processed(
+            client, "batch_write_item", {table: [{"PutRequest": {"Item": item}} for item in chunk]}
+        )
