@@ -484,6 +484,25 @@ def test_a_seed_whose_writes_are_left_unprocessed_round_after_round_gives_up_as_
 EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 
 
+def test_a_seed_cli_throttled_round_after_round_exits_1_saying_to_run_it_again(
+    aws: AwsResources, repo: DynamoShadowRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_guard.cli import app
+    from sync_guard.store import aws as aws_clients
+
+    # given a shadow table whose every batch write is left unprocessed
+    monkeypatch.setattr(shadow_store, "_wait_before_unprocessed", lambda seconds: None)
+    client = UnprocessedItems(aws.dynamodb)
+    monkeypatch.setattr(aws_clients, "client", lambda service, settings: client)
+
+    result = CliRunner().invoke(app, ["seed", "--crm", str(EXPORTS / "crm_accounts.csv"), "--actor", "alice"])
+
+    # then the seed stops, saying why and what to do, not with a traceback
+    assert result.exit_code == 1, result.output
+    assert "throttled; run the seed again" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_seed_cli_loads_pairs_and_is_idempotent(aws: AwsResources, repo: DynamoShadowRepository) -> None:
     from sync_guard.cli import app
 

@@ -35,7 +35,7 @@ from sync_guard.cli._zoho_source import (
     exit_unreachable,
     read_from_zoho,
 )
-from sync_guard.errors import ClientError, SyncGuardError
+from sync_guard.errors import ClientError, SyncGuardError, Throttled
 from sync_guard.exports.reader import CANONICAL_FIELDS, read_export
 from sync_guard.guard.admin import admin_entry
 from sync_guard.guard.matcher import LibraryMatcher
@@ -182,7 +182,16 @@ def seed(
         # of a stack deployed with another ZohoBooksOrganizationId may have recorded that one.
         exit_under_another_organization(shadow_organization, organization, doing="seeding it")
         client = aws.client("dynamodb", settings)
-        written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
+        try:
+            written = ShadowSeeder(client, settings.shadow_table).load(plan.states)
+        except Throttled as error:
+            # What was written stays written: a seed run again loads only the rest.
+            typer.echo(
+                f"error: {error.message}: the shadow table is throttled; run the seed again in a few "
+                "minutes (records already loaded are left alone)",
+                err=True,
+            )
+            raise typer.Exit(1) from error
         note = (
             f"seeded {len(plan.states)} records ({written} new or newer); pairs: "
             f"{len(plan.linked_pairs)} by Zoho link, {len(plan.inferred_pairs)} inferred; unpaired: "
