@@ -37,9 +37,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sync_guard.cli.replay_dlq import QueueChoice, replay
+from sync_guard.errors import InvalidPayload
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.scenarios.guarded import ZOHO_CHECKS_FUNCTION, GuardedEnvironment, GuardNotIdle
 from sync_guard.local.scenarios.world import World
@@ -48,6 +50,7 @@ from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, Simul
 from sync_guard.local.zoho_simulator.webhooks import Delivery, DeliveryResult, GuardEndpoints, WebhookEmitter
 from sync_guard.store import aws
 from sync_guard.store.outbox import Outbox
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.dynamodb_proxy import DynamoFaultConfig, DynamoFaultKind, DynamoFaultProxy
 from tests.support.logs import leaks
 
@@ -488,7 +491,13 @@ class FaultRun:
         }
         acknowledged = dict.fromkeys([*self.emitter.event_ids, *fed])
         problems += unsettled_events(acknowledged, entries)
-        problems += unrecovered_refusals(self.emitter.results, self.refusal_excused, fed.values())
+        stored_ids = stored_event_ids(self.environment)
+        problems += unrecovered_refusals(
+            self.emitter.results,
+            self.refusal_excused,
+            fed.values(),
+            lambda delivery: carried_event_id(delivery) in stored_ids,
+        )
         requests = simulator.requests.records[self.requests_before :]
         problems += redundant_writes(requests, self.world.state.changes)
         problems += emails_in_clear((entry.get("doc", "") for entry in entries), emails)
@@ -539,6 +548,22 @@ def events_fed_by_checks(environment: GuardedEnvironment) -> dict[str, str]:
     return {item["pk"]["S"]: item["record_ref"]["S"] for item in aws.every_item(client.scan, **request)}
 
 
+def stored_event_ids(environment: GuardedEnvironment) -> set[str]:
+    """The id of every event in the events table."""
+    settings = environment.settings
+    client = aws.client("dynamodb", settings)
+    request = {"TableName": settings.events_table, "ProjectionExpression": "pk"}
+    return {item["pk"]["S"] for item in aws.every_item(client.scan, **request)}
+
+
+def carried_event_id(delivery: Delivery) -> str | None:
+    """The id of the event a CRM workflow webhook carries, as the ingest makes it (None: not one)."""
+    try:
+        return parse_crm_workflow(delivery.body, received_at=datetime.now(UTC)).event_id
+    except InvalidPayload:
+        return None
+
+
 # ------------------------------------------------------------------------ the checks, as plain functions
 
 
@@ -567,12 +592,17 @@ def unsettled_events(acknowledged: Iterable[str], entries: Iterable[dict[str, st
 
 
 def unrecovered_refusals(
-    results: Sequence[DeliveryResult], excused: Callable[[int, DeliveryResult], bool], fed: Iterable[str]
+    results: Sequence[DeliveryResult],
+    excused: Callable[[int, DeliveryResult], bool],
+    fed: Iterable[str],
+    stored: Callable[[Delivery], bool] = lambda delivery: False,
 ) -> list[str]:
     """Webhooks the guard did not take that Zoho could not make good: any refused but while DynamoDB
     failed (``excused``: a 5xx, or no answer; a 4xx says the webhook was wrong, and Zoho does not send it
     again), a Books one no later delivery of the same webhook got taken (Books' retry), a CRM workflow one
-    whose record the guard's replay of CRM's webhook failures did not feed (``fed``: record refs)."""
+    whose record the guard's replay of CRM's webhook failures did not feed (``fed``: record refs) and whose
+    event the guard did not store all the same (``stored``: an ingest still retrying DynamoDB when Zoho
+    stopped waiting for its answer stores the event late; the replay then finds it a repeat)."""
     fed_records = set(fed)
     problems = []
     for position, result in enumerate(results):
@@ -586,7 +616,11 @@ def unrecovered_refusals(
             later.delivery == delivery and 200 <= later.status < 300 for later in results[position + 1 :]
         ):
             problems.append(f"{what}, and Books' retry of it was never taken")
-        elif delivery.kind == "crm_workflow" and f"crm:{delivery.record_id}" not in fed_records:
+        elif (
+            delivery.kind == "crm_workflow"
+            and f"crm:{delivery.record_id}" not in fed_records
+            and not stored(delivery)
+        ):
             problems.append(f"{what}, and the replay of CRM's webhook failures did not feed the record")
     return problems
 
