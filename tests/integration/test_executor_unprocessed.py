@@ -4,6 +4,7 @@ DynamoDB leaves keys or items unprocessed: they wait longer each round, then giv
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,25 @@ def test_notices_left_unprocessed_round_after_round_give_up_as_throttled(
         )
     assert 0 < len(waits) < 10
     assert sum(waits) < 5
+
+
+def test_states_are_read_strongly_consistent(aws: AwsResources) -> None:
+    # given a record's state just written, and a client that notes every batch read it is asked
+    record = PartyRecord(system=System.CRM, module=Module.CRM_CONTACTS, record_id="7", name="Ann Lee")
+    table = get_settings().shadow_table
+    aws.dynamodb.put_item(TableName=table, Item=state_item(RecordState(record=record, version=1)))
+    asked: list[dict[str, Any]] = []
+    aws.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.BatchGetItem",
+        lambda params, **_: asked.append(params["RequestItems"]),
+        unique_id="note-batch-reads",
+    )
+
+    # when the executor reads the states of the records its actions are about
+    states = _context(aws.dynamodb).states(["crm:7", "crm:8"])
+
+    # then it found the state (a Contacts record: not taken for an Account), with reads that see the
+    # transaction which queued the action, however soon after it
+    assert states["crm:7"].record.module is Module.CRM_CONTACTS
+    assert asked
+    assert all(request[table].get("ConsistentRead") is True for request in asked)

@@ -33,6 +33,7 @@ from sync_guard.store.items import from_item, iso, to_value
 from sync_guard.store.outbox import STATUS_INDEX
 from sync_guard.store.shadow import (
     AWS_TRANSACTION_ITEMS,
+    batch_get,
     batch_until_processed,
     held_record,
     hold_key,
@@ -45,7 +46,6 @@ from sync_guard.store.shadow import (
 #: Delivered notices are remembered this long; the same pair reported again later is news again.
 NOTICE_MEMORY = timedelta(days=30)
 _NOTICE_SK = "N"
-_BATCH_GET_LIMIT = 100
 
 
 class DynamoActionStore:
@@ -376,16 +376,9 @@ class DynamoDecisionContext:
         return state.held_by if state is not None else None
 
     def states(self, refs: Sequence[str]) -> Mapping[str, RecordState]:
-        wanted = sorted(set(refs))
-        states: dict[str, RecordState] = {}
-        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self.shadow_table: {
-                    "Keys": [state_key(ref) for ref in wanted[start : start + _BATCH_GET_LIMIT]]
-                }
-            }
-            for response in batch_until_processed(self._client, "batch_get_item", request):
-                for item in response["Responses"].get(self.shadow_table, []):
-                    state = state_from_item(item)
-                    states[state.ref] = state
-        return states
+        """The shadow states of ``refs`` it has, by ref, read strongly consistent: an action is taken
+        moments after the transaction that wrote its record's state, and an eventually consistent read
+        could still miss that state (a new CRM contact's module then taken for Accounts)."""
+        keys = [state_key(ref) for ref in sorted(set(refs))]
+        found = batch_get(self._client, {self.shadow_table: keys})[self.shadow_table]
+        return {state.ref: state for state in map(state_from_item, found)}
