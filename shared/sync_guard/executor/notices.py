@@ -76,6 +76,9 @@ def _rule_role(ref: str, finding: Finding) -> str | None:
         return dict(zip(finding.related, (Role.PAIRED_WITH, Role.LINK_POINTS_AT), strict=False)).get(ref)
     if finding.code == "PARTNER_DELETED" and ref == finding.subject:
         return Role.SURVIVING_PARTNER
+    if finding.code == "SAME_SIDE_DUPLICATE" and ref.startswith("books:"):
+        # related: the existing CRM record, then the Books customer it is synced to
+        return Role.SYNCED_TO_EXISTING
     return None
 
 

@@ -463,14 +463,20 @@ def _mixed_mapping() -> FinanceNotice:
 def _same_side_duplicate() -> FinanceNotice:
     new = _crm("5725767000003001181", "Kestrel Joinery Ltd", Role.NEW_COPY)
     existing = _crm("5725767000003001180", "Kestrel Joinery Limited", Role.EXISTING)
+    # The existing record is synced: its Books customer is the one finance invoices.
+    invoiced = _invoiced("460000000011180", "Kestrel Joinery Limited", Role.SYNCED_TO_EXISTING, "1250.00")
     phone = "+44 161 496 0181"
+    books = _party(invoiced, phone=phone, linked_crm_id=existing.record_id)
     finding = _finding(
         "SAME_SIDE_DUPLICATE",
         _party(new, phone=phone),
         at=_at(18),
-        candidates=[_state(_party(existing, phone=phone))],
+        candidates=[
+            _state(_party(existing, phone=phone), partner=books.ref),
+            _state(books, partner=f"crm:{existing.record_id}"),
+        ],
     )
-    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 18, records=(new, existing))
+    return _notice_of(finding, Severity.WARNING, Decision.FLAG, 18, records=(new, existing, invoiced))
 
 
 def _created_in_books() -> FinanceNotice:

@@ -69,6 +69,8 @@ class Role:
     SURVIVING_PARTNER = "surviving partner"
     PAIRED_WITH = "CRM record the guard paired it with"
     LINK_POINTS_AT = "CRM record its link points at"
+    # SAME_SIDE_DUPLICATE: the Books customer the existing CRM record (the one duplicated) is synced to.
+    SYNCED_TO_EXISTING = "Books customer of the existing CRM record"
 
 
 class NoticeRecord(BaseModel):

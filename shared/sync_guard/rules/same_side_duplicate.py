@@ -4,6 +4,10 @@ The seed's checklist asks "are duplicates appearing in Books, in CRM or both? Th
 side is creating them." Books-side duplicates have their own codes (NAME_DRIFT, BROKEN_MAPPING, DOUBLE_LINK,
 RECREATED_AFTER_DELETE); this one names the CRM side, where each duplicate becomes one more Books customer
 once synced. It is also what the loser of two racing creates of one company is flagged with.
+
+When the existing CRM record is synced (the shadow pairs it with a Books customer), the finding names that
+customer too (in ``related`` and in its evidence): it is the one finance goes on invoicing, and the one the
+new record's Books copy, once the sync makes it, duplicates.
 """
 
 from __future__ import annotations
@@ -39,7 +43,18 @@ class SameSideDuplicate(Rule):
                 "once synced it becomes a second Books customer."
             )
             evidence = [*candidate.match.evidence, f"match score {candidate.match.score:.2f}"]
-            return self.finding(
-                subject=ctx.ref, explanation=explanation, evidence=evidence, related=[candidate.ref]
-            )
+            related = [candidate.ref]
+            partner = candidate.state.partner
+            if partner and partner.startswith(f"{System.BOOKS.value}:"):
+                evidence.append(synced_to(candidate.ref, partner, ctx))
+                related.append(partner)
+            return self.finding(subject=ctx.ref, explanation=explanation, evidence=evidence, related=related)
         return None
+
+
+def synced_to(crm_ref: str, books_ref: str, ctx: RuleContext) -> str:
+    """The evidence line naming the Books customer the existing CRM record is synced to (with its name
+    when it was read with the event, as a candidate of the new record usually is)."""
+    name = next((c.record.name for c in ctx.candidates if c.ref == books_ref and c.record.name), "")
+    named = f' "{name}"' if name else ""
+    return f"{crm_ref} is synced to Books customer {books_ref}{named}: the customer to invoice"

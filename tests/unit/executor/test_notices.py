@@ -126,6 +126,27 @@ def test_created_in_books_names_the_customer_created_there_not_a_new_copy() -> N
     assert _labels(section) == {"9": "Created in Books"}
 
 
+def test_same_side_duplicate_names_the_books_customer_the_existing_crm_record_is_synced_to() -> None:
+    # given a new CRM account (crm:2) duplicating crm:1, which the sync pairs with books:9
+    states = {
+        s.ref: s
+        for s in (
+            state(crm_account("2", "Kestrel Joinery Ltd")),
+            state(crm_account("1", "Kestrel Joinery Limited"), partner="books:9"),
+            state(books_customer("9", "Kestrel Joinery Limited", linked="1"), partner="crm:1"),
+        )
+    }
+
+    section = _records_section("SAME_SIDE_DUPLICATE", "crm:2", ("crm:1", "books:9"), states, own="crm:2")
+
+    # then the notice says which Books customer that is: the one to invoice
+    assert _labels(section) == {
+        "2": "New copy",
+        "1": "Existing customer",
+        "9": "Books customer of the existing CRM record",
+    }
+
+
 @pytest.mark.parametrize(
     ("code", "subject", "labels"),
     [
