@@ -13,9 +13,11 @@ import pytest
 
 from sync_guard.admin.service import AdminService
 from sync_guard.config import get_settings
+from sync_guard.guard.wiring import processor_handler
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.reconcile.reminder import HOLDS_CHECK
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module
 from tests.support.outbox import point_at_simulator
@@ -71,3 +73,29 @@ def test_finance_is_reminded_once_of_the_holds_waiting_for_days(
     page = AuditLog.from_settings(get_settings()).query(AuditQuery(record="books:460000000026101"), limit=10)
     reminders = [entry for entry in page.entries if entry.operation == "holds_reminder"]
     assert [entry.actor for entry in reminders] == ["scheduler:zoho-checks"]
+
+
+def test_a_hold_on_a_record_deleted_since_is_left_out_and_counted(
+    aws_server: AwsResources, sim: ZohoSimulator
+) -> None:
+    finance = subscribe_queue(aws_server, "finance-reminder-deleted")
+    hold_by_hand("books:460000000026201", days_ago=5, reason="same customer as books:460000000026200?")
+    hold_by_hand("crm:5725767000003009201", days_ago=6, reason="same company as crm:5725767000003009200?")
+    # the held CRM account was deleted since, and the guard processed its delete webhook
+    now = datetime.now(UTC)
+    body = {"event": "delete", "module": "Accounts", "id": "5725767000003009201", "modified": now.isoformat()}
+    processor_handler(get_settings()).guard.process(parse_crm_workflow(body, received_at=now))
+    handler = fresh_module("functions.reconcile.app")
+
+    outcome = run(handler)
+
+    [envelope] = received(aws_server, finance)
+    message = envelope["Message"]
+    assert "Id: 460000000026201" in message
+    assert "Id: 5725767000003009201" not in message
+    assert (
+        "Left out: 1 hold on a record deleted in Zoho since it was held (crm:5725767000003009201)"
+        in " ".join(message.split())
+    )
+    assert (outcome["status"], outcome["found"]) == ("ok", 1)
+    assert outcome["note"].endswith("; 1 on records deleted since left out")

@@ -643,7 +643,9 @@ def _holds_waiting() -> FinanceNotice:
     """The daily reminder of holds nobody decided about: a CRM account and a Books customer held for days."""
     at = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
 
-    def waiting(ref: str, name: str, rules: tuple[str, ...], held_at: datetime) -> Waiting:
+    def waiting(
+        ref: str, name: str, rules: tuple[str, ...], held_at: datetime, *, deleted: bool = False
+    ) -> Waiting:
         system, _, record_id = ref.partition(":")
         module = Module.CRM_ACCOUNTS if system == System.CRM.value else Module.BOOKS_CUSTOMERS
         record = PartyRecord(
@@ -654,7 +656,8 @@ def _holds_waiting() -> FinanceNotice:
             has_transactions=False if module is Module.BOOKS_CUSTOMERS else None,
         )
         hold = Hold(hold_id=ref, entry_id="evt_example", rules=rules, at=held_at, mode=Mode.ENFORCE.value)
-        return Waiting(hold, held_at, RecordState(record=record, version=0, held_by="evt_example"))
+        state = RecordState(record=record, version=0, held_by="evt_example", deleted=deleted)
+        return Waiting(hold, held_at, state)
 
     holds = [
         waiting("crm:5725767000003001420", "Northgate Joinery Limited", ("NAME_DRIFT",), T0),
@@ -665,7 +668,9 @@ def _holds_waiting() -> FinanceNotice:
             datetime(2026, 3, 4, 15, 12, tzinfo=UTC),
         ),
     ]
-    evidence = waiting_evidence(holds, at, after=timedelta(days=3), examples=10)
+    # A hold on a record deleted since is left out (nothing to decide about it), and counted.
+    gone = waiting("crm:5725767000003001455", "Fernhill Dental", ("NAME_DRIFT",), T0, deleted=True)
+    evidence = waiting_evidence(holds, at, after=timedelta(days=3), examples=10, gone=[gone])
     return waiting_notice(holds, evidence, audit_ref=admin_entry_id("holds_reminder", STALL_ACTOR, at), at=at)
 
 

@@ -13,6 +13,13 @@ partition (one ``Query``) and takes the holds still waiting for a decision (stat
 and the audit trail one ``holds_reminder`` entry naming every one. A confirmed hold is a decision, and an
 observe-mode hold never applied keeps nothing out of the sync: neither is a reminder's business.
 
+Nor is a hold on a record the shadow has since seen deleted: there is nothing to decide about it. Such
+holds are left out and counted (the notice, its audit entry and the check's note say how many, and the
+notice names them, with what to do: an admin releases them to clear them from the list). They are not
+released by themselves: a CRM record deleted can be restored from the recycle bin with its hold tag, and a
+Books customer the guard took for deleted (a delete webhook carrying only the id) may still exist, so the
+hold stays where a release finds it and removes its tag.
+
 The day's reminder is claimed before anyone is told, by moving the check's watermark to the day's
 reminder time (a conditional write): of two runs at once (a schedule delivered twice, ``sync-guard
 checks`` by hand) one sends it. A notice that fails puts the watermark back, so the next run (a quarter of
@@ -102,6 +109,20 @@ class Waiting:
     held_at: datetime
     state: RecordState | None
 
+    @property
+    def deleted(self) -> bool:
+        """The record was deleted in Zoho since: nothing is left to decide about its hold."""
+        return self.state is not None and self.state.deleted
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one look at the holds found: those waiting for a decision, oldest first, and those old enough
+    to be but left out, their record deleted since (``gone``)."""
+
+    waiting: list[Waiting]
+    gone: list[Waiting]
+
 
 class HoldsReminder:
     """The ``holds_waiting`` check over the holds, the check state, the audit trail and finance's notifier
@@ -137,23 +158,33 @@ class HoldsReminder:
         last = self._state.watermark(HOLDS_CHECK)
         if last is not None and last >= due:
             return _skipped(f"next look after {utc_minute(due + DAY)}")
-        waiting = self.waiting(now)
+        look = self.look(now)
+        waiting, gone = look.waiting, look.gone
         if not self._state.advance(HOLDS_CHECK, due, at=now):
             return _skipped("another run looked at the holds for this day")
+        left_out = f"{len(gone)} on records deleted since left out" if gone else ""
         if not waiting:
-            days = config.after.days
-            return CheckOutcome(HOLDS_CHECK, CheckStatus.OK, note=f"no hold has waited over {days} days")
+            note = f"no hold has waited over {config.after.days} days" + (f" ({left_out})" if gone else "")
+            return CheckOutcome(HOLDS_CHECK, CheckStatus.OK, note=note)
         try:
-            entry_id = self._remind(waiting, now)
+            entry_id = self._remind(look, now)
         except Exception:
             self._state.rewind(HOLDS_CHECK, due, last, at=self._clock())
             raise
-        logger.info("holds reminder sent", extra={"holds": len(waiting)})
+        logger.info("holds reminder sent", extra={"holds": len(waiting), "left_out": len(gone)})
         note = f"{len(waiting)} holds waiting; finance reminded ({WAITING_RULE}, audit {entry_id})"
+        note += f"; {left_out}" if gone else ""
         return CheckOutcome(HOLDS_CHECK, CheckStatus.OK, found=len(waiting), note=note)
 
+    def look(self, now: datetime) -> Look:
+        """The holds written in Zoho that have waited longer than ``after`` for a decision, oldest first,
+        apart from those on records deleted since (``Look.gone``)."""
+        found = self.waiting(now)
+        return Look([item for item in found if not item.deleted], [item for item in found if item.deleted])
+
     def waiting(self, now: datetime) -> list[Waiting]:
-        """The holds written in Zoho that have waited longer than ``after`` for a decision, oldest first."""
+        """The holds written in Zoho that have waited longer than ``after``, oldest first, whether their
+        record lives or not."""
         cutoff = now - self._config.after
         held = [
             (hold.at, hold)
@@ -167,8 +198,11 @@ class HoldsReminder:
         states = self._holds.states(hold.hold_id for _, hold in held) if held else {}
         return [Waiting(hold, at, states.get(hold.hold_id)) for at, hold in held]
 
-    def _remind(self, waiting: Sequence[Waiting], now: datetime) -> str:
-        evidence = waiting_evidence(waiting, now, after=self._config.after, examples=self._config.examples)
+    def _remind(self, look: Look, now: datetime) -> str:
+        waiting = look.waiting
+        evidence = waiting_evidence(
+            waiting, now, after=self._config.after, examples=self._config.examples, gone=look.gone
+        )
         entry = admin_entry("holds_reminder", actor=ACTOR, at=now, mode=self._config.mode, note=evidence[0])
         notice = waiting_notice(waiting[: self._config.examples], evidence, audit_ref=entry.entry_id, at=now)
         notify_finance([notice], self._notifier(), links=self._links)
@@ -187,9 +221,15 @@ def _days(span: timedelta) -> str:
 
 
 def waiting_evidence(
-    waiting: Sequence[Waiting], now: datetime, *, after: timedelta, examples: int
+    waiting: Sequence[Waiting],
+    now: datetime,
+    *,
+    after: timedelta,
+    examples: int,
+    gone: Sequence[Waiting] = (),
 ) -> list[str]:
-    """What a reminder says (its audit note first): how many holds wait since when, and how to list them."""
+    """What a reminder says (its audit note first): how many holds wait since when, how to list them, and
+    how many on records deleted since it left out (``gone``, up to ``examples`` of them named)."""
     oldest = waiting[0].held_at
     count = f"{len(waiting)} held records have" if len(waiting) > 1 else "1 held record has"
     lines = [
@@ -207,7 +247,25 @@ def waiting_evidence(
             by_rule[rule] = by_rule.get(rule, 0) + 1
     counts = sorted(by_rule.items(), key=lambda pair: (-pair[1], pair[0]))
     lines.append("Held for: " + ", ".join(f"{rule} {n}" for rule, n in counts) + ".")
+    if gone:
+        lines.append(_left_out(gone, examples))
     return lines
+
+
+def _left_out(gone: Sequence[Waiting], examples: int) -> str:
+    """The line saying which holds a reminder left out, their record deleted since."""
+    refs = [item.hold.hold_id for item in gone[:examples]]
+    more = f" and {len(gone) - examples} more" if len(gone) > examples else ""
+    named = f"({', '.join(refs)}{more})"
+    if len(gone) == 1:
+        return (
+            f"Left out: 1 hold on a record deleted in Zoho since it was held {named}; nothing to decide "
+            "about it, and an admin can release it to clear it from the list."
+        )
+    return (
+        f"Left out: {len(gone)} holds on records deleted in Zoho since they were held {named}; nothing to "
+        "decide about them, and an admin can release them to clear them from the list."
+    )
 
 
 def waiting_notice(
@@ -250,6 +308,7 @@ __all__: Sequence[str] = (
     "HOLDS_CHECK",
     "WAITING_RULE",
     "HoldsReminder",
+    "Look",
     "ReminderConfig",
     "ReminderState",
     "Waiting",

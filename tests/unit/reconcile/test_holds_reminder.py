@@ -256,6 +256,54 @@ def test_a_long_list_names_the_oldest_and_says_how_to_see_every_one() -> None:
     assert len(world.audit.entries[0].records) == 14
 
 
+def test_holds_on_records_deleted_since_are_left_out_and_counted() -> None:
+    # given two holds waiting for days, one on a record deleted in Zoho since it was held
+    world = World()
+    world.holds.items = [hold("crm:1001", days=4), hold("books:2002", days=9)]
+    world.holds.known = {
+        "crm:1001": state("crm:1001", "Northgate Joinery"),
+        "books:2002": state("books:2002", "Brightwater Vets").model_copy(update={"deleted": True}),
+    }
+
+    status, note = world.run()
+
+    # then finance is reminded of the live one only, and told how many were left out and why
+    assert status is CheckStatus.OK
+    assert note == (
+        "1 holds waiting; finance reminded (HOLDS_WAITING, audit "
+        f"{world.audit.entries[0].entry_id}); 1 on records deleted since left out"
+    )
+    [message] = world.finance.messages
+    assert "Id: 1001" in message.body
+    assert "Id: 2002" not in message.body
+    evidence = " ".join(message.body.split())
+    assert "1 held record has waited more than 3 days for a decision" in evidence
+    assert (
+        "Left out: 1 hold on a record deleted in Zoho since it was held (books:2002); nothing to decide "
+        "about it, and an admin can release it to clear it from the list." in evidence
+    )
+    [entry] = world.audit.entries
+    assert entry.records == ("crm:1001",)
+    assert any(line.startswith("Left out: 1 hold on a record deleted") for line in entry.evidence)
+
+
+def test_only_holds_on_deleted_records_send_nothing_and_say_so() -> None:
+    world = World()
+    world.holds.items = [hold("crm:1001", days=4), hold("books:2002", days=9)]
+    world.holds.known = {
+        ref: state(ref, "Gone Ltd").model_copy(update={"deleted": True}) for ref in ("crm:1001", "books:2002")
+    }
+
+    status, note = world.run()
+
+    assert (status, note) == (
+        CheckStatus.OK,
+        "no hold has waited over 3 days (2 on records deleted since left out)",
+    )
+    assert world.finance.messages == []
+    assert world.audit.entries == []
+
+
 def test_a_record_the_shadow_does_not_know_is_named_by_its_id() -> None:
     world = World()
     world.holds.items = [hold("crm:1001", days=4)]
