@@ -406,9 +406,9 @@ CATALOGUE: dict[str, RuleText] = {
             "needs to invoice the customer may create it again by hand, which makes one more duplicate."
         ),
         steps=(
-            "For each record, read why it was held (the first message about it, or ask an admin: "
-            "sync-guard audit --record <record>) and check whether it is a copy of the record it was held "
-            "for.",
+            "For each record, read why it was held and check whether it is a copy of the record it was held "
+            "for: the first message about it says why, and so does the audit trail, which an admin reads "
+            "with sync-guard audit --record <record>",
             "Not a copy: ask an admin to release the hold (sync-guard quarantines release <record>). The "
             "guard takes its tag off in CRM, or marks the Books customer active again.",
             "A copy: ask an admin to confirm it, naming the copy to keep (sync-guard quarantines confirm "

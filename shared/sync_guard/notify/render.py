@@ -113,12 +113,44 @@ def quoted_name(record: NoticeRecord) -> str:
     return f'"{record.display_name}"' if record.display_name else f"(no name, id {record.record_id})"
 
 
+#: A command of the guard's command line quoted in a text: ``sync-guard`` and its words, up to a ``;``, a
+#: bracket, a backtick or the full stop of its sentence (a placeholder such as ``<record kept>`` is one
+#: word; no word ends in a full stop or a comma).
+_COMMAND = r"\bsync-guard(?: (?:<[^<>]*>|[^\s;()`<>]*[^\s;()`<>.,]))+"
+#: Commands one after another ("; "), with the brackets or backticks around them if any.
+_COMMANDS = re.compile(rf"\((?:{_COMMAND})(?:; {_COMMAND})*\)|`{_COMMAND}`|{_COMMAND}(?:; {_COMMAND})*")
+
+
 def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    """Wrap a paragraph for plain-text email; ``first`` replaces the indent of the first line."""
+    """Wrap a paragraph for plain-text email; ``first`` replaces the indent of the first line.
+
+    A command the text quotes (``sync-guard ...``) is never split across lines, where a copy-paste would
+    break it: each goes whole on a line of its own, indented under the words before it (which end in a
+    colon), without the brackets or backticks around it; the text goes on, on the line after.
+    """
+    lead = indent if first is None else first
+    lines: list[str] = []
+    rest = text
+    while (found := _COMMANDS.search(rest)) is not None:
+        before = rest[: found.start()].strip()
+        if before:
+            lines += _wrapped(before if before.endswith(":") else f"{before}:", lead, indent)
+            lead = indent
+        for command in re.findall(_COMMAND, found.group()):
+            lines.append(f"{lead if not lines else indent + '  '}{command}")
+        # a command that ended a sentence leaves its full stop behind
+        rest = rest[found.end() :].lstrip(" .,;:")
+        lead = indent
+    if rest.strip() or not lines:
+        lines += _wrapped(rest, lead, indent)
+    return lines
+
+
+def _wrapped(text: str, lead: str, indent: str) -> list[str]:
     return textwrap.wrap(
         text,
         width=WIDTH,
-        initial_indent=indent if first is None else first,
+        initial_indent=lead,
         subsequent_indent=indent,
         break_long_words=False,
         break_on_hyphens=False,
@@ -508,7 +540,7 @@ def _digest_action(notices: Sequence[FinanceNotice], storm_text: RuleText | None
         sentences.append(
             f"The guard held {held} record(s) back from the sync (CRM: tagged out of the synced view; Books: "
             "marked inactive). Nothing was deleted or merged, and an admin can release each hold once you "
-            "have decided (sync-guard quarantines list shows them)."
+            "have decided, and lists the holds with sync-guard quarantines list."
         )
     if observe_only:
         sentences.append("The guard is in observe mode, so it changed nothing in Zoho.")

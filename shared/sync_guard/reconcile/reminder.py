@@ -238,8 +238,8 @@ def waiting_evidence(
     ]
     if len(waiting) > examples:
         lines.append(
-            f"This message names the {examples} oldest; `sync-guard quarantines list --status held` lists "
-            "every one."
+            f"This message names the {examples} oldest; an admin lists every one with "
+            "`sync-guard quarantines list --status held`."
         )
     by_rule: dict[str, int] = {}
     for item in waiting:

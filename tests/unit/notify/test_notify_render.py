@@ -24,7 +24,8 @@ from sync_guard.notify import (
     text_for,
 )
 from sync_guard.notify.catalogue import DO_NOT_DISCONNECT, PARTNER_DELETED_IN_CRM, RuleText
-from sync_guard.notify.render import render_digest, subject_safe
+from sync_guard.notify.examples import example_files
+from sync_guard.notify.render import render_digest, subject_safe, wrap
 
 ALL_RULES = sorted(CATALOGUE)
 EMAIL = re.compile(r"\S+@\S+\.\w+")
@@ -69,7 +70,8 @@ def test_each_rule_renders_what_why_links_and_the_next_step(rule: str, links: Zo
     # Every step of the rule is there, numbered, and the last one always warns against disconnecting.
     for step in text.steps:
         filled = step.format(org_ids=f"CRM {CRM_ORG}, Books {BOOKS_ORG}")
-        assert one_line(filled) in body
+        # as the notice lays it out (a command it quotes on a line of its own)
+        assert one_line("\n".join(wrap(filled))) in body
     assert one_line(DO_NOT_DISCONNECT) in body
     assert "{" not in message.body  # no placeholder left unfilled
     assert message.rule == rule
@@ -248,22 +250,38 @@ def test_a_release_is_advised_only_where_the_guard_held_the_record(
 def test_a_hold_says_how_an_admin_undoes_it_for_each_record_held(links: ZohoLinks) -> None:
     records = (books("1", "Acme Limited", held=True), crm("2", "Acme Limited", held=True), books("3", "Acme"))
 
-    body = one_line(render_notice(notice(records=records, mode=Mode.ENFORCE), links).body)
+    body = render_notice(notice(records=records, mode=Mode.ENFORCE), links).body
 
+    # each command whole, on a line of its own under the sentence it completes
     assert (
-        "an admin can release the hold once you have decided (sync-guard quarantines release books:1; "
-        "sync-guard quarantines release crm:2)"
+        "an admin can release the hold once you have decided:\n"
+        "    sync-guard quarantines release books:1\n"
+        "    sync-guard quarantines release crm:2\n"
     ) in body
     assert "release books:3" not in body
 
 
 def test_a_digest_of_holds_says_how_an_admin_finds_them_to_undo(links: ZohoLinks) -> None:
-    body = one_line(render_digest([notice(minute=m) for m in range(6)], links).body)
+    body = render_digest([notice(minute=m) for m in range(6)], links).body
 
     assert (
-        "an admin can release each hold once you have decided (sync-guard quarantines list shows them)"
-        in body
-    )
+        "an admin can release each hold once you have decided, and lists the holds with: sync-guard "
+        "quarantines list"
+    ) in one_line(body)
+    assert "\n    sync-guard quarantines list\n" in body
+
+
+#: A command of the guard's command line as a notice shows it, alone on its line, nothing else there.
+COMMAND_LINE = re.compile(r" +sync-guard( (<[^<>]+>|[^\s;()`<>]+))+")
+
+
+def test_commands_stay_whole_on_lines_of_their_own_however_long_the_ids() -> None:
+    # given every example notice, whose record ids are long enough for a command to cross column 100
+    for name, text in example_files().items():
+        for line in text.splitlines():
+            # then a line that shows a command shows only it, and all of it (a copy-paste runs it)
+            if "sync-guard " in line:
+                assert COMMAND_LINE.fullmatch(line), f"{name}: {line!r}"
 
 
 def test_a_hold_in_books_alone_says_nothing_of_crm_merges(links: ZohoLinks) -> None:

@@ -252,7 +252,10 @@ def test_a_long_list_names_the_oldest_and_says_how_to_see_every_one() -> None:
     assert message.body.count("Id: ") == 10
     assert "Id: 1013" in message.body  # the oldest
     assert "Id: 1000" not in message.body  # the youngest of the fourteen
-    assert "`sync-guard quarantines list --status held` lists every one" in " ".join(message.body.split())
+    assert (
+        "This message names the 10 oldest; an admin lists every one with:\n"
+        "      sync-guard quarantines list --status held\n"
+    ) in message.body
     assert len(world.audit.entries[0].records) == 14
 
 
