@@ -25,6 +25,7 @@ from sync_guard.guard.model import (
     PairSource,
     action_id_for,
 )
+from sync_guard.guard.policy import Policy
 from sync_guard.guard.ports import (
     BreakerChange,
     CommitPlan,
@@ -34,6 +35,7 @@ from sync_guard.guard.ports import (
     SnapshotRequest,
     StateWrite,
 )
+from sync_guard.models.events import Operation
 from sync_guard.store import shadow as shadow_store
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.bulk import ShadowSeeder
@@ -1318,3 +1320,26 @@ def test_a_hold_left_out_with_its_check_does_not_replace_a_hold_it_may_not(
     hold = admin.hold("books:9")
     assert hold is not None
     assert hold.entry_id == "adm_hold"
+
+
+def test_the_merge_checks_after_a_hold_an_admin_applied_are_carried_out_while_the_guard_observes(
+    repo: DynamoShadowRepository,
+) -> None:
+    # given the guard observing: crm:2, a copy of crm:1, held in observe mode (listed, never written)
+    policy = Policy.build({"SAME_SIDE_DUPLICATE": "quarantine"})
+    observing = Guard(
+        repo, LibraryMatcher(), GuardConfig(mode=Mode.OBSERVE, policy=policy), clock=lambda: at(10)
+    )
+    observing.process(event_for(crm_account("1", "Acme Ltd")))
+    observing.process(event_for(crm_account("2", "Acme Ltd", minutes=1)))
+    # and an admin who wrote that hold to Zoho (`quarantines apply`, the guard in enforce mode for it)
+    replace(AdminService.from_settings(get_settings()), mode=Mode.ENFORCE).apply("crm:2", actor="user:ivy")
+
+    # when crm:2 is deleted (a manual merge deletes the record merged away)
+    result = observing.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    # then crm:1 is checked for the copy of the admin's tag a merge passed on, although the guard observes
+    # (before: the check was recorded as not to be executed, and a carried tag stayed)
+    assert result.entry is not None
+    [check] = [a for a in result.entry.actions if a.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG]
+    assert (check.target, check.execute, check.mode) == ("crm:1", True, Mode.ENFORCE)

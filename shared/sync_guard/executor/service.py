@@ -243,8 +243,12 @@ class Executor:
         if action.kind not in ZOHO_KINDS:
             return self._finish(message, claim, ActionStatus.FAILED, f"unknown action kind {action.kind}")
         # Observe mode writes nothing the guard decided; an admin's write made in enforce mode on purpose
-        # (`preflight --apply`, and the undo of such a hold) is carried out all the same.
-        forced = action.decision is Decision.ADMIN and action.mode is Mode.ENFORCE
+        # (`preflight --apply`, and the undo of such a hold) is carried out all the same, and so is the check
+        # for the copy of such a hold's tag a CRM merge passed on (the engine names that hold: admin_hold).
+        forced = action.mode is Mode.ENFORCE and (
+            action.decision is Decision.ADMIN
+            or (action.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG and bool(action.params.get("admin_hold")))
+        )
         if not action.execute or (self.config.mode is Mode.OBSERVE and not forced):
             note = f"observe mode: would have done: {describe(action, hold)}; nothing was written to Zoho"
             return self._finish(message, claim, ActionStatus.NOT_EXECUTED, note, mode=Mode.OBSERVE)

@@ -20,9 +20,14 @@ class BreakerAdmin(Protocol):
         ...
 
 
+#: How the id of every admin operation's audit entry begins (``admin_entry_id``): a hold made by hand, or by
+#: ``preflight``, is listed under such an entry.
+ADMIN_ENTRY_PREFIX = "adm_"
+
+
 def admin_entry_id(operation: str, actor: str, at: datetime) -> str:
     digest = hashlib.sha256(f"{operation}|{actor}|{at.isoformat()}".encode()).hexdigest()[:24]
-    return f"adm_{digest}"
+    return f"{ADMIN_ENTRY_PREFIX}{digest}"
 
 
 def admin_entry(

@@ -559,6 +559,7 @@ def _plan_delete(
         both_sides_window=config.both_sides_window,
     )
     held = builder.holder(previous.ref, as_read=True) is not None
+    hold = snapshot.holds.get(previous.ref)
     return _decide(
         event,
         ctx,
@@ -570,6 +571,7 @@ def _plan_delete(
         keys=previous.keys,
         breaker_change=None,
         tag_checks=possible_merge_masters(previous, candidates) if held else (),
+        admin_hold=hold.entry_id if hold is not None and hold.written_by_admin else None,
     )
 
 
@@ -814,10 +816,15 @@ def _decide(
     breaker_change: BreakerChange | None,
     replaced: dict[str, str] | None = None,
     tag_checks: tuple[str, ...] = (),
+    admin_hold: str | None = None,
 ) -> CommitPlan:
     """The decision on ``ctx``: its findings, holds, notice and audit entry, which also says (``replaced``,
     from ``_pair``) each pair an admin made that Zoho's link replaced, naming the admin's partner, and
-    queues the checks for a hold tag a merge passed on (``tag_checks``, see ``possible_merge_masters``)."""
+    queues the checks for a hold tag a merge passed on (``tag_checks``, see ``possible_merge_masters``).
+
+    ``admin_hold``: the deleted record's hold is an admin's written to Zoho (``HeldRecord.written_by_admin``).
+    Its checks are carried out whatever the guard's mode, as that hold's own undo is (``undo_action``): the
+    admin's tag is in Zoho, so the copy a merge passed on is just as real."""
     replaced = replaced or {}
     entry_id = event.event_id
     found = tuple(f for rule in rules if (f := rule.evaluate(ctx)) is not None)
@@ -865,10 +872,14 @@ def _decide(
     for ref in tag_checks:
         check = _action(event, ActionKind.CLEAR_CARRIED_HOLD_TAG, ref, (), decision, config, now)
         master = builder.current(ref)
-        module = {"module": master.record.module.value} if master is not None else {}
-        actions.append(
-            check.model_copy(update={"params": {**check.params, **module, "merged_from": ctx.ref}})
-        )
+        params = {**check.params, "merged_from": ctx.ref}
+        if master is not None:
+            params["module"] = master.record.module.value
+        update: dict[str, Any] = {}
+        if admin_hold is not None:
+            params["admin_hold"] = admin_hold
+            update = {"mode": Mode.ENFORCE, "execute": True}
+        actions.append(check.model_copy(update={**update, "params": params}))
     if tag_checks:
         notes.append(
             f"{ctx.ref} was held: checking {', '.join(tag_checks)} for the hold tag a CRM merge may have "

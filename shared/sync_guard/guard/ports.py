@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sync_guard.errors import SyncGuardError
+from sync_guard.guard.admin import ADMIN_ENTRY_PREFIX
 from sync_guard.guard.model import AuditEntry, BreakerState, OutboxAction, RecordState
 from sync_guard.models.records import PartyRecord, System
 
@@ -105,6 +106,14 @@ class HeldRecord:
     applied: bool = False
     #: An admin confirmed the record a duplicate (it stays held, its survivor recorded).
     confirmed: bool = False
+    #: The guard's observe-mode hold, written to Zoho since by an admin (``quarantines apply``).
+    applied_by_admin: bool = False
+
+    @property
+    def written_by_admin(self) -> bool:
+        """Whether an admin wrote this hold to Zoho on purpose: held by hand (or by ``preflight``) in
+        ``enforce`` mode, or applied since. Its tag is there whatever mode the guard decides in."""
+        return self.applied and (self.applied_by_admin or self.entry_id.startswith(ADMIN_ENTRY_PREFIX))
 
     @property
     def replaceable(self) -> bool:

@@ -1024,6 +1024,7 @@ def held_record(item: dict[str, Any]) -> HeldRecord:
         entry_id=str(values.get("entry_id", "")),
         applied=values.get("mode") == Mode.ENFORCE.value,
         confirmed=values.get("status") == _CONFIRMED,
+        applied_by_admin=bool(values.get("applied_by")),
     )
 
 

@@ -728,6 +728,20 @@ def test_observe_mode_neither_reads_nor_writes_the_record_and_says_what_it_would
     )
 
 
+def test_observe_mode_carries_out_the_check_after_an_admins_hold_written_to_zoho() -> None:
+    # given the check the engine queues after the delete of a record an admin held in Zoho on purpose
+    store, zoho = FakeStore(), FakeZoho()
+    zoho.crm.records["1"] = _tagged("hold-tag")
+    check = _tag_check(admin_hold="adm_hold").model_copy(update={"mode": Mode.ENFORCE, "execute": True})
+    store.add(check)
+
+    make(store, zoho=zoho, context=FakeContext(), mode=Mode.OBSERVE).run_batch([msg(check.action_id)])
+
+    # then the carried tag is removed although the guard observes: the admin's tag was real, so is its copy
+    assert zoho.crm.calls == [("remove_tags", "1", ("Accounts", ("hold-tag",)))]
+    assert store.items[check.action_id].status is ActionStatus.DONE
+
+
 def test_a_tag_check_zoho_keeps_failing_is_retried_then_dead_lettered() -> None:
     store, zoho = FakeStore(), FakeZoho()
     check = _tag_check()

@@ -1021,7 +1021,42 @@ def test_a_record_under_an_admins_hold_written_in_observe_mode_is_checked_when_d
 
     result = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
 
-    # then the account it duplicates is checked, and the check written as observe mode writes actions
+    # then the account it duplicates is checked, and the check is carried out although the guard observes:
+    # the admin's tag is in Zoho, so the copy a merge passed on is just as real (as the hold's own undo is
+    # carried out in observe mode: see AdminService.release)
+    assert result.entry is not None
+    [check] = [a for a in result.entry.actions if a.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG]
+    assert (check.target, check.execute, check.mode) == ("crm:1", True, Mode.ENFORCE)
+    assert check.params["admin_hold"] == "adm_hold"
+
+
+def test_a_guard_hold_applied_by_an_admin_counts_as_the_admins_when_deleted_in_observe_mode(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the guard's own observe-mode hold of crm:2, written to Zoho since by an admin (`quarantines
+    # apply`, in enforce mode), and the guard observing again
+    guard = _held_copy_of_a_synced_account(shadow, mode=Mode.OBSERVE)
+    held = shadow.holds["crm:2"]
+    shadow.holds["crm:2"] = HeldRecord(held.entry_id, applied=True, applied_by_admin=True)
+    shadow.states["crm:2"] = shadow.states["crm:2"].model_copy(update={"held_by": held.entry_id})
+
+    result = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    assert [(target, execute) for target, _, execute in _checks(result)] == [("crm:1", True)]
+
+
+def test_the_guards_own_hold_deleted_after_a_switch_to_observe_follows_the_guards_mode(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the guard's own hold written in enforce mode, and the guard observing since: the guard writes
+    # nothing it decides in observe mode, as a release of that hold writes no undo either
+    _held_copy_of_a_synced_account(shadow)
+    assert shadow.holds["crm:2"].applied
+    policy = Policy.build({"SAME_SIDE_DUPLICATE": "quarantine"})
+    observing = make_guard(shadow, policy=policy, mode=Mode.OBSERVE)
+
+    result = observing.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
     assert [(target, execute) for target, _, execute in _checks(result)] == [("crm:1", False)]
 
 
