@@ -16,10 +16,11 @@ from sync_guard.config import Mode, get_settings
 from sync_guard.executor.dynamo import DynamoActionStore
 from sync_guard.executor.queue import SqsActionQueue
 from sync_guard.guard.model import ActionKind, EntryKind
-from sync_guard.local.zoho_simulator import FaultKind, ZohoSimulator
+from sync_guard.local.zoho_simulator import FaultKind, Source, ZohoSimulator
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.outbox import Outbox
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
     HOLD_TAG,
@@ -309,3 +310,33 @@ def test_five_failures_dead_letter_the_action_and_replay_runs_it_once(
     assert hold["attempts"] == 6
     assert sim.requests.count("books.mark_inactive", status=200) == 1
     assert queues.depth(aws.sqs, queues.dlq_url) == 0
+
+
+def test_a_held_account_merged_into_another_companys_leaves_no_hold_tag_behind(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a drifted CRM copy the guard holds (tagged in the simulator), and another company's account
+    point_at_simulator(sim, monkeypatch)
+    [company] = create_companies(sim, 1)
+    pipeline = build_pipeline(aws, queues)
+    _run(pipeline, [company])
+    pipeline.drain()
+    copy = company.duplicate.record_id
+    assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", copy)["Tag"]}
+    other = sim.state.crm_create(
+        "Accounts", {"Account_Name": "Zephyr Plumbing Services"}, source=Source.ADMIN
+    )
+
+    # when sales merge the held copy into that account (a CRM that passes tags on), and the guard hears of
+    # the copy's delete
+    sim.state.crm_merge("Accounts", other["id"], [copy], source=Source.ADMIN)
+    assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", other["id"])["Tag"]}
+    body = {"event": "delete", "module": "Accounts", "id": copy, "modified": sim.state.now().isoformat()}
+    pipeline.decide([parse_crm_workflow(body, received_at=sim.state.now())])
+    pipeline.drain()
+
+    # then the tag the merge passed on is off the account kept: it is in the sync again, as nobody held it
+    # (before: only the records the copy matched were checked, and this account silently left the sync)
+    assert HOLD_TAG not in {t["name"] for t in sim.state.crm_get("Accounts", other["id"])["Tag"]}
+    entries = AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=f"crm:{other['id']}"))
+    assert [e.operation for e in entries if e.kind is EntryKind.ACTION] == ["sweep_carried_hold_tag:done"]

@@ -58,6 +58,9 @@ _ACTIONS = {
     ActionKind.MARK_BOOKS_INACTIVE: "marking the Books customer inactive",
     ActionKind.MARK_BOOKS_ACTIVE: "marking the Books customer active again",
     ActionKind.CLEAR_CARRIED_HOLD_TAG: "check for a hold tag a CRM merge passed on",
+    ActionKind.SWEEP_CARRIED_HOLD_TAG: (
+        "check of the CRM records changed when a held record was deleted for the hold tag a merge passed on"
+    ),
     ActionKind.NOTIFY_FINANCE: "notice to finance",
 }
 _OUTCOMES = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -80,6 +80,13 @@ class DecisionContext(Protocol):
 class CrmWriter(Protocol):
     def get_record_data(self, module: Module | str, record_id: str) -> dict[str, Any] | None:
         """The raw record (with ``Tag``), or None when it does not exist (any more)."""
+        ...
+
+    def iter_recently_modified(
+        self, module: Module | str, *, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Records modified at or after ``since``, newest first, raw (``id``, ``Modified_Time`` and
+        ``fields``), page by page as the caller reads on."""
         ...
 
     def add_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None: ...

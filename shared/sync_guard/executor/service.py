@@ -55,6 +55,7 @@ from sync_guard.executor.zoho_actions import (
     describe,
     merged_from,
     split_ref,
+    sweep_carried_hold_tags,
 )
 from sync_guard.guard.context import invoiced_customer
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
@@ -90,6 +91,10 @@ class HoldNotFinished(RuntimeError):
         super().__init__(f"waiting for the hold(s) {', '.join(action_ids)} to finish")
 
 
+#: The checks after a held CRM record's delete for the hold tag a merge passed on.
+_CARRIED_TAG_CHECKS = (ActionKind.CLEAR_CARRIED_HOLD_TAG, ActionKind.SWEEP_CARRIED_HOLD_TAG)
+
+
 def is_retryable(error: BaseException) -> bool:
     """Zoho's typed errors say; bad data never heals; anything else (an AWS hiccup) is retried.
 
@@ -105,9 +110,16 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def outcome_entry(
-    claim: Claim, status: ActionStatus, note: str, now: datetime, *, mode: Mode | None = None
+    claim: Claim,
+    status: ActionStatus,
+    note: str,
+    now: datetime,
+    *,
+    mode: Mode | None = None,
+    records: tuple[str, ...] = (),
 ) -> AuditEntry:
-    """The audit entry of one outcome; its id is per attempt, so every outcome is appended exactly once."""
+    """The audit entry of one outcome; its id is per attempt, so every outcome is appended exactly once.
+    ``records``: others it is about (the records a sweep took a carried hold tag off)."""
     action = claim.action
     return AuditEntry(
         entry_id=f"{action.action_id}#{claim.attempt}#{status.value}",
@@ -119,9 +131,13 @@ def outcome_entry(
         event_id=action.event_id,
         operation=f"{action.kind.value}:{status.value}",
         # A check after a held record's merge is also found under the record merged away.
-        records=(action.target, merged_from(action))
-        if action.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG
-        else (action.target,),
+        records=tuple(
+            dict.fromkeys(
+                (action.target, merged_from(action), *records)
+                if action.kind in _CARRIED_TAG_CHECKS
+                else (action.target, *records)
+            )
+        ),
         rules=action.rules,
         actions=(action,),
         note=note,
@@ -247,7 +263,7 @@ class Executor:
         # for the copy of such a hold's tag a CRM merge passed on (the engine names that hold: admin_hold).
         forced = action.mode is Mode.ENFORCE and (
             action.decision is Decision.ADMIN
-            or (action.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG and bool(action.params.get("admin_hold")))
+            or (action.kind in _CARRIED_TAG_CHECKS and bool(action.params.get("admin_hold")))
         )
         if not action.execute or (self.config.mode is Mode.OBSERVE and not forced):
             note = f"observe mode: would have done: {describe(action, hold)}; nothing was written to Zoho"
@@ -258,9 +274,13 @@ class Executor:
             state = self.context.states([action.target]).get(action.target) if needs_state else None
             if action.target.startswith("books:"):
                 self._refuse_another_books_organization()
+            found: tuple[str, ...] = ()
             if action.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG:
                 module = crm_module_of(action, state)
                 done = clear_carried_hold_tag(action, self.zoho(), hold, module, self.context.hold_of)
+            elif action.kind is ActionKind.SWEEP_CARRIED_HOLD_TAG:
+                module = crm_module_of(action, state)
+                done, found = sweep_carried_hold_tags(action, self.zoho(), hold, module, self.context.hold_of)
             else:
                 invoiced = self._invoiced_since(action)
                 if invoiced:
@@ -271,7 +291,8 @@ class Executor:
                 done = apply_zoho_action(action, self.zoho(), hold, state)
         except Exception as error:
             return self._failed(message, claim, error)
-        return self._finish(message, claim, ActionStatus.DONE, done)
+        # A sweep's outcome is found under the records it took the tag off too.
+        return self._finish(message, claim, ActionStatus.DONE, done, records=found)
 
     def _invoiced_since(self, action: OutboxAction) -> str:
         """Why a Books hold must not be written now (empty: it may): the customer holds transactions.
@@ -340,9 +361,10 @@ class Executor:
         note: str,
         *,
         mode: Mode | None = None,
+        records: tuple[str, ...] = (),
     ) -> MessageResult:
         now = self.clock()
-        entry = outcome_entry(claim, status, note, now, mode=mode)
+        entry = outcome_entry(claim, status, note, now, mode=mode, records=records)
         recorded = self.store.finish(claim, status, detail=note, entry=entry, now=now)
         if not recorded:
             logger.warning(

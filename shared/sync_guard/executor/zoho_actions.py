@@ -1,4 +1,4 @@
-"""The four Zoho writes behind quarantine and release, and the check after a held record's merge. Never a
+"""The four Zoho writes behind quarantine and release, and the checks after a held record's merge. Never a
 delete, never a merge.
 
 - hold a CRM record: add the hold tag (and tick the hold checkbox when one is configured). The CRM view the
@@ -8,6 +8,9 @@ delete, never a merge.
 - clear a carried hold tag: a held CRM record was deleted (a manual merge deletes the record merged away)
   and a merge may have passed its hold tag to the record kept, which no hold lists. The record is read from
   CRM, and the tag removed (the box unticked) as a release removes it, unless a hold of the guard's lists it.
+- sweep a carried hold tag: the same for the records CRM changed when the held record was deleted (a merge
+  changes the record kept at that moment), found through CRM's listing newest modified first: a merge into
+  a record the held one did not match (another company's) passes the tag on as well.
 
 All are idempotent in Zoho (adding a tag twice, marking an inactive customer inactive, removing an absent
 tag), so a call that timed out after Zoho applied it can safely run again.
@@ -17,10 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sync_guard.executor.ports import ZohoWriters
 from sync_guard.guard.model import ActionKind, OutboxAction, RecordState
 from sync_guard.models.records import Module, System
+from sync_guard.timefmt import utc_minute
+from sync_guard.zoho.convert import parse_zoho_time
 
 ZOHO_KINDS = frozenset(
     {
@@ -29,6 +36,7 @@ ZOHO_KINDS = frozenset(
         ActionKind.MARK_BOOKS_INACTIVE,
         ActionKind.MARK_BOOKS_ACTIVE,
         ActionKind.CLEAR_CARRIED_HOLD_TAG,
+        ActionKind.SWEEP_CARRIED_HOLD_TAG,
     }
 )
 
@@ -72,6 +80,11 @@ def describe(action: OutboxAction, hold: HoldSettings) -> str:
             f"remove tag {tag!r}{untick} from CRM record {record_id} if a merge passed it on from "
             f"{merged_from(action)} and no hold of the guard's lists {action.target}"
         ),
+        ActionKind.SWEEP_CARRIED_HOLD_TAG: (
+            f"remove tag {tag!r}{untick} from the CRM records changed when {action.target} was deleted "
+            f"({action.params.get('deleted_at', 'its delete')}) that carry it, where no hold of the guard's "
+            "lists them"
+        ),
         ActionKind.NOTIFY_FINANCE: "notify finance",
     }[action.kind]
 
@@ -96,21 +109,32 @@ def clear_carried_hold_tag(
     committed (and its tag written) between the first question and the removal gets its tag back. Zoho
     errors propagate (typed), as for every action.
     """
+    return _clear_carried_hold_tag(action, zoho, hold, module, hold_of)[0]
+
+
+def _clear_carried_hold_tag(
+    action: OutboxAction,
+    zoho: ZohoWriters,
+    hold: HoldSettings,
+    module: Module,
+    hold_of: Callable[[str], str | None],
+) -> tuple[str, bool]:
+    """``clear_carried_hold_tag``'s words, and whether it took the hold off the record."""
     system, record_id = split_ref(action.target)
     if system is not System.CRM:
         raise ValueError(f"{action.kind.value} needs a CRM target, got {action.target}")
     tag = str(action.params.get("tag") or hold.tag)
     data = zoho.crm.get_record_data(module, record_id)
     if data is None:
-        return f"{action.target} no longer exists in CRM: nothing to do"
+        return f"{action.target} no longer exists in CRM: nothing to do", False
     tags = {str(t.get("name")) for t in data.get("Tag") or () if isinstance(t, Mapping)}
     tagged = tag in tags
     ticked = bool(hold.checkbox_field) and data.get(hold.checkbox_field) is True
     if not (tagged or ticked):
-        return f"{action.target} does not carry the hold tag {tag!r}: nothing to do"
+        return f"{action.target} does not carry the hold tag {tag!r}: nothing to do", False
     holder = hold_of(action.target)
     if holder is not None:
-        return f"{action.target} carries the hold tag of its own hold ({holder}): left as it is"
+        return f"{action.target} carries the hold tag of its own hold ({holder}): left as it is", False
     _write_hold(zoho, hold, module, record_id, tag, tagged=tagged, ticked=ticked, holding=False)
     holder = hold_of(action.target)
     if holder is not None:
@@ -118,7 +142,7 @@ def clear_carried_hold_tag(
         return (
             f"{action.target} was held by {holder} while the hold tag a CRM merge passed on from "
             f"{merged_from(action)} was being removed: the tag was put back for that hold"
-        )
+        ), False
     removed = " and ".join(
         ([f"the hold tag {tag!r}"] if tagged else [])
         + ([f"the ticked {hold.checkbox_field}"] if ticked else [])
@@ -127,7 +151,84 @@ def clear_carried_hold_tag(
         f"removed {removed} that a CRM merge passed from {merged_from(action)} (held, now deleted) to "
         f"{action.target}: no hold of the guard's lists {action.target}, so it would have left the sync "
         "unnoticed"
+    ), True
+
+
+#: Around a held record's delete, the time the records CRM changed are looked at in. A merge changes the
+#: record kept and deletes the one merged away at once. The guard dates the delete by the webhook's arrival,
+#: after the merge (seconds, or minutes when Zoho's delivery lags: ``BEFORE``), or by the deletion time CRM
+#: lists (the scheduled check); ``AFTER`` allows for the clocks of Zoho and AWS. A record changed outside it
+#: was not changed by the merge (a tag put there by hand later is not taken off).
+MERGE_BEFORE = timedelta(minutes=10)
+MERGE_AFTER = timedelta(minutes=2)
+#: The most records one sweep reads from CRM's listing (one page is 200): a delete the guard heard of long
+#: after it happened, in a busy CRM, may lie further back, and the sweep then says it did not reach it.
+MAX_SWEPT = 400
+
+
+def sweep_carried_hold_tags(
+    action: OutboxAction,
+    zoho: ZohoWriters,
+    hold: HoldSettings,
+    module: Module,
+    hold_of: Callable[[str], str | None],
+) -> tuple[str, tuple[str, ...]]:
+    """Remove the hold tag a CRM merge passed on from the records CRM changed when ``action.target`` (held)
+    was deleted; what it found and did, in words, and the records it took the tag off.
+
+    CRM's listing is read newest modified first, from ``MERGE_BEFORE`` before the delete
+    (``params["deleted_at"]``), at most ``MAX_SWEPT`` records. Each record changed from then to
+    ``MERGE_AFTER`` after it that shows the hold tag (or the ticked hold checkbox), other than those the
+    other checks read (``params["checked"]``), is then handled as ``clear_carried_hold_tag`` handles one:
+    read again, left to a hold of the guard's that lists it, else the tag removed as a release removes it.
+    """
+    deleted_at = parse_zoho_time(action.params.get("deleted_at"))
+    if deleted_at is None:
+        raise ValueError(f"{action.kind.value} needs the time of the delete (deleted_at)")
+    tag = str(action.params.get("tag") or hold.tag)
+    skipped = {action.target, *(str(ref) for ref in action.params.get("checked") or ())}
+    fields = ("Tag", *([hold.checkbox_field] if hold.checkbox_field else []))
+    listing = zoho.crm.iter_recently_modified(module, since=deleted_at - MERGE_BEFORE, fields=fields)
+    found: list[str] = []
+    short = ""
+    for read, data in enumerate(listing, start=1):
+        if read > MAX_SWEPT:
+            # the listing ends at the window's start: records changed earlier in the window were not read
+            short = (
+                f"; stopped after the {MAX_SWEPT} records changed last, before the end of that time: check "
+                "the record a merge kept by hand"
+            )
+            break
+        modified = parse_zoho_time(data.get("Modified_Time"))
+        ref = f"{System.CRM.value}:{data.get('id')}"
+        near = modified is not None and modified <= deleted_at + MERGE_AFTER
+        if near and ref not in skipped and _carries_hold(data, tag, hold):
+            found.append(ref)
+    window = (
+        f"from {_minutes(MERGE_BEFORE)} before to {_minutes(MERGE_AFTER)} after the delete of "
+        f"{action.target} ({utc_minute(deleted_at)})"
     )
+    if not found:
+        return f"no other CRM record changed {window} carries the hold tag {tag!r}{short}", ()
+    notes = []
+    removed = []
+    for ref in found:
+        check = action.model_copy(update={"kind": ActionKind.CLEAR_CARRIED_HOLD_TAG, "target": ref})
+        note, taken_off = _clear_carried_hold_tag(check, zoho, hold, module, hold_of)
+        notes.append(note)
+        if taken_off:
+            removed.append(ref)
+    return f"records changed {window} with the hold tag: " + "; ".join(notes) + short, tuple(removed)
+
+
+def _carries_hold(data: Mapping[str, Any], tag: str, hold: HoldSettings) -> bool:
+    tags = {str(t.get("name")) for t in data.get("Tag") or () if isinstance(t, Mapping)}
+    return tag in tags or (bool(hold.checkbox_field) and data.get(hold.checkbox_field) is True)
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _write_hold(

@@ -571,6 +571,7 @@ def _plan_delete(
         keys=previous.keys,
         breaker_change=None,
         tag_checks=possible_merge_masters(previous, candidates) if held else (),
+        sweep_from=_deleted_at(event) if held and previous.system is System.CRM else None,
         admin_hold=hold.entry_id if hold is not None and hold.written_by_admin else None,
     )
 
@@ -816,11 +817,15 @@ def _decide(
     breaker_change: BreakerChange | None,
     replaced: dict[str, str] | None = None,
     tag_checks: tuple[str, ...] = (),
+    sweep_from: datetime | None = None,
     admin_hold: str | None = None,
 ) -> CommitPlan:
     """The decision on ``ctx``: its findings, holds, notice and audit entry, which also says (``replaced``,
     from ``_pair``) each pair an admin made that Zoho's link replaced, naming the admin's partner, and
-    queues the checks for a hold tag a merge passed on (``tag_checks``, see ``possible_merge_masters``).
+    queues the checks for a hold tag a merge passed on (``tag_checks``, see ``possible_merge_masters``),
+    and (``sweep_from``: when the held CRM record was deleted) one check of the records CRM changed at that
+    moment, among which is the record kept by a merge into a record the held one did not match
+    (``ActionKind.SWEEP_CARRIED_HOLD_TAG``).
 
     ``admin_hold``: the deleted record's hold is an admin's written to Zoho (``HeldRecord.written_by_admin``).
     Its checks are carried out whatever the guard's mode, as that hold's own undo is (``undo_action``): the
@@ -869,21 +874,30 @@ def _decide(
         # While the breaker is open, held creates are not announced one by one: the trip was the alert.
         subject = findings[0].subject if findings else ctx.ref
         actions.append(_action(event, ActionKind.NOTIFY_FINANCE, subject, findings, decision, config, now))
-    for ref in tag_checks:
-        check = _action(event, ActionKind.CLEAR_CARRIED_HOLD_TAG, ref, (), decision, config, now)
-        master = builder.current(ref)
+    checks = [(ActionKind.CLEAR_CARRIED_HOLD_TAG, ref, builder.current(ref)) for ref in tag_checks]
+    if sweep_from is not None:
+        checks.append((ActionKind.SWEEP_CARRIED_HOLD_TAG, ctx.ref, builder.current(ctx.ref)))
+    for kind, ref, state in checks:
+        check = _action(event, kind, ref, (), decision, config, now)
         params = {**check.params, "merged_from": ctx.ref}
-        if master is not None:
-            params["module"] = master.record.module.value
+        if state is not None:
+            params["module"] = state.record.module.value
+        if kind is ActionKind.SWEEP_CARRIED_HOLD_TAG and sweep_from is not None:
+            # the moment the merge changed the record kept; those the other checks read are not read twice
+            params |= {"deleted_at": sweep_from.isoformat(), "checked": list(tag_checks)}
         update: dict[str, Any] = {}
         if admin_hold is not None:
             params["admin_hold"] = admin_hold
             update = {"mode": Mode.ENFORCE, "execute": True}
         actions.append(check.model_copy(update={**update, "params": params}))
-    if tag_checks:
+    if checks:
+        changed = "the CRM records changed when it was deleted"
+        looked = ", ".join(tag_checks) or changed
+        also = (
+            f", and {changed} (a merge into a record it did not match)" if tag_checks and sweep_from else ""
+        )
         notes.append(
-            f"{ctx.ref} was held: checking {', '.join(tag_checks)} for the hold tag a CRM merge may have "
-            "passed on"
+            f"{ctx.ref} was held: checking {looked} for the hold tag a CRM merge may have passed on{also}"
         )
 
     related = [ctx.ref] + ([ctx.partner.ref] if ctx.partner else []) + list(replaced) + list(tag_checks)
@@ -1018,7 +1032,11 @@ def _action(
     config: GuardConfig,
     now: datetime,
 ) -> OutboxAction:
-    tagging = kind in (ActionKind.TAG_CRM_RECORD, ActionKind.CLEAR_CARRIED_HOLD_TAG)
+    tagging = kind in (
+        ActionKind.TAG_CRM_RECORD,
+        ActionKind.CLEAR_CARRIED_HOLD_TAG,
+        ActionKind.SWEEP_CARRIED_HOLD_TAG,
+    )
     params: dict[str, Any] = {"tag": config.crm_hold_tag} if tagging else {}
     if kind is ActionKind.NOTIFY_FINANCE:
         params = {

@@ -86,6 +86,9 @@ class ActionKind(StrEnum):
     # A held CRM record was deleted (a merge deletes the record merged away): remove the hold tag a merge
     # may have passed on to a record that could have been its master, where no hold of the guard's lists it.
     CLEAR_CARRIED_HOLD_TAG = "clear_carried_hold_tag"
+    # The same, on the CRM records changed when the held record was deleted (a merge changes the record kept
+    # at that moment): a merge into a record the held one did not match passes the tag on too.
+    SWEEP_CARRIED_HOLD_TAG = "sweep_carried_hold_tag"
 
     @property
     def writes_to_zoho(self) -> bool:

@@ -312,12 +312,13 @@ def _deleted_without_money(record: NoticeRecord) -> str:
 # ------------------------------------------------------------------------------------- what the guard did
 #: Whether a CRM merge passes the merged-away record's tags to the record kept is not documented by Zoho
 #: (docs/simulator.md, ``merge_carries_tags``). When a held CRM record is deleted, the guard removes the hold
-#: tag from the records it matched where no hold lists them (``ActionKind.CLEAR_CARRIED_HOLD_TAG``); a merge
-#: into a record it did not match is beyond it, and this sentence says so.
+#: tag where no hold lists it from the records it matched (``ActionKind.CLEAR_CARRIED_HOLD_TAG``) and from
+#: the records CRM changed at that moment, the record kept by a merge into any other among them
+#: (``ActionKind.SWEEP_CARRIED_HOLD_TAG``). The record kept's audit trail says what was done.
 MERGE_CARRIES_TAG = (
-    "If you merge the held CRM record into the record it duplicates, the guard removes the hold tag the "
-    "merge may pass on to the record you keep. If you merge it into any other record, check that record "
-    "afterwards: remove the guard's hold tag there if it carries it, or that record leaves the sync too."
+    "If you merge the held CRM record into another record, the guard removes the hold tag the merge may "
+    "pass on to the record you keep, unless a hold of its own lists that record; that record's audit trail "
+    "says so."
 )
 
 

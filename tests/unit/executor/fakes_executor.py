@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +21,7 @@ from sync_guard.guard.model import (
     action_id_for,
 )
 from sync_guard.models.records import Module, PartyRecord, System
+from sync_guard.zoho.convert import parse_zoho_time
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -128,6 +129,8 @@ class FakeCrm:
     #: What a read of a record answers (by id; a record not here does not exist). Reads are not calls.
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     reads: list[str] = field(default_factory=list)
+    #: What CRM's listing newest modified first asks for: (since, fields) per call.
+    listings: list[tuple[datetime, tuple[str, ...]]] = field(default_factory=list)
 
     def _call(self, name: str, record_id: str, value: Any) -> None:
         if self.errors:
@@ -139,6 +142,16 @@ class FakeCrm:
             raise self.errors.pop(0)
         self.reads.append(record_id)
         return self.records.get(record_id)
+
+    def iter_recently_modified(
+        self, module: Module | str, *, since: datetime, fields: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        """The records (``records``) modified at or after ``since``, newest first, as CRM lists them."""
+        if self.errors:
+            raise self.errors.pop(0)
+        self.listings.append((since, tuple(fields)))
+        listed = [r for r in self.records.values() if _modified(r) >= since]
+        yield from sorted(listed, key=_modified, reverse=True)
 
     def add_tags(self, module: Module | str, record_id: str, tags: Sequence[str]) -> None:
         self._call("add_tags", record_id, (str(module), tuple(tags)))
@@ -233,3 +246,9 @@ def books_state(record_id: str, name: str, **fields: Any) -> RecordState:
         system=System.BOOKS, module=Module.BOOKS_CUSTOMERS, record_id=record_id, name=name, **fields
     )
     return RecordState(record=record, version=1)
+
+
+def _modified(record: Mapping[str, Any]) -> datetime:
+    moment = parse_zoho_time(record.get("Modified_Time"))
+    assert moment is not None, "a listed record has its Modified_Time"
+    return moment

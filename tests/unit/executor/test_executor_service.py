@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sync_guard.config import Mode
-from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig
+from sync_guard.executor import ActionMessage, ActionStatus, Executor, ExecutorConfig, zoho_actions
 from sync_guard.executor.model import Claim, NoticeClaim, Refusal
 from sync_guard.executor.zoho_actions import HoldSettings
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
@@ -740,6 +740,121 @@ def test_observe_mode_carries_out_the_check_after_an_admins_hold_written_to_zoho
     # then the carried tag is removed although the guard observes: the admin's tag was real, so is its copy
     assert zoho.crm.calls == [("remove_tags", "1", ("Accounts", ("hold-tag",)))]
     assert store.items[check.action_id].status is ActionStatus.DONE
+
+
+# The held crm:2 was deleted at 10:00:05 (a merge into another company's record, crm:7, at 10:00:00).
+DELETED_AT = "2026-03-02T10:00:05+00:00"
+
+
+def _sweep(**params: object) -> OutboxAction:
+    """The sweep the engine queues when held crm:2 is deleted, crm:1 (which it matched) checked apart."""
+    return action(
+        ActionKind.SWEEP_CARRIED_HOLD_TAG,
+        "crm:2",
+        tag="hold-tag",
+        module="Accounts",
+        merged_from="crm:2",
+        deleted_at=DELETED_AT,
+        checked=["crm:1"],
+        **params,
+    )
+
+
+def _listed(record_id: str, modified: str, *tags: str, **fields: object) -> dict[str, Any]:
+    return {
+        "id": record_id,
+        "Account_Name": f"Company {record_id}",
+        "Modified_Time": f"2026-03-02T{modified}+00:00",
+        "Tag": [{"name": n, "id": f"t{n}"} for n in tags],
+    } | fields
+
+
+def _run_sweep(
+    *records: dict[str, Any], holds: dict[str, str] | None = None, mode: Mode = Mode.ENFORCE, **params: object
+) -> tuple[FakeStore, FakeZoho]:
+    store, zoho = FakeStore(), FakeZoho()
+    zoho.crm.records = {record["id"]: record for record in records}
+    sweep = _sweep(**params)
+    store.add(sweep)
+    make(store, zoho=zoho, context=FakeContext(holds=holds or {}), mode=mode).run_batch(
+        [msg(sweep.action_id)]
+    )
+    return store, zoho
+
+
+def test_a_hold_tag_a_merge_passed_to_a_record_the_held_one_did_not_match_is_removed() -> None:
+    # given crm:7, another company's account the held crm:2 was merged into: changed by the merge, and
+    # carrying the hold tag the merge passed on; crm:1 (checked apart) and records changed long before
+    store, zoho = _run_sweep(
+        _listed("7", "10:00:00", "vip", "hold-tag"),
+        _listed("1", "10:00:00", "hold-tag"),
+        _listed("8", "10:00:03", "vip"),
+        _listed("9", "09:30:00", "hold-tag"),
+    )
+
+    # then the listing is read from just before the delete, and the tag taken off crm:7 only, as a release
+    # takes it off (before: nothing looked beyond the records crm:2 matched, and crm:7 left the sync)
+    assert zoho.crm.listings == [(datetime(2026, 3, 2, 9, 50, 5, tzinfo=UTC), ("Tag",))]
+    assert zoho.crm.calls == [("remove_tags", "7", ("Accounts", ("hold-tag",)))]
+    [entry] = store.entries
+    assert entry.operation == "sweep_carried_hold_tag:done"
+    assert entry.records == ("crm:2", "crm:7")  # found under the record kept as well
+    assert entry.note.startswith(
+        "records changed from 10 minutes before to 2 minutes after the delete of crm:2 "
+        "(2026-03-02 10:00 UTC) with the hold tag: "
+        "removed the hold tag 'hold-tag' that a CRM merge passed from crm:2 (held, now deleted) to crm:7"
+    )
+
+
+def test_a_sweep_leaves_the_tag_of_a_records_own_hold_and_a_record_changed_well_after() -> None:
+    store, zoho = _run_sweep(
+        _listed("7", "10:00:00", "hold-tag"),  # held by the guard: its tag is its hold's
+        _listed("6", "10:30:00", "hold-tag"),  # changed half an hour later: not by the merge
+        holds={"crm:7": "evt_own"},
+    )
+
+    assert zoho.crm.calls == []
+    assert store.items[_sweep().action_id].status is ActionStatus.DONE
+    assert "crm:7 carries the hold tag of its own hold (evt_own): left as it is" in store.entries[0].note
+    assert store.entries[0].records == ("crm:2",)
+
+
+def test_a_sweep_that_finds_no_hold_tag_writes_nothing_and_says_so() -> None:
+    store, zoho = _run_sweep(_listed("8", "10:00:00", "vip"))
+
+    assert zoho.crm.calls == []
+    assert store.entries[0].note == (
+        "no other CRM record changed from 10 minutes before to 2 minutes after the delete of crm:2 "
+        "(2026-03-02 10:00 UTC) carries the hold tag 'hold-tag'"
+    )
+
+
+def test_a_sweep_in_observe_mode_reads_nothing_unless_an_admin_wrote_the_hold() -> None:
+    _, zoho = _run_sweep(_listed("7", "10:00:00", "hold-tag"), mode=Mode.OBSERVE)
+    assert zoho.crm.listings == []
+    assert zoho.crm.calls == []
+
+    store, zoho = FakeStore(), FakeZoho()
+    zoho.crm.records["7"] = _listed("7", "10:00:00", "hold-tag")
+    sweep = _sweep(admin_hold="adm_hold").model_copy(update={"mode": Mode.ENFORCE, "execute": True})
+    store.add(sweep)
+    make(store, zoho=zoho, context=FakeContext(), mode=Mode.OBSERVE).run_batch([msg(sweep.action_id)])
+    assert zoho.crm.calls == [("remove_tags", "7", ("Accounts", ("hold-tag",)))]
+
+
+def test_a_sweep_that_cannot_read_back_to_the_delete_says_to_check_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(zoho_actions, "MAX_SWEPT", 2)
+    store, zoho = _run_sweep(
+        _listed("7", "10:00:00", "hold-tag"), _listed("3", "10:01:00"), _listed("4", "10:01:30")
+    )
+
+    assert zoho.crm.calls == []
+    assert store.entries[0].note.endswith(
+        "; stopped after the 2 records changed last, before the end of that time: check the record a merge "
+        "kept by hand"
+    )
 
 
 def test_a_tag_check_zoho_keeps_failing_is_retried_then_dead_lettered() -> None:

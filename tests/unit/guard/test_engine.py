@@ -959,12 +959,13 @@ def _held_copy_of_a_synced_account(shadow: InMemoryShadow, **config: object) -> 
     return guard
 
 
-def _checks(result: object) -> list[tuple[str, dict[str, object], bool]]:
+def _checks(
+    result: object, kind: ActionKind = ActionKind.CLEAR_CARRIED_HOLD_TAG
+) -> list[tuple[str, dict[str, object], bool]]:
+    """The ``kind`` checks for a carried hold tag a decision queued: target, parameters, whether run."""
     entry = getattr(result, "entry", None)
     assert isinstance(entry, AuditEntry)
-    return [
-        (a.target, a.params, a.execute) for a in entry.actions if a.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG
-    ]
+    return [(a.target, a.params, a.execute) for a in entry.actions if a.kind is kind]
 
 
 def test_a_held_crm_record_deleted_has_the_records_it_matched_checked_for_a_carried_hold_tag(
@@ -988,6 +989,58 @@ def test_a_held_crm_record_deleted_has_the_records_it_matched_checked_for_a_carr
     assert shadow.states["crm:1"].echo_expected == {}  # the check may write nothing: no echo is expected
 
 
+def _sweeps(result: object) -> list[tuple[str, dict[str, object], bool]]:
+    return _checks(result, ActionKind.SWEEP_CARRIED_HOLD_TAG)
+
+
+def test_a_held_crm_record_deleted_has_the_records_crm_changed_then_checked_for_a_carried_hold_tag(
+    shadow: InMemoryShadow,
+) -> None:
+    # given a copy the guard holds
+    guard = _held_copy_of_a_synced_account(shadow)
+    deleted = event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE)
+
+    # when it is deleted: a merge into a record it did not match (another company's) deletes it too
+    result = guard.process(deleted)
+
+    # then the records CRM changed at that moment (the record a merge kept among them) are checked too,
+    # leaving out the record the other check reads (before: nothing looked beyond the records it matched)
+    assert _sweeps(result) == [
+        (
+            "crm:2",
+            {
+                "tag": "sync-guard-hold",
+                "module": "Accounts",
+                "merged_from": "crm:2",
+                "deleted_at": deleted.received_at.isoformat(),
+                "checked": ["crm:1"],
+            },
+            True,
+        )
+    ]
+    assert result.entry is not None
+    assert result.entry.note.endswith(
+        "checking crm:1 for the hold tag a CRM merge may have passed on, and the CRM records changed when it "
+        "was deleted (a merge into a record it did not match)"
+    )
+
+
+def test_a_held_crm_record_that_matched_no_live_record_is_still_looked_after_when_deleted(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the copy held, and the account it duplicated deleted since: no live record it matched is left
+    guard = _held_copy_of_a_synced_account(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd", minutes=2.5), Operation.DELETE))
+
+    result = guard.process(event_for(crm_account("2", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    # then only the records CRM changed when it was deleted can have been its master
+    assert _checks(result) == []
+    assert [target for target, _, _ in _sweeps(result)] == ["crm:2"]
+    assert result.entry is not None
+    assert "crm:2 was held: checking the CRM records changed when it was deleted" in result.entry.note
+
+
 def test_deleting_a_record_the_guard_does_not_hold_checks_nothing(shadow: InMemoryShadow) -> None:
     guard = _held_copy_of_a_synced_account(shadow)
     guard.process(event_for(crm_account("3", "Zeta Ltd", minutes=2.5)))
@@ -998,6 +1051,7 @@ def test_deleting_a_record_the_guard_does_not_hold_checks_nothing(shadow: InMemo
     result = guard.process(event_for(crm_account("4", "Zeta Ltd", minutes=3), Operation.DELETE))
 
     assert _checks(result) == []
+    assert _sweeps(result) == []
 
 
 def test_a_held_copy_deleted_in_observe_mode_checks_nothing(shadow: InMemoryShadow) -> None:
@@ -1010,6 +1064,7 @@ def test_a_held_copy_deleted_in_observe_mode_checks_nothing(shadow: InMemoryShad
 
     # then there is no tag a merge could have passed on
     assert _checks(result) == []
+    assert _sweeps(result) == []
 
 
 def test_a_record_under_an_admins_hold_written_in_observe_mode_is_checked_when_deleted(

@@ -220,8 +220,11 @@ def test_enforce_says_what_was_held_and_how(links: ZohoLinks) -> None:
     assert "would have" not in body
     assert "held by the guard" in body
     assert message.subject.endswith("held: Acme Limited")
-    assert "the guard removes the hold tag the merge may pass on to the record you keep" in body
-    assert "If you merge it into any other record, check that record afterwards" in body
+    # into whichever record it is merged: the guard looks after a record it did not match too
+    assert (
+        "If you merge the held CRM record into another record, the guard removes the hold tag the merge may "
+        "pass on to the record you keep, unless a hold of its own lists that record"
+    ) in body
 
 
 @pytest.mark.parametrize("rule", ["EMAIL_MISMATCH", "DISPLAY_NAME_COLLISION"])
