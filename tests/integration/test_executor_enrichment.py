@@ -17,6 +17,7 @@ from sync_guard.guard.engine import Guard, GuardConfig, awaiting_entry_id
 from sync_guard.guard.handler import GuardEventHandler
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import EntryKind
+from sync_guard.ingest import requeue_unqueued
 from sync_guard.ingest.messages import decode_message
 from sync_guard.ingest.ports import EventStatus, StoredEvent
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
@@ -94,6 +95,15 @@ def _handler(fetcher: ZohoRecordFetcher | None) -> GuardEventHandler:
         fetcher=fetcher,
     )
     return GuardEventHandler(guard)
+
+
+def _awaiting(sim: ZohoSimulator, name: str) -> tuple[GuardEvent, DynamoEventStore]:
+    """A notification of a new account, processed while no fetcher was configured: awaiting enrichment."""
+    account = sim.state.crm_create("Accounts", {"Account_Name": name}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    store = _store(event)
+    process_event(event, ProcessingDeps(events=store, handler=_handler(None)))
+    return event, store
 
 
 def test_a_notification_is_decided_on_the_record_fetched_from_crm(
@@ -291,10 +301,7 @@ def test_an_event_the_queue_refuses_goes_back_to_awaiting_enrichment_for_the_nex
     aws: AwsResources, sim: ZohoSimulator
 ) -> None:
     # given a notification recorded as awaiting enrichment
-    account = sim.state.crm_create("Accounts", {"Account_Name": "Harbour Kiln Ltd"}, source=Source.ADMIN)
-    event = _notification(str(account["id"]))
-    store = _store(event)
-    process_event(event, ProcessingDeps(events=store, handler=_handler(None)))
+    event, store = _awaiting(sim, "Harbour Kiln Ltd")
     awaiting = AwaitingEnrichment.from_settings(get_settings())
     now = datetime.now(UTC)
 
@@ -312,14 +319,11 @@ def test_an_event_the_queue_refuses_goes_back_to_awaiting_enrichment_for_the_nex
 
 def test_an_event_another_sweep_took_is_not_sent_twice(aws: AwsResources, sim: ZohoSimulator) -> None:
     # given two sweeps that both listed the same awaiting event
-    account = sim.state.crm_create("Accounts", {"Account_Name": "Copper Wren Ltd"}, source=Source.ADMIN)
-    event = _notification(str(account["id"]))
-    store = _store(event)
-    process_event(event, ProcessingDeps(events=store, handler=_handler(None)))
+    event, store = _awaiting(sim, "Copper Wren Ltd")
     awaiting = AwaitingEnrichment.from_settings(get_settings())
     listed = list(awaiting.events())
     now = datetime.now(UTC)
-    assert awaiting.take(event.event_id, now)  # the other sweep's move to 'queued'
+    assert awaiting.take(event.event_id, now)  # the other sweep's claim
 
     # when this sweep comes to it
     sent: list[str] = []
@@ -337,4 +341,32 @@ def test_an_event_another_sweep_took_is_not_sent_twice(aws: AwsResources, sim: Z
     # then it leaves the event to the sweep that took it
     assert moved == []
     assert sent == []
+    assert store.status_of(event.event_id) is EventStatus.RECEIVED  # still the other sweep's to send
+
+
+def test_an_event_taken_by_a_requeue_that_died_before_sending_it_is_sent_by_the_next_sweep(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given an awaiting event that a requeue-awaiting run took, and whose process then died before sending
+    event, store = _awaiting(sim, "Marram Beacon Ltd")
+    awaiting = AwaitingEnrichment.from_settings(get_settings())
+    taken_at = event.received_at + timedelta(hours=1)  # Zoho was configured an hour after it arrived
+    assert awaiting.take(event.event_id, taken_at)  # the claim; no send follows
+    queue = SqsEventQueue.from_settings(get_settings())
+
+    def sent() -> list[str]:
+        messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [decode_message(json.loads(json.dumps(m["Body"]))).event_id for m in messages]
+
+    # when the scheduled sweep runs while the claim is fresh: the run that took it may be sending it now
+    assert requeue_unqueued(store, queue, now=taken_at + timedelta(minutes=1)) == []
+    assert requeue_awaiting_enrichment(awaiting, queue, now=taken_at + timedelta(minutes=1)) == []
+    # and again once the claim is older than the sweep's wait
+    later = taken_at + timedelta(minutes=6)
+    assert requeue_unqueued(store, queue, now=later) == [event.event_id]
+
+    # then the event is on the processing queue, once, and marked queued; another sweep sends nothing
+    assert sent() == [event.event_id]
     assert store.status_of(event.event_id) is EventStatus.QUEUED
+    assert requeue_unqueued(store, queue, now=later + timedelta(minutes=10)) == []
+    assert requeue_awaiting_enrichment(awaiting, queue, now=later) == []

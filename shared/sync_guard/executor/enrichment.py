@@ -5,9 +5,12 @@
   the record no longer exists: the engine then treats the event as the delete it implies). Zoho errors
   propagate; a retryable one makes SQS redeliver the event.
 - ``requeue_awaiting_enrichment`` re-queues events stored as ``awaiting_enrichment`` (they arrived while no
-  fetcher was configured): each is moved back to ``queued`` (conditionally, so two sweeps cannot both take
-  it) and sent to the processing queue, where the engine now fetches and decides. Their earlier audit entry
-  (``<event>#awaiting``) stays; the decision gets the event's own entry id.
+  fetcher was configured): each is taken back to ``received`` with the time of the claim (conditionally, so
+  two sweeps cannot both take it), sent to the processing queue, where the engine now fetches and decides,
+  and marked ``queued``. A run that dies between the claim and the send leaves the event ``received``: the
+  scheduled sweep's ``requeue_unqueued`` sends it once the claim is older than its wait, as it does any
+  event stored and not queued. Their earlier audit entry (``<event>#awaiting``) stays; the decision gets
+  the event's own entry id.
 """
 
 from __future__ import annotations
@@ -104,16 +107,22 @@ class AwaitingEnrichment:
                     return
 
     def take(self, event_id: str, now: datetime) -> bool:
-        """``awaiting_enrichment`` -> ``queued``; False if someone else took it first."""
+        """``awaiting_enrichment`` -> ``received``, claimed at ``now`` (``requeued_at``); False if someone
+        else took it first.
+
+        ``received`` and not ``queued``: should the process die before the send, the event is where the
+        scheduled sweep looks for events stored but not queued, and ``requeued_at`` keeps that sweep off
+        it while the claim is fresh (``DynamoEventStore.unqueued``).
+        """
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": event_id}},
-                UpdateExpression="SET #status = :queued, requeued_at = :at",
+                UpdateExpression="SET #status = :received, requeued_at = :at",
                 ConditionExpression="#status = :awaiting",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":queued": {"S": EventStatus.QUEUED.value},
+                    ":received": {"S": EventStatus.RECEIVED.value},
                     ":awaiting": {"S": EventStatus.AWAITING_ENRICHMENT.value},
                     ":at": {"S": now.isoformat()},
                 },
@@ -124,19 +133,33 @@ class AwaitingEnrichment:
             raise
         return True
 
+    def sent(self, event_id: str, now: datetime) -> None:
+        """The queue took the event: ``received`` -> ``queued`` (a no-op once the processor moved it on)."""
+        self._move(event_id, EventStatus.RECEIVED, EventStatus.QUEUED, now)
+
     def give_back(self, event_id: str) -> None:
         """The queue refused the event: leave it awaiting, for the next sweep."""
-        self.client.update_item(
-            TableName=self.table,
-            Key={"pk": {"S": event_id}},
-            UpdateExpression="SET #status = :awaiting",
-            ConditionExpression="#status = :queued",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":queued": {"S": EventStatus.QUEUED.value},
-                ":awaiting": {"S": EventStatus.AWAITING_ENRICHMENT.value},
-            },
-        )
+        self._move(event_id, EventStatus.RECEIVED, EventStatus.AWAITING_ENRICHMENT)
+
+    def _move(
+        self, event_id: str, expected: EventStatus, to: EventStatus, at: datetime | None = None
+    ) -> None:
+        update = "SET #status = :to" + (", queued_at = :at" if at is not None else "")
+        values = {":to": {"S": to.value}, ":expected": {"S": expected.value}}
+        if at is not None:
+            values[":at"] = {"S": at.isoformat()}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": event_id}},
+                UpdateExpression=update,
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not is_conditional_check_failure(error):
+                raise
 
 
 def requeue_awaiting_enrichment(
@@ -169,6 +192,7 @@ def requeue_awaiting_enrichment(
             store.give_back(event.event_id)
             raise
         moved.append(event.event_id)
+        store.sent(event.event_id, now)
     if moved:
         logger.info("events awaiting enrichment re-queued", extra={"count": len(moved)})
     return moved

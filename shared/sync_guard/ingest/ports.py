@@ -20,8 +20,10 @@ class EventStatus(StrEnum):
     """Where a stored event is in its life.
 
     ``received`` means stored but not (known to be) queued: the state a failed enqueue leaves behind, and
-    the one a re-delivery or a sweep re-queues. ``queued`` is set after the queue accepted the message.
-    The processor ends it in ``processed`` or ``awaiting_enrichment`` (Notification API ids).
+    the one a re-delivery or a sweep re-queues (``requeue-awaiting`` claims an event by moving it back
+    here, so that a run that dies before sending it leaves it to the sweep). ``queued`` is set after the
+    queue accepted the message. The processor ends it in ``processed`` or ``awaiting_enrichment``
+    (Notification API ids).
     """
 
     RECEIVED = "received"

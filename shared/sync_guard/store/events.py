@@ -269,6 +269,9 @@ class DynamoEventStore:
     def unqueued(self, received_before: datetime, limit: int = 100) -> Iterator[GuardEvent]:
         """Events still ``received`` (stored, never queued) that arrived before ``received_before``.
 
+        An event ``requeue-awaiting`` took back to ``received`` is listed once its claim (``requeued_at``)
+        is as old too: the run that took it may be sending it now; past that, it died before sending.
+
         A scan with a filter: fine for a sweep every few minutes over a table that TTL keeps small. A
         sparse index on ``status`` would make it cheaper if the table grows large.
         """
@@ -276,7 +279,10 @@ class DynamoEventStore:
         found = 0
         for page in paginator.paginate(
             TableName=self._table,
-            FilterExpression="#status = :received AND received_at < :before",
+            FilterExpression=(
+                "#status = :received AND received_at < :before"
+                " AND (attribute_not_exists(requeued_at) OR requeued_at < :before)"
+            ),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":received": {"S": EventStatus.RECEIVED.value},
