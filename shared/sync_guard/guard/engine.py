@@ -160,6 +160,23 @@ def with_known_transactions(record: PartyRecord, previous: RecordState | None) -
     return record.model_copy(update=update) if update else record
 
 
+#: Where a second's edits start among its versions (epoch ms). Zoho's times have whole seconds and a record
+#: is created before it is edited: an edit whose time is a whole second is versioned from that second's
+#: ``.500``, after the record's create (``.000``, and the rare same-second changes ordered after it by
+#: arrival, ``.001`` on), so that a create delivered after an edit of its second is told apart as older.
+EDIT_OFFSET_MS = 500
+
+
+def edit_version(version: int) -> int:
+    """The version an edit at ``version`` is recorded with: past its second's create (``EDIT_OFFSET_MS``)."""
+    return version + EDIT_OFFSET_MS if version % 1000 == 0 else version
+
+
+def edited_within_second(state: RecordState) -> bool:
+    """Whether ``state`` is of an edit made within its (whole) second, rather than of the create."""
+    return state.version % 1000 >= EDIT_OFFSET_MS
+
+
 def same_second_change(previous: RecordState | None, record: PartyRecord, version: int) -> bool:
     """Whether ``record`` is another change within the second the shadow's state was written at.
 
@@ -300,13 +317,18 @@ def plan_event(
     config: GuardConfig,
     now: datetime,
     rules: Iterable[Rule] = RULES,
+    fetched: bool = False,
 ) -> CommitPlan:
-    """Everything ``event`` changes, given what the shadow held when it was read. Pure: no I/O."""
+    """Everything ``event`` changes, given what the shadow held when it was read. Pure: no I/O.
+
+    ``fetched``: ``record`` is what Zoho holds now (``Guard.process`` fetched it), not the event's copy.
+    """
     builder = _Builder(snapshot)
     previous = snapshot.own
     if record is not None:
         record = completed(record, previous, event.carries)
     version = _version(event, record)
+    zoho_time = version  # before the version orders it within its second
 
     if event.operation is Operation.DELETE:
         if previous is None and record is not None and record.module is Module.BOOKS_VENDORS:
@@ -319,12 +341,22 @@ def plan_event(
         return awaiting_enrichment_plan(event, config, now)
     if record.module is Module.BOOKS_VENDORS:
         return not_guarded_plan(event, record, config, now)
+    stale: str | None = None
     if same_second_change(previous, record, version):
         # Ordered after the state it follows: the second is all Zoho tells, so the later arrival (or,
-        # with a fetcher, what Zoho holds now: see Guard.process) is taken as the later change.
+        # with a fetcher, what Zoho holds now: see Guard.process) is taken as the later change. But a
+        # record is created before it is edited: its create's copy is older than an edit of that second.
         assert previous is not None
+        if event.operation is Operation.CREATE and not fetched and edited_within_second(previous):
+            stale = "a create older than the edit of its second that the shadow holds"
         version = previous.version + 1
-    if previous is not None and previous.version >= version:
+        if event.operation is not Operation.CREATE:
+            version = max(version, edit_version(zoho_time))
+    elif event.operation is Operation.UPDATE and (previous is None or previous.version < version):
+        version = edit_version(version)
+    if stale is None and previous is not None and previous.version >= version:
+        stale = f"older than the shadow's state (version {version} <= {previous.version})"
+    if stale is not None:
         return CommitPlan(
             entry=_entry(
                 event,
@@ -333,7 +365,7 @@ def plan_event(
                 EntryKind.STALE,
                 Decision.ALLOW,
                 names={record.ref: record.name},
-                note=f"older than the shadow's state (version {version} <= {previous.version}); ignored",
+                note=f"{stale}; ignored",
             )
         )
 
@@ -350,7 +382,7 @@ def plan_event(
                     "version": version,
                     "echo_expected": remaining,
                     "keys": keys,
-                    "synced_change": _synced_change(previous, record, version, event.carries),
+                    "synced_change": _synced_change(previous, record, zoho_time, event.carries),
                 }
             )
         )
@@ -379,7 +411,7 @@ def plan_event(
         first_seen=(previous.first_seen if previous else None) or now,
         echo_expected=previous.echo_expected if previous else {},
         held_by=(previous.held_by if previous else None) or standing_hold(snapshot, record.ref),
-        synced_change=_synced_change(previous, record, version, event.carries),
+        synced_change=_synced_change(previous, record, zoho_time, event.carries),
         cleared=previous.cleared if previous else frozenset(),
     )
     builder.put(own)
@@ -1203,6 +1235,7 @@ class Guard:
                 config=self.config,
                 now=self.clock(),
                 rules=self.rules,
+                fetched=fetched,
             )
             plan = counted_as_read(plan, snapshot.breaker)
             try:

@@ -111,6 +111,42 @@ def test_a_second_change_within_the_same_second_is_applied_not_dropped(shadow: I
     assert shadow.states["crm:1"].record.name == "Apex Ltd"
 
 
+def test_a_create_delivered_after_an_edit_of_its_second_is_stale(shadow: InMemoryShadow) -> None:
+    # Webhooks arrive out of order, and no fetcher can ask Zoho which came last: a record is created before
+    # it is edited, so the edit of the same second is the later change whichever arrives first.
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Apex Ltd"), Operation.UPDATE))
+
+    late_create = guard.process(event_for(crm_account("1", "Acme Ltd"), Operation.CREATE))
+
+    assert late_create.entry is not None
+    assert late_create.entry.kind is EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Ltd"
+    assert shadow.keys["n:apex ltd"].members == {"crm:1"}
+    assert "n:acme ltd" not in shadow.keys
+    # ... and a later edit of that second still follows the first.
+    again = guard.process(event_for(crm_account("1", "Apex Trading Ltd"), Operation.UPDATE))
+    assert again.entry is not None
+    assert again.entry.kind is not EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Trading Ltd"
+
+
+def test_an_edit_delivered_after_the_create_of_its_second_is_applied(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd"), Operation.CREATE))
+
+    edit = guard.process(event_for(crm_account("1", "Apex Ltd"), Operation.UPDATE))
+
+    assert edit.entry is not None
+    assert edit.entry.kind is not EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Ltd"
+    # ... and another copy of the create, with other values, delivered late does not undo it either.
+    late = guard.process(event_for(crm_account("1", "Acme Holdings Ltd"), Operation.CREATE))
+    assert late.entry is not None
+    assert late.entry.kind is EntryKind.STALE
+    assert shadow.states["crm:1"].record.name == "Apex Ltd"
+
+
 def test_the_same_values_again_within_the_second_are_stale(shadow: InMemoryShadow) -> None:
     # Another channel's copy of one change (a workflow webhook sending fewer fields): nothing new.
     guard = make_guard(shadow)
