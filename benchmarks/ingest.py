@@ -87,6 +87,9 @@ class _NullStore:
     def put_new_many(self, stored: Any) -> list[Any]:
         return [self.put_new(item) for item in stored]
 
+    def undated_identity(self, record_ref: str, content_id: str, *, new_id: str, expires_at: Any) -> str:
+        return content_id
+
     def mark_queued_many(self, event_ids: Any, at: Any) -> None:
         return None
 

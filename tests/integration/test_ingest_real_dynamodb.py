@@ -6,15 +6,22 @@ import json
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from sync_guard.config import get_settings
+from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.handler import GuardEventHandler
+from sync_guard.guard.matcher import LibraryMatcher
+from sync_guard.ingest.messages import decode_message
 from sync_guard.ingest.ports import EventStatus
+from sync_guard.processing import ProcessingDeps, process_event
 from sync_guard.store.aws import client
 from sync_guard.store.events import DynamoEventStore
+from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
-from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sample_event
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, http_event, sample_event
 
 pytestmark = pytest.mark.integration
 
@@ -220,3 +227,54 @@ def test_a_books_webhook_giving_the_same_organization_id_twice_is_taken_as_that_
     )
     assert refused["statusCode"] == 409
     assert "organization_id is 20099999999" in json.loads(refused["body"])["message"]
+
+
+def _books_form(name: str) -> dict[str, Any]:
+    """A Books "Edited" webhook whose form body the admin chose: no ``last_modified_time`` in it."""
+    body = urlencode({"contact_id": "460000000026077", "contact_name": name, "email": "ap@acme.example"})
+    return http_event(
+        "/webhooks/books",
+        body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Sync-Guard-Token": TEST_SECRET},
+        query={"event": "edit"},
+    )
+
+
+def test_a_books_body_without_its_modified_time_tells_an_edit_back_from_a_redelivery(
+    aws_server: AwsResources, app: Any
+) -> None:
+    def deliver(name: str) -> tuple[str, int]:
+        response = app.lambda_handler(_books_form(name), FakeLambdaContext())
+        assert response["statusCode"] == 202
+        answer = json.loads(response["body"])
+        [event_id] = answer["event_ids"]
+        return event_id, answer["duplicates"]
+
+    # when a customer is renamed A -> B -> A, each edit's webhook delivered, the last one twice (Books
+    # retrying a webhook it did not see acknowledged)
+    first, _ = deliver("Acme GmbH")
+    second, _ = deliver("Acme Trading GmbH")
+    third, repeats = deliver("Acme GmbH")
+    again, repeats_again = deliver("Acme GmbH")
+
+    # then the edit back to A is an event of its own, and its redelivery is recognised as it
+    assert len({first, second, third}) == 3
+    assert repeats == 0
+    assert (again, repeats_again) == (third, 1)
+    queued = [decode_message(json.loads(m["Body"])) for m in aws_server.queued_messages()]
+    assert [message.event_id for message in queued] == [first, second, third]
+
+    # and, processed in that order, the shadow holds A, as Zoho does
+    settings = get_settings()
+    events = DynamoEventStore.from_settings(settings)
+    handler = GuardEventHandler(
+        Guard(
+            DynamoShadowRepository.from_settings(settings), LibraryMatcher(), GuardConfig(mode=settings.mode)
+        )
+    )
+    for message in queued:
+        assert message.event is not None
+        process_event(message.event, ProcessingDeps(events=events, handler=handler))
+    state = DynamoShadowRepository.from_settings(settings).get_state("books:460000000026077")
+    assert state is not None
+    assert state.record.name == "Acme GmbH"

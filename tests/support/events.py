@@ -15,6 +15,8 @@ class MemoryStore:
     items: dict[str, StoredEvent] = field(default_factory=dict)
     statuses: dict[str, EventStatus] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: record ref -> (content id, event id) of its last undated event
+    undated: dict[str, tuple[str, str]] = field(default_factory=dict)
     fail_puts: bool = False
 
     def put_new(self, stored: StoredEvent) -> PutOutcome:
@@ -36,6 +38,14 @@ class MemoryStore:
 
     def put_new_many(self, stored: Sequence[StoredEvent]) -> list[PutOutcome]:
         return [self.put_new(item) for item in stored]
+
+    def undated_identity(self, record_ref: str, content_id: str, *, new_id: str, expires_at: datetime) -> str:
+        last = self.undated.get(record_ref)
+        if last is not None and last[0] == content_id:
+            return last[1]
+        event_id = new_id if last is not None else content_id
+        self.undated[record_ref] = (content_id, event_id)
+        return event_id
 
     def mark_queued_many(self, event_ids: Sequence[str], at: datetime) -> None:
         for event_id in event_ids:

@@ -86,6 +86,15 @@ class EventStore(Protocol):
         """Leave the event ``received`` and note why queueing failed, for the sweep and for people."""
         ...
 
+    def undated_identity(self, record_ref: str, content_id: str, *, new_id: str, expires_at: datetime) -> str:
+        """The id of an event whose body carries no modification time (``ingest.service.identified``).
+
+        The id of the record's last such event when that one had the same content (``content_id``): a
+        redelivery. Otherwise ``new_id`` (``content_id`` itself for the record's first), noted as the
+        record's last until ``expires_at``: an edit back to earlier values is a new event.
+        """
+        ...
+
 
 class EventQueue(Protocol):
     """The processing queue."""

@@ -11,6 +11,14 @@ and ``received`` is what reconciliation looks for. Two paths re-queue such an ev
 
 A duplicate delivery of an event already queued or processed is acknowledged with the same id and is not
 queued again. Only a failure to store answers 5xx: nothing else the guard does can lose an event.
+
+An event's id hashes its content, the record's modification time among it. A body the admin chose without
+that time (a Books raw body or form fields with no ``last_modified_time``, a CRM template with no
+``modified``) cannot tell an edit back to earlier values (A -> B -> A) from a redelivery of the first
+(Books re-posting a webhook after a failure): no header Zoho documents says either. Such an event
+(:func:`identified`) takes the id of the record's last undated event when that one had the same content,
+and a new id otherwise: a redelivery is recognised while it is the record's latest news, and an edit back
+is an event of its own. Such events are ordered by their arrival (the engine versions them by it).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from sync_guard.ingest.auth import (
 from sync_guard.ingest.body import decode_body
 from sync_guard.ingest.ports import EventNotStored, EventQueue, EventStore, PutOutcome, StoredEvent
 from sync_guard.ingest.request import Route, WebhookRequest, body_bytes
-from sync_guard.models.events import GuardEvent
+from sync_guard.models.events import GuardEvent, Operation, event_key
 from sync_guard.redact import redact_secret
 from sync_guard.zoho.payloads import parse_books_webhook, parse_crm_notification, parse_crm_workflow
 
@@ -144,14 +152,15 @@ class IngestService:
             raise _without_secret(error, secret) from None
         # However the body wrote it: a form percent-encodes, JSON escapes, a JSONString field does both.
         raw = redact_secret(body, secret, REDACTED, charset=decoded.charset)
+        expires_at = received_at + self._retention
         stored = [
             StoredEvent(
-                event=event,
+                event=identified(self._store, event, expires_at=expires_at),
                 raw_body=raw,
                 content_type=decoded.media_type,
                 route=request.route.value,
                 received_at=received_at,
-                expires_at=received_at + self._retention,
+                expires_at=expires_at,
             )
             for event in events
         ]
@@ -208,6 +217,24 @@ def refuse_another_books_organization(sent_values: Sequence[str], configured: st
         "own guard, or correct the parameter or the URL",
         field=ORGANIZATION_QUERY_PARAMETER,
     )
+
+
+def identified(store: EventStore, event: GuardEvent, *, expires_at: datetime) -> GuardEvent:
+    """``event`` with its id, which for an undated one (no modification time; not a delete, which ends
+    the record) the store picks (``EventStore.undated_identity``; see the module docstring). Raises
+    ``EventNotStored`` when the store cannot say."""
+    if event.modified_at is not None or event.operation is Operation.DELETE:
+        return event
+    new_id = event_key(event.event_id, event.received_at)
+    try:
+        event_id = store.undated_identity(
+            event.record_ref, event.event_id, new_id=new_id, expires_at=expires_at
+        )
+    except SyncGuardError:
+        raise
+    except Exception as error:
+        raise EventNotStored("the event could not be stored; please retry") from error
+    return event if event_id == event.event_id else event.model_copy(update={"event_id": event_id})
 
 
 def _without_secret(error: ClientError, secret: str) -> ClientError:

@@ -11,6 +11,12 @@ Item layout (``pk`` is the content-derived event id, so a repeated delivery meet
     expires_at    epoch seconds (table TTL)      queued_at / enqueue_error / processed_at   as they happen
 
 Large bodies are stored zlib-compressed (``raw_body_z``, ``event_z``) to stay under DynamoDB's 400 KB items.
+
+Beside the events, one item per record whose webhooks carry no modification time (``undated_identity``)::
+
+    pk            undated#crm:<id> / undated#books:<id>
+    content_id    the content-derived id of the record's last undated event
+    event_id      the id that event was stored under     expires_at    as the event's
 """
 
 from __future__ import annotations
@@ -208,6 +214,57 @@ class DynamoEventStore:
             for index in pending:
                 answers[index] = _WRITTEN
         return answers
+
+    def undated_identity(self, record_ref: str, content_id: str, *, new_id: str, expires_at: datetime) -> str:
+        """See ``EventStore.undated_identity``. Writes only (the ingest function may not read), each
+        conditional on what the record's item held, so that two deliveries at once agree."""
+        key = {"pk": {"S": f"undated#{record_ref}"}}
+        values = {":content": {"S": content_id}, ":expires": {"N": str(int(expires_at.timestamp()))}}
+        for _ in range(3):
+            # The record's last undated event had this content: its id (a redelivery).
+            repeat = self._update_undated(
+                key,
+                "SET expires_at = :expires",
+                "content_id = :content",
+                values,
+            )
+            if repeat is not None:
+                return repeat
+            # The record's first: the content's own id, as every dated event has.
+            for event_id, condition in (
+                (content_id, "attribute_not_exists(pk)"),
+                (new_id, "attribute_exists(pk) AND content_id <> :content"),
+            ):
+                noted = self._update_undated(
+                    key,
+                    "SET content_id = :content, event_id = :event_id, expires_at = :expires",
+                    condition,
+                    {**values, ":event_id": {"S": event_id}},
+                )
+                if noted is not None:
+                    return noted
+        raise EventNotStored("the events table kept changing the record's last event; please retry")
+
+    def _update_undated(
+        self, key: dict[str, Any], update: str, condition: str, values: dict[str, Any]
+    ) -> str | None:
+        """The item's ``event_id`` after the update, or None when the condition failed."""
+        try:
+            answer = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return None
+            raise EventNotStored("the events table refused the event") from error
+        except BotoCoreError as error:
+            raise EventNotStored("the events table is unreachable") from error
+        return str(answer["Attributes"]["event_id"]["S"])
 
     def _probe_received(self, stored: StoredEvent) -> EventStatus | None:
         try:

@@ -29,6 +29,7 @@ from sync_guard.ingest import (
 )
 from sync_guard.ingest.auth import HmacSha256Signature
 from sync_guard.models.events import GuardEvent
+from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.events import MemoryQueue, MemoryStore
 
 PAYLOADS = Path(__file__).resolve().parents[3] / "events" / "payloads"
@@ -101,6 +102,43 @@ def test_duplicate_delivery_is_acknowledged_with_the_same_id_but_not_queued_agai
     assert second.duplicates == 1
     assert len(queue.sent) == 1
     assert len(store.items) == 1
+
+
+def test_an_undated_edit_back_to_earlier_values_is_a_new_event_and_its_redelivery_a_repeat(
+    store: MemoryStore, queue: MemoryQueue
+) -> None:
+    # given a CRM template without "modified": nothing in the body dates the edit
+    ticks = iter(NOW + timedelta(seconds=n) for n in range(10))
+    service = IngestService.from_settings(
+        Settings(), store, queue, secret=lambda: SECRET, clock=lambda: next(ticks)
+    )
+
+    def edit(name: str) -> list[str]:
+        body = json.dumps({"event": "edit", "module": "Accounts", "id": "5725767000003000064", "name": name})
+        return service.ingest(request(Route.CRM_WORKFLOW, body)).event_ids
+
+    # when the account is renamed A -> B -> A, B's webhook delivered twice in a row, and A's last one too
+    first, second, second_again, back, back_again = (
+        edit(name) for name in ("Acme Ltd", "Acme Group Ltd", "Acme Group Ltd", "Acme Ltd", "Acme Ltd")
+    )
+
+    # then each edit is one event, the edit back to A one of its own, and the redeliveries repeats
+    assert second_again == second
+    assert back_again == back
+    assert len({*first, *second, *back}) == 3
+    assert [event.event_id for event in queue.sent] == [*first, *second, *back]
+    assert [event.record.name for event in queue.sent if event.record] == [
+        "Acme Ltd",
+        "Acme Group Ltd",
+        "Acme Ltd",
+    ]
+
+
+def test_a_dated_edit_keeps_its_content_derived_id(store: MemoryStore, queue: MemoryQueue) -> None:
+    body = payload_text("crm-workflow-account-edit.json")
+    [event_id] = make_service(store, queue).ingest(request(Route.CRM_WORKFLOW, body)).event_ids
+    assert event_id == parse_crm_workflow(json.loads(body), received_at=NOW).event_id
+    assert store.undated == {}
 
 
 def test_enqueue_failure_keeps_the_event_received_and_still_acknowledges(
