@@ -664,6 +664,9 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
     event's audit entry says it and names that record): Zoho's link changed since (``link`` refuses a pair
     it contradicts), or the pair predates that check and contradicted the link already, which the note
     tells apart by the link the guard last saw. A pair an admin made outlives Zoho's link going.
+
+    A link naming a CRM record the shadow holds as deleted pairs nothing (``_orphan``): the customer stays the
+    orphan the delete made it, and the note, by that record, says so.
     """
     replaced: dict[str, str] = {}
     own = builder.current(ref)
@@ -671,7 +674,13 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
         return replaced
     record = own.record
     if record.system is System.BOOKS:
-        if record.linked_crm_id:
+        dead_link = _deleted_link_target(builder, record)
+        if dead_link is not None:
+            _orphan(builder, own, dead_link)
+            replaced[dead_link] = (
+                f"{ref} still carries Zoho's link to {dead_link}, which is deleted: left unpaired"
+            )
+        elif record.linked_crm_id:
             target_ref = f"crm:{record.linked_crm_id}"
             seen = builder.read.get(ref)
             link_is_new = seen is None or seen.record.linked_crm_id != record.linked_crm_id
@@ -726,6 +735,30 @@ def _pair(builder: _Builder, ref: str, snapshot: Snapshot) -> dict[str, str]:
             if chosen.partner != ref:
                 builder.update(chosen.ref, partner=ref, pair_source=PairSource.ZOHO_LINK)
     return replaced
+
+
+def _deleted_link_target(builder: _Builder, record: PartyRecord) -> str | None:
+    """The CRM record a Books customer's Zoho link names, if the shadow knows it is deleted: Zoho does not
+    sync deletes, so the customer keeps the link to a record that is gone (seed pattern 3)."""
+    if not record.linked_crm_id:
+        return None
+    target = builder.current(f"crm:{record.linked_crm_id}")
+    return target.ref if target is not None and target.deleted else None
+
+
+def _orphan(builder: _Builder, own: RecordState, dead_link: str) -> None:
+    """Leave the Books customer ``own``, whose link names the deleted ``dead_link``, unpaired: the orphan the
+    CRM delete made it (``PARTNER_DELETED``). A pair Zoho's link made goes, as when the link goes; a pair an
+    admin made with another record outlives it. The deleted record is remembered as its former partner."""
+    if own.partner is None:
+        builder.update(own.ref, former_partner=dead_link)
+        return
+    if own.partner != dead_link and own.pair_source is PairSource.ADMIN:
+        return
+    old = builder.current(own.partner)
+    builder.update(own.ref, partner=None, pair_source=None, former_partner=own.partner)
+    if old is not None and old.partner == own.ref:
+        builder.update(old.ref, partner=None, pair_source=None, former_partner=own.ref)
 
 
 def _linked_books(snapshot: Snapshot, builder: _Builder, record: PartyRecord) -> tuple[RecordState, ...]:

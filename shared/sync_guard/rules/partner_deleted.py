@@ -3,6 +3,10 @@
 A Books customer deleted while its CRM account lives: the next edit of the account recreates the customer,
 minus its transaction history. A CRM account deleted: the sync does not propagate deletes, so the Books
 customer stays, unmapped. (A CRM delete that looks like a merge is CRM_MERGE_ORPHAN instead.)
+
+Also seen on a Books customer's event whose Zoho link names a CRM record the shadow holds as deleted, when
+the guard has not said so already: met only after the delete (the customer unknown then, or the CRM record
+deleted before the guard saw it), the customer is the orphan that delete left, and nobody was told.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ class PartnerDeleted(Rule):
     default_decision = Decision.FLAG
 
     def evaluate(self, ctx: RuleContext) -> Finding | None:
-        if not ctx.is_delete or ctx.partner is None or ctx.partner.deleted:
+        if not ctx.is_delete:
+            return self._still_linked_to_deleted(ctx)
+        if ctx.partner is None or ctx.partner.deleted:
             return None
         if ctx.partner.partner != ctx.ref:
             # The partner is paired with another record: this one was a second copy linked to it (the
@@ -61,3 +67,27 @@ class PartnerDeleted(Rule):
         return self.finding(
             subject=partner.ref, explanation=explanation, evidence=evidence, related=[ctx.ref]
         )
+
+    def _still_linked_to_deleted(self, ctx: RuleContext) -> Finding | None:
+        """A Books customer whose link names a deleted CRM record, unless its previous state already was that
+        record's orphan (the delete, or an earlier event of the customer, said so)."""
+        target = ctx.link_target
+        if ctx.record.system is not System.BOOKS or target is None or not target.deleted:
+            return None
+        previous = ctx.previous
+        if (
+            previous is not None
+            and previous.live
+            and previous.partner is None
+            and previous.former_partner == target.ref
+            and previous.record.linked_crm_id == ctx.record.linked_crm_id
+        ):
+            return None
+        when = utc_minute(target.deleted_at) if target.deleted_at else "earlier"
+        deleted = describe(target.record) if target.record.name else target.ref
+        explanation = (
+            f"Books customer {describe(ctx.record)} still carries Zoho's link to CRM record {deleted}, "
+            f"which was deleted {when}: it stays in Books, no longer mapped (Zoho does not sync deletions)."
+        )
+        evidence = [f"{target.ref} deleted {when}", f"{ctx.ref} still carries Zoho's link to {target.ref}"]
+        return self.finding(subject=ctx.ref, explanation=explanation, evidence=evidence, related=[target.ref])

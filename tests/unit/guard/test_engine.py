@@ -1271,3 +1271,127 @@ def test_a_books_vendor_deleted_is_never_taken_for_a_deleted_customer(shadow: In
     customer = guard.process(event_for(books_customer("21", "Acme Ltd", minutes=2), received=at(2)))
     assert customer.entry is not None
     assert "RECREATED_AFTER_DELETE" not in customer.entry.rules
+
+
+def _paired_then_crm_deleted(shadow: InMemoryShadow) -> tuple[Guard, AuditEntry]:
+    """Acme's CRM account and its Books customer, paired by Zoho's link; then the account deleted in CRM."""
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    deleted = guard.process(event_for(crm_account("1", "Acme Ltd", minutes=2), Operation.DELETE))
+    assert deleted.entry is not None
+    return guard, deleted.entry
+
+
+def _notices(entry: AuditEntry | None) -> list[str]:
+    assert entry is not None
+    return [a.target for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+
+
+def test_a_books_edit_still_linked_to_a_deleted_crm_record_leaves_it_an_orphan(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the CRM delete processed first: finance told of the orphan once, by the delete
+    guard, deleted = _paired_then_crm_deleted(shadow)
+    assert deleted.rules == ("PARTNER_DELETED",)
+    assert _notices(deleted) == ["books:9"]
+
+    # when the customer's next edit still carries Zoho's link to the deleted account (the sync keeps it)
+    edit = guard.process(
+        event_for(books_customer("9", "Acme Ltd", linked="1", minutes=3, phone="+44 1"), Operation.UPDATE)
+    )
+
+    # then it is not paired again with the deleted record, and finance is not told the same thing again
+    assert shadow.states["books:9"].partner is None
+    assert shadow.states["books:9"].former_partner == "crm:1"
+    assert shadow.states["crm:1"].partner is None
+    assert edit.entry is not None
+    assert edit.decision is Decision.ALLOW
+    assert _notices(edit.entry) == []
+    assert "books:9 still carries Zoho's link to crm:1, which is deleted: left unpaired" in edit.entry.note
+
+
+def test_a_books_customer_first_met_linked_to_a_deleted_crm_record_is_reported_as_its_orphan(
+    shadow: InMemoryShadow,
+) -> None:
+    # given a CRM account deleted before the guard met its Books customer: nobody was told of the orphan
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    gone = guard.process(event_for(crm_account("1", "Acme Ltd", minutes=1), Operation.DELETE))
+    assert _notices(gone.entry) == []
+
+    edit = guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2), Operation.UPDATE))
+
+    # then it is an orphan, reported as the CRM delete reports one (its subject the surviving customer)
+    assert shadow.states["books:9"].partner is None
+    assert shadow.states["books:9"].former_partner == "crm:1"
+    assert edit.entry is not None
+    assert edit.entry.rules == ("PARTNER_DELETED",)
+    assert edit.decision is Decision.FLAG
+    finding = edit.entry.findings[0]
+    assert finding.subject == "books:9"
+    assert finding.related == ("crm:1",)
+    assert _notices(edit.entry) == ["books:9"]
+    # ... once: its next edit is quiet
+    again = guard.process(
+        event_for(books_customer("9", "Acme Ltd", linked="1", minutes=3, phone="+44 1"), Operation.UPDATE)
+    )
+    assert again.decision is Decision.ALLOW
+    assert shadow.states["books:9"].partner is None
+
+
+def test_a_books_customer_first_met_linked_to_a_crm_record_deleted_unseen_is_its_orphan(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the delete of a CRM account the guard never saw (a tombstone without a name)
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd"), Operation.DELETE))
+
+    edit = guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2), Operation.UPDATE))
+
+    assert shadow.states["books:9"].partner is None
+    assert edit.entry is not None
+    assert edit.entry.rules == ("PARTNER_DELETED",)
+
+
+def test_a_books_edit_before_the_crm_delete_is_processed_is_paired_and_the_delete_orphans_it(
+    shadow: InMemoryShadow,
+) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    edit = guard.process(
+        event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2, phone="+44 1"), Operation.UPDATE)
+    )
+    assert edit.decision is Decision.ALLOW
+    assert shadow.states["books:9"].partner == "crm:1"
+
+    deleted = guard.process(event_for(crm_account("1", "Acme Ltd", minutes=3), Operation.DELETE))
+
+    assert deleted.entry is not None
+    assert deleted.entry.rules == ("PARTNER_DELETED",)
+    assert shadow.states["books:9"].partner is None
+    assert shadow.states["books:9"].former_partner == "crm:1"
+
+
+def test_a_crm_record_restored_after_its_delete_is_paired_again_with_its_books_customer(
+    shadow: InMemoryShadow,
+) -> None:
+    # given the orphan's edit processed after the delete
+    guard, _ = _paired_then_crm_deleted(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=3), Operation.UPDATE))
+    assert shadow.states["books:9"].partner is None
+
+    # when the account comes back from CRM's recycle bin, same id, and is edited
+    restored = guard.process(event_for(crm_account("1", "Acme Ltd", minutes=4), Operation.UPDATE))
+
+    # then Zoho's link, which the customer kept, pairs them again
+    assert restored.entry is not None
+    assert not shadow.states["crm:1"].deleted
+    assert shadow.states["crm:1"].partner == "books:9"
+    assert shadow.states["books:9"].partner == "crm:1"
+    later = guard.process(
+        event_for(books_customer("9", "Acme Ltd", linked="1", minutes=5, phone="+44 1"), Operation.UPDATE)
+    )
+    assert later.decision is Decision.ALLOW
+    assert shadow.states["books:9"].partner == "crm:1"
