@@ -255,3 +255,43 @@ def test_the_report_names_memberships_left_out_of_full_keys() -> None:
     lines = report_lines(result, dry_run=False)
 
     assert lines[-1] == "not joined, already shared by 5,000 records (a key that identifies nobody): q: 2"
+
+
+def test_rekey_marks_deleted_records_in_key_items_written_before_the_mark_was_kept(
+    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+) -> None:
+    # given a tombstone and a live record under this version's keys, in items an older release wrote
+    gone = state(books_customer("7", "Zenith Bakery Ltd"), deleted=True)
+    gone = gone.model_copy(update={"keys": keys_of(gone)})
+    live = state(crm_account("3", "Zenith Bakery Ltd"))
+    live = live.model_copy(update={"keys": keys_of(live)})
+    table = get_settings().shadow_table
+    items = [state_item(gone), state_item(live)]
+    for key in sorted(gone.keys | live.keys):
+        members = {s.ref for s in (gone, live) if key in s.keys}
+        items.append(to_item({"pk": f"KEY#{key}", "sk": KEY_SK, "members": members, "rev": 1}))
+    for item in items:
+        aws.dynamodb.put_item(TableName=table, Item=item)
+
+    assert rekeyer.run(keys_of, dry_run=True).marked == len(gone.keys)
+    assert all(repo.get_key(key).gone == frozenset() for key in gone.keys)
+    result = rekeyer.run(keys_of)
+
+    assert result.rekeyed == 0
+    assert result.marked == len(gone.keys)
+    assert all(repo.get_key(key).gone == {"books:7"} for key in gone.keys)
+    assert rekeyer.run(keys_of).marked == 0  # a second pass finds nothing to do
+
+
+def test_a_deleted_record_moved_to_new_keys_is_marked_deleted_there(
+    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+) -> None:
+    load_old_mapping(aws)
+    # (the seeder marks the tombstone it loads)
+    assert all(repo.get_key(key).gone == {"books:7"} for key in OLD_KEYS)
+
+    rekeyer.run(keys_of)
+
+    moved = repo.get_state("books:7")
+    assert moved is not None
+    assert all(repo.get_key(key).gone == {"books:7"} for key in moved.keys)

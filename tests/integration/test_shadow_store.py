@@ -14,7 +14,7 @@ from sync_guard.admin.model import Hold
 from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import ConcurrentUpdate, Conflict, Throttled
-from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.engine import Guard, GuardConfig, shadow_keys
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import (
     ActionKind,
@@ -1343,3 +1343,38 @@ def test_the_merge_checks_after_a_hold_an_admin_applied_are_carried_out_while_th
     assert result.entry is not None
     [check] = [a for a in result.entry.actions if a.kind is ActionKind.CLEAR_CARRIED_HOLD_TAG]
     assert (check.target, check.execute, check.mode) == ("crm:1", True, Mode.ENFORCE)
+
+
+def test_deleted_records_sharing_a_key_do_not_crowd_a_live_duplicate_out_of_the_cap(
+    aws_server: AwsResources,
+) -> None:
+    # given 60 Books customers of one name deleted (Books sends a deleted contact whole): tombstones, which
+    # stay in their keys, and share more of them with the new customer than the live duplicate does
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    matcher = LibraryMatcher()
+    guard = Guard(repo, matcher, GuardConfig(), clock=lambda: T0)
+    for n in range(60):
+        gone = books_customer(f"1{n:02d}", "Kestrel Logistics Ltd", email="accounts@kestrel.co.uk")
+        delete = event_for(gone, Operation.DELETE, received=at(1)).model_copy(update={"record": gone})
+        guard.process(delete)
+    # ... and the company's live CRM account
+    guard.process(event_for(crm_account("5", "Kestrel Logistics Ltd", minutes=2), received=at(2)))
+    new = books_customer("900", "Kestrel Logistics Ltd", email="accounts@kestrel.co.uk", minutes=3)
+    name_key = next(key for key in shadow_keys(new, matcher) if key.startswith("n:"))
+    assert len(repo.get_key(name_key).members) == 61
+
+    # when a new customer of that name is read for (at most 50 candidates)
+    request = SnapshotRequest(
+        event_id="evt_new", entry_id="evt_new", ref=new.ref, keys=shadow_keys(new, matcher)
+    )
+    snapshot = repo.read_snapshot(request)
+
+    # then the live account is among them, and enough deleted ones for a recreation to be recognised
+    assert "crm:5" in snapshot.others
+    assert len(snapshot.others) == request.max_candidates
+    result = guard.process(event_for(new, received=at(3)))
+    assert result.entry is not None
+    assert "crm:5" in result.entry.records
+    assert "RECREATED_AFTER_DELETE" in result.entry.rules
+    # (the key item says which of its members are deleted: no state is read to tell)
+    assert len(repo.get_key(name_key).gone) == 60

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 from sync_guard.guard.model import PairSource, RecordState
 from sync_guard.models.records import Module, PartyRecord, System
-from sync_guard.store.shadow import state_from_item, state_item
+from sync_guard.store.items import to_item
+from sync_guard.store.shadow import (
+    TOMBSTONE_CANDIDATES,
+    key_from_item,
+    live_first,
+    state_from_item,
+    state_item,
+)
 
 
 def test_a_state_comes_back_as_written_with_or_without_a_synced_change() -> None:
@@ -26,3 +33,29 @@ def test_a_state_comes_back_as_written_with_or_without_a_synced_change() -> None
     assert state_from_item(state_item(state)) == state
     unknown = state.model_copy(update={"synced_change": None})
     assert state_from_item(state_item(unknown)) == unknown
+
+
+def test_a_key_item_written_before_deleted_members_were_kept_reads_as_all_live() -> None:
+    old = to_item({"pk": "KEY#n:acme", "sk": "K", "members": {"crm:1", "crm:2"}, "owner": "crm:1", "rev": 2})
+
+    item = key_from_item("n:acme", old)
+
+    assert item.gone == frozenset()
+    assert item.live_members == {"crm:1", "crm:2"}
+
+
+def test_the_capped_candidates_take_live_records_first_keeping_room_for_some_deleted_ones() -> None:
+    ranked = [f"books:{n:03d}" for n in range(60)] + ["crm:5"]
+    gone = set(ranked[:60])
+
+    chosen = live_first(ranked, gone, 50)
+
+    assert len(chosen) == 50
+    assert "crm:5" in chosen
+    assert chosen[:TOMBSTONE_CANDIDATES] == ranked[:TOMBSTONE_CANDIDATES]  # the best-ranked deleted ones
+    # many live ones leave the deleted ones their share, and no more
+    live = [f"crm:{n:03d}" for n in range(80)]
+    chosen = live_first([*ranked[:60], *live], gone, 50)
+    assert sum(ref in gone for ref in chosen) == TOMBSTONE_CANDIDATES
+    # nothing known deleted (items of an earlier release): rank order, as before
+    assert live_first(ranked, set(), 50) == ranked[:50]

@@ -52,6 +52,9 @@ def report_lines(result: RekeyResult, *, dry_run: bool) -> list[str]:
             f"not joined, already shared by {MAX_KEY_MEMBERS:,} records (a key that identifies nobody): "
             f"{_by_kind(result.full)}"
         )
+    if result.marked:
+        verb = "would mark" if dry_run else "marked"
+        lines.append(f"{verb} deleted records as deleted in {result.marked} key items that did not say so")
     if result.changed_meanwhile:
         lines.append(f"{result.changed_meanwhile} rewritten by an event meanwhile, which keyed them itself")
     return lines
@@ -82,10 +85,11 @@ def rekey(
     client = aws.client("dynamodb", settings)
     now = datetime.now(UTC)
     result = ShadowRekeyer(client, settings.shadow_table).run(keys_of, dry_run=dry_run)
-    if not dry_run and result.rekeyed:
+    if not dry_run and (result.rekeyed or result.marked):
         note = (
             f"re-keyed {result.rekeyed} of {result.records} records; memberships added "
-            f"{_by_kind(result.added)}, removed {_by_kind(result.removed)}"
+            f"{_by_kind(result.added)}, removed {_by_kind(result.removed)}; deleted records marked in "
+            f"{result.marked} key items"
         )
         who = actor or default_actor()
         entry = admin_entry("rekey", actor=who, at=now, mode=settings.mode, note=note)

@@ -540,7 +540,7 @@ def _plan_delete(
             note="delete of a record the shadow never saw",
         )
         key_changes = tuple(
-            KeyChange(key, add=frozenset({tombstone.ref}), expected_rev=snapshot.keys[key].rev)
+            KeyChange(key, add=frozenset({tombstone.ref}), expected_rev=snapshot.keys[key].rev, gone=True)
             for key in sorted(keys)
             if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
         )
@@ -1025,22 +1025,31 @@ def _key_changes(
     event: GuardEvent, snapshot: Snapshot, ref: str, keys: frozenset[str], previous_keys: frozenset[str]
 ) -> list[KeyChange]:
     """The key memberships that move ``ref`` from ``previous_keys`` to ``keys``: each claim conditional on the
-    revision of the key item read (a key at ``MAX_KEY_MEMBERS`` stops growing), each removal unconditional."""
-    changes = [
-        KeyChange(key, add=frozenset({ref}), expected_rev=snapshot.keys[key].rev)
-        for key in sorted(keys - previous_keys)
-        if key in snapshot.keys and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
-    ]
-    if event.operation is not Operation.DELETE:
-        # Also (re)join keys whose item does not list the record: a first write after a tombstone, or a
-        # membership a development server's split transaction lost (see DynamoShadowRepository.commit).
-        changes += [
-            KeyChange(key, add=frozenset({ref}), expected_rev=snapshot.keys[key].rev)
-            for key in sorted(keys & previous_keys)
+    revision of the key item read (a key at ``MAX_KEY_MEMBERS`` stops growing), each removal unconditional.
+
+    A delete keeps the record in its keys and marks it deleted there (``KeyItem.gone``), unconditionally as
+    a removal is; any other event takes such a mark off (the record is back: a restore, a later create)."""
+    if event.operation is Operation.DELETE:
+        return [
+            KeyChange(key, add=frozenset({ref}), checked=False, gone=True)
+            for key in sorted(keys)
             if key in snapshot.keys
-            and ref not in snapshot.keys[key].members
-            and len(snapshot.keys[key].members) < MAX_KEY_MEMBERS
+            and ref in snapshot.keys[key].members
+            and ref not in snapshot.keys[key].gone
         ]
+    claims: dict[str, KeyChange] = {}
+    for key in sorted(keys):
+        item = snapshot.keys.get(key)
+        if item is None:
+            continue
+        if ref in item.gone:
+            # Back after a delete: live again in the keys it stayed in (full or not).
+            claims[key] = KeyChange(key, add=frozenset({ref}), expected_rev=item.rev, gone=False)
+        elif (key not in previous_keys or ref not in item.members) and len(item.members) < MAX_KEY_MEMBERS:
+            # A new key; or one whose item does not list the record: a first write after a tombstone, or a
+            # membership a development server's split transaction lost (see DynamoShadowRepository.commit).
+            claims[key] = KeyChange(key, add=frozenset({ref}), expected_rev=item.rev)
+    changes = list(claims.values())
     changes += [
         KeyChange(key, remove=frozenset({ref}), checked=False) for key in sorted(previous_keys - keys)
     ]

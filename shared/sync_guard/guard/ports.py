@@ -95,6 +95,13 @@ class KeyItem:
     owner: str | None = None
     #: None when the item does not exist yet (a write must then create it, conditionally).
     rev: int | None = None
+    #: The members known to be deleted records (tombstones), so that a capped read can prefer live ones
+    #: without reading their states. An item written before this was kept lists none: all count as live.
+    gone: frozenset[str] = frozenset()
+
+    @property
+    def live_members(self) -> frozenset[str]:
+        return self.members - self.gone
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,9 @@ class KeyChange:
     #: The revision read, or None if absent; ``checked`` False for removals from keys that were not read.
     expected_rev: int | None = None
     checked: bool = True
+    #: With ``add``: True, the records added are deleted ones (listed in the item's ``gone`` too, a delete
+    #: marking its record there); False, they are live again (taken off ``gone``); None, as they are.
+    gone: bool | None = None
 
 
 @dataclass(frozen=True)

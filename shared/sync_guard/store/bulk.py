@@ -77,15 +77,18 @@ class ShadowSeeder:
         for state in to_write:
             for key in state.keys:
                 members.setdefault(key, set()).add(state.ref)
+        deleted = {state.ref for state in to_write if state.deleted}
         key_items = get_key_items(self._client, self.shadow_table, members) if check_existing else {}
         merged: list[dict[str, Any]] = []
         for key, refs in sorted(members.items()):
             old_key = key_items.get(key, KeyItem(key=key))
             room = max(0, self.max_key_members - len(old_key.members))
             joining = sorted(refs - old_key.members)[:room]
-            if not joining:
-                continue  # every one a member already, or the key is full
             all_members = sorted(old_key.members.union(joining))
+            # The members known deleted (``KeyItem.gone``), as the states written now say of theirs.
+            gone = (old_key.gone - refs) | (deleted & refs & set(all_members))
+            if not joining and gone == old_key.gone:
+                continue  # every one a member already, or the key is full
             merged.append(
                 to_item(
                     {
@@ -94,6 +97,7 @@ class ShadowSeeder:
                         "members": set(all_members),
                         "owner": old_key.owner or all_members[0],
                         "rev": (old_key.rev or 0) + 1,
+                        "gone": gone or None,  # DynamoDB stores no empty set
                     }
                 )
             )
@@ -112,6 +116,7 @@ class RekeyResult:
     added: Counter[str] = field(default_factory=Counter)  # key memberships added, by key prefix
     removed: Counter[str] = field(default_factory=Counter)  # and removed
     full: Counter[str] = field(default_factory=Counter)  # new keys not joined: MAX_KEY_MEMBERS already
+    marked: int = 0  # deleted records marked as such (``KeyItem.gone``) in key items that did not say so
 
 
 _REKEY_ATTEMPTS = 10
@@ -172,10 +177,13 @@ class ShadowRekeyer:
         added: Counter[str] = Counter()
         removed: Counter[str] = Counter()
         full: Counter[str] = Counter()
+        marked = 0
         for state in self.states():
             records += 1
             keys = keys_of(state)
             if keys == state.keys:
+                if state.deleted:
+                    marked += self._mark_deleted(state, dry_run=dry_run)
                 continue
             joining = self._with_room(keys - state.keys)
             if not dry_run and not self._rekey(state, keys, joining):
@@ -185,7 +193,21 @@ class ShadowRekeyer:
             added.update(key_kind(key) for key in joining)
             full.update(key_kind(key) for key in keys - state.keys - joining)
             removed.update(key_kind(key) for key in state.keys - keys)
-        return RekeyResult(records, rekeyed, changed_meanwhile, added, removed, full)
+        return RekeyResult(records, rekeyed, changed_meanwhile, added, removed, full, marked)
+
+    def _mark_deleted(self, state: RecordState, *, dry_run: bool) -> int:
+        """Mark a deleted record as such (``gone``) in the key items that list it without saying so: items
+        written before a release kept that mark (the capped candidate read prefers live members by it).
+        Unconditional, as a delete's own mark is. Returns how many items it marked (dry run: would mark)."""
+        items = get_key_items(self._client, self.shadow_table, state.keys)
+        unmarked = sorted(
+            key for key, item in items.items() if state.ref in item.members and state.ref not in item.gone
+        )
+        if not dry_run:
+            for key in unmarked:
+                change = KeyChange(key, add=frozenset({state.ref}), checked=False, gone=True)
+                self._client.update_item(**key_update(self.shadow_table, change)["Update"])
+        return len(unmarked)
 
     def _with_room(self, keys: frozenset[str]) -> frozenset[str]:
         """Those of ``keys`` whose items have room for one more member (absent items have)."""
@@ -214,7 +236,9 @@ class ShadowRekeyer:
         ref = state.ref
         write = StateWrite(state.model_copy(update={"keys": keys, "rev": state.rev + 1}), state.rev)
         joins = [
-            key_update(self.shadow_table, KeyChange(k, add=frozenset({ref}), checked=False))
+            key_update(
+                self.shadow_table, KeyChange(k, add=frozenset({ref}), checked=False, gone=state.deleted)
+            )
             for k in sorted(joining)
         ]
         leaves = [

@@ -6,7 +6,8 @@ Items of the shadow table (``pk``/``sk``):
   ``deleted``, ``partner``/``pair_source``/``former_partner``, the ``keys`` it is indexed under, ``rev``,
   ``echo_expected`` (changes the guard's own queued actions will cause), ``held_by``, ``synced_change``
   (the version at which the values Zoho's sync carries last changed: the stall check reads it).
-- key index, ``KEY#n:acme`` / ``K``: ``members`` (string set of refs), ``owner`` (first writer), ``rev``.
+- key index, ``KEY#n:acme`` / ``K``: ``members`` (string set of refs), ``owner`` (first writer), ``rev``,
+  ``gone`` (string set: the members that are deleted records; absent in items written before it was kept).
   Blocking keys from the matcher, plus ``link:crm:<id>``, whose members are the Books customers whose Zoho
   link (``zcrm_account_id``/``zcrm_contact_id``) names that CRM record.
 - breaker state, ``BREAKER`` / ``S``: ``open``, ``epoch`` (bumped by every reset), ``opened_at``.
@@ -22,7 +23,8 @@ Why this shape:
 
 - **No scans, constant work.** Every key is one item, so the candidates of an event come from one
   ``BatchGetItem`` (the record and its ``HOLD`` item, its key items, the breaker, the event's audit
-  marker) and a second one (the candidates' states, capped at ``max_candidates``, the partner, the pairs
+  marker) and a second one (the candidates' states, capped at ``max_candidates``, live records first:
+  see ``_candidate_refs``; the partner, the pairs
   of the CRM record a Books customer links to or of a CRM contact's account, the breaker windows). A
   commit is one ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes
   read one more round, for the keys of the record's last known state; an edit of a linked Books customer
@@ -36,8 +38,9 @@ Why this shape:
 - **One transaction per event.** Record state, pair changes on both sides, key items, the audit entry (whose
   primary item is the event's idempotency marker), outbox actions, breaker counters and holds are written
   together, or nothing is.
-- Deleted records stay in their key items (with ``deleted`` on their state), so a re-created customer still
-  finds the deleted one it replaces.
+- Deleted records stay in their key items (with ``deleted`` on their state, and listed in the item's
+  ``gone``), so a re-created customer still finds the deleted one it replaces; ``gone`` lets the capped
+  candidate read prefer live members without reading a state more.
 """
 
 from __future__ import annotations
@@ -179,6 +182,21 @@ def link_key(crm_record_id: str) -> str:
     return f"link:crm:{crm_record_id}"
 
 
+#: Of an event's capped candidates, the places kept for deleted records whatever the number of live ones.
+TOMBSTONE_CANDIDATES = 10
+
+
+def live_first(ranked: Sequence[str], gone: set[str] | frozenset[str], cap: int) -> list[str]:
+    """At most ``cap`` of ``ranked`` (best first): the live ones first, keeping room for up to
+    :data:`TOMBSTONE_CANDIDATES` of those in ``gone`` (the best ranked), then the rest in rank order."""
+    dead = [ref for ref in ranked if ref in gone]
+    kept_dead = dead[: min(TOMBSTONE_CANDIDATES, cap)]
+    live = [ref for ref in ranked if ref not in gone][: cap - len(kept_dead)]
+    chosen = set(live) | set(kept_dead)
+    chosen |= set([ref for ref in ranked if ref not in chosen][: cap - len(chosen)])
+    return [ref for ref in ranked if ref in chosen]
+
+
 # ---------------------------------------------------------------------------------------------- codecs
 def state_item(state: RecordState) -> dict[str, Any]:
     record = state.record
@@ -243,6 +261,7 @@ def key_from_item(key: str, item: dict[str, Any] | None) -> KeyItem:
         members=frozenset(values.get("members", set())),
         owner=values.get("owner"),
         rev=int(values.get("rev", 0)),
+        gone=frozenset(values.get("gone", set())),
     )
 
 
@@ -404,7 +423,12 @@ def key_update(table: str, change: KeyChange) -> dict[str, Any]:
         raise ValueError(f"key {change.key}: add and remove in one change")
     values: dict[str, Any] = {":one": to_value(1)}
     if change.add:
-        expression = "ADD members :members, rev :one SET #owner = if_not_exists(#owner, :owner)"
+        expression = "ADD members :members, rev :one"
+        if change.gone:
+            expression += ", gone :members"
+        expression += " SET #owner = if_not_exists(#owner, :owner)"
+        if change.gone is False:
+            expression += " DELETE gone :members"
         values[":members"] = {"SS": sorted(change.add)}
         values[":owner"] = to_value(sorted(change.add)[0])
         names = {"#owner": "owner"}
@@ -521,19 +545,29 @@ class DynamoShadowRepository:
     def _candidate_refs(
         request: SnapshotRequest, own: RecordState | None, keys: dict[str, KeyItem]
     ) -> set[str]:
-        """Refs worth reading: the most-shared key members (capped), every link member, the partners."""
+        """Refs worth reading: the most-shared key members (capped, live ones first), the link members (capped
+        the same way), the partners.
+
+        Deleted records stay members of their keys (``RECREATED_AFTER_DELETE`` compares a new record with
+        them), so a common name's key can list more tombstones than the cap: ranked by shared keys alone,
+        they would crowd out a live duplicate. The items say which members are deleted (``gone``), so the
+        cap takes live members first, keeping room for the :data:`TOMBSTONE_CANDIDATES` best-ranked deleted
+        ones (one confident match is all that rule needs); what the live ones leave is filled by rank.
+        """
         shared: Counter[str] = Counter()
         linked: set[str] = set()
+        gone: set[str] = set()
         for key, item in keys.items():
+            gone |= item.gone
             if key in request.lookup_keys or key.startswith("link:"):
                 linked |= item.members
             else:
                 shared.update(item.members)
         shared.pop(request.ref, None)
         # Most shared keys first, then ref order: deterministic, so re-evaluation reads the same candidates.
-        ranked = sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))
-        wanted = {ref for ref, _ in ranked[: request.max_candidates]}
-        wanted |= set(sorted(linked)[: request.max_candidates])
+        ranked = [ref for ref, _ in sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))]
+        wanted = set(live_first(ranked, gone, request.max_candidates))
+        wanted |= set(live_first(sorted(linked), gone, request.max_candidates))
         if own is not None:
             wanted |= {ref for ref in (own.partner, own.former_partner) if ref}
         return wanted

@@ -141,7 +141,16 @@ class InMemoryShadow:
             old = self.keys.get(change.key, KeyItem(key=change.key))
             members = (old.members | change.add) - change.remove
             owner = old.owner or (sorted(change.add)[0] if change.add else None)
-            self.keys[change.key] = KeyItem(change.key, frozenset(members), owner, (old.rev or 0) + 1)
+            gone = (
+                old.gone | change.add
+                if change.gone
+                else old.gone - change.add
+                if change.gone is False
+                else old.gone
+            )
+            self.keys[change.key] = KeyItem(
+                change.key, frozenset(members), owner, (old.rev or 0) + 1, frozenset(gone)
+            )
         for action in plan.actions:
             self.outbox.setdefault(action.action_id, action)
         if plan.breaker:

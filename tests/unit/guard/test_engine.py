@@ -1395,3 +1395,27 @@ def test_a_crm_record_restored_after_its_delete_is_paired_again_with_its_books_c
     )
     assert later.decision is Decision.ALLOW
     assert shadow.states["books:9"].partner == "crm:1"
+
+
+def test_a_delete_marks_its_record_deleted_in_its_keys_and_its_return_marks_it_live(
+    shadow: InMemoryShadow,
+) -> None:
+    guard, _ = _paired_then_crm_deleted(shadow)
+    # the delete keeps the record in its key (a recreation still finds it), marked deleted there
+    assert shadow.keys["n:acme ltd"].members == {"crm:1", "books:9"}
+    assert shadow.keys["n:acme ltd"].gone == {"crm:1"}
+
+    guard.process(event_for(crm_account("1", "Acme Ltd", minutes=4), Operation.UPDATE))
+
+    assert shadow.keys["n:acme ltd"].members == {"crm:1", "books:9"}
+    assert shadow.keys["n:acme ltd"].gone == frozenset()
+
+
+def test_a_tombstone_of_a_record_the_guard_never_saw_is_marked_deleted_in_its_keys(
+    shadow: InMemoryShadow,
+) -> None:
+    guard = make_guard(shadow)
+    customer = books_customer("1", "Zeta Foods Ltd")
+    guard.process(event_for(customer, Operation.DELETE).model_copy(update={"record": customer}))
+
+    assert shadow.keys["n:zeta foods ltd"].gone == {"books:1"}
