@@ -291,7 +291,8 @@ def not_guarded_plan(
     event: GuardEvent, record: PartyRecord, config: GuardConfig, now: datetime
 ) -> CommitPlan:
     """A Books vendor: suppliers are not what the sync creates, so the event is recorded and allowed,
-    and the record is neither kept in the shadow nor matched (a customer of the same name is normal)."""
+    and the record is neither kept in the shadow nor matched (a customer of the same name is normal). A
+    customer the shadow holds, edited into a vendor, is retired instead (``_plan_retire``)."""
     entry = _entry(
         event,
         config,
@@ -302,6 +303,46 @@ def not_guarded_plan(
         note="a Books vendor: the guard watches customers only",
     )
     return CommitPlan(entry=entry)
+
+
+def _plan_retire(
+    event: GuardEvent,
+    record: PartyRecord,
+    snapshot: Snapshot,
+    builder: _Builder,
+    version: int,
+    config: GuardConfig,
+    now: datetime,
+) -> CommitPlan:
+    """A Books customer edited into a vendor: no longer a customer, so retired from matching as a delete
+    retires a record, but without a tombstone's effects. Its state is kept as the vendor, taken for
+    deleted (no longer live: a later edit back into a customer is decided like a create) and out of
+    every key (no candidate of anything, so no RECREATED_AFTER_DELETE for a new customer of its name).
+    Its pair ends as a deleted customer's does; finance is not told: a supplier is no duplicate, and
+    nothing is to be done about the pair (the audit entry names the partner)."""
+    previous = snapshot.own
+    assert previous is not None
+    partner_ref = previous.partner
+    partner = _put_deleted(builder, previous, record=record, version=version, keys=frozenset())
+    note = "a Books customer turned vendor: retired from matching (the guard watches customers only)"
+    names = {record.ref: record.name}
+    if partner is not None:
+        note += f"; its pair with {partner.ref} ended"
+        names[partner.ref] = partner.record.name
+    entry = _entry(
+        event,
+        config,
+        now,
+        EntryKind.NOT_GUARDED,
+        Decision.ALLOW,
+        records=[partner_ref] if partner_ref else [],
+        names=names,
+        note=note,
+    )
+    removals = tuple(
+        KeyChange(key, remove=frozenset({previous.ref}), checked=False) for key in sorted(previous.keys)
+    )
+    return CommitPlan(entry=entry, state_writes=builder.writes(), key_changes=removals)
 
 
 def awaiting_entry_id(event_id: str) -> str:
@@ -340,6 +381,8 @@ def plan_event(
         # a record Zoho no longer has for its delete; a caller of this pure function might not.
         return awaiting_enrichment_plan(event, config, now)
     if record.module is Module.BOOKS_VENDORS:
+        if previous is not None and previous.live and previous.version < version:
+            return _plan_retire(event, record, snapshot, builder, version, config, now)
         return not_guarded_plan(event, record, config, now)
     stale: str | None = None
     if same_second_change(previous, record, version):
@@ -558,21 +601,9 @@ def _plan_delete(
             )
         )
     partner_ref = previous.partner
-    partner_before = builder.current(partner_ref)
-    builder.put(
-        previous.model_copy(
-            update={
-                "deleted": True,
-                "deleted_at": _deleted_at(event),
-                "version": max(version, previous.version),
-                "partner": None,
-                "pair_source": None,
-                "former_partner": partner_ref or previous.former_partner,
-            }
-        )
+    partner_before = _put_deleted(
+        builder, previous, deleted_at=_deleted_at(event), version=max(version, previous.version)
     )
-    if partner_before is not None and partner_before.partner == previous.ref:
-        builder.update(partner_before.ref, partner=None, pair_source=None, former_partner=previous.ref)
     candidates = _candidates(
         previous.record, snapshot, builder, matcher, exclude={previous.ref, partner_ref}, partner=partner_ref
     )
@@ -606,6 +637,21 @@ def _plan_delete(
         sweep_from=_deleted_at(event) if held and previous.system is System.CRM else None,
         admin_hold=hold.entry_id if hold is not None and hold.written_by_admin else None,
     )
+
+
+def _put_deleted(builder: _Builder, previous: RecordState, **update: Any) -> RecordState | None:
+    """Put ``previous`` as deleted (with ``update``), its pair ended on both sides (the partner remembers
+    it as its former partner); returns the partner as it was."""
+    partner = builder.current(previous.partner)
+    ended = {
+        "partner": None,
+        "pair_source": None,
+        "former_partner": previous.partner or previous.former_partner,
+    }
+    builder.put(previous.model_copy(update={"deleted": True, **ended, **update}))
+    if partner is not None and partner.partner == previous.ref:
+        builder.update(partner.ref, partner=None, pair_source=None, former_partner=previous.ref)
+    return partner
 
 
 def _modified_after(previous: RecordState, version: int) -> bool:

@@ -1419,3 +1419,57 @@ def test_a_tombstone_of_a_record_the_guard_never_saw_is_marked_deleted_in_its_ke
     guard.process(event_for(customer, Operation.DELETE).model_copy(update={"record": customer}))
 
     assert shadow.keys["n:zeta foods ltd"].gone == {"books:1"}
+
+
+def _vendor(customer: PartyRecord, minutes: float) -> PartyRecord:
+    """``customer`` edited into a supplier in Books (``contact_type: vendor``)."""
+    return customer.model_copy(update={"module": Module.BOOKS_VENDORS, "modified_at": at(minutes)})
+
+
+def test_a_customer_turned_vendor_is_retired_from_matching_and_its_pair_ends_quietly(
+    shadow: InMemoryShadow,
+) -> None:
+    # given a Books customer paired with its CRM account
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    customer = books_customer("9", "Acme Ltd", linked="1", minutes=1)
+    guard.process(event_for(customer))
+
+    # when Books edits it into a vendor
+    turned = guard.process(event_for(_vendor(customer, 2), Operation.UPDATE))
+
+    # then it is audited, allowed and no longer a customer: out of every key, unpaired, finance not told
+    assert turned.entry is not None
+    assert turned.entry.kind is EntryKind.NOT_GUARDED
+    assert turned.decision is Decision.ALLOW
+    assert turned.entry.actions == ()
+    assert "vendor" in turned.entry.note
+    assert turned.entry.records == ("books:9", "crm:1")
+    assert "books:9" not in shadow.keys["n:acme ltd"].members
+    assert "books:9" not in shadow.keys["link:crm:1"].members
+    assert shadow.states["books:9"].partner is None
+    assert shadow.states["crm:1"].partner is None
+    assert shadow.states["crm:1"].former_partner == "books:9"
+    # ... so a new customer of that name is neither its duplicate nor its recreation
+    new = guard.process(event_for(books_customer("10", "Acme Ltd", minutes=3), received=at(3)))
+    assert new.entry is not None
+    assert "RECREATED_AFTER_DELETE" not in new.entry.rules
+    assert "books:9" not in new.entry.records
+
+
+def test_a_vendor_turned_customer_again_is_a_customer_like_a_create(shadow: InMemoryShadow) -> None:
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    customer = books_customer("9", "Acme Ltd", linked="1", minutes=1)
+    guard.process(event_for(customer))
+    guard.process(event_for(_vendor(customer, 2), Operation.UPDATE))
+
+    back = guard.process(event_for(customer.model_copy(update={"modified_at": at(3)}), Operation.UPDATE))
+
+    assert back.entry is not None
+    assert back.entry.kind is EntryKind.DECISION
+    assert back.decision is Decision.ALLOW
+    assert not shadow.states["books:9"].deleted
+    assert "books:9" in shadow.keys["n:acme ltd"].members
+    assert shadow.states["books:9"].partner == "crm:1"
+    assert shadow.states["crm:1"].partner == "books:9"
