@@ -564,6 +564,19 @@ def _plan_delete(
             system=event.source, module=event.module, record_id=event.record_id
         )
         keys = shadow_keys(tombstone, matcher) if event.record is not None else frozenset()
+        linked = _paired_through_link(snapshot, builder, event.record_ref)
+        if linked is not None:
+            # A Books customer's link paired it with this record before the guard met it: the delete
+            # leaves that customer an orphan, decided as the delete of a known pair is.
+            previous = RecordState(
+                record=tombstone,
+                version=version,
+                keys=keys,
+                partner=linked,
+                pair_source=PairSource.ZOHO_LINK,
+                first_seen=now,
+            )
+    if previous is None:
         builder.put(
             RecordState(
                 record=tombstone,
@@ -652,6 +665,19 @@ def _put_deleted(builder: _Builder, previous: RecordState, **update: Any) -> Rec
     if partner is not None and partner.partner == previous.ref:
         builder.update(partner.ref, partner=None, pair_source=None, former_partner=previous.ref)
     return partner
+
+
+def _paired_through_link(snapshot: Snapshot, builder: _Builder, crm_ref: str) -> str | None:
+    """The live Books customer paired through Zoho's link (``_pair``) with a CRM record the shadow holds no
+    state for: the customers linking to it are read with its delete (``Guard._request``)."""
+    if not crm_ref.startswith("crm:"):
+        return None
+    item = snapshot.keys.get(link_key(crm_ref.removeprefix("crm:")))
+    for member in sorted(item.members if item else ()):
+        state = builder.current(member)
+        if state is not None and state.live and state.partner == crm_ref:
+            return state.ref
+    return None
 
 
 def _modified_after(previous: RecordState, version: int) -> bool:
@@ -1077,11 +1103,14 @@ def _key_changes(
     a removal is; any other event takes such a mark off (the record is back: a restore, a later create)."""
     if event.operation is Operation.DELETE:
         return [
+            # (a member marked unconditionally; a record joining, one the shadow never saw, on condition)
             KeyChange(key, add=frozenset({ref}), checked=False, gone=True)
+            if ref in item.members
+            else KeyChange(key, add=frozenset({ref}), expected_rev=item.rev, gone=True)
             for key in sorted(keys)
-            if key in snapshot.keys
-            and ref in snapshot.keys[key].members
-            and ref not in snapshot.keys[key].gone
+            if (item := snapshot.keys.get(key)) is not None
+            and ref not in item.gone
+            and (ref in item.members or len(item.members) < MAX_KEY_MEMBERS)
         ]
     claims: dict[str, KeyChange] = {}
     for key in sorted(keys):

@@ -1473,3 +1473,31 @@ def test_a_vendor_turned_customer_again_is_a_customer_like_a_create(shadow: InMe
     assert "books:9" in shadow.keys["n:acme ltd"].members
     assert shadow.states["books:9"].partner == "crm:1"
     assert shadow.states["crm:1"].partner == "books:9"
+
+
+def test_a_crm_record_the_guard_never_saw_deleted_after_its_books_customer_leaves_an_orphan(
+    shadow: InMemoryShadow,
+) -> None:
+    # given a Books customer paired through Zoho's link with a CRM account the guard has not met
+    guard = make_guard(shadow)
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1")))
+    assert shadow.states["books:9"].partner == "crm:1"
+
+    # when that account's delete is processed
+    deleted = guard.process(event_for(crm_account("1", "Acme Ltd", minutes=1), Operation.DELETE))
+
+    # then the customer is its orphan, reported as a CRM delete reports one, and a tombstone stays
+    assert deleted.entry is not None
+    assert deleted.entry.rules == ("PARTNER_DELETED",)
+    assert deleted.entry.findings[0].subject == "books:9"
+    assert _notices(deleted.entry) == ["books:9"]
+    assert shadow.states["crm:1"].deleted
+    assert shadow.states["crm:1"].partner is None
+    assert shadow.states["books:9"].partner is None
+    assert shadow.states["books:9"].former_partner == "crm:1"
+    # ... and its next edit, still linked, is quiet
+    edit = guard.process(
+        event_for(books_customer("9", "Acme Ltd", linked="1", minutes=2, phone="+44 1"), Operation.UPDATE)
+    )
+    assert edit.decision is Decision.ALLOW
+    assert shadow.states["books:9"].partner is None
