@@ -8,6 +8,7 @@ import pytest
 
 from sync_guard.config import Mode
 from sync_guard.executor.notices import notices_for
+from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
@@ -17,10 +18,12 @@ from sync_guard.guard.model import (
     RecordState,
     Severity,
 )
+from sync_guard.models.events import Operation
 from sync_guard.notify import Role, render_notice
 from sync_guard.notify.catalogue import text_for
 from tests.unit.executor.fakes_executor import T0, action
-from tests.unit.guard.builders import books_customer, crm_account, crm_contact, state
+from tests.unit.guard.builders import books_customer, crm_account, crm_contact, event_for, state
+from tests.unit.guard.fakes import ExactMatcher, InMemoryShadow
 from tests.unit.notify.notify_builders import eu_links
 
 
@@ -243,3 +246,22 @@ def test_partner_deleted_for_a_crm_delete_reads_as_the_crm_side_variant() -> Non
     assert "CRM record gone, Books customer unlinked" in message.subject
     records = message.body[message.body.index("THE RECORDS") :]
     assert _labels(records[: records.index("\n\n")]) == {"1": "Deleted record", "9": "Surviving partner"}
+
+
+def test_an_orphan_first_met_after_its_crm_record_was_deleted_reads_as_the_crm_side_variant() -> None:
+    # The engine's own entry: Books customer 9 met after CRM account 1, its link's target, was deleted.
+    shadow = InMemoryShadow()
+    guard = Guard(shadow, ExactMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0)
+    guard.process(event_for(crm_account("1", "Harrow & Lyle Interiors")))
+    guard.process(event_for(crm_account("1", "Harrow & Lyle Interiors", minutes=1), Operation.DELETE))
+    edit = event_for(books_customer("9", "Harrow & Lyle Interiors", linked="1", minutes=2), Operation.UPDATE)
+    entry = guard.process(edit).entry
+    assert entry is not None
+    [notify] = [a for a in entry.actions if a.kind is ActionKind.NOTIFY_FINANCE]
+
+    [notice] = notices_for(notify, entry, shadow.states)
+    message = render_notice(notice, eu_links())
+
+    assert "CRM record gone, Books customer unlinked" in message.subject
+    records = message.body[message.body.index("THE RECORDS") :]
+    assert _labels(records[: records.index("\n\n")]) == {"9": "Surviving partner", "1": "Deleted record"}
