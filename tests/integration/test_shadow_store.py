@@ -1378,3 +1378,25 @@ def test_deleted_records_sharing_a_key_do_not_crowd_a_live_duplicate_out_of_the_
     assert "RECREATED_AFTER_DELETE" in result.entry.rules
     # (the key item says which of its members are deleted: no state is read to tell)
     assert len(repo.get_key(name_key).gone) == 60
+
+
+def test_a_record_back_after_its_delete_is_live_again_in_its_keys_on_the_real_server(
+    aws_server: AwsResources,
+) -> None:
+    repo = DynamoShadowRepository.from_settings(get_settings())
+    matcher = LibraryMatcher()
+    guard = Guard(repo, matcher, GuardConfig(), clock=lambda: T0)
+    account = crm_account("1", "Kestrel Logistics Ltd")
+    keys = shadow_keys(account, matcher)
+    guard.process(event_for(account))
+
+    guard.process(event_for(crm_account("1", "Kestrel Logistics Ltd", minutes=1), Operation.DELETE))
+    # the delete keeps it in its keys, marked deleted there
+    assert all(repo.get_key(key).members == {"crm:1"} for key in keys)
+    assert all(repo.get_key(key).gone == {"crm:1"} for key in keys)
+
+    # restored from CRM's recycle bin (same id) and edited
+    guard.process(event_for(crm_account("1", "Kestrel Logistics Ltd", minutes=2), Operation.UPDATE))
+
+    assert all(repo.get_key(key).members == {"crm:1"} for key in keys)
+    assert all(repo.get_key(key).gone == frozenset() for key in keys)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sync_guard.guard.model import PairSource, RecordState
+from sync_guard.guard.ports import KeyItem, SnapshotRequest
 from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.store.items import to_item
 from sync_guard.store.shadow import (
     TOMBSTONE_CANDIDATES,
+    DynamoShadowRepository,
     key_from_item,
     live_first,
     state_from_item,
@@ -59,3 +62,19 @@ def test_the_capped_candidates_take_live_records_first_keeping_room_for_some_del
     assert sum(ref in gone for ref in chosen) == TOMBSTONE_CANDIDATES
     # nothing known deleted (items of an earlier release): rank order, as before
     assert live_first(ranked, set(), 50) == ranked[:50]
+
+
+def test_a_deleted_mark_left_in_a_key_its_record_no_longer_has_does_not_make_it_deleted() -> None:
+    # crm:2, deleted once, was moved off n:old by a rekey (its mark stayed there), then came back
+    keys = {
+        "n:old": KeyItem("n:old", members=frozenset({"crm:1"}), gone=frozenset({"crm:2"})),
+        "n:new": KeyItem("n:new", members=frozenset({"crm:2"} | {f"books:{n:03d}" for n in range(60)})),
+    }
+    keys["n:new"] = replace(keys["n:new"], gone=frozenset(f"books:{n:03d}" for n in range(60)))
+    request = SnapshotRequest(
+        event_id="e", entry_id="e", ref="books:999", keys=frozenset(keys), max_candidates=20
+    )
+
+    wanted = DynamoShadowRepository._candidate_refs(request, None, keys)
+
+    assert "crm:2" in wanted

@@ -558,7 +558,7 @@ class DynamoShadowRepository:
         linked: set[str] = set()
         gone: set[str] = set()
         for key, item in keys.items():
-            gone |= item.gone
+            gone |= item.gone & item.members  # (a mark a record left behind with the key is no member's)
             if key in request.lookup_keys or key.startswith("link:"):
                 linked |= item.members
             else:
