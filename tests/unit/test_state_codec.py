@@ -44,7 +44,7 @@ def test_a_key_item_written_before_deleted_members_were_kept_reads_as_all_live()
     item = key_from_item("n:acme", old)
 
     assert item.gone == frozenset()
-    assert item.live_members == {"crm:1", "crm:2"}
+    assert item.members == {"crm:1", "crm:2"}
 
 
 def test_the_capped_candidates_take_live_records_first_keeping_room_for_some_deleted_ones() -> None:

@@ -934,6 +934,8 @@ def _candidates(
         state = builder.current(ref)
         if state is None or _contact_of(state.record, record):
             continue
+        if state.record.module is Module.BOOKS_VENDORS:
+            continue  # a customer turned vendor (``_plan_retire``), read as a partner's former partner
         match = matcher.compare(record, state.record)
         if match.verdict != "distinct":
             found.append(Candidate(state, match, cleared=_judged_distinct(ours, cleared, state)))

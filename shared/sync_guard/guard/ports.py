@@ -99,10 +99,6 @@ class KeyItem:
     #: without reading their states. An item written before this was kept lists none: all count as live.
     gone: frozenset[str] = frozenset()
 
-    @property
-    def live_members(self) -> frozenset[str]:
-        return self.members - self.gone
-
 
 @dataclass(frozen=True)
 class HeldRecord:

@@ -1455,6 +1455,12 @@ def test_a_customer_turned_vendor_is_retired_from_matching_and_its_pair_ends_qui
     assert new.entry is not None
     assert "RECREATED_AFTER_DELETE" not in new.entry.rules
     assert "books:9" not in new.entry.records
+    # ... nor of the one the sync makes for its CRM account (read with the account's former partner)
+    synced = guard.process(event_for(books_customer("11", "Acme Ltd", linked="1", minutes=4), received=at(4)))
+    assert synced.entry is not None
+    assert "RECREATED_AFTER_DELETE" not in synced.entry.rules
+    assert "books:9" not in synced.entry.records
+    assert shadow.states["crm:1"].partner == "books:11"
 
 
 def test_a_vendor_turned_customer_again_is_a_customer_like_a_create(shadow: InMemoryShadow) -> None:
