@@ -15,6 +15,7 @@ from sync_guard.guard.engine import shadow_keys
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import RecordState
 from sync_guard.guard.ports import SnapshotRequest
+from sync_guard.models.records import Module
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.bulk import RekeyResult, ShadowRekeyer, ShadowSeeder
 from sync_guard.store.items import to_item
@@ -295,3 +296,18 @@ def test_a_deleted_record_moved_to_new_keys_is_marked_deleted_there(
     moved = repo.get_state("books:7")
     assert moved is not None
     assert all(repo.get_key(key).gone == {"books:7"} for key in moved.keys)
+
+
+def test_rekey_leaves_a_customer_turned_vendor_out_of_every_key(
+    aws: AwsResources, repo: DynamoShadowRepository, rekeyer: ShadowRekeyer
+) -> None:
+    # given a Books customer the guard retired when Books made it a vendor: its state kept, in no key
+    customer = books_customer("7", "Zenith Bakery Ltd")
+    vendor = customer.model_copy(update={"module": Module.BOOKS_VENDORS})
+    ShadowSeeder(aws.dynamodb, get_settings().shadow_table).load([state(vendor, deleted=True)])
+
+    result = rekeyer.run(keys_of)
+
+    assert result.rekeyed == 0
+    assert repo.get_state("books:7").keys == frozenset()  # type: ignore[union-attr]
+    assert "books:7" not in finds(repo, "Zenith Bakery Ltd")

@@ -98,7 +98,11 @@ class GuardResult:
 
 
 def shadow_keys(record: PartyRecord, matcher: Matcher) -> frozenset[str]:
-    """The keys a record is indexed under: the matcher's blocking keys plus its Zoho link, if any."""
+    """The keys a record is indexed under: the matcher's blocking keys plus its Zoho link, if any. A Books
+    vendor has none: the guard matches customers only (a customer turned vendor is kept out of the index,
+    by ``sync-guard rekey`` too)."""
+    if record.module is Module.BOOKS_VENDORS:
+        return frozenset()
     keys = set(matcher.blocking_keys(record))
     if record.system is System.BOOKS and record.linked_crm_id:
         keys.add(link_key(record.linked_crm_id))
