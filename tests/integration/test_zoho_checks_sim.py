@@ -16,6 +16,8 @@ import pytest
 from sync_guard.config import get_settings
 from sync_guard.errors import ConcurrentUpdate
 from sync_guard.executor.wiring import LazyZohoClients
+from sync_guard.guard.engine import shadow_keys
+from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import PairSource, RecordState, epoch_ms
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
@@ -44,6 +46,7 @@ from sync_guard.store.bulk import ShadowSeeder
 from sync_guard.store.checks import PARTITION, DynamoCheckState
 from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.items import to_value
+from sync_guard.store.shadow import get_key_items, read_state
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from sync_guard.zoho.errors import ZohoServerError
 from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
@@ -275,6 +278,37 @@ def test_books_customers_whose_webhooks_never_came_are_fed_and_decided(
     assert decision.decision.value == "quarantine"
     assert f"books:{customer['contact_id']}" in decision.records
     assert "feed_books_modified_customers" in audit_operations()
+
+
+def test_a_customer_turned_vendor_whose_webhook_never_came_is_fed_and_retired_from_matching(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType
+) -> None:
+    # given a Books customer the guard has held since an hour ago, then edited into a supplier in Books
+    # with no webhook reaching the guard
+    contact = sim.state.books_create_contact({"contact_name": "Granite Paper Ltd"}, source=Source.ADMIN)
+    record = books_contact_to_party(contact)
+    assert record.modified_at is not None
+    keys = shadow_keys(record, LibraryMatcher())
+    held = RecordState(record=record, version=epoch_ms(record.modified_at) - 3_600_000, keys=keys)
+    settings = get_settings()
+    client = aws.client("dynamodb", settings)
+    ShadowSeeder(client, settings.shadow_table).load([held])
+    sim.state.books_update_contact(contact["contact_id"], {"contact_type": "vendor"}, source=Source.ADMIN)
+
+    # when the schedule fires and the processor decides what it fed
+    outcome = run(handler)[BOOKS_MODIFIED_CHECK]
+    [fed] = decide_queued(aws_server)
+
+    # then the supplier was fed, and the shadow no longer holds it as a live customer to match against
+    assert (fed["record_id"], outcome["new_events"]) == (contact["contact_id"], 1)
+    state = read_state(client, settings.shadow_table, record.ref)
+    assert state is not None
+    assert state.record.module is Module.BOOKS_VENDORS
+    assert not state.live
+    assert keys
+    assert state.keys == frozenset()
+    items = get_key_items(client, settings.shadow_table, keys).values()
+    assert all(record.ref not in item.members for item in items)
 
 
 # ------------------------------------------------------------------------ Books customers deleted

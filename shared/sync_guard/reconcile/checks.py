@@ -20,10 +20,12 @@ then ends in an error, which alarms):
     watermark and feeds each as the workflow webhook's delete event.
 ``modified:Books``
     Lists Books contacts newest modified first, down to the watermark, and passes over vendors (not the
-    guard's) and every customer the shadow already holds at that modification time or later (a webhook, or
-    an earlier run, brought it: not fetched again). Each other customer is fetched (a listing carries fewer
-    fields than a webhook's Default Payload) and fed as ``{"contact": ...}`` through
-    ``parse_books_webhook``, its operation inferred as for a webhook without ``?event=``. Two edits within
+    guard's, except one the shadow still holds as a live customer: fed, so that a customer turned vendor
+    whose webhook was missed is retired from matching) and every customer the shadow already holds at
+    that modification time or later (a webhook, or an earlier run, brought it: not fetched again). Each
+    other customer is fetched (a listing carries fewer fields than a webhook's Default Payload) and fed as
+    ``{"contact": ...}`` through ``parse_books_webhook``, its operation inferred as for a webhook without
+    ``?event=``. Two edits within
     one second look alike in a listing (Books' times have whole seconds): the second is caught only by its
     webhook, or by a later edit.
 ``deleted:Books``
@@ -467,18 +469,23 @@ class ZohoChecks:
             seen = latest.get(contact.record_id)
             if seen is None or _order(contact.modified_at) > _order(seen.modified_at):
                 latest[contact.record_id] = contact
-        customers = [c for c in latest.values() if c.module is Module.BOOKS_CUSTOMERS]
+        # Vendors are the guard's business only as "not guarded", which their own webhooks record; but a
+        # customer the shadow holds that was turned into a vendor is fed, so that it is retired from matching.
+        contacts = [
+            c
+            for c in latest.values()
+            if c.module is Module.BOOKS_CUSTOMERS or self._shadow_holds_as_customer(c)
+        ]
         items = [
             _Item(
-                customer.modified_at,
-                partial(books_contact_body, books, customer.record_id),
-                known=partial(self._shadow_holds, customer),
+                contact.modified_at,
+                partial(books_contact_body, books, contact.record_id),
+                known=partial(self._shadow_holds, contact),
             )
-            for customer in sorted(customers, key=lambda c: _order(c.modified_at))
+            for contact in sorted(contacts, key=lambda c: _order(c.modified_at))
         ]
         tally = self._feed(items, route="schedule:books-modified", parse=parse_books_webhook)
-        # Vendors are the guard's business only as "not guarded", which their own webhooks record.
-        tally.found, tally.skipped = len(latest), tally.skipped + len(latest) - len(customers)
+        tally.found, tally.skipped = len(latest), tally.skipped + len(latest) - len(contacts)
         return self._finish(
             BOOKS_MODIFIED_CHECK,
             started,
@@ -486,6 +493,11 @@ class ZohoChecks:
             operation="feed_books_modified_customers",
             what="Books customers modified without a webhook the guard received",
         )
+
+    def _shadow_holds_as_customer(self, contact: PartyRecord) -> bool:
+        """Whether the shadow holds ``contact`` (listed as a vendor) as a live Books customer."""
+        state = self._shadow.get_state(contact.ref)
+        return state is not None and state.live and state.record.module is Module.BOOKS_CUSTOMERS
 
     def _shadow_holds(self, contact: PartyRecord) -> bool:
         """Whether the shadow holds ``contact`` as modified at its listed time or later."""

@@ -699,6 +699,28 @@ def test_vendors_and_contacts_gone_since_the_listing_are_skipped(world: World) -
     assert world.state.watermarks[BOOKS_MODIFIED_CHECK] == NOW
 
 
+def test_a_customer_turned_vendor_whose_webhook_was_missed_is_fed_to_be_retired(world: World) -> None:
+    # given a customer the shadow holds as it was yesterday, edited into a vendor since (webhook missed),
+    # and a vendor the shadow never held
+    customer = add_books_contact(
+        world, "5", "Paper Supplies Ltd", created=NOW - timedelta(days=9), modified=NOW - timedelta(days=1)
+    )
+    world.shadow.hold(customer)
+    customer["contact_type"] = "vendor"
+    customer["last_modified_time"] = (NOW - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S%z")
+    at = NOW - timedelta(minutes=5)
+    world.books.contacts["9"] = books_contact("9", "Ink Ltd", created=at, modified=at, contact_type="vendor")
+
+    report = world.checks.run()
+
+    # then the one the shadow holds as a customer is fed as the vendor it now is, the other passed over
+    [event] = world.queue.sent
+    assert event.record is not None
+    assert (event.record_id, event.record.module) == ("5", Module.BOOKS_VENDORS)
+    assert world.books.fetched == ["5"]
+    assert (books_outcome(report)["found"], books_outcome(report)["skipped"]) == (2, 1)
+
+
 def test_customers_are_fed_oldest_first_and_read_from_the_watermark_less_the_overlap(world: World) -> None:
     for n, minutes in enumerate((6, 50, 20)):
         at = NOW - timedelta(minutes=minutes)
