@@ -1311,12 +1311,16 @@ def test_a_hold_left_out_with_its_check_does_not_replace_a_hold_it_may_not(
     )
     plan = create_plan("evt_1", state(crm_account("1", "Acme Ltd")), keys={})
 
-    # when an event's decision holds books:9 too, its HOLD item written after the transaction
+    # when an event's decision holds books:9 too, its HOLD item and that item's check left out of the
+    # transaction
     held = entry("evt_1", rules=("NAME_DRIFT",), mode=Mode.ENFORCE)
-    writer.commit(CommitPlan(entry=held, state_writes=plan.state_writes, holds=("books:9",)))
-
-    # then the late item does not replace the admin's (before: it was put over the item read before the
-    # transaction, whatever that was)
+    # then the check is made by a read before the transaction, and the commit is cancelled as one
+    # transaction would have been (the engine decides again, the admin's hold read)
+    with pytest.raises(ConcurrentUpdate):
+        writer.commit(CommitPlan(entry=held, state_writes=plan.state_writes, holds=("books:9",)))
+    assert repo.get_state("crm:1") is None
+    # and the admin's hold stays (before: the late item was put over the item read before the transaction,
+    # whatever that was)
     hold = admin.hold("books:9")
     assert hold is not None
     assert hold.entry_id == "adm_hold"

@@ -1075,17 +1075,6 @@ def _decide(
         for key, item in sorted(snapshot.keys.items())
         if key.startswith("link:") and key not in written and event.operation is not Operation.DELETE
     )
-    # And a Books customer's pairing depends on the CRM record it links to: the CRM record created (or
-    # paired elsewhere) right now writes no key the customer's transaction writes, so its state is checked.
-    state_checks: tuple[tuple[str, int | None], ...] = ()
-    link_ref = f"crm:{ctx.record.linked_crm_id}" if ctx.record.system is System.BOOKS else ""
-    if (
-        ctx.record.linked_crm_id
-        and link_ref not in builder.changed
-        and event.operation is not Operation.DELETE
-    ):
-        read = builder.read.get(link_ref)
-        state_checks = ((link_ref, read.rev if read is not None else None),)
     return CommitPlan(
         entry=entry,
         state_writes=builder.writes(),
@@ -1095,7 +1084,40 @@ def _decide(
         holds=tuple(holds),
         hold_checks=tuple(ref for ref in spared if ref not in holds),
         key_checks=key_checks,
-        state_checks=state_checks,
+        state_checks=decision_basis(ctx, findings, builder),
+    )
+
+
+def decision_basis(
+    ctx: RuleContext, findings: Iterable[Finding], builder: _Builder
+) -> tuple[tuple[str, int | None], ...]:
+    """The record states a decision rests on that its plan does not write, each with the revision read
+    (``CommitPlan.state_checks``): the commit is cancelled if one has changed since, and the event decided
+    again on fresh reads.
+
+    - The records its findings cite (subject and related): a duplicate it holds or flags the event's record
+      against, a survivor, an unpaired copy. Another event can change such a record without writing any
+      key or state this plan writes (delete it, pair it elsewhere, hold it): the decision would otherwise
+      stand on a view that is no longer true (a customer held as a copy of one deleted meanwhile).
+    - Its partner (after pairing), which rules compare the record with.
+    - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
+      paired elsewhere) right now writes no key the customer's transaction writes.
+
+    Only records read are checked (a ref a finding names without the shadow holding it rests on nothing
+    read), and not the other candidates: a check each of what the verdict cites, nothing read again.
+    """
+    refs = [ref for finding in findings for ref in (finding.subject, *finding.related)]
+    if ctx.partner is not None:
+        refs.append(ctx.partner.ref)
+    checks: dict[str, int | None] = {
+        ref: state.rev for ref in refs if (state := builder.read.get(ref)) is not None
+    }
+    link_ref = f"crm:{ctx.record.linked_crm_id}" if ctx.record.system is System.BOOKS else ""
+    if ctx.record.linked_crm_id and not ctx.is_delete:
+        read = builder.read.get(link_ref)
+        checks[link_ref] = read.rev if read is not None else None
+    return tuple(
+        (ref, rev) for ref, rev in sorted(checks.items()) if ref != ctx.ref and ref not in builder.changed
     )
 
 

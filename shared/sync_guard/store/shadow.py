@@ -582,17 +582,19 @@ class DynamoShadowRepository:
         On AWS (100 items per transaction) the whole plan is one transaction. A server with a smaller limit
         (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
         of importance (audit marker, record states, breaker conditions and counter, a check of each
-        ``HOLD`` item left out, the first key claim, outbox actions, further key claims, key removals,
-        holds, audit views) and what does not fit is written right after the transaction, idempotently: a
-        key membership or a hold only while the record's state still agrees with it (another event or an
-        admin may have moved it on meanwhile; a hold that does not mark the state, only over the ``HOLD``
-        item read before the transaction), the rest unconditionally; key memberships, and the rest, share
-        transactions as far as the server's limit allows. The engine re-adds missing key
-        memberships on the record's next event, so the only cost of a crash in between is a missing audit
-        view or hold on a development server. A key's ``owner`` is the first writer only for the
-        claim inside the transaction (a Zoho link's, where the plan has one): of records racing to create
-        the same keys, the first to commit owns that one, and a further key is owned by whichever
-        follow-up lands first.
+        ``HOLD`` item left out, the checks of what the decision rests on (``hold_checks``, ``key_checks``,
+        ``state_checks``), the first key claim, outbox actions, further key claims, key removals, holds,
+        audit views). A check that does not fit is made by a strongly consistent read just before the
+        transaction (``_check_left_out``), never dropped; what else does not fit is written right after
+        the transaction, idempotently: a key membership or a hold only while the record's state still
+        agrees with it (another event or an admin may have moved it on meanwhile; a hold that does not mark
+        the state, only over the ``HOLD`` item read before the transaction), the rest unconditionally; key
+        memberships, and the rest, share transactions as far as the server's limit allows. The engine
+        re-adds missing key memberships on the record's next event, so the only cost of a crash in between
+        is a missing audit view or hold on a development server. A key's ``owner`` is the first writer
+        only for the claim inside the transaction (a Zoho link's, where the plan has one): of records
+        racing to create the same keys, the first to commit owns that one, and a further key is owned by
+        whichever follow-up lands first.
 
         The admin operations (and the breaker reset) split on such a server too, in ``commit_audited``:
         only their audit entry's view items follow the transaction; their writes are never split.
@@ -601,6 +603,7 @@ class DynamoShadowRepository:
         while True:
             core, late = self._split(operations, plan)
             replaced = self._held_before(late, plan)
+            self._check_left_out(late)
             try:
                 run_transaction(self._client, core)
             except TransactionTooLarge as error:
@@ -675,6 +678,35 @@ class DynamoShadowRepository:
             *audit[1:],
         ]
 
+    def _check_left_out(self, late: list[dict[str, Any]]) -> None:
+        """The conditions a split transaction has no room for (``ConditionCheck``s of the states, keys and
+        ``HOLD`` items the decision rests on: ``CommitPlan.state_checks``, ``key_checks``, ``hold_checks``),
+        checked by one strongly consistent read just before the transaction: ``ConcurrentUpdate`` if one no
+        longer holds, as it would have cancelled the transaction, and the engine decides again. Never
+        dropped: but a change committed between this read and the transaction goes unseen, a window of one
+        round trip that only a server splitting the plan opens (AWS takes every plan of up to 100 items
+        whole). Nothing to read when the checks fit, as on AWS."""
+        checks = [operation["ConditionCheck"] for operation in late if "ConditionCheck" in operation]
+        if not checks:
+            return
+        found = self._batch_get({self.shadow_table: [check["Key"] for check in checks]})[self.shadow_table]
+        items = {(item["pk"]["S"], item["sk"]["S"]): item for item in found}
+        unchecked = 0
+        for check in checks:
+            item = items.get((check["Key"]["pk"]["S"], check["Key"]["sk"]["S"]))
+            holds = _still_true(check, item)
+            if holds is None:
+                unchecked += 1
+            elif not holds:
+                raise ConcurrentUpdate("a condition left out of a split transaction no longer holds")
+        if unchecked:
+            # (The plan's checks are all of the kinds above: only the breaker's conditions are not, and
+            # they come right after the states, left out only where the server takes fewer items than that.)
+            logger.warning(
+                "conditions left out of a split transaction could not be checked",
+                extra={"unchecked": unchecked, "limit": self.max_transaction_items},
+            )
+
     def _held_before(self, late: list[dict[str, Any]], plan: CommitPlan) -> dict[str, str | None]:
         """The entry of the ``HOLD`` item (None: no item, or one the guard may not replace) of each record
         whose hold is left out of the transaction and does not mark the record's state, read before the
@@ -707,7 +739,7 @@ class DynamoShadowRepository:
                 else:  # an outbox action (conditional: once only) or an audit view
                     others.append(operation)
             elif "ConditionCheck" in operation:
-                continue  # only meaningful inside the transaction
+                continue  # checked before the transaction (``_check_left_out``)
             elif "Update" in operation:
                 change = changes.get(operation["Update"]["Key"]["pk"]["S"])
                 if change is not None:
@@ -1094,6 +1126,20 @@ def replaceable_hold(read: str | None = None) -> dict[str, Any]:
 def _hold_check(table: str, ref: str) -> dict[str, Any]:
     """A ``ConditionCheck`` that the ``HOLD`` item of ``ref`` may be replaced by the guard's (see above)."""
     return {"ConditionCheck": {"TableName": table, "Key": hold_key(ref), **replaceable_hold()}}
+
+
+def _still_true(check: dict[str, Any], item: dict[str, Any] | None) -> bool | None:
+    """Whether the condition of ``check`` (a ``ConditionCheck`` this module builds) holds for ``item`` as read
+    (None: absent); None if it is not one of the conditions a read can tell: a ``HOLD`` item the guard may
+    replace (``_hold_check``), an item at a revision or absent (``revision_check``)."""
+    if check["Key"]["pk"]["S"] == HOLD_PK:
+        return item is None or held_record(item).replaceable
+    condition = check.get("ConditionExpression")
+    if condition == "attribute_not_exists(pk)":
+        return item is None
+    if condition == "rev = :rev":
+        return item is not None and item.get("rev") == check["ExpressionAttributeValues"][":rev"]
+    return None
 
 
 def _hold_ref(table: str, operation: dict[str, Any]) -> str | None:

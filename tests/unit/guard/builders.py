@@ -30,7 +30,13 @@ def crm_account(record_id: str, name: str, *, minutes: float = 0, **fields: Any)
 
 
 def crm_contact(
-    record_id: str, first: str, last: str, email: str | None, *, minutes: float = 0
+    record_id: str,
+    first: str,
+    last: str,
+    email: str | None,
+    *,
+    minutes: float = 0,
+    account: str | None = None,
 ) -> PartyRecord:
     return PartyRecord(
         system=System.CRM,
@@ -41,6 +47,7 @@ def crm_contact(
         first_name=first,
         last_name=last,
         email=email,
+        account_id=account,
         created_at=at(minutes),
         modified_at=at(minutes),
     )
