@@ -6,9 +6,14 @@ The executor's unit tests run against a fake store; these check the conditions t
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from sync_guard.config import Mode, get_settings
-from sync_guard.executor.dynamo import DynamoActionStore
+from sync_guard.errors import ConcurrentUpdate
+from sync_guard.executor import dynamo as executor_dynamo
+from sync_guard.executor.dynamo import FINISH_ATTEMPTS, DynamoActionStore
 from sync_guard.executor.model import ActionStatus, Claim, Refusal
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind
 from sync_guard.guard.ports import CommitPlan
@@ -16,7 +21,7 @@ from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
-from tests.support.dynamo_faults import refuse_transactions_over
+from tests.support.dynamo_faults import TransactionConflicts, refuse_transactions_over
 from tests.unit.executor.fakes_executor import action
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -122,3 +127,92 @@ def test_an_outcome_naming_more_records_than_dynamodb_local_takes_in_a_transacti
     assert audit.get("act_wide") == entry
     for ref in records:
         assert [e.entry_id for e in audit.query(AuditQuery(record=ref)).entries] == ["act_wide"]
+
+
+def _store_through(client: Any) -> DynamoActionStore:
+    settings = get_settings()
+    return DynamoActionStore(client, outbox_table=settings.outbox_table, audit_table=settings.audit_table)
+
+
+def _touches_the_outbox(items: list[dict[str, Any]]) -> bool:
+    return any(
+        next(iter(operation.values()))["TableName"] == get_settings().outbox_table for operation in items
+    )
+
+
+def _waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between tries of an outcome, recorded instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(executor_dynamo, "_wait_before_finishing_again", waits.append, raising=False)
+    return waits
+
+
+def test_an_outcome_cancelled_by_a_conflict_while_the_claim_holds_is_recorded_on_a_retry(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a running action whose outcome's transaction another transaction cancels, twice (a conflict on
+    # the outbox item or an audit view at that moment: the claim is still the executor's)
+    waits = _waits(monkeypatch)
+    client = aws.client("dynamodb", get_settings())
+    conflicts = TransactionConflicts(client, times=2, when=_touches_the_outbox)
+    store = _store_through(conflicts)
+    claim = _claimed(store, _pending_hold(), 0)
+    # when the executor finishes it
+    entry = _entry("act_retried", EntryKind.ACTION)
+    finished = store.finish(claim, ActionStatus.DONE, detail="ok", entry=entry, now=NOW)
+    # then the outcome is recorded after waiting out the conflicts, not taken for a lost claim
+    assert finished
+    assert conflicts.conflicts == 2
+    assert len(waits) == 2
+    assert store.status(claim.action_id) is ActionStatus.DONE
+    assert AuditLog.from_settings(get_settings()).get("act_retried") == entry
+
+
+def test_an_outcome_cancelled_because_the_claim_was_taken_over_is_not_retried(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a running action taken over by another executor (the lease lapsed) just as this one finishes
+    waits = _waits(monkeypatch)
+    plain = DynamoActionStore.from_settings(get_settings())
+    action_id = _pending_hold()
+    lapsed = _claimed(plain, action_id, 0)
+    taken: list[Claim] = []
+    conflicts = TransactionConflicts(
+        aws.client("dynamodb", get_settings()),
+        when=_touches_the_outbox,
+        meanwhile=lambda: taken.append(_claimed(plain, action_id, LEASE + 1)),
+    )
+    # when the first executor's outcome is cancelled
+    entry = _entry("act_lapsed", EntryKind.ACTION)
+    finished = _store_through(conflicts).finish(
+        lapsed, ActionStatus.DONE, detail="late", entry=entry, now=NOW
+    )
+    # then it is the lost claim it is: not tried again, nothing recorded, the action runs under the new claim
+    assert not finished
+    assert waits == []
+    assert plain.status(action_id) is ActionStatus.RUNNING
+    assert AuditLog.from_settings(get_settings()).get("act_lapsed") is None
+    [current] = taken
+    entry = _entry("act_taken", EntryKind.ACTION)
+    assert plain.finish(current, ActionStatus.DONE, detail="ok", entry=entry, now=NOW)
+
+
+def test_an_outcome_that_keeps_conflicting_is_given_up_with_the_error(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a running action whose outcome every transaction cancels by a conflict, the claim still held
+    waits = _waits(monkeypatch)
+    client = aws.client("dynamodb", get_settings())
+    conflicts = TransactionConflicts(client, times=None, when=_touches_the_outbox)
+    store = _store_through(conflicts)
+    claim = _claimed(store, _pending_hold(), 0)
+    # then after a few tries with growing waits the conflict propagates (the executor gives the action back
+    # for a retry), rather than passing for a lost claim that leaves it running until its lease runs out
+    entry = _entry("act_busy", EntryKind.ACTION)
+    with pytest.raises(ConcurrentUpdate):
+        store.finish(claim, ActionStatus.DONE, detail="ok", entry=entry, now=NOW)
+    assert conflicts.conflicts == FINISH_ATTEMPTS
+    assert len(waits) == FINISH_ATTEMPTS - 1
+    assert waits[-1] > waits[0]
+    assert store.retry_later(claim, error="conflict", detail="outcome not recorded", now=NOW)
+    assert store.status(claim.action_id) is ActionStatus.RETRYING

@@ -6,7 +6,9 @@ Claims are conditional updates on the outbox item (``pk`` = action id):
   sets ``running``, a fresh ``claim`` token, ``lease_until`` and ``attempts + 1``.
 - finish / retry: conditional on ``status = running AND claim = <token>``: an executor whose lease ran out
   and whose action was taken over cannot overwrite the newer outcome. ``finish`` appends the audit entry in
-  the same transaction, so an outcome is on the item and in the trail, or in neither.
+  the same transaction, so an outcome is on the item and in the trail, or in neither. A ``finish`` cancelled
+  while the item still carries its claim met a conflict with another transaction, not a lost claim: it is
+  tried again, a few times with growing waits.
 
 Sent-notice keys live in the shadow table (``NOTICE#<key>`` / ``N``) with a TTL, beside the shadow states the
 notices are written from.
@@ -14,6 +16,8 @@ notices are written from.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -26,6 +30,7 @@ from sync_guard.errors import ConcurrentUpdate
 from sync_guard.executor.model import ActionStatus, Claim, NoticeClaim, Refusal
 from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.guard.ports import EventAlreadyProcessed
+from sync_guard.guard.retry import Waits
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
 from sync_guard.store.aws import is_conditional_check_failure
@@ -42,6 +47,19 @@ from sync_guard.store.shadow import (
     state_key,
     transact_with_entry,
 )
+
+#: Tries of one outcome whose transaction a conflict cancelled while the claim was still the executor's, with
+#: waits doubling from 50 ms (jittered, so that two writers that collided once do not collide again in step);
+#: past them the error propagates and the executor gives the action back for a retry
+#: (``Executor._given_back``).
+FINISH_ATTEMPTS = 5
+FINISH_WAITS = Waits(first=0.05)
+_JITTER = random.Random()  # noqa: S311 - jitter, not security
+
+
+def _wait_before_finishing_again(seconds: float) -> None:
+    time.sleep(seconds)
+
 
 #: Delivered notices are remembered this long; the same pair reported again later is news again.
 NOTICE_MEMORY = timedelta(days=30)
@@ -152,15 +170,43 @@ class DynamoActionStore:
         # The audit entry first: run_transaction reads a failure of the first condition as "recorded". An
         # outcome naming many records has more view items than DynamoDB Local takes in one transaction (10):
         # those that do not fit follow it.
-        try:
-            late, self.max_transaction_items = transact_with_entry(
-                self._client, self.audit_table, entry, [{"Update": update}], limit=self.max_transaction_items
-            )
-        except (EventAlreadyProcessed, ConcurrentUpdate):
-            return False
-        for view in late:
-            self._client.put_item(**view["Put"])
-        return True
+        for attempt in range(1, FINISH_ATTEMPTS + 1):
+            try:
+                late, self.max_transaction_items = transact_with_entry(
+                    self._client,
+                    self.audit_table,
+                    entry,
+                    [{"Update": update}],
+                    limit=self.max_transaction_items,
+                )
+            except EventAlreadyProcessed:
+                return False
+            except ConcurrentUpdate:
+                # The claim lost (another executor took the action over once the lease ran out), or only a
+                # conflict: another transaction on the outbox item or on the audit items at that moment,
+                # which cancels this one without a verdict on it. The item tells them apart.
+                if not self._still_claimed(claim):
+                    return False
+                if attempt == FINISH_ATTEMPTS:
+                    raise
+                _wait_before_finishing_again(FINISH_WAITS.delay(attempt, _JITTER))
+                continue
+            for view in late:
+                self._client.put_item(**view["Put"])
+            return True
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _still_claimed(self, claim: Claim) -> bool:
+        """Whether the outbox item is still running under ``claim`` (read strongly consistent)."""
+        item = self._client.get_item(
+            TableName=self.outbox_table,
+            Key={"pk": {"S": claim.action_id}},
+            ProjectionExpression="#status, claim",
+            ExpressionAttributeNames={"#status": "status"},
+            ConsistentRead=True,
+        ).get("Item")
+        values = from_item(item) if item else {}
+        return values.get("status") == ActionStatus.RUNNING.value and values.get("claim") == claim.token
 
     def retry_later(self, claim: Claim, *, error: str, detail: str, now: datetime) -> bool:
         owned = self._owned(claim)
