@@ -191,7 +191,8 @@ class CommitPlan:
     hold_checks: tuple[str, ...] = ()
     #: Keys read but not written whose revision the decision depends on: ``(key, rev read or None)``.
     key_checks: tuple[tuple[str, int | None], ...] = ()
-    #: Record states read but not written whose revision the decision depends on: ``(ref, rev read or None)``.
+    #: Record states read but not written whose revision the decision depends on: ``(ref, rev read or None)``
+    #: (the records its findings cite, its partner, a Books customer's link target: ``decision_basis``).
     state_checks: tuple[tuple[str, int | None], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
