@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from sync_guard.config import get_settings
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.store.aws import client
-from sync_guard.zoho.auth import CachedToken, ZohoCredentials, ZohoOAuth
+from sync_guard.zoho.auth import CachedToken, MintBudget, ZohoCredentials, ZohoOAuth
 from sync_guard.zoho.errors import ZohoTokenRateLimited
 from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
@@ -134,16 +135,19 @@ def test_the_fleet_never_mints_more_than_ten_tokens_in_ten_minutes(aws: AwsResou
     item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": "TOKEN#1000.BUDGET"}, "sk": {"S": "T"}})
     assert len(item["Item"]["mints"]["L"]) == 10
 
-    with pytest.raises(ZohoTokenRateLimited):
-        cache.count_mint_request()
     with pytest.raises(ZohoTokenRateLimited) as caught:
-        cache.get()
+        cache.count_mint_request()
     assert caught.value.retry_after is not None
     assert 0 < caught.value.retry_after <= 600
-    now[0] += 600  # the window has moved on: this container may mint (it gets the stale token back)
+    # the stale token comes back at once, without the mint lease: the mint it would lead to is refused
     stale = cache.get()
     assert stale is not None
     assert stale.expires_at == 0.0
+    item = aws.dynamodb.get_item(TableName=table, Key={"pk": {"S": "TOKEN#1000.BUDGET"}, "sk": {"S": "T"}})
+    assert "lease_owner" not in item["Item"]
+    now[0] += 600  # the window has moved on: this container may mint (it takes the lease)
+    assert cache.get() == stale
+    cache.count_mint_request()
 
 
 def test_two_containers_counting_on_the_same_nine_requests_do_not_send_an_eleventh(
@@ -250,3 +254,54 @@ def test_a_container_waits_for_a_peer_s_mint_then_mints_itself_when_the_peer_nev
     # lease ends, nor minting at once beside the peer
     assert token is None
     assert sum(waited) == 5.0
+
+
+def _fleet_out_of_mints(sim: ZohoSimulator, stored: CachedToken) -> tuple[ZohoCredentials, DynamoTokenCache]:
+    """A cache holding ``stored`` after the fleet sent its ten refresh requests of the window."""
+    credentials = ZohoCredentials.from_settings(sim.settings())
+    settings = get_settings()
+    cache = DynamoTokenCache(client("dynamodb", settings), settings.shadow_table, credentials.client_id)
+    for _ in range(10):
+        cache.count_mint_request()
+    assert cache.put(stored, expected_version=None)
+    return credentials, cache
+
+
+def test_a_token_inside_its_refresh_margin_is_used_while_the_fleet_may_not_mint(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: the fleet sent its ten refresh requests in the window, and the shared token, still valid for
+    # two minutes, is inside its refresh margin
+    alive = CachedToken(
+        sim.authority.issue_directly(), sim.url, time.time() + 120, version=1, issued_at=time.time() - 3480
+    )
+    credentials, cache = _fleet_out_of_mints(sim, alive)
+    budget = MintBudget()
+    oauth = closed_after.enter_context(
+        closing(ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache, budget=budget))
+    )
+
+    # when a container needs a token
+    token = oauth.token()
+
+    # then it uses the one that still works rather than failing the call, and asks Zoho for none; the
+    # request it did not send takes no place in its own budget (which would keep it from minting later)
+    assert token.access_token == alive.access_token
+    assert sim.requests.count("oauth.token") == 0
+    assert budget.used == 0
+
+
+def test_a_dead_token_is_not_replaced_while_the_fleet_may_not_mint(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    credentials, cache = _fleet_out_of_mints(sim, CachedToken("expired", sim.url, time.time() - 1, version=1))
+    oauth = closed_after.enter_context(
+        closing(ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache))
+    )
+
+    with pytest.raises(ZohoTokenRateLimited) as caught:
+        oauth.token()
+
+    assert caught.value.retry_after is not None
+    assert 0 < caught.value.retry_after <= 600
+    assert sim.requests.count("oauth.token") == 0

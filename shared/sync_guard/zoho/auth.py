@@ -407,7 +407,13 @@ class ZohoOAuth:
         # minted a token on Zoho's side, and Zoho's limit counts what it minted, not what we received.
         # One that never connected is given back here (the fleet's shared count keeps it: conservative).
         taken = self._budget.take()
-        self._cache.count_mint_request()
+        try:
+            self._cache.count_mint_request()
+        except Exception:
+            # Not sent (the fleet's window is full, or the cache is unreachable): the place is given back,
+            # or this container would stay locked out after the fleet's window has moved on.
+            self._budget.give_back(taken)
+            raise
         form = {
             "grant_type": "refresh_token",
             "client_id": self._credentials.client_id,

@@ -11,9 +11,11 @@ short ``lease`` on the next mint.
 - ``get`` also keeps containers from each minting. When the stored token is stale, only the container that
   takes the mint lease (a conditional update) gets the stale token back and mints; the others wait a few
   seconds for its token and use that. And when the fleet has sent 10 refresh requests in the last 10
-  minutes (Zoho's limit per refresh token counts tokens, and each request may mint one), ``get`` and
-  ``count_mint_request`` raise :class:`ZohoTokenRateLimited` instead of letting anyone send an eleventh
-  (the caller's retry comes later: the outbox, the queue).
+  minutes (Zoho's limit per refresh token counts tokens, and each request may mint one),
+  ``count_mint_request`` raises :class:`ZohoTokenRateLimited` instead of letting anyone send an eleventh;
+  ``get`` then returns the stored token at once (no lease, no wait), so that ``ZohoOAuth`` keeps using it
+  while it still works and fails the call only once it does not (the caller's retry comes later: the
+  outbox, the queue).
 
 ``expires_at`` is the table's TTL attribute (a day after the token's expiry). The access token is a
 credential: it stays in the (KMS-encrypted) table and is never logged.
@@ -110,22 +112,30 @@ class DynamoTokenCache:
             now = self._clock()
             if token is not None and token.is_fresh(now, self._margin):
                 return token
+            if len(self._recent_mints(item, now)) >= self._mint_limit:
+                # No one may mint now: the caller's refresh request is refused by count_mint_request, and
+                # the caller keeps using this token while it still works (better than failing the call).
+                return token
             lease_until = float(item.get("lease_until", {}).get("N", "0"))
             lease_owner = item.get("lease_owner", {}).get("S")
             may_mint = lease_owner == self.owner or lease_until <= now
             if may_mint and self._take_lease(item, now):
                 return token  # stale or None: the caller mints, and put() releases the lease
             if now >= deadline:
-                # The peer holding the lease is slow or gone: mint anyway, within the fleet's budget.
-                self._check_budget(item, now)
+                # The peer holding the lease is slow or gone: mint anyway, within the fleet's budget (which
+                # count_mint_request keeps).
                 return token
             self._sleep(self._poll_seconds)
 
-    def _check_budget(self, item: dict[str, Any], now: float) -> list[float]:
-        """Mint times within the window; raises when the fleet may not mint another token yet."""
-        recent = sorted(
+    def _recent_mints(self, item: dict[str, Any], now: float) -> list[float]:
+        """When the refresh requests within the window were sent, oldest first."""
+        return sorted(
             float(t["N"]) for t in item.get("mints", {}).get("L", []) if float(t["N"]) > now - self._window
         )
+
+    def _check_budget(self, item: dict[str, Any], now: float) -> list[float]:
+        """Mint times within the window; raises when the fleet may not mint another token yet."""
+        recent = self._recent_mints(item, now)
         if len(recent) >= self._mint_limit:
             raise ZohoTokenRateLimited(
                 f"{len(recent)} Zoho token requests sent in {self._window:.0f}s by the fleet; not minting",
@@ -134,7 +144,7 @@ class DynamoTokenCache:
         return recent
 
     def _take_lease(self, item: dict[str, Any], now: float) -> bool:
-        recent = self._check_budget(item, now)
+        recent = self._recent_mints(item, now)
         values: dict[str, Any] = {
             ":owner": {"S": self.owner},
             ":until": {"N": repr(now + self._lease_seconds)},
