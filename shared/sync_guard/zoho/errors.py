@@ -25,6 +25,9 @@ class ZohoError(UpstreamError):
 
     code = "zoho_error"
     retryable = True
+    #: Set once a :class:`~sync_guard.zoho.http.RetryPolicy` gave up on it: the call was tried as hard as one
+    #: call may be, and a call around it (an API call whose token had to be minted) does not try it again.
+    retries_spent = False
 
 
 class ZohoTimeout(ZohoError):

@@ -5,6 +5,8 @@ jitter, ``Retry-After`` honoured on 429, and a budget: a ``Retry-After`` longer 
 waited out here but raised, so the caller (outbox, queue redelivery) tries again later instead of holding
 a Lambda open. Calls that are not idempotent (creates) are retried only when Zoho cannot have acted on them
 (429, connection refused), never after a timeout or a 5xx, so a retry never creates a second customer.
+An error a run of the policy gave up on is not retried by another around it: a token refresh that failed
+inside an API call's attempt was retried by its own run, and the call fails with it.
 
 A 401 that says the token is unusable (Books 57/14 or none, CRM INVALID_TOKEN) is answered at most once
 by dropping the cached access token and minting a new one (tokens can be revoked before their expiry), and
@@ -97,7 +99,7 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether ``error`` is worth another attempt of the same call, now."""
-        if isinstance(error, ZohoTokenRateLimited):
+        if isinstance(error, ZohoTokenRateLimited) or getattr(error, "retries_spent", False):
             return False
         if isinstance(error, ZohoRateLimited):
             return error.retry_after is None or error.retry_after <= self.max_retry_after
@@ -171,7 +173,14 @@ class RetryPolicy:
             sleep=counted_sleep,
             reraise=True,
         )
-        return retrying(timed_call)
+        try:
+            return retrying(timed_call)
+        except ZohoError as error:
+            # Tried as hard as this policy allows. A token refresh runs inside an API call's attempt: were
+            # its failure retried by the call's policy too, one call would send max_attempts squared refresh
+            # requests and spend the refresh token's 10 per 10 minutes, shared by the fleet, at once.
+            error.retries_spent = True
+            raise
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -9,10 +9,10 @@ from contextlib import closing
 import httpx
 import pytest
 
-from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.local.zoho_simulator import FaultKind, Source, ZohoSimulator
 from sync_guard.zoho.auth import InMemoryTokenCache, MintBudget, ZohoCredentials, ZohoOAuth
-from sync_guard.zoho.errors import ZohoAuthError, ZohoTokenRateLimited
-from sync_guard.zoho.factory import build_zoho_clients
+from sync_guard.zoho.errors import ZohoAuthError, ZohoServerError, ZohoTokenRateLimited
+from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import Dialect, ZohoHttp
 from tests.integration.zoho.zoho_support import FAST_RETRY, FakeMonotonic, SleepRecorder
 
@@ -189,3 +189,21 @@ def test_bad_refresh_token_is_a_final_auth_error(
     assert caught.value.retryable is False
     assert sim.requests.count("oauth.token") == 1
     assert "1000.revoked" not in str(caught.value)
+
+
+def test_a_failing_accounts_server_is_asked_as_often_as_the_retry_policy_allows_not_its_square(
+    sim: ZohoSimulator, zoho: ZohoClients
+) -> None:
+    # given: Zoho's accounts server answers 500 to every refresh request
+    sim.faults.configure(include_token_endpoint=True, route_pattern=r"^oauth\.")
+    sim.faults.script([FaultKind.SERVER_ERROR] * 20)
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)
+
+    # when: a CRM call needs a token
+    with pytest.raises(ZohoServerError):
+        zoho.crm.get_record("Accounts", account["id"])
+
+    # then: the refresh was tried as hard as one call may be (4 attempts), not once more per attempt of the
+    # call around it, which spent the refresh token's 10 requests of 10 minutes on one failing call
+    assert sim.requests.count("oauth.token") == FAST_RETRY.max_attempts
+    assert sim.requests.count("crm.get_record") == 0
