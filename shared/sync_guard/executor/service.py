@@ -29,6 +29,7 @@ audit trail.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,9 @@ class ExecutorConfig:
     links: ZohoLinks | None = None
     #: Do not start an action with less time than this left in the invocation (one slow Zoho call).
     reserve_seconds: float = 12.0
+    #: Kept at the end of the invocation for what follows an action's last Zoho call (recording its outcome,
+    #: the batch's notices): no Zoho call, retries and waits included, runs into it.
+    after_zoho_seconds: float = 5.0
     #: ``ZohoBooksOrganizationId``: Books writes wait while it is not the shadow's recorded organisation.
     books_organization_id: str = ""
 
@@ -187,7 +191,10 @@ class Executor:
         results: list[MessageResult] = []
         notify: list[tuple[ActionMessage, Claim]] = []
         for message in messages:
-            if remaining_seconds is not None and remaining_seconds() < self.config.reserve_seconds:
+            left = remaining_seconds() if remaining_seconds is not None else None
+            # When every Zoho call of the action must be over (the invocation's end, less what follows them).
+            finish_by = time.monotonic() + left - self.config.after_zoho_seconds if left is not None else None
+            if left is not None and left < self.config.reserve_seconds:
                 results.append(
                     MessageResult(
                         message.message_id, message.action_id, None, retry=True, detail="out of time"
@@ -218,7 +225,7 @@ class Executor:
                 notify.append((message, claimed))
                 continue
             try:
-                results.append(self._run_zoho(message, claimed))
+                results.append(self._run_zoho(message, claimed, finish_by))
             except Exception as error:  # its outcome not recorded (DynamoDB failing)
                 results.append(self._given_back(message, claimed, error))
         if notify:
@@ -253,7 +260,11 @@ class Executor:
             )
 
     # ------------------------------------------------------------------------------------------ zoho
-    def _run_zoho(self, message: ActionMessage, claim: Claim) -> MessageResult:
+    def _run_zoho(self, message: ActionMessage, claim: Claim, finish_by: float | None) -> MessageResult:
+        """Carry out one Zoho action; its Zoho calls end by ``finish_by`` (a ``time.monotonic()`` reading,
+        None: no bound), or the action is retried: an action's calls (a read before a write, a tag and a
+        checkbox, a token refresh) can outlast the reserve it was started with, and a Lambda cut short
+        fails the whole batch."""
         action = claim.action
         hold = self.config.hold
         if action.kind not in ZOHO_KINDS:
@@ -269,6 +280,7 @@ class Executor:
             note = f"observe mode: would have done: {describe(action, hold)}; nothing was written to Zoho"
             return self._finish(message, claim, ActionStatus.NOT_EXECUTED, note, mode=Mode.OBSERVE)
         try:
+            self._bound_zoho_calls(finish_by)
             # Only a CRM write needs the record's module (Accounts/Contacts), when the action does not say.
             needs_state = action.target.startswith("crm:") and not action.params.get("module")
             state = self.context.states([action.target]).get(action.target) if needs_state else None
@@ -293,6 +305,13 @@ class Executor:
             return self._failed(message, claim, error)
         # A sweep's outcome is found under the records it took the tag off too.
         return self._finish(message, claim, ActionStatus.DONE, done, records=found)
+
+    def _bound_zoho_calls(self, finish_by: float | None) -> None:
+        """Have the Zoho clients (``ZohoClients.finish_calls_by``, where they offer it) end every call by
+        ``finish_by``."""
+        finish_calls_by = getattr(self.zoho(), "finish_calls_by", None)
+        if callable(finish_calls_by):
+            finish_calls_by(finish_by)
 
     def _invoiced_since(self, action: OutboxAction) -> str:
         """Why a Books hold must not be written now (empty: it may): the customer holds transactions.

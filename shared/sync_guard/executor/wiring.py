@@ -98,8 +98,9 @@ def executor_config(settings: Settings) -> ExecutorConfig:
         lease_seconds=settings.outbox_lease_seconds,
         notify_max_individual=settings.notify_max_individual,
         links=ZohoLinks.from_settings(settings),
-        # Enough for one more action: at most two Zoho calls (a tag and a checkbox) and a token mint.
-        # template.yaml gives the outbox function more than this (75 s with the default settings).
+        # Enough for most actions: two Zoho calls (a tag and a checkbox) and a token mint. One that needs
+        # more (a retry reads before it writes) has its calls end with the invocation's time and is
+        # retried. template.yaml gives the outbox function more than this (75 s with the default settings).
         reserve_seconds=3 * zoho_retry_policy(settings).longest_call_seconds(),
         books_organization_id=settings.zoho_books_organization_id.strip(),
     )

@@ -307,6 +307,9 @@ class ZohoOAuth:
         # another, so the shared cache is read only when this one nears expiry or Zoho refuses it.
         self._in_use: CachedToken | None = None
         self.minted = 0
+        #: When every refresh request must be over (a ``time.monotonic()`` reading), or None: see
+        #: ``RetryPolicy.run``.
+        self.finish_by: float | None = None
 
     def close(self) -> None:
         if self._owns_client:
@@ -386,6 +389,7 @@ class ZohoOAuth:
             sleep=self._sleep,
             rng=self._rng,
             describe="POST /oauth/v2/token",
+            finish_by=self.finish_by,
         )
         self.minted += 1
         try:

@@ -35,6 +35,12 @@ class ZohoClients:
     def close(self) -> None:
         self._client.close()
 
+    def finish_calls_by(self, deadline: float | None) -> None:
+        """End every call to Zoho, retries and token refreshes included, by ``deadline`` (a
+        ``time.monotonic()`` reading; None: no bound beyond the retry policy's own)."""
+        self.http.finish_by = deadline
+        self.auth.finish_by = deadline
+
     def __enter__(self) -> ZohoClients:
         return self
 

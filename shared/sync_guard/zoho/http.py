@@ -126,8 +126,18 @@ class RetryPolicy:
         sleep: Callable[[float], None],
         rng: random.Random,
         describe: str = "zoho call",
+        finish_by: float | None = None,
     ) -> T:
-        """Run ``call`` until it succeeds, fails for good, or attempts run out; re-raise the last error."""
+        """Run ``call`` until it succeeds, fails for good, or attempts run out; re-raise the last error.
+
+        ``finish_by`` (a ``time.monotonic()`` reading: the end of the Lambda invocation, less the time its
+        caller needs afterwards) bounds the run as ``deadline`` does: no attempt is started, and no wait
+        (a ``Retry-After`` included) begun, that could end past it; the last error is raised instead, so
+        that the caller hands the work back to its queue before the invocation is cut short.
+        """
+        begun = time.monotonic()
+        if finish_by is not None and begun + self.attempt_seconds > finish_by:
+            raise ZohoUnavailable(f"{describe} not sent: too little of the invocation is left for it")
 
         # Budget spent so far: time inside attempts plus the waits asked for. Counting waits as asked (not
         # wall time) keeps the deadline meaningful when tests inject a sleep that returns at once.
@@ -151,9 +161,9 @@ class RetryPolicy:
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number >= self.max_attempts:
                 return True
-            out_of_time = (
-                self.deadline is not None
-                and spent[0] + state.upcoming_sleep + self.attempt_seconds > self.deadline
+            next_ends = spent[0] + state.upcoming_sleep + self.attempt_seconds
+            out_of_time = (self.deadline is not None and next_ends > self.deadline) or (
+                finish_by is not None and begun + next_ends > finish_by
             )
             if not out_of_time:
                 logger.info(
@@ -307,6 +317,8 @@ class ZohoHttp:
         # from a refused permission: the last token it accepted, the last one it refused although valid.
         self._accepted: dict[str, str] = {}
         self._refused_valid: dict[str, str] = {}
+        #: When every call must be over (a ``time.monotonic()`` reading), or None: see ``RetryPolicy.run``.
+        self.finish_by: float | None = None
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -346,6 +358,7 @@ class ZohoHttp:
             sleep=self._sleep,
             rng=self._rng,
             describe=describe,
+            finish_by=self.finish_by,
         )
 
     def _attempt(

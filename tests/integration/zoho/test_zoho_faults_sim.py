@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sync_guard.local.zoho_simulator import ChangeKind, FaultConfig, FaultKind, Source, ZohoSimulator
 from sync_guard.zoho.auth import InMemoryTokenCache
-from sync_guard.zoho.errors import ZohoRateLimited, ZohoServerError, ZohoTimeout
+from sync_guard.zoho.errors import ZohoRateLimited, ZohoServerError, ZohoTimeout, ZohoUnavailable
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import RetryPolicy
 from tests.integration.zoho.zoho_support import FAST_RETRY, FakeMonotonic, SleepRecorder
@@ -50,6 +52,34 @@ def test_retry_after_beyond_the_budget_is_raised_not_slept(
     assert caught.value.retryable is True  # for the outbox: later, not now
     assert sleeps.waits == []
     assert sim.requests.count("crm.add_tags") == 1
+
+
+def test_retry_after_past_the_end_of_the_invocation_is_raised_not_slept(
+    sim: ZohoSimulator, zoho: ZohoClients, sleeps: SleepRecorder
+) -> None:
+    # given: 5 s of the invocation left for Zoho, and Zoho asking for 7 s (within the retry policy's own)
+    customer = _customer(sim)
+    sim.faults.configure(retry_after=7)
+    sim.faults.script([FaultKind.RATE_LIMIT])
+    zoho.finish_calls_by(time.monotonic() + 5)
+
+    # when / then: the wait is not begun (the Lambda would be cut short in it), the 429 is raised
+    with pytest.raises(ZohoRateLimited):
+        zoho.books.mark_inactive(customer)
+    assert sleeps.waits == []
+    assert sim.requests.count("books.mark_inactive") == 1
+
+    # and with no time left for an attempt, none is sent
+    zoho.finish_calls_by(time.monotonic() - 1)
+    with pytest.raises(ZohoUnavailable):
+        zoho.books.mark_inactive(customer)
+    assert sim.requests.count("books.mark_inactive") == 1
+
+    # the bound lifted, the wait is Zoho's
+    zoho.finish_calls_by(None)
+    sim.faults.script([FaultKind.RATE_LIMIT])
+    zoho.books.mark_inactive(customer)
+    assert len(sleeps.waits) == 1
 
 
 def test_5xx_is_retried_with_growing_backoff_then_succeeds(
