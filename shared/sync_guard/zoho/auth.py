@@ -56,6 +56,9 @@ TOKENS_PER_WINDOW = 10
 TOKEN_WINDOW_SECONDS = 600.0
 # Refresh this long before expiry so a token never dies in the middle of a retried call.
 DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
+# What the accounts server answers to credentials it does not know: a bad or revoked refresh token, an
+# unknown client, or a data centre other than the self-client's.
+_CREDENTIALS_REFUSED = frozenset({"invalid_code", "invalid_client"})
 # When a refresh fails, a token with at least this long to live is still handed out.
 _LAST_RESORT_MARGIN = 30.0
 # A token issued less than this long ago has not expired: a 401 with it is about scope or permission, and
@@ -433,11 +436,11 @@ class ZohoOAuth:
             raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
-        return _token_body(response)
+        return _token_body(response, accounts=httpx.URL(self._token_url).host)
 
 
-def _token_body(response: httpx.Response) -> dict[str, Any]:
-    """Interpret the accounts server's answer.
+def _token_body(response: httpx.Response, *, accounts: str) -> dict[str, Any]:
+    """Interpret the accounts server's answer (``accounts``: its host, for the messages).
 
     Success and most failures come as HTTP 200: ``{"access_token":..}`` or ``{"error":"invalid_code"}``.
     Too many mints come as HTTP 400 ``{"error":"Access Denied","error_description":"You have made too many
@@ -463,4 +466,11 @@ def _token_body(response: httpx.Response) -> dict[str, Any]:
     description = str(body.get("error_description", ""))
     if "too many requests" in description.lower() or error_text.lower() == "access denied":
         raise ZohoTokenRateLimited(f"Zoho refused to mint a token: {description or error_text}")
+    if error_text in _CREDENTIALS_REFUSED:
+        # A self-client exists in one data centre: another's accounts server knows neither it nor its tokens.
+        raise ZohoAuthError(
+            f"Zoho refused the refresh token: {error_text} from {accounts}; the client id, secret and "
+            "refresh token must be a self-client's of that data centre (ZohoDataCentre, "
+            "SYNC_GUARD_ZOHO_DATA_CENTRE), and the refresh token not revoked"
+        )
     raise ZohoAuthError(f"Zoho refused the refresh token: {error_text}")

@@ -188,6 +188,10 @@ def test_bad_refresh_token_is_a_final_auth_error(
 
     assert caught.value.retryable is False
     assert sim.requests.count("oauth.token") == 1
+    # the answer names the accounts server asked: a self-client of another data centre is refused the same way
+    assert "invalid_code from 127.0.0.1" in str(caught.value)
+    assert "ZohoDataCentre" in str(caught.value)
+    assert "1000.revoked" not in str(caught.value)
     assert "1000.revoked" not in str(caught.value)
 
 
