@@ -16,7 +16,7 @@ from sync_guard.config import get_settings
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.store.aws import client
 from sync_guard.zoho.auth import CachedToken, MintBudget, ZohoCredentials, ZohoOAuth
-from sync_guard.zoho.errors import ZohoTokenRateLimited
+from sync_guard.zoho.errors import ZohoAuthError, ZohoTokenRateLimited
 from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 from tests.support.aws import AwsResources
@@ -305,3 +305,33 @@ def test_a_dead_token_is_not_replaced_while_the_fleet_may_not_mint(
     assert caught.value.retry_after is not None
     assert 0 < caught.value.retry_after <= 600
     assert sim.requests.count("oauth.token") == 0
+
+
+def test_a_container_whose_mint_failed_lets_its_peers_mint_without_waiting_out_its_lease(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: a container whose refresh Zoho refused (a revoked refresh token), after it took the mint lease
+    settings = get_settings()
+    refused = ZohoCredentials(sim.client_id, SecretStr(sim.client_secret), SecretStr("1000.revoked"))
+    failing = closed_after.enter_context(
+        closing(
+            ZohoOAuth(
+                accounts_url=sim.url,
+                credentials=refused,
+                cache=DynamoTokenCache(client("dynamodb", settings), settings.shadow_table, sim.client_id),
+            )
+        )
+    )
+    with pytest.raises(ZohoAuthError):
+        failing.token()
+
+    # when: another container needs a token
+    waited: list[float] = []
+    peer = DynamoTokenCache(
+        client("dynamodb", settings), settings.shadow_table, sim.client_id, sleep=waited.append
+    )
+    token = peer.get()
+
+    # then: it may mint at once, rather than poll for a token that is not coming
+    assert token is None
+    assert waited == []

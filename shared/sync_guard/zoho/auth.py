@@ -121,6 +121,10 @@ class TokenCache(Protocol):
 
     def count_mint_request(self) -> None: ...
 
+    def release(self) -> None:
+        """This container's mint failed: peers waiting for its token need not wait any longer."""
+        ...
+
 
 class InMemoryTokenCache:
     """A process-local :class:`TokenCache` (local runs, tests); thread-safe."""
@@ -143,6 +147,9 @@ class InMemoryTokenCache:
 
     def count_mint_request(self) -> None:
         """Nothing to share: one process's requests are counted by its :class:`MintBudget`."""
+
+    def release(self) -> None:
+        """Nothing to release: one process's threads wait on :class:`ZohoOAuth`'s lock."""
 
 
 class AccessTokenSource(Protocol):
@@ -338,6 +345,7 @@ class ZohoOAuth:
             try:
                 minted = self._mint()
             except ZohoError as error:
+                self._release_mint()
                 # Inside the refresh margin the old token still works: better than failing the call.
                 if (
                     error.retryable
@@ -358,6 +366,13 @@ class ZohoOAuth:
             if winner is not None and winner.is_fresh(self._clock(), self._margin):
                 return winner
             return stored
+
+    def _release_mint(self) -> None:
+        """Let peers mint at once after this container's mint failed (else its lease lapses by itself)."""
+        try:
+            self._cache.release()
+        except Exception:  # the cache unreachable: the mint's own error is the one to raise
+            logger.warning("zoho token mint lease not released; it lapses by itself", exc_info=True)
 
     def replaced(self, token: CachedToken) -> CachedToken | None:
         """The shared cache's token when it is fresh and not ``token``: Zoho refused the token this

@@ -10,12 +10,12 @@ short ``lease`` on the next mint.
   containers race, one token is stored and the others adopt it (``ZohoOAuth.token``).
 - ``get`` also keeps containers from each minting. When the stored token is stale, only the container that
   takes the mint lease (a conditional update) gets the stale token back and mints; the others wait a few
-  seconds for its token and use that. And when the fleet has sent 10 refresh requests in the last 10
-  minutes (Zoho's limit per refresh token counts tokens, and each request may mint one),
-  ``count_mint_request`` raises :class:`ZohoTokenRateLimited` instead of letting anyone send an eleventh;
-  ``get`` then returns the stored token at once (no lease, no wait), so that ``ZohoOAuth`` keeps using it
-  while it still works and fails the call only once it does not (the caller's retry comes later: the
-  outbox, the queue).
+  seconds for its token and use that (a container whose mint failed gives the lease up at once,
+  ``release``). And when the fleet has sent 10 refresh requests in the last 10 minutes (Zoho's limit per
+  refresh token counts tokens, and each request may mint one), ``count_mint_request`` raises
+  :class:`ZohoTokenRateLimited` instead of letting anyone send an eleventh; ``get`` then returns the stored
+  token at once (no lease, no wait), so that ``ZohoOAuth`` keeps using it while it still works and fails the
+  call only once it does not (the caller's retry comes later: the outbox, the queue).
 
 ``expires_at`` is the table's TTL attribute (a day after the token's expiry). The access token is a
 credential: it stays in the (KMS-encrypted) table and is never logged.
@@ -200,6 +200,20 @@ class DynamoTokenCache:
             "other containers are counting Zoho token requests at the same moment; not minting yet",
             retry_after=self._poll_seconds,
         )
+
+    def release(self) -> None:
+        """Give up this container's mint lease (its mint failed), so that peers mint without waiting."""
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key=self._key,
+                UpdateExpression="REMOVE lease_owner, lease_until",
+                ConditionExpression="lease_owner = :owner",
+                ExpressionAttributeValues={":owner": {"S": self.owner}},
+            )
+        except ClientError as error:
+            if not is_conditional_check_failure(error):  # another container's lease by now: left alone
+                raise
 
     def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
         """Store ``token`` if the version is still the one read (mints are counted per request sent)."""
