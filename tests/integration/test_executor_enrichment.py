@@ -21,6 +21,7 @@ from sync_guard.ingest import requeue_unqueued
 from sync_guard.ingest.messages import decode_message
 from sync_guard.ingest.ports import EventStatus, StoredEvent
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.local.zoho_simulator.faults import FaultKind
 from sync_guard.models.events import Channel, GuardEvent, Operation, event_key
 from sync_guard.models.records import Module, System
 from sync_guard.processing import ProcessingDeps, process_event
@@ -370,3 +371,30 @@ def test_an_event_taken_by_a_requeue_that_died_before_sending_it_is_sent_by_the_
     assert store.status_of(event.event_id) is EventStatus.QUEUED
     assert requeue_unqueued(store, queue, now=later + timedelta(minutes=10)) == []
     assert requeue_awaiting_enrichment(awaiting, queue, now=later) == []
+
+
+def test_a_redelivered_notification_is_acknowledged_while_zoho_is_down_without_asking_zoho(
+    aws: AwsResources, sim: ZohoSimulator, zoho_clients: LazyZohoClients
+) -> None:
+    # given a notification decided on the account fetched from CRM, whose processor stopped before it
+    # marked the stored event processed (a timeout after the commit): SQS delivers the message again
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Ostler Quay Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    store = _store(event)
+    fetcher = ZohoRecordFetcher(zoho_clients)
+    _handler(fetcher)(event)
+    assert store.status_of(event.event_id) is not EventStatus.PROCESSED
+    assert fetcher.fetched == 1
+
+    # when the redelivery is processed while Zoho answers every CRM read with a server error
+    sim.faults.configure(rate=1.0, weights={FaultKind.SERVER_ERROR: 1.0}, route_pattern=r"^crm\.get_record$")
+    outcome = process_event(event, ProcessingDeps(events=store, handler=_handler(fetcher)))
+
+    # then its marker says it was decided: acknowledged as processed, nothing asked of Zoho (no dead letter)
+    assert outcome.status is EventStatus.PROCESSED
+    assert store.status_of(event.event_id) is EventStatus.PROCESSED
+    assert fetcher.fetched == 1
+    assert sim.requests.count("crm.get_record", faulted=True) == 0
+    entry = AuditLog.from_settings(get_settings()).get(event.event_id)
+    assert entry is not None
+    assert entry.kind is EntryKind.DECISION  # the one decision, made once

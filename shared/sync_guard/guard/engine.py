@@ -8,7 +8,8 @@
    state, its key items with their revisions, the candidates found through them, partner and breaker.
 3. ``plan_event`` (pure): version guard (stale events change nothing), self-echo detection, pairing, key
    changes, breaker accounting, the rules, the policy's decision, outbox actions and the audit entry.
-4. Commit it in one transaction. ``EventAlreadyProcessed``: a redelivery, nothing more to do.
+4. Commit it in one transaction. ``EventAlreadyProcessed``: a redelivery, nothing more to do. (An event
+   whose record is fetched has its marker read before the fetch: a redelivery never asks Zoho.)
    ``ConcurrentUpdate``: someone wrote a key or state this plan depends on; read again and re-decide (the
    loser of two racing creates is re-evaluated against the winner and flagged), after a short wait with
    jitter; ``Throttled``: the same after a longer wait. Bounded in attempts and in time
@@ -1272,9 +1273,14 @@ class Guard:
         self.max_attempts = max_attempts
         self.backoff = backoff or CommitBackoff()
 
+    def _fetches(self, event: GuardEvent) -> bool:
+        """Whether ``event``'s record is fetched from Zoho (an id-only event, and a fetcher to ask)."""
+        return event.needs_enrichment and self.fetcher is not None
+
     def _record(self, event: GuardEvent) -> PartyRecord | None:
-        if event.record is not None or event.operation is Operation.DELETE or self.fetcher is None:
+        if not self._fetches(event):
             return event.record
+        assert self.fetcher is not None
         return self.fetcher.fetch(event.source, event.module.value, event.record_id)
 
     def _request(self, event: GuardEvent, record: PartyRecord | None) -> SnapshotRequest:
@@ -1325,7 +1331,13 @@ class Guard:
         return replace(request, lookup_keys=request.lookup_keys | keys) if keys else None
 
     def process(self, event: GuardEvent) -> GuardResult:
-        """Decide on one event and commit the outcome once, however often the event is delivered."""
+        """Decide on one event and commit the outcome once, however often the event is delivered.
+
+        An event whose record must be fetched from Zoho is first looked up by its marker (one read of the
+        audit table): a redelivery of one already decided is done without asking Zoho, so that while Zoho is
+        down it is acknowledged rather than failed into the dead-letter queue."""
+        if self._fetches(event) and self.repository.recorded(event.event_id):
+            return GuardResult(event.event_id, None, already_processed=True)
         record = self._record(event)
         if record is None and event.operation is not Operation.DELETE and self.fetcher is None:
             plan = awaiting_enrichment_plan(event, self.config, self.clock())

@@ -198,6 +198,10 @@ class CommitPlan:
 
 
 class ShadowRepository(Protocol):
+    def recorded(self, entry_id: str) -> bool:
+        """Whether the audit entry ``entry_id`` (an event's marker) exists: one strongly consistent read."""
+        ...
+
     def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
         """Read the event's marker, the record, its key items, candidates, partner and breaker."""
         ...

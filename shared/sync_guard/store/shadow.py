@@ -487,6 +487,17 @@ class DynamoShadowRepository:
     def _batch_get(self, requests: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
         return batch_get(self._client, requests)
 
+    def recorded(self, entry_id: str) -> bool:
+        """Whether the audit entry ``entry_id`` exists (its primary item: the event's marker), read strongly
+        consistent, its key only: what ``Guard.process`` asks before it fetches a record from Zoho."""
+        item = self._client.get_item(
+            TableName=self.audit_table,
+            Key=primary_key(entry_id),
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in item
+
     def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
         """Two (deletes: three) ``BatchGetItem`` rounds; see the module docstring."""
         first_keys = set(request.keys | request.lookup_keys)

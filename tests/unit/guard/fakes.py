@@ -62,6 +62,10 @@ class InMemoryShadow:
     #: Called between a snapshot and its commit, to simulate a racing writer.
     interleave: list[object] = field(default_factory=list)
 
+    def recorded(self, entry_id: str) -> bool:
+        self.calls["recorded"] += 1
+        return entry_id in self.entries
+
     def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
         self.calls["read"] += 1
         if request.entry_id in self.entries:
