@@ -385,25 +385,13 @@ def plan_event(
         # Not reached from Guard.process, which records such an event as awaiting before reading, or takes
         # a record Zoho no longer has for its delete; a caller of this pure function might not.
         return awaiting_enrichment_plan(event, config, now)
+    version, stale = _ordered(event, previous, record, zoho_time, fetched=fetched)
     if record.module is Module.BOOKS_VENDORS:
-        if previous is not None and previous.live and previous.version < version:
+        # A customer edited into a vendor, ordered as any edit of it is (within the second of the
+        # customer's state too); an older copy, or the vendor the guard never held as a customer, is not.
+        if previous is not None and previous.live and stale is None:
             return _plan_retire(event, record, snapshot, builder, version, config, now)
         return not_guarded_plan(event, record, config, now)
-    stale: str | None = None
-    if same_second_change(previous, record, version):
-        # Ordered after the state it follows: the second is all Zoho tells, so the later arrival (or,
-        # with a fetcher, what Zoho holds now: see Guard.process) is taken as the later change. But a
-        # record is created before it is edited: its create's copy is older than an edit of that second.
-        assert previous is not None
-        if event.operation is Operation.CREATE and not fetched and edited_within_second(previous):
-            stale = "a create older than the edit of its second that the shadow holds"
-        version = previous.version + 1
-        if event.operation is not Operation.CREATE:
-            version = max(version, edit_version(zoho_time))
-    elif event.operation is Operation.UPDATE and (previous is None or previous.version < version):
-        version = edit_version(version)
-    if stale is None and previous is not None and previous.version >= version:
-        stale = f"older than the shadow's state (version {version} <= {previous.version})"
     if stale is not None:
         return CommitPlan(
             entry=_entry(
@@ -540,6 +528,30 @@ def plan_event(
         breaker_change=breaker_change,
         replaced=replaced,
     )
+
+
+def _ordered(
+    event: GuardEvent, previous: RecordState | None, record: PartyRecord, version: int, *, fetched: bool
+) -> tuple[int, str | None]:
+    """The version ``record`` (at Zoho's time ``version``) is recorded with, and why it is stale, if it is:
+    older than the shadow's state, or a create older than the edit of its second that the shadow holds."""
+    stale: str | None = None
+    zoho_time = version
+    if same_second_change(previous, record, version):
+        # Ordered after the state it follows: the second is all Zoho tells, so the later arrival (or,
+        # with a fetcher, what Zoho holds now: see Guard.process) is taken as the later change. But a
+        # record is created before it is edited: its create's copy is older than an edit of that second.
+        assert previous is not None
+        if event.operation is Operation.CREATE and not fetched and edited_within_second(previous):
+            stale = "a create older than the edit of its second that the shadow holds"
+        version = previous.version + 1
+        if event.operation is not Operation.CREATE:
+            version = max(version, edit_version(zoho_time))
+    elif event.operation is Operation.UPDATE and (previous is None or previous.version < version):
+        version = edit_version(version)
+    if stale is None and previous is not None and previous.version >= version:
+        stale = f"older than the shadow's state (version {version} <= {previous.version})"
+    return version, stale
 
 
 def _deleted_at(event: GuardEvent) -> datetime:

@@ -1481,6 +1481,55 @@ def test_a_vendor_turned_customer_again_is_a_customer_like_a_create(shadow: InMe
     assert shadow.states["crm:1"].partner == "books:9"
 
 
+@pytest.mark.parametrize("edited", [False, True], ids=["after-its-create", "after-an-edit"])
+def test_a_customer_turned_vendor_within_the_second_of_its_state_is_retired(
+    shadow: InMemoryShadow, edited: bool
+) -> None:
+    # given a Books customer paired with its CRM account, created (and maybe edited) at minute 1
+    guard = make_guard(shadow)
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    customer = books_customer("9", "Acme Ltd", linked="1", minutes=1)
+    guard.process(event_for(customer))
+    if edited:
+        guard.process(event_for(customer.model_copy(update={"phone": "0161 496 0000"}), Operation.UPDATE))
+
+    # when Books edits it into a vendor within that same second (Zoho's times have whole seconds)
+    turned = guard.process(event_for(_vendor(customer, 1), Operation.UPDATE))
+
+    # then it is retired all the same: the later change of its second
+    assert turned.entry is not None
+    assert turned.entry.kind is EntryKind.NOT_GUARDED
+    assert "retired from matching" in turned.entry.note
+    assert shadow.states["books:9"].deleted
+    assert shadow.states["books:9"].record.module is Module.BOOKS_VENDORS
+    assert "books:9" not in shadow.keys["n:acme ltd"].members
+    assert shadow.states["crm:1"].partner is None
+    # ... and its redelivery changes nothing more
+    again = guard.process(event_for(_vendor(customer, 1), Operation.UPDATE))
+    assert again.already_processed
+
+
+def test_a_vendor_edit_older_than_the_customers_state_does_not_retire_it(shadow: InMemoryShadow) -> None:
+    # given a Books customer edited at minute 2
+    guard = make_guard(shadow)
+    customer = books_customer("9", "Acme Ltd", minutes=1)
+    guard.process(event_for(customer))
+    guard.process(event_for(customer.model_copy(update={"modified_at": at(2)}), Operation.UPDATE))
+
+    # when an edit into a vendor from minute 1 (since undone) arrives late, the same second's create too
+    late = guard.process(event_for(_vendor(customer, 1), Operation.UPDATE))
+    created = guard.process(event_for(_vendor(customer, 2), Operation.CREATE))
+
+    # then the customer stays a customer, matched as before
+    assert late.entry is not None
+    assert created.entry is not None
+    assert "retired" not in late.entry.note
+    assert "retired" not in created.entry.note
+    assert shadow.states["books:9"].live
+    assert shadow.states["books:9"].record.module is Module.BOOKS_CUSTOMERS
+    assert "books:9" in shadow.keys["n:acme ltd"].members
+
+
 def test_a_crm_record_the_guard_never_saw_deleted_after_its_books_customer_leaves_an_orphan(
     shadow: InMemoryShadow,
 ) -> None:
