@@ -13,6 +13,7 @@ from sync_guard.admin.service import AdminService
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.models.records import Module
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from sync_guard.zoho.payloads import parse_crm_workflow
@@ -571,3 +572,33 @@ def test_apply_while_the_guard_observes_is_a_conflict_naming_its_mode(
     body = json.loads(response["body"])
     assert (response["statusCode"], body["error"], body["field"]) == (409, "conflict", "mode"), body
     assert "switch to enforce first" in body["message"]
+
+
+def test_the_record_view_shows_a_customer_turned_vendor_as_retired_not_deleted(
+    invoke: Invoke, companies: list[Company], simulated: tuple[ZohoSimulator, Pipeline]
+) -> None:
+    # given a Books customer the guard holds as live, then edited into a vendor in Books
+    _, pipeline = simulated
+    customer = companies[0].customer
+    assert customer.modified_at is not None
+    turned_at = customer.modified_at + timedelta(minutes=5)
+    vendor = customer.model_copy(update={"module": Module.BOOKS_VENDORS, "modified_at": turned_at})
+    status, before = invoke("GET", "/admin/records", query={"record": customer.ref})
+    assert (status, before["deleted"], before["status"], before["retired_at"]) == (200, False, "live", None)
+    pipeline.decide([event_for(vendor)])
+
+    # when an admin looks it up
+    status, body = invoke("GET", "/admin/records", query={"record": customer.ref})
+
+    # then it is what it is: a vendor, retired from matching, since that edit (and, for the clients that
+    # read `deleted`, still not live)
+    assert status == 200
+    assert body["module"] == Module.BOOKS_VENDORS.value
+    assert body["status"] == "retired"
+    assert datetime.fromisoformat(body["retired_at"]) == turned_at
+    assert body["deleted"] is True
+    # a link to it is refused as one to a vendor, not to a record deleted in Zoho
+    crm = companies[0].duplicate  # a CRM account
+    status, refused = invoke("POST", "/admin/links", {"crm": crm.record_id, "books": customer.record_id})
+    assert (status, refused["field"]) == (409, "books")
+    assert "a Books vendor now" in refused["message"]

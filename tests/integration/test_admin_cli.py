@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from sync_guard.config import Mode, get_settings
 from sync_guard.executor.queue import encode_action
 from sync_guard.guard.model import AuditEntry, EntryKind
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
+from sync_guard.models.records import Module
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.timefmt import utc_minute
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
     HOLD_TAG,
@@ -491,3 +494,23 @@ def test_release_and_confirm_name_the_record_argument_and_the_options_as_their_h
     assert "{record}" in release_help
     assert "hold_id" not in release_help
     assert "{record}" in runner.invoke(app, ["quarantines", "confirm", "--help"]).output
+
+
+def test_show_tells_a_customer_turned_vendor_from_a_deleted_one(
+    guard: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given a Books customer edited into a vendor in Books, at a known time
+    pipeline, _, companies = guard
+    customer = companies[0].customer
+    assert customer.modified_at is not None
+    turned_at = customer.modified_at + timedelta(minutes=5)
+    vendor = customer.model_copy(update={"module": Module.BOOKS_VENDORS, "modified_at": turned_at})
+    pipeline.decide([event_for(vendor)])
+
+    shown = runner.invoke(app, ["show", customer.ref])
+
+    assert shown.exit_code == 0, shown.output
+    assert f"a Books vendor now: retired from matching since {utc_minute(turned_at)}" in shown.output
+    assert "deleted in Zoho" not in shown.output
+    view = json.loads(runner.invoke(app, ["show", customer.ref, "--json"]).output)
+    assert (view["status"], view["deleted"]) == ("retired", True)

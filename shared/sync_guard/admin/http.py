@@ -195,13 +195,25 @@ def hold_json(hold: Hold) -> dict[str, Any]:
     return hold.model_dump(mode="json")
 
 
+def record_status(state: RecordState) -> str:
+    """What the guard takes the record for: ``live``, ``deleted`` (in Zoho), or ``retired`` (a Books
+    customer edited into a vendor: out of matching, still in Zoho; ``deleted`` is true for it too, as it
+    was before this field, since neither is matched nor linked)."""
+    if state.retired:
+        return "retired"
+    return "deleted" if state.deleted else "live"
+
+
 def record_json(state: RecordState) -> dict[str, Any]:
     """One record as an admin looks at it (not its stored shape): pair, hold, what it was judged against."""
+    retired_at = state.retired_at
     return {
         "ref": state.ref,
         "name": state.record.name,
         "module": state.record.module.value,
         "deleted": state.deleted,
+        "status": record_status(state),
+        "retired_at": retired_at.isoformat() if retired_at else None,
         "partner": state.partner,
         "pair_source": state.pair_source.value if state.pair_source else None,
         "former_partner": state.former_partner,

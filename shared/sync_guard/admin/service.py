@@ -85,6 +85,14 @@ def judged_distinct(decision: AuditEntry | None, held: str, partner: str | None 
     )
 
 
+def not_live(state: RecordState) -> str:
+    """Why a record the guard takes for deleted is no longer live, in words: deleted in Zoho, or retired
+    (a Books customer edited into a vendor, which Zoho still holds)."""
+    if state.retired:
+        return "is a Books vendor now (a customer no longer: retired from matching)"
+    return "is deleted in Zoho"
+
+
 #: What a 409 of the breaker reset names: the breaker's state conflicts, not a field of the body.
 BREAKER_FIELD = "breaker"
 #: What a 409 of ``apply`` names while the guard observes: its mode conflicts, not a field of the body.
@@ -318,7 +326,7 @@ class AdminService:
             )
         state = self.repository.state(ref)
         if state is not None and state.deleted:
-            raise Conflict(f"{ref} is deleted in Zoho; release the hold instead", field="hold_id")
+            raise Conflict(f"{ref} {not_live(state)}; release the hold instead", field="hold_id")
         # A CRM record the guard does not know is tagged through the module its hold named (``--module``).
         written = self._hold_actions(hold, self.audit_log.get(hold.entry_id))
         known = state.record.module.value if state is not None else None
@@ -584,7 +592,7 @@ class AdminService:
             )
         for state, field in ((crm_state, "crm"), (books_state, "books")):
             if state.deleted:
-                raise Conflict(f"{state.ref} is deleted in Zoho; link a live record", field=field)
+                raise Conflict(f"{state.ref} {not_live(state)}; link a live customer", field=field)
         already = crm_state.partner == books_ref and books_state.partner == crm_ref
         if (
             already

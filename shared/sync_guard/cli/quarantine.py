@@ -35,6 +35,7 @@ from sync_guard.cli._context import (
 from sync_guard.cli._words import confirmation
 from sync_guard.config import Mode
 from sync_guard.errors import SyncGuardError
+from sync_guard.timefmt import utc_minute
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit trail.")]
 
@@ -273,7 +274,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(view))
             return
         typer.echo(f"{view['ref']}  {view['module']}  {view['name'] or '(no name)'}")
-        if view["deleted"]:
+        if view["status"] == "retired":
+            since = utc_minute(state.retired_at) if state.retired_at else "-"
+            typer.echo(f"  a Books vendor now: retired from matching since {since} (a customer no longer)")
+        elif view["deleted"]:
             typer.echo("  deleted in Zoho")
         source = f" (paired {state.pair_source.how})" if state.pair_source else ""
         typer.echo(f"  partner: {view['partner'] or '-'}{source}")

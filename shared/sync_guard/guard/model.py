@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sync_guard.config import Mode
-from sync_guard.models.records import PartyRecord, System
+from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.redact import MaskedLines
 
 
@@ -143,6 +143,20 @@ class RecordState(BaseModel):
     @property
     def live(self) -> bool:
         return not self.deleted
+
+    @property
+    def retired(self) -> bool:
+        """A Books customer edited into a vendor (``engine._plan_retire``): kept as the vendor, out of
+        matching, and taken for deleted (not ``live``), though Zoho still holds it. Only a retirement leaves
+        a vendor's state deleted: a vendor the guard never held as a customer has none."""
+        return self.deleted and self.record.module is Module.BOOKS_VENDORS
+
+    @property
+    def retired_at(self) -> datetime | None:
+        """When a retired record became a vendor: Zoho's time of that edit (None for any other state)."""
+        if not self.retired:
+            return None
+        return self.record.modified_at or datetime.fromtimestamp(self.version / 1000, UTC)
 
     @property
     def system(self) -> System:
