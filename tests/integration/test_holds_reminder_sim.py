@@ -15,12 +15,13 @@ from sync_guard.admin.service import AdminService
 from sync_guard.config import get_settings
 from sync_guard.guard.wiring import processor_handler
 from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.models.records import Module
 from sync_guard.reconcile.reminder import HOLDS_CHECK
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module
-from tests.support.outbox import point_at_simulator
+from tests.support.outbox import create_companies, event_for, point_at_simulator
 from tests.support.sns import received, subscribe_queue
 
 pytestmark = pytest.mark.integration
@@ -99,3 +100,42 @@ def test_a_hold_on_a_record_deleted_since_is_left_out_and_counted(
     )
     assert (outcome["status"], outcome["found"]) == ("ok", 1)
     assert outcome["note"].endswith("; 1 on records deleted since left out")
+
+
+def test_a_hold_a_customer_turned_vendor_made_moot_is_released_not_reminded(
+    aws_server: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given two of the guard's holds made 5 days ago: a CRM account held as a duplicate of a Books
+    # customer, and a Books customer held as a duplicate of another
+    finance = subscribe_queue(aws_server, "finance-reminder-vendor")
+    companies = create_companies(sim, 2, books_duplicates_every=2)
+    processor = processor_handler(get_settings())
+    processor.guard.clock = lambda: datetime.now(UTC) - timedelta(days=5)
+    for record in [c.customer for c in companies] + [c.duplicate for c in companies]:
+        processor(event_for(record))
+    books_dup = companies[1].duplicate
+    service = AdminService.from_settings(get_settings())
+    assert books_dup.ref in {hold.hold_id for hold in service.list_holds()}
+    # ... then the customer that Books duplicate was held against edited into a vendor (a supplier), and
+    # its webhook processed
+    customer = companies[1].customer
+    assert customer.modified_at is not None
+    vendor = customer.model_copy(
+        update={"module": Module.BOOKS_VENDORS, "modified_at": customer.modified_at + timedelta(days=1)}
+    )
+    processor.guard.clock = lambda: datetime.now(UTC)
+    processor(event_for(vendor))
+
+    # when the scheduled checks run
+    outcome = run(fresh_module("functions.reconcile.app"))
+
+    # then finance is reminded of the other hold only: that one was released (audited, by the guard)
+    [envelope] = received(aws_server, finance)
+    assert f"Id: {companies[0].duplicate.record_id}" in envelope["Message"]
+    assert books_dup.record_id not in envelope["Message"]
+    assert (outcome["status"], outcome["found"]) == ("ok", 1)
+    assert books_dup.ref not in {hold.hold_id for hold in service.list_holds()}
+    page = AuditLog.from_settings(get_settings()).query(AuditQuery(record=books_dup.ref), limit=10)
+    [release] = [entry for entry in page.entries if entry.operation == "release"]
+    assert release.actor == "guard"
+    assert release.note.startswith(f"{customer.ref} is a Books vendor now")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from sync_guard.admin.moot import MootHolds
 from sync_guard.config import Mode, get_settings
 from sync_guard.errors import ConcurrentUpdate, Throttled
 from sync_guard.executor.queue import SqsActionQueue
@@ -353,7 +354,7 @@ def build_pipeline(aws: AwsResources, queues: OutboxQueues, *, storm_threshold: 
     )
     deps = ProcessingDeps(
         events=MemoryEventStatuses(),
-        handler=GuardEventHandler(guard),
+        handler=GuardEventHandler(guard, moot_holds=MootHolds.from_settings(settings)),
         actions=SqsActionQueue.from_settings(settings),
     )
     handler_module = fresh_module("functions.outbox.app")

@@ -390,9 +390,13 @@ class AdminService:
         )
         return unlisted, False, state, decision
 
-    def release(self, hold_id: str, *, actor: str, reason: str = "") -> OperationResult:
+    def release(self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True) -> OperationResult:
         """Undo a hold (see the module docstring); the record syncs again once the undo actions ran. A hold
-        that marks the record's state but was never listed is released too (``_hold_to_release``)."""
+        that marks the record's state but was never listed is released too (``_hold_to_release``).
+
+        ``judge=False``: the release says nothing of whether the records are duplicates (a hold made moot,
+        ``admin.moot``), so the records it was raised against are not remembered as judged distinct.
+        """
         actor = self._actor(actor)
         hold, listed, state, decision = self._hold_to_release(hold_id)
         # An applied observe-mode hold is undone by its apply's action (its decision's never ran), and is
@@ -440,7 +444,11 @@ class AdminService:
             )
             for action in to_undo
         )
-        judged = judged_distinct(decision, hold.hold_id, state.partner) if state is not None else frozenset()
+        judged = (
+            judged_distinct(decision, hold.hold_id, state.partner)
+            if state is not None and judge
+            else frozenset()
+        )
         note = reason or "released by an admin"
         if judged:
             note += (

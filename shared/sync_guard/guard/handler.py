@@ -11,6 +11,9 @@ dead-lettered, for ``sync-guard replay-dlq --queue processing`` once the paramet
 refusal is audited (entry ``<event id>#another_organization``, decision ``pending``). CRM events go on.
 The record fetcher checks again before it fetches a Books customer; in the processor the two share one
 read of the recorded organisation per event (``RecordedOncePerEvent``, see ``guard.wiring``).
+
+After a Books event of a customer turned vendor, the guard's holds it made moot are released
+(``admin.moot``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
+from sync_guard.admin.moot import MootHolds
 from sync_guard.config import Mode, Settings
 from sync_guard.guard.engine import Guard, GuardConfig
 from sync_guard.guard.matcher import LibraryMatcher
@@ -124,10 +128,12 @@ class GuardEventHandler:
         guard: Guard,
         books_gate: BooksOrganizationGate | None = None,
         recorded: RecordedOncePerEvent | None = None,
+        moot_holds: MootHolds | None = None,
     ) -> None:
         self.guard = guard
         self.books_gate = books_gate
         self.recorded = recorded
+        self.moot_holds = moot_holds
 
     @classmethod
     def from_settings(
@@ -145,7 +151,8 @@ class GuardEventHandler:
             fetcher=fetcher,
             backoff=CommitBackoff.from_settings(settings),
         )
-        return cls(guard, BooksOrganizationGate.from_settings(settings, recorded), recorded)
+        gate = BooksOrganizationGate.from_settings(settings, recorded)
+        return cls(guard, gate, recorded, MootHolds.from_settings(settings))
 
     def __call__(self, event: GuardEvent) -> HandlerResult:
         with self.recorded.event() if self.recorded is not None else nullcontext():
@@ -155,6 +162,10 @@ class GuardEventHandler:
         if self.books_gate is not None:
             self.books_gate.check(event)
         result = self.guard.process(event)
+        if self.moot_holds is not None and _may_retire(event, result.entry):
+            # Its holds are released after the commit, not in it (the admin release's own transaction): a
+            # release that fails fails the event, and its redelivery, a repeat to the engine, tries again.
+            self.moot_holds.release_for(event.record_ref)
         if result.entry is None:
             return HandlerResult(EventStatus.PROCESSED, {"repeat": "true"})
         entry = result.entry
@@ -173,3 +184,9 @@ class GuardEventHandler:
             },
             action_ids=tuple(action.action_id for action in entry.actions if action.execute),
         )
+
+
+def _may_retire(event: GuardEvent, entry: AuditEntry | None) -> bool:
+    """Whether ``event`` may be of a Books customer turned vendor (``admin.moot``): a Books event the guard
+    did not guard (a vendor's), or a repeat of one (whose entry is not read again)."""
+    return event.source is System.BOOKS and (entry is None or entry.kind is EntryKind.NOT_GUARDED)

@@ -20,6 +20,9 @@ released by themselves: a CRM record deleted can be restored from the recycle bi
 Books customer the guard took for deleted (a delete webhook carrying only the id) may still exist, so the
 hold stays where a release finds it and removes its tag.
 
+A hold a customer turned vendor made moot is released once the processor has handled the vendor's event
+(``sync_guard.admin.moot``): the reminder is not left to ask finance about a supplier.
+
 The day's reminder is claimed before anyone is told, by moving the check's watermark to the day's
 reminder time (a conditional write): of two runs at once (a schedule delivered twice, ``sync-guard
 checks`` by hand) one sends it. A notice that fails puts the watermark back, so the next run (a quarter of

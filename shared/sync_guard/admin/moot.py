@@ -1,0 +1,144 @@
+"""Holds a customer turned vendor made moot: released by the processor, through the admin release.
+
+A Books customer edited into a vendor is retired from matching (``guard.engine._plan_retire``): a
+supplier is no duplicate. A hold the guard made because of it is then about nothing: the customer it held
+(marked inactive in Books, so a supplier nobody can raise a bill against), or the record it held as a
+duplicate of that customer (a CRM account tagged out of the sync, a second Books customer inactive) now
+that there is no customer left for it to duplicate. Left alone, such a hold stays listed, and the daily
+``HOLDS_WAITING`` reminder asks finance to decide about a supplier.
+
+So once the processor has handled a Books event whose record the shadow holds as retired (the edit into a
+vendor, a later edit of the vendor, or any redelivery of them), it reads the ``HOLD`` partition (one
+``Query``), the held records' states and the decisions that made the holds, and takes the holds still
+waiting for a decision (status ``held``) that the guard made (their entry is a decision of the engine's,
+not an admin operation) and that this vendor made moot:
+
+- the held record is the vendor; or
+- the vendor is among the records the decision held it against (the related records of its findings about
+  it, its own partner aside), and every one of those is retired.
+
+Each is released through the admin release (``AdminService.release``), as an admin would release it, with
+the guard as its actor and a reason naming the vendor: the hold's actions not run yet are cancelled, the
+tag or the inactive mark the guard wrote is undone through the outbox (in ``observe`` mode, recorded only),
+the ``HOLD`` item goes and the release is audited. The release judges nothing: the records are not
+remembered as "not duplicates" of one another (``judge=False``), since nobody looked at them.
+
+An admin's own hold (``quarantines hold``, ``preflight --apply``) stays, as does a hold an admin confirmed:
+both are a person's decision, and a person releases them. A release that conflicts (the hold's action is
+being written to Zoho right now, or an event moved the record on) fails the event, which SQS delivers
+again: the engine knows it already (``already_processed``), and the release is tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from sync_guard.admin.model import Hold, HoldStatus, OperationResult
+from sync_guard.config import Settings
+from sync_guard.guard.model import AuditEntry, EntryKind, RecordState
+
+logger = logging.getLogger(__name__)
+
+#: The actor of the releases: the guard itself (as on its decisions' entries).
+GUARD_ACTOR = "guard"
+
+
+class HeldRecords(Protocol):
+    """The holds and the records' states (``DynamoAdminRepository`` has both)."""
+
+    def holds(self) -> list[Hold]: ...
+
+    def states(self, refs: Iterable[str]) -> dict[str, RecordState]: ...
+
+
+class Release(Protocol):
+    """``AdminService.release``."""
+
+    def __call__(
+        self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True
+    ) -> OperationResult: ...
+
+
+def held_against(decision: AuditEntry, held: str, partner: str | None) -> frozenset[str]:
+    """The records ``decision`` held ``held`` against: the related records of its findings about it, the
+    held record's own partner aside (an edit of a pair names it, and the pair is one customer)."""
+    return frozenset(
+        ref
+        for finding in decision.findings
+        if finding.subject == held
+        for ref in finding.related
+        if ref and ref not in (held, partner)
+    )
+
+
+def moot_reason(vendors: Iterable[str]) -> str:
+    """The release's note: which records are vendors now, so the hold is about nothing."""
+    named = sorted(vendors)
+    verb = "is a Books vendor" if len(named) == 1 else "are Books vendors"
+    return f"{', '.join(named)} {verb} now (a customer no longer, retired from matching), so the hold is moot"
+
+
+class MootHolds:
+    """Releases the guard's holds a retired vendor made moot (see the module docstring)."""
+
+    def __init__(
+        self,
+        holds: HeldRecords,
+        decisions: Callable[[str], AuditEntry | None],
+        release: Release,
+    ) -> None:
+        self._holds = holds
+        self._decisions = decisions
+        self._release = release
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MootHolds:
+        from sync_guard.admin.service import AdminService  # the processor's: built at cold start
+
+        admin = AdminService.from_settings(settings)
+        return cls(admin.repository, admin.audit_log.get, admin.release)
+
+    def release_for(self, ref: str) -> list[str]:
+        """Release the holds the record ``ref`` made moot, if the shadow holds it as retired (a vendor now);
+        returns the held records released. A release that conflicts raises (``Conflict``)."""
+        state = self._holds.states([ref]).get(ref)
+        if state is None or not state.retired:
+            return []
+        released = []
+        for hold, vendors in self.moot(ref):
+            self._release(hold.hold_id, actor=GUARD_ACTOR, reason=moot_reason(vendors), judge=False)
+            released.append(hold.hold_id)
+        if released:
+            logger.info(
+                "holds made moot by a customer turned vendor released", extra={"count": len(released)}
+            )
+        return released
+
+    def moot(self, vendor: str) -> list[tuple[Hold, frozenset[str]]]:
+        """The guard's holds waiting for a decision that the retired ``vendor`` made moot, each with the
+        retired records that did (the vendor itself, or every record the hold was raised against)."""
+        holds = [hold for hold in self._holds.holds() if hold.status is HoldStatus.HELD]
+        if not holds:
+            return []
+        states = self._holds.states(hold.hold_id for hold in holds)
+        found: list[tuple[Hold, frozenset[str]]] = []
+        for hold in holds:
+            decision = self._decisions(hold.entry_id)
+            if decision is None or decision.kind is not EntryKind.DECISION:
+                continue  # an admin's own hold: a person's to release
+            if hold.hold_id == vendor:
+                found.append((hold, frozenset({vendor})))
+                continue
+            state = states.get(hold.hold_id)
+            against = held_against(decision, hold.hold_id, state.partner if state is not None else None)
+            if vendor not in against:
+                continue
+            others = self._holds.states(against)
+            if all((other := others.get(ref)) is not None and other.retired for ref in against):
+                found.append((hold, against))
+        return found
+
+
+__all__ = ("GUARD_ACTOR", "HeldRecords", "MootHolds", "Release", "held_against", "moot_reason")

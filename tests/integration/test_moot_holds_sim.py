@@ -1,0 +1,98 @@
+"""Holds a customer turned vendor made moot: released by the processor through the admin release, undone in
+Zoho (the simulator) by the outbox, on the real DynamoDB-API server; an admin's own hold stays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from sync_guard.admin.moot import GUARD_ACTOR
+from sync_guard.admin.service import AdminService
+from sync_guard.config import get_settings
+from sync_guard.guard.model import ActionKind, EntryKind
+from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.models.records import Module, PartyRecord
+from sync_guard.store.audit import AuditLog, AuditQuery
+from tests.support.aws import AwsResources
+from tests.support.outbox import (
+    HOLD_TAG,
+    Company,
+    OutboxQueues,
+    Pipeline,
+    build_pipeline,
+    create_companies,
+    create_outbox_queues,
+    event_for,
+    point_at_simulator,
+)
+
+
+@pytest.fixture
+def held(
+    aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Pipeline, ZohoSimulator, list[Company]]]:
+    """Company 0: a Books customer and a CRM account held as its duplicate; company 1: a Books customer and a
+    second Books customer held as its duplicate; both holds written to Zoho (enforce mode)."""
+    queues: OutboxQueues = create_outbox_queues(aws, monkeypatch)
+    with ZohoSimulator(seed=11) as sim:
+        point_at_simulator(sim, monkeypatch)
+        companies = create_companies(sim, 2, books_duplicates_every=2)
+        pipeline = build_pipeline(aws, queues)
+        pipeline.decide([event_for(c.customer) for c in companies])
+        pipeline.decide([event_for(c.duplicate) for c in companies])
+        pipeline.drain()
+        yield pipeline, sim, companies
+
+
+def _turned_vendor(customer: PartyRecord) -> PartyRecord:
+    """``customer`` edited into a supplier in Books (``contact_type: vendor``), after the guard saw it."""
+    assert customer.modified_at is not None
+    later = customer.modified_at + timedelta(days=1)
+    return customer.model_copy(update={"module": Module.BOOKS_VENDORS, "modified_at": later})
+
+
+def _tagged(sim: ZohoSimulator, account: PartyRecord) -> bool:
+    return HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", account.record_id)["Tag"]}
+
+
+def _releases(ref: str) -> list[object]:
+    entries = AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=ref))
+    return [e for e in entries if e.kind is EntryKind.ADMIN and e.operation == "release"]
+
+
+def test_holds_a_customer_turned_vendor_made_moot_are_released_and_undone_in_zoho(
+    held: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given the Books customer a CRM account is held against, and a held Books duplicate, both turned vendors
+    pipeline, sim, companies = held
+    crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
+    assert _tagged(sim, crm_dup)
+    assert sim.state.books_get(books_dup.record_id)["status"] == "inactive"
+    service = AdminService.from_settings(get_settings())
+    # ... and an admin's own hold on a customer who also turns vendor
+    service.hold(companies[1].customer.ref, actor="user:ivy", reason="checking with the customer")
+    admins = companies[1].customer.ref
+    assert {h.hold_id for h in service.list_holds()} == {crm_dup.ref, books_dup.ref, admins}
+
+    # when Books edits the three into vendors (each webhook delivered twice)
+    turned = [event_for(_turned_vendor(r)) for r in (companies[0].customer, books_dup, companies[1].customer)]
+    pipeline.decide(turned + turned)
+    pipeline.drain()
+
+    # then the guard's two holds are released as an admin releases them, by the guard, naming the vendor
+    assert {h.hold_id for h in service.list_holds()} == {admins}  # the admin's own hold stays
+    [crm_release] = _releases(crm_dup.ref)
+    [books_release] = _releases(books_dup.ref)
+    assert crm_release.actor == books_release.actor == GUARD_ACTOR  # type: ignore[attr-defined]
+    assert f"{companies[0].customer.ref} is a Books vendor now" in crm_release.note  # type: ignore[attr-defined]
+    assert f"{books_dup.ref} is a Books vendor now" in books_release.note  # type: ignore[attr-defined]
+    assert [a.kind for a in crm_release.actions] == [ActionKind.UNTAG_CRM_RECORD]  # type: ignore[attr-defined]
+    assert [a.kind for a in books_release.actions] == [ActionKind.MARK_BOOKS_ACTIVE]  # type: ignore[attr-defined]
+    # ... undone in Zoho through the outbox: the tag is off the account, the supplier active again
+    assert not _tagged(sim, crm_dup)
+    assert sim.state.books_get(books_dup.record_id)["status"] == "active"
+    # ... and judging nothing: nobody looked at the records
+    assert service.record(crm_dup.ref).cleared == frozenset()
+    assert service.record(crm_dup.ref).held_by is None

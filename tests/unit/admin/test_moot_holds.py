@@ -1,0 +1,120 @@
+"""Holds a customer turned vendor made moot, released after its event: which ones, with fakes for the
+holds, the decisions and the release."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from sync_guard.admin.model import Hold, HoldStatus, OperationResult
+from sync_guard.admin.moot import GUARD_ACTOR, MootHolds
+from sync_guard.config import Mode
+from sync_guard.errors import Conflict
+from sync_guard.guard.admin import admin_entry
+from sync_guard.guard.model import AuditEntry, Decision, EntryKind, Finding, RecordState, Severity
+from sync_guard.models.records import Module, PartyRecord, System
+from tests.unit.reconcile.test_holds_reminder import MemoryHolds
+
+NOW = datetime(2026, 3, 9, 9, 15, tzinfo=UTC)
+
+
+def _state(ref: str, *, vendor: bool = False) -> RecordState:
+    system, _, record_id = ref.partition(":")
+    module = Module.CRM_ACCOUNTS if system == "crm" else Module.BOOKS_CUSTOMERS
+    record = PartyRecord(
+        system=System(system),
+        module=Module.BOOKS_VENDORS if vendor else module,
+        record_id=record_id,
+        name="Acme Ltd",
+    )
+    return RecordState(record=record, version=1, deleted=vendor)
+
+
+def _decision(held: str, *against: str) -> AuditEntry:
+    finding = Finding(
+        code="NAME_DRIFT", severity=Severity.MEDIUM, explanation="-", subject=held, related=against
+    )
+    return AuditEntry(
+        entry_id=f"evt_{held}",
+        at=NOW,
+        kind=EntryKind.DECISION,
+        decision=Decision.QUARANTINE,
+        mode=Mode.ENFORCE,
+        findings=(finding,),
+    )
+
+
+def _hold(ref: str, status: HoldStatus = HoldStatus.HELD) -> Hold:
+    return Hold(hold_id=ref, entry_id=f"evt_{ref}", at=NOW, mode="enforce", status=status)
+
+
+class Releases:
+    """``AdminService.release`` as the check calls it: records each call; refuses those in ``refused``."""
+
+    def __init__(self, *refused: str) -> None:
+        self.calls: list[tuple[str, str, str, bool]] = []
+        self.refused = set(refused)
+
+    def __call__(self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True) -> OperationResult:
+        if hold_id in self.refused:
+            raise Conflict("being written to Zoho right now", field="hold_id")
+        self.calls.append((hold_id, actor, reason, judge))
+        entry = admin_entry("release", actor=actor, at=NOW, mode=Mode.ENFORCE, note=reason)
+        return OperationResult(operation="release", entry=entry)
+
+
+def _moot(holds: MemoryHolds, decisions: dict[str, AuditEntry], release: Releases) -> MootHolds:
+    return MootHolds(holds, decisions.get, release)
+
+
+def test_the_guards_holds_a_vendor_made_moot_are_released_without_judging() -> None:
+    # the vendor held itself; a CRM account held against it; a customer held against it and a live one
+    holds = MemoryHolds(
+        items=[_hold("books:1"), _hold("crm:2"), _hold("books:3")],
+        known={
+            "books:1": _state("books:1", vendor=True),
+            "crm:2": _state("crm:2"),
+            "books:3": _state("books:3"),
+            "books:4": _state("books:4"),
+        },
+    )
+    decisions = {
+        "evt_books:1": _decision("books:1", "books:4"),
+        "evt_crm:2": _decision("crm:2", "books:1"),
+        "evt_books:3": _decision("books:3", "books:1", "books:4"),
+    }
+    release = Releases()
+
+    released = _moot(holds, decisions, release).release_for("books:1")
+
+    assert released == ["books:1", "crm:2"]
+    assert [(ref, actor, judge) for ref, actor, _, judge in release.calls] == [
+        ("books:1", GUARD_ACTOR, False),
+        ("crm:2", GUARD_ACTOR, False),
+    ]
+    assert release.calls[1][2].startswith("books:1 is a Books vendor now")
+    # ... and a record not retired releases nothing
+    assert _moot(holds, decisions, release).release_for("books:4") == []
+
+
+def test_an_admins_own_hold_and_a_confirmed_hold_stay() -> None:
+    holds = MemoryHolds(
+        items=[_hold("books:1"), _hold("books:5", HoldStatus.CONFIRMED)],
+        known={"books:1": _state("books:1", vendor=True), "books:5": _state("books:5", vendor=True)},
+    )
+    by_hand = admin_entry("hold", actor="user:ivy", at=NOW, mode=Mode.ENFORCE, note="by hand")
+    decisions = {"evt_books:1": by_hand, "evt_books:5": _decision("books:5", "books:4")}
+    release = Releases()
+
+    assert _moot(holds, decisions, release).release_for("books:1") == []
+    assert _moot(holds, decisions, release).release_for("books:5") == []
+    assert release.calls == []
+
+
+def test_a_release_that_conflicts_fails_so_that_the_event_comes_again() -> None:
+    holds = MemoryHolds(items=[_hold("books:1")], known={"books:1": _state("books:1", vendor=True)})
+    release = Releases("books:1")
+
+    with pytest.raises(Conflict):
+        _moot(holds, {"evt_books:1": _decision("books:1")}, release).release_for("books:1")
