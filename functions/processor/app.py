@@ -8,6 +8,7 @@ is ``sync_guard.processing.process_event``; plugging in the decision engine mean
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_guard.config import get_settings
+from sync_guard.executor.enrichment import ZohoRecordFetcher
 from sync_guard.executor.queue import outbox_queue
 from sync_guard.guard.wiring import processor_handler
 from sync_guard.ingest.messages import decode_message
@@ -39,6 +41,7 @@ event_store = DynamoEventStore.from_settings(settings)
 # Id-only Notification API events are enriched through Zoho when it is configured (else: awaiting).
 handler = processor_handler(settings)
 fetcher = handler.guard.fetcher
+zoho_fetcher = fetcher if isinstance(fetcher, ZohoRecordFetcher) else None
 deps = ProcessingDeps(events=event_store, handler=handler, actions=outbox_queue(settings))
 # An event is started only with this much of the invocation left: its Zoho fetch, retries included, its
 # commit's retries, and its first attempt as long as the longest this container has seen (2 s at least,
@@ -63,6 +66,11 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         )
         metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
         raise OutOfTime(record.message_id)
+    if zoho_fetcher is not None and lambda_context is not None:
+        # Its Zoho calls end in time for the commit's retries: a Retry-After or a token refresh that would
+        # outlast the invocation fails the event (SQS delivers it again) instead of the whole batch.
+        left = lambda_context.get_remaining_time_in_millis() / 1000
+        zoho_fetcher.finish_by = time.monotonic() + left - settings.commit_retry_budget_seconds
     outcome = _traced_process(record)
     if isinstance(outcome, Exception):
         logger.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.queue import SqsEventQueue
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
-from tests.support.handlers import fresh_module
+from tests.support.handlers import FakeLambdaContext, fresh_module, sqs_event
 from tests.support.outbox import point_at_simulator
 
 
@@ -398,3 +399,29 @@ def test_a_redelivered_notification_is_acknowledged_while_zoho_is_down_without_a
     entry = AuditLog.from_settings(get_settings()).get(event.event_id)
     assert entry is not None
     assert entry.kind is EntryKind.DECISION  # the one decision, made once
+
+
+def test_the_processor_as_deployed_has_its_fetch_end_in_time_for_the_commit(
+    aws: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given the processor as deployed (Zoho configured) and a queued notification of a new account
+    processor = fresh_module("functions.processor.app")
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Marram Loft Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    _store(event)
+    SqsEventQueue.from_settings(get_settings()).send(event)
+    messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    context = FakeLambdaContext()
+
+    # when it handles the message
+    started = time.monotonic()
+    response = processor.lambda_handler(sqs_event(messages), context)
+
+    # then the record was fetched under a deadline: the invocation's end less the commit's retry budget
+    assert response["batchItemFailures"] == []
+    assert sim.requests.count("crm.get_record", status=200, record_id=str(account["id"])) == 1
+    fetcher = processor.zoho_fetcher
+    assert isinstance(fetcher, ZohoRecordFetcher)
+    assert fetcher.finish_by is not None
+    budget = context.get_remaining_time_in_millis() / 1000 - get_settings().commit_retry_budget_seconds
+    assert started + budget <= fetcher.finish_by <= time.monotonic() + budget

@@ -44,6 +44,10 @@ class ZohoRecordFetcher:
     the organisation ``recorded_books_organization`` reads as the shadow's: there, every customer the
     guard holds "does not exist", which the engine would take for a delete. ``AnotherOrganization`` is
     raised instead (retryable: SQS delivers the event again, then dead-letters it for replay-dlq).
+
+    ``finish_by`` (a ``time.monotonic()`` reading, set by the processor before each event; None: no bound)
+    is when every Zoho call of a fetch, retries and a token refresh included, must be over: a fetch that
+    would wait past it raises instead, and SQS delivers the event again.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class ZohoRecordFetcher:
         self._books_organization_id = books_organization_id
         self._recorded_books_organization = recorded_books_organization
         self.fetched = 0
+        self.finish_by: float | None = None
 
     def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
         """The record as Zoho has it now, or None when Zoho says it does not exist."""
@@ -67,6 +72,7 @@ class ZohoRecordFetcher:
                 outcome="The Books customer was not fetched: the event is retried, then dead-lettered.",
             )
         clients = self._clients()
+        clients.finish_calls_by(self.finish_by)
         self.fetched += 1
         if system is System.CRM:
             return clients.crm.get_record(Module(module), record_id)
