@@ -122,6 +122,10 @@ class ZohoWriters(Protocol):
     @property
     def books(self) -> BooksWriter: ...
 
+    def finish_calls_by(self, deadline: float | None) -> None:
+        """End every call, retries and token refreshes included, by ``deadline`` (``time.monotonic()``)."""
+        ...
+
 
 class ActionQueue(Protocol):
     def send(self, action_ids: Sequence[str]) -> None:

@@ -307,11 +307,8 @@ class Executor:
         return self._finish(message, claim, ActionStatus.DONE, done, records=found)
 
     def _bound_zoho_calls(self, finish_by: float | None) -> None:
-        """Have the Zoho clients (``ZohoClients.finish_calls_by``, where they offer it) end every call by
-        ``finish_by``."""
-        finish_calls_by = getattr(self.zoho(), "finish_calls_by", None)
-        if callable(finish_calls_by):
-            finish_calls_by(finish_by)
+        """Have the Zoho clients end every call by ``finish_by``."""
+        self.zoho().finish_calls_by(finish_by)
 
     def _invoiced_since(self, action: OutboxAction) -> str:
         """Why a Books hold must not be written now (empty: it may): the customer holds transactions.

@@ -195,6 +195,10 @@ class FakeBooks:
 class FakeZoho:
     crm: FakeCrm = field(default_factory=FakeCrm)
     books: FakeBooks = field(default_factory=FakeBooks)
+    deadline: float | None = None
+
+    def finish_calls_by(self, deadline: float | None) -> None:
+        self.deadline = deadline
 
 
 def action(
