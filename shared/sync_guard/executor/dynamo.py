@@ -198,14 +198,7 @@ class DynamoActionStore:
 
     def _still_claimed(self, claim: Claim) -> bool:
         """Whether the outbox item is still running under ``claim`` (read strongly consistent)."""
-        item = self._client.get_item(
-            TableName=self.outbox_table,
-            Key={"pk": {"S": claim.action_id}},
-            ProjectionExpression="#status, claim",
-            ExpressionAttributeNames={"#status": "status"},
-            ConsistentRead=True,
-        ).get("Item")
-        values = from_item(item) if item else {}
+        values = self.get(claim.action_id) or {}
         return values.get("status") == ActionStatus.RUNNING.value and values.get("claim") == claim.token
 
     def retry_later(self, claim: Claim, *, error: str, detail: str, now: datetime) -> bool:
