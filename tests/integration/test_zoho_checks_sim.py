@@ -20,6 +20,8 @@ from sync_guard.guard.engine import shadow_keys
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import PairSource, RecordState, epoch_ms
 from sync_guard.ingest.ports import EventStatus
+from sync_guard.local.scenarios.guarded import SCENARIO_SETTINGS
+from sync_guard.local.scenarios.world import ACT_LAG
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.local.zoho_simulator.faults import FaultKind
 from sync_guard.local.zoho_simulator.native_sync import NativeSync
@@ -63,15 +65,20 @@ NOTIFY_URL = "https://guard.example/webhooks/crm/notifications"
 @pytest.fixture
 def sim(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimulator]:
     with ZohoSimulator(seed=11) as simulator:
-        point_at_simulator(
-            simulator,
-            monkeypatch,
-            SYNC_GUARD_WEBHOOK_SECRET=TEST_SECRET,
-            SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_ID=CHANNEL_ID,
-            SYNC_GUARD_CRM_NOTIFY_URL=NOTIFY_URL,
-            SYNC_GUARD_ZOHO_MAX_ATTEMPTS="3",
-        )
+        point_checks_at(simulator, monkeypatch, SYNC_GUARD_ZOHO_MAX_ATTEMPTS="3")
         yield simulator
+
+
+def point_checks_at(simulator: ZohoSimulator, monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
+    """The checks' settings: Zoho is ``simulator``, the channel calls the guard back with the test secret."""
+    point_at_simulator(
+        simulator,
+        monkeypatch,
+        SYNC_GUARD_WEBHOOK_SECRET=TEST_SECRET,
+        SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_ID=CHANNEL_ID,
+        SYNC_GUARD_CRM_NOTIFY_URL=NOTIFY_URL,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -150,6 +157,26 @@ def test_the_channel_is_registered_once_renewed_when_gone_and_each_renewal_audit
     run(handler)
     assert [c["channel_id"] for c in sim.state.crm_watch_list()] == [CHANNEL_ID]
     assert audit_operations().count("renew_notification_channel") == 2
+
+
+def test_the_scenarios_guard_renews_its_channel_with_a_zoho_whose_clock_is_the_acts(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the simulated Zoho of a scenario's act, as far behind the guard's clock as TickingClock lets it
+    # fall (ACT_LAG) and a minute more (its readings cut to the second, the time the guard's run takes to
+    # reach the renewal), and the guard as the scenarios configure it
+    def acts_clock() -> datetime:
+        return (datetime.now(UTC) - ACT_LAG - timedelta(minutes=1)).replace(microsecond=0)
+
+    with ZohoSimulator(seed=11, clock=acts_clock) as simulator:
+        point_checks_at(simulator, monkeypatch, **SCENARIO_SETTINGS)
+
+        # when the schedule fires
+        result = run(fresh_module("functions.reconcile.app"))
+
+        # then Zoho took the channel's expiry as within its week
+        assert result["notification_channel"]["status"] == "ok", result["notification_channel"]
+        assert [c["channel_id"] for c in simulator.state.crm_watch_list()] == [CHANNEL_ID]
 
 
 def test_a_webhook_zoho_failed_to_deliver_is_fed_once_as_the_delivered_event(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from sync_guard.local.scenarios import SCENARIOS
 from sync_guard.local.scenarios.counting import Baseline, count_outcome
 from sync_guard.local.scenarios.runner import run_scenarios, run_without_guard, totals
-from sync_guard.local.scenarios.world import HOLD_TAG, TickingClock, World
+from sync_guard.local.scenarios.world import ACT_LAG, HISTORY_AGE, HOLD_TAG, TickingClock, World
 from sync_guard.local.zoho_simulator.native_sync import NativeSync
 from sync_guard.local.zoho_simulator.state import SimulatorState, Source
 
@@ -47,6 +49,24 @@ def test_runs_are_deterministic() -> None:
 def test_a_clock_that_ticks_gives_every_change_its_own_second() -> None:
     clock = TickingClock()
     assert len({clock() for _ in range(100)}) == 100
+
+
+def test_a_slow_run_does_not_leave_the_simulated_clock_further_behind_the_guards_than_the_acts_lag() -> None:
+    # the real clock (the guard's) and a scenario's clock, its history a month back, its act yesterday
+    real = [datetime(2026, 12, 7, 12, 0, tzinfo=UTC)]
+    clock = TickingClock(wall=lambda: real[0])
+    clock.advance(HISTORY_AGE)
+    first = clock()
+    assert first == real[0] - ACT_LAG + timedelta(seconds=1)
+
+    # readings faster than real time tick a second each
+    assert clock() == first + timedelta(seconds=1)
+
+    # an hour of real time with no reading (a loaded machine, Zoho's Retry-After): the act moves on with it
+    real[0] += timedelta(hours=1)
+    later = clock()
+    assert later == real[0] - ACT_LAG
+    assert real[0] - clock() < ACT_LAG
 
 
 def world_with_sync() -> World:

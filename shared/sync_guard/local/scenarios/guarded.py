@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sync_guard.cli.preflight import PreflightPlan, hold_with_guard, load_from_z
 from sync_guard.config import Settings
 from sync_guard.local.scenarios.base import Scenario
 from sync_guard.local.scenarios.counting import Baseline, Counts, count_outcome
-from sync_guard.local.scenarios.world import HOLD_TAG, TickingClock, World
+from sync_guard.local.scenarios.world import ACT_LAG, HOLD_TAG, TickingClock, World
 from sync_guard.local.stack import LocalStack
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.state import CRM_MODULES, SimulatorState
@@ -42,6 +42,24 @@ from sync_guard.notify.notifiers import FileNotifier
 #: threshold is raised accordingly (production default: 10 per 10 minutes) so that it trips on a storm,
 #: not on the compressed timeline of ordinary scenarios.
 DEMO_STORM_THRESHOLD = 25
+
+#: What the guard of the scenarios is told beyond the simulator's address and credentials.
+SCENARIO_SETTINGS: dict[str, str] = {
+    "SYNC_GUARD_CRM_HOLD_TAG": HOLD_TAG,
+    "SYNC_GUARD_STORM_THRESHOLD": str(DEMO_STORM_THRESHOLD),
+    # A scenario's act happens "yesterday" (ACT_LAG, see TickingClock), and the demo runs the checks when
+    # a scenario says they come round, not once an hour.
+    "SYNC_GUARD_SYNC_STALL_LOOKBACK_HOURS": "48",
+    "SYNC_GUARD_SYNC_STALL_EVERY_MINUTES": "0",
+    # Zoho refuses a notification channel's expiry more than a week ahead of its own clock, which runs up
+    # to ACT_LAG behind the guard's here: the production lifetime (144 hours) would leave no room at all.
+    "SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_HOURS": str(
+        (timedelta(weeks=1) - ACT_LAG - timedelta(days=1)) // timedelta(hours=1)
+    ),
+    # One shadow keeps every scenario's organisation, while the simulator holds only the current one: the
+    # missed-delete sweep would take the earlier scenarios' customers for deleted ones.
+    "SYNC_GUARD_BOOKS_DELETED_EVERY_MINUTES": "0",
+}
 
 #: The scheduled checks' function in template.yaml.
 ZOHO_CHECKS_FUNCTION = "ZohoChecksFunction"
@@ -110,18 +128,11 @@ class GuardedEnvironment:
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.simulator = ZohoSimulator(seed=0).start()
-        environment = self.simulator.settings_env() | {
-            "SYNC_GUARD_NOTIFY_FILE": str(self.notifications_file),
-            "SYNC_GUARD_CRM_HOLD_TAG": HOLD_TAG,
-            "SYNC_GUARD_STORM_THRESHOLD": str(DEMO_STORM_THRESHOLD),
-            # A scenario's act happens "yesterday" (see TickingClock), and the demo runs the checks when a
-            # scenario says they come round, not once an hour.
-            "SYNC_GUARD_SYNC_STALL_LOOKBACK_HOURS": "48",
-            "SYNC_GUARD_SYNC_STALL_EVERY_MINUTES": "0",
-            # One shadow keeps every scenario's organisation, while the simulator holds only the current
-            # one: the missed-delete sweep would take the earlier scenarios' customers for deleted ones.
-            "SYNC_GUARD_BOOKS_DELETED_EVERY_MINUTES": "0",
-        }
+        environment = (
+            self.simulator.settings_env()
+            | SCENARIO_SETTINGS
+            | {"SYNC_GUARD_NOTIFY_FILE": str(self.notifications_file)}
+        )
         if self.webhook_secret is not None:
             environment["SYNC_GUARD_WEBHOOK_SECRET"] = self.webhook_secret
         self.stack = LocalStack(

@@ -32,31 +32,49 @@ HOLD_TAG = "sync-guard-hold"
 #: How long before the act a scenario's history happened (records the bookkeeper "has invoiced for years"
 #: must not look freshly created to the guard's both-sides window).
 HISTORY_AGE = timedelta(days=30)
+#: How far behind the real clock (the guard's) a scenario's act happens: "yesterday", so that what Zoho
+#: stamps during the act is in the guard's past. The simulated clock never falls further behind than this.
+ACT_LAG = timedelta(days=1)
 
 
 class TickingClock:
-    """A deterministic clock: every reading is one second after the previous one.
+    """A deterministic clock: every reading is one second after the previous one, never slower than real time.
 
     Zoho stamps records to the second and the guard's event ids hash those stamps, so two changes in one
-    real second must still differ; ticking per reading also makes every run stamp the same times.
+    real second must still differ; ticking per reading also makes every run stamp the same times. The guard
+    the scenarios run against keeps real time, though, so a run slower than one reading a second (a loaded
+    machine, Zoho's retries waiting) would otherwise fall ever further behind it: the simulated Zoho would
+    then judge what the guard asks by a clock more than ``ACT_LAG`` behind the guard's (a notification
+    channel's expiry "more than a week ahead", say) and fail a run for the machine's speed. A reading is
+    therefore at least the real time less the lag the clock started with (or was moved to by ``advance``).
     """
 
-    def __init__(self, start: datetime | None = None, step: timedelta = timedelta(seconds=1)) -> None:
+    def __init__(
+        self,
+        start: datetime | None = None,
+        step: timedelta = timedelta(seconds=1),
+        *,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         # History starts a month back; the act happens "a month later" (see ``advance``), yesterday.
-        base = start or (datetime.now(UTC) - HISTORY_AGE - timedelta(days=1))
+        base = start or (wall() - HISTORY_AGE - ACT_LAG)
         self._now = base.replace(microsecond=0)
         self._step = step
+        self._wall = wall
+        self._behind = wall() - self._now
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         with self._lock:
-            self._now += self._step
+            floor = (self._wall() - self._behind).replace(microsecond=0)
+            self._now = max(self._now + self._step, floor)
             return self._now
 
     def advance(self, delta: timedelta) -> None:
         """Jump forward (time passing between a scenario's history and its act)."""
         with self._lock:
             self._now += delta
+            self._behind -= delta
 
 
 @dataclass(frozen=True)
