@@ -159,24 +159,48 @@ def test_the_channel_is_registered_once_renewed_when_gone_and_each_renewal_audit
     assert audit_operations().count("renew_notification_channel") == 2
 
 
-def test_the_scenarios_guard_renews_its_channel_with_a_zoho_whose_clock_is_the_acts(
-    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # given the simulated Zoho of a scenario's act, as far behind the guard's clock as TickingClock lets it
-    # fall (ACT_LAG) and a minute more (its readings cut to the second, the time the guard's run takes to
-    # reach the renewal), and the guard as the scenarios configure it
-    def acts_clock() -> datetime:
-        return (datetime.now(UTC) - ACT_LAG - timedelta(minutes=1)).replace(microsecond=0)
+def acts_clock() -> datetime:
+    """A scenario's act's Zoho clock at its furthest behind the guard's: ACT_LAG (TickingClock's bound) and a
+    minute more (its readings cut to the second, the time a run of the checks takes to reach a request)."""
+    return (datetime.now(UTC) - ACT_LAG - timedelta(minutes=1)).replace(microsecond=0)
 
+
+@pytest.fixture
+def acts_zoho(aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ZohoSimulator]:
+    """The simulated Zoho of a scenario's act, and the guard as the scenarios configure it."""
     with ZohoSimulator(seed=11, clock=acts_clock) as simulator:
         point_checks_at(simulator, monkeypatch, **SCENARIO_SETTINGS)
+        yield simulator
 
-        # when the schedule fires
-        result = run(fresh_module("functions.reconcile.app"))
 
-        # then Zoho took the channel's expiry as within its week
-        assert result["notification_channel"]["status"] == "ok", result["notification_channel"]
-        assert [c["channel_id"] for c in simulator.state.crm_watch_list()] == [CHANNEL_ID]
+def test_the_scenarios_guard_renews_its_channel_with_a_zoho_whose_clock_is_the_acts(
+    acts_zoho: ZohoSimulator,
+) -> None:
+    # when the schedule fires
+    result = run(fresh_module("functions.reconcile.app"))
+
+    # then Zoho took the channel's expiry as within its week
+    assert result["notification_channel"]["status"] == "ok", result["notification_channel"]
+    assert [c["channel_id"] for c in acts_zoho.state.crm_watch_list()] == [CHANNEL_ID]
+
+
+def test_the_scenarios_guard_sees_what_the_acts_zoho_stamps_after_the_checks_first_run(
+    aws_server: AwsResources, acts_zoho: ZohoSimulator
+) -> None:
+    # given the checks have run once (their watermarks are the guard's time, a day ahead of the act's)
+    handler = fresh_module("functions.reconcile.app")
+    run(handler)
+    drain(aws_server)
+
+    # when an account is deleted in CRM, its webhook lost, and the schedule fires again
+    state = acts_zoho.state
+    account = state.crm_create("Accounts", {"Account_Name": "Russet Beacon Ltd"}, source=Source.ADMIN)
+    state.crm_delete("Accounts", account["id"], source=Source.ADMIN)
+    result = run(handler)
+
+    # then the missed delete is fed, as it would be with Zoho's clock and the guard's in step
+    assert result[deleted_check(Module.CRM_ACCOUNTS)]["new_events"] == 1
+    assert [m["event"]["record_id"] for m in drain(aws_server)] == [account["id"]]
 
 
 def test_a_webhook_zoho_failed_to_deliver_is_fed_once_as_the_delivered_event(

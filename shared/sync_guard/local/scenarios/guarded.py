@@ -56,6 +56,9 @@ SCENARIO_SETTINGS: dict[str, str] = {
     "SYNC_GUARD_CRM_NOTIFICATION_CHANNEL_HOURS": str(
         (timedelta(weeks=1) - ACT_LAG - timedelta(days=1)) // timedelta(hours=1)
     ),
+    # The checks read what Zoho stamped since their watermark, less an overlap for clock skew: here Zoho's
+    # clock runs up to ACT_LAG behind the guard's, so each run reads that much (and an hour) further back.
+    "SYNC_GUARD_ZOHO_CHECKS_OVERLAP_SECONDS": str(int((ACT_LAG + timedelta(hours=1)).total_seconds())),
     # One shadow keeps every scenario's organisation, while the simulator holds only the current one: the
     # missed-delete sweep would take the earlier scenarios' customers for deleted ones.
     "SYNC_GUARD_BOOKS_DELETED_EVERY_MINUTES": "0",
