@@ -335,3 +335,38 @@ def test_a_container_whose_mint_failed_lets_its_peers_mint_without_waiting_out_i
     # then: it may mint at once, rather than poll for a token that is not coming
     assert token is None
     assert waited == []
+
+
+def test_refused_refreshes_do_not_spend_the_fleets_budget_so_fixed_credentials_mint_at_once(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: a wrong client secret in the Zoho secret; the fleet asks for a token a dozen times, and Zoho
+    # refuses every request (invalid_client: Zoho minted nothing, so nothing counts against its limit)
+    settings = get_settings()
+    table = settings.shadow_table
+
+    def container(secret: str, budget: MintBudget | None = None) -> ZohoOAuth:
+        credentials = ZohoCredentials(sim.client_id, SecretStr(secret), SecretStr(sim.refresh_token))
+        cache = DynamoTokenCache(client("dynamodb", settings), table, sim.client_id, sleep=lambda _: None)
+        oauth = ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache, budget=budget)
+        return closed_after.enter_context(closing(oauth))
+
+    own_budget = MintBudget()
+    wrong = container("not-the-secret", own_budget)
+    for _ in range(12):
+        with pytest.raises(ZohoAuthError):
+            wrong.token()
+    assert sim.requests.count("oauth.token") == 12
+    assert own_budget.used == 0  # nor in the container's own count
+    item = aws_server.dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": f"TOKEN#{sim.client_id}"}, "sk": {"S": "T"}}
+    ).get("Item", {})
+    assert item.get("mints", {}).get("L", []) == []
+
+    # when: an admin puts the right secret in place, and a container (and the one that was refused) mint
+    fixed = container(sim.client_secret)
+    token = fixed.token()
+
+    # then: the token is minted at once, not refused for ten minutes as if the refusals had minted tokens
+    assert sim.authority.is_valid(token.access_token)
+    assert sim.authority.total_minted() == 1

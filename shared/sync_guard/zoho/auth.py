@@ -41,6 +41,7 @@ from sync_guard.config import DataCentre, Settings
 from sync_guard.errors import ConfigurationError
 from sync_guard.zoho.errors import (
     ZohoAuthError,
+    ZohoCredentialsRefused,
     ZohoError,
     ZohoServerError,
     ZohoTimeout,
@@ -106,7 +107,9 @@ class TokenCache(Protocol):
     ``expected_version`` (None: only if nothing is stored) and returns whether it did; losing is not an
     error, :class:`ZohoOAuth` then re-reads. ``count_mint_request`` is called before every refresh POST
     (retries included: Zoho may mint for a request whose answer is lost); a cache shared by a fleet counts
-    them against Zoho's limit and raises :class:`ZohoTokenRateLimited` when the window is full.
+    them against Zoho's limit and raises :class:`ZohoTokenRateLimited` when the window is full. It returns
+    what it counted (the request's time), which ``forget_mint_request`` takes out of the count again when
+    Zoho answered that it minted nothing (the credentials refused).
 
     A DynamoDB implementation is one item per refresh token (key it by the client id, never by the token)
     holding ``access_token``, ``api_domain``, ``expires_at`` (epoch seconds, wall clock: it is compared
@@ -119,7 +122,11 @@ class TokenCache(Protocol):
 
     def put(self, token: CachedToken, *, expected_version: int | None) -> bool: ...
 
-    def count_mint_request(self) -> None: ...
+    def count_mint_request(self) -> float | None: ...
+
+    def forget_mint_request(self, counted: float) -> None:
+        """Take one request ``count_mint_request`` counted out of the count: Zoho minted nothing for it."""
+        ...
 
     def release(self) -> None:
         """This container's mint failed: peers waiting for its token need not wait any longer."""
@@ -147,6 +154,9 @@ class InMemoryTokenCache:
 
     def count_mint_request(self) -> None:
         """Nothing to share: one process's requests are counted by its :class:`MintBudget`."""
+
+    def forget_mint_request(self, counted: float) -> None:
+        """Nothing counted here (see :meth:`count_mint_request`)."""
 
     def release(self) -> None:
         """Nothing to release: one process's threads wait on :class:`ZohoOAuth`'s lock."""
@@ -430,7 +440,7 @@ class ZohoOAuth:
         # One that never connected is given back here (the fleet's shared count keeps it: conservative).
         taken = self._budget.take()
         try:
-            self._cache.count_mint_request()
+            counted = self._cache.count_mint_request()
         except Exception:
             # Not sent (the fleet's window is full, or the cache is unreachable): the place is given back,
             # or this container would stay locked out after the fleet's window has moved on.
@@ -451,7 +461,22 @@ class ZohoOAuth:
             raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise ZohoUnavailable(f"cannot reach the Zoho accounts server: {type(exc).__name__}") from exc
-        return _token_body(response, accounts=httpx.URL(self._token_url).host)
+        try:
+            return _token_body(response, accounts=httpx.URL(self._token_url).host)
+        except ZohoCredentialsRefused:
+            # Zoho refused the credentials: it minted nothing, and its limit counts tokens minted. Counted,
+            # such refusals would fill the window, and the fleet would stay unable to mint for up to ten
+            # minutes after an admin mended the credentials.
+            self._budget.give_back(taken)
+            if counted is not None:
+                self._forget_mint_request(counted)
+            raise
+
+    def _forget_mint_request(self, counted: float) -> None:
+        try:
+            self._cache.forget_mint_request(counted)
+        except Exception:  # the cache unreachable: the refusal is the error to raise; the count lapses
+            logger.warning("zoho refused refresh still counted by the fleet; it lapses", exc_info=True)
 
 
 def _token_body(response: httpx.Response, *, accounts: str) -> dict[str, Any]:
@@ -483,9 +508,9 @@ def _token_body(response: httpx.Response, *, accounts: str) -> dict[str, Any]:
         raise ZohoTokenRateLimited(f"Zoho refused to mint a token: {description or error_text}")
     if error_text in _CREDENTIALS_REFUSED:
         # A self-client exists in one data centre: another's accounts server knows neither it nor its tokens.
-        raise ZohoAuthError(
+        raise ZohoCredentialsRefused(
             f"Zoho refused the refresh token: {error_text} from {accounts}; the client id, secret and "
             "refresh token must be a self-client's of that data centre (ZohoDataCentre, "
             "SYNC_GUARD_ZOHO_DATA_CENTRE), and the refresh token not revoked"
         )
-    raise ZohoAuthError(f"Zoho refused the refresh token: {error_text}")
+    raise ZohoCredentialsRefused(f"Zoho refused the refresh token: {error_text}")

@@ -87,6 +87,13 @@ class ZohoAuthError(ZohoError):
     retryable = False
 
 
+class ZohoCredentialsRefused(ZohoAuthError):
+    """The accounts server refused to mint a token for the credentials (``invalid_client``,
+    ``invalid_code``...): it minted nothing, so the request does not count against its limit."""
+
+    code = "zoho_credentials_refused"
+
+
 class ZohoTokenRejected(ZohoAuthError):
     """The API refused the access token itself (expired early, revoked): a new token may help, once."""
 

@@ -3,7 +3,8 @@
 Implements :class:`sync_guard.zoho.auth.TokenCache`. The item (``TOKEN#<client id>`` / ``T``; keyed by the
 OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` and
 ``token_issued_at`` (epoch seconds, wall clock), ``version``, and the fleet's mint bookkeeping: ``mints``
-(when refresh requests were sent, last 10 minutes: each may have minted a token, answered or not) and a
+(when refresh requests were sent, last 10 minutes: each may have minted a token, answered or not; one
+Zoho refused for its credentials minted nothing and is taken out again, ``forget_mint_request``) and a
 short ``lease`` on the next mint.
 
 - ``put`` is conditional on the version read (``attribute_not_exists(version)`` for the first token): when
@@ -168,8 +169,9 @@ class DynamoTokenCache:
         return True
 
     # ------------------------------------------------------------------------------------ writes
-    def count_mint_request(self) -> None:
-        """Count a refresh POST about to be sent; raises when the fleet may not send another yet.
+    def count_mint_request(self) -> float:
+        """Count a refresh POST about to be sent (returns the time counted); raises when the fleet may not
+        send another yet.
 
         The count is appended only while the list is as long as the one the budget was checked on: two
         containers minting past a slow peer's lease at the same moment would otherwise both pass the check
@@ -192,7 +194,7 @@ class DynamoTokenCache:
                         ":seen": {"N": str(seen)},
                     },
                 )
-                return
+                return now
             except ClientError as error:
                 if not is_conditional_check_failure(error):
                     raise
@@ -200,6 +202,28 @@ class DynamoTokenCache:
             "other containers are counting Zoho token requests at the same moment; not minting yet",
             retry_after=self._poll_seconds,
         )
+
+    def forget_mint_request(self, counted: float) -> None:
+        """Take the request counted at ``counted`` out of the fleet's count: Zoho refused the credentials
+        and minted nothing. The entry is removed by its place, on the condition that it is still there
+        (peers append, and a lease taken trims the list, meanwhile); one already gone is left so."""
+        for _ in range(_COUNT_ATTEMPTS):
+            mints = self._item().get("mints", {}).get("L", [])
+            place = next((i for i, t in enumerate(mints) if float(t["N"]) == counted), None)
+            if place is None:
+                return  # out of the window already, or trimmed away
+            try:
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=self._key,
+                    UpdateExpression=f"REMOVE mints[{place}]",
+                    ConditionExpression=f"mints[{place}] = :stamp",
+                    ExpressionAttributeValues={":stamp": {"N": repr(counted)}},
+                )
+                return
+            except ClientError as error:
+                if not is_conditional_check_failure(error):
+                    raise
 
     def release(self) -> None:
         """Give up this container's mint lease (its mint failed), so that peers mint without waiting."""
