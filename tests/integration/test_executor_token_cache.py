@@ -13,13 +13,15 @@ import pytest
 from pydantic import SecretStr
 
 from sync_guard.config import get_settings
-from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.aws import client
 from sync_guard.zoho.auth import CachedToken, MintBudget, ZohoCredentials, ZohoOAuth
-from sync_guard.zoho.errors import ZohoAuthError, ZohoTokenRateLimited
+from sync_guard.zoho.errors import ZohoAuthError, ZohoPermissionDenied, ZohoTokenRateLimited
+from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 from tests.support.aws import AwsResources
+from tests.support.outbox import HOLD_TAG
 
 
 @pytest.fixture
@@ -369,4 +371,85 @@ def test_refused_refreshes_do_not_spend_the_fleets_budget_so_fixed_credentials_m
 
     # then: the token is minted at once, not refused for ten minutes as if the refusals had minted tokens
     assert sim.authority.is_valid(token.access_token)
+    assert sim.authority.total_minted() == 1
+
+
+def _fleet_container(sim: ZohoSimulator, closed_after: contextlib.ExitStack) -> ZohoClients:
+    """One Lambda container's Zoho clients on the simulator, sharing the token through the shadow table."""
+    settings = get_settings()
+    cache = DynamoTokenCache(client("dynamodb", settings), settings.shadow_table, sim.client_id)
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.002)
+    return closed_after.enter_context(
+        build_zoho_clients(sim.settings(), cache, retry=policy, sleep=lambda _: None)
+    )
+
+
+def _customer_and_account(sim: ZohoSimulator) -> tuple[str, str]:
+    contact = sim.state.books_create_contact({"contact_name": "Acme Ltd"}, source=Source.ADMIN)
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)
+    return str(contact["contact_id"]), str(account["id"])
+
+
+def test_a_token_revoked_after_books_accepted_it_is_replaced_once_for_a_crm_write_and_for_the_fleet(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: two containers sharing one token, which Books and CRM reads accepted, then Zoho revoked it
+    contact_id, account_id = _customer_and_account(sim)
+    first, second = _fleet_container(sim, closed_after), _fleet_container(sim, closed_after)
+    assert first.books.get_contact(contact_id) is not None
+    assert second.crm.get_record("Accounts", account_id) is not None
+    revoked = first.auth.token().access_token
+    sim.authority.revoke(revoked)
+
+    # when: the first container tags the CRM account (a kind of call that never used the token)
+    first.crm.add_tags("Accounts", account_id, [HOLD_TAG])
+
+    # then: the 401 was read as the dead token it is: one new token, and the write went through
+    assert HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", account_id)["Tag"]}
+    assert sim.authority.total_minted() == 2
+    # and the revoked token is gone from the shared cache: the other container moves to the new one
+    assert second.books.get_contact(contact_id) is not None
+    assert sim.authority.total_minted() == 2
+    assert second.auth.token().access_token != revoked
+
+
+def test_a_books_write_the_scopes_do_not_cover_is_a_permission_error_naming_the_scope_after_one_new_token(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: a refresh token granted Books reads but not updates; a read accepted the container's token
+    contact_id, _ = _customer_and_account(sim)
+    sim.withhold_scope(r"^books\.mark_inactive$")
+    first, second = _fleet_container(sim, closed_after), _fleet_container(sim, closed_after)
+    assert first.books.get_contact(contact_id) is not None
+
+    # when: the container marks the customer inactive, twice, and so does another container
+    refusals = []
+    for zoho in (first, first, second):
+        with pytest.raises(ZohoPermissionDenied) as caught:
+            zoho.books.mark_inactive(contact_id)
+        refusals.append(caught.value)
+
+    # then: one new token told a dead token from a missing scope (Books says 57 for both); then no more
+    assert sim.authority.total_minted() == 2
+    assert sim.requests.count("books.mark_inactive", status=401) == 4
+    assert all("ZohoBooks.contacts.UPDATE" in str(refusal) for refusal in refusals)
+    assert all(refusal.retryable is False for refusal in refusals)
+    assert not any(secret in str(refusal) for refusal in refusals for secret in sim.authority.secrets)
+    assert sim.state.books_get(contact_id)["status"] == "active"
+
+
+def test_a_crm_call_outside_the_scopes_is_a_permission_error_naming_the_scope_without_a_new_token(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: a refresh token without CRM write scopes (CRM says OAUTH_SCOPE_MISMATCH: not the token's fault)
+    _, account_id = _customer_and_account(sim)
+    sim.withhold_scope(r"^crm\.add_tags$")
+    zoho = _fleet_container(sim, closed_after)
+    assert zoho.crm.get_record("Accounts", account_id) is not None
+
+    with pytest.raises(ZohoPermissionDenied) as caught:
+        zoho.crm.add_tags("Accounts", account_id, [HOLD_TAG])
+
+    assert "ZohoCRM.modules.accounts.UPDATE" in str(caught.value)
+    assert caught.value.retryable is False
     assert sim.authority.total_minted() == 1

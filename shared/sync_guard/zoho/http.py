@@ -9,12 +9,17 @@ An error a run of the policy gave up on is not retried by another around it: a t
 inside an API call's attempt was retried by its own run, and the call fails with it.
 
 A 401 that says the token is unusable (Books 57/14 or none, CRM INVALID_TOKEN) is answered at most once
-by dropping the cached access token and minting a new one (tokens can be revoked before their expiry), and
-only when the token may really be dead: the same kind of call accepted it before, or nothing says it is
-alive. A token minted moments ago, or accepted by another kind of call (the other API, another scope), is
-alive: its refusal, like a 401 with the fresh token, is a :class:`ZohoPermissionDenied` naming the scope
-likely missing, because a new token would be refused as well and minting it would spend the 10 tokens
-per 10 minutes that CRM and Books share.
+by dropping the cached access token, for the whole fleet (the shared cache), and minting a new one (tokens
+can be revoked before their expiry), unless the token is known to be alive for this call. Books answers a
+missing scope with the same code 57 as a dead token, and which CRM code a missing scope gets is not
+confirmed (zoho-facts; OAUTH_SCOPE_MISMATCH and NO_PERMISSION are read as one, INVALID_TOKEN as a dead
+token), so a 401 with a token another kind of call (the other API, another scope) accepted is ambiguous:
+revoked since, or a scope the refresh token lacks. One new token tells them apart. A token minted moments
+ago that no call accepted yet, the new token refused as well, or a token this kind of call already refused
+although valid, is alive: the refusal is a :class:`ZohoPermissionDenied` naming the scope likely missing,
+and no further token is minted for it (they would be refused as well and spend the 10 tokens per 10
+minutes that CRM and Books share). A missing scope thus costs one token per token lifetime and kind of
+call at most, and fewer fleet-wide, since every container sees the new token young.
 
 Nothing here logs query strings or bodies: they carry names and email addresses.
 """
@@ -37,7 +42,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 from sync_guard.zoho.errors import (
     CrmApiError,
     ZohoApiError,
-    ZohoAuthError,
     ZohoError,
     ZohoPermissionDenied,
     ZohoRateLimited,
@@ -245,7 +249,8 @@ def error_for_response(response: httpx.Response, dialect: Dialect) -> ZohoError 
         if code_text in _CRM_TOKEN_CODES:
             return ZohoTokenRejected(f"CRM rejected the access token ({code_text})")
         if code_text in _CRM_SCOPE_CODES:
-            return ZohoAuthError(f"CRM refused the call for lack of scope or permission ({code_text})")
+            # Named with the scope by ZohoHttp, which knows the call.
+            return ZohoPermissionDenied(f"CRM refused the call for lack of scope or permission ({code_text})")
         return CrmApiError(status, code_text, str(body.get("message", "")), body.get("details") or {})
     if status == 401:
         return ZohoTokenRejected(f"Zoho {dialect.value} answered HTTP 401")
@@ -377,6 +382,8 @@ class ZohoHttp:
         token = self._auth.token()
         response = send(token)
         error = error_for_response(response, dialect)
+        if isinstance(error, ZohoPermissionDenied):  # the API said "scope", not "token": the token lives
+            error = permission_denied(method, path, dialect, error)
         if isinstance(error, ZohoTokenRejected) and (newer := self._auth.replaced(token)) is not None:
             # This container kept a token another one has since replaced (Zoho refused it there first).
             token = newer
@@ -409,9 +416,9 @@ class ZohoHttp:
         """Whether a 401 for ``token`` from this kind of call says "not allowed" rather than "dead token".
 
         The same kind of call accepting a token and then refusing it means the token died (revoked,
-        evicted). A token this kind of call already refused although valid, one another kind of call (the
-        other API, another scope) accepted, or one minted moments ago is alive: the refusal is about scope
-        or permission.
+        evicted). A token this kind of call already refused although valid, or one minted moments ago that
+        no call accepted, is alive: the refusal is about scope or permission. One another kind of call (the
+        other API, another scope) accepted may have died since: it is worth one new token.
         """
         access_token = token.access_token
         if self._accepted.get(kind) == access_token:
@@ -419,7 +426,9 @@ class ZohoHttp:
         if self._refused_valid.get(kind) == access_token:
             return True
         if any(accepted == access_token for other, accepted in self._accepted.items() if other != kind):
-            return True
+            # Alive when that call accepted it; revoked since, or never covering this call: a new token
+            # tells (a token refused although valid is then remembered, and not replaced again).
+            return False
         return self._auth.just_issued(token)
 
     def _refused_although_valid(

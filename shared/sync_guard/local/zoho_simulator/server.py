@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, fields
@@ -94,6 +95,8 @@ class ZohoSimulator:
         self._stopping = threading.Event()
         self._idle = threading.Condition()
         self._in_flight = 0
+        #: Routes (regexes over route names) the refresh token's scopes do not cover: see withhold_scope.
+        self._withheld: list[re.Pattern[str]] = []
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -146,6 +149,12 @@ class ZohoSimulator:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def withhold_scope(self, route_pattern: str) -> None:
+        r"""Refuse every call whose route name matches ``route_pattern`` (``r"^books\.mark_"``) as Zoho
+        refuses a valid token that lacks the call's scope: Books HTTP 401 code 57 (the code it gives a
+        dead token too), CRM HTTP 401 ``OAUTH_SCOPE_MISMATCH``."""
+        self._withheld.append(re.compile(route_pattern))
 
     def settings_env(self) -> dict[str, str]:
         """``SYNC_GUARD_*`` variables that point the guard's Zoho clients at this simulator."""
@@ -220,7 +229,7 @@ class ZohoSimulator:
             record_id = request.params.get(matched.record_param) if matched.record_param else None
         fault = self.faults.decide(route_name)
         if fault is None:
-            response = self._dispatch(request, matched, api)
+            response = self._dispatch(request, matched, api, route_name)
         elif fault.kind is not FaultKind.TIMEOUT:
             response = _fault_response(fault, api)
         else:
@@ -229,7 +238,7 @@ class ZohoSimulator:
             self.requests.add(method, route_name, split.path, 0, fault.kind, record_id)
             self._stopping.wait(fault.delay)
             if fault.applies_effect:
-                return self._dispatch(request, matched, api), fault
+                return self._dispatch(request, matched, api, route_name), fault
             return Response(504, {"message": "simulated timeout"}), fault
         self.requests.add(
             method, route_name, split.path, response.status, fault.kind if fault else None, record_id
@@ -250,11 +259,11 @@ class ZohoSimulator:
             self._in_flight -= 1
             self._idle.notify_all()
 
-    def _dispatch(self, request: Request, route: Route | None, api: Api) -> Response:
+    def _dispatch(self, request: Request, route: Route | None, api: Api, route_name: str) -> Response:
         if route is None:
             return self._token(request)
         try:
-            denied = self._check_access(request, api)
+            denied = self._check_access(request, api, route_name)
             if denied is not None:
                 return denied
             if api is not Api.SIM:
@@ -280,7 +289,7 @@ class ZohoSimulator:
         status, body = self.authority.refresh(request.form(), api_domain=self.url)
         return Response(status, body)
 
-    def _check_access(self, request: Request, api: Api) -> Response | None:
+    def _check_access(self, request: Request, api: Api, route_name: str) -> Response | None:
         if api is Api.SIM:
             return None
         header = request.headers.get("Authorization", "")
@@ -293,6 +302,10 @@ class ZohoSimulator:
             if api is Api.BOOKS:
                 return books_api.books_error(401, 57, "You are not authorized to perform this operation")
             return crm_api.crm_error(401, "INVALID_TOKEN", "invalid oauth token")
+        if any(pattern.search(route_name) for pattern in self._withheld):
+            if api is Api.BOOKS:
+                return books_api.books_error(401, 57, "You are not authorized to perform this operation")
+            return crm_api.crm_error(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
         if api is Api.BOOKS:
             org = request.query.get("organization_id")
             if not org:
