@@ -45,7 +45,13 @@ from sync_guard.errors import InvalidPayload
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.scenarios.guarded import ZOHO_CHECKS_FUNCTION, GuardedEnvironment, GuardNotIdle
 from sync_guard.local.scenarios.world import World
-from sync_guard.local.zoho_simulator.faults import FaultConfig, FaultInjector, FaultKind, RequestRecord
+from sync_guard.local.zoho_simulator.faults import (
+    DEFAULT_KINDS,
+    FaultConfig,
+    FaultInjector,
+    FaultKind,
+    RequestRecord,
+)
 from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, SimulatorState, Source
 from sync_guard.local.zoho_simulator.webhooks import Delivery, DeliveryResult, GuardEndpoints, WebhookEmitter
 from sync_guard.store import aws
@@ -141,7 +147,7 @@ class FaultProfile:
     @classmethod
     def _draw_zoho(cls, seed: int, steps: int) -> FaultProfile:
         rng = random.Random(f"faults {seed}")
-        kinds = tuple(k for k in FaultKind if rng.random() < 0.7) or (FaultKind.SERVER_ERROR,)
+        kinds = tuple(k for k in DEFAULT_KINDS if rng.random() < 0.7) or (FaultKind.SERVER_ERROR,)
         start = 1 + rng.randrange(max(1, steps // 3))
         return cls(
             seed=seed,

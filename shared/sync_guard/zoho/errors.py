@@ -18,6 +18,13 @@ from sync_guard.redact import mask_emails_in
 BOOKS_DISPLAY_NAME_TAKEN = 3062
 # Books error code for "the resource does not exist" (contact, invoice...).
 BOOKS_NOT_FOUND = 1002
+# Books error codes for "too many requests" (per minute, per day). Zoho documents HTTP 429 only; these codes
+# are what integrators report in the body, sometimes with HTTP 400 (unconfirmed: zoho-facts), so either
+# reading is a rate limit: retried, then the outbox's DLQ, never a failure for good.
+BOOKS_RATE_LIMIT_CODES = frozenset({44, 45})
+# CRM per-record codes inside a write's ``data[]`` (HTTP 200/207) that say CRM failed, not the record:
+# worth another attempt, as a 5xx is.
+CRM_TRANSIENT_RECORD_CODES = frozenset({"INTERNAL_ERROR"})
 
 
 class ZohoError(UpstreamError):

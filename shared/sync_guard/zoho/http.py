@@ -5,6 +5,9 @@ jitter, ``Retry-After`` honoured on 429, and a budget: a ``Retry-After`` longer 
 waited out here but raised, so the caller (outbox, queue redelivery) tries again later instead of holding
 a Lambda open. Calls that are not idempotent (creates) are retried only when Zoho cannot have acted on them
 (429, connection refused), never after a timeout or a 5xx, so a retry never creates a second customer.
+Two answers look permanent and are not: Books' rate-limit codes 44/45 in a body with HTTP 400 (or 200) are
+a rate limit like its 429, and a CRM answer (HTTP 200/207) whose ``data[]`` holds a record failed with
+``INTERNAL_ERROR`` is a server error like a 5xx; both are retried, then left to the outbox's DLQ.
 An error a run of the policy gave up on is not retried by another around it: a token refresh that failed
 inside an API call's attempt was retried by its own run, and the call fails with it.
 
@@ -39,7 +42,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from sync_guard.redact import mask_emails_in
 from sync_guard.zoho.errors import (
+    BOOKS_RATE_LIMIT_CODES,
+    CRM_TRANSIENT_RECORD_CODES,
     CrmApiError,
     ZohoApiError,
     ZohoError,
@@ -238,11 +244,19 @@ def error_for_response(response: httpx.Response, dialect: Dialect) -> ZohoError 
         )
     if status >= 500:
         return ZohoServerError(f"Zoho {dialect.value} answered HTTP {status}", http_status=status)
+    if dialect is Dialect.CRM and (failed := _transient_record_error(body)) is not None:
+        code_text, message = failed
+        return ZohoServerError(f"CRM error {code_text} on a record: {message}", http_status=status)
     if dialect is Dialect.BOOKS:
         if isinstance(body, Mapping) and isinstance(body.get("code"), int) and body["code"] != 0:
             code, message = int(body["code"]), str(body.get("message", ""))
             if code in _BOOKS_TOKEN_CODES:
                 return ZohoTokenRejected(f"Books rejected the access token ({code})")
+            if code in BOOKS_RATE_LIMIT_CODES:
+                return ZohoRateLimited(
+                    f"Zoho books rate limit (code {code}, HTTP {status})",
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
             return books_error(code, message, http_status=status)
     elif isinstance(body, Mapping) and body.get("status") == "error" and "code" in body:
         code_text = str(body["code"])
@@ -258,6 +272,20 @@ def error_for_response(response: httpx.Response, dialect: Dialect) -> ZohoError 
         if dialect is Dialect.CRM and isinstance(body, Mapping) and isinstance(body.get("data"), list):
             return None  # per-record errors; the CRM client turns them into CrmApiError with context
         return ZohoApiError(f"Zoho {dialect.value} answered HTTP {status}", http_status=status)
+    return None
+
+
+def _transient_record_error(body: Any) -> tuple[str, str] | None:
+    """The code and (masked) message of a record in a CRM answer's ``data[]`` that failed on CRM's side
+    (``INTERNAL_ERROR``): the call is worth another attempt, as a 5xx is. None when there is none."""
+    records = body.get("data") if isinstance(body, Mapping) else None
+    for record in records if isinstance(records, list) else ():
+        if (
+            isinstance(record, Mapping)
+            and record.get("status") == "error"
+            and str(record.get("code")) in CRM_TRANSIENT_RECORD_CODES
+        ):
+            return str(record["code"]), mask_emails_in(str(record.get("message", "")))
     return None
 
 

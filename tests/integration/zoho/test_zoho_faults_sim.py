@@ -7,6 +7,7 @@ import time
 import pytest
 
 from sync_guard.local.zoho_simulator import ChangeKind, FaultConfig, FaultKind, Source, ZohoSimulator
+from sync_guard.local.zoho_simulator.faults import DEFAULT_KINDS
 from sync_guard.zoho.auth import InMemoryTokenCache
 from sync_guard.zoho.errors import ZohoRateLimited, ZohoServerError, ZohoTimeout, ZohoUnavailable
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
@@ -193,7 +194,7 @@ def test_thirty_percent_faults_every_idempotent_action_lands_once(
     assert sim.wait_idle()
 
     injected = sim.faults.injected
-    assert set(injected) == set(FaultKind)  # all three kinds happened
+    assert set(injected) == set(DEFAULT_KINDS)  # all three kinds happened
     assert sum(injected.values()) == sim.requests.count(faulted=True)
     # Every action applied, and applied exactly once whatever the number of attempts.
     for customer in customers:
@@ -234,3 +235,67 @@ def test_books_rate_limit_per_minute_answers_429_with_retry_after(token_clock: F
             )
     assert response.headers["X-API-CREDITS-REMAINING"] == "99"
     assert limited.requests.count("books.get_contact", status=429) == 2
+
+
+def test_books_rate_limit_code_in_a_400_body_is_retried_as_a_rate_limit(
+    sim: ZohoSimulator, zoho: ZohoClients, sleeps: SleepRecorder
+) -> None:
+    # given: Books answers its "too many requests" code (45) with HTTP 400 instead of 429, twice
+    customer = _customer(sim)
+    sim.faults.configure(route_pattern=r"^books\.mark_inactive$")
+    sim.faults.script([FaultKind.RATE_LIMIT_IN_BODY, FaultKind.RATE_LIMIT_IN_BODY])
+
+    zoho.books.mark_inactive(customer)
+
+    # then: retried after a wait, as a 429 is, not refused for good
+    assert sim.requests.count("books.mark_inactive", status=400) == 2
+    assert sim.requests.count("books.mark_inactive", status=200) == 1
+    assert len(sleeps.waits) == 2
+    assert sim.state.books_get(customer)["status"] == "inactive"
+
+
+def test_crm_per_record_internal_error_in_a_207_is_retried(
+    sim: ZohoSimulator, zoho: ZohoClients, sleeps: SleepRecorder
+) -> None:
+    # given: CRM answers the tag write with a multi-record status whose record says INTERNAL_ERROR
+    account = _account(sim)
+    sim.faults.configure(route_pattern=r"^crm\.add_tags$")
+    sim.faults.script([FaultKind.RECORD_INTERNAL_ERROR])
+
+    zoho.crm.add_tags("Accounts", account, ["held"])
+
+    assert sim.requests.count("crm.add_tags", status=207) == 1
+    assert sim.requests.count("crm.add_tags", status=200) == 1
+    assert len(sleeps.waits) == 1
+    assert "held" in {t["name"] for t in sim.state.crm_get("Accounts", account)["Tag"]}
+
+
+@pytest.mark.parametrize(
+    ("route", "fault", "expected"),
+    [
+        ("books.mark_inactive", FaultKind.RATE_LIMIT_IN_BODY, ZohoRateLimited),
+        ("crm.add_tags", FaultKind.RECORD_INTERNAL_ERROR, ZohoServerError),
+    ],
+)
+def test_a_transient_answer_that_persists_stays_retryable_for_the_outbox(
+    sim: ZohoSimulator, zoho: ZohoClients, route: str, fault: FaultKind, expected: type[Exception]
+) -> None:
+    # given: Books' rate-limit code in a 400, or CRM's per-record INTERNAL_ERROR, on every attempt
+    customer, account = _customer(sim), _account(sim)
+    sim.faults.configure(route_pattern=f"^{route}$")
+    sim.faults.script([fault] * FAST_RETRY.max_attempts)
+
+    def hold() -> None:
+        if route.startswith("books."):
+            zoho.books.mark_inactive(customer)
+        else:
+            zoho.crm.add_tags("Accounts", account, ["held"])
+
+    with pytest.raises(expected) as caught:
+        hold()
+
+    # then: tried as often as the policy allows, and left retryable: the outbox retries it, then the DLQ
+    assert caught.value.retryable is True  # type: ignore[attr-defined]
+    assert sim.requests.count(route) == FAST_RETRY.max_attempts
+    if fault is FaultKind.RECORD_INTERNAL_ERROR:
+        assert "INTERNAL_ERROR" in str(caught.value)

@@ -212,7 +212,12 @@ def test_fault_rate_is_roughly_honoured_and_reproducible() -> None:
     decisions = [injector.decide("crm.get_record") for _ in range(2000)]
     failed = sum(d is not None for d in decisions)
     assert 500 < failed < 700
-    assert {d.kind for d in decisions if d} == set(FaultKind)
+    # the default weights: the three kinds Zoho documents (the others only when scripted or weighted)
+    assert {d.kind for d in decisions if d} == {
+        FaultKind.RATE_LIMIT,
+        FaultKind.SERVER_ERROR,
+        FaultKind.TIMEOUT,
+    }
 
     again = FaultInjector(FaultConfig(rate=0.3, seed=42))
     assert [again.decide("crm.get_record") for _ in range(2000)] == decisions

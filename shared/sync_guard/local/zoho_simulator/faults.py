@@ -24,6 +24,16 @@ class FaultKind(StrEnum):
     RATE_LIMIT = "rate_limit"  # 429 + Retry-After
     SERVER_ERROR = "server_error"  # 500 in the API's envelope
     TIMEOUT = "timeout"  # wait ``delay`` seconds, longer than the client's timeout
+    # Zoho's documented shapes aside (never drawn at random: script them, or give them a weight):
+    # Books' "too many requests" code 45 in an HTTP 400 body (elsewhere: as RATE_LIMIT)
+    RATE_LIMIT_IN_BODY = "rate_limit_in_body"
+    # CRM writes: HTTP 207 whose record says INTERNAL_ERROR (elsewhere: as SERVER_ERROR)
+    RECORD_INTERNAL_ERROR = "record_internal_error"
+
+
+#: The kinds drawn at random by default (HTTP 429, 500, a hold past the client's timeout); the others are
+#: scripted, or given a weight, by tests about them.
+DEFAULT_KINDS = (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR, FaultKind.TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -31,13 +41,7 @@ class FaultConfig:
     """What to inject. ``rate`` is the fraction of eligible requests that fail (0 disables injection)."""
 
     rate: float = 0.0
-    weights: Mapping[FaultKind, float] = field(
-        default_factory=lambda: {
-            FaultKind.RATE_LIMIT: 1.0,
-            FaultKind.SERVER_ERROR: 1.0,
-            FaultKind.TIMEOUT: 1.0,
-        }
-    )
+    weights: Mapping[FaultKind, float] = field(default_factory=lambda: dict.fromkeys(DEFAULT_KINDS, 1.0))
     retry_after: float = 1.0  # seconds, sent in Retry-After
     delay: float = 2.0  # seconds a TIMEOUT fault holds the request
     # After a TIMEOUT delay, apply the request anyway (Zoho did it, the client gave up) or drop it.

@@ -231,7 +231,7 @@ class ZohoSimulator:
         if fault is None:
             response = self._dispatch(request, matched, api, route_name)
         elif fault.kind is not FaultKind.TIMEOUT:
-            response = _fault_response(fault, api)
+            response = _fault_response(fault, api, method)
         else:
             # Logged now, with status 0: the client should give up before the 504 goes (one starved of CPU
             # past the hold may still read it).
@@ -269,7 +269,7 @@ class ZohoSimulator:
             if api is not Api.SIM:
                 wait = self.limits.admit(api.value)
                 if wait is not None:
-                    return _fault_response(Fault(FaultKind.RATE_LIMIT, wait, 0.0, False), api)
+                    return _fault_response(Fault(FaultKind.RATE_LIMIT, wait, 0.0, False), api, request.method)
             response = route.handler(request)
             if api is Api.CRM:
                 credits = self.limits.spend_crm_credit()
@@ -376,13 +376,28 @@ class ZohoSimulator:
         self.router.add("POST", "/_sim/books/contacts", "sim.seed_books", Api.SIM, seed_books)
 
 
-def _fault_response(fault: Fault, api: Api) -> Response:
-    if fault.kind is FaultKind.RATE_LIMIT:
+_BOOKS_TOO_MANY = {"code": 45, "message": "You have made too many requests. Please try again later."}
+_CRM_INTERNAL_ERROR = {
+    "code": "INTERNAL_ERROR",
+    "details": {},
+    "message": "Internal Server Error",
+    "status": "error",
+}
+
+
+def _fault_response(fault: Fault, api: Api, method: str) -> Response:
+    if fault.kind is FaultKind.RATE_LIMIT_IN_BODY and api is Api.BOOKS:
+        # The code Books gives too many requests, in the 400 envelope of its other errors (unconfirmed).
+        return Response(400, dict(_BOOKS_TOO_MANY))
+    if fault.kind is FaultKind.RECORD_INTERNAL_ERROR and api is Api.CRM and method in ("POST", "PUT"):
+        # A write's per-record outcome: the request was taken, the record failed on CRM's side.
+        return Response(207, {"data": [dict(_CRM_INTERNAL_ERROR)]})
+    if fault.kind in (FaultKind.RATE_LIMIT, FaultKind.RATE_LIMIT_IN_BODY):
         # Whole seconds, rounded up, as HTTP has it; sub-second values (tests) are sent as they are.
         seconds = math.ceil(fault.retry_after) if fault.retry_after >= 1 else fault.retry_after
         headers = {"Retry-After": f"{seconds:g}"}
         if api is Api.BOOKS:
-            body: Any = {"code": 45, "message": "You have made too many requests. Please try again later."}
+            body: Any = dict(_BOOKS_TOO_MANY)
         elif api is Api.OAUTH:
             body = {"error": "too_many_requests"}
         else:
@@ -395,9 +410,7 @@ def _fault_response(fault: Fault, api: Api) -> Response:
         return Response(429, body, headers)
     if api is Api.BOOKS:
         return Response(500, {"code": 1000, "message": "Internal error"})
-    return Response(
-        500, {"code": "INTERNAL_ERROR", "details": {}, "message": "Internal Server Error", "status": "error"}
-    )
+    return Response(500, dict(_CRM_INTERNAL_ERROR))
 
 
 def _handler_class(sim: ZohoSimulator) -> type[BaseHTTPRequestHandler]:
