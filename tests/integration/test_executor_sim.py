@@ -278,15 +278,28 @@ def test_retryable_failures_are_retried_by_sqs_then_succeed(
     assert sim.requests.count("crm.add_tags", status=200) == 1
 
 
-def test_five_failures_dead_letter_the_action_and_replay_runs_it_once(
-    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _books_hold_failing(
+    aws: AwsResources,
+    queues: OutboxQueues,
+    sim: ZohoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    times: int,
+) -> tuple[Company, Pipeline]:
+    """A Books duplicate decided (its hold queued), whose next ``times`` writes Zoho answers with 500."""
     point_at_simulator(sim, monkeypatch)
     [company] = create_companies(sim, 1, books_duplicates_every=1)
     pipeline = build_pipeline(aws, queues)
     _run(pipeline, [company])
     sim.faults.configure(route_pattern=r"^books\.mark_inactive$")
-    sim.faults.script([FaultKind.SERVER_ERROR] * 5)
+    sim.faults.script([FaultKind.SERVER_ERROR] * times)
+    return company, pipeline
+
+
+def test_five_failures_dead_letter_the_action_and_replay_runs_it_once(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    company, pipeline = _books_hold_failing(aws, queues, sim, monkeypatch, times=5)
 
     pipeline.drain()
 
@@ -340,3 +353,23 @@ def test_a_held_account_merged_into_another_companys_leaves_no_hold_tag_behind(
     assert HOLD_TAG not in {t["name"] for t in sim.state.crm_get("Accounts", other["id"])["Tag"]}
     entries = AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=f"crm:{other['id']}"))
     assert [e.operation for e in entries if e.kind is EntryKind.ACTION] == ["sweep_carried_hold_tag:done"]
+
+
+def test_a_retried_books_hold_reads_the_customer_once_per_attempt(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a Books hold whose first write Zoho answered 500
+    company, pipeline = _books_hold_failing(aws, queues, sim, monkeypatch, times=1)
+    reads_before = sim.requests.count("books.get_contact", record_id=company.duplicate.record_id)
+
+    # when: SQS delivers it again
+    pipeline.drain()
+
+    # then: each attempt read the customer once before writing: the retry's check for an earlier attempt's
+    # write (already inactive?) uses the read its check for invoices made a moment before
+    [hold] = _actions(ActionKind.MARK_BOOKS_INACTIVE)
+    assert (hold["status"], hold["attempts"]) == ("done", 2)
+    reads = sim.requests.count("books.get_contact", record_id=company.duplicate.record_id) - reads_before
+    assert reads == 2
+    assert sim.requests.count("books.mark_inactive", status=200) == 1
+    assert sim.state.books_get(company.duplicate.record_id)["status"] == "inactive"

@@ -28,6 +28,7 @@ audit trail.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +61,7 @@ from sync_guard.executor.zoho_actions import (
 )
 from sync_guard.guard.context import invoiced_customer
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, OutboxAction
+from sync_guard.models.records import PartyRecord
 from sync_guard.notify import FinanceNotice, NotificationFailed, Notifier, notify_finance
 from sync_guard.notify.links import ZohoLinks
 from sync_guard.reconcile.organization import (
@@ -294,10 +296,15 @@ class Executor:
                 module = crm_module_of(action, state)
                 done, found = sweep_carried_hold_tags(action, self.zoho(), hold, module, self.context.hold_of)
             else:
-                invoiced = self._invoiced_since(action)
+                # A Books customer is read at most once per attempt: the check for invoices and a retry's
+                # check for an earlier attempt's write look at it at the same moment, before the write.
+                books_customer = functools.cache(self.zoho().books.get_contact)
+                invoiced = self._invoiced_since(action, books_customer)
                 if invoiced:
                     return self._finish(message, claim, ActionStatus.FAILED, invoiced)
-                if claim.attempt > 1 and already_in_zoho(action, self.zoho(), hold, state):
+                if claim.attempt > 1 and already_in_zoho(
+                    action, self.zoho(), hold, state, books_customer=books_customer
+                ):
                     note = f"{describe(action, hold)} (Zoho showed it already: an earlier attempt wrote it)"
                     return self._finish(message, claim, ActionStatus.DONE, note)
                 done = apply_zoho_action(action, self.zoho(), hold, state)
@@ -310,7 +317,9 @@ class Executor:
         """Have the Zoho clients end every call by ``finish_by``."""
         self.zoho().finish_calls_by(finish_by)
 
-    def _invoiced_since(self, action: OutboxAction) -> str:
+    def _invoiced_since(
+        self, action: OutboxAction, books_customer: Callable[[str], PartyRecord | None]
+    ) -> str:
         """Why a Books hold must not be written now (empty: it may): the customer holds transactions.
 
         The engine never holds an invoiced customer, but a hold runs after its decision, by minutes when
@@ -320,7 +329,7 @@ class Executor:
         if action.kind is not ActionKind.MARK_BOOKS_INACTIVE or action.decision is Decision.ADMIN:
             return ""
         _, record_id = split_ref(action.target)
-        customer = self.zoho().books.get_contact(record_id)
+        customer = books_customer(record_id)
         if customer is None or not invoiced_customer(customer):
             return ""  # gone: marking it inactive fails as it would have
         return (

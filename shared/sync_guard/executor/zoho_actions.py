@@ -25,7 +25,7 @@ from typing import Any
 
 from sync_guard.executor.ports import ZohoWriters
 from sync_guard.guard.model import ActionKind, OutboxAction, RecordState
-from sync_guard.models.records import Module, System
+from sync_guard.models.records import Module, PartyRecord, System
 from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.convert import parse_zoho_time
 
@@ -250,15 +250,22 @@ def _write_hold(
 
 
 def already_in_zoho(
-    action: OutboxAction, zoho: ZohoWriters, hold: HoldSettings, state: RecordState | None = None
+    action: OutboxAction,
+    zoho: ZohoWriters,
+    hold: HoldSettings,
+    state: RecordState | None = None,
+    *,
+    books_customer: Callable[[str], PartyRecord | None] | None = None,
 ) -> bool:
     """Whether Zoho already shows what ``action`` writes: the Books customer's status, or the CRM record's
     hold tag (and hold checkbox). An earlier attempt may have written it and failed to record so (its
     outcome lost to a DynamoDB fault, its invocation cut short): a retry reads before it writes, so that
-    the write is not sent twice. A record Zoho does not have is left to the write, which says so."""
+    the write is not sent twice. A record Zoho does not have is left to the write, which says so.
+    ``books_customer`` reads the Books customer (default ``zoho.books.get_contact``): the caller's read
+    of the same moment, when it made one."""
     _, record_id = split_ref(action.target)
     if action.kind in (ActionKind.MARK_BOOKS_INACTIVE, ActionKind.MARK_BOOKS_ACTIVE):
-        customer = zoho.books.get_contact(record_id)
+        customer = (books_customer or zoho.books.get_contact)(record_id)
         return customer is not None and customer.active is (action.kind is ActionKind.MARK_BOOKS_ACTIVE)
     if action.kind not in (ActionKind.TAG_CRM_RECORD, ActionKind.UNTAG_CRM_RECORD):
         return False
