@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sync_guard.config import get_settings
 from sync_guard.executor import ActionMessage, MessageResult
 from sync_guard.executor.queue import decode_action
-from sync_guard.executor.wiring import build_executor
+from sync_guard.executor.wiring import LazyZohoClients, build_executor
 
 logger = Logger()
 tracer = Tracer()
@@ -31,7 +31,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 # Cold start: configuration and clients, reused by warm invocations.
 settings = get_settings()
-executor = build_executor(settings)
+zoho = LazyZohoClients(settings)
+executor = build_executor(settings, zoho=zoho)
 
 
 class ActionNeedsRetry(Exception):
@@ -66,6 +67,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     for outcome in result.results:
         status = outcome.status.value if outcome.status else "unknown"
         metrics.add_metric(name=f"Actions_{status}", unit=MetricUnit.Count, value=1)
+    credits = zoho.take_crm_credits_remaining()
+    if credits is not None:  # a gauge for an alarm before CRM answers 429 for the rest of the day
+        metrics.add_metric(name="ZohoCrmCreditsRemaining", unit=MetricUnit.Count, value=credits)
 
     def record_handler(record: SQSRecord) -> str:
         outcome = outcomes.get(record.message_id)

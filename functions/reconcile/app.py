@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_guard.config import get_settings
-from sync_guard.executor.wiring import zoho_configured
+from sync_guard.executor.wiring import LazyZohoClients, zoho_configured
 from sync_guard.reconcile.wiring import build_zoho_checks
 
 logger = Logger()
@@ -24,7 +24,8 @@ metrics = Metrics()
 
 # Cold start: configuration and clients, reused by warm invocations.
 settings = get_settings()
-checks = build_zoho_checks(settings)
+zoho = LazyZohoClients(settings)
+checks = build_zoho_checks(settings, zoho=zoho)
 
 
 @logger.inject_lambda_context
@@ -38,6 +39,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="ZohoChecksSkipped", unit=MetricUnit.Count, value=1)
         return {"skipped": "zoho not configured"}
     report = checks.run(remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000)
+    credits = zoho.take_crm_credits_remaining()
+    if credits is not None:  # a gauge for an alarm before CRM answers 429 for the rest of the day
+        metrics.add_metric(name="ZohoCrmCreditsRemaining", unit=MetricUnit.Count, value=credits)
     for outcome in report.outcomes:
         metrics.add_metric(name="MissedEventsFed", unit=MetricUnit.Count, value=outcome.new_events)
     metrics.add_metric(name="ZohoChecksFailed", unit=MetricUnit.Count, value=len(report.failed))

@@ -22,6 +22,7 @@ from sync_guard.store.checks import DynamoCheckState
 from sync_guard.store.outbox import Outbox
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
+from tests.support.handlers import published_metric
 from tests.support.outbox import (
     HOLD_TAG,
     Company,
@@ -373,3 +374,26 @@ def test_a_retried_books_hold_reads_the_customer_once_per_attempt(
     assert reads == 2
     assert sim.requests.count("books.mark_inactive", status=200) == 1
     assert sim.state.books_get(company.duplicate.record_id)["status"] == "inactive"
+
+
+def test_the_outbox_function_publishes_the_crm_credits_left(
+    aws: AwsResources,
+    queues: OutboxQueues,
+    sim: ZohoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given: a CRM hold to write, and CRM counting its API credits
+    point_at_simulator(sim, monkeypatch)
+    [company] = create_companies(sim, 1, books_duplicates_every=2)
+    pipeline = build_pipeline(aws, queues)
+    _run(pipeline, [company])
+    sim.limits.configure(crm_credits=5000)
+    capsys.readouterr()
+
+    # when: the outbox function runs it
+    pipeline.drain()
+
+    # then: its metrics (EMF lines on stdout) carry what CRM said was left after its last call
+    left = published_metric(capsys.readouterr().out, "ZohoCrmCreditsRemaining")
+    assert left == [[5000.0 - sim.requests.count("crm.add_tags")]]

@@ -53,7 +53,7 @@ from sync_guard.zoho.convert import books_contact_to_party, crm_record_to_party
 from sync_guard.zoho.errors import ZohoServerError
 from sync_guard.zoho.payloads import crm_workflow_body, parse_crm_workflow
 from tests.support.aws import AwsResources
-from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, sqs_event
+from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module, published_metric, sqs_event
 from tests.support.outbox import point_at_simulator
 
 pytestmark = pytest.mark.integration
@@ -129,6 +129,21 @@ def test_without_zoho_configured_the_scheduled_run_is_skipped_and_writes_nothing
     assert result == {"skipped": "zoho not configured"}
     assert drain(aws_server) == []
     assert audit_operations() == []
+
+
+def test_the_scheduled_run_publishes_the_crm_credits_left(
+    aws_server: AwsResources, sim: ZohoSimulator, handler: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: CRM counting API credits, which every check's CRM call spends
+    sim.limits.configure(crm_credits=5000)
+    capsys.readouterr()
+
+    run(handler)
+
+    # then: the run's metrics (EMF lines on stdout) carry what CRM said was left after its last call
+    left = published_metric(capsys.readouterr().out, "ZohoCrmCreditsRemaining")
+    assert left == [[float(sim.limits.crm_credits_remaining or 0)]]
+    assert left < [[5000.0]]
 
 
 def test_the_channel_is_registered_once_renewed_when_gone_and_each_renewal_audited(

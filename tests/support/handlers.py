@@ -98,3 +98,10 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
             for message in messages
         ]
     }
+
+
+def published_metric(stdout: str, name: str) -> list[Any]:
+    """The values a handler published for metric ``name``: one per EMF line (Powertools prints them)."""
+    return [
+        line[name] for raw in stdout.splitlines() if raw.startswith("{") and name in (line := json.loads(raw))
+    ]

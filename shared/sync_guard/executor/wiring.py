@@ -45,6 +45,12 @@ class LazyZohoClients:
                 _holding_clients.add(self)
             return self._clients
 
+    def take_crm_credits_remaining(self) -> int | None:
+        """CRM's API credits left after the last CRM call since the last time asked (None: no clients
+        built, or no CRM answer said)."""
+        with self._lock:
+            return self._clients.take_crm_credits_remaining() if self._clients is not None else None
+
     def close(self) -> None:
         """Close the clients' connections; the next use builds them anew."""
         with self._lock:

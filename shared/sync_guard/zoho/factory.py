@@ -35,6 +35,10 @@ class ZohoClients:
     def close(self) -> None:
         self._client.close()
 
+    def take_crm_credits_remaining(self) -> int | None:
+        """CRM's API credits left after the last CRM call that said, once (see ``ZohoHttp``)."""
+        return self.http.take_crm_credits_remaining()
+
     def finish_calls_by(self, deadline: float | None) -> None:
         """End every call to Zoho, retries and token refreshes included, by ``deadline`` (a
         ``time.monotonic()`` reading; None: no bound beyond the retry policy's own)."""

@@ -76,6 +76,8 @@ T = TypeVar("T")
 _BOOKS_TOKEN_CODES = frozenset({14, 57})
 _CRM_TOKEN_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
 _CRM_SCOPE_CODES = frozenset({"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"})
+#: Where CRM says how many API credits the organisation has left in the rolling 24 hours.
+CRM_CREDITS_HEADER = "X-API-CREDITS-REMAINING"
 
 
 class Dialect(StrEnum):
@@ -352,6 +354,8 @@ class ZohoHttp:
         self._refused_valid: dict[str, str] = {}
         #: When every call must be over (a ``time.monotonic()`` reading), or None: see ``RetryPolicy.run``.
         self.finish_by: float | None = None
+        # CRM's API credits left (X-API-CREDITS-REMAINING) after the last CRM answer that said, until taken.
+        self._crm_credits: int | None = None
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -430,6 +434,8 @@ class ZohoHttp:
                     error = self._refused_although_valid(token, kind, method, path, dialect, error)
         if error is None:
             self._accepted[kind] = token.access_token
+        if dialect is Dialect.CRM:
+            self._note_credits(response)
         logger.debug("zoho call", extra={"call": f"{method} {path}", "status": response.status_code})
         if error is not None:
             raise error
@@ -439,6 +445,19 @@ class ZohoHttp:
         if body is None:
             raise ZohoApiError(f"Zoho {dialect.value} sent a body that is not JSON", http_status=502)
         return body
+
+    def take_crm_credits_remaining(self) -> int | None:
+        """CRM's API credits left after the last CRM answer that said (``X-API-CREDITS-REMAINING``), once:
+        None until another CRM answer says. The functions publish it as a metric: credits run over a
+        rolling day, so it is a gauge for an alarm, not a reason to slow down (a pause of seconds earns no
+        credit back)."""
+        left, self._crm_credits = self._crm_credits, None
+        return left
+
+    def _note_credits(self, response: httpx.Response) -> None:
+        left = response.headers.get(CRM_CREDITS_HEADER, "").strip()
+        if left.isdigit():
+            self._crm_credits = int(left)
 
     def _refusal_is_about_permission(self, token: CachedToken, kind: str) -> bool:
         """Whether a 401 for ``token`` from this kind of call says "not allowed" rather than "dead token".

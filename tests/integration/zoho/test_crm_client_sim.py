@@ -287,3 +287,19 @@ def test_the_records_list_refuses_a_sort_field_zoho_does_not_sort_by(zoho: ZohoC
             params={"fields": "Account_Name", "sort_by": "Phone"},
         )
     assert caught.value.details == {"param_name": "sort_by"}
+
+
+def test_the_crm_credits_left_are_read_from_each_answer(sim: ZohoSimulator, zoho: ZohoClients) -> None:
+    # given: CRM counting API credits (X-API-CREDITS-REMAINING on every answer)
+    account = _account(sim, "Acme Ltd")
+    sim.limits.configure(crm_credits=500)
+
+    zoho.crm.get_record("Accounts", account)
+    zoho.crm.add_tags("Accounts", account, ["held"])
+
+    # then: what the last answer said, once (a function publishes it per invocation, never a stale one)
+    assert zoho.take_crm_credits_remaining() == 498
+    assert zoho.take_crm_credits_remaining() is None
+    # and a Books call says nothing of CRM's credits
+    zoho.books.find_contacts(contact_name="Acme Ltd")
+    assert zoho.take_crm_credits_remaining() is None
