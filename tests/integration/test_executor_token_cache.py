@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
 
+import boto3
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from sync_guard.config import get_settings
+from sync_guard.executor.wiring import LazyZohoClients
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.aws import client
 from sync_guard.zoho.auth import CachedToken, MintBudget, ZohoCredentials, ZohoOAuth
@@ -21,7 +24,7 @@ from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
 from tests.support.aws import AwsResources
-from tests.support.outbox import HOLD_TAG
+from tests.support.outbox import HOLD_TAG, point_at_simulator
 
 
 @pytest.fixture
@@ -453,3 +456,29 @@ def test_a_crm_call_outside_the_scopes_is_a_permission_error_naming_the_scope_wi
     assert "ZohoCRM.modules.accounts.UPDATE" in str(caught.value)
     assert caught.value.retryable is False
     assert sim.authority.total_minted() == 1
+
+
+def test_a_container_refused_for_its_credentials_reads_the_secret_again_once_an_admin_mends_it(
+    aws: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a warm container whose Zoho secret, read at its cold start, holds a wrong client secret
+    secrets = boto3.client("secretsmanager", region_name=get_settings().aws_region)
+    document = {"client_id": sim.client_id, "client_secret": "wrong", "refresh_token": sim.refresh_token}
+    secrets.create_secret(Name="sync-guard/zoho", SecretString=json.dumps(document))
+    point_at_simulator(sim, monkeypatch, SYNC_GUARD_ZOHO_SECRET_NAME="sync-guard/zoho")
+    zoho = LazyZohoClients(get_settings())
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)["id"]
+    try:
+        with pytest.raises(ZohoAuthError):
+            zoho().crm.get_record("Accounts", account)
+
+        # when: an admin puts the right client secret in the secret, and the container is called again
+        document["client_secret"] = sim.client_secret
+        secrets.put_secret_value(SecretId="sync-guard/zoho", SecretString=json.dumps(document))
+        record = zoho().crm.get_record("Accounts", account)
+
+        # then: it read the secret again after Zoho refused the old one, instead of until its next cold start
+        assert record is not None
+        assert sim.authority.total_minted() == 1
+    finally:
+        zoho.close()

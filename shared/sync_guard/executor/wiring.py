@@ -26,7 +26,8 @@ _holding_clients: weakref.WeakSet[LazyZohoClients] = weakref.WeakSet()
 class LazyZohoClients:
     """Zoho clients built on first use (credentials from Secrets Manager or the environment), then reused.
 
-    The token is shared through the shadow table (``DynamoTokenCache``), keyed by the client id.
+    The token is shared through the shadow table (``DynamoTokenCache``), keyed by the client id read at
+    the first use. Credentials Zoho refuses are read again before the next token request.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -41,7 +42,13 @@ class LazyZohoClients:
 
                 credentials = load_credentials(self._settings)
                 cache = DynamoTokenCache.from_settings(self._settings, credentials.client_id)
-                self._clients = build_zoho_clients(self._settings, cache, credentials=credentials)
+                self._clients = build_zoho_clients(
+                    self._settings,
+                    cache,
+                    credentials=credentials,
+                    # the secret mended after Zoho refused it is read then, not at the next cold start
+                    reload_credentials=lambda: load_credentials(self._settings),
+                )
                 _holding_clients.add(self)
             return self._clients
 

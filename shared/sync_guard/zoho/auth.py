@@ -307,9 +307,15 @@ class ZohoOAuth:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN_SECONDS,
         rng: random.Random | None = None,
         young_token_seconds: float = YOUNG_TOKEN_SECONDS,
+        reload_credentials: Callable[[], ZohoCredentials] | None = None,
     ) -> None:
+        """``reload_credentials`` reads the credentials again (the Zoho secret) after Zoho refused them,
+        before the next refresh: an admin mends the secret, and a warm container must not keep the old
+        one until its next cold start."""
         self._token_url = accounts_url.rstrip("/") + "/oauth/v2/token"
         self._credentials = credentials
+        self._reload_credentials = reload_credentials
+        self._credentials_refused = False
         self._cache = cache
         self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy()
@@ -410,6 +416,8 @@ class ZohoOAuth:
         return self._clock() - token.issued_at < self._young
 
     def _mint(self) -> CachedToken:
+        if self._credentials_refused and self._reload_credentials is not None:
+            self._reread_credentials(self._reload_credentials)
         started = self._clock()
         body = self._retry.run(
             self._post_refresh,
@@ -467,10 +475,21 @@ class ZohoOAuth:
             # Zoho refused the credentials: it minted nothing, and its limit counts tokens minted. Counted,
             # such refusals would fill the window, and the fleet would stay unable to mint for up to ten
             # minutes after an admin mended the credentials.
+            self._credentials_refused = True
             self._budget.give_back(taken)
             if counted is not None:
                 self._forget_mint_request(counted)
             raise
+
+    def _reread_credentials(self, reload: Callable[[], ZohoCredentials]) -> None:
+        """Read the credentials again after Zoho refused them (one read of the secret per refusal)."""
+        try:
+            self._credentials = reload()
+        except Exception as error:  # unreadable now: the refused ones are tried, and refused, again
+            logger.warning("zoho credentials not read again", extra={"error": type(error).__name__})
+            return
+        self._credentials_refused = False
+        logger.info("zoho credentials read again after Zoho refused them")
 
     def _forget_mint_request(self, counted: float) -> None:
         try:

@@ -65,11 +65,13 @@ def build_zoho_clients(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     client: httpx.Client | None = None,
+    reload_credentials: Callable[[], ZohoCredentials] | None = None,
 ) -> ZohoClients:
     """CRM and Books clients for the configured data centre (or the simulator's URLs when set).
 
     ``credentials`` default to :func:`~sync_guard.zoho.auth.load_credentials` (Secrets Manager on AWS,
     the environment locally). Timeouts and attempts come from the settings unless ``retry`` is given.
+    ``reload_credentials`` reads them again after Zoho refused them (see ``ZohoOAuth``).
     """
     if not settings.zoho_books_organization_id:
         raise ConfigurationError("SYNC_GUARD_ZOHO_BOOKS_ORGANIZATION_ID is not set")
@@ -85,6 +87,7 @@ def build_zoho_clients(
         retry=policy,
         client=shared,
         sleep=sleep,
+        reload_credentials=reload_credentials,
     )
     http = ZohoHttp(
         auth, timeout=timeout, retry=policy, api_url=settings.zoho_api_url or None, client=shared, sleep=sleep
