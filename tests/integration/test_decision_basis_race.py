@@ -10,22 +10,29 @@ before the transaction, not dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
 from sync_guard.config import get_settings
 from sync_guard.errors import ConcurrentUpdate
-from sync_guard.guard.engine import Guard
-from sync_guard.guard.ports import CommitPlan, Snapshot, SnapshotRequest, StateWrite
+from sync_guard.guard.engine import Guard, storm_bucket
+from sync_guard.guard.ports import CommitPlan, ShadowRepository, Snapshot, SnapshotRequest, StateWrite
 from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog
-from sync_guard.store.shadow import DynamoShadowRepository
+from sync_guard.store.items import to_value
+from sync_guard.store.shadow import DynamoShadowRepository, key_item_key
 from tests.integration.test_shadow_store import create_plan, entry
 from tests.support.aws import AwsResources
 from tests.support.dynamo_faults import refuse_transactions_over
 from tests.unit.guard.builders import books_customer, crm_account, state
 from tests.unit.guard.test_decision_basis import (
+    ACME_KEY,
+    STORM,
+    STORM_COPIES,
+    a_create_the_storm_counts_on_one_account,
     assert_no_orphan_of_the_deleted,
+    assert_not_counted_against_the_deleted,
     assert_not_held_against_the_deleted,
     make_guard,
     mixed_mapping_with_a_delete,
@@ -38,8 +45,8 @@ pytestmark = pytest.mark.integration
 class CommitsAfter:
     """The shadow on the server, where ``racer`` commits (once) between the first snapshot and its commit."""
 
-    def __init__(self, racer: Callable[[], object]) -> None:
-        self.shadow = DynamoShadowRepository.from_settings(get_settings())
+    def __init__(self, racer: Callable[[], object], shadow: DynamoShadowRepository | None = None) -> None:
+        self.shadow = shadow or DynamoShadowRepository.from_settings(get_settings())
         self.racer: Callable[[], object] | None = racer
 
     def read_snapshot(self, request: SnapshotRequest) -> Snapshot:
@@ -81,6 +88,63 @@ def test_a_merge_orphan_is_not_flagged_against_a_survivor_deleted_meanwhile(aws_
     crm_2 = repository.shadow.get_state("crm:2")
     assert crm_2 is not None
     assert crm_2.deleted
+
+
+#: Written now: storm window items expire a day after they are written (DynamoDB Local deletes them).
+NOW = datetime.now(UTC)
+
+
+def _fill(key: str, refs: frozenset[str]) -> None:
+    """Adds deleted records to ``key``'s item on the server, as their deletes left them (members, gone)."""
+    settings = get_settings()
+    aws.client("dynamodb", settings).update_item(
+        TableName=settings.shadow_table,
+        Key=key_item_key(key),
+        UpdateExpression="ADD members :refs, gone :refs, rev :one",
+        ExpressionAttributeValues={":refs": {"SS": sorted(refs)}, ":one": to_value(1)},
+    )
+
+
+def _storm_race(shadow: DynamoShadowRepository) -> None:
+    """A create counted towards a storm on its one live match, crm:1, deleted between its read and its
+    commit: re-decided, not counted (see ``a_create_the_storm_counts_on_one_account``)."""
+
+    def storm_guard(repository: ShadowRepository | None = None) -> Guard:
+        return make_guard(repository or _storm_shadow(), config=STORM, now=NOW)
+
+    create, gone = a_create_the_storm_counts_on_one_account(storm_guard, _fill, received=NOW)
+    assert len(_storm_shadow().get_key(ACME_KEY).members) == len(STORM_COPIES) + 1
+    repository = CommitsAfter(lambda: storm_guard().process(gone), shadow)
+
+    result = storm_guard(repository).process(create)
+
+    assert_not_counted_against_the_deleted(result)
+    bucket = storm_bucket(create, STORM.storm_window_seconds)
+    request = SnapshotRequest(event_id="evt_look", entry_id="evt_look", ref="books:0", storm_bucket=bucket)
+    breaker = _storm_shadow().read_snapshot(request).breaker
+    assert not breaker.open
+    assert breaker.recent_hits == 1  # books:20's
+    books_10 = _storm_shadow().get_state("books:10")
+    assert books_10 is not None
+    assert books_10.held_by is None
+
+
+def _storm_shadow() -> DynamoShadowRepository:
+    return DynamoShadowRepository.from_settings(get_settings())
+
+
+def test_a_create_is_not_counted_towards_a_storm_on_a_record_deleted_meanwhile(
+    aws_server: AwsResources,
+) -> None:
+    _storm_race(_storm_shadow())
+
+
+def test_a_storm_count_checked_by_a_read_before_a_split_transaction_is_cancelled_too(
+    aws_server: AwsResources,
+) -> None:
+    # on a server that takes five items per transaction: the audit marker, books:10's state and the storm
+    # breaker's three conditions; the check of crm:1 is made by a read just before the transaction
+    _storm_race(_split_repository(5))
 
 
 def _split_repository(limit: int) -> DynamoShadowRepository:

@@ -54,6 +54,9 @@ class StormStatus:
     window_seconds: int = 600
     opened_at: datetime | None = None
     opened_by_event: str | None = None
+    #: The live records this create matched that make it count as a hit (best match first): what the count
+    #: rests on (``engine.decision_basis`` checks one of them at commit).
+    matched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -467,18 +467,15 @@ def plan_event(
     breaker = snapshot.breaker
     is_new = previous is None or previous.deleted
     bucket = storm_bucket(event, config.storm_window_seconds)
-    counts = (
-        is_new
-        and not breaker.open
-        and not invoiced_customer(record)
-        and any(
-            c.match.is_duplicate
-            and not c.cleared
-            and c.state.live
-            and _could_be_copies(record, c.state.record)
-            for c in candidates
-        )
+    matched = tuple(
+        c.ref
+        for c in candidates
+        if c.match.is_duplicate
+        and not c.cleared
+        and c.state.live
+        and _could_be_copies(record, c.state.record)
     )
+    counts = is_new and not breaker.open and not invoiced_customer(record) and bool(matched)
     hits = breaker.recent_hits + (1 if counts else 0)
     tripped = counts and hits >= config.storm_threshold
     storm = StormStatus(
@@ -489,6 +486,7 @@ def plan_event(
         window_seconds=config.storm_window_seconds,
         opened_at=breaker.opened_at,
         opened_by_event=breaker.opened_by_event,
+        matched=matched if counts else (),
     )
     ctx = RuleContext(
         event=event,
@@ -1115,6 +1113,11 @@ def decision_basis(
     - Its partner (after pairing), which rules compare the record with.
     - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
       paired elsewhere) right now writes no key the customer's transaction writes.
+    - A create counted towards a storm (``StormStatus.matched``): one live record it matched, the first
+      unless the checks above or the plan's writes condition one already. The count says "matches an
+      existing live record": one such record still as read at the commit keeps it true, and a delete (a
+      merge) of that record cancels it. A key item the create joins moves with such a delete too, but a
+      key at its cap (``MAX_KEY_MEMBERS``, a storm's aftermath) is joined by nobody.
 
     Only records read are checked (a ref a finding names without the shadow holding it rests on nothing
     read), and not the other candidates: a check each of what the verdict cites, nothing read again.
@@ -1125,6 +1128,11 @@ def decision_basis(
     checks: dict[str, int | None] = {
         ref: state.rev for ref in refs if (state := builder.read.get(ref)) is not None
     }
+    matched = ctx.storm.matched
+    if matched and not any(ref in checks or ref in builder.changed for ref in matched):
+        witness = builder.read.get(matched[0])
+        if witness is not None:
+            checks[witness.ref] = witness.rev
     link_ref = f"crm:{ctx.record.linked_crm_id}" if ctx.record.system is System.BOOKS else ""
     if ctx.record.linked_crm_id and not ctx.is_delete:
         read = builder.read.get(link_ref)

@@ -9,19 +9,78 @@ the real DynamoDB server in ``tests/integration/test_decision_basis_race.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
 from sync_guard.config import Mode
 from sync_guard.guard.engine import Guard, GuardConfig, GuardResult
 from sync_guard.guard.model import Decision
 from sync_guard.guard.ports import ShadowRepository
 from sync_guard.models.events import GuardEvent, Operation
+from sync_guard.store.shadow import MAX_KEY_MEMBERS
 from tests.unit.guard.builders import T0, books_customer, crm_account, crm_contact, event_for
 from tests.unit.guard.fakes import ExactMatcher, FakeTime, InMemoryShadow
 
 
-def make_guard(shadow: ShadowRepository) -> Guard:
-    return Guard(
-        shadow, ExactMatcher(), GuardConfig(mode=Mode.ENFORCE), clock=lambda: T0, backoff=FakeTime().backoff()
-    )
+def make_guard(shadow: ShadowRepository, *, config: GuardConfig | None = None, now: datetime = T0) -> Guard:
+    config = config or GuardConfig(mode=Mode.ENFORCE)
+    return Guard(shadow, ExactMatcher(), config, clock=lambda: now, backoff=FakeTime().backoff())
+
+
+#: A storm breaker that trips on the second create matching an existing record within the window.
+STORM = GuardConfig(mode=Mode.ENFORCE, storm_threshold=2)
+#: Five days: no rule cites a CRM account created this long before a Books customer of its name.
+DAYS_5 = 5 * 24 * 60
+
+
+#: The company's name key, at its cap after an earlier storm: ``MAX_KEY_MEMBERS`` records, the copies deleted.
+ACME_KEY = "n:acme ltd"
+#: Records of the earlier storm, deleted since: members of ``ACME_KEY`` (and marked gone there), no states.
+STORM_COPIES = frozenset(f"books:old{n}" for n in range(MAX_KEY_MEMBERS - 1))
+
+
+def fill_in_memory(shadow: InMemoryShadow) -> Callable[[str, frozenset[str]], None]:
+    """Adds deleted records to a key item of ``shadow``, as their deletes left them (members, gone)."""
+
+    def fill(key: str, refs: frozenset[str]) -> None:
+        item = shadow.keys[key]
+        shadow.keys[key] = replace(
+            item, members=item.members | refs, gone=item.gone | refs, rev=(item.rev or 0) + 1
+        )
+
+    return fill
+
+
+def a_create_the_storm_counts_on_one_account(
+    guard: Callable[[], Guard], fill: Callable[[str, frozenset[str]], None], received: datetime = T0
+) -> tuple[GuardEvent, GuardEvent]:
+    """Under ``STORM``, one create already counted in the window (Books customer books:20, matching CRM
+    account crm:2), and the name key of a company "Acme Ltd" full (``fill``: an earlier storm's copies, all
+    deleted since), so that a new record of that name claims no key item. Returns the next create: a
+    customer finance creates in Books, books:10 "Acme Ltd", whose only live match is CRM account crm:1,
+    created days before and paired with nothing (no finding cites it), which makes it create number 2 and
+    trips the breaker; and crm:1's delete at that moment (sales merging it into another account). Events
+    are received at ``received`` (their storm window)."""
+    guard().process(event_for(crm_account("1", "Acme Ltd"), received=received))
+    guard().process(event_for(crm_account("2", "Beta Ltd"), received=received))
+    counted = guard().process(event_for(books_customer("20", "Beta Ltd", minutes=DAYS_5), received=received))
+    assert counted.entry is not None
+    assert counted.entry.rules == ("CREATED_IN_BOOKS",)
+    fill(ACME_KEY, STORM_COPIES)
+    create = event_for(books_customer("10", "Acme Ltd", minutes=DAYS_5 + 1), received=received)
+    gone = event_for(crm_account("1", "Acme Ltd", minutes=DAYS_5 + 1), Operation.DELETE, received=received)
+    return create, gone
+
+
+def assert_not_counted_against_the_deleted(result: GuardResult) -> None:
+    """books:10 re-decided: no live record matches it any more, so it is no storm hit, trips nothing, and
+    is not held (its own creation in Books is recorded, as for any customer finance creates)."""
+    assert result.entry is not None
+    assert result.entry.rules == ("CREATED_IN_BOOKS",)
+    assert result.decision is Decision.ALLOW
+    assert result.attempts == 2
+    assert not [a for a in result.entry.actions if a.kind.writes_to_zoho]
 
 
 def mixed_mapping_with_a_delete(guard: Guard) -> tuple[GuardEvent, GuardEvent]:
@@ -106,3 +165,21 @@ def test_both_sides_created_is_not_flagged_against_a_customer_the_sync_paired_me
     assert result.entry is not None
     assert "BOTH_SIDES_CREATED" not in result.entry.rules
     assert shadow.states["books:9"].partner == "crm:2"
+
+
+def test_a_create_is_not_counted_towards_a_storm_on_a_record_deleted_meanwhile() -> None:
+    shadow = InMemoryShadow()
+    create, gone = a_create_the_storm_counts_on_one_account(
+        lambda: make_guard(shadow, config=STORM), fill_in_memory(shadow)
+    )
+    assert len(shadow.keys[ACME_KEY].members) == MAX_KEY_MEMBERS
+    # when sales merge crm:1 away (its delete) between the customer's read and its commit
+    shadow.interleave.append(lambda: make_guard(shadow, config=STORM).process(gone))
+
+    result = make_guard(shadow, config=STORM).process(create)
+
+    # then the create is not counted on a record no longer live: the breaker stays closed, one hit in it
+    assert_not_counted_against_the_deleted(result)
+    assert not shadow.breaker.open
+    assert sum(shadow.windows.values()) == 1
+    assert shadow.states["books:10"].held_by is None
