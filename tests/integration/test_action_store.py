@@ -21,7 +21,7 @@ from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
-from tests.support.dynamo_faults import TransactionConflicts, refuse_transactions_over
+from tests.support.dynamo_faults import CommittedThenRetried, TransactionConflicts, refuse_transactions_over
 from tests.unit.executor.fakes_executor import action
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -216,3 +216,48 @@ def test_an_outcome_that_keeps_conflicting_is_given_up_with_the_error(
     assert waits[-1] > waits[0]
     assert store.retry_later(claim, error="conflict", detail="outcome not recorded", now=NOW)
     assert store.status(claim.action_id) is ActionStatus.RETRYING
+
+
+@pytest.mark.parametrize("limit", [None, 3], ids=["whole", "split"])
+def test_an_outcome_committed_then_sent_again_is_recorded_not_taken_for_a_lost_claim(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    # given a running action whose outcome's transaction commits, but whose answer is lost: botocore sends
+    # it again, and the second attempt fails its conditions against the first's writes (the entry exists,
+    # the claim is gone); on a server taking three items per transaction ("split"), the entry's views that
+    # do not fit follow the transaction
+    waits = _waits(monkeypatch)
+    client = aws.client("dynamodb", get_settings())
+    if limit is not None:
+        client = refuse_transactions_over(client, limit)
+    retried = CommittedThenRetried(client, when=_touches_the_outbox)
+    store = _store_through(retried)
+    claim = _claimed(store, _pending_hold(), 0)
+    entry = _entry("act_sent_twice", EntryKind.ACTION).model_copy(update={"records": ("books:9", "crm:1")})
+    # when the executor finishes it
+    finished = store.finish(claim, ActionStatus.DONE, detail="ok", entry=entry, now=NOW)
+    # then it is told from a lost claim: the item carries this claim's outcome, so it was recorded
+    assert retried.retried == 1
+    assert finished
+    assert waits == []
+    assert store.status(claim.action_id) is ActionStatus.DONE
+    audit = AuditLog.from_settings(get_settings())
+    assert audit.get("act_sent_twice") == entry
+    # with every view of the entry, those a split transaction left for after it included
+    for ref in entry.records:
+        assert [e.entry_id for e in audit.query(AuditQuery(record=ref)).entries] == ["act_sent_twice"]
+
+
+def test_an_outcome_recorded_under_another_claim_is_still_a_lost_claim(aws_server: AwsResources) -> None:
+    # given an action finished by the executor that took it over, whose entry id this one's outcome shares
+    # (not one the executor makes: its entry ids name the claim's attempt)
+    store = DynamoActionStore.from_settings(get_settings())
+    action_id = _pending_hold()
+    lapsed = _claimed(store, action_id, 0)
+    current = _claimed(store, action_id, LEASE + 1)
+    entry = _entry("act_shared", EntryKind.ACTION)
+    assert store.finish(current, ActionStatus.DONE, detail="ok", entry=entry, now=NOW)
+    # when the lapsed executor's outcome meets that entry: the item shows the other claim's outcome
+    other = entry.model_copy(update={"note": "late"})
+    assert not store.finish(lapsed, ActionStatus.FAILED, detail="late", entry=other, now=NOW)
+    assert store.status(action_id) is ActionStatus.DONE

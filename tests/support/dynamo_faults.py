@@ -87,6 +87,29 @@ class TransactionConflicts:
         return self._client.transact_write_items(TransactItems=TransactItems)
 
 
+class CommittedThenRetried:
+    """A DynamoDB client whose first transaction that ``when`` picks commits, and whose answer is then lost:
+    the transaction is sent again, as botocore sends a request again after a connection error or a timeout,
+    and the caller gets the second attempt's answer (its conditions fail against what the first wrote).
+    DynamoDB itself answers such a retry as a success when it carries the first's ``ClientRequestToken``
+    within ten minutes; a retry without it (an emulator, a late retry) is what this client sends."""
+
+    def __init__(self, client: Any, *, when: Callable[[Items], bool] = lambda items: True) -> None:
+        self._client = client
+        self._when = when
+        self.retried = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, TransactItems: Items) -> Any:
+        answer = self._client.transact_write_items(TransactItems=TransactItems)
+        if self.retried or not self._when(TransactItems):
+            return answer
+        self.retried += 1
+        return self._client.transact_write_items(TransactItems=TransactItems)
+
+
 class _LeftUnprocessed:
     """A DynamoDB client whose batch operation ``operation`` does nothing and returns its whole request as
     left unprocessed (DynamoDB's answer when it throttles), ``times`` rounds (None: every one). ``rounds``

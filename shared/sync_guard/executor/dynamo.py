@@ -8,7 +8,9 @@ Claims are conditional updates on the outbox item (``pk`` = action id):
   and whose action was taken over cannot overwrite the newer outcome. ``finish`` appends the audit entry in
   the same transaction, so an outcome is on the item and in the trail, or in neither. A ``finish`` cancelled
   while the item still carries its claim met a conflict with another transaction, not a lost claim: it is
-  tried again, a few times with growing waits.
+  tried again, a few times with growing waits. The item names the claim whose outcome it holds
+  (``finished_claim``): a transaction that committed, sent again after its answer was lost, fails its
+  conditions against its own writes, and that is no lost claim either.
 
 Sent-notice keys live in the shadow table (``NOTICE#<key>`` / ``N``) with a TTL, beside the shadow states the
 notices are written from.
@@ -32,7 +34,7 @@ from sync_guard.guard.model import AuditEntry, OutboxAction, RecordState
 from sync_guard.guard.ports import EventAlreadyProcessed
 from sync_guard.guard.retry import Waits
 from sync_guard.store import aws
-from sync_guard.store.audit import AuditLog
+from sync_guard.store.audit import AuditLog, audit_transact_items
 from sync_guard.store.aws import is_conditional_check_failure
 from sync_guard.store.items import from_item, iso, to_value
 from sync_guard.store.outbox import STATUS_INDEX
@@ -157,7 +159,7 @@ class DynamoActionStore:
             "Key": {"pk": {"S": claim.action_id}},
             "UpdateExpression": (
                 "SET #status = :status, outcome = :detail, finished_at = :now, updated_at = :now, "
-                "outcome_entry = :entry REMOVE claim, lease_until"
+                "outcome_entry = :entry, finished_claim = :token REMOVE claim, lease_until"
             ),
             **owned,
         }
@@ -180,7 +182,14 @@ class DynamoActionStore:
                     limit=self.max_transaction_items,
                 )
             except EventAlreadyProcessed:
-                return False
+                # The entry exists. Written by this very outcome when the item shows this claim's outcome: a
+                # transaction that committed but whose answer was lost, sent again (botocore's retry after a
+                # timeout or a dropped connection), fails its conditions against its own writes. Anything
+                # else is an outcome recorded under another claim.
+                if not self._finished_by(claim):
+                    return False
+                self._write_views(entry)
+                return True
             except ConcurrentUpdate:
                 # The claim lost (another executor took the action over once the lease ran out), or only a
                 # conflict: another transaction on the outbox item or on the audit items at that moment,
@@ -195,6 +204,16 @@ class DynamoActionStore:
                 self._client.put_item(**view["Put"])
             return True
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _finished_by(self, claim: Claim) -> bool:
+        """Whether the outbox item holds the outcome ``claim`` recorded (read strongly consistent)."""
+        return (self.get(claim.action_id) or {}).get("finished_claim") == claim.token
+
+    def _write_views(self, entry: AuditEntry) -> None:
+        """``entry``'s view items, put again: those a split transaction left for after it were lost with its
+        answer (the others are rewritten as they are: their keys hold the entry id)."""
+        for view in audit_transact_items(self.audit_table, entry)[1:]:
+            self._client.put_item(**view["Put"])
 
     def _still_claimed(self, claim: Claim) -> bool:
         """Whether the outbox item is still running under ``claim`` (read strongly consistent)."""

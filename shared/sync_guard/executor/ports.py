@@ -23,7 +23,9 @@ class ActionStore(Protocol):
     ) -> bool:
         """Record a final (or dead-lettered) outcome and its audit entry in one transaction.
 
-        False when the claim was lost meanwhile (another executor took over after the lease ran out).
+        False when the claim was lost meanwhile (another executor took over after the lease ran out). True
+        when this claim's outcome is recorded, by this call or by an earlier send of its transaction whose
+        answer was lost.
         """
         ...
 
