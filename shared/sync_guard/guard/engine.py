@@ -1120,7 +1120,9 @@ def decision_basis(
       key at its cap (``MAX_KEY_MEMBERS``, a storm's aftermath) is joined by nobody.
 
     Only records read are checked (a ref a finding names without the shadow holding it rests on nothing
-    read), and not the other candidates: a check each of what the verdict cites, nothing read again.
+    read), and not the other candidates: a check each of what the verdict cites, nothing read again. Nor
+    the records a held record's delete checks for a passed-on hold tag (``possible_merge_masters``): each
+    check decides when it runs, on CRM's record and its ``HOLD`` item then, not on the states read here.
     """
     refs = [ref for finding in findings for ref in (finding.subject, *finding.related)]
     if ctx.partner is not None:
