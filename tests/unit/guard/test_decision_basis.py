@@ -32,8 +32,6 @@ def make_guard(shadow: ShadowRepository, *, config: GuardConfig | None = None, n
 STORM = GuardConfig(mode=Mode.ENFORCE, storm_threshold=2)
 #: Five days: no rule cites a CRM account created this long before a Books customer of its name.
 DAYS_5 = 5 * 24 * 60
-
-
 #: The company's name key, at its cap after an earlier storm: ``MAX_KEY_MEMBERS`` records, the copies deleted.
 ACME_KEY = "n:acme ltd"
 #: Records of the earlier storm, deleted since: members of ``ACME_KEY`` (and marked gone there), no states.
