@@ -18,6 +18,7 @@ from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.models.records import Module
 from sync_guard.reconcile.reminder import HOLDS_CHECK
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.timefmt import utc_minute
 from sync_guard.zoho.payloads import parse_crm_workflow
 from tests.support.aws import AwsResources
 from tests.support.handlers import TEST_SECRET, FakeLambdaContext, fresh_module
@@ -139,3 +140,37 @@ def test_a_hold_a_customer_turned_vendor_made_moot_is_released_not_reminded(
     [release] = [entry for entry in page.entries if entry.operation == "release"]
     assert release.actor == "guard"
     assert release.note.startswith(f"{customer.ref} is a Books vendor now")
+
+
+def test_an_admins_hold_on_a_customer_turned_vendor_is_left_out_as_a_vendor(
+    aws_server: AwsResources, sim: ZohoSimulator
+) -> None:
+    # given an admin's own hold, made 5 days ago, on a Books customer the guard knows, and a live hold
+    finance = subscribe_queue(aws_server, "finance-reminder-admin-vendor")
+    [company] = create_companies(sim, 1, books_duplicates_every=2)
+    processor = processor_handler(get_settings())
+    processor(event_for(company.customer))
+    hold_by_hand(company.customer.ref, days_ago=5, reason="checking with the customer")
+    hold_by_hand("crm:5725767000003009301", days_ago=6, reason="same company as crm:5725767000003009300?")
+    # ... then the customer edited into a vendor in Books, its webhook processed: the admin's hold stays
+    customer = company.customer
+    assert customer.modified_at is not None
+    turned_at = customer.modified_at + timedelta(days=1)
+    vendor = customer.model_copy(update={"module": Module.BOOKS_VENDORS, "modified_at": turned_at})
+    processor(event_for(vendor))
+    service = AdminService.from_settings(get_settings())
+    assert customer.ref in {hold.hold_id for hold in service.list_holds()}
+
+    # when the scheduled checks run
+    outcome = run(fresh_module("functions.reconcile.app"))
+
+    # then the vendor's hold is left out, named as a vendor retired since the edit, not as deleted in Zoho
+    [envelope] = received(aws_server, finance)
+    message = " ".join(envelope["Message"].split())
+    assert f"Id: {customer.record_id}" not in message
+    assert (
+        f"Left out: 1 hold on a record that is a Books vendor now, retired from matching since "
+        f"{utc_minute(turned_at)} ({customer.ref})"
+    ) in message
+    assert "deleted in Zoho" not in message
+    assert outcome["note"].endswith("; 1 on records turned Books vendors left out")

@@ -644,16 +644,25 @@ def _holds_waiting() -> FinanceNotice:
     at = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
 
     def waiting(
-        ref: str, name: str, rules: tuple[str, ...], held_at: datetime, *, deleted: bool = False
+        ref: str,
+        name: str,
+        rules: tuple[str, ...],
+        held_at: datetime,
+        *,
+        deleted: bool = False,
+        vendor_since: datetime | None = None,
     ) -> Waiting:
         system, _, record_id = ref.partition(":")
         module = Module.CRM_ACCOUNTS if system == System.CRM.value else Module.BOOKS_CUSTOMERS
+        if vendor_since is not None:
+            module, deleted = Module.BOOKS_VENDORS, True  # a customer turned vendor: retired, kept as deleted
         record = PartyRecord(
             system=System(system),
             module=module,
             record_id=record_id,
             name=name,
             has_transactions=False if module is Module.BOOKS_CUSTOMERS else None,
+            modified_at=vendor_since,
         )
         hold = Hold(hold_id=ref, entry_id="evt_example", rules=rules, at=held_at, mode=Mode.ENFORCE.value)
         state = RecordState(record=record, version=0, held_by="evt_example", deleted=deleted)
@@ -668,9 +677,19 @@ def _holds_waiting() -> FinanceNotice:
             datetime(2026, 3, 4, 15, 12, tzinfo=UTC),
         ),
     ]
-    # A hold on a record deleted since is left out (nothing to decide about it), and counted.
-    gone = waiting("crm:5725767000003001455", "Fernhill Dental", ("NAME_DRIFT",), T0, deleted=True)
-    evidence = waiting_evidence(holds, at, after=timedelta(days=3), examples=10, gone=[gone])
+    # A hold on a record deleted since is left out (nothing to decide about it), and counted; so is an
+    # admin's own hold on a Books customer edited into a vendor since (a supplier is no duplicate).
+    gone = [
+        waiting("crm:5725767000003001455", "Fernhill Dental", ("NAME_DRIFT",), T0, deleted=True),
+        waiting(
+            "books:460000000011470",
+            "Ashby Print Supplies",
+            (),
+            T0,
+            vendor_since=datetime(2026, 3, 5, 14, 40, 12, tzinfo=UTC),
+        ),
+    ]
+    evidence = waiting_evidence(holds, at, after=timedelta(days=3), examples=10, gone=gone)
     return waiting_notice(holds, evidence, audit_ref=admin_entry_id("holds_reminder", STALL_ACTOR, at), at=at)
 
 

@@ -20,6 +20,12 @@ released by themselves: a CRM record deleted can be restored from the recycle bi
 Books customer the guard took for deleted (a delete webhook carrying only the id) may still exist, so the
 hold stays where a release finds it and removes its tag.
 
+Nor is a hold on a Books customer edited into a vendor since (retired from matching: a supplier is no
+duplicate). The guard releases its own holds such a vendor made moot (``sync_guard.admin.moot``), but an
+admin's own hold stays by design, and so does a hold on a vendor retired before that release existed. Those
+are left out and counted too, named for what they are (a Books vendor now, retired from matching since the
+edit), not as records deleted in Zoho.
+
 A hold a customer turned vendor made moot is released once the processor has handled the vendor's event
 (``sync_guard.admin.moot``): the reminder is not left to ask finance about a supplier.
 
@@ -114,14 +120,20 @@ class Waiting:
 
     @property
     def deleted(self) -> bool:
-        """The record was deleted in Zoho since: nothing is left to decide about its hold."""
+        """The record was deleted in Zoho since, or is a Books vendor now (``retired``): nothing is left to
+        decide about its hold."""
         return self.state is not None and self.state.deleted
+
+    @property
+    def retired(self) -> bool:
+        """The record is a Books customer edited into a vendor since: retired from matching, not deleted."""
+        return self.state is not None and self.state.retired
 
 
 @dataclass(frozen=True)
 class Look:
     """What one look at the holds found: those waiting for a decision, oldest first, and those old enough
-    to be but left out, their record deleted since (``gone``)."""
+    to be but left out, their record deleted since or a Books vendor now (``gone``)."""
 
     waiting: list[Waiting]
     gone: list[Waiting]
@@ -165,7 +177,7 @@ class HoldsReminder:
         waiting, gone = look.waiting, look.gone
         if not self._state.advance(HOLDS_CHECK, due, at=now):
             return _skipped("another run looked at the holds for this day")
-        left_out = f"{len(gone)} on records deleted since left out" if gone else ""
+        left_out = _left_out_note(gone)
         if not waiting:
             note = f"no hold has waited over {config.after.days} days" + (f" ({left_out})" if gone else "")
             return CheckOutcome(HOLDS_CHECK, CheckStatus.OK, note=note)
@@ -250,13 +262,51 @@ def waiting_evidence(
             by_rule[rule] = by_rule.get(rule, 0) + 1
     counts = sorted(by_rule.items(), key=lambda pair: (-pair[1], pair[0]))
     lines.append("Held for: " + ", ".join(f"{rule} {n}" for rule, n in counts) + ".")
-    if gone:
-        lines.append(_left_out(gone, examples))
+    deleted = [item for item in gone if not item.retired]
+    vendors = [item for item in gone if item.retired]
+    if deleted:
+        lines.append(_left_out(deleted, examples))
+    if vendors:
+        lines.append(_left_out_vendors(vendors, examples))
     return lines
 
 
+def _left_out_note(gone: Sequence[Waiting]) -> str:
+    """The check's note on the holds a look left out: how many on records deleted since, how many on
+    records turned Books vendors ("" for none)."""
+    vendors = sum(1 for item in gone if item.retired)
+    deleted = len(gone) - vendors
+    parts = [f"{deleted} on records deleted since"] if deleted else []
+    parts += [f"{vendors} on records turned Books vendors"] if vendors else []
+    return f"{' and '.join(parts)} left out" if parts else ""
+
+
+def _left_out_vendors(vendors: Sequence[Waiting], examples: int) -> str:
+    """The line saying which holds a reminder left out, their record a Books vendor now: each named with
+    the time it became one (Zoho's time of the edit)."""
+
+    def since(item: Waiting) -> str:
+        retired_at = item.state.retired_at if item.state is not None else None
+        return utc_minute(retired_at) if retired_at is not None else "an unknown time"
+
+    more = f" and {len(vendors) - examples} more" if len(vendors) > examples else ""
+    if len(vendors) == 1:
+        [item] = vendors
+        return (
+            f"Left out: 1 hold on a record that is a Books vendor now, retired from matching since "
+            f"{since(item)} ({item.hold.hold_id}); a supplier is no duplicate, so nothing to decide about "
+            "it, and an admin can release it to clear it from the list."
+        )
+    named = ", ".join(f"{item.hold.hold_id} since {since(item)}" for item in vendors[:examples])
+    return (
+        f"Left out: {len(vendors)} holds on records that are Books vendors now, retired from matching "
+        f"({named}{more}); suppliers are no duplicates, so nothing to decide about them, and an admin can "
+        "release them to clear them from the list."
+    )
+
+
 def _left_out(gone: Sequence[Waiting], examples: int) -> str:
-    """The line saying which holds a reminder left out, their record deleted since."""
+    """The line saying which holds a reminder left out, their record deleted in Zoho since."""
     refs = [item.hold.hold_id for item in gone[:examples]]
     more = f" and {len(gone) - examples} more" if len(gone) > examples else ""
     named = f"({', '.join(refs)}{more})"

@@ -290,6 +290,84 @@ def test_holds_on_records_deleted_since_are_left_out_and_counted() -> None:
     assert any(line.startswith("Left out: 1 hold on a record deleted") for line in entry.evidence)
 
 
+def vendor(ref: str, name: str, since: datetime) -> RecordState:
+    """A Books customer edited into a vendor at ``since``: retired from matching (``engine._plan_retire``)."""
+    _, _, record_id = ref.partition(":")
+    record = PartyRecord(
+        system=System.BOOKS, module=Module.BOOKS_VENDORS, record_id=record_id, name=name, modified_at=since
+    )
+    return RecordState(record=record, version=1, held_by=f"evt_{ref}", deleted=True)
+
+
+def test_a_hold_on_a_customer_turned_vendor_is_left_out_as_a_vendor_not_as_deleted() -> None:
+    # given holds waiting for days: one on a live record, one (an admin's own, which stays by design) on a
+    # Books customer edited into a vendor since, and one on a record deleted in Zoho since
+    world = World()
+    world.holds.items = [
+        hold("crm:1001", days=4),
+        hold("books:2002", days=9, rules=()),
+        hold("crm:3003", days=5),
+    ]
+    since = datetime(2026, 3, 5, 10, 12, 30, tzinfo=UTC)
+    world.holds.known = {
+        "crm:1001": state("crm:1001", "Northgate Joinery"),
+        "books:2002": vendor("books:2002", "Brightwater Supplies", since),
+        "crm:3003": state("crm:3003", "Gone Ltd").model_copy(update={"deleted": True}),
+    }
+
+    status, note = world.run()
+
+    # then the vendor's hold is left out, named for what it is: a vendor, retired from matching since then
+    assert status is CheckStatus.OK
+    assert note.endswith("; 1 on records deleted since and 1 on records turned Books vendors left out")
+    [message] = world.finance.messages
+    assert "Id: 2002" not in message.body
+    evidence = " ".join(message.body.split())
+    assert (
+        "Left out: 1 hold on a record that is a Books vendor now, retired from matching since 2026-03-05 "
+        "10:12 UTC (books:2002); a supplier is no duplicate, so nothing to decide about it, and an admin "
+        "can release it to clear it from the list." in evidence
+    )
+    # ... and not as a record deleted in Zoho, which only the deleted one is
+    assert "Left out: 1 hold on a record deleted in Zoho since it was held (crm:3003)" in evidence
+    [entry] = world.audit.entries
+    assert entry.records == ("crm:1001",)
+    assert any(
+        line.startswith("Left out: 1 hold on a record that is a Books vendor") for line in entry.evidence
+    )
+
+
+def test_holds_on_several_vendors_are_named_each_with_its_date() -> None:
+    world = World()
+    world.holds.items = [hold("crm:1001", days=4), hold("books:2002", days=9), hold("books:2003", days=8)]
+    world.holds.known = {
+        "books:2002": vendor("books:2002", "Brightwater Supplies", datetime(2026, 3, 5, 10, 12, tzinfo=UTC)),
+        "books:2003": vendor("books:2003", "Tarn Timber", datetime(2026, 3, 6, 9, 0, tzinfo=UTC)),
+    }
+
+    _, note = world.run()
+
+    assert note.endswith("; 2 on records turned Books vendors left out")
+    [message] = world.finance.messages
+    assert (
+        "Left out: 2 holds on records that are Books vendors now, retired from matching (books:2002 since "
+        "2026-03-05 10:12 UTC, books:2003 since 2026-03-06 09:00 UTC); suppliers are no duplicates, so "
+        "nothing to decide about them, and an admin can release them to clear them from the list."
+    ) in " ".join(message.body.split())
+
+
+def test_only_holds_on_vendors_send_nothing_and_say_so() -> None:
+    world = World()
+    world.holds.items = [hold("books:2002", days=9)]
+    world.holds.known = {"books:2002": vendor("books:2002", "Brightwater Supplies", NOW - timedelta(days=2))}
+
+    assert world.run() == (
+        CheckStatus.OK,
+        "no hold has waited over 3 days (1 on records turned Books vendors left out)",
+    )
+    assert world.finance.messages == []
+
+
 def test_only_holds_on_deleted_records_send_nothing_and_say_so() -> None:
     world = World()
     world.holds.items = [hold("crm:1001", days=4), hold("books:2002", days=9)]
