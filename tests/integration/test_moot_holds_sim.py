@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from typer.testing import CliRunner
 
 from sync_guard.admin.moot import GUARD_ACTOR
 from sync_guard.admin.service import AdminService
+from sync_guard.cli import app
 from sync_guard.config import get_settings
 from sync_guard.guard.model import ActionKind, EntryKind
 from sync_guard.local.zoho_simulator import ZohoSimulator
@@ -28,9 +30,10 @@ from tests.support.outbox import (
     point_at_simulator,
 )
 
+runner = CliRunner()
 
-@pytest.fixture
-def held(
+
+def _held(
     aws: AwsResources, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Pipeline, ZohoSimulator, list[Company]]]:
     """Company 0: a Books customer and a CRM account held as its duplicate; company 1: a Books customer and a
@@ -44,6 +47,22 @@ def held(
         pipeline.decide([event_for(c.duplicate) for c in companies])
         pipeline.drain()
         yield pipeline, sim, companies
+
+
+@pytest.fixture
+def held(
+    aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Pipeline, ZohoSimulator, list[Company]]]:
+    """The holds (see ``_held``), on moto in-process."""
+    yield from _held(aws, monkeypatch)
+
+
+@pytest.fixture
+def held_on_server(
+    aws_server: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Pipeline, ZohoSimulator, list[Company]]]:
+    """The holds (see ``_held``), on the real DynamoDB-API server (queues on moto's server)."""
+    yield from _held(aws_server, monkeypatch)
 
 
 def _turned_vendor(customer: PartyRecord) -> PartyRecord:
@@ -96,3 +115,53 @@ def test_holds_a_customer_turned_vendor_made_moot_are_released_and_undone_in_zoh
     # ... and judging nothing: nobody looked at the records
     assert service.record(crm_dup.ref).cleared == frozenset()
     assert service.record(crm_dup.ref).held_by is None
+
+
+def test_release_moot_releases_the_holds_of_vendors_retired_before_the_processor_released_them(
+    held_on_server: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given the same holds (on the real DynamoDB-API server), and an admin's own hold on a customer
+    pipeline, sim, companies = held_on_server
+    crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
+    service = AdminService.from_settings(get_settings())
+    admins = companies[1].customer.ref
+    service.hold(admins, actor="user:ivy", reason="checking with the customer")
+    # ... and the three records turned vendors while the processor released no moot hold (an older release)
+    pipeline.deps.handler.moot_holds = None  # type: ignore[attr-defined]
+    turned = [event_for(_turned_vendor(r)) for r in (companies[0].customer, books_dup, companies[1].customer)]
+    pipeline.decide(turned)
+    pipeline.drain()
+    assert {h.hold_id for h in service.list_holds()} == {crm_dup.ref, books_dup.ref, admins}
+
+    # when an admin looks first (--dry-run): it names both of the guard's holds and releases none
+    looked = runner.invoke(app, ["quarantines", "release-moot", "--dry-run"])
+    assert looked.exit_code == 0, looked.output
+    assert f"would release {crm_dup.ref}: {companies[0].customer.ref} is a Books vendor now" in looked.output
+    assert f"would release {books_dup.ref}: {books_dup.ref} is a Books vendor now" in looked.output
+    assert admins not in looked.output
+    assert "2 holds made moot; none released (--dry-run)" in looked.output
+    assert {h.hold_id for h in service.list_holds()} == {crm_dup.ref, books_dup.ref, admins}
+
+    # ... then releases them one run at a time (--limit 1), and runs it once more
+    first = runner.invoke(app, ["quarantines", "release-moot", "--limit", "1", "--actor", "user:ivy"])
+    second = runner.invoke(app, ["quarantines", "release-moot", "--actor", "user:ivy"])
+    again = runner.invoke(app, ["quarantines", "release-moot", "--actor", "user:ivy"])
+    pipeline.drain()
+
+    # then each run released what it said, the first leaving one for the next, and a third finds nothing
+    assert first.exit_code == 0, first.output
+    assert "1 released, 0 refused; 1 more made moot: run it again" in first.output
+    assert second.exit_code == 0, second.output
+    assert "1 released, 0 refused" in second.output
+    assert again.exit_code == 0, again.output
+    assert "no hold made moot by a customer turned vendor" in again.output
+    # ... the admin's own hold stays; the guard's two are gone, audited as released by the admin, naming
+    # the vendor, judging nothing, and undone in Zoho through the outbox
+    assert {h.hold_id for h in service.list_holds()} == {admins}
+    [crm_release] = _releases(crm_dup.ref)
+    [books_release] = _releases(books_dup.ref)
+    assert crm_release.actor == books_release.actor == "user:ivy"  # type: ignore[attr-defined]
+    assert f"{companies[0].customer.ref} is a Books vendor now" in crm_release.note  # type: ignore[attr-defined]
+    assert service.record(crm_dup.ref).cleared == frozenset()
+    assert not _tagged(sim, crm_dup)
+    assert sim.state.books_get(books_dup.record_id)["status"] == "active"

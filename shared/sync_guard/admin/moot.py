@@ -27,17 +27,26 @@ An admin's own hold (``quarantines hold``, ``preflight --apply``) stays, as does
 both are a person's decision, and a person releases them. A release that conflicts (the hold's action is
 being written to Zoho right now, or an event moved the record on) fails the event, which SQS delivers
 again: the engine knows it already (``already_processed``), and the release is tried again.
+
+A vendor retired before the processor released such holds (or whose event never came again) keeps them
+until its next Books event. ``sync-guard quarantines release-moot`` finds them for every retired record at
+once (``moot()`` with no vendor: the same reads, whatever the number of vendors) and releases them as
+above, at most ``--limit`` a run, with the admin running it as the actor; a second run finds nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
 from sync_guard.admin.model import Hold, HoldStatus, OperationResult
 from sync_guard.config import Settings
 from sync_guard.guard.model import AuditEntry, EntryKind, RecordState
+
+if TYPE_CHECKING:
+    from sync_guard.admin.service import AdminService
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +82,10 @@ def held_against(decision: AuditEntry, held: str, partner: str | None) -> frozen
     )
 
 
+def _oldest_first(hold: Hold) -> tuple[datetime, str]:
+    return hold.at or datetime.min.replace(tzinfo=UTC), hold.hold_id
+
+
 def moot_reason(vendors: Iterable[str]) -> str:
     """The release's note: which records are vendors now, so the hold is about nothing."""
     named = sorted(vendors)
@@ -97,7 +110,11 @@ class MootHolds:
     def from_settings(cls, settings: Settings) -> MootHolds:
         from sync_guard.admin.service import AdminService  # the processor's: built at cold start
 
-        admin = AdminService.from_settings(settings)
+        return cls.of(AdminService.from_settings(settings))
+
+    @classmethod
+    def of(cls, admin: AdminService) -> MootHolds:
+        """Over the admin service's holds, audit trail and release (``quarantines release-moot``'s)."""
         return cls(admin.repository, admin.audit_log.get, admin.release)
 
     def release_for(self, ref: str) -> list[str]:
@@ -116,29 +133,42 @@ class MootHolds:
             )
         return released
 
-    def moot(self, vendor: str) -> list[tuple[Hold, frozenset[str]]]:
-        """The guard's holds waiting for a decision that the retired ``vendor`` made moot, each with the
-        retired records that did (the vendor itself, or every record the hold was raised against)."""
+    def moot(self, vendor: str | None = None) -> list[tuple[Hold, frozenset[str]]]:
+        """The guard's holds waiting for a decision that a retired record made moot (``vendor``: only those
+        the retired ``vendor`` did), each with the retired records that did: the held record itself, a
+        vendor now, or every record the hold was raised against. Oldest hold first.
+
+        One ``Query`` of the ``HOLD`` partition, one read of each held hold's decision, and the states of
+        the held records and of those they were held against (``BatchGetItem``, a hundred a request)."""
         holds = [hold for hold in self._holds.holds() if hold.status is HoldStatus.HELD]
-        if not holds:
-            return []
-        states = self._holds.states(hold.hold_id for hold in holds)
-        found: list[tuple[Hold, frozenset[str]]] = []
+        raised: list[tuple[Hold, AuditEntry]] = []
         for hold in holds:
             decision = self._decisions(hold.entry_id)
-            if decision is None or decision.kind is not EntryKind.DECISION:
-                continue  # an admin's own hold: a person's to release
-            if hold.hold_id == vendor:
-                found.append((hold, frozenset({vendor})))
-                continue
-            state = states.get(hold.hold_id)
-            against = held_against(decision, hold.hold_id, state.partner if state is not None else None)
-            if vendor not in against:
-                continue
-            others = self._holds.states(against)
-            if all((other := others.get(ref)) is not None and other.retired for ref in against):
-                found.append((hold, against))
-        return found
+            if decision is not None and decision.kind is EntryKind.DECISION:
+                raised.append((hold, decision))  # an admin's own hold is a person's to release
+        if not raised:
+            return []
+        states = self._holds.states(hold.hold_id for hold, _ in raised)
+        against = {
+            hold.hold_id: held_against(
+                decision, hold.hold_id, state.partner if (state := states.get(hold.hold_id)) else None
+            )
+            for hold, decision in raised
+        }
+        others = {ref for refs in against.values() for ref in refs} - states.keys()
+        states |= self._holds.states(sorted(others)) if others else {}
+
+        def retired(ref: str) -> bool:
+            return (state := states.get(ref)) is not None and state.retired
+
+        found: list[tuple[Hold, frozenset[str]]] = []
+        for hold, _ in raised:
+            ref, refs = hold.hold_id, against[hold.hold_id]
+            if retired(ref) and vendor in (None, ref):
+                found.append((hold, frozenset({ref})))
+            elif refs and (vendor is None or vendor in refs) and all(map(retired, refs)):
+                found.append((hold, refs))
+        return sorted(found, key=lambda pair: _oldest_first(pair[0]))
 
 
 __all__ = ("GUARD_ACTOR", "HeldRecords", "MootHolds", "Release", "held_against", "moot_reason")

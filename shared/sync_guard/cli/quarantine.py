@@ -1,5 +1,5 @@
-"""Admin commands: ``sync-guard quarantines list|hold|release|apply|forget-release|confirm``, ``link``,
-``show``, ``breaker reset``.
+"""Admin commands: ``sync-guard quarantines list|hold|release|release-moot|apply|forget-release|confirm``,
+``link``, ``show``, ``breaker reset``.
 
 Every operation is audited with its actor: ``--actor`` (default: the OS user running the command). The
 target guard is resolved like every admin command (``--stack-name``, ``SYNC_GUARD_*``, or the running local
@@ -22,6 +22,7 @@ import typer
 
 from sync_guard.admin.http import record_json
 from sync_guard.admin.model import HoldStatus, OperationResult
+from sync_guard.admin.moot import MootHolds, moot_reason
 from sync_guard.admin.service import AdminService
 from sync_guard.cli._context import (
     DEFAULT_STATE_DIR,
@@ -38,6 +39,9 @@ from sync_guard.errors import SyncGuardError
 from sync_guard.timefmt import utc_minute
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the audit trail.")]
+#: How many holds one ``quarantines release-moot`` releases by default: each is a transaction and queued
+#: Zoho writes, so a first run after an upgrade on a large backlog is done in a few runs, not one long one.
+MOOT_LIMIT = 100
 
 
 def _service(stack_name: str | None, region: str | None, state_dir: Path) -> AdminService:
@@ -99,7 +103,10 @@ def _operate(
 
 def register(app: typer.Typer) -> None:
     quarantines = typer.Typer(
-        help="Open quarantines (held records): list, hold, release, apply, forget-release, confirm.",
+        help=(
+            "Open quarantines (held records): list, hold, release, release-moot, apply, forget-release, "
+            "confirm."
+        ),
         no_args_is_help=True,
     )
     breaker = typer.Typer(help="The multiplication-storm circuit breaker.", no_args_is_help=True)
@@ -183,6 +190,50 @@ def register(app: typer.Typer) -> None:
         """Release a hold: undo its tag / inactive status in Zoho (through the outbox)."""
         who = actor or default_actor()
         _operate(stack_name, region, state_dir, lambda admin: admin.release(record, actor=who, reason=reason))
+
+    @quarantines.command("release-moot")
+    def release_moot_command(
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Name the holds it would release; release none.")
+        ] = False,
+        limit: Annotated[
+            int,
+            typer.Option(
+                "--limit", min=1, help="Release at most this many, the oldest first; run again for more."
+            ),
+        ] = MOOT_LIMIT,
+        actor: ActorOption = None,
+        stack_name: StackOption = None,
+        region: RegionOption = None,
+        state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    ) -> None:
+        """Release the guard's holds that Books customers turned vendors made moot (the processor releases
+        them at the vendor's event; this finds those of vendors retired before it did, with no event since),
+        as 'quarantines release' does, judging nothing. An admin's own hold stays. Exits 1 if any was
+        refused."""
+        who = actor or default_actor()
+        service = _service(stack_name, region, state_dir)
+        found = MootHolds.of(service).moot()
+        if not found:
+            typer.echo("no hold made moot by a customer turned vendor")
+            return
+        now, later = found[:limit], found[limit:]
+        if dry_run:
+            for hold, vendors in now:
+                typer.echo(f"would release {hold.hold_id}: {moot_reason(vendors)}")
+            typer.echo(f"{len(found)} holds made moot; none released (--dry-run)")
+            return
+        refused = 0
+        for hold, vendors in now:
+            try:
+                _report(service.release(hold.hold_id, actor=who, reason=moot_reason(vendors), judge=False))
+            except SyncGuardError as error:
+                refused += 1
+                typer.echo(f"refused: {hold.hold_id}: {_said(error)}", err=True)
+        more = f"; {len(later)} more made moot: run it again" if later else ""
+        typer.echo(f"{len(now) - refused} released, {refused} refused{more}")
+        if refused:
+            raise typer.Exit(code=1)
 
     @quarantines.command("apply")
     def apply_command(

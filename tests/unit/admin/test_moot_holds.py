@@ -118,3 +118,39 @@ def test_a_release_that_conflicts_fails_so_that_the_event_comes_again() -> None:
 
     with pytest.raises(Conflict):
         _moot(holds, {"evt_books:1": _decision("books:1")}, release).release_for("books:1")
+
+
+def test_every_hold_any_vendor_made_moot_is_found_at_once_oldest_first() -> None:
+    # the vendor books:1 held itself; crm:2 held against two vendors; books:3 against a vendor and a
+    # customer; crm:6 against books:7, a vendor, held before the others; books:8 an admin's own hold
+    holds = MemoryHolds(
+        items=[_hold("books:1"), _hold("crm:2"), _hold("books:3"), _hold("crm:6"), _hold("books:8")],
+        known={
+            "books:1": _state("books:1", vendor=True),
+            "crm:2": _state("crm:2"),
+            "books:3": _state("books:3"),
+            "books:4": _state("books:4"),
+            "books:5": _state("books:5", vendor=True),
+            "crm:6": _state("crm:6"),
+            "books:7": _state("books:7", vendor=True),
+            "books:8": _state("books:8", vendor=True),
+        },
+    )
+    holds.items[3] = holds.items[3].model_copy(update={"at": NOW.replace(day=1)})
+    decisions = {
+        "evt_books:1": _decision("books:1", "books:4"),
+        "evt_crm:2": _decision("crm:2", "books:1", "books:5"),
+        "evt_books:3": _decision("books:3", "books:5", "books:4"),
+        "evt_crm:6": _decision("crm:6", "books:7"),
+        "evt_books:8": admin_entry("hold", actor="user:ivy", at=NOW, mode=Mode.ENFORCE, note="by hand"),
+    }
+
+    found = _moot(holds, decisions, Releases()).moot()
+
+    assert [(hold.hold_id, sorted(vendors)) for hold, vendors in found] == [
+        ("crm:6", ["books:7"]),
+        ("books:1", ["books:1"]),
+        ("crm:2", ["books:1", "books:5"]),
+    ]
+    # ... and the states are read in two requests whatever the number of holds: the held, then the others
+    assert len(holds.asked) == 2
