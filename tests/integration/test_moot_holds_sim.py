@@ -3,20 +3,25 @@ Zoho (the simulator) by the outbox, on the real DynamoDB-API server; an admin's 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
-from sync_guard.admin.moot import GUARD_ACTOR
+from sync_guard.admin.moot import GUARD_ACTOR, MootHolds
 from sync_guard.admin.service import AdminService
 from sync_guard.cli import app
-from sync_guard.config import get_settings
-from sync_guard.guard.model import ActionKind, EntryKind
+from sync_guard.config import Mode, get_settings
+from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, Finding, Severity
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.models.records import Module, PartyRecord
 from sync_guard.store.audit import AuditLog, AuditQuery
+from sync_guard.store.aws import client
+from sync_guard.store.bulk import ShadowSeeder
+from sync_guard.store.items import iso, to_item
+from sync_guard.store.shadow import HOLD_PK
 from tests.support.aws import AwsResources
 from tests.support.outbox import (
     HOLD_TAG,
@@ -29,6 +34,7 @@ from tests.support.outbox import (
     event_for,
     point_at_simulator,
 )
+from tests.unit.guard.builders import books_customer, crm_account, state
 
 runner = CliRunner()
 
@@ -165,3 +171,47 @@ def test_release_moot_releases_the_holds_of_vendors_retired_before_the_processor
     assert service.record(crm_dup.ref).cleared == frozenset()
     assert not _tagged(sim, crm_dup)
     assert sim.state.books_get(books_dup.record_id)["status"] == "active"
+
+
+def test_a_vendors_event_reads_no_decision_per_hold_on_the_list(aws_server: AwsResources) -> None:
+    # given 150 of the guard's holds, 2 of them raised against a customer since turned vendor
+    settings = get_settings()
+    dynamodb = client("dynamodb", settings)
+    vendor = books_customer("9000", "Ashby Supplies Ltd").model_copy(update={"module": Module.BOOKS_VENDORS})
+    states = [state(vendor, deleted=True)]
+    states += [state(books_customer(str(5000 + i), f"Customer {i} Ltd")) for i in range(150)]
+    states += [state(crm_account(str(1000 + i), f"Customer {i} Limited")) for i in range(150)]
+    ShadowSeeder(dynamodb, settings.shadow_table).load(states)
+    audit = AuditLog.from_settings(settings)
+    since = datetime.now(UTC) - timedelta(days=2)
+    for i in range(150):
+        held, against = f"crm:{1000 + i}", "books:9000" if i in (7, 140) else f"books:{5000 + i}"
+        finding = Finding(
+            code="NAME_DRIFT", severity=Severity.HIGH, explanation="-", subject=held, related=(held, against)
+        )
+        entry = AuditEntry(
+            entry_id=f"evt_{i:04d}",
+            at=since + timedelta(minutes=i),
+            kind=EntryKind.DECISION,
+            decision=Decision.QUARANTINE,
+            mode=Mode.ENFORCE,
+            records=(held, against),
+            rules=("NAME_DRIFT",),
+            findings=(finding,),
+        )
+        audit.append(entry)
+        values = {"entry_id": entry.entry_id, "rules": ["NAME_DRIFT"], "at": iso(entry.at), "mode": "enforce"}
+        dynamodb.put_item(
+            TableName=settings.shadow_table, Item=to_item({"pk": HOLD_PK, "sk": held, **values})
+        )
+    calls: Counter[str] = Counter()
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+
+    # when the vendor's event looks for the holds it made moot
+    found = MootHolds.from_settings(settings).moot(vendor.ref)
+
+    # then it finds the two, from the holds' list and the decisions naming the vendor (the audit trail's
+    # record view), not by reading each hold's decision: a handful of requests, not one per hold
+    assert sorted(hold.hold_id for hold, _ in found) == ["crm:1007", "crm:1140"]
+    assert calls["GetItem"] <= 1, calls
+    assert sum(calls.values()) <= 6, calls
