@@ -16,6 +16,7 @@ from sync_guard.cli import app
 from sync_guard.config import Mode, get_settings
 from sync_guard.guard.model import ActionKind, AuditEntry, Decision, EntryKind, Finding, Severity
 from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.models.events import GuardEvent, Operation, event_key
 from sync_guard.models.records import Module, PartyRecord
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.aws import client
@@ -215,3 +216,103 @@ def test_a_vendors_event_reads_no_decision_per_hold_on_the_list(aws_server: AwsR
     assert sorted(hold.hold_id for hold, _ in found) == ["crm:1007", "crm:1140"]
     assert calls["GetItem"] <= 1, calls
     assert sum(calls.values()) <= 6, calls
+
+
+def _customer_again(vendor: PartyRecord) -> GuardEvent:
+    """``vendor`` edited back into a customer in Books (``contact_type: customer``), a day later."""
+    assert vendor.modified_at is not None
+    later = vendor.modified_at + timedelta(days=1)
+    customer = vendor.model_copy(update={"module": Module.BOOKS_CUSTOMERS, "modified_at": later})
+    event = event_for(customer)
+    key = event_key(customer.system, customer.module, Operation.UPDATE, customer.record_id, later)
+    return event.model_copy(update={"operation": Operation.UPDATE, "event_id": key})
+
+
+def test_a_vendor_edited_back_into_a_customer_has_its_duplicates_held_again_unless_judged_distinct(
+    held_on_server: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given the guard's two holds made moot by their customers turning vendors, and released
+    pipeline, sim, companies = held_on_server
+    crm_dup, books_dup = companies[0].duplicate, companies[1].duplicate
+    vendors = [_turned_vendor(c.customer) for c in companies]
+    pipeline.decide([event_for(v) for v in vendors])
+    pipeline.drain()
+    service = AdminService.from_settings(get_settings())
+    assert service.list_holds() == []
+    assert not _tagged(sim, crm_dup)
+
+    # when Books edits both back into customers (each webhook delivered twice)
+    again = [_customer_again(v) for v in vendors]
+    pipeline.decide(again + again)
+    pipeline.drain()
+
+    # then both duplicates are held again, as the guard held them before: the Books one by the customer's
+    # own event, decided afresh; the CRM account (which no Books event decides) by the guard, naming why
+    holds = {h.hold_id: h for h in service.list_holds()}
+    assert set(holds) == {crm_dup.ref, books_dup.ref}
+    assert holds[crm_dup.ref].rules == ("NAME_DRIFT",)
+    assert _tagged(sim, crm_dup)
+    assert sim.state.books_get(books_dup.record_id)["status"] == "inactive"
+    entries = AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=crm_dup.ref))
+    [rehold] = [e for e in entries if e.kind is EntryKind.ADMIN and e.operation == "hold_again"]
+    assert rehold.actor == GUARD_ACTOR
+    assert rehold.note.startswith(f"{companies[0].customer.ref} is a Books customer again")
+
+    # when an admin releases the CRM account's hold (not a duplicate), and the customer turns vendor and
+    # back once more
+    service.release(crm_dup.ref, actor="user:ivy", reason="different company")
+    pipeline.drain()
+    twice = _turned_vendor(_customer_again(vendors[0]).record)  # type: ignore[arg-type]
+    pipeline.decide([event_for(twice)])
+    pipeline.decide([_customer_again(twice)])
+    pipeline.drain()
+
+    # then the admin's judgement stands: the account is not held again
+    assert companies[0].customer.ref in service.record(crm_dup.ref).cleared
+    assert crm_dup.ref not in {h.hold_id for h in service.list_holds()}
+    assert not _tagged(sim, crm_dup)
+
+
+class _Failing:
+    """The processor's ``MootHolds``, failing before it holds anything again (a timeout, a crash)."""
+
+    def __init__(self, moot_holds: MootHolds) -> None:
+        self.moot_holds = moot_holds
+
+    def release_for(self, ref: str) -> list[str]:
+        return self.moot_holds.release_for(ref)
+
+    def returned(self, entry_id: str) -> bool:
+        return self.moot_holds.returned(entry_id)
+
+    def restore_for(self, ref: str, same: object) -> list[str]:
+        raise RuntimeError("the function timed out")
+
+
+def test_a_redelivery_holds_again_what_the_first_delivery_did_not(
+    held_on_server: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given the CRM account's hold released as moot, its customer having turned vendor
+    pipeline, sim, companies = held_on_server
+    crm_dup = companies[0].duplicate
+    vendor = _turned_vendor(companies[0].customer)
+    pipeline.decide([event_for(vendor)])
+    pipeline.drain()
+    # ... and the customer's edit back decided, but the processor failed before holding anything again
+    handler = pipeline.deps.handler
+    moot_holds = handler.moot_holds  # type: ignore[attr-defined]
+    handler.moot_holds = _Failing(moot_holds)  # type: ignore[attr-defined]
+    back = _customer_again(vendor)
+    with pytest.raises(RuntimeError, match="the function timed out"):
+        pipeline.decide([back])
+    service = AdminService.from_settings(get_settings())
+    assert crm_dup.ref not in {h.hold_id for h in service.list_holds()}
+
+    # when SQS delivers the event again: a repeat to the engine
+    handler.moot_holds = moot_holds  # type: ignore[attr-defined]
+    pipeline.decide([back])
+    pipeline.drain()
+
+    # then the account is held again, found from the decision's entry
+    assert crm_dup.ref in {h.hold_id for h in service.list_holds()}
+    assert _tagged(sim, crm_dup)

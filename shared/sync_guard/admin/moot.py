@@ -1,4 +1,5 @@
-"""Holds a customer turned vendor made moot: released by the processor, through the admin release.
+"""Holds a customer turned vendor made moot: released by the processor, through the admin release, and
+made again when the vendor is a customer again.
 
 A Books customer edited into a vendor is retired from matching (``guard.engine._plan_retire``): a
 supplier is no duplicate. A hold the guard made because of it is then about nothing: the customer it held
@@ -29,6 +30,11 @@ both are a person's decision, and a person releases them. A release that conflic
 being written to Zoho right now, or an event moved the record on) fails the event, which SQS delivers
 again: the engine knows it already (``already_processed``), and the release is tried again.
 
+Edited back into a customer, the record is decided afresh as a new customer: a Books customer held as its
+duplicate is held again by that decision. A CRM account held as its duplicate is decided by no Books event,
+so the processor then holds again what this vendor's retirement made moot, where it still stands
+(``MootHolds.restore_for``: the guard's hold, operation ``hold_again``; an admin's judgement since stands).
+
 A vendor retired before the processor released such holds (or whose event never came again) keeps them
 until its next Books event. ``sync-guard quarantines release-moot`` finds them for every retired record at
 once (``moot()`` with no vendor: the same reads, whatever the number of vendors) and releases them as
@@ -44,7 +50,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from sync_guard.admin.model import Hold, HoldStatus, OperationResult
 from sync_guard.config import Settings
-from sync_guard.guard.model import AuditEntry, EntryKind, RecordState
+from sync_guard.guard.engine import returned_customer
+from sync_guard.guard.model import AuditEntry, EntryKind, Finding, RecordState
+from sync_guard.models.records import Module, PartyRecord
 from sync_guard.store.audit import AuditQuery
 
 if TYPE_CHECKING:
@@ -54,6 +62,8 @@ logger = logging.getLogger(__name__)
 
 #: The actor of the releases: the guard itself (as on its decisions' entries).
 GUARD_ACTOR = "guard"
+#: The operation of a hold the guard makes again (``MootHolds.restore_for``).
+HOLD_AGAIN = "hold_again"
 
 
 class HeldRecords(Protocol):
@@ -77,6 +87,30 @@ class Release(Protocol):
     def __call__(
         self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True
     ) -> OperationResult: ...
+
+
+class HoldAgain(Protocol):
+    """``AdminService.hold``, as the guard holds a record again (``MootHolds.restore_for``)."""
+
+    def __call__(
+        self,
+        hold_id: str,
+        *,
+        actor: str,
+        reason: str = "",
+        rules: tuple[str, ...] = (),
+        related: tuple[str, ...] = (),
+        evidence: tuple[str, ...] = (),
+        findings: tuple[Finding, ...] = (),
+        names: dict[str, str] | None = None,
+        operation: str = "hold",
+    ) -> OperationResult: ...
+
+
+def guard_made(entry: AuditEntry) -> bool:
+    """Whether ``entry`` made a hold of the guard's: a decision of the engine's, or the guard holding a
+    record again (``HOLD_AGAIN``); not an admin's own hold, which is a person's to release."""
+    return entry.kind is EntryKind.DECISION or (entry.operation == HOLD_AGAIN and entry.actor == GUARD_ACTOR)
 
 
 def held_against(decision: AuditEntry, held: str, partner: str | None) -> frozenset[str]:
@@ -111,11 +145,13 @@ class MootHolds:
         decisions: Callable[[str], AuditEntry | None],
         release: Release,
         naming: Naming | None = None,
+        hold: HoldAgain | None = None,
     ) -> None:
         self._holds = holds
         self._decisions = decisions
         self._release = release
         self._naming = naming
+        self._hold = hold
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MootHolds:
@@ -131,7 +167,7 @@ class MootHolds:
         def naming(ref: str, since: datetime) -> Iterable[AuditEntry]:
             return audit.iterate(AuditQuery(record=ref, since=since))
 
-        return cls(admin.repository, audit.get, admin.release, naming)
+        return cls(admin.repository, audit.get, admin.release, naming, admin.hold)
 
     def release_for(self, ref: str) -> list[str]:
         """Release the holds the record ``ref`` made moot, if the shadow holds it as retired (a vendor now);
@@ -172,9 +208,88 @@ class MootHolds:
             own = next((hold for hold in holds if hold.hold_id == vendor), None)
             if own is not None and own.entry_id not in naming:
                 found.append((own, self._decisions(own.entry_id)))
-        return [
-            (hold, entry) for hold, entry in found if entry is not None and entry.kind is EntryKind.DECISION
-        ]
+        return [(hold, entry) for hold, entry in found if entry is not None and guard_made(entry)]
+
+    def returned(self, entry_id: str) -> bool:
+        """Whether the decision ``entry_id`` brought a Books customer turned vendor back as a customer (a
+        redelivery of its event looks it up: the engine does not decide it again)."""
+        entry = self._decisions(entry_id)
+        return entry is not None and returned_customer(entry)
+
+    def restore_for(self, ref: str, same: Callable[[PartyRecord, PartyRecord], bool]) -> list[str]:
+        """Hold again the records whose holds the record ``ref`` made moot, now that it is a Books customer
+        again (edited back from a vendor); returns the records held again. A hold that conflicts raises.
+
+        No Books event of ``ref`` decides them: a CRM account held as its duplicate was held by the CRM
+        account's own create, and a Books customer edited back is decided as a new customer against the
+        Books customers only (one held as its duplicate is held again by that decision). So, for each
+        record a hold of the guard's held against ``ref`` (the decisions naming it: the audit trail's
+        record view), the guard holds it again (``AdminService.hold``, actor ``guard``, operation
+        ``HOLD_AGAIN``, with that decision's rules and findings, so that an admin's release of it judges
+        as a release of the first hold does) when, judged afresh:
+
+        - its newest release is the one that found the hold moot (a person released or held it since:
+          that person's decision stands), it is not held now, and it lives;
+        - an admin has not judged it not a duplicate of ``ref`` (``RecordState.cleared``);
+        - and it still is a duplicate of the customer as it is now (``same``: the matcher's verdict).
+        """
+        if self._naming is None or self._hold is None:
+            return []
+        customer = self._holds.states([ref]).get(ref)
+        if customer is None or not customer.live or customer.record.module is not Module.BOOKS_CUSTOMERS:
+            return []
+        raised: dict[str, AuditEntry] = {}  # the newest hold of the guard's on each record against ``ref``
+        for entry in self._naming(ref, _EVER):
+            if guard_made(entry):
+                for finding in entry.findings:
+                    if finding.subject != ref and ref in finding.related:
+                        raised.setdefault(finding.subject, entry)
+        states = self._holds.states(raised) if raised else {}
+        again = []
+        for held, decision in raised.items():
+            state = states.get(held)
+            if state is None or not state.live or state.held_by is not None or ref in state.cleared:
+                continue
+            against = held_against(decision, held, state.partner)
+            if ref not in against or not self._released_as_moot(held, against, decision.at):
+                continue
+            if not same(state.record, customer.record):
+                continue
+            findings = tuple(f for f in decision.findings if f.subject == held)
+            self._hold(
+                held,
+                actor=GUARD_ACTOR,
+                reason=(
+                    f"{ref} is a Books customer again (a vendor no longer), and {held} still is its "
+                    f"duplicate: held again, as {decision.entry_id} held it before the hold was released as "
+                    "moot"
+                ),
+                rules=tuple(dict.fromkeys(f.code for f in findings)),
+                related=tuple(sorted(against)),
+                evidence=tuple(f"{f.code}: {line}" for f in findings for line in f.evidence),
+                findings=findings,
+                names={held: state.record.name, ref: customer.record.name},
+                operation="hold_again",  # HOLD_AGAIN, spelt out: cli._words' check finds operations so
+            )
+            again.append(held)
+        if again:
+            logger.info(
+                "holds made moot held again: a vendor is a customer again", extra={"count": len(again)}
+            )
+        return again
+
+    def _released_as_moot(self, held: str, against: frozenset[str], since: datetime) -> bool:
+        """Whether the newest release of ``held`` since ``since`` is the release of a hold ``against`` made
+        moot (its note says so: ``moot_reason``), not a person's."""
+        assert self._naming is not None
+        for entry in self._naming(held, since):  # newest first
+            if (
+                entry.kind is EntryKind.ADMIN
+                and entry.operation == "release"
+                and entry.records[:1] == (held,)
+            ):
+                return entry.note.startswith(moot_reason(against))
+        return False
 
     def moot(self, vendor: str | None = None) -> list[tuple[Hold, frozenset[str]]]:
         """The guard's holds waiting for a decision that a retired record made moot (``vendor``: only those
@@ -210,4 +325,15 @@ class MootHolds:
         return sorted(found, key=lambda pair: _oldest_first(pair[0]))
 
 
-__all__ = ("GUARD_ACTOR", "HeldRecords", "MootHolds", "Naming", "Release", "held_against", "moot_reason")
+__all__ = (
+    "GUARD_ACTOR",
+    "HOLD_AGAIN",
+    "HeldRecords",
+    "HoldAgain",
+    "MootHolds",
+    "Naming",
+    "Release",
+    "guard_made",
+    "held_against",
+    "moot_reason",
+)

@@ -47,6 +47,7 @@ from sync_guard.guard.admin import admin_entry, admin_entry_id, reset_storm_brea
 from sync_guard.guard.model import (
     ActionKind,
     AuditEntry,
+    Finding,
     OutboxAction,
     PairSource,
     RecordState,
@@ -219,6 +220,7 @@ class AdminService:
         rules: tuple[str, ...] = (),
         related: tuple[str, ...] = (),
         evidence: tuple[str, ...] = (),
+        findings: tuple[Finding, ...] = (),
         names: dict[str, str] | None = None,
         module: str | None = None,
         operation: str = "hold",
@@ -232,7 +234,9 @@ class AdminService:
         (``preflight --apply`` writes its holds while the guard observes). ``enqueue=False`` leaves the
         queued action to the caller (``preflight`` runs it at once). A record already held in ``enforce``
         mode, or confirmed, is a ``Conflict``, as is one whose state names a hold not listed (yet); an
-        ``observe``-mode hold, which never reached Zoho, is replaced.
+        ``observe``-mode hold, which never reached Zoho, is replaced. ``findings``: the rules' findings the
+        hold stands on (the guard holding a record again, ``admin.moot``), so that a release judges as a
+        release of the engine's hold does.
         """
         actor = self._actor(actor)
         mode = mode or self.mode
@@ -279,6 +283,7 @@ class AdminService:
             mode=mode,
             rules=rules,
             evidence=evidence,
+            findings=findings,
             actions=(action,),
             names=(names or {}) | _name_of(state),
         )

@@ -18,6 +18,7 @@ from sync_guard.guard.model import ActionKind, AuditEntry, EntryKind
 OPERATIONS = {
     "hold": "held {first}{related}",
     "preflight_hold": "preflight held {first}{related}",
+    "hold_again": "held {first} again{related}",
     "release": "released {first}",
     "apply": "applied the hold of {first} to Zoho",
     "forget_release": "forgot the release of {first} as not a duplicate of {second}",

@@ -86,12 +86,18 @@ class GuardConfig:
         )
 
 
+#: How a decision's note begins when its event brought a Books customer turned vendor back as a customer.
+RETURNED_NOTE = "a Books vendor edited back into a customer"
+
+
 @dataclass(frozen=True)
 class GuardResult:
     event_id: str
     entry: AuditEntry | None
     already_processed: bool = False
     attempts: int = 1
+    #: The event brought a Books customer turned vendor (retired) back as a customer, and was decided.
+    returned: bool = False
 
     @property
     def decision(self) -> Decision | None:
@@ -514,7 +520,7 @@ def plan_event(
             require_open=breaker.open and is_new,
             event_id=event.event_id,
         )
-    return _decide(
+    plan = _decide(
         event,
         ctx,
         builder,
@@ -526,6 +532,21 @@ def plan_event(
         breaker_change=breaker_change,
         replaced=replaced,
     )
+    if previous is not None and previous.retired:
+        # Said in the entry, where the audit reader looks, and where a redelivery of the event finds it
+        # (``admin.moot``: the holds its retirement made moot are made again).
+        since = previous.retired_at
+        note = f"{RETURNED_NOTE} (a vendor since {since.isoformat() if since else '-'}): decided as a new one"
+        entry = plan.entry
+        plan = replace(
+            plan, entry=entry.model_copy(update={"note": "; ".join(filter(None, [note, entry.note]))})
+        )
+    return plan
+
+
+def returned_customer(entry: AuditEntry) -> bool:
+    """Whether ``entry`` decided a Books customer turned vendor brought back as a customer."""
+    return entry.kind is EntryKind.DECISION and entry.note.startswith(RETURNED_NOTE)
 
 
 def _ordered(
@@ -1443,7 +1464,8 @@ class Guard:
                 if self.backoff.pause(retrying_since, throttled, throttled=True):
                     continue
                 raise
-            return GuardResult(event.event_id, plan.entry, attempts=attempt)
+            returned = returned_customer(plan.entry)
+            return GuardResult(event.event_id, plan.entry, attempts=attempt, returned=returned)
         raise ConcurrentUpdate(
             f"event {event.event_id}: still conflicting after {self.max_attempts} attempts"
         )

@@ -13,7 +13,7 @@ The record fetcher checks again before it fetches a Books customer; in the proce
 read of the recorded organisation per event (``RecordedOncePerEvent``, see ``guard.wiring``).
 
 After a Books event of a customer turned vendor, the guard's holds it made moot are released
-(``admin.moot``).
+(``admin.moot``); after one that brings it back as a customer, they are made again where they still stand.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from datetime import datetime
 
 from sync_guard.admin.moot import MootHolds
 from sync_guard.config import Mode, Settings
-from sync_guard.guard.engine import Guard, GuardConfig
+from sync_guard.guard.engine import Guard, GuardConfig, GuardResult
 from sync_guard.guard.matcher import LibraryMatcher
 from sync_guard.guard.model import AuditEntry, Decision, EntryKind, utc_now
 from sync_guard.guard.ports import EventAlreadyProcessed, RecordFetcher
 from sync_guard.guard.retry import CommitBackoff
 from sync_guard.ingest.ports import EventStatus
 from sync_guard.models.events import GuardEvent
-from sync_guard.models.records import System
+from sync_guard.models.records import Module, System
 from sync_guard.processing import HandlerResult
 from sync_guard.reconcile.organization import (
     AnotherOrganization,
@@ -166,6 +166,11 @@ class GuardEventHandler:
             # Its holds are released after the commit, not in it (the admin release's own transaction): a
             # release that fails fails the event, and its redelivery, a repeat to the engine, tries again.
             self.moot_holds.release_for(event.record_ref)
+        if self.moot_holds is not None and _returned(event, result, self.moot_holds):
+            # The same for a vendor edited back into a customer: the holds its retirement made moot are
+            # made again where they still stand (a repeat, whose entry is not read again, looks again).
+            matcher = self.guard.matcher
+            self.moot_holds.restore_for(event.record_ref, lambda a, b: matcher.compare(a, b).is_duplicate)
         if result.entry is None:
             return HandlerResult(EventStatus.PROCESSED, {"repeat": "true"})
         entry = result.entry
@@ -184,6 +189,16 @@ class GuardEventHandler:
             },
             action_ids=tuple(action.action_id for action in entry.actions if action.execute),
         )
+
+
+def _returned(event: GuardEvent, result: GuardResult, moot_holds: MootHolds) -> bool:
+    """Whether ``event`` brought a Books customer turned vendor back as a customer (``admin.moot``): so the
+    engine says, or, for a repeat of a Books customer's event (whose decision the engine does not read
+    again), so that decision's entry says (one read)."""
+    if result.returned:
+        return True
+    repeat = result.entry is None and event.source is System.BOOKS
+    return repeat and event.module is Module.BOOKS_CUSTOMERS and moot_holds.returned(event.event_id)
 
 
 def _may_retire(event: GuardEvent, entry: AuditEntry | None) -> bool:

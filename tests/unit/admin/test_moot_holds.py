@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sync_guard.admin.model import Hold, HoldStatus, OperationResult
-from sync_guard.admin.moot import GUARD_ACTOR, MootHolds
+from sync_guard.admin.moot import GUARD_ACTOR, MootHolds, moot_reason
 from sync_guard.config import Mode
 from sync_guard.errors import Conflict
 from sync_guard.guard.admin import admin_entry
@@ -38,6 +38,7 @@ def _decision(held: str, *against: str) -> AuditEntry:
     return AuditEntry(
         entry_id=f"evt_{held}",
         at=NOW,
+        records=(held, *against),
         kind=EntryKind.DECISION,
         decision=Decision.QUARANTINE,
         mode=Mode.ENFORCE,
@@ -154,3 +155,62 @@ def test_every_hold_any_vendor_made_moot_is_found_at_once_oldest_first() -> None
     ]
     # ... and the states are read in two requests whatever the number of holds: the held, then the others
     assert len(holds.asked) == 2
+
+
+class Holds:
+    """``AdminService.hold`` as ``restore_for`` calls it: records each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def __call__(self, hold_id: str, **fields: object) -> OperationResult:
+        self.calls.append({"hold_id": hold_id, **fields})
+        entry = admin_entry("hold_again", actor=GUARD_ACTOR, at=NOW, mode=Mode.ENFORCE, note="-")
+        return OperationResult(operation="hold_again", entry=entry)
+
+
+def _release_entry(held: str, note: str, actor: str = GUARD_ACTOR) -> AuditEntry:
+    return admin_entry(
+        "release", actor=actor, at=NOW, mode=Mode.ENFORCE, note=note, entry_id=f"rel_{held}", records=(held,)
+    )
+
+
+def test_a_customer_again_has_the_records_its_retirement_freed_held_again_unless_a_person_decided() -> None:
+    # books:1 is a customer again; the guard had held crm:2, crm:3, crm:4, crm:5 and crm:6 against it, and
+    # released each as moot when books:1 turned vendor; since then a person released crm:3 (held by hand in
+    # between), an admin judged crm:4 not a duplicate of books:1, crm:5 is held, crm:6 was renamed
+    moot = moot_reason(["books:1"])
+    states = {"books:1": _state("books:1")}
+    states |= {f"crm:{n}": _state(f"crm:{n}") for n in (2, 3, 4, 6)}
+    states["crm:4"] = states["crm:4"].model_copy(update={"cleared": frozenset({"books:1"})})
+    states["crm:5"] = _state("crm:5").model_copy(update={"held_by": "evt_crm:5"})
+    decisions = {f"crm:{n}": _decision(f"crm:{n}", "books:1") for n in range(2, 7)}
+    releases = {
+        "crm:2": [_release_entry("crm:2", moot + "; nothing had been written to Zoho")],
+        "crm:3": [_release_entry("crm:3", "checked: different", "user:ivy"), _release_entry("crm:3", moot)],
+        "crm:4": [_release_entry("crm:4", moot)],
+        "crm:5": [_release_entry("crm:5", moot)],
+        "crm:6": [_release_entry("crm:6", moot)],
+    }
+
+    def naming(ref: str, since: datetime) -> list[AuditEntry]:
+        if ref == "books:1":
+            return list(decisions.values())
+        return releases.get(ref, [])
+
+    holds = Holds()
+    moot_holds = MootHolds(MemoryHolds(known=states), {}.get, Releases(), naming, holds)
+
+    again = moot_holds.restore_for("books:1", lambda held, customer: held.record_id != "6")
+
+    # then only crm:2 is held again, by the guard, with its decision's rules and findings
+    assert again == ["crm:2"]
+    [call] = holds.calls
+    assert (call["hold_id"], call["actor"], call["operation"]) == ("crm:2", GUARD_ACTOR, "hold_again")
+    assert call["rules"] == ("NAME_DRIFT",)
+    assert call["related"] == ("books:1",)
+    assert call["findings"] == decisions["crm:2"].findings
+    assert str(call["reason"]).startswith("books:1 is a Books customer again")
+    # ... and a vendor still, or a record nobody held against, holds nothing
+    states["books:1"] = _state("books:1", vendor=True)
+    assert moot_holds.restore_for("books:1", lambda held, customer: True) == []
