@@ -60,6 +60,7 @@ from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, Record
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
+from sync_guard.timefmt import utc_minute
 
 
 @dataclass(frozen=True)
@@ -536,7 +537,7 @@ def plan_event(
         # Said in the entry, where the audit reader looks, and where a redelivery of the event finds it
         # (``admin.moot``: the holds its retirement made moot are made again).
         since = previous.retired_at
-        note = f"{RETURNED_NOTE} (a vendor since {since.isoformat() if since else '-'}): decided as a new one"
+        note = f"{RETURNED_NOTE} (a vendor since {utc_minute(since) if since else '-'}): decided as a new one"
         entry = plan.entry
         plan = replace(
             plan, entry=entry.model_copy(update={"note": "; ".join(filter(None, [note, entry.note]))})
