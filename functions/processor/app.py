@@ -123,6 +123,10 @@ def _process(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event source entry point (``ReportBatchItemFailures``)."""
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    credits = zoho_fetcher.take_crm_credits_remaining() if zoho_fetcher is not None else None
+    if credits is not None:  # the enrichment's CRM reads spend the day's credits too (see the outbox's)
+        metrics.add_metric(name="ZohoCrmCreditsRemaining", unit=MetricUnit.Count, value=credits)
+    return response

@@ -34,7 +34,7 @@ from sync_guard.store.events import DynamoEventStore
 from sync_guard.store.queue import SqsEventQueue
 from sync_guard.store.shadow import DynamoShadowRepository
 from tests.support.aws import AwsResources
-from tests.support.handlers import FakeLambdaContext, fresh_module, sqs_event
+from tests.support.handlers import FakeLambdaContext, fresh_module, published_metric, sqs_event
 from tests.support.outbox import point_at_simulator
 
 
@@ -425,3 +425,25 @@ def test_the_processor_as_deployed_has_its_fetch_end_in_time_for_the_commit(
     assert fetcher.finish_by is not None
     budget = context.get_remaining_time_in_millis() / 1000 - get_settings().commit_retry_budget_seconds
     assert started + budget <= fetcher.finish_by <= time.monotonic() + budget
+
+
+def test_the_processor_as_deployed_publishes_the_crm_credits_its_fetches_left(
+    aws: AwsResources, sim: ZohoSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given the processor as deployed, CRM counting its API credits, and a queued notification of an account
+    processor = fresh_module("functions.processor.app")
+    sim.limits.configure(crm_credits=5000)
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Sedge Hollow Ltd"}, source=Source.ADMIN)
+    event = _notification(str(account["id"]))
+    _store(event)
+    SqsEventQueue.from_settings(get_settings()).send(event)
+    messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
+    capsys.readouterr()
+
+    # when it handles the message, fetching the account from CRM
+    response = processor.lambda_handler(sqs_event(messages), FakeLambdaContext())
+
+    # then its metrics (EMF lines on stdout) carry what CRM said was left after that fetch
+    assert response["batchItemFailures"] == []
+    left = published_metric(capsys.readouterr().out, "ZohoCrmCreditsRemaining")
+    assert left == [[5000.0 - sim.requests.count("crm.get_record")]]

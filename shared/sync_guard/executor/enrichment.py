@@ -45,6 +45,9 @@ class ZohoRecordFetcher:
     guard holds "does not exist", which the engine would take for a delete. ``AnotherOrganization`` is
     raised instead (retryable: SQS delivers the event again, then dead-letters it for replay-dlq).
 
+    ``crm_credits`` reads CRM's API credits left, as the clients last saw them (the processor publishes
+    them as the outbox function does).
+
     ``finish_by`` (a ``time.monotonic()`` reading, set by the processor before each event; None: no bound)
     is when every Zoho call of a fetch, retries and a token refresh included, must be over: a fetch that
     would wait past it raises instead, and SQS delivers the event again.
@@ -56,12 +59,18 @@ class ZohoRecordFetcher:
         *,
         books_organization_id: str = "",
         recorded_books_organization: Callable[[], BooksOrganization | None] | None = None,
+        crm_credits: Callable[[], int | None] | None = None,
     ) -> None:
         self._clients = clients
         self._books_organization_id = books_organization_id
         self._recorded_books_organization = recorded_books_organization
+        self._crm_credits = crm_credits
         self.fetched = 0
         self.finish_by: float | None = None
+
+    def take_crm_credits_remaining(self) -> int | None:
+        """CRM's API credits left after the last CRM fetch since the last time asked (None: not known)."""
+        return self._crm_credits() if self._crm_credits is not None else None
 
     def fetch(self, system: System, module: str, record_id: str) -> PartyRecord | None:
         """The record as Zoho has it now, or None when Zoho says it does not exist."""

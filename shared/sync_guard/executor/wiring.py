@@ -96,10 +96,12 @@ def record_fetcher(
     through ``recorded`` when given, else from the shadow table at each fetch)."""
     if not zoho_configured(settings):
         return None
+    clients = zoho or LazyZohoClients(settings)
     return ZohoRecordFetcher(
-        zoho or LazyZohoClients(settings),
+        clients,
         books_organization_id=settings.zoho_books_organization_id.strip(),
         recorded_books_organization=recorded or DynamoCheckState.from_settings(settings).books_organization,
+        crm_credits=clients.take_crm_credits_remaining,
     )
 
 
