@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     # Every Zoho call has this timeout; failed calls are tried this many times in all (see zoho.http).
     zoho_timeout_seconds: float = Field(default=10.0, gt=0)
     zoho_max_attempts: int = Field(default=4, ge=1)
+    # Credentials Zoho's accounts server refused are not sent again, by any container, for this long (0: off).
+    zoho_refusal_memory_seconds: float = Field(default=60.0, ge=0)
     # Links to records in Zoho's web UI in finance notifications. Empty: derived from the data centre.
     # The URL shapes are not in Zoho's API docs, hence overridable;
     # placeholders {domain} {org_id} {module} {record_id}.

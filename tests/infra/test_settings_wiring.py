@@ -40,6 +40,7 @@ NOT_FOR_THE_DEPLOYER = {
     "outbox_sweep_after_seconds": "tied to the sweep's schedule; change both in template.yaml together",
     "zoho_timeout_seconds": "tied to the functions' timeouts (retry budget); change them together",
     "zoho_max_attempts": "tied to the functions' timeouts (retry budget); change them together",
+    "zoho_refusal_memory_seconds": "how long refused Zoho credentials are not sent again; not a choice",
     "max_body_bytes": "the default holds every payload Zoho sends; not a deployment choice",
     "commit_retry_budget_seconds": "tied to the processor's Timeout and batch size; change them together",
     # The scheduled Zoho checks are their only reader: set on ZohoChecksFunction.

@@ -397,3 +397,28 @@ def test_the_outbox_function_publishes_the_crm_credits_left(
     # then: its metrics (EMF lines on stdout) carry what CRM said was left after its last call
     left = published_metric(capsys.readouterr().out, "ZohoCrmCreditsRemaining")
     assert left == [[5000.0 - sim.requests.count("crm.add_tags")]]
+
+
+def test_holds_refused_for_the_zoho_credentials_are_retried_then_dead_lettered_asking_zoho_once(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: two duplicates decided in enforce mode, while the guard's Zoho client secret is wrong
+    point_at_simulator(sim, monkeypatch, SYNC_GUARD_ZOHO_CLIENT_SECRET="not-the-secret")
+    companies = create_companies(sim, 2)
+    pipeline = build_pipeline(aws, queues)
+    _run(pipeline, companies)
+
+    # when: the outbox queue is drained (SQS delivers each action five times)
+    pipeline.drain()
+
+    # then: every action still ends in the dead-letter queue after its five attempts, nothing lost, saying
+    # what to mend; but Zoho was asked once with the secret it refused, not once for each delivery
+    actions = _actions()
+    assert len(actions) == 4  # a hold and a notice for each duplicate
+    holds = [a for a in actions if a["kind"] in {ActionKind.TAG_CRM_RECORD, ActionKind.MARK_BOOKS_INACTIVE}]
+    assert len(holds) == 2
+    assert all(hold["status"] == "dead_lettered" and hold["attempts"] == 5 for hold in holds)
+    assert all("the client id, secret and refresh token must be" in str(h["outcome"]) for h in holds)
+    assert {a["status"] for a in actions if a not in holds} == {"done"}  # the notices need no Zoho
+    assert queues.depth(aws.sqs, queues.dlq_url) == 2
+    assert sim.requests.count("oauth.token") == 1

@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -19,7 +20,12 @@ from sync_guard.executor.wiring import LazyZohoClients
 from sync_guard.local.zoho_simulator import Source, ZohoSimulator
 from sync_guard.store.aws import client
 from sync_guard.zoho.auth import CachedToken, MintBudget, ZohoCredentials, ZohoOAuth
-from sync_guard.zoho.errors import ZohoAuthError, ZohoPermissionDenied, ZohoTokenRateLimited
+from sync_guard.zoho.errors import (
+    ZohoAuthError,
+    ZohoCredentialsRefused,
+    ZohoPermissionDenied,
+    ZohoTokenRateLimited,
+)
 from sync_guard.zoho.factory import ZohoClients, build_zoho_clients
 from sync_guard.zoho.http import RetryPolicy
 from sync_guard.zoho.token_cache import DynamoTokenCache
@@ -353,7 +359,14 @@ def test_refused_refreshes_do_not_spend_the_fleets_budget_so_fixed_credentials_m
     def container(secret: str, budget: MintBudget | None = None) -> ZohoOAuth:
         credentials = ZohoCredentials(sim.client_id, SecretStr(secret), SecretStr(sim.refresh_token))
         cache = DynamoTokenCache(client("dynamodb", settings), table, sim.client_id, sleep=lambda _: None)
-        oauth = ZohoOAuth(accounts_url=sim.url, credentials=credentials, cache=cache, budget=budget)
+        # every refusal asks Zoho (the fleet's memory of a refusal off), to count the requests it refused
+        oauth = ZohoOAuth(
+            accounts_url=sim.url,
+            credentials=credentials,
+            cache=cache,
+            budget=budget,
+            refusal_memory_seconds=0,
+        )
         return closed_after.enter_context(closing(oauth))
 
     own_budget = MintBudget()
@@ -482,3 +495,100 @@ def test_a_container_refused_for_its_credentials_reads_the_secret_again_once_an_
         assert sim.authority.total_minted() == 1
     finally:
         zoho.close()
+
+
+def _zoho_secret(aws_server: AwsResources, document: dict[str, str]) -> tuple[str, object]:
+    """A Zoho secret on the session's Secrets Manager server, under a name of this test's own."""
+    settings = get_settings()
+    secrets = boto3.client(
+        "secretsmanager", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+    name = f"sync-guard/zoho-{uuid.uuid4().hex[:8]}"
+    secrets.create_secret(Name=name, SecretString=json.dumps(document))
+    return name, secrets
+
+
+def test_a_refused_secret_is_not_tried_again_by_the_fleet_for_a_while_and_a_changed_one_is_tried_at_once(
+    aws_server: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: two warm containers whose Zoho secret holds a wrong client secret; Zoho refused the first once
+    document = {"client_id": sim.client_id, "client_secret": "wrong", "refresh_token": sim.refresh_token}
+    name, secrets = _zoho_secret(aws_server, document)
+    point_at_simulator(sim, monkeypatch, SYNC_GUARD_ZOHO_SECRET_NAME=name)
+    first, second = LazyZohoClients(get_settings()), LazyZohoClients(get_settings())
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)["id"]
+    try:
+        with pytest.raises(ZohoCredentialsRefused) as refused:
+            first().crm.get_record("Accounts", account)
+        assert sim.requests.count("oauth.token") == 1
+
+        # when: both containers are called again and again with the same secret
+        refusals = []
+        for zoho in (first, second, first, second):
+            with pytest.raises(ZohoCredentialsRefused) as caught:
+                zoho().crm.get_record("Accounts", account)
+            refusals.append(caught.value)
+
+        # then: Zoho is not asked again with the secret it refused; each call fails at once, saying what to
+        # mend, and never showing the secret
+        assert sim.requests.count("oauth.token") == 1
+        for refusal in [refused.value, *refusals]:
+            assert "invalid_client" in str(refusal)
+            assert "client id, secret and refresh token" in str(refusal)
+            assert refusal.retryable is False
+            assert not any(secret in str(refusal) for secret in (*sim.authority.secrets, "wrong"))
+        item = aws_server.dynamodb.get_item(
+            TableName=get_settings().shadow_table,
+            Key={"pk": {"S": f"TOKEN#{sim.client_id}"}, "sk": {"S": "T"}},
+        )["Item"]
+        assert not any("wrong" in str(value) or sim.refresh_token in str(value) for value in item.values())
+
+        # when: an admin puts the right client secret in the secret
+        document["client_secret"] = sim.client_secret
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps(document))  # type: ignore[attr-defined]
+
+        # then: the changed secret is tried at once, by either container
+        assert second().crm.get_record("Accounts", account) is not None
+        assert sim.requests.count("oauth.token") == 2
+        assert sim.authority.total_minted() == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_refused_secret_is_asked_about_again_once_the_fleet_s_memory_of_the_refusal_lapses(
+    aws_server: AwsResources, sim: ZohoSimulator, closed_after: contextlib.ExitStack
+) -> None:
+    # given: a revoked refresh token, refused once
+    now = [time.time()]
+    settings = get_settings()
+    revoked = ZohoCredentials(sim.client_id, SecretStr(sim.client_secret), SecretStr("1000.revoked"))
+
+    def container() -> ZohoOAuth:
+        cache = DynamoTokenCache(
+            client("dynamodb", settings), settings.shadow_table, sim.client_id, clock=lambda: now[0]
+        )
+        oauth = ZohoOAuth(
+            accounts_url=sim.url,
+            credentials=revoked,
+            cache=cache,
+            clock=lambda: now[0],
+            refusal_memory_seconds=60.0,
+        )
+        return closed_after.enter_context(closing(oauth))
+
+    with pytest.raises(ZohoCredentialsRefused):
+        container().token()
+
+    # when: other containers need a token within the minute, and after it
+    now[0] += 59
+    with pytest.raises(ZohoCredentialsRefused):
+        container().token()
+    asked_within = sim.requests.count("oauth.token")
+    now[0] += 2
+    with pytest.raises(ZohoCredentialsRefused):
+        container().token()
+
+    # then: Zoho was asked once in the minute, and again once it had passed (the token may be un-revoked)
+    assert asked_within == 1
+    assert sim.requests.count("oauth.token") == 2

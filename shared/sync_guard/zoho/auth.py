@@ -18,11 +18,17 @@ At worst every container that saw the same stale token mints once; a local :clas
 one container from ever asking for more than the window allows, failing fast with
 :class:`ZohoTokenRateLimited` instead of getting the refresh token locked by Zoho.
 
+Credentials Zoho refused (``invalid_client``, ``invalid_code``) are remembered in the cache by their
+:meth:`ZohoCredentials.fingerprint` for ``refusal_memory_seconds``: meanwhile no container asks Zoho with
+them again, and each call fails at once with the refusal; credentials that differ (a mended secret) are
+asked about at once.
+
 The token endpoint's ``api_domain`` (``https://www.zohoapis.eu``...) is where the APIs are called.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -62,6 +68,8 @@ DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
 _CREDENTIALS_REFUSED = frozenset({"invalid_code", "invalid_client"})
 # When a refresh fails, a token with at least this long to live is still handed out.
 _LAST_RESORT_MARGIN = 30.0
+# How long the fleet does not send credentials Zoho refused again (SYNC_GUARD_ZOHO_REFUSAL_MEMORY_SECONDS).
+DEFAULT_REFUSAL_MEMORY_SECONDS = 60.0
 # A token issued less than this long ago has not expired: a 401 with it is about scope or permission, and
 # minting another would only spend the budget (Zoho's window, so at most one such mint per window).
 YOUNG_TOKEN_SECONDS = TOKEN_WINDOW_SECONDS
@@ -109,7 +117,9 @@ class TokenCache(Protocol):
     (retries included: Zoho may mint for a request whose answer is lost); a cache shared by a fleet counts
     them against Zoho's limit and raises :class:`ZohoTokenRateLimited` when the window is full. It returns
     what it counted (the request's time), which ``forget_mint_request`` takes out of the count again when
-    Zoho answered that it minted nothing (the credentials refused).
+    Zoho answered that it minted nothing (the credentials refused). ``remember_refusal`` keeps such a
+    refusal, by the credentials' fingerprint (never the credentials), for every container to find with
+    ``refusal`` until it lapses.
 
     A DynamoDB implementation is one item per refresh token (key it by the client id, never by the token)
     holding ``access_token``, ``api_domain``, ``expires_at`` (epoch seconds, wall clock: it is compared
@@ -132,13 +142,24 @@ class TokenCache(Protocol):
         """This container's mint failed: peers waiting for its token need not wait any longer."""
         ...
 
+    def remember_refusal(self, fingerprint: str, reason: str, *, seconds: float) -> None:
+        """Zoho refused the credentials of ``fingerprint`` (``reason``: the refusal's message): for
+        ``seconds``, :meth:`refusal` answers ``reason`` for them."""
+        ...
+
+    def refusal(self, fingerprint: str) -> str | None:
+        """Why Zoho refused the credentials of ``fingerprint``, while that is remembered; else None."""
+        ...
+
 
 class InMemoryTokenCache:
     """A process-local :class:`TokenCache` (local runs, tests); thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._token: CachedToken | None = None
         self._lock = threading.Lock()
+        self._clock = clock
+        self._refused: tuple[str, str, float] | None = None  # fingerprint, reason, until
 
     def get(self) -> CachedToken | None:
         with self._lock:
@@ -160,6 +181,19 @@ class InMemoryTokenCache:
 
     def release(self) -> None:
         """Nothing to release: one process's threads wait on :class:`ZohoOAuth`'s lock."""
+
+    def remember_refusal(self, fingerprint: str, reason: str, *, seconds: float) -> None:
+        """Remember the refusal (the last one only) for ``seconds``."""
+        with self._lock:
+            self._refused = (fingerprint, reason, self._clock() + seconds)
+
+    def refusal(self, fingerprint: str) -> str | None:
+        """The remembered refusal of ``fingerprint`` while it lasts."""
+        with self._lock:
+            if self._refused is None:
+                return None
+            refused, reason, until = self._refused
+            return reason if refused == fingerprint and self._clock() < until else None
 
 
 class AccessTokenSource(Protocol):
@@ -185,6 +219,18 @@ class ZohoCredentials:
     client_id: str
     client_secret: SecretStr
     refresh_token: SecretStr
+
+    def fingerprint(self) -> str:
+        """A digest that tells these credentials from others without revealing them (the client id, the
+        client secret and the refresh token: Zoho refuses a wrong value of any), for remembering a refusal."""
+        digest = hashlib.sha256(b"sync-guard zoho credentials\0")
+        for part in (
+            self.client_id,
+            self.client_secret.get_secret_value(),
+            self.refresh_token.get_secret_value(),
+        ):
+            digest.update(part.encode() + b"\0")
+        return digest.hexdigest()[:32]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ZohoCredentials:
@@ -308,10 +354,12 @@ class ZohoOAuth:
         rng: random.Random | None = None,
         young_token_seconds: float = YOUNG_TOKEN_SECONDS,
         reload_credentials: Callable[[], ZohoCredentials] | None = None,
+        refusal_memory_seconds: float = DEFAULT_REFUSAL_MEMORY_SECONDS,
     ) -> None:
         """``reload_credentials`` reads the credentials again (the Zoho secret) after Zoho refused them,
         before the next refresh: an admin mends the secret, and a warm container must not keep the old
-        one until its next cold start."""
+        one until its next cold start. Credentials Zoho refused are not sent again, by any container
+        sharing ``cache``, for ``refusal_memory_seconds`` (0: every refresh asks Zoho)."""
         self._token_url = accounts_url.rstrip("/") + "/oauth/v2/token"
         self._credentials = credentials
         self._reload_credentials = reload_credentials
@@ -326,6 +374,7 @@ class ZohoOAuth:
         self._budget = budget or MintBudget()
         self._margin = refresh_margin
         self._young = young_token_seconds
+        self._refusal_memory = refusal_memory_seconds
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         # One refresh at a time inside a container: threads waiting on it then read the cache.
         self._refresh_lock = threading.Lock()
@@ -418,15 +467,21 @@ class ZohoOAuth:
     def _mint(self) -> CachedToken:
         if self._credentials_refused and self._reload_credentials is not None:
             self._reread_credentials(self._reload_credentials)
+        fingerprint = self._credentials.fingerprint()
+        self._refuse_if_refused_lately(fingerprint)
         started = self._clock()
-        body = self._retry.run(
-            self._post_refresh,
-            idempotent=True,
-            sleep=self._sleep,
-            rng=self._rng,
-            describe="POST /oauth/v2/token",
-            finish_by=self.finish_by,
-        )
+        try:
+            body = self._retry.run(
+                self._post_refresh,
+                idempotent=True,
+                sleep=self._sleep,
+                rng=self._rng,
+                describe="POST /oauth/v2/token",
+                finish_by=self.finish_by,
+            )
+        except ZohoCredentialsRefused as refusal:
+            self._remember_refusal(fingerprint, refusal)
+            raise
         self.minted += 1
         try:
             access_token = str(body["access_token"])
@@ -480,6 +535,28 @@ class ZohoOAuth:
             if counted is not None:
                 self._forget_mint_request(counted)
             raise
+
+    def _refuse_if_refused_lately(self, fingerprint: str) -> None:
+        """Raise the refusal the fleet met lately with these very credentials, without asking Zoho: with a
+        wrong secret every message would otherwise send its own doomed request to the accounts server."""
+        if self._refusal_memory <= 0:
+            return
+        reason = self._cache.refusal(fingerprint)
+        if reason is None:
+            return
+        self._credentials_refused = True  # so that the secret is read again before the next attempt
+        raise ZohoCredentialsRefused(
+            f"{reason} (refused less than {self._refusal_memory:.0f}s ago: not asked again with the same "
+            "credentials until then; changed credentials in the Zoho secret are tried at once)"
+        )
+
+    def _remember_refusal(self, fingerprint: str, refusal: ZohoCredentialsRefused) -> None:
+        if self._refusal_memory <= 0:
+            return
+        try:
+            self._cache.remember_refusal(fingerprint, refusal.message, seconds=self._refusal_memory)
+        except Exception:  # the cache unreachable: the refusal is the error to raise; peers ask Zoho again
+            logger.warning("zoho credentials refusal not remembered for the fleet", exc_info=True)
 
     def _reread_credentials(self, reload: Callable[[], ZohoCredentials]) -> None:
         """Read the credentials again after Zoho refused them (one read of the secret per refusal)."""

@@ -88,6 +88,7 @@ def build_zoho_clients(
         client=shared,
         sleep=sleep,
         reload_credentials=reload_credentials,
+        refusal_memory_seconds=settings.zoho_refusal_memory_seconds,
     )
     http = ZohoHttp(
         auth, timeout=timeout, retry=policy, api_url=settings.zoho_api_url or None, client=shared, sleep=sleep

@@ -4,8 +4,10 @@ Implements :class:`sync_guard.zoho.auth.TokenCache`. The item (``TOKEN#<client i
 OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` and
 ``token_issued_at`` (epoch seconds, wall clock), ``version``, and the fleet's mint bookkeeping: ``mints``
 (when refresh requests were sent, last 10 minutes: each may have minted a token, answered or not; one
-Zoho refused for its credentials minted nothing and is taken out again, ``forget_mint_request``) and a
-short ``lease`` on the next mint.
+Zoho refused for its credentials minted nothing and is taken out again, ``forget_mint_request``), a
+short ``lease`` on the next mint, and the last refusal of credentials (``refused_fingerprint``: a digest of
+the credentials Zoho refused, never them; ``refused_until``; ``refused_reason``: the error's message), so
+that no container asks Zoho again with those credentials until ``refused_until``.
 
 - ``put`` is conditional on the version read (``attribute_not_exists(version)`` for the first token): when
   containers race, one token is stored and the others adopt it (``ZohoOAuth.token``).
@@ -224,6 +226,34 @@ class DynamoTokenCache:
             except ClientError as error:
                 if not is_conditional_check_failure(error):
                     raise
+
+    def remember_refusal(self, fingerprint: str, reason: str, *, seconds: float) -> None:
+        """Keep Zoho's refusal of the credentials of ``fingerprint`` for ``seconds`` (the last refusal
+        only: another secret refused replaces it). An item holding nothing else lapses a day later."""
+        until = self._clock() + seconds
+        self._client.update_item(
+            TableName=self.table,
+            Key=self._key,
+            UpdateExpression=(
+                "SET refused_fingerprint = :fingerprint, refused_until = :until, refused_reason = :reason, "
+                "expires_at = if_not_exists(expires_at, :ttl)"
+            ),
+            ExpressionAttributeValues={
+                ":fingerprint": {"S": fingerprint},
+                ":until": {"N": repr(until)},
+                ":reason": {"S": reason[:1000]},
+                ":ttl": {"N": str(int(until) + 86_400)},
+            },
+        )
+
+    def refusal(self, fingerprint: str) -> str | None:
+        """The message of the refusal of ``fingerprint`` kept by :meth:`remember_refusal`, until it lapses."""
+        item = self._item()
+        if item.get("refused_fingerprint", {}).get("S") != fingerprint:
+            return None
+        if float(item.get("refused_until", {}).get("N", "0")) <= self._clock():
+            return None
+        return item.get("refused_reason", {}).get("S") or "Zoho refused these credentials"
 
     def release(self) -> None:
         """Give up this container's mint lease (its mint failed), so that peers mint without waiting."""
