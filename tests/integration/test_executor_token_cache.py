@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
+from typing import Any
 
 import boto3
 import httpx
@@ -592,3 +593,45 @@ def test_a_refused_secret_is_asked_about_again_once_the_fleet_s_memory_of_the_re
     # then: Zoho was asked once in the minute, and again once it had passed (the token may be un-revoked)
     assert asked_within == 1
     assert sim.requests.count("oauth.token") == 2
+
+
+def test_the_shared_token_item_follows_the_client_of_the_secret_a_container_read_again(
+    aws_server: AwsResources, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a warm container whose Zoho secret named another OAuth client, which Zoho refused
+    document = {"client_id": "1000.OLDCLIENT", "client_secret": "old", "refresh_token": "1000.old"}
+    name, secrets = _zoho_secret(aws_server, document)
+    point_at_simulator(sim, monkeypatch, SYNC_GUARD_ZOHO_SECRET_NAME=name)
+    warm = LazyZohoClients(get_settings())
+    account = sim.state.crm_create("Accounts", {"Account_Name": "Acme Ltd"}, source=Source.ADMIN)["id"]
+    cold = LazyZohoClients(get_settings())
+    try:
+        with pytest.raises(ZohoCredentialsRefused):
+            warm().crm.get_record("Accounts", account)
+
+        # when: an admin puts the self-client Zoho knows in the secret; the warm container reads it again
+        # and mints, and a container started after the change needs a token too
+        document = {
+            "client_id": sim.client_id,
+            "client_secret": sim.client_secret,
+            "refresh_token": sim.refresh_token,
+        }
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps(document))  # type: ignore[attr-defined]
+        assert warm().crm.get_record("Accounts", account) is not None
+        assert cold().crm.get_record("Accounts", account) is not None
+
+        # then: both share the token in the new client's item (one token minted, counted there), and the old
+        # client's item holds no token of the new one
+        assert sim.authority.total_minted() == 1
+        assert warm().auth.token().access_token == cold().auth.token().access_token
+        table = get_settings().shadow_table
+
+        def item(client_id: str) -> dict[str, Any]:
+            key = {"pk": {"S": f"TOKEN#{client_id}"}, "sk": {"S": "T"}}
+            return dict(aws_server.dynamodb.get_item(TableName=table, Key=key).get("Item") or {})
+
+        assert len(item(sim.client_id)["mints"]["L"]) == 1
+        assert "access_token" not in item("1000.OLDCLIENT")
+    finally:
+        warm.close()
+        cold.close()

@@ -26,8 +26,9 @@ _holding_clients: weakref.WeakSet[LazyZohoClients] = weakref.WeakSet()
 class LazyZohoClients:
     """Zoho clients built on first use (credentials from Secrets Manager or the environment), then reused.
 
-    The token is shared through the shadow table (``DynamoTokenCache``), keyed by the client id read at
-    the first use. Credentials Zoho refuses are read again before the next token request.
+    The token is shared through the shadow table (``DynamoTokenCache``), keyed by the client id of the
+    credentials in use. Credentials Zoho refuses are read again before the next token request (and the
+    item follows them when they name another client).
     """
 
     def __init__(self, settings: Settings) -> None:

@@ -119,7 +119,8 @@ class TokenCache(Protocol):
     what it counted (the request's time), which ``forget_mint_request`` takes out of the count again when
     Zoho answered that it minted nothing (the credentials refused). ``remember_refusal`` keeps such a
     refusal, by the credentials' fingerprint (never the credentials), for every container to find with
-    ``refusal`` until it lapses.
+    ``refusal`` until it lapses. ``for_client`` is the cache of another OAuth client's token: the one the
+    credentials read again name (a token and its limit belong to one client's refresh token).
 
     A DynamoDB implementation is one item per refresh token (key it by the client id, never by the token)
     holding ``access_token``, ``api_domain``, ``expires_at`` (epoch seconds, wall clock: it is compared
@@ -151,11 +152,16 @@ class TokenCache(Protocol):
         """Why Zoho refused the credentials of ``fingerprint``, while that is remembered; else None."""
         ...
 
+    def for_client(self, client_id: str) -> TokenCache:
+        """The cache of the token of OAuth client ``client_id`` (this one when it is already its)."""
+        ...
+
 
 class InMemoryTokenCache:
     """A process-local :class:`TokenCache` (local runs, tests); thread-safe."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, client_id: str = "") -> None:
+        self._client_id = client_id
         self._token: CachedToken | None = None
         self._lock = threading.Lock()
         self._clock = clock
@@ -194,6 +200,10 @@ class InMemoryTokenCache:
                 return None
             refused, reason, until = self._refused
             return reason if refused == fingerprint and self._clock() < until else None
+
+    def for_client(self, client_id: str) -> InMemoryTokenCache:
+        """This cache for its own client, else a new empty one (another client's tokens are not its)."""
+        return self if client_id == self._client_id else InMemoryTokenCache(self._clock, client_id)
 
 
 class AccessTokenSource(Protocol):
@@ -559,12 +569,19 @@ class ZohoOAuth:
             logger.warning("zoho credentials refusal not remembered for the fleet", exc_info=True)
 
     def _reread_credentials(self, reload: Callable[[], ZohoCredentials]) -> None:
-        """Read the credentials again after Zoho refused them (one read of the secret per refusal)."""
+        """Read the credentials again after Zoho refused them (one read of the secret per refusal). Those
+        of another OAuth client share that client's token: the cache follows them, or this container would
+        keep reading and counting in the old client's item while containers started since use the new one."""
         try:
-            self._credentials = reload()
+            credentials = reload()
         except Exception as error:  # unreadable now: the refused ones are tried, and refused, again
             logger.warning("zoho credentials not read again", extra={"error": type(error).__name__})
             return
+        if credentials.client_id != self._credentials.client_id:
+            self._cache = self._cache.for_client(credentials.client_id)
+            self._in_use = None  # the old client's token, if any, is not the new client's
+            logger.info("zoho credentials name another OAuth client; its shared token is used")
+        self._credentials = credentials
         self._credentials_refused = False
         logger.info("zoho credentials read again after Zoho refused them")
 

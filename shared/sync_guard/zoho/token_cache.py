@@ -1,8 +1,9 @@
 """The Zoho access token shared by every Lambda container: one item in the shadow table.
 
 Implements :class:`sync_guard.zoho.auth.TokenCache`. The item (``TOKEN#<client id>`` / ``T``; keyed by the
-OAuth client, never by a token) holds ``access_token``, ``api_domain``, ``token_expires_at`` and
-``token_issued_at`` (epoch seconds, wall clock), ``version``, and the fleet's mint bookkeeping: ``mints``
+OAuth client of the credentials in use, never by a token: ``for_client`` after the Zoho secret changed)
+holds ``access_token``, ``api_domain``, ``token_expires_at`` and ``token_issued_at`` (epoch seconds, wall
+clock), ``version``, and the fleet's mint bookkeeping: ``mints``
 (when refresh requests were sent, last 10 minutes: each may have minted a token, answered or not; one
 Zoho refused for its credentials minted nothing and is taken out again, ``forget_mint_request``), a
 short ``lease`` on the next mint, and the last refusal of credentials (``refused_fingerprint``: a digest of
@@ -26,6 +27,7 @@ credential: it stays in the (KMS-encrypted) table and is never logged.
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Callable
@@ -71,6 +73,7 @@ class DynamoTokenCache:
             raise ValueError("the token cache is keyed by the Zoho client id; none configured")
         self._client = client
         self.table = table
+        self.client_id = client_id
         self._key = {"pk": {"S": f"TOKEN#{client_id}"}, "sk": {"S": _SK}}
         self._clock = clock
         self._sleep = sleep
@@ -87,6 +90,19 @@ class DynamoTokenCache:
     def from_settings(cls, settings: Settings, client_id: str | None = None) -> DynamoTokenCache:
         table = settings.shadow_table
         return cls(aws.client("dynamodb", settings), table, client_id or settings.zoho_client_id)
+
+    def for_client(self, client_id: str) -> DynamoTokenCache:
+        """The item of another OAuth client (the Zoho secret now names it), with the same table and
+        timings; this cache when it is already that client's."""
+        if client_id == self.client_id:
+            return self
+        if not client_id:
+            raise ValueError("the token cache is keyed by the Zoho client id; none given")
+        other = copy.copy(self)
+        other.client_id = client_id
+        other._key = {"pk": {"S": f"TOKEN#{client_id}"}, "sk": {"S": _SK}}
+        other.owner = uuid.uuid4().hex  # a lease on the other item is this container's afresh
+        return other
 
     # ------------------------------------------------------------------------------------ reads
     def _item(self) -> dict[str, Any]:
