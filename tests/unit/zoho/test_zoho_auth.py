@@ -24,7 +24,13 @@ from sync_guard.zoho.auth import (
     api_url_for,
     load_credentials,
 )
-from sync_guard.zoho.errors import ZohoAuthError, ZohoServerError, ZohoTokenRateLimited, ZohoUnavailable
+from sync_guard.zoho.errors import (
+    ZohoAuthError,
+    ZohoCredentialsRefused,
+    ZohoServerError,
+    ZohoTokenRateLimited,
+    ZohoUnavailable,
+)
 from sync_guard.zoho.http import RetryPolicy
 
 CREDS = ZohoCredentials("1000.client", SecretStr("shh-secret"), SecretStr("1000.refresh"))
@@ -386,3 +392,54 @@ def test_a_failed_refresh_falls_back_to_the_still_valid_token() -> None:
     clock.now += 190  # 10 s left: too close to hand out
     with pytest.raises(ZohoServerError):
         oauth.token()
+
+
+def test_in_one_process_refused_credentials_are_not_sent_again_until_the_memory_lapses_or_they_change() -> (
+    None
+):
+    # given: an accounts server that refuses the client secret "shh-secret" and mints for any other
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        posts.append(form["client_id"])
+        if form["client_secret"] == "shh-secret":
+            return httpx.Response(200, json={"error": "invalid_client"})
+        return httpx.Response(
+            200, json={"access_token": "1000.t", "api_domain": "https://d", "expires_in": 3600}
+        )
+
+    clock = Clock()
+    secret = [CREDS]
+    cache = InMemoryTokenCache(clock)
+    oauth = ZohoOAuth(
+        accounts_url="https://accounts.zoho.eu",
+        credentials=CREDS,
+        cache=cache,
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        clock=clock,
+        sleep=lambda _: None,
+        reload_credentials=lambda: secret[0],
+        refusal_memory_seconds=60,
+    )
+
+    # when: asked for a token three times within the minute, once after it
+    for _ in range(3):
+        with pytest.raises(ZohoCredentialsRefused):
+            oauth.token()
+        clock.now += 10
+    asked_within = len(posts)
+    clock.now += 40
+    with pytest.raises(ZohoCredentialsRefused):
+        oauth.token()
+
+    # then: Zoho was asked once within the minute, then again
+    assert asked_within == 1
+    assert len(posts) == 2
+
+    # when: the secret is mended, naming another client: it is tried at once, and its token is not kept in
+    # the old client's cache
+    secret[0] = ZohoCredentials("1000.other", SecretStr("right"), SecretStr("1000.refresh"))
+    assert oauth.token().access_token == "1000.t"
+    assert posts[-1] == "1000.other"
+    assert cache.get() is None
