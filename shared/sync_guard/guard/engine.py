@@ -1101,12 +1101,18 @@ def _decide(
     )
     key_changes = _key_changes(event, snapshot, ctx.ref, keys, previous_keys)
     # A CRM record's pairing depends on the Books customers linking to it: if one is being created right
-    # now, one of the two transactions must see the other (no write skew between disjoint writes).
+    # now, one of the two transactions must see the other (no write skew between disjoint writes). So do
+    # the CRM contacts an edit of a linked Books customer looked for under the addresses it drops (key
+    # items read that are none of the record's, ``Guard._with_dropped_addresses``): a contact created at
+    # such an address right now joins that item (``_key_changes`` conditions the removal from one that is
+    # the record's).
     written = {change.key for change in key_changes}
     key_checks = tuple(
         (key, item.rev)
         for key, item in sorted(snapshot.keys.items())
-        if key.startswith("link:") and key not in written and event.operation is not Operation.DELETE
+        if (key.startswith("link:") or key not in keys | previous_keys)
+        and key not in written
+        and event.operation is not Operation.DELETE
     )
     return CommitPlan(
         entry=entry,
@@ -1133,6 +1139,11 @@ def decision_basis(
       key or state this plan writes (delete it, pair it elsewhere, hold it): the decision would otherwise
       stand on a view that is no longer true (a customer held as a copy of one deleted meanwhile).
     - Its partner (after pairing), which rules compare the record with.
+    - A CRM contact's account and the Books customer it is paired with (``RuleContext.account_customer``),
+      whose contact persons ``EMAIL_MISMATCH`` compares the contact with, finding or not: an edit of that
+      customer (an address changed) or a new pairing of the account writes neither this plan's keys nor
+      its states. (The edit, for its part, is conditioned on the key items of the addresses it drops,
+      where the contact is: see ``_decide``.)
     - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
       paired elsewhere) right now writes no key the customer's transaction writes.
     - A create counted towards a storm (``StormStatus.matched``): one live record it matched, the first
@@ -1149,6 +1160,10 @@ def decision_basis(
     refs = [ref for finding in findings for ref in (finding.subject, *finding.related)]
     if ctx.partner is not None:
         refs.append(ctx.partner.ref)
+    if ctx.record.module is Module.CRM_CONTACTS and ctx.record.account_id and not ctx.is_delete:
+        refs.append(f"crm:{ctx.record.account_id}")
+        if ctx.account_customer is not None:
+            refs.append(ctx.account_customer.ref)
     checks: dict[str, int | None] = {
         ref: state.rev for ref in refs if (state := builder.read.get(ref)) is not None
     }
@@ -1170,7 +1185,9 @@ def _key_changes(
     event: GuardEvent, snapshot: Snapshot, ref: str, keys: frozenset[str], previous_keys: frozenset[str]
 ) -> list[KeyChange]:
     """The key memberships that move ``ref`` from ``previous_keys`` to ``keys``: each claim conditional on the
-    revision of the key item read (a key at ``MAX_KEY_MEMBERS`` stops growing), each removal unconditional.
+    revision of the key item read (a key at ``MAX_KEY_MEMBERS`` stops growing), each removal unconditional
+    unless its item was read: an edit of a linked Books customer reads the items of the addresses it drops
+    to find the CRM contacts there (``EMAIL_MISMATCH``), and rests on them as read (see ``_decide``).
 
     A delete keeps the record in its keys and marks it deleted there (``KeyItem.gone``), unconditionally as
     a removal is; any other event takes such a mark off (the record is back: a restore, a later create)."""
@@ -1199,7 +1216,10 @@ def _key_changes(
             claims[key] = KeyChange(key, add=frozenset({ref}), expected_rev=item.rev)
     changes = list(claims.values())
     changes += [
-        KeyChange(key, remove=frozenset({ref}), checked=False) for key in sorted(previous_keys - keys)
+        KeyChange(key, remove=frozenset({ref}), checked=False)
+        if (item := snapshot.keys.get(key)) is None
+        else KeyChange(key, remove=frozenset({ref}), expected_rev=item.rev)
+        for key in sorted(previous_keys - keys)
     ]
     return changes
 

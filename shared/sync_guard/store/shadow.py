@@ -594,9 +594,10 @@ class DynamoShadowRepository:
         (DynamoDB Local's old 10) is learnt from its refusal: the plan's operations are then taken in order
         of importance (audit marker, record states, breaker conditions and counter, a check of each
         ``HOLD`` item left out, the checks of what the decision rests on (``hold_checks``, ``key_checks``,
-        ``state_checks``), the first key claim, outbox actions, further key claims, key removals, holds,
-        audit views). A check that does not fit is made by a strongly consistent read just before the
-        transaction (``_check_left_out``), never dropped; what else does not fit is written right after
+        ``state_checks``, removals from key items read), the first key claim, outbox actions, further key
+        claims, key removals, holds, audit views). A check that does not fit (a removal's condition too)
+        is made by a strongly consistent read just before the transaction (``_check_left_out``), never
+        dropped; what else does not fit is written right after
         the transaction, idempotently: a key membership or a hold only while the record's state still
         agrees with it (another event or an admin may have moved it on meanwhile; a hold that does not mark
         the state, only over the ``HOLD`` item read before the transaction), the rest unconditionally; key
@@ -614,7 +615,7 @@ class DynamoShadowRepository:
         while True:
             core, late = self._split(operations, plan)
             replaced = self._held_before(late, plan)
-            self._check_left_out(late)
+            self._check_left_out(late, plan)
             try:
                 run_transaction(self._client, core)
             except TransactionTooLarge as error:
@@ -672,7 +673,10 @@ class DynamoShadowRepository:
         # only the first claim is sure to be in the transaction on a server that splits it.
         claimed = sorted((c for c in plan.key_changes if c.add), key=lambda c: not c.key.startswith("link:"))
         claims = [key_update(self.shadow_table, c) for c in claimed]
-        removals = [key_update(self.shadow_table, c) for c in plan.key_changes if not c.add]
+        # A removal from a key item read is conditioned on its revision: a check the decision rests on,
+        # ordered with the checks (``_check_left_out`` reads it when it does not fit).
+        removals = [key_update(self.shadow_table, c) for c in plan.key_changes if not c.add and not c.checked]
+        checked = [key_update(self.shadow_table, c) for c in plan.key_changes if not c.add and c.checked]
         return [
             audit[0],
             *(state_put(self.shadow_table, write) for write in plan.state_writes),
@@ -681,6 +685,7 @@ class DynamoShadowRepository:
             *(_hold_check(self.shadow_table, ref) for ref in plan.hold_checks),
             *(_key_check(self.shadow_table, key, rev) for key, rev in plan.key_checks),
             *(revision_check(self.shadow_table, state_key(ref), rev) for ref, rev in plan.state_checks),
+            *checked,
             *claims[:1],
             *(outbox_put(self.outbox_table, action) for action in plan.actions),
             *claims[1:],
@@ -689,15 +694,24 @@ class DynamoShadowRepository:
             *audit[1:],
         ]
 
-    def _check_left_out(self, late: list[dict[str, Any]]) -> None:
+    def _check_left_out(self, late: list[dict[str, Any]], plan: CommitPlan) -> None:
         """The conditions a split transaction has no room for (``ConditionCheck``s of the states, keys and
-        ``HOLD`` items the decision rests on: ``CommitPlan.state_checks``, ``key_checks``, ``hold_checks``),
+        ``HOLD`` items the decision rests on: ``CommitPlan.state_checks``, ``key_checks``, ``hold_checks``;
+        the revision read of a key item a removal left out is conditioned on, which it is written without),
         checked by one strongly consistent read just before the transaction: ``ConcurrentUpdate`` if one no
         longer holds, as it would have cancelled the transaction, and the engine decides again. Never
         dropped: but a change committed between this read and the transaction goes unseen, a window of one
         round trip that only a server splitting the plan opens (AWS takes every plan of up to 100 items
         whole). Nothing to read when the checks fit, as on AWS."""
         checks = [operation["ConditionCheck"] for operation in late if "ConditionCheck" in operation]
+        removals = {f"KEY#{c.key}": c for c in plan.key_changes if c.remove and c.checked}
+        for operation in late:
+            update = operation.get("Update") or {}
+            change = removals.get(update["Key"]["pk"]["S"]) if update else None
+            if change is not None and update["TableName"] == self.shadow_table:
+                checks.append(
+                    _key_check(self.shadow_table, change.key, change.expected_rev)["ConditionCheck"]
+                )
         if not checks:
             return
         found = self._batch_get({self.shadow_table: [check["Key"] for check in checks]})[self.shadow_table]
