@@ -31,9 +31,11 @@ from tests.unit.guard.test_decision_basis import (
     STORM,
     STORM_COPIES,
     a_create_the_storm_counts_on_one_account,
+    a_merge_while_the_sync_links_the_master,
     assert_no_orphan_of_the_deleted,
     assert_not_counted_against_the_deleted,
     assert_not_held_against_the_deleted,
+    assert_orphaned_by_the_merge,
     make_guard,
     mixed_mapping_with_a_delete,
     two_merged_pairs,
@@ -88,6 +90,21 @@ def test_a_merge_orphan_is_not_flagged_against_a_survivor_deleted_meanwhile(aws_
     crm_2 = repository.shadow.get_state("crm:2")
     assert crm_2 is not None
     assert crm_2.deleted
+
+
+def test_a_crm_delete_is_decided_a_merge_orphan_on_a_master_the_sync_paired_meanwhile(
+    aws_server: AwsResources,
+) -> None:
+    merged, linked = a_merge_while_the_sync_links_the_master(_guard())
+    # when the sync links books:10 to crm:2 between the delete's read and its commit
+    repository = CommitsAfter(lambda: _guard().process(linked))
+
+    result = make_guard(repository).process(merged)
+
+    assert_orphaned_by_the_merge(result)
+    crm_2 = repository.shadow.get_state("crm:2")
+    assert crm_2 is not None
+    assert crm_2.partner == "books:10"
 
 
 #: Written now: storm window items expire a day after they are written (DynamoDB Local deletes them).

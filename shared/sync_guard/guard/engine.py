@@ -59,6 +59,7 @@ from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, RecordKind, System
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
+from sync_guard.rules.crm_merge_orphan import merge_masters, merge_survivor
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
 from sync_guard.timefmt import utc_minute
 
@@ -1144,6 +1145,10 @@ def decision_basis(
       customer (an address changed) or a new pairing of the account writes neither this plan's keys nor
       its states. (The edit, for its part, is conditioned on the key items of the addresses it drops,
       where the contact is: see ``_decide``.)
+    - A CRM delete that had a partner: the CRM records it may have been merged into (``merge_masters``),
+      or the one of them paired with another Books customer (``merge_survivor``) if there is one. Which
+      tells ``CRM_MERGE_ORPHAN`` from ``PARTNER_DELETED``, and the sync pairing one right now writes
+      nothing the delete writes: the state at commit decides which of the two is raised.
     - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
       paired elsewhere) right now writes no key the customer's transaction writes.
     - A create counted towards a storm (``StormStatus.matched``): one live record it matched, the first
@@ -1164,6 +1169,8 @@ def decision_basis(
         refs.append(f"crm:{ctx.record.account_id}")
         if ctx.account_customer is not None:
             refs.append(ctx.account_customer.ref)
+    survivor = merge_survivor(ctx)
+    refs += [survivor.ref] if survivor is not None else [candidate.ref for candidate in merge_masters(ctx)]
     checks: dict[str, int | None] = {
         ref: state.rev for ref in refs if (state := builder.read.get(ref)) is not None
     }

@@ -15,12 +15,21 @@ from sync_guard.rules.base import Rule, describe
 from sync_guard.timefmt import utc_minute
 
 
+def merge_masters(ctx: RuleContext) -> list[Candidate]:
+    """The live CRM duplicates a deleted CRM record that had a partner may have been merged into: whether
+    one is paired with another Books customer (``merge_survivor``) tells a merge orphan
+    (``CRM_MERGE_ORPHAN``) from a customer merely left unmapped (``PARTNER_DELETED``), so the decision rests
+    on each of them as read (``engine.decision_basis``)."""
+    if not ctx.is_delete or ctx.record.system is not System.CRM or ctx.partner is None:
+        return []
+    return ctx.duplicates(system=System.CRM)
+
+
 def merge_survivor(ctx: RuleContext) -> Candidate | None:
     """The live CRM duplicate, paired with another Books customer, that a deleted record was merged into."""
-    if not ctx.is_delete or ctx.record.system is not System.CRM or ctx.partner is None:
-        return None
-    for candidate in ctx.duplicates(system=System.CRM):
-        if candidate.state.partner and candidate.state.partner != ctx.partner.ref:
+    partner = ctx.partner.ref if ctx.partner is not None else None
+    for candidate in merge_masters(ctx):
+        if candidate.state.partner and candidate.state.partner != partner:
             return candidate
     return None
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from sync_guard.config import Mode
 from sync_guard.guard.engine import Guard, GuardConfig, GuardResult
 from sync_guard.guard.model import Decision
+from sync_guard.guard.policy import Policy
 from sync_guard.guard.ports import ShadowRepository
 from sync_guard.models.events import GuardEvent, Operation
 from sync_guard.store.shadow import MAX_KEY_MEMBERS
@@ -122,6 +123,30 @@ def assert_no_orphan_of_the_deleted(result: GuardResult) -> None:
     assert "CRM_MERGE_ORPHAN" not in result.entry.rules
 
 
+def a_merge_while_the_sync_links_the_master(guard: Guard) -> tuple[GuardEvent, GuardEvent]:
+    """CRM account crm:1 synced to Books customer books:9, and crm:2, another account of the company, not
+    synced yet. Returns crm:1's delete (sales merging it into crm:2) and, at that moment, the sync's link of
+    a new Books customer books:10 to crm:2 (the customer it made of it)."""
+    guard.process(event_for(crm_account("1", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Ltd", linked="1", minutes=1)))
+    guard.process(event_for(crm_account("2", "Acme Ltd", minutes=2)))
+    merged = event_for(crm_account("1", "Acme Ltd", minutes=10), Operation.DELETE)
+    linked = event_for(books_customer("10", "Acme Ltd", linked="2", minutes=10))
+    return merged, linked
+
+
+def assert_orphaned_by_the_merge(result: GuardResult) -> None:
+    """crm:1's delete re-decided: crm:2 is paired now, so books:9 is the orphan of a merge into it (as
+    the delete decided after the link says), not a customer merely left unmapped."""
+    assert result.attempts == 2
+    assert result.entry is not None
+    assert result.entry.rules == ("CRM_MERGE_ORPHAN",)
+    [finding] = result.entry.findings
+    assert finding.subject == "books:9"
+    assert set(finding.related) == {"crm:1", "crm:2", "books:10"}
+    assert "crm:2 is paired with books:10" in finding.evidence
+
+
 def test_a_customer_is_not_held_as_a_duplicate_of_one_deleted_meanwhile() -> None:
     shadow = InMemoryShadow()
     relink, gone = mixed_mapping_with_a_delete(make_guard(shadow))
@@ -181,3 +206,30 @@ def test_a_create_is_not_counted_towards_a_storm_on_a_record_deleted_meanwhile()
     assert not shadow.breaker.open
     assert sum(shadow.windows.values()) == 1
     assert shadow.states["books:10"].held_by is None
+
+
+def test_a_crm_delete_is_decided_a_merge_orphan_on_a_master_the_sync_paired_meanwhile() -> None:
+    shadow = InMemoryShadow()
+    merged, linked = a_merge_while_the_sync_links_the_master(make_guard(shadow))
+    # when the sync links books:10 to crm:2 between the delete's read and its commit
+    shadow.interleave.append(lambda: make_guard(shadow).process(linked))
+
+    result = make_guard(shadow).process(merged)
+
+    assert_orphaned_by_the_merge(result)
+    assert shadow.states["crm:2"].partner == "books:10"
+
+
+def test_under_a_policy_that_holds_merge_orphans_the_interleaving_does_not_decide_the_hold() -> None:
+    # given an admin's policy that holds merge orphans and only flags a partner deleted
+    config = GuardConfig(mode=Mode.ENFORCE, policy=Policy.build({"CRM_MERGE_ORPHAN": "quarantine"}))
+    shadow = InMemoryShadow()
+    merged, linked = a_merge_while_the_sync_links_the_master(make_guard(shadow, config=config))
+    shadow.interleave.append(lambda: make_guard(shadow, config=config).process(linked))
+
+    result = make_guard(shadow, config=config).process(merged)
+
+    # then books:9 is held as the merge's orphan, as when the link commits before the delete is read
+    assert_orphaned_by_the_merge(result)
+    assert result.decision is Decision.QUARANTINE
+    assert shadow.states["books:9"].held_by == result.event_id
