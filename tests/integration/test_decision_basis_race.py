@@ -28,10 +28,13 @@ from tests.support.dynamo_faults import refuse_transactions_over
 from tests.unit.guard.builders import books_customer, crm_account, state
 from tests.unit.guard.test_decision_basis import (
     ACME_KEY,
+    MIXED_RACES,
     STORM,
     STORM_COPIES,
     a_create_the_storm_counts_on_one_account,
     a_merge_while_the_sync_links_the_master,
+    a_sole_trader_linked_twice,
+    assert_mixed_mapping_found,
     assert_no_orphan_of_the_deleted,
     assert_not_counted_against_the_deleted,
     assert_not_held_against_the_deleted,
@@ -105,6 +108,20 @@ def test_a_crm_delete_is_decided_a_merge_orphan_on_a_master_the_sync_paired_mean
     crm_2 = repository.shadow.get_state("crm:2")
     assert crm_2 is not None
     assert crm_2.partner == "books:10"
+
+
+@pytest.mark.parametrize(("first", "made_from_contact"), MIXED_RACES)
+def test_a_mixed_mapping_linked_from_both_sides_at_once_is_found(
+    aws_server: AwsResources, first: str, made_from_contact: bool
+) -> None:
+    links = a_sole_trader_linked_twice(_guard(), made_from_contact=made_from_contact)
+    other = links["contact" if first == "account" else "account"]
+    # when the other link commits between the read of this one and its commit (neither saw the other)
+    repository = CommitsAfter(lambda: _guard().process(other))
+
+    result = make_guard(repository).process(links[first])
+
+    assert_mixed_mapping_found(result)
 
 
 #: Written now: storm window items expire a day after they are written (DynamoDB Local deletes them).

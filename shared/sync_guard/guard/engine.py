@@ -60,6 +60,7 @@ from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, Record
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.rules.crm_merge_orphan import merge_masters, merge_survivor
+from sync_guard.rules.mixed_mapping import mix_basis
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
 from sync_guard.timefmt import utc_minute
 
@@ -1149,6 +1150,10 @@ def decision_basis(
       or the one of them paired with another Books customer (``merge_survivor``) if there is one. Which
       tells ``CRM_MERGE_ORPHAN`` from ``PARTNER_DELETED``, and the sync pairing one right now writes
       nothing the delete writes: the state at commit decides which of the two is raised.
+    - A Books customer whose link changed: the Books duplicates and (linked to an account) the account's
+      contacts ``MIXED_MAPPING`` compares it with (``mix_basis``), finding or not: the sync linking another
+      copy of the customer to the account or to its contact at that moment writes one of them, and
+      nothing this plan writes.
     - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
       paired elsewhere) right now writes no key the customer's transaction writes.
     - A create counted towards a storm (``StormStatus.matched``): one live record it matched, the first
@@ -1171,6 +1176,7 @@ def decision_basis(
             refs.append(ctx.account_customer.ref)
     survivor = merge_survivor(ctx)
     refs += [survivor.ref] if survivor is not None else [candidate.ref for candidate in merge_masters(ctx)]
+    refs += mix_basis(ctx)
     checks: dict[str, int | None] = {
         ref: state.rev for ref in refs if (state := builder.read.get(ref)) is not None
     }

@@ -41,6 +41,21 @@ def mixed_with(ctx: RuleContext, candidate: Candidate) -> tuple[RecordState, str
     return None
 
 
+def mix_basis(ctx: RuleContext) -> list[str]:
+    """What ``MIXED_MAPPING``'s verdict on a Books customer whose link changed rests on, besides its link
+    target: the Books duplicates it compares (``mixed_with``) and, for a link to an account, the account's
+    contacts read. Whether one of those customers is the other side's is read from their states, and the
+    sync linking the other copy at the same moment writes them (the copy, or the contact it pairs) without
+    writing anything this event writes, so each is a condition of the commit (``engine.decision_basis``)."""
+    target = ctx.link_target
+    if ctx.is_delete or not ctx.link_changed or ctx.record.system is not System.BOOKS or target is None:
+        return []
+    refs = [candidate.ref for candidate in ctx.duplicates(system=System.BOOKS)]
+    if target.record.module is Module.CRM_ACCOUNTS:
+        refs += [contact.ref for contact in ctx.link_contacts]
+    return refs
+
+
 class MixedMapping(Rule):
     code = "MIXED_MAPPING"
     severity = Severity.HIGH

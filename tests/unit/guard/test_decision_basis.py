@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+import pytest
+
 from sync_guard.config import Mode
 from sync_guard.guard.engine import Guard, GuardConfig, GuardResult
 from sync_guard.guard.model import Decision
@@ -147,6 +149,39 @@ def assert_orphaned_by_the_merge(result: GuardResult) -> None:
     assert "crm:2 is paired with books:10" in finding.evidence
 
 
+JANE = "jane@smith.design"
+
+
+def a_sole_trader_linked_twice(guard: Guard, *, made_from_contact: bool = False) -> dict[str, GuardEvent]:
+    """Jane Smith, a sole trader: Books customers books:9 "Jane Smith Design" and books:10 "Jane Smith",
+    one address (the same customer, typed in twice), neither linked; her CRM account crm:1 "Jane Smith
+    Design" and its contact crm:5 Jane Smith. Returns the sync's links at one moment, each by exact name, of
+    books:9 to the account ("account") and of books:10 to the contact ("contact"): a mixed mapping.
+    ``made_from_contact``: books:10 does not exist yet, the sync creates it from the contact."""
+    guard.process(event_for(books_customer("9", "Jane Smith Design", email=JANE)))
+    if not made_from_contact:
+        guard.process(event_for(books_customer("10", "Jane Smith", minutes=1, email=JANE)))
+    guard.process(event_for(crm_account("1", "Jane Smith Design", minutes=2, email=JANE)))
+    guard.process(event_for(crm_contact("5", "Jane", "Smith", JANE, minutes=3, account="1")))
+    account = books_customer("9", "Jane Smith Design", linked="1", minutes=20, email=JANE)
+    contact = books_customer("10", "Jane Smith", linked="5", minutes=20, email=JANE)
+    return {
+        "account": event_for(account, Operation.UPDATE),
+        "contact": event_for(contact, Operation.CREATE if made_from_contact else Operation.UPDATE),
+    }
+
+
+def assert_mixed_mapping_found(result: GuardResult) -> None:
+    """The link read first, re-decided after the other committed: the customer is in Books twice, synced
+    from the account and from its contact, and the copy this link made the mix with is held."""
+    assert result.attempts == 2
+    assert result.entry is not None
+    assert result.entry.rules == ("MIXED_MAPPING",)
+    assert result.decision is Decision.QUARANTINE
+    [finding] = result.entry.findings
+    assert {finding.subject, *finding.related} == {"books:9", "books:10", "crm:1", "crm:5"}
+
+
 def test_a_customer_is_not_held_as_a_duplicate_of_one_deleted_meanwhile() -> None:
     shadow = InMemoryShadow()
     relink, gone = mixed_mapping_with_a_delete(make_guard(shadow))
@@ -233,3 +268,21 @@ def test_under_a_policy_that_holds_merge_orphans_the_interleaving_does_not_decid
     assert_orphaned_by_the_merge(result)
     assert result.decision is Decision.QUARANTINE
     assert shadow.states["books:9"].held_by == result.event_id
+
+
+#: Which link is read first, and whether the contact's copy is one the sync creates: the account's link
+#: then reads the contact it pairs, not the copy.
+MIXED_RACES = [("account", False), ("contact", False), ("account", True)]
+
+
+@pytest.mark.parametrize(("first", "made_from_contact"), MIXED_RACES)
+def test_a_mixed_mapping_linked_from_both_sides_at_once_is_found(first: str, made_from_contact: bool) -> None:
+    shadow = InMemoryShadow()
+    links = a_sole_trader_linked_twice(make_guard(shadow), made_from_contact=made_from_contact)
+    other = links["contact" if first == "account" else "account"]
+    # when the other link commits between the read of this one and its commit (neither saw the other)
+    shadow.interleave.append(lambda: make_guard(shadow).process(other))
+
+    result = make_guard(shadow).process(links[first])
+
+    assert_mixed_mapping_found(result)
