@@ -597,11 +597,11 @@ class DynamoShadowRepository:
         ``state_checks``, removals from key items read), the first key claim, outbox actions, further key
         claims, key removals, holds, audit views). A check that does not fit (a removal's condition too)
         is made by a strongly consistent read just before the transaction (``_check_left_out``), never
-        dropped; what else does not fit is written right after
-        the transaction, idempotently: a key membership or a hold only while the record's state still
-        agrees with it (another event or an admin may have moved it on meanwhile; a hold that does not mark
-        the state, only over the ``HOLD`` item read before the transaction), the rest unconditionally; key
-        memberships, and the rest, share transactions as far as the server's limit allows. The engine
+        dropped; what else does not fit is written right after the transaction, idempotently: a key
+        membership or a hold only while the record's state still agrees with it (another event or an admin
+        may have moved it on meanwhile; a hold that does not mark the state, only over the ``HOLD`` item
+        read before the transaction), the rest unconditionally; key memberships, and the rest, share
+        transactions as far as the server's limit allows. The engine
         re-adds missing key memberships on the record's next event, so the only cost of a crash in between
         is a missing audit view or hold on a development server. A key's ``owner`` is the first writer
         only for the claim inside the transaction (a Zoho link's, where the plan has one): of records
