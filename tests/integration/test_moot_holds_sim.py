@@ -174,19 +174,21 @@ def test_release_moot_releases_the_holds_of_vendors_retired_before_the_processor
     assert sim.state.books_get(books_dup.record_id)["status"] == "active"
 
 
-def test_a_vendors_event_reads_no_decision_per_hold_on_the_list(aws_server: AwsResources) -> None:
-    # given 150 of the guard's holds, 2 of them raised against a customer since turned vendor
+def _guard_holds(count: int, against_vendor: tuple[int, ...]) -> tuple[PartyRecord, Counter[str]]:
+    """``count`` of the guard's holds on CRM accounts, those numbered ``against_vendor`` raised against a
+    Books customer since turned vendor (``books:9000``), the others against live customers; and the
+    DynamoDB requests made from then on, by operation."""
     settings = get_settings()
     dynamodb = client("dynamodb", settings)
     vendor = books_customer("9000", "Ashby Supplies Ltd").model_copy(update={"module": Module.BOOKS_VENDORS})
     states = [state(vendor, deleted=True)]
-    states += [state(books_customer(str(5000 + i), f"Customer {i} Ltd")) for i in range(150)]
-    states += [state(crm_account(str(1000 + i), f"Customer {i} Limited")) for i in range(150)]
+    states += [state(books_customer(str(5000 + i), f"Customer {i} Ltd")) for i in range(count)]
+    states += [state(crm_account(str(1000 + i), f"Customer {i} Limited")) for i in range(count)]
     ShadowSeeder(dynamodb, settings.shadow_table).load(states)
     audit = AuditLog.from_settings(settings)
     since = datetime.now(UTC) - timedelta(days=2)
-    for i in range(150):
-        held, against = f"crm:{1000 + i}", "books:9000" if i in (7, 140) else f"books:{5000 + i}"
+    for i in range(count):
+        held, against = f"crm:{1000 + i}", "books:9000" if i in against_vendor else f"books:{5000 + i}"
         finding = Finding(
             code="NAME_DRIFT", severity=Severity.HIGH, explanation="-", subject=held, related=(held, against)
         )
@@ -207,15 +209,36 @@ def test_a_vendors_event_reads_no_decision_per_hold_on_the_list(aws_server: AwsR
         )
     calls: Counter[str] = Counter()
     dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    return vendor, calls
+
+
+def test_a_vendors_event_reads_no_decision_per_hold_on_the_list(aws_server: AwsResources) -> None:
+    # given 150 of the guard's holds, 2 of them raised against a customer since turned vendor
+    vendor, calls = _guard_holds(150, against_vendor=(7, 140))
 
     # when the vendor's event looks for the holds it made moot
-    found = MootHolds.from_settings(settings).moot(vendor.ref)
+    found = MootHolds.from_settings(get_settings()).moot(vendor.ref)
 
     # then it finds the two, from the holds' list and the decisions naming the vendor (the audit trail's
     # record view), not by reading each hold's decision: a handful of requests, not one per hold
     assert sorted(hold.hold_id for hold, _ in found) == ["crm:1007", "crm:1140"]
     assert calls["GetItem"] <= 1, calls
     assert sum(calls.values()) <= 6, calls
+
+
+def test_release_moot_reads_the_holds_decisions_a_hundred_a_request(aws_server: AwsResources) -> None:
+    # given 150 of the guard's holds, 2 of them raised against a customer since turned vendor
+    _, calls = _guard_holds(150, against_vendor=(7, 140))
+
+    # when release-moot looks for the holds every retired record made moot (no vendor named)
+    found = MootHolds.of(AdminService.from_settings(get_settings())).moot()
+
+    # then it finds the two, reading the holds' decisions in batches (BatchGetItem, a hundred keys a
+    # request), not one GetItem per hold: the HOLD Query, then 2 batches each of the decisions, of the
+    # held records' states and of the states of the records they were held against
+    assert sorted(hold.hold_id for hold, _ in found) == ["crm:1007", "crm:1140"]
+    assert calls["GetItem"] == 0, calls
+    assert sum(calls.values()) <= 7, calls
 
 
 def _customer_again(vendor: PartyRecord) -> GuardEvent:
