@@ -83,9 +83,11 @@ def _tagged(sim: ZohoSimulator, account: PartyRecord) -> bool:
     return HOLD_TAG in {t["name"] for t in sim.state.crm_get("Accounts", account.record_id)["Tag"]}
 
 
-def _releases(ref: str) -> list[object]:
-    entries = AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=ref))
-    return [e for e in entries if e.kind is EntryKind.ADMIN and e.operation == "release"]
+def _releases(ref: str) -> list[AuditEntry]:
+    """The releases of ``ref``'s holds as moot (``release_moot``; none is an ordinary ``release``)."""
+    entries = list(AuditLog.from_settings(get_settings()).iterate(AuditQuery(record=ref)))
+    assert not [e for e in entries if e.operation == "release" and e.records[:1] == (ref,)]
+    return [e for e in entries if e.kind is EntryKind.ADMIN and e.operation == "release_moot"]
 
 
 def test_holds_a_customer_turned_vendor_made_moot_are_released_and_undone_in_zoho(
@@ -111,11 +113,15 @@ def test_holds_a_customer_turned_vendor_made_moot_are_released_and_undone_in_zoh
     assert {h.hold_id for h in service.list_holds()} == {admins}  # the admin's own hold stays
     [crm_release] = _releases(crm_dup.ref)
     [books_release] = _releases(books_dup.ref)
-    assert crm_release.actor == books_release.actor == GUARD_ACTOR  # type: ignore[attr-defined]
-    assert f"{companies[0].customer.ref} is a Books vendor now" in crm_release.note  # type: ignore[attr-defined]
-    assert f"{books_dup.ref} is a Books vendor now" in books_release.note  # type: ignore[attr-defined]
-    assert [a.kind for a in crm_release.actions] == [ActionKind.UNTAG_CRM_RECORD]  # type: ignore[attr-defined]
-    assert [a.kind for a in books_release.actions] == [ActionKind.MARK_BOOKS_ACTIVE]  # type: ignore[attr-defined]
+    assert crm_release.actor == books_release.actor == GUARD_ACTOR
+    # ... recorded as releases as moot: the held record, then the vendor that made it moot (none besides
+    # the held record when it is the vendor), and said in the note
+    assert crm_release.records == (crm_dup.ref, companies[0].customer.ref)
+    assert books_release.records == (books_dup.ref,)
+    assert f"{companies[0].customer.ref} is a Books vendor now" in crm_release.note
+    assert f"{books_dup.ref} is a Books vendor now" in books_release.note
+    assert [a.kind for a in crm_release.actions] == [ActionKind.UNTAG_CRM_RECORD]
+    assert [a.kind for a in books_release.actions] == [ActionKind.MARK_BOOKS_ACTIVE]
     # ... undone in Zoho through the outbox: the tag is off the account, the supplier active again
     assert not _tagged(sim, crm_dup)
     assert sim.state.books_get(books_dup.record_id)["status"] == "active"
@@ -167,8 +173,9 @@ def test_release_moot_releases_the_holds_of_vendors_retired_before_the_processor
     assert {h.hold_id for h in service.list_holds()} == {admins}
     [crm_release] = _releases(crm_dup.ref)
     [books_release] = _releases(books_dup.ref)
-    assert crm_release.actor == books_release.actor == "user:ivy"  # type: ignore[attr-defined]
-    assert f"{companies[0].customer.ref} is a Books vendor now" in crm_release.note  # type: ignore[attr-defined]
+    assert crm_release.actor == books_release.actor == "user:ivy"
+    assert crm_release.records == (crm_dup.ref, companies[0].customer.ref)
+    assert f"{companies[0].customer.ref} is a Books vendor now" in crm_release.note
     assert service.record(crm_dup.ref).cleared == frozenset()
     assert not _tagged(sim, crm_dup)
     assert sim.state.books_get(books_dup.record_id)["status"] == "active"

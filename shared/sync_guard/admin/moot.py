@@ -19,11 +19,12 @@ this vendor made moot:
 - the vendor is among the records the decision held it against (the related records of its findings about
   it, its own partner aside), and every one of those is retired.
 
-Each is released through the admin release (``AdminService.release``), as an admin would release it, with
-the guard as its actor and a reason naming the vendor: the hold's actions not run yet are cancelled, the
-tag or the inactive mark the guard wrote is undone through the outbox (in ``observe`` mode, recorded only),
-the ``HOLD`` item goes and the release is audited. The release judges nothing: the records are not
-remembered as "not duplicates" of one another (``judge=False``), since nobody looked at them.
+Each is released through the admin release (``AdminService.release_moot``), as an admin would release it,
+with the guard as its actor: the hold's actions not run yet are cancelled, the tag or the inactive mark the
+guard wrote is undone through the outbox (in ``observe`` mode, recorded only), the ``HOLD`` item goes and
+the release is audited, as operation ``release_moot`` naming the vendor among its records (and in its
+note). The release judges nothing: the records are not remembered as "not duplicates" of one another,
+since nobody looked at them.
 
 An admin's own hold (``quarantines hold``, ``preflight --apply``) stays, as does a hold an admin confirmed:
 both are a person's decision, and a person releases them. A release that conflicts (the hold's action is
@@ -37,7 +38,7 @@ so the processor then holds again what this vendor's retirement made moot, where
 
 A vendor retired before the processor released such holds (or whose event never came again) keeps them
 until its next Books event. ``sync-guard quarantines release-moot`` finds them for every retired record at
-once (``moot()`` with no vendor: the same reads, whatever the number of vendors) and releases them as
+once (``moot()`` with no vendor: each hold's decision, in batches) and releases them as
 above, at most ``--limit`` a run, with the admin running it as the actor; a second run finds nothing.
 """
 
@@ -64,6 +65,8 @@ logger = logging.getLogger(__name__)
 GUARD_ACTOR = "guard"
 #: The operation of a hold the guard makes again (``MootHolds.restore_for``).
 HOLD_AGAIN = "hold_again"
+#: The operation of a hold's release as moot (``AdminService.release_moot``).
+RELEASE_MOOT = "release_moot"
 
 
 class HeldRecords(Protocol):
@@ -83,12 +86,10 @@ Entries = Callable[[Iterable[str]], Mapping[str, AuditEntry]]
 _EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class Release(Protocol):
-    """``AdminService.release``."""
+class ReleaseMoot(Protocol):
+    """``AdminService.release_moot``."""
 
-    def __call__(
-        self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True
-    ) -> OperationResult: ...
+    def __call__(self, hold_id: str, *, actor: str, vendors: Iterable[str]) -> OperationResult: ...
 
 
 class HoldAgain(Protocol):
@@ -133,9 +134,26 @@ def _oldest_first(hold: Hold) -> tuple[datetime, str]:
 
 def moot_reason(vendors: Iterable[str]) -> str:
     """The release's note: which records are vendors now, so the hold is about nothing."""
+    return _moot_note(vendors)
+
+
+def _moot_note(vendors: Iterable[str]) -> str:
+    """The note of a release as moot written before operation ``release_moot`` existed (an ordinary
+    ``release``): these words, frozen, are how such an entry is still known (``made_moot_by``)."""
     named = sorted(vendors)
     verb = "is a Books vendor" if len(named) == 1 else "are Books vendors"
     return f"{', '.join(named)} {verb} now (a customer no longer, retired from matching), so the hold is moot"
+
+
+def made_moot_by(release: AuditEntry, vendors: frozenset[str]) -> bool:
+    """Whether ``release`` (an admin entry releasing a hold) released it as made moot by exactly
+    ``vendors``: operation ``release_moot`` naming them (its records after the held one, or the held record
+    itself when it names none), whatever its note says. A release written before that operation existed
+    is an ordinary ``release`` whose note begins with the words it then had (``_moot_note``: the trail
+    is permanent); a person's own release never names vendors so."""
+    if release.operation == RELEASE_MOOT:
+        return frozenset(release.records[1:] or release.records[:1]) == vendors
+    return release.operation == "release" and release.note.startswith(_moot_note(vendors))
 
 
 class MootHolds:
@@ -145,7 +163,7 @@ class MootHolds:
         self,
         holds: HeldRecords,
         decisions: Callable[[str], AuditEntry | None],
-        release: Release,
+        release: ReleaseMoot,
         naming: Naming | None = None,
         hold: HoldAgain | None = None,
         decisions_of: Entries | None = None,
@@ -171,7 +189,7 @@ class MootHolds:
         def naming(ref: str, since: datetime) -> Iterable[AuditEntry]:
             return audit.iterate(AuditQuery(record=ref, since=since))
 
-        return cls(admin.repository, audit.get, admin.release, naming, admin.hold, audit.get_many)
+        return cls(admin.repository, audit.get, admin.release_moot, naming, admin.hold, audit.get_many)
 
     def release_for(self, ref: str) -> list[str]:
         """Release the holds the record ``ref`` made moot, if the shadow holds it as retired (a vendor now);
@@ -181,7 +199,7 @@ class MootHolds:
             return []
         released = []
         for hold, vendors in self.moot(ref):
-            self._release(hold.hold_id, actor=GUARD_ACTOR, reason=moot_reason(vendors), judge=False)
+            self._release(hold.hold_id, actor=GUARD_ACTOR, vendors=vendors)
             released.append(hold.hold_id)
         if released:
             logger.info(
@@ -293,15 +311,15 @@ class MootHolds:
 
     def _released_as_moot(self, held: str, against: frozenset[str], since: datetime) -> bool:
         """Whether the newest release of ``held`` since ``since`` is the release of a hold ``against`` made
-        moot (its note says so: ``moot_reason``), not a person's."""
+        moot (``made_moot_by``), not a person's."""
         assert self._naming is not None
         for entry in self._naming(held, since):  # newest first
             if (
                 entry.kind is EntryKind.ADMIN
-                and entry.operation == "release"
+                and entry.operation in ("release", RELEASE_MOOT)
                 and entry.records[:1] == (held,)
             ):
-                return entry.note.startswith(moot_reason(against))
+                return made_moot_by(entry, against)
         return False
 
     def moot(self, vendor: str | None = None) -> list[tuple[Hold, frozenset[str]]]:
@@ -342,13 +360,15 @@ class MootHolds:
 __all__ = (
     "GUARD_ACTOR",
     "HOLD_AGAIN",
+    "RELEASE_MOOT",
     "Entries",
     "HeldRecords",
     "HoldAgain",
     "MootHolds",
     "Naming",
-    "Release",
+    "ReleaseMoot",
     "guard_made",
     "held_against",
+    "made_moot_by",
     "moot_reason",
 )

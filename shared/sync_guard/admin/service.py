@@ -9,6 +9,8 @@ IAM caller's ARN):
 - ``release``: undo a hold. Hold actions that never ran are cancelled; those that ran (or may have: a
   timeout) get their inverse queued through the outbox (remove the CRM tag, mark the Books customer active).
   Holds decided in ``observe`` mode never touched Zoho, so there is nothing to undo there (unless applied).
+- ``release_moot``: release a hold a Books customer turned vendor made moot (``admin.moot``), judging
+  nothing; audited as operation ``release_moot``, naming the vendors.
 - ``apply``: write a hold decided in ``observe`` mode to Zoho once the guard enforces, as ``hold`` writes
   one; the hold keeps its decision (rules, "judged distinct" on release), status and survivor.
 - ``forget_release``: undo the judgement a release left behind (two records are not duplicates), so the
@@ -28,7 +30,7 @@ in ``admin.links``; the reads and the one transaction of each operation are ``ad
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +39,7 @@ from sync_guard.admin.actions import MAY_HAVE_RUN, UNDO, hold_action, hold_modul
 from sync_guard.admin.dynamo import DynamoAdminRepository
 from sync_guard.admin.links import former_partners, relinked, zoho_link_conflict
 from sync_guard.admin.model import Hold, HoldStatus, OperationResult, parse_ref
+from sync_guard.admin.moot import moot_reason
 from sync_guard.config import Mode, Settings
 from sync_guard.errors import ConcurrentUpdate, Conflict, InvalidPayload, NotFound
 from sync_guard.executor.dynamo import DynamoActionStore
@@ -395,13 +398,44 @@ class AdminService:
         )
         return unlisted, False, state, decision
 
-    def release(self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True) -> OperationResult:
+    def release(self, hold_id: str, *, actor: str, reason: str = "") -> OperationResult:
         """Undo a hold (see the module docstring); the record syncs again once the undo actions ran. A hold
-        that marks the record's state but was never listed is released too (``_hold_to_release``).
+        that marks the record's state but was never listed is released too (``_hold_to_release``)."""
+        return self._release(hold_id, actor=actor, reason=reason)
 
-        ``judge=False``: the release says nothing of whether the records are duplicates (a hold made moot,
-        ``admin.moot``), so the records it was raised against are not remembered as judged distinct.
-        """
+    def release_moot(self, hold_id: str, *, actor: str, vendors: Iterable[str]) -> OperationResult:
+        """Release a hold the Books customers turned vendors ``vendors`` made moot (``admin.moot``), as
+        ``release`` does, judging nothing: nobody looked at the records, so those it was raised against are
+        not remembered as judged distinct.
+
+        Audited as operation ``release_moot``, its records the held one, then the vendors other than it
+        (none when the held record is the vendor), its note ``moot_reason``'s: what the release was is read
+        from the operation and the records (``admin.moot.made_moot_by``), never from the note's words."""
+        ref = parse_ref(hold_id, field="hold_id")
+        named = sorted({parse_ref(vendor, field="vendors") for vendor in vendors})
+        if not named:
+            raise InvalidPayload("a hold is made moot by a vendor: name one", field="vendors")
+        return self._release(
+            ref,
+            actor=actor,
+            reason=moot_reason(named),
+            operation="release_moot",
+            related=tuple(vendor for vendor in named if vendor != ref),
+            judge=False,
+        )
+
+    def _release(
+        self,
+        hold_id: str,
+        *,
+        actor: str,
+        reason: str,
+        operation: str = "release",
+        related: tuple[str, ...] = (),
+        judge: bool = True,
+    ) -> OperationResult:
+        """``release`` (``judge``: remember the records it was raised against as not duplicates) and
+        ``release_moot`` (``related``: the vendors it names after the held record)."""
         actor = self._actor(actor)
         hold, listed, state, decision = self._hold_to_release(hold_id)
         # An applied observe-mode hold is undone by its apply's action (its decision's never ran), and is
@@ -436,7 +470,7 @@ class AdminService:
                 continue  # not_executed (observe) or cancelled before it ran: Zoho never held it
             to_undo.append(action)
         known_module = state.record.module.value if state else None
-        entry_id, now = stamp = self._stamp("release", hold.hold_id, actor)
+        entry_id, now = stamp = self._stamp(operation, hold.hold_id, actor)
         undo_actions = tuple(
             undo_action(
                 entry_id,
@@ -471,9 +505,9 @@ class AdminService:
             # Observe mode writes nothing to Zoho, not even an undo: say so where the admin will look.
             note += "; observe mode: the undo is recorded but NOT written to Zoho (undo it there by hand)"
         entry = self._entry(
-            "release",
+            operation,
             actor,
-            (hold.hold_id,),
+            (hold.hold_id, *related),
             note,
             stamp=stamp,
             rules=hold.rules,
@@ -492,7 +526,7 @@ class AdminService:
         queued = [a.action_id for a in undo_actions if a.execute]
         self._enqueue(queued)
         return OperationResult(
-            operation="release",
+            operation=operation,
             entry=entry,
             queued_actions=tuple(queued),
             detail={"cancelled": cancelled, "undo": [a.kind.value for a in undo_actions]},

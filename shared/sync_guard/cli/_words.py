@@ -20,6 +20,7 @@ OPERATIONS = {
     "preflight_hold": "preflight held {first}{related}",
     "hold_again": "held {first} again{related}",
     "release": "released {first}",
+    "release_moot": "released {first} as moot{related}",
     "apply": "applied the hold of {first} to Zoho",
     "forget_release": "forgot the release of {first} as not a duplicate of {second}",
     "confirm": "confirmed {first} as a duplicate of {second}",

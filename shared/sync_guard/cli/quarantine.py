@@ -209,8 +209,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Release the guard's holds that Books customers turned vendors made moot (the processor releases
         them at the vendor's event; this finds those of vendors retired before it did, with no event since),
-        as 'quarantines release' does, judging nothing. An admin's own hold stays. Exits 1 if any was
-        refused."""
+        as 'quarantines release' does, judging nothing, audited as operation release_moot naming the
+        vendor. An admin's own hold stays. Exits 1 if any was refused."""
         who = actor or default_actor()
         service = _service(stack_name, region, state_dir)
         found = MootHolds.of(service).moot()
@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
         refused = 0
         for hold, vendors in now:
             try:
-                _report(service.release(hold.hold_id, actor=who, reason=moot_reason(vendors), judge=False))
+                _report(service.release_moot(hold.hold_id, actor=who, vendors=vendors))
             except SyncGuardError as error:
                 refused += 1
                 typer.echo(f"refused: {hold.hold_id}: {_said(error)}", err=True)

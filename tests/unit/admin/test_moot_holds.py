@@ -3,6 +3,7 @@ holds, the decisions and the release."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
@@ -51,18 +52,19 @@ def _hold(ref: str, status: HoldStatus = HoldStatus.HELD) -> Hold:
 
 
 class Releases:
-    """``AdminService.release`` as the check calls it: records each call; refuses those in ``refused``."""
+    """``AdminService.release_moot`` as the check calls it: records each call; refuses those in
+    ``refused``."""
 
     def __init__(self, *refused: str) -> None:
-        self.calls: list[tuple[str, str, str, bool]] = []
+        self.calls: list[tuple[str, str, list[str]]] = []
         self.refused = set(refused)
 
-    def __call__(self, hold_id: str, *, actor: str, reason: str = "", judge: bool = True) -> OperationResult:
+    def __call__(self, hold_id: str, *, actor: str, vendors: Iterable[str]) -> OperationResult:
         if hold_id in self.refused:
             raise Conflict("being written to Zoho right now", field="hold_id")
-        self.calls.append((hold_id, actor, reason, judge))
-        entry = admin_entry("release", actor=actor, at=NOW, mode=Mode.ENFORCE, note=reason)
-        return OperationResult(operation="release", entry=entry)
+        self.calls.append((hold_id, actor, sorted(vendors)))
+        entry = admin_entry("release_moot", actor=actor, at=NOW, mode=Mode.ENFORCE, note="-")
+        return OperationResult(operation="release_moot", entry=entry)
 
 
 def _moot(holds: MemoryHolds, decisions: dict[str, AuditEntry], release: Releases) -> MootHolds:
@@ -90,11 +92,7 @@ def test_the_guards_holds_a_vendor_made_moot_are_released_without_judging() -> N
     released = _moot(holds, decisions, release).release_for("books:1")
 
     assert released == ["books:1", "crm:2"]
-    assert [(ref, actor, judge) for ref, actor, _, judge in release.calls] == [
-        ("books:1", GUARD_ACTOR, False),
-        ("crm:2", GUARD_ACTOR, False),
-    ]
-    assert release.calls[1][2].startswith("books:1 is a Books vendor now")
+    assert release.calls == [("books:1", GUARD_ACTOR, ["books:1"]), ("crm:2", GUARD_ACTOR, ["books:1"])]
     # ... and a record not retired releases nothing
     assert _moot(holds, decisions, release).release_for("books:4") == []
 
@@ -214,3 +212,42 @@ def test_a_customer_again_has_the_records_its_retirement_freed_held_again_unless
     # ... and a vendor still, or a record nobody held against, holds nothing
     states["books:1"] = _state("books:1", vendor=True)
     assert moot_holds.restore_for("books:1", lambda held, customer: True) == []
+
+
+def _moot_release(held: str, *vendors: str, note: str) -> AuditEntry:
+    """A release of ``held``'s hold made moot by ``vendors`` as ``AdminService.release_moot`` records it."""
+    return admin_entry(
+        "release_moot",
+        actor="user:ivy",
+        at=NOW,
+        mode=Mode.ENFORCE,
+        note=note,
+        entry_id=f"rel_{held}",
+        records=(held, *(v for v in vendors if v != held)),
+    )
+
+
+def test_a_moot_release_is_known_by_its_operation_and_one_written_before_it_existed_by_its_note() -> None:
+    # books:1 is a customer again; the guard had held crm:2, crm:3 and crm:4 against it. crm:2's hold was
+    # released as moot by books:1 (operation release_moot, whatever its note reads: worded otherwise since);
+    # crm:3's before that operation existed (operation release, the note in the words of then); crm:4's by
+    # a release_moot naming another vendor, its note reading as if books:1 had
+    states = {"books:1": _state("books:1")} | {f"crm:{n}": _state(f"crm:{n}") for n in (2, 3, 4)}
+    decisions = {f"crm:{n}": _decision(f"crm:{n}", "books:1") for n in (2, 3, 4)}
+    then = "books:1 is a Books vendor now (a customer no longer, retired from matching), so the hold is moot"
+    releases = {
+        "crm:2": [_moot_release("crm:2", "books:1", note="Acme Ltd became a supplier in Books")],
+        "crm:3": [_release_entry("crm:3", then + "; nothing had been written to Zoho", "user:ivy")],
+        "crm:4": [_moot_release("crm:4", "books:9", note=then)],
+    }
+
+    def naming(ref: str, since: datetime) -> list[AuditEntry]:
+        return list(decisions.values()) if ref == "books:1" else releases.get(ref, [])
+
+    holds = Holds()
+    moot_holds = MootHolds(MemoryHolds(known=states), {}.get, Releases(), naming, holds)
+
+    again = moot_holds.restore_for("books:1", lambda held, customer: True)
+
+    # then the two released as books:1's moot holds are held again; the third was not its
+    assert again == ["crm:2", "crm:3"]
