@@ -346,3 +346,49 @@ def test_a_redelivery_holds_again_what_the_first_delivery_did_not(
     # then the account is held again, found from the decision's entry
     assert crm_dup.ref in {h.hold_id for h in service.list_holds()}
     assert _tagged(sim, crm_dup)
+
+
+def test_a_vendor_edited_back_keeps_an_admins_hold_as_it_was_and_has_the_guards_own_decided_afresh(
+    held_on_server: tuple[Pipeline, ZohoSimulator, list[Company]],
+) -> None:
+    # given an admin's own hold on company 0's customer (the guard holds a CRM account as its duplicate),
+    # and the guard's hold on company 1's second Books customer, held as a duplicate of company 1's
+    pipeline, sim, companies = held_on_server
+    customer, crm_dup, books_dup = companies[0].customer, companies[0].duplicate, companies[1].duplicate
+    service = AdminService.from_settings(get_settings())
+    admins = service.hold(customer.ref, actor="user:ivy", reason="checking with the customer").entry
+    pipeline.drain()
+    # ... both records turned vendors: the guard's holds they made moot are released (the duplicate's own,
+    # and the CRM account's), the admin's stays
+    vendors = [_turned_vendor(customer), _turned_vendor(books_dup)]
+    pipeline.decide([event_for(v) for v in vendors])
+    pipeline.drain()
+    assert {h.hold_id for h in service.list_holds()} == {customer.ref}
+
+    # when Books edits both back into customers
+    back = [_customer_again(v) for v in vendors]
+    pipeline.decide(back)
+    pipeline.drain()
+
+    # then the admin's hold is the admin's still, as it was: its entry, actor and note, never released nor
+    # made over by the guard (a person decided it, and a person releases it)
+    holds = {h.hold_id: h for h in service.list_holds()}
+    assert set(holds) == {customer.ref, crm_dup.ref, books_dup.ref}
+    assert holds[customer.ref].entry_id == service.record(customer.ref).held_by == admins.entry_id
+    trail = AuditLog.from_settings(get_settings())
+    made = trail.get(holds[customer.ref].entry_id)
+    assert made is not None
+    assert (made.actor, made.note) == ("user:ivy", "checking with the customer")
+    entries = trail.iterate(AuditQuery(record=customer.ref))
+    assert not [e for e in entries if "release" in (e.operation or "") and e.records[0] == customer.ref]
+    # ... the guard's own hold on the record that was a vendor is decided afresh, by its own event: held
+    # again as a duplicate of company 1's customer, by the rules' decision (not made again by hand)
+    decided = trail.get(holds[books_dup.ref].entry_id)
+    assert decided is not None
+    assert decided.kind is EntryKind.DECISION
+    assert decided.event_id == back[1].event_id
+    assert sim.state.books_get(books_dup.record_id)["status"] == "inactive"
+    # ... and the CRM account held against the customer is held again by the guard (hold_again)
+    again = trail.get(holds[crm_dup.ref].entry_id)
+    assert again is not None
+    assert (again.operation, again.actor) == ("hold_again", GUARD_ACTOR)

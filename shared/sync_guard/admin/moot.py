@@ -32,9 +32,12 @@ being written to Zoho right now, or an event moved the record on) fails the even
 again: the engine knows it already (``already_processed``), and the release is tried again.
 
 Edited back into a customer, the record is decided afresh as a new customer: a Books customer held as its
-duplicate is held again by that decision. A CRM account held as its duplicate is decided by no Books event,
-so the processor then holds again what this vendor's retirement made moot, where it still stands
-(``MootHolds.restore_for``: the guard's hold, operation ``hold_again``; an admin's judgement since stands).
+duplicate is held again by that decision, and so is the record itself if it still is a duplicate (the
+guard's own hold of it is not restored as it was: the rules judge it as it is now; an admin's own hold of
+it was never released, and is the admin's still). A CRM account held as its duplicate is decided by no
+Books event, so the processor then holds again what this vendor's retirement made moot, where it still
+stands (``MootHolds.restore_for``: the guard's hold, operation ``hold_again``; an admin's judgement since
+stands).
 
 A vendor retired before the processor released such holds (or whose event never came again) keeps them
 until its next Books event. ``sync-guard quarantines release-moot`` finds them for every retired record at
