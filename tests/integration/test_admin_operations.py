@@ -203,6 +203,28 @@ def test_release_of_a_record_that_is_not_held_is_not_found(aws: AwsResources, qu
         _service().release("crm:1", actor="  ")
 
 
+def test_a_release_as_moot_names_its_vendors_or_is_refused_naming_the_field(
+    aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, companies = _held(aws, queues, sim, monkeypatch)
+    held, vendor = companies[0].duplicate.ref, companies[0].customer.ref
+
+    # a release as moot naming no vendor, or not a record, is refused before anything is written
+    for vendors in ([], ["nonsense"]):
+        with pytest.raises(InvalidPayload) as refused:
+            _service().release_moot(held, actor="user:carol", vendors=vendors)
+        assert refused.value.field == "vendors"
+    assert held in {h.hold_id for h in _service().list_holds()}
+
+    # one naming its vendor is audited as release_moot, the held record then the vendor, judging nothing
+    result = _service().release_moot(held, actor="user:carol", vendors=[vendor, vendor])
+    pipeline.drain()
+
+    assert (result.operation, result.entry.records) == ("release_moot", (held, vendor))
+    assert result.entry.note.startswith(f"{vendor} is a Books vendor now")
+    assert _service().record(held).cleared == frozenset()
+
+
 def test_confirm_keeps_the_hold_and_records_the_survivor(
     aws: AwsResources, queues: OutboxQueues, sim: ZohoSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
