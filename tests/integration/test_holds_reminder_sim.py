@@ -137,8 +137,9 @@ def test_a_hold_a_customer_turned_vendor_made_moot_is_released_not_reminded(
     assert (outcome["status"], outcome["found"]) == ("ok", 1)
     assert books_dup.ref not in {hold.hold_id for hold in service.list_holds()}
     page = AuditLog.from_settings(get_settings()).query(AuditQuery(record=books_dup.ref), limit=10)
-    [release] = [entry for entry in page.entries if entry.operation == "release"]
+    [release] = [entry for entry in page.entries if entry.operation == "release_moot"]
     assert release.actor == "guard"
+    assert release.records == (books_dup.ref, customer.ref)
     assert release.note.startswith(f"{customer.ref} is a Books vendor now")
 
 
