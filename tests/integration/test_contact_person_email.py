@@ -58,9 +58,20 @@ def deliver(
 def hale_joinery(aws: AwsResources, apps: tuple[ModuleType, ModuleType], sams_email: str) -> dict[str, Any]:
     """The CRM account and the Books business customer Zoho links to it (holding transactions), with Sam
     Okafor as a contact person at ``sams_email``; the customer's payload, for an edit to change."""
+    hale_joinery_in_crm(aws, apps)
+    contact = hale_joinery_in_books(sams_email)
+    deliver(aws, apps, "/webhooks/books", {"contact": contact})
+    return contact
+
+
+def hale_joinery_in_crm(aws: AwsResources, apps: tuple[ModuleType, ModuleType]) -> None:
     account = {"event": "create", "module": "Accounts", "id": ACCOUNT, "name": "Hale Joinery Ltd"}
     deliver(aws, apps, "/webhooks/crm", account | {"modified": "2026-03-02T09:00:00+00:00"})
-    contact = {
+
+
+def hale_joinery_in_books(sams_email: str) -> dict[str, Any]:
+    """The Books business customer linked to the account, with Sam Okafor at ``sams_email`` (its payload)."""
+    return {
         "contact_id": CUSTOMER,
         "contact_name": "Hale Joinery Ltd",
         "contact_type": "customer",
@@ -72,8 +83,6 @@ def hale_joinery(aws: AwsResources, apps: tuple[ModuleType, ModuleType], sams_em
         "created_time": "2024-05-02T09:00:00+0000",
         "last_modified_time": "2026-03-02T09:01:00+0000",
     }
-    deliver(aws, apps, "/webhooks/books", {"contact": contact})
-    return contact
 
 
 def sam(email: str) -> dict[str, Any]:
@@ -151,6 +160,30 @@ def test_a_contact_person_edited_away_from_its_crm_contact_holds_the_crm_contact
     assert entry.rules == ("EMAIL_MISMATCH",)
     assert (
         f"the CRM contact crm:{CONTACT} has {mask_email('sam.okafor@gmail.com')}"
+        in entry.findings[0].evidence
+    )
+    assert held_back(entry) == [f"crm:{CONTACT}"]
+
+
+def test_a_customer_linked_to_an_account_whose_contact_came_first_with_another_address_holds_the_contact(
+    aws_server: AwsResources, apps: tuple[ModuleType, ModuleType]
+) -> None:
+    # given the CRM account, not in Books yet, and Sam Okafor created under it with a private address
+    hale_joinery_in_crm(aws_server, apps)
+    settings = get_settings()
+    first = AuditLog.from_settings(settings).get(sam_in_crm(aws_server, apps, "sam.okafor@gmail.com"))
+    assert first is not None
+    assert first.rules == ()
+
+    # when the account's Books customer arrives linked to it, Sam its contact person at his work address
+    body = {"contact": hale_joinery_in_books("sam@hale-joinery.co.uk")}
+    entry = AuditLog.from_settings(settings).get(deliver(aws_server, apps, "/webhooks/books", body))
+
+    # then the CRM contact, found on the server under the contact person's name, is held back from the sync
+    assert entry is not None
+    assert entry.rules == ("EMAIL_MISMATCH",)
+    assert (
+        f"the CRM contact crm:{CONTACT} of crm:{ACCOUNT} has {mask_email('sam.okafor@gmail.com')}"
         in entry.findings[0].evidence
     )
     assert held_back(entry) == [f"crm:{CONTACT}"]

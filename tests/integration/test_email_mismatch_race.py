@@ -9,7 +9,9 @@ and finds none (the contact is not there yet). Each interleaving is one race: on
 the other event is decided and committed, then the first event's plan is committed. One of the two must see
 the other: the later commit is cancelled and its event decided again on fresh reads, and the mismatch is
 found whichever commits first. On a server that splits the plan, the check that does not fit is made by a
-read just before the transaction.
+read just before the transaction. The same holds of a contact created while its account's Books customer is
+created linked to the account: the contact's commit is cancelled by its account's pairing, the link's by the
+contact joining the key item of its name, which the link reads for the contact person of that name.
 """
 
 from __future__ import annotations
@@ -160,3 +162,37 @@ def test_a_customer_edited_while_its_contact_is_created_is_flagged_when_the_crea
     _mismatch(result, attempts=3)
     evidence = " ".join(result.entry.findings[0].evidence) if result.entry else ""
     assert f"the CRM contact crm:{CONTACT} has" in evidence
+
+
+def _before_the_pairing(matcher: Matcher) -> tuple[GuardEvent, GuardEvent]:
+    """The account, not in Books yet. Returns Sam Okafor's create in CRM under it at his private address,
+    and the create of the account's Books customer, linked to it, Sam its contact person at his work
+    address: neither sees the other until one commits (the contact shares no key with the customer)."""
+    _guard(matcher).process(event_for(crm_account(ACCOUNT, "Hale Joinery Ltd")))
+    contact = event_for(crm_contact(CONTACT, "Sam", "Okafor", PRIVATE, minutes=5, account=ACCOUNT))
+    return contact, _hale_joinery(WORK, minutes=1, own_email=ACCOUNTS)
+
+
+@pytest.mark.parametrize("first", ["contact", "link"])
+@pytest.mark.parametrize("shadow", SHADOWS)
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_a_contact_created_while_its_account_is_linked_in_books_is_flagged_whichever_commits_first(
+    aws_server: AwsResources, matcher: str, shadow: str, first: str
+) -> None:
+    # given Sam Okafor's create in CRM and the linked create of his account's Books customer, one read
+    # before the other commits: the contact's account not paired yet, the customer finding no contact
+    # under the contact person's name
+    chosen = MATCHERS[matcher]()
+    contact, link = _before_the_pairing(chosen)
+    event, other = (contact, link) if first == "contact" else (link, contact)
+    results: list[GuardResult] = []
+    repository = CommitsAfter(lambda: results.append(_guard(chosen).process(other)), SHADOWS[shadow]())
+    result = _guard(chosen, repository).process(event)
+    [meanwhile] = results
+    assert meanwhile.entry is not None
+    assert "EMAIL_MISMATCH" not in meanwhile.entry.rules
+
+    # then the later commit is cancelled (the contact's account was paired; the key item of the contact
+    # person's name was claimed) and its event, decided again, flags the contact
+    # (the link is read again under the contact person's name before its first commit)
+    _mismatch(result, attempts=2 if first == "contact" else 3)

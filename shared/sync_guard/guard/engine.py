@@ -60,6 +60,7 @@ from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, Record
 from sync_guard.rules.base import Rule
 from sync_guard.rules.catalogue import RULES
 from sync_guard.rules.crm_merge_orphan import merge_masters, merge_survivor
+from sync_guard.rules.email_mismatch import as_person
 from sync_guard.rules.mixed_mapping import mix_basis
 from sync_guard.store.shadow import MAX_KEY_MEMBERS, link_key
 from sync_guard.timefmt import utc_minute
@@ -117,6 +118,22 @@ def shadow_keys(record: PartyRecord, matcher: Matcher) -> frozenset[str]:
     if record.system is System.BOOKS and record.linked_crm_id:
         keys.add(link_key(record.linked_crm_id))
     return frozenset(keys)
+
+
+# The prefix of the matcher's exact-name keys (``sync_guard.matching.blocking``; its fakes use it too).
+NAME_KEY = "n:"
+
+
+def person_name_keys(matcher: Matcher, customer: PartyRecord) -> frozenset[str]:
+    """The exact-name keys (``n:``) a CRM contact of the name of one of ``customer``'s contact persons (one
+    with an address) is indexed under."""
+    return frozenset(
+        key
+        for person in customer.contact_persons
+        if person.email
+        for key in matcher.blocking_keys(as_person(customer, person))
+        if key.startswith(NAME_KEY)
+    )
 
 
 def storm_bucket(event: GuardEvent, window_seconds: int) -> int:
@@ -1407,6 +1424,22 @@ class Guard:
         keys = self.matcher.email_keys(dropped) - request.lookup_keys
         return replace(request, lookup_keys=request.lookup_keys | keys) if keys else None
 
+    def _with_linked_persons(
+        self, request: SnapshotRequest, record: PartyRecord | None, own: RecordState | None
+    ) -> SnapshotRequest | None:
+        """``request`` widened to the names of a Books business customer's contact persons when its link to
+        a CRM account is new (created linked, or linked now) and it does not look under them yet: the
+        account's CRM contacts made before the pairing, which share no key with the customer, are found
+        there, for ``EMAIL_MISMATCH`` to compare with the persons of their names."""
+        if record is None or record.system is not System.BOOKS or record.kind is not RecordKind.COMPANY:
+            return None
+        if not record.linked_crm_id or (
+            own is not None and not own.deleted and own.record.linked_crm_id == record.linked_crm_id
+        ):
+            return None
+        keys = person_name_keys(self.matcher, record) - request.lookup_keys - request.keys
+        return replace(request, lookup_keys=request.lookup_keys | keys) if keys else None
+
     def process(self, event: GuardEvent) -> GuardResult:
         """Decide on one event and commit the outcome once, however often the event is delivered.
 
@@ -1455,8 +1488,10 @@ class Guard:
                     event = event.model_copy(update={"operation": Operation.DELETE})
                 request = self._request(event, record)
                 continue
-            wider = self._with_completed_keys(request, event, record, snapshot.own) or (
-                self._with_dropped_addresses(request, record, snapshot.own)
+            wider = (
+                self._with_completed_keys(request, event, record, snapshot.own)
+                or self._with_dropped_addresses(request, record, snapshot.own)
+                or self._with_linked_persons(request, record, snapshot.own)
             )
             if wider is not None:
                 request = wider

@@ -8,7 +8,9 @@ the other side who has the same normalised name and is at least a possible match
 with the contact person of the same normalised name of the Books business customer its account is paired
 with: with "Accounts & their Contacts" the sync makes the contact that customer's contact person, matched
 by email. The other way round, fires on an edit of a linked Books business customer that changes the address
-of the contact person a CRM contact of the account was synced with, leaving none in common.
+of the contact person a CRM contact of the account was synced with, leaving none in common, and when a Books
+business customer is linked to a CRM account (created linked, or linked later) one of whose contacts, made
+before the pairing, has a contact person's name but no address in common with the customer.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class EmailMismatch(Rule):
         if ctx.is_delete:
             return None
         if ctx.record.kind is RecordKind.COMPANY:
-            return self._contact_person_edited_away(ctx)
+            return self._contact_person_edited_away(ctx) or self._linked_apart_from_contact(ctx)
         mine = emails_of(ctx.record)
         email_changed = ctx.previous is not None and emails_of(ctx.previous.record) != mine
         # An email removed leaves no address to disagree on: the next one typed in is checked.
@@ -131,6 +133,46 @@ class EmailMismatch(Rule):
                 continue
             return self._contact_person_finding(ctx, contact, paired, person)
         return None
+
+    def _linked_apart_from_contact(self, ctx: RuleContext) -> Finding | None:
+        """A Books business customer newly linked to a CRM account (created linked, or linked now), one of
+        whose CRM contacts, there before the pairing, has the name of a contact person of the customer but
+        no address in common with the customer: the sync, which makes the account's contacts the customer's
+        contact persons and pairs them by email, is about to add the contact as a second one. (A contact
+        made after the pairing is compared by its own event: ``_apart_from_contact_person``.)"""
+        if ctx.record.system is not System.BOOKS or not ctx.link_changed:
+            return None
+        cleared = ctx.previous.cleared if ctx.previous is not None else frozenset()
+        for contact in ctx.link_contacts:
+            theirs = emails_of(contact.record)
+            name = ctx.name_key(contact.record)
+            if not theirs or not name or _judged_distinct(ctx.ref, cleared, contact):
+                continue
+            if _shares_an_address(ctx.record, theirs):
+                continue  # the sync pairs the contact with that contact person, whatever its name
+            person = next((p for p in _namesakes(ctx, ctx.record, name) if _addresses(p)), None)
+            if person is not None:
+                return self._linked_finding(ctx, contact, person)
+        return None
+
+    def _linked_finding(self, ctx: RuleContext, contact: RecordState, person: ContactPerson) -> Finding:
+        theirs = emails_of(contact.record)
+        who = _who(person)
+        account = f"crm:{ctx.record.linked_crm_id}"
+        explanation = (
+            f"{describe(ctx.record)} is now linked to the CRM account {account}, whose contact "
+            f"{describe(contact.record)} has the name of its {who} but no email address in common with "
+            "it: the sync pairs contact persons by email, so at its next run it adds the contact to this "
+            "customer as a second contact person."
+        )
+        evidence = [
+            f"{ctx.ref} is linked to {account}; its {who} has {listed(_addresses(person))}",
+            f"the CRM contact {contact.ref} of {account} has {listed(theirs)}",
+        ]
+        # Held, the CRM contact is taken back from the sync, as for a contact person edited away.
+        return self.finding(
+            subject=contact.ref, explanation=explanation, evidence=evidence, related=[ctx.ref, contact.ref]
+        )
 
     def _contact_person_finding(
         self, ctx: RuleContext, contact: RecordState, paired: ContactPerson, person: ContactPerson
@@ -244,11 +286,11 @@ def _namesakes(ctx: RuleContext, customer: PartyRecord, name: str) -> list[Conta
     if not name:
         return []
     return [
-        person for person in customer.contact_persons if ctx.name_key(_as_person(customer, person)) == name
+        person for person in customer.contact_persons if ctx.name_key(as_person(customer, person)) == name
     ]
 
 
-def _as_person(customer: PartyRecord, person: ContactPerson) -> PartyRecord:
+def as_person(customer: PartyRecord, person: ContactPerson) -> PartyRecord:
     """A contact person as a person record, for the matcher's person-name normalisation."""
     return PartyRecord(
         system=System.BOOKS,

@@ -521,6 +521,15 @@ def test_set_to_quarantine_the_crm_contact_is_held_never_the_business_customer(i
     assert replay.shadow.states[HALE_ACCOUNT].held_by is None
 
 
+def _about_sam_in_crm_masked(entry: AuditEntry) -> None:
+    """The mismatch is about Sam Okafor's CRM contact, and neither of his addresses is in its text."""
+    finding = next(f for f in entry.findings if f.code == "EMAIL_MISMATCH")
+    assert finding.subject == SAM_CRM
+    said = " ".join((finding.explanation, *finding.evidence))
+    assert "sam@hale-joinery" not in said
+    assert "sam.okafor@" not in said
+
+
 def _sam_synced_as_contact_person(replay: Replay, **fields: Any) -> None:
     """Sam Okafor in CRM under the paired account and as the customer's contact person, one address."""
     _hale_joinery_paired(replay, _sam("sam.okafor@gmail.com"), **fields)
@@ -556,11 +565,7 @@ def test_a_contact_person_whose_email_is_edited_away_from_its_crm_contact_is_a_m
         f"{mask_email('sam.okafor@gmail.com')} to {mask_email('sam@hale-joinery.co.uk')}",
         f"the CRM contact {SAM_CRM} has {mask_email('sam.okafor@gmail.com')}",
     )
-    finding = next(f for f in books.findings if f.code == "EMAIL_MISMATCH")
-    assert finding.subject == SAM_CRM
-    said = " ".join((finding.explanation, *finding.evidence))
-    assert "sam@hale-joinery" not in said
-    assert "sam.okafor@" not in said
+    _about_sam_in_crm_masked(books)
 
 
 def test_a_contact_person_edit_that_keeps_an_address_in_common_is_no_mismatch() -> None:
@@ -740,3 +745,76 @@ def test_a_crm_contact_edited_away_from_a_customer_released_as_not_its_duplicate
     assert "EMAIL_MISMATCH" not in crm.rules
     assert crm.decision is Decision.ALLOW
     assert replay.shadow.states[JANE_CRM].held_by == books.entry_id
+
+
+def _sam_before_the_pairing(replay: Replay, email: str) -> None:
+    """The CRM account, not yet in Books, and its contact Sam Okafor with ``email``: nothing to compare."""
+    replay.crm("create", "5725520", name="Hale Joinery Ltd", email="accounts@hale-joinery.co.uk")
+    assert "EMAIL_MISMATCH" not in _sam_in_crm(replay, "create", email).rules
+
+
+def _hale_joinery_linked(replay: Replay, *persons: dict[str, Any]) -> AuditEntry:
+    """The account's Books customer created, linked to it, with ``persons``."""
+    return replay.books(
+        "create",
+        "460520",
+        contact_name="Hale Joinery Ltd",
+        zcrm_account_id="5725520",
+        contact_persons=list(persons),
+    )
+
+
+def test_a_books_customer_created_linked_to_an_account_whose_contact_has_another_email() -> None:
+    # given Sam Okafor in CRM under an account that has no Books customer yet, with a private address
+    replay = Replay()
+    _sam_before_the_pairing(replay, "sam.okafor@gmail.com")
+
+    # when the account's Books customer is created, linked to it, with Sam as its contact person at his
+    # work address
+    books = _hale_joinery_linked(replay, _sam("sam@hale-joinery.co.uk"))
+
+    # then the contact, which shares no key with the customer, was looked for under the contact person's
+    # name and found apart from it: flagged, the CRM contact its subject, both addresses masked
+    assert_decided(
+        books,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{HALE_CUSTOMER} is linked to {HALE_ACCOUNT}; its contact person 'Sam Okafor' (460000000099001) has "
+        f"{mask_email('sam@hale-joinery.co.uk')}",
+        f"the CRM contact {SAM_CRM} of {HALE_ACCOUNT} has {mask_email('sam.okafor@gmail.com')}",
+    )
+    _about_sam_in_crm_masked(books)
+
+
+def test_a_books_customer_linked_later_to_an_account_whose_contact_has_another_email_is_a_mismatch() -> None:
+    # given Sam Okafor in CRM, and the account's Books customer made in Books, not linked
+    replay = Replay()
+    _sam_before_the_pairing(replay, "sam.okafor@gmail.com")
+    unlinked = {"contact_name": "Hale Joinery Ltd", "contact_persons": [_sam("sam@hale-joinery.co.uk")]}
+    assert "EMAIL_MISMATCH" not in replay.books("create", "460520", **unlinked).rules
+
+    # when the sync links it to the account
+    books = replay.books("edit", "460520", zcrm_account_id="5725520", **unlinked)
+
+    # then the mismatch is found on the link
+    assert "EMAIL_MISMATCH" in books.rules
+    # and an edit of the linked customer that changes nothing of its persons is not checked again
+    again = replay.books("edit", "460520", zcrm_account_id="5725520", phone="01632 960000", **unlinked)
+    assert "EMAIL_MISMATCH" not in again.rules
+
+
+@pytest.mark.parametrize(
+    "person",
+    [
+        _sam("Sam.Okafor@gmail.com "),  # the contact's address, as the sync compares it
+        _sam("sam@hale-joinery.co.uk", first="Samuel"),  # another name
+        {"contact_person_id": "460000000099001", "first_name": "Sam", "last_name": "Okafor"},  # no address
+    ],
+)
+def test_a_books_customer_linked_with_its_contacts_address_or_no_namesake_is_no_mismatch(
+    person: dict[str, Any],
+) -> None:
+    replay = Replay()
+    _sam_before_the_pairing(replay, "sam.okafor@gmail.com")
+    books = _hale_joinery_linked(replay, person)
+    assert "EMAIL_MISMATCH" not in books.rules
