@@ -4,13 +4,14 @@ Where the sync pairs contact persons, a different email on the Books contact per
 contact is enough to fail the match and create a duplicate. Fires for a person (CRM contact, Books
 individual) new to the guard or whose email changed, when it shares no email address with the person the
 sync pairs it with (its partner in the shadow, for an edit of a paired person), or else with a person on
-the other side who has the same normalised name and is at least a possible match, or else (a CRM contact)
-with the contact person of the same normalised name of the Books business customer its account is paired
-with: with "Accounts & their Contacts" the sync makes the contact that customer's contact person, matched
-by email. The other way round, fires on an edit of a linked Books business customer that changes the address
-of the contact person a CRM contact of the account was synced with, leaving none in common, and when a Books
-business customer is linked to a CRM account (created linked, or linked later) one of whose contacts, made
-before the pairing, has a contact person's name but no address in common with the customer.
+the other side who has the same normalised name and is at least a possible match, or else (a CRM contact,
+also one moved under another account) with the contact person of the same normalised name of the Books
+business customer its account is paired with: with "Accounts & their Contacts" the sync makes the contact
+that customer's contact person, matched by email. The other way round, fires on an edit of a linked Books
+business customer that changes the address of the contact person a CRM contact of the account was synced
+with, leaving none in common, and when a Books business customer is linked to a CRM account (created
+linked, or linked later) one of whose contacts, made before the pairing, has a contact person's name but no
+address in common with the customer.
 """
 
 from __future__ import annotations
@@ -68,8 +69,11 @@ class EmailMismatch(Rule):
         mine = emails_of(ctx.record)
         email_changed = ctx.previous is not None and emails_of(ctx.previous.record) != mine
         # An email removed leaves no address to disagree on: the next one typed in is checked.
-        if not mine or not (ctx.is_new or email_changed):
+        if not mine:
             return None
+        if not (ctx.is_new or email_changed):
+            # A contact moved under another account becomes a contact person of that account's customer.
+            return self._apart_from_contact_person(ctx, mine) if _moved(ctx) else None
         return (
             self._drifted_from_partner(ctx, mine)
             or self._twin_on_other_side(ctx, mine)
@@ -222,6 +226,10 @@ class EmailMismatch(Rule):
         subject = describe(ctx.record)
         if previous is None:
             opening, first_line = f"{subject} has", f"{ctx.ref} email: {listed(mine)}"
+        elif emails_of(previous.record) == mine:
+            account = f"crm:{ctx.record.account_id}"
+            opening = f"{subject} was moved to the account {account}, and has"
+            first_line = f"{ctx.ref} moved to the account {account}; its email: {listed(mine)}"
         else:
             opening = f"The email of {subject} was changed, and it now has"
             first_line = (
@@ -248,6 +256,16 @@ class EmailMismatch(Rule):
         return self.finding(
             subject=subject, explanation=explanation, evidence=evidence + why, related=[ctx.ref, other.ref]
         )
+
+
+def _moved(ctx: RuleContext) -> bool:
+    """Whether the event's CRM contact was moved under another account (its ``Account_Name`` changed)."""
+    previous = ctx.previous
+    return (
+        previous is not None
+        and bool(ctx.record.account_id)
+        and previous.record.account_id != ctx.record.account_id
+    )
 
 
 def _judged_distinct(ref: str, cleared: frozenset[str], other: RecordState) -> bool:

@@ -378,8 +378,7 @@ def _sam_in_crm(replay: Replay, event: str, email: str, **fields: Any) -> AuditE
         first_name="Sam",
         last_name="Okafor",
         email=email,
-        account_id="5725520",
-        **fields,
+        **({"account_id": "5725520"} | fields),
     )
 
 
@@ -818,3 +817,33 @@ def test_a_books_customer_linked_with_its_contacts_address_or_no_namesake_is_no_
     _sam_before_the_pairing(replay, "sam.okafor@gmail.com")
     books = _hale_joinery_linked(replay, person)
     assert "EMAIL_MISMATCH" not in books.rules
+
+
+def test_a_crm_contact_moved_under_a_paired_account_apart_from_its_namesake_contact_person() -> None:
+    # given the paired account and customer, Sam Okafor its contact person at his work address, and Sam
+    # in CRM at his private address under another account, with no Books customer
+    replay = Replay()
+    _hale_joinery_paired(replay, _sam("sam@hale-joinery.co.uk"))
+    replay.crm("create", "5725600", name="Okafor Carpentry")
+    assert (
+        "EMAIL_MISMATCH"
+        not in _sam_in_crm(replay, "create", "sam.okafor@gmail.com", account_id="5725600").rules
+    )
+
+    # when the contact is moved under the paired account, its address unchanged
+    crm = _sam_in_crm(replay, "edit", "sam.okafor@gmail.com")
+
+    # then it is compared with the customer's contact persons as a new contact of the account would be
+    assert_decided(
+        crm,
+        "EMAIL_MISMATCH",
+        Decision.FLAG,
+        f"{SAM_CRM} moved to the account {HALE_ACCOUNT}; its email: {mask_email('sam.okafor@gmail.com')}",
+        f"its account {HALE_ACCOUNT} is paired with {HALE_CUSTOMER}, whose contact person 'Sam Okafor' "
+        f"(460000000099001) has {mask_email('sam@hale-joinery.co.uk')}",
+    )
+    # and an edit that moves nothing and keeps its address is not checked again
+    assert (
+        "EMAIL_MISMATCH"
+        not in _sam_in_crm(replay, "edit", "sam.okafor@gmail.com", phone="01632 960000").rules
+    )
