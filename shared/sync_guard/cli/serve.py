@@ -78,7 +78,6 @@ def serve(
     `replay-dlq` reach it with no extra flags.
     """
     require_local_stack_packages("serve")
-    from sync_guard.local.stack import LocalStack
 
     console = Console()
     # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
@@ -109,12 +108,7 @@ def serve(
         simulator = ZohoSimulator(seed=seed, port=0).start()
         environment |= simulator.settings_env()
         zoho_url = simulator.url
-    stack = LocalStack(
-        state_dir,
-        port=port,
-        parameters=stack_parameters(zoho, mode),
-        extra_environment=environment,
-    )
+    stack = serve_stack(state_dir, port=port, zoho=zoho, mode=mode, environment=environment)
     emitter = None
     native_sync = None
     try:
@@ -152,6 +146,22 @@ def serve(
         if simulator is not None:
             simulator.stop()
     console.print("Stopped.")
+
+
+def serve_stack(
+    state_dir: Path, *, port: int, zoho: ZohoTarget, mode: Mode, environment: dict[str, str]
+) -> LocalStack:
+    """The local stack ``serve`` runs (not started), ``environment`` pointing its functions at ``zoho``."""
+    from sync_guard.local.stack import LocalStack
+
+    return LocalStack(
+        state_dir,
+        port=port,
+        parameters=stack_parameters(zoho, mode),
+        extra_environment=environment,
+        # The simulator starts empty with each serve, the tables do not: it issued none of their tokens.
+        zoho_starts_afresh=zoho is ZohoTarget.SIMULATOR,
+    )
 
 
 def stack_parameters(zoho: ZohoTarget, mode: Mode) -> dict[str, str]:

@@ -39,6 +39,7 @@ from sync_guard.local.runtime import (
 )
 from sync_guard.local.template import DEFAULT_TEMPLATE, create_tables, load_template
 from sync_guard.store.aws import reset_clients
+from sync_guard.zoho.token_cache import DynamoTokenCache
 
 REGION = "eu-west-2"
 STACK_FILE = "stack.json"
@@ -167,9 +168,15 @@ class LocalStack:
         prefix: str = "local",
         schedule_interval_seconds: float | None = None,
         dynamodb_front: Callable[[str], str] | None = None,
+        zoho_starts_afresh: bool = False,
     ) -> None:
         """``dynamodb_front``: given the DynamoDB server's URL, the endpoint the functions get instead (a
-        test's proxy that fails some of their calls); the admin commands keep the server's own URL."""
+        test's proxy that fails some of their calls); the admin commands keep the server's own URL.
+
+        ``zoho_starts_afresh``: the Zoho of ``extra_environment`` started with this stack (a simulator),
+        so the access token kept in the tables from an earlier run is one it never issued, and is dropped:
+        kept, it would be refused, and a token minutes old refused reads as a scope missing (every Zoho
+        call failing as ``zoho_permission_denied`` until it is ten minutes old)."""
         self.state_dir = state_dir
         self.port = port
         self.template_path = template_path
@@ -184,6 +191,7 @@ class LocalStack:
         # Locally, scheduled functions may run more often than their rate() so that a demo sees them work.
         self.schedule_interval_seconds = schedule_interval_seconds
         self.dynamodb_front = dynamodb_front
+        self.zoho_starts_afresh = zoho_starts_afresh
         self.event_sources: list[SqsEventSource] = []
         self.schedules: list[ScheduleEventSource] = []
         self.http: HttpApiServer | None = None
@@ -270,6 +278,10 @@ class LocalStack:
         resources = self.template["Resources"]
         refs: dict[str, str] = {}
         table_env = create_tables(self._client("dynamodb"), self.prefix, self.template_path)
+        client_id = self.extra_environment.get("SYNC_GUARD_ZOHO_CLIENT_ID")
+        if self.zoho_starts_afresh and self.persist and client_id:
+            shadow = table_env["SYNC_GUARD_SHADOW_TABLE"]
+            DynamoTokenCache(self._client("dynamodb"), shadow, client_id).forget()
         for table_logical_id in (r for r, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"):
             refs[table_logical_id] = f"{self.prefix}-{table_logical_id}"
         sqs = self._client("sqs")

@@ -285,6 +285,12 @@ class DynamoTokenCache:
             if not is_conditional_check_failure(error):  # another container's lease by now: left alone
                 raise
 
+    def forget(self) -> None:
+        """Drop the stored token and its bookkeeping: for a Zoho that never issued it (the local stack's
+        simulator, started afresh beside tables kept from an earlier run), where it is no token at all
+        and its mints were not counted. The next call mints."""
+        self._client.delete_item(TableName=self.table, Key=self._key)
+
     def put(self, token: CachedToken, *, expected_version: int | None) -> bool:
         """Store ``token`` if the version is still the one read (mints are counted per request sent)."""
         names = {"#version": "version"}

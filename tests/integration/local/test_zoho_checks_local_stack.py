@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from sync_guard.cli.checks import ChecksTarget
-from sync_guard.cli.serve import ZohoTarget, stack_parameters
+from sync_guard.cli.serve import ZohoTarget, serve_stack, stack_parameters
 from sync_guard.config import Mode
 from sync_guard.local.runtime import ScheduleEventSource
-from sync_guard.local.stack import LocalStack
+from sync_guard.local.stack import DYNAMODB_LOG, LocalStack
 from sync_guard.local.zoho_simulator import FaultKind, Source, ZohoSimulator
 from sync_guard.reconcile.checks import BOOKS_MODIFIED_CHECK
 from tests.support.local import watched_stack
@@ -108,6 +108,32 @@ def test_serve_against_live_zoho_leaves_the_deployed_guards_channel_alone(
     assert sim.state.crm_watch_list() == []
     # while against the simulator the channel is the local one
     assert stack_parameters(ZohoTarget.SIMULATOR, Mode.ENFORCE) == {"Mode": "enforce"}
+
+
+def test_serve_started_again_on_its_kept_tables_calls_its_new_simulator_with_a_token_it_issued(
+    tmp_path: Path, log_watch: LogWatch
+) -> None:
+    # given serve's stack run once (as `make demo` leaves it, or serve stopped), its Zoho calls having
+    # stored an access token in the tables, which serve keeps; its simulator, and the token, gone with it
+    state_dir = tmp_path / "stack"
+    results: list[dict[str, Any]] = []
+    for _run in ("first", "again"):
+        with ZohoSimulator(seed=0) as simulator:  # serve's simulator: the same seed, a fresh state
+            environment = simulator.settings_env() | {"SYNC_GUARD_NOTIFY_FILE": str(tmp_path / "notices.txt")}
+            stack = serve_stack(
+                state_dir, port=0, zoho=ZohoTarget.SIMULATOR, mode=Mode.ENFORCE, environment=environment
+            )
+            with log_watch.following("serve's DynamoDB Local", state_dir / DYNAMODB_LOG), stack:
+                # when the checks run, minutes after the first run's token was minted (a check that
+                # fails fails the invocation, naming its error)
+                checks = zoho_checks(stack)
+                results.append(checks.invoke(checks.scheduled_event()))
+
+    # then the second run's calls reach Zoho too: not refused for a token this simulator never issued
+    # (which, minutes old, read as a scope the refresh token lacks: every check failed for ten minutes)
+    for result in results:
+        assert result["notification_channel"]["status"] == "ok", result["notification_channel"]
+        assert result[BOOKS_MODIFIED_CHECK]["status"] == "ok", result[BOOKS_MODIFIED_CHECK]
 
 
 def run_checks_command(
