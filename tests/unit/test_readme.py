@@ -580,3 +580,18 @@ def test_the_readmes_webhook_answers_name_each_media_type_read_as_json_without_s
     answers = README.split("What the endpoints answer", 1)[1].split("\n\n", 1)[0]
     unnamed = [media for media in JSON_TYPES if "json" not in media and f"`{media}`" not in answers]
     assert not unnamed, f"the README's 415 reads as if {unnamed} were refused"
+
+
+def test_every_file_the_docs_name_by_its_path_is_there() -> None:
+    # `tests/support/logs.py`, `shared/sync_guard/notify/catalogue.py`: a stranger opens the path as
+    # written, from the project's root (or, as a link would, from the doc's folder). A path abbreviated
+    # on purpose (`.../zoho_simulator/webhooks.py`) or with a placeholder (`functions/<name>/`) is no path.
+    checked = 0
+    for path in DOCS:
+        prose = FENCED.sub("", path.read_text(encoding="utf-8"))
+        for span in set(re.findall(r"`([^`\s]+/[^`\s]+\.[a-z]{2,4})`", prose)):
+            if span.startswith(("...", "http")) or re.search(r"[<{*]", span):
+                continue
+            assert (ROOT / span).exists() or (path.parent / span).exists(), f"{path.name}: no file `{span}`"
+            checked += 1
+    assert checked > 10
