@@ -566,10 +566,12 @@ def test_the_readmes_prerequisites_name_the_python_sam_build_needs() -> None:
     assert f"`python{version}`" in prerequisites
 
 
-def test_the_readme_creates_the_iam_group_it_attaches_a_policy_to() -> None:
+def test_the_readme_creates_the_iam_group_it_attaches_a_policy_to_and_puts_people_in_it() -> None:
+    # A group created in a fresh account has no members: its policy reaches nobody until someone is added.
     for group in re.findall(r"attach-group-policy --group-name ([\w-]+)", README):
         created = README.find(f"create-group --group-name {group}")
         assert -1 < created < README.index(f"attach-group-policy --group-name {group}"), group
+        assert f"add-user-to-group --group-name {group}" in README, f"nobody is put in {group}"
 
 
 def test_the_readmes_webhook_answers_name_each_media_type_read_as_json_without_saying_so() -> None:
