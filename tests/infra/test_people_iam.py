@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -34,6 +35,7 @@ from tests.support.iam import (
 )
 from tests.unit.guard.builders import crm_account, state
 
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 _IVY = ("--actor", "user:ivy")
 PEOPLE_POLICIES = (OPERATOR_POLICY, AUDITOR_POLICY)
@@ -56,6 +58,11 @@ def _resources(statement: dict[str, Any]) -> list[Any]:
     return listed if isinstance(listed, list) else [listed]
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    listed = statement["Action"]
+    return listed if isinstance(listed, list) else [listed]
+
+
 def _routes(template: dict[str, Any], policy: str) -> set[tuple[str, str]]:
     """(method, path) of each admin API route the policy lets a person call."""
     routes = set()
@@ -74,7 +81,7 @@ def _without(template: dict[str, Any], policy: str, sid: str, action: str) -> di
     changed = copy.deepcopy(template)
     for statement in _statements(changed, policy):
         if statement.get("Sid") == sid:
-            listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            listed = _actions(statement)
             assert action in listed, (sid, action)
             statement["Action"] = [a for a in listed if a != action]
             return changed
@@ -264,3 +271,56 @@ def test_reading_zoho_as_the_guard_needs_the_operators_grant_on_the_zoho_secret(
 
     assert ran.exit_code == 0, (ran.exception, ran.output)
     assert len(json.loads(ran.output)["holds"]) == 1
+
+
+# What docs/operations.md's table of the operator's grants calls each resource it names in its "On" column.
+_DOCUMENTED_RESOURCES = {
+    "the stack": STACK,
+    "shadow table": "ShadowTable",
+    "audit table": "AuditTable",
+    "outbox table": "OutboxTable",
+    "events table": "EventsTable",
+    "outbox and processing queues": ("OutboxQueue", "ProcessingQueue"),
+    "both dead-letter queues": ("ProcessingDeadLetterQueue", "OutboxDeadLetterQueue"),
+    "the Zoho secret": "ZohoSecretName",
+    "the checks function": "ZohoChecksFunction",
+    "each admin API route": "AdminApi",
+}
+
+
+def _resource_name(resource: Any) -> str:
+    """The logical id (or parameter) a statement's resource is built from."""
+    if "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if "Ref" in resource:
+        return str(resource["Ref"])
+    [name] = {n for n in re.findall(r"\$\{(\w+)\}", resource["Fn::Sub"]) if not n.startswith("AWS")}
+    return name
+
+
+def test_the_operator_grants_docs_operations_md_lists_are_the_policys(template: dict[str, Any]) -> None:
+    # The table a deployer reads to know what attaching the operator policy hands out, and an IAM admin
+    # checks before approving it: a grant added to (or taken from) the template alone would make it lie.
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    table = operations.split("What the operator policy grants", 1)[1].split("\n\n", 2)[1]
+    documented: set[tuple[str, str]] = set()
+    for row in table.splitlines()[2:]:
+        grants, on = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        service = ""
+        actions = []
+        for action in re.findall(r"`([\w:-]+)`", grants.split("(and")[0]):  # "(and `kms:Decrypt` ...)"
+            service, _, name = action.rpartition(":") if ":" in action else (service, ":", action)
+            actions.append(f"{service}:{name}")
+        named = _DOCUMENTED_RESOURCES[on]
+        for resource in named if isinstance(named, tuple) else (named,):
+            documented |= {(resource, action) for action in actions}
+    granted = {
+        (_resource_name(resource), action)
+        for statement in _statements(template, OPERATOR_POLICY)
+        if not str(statement["Action"]).startswith("kms:")  # on the key SecretsKmsKeyId names, if any
+        for action in _actions(statement)
+        for resource in _resources(statement)
+    }
+    assert documented == granted, (
+        f"docs only: {sorted(documented - granted)}; template only: {sorted(granted - documented)}"
+    )
