@@ -43,7 +43,15 @@ from typing import Any
 from sync_guard.cli.replay_dlq import QueueChoice, replay
 from sync_guard.errors import InvalidPayload
 from sync_guard.guard.model import EntryKind
-from sync_guard.local.scenarios.guarded import ZOHO_CHECKS_FUNCTION, GuardedEnvironment, GuardNotIdle
+from sync_guard.local.scenarios.guarded import (
+    ZOHO_CHECKS_FUNCTION,
+    GuardedEnvironment,
+    GuardNotIdle,
+    Look,
+    actions_under_way,
+    name_actions,
+    queue_depths,
+)
 from sync_guard.local.scenarios.world import World
 from sync_guard.local.zoho_simulator.faults import (
     DEFAULT_KINDS,
@@ -285,13 +293,18 @@ class FaultRun:
         emitter: ControlledEmitter,
         profile: FaultProfile,
         dynamodb: DynamoFaultProxy | None = None,
+        *,
+        stall_seconds: float = 120.0,
     ) -> None:
         """``dynamodb``: the proxy the functions reach DynamoDB through (needed when the profile has
-        DynamoDB fail)."""
+        DynamoDB fail); ``stall_seconds``: how long a wait for the guard goes on with nothing moving
+        (longer than any one of the guard's retries takes: a Lambda's batch of DynamoDB calls each
+        retried five times, a read timed out)."""
         simulator = environment.simulator
         assert simulator is not None
         assert dynamodb is not None or not profile.dynamodb_rate, "DynamoDB faults need the proxy"
         self.environment = environment
+        self.stall_seconds = stall_seconds
         self.world = world
         self.emitter = emitter
         self.profile = profile
@@ -309,6 +322,7 @@ class FaultRun:
         #: The webhooks refused and re-delivered so far (their positions in ``emitter.results``).
         self.redelivered: set[int] = set()
         self.checks_runs = 0
+        self._step_started = (time.monotonic(), 0, 0)
         #: The sides that failed since the last healing (dead letters to replay, webhooks to send again).
         self.unhealed: set[str] = set()
         self.fed_before = set(events_fed_by_checks(environment))
@@ -317,8 +331,7 @@ class FaultRun:
 
     def _flush(self) -> None:
         """Wait until every webhook queued so far has its answer (a stretch's bounds are positions)."""
-        if not self.emitter.flush(timeout=300.0):
-            raise GuardNotIdle("webhooks still being delivered")
+        self.environment.wait_until(stall_seconds=self.stall_seconds)
 
     @property
     def failing(self) -> bool:
@@ -362,6 +375,26 @@ class FaultRun:
         if self.dynamodb_stretches and self.dynamodb_stretches[-1][1] < 0:
             self.dynamodb_stretches[-1][1] = len(self.emitter.results)
         self.dynamodb_failing = False
+
+    def step_begins(self) -> None:
+        """Note where a step starts, for :meth:`step_took`."""
+        self._step_started = (time.monotonic(), len(self.emitter.results), self._dynamodb_faults())
+
+    def step_took(self) -> str:
+        """Where the time of the step since :meth:`step_begins` went: the webhooks posted (one at a time),
+        how many the guard refused and the slowest answer, and the DynamoDB faults the functions met."""
+        started, posted, faults = self._step_started
+        results = self.emitter.results[posted:]
+        refused = sum(1 for r in results if not 200 <= r.status < 300)
+        slowest = max((r.seconds for r in results), default=0.0)
+        return (
+            f"{time.monotonic() - started:.0f} s: {len(results)} webhooks in "
+            f"{sum(r.seconds for r in results):.0f} s ({refused} refused, slowest {slowest:.1f} s), "
+            f"{self._dynamodb_faults() - faults} DynamoDB faults"
+        )
+
+    def _dynamodb_faults(self) -> int:
+        return sum(self.dynamodb.injected.values()) if self.dynamodb is not None else 0
 
     def refusal_excused(self, position: int, result: DeliveryResult) -> bool:
         """Whether the guard may have refused the webhook at ``position`` in ``emitter.results``: a 5xx or
@@ -441,49 +474,43 @@ class FaultRun:
         checks.invoke(checks.scheduled_event())
         self.checks_runs += 1
 
-    def wait_quiet(self, timeout: float | None = None) -> None:
+    def wait_quiet(self) -> None:
         """Wait until every webhook is posted, both queues are empty (each message handled or
         dead-lettered), no action is pending, running or retrying, and no new webhook came meanwhile.
 
-        Within ``timeout`` seconds: by default two minutes, five while DynamoDB fails (the guard's calls
-        then wait out botocore's backoff or their read timeout, and a webhook may take the emitter's whole
-        ten seconds before it counts as unanswered: webhooks go out one at a time)."""
-        if timeout is None:
-            timeout = 300.0 if self.dynamodb_failing else 120.0
+        For as long as the guard moves (:class:`Progress`: webhooks answered, messages taken, handled or
+        dead-lettered, actions tried), up to :data:`~sync_guard.local.scenarios.guarded.IDLE_CAP_SECONDS`;
+        what is stuck is named once nothing moved for :attr:`stall_seconds`. While DynamoDB fails a
+        webhook may take the emitter's whole ten seconds (webhooks go out one at a time) and a message
+        several of botocore's retries, so a step may take minutes on a loaded machine without a stall."""
+        self.environment.wait_until(self.look_quiet, stall_seconds=self.stall_seconds)
+
+    def look_quiet(self) -> Look:
+        """The guard's queues and outbox as :meth:`wait_quiet` sees them."""
         settings = self.environment.settings
-        sqs = aws.client("sqs", settings)
-        outbox = Outbox.from_settings(settings)
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.emitter.flush(timeout=remaining):
-                raise GuardNotIdle("webhooks still being delivered")
-            seen = len(self.emitter.results)
-            queued = sum(_depth(sqs, url) for url in (settings.queue_url, settings.outbox_queue_url))
-            busy = any(outbox.by_status(status, limit=1) for status in ("pending", "running", "retrying"))
-            if (
-                not queued
-                and not busy
-                and self.emitter.flush(timeout=0)
-                and len(self.emitter.results) == seen
-            ):
-                return
-            if time.monotonic() > deadline:
-                raise GuardNotIdle(f"{queued} messages queued, outbox busy: {busy}")
-            time.sleep(0.05)  # the poll interval of a bounded readiness check
+        depths = queue_depths(settings)
+        busy = actions_under_way(Outbox.from_settings(settings))
+        queued = sum(sum(depths[name]) for name in ("processing", "outbox"))
+        stuck = "; ".join(
+            f"{name} queue: {waiting} waiting, {in_flight} in flight"
+            for name, (waiting, in_flight) in depths.items()
+            if waiting or in_flight
+        )
+        return Look(
+            not queued and not busy,
+            (tuple(depths.values()), busy),
+            f"{stuck or 'queues empty'}; outbox: {name_actions(busy) or 'nothing under way'}",
+        )
 
     def final_problems(self, emails: Iterable[str]) -> list[str]:
         """The promises read once everything healed (call after :meth:`heal`)."""
         settings = self.environment.settings
         simulator = self.environment.simulator
         assert simulator is not None
-        sqs = aws.client("sqs", settings)
         outbox = Outbox.from_settings(settings)
+        depths = queue_depths(settings)
         problems = stuck_work(
-            {
-                name: _depth(sqs, url)
-                for name, url in (("processing", settings.dlq_url), ("outbox", settings.outbox_dlq_url))
-            },
+            {name: sum(depths[f"{name} dead-letter"]) for name in ("processing", "outbox")},
             [
                 (a.action.action_id, status)
                 for status in UNFINISHED_ACTIONS
@@ -508,17 +535,6 @@ class FaultRun:
         problems += redundant_writes(requests, self.world.state.changes)
         problems += emails_in_clear((entry.get("doc", "") for entry in entries), emails)
         return problems
-
-
-def _depth(sqs: Any, url: str) -> int:
-    """Visible plus in-flight messages of a queue."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
 
 
 def audit_entries(environment: GuardedEnvironment) -> list[dict[str, str]]:

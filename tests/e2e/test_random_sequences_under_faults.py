@@ -11,7 +11,9 @@ everything, and so do the promises only a healed guard can keep (see :meth:`Faul
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,10 +22,11 @@ import pytest
 from sync_guard.admin.service import AdminService
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.scenarios.counting import Baseline, count_outcome
-from sync_guard.local.scenarios.guarded import GuardedEnvironment
+from sync_guard.local.scenarios.guarded import GuardedEnvironment, GuardNotIdle
 from sync_guard.local.zoho_simulator.faults import DEFAULT_KINDS, FaultKind, RequestRecord
 from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, Source
 from sync_guard.local.zoho_simulator.webhooks import Delivery, DeliveryResult
+from sync_guard.store import aws
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.outbox import Outbox
 from tests.e2e.faults import (
@@ -74,20 +77,68 @@ def dynamodb() -> Iterator[DynamoFaultProxy]:
         yield proxy
 
 
+class SharedEnvironment:
+    """The module's guarded environment, started when a test first needs it and replaced after a test that
+    left it busy (a run that gave up waiting leaves messages queued, actions under way, dead letters): a
+    later test never inherits what an earlier one left."""
+
+    def __init__(self, start: Callable[[], AbstractContextManager[GuardedEnvironment]]) -> None:
+        self._start = start
+        self._running: AbstractContextManager[GuardedEnvironment] | None = None
+        self._environment: GuardedEnvironment | None = None
+
+    def get(self) -> GuardedEnvironment:
+        if self._environment is None:
+            self._running = self._start()
+            self._environment = self._running.__enter__()
+        return self._environment
+
+    def release(self) -> list[str]:
+        """After a test: stop the environment if the test left something in it; what it left."""
+        if self._environment is None:
+            return []
+        left = self._environment.leftovers()
+        if left:
+            self.stop()
+        return left
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._environment, running, self._running = None, self._running, None
+            running.__exit__(None, None, None)
+
+
 @pytest.fixture(scope="module")
-def environment(
+def shared_environment(
     tmp_path_factory: pytest.TempPathFactory, log_watch: LogWatch, dynamodb: DynamoFaultProxy
-) -> Iterator[GuardedEnvironment]:
+) -> Iterator[SharedEnvironment]:
     """The calm sequences' guarded environment, its functions' DynamoDB behind the proxy."""
-    state_dir = Path(tmp_path_factory.mktemp("random-sequences-under-faults"))
-    with watched_guarded_environment(
-        state_dir,
-        log_watch,
-        "the random sequences under faults",
-        idle_timeout_seconds=60,
-        dynamodb_front=dynamodb.front,
-    ) as env:
-        yield env
+
+    def start() -> AbstractContextManager[GuardedEnvironment]:
+        state_dir = Path(tmp_path_factory.mktemp("random-sequences-under-faults"))
+        return watched_guarded_environment(
+            state_dir,
+            log_watch,
+            "the random sequences under faults",
+            idle_timeout_seconds=60,
+            dynamodb_front=dynamodb.front,
+        )
+
+    shared = SharedEnvironment(start)
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
+@pytest.fixture
+def environment(
+    shared_environment: SharedEnvironment, dynamodb: DynamoFaultProxy
+) -> Iterator[GuardedEnvironment]:
+    """The shared environment for one test, with no fault on; replaced afterwards if the test left it busy."""
+    yield shared_environment.get()
+    dynamodb.disable()
+    shared_environment.release()
 
 
 def _seed_emails(seed: int) -> list[str]:
@@ -132,6 +183,7 @@ def test_a_random_sequence_under_faults_keeps_the_guards_promises(
         invariants.start()
         baseline = Baseline.of(world)
         for number, step in enumerate(steps, 1):
+            run.step_begins()
             if run.before_step(number):
                 log.append(f"     healed, dead letters replayed: {dict(run.replayed)}")
                 check(f"{number} (healed)")
@@ -142,7 +194,9 @@ def test_a_random_sequence_under_faults_keeps_the_guards_promises(
                 side for side, now in (("Zoho", run.zoho_failing), ("DynamoDB", run.dynamodb_failing)) if now
             ]
             log.append(
-                f"{number:3d}. {step}: {outcome}" + (f" [{' and '.join(failing)} failing]" if failing else "")
+                f"{number:3d}. {step}: {outcome}"
+                + (f" [{' and '.join(failing)} failing]" if failing else "")
+                + f" ({run.step_took()})"
             )
             check(number, released_ref(outcome))
         run.before_step(len(steps) + 1)
@@ -360,3 +414,46 @@ def test_a_books_hold_replayed_after_the_customer_was_invoiced_leaves_it_active(
     finally:
         run.faults.disable()
         environment.finish(world)
+
+
+# ----------------------------------------------------------------------------------- the harness itself
+
+
+def test_a_message_nobody_acknowledges_fails_the_wait_naming_it_and_the_next_test_gets_a_clean_guard(
+    shared_environment: SharedEnvironment,
+) -> None:
+    environment = shared_environment.get()
+    world, _ = environment.new_world()
+    profile = FaultProfile.calm(7)
+    emitter = environment.go_live(world, label="a message never acknowledged", emitter=profile.emitter)
+    assert isinstance(emitter, ControlledEmitter)
+    run = FaultRun(environment, world, emitter, profile, stall_seconds=3)
+    settings = environment.settings
+    stack = environment.stack
+    assert stack is not None
+    # given the processor's poller gone, and a consumer that takes the events' messages and never
+    # acknowledges them (a hang, or a lost message: nothing moves any more)
+    [processor] = [source for source in stack.event_sources if source.queue_url == settings.queue_url]
+    processor.stop()
+    try:
+        world.account("Hang", "Hang Ltd", source=Source.UI)
+        environment.wait_until()
+        taken = aws.client("sqs", settings).receive_message(
+            QueueUrl=settings.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600, WaitTimeSeconds=5
+        )["Messages"]
+        # then the wait gives up once nothing moved for its stall, naming what is stuck
+        with pytest.raises(
+            GuardNotIdle,
+            match=rf"^nothing moved for 3 s .*: processing queue: 0 waiting, {len(taken)} in flight; "
+            "outbox: nothing under way$",
+        ):
+            run.wait_quiet()
+    finally:
+        environment.finish(world)
+    # and the environment, left busy, is stopped and replaced: no thread of it posts or polls on
+    threads = [t for t in threading.enumerate() if t.name.startswith(("zoho-webhooks-", "sqs-", "schedule-"))]
+    assert shared_environment.release() == [f"{len(taken)} message(s) in the processing queue"]
+    assert not [thread.name for thread in threads if thread.is_alive()]
+    fresh = shared_environment.get()
+    assert fresh is not environment
+    assert fresh.leftovers() == []

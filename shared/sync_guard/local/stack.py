@@ -307,7 +307,12 @@ class LocalStack:
                         "maxReceiveCount": str(redrive["maxReceiveCount"]),
                     }
                 )
-            url = sqs.create_queue(QueueName=f"{self.prefix}-{logical_id}", Attributes=attributes)["QueueUrl"]
+            name = f"{self.prefix}-{logical_id}"
+            if not self.persist:
+                # moto keeps its queues per process, not per server: a stack started after another in the
+                # same process (a test's fresh environment) would find the earlier one's messages there.
+                self._delete_queue(sqs, name)
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             refs[logical_id] = url
             queue_arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
                 "Attributes"
@@ -340,6 +345,15 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
         self.environment |= self.extra_environment
+
+    @staticmethod
+    def _delete_queue(sqs: Any, name: str) -> None:
+        """Delete the queue ``name`` if there is one (what an earlier stack in this process left)."""
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            return
+        sqs.delete_queue(QueueUrl=url)
 
     def _global_environment(self) -> dict[str, str]:
         """The Globals variables, resolved against this stack's parameters and resources.

@@ -30,6 +30,8 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     status: int = 202
+    #: Set: each post is answered only once it is set (a guard slow to answer).
+    gate: threading.Event | None = None
 
 
 @pytest.fixture
@@ -43,6 +45,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length))
+            if box.gate is not None:
+                box.gate.wait(timeout=10)
             with lock:
                 box.received.append(Received(self.path, dict(self.headers.items()), body))
                 number = len(box.received)
@@ -168,3 +172,28 @@ def test_books_status_change_is_an_edit_and_delete_carries_the_contact(receiver:
     ]
     assert receiver.received[0].body["contact"]["status"] == "inactive"
     assert state.changes_for(contact["contact_id"], ChangeKind.DELETE)
+
+
+def test_an_emitter_says_what_it_is_posting_and_closing_drops_what_it_could_not_post(
+    receiver: Receiver,
+) -> None:
+    # given a guard that does not answer yet, and three webhooks for it (one worker: one at a time)
+    receiver.gate = threading.Event()
+    state = SimulatorState()
+    emitter = WebhookEmitter(state, GuardEndpoints.from_api_url(receiver.url, "s3cret"), workers=1)
+    ids = [state.crm_create("Accounts", {"Account_Name": f"Acme {n}"}, source=Source.UI)["id"] for n in "123"]
+    assert not emitter.flush(timeout=0.2)
+    # then the emitter tells what it waits on
+    assert emitter.pending == 3
+    assert [d.record_id for d in emitter.posting()] == [str(ids[0])]
+    # when it is closed before the guard answers (the guard answering a little later)
+    answer = threading.Timer(0.5, receiver.gate.set)
+    answer.start()
+    emitter.close(timeout=0.1)
+    answer.join()
+    # then the webhook being posted got its answer, the two queued were dropped, no worker posts on
+    assert [r.body["id"] for r in receiver.received] == [str(ids[0])]
+    assert emitter.pending == 0
+    assert emitter.posting() == []
+    assert [r.status for r in emitter.results] == [202]
+    assert not [t for t in threading.enumerate() if t.name.startswith("zoho-webhooks-") and t.is_alive()]

@@ -11,8 +11,9 @@ A guarded run:
 2. seeds the guard's shadow mapping from that world, as a deployment does with ``sync-guard seed`` before
    the webhooks go live (Books' CRM links first, then mutual best matches);
 3. connects the webhook emitter and plays the act; between steps, and before every sync run, it waits for
-   the guard to be idle (every acknowledged event processed, the outbox drained), a bounded readiness
-   poll, never a fixed sleep;
+   the guard to be idle (every acknowledged event processed, the outbox drained), a readiness poll, never
+   a fixed sleep, bounded by progress (:class:`Progress`): it fails once nothing moved for a while, not
+   after a fixed time a loaded machine may need more of;
 4. counts from the simulator's ground truth, plus the notifications file and the audit trail.
 """
 
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from sync_guard.local.scenarios.world import ACT_LAG, HOLD_TAG, TickingClock, Wo
 from sync_guard.local.stack import LocalStack
 from sync_guard.local.zoho_simulator import ZohoSimulator
 from sync_guard.local.zoho_simulator.state import CRM_MODULES, SimulatorState
-from sync_guard.local.zoho_simulator.webhooks import GuardEndpoints, WebhookEmitter
+from sync_guard.local.zoho_simulator.webhooks import Delivery, GuardEndpoints, WebhookEmitter
 from sync_guard.models.records import Module
 from sync_guard.notify.notifiers import FileNotifier
 
@@ -71,10 +73,116 @@ _RULE_ATTRIBUTE = "Attribute rule (String): "
 
 #: Outbox statuses that mean the executor still has work (see ``executor.model.ActionStatus``).
 _BUSY_ACTION_STATUSES = ("pending", "running", "retrying")
+#: How long one readiness wait may last however the guard moves meanwhile (work that never ends).
+IDLE_CAP_SECONDS = 900.0
+#: How many of the webhooks, events or actions a wait names when it gives up.
+_NAMED = 5
 
 
 class GuardNotIdle(TimeoutError):
     """The guard did not finish within the readiness deadline (events or actions still in flight)."""
+
+
+class Progress:
+    """The deadline of a readiness wait, which moves while the work waited for moves.
+
+    A wait fails once what it watches (:meth:`saw`) has not changed for ``stall_seconds`` (a hang, a message
+    nobody takes), or after ``cap_seconds`` in all (work that moves but never ends): not after a fixed time,
+    which a loaded machine, or DynamoDB throttling every other call, may need more of.
+    """
+
+    def __init__(
+        self, stall_seconds: float, cap_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.stall_seconds = stall_seconds
+        self.cap_seconds = cap_seconds
+        self._clock = clock
+        self.started = self.moved = clock()
+        self._state: Hashable = object()  # nothing seen yet: the first look is progress
+
+    def saw(self, state: Hashable) -> None:
+        """Note what the watched work looks like now; a change from the last look is progress."""
+        if state != self._state:
+            self._state = state
+            self.moved = self._clock()
+
+    def left(self) -> float:
+        """Seconds until the wait fails, unless something moves meanwhile."""
+        return min(self.moved + self.stall_seconds, self.started + self.cap_seconds) - self._clock()
+
+    def check(self, stuck: Callable[[], str]) -> None:
+        """Raise :class:`GuardNotIdle` saying what is stuck (``stuck()``) when the wait is over."""
+        now = self._clock()
+        if now - self.started >= self.cap_seconds:
+            raise GuardNotIdle(f"still busy after {self.cap_seconds:.0f} s in all: {stuck()}")
+        if now - self.moved >= self.stall_seconds:
+            raise GuardNotIdle(
+                f"nothing moved for {self.stall_seconds:.0f} s "
+                f"(after {now - self.started:.0f} s in all): {stuck()}"
+            )
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a readiness wait saw of the guard: whether it is done, what changes as it progresses (anything
+    comparable), and what it would say is stuck."""
+
+    done: bool
+    state: Hashable
+    stuck: str
+
+
+def webhooks_unanswered(emitter: WebhookEmitter) -> str:
+    """Which webhooks a wait is waiting on: how many, and those being posted."""
+    posting = ", ".join(_delivery_name(d) for d in emitter.posting()[:_NAMED])
+    return f"{emitter.pending} webhook(s) unanswered" + (f", posting {posting}" if posting else "")
+
+
+def _stuck(emitter: WebhookEmitter, seen: Look | None) -> str:
+    parts = ([webhooks_unanswered(emitter)] if emitter.pending else []) + ([seen.stuck] if seen else [])
+    return "; ".join(parts)
+
+
+def _delivery_name(delivery: Delivery) -> str:
+    return f"{delivery.kind} {delivery.module} {delivery.record_id}"
+
+
+def actions_under_way(outbox: Any) -> tuple[tuple[str, str, int], ...]:
+    """The outbox actions pending, running or retrying (a few of each): id, status, attempts."""
+    return tuple(
+        (queued.action.action_id, status, queued.attempts)
+        for status in _BUSY_ACTION_STATUSES
+        for queued in outbox.by_status(status, limit=_NAMED)
+    )
+
+
+def queue_depths(settings: Settings) -> dict[str, tuple[int, int]]:
+    """The guard's queues and their dead-letter queues, by name: messages waiting (visible) and in flight
+    (taken, not deleted yet)."""
+    from sync_guard.store import aws
+
+    sqs = aws.client("sqs", settings)
+    depths = {}
+    for name, url in (
+        ("processing", settings.queue_url),
+        ("outbox", settings.outbox_queue_url),
+        ("processing dead-letter", settings.dlq_url),
+        ("outbox dead-letter", settings.outbox_dlq_url),
+    ):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depths[name] = (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+    return depths
+
+
+def name_actions(actions: Sequence[tuple[str, str, int]]) -> str:
+    """Outbox actions as a wait names them when it gives up."""
+    return ", ".join(f"{action_id} {status} (attempt {attempts})" for action_id, status, attempts in actions)
 
 
 @dataclass
@@ -95,13 +203,16 @@ class GuardedEnvironment:
         port: int = 0,
         persist: bool = False,
         idle_timeout_seconds: float = 120.0,
+        idle_cap_seconds: float = IDLE_CAP_SECONDS,
         # One delivery thread: webhooks reach the guard in the order Zoho made the changes, so the rules that
         # fire are the same on every run (four threads are a little faster but order varies).
         webhook_workers: int = 1,
         webhook_secret: str | None = None,
         dynamodb_front: Callable[[str], str] | None = None,
     ) -> None:
-        """``webhook_secret``: the stack's webhook secret; by default it makes one up. ``dynamodb_front``:
+        """``idle_timeout_seconds``: how long :meth:`wait_idle` waits with nothing moving before it gives up
+        (``idle_cap_seconds`` in all). ``webhook_secret``: the stack's webhook secret; by default it makes
+        one up. ``dynamodb_front``:
         what the functions reach DynamoDB through (``LocalStack``'s); the scenario's own reads and writes
         and the admin's go to the server directly."""
         # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
@@ -109,6 +220,7 @@ class GuardedEnvironment:
         self.port = port
         self.persist = persist
         self.idle_timeout_seconds = idle_timeout_seconds
+        self.idle_cap_seconds = idle_cap_seconds
         self.webhook_workers = webhook_workers
         self.webhook_secret = webhook_secret
         self.dynamodb_front = dynamodb_front
@@ -341,8 +453,8 @@ class GuardedEnvironment:
 
         Idle means: every queued webhook posted, every acknowledged event processed, no outbox action
         pending, running or retrying, and no new webhook since the last look (the executor's writes to
-        Zoho come back as webhooks, which must be processed too). Raises :class:`GuardNotIdle` after
-        ``idle_timeout_seconds``.
+        Zoho come back as webhooks, which must be processed too). Raises :class:`GuardNotIdle` naming what
+        is stuck once nothing moved for ``idle_timeout_seconds`` (see :class:`Progress`).
         """
         from sync_guard.store.events import DynamoEventStore
         from sync_guard.store.outbox import Outbox
@@ -353,12 +465,8 @@ class GuardedEnvironment:
         settings = self.settings
         events = DynamoEventStore.from_settings(settings)
         outbox = Outbox.from_settings(settings)
-        deadline = time.monotonic() + self.idle_timeout_seconds
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not emitter.flush(timeout=remaining):
-                raise GuardNotIdle("webhooks still being delivered")
-            seen = len(emitter.results)
+
+        def look() -> Look:
             for event_id in emitter.event_ids:
                 if event_id in self._final_events:
                     continue
@@ -366,12 +474,71 @@ class GuardedEnvironment:
                 if status is not None and status.is_final:
                     self._final_events.add(event_id)
             waiting = [e for e in emitter.event_ids if e not in self._final_events]
-            busy = any(outbox.by_status(status, limit=1) for status in _BUSY_ACTION_STATUSES)
-            if not waiting and not busy and emitter.flush(timeout=0) and len(emitter.results) == seen:
-                return
-            if time.monotonic() > deadline:
-                raise GuardNotIdle(f"{len(waiting)} events unprocessed, outbox busy: {busy}")
-            time.sleep(0.05)  # the poll interval of a bounded readiness check
+            busy = actions_under_way(outbox)
+            stuck = f"{len(waiting)} acknowledged event(s) not processed ({', '.join(waiting[:_NAMED])})"
+            return Look(
+                not waiting and not busy, (len(waiting), busy), f"{stuck}; outbox: {name_actions(busy)}"
+            )
+
+        self.wait_until(look)
+
+    def wait_until(
+        self,
+        look: Callable[[], Look] | None = None,
+        *,
+        stall_seconds: float | None = None,
+        cap_seconds: float | None = None,
+    ) -> None:
+        """Wait until every webhook queued is answered and ``look`` says the guard is done (None: the
+        webhooks only), with no new webhook meanwhile; polled while webhooks are answered or the look
+        changes, and failed (:class:`GuardNotIdle`) once nothing did for ``stall_seconds`` (by default
+        ``idle_timeout_seconds``) or after ``cap_seconds`` (``idle_cap_seconds``) in all."""
+        emitter = self._emitter
+        if emitter is None:
+            return
+        progress = Progress(
+            self.idle_timeout_seconds if stall_seconds is None else stall_seconds,
+            self.idle_cap_seconds if cap_seconds is None else cap_seconds,
+        )
+        seen: Look | None = None
+        while True:
+            answered = emitter.flush(timeout=max(0.0, min(1.0, progress.left())))
+            results = len(emitter.results)
+            if answered:
+                seen = look() if look is not None else None
+                if (
+                    (seen is None or seen.done)
+                    and emitter.flush(timeout=0)
+                    and len(emitter.results) == results
+                ):
+                    return
+            progress.saw((results, emitter.pending, seen.state if seen is not None else None))
+            progress.check(partial(_stuck, emitter, seen))
+            if answered:
+                time.sleep(0.1)  # the poll interval of a readiness check (each look is a few requests)
+
+    def leftovers(self) -> list[str]:
+        """What the runs so far left that a later run would inherit: a world still live, messages in the
+        guard's queues or dead-letter queues, outbox actions under way or dead-lettered, Zoho failing.
+        A run that finished and healed leaves none; one that gave up (:class:`GuardNotIdle`) may."""
+        from sync_guard.store.outbox import Outbox
+
+        simulator, _ = self._require()
+        settings = self.settings
+        left = ["a world is still live"] if self._emitter is not None else []
+        left += [
+            f"{sum(depth)} message(s) in the {name} queue"
+            for name, depth in queue_depths(settings).items()
+            if any(depth)
+        ]
+        outbox = Outbox.from_settings(settings)
+        unfinished = actions_under_way(outbox) + tuple(
+            (a.action.action_id, a.status, a.attempts)
+            for a in outbox.by_status("dead_lettered", limit=_NAMED)
+        )
+        left += [f"outbox actions {name_actions(unfinished)}"] if unfinished else []
+        left += ["Zoho still failing"] if simulator.faults.config.rate else []
+        return left
 
     def run_scheduled_checks(self) -> frozenset[str]:
         """One run of the scheduled Zoho checks (the function its schedule would invoke), then wait for the

@@ -25,6 +25,7 @@ import json
 import logging
 import queue
 import threading
+import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,8 @@ class DeliveryResult:
     delivery: Delivery
     status: int  # 0: no answer (connection refused, timeout)
     event_ids: list[str] = field(default_factory=list)
+    #: How long the guard took to answer (or the post to fail).
+    seconds: float = 0.0
 
 
 def crm_workflow_body(event: str, module: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,11 +174,13 @@ class WebhookEmitter:
         self._owns_client = client is None
         self._queues: list[queue.Queue[Delivery | None]] = [queue.Queue() for _ in range(max(workers, 1))]
         self._pending = 0
+        #: What each worker is posting now (by worker), for a wait that says which webhook it waits on.
+        self._posting: dict[int, Delivery] = {}
         self._idle = threading.Condition()
         self._results_lock = threading.Lock()
         self.results: list[DeliveryResult] = []
         self._threads = [
-            threading.Thread(target=self._work, args=(q,), name=f"zoho-webhooks-{i}", daemon=True)
+            threading.Thread(target=self._work, args=(i, q), name=f"zoho-webhooks-{i}", daemon=True)
             for i, q in enumerate(self._queues)
         ]
         for thread in self._threads:
@@ -190,6 +195,17 @@ class WebhookEmitter:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     wait_idle = flush
+
+    @property
+    def pending(self) -> int:
+        """Webhooks queued and not answered yet (those being posted included)."""
+        with self._idle:
+            return self._pending
+
+    def posting(self) -> list[Delivery]:
+        """The webhooks being posted right now (one a worker at most)."""
+        with self._idle:
+            return list(self._posting.values())
 
     @property
     def event_ids(self) -> list[str]:
@@ -207,12 +223,15 @@ class WebhookEmitter:
         with self._results_lock:
             return [r for r in self.results if not 200 <= r.status < 300]
 
-    def close(self) -> None:
-        """Stop listening, post what is queued, stop the workers."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop listening, post what is queued (for up to ``timeout`` seconds; what is still queued then is
+        dropped, so that no worker posts on after its emitter closed), stop the workers."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        self.flush()
+        if not self.flush(timeout=timeout):
+            dropped = self._drop_queued()
+            logger.warning("webhook emitter closed with webhooks unposted", extra={"dropped": dropped})
         for q in self._queues:
             q.put(None)
         for thread in self._threads:
@@ -303,21 +322,40 @@ class WebhookEmitter:
         worker = zlib.crc32(f"{delivery.module}:{delivery.record_id}".encode()) % len(self._queues)
         self._queues[worker].put(delivery)
 
-    def _work(self, q: queue.Queue[Delivery | None]) -> None:
+    def _drop_queued(self) -> int:
+        """Take every webhook not being posted yet off the queues; how many."""
+        dropped = 0
+        for q in self._queues:
+            while True:
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    break
+                dropped += 1
+        with self._idle:
+            self._pending -= dropped
+            self._idle.notify_all()
+        return dropped
+
+    def _work(self, worker: int, q: queue.Queue[Delivery | None]) -> None:
         while True:
             delivery = q.get()
             if delivery is None:
                 return
+            with self._idle:
+                self._posting[worker] = delivery
             try:
                 self._post(delivery)
             finally:
                 with self._idle:
+                    del self._posting[worker]
                     self._pending -= 1
                     self._idle.notify_all()
 
     def _post(self, delivery: Delivery) -> None:
         status = 0
         event_ids: list[str] = []
+        started = time.monotonic()
         try:
             response = self._client.post(
                 delivery.url, content=json.dumps(delivery.body).encode(), headers=delivery.headers
@@ -331,7 +369,7 @@ class WebhookEmitter:
                 "webhook delivery failed", extra={"kind": delivery.kind, "error": type(error).__name__}
             )
         with self._results_lock:
-            self.results.append(DeliveryResult(delivery, status, event_ids))
+            self.results.append(DeliveryResult(delivery, status, event_ids, time.monotonic() - started))
         if not 200 <= status < 300 and delivery.kind == "crm_workflow":
             # Zoho CRM never retries; it lists the failure for 30 days (the guard's reconcile reads it).
             self.state.add_webhook_failure(
