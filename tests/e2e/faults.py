@@ -9,7 +9,9 @@ order). Held deliveries are posted by the end of their step (:meth:`FaultRun.set
 they are late for, and all of them once healed: none is lost, only late.
 
 While Zoho fails, events and actions end in the dead-letter queues rather than in a final status, so a
-step waits for the guard to be *quiet* (its queues empty, no action under way) instead of idle. Healing
+step waits for the guard to be *quiet* (its queues empty, no action under way) instead of idle, for as long
+as it moves (webhooks answered, messages taken or dead-lettered, actions tried): it gives up once nothing
+moved for two minutes, naming what is stuck (:meth:`FaultRun.wait_quiet`). Healing
 is what an administrator does: wait for Zoho to answer, then ``sync-guard replay-dlq`` (the function the
 command calls), until the dead-letter queues stay empty.
 

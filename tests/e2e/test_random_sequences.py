@@ -18,6 +18,7 @@ import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -39,7 +40,7 @@ from sync_guard.local.zoho_simulator.state import (
 from sync_guard.local.zoho_simulator.webhooks import DeliveryResult, WebhookEmitter
 from sync_guard.store.audit import AuditLog, AuditQuery
 from sync_guard.store.events import DynamoEventStore
-from tests.support.local import watched_guarded_environment
+from tests.support.local import SharedEnvironment, watched_guarded_environment
 from tests.support.logs import LogWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("random-sequences")]
@@ -538,15 +539,29 @@ def play_unguarded(seed: int, steps: list[Step]) -> int:
 
 
 @pytest.fixture(scope="module")
-def environment(
+def shared_environment(
     tmp_path_factory: pytest.TempPathFactory, log_watch: LogWatch
-) -> Iterator[GuardedEnvironment]:
-    state_dir = Path(tmp_path_factory.mktemp("random-sequences"))
-    # A loop (the guard answering its own writes) shows as a guard that never goes idle: fail fast.
-    with watched_guarded_environment(
-        state_dir, log_watch, "the random sequences", idle_timeout_seconds=60
-    ) as env:
-        yield env
+) -> Iterator[SharedEnvironment]:
+    def start() -> AbstractContextManager[GuardedEnvironment]:
+        state_dir = Path(tmp_path_factory.mktemp("random-sequences"))
+        # A loop (the guard answering its own writes) shows as a guard that never goes idle, though busy
+        # all the while: a calm run's wait ends at five minutes however its webhooks move.
+        return watched_guarded_environment(
+            state_dir, log_watch, "the random sequences", idle_timeout_seconds=60, idle_cap_seconds=300
+        )
+
+    shared = SharedEnvironment(start)
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
+@pytest.fixture
+def environment(shared_environment: SharedEnvironment) -> Iterator[GuardedEnvironment]:
+    """The shared environment for one test; replaced afterwards if the test left it busy."""
+    yield shared_environment.get()
+    shared_environment.release()
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -54,7 +54,7 @@ from tests.e2e.test_random_sequences import (
     released_ref,
 )
 from tests.support.dynamodb_proxy import DynamoFaultKind, DynamoFaultProxy
-from tests.support.local import watched_guarded_environment
+from tests.support.local import SharedEnvironment, watched_guarded_environment
 from tests.support.logs import LogWatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("random-sequences")]
@@ -75,37 +75,6 @@ def dynamodb() -> Iterator[DynamoFaultProxy]:
     """The proxy the functions reach DynamoDB through; it passes everything on unless told to fail."""
     with DynamoFaultProxy() as proxy:
         yield proxy
-
-
-class SharedEnvironment:
-    """The module's guarded environment, started when a test first needs it and replaced after a test that
-    left it busy (a run that gave up waiting leaves messages queued, actions under way, dead letters): a
-    later test never inherits what an earlier one left."""
-
-    def __init__(self, start: Callable[[], AbstractContextManager[GuardedEnvironment]]) -> None:
-        self._start = start
-        self._running: AbstractContextManager[GuardedEnvironment] | None = None
-        self._environment: GuardedEnvironment | None = None
-
-    def get(self) -> GuardedEnvironment:
-        if self._environment is None:
-            self._running = self._start()
-            self._environment = self._running.__enter__()
-        return self._environment
-
-    def release(self) -> list[str]:
-        """After a test: stop the environment if the test left something in it; what it left."""
-        if self._environment is None:
-            return []
-        left = self._environment.leftovers()
-        if left:
-            self.stop()
-        return left
-
-    def stop(self) -> None:
-        if self._running is not None:
-            self._environment, running, self._running = None, self._running, None
-            running.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +87,34 @@ def watched_guarded_environment(
         GuardedEnvironment(state_dir, **options) as environment,
     ):
         yield environment
+
+
+class SharedEnvironment:
+    """The module's guarded environment, started when a test first needs it and replaced after a test that
+    left it busy (a run that gave up waiting leaves messages queued, actions under way, dead letters): a
+    later test never inherits what an earlier one left."""
+
+    def __init__(self, start: Callable[[], AbstractContextManager[GuardedEnvironment]]) -> None:
+        self._start = start
+        self._running: AbstractContextManager[GuardedEnvironment] | None = None
+        self._environment: GuardedEnvironment | None = None
+
+    def get(self) -> GuardedEnvironment:
+        if self._environment is None:
+            self._running = self._start()
+            self._environment = self._running.__enter__()
+        return self._environment
+
+    def release(self) -> list[str]:
+        """After a test: stop the environment if the test left something in it; what it left."""
+        if self._environment is None:
+            return []
+        left = self._environment.leftovers()
+        if left:
+            self.stop()
+        return left
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._environment, running, self._running = None, self._running, None
+            running.__exit__(None, None, None)
