@@ -46,10 +46,12 @@ from sync_guard.cli.replay_dlq import QueueChoice, replay
 from sync_guard.errors import InvalidPayload
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.scenarios.guarded import (
+    IDLE_CAP_SECONDS,
     ZOHO_CHECKS_FUNCTION,
     GuardedEnvironment,
     GuardNotIdle,
     Look,
+    Progress,
     actions_under_way,
     name_actions,
     queue_depths,
@@ -87,6 +89,8 @@ VERDICT_KINDS = frozenset(
 #: Outbox statuses that must be gone once everything healed and the dead letters were replayed.
 UNFINISHED_ACTIONS = ("pending", "running", "retrying", "dead_lettered")
 REPLAY_ACTOR = "random-sequence admin"
+#: The outbox sweep's function in template.yaml (every five minutes on AWS).
+SWEEP_FUNCTION = "SweepFunction"
 #: The route of the events the scheduled checks store for CRM's webhook failures.
 WEBHOOK_FAILURES_ROUTE = "schedule:crm-webhook-failures"
 #: The DynamoDB operations the guard's functions call, which a profile picks from.
@@ -324,6 +328,8 @@ class FaultRun:
         #: The webhooks refused and re-delivered so far (their positions in ``emitter.results``).
         self.redelivered: set[int] = set()
         self.checks_runs = 0
+        #: Actions left running by an executor that lost them, which the sweep queued again.
+        self.swept = 0
         self._step_started = (time.monotonic(), 0, 0)
         #: The sides that failed since the last healing (dead letters to replay, webhooks to send again).
         self.unhealed: set[str] = set()
@@ -442,6 +448,7 @@ class FaultRun:
         self.redeliver_refused()
         for _ in range(10):
             self.settle(everything=True)
+            self.swept += self.sweep_lapsed_claims()
             moved = replay(self.environment.settings, QueueChoice.ALL, dry_run=False, actor=REPLAY_ACTOR)
             self.replayed.update(moved)
             if not any(moved.values()):
@@ -498,11 +505,37 @@ class FaultRun:
             for name, (waiting, in_flight) in depths.items()
             if waiting or in_flight
         )
+        # With both queues empty no executor holds a message: a running action lost its executor (its claim
+        # could not be given back while DynamoDB failed, and its retry, back before the lease ran out, was
+        # taken for a duplicate). Nothing moves it until the sweep does, once the lease has run out (see
+        # :meth:`sweep_lapsed_claims`): the guard is quiet.
         return Look(
-            not queued and not busy,
+            not queued and all(status == "running" for _, status, _ in busy),
             (tuple(depths.values()), busy),
             f"{stuck or 'queues empty'}; outbox: {name_actions(busy) or 'nothing under way'}",
         )
+
+    def sweep_lapsed_claims(self) -> int:
+        """What the outbox sweep's schedule (every five minutes) does for the actions left running by an
+        executor that lost them: once their lease has run out, the sweep queues them again. Run as the
+        schedule would, more often, until none is left running (bounded as the waits are, the lease
+        added); how many there were."""
+        settings = self.environment.settings
+        stack = self.environment.stack
+        assert stack is not None
+        outbox = Outbox.from_settings(settings)
+        orphans = outbox.by_status("running", limit=20)
+        if not orphans:
+            return 0
+        [sweep] = [s for s in stack.schedules if s.function_name == SWEEP_FUNCTION]
+        progress = Progress(settings.outbox_lease_seconds + self.stall_seconds, IDLE_CAP_SECONDS)
+        while running := outbox.by_status("running", limit=20):
+            progress.saw(tuple((a.action.action_id, a.attempts) for a in running))
+            progress.check(lambda: f"outbox: {len(running)} action(s) still running, no sweep took them")
+            sweep.invoke(sweep.scheduled_event())
+            self.wait_quiet()
+            time.sleep(1.0)  # the poll interval of a readiness check: a lease runs out in seconds
+        return len(orphans)
 
     def final_problems(self, emails: Iterable[str]) -> list[str]:
         """The promises read once everything healed (call after :meth:`heal`)."""

@@ -15,11 +15,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from sync_guard.admin.service import AdminService
+from sync_guard.executor.dynamo import DynamoActionStore
+from sync_guard.executor.model import Refusal
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.scenarios.counting import Baseline, count_outcome
 from sync_guard.local.scenarios.guarded import GuardedEnvironment, GuardNotIdle
@@ -380,6 +383,49 @@ def test_a_books_hold_replayed_after_the_customer_was_invoiced_leaves_it_active(
         trail = AuditLog.from_settings(environment.settings).iterate(AuditQuery(record=f"books:{customer}"))
         [outcome] = [entry for entry in trail if entry.operation == "mark_books_inactive:failed"]
         assert "holds transactions" in outcome.note
+    finally:
+        run.faults.disable()
+        environment.finish(world)
+
+
+def test_an_action_its_executor_lost_leaves_the_guard_quiet_and_the_healing_sweep_carries_it_out(
+    environment: GuardedEnvironment,
+) -> None:
+    """Seed 452 at 50 steps, in short: while DynamoDB failed, the executor could not give an action's claim
+    back, and its retry, back within a second here (on AWS after the queue's visibility timeout, longer
+    than the lease), found the claim still leased and was acknowledged as a duplicate. The action stayed
+    running with no message anywhere, which only the outbox sweep takes up once the lease has run out;
+    the harness waited for it to finish, and gave up."""
+    world, _ = environment.new_world()
+    player = Player(world, seed=154)
+    player.history()
+    profile = FaultProfile.calm(154)
+    emitter = environment.go_live(world, label="an action its executor lost", emitter=profile.emitter)
+    assert isinstance(emitter, ControlledEmitter)
+    run = FaultRun(environment, world, emitter, profile, stall_seconds=10)
+    settings = environment.settings
+    outbox = Outbox.from_settings(settings)
+    try:
+        # given a hold dead-lettered while Books refused it (as above)
+        company = companies(154)[2]
+        failing = {FaultKind.RATE_LIMIT: 1.0}
+        run.faults.configure(rate=1.0, weights=failing, retry_after=60.0, route_pattern=r"^books\.mark_")
+        customer = world.customer(company, f"{company} Ltd", source=Source.UI, phone="020 7154 0002")
+        run.settle()
+        [held] = outbox.by_status("dead_lettered", limit=20)
+        # when an executor claims it and loses it: its message gone, its lease still running
+        store = DynamoActionStore.from_settings(settings)
+        claim = store.claim(held.action.action_id, now=datetime.now(UTC), lease_seconds=5)
+        assert not isinstance(claim, Refusal)
+        aws.client("sqs", settings).purge_queue(QueueUrl=settings.outbox_dlq_url)
+        # then the guard is quiet: nothing but the sweep can move the action
+        run.wait_quiet()
+        assert [a.action.action_id for a in outbox.by_status("running", limit=20)] == [held.action.action_id]
+        # and healing runs the sweep once the lease has run out: the hold is carried out
+        run.heal()
+        assert run.swept == 1
+        assert not outbox.by_status("running", limit=20)
+        assert world.state.books_get(customer)["status"] == "inactive"
     finally:
         run.faults.disable()
         environment.finish(world)
