@@ -13,7 +13,9 @@ step waits for the guard to be *quiet* (its queues empty, no action under way) i
 as it moves (webhooks answered, messages taken or dead-lettered, actions tried): it gives up once nothing
 moved for two minutes, naming what is stuck (:meth:`FaultRun.wait_quiet`). Healing
 is what an administrator does: wait for Zoho to answer, then ``sync-guard replay-dlq`` (the function the
-command calls), until the dead-letter queues stay empty.
+command calls), until the dead-letter queues stay empty; and what the outbox sweep's schedule does for an
+action an executor lost while DynamoDB failed (left running, no message anywhere): queue it again once its
+lease has run out (:meth:`FaultRun.sweep_lapsed_claims`).
 
 The checks that only make sense once everything healed (:func:`unsettled_events`, :func:`redundant_writes`,
 :func:`emails_in_clear` and the queues' state) are plain functions of what they read, so that a test can
