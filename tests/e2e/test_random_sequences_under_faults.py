@@ -157,7 +157,8 @@ def test_a_random_sequence_under_faults_keeps_the_guards_promises(
         for number, step in enumerate(steps, 1):
             run.step_begins()
             if run.before_step(number):
-                log.append(f"     healed, dead letters replayed: {dict(run.replayed)}")
+                swept = f", lost actions swept: {run.swept}" if run.swept else ""
+                log.append(f"     healed, dead letters replayed: {dict(run.replayed)}{swept}")
                 check(f"{number} (healed)")
             with run.zoho_answering(step.op is Op.RECONNECT):
                 outcome = player.play(step)
