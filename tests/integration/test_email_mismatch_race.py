@@ -164,6 +164,20 @@ def test_a_customer_edited_while_its_contact_is_created_is_flagged_when_the_crea
     assert f"the CRM contact crm:{CONTACT} has" in evidence
 
 
+def _interleaved(
+    matcher: Matcher, shadow: Callable[[], DynamoShadowRepository], event: GuardEvent, other: GuardEvent
+) -> GuardResult:
+    """``event`` read, ``other`` decided and committed (seeing nothing to flag: ``event`` not committed
+    yet), then ``event``'s plan committed through ``shadow``. Returns ``event``'s result."""
+    results: list[GuardResult] = []
+    repository = CommitsAfter(lambda: results.append(_guard(matcher).process(other)), shadow())
+    result = _guard(matcher, repository).process(event)
+    [meanwhile] = results
+    assert meanwhile.entry is not None
+    assert "EMAIL_MISMATCH" not in meanwhile.entry.rules
+    return result
+
+
 def _before_the_pairing(matcher: Matcher) -> tuple[GuardEvent, GuardEvent]:
     """The account, not in Books yet. Returns Sam Okafor's create in CRM under it at his private address,
     and the create of the account's Books customer, linked to it, Sam its contact person at his work
@@ -185,14 +199,44 @@ def test_a_contact_created_while_its_account_is_linked_in_books_is_flagged_which
     chosen = MATCHERS[matcher]()
     contact, link = _before_the_pairing(chosen)
     event, other = (contact, link) if first == "contact" else (link, contact)
-    results: list[GuardResult] = []
-    repository = CommitsAfter(lambda: results.append(_guard(chosen).process(other)), SHADOWS[shadow]())
-    result = _guard(chosen, repository).process(event)
-    [meanwhile] = results
-    assert meanwhile.entry is not None
-    assert "EMAIL_MISMATCH" not in meanwhile.entry.rules
+    result = _interleaved(chosen, SHADOWS[shadow], event, other)
 
     # then the later commit is cancelled (the contact's account was paired; the key item of the contact
     # person's name was claimed) and its event, decided again, flags the contact
     # (the link is read again under the contact person's name before its first commit)
     _mismatch(result, attempts=2 if first == "contact" else 3)
+
+
+OTHER_ACCOUNT = "5725767000003000730"
+
+
+def _moved_while_linked(matcher: Matcher) -> tuple[GuardEvent, GuardEvent]:
+    """The account, not in Books yet, and Sam Okafor in CRM under another account, at his private address.
+    Returns his move under the account (its address and name unchanged: no key of his changes) and the
+    create of the account's Books customer, linked to it, Sam its contact person at his work address."""
+    _guard(matcher).process(event_for(crm_account(ACCOUNT, "Hale Joinery Ltd")))
+    _guard(matcher).process(event_for(crm_account(OTHER_ACCOUNT, "Okafor Carpentry")))
+    sam = crm_contact(CONTACT, "Sam", "Okafor", PRIVATE, minutes=0.5, account=OTHER_ACCOUNT)
+    assert _guard(matcher).process(event_for(sam)).entry is not None
+    moved = sam.model_copy(update={"account_id": ACCOUNT, "modified_at": at(5)})
+    return event_for(moved, Operation.UPDATE), _hale_joinery(WORK, minutes=1, own_email=ACCOUNTS)
+
+
+@pytest.mark.parametrize("first", ["move", "link"])
+@pytest.mark.parametrize("shadow", SHADOWS)
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_a_contact_moved_while_its_new_account_is_linked_in_books_is_flagged_whichever_commits_first(
+    aws_server: AwsResources, matcher: str, shadow: str, first: str
+) -> None:
+    # given Sam Okafor's move in CRM under the account and the linked create of the account's Books
+    # customer, one read before the other commits: the contact's new account not paired yet, the customer
+    # finding Sam under its contact person's name but under another account
+    chosen = MATCHERS[matcher]()
+    move, link = _moved_while_linked(chosen)
+    event, other = (move, link) if first == "move" else (link, move)
+    result = _interleaved(chosen, SHADOWS[shadow], event, other)
+
+    # then the later commit is cancelled (the move's by its account's pairing; the link's by the move,
+    # which writes the account it moves the contact under) and its event, decided again, flags the contact
+    # (the link is read again under the contact person's name before its first commit)
+    _mismatch(result, attempts=2 if first == "move" else 3)

@@ -479,6 +479,13 @@ def plan_event(
     builder.put(own)
     replaced = _pair(builder, own.ref, snapshot)
     own = builder.current(own.ref) or own
+    account = _moved_under(builder, previous, record)
+    if account is not None:
+        # A contact moved under an account changes the account's contacts, and none of its keys (its
+        # name and address are as they were): its new account's state is written (its revision), which
+        # a Books customer linked to the account at the same moment rests on (``decision_basis``, the
+        # link target), so that one of the two commits is cancelled and decided again seeing the other.
+        builder.put(account)
 
     link_target = builder.current(f"crm:{record.linked_crm_id}") if record.linked_crm_id else None
     linked_books = _linked_books(snapshot, builder, record)
@@ -943,6 +950,16 @@ def _account_customer(builder: _Builder, record: PartyRecord) -> RecordState | N
     return customer if customer is not None and customer.live else None
 
 
+def _moved_under(builder: _Builder, previous: RecordState | None, record: PartyRecord) -> RecordState | None:
+    """The state (as read) of the account a CRM contact's event moves it under (its ``Account_Name``
+    changed), if the shadow holds it."""
+    if record.module is not Module.CRM_CONTACTS or not record.account_id:
+        return None
+    if previous is None or previous.deleted or previous.record.account_id == record.account_id:
+        return None
+    return builder.current(f"crm:{record.account_id}")
+
+
 def _link_contacts(snapshot: Snapshot, builder: _Builder, record: PartyRecord) -> tuple[RecordState, ...]:
     """The live CRM contacts, among the records read, of the account a Books customer is linked to."""
     if record.system is not System.BOOKS or not record.linked_crm_id:
@@ -1172,7 +1189,10 @@ def decision_basis(
       copy of the customer to the account or to its contact at that moment writes one of them, and
       nothing this plan writes.
     - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
-      paired elsewhere) right now writes no key the customer's transaction writes.
+      paired elsewhere) right now writes no key the customer's transaction writes. A CRM contact moved
+      under that account right now writes it too (``_moved_under``): the move changes none of the
+      contact's keys, and ``EMAIL_MISMATCH`` compares the account's contacts with the customer's contact
+      persons.
     - A create counted towards a storm (``StormStatus.matched``): one live record it matched, the first
       unless the checks above or the plan's writes condition one already. The count says "matches an
       existing live record": one such record still as read at the commit keeps it true, and a delete (a

@@ -697,13 +697,18 @@ class DynamoShadowRepository:
     def _check_left_out(self, late: list[dict[str, Any]], plan: CommitPlan) -> None:
         """The conditions a split transaction has no room for (``ConditionCheck``s of the states, keys and
         ``HOLD`` items the decision rests on: ``CommitPlan.state_checks``, ``key_checks``, ``hold_checks``;
-        the revision read of a key item a removal left out is conditioned on, which it is written without),
+        the revision read of a key item a removal left out is conditioned on, which it is written without;
+        the revision read of a record state left out, such as the account a moved CRM contact's event
+        writes, whose late put would otherwise fail unseen),
         checked by one strongly consistent read just before the transaction: ``ConcurrentUpdate`` if one no
         longer holds, as it would have cancelled the transaction, and the engine decides again. Never
         dropped: but a change committed between this read and the transaction goes unseen, a window of one
         round trip that only a server splitting the plan opens (AWS takes every plan of up to 100 items
         whole). Nothing to read when the checks fit, as on AWS."""
         checks = [operation["ConditionCheck"] for operation in late if "ConditionCheck" in operation]
+        # A record state left out is written after, on its own condition (the revision read), which is
+        # the commit's condition too: one state written on a stale read would go with a decision made on it.
+        checks += [check for operation in late if (check := _state_condition(self.shadow_table, operation))]
         removals = {f"KEY#{c.key}": c for c in plan.key_changes if c.remove and c.checked}
         for operation in late:
             update = operation.get("Update") or {}
@@ -1165,6 +1170,22 @@ def _still_true(check: dict[str, Any], item: dict[str, Any] | None) -> bool | No
     if condition == "rev = :rev":
         return item is not None and item.get("rev") == check["ExpressionAttributeValues"][":rev"]
     return None
+
+
+def _state_condition(table: str, operation: dict[str, Any]) -> dict[str, Any] | None:
+    """The condition of ``operation`` as a ``ConditionCheck`` (``revision_check``), if it puts a record state
+    in the shadow ``table`` (``state_put``)."""
+    put = operation.get("Put")
+    if put is None or put["TableName"] != table or not put["Item"]["pk"]["S"].startswith("REC#"):
+        return None
+    key = {"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]}
+    values = put.get("ExpressionAttributeValues")
+    return {
+        "TableName": table,
+        "Key": key,
+        "ConditionExpression": put["ConditionExpression"],
+        **({"ExpressionAttributeValues": values} if values else {}),
+    }
 
 
 def _hold_ref(table: str, operation: dict[str, Any]) -> str | None:
