@@ -1450,15 +1450,23 @@ class Guard:
         """``request`` widened to the names of a Books business customer's contact persons when its link to
         a CRM account is new (created linked, or linked now) and it does not look under them yet: the
         account's CRM contacts made before the pairing, which share no key with the customer, are found
-        there, for ``EMAIL_MISMATCH`` to compare with the persons of their names."""
+        there, for ``EMAIL_MISMATCH`` to compare with the persons of their names. Every live record of such
+        a name is read, past ``max_candidates``: nothing in a key item tells the account's contacts from the
+        namesakes elsewhere, and a common name ("John Smith") has more of those than the cap."""
         if record is None or record.system is not System.BOOKS or record.kind is not RecordKind.COMPANY:
             return None
         if not record.linked_crm_id or (
             own is not None and not own.deleted and own.record.linked_crm_id == record.linked_crm_id
         ):
             return None
-        keys = person_name_keys(self.matcher, record) - request.lookup_keys - request.keys
-        return replace(request, lookup_keys=request.lookup_keys | keys) if keys else None
+        names = person_name_keys(self.matcher, record)
+        if names <= request.whole_keys:
+            return None
+        return replace(
+            request,
+            lookup_keys=request.lookup_keys | (names - request.keys),
+            whole_keys=request.whole_keys | names,
+        )
 
     def process(self, event: GuardEvent) -> GuardResult:
         """Decide on one event and commit the outcome once, however often the event is delivered.

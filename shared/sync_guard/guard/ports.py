@@ -80,6 +80,10 @@ class SnapshotRequest:
     extra_refs: frozenset[str] = frozenset()
     #: Candidates read per event at most, whatever the size of the mapping (constant work).
     max_candidates: int = 50
+    #: Keys (among ``keys`` and ``lookup_keys``) whose every live member is read, past ``max_candidates``:
+    #: the names of a newly linked Books business customer's contact persons, where its account's CRM
+    #: contacts are found among all the namesakes a common name has (``Guard._with_linked_persons``).
+    whole_keys: frozenset[str] = frozenset()
     storm_bucket: int = 0
     #: Records whose ``HOLD`` item to read besides the event's own: those an earlier attempt at this event
     #: held, its commit cancelled (a hold the guard may not replace may be why, ``HeldRecord``).

@@ -24,7 +24,8 @@ Why this shape:
 - **No scans, constant work.** Every key is one item, so the candidates of an event come from one
   ``BatchGetItem`` (the record and its ``HOLD`` item, its key items, the breaker, the event's audit
   marker) and a second one (the candidates' states, capped at ``max_candidates``, live records first:
-  see ``_candidate_refs``; the partner, the pairs
+  see ``_candidate_refs``, which reads a newly linked Books customer's contact persons' names whole; the
+  partner, the pairs
   of the CRM record a Books customer links to or of a CRM contact's account, the breaker windows). A
   commit is one ``TransactWriteItems``: three requests per event whatever the size of the mapping (deletes
   read one more round, for the keys of the record's last known state; an edit of a linked Books customer
@@ -564,6 +565,8 @@ class DynamoShadowRepository:
         they would crowd out a live duplicate. The items say which members are deleted (``gone``), so the
         cap takes live members first, keeping room for the :data:`TOMBSTONE_CANDIDATES` best-ranked deleted
         ones (one confident match is all that rule needs); what the live ones leave is filled by rank.
+        The live members of ``request.whole_keys`` are all read, past the cap: a read as large as the key
+        (at most ``MAX_KEY_MEMBERS``), asked for only where the one record looked for may be any of them.
         """
         shared: Counter[str] = Counter()
         linked: set[str] = set()
@@ -579,6 +582,9 @@ class DynamoShadowRepository:
         ranked = [ref for ref, _ in sorted(shared.items(), key=lambda pair: (-pair[1], pair[0]))]
         wanted = set(live_first(ranked, gone, request.max_candidates))
         wanted |= set(live_first(sorted(linked), gone, request.max_candidates))
+        for key in request.whole_keys & set(keys):
+            # (a common name's live members, all of them: the cap would leave out the one looked for)
+            wanted |= keys[key].members - gone
         if own is not None:
             wanted |= {ref for ref in (own.partner, own.former_partner) if ref}
         return wanted
