@@ -34,6 +34,8 @@ from tests.unit.guard.test_decision_basis import (
     a_create_the_storm_counts_on_one_account,
     a_merge_while_the_sync_links_the_master,
     a_sole_trader_linked_twice,
+    an_invoiced_copy_while_its_crm_twin_is_unpaired,
+    assert_both_sides_against_the_unpaired,
     assert_mixed_mapping_found,
     assert_no_orphan_of_the_deleted,
     assert_not_counted_against_the_deleted,
@@ -122,6 +124,22 @@ def test_a_mixed_mapping_linked_from_both_sides_at_once_is_found(
     result = make_guard(repository).process(links[first])
 
     assert_mixed_mapping_found(result)
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split"])
+def test_both_sides_created_is_found_against_a_crm_record_unpaired_meanwhile(
+    aws_server: AwsResources, split: bool
+) -> None:
+    copy, unlinked = an_invoiced_copy_while_its_crm_twin_is_unpaired(_guard())
+    # when books:9's link to crm:2 is dropped between the read of books:10's first event and its commit
+    # (split: two items per transaction, the audit marker and books:10's state; crm:2's check is a read)
+    shadow = _split_repository(2) if split else None
+    repository = CommitsAfter(lambda: _guard().process(unlinked), shadow)
+
+    result = make_guard(repository).process(copy)
+
+    assert result.attempts == 2
+    assert_both_sides_against_the_unpaired(result)
 
 
 #: Written now: storm window items expire a day after they are written (DynamoDB Local deletes them).

@@ -58,6 +58,7 @@ from sync_guard.guard.retry import CommitBackoff
 from sync_guard.models.events import Channel, GuardEvent, Operation
 from sync_guard.models.records import SYNCED_FIELDS, Module, PartyRecord, RecordKind, System
 from sync_guard.rules.base import Rule
+from sync_guard.rules.both_sides_created import both_sides_basis
 from sync_guard.rules.catalogue import RULES
 from sync_guard.rules.crm_merge_orphan import merge_masters, merge_survivor
 from sync_guard.rules.email_mismatch import as_person
@@ -1188,6 +1189,9 @@ def decision_basis(
       contacts ``MIXED_MAPPING`` compares it with (``mix_basis``), finding or not: the sync linking another
       copy of the customer to the account or to its contact at that moment writes one of them, and
       nothing this plan writes.
+    - A record new to the guard, not created by the sync: its duplicates on the other side, created within
+      the window, that ``BOTH_SIDES_CREATED`` passed over for being paired (``both_sides_basis``), finding
+      or not: the pair dropped at that moment writes one of them, and nothing this plan writes.
     - A Books customer's link target, read or not (absent: it must still be): the CRM record created (or
       paired elsewhere) right now writes no key the customer's transaction writes. A CRM contact moved
       under that account right now writes it too (``_moved_under``): the move changes none of the
@@ -1214,6 +1218,7 @@ def decision_basis(
     survivor = merge_survivor(ctx)
     refs += [survivor.ref] if survivor is not None else [candidate.ref for candidate in merge_masters(ctx)]
     refs += mix_basis(ctx)
+    refs += both_sides_basis(ctx)
     checks: dict[str, int | None] = {
         ref: state.rev for ref in refs if (state := builder.read.get(ref)) is not None
     }

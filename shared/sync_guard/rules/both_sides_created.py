@@ -16,12 +16,32 @@ from sync_guard.timefmt import utc_minute
 
 def created_on_both_sides(ctx: RuleContext, other: RecordState) -> bool:
     """True when ``other`` and the event's record look like two people creating the same party."""
-    if not ctx.is_new or ctx.record.linked_crm_id or other.partner or other.deleted:
+    return not other.partner and _created_alongside(ctx, other)
+
+
+def _created_alongside(ctx: RuleContext, other: RecordState) -> bool:
+    """``created_on_both_sides`` but for ``other``'s pairing."""
+    if not ctx.is_new or ctx.record.linked_crm_id or other.deleted:
         return False
     if other.record.system is ctx.record.system:
         return False
     gap = abs(ctx.created_at() - ctx.created_at(other))
     return gap <= ctx.both_sides_window
+
+
+def both_sides_basis(ctx: RuleContext) -> list[str]:
+    """The duplicates on the other side that ``BOTH_SIDES_CREATED`` passed over for being paired: whether
+    one still is, is read from its state, and the sync or an edit dropping the pair at the same moment
+    writes it (and its partner) without writing anything this event writes. A rule citing it or its
+    partner conditions the commit on it anyway (``SAME_SIDE_DUPLICATE``, ``NAME_DRIFT``), but not always:
+    a Books customer duplicating a CRM record only, whose Books partner has another name, met through an
+    edit (no storm count either). So each is a condition of the commit (``engine.decision_basis``)."""
+    other_side = System.BOOKS if ctx.record.system is System.CRM else System.CRM
+    return [
+        candidate.ref
+        for candidate in ctx.duplicates(system=other_side)
+        if candidate.state.partner and _created_alongside(ctx, candidate.state)
+    ]
 
 
 class BothSidesCreated(Rule):

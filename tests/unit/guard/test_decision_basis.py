@@ -225,6 +225,44 @@ def test_both_sides_created_is_not_flagged_against_a_customer_the_sync_paired_me
     assert shadow.states["books:9"].partner == "crm:2"
 
 
+def an_invoiced_copy_while_its_crm_twin_is_unpaired(guard: Guard) -> tuple[GuardEvent, GuardEvent]:
+    """CRM account crm:2 "Acme Ltd" paired (Zoho's link) with Books customer books:9, which finance renamed
+    "Acme Trading Ltd": the pair is no duplicate of each other by name. Returns the first event the guard
+    sees of Books customer books:10 "Acme Ltd", finance's own, invoiced (an edit: it counts towards no
+    storm), an hour later; and books:9's edit dropping Zoho's link at that moment, which leaves crm:2
+    unpaired (what BOTH_SIDES_CREATED passed it over for)."""
+    guard.process(event_for(crm_account("2", "Acme Ltd")))
+    guard.process(event_for(books_customer("9", "Acme Trading Ltd", linked="2", minutes=1)))
+    invoiced = books_customer("10", "Acme Ltd", minutes=60, has_transactions=True)
+    unlinked = books_customer("9", "Acme Trading Ltd", minutes=60)
+    return event_for(invoiced, Operation.UPDATE), event_for(unlinked, Operation.UPDATE)
+
+
+def assert_both_sides_against_the_unpaired(result: GuardResult) -> None:
+    """books:10 decided on crm:2 as it is at the commit: unpaired, created an hour before it."""
+    assert result.entry is not None
+    assert "BOTH_SIDES_CREATED" in result.entry.rules
+    [finding] = [f for f in result.entry.findings if f.code == "BOTH_SIDES_CREATED"]
+    # (held, the CRM copy: books:10 holds transactions)
+    assert (finding.subject, finding.related) == ("crm:2", ("books:10",))
+
+
+def test_both_sides_created_is_found_against_a_crm_record_unpaired_meanwhile() -> None:
+    # given the invoiced customer's first event read while crm:2 is still paired with books:9 (passed over:
+    # no record "created on both sides, not linked"), and no other rule citing crm:2
+    shadow = InMemoryShadow()
+    copy, unlinked = an_invoiced_copy_while_its_crm_twin_is_unpaired(make_guard(shadow))
+    # when books:9's link is dropped between that read and its commit
+    shadow.interleave.append(lambda: make_guard(shadow).process(unlinked))
+
+    result = make_guard(shadow).process(copy)
+
+    # then the commit is cancelled (crm:2 changed) and books:10 decided again, against crm:2 unpaired
+    assert result.attempts == 2
+    assert_both_sides_against_the_unpaired(result)
+    assert shadow.states["crm:2"].partner is None
+
+
 def test_a_create_is_not_counted_towards_a_storm_on_a_record_deleted_meanwhile() -> None:
     shadow = InMemoryShadow()
     create, gone = a_create_the_storm_counts_on_one_account(
