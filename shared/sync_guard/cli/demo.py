@@ -25,6 +25,7 @@ from rich.table import Table
 from sync_guard.cli._context import DEFAULT_STATE_DIR
 from sync_guard.cli.serve import require_local_stack_packages
 from sync_guard.local.scenarios import SCENARIOS
+from sync_guard.local.zoho_simulator.saved import ZOHO_STATE_FILE
 
 #: The directory `sync-guard serve` uses, so that after the demo `sync-guard serve` reopens its data and the
 #: admin commands (`sync-guard audit`...) find it with no flags.
@@ -69,8 +70,9 @@ def demo(
             f"sync-guard serve is running on {state_dir}: stop it first (the demo starts from empty tables)."
         )
         raise typer.Exit(1)
-    # Every demo starts from empty tables; the persisted data then stays for `sync-guard serve` to reopen.
+    # Every demo starts from empty tables and an empty Zoho; both then stay for `sync-guard serve` to reopen.
     shutil.rmtree(state_dir / "data", ignore_errors=True)
+    (state_dir / ZOHO_STATE_FILE).unlink(missing_ok=True)
     (state_dir / "notifications.txt").unlink(missing_ok=True)
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "demo.log"
@@ -94,6 +96,9 @@ def demo(
             status.update(f"Ran {result.title}; running the next scenario...")
 
         results = run_scenarios(names, environment=environment, on_result=progress)
+        if environment is not None:
+            # The tables name the simulated records: serve reopens them with this Zoho, not an empty one.
+            environment.save_zoho(state_dir / ZOHO_STATE_FILE)
         notifications_file = environment.notifications_file if environment else None
     seconds = time.monotonic() - started
     total = totals(results)

@@ -8,7 +8,7 @@ import threading
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from sync_guard.config import Mode, Settings
 
 if TYPE_CHECKING:
     from sync_guard.local.stack import LocalStack
+    from sync_guard.local.zoho_simulator import ZohoSimulator
+    from sync_guard.local.zoho_simulator.saved import SavedZoho
+    from sync_guard.local.zoho_simulator.state import SimulatorState
 
 
 class ZohoTarget(StrEnum):
@@ -82,8 +85,13 @@ def serve(
     console = Console()
     # Absolute: DynamoDB Local runs in its own directory and would misread a relative data path.
     state_dir = state_dir.resolve()
+    from sync_guard.local.zoho_simulator.saved import ZOHO_STATE_FILE
+
+    # The simulator's records beside the tables that name them (the demo's, or the last serve's).
+    zoho_file = state_dir / ZOHO_STATE_FILE
     if fresh:
         shutil.rmtree(state_dir / "data", ignore_errors=True)
+        zoho_file.unlink(missing_ok=True)
     state_dir.mkdir(parents=True, exist_ok=True)
     notifications_file = (state_dir / "notifications.txt").resolve()
     environment = {"SYNC_GUARD_NOTIFY_FILE": str(notifications_file)}
@@ -101,19 +109,21 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
 
     simulator = None
+    saved = None
     zoho_url = "live Zoho (" + configured.zoho_data_centre.value + ")"
     if zoho is ZohoTarget.SIMULATOR:
-        from sync_guard.local.zoho_simulator import ZohoSimulator
-
-        simulator = ZohoSimulator(seed=seed, port=0).start()
+        simulator, saved = serve_simulator(console, state_dir, seed=seed)
+        simulator.start()
         environment |= simulator.settings_env()
         zoho_url = simulator.url
     stack = serve_stack(state_dir, port=port, zoho=zoho, mode=mode, environment=environment)
     emitter = None
     native_sync = None
+    started = False
     try:
         with console.status("Starting DynamoDB Local, moto and the functions..."):
             stack.start()
+        started = True
         if simulator is not None:
             # The simulator's Zoho sends its webhooks to this guard, and its native sync runs on an interval.
             from sync_guard.local.zoho_simulator.native_sync import NativeSync, SyncAssumptions
@@ -127,7 +137,9 @@ def serve(
                     hold_tag=configured.crm_hold_tag,
                     assumptions=SyncAssumptions(cycle_interval_seconds=sync_interval),
                 )
-                native_sync.connect()
+                # Reopened, the sync carries on with its ID map; a first run would pair by name again.
+                if saved is None or not native_sync.resume(saved.syncs):
+                    native_sync.connect()
                 native_sync.start()
         stack.state(zoho_url=zoho_url, notifications_file=str(notifications_file)).write(state_dir)
         console.print(_summary(stack, mode, zoho_url, notifications_file, state_dir))
@@ -145,7 +157,70 @@ def serve(
         stack.stop()
         if simulator is not None:
             simulator.stop()
+            if started:
+                # The tables stay, so does the Zoho they name: the next serve reopens both.
+                syncs = [native_sync.save()] if native_sync is not None else None
+                keep_zoho(zoho_file, simulator.state, syncs, saved)
+                console.print(f"Zoho simulator's records kept in {zoho_file}", style="dim")
     console.print("Stopped.")
+
+
+def serve_simulator(
+    console: Console, state_dir: Path, *, seed: int
+) -> tuple[ZohoSimulator, SavedZoho | None]:
+    """Serve's Zoho simulator (not started), with the Zoho saved beside the kept tables of ``state_dir``
+    if there is one (see :func:`reopen_zoho`), and that saved Zoho (its native syncs' maps) or None.
+
+    Called before the stack starts: DynamoDB Local writes its files as it does."""
+    from sync_guard.local.zoho_simulator import ZohoSimulator
+    from sync_guard.local.zoho_simulator.saved import ZOHO_STATE_FILE
+
+    kept_tables = any((state_dir / "data").glob("*"))
+    saved = reopen_zoho(console, state_dir / ZOHO_STATE_FILE, kept_tables=kept_tables)
+    simulator = ZohoSimulator(seed=seed, port=0)
+    if saved is not None:
+        simulator.state.load(saved.state)
+    return simulator, saved
+
+
+def reopen_zoho(console: Console, path: Path, *, kept_tables: bool) -> SavedZoho | None:
+    """The Zoho saved beside kept tables (by the demo, or the last serve), or None: start empty.
+
+    A file that cannot be read stops serve, naming it: starting empty beside tables that name its records
+    would fail every release's untagging and the ``deleted:Books`` check, and the empty Zoho would then be
+    saved over it at the end.
+    """
+    from sync_guard.local.zoho_simulator.saved import SavedZohoError, read_saved_zoho
+
+    if not path.exists():
+        console.print(f"Zoho simulator: starts empty (no saved Zoho at {path})")
+        return None
+    if not kept_tables:
+        console.print(f"Zoho simulator: starts empty, as the tables do ({path} is replaced when serve stops)")
+        return None
+    try:
+        saved = read_saved_zoho(path)
+    except SavedZohoError as error:
+        typer.echo(
+            f"error: cannot reopen the simulator's Zoho: {error}. Remove {path} to start the simulator "
+            "empty beside the kept tables, or run serve --fresh to start both empty.",
+            err=True,
+        )
+        raise typer.Exit(1) from error
+    console.print(f"Zoho simulator: reopened {path} ({saved.summary()})")
+    return saved
+
+
+def keep_zoho(
+    path: Path, state: SimulatorState, syncs: list[dict[str, Any]] | None, reopened: SavedZoho | None
+) -> None:
+    """Save the simulator's Zoho for the next serve; ``syncs`` None (no native sync ran): the reopened
+    file's are kept as they were."""
+    from sync_guard.local.zoho_simulator.saved import write_saved_zoho_data
+
+    if syncs is None:
+        syncs = reopened.syncs if reopened is not None else []
+    write_saved_zoho_data(path, state.save(), syncs)
 
 
 def serve_stack(

@@ -35,6 +35,7 @@ from sync_guard.local.scenarios.counting import Baseline, Counts, count_outcome
 from sync_guard.local.scenarios.world import ACT_LAG, HOLD_TAG, TickingClock, World
 from sync_guard.local.stack import LocalStack
 from sync_guard.local.zoho_simulator import ZohoSimulator
+from sync_guard.local.zoho_simulator.saved import write_saved_zoho
 from sync_guard.local.zoho_simulator.state import CRM_MODULES, SimulatorState
 from sync_guard.local.zoho_simulator.webhooks import Delivery, GuardEndpoints, WebhookEmitter
 from sync_guard.models.records import Module
@@ -232,6 +233,8 @@ class GuardedEnvironment:
         self._emitter: WebhookEmitter | None = None
         self._final_events: set[str] = set()
         self._next_block = 1
+        # Every organisation the guard has seen (its shadow and audit trail keep them all), for save_zoho.
+        self._worlds: list[World] = []
         # The rules of the notices the scheduled checks sent during the current run.
         self._scheduled_rules: Counter[str] = Counter()
 
@@ -350,6 +353,7 @@ class GuardedEnvironment:
             scheduled_checks=self.run_scheduled_checks,
             clock=clock,
         )
+        self._worlds.append(world)
         return world, plans
 
     def go_live(
@@ -382,6 +386,12 @@ class GuardedEnvironment:
             self._emitter = None
         if world.sync is not None:
             world.sync.close()
+
+    def save_zoho(self, path: Path) -> Path:
+        """Write every world's organisation and native sync as the one Zoho ``sync-guard serve`` reopens
+        beside these tables (their ids are apart: each world had its own id block)."""
+        syncs = [world.sync for world in self._worlds if world.sync is not None]
+        return write_saved_zoho(path, [world.state for world in self._worlds], syncs)
 
     # ------------------------------------------------------------------------------- the pieces
 

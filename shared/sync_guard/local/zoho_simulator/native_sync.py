@@ -552,6 +552,43 @@ class NativeSync:
             "Billing_Code": str(address.get("zip") or ""),
         }
 
+    # ------------------------------------------------------------------------------- save / resume
+
+    def save(self) -> dict[str, Any]:
+        """What the sync knows that Zoho shows nowhere, JSON-ready: its ID map, the customers it created,
+        the records it gave up on and the edits it has not carried yet (for :meth:`resume`)."""
+        with self._lock:
+            return {
+                "crm_module": self.crm_module,
+                "connected": self.connected,
+                "id_map": dict(self.id_map),
+                "created_for": dict(self.created_for),
+                "failed": [[f.crm_id, f.code, f.message] for f in self.failed.values()],
+                "dirty_crm": list(self._dirty_crm),
+                "dirty_books": list(self._dirty_books),
+            }
+
+    def resume(self, saved: Iterable[Mapping[str, Any]]) -> bool:
+        """Carry on where saved syncs (:meth:`save`'s data, of the same CRM module) left off: connected,
+        their first run done, so no exact-name pairing runs again over data they already paired (it would
+        clone whatever another organisation's customer of the same name took). False, changing nothing,
+        when none of them is of this sync's module and connected: then :meth:`connect` as usual."""
+        mine = [s for s in saved if s["crm_module"] == self.crm_module and s["connected"]]
+        if not mine:
+            return False
+        with self._lock:
+            for sync in mine:
+                self.id_map.update(sync["id_map"])
+                self.created_for.update(sync["created_for"])
+                for crm_id, code, message in sync["failed"]:
+                    self.failed[crm_id] = SyncFailure(crm_id, code, message)
+                self._dirty_crm.update(dict.fromkeys(sync["dirty_crm"]))
+                self._dirty_books.update(dict.fromkeys(sync["dirty_books"]))
+            self.connected = True
+            self.first_run_done = True
+            self.stalled = None
+        return True
+
     # ------------------------------------------------------------------------------- inspection
 
     def mapped_customer(self, crm_id: str) -> str | None:

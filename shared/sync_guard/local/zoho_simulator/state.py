@@ -137,6 +137,16 @@ class _Ids:
         self._next[kind] = value + 1
         return str(value)
 
+    def saved(self) -> dict[str, int]:
+        """The next id of every sequence (JSON-ready)."""
+        return dict(self._next)
+
+    def continue_after(self, saved: Mapping[str, Any]) -> None:
+        """Move every sequence past a saved one's next id, so that no id is handed out twice."""
+        for kind, value in saved.items():
+            if kind in self._next:
+                self._next[kind] = max(self._next[kind], int(value))
+
 
 def crm_time(moment: datetime) -> str:
     """CRM's format: ``2026-03-01T10:00:00+00:00``."""
@@ -981,6 +991,60 @@ class SimulatorState:
                 for i in self.books_invoices.values()
                 if customer_id is None or i["customer_id"] == customer_id
             ]
+
+    # ----------------------------------------------------------------------------------- save / load
+
+    def save(self) -> dict[str, Any]:
+        """The organisation as JSON-ready data that :meth:`load` takes back: every record, deleted and
+        merged record, tag, view, watch channel, Books contact and invoice, and the id sequences.
+
+        Not the change history (``changes``): it is for a test's assertions, and nothing replays it.
+        """
+        with self._lock:
+            return copy.deepcopy(
+                {
+                    "books_organization_id": self.books_organization_id,
+                    "ids": self._ids.saved(),
+                    "seq": self._seq,
+                    "crm": self.crm,
+                    "crm_deleted": self.crm_deleted,
+                    "crm_merged_into": self.crm_merged_into,
+                    "crm_tags": self.crm_tags,
+                    "crm_webhook_failures": self.crm_webhook_failures,
+                    "crm_watch_channels": self.crm_watch_channels,
+                    "crm_views": self.crm_views,
+                    "books_contacts": self.books_contacts,
+                    "books_deleted": self.books_deleted,
+                    "books_invoices": self.books_invoices,
+                }
+            )
+
+    def load(self, saved: Mapping[str, Any]) -> None:
+        """Add a saved organisation (:meth:`save`'s data) to this one; nothing is published to subscribers.
+
+        Into an empty state it is a restore. Several saved organisations whose ids are apart (``id_block``)
+        load side by side into one: the demo's scenarios, each its own organisation, become the one Zoho
+        ``sync-guard serve`` reopens. A tag or display name two of them use keeps its first owner. Raises
+        ``KeyError``/``TypeError``/``ValueError`` for data that is not :meth:`save`'s.
+        """
+        loaded = copy.deepcopy(dict(saved))
+        with self._lock:
+            for module in CRM_MODULES:
+                self.crm[module].update(loaded["crm"][module])
+                self.crm_deleted[module].extend(loaded["crm_deleted"][module])
+                self.crm_merged_into[module].update(loaded["crm_merged_into"][module])
+            for name, tag_id in loaded["crm_tags"].items():
+                self.crm_tags.setdefault(name, tag_id)
+            self.crm_webhook_failures.extend(loaded["crm_webhook_failures"])
+            self.crm_watch_channels.update(loaded["crm_watch_channels"])
+            self.crm_views.update(loaded["crm_views"])
+            self.books_contacts.update(loaded["books_contacts"])
+            for contact_id, contact in loaded["books_contacts"].items():
+                self._books_names.setdefault(self._name_key(contact["contact_name"]), contact_id)
+            self.books_deleted.extend(loaded["books_deleted"])
+            self.books_invoices.update(loaded["books_invoices"])
+            self._ids.continue_after(loaded["ids"])
+            self._seq = max(self._seq, int(loaded["seq"]))
 
     # ------------------------------------------------------------------------------------------ snapshot
 
