@@ -594,6 +594,8 @@ def test_every_file_the_docs_name_by_its_path_is_there() -> None:
         for span in set(re.findall(r"`([^`\s]+/[^`\s]+\.[a-z]{2,4})`", prose)):
             if span.startswith(("...", "http")) or re.search(r"[<{*]", span):
                 continue
+            if span.startswith(".local/"):
+                continue  # what serve and the demo write at run time (ignored by git): not in a clone
             assert (ROOT / span).exists() or (path.parent / span).exists(), f"{path.name}: no file `{span}`"
             checked += 1
     assert checked > 10
