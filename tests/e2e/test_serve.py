@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sync_guard.local.stack import DYNAMODB_LOG
+from sync_guard.local.zoho_simulator.saved import ZOHO_STATE_FILE, read_saved_zoho
 from tests.support.local import SIMULATOR_SECRETS
 from tests.support.logs import LogWatch
 
@@ -104,3 +105,6 @@ def test_serve_accepts_webhooks_and_stops_cleanly_on_sigterm(served: Served) -> 
         else True
     )
     assert not (served.state_dir / "stack.json").exists()
+    # and its simulator, started empty beside new tables, left its Zoho beside them for the next serve
+    assert "Zoho simulator: starts empty" in output
+    assert read_saved_zoho(served.state_dir / ZOHO_STATE_FILE).syncs[0]["connected"] is True

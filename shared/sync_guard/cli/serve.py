@@ -67,7 +67,8 @@ def serve(
         Path, typer.Option(help="Where the local data and stack.json live.")
     ] = DEFAULT_STATE_DIR,
     fresh: Annotated[
-        bool, typer.Option(help="Start from empty tables instead of the persisted ones.")
+        bool,
+        typer.Option(help="Start from empty tables and an empty simulator instead of the persisted ones."),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the Zoho simulator (ids, injected faults).")] = 0,
     sync_interval: Annotated[
