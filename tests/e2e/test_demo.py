@@ -12,6 +12,7 @@ from typing import Protocol
 import pytest
 
 from sync_guard.local.stack import DYNAMODB_LOG
+from sync_guard.local.zoho_simulator.saved import ZOHO_STATE_FILE, read_saved_zoho
 from tests.support.local import SIMULATOR_SECRETS
 from tests.support.logs import LogWatch
 
@@ -83,6 +84,17 @@ def test_demo_json_has_the_documented_keys_and_the_guard_wins(tmp_path: Path, ru
         ("webhook accepted", "IngestFunction"),
         ("event processed", "ProcessorFunction"),
     }
+    # and the Zoho the tables name is kept beside them for serve: both scenarios' organisations, and each
+    # scenario's native sync with its ID map over their records
+    saved = read_saved_zoho(tmp_path / "demo" / ZOHO_STATE_FILE)
+    assert len(saved.syncs) == 2
+    crm_ids = {i for records in saved.state["crm"].values() for i in records}
+    crm_ids |= {i for merged in saved.state["crm_merged_into"].values() for i in merged}
+    crm_ids |= {e["id"] for deleted in saved.state["crm_deleted"].values() for e in deleted}
+    for sync in saved.syncs:
+        assert sync["id_map"]
+        assert set(sync["id_map"]) <= crm_ids
+        assert set(sync["id_map"].values()) <= set(saved.state["books_contacts"])
 
 
 def test_the_guards_own_warnings_go_to_the_log_file_not_over_the_table(
@@ -101,6 +113,8 @@ def test_demo_without_the_guard_prints_a_table(tmp_path: Path, run_demo: DemoRun
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "Disconnect + reconnect (200)" in completed.stdout
     assert "65 duplicate customers" in completed.stdout
+    # no guard, no tables naming the simulated records: no Zoho kept for serve
+    assert not (tmp_path / "demo" / ZOHO_STATE_FILE).exists()
 
 
 def test_unknown_scenario_is_refused(tmp_path: Path, run_demo: DemoRunner) -> None:
