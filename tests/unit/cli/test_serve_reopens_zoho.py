@@ -38,7 +38,7 @@ def test_beside_kept_tables_the_simulator_starts_with_the_saved_zoho(tmp_path: P
     assert [r["Account_Name"] for r in simulator.state.crm_list("Accounts")] == ["Heron Wharf Ltd"]
     assert len(simulator.state.books_list_contacts()) == 1
     assert "Zoho simulator: reopened" in said.getvalue()
-    assert "(1 CRM records, 1 Books customers)" in said.getvalue()
+    assert "(1 CRM record, 1 Books customer)" in said.getvalue()
 
 
 def test_without_kept_tables_the_saved_zoho_is_not_reopened(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync_guard.exports.report.wording import counted
 from sync_guard.local.zoho_simulator.native_sync import NativeSync
 from sync_guard.local.zoho_simulator.state import SimulatorState
 
@@ -44,7 +45,8 @@ class SavedZoho:
     def summary(self) -> str:
         """How much it holds, in words (for serve's message)."""
         crm = sum(len(records) for records in self.state["crm"].values())
-        return f"{crm} CRM records, {len(self.state['books_contacts'])} Books customers"
+        books = len(self.state["books_contacts"])
+        return f"{counted(crm, 'CRM record')}, {counted(books, 'Books customer')}"
 
 
 def write_saved_zoho(path: Path, states: Iterable[SimulatorState], syncs: Iterable[NativeSync]) -> Path:
