@@ -26,6 +26,7 @@ from sync_guard.executor.model import Refusal
 from sync_guard.guard.model import EntryKind
 from sync_guard.local.scenarios.counting import Baseline, count_outcome
 from sync_guard.local.scenarios.guarded import GuardedEnvironment, GuardNotIdle
+from sync_guard.local.scenarios.world import World
 from sync_guard.local.zoho_simulator.faults import DEFAULT_KINDS, FaultKind, RequestRecord
 from sync_guard.local.zoho_simulator.state import ChangeEvent, ChangeKind, Source
 from sync_guard.local.zoho_simulator.webhooks import Delivery, DeliveryResult
@@ -351,29 +352,41 @@ def test_dynamodb_faults_are_drawn_per_seed_and_leave_the_zoho_faults_as_they_we
 # ------------------------------------------------------------------------------------- found by the hunt
 
 
+def _seed_154_live(environment: GuardedEnvironment, label: str, **options: float) -> tuple[World, FaultRun]:
+    """Seed 154's history played into a new world, live on the guard with no fault on, and its fault run
+    (``options``: FaultRun's, such as ``stall_seconds``)."""
+    world, _ = environment.new_world()
+    Player(world, seed=154).history()
+    profile = FaultProfile.calm(154)
+    emitter = environment.go_live(world, label=label, emitter=profile.emitter)
+    assert isinstance(emitter, ControlledEmitter)
+    return world, FaultRun(environment, world, emitter, profile, **options)
+
+
+def _drifted_copy_held_while_books_refuses(run: FaultRun, world: World) -> tuple[str, str]:
+    """Books refusing every status change (429 with a Retry-After longer than the client waits through:
+    each delivery fails at once), a company synced to Books created again there under a drifted name, and
+    the guard's hold on that copy dead-lettered. Returns the company's name and the copy's id."""
+    company = companies(154)[2]
+    failing = {FaultKind.RATE_LIMIT: 1.0}
+    run.faults.configure(rate=1.0, weights=failing, retry_after=60.0, route_pattern=r"^books\.mark_")
+    customer = world.customer(company, f"{company} Ltd", source=Source.UI, phone="020 7154 0002")
+    run.settle()
+    return company, customer
+
+
 def test_a_books_hold_replayed_after_the_customer_was_invoiced_leaves_it_active(
     environment: GuardedEnvironment,
 ) -> None:
     """Seed 154 at 60 steps, in short: a hold decided on a new Books customer was dead-lettered while Zoho
     failed, the bookkeeper invoiced the customer meanwhile, and the replay marked an invoiced customer
     inactive."""
-    world, _ = environment.new_world()
-    player = Player(world, seed=154)
-    player.history()
-    profile = FaultProfile.calm(154)
-    emitter = environment.go_live(world, label="an invoiced customer's late hold", emitter=profile.emitter)
-    assert isinstance(emitter, ControlledEmitter)
-    run = FaultRun(environment, world, emitter, profile)
+    world, run = _seed_154_live(environment, "an invoiced customer's late hold")
     try:
-        # given a company synced to Books (not invoiced yet), and Books refusing every status change
-        company = companies(154)[2]
-        # (429 with a Retry-After longer than the client waits through: each delivery fails at once)
-        failing = {FaultKind.RATE_LIMIT: 1.0}
-        run.faults.configure(rate=1.0, weights=failing, retry_after=60.0, route_pattern=r"^books\.mark_")
+        # given a company synced to Books (not invoiced yet), and Books refusing every status change;
         # when the bookkeeper creates it again under a drifted name (the guard holds the copy: dead-lettered),
         # and invoices that copy before Zoho answers again and the dead letters are replayed
-        customer = world.customer(company, f"{company} Ltd", source=Source.UI, phone="020 7154 0002")
-        run.settle()
+        company, customer = _drifted_copy_held_while_books_refuses(run, world)
         held = Outbox.from_settings(environment.settings).by_status("dead_lettered", limit=20)
         assert [a.action.target for a in held] == [f"books:{customer}"]  # the scenario's premise
         invoice = world.raise_invoice(f"{company} Ltd")
@@ -397,22 +410,12 @@ def test_an_action_its_executor_lost_leaves_the_guard_quiet_and_the_healing_swee
     than the lease), found the claim still leased and was acknowledged as a duplicate. The action stayed
     running with no message anywhere, which only the outbox sweep takes up once the lease has run out;
     the harness waited for it to finish, and gave up."""
-    world, _ = environment.new_world()
-    player = Player(world, seed=154)
-    player.history()
-    profile = FaultProfile.calm(154)
-    emitter = environment.go_live(world, label="an action its executor lost", emitter=profile.emitter)
-    assert isinstance(emitter, ControlledEmitter)
-    run = FaultRun(environment, world, emitter, profile, stall_seconds=10)
+    world, run = _seed_154_live(environment, "an action its executor lost", stall_seconds=10)
     settings = environment.settings
     outbox = Outbox.from_settings(settings)
     try:
         # given a hold dead-lettered while Books refused it (as above)
-        company = companies(154)[2]
-        failing = {FaultKind.RATE_LIMIT: 1.0}
-        run.faults.configure(rate=1.0, weights=failing, retry_after=60.0, route_pattern=r"^books\.mark_")
-        customer = world.customer(company, f"{company} Ltd", source=Source.UI, phone="020 7154 0002")
-        run.settle()
+        _, customer = _drifted_copy_held_while_books_refuses(run, world)
         [held] = outbox.by_status("dead_lettered", limit=20)
         # when an executor claims it and loses it: its message gone, its lease still running
         store = DynamoActionStore.from_settings(settings)
